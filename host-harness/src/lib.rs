@@ -1,0 +1,15 @@
+//! The forge-authz host: loads the policy component with wasmtime, feeds it facts from a
+//! store, and enforces its decisions. No policy rule lives here: every allow and deny
+//! comes from the component (`guest/`), and anything that stops the component from
+//! answering is a deny.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod policy;
+pub mod request;
+pub mod wit;
+pub mod world;
+
+pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};
+pub use request::{DecisionOutput, FactSource, GitRequestDef, authorize_git};
+pub use world::World;

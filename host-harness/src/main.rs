@@ -1,0 +1,16 @@
+//! `forge-authz`: parses arguments and prints; the work is in `forge_authz_host::cli`.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use forge_authz_host::cli::{Cli, EXIT_ERROR, run};
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("forge-authz: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Loading the policy component and calling it, failing closed.
+//!
+//! A [`PolicyModule`] is compiled once (`Engine` + `InstancePre`); a [`WasmPolicy`] is one
+//! warm instance with its `authorizer` resource, meant to live in one worker. Every call
+//! runs with a fuel budget and a memory limit. A trap, an exhausted budget or a limit hit
+//! is a [`PolicyFailure`]: the instance is discarded (a trapped instance is never reused)
+//! and rebuilt on the next call, and callers turn the failure into a deny.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::{Component, Linker, ResourceAny};
+use wasmtime::error::Context as _;
+use wasmtime::format_err;
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::wit::{
+    Config, ConfigError, Credential, Decision, GitInput, IssueError, IssueRequest, IssuedToken,
+    Policy as Bindings, PolicyPre, TokenError, TokenInfo, VerifiedToken,
+};
+
+/// Resource limits for each call into the policy.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Fuel (roughly, wasm instructions) one call may use.
+    pub fuel: u64,
+    /// Linear memory one instance may grow to, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 50_000_000,
+            memory_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The policy could not run: trap, out of fuel, memory limit, or load failure. Never an
+/// allow: callers answer with a `policy-failure` deny.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyFailure(pub String);
+
+impl std::fmt::Display for PolicyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "policy failure: {}", self.0)
+    }
+}
+
+impl std::error::Error for PolicyFailure {}
+
+/// The operations a host asks of a policy. Implemented by [`WasmPolicy`] (the component)
+/// and, in the test suite, by the natively compiled core: the scenario corpus runs against
+/// both through this trait. The outer `Result` is "could the policy run", the inner one the
+/// policy's own answer (as in the WIT).
+pub trait Policy {
+    /// `authorizer.verify`.
+    fn verify(
+        &mut self,
+        credential: &Credential,
+    ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure>;
+    /// `authorizer.decide-git`.
+    fn decide_git(&mut self, input: &GitInput) -> Result<Decision, PolicyFailure>;
+    /// `authorizer.issue`.
+    fn issue(
+        &mut self,
+        request: &IssueRequest,
+    ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure>;
+    /// `inspect` (no key needed).
+    fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure>;
+}
+
+struct HostState {
+    limits: StoreLimits,
+}
+
+/// A compiled policy component, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct PolicyModule {
+    engine: Engine,
+    pre: PolicyPre<HostState>,
+    limits: Limits,
+    source: Arc<PathBuf>,
+}
+
+impl std::fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("source", &self.source)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// The policy built in this workspace (by `host-harness/build.rs`), unless overridden by
+/// the `FORGE_AUTHZ_POLICY` environment variable.
+pub fn default_policy_path() -> PathBuf {
+    match std::env::var_os("FORGE_AUTHZ_POLICY") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("FORGE_AUTHZ_BUILT_POLICY")),
+    }
+}
+
+fn engine() -> wasmtime::Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    config.wasm_component_model(true);
+    Engine::new(&config)
+}
+
+impl PolicyModule {
+    /// Load and compile a policy component from a file.
+    pub fn load(path: &Path, limits: Limits) -> wasmtime::Result<PolicyModule> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading policy module {}", path.display()))?;
+        Self::from_bytes(&bytes, limits, path.to_path_buf())
+    }
+
+    /// Compile a policy component from bytes. Fails if the bytes are not a component or
+    /// it does not export the `forge:authz@0.1.0` policy world.
+    pub fn from_bytes(bytes: &[u8], limits: Limits, source: PathBuf) -> wasmtime::Result<Self> {
+        let engine = engine()?;
+        let component = Component::new(&engine, bytes).context("compiling policy component")?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        define_random(&engine, &component, &mut linker)?;
+        // Everything else the language runtime may import (stdio, environment, exit) traps:
+        // the policy has no filesystem, network, clock or environment.
+        linker.define_unknown_imports_as_traps(&component)?;
+        let pre = PolicyPre::new(linker.instantiate_pre(&component)?)
+            .context("the module does not export the forge:authz policy world")?;
+        Ok(PolicyModule {
+            engine,
+            pre,
+            limits,
+            source: Arc::new(source),
+        })
+    }
+
+    /// The same compiled module with other per-call limits.
+    pub fn with_limits(&self, limits: Limits) -> PolicyModule {
+        PolicyModule {
+            limits,
+            ..self.clone()
+        }
+    }
+
+    /// Where the module came from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Create a warm instance with an authorizer for `config`.
+    ///
+    /// `Ok(Err(_))`: the policy refused the configuration. `Err(_)`: it could not run.
+    pub fn authorizer(
+        &self,
+        config: Config,
+    ) -> Result<Result<WasmPolicy, ConfigError>, PolicyFailure> {
+        let mut policy = WasmPolicy {
+            module: self.clone(),
+            limits: self.limits,
+            config,
+            live: None,
+        };
+        match policy.build() {
+            Ok(Ok(live)) => {
+                policy.live = Some(live);
+                Ok(Ok(policy))
+            }
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Provide `wasi:random/random` (any 0.2.x the component asks for) from the host's CSPRNG.
+fn define_random(
+    engine: &Engine,
+    component: &Component,
+    linker: &mut Linker<HostState>,
+) -> wasmtime::Result<()> {
+    const MAX_RANDOM_BYTES: u64 = 1 << 16;
+    let names: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.starts_with("wasi:random/random@0.2."))
+        .collect();
+    for name in names {
+        let mut inst = linker.instance(&name)?;
+        inst.func_wrap(
+            "get-random-bytes",
+            |_, (len,): (u64,)| -> wasmtime::Result<(Vec<u8>,)> {
+                if len > MAX_RANDOM_BYTES {
+                    return Err(format_err!("guest asked for {len} random bytes"));
+                }
+                let mut buf = vec![0u8; usize::try_from(len)?];
+                getrandom::fill(&mut buf)
+                    .map_err(|e| format_err!("host randomness failed: {e}"))?;
+                Ok((buf,))
+            },
+        )?;
+        inst.func_wrap("get-random-u64", |_, (): ()| -> wasmtime::Result<(u64,)> {
+            let mut buf = [0u8; 8];
+            getrandom::fill(&mut buf).map_err(|e| format_err!("host randomness failed: {e}"))?;
+            Ok((u64::from_le_bytes(buf),))
+        })?;
+    }
+    Ok(())
+}
+
+struct Live {
+    store: Store<HostState>,
+    bindings: Bindings,
+    authorizer: ResourceAny,
+}
+
+/// One warm policy instance and its authorizer. Not shared between threads: give each
+/// worker its own (they share the compiled [`PolicyModule`]).
+pub struct WasmPolicy {
+    module: PolicyModule,
+    limits: Limits,
+    config: Config,
+    live: Option<Live>,
+}
+
+impl std::fmt::Debug for WasmPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPolicy")
+            .field("module", &self.module)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
+}
+
+fn failure(e: impl std::fmt::Display) -> PolicyFailure {
+    PolicyFailure(e.to_string())
+}
+
+impl WasmPolicy {
+    /// Change the limits of later calls. A lower memory limit takes effect when the
+    /// instance is next rebuilt (after a failure).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    fn build(&self) -> Result<Result<Live, ConfigError>, PolicyFailure> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .instances(4)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.module.engine, HostState { limits });
+        store.limiter(|s| &mut s.limits);
+        store.set_fuel(self.limits.fuel).map_err(failure)?;
+        let bindings = self.module.pre.instantiate(&mut store).map_err(failure)?;
+        let created = bindings
+            .forge_authz_authorizer()
+            .authorizer()
+            .call_create(&mut store, &self.config)
+            .map_err(failure)?;
+        Ok(created.map(|authorizer| Live {
+            store,
+            bindings,
+            authorizer,
+        }))
+    }
+
+    /// Run `f` on the live instance with a fresh fuel budget. A failure discards the
+    /// instance: the next call builds a new one.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        if self.live.is_none() {
+            match self.build()? {
+                Ok(live) => self.live = Some(live),
+                Err(e) => {
+                    return Err(PolicyFailure(format!(
+                        "configuration refused: {}",
+                        e.describe()
+                    )));
+                }
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Err(PolicyFailure("no policy instance".into()));
+        };
+        let result = live.store.set_fuel(self.limits.fuel).and_then(|()| f(live));
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.live = None;
+                Err(PolicyFailure(format!("{e:#}")))
+            }
+        }
+    }
+}
+
+impl Policy for WasmPolicy {
+    fn verify(
+        &mut self,
+        credential: &Credential,
+    ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_verify(&mut l.store, l.authorizer, credential)
+        })
+    }
+
+    fn decide_git(&mut self, input: &GitInput) -> Result<Decision, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_decide_git(&mut l.store, l.authorizer, input)
+        })
+    }
+
+    fn issue(
+        &mut self,
+        request: &IssueRequest,
+    ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings.forge_authz_authorizer().authorizer().call_issue(
+                &mut l.store,
+                l.authorizer,
+                request,
+            )
+        })
+    }
+
+    fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .call_inspect(&mut l.store, secret)
+        })
+    }
+}

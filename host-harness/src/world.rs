@@ -1,0 +1,350 @@
+//! The world fixture: one JSON file holding signing keys, users, repositories and token
+//! records. It is the embedded default store for tests and the CLI. Format (README,
+//! "World fixture"):
+//!
+//! ```json
+//! {
+//!   "now": 1767225600,
+//!   "keys": [{"id": "k1", "secret": "<64+ hex chars>"}],
+//!   "signing_key": "k1",
+//!   "users": [{"name": "alice", "status": "active", "site_admin": false, "visibility": "public"}],
+//!   "repositories": [{"owner": "alice", "name": "app", "private": false, "kind": "hosted",
+//!                     "archived": false, "collaborators": {"bob": "write"}}],
+//!   "tokens": [{"id": "...", "owner": "alice", "name": "ci", "scopes": ["read:repository"],
+//!               "repositories": [], "created": 1767225600, "expires": null,
+//!               "revoked": null, "secret_hash": "<64 hex chars>"}]
+//! }
+//! ```
+//!
+//! Organisations are users too (their `visibility` hides their repositories). The store
+//! only gathers facts: every rule (who owns what, who may read) is the policy's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::wit;
+
+/// A signing key; the secret is hex in the file.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyDef {
+    /// Key id.
+    pub id: String,
+    /// Hex-encoded secret (at least 32 bytes).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeyDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyDef")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user or organisation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserDef {
+    /// Login name.
+    pub name: String,
+    /// `active`, `inactive` or `suspended`.
+    #[serde(default = "default_status")]
+    pub status: String,
+    /// Site administrator.
+    #[serde(default)]
+    pub site_admin: bool,
+    /// `public`, `limited` or `private`.
+    #[serde(default = "default_visibility")]
+    pub visibility: String,
+}
+
+fn default_status() -> String {
+    "active".into()
+}
+fn default_visibility() -> String {
+    "public".into()
+}
+fn default_kind() -> String {
+    "hosted".into()
+}
+
+/// A repository.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RepoDef {
+    /// Owning user or organisation.
+    pub owner: String,
+    /// Name within the owner.
+    pub name: String,
+    /// Private repository.
+    #[serde(default)]
+    pub private: bool,
+    /// `hosted`, `mirror` or `import`.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Archived.
+    #[serde(default)]
+    pub archived: bool,
+    /// Collaborator roles: user name -> `read` / `write` / `admin`.
+    #[serde(default)]
+    pub collaborators: BTreeMap<String, String>,
+}
+
+/// A stored token record; the hash is hex in the file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenDef {
+    /// Public token id.
+    pub id: String,
+    /// Owner login.
+    pub owner: String,
+    /// Token name.
+    pub name: String,
+    /// Scopes as stored.
+    pub scopes: Vec<String>,
+    /// Bound repositories.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Minted at (Unix seconds).
+    pub created: i64,
+    /// Expires at.
+    #[serde(default)]
+    pub expires: Option<i64>,
+    /// Revoked at.
+    #[serde(default)]
+    pub revoked: Option<i64>,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+}
+
+/// The whole fixture.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// A fixed clock (Unix seconds) for tests and demos; absent: the system clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<i64>,
+    /// Signing keys.
+    pub keys: Vec<KeyDef>,
+    /// Id of the key that signs new tokens.
+    pub signing_key: String,
+    /// Users and organisations.
+    #[serde(default)]
+    pub users: Vec<UserDef>,
+    /// Repositories.
+    #[serde(default)]
+    pub repositories: Vec<RepoDef>,
+    /// Token records.
+    #[serde(default)]
+    pub tokens: Vec<TokenDef>,
+}
+
+fn status_of(s: &str) -> Option<wit::AccountStatus> {
+    match s {
+        "active" => Some(wit::AccountStatus::Active),
+        "inactive" => Some(wit::AccountStatus::Inactive),
+        "suspended" => Some(wit::AccountStatus::Suspended),
+        _ => None,
+    }
+}
+
+fn visibility_of(s: &str) -> Option<wit::Visibility> {
+    match s {
+        "public" => Some(wit::Visibility::Public),
+        "limited" => Some(wit::Visibility::Limited),
+        "private" => Some(wit::Visibility::Private),
+        _ => None,
+    }
+}
+
+fn kind_of(s: &str) -> Option<wit::RepositoryKind> {
+    match s {
+        "hosted" => Some(wit::RepositoryKind::Hosted),
+        "mirror" => Some(wit::RepositoryKind::Mirror),
+        "import" => Some(wit::RepositoryKind::Import),
+        _ => None,
+    }
+}
+
+fn role_of(s: &str) -> Option<wit::Role> {
+    match s {
+        "none" => Some(wit::Role::None),
+        "read" => Some(wit::Role::Read),
+        "write" => Some(wit::Role::Write),
+        "admin" => Some(wit::Role::Admin),
+        _ => None,
+    }
+}
+
+impl World {
+    /// Read and validate a fixture file.
+    pub fn load(path: &Path) -> anyhow::Result<World> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading world {}", path.display()))?;
+        let world: World = serde_json::from_str(&text)
+            .with_context(|| format!("parsing world {}", path.display()))?;
+        world.validate()?;
+        Ok(world)
+    }
+
+    /// Write the fixture (pretty JSON) atomically: a temporary file, then a rename.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Reject enum values the policy does not know, and malformed hex: an unknown fact is
+    /// an error here, never a silent default.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for k in &self.keys {
+            hex::decode(&k.secret).with_context(|| format!("key `{}`: secret is not hex", k.id))?;
+        }
+        for u in &self.users {
+            if status_of(&u.status).is_none() {
+                bail!("user `{}`: unknown status `{}`", u.name, u.status);
+            }
+            if visibility_of(&u.visibility).is_none() {
+                bail!("user `{}`: unknown visibility `{}`", u.name, u.visibility);
+            }
+        }
+        for r in &self.repositories {
+            if kind_of(&r.kind).is_none() {
+                bail!(
+                    "repository `{}/{}`: unknown kind `{}`",
+                    r.owner,
+                    r.name,
+                    r.kind
+                );
+            }
+            for (user, role) in &r.collaborators {
+                if role_of(role).is_none() {
+                    bail!(
+                        "repository `{}/{}`: unknown role `{role}` for `{user}`",
+                        r.owner,
+                        r.name
+                    );
+                }
+            }
+        }
+        for t in &self.tokens {
+            hex::decode(&t.secret_hash)
+                .with_context(|| format!("token `{}`: secret_hash is not hex", t.id))?;
+        }
+        Ok(())
+    }
+
+    /// The policy configuration: keys and the signing key id.
+    pub fn config(&self) -> anyhow::Result<wit::Config> {
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for k in &self.keys {
+            keys.push(wit::SigningKey {
+                id: k.id.clone(),
+                secret: hex::decode(&k.secret)
+                    .with_context(|| format!("key `{}`: secret is not hex", k.id))?,
+            });
+        }
+        Ok(wit::Config {
+            keys,
+            signing_key_id: self.signing_key.clone(),
+        })
+    }
+
+    /// The current time: the fixture's fixed clock, or the system clock.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(system_now)
+    }
+
+    /// Facts about a user, if it exists (names compare case-insensitively).
+    pub fn user(&self, name: &str) -> Option<wit::UserFacts> {
+        let u = self
+            .users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))?;
+        Some(wit::UserFacts {
+            name: u.name.clone(),
+            // `validate` rejected unknown values; should one slip through, the user is
+            // treated as suspended and private (fail closed).
+            status: status_of(&u.status).unwrap_or(wit::AccountStatus::Suspended),
+            site_admin: u.site_admin,
+            visibility: visibility_of(&u.visibility).unwrap_or(wit::Visibility::Private),
+        })
+    }
+
+    /// Facts about repository `path` (`owner/name`) for `actor` (None: anonymous).
+    pub fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
+        let (owner, name) = path.split_once('/')?;
+        let r = self
+            .repositories
+            .iter()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))?;
+        let role = actor
+            .and_then(|a| {
+                r.collaborators
+                    .iter()
+                    .find(|(user, _)| user.eq_ignore_ascii_case(a))
+                    .map(|(_, role)| role_of(role).unwrap_or(wit::Role::None))
+            })
+            .unwrap_or(wit::Role::None);
+        // An owner missing from `users` is an unknown fact: treated as private.
+        let owner_visibility = self
+            .user(&r.owner)
+            .map(|u| u.visibility)
+            .unwrap_or(wit::Visibility::Private);
+        Some(wit::RepositoryFacts {
+            owner: r.owner.clone(),
+            name: r.name.clone(),
+            owner_visibility,
+            private: r.private,
+            kind: kind_of(&r.kind).unwrap_or(wit::RepositoryKind::Mirror),
+            archived: r.archived,
+            role,
+        })
+    }
+
+    /// The stored record for a token id.
+    pub fn token(&self, id: &str) -> Option<wit::TokenRecord> {
+        let t = self.tokens.iter().find(|t| t.id == id)?;
+        Some(wit::TokenRecord {
+            id: t.id.clone(),
+            owner: t.owner.clone(),
+            name: t.name.clone(),
+            scopes: t.scopes.clone(),
+            repositories: t.repositories.clone(),
+            created: t.created,
+            expires: t.expires,
+            revoked: t.revoked,
+            // A malformed hash matches nothing: the token is refused as unknown.
+            secret_hash: hex::decode(&t.secret_hash).unwrap_or_default(),
+        })
+    }
+
+    /// Store a record minted by the policy.
+    pub fn add_token(&mut self, record: &wit::TokenRecord) {
+        self.tokens.push(TokenDef {
+            id: record.id.clone(),
+            owner: record.owner.clone(),
+            name: record.name.clone(),
+            scopes: record.scopes.clone(),
+            repositories: record.repositories.clone(),
+            created: record.created,
+            expires: record.expires,
+            revoked: record.revoked,
+            secret_hash: hex::encode(&record.secret_hash),
+        });
+    }
+}
+
+/// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,236 @@
+//! The `forge-authz` binary as a user runs it: init, mint, decide, inspect, demo.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        use std::io::Write;
+        // The command may exit before reading (e.g. on a bad world): ignore a closed pipe.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("forge-authz-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn decide(world: &Path, request: &str) -> (i32, serde_json::Value) {
+    let out = run(
+        &[
+            "decide",
+            "--world",
+            world.to_str().unwrap(),
+            "--request",
+            "-",
+        ],
+        Some(request),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout:?}"));
+    (out.status.code().unwrap(), json)
+}
+
+#[test]
+fn init_mint_decide_inspect() {
+    let dir = tempdir("flow");
+    let world = dir.join("world.json");
+    let w = world.to_str().unwrap();
+    assert!(run(&["init", "--world", w], None).status.success());
+    // init refuses to overwrite.
+    assert_eq!(run(&["init", "--world", w], None).status.code(), Some(2));
+    let out = run(
+        &[
+            "mint",
+            "--world",
+            w,
+            "--owner",
+            "alice",
+            "--scope",
+            "read:repository",
+            "--repo",
+            "alice/app",
+            "--expires-in",
+            "30d",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(secret.starts_with("fzpat_k1."));
+    // The world stores the hash, never the secret; stderr never shows it either.
+    let stored = std::fs::read_to_string(&world).unwrap();
+    assert!(!stored.contains(&secret) && !stored.contains(&secret[9..57]));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&secret));
+
+    let req = |repo: &str, action: &str| {
+        format!(
+            r#"{{"credential":{{"basic":{{"username":"alice","password":"{secret}"}}}},"repository":"{repo}","action":"{action}"}}"#
+        )
+    };
+    let (code, d) = decide(&world, &req("alice/app", "pull"));
+    assert_eq!(
+        (code, d["decision"].as_str(), d["reason"].as_str()),
+        (0, Some("allow"), Some("granted"))
+    );
+    let (code, d) = decide(&world, &req("alice/app", "push"));
+    assert_eq!(
+        (code, d["status"].as_u64(), d["reason"].as_str()),
+        (1, Some(403), Some("scope-missing"))
+    );
+    let (code, d) = decide(&world, &req("alice/secret", "pull"));
+    assert_eq!(
+        (code, d["status"].as_u64(), d["reason"].as_str()),
+        (1, Some(401), Some("token-not-bound"))
+    );
+    let (_, d) = decide(&world, r#"{"repository":"alice/app","action":"pull"}"#);
+    assert_eq!(d["reason"].as_str(), Some("public-read"));
+    // Decisions never echo the secret.
+    let (_, d) = decide(&world, &req("alice/app", "push"));
+    assert!(!d.to_string().contains(&secret));
+
+    let out = run(&["inspect", "-"], Some(&secret));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["format"].as_str(), Some("ok"));
+    assert_eq!(info["key_id"].as_str(), Some("k1"));
+    let out = run(&["inspect", "fzpat_k1.garbage"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["error"].as_str(), Some("wrong-length"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_input_is_an_error_or_a_deny_never_an_allow() {
+    let dir = tempdir("bad");
+    let world = dir.join("world.json");
+    let w = world.to_str().unwrap();
+    assert!(run(&["init", "--world", w], None).status.success());
+    // Malformed request: error exit 2, nothing printed on stdout.
+    let out = run(
+        &["decide", "--world", w, "--request", "-"],
+        Some("{not json"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let out = run(
+        &["decide", "--world", w, "--request", "-"],
+        Some(r#"{"repository":"a/b","action":"delete"}"#),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // Unknown fact in the world: refused at load.
+    let bad_world = dir.join("bad.json");
+    let text = std::fs::read_to_string(&world)
+        .unwrap()
+        .replace("\"hosted\"", "\"weird\"");
+    std::fs::write(&bad_world, text).unwrap();
+    let out = run(
+        &[
+            "decide",
+            "--world",
+            bad_world.to_str().unwrap(),
+            "--request",
+            "-",
+        ],
+        Some(r#"{"repository":"alice/app","action":"pull"}"#),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A policy module that cannot load: a deny with policy-failure, exit 1.
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"\0asm junk").unwrap();
+    let out = run(
+        &[
+            "decide",
+            "--policy",
+            junk.to_str().unwrap(),
+            "--world",
+            w,
+            "--request",
+            "-",
+        ],
+        Some(r#"{"repository":"alice/app","action":"pull"}"#),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            d["decision"].as_str(),
+            d["status"].as_u64(),
+            d["reason"].as_str()
+        ),
+        (Some("deny"), Some(503), Some("policy-failure"))
+    );
+    // Minting refusals are errors with the policy's reason.
+    let out = run(
+        &[
+            "mint",
+            "--world",
+            w,
+            "--owner",
+            "alice",
+            "--scope",
+            "public-only",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission scope"));
+    assert!(out.stdout.is_empty());
+    let out = run(
+        &[
+            "mint",
+            "--world",
+            w,
+            "--owner",
+            "alice",
+            "--scope",
+            "read:repository",
+            "--expires-in",
+            "-3d",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn demo_shows_a_real_allow_and_a_real_deny() {
+    let out = run(&["demo"], None);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""decision":"allow""#), "{stdout}");
+    assert!(stdout.contains(r#""reason":"scope-missing""#), "{stdout}");
+    assert!(
+        !stdout.contains("fzpat_"),
+        "the demo must not print the secret"
+    );
+}

@@ -1,0 +1,323 @@
+//! The scenario corpus: format, loading, token minting and running.
+//!
+//! One JSON file per family in `tests/scenarios/` (format in the README, "Scenario
+//! corpus"). A file holds a world, token specs and scenarios; each scenario names the rule
+//! it checks in `source`. Tokens are minted at load time by the engine under test (so
+//! they differ between engines), and requests refer to them as `${name}` or, to damage a
+//! token in a precise way, `${name|op:args}`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use forge_authz_guest::policy::token::crc32;
+use forge_authz_host::policy::Policy;
+use forge_authz_host::request::{CredentialDef, DecisionOutput, GitRequestDef, authorize_git};
+use forge_authz_host::wit;
+use forge_authz_host::world::{KeyDef, World};
+
+/// How to mint one token of a scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    /// Owner login.
+    pub owner: String,
+    /// Scopes to mint with (must be mintable).
+    pub scopes: Vec<String>,
+    /// Repositories to bind to.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Lifetime in seconds from the world's `now`; absent: never expires.
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+    /// Mark the stored record revoked at `now + revoked_at` (seconds, may be negative).
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    /// Replace the stored scopes after minting (e.g. an unknown scope in an old record).
+    #[serde(default)]
+    pub stored_scopes: Option<Vec<String>>,
+    /// Store the record (default true); false: the host finds no record.
+    #[serde(default = "yes")]
+    pub store: bool,
+    /// Store a record whose hash does not match the secret.
+    #[serde(default)]
+    pub corrupt_hash: bool,
+    /// Mint with this key instead of the world's (forgeries, retired keys).
+    #[serde(default)]
+    pub sign_with: Option<KeyDef>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a scenario expects.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Reason code.
+    pub reason: String,
+    /// Operator detail, when the scenario checks it.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// One scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique within its file.
+    pub name: String,
+    /// The rule it checks: a seed document or a reference section.
+    pub source: String,
+    /// The request (`${token}` placeholders in credentials).
+    pub request: GitRequestDef,
+    /// The expected decision.
+    pub expect: Expect,
+}
+
+/// A scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    /// Family name.
+    pub family: String,
+    /// What the family covers.
+    pub description: String,
+    /// The world (its `now` is required: scenarios are reproducible).
+    pub world: World,
+    /// Tokens to mint.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, TokenSpec>,
+    /// The scenarios.
+    pub scenarios: Vec<Scenario>,
+    /// Where it was loaded from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// The corpus directory.
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Load every `*.json` family, sorted by file name.
+pub fn load_corpus() -> anyhow::Result<Vec<Family>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus_dir())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p)?;
+        let mut fam: Family =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        fam.world.validate()?;
+        if fam.world.now.is_none() {
+            bail!("{}: world.now is required", p.display());
+        }
+        fam.path = p;
+        out.push(fam);
+    }
+    Ok(out)
+}
+
+/// A decision as a scenario compares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The printed decision.
+    pub output: DecisionOutput,
+}
+
+/// Tokens minted for a family: name -> secret.
+pub type Minted = BTreeMap<String, String>;
+
+/// Build a policy for a world with `make`, mint the family's tokens, and return the
+/// world with their records stored.
+pub fn prepare<P: Policy>(
+    fam: &Family,
+    make: &dyn Fn(&wit::Config) -> anyhow::Result<P>,
+) -> anyhow::Result<(P, World, Minted)> {
+    let mut world = fam.world.clone();
+    let now = world.now();
+    let mut policy = make(&world.config()?)?;
+    let mut minted = Minted::new();
+    for (name, spec) in &fam.tokens {
+        let request = wit::IssueRequest {
+            owner: spec.owner.clone(),
+            name: name.clone(),
+            scopes: spec.scopes.clone(),
+            repositories: spec.repositories.clone(),
+            expires: spec.expires_in.map(|s| now + s),
+            now,
+        };
+        let issued = match &spec.sign_with {
+            None => policy.issue(&request),
+            Some(key) => {
+                let mut signer = make(&wit::Config {
+                    keys: vec![wit::SigningKey {
+                        id: key.id.clone(),
+                        secret: hex::decode(&key.secret)?,
+                    }],
+                    signing_key_id: key.id.clone(),
+                })?;
+                signer.issue(&request)
+            }
+        };
+        let mut issued = issued
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .map_err(|e| anyhow::anyhow!("minting `{name}`: {e}"))?;
+        if let Some(at) = spec.revoked_at {
+            issued.record.revoked = Some(now + at);
+        }
+        if let Some(scopes) = &spec.stored_scopes {
+            issued.record.scopes = scopes.clone();
+        }
+        if spec.corrupt_hash {
+            issued.record.secret_hash = vec![0u8; 32];
+        }
+        if spec.store {
+            world.add_token(&issued.record);
+        }
+        minted.insert(name.clone(), issued.secret);
+    }
+    Ok((policy, world, minted))
+}
+
+/// Replace `${name}` and `${name|op:arg|...}` in `s` with minted tokens.
+///
+/// Operations: `flip:I` changes the character at I to another base64url character (the
+/// checksum then fails); `flip-resum:I` does the same and recomputes the checksum (the
+/// signature then fails); `set:I:C` puts character C at I; `truncate:N` keeps N
+/// characters; `append:S` appends S; `replace:A:B` replaces A with B and recomputes the
+/// checksum.
+pub fn substitute(s: &str, minted: &Minted) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').context("unterminated ${")?;
+        let expr = &after[..end];
+        let mut parts = expr.split('|');
+        let name = parts.next().unwrap_or_default();
+        let mut token = minted
+            .get(name)
+            .with_context(|| format!("no token named `{name}`"))?
+            .clone();
+        for op in parts {
+            token = apply(&token, op)?;
+        }
+        out.push_str(&token);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn resum(body_with_dot: &str) -> String {
+    format!(
+        "{body_with_dot}{:08x}",
+        crc32(body_with_dot.trim_end_matches('.').as_bytes())
+    )
+}
+
+fn apply(token: &str, op: &str) -> anyhow::Result<String> {
+    let (name, arg) = op.split_once(':').unwrap_or((op, ""));
+    let mut chars: Vec<char> = token.chars().collect();
+    Ok(match name {
+        "flip" | "flip-resum" => {
+            let i: usize = arg.parse()?;
+            let c = chars.get_mut(i).context("flip index out of range")?;
+            *c = if *c == 'A' { 'B' } else { 'A' };
+            let t: String = chars.into_iter().collect();
+            if name == "flip-resum" {
+                let cut = t.rfind('.').context("no checksum field")?;
+                resum(&t[..=cut])
+            } else {
+                t
+            }
+        }
+        "set" => {
+            let (i, c) = arg.split_once(':').context("set:I:C")?;
+            let i: usize = i.parse()?;
+            *chars.get_mut(i).context("set index out of range")? =
+                c.chars().next().context("set needs a character")?;
+            chars.into_iter().collect()
+        }
+        "truncate" => chars.into_iter().take(arg.parse()?).collect(),
+        "append" => format!("{token}{arg}"),
+        "replace" => {
+            let (a, b) = arg.split_once(':').context("replace:A:B")?;
+            let t = token.replacen(a, b, 1);
+            let cut = t.rfind('.').context("no checksum field")?;
+            resum(&t[..=cut])
+        }
+        other => bail!("unknown token operation `{other}`"),
+    })
+}
+
+/// Substitute tokens into a request's credential.
+pub fn resolve(request: &GitRequestDef, minted: &Minted) -> anyhow::Result<GitRequestDef> {
+    let mut r = request.clone();
+    r.credential = match &request.credential {
+        CredentialDef::Anonymous => CredentialDef::Anonymous,
+        CredentialDef::Bearer(t) => CredentialDef::Bearer(substitute(t, minted)?),
+        CredentialDef::Basic { username, password } => CredentialDef::Basic {
+            username: substitute(username, minted)?,
+            password: substitute(password, minted)?,
+        },
+    };
+    Ok(r)
+}
+
+/// Run every scenario of a family on one engine; returns (scenario name, decision).
+pub fn run_family<P: Policy>(
+    fam: &Family,
+    make: &dyn Fn(&wit::Config) -> anyhow::Result<P>,
+) -> anyhow::Result<Vec<(String, DecisionOutput)>> {
+    let (mut policy, world, minted) = prepare(fam, make)?;
+    let now = world.now();
+    let mut out = Vec::with_capacity(fam.scenarios.len());
+    for sc in &fam.scenarios {
+        let req = resolve(&sc.request, &minted)
+            .with_context(|| format!("{}: {}", fam.family, sc.name))?;
+        let d = authorize_git(&mut policy, &world, &req, now);
+        out.push((sc.name.clone(), DecisionOutput::from(&d)));
+    }
+    Ok(out)
+}
+
+/// Compare a decision with a scenario's expectation; `None` when it matches.
+pub fn mismatch(sc: &Scenario, got: &DecisionOutput) -> Option<String> {
+    let e = &sc.expect;
+    let ok = got.decision == e.decision
+        && got.status == e.status
+        && got.reason == e.reason
+        && (e.detail.is_none() || got.detail == e.detail);
+    (!ok).then(|| {
+        format!(
+            "{}: expected {} {} {}{} got {} {} {} ({:?}, detail {:?})",
+            sc.name,
+            e.decision,
+            e.status,
+            e.reason,
+            e.detail
+                .as_deref()
+                .map(|d| format!(" [{d}]"))
+                .unwrap_or_default(),
+            got.decision,
+            got.status,
+            got.reason,
+            got.message,
+            got.detail
+        )
+    })
+}
