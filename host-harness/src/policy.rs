@@ -82,6 +82,8 @@ pub struct PolicyModule {
     pre: PolicyPre<HostState>,
     limits: Limits,
     source: Arc<PathBuf>,
+    imports: Arc<Vec<String>>,
+    exports: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for PolicyModule {
@@ -129,11 +131,16 @@ impl PolicyModule {
         linker.define_unknown_imports_as_traps(&component)?;
         let pre = PolicyPre::new(linker.instantiate_pre(&component)?)
             .context("the module does not export the forge:authz policy world")?;
+        let ty = component.component_type();
+        let imports = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
+        let exports = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
         Ok(PolicyModule {
             engine,
             pre,
             limits,
             source: Arc::new(source),
+            imports: Arc::new(imports),
+            exports: Arc::new(exports),
         })
     }
 
@@ -143,6 +150,16 @@ impl PolicyModule {
             limits,
             ..self.clone()
         }
+    }
+
+    /// Names of the component's imports (e.g. `wasi:random/random@0.2.4`).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// Names of the component's exports (e.g. `forge:authz/authorizer@0.1.0`).
+    pub fn exports(&self) -> &[String] {
+        &self.exports
     }
 
     /// Where the module came from.

@@ -71,7 +71,7 @@ fn token_error(e: core::TokenError) -> wit::TokenError {
 
 /// Map a core reason to the WIT reason by its code: the two enums must carry the same
 /// codes, and this fails loudly (policy-failure) if they drift apart.
-fn reason(r: core::Reason) -> wit::Reason {
+pub fn reason(r: core::Reason) -> wit::Reason {
     const ALL: [wit::Reason; 21] = [
         wit::Reason::Granted,
         wit::Reason::PublicRead,
@@ -101,7 +101,8 @@ fn reason(r: core::Reason) -> wit::Reason {
         .unwrap_or(wit::Reason::PolicyFailure)
 }
 
-fn status(s: core::Status) -> wit::Status {
+/// Map a core status to the WIT status.
+pub fn status(s: core::Status) -> wit::Status {
     match s {
         core::Status::Ok => wit::Status::Ok,
         core::Status::BadRequest => wit::Status::BadRequest,

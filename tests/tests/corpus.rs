@@ -70,3 +70,30 @@ fn corpus_passes_natively_and_through_wasm_and_both_agree() {
     );
     eprintln!("{count} scenarios passed natively and through wasm");
 }
+
+#[test]
+fn reason_codes_and_statuses_are_the_same_in_the_core_and_the_wit() {
+    use forge_authz_guest::policy::Reason;
+    use forge_authz_tests::native::{reason, status};
+    // Every core reason has a WIT reason with the same code and status (the host prints
+    // the WIT one), and the README table and the WIT file both list it.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let wit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/types.wit")).unwrap();
+    assert_eq!(Reason::ALL.len(), 21);
+    for r in Reason::ALL {
+        let code = r.code();
+        let w = reason(*r);
+        assert_eq!(w.code(), code);
+        assert_eq!(status(r.status()).http(), r.status().http(), "{code}");
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "README decision table lacks `{code}`"
+        );
+        assert!(
+            wit.contains(&format!("        {code},")),
+            "wit/types.wit lacks `{code}`"
+        );
+    }
+}

@@ -306,3 +306,32 @@ fn inconsistent_facts_are_a_deny() {
             .allow
     );
 }
+
+#[test]
+fn the_component_exports_the_documented_world_and_imports_only_randomness() {
+    let m = module();
+    let mut exports = m.exports().to_vec();
+    exports.sort();
+    assert_eq!(
+        exports,
+        ["forge:authz/authorizer@0.1.0", "forge:authz/types@0.1.0"],
+        "exports of {}",
+        m.source().display()
+    );
+    // The Rust runtime may name a few WASI interfaces it never calls on our paths (they
+    // trap if called); the only capability the host grants is randomness.
+    for import in m.imports() {
+        assert!(import.starts_with("wasi:"), "unexpected import {import}");
+        assert!(
+            !import.starts_with("wasi:filesystem")
+                && !import.starts_with("wasi:sockets")
+                && !import.starts_with("wasi:http"),
+            "the policy must not ask for {import}"
+        );
+    }
+    assert!(
+        m.imports()
+            .iter()
+            .any(|i| i.starts_with("wasi:random/random@0.2."))
+    );
+}
