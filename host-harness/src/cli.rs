@@ -6,7 +6,10 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy, default_policy_path};
-use crate::request::{DecisionOutput, GitRequestDef, authorize_git, failure_decision};
+use crate::request::{
+    ActionDef, CredentialDef, DecisionOutput, Outcome, RequestDef, authorize, failure_decision,
+    outcome_output,
+};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, UserDef, World};
 
@@ -58,6 +61,9 @@ pub enum Command {
         /// Bind to a repository `owner/name` (repeat, or comma separated).
         #[arg(long = "repo", value_delimiter = ',')]
         repos: Vec<String>,
+        /// Bind to every repository of an owner (repeat, or comma separated).
+        #[arg(long = "bind-owner", value_delimiter = ',')]
+        owners: Vec<String>,
         /// Lifetime: `30d`, `12h`, `45m`, `90s`, or `never`.
         #[arg(long, default_value = "30d")]
         expires_in: String,
@@ -74,6 +80,15 @@ pub enum Command {
         /// Request file (`-` for stdin).
         #[arg(long)]
         request: PathBuf,
+        /// Include the trace of every rule consulted (why was I refused?).
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Scope utilities, decided by the policy module.
+    Scopes {
+        /// `migrate` (legacy Gitea scopes to current ones) or `normalize`.
+        #[command(subcommand)]
+        action: ScopesAction,
     },
     /// Check a token's format and checksum offline and print its public fields (no key,
     /// no store). Pass `-` to read the token from stdin (keeps it out of shell history).
@@ -84,6 +99,29 @@ pub enum Command {
     /// Run a demo end to end in a temporary directory: a world, a minted token, a real
     /// allow and a real deny from the wasm policy.
     Demo,
+}
+
+/// `forge-authz scopes ...`
+#[derive(Debug, Subcommand)]
+pub enum ScopesAction {
+    /// Convert legacy (pre-1.20) Gitea scopes: `forge-authz scopes migrate repo,admin:org`.
+    Migrate {
+        /// Comma-separated scopes (empty: a legacy token with every power).
+        #[arg(default_value = "")]
+        scopes: String,
+    },
+    /// Normalise scopes: aliases to canonical names, write absorbs read, `all`.
+    Normalize {
+        /// Comma-separated scopes.
+        scopes: String,
+    },
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 /// Run a command; returns the process exit code.
@@ -107,6 +145,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             owner,
             scopes,
             repos,
+            owners,
             expires_in,
             name,
         } => {
@@ -120,7 +159,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 &owner,
                 &name,
                 scopes,
-                repos,
+                Binding {
+                    repositories: repos,
+                    owners,
+                },
                 expires,
                 now,
             )?;
@@ -132,21 +174,47 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", issued.secret);
             Ok(0)
         }
-        Command::Decide { world, request } => {
+        Command::Decide {
+            world,
+            request,
+            explain,
+        } => {
             let w = World::load(&world)?;
-            let req = read_request(&request)?;
-            let decision = match open_policy(&policy_path, limits, &w) {
-                Ok(mut policy) => authorize_git(&mut policy, &w, &req, w.now()),
+            let mut req = read_request(&request)?;
+            req.explain |= explain;
+            let outcome = match open_policy(&policy_path, limits, &w) {
+                Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
                 // Fail closed: a policy that cannot load decides nothing.
-                Err(e) => failure_decision(&crate::PolicyFailure(format!("{e:#}"))),
+                Err(e) => {
+                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+                }
             };
-            let out = DecisionOutput::from(&decision);
+            let (out, allow) = outcome_output(&outcome);
             println!("{}", serde_json::to_string(&out)?);
-            Ok(if out.decision == "allow" {
-                0
-            } else {
-                EXIT_DENY
-            })
+            Ok(if allow { 0 } else { EXIT_DENY })
+        }
+        Command::Scopes { action } => {
+            let module = PolicyModule::load(&policy_path, limits)?;
+            let mut policy = module
+                .authorizer(inspect_config())
+                .map_err(anyhow::Error::from)?
+                .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+            match action {
+                ScopesAction::Migrate { scopes } => {
+                    let out = policy.migrate_legacy_scopes(&split_scopes(&scopes))?;
+                    println!("{}", out.join(","));
+                    Ok(0)
+                }
+                ScopesAction::Normalize { scopes } => {
+                    match policy.normalize_scopes(&split_scopes(&scopes))? {
+                        Ok(out) => {
+                            println!("{}", out.join(","));
+                            Ok(0)
+                        }
+                        Err(unknown) => bail!("unknown scope `{unknown}`"),
+                    }
+                }
+            }
         }
         Command::Inspect { token } => {
             let token = if token == "-" {
@@ -190,7 +258,17 @@ fn inspect_config() -> wit::Config {
             secret: vec![0u8; 32],
         }],
         signing_key_id: "inspect".into(),
+        options: wit::Options {
+            binding_fallback_to_anonymous: false,
+        },
     }
+}
+
+/// What a token is bound to.
+#[derive(Debug, Default)]
+struct Binding {
+    repositories: Vec<String>,
+    owners: Vec<String>,
 }
 
 fn open_policy(path: &Path, limits: Limits, world: &World) -> anyhow::Result<WasmPolicy> {
@@ -208,7 +286,7 @@ fn mint(
     owner: &str,
     name: &str,
     scopes: Vec<String>,
-    repositories: Vec<String>,
+    binding: Binding,
     expires: Option<i64>,
     now: i64,
 ) -> anyhow::Result<wit::IssuedToken> {
@@ -216,7 +294,8 @@ fn mint(
         owner: owner.to_string(),
         name: name.to_string(),
         scopes,
-        repositories,
+        repositories: binding.repositories,
+        owners: binding.owners,
         expires,
         now,
     };
@@ -252,7 +331,7 @@ pub fn parse_lifetime(s: &str) -> anyhow::Result<Option<i64>> {
         .with_context(|| format!("lifetime `{s}` is too long"))
 }
 
-fn read_request(path: &Path) -> anyhow::Result<GitRequestDef> {
+fn read_request(path: &Path) -> anyhow::Result<RequestDef> {
     let text = if path == Path::new("-") {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -272,6 +351,8 @@ pub fn sample_world() -> anyhow::Result<World> {
         status: "active".into(),
         site_admin: false,
         visibility: visibility.into(),
+        organization: false,
+        members: Default::default(),
     };
     let repo = |owner: &str, name: &str, private: bool, kind: &str| RepoDef {
         owner: owner.into(),
@@ -280,6 +361,7 @@ pub fn sample_world() -> anyhow::Result<World> {
         kind: kind.into(),
         archived: false,
         collaborators: Default::default(),
+        protected_refs: vec![],
     };
     let mut app = repo("alice", "app", false, "hosted");
     app.collaborators.insert("bob".into(), "read".into());
@@ -296,6 +378,8 @@ pub fn sample_world() -> anyhow::Result<World> {
             user("carol", "public"),
             user("acme", "private"),
         ],
+        ssh_keys: vec![],
+        options: Default::default(),
         repositories: vec![
             app,
             repo("alice", "secret", true, "hosted"),
@@ -323,7 +407,7 @@ fn demo(policy_path: &Path, limits: Limits) -> anyhow::Result<u8> {
         "alice",
         "demo",
         vec!["read:repository".into()],
-        vec![],
+        Binding::default(),
         Some(now + 30 * 86_400),
         now,
     )?;
@@ -334,34 +418,29 @@ fn demo(policy_path: &Path, limits: Limits) -> anyhow::Result<u8> {
     );
     let mut denied = false;
     let mut allowed = false;
-    for (what, action) in [
-        ("pull alice/secret", crate::request::ActionDef::Pull),
-        ("push alice/secret", crate::request::ActionDef::Push),
+    let token = CredentialDef::Basic {
+        username: "alice".into(),
+        password: issued.secret.clone(),
+    };
+    for (what, credential, action) in [
+        ("pull alice/secret", token.clone(), ActionDef::Pull),
+        ("push alice/secret", token, ActionDef::Push),
+        ("anonymous pull", CredentialDef::Anonymous, ActionDef::Pull),
     ] {
-        let req = GitRequestDef {
-            credential: crate::request::CredentialDef::Basic {
-                username: "alice".into(),
-                password: issued.secret.clone(),
-            },
-            transport: crate::request::TransportDef::Http,
-            repository: "alice/secret".into(),
-            action,
-            now: None,
+        let req = RequestDef {
+            credential,
+            repository: Some("alice/secret".into()),
+            action: Some(action),
+            ..RequestDef::default()
         };
-        let d = DecisionOutput::from(&authorize_git(&mut policy, &world, &req, now));
+        let d = match authorize(&mut policy, &world, &req, now)? {
+            Outcome::Decision(d) => DecisionOutput::from(&d),
+            _ => bail!("unexpected outcome"),
+        };
         allowed |= d.decision == "allow";
         denied |= d.decision == "deny";
         println!("{what:<18} -> {}", serde_json::to_string(&d)?);
     }
-    let anon = GitRequestDef {
-        credential: crate::request::CredentialDef::Anonymous,
-        transport: crate::request::TransportDef::Http,
-        repository: "alice/secret".into(),
-        action: crate::request::ActionDef::Pull,
-        now: None,
-    };
-    let d = DecisionOutput::from(&authorize_git(&mut policy, &world, &anon, now));
-    println!("{:<18} -> {}", "anonymous pull", serde_json::to_string(&d)?);
     std::fs::remove_dir_all(&dir).ok();
     Ok(if allowed && denied { 0 } else { EXIT_ERROR })
 }

@@ -11,5 +11,5 @@ pub mod wit;
 pub mod world;
 
 pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};
-pub use request::{DecisionOutput, FactSource, GitRequestDef, authorize_git};
+pub use request::{DecisionOutput, FactSource, Outcome, RequestDef, authorize, authorize_one};
 pub use world::World;

@@ -15,8 +15,9 @@ use wasmtime::format_err;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::wit::{
-    Config, ConfigError, Credential, Decision, GitInput, IssueError, IssueRequest, IssuedToken,
-    Policy as Bindings, PolicyPre, TokenError, TokenInfo, VerifiedToken,
+    BatchTarget, Config, ConfigError, Credential, Decision, Input, IssueError, IssueRequest,
+    IssuedToken, Policy as Bindings, PolicyPre, RefPermissions, TokenError, TokenInfo,
+    VerifiedToken,
 };
 
 /// Resource limits for each call into the policy.
@@ -60,8 +61,20 @@ pub trait Policy {
         &mut self,
         credential: &Credential,
     ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure>;
-    /// `authorizer.decide-git`.
-    fn decide_git(&mut self, input: &GitInput) -> Result<Decision, PolicyFailure>;
+    /// `authorizer.decide`.
+    fn decide(&mut self, input: &Input) -> Result<Decision, PolicyFailure>;
+    /// `authorizer.decide-batch`.
+    fn decide_batch(
+        &mut self,
+        input: &Input,
+        targets: &[BatchTarget],
+    ) -> Result<Vec<Decision>, PolicyFailure>;
+    /// `authorizer.ref-permissions`.
+    fn ref_permissions(
+        &mut self,
+        input: &Input,
+        refs: &[String],
+    ) -> Result<Vec<RefPermissions>, PolicyFailure>;
     /// `authorizer.issue`.
     fn issue(
         &mut self,
@@ -69,6 +82,13 @@ pub trait Policy {
     ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure>;
     /// `inspect` (no key needed).
     fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure>;
+    /// `migrate-legacy-scopes`.
+    fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure>;
+    /// `normalize-scopes`.
+    fn normalize_scopes(
+        &mut self,
+        scopes: &[String],
+    ) -> Result<Result<Vec<String>, String>, PolicyFailure>;
 }
 
 struct HostState {
@@ -330,12 +350,38 @@ impl Policy for WasmPolicy {
         })
     }
 
-    fn decide_git(&mut self, input: &GitInput) -> Result<Decision, PolicyFailure> {
+    fn decide(&mut self, input: &Input) -> Result<Decision, PolicyFailure> {
         self.call(|l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_decide_git(&mut l.store, l.authorizer, input)
+                .call_decide(&mut l.store, l.authorizer, input)
+        })
+    }
+
+    fn decide_batch(
+        &mut self,
+        input: &Input,
+        targets: &[BatchTarget],
+    ) -> Result<Vec<Decision>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_decide_batch(&mut l.store, l.authorizer, input, targets)
+        })
+    }
+
+    fn ref_permissions(
+        &mut self,
+        input: &Input,
+        refs: &[String],
+    ) -> Result<Vec<RefPermissions>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_ref_permissions(&mut l.store, l.authorizer, input, refs)
         })
     }
 
@@ -357,6 +403,25 @@ impl Policy for WasmPolicy {
             l.bindings
                 .forge_authz_authorizer()
                 .call_inspect(&mut l.store, secret)
+        })
+    }
+
+    fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .call_migrate_legacy_scopes(&mut l.store, scopes)
+        })
+    }
+
+    fn normalize_scopes(
+        &mut self,
+        scopes: &[String],
+    ) -> Result<Result<Vec<String>, String>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .call_normalize_scopes(&mut l.store, scopes)
         })
     }
 }

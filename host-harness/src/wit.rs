@@ -12,9 +12,47 @@ pub use exports::forge::authz::authorizer::GuestAuthorizer;
 pub use exports::forge::authz::types::*;
 
 /// The WIT package version this host was built against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 impl Reason {
+    /// Every reason, in WIT order.
+    pub const ALL: [Reason; 34] = [
+        Reason::Granted,
+        Reason::PublicRead,
+        Reason::AuthenticationRequired,
+        Reason::TokenInvalid,
+        Reason::TokenUnknown,
+        Reason::TokenExpired,
+        Reason::TokenRevoked,
+        Reason::AccountInactive,
+        Reason::UsernameMismatch,
+        Reason::TokenNotBound,
+        Reason::ScopeMissing,
+        Reason::ScopeUnknown,
+        Reason::TokenPublicOnly,
+        Reason::PermissionDenied,
+        Reason::RepositoryMirror,
+        Reason::RepositoryImport,
+        Reason::RepositoryArchived,
+        Reason::RepositoryNotFound,
+        Reason::RequestInvalid,
+        Reason::ConflictingCredentials,
+        Reason::TokenNotAllowed,
+        Reason::CredentialNotAllowed,
+        Reason::DeployKeyReadOnly,
+        Reason::RestrictedToken,
+        Reason::AdminRequired,
+        Reason::SudoDenied,
+        Reason::CreateDenied,
+        Reason::RefProtected,
+        Reason::ForcePushProtected,
+        Reason::RefNameInvalid,
+        Reason::NamespaceNotFound,
+        Reason::RepositoryExists,
+        Reason::FactsInconsistent,
+        Reason::PolicyFailure,
+    ];
+
     /// The kebab-case reason code (the same string as in the WIT).
     pub fn code(self) -> &'static str {
         match self {
@@ -37,6 +75,19 @@ impl Reason {
             Reason::RepositoryArchived => "repository-archived",
             Reason::RepositoryNotFound => "repository-not-found",
             Reason::RequestInvalid => "request-invalid",
+            Reason::ConflictingCredentials => "conflicting-credentials",
+            Reason::TokenNotAllowed => "token-not-allowed",
+            Reason::CredentialNotAllowed => "credential-not-allowed",
+            Reason::DeployKeyReadOnly => "deploy-key-read-only",
+            Reason::RestrictedToken => "restricted-token",
+            Reason::AdminRequired => "admin-required",
+            Reason::SudoDenied => "sudo-denied",
+            Reason::CreateDenied => "create-denied",
+            Reason::RefProtected => "ref-protected",
+            Reason::ForcePushProtected => "force-push-protected",
+            Reason::RefNameInvalid => "ref-name-invalid",
+            Reason::NamespaceNotFound => "namespace-not-found",
+            Reason::RepositoryExists => "repository-exists",
             Reason::FactsInconsistent => "facts-inconsistent",
             Reason::PolicyFailure => "policy-failure",
         }
@@ -98,6 +149,14 @@ impl IssueError {
             IssueError::ExpiryInPast => "the expiry must be in the future".to_string(),
             IssueError::BadName => {
                 "the token name must be 1 to 100 printable characters".to_string()
+            }
+            IssueError::ScopeNotAllowedWhenBound(s) => {
+                format!(
+                    "scope `{s}` is not allowed on a bound token (repository and issue scopes only)"
+                )
+            }
+            IssueError::BoundAndPublicOnly => {
+                "a bound token cannot also be public-only".to_string()
             }
             IssueError::BadRepository(r) => {
                 format!("repository `{r}` is not of the form owner/name")

@@ -60,6 +60,71 @@ pub struct UserDef {
     /// `public`, `limited` or `private`.
     #[serde(default = "default_visibility")]
     pub visibility: String,
+    /// An organisation (else a user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organization: bool,
+    /// Organisations: member name -> role (`read`, `write`, `admin` for owners). A
+    /// member's role applies to every repository of the organisation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, String>,
+}
+
+/// Who may do something to a protected ref: `"writers"`, `"admins"`, `"nobody"`, or
+/// `{"users": ["alice"]}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AccessDef {
+    /// Anyone with write access.
+    Writers,
+    /// Repository administrators.
+    Admins,
+    /// Nobody.
+    Nobody,
+    /// These users.
+    Users(Vec<String>),
+}
+
+/// A branch-protection rule.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedRefDef {
+    /// Glob over ref names (`main` means `refs/heads/main`).
+    pub pattern: String,
+    /// Who may push (default: writers).
+    #[serde(default = "writers")]
+    pub push: AccessDef,
+    /// Who may force-push or delete (default: nobody).
+    #[serde(default = "nobody")]
+    pub force_push: AccessDef,
+}
+
+fn writers() -> AccessDef {
+    AccessDef::Writers
+}
+fn nobody() -> AccessDef {
+    AccessDef::Nobody
+}
+
+/// An SSH key the forge knows (its public half is the host's business).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SshKeyDef {
+    /// Key id.
+    pub id: String,
+    /// `user` or `deploy`.
+    pub kind: String,
+    /// User keys: the owner's login.
+    #[serde(default)]
+    pub owner: String,
+    /// Deploy keys: `owner/name`.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Deploy keys: read-only.
+    #[serde(default)]
+    pub read_only: bool,
+    /// OpenSSH public key line (`ssh-ed25519 AAAA...`), for `AuthorizedKeysCommand`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 fn default_status() -> String {
@@ -92,6 +157,9 @@ pub struct RepoDef {
     /// Collaborator roles: user name -> `read` / `write` / `admin`.
     #[serde(default)]
     pub collaborators: BTreeMap<String, String>,
+    /// Branch protection, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_refs: Vec<ProtectedRefDef>,
 }
 
 /// A stored token record; the hash is hex in the file.
@@ -109,6 +177,12 @@ pub struct TokenDef {
     /// Bound repositories.
     #[serde(default)]
     pub repositories: Vec<String>,
+    /// Bound owners.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    /// Parent token id (child tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Minted at (Unix seconds).
     pub created: i64,
     /// Expires at.
@@ -141,6 +215,27 @@ pub struct World {
     /// Token records.
     #[serde(default)]
     pub tokens: Vec<TokenDef>,
+    /// SSH keys (user and deploy keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_keys: Vec<SshKeyDef>,
+    /// Policy options (`binding_fallback_to_anonymous`).
+    #[serde(default, skip_serializing_if = "OptionsDef::is_default")]
+    pub options: OptionsDef,
+}
+
+/// Policy options in the fixture.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsDef {
+    /// Forgejo: a bound token outside its binding acts as anonymous (default: 401).
+    #[serde(default)]
+    pub binding_fallback_to_anonymous: bool,
+}
+
+impl OptionsDef {
+    fn is_default(&self) -> bool {
+        *self == OptionsDef::default()
+    }
 }
 
 fn status_of(s: &str) -> Option<wit::AccountStatus> {
@@ -206,7 +301,22 @@ impl World {
         for k in &self.keys {
             hex::decode(&k.secret).with_context(|| format!("key `{}`: secret is not hex", k.id))?;
         }
+        for k in &self.ssh_keys {
+            match (k.kind.as_str(), &k.repository) {
+                ("user", _) if !k.owner.is_empty() => {}
+                ("deploy", Some(_)) => {}
+                _ => bail!(
+                    "ssh key `{}`: a user key needs an owner, a deploy key a repository",
+                    k.id
+                ),
+            }
+        }
         for u in &self.users {
+            for (m, role) in &u.members {
+                if role_of(role).is_none() {
+                    bail!("organization `{}`: unknown role `{role}` for `{m}`", u.name);
+                }
+            }
             if status_of(&u.status).is_none() {
                 bail!("user `{}`: unknown status `{}`", u.name, u.status);
             }
@@ -253,6 +363,9 @@ impl World {
         Ok(wit::Config {
             keys,
             signing_key_id: self.signing_key.clone(),
+            options: wit::Options {
+                binding_fallback_to_anonymous: self.options.binding_fallback_to_anonymous,
+            },
         })
     }
 
@@ -284,12 +397,21 @@ impl World {
             .repositories
             .iter()
             .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))?;
+        // The actor's role: as a collaborator, or as a member of the owning organisation.
         let role = actor
-            .and_then(|a| {
-                r.collaborators
+            .map(|a| {
+                let collaborator = r
+                    .collaborators
                     .iter()
                     .find(|(user, _)| user.eq_ignore_ascii_case(a))
                     .map(|(_, role)| role_of(role).unwrap_or(wit::Role::None))
+                    .unwrap_or(wit::Role::None);
+                let member = self.member_role(&r.owner, a);
+                if rank(member) > rank(collaborator) {
+                    member
+                } else {
+                    collaborator
+                }
             })
             .unwrap_or(wit::Role::None);
         // An owner missing from `users` is an unknown fact: treated as private.
@@ -305,6 +427,64 @@ impl World {
             kind: kind_of(&r.kind).unwrap_or(wit::RepositoryKind::Mirror),
             archived: r.archived,
             role,
+            protected_refs: r
+                .protected_refs
+                .iter()
+                .map(|p| wit::ProtectedRef {
+                    pattern: p.pattern.clone(),
+                    push: access(&p.push),
+                    force_push: access(&p.force_push),
+                })
+                .collect(),
+        })
+    }
+
+    /// `actor`'s role in organisation `org` (none for users and non-members).
+    fn member_role(&self, org: &str, actor: &str) -> wit::Role {
+        self.users
+            .iter()
+            .find(|u| u.organization && u.name.eq_ignore_ascii_case(org))
+            .and_then(|o| {
+                o.members
+                    .iter()
+                    .find(|(m, _)| m.eq_ignore_ascii_case(actor))
+            })
+            .map(|(_, role)| role_of(role).unwrap_or(wit::Role::None))
+            .unwrap_or(wit::Role::None)
+    }
+
+    /// Facts about user or organisation `name` for `actor`.
+    pub fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
+        let u = self
+            .users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))?;
+        let member_role = match actor {
+            None => wit::Role::None,
+            Some(a) if !u.organization && u.name.eq_ignore_ascii_case(a) => wit::Role::Admin,
+            Some(a) => self.member_role(&u.name, a),
+        };
+        Some(wit::NamespaceFacts {
+            name: u.name.clone(),
+            organization: u.organization,
+            visibility: visibility_of(&u.visibility).unwrap_or(wit::Visibility::Private),
+            member_role,
+        })
+    }
+
+    /// An SSH key by id.
+    pub fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
+        let k = self.ssh_keys.iter().find(|k| k.id == id)?;
+        Some(wit::SshKey {
+            id: k.id.clone(),
+            kind: if k.kind == "deploy" {
+                wit::KeyKind::Deploy
+            } else {
+                wit::KeyKind::User
+            },
+            owner: k.owner.clone(),
+            repository: k.repository.clone(),
+            read_only: k.read_only,
         })
     }
 
@@ -317,6 +497,8 @@ impl World {
             name: t.name.clone(),
             scopes: t.scopes.clone(),
             repositories: t.repositories.clone(),
+            owners: t.owners.clone(),
+            parent: t.parent.clone(),
             created: t.created,
             expires: t.expires,
             revoked: t.revoked,
@@ -333,11 +515,31 @@ impl World {
             name: record.name.clone(),
             scopes: record.scopes.clone(),
             repositories: record.repositories.clone(),
+            owners: record.owners.clone(),
+            parent: record.parent.clone(),
             created: record.created,
             expires: record.expires,
             revoked: record.revoked,
             secret_hash: hex::encode(&record.secret_hash),
         });
+    }
+}
+
+fn rank(r: wit::Role) -> u8 {
+    match r {
+        wit::Role::None => 0,
+        wit::Role::Read => 1,
+        wit::Role::Write => 2,
+        wit::Role::Admin => 3,
+    }
+}
+
+fn access(a: &AccessDef) -> wit::RefAccess {
+    match a {
+        AccessDef::Writers => wit::RefAccess::Writers,
+        AccessDef::Admins => wit::RefAccess::Admins,
+        AccessDef::Nobody => wit::RefAccess::Nobody,
+        AccessDef::Users(u) => wit::RefAccess::Users(u.clone()),
     }
 }
 

@@ -234,3 +234,102 @@ fn demo_shows_a_real_allow_and_a_real_deny() {
         "the demo must not print the secret"
     );
 }
+
+#[test]
+fn scopes_migrate_and_normalize() {
+    // reference §1.5: the legacy migration table, decided by the policy module.
+    let out = run(&["scopes", "migrate", "repo,admin:org"], None);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "write:organization,write:repository"
+    );
+    let out = run(&["scopes", "migrate", "public_repo"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "write:repository,public-only"
+    );
+    let out = run(&["scopes", "migrate"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "all");
+    let out = run(
+        &[
+            "scopes",
+            "normalize",
+            "read_repository,write:repository,read:issue",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "read:issue,write:repository"
+    );
+    let out = run(&["scopes", "normalize", "repo"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope `repo`"));
+}
+
+#[test]
+fn explain_and_ref_permissions_from_the_cli() {
+    let dir = tempdir("explain");
+    let world = dir.join("world.json");
+    let w = world.to_str().unwrap();
+    assert!(run(&["init", "--world", w], None).status.success());
+    let out = run(
+        &[
+            "mint",
+            "--world",
+            w,
+            "--owner",
+            "bob",
+            "--scope",
+            "read:repository",
+        ],
+        None,
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = run(
+        &["decide", "--world", w, "--request", "-", "--explain"],
+        Some(&format!(
+            r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/secret","action":"pull"}}"#
+        )),
+    );
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["reason"].as_str(), Some("repository-not-found"));
+    let rules: Vec<&str> = d["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules.first(), Some(&"request"));
+    assert_eq!(rules.last(), Some(&"visibility"));
+    assert!(
+        !d.to_string().contains(&secret),
+        "the trace never shows the secret"
+    );
+    let out = run(
+        &[
+            "mint",
+            "--world",
+            w,
+            "--owner",
+            "alice",
+            "--scope",
+            "write:repository",
+        ],
+        None,
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = run(
+        &["decide", "--world", w, "--request", "-"],
+        Some(&format!(
+            r#"{{"kind":"ref-permissions","credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"push","ref_names":["refs/heads/main"]}}"#
+        )),
+    );
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        p,
+        serde_json::json!({"refs/heads/main": ["create", "push", "force-push"]})
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

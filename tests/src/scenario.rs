@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use forge_authz_guest::policy::token::crc32;
 use forge_authz_host::policy::Policy;
-use forge_authz_host::request::{CredentialDef, DecisionOutput, GitRequestDef, authorize_git};
+use forge_authz_host::request::{CredentialDef, RequestDef, authorize, outcome_output};
 use forge_authz_host::wit;
 use forge_authz_host::world::{KeyDef, World};
 
@@ -29,6 +29,12 @@ pub struct TokenSpec {
     /// Repositories to bind to.
     #[serde(default)]
     pub repositories: Vec<String>,
+    /// Owners to bind to.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Store the record as a child token (its `parent` set): always restricted.
+    #[serde(default)]
+    pub child: bool,
     /// Lifetime in seconds from the world's `now`; absent: never expires.
     #[serde(default)]
     pub expires_in: Option<i64>,
@@ -53,19 +59,48 @@ fn yes() -> bool {
     true
 }
 
-/// What a scenario expects.
+/// What one ref verdict or batch entry is expected to be.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartExpect {
+    /// The ref (refs) or the repository (batch).
+    #[serde(alias = "repository")]
+    pub name: String,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// Reason code.
+    pub reason: String,
+}
+
+/// What a scenario expects. Fields that are absent are not checked; at least one of
+/// `decision`, `permissions`, `batch` is required.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// `allow` or `deny`.
-    pub decision: String,
+    #[serde(default)]
+    pub decision: Option<String>,
     /// HTTP status.
-    pub status: u16,
+    #[serde(default)]
+    pub status: Option<u16>,
     /// Reason code.
-    pub reason: String,
-    /// Operator detail, when the scenario checks it.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Operator detail.
     #[serde(default)]
     pub detail: Option<String>,
+    /// Per-ref verdicts of a push, in order.
+    #[serde(default)]
+    pub refs: Option<Vec<PartExpect>>,
+    /// Ref permissions (`ref-permissions` requests): ref -> permissions.
+    #[serde(default)]
+    pub permissions: Option<BTreeMap<String, Vec<String>>>,
+    /// Batch decisions, in order.
+    #[serde(default)]
+    pub batch: Option<Vec<PartExpect>>,
+    /// Rules that the explanation trace must list, in this order.
+    #[serde(default)]
+    pub trace: Option<Vec<String>>,
 }
 
 /// One scenario.
@@ -77,7 +112,7 @@ pub struct Scenario {
     /// The rule it checks: a seed document or a reference section.
     pub source: String,
     /// The request (`${token}` placeholders in credentials).
-    pub request: GitRequestDef,
+    pub request: RequestDef,
     /// The expected decision.
     pub expect: Expect,
 }
@@ -129,15 +164,15 @@ pub fn load_corpus() -> anyhow::Result<Vec<Family>> {
     Ok(out)
 }
 
-/// A decision as a scenario compares it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// The printed decision.
-    pub output: DecisionOutput,
-}
-
 /// Tokens minted for a family: name -> secret.
 pub type Minted = BTreeMap<String, String>;
+
+/// The public token id inside a secret (the first 16 characters of its payload).
+fn token_id_of(secret: &str) -> Option<String> {
+    forge_authz_guest::policy::inspect(secret)
+        .ok()
+        .map(|i| i.token_id)
+}
 
 /// Build a policy for a world with `make`, mint the family's tokens, and return the
 /// world with their records stored.
@@ -155,6 +190,7 @@ pub fn prepare<P: Policy>(
             name: name.clone(),
             scopes: spec.scopes.clone(),
             repositories: spec.repositories.clone(),
+            owners: spec.owners.clone(),
             expires: spec.expires_in.map(|s| now + s),
             now,
         };
@@ -167,6 +203,9 @@ pub fn prepare<P: Policy>(
                         secret: hex::decode(&key.secret)?,
                     }],
                     signing_key_id: key.id.clone(),
+                    options: wit::Options {
+                        binding_fallback_to_anonymous: false,
+                    },
                 })?;
                 signer.issue(&request)
             }
@@ -179,6 +218,9 @@ pub fn prepare<P: Policy>(
         }
         if let Some(scopes) = &spec.stored_scopes {
             issued.record.scopes = scopes.clone();
+        }
+        if spec.child {
+            issued.record.parent = Some("parent-token".into());
         }
         if spec.corrupt_hash {
             issued.record.secret_hash = vec![0u8; 32];
@@ -264,60 +306,113 @@ fn apply(token: &str, op: &str) -> anyhow::Result<String> {
     })
 }
 
-/// Substitute tokens into a request's credential.
-pub fn resolve(request: &GitRequestDef, minted: &Minted) -> anyhow::Result<GitRequestDef> {
+/// Substitute tokens into a request's credentials.
+pub fn resolve(request: &RequestDef, minted: &Minted) -> anyhow::Result<RequestDef> {
     let mut r = request.clone();
     r.credential = match &request.credential {
-        CredentialDef::Anonymous => CredentialDef::Anonymous,
         CredentialDef::Bearer(t) => CredentialDef::Bearer(substitute(t, minted)?),
         CredentialDef::Basic { username, password } => CredentialDef::Basic {
             username: substitute(username, minted)?,
             password: substitute(password, minted)?,
         },
+        other => other.clone(),
     };
+    r.also_presented = request
+        .also_presented
+        .iter()
+        .map(|t| substitute(t, minted))
+        .collect::<anyhow::Result<_>>()?;
     Ok(r)
 }
 
-/// Run every scenario of a family on one engine; returns (scenario name, decision).
+/// Run every scenario of a family on one engine; returns (scenario name, outcome as
+/// printed by `forge-authz decide`).
 pub fn run_family<P: Policy>(
     fam: &Family,
     make: &dyn Fn(&wit::Config) -> anyhow::Result<P>,
-) -> anyhow::Result<Vec<(String, DecisionOutput)>> {
+) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
     let (mut policy, world, minted) = prepare(fam, make)?;
     let now = world.now();
     let mut out = Vec::with_capacity(fam.scenarios.len());
     for sc in &fam.scenarios {
-        let req = resolve(&sc.request, &minted)
+        let mut req = resolve(&sc.request, &minted)
             .with_context(|| format!("{}: {}", fam.family, sc.name))?;
-        let d = authorize_git(&mut policy, &world, &req, now);
-        out.push((sc.name.clone(), DecisionOutput::from(&d)));
+        if sc.expect.trace.is_some() {
+            req.explain = true;
+        }
+        let outcome = authorize(&mut policy, &world, &req, now)
+            .with_context(|| format!("{}: {}", fam.family, sc.name))?;
+        // Token ids differ between engines (fresh entropy): name them instead, so that
+        // outcomes compare exactly.
+        let mut text = outcome_output(&outcome).0.to_string();
+        for (name, secret) in &minted {
+            if let Some(id) = token_id_of(secret) {
+                text = text.replace(&id, &format!("<token {name}>"));
+            }
+        }
+        out.push((sc.name.clone(), serde_json::from_str(&text)?));
     }
     Ok(out)
 }
 
-/// Compare a decision with a scenario's expectation; `None` when it matches.
-pub fn mismatch(sc: &Scenario, got: &DecisionOutput) -> Option<String> {
+fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(serde_json::Value::as_str)
+}
+
+fn parts_match(got: Option<&serde_json::Value>, want: &[PartExpect], key: &str) -> bool {
+    let Some(list) = got.and_then(serde_json::Value::as_array) else {
+        return want.is_empty();
+    };
+    list.len() == want.len()
+        && list.iter().zip(want).all(|(g, w)| {
+            str_of(g, key) == Some(w.name.as_str())
+                && str_of(g, "decision") == Some(w.decision.as_str())
+                && str_of(g, "reason") == Some(w.reason.as_str())
+        })
+}
+
+/// Compare an outcome with a scenario's expectation; `None` when it matches.
+pub fn mismatch(sc: &Scenario, got: &serde_json::Value) -> Option<String> {
     let e = &sc.expect;
-    let ok = got.decision == e.decision
-        && got.status == e.status
-        && got.reason == e.reason
-        && (e.detail.is_none() || got.detail == e.detail);
-    (!ok).then(|| {
-        format!(
-            "{}: expected {} {} {}{} got {} {} {} ({:?}, detail {:?})",
-            sc.name,
-            e.decision,
-            e.status,
-            e.reason,
-            e.detail
-                .as_deref()
-                .map(|d| format!(" [{d}]"))
-                .unwrap_or_default(),
-            got.decision,
-            got.status,
-            got.reason,
-            got.message,
-            got.detail
-        )
-    })
+    let mut ok = true;
+    if let Some(batch) = &e.batch {
+        let as_parts: Vec<serde_json::Value> = got.as_array().cloned().unwrap_or_default();
+        ok &= parts_match(
+            Some(&serde_json::Value::from(as_parts)),
+            batch,
+            "repository",
+        );
+    } else if let Some(perms) = &e.permissions {
+        let want = serde_json::to_value(perms).unwrap_or_default();
+        ok &= *got == want;
+    } else {
+        ok &= e
+            .decision
+            .as_deref()
+            .is_none_or(|d| str_of(got, "decision") == Some(d));
+        ok &= e.status.is_none_or(|s| {
+            got.get("status").and_then(serde_json::Value::as_u64) == Some(u64::from(s))
+        });
+        ok &= e
+            .reason
+            .as_deref()
+            .is_none_or(|r| str_of(got, "reason") == Some(r));
+        ok &= e
+            .detail
+            .as_deref()
+            .is_none_or(|d| str_of(got, "detail") == Some(d));
+        if let Some(refs) = &e.refs {
+            ok &= parts_match(got.get("refs"), refs, "name");
+        }
+        if let Some(rules) = &e.trace {
+            let steps: Vec<&str> = got
+                .get("trace")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| a.iter().filter_map(|s| str_of(s, "rule")).collect())
+                .unwrap_or_default();
+            let mut it = steps.iter();
+            ok &= rules.iter().all(|r| it.any(|s| s == r));
+        }
+    }
+    (!ok).then(|| format!("{}: expected {:?}\n      got {}", sc.name, e, got))
 }

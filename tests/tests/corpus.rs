@@ -31,11 +31,20 @@ fn corpus_is_well_formed() {
                 fam.family,
                 sc.name
             );
-            assert!(sc.expect.decision == "allow" || sc.expect.decision == "deny");
+            let e = &sc.expect;
+            assert!(
+                e.decision.is_some() || e.permissions.is_some() || e.batch.is_some(),
+                "{}: `{}` expects nothing",
+                fam.family,
+                sc.name
+            );
+            if let Some(d) = &e.decision {
+                assert!(d == "allow" || d == "deny", "{}: bad decision {d}", sc.name);
+            }
         }
         total += fam.scenarios.len();
     }
-    assert!(total >= 40, "only {total} scenarios");
+    assert!(total >= 150, "only {total} scenarios");
 }
 
 #[test]
@@ -81,7 +90,7 @@ fn reason_codes_and_statuses_are_the_same_in_the_core_and_the_wit() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let wit =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/types.wit")).unwrap();
-    assert_eq!(Reason::ALL.len(), 21);
+    assert_eq!(Reason::ALL.len(), forge_authz_host::wit::Reason::ALL.len());
     for r in Reason::ALL {
         let code = r.code();
         let w = reason(*r);
@@ -95,5 +104,91 @@ fn reason_codes_and_statuses_are_the_same_in_the_core_and_the_wit() {
             wit.contains(&format!("        {code},")),
             "wit/types.wit lacks `{code}`"
         );
+    }
+}
+
+/// Drop the trace from an outcome.
+fn without_trace(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Array(items) => items.iter().map(without_trace).collect(),
+        serde_json::Value::Object(o) => {
+            let mut o = o.clone();
+            o.remove("trace");
+            serde_json::Value::Object(o)
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn explaining_never_changes_a_decision() {
+    // Invariant: the trace is an observation; with `explain` on, every scenario's outcome
+    // (minus the trace) is the same as with it off.
+    let corpus = load_corpus().unwrap();
+    for fam in &corpus {
+        let plain = run_family(fam, &native).unwrap();
+        let mut explained_fam = fam.clone();
+        for sc in &mut explained_fam.scenarios {
+            sc.request.explain = true;
+        }
+        let explained = run_family(&explained_fam, &native).unwrap();
+        for ((name, a), (_, b)) in plain.iter().zip(&explained) {
+            assert_eq!(without_trace(a), without_trace(b), "{}: {name}", fam.family);
+        }
+    }
+}
+
+#[test]
+fn batch_answers_equal_single_answers_for_every_token_and_repository() {
+    use forge_authz_host::request::{ActionDef, CredentialDef, KindDef, RequestDef, authorize};
+    use forge_authz_host::{Outcome, wit};
+    use forge_authz_tests::scenario::prepare;
+    // Invariant: for every credential and action, a batch over all repositories (plus a
+    // missing and a malformed one) gives exactly the decision of one call per repository.
+    let corpus = load_corpus().unwrap();
+    for name in ["visibility", "binding", "write-rules"] {
+        let fam = corpus.iter().find(|f| f.family == name).unwrap();
+        let (mut policy, world, minted) = prepare(fam, &wasm).unwrap();
+        let mut repos: Vec<String> = world
+            .repositories
+            .iter()
+            .map(|r| format!("{}/{}", r.owner, r.name))
+            .collect();
+        repos.push("nobody/nothing".into());
+        repos.push("bad path".into());
+        let mut creds: Vec<CredentialDef> = minted
+            .values()
+            .map(|s| CredentialDef::Bearer(s.clone()))
+            .collect();
+        creds.push(CredentialDef::Anonymous);
+        for credential in creds {
+            for action in [ActionDef::Pull, ActionDef::Push] {
+                let batch = RequestDef {
+                    credential: credential.clone(),
+                    kind: KindDef::Batch,
+                    action: Some(action),
+                    repositories: repos.clone(),
+                    ..RequestDef::default()
+                };
+                let Outcome::Batch(list) =
+                    authorize(&mut policy, &world, &batch, world.now()).unwrap()
+                else {
+                    panic!("not a batch")
+                };
+                assert_eq!(list.len(), repos.len());
+                for (repo, d) in list {
+                    let single = RequestDef {
+                        credential: credential.clone(),
+                        repository: Some(repo.clone()),
+                        action: Some(action),
+                        ..RequestDef::default()
+                    };
+                    let one: wit::Decision =
+                        forge_authz_host::authorize_one(&mut policy, &world, &single, world.now())
+                            .unwrap();
+                    assert_eq!(d, one, "{name}: {repo} {action:?}");
+                }
+            }
+        }
     }
 }

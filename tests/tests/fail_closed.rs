@@ -12,9 +12,7 @@ use std::cell::Cell;
 use std::path::PathBuf;
 
 use forge_authz_host::policy::{Limits, Policy, PolicyModule};
-use forge_authz_host::request::{
-    ActionDef, CredentialDef, FactSource, GitRequestDef, TransportDef, authorize_git,
-};
+use forge_authz_host::request::{ActionDef, CredentialDef, FactSource, RequestDef};
 use forge_authz_host::wit;
 use forge_authz_host::world::World;
 use forge_authz_tests::scenario::load_corpus;
@@ -29,14 +27,22 @@ fn world() -> World {
         .world
 }
 
-fn pull(credential: CredentialDef, repository: &str) -> GitRequestDef {
-    GitRequestDef {
+fn pull(credential: CredentialDef, repository: &str) -> RequestDef {
+    RequestDef {
         credential,
-        transport: TransportDef::Http,
-        repository: repository.into(),
-        action: ActionDef::Pull,
-        now: None,
+        repository: Some(repository.into()),
+        action: Some(ActionDef::Pull),
+        ..RequestDef::default()
     }
+}
+
+fn authorize_git(
+    p: &mut dyn Policy,
+    facts: &dyn FactSource,
+    req: &RequestDef,
+    now: i64,
+) -> wit::Decision {
+    forge_authz_host::authorize_one(p, facts, req, now).unwrap()
 }
 
 fn mint(p: &mut dyn Policy, w: &mut World) -> String {
@@ -46,6 +52,7 @@ fn mint(p: &mut dyn Policy, w: &mut World) -> String {
             name: "t".into(),
             scopes: vec!["read:repository".into()],
             repositories: vec![],
+            owners: vec![],
             expires: None,
             now: w.now(),
         })
@@ -126,6 +133,12 @@ impl FactSource for Counting<'_> {
     fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
         self.world.repository(path, actor)
     }
+    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
+        self.world.namespace(name, actor)
+    }
+    fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
+        self.world.ssh_key(id)
+    }
 }
 
 #[test]
@@ -140,6 +153,9 @@ fn forged_tokens_never_reach_the_store() {
             secret: vec![0x42; 32],
         }],
         signing_key_id: "k1".into(),
+        options: wit::Options {
+            binding_fallback_to_anonymous: false,
+        },
     })
     .unwrap();
     let forged = mint(&mut forger, &mut w.clone());
@@ -239,7 +255,7 @@ fn garbage_input_is_a_typed_decision_on_both_engines() {
         };
         let mut req = pull(credential, g.pick(&repos));
         if g.next().is_multiple_of(2) {
-            req.action = ActionDef::Push;
+            req.action = Some(ActionDef::Push);
         }
         req.now = Some(w.now() + (g.next() % 1000) as i64 - 500);
         let a = authorize_git(&mut n, &w, &req, w.now());
@@ -277,31 +293,35 @@ fn inconsistent_facts_are_a_deny() {
     let mut p = wasm(&w.config().unwrap()).unwrap();
     let secret = mint(&mut p, &mut w);
     let token = w.tokens[0].id.clone();
-    let input = |repo: &str, facts_for: &str, record_id: &str| wit::GitInput {
+    let input = |repo: &str, facts_for: &str, record_id: &str| wit::Input {
         credential: wit::Credential::Bearer(secret.clone()),
+        also_presented: vec![],
+        namespace: None,
+        explain: false,
         token: w.token(&token).map(|mut r| {
             r.id = record_id.into();
             r
         }),
-        owner: w.user("alice"),
+        user: w.user("alice"),
         repository: w.repository(facts_for, Some("alice")),
-        request: wit::GitRequest {
+        request: wit::Request::Git(wit::GitRequest {
             transport: wit::Transport::Http,
             repository: repo.into(),
             action: wit::GitAction::Pull,
-        },
+            refs: vec![],
+        }),
         now: w.now(),
     };
     let d = p
-        .decide_git(&input("alice/app", "alice/secret", &token))
+        .decide(&input("alice/app", "alice/secret", &token))
         .unwrap();
     assert_eq!(d.reason, wit::Reason::FactsInconsistent);
     let d = p
-        .decide_git(&input("alice/app", "alice/app", "someone-else"))
+        .decide(&input("alice/app", "alice/app", "someone-else"))
         .unwrap();
     assert_eq!(d.reason, wit::Reason::FactsInconsistent);
     assert!(
-        p.decide_git(&input("alice/app", "alice/app", &token))
+        p.decide(&input("alice/app", "alice/app", &token))
             .unwrap()
             .allow
     );
@@ -314,7 +334,7 @@ fn the_component_exports_the_documented_world_and_imports_only_randomness() {
     exports.sort();
     assert_eq!(
         exports,
-        ["forge:authz/authorizer@0.1.0", "forge:authz/types@0.1.0"],
+        ["forge:authz/authorizer@0.2.0", "forge:authz/types@0.2.0"],
         "exports of {}",
         m.source().display()
     );

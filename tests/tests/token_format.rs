@@ -26,6 +26,9 @@ fn config(keys: &[(&str, u8)], signing: &str) -> wit::Config {
             })
             .collect(),
         signing_key_id: signing.to_string(),
+        options: wit::Options {
+            binding_fallback_to_anonymous: false,
+        },
     }
 }
 
@@ -35,6 +38,7 @@ fn request(scopes: &[&str]) -> IssueRequest {
         name: "t".into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         repositories: vec![],
+        owners: vec![],
         expires: Some(NOW + 3600),
         now: NOW,
     }
@@ -282,6 +286,9 @@ fn configuration_is_validated() {
                     secret: vec![1; 31],
                 }],
                 signing_key_id: "k1".into(),
+                options: wit::Options {
+                    binding_fallback_to_anonymous: false,
+                },
             },
             ConfigError::WeakKey("k1".into()),
         ),
@@ -336,5 +343,92 @@ fn minting_refusals() {
             &["write:repository", "read:repository", "repository:push"],
         );
         assert_eq!(t.record.scopes, vec!["write:repository", "repository:push"]);
+    });
+}
+
+#[test]
+fn bound_tokens_hold_only_repository_and_issue_scopes() {
+    // reference §1.14 (Forgejo repository-specific tokens).
+    both(&config(&[("k1", 1)], "k1"), |engine, p| {
+        let mut bound = |scopes: &[&str], repos: &[&str], owners: &[&str]| {
+            let mut r = request(scopes);
+            r.repositories = repos.iter().map(|s| s.to_string()).collect();
+            r.owners = owners.iter().map(|s| s.to_string()).collect();
+            p.issue(&r).unwrap()
+        };
+        assert_eq!(
+            bound(&["write:repository", "write:admin"], &["alice/app"], &[]).err(),
+            Some(IssueError::ScopeNotAllowedWhenBound("write:admin".into())),
+            "{engine}"
+        );
+        assert_eq!(
+            bound(&["all"], &[], &["alice"]).err(),
+            Some(IssueError::ScopeNotAllowedWhenBound("all".into()))
+        );
+        assert_eq!(
+            bound(&["read:repository", "public-only"], &["alice/app"], &[]).err(),
+            Some(IssueError::BoundAndPublicOnly)
+        );
+        let t = bound(
+            &["write:issue", "repository:pull", "read_repository"],
+            &["alice/app", "Alice/App"],
+            &["acme"],
+        )
+        .unwrap();
+        assert_eq!(t.record.repositories, vec!["alice/app"]);
+        assert_eq!(t.record.owners, vec!["acme"]);
+        assert_eq!(
+            t.record.scopes,
+            vec!["write:issue", "read:repository", "repository:pull"]
+        );
+    });
+}
+
+#[test]
+fn scope_migration_and_normalisation_agree_on_both_engines() {
+    // reference §1.5 (the legacy migration table), §5.2 (GitLab aliases).
+    both(&config(&[("k1", 1)], "k1"), |engine, p| {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(Vec<String>, Vec<String>)> = vec![
+            (v(&[]), v(&["all"])),
+            (
+                v(&["repo", "admin:org"]),
+                v(&["write:organization", "write:repository"]),
+            ),
+            (v(&["public_repo"]), v(&["write:repository", "public-only"])),
+            (v(&["sudo"]), v(&["write:admin"])),
+            (
+                v(&["read:org", "read:public_key", "notification"]),
+                v(&["write:notification", "read:organization", "read:user"]),
+            ),
+            (v(&["package", "read:package"]), v(&["write:package"])),
+            (v(&["admin:gpg_key", "user:email"]), v(&["write:user"])),
+            (v(&["repo", "mystery"]), v(&["write:repository", "mystery"])),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                p.migrate_legacy_scopes(&input).unwrap(),
+                want,
+                "{engine}: {input:?}"
+            );
+        }
+        assert_eq!(
+            p.normalize_scopes(&v(&["read_repository", "write:repository", "api"]))
+                .unwrap(),
+            Ok(v(&["all"]))
+        );
+        assert_eq!(
+            p.normalize_scopes(&v(&["read:issue", "write:issue"]))
+                .unwrap(),
+            Ok(v(&["write:issue"]))
+        );
+        assert_eq!(
+            p.normalize_scopes(&v(&["read_api"])).unwrap(),
+            Ok(v(&["read_api"]))
+        );
+        assert_eq!(
+            p.normalize_scopes(&v(&["repo"])).unwrap(),
+            Err("repo".to_string())
+        );
     });
 }

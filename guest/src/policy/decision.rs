@@ -1,11 +1,6 @@
-//! Decisions: status classes, reason codes and the git rules.
+//! Decisions: status classes, reason codes, per-ref verdicts and explanation traces.
 
-use super::model::{
-    AccountStatus, Credential, GitAction, GitInput, RepositoryFacts, RepositoryKind, Role,
-    TokenRecord, UserFacts, Visibility,
-};
-use super::scope::{Category, ScopeSet};
-use super::token::{self, Keyring, Parsed, TokenError};
+use super::model::RefPermissions;
 
 /// Status class of a decision (fixes the HTTP status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,8 +93,110 @@ reasons! {
     RepositoryArchived = "repository-archived" => Forbidden,
     RepositoryNotFound = "repository-not-found" => NotFound,
     RequestInvalid = "request-invalid" => BadRequest,
+    ConflictingCredentials = "conflicting-credentials" => BadRequest,
+    TokenNotAllowed = "token-not-allowed" => Unauthorized,
+    CredentialNotAllowed = "credential-not-allowed" => Unauthorized,
+    DeployKeyReadOnly = "deploy-key-read-only" => Forbidden,
+    RestrictedToken = "restricted-token" => Forbidden,
+    AdminRequired = "admin-required" => Forbidden,
+    SudoDenied = "sudo-denied" => Forbidden,
+    CreateDenied = "create-denied" => Forbidden,
+    RefProtected = "ref-protected" => Forbidden,
+    ForcePushProtected = "force-push-protected" => Forbidden,
+    RefNameInvalid = "ref-name-invalid" => BadRequest,
+    NamespaceNotFound = "namespace-not-found" => NotFound,
+    RepositoryExists = "repository-exists" => BadRequest,
     FactsInconsistent = "facts-inconsistent" => Unavailable,
     PolicyFailure = "policy-failure" => Unavailable,
+}
+
+/// The verdict on one ref update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefVerdict {
+    /// The ref.
+    pub name: String,
+    /// Allowed.
+    pub allow: bool,
+    /// Reason.
+    pub reason: Reason,
+    /// Message.
+    pub message: String,
+}
+
+/// What a rule concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceOutcome {
+    /// Checked, passed.
+    Pass,
+    /// Decided the request.
+    Decide,
+    /// Did not apply.
+    Skip,
+}
+
+/// One rule consulted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    /// Stable rule name.
+    pub rule: &'static str,
+    /// Outcome.
+    pub outcome: TraceOutcome,
+    /// What it looked at.
+    pub detail: String,
+}
+
+/// An explanation trace; records nothing (and allocates nothing) unless enabled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    enabled: bool,
+    steps: Vec<TraceStep>,
+}
+
+impl Trace {
+    /// A trace that records when `enabled`.
+    pub fn new(enabled: bool) -> Trace {
+        Trace {
+            enabled,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Record a rule that passed.
+    pub fn pass(&mut self, rule: &'static str, detail: impl FnOnce() -> String) {
+        self.push(rule, TraceOutcome::Pass, detail);
+    }
+
+    /// Record a rule that did not apply.
+    pub fn skip(&mut self, rule: &'static str, detail: impl FnOnce() -> String) {
+        self.push(rule, TraceOutcome::Skip, detail);
+    }
+
+    fn push(&mut self, rule: &'static str, outcome: TraceOutcome, detail: impl FnOnce() -> String) {
+        if self.enabled {
+            self.steps.push(TraceStep {
+                rule,
+                outcome,
+                detail: detail(),
+            });
+        }
+    }
+
+    /// Record the rule that decided, and return the decision with the trace attached.
+    pub fn decide(mut self, rule: &'static str, mut d: Decision) -> Decision {
+        if self.enabled {
+            let detail = match &d.detail {
+                Some(x) => format!("{}: {x}", d.reason.code()),
+                None => d.reason.code().to_string(),
+            };
+            self.steps.push(TraceStep {
+                rule,
+                outcome: TraceOutcome::Decide,
+                detail,
+            });
+            d.trace = self.steps;
+        }
+        d
+    }
 }
 
 /// A decision. Deciding never fails.
@@ -115,6 +212,10 @@ pub struct Decision {
     pub message: String,
     /// Detail for operators.
     pub detail: Option<String>,
+    /// Per-ref verdicts of a push.
+    pub refs: Vec<RefVerdict>,
+    /// Explanation trace.
+    pub trace: Vec<TraceStep>,
 }
 
 impl Decision {
@@ -127,6 +228,8 @@ impl Decision {
             reason,
             message: message.into(),
             detail: None,
+            refs: Vec::new(),
+            trace: Vec::new(),
         }
     }
 
@@ -141,323 +244,29 @@ impl Decision {
 pub const INVALID_TOKEN_MESSAGE: &str = "invalid access token";
 /// The one answer for a missing repository and for one the principal may not see.
 pub const NOT_FOUND_MESSAGE: &str = "repository not found";
+/// The one answer for a missing user/organisation and for one the principal may not see.
+pub const NAMESPACE_NOT_FOUND_MESSAGE: &str = "user or organization not found";
 
-/// Usernames that HTTP Basic clients send with a token instead of the owner's name
-/// (reference §6): accepted with any token.
-pub const PLACEHOLDER_USERNAMES: [&str; 6] = [
-    "",
-    "x-access-token",
-    "oauth2",
-    "x-oauth-basic",
-    "git",
-    "token",
-];
-
-/// Where the token in a credential came from.
-pub(crate) enum Presented<'a> {
-    /// No token.
-    None,
-    /// A token, and the Basic username sent beside it when the token was the password.
-    Token {
-        secret: &'a str,
-        username: Option<&'a str>,
-    },
-}
-
-/// Pick the token out of a credential (reference §1.11): Bearer is the token; Basic's
-/// password is the token unless it is empty or `x-oauth-basic`, then the username is.
-pub(crate) fn presented(credential: &Credential) -> Presented<'_> {
-    match credential {
-        Credential::Anonymous => Presented::None,
-        Credential::Bearer(t) => Presented::Token {
-            secret: t,
-            username: None,
-        },
-        Credential::Basic { username, password } => {
-            if password.is_empty() || password == "x-oauth-basic" {
-                Presented::Token {
-                    secret: username,
-                    username: None,
-                }
-            } else {
-                Presented::Token {
-                    secret: password,
-                    username: Some(username),
-                }
-            }
-        }
-    }
-}
-
-/// Whether `path` is a well-formed `owner/name` (letters, digits, `-`, `_`, `.`; not `.`
-/// or `..`; at most 255 characters).
-pub fn valid_repository_path(path: &str) -> bool {
-    fn segment(s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= 100
-            && s != "."
-            && s != ".."
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    }
-    match path.split_once('/') {
-        Some((owner, name)) => path.len() <= 255 && segment(owner) && segment(name),
-        None => false,
-    }
-}
-
-fn same_name(a: &str, b: &str) -> bool {
-    // Forges treat user and repository names case-insensitively.
-    a.eq_ignore_ascii_case(b)
-}
-
-fn repository_matches(path: &str, repo: &RepositoryFacts) -> bool {
-    match path.split_once('/') {
-        Some((owner, name)) => same_name(owner, &repo.owner) && same_name(name, &repo.name),
-        None => false,
-    }
-}
-
-/// Readable by any signed-in user: not private, owner not private.
-fn visible_to_signed_in(repo: &RepositoryFacts) -> bool {
-    !repo.private && repo.owner_visibility != Visibility::Private
-}
-
-/// Readable anonymously: not private, owner public (reference §1.12).
-fn visible_to_anonymous(repo: &RepositoryFacts) -> bool {
-    !repo.private && repo.owner_visibility == Visibility::Public
-}
-
-fn not_found() -> Decision {
+/// The 404 for repositories (missing and hidden alike).
+pub fn not_found() -> Decision {
     Decision::new(Reason::RepositoryNotFound, NOT_FOUND_MESSAGE)
 }
 
-fn write_block(repo: &RepositoryFacts) -> Option<Decision> {
-    match repo.kind {
-        RepositoryKind::Mirror => {
-            return Some(Decision::new(
-                Reason::RepositoryMirror,
-                "this repository is a mirror and cannot be pushed to",
-            ));
-        }
-        RepositoryKind::Import => {
-            return Some(Decision::new(
-                Reason::RepositoryImport,
-                "this repository is an import and cannot be pushed to",
-            ));
-        }
-        RepositoryKind::Hosted => {}
-    }
-    if repo.archived {
-        return Some(Decision::new(
-            Reason::RepositoryArchived,
-            "this repository is archived and cannot be pushed to",
-        ));
-    }
-    None
+/// The 503 for facts that contradict each other.
+pub fn inconsistent(detail: &str) -> Decision {
+    Decision::new(
+        Reason::FactsInconsistent,
+        "the server could not decide this request; try again later",
+    )
+    .with_detail(detail.to_string())
 }
 
-/// Decide a git request. Order: request shape, credential, token record, account, scopes,
-/// binding, repository existence and visibility, write rules.
-pub fn decide_git(keys: &Keyring, input: &GitInput) -> Decision {
-    let path = input.request.repository.as_str();
-    if !valid_repository_path(path) {
-        return Decision::new(
-            Reason::RequestInvalid,
-            "the repository path must be `owner/name`",
-        )
-        .with_detail("malformed repository path");
-    }
-    if let Some(repo) = &input.repository
-        && !repository_matches(path, repo)
-    {
-        return Decision::new(
-            Reason::FactsInconsistent,
-            "the server could not decide this request; try again later",
-        )
-        .with_detail("repository facts are for another repository");
-    }
-    match presented(&input.credential) {
-        Presented::None => decide_anonymous(input),
-        Presented::Token { secret, username } => match keys.verify(secret) {
-            Err(e) => token_invalid(e),
-            Ok(parsed) => decide_token(input, secret, &parsed, username),
-        },
-    }
-}
-
-pub(crate) fn token_invalid(e: TokenError) -> Decision {
-    Decision::new(Reason::TokenInvalid, INVALID_TOKEN_MESSAGE).with_detail(e.code())
-}
-
-fn decide_anonymous(input: &GitInput) -> Decision {
-    let repo = input.repository.as_ref();
-    match input.request.action {
-        GitAction::Push => Decision::new(
-            Reason::AuthenticationRequired,
-            "pushing needs a credential: use an access token",
-        ),
-        GitAction::Pull => match repo {
-            Some(r) if visible_to_anonymous(r) => {
-                Decision::new(Reason::PublicRead, "anonymous read of a public repository")
-            }
-            // Private and missing repositories get the same 401, so an anonymous client
-            // learns nothing about existence, and git prompts for a credential.
-            _ => Decision::new(
-                Reason::AuthenticationRequired,
-                "this repository needs a credential: use an access token",
-            ),
-        },
-    }
-}
-
-/// The token's record, checked against the presented secret and the clock.
-fn check_record<'r>(
-    input: &'r GitInput,
-    secret: &str,
-    parsed: &Parsed<'_>,
-) -> Result<&'r TokenRecord, Decision> {
-    let unknown = || Decision::new(Reason::TokenUnknown, INVALID_TOKEN_MESSAGE);
-    let record = input.token.as_ref().ok_or_else(unknown)?;
-    if record.id != parsed.token_id {
-        return Err(Decision::new(
-            Reason::FactsInconsistent,
-            "the server could not decide this request; try again later",
-        )
-        .with_detail("token record is for another token id"));
-    }
-    if !token::hash_matches(secret, &record.secret_hash) {
-        return Err(unknown());
-    }
-    if record.revoked.is_some() {
-        return Err(Decision::new(
-            Reason::TokenRevoked,
-            "this access token was revoked: create a new one",
-        ));
-    }
-    if let Some(expires) = record.expires
-        && expires <= input.now
-    {
-        return Err(Decision::new(
-            Reason::TokenExpired,
-            "this access token has expired: create a new one",
-        ));
-    }
-    Ok(record)
-}
-
-fn check_owner<'i>(input: &'i GitInput, record: &TokenRecord) -> Result<&'i UserFacts, Decision> {
-    let inactive = || {
-        Decision::new(
-            Reason::AccountInactive,
-            "the account that owns this access token is not active",
-        )
-    };
-    let owner = input.owner.as_ref().ok_or_else(inactive)?;
-    if !same_name(&owner.name, &record.owner) {
-        return Err(Decision::new(
-            Reason::FactsInconsistent,
-            "the server could not decide this request; try again later",
-        )
-        .with_detail("owner facts are for another user"));
-    }
-    if owner.status != AccountStatus::Active {
-        return Err(inactive());
-    }
-    Ok(owner)
-}
-
-fn decide_token(
-    input: &GitInput,
-    secret: &str,
-    parsed: &Parsed<'_>,
-    username: Option<&str>,
-) -> Decision {
-    let record = match check_record(input, secret, parsed) {
-        Ok(r) => r,
-        Err(d) => return d,
-    };
-    let owner = match check_owner(input, record) {
-        Ok(o) => o,
-        Err(d) => return d,
-    };
-    if let Some(name) = username
-        && !PLACEHOLDER_USERNAMES.contains(&name)
-        && !same_name(name, &record.owner)
-    {
-        return Decision::new(
-            Reason::UsernameMismatch,
-            "the username does not own this access token: use your own username or `x-access-token`",
-        );
-    }
-    let scopes = match ScopeSet::parse(&record.scopes) {
-        Ok(s) => s,
-        Err(unknown) => {
-            return Decision::new(
-                Reason::ScopeUnknown,
-                "this access token holds a scope this server does not know: create a new token",
-            )
-            .with_detail(format!("unknown scope `{unknown}`"));
-        }
-    };
-    let path = input.request.repository.as_str();
-    let bound = !record.repositories.is_empty();
-    if bound && !record.repositories.iter().any(|r| same_name(r, path)) {
-        return Decision::new(
-            Reason::TokenNotBound,
-            "this access token is not valid for this repository",
-        );
-    }
-    let action = input.request.action;
-    let scope_ok = match action {
-        GitAction::Pull => scopes.can_read(Category::Repository) || scopes.pull,
-        GitAction::Push => scopes.can_write(Category::Repository) || scopes.push,
-    };
-    if !scope_ok {
-        let (verb, needed) = match action {
-            GitAction::Pull => ("pull", "read:repository or repository:pull"),
-            GitAction::Push => ("push", "write:repository or repository:push"),
-        };
-        return Decision::new(
-            Reason::ScopeMissing,
-            format!("this access token may not {verb}: it needs the scope {needed}"),
-        )
-        .with_detail(format!("needs {needed}"));
-    }
-    let Some(repo) = input.repository.as_ref() else {
-        return not_found();
-    };
-    // Restricted tokens lose the owner's site-admin powers (seed 004).
-    let restricted = bound || scopes.public_only;
-    let role = if same_name(&repo.owner, &record.owner) || (owner.site_admin && !restricted) {
-        Role::Admin
-    } else {
-        repo.role
-    };
-    let can_read = visible_to_signed_in(repo) || role >= Role::Read;
-    if !can_read {
-        return not_found();
-    }
-    if scopes.public_only && !visible_to_anonymous(repo) {
-        return Decision::new(
-            Reason::TokenPublicOnly,
-            "this access token is limited to public repositories",
-        );
-    }
-    if action == GitAction::Push {
-        if let Some(d) = write_block(repo) {
-            return d;
-        }
-        if role < Role::Write {
-            return Decision::new(
-                Reason::PermissionDenied,
-                "you may read this repository but not push to it",
-            );
-        }
-    }
-    let verb = match action {
-        GitAction::Pull => "pull",
-        GitAction::Push => "push",
-    };
-    Decision::new(Reason::Granted, format!("{verb} allowed by access token"))
+/// Permissions of one ref, for callers that need an empty answer.
+pub fn no_permissions(refs: &[String]) -> Vec<RefPermissions> {
+    refs.iter()
+        .map(|r| RefPermissions {
+            name: r.clone(),
+            permissions: Vec::new(),
+        })
+        .collect()
 }

@@ -2,23 +2,30 @@
 //! clock (the time is an input), no randomness (entropy is an input). The component
 //! (`crate::component`) and the native tests both drive this module, so the same
 //! scenarios run natively and through wasm and must agree.
+//!
+//! One module per concern: [`token`] (format), [`scope`] (vocabulary), [`principal`]
+//! (credentials), [`git`], [`refs`], [`create`], [`api`] (requests), [`decision`]
+//! (reasons, traces), [`issue`] (minting).
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod create;
 pub mod decision;
+pub mod git;
+pub mod issue;
 pub mod model;
+pub mod principal;
+pub mod refs;
 pub mod scope;
 pub mod token;
 
-pub use decision::{Decision, Reason, Status};
+pub use decision::{Decision, Reason, RefVerdict, Status, Trace, TraceOutcome, TraceStep};
 pub use model::*;
 pub use scope::ScopeSet;
 pub use token::{TokenError, VerifiedToken};
 
-use decision::{Presented, presented, valid_repository_path};
+use principal::{Presented, presented, repository_matches, valid_name, valid_repository_path};
 use token::{ENTROPY_BYTES, Keyring};
-
-/// Longest token name accepted at minting.
-pub const MAX_NAME_CHARS: usize = 100;
 
 /// Public fields of a well-formed token, read without any key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +45,60 @@ pub fn inspect(secret: &str) -> Result<TokenInfo, TokenError> {
     })
 }
 
-/// A configured policy: keys with precomputed HMAC state.
+/// A configured policy: keys with precomputed HMAC state, and options.
 #[derive(Clone, Debug)]
 pub struct Authorizer {
     keys: Keyring,
+    options: Options,
+}
+
+fn invalid(detail: &str, message: &str) -> Decision {
+    Decision::new(Reason::RequestInvalid, message).with_detail(detail.to_string())
+}
+
+/// The shape of a request, before anything else is looked at.
+fn validate(input: &Input) -> Result<(), Decision> {
+    let path_ok = |p: &str| valid_repository_path(p);
+    match &input.request {
+        Request::Git(g) if !path_ok(&g.repository) => Err(invalid(
+            "malformed repository path",
+            "the repository path must be `owner/name`",
+        )),
+        Request::Create(c) if !path_ok(&c.repository) => Err(invalid(
+            "malformed repository path",
+            "the repository path must be `owner/name`",
+        )),
+        Request::Api(a) => {
+            if !api::valid_method(&a.method) {
+                return Err(invalid("malformed method", "not a valid HTTP method"));
+            }
+            if a.repository.as_deref().is_some_and(|r| !path_ok(r)) {
+                return Err(invalid(
+                    "malformed repository path",
+                    "the repository path must be `owner/name`",
+                ));
+            }
+            if a.namespace.as_deref().is_some_and(|n| !valid_name(n))
+                || a.sudo.as_deref().is_some_and(|n| !valid_name(n))
+            {
+                return Err(invalid(
+                    "malformed user name",
+                    "not a valid user or organization name",
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The repository path a request targets.
+fn target_path(request: &Request) -> Option<&str> {
+    match request {
+        Request::Git(g) => Some(&g.repository),
+        Request::Create(c) => Some(&c.repository),
+        Request::Api(a) => a.repository.as_deref(),
+    }
 }
 
 impl Authorizer {
@@ -49,6 +106,7 @@ impl Authorizer {
     pub fn new(config: &Config) -> Result<Authorizer, ConfigError> {
         Ok(Authorizer {
             keys: Keyring::new(config)?,
+            options: config.options,
         })
     }
 
@@ -66,9 +124,128 @@ impl Authorizer {
         }
     }
 
-    /// Decide a git request. Never fails.
-    pub fn decide_git(&self, input: &GitInput) -> Decision {
-        decision::decide_git(&self.keys, input)
+    /// Decide a request. Never fails.
+    pub fn decide(&self, input: &Input) -> Decision {
+        let mut trace = Trace::new(input.explain);
+        if let Err(d) = validate(input) {
+            return trace.decide("request", d);
+        }
+        if let (Some(path), Some(repo)) = (target_path(&input.request), &input.repository)
+            && !repository_matches(path, repo)
+        {
+            return trace.decide(
+                "request",
+                decision::inconsistent("repository facts are for another repository"),
+            );
+        }
+        trace.pass("request", || match &input.request {
+            Request::Git(g) => format!("git {:?} {}", g.action, g.repository).to_lowercase(),
+            Request::Create(c) => format!("create {:?} {}", c.step, c.repository).to_lowercase(),
+            Request::Api(a) => format!("api {}", a.method.to_uppercase()),
+        });
+        let p = match principal::resolve(&self.keys, input, &mut trace) {
+            Ok(p) => p,
+            Err((rule, d)) => return trace.decide(rule, d),
+        };
+        match &input.request {
+            Request::Git(g) => git::decide(
+                &p,
+                &self.options,
+                &g.repository,
+                g.action,
+                &g.refs,
+                input.repository.as_ref(),
+                trace,
+            ),
+            Request::Create(c) => create::decide(
+                &p,
+                &c.repository,
+                c.step,
+                input.repository.as_ref(),
+                input.namespace.as_ref(),
+                trace,
+            ),
+            Request::Api(a) => api::decide(
+                &p,
+                &self.options,
+                a,
+                input.repository.as_ref(),
+                input.namespace.as_ref(),
+                trace,
+            ),
+        }
+    }
+
+    /// Decide one git request against many repositories; the same answers as one
+    /// `decide` per target (the credential is resolved once).
+    pub fn decide_batch(&self, input: &Input, targets: &[BatchTarget]) -> Vec<Decision> {
+        let Request::Git(g) = &input.request else {
+            let d = invalid(
+                "batch needs a git request",
+                "a batch decides git requests only",
+            );
+            return targets.iter().map(|_| d.clone()).collect();
+        };
+        let mut trace = Trace::new(input.explain);
+        trace.pass("request", || {
+            format!("git {:?} batch of {}", g.action, targets.len()).to_lowercase()
+        });
+        let principal = principal::resolve(&self.keys, input, &mut trace);
+        targets
+            .iter()
+            .map(|t| {
+                let trace = trace.clone();
+                if !valid_repository_path(&t.repository) {
+                    return trace.decide(
+                        "request",
+                        invalid(
+                            "malformed repository path",
+                            "the repository path must be `owner/name`",
+                        ),
+                    );
+                }
+                if t.facts
+                    .as_ref()
+                    .is_some_and(|f| !repository_matches(&t.repository, f))
+                {
+                    return trace.decide(
+                        "request",
+                        decision::inconsistent("repository facts are for another repository"),
+                    );
+                }
+                match &principal {
+                    Err((rule, d)) => trace.decide(rule, d.clone()),
+                    Ok(p) => git::decide(
+                        p,
+                        &self.options,
+                        &t.repository,
+                        g.action,
+                        &g.refs,
+                        t.facts.as_ref(),
+                        trace,
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// Launchpad `checkRefPermissions` for the repository of `input.request`.
+    pub fn ref_permissions(&self, input: &Input, names: &[String]) -> Vec<RefPermissions> {
+        let Some(path) = target_path(&input.request).filter(|p| valid_repository_path(p)) else {
+            return decision::no_permissions(names);
+        };
+        if input
+            .repository
+            .as_ref()
+            .is_some_and(|r| !repository_matches(path, r))
+        {
+            return decision::no_permissions(names);
+        }
+        let mut trace = Trace::new(false);
+        match principal::resolve(&self.keys, input, &mut trace) {
+            Err(_) => decision::no_permissions(names),
+            Ok(p) => git::permissions(&p, path, input.repository.as_ref(), names),
+        }
     }
 
     /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed).
@@ -77,53 +254,6 @@ impl Authorizer {
         request: &IssueRequest,
         entropy: Option<&[u8; ENTROPY_BYTES]>,
     ) -> Result<IssuedToken, IssueError> {
-        let owner_ok = !request.owner.is_empty()
-            && request.owner.len() <= 100
-            && request
-                .owner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-        if !owner_ok {
-            return Err(IssueError::BadOwner);
-        }
-        let name_chars = request.name.chars().count();
-        if name_chars == 0
-            || name_chars > MAX_NAME_CHARS
-            || request.name.chars().any(char::is_control)
-        {
-            return Err(IssueError::BadName);
-        }
-        let scopes = ScopeSet::parse(&request.scopes).map_err(IssueError::UnknownScope)?;
-        if !scopes.has_permission() {
-            return Err(IssueError::NoPermissionScope);
-        }
-        let mut repositories: Vec<String> = Vec::with_capacity(request.repositories.len());
-        for repo in &request.repositories {
-            if !valid_repository_path(repo) {
-                return Err(IssueError::BadRepository(repo.clone()));
-            }
-            if !repositories.iter().any(|r| r.eq_ignore_ascii_case(repo)) {
-                repositories.push(repo.clone());
-            }
-        }
-        if let Some(expires) = request.expires
-            && expires <= request.now
-        {
-            return Err(IssueError::ExpiryInPast);
-        }
-        let entropy = entropy.ok_or(IssueError::EntropyUnavailable)?;
-        let (secret, token_id) = self.keys.mint(entropy);
-        let record = TokenRecord {
-            id: token_id,
-            owner: request.owner.clone(),
-            name: request.name.clone(),
-            scopes: scopes.normalized(),
-            repositories,
-            created: request.now,
-            expires: request.expires,
-            revoked: None,
-            secret_hash: token::secret_hash(&secret).to_vec(),
-        };
-        Ok(IssuedToken { secret, record })
+        issue::issue(&self.keys, request, entropy)
     }
 }

@@ -23,6 +23,13 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// Policy options (see `options` in the WIT).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Forgejo: a bound token outside its binding is treated as anonymous (else 401).
+    pub binding_fallback_to_anonymous: bool,
+}
+
 /// Authorizer configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -30,6 +37,8 @@ pub struct Config {
     pub keys: Vec<SigningKey>,
     /// The key that signs new tokens.
     pub signing_key_id: String,
+    /// Policy options.
+    pub options: Options,
 }
 
 /// Why a configuration was refused.
@@ -106,6 +115,43 @@ pub enum Role {
     Admin,
 }
 
+/// Who may do something to a protected ref.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefAccess {
+    /// Anyone with write access.
+    Writers,
+    /// Repository administrators.
+    Admins,
+    /// These users (with write access).
+    Users(Vec<String>),
+    /// Nobody.
+    Nobody,
+}
+
+/// A branch-protection rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtectedRef {
+    /// Glob over full ref names.
+    pub pattern: String,
+    /// Who may create / fast-forward.
+    pub push: RefAccess,
+    /// Who may force-push / delete.
+    pub force_push: RefAccess,
+}
+
+/// Facts about a user or organisation targeted by a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceFacts {
+    /// Login name.
+    pub name: String,
+    /// Organisation (else user).
+    pub organization: bool,
+    /// Visibility.
+    pub visibility: Visibility,
+    /// The acting user's role in it.
+    pub member_role: Role,
+}
+
 /// Facts about an existing repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepositoryFacts {
@@ -123,6 +169,8 @@ pub struct RepositoryFacts {
     pub archived: bool,
     /// The acting user's collaborator role.
     pub role: Role,
+    /// Branch protection, first match wins.
+    pub protected_refs: Vec<ProtectedRef>,
 }
 
 /// A stored token record (hash of the secret only).
@@ -136,8 +184,12 @@ pub struct TokenRecord {
     pub name: String,
     /// Stored scopes.
     pub scopes: Vec<String>,
-    /// Bound repositories (`owner/name`); empty = unbound.
+    /// Bound repositories (`owner/name`).
     pub repositories: Vec<String>,
+    /// Bound owners (all their repositories).
+    pub owners: Vec<String>,
+    /// Parent token id (child tokens).
+    pub parent: Option<String>,
     /// Minted at.
     pub created: Timestamp,
     /// Expires at (`expires <= now` is expired).
@@ -146,6 +198,30 @@ pub struct TokenRecord {
     pub revoked: Option<Timestamp>,
     /// SHA-256 of the whole secret string.
     pub secret_hash: Vec<u8>,
+}
+
+/// Whose SSH key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A user's key.
+    User,
+    /// A deploy key.
+    Deploy,
+}
+
+/// A verified SSH key's facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshKey {
+    /// Key id.
+    pub id: String,
+    /// User or deploy.
+    pub kind: KeyKind,
+    /// User keys: owner login.
+    pub owner: String,
+    /// Deploy keys: the repository.
+    pub repository: Option<String>,
+    /// Deploy keys: read-only.
+    pub read_only: bool,
 }
 
 /// A credential as presented.
@@ -162,6 +238,10 @@ pub enum Credential {
         /// Password as sent.
         password: String,
     },
+    /// A verified SSH key.
+    SshKey(SshKey),
+    /// A session the forge authenticated (the user's login).
+    Session(String),
 }
 
 impl std::fmt::Debug for Credential {
@@ -171,6 +251,8 @@ impl std::fmt::Debug for Credential {
             Credential::Anonymous => f.write_str("Anonymous"),
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
             Credential::Basic { .. } => f.write_str("Basic(<redacted>)"),
+            Credential::SshKey(k) => write!(f, "SshKey({})", k.id),
+            Credential::Session(u) => write!(f, "Session({u})"),
         }
     }
 }
@@ -193,6 +275,19 @@ pub enum GitAction {
     Push,
 }
 
+/// One ref update of a push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// Full ref name.
+    pub name: String,
+    /// Old object id (zeros: create).
+    pub old: String,
+    /// New object id (zeros: delete).
+    pub new: String,
+    /// Not a fast-forward.
+    pub force: bool,
+}
+
 /// A git request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GitRequest {
@@ -202,23 +297,153 @@ pub struct GitRequest {
     pub repository: String,
     /// Pull or push.
     pub action: GitAction,
+    /// Ref updates of a push.
+    pub refs: Vec<RefUpdate>,
 }
 
-/// Everything needed to decide one git request.
+/// Step of a repository creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreationStep {
+    /// Push to a missing repository.
+    PushToCreate,
+    /// Confirm.
+    Confirm,
+    /// Abort.
+    Abort,
+}
+
+/// A repository creation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GitInput {
+pub struct CreationRequest {
+    /// `owner/name`.
+    pub repository: String,
+    /// Step.
+    pub step: CreationStep,
+}
+
+/// Administrators' operations (seed 004).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivilegedOperation {
+    /// Repository settings.
+    RepositorySettings,
+    /// Delete a repository.
+    DeleteRepository,
+    /// Transfer a repository.
+    TransferRepository,
+    /// Convert a mirror.
+    ConvertMirror,
+    /// Generate from a template.
+    GenerateFromTemplate,
+    /// Create or migrate for another owner.
+    CreateForOtherOwner,
+    /// Admin-only details.
+    ViewAdminDetails,
+    /// Moderate others' content.
+    Moderate,
+}
+
+impl PrivilegedOperation {
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrivilegedOperation::RepositorySettings => "repository-settings",
+            PrivilegedOperation::DeleteRepository => "delete-repository",
+            PrivilegedOperation::TransferRepository => "transfer-repository",
+            PrivilegedOperation::ConvertMirror => "convert-mirror",
+            PrivilegedOperation::GenerateFromTemplate => "generate-from-template",
+            PrivilegedOperation::CreateForOtherOwner => "create-for-other-owner",
+            PrivilegedOperation::ViewAdminDetails => "view-admin-details",
+            PrivilegedOperation::Moderate => "moderate",
+        }
+    }
+}
+
+/// An API request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Scope categories needed (all of them).
+    pub categories: Vec<crate::policy::scope::Category>,
+    /// Target repository.
+    pub repository: Option<String>,
+    /// Target user / organisation / package owner.
+    pub namespace: Option<String>,
+    /// Authentication required.
+    pub requires_auth: bool,
+    /// `/admin` route.
+    pub admin_only: bool,
+    /// Role needed on the target repository.
+    pub required_role: Role,
+    /// Privileged operation performed.
+    pub operation: Option<PrivilegedOperation>,
+    /// `sudo` target.
+    pub sudo: Option<String>,
+    /// Package route.
+    pub package: bool,
+}
+
+/// What is asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Git.
+    Git(GitRequest),
+    /// Repository creation.
+    Create(CreationRequest),
+    /// API route.
+    Api(ApiRequest),
+}
+
+/// Everything needed to decide one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
     /// The credential.
     pub credential: Credential,
+    /// Further tokens in the same request.
+    pub also_presented: Vec<String>,
     /// The record the host found for the verified token id.
     pub token: Option<TokenRecord>,
-    /// The token owner's facts.
-    pub owner: Option<UserFacts>,
-    /// The repository's facts; `None` if it does not exist.
+    /// The acting user's facts.
+    pub user: Option<UserFacts>,
+    /// The target repository's facts; `None` if it does not exist.
     pub repository: Option<RepositoryFacts>,
+    /// The target namespace's facts.
+    pub namespace: Option<NamespaceFacts>,
     /// The request.
-    pub request: GitRequest,
+    pub request: Request,
     /// Now.
     pub now: Timestamp,
+    /// Record a trace.
+    pub explain: bool,
+}
+
+/// One repository of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchTarget {
+    /// `owner/name`.
+    pub repository: String,
+    /// Facts.
+    pub facts: Option<RepositoryFacts>,
+}
+
+/// Permissions on a ref.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefPermission {
+    /// Create.
+    Create,
+    /// Fast-forward.
+    Push,
+    /// Force-push / delete.
+    ForcePush,
+}
+
+/// Permissions on one ref.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefPermissions {
+    /// The ref.
+    pub name: String,
+    /// Its permissions.
+    pub permissions: Vec<RefPermission>,
 }
 
 /// What to mint.
@@ -232,6 +457,8 @@ pub struct IssueRequest {
     pub scopes: Vec<String>,
     /// Repositories to bind to.
     pub repositories: Vec<String>,
+    /// Owners to bind to.
+    pub owners: Vec<String>,
     /// Expiry.
     pub expires: Option<Timestamp>,
     /// Now.
@@ -251,6 +478,10 @@ pub enum IssueError {
     BadName,
     /// Bad repository path.
     BadRepository(String),
+    /// Scope not allowed on a bound token.
+    ScopeNotAllowedWhenBound(String),
+    /// Bound and public-only.
+    BoundAndPublicOnly,
     /// Bad owner name.
     BadOwner,
     /// Randomness failed.

@@ -6,7 +6,13 @@
 //! - Launchpad (reference §2.1): `repository:pull`, `repository:push` (independent: push
 //!   does not imply pull), `repository:build_status`.
 //!
+//! - GitLab (reference §5.2) aliases: `read_repository` = `read:repository`,
+//!   `write_repository` = `write:repository`, `api` = `all`, and `read_api`: read on
+//!   every category for API routes only (GET/HEAD), never git.
+//!
 //! An unknown scope is an error: refused at minting, and at use (403 `scope-unknown`).
+//! Legacy (pre-1.20) Gitea scopes are not accepted as they are: [`migrate_legacy`]
+//! converts them by the exact migration table.
 
 /// A Gitea/Forgejo scope category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +66,8 @@ impl Category {
         }
     }
 
-    fn from_name(s: &str) -> Option<Category> {
+    /// The category named `s`.
+    pub fn from_name(s: &str) -> Option<Category> {
         CATEGORIES.iter().copied().find(|c| c.name() == s)
     }
 
@@ -84,6 +91,8 @@ pub struct ScopeSet {
     pub push: bool,
     /// `repository:build_status`
     pub build_status: bool,
+    /// GitLab `read_api`: read on every category, API routes only.
+    pub api_read: bool,
 }
 
 impl ScopeSet {
@@ -105,9 +114,15 @@ impl ScopeSet {
 
     fn add(&mut self, s: &str) -> bool {
         match s {
-            "all" => {
+            "all" | "api" => {
                 self.write |= ALL_CATEGORY_BITS;
                 self.read |= ALL_CATEGORY_BITS;
+            }
+            "read_api" => self.api_read = true,
+            "read_repository" => self.read |= Category::Repository.bit(),
+            "write_repository" => {
+                self.write |= Category::Repository.bit();
+                self.read |= Category::Repository.bit();
             }
             "public-only" => self.public_only = true,
             "repository:pull" => self.pull = true,
@@ -143,9 +158,19 @@ impl ScopeSet {
         self.write & cat.bit() != 0
     }
 
+    /// Read on a category for an API route (`read_api` counts).
+    pub fn can_read_api(&self, cat: Category) -> bool {
+        self.can_read(cat) || self.api_read
+    }
+
+    /// Write on every category (`all`).
+    pub fn is_all(&self) -> bool {
+        self.write == ALL_CATEGORY_BITS
+    }
+
     /// Whether the set grants any permission (`public-only` alone grants none).
     pub fn has_permission(&self) -> bool {
-        self.read != 0 || self.pull || self.push || self.build_status
+        self.read != 0 || self.pull || self.push || self.build_status || self.api_read
     }
 
     /// The canonical list: `all` when every category is writable, otherwise the strongest
@@ -173,11 +198,86 @@ impl ScopeSet {
         if self.build_status {
             out.push("repository:build_status".to_string());
         }
+        if self.api_read && self.read != ALL_CATEGORY_BITS {
+            out.push("read_api".to_string());
+        }
         if self.public_only {
             out.push("public-only".to_string());
         }
         out
     }
+}
+
+/// Scopes a repository- or owner-bound token may hold (Forgejo #11311: repository and
+/// issue scopes; plus the Launchpad repository scopes and GitLab repository aliases).
+pub const BOUND_ALLOWED: [&str; 9] = [
+    "read:repository",
+    "write:repository",
+    "read:issue",
+    "write:issue",
+    "repository:pull",
+    "repository:push",
+    "repository:build_status",
+    "read_repository",
+    "write_repository",
+];
+
+/// One legacy scope's replacement (Gitea `models/migrations/v1_20/v259.go`, reference
+/// §1.5); `None`: not a legacy scope, kept as it is.
+fn legacy(scope: &str) -> Option<&'static [&'static str]> {
+    Some(match scope {
+        "all" => &["all"],
+        "sudo" => &["write:admin"],
+        "repo" | "repo:status" | "delete_repo" | "admin:repo_hook" | "write:repo_hook" => {
+            &["write:repository"]
+        }
+        "read:repo_hook" => &["read:repository"],
+        "public_repo" => &["public-only", "write:repository"],
+        "admin:org" | "write:org" | "admin:org_hook" => &["write:organization"],
+        "read:org" => &["read:organization"],
+        "admin:public_key" | "write:public_key" | "admin:gpg_key" | "write:gpg_key"
+        | "admin:application" | "write:application" | "user" | "user:follow" => &["write:user"],
+        "read:public_key" | "read:gpg_key" | "read:application" | "read:user" | "user:email" => {
+            &["read:user"]
+        }
+        "notification" => &["write:notification"],
+        "package" | "write:package" | "delete:package" => &["write:package"],
+        "read:package" => &["read:package"],
+        _ => return None,
+    })
+}
+
+/// Convert legacy Gitea scopes to current ones (reference §1.5). An empty list (a legacy
+/// token with no scope had every power) becomes `all` (the migration's `all,sudo`, with
+/// `sudo` -> `write:admin` already inside `all`). Unknown scopes are kept as they are, and
+/// the known ones are normalised.
+pub fn migrate_legacy<S: AsRef<str>>(scopes: &[S]) -> Vec<String> {
+    let listed: Vec<&str> = scopes
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if listed.is_empty() {
+        return vec!["all".to_string()];
+    }
+    let mut set = ScopeSet::default();
+    let mut unknown: Vec<String> = Vec::new();
+    for s in listed {
+        let replaced: Vec<&str> = legacy(s).map(|r| r.to_vec()).unwrap_or_else(|| vec![s]);
+        for r in replaced {
+            if !set.add(r) && !unknown.iter().any(|u| u == r) {
+                unknown.push(r.to_string());
+            }
+        }
+    }
+    let mut out = set.normalized();
+    out.extend(unknown);
+    out
+}
+
+/// Normalise a scope list; `Err` names the first unknown scope.
+pub fn normalize<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, String> {
+    ScopeSet::parse(scopes).map(|s| s.normalized())
 }
 
 #[cfg(test)]
@@ -201,6 +301,39 @@ mod tests {
         assert_eq!(
             ScopeSet::parse(&["delete:repository"]),
             Err("delete:repository".into())
+        );
+    }
+
+    #[test]
+    fn legacy_migration_table() {
+        assert_eq!(migrate_legacy::<&str>(&[]), vec!["all"]);
+        assert_eq!(
+            migrate_legacy(&["repo", "admin:org"]),
+            vec!["write:organization", "write:repository"]
+        );
+        assert_eq!(
+            migrate_legacy(&["public_repo"]),
+            vec!["write:repository", "public-only"]
+        );
+        assert_eq!(migrate_legacy(&["sudo"]), vec!["write:admin"]);
+        assert_eq!(
+            migrate_legacy(&["read:org", "write:org"]),
+            vec!["write:organization"]
+        );
+        assert_eq!(
+            migrate_legacy(&["weird", "read:user"]),
+            vec!["read:user", "weird"]
+        );
+    }
+
+    #[test]
+    fn gitlab_aliases() {
+        let s = ScopeSet::parse(&["read_api"]).unwrap();
+        assert!(s.can_read_api(Category::Issue) && !s.can_read(Category::Repository));
+        assert_eq!(normalize(&["api"]).unwrap(), vec!["all"]);
+        assert_eq!(
+            normalize(&["write_repository", "read_repository"]).unwrap(),
+            vec!["write:repository"]
         );
     }
 

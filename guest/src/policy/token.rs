@@ -335,6 +335,7 @@ mod tests {
                 })
                 .collect(),
             signing_key_id: signing.to_string(),
+            options: Default::default(),
         })
         .unwrap()
     }

@@ -1,0 +1,224 @@
+//! Ref updates and branch protection: ref-name validity, glob patterns, and who may
+//! create, push, force-push or delete a ref (Launchpad `checkRefPermissions`, Gitea
+//! protected branches).
+
+use super::decision::{Reason, RefVerdict};
+use super::model::{ProtectedRef, RefAccess, RefPermission, RefUpdate, RepositoryFacts, Role};
+use super::principal::{Principal, same_name};
+
+const MAX_REF_LEN: usize = 255;
+
+/// A valid full ref name (`git check-ref-format`, restricted to what forges accept):
+/// starts with `refs/`, no empty component, no `..`, `@{`, `//`, control characters,
+/// spaces or `~^:?*[\`; no component starting with `.` or ending with `.lock`; no
+/// trailing `/` or `.`.
+pub fn valid_ref_name(name: &str) -> bool {
+    if name.len() > MAX_REF_LEN || !name.starts_with("refs/") || name.ends_with('/') {
+        return false;
+    }
+    if name.ends_with('.') || name.contains("..") || name.contains("@{") {
+        return false;
+    }
+    if name
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
+    {
+        return false;
+    }
+    name.split('/')
+        .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
+}
+
+/// Match a full ref name against a protection pattern: `*` matches within one path
+/// segment, `**` across segments, everything else literally. A pattern that does not
+/// start with `refs/` names branches (`main` means `refs/heads/main`). Quadratic at worst
+/// (both are at most 255 bytes), never exponential.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    let full;
+    let pattern = if pattern.starts_with("refs/") {
+        pattern
+    } else {
+        full = format!("refs/heads/{pattern}");
+        &full
+    };
+    if pattern.len() > MAX_REF_LEN || name.len() > MAX_REF_LEN {
+        return false;
+    }
+    let p = pattern.as_bytes();
+    let n = name.as_bytes();
+    // reach[j]: the pattern prefix consumed so far matches name[..j].
+    let mut reach = vec![false; n.len() + 1];
+    if let Some(r) = reach.first_mut() {
+        *r = true;
+    }
+    let mut i = 0;
+    while let Some(&c) = p.get(i) {
+        let double = c == b'*' && p.get(i + 1) == Some(&b'*');
+        let mut next = vec![false; n.len() + 1];
+        if c == b'*' {
+            // Star: from any reached position, extend over allowed characters.
+            let mut open = false;
+            for j in 0..=n.len() {
+                if reach.get(j).copied().unwrap_or(false) {
+                    open = true;
+                }
+                if let Some(slot) = next.get_mut(j) {
+                    *slot = open;
+                }
+                if !double && n.get(j) == Some(&b'/') {
+                    open = false;
+                }
+            }
+            i += if double { 2 } else { 1 };
+        } else {
+            for j in 0..n.len() {
+                if reach.get(j).copied().unwrap_or(false)
+                    && n.get(j) == Some(&c)
+                    && let Some(slot) = next.get_mut(j + 1)
+                {
+                    *slot = true;
+                }
+            }
+            i += 1;
+        }
+        reach = next;
+    }
+    reach.last().copied().unwrap_or(false)
+}
+
+fn is_zero(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'0')
+}
+
+fn rule_for<'r>(repo: &'r RepositoryFacts, name: &str) -> Option<&'r ProtectedRef> {
+    repo.protected_refs
+        .iter()
+        .find(|r| pattern_matches(&r.pattern, name))
+}
+
+fn access_ok(access: &RefAccess, p: &Principal<'_>, role: Role) -> bool {
+    match access {
+        RefAccess::Writers => role >= Role::Write,
+        RefAccess::Admins => role >= Role::Admin,
+        RefAccess::Users(users) => {
+            role >= Role::Write
+                && p.user()
+                    .is_some_and(|u| users.iter().any(|x| same_name(x, &u.name)))
+        }
+        RefAccess::Nobody => false,
+    }
+}
+
+/// The verdict on one ref update, for a principal already allowed to push (`role` is its
+/// role on the repository).
+pub(crate) fn verdict(
+    p: &Principal<'_>,
+    repo: &RepositoryFacts,
+    role: Role,
+    update: &RefUpdate,
+) -> RefVerdict {
+    let refuse = |reason: Reason, message: String| RefVerdict {
+        name: update.name.clone(),
+        allow: false,
+        reason,
+        message,
+    };
+    if !valid_ref_name(&update.name) || update.old.is_empty() || update.new.is_empty() {
+        return refuse(Reason::RefNameInvalid, "not a valid ref update".into());
+    }
+    let destructive = is_zero(&update.new) || (update.force && !is_zero(&update.old));
+    if let Some(rule) = rule_for(repo, &update.name) {
+        if destructive && !access_ok(&rule.force_push, p, role) {
+            return refuse(
+                Reason::ForcePushProtected,
+                format!(
+                    "`{}` is protected: force-push and deletion are not allowed",
+                    update.name
+                ),
+            );
+        }
+        if !destructive && !access_ok(&rule.push, p, role) {
+            return refuse(
+                Reason::RefProtected,
+                format!("`{}` is protected: you may not push to it", update.name),
+            );
+        }
+    }
+    RefVerdict {
+        name: update.name.clone(),
+        allow: true,
+        reason: Reason::Granted,
+        message: "ref update allowed".into(),
+    }
+}
+
+/// Permissions on one ref for a principal already allowed to push.
+pub(crate) fn permissions(
+    p: &Principal<'_>,
+    repo: &RepositoryFacts,
+    role: Role,
+    name: &str,
+) -> Vec<RefPermission> {
+    if !valid_ref_name(name) {
+        return Vec::new();
+    }
+    match rule_for(repo, name) {
+        None => vec![
+            RefPermission::Create,
+            RefPermission::Push,
+            RefPermission::ForcePush,
+        ],
+        Some(rule) => {
+            let mut out = Vec::new();
+            if access_ok(&rule.push, p, role) {
+                out.push(RefPermission::Create);
+                out.push(RefPermission::Push);
+            }
+            if access_ok(&rule.force_push, p, role) {
+                out.push(RefPermission::ForcePush);
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(pattern_matches("main", "refs/heads/main"));
+        assert!(!pattern_matches("main", "refs/heads/main2"));
+        assert!(pattern_matches("release/*", "refs/heads/release/1.0"));
+        assert!(!pattern_matches(
+            "release/*",
+            "refs/heads/release/1.0/hotfix"
+        ));
+        assert!(pattern_matches("refs/tags/**", "refs/tags/v1/rc/2"));
+        assert!(pattern_matches("refs/heads/*", "refs/heads/x"));
+        assert!(!pattern_matches("refs/heads/*", "refs/tags/x"));
+        let long = "a".repeat(200);
+        assert!(!pattern_matches(
+            &"*a".repeat(100),
+            &format!("refs/heads/{long}b")
+        ));
+    }
+
+    #[test]
+    fn ref_names() {
+        assert!(valid_ref_name("refs/heads/main"));
+        for bad in [
+            "main",
+            "refs/heads/",
+            "refs/heads/a..b",
+            "refs/heads/a b",
+            "refs/heads/x.lock",
+            "refs/heads/.x",
+            "refs//x",
+            "refs/heads/a@{1}",
+        ] {
+            assert!(!valid_ref_name(bad), "{bad}");
+        }
+    }
+}
