@@ -90,17 +90,93 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
     }
 
     fn issue(&self, request: wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError> {
-        let mut entropy = [0u8; policy::token::ENTROPY_BYTES];
-        // Entropy comes from the host through `wasi:random/random.get-random-bytes`.
-        let entropy = getrandom::fill(&mut entropy).ok().map(|()| &entropy);
+        let entropy = entropy();
         self.0
-            .issue(&issue_in(request), entropy)
-            .map(|t| wit::IssuedToken {
-                secret: t.secret,
-                record: record_out(t.record),
-            })
+            .issue(&issue_in(request), entropy.as_ref())
+            .map(issued_out)
             .map_err(issue_error_out)
     }
+
+    fn derive_child(
+        &self,
+        request: wit::ChildRequest,
+    ) -> Result<wit::ChildOutcome, wit::IssueError> {
+        let entropy = entropy();
+        self.0
+            .derive_child(&child_in(request), entropy.as_ref())
+            .map(child_out)
+            .map_err(issue_error_out)
+    }
+
+    fn rotate(&self, request: wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError> {
+        let entropy = entropy();
+        self.0
+            .rotate(&rotate_in(request), entropy.as_ref())
+            .map(rotation_out)
+            .map_err(lifecycle_error_out)
+    }
+
+    fn plan_revoke(
+        &self,
+        token_id: String,
+        scope: wit::RevokeScope,
+        records: Vec<wit::TokenRecord>,
+        context: wit::ChangeContext,
+    ) -> Result<wit::ChangePlan, wit::LifecycleError> {
+        let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
+        self.0
+            .plan_revoke(
+                &token_id,
+                revoke_scope_in(scope),
+                &records,
+                &context_in(context),
+            )
+            .map(plan_out)
+            .map_err(lifecycle_error_out)
+    }
+
+    fn plan_edit(
+        &self,
+        token_id: String,
+        edit: wit::TokenEdit,
+        records: Vec<wit::TokenRecord>,
+        context: wit::ChangeContext,
+    ) -> Result<wit::ChangePlan, wit::LifecycleError> {
+        let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
+        self.0
+            .plan_edit(&token_id, &edit_in(edit), &records, &context_in(context))
+            .map(plan_out)
+            .map_err(lifecycle_error_out)
+    }
+
+    fn plan_expire(
+        &self,
+        entries: Vec<wit::AuditEntry>,
+        context: wit::ChangeContext,
+    ) -> Vec<wit::HistoryEvent> {
+        let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
+        self.0
+            .plan_expire(&entries, &context_in(context))
+            .into_iter()
+            .map(event_out)
+            .collect()
+    }
+
+    fn audit(&self, entries: Vec<wit::AuditEntry>, now: i64) -> Vec<wit::AuditFinding> {
+        let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
+        self.0
+            .audit(&entries, now)
+            .into_iter()
+            .map(finding_out)
+            .collect()
+    }
+}
+
+/// 36 bytes from `wasi:random/random.get-random-bytes` (the host's CSPRNG); `None` if it
+/// failed, which refuses the mint.
+fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
+    let mut entropy = [0u8; policy::token::ENTROPY_BYTES];
+    getrandom::fill(&mut entropy).ok().map(|()| entropy)
 }
 
 bindings::export!(Component with_types_in bindings);

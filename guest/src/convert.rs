@@ -39,6 +39,9 @@ fn config_in(c: wit::Config) -> policy::Config {
         signing_key_id: c.signing_key_id,
         options: policy::Options {
             binding_fallback_to_anonymous: c.options.binding_fallback_to_anonymous,
+            require_expiry: c.options.require_expiry,
+            max_lifetime: c.options.max_lifetime,
+            min_lifetime: c.options.min_lifetime,
         },
     }
 }
@@ -123,6 +126,9 @@ fn record_in(r: wit::TokenRecord) -> policy::TokenRecord {
         repositories: r.repositories,
         owners: r.owners,
         parent: r.parent,
+        predecessor: r.predecessor,
+        successor: r.successor,
+        last_used: r.last_used,
         created: r.created,
         expires: r.expires,
         revoked: r.revoked,
@@ -140,6 +146,9 @@ fn record_out(r: policy::TokenRecord) -> wit::TokenRecord {
         repositories: r.repositories,
         owners: r.owners,
         parent: r.parent,
+        predecessor: r.predecessor,
+        successor: r.successor,
+        last_used: r.last_used,
         created: r.created,
         expires: r.expires,
         revoked: r.revoked,
@@ -223,21 +232,26 @@ fn request_in(r: wit::Request) -> policy::Request {
 }
 
 #[allow(dead_code)]
+fn user_in(u: wit::UserFacts) -> policy::UserFacts {
+    policy::UserFacts {
+        name: u.name,
+        status: match u.status {
+            wit::AccountStatus::Active => policy::AccountStatus::Active,
+            wit::AccountStatus::Inactive => policy::AccountStatus::Inactive,
+            wit::AccountStatus::Suspended => policy::AccountStatus::Suspended,
+        },
+        site_admin: u.site_admin,
+        visibility: visibility_in(u.visibility),
+    }
+}
+
+#[allow(dead_code)]
 fn input_in(i: wit::Input) -> policy::Input {
     policy::Input {
         credential: credential_in(i.credential),
         also_presented: i.also_presented,
         token: i.token.map(record_in),
-        user: i.user.map(|u| policy::UserFacts {
-            name: u.name,
-            status: match u.status {
-                wit::AccountStatus::Active => policy::AccountStatus::Active,
-                wit::AccountStatus::Inactive => policy::AccountStatus::Inactive,
-                wit::AccountStatus::Suspended => policy::AccountStatus::Suspended,
-            },
-            site_admin: u.site_admin,
-            visibility: visibility_in(u.visibility),
-        }),
+        user: i.user.map(user_in),
         repository: i.repository.map(repository_in),
         namespace: i.namespace.map(|n| policy::NamespaceFacts {
             name: n.name,
@@ -346,6 +360,14 @@ fn decision_out(d: policy::Decision) -> wit::Decision {
                 message: v.message,
             })
             .collect(),
+        effects: d
+            .effects
+            .into_iter()
+            .map(|e| match e {
+                policy::Effect::TouchLastUsed(id) => wit::Effect::TouchLastUsed(id),
+                policy::Effect::RevokeFamily(id) => wit::Effect::RevokeFamily(id),
+            })
+            .collect(),
         trace: d
             .trace
             .into_iter()
@@ -388,6 +410,13 @@ fn issue_in(r: wit::IssueRequest) -> policy::IssueRequest {
         owners: r.owners,
         expires: r.expires,
         now: r.now,
+        creator: match r.creator {
+            wit::Creator::Session(u) => policy::Creator::Session(user_in(u)),
+            wit::Creator::Token(t) => policy::Creator::Token(record_in(t)),
+        },
+        existing_names: r.existing_names,
+        bound_facts: r.bound_facts.into_iter().map(batch_in).collect(),
+        ip: r.ip,
     }
 }
 
@@ -403,7 +432,161 @@ fn issue_error_out(e: policy::IssueError) -> wit::IssueError {
             wit::IssueError::ScopeNotAllowedWhenBound(s)
         }
         policy::IssueError::BoundAndPublicOnly => wit::IssueError::BoundAndPublicOnly,
+        policy::IssueError::ExpiryRequired => wit::IssueError::ExpiryRequired,
+        policy::IssueError::LifetimeTooLong(x) => wit::IssueError::LifetimeTooLong(x),
+        policy::IssueError::LifetimeTooShort(x) => wit::IssueError::LifetimeTooShort(x),
+        policy::IssueError::NameTaken => wit::IssueError::NameTaken,
+        policy::IssueError::RepositoryNotVisible(s) => wit::IssueError::RepositoryNotVisible(s),
+        policy::IssueError::ScopeNotGrantable(s) => wit::IssueError::ScopeNotGrantable(s),
+        policy::IssueError::CreatorNotAllowed => wit::IssueError::CreatorNotAllowed,
+        policy::IssueError::CreatorNotLive => wit::IssueError::CreatorNotLive,
+        policy::IssueError::ExceedsCreator(s) => wit::IssueError::ExceedsCreator(s),
         policy::IssueError::BadOwner => wit::IssueError::BadOwner,
         policy::IssueError::EntropyUnavailable => wit::IssueError::EntropyUnavailable,
+    }
+}
+
+#[allow(dead_code)]
+fn context_in(c: wit::ChangeContext) -> policy::ChangeContext {
+    policy::ChangeContext {
+        actor: c.actor,
+        ip: c.ip,
+        now: c.now,
+    }
+}
+
+#[allow(dead_code)]
+fn event_out(e: policy::HistoryEvent) -> wit::HistoryEvent {
+    wit::HistoryEvent {
+        token_id: e.token_id,
+        owner: e.owner,
+        action: match e.action {
+            policy::HistoryAction::Create => wit::HistoryAction::Create,
+            policy::HistoryAction::Edit => wit::HistoryAction::Edit,
+            policy::HistoryAction::Rotate => wit::HistoryAction::Rotate,
+            policy::HistoryAction::Revoke => wit::HistoryAction::Revoke,
+            policy::HistoryAction::Expire => wit::HistoryAction::Expire,
+        },
+        actor: e.actor,
+        ip: e.ip,
+        at: e.at,
+        name: e.name,
+        scopes: e.scopes,
+        expires: e.expires,
+        parent: e.parent,
+        old_name: e.old_name,
+        old_scopes: e.old_scopes,
+        old_expires: e.old_expires,
+        related: e.related,
+    }
+}
+
+#[allow(dead_code)]
+fn issued_out(t: policy::IssuedToken) -> wit::IssuedToken {
+    wit::IssuedToken {
+        secret: t.secret,
+        record: record_out(t.record),
+        event: event_out(t.event),
+    }
+}
+
+#[allow(dead_code)]
+fn child_in(r: wit::ChildRequest) -> policy::ChildRequest {
+    policy::ChildRequest {
+        parent: record_in(r.parent),
+        scopes: r.scopes,
+        lifetime: r.lifetime,
+        minimum_lifetime: r.minimum_lifetime,
+        existing_children: r.existing_children.into_iter().map(record_in).collect(),
+        context: context_in(r.context),
+    }
+}
+
+#[allow(dead_code)]
+fn child_out(o: policy::ChildOutcome) -> wit::ChildOutcome {
+    match o {
+        policy::ChildOutcome::Reuse(r) => wit::ChildOutcome::Reuse(record_out(r)),
+        policy::ChildOutcome::Minted(t) => wit::ChildOutcome::Minted(issued_out(t)),
+    }
+}
+
+#[allow(dead_code)]
+fn rotate_in(r: wit::RotateRequest) -> policy::RotateRequest {
+    policy::RotateRequest {
+        old: record_in(r.old),
+        expires: r.expires,
+        context: context_in(r.context),
+    }
+}
+
+#[allow(dead_code)]
+fn rotation_out(r: policy::Rotation) -> wit::Rotation {
+    wit::Rotation {
+        new: issued_out(r.new),
+        old: record_out(r.old),
+        events: r.events.into_iter().map(event_out).collect(),
+    }
+}
+
+#[allow(dead_code)]
+fn lifecycle_error_out(e: policy::LifecycleError) -> wit::LifecycleError {
+    match e {
+        policy::LifecycleError::UnknownToken(s) => wit::LifecycleError::UnknownToken(s),
+        policy::LifecycleError::TokenNotLive(s) => wit::LifecycleError::TokenNotLive(s),
+        policy::LifecycleError::Refused(e) => wit::LifecycleError::Refused(issue_error_out(e)),
+    }
+}
+
+#[allow(dead_code)]
+fn plan_out(p: policy::ChangePlan) -> wit::ChangePlan {
+    wit::ChangePlan {
+        updates: p.updates.into_iter().map(record_out).collect(),
+        events: p.events.into_iter().map(event_out).collect(),
+    }
+}
+
+#[allow(dead_code)]
+fn revoke_scope_in(s: wit::RevokeScope) -> policy::RevokeScope {
+    match s {
+        wit::RevokeScope::Token => policy::RevokeScope::Token,
+        wit::RevokeScope::Family => policy::RevokeScope::Family,
+    }
+}
+
+#[allow(dead_code)]
+fn edit_in(e: wit::TokenEdit) -> policy::TokenEdit {
+    policy::TokenEdit {
+        name: e.name,
+        scopes: e.scopes,
+        expires: e.expires,
+    }
+}
+
+#[allow(dead_code)]
+fn audit_entry_in(e: wit::AuditEntry) -> policy::AuditEntry {
+    policy::AuditEntry {
+        record: record_in(e.record),
+        expiry_recorded: e.expiry_recorded,
+    }
+}
+
+#[allow(dead_code)]
+fn finding_out(f: policy::AuditFinding) -> wit::AuditFinding {
+    wit::AuditFinding {
+        token_id: f.token_id,
+        kind: match f.kind {
+            policy::AuditKind::ChildOutlivesParent => wit::AuditKind::ChildOutlivesParent,
+            policy::AuditKind::ChildExceedsParent => wit::AuditKind::ChildExceedsParent,
+            policy::AuditKind::ChildOfRevokedParent => wit::AuditKind::ChildOfRevokedParent,
+            policy::AuditKind::Orphan => wit::AuditKind::Orphan,
+            policy::AuditKind::UnknownScope => wit::AuditKind::UnknownScope,
+            policy::AuditKind::ExpiredNotRecorded => wit::AuditKind::ExpiredNotRecorded,
+            policy::AuditKind::RotatedNotRevoked => wit::AuditKind::RotatedNotRevoked,
+        },
+        message: f.message,
+        fix: f.fix.map(|x| match x {
+            policy::AuditFix::Update(r) => wit::AuditFix::Update(record_out(r)),
+            policy::AuditFix::RecordExpiry(id) => wit::AuditFix::RecordExpiry(id),
+        }),
     }
 }

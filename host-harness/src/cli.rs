@@ -5,13 +5,28 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
+use crate::cidr::Cidr;
+use crate::lifecycle::{self, Actor, ChildResult, CreateArgs};
 use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy, default_policy_path};
 use crate::request::{
     ActionDef, CredentialDef, DecisionOutput, Outcome, RequestDef, authorize, failure_decision,
     outcome_output,
 };
+use crate::store::{HistoryFilter, Store};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, UserDef, World};
+
+/// Print a line on stdout; a closed pipe (`forge-authz ... | head`) ends the process
+/// quietly with 141 (as a shell reports SIGPIPE) instead of a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($t)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
 
 /// Exit code of `decide` for a deny.
 pub const EXIT_DENY: u8 = 1;
@@ -75,8 +90,12 @@ pub enum Command {
     /// 1 deny, 2 error.
     Decide {
         /// World file.
+        #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+        world: Option<PathBuf>,
+        /// Or a token database: facts come from it, and the decision's store writes
+        /// (last-used, revocation of a leaked rotation family) are applied to it.
         #[arg(long)]
-        world: PathBuf,
+        db: Option<PathBuf>,
         /// Request file (`-` for stdin).
         #[arg(long)]
         request: PathBuf,
@@ -99,6 +118,200 @@ pub enum Command {
     /// Run a demo end to end in a temporary directory: a world, a minted token, a real
     /// allow and a real deny from the wasm policy.
     Demo,
+    /// Create a token database (SQLite), from a world fixture or with sample data.
+    InitDb {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Import this world fixture (default: sample users and repositories, fresh key).
+        #[arg(long)]
+        world: Option<PathBuf>,
+    },
+    /// Replace the database's content with a world fixture.
+    Import {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// World fixture to import.
+        #[arg(long)]
+        world: PathBuf,
+    },
+    /// Write the database's content (tokens: hashes only) as a world fixture.
+    Export {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// World fixture to write.
+        #[arg(long)]
+        world: PathBuf,
+    },
+    /// Token lifecycle in the database: every operation is decided by the policy module.
+    Token {
+        /// Database file.
+        #[arg(
+            long,
+            env = "FORGE_AUTHZ_DB",
+            default_value = "forge-authz.db",
+            global = true
+        )]
+        db: PathBuf,
+        /// Acting user (default: the token's owner).
+        #[arg(long, global = true)]
+        actor: Option<String>,
+        /// Client IP recorded in the history.
+        #[arg(long, global = true)]
+        ip: Option<String>,
+        /// JSON output for scripts.
+        #[arg(long, global = true)]
+        json: bool,
+        /// The operation.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// The change history, newest first.
+    History {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Token owner.
+        #[arg(long)]
+        user: Option<String>,
+        /// Acting user.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Token id.
+        #[arg(long)]
+        token: Option<String>,
+        /// create, edit, rotate, revoke or expire.
+        #[arg(long)]
+        action: Option<String>,
+        /// At or after (Unix seconds).
+        #[arg(long)]
+        since: Option<i64>,
+        /// Before (Unix seconds).
+        #[arg(long)]
+        until: Option<i64>,
+        /// IP address or CIDR block.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Continue after this cursor (printed with the previous page).
+        #[arg(long)]
+        cursor: Option<i64>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the database for inconsistencies; `--fix` applies the safe repairs.
+    Audit {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Apply repairs.
+        #[arg(long)]
+        fix: bool,
+        /// Acting user recorded for repairs.
+        #[arg(long, default_value = "audit")]
+        actor: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the expiry of every token past it.
+    Expire {
+        /// Database file.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `forge-authz token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Mint a token; prints the secret once.
+    Create {
+        /// Owner login.
+        #[arg(long)]
+        owner: String,
+        /// Token name.
+        #[arg(long)]
+        name: String,
+        /// Scope (repeat, or comma separated).
+        #[arg(long = "scope", value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Bind to a repository.
+        #[arg(long = "repo", value_delimiter = ',')]
+        repos: Vec<String>,
+        /// Bind to an owner's repositories.
+        #[arg(long = "bind-owner", value_delimiter = ',')]
+        owners: Vec<String>,
+        /// Lifetime: `30d`, `12h`, `45m`, `90s`, or `never`.
+        #[arg(long, default_value = "30d")]
+        expires_in: String,
+    },
+    /// List tokens (live ones, unless `--all`).
+    List {
+        /// Only this owner's.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Include revoked and expired tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one token.
+    Show {
+        /// Token id.
+        id: String,
+    },
+    /// Revoke a token and its children (or its rotation family).
+    Revoke {
+        /// Token id.
+        id: String,
+        /// Revoke the whole rotation family.
+        #[arg(long)]
+        family: bool,
+    },
+    /// Rotate a token: revoke it and mint its successor; prints the new secret once.
+    Rotate {
+        /// Token id.
+        id: String,
+        /// Lifetime of the new token (default: the old token's lifetime).
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Derive a child token (scopes within the parent's); prints the secret once.
+    Child {
+        /// Parent token id.
+        parent: String,
+        /// Scope (repeat, or comma separated).
+        #[arg(long = "scope", value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Lifetime: `1h`, ...
+        #[arg(long, default_value = "1h")]
+        lifetime: String,
+        /// Reuse an existing child only with at least this much left.
+        #[arg(long)]
+        min_lifetime: Option<String>,
+    },
+    /// Change a token's name, scopes or expiry.
+    Edit {
+        /// Token id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New scopes.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// New lifetime from now, or `never`.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
 }
 
 /// `forge-authz scopes ...`
@@ -171,26 +384,61 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 "minted token {} for {owner}; the secret is shown once:",
                 issued.record.id
             );
-            println!("{}", issued.secret);
+            outln!("{}", issued.secret);
             Ok(0)
         }
         Command::Decide {
             world,
+            db,
             request,
             explain,
         } => {
-            let w = World::load(&world)?;
             let mut req = read_request(&request)?;
             req.explain |= explain;
-            let outcome = match open_policy(&policy_path, limits, &w) {
-                Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
-                // Fail closed: a policy that cannot load decides nothing.
-                Err(e) => {
-                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+            let outcome = match (world, db) {
+                (Some(world), _) => {
+                    let w = World::load(&world)?;
+                    match open_policy(&policy_path, limits, &w) {
+                        Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
+                        // Fail closed: a policy that cannot load decides nothing.
+                        Err(e) => Outcome::Decision(failure_decision(&crate::PolicyFailure(
+                            format!("{e:#}"),
+                        ))),
+                    }
                 }
+                (None, Some(db)) => {
+                    let mut store = Store::open(&db)?;
+                    let now = store_now(&store)?;
+                    match store_policy(&policy_path, limits, &store) {
+                        Ok(mut policy) => {
+                            let outcome = {
+                                let facts = lifecycle::StoreFacts::new(&store)?;
+                                authorize(&mut policy, &facts, &req, now)?
+                            };
+                            if let Outcome::Decision(d) = &outcome {
+                                let who = Actor {
+                                    name: "policy".into(),
+                                    ip: None,
+                                    now,
+                                };
+                                lifecycle::apply_effects(
+                                    &mut policy,
+                                    &mut store,
+                                    &d.effects,
+                                    &who,
+                                )?;
+                            }
+                            outcome
+                        }
+                        Err(e) => Outcome::Decision(failure_decision(&crate::PolicyFailure(
+                            format!("{e:#}"),
+                        ))),
+                    }
+                }
+                (None, None) => bail!("pass --world or --db"),
             };
             let (out, allow) = outcome_output(&outcome);
-            println!("{}", serde_json::to_string(&out)?);
+            outln!("{}", serde_json::to_string(&out)?);
             Ok(if allow { 0 } else { EXIT_DENY })
         }
         Command::Scopes { action } => {
@@ -202,13 +450,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             match action {
                 ScopesAction::Migrate { scopes } => {
                     let out = policy.migrate_legacy_scopes(&split_scopes(&scopes))?;
-                    println!("{}", out.join(","));
+                    outln!("{}", out.join(","));
                     Ok(0)
                 }
                 ScopesAction::Normalize { scopes } => {
                     match policy.normalize_scopes(&split_scopes(&scopes))? {
                         Ok(out) => {
-                            println!("{}", out.join(","));
+                            outln!("{}", out.join(","));
                             Ok(0)
                         }
                         Err(unknown) => bail!("unknown scope `{unknown}`"),
@@ -231,14 +479,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
             match policy.inspect(&token).map_err(anyhow::Error::from)? {
                 Ok(info) => {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"format": "ok", "token_id": info.token_id, "key_id": info.key_id})
                     );
                     Ok(0)
                 }
                 Err(e) => {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"format": "invalid", "error": e.code()})
                     );
@@ -247,7 +495,434 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         }
         Command::Demo => demo(&policy_path, limits),
+        Command::InitDb { db, world } => {
+            if db.exists() {
+                bail!("{} exists", db.display());
+            }
+            let w = match world {
+                Some(p) => World::load(&p)?,
+                None => sample_world()?,
+            };
+            let mut store = Store::open(&db)?;
+            store.import_world(&w)?;
+            eprintln!(
+                "created {} (schema {})",
+                db.display(),
+                store.schema_version()?
+            );
+            Ok(0)
+        }
+        Command::Import { db, world } => {
+            let w = World::load(&world)?;
+            Store::open(&db)?.import_world(&w)?;
+            eprintln!("imported {} into {}", world.display(), db.display());
+            Ok(0)
+        }
+        Command::Export { db, world } => {
+            Store::open(&db)?.export_world()?.save(&world)?;
+            eprintln!("exported {} to {}", db.display(), world.display());
+            Ok(0)
+        }
+        Command::Token {
+            db,
+            actor,
+            ip,
+            json,
+            action,
+        } => token_command(&policy_path, limits, &db, actor, ip, json, action),
+        Command::History {
+            db,
+            user,
+            actor,
+            token,
+            action,
+            since,
+            until,
+            ip,
+            limit,
+            cursor,
+            json,
+        } => {
+            let store = Store::open(&db)?;
+            if let Some(a) = &action
+                && wit::HistoryAction::parse(a).is_none()
+            {
+                bail!("unknown action `{a}` (create, edit, rotate, revoke, expire)");
+            }
+            let filter = HistoryFilter {
+                user,
+                actor,
+                token,
+                action,
+                since,
+                until,
+                ip: ip
+                    .map(|s| s.parse::<Cidr>())
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                cursor,
+                limit,
+            };
+            let (rows, next) = store.history(&filter)?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"events": rows, "next_cursor": next})
+                );
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.seq.to_string(),
+                            r.at.to_string(),
+                            r.action.clone(),
+                            r.token_id.clone(),
+                            r.owner.clone(),
+                            r.actor.clone(),
+                            r.ip.clone().unwrap_or_default(),
+                            r.scopes.join(","),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "SEQ", "AT", "ACTION", "TOKEN", "OWNER", "ACTOR", "IP", "SCOPES",
+                    ],
+                    &table,
+                );
+                if let Some(n) = next {
+                    outln!("more: --cursor {n}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Audit {
+            db,
+            fix,
+            actor,
+            json,
+        } => {
+            let mut store = Store::open(&db)?;
+            let mut policy = store_policy(&policy_path, limits, &store)?;
+            let who = Actor {
+                name: actor,
+                ip: None,
+                now: store_now(&store)?,
+            };
+            let findings = lifecycle::audit(&mut policy, &mut store, fix, &who)?;
+            if json {
+                let list: Vec<serde_json::Value> = findings
+                    .iter()
+                    .map(|f| serde_json::json!({"token": f.token_id, "kind": f.kind.name(), "message": f.message, "fixable": f.fix.is_some(), "fixed": fix && f.fix.is_some()}))
+                    .collect();
+                outln!("{}", serde_json::Value::from(list));
+            } else {
+                let table: Vec<Vec<String>> = findings
+                    .iter()
+                    .map(|f| {
+                        let state = match (&f.fix, fix) {
+                            (Some(_), true) => "fixed",
+                            (Some(_), false) => "fixable",
+                            (None, _) => "manual",
+                        };
+                        vec![
+                            f.token_id.clone(),
+                            f.kind.name().into(),
+                            state.into(),
+                            f.message.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["TOKEN", "FINDING", "REPAIR", "DETAIL"], &table);
+            }
+            Ok(if findings.is_empty() || fix {
+                0
+            } else {
+                EXIT_DENY
+            })
+        }
+        Command::Expire { db, json } => {
+            let mut store = Store::open(&db)?;
+            let mut policy = store_policy(&policy_path, limits, &store)?;
+            let who = Actor {
+                name: "expire".into(),
+                ip: None,
+                now: store_now(&store)?,
+            };
+            let events = lifecycle::expire(&mut policy, &mut store, &who)?;
+            if json {
+                let ids: Vec<&str> = events.iter().map(|e| e.token_id.as_str()).collect();
+                outln!("{}", serde_json::json!({"expired": ids}));
+            } else {
+                for e in &events {
+                    outln!("expired {} ({} of {})", e.token_id, e.name, e.owner);
+                }
+                eprintln!("{} token(s) expired", events.len());
+            }
+            Ok(0)
+        }
     }
+}
+
+fn store_now(store: &Store) -> anyhow::Result<i64> {
+    Ok(store.export_world()?.now())
+}
+
+fn store_policy(path: &Path, limits: Limits, store: &Store) -> anyhow::Result<WasmPolicy> {
+    open_policy(path, limits, &store.export_world()?)
+}
+
+/// Print rows as an aligned table.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        outln!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value {
+    let mut v = serde_json::to_value(crate::world::TokenDef::from_wit(t)).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("secret_hash");
+        o.insert("expiry_recorded".into(), expiry_recorded.into());
+    }
+    v
+}
+
+fn token_state(t: &wit::TokenRecord, now: i64) -> &'static str {
+    if t.successor.is_some() {
+        "rotated"
+    } else if t.revoked.is_some() {
+        "revoked"
+    } else if t.expires.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "live"
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn token_command(
+    policy_path: &Path,
+    limits: Limits,
+    db: &Path,
+    actor: Option<String>,
+    ip: Option<String>,
+    json: bool,
+    action: TokenAction,
+) -> anyhow::Result<u8> {
+    let mut store = Store::open(db)?;
+    let now = store_now(&store)?;
+    let mut policy = store_policy(policy_path, limits, &store)?;
+    let owner_of = |store: &Store, id: &str| -> anyhow::Result<String> {
+        Ok(store
+            .token(id)?
+            .with_context(|| format!("no token `{id}`"))?
+            .record
+            .owner)
+    };
+    let who = |default: String| Actor {
+        name: actor.clone().unwrap_or(default),
+        ip: ip.clone(),
+        now,
+    };
+    let print_secret = |secret: &str, record: &wit::TokenRecord| {
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"secret": secret, "token": token_json(record, false)})
+            );
+        } else {
+            eprintln!(
+                "token {} ({}); the secret is shown once:",
+                record.id, record.name
+            );
+            outln!("{secret}");
+        }
+    };
+    match action {
+        TokenAction::Create {
+            owner,
+            name,
+            scopes,
+            repos,
+            owners,
+            expires_in,
+        } => {
+            let expires = parse_lifetime(&expires_in)?.map(|s| now.saturating_add(s));
+            let args = CreateArgs {
+                owner: owner.clone(),
+                name,
+                scopes,
+                repositories: repos,
+                owners,
+                expires,
+            };
+            let (secret, record) = lifecycle::create(&mut policy, &mut store, &args, &who(owner))?;
+            print_secret(&secret, &record);
+        }
+        TokenAction::List { owner, all } => {
+            let tokens: Vec<_> = store
+                .tokens(owner.as_deref())?
+                .into_iter()
+                .filter(|t| all || token_state(&t.record, now) == "live")
+                .collect();
+            if json {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| token_json(&t.record, t.expiry_recorded))
+                    .collect();
+                outln!("{}", serde_json::Value::from(list));
+            } else {
+                let rows: Vec<Vec<String>> = tokens
+                    .iter()
+                    .map(|t| {
+                        let r = &t.record;
+                        vec![
+                            r.id.clone(),
+                            r.owner.clone(),
+                            r.name.clone(),
+                            token_state(r, now).into(),
+                            r.expires
+                                .map(|e| e.to_string())
+                                .unwrap_or_else(|| "never".into()),
+                            r.scopes.join(","),
+                            r.repositories
+                                .iter()
+                                .chain(&r.owners)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "OWNER", "NAME", "STATE", "EXPIRES", "SCOPES", "BOUND"],
+                    &rows,
+                );
+            }
+        }
+        TokenAction::Show { id } => {
+            let t = store
+                .token(&id)?
+                .with_context(|| format!("no token `{id}`"))?;
+            let mut v = token_json(&t.record, t.expiry_recorded);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("state".into(), token_state(&t.record, now).into());
+            }
+            outln!(
+                "{}",
+                if json {
+                    v.to_string()
+                } else {
+                    serde_json::to_string_pretty(&v)?
+                }
+            );
+        }
+        TokenAction::Revoke { id, family } => {
+            let scope = if family {
+                wit::RevokeScope::Family
+            } else {
+                wit::RevokeScope::Token
+            };
+            let owner = owner_of(&store, &id)?;
+            let ids = lifecycle::revoke(&mut policy, &mut store, &id, scope, &who(owner))?;
+            if json {
+                outln!("{}", serde_json::json!({"revoked": ids}));
+            } else {
+                for i in &ids {
+                    outln!("revoked {i}");
+                }
+            }
+        }
+        TokenAction::Rotate { id, expires_in } => {
+            let expires = expires_in
+                .map(|e| parse_lifetime(&e))
+                .transpose()?
+                .flatten()
+                .map(|s| now.saturating_add(s));
+            let owner = owner_of(&store, &id)?;
+            let (secret, record) =
+                lifecycle::rotate(&mut policy, &mut store, &id, expires, &who(owner))?;
+            print_secret(&secret, &record);
+        }
+        TokenAction::Child {
+            parent,
+            scopes,
+            lifetime,
+            min_lifetime,
+        } => {
+            let lifetime =
+                parse_lifetime(&lifetime)?.context("a child token needs a finite lifetime")?;
+            let min = min_lifetime
+                .map(|m| parse_lifetime(&m))
+                .transpose()?
+                .flatten();
+            let owner = owner_of(&store, &parent)?;
+            match lifecycle::child(
+                &mut policy,
+                &mut store,
+                &parent,
+                &scopes,
+                lifetime,
+                min,
+                &who(owner),
+            )? {
+                ChildResult::Minted(secret, record) => print_secret(&secret, &record),
+                ChildResult::Reused(record) => {
+                    if json {
+                        outln!(
+                            "{}",
+                            serde_json::json!({"reuse": token_json(&record, false)})
+                        );
+                    } else {
+                        outln!("reuse {}", record.id);
+                    }
+                }
+            }
+        }
+        TokenAction::Edit {
+            id,
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let expires = expires_in
+                .map(|e| parse_lifetime(&e).map(|l| l.map(|s| now.saturating_add(s))))
+                .transpose()?;
+            let change = wit::TokenEdit {
+                name,
+                scopes,
+                expires,
+            };
+            let owner = owner_of(&store, &id)?;
+            let written = lifecycle::edit(&mut policy, &mut store, &id, &change, &who(owner))?;
+            if json {
+                let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
+                outln!("{}", serde_json::Value::from(list));
+            } else {
+                for r in &written {
+                    outln!("updated {}", r.id);
+                }
+            }
+        }
+    }
+    Ok(0)
 }
 
 /// A throwaway configuration: `inspect` needs an instance but consults no key.
@@ -258,9 +933,7 @@ fn inspect_config() -> wit::Config {
             secret: vec![0u8; 32],
         }],
         signing_key_id: "inspect".into(),
-        options: wit::Options {
-            binding_fallback_to_anonymous: false,
-        },
+        options: crate::world::OptionsDef::default().to_wit(),
     }
 }
 
@@ -290,6 +963,28 @@ fn mint(
     expires: Option<i64>,
     now: i64,
 ) -> anyhow::Result<wit::IssuedToken> {
+    // The CLI acts for the owner, as the forge would for a signed-in user.
+    let user = world
+        .user(owner)
+        .with_context(|| format!("no user `{owner}` in the world"))?;
+    let existing_names = world
+        .tokens
+        .iter()
+        .filter(|t| {
+            t.owner.eq_ignore_ascii_case(owner)
+                && t.revoked.is_none()
+                && t.expires.is_none_or(|e| e > now)
+        })
+        .map(|t| t.name.clone())
+        .collect();
+    let bound_facts = binding
+        .repositories
+        .iter()
+        .map(|r| wit::BatchTarget {
+            repository: r.clone(),
+            facts: world.repository(r, Some(owner)),
+        })
+        .collect();
     let request = wit::IssueRequest {
         owner: owner.to_string(),
         name: name.to_string(),
@@ -298,6 +993,10 @@ fn mint(
         owners: binding.owners,
         expires,
         now,
+        creator: wit::Creator::Session(user),
+        existing_names,
+        bound_facts,
+        ip: None,
     };
     let issued = policy
         .issue(&request)
@@ -397,8 +1096,8 @@ fn demo(policy_path: &Path, limits: Limits) -> anyhow::Result<u8> {
     let world_path = dir.join("world.json");
     let mut world = sample_world()?;
     world.save(&world_path)?;
-    println!("policy:  {}", policy_path.display());
-    println!("world:   {}", world_path.display());
+    outln!("policy:  {}", policy_path.display());
+    outln!("world:   {}", world_path.display());
     let mut policy = open_policy(policy_path, limits, &world)?;
     let now = world.now();
     let issued = mint(
@@ -412,7 +1111,7 @@ fn demo(policy_path: &Path, limits: Limits) -> anyhow::Result<u8> {
         now,
     )?;
     world.save(&world_path)?;
-    println!(
+    outln!(
         "minted:  token {} for alice with scope read:repository (secret not shown)",
         issued.record.id
     );
@@ -439,7 +1138,7 @@ fn demo(policy_path: &Path, limits: Limits) -> anyhow::Result<u8> {
         };
         allowed |= d.decision == "allow";
         denied |= d.decision == "deny";
-        println!("{what:<18} -> {}", serde_json::to_string(&d)?);
+        outln!("{what:<18} -> {}", serde_json::to_string(&d)?);
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(if allowed && denied { 0 } else { EXIT_ERROR })

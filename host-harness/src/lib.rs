@@ -4,9 +4,12 @@
 //! answering is a deny.
 #![warn(missing_docs)]
 
+pub mod cidr;
 pub mod cli;
+pub mod lifecycle;
 pub mod policy;
 pub mod request;
+pub mod store;
 pub mod wit;
 pub mod world;
 

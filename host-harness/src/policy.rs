@@ -15,9 +15,10 @@ use wasmtime::format_err;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::wit::{
-    BatchTarget, Config, ConfigError, Credential, Decision, Input, IssueError, IssueRequest,
-    IssuedToken, Policy as Bindings, PolicyPre, RefPermissions, TokenError, TokenInfo,
-    VerifiedToken,
+    AuditEntry, AuditFinding, BatchTarget, ChangeContext, ChangePlan, ChildOutcome, ChildRequest,
+    Config, ConfigError, Credential, Decision, HistoryEvent, Input, IssueError, IssueRequest,
+    IssuedToken, LifecycleError, Policy as Bindings, PolicyPre, RefPermissions, RevokeScope,
+    RotateRequest, Rotation, TokenEdit, TokenError, TokenInfo, TokenRecord, VerifiedToken,
 };
 
 /// Resource limits for each call into the policy.
@@ -82,6 +83,44 @@ pub trait Policy {
     ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure>;
     /// `inspect` (no key needed).
     fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure>;
+    /// `authorizer.derive-child`.
+    fn derive_child(
+        &mut self,
+        request: &ChildRequest,
+    ) -> Result<Result<ChildOutcome, IssueError>, PolicyFailure>;
+    /// `authorizer.rotate`.
+    fn rotate(
+        &mut self,
+        request: &RotateRequest,
+    ) -> Result<Result<Rotation, LifecycleError>, PolicyFailure>;
+    /// `authorizer.plan-revoke`.
+    fn plan_revoke(
+        &mut self,
+        id: &str,
+        scope: RevokeScope,
+        records: &[TokenRecord],
+        context: &ChangeContext,
+    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure>;
+    /// `authorizer.plan-edit`.
+    fn plan_edit(
+        &mut self,
+        id: &str,
+        edit: &TokenEdit,
+        records: &[TokenRecord],
+        context: &ChangeContext,
+    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure>;
+    /// `authorizer.plan-expire`.
+    fn plan_expire(
+        &mut self,
+        entries: &[AuditEntry],
+        context: &ChangeContext,
+    ) -> Result<Vec<HistoryEvent>, PolicyFailure>;
+    /// `authorizer.audit`.
+    fn audit(
+        &mut self,
+        entries: &[AuditEntry],
+        now: i64,
+    ) -> Result<Vec<AuditFinding>, PolicyFailure>;
     /// `migrate-legacy-scopes`.
     fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure>;
     /// `normalize-scopes`.
@@ -128,6 +167,14 @@ fn engine() -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.consume_fuel(true);
     config.wasm_component_model(true);
+    // Compiled modules are cached on disk (wasmtime's content-addressed cache, keyed by
+    // the module bytes and the engine settings), so a CLI run does not recompile the
+    // policy. `FORGE_AUTHZ_NO_CACHE=1` turns it off; a cache that cannot start is skipped.
+    if std::env::var_os("FORGE_AUTHZ_NO_CACHE").is_none()
+        && let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new())
+    {
+        config.cache(Some(cache));
+    }
     Engine::new(&config)
 }
 
@@ -403,6 +450,88 @@ impl Policy for WasmPolicy {
             l.bindings
                 .forge_authz_authorizer()
                 .call_inspect(&mut l.store, secret)
+        })
+    }
+
+    fn derive_child(
+        &mut self,
+        request: &ChildRequest,
+    ) -> Result<Result<ChildOutcome, IssueError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_derive_child(&mut l.store, l.authorizer, request)
+        })
+    }
+
+    fn rotate(
+        &mut self,
+        request: &RotateRequest,
+    ) -> Result<Result<Rotation, LifecycleError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_rotate(&mut l.store, l.authorizer, request)
+        })
+    }
+
+    fn plan_revoke(
+        &mut self,
+        id: &str,
+        scope: RevokeScope,
+        records: &[TokenRecord],
+        context: &ChangeContext,
+    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_plan_revoke(&mut l.store, l.authorizer, id, scope, records, context)
+        })
+    }
+
+    fn plan_edit(
+        &mut self,
+        id: &str,
+        edit: &TokenEdit,
+        records: &[TokenRecord],
+        context: &ChangeContext,
+    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_plan_edit(&mut l.store, l.authorizer, id, edit, records, context)
+        })
+    }
+
+    fn plan_expire(
+        &mut self,
+        entries: &[AuditEntry],
+        context: &ChangeContext,
+    ) -> Result<Vec<HistoryEvent>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings
+                .forge_authz_authorizer()
+                .authorizer()
+                .call_plan_expire(&mut l.store, l.authorizer, entries, context)
+        })
+    }
+
+    fn audit(
+        &mut self,
+        entries: &[AuditEntry],
+        now: i64,
+    ) -> Result<Vec<AuditFinding>, PolicyFailure> {
+        self.call(|l| {
+            l.bindings.forge_authz_authorizer().authorizer().call_audit(
+                &mut l.store,
+                l.authorizer,
+                entries,
+                now,
+            )
         })
     }
 

@@ -215,6 +215,7 @@ pub fn failure_decision(failure: &PolicyFailure) -> wit::Decision {
         detail: Some(failure.0.clone()),
         refs: vec![],
         trace: vec![],
+        effects: vec![],
     }
 }
 

@@ -158,6 +158,27 @@ impl IssueError {
             IssueError::BoundAndPublicOnly => {
                 "a bound token cannot also be public-only".to_string()
             }
+            IssueError::ExpiryRequired => "an expiry is required".to_string(),
+            IssueError::LifetimeTooLong(max) => {
+                format!("the lifetime exceeds the maximum of {} days", max / 86_400)
+            }
+            IssueError::LifetimeTooShort(min) => {
+                format!("the lifetime is below the minimum of {min} seconds")
+            }
+            IssueError::NameTaken => {
+                "the owner already has a live token with this name".to_string()
+            }
+            IssueError::RepositoryNotVisible(r) => {
+                format!("repository `{r}` does not exist or is not visible to the owner")
+            }
+            IssueError::ScopeNotGrantable(s) => format!("you may not grant scope `{s}`"),
+            IssueError::CreatorNotAllowed => {
+                "this credential may not create tokens for this owner".to_string()
+            }
+            IssueError::CreatorNotLive => "the creating token is revoked or expired".to_string(),
+            IssueError::ExceedsCreator(x) => {
+                format!("the new token would be stronger than the one creating it ({x})")
+            }
             IssueError::BadRepository(r) => {
                 format!("repository `{r}` is not of the form owner/name")
             }
@@ -165,6 +186,58 @@ impl IssueError {
             IssueError::EntropyUnavailable => {
                 "no randomness available: nothing was minted".to_string()
             }
+        }
+    }
+}
+
+impl LifecycleError {
+    /// A sentence for the user.
+    pub fn describe(&self) -> String {
+        match self {
+            LifecycleError::UnknownToken(id) => format!("no token `{id}`"),
+            LifecycleError::TokenNotLive(id) => format!("token `{id}` is revoked or expired"),
+            LifecycleError::Refused(e) => e.describe(),
+        }
+    }
+}
+
+impl HistoryAction {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HistoryAction::Create => "create",
+            HistoryAction::Edit => "edit",
+            HistoryAction::Rotate => "rotate",
+            HistoryAction::Revoke => "revoke",
+            HistoryAction::Expire => "expire",
+        }
+    }
+
+    /// Parse a kebab-case name.
+    pub fn parse(s: &str) -> Option<HistoryAction> {
+        [
+            HistoryAction::Create,
+            HistoryAction::Edit,
+            HistoryAction::Rotate,
+            HistoryAction::Revoke,
+            HistoryAction::Expire,
+        ]
+        .into_iter()
+        .find(|a| a.name() == s)
+    }
+}
+
+impl AuditKind {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditKind::ChildOutlivesParent => "child-outlives-parent",
+            AuditKind::ChildExceedsParent => "child-exceeds-parent",
+            AuditKind::ChildOfRevokedParent => "child-of-revoked-parent",
+            AuditKind::Orphan => "orphan",
+            AuditKind::UnknownScope => "unknown-scope",
+            AuditKind::ExpiredNotRecorded => "expired-not-recorded",
+            AuditKind::RotatedNotRevoked => "rotated-not-revoked",
         }
     }
 }

@@ -183,6 +183,15 @@ pub struct TokenDef {
     /// Parent token id (child tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The token this one replaced by rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predecessor: Option<String>,
+    /// The token that replaced this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    /// Last use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<i64>,
     /// Minted at (Unix seconds).
     pub created: i64,
     /// Expires at.
@@ -193,6 +202,28 @@ pub struct TokenDef {
     pub revoked: Option<i64>,
     /// SHA-256 of the secret, hex.
     pub secret_hash: String,
+}
+
+impl TokenDef {
+    /// From the WIT record.
+    pub fn from_wit(record: &wit::TokenRecord) -> TokenDef {
+        TokenDef {
+            id: record.id.clone(),
+            owner: record.owner.clone(),
+            name: record.name.clone(),
+            scopes: record.scopes.clone(),
+            repositories: record.repositories.clone(),
+            owners: record.owners.clone(),
+            parent: record.parent.clone(),
+            predecessor: record.predecessor.clone(),
+            successor: record.successor.clone(),
+            last_used: record.last_used,
+            created: record.created,
+            expires: record.expires,
+            revoked: record.revoked,
+            secret_hash: hex::encode(&record.secret_hash),
+        }
+    }
 }
 
 /// The whole fixture.
@@ -224,12 +255,54 @@ pub struct World {
 }
 
 /// Policy options in the fixture.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsDef {
     /// Forgejo: a bound token outside its binding acts as anonymous (default: 401).
     #[serde(default)]
     pub binding_fallback_to_anonymous: bool,
+    /// New tokens must expire (default true).
+    #[serde(default = "yes")]
+    pub require_expiry: bool,
+    /// Longest lifetime of a new token, seconds (default 366 days).
+    #[serde(default = "max_lifetime")]
+    pub max_lifetime: i64,
+    /// Shortest lifetime of a new token, seconds (default 300).
+    #[serde(default = "min_lifetime")]
+    pub min_lifetime: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn max_lifetime() -> i64 {
+    366 * 86_400
+}
+fn min_lifetime() -> i64 {
+    300
+}
+
+impl Default for OptionsDef {
+    fn default() -> Self {
+        OptionsDef {
+            binding_fallback_to_anonymous: false,
+            require_expiry: true,
+            max_lifetime: max_lifetime(),
+            min_lifetime: min_lifetime(),
+        }
+    }
+}
+
+impl OptionsDef {
+    /// As the WIT value.
+    pub fn to_wit(&self) -> wit::Options {
+        wit::Options {
+            binding_fallback_to_anonymous: self.binding_fallback_to_anonymous,
+            require_expiry: self.require_expiry,
+            max_lifetime: self.max_lifetime,
+            min_lifetime: self.min_lifetime,
+        }
+    }
 }
 
 impl OptionsDef {
@@ -363,9 +436,7 @@ impl World {
         Ok(wit::Config {
             keys,
             signing_key_id: self.signing_key.clone(),
-            options: wit::Options {
-                binding_fallback_to_anonymous: self.options.binding_fallback_to_anonymous,
-            },
+            options: self.options.to_wit(),
         })
     }
 
@@ -499,6 +570,9 @@ impl World {
             repositories: t.repositories.clone(),
             owners: t.owners.clone(),
             parent: t.parent.clone(),
+            predecessor: t.predecessor.clone(),
+            successor: t.successor.clone(),
+            last_used: t.last_used,
             created: t.created,
             expires: t.expires,
             revoked: t.revoked,
@@ -507,21 +581,13 @@ impl World {
         })
     }
 
-    /// Store a record minted by the policy.
+    /// Store a record minted by the policy (replacing one with the same id).
     pub fn add_token(&mut self, record: &wit::TokenRecord) {
-        self.tokens.push(TokenDef {
-            id: record.id.clone(),
-            owner: record.owner.clone(),
-            name: record.name.clone(),
-            scopes: record.scopes.clone(),
-            repositories: record.repositories.clone(),
-            owners: record.owners.clone(),
-            parent: record.parent.clone(),
-            created: record.created,
-            expires: record.expires,
-            revoked: record.revoked,
-            secret_hash: hex::encode(&record.secret_hash),
-        });
+        let def = TokenDef::from_wit(record);
+        match self.tokens.iter_mut().find(|t| t.id == record.id) {
+            Some(t) => *t = def,
+            None => self.tokens.push(def),
+        }
     }
 }
 

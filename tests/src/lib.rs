@@ -36,3 +36,30 @@ pub fn wasm(config: &wit::Config) -> anyhow::Result<WasmPolicy> {
 pub fn native(config: &wit::Config) -> anyhow::Result<native::NativePolicy> {
     native::NativePolicy::new(config).map_err(|e| anyhow::anyhow!("config refused: {e}"))
 }
+
+/// The default policy options (expiry required, 366 days max, 5 minutes min).
+pub fn default_options() -> wit::Options {
+    forge_authz_host::world::OptionsDef::default().to_wit()
+}
+
+/// A mint request from the owner's own session, expiring in an hour.
+pub fn session_request(owner: &str, scopes: &[&str], now: i64) -> wit::IssueRequest {
+    wit::IssueRequest {
+        owner: owner.into(),
+        name: "t".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        repositories: vec![],
+        owners: vec![],
+        expires: Some(now + 3600),
+        now,
+        creator: wit::Creator::Session(wit::UserFacts {
+            name: owner.into(),
+            status: wit::AccountStatus::Active,
+            site_admin: false,
+            visibility: wit::Visibility::Public,
+        }),
+        existing_names: vec![],
+        bound_facts: vec![],
+        ip: None,
+    }
+}

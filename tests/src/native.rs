@@ -32,6 +32,12 @@ pub fn status(s: policy::Status) -> wit::Status {
     status_out(s)
 }
 
+/// 36 bytes from the OS CSPRNG, as the host gives the component.
+fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
+    let mut e = [0u8; policy::token::ENTROPY_BYTES];
+    getrandom::fill(&mut e).ok().map(|()| e)
+}
+
 impl Policy for NativePolicy {
     fn verify(
         &mut self,
@@ -84,16 +90,107 @@ impl Policy for NativePolicy {
         &mut self,
         r: &wit::IssueRequest,
     ) -> Result<Result<wit::IssuedToken, wit::IssueError>, PolicyFailure> {
-        let mut entropy = [0u8; policy::token::ENTROPY_BYTES];
-        let entropy = getrandom::fill(&mut entropy).ok().map(|()| &entropy);
+        let entropy = entropy();
+        let entropy = entropy.as_ref();
         Ok(self
             .0
             .issue(&issue_in(r.clone()), entropy)
-            .map(|t| wit::IssuedToken {
-                secret: t.secret,
-                record: record_out(t.record),
-            })
+            .map(issued_out)
             .map_err(issue_error_out))
+    }
+
+    fn derive_child(
+        &mut self,
+        r: &wit::ChildRequest,
+    ) -> Result<Result<wit::ChildOutcome, wit::IssueError>, PolicyFailure> {
+        let entropy = entropy();
+        Ok(self
+            .0
+            .derive_child(&child_in(r.clone()), entropy.as_ref())
+            .map(child_out)
+            .map_err(issue_error_out))
+    }
+
+    fn rotate(
+        &mut self,
+        r: &wit::RotateRequest,
+    ) -> Result<Result<wit::Rotation, wit::LifecycleError>, PolicyFailure> {
+        let entropy = entropy();
+        Ok(self
+            .0
+            .rotate(&rotate_in(r.clone()), entropy.as_ref())
+            .map(rotation_out)
+            .map_err(lifecycle_error_out))
+    }
+
+    fn plan_revoke(
+        &mut self,
+        id: &str,
+        scope: wit::RevokeScope,
+        records: &[wit::TokenRecord],
+        context: &wit::ChangeContext,
+    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
+        let records: Vec<policy::TokenRecord> = records.iter().cloned().map(record_in).collect();
+        Ok(self
+            .0
+            .plan_revoke(
+                id,
+                revoke_scope_in(scope),
+                &records,
+                &context_in(context.clone()),
+            )
+            .map(plan_out)
+            .map_err(lifecycle_error_out))
+    }
+
+    fn plan_edit(
+        &mut self,
+        id: &str,
+        edit: &wit::TokenEdit,
+        records: &[wit::TokenRecord],
+        context: &wit::ChangeContext,
+    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
+        let records: Vec<policy::TokenRecord> = records.iter().cloned().map(record_in).collect();
+        Ok(self
+            .0
+            .plan_edit(
+                id,
+                &edit_in(edit.clone()),
+                &records,
+                &context_in(context.clone()),
+            )
+            .map(plan_out)
+            .map_err(lifecycle_error_out))
+    }
+
+    fn plan_expire(
+        &mut self,
+        entries: &[wit::AuditEntry],
+        context: &wit::ChangeContext,
+    ) -> Result<Vec<wit::HistoryEvent>, PolicyFailure> {
+        let entries: Vec<policy::AuditEntry> =
+            entries.iter().cloned().map(audit_entry_in).collect();
+        Ok(self
+            .0
+            .plan_expire(&entries, &context_in(context.clone()))
+            .into_iter()
+            .map(event_out)
+            .collect())
+    }
+
+    fn audit(
+        &mut self,
+        entries: &[wit::AuditEntry],
+        now: i64,
+    ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
+        let entries: Vec<policy::AuditEntry> =
+            entries.iter().cloned().map(audit_entry_in).collect();
+        Ok(self
+            .0
+            .audit(&entries, now)
+            .into_iter()
+            .map(finding_out)
+            .collect())
     }
 
     fn inspect(

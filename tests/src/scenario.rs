@@ -35,7 +35,7 @@ pub struct TokenSpec {
     /// Store the record as a child token (its `parent` set): always restricted.
     #[serde(default)]
     pub child: bool,
-    /// Lifetime in seconds from the world's `now`; absent: never expires.
+    /// Lifetime in seconds from the world's `now`; absent: 30 days.
     #[serde(default)]
     pub expires_in: Option<i64>,
     /// Mark the stored record revoked at `now + revoked_at` (seconds, may be negative).
@@ -191,8 +191,29 @@ pub fn prepare<P: Policy>(
             scopes: spec.scopes.clone(),
             repositories: spec.repositories.clone(),
             owners: spec.owners.clone(),
-            expires: spec.expires_in.map(|s| now + s),
+            expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
             now,
+            // Minted as the forge would for the signed-in owner, back when the account was
+            // active (some scenarios deactivate it afterwards).
+            creator: wit::Creator::Session(wit::UserFacts {
+                status: wit::AccountStatus::Active,
+                ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
+                    name: spec.owner.clone(),
+                    status: wit::AccountStatus::Active,
+                    site_admin: false,
+                    visibility: wit::Visibility::Public,
+                })
+            }),
+            existing_names: vec![],
+            bound_facts: spec
+                .repositories
+                .iter()
+                .map(|r| wit::BatchTarget {
+                    repository: r.clone(),
+                    facts: world.repository(r, Some(&spec.owner)),
+                })
+                .collect(),
+            ip: None,
         };
         let issued = match &spec.sign_with {
             None => policy.issue(&request),
@@ -203,9 +224,7 @@ pub fn prepare<P: Policy>(
                         secret: hex::decode(&key.secret)?,
                     }],
                     signing_key_id: key.id.clone(),
-                    options: wit::Options {
-                        binding_fallback_to_anonymous: false,
-                    },
+                    options: forge_authz_host::world::OptionsDef::default().to_wit(),
                 })?;
                 signer.issue(&request)
             }

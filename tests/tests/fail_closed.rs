@@ -47,15 +47,11 @@ fn authorize_git(
 
 fn mint(p: &mut dyn Policy, w: &mut World) -> String {
     let t = p
-        .issue(&wit::IssueRequest {
-            owner: "alice".into(),
-            name: "t".into(),
-            scopes: vec!["read:repository".into()],
-            repositories: vec![],
-            owners: vec![],
-            expires: None,
-            now: w.now(),
-        })
+        .issue(&forge_authz_tests::session_request(
+            "alice",
+            &["read:repository"],
+            w.now(),
+        ))
         .unwrap()
         .unwrap();
     w.add_token(&t.record);
@@ -153,9 +149,7 @@ fn forged_tokens_never_reach_the_store() {
             secret: vec![0x42; 32],
         }],
         signing_key_id: "k1".into(),
-        options: wit::Options {
-            binding_fallback_to_anonymous: false,
-        },
+        options: forge_authz_tests::default_options(),
     })
     .unwrap();
     let forged = mint(&mut forger, &mut w.clone());

@@ -26,22 +26,12 @@ fn config(keys: &[(&str, u8)], signing: &str) -> wit::Config {
             })
             .collect(),
         signing_key_id: signing.to_string(),
-        options: wit::Options {
-            binding_fallback_to_anonymous: false,
-        },
+        options: forge_authz_tests::default_options(),
     }
 }
 
 fn request(scopes: &[&str]) -> IssueRequest {
-    IssueRequest {
-        owner: "alice".into(),
-        name: "t".into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        repositories: vec![],
-        owners: vec![],
-        expires: Some(NOW + 3600),
-        now: NOW,
-    }
+    forge_authz_tests::session_request("alice", scopes, NOW)
 }
 
 /// Run `f` against both engines built from `cfg`.
@@ -286,9 +276,7 @@ fn configuration_is_validated() {
                     secret: vec![1; 31],
                 }],
                 signing_key_id: "k1".into(),
-                options: wit::Options {
-                    binding_fallback_to_anonymous: false,
-                },
+                options: forge_authz_tests::default_options(),
             },
             ConfigError::WeakKey("k1".into()),
         ),
@@ -353,6 +341,25 @@ fn bound_tokens_hold_only_repository_and_issue_scopes() {
         let mut bound = |scopes: &[&str], repos: &[&str], owners: &[&str]| {
             let mut r = request(scopes);
             r.repositories = repos.iter().map(|s| s.to_string()).collect();
+            r.bound_facts = repos
+                .iter()
+                .map(|path| {
+                    let (owner, name) = path.split_once('/').unwrap();
+                    wit::BatchTarget {
+                        repository: path.to_string(),
+                        facts: Some(wit::RepositoryFacts {
+                            owner: owner.into(),
+                            name: name.into(),
+                            owner_visibility: wit::Visibility::Public,
+                            private: false,
+                            kind: wit::RepositoryKind::Hosted,
+                            archived: false,
+                            role: wit::Role::None,
+                            protected_refs: vec![],
+                        }),
+                    }
+                })
+                .collect();
             r.owners = owners.iter().map(|s| s.to_string()).collect();
             p.issue(&r).unwrap()
         };

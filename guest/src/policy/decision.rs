@@ -216,6 +216,17 @@ pub struct Decision {
     pub refs: Vec<RefVerdict>,
     /// Explanation trace.
     pub trace: Vec<TraceStep>,
+    /// Store writes asked of the host.
+    pub effects: Vec<Effect>,
+}
+
+/// A store write the policy asks of the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Record the token's use now.
+    TouchLastUsed(String),
+    /// Revoke the token's rotation family.
+    RevokeFamily(String),
 }
 
 impl Decision {
@@ -230,6 +241,7 @@ impl Decision {
             detail: None,
             refs: Vec::new(),
             trace: Vec::new(),
+            effects: Vec::new(),
         }
     }
 

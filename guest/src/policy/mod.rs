@@ -5,21 +5,24 @@
 //!
 //! One module per concern: [`token`] (format), [`scope`] (vocabulary), [`principal`]
 //! (credentials), [`git`], [`refs`], [`create`], [`api`] (requests), [`decision`]
-//! (reasons, traces), [`issue`] (minting).
+//! (reasons, traces), [`lifecycle`] (minting, children, rotation, revocation, audit).
 #![forbid(unsafe_code)]
+// A refusal is a `Decision` returned by value: boxing it would allocate on every deny, and
+// records in enums are moved, not copied, across the WIT boundary.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 pub mod api;
 pub mod create;
 pub mod decision;
 pub mod git;
-pub mod issue;
+pub mod lifecycle;
 pub mod model;
 pub mod principal;
 pub mod refs;
 pub mod scope;
 pub mod token;
 
-pub use decision::{Decision, Reason, RefVerdict, Status, Trace, TraceOutcome, TraceStep};
+pub use decision::{Decision, Effect, Reason, RefVerdict, Status, Trace, TraceOutcome, TraceStep};
 pub use model::*;
 pub use scope::ScopeSet;
 pub use token::{TokenError, VerifiedToken};
@@ -147,7 +150,11 @@ impl Authorizer {
             Ok(p) => p,
             Err((rule, d)) => return trace.decide(rule, d),
         };
-        match &input.request {
+        let touch = p
+            .token()
+            .filter(|t| lifecycle::last_used_due(t.record, input.now))
+            .map(|t| Effect::TouchLastUsed(t.record.id.clone()));
+        let mut d = match &input.request {
             Request::Git(g) => git::decide(
                 &p,
                 &self.options,
@@ -173,7 +180,9 @@ impl Authorizer {
                 input.namespace.as_ref(),
                 trace,
             ),
-        }
+        };
+        d.effects.extend(touch);
+        d
     }
 
     /// Decide one git request against many repositories; the same answers as one
@@ -191,6 +200,12 @@ impl Authorizer {
             format!("git {:?} batch of {}", g.action, targets.len()).to_lowercase()
         });
         let principal = principal::resolve(&self.keys, input, &mut trace);
+        let touch = principal
+            .as_ref()
+            .ok()
+            .and_then(|p| p.token())
+            .filter(|t| lifecycle::last_used_due(t.record, input.now))
+            .map(|t| Effect::TouchLastUsed(t.record.id.clone()));
         targets
             .iter()
             .map(|t| {
@@ -215,15 +230,19 @@ impl Authorizer {
                 }
                 match &principal {
                     Err((rule, d)) => trace.decide(rule, d.clone()),
-                    Ok(p) => git::decide(
-                        p,
-                        &self.options,
-                        &t.repository,
-                        g.action,
-                        &g.refs,
-                        t.facts.as_ref(),
-                        trace,
-                    ),
+                    Ok(p) => {
+                        let mut d = git::decide(
+                            p,
+                            &self.options,
+                            &t.repository,
+                            g.action,
+                            &g.refs,
+                            t.facts.as_ref(),
+                            trace,
+                        );
+                        d.effects.extend(touch.clone());
+                        d
+                    }
                 }
             })
             .collect()
@@ -248,12 +267,67 @@ impl Authorizer {
         }
     }
 
+    /// The options this authorizer was configured with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed).
     pub fn issue(
         &self,
         request: &IssueRequest,
         entropy: Option<&[u8; ENTROPY_BYTES]>,
     ) -> Result<IssuedToken, IssueError> {
-        issue::issue(&self.keys, request, entropy)
+        lifecycle::issue(&self.keys, &self.options, request, entropy)
+    }
+
+    /// Derive a child token (or reuse one).
+    pub fn derive_child(
+        &self,
+        request: &ChildRequest,
+        entropy: Option<&[u8; ENTROPY_BYTES]>,
+    ) -> Result<ChildOutcome, IssueError> {
+        lifecycle::derive_child(&self.keys, request, entropy)
+    }
+
+    /// Rotate a token.
+    pub fn rotate(
+        &self,
+        request: &RotateRequest,
+        entropy: Option<&[u8; ENTROPY_BYTES]>,
+    ) -> Result<Rotation, LifecycleError> {
+        lifecycle::rotate(&self.keys, &self.options, request, entropy)
+    }
+
+    /// Plan a revocation.
+    pub fn plan_revoke(
+        &self,
+        id: &str,
+        scope: RevokeScope,
+        records: &[TokenRecord],
+        ctx: &ChangeContext,
+    ) -> Result<ChangePlan, LifecycleError> {
+        lifecycle::plan_revoke(id, scope, records, ctx)
+    }
+
+    /// Plan an edit.
+    pub fn plan_edit(
+        &self,
+        id: &str,
+        edit: &TokenEdit,
+        records: &[TokenRecord],
+        ctx: &ChangeContext,
+    ) -> Result<ChangePlan, LifecycleError> {
+        lifecycle::plan_edit(&self.options, id, edit, records, ctx)
+    }
+
+    /// Plan expiry bookkeeping.
+    pub fn plan_expire(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
+        lifecycle::plan_expire(entries, ctx)
+    }
+
+    /// Audit a store.
+    pub fn audit(&self, entries: &[AuditEntry], now: Timestamp) -> Vec<AuditFinding> {
+        lifecycle::audit(entries, now)
     }
 }

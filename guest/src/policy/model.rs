@@ -24,10 +24,32 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// Policy options (see `options` in the WIT).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Forgejo: a bound token outside its binding is treated as anonymous (else 401).
     pub binding_fallback_to_anonymous: bool,
+    /// New tokens must expire.
+    pub require_expiry: bool,
+    /// Longest lifetime of a new token, seconds.
+    pub max_lifetime: i64,
+    /// Shortest lifetime of a new token, seconds.
+    pub min_lifetime: i64,
+}
+
+/// 366 days.
+pub const DEFAULT_MAX_LIFETIME: i64 = 366 * 86_400;
+/// 5 minutes.
+pub const DEFAULT_MIN_LIFETIME: i64 = 300;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            binding_fallback_to_anonymous: false,
+            require_expiry: true,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            min_lifetime: DEFAULT_MIN_LIFETIME,
+        }
+    }
 }
 
 /// Authorizer configuration.
@@ -190,6 +212,12 @@ pub struct TokenRecord {
     pub owners: Vec<String>,
     /// Parent token id (child tokens).
     pub parent: Option<String>,
+    /// The token this one replaced.
+    pub predecessor: Option<String>,
+    /// The token that replaced this one.
+    pub successor: Option<String>,
+    /// Last use.
+    pub last_used: Option<Timestamp>,
     /// Minted at.
     pub created: Timestamp,
     /// Expires at (`expires <= now` is expired).
@@ -463,6 +491,233 @@ pub struct IssueRequest {
     pub expires: Option<Timestamp>,
     /// Now.
     pub now: Timestamp,
+    /// Who asks.
+    pub creator: Creator,
+    /// The owner's live token names.
+    pub existing_names: Vec<String>,
+    /// Facts of each bound repository as the owner sees it.
+    pub bound_facts: Vec<BatchTarget>,
+    /// Client IP.
+    pub ip: Option<String>,
+}
+
+/// Who asks for a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Creator {
+    /// A user authenticated by the forge.
+    Session(UserFacts),
+    /// A token.
+    Token(TokenRecord),
+}
+
+/// Who, where, when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeContext {
+    /// Acting user.
+    pub actor: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// What happened to a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryAction {
+    /// Minted.
+    Create,
+    /// Edited.
+    Edit,
+    /// Rotated away.
+    Rotate,
+    /// Revoked.
+    Revoke,
+    /// Expired.
+    Expire,
+}
+
+impl HistoryAction {
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HistoryAction::Create => "create",
+            HistoryAction::Edit => "edit",
+            HistoryAction::Rotate => "rotate",
+            HistoryAction::Revoke => "revoke",
+            HistoryAction::Expire => "expire",
+        }
+    }
+}
+
+/// One change to one token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// Token id.
+    pub token_id: String,
+    /// Owner.
+    pub owner: String,
+    /// Action.
+    pub action: HistoryAction,
+    /// Actor.
+    pub actor: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// When.
+    pub at: Timestamp,
+    /// Name after.
+    pub name: String,
+    /// Scopes after.
+    pub scopes: Vec<String>,
+    /// Expiry after.
+    pub expires: Option<Timestamp>,
+    /// Parent.
+    pub parent: Option<String>,
+    /// Name before (edit).
+    pub old_name: Option<String>,
+    /// Scopes before (edit).
+    pub old_scopes: Option<Vec<String>>,
+    /// Expiry before (edit).
+    pub old_expires: Option<Option<Timestamp>>,
+    /// The other token of a rotation.
+    pub related: Option<String>,
+}
+
+/// A child-token request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildRequest {
+    /// Parent record.
+    pub parent: TokenRecord,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Lifetime, seconds.
+    pub lifetime: i64,
+    /// Minimum remaining lifetime for reuse.
+    pub minimum_lifetime: Option<i64>,
+    /// Live children of the parent.
+    pub existing_children: Vec<TokenRecord>,
+    /// Context.
+    pub context: ChangeContext,
+}
+
+/// Result of a child request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildOutcome {
+    /// Reuse this child.
+    Reuse(TokenRecord),
+    /// A new child.
+    Minted(IssuedToken),
+}
+
+/// A rotation request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotateRequest {
+    /// The token to rotate.
+    pub old: TokenRecord,
+    /// New expiry.
+    pub expires: Option<Timestamp>,
+    /// Context.
+    pub context: ChangeContext,
+}
+
+/// A rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// New token.
+    pub new: IssuedToken,
+    /// Old record, revoked and linked.
+    pub old: TokenRecord,
+    /// Events.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// Reach of a revocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeScope {
+    /// Token and children.
+    Token,
+    /// Rotation family and children.
+    Family,
+}
+
+/// Planned writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangePlan {
+    /// Records to write, in order.
+    pub updates: Vec<TokenRecord>,
+    /// Events.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// An edit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenEdit {
+    /// New name.
+    pub name: Option<String>,
+    /// New scopes.
+    pub scopes: Option<Vec<String>>,
+    /// New expiry.
+    pub expires: Option<Option<Timestamp>>,
+}
+
+/// Why a lifecycle change was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LifecycleError {
+    /// No such token.
+    UnknownToken(String),
+    /// Revoked or expired.
+    TokenNotLive(String),
+    /// Refused.
+    Refused(IssueError),
+}
+
+/// Audit finding kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditKind {
+    /// Child outlives parent.
+    ChildOutlivesParent,
+    /// Child exceeds parent scopes.
+    ChildExceedsParent,
+    /// Live child of a revoked parent.
+    ChildOfRevokedParent,
+    /// Parent missing.
+    Orphan,
+    /// Unknown scope.
+    UnknownScope,
+    /// Expiry not recorded.
+    ExpiredNotRecorded,
+    /// Rotated but not revoked.
+    RotatedNotRevoked,
+}
+
+/// A repair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditFix {
+    /// Write this record.
+    Update(TokenRecord),
+    /// Record the expiry of this token.
+    RecordExpiry(String),
+}
+
+/// One inconsistency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditFinding {
+    /// Token.
+    pub token_id: String,
+    /// Kind.
+    pub kind: AuditKind,
+    /// Explanation.
+    pub message: String,
+    /// Repair.
+    pub fix: Option<AuditFix>,
+}
+
+/// A stored token for audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Record.
+    pub record: TokenRecord,
+    /// Expiry recorded.
+    pub expiry_recorded: bool,
 }
 
 /// Why a token could not be minted.
@@ -482,6 +737,24 @@ pub enum IssueError {
     ScopeNotAllowedWhenBound(String),
     /// Bound and public-only.
     BoundAndPublicOnly,
+    /// Expiry required.
+    ExpiryRequired,
+    /// Too long (max seconds).
+    LifetimeTooLong(i64),
+    /// Too short (min seconds).
+    LifetimeTooShort(i64),
+    /// Name taken.
+    NameTaken,
+    /// Bound repository missing or invisible.
+    RepositoryNotVisible(String),
+    /// Scope the creator may not grant.
+    ScopeNotGrantable(String),
+    /// Token creator without `user:token`, or for another owner.
+    CreatorNotAllowed,
+    /// Creator token not live.
+    CreatorNotLive,
+    /// Stronger than the creator or parent.
+    ExceedsCreator(String),
     /// Bad owner name.
     BadOwner,
     /// Randomness failed.
@@ -495,6 +768,8 @@ pub struct IssuedToken {
     pub secret: String,
     /// The record to store.
     pub record: TokenRecord,
+    /// Its `create` event.
+    pub event: HistoryEvent,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -502,6 +777,7 @@ impl std::fmt::Debug for IssuedToken {
         f.debug_struct("IssuedToken")
             .field("secret", &"<redacted>")
             .field("record", &self.record)
+            .field("event", &self.event)
             .finish()
     }
 }

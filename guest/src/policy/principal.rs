@@ -393,13 +393,18 @@ fn check_record<'r>(
         return Err(unknown());
     }
     if record.revoked.is_some() {
-        return Err((
-            "token-record",
-            Decision::new(
-                Reason::TokenRevoked,
-                "this access token was revoked: create a new one",
-            ),
-        ));
+        let mut d = Decision::new(
+            Reason::TokenRevoked,
+            "this access token was revoked: create a new one",
+        );
+        if record.successor.is_some() {
+            // A rotated-away token presented again has probably leaked: revoke its
+            // whole family (GitLab, reference §5.2).
+            d.detail = Some("rotated token reused: its family is revoked".into());
+            d.effects
+                .push(super::decision::Effect::RevokeFamily(record.id.clone()));
+        }
+        return Err(("token-record", d));
     }
     if let Some(expires) = record.expires
         && expires <= input.now

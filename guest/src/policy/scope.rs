@@ -93,6 +93,8 @@ pub struct ScopeSet {
     pub build_status: bool,
     /// GitLab `read_api`: read on every category, API routes only.
     pub api_read: bool,
+    /// Gafaelfawr `user:token`: may mint tokens (never stronger than itself).
+    pub user_token: bool,
 }
 
 impl ScopeSet {
@@ -119,6 +121,7 @@ impl ScopeSet {
                 self.read |= ALL_CATEGORY_BITS;
             }
             "read_api" => self.api_read = true,
+            "user:token" => self.user_token = true,
             "read_repository" => self.read |= Category::Repository.bit(),
             "write_repository" => {
                 self.write |= Category::Repository.bit();
@@ -163,6 +166,43 @@ impl ScopeSet {
         self.can_read(cat) || self.api_read
     }
 
+    /// The first thing `self` grants that `other` does not (`None`: a subset). Checked in
+    /// canonical order; `public-only` is a restriction, so it is `other`'s that matters.
+    pub fn excess_over(&self, other: &ScopeSet) -> Option<String> {
+        for cat in CATEGORIES {
+            if self.can_write(cat) && !other.can_write(cat) {
+                return Some(format!("write:{}", cat.name()));
+            }
+            if self.can_read(cat) && !other.can_read(cat) {
+                return Some(format!("read:{}", cat.name()));
+            }
+        }
+        let flags = [
+            (self.pull, other.pull, "repository:pull"),
+            (self.push, other.push, "repository:push"),
+            (
+                self.build_status,
+                other.build_status,
+                "repository:build_status",
+            ),
+            (
+                self.api_read,
+                other.api_read || other.read == ALL_CATEGORY_BITS,
+                "read_api",
+            ),
+            (self.user_token, other.user_token, "user:token"),
+        ];
+        for (mine, theirs, name) in flags {
+            if mine && !theirs {
+                return Some(name.to_string());
+            }
+        }
+        if other.public_only && !self.public_only {
+            return Some("not public-only".to_string());
+        }
+        None
+    }
+
     /// Write on every category (`all`).
     pub fn is_all(&self) -> bool {
         self.write == ALL_CATEGORY_BITS
@@ -200,6 +240,9 @@ impl ScopeSet {
         }
         if self.api_read && self.read != ALL_CATEGORY_BITS {
             out.push("read_api".to_string());
+        }
+        if self.user_token {
+            out.push("user:token".to_string());
         }
         if self.public_only {
             out.push("public-only".to_string());

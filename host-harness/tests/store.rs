@@ -1,0 +1,513 @@
+//! The SQLite token store with the real policy module: concurrency, crashes, history.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+
+use forge_authz_host::cli::sample_world;
+use forge_authz_host::lifecycle::{self, Actor, CreateArgs};
+use forge_authz_host::policy::{Limits, PolicyModule, WasmPolicy, default_policy_path};
+use forge_authz_host::store::{HistoryFilter, Store};
+use forge_authz_host::wit;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("forge-authz-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn module() -> PolicyModule {
+    PolicyModule::load(&default_policy_path(), Limits::default()).unwrap()
+}
+
+fn policy(m: &PolicyModule, store: &Store) -> WasmPolicy {
+    m.authorizer(store.export_world().unwrap().config().unwrap())
+        .unwrap()
+        .unwrap()
+}
+
+const NOW: i64 = 1_767_225_600;
+
+fn new_store(dir: &Path) -> PathBuf {
+    let db = dir.join("t.db");
+    let mut w = sample_world().unwrap();
+    w.now = Some(NOW);
+    Store::open(&db).unwrap().import_world(&w).unwrap();
+    db
+}
+
+fn actor(name: &str, now: i64) -> Actor {
+    Actor {
+        name: name.into(),
+        ip: Some("198.51.100.4".into()),
+        now,
+    }
+}
+
+fn create(
+    p: &mut WasmPolicy,
+    s: &mut Store,
+    name: &str,
+    scopes: &[&str],
+) -> (String, wit::TokenRecord) {
+    let args = CreateArgs {
+        owner: "alice".into(),
+        name: name.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        repositories: vec![],
+        owners: vec![],
+        expires: Some(NOW + 30 * 86_400),
+    };
+    lifecycle::create(p, s, &args, &actor("alice", NOW)).unwrap()
+}
+
+#[test]
+fn concurrent_rotations_leave_exactly_one_live_successor() {
+    // issue 4: rotations of one token race; the store serialises them and the policy
+    // refuses all but the first (the token is no longer live).
+    let dir = tempdir("race");
+    let db = new_store(&dir);
+    let m = module();
+    let (_, token) = {
+        let mut s = Store::open(&db).unwrap();
+        let mut p = policy(&m, &s);
+        create(&mut p, &mut s, "ci", &["write:repository"])
+    };
+    const N: usize = 6;
+    let barrier = Arc::new(Barrier::new(N));
+    let handles: Vec<_> = (0..N)
+        .map(|_| {
+            let (db, m, id, barrier) = (db.clone(), m.clone(), token.id.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut s = Store::open(&db).unwrap();
+                let mut p = policy(&m, &s);
+                barrier.wait();
+                lifecycle::rotate(&mut p, &mut s, &id, None, &actor("alice", NOW + 10)).is_ok()
+            })
+        })
+        .collect();
+    let wins = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|ok| *ok)
+        .count();
+    assert_eq!(wins, 1, "exactly one rotation wins");
+    let s = Store::open(&db).unwrap();
+    let all = s.tokens(Some("alice")).unwrap();
+    let live: Vec<_> = all.iter().filter(|t| t.record.revoked.is_none()).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(
+        live[0].record.predecessor.as_deref(),
+        Some(token.id.as_str())
+    );
+    let old = s.token(&token.id).unwrap().unwrap().record;
+    assert_eq!(old.successor.as_deref(), Some(live[0].record.id.as_str()));
+    let (rotations, _) = s
+        .history(&HistoryFilter {
+            action: Some("rotate".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rotations.len(), 1);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
+    // issue 4: a killed process leaves no half-rotated family.
+    let dir = tempdir("crash");
+    let db = new_store(&dir);
+    let m = module();
+    let (secret, token) = {
+        let mut s = Store::open(&db).unwrap();
+        let mut p = policy(&m, &s);
+        create(&mut p, &mut s, "ci", &["write:repository"])
+    };
+    let before = Store::open(&db)
+        .unwrap()
+        .history(&HistoryFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .0;
+    let marker = dir.join("paused");
+    let mut child = Command::new(bin())
+        .args(["token", "rotate", "--db", db.to_str().unwrap(), &token.id])
+        .env("FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT", &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the rotation never reached its commit point"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
+    child.wait().unwrap();
+    let s = Store::open(&db).unwrap();
+    let all = s.tokens(None).unwrap();
+    assert_eq!(all.len(), 1, "no half-written successor");
+    let old = &all[0].record;
+    assert_eq!(
+        (old.revoked, old.successor.as_ref()),
+        (None, None),
+        "the old token is untouched"
+    );
+    let after = s
+        .history(&HistoryFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .0;
+    assert_eq!(before, after, "no history event from the lost transaction");
+    drop(s);
+    // The token still works, and a later rotation succeeds.
+    let mut s = Store::open(&db).unwrap();
+    let mut p = policy(&m, &s);
+    assert!(lifecycle::rotate(&mut p, &mut s, &token.id, None, &actor("alice", NOW + 20)).is_ok());
+    assert!(!secret.is_empty());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn history_is_complete_and_filterable() {
+    // seed 002 (token change history: every event, filters, cursor pagination), issue 4.
+    let dir = tempdir("history");
+    let db = new_store(&dir);
+    let m = module();
+    let mut s = Store::open(&db).unwrap();
+    let mut p = policy(&m, &s);
+    let (_, a) = create(&mut p, &mut s, "a", &["write:repository", "read:issue"]);
+    let (_, b) = create(&mut p, &mut s, "b", &["read:repository"]);
+    let child = match lifecycle::child(
+        &mut p,
+        &mut s,
+        &a.id,
+        &["read:repository".into()],
+        3600,
+        None,
+        &actor("alice", NOW + 1),
+    )
+    .unwrap()
+    {
+        lifecycle::ChildResult::Minted(_, r) => r,
+        lifecycle::ChildResult::Reused(_) => panic!("nothing to reuse"),
+    };
+    let edit = wit::TokenEdit {
+        name: Some("a2".into()),
+        scopes: None,
+        expires: Some(Some(NOW + 600)),
+    };
+    let written = lifecycle::edit(&mut p, &mut s, &a.id, &edit, &actor("root", NOW + 2)).unwrap();
+    assert_eq!(written.len(), 2, "the child was shortened with its parent");
+    let (_, a3) = lifecycle::rotate(&mut p, &mut s, &a.id, None, &actor("alice", NOW + 3)).unwrap();
+    let revoked = lifecycle::revoke(
+        &mut p,
+        &mut s,
+        &b.id,
+        wit::RevokeScope::Token,
+        &actor("alice", NOW + 4),
+    )
+    .unwrap();
+    assert_eq!(revoked, vec![b.id.clone()]);
+    let expired = lifecycle::expire(&mut p, &mut s, &actor("expire", NOW + 10_000)).unwrap();
+    assert_eq!(
+        expired.len(),
+        1,
+        "the rotated successor expired (its lifetime was 600 s)"
+    );
+    assert_eq!(expired[0].token_id, a3.id);
+    assert!(
+        lifecycle::expire(&mut p, &mut s, &actor("expire", NOW + 20_000))
+            .unwrap()
+            .is_empty(),
+        "recorded once"
+    );
+
+    let all = |f: HistoryFilter| s.history(&HistoryFilter { limit: 100, ..f }).unwrap().0;
+    let events = all(HistoryFilter::default());
+    let count = |action: &str| events.iter().filter(|e| e.action == action).count();
+    // create a, b, child, rotation successor; edit a and child; rotate a; revoke b and the
+    // child (it went with its rotated-away parent); expire a3.
+    assert_eq!(
+        (
+            count("create"),
+            count("edit"),
+            count("rotate"),
+            count("revoke"),
+            count("expire")
+        ),
+        (4, 2, 1, 2, 1)
+    );
+    let edit_a = events
+        .iter()
+        .find(|e| e.action == "edit" && e.token_id == a.id)
+        .unwrap();
+    assert_eq!(
+        (
+            edit_a.old_name.as_deref(),
+            edit_a.name.as_str(),
+            edit_a.actor.as_str()
+        ),
+        (Some("a"), "a2", "root")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "revoke" && e.token_id == child.id)
+    );
+    assert_eq!(
+        all(HistoryFilter {
+            actor: Some("root".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        all(HistoryFilter {
+            token: Some(b.id.clone()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        all(HistoryFilter {
+            action: Some("expire".into()),
+            ..Default::default()
+        })
+        .len(),
+        1
+    );
+    // At NOW+3: rotate, its successor's create, the child's cascaded revoke; at NOW+4: revoke b.
+    assert_eq!(
+        all(HistoryFilter {
+            since: Some(NOW + 3),
+            until: Some(NOW + 5),
+            ..Default::default()
+        })
+        .len(),
+        4
+    );
+    let cidr = |c: &str| {
+        all(HistoryFilter {
+            ip: Some(c.parse().unwrap()),
+            ..Default::default()
+        })
+        .len()
+    };
+    assert_eq!(cidr("198.51.100.0/24"), events.len());
+    assert_eq!(cidr("203.0.113.0/24"), 0);
+    // Cursor pagination walks every event exactly once, newest first.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = s
+            .history(&HistoryFilter {
+                limit: 3,
+                cursor,
+                ..Default::default()
+            })
+            .unwrap();
+        seen.extend(page.iter().map(|e| e.seq));
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut expected: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn import_export_round_trip_and_no_secrets() {
+    let dir = tempdir("roundtrip");
+    let db = new_store(&dir);
+    let m = module();
+    let mut s = Store::open(&db).unwrap();
+    let mut p = policy(&m, &s);
+    let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
+    let w = s.export_world().unwrap();
+    let db2 = dir.join("copy.db");
+    Store::open(&db2).unwrap().import_world(&w).unwrap();
+    assert_eq!(Store::open(&db2).unwrap().export_world().unwrap(), w);
+    let raw = std::fs::read(&db).unwrap();
+    let needle = &secret.as_bytes()[9..57];
+    assert!(
+        !raw.windows(needle.len()).any(|win| win == needle),
+        "the secret is never stored"
+    );
+    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), 1);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(i) = stdin {
+        let _ = c.stdin.take().unwrap().write_all(i.as_bytes());
+    }
+    drop(c.stdin.take());
+    c.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_cli_lifecycle_from_the_readme() {
+    // README "Token store": create, list, derive, rotate, revoke, audit; decide against the
+    // database writes last-used and revokes a leaked rotation family.
+    let dir = tempdir("cli");
+    let db = dir.join("forge.db");
+    let d = db.to_str().unwrap();
+    assert!(run(&["init-db", "--db", d], None).status.success());
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--db",
+            d,
+            "--owner",
+            "alice",
+            "--name",
+            "ci",
+            "--scope",
+            "write:repository",
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["token"]["id"].as_str().unwrap().to_string();
+    let out = run(&["token", "list", "--db", d], None);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains(&id) && !listing.contains(&secret));
+    let out = run(
+        &[
+            "token",
+            "child",
+            "--db",
+            d,
+            &id,
+            "--scope",
+            "read:repository",
+            "--lifetime",
+            "1h",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Duplicate names are refused by the policy.
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--db",
+            d,
+            "--owner",
+            "alice",
+            "--name",
+            "ci",
+            "--scope",
+            "read:repository",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already has a live token with this name")
+    );
+    let request = |s: &str| {
+        format!(r#"{{"credential":{{"bearer":"{s}"}},"repository":"alice/app","action":"pull"}}"#)
+    };
+    let out = run(
+        &["decide", "--db", d, "--request", "-"],
+        Some(&request(&secret)),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let shown: serde_json::Value =
+        serde_json::from_slice(&run(&["token", "show", "--db", d, &id, "--json"], None).stdout)
+            .unwrap();
+    assert!(
+        shown["last_used"].as_i64().is_some(),
+        "decide recorded the use"
+    );
+    let out = run(&["token", "rotate", "--db", d, &id, "--json"], None);
+    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new_id = rotated["token"]["id"].as_str().unwrap().to_string();
+    // The old secret presented again: refused, and the whole family is revoked.
+    let out = run(
+        &["decide", "--db", d, "--request", "-"],
+        Some(&request(&secret)),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let shown: serde_json::Value =
+        serde_json::from_slice(&run(&["token", "show", "--db", d, &new_id, "--json"], None).stdout)
+            .unwrap();
+    assert_eq!(shown["state"].as_str(), Some("revoked"));
+    let out = run(&["audit", "--db", d, "--json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&["history", "--db", d, "--json", "--limit", "100"], None);
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"rotate") && actions.contains(&"revoke") && actions.contains(&"create")
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    let export = dir.join("export.json");
+    assert!(
+        run(
+            &["export", "--db", d, "--world", export.to_str().unwrap()],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(!std::fs::read_to_string(&export).unwrap().contains(&secret));
+    std::fs::remove_dir_all(dir).ok();
+}
