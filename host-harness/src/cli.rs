@@ -219,6 +219,86 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve git over smart HTTP (and forward auth) with every request decided by the
+    /// policy; the module is hot-swappable (`forge-authz reload`).
+    Serve {
+        /// Token database.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Directory of bare repositories (`owner/name.git`).
+        #[arg(long)]
+        repos: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Private state directory (hook socket, hooks).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Write the bound port to this file (for `--listen 127.0.0.1:0`).
+        #[arg(long)]
+        port_file: Option<PathBuf>,
+    },
+    /// Ask a running server to load a new policy module (checked before it serves).
+    Reload {
+        /// Server address, `127.0.0.1:8080`.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        server: String,
+        /// The module (default: reload the one it serves).
+        #[arg(long = "module")]
+        module: Option<PathBuf>,
+    },
+    /// Run a candidate module in shadow beside the live one on a running server: the live
+    /// decision is enforced, every difference is logged and counted (`/-/admin/status`).
+    /// Without `--module`, stop the shadow.
+    Shadow {
+        /// Server address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        server: String,
+        /// The candidate module.
+        #[arg(long = "module")]
+        module: Option<PathBuf>,
+    },
+    /// Make the shadow candidate the live module.
+    Promote {
+        /// Server address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        server: String,
+    },
+    /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --db DB --repos DIR %u %t %k`.
+    SshKeys {
+        /// Token database.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Directory of bare repositories.
+        #[arg(long)]
+        repos: PathBuf,
+        /// `%u`, `%t`, `%k`.
+        args: Vec<String>,
+    },
+    /// The forced command of an SSH key: reads `SSH_ORIGINAL_COMMAND`, asks the policy,
+    /// runs git or prints the reason and exits non-zero.
+    GitShell {
+        /// Token database.
+        #[arg(long, env = "FORGE_AUTHZ_DB", default_value = "forge-authz.db")]
+        db: PathBuf,
+        /// Directory of bare repositories.
+        #[arg(long)]
+        repos: PathBuf,
+        /// The key's id.
+        #[arg(long)]
+        key: String,
+    },
+    /// Git hooks installed by `serve` (internal).
+    #[command(hide = true)]
+    Hook {
+        /// `update`.
+        kind: String,
+        /// Hook arguments.
+        args: Vec<String>,
+    },
     /// Record the expiry of every token past it.
     Expire {
         /// Database file.
@@ -642,6 +722,70 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 EXIT_DENY
             })
         }
+        Command::Serve {
+            db,
+            repos,
+            listen,
+            workers,
+            state,
+            port_file,
+        } => {
+            let state = state.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("forge-authz-serve-{}", std::process::id()))
+            });
+            crate::serve::serve(crate::serve::ServeConfig {
+                db,
+                repos: std::fs::canonicalize(&repos)
+                    .with_context(|| format!("repositories directory {}", repos.display()))?,
+                listen,
+                workers,
+                policy: policy_path.clone(),
+                limits,
+                state,
+                port_file,
+            })?;
+            Ok(0)
+        }
+        Command::Reload { server, module } => {
+            let body = module
+                .map(|m| std::fs::canonicalize(&m).unwrap_or(m).display().to_string())
+                .unwrap_or_default();
+            let (status, text) =
+                crate::serve::admin_request(&server, "POST", "/-/admin/reload", &body)?;
+            outln!("{}", text.trim());
+            Ok(if status == 200 { 0 } else { EXIT_DENY })
+        }
+        Command::Shadow { server, module } => {
+            let body = module
+                .map(|m| std::fs::canonicalize(&m).unwrap_or(m).display().to_string())
+                .unwrap_or_default();
+            let (status, text) =
+                crate::serve::admin_request(&server, "POST", "/-/admin/shadow", &body)?;
+            outln!("{}", text.trim());
+            Ok(if status == 200 { 0 } else { EXIT_DENY })
+        }
+        Command::Promote { server } => {
+            let (status, text) =
+                crate::serve::admin_request(&server, "POST", "/-/admin/promote", "")?;
+            outln!("{}", text.trim());
+            Ok(if status == 200 { 0 } else { EXIT_DENY })
+        }
+        Command::SshKeys { db, repos, args } => {
+            let (Some(t), Some(k)) = (args.get(args.len().wrapping_sub(2)), args.last()) else {
+                bail!("usage: forge-authz ssh-keys --db DB --repos DIR %u %t %k");
+            };
+            if let Some(line) = crate::serve::ssh_keys(&db, &repos, t, k)? {
+                outln!("{line}");
+            }
+            Ok(0)
+        }
+        Command::GitShell { db, repos, key } => {
+            crate::serve::git_shell(&policy_path, limits, &db, &repos, &key)
+        }
+        Command::Hook { kind, args } => match (kind.as_str(), args.as_slice()) {
+            ("update", [r, old, new]) => Ok(crate::serve::hook_update(r, old, new)),
+            _ => bail!("unknown hook `{kind}`"),
+        },
         Command::Expire { db, json } => {
             let mut store = Store::open(&db)?;
             let mut policy = store_policy(&policy_path, limits, &store)?;

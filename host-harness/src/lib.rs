@@ -7,8 +7,10 @@
 pub mod cidr;
 pub mod cli;
 pub mod lifecycle;
+pub mod live;
 pub mod policy;
 pub mod request;
+pub mod serve;
 pub mod store;
 pub mod wit;
 pub mod world;

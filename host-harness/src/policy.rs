@@ -28,6 +28,8 @@ pub struct Limits {
     pub fuel: u64,
     /// Linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
+    /// Wall-clock deadline of one call, in milliseconds (epoch interruption, 10 ms ticks).
+    pub deadline_ms: u64,
 }
 
 impl Default for Limits {
@@ -35,8 +37,25 @@ impl Default for Limits {
         Limits {
             fuel: 50_000_000,
             memory_bytes: 64 << 20,
+            deadline_ms: 1_000,
         }
     }
+}
+
+/// Epoch tick length: the deadline's resolution.
+const TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Advance an engine's epoch every tick while the engine lives (the thread holds only a
+/// weak reference and ends with the engine).
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(TICK);
+        }
+    });
 }
 
 /// The policy could not run: trap, out of fuel, memory limit, or load failure. Never an
@@ -166,6 +185,7 @@ pub fn default_policy_path() -> PathBuf {
 fn engine() -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.consume_fuel(true);
+    config.epoch_interruption(true);
     config.wasm_component_model(true);
     // Compiled modules are cached on disk (wasmtime's content-addressed cache, keyed by
     // the module bytes and the engine settings), so a CLI run does not recompile the
@@ -191,6 +211,7 @@ impl PolicyModule {
     pub fn from_bytes(bytes: &[u8], limits: Limits, source: PathBuf) -> wasmtime::Result<Self> {
         let engine = engine()?;
         let component = Component::new(&engine, bytes).context("compiling policy component")?;
+        start_ticker(&engine);
         let mut linker: Linker<HostState> = Linker::new(&engine);
         define_random(&engine, &component, &mut linker)?;
         // Everything else the language runtime may import (stdio, environment, exit) traps:
@@ -318,6 +339,10 @@ impl std::fmt::Debug for WasmPolicy {
     }
 }
 
+fn ticks(ms: u64) -> u64 {
+    (ms / 10).max(1)
+}
+
 fn failure(e: impl std::fmt::Display) -> PolicyFailure {
     PolicyFailure(e.to_string())
 }
@@ -340,6 +365,7 @@ impl WasmPolicy {
         let mut store = Store::new(&self.module.engine, HostState { limits });
         store.limiter(|s| &mut s.limits);
         store.set_fuel(self.limits.fuel).map_err(failure)?;
+        store.set_epoch_deadline(ticks(self.limits.deadline_ms));
         let bindings = self.module.pre.instantiate(&mut store).map_err(failure)?;
         let created = bindings
             .forge_authz_authorizer()
@@ -373,6 +399,9 @@ impl WasmPolicy {
         let Some(live) = self.live.as_mut() else {
             return Err(PolicyFailure("no policy instance".into()));
         };
+        // Every call gets a fresh budget: fuel, and a wall-clock deadline from now.
+        live.store
+            .set_epoch_deadline(ticks(self.limits.deadline_ms));
         let result = live.store.set_fuel(self.limits.fuel).and_then(|()| f(live));
         match result {
             Ok(r) => Ok(r),

@@ -349,3 +349,21 @@ fn the_component_exports_the_documented_world_and_imports_only_randomness() {
             .any(|i| i.starts_with("wasi:random/random@0.2."))
     );
 }
+
+#[test]
+fn an_idle_instance_gets_a_fresh_deadline_on_every_call() {
+    // Regression: the epoch deadline is per call, so a worker idle for longer than the
+    // deadline must not trap on its next request.
+    let mut w = world();
+    let mut p = wasm(&w.config().unwrap()).unwrap();
+    p.set_limits(Limits {
+        deadline_ms: 50,
+        ..Limits::default()
+    });
+    let secret = mint(&mut p, &mut w);
+    let req = pull(CredentialDef::Bearer(secret), "alice/app");
+    assert!(authorize_git(&mut p, &w, &req, w.now()).allow);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let d = authorize_git(&mut p, &w, &req, w.now());
+    assert!(d.allow, "{:?}", d.detail);
+}

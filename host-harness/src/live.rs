@@ -1,0 +1,413 @@
+//! The published policy of a running server, and its hot swap.
+//!
+//! A candidate module is compiled and checked off the request path (in the thread that
+//! asked for the reload): it must load as a `forge:authz@0.2.0` component, accept the
+//! server's configuration, and give the built-in known answers. Only then is it published,
+//! atomically (one `Arc` swap under a write lock held for a pointer store). Workers notice
+//! the new generation before their next request and rebuild their warm instance; a request
+//! already running finishes on the instance it started with. A candidate that fails any
+//! check is refused and the old module keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
+use crate::wit;
+
+/// A published module and the configuration it runs with.
+#[derive(Debug)]
+pub struct Published {
+    /// The compiled module.
+    pub module: PolicyModule,
+    /// Keys and options.
+    pub config: wit::Config,
+    /// Publication number (1 for the first).
+    pub generation: u64,
+}
+
+/// The live policy: what workers instantiate.
+#[derive(Debug)]
+pub struct LivePolicy {
+    current: RwLock<Arc<Published>>,
+    generation: AtomicU64,
+    shadow: RwLock<Option<Arc<Published>>>,
+    shadow_generation: AtomicU64,
+    limits: Limits,
+}
+
+/// Why a candidate was refused.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl LivePolicy {
+    /// Load, check and publish the first module.
+    pub fn start(path: &Path, config: wit::Config, limits: Limits) -> Result<LivePolicy, Refused> {
+        let module = check(path, &config, limits)?;
+        Ok(LivePolicy {
+            current: RwLock::new(Arc::new(Published {
+                module,
+                config,
+                generation: 1,
+            })),
+            generation: AtomicU64::new(1),
+            shadow: RwLock::new(None),
+            shadow_generation: AtomicU64::new(0),
+            limits,
+        })
+    }
+
+    /// Publish an already-checked module (a one-shot process such as `git-shell`).
+    pub fn from_module(module: PolicyModule, config: wit::Config) -> LivePolicy {
+        let limits = Limits::default();
+        LivePolicy {
+            current: RwLock::new(Arc::new(Published {
+                module,
+                config,
+                generation: 1,
+            })),
+            generation: AtomicU64::new(1),
+            shadow: RwLock::new(None),
+            shadow_generation: AtomicU64::new(0),
+            limits,
+        }
+    }
+
+    /// The shadow candidate, if any.
+    pub fn shadow(&self) -> Option<Arc<Published>> {
+        match self.shadow.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The shadow's generation (0: none).
+    pub fn shadow_generation(&self) -> u64 {
+        self.shadow_generation.load(Ordering::Acquire)
+    }
+
+    /// Check a candidate and run it in shadow beside the live module (`None`: stop).
+    pub fn set_shadow(&self, path: Option<&Path>) -> Result<u64, Refused> {
+        let next = match path {
+            Some(path) => {
+                let config = self.current().config.clone();
+                let module = check(path, &config, self.limits)?;
+                Some(Arc::new(Published {
+                    module,
+                    config,
+                    generation: self.shadow_generation() + 1,
+                }))
+            }
+            None => None,
+        };
+        let generation = next.as_ref().map_or(0, |p| p.generation);
+        let mut guard = match self.shadow.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *guard = next;
+        self.shadow_generation.store(generation, Ordering::Release);
+        Ok(generation)
+    }
+
+    /// Publish the shadow candidate as the live module (it passed its checks when it was
+    /// set). `Err` when there is no shadow.
+    pub fn promote(&self) -> Result<u64, Refused> {
+        let shadow = self
+            .shadow()
+            .ok_or_else(|| Refused("no shadow module to promote".into()))?;
+        let mut guard = match self.current.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let generation = guard.generation + 1;
+        *guard = Arc::new(Published {
+            module: shadow.module.clone(),
+            config: shadow.config.clone(),
+            generation,
+        });
+        self.generation.store(generation, Ordering::Release);
+        drop(guard);
+        let _ = self.set_shadow(None);
+        Ok(generation)
+    }
+
+    /// The published module.
+    pub fn current(&self) -> Arc<Published> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            // A poisoned lock only means a panic elsewhere while swapping a pointer: the
+            // value is still a complete `Arc`.
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The generation workers compare against.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Check a candidate and publish it. `Err`: refused, the old module keeps serving.
+    pub fn reload(&self, path: &Path) -> Result<u64, Refused> {
+        let config = self.current().config.clone();
+        let module = check(path, &config, self.limits)?;
+        let mut guard = match self.current.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let generation = guard.generation + 1;
+        *guard = Arc::new(Published {
+            module,
+            config,
+            generation,
+        });
+        self.generation.store(generation, Ordering::Release);
+        Ok(generation)
+    }
+
+    /// A fresh warm instance of the published module.
+    pub fn instance(&self) -> Result<(u64, WasmPolicy), Refused> {
+        let p = self.current();
+        let inst = p
+            .module
+            .authorizer(p.config.clone())
+            .map_err(|e| Refused(e.to_string()))?
+            .map_err(|e| Refused(e.describe()))?;
+        Ok((p.generation, inst))
+    }
+}
+
+/// A worker's instance, rebuilt whenever a new module is published.
+#[derive(Debug)]
+pub struct Worker {
+    live: Arc<LivePolicy>,
+    generation: u64,
+    policy: Option<WasmPolicy>,
+    shadow_generation: u64,
+    shadow: Option<WasmPolicy>,
+}
+
+impl Worker {
+    /// A worker on the live policy.
+    pub fn new(live: Arc<LivePolicy>) -> Worker {
+        Worker {
+            live,
+            generation: 0,
+            policy: None,
+            shadow_generation: 0,
+            shadow: None,
+        }
+    }
+
+    /// The shadow instance, if a candidate runs in shadow.
+    pub fn shadow(&mut self) -> Option<&mut WasmPolicy> {
+        let g = self.live.shadow_generation();
+        if g == 0 {
+            self.shadow = None;
+            self.shadow_generation = 0;
+            return None;
+        }
+        if self.shadow.is_none() || g != self.shadow_generation {
+            self.shadow = self.live.shadow().and_then(|p| {
+                p.module
+                    .authorizer(p.config.clone())
+                    .ok()
+                    .and_then(Result::ok)
+            });
+            self.shadow_generation = g;
+        }
+        self.shadow.as_mut()
+    }
+
+    /// The instance to use for the next request (`None`: the module cannot be
+    /// instantiated; the caller denies with `policy-failure`).
+    pub fn policy(&mut self) -> Option<&mut WasmPolicy> {
+        let g = self.live.generation();
+        if self.policy.is_none() || g != self.generation {
+            match self.live.instance() {
+                Ok((gen_, p)) => {
+                    self.generation = gen_;
+                    self.policy = Some(p);
+                }
+                Err(_) => self.policy = None,
+            }
+        }
+        self.policy.as_mut()
+    }
+}
+
+/// Compile and check a candidate: it loads, accepts `config`, and gives the known answers.
+pub fn check(path: &Path, config: &wit::Config, limits: Limits) -> Result<PolicyModule, Refused> {
+    let module = PolicyModule::load(path, limits).map_err(|e| Refused(format!("{e:#}")))?;
+    let mut p = module
+        .authorizer(config.clone())
+        .map_err(|e| Refused(e.to_string()))?
+        .map_err(|e| Refused(format!("configuration refused: {}", e.describe())))?;
+    known_answers(&mut p).map_err(|e| Refused(format!("known-answer check failed: {e}")))?;
+    Ok(module)
+}
+
+/// Built-in known answers every sound policy gives: they catch a module that loads but
+/// decides wrongly (an allow-everything build, a swapped reason table) before it serves.
+pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
+    const NOW: i64 = 1_767_225_600;
+    let repo = |owner: &str, name: &str, private: bool| wit::RepositoryFacts {
+        owner: owner.into(),
+        name: name.into(),
+        owner_visibility: wit::Visibility::Public,
+        private,
+        kind: wit::RepositoryKind::Hosted,
+        archived: false,
+        role: wit::Role::None,
+        protected_refs: vec![],
+    };
+    let alice = wit::UserFacts {
+        name: "kat-alice".into(),
+        status: wit::AccountStatus::Active,
+        site_admin: false,
+        visibility: wit::Visibility::Public,
+    };
+    let issued = p
+        .issue(&wit::IssueRequest {
+            owner: alice.name.clone(),
+            name: "kat".into(),
+            scopes: vec!["read:repository".into()],
+            repositories: vec![],
+            owners: vec![],
+            expires: Some(NOW + 3600),
+            now: NOW,
+            creator: wit::Creator::Session(alice.clone()),
+            existing_names: vec![],
+            bound_facts: vec![],
+            ip: None,
+        })
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("mint refused: {}", e.describe()))?;
+    let input = |credential: wit::Credential,
+                 token: Option<wit::TokenRecord>,
+                 repository: Option<wit::RepositoryFacts>,
+                 path: &str,
+                 action: wit::GitAction| wit::Input {
+        credential,
+        also_presented: vec![],
+        token,
+        user: Some(alice.clone()),
+        repository,
+        namespace: None,
+        request: wit::Request::Git(wit::GitRequest {
+            transport: wit::Transport::Http,
+            repository: path.into(),
+            action,
+            refs: vec![],
+        }),
+        now: NOW,
+        explain: false,
+    };
+    let bearer = wit::Credential::Bearer(issued.secret.clone());
+    // One payload character changed (the checksum then fails).
+    let forged: String = issued
+        .secret
+        .char_indices()
+        .map(|(i, c)| match (i, c) {
+            (20, 'A') => 'B',
+            (20, _) => 'A',
+            _ => c,
+        })
+        .collect();
+    let cases: Vec<(&str, wit::Input, bool, wit::Reason)> = vec![
+        (
+            "anonymous pull of a public repository",
+            input(
+                wit::Credential::Anonymous,
+                None,
+                Some(repo("o", "pub", false)),
+                "o/pub",
+                wit::GitAction::Pull,
+            ),
+            true,
+            wit::Reason::PublicRead,
+        ),
+        (
+            "anonymous push",
+            input(
+                wit::Credential::Anonymous,
+                None,
+                Some(repo("o", "pub", false)),
+                "o/pub",
+                wit::GitAction::Push,
+            ),
+            false,
+            wit::Reason::AuthenticationRequired,
+        ),
+        (
+            "token pull",
+            input(
+                bearer.clone(),
+                Some(issued.record.clone()),
+                Some(repo("o", "pub", false)),
+                "o/pub",
+                wit::GitAction::Pull,
+            ),
+            true,
+            wit::Reason::Granted,
+        ),
+        (
+            "read token push",
+            input(
+                bearer.clone(),
+                Some(issued.record.clone()),
+                Some(repo("o", "pub", false)),
+                "o/pub",
+                wit::GitAction::Push,
+            ),
+            false,
+            wit::Reason::ScopeMissing,
+        ),
+        (
+            "hidden private repository",
+            input(
+                bearer,
+                Some(issued.record.clone()),
+                Some(repo("o", "priv", true)),
+                "o/priv",
+                wit::GitAction::Pull,
+            ),
+            false,
+            wit::Reason::RepositoryNotFound,
+        ),
+        (
+            "damaged token",
+            input(
+                wit::Credential::Bearer(forged),
+                None,
+                Some(repo("o", "pub", false)),
+                "o/pub",
+                wit::GitAction::Pull,
+            ),
+            false,
+            wit::Reason::TokenInvalid,
+        ),
+    ];
+    for (what, i, allow, reason) in cases {
+        let d = p.decide(&i).map_err(|e| e.to_string())?;
+        if d.allow != allow || d.reason != reason {
+            return Err(format!(
+                "{what}: got {} {}",
+                if d.allow { "allow" } else { "deny" },
+                d.reason.code()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The path a module was published from.
+pub fn source_of(p: &Published) -> PathBuf {
+    p.module.source().to_path_buf()
+}

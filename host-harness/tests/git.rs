@@ -1,0 +1,634 @@
+//! Real git clients against `forge-authz serve` on loopback: clone, fetch and push decided
+//! by the wasm policy, per-ref refusals, forward auth, hot swap under load, shadow mode.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
+}
+
+/// A forge on loopback: a database, bare repositories, a running server.
+pub struct Forge {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    pub repos: PathBuf,
+    pub port: u16,
+    server: Child,
+}
+
+impl Drop for Forge {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        if std::thread::panicking() {
+            eprintln!("server log:\n{}", self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn cli(args: &[&str]) -> Output {
+    run(Command::new(bin()).args(args))
+}
+
+const WORLD: &str = r#"{
+  "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
+  "signing_key": "k1",
+  "users": [
+    {"name": "alice"}, {"name": "bob"}, {"name": "carol"}
+  ],
+  "repositories": [
+    {"owner": "alice", "name": "app", "collaborators": {"carol": "write"},
+     "protected_refs": [{"pattern": "main", "push": "admins", "force_push": "nobody"}]},
+    {"owner": "alice", "name": "secret", "private": true},
+    {"owner": "bob", "name": "pub"}
+  ]
+}"#;
+
+fn git(dir: &Path, home: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.test",
+            "-c",
+            "credential.helper=",
+            "-c",
+            "init.defaultBranch=main",
+        ]);
+    c
+}
+
+fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
+    let bare = repos.join(owner).join(format!("{name}.git"));
+    std::fs::create_dir_all(&bare).unwrap();
+    assert!(
+        run(git(&bare, home).args(["init", "-q", "--bare", "."]))
+            .status
+            .success()
+    );
+    let work = home.join(format!("seed-{owner}-{name}"));
+    std::fs::create_dir_all(&work).unwrap();
+    assert!(
+        run(git(&work, home).args(["init", "-q", "."]))
+            .status
+            .success()
+    );
+    std::fs::write(work.join("README"), format!("{owner}/{name}\n")).unwrap();
+    assert!(
+        run(git(&work, home).args(["add", "README"]))
+            .status
+            .success()
+    );
+    assert!(
+        run(git(&work, home).args(["commit", "-q", "-m", "init"]))
+            .status
+            .success()
+    );
+    assert!(
+        run(git(&work, home).args(["push", "-q", bare.to_str().unwrap(), "HEAD:refs/heads/main"]))
+            .status
+            .success()
+    );
+    assert!(
+        run(git(&bare, home).args(["symbolic-ref", "HEAD", "refs/heads/main"]))
+            .status
+            .success()
+    );
+}
+
+impl Forge {
+    pub fn start(name: &str) -> Forge {
+        let dir =
+            std::env::temp_dir().join(format!("forge-authz-git-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let world = dir.join("world.json");
+        std::fs::write(&world, WORLD).unwrap();
+        let db = dir.join("forge.db");
+        let out = cli(&[
+            "init-db",
+            "--db",
+            db.to_str().unwrap(),
+            "--world",
+            world.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let repos = dir.join("repos");
+        for (o, n) in [("alice", "app"), ("alice", "secret"), ("bob", "pub")] {
+            seed(&repos, &dir.join("home"), o, n);
+        }
+        let port_file = dir.join("port");
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let server = Command::new(bin())
+            .args([
+                "serve",
+                "--db",
+                db.to_str().unwrap(),
+                "--repos",
+                repos.to_str().unwrap(),
+            ])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--port-file",
+                port_file.to_str().unwrap(),
+            ])
+            .args([
+                "--state",
+                dir.join("state").to_str().unwrap(),
+                "--workers",
+                "4",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file)
+                && let Ok(p) = p.trim().parse()
+            {
+                break p;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Forge {
+            dir,
+            db,
+            repos,
+            port,
+            server,
+        }
+    }
+
+    pub fn token(&self, owner: &str, name: &str, scopes: &str, extra: &[&str]) -> String {
+        let out = cli(&[
+            &[
+                "token",
+                "create",
+                "--db",
+                self.db.to_str().unwrap(),
+                "--owner",
+                owner,
+                "--name",
+                name,
+                "--scope",
+                scopes,
+            ],
+            extra,
+        ]
+        .concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn url(&self, user: &str, secret: &str, repo: &str) -> String {
+        if secret.is_empty() {
+            format!("http://127.0.0.1:{}/{repo}.git", self.port)
+        } else {
+            format!("http://{user}:{secret}@127.0.0.1:{}/{repo}.git", self.port)
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+
+    pub fn clone(&self, url: &str, into: &str) -> Output {
+        run(git(&self.home(), &self.home()).args(["clone", "-q", url, into]))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// A raw HTTP request; returns status, headers (lowercased names) and body.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        (status, headers, body.to_string())
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn clone_fetch_and_push_are_decided_by_the_policy() {
+    // issue 5 (smart HTTP through the policy); reference §1.11-13, §2.8, §6.
+    let f = Forge::start("http");
+    let home = f.home();
+    let rw = f.token("alice", "rw", "write:repository", &[]);
+    let ro = f.token("alice", "ro", "read:repository", &[]);
+    let push_only = f.token("alice", "po", "repository:push", &[]);
+    let bound = f.token("alice", "bound", "write:repository", &["--repo", "bob/pub"]);
+    let carol = f.token("carol", "c", "write:repository", &[]);
+
+    // Anonymous clone of a public repository; a private one is refused without a prompt.
+    assert!(
+        f.clone(&f.url("", "", "alice/app"), "anon")
+            .status
+            .success()
+    );
+    let o = f.clone(&f.url("", "", "alice/secret"), "anon-secret");
+    assert!(!o.status.success());
+
+    // A good token clones, fetches and pushes.
+    let o = f.clone(&f.url("x-access-token", &rw, "alice/app"), "rw");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let work = home.join("rw");
+    assert!(
+        run(git(&work, &home).args(["fetch", "-q", "origin"]))
+            .status
+            .success()
+    );
+    std::fs::write(work.join("f"), "1").unwrap();
+    assert!(run(git(&work, &home).args(["add", "f"])).status.success());
+    assert!(
+        run(git(&work, &home).args(["commit", "-q", "-m", "one"]))
+            .status
+            .success()
+    );
+    let o = run(git(&work, &home).args(["push", "origin", "HEAD:main"]));
+    assert!(o.status.success(), "owner pushes main: {}", stderr(&o));
+    assert!(
+        f.clone(&f.url("alice", &rw, "alice/secret"), "rw-secret")
+            .status
+            .success()
+    );
+
+    // Pull-only token: cannot push (403 with the reason shown by git).
+    let o = run(git(&work, &home).args([
+        "push",
+        &f.url("x-access-token", &ro, "alice/app"),
+        "HEAD:refs/heads/x",
+    ]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("scope-missing"), "{}", stderr(&o));
+    // Push-only token (Launchpad): cannot clone (a private repository, so git has to
+    // present it: a public one it may clone anonymously).
+    let o = f.clone(&f.url("x-access-token", &push_only, "alice/secret"), "po");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("403") || stderr(&o).contains("scope-missing"),
+        "{}",
+        stderr(&o)
+    );
+    // Push-only token pushes (the advertisement needs no pull).
+    let o = run(git(&work, &home).args([
+        "push",
+        &f.url("x-access-token", &push_only, "alice/app"),
+        "HEAD:refs/heads/from-push-only",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The credential cases use the private repository: git presents credentials only after
+    // a 401, and a public repository it would clone anonymously.
+    // Wrong repository: 401, no prompt.
+    let o = f.clone(&f.url("x-access-token", &bound, "alice/secret"), "bound");
+    assert!(!o.status.success());
+    // Forged token: same as any bad credential.
+    let mut forged = rw.clone();
+    forged.replace_range(30..31, if &forged[30..31] == "A" { "B" } else { "A" });
+    assert!(
+        !f.clone(&f.url("x-access-token", &forged, "alice/secret"), "forged")
+            .status
+            .success()
+    );
+    // Expired token: move its expiry into the past in the store.
+    let exp = f.token("alice", "exp", "read:repository", &[]);
+    assert_eq!(
+        sql(&f.db, "UPDATE tokens SET expires = 1000 WHERE name = 'exp'"),
+        1
+    );
+    assert!(
+        !f.clone(&f.url("alice", &exp, "alice/secret"), "exp")
+            .status
+            .success()
+    );
+
+    // Protected main: a write collaborator is refused on main, allowed on a branch, and the
+    // refused ref's reason reaches the user.
+    std::fs::write(work.join("f"), "2").unwrap();
+    assert!(
+        run(git(&work, &home).args(["commit", "-q", "-am", "two"]))
+            .status
+            .success()
+    );
+    let o = run(git(&work, &home).args([
+        "push",
+        &f.url("carol", &carol, "alice/app"),
+        "HEAD:main",
+        "HEAD:refs/heads/carol",
+    ]));
+    assert!(!o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("ref-protected"), "{err}");
+    assert!(
+        err.contains("[new branch]") && err.contains("carol"),
+        "the other ref follows: {err}"
+    );
+    // Force-push to main is refused even for the owner.
+    let o = run(git(&work, &home).args(["push", "--force", "origin", "HEAD~2:main"]));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("force-push-protected"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The log names reasons and never a secret.
+    let log = f.log();
+    for reason in [
+        "public-read",
+        "granted",
+        "scope-missing",
+        "token-not-bound",
+        "token-invalid",
+        "token-expired",
+        "ref-protected",
+    ] {
+        assert!(
+            log.contains(&format!("reason={reason}")),
+            "log lacks {reason}:\n{log}"
+        );
+    }
+    for secret in [&rw, &ro, &push_only, &bound, &carol, &forged, &exp] {
+        assert!(!log.contains(&secret[9..57]), "a secret reached the log");
+    }
+}
+
+/// Run one SQL statement against the store (test-side time travel).
+fn sql(db: &Path, sql: &str) -> usize {
+    let store = forge_authz_host::store::Store::open(db).unwrap();
+    store.conn().execute(sql, []).unwrap()
+}
+
+#[test]
+fn forward_auth_answers_like_the_server() {
+    // issue 5 (nginx auth_request / Traefik forwardAuth).
+    let f = Forge::start("fwd");
+    let rw = f.token("alice", "rw", "write:repository", &[]);
+    let basic = |u: &str, p: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    let auth = |uri: &str, method: &str, authz: Option<&str>| {
+        let mut h = vec![("X-Forwarded-Uri", uri), ("X-Forwarded-Method", method)];
+        if let Some(a) = authz {
+            h.push(("Authorization", a));
+        }
+        f.http("GET", "/-/auth", &h, "")
+    };
+    let header =
+        |h: &[(String, String)], k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (s, h, _) = auth(
+        "/alice/app.git/info/refs?service=git-receive-pack",
+        "GET",
+        Some(&basic("alice", &rw)),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        header(&h, "x-forge-authz-reason").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(header(&h, "x-forge-authz-user").as_deref(), Some("alice"));
+    let (s, h, _) = auth(
+        "/alice/secret.git/info/refs?service=git-upload-pack",
+        "GET",
+        None,
+    );
+    assert_eq!(s, 401);
+    assert!(header(&h, "www-authenticate").unwrap().starts_with("Basic"));
+    let (s, _, body) = auth(
+        "/alice/nothing.git/git-upload-pack",
+        "POST",
+        Some(&format!("Bearer {rw}")),
+    );
+    assert_eq!(s, 404);
+    assert!(body.contains("repository-not-found"));
+    // nginx's header names.
+    let (s, _, _) = f.http(
+        "GET",
+        "/-/auth",
+        &[
+            (
+                "X-Original-URI",
+                "/bob/pub.git/info/refs?service=git-upload-pack",
+            ),
+            ("X-Original-Method", "GET"),
+        ],
+        "",
+    );
+    assert_eq!(s, 200);
+    let (s, _, _) = auth("/not/a/git/url", "GET", None);
+    assert_eq!(s, 400);
+}
+
+#[test]
+fn hot_swap_under_load_never_fails_or_wrongly_allows() {
+    // issue 5: N clients decide while the module is swapped M times, broken modules
+    // included; every answer is the expected one, and refused modules never serve.
+    let f = Forge::start("swap");
+    let rw = f.token("alice", "rw", "write:repository", &[]);
+    let mut forged = rw.clone();
+    forged.replace_range(30..31, if &forged[30..31] == "A" { "B" } else { "A" });
+    let good = forge_authz_host::default_policy_path();
+    let broken = f.dir.join("broken.wasm");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let not_component = f.dir.join("core.wasm");
+    std::fs::write(&not_component, b"\0asm\x01\0\0\0").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = f.port;
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            let (rw, forged, stop) = (rw.clone(), forged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                let mut wrong = Vec::new();
+                let start = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && start.elapsed() < Duration::from_secs(120) {
+                    let (token, want) = if (n + i).is_multiple_of(2) { (&rw, 200) } else { (&forged, 401) };
+                    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    write!(
+                        s,
+                        "GET /-/auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Forwarded-Uri: /alice/app.git/info/refs?service=git-upload-pack\r\nX-Forwarded-Method: GET\r\nAuthorization: Bearer {token}\r\n\r\n"
+                    )
+                    .unwrap();
+                    let mut resp = String::new();
+                    s.read_to_string(&mut resp).unwrap();
+                    let status: u16 = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+                    if status != want {
+                        wrong.push(format!("want {want} got {status}"));
+                    }
+                    n += 1;
+                }
+                (n, wrong)
+            })
+        })
+        .collect();
+    let addr = format!("127.0.0.1:{}", f.port);
+    let mut published = 0;
+    let mut refused = 0;
+    for round in 0..8 {
+        let module = match round % 4 {
+            0 | 2 => good.clone(),
+            1 => broken.clone(),
+            _ => not_component.clone(),
+        };
+        let (status, body) = forge_authz_host::serve::admin_request(
+            &addr,
+            "POST",
+            "/-/admin/reload",
+            module.to_str().unwrap(),
+        )
+        .unwrap();
+        if module == good {
+            assert_eq!(status, 200, "{body}");
+            published += 1;
+        } else {
+            assert_eq!(status, 409, "a broken module must be refused: {body}");
+            refused += 1;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        let (n, wrong) = c.join().unwrap();
+        assert!(wrong.is_empty(), "{wrong:?}");
+        total += n;
+    }
+    assert!(total > 20, "only {total} requests ran during the swaps");
+    let (_, status) =
+        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
+    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(v["generation"].as_u64(), Some(1 + published));
+    assert_eq!(v["refused_reloads"].as_u64(), Some(refused));
+    assert_eq!(v["policy_failures"].as_u64(), Some(0));
+}
+
+#[test]
+fn shadow_mode_compares_and_promotes() {
+    // issue 5: a candidate decides beside the live module; the live decision is enforced.
+    let f = Forge::start("shadow");
+    let rw = f.token("alice", "rw", "write:repository", &[]);
+    let addr = format!("127.0.0.1:{}", f.port);
+    let good = forge_authz_host::default_policy_path();
+    let (s, _) = forge_authz_host::serve::admin_request(
+        &addr,
+        "POST",
+        "/-/admin/shadow",
+        "/nonexistent.wasm",
+    )
+    .unwrap();
+    assert_eq!(s, 409, "an unloadable candidate is refused");
+    let o = cli(&[
+        "shadow",
+        "--server",
+        &addr,
+        "--module",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    for _ in 0..3 {
+        let (st, _, _) = f.http(
+            "GET",
+            "/-/auth",
+            &[
+                (
+                    "X-Forwarded-Uri",
+                    "/alice/app.git/info/refs?service=git-upload-pack",
+                ),
+                ("Authorization", &format!("Bearer {rw}")),
+            ],
+            "",
+        );
+        assert_eq!(st, 200);
+    }
+    let (_, status) =
+        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
+    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(v["shadow_requests"].as_u64(), Some(3));
+    assert_eq!(
+        v["shadow_differences"].as_u64(),
+        Some(0),
+        "the same module never differs"
+    );
+    let o = cli(&["promote", "--server", &addr]);
+    assert!(o.status.success());
+    let (_, status) =
+        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
+    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    assert_eq!(v["generation"].as_u64(), Some(2));
+    assert!(v["shadow"].is_null());
+    // Admin endpoints answer loopback only; a proxy's forward auth never reaches them.
+    let (s, _, _) = f.http("GET", "/-/admin/nope", &[], "");
+    assert_eq!(s, 404);
+}
