@@ -331,11 +331,22 @@ fn resolve_token<'a>(
     username: Option<&str>,
     trace: &mut Trace,
 ) -> Result<Principal<'a>, Refusal> {
-    let parsed = keys
-        .verify(secret)
-        .map_err(|e| ("token-signature", token_invalid(e)))?;
+    // With a record, the secret is bound to it by its SHA-256 (checked in constant time
+    // below), so the HMAC — already checked by `verify` before the host's lookup — is
+    // redone only when that binding fails, to name the refusal exactly. Without a record,
+    // the full verification names it.
+    let parsed = match input.token {
+        Some(_) => keys.parse_listed(secret),
+        None => keys.verify(secret),
+    }
+    .map_err(|e| ("token-signature", token_invalid(e)))?;
     trace.pass("token-signature", || format!("key `{}`", parsed.key_id));
-    let record = check_record(input, secret, &parsed)?;
+    let record = check_record(input, secret, &parsed).map_err(|refusal| {
+        match (refusal.1.reason, keys.verify(secret)) {
+            (Reason::TokenUnknown, Err(e)) => ("token-signature", token_invalid(e)),
+            _ => refusal,
+        }
+    })?;
     trace.pass("token-record", || {
         format!("token `{}` of `{}`", record.id, record.owner)
     });

@@ -285,6 +285,15 @@ impl Keyring {
         Ok(parsed)
     }
 
+    /// Format, checksum and a listed key id, without the HMAC. Enough to bind a secret to
+    /// a stored record by its SHA-256 (a preimage the store alone cannot give); the full
+    /// [`Keyring::verify`] still runs before any store lookup and on every refusal.
+    pub fn parse_listed<'a>(&self, secret: &'a str) -> Result<Parsed<'a>, TokenError> {
+        let parsed = parse(secret)?;
+        self.key(parsed.key_id).ok_or(TokenError::UnknownKey)?;
+        Ok(parsed)
+    }
+
     /// Build a token from 36 bytes of entropy with the signing key. Returns the secret
     /// and its public token id.
     pub fn mint(&self, entropy: &[u8; ENTROPY_BYTES]) -> (String, String) {
