@@ -162,10 +162,14 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
             .collect()
     }
 
-    fn audit(&self, entries: Vec<wit::AuditEntry>, now: i64) -> Vec<wit::AuditFinding> {
+    fn audit(
+        &self,
+        entries: Vec<wit::AuditEntry>,
+        context: wit::ChangeContext,
+    ) -> Vec<wit::AuditFinding> {
         let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
         self.0
-            .audit(&entries, now)
+            .audit(&entries, &context_in(context))
             .into_iter()
             .map(finding_out)
             .collect()

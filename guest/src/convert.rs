@@ -515,6 +515,7 @@ fn rotate_in(r: wit::RotateRequest) -> policy::RotateRequest {
     policy::RotateRequest {
         old: record_in(r.old),
         expires: r.expires,
+        records: r.records.into_iter().map(record_in).collect(),
         context: context_in(r.context),
     }
 }
@@ -524,6 +525,7 @@ fn rotation_out(r: policy::Rotation) -> wit::Rotation {
     wit::Rotation {
         new: issued_out(r.new),
         old: record_out(r.old),
+        revoked_children: r.revoked_children.into_iter().map(record_out).collect(),
         events: r.events.into_iter().map(event_out).collect(),
     }
 }
@@ -588,5 +590,6 @@ fn finding_out(f: policy::AuditFinding) -> wit::AuditFinding {
             policy::AuditFix::Update(r) => wit::AuditFix::Update(record_out(r)),
             policy::AuditFix::RecordExpiry(id) => wit::AuditFix::RecordExpiry(id),
         }),
+        event: f.event.map(event_out),
     }
 }

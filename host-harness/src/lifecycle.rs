@@ -234,23 +234,21 @@ pub fn rotate(
         .rotate(&wit::RotateRequest {
             old: old.record,
             expires,
+            records: owner_records(&tx, id)?,
             context: actor.context(),
         })
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
     put_token(&tx, &rotation.old, old.expiry_recorded)?;
     put_token(&tx, &rotation.new.record, false)?;
-    for e in &rotation.events {
-        put_event(&tx, e)?;
-    }
-    // The rotated-away token is revoked, so its children go with it (deepest first), as
-    // the policy plans any revocation.
-    let records = owner_records(&tx, id)?;
-    let cascade = policy
-        .plan_revoke(id, wit::RevokeScope::Token, &records, &actor.context())
-        .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
-    apply_plan(&tx, &cascade)?;
+    // The children the policy revoked with the old token, and every event.
+    apply_plan(
+        &tx,
+        &wit::ChangePlan {
+            updates: rotation.revoked_children,
+            events: rotation.events,
+        },
+    )?;
     fault_point();
     tx.commit()?;
     Ok((rotation.new.secret, rotation.new.record))
@@ -374,64 +372,28 @@ pub fn audit(
 ) -> anyhow::Result<Vec<wit::AuditFinding>> {
     let tx = store.write()?;
     let all = entries(&tx)?;
-    let findings = policy.audit(&all, actor.now).map_err(policy_err)?;
+    let findings = policy.audit(&all, &actor.context()).map_err(policy_err)?;
     if fix {
-        let ctx = actor.context();
+        // Each repair as the policy gave it: the record to write (or the expiry to
+        // record) and its history event.
         for f in &findings {
-            match &f.fix {
-                Some(wit::AuditFix::Update(r)) => {
-                    let Some(old) = all.iter().find(|e| e.record.id == r.id) else {
-                        bail!("audit fix for an unknown token `{}`", r.id);
-                    };
-                    let action = if r.revoked.is_some() && old.record.revoked.is_none() {
-                        wit::HistoryAction::Revoke
-                    } else {
-                        wit::HistoryAction::Edit
-                    };
-                    put_token(&tx, r, old.expiry_recorded)?;
-                    put_event(&tx, &fix_event(&old.record, r, action, &ctx))?;
+            match (&f.fix, &f.event) {
+                (Some(wit::AuditFix::Update(r)), Some(e)) => {
+                    let recorded = all.iter().any(|x| x.record.id == r.id && x.expiry_recorded);
+                    put_token(&tx, r, recorded)?;
+                    put_event(&tx, e)?;
                 }
-                Some(wit::AuditFix::RecordExpiry(id)) => {
-                    if let Some(e) = all.iter().find(|e| e.record.id == *id) {
-                        let ev = policy
-                            .plan_expire(std::slice::from_ref(e), &ctx)
-                            .map_err(policy_err)?;
-                        for x in &ev {
-                            put_event(&tx, x)?;
-                        }
-                        mark_expired(&tx, id)?;
-                    }
+                (Some(wit::AuditFix::RecordExpiry(id)), Some(e)) => {
+                    put_event(&tx, e)?;
+                    mark_expired(&tx, id)?;
                 }
-                None => {}
+                (Some(_), None) => bail!("the policy gave a repair without its history event"),
+                (None, _) => {}
             }
         }
     }
     tx.commit()?;
     Ok(findings)
-}
-
-fn fix_event(
-    old: &wit::TokenRecord,
-    new: &wit::TokenRecord,
-    action: wit::HistoryAction,
-    ctx: &wit::ChangeContext,
-) -> wit::HistoryEvent {
-    wit::HistoryEvent {
-        token_id: new.id.clone(),
-        owner: new.owner.clone(),
-        action,
-        actor: ctx.actor.clone(),
-        ip: ctx.ip.clone(),
-        at: ctx.now,
-        name: new.name.clone(),
-        scopes: new.scopes.clone(),
-        expires: new.expires,
-        parent: new.parent.clone(),
-        old_name: (old.name != new.name).then(|| old.name.clone()),
-        old_scopes: (old.scopes != new.scopes).then(|| old.scopes.clone()),
-        old_expires: (old.expires != new.expires).then_some(old.expires),
-        related: None,
-    }
 }
 
 /// Carry out the store writes a decision asked for: last-used stamps, and the revocation

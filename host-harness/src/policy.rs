@@ -138,7 +138,7 @@ pub trait Policy {
     fn audit(
         &mut self,
         entries: &[AuditEntry],
-        now: i64,
+        context: &ChangeContext,
     ) -> Result<Vec<AuditFinding>, PolicyFailure>;
     /// `migrate-legacy-scopes`.
     fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure>;
@@ -552,14 +552,14 @@ impl Policy for WasmPolicy {
     fn audit(
         &mut self,
         entries: &[AuditEntry],
-        now: i64,
+        context: &ChangeContext,
     ) -> Result<Vec<AuditFinding>, PolicyFailure> {
         self.call(|l| {
             l.bindings.forge_authz_authorizer().authorizer().call_audit(
                 &mut l.store,
                 l.authorizer,
                 entries,
-                now,
+                context,
             )
         })
     }

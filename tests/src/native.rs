@@ -181,13 +181,13 @@ impl Policy for NativePolicy {
     fn audit(
         &mut self,
         entries: &[wit::AuditEntry],
-        now: i64,
+        context: &wit::ChangeContext,
     ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
         let entries: Vec<policy::AuditEntry> =
             entries.iter().cloned().map(audit_entry_in).collect();
         Ok(self
             .0
-            .audit(&entries, now)
+            .audit(&entries, &context_in(context.clone()))
             .into_iter()
             .map(finding_out)
             .collect())

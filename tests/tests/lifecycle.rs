@@ -318,6 +318,7 @@ fn rotation() {
             .rotate(&wit::RotateRequest {
                 old: old.clone(),
                 expires: None,
+                records: vec![],
                 context: ctx(NOW + DAY),
             })
             .unwrap()
@@ -346,6 +347,7 @@ fn rotation() {
             .rotate(&wit::RotateRequest {
                 old: rot.old.clone(),
                 expires: None,
+                records: vec![],
                 context: ctx(NOW + DAY),
             })
             .unwrap();
@@ -407,6 +409,7 @@ fn effects_last_used_and_family_revocation() {
             .rotate(&wit::RotateRequest {
                 old: t.record.clone(),
                 expires: None,
+                records: vec![],
                 context: ctx(NOW + 60),
             })
             .unwrap()
@@ -645,7 +648,7 @@ fn audit_finds_and_repairs() {
                 false,
             ),
         ];
-        let findings = p.audit(&entries, NOW).unwrap();
+        let findings = p.audit(&entries, &ctx(NOW)).unwrap();
         let kinds: Vec<(&str, &str)> = findings
             .iter()
             .map(|f| (f.token_id.as_str(), f.kind.name()))

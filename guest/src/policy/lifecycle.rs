@@ -389,14 +389,27 @@ pub fn rotate(
     rotate_event.related = Some(new.id.clone());
     let mut create_event = event(&new, HistoryAction::Create, ctx);
     create_event.related = Some(old.id.clone());
+    // The rotated-away token is revoked, so its children go with it, as in any
+    // revocation (deepest first; the old token itself is already revoked above).
+    let mut records: Vec<TokenRecord> = request
+        .records
+        .iter()
+        .filter(|r| r.id != old.id)
+        .cloned()
+        .collect();
+    records.push(revoked.clone());
+    let cascade = plan_revoke(&old.id, RevokeScope::Token, &records, ctx)?;
+    let mut events = vec![rotate_event, create_event.clone()];
+    events.extend(cascade.events);
     Ok(Rotation {
         new: IssuedToken {
             secret,
             record: new,
-            event: create_event.clone(),
+            event: create_event,
         },
         old: revoked,
-        events: vec![rotate_event, create_event],
+        revoked_children: cascade.updates,
+        events,
     })
 }
 
@@ -597,8 +610,29 @@ pub fn plan_expire(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEv
         .collect()
 }
 
-/// Check records for inconsistencies.
-pub fn audit(entries: &[AuditEntry], now: Timestamp) -> Vec<AuditFinding> {
+/// The history event a repair records: `expire` for a recorded expiry; `revoke` when the
+/// repair revokes; otherwise `edit`, with the values it changed.
+fn fix_event(old: &TokenRecord, fix: &AuditFix, ctx: &ChangeContext) -> HistoryEvent {
+    match fix {
+        AuditFix::RecordExpiry(_) => event(old, HistoryAction::Expire, ctx),
+        AuditFix::Update(new) => {
+            let action = if new.revoked.is_some() && old.revoked.is_none() {
+                HistoryAction::Revoke
+            } else {
+                HistoryAction::Edit
+            };
+            let mut e = event(new, action, ctx);
+            e.old_name = (old.name != new.name).then(|| old.name.clone());
+            e.old_scopes = (old.scopes != new.scopes).then(|| old.scopes.clone());
+            e.old_expires = (old.expires != new.expires).then_some(old.expires);
+            e
+        }
+    }
+}
+
+/// Check records for inconsistencies; each repair comes with the event it records.
+pub fn audit(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
+    let now = ctx.now;
     let records: Vec<TokenRecord> = entries.iter().map(|e| e.record.clone()).collect();
     let mut out = Vec::new();
     let finding =
@@ -606,6 +640,7 @@ pub fn audit(entries: &[AuditEntry], now: Timestamp) -> Vec<AuditFinding> {
             token_id: r.id.clone(),
             kind,
             message,
+            event: fix.as_ref().map(|f| fix_event(r, f, ctx)),
             fix,
         };
     for e in entries {

@@ -327,7 +327,7 @@ impl Authorizer {
     }
 
     /// Audit a store.
-    pub fn audit(&self, entries: &[AuditEntry], now: Timestamp) -> Vec<AuditFinding> {
-        lifecycle::audit(entries, now)
+    pub fn audit(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
+        lifecycle::audit(entries, ctx)
     }
 }

@@ -615,6 +615,8 @@ pub struct RotateRequest {
     pub old: TokenRecord,
     /// New expiry.
     pub expires: Option<Timestamp>,
+    /// The owner's other tokens (for the children's revocation).
+    pub records: Vec<TokenRecord>,
     /// Context.
     pub context: ChangeContext,
 }
@@ -626,6 +628,8 @@ pub struct Rotation {
     pub new: IssuedToken,
     /// Old record, revoked and linked.
     pub old: TokenRecord,
+    /// Its children, revoked with it.
+    pub revoked_children: Vec<TokenRecord>,
     /// Events.
     pub events: Vec<HistoryEvent>,
 }
@@ -709,6 +713,8 @@ pub struct AuditFinding {
     pub message: String,
     /// Repair.
     pub fix: Option<AuditFix>,
+    /// The event the repair records.
+    pub event: Option<HistoryEvent>,
 }
 
 /// A stored token for audit.
