@@ -747,18 +747,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Reload { server, module } => {
-            let body = module
-                .map(|m| std::fs::canonicalize(&m).unwrap_or(m).display().to_string())
-                .unwrap_or_default();
+            let body = module.map(|m| absolute(&m)).unwrap_or_default();
             let (status, text) =
                 crate::serve::admin_request(&server, "POST", "/-/admin/reload", &body)?;
             outln!("{}", text.trim());
             Ok(if status == 200 { 0 } else { EXIT_DENY })
         }
         Command::Shadow { server, module } => {
-            let body = module
-                .map(|m| std::fs::canonicalize(&m).unwrap_or(m).display().to_string())
-                .unwrap_or_default();
+            let body = module.map(|m| absolute(&m)).unwrap_or_default();
             let (status, text) =
                 crate::serve::admin_request(&server, "POST", "/-/admin/shadow", &body)?;
             outln!("{}", text.trim());
@@ -807,6 +803,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// A module path as a running server (another working directory) must read it.
+fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn store_now(store: &Store) -> anyhow::Result<i64> {

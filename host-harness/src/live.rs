@@ -15,6 +15,23 @@ use std::sync::{Arc, RwLock};
 use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
 use crate::wit;
 
+/// Read a lock; a poisoned lock only means a panic elsewhere while a pointer was being
+/// stored, and the value is still a complete `Arc`.
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+/// Write a lock (see [`read`] on poisoning).
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    match lock.write() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 /// A published module and the configuration it runs with.
 #[derive(Debug)]
 pub struct Published {
@@ -81,10 +98,7 @@ impl LivePolicy {
 
     /// The shadow candidate, if any.
     pub fn shadow(&self) -> Option<Arc<Published>> {
-        match self.shadow.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        read(&self.shadow)
     }
 
     /// The shadow's generation (0: none).
@@ -107,10 +121,7 @@ impl LivePolicy {
             None => None,
         };
         let generation = next.as_ref().map_or(0, |p| p.generation);
-        let mut guard = match self.shadow.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut guard = write(&self.shadow);
         *guard = next;
         self.shadow_generation.store(generation, Ordering::Release);
         Ok(generation)
@@ -122,10 +133,7 @@ impl LivePolicy {
         let shadow = self
             .shadow()
             .ok_or_else(|| Refused("no shadow module to promote".into()))?;
-        let mut guard = match self.current.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut guard = write(&self.current);
         let generation = guard.generation + 1;
         *guard = Arc::new(Published {
             module: shadow.module.clone(),
@@ -140,12 +148,7 @@ impl LivePolicy {
 
     /// The published module.
     pub fn current(&self) -> Arc<Published> {
-        match self.current.read() {
-            Ok(g) => g.clone(),
-            // A poisoned lock only means a panic elsewhere while swapping a pointer: the
-            // value is still a complete `Arc`.
-            Err(p) => p.into_inner().clone(),
-        }
+        read(&self.current)
     }
 
     /// The generation workers compare against.
@@ -157,10 +160,7 @@ impl LivePolicy {
     pub fn reload(&self, path: &Path) -> Result<u64, Refused> {
         let config = self.current().config.clone();
         let module = check(path, &config, self.limits)?;
-        let mut guard = match self.current.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut guard = write(&self.current);
         let generation = guard.generation + 1;
         *guard = Arc::new(Published {
             module,

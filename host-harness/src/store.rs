@@ -122,8 +122,9 @@ fn finish_token((mut t, lists): (StoredToken, [String; 3])) -> anyhow::Result<St
     Ok(t)
 }
 
-/// Query tokens with a WHERE clause.
-fn query_tokens(
+/// Tokens matching a clause (`WHERE ...`, `ORDER BY ...`), on a connection or inside a
+/// transaction.
+pub fn tokens_in(
     conn: &Connection,
     where_clause: &str,
     args: &[&dyn rusqlite::ToSql],
@@ -412,7 +413,7 @@ impl Store {
             .iter()
             .map(|s| parse(s))
             .collect::<anyhow::Result<_>>()?;
-        let tokens = query_tokens(&self.conn, "ORDER BY created, id", &[])?
+        let tokens = tokens_in(&self.conn, "ORDER BY created, id", &[])?
             .iter()
             .map(|t| TokenDef::from_wit(&t.record))
             .collect();
@@ -432,7 +433,7 @@ impl Store {
 
     /// One token.
     pub fn token(&self, id: &str) -> anyhow::Result<Option<StoredToken>> {
-        Ok(query_tokens(&self.conn, "WHERE id = ?1", &[&id])?
+        Ok(tokens_in(&self.conn, "WHERE id = ?1", &[&id])?
             .into_iter()
             .next())
     }
@@ -440,8 +441,8 @@ impl Store {
     /// Every token (of an owner, if given), oldest first.
     pub fn tokens(&self, owner: Option<&str>) -> anyhow::Result<Vec<StoredToken>> {
         match owner {
-            Some(o) => query_tokens(&self.conn, "WHERE owner = ?1 ORDER BY created, id", &[&o]),
-            None => query_tokens(&self.conn, "ORDER BY created, id", &[]),
+            Some(o) => tokens_in(&self.conn, "WHERE owner = ?1 ORDER BY created, id", &[&o]),
+            None => tokens_in(&self.conn, "ORDER BY created, id", &[]),
         }
     }
 
@@ -531,13 +532,4 @@ impl Store {
 fn world_token(w: &World, id: &str) -> anyhow::Result<wit::TokenRecord> {
     w.token(id)
         .with_context(|| format!("token `{id}` vanished from the world"))
-}
-
-/// Tokens matching a clause, inside a transaction.
-pub fn tokens_in(
-    conn: &Connection,
-    where_clause: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> anyhow::Result<Vec<StoredToken>> {
-    query_tokens(conn, where_clause, args)
 }
