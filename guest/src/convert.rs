@@ -104,6 +104,7 @@ fn repository_in(r: wit::RepositoryFacts) -> policy::RepositoryFacts {
         },
         archived: r.archived,
         role: role_in(r.role),
+        registrant: r.registrant,
         protected_refs: r
             .protected_refs
             .into_iter()
@@ -176,10 +177,7 @@ fn category_in(c: wit::ScopeCategory) -> policy::scope::Category {
 fn request_in(r: wit::Request) -> policy::Request {
     match r {
         wit::Request::Git(g) => policy::Request::Git(policy::GitRequest {
-            transport: match g.transport {
-                wit::Transport::Http => policy::Transport::Http,
-                wit::Transport::Ssh => policy::Transport::Ssh,
-            },
+            transport: transport_in(g.transport),
             repository: g.repository,
             action: match g.action {
                 wit::GitAction::Pull => policy::GitAction::Pull,
@@ -197,6 +195,7 @@ fn request_in(r: wit::Request) -> policy::Request {
                 .collect(),
         }),
         wit::Request::Create(c) => policy::Request::Create(policy::CreationRequest {
+            transport: transport_in(c.transport),
             repository: c.repository,
             step: match c.step {
                 wit::CreationStep::PushToCreate => policy::CreationStep::PushToCreate,
@@ -232,6 +231,14 @@ fn request_in(r: wit::Request) -> policy::Request {
 }
 
 #[allow(dead_code)]
+fn transport_in(t: wit::Transport) -> policy::Transport {
+    match t {
+        wit::Transport::Http => policy::Transport::Http,
+        wit::Transport::Ssh => policy::Transport::Ssh,
+    }
+}
+
+#[allow(dead_code)]
 fn user_in(u: wit::UserFacts) -> policy::UserFacts {
     policy::UserFacts {
         name: u.name,
@@ -242,6 +249,7 @@ fn user_in(u: wit::UserFacts) -> policy::UserFacts {
         },
         site_admin: u.site_admin,
         visibility: visibility_in(u.visibility),
+        organization: u.organization,
     }
 }
 
@@ -259,6 +267,7 @@ fn input_in(i: wit::Input) -> policy::Input {
             visibility: visibility_in(n.visibility),
             member_role: role_in(n.member_role),
         }),
+        sudo: i.sudo.map(user_in),
         request: request_in(i.request),
         now: i.now,
         explain: i.explain,

@@ -32,6 +32,7 @@ fn main() {
         status: wit::AccountStatus::Active,
         site_admin: false,
         visibility: wit::Visibility::Public,
+        organization: false,
     };
     let issued = p
         .issue(&wit::IssueRequest {
@@ -58,6 +59,7 @@ fn main() {
         archived: false,
         role: wit::Role::None,
         protected_refs: vec![],
+        registrant: None,
     };
     let input = |credential: wit::Credential, token: Option<wit::TokenRecord>| wit::Input {
         credential,
@@ -73,6 +75,7 @@ fn main() {
             refs: vec![],
         }),
         now,
+        sudo: None,
         explain: false,
     };
     let mut record = issued.record.clone();

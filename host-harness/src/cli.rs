@@ -1209,6 +1209,7 @@ pub fn sample_world() -> anyhow::Result<World> {
         archived: false,
         collaborators: Default::default(),
         protected_refs: vec![],
+        registrant: Some(owner.into()),
     };
     let mut app = repo("alice", "app", false, "hosted");
     app.collaborators.insert("bob".into(), "read".into());

@@ -1,7 +1,7 @@
 //! The published policy of a running server, and its hot swap.
 //!
 //! A candidate module is compiled and checked off the request path (in the thread that
-//! asked for the reload): it must load as a `forge:authz@0.2.0` component, accept the
+//! asked for the reload): it must load as a `forge:authz@0.3.0` component, accept the
 //! server's configuration, and give the built-in known answers. Only then is it published,
 //! atomically (one `Arc` swap under a write lock held for a pointer store). Workers notice
 //! the new generation before their next request and rebuild their warm instance; a request
@@ -266,12 +266,14 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
         archived: false,
         role: wit::Role::None,
         protected_refs: vec![],
+        registrant: None,
     };
     let alice = wit::UserFacts {
         name: "kat-alice".into(),
         status: wit::AccountStatus::Active,
         site_admin: false,
         visibility: wit::Visibility::Public,
+        organization: false,
     };
     let issued = p
         .issue(&wit::IssueRequest {
@@ -307,6 +309,7 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
             refs: vec![],
         }),
         now: NOW,
+        sudo: None,
         explain: false,
     };
     let bearer = wit::Credential::Bearer(issued.secret.clone());

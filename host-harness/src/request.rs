@@ -274,12 +274,16 @@ impl RequestDef {
         Ok(repository_path(r).to_string())
     }
 
+    fn transport(&self) -> wit::Transport {
+        match self.transport {
+            TransportDef::Http => wit::Transport::Http,
+            TransportDef::Ssh => wit::Transport::Ssh,
+        }
+    }
+
     fn git(&self, repository: String) -> anyhow::Result<wit::GitRequest> {
         Ok(wit::GitRequest {
-            transport: match self.transport {
-                TransportDef::Http => wit::Transport::Http,
-                TransportDef::Ssh => wit::Transport::Ssh,
-            },
+            transport: self.transport(),
             repository,
             action: match self.action.context("a git request needs `action`")? {
                 ActionDef::Pull => wit::GitAction::Pull,
@@ -313,6 +317,7 @@ impl RequestDef {
                 )?,
             ),
             KindDef::Create => wit::Request::Create(wit::CreationRequest {
+                transport: self.transport(),
                 repository: self.repository()?,
                 step: match self
                     .step
@@ -415,7 +420,18 @@ fn gather(
         (None, wit::Credential::Session(u)) => Some(u.clone()),
         _ => None,
     };
-    let actor = actor.as_deref();
+    let user = actor.as_deref().and_then(|a| facts.user(a));
+    // Under `sudo`, targets are seen as the impersonated account sees them; the policy
+    // decides whether the sudo itself is allowed (and refuses a missing target).
+    let sudo_target = match &wit_request {
+        wit::Request::Api(a) => a.sudo.as_deref(),
+        _ => None,
+    };
+    let sudo = sudo_target.and_then(|s| facts.user(s));
+    let actor = match sudo_target {
+        Some(s) => Some(s),
+        None => actor.as_deref(),
+    };
     let (repository, namespace) = match &wit_request {
         wit::Request::Git(g) => (facts.repository(&g.repository, actor), None),
         wit::Request::Create(c) => {
@@ -442,9 +458,10 @@ fn gather(
         credential,
         also_presented: request.also_presented.clone(),
         token,
-        user: actor.and_then(|a| facts.user(a)),
+        user,
         repository,
         namespace,
+        sudo,
         request: wit_request,
         now: request.now.unwrap_or(now),
         explain: request.explain,

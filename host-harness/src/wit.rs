@@ -12,7 +12,7 @@ pub use exports::forge::authz::authorizer::GuestAuthorizer;
 pub use exports::forge::authz::types::*;
 
 /// The WIT package version this host was built against.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 impl Reason {
     /// Every reason, in WIT order.
@@ -175,9 +175,11 @@ impl IssueError {
             IssueError::CreatorNotAllowed => {
                 "this credential may not create tokens for this owner".to_string()
             }
-            IssueError::CreatorNotLive => "the creating token is revoked or expired".to_string(),
+            IssueError::CreatorNotLive => {
+                "the creating or parent token is revoked or expired".to_string()
+            }
             IssueError::ExceedsCreator(x) => {
-                format!("the new token would be stronger than the one creating it ({x})")
+                format!("the token would exceed the token that created it or its parent ({x})")
             }
             IssueError::BadRepository(r) => {
                 format!("repository `{r}` is not of the form owner/name")

@@ -160,6 +160,10 @@ pub struct RepoDef {
     /// Branch protection, first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected_refs: Vec<ProtectedRefDef>,
+    /// The user who registered (created) the repository: only they may confirm or abort
+    /// its creation. Absent: nobody may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registrant: Option<String>,
 }
 
 /// A stored token record; the hash is hex in the file.
@@ -406,6 +410,22 @@ impl World {
                     r.kind
                 );
             }
+            // The policy supports `*` and `**` only; it treats any other pattern as
+            // matching every ref (fail closed). Refusing such rules here tells the operator.
+            for p in &r.protected_refs {
+                if p.pattern.is_empty()
+                    || p.pattern
+                        .bytes()
+                        .any(|b| b <= b' ' || b == 0x7f || b"?[]{}\\!^~:".contains(&b))
+                {
+                    bail!(
+                        "repository `{}/{}`: protected-ref pattern `{}` uses syntax other than `*` and `**`",
+                        r.owner,
+                        r.name,
+                        p.pattern.escape_debug()
+                    );
+                }
+            }
             for (user, role) in &r.collaborators {
                 if role_of(role).is_none() {
                     bail!(
@@ -458,6 +478,7 @@ impl World {
             status: status_of(&u.status).unwrap_or(wit::AccountStatus::Suspended),
             site_admin: u.site_admin,
             visibility: visibility_of(&u.visibility).unwrap_or(wit::Visibility::Private),
+            organization: u.organization,
         })
     }
 
@@ -507,6 +528,7 @@ impl World {
                     force_push: access(&p.force_push),
                 })
                 .collect(),
+            registrant: r.registrant.clone(),
         })
     }
 

@@ -511,3 +511,116 @@ fn the_cli_lifecycle_from_the_readme() {
     assert!(!std::fs::read_to_string(&export).unwrap().contains(&secret));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn children_stay_within_their_parent_from_the_cli() {
+    // issue 8 class 8 (children escaped their parent after creation); seed 002.
+    let dir = tempdir("children");
+    let db = dir.join("forge.db");
+    let d = db.to_str().unwrap();
+    assert!(run(&["init-db", "--db", d], None).status.success());
+    let json = |out: std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let parent = json(run(
+        &[
+            "token",
+            "create",
+            "--db",
+            d,
+            "--owner",
+            "alice",
+            "--name",
+            "p",
+            "--scope",
+            "write:repository,read:issue",
+            "--expires-in",
+            "30d",
+            "--json",
+        ],
+        None,
+    ));
+    let pid = parent["token"]["id"].as_str().unwrap().to_string();
+    let child = json(run(
+        &[
+            "token",
+            "child",
+            "--db",
+            d,
+            "--scope",
+            "write:repository,read:issue",
+            "--lifetime",
+            "1d",
+            "--json",
+            "--",
+            &pid,
+        ],
+        None,
+    ));
+    let cid = child["token"]["id"].as_str().unwrap().to_string();
+    let child_secret = child["secret"].as_str().unwrap().to_string();
+    for args in [
+        vec![
+            "token",
+            "edit",
+            "--db",
+            d,
+            "--expires-in",
+            "300d",
+            "--",
+            &cid,
+        ],
+        vec![
+            "token",
+            "rotate",
+            "--db",
+            d,
+            "--expires-in",
+            "300d",
+            "--",
+            &cid,
+        ],
+    ] {
+        let out = run(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?} must be refused");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("parent"));
+    }
+    // Narrowing the parent narrows the child: it can no longer push.
+    json(run(
+        &[
+            "token",
+            "edit",
+            "--db",
+            d,
+            "--scope",
+            "read:issue",
+            "--json",
+            "--",
+            &pid,
+        ],
+        None,
+    ));
+    let shown = json(run(
+        &["token", "show", "--db", d, "--json", "--", &cid],
+        None,
+    ));
+    assert_eq!(shown["scopes"], serde_json::json!(["read:issue"]));
+    let push = format!(
+        r#"{{"credential":{{"bearer":"{child_secret}"}},"repository":"alice/app","action":"push"}}"#
+    );
+    let out = run(&["decide", "--db", d, "--request", "-"], Some(&push));
+    assert_eq!(out.status.code(), Some(1), "the narrowed child is refused");
+    let out = run(&["audit", "--db", d, "--json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing left for the audit: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

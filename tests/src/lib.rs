@@ -57,6 +57,7 @@ pub fn session_request(owner: &str, scopes: &[&str], now: i64) -> wit::IssueRequ
             status: wit::AccountStatus::Active,
             site_admin: false,
             visibility: wit::Visibility::Public,
+            organization: false,
         }),
         existing_names: vec![],
         bound_facts: vec![],

@@ -194,14 +194,18 @@ pub fn prepare<P: Policy>(
             expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
             now,
             // Minted as the forge would for the signed-in owner, back when the account was
-            // active (some scenarios deactivate it afterwards).
+            // active (some scenarios deactivate it afterwards), and as a user account: a
+            // record owned by an organisation is one a store may still hold from before
+            // organisations were refused (the scenarios check it is refused at use).
             creator: wit::Creator::Session(wit::UserFacts {
                 status: wit::AccountStatus::Active,
+                organization: false,
                 ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
                     name: spec.owner.clone(),
                     status: wit::AccountStatus::Active,
                     site_admin: false,
                     visibility: wit::Visibility::Public,
+                    organization: false,
                 })
             }),
             existing_names: vec![],

@@ -291,6 +291,7 @@ fn inconsistent_facts_are_a_deny() {
         credential: wit::Credential::Bearer(secret.clone()),
         also_presented: vec![],
         namespace: None,
+        sudo: None,
         explain: false,
         token: w.token(&token).map(|mut r| {
             r.id = record_id.into();
@@ -328,7 +329,7 @@ fn the_component_exports_the_documented_world_and_imports_only_randomness() {
     exports.sort();
     assert_eq!(
         exports,
-        ["forge:authz/authorizer@0.2.0", "forge:authz/types@0.2.0"],
+        ["forge:authz/authorizer@0.3.0", "forge:authz/types@0.3.0"],
         "exports of {}",
         m.source().display()
     );

@@ -37,6 +37,7 @@ fn user(name: &str, admin: bool) -> wit::UserFacts {
         status: wit::AccountStatus::Active,
         site_admin: admin,
         visibility: wit::Visibility::Public,
+        organization: false,
     }
 }
 
@@ -68,6 +69,7 @@ fn facts(owner: &str, name: &str, private: bool) -> wit::RepositoryFacts {
         archived: false,
         role: wit::Role::None,
         protected_refs: vec![],
+        registrant: None,
     }
 }
 
@@ -379,6 +381,7 @@ fn decide_with(
             refs: vec![],
         }),
         now,
+        sudo: None,
         explain: false,
     })
     .unwrap()
@@ -696,5 +699,152 @@ fn audit_finds_and_repairs() {
         let ev = p.plan_expire(&entries, &ctx(NOW)).unwrap();
         let ids: Vec<&str> = ev.iter().map(|e| e.token_id.as_str()).collect();
         assert_eq!(ids, vec!["stale"]);
+    });
+}
+
+#[test]
+fn children_never_escape_their_parent_after_creation() {
+    // issue 8 class 8; seed 002 (child expiry = min(lifetime, parent expiry); modifying a
+    // parent updates its children), reference §4.4-5.
+    both(|engine, p| {
+        let records = vec![
+            rec(
+                "p",
+                None,
+                Some(NOW + 10 * DAY),
+                &["write:repository", "read:issue"],
+            ),
+            rec(
+                "c",
+                Some("p"),
+                Some(NOW + 5 * DAY),
+                &["write:repository", "read:issue"],
+            ),
+            rec("g", Some("c"), Some(NOW + 4 * DAY), &["read:issue"]),
+            rec("h", Some("c"), Some(NOW + 4 * DAY), &["read:repository"]),
+        ];
+        // Editing a child past its parent's expiry is refused (not cut).
+        let later = wit::TokenEdit {
+            name: None,
+            scopes: None,
+            expires: Some(Some(NOW + 300 * DAY)),
+        };
+        assert_eq!(
+            p.plan_edit("c", &later, &records, &ctx(NOW)).unwrap().err(),
+            Some(LifecycleError::Refused(IssueError::ExceedsCreator(
+                "an expiry after its parent's".into()
+            ))),
+            "{engine}"
+        );
+        // Up to the parent's expiry is fine.
+        let upto = wit::TokenEdit {
+            expires: Some(Some(NOW + 10 * DAY)),
+            ..later.clone()
+        };
+        assert!(
+            p.plan_edit("c", &upto, &records, &ctx(NOW))
+                .unwrap()
+                .is_ok()
+        );
+        // Rotating a child: an explicit later expiry is refused; the default is cut to the
+        // parent's; the successor stays a child of the same parent.
+        assert_eq!(
+            p_rotate(p, &records[1], Some(NOW + 300 * DAY), &records).err(),
+            Some(LifecycleError::Refused(IssueError::ExceedsCreator(
+                "an expiry after its parent's".into()
+            ))),
+            "{engine}"
+        );
+        let mut long_child = records.clone();
+        long_child[1].created = NOW - 9 * DAY; // a 14-day lifetime, renewed from now
+        let rot = p_rotate(p, &long_child[1], None, &long_child).unwrap();
+        assert_eq!(rot.new.record.expires, Some(NOW + 10 * DAY), "{engine}");
+        assert_eq!(rot.new.record.parent.as_deref(), Some("p"));
+        // A child whose parent is gone cannot be edited or rotated.
+        let mut orphaned = records.clone();
+        orphaned[0].revoked = Some(NOW - 1);
+        assert_eq!(
+            p.plan_edit("c", &upto, &orphaned, &ctx(NOW)).unwrap().err(),
+            Some(LifecycleError::Refused(IssueError::CreatorNotLive))
+        );
+        assert_eq!(
+            p_rotate(p, &orphaned[1], None, &orphaned).err(),
+            Some(LifecycleError::Refused(IssueError::CreatorNotLive))
+        );
+        // Narrowing a parent cascades: children keep only what the parent keeps, and a
+        // child left with no permission is revoked; deepest first, the parent last.
+        let narrow = wit::TokenEdit {
+            name: None,
+            scopes: Some(vec!["read:issue".into()]),
+            expires: None,
+        };
+        let plan = p
+            .plan_edit("p", &narrow, &records, &ctx(NOW))
+            .unwrap()
+            .unwrap();
+        let got: Vec<(&str, Vec<String>, bool)> = plan
+            .updates
+            .iter()
+            .map(|r| (r.id.as_str(), r.scopes.clone(), r.revoked.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("h", vec!["read:repository".to_string()], true),
+                ("c", vec!["read:issue".to_string()], false),
+                ("p", vec!["read:issue".to_string()], false),
+            ],
+            "{engine}"
+        );
+        let actions: Vec<_> = plan.events.iter().map(|e| e.action).collect();
+        assert_eq!(
+            actions,
+            vec![
+                wit::HistoryAction::Revoke,
+                wit::HistoryAction::Edit,
+                wit::HistoryAction::Edit
+            ]
+        );
+    });
+}
+
+fn p_rotate(
+    p: &mut dyn Policy,
+    old: &wit::TokenRecord,
+    expires: Option<i64>,
+    records: &[wit::TokenRecord],
+) -> Result<wit::Rotation, LifecycleError> {
+    p.rotate(&wit::RotateRequest {
+        old: old.clone(),
+        expires,
+        records: records.to_vec(),
+        context: ctx(NOW),
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
+    // issue 8 class 9; seed 004 (restricted tokens never carry admin powers), seed 002
+    // (`user:token` mints nothing stronger than itself).
+    both(|engine, p| {
+        let mut child = mint(p, &["all", "user:token"], 30 * DAY).record;
+        child.parent = Some("parent-token".into());
+        let mut r = session_request("alice", &["all"], NOW);
+        r.creator = wit::Creator::Token(child.clone());
+        r.expires = Some(NOW + DAY);
+        let minted = p.issue(&r).unwrap().unwrap().record;
+        assert_eq!(
+            minted.parent.as_deref(),
+            Some(child.id.as_str()),
+            "{engine}: a token minted by a child is its child, so it stays restricted"
+        );
+        // An organisation never signs in, so it never mints.
+        let mut org = session_request("acme", &["read:repository"], NOW);
+        org.creator = wit::Creator::Session(wit::UserFacts {
+            organization: true,
+            ..user("acme", false)
+        });
+        assert_eq!(refused(p, &org), Some(IssueError::CreatorNotAllowed));
     });
 }

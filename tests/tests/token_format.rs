@@ -356,6 +356,7 @@ fn bound_tokens_hold_only_repository_and_issue_scopes() {
                             archived: false,
                             role: wit::Role::None,
                             protected_refs: vec![],
+                            registrant: None,
                         }),
                     }
                 })

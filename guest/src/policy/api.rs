@@ -3,8 +3,11 @@
 //! namespace targets, public-only tokens, and the admin powers restricted tokens lose.
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
-use super::model::{ApiRequest, NamespaceFacts, Options, RepositoryFacts, Role, Visibility};
-use super::principal::{Principal, same_name, visible_to_anonymous};
+use super::model::{
+    AccountStatus, ApiRequest, NamespaceFacts, Options, RepositoryFacts, Role, UserFacts,
+    Visibility,
+};
+use super::principal::{Principal, Target, same_name, visible_to_anonymous};
 use super::scope::Category;
 
 /// GET, HEAD and OPTIONS read; everything else writes (reference §1.6).
@@ -21,6 +24,17 @@ pub fn valid_method(method: &str) -> bool {
 
 fn scope_refusal(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Option<Decision> {
     let token = p.token()?;
+    if req.categories.is_empty() {
+        // Launchpad (reference §2.11): a route that declares no scope is refused to
+        // tokens; only a session (the forge's own login) may use it.
+        return Some(
+            Decision::new(
+                Reason::ScopeMissing,
+                "this route declares no scope, so access tokens may not use it: sign in instead",
+            )
+            .with_detail("route declares no scope category"),
+        );
+    }
     let missing: Vec<String> = req
         .categories
         .iter()
@@ -50,24 +64,70 @@ fn restricted_refusal(what: &str) -> Decision {
     )
 }
 
+fn namespace_not_found() -> Decision {
+    Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE)
+}
+
+/// The facts the host gathered for an API request. Under `sudo`, `repository` and
+/// `namespace` are as the impersonated account sees them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facts<'a> {
+    pub repository: Option<&'a RepositoryFacts>,
+    pub namespace: Option<&'a NamespaceFacts>,
+    pub sudo: Option<&'a UserFacts>,
+}
+
+/// The `sudo` rule (reference §1.16): only a site administrator whose credential is
+/// unrestricted (and, for a token, holds `write:admin`) may act as another account, and
+/// only as an existing, active user — never an organisation. On success, the principal
+/// the rest of the request is decided for: the impersonated user, within the token's
+/// scopes.
+fn sudo<'a>(
+    p: &Principal<'a>,
+    target: &str,
+    facts: Option<&'a UserFacts>,
+    trace: &mut Trace,
+) -> Result<Principal<'a>, Decision> {
+    let holds_admin = p
+        .token()
+        .is_none_or(|t| t.scopes.can_write(Category::Admin));
+    if !(p.site_admin() && holds_admin) {
+        return Err(Decision::new(
+            Reason::SudoDenied,
+            "sudo needs a site administrator with an unrestricted token holding write:admin",
+        ));
+    }
+    let Some(user) = facts else {
+        return Err(namespace_not_found().with_detail("sudo target does not exist"));
+    };
+    if !same_name(&user.name, target) {
+        return Err(super::decision::inconsistent(
+            "sudo facts are for another user",
+        ));
+    }
+    if user.organization || user.status != AccountStatus::Active {
+        return Err(Decision::new(
+            Reason::SudoDenied,
+            "sudo can only act as an active user account",
+        )
+        .with_detail(if user.organization {
+            "sudo target is an organization"
+        } else {
+            "sudo target is not active"
+        }));
+    }
+    trace.pass("sudo", || format!("acting as `{}`", user.name));
+    Ok(p.impersonating(user))
+}
+
 /// Decide an API request.
 pub(crate) fn decide(
     p: &Principal<'_>,
     options: &Options,
     req: &ApiRequest,
-    repo: Option<&RepositoryFacts>,
-    namespace: Option<&NamespaceFacts>,
+    facts: Facts<'_>,
     mut trace: Trace,
 ) -> Decision {
-    if matches!(p, Principal::DeployKey { .. } | Principal::UserKey { .. }) {
-        return trace.decide(
-            "credential",
-            Decision::new(
-                Reason::CredentialNotAllowed,
-                "SSH keys authenticate git over SSH only: use an access token for the API",
-            ),
-        );
-    }
     let read = is_read_method(&req.method);
     if matches!(p, Principal::Anonymous)
         && (req.requires_auth
@@ -95,21 +155,18 @@ pub(crate) fn decide(
             "no token".into()
         }
     });
-    if let Some(target) = &req.sudo {
-        let holds_admin = p
-            .token()
-            .is_none_or(|t| t.scopes.can_write(Category::Admin));
-        if !(p.site_admin() && holds_admin) {
-            return trace.decide(
-                "sudo",
-                Decision::new(
-                    Reason::SudoDenied,
-                    "sudo needs a site administrator with an unrestricted token holding write:admin",
-                ),
-            );
-        }
-        trace.pass("sudo", || format!("acting as `{target}`"));
-    }
+    // From here on, everything is decided for the account the request acts as.
+    let acting;
+    let p = match &req.sudo {
+        Some(target) => match sudo(p, target, facts.sudo, &mut trace) {
+            Ok(q) => {
+                acting = q;
+                &acting
+            }
+            Err(d) => return trace.decide("sudo", d),
+        },
+        None => p,
+    };
     if req.admin_only {
         if !p.site_admin() {
             let d = if p.user().is_some_and(|u| u.site_admin) {
@@ -132,56 +189,79 @@ pub(crate) fn decide(
             restricted_refusal(op.name().replace('-', " ").as_str()),
         );
     }
-    if let Some(path) = &req.repository {
-        let d = repository_target(p, options, req, path, repo, read, &mut trace);
-        if let Some(d) = d {
-            return trace.decide("repository", d);
-        }
+    // Every target the request names passes every target rule: naming one target never
+    // switches off the checks on another.
+    if let Some(path) = &req.repository
+        && let Some(d) =
+            repository_target(p, options, req, path, facts.repository, read, &mut trace)
+    {
+        return trace.decide("repository", d);
     }
-    if let Some(name) = &req.namespace {
-        let Some(ns) = namespace.filter(|ns| same_name(&ns.name, name)) else {
-            let d = if namespace.is_some() {
-                super::decision::inconsistent("namespace facts are for another owner")
-            } else {
-                Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE)
-            };
-            return trace.decide("namespace", d);
-        };
-        if !super::create::namespace_visible(p, ns) {
-            return trace.decide(
-                "namespace",
-                Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE),
-            );
-        }
-        if p.token().is_some_and(|t| t.scopes.public_only) && ns.visibility != Visibility::Public {
-            let what = if req.package {
-                "packages of non-public owners"
-            } else {
-                "non-public users and organizations"
-            };
-            return trace.decide(
-                "public-only",
-                Decision::new(
-                    Reason::TokenPublicOnly,
-                    format!("this access token is limited to public resources, not {what}"),
-                ),
-            );
-        }
-        if req.operation.is_some() && req.repository.is_none() {
-            let own = p.user().is_some_and(|u| same_name(&u.name, &ns.name));
-            if !(own || ns.member_role >= Role::Admin || p.site_admin()) {
-                return trace.decide(
-                    "operation",
-                    Decision::new(
-                        Reason::PermissionDenied,
-                        format!("you may not do this for `{}`", ns.name),
-                    ),
-                );
-            }
-        }
-        trace.pass("namespace", || ns.name.clone());
+    if let Some(name) = &req.namespace
+        && let Some(d) = namespace_target(p, options, req, name, facts.namespace, read, &mut trace)
+    {
+        return trace.decide("namespace", d);
     }
     trace.decide("grant", Decision::new(Reason::Granted, "request allowed"))
+}
+
+/// A token outside its binding: refused (`token-not-bound`), or — with the Forgejo
+/// option — decided as anonymous for reads that need no authentication. `Ok(false)`:
+/// inside the binding (or no token); `Ok(true)`: decide this target as anonymous.
+fn binding(
+    p: &Principal<'_>,
+    options: &Options,
+    req: &ApiRequest,
+    target: Target<'_>,
+    read: bool,
+    trace: &mut Trace,
+) -> Result<bool, Decision> {
+    let Some(token) = p.token() else {
+        return Ok(false);
+    };
+    if token.covers(target) {
+        return Ok(false);
+    }
+    if options.binding_fallback_to_anonymous {
+        trace.pass("binding", || {
+            "outside the binding: treated as anonymous".into()
+        });
+        if !read
+            || req.requires_auth
+            || req.admin_only
+            || req.sudo.is_some()
+            || req.operation.is_some()
+        {
+            return Err(Decision::new(
+                Reason::AuthenticationRequired,
+                "this route needs a credential valid for this target",
+            ));
+        }
+        return Ok(true);
+    }
+    Err(Decision::new(
+        Reason::TokenNotBound,
+        "this access token is not valid for this target",
+    ))
+}
+
+/// The role an operation or route needs on a target.
+fn needed_role(req: &ApiRequest) -> Role {
+    if req.operation.is_some() {
+        Role::Admin
+    } else {
+        req.required_role
+    }
+}
+
+fn role_refusal(needed: Role, on: &str) -> Decision {
+    Decision::new(
+        Reason::PermissionDenied,
+        format!(
+            "this needs the {} role on the {on}",
+            format!("{needed:?}").to_lowercase()
+        ),
+    )
 }
 
 /// The repository target's rules; `Some` is a refusal.
@@ -194,25 +274,12 @@ fn repository_target(
     read: bool,
     trace: &mut Trace,
 ) -> Option<Decision> {
-    if let Some(token) = p.token()
-        && !token.covers(path)
-    {
-        if options.binding_fallback_to_anonymous {
-            trace.pass("binding", || {
-                "outside the binding: treated as anonymous".into()
-            });
-            if !read || req.requires_auth || req.operation.is_some() {
-                return Some(Decision::new(
-                    Reason::AuthenticationRequired,
-                    "this route needs a credential valid for this repository",
-                ));
-            }
+    match binding(p, options, req, Target::Repository(path), read, trace) {
+        Err(d) => return Some(d),
+        Ok(true) => {
             return repository_target(&Principal::Anonymous, options, req, path, repo, read, trace);
         }
-        return Some(Decision::new(
-            Reason::TokenNotBound,
-            "this access token is not valid for this repository",
-        ));
+        Ok(false) => {}
     }
     let Some(repo) = repo else {
         return Some(not_found());
@@ -228,20 +295,68 @@ fn repository_target(
         ));
     }
     let role = p.role_on(repo);
-    let needed = if req.operation.is_some() {
-        Role::Admin
-    } else {
-        req.required_role
-    };
+    let needed = needed_role(req);
     if role < needed {
-        return Some(Decision::new(
-            Reason::PermissionDenied,
-            format!(
-                "this needs the {} role on the repository",
-                format!("{needed:?}").to_lowercase()
-            ),
-        ));
+        return Some(role_refusal(needed, "repository"));
     }
     trace.pass("role", || format!("{role:?}").to_lowercase());
+    None
+}
+
+/// The namespace target's rules (a user or organisation the route acts on); `Some` is a
+/// refusal. The principal's role in a namespace: `admin` in its own user namespace and
+/// for an unrestricted site administrator, otherwise its organisation membership; a
+/// restricted token is capped at `write`, as on repositories.
+fn namespace_target(
+    p: &Principal<'_>,
+    options: &Options,
+    req: &ApiRequest,
+    name: &str,
+    namespace: Option<&NamespaceFacts>,
+    read: bool,
+    trace: &mut Trace,
+) -> Option<Decision> {
+    match binding(p, options, req, Target::Namespace(name), read, trace) {
+        Err(d) => return Some(d),
+        Ok(true) => {
+            return namespace_target(
+                &Principal::Anonymous,
+                options,
+                req,
+                name,
+                namespace,
+                read,
+                trace,
+            );
+        }
+        Ok(false) => {}
+    }
+    let Some(ns) = namespace.filter(|ns| same_name(&ns.name, name)) else {
+        return Some(if namespace.is_some() {
+            super::decision::inconsistent("namespace facts are for another owner")
+        } else {
+            namespace_not_found()
+        });
+    };
+    if !super::create::namespace_visible(p, ns) {
+        return Some(namespace_not_found());
+    }
+    if p.token().is_some_and(|t| t.scopes.public_only) && ns.visibility != Visibility::Public {
+        let what = if req.package {
+            "packages of non-public owners"
+        } else {
+            "non-public users and organizations"
+        };
+        return Some(Decision::new(
+            Reason::TokenPublicOnly,
+            format!("this access token is limited to public resources, not {what}"),
+        ));
+    }
+    let role = super::create::namespace_role(p, ns);
+    let needed = needed_role(req);
+    if role < needed {
+        return Some(role_refusal(needed, &format!("namespace `{}`", ns.name)));
+    }
+    trace.pass("namespace", || ns.name.clone());
     None
 }

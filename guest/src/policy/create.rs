@@ -3,7 +3,7 @@
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
 use super::model::{CreationStep, NamespaceFacts, RepositoryFacts, Role, Visibility};
-use super::principal::{Principal, same_name};
+use super::principal::{Principal, Target, same_name};
 use super::scope::Category;
 
 /// Whether the principal may see a user or organisation.
@@ -19,7 +19,35 @@ pub(crate) fn namespace_visible(p: &Principal<'_>, ns: &NamespaceFacts) -> bool 
     }
 }
 
+/// The principal's role in a namespace: `admin` in its own user namespace and for an
+/// unrestricted site administrator; in an organisation, its membership role; nothing in
+/// another user's namespace. A restricted token is capped at `write`, as on repositories.
+pub(crate) fn namespace_role(p: &Principal<'_>, ns: &NamespaceFacts) -> Role {
+    let own = !ns.organization && p.user().is_some_and(|u| same_name(&u.name, &ns.name));
+    let base = if own || p.site_admin() {
+        Role::Admin
+    } else if ns.organization && p.user().is_some() {
+        ns.member_role
+    } else {
+        Role::None
+    };
+    if p.restricted() {
+        base.min(Role::Write)
+    } else {
+        base
+    }
+}
+
+fn namespace_not_found() -> Decision {
+    Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE)
+}
+
 /// Decide a creation step for `path` (`owner/name`, already validated).
+///
+/// Push-to-create checks the namespace, then the right to create in it, and only then
+/// whether the repository exists: a caller who may not create under an owner gets the
+/// same answer whether or not a (possibly private) repository of that name exists, and an
+/// invisible namespace answers as a missing one.
 pub(crate) fn decide(
     p: &Principal<'_>,
     path: &str,
@@ -64,12 +92,19 @@ pub(crate) fn decide(
             if !p.can_read(repo) {
                 return trace.decide("visibility", not_found());
             }
-            if p.role_on(repo) < Role::Admin {
+            // Launchpad: only the registrant — not the owner's other admins, not a site
+            // administrator — confirms or aborts the creation they started.
+            let registrant = p.user().is_some_and(|u| {
+                repo.registrant
+                    .as_deref()
+                    .is_some_and(|r| same_name(r, &u.name))
+            });
+            if !registrant {
                 return trace.decide(
                     "creation",
                     Decision::new(
                         Reason::CreateDenied,
-                        "only the repository's owner can do this",
+                        "only the user who started this repository's creation can do this",
                     ),
                 );
             }
@@ -80,7 +115,7 @@ pub(crate) fn decide(
         }
         CreationStep::PushToCreate => {
             if let Some(token) = p.token() {
-                if token.restricted() {
+                if token.restricted() || !token.covers(Target::Repository(path)) {
                     return trace.decide(
                         "restricted",
                         Decision::new(
@@ -101,15 +136,6 @@ pub(crate) fn decide(
                 }
                 trace.pass("scope", || "may push".into());
             }
-            if repo.is_some() {
-                return trace.decide(
-                    "existence",
-                    Decision::new(
-                        Reason::RepositoryExists,
-                        "this repository already exists: push to it",
-                    ),
-                );
-            }
             let owner = path.split_once('/').map(|(o, _)| o).unwrap_or(path);
             let ns = match namespace {
                 Some(ns) if same_name(&ns.name, owner) => ns,
@@ -119,37 +145,43 @@ pub(crate) fn decide(
                         super::decision::inconsistent("namespace facts are for another owner"),
                     );
                 }
-                None => {
-                    return trace.decide(
-                        "namespace",
-                        Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE),
-                    );
-                }
+                None => return trace.decide("namespace", namespace_not_found()),
             };
             if !namespace_visible(p, ns) {
-                return trace.decide(
-                    "namespace",
-                    Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE),
-                );
+                return trace.decide("namespace", namespace_not_found());
             }
-            let own = !ns.organization && p.user().is_some_and(|u| same_name(&u.name, &ns.name));
-            let member = ns.organization && ns.member_role >= Role::Write;
+            trace.pass("namespace", || ns.name.clone());
             // Creating for another owner is an administrator's power (seed 004): only an
-            // unrestricted site administrator has it.
-            if own || member || p.site_admin() {
-                trace.decide(
-                    "creation",
-                    Decision::new(Reason::Granted, "repository creation allowed"),
-                )
-            } else {
-                trace.decide(
+            // unrestricted site administrator has it; in an organisation, write membership.
+            if namespace_role(p, ns) < Role::Write {
+                return trace.decide(
                     "creation",
                     Decision::new(
                         Reason::CreateDenied,
                         format!("you may not create repositories under `{}`", ns.name),
                     ),
-                )
+                );
             }
+            if let Some(repo) = repo {
+                // Whoever may create under the owner can read its repositories; should
+                // the facts say otherwise, the answer still does not reveal the name.
+                let d = if p.can_read(repo) {
+                    Decision::new(
+                        Reason::RepositoryExists,
+                        "this repository already exists: push to it",
+                    )
+                } else {
+                    Decision::new(
+                        Reason::CreateDenied,
+                        format!("you may not create repositories under `{}`", ns.name),
+                    )
+                };
+                return trace.decide("existence", d);
+            }
+            trace.decide(
+                "creation",
+                Decision::new(Reason::Granted, "repository creation allowed"),
+            )
         }
     }
 }

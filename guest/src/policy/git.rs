@@ -1,11 +1,9 @@
 //! Git pull and push (reference §1.13, §2.8, §1.19), per-ref verdicts, Launchpad's ref
 //! permissions, and the batch form.
 
-use super::decision::{Decision, Reason, Trace, no_permissions, not_found};
-use super::model::{
-    GitAction, Options, RefPermissions, RefUpdate, RepositoryFacts, RepositoryKind, Role,
-};
-use super::principal::{Principal, visible_to_anonymous};
+use super::decision::{Decision, Reason, Trace, not_found};
+use super::model::{GitAction, Options, RefUpdate, RepositoryFacts, RepositoryKind, Role};
+use super::principal::{Principal, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
 
@@ -71,7 +69,7 @@ pub(crate) fn decide(
     mut trace: Trace,
 ) -> Decision {
     if let Some(token) = p.token() {
-        if !token.covers(path) {
+        if !token.covers(Target::Repository(path)) {
             if options.binding_fallback_to_anonymous {
                 trace.pass("binding", || {
                     "outside the binding: treated as anonymous".into()
@@ -225,42 +223,4 @@ pub(crate) fn decide(
     };
     d.refs = verdicts;
     trace.decide("refs", d)
-}
-
-/// Launchpad `checkRefPermissions`: permissions per ref; empty lists whenever the
-/// principal may not push at all (no push scope, outside the binding, no write role,
-/// a repository that cannot be written, or one that does not exist).
-pub(crate) fn permissions(
-    p: &Principal<'_>,
-    path: &str,
-    repo: Option<&RepositoryFacts>,
-    names: &[String],
-) -> Vec<RefPermissions> {
-    let none = || no_permissions(names);
-    if p.token().is_some_and(|t| !t.covers(path)) || scope_refusal(p, GitAction::Push).is_some() {
-        return none();
-    }
-    let Some(repo) = repo else { return none() };
-    if !p.can_read(repo) || write_block(repo).is_some() {
-        return none();
-    }
-    if let Principal::DeployKey { key } = p
-        && !key
-            .repository
-            .as_deref()
-            .is_some_and(|r| super::principal::same_name(r, path))
-    {
-        return none();
-    }
-    let role = p.role_on(repo);
-    if role < Role::Write || matches!(p, Principal::Anonymous) {
-        return none();
-    }
-    names
-        .iter()
-        .map(|n| RefPermissions {
-            name: n.clone(),
-            permissions: refs::permissions(p, repo, role, n),
-        })
-        .collect()
 }

@@ -104,7 +104,10 @@ fn check_creator(request: &IssueRequest, set: &ScopeSet, bound: bool) -> Result<
     match &request.creator {
         Creator::Session(user) => {
             let own = user.name.eq_ignore_ascii_case(&request.owner);
-            if user.status != super::model::AccountStatus::Active || (!own && !user.site_admin) {
+            if user.status != super::model::AccountStatus::Active
+                || user.organization
+                || (!own && !user.site_admin)
+            {
                 return Err(IssueError::CreatorNotAllowed);
             }
             if !user.site_admin && !set.is_all() && set.can_read(Category::Admin) {
@@ -136,7 +139,11 @@ fn check_creator(request: &IssueRequest, set: &ScopeSet, bound: bool) -> Result<
                 if !bound {
                     return Err(IssueError::ExceedsCreator("unbound".into()));
                 }
-                if let Some(r) = request.repositories.iter().find(|r| !auth.covers(r)) {
+                if let Some(r) = request
+                    .repositories
+                    .iter()
+                    .find(|r| !auth.covers(super::principal::Target::Repository(r)))
+                {
                     return Err(IssueError::ExceedsCreator(r.clone()));
                 }
                 if let Some(o) = request
@@ -246,7 +253,12 @@ pub fn issue(
             scopes: scopes.normalized(),
             repositories: dedup(&request.repositories),
             owners: dedup(&request.owners),
-            parent: None,
+            // A token minted by a child token is a child of that token: it stays
+            // restricted (no admin powers) and goes when its creator goes.
+            parent: match &request.creator {
+                Creator::Token(c) if c.parent.is_some() => Some(c.id.clone()),
+                _ => None,
+            },
             predecessor: None,
             successor: None,
             last_used: None,
@@ -366,6 +378,25 @@ pub fn rotate(
         }),
     };
     check_expiry(options, expires, ctx.now).map_err(LifecycleError::Refused)?;
+    // The successor of a child is a child of the same parent, and never outlives it: an
+    // expiry asked for past the parent's is refused; the default one is cut to it.
+    let expires = match live_parent(old, &request.records, ctx.now)? {
+        None => expires,
+        Some(parent) => match (parent.expires, expires) {
+            (Some(pe), Some(e)) if request.expires.is_some() && e > pe => {
+                return Err(LifecycleError::Refused(IssueError::ExceedsCreator(
+                    "an expiry after its parent's".into(),
+                )));
+            }
+            (Some(_), None) => {
+                return Err(LifecycleError::Refused(IssueError::ExceedsCreator(
+                    "never expires, unlike its parent".into(),
+                )));
+            }
+            (Some(pe), Some(e)) => Some(e.min(pe)),
+            (None, e) => e,
+        },
+    };
     let entropy = entropy.ok_or(LifecycleError::Refused(IssueError::EntropyUnavailable))?;
     let (secret, new) = new_record(
         keys,
@@ -415,6 +446,22 @@ pub fn rotate(
 
 fn find<'a>(records: &'a [TokenRecord], id: &str) -> Option<&'a TokenRecord> {
     records.iter().find(|r| r.id == id)
+}
+
+/// The live parent of a child token (`None` for a token that is not a child). A child
+/// whose parent is missing, revoked or expired cannot be changed: it is dead too.
+fn live_parent<'a>(
+    child: &TokenRecord,
+    records: &'a [TokenRecord],
+    now: Timestamp,
+) -> Result<Option<&'a TokenRecord>, LifecycleError> {
+    let Some(pid) = child.parent.as_deref() else {
+        return Ok(None);
+    };
+    match find(records, pid) {
+        Some(p) if live(p, now) => Ok(Some(p)),
+        _ => Err(LifecycleError::Refused(IssueError::CreatorNotLive)),
+    }
 }
 
 /// Ids of `root`'s descendants (children, grandchildren...), deepest first.
@@ -524,6 +571,7 @@ pub fn plan_edit(
     if !live(old, ctx.now) {
         return Err(LifecycleError::TokenNotLive(id.to_string()));
     }
+    let parent = live_parent(old, records, ctx.now)?;
     let mut new = old.clone();
     let mut ev = event(old, HistoryAction::Edit, ctx);
     if let Some(name) = &edit.name {
@@ -552,8 +600,9 @@ pub fn plan_edit(
         if !old.repositories.is_empty() || !old.owners.is_empty() {
             check_bound_scopes(scopes, &set).map_err(refused)?;
         }
-        if let Some(parent) = old.parent.as_deref().and_then(|p| find(records, p)) {
-            let ps = ScopeSet::parse(&parent.scopes).unwrap_or_default();
+        if let Some(parent) = parent {
+            let ps = ScopeSet::parse(&parent.scopes)
+                .map_err(|s| refused(IssueError::UnknownScope(s)))?;
             if let Some(x) = set.excess_over(&ps) {
                 return Err(refused(IssueError::ExceedsCreator(x)));
             }
@@ -566,35 +615,104 @@ pub fn plan_edit(
     }
     if let Some(expires) = edit.expires {
         check_expiry(options, expires, ctx.now).map_err(refused)?;
+        // A child never outlives its parent: refused, not cut (the caller asked for a
+        // date it cannot have).
+        if let Some(pe) = parent.and_then(|p| p.expires)
+            && expires.is_none_or(|e| e > pe)
+        {
+            return Err(refused(IssueError::ExceedsCreator(
+                "an expiry after its parent's".into(),
+            )));
+        }
         if expires != old.expires {
             ev.old_expires = Some(old.expires);
             new.expires = expires;
         }
     }
-    let mut plan = ChangePlan::default();
-    // Children (deepest first) must not outlive the new expiry.
-    if let Some(limit) = new.expires {
-        for cid in descendants(records, &old.id) {
-            if let Some(c) = find(records, &cid)
-                && live(c, ctx.now)
-                && c.expires.is_none_or(|e| e > limit)
-            {
-                let mut c2 = c.clone();
-                let mut cev = event(c, HistoryAction::Edit, ctx);
-                cev.old_expires = Some(c.expires);
-                c2.expires = Some(limit);
-                cev.expires = Some(limit);
-                plan.updates.push(c2);
-                plan.events.push(cev);
-            }
-        }
-    }
     ev.name = new.name.clone();
     ev.scopes = new.scopes.clone();
     ev.expires = new.expires;
+    // Cascade parents first (each child against its parent's new values), then write
+    // deepest first and the edited token last, as every plan does.
+    let mut cascade = ChangePlan {
+        updates: vec![new.clone()],
+        events: Vec::new(),
+    };
+    cascade_to_children(&new, records, ctx, &mut cascade);
+    let mut plan = ChangePlan {
+        updates: cascade.updates.into_iter().skip(1).rev().collect(),
+        events: cascade.events.into_iter().rev().collect(),
+    };
     plan.updates.push(new);
     plan.events.push(ev);
     Ok(plan)
+}
+
+/// After `parent` changed, bring every live descendant back within it (cascade, never
+/// refuse: the parent's owner narrowed it on purpose). Parents first, so each child is
+/// cut to its parent's new values: expiry to at most the parent's; scopes to what both
+/// hold; a child left with no permission is revoked.
+fn cascade_to_children(
+    parent: &TokenRecord,
+    records: &[TokenRecord],
+    ctx: &ChangeContext,
+    plan: &mut ChangePlan,
+) {
+    let mut order = descendants(records, &parent.id);
+    order.reverse(); // shallowest first
+    for cid in order {
+        let Some(c) = find(records, &cid) else {
+            continue;
+        };
+        if !live(c, ctx.now) {
+            continue;
+        }
+        // The child's parent as already planned (updates hold the new values).
+        let Some(p) = c.parent.as_deref().and_then(|pid| {
+            plan.updates
+                .iter()
+                .rev()
+                .find(|u| u.id == pid)
+                .or_else(|| find(records, pid))
+        }) else {
+            continue;
+        };
+        let mut n = c.clone();
+        if p.revoked.is_some() {
+            n.revoked = Some(ctx.now);
+        }
+        if let Some(pe) = p.expires
+            && n.expires.is_none_or(|e| e > pe)
+        {
+            n.expires = Some(pe);
+        }
+        let (Ok(cs), Ok(ps)) = (ScopeSet::parse(&c.scopes), ScopeSet::parse(&p.scopes)) else {
+            // Unknown scopes: the audit repairs or reports them; a child of a parent we
+            // cannot read is revoked (fail closed).
+            n.revoked = Some(ctx.now);
+            push_change(c, n, ctx, plan);
+            continue;
+        };
+        if cs.excess_over(&ps).is_some() {
+            let kept = cs.intersect(&ps);
+            if kept.has_permission() {
+                n.scopes = kept.normalized();
+            } else {
+                n.revoked = Some(ctx.now);
+            }
+        }
+        push_change(c, n, ctx, plan);
+    }
+}
+
+/// Record a cascaded change (nothing when nothing changed).
+fn push_change(old: &TokenRecord, new: TokenRecord, ctx: &ChangeContext, plan: &mut ChangePlan) {
+    if *old == new {
+        return;
+    }
+    plan.events
+        .push(fix_event(old, &AuditFix::Update(new.clone()), ctx));
+    plan.updates.push(new);
 }
 
 /// `expire` events for live-looking records past their expiry, not yet recorded.

@@ -89,10 +89,40 @@ fn validate(input: &Input) -> Result<(), Decision> {
                     "not a valid user or organization name",
                 ));
             }
+            // A privileged operation is always done to something: without a target there
+            // is nothing to check the administrator's role on, so nothing is granted.
+            if let Some(op) = a.operation
+                && a.repository.is_none()
+                && a.namespace.is_none()
+            {
+                return Err(invalid(
+                    &format!("operation `{}` without a target", op.name()),
+                    "this operation needs a repository or namespace target",
+                ));
+            }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// SSH keys (user and deploy keys) authenticate git over SSH, and nothing else: not git
+/// over HTTP, not the API, not a creation over HTTP (reference §1.19).
+fn key_refusal(p: &principal::Principal<'_>, request: &Request) -> Option<Decision> {
+    if !p.is_key() {
+        return None;
+    }
+    let ssh = match request {
+        Request::Git(g) => g.transport == Transport::Ssh,
+        Request::Create(c) => c.transport == Transport::Ssh,
+        Request::Api(_) => false,
+    };
+    (!ssh).then(|| {
+        Decision::new(
+            Reason::CredentialNotAllowed,
+            "SSH keys authenticate git over SSH only: use an access token",
+        )
+    })
 }
 
 /// The repository path a request targets.
@@ -150,6 +180,9 @@ impl Authorizer {
             Ok(p) => p,
             Err((rule, d)) => return trace.decide(rule, d),
         };
+        if let Some(d) = key_refusal(&p, &input.request) {
+            return trace.decide("credential", d);
+        }
         let touch = p
             .token()
             .filter(|t| lifecycle::last_used_due(t.record, input.now))
@@ -176,8 +209,11 @@ impl Authorizer {
                 &p,
                 &self.options,
                 a,
-                input.repository.as_ref(),
-                input.namespace.as_ref(),
+                api::Facts {
+                    repository: input.repository.as_ref(),
+                    namespace: input.namespace.as_ref(),
+                    sudo: input.sudo.as_ref(),
+                },
                 trace,
             ),
         };
@@ -231,6 +267,9 @@ impl Authorizer {
                 match &principal {
                     Err((rule, d)) => trace.decide(rule, d.clone()),
                     Ok(p) => {
+                        if let Some(d) = key_refusal(p, &input.request) {
+                            return trace.decide("credential", d);
+                        }
                         let mut d = git::decide(
                             p,
                             &self.options,
@@ -248,23 +287,66 @@ impl Authorizer {
             .collect()
     }
 
-    /// Launchpad `checkRefPermissions` for the repository of `input.request`.
+    /// Launchpad `checkRefPermissions` for the repository of `input.request`, derived
+    /// from the push decision itself: each ref is asked as a creation, a fast-forward and
+    /// a force-push in one `decide` of a push, and a permission is listed exactly when
+    /// that update would be allowed. So a credential that may not push at all (any
+    /// refusal before the refs: scope, binding, public-only, role, write rules,
+    /// existence) gets empty lists, and the lists never disagree with a real push.
     pub fn ref_permissions(&self, input: &Input, names: &[String]) -> Vec<RefPermissions> {
-        let Some(path) = target_path(&input.request).filter(|p| valid_repository_path(p)) else {
+        let Some(path) = target_path(&input.request) else {
             return decision::no_permissions(names);
         };
-        if input
-            .repository
-            .as_ref()
-            .is_some_and(|r| !repository_matches(path, r))
-        {
-            return decision::no_permissions(names);
-        }
-        let mut trace = Trace::new(false);
-        match principal::resolve(&self.keys, input, &mut trace) {
-            Err(_) => decision::no_permissions(names),
-            Ok(p) => git::permissions(&p, path, input.repository.as_ref(), names),
-        }
+        let transport = match &input.request {
+            Request::Git(g) => g.transport,
+            Request::Create(c) => c.transport,
+            Request::Api(_) => Transport::Http,
+        };
+        const PROBES: [(RefPermission, &str, bool); 3] = [
+            (RefPermission::Create, refs::ZERO_ID, false),
+            (RefPermission::Push, refs::SOME_ID, false),
+            (RefPermission::ForcePush, refs::SOME_ID, true),
+        ];
+        let updates = names
+            .iter()
+            .flat_map(|name| {
+                PROBES.iter().map(move |(_, old, force)| RefUpdate {
+                    name: name.clone(),
+                    old: (*old).to_string(),
+                    new: refs::SOME_ID.to_string(),
+                    force: *force,
+                })
+            })
+            .collect();
+        let push = Input {
+            request: Request::Git(GitRequest {
+                transport,
+                repository: path.to_string(),
+                action: GitAction::Push,
+                refs: updates,
+            }),
+            explain: false,
+            ..input.clone()
+        };
+        let d = self.decide(&push);
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| RefPermissions {
+                name: name.clone(),
+                permissions: PROBES
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| {
+                        d.allow
+                            && d.refs
+                                .get(i * PROBES.len() + k)
+                                .is_some_and(|v| v.allow && v.name == *name)
+                    })
+                    .map(|(_, (perm, _, _))| *perm)
+                    .collect(),
+            })
+            .collect()
     }
 
     /// The options this authorizer was configured with.

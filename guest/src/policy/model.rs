@@ -111,6 +111,9 @@ pub struct UserFacts {
     pub site_admin: bool,
     /// Profile visibility.
     pub visibility: Visibility,
+    /// An organisation: it owns repositories but never authenticates (no token,
+    /// session or key of an organisation acts).
+    pub organization: bool,
 }
 
 /// How a repository came to be.
@@ -193,6 +196,9 @@ pub struct RepositoryFacts {
     pub role: Role,
     /// Branch protection, first match wins.
     pub protected_refs: Vec<ProtectedRef>,
+    /// The user who registered (created) the repository, if the forge records one:
+    /// only they may confirm or abort its creation (Launchpad).
+    pub registrant: Option<String>,
 }
 
 /// A stored token record (hash of the secret only).
@@ -343,6 +349,8 @@ pub enum CreationStep {
 /// A repository creation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreationRequest {
+    /// Transport (push-to-create arrives over HTTP or SSH).
+    pub transport: Transport,
     /// `owner/name`.
     pub repository: String,
     /// Step.
@@ -437,6 +445,10 @@ pub struct Input {
     pub repository: Option<RepositoryFacts>,
     /// The target namespace's facts.
     pub namespace: Option<NamespaceFacts>,
+    /// API `sudo`: the impersonated account's facts (`None`: no such account). When a
+    /// request names a `sudo` target, `repository` and `namespace` are the facts as that
+    /// account sees them.
+    pub sudo: Option<UserFacts>,
     /// The request.
     pub request: Request,
     /// Now.

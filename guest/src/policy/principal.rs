@@ -118,15 +118,34 @@ impl TokenAuth<'_> {
         self.bound() || self.scopes.public_only || self.record.parent.is_some()
     }
 
-    /// Whether `path` is inside the binding (always, for an unbound token).
-    pub fn covers(&self, path: &str) -> bool {
+    /// Whether a target is inside the binding (always, for an unbound token). A
+    /// repository is covered when it is listed or its owner is; a namespace (a user or
+    /// organisation named by a request) only when the token is bound to that owner — a
+    /// token bound to repositories reaches no namespace at all.
+    pub fn covers(&self, target: Target<'_>) -> bool {
         if !self.bound() {
             return true;
         }
-        let owner = path.split_once('/').map(|(o, _)| o).unwrap_or(path);
-        self.record.repositories.iter().any(|r| same_name(r, path))
-            || self.record.owners.iter().any(|o| same_name(o, owner))
+        match target {
+            Target::Repository(path) => {
+                let owner = path.split_once('/').map(|(o, _)| o).unwrap_or(path);
+                self.record.repositories.iter().any(|r| same_name(r, path))
+                    || self.record.owners.iter().any(|o| same_name(o, owner))
+            }
+            Target::Namespace(name) => self.record.owners.iter().any(|o| same_name(o, name)),
+        }
     }
+}
+
+/// Something a request acts on. Every target of a request — its repository, the
+/// namespace it names, the owner a repository is created under — goes through the same
+/// binding, existence and visibility rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A repository, `owner/name`.
+    Repository(&'a str),
+    /// A user or organisation.
+    Namespace(&'a str),
 }
 
 /// Who is asking.
@@ -164,6 +183,33 @@ impl<'a> Principal<'a> {
             Principal::Token { token, .. } => Some(token),
             _ => None,
         }
+    }
+
+    /// The principal acting as `user` (API `sudo`): a token keeps its scopes and its
+    /// restrictions, a session becomes the impersonated user's session. Other principals
+    /// cannot impersonate (they never pass the sudo rule) and stay as they are.
+    pub fn impersonating(&self, user: &'a UserFacts) -> Principal<'a> {
+        match self {
+            Principal::Token { token, .. } => Principal::Token {
+                user,
+                token: TokenAuth {
+                    record: token.record,
+                    scopes: token.scopes,
+                },
+            },
+            Principal::Session { .. } => Principal::Session { user },
+            Principal::Anonymous => Principal::Anonymous,
+            Principal::UserKey { user } => Principal::UserKey { user },
+            Principal::DeployKey { key } => Principal::DeployKey { key },
+        }
+    }
+
+    /// An SSH key (user or deploy key): valid on git over SSH only.
+    pub fn is_key(&self) -> bool {
+        matches!(
+            self,
+            Principal::UserKey { .. } | Principal::DeployKey { .. }
+        )
     }
 
     /// Restricted: a restricted token.
@@ -300,6 +346,14 @@ fn active_user<'a>(input: &'a Input, name: &str) -> Result<&'a UserFacts, Refusa
     }
     if user.status != AccountStatus::Active {
         return Err(("account", inactive()));
+    }
+    if user.organization {
+        // An organisation owns repositories; it never signs in. A token, session or key
+        // in its name would act as the admin of all its repositories.
+        return Err((
+            "account",
+            inactive().with_detail("the account is an organization"),
+        ));
     }
     Ok(user)
 }

@@ -3,7 +3,7 @@
 //! protected branches).
 
 use super::decision::{Reason, RefVerdict};
-use super::model::{ProtectedRef, RefAccess, RefPermission, RefUpdate, RepositoryFacts, Role};
+use super::model::{ProtectedRef, RefAccess, RefUpdate, RepositoryFacts, Role};
 use super::principal::{Principal, same_name};
 
 const MAX_REF_LEN: usize = 255;
@@ -29,19 +29,39 @@ pub fn valid_ref_name(name: &str) -> bool {
         .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
 }
 
+/// Whether a protection pattern uses only the supported syntax: printable ASCII with no
+/// glob character other than `*` (`?`, `[…]`, `{…}`, `\`, `!`, `^`, `~` and `:` are not
+/// supported), at most 255 bytes, not empty.
+pub fn valid_pattern(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && pattern.len() <= MAX_REF_LEN
+        && pattern
+            .bytes()
+            .all(|b| b > b' ' && b < 0x7f && !b"?[]{}\\!^~:".contains(&b))
+}
+
 /// Match a full ref name against a protection pattern: `*` matches within one path
-/// segment, `**` across segments, everything else literally. A pattern that does not
-/// start with `refs/` names branches (`main` means `refs/heads/main`). Quadratic at worst
-/// (both are at most 255 bytes), never exponential.
+/// segment, `**` across segments, everything else literally and ASCII case-insensitively
+/// (Gitea compares rule names with `EqualFold`; a protection that matches more refs is the
+/// safe side). A pattern that does not start with `refs/` names branches (`main` means
+/// `refs/heads/main`). A pattern with unsupported syntax ([`valid_pattern`]) matches
+/// every ref: a rule the policy cannot read protects everything rather than nothing.
+/// Quadratic at worst (both are at most 255 bytes), never exponential.
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if !valid_pattern(pattern) {
+        return true;
+    }
     let full;
-    let pattern = if pattern.starts_with("refs/") {
+    let pattern = if pattern
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("refs/"))
+    {
         pattern
     } else {
         full = format!("refs/heads/{pattern}");
         &full
     };
-    if pattern.len() > MAX_REF_LEN || name.len() > MAX_REF_LEN {
+    if name.len() > MAX_REF_LEN {
         return false;
     }
     let p = pattern.as_bytes();
@@ -73,7 +93,7 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
         } else {
             for j in 0..n.len() {
                 if reach.get(j).copied().unwrap_or(false)
-                    && n.get(j) == Some(&c)
+                    && n.get(j).is_some_and(|b| b.eq_ignore_ascii_case(&c))
                     && let Some(slot) = next.get_mut(j + 1)
                 {
                     *slot = true;
@@ -85,6 +105,11 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     }
     reach.last().copied().unwrap_or(false)
 }
+
+/// The all-zero object id: the old id of a creation, the new id of a deletion.
+pub const ZERO_ID: &str = "0000000000000000000000000000000000000000";
+/// Some non-zero object id (ref-permission probes).
+pub const SOME_ID: &str = "1111111111111111111111111111111111111111";
 
 fn is_zero(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b == b'0')
@@ -152,36 +177,6 @@ pub(crate) fn verdict(
     }
 }
 
-/// Permissions on one ref for a principal already allowed to push.
-pub(crate) fn permissions(
-    p: &Principal<'_>,
-    repo: &RepositoryFacts,
-    role: Role,
-    name: &str,
-) -> Vec<RefPermission> {
-    if !valid_ref_name(name) {
-        return Vec::new();
-    }
-    match rule_for(repo, name) {
-        None => vec![
-            RefPermission::Create,
-            RefPermission::Push,
-            RefPermission::ForcePush,
-        ],
-        Some(rule) => {
-            let mut out = Vec::new();
-            if access_ok(&rule.push, p, role) {
-                out.push(RefPermission::Create);
-                out.push(RefPermission::Push);
-            }
-            if access_ok(&rule.force_push, p, role) {
-                out.push(RefPermission::ForcePush);
-            }
-            out
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +193,13 @@ mod tests {
         assert!(pattern_matches("refs/tags/**", "refs/tags/v1/rc/2"));
         assert!(pattern_matches("refs/heads/*", "refs/heads/x"));
         assert!(!pattern_matches("refs/heads/*", "refs/tags/x"));
+        // Case-insensitive, as Gitea's EqualFold; unsupported syntax protects everything.
+        assert!(pattern_matches("main", "refs/heads/MAIN"));
+        assert!(pattern_matches("Release/*", "refs/heads/release/1"));
+        for odd in ["ma?n", "[m]ain", "{main,dev}", "", "a b", "x\\y"] {
+            assert!(pattern_matches(odd, "refs/heads/anything"), "{odd}");
+            assert!(!valid_pattern(odd), "{odd}");
+        }
         let long = "a".repeat(200);
         assert!(!pattern_matches(
             &"*a".repeat(100),

@@ -203,6 +203,23 @@ impl ScopeSet {
         None
     }
 
+    /// What both sets grant: the widest set that is within `self` and within `other`
+    /// (neither `excess_over` finds anything). Restrictions add up: the result is
+    /// public-only if either is.
+    pub fn intersect(&self, other: &ScopeSet) -> ScopeSet {
+        let reads_all = |s: &ScopeSet| s.api_read || s.read == ALL_CATEGORY_BITS;
+        ScopeSet {
+            read: self.read & other.read,
+            write: self.write & other.write,
+            public_only: self.public_only || other.public_only,
+            pull: self.pull && other.pull,
+            push: self.push && other.push,
+            build_status: self.build_status && other.build_status,
+            api_read: reads_all(self) && reads_all(other) && (self.api_read || other.api_read),
+            user_token: self.user_token && other.user_token,
+        }
+    }
+
     /// Write on every category (`all`).
     pub fn is_all(&self) -> bool {
         self.write == ALL_CATEGORY_BITS
