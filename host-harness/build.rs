@@ -25,12 +25,36 @@ fn main() {
         "cargo:rustc-env=FORGE_AUTHZ_BUILT_POLICY={}",
         wasm.display()
     );
-    if std::env::var_os("FORGE_AUTHZ_SKIP_GUEST_BUILD").is_some() {
-        return;
+    if std::env::var_os("FORGE_AUTHZ_SKIP_GUEST_BUILD").is_none() {
+        build_guest(&root, &target_dir);
     }
+    embed(&wasm);
+}
+
+/// Copy the built component into `OUT_DIR`, where the binary embeds it
+/// (`policy::EMBEDDED_POLICY`), and publish its SHA-256 for `--version`. Without a built
+/// component (guest build skipped), the binary embeds nothing and needs `--policy`.
+fn embed(wasm: &std::path::Path) {
+    use sha2::Digest as _;
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    let bytes = std::fs::read(wasm).unwrap_or_default();
+    if let Err(e) = std::fs::write(out.join("forge_authz_policy.wasm"), &bytes) {
+        println!("cargo:warning=could not embed the policy component: {e}");
+        std::process::exit(1);
+    }
+    let digest = if bytes.is_empty() {
+        "none".to_string()
+    } else {
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    println!("cargo:rustc-env=FORGE_AUTHZ_EMBEDDED_DIGEST={digest}");
+    println!("cargo:rerun-if-changed={}", wasm.display());
+}
+
+fn build_guest(root: &std::path::Path, target_dir: &std::path::Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
+    cmd.current_dir(root)
         .args([
             "build",
             "-p",
@@ -40,7 +64,7 @@ fn main() {
             "--release",
         ])
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     // Do not pass this build's wrappers and flags (clippy, coverage) to the guest build.
     for var in [
         "RUSTC_WORKSPACE_WRAPPER",

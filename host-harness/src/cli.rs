@@ -35,10 +35,18 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// forge-authz: the authorization policy of a git forge, as a WebAssembly component.
 #[derive(Debug, Parser)]
-#[command(name = "forge-authz", version)]
+#[command(
+    name = "forge-authz",
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (embedded policy sha256:",
+        env!("FORGE_AUTHZ_EMBEDDED_DIGEST"),
+        ")"
+    )
+)]
 pub struct Cli {
-    /// Policy component to load (default: $FORGE_AUTHZ_POLICY, else the one built in this
-    /// workspace).
+    /// Policy component to load (default: $FORGE_AUTHZ_POLICY, else the module embedded
+    /// in this binary, shown as `<embedded>`).
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
     /// Fuel budget of one policy call.

@@ -178,8 +178,38 @@ impl std::fmt::Debug for PolicyModule {
 pub fn default_policy_path() -> PathBuf {
     match std::env::var_os("FORGE_AUTHZ_POLICY") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("FORGE_AUTHZ_BUILT_POLICY")),
+        None => PathBuf::from(EMBEDDED_POLICY_NAME),
     }
+}
+
+/// The policy component this binary was built with (empty when the guest build was
+/// skipped). A copied or installed `forge-authz` needs no source tree; `--policy`,
+/// `FORGE_AUTHZ_POLICY` and `reload` still swap in another module.
+pub static EMBEDDED_POLICY: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/forge_authz_policy.wasm"));
+
+/// SHA-256 (hex) of [`EMBEDDED_POLICY`], or `none`.
+pub const EMBEDDED_POLICY_DIGEST: &str = env!("FORGE_AUTHZ_EMBEDDED_DIGEST");
+
+/// The name that stands for [`EMBEDDED_POLICY`] wherever a module path is expected (the
+/// default of `--policy`). Not a file name: `<` and `>` never start a path we create.
+pub const EMBEDDED_POLICY_NAME: &str = "<embedded>";
+
+/// The module bytes behind a path: the embedded module for [`EMBEDDED_POLICY_NAME`], else
+/// the file.
+pub fn module_bytes(path: &Path) -> wasmtime::Result<std::borrow::Cow<'static, [u8]>> {
+    if path == Path::new(EMBEDDED_POLICY_NAME) {
+        if EMBEDDED_POLICY.is_empty() {
+            return Err(wasmtime::Error::msg(
+                "this binary was built without an embedded policy module \
+                 (FORGE_AUTHZ_SKIP_GUEST_BUILD): pass --policy FILE",
+            ));
+        }
+        return Ok(std::borrow::Cow::Borrowed(EMBEDDED_POLICY));
+    }
+    std::fs::read(path)
+        .map(std::borrow::Cow::Owned)
+        .with_context(|| format!("reading policy module {}", path.display()))
 }
 
 fn engine() -> wasmtime::Result<Engine> {
@@ -201,8 +231,7 @@ fn engine() -> wasmtime::Result<Engine> {
 impl PolicyModule {
     /// Load and compile a policy component from a file.
     pub fn load(path: &Path, limits: Limits) -> wasmtime::Result<PolicyModule> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading policy module {}", path.display()))?;
+        let bytes = module_bytes(path)?;
         Self::from_bytes(&bytes, limits, path.to_path_buf())
     }
 

@@ -333,3 +333,34 @@ fn explain_and_ref_permissions_from_the_cli() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_copied_binary_is_self_contained() {
+    // issue 9: the default policy was a path into the source tree's `target/`, so a copied
+    // or installed binary failed. The module is embedded; `--version` names its digest.
+    let dir = tempdir("copied");
+    let copy = dir.join("forge-authz");
+    std::fs::copy(bin(), &copy).unwrap();
+    let out = Command::new(&copy)
+        .arg("demo")
+        .current_dir(&dir)
+        .env_remove("FORGE_AUTHZ_POLICY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("policy:  <embedded>"));
+    let out = Command::new(&copy).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout);
+    let digest = version
+        .split("sha256:")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches([')', '\n']);
+    assert_eq!(digest.len(), 64, "{version}");
+    assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+    std::fs::remove_dir_all(dir).ok();
+}

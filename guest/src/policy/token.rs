@@ -297,6 +297,13 @@ impl Keyring {
     /// Build a token from 36 bytes of entropy with the signing key. Returns the secret
     /// and its public token id.
     pub fn mint(&self, entropy: &[u8; ENTROPY_BYTES]) -> (String, String) {
+        // The id must never look like a command-line flag: with the top bit of the first
+        // byte clear, the first character is one of `A`-`Z`, `a`-`f` (never `-` or `_`).
+        // That costs one bit of the public id; the 192-bit secret is untouched.
+        let mut entropy = *entropy;
+        if let Some(first) = entropy.first_mut() {
+            *first &= 0x7f;
+        }
         let payload = URL_SAFE_NO_PAD.encode(entropy);
         let token_id: String = payload.chars().take(TOKEN_ID_CHARS).collect();
         let mut secret = String::with_capacity(MAX_LEN);
