@@ -12,6 +12,7 @@ use crate::request::{
     ActionDef, CredentialDef, DecisionOutput, Outcome, RequestDef, authorize, failure_decision,
     outcome_output,
 };
+use crate::serve::admin::AdminRequest;
 use crate::store::{HistoryFilter, Store};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, UserDef, World};
@@ -239,41 +240,77 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Worker threads.
+        /// Threads deciding requests (each keeps a warm policy instance).
         #[arg(long, default_value_t = 4)]
         workers: usize,
-        /// Private state directory (hook socket, hooks).
+        /// Private state directory (hooks, sockets). Default: a fresh random directory
+        /// (mode 0700) in the temp directory. An existing one must belong to this user
+        /// and be 0700.
         #[arg(long)]
         state: Option<PathBuf>,
         /// Write the bound port to this file (for `--listen 127.0.0.1:0`).
         #[arg(long)]
         port_file: Option<PathBuf>,
+        /// Serve `/-/auth` for this reverse proxy's header family (default: not served).
+        #[arg(long, value_enum)]
+        forward_auth: Option<crate::serve::ForwardAuth>,
+        /// The admin socket (default: `admin.sock` in the state directory), mode 0600.
+        #[arg(long)]
+        admin_socket: Option<PathBuf>,
+        /// The only directory `reload`/`shadow` may take modules from.
+        #[arg(long)]
+        modules: Option<PathBuf>,
+        /// Concurrent connections; past that, `503`.
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
+        /// Largest request body (a push), bytes.
+        #[arg(long, default_value_t = 1 << 30)]
+        max_body_bytes: u64,
+        /// Seconds to receive a request's headers (and longest idle keep-alive).
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds a body or a response may stall.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout: u64,
+        /// Seconds in-flight requests may finish after SIGTERM.
+        #[arg(long, default_value_t = 30)]
+        grace: u64,
+        /// Log records: `text` or `json` (JSON lines).
+        #[arg(long, value_enum, default_value_t)]
+        log_format: crate::serve::log::LogFormat,
     },
     /// Ask a running server to load a new policy module (checked before it serves).
     Reload {
-        /// Server address, `127.0.0.1:8080`.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        server: String,
-        /// The module (default: reload the one it serves).
+        /// The server's admin socket.
+        #[arg(long)]
+        admin_socket: PathBuf,
+        /// A file name in the server's `--modules` directory (default: reload the
+        /// module it serves).
         #[arg(long = "module")]
-        module: Option<PathBuf>,
+        module: Option<String>,
+    },
+    /// A running server's counters and module generation (JSON).
+    Status {
+        /// The server's admin socket.
+        #[arg(long)]
+        admin_socket: PathBuf,
     },
     /// Run a candidate module in shadow beside the live one on a running server: the live
     /// decision is enforced, every difference is logged and counted (`/-/admin/status`).
     /// Without `--module`, stop the shadow.
     Shadow {
-        /// Server address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        server: String,
-        /// The candidate module.
+        /// The server's admin socket.
+        #[arg(long)]
+        admin_socket: PathBuf,
+        /// The candidate: a file name in the server's `--modules` directory.
         #[arg(long = "module")]
-        module: Option<PathBuf>,
+        module: Option<String>,
     },
     /// Make the shadow candidate the live module.
     Promote {
-        /// Server address.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        server: String,
+        /// The server's admin socket.
+        #[arg(long)]
+        admin_socket: PathBuf,
     },
     /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --db DB --repos DIR %u %t %k`.
     SshKeys {
@@ -302,7 +339,7 @@ pub enum Command {
     /// Git hooks installed by `serve` (internal).
     #[command(hide = true)]
     Hook {
-        /// `update`.
+        /// `proc-receive`.
         kind: String,
         /// Hook arguments.
         args: Vec<String>,
@@ -737,10 +774,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             workers,
             state,
             port_file,
+            forward_auth,
+            admin_socket,
+            modules,
+            max_connections,
+            max_body_bytes,
+            header_timeout,
+            idle_timeout,
+            grace,
+            log_format,
         } => {
-            let state = state.unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("forge-authz-serve-{}", std::process::id()))
-            });
+            crate::serve::log::set_format(log_format);
             crate::serve::serve(crate::serve::ServeConfig {
                 db,
                 repos: std::fs::canonicalize(&repos)
@@ -751,34 +795,38 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 limits,
                 state,
                 port_file,
+                forward_auth,
+                admin_socket,
+                modules,
+                http: crate::serve::http::HttpLimits {
+                    max_connections,
+                    max_body_bytes,
+                    header_timeout: std::time::Duration::from_secs(header_timeout),
+                    idle_timeout: std::time::Duration::from_secs(idle_timeout),
+                },
+                grace: std::time::Duration::from_secs(grace),
             })?;
             Ok(0)
         }
-        Command::Reload { server, module } => {
-            let body = module.map(|m| absolute(&m)).unwrap_or_default();
-            let (status, text) =
-                crate::serve::admin_request(&server, "POST", "/-/admin/reload", &body)?;
-            outln!("{}", text.trim());
-            Ok(if status == 200 { 0 } else { EXIT_DENY })
-        }
-        Command::Shadow { server, module } => {
-            let body = module.map(|m| absolute(&m)).unwrap_or_default();
-            let (status, text) =
-                crate::serve::admin_request(&server, "POST", "/-/admin/shadow", &body)?;
-            outln!("{}", text.trim());
-            Ok(if status == 200 { 0 } else { EXIT_DENY })
-        }
-        Command::Promote { server } => {
-            let (status, text) =
-                crate::serve::admin_request(&server, "POST", "/-/admin/promote", "")?;
-            outln!("{}", text.trim());
-            Ok(if status == 200 { 0 } else { EXIT_DENY })
-        }
+        Command::Reload {
+            admin_socket,
+            module,
+        } => admin(&admin_socket, &AdminRequest::Reload { module }),
+        Command::Status { admin_socket } => admin(&admin_socket, &AdminRequest::Status),
+        Command::Shadow {
+            admin_socket,
+            module,
+        } => admin(&admin_socket, &AdminRequest::Shadow { module }),
+        Command::Promote { admin_socket } => admin(&admin_socket, &AdminRequest::Promote),
         Command::SshKeys { db, repos, args } => {
             let (Some(t), Some(k)) = (args.get(args.len().wrapping_sub(2)), args.last()) else {
                 bail!("usage: forge-authz ssh-keys --db DB --repos DIR %u %t %k");
             };
-            if let Some(line) = crate::serve::ssh_keys(&db, &repos, t, k)? {
+            let forced = crate::serve::ForcedPolicy {
+                policy: policy_path.clone(),
+                fuel: limits.fuel,
+            };
+            if let Some(line) = crate::serve::ssh_keys(&db, &repos, t, k, &forced)? {
                 outln!("{line}");
             }
             Ok(0)
@@ -787,7 +835,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::serve::git_shell(&policy_path, limits, &db, &repos, &key)
         }
         Command::Hook { kind, args } => match (kind.as_str(), args.as_slice()) {
-            ("update", [r, old, new]) => Ok(crate::serve::hook_update(r, old, new)),
+            ("proc-receive", []) => Ok(crate::serve::hook::proc_receive()),
             _ => bail!("unknown hook `{kind}`"),
         },
         Command::Expire { db, json } => {
@@ -814,13 +862,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// A module path as a running server (another working directory) must read it.
-fn absolute(p: &Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
-}
-
 fn store_now(store: &Store) -> anyhow::Result<i64> {
     Ok(store.export_world()?.now())
 }
@@ -1079,6 +1120,17 @@ fn token_command(
         }
     }
     Ok(0)
+}
+
+/// One admin request to a running server; exit 0 unless it was refused.
+fn admin(socket: &Path, req: &AdminRequest) -> anyhow::Result<u8> {
+    let answer = crate::serve::admin::request(socket, req)?;
+    outln!("{answer}");
+    Ok(if answer.get("refused").is_some() {
+        EXIT_DENY
+    } else {
+        0
+    })
 }
 
 /// A throwaway configuration: `inspect` needs an instance but consults no key.

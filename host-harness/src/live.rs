@@ -244,7 +244,13 @@ impl Worker {
 
 /// Compile and check a candidate: it loads, accepts `config`, and gives the known answers.
 pub fn check(path: &Path, config: &wit::Config, limits: Limits) -> Result<PolicyModule, Refused> {
-    let module = PolicyModule::load(path, limits).map_err(|e| Refused(format!("{e:#}")))?;
+    // The loader's own error may quote the file's bytes (a bad magic number, say): the
+    // refusal says what failed, never what the file holds. Operators get the cause in the
+    // server log, cleaned and truncated.
+    let module = PolicyModule::load(path, limits).map_err(|e| {
+        crate::serve::log::event("module-refused", &[("cause", &format!("{e:#}"))]);
+        Refused("not a loadable forge:authz policy component".into())
+    })?;
     let mut p = module
         .authorizer(config.clone())
         .map_err(|e| Refused(e.to_string()))?

@@ -549,6 +549,45 @@ pub fn authorize(
     })
 }
 
+/// What the host itself learned while gathering the facts of a single decision: the
+/// verified acting user and the repository the facts describe (its canonical
+/// `owner/name`, as stored). A server enforces on exactly these — the identity it reports,
+/// the repository it serves from disk — never on the names the client sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gathered {
+    /// The acting user (token owner, SSH user key owner, session user).
+    pub user: Option<String>,
+    /// The repository the decision was made on, `owner/name` from its facts.
+    pub repository: Option<String>,
+}
+
+/// Decide a git, create or api request and report what was gathered for it.
+pub fn authorize_gathered(
+    policy: &mut dyn Policy,
+    facts: &dyn FactSource,
+    request: &RequestDef,
+    now: i64,
+) -> anyhow::Result<(wit::Decision, Gathered)> {
+    if matches!(request.kind, KindDef::RefPermissions | KindDef::Batch) {
+        bail!("this request kind does not yield a single decision");
+    }
+    let input = match gather(policy, facts, request, now)? {
+        Ok(i) => i,
+        Err(f) => return Ok((failure_decision(&f), Gathered::default())),
+    };
+    let d = policy
+        .decide(&input)
+        .unwrap_or_else(|f| failure_decision(&f));
+    let gathered = Gathered {
+        user: input.user.as_ref().map(|u| u.name.clone()),
+        repository: input
+            .repository
+            .as_ref()
+            .map(|r| format!("{}/{}", r.owner, r.name)),
+    };
+    Ok((d, gathered))
+}
+
 /// Decide a request that must yield one decision (git, create, api). Malformed requests
 /// are a `request-invalid`-style error for the caller.
 pub fn authorize_one(

@@ -10,7 +10,9 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use crate::wit;
 use crate::world::{KeyDef, OptionsDef, RepoDef, SshKeyDef, TokenDef, UserDef, World};
@@ -263,14 +265,56 @@ pub struct HistoryFilter {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate a store.
+    /// Open (creating if needed) and migrate a store. A new database file is created
+    /// `0600` (it holds the signing keys); SQLite gives its `-wal` and `-shm` files the
+    /// same mode.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        let mut store = Store { conn };
+        let created = !path.exists();
+        if created {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
+        let mut store = Store::open_existing(path)?;
+        store.conn.pragma_update(None, "journal_mode", "WAL")?;
         store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open a store for writing without migrating it (a server migrates once, at
+    /// start-up). Refuses a store whose schema is not this build's.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(Store { conn })
+    }
+
+    /// Open a store read-only (no migration, no write lock ever taken): what request
+    /// handlers and `ssh-keys` use. Refuses a store that is not at this build's schema.
+    pub fn open_read_only(path: &Path) -> anyhow::Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("opening {} read-only", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let store = Store { conn };
+        let version = store.schema_version()?;
+        let known = i64::try_from(MIGRATIONS.len())?;
+        if version != known {
+            bail!(
+                "the store has schema version {version}, this build needs {known}: run `forge-authz init-db` or any write command once"
+            );
+        }
         Ok(store)
     }
 

@@ -363,11 +363,21 @@ impl World {
         Ok(world)
     }
 
-    /// Write the fixture (pretty JSON) atomically: a temporary file, then a rename.
+    /// Write the fixture (pretty JSON) atomically: a fresh temporary file created `0600`
+    /// (the fixture holds the signing keys), then a rename.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let text = serde_json::to_string_pretty(self)?;
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all((text + "\n").as_bytes()))
+            .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
         Ok(())
     }
@@ -408,6 +418,16 @@ impl World {
                     r.owner,
                     r.name,
                     r.kind
+                );
+            }
+            // URLs append and strip one `.git`: a repository named `x.git` would be served
+            // for `x.git.git` while the policy decides on `x` (the policy refuses such
+            // names too).
+            if r.name.to_ascii_lowercase().ends_with(".git") {
+                bail!(
+                    "repository `{}/{}`: a name may not end in `.git`",
+                    r.owner,
+                    r.name
                 );
             }
             // The policy supports `*` and `**` only; it treats any other pattern as

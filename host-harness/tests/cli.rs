@@ -340,7 +340,16 @@ fn a_copied_binary_is_self_contained() {
     // or installed binary failed. The module is embedded; `--version` names its digest.
     let dir = tempdir("copied");
     let copy = dir.join("forge-authz");
-    std::fs::copy(bin(), &copy).unwrap();
+    // Copied by `cp`, not from this process: a file written here may still be open in a
+    // child another test thread forks meanwhile, and exec would fail with ETXTBSY.
+    assert!(
+        Command::new("cp")
+            .arg(bin())
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = Command::new(&copy)
         .arg("demo")
         .current_dir(&dir)

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use forge_authz_host::serve::admin::AdminRequest;
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
 }
@@ -143,6 +145,13 @@ impl Forge {
             seed(&repos, &dir.join("home"), o, n);
         }
         let port_file = dir.join("port");
+        // Modules `reload` may load: the embedded one, a truncated one, a core module.
+        let modules = dir.join("modules");
+        std::fs::create_dir_all(&modules).unwrap();
+        let good = forge_authz_host::policy::EMBEDDED_POLICY;
+        std::fs::write(modules.join("good.wasm"), good).unwrap();
+        std::fs::write(modules.join("broken.wasm"), &good[..good.len() / 3]).unwrap();
+        std::fs::write(modules.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
         let log = std::fs::File::create(dir.join("server.log")).unwrap();
         let server = Command::new(bin())
             .args([
@@ -163,6 +172,12 @@ impl Forge {
                 dir.join("state").to_str().unwrap(),
                 "--workers",
                 "4",
+                "--forward-auth",
+                "traefik",
+                "--admin-socket",
+                dir.join("admin.sock").to_str().unwrap(),
+                "--modules",
+                modules.to_str().unwrap(),
             ])
             .stdout(Stdio::null())
             .stderr(log)
@@ -188,6 +203,11 @@ impl Forge {
             port,
             server,
         }
+    }
+
+    /// One request on the admin socket.
+    pub fn admin(&self, req: &AdminRequest) -> serde_json::Value {
+        forge_authz_host::serve::admin::request(&self.dir.join("admin.sock"), req).unwrap()
     }
 
     pub fn token(&self, owner: &str, name: &str, scopes: &str, extra: &[&str]) -> String {
@@ -390,6 +410,21 @@ fn clone_fetch_and_push_are_decided_by_the_policy() {
         err.contains("[new branch]") && err.contains("carol"),
         "the other ref follows: {err}"
     );
+    // An atomic push with one refused ref lands nothing (issue 9: the proc-receive hook
+    // applies refs itself, atomically when asked).
+    let o = run(git(&work, &home).args([
+        "push",
+        "--atomic",
+        &f.url("carol", &carol, "alice/app"),
+        "HEAD:main",
+        "HEAD:refs/heads/carol-atomic",
+    ]));
+    assert!(!o.status.success(), "{}", stderr(&o));
+    let refs = run(git(&work, &home).args(["ls-remote", &f.url("carol", &carol, "alice/app")]));
+    assert!(
+        !String::from_utf8_lossy(&refs.stdout).contains("carol-atomic"),
+        "an atomic push with a refused ref landed a ref"
+    );
     // Force-push to main is refused even for the owner.
     let o = run(git(&work, &home).args(["push", "--force", "origin", "HEAD~2:main"]));
     assert!(!o.status.success());
@@ -472,7 +507,8 @@ fn forward_auth_answers_like_the_server() {
     );
     assert_eq!(s, 404);
     assert!(body.contains("repository-not-found"));
-    // nginx's header names.
+    // This server is configured for Traefik: nginx's header names are another family, and
+    // a request carrying them is refused (a client could add them itself, issue 9).
     let (s, _, _) = f.http(
         "GET",
         "/-/auth",
@@ -485,7 +521,17 @@ fn forward_auth_answers_like_the_server() {
         ],
         "",
     );
-    assert_eq!(s, 200);
+    assert_eq!(s, 400);
+    // The identity header is the verified owner, not the Basic username the client sent.
+    for username in ["git", "token", "ALICE"] {
+        let (s, h, _) = auth(
+            "/alice/app.git/info/refs?service=git-upload-pack",
+            "GET",
+            Some(&basic(username, &rw)),
+        );
+        assert_eq!(s, 200);
+        assert_eq!(header(&h, "x-forge-authz-user").as_deref(), Some("alice"));
+    }
     let (s, _, _) = auth("/not/a/git/url", "GET", None);
     assert_eq!(s, 400);
 }
@@ -498,12 +544,6 @@ fn hot_swap_under_load_never_fails_or_wrongly_allows() {
     let rw = f.token("alice", "rw", "write:repository", &[]);
     let mut forged = rw.clone();
     forged.replace_range(30..31, if &forged[30..31] == "A" { "B" } else { "A" });
-    let good = forge_authz_host::default_policy_path();
-    let broken = f.dir.join("broken.wasm");
-    let bytes = std::fs::read(&good).unwrap();
-    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
-    let not_component = f.dir.join("core.wasm");
-    std::fs::write(&not_component, b"\0asm\x01\0\0\0").unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let port = f.port;
     let clients: Vec<_> = (0..4)
@@ -533,27 +573,28 @@ fn hot_swap_under_load_never_fails_or_wrongly_allows() {
             })
         })
         .collect();
-    let addr = format!("127.0.0.1:{}", f.port);
     let mut published = 0;
     let mut refused = 0;
     for round in 0..8 {
         let module = match round % 4 {
-            0 | 2 => good.clone(),
-            1 => broken.clone(),
-            _ => not_component.clone(),
+            0 | 2 => "good.wasm",
+            1 => "broken.wasm",
+            _ => "core.wasm",
         };
-        let (status, body) = forge_authz_host::serve::admin_request(
-            &addr,
-            "POST",
-            "/-/admin/reload",
-            module.to_str().unwrap(),
-        )
-        .unwrap();
-        if module == good {
-            assert_eq!(status, 200, "{body}");
+        let body = f.admin(&AdminRequest::Reload {
+            module: Some(module.into()),
+        });
+        if module == "good.wasm" {
+            assert!(
+                body.get("generation").is_some() && body.get("refused").is_none(),
+                "{body}"
+            );
             published += 1;
         } else {
-            assert_eq!(status, 409, "a broken module must be refused: {body}");
+            assert!(
+                body.get("refused").is_some(),
+                "a broken module must be refused: {body}"
+            );
             refused += 1;
         }
         std::thread::sleep(Duration::from_millis(150));
@@ -566,9 +607,7 @@ fn hot_swap_under_load_never_fails_or_wrongly_allows() {
         total += n;
     }
     assert!(total > 20, "only {total} requests ran during the swaps");
-    let (_, status) =
-        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
-    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    let v = f.admin(&AdminRequest::Status);
     assert_eq!(v["generation"].as_u64(), Some(1 + published));
     assert_eq!(v["refused_reloads"].as_u64(), Some(refused));
     assert_eq!(v["policy_failures"].as_u64(), Some(0));
@@ -579,22 +618,20 @@ fn shadow_mode_compares_and_promotes() {
     // issue 5: a candidate decides beside the live module; the live decision is enforced.
     let f = Forge::start("shadow");
     let rw = f.token("alice", "rw", "write:repository", &[]);
-    let addr = format!("127.0.0.1:{}", f.port);
-    let good = forge_authz_host::default_policy_path();
-    let (s, _) = forge_authz_host::serve::admin_request(
-        &addr,
-        "POST",
-        "/-/admin/shadow",
-        "/nonexistent.wasm",
-    )
-    .unwrap();
-    assert_eq!(s, 409, "an unloadable candidate is refused");
+    let sock = f.dir.join("admin.sock");
+    let v = f.admin(&AdminRequest::Shadow {
+        module: Some("nonexistent.wasm".into()),
+    });
+    assert!(
+        v.get("refused").is_some(),
+        "an unloadable candidate is refused"
+    );
     let o = cli(&[
         "shadow",
-        "--server",
-        &addr,
+        "--admin-socket",
+        sock.to_str().unwrap(),
         "--module",
-        good.to_str().unwrap(),
+        "good.wasm",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     for _ in 0..3 {
@@ -612,23 +649,21 @@ fn shadow_mode_compares_and_promotes() {
         );
         assert_eq!(st, 200);
     }
-    let (_, status) =
-        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
-    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    let v = f.admin(&AdminRequest::Status);
     assert_eq!(v["shadow_requests"].as_u64(), Some(3));
     assert_eq!(
         v["shadow_differences"].as_u64(),
         Some(0),
         "the same module never differs"
     );
-    let o = cli(&["promote", "--server", &addr]);
+    let o = cli(&["promote", "--admin-socket", sock.to_str().unwrap()]);
     assert!(o.status.success());
-    let (_, status) =
-        forge_authz_host::serve::admin_request(&addr, "GET", "/-/admin/status", "").unwrap();
-    let v: serde_json::Value = serde_json::from_str(status.trim()).unwrap();
+    let v = f.admin(&AdminRequest::Status);
     assert_eq!(v["generation"].as_u64(), Some(2));
     assert!(v["shadow"].is_null());
-    // Admin endpoints answer loopback only; a proxy's forward auth never reaches them.
-    let (s, _, _) = f.http("GET", "/-/admin/nope", &[], "");
-    assert_eq!(s, 404);
+    // The admin channel is the Unix socket: no HTTP path reaches it (issue 9).
+    for path in ["/-/admin/status", "/-/admin/reload", "/-/admin/nope"] {
+        let (s, _, _) = f.http("GET", path, &[], "");
+        assert_eq!(s, 404);
+    }
 }

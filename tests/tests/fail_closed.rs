@@ -108,7 +108,8 @@ fn broken_modules_do_not_load() {
     // A valid, empty component: it does not export the policy world.
     assert!(PolicyModule::from_bytes(b"\0asm\x0d\0\x01\0", l, PathBuf::new()).is_err());
     // The real module, truncated.
-    let bytes = std::fs::read(forge_authz_host::default_policy_path()).unwrap();
+    let bytes =
+        forge_authz_host::policy::module_bytes(&forge_authz_host::default_policy_path()).unwrap();
     assert!(PolicyModule::from_bytes(&bytes[..bytes.len() / 2], l, PathBuf::new()).is_err());
 }
 

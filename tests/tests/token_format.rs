@@ -453,7 +453,10 @@ fn token_ids_never_look_like_flags() {
                 first.is_ascii_uppercase() || ('a'..='f').contains(&first),
                 "{engine}: id {id} starts with {first:?}"
             );
-            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            );
         }
     });
 }

@@ -58,10 +58,17 @@ pub(crate) fn presented(credential: &Credential) -> Presented<'_> {
 }
 
 /// Whether `path` is a well-formed `owner/name` (letters, digits, `-`, `_`, `.`; not `.`
-/// or `..`; each part at most 100 characters).
+/// or `..`; each part at most 100 characters; the name never ends in `.git`, which URLs
+/// append and strip: `app.git` would be served for `app.git.git` while `app` is decided).
 pub fn valid_repository_path(path: &str) -> bool {
     match path.split_once('/') {
-        Some((owner, name)) => valid_name(owner) && valid_name(name),
+        Some((owner, name)) => {
+            let git_suffix = name.len() >= 4
+                && name
+                    .get(name.len() - 4..)
+                    .is_none_or(|s| s.eq_ignore_ascii_case(".git"));
+            valid_name(owner) && valid_name(name) && !git_suffix
+        }
         None => false,
     }
 }

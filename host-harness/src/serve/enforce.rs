@@ -1,0 +1,299 @@
+//! The decision flow of a server, with no HTTP in it: a pool of warm policy instances,
+//! each with its own read-only store connection; decisions on the store's facts; shadow
+//! comparison; effects applied through a short write connection; counters; the answers to
+//! the push hook's questions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::hook;
+use super::log;
+use crate::lifecycle::{self, Actor, StoreFacts};
+use crate::live::{LivePolicy, Worker};
+use crate::request::{
+    CredentialDef, Gathered, RefUpdateDef, RequestDef, authorize_gathered, failure_decision,
+};
+use crate::store::Store;
+use crate::wit;
+
+/// Counters exposed by the admin `status`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) allowed: AtomicU64,
+    pub(crate) denied: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    pub(crate) reloads: AtomicU64,
+    pub(crate) refused_reloads: AtomicU64,
+    pub(crate) shadow_requests: AtomicU64,
+    pub(crate) shadow_differences: AtomicU64,
+    pub(crate) refused_connections: AtomicU64,
+}
+
+/// A decision and what the host gathered for it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The policy's decision (or a `policy-failure` deny).
+    pub decision: wit::Decision,
+    /// The verified acting user and the decided repository.
+    pub gathered: Gathered,
+}
+
+/// One warm policy instance and its read-only store connection.
+pub struct WorkerCtx {
+    worker: Worker,
+    store: Option<Store>,
+}
+
+/// A push in progress: the request that was allowed, for the hook's per-ref questions.
+#[derive(Clone, Debug)]
+pub struct PushContext {
+    /// The allowed request (credential included: it never leaves the process).
+    pub request: RequestDef,
+}
+
+/// Server state shared by the HTTP handlers, the hook socket and the admin socket.
+pub struct Shared {
+    /// Token database.
+    pub db: std::path::PathBuf,
+    /// The published policy.
+    pub live: Arc<LivePolicy>,
+    /// Counters.
+    pub counters: Counters,
+    /// Pushes in progress, by one-time id.
+    pub pushes: Mutex<HashMap<String, PushContext>>,
+    pool: Mutex<Vec<WorkerCtx>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Shared {
+    /// State for a server (or a one-shot `git-shell`) over `db`.
+    pub fn new(db: std::path::PathBuf, live: Arc<LivePolicy>) -> Shared {
+        Shared {
+            db,
+            live,
+            counters: Counters::default(),
+            pushes: Mutex::new(HashMap::new()),
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Decide one request with a pooled instance (blocking: call it off the async path).
+    pub fn decide(&self, req: &RequestDef) -> Answer {
+        let ctx = lock(&self.pool).pop();
+        let mut ctx = ctx.unwrap_or_else(|| WorkerCtx {
+            worker: Worker::new(self.live.clone()),
+            store: None,
+        });
+        let answer = self.decide_with(&mut ctx, req);
+        lock(&self.pool).push(ctx);
+        self.count(&answer.decision);
+        answer
+    }
+
+    fn decide_with(&self, ctx: &mut WorkerCtx, req: &RequestDef) -> Answer {
+        let outcome = (|| -> anyhow::Result<Answer> {
+            if ctx.store.is_none() {
+                ctx.store = Some(Store::open_read_only(&self.db)?);
+            }
+            let Some(store) = ctx.store.as_ref() else {
+                anyhow::bail!("no store connection");
+            };
+            let now = crate::world::system_now();
+            let facts = StoreFacts::new(store)?;
+            let (live, gathered) = match ctx.worker.policy() {
+                Some(policy) => authorize_gathered(policy, &facts, req, now)?,
+                None => (
+                    failure_decision(&crate::PolicyFailure("no policy instance".into())),
+                    Gathered::default(),
+                ),
+            };
+            // Shadow: the candidate decides the same request on the same facts; only the
+            // live decision is enforced, and the candidate's effects are never applied.
+            if let Some(shadow) = ctx.worker.shadow()
+                && let Ok((s, _)) = authorize_gathered(shadow, &facts, req, now)
+            {
+                self.counters
+                    .shadow_requests
+                    .fetch_add(1, Ordering::Relaxed);
+                if (s.allow, s.status, s.reason) != (live.allow, live.status, live.reason) {
+                    self.counters
+                        .shadow_differences
+                        .fetch_add(1, Ordering::Relaxed);
+                    log::event(
+                        "shadow-difference",
+                        &[
+                            ("repository", req.repository.as_deref().unwrap_or("-")),
+                            ("live", &verdict(&live)),
+                            ("shadow", &verdict(&s)),
+                        ],
+                    );
+                }
+            }
+            drop(facts);
+            if !live.effects.is_empty()
+                && let Some(policy) = ctx.worker.policy()
+            {
+                // Effects (last-used, family revocation) are rare writes: a short write
+                // connection, never a migration.
+                let mut store = Store::open_existing(&self.db)?;
+                let who = Actor {
+                    name: "policy".into(),
+                    ip: None,
+                    now,
+                };
+                lifecycle::apply_effects(policy, &mut store, &live.effects, &who)?;
+            }
+            Ok(Answer {
+                decision: live,
+                gathered,
+            })
+        })();
+        outcome.unwrap_or_else(|e| {
+            // Store or request failures deny, like a trap; the connection is reopened.
+            ctx.store = None;
+            Answer {
+                decision: failure_decision(&crate::PolicyFailure(format!("{e:#}"))),
+                gathered: Gathered::default(),
+            }
+        })
+    }
+
+    fn count(&self, d: &wit::Decision) {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if d.allow {
+            self.counters.allowed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.denied.fetch_add(1, Ordering::Relaxed);
+        }
+        if d.reason == wit::Reason::PolicyFailure {
+            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+            log::event(
+                "policy-failure",
+                &[("cause", d.detail.as_deref().unwrap_or("-"))],
+            );
+        }
+    }
+
+    /// Register an allowed push; the id is what its hook presents.
+    pub fn begin_push(&self, request: &RequestDef) -> String {
+        let id = super::random_id();
+        lock(&self.pushes).insert(
+            id.clone(),
+            PushContext {
+                request: request.clone(),
+            },
+        );
+        id
+    }
+
+    /// Forget a push (its receive-pack has ended).
+    pub fn end_push(&self, id: &str) {
+        lock(&self.pushes).remove(id);
+    }
+
+    /// One hook question: may this ref update be applied?
+    pub fn hook(&self, q: &hook::Question) -> hook::Answer {
+        let refuse = |m: &str| hook::Answer {
+            allow: false,
+            message: m.into(),
+        };
+        let Some(ctx) = lock(&self.pushes).get(&q.push).cloned() else {
+            return refuse("unknown push");
+        };
+        let mut request = ctx.request;
+        request.refs = vec![RefUpdateDef {
+            name: q.ref_name.clone(),
+            old: q.old.clone(),
+            new: q.new.clone(),
+            force: q.force,
+        }];
+        let Answer { decision: d, .. } = self.decide(&request);
+        let verdict = d.refs.first();
+        let allow = d.allow && verdict.is_some_and(|v| v.allow);
+        let (reason, message) = match verdict {
+            Some(v) if !allow => (v.reason.code(), v.message.clone()),
+            _ => (d.reason.code(), d.message.clone()),
+        };
+        log::event(
+            "ref",
+            &[
+                ("ref", &q.ref_name),
+                ("status", if allow { "200" } else { "403" }),
+                ("reason", reason),
+                ("principal", &principal_of(&request.credential, &d)),
+            ],
+        );
+        hook::Answer {
+            allow,
+            message: format!("{message} ({reason})"),
+        }
+    }
+}
+
+fn verdict(d: &wit::Decision) -> String {
+    format!(
+        "{} {} ({})",
+        if d.allow { "allow" } else { "deny" },
+        d.status.http(),
+        d.reason.code()
+    )
+}
+
+/// How a log names who acted: the credential's kind, never a secret.
+pub fn principal_of(c: &CredentialDef, d: &wit::Decision) -> String {
+    if !d.allow {
+        return "-".into();
+    }
+    match c {
+        CredentialDef::Anonymous => "anonymous".into(),
+        CredentialDef::SshKey(k) => format!("key:{k}"),
+        CredentialDef::Session(u) => u.clone(),
+        CredentialDef::Bearer(_) | CredentialDef::Basic { .. } => "token".into(),
+    }
+}
+
+/// Serve the hook socket: one typed question per line, one answer per line; bounded
+/// reads, timeouts, a thread per connection (connections come only from our own hooks,
+/// through a `0700` directory).
+pub fn serve_hook_socket(shared: Arc<Shared>, listener: std::os::unix::net::UnixListener) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    for conn in listener.incoming().flatten() {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let timeout = Some(std::time::Duration::from_secs(30));
+            if conn.set_read_timeout(timeout).is_err() || conn.set_write_timeout(timeout).is_err() {
+                return;
+            }
+            let Ok(read_half) = conn.try_clone() else {
+                return;
+            };
+            let mut out = conn;
+            let mut reader = BufReader::new(read_half.take(hook::MAX_LINE * 64));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let answer = match serde_json::from_str::<hook::Question>(line.trim()) {
+                    Ok(q) => shared.hook(&q),
+                    Err(_) => hook::Answer {
+                        allow: false,
+                        message: "malformed hook request".into(),
+                    },
+                };
+                let Ok(text) = serde_json::to_string(&answer) else {
+                    break;
+                };
+                if writeln!(out, "{text}").is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        });
+    }
+}

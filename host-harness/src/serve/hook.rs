@@ -1,0 +1,384 @@
+//! Per-ref decisions inside `git receive-pack`, failing closed.
+//!
+//! The server runs receive-pack with `receive.procReceiveRefs=refs` and its own
+//! `core.hooksPath`: git then hands **every** ref update of a push to the `proc-receive`
+//! hook, which asks the server about each ref over a private Unix socket, applies the
+//! allowed updates itself (`git update-ref`, with the old value checked) and reports
+//! `ok`/`ng` per ref. If git cannot run the hook (a `noexec` state directory, a missing
+//! or broken hook), receive-pack refuses every update ("fail to run proc-receive hook"):
+//! unlike an `update` hook, which git silently skips when it cannot execute it, a push
+//! whose hook did not run never lands. The server also proves at start-up that the hook
+//! executes ([`prove_executes`]) and refuses to start otherwise.
+//!
+//! The questions and answers are typed JSON lines ([`Question`], [`Answer`]); the
+//! credential never leaves the server: the hook only presents the push's one-time id.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+
+/// Longest question or answer line, bytes.
+pub const MAX_LINE: u64 = 4096;
+
+/// One ref update the hook asks about.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// The push's one-time id (from the server, via the environment).
+    pub push: String,
+    /// Full ref name.
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    /// Old object id (zeros: create).
+    pub old: String,
+    /// New object id (zeros: delete).
+    pub new: String,
+    /// Not a fast-forward (unknown counts as forced).
+    pub force: bool,
+}
+
+/// The server's verdict on one ref update.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// Apply it.
+    pub allow: bool,
+    /// Why (shown to the user by git as `remote:` / the `ng` reason).
+    pub message: String,
+}
+
+/// Environment of the hook: the push id and the socket.
+pub const ENV_PUSH: &str = "FORGE_AUTHZ_PUSH";
+/// Environment of the hook: the server's hook socket.
+pub const ENV_SOCKET: &str = "FORGE_AUTHZ_HOOK_SOCKET";
+/// Environment of the start-up proof: the hook echoes this value.
+pub const ENV_PROBE: &str = "FORGE_AUTHZ_HOOK_PROBE";
+
+/// The hook script: runs this binary's `hook proc-receive`.
+pub fn script(bin: &Path) -> String {
+    format!(
+        "#!/bin/sh\n# Installed by forge-authz: decides each ref update of a push.\nexec '{}' hook proc-receive\n",
+        bin.display().to_string().replace('\'', "'\\''")
+    )
+}
+
+/// Write the hook into `hooks_dir` (created fresh, `0700`; the script `0700`, never
+/// group- or world-writable).
+pub fn install(hooks_dir: &Path, bin: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(hooks_dir)
+        .with_context(|| format!("creating {}", hooks_dir.display()))?;
+    let hook = hooks_dir.join("proc-receive");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .open(&hook)
+        .with_context(|| format!("creating {}", hook.display()))?;
+    f.write_all(script(bin).as_bytes())?;
+    Ok(())
+}
+
+/// The git configuration that routes every ref update of a push through the hook.
+pub fn git_config(hooks_dir: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "core.hooksPath".into(),
+            hooks_dir.to_string_lossy().into_owned(),
+        ),
+        ("receive.procReceiveRefs".into(), "refs".into()),
+    ]
+}
+
+/// Prove that git will be able to run the hook: execute it as git would and check it
+/// answers. A `noexec` mount, a missing interpreter or a broken binary fails here, and the
+/// server refuses to start.
+pub fn prove_executes(hooks_dir: &Path) -> anyhow::Result<()> {
+    let hook = hooks_dir.join("proc-receive");
+    let nonce = super::random_id();
+    let out = Command::new(&hook)
+        .env(ENV_PROBE, &nonce)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .with_context(|| {
+            format!(
+                "the push hook {} cannot be executed (is the state directory on a noexec mount?)",
+                hook.display()
+            )
+        })?;
+    if !out.status.success() || String::from_utf8_lossy(&out.stdout).trim() != nonce {
+        bail!(
+            "the push hook {} did not answer its start-up check",
+            hook.display()
+        );
+    }
+    Ok(())
+}
+
+/// Ask the server about one ref update. Any failure is a refusal.
+pub fn ask(socket: &Path, q: &Question) -> Answer {
+    let refuse = |m: &str| Answer {
+        allow: false,
+        message: m.into(),
+    };
+    let Ok(line) = serde_json::to_string(q) else {
+        return refuse("malformed question");
+    };
+    let answer = UnixStream::connect(socket).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        s.set_write_timeout(Some(Duration::from_secs(10)))?;
+        writeln!(s, "{line}")?;
+        let mut out = String::new();
+        BufReader::new(s.take(MAX_LINE)).read_line(&mut out)?;
+        Ok(out)
+    });
+    match answer {
+        Ok(a) => serde_json::from_str(a.trim())
+            .unwrap_or_else(|_| refuse("malformed answer from the authorization server")),
+        Err(_) => refuse("cannot reach the authorization server"),
+    }
+}
+
+// ---- pkt-line (git's framing for the proc-receive protocol) ----
+
+/// Read one pkt-line: `Some(payload)`, or `None` for a flush packet.
+fn read_pkt(r: &mut impl std::io::Read) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).context("reading a pkt-line")?;
+    let len = usize::from_str_radix(std::str::from_utf8(&len)?, 16)?;
+    if len == 0 {
+        return Ok(None);
+    }
+    if !(4..=65520).contains(&len) {
+        bail!("bad pkt-line length {len}");
+    }
+    let mut buf = vec![0u8; len - 4];
+    r.read_exact(&mut buf)?;
+    Ok(Some(buf))
+}
+
+fn write_pkt(w: &mut impl std::io::Write, line: &str) -> std::io::Result<()> {
+    write!(w, "{:04x}{line}", line.len() + 4)
+}
+
+fn flush_pkt(w: &mut impl std::io::Write) -> std::io::Result<()> {
+    w.write_all(b"0000")?;
+    w.flush()
+}
+
+fn is_zero(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'0')
+}
+
+/// One line of a report: no newline or NUL may reach git's framing.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+struct Command_ {
+    old: String,
+    new: String,
+    name: String,
+}
+
+/// `forge-authz hook proc-receive`: git's proc-receive hook (see the module docs).
+/// Exit 0 after reporting; any protocol failure exits 1, and git then refuses the push.
+pub fn proc_receive() -> u8 {
+    if let Some(nonce) = std::env::var_os(ENV_PROBE) {
+        println!("{}", nonce.to_string_lossy());
+        return 0;
+    }
+    match run_proc_receive() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("forge-authz: push refused: {e:#}");
+            1
+        }
+    }
+}
+
+fn run_proc_receive() -> anyhow::Result<()> {
+    let (Some(push), Some(socket)) = (std::env::var_os(ENV_PUSH), std::env::var_os(ENV_SOCKET))
+    else {
+        bail!("this push was not authorized by forge-authz");
+    };
+    let push = push.to_string_lossy().into_owned();
+    let socket = std::path::PathBuf::from(socket);
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut output = stdout.lock();
+    // Version negotiation: `version=1\0<capabilities>`, then a flush.
+    let first = read_pkt(&mut input)?.context("no version from receive-pack")?;
+    let (version, caps) = match first.iter().position(|&b| b == 0) {
+        Some(i) => (
+            first.get(..i).unwrap_or_default(),
+            first.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (first.as_slice(), &[][..]),
+    };
+    if !String::from_utf8_lossy(version).trim_end().eq("version=1") {
+        bail!("unsupported proc-receive protocol");
+    }
+    let atomic = String::from_utf8_lossy(caps)
+        .split_whitespace()
+        .any(|c| c == "atomic");
+    while read_pkt(&mut input)?.is_some() {}
+    write_pkt(&mut output, "version=1\n")?;
+    flush_pkt(&mut output)?;
+    // The commands: `<old> <new> <ref>`, then a flush.
+    let mut commands = Vec::new();
+    while let Some(line) = read_pkt(&mut input)? {
+        let line = String::from_utf8(line).context("non-UTF-8 command")?;
+        let mut parts = line.trim_end().splitn(3, ' ');
+        let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("malformed command");
+        };
+        commands.push(Command_ {
+            old: old.into(),
+            new: new.into(),
+            name: name.into(),
+        });
+    }
+    // Decide every ref first.
+    let answers: Vec<Answer> = commands
+        .iter()
+        .map(|c| {
+            // Fast-forward check: the new objects are in the repository now. Unknown
+            // counts as forced (fail closed).
+            let create_or_delete = is_zero(&c.old) || is_zero(&c.new);
+            let force = !create_or_delete
+                && !Command::new("git")
+                    .args(["merge-base", "--is-ancestor", &c.old, &c.new])
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+            ask(
+                &socket,
+                &Question {
+                    push: push.clone(),
+                    ref_name: c.name.clone(),
+                    old: c.old.clone(),
+                    new: c.new.clone(),
+                    force,
+                },
+            )
+        })
+        .collect();
+    let all_allowed = answers.iter().all(|a| a.allow);
+    // Apply: an atomic push lands whole or not at all; otherwise each allowed ref alone.
+    let mut results: Vec<Result<(), String>> = answers
+        .iter()
+        .map(|a| {
+            if a.allow {
+                Ok(())
+            } else {
+                Err(a.message.clone())
+            }
+        })
+        .collect();
+    if atomic {
+        if all_allowed {
+            if let Err(e) = update_refs(&commands) {
+                results = commands.iter().map(|_| Err(e.clone())).collect();
+            }
+        } else {
+            results = results
+                .into_iter()
+                .map(|r| r.and(Err("atomic push failed".to_string())))
+                .collect();
+        }
+    } else {
+        for (c, r) in commands.iter().zip(results.iter_mut()) {
+            if r.is_ok() {
+                *r = update_refs(std::slice::from_ref(c));
+            }
+        }
+    }
+    for (c, r) in commands.iter().zip(&results) {
+        match r {
+            Ok(()) => write_pkt(&mut output, &format!("ok {}\n", c.name))?,
+            Err(m) => {
+                eprintln!("forge-authz: {}: {}", c.name, one_line(m));
+                write_pkt(&mut output, &format!("ng {} {}\n", c.name, one_line(m)))?;
+            }
+        }
+    }
+    flush_pkt(&mut output)?;
+    Ok(())
+}
+
+/// Apply ref updates in one `git update-ref --stdin` transaction, each checked against
+/// its old value (a zero old value: the ref must not exist yet).
+fn update_refs(commands: &[Command_]) -> Result<(), String> {
+    let mut script = String::new();
+    for c in commands {
+        if is_zero(&c.new) {
+            script.push_str(&format!("delete {} {}\n", c.name, c.old));
+        } else {
+            script.push_str(&format!("update {} {} {}\n", c.name, c.new, c.old));
+        }
+    }
+    let mut child = Command::new("git")
+        .args(["update-ref", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot update refs: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| format!("cannot update refs: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot update refs: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "failed to update ref: {}",
+            one_line(String::from_utf8_lossy(&out.stderr).trim())
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn pkt_lines() {
+        let mut out = Vec::new();
+        write_pkt(&mut out, "version=1\n").unwrap();
+        flush_pkt(&mut out).unwrap();
+        assert_eq!(out, b"000eversion=1\n0000");
+        let mut r = &out[..];
+        assert_eq!(read_pkt(&mut r).unwrap().unwrap(), b"version=1\n");
+        assert_eq!(read_pkt(&mut r).unwrap(), None);
+        assert!(read_pkt(&mut &b"0003"[..]).is_err());
+        assert!(read_pkt(&mut &b"zzzz"[..]).is_err());
+    }
+
+    #[test]
+    fn questions_are_typed() {
+        let q: Result<Question, _> = serde_json::from_str(
+            r#"{"push":"p","ref":"refs/heads/main","old":"0","new":"1","force":false,"x":1}"#,
+        );
+        assert!(q.is_err(), "unknown fields are refused");
+    }
+}

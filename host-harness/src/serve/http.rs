@@ -1,0 +1,436 @@
+//! The HTTP side of `serve`: hyper's HTTP/1.1 with explicit limits.
+//!
+//! - at most `max_connections` connections; past that a new one gets `503` and is closed;
+//! - request headers within `header_timeout` (also the longest idle keep-alive) and 16 KiB
+//!   of buffer (hyper refuses more headers with `431`/closes);
+//! - a body is never buffered: it streams to git with `idle_timeout` between chunks, up
+//!   to `max_body_bytes` (a larger `Content-Length` is `413` before git starts);
+//! - a client that stops reading the response for `idle_timeout` is dropped (write
+//!   deadline on the socket), and git is killed with it;
+//! - decisions run on blocking threads (warm policy instances), never on the reactor.
+//!
+//! Routes: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) and, when
+//! configured, forward auth (`/-/auth`). Nothing else answers (`404`): the admin channel is
+//! a Unix socket, never HTTP.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt as _;
+use tokio::sync::{Semaphore, watch};
+
+use super::enforce::{Answer, Shared, principal_of};
+use super::{ForwardAuth, cgi, credential_from_header, log, parse_git_url};
+use crate::request::{ActionDef, KindDef, RequestDef};
+use crate::wit;
+
+/// A response body.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Limits of the HTTP layer.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// Largest request body, bytes.
+    pub max_body_bytes: u64,
+    /// Time to receive a request's headers (and longest idle keep-alive).
+    pub header_timeout: Duration,
+    /// Longest wait for the next chunk of a body, and for a client to read a response.
+    pub idle_timeout: Duration,
+}
+
+/// Everything a request handler needs.
+pub struct HttpState {
+    /// Decisions.
+    pub shared: Arc<Shared>,
+    /// Repositories root (canonical).
+    pub repos: PathBuf,
+    /// The hooks directory and the hook socket (pushes).
+    pub hooks: PathBuf,
+    /// The hook socket.
+    pub socket: PathBuf,
+    /// Forward-auth header family (`None`: `/-/auth` is not served).
+    pub forward_auth: Option<ForwardAuth>,
+    /// Limits.
+    pub limits: HttpLimits,
+}
+
+fn text(status: u16, body: String) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn set(r: &mut Response<Body>, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        r.headers_mut().insert(n, v);
+    }
+}
+
+/// The response for a refusal: one readable line git shows the user.
+fn refusal(d: &wit::Decision) -> Response<Body> {
+    let mut r = text(
+        d.status.http(),
+        format!("forge-authz: {} ({})\n", d.message, d.reason.code()),
+    );
+    set(&mut r, "X-Forge-Authz-Reason", d.reason.code());
+    if d.status.http() == 401 {
+        set(&mut r, "WWW-Authenticate", "Basic realm=\"forge-authz\"");
+    }
+    r
+}
+
+/// A `400 request-invalid` the host gives for a request it cannot even ask about.
+fn invalid(message: &str) -> Response<Body> {
+    let mut r = text(400, format!("forge-authz: {message} (request-invalid)\n"));
+    set(&mut r, "X-Forge-Authz-Reason", "request-invalid");
+    r
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = req.headers().get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => v.to_str().map(Some).map_err(|_| ()),
+        // Two of a header that decides something: refuse rather than pick one.
+        (Some(_), Some(_)) => Err(()),
+    }
+}
+
+fn request_log(
+    method: &str,
+    target: &str,
+    status: u16,
+    reason: &str,
+    principal: &str,
+    peer: &SocketAddr,
+) {
+    log::event(
+        "request",
+        &[
+            ("method", method),
+            ("path", log::path_only(target)),
+            ("status", &status.to_string()),
+            ("reason", reason),
+            ("principal", principal),
+            ("peer", &peer.to_string()),
+        ],
+    );
+}
+
+async fn decide(shared: &Arc<Shared>, request: RequestDef) -> Answer {
+    let shared = shared.clone();
+    match tokio::task::spawn_blocking(move || shared.decide(&request)).await {
+        Ok(a) => a,
+        Err(e) => Answer {
+            decision: crate::request::failure_decision(&crate::PolicyFailure(format!(
+                "decision task failed: {e}"
+            ))),
+            gathered: Default::default(),
+        },
+    }
+}
+
+/// Handle one request.
+pub async fn handle(
+    state: Arc<HttpState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
+    let method = req.method().as_str().to_string();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let path = req.uri().path().to_string();
+    if path == "/-/auth" {
+        return Ok(forward_auth(&state, &req, &peer).await);
+    }
+    let Some((repo, action, rest)) = parse_git_url(&method, &target) else {
+        request_log(&method, &target, 404, "not-found", "-", &peer);
+        return Ok(text(404, "not found\n".into()));
+    };
+    let Ok(authorization) = header(&req, "authorization") else {
+        request_log(&method, &target, 400, "request-invalid", "-", &peer);
+        return Ok(invalid("send one Authorization header"));
+    };
+    let request = RequestDef {
+        credential: credential_from_header(authorization),
+        kind: KindDef::Git,
+        repository: Some(repo),
+        action: Some(action),
+        ..RequestDef::default()
+    };
+    let answer = decide(&state.shared, request.clone()).await;
+    let d = &answer.decision;
+    let principal = principal_of(&request.credential, d);
+    let decided = answer.gathered.repository.clone().filter(|_| d.allow);
+    let Some(repository) = decided else {
+        request_log(
+            &method,
+            &target,
+            d.status.http(),
+            d.reason.code(),
+            &principal,
+            &peer,
+        );
+        return Ok(if d.allow {
+            // An allow without facts cannot be served: there is nothing decided on disk.
+            text(404, "not found\n".into())
+        } else {
+            refusal(d)
+        });
+    };
+    let too_long = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.parse::<u64>()
+                .map_or(true, |n| n > state.limits.max_body_bytes)
+        });
+    if too_long {
+        request_log(&method, &target, 413, "body-too-large", &principal, &peer);
+        return Ok(text(413, "forge-authz: request body too large\n".into()));
+    }
+    let push = (action == ActionDef::Push && method == "POST").then(|| {
+        let id = state.shared.begin_push(&request);
+        (state.hooks.clone(), state.socket.clone(), id)
+    });
+    let guard = push.as_ref().map(|(_, _, id)| PushGuard {
+        shared: state.shared.clone(),
+        id: id.clone(),
+    });
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let get = |name: &str| header(&req, name).ok().flatten().map(str::to_string);
+    let cgi_request = cgi::CgiRequest {
+        method: &method,
+        root: &state.repos,
+        repository: &repository,
+        rest: &rest,
+        query,
+        principal: &principal,
+        content_type: get("content-type"),
+        content_encoding: get("content-encoding"),
+        git_protocol: get("git-protocol"),
+        push,
+        max_body: state.limits.max_body_bytes,
+        idle: state.limits.idle_timeout,
+    };
+    let (parts, body) = req.into_parts();
+    drop(parts);
+    match cgi::run(cgi_request, body).await {
+        Ok(out) => {
+            request_log(
+                &method,
+                &target,
+                out.status,
+                d.reason.code(),
+                &principal,
+                &peer,
+            );
+            let body = match guard {
+                Some(g) => out.body.guarded(Box::new(g)),
+                None => out.body,
+            };
+            let mut r = Response::new(body.boxed_unsync());
+            *r.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            for (k, v) in &out.headers {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    r.headers_mut().append(n, v);
+                }
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            log::event("git-failed", &[("cause", &format!("{e:#}"))]);
+            request_log(&method, &target, 500, "git-failed", &principal, &peer);
+            Ok(text(500, "internal error\n".into()))
+        }
+    }
+}
+
+/// Ends a push's registration when its response is over.
+struct PushGuard {
+    shared: Arc<Shared>,
+    id: String,
+}
+
+impl Drop for PushGuard {
+    fn drop(&mut self) {
+        self.shared.end_push(&self.id);
+    }
+}
+
+/// `GET /-/auth`: the decision for the request a reverse proxy describes. The header
+/// family is configuration: a request carrying the other family, or two of one header,
+/// is refused (a client behind `auth_request` can add `X-Forwarded-*` itself).
+async fn forward_auth(
+    state: &Arc<HttpState>,
+    req: &Request<Incoming>,
+    peer: &SocketAddr,
+) -> Response<Body> {
+    let Some(family) = state.forward_auth else {
+        return text(404, "not found\n".into());
+    };
+    let (method_h, uri_h, other) = family.headers();
+    let spoofed = other.iter().any(|h| req.headers().contains_key(*h));
+    let (Ok(method), Ok(uri), Ok(authorization)) = (
+        header(req, method_h),
+        header(req, uri_h),
+        header(req, "authorization"),
+    ) else {
+        request_log("AUTH", "-", 400, "request-invalid", "-", peer);
+        return invalid("conflicting forward-auth headers");
+    };
+    if spoofed {
+        request_log("AUTH", "-", 400, "request-invalid", "-", peer);
+        return invalid("forward-auth headers of another proxy family");
+    }
+    let (method, uri) = (method.unwrap_or("GET"), uri.unwrap_or(""));
+    let Some((repo, action, _)) = parse_git_url(method, uri) else {
+        request_log("AUTH", uri, 400, "request-invalid", "-", peer);
+        return invalid("not a git smart-HTTP request");
+    };
+    let request = RequestDef {
+        credential: credential_from_header(authorization),
+        kind: KindDef::Git,
+        repository: Some(repo),
+        action: Some(action),
+        ..RequestDef::default()
+    };
+    let answer = decide(&state.shared, request.clone()).await;
+    let d = &answer.decision;
+    request_log(
+        "AUTH",
+        uri,
+        d.status.http(),
+        d.reason.code(),
+        &principal_of(&request.credential, d),
+        peer,
+    );
+    if !d.allow {
+        return refusal(d);
+    }
+    let mut r = text(200, String::new());
+    set(&mut r, "X-Forge-Authz-Reason", d.reason.code());
+    // The verified owner of the credential (empty for anonymous), never the username the
+    // client typed.
+    set(
+        &mut r,
+        "X-Forge-Authz-User",
+        answer.gathered.user.as_deref().unwrap_or(""),
+    );
+    if action == ActionDef::Push {
+        // Forward auth sees no ref updates: protected refs are enforced only by the git
+        // endpoint's hook (or the forge's own). Say so to the proxy.
+        set(&mut r, "X-Forge-Authz-Refs", "unchecked");
+    }
+    r
+}
+
+/// Accept connections until `shutdown` turns true; then stop accepting and let the
+/// connections in flight finish for at most `grace`.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<HttpState>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut failures = 0u32;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => {
+                failures = 0;
+                x
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving; a listener
+                // that keeps failing is a server that can no longer serve.
+                failures += 1;
+                log::event("accept-failed", &[("cause", &e.to_string())]);
+                if failures > 1000 {
+                    anyhow::bail!("the listener keeps failing: {e}");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            state
+                .shared
+                .counters
+                .refused_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let body = "forge-authz: too many connections, try again\n";
+                let busy = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), stream.write_all(busy.as_bytes()))
+                        .await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
+            });
+            continue;
+        };
+        let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
+        // Reads are bounded by hyper's header deadline and the body's idle deadline; a
+        // client that stops reading what we send is dropped after the idle deadline.
+        timed.set_write_timeout(Some(state.limits.idle_timeout));
+        let io = TokioIo::new(Box::pin(timed));
+        let state2 = state.clone();
+        let service = hyper::service::service_fn(move |req| handle(state2.clone(), req, peer));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(state.limits.header_timeout)
+            .max_buf_size(16 * 1024)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
+            log::event("shutdown", &[("note", "connections still open after the grace period")]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! `forge-authz serve`: a git smart-HTTP server whose every request is decided by the
+//! policy, a forward-auth endpoint for reverse proxies, hot swap of the policy module,
+//! and git over SSH (`ssh-keys`, `git-shell`). Laid out by concern:
+//!
+//! - [`enforce`]: the decision flow, with no HTTP in it (pooled warm instances, read-only
+//!   store connections, shadow comparison, effects, the hook's per-ref answers);
+//! - [`http`]: hyper's HTTP/1.1 with explicit limits, routing, forward auth;
+//! - [`cgi`]: the streaming bridge to `git http-backend`;
+//! - [`hook`]: per-ref decisions inside receive-pack through git's `proc-receive` hook,
+//!   failing closed, with typed messages;
+//! - [`admin`]: the admin Unix socket (reload, shadow, promote, status);
+//! - [`ssh`]: `ssh-keys` and `git-shell`;
+//! - [`log`]: structured, escaped log records.
+//!
+//! The host enforces and logs; it never decides.
+
+pub mod admin;
+pub mod cgi;
+pub mod enforce;
+pub mod hook;
+pub mod http;
+pub mod log;
+pub mod ssh;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+
+pub use ssh::{ForcedPolicy, git_shell, parse_ssh_command, ssh_keys};
+
+use crate::live::LivePolicy;
+use crate::policy::Limits;
+use crate::request::{ActionDef, CredentialDef};
+use crate::store::Store;
+
+/// Which reverse proxy's forward-auth headers `/-/auth` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardAuth {
+    /// nginx `auth_request`: `X-Original-Method`, `X-Original-URI`.
+    Nginx,
+    /// Traefik `forwardAuth`: `X-Forwarded-Method`, `X-Forwarded-Uri`.
+    Traefik,
+}
+
+impl ForwardAuth {
+    /// (method header, URI header, the other family's headers, which are refused).
+    pub fn headers(self) -> (&'static str, &'static str, [&'static str; 2]) {
+        match self {
+            ForwardAuth::Nginx => (
+                "x-original-method",
+                "x-original-uri",
+                ["x-forwarded-method", "x-forwarded-uri"],
+            ),
+            ForwardAuth::Traefik => (
+                "x-forwarded-method",
+                "x-forwarded-uri",
+                ["x-original-method", "x-original-uri"],
+            ),
+        }
+    }
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Token database.
+    pub db: PathBuf,
+    /// Directory of bare repositories, `owner/name.git`.
+    pub repos: PathBuf,
+    /// Address to listen on.
+    pub listen: String,
+    /// Blocking threads deciding requests (each keeps a warm policy instance).
+    pub workers: usize,
+    /// Policy module.
+    pub policy: PathBuf,
+    /// Per-call limits.
+    pub limits: Limits,
+    /// Private state directory (hooks, sockets); `None`: a fresh random one.
+    pub state: Option<PathBuf>,
+    /// Write the bound port here once listening.
+    pub port_file: Option<PathBuf>,
+    /// Forward-auth header family (`None`: `/-/auth` is not served).
+    pub forward_auth: Option<ForwardAuth>,
+    /// The admin socket (default: `admin.sock` in the state directory).
+    pub admin_socket: Option<PathBuf>,
+    /// Where `reload`/`shadow` may take modules from.
+    pub modules: Option<PathBuf>,
+    /// HTTP limits.
+    pub http: http::HttpLimits,
+    /// How long in-flight requests may finish after SIGTERM.
+    pub grace: Duration,
+}
+
+/// The credential in an `Authorization` header (absent: anonymous; a malformed or
+/// unknown scheme is passed on as an empty bearer, which the policy refuses as
+/// `token-invalid`).
+pub fn credential_from_header(value: Option<&str>) -> CredentialDef {
+    let Some(v) = value.map(str::trim) else {
+        return CredentialDef::Anonymous;
+    };
+    let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+        return CredentialDef::Bearer(rest.trim().to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        return match decoded.as_deref().and_then(|s| s.split_once(':')) {
+            Some((u, p)) => CredentialDef::Basic {
+                username: u.to_string(),
+                password: p.to_string(),
+            },
+            None => CredentialDef::Bearer(String::new()),
+        };
+    }
+    CredentialDef::Bearer(String::new())
+}
+
+/// What a git smart-HTTP URL asks: (repository path as requested, action, the rest of
+/// the path after `owner/name[.git]/`). `service=` is read as git reads it: the last
+/// occurrence wins.
+pub fn parse_git_url(method: &str, url: &str) -> Option<(String, ActionDef, String)> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let path = path.strip_prefix('/')?;
+    let (repo, rest) = if let Some(i) = path.find(".git/") {
+        (path.get(..i)?, path.get(i + 5..)?)
+    } else {
+        let mut it = path.splitn(3, '/');
+        let (o, n, _) = (it.next()?, it.next()?, it.next()?);
+        let len = o.len() + 1 + n.len();
+        (path.get(..len)?, path.get(len + 1..)?)
+    };
+    let service = query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("service="))
+        .next_back()
+        .unwrap_or("");
+    let action = match (method, rest, service) {
+        ("GET", "info/refs", "git-upload-pack") => ActionDef::Pull,
+        ("GET", "info/refs", "git-receive-pack") => ActionDef::Push,
+        ("POST", "git-upload-pack", _) => ActionDef::Pull,
+        ("POST", "git-receive-pack", _) => ActionDef::Push,
+        _ => return None,
+    };
+    Some((repo.to_string(), action, rest.to_string()))
+}
+
+/// 128 random bits as hex (push ids, directory names).
+pub fn random_id() -> String {
+    let mut b = [0u8; 16];
+    // No randomness: an all-zero id is still unique per process run for our uses only if
+    // the directory is created fresh, which `fresh_private_dir` checks.
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+/// The uid this process runs as (the owner of `/proc/self`).
+fn own_uid() -> anyhow::Result<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    Ok(std::fs::metadata("/proc/self")?.uid())
+}
+
+/// Create a new directory with a random name under `parent`, mode `0700`. Never reuses
+/// an existing directory (another local user could have made it).
+pub fn fresh_private_dir(parent: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let dir = parent.join(format!("{prefix}-{}", random_id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(std::fs::canonicalize(&dir)?)
+}
+
+/// An explicit state directory: created `0700` if missing; if it exists, it must be a
+/// real directory owned by this user with no group or other permissions.
+pub fn checked_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    match std::fs::symlink_metadata(dir) {
+        Err(_) => {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(m) => {
+            if !m.file_type().is_dir() {
+                bail!("state directory {} is not a directory", dir.display());
+            }
+            if m.uid() != own_uid()? {
+                bail!(
+                    "state directory {} belongs to another user: refusing to use it",
+                    dir.display()
+                );
+            }
+            if m.mode() & 0o077 != 0 {
+                bail!(
+                    "state directory {} is open to other users (mode {:o}): it must be 0700",
+                    dir.display(),
+                    m.mode() & 0o777
+                );
+            }
+        }
+    }
+    Ok(std::fs::canonicalize(dir)?)
+}
+
+/// Run the server until SIGTERM/SIGINT (then exit 0 after in-flight requests finish) or
+/// until it can no longer serve (an error: the process exits non-zero).
+pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Migrations run here, once; request handlers only ever open read-only connections.
+    let world = Store::open(&config.db)?.export_world()?;
+    let live = Arc::new(
+        LivePolicy::start(&config.policy, world.config()?, config.limits)
+            .map_err(|e| anyhow::anyhow!("the policy module was refused: {e}"))?,
+    );
+    let (state, ours) = match &config.state {
+        Some(dir) => (checked_state_dir(dir)?, false),
+        None => (
+            fresh_private_dir(&std::env::temp_dir(), "forge-authz-serve")?,
+            true,
+        ),
+    };
+    let result = serve_in(&config, &state, live);
+    if ours {
+        let _ = std::fs::remove_dir_all(&state);
+    }
+    result
+}
+
+fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow::Result<()> {
+    let hooks = state.join("hooks");
+    if hooks.exists() {
+        std::fs::remove_dir_all(&hooks)?;
+    }
+    hook::install(&hooks, &std::env::current_exe()?)?;
+    hook::prove_executes(&hooks)
+        .context("refusing to serve: pushes could not be decided per ref")?;
+    let socket = state.join("hook.sock");
+    let hook_listener = admin::bind(&socket)?;
+    let admin_path = config
+        .admin_socket
+        .clone()
+        .unwrap_or_else(|| state.join("admin.sock"));
+    let admin_listener = admin::bind(&admin_path)?;
+    let shared = Arc::new(enforce::Shared::new(config.db.clone(), live));
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));
+    }
+    let modules = admin::Modules {
+        dir: config
+            .modules
+            .as_ref()
+            .map(std::fs::canonicalize)
+            .transpose()
+            .context("modules directory")?,
+    };
+    {
+        let (shared, modules) = (shared.clone(), modules.clone());
+        std::thread::spawn(move || admin::serve(shared, modules, admin_listener));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(config.workers.max(1))
+        .enable_all()
+        .build()?;
+    let std_listener = std::net::TcpListener::bind(&config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    log::event(
+        "serving",
+        &[
+            ("repos", &config.repos.display().to_string()),
+            ("listen", &addr.to_string()),
+            ("admin", &admin_path.display().to_string()),
+        ],
+    );
+    if let Some(f) = &config.port_file {
+        std::fs::write(f, addr.port().to_string())?;
+    }
+    let state = Arc::new(http::HttpState {
+        shared: shared.clone(),
+        repos: config.repos.clone(),
+        hooks,
+        socket,
+        forward_auth: config.forward_auth,
+        limits: config.http,
+    });
+    let grace = config.grace;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(signals(shared, stop));
+        http::run(listener, state, stopped, grace).await
+    })?;
+    log::event("stopped", &[]);
+    Ok(())
+}
+
+/// SIGTERM and SIGINT stop the server; SIGHUP reloads the current module through the
+/// same checks as `reload`.
+async fn signals(shared: Arc<enforce::Shared>, stop: tokio::sync::watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        log::event("signals", &[("note", "cannot install signal handlers")]);
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let modules = admin::Modules { dir: None };
+                    admin::answer(&shared, &modules, &admin::AdminRequest::Reload { module: None })
+                })
+                .await;
+            }
+        }
+    }
+    log::event(
+        "stopping",
+        &[("note", "no new connections; finishing requests in flight")],
+    );
+    let _ = stop.send(true);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn git_urls() {
+        let repo = |m: &str, u: &str| parse_git_url(m, u).map(|x| (x.0, x.1));
+        assert_eq!(
+            repo("GET", "/alice/app.git/info/refs?service=git-upload-pack"),
+            Some(("alice/app".into(), ActionDef::Pull))
+        );
+        assert_eq!(
+            repo("GET", "/alice/app/info/refs?service=git-receive-pack"),
+            Some(("alice/app".into(), ActionDef::Push))
+        );
+        assert_eq!(
+            repo("POST", "/alice/app.git/git-receive-pack"),
+            Some(("alice/app".into(), ActionDef::Push))
+        );
+        assert_eq!(
+            repo("GET", "/alice/app.git/info/refs"),
+            None,
+            "dumb HTTP is not served"
+        );
+        assert_eq!(repo("GET", "/alice/app.git/HEAD"), None);
+        assert_eq!(
+            repo("POST", "/alice/../x.git/git-upload-pack").map(|x| x.0),
+            Some("alice/../x".into()),
+            "the policy refuses the path"
+        );
+        // git reads the last `service=`: so do we.
+        assert_eq!(
+            repo(
+                "GET",
+                "/alice/app.git/info/refs?service=git-upload-pack&service=git-receive-pack"
+            )
+            .map(|x| x.1),
+            Some(ActionDef::Push)
+        );
+    }
+
+    #[test]
+    fn authorization_headers() {
+        assert_eq!(credential_from_header(None), CredentialDef::Anonymous);
+        assert_eq!(
+            credential_from_header(Some("Bearer abc")),
+            CredentialDef::Bearer("abc".into())
+        );
+        let b = base64::engine::general_purpose::STANDARD.encode("alice:secret");
+        assert_eq!(
+            credential_from_header(Some(&format!("Basic {b}"))),
+            CredentialDef::Basic {
+                username: "alice".into(),
+                password: "secret".into()
+            }
+        );
+        assert_eq!(
+            credential_from_header(Some("Basic !!!")),
+            CredentialDef::Bearer(String::new())
+        );
+        assert_eq!(
+            credential_from_header(Some("Negotiate x")),
+            CredentialDef::Bearer(String::new())
+        );
+    }
+
+    #[test]
+    fn state_directories() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let parent = fresh_private_dir(&std::env::temp_dir(), "forge-authz-test").unwrap();
+        let a = fresh_private_dir(&parent, "s").unwrap();
+        let b = fresh_private_dir(&parent, "s").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            std::fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert!(checked_state_dir(&a).is_ok());
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(checked_state_dir(&b).is_err(), "open to others");
+        std::fs::remove_dir_all(parent).unwrap();
+    }
+}

@@ -1,0 +1,309 @@
+//! Git over SSH: `ssh-keys` (OpenSSH's `AuthorizedKeysCommand`) and `git-shell` (the
+//! forced command of every key).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use super::enforce::{Answer, Shared, principal_of};
+use super::{hook, log};
+use crate::live::LivePolicy;
+use crate::policy::{EMBEDDED_POLICY_NAME, Limits};
+use crate::request::{ActionDef, CredentialDef, KindDef, RequestDef};
+use crate::store::Store;
+
+/// Key types `ssh-keys` accepts: OpenSSH's plain and FIDO (`sk-`) public keys. A
+/// certificate (`*-cert-v01@openssh.com`) is not matched against stored keys: the store
+/// holds keys, not certificate authorities, so a certificate is refused (sshd then tries
+/// the user's other keys).
+pub fn key_type_supported(t: &str) -> bool {
+    [
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ]
+    .contains(&t)
+}
+
+/// How `git-shell` must run the policy: the same module and fuel as the `ssh-keys` call
+/// that printed it (so SSH follows `--policy` and `--fuel`, not the defaults).
+#[derive(Clone, Debug)]
+pub struct ForcedPolicy {
+    /// `--policy` (the embedded module: not repeated).
+    pub policy: PathBuf,
+    /// `--fuel`.
+    pub fuel: u64,
+}
+
+/// `forge-authz ssh-keys`: prints the key line with a forced command when the offered key
+/// (`%t %k`) is a known user or deploy key, nothing otherwise (sshd then refuses the key).
+/// Reads the store read-only (an unprivileged `AuthorizedKeysCommandUser` can run it).
+pub fn ssh_keys(
+    db: &Path,
+    repos: &Path,
+    key_type: &str,
+    key_blob: &str,
+    forced: &ForcedPolicy,
+) -> anyhow::Result<Option<String>> {
+    if !key_type_supported(key_type)
+        || key_blob.is_empty()
+        || !key_blob
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    {
+        return Ok(None);
+    }
+    let world = Store::open_read_only(db)?.export_world()?;
+    let found = world.ssh_keys.iter().find(|k| {
+        k.public_key.as_deref().is_some_and(|line| {
+            let mut parts = line.split_whitespace();
+            parts.next() == Some(key_type) && parts.next() == Some(key_blob)
+        })
+    });
+    let Some(k) = found else { return Ok(None) };
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if !safe(&k.id) {
+        return Ok(None);
+    }
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let bin = std::env::current_exe()?;
+    let mut command = quote(&bin);
+    if forced.policy != Path::new(EMBEDDED_POLICY_NAME) {
+        command.push_str(&format!(
+            " --policy {}",
+            quote(&std::fs::canonicalize(&forced.policy)?)
+        ));
+    }
+    command.push_str(&format!(
+        " --fuel {} git-shell --db {} --repos {} --key {}",
+        forced.fuel,
+        quote(&std::fs::canonicalize(db)?),
+        quote(&std::fs::canonicalize(repos)?),
+        k.id
+    ));
+    // `restrict`: no forwarding, no pty, no rc; the key can only run the forced command.
+    Ok(Some(format!(
+        "command=\"{}\",restrict {key_type} {key_blob}",
+        command.replace('"', "\\\"")
+    )))
+}
+
+/// Parse `SSH_ORIGINAL_COMMAND`: exactly `git-upload-pack '<owner>/<name>[.git]'` or
+/// `git-receive-pack ...` (quotes optional). One leading `/` is the namespace root, as
+/// `ssh://` URLs send it; any other absolute or longer path, `..`, extra arguments, shell
+/// syntax and every other command are refused.
+pub fn parse_ssh_command(cmd: &str) -> Result<(ActionDef, String), String> {
+    let cmd = cmd.trim();
+    let (verb, arg) = cmd
+        .split_once(' ')
+        .ok_or("a git command needs a repository")?;
+    let action = match verb {
+        "git-upload-pack" => ActionDef::Pull,
+        "git-receive-pack" => ActionDef::Push,
+        _ => {
+            return Err(format!(
+                "`{verb}` is not allowed: only git-upload-pack and git-receive-pack"
+            ));
+        }
+    };
+    let arg = arg.trim();
+    let path = match arg.strip_prefix('\'').and_then(|a| a.strip_suffix('\'')) {
+        Some(inner) => inner,
+        None => arg,
+    };
+    if path.contains(['\'', '"', ' ', '\\', '\0', '\n', ';', '&', '|', '$', '`']) {
+        return Err("one repository path only, without shell syntax".into());
+    }
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if path.starts_with('/') {
+        return Err("the repository must be `owner/name`".into());
+    }
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').collect();
+    let ok = parts.len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && *p != "."
+                && *p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+    if !ok {
+        return Err("the repository must be `owner/name`".into());
+    }
+    Ok((action, path.to_string()))
+}
+
+/// `forge-authz git-shell --key ID`: the forced command of an SSH key. Decides the
+/// request, then runs git on the repository the policy decided on; a push is decided per
+/// ref through the proc-receive hook (see [`hook`]).
+pub fn git_shell(
+    policy_path: &Path,
+    limits: Limits,
+    db: &Path,
+    repos: &Path,
+    key: &str,
+) -> anyhow::Result<u8> {
+    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
+        eprintln!("forge-authz: interactive logins are not allowed; use git");
+        return Ok(1);
+    };
+    let (action, repo) = match parse_ssh_command(&original.to_string_lossy()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("forge-authz: {e}");
+            return Ok(1);
+        }
+    };
+    let world = Store::open_read_only(db)?.export_world()?;
+    let module = crate::policy::PolicyModule::load(policy_path, limits)?;
+    let live = Arc::new(LivePolicy::from_module(module, world.config()?));
+    let shared = Arc::new(Shared::new(db.to_path_buf(), live));
+    let request = RequestDef {
+        credential: CredentialDef::SshKey(key.to_string()),
+        kind: KindDef::Git,
+        transport: crate::request::TransportDef::Ssh,
+        repository: Some(repo.clone()),
+        action: Some(action),
+        ..RequestDef::default()
+    };
+    let Answer {
+        decision: d,
+        gathered,
+    } = shared.decide(&request);
+    log::event(
+        "ssh",
+        &[
+            ("repository", &repo),
+            ("status", &d.status.http().to_string()),
+            ("reason", d.reason.code()),
+            ("principal", &principal_of(&request.credential, &d)),
+        ],
+    );
+    let Some(decided) = gathered.repository.filter(|_| d.allow) else {
+        eprintln!("forge-authz: {} ({})", d.message, d.reason.code());
+        return Ok(1);
+    };
+    // The repository on disk is the one decided on (from its facts), never the URL's.
+    let dir = std::fs::canonicalize(repos)?.join(format!("{decided}.git"));
+    match action {
+        ActionDef::Pull => {
+            let status = Command::new("git-upload-pack")
+                .arg(&dir)
+                .env("PATH", git_path())
+                .status()?;
+            Ok(if status.success() { 0 } else { 1 })
+        }
+        ActionDef::Push => {
+            // A fresh private directory for this push's hook and socket.
+            let state = super::fresh_private_dir(&std::env::temp_dir(), "forge-authz-ssh")?;
+            let result = push(&shared, &request, &state, &dir);
+            let _ = std::fs::remove_dir_all(&state);
+            result
+        }
+    }
+}
+
+fn push(
+    shared: &Arc<Shared>,
+    request: &RequestDef,
+    state: &Path,
+    dir: &Path,
+) -> anyhow::Result<u8> {
+    let hooks = state.join("hooks");
+    hook::install(&hooks, &std::env::current_exe()?)?;
+    let socket = state.join("hook.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket)?;
+    let id = shared.begin_push(request);
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || super::enforce::serve_hook_socket(shared, listener));
+    }
+    let mut cmd = Command::new("git-receive-pack");
+    cmd.arg(dir)
+        .env("PATH", git_path())
+        .env(hook::ENV_PUSH, &id)
+        .env(hook::ENV_SOCKET, &socket);
+    let config = hook::git_config(&hooks);
+    cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
+    for (i, (k, v)) in config.iter().enumerate() {
+        cmd.env(format!("GIT_CONFIG_KEY_{i}"), k)
+            .env(format!("GIT_CONFIG_VALUE_{i}"), v);
+    }
+    let status = cmd.status()?;
+    shared.end_push(&id);
+    Ok(if status.success() { 0 } else { 1 })
+}
+
+/// PATH with git's exec directory first (git-upload-pack and git-receive-pack live there).
+fn git_path() -> std::ffi::OsString {
+    let exec = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut p = std::ffi::OsString::from(exec);
+    p.push(":");
+    p.push(std::env::var_os("PATH").unwrap_or_default());
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ssh_commands() {
+        assert_eq!(
+            parse_ssh_command("git-upload-pack 'alice/app.git'"),
+            Ok((ActionDef::Pull, "alice/app".into()))
+        );
+        assert_eq!(
+            parse_ssh_command("git-receive-pack '/alice/app.git'"),
+            Ok((ActionDef::Push, "alice/app".into()))
+        );
+        assert_eq!(
+            parse_ssh_command("git-upload-pack alice/app"),
+            Ok((ActionDef::Pull, "alice/app".into()))
+        );
+        // A leading `/` is the namespace root (ssh:// URLs send it), never the filesystem:
+        // `/etc/passwd` names repository `etc/passwd` under the served directory.
+        assert_eq!(
+            parse_ssh_command("git-upload-pack '/etc/passwd'"),
+            Ok((ActionDef::Pull, "etc/passwd".into()))
+        );
+        for bad in [
+            "",
+            "ls",
+            "git-upload-archive 'alice/app.git'",
+            "git-upload-pack '../etc/passwd'",
+            "git-upload-pack 'alice/../../etc'",
+            "git-upload-pack '/srv/git/alice/app.git'",
+            "git-upload-pack '//alice/app.git'",
+            "git-upload-pack 'alice/app.git' extra",
+            "git-upload-pack 'alice/app.git'; rm -rf /",
+            "git-upload-pack 'a/b/c.git'",
+            "bash -c 'git-upload-pack alice/app'",
+        ] {
+            assert!(parse_ssh_command(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_types() {
+        assert!(key_type_supported("sk-ssh-ed25519@openssh.com"));
+        assert!(key_type_supported("ssh-ed25519"));
+        assert!(!key_type_supported("ssh-ed25519-cert-v01@openssh.com"));
+        assert!(!key_type_supported("x;rm"));
+    }
+}
