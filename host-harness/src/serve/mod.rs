@@ -121,20 +121,17 @@ pub fn credential_from_header(value: Option<&str>) -> CredentialDef {
     CredentialDef::Bearer(String::new())
 }
 
-/// What a git smart-HTTP URL asks: (repository path as requested, action, the rest of
-/// the path after `owner/name[.git]/`). `service=` is read as git reads it: the last
-/// occurrence wins.
+/// What a git smart-HTTP URL asks: (repository path as requested — `owner/name`, with
+/// the URL's `.git` if it had one, which the request layer strips exactly once —, action,
+/// the rest of the path). The repository is always the first two segments:
+/// `/alice/app.git.git/info/refs` asks for `alice/app.git`, a name the policy refuses,
+/// never for `alice/app`. `service=` is read as git reads it: the last occurrence wins.
 pub fn parse_git_url(method: &str, url: &str) -> Option<(String, ActionDef, String)> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let path = path.strip_prefix('/')?;
-    let (repo, rest) = if let Some(i) = path.find(".git/") {
-        (path.get(..i)?, path.get(i + 5..)?)
-    } else {
-        let mut it = path.splitn(3, '/');
-        let (o, n, _) = (it.next()?, it.next()?, it.next()?);
-        let len = o.len() + 1 + n.len();
-        (path.get(..len)?, path.get(len + 1..)?)
-    };
+    let mut it = path.splitn(3, '/');
+    let (owner, name, rest) = (it.next()?, it.next()?, it.next()?);
+    let repo = format!("{owner}/{name}");
     let service = query
         .split('&')
         .filter_map(|kv| kv.strip_prefix("service="))
@@ -147,7 +144,7 @@ pub fn parse_git_url(method: &str, url: &str) -> Option<(String, ActionDef, Stri
         ("POST", "git-receive-pack", _) => ActionDef::Push,
         _ => return None,
     };
-    Some((repo.to_string(), action, rest.to_string()))
+    Some((repo, action, rest.to_string()))
 }
 
 /// 128 random bits as hex (push ids, directory names).
@@ -347,7 +344,7 @@ mod tests {
         let repo = |m: &str, u: &str| parse_git_url(m, u).map(|x| (x.0, x.1));
         assert_eq!(
             repo("GET", "/alice/app.git/info/refs?service=git-upload-pack"),
-            Some(("alice/app".into(), ActionDef::Pull))
+            Some(("alice/app.git".into(), ActionDef::Pull))
         );
         assert_eq!(
             repo("GET", "/alice/app/info/refs?service=git-receive-pack"),
@@ -355,7 +352,16 @@ mod tests {
         );
         assert_eq!(
             repo("POST", "/alice/app.git/git-receive-pack"),
-            Some(("alice/app".into(), ActionDef::Push))
+            Some(("alice/app.git".into(), ActionDef::Push))
+        );
+        // The name keeps every `.git` but the one the request layer strips: the policy
+        // then refuses `app.git` (a name ending in `.git`).
+        assert_eq!(
+            repo(
+                "GET",
+                "/alice/app.git.git/info/refs?service=git-upload-pack"
+            ),
+            Some(("alice/app.git.git".into(), ActionDef::Pull))
         );
         assert_eq!(
             repo("GET", "/alice/app.git/info/refs"),
@@ -363,11 +369,7 @@ mod tests {
             "dumb HTTP is not served"
         );
         assert_eq!(repo("GET", "/alice/app.git/HEAD"), None);
-        assert_eq!(
-            repo("POST", "/alice/../x.git/git-upload-pack").map(|x| x.0),
-            Some("alice/../x".into()),
-            "the policy refuses the path"
-        );
+        assert_eq!(repo("POST", "/alice/../x.git/git-upload-pack"), None);
         // git reads the last `service=`: so do we.
         assert_eq!(
             repo(
