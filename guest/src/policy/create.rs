@@ -11,10 +11,13 @@ pub(crate) fn namespace_visible(p: &Principal<'_>, ns: &NamespaceFacts) -> bool 
     match ns.visibility {
         Visibility::Public => true,
         Visibility::Limited => !matches!(p, Principal::Anonymous),
+        // The membership fact counts only for a principal with a user: the host gathered
+        // it for the credential's owner, and an anonymous fallback (a token outside its
+        // binding) must not inherit it.
         Visibility::Private => {
             p.site_admin()
-                || ns.member_role >= Role::Read
-                || p.user().is_some_and(|u| same_name(&u.name, &ns.name))
+                || p.user()
+                    .is_some_and(|u| ns.member_role >= Role::Read || same_name(&u.name, &ns.name))
         }
     }
 }

@@ -308,6 +308,13 @@ pub(crate) fn resolve<'a>(
         }
     }
     for extra in input.also_presented.iter().filter(|t| !t.is_empty()) {
+        // A key or a session is a credential too: a token beside it is a second one.
+        if matches!(
+            input.credential,
+            Credential::SshKey(_) | Credential::Session(_)
+        ) {
+            return Err(("credential", conflicting()));
+        }
         match secret {
             Some(s) if s != extra => return Err(("credential", conflicting())),
             Some(_) => {}

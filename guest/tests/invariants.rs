@@ -1,0 +1,1667 @@
+//! Invariants of the policy core as property tests (proptest), native only, against
+//! `forge_authz_guest::policy` alone. Each property runs `PROPTEST_CASES` cases (default
+//! 10,000) over small generated worlds (`support`): users (site administrators, inactive
+//! and suspended ones), organisations with member roles, a missing account; public and
+//! private repositories (hosted, mirror, import, archived) with collaborators, protected
+//! refs (case variants, odd glob syntax) and registrants; token records minted for real
+//! with `Authorizer::issue` and fixed entropy; credentials of every kind; requests of
+//! every kind. Facts are gathered as a correct host gathers them (`support::gather`).
+//!
+//! This file is also what `cargo mutants` runs against the policy core: it must stay fast.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "property tests: a broken generator or a failed property stops the test loudly"
+)]
+
+mod support;
+
+use std::sync::LazyLock;
+
+use forge_authz_guest::policy::scope::ScopeSet;
+use forge_authz_guest::policy::{
+    AccountStatus, Authorizer, BatchTarget, ChangeContext, ChildOutcome, ChildRequest, Creator,
+    Credential, Decision, GitAction, GitRequest, Input, KeyKind, NamespaceFacts, Options,
+    ProtectedRef, RefAccess, RefPermission, RefUpdate, RepositoryFacts, Request, RevokeScope, Role,
+    RotateRequest, Timestamp, TokenEdit, TokenRecord, UserFacts, Visibility,
+};
+use proptest::prelude::*;
+use proptest::sample::select;
+use support::*;
+
+// ---------------------------------------------------------------------------------------
+// Oracles, written from the README and the doc comments, independently of the policy's
+// own helpers.
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn owner_of(path: &str) -> &str {
+    path.split_once('/').map_or(path, |(o, _)| o)
+}
+
+/// Bound to repositories or owners.
+fn bound(r: &TokenRecord) -> bool {
+    !r.repositories.is_empty() || !r.owners.is_empty()
+}
+
+/// Restricted: bound, public-only or a child (README "Principals and roles").
+fn restricted(r: &TokenRecord) -> bool {
+    bound(r) || r.scopes.iter().any(|s| s == "public-only") || r.parent.is_some()
+}
+
+/// A repository inside a token's binding: listed, or its owner is.
+fn covers_repository(r: &TokenRecord, path: &str) -> bool {
+    !bound(r)
+        || r.repositories.iter().any(|x| same(x, path))
+        || r.owners.iter().any(|o| same(o, owner_of(path)))
+}
+
+/// A namespace inside a token's binding: only an owner binding reaches a namespace.
+fn covers_namespace(r: &TokenRecord, name: &str) -> bool {
+    !bound(r) || r.owners.iter().any(|o| same(o, name))
+}
+
+/// Protection pattern syntax the policy supports (README "World fixture").
+fn supported_pattern(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 255
+        && p.bytes()
+            .all(|b| b > b' ' && b < 0x7f && !b"?[]{}\\!^~:".contains(&b))
+}
+
+fn glob(p: &[u8], n: &[u8]) -> bool {
+    match p {
+        [] => n.is_empty(),
+        [b'*', b'*', rest @ ..] => (0..=n.len()).any(|i| glob(rest, &n[i..])),
+        [b'*', rest @ ..] => (0..=n.len())
+            .take_while(|&i| i == 0 || n[i - 1] != b'/')
+            .any(|i| glob(rest, &n[i..])),
+        [c, rest @ ..] => {
+            n.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && glob(rest, &n[1..])
+        }
+    }
+}
+
+/// `*` within a segment, `**` across, case-insensitive; a pattern without `refs/` names
+/// branches; unsupported syntax matches every ref.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if !supported_pattern(pattern) {
+        return true;
+    }
+    let full = if pattern.len() >= 5 && same(&pattern[..5], "refs/") {
+        pattern.to_string()
+    } else {
+        format!("refs/heads/{pattern}")
+    };
+    glob(full.as_bytes(), name.as_bytes())
+}
+
+fn is_zero(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'0')
+}
+
+/// The access a ref update needs under the first matching rule, if any rule matches.
+fn needed_access<'a>(rules: &'a [ProtectedRef], update: &RefUpdate) -> Option<&'a RefAccess> {
+    let destructive = is_zero(&update.new) || (update.force && !is_zero(&update.old));
+    rules
+        .iter()
+        .find(|r| pattern_matches(&r.pattern, &update.name))
+        .map(|r| if destructive { &r.force_push } else { &r.push })
+}
+
+/// The three probes of `ref_permissions`, as real updates.
+fn probe(name: &str, kind: RefPermission) -> RefUpdate {
+    use forge_authz_guest::policy::refs::{SOME_ID, ZERO_ID};
+    let (old, force) = match kind {
+        RefPermission::Create => (ZERO_ID, false),
+        RefPermission::Push => (SOME_ID, false),
+        RefPermission::ForcePush => (SOME_ID, true),
+    };
+    RefUpdate {
+        name: name.into(),
+        old: old.into(),
+        new: SOME_ID.into(),
+        force,
+    }
+}
+
+const KINDS: [RefPermission; 3] = [
+    RefPermission::Create,
+    RefPermission::Push,
+    RefPermission::ForcePush,
+];
+
+/// The fields a client and an operator see.
+fn seen(d: &Decision) -> impl PartialEq + std::fmt::Debug + '_ {
+    (
+        d.allow, d.status, d.reason, &d.message, &d.detail, &d.refs, &d.effects,
+    )
+}
+
+fn same_seen(a: &Answer, b: &Answer) -> bool {
+    match (a, b) {
+        (Answer::One(x), Answer::One(y)) => seen(x) == seen(y),
+        (Answer::Batch(x), Answer::Batch(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| seen(x) == seen(y))
+        }
+        (Answer::Perms(x), Answer::Perms(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Whether the credential presents a token (then the token decides, whatever else).
+fn presents_token(input: &Input) -> bool {
+    matches!(
+        input.credential,
+        Credential::Bearer(_) | Credential::Basic { .. }
+    ) || input.also_presented.iter().any(|t| !t.is_empty())
+}
+
+/// The deploy key acting, if the principal is one.
+fn deploy_key(input: &Input) -> Option<&str> {
+    match &input.credential {
+        Credential::SshKey(k) if k.kind == KeyKind::Deploy && !presents_token(input) => {
+            Some(k.repository.as_deref().unwrap_or_default())
+        }
+        _ => None,
+    }
+}
+
+/// The account the request acts as, as far as visibility goes: the `sudo` target, else
+/// the acting user.
+fn acting(input: &Input) -> Option<&UserFacts> {
+    match &input.request {
+        Request::Api(a) if a.sudo.is_some() => input.sudo.as_ref(),
+        _ => input.user.as_ref(),
+    }
+}
+
+/// A repository the principal certainly cannot see: not readable by anonymous clients
+/// (for anonymous principals), private or of a private owner with no role, not owned, not
+/// a site administrator's (for users); not its own (for deploy keys).
+fn repository_hidden(input: &Input, repo: &RepositoryFacts) -> bool {
+    if let Some(path) = deploy_key(input) {
+        return !(same(owner_of(path), &repo.owner)
+            && path
+                .split_once('/')
+                .is_some_and(|(_, n)| same(n, &repo.name)));
+    }
+    match acting(input) {
+        None => repo.private || repo.owner_visibility != Visibility::Public,
+        Some(u) => {
+            (repo.private || repo.owner_visibility == Visibility::Private)
+                && repo.role == Role::None
+                && !same(&u.name, &repo.owner)
+                && !u.site_admin
+        }
+    }
+}
+
+/// A user or organisation the principal certainly cannot see.
+fn namespace_hidden(input: &Input, ns: &NamespaceFacts) -> bool {
+    if deploy_key(input).is_some() {
+        return ns.visibility == Visibility::Private;
+    }
+    match acting(input) {
+        None => ns.visibility != Visibility::Public,
+        Some(u) => {
+            ns.visibility == Visibility::Private
+                && ns.member_role == Role::None
+                && !same(&u.name, &ns.name)
+                && !u.site_admin
+        }
+    }
+}
+
+/// The credential is a token whose record was found, and that token is restricted.
+fn restricted_principal(input: &Input) -> bool {
+    presents_token(input) && input.token.as_ref().is_some_and(restricted)
+}
+
+/// The principal's role on a repository (README "Principals and roles"): owners and
+/// unrestricted site administrators are admins, others have the role the host gathered;
+/// a restricted token is capped at write; a deploy key reads or writes its own
+/// repository only.
+fn role_on(input: &Input, repo: &RepositoryFacts) -> Role {
+    if let Some(path) = deploy_key(input) {
+        let own = same(path, &format!("{}/{}", repo.owner, repo.name));
+        return match &input.credential {
+            Credential::SshKey(k) if own && k.read_only => Role::Read,
+            Credential::SshKey(_) if own => Role::Write,
+            _ => Role::None,
+        };
+    }
+    let restricted = restricted_principal(input);
+    let Some(u) = acting(input) else {
+        return Role::None;
+    };
+    let base = if same(&u.name, &repo.owner) || (u.site_admin && !restricted) {
+        Role::Admin
+    } else {
+        repo.role
+    };
+    if restricted {
+        base.min(Role::Write)
+    } else {
+        base
+    }
+}
+
+/// The principal's role in a namespace: admin in its own user namespace and for an
+/// unrestricted site administrator, its membership role in an organisation, none in
+/// another user's; a restricted token is capped at write.
+fn role_in(input: &Input, ns: &NamespaceFacts) -> Role {
+    let restricted = restricted_principal(input);
+    let Some(u) = acting(input).filter(|_| deploy_key(input).is_none()) else {
+        return Role::None;
+    };
+    let base = if (!ns.organization && same(&u.name, &ns.name)) || (u.site_admin && !restricted) {
+        Role::Admin
+    } else if ns.organization {
+        ns.member_role
+    } else {
+        Role::None
+    };
+    if restricted {
+        base.min(Role::Write)
+    } else {
+        base
+    }
+}
+
+/// Whether a principal with `role` (acting as `user`) has a protected ref's access.
+fn has_access(access: &RefAccess, role: Role, user: Option<&UserFacts>) -> bool {
+    match access {
+        RefAccess::Writers => role >= Role::Write,
+        RefAccess::Admins => role >= Role::Admin,
+        RefAccess::Users(list) => {
+            role >= Role::Write && user.is_some_and(|u| list.iter().any(|x| same(x, &u.name)))
+        }
+        RefAccess::Nobody => false,
+    }
+}
+
+/// A token record is live at `now`.
+fn live(r: &TokenRecord, now: Timestamp) -> bool {
+    r.revoked.is_none() && r.expires.is_none_or(|e| e > now)
+}
+
+/// What a restricted principal must never be granted: the admin powers. `None`: no admin
+/// power granted.
+fn admin_power(prepared: &Prepared, answer: &Answer) -> Option<String> {
+    let refs_check = |d: &Decision, g: &GitRequest, facts: Option<&RepositoryFacts>| {
+        if !d.allow || g.action != GitAction::Push {
+            return None;
+        }
+        let rules = facts.map_or(&[][..], |f| &f.protected_refs[..]);
+        d.refs
+            .iter()
+            .zip(&g.refs)
+            .filter(|(v, _)| v.allow)
+            .find(|(_, u)| needed_access(rules, u) == Some(&RefAccess::Admins))
+            .map(|(_, u)| format!("ref update {u:?} that needs the admin role"))
+    };
+    match (prepared, answer) {
+        (Prepared::One(i), Answer::One(d)) if d.allow => match &i.request {
+            Request::Api(a) => {
+                if a.admin_only {
+                    Some("an /admin route".into())
+                } else if let Some(op) = a.operation {
+                    Some(format!("the privileged operation {op:?}"))
+                } else if let Some(s) = &a.sudo {
+                    Some(format!("sudo as {s}"))
+                } else if a.required_role == Role::Admin
+                    && (a.repository.is_some() || a.namespace.is_some())
+                {
+                    Some("a route needing the admin role on its target".into())
+                } else {
+                    None
+                }
+            }
+            Request::Create(c)
+                if c.step == forge_authz_guest::policy::CreationStep::PushToCreate =>
+            {
+                Some("push-to-create".into())
+            }
+            Request::Create(_) => None,
+            Request::Git(g) => refs_check(d, g, i.repository.as_ref()),
+        },
+        (Prepared::Batch(i, targets), Answer::Batch(ds)) => match &i.request {
+            Request::Git(g) => targets
+                .iter()
+                .zip(ds)
+                .find_map(|(t, d)| refs_check(d, g, t.facts.as_ref())),
+            _ => None,
+        },
+        (Prepared::Perms(input, names), Answer::Perms(ps)) => {
+            let rules = input
+                .repository
+                .as_ref()
+                .map_or(&[][..], |f| &f.protected_refs[..]);
+            names.iter().zip(ps).find_map(|(n, p)| {
+                p.permissions
+                    .iter()
+                    .find(|k| needed_access(rules, &probe(n, **k)) == Some(&RefAccess::Admins))
+                    .map(|k| format!("{k:?} on {n}, which needs the admin role"))
+            })
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Strategies specific to some properties.
+
+/// A token bound to repositories, owners or both, mostly live, mostly with the scopes a
+/// bound token may hold.
+fn bound_token() -> impl Strategy<Value = TokenSpec> {
+    (
+        prop_oneof![4 => live_token(), 1 => token()],
+        proptest::collection::vec(path(), 0..3),
+        proptest::collection::vec(name(), 0..2),
+        any::<bool>(),
+        proptest::collection::vec(select(REPOSITORY_SCOPES.to_vec()), 1..3),
+        proptest::bool::weighted(0.7),
+    )
+        .prop_map(
+            |(mut t, repositories, owners, repos_first, scopes, bound_scopes)| {
+                t.repositories = repositories;
+                t.owners = owners;
+                if t.repositories.is_empty() && t.owners.is_empty() {
+                    if repos_first {
+                        t.repositories = vec![PathSpec::Repo {
+                            index: 0,
+                            upper: false,
+                        }];
+                    } else {
+                        t.owners = vec![NameSpec::Account {
+                            index: 0,
+                            upper: false,
+                        }];
+                    }
+                }
+                if bound_scopes {
+                    t.scopes = scopes;
+                }
+                t
+            },
+        )
+}
+
+/// A restricted token: bound, public-only or a child (at least one), mostly live, often
+/// holding `user:token` and admin scopes it must not be able to use.
+fn restricted_token() -> impl Strategy<Value = TokenSpec> {
+    (
+        prop_oneof![4 => live_token(), 1 => token()],
+        0..4usize,
+        bound_token(),
+        proptest::collection::vec(
+            prop_oneof![
+                Just("user:token"),
+                Just("all"),
+                Just("write:admin"),
+                Just("write:repository")
+            ],
+            0..3,
+        ),
+    )
+        .prop_map(|(mut t, how, b, extra)| {
+            match how {
+                0 => {
+                    t.repositories = b.repositories;
+                    t.owners = b.owners;
+                    t.scopes = b.scopes;
+                }
+                1 => t.scopes.push("public-only"),
+                2 => t.child = true,
+                _ => {
+                    t.child = true;
+                    t.scopes.push("public-only");
+                }
+            }
+            t.scopes.extend(extra);
+            t
+        })
+}
+
+/// What a restricted token asks to mint with `Creator::Token`.
+#[derive(Clone, Debug)]
+struct MintSpec {
+    /// Keep these of the creator's scopes (by position), add these; `user:token` only
+    /// with `keep_user_token`.
+    keep: Vec<bool>,
+    keep_user_token: bool,
+    extra: Vec<&'static str>,
+    /// Keep the creator's binding (else: none, or another).
+    binding: u8,
+    other_repositories: Vec<PathSpec>,
+    other_owners: Vec<NameSpec>,
+    /// Lifetime from now; `None`: never expires.
+    lifetime: Option<i64>,
+    entropy: u8,
+}
+
+fn mint_spec() -> impl Strategy<Value = MintSpec> {
+    (
+        proptest::collection::vec(proptest::bool::weighted(0.8), 8),
+        any::<bool>(),
+        proptest::collection::vec(scope(), 0..2),
+        0..4u8,
+        proptest::collection::vec(path(), 0..2),
+        proptest::collection::vec(name(), 0..2),
+        proptest::option::weighted(0.9, 300i64..400_000),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(
+                keep,
+                keep_user_token,
+                extra,
+                binding,
+                other_repositories,
+                other_owners,
+                lifetime,
+                entropy,
+            )| {
+                MintSpec {
+                    keep,
+                    keep_user_token,
+                    extra,
+                    binding,
+                    other_repositories,
+                    other_owners,
+                    lifetime,
+                    entropy,
+                }
+            },
+        )
+}
+
+/// Credentials that are refused, whatever is asked.
+#[derive(Clone, Debug)]
+enum Bad {
+    /// Signed with another secret under the listed key id.
+    Forged,
+    /// Signed with a key id nobody lists.
+    RetiredKey,
+    /// One character changed (the checksum then fails, or the format).
+    Altered { at: usize, to: u8 },
+    /// One character of the payload or tag changed, the checksum recomputed (the
+    /// signature then fails).
+    AlteredResummed { at: usize, to: u8 },
+    /// `expires <= now`.
+    Expired(i64),
+    /// Revoked (`rotated`: rotated away, with a successor).
+    Revoked { rotated: bool },
+    /// Genuine format and signature, no stored record.
+    NoRecord,
+    /// A stored record whose hash is not this secret's.
+    OtherHash,
+    /// The owner's account is inactive or suspended.
+    OwnerInactive(AccountStatus),
+    /// The owner is an organisation.
+    OwnerOrganization(usize),
+    /// The owner is gone.
+    OwnerGone,
+    /// An SSH user key or a session of an inactive user, an organisation or a missing
+    /// account (`key`: SSH key, else session).
+    Account {
+        key: bool,
+        who: u8,
+        transport_ssh: bool,
+    },
+}
+
+fn bad() -> impl Strategy<Value = Bad> {
+    let printable = prop_oneof![
+        (b'!'..=b'~'),
+        Just(b'.'),
+        Just(b'_'),
+        Just(b'-'),
+        Just(b'A'),
+    ];
+    prop_oneof![
+        Just(Bad::Forged),
+        Just(Bad::RetiredKey),
+        (any::<usize>(), printable.clone()).prop_map(|(at, to)| Bad::Altered { at, to }),
+        (any::<usize>(), printable).prop_map(|(at, to)| Bad::AlteredResummed { at, to }),
+        (0i64..100_000).prop_map(Bad::Expired),
+        any::<bool>().prop_map(|rotated| Bad::Revoked { rotated }),
+        Just(Bad::NoRecord),
+        Just(Bad::OtherHash),
+        prop_oneof![
+            Just(AccountStatus::Inactive),
+            Just(AccountStatus::Suspended)
+        ]
+        .prop_map(Bad::OwnerInactive),
+        ORGS.prop_map(Bad::OwnerOrganization),
+        Just(Bad::OwnerGone),
+        (any::<bool>(), 0..4u8, any::<bool>()).prop_map(|(key, who, transport_ssh)| Bad::Account {
+            key,
+            who,
+            transport_ssh
+        }),
+    ]
+}
+
+/// API routes that perform a privileged operation.
+fn operation_ask() -> impl Strategy<Value = AskSpec> {
+    (api(), select(support::OPERATIONS.to_vec())).prop_map(|(mut a, op)| {
+        a.operation = Some(op);
+        AskSpec::Api(a)
+    })
+}
+
+/// API routes that declare no scope category.
+fn scopeless_ask() -> impl Strategy<Value = AskSpec> {
+    api().prop_map(|mut a| {
+        a.categories.clear();
+        AskSpec::Api(a)
+    })
+}
+
+/// API routes with a `sudo` target.
+fn sudo_ask() -> impl Strategy<Value = AskSpec> {
+    (api(), name()).prop_map(|(mut a, n)| {
+        a.sudo = Some(n);
+        AskSpec::Api(a)
+    })
+}
+
+/// Tokens that often could `sudo`: unrestricted, holding `write:admin`.
+fn sudo_token() -> impl Strategy<Value = TokenSpec> {
+    (mostly_live_token(), any::<bool>()).prop_map(|(mut t, admin)| {
+        if admin {
+            t.scopes.push("write:admin");
+            t.repositories.clear();
+            t.owners.clear();
+            t.child = false;
+            t.scopes.retain(|s| *s != "public-only");
+        }
+        t
+    })
+}
+
+/// Pushes with ref updates.
+fn push_ask() -> impl Strategy<Value = AskSpec> {
+    (
+        transport(),
+        path(),
+        proptest::collection::vec(ref_spec(), 1..5),
+    )
+        .prop_map(|(transport, path, refs)| AskSpec::Git {
+            transport,
+            path,
+            action: GitAction::Push,
+            refs,
+        })
+}
+
+/// Force a request onto HTTP (git, batch, ref permissions, creation; API is HTTP).
+fn over_http(ask: AskSpec) -> AskSpec {
+    use forge_authz_guest::policy::Transport::Http;
+    match ask {
+        AskSpec::Git {
+            path, action, refs, ..
+        } => AskSpec::Git {
+            transport: Http,
+            path,
+            action,
+            refs,
+        },
+        AskSpec::Batch {
+            action,
+            refs,
+            paths,
+            ..
+        } => AskSpec::Batch {
+            transport: Http,
+            action,
+            refs,
+            paths,
+        },
+        AskSpec::RefPerms {
+            path,
+            action,
+            names,
+            ..
+        } => AskSpec::RefPerms {
+            transport: Http,
+            path,
+            action,
+            names,
+        },
+        AskSpec::Create { path, step, .. } => AskSpec::Create {
+            transport: Http,
+            path,
+            step,
+        },
+        api @ AskSpec::Api(_) => api,
+    }
+}
+
+/// Known scopes that grant something (everything but the `public-only` restriction).
+fn grantable_scope() -> impl Strategy<Value = &'static str> {
+    select(
+        VOCABULARY
+            .iter()
+            .copied()
+            .filter(|s| *s != "public-only")
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The same request by anonymous, restricted to the given targets (API routes: the
+/// other target removed). `None`: the ask has no such form.
+fn anonymous_on(case: &Case, keep_repository: bool, keep_namespace: bool) -> Answer {
+    let mut c = case.with_credential(Credential::Anonymous, vec![]);
+    if let Ask::One(Request::Api(a)) = &mut c.ask {
+        if !keep_repository {
+            a.repository = None;
+        }
+        if !keep_namespace {
+            a.namespace = None;
+        }
+    }
+    c.answer()
+}
+
+// ---------------------------------------------------------------------------------------
+// The properties.
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// 1. A credential never allows more than its principal's session would: whatever a
+    /// token or an SSH user key is granted (decisions, ref updates, batch targets, ref
+    /// permissions), a session of the same user asking the same request is granted too.
+    #[test]
+    fn credential_never_exceeds_its_users_session(
+        s in scenario_of(
+            mostly_live_token(),
+            prop_oneof![3 => token_credential(), 1 => key_credential()],
+            any_ask(),
+        )
+    ) {
+        let case = s.build();
+        let granted = case.answer().grants();
+        let user = match &case.credential {
+            Credential::SshKey(k) if k.kind == KeyKind::User => Some(k.owner.clone()),
+            Credential::SshKey(_) => None,
+            _ => Some(case.record.owner.clone()),
+        };
+        if let (Some(user), false) = (user, granted.is_empty()) {
+            let session = case
+                .with_credential(Credential::Session(user), vec![])
+                .answer()
+                .grants();
+            prop_assert!(
+                granted.is_subset(&session),
+                "granted {:?} to the credential, only {:?} to the session; input {:?}",
+                granted,
+                session,
+                case.prepared()
+            );
+        }
+    }
+
+    /// 2. A bound token never allows outside its binding, on any target: a repository
+    /// (git, batch, ref permissions, creation, API) outside the listed repositories and
+    /// owners, a namespace (API) outside the listed owners — a token bound to
+    /// repositories reaches no namespace. With `binding_fallback_to_anonymous`, a target
+    /// outside the binding gets at most what an anonymous client gets there.
+    #[test]
+    fn bound_token_never_allows_outside_its_binding(
+        s in scenario_with_fallback(bound_token(), token_credential(), any_ask(), 0.5)
+    ) {
+        let case = s.build();
+        let answer = case.answer();
+        let r = &case.record;
+        prop_assert!(bound(r));
+        let fallback = case.fallback;
+        match (&case.ask, &answer) {
+            (Ask::One(Request::Git(g)), Answer::One(d))
+                if d.allow && !covers_repository(r, &g.repository) =>
+            {
+                prop_assert!(
+                    fallback && anonymous_on(&case, true, true).grants().is_superset(&answer.grants()),
+                    "git {} allowed outside the binding {:?}/{:?}: {:?}",
+                    g.repository, r.repositories, r.owners, d
+                );
+            }
+            (Ask::One(Request::Create(c)), Answer::One(d)) => {
+                prop_assert!(
+                    !d.allow || covers_repository(r, &c.repository),
+                    "creation of {} allowed outside the binding: {:?}", c.repository, d
+                );
+            }
+            (Ask::One(Request::Api(a)), Answer::One(d)) if d.allow => {
+                let repo_out = a.repository.as_deref().is_some_and(|p| !covers_repository(r, p));
+                let ns_out = a.namespace.as_deref().is_some_and(|n| !covers_namespace(r, n));
+                if repo_out || ns_out {
+                    prop_assert!(
+                        fallback && anonymous_on(&case, repo_out, ns_out).grants().contains(&(0, 0, 0)),
+                        "API {:?} allowed outside the binding {:?}/{:?}: {:?}",
+                        a, r.repositories, r.owners, d
+                    );
+                }
+            }
+            (Ask::Batch(_, paths), Answer::Batch(ds)) => {
+                let anonymous = anonymous_on(&case, true, true).grants();
+                for (t, (p, d)) in paths.iter().zip(ds).enumerate() {
+                    if d.allow && !covers_repository(r, p) {
+                        let mine: Vec<_> = answer.grants().into_iter().filter(|g| g.0 == t).collect();
+                        prop_assert!(
+                            fallback && mine.iter().all(|g| anonymous.contains(g)),
+                            "batch target {} allowed outside the binding: {:?}", p, d
+                        );
+                    }
+                }
+            }
+            (Ask::Perms(g, _), Answer::Perms(_)) => {
+                prop_assert!(
+                    covers_repository(r, &g.repository) || answer.grants().is_empty(),
+                    "ref permissions on {} outside the binding: {:?}", g.repository, answer
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// 3. A restricted token (bound, public-only) or a child token never gets admin
+    /// powers — `/admin` routes, privileged operations, `sudo`, push-to-create, a route
+    /// needing the admin role on its target, a ref update or ref permission that only
+    /// admins have — neither directly nor through a token it mints (`issue` with
+    /// `Creator::Token`), which is itself restricted (and a child of a child creator).
+    #[test]
+    fn restricted_token_never_gets_admin_powers(
+        s in scenario_of(restricted_token(), token_credential(), any_ask()),
+        m in mint_spec(),
+    ) {
+        let case = s.build();
+        prop_assert!(restricted(&case.record), "generator: {:?}", case.record);
+        let prepared = case.prepared();
+        let answer = run(case.authz(), &prepared);
+        if let Some(power) = admin_power(&prepared, &answer) {
+            prop_assert!(false, "restricted token granted {}: {:?} for {:?}", power, answer, prepared);
+        }
+        // Mint through the restricted token.
+        let creator = case.record.clone();
+        let scopes: Vec<String> = creator
+            .scopes
+            .iter()
+            .zip(m.keep.iter().chain(std::iter::repeat(&true)))
+            .filter(|(s, k)| **k && (m.keep_user_token || *s != "user:token"))
+            .map(|(s, _)| s.clone())
+            .chain(m.extra.iter().map(|s| s.to_string()))
+            .collect();
+        let (repositories, owners) = match m.binding {
+            0 | 1 => (creator.repositories.clone(), creator.owners.clone()),
+            2 => (vec![], vec![]),
+            _ => (
+                m.other_repositories.iter().map(|p| p.resolve(&case.world)).collect(),
+                m.other_owners.iter().map(NameSpec::resolve).collect(),
+            ),
+        };
+        let request = issue_request(
+            &case.world,
+            &creator.owner,
+            scopes,
+            repositories,
+            owners,
+            Creator::Token(creator.clone()),
+            m.lifetime.map(|l| NOW + l),
+        );
+        if let Ok(minted) = AUTHZ.issue(&request, Some(&entropy(m.entropy))) {
+            prop_assert!(
+                restricted(&minted.record),
+                "restricted creator {:?} minted an unrestricted token {:?}", creator, minted.record
+            );
+            if creator.parent.is_some() {
+                prop_assert_eq!(minted.record.parent.as_deref(), Some(creator.id.as_str()));
+            }
+            let mut world = case.world.clone();
+            world.store(minted.record.clone());
+            let c = Case {
+                world,
+                credential: Credential::Bearer(minted.secret.clone()),
+                also: vec![],
+                ..case.clone()
+            };
+            let prepared = c.prepared();
+            let answer = run(c.authz(), &prepared);
+            if let Some(power) = admin_power(&prepared, &answer) {
+                prop_assert!(
+                    false,
+                    "a token minted by a restricted token was granted {}: {:?} for {:?}",
+                    power, answer, prepared
+                );
+            }
+        }
+    }
+
+    /// 5. `ref_permissions` lists, for each ref, exactly the updates `decide` allows on a
+    /// push of that one update — create (from zeros), push (fast-forward), force-push —
+    /// in that order; so it is empty exactly when all three are refused.
+    #[test]
+    fn ref_permissions_agree_with_push_decisions(
+        s in scenario_of(mostly_live_token(), any_credential(), perms_ask())
+    ) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let Prepared::Perms(input, names) = &prepared else { unreachable!() };
+        let Request::Git(g) = &input.request else { unreachable!() };
+        let perms = case.authz().ref_permissions(input, names);
+        prop_assert_eq!(perms.len(), names.len());
+        for (name, p) in names.iter().zip(&perms) {
+            prop_assert_eq!(&p.name, name);
+            let allowed: Vec<RefPermission> = KINDS
+                .into_iter()
+                .filter(|k| {
+                    let push = Input {
+                        request: Request::Git(GitRequest {
+                            transport: g.transport,
+                            repository: g.repository.clone(),
+                            action: GitAction::Push,
+                            refs: vec![probe(name, *k)],
+                        }),
+                        explain: false,
+                        ..input.clone()
+                    };
+                    let d = case.authz().decide(&push);
+                    d.allow && d.refs.first().is_some_and(|v| v.allow)
+                })
+                .collect();
+            prop_assert_eq!(
+                &p.permissions, &allowed,
+                "ref {} of {:?}", name, input
+            );
+        }
+    }
+
+    /// 6. A private thing the principal cannot see answers exactly as a missing one (same
+    /// allow, status, reason, message, detail, ref verdicts, effects), for every request
+    /// kind: git, batch targets, ref permissions, creation (the repository and the owner
+    /// namespace), API repository and namespace targets. Checked by deciding with the
+    /// hidden thing's facts and with none.
+    #[test]
+    fn hidden_answers_as_missing(s in scenario()) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let answer = run(case.authz(), &prepared);
+        let input = prepared.input();
+        let mut variants: Vec<(String, Prepared)> = Vec::new();
+        if let Prepared::Batch(i, targets) = &prepared {
+            for (n, t) in targets.iter().enumerate() {
+                if t.facts.as_ref().is_some_and(|f| repository_hidden(i, f)) {
+                    let mut missing = targets.clone();
+                    missing[n] = BatchTarget { facts: None, ..t.clone() };
+                    variants.push((format!("batch target {}", t.repository), Prepared::Batch(i.clone(), missing)));
+                }
+            }
+        } else {
+            if input.repository.as_ref().is_some_and(|f| repository_hidden(input, f)) {
+                let mut p = prepared.clone();
+                p.input_mut().repository = None;
+                variants.push(("repository".into(), p));
+            }
+            if input.namespace.as_ref().is_some_and(|n| namespace_hidden(input, n)) {
+                let mut p = prepared.clone();
+                p.input_mut().namespace = None;
+                variants.push(("namespace".into(), p));
+            }
+        }
+        for (what, missing) in variants {
+            let other = run(case.authz(), &missing);
+            prop_assert!(
+                same_seen(&answer, &other),
+                "hidden {} answered {:?}, missing answered {:?}; input {:?}",
+                what, answer, other, prepared
+            );
+        }
+    }
+
+    /// 7. A forged, altered (any one character), expired, revoked or unknown token (no
+    /// record, or a record with another hash), a token of an inactive, suspended or
+    /// missing account or of an organisation, and an SSH user key or session of such an
+    /// account never allow anything, whatever the request.
+    #[test]
+    fn bad_credentials_never_allow(
+        s in scenario_of(live_token(), token_credential(), any_ask()),
+        bad in bad(),
+    ) {
+        let mut s = s;
+        match &bad {
+            Bad::OwnerOrganization(i) => s.token.owner = *i,
+            Bad::OwnerGone => s.token.owner = GHOST,
+            Bad::Expired(ago) => s.token.expiry = Expiry::Ago(*ago),
+            _ => {}
+        }
+        let mut case = s.build();
+        if let Bad::OwnerInactive(status) = bad {
+            let owner = s.token.owner;
+            if let Some(a) = case.world.account_mut(owner) {
+                a.status = status;
+            }
+        }
+        let genuine = case.secret.clone();
+        let replacement: Option<String> = match &bad {
+            Bad::Forged | Bad::RetiredKey => {
+                let signer: &Authorizer = if matches!(bad, Bad::Forged) { &FORGER } else { &RETIRED };
+                let r = issue_request(
+                    &case.world,
+                    &case.record.owner,
+                    vec!["read:repository".into()],
+                    vec![],
+                    vec![],
+                    Creator::Session(UserFacts {
+                        name: case.record.owner.clone(),
+                        status: AccountStatus::Active,
+                        site_admin: true,
+                        visibility: Visibility::Public,
+                        organization: false,
+                    }),
+                    Some(NOW + 3_600),
+                );
+                Some(signer.issue(&r, Some(&entropy(s.token.entropy))).unwrap().secret)
+            }
+            Bad::Altered { at, to } => {
+                let mut b = genuine.clone().into_bytes();
+                let i = at % b.len();
+                b[i] = if b[i] == *to { if *to == b'A' { b'B' } else { b'A' } } else { *to };
+                Some(String::from_utf8(b).unwrap())
+            }
+            Bad::AlteredResummed { at, to } => {
+                let mut b = genuine.clone().into_bytes();
+                let start = genuine.find('.').unwrap() + 1;
+                let end = genuine.rfind('.').unwrap();
+                let i = start + at % (end - start);
+                b[i] = if b[i] == *to { if *to == b'A' { b'B' } else { b'A' } } else { *to };
+                let body = String::from_utf8(b[..end].to_vec()).unwrap();
+                let crc = forge_authz_guest::policy::token::crc32(body.as_bytes());
+                Some(format!("{body}.{crc:08x}"))
+            }
+            _ => None,
+        };
+        match &bad {
+            Bad::Revoked { rotated } => {
+                let mut r = case.record.clone();
+                r.revoked = Some(NOW - 1);
+                if *rotated {
+                    r.successor = Some("successor0000000".into());
+                }
+                case.world.store(r);
+            }
+            Bad::NoRecord => case.world.tokens.clear(),
+            Bad::OtherHash => {
+                let mut r = case.record.clone();
+                r.secret_hash = forge_authz_guest::policy::token::secret_hash("another secret").to_vec();
+                case.world.store(r);
+            }
+            _ => {}
+        }
+        if let Some(secret) = replacement {
+            prop_assume!(secret != genuine);
+            let (credential, also) = credential(&s.cred, &secret, &case.record.owner, &case.world);
+            case.credential = credential;
+            case.also = also;
+        }
+        if let Bad::Account { key, who, transport_ssh } = bad {
+            let i = match who {
+                0 => GHOST,
+                1 => ORGS.start,
+                _ => {
+                    let i = usize::from(who) % N_USERS;
+                    if let Some(a) = case.world.account_mut(i) {
+                        a.status = if who == 2 { AccountStatus::Inactive } else { AccountStatus::Suspended };
+                    }
+                    i
+                }
+            };
+            let cred = if key { CredSpec::UserKey(i) } else { CredSpec::Session(i) };
+            let (credential, also) = credential(&cred, "", "", &case.world);
+            case.credential = credential;
+            case.also = also;
+            if transport_ssh {
+                case.ask = over_ssh(case.ask.clone());
+            }
+        }
+        let answer = case.answer();
+        prop_assert!(
+            answer.grants().is_empty(),
+            "{:?} granted {:?}: {:?}", bad, answer.grants(), answer
+        );
+    }
+
+    /// 8. SSH keys (user and deploy keys) never allow anything outside SSH: git, batch,
+    /// ref permissions and creation over HTTP, and every API request.
+    #[test]
+    fn ssh_keys_never_allow_outside_ssh(
+        s in scenario_of(token(), key_credential(), any_ask().prop_map(over_http))
+    ) {
+        let case = s.build();
+        let answer = case.answer();
+        prop_assert!(
+            answer.grants().is_empty(),
+            "SSH key {:?} granted {:?}: {:?}", case.credential, answer.grants(), answer
+        );
+    }
+
+    /// 9. Adding scopes never turns an allow into a deny: the token re-minted (same
+    /// entropy, so the same secret) with a superset of its scopes is granted at least
+    /// everything it was. `public-only` is a restriction, not a scope, and is never added.
+    #[test]
+    fn more_scopes_never_deny_more(
+        s in scenario_of(mostly_live_token(), token_credential(), any_ask()),
+        extra in proptest::collection::vec(grantable_scope(), 1..4),
+    ) {
+        let narrow = s.build();
+        let mut wider = s.clone();
+        wider.token.scopes.extend(extra.iter().copied());
+        let wide = wider.build();
+        prop_assert_eq!(&narrow.secret, &wide.secret);
+        let a = narrow.answer().grants();
+        let b = wide.answer().grants();
+        prop_assert!(
+            a.is_subset(&b),
+            "scopes {:?} granted {:?}, with {:?} added only {:?}; input {:?}",
+            narrow.record.scopes, a, extra, b, wide.prepared()
+        );
+    }
+
+    /// 10. `explain` never changes a decision: with the trace on, every answer (decision,
+    /// batch, ref permissions) is the one given with it off, once the trace is removed.
+    #[test]
+    fn explain_never_changes_a_decision(s in scenario()) {
+        let mut case = s.build();
+        case.explain = false;
+        let plain = case.answer();
+        case.explain = true;
+        let explained = case.answer().without_trace();
+        prop_assert_eq!(plain, explained);
+    }
+
+    /// 11. A batch decides each target exactly as one `decide` of that single git request
+    /// would (the host gathering its facts the same way).
+    #[test]
+    fn batch_equals_one_decide_per_target(
+        s in scenario_of(mostly_live_token(), any_credential(), batch_ask())
+    ) {
+        let case = s.build();
+        let Answer::Batch(ds) = case.answer() else { unreachable!() };
+        let Ask::Batch(g, paths) = &case.ask else { unreachable!() };
+        prop_assert_eq!(ds.len(), paths.len());
+        for (p, d) in paths.iter().zip(ds) {
+            let single = Case {
+                ask: Ask::One(Request::Git(GitRequest { repository: p.clone(), ..g.clone() })),
+                ..case.clone()
+            };
+            let Answer::One(one) = single.answer() else { unreachable!() };
+            prop_assert_eq!(
+                Answer::One(d).without_trace(),
+                Answer::One(one).without_trace(),
+                "target {}", p
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// 12. A privileged operation needs a target and the admin role on every target:
+    /// without a repository or namespace target the request is `request-invalid`; when
+    /// allowed, the acting account (the `sudo` target under sudo) is admin on each target
+    /// it names.
+    #[test]
+    fn privileged_operations_need_admin_on_every_target(
+        s in scenario_of(mostly_live_token(), any_credential(), operation_ask())
+    ) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
+        let input = prepared.input();
+        let Request::Api(a) = &input.request else { unreachable!() };
+        if a.repository.is_none() && a.namespace.is_none() {
+            prop_assert_eq!(d.reason, forge_authz_guest::policy::Reason::RequestInvalid, "{:?}", input);
+        }
+        if d.allow {
+            if a.repository.is_some() {
+                let r = input.repository.as_ref();
+                prop_assert!(
+                    r.is_some_and(|r| role_on(input, r) == Role::Admin),
+                    "operation allowed without the admin role on the repository: {:?}", input
+                );
+            }
+            if a.namespace.is_some() {
+                let n = input.namespace.as_ref();
+                prop_assert!(
+                    n.is_some_and(|n| role_in(input, n) == Role::Admin),
+                    "operation allowed without the admin role on the namespace: {:?}", input
+                );
+            }
+        }
+    }
+
+    /// 13. A token is never allowed on an API route that declares no scope category (only
+    /// the forge's own sessions may use such a route).
+    #[test]
+    fn scopeless_routes_refuse_tokens(
+        s in scenario_of(mostly_live_token(), token_credential(), scopeless_ask())
+    ) {
+        let case = s.build();
+        let answer = case.answer();
+        prop_assert!(answer.grants().is_empty(), "{:?} for {:?}", answer, case.prepared());
+    }
+
+    /// 14. `sudo` is allowed only to an unrestricted site administrator (through a session,
+    /// or a token that also holds `write:admin`), only as an existing, active user that is
+    /// not an organisation, and then grants nothing that user's own session would not get
+    /// for the same request without `sudo`.
+    #[test]
+    fn sudo_acts_only_as_the_target_would(
+        s in scenario_of(
+            sudo_token(),
+            prop_oneof![2 => token_credential(), 1 => (0..N_USERS).prop_map(CredSpec::Session)],
+            sudo_ask(),
+        )
+    ) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let answer = run(case.authz(), &prepared);
+        let input = prepared.input();
+        if !answer.grants().is_empty() {
+            prop_assert!(input.user.as_ref().is_some_and(|u| u.site_admin), "not a site admin: {:?}", input);
+            if presents_token(input) {
+                let r = input.token.as_ref().unwrap();
+                prop_assert!(!restricted(r), "restricted token: {:?}", input);
+                let scopes = ScopeSet::parse(&r.scopes).unwrap();
+                prop_assert!(
+                    scopes.can_write(forge_authz_guest::policy::scope::Category::Admin),
+                    "token without write:admin: {:?}", input
+                );
+            }
+            let target = input.sudo.as_ref();
+            prop_assert!(
+                target.is_some_and(|t| t.status == AccountStatus::Active && !t.organization),
+                "sudo as {:?}: {:?}", target, input
+            );
+            let target = target.unwrap();
+            let mut own = case.with_credential(Credential::Session(target.name.clone()), vec![]);
+            if let Ask::One(Request::Api(a)) = &mut own.ask {
+                a.sudo = None;
+            }
+            let own = own.answer();
+            prop_assert!(
+                answer.grants().is_subset(&own.grants()),
+                "sudo granted {:?}, the target's own session {:?}; input {:?}", answer, own, input
+            );
+        }
+    }
+
+    /// 15. An allowed ref update has the access its protection asks for: the first rule
+    /// whose pattern matches the ref (ASCII case-insensitive; `*` within a segment, `**`
+    /// across; a pattern without `refs/` names a branch; unsupported syntax matches every
+    /// ref) — push access to create or fast-forward, force-push access to force-push or
+    /// delete (writers, admins, listed users with write access, nobody).
+    #[test]
+    fn ref_updates_respect_the_first_matching_rule(
+        s in scenario_of(mostly_live_token(), any_credential(), push_ask())
+    ) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
+        let input = prepared.input();
+        let Request::Git(g) = &input.request else { unreachable!() };
+        if d.allow {
+            let repo = input.repository.as_ref().unwrap();
+            let role = role_on(input, repo);
+            for (v, u) in d.refs.iter().zip(&g.refs).filter(|(v, _)| v.allow) {
+                if let Some(access) = needed_access(&repo.protected_refs, u) {
+                    prop_assert!(
+                        has_access(access, role, input.user.as_ref()),
+                        "{:?} allowed with role {:?} under {:?}: {:?}; input {:?}", u, role, access, v, input
+                    );
+                }
+            }
+        }
+    }
+
+    /// 16. Repository creation: confirm and abort are allowed only to the repository's
+    /// registrant, through a credential that is not a token; push-to-create answers a
+    /// caller who could not create the repository were it missing exactly as when it
+    /// exists (namespace and the right to create come before existence).
+    #[test]
+    fn creation_steps_respect_registrant_and_order(
+        s in scenario_of(mostly_live_token(), any_credential(), create_ask())
+    ) {
+        let case = s.build();
+        let prepared = case.prepared();
+        let answer = run(case.authz(), &prepared);
+        let input = prepared.input();
+        let Request::Create(c) = &input.request else { unreachable!() };
+        let Answer::One(d) = &answer else { unreachable!() };
+        match c.step {
+            forge_authz_guest::policy::CreationStep::Confirm
+            | forge_authz_guest::policy::CreationStep::Abort => {
+                if d.allow {
+                    prop_assert!(!presents_token(input), "token confirmed/aborted: {:?}", input);
+                    let registrant = input.repository.as_ref().and_then(|r| r.registrant.as_deref());
+                    prop_assert!(
+                        input.user.as_ref().zip(registrant).is_some_and(|(u, r)| same(&u.name, r)),
+                        "not the registrant: {:?}", input
+                    );
+                }
+            }
+            forge_authz_guest::policy::CreationStep::PushToCreate => {
+                if input.repository.is_some() {
+                    let mut missing = prepared.clone();
+                    missing.input_mut().repository = None;
+                    let m = run(case.authz(), &missing);
+                    if m.grants().is_empty() {
+                        prop_assert!(
+                            same_seen(&answer, &m),
+                            "existing: {:?}, missing: {:?}; input {:?}", answer, m, input
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// 17. Accounts that cannot act cannot mint: `issue` by a session of an organisation,
+    /// or of an inactive or suspended user, is refused whatever it asks.
+    #[test]
+    fn organisations_and_inactive_accounts_cannot_mint(
+        (organization, status) in prop_oneof![
+            status().prop_map(|s| (true, s)),
+            Just((false, AccountStatus::Inactive)),
+            Just((false, AccountStatus::Suspended)),
+        ],
+        site_admin in any::<bool>(),
+        scopes in scopes(),
+        lifetime in 300i64..1_000_000,
+        entropy_seed in any::<u8>(),
+    ) {
+        let name = if organization { "acme" } else { "erin" };
+        let creator = Creator::Session(UserFacts {
+            name: name.into(),
+            status,
+            site_admin,
+            visibility: Visibility::Public,
+            organization,
+        });
+        let world = World { accounts: vec![], repos: vec![], tokens: vec![] };
+        let request = issue_request(
+            &world,
+            name,
+            scopes.iter().map(|s| s.to_string()).collect(),
+            vec![],
+            vec![],
+            creator,
+            Some(NOW + lifetime),
+        );
+        let issued = AUTHZ.issue(&request, Some(&entropy(entropy_seed)));
+        prop_assert!(issued.is_err(), "minted {:?}", issued.map(|t| t.record));
+    }
+}
+
+/// Force a request onto SSH (for credentials that exist only there).
+fn over_ssh(ask: Ask) -> Ask {
+    use forge_authz_guest::policy::Transport::Ssh;
+    match ask {
+        Ask::One(Request::Git(g)) => Ask::One(Request::Git(GitRequest {
+            transport: Ssh,
+            ..g
+        })),
+        Ask::One(Request::Create(c)) => Ask::One(Request::Create(
+            forge_authz_guest::policy::CreationRequest {
+                transport: Ssh,
+                ..c
+            },
+        )),
+        Ask::Batch(g, p) => Ask::Batch(
+            GitRequest {
+                transport: Ssh,
+                ..g
+            },
+            p,
+        ),
+        Ask::Perms(g, p) => Ask::Perms(
+            GitRequest {
+                transport: Ssh,
+                ..g
+            },
+            p,
+        ),
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Property 4: the token lifecycle.
+
+/// The policy for lifecycle sequences that may mint tokens which never expire.
+static AUTHZ_NO_EXPIRY: LazyLock<Authorizer> = LazyLock::new(|| {
+    let mut c = config(false);
+    c.options = Options {
+        require_expiry: false,
+        ..c.options
+    };
+    Authorizer::new(&c).unwrap()
+});
+
+/// One lifecycle operation (token indices are taken modulo the store's size).
+#[derive(Clone, Debug)]
+enum Op {
+    /// Mint by the owner's session, or by a stored token (`Creator::Token`).
+    Issue {
+        creator: Option<usize>,
+        scopes: Vec<&'static str>,
+        lifetime: Option<i64>,
+        bound: bool,
+    },
+    /// Derive a child.
+    Child {
+        parent: usize,
+        scopes: Vec<&'static str>,
+        lifetime: i64,
+        minimum: Option<i64>,
+    },
+    /// Rotate, with an explicit expiry (seconds from now) or the default.
+    Rotate { token: usize, expires: Option<i64> },
+    /// Edit scopes and/or expiry (`Some(None)`: never expires).
+    Edit {
+        token: usize,
+        scopes: Option<Vec<&'static str>>,
+        expires: Option<Option<i64>>,
+    },
+    /// Revoke a token (and children), or its rotation family.
+    Revoke { token: usize, family: bool },
+    /// Let time pass.
+    Advance(i64),
+}
+
+fn lifecycle_scopes() -> impl Strategy<Value = Vec<&'static str>> {
+    proptest::collection::vec(
+        prop_oneof![3 => select(REPOSITORY_SCOPES.to_vec()), 2 => select(VOCABULARY.to_vec())],
+        1..4,
+    )
+}
+
+fn lifetime() -> impl Strategy<Value = i64> {
+    prop_oneof![60i64..600, 600i64..86_400, 86_400i64..40_000_000]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (
+            proptest::option::weighted(0.6, any::<usize>()),
+            lifecycle_scopes(),
+            proptest::option::weighted(0.85, lifetime()),
+            proptest::bool::weighted(0.2),
+        )
+            .prop_map(|(creator, scopes, lifetime, bound)| Op::Issue { creator, scopes, lifetime, bound }),
+        3 => (any::<usize>(), lifecycle_scopes(), lifetime(), proptest::option::of(0i64..100_000))
+            .prop_map(|(parent, scopes, lifetime, minimum)| Op::Child { parent, scopes, lifetime, minimum }),
+        2 => (any::<usize>(), proptest::option::of(lifetime()))
+            .prop_map(|(token, expires)| Op::Rotate { token, expires }),
+        3 => (
+            any::<usize>(),
+            proptest::option::of(lifecycle_scopes()),
+            proptest::option::of(proptest::option::weighted(0.85, lifetime())),
+        )
+            .prop_map(|(token, scopes, expires)| Op::Edit { token, scopes, expires }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(token, family)| Op::Revoke { token, family }),
+        1 => prop_oneof![1i64..600, 600i64..100_000].prop_map(Op::Advance),
+    ]
+}
+
+/// Put records in the store as the host does (`host-harness/src/lifecycle.rs`): each
+/// returned record replaces the stored one with its id, or is added.
+fn put(store: &mut Vec<TokenRecord>, records: impl IntoIterator<Item = TokenRecord>) {
+    for r in records {
+        match store.iter_mut().find(|x| x.id == r.id) {
+            Some(x) => *x = r,
+            None => store.push(r),
+        }
+    }
+}
+
+/// Every live child within its parent: the parent is live, the child's scopes are
+/// within the parent's (`ScopeSet::excess_over`), it expires no later, and it still
+/// holds a permission.
+fn children_within_parents(store: &[TokenRecord], now: Timestamp) -> Result<(), String> {
+    for c in store.iter().filter(|c| live(c, now)) {
+        let Some(pid) = &c.parent else { continue };
+        let p = store
+            .iter()
+            .find(|p| &p.id == pid)
+            .ok_or_else(|| format!("live child {} has no parent record", c.id))?;
+        if !live(p, now) {
+            return Err(format!("live child {c:?} of a dead parent {p:?}"));
+        }
+        let cs = ScopeSet::parse(&c.scopes).map_err(|s| format!("child scope {s}"))?;
+        let ps = ScopeSet::parse(&p.scopes).map_err(|s| format!("parent scope {s}"))?;
+        if let Some(x) = cs.excess_over(&ps) {
+            return Err(format!("child {c:?} holds {x} beyond its parent {p:?}"));
+        }
+        if let Some(pe) = p.expires
+            && c.expires.is_none_or(|ce| ce > pe)
+        {
+            return Err(format!("child {c:?} outlives its parent {p:?}"));
+        }
+        if !cs.has_permission() {
+            return Err(format!("live child {c:?} holds no permission"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// 4. A child never exceeds its parent — in scopes (`ScopeSet::excess_over`) or in
+    /// expiry — and a live child has a live parent and some permission, after any
+    /// sequence of lifecycle operations (issue by a session or a token, derive_child,
+    /// rotate parent or child, plan_edit of parent or child with scopes and/or expiry,
+    /// plan_revoke of a token or a family, time passing), each returned plan applied to
+    /// the store the way the host applies it.
+    #[test]
+    fn children_stay_within_their_parents(
+        no_expiry in any::<bool>(),
+        site_admin in any::<bool>(),
+        roots in proptest::collection::vec((lifecycle_scopes(), any::<bool>(), proptest::option::weighted(0.8, lifetime())), 1..3),
+        ops in proptest::collection::vec(op(), 1..10),
+    ) {
+        let authz: &Authorizer = if no_expiry { &AUTHZ_NO_EXPIRY } else { &AUTHZ };
+        let owner = "alice";
+        let session = Creator::Session(UserFacts {
+            name: owner.into(),
+            status: AccountStatus::Active,
+            site_admin,
+            visibility: Visibility::Public,
+            organization: false,
+        });
+        let app = World {
+            accounts: vec![],
+            repos: vec![Repo {
+                owner: "alice",
+                name: "app",
+                private: false,
+                kind: forge_authz_guest::policy::RepositoryKind::Hosted,
+                archived: false,
+                collaborators: vec![],
+                protected_refs: vec![],
+                registrant: None,
+            }],
+            tokens: vec![],
+        };
+        let mut now = NOW;
+        let mut store: Vec<TokenRecord> = Vec::new();
+        let mut seed: u8 = 0;
+        let next = |seed: &mut u8| {
+            *seed = seed.wrapping_add(1);
+            entropy(*seed)
+        };
+        let names = |store: &[TokenRecord], now| {
+            store.iter().filter(|r| live(r, now)).map(|r| r.name.clone()).collect::<Vec<_>>()
+        };
+        for (i, (scopes, user_token, lifetime)) in roots.iter().enumerate() {
+            let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+            if *user_token {
+                scopes.push("user:token".into());
+            }
+            let mut r = issue_request(&app, owner, scopes, vec![], vec![], session.clone(), lifetime.map(|l| now + l));
+            r.name = format!("root{i}");
+            r.existing_names = names(&store, now);
+            if let Ok(t) = authz.issue(&r, Some(&next(&mut seed))) {
+                store.push(t.record);
+            }
+        }
+        let mut log: Vec<String> = Vec::new();
+        for (n, op) in ops.iter().enumerate() {
+            let ctx = ChangeContext { actor: owner.into(), ip: None, now };
+            let pick = |i: &usize| store.get(i % store.len().max(1)).cloned();
+            let outcome: String = match op {
+                Op::Issue { creator, scopes, lifetime, bound } => {
+                    let creator = match creator {
+                        None => Some(session.clone()),
+                        Some(i) => pick(i).map(Creator::Token),
+                    };
+                    match creator {
+                        None => "no creator".into(),
+                        Some(creator) => {
+                            let mut r = issue_request(
+                                &app,
+                                owner,
+                                scopes.iter().map(|s| s.to_string()).collect(),
+                                if *bound { vec!["alice/app".into()] } else { vec![] },
+                                vec![],
+                                creator,
+                                lifetime.map(|l| now + l),
+                            );
+                            r.now = now;
+                            r.name = format!("t{n}");
+                            r.existing_names = names(&store, now);
+                            match authz.issue(&r, Some(&next(&mut seed))) {
+                                Ok(t) => {
+                                    let s = format!("issued {:?}", t.record);
+                                    store.push(t.record);
+                                    s
+                                }
+                                Err(e) => format!("{e:?}"),
+                            }
+                        }
+                    }
+                }
+                Op::Child { parent, scopes, lifetime, minimum } => match pick(parent) {
+                    None => "no parent".into(),
+                    Some(parent) => {
+                        let existing_children = store
+                            .iter()
+                            .filter(|r| r.parent.as_deref() == Some(parent.id.as_str()) && live(r, now))
+                            .cloned()
+                            .collect();
+                        let request = ChildRequest {
+                            parent,
+                            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                            lifetime: *lifetime,
+                            minimum_lifetime: *minimum,
+                            existing_children,
+                            context: ctx.clone(),
+                        };
+                        match authz.derive_child(&request, Some(&next(&mut seed))) {
+                            Ok(ChildOutcome::Minted(t)) => {
+                                let s = format!("child {:?}", t.record);
+                                store.push(t.record);
+                                s
+                            }
+                            Ok(ChildOutcome::Reuse(r)) => format!("reuse {}", r.id),
+                            Err(e) => format!("{e:?}"),
+                        }
+                    }
+                },
+                Op::Rotate { token, expires } => match pick(token) {
+                    None => "nothing".into(),
+                    Some(old) => {
+                        let request = RotateRequest {
+                            old,
+                            expires: expires.map(|e| now + e),
+                            records: store.clone(),
+                            context: ctx.clone(),
+                        };
+                        match authz.rotate(&request, Some(&next(&mut seed))) {
+                            Ok(rot) => {
+                                let s = format!("rotated {} -> {:?}", rot.old.id, rot.new.record);
+                                put(&mut store, [rot.old, rot.new.record]);
+                                put(&mut store, rot.revoked_children);
+                                s
+                            }
+                            Err(e) => format!("{e:?}"),
+                        }
+                    }
+                },
+                Op::Edit { token, scopes, expires } => match pick(token) {
+                    None => "nothing".into(),
+                    Some(t) => {
+                        let edit = TokenEdit {
+                            name: None,
+                            scopes: scopes.as_ref().map(|s| s.iter().map(|x| x.to_string()).collect()),
+                            expires: expires.map(|e| e.map(|l| now + l)),
+                        };
+                        match authz.plan_edit(&t.id, &edit, &store, &ctx) {
+                            Ok(plan) => {
+                                let s = format!("edited {:?}", plan.updates);
+                                put(&mut store, plan.updates);
+                                s
+                            }
+                            Err(e) => format!("{e:?}"),
+                        }
+                    }
+                },
+                Op::Revoke { token, family } => match pick(token) {
+                    None => "nothing".into(),
+                    Some(t) => {
+                        let scope = if *family { RevokeScope::Family } else { RevokeScope::Token };
+                        match authz.plan_revoke(&t.id, scope, &store, &ctx) {
+                            Ok(plan) => {
+                                let s = format!("revoked {:?}", plan.updates.iter().map(|r| &r.id).collect::<Vec<_>>());
+                                put(&mut store, plan.updates);
+                                s
+                            }
+                            Err(e) => format!("{e:?}"),
+                        }
+                    }
+                },
+                Op::Advance(s) => {
+                    now += s;
+                    format!("now {now}")
+                }
+            };
+            log.push(format!("{op:?} => {outcome}"));
+            if let Err(e) = children_within_parents(&store, now) {
+                prop_assert!(false, "{}\nafter:\n{}", e, log.join("\n"));
+            }
+        }
+    }
+}
+
+/// The oracle's glob agrees with the documented examples (README, `refs.rs` doc).
+#[test]
+fn oracle_patterns() {
+    assert!(pattern_matches("main", "refs/heads/main"));
+    assert!(pattern_matches("MAIN", "refs/heads/main"));
+    assert!(!pattern_matches("main", "refs/heads/main2"));
+    assert!(pattern_matches("release/*", "refs/heads/release/1.0"));
+    assert!(!pattern_matches(
+        "release/*",
+        "refs/heads/release/1.0/hotfix"
+    ));
+    assert!(pattern_matches("refs/tags/**", "refs/tags/v1/rc/2"));
+    assert!(pattern_matches("ma?n", "refs/tags/anything"));
+}

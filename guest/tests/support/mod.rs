@@ -1,0 +1,1574 @@
+//! Generated worlds, credentials, token records and requests for the policy's property
+//! tests, and the fact gathering of a correct host (host-harness `request.rs` `gather`,
+//! `world.rs` `repository`/`namespace`/`user`), written against the policy core only.
+//!
+//! Shared by `guest/tests/invariants.rs` (the invariants, native) and
+//! `tests/tests/differential.rs` (native core against the wasm component), so both
+//! run on the same inputs. Generated values are small and print readably: a failing case
+//! shows the world, the token spec, the credential and the request.
+#![allow(
+    dead_code,
+    reason = "each test file that includes this module uses part of it"
+)]
+
+use std::sync::LazyLock;
+
+use forge_authz_guest::policy::principal::{PLACEHOLDER_USERNAMES, same_name};
+use forge_authz_guest::policy::refs::{SOME_ID, ZERO_ID};
+use forge_authz_guest::policy::scope::{CATEGORIES, Category};
+use forge_authz_guest::policy::token::ENTROPY_BYTES;
+use forge_authz_guest::policy::{
+    AccountStatus, ApiRequest, Authorizer, BatchTarget, Config, CreationRequest, CreationStep,
+    Creator, Credential, Decision, GitAction, GitRequest, Input, IssueRequest, KeyKind,
+    NamespaceFacts, Options, PrivilegedOperation, ProtectedRef, RefAccess, RefPermissions,
+    RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SigningKey, SshKey, Timestamp,
+    TokenRecord, Transport, UserFacts, Visibility,
+};
+use proptest::prelude::*;
+use proptest::sample::{select, subsequence};
+
+/// The fixed clock of every generated case.
+pub const NOW: Timestamp = 1_767_225_600;
+
+/// Account names: `NAMES[..N_USERS]` are users, `NAMES[5..7]` organisations, and
+/// `NAMES[GHOST]` exists nowhere (a missing account, an owner gone from the store).
+pub const NAMES: [&str; 8] = [
+    "alice", "bob", "carol", "dave", "erin", "acme", "corp", "ghost",
+];
+/// Users among [`NAMES`].
+pub const N_USERS: usize = 5;
+/// Index of the organisations in [`NAMES`].
+pub const ORGS: std::ops::Range<usize> = 5..7;
+/// Index of the missing account.
+pub const GHOST: usize = 7;
+/// Repository names.
+pub const REPO_NAMES: [&str; 3] = ["app", "lib", "web"];
+/// Malformed repository paths.
+pub const INVALID_PATHS: [&str; 5] = ["alice", "alice/app/x", "../app", "alice/", "al ice/app"];
+/// Malformed account names.
+pub const INVALID_NAMES: [&str; 3] = ["", "..", "bad name"];
+
+/// The whole scope vocabulary (Gitea/Forgejo, Launchpad, GitLab, Gafaelfawr).
+pub const VOCABULARY: [&str; 28] = [
+    "read:activitypub",
+    "write:activitypub",
+    "read:admin",
+    "write:admin",
+    "read:issue",
+    "write:issue",
+    "read:misc",
+    "write:misc",
+    "read:notification",
+    "write:notification",
+    "read:organization",
+    "write:organization",
+    "read:package",
+    "write:package",
+    "read:repository",
+    "write:repository",
+    "read:user",
+    "write:user",
+    "all",
+    "public-only",
+    "repository:pull",
+    "repository:push",
+    "repository:build_status",
+    "read_repository",
+    "write_repository",
+    "api",
+    "read_api",
+    "user:token",
+];
+/// The scopes git requests care about, drawn more often.
+pub const REPOSITORY_SCOPES: [&str; 9] = [
+    "read:repository",
+    "write:repository",
+    "repository:pull",
+    "repository:push",
+    "read_repository",
+    "write_repository",
+    "all",
+    "api",
+    "user:token",
+];
+/// A scope no policy knows (a stored record from elsewhere).
+pub const UNKNOWN_SCOPE: &str = "write:everything";
+
+/// Protection patterns: plain, case variants, globs, and unsupported syntax (which
+/// matches every ref).
+pub const PATTERNS: [&str; 22] = [
+    "main",
+    "MAIN",
+    "Main",
+    "refs/heads/main",
+    "REFS/heads/Main",
+    "release/*",
+    "Release/*",
+    "refs/tags/**",
+    "refs/heads/*",
+    "**",
+    "*",
+    "dev",
+    "feature/**",
+    "ma?n",
+    "[m]ain",
+    "{main,dev}",
+    "",
+    "a b",
+    "x\\y",
+    "main!",
+    "ma~in",
+    "refs/heads/ma:in",
+];
+/// Ref names: valid ones in several cases and depths, and invalid ones.
+pub const REF_NAMES: [&str; 14] = [
+    "refs/heads/main",
+    "refs/heads/MAIN",
+    "refs/heads/Main",
+    "refs/heads/dev",
+    "refs/heads/release/1.0",
+    "refs/heads/release/1.0/hotfix",
+    "refs/tags/v1",
+    "refs/tags/v1/rc/2",
+    "refs/heads/feature/x/y",
+    "refs/notes/commits",
+    "refs/heads/ma?n",
+    "main",
+    "refs/heads/a..b",
+    "refs/heads/x.lock",
+];
+/// HTTP methods, one malformed.
+pub const METHODS: [&str; 9] = [
+    "GET",
+    "HEAD",
+    "OPTIONS",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "get",
+    "BAD METHOD",
+];
+/// Every privileged operation.
+pub const OPERATIONS: [PrivilegedOperation; 8] = [
+    PrivilegedOperation::RepositorySettings,
+    PrivilegedOperation::DeleteRepository,
+    PrivilegedOperation::TransferRepository,
+    PrivilegedOperation::ConvertMirror,
+    PrivilegedOperation::GenerateFromTemplate,
+    PrivilegedOperation::CreateForOtherOwner,
+    PrivilegedOperation::ViewAdminDetails,
+    PrivilegedOperation::Moderate,
+];
+
+/// The configuration every case uses: two listed keys, `k1` signs.
+pub fn config(fallback: bool) -> Config {
+    Config {
+        keys: vec![
+            SigningKey {
+                id: "k1".into(),
+                secret: vec![7; 32],
+            },
+            SigningKey {
+                id: "k2".into(),
+                secret: vec![9; 32],
+            },
+        ],
+        signing_key_id: "k1".into(),
+        options: Options {
+            binding_fallback_to_anonymous: fallback,
+            ..Options::default()
+        },
+    }
+}
+
+fn authorizer(config: Config) -> Authorizer {
+    match Authorizer::new(&config) {
+        Ok(a) => a,
+        Err(e) => panic!("test configuration refused: {e:?}"),
+    }
+}
+
+/// The policy with default options.
+pub static AUTHZ: LazyLock<Authorizer> = LazyLock::new(|| authorizer(config(false)));
+/// The policy with `binding_fallback_to_anonymous`.
+pub static AUTHZ_FALLBACK: LazyLock<Authorizer> = LazyLock::new(|| authorizer(config(true)));
+/// A forger: key id `k1`, another secret.
+pub static FORGER: LazyLock<Authorizer> = LazyLock::new(|| {
+    authorizer(Config {
+        keys: vec![SigningKey {
+            id: "k1".into(),
+            secret: vec![8; 32],
+        }],
+        signing_key_id: "k1".into(),
+        options: Options::default(),
+    })
+});
+/// A key id nobody configured (a retired key).
+pub static RETIRED: LazyLock<Authorizer> = LazyLock::new(|| {
+    authorizer(Config {
+        keys: vec![SigningKey {
+            id: "k9".into(),
+            secret: vec![7; 32],
+        }],
+        signing_key_id: "k9".into(),
+        options: Options::default(),
+    })
+});
+
+/// The policy a case runs against.
+pub fn policy(fallback: bool) -> &'static Authorizer {
+    if fallback { &AUTHZ_FALLBACK } else { &AUTHZ }
+}
+
+// ---------------------------------------------------------------------------------------
+// The world and the facts a correct host gathers from it.
+
+/// A user or organisation.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: &'static str,
+    pub status: AccountStatus,
+    pub site_admin: bool,
+    pub visibility: Visibility,
+    pub organization: bool,
+    /// Organisations: member roles.
+    pub members: Vec<(&'static str, Role)>,
+}
+
+/// A repository.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    pub owner: &'static str,
+    pub name: &'static str,
+    pub private: bool,
+    pub kind: RepositoryKind,
+    pub archived: bool,
+    pub collaborators: Vec<(&'static str, Role)>,
+    pub protected_refs: Vec<ProtectedRef>,
+    pub registrant: Option<&'static str>,
+}
+
+/// A small forge: accounts, repositories, the token store.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub accounts: Vec<Account>,
+    pub repos: Vec<Repo>,
+    pub tokens: Vec<TokenRecord>,
+}
+
+impl World {
+    /// `world.rs` `user`: facts of an account, names compared case-insensitively.
+    pub fn user(&self, name: &str) -> Option<UserFacts> {
+        let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
+        Some(UserFacts {
+            name: a.name.into(),
+            status: a.status,
+            site_admin: a.site_admin,
+            visibility: a.visibility,
+            organization: a.organization,
+        })
+    }
+
+    fn member_role(&self, org: &str, actor: &str) -> Role {
+        self.accounts
+            .iter()
+            .find(|a| a.organization && same_name(a.name, org))
+            .and_then(|o| o.members.iter().find(|(m, _)| same_name(m, actor)))
+            .map_or(Role::None, |(_, r)| *r)
+    }
+
+    /// The repository at `path`, if any.
+    pub fn repo(&self, path: &str) -> Option<&Repo> {
+        let (owner, name) = path.split_once('/')?;
+        self.repos
+            .iter()
+            .find(|r| same_name(r.owner, owner) && same_name(r.name, name))
+    }
+
+    /// `world.rs` `repository`: facts for `actor` (None: anonymous). The role is the
+    /// actor's collaborator role or organisation membership role, whichever is higher.
+    pub fn repository(&self, path: &str, actor: Option<&str>) -> Option<RepositoryFacts> {
+        let r = self.repo(path)?;
+        let role = actor.map_or(Role::None, |a| {
+            let collaborator = r
+                .collaborators
+                .iter()
+                .find(|(u, _)| same_name(u, a))
+                .map_or(Role::None, |(_, role)| *role);
+            collaborator.max(self.member_role(r.owner, a))
+        });
+        Some(RepositoryFacts {
+            owner: r.owner.into(),
+            name: r.name.into(),
+            // An owner missing from the accounts is treated as private.
+            owner_visibility: self
+                .user(r.owner)
+                .map_or(Visibility::Private, |u| u.visibility),
+            private: r.private,
+            kind: r.kind,
+            archived: r.archived,
+            role,
+            protected_refs: r.protected_refs.clone(),
+            registrant: r.registrant.map(str::to_string),
+        })
+    }
+
+    /// `world.rs` `namespace`: the actor's role is admin in their own user namespace,
+    /// their membership role in an organisation, none elsewhere.
+    pub fn namespace(&self, name: &str, actor: Option<&str>) -> Option<NamespaceFacts> {
+        let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
+        let member_role = match actor {
+            None => Role::None,
+            Some(x) if !a.organization && same_name(a.name, x) => Role::Admin,
+            Some(x) => self.member_role(a.name, x),
+        };
+        Some(NamespaceFacts {
+            name: a.name.into(),
+            organization: a.organization,
+            visibility: a.visibility,
+            member_role,
+        })
+    }
+
+    /// The stored record for a token id.
+    pub fn token(&self, id: &str) -> Option<TokenRecord> {
+        self.tokens.iter().find(|t| t.id == id).cloned()
+    }
+
+    /// Put a record in the store (replacing one with the same id).
+    pub fn store(&mut self, record: TokenRecord) {
+        match self.tokens.iter_mut().find(|t| t.id == record.id) {
+            Some(t) => *t = record,
+            None => self.tokens.push(record),
+        }
+    }
+
+    /// The account at `NAMES[i]`, if it exists.
+    pub fn account_mut(&mut self, i: usize) -> Option<&mut Account> {
+        let name = NAMES.get(i)?;
+        self.accounts.iter_mut().find(|a| a.name == *name)
+    }
+}
+
+/// What a request asks, with its inputs gathered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    /// `decide`.
+    One(Input),
+    /// `decide_batch`.
+    Batch(Input, Vec<BatchTarget>),
+    /// `ref_permissions`.
+    Perms(Input, Vec<String>),
+}
+
+impl Prepared {
+    /// The input (of every kind).
+    pub fn input(&self) -> &Input {
+        match self {
+            Prepared::One(i) | Prepared::Batch(i, _) | Prepared::Perms(i, _) => i,
+        }
+    }
+
+    /// The input, mutably.
+    pub fn input_mut(&mut self) -> &mut Input {
+        match self {
+            Prepared::One(i) | Prepared::Batch(i, _) | Prepared::Perms(i, _) => i,
+        }
+    }
+}
+
+/// What the policy answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    One(Decision),
+    Batch(Vec<Decision>),
+    Perms(Vec<RefPermissions>),
+}
+
+impl Answer {
+    /// Everything granted: `(target, 0, 0)` for an allowed decision, `(target, 1 + i, 0)`
+    /// for its allowed ref update `i`, `(i, 0, 1 + p)` for permission `p` on ref `i`.
+    pub fn grants(&self) -> std::collections::BTreeSet<(usize, usize, usize)> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut decision = |t: usize, d: &Decision| {
+            if d.allow {
+                out.insert((t, 0, 0));
+                for (i, v) in d.refs.iter().enumerate() {
+                    if v.allow {
+                        out.insert((t, 1 + i, 0));
+                    }
+                }
+            }
+        };
+        match self {
+            Answer::One(d) => decision(0, d),
+            Answer::Batch(ds) => ds.iter().enumerate().for_each(|(t, d)| decision(t, d)),
+            Answer::Perms(ps) => {
+                for (i, p) in ps.iter().enumerate() {
+                    for x in &p.permissions {
+                        out.insert((i, 0, 1 + *x as usize));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The answer with every trace removed.
+    pub fn without_trace(mut self) -> Answer {
+        match &mut self {
+            Answer::One(d) => d.trace.clear(),
+            Answer::Batch(ds) => ds.iter_mut().for_each(|d| d.trace.clear()),
+            Answer::Perms(_) => {}
+        }
+        self
+    }
+}
+
+/// Ask the policy.
+pub fn run(authz: &Authorizer, p: &Prepared) -> Answer {
+    match p {
+        Prepared::One(i) => Answer::One(authz.decide(i)),
+        Prepared::Batch(i, t) => Answer::Batch(authz.decide_batch(i, t)),
+        Prepared::Perms(i, n) => Answer::Perms(authz.ref_permissions(i, n)),
+    }
+}
+
+/// The account a request's facts are gathered for: the token's owner (for a genuine token
+/// with a stored record), the SSH user key's owner, the session's user.
+fn actor_of(credential: &Credential, token: Option<&TokenRecord>) -> Option<String> {
+    match (token, credential) {
+        (Some(t), _) => Some(t.owner.clone()),
+        (None, Credential::SshKey(k)) if k.kind == KeyKind::User => Some(k.owner.clone()),
+        (None, Credential::Session(u)) => Some(u.clone()),
+        _ => None,
+    }
+}
+
+/// `request.rs` `gather`: verify the credential with no store; look the record up only for
+/// a genuine token; gather the acting user's facts and the targets' facts for the acting
+/// account (the `sudo` target when there is one).
+pub fn gather(
+    authz: &Authorizer,
+    world: &World,
+    credential: &Credential,
+    also: &[String],
+    request: Request,
+    explain: bool,
+) -> Input {
+    let mut verified = authz.verify(credential);
+    if matches!(verified, Ok(None))
+        && let Some(extra) = also.iter().find(|t| !t.is_empty())
+    {
+        verified = authz.verify(&Credential::Bearer(extra.clone()));
+    }
+    let token = match &verified {
+        Ok(Some(v)) => world.token(&v.token_id),
+        _ => None,
+    };
+    let actor = actor_of(credential, token.as_ref());
+    let user = actor.as_deref().and_then(|a| world.user(a));
+    let sudo_target = match &request {
+        Request::Api(a) => a.sudo.clone(),
+        _ => None,
+    };
+    let sudo = sudo_target.as_deref().and_then(|s| world.user(s));
+    let actor = sudo_target.or(actor);
+    let actor = actor.as_deref();
+    let (repository, namespace) = match &request {
+        Request::Git(g) => (world.repository(&g.repository, actor), None),
+        Request::Create(c) => {
+            let owner = c
+                .repository
+                .split_once('/')
+                .map(|(o, _)| o)
+                .unwrap_or_default();
+            (
+                world.repository(&c.repository, actor),
+                world.namespace(owner, actor),
+            )
+        }
+        Request::Api(a) => (
+            a.repository
+                .as_deref()
+                .and_then(|r| world.repository(r, actor)),
+            a.namespace
+                .as_deref()
+                .and_then(|n| world.namespace(n, actor)),
+        ),
+    };
+    Input {
+        credential: credential.clone(),
+        also_presented: also.to_vec(),
+        token,
+        user,
+        repository,
+        namespace,
+        sudo,
+        request,
+        now: NOW,
+        explain,
+    }
+}
+
+/// Gather a request the way the host does for each kind (`request.rs` `authorize`).
+pub fn prepare(
+    authz: &Authorizer,
+    world: &World,
+    credential: &Credential,
+    also: &[String],
+    ask: &Ask,
+    explain: bool,
+) -> Prepared {
+    match ask {
+        Ask::One(r) => Prepared::One(gather(authz, world, credential, also, r.clone(), explain)),
+        Ask::Perms(g, names) => Prepared::Perms(
+            gather(
+                authz,
+                world,
+                credential,
+                also,
+                Request::Git(g.clone()),
+                explain,
+            ),
+            names.clone(),
+        ),
+        Ask::Batch(g, paths) => {
+            // The host's git request names the first repository of the batch.
+            let mut first = g.clone();
+            first.repository = paths.first().cloned().unwrap_or_default();
+            let input = gather(authz, world, credential, also, Request::Git(first), explain);
+            let actor = input.user.as_ref().map(|u| u.name.clone());
+            let targets = paths
+                .iter()
+                .map(|p| BatchTarget {
+                    repository: p.clone(),
+                    facts: world.repository(p, actor.as_deref()),
+                })
+                .collect();
+            Prepared::Batch(input, targets)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Specs: what is generated (small, printable), and how each becomes real values.
+
+/// A repository path.
+#[derive(Clone, Debug)]
+pub enum PathSpec {
+    /// One of the world's repositories (index modulo their number).
+    Repo { index: usize, upper: bool },
+    /// Any owner and name (often missing).
+    Any {
+        owner: usize,
+        name: usize,
+        upper: bool,
+    },
+    /// Malformed.
+    Invalid(&'static str),
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+impl PathSpec {
+    /// The path as requested.
+    pub fn resolve(&self, world: &World) -> String {
+        let (owner, name, upper) = match self {
+            PathSpec::Repo { index, upper } => {
+                match world.repos.get(index % world.repos.len().max(1)) {
+                    Some(r) => (r.owner, r.name, *upper),
+                    None => (NAMES[0], REPO_NAMES[0], *upper),
+                }
+            }
+            PathSpec::Any { owner, name, upper } => (
+                NAMES[owner % NAMES.len()],
+                REPO_NAMES[name % REPO_NAMES.len()],
+                *upper,
+            ),
+            PathSpec::Invalid(p) => return (*p).to_string(),
+        };
+        if upper {
+            format!("{}/{}", upper_first(owner), name.to_uppercase())
+        } else {
+            format!("{owner}/{name}")
+        }
+    }
+}
+
+/// An account name.
+#[derive(Clone, Debug)]
+pub enum NameSpec {
+    Account { index: usize, upper: bool },
+    Invalid(&'static str),
+}
+
+impl NameSpec {
+    /// The name as requested.
+    pub fn resolve(&self) -> String {
+        match self {
+            NameSpec::Account { index, upper } => {
+                let n = NAMES[index % NAMES.len()];
+                if *upper {
+                    n.to_uppercase()
+                } else {
+                    n.to_string()
+                }
+            }
+            NameSpec::Invalid(n) => (*n).to_string(),
+        }
+    }
+}
+
+/// When a token expires.
+#[derive(Clone, Copy, Debug)]
+pub enum Expiry {
+    Never,
+    /// Seconds from now (> 0: live).
+    In(i64),
+    /// Seconds ago (>= 0: expired; 0 is exactly now).
+    Ago(i64),
+}
+
+impl Expiry {
+    pub fn at(self) -> Option<Timestamp> {
+        match self {
+            Expiry::Never => None,
+            Expiry::In(s) => Some(NOW + s),
+            Expiry::Ago(s) => Some(NOW - s),
+        }
+    }
+}
+
+/// A token record to mint.
+#[derive(Clone, Debug)]
+pub struct TokenSpec {
+    /// Owner: index into [`NAMES`] (users, organisations, the missing account).
+    pub owner: usize,
+    pub scopes: Vec<&'static str>,
+    pub repositories: Vec<PathSpec>,
+    pub owners: Vec<NameSpec>,
+    /// A child token (its parent is another record).
+    pub child: bool,
+    pub expiry: Expiry,
+    pub revoked: bool,
+    pub last_used: Option<Timestamp>,
+    /// Fixed entropy: the secret and id are a function of it.
+    pub entropy: u8,
+}
+
+impl TokenSpec {
+    /// Bound, public-only or a child.
+    pub fn restricted(&self) -> bool {
+        !self.repositories.is_empty()
+            || !self.owners.is_empty()
+            || self.child
+            || self.scopes.contains(&"public-only")
+    }
+}
+
+/// A session of the owner, with every power, as the minting creator: the records the
+/// properties need are whatever the spec says, within the minting rules where they allow.
+fn minting_session(owner: &str) -> Creator {
+    Creator::Session(UserFacts {
+        name: owner.into(),
+        status: AccountStatus::Active,
+        site_admin: true,
+        visibility: Visibility::Public,
+        organization: false,
+    })
+}
+
+/// Fixed entropy for a mint: the secret and the public id follow from it.
+pub fn entropy(seed: u8) -> [u8; ENTROPY_BYTES] {
+    let mut e = [seed; ENTROPY_BYTES];
+    e[0] = 0x5a;
+    e
+}
+
+/// A plain request to mint for `owner`.
+pub fn issue_request(
+    world: &World,
+    owner: &str,
+    scopes: Vec<String>,
+    repositories: Vec<String>,
+    owners: Vec<String>,
+    creator: Creator,
+    expires: Option<Timestamp>,
+) -> IssueRequest {
+    let bound_facts = repositories
+        .iter()
+        .map(|r| BatchTarget {
+            repository: r.clone(),
+            facts: world.repository(r, Some(owner)),
+        })
+        .collect();
+    IssueRequest {
+        owner: owner.into(),
+        name: "t".into(),
+        scopes,
+        repositories,
+        owners,
+        expires,
+        now: NOW,
+        creator,
+        existing_names: vec![],
+        bound_facts,
+        ip: None,
+    }
+}
+
+/// Mint a token for real (`Authorizer::issue`, fixed entropy, so its secret, id and hash
+/// are genuine) from a spec. The spec's scopes and binding are minted as asked when the
+/// minting rules allow them; otherwise (say a bound token with `all`, or an unknown scope)
+/// the record is the one an older policy or an import would have stored: a plain token
+/// minted with the same entropy, its scopes and binding set to the spec's. Lifecycle
+/// state (parent, expiry, revocation, last use) is then set on the record.
+pub fn mint(world: &World, spec: &TokenSpec) -> (String, TokenRecord) {
+    let owner = NAMES[spec.owner % NAMES.len()];
+    let repositories: Vec<String> = spec.repositories.iter().map(|p| p.resolve(world)).collect();
+    let owners: Vec<String> = spec.owners.iter().map(NameSpec::resolve).collect();
+    let scopes: Vec<String> = spec.scopes.iter().map(|s| s.to_string()).collect();
+    let e = entropy(spec.entropy);
+    let exact = AUTHZ.issue(
+        &issue_request(
+            world,
+            owner,
+            scopes.clone(),
+            repositories.clone(),
+            owners.clone(),
+            minting_session(owner),
+            Some(NOW + 86_400),
+        ),
+        Some(&e),
+    );
+    let (secret, mut record) = match exact {
+        Ok(t) => (t.secret, t.record),
+        Err(_) => {
+            let plain = AUTHZ.issue(
+                &issue_request(
+                    world,
+                    owner,
+                    vec!["read:repository".into()],
+                    vec![],
+                    vec![],
+                    minting_session(owner),
+                    Some(NOW + 86_400),
+                ),
+                Some(&e),
+            );
+            let t = match plain {
+                Ok(t) => t,
+                Err(err) => panic!("a plain token always mints: {err:?}"),
+            };
+            let mut r = t.record;
+            r.scopes = scopes;
+            r.repositories = repositories;
+            r.owners = owners;
+            (t.secret, r)
+        }
+    };
+    record.parent = spec.child.then(|| "parent0000000000".to_string());
+    record.created = NOW - 86_400;
+    record.expires = spec.expiry.at();
+    record.revoked = spec.revoked.then_some(NOW - 60);
+    record.last_used = spec.last_used;
+    (secret, record)
+}
+
+/// How the credential is presented.
+#[derive(Clone, Debug)]
+pub enum CredSpec {
+    Anonymous,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// Basic with the token as the password and this username.
+    BasicPassword(UserField),
+    /// Basic with the token as the username, password empty (`false`) or
+    /// `x-oauth-basic` (`true`).
+    BasicUsername(bool),
+    /// No credential; the token in another place of the request (a query parameter).
+    AlsoPresented,
+    /// An SSH user key of `NAMES[i]`.
+    UserKey(usize),
+    /// A deploy key of a repository, read-only or not.
+    DeployKey(PathSpec, bool),
+    /// A session of `NAMES[i]`.
+    Session(usize),
+}
+
+impl CredSpec {
+    /// Whether the credential carries the token.
+    pub fn carries_token(&self) -> bool {
+        matches!(
+            self,
+            CredSpec::Bearer
+                | CredSpec::BasicPassword(_)
+                | CredSpec::BasicUsername(_)
+                | CredSpec::AlsoPresented
+        )
+    }
+}
+
+/// The username of a Basic credential.
+#[derive(Clone, Debug)]
+pub enum UserField {
+    Placeholder(usize),
+    Owner,
+    OwnerUpper,
+    Other(usize),
+}
+
+/// The credential for a spec (`secret`: the token, `owner`: its owner).
+pub fn credential(
+    spec: &CredSpec,
+    secret: &str,
+    owner: &str,
+    world: &World,
+) -> (Credential, Vec<String>) {
+    let c = match spec {
+        CredSpec::Anonymous => Credential::Anonymous,
+        CredSpec::Bearer => Credential::Bearer(secret.into()),
+        CredSpec::BasicPassword(u) => Credential::Basic {
+            username: match u {
+                UserField::Placeholder(i) => {
+                    PLACEHOLDER_USERNAMES[i % PLACEHOLDER_USERNAMES.len()].into()
+                }
+                UserField::Owner => owner.into(),
+                UserField::OwnerUpper => owner.to_uppercase(),
+                UserField::Other(i) => NAMES[i % NAMES.len()].into(),
+            },
+            password: secret.into(),
+        },
+        CredSpec::BasicUsername(oauth) => Credential::Basic {
+            username: secret.into(),
+            password: if *oauth { "x-oauth-basic" } else { "" }.into(),
+        },
+        CredSpec::AlsoPresented => {
+            return (Credential::Anonymous, vec![secret.to_string()]);
+        }
+        CredSpec::UserKey(i) => Credential::SshKey(SshKey {
+            id: "laptop".into(),
+            kind: KeyKind::User,
+            owner: NAMES[i % NAMES.len()].into(),
+            repository: None,
+            read_only: false,
+        }),
+        CredSpec::DeployKey(path, read_only) => Credential::SshKey(SshKey {
+            id: "deploy".into(),
+            kind: KeyKind::Deploy,
+            owner: String::new(),
+            repository: Some(path.resolve(world)),
+            read_only: *read_only,
+        }),
+        CredSpec::Session(i) => Credential::Session(NAMES[i % NAMES.len()].into()),
+    };
+    (c, vec![])
+}
+
+/// A ref update: create, fast-forward, force-push, delete, or malformed.
+#[derive(Clone, Debug)]
+pub struct RefSpec {
+    pub name: &'static str,
+    pub old: &'static str,
+    pub new: &'static str,
+    pub force: bool,
+}
+
+impl RefSpec {
+    pub fn update(&self) -> RefUpdate {
+        RefUpdate {
+            name: self.name.into(),
+            old: self.old.into(),
+            new: self.new.into(),
+            force: self.force,
+        }
+    }
+}
+
+/// An API route.
+#[derive(Clone, Debug)]
+pub struct ApiSpec {
+    pub method: &'static str,
+    pub categories: Vec<Category>,
+    pub repository: Option<PathSpec>,
+    pub namespace: Option<NameSpec>,
+    pub requires_auth: bool,
+    pub admin_only: bool,
+    pub required_role: Role,
+    pub operation: Option<PrivilegedOperation>,
+    pub sudo: Option<NameSpec>,
+    pub package: bool,
+}
+
+/// A request of any kind.
+#[derive(Clone, Debug)]
+pub enum AskSpec {
+    Git {
+        transport: Transport,
+        path: PathSpec,
+        action: GitAction,
+        refs: Vec<RefSpec>,
+    },
+    Batch {
+        transport: Transport,
+        action: GitAction,
+        refs: Vec<RefSpec>,
+        paths: Vec<PathSpec>,
+    },
+    RefPerms {
+        transport: Transport,
+        path: PathSpec,
+        action: GitAction,
+        names: Vec<&'static str>,
+    },
+    Create {
+        transport: Transport,
+        path: PathSpec,
+        step: CreationStep,
+    },
+    Api(ApiSpec),
+}
+
+/// A request, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ask {
+    One(Request),
+    Batch(GitRequest, Vec<String>),
+    Perms(GitRequest, Vec<String>),
+}
+
+impl AskSpec {
+    pub fn resolve(&self, world: &World) -> Ask {
+        match self {
+            AskSpec::Git {
+                transport,
+                path,
+                action,
+                refs,
+            } => Ask::One(Request::Git(GitRequest {
+                transport: *transport,
+                repository: path.resolve(world),
+                action: *action,
+                refs: refs.iter().map(RefSpec::update).collect(),
+            })),
+            AskSpec::Batch {
+                transport,
+                action,
+                refs,
+                paths,
+            } => Ask::Batch(
+                GitRequest {
+                    transport: *transport,
+                    repository: String::new(),
+                    action: *action,
+                    refs: refs.iter().map(RefSpec::update).collect(),
+                },
+                paths.iter().map(|p| p.resolve(world)).collect(),
+            ),
+            AskSpec::RefPerms {
+                transport,
+                path,
+                action,
+                names,
+            } => Ask::Perms(
+                GitRequest {
+                    transport: *transport,
+                    repository: path.resolve(world),
+                    action: *action,
+                    refs: vec![],
+                },
+                names.iter().map(|n| n.to_string()).collect(),
+            ),
+            AskSpec::Create {
+                transport,
+                path,
+                step,
+            } => Ask::One(Request::Create(CreationRequest {
+                transport: *transport,
+                repository: path.resolve(world),
+                step: *step,
+            })),
+            AskSpec::Api(a) => Ask::One(Request::Api(ApiRequest {
+                method: a.method.into(),
+                categories: a.categories.clone(),
+                repository: a.repository.as_ref().map(|p| p.resolve(world)),
+                namespace: a.namespace.as_ref().map(NameSpec::resolve),
+                requires_auth: a.requires_auth,
+                admin_only: a.admin_only,
+                required_role: a.required_role,
+                operation: a.operation,
+                sudo: a.sudo.as_ref().map(NameSpec::resolve),
+                package: a.package,
+            })),
+        }
+    }
+}
+
+/// One generated case: a world, a token minted into its store, a credential, a request.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub world: World,
+    pub token: TokenSpec,
+    pub cred: CredSpec,
+    pub ask: AskSpec,
+    /// `binding_fallback_to_anonymous`.
+    pub fallback: bool,
+    pub explain: bool,
+}
+
+/// A scenario made real: the store holds the minted record.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub world: World,
+    pub secret: String,
+    pub record: TokenRecord,
+    pub credential: Credential,
+    pub also: Vec<String>,
+    pub ask: Ask,
+    pub fallback: bool,
+    pub explain: bool,
+}
+
+impl Scenario {
+    /// Mint the token into the store and resolve the credential and request.
+    pub fn build(&self) -> Case {
+        let mut world = self.world.clone();
+        let (secret, record) = mint(&world, &self.token);
+        world.store(record.clone());
+        let (credential, also) = credential(&self.cred, &secret, &record.owner, &world);
+        let ask = self.ask.resolve(&world);
+        Case {
+            world,
+            secret,
+            record,
+            credential,
+            also,
+            ask,
+            fallback: self.fallback,
+            explain: self.explain,
+        }
+    }
+}
+
+impl Case {
+    /// The policy this case runs against.
+    pub fn authz(&self) -> &'static Authorizer {
+        policy(self.fallback)
+    }
+
+    /// The gathered inputs.
+    pub fn prepared(&self) -> Prepared {
+        prepare(
+            self.authz(),
+            &self.world,
+            &self.credential,
+            &self.also,
+            &self.ask,
+            self.explain,
+        )
+    }
+
+    /// The policy's answer.
+    pub fn answer(&self) -> Answer {
+        run(self.authz(), &self.prepared())
+    }
+
+    /// The same request with another credential.
+    pub fn with_credential(&self, credential: Credential, also: Vec<String>) -> Case {
+        Case {
+            credential,
+            also,
+            ..self.clone()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Strategies.
+
+pub fn status() -> impl Strategy<Value = AccountStatus> {
+    prop_oneof![
+        20 => Just(AccountStatus::Active),
+        1 => Just(AccountStatus::Inactive),
+        1 => Just(AccountStatus::Suspended),
+    ]
+}
+
+pub fn visibility() -> impl Strategy<Value = Visibility> {
+    prop_oneof![
+        3 => Just(Visibility::Public),
+        1 => Just(Visibility::Limited),
+        2 => Just(Visibility::Private),
+    ]
+}
+
+pub fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        Just(Role::None),
+        Just(Role::Read),
+        Just(Role::Write),
+        Just(Role::Admin),
+    ]
+}
+
+/// A role, or no relation at all (drawn half the time).
+fn relation() -> impl Strategy<Value = Option<Role>> {
+    proptest::option::weighted(0.5, role())
+}
+
+fn access() -> impl Strategy<Value = RefAccess> {
+    prop_oneof![
+        3 => Just(RefAccess::Writers),
+        3 => Just(RefAccess::Admins),
+        2 => Just(RefAccess::Nobody),
+        2 => subsequence(vec!["alice", "BOB", "carol", "dave", "Erin"], 0..3)
+            .prop_map(|u| RefAccess::Users(u.into_iter().map(str::to_string).collect())),
+    ]
+}
+
+pub fn protected_ref() -> impl Strategy<Value = ProtectedRef> {
+    (select(PATTERNS.to_vec()), access(), access()).prop_map(|(pattern, push, force_push)| {
+        ProtectedRef {
+            pattern: pattern.into(),
+            push,
+            force_push,
+        }
+    })
+}
+
+fn named(roles: Vec<Option<Role>>) -> Vec<(&'static str, Role)> {
+    NAMES[..N_USERS]
+        .iter()
+        .zip(roles)
+        .filter_map(|(n, r)| r.map(|r| (*n, r)))
+        .collect()
+}
+
+pub fn repo() -> impl Strategy<Value = Repo> {
+    (
+        prop_oneof![12 => 0..GHOST, 1 => Just(GHOST)],
+        0..REPO_NAMES.len(),
+        any::<bool>(),
+        prop_oneof![
+            6 => Just(RepositoryKind::Hosted),
+            1 => Just(RepositoryKind::Mirror),
+            1 => Just(RepositoryKind::Import),
+        ],
+        proptest::bool::weighted(0.15),
+        proptest::collection::vec(relation(), N_USERS),
+        proptest::collection::vec(protected_ref(), 0..3),
+        proptest::option::weighted(0.8, 0..NAMES.len()),
+    )
+        .prop_map(
+            |(owner, name, private, kind, archived, collaborators, protected_refs, registrant)| {
+                Repo {
+                    owner: NAMES[owner],
+                    name: REPO_NAMES[name],
+                    private,
+                    kind,
+                    archived,
+                    collaborators: named(collaborators),
+                    protected_refs,
+                    registrant: registrant.map(|i| NAMES[i]),
+                }
+            },
+        )
+}
+
+pub fn world() -> impl Strategy<Value = World> {
+    (
+        proptest::collection::vec(
+            (status(), proptest::bool::weighted(0.25), visibility()),
+            N_USERS,
+        ),
+        proptest::collection::vec(
+            (
+                status(),
+                visibility(),
+                proptest::collection::vec(relation(), N_USERS),
+            ),
+            ORGS.len(),
+        ),
+        proptest::collection::vec(repo(), 1..7),
+    )
+        .prop_map(|(users, orgs, repos)| {
+            let mut accounts: Vec<Account> = users
+                .into_iter()
+                .enumerate()
+                .map(|(i, (status, site_admin, visibility))| Account {
+                    name: NAMES[i],
+                    status,
+                    site_admin,
+                    visibility,
+                    organization: false,
+                    members: vec![],
+                })
+                .collect();
+            accounts.extend(orgs.into_iter().enumerate().map(
+                |(i, (status, visibility, members))| Account {
+                    name: NAMES[ORGS.start + i],
+                    status,
+                    site_admin: false,
+                    visibility,
+                    organization: true,
+                    members: named(members),
+                },
+            ));
+            let mut unique: Vec<Repo> = Vec::new();
+            for r in repos {
+                if !unique
+                    .iter()
+                    .any(|u| u.owner == r.owner && u.name == r.name)
+                {
+                    unique.push(r);
+                }
+            }
+            World {
+                accounts,
+                repos: unique,
+                tokens: vec![],
+            }
+        })
+}
+
+pub fn path() -> impl Strategy<Value = PathSpec> {
+    prop_oneof![
+        24 => (0..8usize, proptest::bool::weighted(0.15))
+            .prop_map(|(index, upper)| PathSpec::Repo { index, upper }),
+        12 => (0..NAMES.len(), 0..REPO_NAMES.len(), proptest::bool::weighted(0.15))
+            .prop_map(|(owner, name, upper)| PathSpec::Any { owner, name, upper }),
+        1 => select(INVALID_PATHS.to_vec()).prop_map(PathSpec::Invalid),
+    ]
+}
+
+pub fn name() -> impl Strategy<Value = NameSpec> {
+    prop_oneof![
+        40 => (0..NAMES.len(), proptest::bool::weighted(0.15))
+            .prop_map(|(index, upper)| NameSpec::Account { index, upper }),
+        1 => select(INVALID_NAMES.to_vec()).prop_map(NameSpec::Invalid),
+    ]
+}
+
+/// One scope: repository scopes most often, then the whole vocabulary, rarely an unknown.
+pub fn scope() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        5 => select(REPOSITORY_SCOPES.to_vec()),
+        3 => select(VOCABULARY.to_vec()),
+        2 => Just("all"),
+        1 => Just("public-only"),
+        1 => Just("read_api"),
+        1 => Just("write:admin"),
+    ]
+}
+
+pub fn scopes() -> impl Strategy<Value = Vec<&'static str>> {
+    prop_oneof![
+        30 => proptest::collection::vec(scope(), 1..4),
+        4 => Just(vec!["all"]),
+        4 => Just(vec!["write:repository"]),
+        2 => Just(vec!["repository:pull", "repository:push"]),
+        2 => Just(vec!["write:repository", "write:organization", "write:admin", "user:token"]),
+        1 => Just(vec![]),
+        1 => Just(vec![UNKNOWN_SCOPE, "read:repository"]),
+    ]
+}
+
+pub fn expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        2 => Just(Expiry::Never),
+        8 => (1i64..40_000_000).prop_map(Expiry::In),
+        1 => (0i64..100_000).prop_map(Expiry::Ago),
+    ]
+}
+
+/// A token spec with every state: bound or not, child or not, live, expired or revoked.
+pub fn token() -> impl Strategy<Value = TokenSpec> {
+    (
+        prop_oneof![30 => 0..N_USERS, 1 => ORGS, 1 => Just(GHOST)],
+        scopes(),
+        prop_oneof![
+            4 => Just(vec![]),
+            1 => proptest::collection::vec(path(), 1..3),
+        ],
+        prop_oneof![
+            6 => Just(vec![]),
+            1 => proptest::collection::vec(name(), 1..3),
+        ],
+        proptest::bool::weighted(0.15),
+        expiry(),
+        proptest::bool::weighted(0.05),
+        proptest::option::of(prop_oneof![Just(NOW - 30), Just(NOW - 3_600)]),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(owner, scopes, repositories, owners, child, expiry, revoked, last_used, entropy)| {
+                TokenSpec {
+                    owner,
+                    scopes,
+                    repositories,
+                    owners,
+                    child,
+                    expiry,
+                    revoked,
+                    last_used,
+                    entropy,
+                }
+            },
+        )
+}
+
+/// A live, unrevoked token spec.
+pub fn live_token() -> impl Strategy<Value = TokenSpec> {
+    (token(), 300i64..40_000_000).prop_map(|(mut t, lifetime)| {
+        if !matches!(t.expiry, Expiry::Never) {
+            t.expiry = Expiry::In(lifetime);
+        }
+        t.revoked = false;
+        t
+    })
+}
+
+/// Mostly live tokens, sometimes in any state.
+pub fn mostly_live_token() -> impl Strategy<Value = TokenSpec> {
+    prop_oneof![3 => live_token(), 1 => token()]
+}
+
+pub fn user_field() -> impl Strategy<Value = UserField> {
+    prop_oneof![
+        3 => (0..PLACEHOLDER_USERNAMES.len()).prop_map(UserField::Placeholder),
+        2 => Just(UserField::Owner),
+        1 => Just(UserField::OwnerUpper),
+        1 => (0..NAMES.len()).prop_map(UserField::Other),
+    ]
+}
+
+/// Credentials that carry the token.
+pub fn token_credential() -> impl Strategy<Value = CredSpec> {
+    prop_oneof![
+        4 => Just(CredSpec::Bearer),
+        3 => user_field().prop_map(CredSpec::BasicPassword),
+        1 => any::<bool>().prop_map(CredSpec::BasicUsername),
+        1 => Just(CredSpec::AlsoPresented),
+    ]
+}
+
+/// SSH keys.
+pub fn key_credential() -> impl Strategy<Value = CredSpec> {
+    prop_oneof![
+        2 => prop_oneof![12 => 0..N_USERS, 1 => ORGS, 1 => Just(GHOST)].prop_map(CredSpec::UserKey),
+        1 => (path(), any::<bool>()).prop_map(|(p, ro)| CredSpec::DeployKey(p, ro)),
+    ]
+}
+
+/// Every kind of credential.
+pub fn any_credential() -> impl Strategy<Value = CredSpec> {
+    prop_oneof![
+        1 => Just(CredSpec::Anonymous),
+        6 => token_credential(),
+        2 => key_credential(),
+        3 => prop_oneof![12 => 0..N_USERS, 1 => ORGS, 1 => Just(GHOST)].prop_map(CredSpec::Session),
+    ]
+}
+
+pub fn transport() -> impl Strategy<Value = Transport> {
+    prop_oneof![Just(Transport::Http), Just(Transport::Ssh)]
+}
+
+pub fn action() -> impl Strategy<Value = GitAction> {
+    prop_oneof![Just(GitAction::Pull), Just(GitAction::Push)]
+}
+
+pub fn ref_spec() -> impl Strategy<Value = RefSpec> {
+    (
+        select(REF_NAMES.to_vec()),
+        prop_oneof![3 => Just(ZERO_ID), 6 => Just(SOME_ID), 1 => Just("")],
+        prop_oneof![2 => Just(ZERO_ID), 7 => Just(SOME_ID), 1 => Just("abc")],
+        any::<bool>(),
+    )
+        .prop_map(|(name, old, new, force)| RefSpec {
+            name,
+            old,
+            new,
+            force,
+        })
+}
+
+pub fn api() -> impl Strategy<Value = ApiSpec> {
+    (
+        prop_oneof![20 => select(METHODS[..8].to_vec()), 1 => Just(METHODS[8])],
+        prop_oneof![
+            1 => Just(vec![]),
+            4 => Just(vec![Category::Repository]),
+            4 => proptest::collection::vec(select(CATEGORIES.to_vec()), 1..3),
+        ],
+        proptest::option::weighted(0.6, path()),
+        proptest::option::weighted(0.5, name()),
+        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.15),
+        role(),
+        proptest::option::weighted(0.3, select(OPERATIONS.to_vec())),
+        proptest::option::weighted(0.15, name()),
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(
+            |(
+                method,
+                categories,
+                repository,
+                namespace,
+                requires_auth,
+                admin_only,
+                required_role,
+                operation,
+                sudo,
+                package,
+            )| ApiSpec {
+                method,
+                categories,
+                repository,
+                namespace,
+                requires_auth,
+                admin_only,
+                required_role,
+                operation,
+                sudo,
+                package,
+            },
+        )
+}
+
+pub fn step() -> impl Strategy<Value = CreationStep> {
+    prop_oneof![
+        2 => Just(CreationStep::PushToCreate),
+        1 => Just(CreationStep::Confirm),
+        1 => Just(CreationStep::Abort),
+    ]
+}
+
+pub fn git_ask() -> impl Strategy<Value = AskSpec> {
+    (
+        transport(),
+        path(),
+        action(),
+        proptest::collection::vec(ref_spec(), 0..4),
+    )
+        .prop_map(|(transport, path, action, refs)| AskSpec::Git {
+            transport,
+            path,
+            action,
+            refs,
+        })
+}
+
+pub fn batch_ask() -> impl Strategy<Value = AskSpec> {
+    (
+        transport(),
+        action(),
+        proptest::collection::vec(ref_spec(), 0..3),
+        proptest::collection::vec(path(), 0..5),
+    )
+        .prop_map(|(transport, action, refs, paths)| AskSpec::Batch {
+            transport,
+            action,
+            refs,
+            paths,
+        })
+}
+
+pub fn perms_ask() -> impl Strategy<Value = AskSpec> {
+    (
+        transport(),
+        path(),
+        action(),
+        proptest::collection::vec(select(REF_NAMES.to_vec()), 0..4),
+    )
+        .prop_map(|(transport, path, action, names)| AskSpec::RefPerms {
+            transport,
+            path,
+            action,
+            names,
+        })
+}
+
+pub fn create_ask() -> impl Strategy<Value = AskSpec> {
+    (transport(), path(), step()).prop_map(|(transport, path, step)| AskSpec::Create {
+        transport,
+        path,
+        step,
+    })
+}
+
+/// Every kind of request.
+pub fn any_ask() -> impl Strategy<Value = AskSpec> {
+    prop_oneof![
+        4 => git_ask(),
+        1 => batch_ask(),
+        1 => perms_ask(),
+        2 => create_ask(),
+        4 => api().prop_map(AskSpec::Api),
+    ]
+}
+
+/// A scenario from the given parts.
+pub fn scenario_of(
+    token: impl Strategy<Value = TokenSpec>,
+    cred: impl Strategy<Value = CredSpec>,
+    ask: impl Strategy<Value = AskSpec>,
+) -> impl Strategy<Value = Scenario> {
+    scenario_with_fallback(token, cred, ask, 0.2)
+}
+
+/// A scenario from the given parts, with `binding_fallback_to_anonymous` drawn with
+/// probability `fallback`.
+pub fn scenario_with_fallback(
+    token: impl Strategy<Value = TokenSpec>,
+    cred: impl Strategy<Value = CredSpec>,
+    ask: impl Strategy<Value = AskSpec>,
+    fallback: f64,
+) -> impl Strategy<Value = Scenario> {
+    (
+        world(),
+        token,
+        cred,
+        ask,
+        proptest::bool::weighted(fallback),
+        proptest::bool::weighted(0.3),
+    )
+        .prop_map(|(world, token, cred, ask, fallback, explain)| Scenario {
+            world,
+            token,
+            cred,
+            ask,
+            fallback,
+            explain,
+        })
+}
+
+/// Any scenario.
+pub fn scenario() -> impl Strategy<Value = Scenario> {
+    scenario_of(mostly_live_token(), any_credential(), any_ask())
+}
+
+/// Cases per property: `PROPTEST_CASES`, default 10,000.
+pub fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+/// The proptest configuration: [`cases`] cases, no regression files written into the
+/// tree (a failure prints its minimal input).
+pub fn proptest_config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(cases())
+    }
+}
