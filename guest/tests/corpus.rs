@@ -1,0 +1,97 @@
+//! The whole scenario corpus (`tests/scenarios/*.json`) run natively against
+//! `forge_authz_guest::policy`, with no host crate and no wasmtime (`corpus_support`
+//! reimplements the host's fact gathering and the corpus runner). Every scenario must meet
+//! its expectations exactly, as in `tests/tests/corpus.rs`.
+//!
+//! This is what lets `cargo mutants` on `guest/src/policy` check the corpus's exact
+//! expectations: the invariants (`invariants.rs`) are safety properties that a "deny
+//! everything" mutant satisfies; the corpus's expected allows and reasons are not. It
+//! must stay fast (well under a second in the dev profile).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "corpus test: a broken fixture or a failed expectation stops the test loudly"
+)]
+
+mod corpus_support;
+
+use corpus_support::{
+    corpus_files, gather, load_corpus, load_family, mismatch, prepare, resolve, run_family,
+};
+
+#[test]
+fn every_scenario_of_every_family_meets_its_expectations_natively() {
+    let start = std::time::Instant::now();
+    let corpus = load_corpus().unwrap();
+    assert!(!corpus.is_empty(), "no scenario families found");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for fam in &corpus {
+        let run = run_family(fam).unwrap_or_else(|e| panic!("{}: {e}", fam.path.display()));
+        assert_eq!(run.len(), fam.scenarios.len());
+        for (sc, (name, got)) in fam.scenarios.iter().zip(&run) {
+            assert_eq!(&sc.name, name);
+            count += 1;
+            if let Some(m) = mismatch(sc, got) {
+                failures.push(format!("{}: {m}", fam.family));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} scenarios failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "{count} scenarios passed natively ({} families, {:?})",
+        corpus.len(),
+        start.elapsed()
+    );
+}
+
+#[test]
+fn every_file_in_the_corpus_directory_is_a_family_this_runner_can_run() {
+    // A family file this runner cannot parse (a new field, a new request shape) must fail
+    // here rather than be skipped: the mutation run would silently lose its scenarios.
+    let files = corpus_files();
+    assert!(!files.is_empty(), "tests/scenarios is empty");
+    for path in &files {
+        assert!(
+            path.is_file() && path.extension().is_some_and(|x| x == "json"),
+            "{}: not a `*.json` family file (the host runner would skip it)",
+            path.display()
+        );
+        let fam = load_family(path).unwrap_or_else(|e| panic!("{e}"));
+        let (policy, world, minted) = prepare(&fam).unwrap_or_else(|e| panic!("{e}"));
+        let mut names = std::collections::BTreeSet::new();
+        for sc in &fam.scenarios {
+            assert!(
+                names.insert(&sc.name),
+                "{}: duplicate scenario `{}`",
+                path.display(),
+                sc.name
+            );
+            assert!(
+                !sc.source.trim().is_empty(),
+                "{}: `{}` cites no source",
+                path.display(),
+                sc.name
+            );
+            let e = &sc.expect;
+            assert!(
+                e.decision.is_some() || e.permissions.is_some() || e.batch.is_some(),
+                "{}: `{}` expects nothing",
+                path.display(),
+                sc.name
+            );
+            let req = resolve(&sc.request, &minted)
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
+            gather(&policy, &world, &req, world.now())
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
+        }
+    }
+    assert_eq!(load_corpus().unwrap().len(), files.len());
+}
