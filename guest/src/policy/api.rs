@@ -226,12 +226,10 @@ fn binding(
         trace.pass("binding", || {
             "outside the binding: treated as anonymous".into()
         });
-        if !read
-            || req.requires_auth
-            || req.admin_only
-            || req.sudo.is_some()
-            || req.operation.is_some()
-        {
+        // Anonymous may only read routes that need no authentication. (`/admin`, `sudo`
+        // and privileged operations never get here: only a bound token is outside a
+        // binding, and a bound token is restricted, refused those before any target.)
+        if !read || req.requires_auth {
             return Err(Decision::new(
                 Reason::AuthenticationRequired,
                 "this route needs a credential valid for this target",

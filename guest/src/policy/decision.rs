@@ -282,3 +282,23 @@ pub fn no_permissions(refs: &[String]) -> Vec<RefPermissions> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_match_the_wit() {
+        let all = [
+            (Status::Ok, "ok", 200),
+            (Status::BadRequest, "bad-request", 400),
+            (Status::Unauthorized, "unauthorized", 401),
+            (Status::Forbidden, "forbidden", 403),
+            (Status::NotFound, "not-found", 404),
+            (Status::Unavailable, "unavailable", 503),
+        ];
+        for (s, code, http) in all {
+            assert_eq!((s.code(), s.http()), (code, http));
+        }
+    }
+}

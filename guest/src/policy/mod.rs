@@ -349,11 +349,6 @@ impl Authorizer {
             .collect()
     }
 
-    /// The options this authorizer was configured with.
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
     /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed).
     pub fn issue(
         &self,

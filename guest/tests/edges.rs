@@ -1,0 +1,234 @@
+//! Edges the corpus cannot reach because a correct host never produces them (facts that
+//! contradict each other, requests the host never builds), and details the corpus does
+//! not check (trace texts, the absence of a detail). Each pins behaviour a mutation of
+//! `guest/src/policy` would otherwise change unnoticed (issue 8, mutation run).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests: a broken fixture should stop the test loudly"
+)]
+
+use forge_authz_guest::policy::{
+    self, AccountStatus, ApiRequest, Authorizer, Config, CreationRequest, CreationStep, Credential,
+    GitAction, GitRequest, Input, NamespaceFacts, Options, PrivilegedOperation, Reason, RefUpdate,
+    RepositoryFacts, RepositoryKind, Request, Role, SigningKey, Transport, UserFacts, Visibility,
+};
+
+const NOW: i64 = 1_767_225_600;
+
+fn authorizer() -> Authorizer {
+    Authorizer::new(&Config {
+        keys: vec![SigningKey {
+            id: "k1".into(),
+            secret: vec![7; 32],
+        }],
+        signing_key_id: "k1".into(),
+        options: Options::default(),
+    })
+    .unwrap()
+}
+
+fn user(name: &str) -> UserFacts {
+    UserFacts {
+        name: name.into(),
+        status: AccountStatus::Active,
+        site_admin: false,
+        visibility: Visibility::Public,
+        organization: false,
+    }
+}
+
+fn repo(owner: &str, name: &str, role: Role) -> RepositoryFacts {
+    RepositoryFacts {
+        owner: owner.into(),
+        name: name.into(),
+        owner_visibility: Visibility::Public,
+        private: false,
+        kind: RepositoryKind::Hosted,
+        archived: false,
+        role,
+        protected_refs: vec![],
+        registrant: None,
+    }
+}
+
+fn input(credential: Credential, user: Option<UserFacts>, request: Request) -> Input {
+    Input {
+        credential,
+        also_presented: vec![],
+        token: None,
+        user,
+        repository: None,
+        namespace: None,
+        sudo: None,
+        request,
+        now: NOW,
+        explain: false,
+    }
+}
+
+fn api(namespace: Option<&str>, operation: Option<PrivilegedOperation>) -> Request {
+    Request::Api(ApiRequest {
+        method: "POST".into(),
+        categories: vec![policy::scope::Category::Repository],
+        repository: None,
+        namespace: namespace.map(Into::into),
+        requires_auth: false,
+        admin_only: false,
+        required_role: Role::None,
+        operation,
+        sudo: None,
+        package: false,
+    })
+}
+
+fn git(action: GitAction, refs: Vec<RefUpdate>) -> Request {
+    Request::Git(GitRequest {
+        transport: Transport::Http,
+        repository: "alice/app".into(),
+        action,
+        refs,
+    })
+}
+
+/// A token of alice's with `scopes`, its input prepared for `request`.
+fn token_input(a: &Authorizer, scopes: &[&str], request: Request) -> Input {
+    let issued = a
+        .issue(
+            &policy::IssueRequest {
+                owner: "alice".into(),
+                name: "t".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                repositories: vec![],
+                owners: vec![],
+                expires: Some(NOW + 3600),
+                now: NOW,
+                creator: policy::Creator::Session(user("alice")),
+                existing_names: vec![],
+                bound_facts: vec![],
+                ip: None,
+            },
+            Some(&[9; 36]),
+        )
+        .unwrap();
+    Input {
+        token: Some(issued.record),
+        ..input(
+            Credential::Bearer(issued.secret),
+            Some(user("alice")),
+            request,
+        )
+    }
+}
+
+#[test]
+fn a_user_namespace_grants_nothing_to_other_users_whatever_the_facts_say() {
+    // The policy derives a user namespace's role from ownership: a host claiming bob is an
+    // admin of carol's user namespace does not make him one.
+    let a = authorizer();
+    let mut i = input(
+        Credential::Session("bob".into()),
+        Some(user("bob")),
+        api(
+            Some("carol"),
+            Some(PrivilegedOperation::CreateForOtherOwner),
+        ),
+    );
+    i.namespace = Some(NamespaceFacts {
+        name: "carol".into(),
+        organization: false,
+        visibility: Visibility::Public,
+        member_role: Role::Admin,
+    });
+    let d = a.decide(&i);
+    assert_eq!(d.reason, Reason::PermissionDenied, "{d:?}");
+    // The same facts for an organisation are a membership, and count.
+    i.namespace.as_mut().unwrap().organization = true;
+    assert!(a.decide(&i).allow);
+}
+
+#[test]
+fn creation_facts_for_another_owner_are_inconsistent() {
+    let a = authorizer();
+    let mut i = input(
+        Credential::Session("alice".into()),
+        Some(user("alice")),
+        Request::Create(CreationRequest {
+            transport: Transport::Http,
+            repository: "alice/new".into(),
+            step: CreationStep::PushToCreate,
+        }),
+    );
+    i.namespace = Some(NamespaceFacts {
+        name: "bob".into(),
+        organization: false,
+        visibility: Visibility::Public,
+        member_role: Role::None,
+    });
+    assert_eq!(a.decide(&i).reason, Reason::FactsInconsistent);
+}
+
+#[test]
+fn ref_permissions_without_a_repository_answer_every_ref_with_nothing() {
+    let a = authorizer();
+    let i = input(
+        Credential::Session("alice".into()),
+        Some(user("alice")),
+        api(None, None),
+    );
+    let names = vec!["refs/heads/main".to_string(), "refs/heads/dev".to_string()];
+    let p = a.ref_permissions(&i, &names);
+    assert_eq!(p.len(), 2);
+    assert!(
+        p.iter()
+            .zip(&names)
+            .all(|(r, n)| r.name == *n && r.permissions.is_empty())
+    );
+}
+
+#[test]
+fn the_trace_names_the_action_a_token_may_do() {
+    let a = authorizer();
+    for (action, verb) in [(GitAction::Pull, "may pull"), (GitAction::Push, "may push")] {
+        let mut i = token_input(&a, &["write:repository"], git(action, vec![]));
+        i.repository = Some(repo("alice", "app", Role::None));
+        i.explain = true;
+        let d = a.decide(&i);
+        assert!(
+            d.trace
+                .iter()
+                .any(|s| s.rule == "scope" && s.detail == verb),
+            "{:?}",
+            d.trace
+        );
+    }
+}
+
+#[test]
+fn a_push_whose_every_ref_is_allowed_has_no_detail() {
+    let a = authorizer();
+    let update = |name: &str| RefUpdate {
+        name: name.into(),
+        old: "1".repeat(40),
+        new: "2".repeat(40),
+        force: false,
+    };
+    let mut i = token_input(
+        &a,
+        &["write:repository"],
+        git(
+            GitAction::Push,
+            vec![update("refs/heads/a"), update("refs/heads/b")],
+        ),
+    );
+    i.repository = Some(repo("alice", "app", Role::None));
+    let d = a.decide(&i);
+    assert!(d.allow);
+    assert_eq!(
+        (d.message.as_str(), d.detail.as_deref()),
+        ("push allowed", None)
+    );
+    assert_eq!(d.refs.len(), 2);
+}
