@@ -799,3 +799,105 @@ impl std::fmt::Debug for IssuedToken {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let key = SigningKey {
+            id: "k1".into(),
+            secret: b"very-secret-key-material-32-bytes".to_vec(),
+        };
+        let shown = format!("{key:?}");
+        assert!(
+            shown.contains("k1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(!shown.contains("very-secret"));
+        for (c, want) in [
+            (Credential::Bearer("fzpat_x".into()), "Bearer(<redacted>)"),
+            (
+                Credential::Basic {
+                    username: "u".into(),
+                    password: "fzpat_x".into(),
+                },
+                "Basic(<redacted>)",
+            ),
+            (Credential::Anonymous, "Anonymous"),
+            (Credential::Session("alice".into()), "Session(alice)"),
+        ] {
+            assert_eq!(format!("{c:?}"), want);
+        }
+        let issued = IssuedToken {
+            secret: "fzpat_secret".into(),
+            record: TokenRecord {
+                id: "id".into(),
+                owner: "alice".into(),
+                name: "n".into(),
+                scopes: vec![],
+                repositories: vec![],
+                owners: vec![],
+                parent: None,
+                predecessor: None,
+                successor: None,
+                last_used: None,
+                created: 0,
+                expires: None,
+                revoked: None,
+                secret_hash: vec![],
+            },
+            event: HistoryEvent {
+                token_id: "id".into(),
+                owner: "alice".into(),
+                action: HistoryAction::Create,
+                actor: "alice".into(),
+                ip: None,
+                at: 0,
+                name: "n".into(),
+                scopes: vec![],
+                expires: None,
+                parent: None,
+                old_name: None,
+                old_scopes: None,
+                old_expires: None,
+                related: None,
+            },
+        };
+        let shown = format!("{issued:?}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("alice"),
+            "{shown}"
+        );
+        assert!(!shown.contains("fzpat_secret"));
+    }
+
+    #[test]
+    fn names_are_the_wit_codes() {
+        use PrivilegedOperation as P;
+        let ops = [
+            (P::RepositorySettings, "repository-settings"),
+            (P::DeleteRepository, "delete-repository"),
+            (P::TransferRepository, "transfer-repository"),
+            (P::ConvertMirror, "convert-mirror"),
+            (P::GenerateFromTemplate, "generate-from-template"),
+            (P::CreateForOtherOwner, "create-for-other-owner"),
+            (P::ViewAdminDetails, "view-admin-details"),
+            (P::Moderate, "moderate"),
+        ];
+        for (op, name) in ops {
+            assert_eq!(op.name(), name);
+        }
+        use HistoryAction as H;
+        for (a, name) in [
+            (H::Create, "create"),
+            (H::Edit, "edit"),
+            (H::Rotate, "rotate"),
+            (H::Revoke, "revoke"),
+            (H::Expire, "expire"),
+        ] {
+            assert_eq!(a.name(), name);
+        }
+    }
+}

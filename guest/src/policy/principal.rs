@@ -498,3 +498,22 @@ fn check_record<'r>(
     }
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["alice", "a-b", "a_b", "a.b", "A1", "x.git.y"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a b", "a/b", "a@b", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+        assert!(valid_name(&"a".repeat(100)) && !valid_name(&"a".repeat(101)));
+        assert!(valid_repository_path("alice/a-b.c_d"));
+        assert!(!valid_repository_path("alice/app.git") && !valid_repository_path("alice/x.GIT"));
+        assert!(!valid_repository_path("alice") && !valid_repository_path("a/b/c"));
+    }
+}
