@@ -232,3 +232,68 @@ fn a_push_whose_every_ref_is_allowed_has_no_detail() {
     );
     assert_eq!(d.refs.len(), 2);
 }
+
+#[test]
+fn repository_facts_for_another_repository_are_inconsistent() {
+    let a = authorizer();
+    for (owner, name) in [("alice", "other"), ("bob", "app"), ("bob", "other")] {
+        let mut i = input(
+            Credential::Session("alice".into()),
+            Some(user("alice")),
+            git(GitAction::Pull, vec![]),
+        );
+        i.repository = Some(repo(owner, name, Role::None));
+        assert_eq!(
+            a.decide(&i).reason,
+            Reason::FactsInconsistent,
+            "{owner}/{name}"
+        );
+    }
+    let mut i = input(
+        Credential::Session("alice".into()),
+        Some(user("alice")),
+        git(GitAction::Pull, vec![]),
+    );
+    i.repository = Some(repo("ALICE", "App", Role::None));
+    assert!(a.decide(&i).allow, "names compare case-insensitively");
+}
+
+#[test]
+fn a_forged_secret_beside_a_genuine_record_is_named_by_its_signature() {
+    // The record binds the secret by its hash; when that fails, the refusal says why the
+    // secret is bad (a forged signature), not merely that no record matched.
+    let a = authorizer();
+    let mut i = token_input(&a, &["read:repository"], git(GitAction::Pull, vec![]));
+    i.repository = Some(repo("alice", "app", Role::None));
+    let Credential::Bearer(secret) = &i.credential else {
+        panic!("bearer expected");
+    };
+    // Change one character of the secret part (after the 16-char id) and fix the CRC.
+    let mut forged: Vec<char> = secret.chars().collect();
+    let at = "fzpat_k1.".len() + 20;
+    forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
+    let body: String = forged[..forged.len() - 9].iter().collect();
+    let forged = format!("{body}.{:08x}", crc32(body.as_bytes()));
+    i.credential = Credential::Bearer(forged);
+    let d = a.decide(&i);
+    assert_eq!(
+        (d.reason, d.detail.as_deref()),
+        (Reason::TokenInvalid, Some("bad-signature"))
+    );
+}
+
+/// CRC-32 (IEEE), as the token format uses.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}

@@ -210,6 +210,11 @@ mod tests {
     #[test]
     fn ref_names() {
         assert!(valid_ref_name("refs/heads/main"));
+        // 255 bytes is the longest name.
+        let at_limit = format!("refs/heads/{}", "a".repeat(MAX_REF_LEN - 11));
+        assert_eq!(at_limit.len(), MAX_REF_LEN);
+        assert!(valid_ref_name(&at_limit));
+        assert!(!valid_ref_name(&format!("{at_limit}a")));
         for bad in [
             "main",
             "refs/heads/",
