@@ -215,6 +215,13 @@ mod tests {
         assert_eq!(at_limit.len(), MAX_REF_LEN);
         assert!(valid_ref_name(&at_limit));
         assert!(!valid_ref_name(&format!("{at_limit}a")));
+        for control in [
+            "refs/heads/a\u{1}b",
+            "refs/heads/a\u{1f}b",
+            "refs/heads/a\u{7f}b",
+        ] {
+            assert!(!valid_ref_name(control), "{control:?}");
+        }
         for bad in [
             "main",
             "refs/heads/",
