@@ -297,3 +297,57 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[test]
+fn a_ref_update_without_an_old_or_new_id_is_malformed() {
+    let a = authorizer();
+    for (old, new) in [("", "2222"), ("1111", "")] {
+        let update = RefUpdate {
+            name: "refs/heads/a".into(),
+            old: old.into(),
+            new: new.into(),
+            force: false,
+        };
+        let mut i = token_input(
+            &a,
+            &["write:repository"],
+            git(GitAction::Push, vec![update]),
+        );
+        i.repository = Some(repo("alice", "app", Role::None));
+        let d = a.decide(&i);
+        assert!(!d.allow);
+        assert_eq!(d.refs[0].reason, Reason::RefNameInvalid);
+    }
+}
+
+#[test]
+fn an_api_read_needs_read_on_every_category() {
+    let a = authorizer();
+    let read = |cats: Vec<policy::scope::Category>| {
+        Request::Api(ApiRequest {
+            method: "GET".into(),
+            categories: cats,
+            repository: None,
+            namespace: None,
+            requires_auth: false,
+            admin_only: false,
+            required_role: Role::None,
+            operation: None,
+            sudo: None,
+            package: false,
+        })
+    };
+    use policy::scope::Category::{Issue, Repository};
+    let d = a.decide(&token_input(&a, &["read:issue"], read(vec![Repository])));
+    assert_eq!(d.reason, Reason::ScopeMissing);
+    let d = a.decide(&token_input(
+        &a,
+        &["read:issue"],
+        read(vec![Issue, Repository]),
+    ));
+    assert_eq!(d.reason, Reason::ScopeMissing);
+    assert!(
+        a.decide(&token_input(&a, &["read:issue"], read(vec![Issue])))
+            .allow
+    );
+}

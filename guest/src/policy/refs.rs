@@ -193,6 +193,14 @@ mod tests {
         assert!(pattern_matches("refs/tags/**", "refs/tags/v1/rc/2"));
         assert!(pattern_matches("refs/heads/*", "refs/heads/x"));
         assert!(!pattern_matches("refs/heads/*", "refs/tags/x"));
+        assert!(pattern_matches("refs/heads/**/x", "refs/heads/a/b/x"));
+        assert!(!pattern_matches("refs/heads/*/x", "refs/heads/a/b/x"));
+        assert!(pattern_matches("release/**", "refs/heads/release/a/b"));
+        let at_limit = format!("refs/heads/{}", "a".repeat(MAX_REF_LEN - 11));
+        assert!(pattern_matches("refs/heads/**", &at_limit));
+        assert!(!pattern_matches("refs/heads/**", &format!("{at_limit}a")));
+        // A DEL in a pattern is unsupported syntax: it protects everything.
+        assert!(!valid_pattern("ma\u{7f}in") && pattern_matches("ma\u{7f}in", "refs/heads/x"));
         // Case-insensitive, as Gitea's EqualFold; unsupported syntax protects everything.
         assert!(pattern_matches("main", "refs/heads/MAIN"));
         assert!(pattern_matches("Release/*", "refs/heads/release/1"));
