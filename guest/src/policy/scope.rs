@@ -387,6 +387,106 @@ mod tests {
     }
 
     #[test]
+    fn every_legacy_scope_maps_by_the_table() {
+        for (old, new) in [
+            ("all", "all"),
+            ("read:repo_hook", "read:repository"),
+            ("admin:public_key", "write:user"),
+            ("user:follow", "write:user"),
+            ("read:gpg_key", "read:user"),
+            ("user:email", "read:user"),
+            ("notification", "write:notification"),
+            ("delete:package", "write:package"),
+            ("read:package", "read:package"),
+        ] {
+            assert_eq!(migrate_legacy(&[old]), vec![new.to_string()], "{old}");
+        }
+        assert_eq!(
+            migrate_legacy(&["weird", "weird"]),
+            vec!["weird".to_string()]
+        );
+        assert_eq!(
+            migrate_legacy(&["weird", "odd"]),
+            vec!["weird".to_string(), "odd".to_string()]
+        );
+    }
+
+    /// The vocabulary, one scope at a time.
+    const VOCABULARY: [&str; 26] = [
+        "all",
+        "api",
+        "read_api",
+        "user:token",
+        "read_repository",
+        "write_repository",
+        "public-only",
+        "repository:pull",
+        "repository:push",
+        "repository:build_status",
+        "read:activitypub",
+        "write:activitypub",
+        "read:admin",
+        "write:admin",
+        "read:issue",
+        "write:issue",
+        "read:misc",
+        "write:misc",
+        "read:notification",
+        "read:organization",
+        "write:organization",
+        "read:package",
+        "write:package",
+        "read:repository",
+        "write:repository",
+        "write:user",
+    ];
+
+    #[test]
+    fn intersection_is_the_widest_set_within_both() {
+        // Over every pair of two-scope sets: the intersection is within both, and every
+        // single scope (other than the `public-only` restriction) within both is within it.
+        let sets: Vec<Vec<&str>> = VOCABULARY
+            .iter()
+            .flat_map(|a| VOCABULARY.iter().map(move |b| vec![*a, *b]))
+            .collect();
+        for a in sets.iter().step_by(7) {
+            for b in sets.iter().step_by(5) {
+                let (x, y) = (ScopeSet::parse(a).unwrap(), ScopeSet::parse(b).unwrap());
+                let i = x.intersect(&y);
+                assert_eq!(i.excess_over(&x), None, "{a:?} ∩ {b:?} exceeds {a:?}");
+                assert_eq!(i.excess_over(&y), None, "{a:?} ∩ {b:?} exceeds {b:?}");
+                assert_eq!(i.public_only, x.public_only || y.public_only);
+                for s in VOCABULARY.iter().filter(|s| **s != "public-only") {
+                    let one = ScopeSet::parse(&[*s]).unwrap();
+                    let within = |set: &ScopeSet| {
+                        let mut o = one;
+                        o.public_only = set.public_only;
+                        o.excess_over(set).is_none()
+                    };
+                    if within(&x) && within(&y) {
+                        assert!(
+                            within(&i),
+                            "{s} is in {a:?} and {b:?} but not in the intersection"
+                        );
+                    }
+                }
+            }
+        }
+        // read_api: within a set that reads everything, not within one that reads one thing.
+        let api = ScopeSet::parse(&["read_api"]).unwrap();
+        assert_eq!(api.excess_over(&ScopeSet::parse(&["all"]).unwrap()), None);
+        assert_eq!(
+            api.excess_over(&ScopeSet::parse(&["read:issue"]).unwrap()),
+            Some("read_api".into())
+        );
+        assert!(api.intersect(&ScopeSet::parse(&["all"]).unwrap()).api_read);
+        assert!(
+            !api.intersect(&ScopeSet::parse(&["read:issue"]).unwrap())
+                .api_read
+        );
+    }
+
+    #[test]
     fn gitlab_aliases() {
         let s = ScopeSet::parse(&["read_api"]).unwrap();
         assert!(s.can_read_api(Category::Issue) && !s.can_read(Category::Repository));
