@@ -356,6 +356,40 @@ mod tests {
         .unwrap()
     }
 
+    /// A token from its four fields, with a correct checksum unless `crc` is given.
+    fn build(kid: &str, payload: &str, tag: &str, crc: Option<&str>) -> String {
+        let body = format!("{PREFIX}{kid}.{payload}.{tag}");
+        let crc = crc.map_or_else(|| format!("{:08x}", crc32(body.as_bytes())), str::to_string);
+        format!("{body}.{crc}")
+    }
+
+    #[test]
+    fn parse_lengths_and_empty_fields() {
+        // The shortest (1-char key id) and longest (16-char key id) genuine tokens parse.
+        for (kid, len) in [("a", MIN_LEN), ("abcdefghijklmnop", MAX_LEN)] {
+            let (secret, _) = ring(&[(kid, 1)], kid).mint(&[3; ENTROPY_BYTES]);
+            assert_eq!(secret.len(), len);
+            assert!(parse(&secret).is_ok(), "{secret}");
+        }
+        let (secret, _) = ring(&[("k1", 1)], "k1").mint(&[3; ENTROPY_BYTES]);
+        let f: Vec<&str> = secret.trim_start_matches(PREFIX).split('.').collect();
+        let (payload, tag, crc) = (f[1], f[2], f[3]);
+        // An empty field is a separator error, whatever the total length.
+        let cases = [
+            build("", &format!("{payload}xx"), tag, None),
+            build("k1", payload, &format!("{tag}{}", "x".repeat(8)), Some("")),
+            build("k1", "", &format!("{tag}{}", "x".repeat(48)), None),
+            build("k1", &format!("{payload}{}", "x".repeat(43)), "", None),
+        ];
+        for c in cases {
+            assert!((MIN_LEN..=MAX_LEN).contains(&c.len()), "{c}");
+            assert_eq!(parse(&c).err(), Some(TokenError::BadSeparator), "{c}");
+        }
+        // A short checksum field is a length error (not a checksum mismatch).
+        let short_crc = build("k12", payload, tag, Some(&crc[..7]));
+        assert_eq!(parse(&short_crc).err(), Some(TokenError::WrongLength));
+    }
+
     #[test]
     fn crc32_known_answer() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
