@@ -196,6 +196,8 @@ mod tests {
         assert!(pattern_matches("refs/heads/**/x", "refs/heads/a/b/x"));
         assert!(!pattern_matches("refs/heads/*/x", "refs/heads/a/b/x"));
         assert!(pattern_matches("release/**", "refs/heads/release/a/b"));
+        assert!(pattern_matches("refs/heads/**x", "refs/heads/a/bx"));
+        assert!(!pattern_matches("refs/heads/**x", "refs/heads/a/b"));
         let at_limit = format!("refs/heads/{}", "a".repeat(MAX_REF_LEN - 11));
         assert!(pattern_matches("refs/heads/**", &at_limit));
         assert!(!pattern_matches("refs/heads/**", &format!("{at_limit}a")));
