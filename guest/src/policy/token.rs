@@ -385,9 +385,37 @@ mod tests {
             assert!((MIN_LEN..=MAX_LEN).contains(&c.len()), "{c}");
             assert_eq!(parse(&c).err(), Some(TokenError::BadSeparator), "{c}");
         }
+        // A payload or tag one character too long is a length error, even where its
+        // base64 would not even decode.
+        for c in [
+            build("k1", &format!("{payload}x"), tag, None),
+            build("k1", payload, &format!("{tag}xx"), None),
+        ] {
+            assert_eq!(parse(&c).err(), Some(TokenError::WrongLength), "{c}");
+        }
         // A short checksum field is a length error (not a checksum mismatch).
         let short_crc = build("k12", payload, tag, Some(&crc[..7]));
         assert_eq!(parse(&short_crc).err(), Some(TokenError::WrongLength));
+    }
+
+    #[test]
+    fn ids_never_start_like_a_flag_and_debug_hides_keys() {
+        let r = ring(&[("k1", 0xAB)], "k1");
+        assert!(r.mint(&[0; ENTROPY_BYTES]).1.starts_with('A'));
+        for b in [0x7f, 0x80, 0xf8, 0xfc, 0xff] {
+            let id = r.mint(&[b; ENTROPY_BYTES]).1;
+            let first = id.chars().next().unwrap();
+            assert!(
+                first.is_ascii_uppercase() || ('a'..='f').contains(&first),
+                "{id}"
+            );
+        }
+        let shown = format!("{r:?}");
+        assert!(shown.contains("k1"), "{shown}");
+        assert!(
+            !shown.contains("171") && !shown.contains("ab, ab"),
+            "{shown}"
+        );
     }
 
     #[test]
