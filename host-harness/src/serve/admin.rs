@@ -164,8 +164,9 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
 
 /// Bind the admin socket: a fresh file, `0600`.
 pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt as _;
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket_like() => std::fs::remove_file(path)?,
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
         Ok(_) => anyhow::bail!("{} exists and is not a socket", path.display()),
         Err(_) => {}
     }
@@ -174,17 +175,6 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
-}
-
-trait SocketLike {
-    fn is_socket_like(&self) -> bool;
-}
-
-impl SocketLike for std::fs::FileType {
-    fn is_socket_like(&self) -> bool {
-        use std::os::unix::fs::FileTypeExt as _;
-        self.is_socket()
-    }
 }
 
 /// Serve the admin socket (one thread; requests are rare).

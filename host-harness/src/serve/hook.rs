@@ -185,7 +185,7 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-struct Command_ {
+struct RefCommand {
     old: String,
     new: String,
     name: String,
@@ -244,7 +244,7 @@ fn run_proc_receive() -> anyhow::Result<()> {
         let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             bail!("malformed command");
         };
-        commands.push(Command_ {
+        commands.push(RefCommand {
             old: old.into(),
             new: new.into(),
             name: name.into(),
@@ -322,7 +322,7 @@ fn run_proc_receive() -> anyhow::Result<()> {
 
 /// Apply ref updates in one `git update-ref --stdin` transaction, each checked against
 /// its old value (a zero old value: the ref must not exist yet).
-fn update_refs(commands: &[Command_]) -> Result<(), String> {
+fn update_refs(commands: &[RefCommand]) -> Result<(), String> {
     let mut script = String::new();
     for c in commands {
         if is_zero(&c.new) {

@@ -150,8 +150,9 @@ pub fn parse_git_url(method: &str, url: &str) -> Option<(String, ActionDef, Stri
 /// 128 random bits as hex (push ids, directory names).
 pub fn random_id() -> String {
     let mut b = [0u8; 16];
-    // No randomness: an all-zero id is still unique per process run for our uses only if
-    // the directory is created fresh, which `fresh_private_dir` checks.
+    // Should the OS refuse randomness, the id is predictable but still safe where it is
+    // used: `fresh_private_dir` never reuses an existing directory, and push ids are only
+    // presented over a socket inside such a directory.
     let _ = getrandom::fill(&mut b);
     hex::encode(b)
 }
