@@ -15,7 +15,7 @@ use crate::request::{
 use crate::serve::admin::AdminRequest;
 use crate::store::{HistoryFilter, Store};
 use crate::wit;
-use crate::world::{KeyDef, RepoDef, UserDef, World};
+use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
 
 /// Print a line on stdout; a closed pipe (`forge-authz ... | head`) ends the process
 /// quietly with 141 (as a shell reports SIGPIPE) instead of a panic.
@@ -1253,26 +1253,26 @@ fn read_request(path: &Path) -> anyhow::Result<RequestDef> {
 pub fn sample_world() -> anyhow::Result<World> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let user = |name: &str, visibility: &str| UserDef {
+    let user = |name: &str, visibility: Visibility| UserDef {
         name: name.into(),
-        status: "active".into(),
+        status: Status::Active,
         site_admin: false,
-        visibility: visibility.into(),
+        visibility,
         organization: false,
         members: Default::default(),
     };
-    let repo = |owner: &str, name: &str, private: bool, kind: &str| RepoDef {
+    let repo = |owner: &str, name: &str, private: bool, kind: RepoKind| RepoDef {
         owner: owner.into(),
         name: name.into(),
         private,
-        kind: kind.into(),
+        kind,
         archived: false,
         collaborators: Default::default(),
         protected_refs: vec![],
         registrant: Some(owner.into()),
     };
-    let mut app = repo("alice", "app", false, "hosted");
-    app.collaborators.insert("bob".into(), "read".into());
+    let mut app = repo("alice", "app", false, RepoKind::Hosted);
+    app.collaborators.insert("bob".into(), Role::Read);
     Ok(World {
         now: None,
         keys: vec![KeyDef {
@@ -1281,19 +1281,19 @@ pub fn sample_world() -> anyhow::Result<World> {
         }],
         signing_key: "k1".into(),
         users: vec![
-            user("alice", "public"),
-            user("bob", "public"),
-            user("carol", "public"),
-            user("acme", "private"),
+            user("alice", Visibility::Public),
+            user("bob", Visibility::Public),
+            user("carol", Visibility::Public),
+            user("acme", Visibility::Private),
         ],
         ssh_keys: vec![],
         options: Default::default(),
         repositories: vec![
             app,
-            repo("alice", "secret", true, "hosted"),
-            repo("alice", "upstream-mirror", false, "mirror"),
-            repo("acme", "internal", false, "hosted"),
-            repo("carol", "notes", true, "hosted"),
+            repo("alice", "secret", true, RepoKind::Hosted),
+            repo("alice", "upstream-mirror", false, RepoKind::Mirror),
+            repo("acme", "internal", false, RepoKind::Hosted),
+            repo("carol", "notes", true, RepoKind::Hosted),
         ],
         tokens: vec![],
     })

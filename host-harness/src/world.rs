@@ -45,6 +45,125 @@ impl std::fmt::Debug for KeyDef {
     }
 }
 
+/// A closed set of fact values, spelled in files and in the store's columns exactly as the
+/// WIT enum's cases. Parsing refuses anything else, naming the value (serde names the field).
+macro_rules! fact_enum {
+    ($(#[$doc:meta])* $name:ident => $wit:ty { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// The spelling in files and store columns.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parse a stored spelling.
+            pub fn parse(text: &str) -> anyhow::Result<$name> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => bail!(concat!("unknown ", stringify!($name), " `{}`"), other.escape_debug()),
+                }
+            }
+
+            /// As the WIT value.
+            pub fn to_wit(self) -> $wit {
+                match self { $($name::$variant => <$wit>::$variant),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+fact_enum! {
+    /// An account's status.
+    Status => wit::AccountStatus {
+        /// May act.
+        Active = "active",
+        /// Not yet activated / deactivated.
+        Inactive = "inactive",
+        /// Suspended by an administrator.
+        Suspended = "suspended",
+    }
+}
+
+fact_enum! {
+    /// Who may see a user's or organisation's profile and repositories.
+    Visibility => wit::Visibility {
+        /// Everyone.
+        Public = "public",
+        /// Signed-in users.
+        Limited = "limited",
+        /// Members only.
+        Private = "private",
+    }
+}
+
+fact_enum! {
+    /// How a repository came to be.
+    RepoKind => wit::RepositoryKind {
+        /// Pushed to.
+        Hosted = "hosted",
+        /// Mirrored from elsewhere (read-only).
+        Mirror = "mirror",
+        /// Being imported (read-only).
+        Import = "import",
+    }
+}
+
+fact_enum! {
+    /// A role on a repository or in an organisation.
+    Role => wit::Role {
+        /// No access.
+        None = "none",
+        /// Read.
+        Read = "read",
+        /// Write.
+        Write = "write",
+        /// Administer.
+        Admin = "admin",
+    }
+}
+
+fact_enum! {
+    /// A user key or a repository's deploy key.
+    KeyKind => wit::KeyKind {
+        /// A user's key: acts as the user.
+        User = "user",
+        /// A deploy key: one repository.
+        Deploy = "deploy",
+    }
+}
+
+impl Role {
+    /// Order: none < read < write < admin.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::None => 0,
+            Role::Read => 1,
+            Role::Write => 2,
+            Role::Admin => 3,
+        }
+    }
+
+    /// The higher of two roles (a collaborator who is also an organisation member).
+    pub fn max_with(self, other: Role) -> Role {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 /// A user or organisation.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -53,20 +172,20 @@ pub struct UserDef {
     pub name: String,
     /// `active`, `inactive` or `suspended`.
     #[serde(default = "default_status")]
-    pub status: String,
+    pub status: Status,
     /// Site administrator.
     #[serde(default)]
     pub site_admin: bool,
     /// `public`, `limited` or `private`.
     #[serde(default = "default_visibility")]
-    pub visibility: String,
+    pub visibility: Visibility,
     /// An organisation (else a user).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub organization: bool,
     /// Organisations: member name -> role (`read`, `write`, `admin` for owners). A
     /// member's role applies to every repository of the organisation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub members: BTreeMap<String, String>,
+    pub members: BTreeMap<String, Role>,
 }
 
 /// Who may do something to a protected ref: `"writers"`, `"admins"`, `"nobody"`, or
@@ -112,7 +231,7 @@ pub struct SshKeyDef {
     /// Key id.
     pub id: String,
     /// `user` or `deploy`.
-    pub kind: String,
+    pub kind: KeyKind,
     /// User keys: the owner's login.
     #[serde(default)]
     pub owner: String,
@@ -127,14 +246,14 @@ pub struct SshKeyDef {
     pub public_key: Option<String>,
 }
 
-fn default_status() -> String {
-    "active".into()
+fn default_status() -> Status {
+    Status::Active
 }
-fn default_visibility() -> String {
-    "public".into()
+fn default_visibility() -> Visibility {
+    Visibility::Public
 }
-fn default_kind() -> String {
-    "hosted".into()
+fn default_kind() -> RepoKind {
+    RepoKind::Hosted
 }
 
 /// A repository.
@@ -150,13 +269,13 @@ pub struct RepoDef {
     pub private: bool,
     /// `hosted`, `mirror` or `import`.
     #[serde(default = "default_kind")]
-    pub kind: String,
+    pub kind: RepoKind,
     /// Archived.
     #[serde(default)]
     pub archived: bool,
     /// Collaborator roles: user name -> `read` / `write` / `admin`.
     #[serde(default)]
-    pub collaborators: BTreeMap<String, String>,
+    pub collaborators: BTreeMap<String, Role>,
     /// Branch protection, first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected_refs: Vec<ProtectedRefDef>,
@@ -315,43 +434,6 @@ impl OptionsDef {
     }
 }
 
-fn status_of(s: &str) -> Option<wit::AccountStatus> {
-    match s {
-        "active" => Some(wit::AccountStatus::Active),
-        "inactive" => Some(wit::AccountStatus::Inactive),
-        "suspended" => Some(wit::AccountStatus::Suspended),
-        _ => None,
-    }
-}
-
-fn visibility_of(s: &str) -> Option<wit::Visibility> {
-    match s {
-        "public" => Some(wit::Visibility::Public),
-        "limited" => Some(wit::Visibility::Limited),
-        "private" => Some(wit::Visibility::Private),
-        _ => None,
-    }
-}
-
-fn kind_of(s: &str) -> Option<wit::RepositoryKind> {
-    match s {
-        "hosted" => Some(wit::RepositoryKind::Hosted),
-        "mirror" => Some(wit::RepositoryKind::Mirror),
-        "import" => Some(wit::RepositoryKind::Import),
-        _ => None,
-    }
-}
-
-fn role_of(s: &str) -> Option<wit::Role> {
-    match s {
-        "none" => Some(wit::Role::None),
-        "read" => Some(wit::Role::Read),
-        "write" => Some(wit::Role::Write),
-        "admin" => Some(wit::Role::Admin),
-        _ => None,
-    }
-}
-
 impl World {
     /// Read and validate a fixture file.
     pub fn load(path: &Path) -> anyhow::Result<World> {
@@ -389,37 +471,16 @@ impl World {
             hex::decode(&k.secret).with_context(|| format!("key `{}`: secret is not hex", k.id))?;
         }
         for k in &self.ssh_keys {
-            match (k.kind.as_str(), &k.repository) {
-                ("user", _) if !k.owner.is_empty() => {}
-                ("deploy", Some(_)) => {}
+            match (k.kind, &k.repository) {
+                (KeyKind::User, _) if !k.owner.is_empty() => {}
+                (KeyKind::Deploy, Some(_)) => {}
                 _ => bail!(
                     "ssh key `{}`: a user key needs an owner, a deploy key a repository",
                     k.id
                 ),
             }
         }
-        for u in &self.users {
-            for (m, role) in &u.members {
-                if role_of(role).is_none() {
-                    bail!("organization `{}`: unknown role `{role}` for `{m}`", u.name);
-                }
-            }
-            if status_of(&u.status).is_none() {
-                bail!("user `{}`: unknown status `{}`", u.name, u.status);
-            }
-            if visibility_of(&u.visibility).is_none() {
-                bail!("user `{}`: unknown visibility `{}`", u.name, u.visibility);
-            }
-        }
         for r in &self.repositories {
-            if kind_of(&r.kind).is_none() {
-                bail!(
-                    "repository `{}/{}`: unknown kind `{}`",
-                    r.owner,
-                    r.name,
-                    r.kind
-                );
-            }
             // URLs append and strip one `.git`: a repository named `x.git` would be served
             // for `x.git.git` while the policy decides on `x` (the policy refuses such
             // names too).
@@ -443,15 +504,6 @@ impl World {
                         r.owner,
                         r.name,
                         p.pattern.escape_debug()
-                    );
-                }
-            }
-            for (user, role) in &r.collaborators {
-                if role_of(role).is_none() {
-                    bail!(
-                        "repository `{}/{}`: unknown role `{role}` for `{user}`",
-                        r.owner,
-                        r.name
                     );
                 }
             }
@@ -493,11 +545,9 @@ impl World {
             .find(|u| u.name.eq_ignore_ascii_case(name))?;
         Some(wit::UserFacts {
             name: u.name.clone(),
-            // `validate` rejected unknown values; should one slip through, the user is
-            // treated as suspended and private (fail closed).
-            status: status_of(&u.status).unwrap_or(wit::AccountStatus::Suspended),
+            status: u.status.to_wit(),
             site_admin: u.site_admin,
-            visibility: visibility_of(&u.visibility).unwrap_or(wit::Visibility::Private),
+            visibility: u.visibility.to_wit(),
             organization: u.organization,
         })
     }
@@ -516,16 +566,12 @@ impl World {
                     .collaborators
                     .iter()
                     .find(|(user, _)| user.eq_ignore_ascii_case(a))
-                    .map(|(_, role)| role_of(role).unwrap_or(wit::Role::None))
-                    .unwrap_or(wit::Role::None);
-                let member = self.member_role(&r.owner, a);
-                if rank(member) > rank(collaborator) {
-                    member
-                } else {
-                    collaborator
-                }
+                    .map(|(_, role)| *role)
+                    .unwrap_or(Role::None);
+                collaborator.max_with(self.member_role(&r.owner, a))
             })
-            .unwrap_or(wit::Role::None);
+            .unwrap_or(Role::None)
+            .to_wit();
         // An owner missing from `users` is an unknown fact: treated as private.
         let owner_visibility = self
             .user(&r.owner)
@@ -536,7 +582,7 @@ impl World {
             name: r.name.clone(),
             owner_visibility,
             private: r.private,
-            kind: kind_of(&r.kind).unwrap_or(wit::RepositoryKind::Mirror),
+            kind: r.kind.to_wit(),
             archived: r.archived,
             role,
             protected_refs: r
@@ -553,7 +599,7 @@ impl World {
     }
 
     /// `actor`'s role in organisation `org` (none for users and non-members).
-    fn member_role(&self, org: &str, actor: &str) -> wit::Role {
+    fn member_role(&self, org: &str, actor: &str) -> Role {
         self.users
             .iter()
             .find(|u| u.organization && u.name.eq_ignore_ascii_case(org))
@@ -562,8 +608,8 @@ impl World {
                     .iter()
                     .find(|(m, _)| m.eq_ignore_ascii_case(actor))
             })
-            .map(|(_, role)| role_of(role).unwrap_or(wit::Role::None))
-            .unwrap_or(wit::Role::None)
+            .map(|(_, role)| *role)
+            .unwrap_or(Role::None)
     }
 
     /// Facts about user or organisation `name` for `actor`.
@@ -575,12 +621,12 @@ impl World {
         let member_role = match actor {
             None => wit::Role::None,
             Some(a) if !u.organization && u.name.eq_ignore_ascii_case(a) => wit::Role::Admin,
-            Some(a) => self.member_role(&u.name, a),
+            Some(a) => self.member_role(&u.name, a).to_wit(),
         };
         Some(wit::NamespaceFacts {
             name: u.name.clone(),
             organization: u.organization,
-            visibility: visibility_of(&u.visibility).unwrap_or(wit::Visibility::Private),
+            visibility: u.visibility.to_wit(),
             member_role,
         })
     }
@@ -590,11 +636,7 @@ impl World {
         let k = self.ssh_keys.iter().find(|k| k.id == id)?;
         Some(wit::SshKey {
             id: k.id.clone(),
-            kind: if k.kind == "deploy" {
-                wit::KeyKind::Deploy
-            } else {
-                wit::KeyKind::User
-            },
+            kind: k.kind.to_wit(),
             owner: k.owner.clone(),
             repository: k.repository.clone(),
             read_only: k.read_only,
@@ -630,15 +672,6 @@ impl World {
             Some(t) => *t = def,
             None => self.tokens.push(def),
         }
-    }
-}
-
-fn rank(r: wit::Role) -> u8 {
-    match r {
-        wit::Role::None => 0,
-        wit::Role::Read => 1,
-        wit::Role::Write => 2,
-        wit::Role::Admin => 3,
     }
 }
 
