@@ -13,6 +13,7 @@ use crate::request::{
     outcome_output,
 };
 use crate::serve::admin::AdminRequest;
+use crate::store::facts::StoreFacts;
 use crate::store::{HistoryFilter, Store};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
@@ -533,12 +534,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
                 (None, Some(db)) => {
                     let mut store = Store::open(&db)?;
-                    let now = store_now(&store)?;
-                    match store_policy(&policy_path, limits, &store) {
+                    let now = store_now(&mut store)?;
+                    match store_policy(&policy_path, limits, &mut store) {
                         Ok(mut policy) => {
                             let outcome = {
-                                let facts = lifecycle::StoreFacts::new(&store)?;
-                                authorize(&mut policy, &facts, &req, now)?
+                                let facts = StoreFacts::new(&mut store);
+                                let outcome = authorize(&mut policy, &facts, &req, now)?;
+                                if let Some(e) = facts.take_error() {
+                                    return Err(e.context("reading facts from the store"));
+                                }
+                                outcome
                             };
                             if let Outcome::Decision(d) = &outcome {
                                 let who = Actor {
@@ -668,7 +673,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             cursor,
             json,
         } => {
-            let store = Store::open(&db)?;
+            let mut store = Store::open(&db)?;
             if let Some(a) = &action
                 && wit::HistoryAction::parse(a).is_none()
             {
@@ -729,11 +734,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             json,
         } => {
             let mut store = Store::open(&db)?;
-            let mut policy = store_policy(&policy_path, limits, &store)?;
+            let mut policy = store_policy(&policy_path, limits, &mut store)?;
             let who = Actor {
                 name: actor,
                 ip: None,
-                now: store_now(&store)?,
+                now: store_now(&mut store)?,
             };
             let findings = lifecycle::audit(&mut policy, &mut store, fix, &who)?;
             if json {
@@ -840,11 +845,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         },
         Command::Expire { db, json } => {
             let mut store = Store::open(&db)?;
-            let mut policy = store_policy(&policy_path, limits, &store)?;
+            let mut policy = store_policy(&policy_path, limits, &mut store)?;
             let who = Actor {
                 name: "expire".into(),
                 ip: None,
-                now: store_now(&store)?,
+                now: store_now(&mut store)?,
             };
             let events = lifecycle::expire(&mut policy, &mut store, &who)?;
             if json {
@@ -862,12 +867,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// A module path as a running server (another working directory) must read it.
-fn store_now(store: &Store) -> anyhow::Result<i64> {
-    Ok(store.export_world()?.now())
+fn store_now(store: &mut Store) -> anyhow::Result<i64> {
+    Ok(store.settings()?.now())
 }
 
-fn store_policy(path: &Path, limits: Limits, store: &Store) -> anyhow::Result<WasmPolicy> {
-    open_policy(path, limits, &store.export_world()?)
+fn store_policy(path: &Path, limits: Limits, store: &mut Store) -> anyhow::Result<WasmPolicy> {
+    let module = PolicyModule::load(path, limits)?;
+    module
+        .authorizer(store.settings()?.config)
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("the policy refused the store's keys: {}", e.describe()))
 }
 
 /// Print rows as an aligned table.
@@ -924,9 +933,9 @@ fn token_command(
     action: TokenAction,
 ) -> anyhow::Result<u8> {
     let mut store = Store::open(db)?;
-    let now = store_now(&store)?;
-    let mut policy = store_policy(policy_path, limits, &store)?;
-    let owner_of = |store: &Store, id: &str| -> anyhow::Result<String> {
+    let now = store_now(&mut store)?;
+    let mut policy = store_policy(policy_path, limits, &mut store)?;
+    let owner_of = |store: &mut Store, id: &str| -> anyhow::Result<String> {
         Ok(store
             .token(id)?
             .with_context(|| format!("no token `{id}`"))?
@@ -1037,7 +1046,7 @@ fn token_command(
             } else {
                 wit::RevokeScope::Token
             };
-            let owner = owner_of(&store, &id)?;
+            let owner = owner_of(&mut store, &id)?;
             let ids = lifecycle::revoke(&mut policy, &mut store, &id, scope, &who(owner))?;
             if json {
                 outln!("{}", serde_json::json!({"revoked": ids}));
@@ -1053,7 +1062,7 @@ fn token_command(
                 .transpose()?
                 .flatten()
                 .map(|s| now.saturating_add(s));
-            let owner = owner_of(&store, &id)?;
+            let owner = owner_of(&mut store, &id)?;
             let (secret, record) =
                 lifecycle::rotate(&mut policy, &mut store, &id, expires, &who(owner))?;
             print_secret(&secret, &record);
@@ -1070,7 +1079,7 @@ fn token_command(
                 .map(|m| parse_lifetime(&m))
                 .transpose()?
                 .flatten();
-            let owner = owner_of(&store, &parent)?;
+            let owner = owner_of(&mut store, &parent)?;
             match lifecycle::child(
                 &mut policy,
                 &mut store,
@@ -1107,7 +1116,7 @@ fn token_command(
                 scopes,
                 expires,
             };
-            let owner = owner_of(&store, &id)?;
+            let owner = owner_of(&mut store, &id)?;
             let written = lifecycle::edit(&mut policy, &mut store, &id, &change, &who(owner))?;
             if json {
                 let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();

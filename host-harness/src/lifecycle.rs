@@ -1,4 +1,4 @@
-//! Token lifecycle operations against the SQLite store. Each operation reads what the
+//! Token lifecycle operations against the store (SQLite or PostgreSQL). Each operation reads what the
 //! policy needs inside one write transaction, asks the policy module, and writes exactly
 //! what it returned (records and history events) before committing. Nothing here decides:
 //! a refusal is the policy's.
@@ -6,10 +6,12 @@
 use anyhow::{Context as _, anyhow, bail};
 
 use crate::policy::Policy;
-use crate::request::FactSource;
-use crate::store::{Store, StoredToken, put_event, put_token, tokens_in};
+use crate::store::facts;
+use crate::store::{
+    Conn, Store, StoredToken, Tx, all_tokens, live_children, live_names, mark_expired, put_event,
+    put_token, token_by_id, tokens_of_owner, touch_last_used,
+};
 use crate::wit;
-use crate::world::World;
 
 /// Who acts, from where, when.
 #[derive(Clone, Debug)]
@@ -32,42 +34,6 @@ impl Actor {
     }
 }
 
-/// Facts from a store: token records live from SQL, everything else from a snapshot.
-#[derive(Debug)]
-pub struct StoreFacts<'a> {
-    /// Users, repositories, keys, options (tokens are read live).
-    pub world: World,
-    store: &'a Store,
-}
-
-impl<'a> StoreFacts<'a> {
-    /// Snapshot a store's facts.
-    pub fn new(store: &'a Store) -> anyhow::Result<StoreFacts<'a>> {
-        let mut world = store.export_world()?;
-        world.tokens.clear();
-        Ok(StoreFacts { world, store })
-    }
-}
-
-impl FactSource for StoreFacts<'_> {
-    fn token(&self, id: &str) -> Option<wit::TokenRecord> {
-        // A store error is a missing record: the policy answers 401, never allows.
-        self.store.token(id).ok().flatten().map(|t| t.record)
-    }
-    fn user(&self, name: &str) -> Option<wit::UserFacts> {
-        self.world.user(name)
-    }
-    fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
-        self.world.repository(path, actor)
-    }
-    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
-        self.world.namespace(name, actor)
-    }
-    fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
-        self.world.ssh_key(id)
-    }
-}
-
 /// Pause before committing when `FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT` names a file:
 /// create the file, then sleep. Fault injection for the crash tests (a process killed
 /// here must lose nothing); unset in production.
@@ -76,17 +42,6 @@ fn fault_point() {
         let _ = std::fs::write(&marker, b"paused");
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
-}
-
-fn live_names(conn: &rusqlite::Connection, owner: &str, now: i64) -> anyhow::Result<Vec<String>> {
-    Ok(tokens_in(
-        conn,
-        "WHERE owner = ?1 AND revoked IS NULL AND (expires IS NULL OR expires > ?2)",
-        &[&owner, &now],
-    )?
-    .into_iter()
-    .map(|t| t.record.name)
-    .collect())
 }
 
 fn policy_err(e: crate::PolicyFailure) -> anyhow::Error {
@@ -118,19 +73,16 @@ pub fn create(
     args: &CreateArgs,
     actor: &Actor,
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
-    let facts = StoreFacts::new(store)?.world;
-    let user = facts
-        .user(&actor.name)
-        .with_context(|| format!("no user `{}`", actor.name))?;
-    let bound_facts = args
-        .repositories
-        .iter()
-        .map(|r| wit::BatchTarget {
+    let mut tx = store.write()?;
+    let user =
+        facts::user(&mut tx, &actor.name)?.with_context(|| format!("no user `{}`", actor.name))?;
+    let mut bound_facts = Vec::with_capacity(args.repositories.len());
+    for r in &args.repositories {
+        bound_facts.push(wit::BatchTarget {
             repository: r.clone(),
-            facts: facts.repository(r, Some(&args.owner)),
-        })
-        .collect();
-    let tx = store.write()?;
+            facts: facts::repository(&mut tx, r, Some(&args.owner))?,
+        });
+    }
     let request = wit::IssueRequest {
         owner: args.owner.clone(),
         name: args.name.clone(),
@@ -140,7 +92,7 @@ pub fn create(
         expires: args.expires,
         now: actor.now,
         creator: wit::Creator::Session(user),
-        existing_names: live_names(&tx, &args.owner, actor.now)?,
+        existing_names: live_names(&mut tx, &args.owner, actor.now)?,
         bound_facts,
         ip: actor.ip.clone(),
     };
@@ -148,8 +100,8 @@ pub fn create(
         .issue(&request)
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
-    put_token(&tx, &issued.record, false)?;
-    put_event(&tx, &issued.event)?;
+    put_token(&mut tx, &issued.record, false)?;
+    put_event(&mut tx, &issued.event)?;
     fault_point();
     tx.commit()?;
     Ok((issued.secret, issued.record))
@@ -174,20 +126,14 @@ pub fn child(
     minimum_lifetime: Option<i64>,
     actor: &Actor,
 ) -> anyhow::Result<ChildResult> {
-    let tx = store.write()?;
-    let parent = tokens_in(&tx, "WHERE id = ?1", &[&parent_id])?
-        .into_iter()
-        .next()
+    let mut tx = store.write()?;
+    let parent = token_by_id(&mut tx, parent_id)?
         .with_context(|| format!("no token `{parent_id}`"))?
         .record;
-    let children = tokens_in(
-        &tx,
-        "WHERE parent = ?1 AND revoked IS NULL AND (expires IS NULL OR expires > ?2)",
-        &[&parent_id, &actor.now],
-    )?
-    .into_iter()
-    .map(|t| t.record)
-    .collect();
+    let children = live_children(&mut tx, parent_id, actor.now)?
+        .into_iter()
+        .map(|t| t.record)
+        .collect();
     let request = wit::ChildRequest {
         parent,
         scopes: scopes.to_vec(),
@@ -206,8 +152,8 @@ pub fn child(
             Ok(ChildResult::Reused(r))
         }
         wit::ChildOutcome::Minted(t) => {
-            put_token(&tx, &t.record, false)?;
-            put_event(&tx, &t.event)?;
+            put_token(&mut tx, &t.record, false)?;
+            put_event(&mut tx, &t.event)?;
             fault_point();
             tx.commit()?;
             Ok(ChildResult::Minted(t.secret, t.record))
@@ -225,25 +171,22 @@ pub fn rotate(
     expires: Option<i64>,
     actor: &Actor,
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
-    let tx = store.write()?;
-    let old = tokens_in(&tx, "WHERE id = ?1", &[&id])?
-        .into_iter()
-        .next()
-        .with_context(|| format!("no token `{id}`"))?;
+    let mut tx = store.write()?;
+    let old = token_by_id(&mut tx, id)?.with_context(|| format!("no token `{id}`"))?;
     let rotation = policy
         .rotate(&wit::RotateRequest {
             old: old.record,
             expires,
-            records: owner_records(&tx, id)?,
+            records: owner_records(&mut tx, id)?,
             context: actor.context(),
         })
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
-    put_token(&tx, &rotation.old, old.expiry_recorded)?;
-    put_token(&tx, &rotation.new.record, false)?;
+    put_token(&mut tx, &rotation.old, old.expiry_recorded)?;
+    put_token(&mut tx, &rotation.new.record, false)?;
     // The children the policy revoked with the old token, and every event.
     apply_plan(
-        &tx,
+        &mut tx,
         &wit::ChangePlan {
             updates: rotation.revoked_children,
             events: rotation.events,
@@ -254,11 +197,9 @@ pub fn rotate(
     Ok((rotation.new.secret, rotation.new.record))
 }
 
-fn apply_plan(tx: &rusqlite::Transaction<'_>, plan: &wit::ChangePlan) -> anyhow::Result<()> {
+fn apply_plan(tx: &mut Tx<'_>, plan: &wit::ChangePlan) -> anyhow::Result<()> {
     for r in &plan.updates {
-        let recorded = tokens_in(tx, "WHERE id = ?1", &[&r.id])?
-            .first()
-            .is_some_and(|t| t.expiry_recorded);
+        let recorded = token_by_id(tx, &r.id)?.is_some_and(|t| t.expiry_recorded);
         put_token(tx, r, recorded)?;
     }
     for e in &plan.events {
@@ -267,17 +208,12 @@ fn apply_plan(tx: &rusqlite::Transaction<'_>, plan: &wit::ChangePlan) -> anyhow:
     Ok(())
 }
 
-fn owner_records(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-) -> anyhow::Result<Vec<wit::TokenRecord>> {
-    let owner = tokens_in(tx, "WHERE id = ?1", &[&id])?
-        .into_iter()
-        .next()
+fn owner_records(tx: &mut Conn, id: &str) -> anyhow::Result<Vec<wit::TokenRecord>> {
+    let owner = token_by_id(tx, id)?
         .with_context(|| format!("no token `{id}`"))?
         .record
         .owner;
-    Ok(tokens_in(tx, "WHERE owner = ?1", &[&owner])?
+    Ok(tokens_of_owner(tx, &owner)?
         .into_iter()
         .map(|t| t.record)
         .collect())
@@ -292,13 +228,13 @@ pub fn revoke(
     scope: wit::RevokeScope,
     actor: &Actor,
 ) -> anyhow::Result<Vec<String>> {
-    let tx = store.write()?;
-    let records = owner_records(&tx, id)?;
+    let mut tx = store.write()?;
+    let records = owner_records(&mut tx, id)?;
     let plan = policy
         .plan_revoke(id, scope, &records, &actor.context())
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
-    apply_plan(&tx, &plan)?;
+    apply_plan(&mut tx, &plan)?;
     fault_point();
     tx.commit()?;
     Ok(plan.updates.into_iter().map(|r| r.id).collect())
@@ -312,20 +248,20 @@ pub fn edit(
     change: &wit::TokenEdit,
     actor: &Actor,
 ) -> anyhow::Result<Vec<wit::TokenRecord>> {
-    let tx = store.write()?;
-    let records = owner_records(&tx, id)?;
+    let mut tx = store.write()?;
+    let records = owner_records(&mut tx, id)?;
     let plan = policy
         .plan_edit(id, change, &records, &actor.context())
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
-    apply_plan(&tx, &plan)?;
+    apply_plan(&mut tx, &plan)?;
     fault_point();
     tx.commit()?;
     Ok(plan.updates)
 }
 
-fn entries(tx: &rusqlite::Connection) -> anyhow::Result<Vec<wit::AuditEntry>> {
-    Ok(tokens_in(tx, "ORDER BY created, id", &[])?
+fn entries(tx: &mut Conn) -> anyhow::Result<Vec<wit::AuditEntry>> {
+    Ok(all_tokens(tx)?
         .into_iter()
         .map(
             |StoredToken {
@@ -339,24 +275,19 @@ fn entries(tx: &rusqlite::Connection) -> anyhow::Result<Vec<wit::AuditEntry>> {
         .collect())
 }
 
-fn mark_expired(tx: &rusqlite::Transaction<'_>, id: &str) -> anyhow::Result<()> {
-    tx.execute("UPDATE tokens SET expiry_recorded = 1 WHERE id = ?1", [id])?;
-    Ok(())
-}
-
 /// Record the expiry of every token past it: one `expire` event each.
 pub fn expire(
     policy: &mut dyn Policy,
     store: &mut Store,
     actor: &Actor,
 ) -> anyhow::Result<Vec<wit::HistoryEvent>> {
-    let tx = store.write()?;
+    let mut tx = store.write()?;
     let events = policy
-        .plan_expire(&entries(&tx)?, &actor.context())
+        .plan_expire(&entries(&mut tx)?, &actor.context())
         .map_err(policy_err)?;
     for e in &events {
-        put_event(&tx, e)?;
-        mark_expired(&tx, &e.token_id)?;
+        put_event(&mut tx, e)?;
+        mark_expired(&mut tx, &e.token_id)?;
     }
     tx.commit()?;
     Ok(events)
@@ -370,8 +301,8 @@ pub fn audit(
     fix: bool,
     actor: &Actor,
 ) -> anyhow::Result<Vec<wit::AuditFinding>> {
-    let tx = store.write()?;
-    let all = entries(&tx)?;
+    let mut tx = store.write()?;
+    let all = entries(&mut tx)?;
     let findings = policy.audit(&all, &actor.context()).map_err(policy_err)?;
     if fix {
         // Each repair as the policy gave it: the record to write (or the expiry to
@@ -380,12 +311,12 @@ pub fn audit(
             match (&f.fix, &f.event) {
                 (Some(wit::AuditFix::Update(r)), Some(e)) => {
                     let recorded = all.iter().any(|x| x.record.id == r.id && x.expiry_recorded);
-                    put_token(&tx, r, recorded)?;
-                    put_event(&tx, e)?;
+                    put_token(&mut tx, r, recorded)?;
+                    put_event(&mut tx, e)?;
                 }
                 (Some(wit::AuditFix::RecordExpiry(id)), Some(e)) => {
-                    put_event(&tx, e)?;
-                    mark_expired(&tx, id)?;
+                    put_event(&mut tx, e)?;
+                    mark_expired(&mut tx, id)?;
                 }
                 (Some(_), None) => bail!("the policy gave a repair without its history event"),
                 (None, _) => {}
@@ -406,14 +337,7 @@ pub fn apply_effects(
 ) -> anyhow::Result<()> {
     for e in effects {
         match e {
-            wit::Effect::TouchLastUsed(id) => {
-                let tx = store.write()?;
-                tx.execute(
-                    "UPDATE tokens SET last_used = ?1 WHERE id = ?2",
-                    rusqlite::params![actor.now, id],
-                )?;
-                tx.commit()?;
-            }
+            wit::Effect::TouchLastUsed(id) => touch_last_used(store.conn(), id, actor.now)?,
             wit::Effect::RevokeFamily(id) => {
                 revoke(policy, store, id, wit::RevokeScope::Family, actor)?;
             }

@@ -456,9 +456,9 @@ fn clone_fetch_and_push_are_decided_by_the_policy() {
 }
 
 /// Run one SQL statement against the store (test-side time travel).
-fn sql(db: &Path, sql: &str) -> usize {
-    let store = forge_authz_host::store::Store::open(db).unwrap();
-    store.conn().execute(sql, []).unwrap()
+fn sql(db: &Path, sql: &str) -> u64 {
+    let mut store = forge_authz_host::store::Store::open(db).unwrap();
+    store.execute_sql(sql).unwrap()
 }
 
 #[test]

@@ -31,8 +31,8 @@ fn module() -> PolicyModule {
     PolicyModule::load(&default_policy_path(), Limits::default()).unwrap()
 }
 
-fn policy(m: &PolicyModule, store: &Store) -> WasmPolicy {
-    m.authorizer(store.export_world().unwrap().config().unwrap())
+fn policy(m: &PolicyModule, store: &mut Store) -> WasmPolicy {
+    m.authorizer(store.settings().unwrap().config)
         .unwrap()
         .unwrap()
 }
@@ -81,7 +81,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
     let m = module();
     let (_, token) = {
         let mut s = Store::open(&db).unwrap();
-        let mut p = policy(&m, &s);
+        let mut p = policy(&m, &mut s);
         create(&mut p, &mut s, "ci", &["write:repository"])
     };
     const N: usize = 6;
@@ -91,7 +91,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
             let (db, m, id, barrier) = (db.clone(), m.clone(), token.id.clone(), barrier.clone());
             std::thread::spawn(move || {
                 let mut s = Store::open(&db).unwrap();
-                let mut p = policy(&m, &s);
+                let mut p = policy(&m, &mut s);
                 barrier.wait();
                 lifecycle::rotate(&mut p, &mut s, &id, None, &actor("alice", NOW + 10)).is_ok()
             })
@@ -103,7 +103,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
         .filter(|ok| *ok)
         .count();
     assert_eq!(wins, 1, "exactly one rotation wins");
-    let s = Store::open(&db).unwrap();
+    let mut s = Store::open(&db).unwrap();
     let all = s.tokens(Some("alice")).unwrap();
     let live: Vec<_> = all.iter().filter(|t| t.record.revoked.is_none()).collect();
     assert_eq!(live.len(), 1);
@@ -132,7 +132,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
     let m = module();
     let (secret, token) = {
         let mut s = Store::open(&db).unwrap();
-        let mut p = policy(&m, &s);
+        let mut p = policy(&m, &mut s);
         create(&mut p, &mut s, "ci", &["write:repository"])
     };
     let before = Store::open(&db)
@@ -161,7 +161,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
     child.wait().unwrap();
-    let s = Store::open(&db).unwrap();
+    let mut s = Store::open(&db).unwrap();
     let all = s.tokens(None).unwrap();
     assert_eq!(all.len(), 1, "no half-written successor");
     let old = &all[0].record;
@@ -181,7 +181,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
     drop(s);
     // The token still works, and a later rotation succeeds.
     let mut s = Store::open(&db).unwrap();
-    let mut p = policy(&m, &s);
+    let mut p = policy(&m, &mut s);
     assert!(lifecycle::rotate(&mut p, &mut s, &token.id, None, &actor("alice", NOW + 20)).is_ok());
     assert!(!secret.is_empty());
     std::fs::remove_dir_all(dir).ok();
@@ -194,7 +194,7 @@ fn history_is_complete_and_filterable() {
     let db = new_store(&dir);
     let m = module();
     let mut s = Store::open(&db).unwrap();
-    let mut p = policy(&m, &s);
+    let mut p = policy(&m, &mut s);
     let (_, a) = create(&mut p, &mut s, "a", &["write:repository", "read:issue"]);
     let (_, b) = create(&mut p, &mut s, "b", &["read:repository"]);
     let child = match lifecycle::child(
@@ -242,7 +242,7 @@ fn history_is_complete_and_filterable() {
         "recorded once"
     );
 
-    let all = |f: HistoryFilter| s.history(&HistoryFilter { limit: 100, ..f }).unwrap().0;
+    let mut all = |f: HistoryFilter| s.history(&HistoryFilter { limit: 100, ..f }).unwrap().0;
     let events = all(HistoryFilter::default());
     let count = |action: &str| events.iter().filter(|e| e.action == action).count();
     // create a, b, child, rotation successor; edit a and child; rotate a; revoke b and the
@@ -308,7 +308,7 @@ fn history_is_complete_and_filterable() {
         .len(),
         4
     );
-    let cidr = |c: &str| {
+    let mut cidr = |c: &str| {
         all(HistoryFilter {
             ip: Some(c.parse().unwrap()),
             ..Default::default()
@@ -346,7 +346,7 @@ fn import_export_round_trip_and_no_secrets() {
     let db = new_store(&dir);
     let m = module();
     let mut s = Store::open(&db).unwrap();
-    let mut p = policy(&m, &s);
+    let mut p = policy(&m, &mut s);
     let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
     let w = s.export_world().unwrap();
     let db2 = dir.join("copy.db");
@@ -358,7 +358,7 @@ fn import_export_round_trip_and_no_secrets() {
         !raw.windows(needle.len()).any(|win| win == needle),
         "the secret is never stored"
     );
-    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), 1);
+    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), 2);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use super::hook;
 use super::log;
-use crate::lifecycle::{self, Actor, StoreFacts};
+use crate::lifecycle::{self, Actor};
 use crate::live::{LivePolicy, Worker};
 use crate::request::{
     CredentialDef, Gathered, RefUpdateDef, RequestDef, authorize_gathered, failure_decision,
 };
-use crate::store::Store;
+use crate::store::facts::StoreFacts;
+use crate::store::{Location, Store};
 use crate::wit;
 
 /// Counters exposed by the admin `status`.
@@ -40,10 +41,12 @@ pub struct Answer {
     pub gathered: Gathered,
 }
 
-/// One warm policy instance and its read-only store connection.
+/// One warm policy instance, its read-only store connection and, once a decision has
+/// effects, its write connection.
 pub struct WorkerCtx {
     worker: Worker,
     store: Option<Store>,
+    writer: Option<Store>,
 }
 
 /// A push in progress: the request that was allowed, for the hook's per-ref questions.
@@ -55,8 +58,8 @@ pub struct PushContext {
 
 /// Server state shared by the HTTP handlers, the hook socket and the admin socket.
 pub struct Shared {
-    /// Token database.
-    pub db: std::path::PathBuf,
+    /// The store.
+    pub db: Location,
     /// The published policy.
     pub live: Arc<LivePolicy>,
     /// Counters.
@@ -75,7 +78,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     /// State for a server (or a one-shot `git-shell`) over `db`.
-    pub fn new(db: std::path::PathBuf, live: Arc<LivePolicy>) -> Shared {
+    pub fn new(db: Location, live: Arc<LivePolicy>) -> Shared {
         Shared {
             db,
             live,
@@ -91,6 +94,7 @@ impl Shared {
         let mut ctx = ctx.unwrap_or_else(|| WorkerCtx {
             worker: Worker::new(self.live.clone()),
             store: None,
+            writer: None,
         });
         let answer = self.decide_with(&mut ctx, req);
         lock(&self.pool).push(ctx);
@@ -103,11 +107,11 @@ impl Shared {
             if ctx.store.is_none() {
                 ctx.store = Some(Store::open_read_only(&self.db)?);
             }
-            let Some(store) = ctx.store.as_ref() else {
+            let Some(store) = ctx.store.as_mut() else {
                 anyhow::bail!("no store connection");
             };
             let now = crate::world::system_now();
-            let facts = StoreFacts::new(store)?;
+            let facts = StoreFacts::new(store);
             let (live, gathered) = match ctx.worker.policy() {
                 Some(policy) => authorize_gathered(policy, &facts, req, now)?,
                 None => (
@@ -137,19 +141,30 @@ impl Shared {
                     );
                 }
             }
+            // A fact the store could not read makes the decision a failure (a deny),
+            // never a "not found" answer built on missing facts.
+            if let Some(e) = facts.take_error() {
+                return Err(e.context("reading facts"));
+            }
             drop(facts);
             if !live.effects.is_empty()
                 && let Some(policy) = ctx.worker.policy()
             {
-                // Effects (last-used, family revocation) are rare writes: a short write
-                // connection, never a migration.
-                let mut store = Store::open_existing(&self.db)?;
+                // Effects (last-used, family revocation) are rare writes (the policy stamps
+                // last use at most once per interval): the worker's write connection,
+                // opened when first needed, never a migration.
+                if ctx.writer.is_none() {
+                    ctx.writer = Some(Store::open_existing(&self.db)?);
+                }
+                let Some(writer) = ctx.writer.as_mut() else {
+                    anyhow::bail!("no store connection");
+                };
                 let who = Actor {
                     name: "policy".into(),
                     ip: None,
                     now,
                 };
-                lifecycle::apply_effects(policy, &mut store, &live.effects, &who)?;
+                lifecycle::apply_effects(policy, writer, &live.effects, &who)?;
             }
             Ok(Answer {
                 decision: live,
@@ -157,8 +172,9 @@ impl Shared {
             })
         })();
         outcome.unwrap_or_else(|e| {
-            // Store or request failures deny, like a trap; the connection is reopened.
+            // Store or request failures deny, like a trap; the connections are reopened.
             ctx.store = None;
+            ctx.writer = None;
             Answer {
                 decision: failure_decision(&crate::PolicyFailure(format!("{e:#}"))),
                 gathered: Gathered::default(),

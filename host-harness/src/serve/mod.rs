@@ -212,9 +212,9 @@ pub fn checked_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 /// until it can no longer serve (an error: the process exits non-zero).
 pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Migrations run here, once; request handlers only ever open read-only connections.
-    let world = Store::open(&config.db)?.export_world()?;
+    let settings = Store::open(&config.db)?.settings()?;
     let live = Arc::new(
-        LivePolicy::start(&config.policy, world.config()?, config.limits)
+        LivePolicy::start(&config.policy, settings.config, config.limits)
             .map_err(|e| anyhow::anyhow!("the policy module was refused: {e}"))?,
     );
     let (state, ours) = match &config.state {
@@ -246,7 +246,10 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
         .clone()
         .unwrap_or_else(|| state.join("admin.sock"));
     let admin_listener = admin::bind(&admin_path)?;
-    let shared = Arc::new(enforce::Shared::new(config.db.clone(), live));
+    let shared = Arc::new(enforce::Shared::new(
+        crate::store::Location::from(&config.db),
+        live,
+    ));
     {
         let shared = shared.clone();
         std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));

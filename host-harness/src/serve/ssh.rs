@@ -57,13 +57,8 @@ pub fn ssh_keys(
     {
         return Ok(None);
     }
-    let world = Store::open_read_only(db)?.export_world()?;
-    let found = world.ssh_keys.iter().find(|k| {
-        k.public_key.as_deref().is_some_and(|line| {
-            let mut parts = line.split_whitespace();
-            parts.next() == Some(key_type) && parts.next() == Some(key_blob)
-        })
-    });
+    // One indexed lookup by fingerprint, then an exact comparison of type and key.
+    let found = Store::open_read_only(db)?.ssh_key_by_public(key_type, key_blob)?;
     let Some(k) = found else { return Ok(None) };
     let safe = |s: &str| {
         !s.is_empty()
@@ -163,10 +158,10 @@ pub fn git_shell(
             return Ok(1);
         }
     };
-    let world = Store::open_read_only(db)?.export_world()?;
+    let settings = Store::open_read_only(db)?.settings()?;
     let module = crate::policy::PolicyModule::load(policy_path, limits)?;
-    let live = Arc::new(LivePolicy::from_module(module, world.config()?));
-    let shared = Arc::new(Shared::new(db.to_path_buf(), live));
+    let live = Arc::new(LivePolicy::from_module(module, settings.config));
+    let shared = Arc::new(Shared::new(crate::store::Location::from(db), live));
     let request = RequestDef {
         credential: CredentialDef::SshKey(key.to_string()),
         kind: KindDef::Git,

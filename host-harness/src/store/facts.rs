@@ -1,0 +1,250 @@
+//! The facts of one decision, read from the store as the decision asks for them: each
+//! lookup is one or two indexed statements, prepared once per connection, so a decision
+//! costs the same whatever the number of users, repositories or tokens.
+
+use std::cell::RefCell;
+
+use super::{Conn, Role, Row, Store, name_key, token_by_id};
+use crate::request::FactSource;
+use crate::vals;
+use crate::wit;
+use crate::world::{KeyKind, RepoKind, Status, Visibility};
+
+/// A fact source over an open store. A store error is remembered (`error`), and the
+/// lookup answers "no such fact": the caller turns the decision into a deny with the
+/// error as its cause, so an unreachable database never allows anything.
+pub struct StoreFacts<'a> {
+    conn: RefCell<&'a mut Conn>,
+    error: RefCell<Option<anyhow::Error>>,
+}
+
+impl std::fmt::Debug for StoreFacts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFacts").finish_non_exhaustive()
+    }
+}
+
+impl<'a> StoreFacts<'a> {
+    /// Facts from `store`, read per lookup.
+    pub fn new(store: &'a mut Store) -> StoreFacts<'a> {
+        StoreFacts::over(store.conn())
+    }
+
+    /// Facts from a connection (also inside a write transaction).
+    pub fn over(conn: &'a mut Conn) -> StoreFacts<'a> {
+        StoreFacts {
+            conn: RefCell::new(conn),
+            error: RefCell::new(None),
+        }
+    }
+
+    /// The first store error met by a lookup, if any.
+    pub fn take_error(&self) -> Option<anyhow::Error> {
+        self.error.try_borrow_mut().ok().and_then(|mut e| e.take())
+    }
+
+    fn lookup<T>(&self, f: impl FnOnce(&mut Conn) -> anyhow::Result<Option<T>>) -> Option<T> {
+        let result = match self.conn.try_borrow_mut() {
+            Ok(mut conn) => f(&mut conn),
+            Err(_) => Err(anyhow::anyhow!("re-entrant fact lookup")),
+        };
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                if let Ok(mut slot) = self.error.try_borrow_mut()
+                    && slot.is_none()
+                {
+                    *slot = Some(e);
+                }
+                None
+            }
+        }
+    }
+}
+
+fn role(r: &Row, i: usize) -> anyhow::Result<Role> {
+    Ok(match r.opt_text(i)? {
+        Some(t) => Role::parse(&t)?,
+        None => Role::None,
+    })
+}
+
+/// A user's facts by name.
+pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    let Some(r) = conn.query_opt(
+        "SELECT name, status, site_admin, visibility, organization FROM users WHERE name_key = $1",
+        &vals![name_key(name)],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(wit::UserFacts {
+        name: r.text(0)?,
+        status: Status::parse(&r.text(1)?)?.to_wit(),
+        site_admin: r.flag(2)?,
+        visibility: Visibility::parse(&r.text(3)?)?.to_wit(),
+        organization: r.flag(4)?,
+    }))
+}
+
+/// A repository's facts for `actor` (None: anonymous): the repository with its owner's
+/// visibility and the actor's role (collaborator or organisation member, the higher) in
+/// one statement; its protected refs in a second one when it has any.
+pub fn repository(
+    conn: &mut Conn,
+    path: &str,
+    actor: Option<&str>,
+) -> anyhow::Result<Option<wit::RepositoryFacts>> {
+    let Some((owner, name)) = path.split_once('/') else {
+        return Ok(None);
+    };
+    let (ok, nk) = (name_key(owner), name_key(name));
+    let Some(r) = conn.query_opt(
+        "SELECT r.owner, r.name, r.private, r.kind, r.archived, r.registrant, u.visibility, \
+         (SELECT c.role FROM collaborators c WHERE c.owner_key = r.owner_key \
+            AND c.name_key = r.name_key AND c.login_key = $3), \
+         (SELECT m.role FROM org_members m WHERE u.organization = 1 \
+            AND m.org_key = r.owner_key AND m.member_key = $3), \
+         (SELECT count(*) FROM protected_refs p WHERE p.owner_key = r.owner_key \
+            AND p.name_key = r.name_key) \
+         FROM repositories r LEFT JOIN users u ON u.name_key = r.owner_key \
+         WHERE r.owner_key = $1 AND r.name_key = $2",
+        &vals![ok.as_str(), nk.as_str(), actor.map(name_key)],
+    )?
+    else {
+        return Ok(None);
+    };
+    let role = match actor {
+        Some(_) => role(&r, 7)?.max_with(role(&r, 8)?),
+        None => Role::None,
+    };
+    let protected_refs = if r.int(9)? > 0 {
+        protected_refs(conn, &ok, &nk)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(wit::RepositoryFacts {
+        owner: r.text(0)?,
+        name: r.text(1)?,
+        // An owner missing from `users` is an unknown fact: treated as private.
+        owner_visibility: match r.opt_text(6)? {
+            Some(v) => Visibility::parse(&v)?.to_wit(),
+            None => wit::Visibility::Private,
+        },
+        private: r.flag(2)?,
+        kind: RepoKind::parse(&r.text(3)?)?.to_wit(),
+        archived: r.flag(4)?,
+        role: role.to_wit(),
+        protected_refs,
+        registrant: r.opt_text(5)?,
+    }))
+}
+
+fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit::ProtectedRef>> {
+    let users = conn.query(
+        "SELECT ordinal, rule, login FROM protected_ref_users \
+         WHERE owner_key = $1 AND name_key = $2 ORDER BY ordinal, rule, idx",
+        &vals![ok, nk],
+    )?;
+    let users_of = |ordinal: i64, rule: &str| -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for u in &users {
+            if u.int(0)? == ordinal && u.text(1)? == rule {
+                out.push(u.text(2)?);
+            }
+        }
+        Ok(out)
+    };
+    let access = |kind: &str, ordinal: i64, rule: &str| -> anyhow::Result<wit::RefAccess> {
+        Ok(match kind {
+            "writers" => wit::RefAccess::Writers,
+            "admins" => wit::RefAccess::Admins,
+            "nobody" => wit::RefAccess::Nobody,
+            "users" => wit::RefAccess::Users(users_of(ordinal, rule)?),
+            other => anyhow::bail!("unknown ref access `{other}`"),
+        })
+    };
+    conn.query(
+        "SELECT ordinal, pattern, push, force_push FROM protected_refs \
+         WHERE owner_key = $1 AND name_key = $2 ORDER BY ordinal",
+        &vals![ok, nk],
+    )?
+    .iter()
+    .map(|r| {
+        let ordinal = r.int(0)?;
+        Ok(wit::ProtectedRef {
+            pattern: r.text(1)?,
+            push: access(&r.text(2)?, ordinal, "push")?,
+            force_push: access(&r.text(3)?, ordinal, "force_push")?,
+        })
+    })
+    .collect()
+}
+
+/// A user's or organisation's facts for `actor`: a user is admin of its own namespace;
+/// an organisation's members have their role.
+pub fn namespace(
+    conn: &mut Conn,
+    name: &str,
+    actor: Option<&str>,
+) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    let Some(r) = conn.query_opt(
+        "SELECT u.name, u.organization, u.visibility, \
+         (SELECT m.role FROM org_members m WHERE u.organization = 1 \
+            AND m.org_key = u.name_key AND m.member_key = $2) \
+         FROM users u WHERE u.name_key = $1",
+        &vals![name_key(name), actor.map(name_key)],
+    )?
+    else {
+        return Ok(None);
+    };
+    let organization = r.flag(1)?;
+    let stored = r.text(0)?;
+    let member_role = match actor {
+        None => Role::None,
+        Some(a) if !organization && stored.eq_ignore_ascii_case(a) => Role::Admin,
+        Some(_) => role(&r, 3)?,
+    };
+    Ok(Some(wit::NamespaceFacts {
+        name: stored,
+        organization,
+        visibility: Visibility::parse(&r.text(2)?)?.to_wit(),
+        member_role: member_role.to_wit(),
+    }))
+}
+
+/// An SSH key by id.
+pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    let Some(r) = conn.query_opt(
+        "SELECT id, kind, owner, repository, read_only FROM ssh_keys WHERE id = $1",
+        &vals![id],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(wit::SshKey {
+        id: r.text(0)?,
+        kind: KeyKind::parse(&r.text(1)?)?.to_wit(),
+        owner: r.text(2)?,
+        repository: r.opt_text(3)?,
+        read_only: r.flag(4)?,
+    }))
+}
+
+impl FactSource for StoreFacts<'_> {
+    fn token(&self, id: &str) -> Option<wit::TokenRecord> {
+        self.lookup(|c| Ok(token_by_id(c, id)?.map(|t| t.record)))
+    }
+    fn user(&self, name: &str) -> Option<wit::UserFacts> {
+        self.lookup(|c| user(c, name))
+    }
+    fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
+        self.lookup(|c| repository(c, path, actor))
+    }
+    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
+        self.lookup(|c| namespace(c, name, actor))
+    }
+    fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
+        self.lookup(|c| ssh_key(c, id))
+    }
+}

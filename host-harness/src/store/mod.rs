@@ -1,0 +1,1167 @@
+//! The token and fact store: SQLite (bundled, one host) or PostgreSQL (many hosts), with
+//! one relational schema (`schema`), one set of statements (`sql`), and the same
+//! transactional guarantees on both: every mutation runs in one write transaction, writers
+//! serialise, and a crash never leaves a half-written change.
+//!
+//! Decisions read exactly the facts they need (`facts::StoreFacts`): the token record by
+//! id, the acting user, the repository with the actor's role, the namespace, the key —
+//! each one indexed lookup, so a decision costs the same with ten repositories or ten
+//! million. Secrets are never stored: token records hold the SHA-256 of the secret.
+//!
+//! The store only stores: what may be minted, derived, rotated, revoked or edited is
+//! decided by the policy module (`crate::lifecycle`).
+
+pub mod facts;
+pub mod schema;
+pub mod sql;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use crate::vals;
+use crate::wit;
+use crate::world::{
+    AccessDef, KeyDef, KeyKind, OptionsDef, ProtectedRefDef, RepoDef, RepoKind, Role, SshKeyDef,
+    Status, TokenDef, UserDef, Visibility, World,
+};
+pub use sql::{Conn, Dialect, Row, Tx, Value};
+
+/// Where a store lives: `sqlite:PATH` (or a plain path) or `postgres://...`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user@host:port/db`, or the key-value form
+    /// `host=... dbname=...`).
+    Postgres(String),
+}
+
+impl Location {
+    /// Parse `--db`: `postgres://` / `postgresql://` URLs and `postgres:` key-value strings
+    /// select PostgreSQL; `sqlite:PATH` and anything else is a SQLite file.
+    pub fn parse(text: &str) -> Location {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Location::Postgres(text.to_owned())
+        } else if let Some(kv) = text.strip_prefix("postgres:") {
+            Location::Postgres(kv.to_owned())
+        } else if let Some(path) = text.strip_prefix("sqlite:") {
+            // `sqlite:///abs/path` and `sqlite://rel` as URLs; `sqlite:rel` as a path.
+            Location::Sqlite(PathBuf::from(path.strip_prefix("//").unwrap_or(path)))
+        } else {
+            Location::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Location {
+        Location::parse(&p.to_string_lossy())
+    }
+}
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Location {
+        Location::from(p.as_path())
+    }
+}
+impl From<&str> for Location {
+    fn from(s: &str) -> Location {
+        Location::parse(s)
+    }
+}
+impl From<&Location> for Location {
+    fn from(l: &Location) -> Location {
+        l.clone()
+    }
+}
+
+/// Shown without the password: a URL's `user:password@` becomes `user:***@`, a key-value
+/// `password=...` becomes `password=***`.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Location::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (auth, host) = match rest.rsplit_once('@') {
+            Some(x) => x,
+            None => return url.to_owned(),
+        };
+        let user = auth.split_once(':').map_or(auth, |(u, _)| u);
+        let masked = if auth.contains(':') { ":***" } else { "" };
+        return format!("{scheme}://{user}{masked}@{host}");
+    }
+    url.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How names compare: ASCII case-insensitively, through `*_key` columns.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Conn,
+    location: Location,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> anyhow::Result<T> {
+    serde_json::from_str(s).context("corrupt JSON in the store")
+}
+
+/// A token row: the record and the store's own bookkeeping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredToken {
+    /// The record.
+    pub record: wit::TokenRecord,
+    /// Whether the expiry was recorded (by `expire`).
+    pub expiry_recorded: bool,
+}
+
+/// `SELECT <token columns> FROM tokens <clause>` as one static statement.
+macro_rules! token_sql {
+    ($($clause:literal)?) => {
+        concat!(
+            "SELECT id, owner, name, scopes, repositories, owners, parent, predecessor, \
+             successor, created, expires, revoked, last_used, secret_hash, expiry_recorded \
+             FROM tokens ",
+            $($clause)?
+        )
+    };
+}
+
+fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
+    Ok(StoredToken {
+        record: wit::TokenRecord {
+            id: row.text(0)?,
+            owner: row.text(1)?,
+            name: row.text(2)?,
+            scopes: parse(&row.text(3)?)?,
+            repositories: parse(&row.text(4)?)?,
+            owners: parse(&row.text(5)?)?,
+            parent: row.opt_text(6)?,
+            predecessor: row.opt_text(7)?,
+            successor: row.opt_text(8)?,
+            created: row.int(9)?,
+            expires: row.opt_int(10)?,
+            revoked: row.opt_int(11)?,
+            last_used: row.opt_int(12)?,
+            secret_hash: row.blob(13)?,
+        },
+        expiry_recorded: row.flag(14)?,
+    })
+}
+
+fn tokens_of(rows: Vec<Row>) -> anyhow::Result<Vec<StoredToken>> {
+    rows.iter().map(token_from_row).collect()
+}
+
+/// One token by id.
+pub fn token_by_id(conn: &mut Conn, id: &str) -> anyhow::Result<Option<StoredToken>> {
+    conn.query_opt(token_sql!("WHERE id = $1"), &vals![id])?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+}
+
+/// Every token of an owner, oldest first.
+pub fn tokens_of_owner(conn: &mut Conn, owner: &str) -> anyhow::Result<Vec<StoredToken>> {
+    tokens_of(conn.query(
+        token_sql!("WHERE owner_key = $1 ORDER BY created, id"),
+        &vals![name_key(owner)],
+    )?)
+}
+
+/// Every token, oldest first (audit, expiry, export).
+pub fn all_tokens(conn: &mut Conn) -> anyhow::Result<Vec<StoredToken>> {
+    tokens_of(conn.query(token_sql!("ORDER BY created, id"), &[])?)
+}
+
+/// The live children of a token at `now`.
+pub fn live_children(conn: &mut Conn, parent: &str, now: i64) -> anyhow::Result<Vec<StoredToken>> {
+    tokens_of(conn.query(
+        token_sql!(
+            "WHERE parent = $1 AND revoked IS NULL AND (expires IS NULL OR expires > $2) \
+             ORDER BY created, id"
+        ),
+        &vals![parent, now],
+    )?)
+}
+
+/// The names of an owner's live tokens at `now` (names are unique among them).
+pub fn live_names(conn: &mut Conn, owner: &str, now: i64) -> anyhow::Result<Vec<String>> {
+    Ok(tokens_of(conn.query(
+        token_sql!(
+            "WHERE owner_key = $1 AND revoked IS NULL AND (expires IS NULL OR expires > $2) \
+             ORDER BY created, id"
+        ),
+        &vals![name_key(owner), now],
+    )?)?
+    .into_iter()
+    .map(|t| t.record.name)
+    .collect())
+}
+
+/// Insert or replace a token row.
+pub fn put_token(
+    conn: &mut Conn,
+    r: &wit::TokenRecord,
+    expiry_recorded: bool,
+) -> anyhow::Result<()> {
+    if r.secret_hash.len() != 32 {
+        bail!("token `{}`: a record must hold a 32-byte hash", r.id);
+    }
+    conn.execute(
+        "INSERT INTO tokens (id, owner, owner_key, name, scopes, repositories, owners, parent, \
+         predecessor, successor, created, expires, revoked, last_used, secret_hash, \
+         expiry_recorded) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, owner_key = excluded.owner_key, \
+         name = excluded.name, scopes = excluded.scopes, repositories = excluded.repositories, \
+         owners = excluded.owners, parent = excluded.parent, \
+         predecessor = excluded.predecessor, successor = excluded.successor, \
+         created = excluded.created, expires = excluded.expires, revoked = excluded.revoked, \
+         last_used = excluded.last_used, secret_hash = excluded.secret_hash, \
+         expiry_recorded = excluded.expiry_recorded",
+        &vals![
+            &r.id,
+            &r.owner,
+            name_key(&r.owner),
+            &r.name,
+            json(&r.scopes)?,
+            json(&r.repositories)?,
+            json(&r.owners)?,
+            &r.parent,
+            &r.predecessor,
+            &r.successor,
+            r.created,
+            &r.expires,
+            &r.revoked,
+            &r.last_used,
+            &r.secret_hash,
+            expiry_recorded,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Record that a token's expiry is in the history.
+pub fn mark_expired(conn: &mut Conn, id: &str) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE tokens SET expiry_recorded = 1 WHERE id = $1",
+        &vals![id],
+    )?;
+    Ok(())
+}
+
+/// Stamp a token's last use (a single-row update: no transaction needed).
+pub fn touch_last_used(conn: &mut Conn, id: &str, now: i64) -> anyhow::Result<()> {
+    conn.execute(
+        "UPDATE tokens SET last_used = $1 WHERE id = $2",
+        &vals![now, id],
+    )?;
+    Ok(())
+}
+
+/// Append a history event.
+pub fn put_event(conn: &mut Conn, e: &wit::HistoryEvent) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO history (token_id, owner, owner_key, action, actor, actor_key, ip, at, \
+         name, scopes, expires, parent, old_name, old_scopes, old_expires, related) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        &vals![
+            &e.token_id,
+            &e.owner,
+            name_key(&e.owner),
+            e.action.name(),
+            &e.actor,
+            name_key(&e.actor),
+            &e.ip,
+            e.at,
+            &e.name,
+            json(&e.scopes)?,
+            &e.expires,
+            &e.parent,
+            &e.old_name,
+            e.old_scopes.as_ref().map(json).transpose()?,
+            e.old_expires.map(|x| json(&x)).transpose()?,
+            &e.related,
+        ],
+    )?;
+    Ok(())
+}
+
+/// A user or organisation row and its members.
+pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
+    let key = name_key(&u.name);
+    conn.execute(
+        "INSERT INTO users (name_key, name, status, site_admin, visibility, organization) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &vals![
+            key.as_str(),
+            &u.name,
+            u.status.as_str(),
+            u.site_admin,
+            u.visibility.as_str(),
+            u.organization
+        ],
+    )
+    .with_context(|| format!("user `{}`", u.name))?;
+    for (member, role) in &u.members {
+        conn.execute(
+            "INSERT INTO org_members (org_key, member_key, member, role) VALUES ($1, $2, $3, $4)",
+            &vals![key.as_str(), name_key(member), member, role.as_str()],
+        )
+        .with_context(|| format!("organization `{}`: member `{member}`", u.name))?;
+    }
+    Ok(())
+}
+
+fn access_name(a: &AccessDef) -> &'static str {
+    match a {
+        AccessDef::Writers => "writers",
+        AccessDef::Admins => "admins",
+        AccessDef::Nobody => "nobody",
+        AccessDef::Users(_) => "users",
+    }
+}
+
+/// A repository row with its collaborators and protected refs.
+pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
+    let (ok, nk) = (name_key(&r.owner), name_key(&r.name));
+    conn.execute(
+        "INSERT INTO repositories (owner_key, name_key, owner, name, private, kind, archived, \
+         registrant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &vals![
+            ok.as_str(),
+            nk.as_str(),
+            &r.owner,
+            &r.name,
+            r.private,
+            r.kind.as_str(),
+            r.archived,
+            &r.registrant
+        ],
+    )
+    .with_context(|| format!("repository `{}/{}`", r.owner, r.name))?;
+    for (login, role) in &r.collaborators {
+        conn.execute(
+            "INSERT INTO collaborators (owner_key, name_key, login_key, login, role) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &vals![
+                ok.as_str(),
+                nk.as_str(),
+                name_key(login),
+                login,
+                role.as_str()
+            ],
+        )
+        .with_context(|| format!("repository `{}/{}`: `{login}`", r.owner, r.name))?;
+    }
+    for (i, p) in r.protected_refs.iter().enumerate() {
+        let ordinal = i64::try_from(i)?;
+        conn.execute(
+            "INSERT INTO protected_refs (owner_key, name_key, ordinal, pattern, push, force_push) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &vals![
+                ok.as_str(),
+                nk.as_str(),
+                ordinal,
+                &p.pattern,
+                access_name(&p.push),
+                access_name(&p.force_push)
+            ],
+        )?;
+        for (rule, access) in [("push", &p.push), ("force_push", &p.force_push)] {
+            if let AccessDef::Users(users) = access {
+                for (idx, login) in users.iter().enumerate() {
+                    conn.execute(
+                        "INSERT INTO protected_ref_users (owner_key, name_key, ordinal, rule, \
+                         idx, login) VALUES ($1, $2, $3, $4, $5, $6)",
+                        &vals![
+                            ok.as_str(),
+                            nk.as_str(),
+                            ordinal,
+                            rule,
+                            i64::try_from(idx)?,
+                            login
+                        ],
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `SHA256:<base64>` fingerprint of an OpenSSH public key line's key blob (what
+/// `ssh-keygen -l` prints), or None for a line that is not `type base64 [comment]`.
+pub fn ssh_fingerprint(line: &str) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let blob = line.split_whitespace().nth(1)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .ok()?;
+    let digest = sha2::Sha256::digest(&bytes);
+    Some(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    ))
+}
+
+/// An SSH key row.
+pub fn put_ssh_key(conn: &mut Conn, k: &SshKeyDef) -> anyhow::Result<()> {
+    let fingerprint = match &k.public_key {
+        Some(line) => Some(
+            ssh_fingerprint(line)
+                .with_context(|| format!("ssh key `{}`: the public key is not OpenSSH's", k.id))?,
+        ),
+        None => None,
+    };
+    conn.execute(
+        "INSERT INTO ssh_keys (id, kind, owner, owner_key, repository, read_only, public_key, \
+         fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &vals![
+            &k.id,
+            k.kind.as_str(),
+            &k.owner,
+            name_key(&k.owner),
+            &k.repository,
+            k.read_only,
+            &k.public_key,
+            fingerprint
+        ],
+    )
+    .with_context(|| format!("ssh key `{}` (ids and public keys are unique)", k.id))?;
+    Ok(())
+}
+
+fn ssh_key_from_row(r: &Row) -> anyhow::Result<SshKeyDef> {
+    Ok(SshKeyDef {
+        id: r.text(0)?,
+        kind: KeyKind::parse(&r.text(1)?)?,
+        owner: r.text(2)?,
+        repository: r.opt_text(3)?,
+        read_only: r.flag(4)?,
+        public_key: r.opt_text(5)?,
+    })
+}
+
+/// A history row as listed.
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Position (the pagination cursor).
+    pub seq: i64,
+    /// Token.
+    pub token_id: String,
+    /// Owner.
+    pub owner: String,
+    /// Action.
+    pub action: String,
+    /// Actor.
+    pub actor: String,
+    /// IP.
+    pub ip: Option<String>,
+    /// When.
+    pub at: i64,
+    /// Name after.
+    pub name: String,
+    /// Scopes after.
+    pub scopes: Vec<String>,
+    /// Expiry after.
+    pub expires: Option<i64>,
+    /// Parent.
+    pub parent: Option<String>,
+    /// Name before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_name: Option<String>,
+    /// Scopes before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_scopes: Option<Vec<String>>,
+    /// Expiry before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_expires: Option<Option<i64>>,
+    /// The other token of a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<String>,
+}
+
+/// History filters (all optional; combined with AND).
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    /// Token owner.
+    pub user: Option<String>,
+    /// Actor.
+    pub actor: Option<String>,
+    /// Token id.
+    pub token: Option<String>,
+    /// Action.
+    pub action: Option<String>,
+    /// At or after.
+    pub since: Option<i64>,
+    /// Before.
+    pub until: Option<i64>,
+    /// IP address or CIDR block.
+    pub ip: Option<crate::cidr::Cidr>,
+    /// Rows before this cursor (newest first).
+    pub cursor: Option<i64>,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// The policy's configuration and the store's clock.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Signing keys, the signing key id, options.
+    pub config: wit::Config,
+    /// A fixed clock (tests, demos); None: the system clock.
+    pub now: Option<i64>,
+}
+
+impl Settings {
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(crate::world::system_now)
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate a store. A new SQLite file is created `0600`
+    /// (it holds the signing keys); SQLite gives its `-wal` and `-shm` files the same mode.
+    pub fn open(location: impl Into<Location>) -> anyhow::Result<Store> {
+        let location = location.into();
+        if let Location::Sqlite(path) = &location
+            && !path.exists()
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
+        let mut store = Store::connect(location, false)?;
+        if let Conn::Sqlite(c) = &store.conn {
+            c.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open a store for writing without migrating it (a server migrates once, at
+    /// start-up). Refuses a store whose schema is not this build's.
+    pub fn open_existing(location: impl Into<Location>) -> anyhow::Result<Store> {
+        let mut store = Store::connect(location.into(), false)?;
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// Open a store read-only (no migration, no write lock ever taken; PostgreSQL
+    /// sessions are `default_transaction_read_only`): what request handlers and `ssh-keys`
+    /// use. Refuses a store that is not at this build's schema.
+    pub fn open_read_only(location: impl Into<Location>) -> anyhow::Result<Store> {
+        let mut store = Store::connect(location.into(), true)?;
+        store.check_version()?;
+        Ok(store)
+    }
+
+    fn connect(location: Location, read_only: bool) -> anyhow::Result<Store> {
+        let conn = match &location {
+            Location::Sqlite(path) => {
+                use rusqlite::OpenFlags;
+                let flags = if read_only {
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                } else {
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let c = rusqlite::Connection::open_with_flags(path, flags)
+                    .with_context(|| format!("opening {location}"))?;
+                c.busy_timeout(std::time::Duration::from_secs(if read_only {
+                    5
+                } else {
+                    30
+                }))?;
+                if !read_only {
+                    c.pragma_update(None, "synchronous", "FULL")?;
+                }
+                c.set_prepared_statement_cache_capacity(64);
+                Conn::Sqlite(c)
+            }
+            Location::Postgres(url) => {
+                let mut config: postgres::Config = url
+                    .parse()
+                    .with_context(|| format!("parsing the PostgreSQL address {location}"))?;
+                config
+                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .application_name("forge-authz");
+                let mut client = config
+                    .connect(postgres::NoTls)
+                    .with_context(|| format!("connecting to {location}"))?;
+                // Bounded waits: no statement or lock wait may hold a request forever.
+                client.batch_execute(if read_only {
+                    "SET default_transaction_read_only = on; SET statement_timeout = '10s'"
+                } else {
+                    "SET statement_timeout = '60s'; SET lock_timeout = '30s'"
+                })?;
+                Conn::Postgres(Box::new(client), Default::default())
+            }
+        };
+        Ok(Store { conn, location })
+    }
+
+    /// Where this store lives (printable: no password).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    fn check_version(&mut self) -> anyhow::Result<()> {
+        let version = self.schema_version()?;
+        if version != schema::VERSION {
+            bail!(
+                "the store has schema version {version}, this build needs {}: run `forge-authz init-db` or any write command once",
+                schema::VERSION
+            );
+        }
+        Ok(())
+    }
+
+    /// The schema version (0: an empty database).
+    pub fn schema_version(&mut self) -> anyhow::Result<i64> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+            Conn::Postgres(..) => {
+                let exists = self.conn.query_opt(
+                    "SELECT 1::BIGINT FROM pg_catalog.pg_tables \
+                     WHERE schemaname = current_schema() AND tablename = 'forge_authz_schema'",
+                    &[],
+                )?;
+                if exists.is_none() {
+                    return Ok(0);
+                }
+                match self
+                    .conn
+                    .query_opt("SELECT version FROM forge_authz_schema", &[])?
+                {
+                    Some(r) => r.int(0),
+                    None => Ok(0),
+                }
+            }
+        }
+    }
+
+    fn migrate(&mut self) -> anyhow::Result<()> {
+        let dialect = self.conn.dialect();
+        if dialect == Dialect::Postgres {
+            // Serialise concurrent first starts of several hosts.
+            self.conn.batch(
+                "BEGIN; SELECT pg_advisory_xact_lock(7306654510706263667); \
+                 CREATE TABLE IF NOT EXISTS forge_authz_schema (version BIGINT NOT NULL)",
+            )?;
+            let result = (|| -> anyhow::Result<()> {
+                let version = match self
+                    .conn
+                    .query_opt("SELECT version FROM forge_authz_schema", &[])?
+                {
+                    Some(r) => r.int(0)?,
+                    None => 0,
+                };
+                if version > schema::VERSION {
+                    bail!(
+                        "the store has schema version {version}; this build knows up to {}",
+                        schema::VERSION
+                    );
+                }
+                if version < schema::VERSION {
+                    self.conn.batch(&schema::v2(dialect))?;
+                    self.conn.execute("DELETE FROM forge_authz_schema", &[])?;
+                    self.conn.execute(
+                        "INSERT INTO forge_authz_schema (version) VALUES ($1)",
+                        &vals![schema::VERSION],
+                    )?;
+                }
+                Ok(())
+            })();
+            return match result {
+                Ok(()) => self.conn.batch("COMMIT"),
+                Err(e) => {
+                    let _ = self.conn.batch("ROLLBACK");
+                    Err(e)
+                }
+            };
+        }
+        let mut tx = self.conn.write()?;
+        let version = match &*tx {
+            Conn::Sqlite(c) => {
+                c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
+            }
+            Conn::Postgres(..) => bail!("unreachable"),
+        };
+        if version > schema::VERSION {
+            bail!(
+                "the store has schema version {version}; this build knows up to {}",
+                schema::VERSION
+            );
+        }
+        if version == 1 {
+            migrate_v1(&mut tx).context("schema migration 2 (relational facts)")?;
+        } else if version == 0 {
+            tx.batch(&schema::v2(dialect)).context("schema version 2")?;
+        }
+        tx.batch(&format!("PRAGMA user_version = {}", schema::VERSION))?;
+        tx.commit()
+    }
+
+    /// Begin a write transaction (writers serialise here).
+    pub fn write(&mut self) -> anyhow::Result<Tx<'_>> {
+        self.conn.write()
+    }
+
+    /// The connection.
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+
+    /// Run one statement written by hand (tests, operators' repairs); the rows changed.
+    pub fn execute_sql(&mut self, sql: &str) -> anyhow::Result<u64> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => Ok(u64::try_from(c.execute(sql, [])?)?),
+            Conn::Postgres(c, _) => Ok(c.execute(sql, &[])?),
+        }
+    }
+
+    /// Replace everything with a fixture's content (one transaction).
+    pub fn import_world(&mut self, w: &World) -> anyhow::Result<()> {
+        w.validate()?;
+        let mut tx = self.write()?;
+        for t in [
+            "DELETE FROM meta",
+            "DELETE FROM keys",
+            "DELETE FROM users",
+            "DELETE FROM org_members",
+            "DELETE FROM repositories",
+            "DELETE FROM collaborators",
+            "DELETE FROM protected_refs",
+            "DELETE FROM protected_ref_users",
+            "DELETE FROM ssh_keys",
+            "DELETE FROM tokens",
+        ] {
+            tx.execute(t, &[])?;
+        }
+        let meta = "INSERT INTO meta (key, value) VALUES ($1, $2)";
+        tx.execute(meta, &vals!["signing_key", &w.signing_key])?;
+        tx.execute(meta, &vals!["options", json(&w.options)?])?;
+        if let Some(now) = w.now {
+            tx.execute(meta, &vals!["now", now.to_string()])?;
+        }
+        for (i, k) in w.keys.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO keys (ordinal, id, secret) VALUES ($1, $2, $3)",
+                &vals![i64::try_from(i)?, &k.id, &k.secret],
+            )?;
+        }
+        for u in &w.users {
+            put_user(&mut tx, u)?;
+        }
+        for r in &w.repositories {
+            put_repository(&mut tx, r)?;
+        }
+        for k in &w.ssh_keys {
+            put_ssh_key(&mut tx, k)?;
+        }
+        for t in &w.tokens {
+            let record = w
+                .token(&t.id)
+                .with_context(|| format!("token `{}` vanished from the world", t.id))?;
+            put_token(&mut tx, &record, false)?;
+        }
+        tx.commit()
+    }
+
+    fn meta(&mut self, key: &str) -> anyhow::Result<Option<String>> {
+        self.conn
+            .query_opt("SELECT value FROM meta WHERE key = $1", &vals![key])?
+            .map(|r| r.text(0))
+            .transpose()
+    }
+
+    /// The policy's configuration (keys, signing key, options) and the clock: what a
+    /// server reads once at start-up and a command once per run.
+    pub fn settings(&mut self) -> anyhow::Result<Settings> {
+        let signing_key = self
+            .meta("signing_key")?
+            .context("the store is not initialised: run `forge-authz db init`")?;
+        let options: OptionsDef = match self.meta("options")? {
+            Some(s) => parse(&s)?,
+            None => OptionsDef::default(),
+        };
+        let now = self.meta("now")?.map(|s| s.parse()).transpose()?;
+        let mut keys = Vec::new();
+        for r in self
+            .conn
+            .query("SELECT id, secret FROM keys ORDER BY ordinal", &[])?
+        {
+            let id = r.text(0)?;
+            let secret = hex::decode(r.text(1)?)
+                .with_context(|| format!("key `{id}`: secret is not hex"))?;
+            keys.push(wit::SigningKey { id, secret });
+        }
+        Ok(Settings {
+            config: wit::Config {
+                keys,
+                signing_key_id: signing_key,
+                options: options.to_wit(),
+            },
+            now,
+        })
+    }
+
+    /// Everything as a fixture (tokens included, history not). An operator's export:
+    /// its cost grows with the store, unlike a decision's.
+    pub fn export_world(&mut self) -> anyhow::Result<World> {
+        let signing_key = self
+            .meta("signing_key")?
+            .context("the store is not initialised: run `forge-authz db init`")?;
+        let options: OptionsDef = match self.meta("options")? {
+            Some(s) => parse(&s)?,
+            None => OptionsDef::default(),
+        };
+        let now = self.meta("now")?.map(|s| s.parse()).transpose()?;
+        let c = &mut self.conn;
+        let keys = c
+            .query("SELECT id, secret FROM keys ORDER BY ordinal", &[])?
+            .iter()
+            .map(|r| {
+                Ok(KeyDef {
+                    id: r.text(0)?,
+                    secret: r.text(1)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut members: BTreeMap<String, BTreeMap<String, Role>> = BTreeMap::new();
+        for r in c.query("SELECT org_key, member, role FROM org_members", &[])? {
+            members
+                .entry(r.text(0)?)
+                .or_default()
+                .insert(r.text(1)?, Role::parse(&r.text(2)?)?);
+        }
+        let mut users = Vec::new();
+        for r in c.query(
+            "SELECT name_key, name, status, site_admin, visibility, organization FROM users \
+             ORDER BY seq",
+            &[],
+        )? {
+            users.push(UserDef {
+                name: r.text(1)?,
+                status: Status::parse(&r.text(2)?)?,
+                site_admin: r.flag(3)?,
+                visibility: Visibility::parse(&r.text(4)?)?,
+                organization: r.flag(5)?,
+                members: members.remove(&r.text(0)?).unwrap_or_default(),
+            });
+        }
+        type RepoKey = (String, String);
+        let mut collaborators: BTreeMap<RepoKey, BTreeMap<String, Role>> = BTreeMap::new();
+        for r in c.query(
+            "SELECT owner_key, name_key, login, role FROM collaborators",
+            &[],
+        )? {
+            collaborators
+                .entry((r.text(0)?, r.text(1)?))
+                .or_default()
+                .insert(r.text(2)?, Role::parse(&r.text(3)?)?);
+        }
+        let mut users_of: BTreeMap<(RepoKey, i64, String), Vec<String>> = BTreeMap::new();
+        for r in c.query(
+            "SELECT owner_key, name_key, ordinal, rule, login FROM protected_ref_users \
+             ORDER BY owner_key, name_key, ordinal, rule, idx",
+            &[],
+        )? {
+            users_of
+                .entry(((r.text(0)?, r.text(1)?), r.int(2)?, r.text(3)?))
+                .or_default()
+                .push(r.text(4)?);
+        }
+        let mut refs: BTreeMap<RepoKey, Vec<ProtectedRefDef>> = BTreeMap::new();
+        for r in c.query(
+            "SELECT owner_key, name_key, ordinal, pattern, push, force_push FROM protected_refs \
+             ORDER BY owner_key, name_key, ordinal",
+            &[],
+        )? {
+            let key = (r.text(0)?, r.text(1)?);
+            let ordinal = r.int(2)?;
+            let mut access = |rule: &str, kind: String| -> anyhow::Result<AccessDef> {
+                access_of(
+                    &kind,
+                    users_of
+                        .remove(&(key.clone(), ordinal, rule.to_owned()))
+                        .unwrap_or_default(),
+                )
+            };
+            let push = access("push", r.text(4)?)?;
+            let force_push = access("force_push", r.text(5)?)?;
+            refs.entry(key.clone()).or_default().push(ProtectedRefDef {
+                pattern: r.text(3)?,
+                push,
+                force_push,
+            });
+        }
+        let mut repositories = Vec::new();
+        for r in c.query(
+            "SELECT owner_key, name_key, owner, name, private, kind, archived, registrant \
+             FROM repositories ORDER BY seq",
+            &[],
+        )? {
+            let key = (r.text(0)?, r.text(1)?);
+            repositories.push(RepoDef {
+                owner: r.text(2)?,
+                name: r.text(3)?,
+                private: r.flag(4)?,
+                kind: RepoKind::parse(&r.text(5)?)?,
+                archived: r.flag(6)?,
+                collaborators: collaborators.remove(&key).unwrap_or_default(),
+                protected_refs: refs.remove(&key).unwrap_or_default(),
+                registrant: r.opt_text(7)?,
+            });
+        }
+        let ssh_keys = c
+            .query(
+                "SELECT id, kind, owner, repository, read_only, public_key FROM ssh_keys \
+                 ORDER BY seq",
+                &[],
+            )?
+            .iter()
+            .map(ssh_key_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tokens = all_tokens(c)?
+            .iter()
+            .map(|t| TokenDef::from_wit(&t.record))
+            .collect();
+        let world = World {
+            now,
+            keys,
+            signing_key,
+            users,
+            repositories,
+            tokens,
+            ssh_keys,
+            options,
+        };
+        world.validate()?;
+        Ok(world)
+    }
+
+    /// One token.
+    pub fn token(&mut self, id: &str) -> anyhow::Result<Option<StoredToken>> {
+        token_by_id(&mut self.conn, id)
+    }
+
+    /// Every token (of an owner, if given), oldest first.
+    pub fn tokens(&mut self, owner: Option<&str>) -> anyhow::Result<Vec<StoredToken>> {
+        match owner {
+            Some(o) => tokens_of_owner(&mut self.conn, o),
+            None => all_tokens(&mut self.conn),
+        }
+    }
+
+    /// An SSH key by its OpenSSH public key (`type`, base64 blob): one indexed lookup by
+    /// fingerprint, then an exact comparison of type and blob.
+    pub fn ssh_key_by_public(
+        &mut self,
+        key_type: &str,
+        key_blob: &str,
+    ) -> anyhow::Result<Option<SshKeyDef>> {
+        let Some(fingerprint) = ssh_fingerprint(&format!("{key_type} {key_blob}")) else {
+            return Ok(None);
+        };
+        let Some(row) = self.conn.query_opt(
+            "SELECT id, kind, owner, repository, read_only, public_key FROM ssh_keys \
+             WHERE fingerprint = $1",
+            &vals![fingerprint],
+        )?
+        else {
+            return Ok(None);
+        };
+        let k = ssh_key_from_row(&row)?;
+        let exact = k.public_key.as_deref().is_some_and(|line| {
+            let mut parts = line.split_whitespace();
+            parts.next() == Some(key_type) && parts.next() == Some(key_blob)
+        });
+        Ok(exact.then_some(k))
+    }
+
+    /// History, newest first, filtered and paginated. Returns the rows and the cursor for
+    /// the next page (None: no more). Reads at most one page (plus one row) per query; an
+    /// IP filter (applied here: SQLite has no address type) reads further pages until
+    /// the page is full.
+    pub fn history(&mut self, f: &HistoryFilter) -> anyhow::Result<(Vec<HistoryRow>, Option<i64>)> {
+        let limit = f.limit.max(1);
+        let batch = i64::try_from(limit.saturating_add(1).max(256))?;
+        let mut cursor = f.cursor;
+        let mut out = Vec::new();
+        loop {
+            let rows = self.conn.query(
+                "SELECT seq, token_id, owner, action, actor, ip, at, name, scopes, expires, \
+                 parent, old_name, old_scopes, old_expires, related FROM history \
+                 WHERE (CAST($1 AS TEXT) IS NULL OR owner_key = $1) AND (CAST($2 AS TEXT) IS NULL OR actor_key = $2) \
+                 AND (CAST($3 AS TEXT) IS NULL OR token_id = $3) AND (CAST($4 AS TEXT) IS NULL OR action = $4) \
+                 AND (CAST($5 AS BIGINT) IS NULL OR at >= $5) AND (CAST($6 AS BIGINT) IS NULL OR at < $6) \
+                 AND (CAST($7 AS BIGINT) IS NULL OR seq < $7) ORDER BY seq DESC LIMIT $8",
+                &vals![
+                    f.user.as_deref().map(name_key),
+                    f.actor.as_deref().map(name_key),
+                    &f.token,
+                    &f.action,
+                    &f.since,
+                    &f.until,
+                    &cursor,
+                    batch
+                ],
+            )?;
+            let exhausted = i64::try_from(rows.len())? < batch;
+            for r in &rows {
+                let seq = r.int(0)?;
+                cursor = Some(seq);
+                let ip = r.opt_text(5)?;
+                if let Some(cidr) = &f.ip
+                    && !ip.as_deref().is_some_and(|a| cidr.contains(a))
+                {
+                    continue;
+                }
+                if out.len() == limit {
+                    let next = out.last().map(|r: &HistoryRow| r.seq);
+                    return Ok((out, next));
+                }
+                out.push(HistoryRow {
+                    seq,
+                    token_id: r.text(1)?,
+                    owner: r.text(2)?,
+                    action: r.text(3)?,
+                    actor: r.text(4)?,
+                    ip,
+                    at: r.int(6)?,
+                    name: r.text(7)?,
+                    scopes: parse(&r.text(8)?)?,
+                    expires: r.opt_int(9)?,
+                    parent: r.opt_text(10)?,
+                    old_name: r.opt_text(11)?,
+                    old_scopes: r.opt_text(12)?.map(|s| parse(&s)).transpose()?,
+                    old_expires: r.opt_text(13)?.map(|s| parse(&s)).transpose()?,
+                    related: r.opt_text(14)?,
+                });
+            }
+            if exhausted {
+                return Ok((out, None));
+            }
+        }
+    }
+}
+
+fn access_of(kind: &str, users: Vec<String>) -> anyhow::Result<AccessDef> {
+    Ok(match kind {
+        "writers" => AccessDef::Writers,
+        "admins" => AccessDef::Admins,
+        "nobody" => AccessDef::Nobody,
+        "users" => AccessDef::Users(users),
+        other => bail!("unknown ref access `{other}`"),
+    })
+}
+
+/// Version 1 → 2 (SQLite): the JSON documents become rows.
+fn migrate_v1(tx: &mut Tx<'_>) -> anyhow::Result<()> {
+    let docs = |tx: &mut Tx<'_>, sql: &'static str| -> anyhow::Result<Vec<String>> {
+        tx.query(sql, &[])?.iter().map(|r| r.text(0)).collect()
+    };
+    let users = docs(tx, "SELECT json FROM users ORDER BY rowid")?;
+    let repositories = docs(tx, "SELECT json FROM repositories ORDER BY rowid")?;
+    let ssh_keys = docs(tx, "SELECT json FROM ssh_keys ORDER BY rowid")?;
+    tx.batch(schema::V1_RENAME)?;
+    tx.batch(&schema::v2(Dialect::Sqlite))?;
+    tx.batch(schema::V1_COPY)?;
+    for u in &users {
+        put_user(tx, &parse(u)?)?;
+    }
+    for r in &repositories {
+        put_repository(tx, &parse(r)?)?;
+    }
+    for k in &ssh_keys {
+        put_ssh_key(tx, &parse(k)?)?;
+    }
+    tx.batch("DROP TABLE v1_users; DROP TABLE v1_repositories; DROP TABLE v1_ssh_keys;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_select_the_backend() {
+        assert_eq!(
+            Location::parse("forge.db"),
+            Location::Sqlite("forge.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite:forge.db"),
+            Location::Sqlite("forge.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite:///var/lib/f.db"),
+            Location::Sqlite("/var/lib/f.db".into())
+        );
+        assert!(matches!(
+            Location::parse("postgres://u@h/db"),
+            Location::Postgres(_)
+        ));
+        assert!(matches!(
+            Location::parse("postgresql://u@h/db"),
+            Location::Postgres(_)
+        ));
+    }
+
+    #[test]
+    fn a_location_never_prints_its_password() {
+        let shown = Location::parse("postgres://forge:s3cret@db.internal:5432/authz").to_string();
+        assert_eq!(shown, "postgres://forge:***@db.internal:5432/authz");
+        let kv =
+            Location::parse("postgres:host=db user=forge password=s3cret dbname=a").to_string();
+        assert!(!kv.contains("s3cret"), "{kv}");
+        assert!(!format!("{:?}", Location::parse("postgres://a:s3cret@h/d")).contains("s3cret"));
+    }
+
+    #[test]
+    fn fingerprints_match_ssh_keygen() {
+        // `ssh-keygen -lf` on this key printed the fingerprint below.
+        let line =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL9O5vOtuu47Pb075KLYcqWyQ5nrZVSvOsbISI8wSzYK test";
+        assert_eq!(
+            ssh_fingerprint(line).as_deref(),
+            Some("SHA256:uDMuB3EXiEN90TDsjPZx2WQ9PV4YuCJz1k6lWoMk2H8")
+        );
+        assert_eq!(ssh_fingerprint("ssh-ed25519 not-base64!"), None);
+        assert_eq!(ssh_fingerprint("ssh-ed25519"), None);
+    }
+}
