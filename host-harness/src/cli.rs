@@ -276,6 +276,12 @@ pub enum Command {
         /// Seconds in-flight requests may finish after SIGTERM.
         #[arg(long, default_value_t = 30)]
         grace: u64,
+        /// This host's id in the fleet's module reports (default: `hostname/listen`).
+        #[arg(long)]
+        host_id: Option<String>,
+        /// Seconds between polls of the store for a newly published module version.
+        #[arg(long, default_value_t = 2)]
+        fleet_poll: u64,
         /// Log records: `text` or `json` (JSON lines).
         #[arg(long, value_enum, default_value_t)]
         log_format: crate::serve::log::LogFormat,
@@ -787,6 +793,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             header_timeout,
             idle_timeout,
             grace,
+            host_id,
+            fleet_poll,
             log_format,
         } => {
             crate::serve::log::set_format(log_format);
@@ -810,6 +818,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     idle_timeout: std::time::Duration::from_secs(idle_timeout),
                 },
                 grace: std::time::Duration::from_secs(grace),
+                host_id,
+                fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),
             })?;
             Ok(0)
         }

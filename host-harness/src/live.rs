@@ -108,23 +108,33 @@ impl LivePolicy {
 
     /// Check a candidate and run it in shadow beside the live module (`None`: stop).
     pub fn set_shadow(&self, path: Option<&Path>) -> Result<u64, Refused> {
-        let next = match path {
-            Some(path) => {
-                let config = self.current().config.clone();
-                let module = check(path, &config, self.limits)?;
-                Some(Arc::new(Published {
-                    module,
-                    config,
-                    generation: self.shadow_generation() + 1,
-                }))
-            }
+        let module = match path {
+            Some(path) => Some(check(path, &self.current().config, self.limits)?),
             None => None,
         };
+        Ok(self.shadow_checked(module))
+    }
+
+    /// The per-call limits candidates are checked with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Run an already-checked module in shadow (`None`: stop). Returns the generation.
+    pub fn shadow_checked(&self, module: Option<PolicyModule>) -> u64 {
+        let config = self.current().config.clone();
+        let next = module.map(|module| {
+            Arc::new(Published {
+                module,
+                config,
+                generation: self.shadow_generation() + 1,
+            })
+        });
         let generation = next.as_ref().map_or(0, |p| p.generation);
         let mut guard = write(&self.shadow);
         *guard = next;
         self.shadow_generation.store(generation, Ordering::Release);
-        Ok(generation)
+        generation
     }
 
     /// Publish the shadow candidate as the live module (it passed its checks when it was
@@ -158,8 +168,13 @@ impl LivePolicy {
 
     /// Check a candidate and publish it. `Err`: refused, the old module keeps serving.
     pub fn reload(&self, path: &Path) -> Result<u64, Refused> {
+        let module = check(path, &self.current().config, self.limits)?;
+        Ok(self.publish_checked(module))
+    }
+
+    /// Publish an already-checked module (see [`check_bytes`]). Returns the generation.
+    pub fn publish_checked(&self, module: PolicyModule) -> u64 {
         let config = self.current().config.clone();
-        let module = check(path, &config, self.limits)?;
         let mut guard = write(&self.current);
         let generation = guard.generation + 1;
         *guard = Arc::new(Published {
@@ -168,7 +183,7 @@ impl LivePolicy {
             generation,
         });
         self.generation.store(generation, Ordering::Release);
-        Ok(generation)
+        generation
     }
 
     /// A fresh warm instance of the published module.
@@ -247,7 +262,24 @@ pub fn check(path: &Path, config: &wit::Config, limits: Limits) -> Result<Policy
     // The loader's own error may quote the file's bytes (a bad magic number, say): the
     // refusal says what failed, never what the file holds. Operators get the cause in the
     // server log, cleaned and truncated.
-    let module = PolicyModule::load(path, limits).map_err(|e| {
+    verify(PolicyModule::load(path, limits), config)
+}
+
+/// [`check`] for a module's bytes (a fleet publication); `source` names it in status.
+pub fn check_bytes(
+    bytes: &[u8],
+    source: PathBuf,
+    config: &wit::Config,
+    limits: Limits,
+) -> Result<PolicyModule, Refused> {
+    verify(PolicyModule::from_bytes(bytes, limits, source), config)
+}
+
+fn verify(
+    module: wasmtime::Result<PolicyModule>,
+    config: &wit::Config,
+) -> Result<PolicyModule, Refused> {
+    let module = module.map_err(|e| {
         crate::serve::log::event("module-refused", &[("cause", &format!("{e:#}"))]);
         Refused("not a loadable forge:authz policy component".into())
     })?;

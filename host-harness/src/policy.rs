@@ -159,6 +159,7 @@ pub struct PolicyModule {
     engine: Engine,
     pre: PolicyPre<HostState>,
     limits: Limits,
+    sha256: Arc<String>,
     source: Arc<PathBuf>,
     imports: Arc<Vec<String>>,
     exports: Arc<Vec<String>>,
@@ -251,10 +252,15 @@ impl PolicyModule {
         let ty = component.component_type();
         let imports = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
+        let sha256 = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(bytes))
+        };
         Ok(PolicyModule {
             engine,
             pre,
             limits,
+            sha256: Arc::new(sha256),
             source: Arc::new(source),
             imports: Arc::new(imports),
             exports: Arc::new(exports),
@@ -267,6 +273,11 @@ impl PolicyModule {
             limits,
             ..self.clone()
         }
+    }
+
+    /// SHA-256 of the module's bytes, hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// Names of the component's imports (e.g. `wasi:random/random@0.2.4`).

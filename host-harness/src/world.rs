@@ -285,6 +285,40 @@ pub struct RepoDef {
     pub registrant: Option<String>,
 }
 
+impl RepoDef {
+    /// Refuse what the host cannot serve faithfully (also used by the bulk import).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let r = self;
+        // URLs append and strip one `.git`: a repository named `x.git` would be served
+        // for `x.git.git` while the policy decides on `x` (the policy refuses such
+        // names too).
+        if r.name.to_ascii_lowercase().ends_with(".git") {
+            bail!(
+                "repository `{}/{}`: a name may not end in `.git`",
+                r.owner,
+                r.name
+            );
+        }
+        // The policy supports `*` and `**` only; it treats any other pattern as
+        // matching every ref (fail closed). Refusing such rules here tells the operator.
+        for p in &r.protected_refs {
+            if p.pattern.is_empty()
+                || p.pattern
+                    .bytes()
+                    .any(|b| b <= b' ' || b == 0x7f || b"?[]{}\\!^~:".contains(&b))
+            {
+                bail!(
+                    "repository `{}/{}`: protected-ref pattern `{}` uses syntax other than `*` and `**`",
+                    r.owner,
+                    r.name,
+                    p.pattern.escape_debug()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A stored token record; the hash is hex in the file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -481,32 +515,7 @@ impl World {
             }
         }
         for r in &self.repositories {
-            // URLs append and strip one `.git`: a repository named `x.git` would be served
-            // for `x.git.git` while the policy decides on `x` (the policy refuses such
-            // names too).
-            if r.name.to_ascii_lowercase().ends_with(".git") {
-                bail!(
-                    "repository `{}/{}`: a name may not end in `.git`",
-                    r.owner,
-                    r.name
-                );
-            }
-            // The policy supports `*` and `**` only; it treats any other pattern as
-            // matching every ref (fail closed). Refusing such rules here tells the operator.
-            for p in &r.protected_refs {
-                if p.pattern.is_empty()
-                    || p.pattern
-                        .bytes()
-                        .any(|b| b <= b' ' || b == 0x7f || b"?[]{}\\!^~:".contains(&b))
-                {
-                    bail!(
-                        "repository `{}/{}`: protected-ref pattern `{}` uses syntax other than `*` and `**`",
-                        r.owner,
-                        r.name,
-                        p.pattern.escape_debug()
-                    );
-                }
-            }
+            r.validate()?;
         }
         for t in &self.tokens {
             hex::decode(&t.secret_hash)

@@ -135,6 +135,11 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
                 "shadow": shared.live.shadow().map(|s| crate::live::source_of(&s)),
                 "shadow_requests": c.shadow_requests.load(Ordering::Relaxed),
                 "shadow_differences": c.shadow_differences.load(Ordering::Relaxed),
+                "sha256": p.module.sha256(),
+                "fleet": match shared.fleet.lock() {
+                    Ok(v) => serde_json::to_value(&*v).unwrap_or_default(),
+                    Err(_) => serde_json::Value::Null,
+                },
             })
         }
         AdminRequest::Reload { module } => reload(shared, modules, module.as_deref()),

@@ -66,6 +66,8 @@ pub struct Shared {
     pub counters: Counters,
     /// Pushes in progress, by one-time id.
     pub pushes: Mutex<HashMap<String, PushContext>>,
+    /// What this host runs from the fleet's publications.
+    pub fleet: Mutex<super::fleet::FleetView>,
     pool: Mutex<Vec<WorkerCtx>>,
 }
 
@@ -84,6 +86,7 @@ impl Shared {
             live,
             counters: Counters::default(),
             pushes: Mutex::new(HashMap::new()),
+            fleet: Mutex::new(super::fleet::FleetView::default()),
             pool: Mutex::new(Vec::new()),
         }
     }

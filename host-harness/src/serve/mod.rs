@@ -17,6 +17,7 @@
 pub mod admin;
 pub mod cgi;
 pub mod enforce;
+pub mod fleet;
 pub mod hook;
 pub mod http;
 pub mod log;
@@ -92,6 +93,10 @@ pub struct ServeConfig {
     pub http: http::HttpLimits,
     /// How long in-flight requests may finish after SIGTERM.
     pub grace: Duration,
+    /// This host's id in the fleet's `policy_hosts` (default: `hostname/listen`).
+    pub host_id: Option<String>,
+    /// How often the publication log is polled for a new module version.
+    pub fleet_poll: Duration,
 }
 
 /// The credential in an `Authorization` header (absent: anonymous; a malformed or
@@ -254,6 +259,19 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
         let shared = shared.clone();
         std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));
     }
+    // The fleet's module version, applied before the first request, then polled.
+    let host_id = config.host_id.clone().unwrap_or_else(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}/{}", name.trim(), config.listen)
+    });
+    let mut watcher = fleet::Watcher::new(
+        shared.clone(),
+        shared.db.clone(),
+        host_id,
+        config.fleet_poll,
+    );
+    watcher.sync();
+    std::thread::spawn(move || watcher.run());
     let modules = admin::Modules {
         dir: config
             .modules

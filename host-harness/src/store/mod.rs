@@ -11,7 +11,9 @@
 //! The store only stores: what may be minted, derived, rotated, revoked or edited is
 //! decided by the policy module (`crate::lifecycle`).
 
+pub mod bulk;
 pub mod facts;
+pub mod modules;
 pub mod schema;
 pub mod sql;
 
