@@ -182,7 +182,10 @@ fn serve(dir: &Path, db: &str) -> Server {
         {
             return Server { child, port };
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "serve did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -333,7 +336,9 @@ fn main() {
             drop(server);
         }
     }
-    println!("| backend | repositories | request | median (µs) | p99 (µs) | requests/s | clients |");
+    println!(
+        "| backend | repositories | request | median (µs) | p99 (µs) | requests/s | clients |"
+    );
     println!("| --- | ---: | --- | ---: | ---: | ---: | ---: |");
     for r in rows {
         println!("{r}");

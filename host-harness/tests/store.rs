@@ -1,4 +1,5 @@
-//! The SQLite token store with the real policy module: concurrency, crashes, history.
+//! The token store with the real policy module, on both backends (SQLite and a real
+//! PostgreSQL server started for the test run): concurrency, crashes, history, the CLI.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +17,43 @@ use forge_authz_host::policy::{Limits, PolicyModule, WasmPolicy, default_policy_
 use forge_authz_host::store::{HistoryFilter, Store};
 use forge_authz_host::wit;
 
+#[path = "support/pg.rs"]
+mod pg;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Each test body runs once per backend.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Backend::Postgres)
+            }
+        }
+    };
+}
+
+/// An empty store location for a test (`None`: PostgreSQL skipped by
+/// `FORGE_AUTHZ_SKIP_PG=1`; without it a missing server fails the test).
+fn fresh_db(dir: &Path, b: Backend, name: &str) -> Option<String> {
+    match b {
+        Backend::Sqlite => Some(dir.join(format!("{name}.db")).display().to_string()),
+        Backend::Postgres => {
+            let server = pg::shared_or_skip(name)?;
+            Some(server.fresh_database(name))
+        }
+    }
+}
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
 }
@@ -25,6 +63,20 @@ fn tempdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
+fn dir_name(dir: &Path) -> String {
+    dir.file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .chars()
+        .take(50)
+        .collect()
 }
 
 fn module() -> PolicyModule {
@@ -39,12 +91,12 @@ fn policy(m: &PolicyModule, store: &mut Store) -> WasmPolicy {
 
 const NOW: i64 = 1_767_225_600;
 
-fn new_store(dir: &Path) -> PathBuf {
-    let db = dir.join("t.db");
+fn new_store(dir: &Path, b: Backend, name: &str) -> Option<String> {
+    let db = fresh_db(dir, b, name)?;
     let mut w = sample_world().unwrap();
     w.now = Some(NOW);
-    Store::open(&db).unwrap().import_world(&w).unwrap();
-    db
+    Store::open(db.as_str()).unwrap().import_world(&w).unwrap();
+    Some(db)
 }
 
 fn actor(name: &str, now: i64) -> Actor {
@@ -72,15 +124,17 @@ fn create(
     lifecycle::create(p, s, &args, &actor("alice", NOW)).unwrap()
 }
 
-#[test]
-fn concurrent_rotations_leave_exactly_one_live_successor() {
+both!(concurrent_rotations_leave_exactly_one_live_successor);
+fn concurrent_rotations_leave_exactly_one_live_successor(b: Backend) {
     // issue 4: rotations of one token race; the store serialises them and the policy
     // refuses all but the first (the token is no longer live).
-    let dir = tempdir("race");
-    let db = new_store(&dir);
+    let dir = tempdir(&format!("race-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
     let m = module();
     let (_, token) = {
-        let mut s = Store::open(&db).unwrap();
+        let mut s = Store::open(db.as_str()).unwrap();
         let mut p = policy(&m, &mut s);
         create(&mut p, &mut s, "ci", &["write:repository"])
     };
@@ -90,7 +144,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
         .map(|_| {
             let (db, m, id, barrier) = (db.clone(), m.clone(), token.id.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let mut s = Store::open(&db).unwrap();
+                let mut s = Store::open(db.as_str()).unwrap();
                 let mut p = policy(&m, &mut s);
                 barrier.wait();
                 lifecycle::rotate(&mut p, &mut s, &id, None, &actor("alice", NOW + 10)).is_ok()
@@ -103,7 +157,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
         .filter(|ok| *ok)
         .count();
     assert_eq!(wins, 1, "exactly one rotation wins");
-    let mut s = Store::open(&db).unwrap();
+    let mut s = Store::open(db.as_str()).unwrap();
     let all = s.tokens(Some("alice")).unwrap();
     let live: Vec<_> = all.iter().filter(|t| t.record.revoked.is_none()).collect();
     assert_eq!(live.len(), 1);
@@ -124,18 +178,20 @@ fn concurrent_rotations_leave_exactly_one_live_successor() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
+both!(a_crash_in_the_middle_of_a_rotation_loses_nothing);
+fn a_crash_in_the_middle_of_a_rotation_loses_nothing(b: Backend) {
     // issue 4: a killed process leaves no half-rotated family.
-    let dir = tempdir("crash");
-    let db = new_store(&dir);
+    let dir = tempdir(&format!("crash-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
     let m = module();
     let (secret, token) = {
-        let mut s = Store::open(&db).unwrap();
+        let mut s = Store::open(db.as_str()).unwrap();
         let mut p = policy(&m, &mut s);
         create(&mut p, &mut s, "ci", &["write:repository"])
     };
-    let before = Store::open(&db)
+    let before = Store::open(db.as_str())
         .unwrap()
         .history(&HistoryFilter {
             limit: 100,
@@ -145,7 +201,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
         .0;
     let marker = dir.join("paused");
     let mut child = Command::new(bin())
-        .args(["token", "rotate", "--db", db.to_str().unwrap(), &token.id])
+        .args(["token", "rotate", "--db", db.as_str(), &token.id])
         .env("FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT", &marker)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -161,7 +217,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
     child.wait().unwrap();
-    let mut s = Store::open(&db).unwrap();
+    let mut s = Store::open(db.as_str()).unwrap();
     let all = s.tokens(None).unwrap();
     assert_eq!(all.len(), 1, "no half-written successor");
     let old = &all[0].record;
@@ -180,20 +236,22 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing() {
     assert_eq!(before, after, "no history event from the lost transaction");
     drop(s);
     // The token still works, and a later rotation succeeds.
-    let mut s = Store::open(&db).unwrap();
+    let mut s = Store::open(db.as_str()).unwrap();
     let mut p = policy(&m, &mut s);
     assert!(lifecycle::rotate(&mut p, &mut s, &token.id, None, &actor("alice", NOW + 20)).is_ok());
     assert!(!secret.is_empty());
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn history_is_complete_and_filterable() {
+both!(history_is_complete_and_filterable);
+fn history_is_complete_and_filterable(b: Backend) {
     // seed 002 (token change history: every event, filters, cursor pagination), issue 4.
-    let dir = tempdir("history");
-    let db = new_store(&dir);
+    let dir = tempdir(&format!("history-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
     let m = module();
-    let mut s = Store::open(&db).unwrap();
+    let mut s = Store::open(db.as_str()).unwrap();
     let mut p = policy(&m, &mut s);
     let (_, a) = create(&mut p, &mut s, "a", &["write:repository", "read:issue"]);
     let (_, b) = create(&mut p, &mut s, "b", &["read:repository"]);
@@ -340,25 +398,46 @@ fn history_is_complete_and_filterable() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn import_export_round_trip_and_no_secrets() {
-    let dir = tempdir("roundtrip");
-    let db = new_store(&dir);
+both!(import_export_round_trip_and_no_secrets);
+fn import_export_round_trip_and_no_secrets(b: Backend) {
+    let dir = tempdir(&format!("roundtrip-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
     let m = module();
-    let mut s = Store::open(&db).unwrap();
+    let mut s = Store::open(db.as_str()).unwrap();
     let mut p = policy(&m, &mut s);
     let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
     let w = s.export_world().unwrap();
-    let db2 = dir.join("copy.db");
-    Store::open(&db2).unwrap().import_world(&w).unwrap();
-    assert_eq!(Store::open(&db2).unwrap().export_world().unwrap(), w);
-    let raw = std::fs::read(&db).unwrap();
+    let db2 = fresh_db(&dir, b, &format!("t_{}_copy", dir_name(&dir))).unwrap();
+    Store::open(db2.as_str()).unwrap().import_world(&w).unwrap();
+    assert_eq!(
+        Store::open(db2.as_str()).unwrap().export_world().unwrap(),
+        w
+    );
     let needle = &secret.as_bytes()[9..57];
+    let raw: Vec<u8> = match b {
+        Backend::Sqlite => std::fs::read(&db).unwrap(),
+        // Every row of every table, as text (bytes as hex and as the text they hold).
+        Backend::Postgres => {
+            let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+            let mut all = Vec::new();
+            for t in ["tokens", "history", "meta", "keys"] {
+                for r in c.query(&format!("SELECT t::text FROM {t} t"), &[]).unwrap() {
+                    all.extend_from_slice(r.get::<_, String>(0).as_bytes());
+                }
+            }
+            all
+        }
+    };
     assert!(
         !raw.windows(needle.len()).any(|win| win == needle),
         "the secret is never stored"
     );
-    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), 2);
+    assert_eq!(
+        Store::open(db.as_str()).unwrap().schema_version().unwrap(),
+        2
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -378,13 +457,15 @@ fn run(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     c.wait_with_output().unwrap()
 }
 
-#[test]
-fn the_cli_lifecycle_from_the_readme() {
+both!(the_cli_lifecycle_from_the_readme);
+fn the_cli_lifecycle_from_the_readme(b: Backend) {
     // README "Token store": create, list, derive, rotate, revoke, audit; decide against the
     // database writes last-used and revokes a leaked rotation family.
-    let dir = tempdir("cli");
-    let db = dir.join("forge.db");
-    let d = db.to_str().unwrap();
+    let dir = tempdir(&format!("cli-{b:?}"));
+    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
     assert!(run(&["init-db", "--db", d], None).status.success());
     let out = run(
         &[
@@ -512,12 +593,14 @@ fn the_cli_lifecycle_from_the_readme() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[test]
-fn children_stay_within_their_parent_from_the_cli() {
+both!(children_stay_within_their_parent_from_the_cli);
+fn children_stay_within_their_parent_from_the_cli(b: Backend) {
     // issue 8 class 8 (children escaped their parent after creation); seed 002.
-    let dir = tempdir("children");
-    let db = dir.join("forge.db");
-    let d = db.to_str().unwrap();
+    let dir = tempdir(&format!("children-{b:?}"));
+    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
     assert!(run(&["init-db", "--db", d], None).status.success());
     let json = |out: std::process::Output| -> serde_json::Value {
         assert!(

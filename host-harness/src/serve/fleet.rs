@@ -42,7 +42,12 @@ pub struct Watcher {
 
 impl Watcher {
     /// A watcher for `shared`'s policy over the store at `location`.
-    pub fn new(shared: Arc<Shared>, location: Location, host: String, interval: Duration) -> Watcher {
+    pub fn new(
+        shared: Arc<Shared>,
+        location: Location,
+        host: String,
+        interval: Duration,
+    ) -> Watcher {
         if let Ok(mut v) = shared.fleet.lock() {
             v.host = host;
         }
@@ -158,7 +163,10 @@ fn apply(
                 view.refused = None;
             }
             Err(e) => {
-                shared.counters.refused_reloads.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .refused_reloads
+                    .fetch_add(1, Ordering::Relaxed);
                 log::event(
                     "fleet-refused",
                     &[("version", &m.version.to_string()), ("why", &e.0)],
@@ -183,7 +191,10 @@ fn apply(
                         view.shadow = Some(m.clone());
                     }
                     Err(e) => {
-                        shared.counters.refused_reloads.fetch_add(1, Ordering::Relaxed);
+                        shared
+                            .counters
+                            .refused_reloads
+                            .fetch_add(1, Ordering::Relaxed);
                         view.refused = Some(format!("shadow version {}: {}", m.version, e.0));
                     }
                 }

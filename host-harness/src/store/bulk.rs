@@ -156,7 +156,9 @@ pub fn import(
             }
         }
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(input);
             let headers = reader.headers().context("reading the CSV header")?.clone();
             for (n, record) in reader.records().enumerate() {
                 let line_no = u64::try_from(n)? + 2;

@@ -72,6 +72,11 @@ impl From<&str> for Location {
         Location::parse(s)
     }
 }
+impl From<&String> for Location {
+    fn from(s: &String) -> Location {
+        Location::parse(s)
+    }
+}
 impl From<&Location> for Location {
     fn from(l: &Location) -> Location {
         l.clone()
