@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use super::table::print_table;
+use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs, policy::open_policy};
 use crate::cidr::Cidr;
 use crate::policy::{Limits, WasmPolicy};
@@ -218,7 +218,7 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
             .map(|r| {
                 vec![
                     r.seq.to_string(),
-                    r.at.to_string(),
+                    utc(r.at),
                     r.action.clone(),
                     r.token_id.clone(),
                     r.owner.clone(),

@@ -8,7 +8,7 @@
 //! - [`serve`]: the server and its admin client (`serve`, `reload`, `status`, `shadow`,
 //!   `promote`, the internal `hook`);
 //! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
-//! - [`table`]: human-readable output (aligned tables).
+//! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
 

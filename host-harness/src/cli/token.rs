@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::db::{open_store, store_now, store_policy};
 use super::policy::open_policy;
-use super::table::print_table;
+use super::table::{print_table, utc};
 use super::{
     BindingArgs, DbArgs, EXIT_DENY, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime,
 };
@@ -283,9 +283,7 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
                             r.owner.clone(),
                             r.name.clone(),
                             token_state(r, now).into(),
-                            r.expires
-                                .map(|e| e.to_string())
-                                .unwrap_or_else(|| "never".into()),
+                            r.expires.map(utc).unwrap_or_else(|| "never".into()),
                             r.scopes.join(","),
                             r.repositories
                                 .iter()
