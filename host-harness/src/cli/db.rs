@@ -1,0 +1,295 @@
+//! World fixtures and the token database: `init`, `init-db`, `import`, `export`,
+//! `history`, and the one place the CLI opens a [`Store`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use super::table::{print_table, utc};
+use super::{DbArgs, JsonArgs};
+use crate::cidr::Cidr;
+use crate::policy::{Limits, WasmPolicy};
+use crate::store::{HistoryFilter, Store};
+use crate::wit;
+use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
+
+/// `forge-authz init`
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// World file to create.
+    #[arg(long)]
+    pub world: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `forge-authz init-db`
+#[derive(Debug, clap::Args)]
+pub struct InitDbArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Import this world fixture (default: sample users and repositories, fresh key).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+}
+
+/// `forge-authz import`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// World fixture to import.
+    #[arg(long)]
+    pub world: PathBuf,
+}
+
+/// `forge-authz export`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// World fixture to write.
+    #[arg(long)]
+    pub world: PathBuf,
+}
+
+/// `forge-authz history`
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Token owner.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Acting user.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Token id.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// create, edit, rotate, revoke or expire.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// At or after (Unix seconds).
+    #[arg(long)]
+    pub since: Option<i64>,
+    /// Before (Unix seconds).
+    #[arg(long)]
+    pub until: Option<i64>,
+    /// IP address or CIDR block.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Continue after this cursor (printed with the previous page).
+    #[arg(long)]
+    pub cursor: Option<i64>,
+    /// Output format.
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+/// Open the token database: every command that reads or writes it comes through here.
+pub fn open_store(db: &Path) -> anyhow::Result<Store> {
+    Store::open(db)
+}
+
+/// The database's clock (its world's `now`).
+pub(super) fn store_now(store: &mut Store) -> anyhow::Result<i64> {
+    Ok(store.settings()?.now())
+}
+
+/// A policy instance configured with the database's keys and options.
+pub(super) fn store_policy(
+    path: &Path,
+    limits: Limits,
+    store: &mut Store,
+) -> anyhow::Result<WasmPolicy> {
+    crate::PolicyModule::load(path, limits)?
+        .authorizer(store.settings()?.config)
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("the policy refused the store's keys: {}", e.describe()))
+}
+
+/// `forge-authz init`
+pub fn init(a: InitArgs) -> anyhow::Result<u8> {
+    let InitArgs { world, force } = a;
+    if world.exists() && !force {
+        bail!("{} exists (use --force to overwrite)", world.display());
+    }
+    sample_world()?.save(&world)?;
+    eprintln!("wrote {}", world.display());
+    Ok(0)
+}
+
+/// `forge-authz init-db`
+pub fn init_db(a: InitDbArgs) -> anyhow::Result<u8> {
+    let InitDbArgs {
+        db: DbArgs { db },
+        world,
+    } = a;
+    if db.exists() {
+        bail!("{} exists", db.display());
+    }
+    let w = match world {
+        Some(p) => World::load(&p)?,
+        None => sample_world()?,
+    };
+    let mut store = open_store(&db)?;
+    store.import_world(&w)?;
+    eprintln!(
+        "created {} (schema {})",
+        db.display(),
+        store.schema_version()?
+    );
+    Ok(0)
+}
+
+/// `forge-authz import`
+pub fn import(a: ImportArgs) -> anyhow::Result<u8> {
+    let ImportArgs {
+        db: DbArgs { db },
+        world,
+    } = a;
+    let w = World::load(&world)?;
+    open_store(&db)?.import_world(&w)?;
+    eprintln!("imported {} into {}", world.display(), db.display());
+    Ok(0)
+}
+
+/// `forge-authz export`
+pub fn export(a: ExportArgs) -> anyhow::Result<u8> {
+    let ExportArgs {
+        db: DbArgs { db },
+        world,
+    } = a;
+    open_store(&db)?.export_world()?.save(&world)?;
+    eprintln!("exported {} to {}", db.display(), world.display());
+    Ok(0)
+}
+
+/// `forge-authz history`
+pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
+    let HistoryArgs {
+        db: DbArgs { db },
+        user,
+        actor,
+        token,
+        action,
+        since,
+        until,
+        ip,
+        limit,
+        cursor,
+        out: JsonArgs { json },
+    } = a;
+    let mut store = open_store(&db)?;
+    if let Some(a) = &action
+        && wit::HistoryAction::parse(a).is_none()
+    {
+        bail!("unknown action `{a}` (create, edit, rotate, revoke, expire)");
+    }
+    let filter = HistoryFilter {
+        user,
+        actor,
+        token,
+        action,
+        since,
+        until,
+        ip: ip
+            .map(|s| s.parse::<Cidr>())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!(e))?,
+        cursor,
+        limit,
+    };
+    let (rows, next) = store.history(&filter)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({"events": rows, "next_cursor": next})
+        );
+    } else {
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.seq.to_string(),
+                    utc(r.at),
+                    r.action.clone(),
+                    r.token_id.clone(),
+                    r.owner.clone(),
+                    r.actor.clone(),
+                    r.ip.clone().unwrap_or_default(),
+                    r.scopes.join(","),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "SEQ", "AT", "ACTION", "TOKEN", "OWNER", "ACTOR", "IP", "SCOPES",
+            ],
+            &table,
+        );
+        if let Some(n) = next {
+            outln!("more: --cursor {n}");
+        }
+    }
+    Ok(0)
+}
+
+/// A world with a fresh random key, four users and five repositories.
+pub fn sample_world() -> anyhow::Result<World> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let user = |name: &str, visibility: Visibility| UserDef {
+        name: name.into(),
+        status: Status::Active,
+        site_admin: false,
+        visibility,
+        organization: false,
+        members: Default::default(),
+    };
+    let repo = |owner: &str, name: &str, private: bool, kind: RepoKind| RepoDef {
+        owner: owner.into(),
+        name: name.into(),
+        private,
+        kind,
+        archived: false,
+        collaborators: Default::default(),
+        protected_refs: vec![],
+        registrant: Some(owner.into()),
+    };
+    let mut app = repo("alice", "app", false, RepoKind::Hosted);
+    app.collaborators.insert("bob".into(), Role::Read);
+    Ok(World {
+        now: None,
+        keys: vec![KeyDef {
+            id: "k1".into(),
+            secret: hex::encode(secret),
+        }],
+        signing_key: "k1".into(),
+        users: vec![
+            user("alice", Visibility::Public),
+            user("bob", Visibility::Public),
+            user("carol", Visibility::Public),
+            user("acme", Visibility::Private),
+        ],
+        ssh_keys: vec![],
+        options: Default::default(),
+        repositories: vec![
+            app,
+            repo("alice", "secret", true, RepoKind::Hosted),
+            repo("alice", "upstream-mirror", false, RepoKind::Mirror),
+            repo("acme", "internal", false, RepoKind::Hosted),
+            repo("carol", "notes", true, RepoKind::Hosted),
+        ],
+        tokens: vec![],
+    })
+}

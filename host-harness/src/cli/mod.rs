@@ -1,0 +1,309 @@
+//! The `forge-authz` command line: the command tree, the flags several commands share,
+//! and a dispatcher; each command group lives in its own module.
+//!
+//! - [`db`]: world fixtures and the database (`init`, `init-db`, `import`, `export`,
+//!   `history`);
+//! - [`token`]: tokens (`mint`, `token ...`, `audit`, `expire`);
+//! - [`policy`]: the policy module on its own (`decide`, `scopes`, `inspect`, `demo`);
+//! - [`serve`]: the server and its admin client (`serve`, `reload`, `status`, `shadow`,
+//!   `promote`, the internal `hook`);
+//! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
+//! - [`table`]: human-readable output (aligned tables, UTC dates).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+use crate::policy::{Limits, default_policy_path};
+
+/// Print a line on stdout; a closed pipe (`forge-authz ... | head`) ends the process
+/// quietly with 141 (as a shell reports SIGPIPE) instead of a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($t)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
+pub mod db;
+pub mod policy;
+pub mod serve;
+pub mod ssh;
+pub mod table;
+pub mod token;
+
+pub use db::sample_world;
+
+/// Exit code of `decide` for a deny.
+pub const EXIT_DENY: u8 = 1;
+/// Exit code for a usage or input error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// forge-authz: the authorization policy of a git forge, as a WebAssembly component.
+#[derive(Debug, Parser)]
+#[command(
+    name = "forge-authz",
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (embedded policy sha256:",
+        env!("FORGE_AUTHZ_EMBEDDED_DIGEST"),
+        ")"
+    )
+)]
+pub struct Cli {
+    /// The policy module and its limits (global flags).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a new world fixture with a fresh random signing key and sample users and
+    /// repositories.
+    Init(db::InitArgs),
+    /// Mint a token: prints the secret once (stdout) and stores its record (hash only).
+    Mint(token::MintArgs),
+    /// Decide a request file against a world; prints the decision as JSON. Exit 0 allow,
+    /// 1 deny, 2 error.
+    Decide(policy::DecideArgs),
+    /// Scope utilities, decided by the policy module.
+    Scopes {
+        /// `migrate` (legacy Gitea scopes to current ones) or `normalize`.
+        #[command(subcommand)]
+        action: policy::ScopesAction,
+    },
+    /// Check a token's format and checksum offline and print its public fields (no key,
+    /// no store). Pass `-` to read the token from stdin (keeps it out of shell history).
+    Inspect(policy::InspectArgs),
+    /// Run a demo end to end in a temporary directory: a world, a minted token, a real
+    /// allow and a real deny from the wasm policy.
+    Demo,
+    /// Create a token database (SQLite), from a world fixture or with sample data.
+    InitDb(db::InitDbArgs),
+    /// Replace the database's content with a world fixture.
+    Import(db::ImportArgs),
+    /// Write the database's content (tokens: hashes only) as a world fixture.
+    Export(db::ExportArgs),
+    /// Token lifecycle in the database: every operation is decided by the policy module.
+    Token(token::TokenArgs),
+    /// The change history, newest first.
+    History(db::HistoryArgs),
+    /// Check the database for inconsistencies; `--fix` applies the safe repairs.
+    Audit(token::AuditArgs),
+    /// Serve git over smart HTTP (and forward auth) with every request decided by the
+    /// policy; the module is hot-swappable (`forge-authz reload`).
+    Serve(serve::ServeArgs),
+    /// Ask a running server to load a new policy module (checked before it serves).
+    Reload(serve::ReloadArgs),
+    /// A running server's counters and module generation (JSON).
+    Status(AdminSocketArgs),
+    /// Run a candidate module in shadow beside the live one on a running server: the live
+    /// decision is enforced, every difference is logged and counted (`/-/admin/status`).
+    /// Without `--module`, stop the shadow.
+    Shadow(serve::ShadowArgs),
+    /// Make the shadow candidate the live module.
+    Promote(AdminSocketArgs),
+    /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --db DB --repos DIR %u %t %k`.
+    SshKeys(ssh::SshKeysArgs),
+    /// The forced command of an SSH key: reads `SSH_ORIGINAL_COMMAND`, asks the policy,
+    /// runs git or prints the reason and exits non-zero.
+    GitShell(ssh::GitShellArgs),
+    /// Git hooks installed by `serve` (internal).
+    #[command(hide = true)]
+    Hook(serve::HookArgs),
+    /// Record the expiry of every token past it.
+    Expire(token::ExpireArgs),
+}
+
+/// Run a command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let p = &cli.policy;
+    match cli.command {
+        Command::Init(a) => db::init(a),
+        Command::Mint(a) => token::mint_command(p, a),
+        Command::Decide(a) => policy::decide(p, a),
+        Command::Scopes { action } => policy::scopes(p, action),
+        Command::Inspect(a) => policy::inspect(p, a),
+        Command::Demo => policy::demo(p),
+        Command::InitDb(a) => db::init_db(a),
+        Command::Import(a) => db::import(a),
+        Command::Export(a) => db::export(a),
+        Command::Token(a) => token::token_command(p, a),
+        Command::History(a) => db::history(a),
+        Command::Audit(a) => token::audit(p, a),
+        Command::Serve(a) => serve::serve(p, a),
+        Command::Reload(a) => serve::reload(a),
+        Command::Status(a) => serve::status(a),
+        Command::Shadow(a) => serve::shadow(a),
+        Command::Promote(a) => serve::promote(a),
+        Command::SshKeys(a) => ssh::ssh_keys(p, a),
+        Command::GitShell(a) => ssh::git_shell(p, a),
+        Command::Hook(a) => serve::hook(a),
+        Command::Expire(a) => token::expire(p, a),
+    }
+}
+
+// ---- Flags shared by several commands: each is defined once, here, and flattened. ----
+
+/// `--policy` and `--fuel`: the policy module every command loads (global flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// Policy component to load (default: $FORGE_AUTHZ_POLICY, else the module embedded
+    /// in this binary, shown as `<embedded>`).
+    #[arg(long, global = true)]
+    pub policy: Option<PathBuf>,
+    /// Fuel budget of one policy call.
+    #[arg(long, global = true, default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+}
+
+impl PolicyArgs {
+    /// The module to load: `--policy`, else `$FORGE_AUTHZ_POLICY`, else the embedded one.
+    pub fn path(&self) -> PathBuf {
+        self.policy.clone().unwrap_or_else(default_policy_path)
+    }
+
+    /// The limits of one policy call.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            ..Limits::default()
+        }
+    }
+}
+
+/// `--db`: the token database (global, so `token list --db X` works after the
+/// subcommand too).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Token database file.
+    #[arg(
+        long,
+        env = "FORGE_AUTHZ_DB",
+        default_value = "forge-authz.db",
+        global = true
+    )]
+    pub db: PathBuf,
+}
+
+/// `--json`: machine-readable output.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct JsonArgs {
+    /// JSON output (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `--expires-in`: a new token's lifetime.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LifetimeArgs {
+    /// Lifetime: `30d`, `12h`, `45m`, `90s`, or `never`.
+    #[arg(long, default_value = "30d")]
+    pub expires_in: String,
+}
+
+impl LifetimeArgs {
+    /// The expiry (Unix seconds) of a token minted at `now`; `None` never expires.
+    pub fn expires(&self, now: i64) -> anyhow::Result<Option<i64>> {
+        Ok(parse_lifetime(&self.expires_in)?.map(|s| now.saturating_add(s)))
+    }
+}
+
+/// `--scope`: a new token's scopes (at least one).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScopeArgs {
+    /// Scope (repeat, or comma separated).
+    #[arg(long = "scope", value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+}
+
+/// `--repo` and `--bind-owner`: what a new token is bound to.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BindingArgs {
+    /// Bind to a repository `owner/name` (repeat, or comma separated).
+    #[arg(long = "repo", value_delimiter = ',')]
+    pub repos: Vec<String>,
+    /// Bind to every repository of an owner (repeat, or comma separated).
+    #[arg(long = "bind-owner", value_delimiter = ',')]
+    pub owners: Vec<String>,
+}
+
+/// `--repos`: the directory of bare repositories a server or SSH command serves.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReposArgs {
+    /// Directory of bare repositories (`owner/name.git`).
+    #[arg(long)]
+    pub repos: PathBuf,
+}
+
+/// `--admin-socket` of a running server (the admin client commands).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminSocketArgs {
+    /// The server's admin socket.
+    #[arg(long)]
+    pub admin_socket: PathBuf,
+}
+
+/// `30d`, `12h`, `45m`, `90s` -> seconds; `never` -> None.
+pub fn parse_lifetime(s: &str) -> anyhow::Result<Option<i64>> {
+    if s == "never" {
+        return Ok(None);
+    }
+    // `split_at_checked`: a multi-byte last character is an error, not a panic.
+    let Some((num, unit)) = s.split_at_checked(s.len().saturating_sub(1)) else {
+        bail!("lifetime `{s}`: unit must be d, h, m or s");
+    };
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("lifetime `{s}`: expected a number and d/h/m/s, or `never`"))?;
+    let mult = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => bail!("lifetime `{s}`: unit must be d, h, m or s"),
+    };
+    if n <= 0 {
+        bail!("lifetime `{s}` must be positive");
+    }
+    n.checked_mul(mult)
+        .map(Some)
+        .with_context(|| format!("lifetime `{s}` is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::parse_lifetime;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(parse_lifetime("30d").unwrap(), Some(30 * 86_400));
+        assert_eq!(parse_lifetime("12h").unwrap(), Some(12 * 3_600));
+        assert_eq!(parse_lifetime("45m").unwrap(), Some(45 * 60));
+        assert_eq!(parse_lifetime("90s").unwrap(), Some(90));
+        assert_eq!(parse_lifetime("never").unwrap(), None);
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-1h",
+            "5w",
+            "5",
+            "5é",
+            "é",
+            "99999999999999999d",
+        ] {
+            assert!(parse_lifetime(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The policy module on its own: `decide`, `scopes`, `inspect`, `demo`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+
+use super::db::{open_store, sample_world, store_now, store_policy};
+use super::token::mint;
+use super::{BindingArgs, EXIT_DENY, EXIT_ERROR, PolicyArgs};
+use crate::lifecycle::{self, Actor};
+use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
+use crate::request::{
+    ActionDef, CredentialDef, DecisionOutput, Outcome, RequestDef, authorize, failure_decision,
+    outcome_output,
+};
+use crate::store::facts::StoreFacts;
+use crate::wit;
+use crate::world::World;
+
+/// `forge-authz decide`
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// World file.
+    #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+    pub world: Option<PathBuf>,
+    /// Or a token database: facts come from it, and the decision's store writes
+    /// (last-used, revocation of a leaked rotation family) are applied to it.
+    // Not the shared `DbArgs`: optional, and without its default or environment variable
+    // (which would conflict with `--world`).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Request file (`-` for stdin).
+    #[arg(long)]
+    pub request: PathBuf,
+    /// Include the trace of every rule consulted (why was I refused?).
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `forge-authz scopes ...`
+#[derive(Debug, Subcommand)]
+pub enum ScopesAction {
+    /// Convert legacy (pre-1.20) Gitea scopes: `forge-authz scopes migrate repo,admin:org`.
+    Migrate {
+        /// Comma-separated scopes (empty: a legacy token with every power).
+        #[arg(default_value = "")]
+        scopes: String,
+    },
+    /// Normalise scopes: aliases to canonical names, write absorbs read, `all`.
+    Normalize {
+        /// Comma-separated scopes.
+        scopes: String,
+    },
+}
+
+/// `forge-authz inspect`
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The token, or `-`.
+    pub token: String,
+}
+
+/// `forge-authz decide`
+pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
+    let DecideArgs {
+        world,
+        db,
+        request,
+        explain,
+    } = a;
+    let (policy_path, limits) = (p.path(), p.limits());
+    let mut req = read_request(&request)?;
+    req.explain |= explain;
+    let outcome = match (world, db) {
+        (Some(world), _) => {
+            let w = World::load(&world)?;
+            match open_policy(&policy_path, limits, &w) {
+                Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
+                // Fail closed: a policy that cannot load decides nothing.
+                Err(e) => {
+                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+                }
+            }
+        }
+        (None, Some(db)) => {
+            let mut store = open_store(&db)?;
+            let now = store_now(&mut store)?;
+            match store_policy(&policy_path, limits, &mut store) {
+                Ok(mut policy) => {
+                    let outcome = {
+                        let facts = StoreFacts::new(&mut store);
+                        let outcome = authorize(&mut policy, &facts, &req, now)?;
+                        // A fact the store could not read is an error, never a decision
+                        // made without it.
+                        if let Some(e) = facts.take_error() {
+                            return Err(e.context("reading facts from the store"));
+                        }
+                        outcome
+                    };
+                    if let Outcome::Decision(d) = &outcome {
+                        let who = Actor {
+                            name: "policy".into(),
+                            ip: None,
+                            now,
+                        };
+                        lifecycle::apply_effects(&mut policy, &mut store, &d.effects, &who)?;
+                    }
+                    outcome
+                }
+                Err(e) => {
+                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+                }
+            }
+        }
+        (None, None) => bail!("pass --world or --db"),
+    };
+    let (out, allow) = outcome_output(&outcome);
+    outln!("{}", serde_json::to_string(&out)?);
+    Ok(if allow { 0 } else { EXIT_DENY })
+}
+
+/// `forge-authz scopes migrate|normalize`
+pub fn scopes(p: &PolicyArgs, action: ScopesAction) -> anyhow::Result<u8> {
+    let mut policy = inspect_policy(p)?;
+    match action {
+        ScopesAction::Migrate { scopes } => {
+            let out = policy.migrate_legacy_scopes(&split_scopes(&scopes))?;
+            outln!("{}", out.join(","));
+            Ok(0)
+        }
+        ScopesAction::Normalize { scopes } => {
+            match policy.normalize_scopes(&split_scopes(&scopes))? {
+                Ok(out) => {
+                    outln!("{}", out.join(","));
+                    Ok(0)
+                }
+                Err(unknown) => bail!("unknown scope `{unknown}`"),
+            }
+        }
+    }
+}
+
+/// `forge-authz inspect`
+pub fn inspect(p: &PolicyArgs, a: InspectArgs) -> anyhow::Result<u8> {
+    let token = if a.token == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s.trim().to_string()
+    } else {
+        a.token
+    };
+    let mut policy = inspect_policy(p)?;
+    match policy.inspect(&token).map_err(anyhow::Error::from)? {
+        Ok(info) => {
+            outln!(
+                "{}",
+                serde_json::json!({"format": "ok", "token_id": info.token_id, "key_id": info.key_id})
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            outln!(
+                "{}",
+                serde_json::json!({"format": "invalid", "error": e.code()})
+            );
+            Ok(EXIT_DENY)
+        }
+    }
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// A policy instance for the commands that consult no key (`scopes`, `inspect`).
+fn inspect_policy(p: &PolicyArgs) -> anyhow::Result<WasmPolicy> {
+    let module = PolicyModule::load(&p.path(), p.limits())?;
+    module
+        .authorizer(inspect_config())
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("{}", e.describe()))
+}
+
+/// A throwaway configuration: `inspect` needs an instance but consults no key.
+fn inspect_config() -> wit::Config {
+    wit::Config {
+        keys: vec![wit::SigningKey {
+            id: "inspect".into(),
+            secret: vec![0u8; 32],
+        }],
+        signing_key_id: "inspect".into(),
+        options: crate::world::OptionsDef::default().to_wit(),
+    }
+}
+
+/// A policy instance configured with a world's keys and options.
+pub(super) fn open_policy(
+    path: &Path,
+    limits: Limits,
+    world: &World,
+) -> anyhow::Result<WasmPolicy> {
+    let module = PolicyModule::load(path, limits)?;
+    module
+        .authorizer(world.config()?)
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("the policy refused the world's keys: {}", e.describe()))
+}
+
+fn read_request(path: &Path) -> anyhow::Result<RequestDef> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("parsing request {}", path.display()))
+}
+
+/// `forge-authz demo`
+pub fn demo(p: &PolicyArgs) -> anyhow::Result<u8> {
+    let (policy_path, limits) = (p.path(), p.limits());
+    let dir = std::env::temp_dir().join(format!("forge-authz-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let world_path = dir.join("world.json");
+    let mut world = sample_world()?;
+    world.save(&world_path)?;
+    outln!("policy:  {}", policy_path.display());
+    outln!("world:   {}", world_path.display());
+    let mut policy = open_policy(&policy_path, limits, &world)?;
+    let now = world.now();
+    let issued = mint(
+        &mut policy,
+        &mut world,
+        "alice",
+        "demo",
+        vec!["read:repository".into()],
+        BindingArgs::default(),
+        Some(now + 30 * 86_400),
+        now,
+    )?;
+    world.save(&world_path)?;
+    outln!(
+        "minted:  token {} for alice with scope read:repository (secret not shown)",
+        issued.record.id
+    );
+    let mut denied = false;
+    let mut allowed = false;
+    let token = CredentialDef::Basic {
+        username: "alice".into(),
+        password: issued.secret.clone(),
+    };
+    for (what, credential, action) in [
+        ("pull alice/secret", token.clone(), ActionDef::Pull),
+        ("push alice/secret", token, ActionDef::Push),
+        ("anonymous pull", CredentialDef::Anonymous, ActionDef::Pull),
+    ] {
+        let req = RequestDef {
+            credential,
+            repository: Some("alice/secret".into()),
+            action: Some(action),
+            ..RequestDef::default()
+        };
+        let d = match authorize(&mut policy, &world, &req, now)? {
+            Outcome::Decision(d) => DecisionOutput::from(&d),
+            _ => bail!("unexpected outcome"),
+        };
+        allowed |= d.decision == "allow";
+        denied |= d.decision == "deny";
+        outln!("{what:<18} -> {}", serde_json::to_string(&d)?);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(if allowed && denied { 0 } else { EXIT_ERROR })
+}

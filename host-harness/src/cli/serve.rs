@@ -1,0 +1,192 @@
+//! The server and its admin client: `serve`, `reload`, `status`, `shadow`, `promote`,
+//! and the git hook `serve` installs (`hook`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use super::{AdminSocketArgs, DbArgs, EXIT_DENY, PolicyArgs, ReposArgs};
+use crate::serve::admin::AdminRequest;
+
+/// `forge-authz serve`
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The repositories.
+    #[command(flatten)]
+    pub repos: ReposArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Threads deciding requests (each keeps a warm policy instance).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Private state directory (hooks, sockets). Default: a fresh random directory
+    /// (mode 0700) in the temp directory. An existing one must belong to this user
+    /// and be 0700.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Write the bound port to this file (for `--listen 127.0.0.1:0`).
+    #[arg(long)]
+    pub port_file: Option<PathBuf>,
+    /// Serve `/-/auth` for this reverse proxy's header family (default: not served).
+    #[arg(long, value_enum)]
+    pub forward_auth: Option<crate::serve::ForwardAuth>,
+    /// The admin socket (default: `admin.sock` in the state directory), mode 0600.
+    #[arg(long)]
+    pub admin_socket: Option<PathBuf>,
+    /// The only directory `reload`/`shadow` may take modules from.
+    #[arg(long)]
+    pub modules: Option<PathBuf>,
+    /// Concurrent connections; past that, `503`.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Largest request body (a push), bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_body_bytes: u64,
+    /// Seconds to receive a request's headers (and longest idle keep-alive).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a body or a response may stall.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Seconds in-flight requests may finish after SIGTERM.
+    #[arg(long, default_value_t = 30)]
+    pub grace: u64,
+    /// This host's id in the fleet's module reports (default: `hostname/listen`).
+    #[arg(long)]
+    pub host_id: Option<String>,
+    /// Seconds between polls of the store for a newly published module version.
+    #[arg(long, default_value_t = 2)]
+    pub fleet_poll: u64,
+    /// Log records: `text` or `json` (JSON lines).
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: crate::serve::log::LogFormat,
+}
+
+/// `forge-authz reload`
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    /// The server.
+    #[command(flatten)]
+    pub admin: AdminSocketArgs,
+    /// A file name in the server's `--modules` directory (default: reload the
+    /// module it serves).
+    #[arg(long = "module")]
+    pub module: Option<String>,
+}
+
+/// `forge-authz shadow`
+#[derive(Debug, clap::Args)]
+pub struct ShadowArgs {
+    /// The server.
+    #[command(flatten)]
+    pub admin: AdminSocketArgs,
+    /// The candidate: a file name in the server's `--modules` directory.
+    #[arg(long = "module")]
+    pub module: Option<String>,
+}
+
+/// `forge-authz hook` (internal)
+#[derive(Debug, clap::Args)]
+pub struct HookArgs {
+    /// `proc-receive`.
+    pub kind: String,
+    /// Hook arguments.
+    pub args: Vec<String>,
+}
+
+/// `forge-authz serve`
+pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
+    let ServeArgs {
+        db: DbArgs { db },
+        repos: ReposArgs { repos },
+        listen,
+        workers,
+        state,
+        port_file,
+        forward_auth,
+        admin_socket,
+        modules,
+        max_connections,
+        max_body_bytes,
+        header_timeout,
+        idle_timeout,
+        grace,
+        host_id,
+        fleet_poll,
+        log_format,
+    } = a;
+    crate::serve::log::set_format(log_format);
+    crate::serve::serve(crate::serve::ServeConfig {
+        db,
+        repos: std::fs::canonicalize(&repos)
+            .with_context(|| format!("repositories directory {}", repos.display()))?,
+        listen,
+        workers,
+        policy: p.path(),
+        limits: p.limits(),
+        state,
+        port_file,
+        forward_auth,
+        admin_socket,
+        modules,
+        http: crate::serve::http::HttpLimits {
+            max_connections,
+            max_body_bytes,
+            header_timeout: std::time::Duration::from_secs(header_timeout),
+            idle_timeout: std::time::Duration::from_secs(idle_timeout),
+        },
+        grace: std::time::Duration::from_secs(grace),
+        host_id,
+        fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),
+    })?;
+    Ok(0)
+}
+
+/// `forge-authz reload`
+pub fn reload(a: ReloadArgs) -> anyhow::Result<u8> {
+    admin(
+        &a.admin.admin_socket,
+        &AdminRequest::Reload { module: a.module },
+    )
+}
+
+/// `forge-authz status`
+pub fn status(a: AdminSocketArgs) -> anyhow::Result<u8> {
+    admin(&a.admin_socket, &AdminRequest::Status)
+}
+
+/// `forge-authz shadow`
+pub fn shadow(a: ShadowArgs) -> anyhow::Result<u8> {
+    admin(
+        &a.admin.admin_socket,
+        &AdminRequest::Shadow { module: a.module },
+    )
+}
+
+/// `forge-authz promote`
+pub fn promote(a: AdminSocketArgs) -> anyhow::Result<u8> {
+    admin(&a.admin_socket, &AdminRequest::Promote)
+}
+
+/// `forge-authz hook KIND ARGS...`
+pub fn hook(a: HookArgs) -> anyhow::Result<u8> {
+    match (a.kind.as_str(), a.args.as_slice()) {
+        ("proc-receive", []) => Ok(crate::serve::hook::proc_receive()),
+        _ => bail!("unknown hook `{}`", a.kind),
+    }
+}
+
+/// One admin request to a running server; exit 0 unless it was refused.
+fn admin(socket: &Path, req: &AdminRequest) -> anyhow::Result<u8> {
+    let answer = crate::serve::admin::request(socket, req)?;
+    outln!("{answer}");
+    Ok(if answer.get("refused").is_some() {
+        EXIT_DENY
+    } else {
+        0
+    })
+}

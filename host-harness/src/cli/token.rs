@@ -1,0 +1,559 @@
+//! Tokens: `mint` (into a world file), `token ...` (the database's lifecycle), `audit`,
+//! `expire`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::db::{open_store, store_now, store_policy};
+use super::policy::open_policy;
+use super::table::{print_table, utc};
+use super::{
+    BindingArgs, DbArgs, EXIT_DENY, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime,
+};
+use crate::lifecycle::{self, Actor, ChildResult, CreateArgs};
+use crate::policy::{Policy as _, WasmPolicy};
+use crate::store::Store;
+use crate::wit;
+use crate::world::World;
+
+/// `forge-authz mint`
+#[derive(Debug, clap::Args)]
+pub struct MintArgs {
+    /// World file.
+    #[arg(long)]
+    pub world: PathBuf,
+    /// Owner login.
+    #[arg(long)]
+    pub owner: String,
+    /// Scopes.
+    #[command(flatten)]
+    pub scopes: ScopeArgs,
+    /// Binding.
+    #[command(flatten)]
+    pub binding: BindingArgs,
+    /// Lifetime.
+    #[command(flatten)]
+    pub lifetime: LifetimeArgs,
+    /// Token name.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+}
+
+/// `forge-authz token ...`
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Acting user (default: the token's owner).
+    #[arg(long, global = true)]
+    pub actor: Option<String>,
+    /// Client IP recorded in the history.
+    #[arg(long, global = true)]
+    pub ip: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub out: JsonArgs,
+    /// The operation.
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+/// `forge-authz token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Mint a token; prints the secret once.
+    Create {
+        /// Owner login.
+        #[arg(long)]
+        owner: String,
+        /// Token name.
+        #[arg(long)]
+        name: String,
+        /// Scopes.
+        #[command(flatten)]
+        scopes: ScopeArgs,
+        /// Binding.
+        #[command(flatten)]
+        binding: BindingArgs,
+        /// Lifetime.
+        #[command(flatten)]
+        lifetime: LifetimeArgs,
+    },
+    /// List tokens (live ones, unless `--all`).
+    List {
+        /// Only this owner's.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Include revoked and expired tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one token.
+    Show {
+        /// Token id.
+        id: String,
+    },
+    /// Revoke a token and its children (or its rotation family).
+    Revoke {
+        /// Token id.
+        id: String,
+        /// Revoke the whole rotation family.
+        #[arg(long)]
+        family: bool,
+    },
+    /// Rotate a token: revoke it and mint its successor; prints the new secret once.
+    Rotate {
+        /// Token id.
+        id: String,
+        /// Lifetime of the new token (default: the old token's lifetime).
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Derive a child token (scopes within the parent's); prints the secret once.
+    Child {
+        /// Parent token id.
+        parent: String,
+        /// Scopes.
+        #[command(flatten)]
+        scopes: ScopeArgs,
+        /// Lifetime: `1h`, ...
+        #[arg(long, default_value = "1h")]
+        lifetime: String,
+        /// Reuse an existing child only with at least this much left.
+        #[arg(long)]
+        min_lifetime: Option<String>,
+    },
+    /// Change a token's name, scopes or expiry.
+    Edit {
+        /// Token id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New scopes.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// New lifetime from now, or `never`.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+}
+
+/// `forge-authz audit`
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Apply repairs.
+    #[arg(long)]
+    pub fix: bool,
+    /// Acting user recorded for repairs.
+    #[arg(long, default_value = "audit")]
+    pub actor: String,
+    /// Output format.
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+/// `forge-authz expire`
+#[derive(Debug, clap::Args)]
+pub struct ExpireArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+/// `forge-authz mint`: a token into a world file.
+pub fn mint_command(p: &PolicyArgs, a: MintArgs) -> anyhow::Result<u8> {
+    let MintArgs {
+        world,
+        owner,
+        scopes: ScopeArgs { scopes },
+        binding,
+        lifetime,
+        name,
+    } = a;
+    let mut w = World::load(&world)?;
+    let now = w.now();
+    let expires = lifetime.expires(now)?;
+    let mut policy = open_policy(&p.path(), p.limits(), &w)?;
+    let issued = mint(
+        &mut policy,
+        &mut w,
+        &owner,
+        &name,
+        scopes,
+        binding,
+        expires,
+        now,
+    )?;
+    w.save(&world)?;
+    eprintln!(
+        "minted token {} for {owner}; the secret is shown once:",
+        issued.record.id
+    );
+    outln!("{}", issued.secret);
+    Ok(0)
+}
+
+/// `forge-authz token ...`
+pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
+    let TokenArgs {
+        db: DbArgs { db },
+        actor,
+        ip,
+        out: JsonArgs { json },
+        action,
+    } = a;
+    let mut store = open_store(&db)?;
+    let now = store_now(&mut store)?;
+    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
+    let owner_of = |store: &mut Store, id: &str| -> anyhow::Result<String> {
+        Ok(store
+            .token(id)?
+            .with_context(|| format!("no token `{id}`"))?
+            .record
+            .owner)
+    };
+    let who = |default: String| Actor {
+        name: actor.clone().unwrap_or(default),
+        ip: ip.clone(),
+        now,
+    };
+    let print_secret = |secret: &str, record: &wit::TokenRecord| {
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"secret": secret, "token": token_json(record, false)})
+            );
+        } else {
+            eprintln!(
+                "token {} ({}); the secret is shown once:",
+                record.id, record.name
+            );
+            outln!("{secret}");
+        }
+    };
+    match action {
+        TokenAction::Create {
+            owner,
+            name,
+            scopes: ScopeArgs { scopes },
+            binding: BindingArgs { repos, owners },
+            lifetime,
+        } => {
+            let expires = lifetime.expires(now)?;
+            let args = CreateArgs {
+                owner: owner.clone(),
+                name,
+                scopes,
+                repositories: repos,
+                owners,
+                expires,
+            };
+            let (secret, record) = lifecycle::create(&mut policy, &mut store, &args, &who(owner))?;
+            print_secret(&secret, &record);
+        }
+        TokenAction::List { owner, all } => {
+            let tokens: Vec<_> = store
+                .tokens(owner.as_deref())?
+                .into_iter()
+                .filter(|t| all || token_state(&t.record, now) == "live")
+                .collect();
+            if json {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| token_json(&t.record, t.expiry_recorded))
+                    .collect();
+                outln!("{}", serde_json::Value::from(list));
+            } else {
+                let rows: Vec<Vec<String>> = tokens
+                    .iter()
+                    .map(|t| {
+                        let r = &t.record;
+                        vec![
+                            r.id.clone(),
+                            r.owner.clone(),
+                            r.name.clone(),
+                            token_state(r, now).into(),
+                            r.expires.map(utc).unwrap_or_else(|| "never".into()),
+                            r.scopes.join(","),
+                            r.repositories
+                                .iter()
+                                .chain(&r.owners)
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "OWNER", "NAME", "STATE", "EXPIRES", "SCOPES", "BOUND"],
+                    &rows,
+                );
+            }
+        }
+        TokenAction::Show { id } => {
+            let t = store
+                .token(&id)?
+                .with_context(|| format!("no token `{id}`"))?;
+            let mut v = token_json(&t.record, t.expiry_recorded);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("state".into(), token_state(&t.record, now).into());
+            }
+            outln!(
+                "{}",
+                if json {
+                    v.to_string()
+                } else {
+                    serde_json::to_string_pretty(&v)?
+                }
+            );
+        }
+        TokenAction::Revoke { id, family } => {
+            let scope = if family {
+                wit::RevokeScope::Family
+            } else {
+                wit::RevokeScope::Token
+            };
+            let owner = owner_of(&mut store, &id)?;
+            let ids = lifecycle::revoke(&mut policy, &mut store, &id, scope, &who(owner))?;
+            if json {
+                outln!("{}", serde_json::json!({"revoked": ids}));
+            } else {
+                for i in &ids {
+                    outln!("revoked {i}");
+                }
+            }
+        }
+        TokenAction::Rotate { id, expires_in } => {
+            let expires = expires_in
+                .map(|e| parse_lifetime(&e))
+                .transpose()?
+                .flatten()
+                .map(|s| now.saturating_add(s));
+            let owner = owner_of(&mut store, &id)?;
+            let (secret, record) =
+                lifecycle::rotate(&mut policy, &mut store, &id, expires, &who(owner))?;
+            print_secret(&secret, &record);
+        }
+        TokenAction::Child {
+            parent,
+            scopes: ScopeArgs { scopes },
+            lifetime,
+            min_lifetime,
+        } => {
+            let lifetime =
+                parse_lifetime(&lifetime)?.context("a child token needs a finite lifetime")?;
+            let min = min_lifetime
+                .map(|m| parse_lifetime(&m))
+                .transpose()?
+                .flatten();
+            let owner = owner_of(&mut store, &parent)?;
+            match lifecycle::child(
+                &mut policy,
+                &mut store,
+                &parent,
+                &scopes,
+                lifetime,
+                min,
+                &who(owner),
+            )? {
+                ChildResult::Minted(secret, record) => print_secret(&secret, &record),
+                ChildResult::Reused(record) => {
+                    if json {
+                        outln!(
+                            "{}",
+                            serde_json::json!({"reuse": token_json(&record, false)})
+                        );
+                    } else {
+                        outln!("reuse {}", record.id);
+                    }
+                }
+            }
+        }
+        TokenAction::Edit {
+            id,
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let expires = expires_in
+                .map(|e| parse_lifetime(&e).map(|l| l.map(|s| now.saturating_add(s))))
+                .transpose()?;
+            let change = wit::TokenEdit {
+                name,
+                scopes,
+                expires,
+            };
+            let owner = owner_of(&mut store, &id)?;
+            let written = lifecycle::edit(&mut policy, &mut store, &id, &change, &who(owner))?;
+            if json {
+                let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
+                outln!("{}", serde_json::Value::from(list));
+            } else {
+                for r in &written {
+                    outln!("updated {}", r.id);
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `forge-authz audit`
+pub fn audit(p: &PolicyArgs, a: AuditArgs) -> anyhow::Result<u8> {
+    let AuditArgs {
+        db: DbArgs { db },
+        fix,
+        actor,
+        out: JsonArgs { json },
+    } = a;
+    let mut store = open_store(&db)?;
+    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
+    let who = Actor {
+        name: actor,
+        ip: None,
+        now: store_now(&mut store)?,
+    };
+    let findings = lifecycle::audit(&mut policy, &mut store, fix, &who)?;
+    if json {
+        let list: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| serde_json::json!({"token": f.token_id, "kind": f.kind.name(), "message": f.message, "fixable": f.fix.is_some(), "fixed": fix && f.fix.is_some()}))
+            .collect();
+        outln!("{}", serde_json::Value::from(list));
+    } else {
+        let table: Vec<Vec<String>> = findings
+            .iter()
+            .map(|f| {
+                let state = match (&f.fix, fix) {
+                    (Some(_), true) => "fixed",
+                    (Some(_), false) => "fixable",
+                    (None, _) => "manual",
+                };
+                vec![
+                    f.token_id.clone(),
+                    f.kind.name().into(),
+                    state.into(),
+                    f.message.clone(),
+                ]
+            })
+            .collect();
+        print_table(&["TOKEN", "FINDING", "REPAIR", "DETAIL"], &table);
+    }
+    Ok(if findings.is_empty() || fix {
+        0
+    } else {
+        EXIT_DENY
+    })
+}
+
+/// `forge-authz expire`
+pub fn expire(p: &PolicyArgs, a: ExpireArgs) -> anyhow::Result<u8> {
+    let ExpireArgs {
+        db: DbArgs { db },
+        out: JsonArgs { json },
+    } = a;
+    let mut store = open_store(&db)?;
+    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
+    let who = Actor {
+        name: "expire".into(),
+        ip: None,
+        now: store_now(&mut store)?,
+    };
+    let events = lifecycle::expire(&mut policy, &mut store, &who)?;
+    if json {
+        let ids: Vec<&str> = events.iter().map(|e| e.token_id.as_str()).collect();
+        outln!("{}", serde_json::json!({"expired": ids}));
+    } else {
+        for e in &events {
+            outln!("expired {} ({} of {})", e.token_id, e.name, e.owner);
+        }
+        eprintln!("{} token(s) expired", events.len());
+    }
+    Ok(0)
+}
+
+fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value {
+    let mut v = serde_json::to_value(crate::world::TokenDef::from_wit(t)).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("secret_hash");
+        o.insert("expiry_recorded".into(), expiry_recorded.into());
+    }
+    v
+}
+
+fn token_state(t: &wit::TokenRecord, now: i64) -> &'static str {
+    if t.successor.is_some() {
+        "rotated"
+    } else if t.revoked.is_some() {
+        "revoked"
+    } else if t.expires.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "live"
+    }
+}
+
+/// Mint a token into a world file's token list, acting for its owner.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn mint(
+    policy: &mut WasmPolicy,
+    world: &mut World,
+    owner: &str,
+    name: &str,
+    scopes: Vec<String>,
+    binding: BindingArgs,
+    expires: Option<i64>,
+    now: i64,
+) -> anyhow::Result<wit::IssuedToken> {
+    // The CLI acts for the owner, as the forge would for a signed-in user.
+    let user = world
+        .user(owner)
+        .with_context(|| format!("no user `{owner}` in the world"))?;
+    let existing_names = world
+        .tokens
+        .iter()
+        .filter(|t| {
+            t.owner.eq_ignore_ascii_case(owner)
+                && t.revoked.is_none()
+                && t.expires.is_none_or(|e| e > now)
+        })
+        .map(|t| t.name.clone())
+        .collect();
+    let bound_facts = binding
+        .repos
+        .iter()
+        .map(|r| wit::BatchTarget {
+            repository: r.clone(),
+            facts: world.repository(r, Some(owner)),
+        })
+        .collect();
+    let request = wit::IssueRequest {
+        owner: owner.to_string(),
+        name: name.to_string(),
+        scopes,
+        repositories: binding.repos,
+        owners: binding.owners,
+        expires,
+        now,
+        creator: wit::Creator::Session(user),
+        existing_names,
+        bound_facts,
+        ip: None,
+    };
+    let issued = policy
+        .issue(&request)
+        .map_err(anyhow::Error::from)?
+        .map_err(|e| anyhow::anyhow!("refused: {}", e.describe()))?;
+    world.add_token(&issued.record);
+    Ok(issued)
+}
