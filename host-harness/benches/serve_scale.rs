@@ -23,12 +23,11 @@
 )]
 
 #[path = "../tests/support/pg.rs"]
-#[allow(dead_code)]
 mod pg;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -153,6 +152,8 @@ impl Drop for Server {
     }
 }
 
+// The child is waited for by `Server`'s Drop, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn serve(dir: &Path, db: &str) -> Server {
     let repos = dir.join("repos");
     let app = repos.join("alice").join("app.git");
