@@ -278,6 +278,15 @@ pub enum Command {
         /// Log records: `text` or `json` (JSON lines).
         #[arg(long, value_enum, default_value_t)]
         log_format: crate::serve::log::LogFormat,
+        /// Serve Prometheus metrics (`GET /metrics`) on this separate address (default:
+        /// not served). Metrics reveal traffic patterns: use loopback or a management
+        /// network, never the public git address.
+        #[arg(long)]
+        metrics_listen: Option<String>,
+        /// Write the metrics listener's bound port to this file (for
+        /// `--metrics-listen 127.0.0.1:0`).
+        #[arg(long, requires = "metrics_listen")]
+        metrics_port_file: Option<PathBuf>,
     },
     /// Ask a running server to load a new policy module (checked before it serves).
     Reload {
@@ -783,6 +792,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             idle_timeout,
             grace,
             log_format,
+            metrics_listen,
+            metrics_port_file,
         } => {
             crate::serve::log::set_format(log_format);
             crate::serve::serve(crate::serve::ServeConfig {
@@ -805,6 +816,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     idle_timeout: std::time::Duration::from_secs(idle_timeout),
                 },
                 grace: std::time::Duration::from_secs(grace),
+                metrics_listen,
+                metrics_port_file,
             })?;
             Ok(0)
         }

@@ -160,6 +160,7 @@ pub struct PolicyModule {
     pre: PolicyPre<HostState>,
     limits: Limits,
     source: Arc<PathBuf>,
+    sha256: Arc<str>,
     imports: Arc<Vec<String>>,
     exports: Arc<Vec<String>>,
 }
@@ -256,6 +257,7 @@ impl PolicyModule {
             pre,
             limits,
             source: Arc::new(source),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)).into(),
             imports: Arc::new(imports),
             exports: Arc::new(exports),
         })
@@ -282,6 +284,12 @@ impl PolicyModule {
     /// Where the module came from.
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// SHA-256 (lowercase hex) of the component's bytes: which module this is, whatever
+    /// its file is called (the metrics' `forge_authz_module_info`).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// Create a warm instance with an authorizer for `config`.
