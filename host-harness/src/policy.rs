@@ -159,8 +159,8 @@ pub struct PolicyModule {
     engine: Engine,
     pre: PolicyPre<HostState>,
     limits: Limits,
-    sha256: Arc<String>,
     source: Arc<PathBuf>,
+    sha256: Arc<str>,
     imports: Arc<Vec<String>>,
     exports: Arc<Vec<String>>,
 }
@@ -252,16 +252,12 @@ impl PolicyModule {
         let ty = component.component_type();
         let imports = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
         let exports = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
-        let sha256 = {
-            use sha2::Digest as _;
-            hex::encode(sha2::Sha256::digest(bytes))
-        };
         Ok(PolicyModule {
             engine,
             pre,
             limits,
-            sha256: Arc::new(sha256),
             source: Arc::new(source),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)).into(),
             imports: Arc::new(imports),
             exports: Arc::new(exports),
         })
@@ -273,11 +269,6 @@ impl PolicyModule {
             limits,
             ..self.clone()
         }
-    }
-
-    /// SHA-256 of the module's bytes, hex.
-    pub fn sha256(&self) -> &str {
-        &self.sha256
     }
 
     /// Names of the component's imports (e.g. `wasi:random/random@0.2.4`).
@@ -293,6 +284,12 @@ impl PolicyModule {
     /// Where the module came from.
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// SHA-256 (lowercase hex) of the component's bytes: which module this is, whatever
+    /// its file is called (the metrics' `forge_authz_module_info`).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// Create a warm instance with an authorizer for `config`.

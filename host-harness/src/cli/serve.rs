@@ -64,6 +64,15 @@ pub struct ServeArgs {
     /// Log records: `text` or `json` (JSON lines).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: crate::serve::log::LogFormat,
+    /// Serve Prometheus metrics (`GET /metrics`) on this separate address (default:
+    /// not served). Metrics reveal traffic patterns: use loopback or a management
+    /// network, never the public git address.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Write the metrics listener's bound port to this file (for
+    /// `--metrics-listen 127.0.0.1:0`).
+    #[arg(long, requires = "metrics_listen")]
+    pub metrics_port_file: Option<PathBuf>,
 }
 
 /// `forge-authz reload`
@@ -118,6 +127,8 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         host_id,
         fleet_poll,
         log_format,
+        metrics_listen,
+        metrics_port_file,
     } = a;
     crate::serve::log::set_format(log_format);
     crate::serve::serve(crate::serve::ServeConfig {
@@ -142,6 +153,8 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         grace: std::time::Duration::from_secs(grace),
         host_id,
         fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),
+        metrics_listen,
+        metrics_port_file,
     })?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::hook;
 use super::log;
+use super::metrics;
 use crate::lifecycle::{self, Actor};
 use crate::live::{LivePolicy, Worker};
 use crate::request::{
@@ -18,7 +19,7 @@ use crate::store::facts::StoreFacts;
 use crate::store::{Location, Store};
 use crate::wit;
 
-/// Counters exposed by the admin `status`.
+/// Counters exposed by the admin `status` and by `/metrics` (see [`super::metrics`]).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub(crate) requests: AtomicU64,
@@ -30,6 +31,12 @@ pub struct Counters {
     pub(crate) shadow_requests: AtomicU64,
     pub(crate) shadow_differences: AtomicU64,
     pub(crate) refused_connections: AtomicU64,
+    /// Decisions by reason, status and allow.
+    pub(crate) decisions: metrics::Decisions,
+    /// Time inside [`Shared::decide`]'s decision path.
+    pub(crate) decision_seconds: metrics::Histogram,
+    /// Whole HTTP requests on the git listener, by route.
+    pub(crate) request_seconds: metrics::RequestLatency,
 }
 
 /// A decision and what the host gathered for it.
@@ -99,7 +106,9 @@ impl Shared {
             store: None,
             writer: None,
         });
+        let started = std::time::Instant::now();
         let answer = self.decide_with(&mut ctx, req);
+        self.counters.decision_seconds.observe(started.elapsed());
         lock(&self.pool).push(ctx);
         self.count(&answer.decision);
         answer
@@ -187,6 +196,7 @@ impl Shared {
 
     fn count(&self, d: &wit::Decision) {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.decisions.record(d);
         if d.allow {
             self.counters.allowed.fetch_add(1, Ordering::Relaxed);
         } else {

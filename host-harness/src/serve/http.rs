@@ -11,7 +11,8 @@
 //!
 //! Routes: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) and, when
 //! configured, forward auth (`/-/auth`). Nothing else answers (`404`): the admin channel is
-//! a Unix socket, never HTTP.
+//! a Unix socket, never HTTP, and metrics are served only on their own listener
+//! ([`run_metrics`], `serve --metrics-listen`, off by default: they reveal traffic patterns).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{Semaphore, watch};
 
 use super::enforce::{Answer, Shared, principal_of};
+use super::metrics::{self, Route};
 use super::{ForwardAuth, cgi, credential_from_header, log, parse_git_url};
 use crate::request::{ActionDef, KindDef, RequestDef};
 use crate::wit;
@@ -354,15 +356,137 @@ async fn forward_auth(
     r
 }
 
-/// Accept connections until `shutdown` turns true; then stop accepting and let the
-/// connections in flight finish for at most `grace`.
+/// Serve the git listener until `shutdown` turns true; then stop accepting and let the
+/// connections in flight finish for at most `grace`. Each request's whole duration (to the
+/// end of its response body) goes to the request latency histogram.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    let permits = Arc::new(Semaphore::new(state.limits.max_connections.max(1)));
+    let limits = state.limits;
+    let shared = state.shared.clone();
+    let refused = move || {
+        shared
+            .counters
+            .refused_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    let handler = move |req: Request<Incoming>, peer: SocketAddr| {
+        let state = state.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let route = if req.uri().path() == "/-/auth" {
+                Route::Auth
+            } else {
+                let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+                match parse_git_url(req.method().as_str(), target) {
+                    Some(_) => Route::Git,
+                    None => Route::Other,
+                }
+            };
+            let shared = state.shared.clone();
+            let Ok(response) = handle(state, req, peer).await;
+            Ok::<_, Infallible>(response.map(|inner| {
+                Timed {
+                    inner,
+                    started,
+                    route,
+                    shared,
+                }
+                .boxed_unsync()
+            }))
+        }
+    };
+    serve_connections(listener, limits, refused, shutdown, grace, handler).await
+}
+
+/// Most connections the metrics listener keeps open (scrapers are few).
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
+/// Serve `GET /metrics` on its own listener (`serve --metrics-listen`), with the git
+/// listener's limits, until `shutdown` turns true.
+pub async fn run_metrics(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    limits: HttpLimits,
+    shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let limits = HttpLimits {
+        max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+        ..limits
+    };
+    let handler = move |req: Request<Incoming>, _peer: SocketAddr| {
+        let shared = shared.clone();
+        async move { metrics::handle(shared, req).await }
+    };
+    serve_connections(
+        listener,
+        limits,
+        metrics::refused_metrics_connection,
+        shutdown,
+        grace,
+        handler,
+    )
+    .await
+}
+
+/// A response body that records the request's whole duration when it is dropped (sent
+/// to the end, or abandoned with its connection).
+struct Timed {
+    inner: Body,
+    started: std::time::Instant,
+    route: Route,
+    shared: Arc<Shared>,
+}
+
+impl hyper::body::Body for Timed {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        self.shared
+            .counters
+            .request_seconds
+            .observe(self.route, self.started.elapsed());
+    }
+}
+
+/// Accept connections until `shutdown` turns true, each served by `handler` within
+/// `limits` (`refused` is called for each connection turned away with `503`); then stop
+/// accepting and let the connections in flight finish for at most `grace`.
+async fn serve_connections<H, F>(
+    listener: tokio::net::TcpListener,
+    limits: HttpLimits,
+    refused: impl Fn(),
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+    handler: H,
+) -> anyhow::Result<()>
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
+    F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut failures = 0u32;
     loop {
@@ -388,11 +512,7 @@ pub async fn run(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            state
-                .shared
-                .counters
-                .refused_connections
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            refused();
             tokio::spawn(async move {
                 let mut stream = stream;
                 let body = "forge-authz: too many connections, try again\n";
@@ -410,13 +530,13 @@ pub async fn run(
         let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
         // Reads are bounded by hyper's header deadline and the body's idle deadline; a
         // client that stops reading what we send is dropped after the idle deadline.
-        timed.set_write_timeout(Some(state.limits.idle_timeout));
+        timed.set_write_timeout(Some(limits.idle_timeout));
         let io = TokioIo::new(Box::pin(timed));
-        let state2 = state.clone();
-        let service = hyper::service::service_fn(move |req| handle(state2.clone(), req, peer));
+        let handler = handler.clone();
+        let service = hyper::service::service_fn(move |req| handler(req, peer));
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(state.limits.header_timeout)
+            .header_read_timeout(limits.header_timeout)
             .max_buf_size(16 * 1024)
             .serve_connection(io, service);
         let conn = graceful.watch(conn);

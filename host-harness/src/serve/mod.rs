@@ -10,7 +10,9 @@
 //!   failing closed, with typed messages;
 //! - [`admin`]: the admin Unix socket (reload, shadow, promote, status);
 //! - [`ssh`]: `ssh-keys` and `git-shell`;
-//! - [`log`]: structured, escaped log records.
+//! - [`log`]: structured, escaped log records;
+//! - [`metrics`]: Prometheus text exposition, on its own listener (`--metrics-listen`,
+//!   off by default: metrics reveal traffic patterns, so never on the git listener).
 //!
 //! The host enforces and logs; it never decides.
 
@@ -21,6 +23,7 @@ pub mod fleet;
 pub mod hook;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod ssh;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +100,11 @@ pub struct ServeConfig {
     pub host_id: Option<String>,
     /// How often the publication log is polled for a new module version.
     pub fleet_poll: Duration,
+    /// Address of the metrics listener (`GET /metrics`); `None`: metrics are not served.
+    /// Metrics reveal traffic patterns: never the public listener's address.
+    pub metrics_listen: Option<String>,
+    /// Write the metrics listener's bound port here once listening.
+    pub metrics_port_file: Option<PathBuf>,
 }
 
 /// The credential in an `Authorization` header (absent: anonymous; a malformed or
@@ -216,6 +224,8 @@ pub fn checked_state_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 /// Run the server until SIGTERM/SIGINT (then exit 0 after in-flight requests finish) or
 /// until it can no longer serve (an error: the process exits non-zero).
 pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Every store statement's duration feeds the store-latency histogram.
+    crate::store::sql::observe_queries(metrics::observe_store_query);
     // Migrations run here, once; request handlers only ever open read-only connections.
     let settings = Store::open(&config.db)?.settings()?;
     let live = Arc::new(
@@ -293,14 +303,34 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
         .with_context(|| format!("listening on {}", config.listen))?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
+    let metrics_listener = match &config.metrics_listen {
+        Some(a) => {
+            let l = std::net::TcpListener::bind(a)
+                .with_context(|| format!("listening for metrics on {a}"))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(std::net::TcpListener::local_addr)
+        .transpose()?;
     log::event(
         "serving",
         &[
             ("repos", &config.repos.display().to_string()),
             ("listen", &addr.to_string()),
             ("admin", &admin_path.display().to_string()),
+            (
+                "metrics",
+                &metrics_addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            ),
         ],
     );
+    if let (Some(f), Some(a)) = (&config.metrics_port_file, metrics_addr) {
+        std::fs::write(f, a.port().to_string())?;
+    }
     if let Some(f) = &config.port_file {
         std::fs::write(f, addr.port().to_string())?;
     }
@@ -316,6 +346,16 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        if let Some(l) = metrics_listener {
+            let l = tokio::net::TcpListener::from_std(l)?;
+            let (shared, limits, stopped) = (shared.clone(), state.limits, stopped.clone());
+            tokio::spawn(async move {
+                if let Err(e) = http::run_metrics(l, shared, limits, stopped, grace).await {
+                    // Metrics are not worth stopping git for: say so and keep serving.
+                    log::event("metrics-stopped", &[("cause", &format!("{e:#}"))]);
+                }
+            });
+        }
         tokio::spawn(signals(shared, stop));
         http::run(listener, state, stopped, grace).await
     })?;
