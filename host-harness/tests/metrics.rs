@@ -429,10 +429,8 @@ fn metrics_are_served_on_their_own_listener_and_move_with_decisions() {
         ),
         0.0
     );
-    assert_eq!(
-        get(&m, "forge_authz_store_query_duration_seconds_count"),
-        0.0
-    );
+    // Every decision read its facts from the store.
+    assert!(get(&m, "forge_authz_store_query_duration_seconds_count") >= 5.0);
 
     // Swaps: one published, one refused; shadow requests counted.
     assert!(
