@@ -9,7 +9,7 @@ use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs};
 use crate::cidr::Cidr;
 use crate::policy::{Limits, WasmPolicy};
-use crate::store::{HistoryFilter, Store};
+use crate::store::{HistoryFilter, Location, Store};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
 
@@ -96,7 +96,7 @@ pub struct HistoryArgs {
 }
 
 /// Open the token database: every command that reads or writes it comes through here.
-pub fn open_store(db: &Path) -> anyhow::Result<Store> {
+pub fn open_store(db: &Location) -> anyhow::Result<Store> {
     Store::open(db)
 }
 
@@ -134,8 +134,14 @@ pub fn init_db(a: InitDbArgs) -> anyhow::Result<u8> {
         db: DbArgs { db },
         world,
     } = a;
-    if db.exists() {
-        bail!("{} exists", db.display());
+    // Never over an existing store: a file that exists, or a database already holding
+    // a store (`import` replaces content on purpose).
+    let exists = match &db {
+        Location::Sqlite(path) => path.exists(),
+        Location::Postgres(_) => open_store(&db)?.settings().is_ok(),
+    };
+    if exists {
+        bail!("{db} exists");
     }
     let w = match world {
         Some(p) => World::load(&p)?,
@@ -143,11 +149,7 @@ pub fn init_db(a: InitDbArgs) -> anyhow::Result<u8> {
     };
     let mut store = open_store(&db)?;
     store.import_world(&w)?;
-    eprintln!(
-        "created {} (schema {})",
-        db.display(),
-        store.schema_version()?
-    );
+    eprintln!("created {db} (schema {})", store.schema_version()?);
     Ok(0)
 }
 
@@ -159,7 +161,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<u8> {
     } = a;
     let w = World::load(&world)?;
     open_store(&db)?.import_world(&w)?;
-    eprintln!("imported {} into {}", world.display(), db.display());
+    eprintln!("imported {} into {db}", world.display());
     Ok(0)
 }
 
@@ -170,7 +172,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<u8> {
         world,
     } = a;
     open_store(&db)?.export_world()?.save(&world)?;
-    eprintln!("exported {} to {}", db.display(), world.display());
+    eprintln!("exported {db} to {}", world.display());
     Ok(0)
 }
 
@@ -292,4 +294,76 @@ pub fn sample_world() -> anyhow::Result<World> {
         ],
         tokens: vec![],
     })
+}
+
+/// `forge-authz bulk-import`
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("rows").required(true).args(["users", "repositories"])))]
+pub struct BulkImportArgs {
+    /// The store.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Users and organisations (`-` for stdin).
+    #[arg(long)]
+    pub users: Option<PathBuf>,
+    /// Repositories (`-` for stdin).
+    #[arg(long)]
+    pub repositories: Option<PathBuf>,
+    /// `jsonl` (the world fixture's objects, one per line) or `csv` (a header row).
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: crate::store::bulk::Format,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch: usize,
+    /// Skip this many rows first (to go on after a failed batch).
+    #[arg(long, default_value_t = 0)]
+    pub skip: u64,
+}
+
+/// `forge-authz bulk-import`: rows are added in batches, one transaction each; progress
+/// goes to stderr (one updating line on a terminal, a line per batch otherwise).
+pub fn bulk_import(a: BulkImportArgs) -> anyhow::Result<u8> {
+    use std::io::IsTerminal as _;
+    use std::io::Write as _;
+    let (kind, path) = match (&a.users, &a.repositories) {
+        (Some(p), None) => (crate::store::bulk::Kind::Users, p),
+        (None, Some(p)) => (crate::store::bulk::Kind::Repositories, p),
+        _ => bail!("pass one of --users or --repositories"),
+    };
+    let input: Box<dyn std::io::BufRead> = if path == Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(
+            |e| anyhow::anyhow!("opening {}: {e}", path.display()),
+        )?))
+    };
+    let mut store = open_store(&a.db.db)?;
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let noun = match kind {
+        crate::store::bulk::Kind::Users => "users",
+        crate::store::bulk::Kind::Repositories => "repositories",
+    };
+    let report = |p: crate::store::bulk::Progress, end: &str| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let rate = p.committed as f64 / secs;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "{}{} {noun} imported ({:.0}/s, {:.1} s){}",
+            if tty { "\r" } else { "" },
+            p.committed,
+            rate,
+            secs,
+            end
+        );
+    };
+    let done =
+        crate::store::bulk::import(&mut store, kind, a.format, input, a.batch, a.skip, |p| {
+            report(p, if tty { "" } else { "\n" })
+        })?;
+    if tty {
+        report(done, "\n");
+    }
+    Ok(0)
 }

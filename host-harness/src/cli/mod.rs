@@ -2,12 +2,13 @@
 //! and a dispatcher; each command group lives in its own module.
 //!
 //! - [`db`]: world fixtures and the database (`init`, `init-db`, `import`, `export`,
-//!   `history`);
+//!   `history`, `bulk-import`);
 //! - [`token`]: tokens (`mint`, `token ...`, `audit`, `expire`);
 //! - [`policy`]: the policy module on its own (`decide`, `scopes`, `inspect`, `demo`);
 //! - [`serve`]: the server and its admin client (`serve`, `reload`, `status`, `shadow`,
 //!   `promote`, the internal `hook`);
 //! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
+//! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ macro_rules! outln {
 }
 
 pub mod db;
+pub mod fleet;
 pub mod policy;
 pub mod serve;
 pub mod ssh;
@@ -121,6 +123,13 @@ pub enum Command {
     Hook(serve::HookArgs),
     /// Record the expiry of every token past it.
     Expire(token::ExpireArgs),
+    /// Add users or repositories in bulk (JSON lines or CSV), one transaction per batch.
+    BulkImport(db::BulkImportArgs),
+    /// Publish a policy module to every `serve` over this store (or roll back, promote
+    /// the shadow, stop the shadow). Hosts check it and swap within a few seconds.
+    Publish(fleet::PublishArgs),
+    /// What is published and what each host runs.
+    Fleet(fleet::FleetArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -148,6 +157,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::GitShell(a) => ssh::git_shell(p, a),
         Command::Hook(a) => serve::hook(a),
         Command::Expire(a) => token::expire(p, a),
+        Command::BulkImport(a) => db::bulk_import(a),
+        Command::Publish(a) => fleet::publish(p, a),
+        Command::Fleet(a) => fleet::fleet(a),
     }
 }
 
@@ -180,18 +192,27 @@ impl PolicyArgs {
     }
 }
 
-/// `--db`: the token database (global, so `token list --db X` works after the
-/// subcommand too).
+/// `--db`: the store (global, so `token list --db X` works after the subcommand too).
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
-    /// Token database file.
+    /// The store: a SQLite file (`forge.db`, `sqlite:forge.db`) or a PostgreSQL URL
+    /// (`postgres://user@host:5432/forge`; shown without its password).
     #[arg(
         long,
         env = "FORGE_AUTHZ_DB",
         default_value = "forge-authz.db",
-        global = true
+        global = true,
+        value_parser = parse_location
     )]
-    pub db: PathBuf,
+    pub db: crate::store::Location,
+}
+
+/// `--db` as a store location (every string is one: a URL, or a SQLite path).
+pub fn parse_location(s: &str) -> Result<crate::store::Location, String> {
+    if s.is_empty() {
+        return Err("an empty store location".into());
+    }
+    Ok(crate::store::Location::parse(s))
 }
 
 /// `--json`: machine-readable output.

@@ -28,8 +28,8 @@ pub struct DecideArgs {
     /// (last-used, revocation of a leaked rotation family) are applied to it.
     // Not the shared `DbArgs`: optional, and without its default or environment variable
     // (which would conflict with `--world`).
-    #[arg(long)]
-    pub db: Option<PathBuf>,
+    #[arg(long, value_parser = super::parse_location)]
+    pub db: Option<crate::store::Location>,
     /// Request file (`-` for stdin).
     #[arg(long)]
     pub request: PathBuf,

@@ -70,8 +70,8 @@ impl ForwardAuth {
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    /// Token database.
-    pub db: PathBuf,
+    /// The store.
+    pub db: crate::store::Location,
     /// Directory of bare repositories, `owner/name.git`.
     pub repos: PathBuf,
     /// Address to listen on.
@@ -261,10 +261,7 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
         .clone()
         .unwrap_or_else(|| state.join("admin.sock"));
     let admin_listener = admin::bind(&admin_path)?;
-    let shared = Arc::new(enforce::Shared::new(
-        crate::store::Location::from(&config.db),
-        live,
-    ));
+    let shared = Arc::new(enforce::Shared::new(config.db.clone(), live));
     {
         let shared = shared.clone();
         std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));

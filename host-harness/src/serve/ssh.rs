@@ -10,7 +10,7 @@ use super::{hook, log};
 use crate::live::LivePolicy;
 use crate::policy::{EMBEDDED_POLICY_NAME, Limits};
 use crate::request::{ActionDef, CredentialDef, KindDef, RequestDef};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// Key types `ssh-keys` accepts: OpenSSH's plain and FIDO (`sk-`) public keys. A
 /// certificate (`*-cert-v01@openssh.com`) is not matched against stored keys: the store
@@ -43,7 +43,7 @@ pub struct ForcedPolicy {
 /// (`%t %k`) is a known user or deploy key, nothing otherwise (sshd then refuses the key).
 /// Reads the store read-only (an unprivileged `AuthorizedKeysCommandUser` can run it).
 pub fn ssh_keys(
-    db: &Path,
+    db: &Location,
     repos: &Path,
     key_type: &str,
     key_blob: &str,
@@ -68,7 +68,22 @@ pub fn ssh_keys(
     if !safe(&k.id) {
         return Ok(None);
     }
-    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let quote_str = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let quote = |p: &Path| quote_str(&p.display().to_string());
+    // The forced command names the store; it must never carry a password (sshd's
+    // command lines and process lists are readable).
+    let store = match db {
+        Location::Sqlite(path) => quote(&std::fs::canonicalize(path)?),
+        Location::Postgres(_) => {
+            let url = db.spelled();
+            if db.to_string() != url {
+                anyhow::bail!(
+                    "the --db URL carries a password, which would appear in the forced command: use a role that needs none here (trust or peer authentication on a Unix socket)"
+                );
+            }
+            quote_str(&url)
+        }
+    };
     let bin = std::env::current_exe()?;
     let mut command = quote(&bin);
     if forced.policy != Path::new(EMBEDDED_POLICY_NAME) {
@@ -80,7 +95,7 @@ pub fn ssh_keys(
     command.push_str(&format!(
         " --fuel {} git-shell --db {} --repos {} --key {}",
         forced.fuel,
-        quote(&std::fs::canonicalize(db)?),
+        store,
         quote(&std::fs::canonicalize(repos)?),
         k.id
     ));
@@ -143,7 +158,7 @@ pub fn parse_ssh_command(cmd: &str) -> Result<(ActionDef, String), String> {
 pub fn git_shell(
     policy_path: &Path,
     limits: Limits,
-    db: &Path,
+    db: &Location,
     repos: &Path,
     key: &str,
 ) -> anyhow::Result<u8> {
@@ -161,7 +176,7 @@ pub fn git_shell(
     let settings = Store::open_read_only(db)?.settings()?;
     let module = crate::policy::PolicyModule::load(policy_path, limits)?;
     let live = Arc::new(LivePolicy::from_module(module, settings.config));
-    let shared = Arc::new(Shared::new(crate::store::Location::from(db), live));
+    let shared = Arc::new(Shared::new(db.clone(), live));
     let request = RequestDef {
         credential: CredentialDef::SshKey(key.to_string()),
         kind: KindDef::Git,

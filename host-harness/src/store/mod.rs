@@ -89,7 +89,19 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
-            Location::Postgres(url) => f.write_str(&redact(url)),
+            Location::Postgres(url) if url.contains("://") => f.write_str(&redact(url)),
+            Location::Postgres(kv) => write!(f, "postgres:{}", redact(kv)),
+        }
+    }
+}
+
+impl Location {
+    /// The location as `--db` takes it, password included (never for logs).
+    pub fn spelled(&self) -> String {
+        match self {
+            Location::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Location::Postgres(url) if url.contains("://") => url.clone(),
+            Location::Postgres(kv) => format!("postgres:{kv}"),
         }
     }
 }

@@ -196,10 +196,17 @@ pub fn publish(
 
 /// Return to the live version before the current one.
 pub fn rollback(store: &mut Store, by: &str, now: i64) -> anyhow::Result<Option<ModuleRef>> {
+    // Never past the first publication: hosts would keep the rolled-back module loaded
+    // while the log said "none".
     let mut tx = store.write()?;
     let s = state(&mut tx)?;
-    if s.live.is_none() {
-        bail!("nothing is published");
+    match (&s.live, s.history.last()) {
+        (None, _) => bail!("nothing is published"),
+        (Some(m), None) => bail!(
+            "nothing to roll back to: version {} is the first live publication",
+            m.version
+        ),
+        _ => {}
     }
     record(&mut tx, "live", None, "rollback", by, now)?;
     let after = state(&mut tx)?;
