@@ -1,5 +1,6 @@
 //! Real git clients against `forge-authz serve` on loopback: clone, fetch and push decided
 //! by the wasm policy, per-ref refusals, forward auth, hot swap under load, shadow mode.
+//! Every test runs twice: over a SQLite store and over a real PostgreSQL server.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +15,31 @@ use std::time::{Duration, Instant};
 
 use forge_authz_host::serve::admin::AdminRequest;
 
+#[path = "support/pg.rs"]
+mod pg;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Each test body runs once per backend.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Backend::Postgres)
+            }
+        }
+    };
+}
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
 }
@@ -21,7 +47,7 @@ fn bin() -> PathBuf {
 /// A forge on loopback: a database, bare repositories, a running server.
 pub struct Forge {
     pub dir: PathBuf,
-    pub db: PathBuf,
+    pub db: String,
     pub repos: PathBuf,
     pub port: u16,
     server: Child,
@@ -120,18 +146,24 @@ fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
 }
 
 impl Forge {
-    pub fn start(name: &str) -> Forge {
-        let dir =
-            std::env::temp_dir().join(format!("forge-authz-git-{name}-{}", std::process::id()));
+    /// A forge over a fresh store (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
+    pub fn start(name: &str, backend: Backend) -> Option<Forge> {
+        let dir = std::env::temp_dir().join(format!(
+            "forge-authz-git-{name}-{backend:?}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("home")).unwrap();
         let world = dir.join("world.json");
         std::fs::write(&world, WORLD).unwrap();
-        let db = dir.join("forge.db");
+        let db = match backend {
+            Backend::Sqlite => dir.join("forge.db").display().to_string(),
+            Backend::Postgres => pg::shared_or_skip(name)?.fresh_database(&format!("git_{name}")),
+        };
         let out = cli(&[
             "init-db",
             "--db",
-            db.to_str().unwrap(),
+            db.as_str(),
             "--world",
             world.to_str().unwrap(),
         ]);
@@ -157,7 +189,7 @@ impl Forge {
             .args([
                 "serve",
                 "--db",
-                db.to_str().unwrap(),
+                db.as_str(),
                 "--repos",
                 repos.to_str().unwrap(),
             ])
@@ -196,13 +228,13 @@ impl Forge {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        Forge {
+        Some(Forge {
             dir,
             db,
             repos,
             port,
             server,
-        }
+        })
     }
 
     /// One request on the admin socket.
@@ -216,7 +248,7 @@ impl Forge {
                 "token",
                 "create",
                 "--db",
-                self.db.to_str().unwrap(),
+                self.db.as_str(),
                 "--owner",
                 owner,
                 "--name",
@@ -296,10 +328,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn clone_fetch_and_push_are_decided_by_the_policy() {
+both!(clone_fetch_and_push_are_decided_by_the_policy);
+fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
     // issue 5 (smart HTTP through the policy); reference §1.11-13, §2.8, §6.
-    let f = Forge::start("http");
+    let Some(f) = Forge::start("http", b) else {
+        return;
+    };
     let home = f.home();
     let rw = f.token("alice", "rw", "write:repository", &[]);
     let ro = f.token("alice", "ro", "read:repository", &[]);
@@ -456,15 +490,17 @@ fn clone_fetch_and_push_are_decided_by_the_policy() {
 }
 
 /// Run one SQL statement against the store (test-side time travel).
-fn sql(db: &Path, sql: &str) -> u64 {
+fn sql(db: &str, sql: &str) -> u64 {
     let mut store = forge_authz_host::store::Store::open(db).unwrap();
     store.execute_sql(sql).unwrap()
 }
 
-#[test]
-fn forward_auth_answers_like_the_server() {
+both!(forward_auth_answers_like_the_server);
+fn forward_auth_answers_like_the_server(b: Backend) {
     // issue 5 (nginx auth_request / Traefik forwardAuth).
-    let f = Forge::start("fwd");
+    let Some(f) = Forge::start("fwd", b) else {
+        return;
+    };
     let rw = f.token("alice", "rw", "write:repository", &[]);
     let basic = |u: &str, p: &str| {
         use base64::Engine as _;
@@ -536,11 +572,13 @@ fn forward_auth_answers_like_the_server() {
     assert_eq!(s, 400);
 }
 
-#[test]
-fn hot_swap_under_load_never_fails_or_wrongly_allows() {
+both!(hot_swap_under_load_never_fails_or_wrongly_allows);
+fn hot_swap_under_load_never_fails_or_wrongly_allows(b: Backend) {
     // issue 5: N clients decide while the module is swapped M times, broken modules
     // included; every answer is the expected one, and refused modules never serve.
-    let f = Forge::start("swap");
+    let Some(f) = Forge::start("swap", b) else {
+        return;
+    };
     let rw = f.token("alice", "rw", "write:repository", &[]);
     let mut forged = rw.clone();
     forged.replace_range(30..31, if &forged[30..31] == "A" { "B" } else { "A" });
@@ -613,10 +651,12 @@ fn hot_swap_under_load_never_fails_or_wrongly_allows() {
     assert_eq!(v["policy_failures"].as_u64(), Some(0));
 }
 
-#[test]
-fn shadow_mode_compares_and_promotes() {
+both!(shadow_mode_compares_and_promotes);
+fn shadow_mode_compares_and_promotes(b: Backend) {
     // issue 5: a candidate decides beside the live module; the live decision is enforced.
-    let f = Forge::start("shadow");
+    let Some(f) = Forge::start("shadow", b) else {
+        return;
+    };
     let rw = f.token("alice", "rw", "write:repository", &[]);
     let sock = f.dir.join("admin.sock");
     let v = f.admin(&AdminRequest::Shadow {
