@@ -169,13 +169,13 @@ pub struct RequestDef {
     pub repositories: Vec<String>,
     /// Creation step: `push-to-create`, `confirm`, `abort`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
+    pub step: Option<StepDef>,
     /// API: HTTP method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// API: scope categories of the route.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<String>,
+    pub categories: Vec<CategoryDef>,
     /// API: target user or organisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -187,10 +187,10 @@ pub struct RequestDef {
     pub admin_only: bool,
     /// API: role needed on the target repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_role: Option<String>,
+    pub required_role: Option<crate::world::Role>,
     /// API: privileged operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation: Option<String>,
+    pub operation: Option<OperationDef>,
     /// API: `sudo` target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sudo: Option<String>,
@@ -224,45 +224,105 @@ pub fn repository_path(requested: &str) -> &str {
     requested.strip_suffix(".git").unwrap_or(requested)
 }
 
-fn category(s: &str) -> anyhow::Result<wit::ScopeCategory> {
-    use wit::ScopeCategory as C;
-    Ok(match s {
-        "activitypub" => C::Activitypub,
-        "admin" => C::Admin,
-        "misc" => C::Misc,
-        "notification" => C::Notification,
-        "organization" => C::Organization,
-        "package" => C::Package,
-        "issue" => C::Issue,
-        "repository" => C::Repository,
-        "user" => C::User,
-        _ => bail!("unknown scope category `{s}`"),
-    })
+/// A step of repository creation.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepDef {
+    /// A push to a repository that does not exist yet.
+    PushToCreate,
+    /// The registrant confirms a pending creation.
+    Confirm,
+    /// The registrant abandons it.
+    Abort,
 }
 
-fn role(s: &str) -> anyhow::Result<wit::Role> {
-    Ok(match s {
-        "none" => wit::Role::None,
-        "read" => wit::Role::Read,
-        "write" => wit::Role::Write,
-        "admin" => wit::Role::Admin,
-        _ => bail!("unknown role `{s}`"),
-    })
+/// A scope category an API route declares.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CategoryDef {
+    /// ActivityPub.
+    Activitypub,
+    /// Site administration.
+    Admin,
+    /// Miscellaneous.
+    Misc,
+    /// Notifications.
+    Notification,
+    /// Organisations.
+    Organization,
+    /// Packages.
+    Package,
+    /// Issues.
+    Issue,
+    /// Repositories.
+    Repository,
+    /// Users.
+    User,
 }
 
-fn operation(s: &str) -> anyhow::Result<wit::PrivilegedOperation> {
-    use wit::PrivilegedOperation as P;
-    Ok(match s {
-        "repository-settings" => P::RepositorySettings,
-        "delete-repository" => P::DeleteRepository,
-        "transfer-repository" => P::TransferRepository,
-        "convert-mirror" => P::ConvertMirror,
-        "generate-from-template" => P::GenerateFromTemplate,
-        "create-for-other-owner" => P::CreateForOtherOwner,
-        "view-admin-details" => P::ViewAdminDetails,
-        "moderate" => P::Moderate,
-        _ => bail!("unknown operation `{s}`"),
-    })
+/// A privileged API operation.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationDef {
+    /// Change repository settings.
+    RepositorySettings,
+    /// Delete a repository.
+    DeleteRepository,
+    /// Transfer a repository.
+    TransferRepository,
+    /// Convert a mirror.
+    ConvertMirror,
+    /// Generate from a template.
+    GenerateFromTemplate,
+    /// Create for another owner.
+    CreateForOtherOwner,
+    /// View administrative details.
+    ViewAdminDetails,
+    /// Moderate.
+    Moderate,
+}
+
+impl StepDef {
+    fn to_wit(self) -> wit::CreationStep {
+        match self {
+            StepDef::PushToCreate => wit::CreationStep::PushToCreate,
+            StepDef::Confirm => wit::CreationStep::Confirm,
+            StepDef::Abort => wit::CreationStep::Abort,
+        }
+    }
+}
+
+impl CategoryDef {
+    fn to_wit(self) -> wit::ScopeCategory {
+        use wit::ScopeCategory as C;
+        match self {
+            CategoryDef::Activitypub => C::Activitypub,
+            CategoryDef::Admin => C::Admin,
+            CategoryDef::Misc => C::Misc,
+            CategoryDef::Notification => C::Notification,
+            CategoryDef::Organization => C::Organization,
+            CategoryDef::Package => C::Package,
+            CategoryDef::Issue => C::Issue,
+            CategoryDef::Repository => C::Repository,
+            CategoryDef::User => C::User,
+        }
+    }
+}
+
+impl OperationDef {
+    fn to_wit(self) -> wit::PrivilegedOperation {
+        use wit::PrivilegedOperation as P;
+        match self {
+            OperationDef::RepositorySettings => P::RepositorySettings,
+            OperationDef::DeleteRepository => P::DeleteRepository,
+            OperationDef::TransferRepository => P::TransferRepository,
+            OperationDef::ConvertMirror => P::ConvertMirror,
+            OperationDef::GenerateFromTemplate => P::GenerateFromTemplate,
+            OperationDef::CreateForOtherOwner => P::CreateForOtherOwner,
+            OperationDef::ViewAdminDetails => P::ViewAdminDetails,
+            OperationDef::Moderate => P::Moderate,
+        }
+    }
 }
 
 impl RequestDef {
@@ -319,27 +379,14 @@ impl RequestDef {
             KindDef::Create => wit::Request::Create(wit::CreationRequest {
                 transport: self.transport(),
                 repository: self.repository()?,
-                step: match self
-                    .step
-                    .as_deref()
-                    .context("a create request needs `step`")?
-                {
-                    "push-to-create" => wit::CreationStep::PushToCreate,
-                    "confirm" => wit::CreationStep::Confirm,
-                    "abort" => wit::CreationStep::Abort,
-                    other => bail!("unknown creation step `{other}`"),
-                },
+                step: self.step.context("a create request needs `step`")?.to_wit(),
             }),
             KindDef::Api => wit::Request::Api(wit::ApiRequest {
                 method: self
                     .method
                     .clone()
                     .context("an api request needs `method`")?,
-                categories: self
-                    .categories
-                    .iter()
-                    .map(|c| category(c))
-                    .collect::<anyhow::Result<_>>()?,
+                categories: self.categories.iter().map(|c| c.to_wit()).collect(),
                 repository: self
                     .repository
                     .as_deref()
@@ -347,8 +394,11 @@ impl RequestDef {
                 namespace: self.namespace.clone(),
                 requires_auth: self.requires_auth,
                 admin_only: self.admin_only,
-                required_role: role(self.required_role.as_deref().unwrap_or("none"))?,
-                operation: self.operation.as_deref().map(operation).transpose()?,
+                required_role: self
+                    .required_role
+                    .unwrap_or(crate::world::Role::None)
+                    .to_wit(),
+                operation: self.operation.map(OperationDef::to_wit),
                 sudo: self.sudo.clone(),
                 package: self.package,
             }),

@@ -473,8 +473,8 @@ impl World {
     pub fn load(path: &Path) -> anyhow::Result<World> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading world {}", path.display()))?;
-        let world: World = serde_json::from_str(&text)
-            .with_context(|| format!("parsing world {}", path.display()))?;
+        let world: World =
+            parse_json(&text).with_context(|| format!("parsing world {}", path.display()))?;
         world.validate()?;
         Ok(world)
     }
@@ -693,10 +693,59 @@ fn access(a: &AccessDef) -> wit::RefAccess {
     }
 }
 
+/// Parse JSON into a typed value; an error names the field it is about
+/// (`users[2].status: unknown variant ...`).
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> anyhow::Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        anyhow::anyhow!("{path}: {}", e.into_inner())
+    })
+}
+
 /// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
 pub fn system_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_fact_is_refused_by_type_with_its_field_named() {
+        let text = r#"{"keys": [], "signing_key": "k1",
+            "users": [{"name": "a"}, {"name": "b", "status": "on-holiday"}]}"#;
+        let e = parse_json::<World>(text).err().map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(
+            e.starts_with("users[1].status: unknown variant `on-holiday`"),
+            "{e}"
+        );
+        let text = r#"{"keys": [], "signing_key": "k1",
+            "repositories": [{"owner": "a", "name": "r", "collaborators": {"b": "owner"}}]}"#;
+        let e = parse_json::<World>(text).err().map(|e| e.to_string());
+        let e = e.unwrap_or_default();
+        assert!(
+            e.starts_with("repositories[0].collaborators.b: unknown variant"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_bad_request_field_is_named() {
+        let e = parse_json::<crate::request::RequestDef>(
+            r#"{"kind": "api", "method": "GET", "required_role": "owner"}"#,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.starts_with("required_role: unknown variant `owner`"),
+            "{e}"
+        );
+    }
 }

@@ -218,7 +218,7 @@ fn read_request(path: &Path) -> anyhow::Result<RequestDef> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
     };
-    serde_json::from_str(&text).with_context(|| format!("parsing request {}", path.display()))
+    crate::world::parse_json(&text).with_context(|| format!("parsing request {}", path.display()))
 }
 
 /// `forge-authz demo`

@@ -139,11 +139,8 @@ pub fn import(
                     continue;
                 }
                 let item = match kind {
-                    Kind::Users => serde_json::from_str::<UserDef>(&text)
-                        .map(Item::User)
-                        .map_err(anyhow::Error::from),
-                    Kind::Repositories => serde_json::from_str::<RepoDef>(&text)
-                        .map_err(anyhow::Error::from)
+                    Kind::Users => crate::world::parse_json::<UserDef>(&text).map(Item::User),
+                    Kind::Repositories => crate::world::parse_json::<RepoDef>(&text)
                         .and_then(|r| r.validate().map(|()| Item::Repo(r))),
                 };
                 match take(line_no, item)? {
