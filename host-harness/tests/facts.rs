@@ -1,0 +1,170 @@
+//! The store's per-decision lookups give exactly the facts the world fixture gives, for
+//! every world of the scenario corpus, every actor (and anonymous) and every target, with
+//! names in any case and names that do not exist — on SQLite and on a real PostgreSQL
+//! server. The corpus decides on the world's facts; this is what makes its verdicts hold
+//! for a server reading the store (issue 10: indexed lookups must not change an answer).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use forge_authz_host::request::FactSource;
+use forge_authz_host::store::Store;
+use forge_authz_host::store::facts::StoreFacts;
+use forge_authz_host::world::World;
+
+fn scenario_worlds() -> Vec<(String, World)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if let Some(w) = v.get("world") {
+                let world: World = serde_json::from_value(w.clone()).unwrap();
+                world.validate().unwrap();
+                out.push((
+                    path.file_stem().unwrap().to_string_lossy().into_owned(),
+                    world,
+                ));
+            }
+        }
+    }
+    assert!(out.len() >= 10, "the corpus worlds were found");
+    out
+}
+
+/// Names to ask about: every name the world mentions, in its case, upper case and
+/// swapped case, and names that exist nowhere.
+fn names(w: &World) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for u in &w.users {
+        set.insert(u.name.clone());
+        set.extend(u.members.keys().cloned());
+    }
+    for r in &w.repositories {
+        set.insert(r.owner.clone());
+        set.extend(r.collaborators.keys().cloned());
+        if let Some(reg) = &r.registrant {
+            set.insert(reg.clone());
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for n in set {
+        out.push(n.to_ascii_uppercase());
+        out.push(
+            n.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        );
+        out.push(n);
+    }
+    out.push("nobody-here".into());
+    out.push(String::new());
+    out
+}
+
+fn paths(w: &World) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &w.repositories {
+        out.push(format!("{}/{}", r.owner, r.name));
+        out.push(format!("{}/{}", r.owner.to_ascii_uppercase(), r.name));
+        out.push(format!("{}/{}", r.owner, r.name.to_ascii_uppercase()));
+        out.push(format!("{}/missing", r.owner));
+    }
+    out.extend(["nobody/none".into(), "no-slash".into(), "/".into()]);
+    out
+}
+
+fn compare(backend: &str, location: &str, name: &str, w: &World) {
+    let mut store = Store::open(location).unwrap();
+    store.import_world(w).unwrap();
+    let facts = StoreFacts::new(&mut store);
+    let names = names(w);
+    let mut asked = 0;
+    for n in &names {
+        assert_eq!(facts.user(n), w.user(n), "{backend} {name}: user {n:?}");
+        asked += 1;
+    }
+    let actors: Vec<Option<&str>> = std::iter::once(None)
+        .chain(names.iter().map(|n| Some(n.as_str())))
+        .collect();
+    for a in &actors {
+        for p in paths(w) {
+            assert_eq!(
+                facts.repository(&p, *a),
+                w.repository(&p, *a),
+                "{backend} {name}: repository {p:?} for {a:?}"
+            );
+            asked += 1;
+        }
+        for n in &names {
+            assert_eq!(
+                facts.namespace(n, *a),
+                w.namespace(n, *a),
+                "{backend} {name}: namespace {n:?} for {a:?}"
+            );
+            asked += 1;
+        }
+    }
+    for k in w
+        .ssh_keys
+        .iter()
+        .map(|k| k.id.as_str())
+        .chain(["no-such-key"])
+    {
+        assert_eq!(facts.ssh_key(k), w.ssh_key(k), "{backend} {name}: key {k}");
+    }
+    for t in w
+        .tokens
+        .iter()
+        .map(|t| t.id.as_str())
+        .chain(["no-such-token"])
+    {
+        assert_eq!(facts.token(t), w.token(t), "{backend} {name}: token {t}");
+    }
+    assert!(
+        facts.take_error().is_none(),
+        "{backend} {name}: no store error"
+    );
+    assert!(asked > 100, "{backend} {name}: asked {asked}");
+}
+
+#[test]
+fn sqlite_lookups_equal_the_world_facts() {
+    let dir = std::env::temp_dir().join(format!("forge-authz-facts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, w) in scenario_worlds() {
+        let db = dir.join(format!("{name}.db"));
+        compare("sqlite", &db.display().to_string(), &name, &w);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn postgres_lookups_equal_the_world_facts() {
+    let Some(server) = pg::shared_or_skip("postgres_lookups_equal_the_world_facts") else {
+        return;
+    };
+    for (name, w) in scenario_worlds() {
+        let db = server.fresh_database(&format!("facts_{}", name.replace('-', "_")));
+        compare("postgres", &db, &name, &w);
+    }
+}
