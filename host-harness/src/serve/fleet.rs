@@ -142,6 +142,9 @@ fn apply(
 ) -> anyhow::Result<()> {
     let live = &shared.live;
     let config = live.current().config.clone();
+    // What this host refuses is derived afresh from what the fleet wants now: a version
+    // no longer wanted (rolled back, shadow cleared) is no longer refused.
+    let mut refused: Vec<String> = Vec::new();
     if let Some(m) = &wanted.live
         && view.live.as_ref() != Some(m)
     {
@@ -160,7 +163,6 @@ fn apply(
                     ],
                 );
                 view.live = Some(m.clone());
-                view.refused = None;
             }
             Err(e) => {
                 shared
@@ -171,7 +173,7 @@ fn apply(
                     "fleet-refused",
                     &[("version", &m.version.to_string()), ("why", &e.0)],
                 );
-                view.refused = Some(format!("version {}: {}", m.version, e.0));
+                refused.push(format!("version {}: {}", m.version, e.0));
             }
         }
     }
@@ -195,11 +197,12 @@ fn apply(
                             .counters
                             .refused_reloads
                             .fetch_add(1, Ordering::Relaxed);
-                        view.refused = Some(format!("shadow version {}: {}", m.version, e.0));
+                        refused.push(format!("shadow version {}: {}", m.version, e.0));
                     }
                 }
             }
         }
     }
+    view.refused = (!refused.is_empty()).then(|| refused.join("; "));
     Ok(())
 }
