@@ -239,19 +239,23 @@ struct Figures {
 }
 
 fn drive(port: u16, request: Vec<u8>, expect: u16, clients: usize, seconds: f64) -> Figures {
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
+    // Every client warms up first; then all measure over the same window.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
     let threads: Vec<_> = (0..clients)
         .map(|_| {
             let request = request.clone();
+            let barrier = barrier.clone();
             std::thread::spawn(move || {
                 let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
                 stream.set_nodelay(true).unwrap();
                 let mut conn = BufReader::new(stream);
                 // Warm: instances, connections, statement caches.
-                for _ in 0..50 {
+                for _ in 0..20 {
                     assert_eq!(exchange(&mut conn, &request), expect);
                 }
+                barrier.wait();
+                let started = Instant::now();
+                let deadline = started + Duration::from_secs_f64(seconds);
                 let mut samples = Vec::new();
                 while Instant::now() < deadline {
                     let t = Instant::now();
@@ -259,15 +263,17 @@ fn drive(port: u16, request: Vec<u8>, expect: u16, clients: usize, seconds: f64)
                     samples.push(t.elapsed());
                     assert_eq!(status, expect);
                 }
-                samples
+                (samples, started.elapsed())
             })
         })
         .collect();
-    let mut all: Vec<Duration> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
-    let wall = started.elapsed().as_secs_f64();
+    let mut all: Vec<Duration> = Vec::new();
+    let mut wall = 0f64;
+    for t in threads {
+        let (samples, elapsed) = t.join().unwrap();
+        all.extend(samples);
+        wall = wall.max(elapsed.as_secs_f64());
+    }
     all.sort();
     let at = |q: f64| {
         let i = ((all.len() as f64 - 1.0) * q).round() as usize;

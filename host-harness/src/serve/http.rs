@@ -497,6 +497,9 @@ where
         let (stream, peer) = match accepted {
             Ok(x) => {
                 failures = 0;
+                // Responses go out in several writes (headers, chunks): without NODELAY,
+                // Nagle holds the next small write until the client's delayed ACK (~40 ms).
+                let _ = x.0.set_nodelay(true);
                 x
             }
             Err(e) => {
