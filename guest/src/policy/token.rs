@@ -11,6 +11,8 @@
 //! The public token id is the first 16 characters of the payload (its 12 id bytes). The
 //! secret has 192 bits of entropy; the id another 96. Every character is URL- and
 //! shell-safe (`A-Z a-z 0-9 - _ .`). The store keeps SHA-256 of the whole string.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -222,8 +224,8 @@ pub struct Keyring {
     signing_mac: HmacSha256,
 }
 
-impl std::fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
         f.debug_struct("Keyring")
             .field("key_ids", &ids)
