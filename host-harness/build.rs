@@ -19,7 +19,7 @@ fn main() {
     let target_dir = root.join("target").join("guest");
     let wasm = target_dir
         .join("wasm32-wasip2")
-        .join("release")
+        .join("policy")
         .join("forge_authz_guest.wasm");
     println!(
         "cargo:rustc-env=FORGE_AUTHZ_BUILT_POLICY={}",
@@ -61,7 +61,8 @@ fn build_guest(root: &std::path::Path, target_dir: &std::path::Path) {
             "forge-authz-guest",
             "--target",
             "wasm32-wasip2",
-            "--release",
+            "--profile",
+            "policy",
         ])
         .arg("--target-dir")
         .arg(target_dir);

@@ -1,6 +1,8 @@
 //! The WebAssembly component: private bindings, conversions, `export!`. Every function
 //! only converts WIT values to `crate::policy` values and back, and delegates.
 #![allow(unsafe_code)] // the generated bindings; no hand-written unsafe here.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 mod bindings {
     #![allow(missing_docs)]
@@ -184,3 +186,111 @@ fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
 }
 
 bindings::export!(Component with_types_in bindings);
+
+/// The allocator of the component: wasi-libc's `malloc` (dlmalloc), as `std` uses on this
+/// target. It grows linear memory itself and imports nothing.
+struct LibcAlloc;
+
+unsafe extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+    fn aligned_alloc(align: usize, size: usize) -> *mut u8;
+    fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
+    fn free(ptr: *mut u8);
+}
+
+/// `malloc`'s alignment on wasm32 (wasi-libc: 16 bytes).
+const MALLOC_ALIGN: usize = 16;
+
+// SAFETY: the same contract as `std::sys::alloc::wasi` (malloc for small alignments,
+// aligned_alloc otherwise; realloc only where malloc's alignment suffices).
+unsafe impl core::alloc::GlobalAlloc for LibcAlloc {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: C allocation functions; a null result is passed back as failure.
+        unsafe {
+            if layout.align() <= MALLOC_ALIGN && layout.align() <= layout.size() {
+                malloc(layout.size())
+            } else {
+                aligned_alloc(layout.align(), layout.size())
+            }
+        }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, _: core::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc`/`realloc` above.
+        unsafe { free(ptr) }
+    }
+    unsafe fn realloc(
+        &self,
+        ptr: *mut u8,
+        layout: core::alloc::Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        // SAFETY: as above; an over-aligned block is moved by the default path.
+        unsafe {
+            if layout.align() <= MALLOC_ALIGN && layout.align() <= new_size {
+                realloc(ptr, new_size)
+            } else {
+                let new = core::alloc::Layout::from_size_align_unchecked(new_size, layout.align());
+                let p = self.alloc(new);
+                if !p.is_null() {
+                    core::ptr::copy_nonoverlapping(ptr, p, core::cmp::min(layout.size(), new_size));
+                    self.dealloc(ptr, layout);
+                }
+                p
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LibcAlloc = LibcAlloc;
+
+/// A panic (an overflow, an allocation failure) traps: the host reports a policy failure,
+/// denies, and discards the instance. No message is formatted or written anywhere.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+// `memcmp`, `memcpy`, `memset` and friends come from wasi-libc (shipped with the target,
+// self-contained), as they would with `std`; they import nothing.
+#[link(name = "c")]
+unsafe extern "C" {}
+
+/// The canonical ABI's allocator: the host calls it to place strings and lists in the
+/// guest's memory, which the bindings then own and free with the global allocator, so it
+/// must allocate from that same allocator (with `std`, wasi-libc provided one over
+/// `malloc`, which was then Rust's allocator too). A failed allocation traps.
+///
+/// # Safety
+/// Called by the host per the canonical ABI: `old_ptr`/`old_len`/`align` describe a live
+/// allocation made here (or `old_len` is 0), `align` is a power of two.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use alloc::alloc::{Layout, alloc, realloc};
+    if new_len == 0 {
+        // A zero-sized value needs no memory: any non-null aligned address.
+        return align as *mut u8;
+    }
+    let size = if old_len == 0 { new_len } else { old_len };
+    let Ok(layout) = Layout::from_size_align(size, align) else {
+        core::arch::wasm32::unreachable()
+    };
+    // SAFETY: `layout` has a non-zero size; for a reallocation, the canonical ABI passes
+    // back the pointer, size and alignment of an allocation made by this function.
+    let ptr = unsafe {
+        if old_len == 0 {
+            alloc(layout)
+        } else {
+            realloc(old_ptr, layout, new_len)
+        }
+    };
+    if ptr.is_null() {
+        core::arch::wasm32::unreachable()
+    }
+    ptr
+}

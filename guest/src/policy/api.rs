@@ -1,6 +1,8 @@
 //! API routes (reference §1.6-9, §1.16-18, seed 001, seed 004): scopes by method and
 //! category, authentication, `sudo`, `/admin`, privileged operations, repository and
 //! namespace targets, public-only tokens, and the admin powers restricted tokens lose.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
 use super::model::{

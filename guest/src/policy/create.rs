@@ -1,5 +1,7 @@
 //! Repository creation by push (Launchpad and Gitea push-to-create): who may create under
 //! which owner, and why a token may never confirm or abort a creation (reference §2.10).
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
 use super::model::{CreationStep, NamespaceFacts, RepositoryFacts, Role, Visibility};

@@ -1,4 +1,6 @@
 //! Decisions: status classes, reason codes, per-ref verdicts and explanation traces.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::model::RefPermissions;
 

@@ -1,5 +1,7 @@
 //! Git pull and push (reference §1.13, §2.8, §1.19), per-ref verdicts, Launchpad's ref
 //! permissions, and the batch form.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::decision::{Decision, Reason, Trace, not_found};
 use super::model::{GitAction, Options, RefUpdate, RepositoryFacts, RepositoryKind, Role};

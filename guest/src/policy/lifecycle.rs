@@ -1,6 +1,8 @@
 //! Token lifecycle rules (Gafaelfawr's TokenService, seed 002; GitLab rotation and
 //! Launchpad last-used, reference §4-5): minting, child tokens, rotation, revocation,
 //! edits, expiry bookkeeping, audit. Pure: the host stores what these functions return.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::model::{
     AuditEntry, AuditFinding, AuditFix, AuditKind, ChangeContext, ChangePlan, ChildOutcome,
@@ -484,7 +486,7 @@ fn descendants(records: &[TokenRecord], root: &str) -> Vec<String> {
             }
         }
     }
-    levels.sort_by_key(|l| std::cmp::Reverse(l.1));
+    levels.sort_by_key(|l| core::cmp::Reverse(l.1));
     out.extend(levels.into_iter().map(|(id, _)| id));
     out
 }
@@ -841,7 +843,7 @@ pub fn audit(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
                 .normalized()
                 .into_iter()
                 .filter(|s| {
-                    ScopeSet::parse(std::slice::from_ref(s))
+                    ScopeSet::parse(core::slice::from_ref(s))
                         .map(|one| one.excess_over(&ps).is_none())
                         .unwrap_or(false)
                 })

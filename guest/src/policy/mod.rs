@@ -10,6 +10,8 @@
 // A refusal is a `Decision` returned by value: boxing it would allocate on every deny, and
 // records in enums are moved, not copied, across the WIT boundary.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 pub mod api;
 pub mod create;

@@ -1,5 +1,7 @@
 //! Plain data the policy consumes and produces. Mirrors `wit/types.wit` one to one; the
 //! component converts between the two, the native tests use these directly.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Seconds since the Unix epoch, UTC.
 pub type Timestamp = i64;
@@ -13,9 +15,9 @@ pub struct SigningKey {
     pub secret: Vec<u8>,
 }
 
-impl std::fmt::Debug for SigningKey {
+impl core::fmt::Debug for SigningKey {
     // The secret never reaches a log, not even through Debug.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SigningKey")
             .field("id", &self.id)
             .field("secret", &"<redacted>")
@@ -278,9 +280,9 @@ pub enum Credential {
     Session(String),
 }
 
-impl std::fmt::Debug for Credential {
+impl core::fmt::Debug for Credential {
     // Credentials hold secrets: Debug shows only their shape.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Credential::Anonymous => f.write_str("Anonymous"),
             Credential::Bearer(_) => f.write_str("Bearer(<redacted>)"),
@@ -790,8 +792,8 @@ pub struct IssuedToken {
     pub event: HistoryEvent,
 }
 
-impl std::fmt::Debug for IssuedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("IssuedToken")
             .field("secret", &"<redacted>")
             .field("record", &self.record)

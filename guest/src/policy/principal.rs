@@ -1,6 +1,8 @@
 //! Who is asking: the credential resolved into a principal, with every credential rule
 //! (token format, record, hash, revocation, expiry, account, username, stored scopes,
 //! conflicting tokens, SSH keys, sessions). Shared by every kind of request.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::decision::{Decision, INVALID_TOKEN_MESSAGE, Reason, Trace};
 use super::model::{

@@ -1,6 +1,8 @@
 //! Ref updates and branch protection: ref-name validity, glob patterns, and who may
 //! create, push, force-push or delete a ref (Launchpad `checkRefPermissions`, Gitea
 //! protected branches).
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use super::decision::{Reason, RefVerdict};
 use super::model::{ProtectedRef, RefAccess, RefUpdate, RepositoryFacts, Role};

@@ -13,6 +13,8 @@
 //! An unknown scope is an error: refused at minting, and at use (403 `scope-unknown`).
 //! Legacy (pre-1.20) Gitea scopes are not accepted as they are: [`migrate_legacy`]
 //! converts them by the exact migration table.
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// A Gitea/Forgejo scope category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
