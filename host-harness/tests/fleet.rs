@@ -75,6 +75,8 @@ struct Fleet {
     db: String,
     repos: PathBuf,
     hosts: Vec<Host>,
+    /// `--fleet-poll` of the hosts started next (seconds).
+    poll: &'static str,
 }
 
 impl Drop for Fleet {
@@ -131,6 +133,7 @@ impl Fleet {
             db,
             repos,
             hosts: Vec::new(),
+            poll: "1",
         };
         fleet.ok(&[
             "init-db",
@@ -196,7 +199,7 @@ impl Fleet {
             ])
             .args(["--admin-socket", admin.to_str().unwrap()])
             .args(["--forward-auth", "traefik", "--workers", "2"])
-            .args(["--host-id", id, "--fleet-poll", "1"])
+            .args(["--host-id", id, "--fleet-poll", self.poll])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -701,6 +704,24 @@ fn a_host_started_after_a_publication_serves_it_from_its_first_request() {
     let row = f.row(&fleet, h).unwrap_or_else(|| panic!("{fleet}"));
     assert_eq!(row["live_version"], 1, "{fleet}");
     assert_eq!(row["state"], "running", "{fleet}");
+}
+
+#[test]
+fn postgres_hosts_wake_on_a_publication_without_waiting_for_their_poll() {
+    // issue 10 (LISTEN/NOTIFY): hosts polling only every 10 minutes still pick a
+    // publication up within seconds, because PostgreSQL notifies them.
+    let Some(mut f) = pg_fleet("notify") else {
+        return;
+    };
+    f.poll = "600";
+    f.start("notify-a");
+    f.start("notify-b");
+    let good = f.module("good.wasm");
+    f.ok(&["publish", "--db", &f.db, &good]);
+    f.wait_all("both hosts run version 1 (notified)", |status, row| {
+        version_is("status", &status["fleet"]["live"]["version"], Some(1))?;
+        version_is("row", &row["live_version"], Some(1))
+    });
 }
 
 #[test]

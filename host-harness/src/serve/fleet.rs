@@ -61,8 +61,21 @@ impl Watcher {
 
     /// Poll forever.
     pub fn run(mut self) {
+        let mut listener: Option<modules::Listener> = None;
         loop {
-            std::thread::sleep(self.interval);
+            // PostgreSQL: wake on a publication's notification, at the latest after the
+            // poll interval; SQLite (or a listener that cannot connect): poll.
+            if listener.is_none() {
+                listener = modules::Listener::open(&self.location).ok().flatten();
+            }
+            match listener.as_mut().map(|l| l.wait(self.interval)) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) => {
+                    listener = None;
+                    std::thread::sleep(self.interval);
+                }
+                None => std::thread::sleep(self.interval),
+            }
             self.sync();
         }
     }

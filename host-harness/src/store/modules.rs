@@ -152,7 +152,61 @@ fn record(
          VALUES ($1, $2, $3, $4, $5)",
         &vals![role, version, action, by, now],
     )?;
+    // PostgreSQL hosts also LISTEN: the notification is delivered when this commits.
+    if conn.dialect() == super::Dialect::Postgres {
+        conn.batch(&format!("NOTIFY {CHANNEL}"))?;
+    }
     Ok(())
+}
+
+/// The PostgreSQL notification channel of new publications.
+pub const CHANNEL: &str = "forge_authz_publications";
+
+/// A connection that waits for publication notifications (PostgreSQL only): hosts
+/// wake on a publication instead of waiting out their poll interval. Polling stays the
+/// fallback (a notification can be missed while the connection is down).
+pub struct Listener {
+    client: Box<postgres::Client>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
+}
+
+impl Listener {
+    /// Listen on `location` (None: not PostgreSQL).
+    pub fn open(location: &super::Location) -> anyhow::Result<Option<Listener>> {
+        if !matches!(location, super::Location::Postgres(_)) {
+            return Ok(None);
+        }
+        let store = Store::open_read_only(location)?;
+        let Conn::Postgres(mut client, _) = store.conn else {
+            return Ok(None);
+        };
+        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+        Ok(Some(Listener { client }))
+    }
+
+    /// Wait up to `timeout` for a publication; `Ok(true)` if one was announced.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> anyhow::Result<bool> {
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let got = self
+            .client
+            .notifications()
+            .timeout_iter(timeout)
+            .next()?
+            .is_some();
+        // Several publications at once need one sync: drain what is already queued
+        // (without waiting).
+        if got {
+            let mut notifications = self.client.notifications();
+            let mut queued = notifications.iter();
+            while queued.next()?.is_some() {}
+        }
+        Ok(got)
+    }
 }
 
 /// Store a module (once per SHA-256) and publish it. The caller has checked it.
