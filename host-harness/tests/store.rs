@@ -707,3 +707,124 @@ fn children_stay_within_their_parent_from_the_cli(b: Backend) {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+both!(bulk_import_adds_rows_in_batches_and_names_bad_ones);
+fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
+    // issue 10 (bulk import): JSON lines and CSV, batches, a bad row named by line and
+    // field with the count committed before it, --skip to go on; the rows are facts the
+    // policy then decides on.
+    let dir = tempdir(&format!("bulk-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
+    let users = dir.join("users.csv");
+    std::fs::write(
+        &users,
+        "name,visibility,organization\nzed,public,false\nneworg,private,true\n",
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "bulk-import",
+            "--db",
+            d,
+            "--users",
+            users.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Five repositories, batches of two; the fourth has an unknown kind.
+    let mut lines = String::new();
+    for i in 0..3 {
+        lines.push_str(&format!(
+            "{{\"owner\": \"zed\", \"name\": \"r{i}\", \"collaborators\": {{\"carol\": \"write\"}}}}\n"
+        ));
+    }
+    lines.push_str("{\"owner\": \"zed\", \"name\": \"r3\", \"kind\": \"fork\"}\n");
+    lines.push_str("{\"owner\": \"zed\", \"name\": \"r4\", \"private\": true}\n");
+    let out = run(
+        &[
+            "bulk-import",
+            "--db",
+            d,
+            "--repositories",
+            "-",
+            "--batch",
+            "2",
+        ],
+        Some(&lines),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("row 4") && err.contains("kind") && err.contains("unknown variant `fork`"),
+        "the bad row and field are named: {err}"
+    );
+    let mut s = Store::open(d).unwrap();
+    let facts = forge_authz_host::store::facts::StoreFacts::new(&mut s);
+    use forge_authz_host::request::FactSource as _;
+    // Batches are r0+r1 and r2+r3: the first committed, the second (with the bad row)
+    // failed as a whole.
+    let r0 = facts.repository("ZED/r0", Some("Carol")).unwrap();
+    assert_eq!(
+        r0.role,
+        wit::Role::Write,
+        "collaborator roles arrive, any case"
+    );
+    assert!(
+        facts.repository("zed/r2", None).is_none(),
+        "a failed batch is rolled back"
+    );
+    assert!(err.contains("2 rows before it were committed"), "{err}");
+    assert!(
+        facts.namespace("neworg", Some("zed")).unwrap().organization,
+        "CSV users with their flags"
+    );
+    drop(facts);
+    drop(s);
+    // Fix the bad row and go on from the failed batch.
+    let fixed = lines.replace("\"fork\"", "\"mirror\"");
+    let out = run(
+        &[
+            "bulk-import",
+            "--db",
+            d,
+            "--repositories",
+            "-",
+            "--batch",
+            "2",
+            "--skip",
+            "2",
+        ],
+        Some(&fixed),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = Store::open(d).unwrap();
+    let w = s.export_world().unwrap();
+    let names: Vec<&str> = w
+        .repositories
+        .iter()
+        .filter(|r| r.owner == "zed")
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["r0", "r1", "r2", "r3", "r4"]);
+    // A name that exists is refused, not replaced.
+    let out = run(
+        &["bulk-import", "--db", d, "--repositories", "-"],
+        Some("{\"owner\": \"zed\", \"name\": \"R0\"}\n"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -81,6 +81,14 @@ pub struct Progress {
     pub skipped: u64,
 }
 
+/// A bad row: its error, its line, and where to go on from (its batch is not committed).
+fn refused(e: anyhow::Error, line: u64, counts: &Progress) -> anyhow::Error {
+    let done = counts.committed + counts.skipped;
+    e.context(format!(
+        "row {line}: not imported ({done} rows before it were committed; rerun with --skip {done})"
+    ))
+}
+
 /// Import rows from `input`, `batch` rows per transaction, skipping the first `skip`
 /// rows. Calls `progress` after each committed batch. Returns the final counts.
 pub fn import(
@@ -108,13 +116,7 @@ pub fn import(
                 Item::User(u) => put_user(&mut tx, u),
                 Item::Repo(r) => put_repository(&mut tx, r),
             }
-            .with_context(|| {
-                format!(
-                    "row {line}: not imported ({} rows before it were committed; rerun with --skip {})",
-                    counts.committed + counts.skipped,
-                    counts.committed + counts.skipped
-                )
-            })?;
+            .map_err(|e| refused(e, *line, counts))?;
         }
         tx.commit()?;
         counts.committed += u64::try_from(pending.len())?;
@@ -128,7 +130,7 @@ pub fn import(
         if rows <= skip {
             return Ok(None);
         }
-        Ok(Some((line, item.with_context(|| format!("row {line}"))?)))
+        Ok(Some((line, item?)))
     };
     match format {
         Format::Jsonl => {
@@ -143,9 +145,10 @@ pub fn import(
                     Kind::Repositories => crate::world::parse_json::<RepoDef>(&text)
                         .and_then(|r| r.validate().map(|()| Item::Repo(r))),
                 };
-                match take(line_no, item)? {
-                    Some(x) => pending.push(x),
-                    None => counts.skipped += 1,
+                match take(line_no, item) {
+                    Ok(Some(x)) => pending.push(x),
+                    Ok(None) => counts.skipped += 1,
+                    Err(e) => return Err(refused(e, line_no, &counts)),
                 }
                 if pending.len() == batch {
                     flush(store, &mut pending, &mut counts)?;
@@ -191,9 +194,10 @@ pub fn import(
                             repo.validate().map(|()| Item::Repo(repo))
                         }),
                 };
-                match take(line_no, item)? {
-                    Some(x) => pending.push(x),
-                    None => counts.skipped += 1,
+                match take(line_no, item) {
+                    Ok(Some(x)) => pending.push(x),
+                    Ok(None) => counts.skipped += 1,
+                    Err(e) => return Err(refused(e, line_no, &counts)),
                 }
                 if pending.len() == batch {
                     flush(store, &mut pending, &mut counts)?;
