@@ -599,8 +599,8 @@ impl World {
                 .iter()
                 .map(|p| wit::ProtectedRef {
                     pattern: p.pattern.clone(),
-                    push: access(&p.push),
-                    force_push: access(&p.force_push),
+                    push: p.push.to_wit(),
+                    force_push: p.force_push.to_wit(),
                 })
                 .collect(),
             registrant: r.registrant.clone(),
@@ -684,12 +684,36 @@ impl World {
     }
 }
 
-fn access(a: &AccessDef) -> wit::RefAccess {
-    match a {
-        AccessDef::Writers => wit::RefAccess::Writers,
-        AccessDef::Admins => wit::RefAccess::Admins,
-        AccessDef::Nobody => wit::RefAccess::Nobody,
-        AccessDef::Users(u) => wit::RefAccess::Users(u.clone()),
+impl AccessDef {
+    /// The spelling of its kind in the store's columns (`users` lists its users apart).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AccessDef::Writers => "writers",
+            AccessDef::Admins => "admins",
+            AccessDef::Nobody => "nobody",
+            AccessDef::Users(_) => "users",
+        }
+    }
+
+    /// From a stored kind and, for `users`, its users.
+    pub fn from_kind(kind: &str, users: Vec<String>) -> anyhow::Result<AccessDef> {
+        Ok(match kind {
+            "writers" => AccessDef::Writers,
+            "admins" => AccessDef::Admins,
+            "nobody" => AccessDef::Nobody,
+            "users" => AccessDef::Users(users),
+            other => bail!("unknown ref access `{other}`"),
+        })
+    }
+
+    /// As the WIT value.
+    pub fn to_wit(&self) -> wit::RefAccess {
+        match self {
+            AccessDef::Writers => wit::RefAccess::Writers,
+            AccessDef::Admins => wit::RefAccess::Admins,
+            AccessDef::Nobody => wit::RefAccess::Nobody,
+            AccessDef::Users(u) => wit::RefAccess::Users(u.clone()),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Conn, Role, Row, Store, name_key, token_by_id};
 use crate::request::FactSource;
 use crate::vals;
 use crate::wit;
-use crate::world::{KeyKind, RepoKind, Status, Visibility};
+use crate::world::{AccessDef, KeyKind, RepoKind, Status, Visibility};
 
 /// A fact source over an open store. A store error is remembered (`error`), and the
 /// lookup answers "no such fact": the caller turns the decision into a deny with the
@@ -156,13 +156,12 @@ fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit
         Ok(out)
     };
     let access = |kind: &str, ordinal: i64, rule: &str| -> anyhow::Result<wit::RefAccess> {
-        Ok(match kind {
-            "writers" => wit::RefAccess::Writers,
-            "admins" => wit::RefAccess::Admins,
-            "nobody" => wit::RefAccess::Nobody,
-            "users" => wit::RefAccess::Users(users_of(ordinal, rule)?),
-            other => anyhow::bail!("unknown ref access `{other}`"),
-        })
+        let users = if kind == "users" {
+            users_of(ordinal, rule)?
+        } else {
+            Vec::new()
+        };
+        Ok(AccessDef::from_kind(kind, users)?.to_wit())
     };
     conn.query(
         "SELECT ordinal, pattern, push, force_push FROM protected_refs \

@@ -359,15 +359,6 @@ pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn access_name(a: &AccessDef) -> &'static str {
-    match a {
-        AccessDef::Writers => "writers",
-        AccessDef::Admins => "admins",
-        AccessDef::Nobody => "nobody",
-        AccessDef::Users(_) => "users",
-    }
-}
-
 /// A repository row with its collaborators and protected refs.
 pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
     let (ok, nk) = (name_key(&r.owner), name_key(&r.name));
@@ -410,8 +401,8 @@ pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
                 nk.as_str(),
                 ordinal,
                 &p.pattern,
-                access_name(&p.push),
-                access_name(&p.force_push)
+                p.push.kind_name(),
+                p.force_push.kind_name()
             ],
         )?;
         for (rule, access) in [("push", &p.push), ("force_push", &p.force_push)] {
@@ -828,17 +819,23 @@ impl Store {
             .transpose()
     }
 
-    /// The policy's configuration (keys, signing key, options) and the clock: what a
-    /// server reads once at start-up and a command once per run.
-    pub fn settings(&mut self) -> anyhow::Result<Settings> {
+    /// The signing key id, the options and the fixed clock.
+    fn meta_fields(&mut self) -> anyhow::Result<(String, OptionsDef, Option<i64>)> {
         let signing_key = self
             .meta("signing_key")?
-            .context("the store is not initialised: run `forge-authz db init`")?;
+            .context("the store is not initialised: run `forge-authz init-db`")?;
         let options: OptionsDef = match self.meta("options")? {
             Some(s) => parse(&s)?,
             None => OptionsDef::default(),
         };
         let now = self.meta("now")?.map(|s| s.parse()).transpose()?;
+        Ok((signing_key, options, now))
+    }
+
+    /// The policy's configuration (keys, signing key, options) and the clock: what a
+    /// server reads once at start-up and a command once per run.
+    pub fn settings(&mut self) -> anyhow::Result<Settings> {
+        let (signing_key, options, now) = self.meta_fields()?;
         let mut keys = Vec::new();
         for r in self
             .conn
@@ -862,14 +859,7 @@ impl Store {
     /// Everything as a fixture (tokens included, history not). An operator's export:
     /// its cost grows with the store, unlike a decision's.
     pub fn export_world(&mut self) -> anyhow::Result<World> {
-        let signing_key = self
-            .meta("signing_key")?
-            .context("the store is not initialised: run `forge-authz db init`")?;
-        let options: OptionsDef = match self.meta("options")? {
-            Some(s) => parse(&s)?,
-            None => OptionsDef::default(),
-        };
-        let now = self.meta("now")?.map(|s| s.parse()).transpose()?;
+        let (signing_key, options, now) = self.meta_fields()?;
         let c = &mut self.conn;
         let keys = c
             .query("SELECT id, secret FROM keys ORDER BY ordinal", &[])?
@@ -934,7 +924,7 @@ impl Store {
             let key = (r.text(0)?, r.text(1)?);
             let ordinal = r.int(2)?;
             let mut access = |rule: &str, kind: String| -> anyhow::Result<AccessDef> {
-                access_of(
+                AccessDef::from_kind(
                     &kind,
                     users_of
                         .remove(&(key.clone(), ordinal, rule.to_owned()))
@@ -1098,16 +1088,6 @@ impl Store {
             }
         }
     }
-}
-
-fn access_of(kind: &str, users: Vec<String>) -> anyhow::Result<AccessDef> {
-    Ok(match kind {
-        "writers" => AccessDef::Writers,
-        "admins" => AccessDef::Admins,
-        "nobody" => AccessDef::Nobody,
-        "users" => AccessDef::Users(users),
-        other => bail!("unknown ref access `{other}`"),
-    })
 }
 
 /// Version 1 → 2 (SQLite): the JSON documents become rows.
