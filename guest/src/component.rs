@@ -1,23 +1,79 @@
 //! The WebAssembly component: private bindings, conversions, `export!`. Every function
-//! only converts WIT values to `crate::policy` values and back, and delegates.
-#![allow(unsafe_code)] // the generated bindings; no hand-written unsafe here.
+//! only converts WIT values to `crate::policy` values and back, and delegates; the one
+//! import, `facts`, is the [`policy::Facts`] the core asks during a decision.
+#![allow(unsafe_code)] // the generated bindings; the hand-written unsafe is the allocator below.
 #[allow(unused_imports)]
 use crate::prelude::*;
+
+use core::cell::RefCell;
 
 mod bindings {
     #![allow(missing_docs)]
     wit_bindgen::generate!({
         world: "policy",
         path: "../wit",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
 use bindings::exports::forge::authz::authorizer as wit_authorizer;
-use bindings::exports::forge::authz::types as wit;
+use bindings::forge::authz::facts as wit_facts;
+
+/// Every WIT type by its name, for `convert.rs`.
+#[allow(unused_imports)] // convert.rs names each type only where it needs it
+mod wit {
+    pub use super::bindings::exports::forge::authz::config::{
+        Config, ConfigError, Options, SigningKey,
+    };
+    pub use super::bindings::exports::forge::authz::credential::{
+        BasicCredential, Credential, KeyKind, SshKey, TokenError, TokenInfo, Transport,
+        VerifiedToken,
+    };
+    pub use super::bindings::exports::forge::authz::decision::{
+        AllowReason, BadRequestReason, Decision, Effects, ForbiddenReason, NotFoundReason,
+        RefPermissions, RefVerdict, Rule, TraceOutcome, TraceStep, UnauthorizedReason, Verdict,
+    };
+    pub use super::bindings::exports::forge::authz::lifecycle::{
+        Account, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository, ChangeContext,
+        ChangePlan, ChildOutcome, ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError,
+        IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation,
+        ScopeError, TokenEdit, TokenRecord,
+    };
+    pub use super::bindings::exports::forge::authz::request::{
+        ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep, GitAction,
+        GitRequest, HttpMethod, PrivilegedOperation, RefChange, RefPermissionsRequest,
+        RefUpdate, Request, RouteFlags, ScopeCategories,
+    };
+    pub use super::bindings::forge::authz::facts::{
+        AccountStatus, FactAnswer, FactQuery, Hash256, NamespaceFacts, ProtectedRef, RefAccess,
+        RepositoryFacts, RepositoryKind, Role, SecretDigest, TokenBinding, TokenFacts,
+        UserFacts, Viewer, Visibility,
+    };
+}
 
 use crate::policy;
 
 include!("convert.rs");
+
+/// The host's facts, asked through the `facts` import.
+struct HostFacts;
+
+impl policy::Facts for HostFacts {
+    fn lookup(&mut self, query: &policy::FactQuery<'_>) -> policy::FactAnswer {
+        answer_in(wit_facts::lookup(&query_out(query)))
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<policy::RepositoryFacts>> {
+        wit_facts::repositories(paths, viewer)
+            .into_iter()
+            .map(|r| r.map(repository_in))
+            .collect()
+    }
+}
 
 struct Component;
 
@@ -37,17 +93,29 @@ impl wit_authorizer::Guest for Component {
         policy::scope::migrate_legacy(&scopes)
     }
 
-    fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, String> {
-        policy::scope::normalize(&scopes)
+    fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, wit::ScopeError> {
+        policy::scope::normalize(&scopes).map_err(wit::ScopeError::UnknownScope)
     }
 }
 
-struct Authorizer(policy::Authorizer);
+/// One authorizer resource: the core engine (keys, options, the verified-token cache).
+/// The canonical ABI never re-enters a component, so the cell is never borrowed twice.
+struct Authorizer(RefCell<policy::Engine>);
+
+impl Authorizer {
+    fn engine(&self) -> core::cell::RefMut<'_, policy::Engine> {
+        match self.0.try_borrow_mut() {
+            Ok(e) => e,
+            // INVARIANT: unreachable (no re-entrance); a trap denies.
+            Err(_) => core::arch::wasm32::unreachable(),
+        }
+    }
+}
 
 impl wit_authorizer::GuestAuthorizer for Authorizer {
     fn create(config: wit::Config) -> Result<wit_authorizer::Authorizer, wit::ConfigError> {
-        policy::Authorizer::new(&config_in(config))
-            .map(|a| wit_authorizer::Authorizer::new(Authorizer(a)))
+        policy::Engine::new(&config_in(config))
+            .map(|e| wit_authorizer::Authorizer::new(Authorizer(RefCell::new(e))))
             .map_err(config_error_out)
     }
 
@@ -55,7 +123,7 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         &self,
         credential: wit::Credential,
     ) -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
-        self.0
+        self.engine()
             .verify(&credential_in(credential))
             .map(|v| {
                 v.map(|v| wit::VerifiedToken {
@@ -66,26 +134,24 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
             .map_err(token_error_out)
     }
 
-    fn decide(&self, input: wit::Input) -> wit::Decision {
-        decision_out(self.0.decide(&input_in(input)))
+    fn authorize(&self, request: wit::AuthorizeRequest) -> wit::Decision {
+        decision_out(
+            self.engine()
+                .authorize(&authorize_in(request), &mut HostFacts),
+        )
     }
 
-    fn decide_batch(
-        &self,
-        input: wit::Input,
-        targets: Vec<wit::BatchTarget>,
-    ) -> Vec<wit::Decision> {
-        let targets: Vec<policy::BatchTarget> = targets.into_iter().map(batch_in).collect();
-        self.0
-            .decide_batch(&input_in(input), &targets)
+    fn authorize_batch(&self, request: wit::BatchRequest) -> Vec<wit::Decision> {
+        self.engine()
+            .authorize_batch(&batch_request_in(request), &mut HostFacts)
             .into_iter()
             .map(decision_out)
             .collect()
     }
 
-    fn ref_permissions(&self, input: wit::Input, refs: Vec<String>) -> Vec<wit::RefPermissions> {
-        self.0
-            .ref_permissions(&input_in(input), &refs)
+    fn ref_permissions(&self, request: wit::RefPermissionsRequest) -> Vec<wit::RefPermissions> {
+        self.engine()
+            .ref_permissions(&ref_permissions_request_in(request), &mut HostFacts)
             .into_iter()
             .map(ref_permissions_out)
             .collect()
@@ -93,7 +159,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
 
     fn issue(&self, request: wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError> {
         let entropy = entropy();
-        self.0
+        self.engine()
+            .authorizer()
             .issue(&issue_in(request), entropy.as_ref())
             .map(issued_out)
             .map_err(issue_error_out)
@@ -104,7 +171,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         request: wit::ChildRequest,
     ) -> Result<wit::ChildOutcome, wit::IssueError> {
         let entropy = entropy();
-        self.0
+        self.engine()
+            .authorizer()
             .derive_child(&child_in(request), entropy.as_ref())
             .map(child_out)
             .map_err(issue_error_out)
@@ -112,7 +180,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
 
     fn rotate(&self, request: wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError> {
         let entropy = entropy();
-        self.0
+        self.engine()
+            .authorizer()
             .rotate(&rotate_in(request), entropy.as_ref())
             .map(rotation_out)
             .map_err(lifecycle_error_out)
@@ -126,7 +195,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         context: wit::ChangeContext,
     ) -> Result<wit::ChangePlan, wit::LifecycleError> {
         let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
-        self.0
+        self.engine()
+            .authorizer()
             .plan_revoke(
                 &token_id,
                 revoke_scope_in(scope),
@@ -145,7 +215,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         context: wit::ChangeContext,
     ) -> Result<wit::ChangePlan, wit::LifecycleError> {
         let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
-        self.0
+        self.engine()
+            .authorizer()
             .plan_edit(&token_id, &edit_in(edit), &records, &context_in(context))
             .map(plan_out)
             .map_err(lifecycle_error_out)
@@ -157,7 +228,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         context: wit::ChangeContext,
     ) -> Vec<wit::HistoryEvent> {
         let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
-        self.0
+        self.engine()
+            .authorizer()
             .plan_expire(&entries, &context_in(context))
             .into_iter()
             .map(event_out)
@@ -170,7 +242,8 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         context: wit::ChangeContext,
     ) -> Vec<wit::AuditFinding> {
         let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
-        self.0
+        self.engine()
+            .authorizer()
             .audit(&entries, &context_in(context))
             .into_iter()
             .map(finding_out)
@@ -186,7 +259,6 @@ fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
 }
 
 bindings::export!(Component with_types_in bindings);
-
 /// The allocator of the component: wasi-libc's `malloc` (dlmalloc), as `std` uses on this
 /// target. It grows linear memory itself and imports nothing.
 struct LibcAlloc;

@@ -6,6 +6,7 @@
 
 pub mod cidr;
 pub mod cli;
+pub mod facts;
 pub mod lifecycle;
 pub mod live;
 pub mod policy;
@@ -16,5 +17,6 @@ pub mod wit;
 pub mod world;
 
 pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};
-pub use request::{DecisionOutput, FactSource, Outcome, RequestDef, authorize, authorize_one};
+pub use facts::{FactSource, Gathered};
+pub use request::{DecisionOutput, Outcome, RequestDef, authorize, authorize_one};
 pub use world::World;

@@ -78,9 +78,9 @@ pub fn create(
         facts::user(&mut tx, &actor.name)?.with_context(|| format!("no user `{}`", actor.name))?;
     let mut bound_facts = Vec::with_capacity(args.repositories.len());
     for r in &args.repositories {
-        bound_facts.push(wit::BatchTarget {
+        bound_facts.push(wit::BoundRepository {
             repository: r.clone(),
-            facts: facts::repository(&mut tx, r, Some(&args.owner))?,
+            facts: facts::repository(&mut tx, r, Some(&args.owner))?.map(|(_, f)| f),
         });
     }
     let request = wit::IssueRequest {
@@ -91,7 +91,10 @@ pub fn create(
         owners: args.owners.clone(),
         expires: args.expires,
         now: actor.now,
-        creator: wit::Creator::Session(user),
+        creator: wit::Creator::Session(wit::Account {
+            name: actor.name.clone(),
+            facts: user,
+        }),
         existing_names: live_names(&mut tx, &args.owner, actor.now)?,
         bound_facts,
         ip: actor.ip.clone(),
@@ -327,21 +330,26 @@ pub fn audit(
     Ok(findings)
 }
 
-/// Carry out the store writes a decision asked for: last-used stamps, and the revocation
-/// of a leaked rotation family.
+/// Carry out the store writes a decision asked for, on the presented token `token`:
+/// its last-used stamp, and the revocation of its leaked rotation family.
 pub fn apply_effects(
     policy: &mut dyn Policy,
     store: &mut Store,
-    effects: &[wit::Effect],
+    effects: wit::Effects,
+    token: Option<&str>,
     actor: &Actor,
 ) -> anyhow::Result<()> {
-    for e in effects {
-        match e {
-            wit::Effect::TouchLastUsed(id) => touch_last_used(store.conn(), id, actor.now)?,
-            wit::Effect::RevokeFamily(id) => {
-                revoke(policy, store, id, wit::RevokeScope::Family, actor)?;
-            }
-        }
+    if effects == wit::Effects::empty() {
+        return Ok(());
+    }
+    let Some(id) = token else {
+        bail!("the policy asked for store effects without a token");
+    };
+    if effects.contains(wit::Effects::TOUCH_LAST_USED) {
+        touch_last_used(store.conn(), id, actor.now)?;
+    }
+    if effects.contains(wit::Effects::REVOKE_FAMILY) {
+        revoke(policy, store, id, wit::RevokeScope::Family, actor)?;
     }
     Ok(())
 }

@@ -291,64 +291,109 @@ fn verify(
     Ok(module)
 }
 
+/// The facts of the known answers: one user, one public and one private repository of
+/// an organisation-less owner, and the kat token's record once minted.
+struct KnownFacts {
+    record: Option<wit::TokenRecord>,
+}
+
+impl crate::facts::FactSource for KnownFacts {
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        Ok(self
+            .record
+            .as_ref()
+            .filter(|r| r.id == id)
+            .map(wit::TokenRecord::facts))
+    }
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        Ok(["kat-alice", "o"]
+            .contains(&name)
+            .then_some(wit::UserFacts {
+                status: wit::AccountStatus::Active,
+                site_admin: false,
+                visibility: wit::Visibility::Public,
+                organization: false,
+            }))
+    }
+    fn repository(
+        &self,
+        path: &str,
+        _viewer: Option<&str>,
+    ) -> anyhow::Result<Option<crate::facts::FoundRepository>> {
+        let private = match path {
+            "o/pub" => false,
+            "o/priv" => true,
+            _ => return Ok(None),
+        };
+        Ok(Some((
+            path.to_string(),
+            wit::RepositoryFacts {
+                owner_visibility: wit::Visibility::Public,
+                private,
+                kind: wit::RepositoryKind::Hosted,
+                archived: false,
+                role: wit::Role::None,
+                protected_refs: None,
+                registrant: None,
+            },
+        )))
+    }
+    fn namespace(
+        &self,
+        _name: &str,
+        _viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        Ok(None)
+    }
+    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        Ok(None)
+    }
+}
+
 /// Built-in known answers every sound policy gives: they catch a module that loads but
 /// decides wrongly (an allow-everything build, a swapped reason table) before it serves.
 pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
     const NOW: i64 = 1_767_225_600;
-    let repo = |owner: &str, name: &str, private: bool| wit::RepositoryFacts {
-        owner: owner.into(),
-        name: name.into(),
-        owner_visibility: wit::Visibility::Public,
-        private,
-        kind: wit::RepositoryKind::Hosted,
-        archived: false,
-        role: wit::Role::None,
-        protected_refs: vec![],
-        registrant: None,
-    };
-    let alice = wit::UserFacts {
-        name: "kat-alice".into(),
-        status: wit::AccountStatus::Active,
-        site_admin: false,
-        visibility: wit::Visibility::Public,
-        organization: false,
-    };
     let issued = p
         .issue(&wit::IssueRequest {
-            owner: alice.name.clone(),
+            owner: "kat-alice".into(),
             name: "kat".into(),
             scopes: vec!["read:repository".into()],
             repositories: vec![],
             owners: vec![],
             expires: Some(NOW + 3600),
             now: NOW,
-            creator: wit::Creator::Session(alice.clone()),
+            creator: wit::Creator::Session(wit::Account {
+                name: "kat-alice".into(),
+                facts: wit::UserFacts {
+                    status: wit::AccountStatus::Active,
+                    site_admin: false,
+                    visibility: wit::Visibility::Public,
+                    organization: false,
+                },
+            }),
             existing_names: vec![],
             bound_facts: vec![],
             ip: None,
         })
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("mint refused: {}", e.describe()))?;
-    let input = |credential: wit::Credential,
-                 token: Option<wit::TokenRecord>,
-                 repository: Option<wit::RepositoryFacts>,
-                 path: &str,
-                 action: wit::GitAction| wit::Input {
-        credential,
-        also_presented: vec![],
-        token,
-        user: Some(alice.clone()),
-        repository,
-        namespace: None,
-        request: wit::Request::Git(wit::GitRequest {
-            transport: wit::Transport::Http,
-            repository: path.into(),
-            action,
-            refs: vec![],
-        }),
-        now: NOW,
-        sudo: None,
-        explain: false,
+    let facts = KnownFacts {
+        record: Some(issued.record.clone()),
+    };
+    let request = |credential: wit::Credential, path: &str, action: wit::GitAction| {
+        wit::AuthorizeRequest {
+            credential,
+            also_presented: None,
+            request: wit::Request::Git(wit::GitRequest {
+                transport: wit::Transport::Http,
+                repository: path.into(),
+                action,
+                refs: None,
+            }),
+            now: NOW,
+            explain: false,
+        }
     };
     let bearer = wit::Credential::Bearer(issued.secret.clone());
     // One payload character changed (the checksum then fails).
@@ -361,87 +406,46 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
             _ => c,
         })
         .collect();
-    let cases: Vec<(&str, wit::Input, bool, wit::Reason)> = vec![
+    let cases: Vec<(&str, wit::AuthorizeRequest, &str)> = vec![
         (
             "anonymous pull of a public repository",
-            input(
-                wit::Credential::Anonymous,
-                None,
-                Some(repo("o", "pub", false)),
-                "o/pub",
-                wit::GitAction::Pull,
-            ),
-            true,
-            wit::Reason::PublicRead,
+            request(wit::Credential::Anonymous, "o/pub", wit::GitAction::Pull),
+            "public-read",
         ),
         (
             "anonymous push",
-            input(
-                wit::Credential::Anonymous,
-                None,
-                Some(repo("o", "pub", false)),
-                "o/pub",
-                wit::GitAction::Push,
-            ),
-            false,
-            wit::Reason::AuthenticationRequired,
+            request(wit::Credential::Anonymous, "o/pub", wit::GitAction::Push),
+            "authentication-required",
         ),
         (
             "token pull",
-            input(
-                bearer.clone(),
-                Some(issued.record.clone()),
-                Some(repo("o", "pub", false)),
-                "o/pub",
-                wit::GitAction::Pull,
-            ),
-            true,
-            wit::Reason::Granted,
+            request(bearer.clone(), "o/pub", wit::GitAction::Pull),
+            "granted",
         ),
         (
             "read token push",
-            input(
-                bearer.clone(),
-                Some(issued.record.clone()),
-                Some(repo("o", "pub", false)),
-                "o/pub",
-                wit::GitAction::Push,
-            ),
-            false,
-            wit::Reason::ScopeMissing,
+            request(bearer.clone(), "o/pub", wit::GitAction::Push),
+            "scope-missing",
         ),
         (
             "hidden private repository",
-            input(
-                bearer,
-                Some(issued.record.clone()),
-                Some(repo("o", "priv", true)),
-                "o/priv",
-                wit::GitAction::Pull,
-            ),
-            false,
-            wit::Reason::RepositoryNotFound,
+            request(bearer, "o/priv", wit::GitAction::Pull),
+            "repository-not-found",
         ),
         (
             "damaged token",
-            input(
-                wit::Credential::Bearer(forged),
-                None,
-                Some(repo("o", "pub", false)),
-                "o/pub",
-                wit::GitAction::Pull,
-            ),
-            false,
-            wit::Reason::TokenInvalid,
+            request(wit::Credential::Bearer(forged), "o/pub", wit::GitAction::Pull),
+            "token-invalid",
         ),
     ];
-    for (what, i, allow, reason) in cases {
-        let d = p.decide(&i).map_err(|e| e.to_string())?;
-        if d.allow != allow || d.reason != reason {
+    for (what, r, reason) in cases {
+        let (d, _) = p.authorize(&r, &facts).map_err(|e| e.to_string())?;
+        let allow = reason == "public-read" || reason == "granted";
+        if d.allow() != allow || d.verdict.code() != reason {
             return Err(format!(
                 "{what}: got {} {}",
-                if d.allow { "allow" } else { "deny" },
-                d.reason.code()
+                if d.allow() { "allow" } else { "deny" },
+                d.verdict.code()
             ));
         }
     }

@@ -14,11 +14,14 @@ use wasmtime::error::Context as _;
 use wasmtime::format_err;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 
+use crate::facts::{FactSource, Gathered};
 use crate::wit::{
-    AuditEntry, AuditFinding, BatchTarget, ChangeContext, ChangePlan, ChildOutcome, ChildRequest,
-    Config, ConfigError, Credential, Decision, HistoryEvent, Input, IssueError, IssueRequest,
-    IssuedToken, LifecycleError, Policy as Bindings, PolicyPre, RefPermissions, RevokeScope,
-    RotateRequest, Rotation, TokenEdit, TokenError, TokenInfo, TokenRecord, VerifiedToken,
+    AuditEntry, AuditFinding, AuthorizeRequest, BatchRequest, ChangeContext, ChangePlan,
+    ChildOutcome, ChildRequest, Config, ConfigError, Credential, Decision, FactAnswer,
+    FactQuery, HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError,
+    Policy as Bindings, PolicyPre, RefPermissions, RefPermissionsRequest, RepositoryFacts,
+    RevokeScope, RotateRequest, Rotation, ScopeError, TokenEdit, TokenError, TokenInfo,
+    TokenRecord, VerifiedToken,
 };
 
 /// Resource limits for each call into the policy.
@@ -81,19 +84,24 @@ pub trait Policy {
         &mut self,
         credential: &Credential,
     ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure>;
-    /// `authorizer.decide`.
-    fn decide(&mut self, input: &Input) -> Result<Decision, PolicyFailure>;
-    /// `authorizer.decide-batch`.
-    fn decide_batch(
+    /// `authorizer.authorize`, with `facts` answering the policy's query; returns the
+    /// decision and what the answer taught the host.
+    fn authorize(
         &mut self,
-        input: &Input,
-        targets: &[BatchTarget],
-    ) -> Result<Vec<Decision>, PolicyFailure>;
+        request: &AuthorizeRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(Decision, Gathered), PolicyFailure>;
+    /// `authorizer.authorize-batch`, and what the answers taught the host.
+    fn authorize_batch(
+        &mut self,
+        request: &BatchRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(Vec<Decision>, Gathered), PolicyFailure>;
     /// `authorizer.ref-permissions`.
     fn ref_permissions(
         &mut self,
-        input: &Input,
-        refs: &[String],
+        request: &RefPermissionsRequest,
+        facts: &dyn FactSource,
     ) -> Result<Vec<RefPermissions>, PolicyFailure>;
     /// `authorizer.issue`.
     fn issue(
@@ -146,11 +154,74 @@ pub trait Policy {
     fn normalize_scopes(
         &mut self,
         scopes: &[String],
-    ) -> Result<Result<Vec<String>, String>, PolicyFailure>;
+    ) -> Result<Result<Vec<String>, ScopeError>, PolicyFailure>;
 }
+
+/// The fact source of the call in progress, lent to the store for that call only.
+///
+/// The `facts` import runs inside a policy call made by this thread, so the host lends the
+/// caller's `&dyn FactSource` to the store for exactly the duration of that call
+/// ([`WasmPolicy::lend`]) and takes it back before the call returns (also when it
+/// unwinds). Outside a call the slot is empty, and an import that finds it empty traps.
+struct Lent(Option<std::ptr::NonNull<dyn FactSource + 'static>>);
+
+// SAFETY: the pointer is set and cleared by the thread that owns the store, around one
+// synchronous call, and only dereferenced by an import running inside that call on that
+// thread; it is never read on another thread, nor after the call.
+#[allow(unsafe_code)]
+unsafe impl Send for Lent {}
+
+/// How often the policy may ask per call, whatever a module does: the contract says once
+/// each; more is a misbehaving module, and traps (a deny).
+const MAX_LOOKUPS_PER_CALL: u32 = 1;
 
 struct HostState {
     limits: StoreLimits,
+    facts: Lent,
+    lookups: u32,
+    batch_lookups: u32,
+    gathered: Gathered,
+}
+
+impl HostState {
+    fn source(&self) -> wasmtime::Result<&dyn FactSource> {
+        match self.facts.0 {
+            // SAFETY: see `Lent`: set only for the duration of the call running now, from
+            // a live `&dyn FactSource` that outlives that call.
+            #[allow(unsafe_code)]
+            Some(p) => Ok(unsafe { p.as_ref() }),
+            None => Err(format_err!("the policy asked for facts outside a decision")),
+        }
+    }
+}
+
+impl crate::wit::FactsHost for HostState {
+    fn lookup(&mut self, query: FactQuery) -> wasmtime::Result<FactAnswer> {
+        self.lookups += 1;
+        if self.lookups > MAX_LOOKUPS_PER_CALL {
+            return Err(format_err!("the policy asked for facts more than once"));
+        }
+        let answered = self
+            .source()?
+            .lookup(&query)
+            .map_err(|e| format_err!("fact lookup failed: {e:#}"))?;
+        self.gathered = answered.gathered;
+        Ok(answered.answer)
+    }
+
+    fn repositories(
+        &mut self,
+        paths: Vec<String>,
+        viewer: Option<String>,
+    ) -> wasmtime::Result<Vec<Option<RepositoryFacts>>> {
+        self.batch_lookups += 1;
+        if self.batch_lookups > MAX_LOOKUPS_PER_CALL {
+            return Err(format_err!("the policy asked for repositories more than once"));
+        }
+        self.source()?
+            .repositories(&paths, viewer.as_deref())
+            .map_err(|e| format_err!("fact lookup failed: {e:#}"))
+    }
 }
 
 /// A compiled policy component, ready to instantiate. Cheap to clone.
@@ -237,13 +308,17 @@ impl PolicyModule {
     }
 
     /// Compile a policy component from bytes. Fails if the bytes are not a component or
-    /// it does not export the `forge:authz@0.1.0` policy world.
+    /// it does not export the `forge:authz@0.4.0` policy world.
     pub fn from_bytes(bytes: &[u8], limits: Limits, source: PathBuf) -> wasmtime::Result<Self> {
         let engine = engine()?;
         let component = Component::new(&engine, bytes).context("compiling policy component")?;
         start_ticker(&engine);
         let mut linker: Linker<HostState> = Linker::new(&engine);
         define_random(&engine, &component, &mut linker)?;
+        crate::wit::add_facts_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )?;
         // Everything else the language runtime may import (stdio, environment, exit) traps:
         // the policy has no filesystem, network, clock or environment.
         linker.define_unknown_imports_as_traps(&component)?;
@@ -399,7 +474,16 @@ impl WasmPolicy {
             .memories(4)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.module.engine, HostState { limits });
+        let mut store = Store::new(
+            &self.module.engine,
+            HostState {
+                limits,
+                facts: Lent(None),
+                lookups: 0,
+                batch_lookups: 0,
+                gathered: Gathered::default(),
+            },
+        );
         store.limiter(|s| &mut s.limits);
         store.set_fuel(self.limits.fuel).map_err(failure)?;
         store.set_epoch_deadline(ticks(self.limits.deadline_ms));
@@ -450,6 +534,46 @@ impl WasmPolicy {
     }
 }
 
+impl WasmPolicy {
+    /// [`WasmPolicy::call`] with `facts` lent to the store for the call (see [`Lent`]);
+    /// returns what the policy's fact query taught the host.
+    fn lend<R>(
+        &mut self,
+        facts: &dyn FactSource,
+        f: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
+    ) -> Result<(R, Gathered), PolicyFailure> {
+        let ptr = std::ptr::NonNull::from(facts);
+        // SAFETY: only the lifetime is erased; the slot is emptied below, before `facts`
+        // can go away, whether the call returns or unwinds (see `Lent`).
+        #[allow(unsafe_code)]
+        let ptr: std::ptr::NonNull<dyn FactSource + 'static> =
+            unsafe { std::mem::transmute(ptr) };
+        let slot = Some(ptr);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.call(|l| {
+                let state = l.store.data_mut();
+                state.facts = Lent(slot);
+                state.lookups = 0;
+                state.batch_lookups = 0;
+                state.gathered = Gathered::default();
+                let r = f(l);
+                let state = l.store.data_mut();
+                state.facts = Lent(None);
+                r.map(|r| (r, std::mem::take(&mut state.gathered)))
+            })
+        }));
+        // The call may have failed or unwound with the slot set: empty it (a failed
+        // instance is discarded anyway, so this matters only for a surviving one).
+        if let Some(l) = self.live.as_mut() {
+            l.store.data_mut().facts = Lent(None);
+        }
+        match result {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
 impl Policy for WasmPolicy {
     fn verify(
         &mut self,
@@ -463,39 +587,44 @@ impl Policy for WasmPolicy {
         })
     }
 
-    fn decide(&mut self, input: &Input) -> Result<Decision, PolicyFailure> {
-        self.call(|l| {
+    fn authorize(
+        &mut self,
+        request: &AuthorizeRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(Decision, Gathered), PolicyFailure> {
+        self.lend(facts, |l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_decide(&mut l.store, l.authorizer, input)
+                .call_authorize(&mut l.store, l.authorizer, request)
         })
     }
 
-    fn decide_batch(
+    fn authorize_batch(
         &mut self,
-        input: &Input,
-        targets: &[BatchTarget],
-    ) -> Result<Vec<Decision>, PolicyFailure> {
-        self.call(|l| {
+        request: &BatchRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(Vec<Decision>, Gathered), PolicyFailure> {
+        self.lend(facts, |l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_decide_batch(&mut l.store, l.authorizer, input, targets)
+                .call_authorize_batch(&mut l.store, l.authorizer, request)
         })
     }
 
     fn ref_permissions(
         &mut self,
-        input: &Input,
-        refs: &[String],
+        request: &RefPermissionsRequest,
+        facts: &dyn FactSource,
     ) -> Result<Vec<RefPermissions>, PolicyFailure> {
-        self.call(|l| {
+        self.lend(facts, |l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_ref_permissions(&mut l.store, l.authorizer, input, refs)
+                .call_ref_permissions(&mut l.store, l.authorizer, request)
         })
+        .map(|(p, _)| p)
     }
 
     fn issue(
@@ -612,7 +741,7 @@ impl Policy for WasmPolicy {
     fn normalize_scopes(
         &mut self,
         scopes: &[String],
-    ) -> Result<Result<Vec<String>, String>, PolicyFailure> {
+    ) -> Result<Result<Vec<String>, ScopeError>, PolicyFailure> {
         self.call(|l| {
             l.bindings
                 .forge_authz_authorizer()

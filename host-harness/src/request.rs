@@ -1,47 +1,17 @@
 //! Requests as JSON, the host's decision flow, and decisions as JSON.
 //!
-//! The flow is the same for every caller (CLI, tests, servers): ask the policy to verify
-//! the credential with no store; only for a genuine token look its record up; gather the
-//! acting user's, the repository's and the namespace's facts; ask the policy to decide.
-//! A policy failure at any step is a deny (`policy-failure`), never an allow.
+//! The flow is the same for every caller (CLI, tests, servers): one policy call per
+//! request (`authorize`); the policy verifies the credential with no fact and then asks the
+//! host's [`FactSource`] once for exactly the facts it needs. A policy failure (trap,
+//! deadline, memory limit, a fact the store could not read) is a deny (`policy-failure`),
+//! never an allow.
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::facts::{FactSource, Gathered};
 use crate::policy::{Policy, PolicyFailure};
 use crate::wit;
-
-/// Where facts come from: the JSON world, a database, a forge's own tables.
-pub trait FactSource {
-    /// The stored record for a token id.
-    fn token(&self, id: &str) -> Option<wit::TokenRecord>;
-    /// A user's facts.
-    fn user(&self, name: &str) -> Option<wit::UserFacts>;
-    /// A repository's facts for `actor` (None: anonymous).
-    fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts>;
-    /// A user's or organisation's facts for `actor`.
-    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts>;
-    /// An SSH key by id.
-    fn ssh_key(&self, id: &str) -> Option<wit::SshKey>;
-}
-
-impl FactSource for crate::world::World {
-    fn token(&self, id: &str) -> Option<wit::TokenRecord> {
-        crate::world::World::token(self, id)
-    }
-    fn user(&self, name: &str) -> Option<wit::UserFacts> {
-        crate::world::World::user(self, name)
-    }
-    fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
-        crate::world::World::repository(self, path, actor)
-    }
-    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
-        crate::world::World::namespace(self, name, actor)
-    }
-    fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
-        crate::world::World::ssh_key(self, id)
-    }
-}
 
 /// A credential in a request file.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -205,17 +175,102 @@ pub struct RequestDef {
     pub explain: bool,
 }
 
-/// The deny a host answers with when the policy could not run.
-pub fn failure_decision(failure: &PolicyFailure) -> wit::Decision {
-    wit::Decision {
-        allow: false,
-        status: wit::Status::Unavailable,
-        reason: wit::Reason::PolicyFailure,
-        message: "the authorization policy could not decide; access denied".into(),
-        detail: Some(failure.0.clone()),
-        refs: vec![],
-        trace: vec![],
-        effects: vec![],
+/// A decision as the host enforces it: the policy's verdict, or the host's own
+/// `policy-failure` (503) when the policy could not decide. Ref verdicts carry the ref
+/// names of the request, effects the token they apply to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    /// The policy's verdict; `None`: the policy could not decide.
+    pub verdict: Option<wit::Verdict>,
+    /// A message for the user (empty for a plain allow).
+    pub message: String,
+    /// Operator detail.
+    pub detail: Option<String>,
+    /// Per-ref verdicts of a push, in request order.
+    pub refs: Vec<RefDecided>,
+    /// Store writes asked of the host.
+    pub effects: wit::Effects,
+    /// The presented token the effects are about (only when there are effects).
+    pub token: Option<String>,
+    /// The explanation trace.
+    pub trace: Vec<wit::TraceStep>,
+}
+
+/// One ref verdict, with its ref's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefDecided {
+    /// The ref.
+    pub name: String,
+    /// The policy's verdict on it.
+    pub verdict: wit::Verdict,
+    /// For a refused ref, what the user can do.
+    pub message: Option<String>,
+}
+
+impl RefDecided {
+    /// Whether this update may be applied.
+    pub fn allow(&self) -> bool {
+        self.verdict.allow()
+    }
+}
+
+impl Decided {
+    /// The policy's decision on a request whose refs are named `refs` (in request order),
+    /// about the presented token `token`.
+    pub fn new(d: wit::Decision, refs: &[String], token: Option<String>) -> Decided {
+        let verdicts = d.refs.unwrap_or_default();
+        Decided {
+            verdict: Some(d.verdict),
+            message: d.message.unwrap_or_default(),
+            detail: d.detail,
+            refs: verdicts
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| RefDecided {
+                    name: refs.get(i).cloned().unwrap_or_default(),
+                    verdict: v.verdict,
+                    message: v.message,
+                })
+                .collect(),
+            token: token.filter(|_| d.effects != wit::Effects::empty()),
+            effects: d.effects,
+            trace: d.trace.unwrap_or_default(),
+        }
+    }
+
+    /// The host's own deny: the policy could not decide.
+    pub fn failure(failure: &PolicyFailure) -> Decided {
+        Decided {
+            verdict: None,
+            message: "the authorization policy could not decide; access denied".into(),
+            detail: Some(failure.0.clone()),
+            refs: vec![],
+            effects: wit::Effects::empty(),
+            token: None,
+            trace: vec![],
+        }
+    }
+
+    /// Whether the request may proceed.
+    pub fn allow(&self) -> bool {
+        self.verdict.is_some_and(wit::Verdict::allow)
+    }
+
+    /// Whether the host denied because the policy could not decide.
+    pub fn is_failure(&self) -> bool {
+        self.verdict.is_none()
+    }
+
+    /// The HTTP status.
+    pub fn http(&self) -> u16 {
+        self.verdict
+            .map_or(wit::POLICY_FAILURE_HTTP, wit::Verdict::http)
+    }
+
+    /// The reason code.
+    pub fn code(&self) -> &'static str {
+        self.verdict
+            .map_or(wit::POLICY_FAILURE_CODE, wit::Verdict::code)
     }
 }
 
@@ -293,18 +348,18 @@ impl StepDef {
 }
 
 impl CategoryDef {
-    fn to_wit(self) -> wit::ScopeCategory {
-        use wit::ScopeCategory as C;
+    fn to_wit(self) -> wit::ScopeCategories {
+        use wit::ScopeCategories as C;
         match self {
-            CategoryDef::Activitypub => C::Activitypub,
-            CategoryDef::Admin => C::Admin,
-            CategoryDef::Misc => C::Misc,
-            CategoryDef::Notification => C::Notification,
-            CategoryDef::Organization => C::Organization,
-            CategoryDef::Package => C::Package,
-            CategoryDef::Issue => C::Issue,
-            CategoryDef::Repository => C::Repository,
-            CategoryDef::User => C::User,
+            CategoryDef::Activitypub => C::ACTIVITYPUB,
+            CategoryDef::Admin => C::ADMIN,
+            CategoryDef::Misc => C::MISC,
+            CategoryDef::Notification => C::NOTIFICATION,
+            CategoryDef::Organization => C::ORGANIZATION,
+            CategoryDef::Package => C::PACKAGE,
+            CategoryDef::Issue => C::ISSUE,
+            CategoryDef::Repository => C::REPOSITORY,
+            CategoryDef::User => C::USER,
         }
     }
 }
@@ -325,6 +380,36 @@ impl OperationDef {
     }
 }
 
+/// A method name as the WIT types it (case-insensitive; any other name is `other`, which
+/// the policy checks).
+pub fn http_method(m: &str) -> wit::HttpMethod {
+    match m.to_ascii_uppercase().as_str() {
+        "GET" => wit::HttpMethod::Get,
+        "HEAD" => wit::HttpMethod::Head,
+        "OPTIONS" => wit::HttpMethod::Options,
+        "POST" => wit::HttpMethod::Post,
+        "PUT" => wit::HttpMethod::Put,
+        "PATCH" => wit::HttpMethod::Patch,
+        "DELETE" => wit::HttpMethod::Delete,
+        _ => wit::HttpMethod::Other(m.to_string()),
+    }
+}
+
+/// A ref update's change from its object ids (all zeros: created / deleted).
+pub fn ref_change(old: &str, new: &str) -> anyhow::Result<wit::RefChange> {
+    let zero = |id: &str| id.bytes().all(|b| b == b'0');
+    if old.is_empty() || new.is_empty() {
+        bail!("a ref update needs old and new object ids");
+    }
+    Ok(if zero(new) {
+        wit::RefChange::Delete
+    } else if zero(old) {
+        wit::RefChange::Create
+    } else {
+        wit::RefChange::Update
+    })
+}
+
 impl RequestDef {
     fn repository(&self) -> anyhow::Result<String> {
         let r = self
@@ -341,68 +426,90 @@ impl RequestDef {
         }
     }
 
-    fn git(&self, repository: String) -> anyhow::Result<wit::GitRequest> {
-        Ok(wit::GitRequest {
-            transport: self.transport(),
-            repository,
-            action: match self.action.context("a git request needs `action`")? {
-                ActionDef::Pull => wit::GitAction::Pull,
-                ActionDef::Push => wit::GitAction::Push,
-            },
-            refs: self
-                .refs
-                .iter()
-                .map(|r| wit::RefUpdate {
-                    name: r.name.clone(),
-                    old: r.old.clone(),
-                    new: r.new.clone(),
-                    force: r.force,
-                })
-                .collect(),
+    fn action(&self) -> anyhow::Result<wit::GitAction> {
+        Ok(match self.action.context("a git request needs `action`")? {
+            ActionDef::Pull => wit::GitAction::Pull,
+            ActionDef::Push => wit::GitAction::Push,
         })
     }
 
-    /// The WIT request (for `batch`, the git request of the first repository).
+    fn git(&self, repository: String) -> anyhow::Result<wit::GitRequest> {
+        let refs = self
+            .refs
+            .iter()
+            .map(|r| {
+                Ok(wit::RefUpdate {
+                    name: r.name.clone(),
+                    change: ref_change(&r.old, &r.new)?,
+                    force: r.force,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(wit::GitRequest {
+            transport: self.transport(),
+            repository,
+            action: self.action()?,
+            refs: (!refs.is_empty()).then_some(refs),
+        })
+    }
+
+    /// The names of the ref updates, in request order.
+    pub fn ref_update_names(&self) -> Vec<String> {
+        self.refs.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// The WIT request (`git`, `create`, `api`).
     pub fn to_wit(&self) -> anyhow::Result<wit::Request> {
         Ok(match self.kind {
-            KindDef::Git | KindDef::RefPermissions => {
-                wit::Request::Git(self.git(self.repository()?)?)
+            KindDef::Git => wit::Request::Git(self.git(self.repository()?)?),
+            KindDef::RefPermissions | KindDef::Batch => {
+                bail!("a {:?} request is not a single request", self.kind)
             }
-            KindDef::Batch => wit::Request::Git(
-                self.git(
-                    self.repositories
-                        .first()
-                        .map(|r| repository_path(r).to_string())
-                        .unwrap_or_default(),
-                )?,
-            ),
             KindDef::Create => wit::Request::Create(wit::CreationRequest {
                 transport: self.transport(),
                 repository: self.repository()?,
                 step: self.step.context("a create request needs `step`")?.to_wit(),
             }),
-            KindDef::Api => wit::Request::Api(wit::ApiRequest {
-                method: self
-                    .method
-                    .clone()
-                    .context("an api request needs `method`")?,
-                categories: self.categories.iter().map(|c| c.to_wit()).collect(),
-                repository: self
-                    .repository
-                    .as_deref()
-                    .map(|r| repository_path(r).to_string()),
-                namespace: self.namespace.clone(),
-                requires_auth: self.requires_auth,
-                admin_only: self.admin_only,
-                required_role: self
-                    .required_role
-                    .unwrap_or(crate::world::Role::None)
-                    .to_wit(),
-                operation: self.operation.map(OperationDef::to_wit),
-                sudo: self.sudo.clone(),
-                package: self.package,
-            }),
+            KindDef::Api => {
+                let mut route = wit::RouteFlags::empty();
+                if self.requires_auth {
+                    route |= wit::RouteFlags::REQUIRES_AUTH;
+                }
+                if self.admin_only {
+                    route |= wit::RouteFlags::ADMIN_ONLY;
+                }
+                if self.package {
+                    route |= wit::RouteFlags::PACKAGE;
+                }
+                wit::Request::Api(wit::ApiRequest {
+                    method: http_method(
+                        self.method
+                            .as_deref()
+                            .context("an api request needs `method`")?,
+                    ),
+                    categories: self
+                        .categories
+                        .iter()
+                        .fold(wit::ScopeCategories::empty(), |c, x| c | x.to_wit()),
+                    repository: self
+                        .repository
+                        .as_deref()
+                        .map(|r| repository_path(r).to_string()),
+                    namespace: self.namespace.clone(),
+                    route,
+                    required_role: self
+                        .required_role
+                        .unwrap_or(crate::world::Role::None)
+                        .to_wit(),
+                    operation: self.operation.map(OperationDef::to_wit),
+                    sudo: self.sudo.clone(),
+                })
+            }
         })
+    }
+
+    fn also_presented(&self) -> Option<Vec<String>> {
+        (!self.also_presented.is_empty()).then(|| self.also_presented.clone())
     }
 }
 
@@ -410,11 +517,11 @@ impl RequestDef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// A decision.
-    Decision(wit::Decision),
+    Decision(Decided),
     /// One decision per repository of a batch.
-    Batch(Vec<(String, wit::Decision)>),
-    /// Permissions per ref.
-    Permissions(Vec<wit::RefPermissions>),
+    Batch(Vec<(String, Decided)>),
+    /// Permissions per ref: (ref, permissions; `None`: the policy could not decide).
+    Permissions(Vec<(String, wit::RefPermissions)>),
 }
 
 fn credential(def: &CredentialDef, facts: &dyn FactSource) -> anyhow::Result<wit::Credential> {
@@ -430,185 +537,91 @@ fn credential(def: &CredentialDef, facts: &dyn FactSource) -> anyhow::Result<wit
         // An SSH server only authenticates keys it knows: an unknown id never gets here.
         CredentialDef::SshKey(id) => wit::Credential::SshKey(
             facts
-                .ssh_key(id)
+                .ssh_key(id)?
                 .with_context(|| format!("unknown ssh key `{id}`"))?,
         ),
         CredentialDef::Session(u) => wit::Credential::Session(u.clone()),
     })
 }
 
-/// Build the policy input: verify, look up (only for a genuine token), gather.
-fn gather(
-    policy: &mut dyn Policy,
-    facts: &dyn FactSource,
-    request: &RequestDef,
-    now: i64,
-) -> anyhow::Result<Result<wit::Input, PolicyFailure>> {
-    let credential = credential(&request.credential, facts)?;
-    let wit_request = request.to_wit()?;
-    let mut verified = match policy.verify(&credential) {
-        Ok(v) => v,
-        Err(f) => return Ok(Err(f)),
-    };
-    // A token that came only in another place of the request.
-    if matches!(verified, Ok(None))
-        && let Some(extra) = request.also_presented.iter().find(|t| !t.is_empty())
-    {
-        verified = match policy.verify(&wit::Credential::Bearer(extra.clone())) {
-            Ok(v) => v,
-            Err(f) => return Ok(Err(f)),
-        };
-    }
-    // Only a genuine token reaches the store (reference §6: forged -> 401 before lookup).
-    let token = match &verified {
-        Ok(Some(v)) => facts.token(&v.token_id),
-        Ok(None) | Err(_) => None,
-    };
-    let actor: Option<String> = match (&token, &credential) {
-        (Some(t), _) => Some(t.owner.clone()),
-        (None, wit::Credential::SshKey(k)) if k.kind == wit::KeyKind::User => Some(k.owner.clone()),
-        (None, wit::Credential::Session(u)) => Some(u.clone()),
-        _ => None,
-    };
-    let user = actor.as_deref().and_then(|a| facts.user(a));
-    // Under `sudo`, targets are seen as the impersonated account sees them; the policy
-    // decides whether the sudo itself is allowed (and refuses a missing target).
-    let sudo_target = match &wit_request {
-        wit::Request::Api(a) => a.sudo.as_deref(),
-        _ => None,
-    };
-    let sudo = sudo_target.and_then(|s| facts.user(s));
-    let actor = match sudo_target {
-        Some(s) => Some(s),
-        None => actor.as_deref(),
-    };
-    let (repository, namespace) = match &wit_request {
-        wit::Request::Git(g) => (facts.repository(&g.repository, actor), None),
-        wit::Request::Create(c) => {
-            let owner = c
-                .repository
-                .split_once('/')
-                .map(|(o, _)| o)
-                .unwrap_or_default();
-            (
-                facts.repository(&c.repository, actor),
-                facts.namespace(owner, actor),
-            )
-        }
-        wit::Request::Api(a) => (
-            a.repository
-                .as_deref()
-                .and_then(|r| facts.repository(r, actor)),
-            a.namespace
-                .as_deref()
-                .and_then(|n| facts.namespace(n, actor)),
-        ),
-    };
-    Ok(Ok(wit::Input {
-        credential,
-        also_presented: request.also_presented.clone(),
-        token,
-        user,
-        repository,
-        namespace,
-        sudo,
-        request: wit_request,
-        now: request.now.unwrap_or(now),
-        explain: request.explain,
-    }))
-}
-
-/// Decide a request: verify, look up, gather, decide. `Err` is a malformed request (the
-/// caller reports it); a policy failure is a deny inside the outcome.
+/// Decide a request: one policy call, the policy asking `facts` for what it needs. `Err` is
+/// a malformed request (the caller reports it); a policy failure is a deny inside the
+/// outcome.
 pub fn authorize(
     policy: &mut dyn Policy,
     facts: &dyn FactSource,
     request: &RequestDef,
     now: i64,
 ) -> anyhow::Result<Outcome> {
-    let input = match gather(policy, facts, request, now)? {
-        Ok(i) => i,
-        Err(f) => {
-            return Ok(match request.kind {
-                KindDef::Batch => Outcome::Batch(
-                    request
-                        .repositories
-                        .iter()
-                        .map(|r| (r.clone(), failure_decision(&f)))
-                        .collect(),
-                ),
-                KindDef::RefPermissions => Outcome::Permissions(
-                    request
-                        .ref_names
-                        .iter()
-                        .map(|n| wit::RefPermissions {
-                            name: n.clone(),
-                            permissions: vec![],
-                        })
-                        .collect(),
-                ),
-                _ => Outcome::Decision(failure_decision(&f)),
-            });
-        }
-    };
+    let now = request.now.unwrap_or(now);
     Ok(match request.kind {
-        KindDef::Git | KindDef::Create | KindDef::Api => Outcome::Decision(
-            policy
-                .decide(&input)
-                .unwrap_or_else(|f| failure_decision(&f)),
-        ),
-        KindDef::RefPermissions => Outcome::Permissions(
-            policy
-                .ref_permissions(&input, &request.ref_names)
-                .unwrap_or_else(|_| {
-                    request
-                        .ref_names
-                        .iter()
-                        .map(|n| wit::RefPermissions {
-                            name: n.clone(),
-                            permissions: vec![],
-                        })
-                        .collect()
-                }),
-        ),
+        KindDef::Git | KindDef::Create | KindDef::Api => {
+            Outcome::Decision(authorize_gathered(policy, facts, request, now)?.0)
+        }
+        KindDef::RefPermissions => {
+            let wit_request = wit::RefPermissionsRequest {
+                credential: credential(&request.credential, facts)?,
+                transport: request.transport(),
+                repository: request.repository()?,
+                refs: request.ref_names.clone(),
+                now,
+            };
+            // A policy failure: no permission at all.
+            let perms = policy
+                .ref_permissions(&wit_request, facts)
+                .unwrap_or_default();
+            Outcome::Permissions(
+                request
+                    .ref_names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let p = perms
+                            .get(i)
+                            .copied()
+                            .unwrap_or(wit::RefPermissions::empty());
+                        (n.clone(), p)
+                    })
+                    .collect(),
+            )
+        }
         KindDef::Batch => {
-            let actor = input.user.as_ref().map(|u| u.name.clone());
-            let targets: Vec<wit::BatchTarget> = request
-                .repositories
-                .iter()
-                .map(|r| {
-                    let path = repository_path(r).to_string();
-                    wit::BatchTarget {
-                        facts: facts.repository(&path, actor.as_deref()),
-                        repository: path,
-                    }
-                })
-                .collect();
-            let decisions = policy
-                .decide_batch(&input, &targets)
-                .unwrap_or_else(|f| targets.iter().map(|_| failure_decision(&f)).collect());
+            let wit_request = wit::BatchRequest {
+                credential: credential(&request.credential, facts)?,
+                also_presented: request.also_presented(),
+                transport: request.transport(),
+                action: request.action()?,
+                repositories: request
+                    .repositories
+                    .iter()
+                    .map(|r| repository_path(r).to_string())
+                    .collect(),
+                now,
+                explain: request.explain,
+            };
+            let decisions: Vec<Decided> = match policy.authorize_batch(&wit_request, facts) {
+                Ok((list, gathered)) => list
+                    .into_iter()
+                    .map(|d| Decided::new(d, &[], gathered.token.clone()))
+                    .collect(),
+                Err(f) => request
+                    .repositories
+                    .iter()
+                    .map(|_| Decided::failure(&f))
+                    .collect(),
+            };
             Outcome::Batch(
                 request
                     .repositories
                     .iter()
                     .cloned()
-                    .zip(decisions)
+                    .zip(decisions.into_iter().chain(std::iter::repeat_with(|| {
+                        Decided::failure(&PolicyFailure("no decision for this target".into()))
+                    })))
                     .collect(),
             )
         }
     })
-}
-
-/// What the host itself learned while gathering the facts of a single decision: the
-/// verified acting user and the repository the facts describe (its canonical
-/// `owner/name`, as stored). A server enforces on exactly these — the identity it reports,
-/// the repository it serves from disk — never on the names the client sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Gathered {
-    /// The acting user (token owner, SSH user key owner, session user).
-    pub user: Option<String>,
-    /// The repository the decision was made on, `owner/name` from its facts.
-    pub repository: Option<String>,
 }
 
 /// Decide a git, create or api request and report what was gathered for it.
@@ -617,25 +630,24 @@ pub fn authorize_gathered(
     facts: &dyn FactSource,
     request: &RequestDef,
     now: i64,
-) -> anyhow::Result<(wit::Decision, Gathered)> {
+) -> anyhow::Result<(Decided, Gathered)> {
     if matches!(request.kind, KindDef::RefPermissions | KindDef::Batch) {
         bail!("this request kind does not yield a single decision");
     }
-    let input = match gather(policy, facts, request, now)? {
-        Ok(i) => i,
-        Err(f) => return Ok((failure_decision(&f), Gathered::default())),
+    let wit_request = wit::AuthorizeRequest {
+        credential: credential(&request.credential, facts)?,
+        also_presented: request.also_presented(),
+        request: request.to_wit()?,
+        now: request.now.unwrap_or(now),
+        explain: request.explain,
     };
-    let d = policy
-        .decide(&input)
-        .unwrap_or_else(|f| failure_decision(&f));
-    let gathered = Gathered {
-        user: input.user.as_ref().map(|u| u.name.clone()),
-        repository: input
-            .repository
-            .as_ref()
-            .map(|r| format!("{}/{}", r.owner, r.name)),
-    };
-    Ok((d, gathered))
+    Ok(match policy.authorize(&wit_request, facts) {
+        Ok((d, gathered)) => (
+            Decided::new(d, &request.ref_update_names(), gathered.token.clone()),
+            gathered,
+        ),
+        Err(f) => (Decided::failure(&f), Gathered::default()),
+    })
 }
 
 /// Decide a request that must yield one decision (git, create, api). Malformed requests
@@ -645,7 +657,7 @@ pub fn authorize_one(
     facts: &dyn FactSource,
     request: &RequestDef,
     now: i64,
-) -> anyhow::Result<wit::Decision> {
+) -> anyhow::Result<Decided> {
     match authorize(policy, facts, request, now)? {
         Outcome::Decision(d) => Ok(d),
         _ => bail!("this request kind does not yield a single decision"),
@@ -685,7 +697,8 @@ pub struct DecisionOutput {
     pub status: u16,
     /// Reason code.
     pub reason: String,
-    /// Message for the user.
+    /// Message for the user (absent for a plain allow).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// Operator detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -698,18 +711,13 @@ pub struct DecisionOutput {
     pub trace: Vec<TraceStepOutput>,
 }
 
-impl From<&wit::Decision> for DecisionOutput {
-    fn from(d: &wit::Decision) -> Self {
-        // `allow` and `status` must agree: anything else is treated as a deny.
-        let allow = d.allow && d.status == wit::Status::Ok;
+impl From<&Decided> for DecisionOutput {
+    fn from(d: &Decided) -> Self {
+        let allow = d.allow();
         DecisionOutput {
             decision: if allow { "allow" } else { "deny" }.into(),
-            status: if d.allow && !allow {
-                503
-            } else {
-                d.status.http()
-            },
-            reason: d.reason.code().into(),
+            status: d.http(),
+            reason: d.code().into(),
             message: d.message.clone(),
             detail: d.detail.clone(),
             refs: d
@@ -717,22 +725,17 @@ impl From<&wit::Decision> for DecisionOutput {
                 .iter()
                 .map(|v| RefVerdictOutput {
                     name: v.name.clone(),
-                    decision: if v.allow && allow { "allow" } else { "deny" }.into(),
-                    reason: v.reason.code().into(),
-                    message: v.message.clone(),
+                    decision: if v.allow() && allow { "allow" } else { "deny" }.into(),
+                    reason: v.verdict.code().into(),
+                    message: v.message.clone().unwrap_or_default(),
                 })
                 .collect(),
             trace: d
                 .trace
                 .iter()
                 .map(|s| TraceStepOutput {
-                    rule: s.rule.clone(),
-                    outcome: match s.outcome {
-                        wit::TraceOutcome::Pass => "pass",
-                        wit::TraceOutcome::Decide => "decide",
-                        wit::TraceOutcome::Skip => "skip",
-                    }
-                    .into(),
+                    rule: s.rule.name().into(),
+                    outcome: s.outcome.name().into(),
                     detail: s.detail.clone(),
                 })
                 .collect(),
@@ -741,21 +744,19 @@ impl From<&wit::Decision> for DecisionOutput {
 }
 
 /// Permissions as printed: ref -> list of `create`, `push`, `force-push`.
-pub fn permissions_output(p: &[wit::RefPermissions]) -> serde_json::Value {
+pub fn permissions_output(p: &[(String, wit::RefPermissions)]) -> serde_json::Value {
     let mut map = serde_json::Map::new();
-    for r in p {
-        let list: Vec<serde_json::Value> = r
-            .permissions
-            .iter()
-            .map(|x| {
-                serde_json::Value::from(match x {
-                    wit::RefPermission::Create => "create",
-                    wit::RefPermission::Push => "push",
-                    wit::RefPermission::ForcePush => "force-push",
-                })
-            })
-            .collect();
-        map.insert(r.name.clone(), serde_json::Value::from(list));
+    for (name, perms) in p {
+        let list: Vec<serde_json::Value> = [
+            (wit::RefPermissions::CREATE, "create"),
+            (wit::RefPermissions::PUSH, "push"),
+            (wit::RefPermissions::FORCE_PUSH, "force-push"),
+        ]
+        .into_iter()
+        .filter(|(f, _)| perms.contains(*f))
+        .map(|(_, n)| serde_json::Value::from(n))
+        .collect();
+        map.insert(name.clone(), serde_json::Value::from(list));
     }
     serde_json::Value::Object(map)
 }
@@ -779,11 +780,11 @@ pub fn outcome_output(o: &Outcome) -> (serde_json::Value, bool) {
                     v
                 })
                 .collect();
-            let allow = list.iter().any(|(_, d)| d.allow);
+            let allow = list.iter().any(|(_, d)| d.allow());
             (serde_json::Value::from(items), allow)
         }
         Outcome::Permissions(p) => {
-            let allow = p.iter().any(|r| !r.permissions.is_empty());
+            let allow = p.iter().any(|(_, r)| *r != wit::RefPermissions::empty());
             (permissions_output(p), allow)
         }
     }

@@ -357,8 +357,16 @@ pub struct TokenDef {
     /// Revoked at.
     #[serde(default)]
     pub revoked: Option<i64>,
-    /// SHA-256 of the secret, hex.
+    /// The digest that binds the record to its secret, hex (see `digest`).
     pub secret_hash: String,
+    /// What `secret_hash` is: `hmac-tag` (tokens minted since contract 0.4) or `sha256`
+    /// (SHA-256 of the whole secret, older records; the default when absent).
+    #[serde(default = "sha256_kind")]
+    pub digest: String,
+}
+
+fn sha256_kind() -> String {
+    "sha256".into()
 }
 
 impl TokenDef {
@@ -378,7 +386,8 @@ impl TokenDef {
             created: record.created,
             expires: record.expires,
             revoked: record.revoked,
-            secret_hash: hex::encode(&record.secret_hash),
+            secret_hash: hex::encode(record.secret.parts().1),
+            digest: record.secret.parts().0.into(),
         }
     }
 }
@@ -553,7 +562,6 @@ impl World {
             .iter()
             .find(|u| u.name.eq_ignore_ascii_case(name))?;
         Some(wit::UserFacts {
-            name: u.name.clone(),
             status: u.status.to_wit(),
             site_admin: u.site_admin,
             visibility: u.visibility.to_wit(),
@@ -561,8 +569,13 @@ impl World {
         })
     }
 
-    /// Facts about repository `path` (`owner/name`) for `actor` (None: anonymous).
-    pub fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
+    /// Facts about repository `path` (`owner/name`) for `actor` (None: anonymous), with its
+    /// path as stored.
+    pub fn repository(
+        &self,
+        path: &str,
+        actor: Option<&str>,
+    ) -> Option<(String, wit::RepositoryFacts)> {
         let (owner, name) = path.split_once('/')?;
         let r = self
             .repositories
@@ -586,25 +599,27 @@ impl World {
             .user(&r.owner)
             .map(|u| u.visibility)
             .unwrap_or(wit::Visibility::Private);
-        Some(wit::RepositoryFacts {
-            owner: r.owner.clone(),
-            name: r.name.clone(),
-            owner_visibility,
-            private: r.private,
-            kind: r.kind.to_wit(),
-            archived: r.archived,
-            role,
-            protected_refs: r
-                .protected_refs
-                .iter()
-                .map(|p| wit::ProtectedRef {
-                    pattern: p.pattern.clone(),
-                    push: p.push.to_wit(),
-                    force_push: p.force_push.to_wit(),
-                })
-                .collect(),
-            registrant: r.registrant.clone(),
-        })
+        let protected: Vec<wit::ProtectedRef> = r
+            .protected_refs
+            .iter()
+            .map(|p| wit::ProtectedRef {
+                pattern: p.pattern.clone(),
+                push: p.push.to_wit(),
+                force_push: p.force_push.to_wit(),
+            })
+            .collect();
+        Some((
+            format!("{}/{}", r.owner, r.name),
+            wit::RepositoryFacts {
+                owner_visibility,
+                private: r.private,
+                kind: r.kind.to_wit(),
+                archived: r.archived,
+                role,
+                protected_refs: (!protected.is_empty()).then_some(protected),
+                registrant: r.registrant.clone(),
+            },
+        ))
     }
 
     /// `actor`'s role in organisation `org` (none for users and non-members).
@@ -633,7 +648,6 @@ impl World {
             Some(a) => self.member_role(&u.name, a).to_wit(),
         };
         Some(wit::NamespaceFacts {
-            name: u.name.clone(),
             organization: u.organization,
             visibility: u.visibility.to_wit(),
             member_role,
@@ -653,7 +667,7 @@ impl World {
     }
 
     /// The stored record for a token id.
-    pub fn token(&self, id: &str) -> Option<wit::TokenRecord> {
+    pub fn token_record(&self, id: &str) -> Option<wit::TokenRecord> {
         let t = self.tokens.iter().find(|t| t.id == id)?;
         Some(wit::TokenRecord {
             id: t.id.clone(),
@@ -669,8 +683,17 @@ impl World {
             created: t.created,
             expires: t.expires,
             revoked: t.revoked,
-            // A malformed hash matches nothing: the token is refused as unknown.
-            secret_hash: hex::decode(&t.secret_hash).unwrap_or_default(),
+            // A malformed digest matches nothing (no secret has an all-zero SHA-256):
+            // the token is refused as unknown.
+            secret: hex::decode(&t.secret_hash)
+                .ok()
+                .and_then(|b| wit::SecretDigest::from_parts(&t.digest, &b))
+                .unwrap_or(wit::SecretDigest::Sha256(wit::Hash256 {
+                    w0: 0,
+                    w1: 0,
+                    w2: 0,
+                    w3: 0,
+                })),
         })
     }
 
@@ -681,6 +704,32 @@ impl World {
             Some(t) => *t = def,
             None => self.tokens.push(def),
         }
+    }
+}
+
+impl crate::facts::FactSource for World {
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        Ok(self.token_record(id).map(|r| r.facts()))
+    }
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        Ok(World::user(self, name))
+    }
+    fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<crate::facts::FoundRepository>> {
+        Ok(World::repository(self, path, viewer))
+    }
+    fn namespace(
+        &self,
+        name: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        Ok(World::namespace(self, name, viewer))
+    }
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        Ok(World::ssh_key(self, id))
     }
 }
 

@@ -16,7 +16,7 @@ mod pg;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use forge_authz_host::request::FactSource;
+use forge_authz_host::facts::FactSource;
 use forge_authz_host::store::Store;
 use forge_authz_host::store::facts::StoreFacts;
 use forge_authz_host::world::World;
@@ -99,7 +99,11 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
     let names = names(w);
     let mut asked = 0;
     for n in &names {
-        assert_eq!(facts.user(n), w.user(n), "{backend} {name}: user {n:?}");
+        assert_eq!(
+            facts.user(n).unwrap(),
+            FactSource::user(w, n).unwrap(),
+            "{backend} {name}: user {n:?}"
+        );
         asked += 1;
     }
     let actors: Vec<Option<&str>> = std::iter::once(None)
@@ -108,16 +112,16 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
     for a in &actors {
         for p in paths(w) {
             assert_eq!(
-                facts.repository(&p, *a),
-                w.repository(&p, *a),
+                facts.repository(&p, *a).unwrap(),
+                FactSource::repository(w, &p, *a).unwrap(),
                 "{backend} {name}: repository {p:?} for {a:?}"
             );
             asked += 1;
         }
         for n in &names {
             assert_eq!(
-                facts.namespace(n, *a),
-                w.namespace(n, *a),
+                facts.namespace(n, *a).unwrap(),
+                FactSource::namespace(w, n, *a).unwrap(),
                 "{backend} {name}: namespace {n:?} for {a:?}"
             );
             asked += 1;
@@ -129,7 +133,11 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
         .map(|k| k.id.as_str())
         .chain(["no-such-key"])
     {
-        assert_eq!(facts.ssh_key(k), w.ssh_key(k), "{backend} {name}: key {k}");
+        assert_eq!(
+            facts.ssh_key(k).unwrap(),
+            FactSource::ssh_key(w, k).unwrap(),
+            "{backend} {name}: key {k}"
+        );
     }
     for t in w
         .tokens
@@ -137,7 +145,11 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
         .map(|t| t.id.as_str())
         .chain(["no-such-token"])
     {
-        assert_eq!(facts.token(t), w.token(t), "{backend} {name}: token {t}");
+        assert_eq!(
+            facts.token(t).unwrap(),
+            FactSource::token(w, t).unwrap(),
+            "{backend} {name}: token {t}"
+        );
     }
     assert!(
         facts.take_error().is_none(),

@@ -770,22 +770,27 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
     );
     let mut s = Store::open(d).unwrap();
     let facts = forge_authz_host::store::facts::StoreFacts::new(&mut s);
-    use forge_authz_host::request::FactSource as _;
+    use forge_authz_host::facts::FactSource as _;
     // Batches are r0+r1 and r2+r3: the first committed, the second (with the bad row)
     // failed as a whole.
-    let r0 = facts.repository("ZED/r0", Some("Carol")).unwrap();
+    let (stored, r0) = facts.repository("ZED/r0", Some("Carol")).unwrap().unwrap();
+    assert_eq!(stored, "zed/r0", "the path as stored");
     assert_eq!(
         r0.role,
         wit::Role::Write,
         "collaborator roles arrive, any case"
     );
     assert!(
-        facts.repository("zed/r2", None).is_none(),
+        facts.repository("zed/r2", None).unwrap().is_none(),
         "a failed batch is rolled back"
     );
     assert!(err.contains("2 rows before it were committed"), "{err}");
     assert!(
-        facts.namespace("neworg", Some("zed")).unwrap().organization,
+        facts
+            .namespace("neworg", Some("zed"))
+            .unwrap()
+            .unwrap()
+            .organization,
         "CSV users with their flags"
     );
     drop(facts);

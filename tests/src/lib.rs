@@ -52,12 +52,14 @@ pub fn session_request(owner: &str, scopes: &[&str], now: i64) -> wit::IssueRequ
         owners: vec![],
         expires: Some(now + 3600),
         now,
-        creator: wit::Creator::Session(wit::UserFacts {
+        creator: wit::Creator::Session(wit::Account {
             name: owner.into(),
-            status: wit::AccountStatus::Active,
-            site_admin: false,
-            visibility: wit::Visibility::Public,
-            organization: false,
+            facts: wit::UserFacts {
+                status: wit::AccountStatus::Active,
+                site_admin: false,
+                visibility: wit::Visibility::Public,
+                organization: false,
+            },
         }),
         existing_names: vec![],
         bound_facts: vec![],

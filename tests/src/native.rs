@@ -1,35 +1,104 @@
 //! The policy core compiled natively, behind the host's `Policy` trait, so that the
 //! scenario corpus runs unchanged against it and against the wasm component. It converts
-//! with the component's own conversion code (`guest/src/convert.rs`).
-#![allow(clippy::wildcard_imports)]
+//! with the component's own conversion code (`guest/src/convert.rs`, through
+//! `forge_authz_host::wit::core`) and asks the host's [`FactSource`] exactly as the
+//! component's `facts` import does.
+
+use std::cell::RefCell;
 
 use forge_authz_guest::policy;
+use forge_authz_host::facts::{FactSource, Gathered};
 use forge_authz_host::policy::{Policy, PolicyFailure};
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 
-include!("../../guest/src/convert.rs");
-
-/// The native policy: `forge_authz_guest::policy::Authorizer` with WIT-typed edges.
+/// The native policy: `forge_authz_guest::policy::Engine` with WIT-typed edges.
 #[derive(Debug)]
-pub struct NativePolicy(policy::Authorizer);
+pub struct NativePolicy(policy::Engine);
 
 impl NativePolicy {
     /// Build from a WIT configuration (`Err`: refused, as `authorizer.create` would).
     pub fn new(config: &wit::Config) -> Result<NativePolicy, wit::ConfigError> {
-        policy::Authorizer::new(&config_in(config.clone()))
+        policy::Engine::new(&convert::config_in(config.clone()))
             .map(NativePolicy)
-            .map_err(config_error_out)
+            .map_err(convert::config_error_out)
     }
 }
 
-/// Map a core reason to the WIT reason.
-pub fn reason(r: policy::Reason) -> wit::Reason {
-    reason_out(r)
+/// The host's fact source seen as the core's `Facts`, with the component import's rules:
+/// at most one query and one batch per call; a source error fails the call.
+struct Asked<'a> {
+    source: &'a dyn FactSource,
+    lookups: u32,
+    batches: u32,
+    gathered: Gathered,
+    error: RefCell<Option<String>>,
 }
 
-/// Map a core status to the WIT status.
-pub fn status(s: policy::Status) -> wit::Status {
-    status_out(s)
+impl<'a> Asked<'a> {
+    fn new(source: &'a dyn FactSource) -> Asked<'a> {
+        Asked {
+            source,
+            lookups: 0,
+            batches: 0,
+            gathered: Gathered::default(),
+            error: RefCell::new(None),
+        }
+    }
+
+    fn fail(&self, e: String) {
+        self.error.borrow_mut().get_or_insert(e);
+    }
+
+    /// The call's result: a source error or an extra query is a policy failure.
+    fn finish<T>(self, value: T) -> Result<(T, Gathered), PolicyFailure> {
+        match self.error.into_inner() {
+            Some(e) => Err(PolicyFailure(e)),
+            None => Ok((value, self.gathered)),
+        }
+    }
+}
+
+impl policy::Facts for Asked<'_> {
+    fn lookup(&mut self, query: &policy::FactQuery<'_>) -> policy::FactAnswer {
+        self.lookups += 1;
+        if self.lookups > 1 {
+            self.fail("the policy asked for facts more than once".into());
+            return policy::FactAnswer::default();
+        }
+        match self.source.lookup(&convert::query_out(query)) {
+            Ok(answered) => {
+                self.gathered = answered.gathered;
+                convert::answer_in(answered.answer)
+            }
+            Err(e) => {
+                self.fail(format!("fact lookup failed: {e:#}"));
+                policy::FactAnswer::default()
+            }
+        }
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<policy::RepositoryFacts>> {
+        self.batches += 1;
+        if self.batches > 1 {
+            self.fail("the policy asked for repositories more than once".into());
+            return Vec::new();
+        }
+        match self.source.repositories(paths, viewer) {
+            Ok(list) => list
+                .into_iter()
+                .map(|r| r.map(convert::repository_in))
+                .collect(),
+            Err(e) => {
+                self.fail(format!("fact lookup failed: {e:#}"));
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// 36 bytes from the OS CSPRNG, as the host gives the component.
@@ -45,45 +114,58 @@ impl Policy for NativePolicy {
     ) -> Result<Result<Option<wit::VerifiedToken>, wit::TokenError>, PolicyFailure> {
         Ok(self
             .0
-            .verify(&credential_in(c.clone()))
+            .verify(&convert::credential_in(c.clone()))
             .map(|v| {
                 v.map(|v| wit::VerifiedToken {
                     token_id: v.token_id,
                     key_id: v.key_id,
                 })
             })
-            .map_err(token_error_out))
+            .map_err(convert::token_error_out))
     }
 
-    fn decide(&mut self, input: &wit::Input) -> Result<wit::Decision, PolicyFailure> {
-        Ok(decision_out(self.0.decide(&input_in(input.clone()))))
-    }
-
-    fn decide_batch(
+    fn authorize(
         &mut self,
-        input: &wit::Input,
-        targets: &[wit::BatchTarget],
-    ) -> Result<Vec<wit::Decision>, PolicyFailure> {
-        let targets: Vec<policy::BatchTarget> = targets.iter().cloned().map(batch_in).collect();
-        Ok(self
+        request: &wit::AuthorizeRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(wit::Decision, Gathered), PolicyFailure> {
+        let mut asked = Asked::new(facts);
+        let d = self
             .0
-            .decide_batch(&input_in(input.clone()), &targets)
-            .into_iter()
-            .map(decision_out)
-            .collect())
+            .authorize(&convert::authorize_in(request.clone()), &mut asked);
+        asked.finish(convert::decision_out(d))
+    }
+
+    fn authorize_batch(
+        &mut self,
+        request: &wit::BatchRequest,
+        facts: &dyn FactSource,
+    ) -> Result<(Vec<wit::Decision>, Gathered), PolicyFailure> {
+        let mut asked = Asked::new(facts);
+        let list = self
+            .0
+            .authorize_batch(&convert::batch_request_in(request.clone()), &mut asked);
+        asked.finish(list.into_iter().map(convert::decision_out).collect())
     }
 
     fn ref_permissions(
         &mut self,
-        input: &wit::Input,
-        refs: &[String],
+        request: &wit::RefPermissionsRequest,
+        facts: &dyn FactSource,
     ) -> Result<Vec<wit::RefPermissions>, PolicyFailure> {
-        Ok(self
-            .0
-            .ref_permissions(&input_in(input.clone()), refs)
-            .into_iter()
-            .map(ref_permissions_out)
-            .collect())
+        let mut asked = Asked::new(facts);
+        let perms = self.0.ref_permissions(
+            &convert::ref_permissions_request_in(request.clone()),
+            &mut asked,
+        );
+        asked
+            .finish(
+                perms
+                    .into_iter()
+                    .map(convert::ref_permissions_out)
+                    .collect(),
+            )
+            .map(|(p, _)| p)
     }
 
     fn issue(
@@ -91,12 +173,12 @@ impl Policy for NativePolicy {
         r: &wit::IssueRequest,
     ) -> Result<Result<wit::IssuedToken, wit::IssueError>, PolicyFailure> {
         let entropy = entropy();
-        let entropy = entropy.as_ref();
         Ok(self
             .0
-            .issue(&issue_in(r.clone()), entropy)
-            .map(issued_out)
-            .map_err(issue_error_out))
+            .authorizer()
+            .issue(&convert::issue_in(r.clone()), entropy.as_ref())
+            .map(convert::issued_out)
+            .map_err(convert::issue_error_out))
     }
 
     fn derive_child(
@@ -106,9 +188,10 @@ impl Policy for NativePolicy {
         let entropy = entropy();
         Ok(self
             .0
-            .derive_child(&child_in(r.clone()), entropy.as_ref())
-            .map(child_out)
-            .map_err(issue_error_out))
+            .authorizer()
+            .derive_child(&convert::child_in(r.clone()), entropy.as_ref())
+            .map(convert::child_out)
+            .map_err(convert::issue_error_out))
     }
 
     fn rotate(
@@ -118,9 +201,10 @@ impl Policy for NativePolicy {
         let entropy = entropy();
         Ok(self
             .0
-            .rotate(&rotate_in(r.clone()), entropy.as_ref())
-            .map(rotation_out)
-            .map_err(lifecycle_error_out))
+            .authorizer()
+            .rotate(&convert::rotate_in(r.clone()), entropy.as_ref())
+            .map(convert::rotation_out)
+            .map_err(convert::lifecycle_error_out))
     }
 
     fn plan_revoke(
@@ -130,17 +214,19 @@ impl Policy for NativePolicy {
         records: &[wit::TokenRecord],
         context: &wit::ChangeContext,
     ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
-        let records: Vec<policy::TokenRecord> = records.iter().cloned().map(record_in).collect();
+        let records: Vec<policy::TokenRecord> =
+            records.iter().cloned().map(convert::record_in).collect();
         Ok(self
             .0
+            .authorizer()
             .plan_revoke(
                 id,
-                revoke_scope_in(scope),
+                convert::revoke_scope_in(scope),
                 &records,
-                &context_in(context.clone()),
+                &convert::context_in(context.clone()),
             )
-            .map(plan_out)
-            .map_err(lifecycle_error_out))
+            .map(convert::plan_out)
+            .map_err(convert::lifecycle_error_out))
     }
 
     fn plan_edit(
@@ -150,17 +236,19 @@ impl Policy for NativePolicy {
         records: &[wit::TokenRecord],
         context: &wit::ChangeContext,
     ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
-        let records: Vec<policy::TokenRecord> = records.iter().cloned().map(record_in).collect();
+        let records: Vec<policy::TokenRecord> =
+            records.iter().cloned().map(convert::record_in).collect();
         Ok(self
             .0
+            .authorizer()
             .plan_edit(
                 id,
-                &edit_in(edit.clone()),
+                &convert::edit_in(edit.clone()),
                 &records,
-                &context_in(context.clone()),
+                &convert::context_in(context.clone()),
             )
-            .map(plan_out)
-            .map_err(lifecycle_error_out))
+            .map(convert::plan_out)
+            .map_err(convert::lifecycle_error_out))
     }
 
     fn plan_expire(
@@ -168,13 +256,17 @@ impl Policy for NativePolicy {
         entries: &[wit::AuditEntry],
         context: &wit::ChangeContext,
     ) -> Result<Vec<wit::HistoryEvent>, PolicyFailure> {
-        let entries: Vec<policy::AuditEntry> =
-            entries.iter().cloned().map(audit_entry_in).collect();
+        let entries: Vec<policy::AuditEntry> = entries
+            .iter()
+            .cloned()
+            .map(convert::audit_entry_in)
+            .collect();
         Ok(self
             .0
-            .plan_expire(&entries, &context_in(context.clone()))
+            .authorizer()
+            .plan_expire(&entries, &convert::context_in(context.clone()))
             .into_iter()
-            .map(event_out)
+            .map(convert::event_out)
             .collect())
     }
 
@@ -183,13 +275,17 @@ impl Policy for NativePolicy {
         entries: &[wit::AuditEntry],
         context: &wit::ChangeContext,
     ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
-        let entries: Vec<policy::AuditEntry> =
-            entries.iter().cloned().map(audit_entry_in).collect();
+        let entries: Vec<policy::AuditEntry> = entries
+            .iter()
+            .cloned()
+            .map(convert::audit_entry_in)
+            .collect();
         Ok(self
             .0
-            .audit(&entries, &context_in(context.clone()))
+            .authorizer()
+            .audit(&entries, &convert::context_in(context.clone()))
             .into_iter()
-            .map(finding_out)
+            .map(convert::finding_out)
             .collect())
     }
 
@@ -202,7 +298,7 @@ impl Policy for NativePolicy {
                 token_id: i.token_id,
                 key_id: i.key_id,
             })
-            .map_err(token_error_out))
+            .map_err(convert::token_error_out))
     }
 
     fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure> {
@@ -212,7 +308,7 @@ impl Policy for NativePolicy {
     fn normalize_scopes(
         &mut self,
         scopes: &[String],
-    ) -> Result<Result<Vec<String>, String>, PolicyFailure> {
-        Ok(policy::scope::normalize(scopes))
+    ) -> Result<Result<Vec<String>, wit::ScopeError>, PolicyFailure> {
+        Ok(policy::scope::normalize(scopes).map_err(wit::ScopeError::UnknownScope))
     }
 }

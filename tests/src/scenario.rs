@@ -197,24 +197,26 @@ pub fn prepare<P: Policy>(
             // active (some scenarios deactivate it afterwards), and as a user account: a
             // record owned by an organisation is one a store may still hold from before
             // organisations were refused (the scenarios check it is refused at use).
-            creator: wit::Creator::Session(wit::UserFacts {
-                status: wit::AccountStatus::Active,
-                organization: false,
-                ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
-                    name: spec.owner.clone(),
+            creator: wit::Creator::Session(wit::Account {
+                name: spec.owner.clone(),
+                facts: wit::UserFacts {
                     status: wit::AccountStatus::Active,
-                    site_admin: false,
-                    visibility: wit::Visibility::Public,
                     organization: false,
-                })
+                    ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
+                        status: wit::AccountStatus::Active,
+                        site_admin: false,
+                        visibility: wit::Visibility::Public,
+                        organization: false,
+                    })
+                },
             }),
             existing_names: vec![],
             bound_facts: spec
                 .repositories
                 .iter()
-                .map(|r| wit::BatchTarget {
+                .map(|r| wit::BoundRepository {
                     repository: r.clone(),
-                    facts: world.repository(r, Some(&spec.owner)),
+                    facts: world.repository(r, Some(&spec.owner)).map(|(_, f)| f),
                 })
                 .collect(),
             ip: None,
@@ -246,7 +248,12 @@ pub fn prepare<P: Policy>(
             issued.record.parent = Some("parent-token".into());
         }
         if spec.corrupt_hash {
-            issued.record.secret_hash = vec![0u8; 32];
+            issued.record.secret = wit::SecretDigest::HmacTag(wit::Hash256 {
+                w0: 0,
+                w1: 0,
+                w2: 0,
+                w3: 0,
+            });
         }
         if spec.store {
             world.add_token(&issued.record);

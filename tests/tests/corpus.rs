@@ -83,26 +83,26 @@ fn corpus_passes_natively_and_through_wasm_and_both_agree() {
 #[test]
 fn reason_codes_and_statuses_are_the_same_in_the_core_and_the_wit() {
     use forge_authz_guest::policy::Reason;
-    use forge_authz_tests::native::{reason, status};
-    // Every core reason has a WIT reason with the same code and status (the host prints
-    // the WIT one), and the README table and the WIT file both list it.
+    use forge_authz_host::wit::{Verdict, core::verdict_out};
+    // Every core reason has a WIT verdict with the same code and status class (the host
+    // prints the WIT one), and the README table and the WIT file both list it.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let wit =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/types.wit")).unwrap();
-    assert_eq!(Reason::ALL.len(), forge_authz_host::wit::Reason::ALL.len());
+    let wit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/decision.wit"))
+        .unwrap();
+    assert_eq!(Reason::ALL.len(), Verdict::all().len());
     for r in Reason::ALL {
         let code = r.code();
-        let w = reason(*r);
+        let w = verdict_out(*r);
         assert_eq!(w.code(), code);
-        assert_eq!(status(r.status()).http(), r.status().http(), "{code}");
+        assert_eq!(w.http(), r.status().http(), "{code}");
         assert!(
             readme.contains(&format!("`{code}`")),
             "README decision table lacks `{code}`"
         );
         assert!(
             wit.contains(&format!("        {code},")),
-            "wit/types.wit lacks `{code}`"
+            "wit/decision.wit lacks `{code}`"
         );
     }
 }
@@ -141,7 +141,7 @@ fn explaining_never_changes_a_decision() {
 #[test]
 fn batch_answers_equal_single_answers_for_every_token_and_repository() {
     use forge_authz_host::request::{ActionDef, CredentialDef, KindDef, RequestDef, authorize};
-    use forge_authz_host::{Outcome, wit};
+    use forge_authz_host::Outcome;
     use forge_authz_tests::scenario::prepare;
     // Invariant: for every credential and action, a batch over all repositories (plus a
     // missing and a malformed one) gives exactly the decision of one call per repository.
@@ -183,7 +183,7 @@ fn batch_answers_equal_single_answers_for_every_token_and_repository() {
                         action: Some(action),
                         ..RequestDef::default()
                     };
-                    let one: wit::Decision =
+                    let one: forge_authz_host::request::Decided =
                         forge_authz_host::authorize_one(&mut policy, &world, &single, world.now())
                             .unwrap();
                     assert_eq!(d, one, "{name}: {repo} {action:?}");

@@ -4,25 +4,13 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
+use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Rule, Trace, not_found};
 use super::model::{
     AccountStatus, ApiRequest, NamespaceFacts, Options, RepositoryFacts, Role, UserFacts,
     Visibility,
 };
-use super::principal::{Principal, Target, same_name, visible_to_anonymous};
+use super::principal::{Principal, Repo, Target, User, visible_to_anonymous};
 use super::scope::Category;
-
-/// GET, HEAD and OPTIONS read; everything else writes (reference §1.6).
-pub fn is_read_method(method: &str) -> bool {
-    ["GET", "HEAD", "OPTIONS"]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(method))
-}
-
-/// A method is an HTTP token: 1 to 20 ASCII letters.
-pub fn valid_method(method: &str) -> bool {
-    !method.is_empty() && method.len() <= 20 && method.bytes().all(|b| b.is_ascii_alphabetic())
-}
 
 fn scope_refusal(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Option<Decision> {
     let token = p.token()?;
@@ -42,9 +30,9 @@ fn scope_refusal(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Option<Deci
         .iter()
         .filter(|c| {
             if read {
-                !token.scopes.can_read_api(**c)
+                !token.scopes.can_read_api(*c)
             } else {
-                !token.scopes.can_write(**c)
+                !token.scopes.can_write(*c)
             }
         })
         .map(|c| format!("{}:{}", if read { "read" } else { "write" }, c.name()))
@@ -70,7 +58,7 @@ fn namespace_not_found() -> Decision {
     Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE)
 }
 
-/// The facts the host gathered for an API request. Under `sudo`, `repository` and
+/// The facts the host answered for an API request. Under `sudo`, `repository` and
 /// `namespace` are as the impersonated account sees them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Facts<'a> {
@@ -86,7 +74,7 @@ pub(crate) struct Facts<'a> {
 /// scopes.
 fn sudo<'a>(
     p: &Principal<'a>,
-    target: &str,
+    target: &'a str,
     facts: Option<&'a UserFacts>,
     trace: &mut Trace,
 ) -> Result<Principal<'a>, Decision> {
@@ -102,11 +90,6 @@ fn sudo<'a>(
     let Some(user) = facts else {
         return Err(namespace_not_found().with_detail("sudo target does not exist"));
     };
-    if !same_name(&user.name, target) {
-        return Err(super::decision::inconsistent(
-            "sudo facts are for another user",
-        ));
-    }
     if user.organization || user.status != AccountStatus::Active {
         return Err(Decision::new(
             Reason::SudoDenied,
@@ -118,19 +101,22 @@ fn sudo<'a>(
             "sudo target is not active"
         }));
     }
-    trace.pass("sudo", || format!("acting as `{}`", user.name));
-    Ok(p.impersonating(user))
+    trace.pass(Rule::Sudo, || format!("acting as `{target}`"));
+    Ok(p.impersonating(User {
+        name: target,
+        facts: user,
+    }))
 }
 
 /// Decide an API request.
-pub(crate) fn decide(
-    p: &Principal<'_>,
+pub(crate) fn decide<'a>(
+    p: &Principal<'a>,
     options: &Options,
-    req: &ApiRequest,
-    facts: Facts<'_>,
+    req: &'a ApiRequest,
+    facts: Facts<'a>,
     mut trace: Trace,
 ) -> Decision {
-    let read = is_read_method(&req.method);
+    let read = req.method.reads();
     if matches!(p, Principal::Anonymous)
         && (req.requires_auth
             || req.admin_only
@@ -139,7 +125,7 @@ pub(crate) fn decide(
             || !read)
     {
         return trace.decide(
-            "authentication",
+            Rule::Authentication,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "this route needs a credential",
@@ -148,9 +134,9 @@ pub(crate) fn decide(
     }
     // Scopes apply to tokens only: a session or password skips them (reference §1.8).
     if let Some(d) = scope_refusal(p, req, read) {
-        return trace.decide("scope", d);
+        return trace.decide(Rule::Scope, d);
     }
-    trace.pass("scope", || {
+    trace.pass(Rule::Scope, || {
         if p.token().is_some() {
             "token scopes cover the route".into()
         } else {
@@ -165,13 +151,13 @@ pub(crate) fn decide(
                 acting = q;
                 &acting
             }
-            Err(d) => return trace.decide("sudo", d),
+            Err(d) => return trace.decide(Rule::Sudo, d),
         },
         None => p,
     };
     if req.admin_only {
         if !p.site_admin() {
-            let d = if p.user().is_some_and(|u| u.site_admin) {
+            let d = if p.user().is_some_and(|u| u.facts.site_admin) {
                 restricted_refusal("use administrator routes")
             } else {
                 Decision::new(
@@ -179,16 +165,16 @@ pub(crate) fn decide(
                     "this route is for site administrators",
                 )
             };
-            return trace.decide("admin", d);
+            return trace.decide(Rule::Admin, d);
         }
-        trace.pass("admin", || "site administrator".into());
+        trace.pass(Rule::Admin, || "site administrator".into());
     }
     if let Some(op) = req.operation
         && p.restricted()
     {
         return trace.decide(
-            "operation",
-            restricted_refusal(op.name().replace('-', " ").as_str()),
+            Rule::Operation,
+            restricted_refusal(op.words()),
         );
     }
     // Every target the request names passes every target rule: naming one target never
@@ -197,14 +183,14 @@ pub(crate) fn decide(
         && let Some(d) =
             repository_target(p, options, req, path, facts.repository, read, &mut trace)
     {
-        return trace.decide("repository", d);
+        return trace.decide(Rule::Repository, d);
     }
     if let Some(name) = &req.namespace
         && let Some(d) = namespace_target(p, options, req, name, facts.namespace, read, &mut trace)
     {
-        return trace.decide("namespace", d);
+        return trace.decide(Rule::Namespace, d);
     }
-    trace.decide("grant", Decision::new(Reason::Granted, "request allowed"))
+    trace.decide(Rule::Grant, Decision::allowed(Reason::Granted))
 }
 
 /// A token outside its binding: refused (`token-not-bound`), or — with the Forgejo
@@ -225,7 +211,7 @@ fn binding(
         return Ok(false);
     }
     if options.binding_fallback_to_anonymous {
-        trace.pass("binding", || {
+        trace.pass(Rule::Binding, || {
             "outside the binding: treated as anonymous".into()
         });
         // Anonymous may only read routes that need no authentication. (`/admin`, `sudo`
@@ -257,10 +243,7 @@ fn needed_role(req: &ApiRequest) -> Role {
 fn role_refusal(needed: Role, on: &str) -> Decision {
     Decision::new(
         Reason::PermissionDenied,
-        format!(
-            "this needs the {} role on the {on}",
-            format!("{needed:?}").to_lowercase()
-        ),
+        format!("this needs the {} role on the {on}", needed.name()),
     )
 }
 
@@ -281,14 +264,15 @@ fn repository_target(
         }
         Ok(false) => {}
     }
-    let Some(repo) = repo else {
+    let Some(facts) = repo else {
         return Some(not_found());
     };
+    let repo = Repo { path, facts };
     if !p.can_read(repo) {
         return Some(not_found());
     }
-    trace.pass("visibility", || "readable".into());
-    if p.token().is_some_and(|t| t.scopes.public_only) && !visible_to_anonymous(repo) {
+    trace.pass(Rule::Visibility, || "readable".into());
+    if p.token().is_some_and(|t| t.scopes.public_only) && !visible_to_anonymous(facts) {
         return Some(Decision::new(
             Reason::TokenPublicOnly,
             "this access token is limited to public repositories",
@@ -299,7 +283,7 @@ fn repository_target(
     if role < needed {
         return Some(role_refusal(needed, "repository"));
     }
-    trace.pass("role", || format!("{role:?}").to_lowercase());
+    trace.pass(Rule::Role, || role.name().into());
     None
 }
 
@@ -331,17 +315,14 @@ fn namespace_target(
         }
         Ok(false) => {}
     }
-    let Some(ns) = namespace.filter(|ns| same_name(&ns.name, name)) else {
-        return Some(if namespace.is_some() {
-            super::decision::inconsistent("namespace facts are for another owner")
-        } else {
-            namespace_not_found()
-        });
+    let Some(facts) = namespace else {
+        return Some(namespace_not_found());
     };
+    let ns = super::create::Namespace { name, facts };
     if !super::create::namespace_visible(p, ns) {
         return Some(namespace_not_found());
     }
-    if p.token().is_some_and(|t| t.scopes.public_only) && ns.visibility != Visibility::Public {
+    if p.token().is_some_and(|t| t.scopes.public_only) && facts.visibility != Visibility::Public {
         let what = if req.package {
             "packages of non-public owners"
         } else {
@@ -357,6 +338,6 @@ fn namespace_target(
     if role < needed {
         return Some(role_refusal(needed, &format!("namespace `{}`", ns.name)));
     }
-    trace.pass("namespace", || ns.name.clone());
+    trace.pass(Rule::Namespace, || ns.name.to_string());
     None
 }

@@ -3,14 +3,21 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Trace, not_found};
+use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Rule, Trace, not_found};
 use super::model::{CreationStep, NamespaceFacts, RepositoryFacts, Role, Visibility};
-use super::principal::{Principal, Target, same_name};
+use super::principal::{Principal, Repo, Target, owner_of, same_name};
 use super::scope::Category;
 
+/// A user or organisation: the name the policy asked about and the facts the host gave.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Namespace<'a> {
+    pub name: &'a str,
+    pub facts: &'a NamespaceFacts,
+}
+
 /// Whether the principal may see a user or organisation.
-pub(crate) fn namespace_visible(p: &Principal<'_>, ns: &NamespaceFacts) -> bool {
-    match ns.visibility {
+pub(crate) fn namespace_visible(p: &Principal<'_>, ns: Namespace<'_>) -> bool {
+    match ns.facts.visibility {
         Visibility::Public => true,
         Visibility::Limited => !matches!(p, Principal::Anonymous),
         // The membership fact counts only for a principal with a user: the host gathered
@@ -18,8 +25,9 @@ pub(crate) fn namespace_visible(p: &Principal<'_>, ns: &NamespaceFacts) -> bool 
         // binding) must not inherit it.
         Visibility::Private => {
             p.site_admin()
-                || p.user()
-                    .is_some_and(|u| ns.member_role >= Role::Read || same_name(&u.name, &ns.name))
+                || p.user().is_some_and(|u| {
+                    ns.facts.member_role >= Role::Read || same_name(u.name, ns.name)
+                })
         }
     }
 }
@@ -27,12 +35,12 @@ pub(crate) fn namespace_visible(p: &Principal<'_>, ns: &NamespaceFacts) -> bool 
 /// The principal's role in a namespace: `admin` in its own user namespace and for an
 /// unrestricted site administrator; in an organisation, its membership role; nothing in
 /// another user's namespace. A restricted token is capped at `write`, as on repositories.
-pub(crate) fn namespace_role(p: &Principal<'_>, ns: &NamespaceFacts) -> Role {
-    let own = !ns.organization && p.user().is_some_and(|u| same_name(&u.name, &ns.name));
+pub(crate) fn namespace_role(p: &Principal<'_>, ns: Namespace<'_>) -> Role {
+    let own = !ns.facts.organization && p.user().is_some_and(|u| same_name(u.name, ns.name));
     let base = if own || p.site_admin() {
         Role::Admin
-    } else if ns.organization && p.user().is_some() {
-        ns.member_role
+    } else if ns.facts.organization && p.user().is_some() {
+        ns.facts.member_role
     } else {
         Role::None
     };
@@ -61,9 +69,10 @@ pub(crate) fn decide(
     namespace: Option<&NamespaceFacts>,
     mut trace: Trace,
 ) -> Decision {
+    let repo = repo.map(|facts| Repo { path, facts });
     if matches!(p, Principal::Anonymous) {
         return trace.decide(
-            "credential",
+            Rule::Credential,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "creating a repository needs a credential",
@@ -72,7 +81,7 @@ pub(crate) fn decide(
     }
     if let Principal::DeployKey { .. } = p {
         return trace.decide(
-            "credential",
+            Rule::Credential,
             Decision::new(
                 Reason::CreateDenied,
                 "a deploy key cannot create repositories",
@@ -84,7 +93,7 @@ pub(crate) fn decide(
             // reference §2.10 (seed 000): any token -> Unauthorized.
             if p.token().is_some() {
                 return trace.decide(
-                    "creation",
+                    Rule::Creation,
                     Decision::new(
                         Reason::TokenNotAllowed,
                         "an access token cannot confirm or abort a repository creation",
@@ -92,37 +101,35 @@ pub(crate) fn decide(
                 );
             }
             let Some(repo) = repo else {
-                return trace.decide("existence", not_found());
+                return trace.decide(Rule::Existence, not_found());
             };
             if !p.can_read(repo) {
-                return trace.decide("visibility", not_found());
+                return trace.decide(Rule::Visibility, not_found());
             }
             // Launchpad: only the registrant — not the owner's other admins, not a site
             // administrator — confirms or aborts the creation they started.
             let registrant = p.user().is_some_and(|u| {
-                repo.registrant
+                repo.facts
+                    .registrant
                     .as_deref()
-                    .is_some_and(|r| same_name(r, &u.name))
+                    .is_some_and(|r| same_name(r, u.name))
             });
             if !registrant {
                 return trace.decide(
-                    "creation",
+                    Rule::Creation,
                     Decision::new(
                         Reason::CreateDenied,
                         "only the user who started this repository's creation can do this",
                     ),
                 );
             }
-            trace.decide(
-                "creation",
-                Decision::new(Reason::Granted, "creation step allowed"),
-            )
+            trace.decide(Rule::Creation, Decision::allowed(Reason::Granted))
         }
         CreationStep::PushToCreate => {
             if let Some(token) = p.token() {
                 if token.restricted() || !token.covers(Target::Repository(path)) {
                     return trace.decide(
-                        "restricted",
+                        Rule::Restricted,
                         Decision::new(
                             Reason::RestrictedToken,
                             "a restricted access token (bound, public-only or derived) cannot create repositories",
@@ -131,7 +138,7 @@ pub(crate) fn decide(
                 }
                 if !(token.scopes.can_write(Category::Repository) || token.scopes.push) {
                     return trace.decide(
-                        "scope",
+                        Rule::Scope,
                         Decision::new(
                             Reason::ScopeMissing,
                             "this access token may not create repositories: it needs the scope write:repository or repository:push",
@@ -139,28 +146,22 @@ pub(crate) fn decide(
                         .with_detail("needs write:repository or repository:push"),
                     );
                 }
-                trace.pass("scope", || "may push".into());
+                trace.pass(Rule::Scope, || "may push".into());
             }
-            let owner = path.split_once('/').map(|(o, _)| o).unwrap_or(path);
+            let owner = owner_of(path);
             let ns = match namespace {
-                Some(ns) if same_name(&ns.name, owner) => ns,
-                Some(_) => {
-                    return trace.decide(
-                        "namespace",
-                        super::decision::inconsistent("namespace facts are for another owner"),
-                    );
-                }
-                None => return trace.decide("namespace", namespace_not_found()),
+                Some(facts) => Namespace { name: owner, facts },
+                None => return trace.decide(Rule::Namespace, namespace_not_found()),
             };
             if !namespace_visible(p, ns) {
-                return trace.decide("namespace", namespace_not_found());
+                return trace.decide(Rule::Namespace, namespace_not_found());
             }
-            trace.pass("namespace", || ns.name.clone());
+            trace.pass(Rule::Namespace, || ns.name.to_string());
             // Creating for another owner is an administrator's power (seed 004): only an
             // unrestricted site administrator has it; in an organisation, write membership.
             if namespace_role(p, ns) < Role::Write {
                 return trace.decide(
-                    "creation",
+                    Rule::Creation,
                     Decision::new(
                         Reason::CreateDenied,
                         format!("you may not create repositories under `{}`", ns.name),
@@ -181,12 +182,9 @@ pub(crate) fn decide(
                         format!("you may not create repositories under `{}`", ns.name),
                     )
                 };
-                return trace.decide("existence", d);
+                return trace.decide(Rule::Existence, d);
             }
-            trace.decide(
-                "creation",
-                Decision::new(Reason::Granted, "repository creation allowed"),
-            )
+            trace.decide(Rule::Creation, Decision::allowed(Reason::Granted))
         }
     }
 }

@@ -4,7 +4,8 @@ use crate::prelude::*;
 
 use super::model::RefPermissions;
 
-/// Status class of a decision (fixes the HTTP status).
+/// Status class of a decision (fixes the HTTP status). A host's own `policy-failure`
+/// (503) is not among them: the policy never produces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     /// 200
@@ -17,8 +18,6 @@ pub enum Status {
     Forbidden,
     /// 404
     NotFound,
-    /// 503
-    Unavailable,
 }
 
 impl Status {
@@ -30,7 +29,6 @@ impl Status {
             Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::NotFound => 404,
-            Status::Unavailable => 503,
         }
     }
 
@@ -42,14 +40,13 @@ impl Status {
             Status::Unauthorized => "unauthorized",
             Status::Forbidden => "forbidden",
             Status::NotFound => "not-found",
-            Status::Unavailable => "unavailable",
         }
     }
 }
 
 macro_rules! reasons {
     ($($variant:ident = $code:literal => $status:ident,)*) => {
-        /// Stable reason code of a decision. See `reason` in the WIT for each case.
+        /// Stable reason code of a decision. See the reason enums of `decision` in the WIT.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Reason {
             $(
@@ -71,6 +68,11 @@ macro_rules! reasons {
             pub fn status(self) -> Status {
                 match self { $(Reason::$variant => Status::$status,)* }
             }
+
+            /// The reason named `code`.
+            pub fn from_code(code: &str) -> Option<Reason> {
+                match code { $($code => Some(Reason::$variant),)* _ => None }
+            }
         }
     };
 }
@@ -78,6 +80,10 @@ macro_rules! reasons {
 reasons! {
     Granted = "granted" => Ok,
     PublicRead = "public-read" => Ok,
+    RequestInvalid = "request-invalid" => BadRequest,
+    ConflictingCredentials = "conflicting-credentials" => BadRequest,
+    RefNameInvalid = "ref-name-invalid" => BadRequest,
+    RepositoryExists = "repository-exists" => BadRequest,
     AuthenticationRequired = "authentication-required" => Unauthorized,
     TokenInvalid = "token-invalid" => Unauthorized,
     TokenUnknown = "token-unknown" => Unauthorized,
@@ -86,6 +92,8 @@ reasons! {
     AccountInactive = "account-inactive" => Unauthorized,
     UsernameMismatch = "username-mismatch" => Unauthorized,
     TokenNotBound = "token-not-bound" => Unauthorized,
+    TokenNotAllowed = "token-not-allowed" => Unauthorized,
+    CredentialNotAllowed = "credential-not-allowed" => Unauthorized,
     ScopeMissing = "scope-missing" => Forbidden,
     ScopeUnknown = "scope-unknown" => Forbidden,
     TokenPublicOnly = "token-public-only" => Forbidden,
@@ -93,11 +101,6 @@ reasons! {
     RepositoryMirror = "repository-mirror" => Forbidden,
     RepositoryImport = "repository-import" => Forbidden,
     RepositoryArchived = "repository-archived" => Forbidden,
-    RepositoryNotFound = "repository-not-found" => NotFound,
-    RequestInvalid = "request-invalid" => BadRequest,
-    ConflictingCredentials = "conflicting-credentials" => BadRequest,
-    TokenNotAllowed = "token-not-allowed" => Unauthorized,
-    CredentialNotAllowed = "credential-not-allowed" => Unauthorized,
     DeployKeyReadOnly = "deploy-key-read-only" => Forbidden,
     RestrictedToken = "restricted-token" => Forbidden,
     AdminRequired = "admin-required" => Forbidden,
@@ -105,24 +108,83 @@ reasons! {
     CreateDenied = "create-denied" => Forbidden,
     RefProtected = "ref-protected" => Forbidden,
     ForcePushProtected = "force-push-protected" => Forbidden,
-    RefNameInvalid = "ref-name-invalid" => BadRequest,
+    RepositoryNotFound = "repository-not-found" => NotFound,
     NamespaceNotFound = "namespace-not-found" => NotFound,
-    RepositoryExists = "repository-exists" => BadRequest,
-    FactsInconsistent = "facts-inconsistent" => Unavailable,
-    PolicyFailure = "policy-failure" => Unavailable,
 }
 
-/// The verdict on one ref update.
+impl Reason {
+    /// Whether this reason allows.
+    pub fn allows(self) -> bool {
+        self.status() == Status::Ok
+    }
+}
+
+macro_rules! rules {
+    ($($variant:ident = $code:literal,)*) => {
+        /// A rule of the policy, as named in traces (see `rule` in the WIT).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Rule {
+            $(
+                #[doc = $code]
+                $variant,
+            )*
+        }
+
+        impl Rule {
+            /// Every rule, in WIT order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// The kebab-case name.
+            pub fn name(self) -> &'static str {
+                match self { $(Rule::$variant => $code,)* }
+            }
+        }
+    };
+}
+
+rules! {
+    Request = "request",
+    Credential = "credential",
+    TokenSignature = "token-signature",
+    TokenRecord = "token-record",
+    TokenExpiry = "token-expiry",
+    Account = "account",
+    Username = "username",
+    ScopesKnown = "scopes-known",
+    Binding = "binding",
+    Scope = "scope",
+    Authentication = "authentication",
+    Sudo = "sudo",
+    Admin = "admin",
+    Operation = "operation",
+    DeployKey = "deploy-key",
+    Existence = "existence",
+    Visibility = "visibility",
+    PublicOnly = "public-only",
+    WriteRules = "write-rules",
+    Role = "role",
+    Refs = "refs",
+    Repository = "repository",
+    Namespace = "namespace",
+    Creation = "creation",
+    Restricted = "restricted",
+    Grant = "grant",
+}
+
+/// The verdict on one ref update (in request order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefVerdict {
-    /// The ref.
-    pub name: String,
-    /// Allowed.
-    pub allow: bool,
-    /// Reason.
+    /// Reason (`granted` allows).
     pub reason: Reason,
-    /// Message.
-    pub message: String,
+    /// For a refused ref: what the user can do.
+    pub message: Option<String>,
+}
+
+impl RefVerdict {
+    /// Whether this update may be applied.
+    pub fn allow(&self) -> bool {
+        self.reason.allows()
+    }
 }
 
 /// What a rule concluded.
@@ -136,11 +198,22 @@ pub enum TraceOutcome {
     Skip,
 }
 
+impl TraceOutcome {
+    /// `pass`, `decide` or `skip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceOutcome::Pass => "pass",
+            TraceOutcome::Decide => "decide",
+            TraceOutcome::Skip => "skip",
+        }
+    }
+}
+
 /// One rule consulted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceStep {
-    /// Stable rule name.
-    pub rule: &'static str,
+    /// The rule.
+    pub rule: Rule,
     /// Outcome.
     pub outcome: TraceOutcome,
     /// What it looked at.
@@ -164,16 +237,16 @@ impl Trace {
     }
 
     /// Record a rule that passed.
-    pub fn pass(&mut self, rule: &'static str, detail: impl FnOnce() -> String) {
+    pub fn pass(&mut self, rule: Rule, detail: impl FnOnce() -> String) {
         self.push(rule, TraceOutcome::Pass, detail);
     }
 
     /// Record a rule that did not apply.
-    pub fn skip(&mut self, rule: &'static str, detail: impl FnOnce() -> String) {
+    pub fn skip(&mut self, rule: Rule, detail: impl FnOnce() -> String) {
         self.push(rule, TraceOutcome::Skip, detail);
     }
 
-    fn push(&mut self, rule: &'static str, outcome: TraceOutcome, detail: impl FnOnce() -> String) {
+    fn push(&mut self, rule: Rule, outcome: TraceOutcome, detail: impl FnOnce() -> String) {
         if self.enabled {
             self.steps.push(TraceStep {
                 rule,
@@ -184,7 +257,7 @@ impl Trace {
     }
 
     /// Record the rule that decided, and return the decision with the trace attached.
-    pub fn decide(mut self, rule: &'static str, mut d: Decision) -> Decision {
+    pub fn decide(mut self, rule: Rule, mut d: Decision) -> Decision {
         if self.enabled {
             let detail = match &d.detail {
                 Some(x) => format!("{}: {x}", d.reason.code()),
@@ -195,56 +268,71 @@ impl Trace {
                 outcome: TraceOutcome::Decide,
                 detail,
             });
-            d.trace = self.steps;
+            d.trace = Some(self.steps);
         }
         d
     }
 }
 
+/// Store writes the policy asks of the host, for the presented token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Record the token's use now.
+    pub touch_last_used: bool,
+    /// Revoke the token's rotation family.
+    pub revoke_family: bool,
+}
+
 /// A decision. Deciding never fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
-    /// Allowed.
-    pub allow: bool,
-    /// Status class.
-    pub status: Status,
-    /// Reason code.
+    /// Reason code; its status class says whether the request is allowed.
     pub reason: Reason,
-    /// Message for the user.
-    pub message: String,
+    /// Message for the user: present for every refusal.
+    pub message: Option<String>,
     /// Detail for operators.
     pub detail: Option<String>,
-    /// Per-ref verdicts of a push.
-    pub refs: Vec<RefVerdict>,
-    /// Explanation trace.
-    pub trace: Vec<TraceStep>,
+    /// Per-ref verdicts of a push that reached its refs, in request order.
+    pub refs: Option<Vec<RefVerdict>>,
     /// Store writes asked of the host.
-    pub effects: Vec<Effect>,
-}
-
-/// A store write the policy asks of the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Effect {
-    /// Record the token's use now.
-    TouchLastUsed(String),
-    /// Revoke the token's rotation family.
-    RevokeFamily(String),
+    pub effects: Effects,
+    /// Explanation trace (with `explain`).
+    pub trace: Option<Vec<TraceStep>>,
 }
 
 impl Decision {
-    /// A decision for `reason`; allow exactly when its status is `ok`.
+    /// A refusal (or, for an allowing reason, an allow with a message).
     pub fn new(reason: Reason, message: impl Into<String>) -> Decision {
-        let status = reason.status();
         Decision {
-            allow: status == Status::Ok,
-            status,
             reason,
-            message: message.into(),
+            message: Some(message.into()),
             detail: None,
-            refs: Vec::new(),
-            trace: Vec::new(),
-            effects: Vec::new(),
+            refs: None,
+            effects: Effects::default(),
+            trace: None,
         }
+    }
+
+    /// An allow with nothing more to say than its reason.
+    pub fn allowed(reason: Reason) -> Decision {
+        Decision {
+            reason,
+            message: None,
+            detail: None,
+            refs: None,
+            effects: Effects::default(),
+            trace: None,
+        }
+    }
+
+    /// Whether the request may proceed.
+    pub fn allow(&self) -> bool {
+        self.reason.allows()
+    }
+
+    /// The status class.
+    pub fn status(&self) -> Status {
+        self.reason.status()
     }
 
     /// Attach operator detail.
@@ -266,23 +354,9 @@ pub fn not_found() -> Decision {
     Decision::new(Reason::RepositoryNotFound, NOT_FOUND_MESSAGE)
 }
 
-/// The 503 for facts that contradict each other.
-pub fn inconsistent(detail: &str) -> Decision {
-    Decision::new(
-        Reason::FactsInconsistent,
-        "the server could not decide this request; try again later",
-    )
-    .with_detail(detail.to_string())
-}
-
-/// Permissions of one ref, for callers that need an empty answer.
+/// Empty permissions for every ref (a credential that may not push).
 pub fn no_permissions(refs: &[String]) -> Vec<RefPermissions> {
-    refs.iter()
-        .map(|r| RefPermissions {
-            name: r.clone(),
-            permissions: Vec::new(),
-        })
-        .collect()
+    refs.iter().map(|_| RefPermissions::default()).collect()
 }
 
 #[cfg(test)]
@@ -297,10 +371,17 @@ mod tests {
             (Status::Unauthorized, "unauthorized", 401),
             (Status::Forbidden, "forbidden", 403),
             (Status::NotFound, "not-found", 404),
-            (Status::Unavailable, "unavailable", 503),
         ];
         for (s, code, http) in all {
             assert_eq!((s.code(), s.http()), (code, http));
         }
+    }
+
+    #[test]
+    fn reason_codes_round_trip() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_code(r.code()), Some(*r));
+        }
+        assert_eq!(Reason::from_code("policy-failure"), None);
     }
 }

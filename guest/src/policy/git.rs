@@ -3,9 +3,9 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::decision::{Decision, Reason, Trace, not_found};
+use super::decision::{Decision, Reason, Rule, Trace, not_found};
 use super::model::{GitAction, Options, RefUpdate, RepositoryFacts, RepositoryKind, Role};
-use super::principal::{Principal, Target, visible_to_anonymous};
+use super::principal::{Principal, Repo, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
 
@@ -53,13 +53,6 @@ fn scope_refusal(p: &Principal<'_>, action: GitAction) -> Option<Decision> {
     })
 }
 
-fn verb(action: GitAction) -> &'static str {
-    match action {
-        GitAction::Pull => "pull",
-        GitAction::Push => "push",
-    }
-}
-
 /// Decide a git request for `path` with `repo` facts (None: no such repository).
 pub(crate) fn decide(
     p: &Principal<'_>,
@@ -67,13 +60,14 @@ pub(crate) fn decide(
     path: &str,
     action: GitAction,
     updates: &[RefUpdate],
-    repo: Option<&RepositoryFacts>,
+    facts: Option<&RepositoryFacts>,
     mut trace: Trace,
 ) -> Decision {
+    let repo = facts.map(|facts| Repo { path, facts });
     if let Some(token) = p.token() {
         if !token.covers(Target::Repository(path)) {
             if options.binding_fallback_to_anonymous {
-                trace.pass("binding", || {
+                trace.pass(Rule::Binding, || {
                     "outside the binding: treated as anonymous".into()
                 });
                 return decide(
@@ -82,19 +76,19 @@ pub(crate) fn decide(
                     path,
                     action,
                     updates,
-                    repo,
+                    facts,
                     trace,
                 );
             }
             return trace.decide(
-                "binding",
+                Rule::Binding,
                 Decision::new(
                     Reason::TokenNotBound,
                     "this access token is not valid for this repository",
                 ),
             );
         }
-        trace.pass("binding", || {
+        trace.pass(Rule::Binding, || {
             if token.bound() {
                 "inside the binding".into()
             } else {
@@ -102,15 +96,15 @@ pub(crate) fn decide(
             }
         });
         if let Some(d) = scope_refusal(p, action) {
-            return trace.decide("scope", d);
+            return trace.decide(Rule::Scope, d);
         }
-        trace.pass("scope", || format!("may {}", verb(action)));
+        trace.pass(Rule::Scope, || format!("may {}", action.name()));
     } else {
-        trace.skip("scope", || "no token".into());
+        trace.skip(Rule::Scope, || "no token".into());
     }
     if matches!(p, Principal::Anonymous) && action == GitAction::Push {
         return trace.decide(
-            "credential",
+            Rule::Credential,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "pushing needs a credential: use an access token",
@@ -125,11 +119,11 @@ pub(crate) fn decide(
         if !ok {
             // reference §1.19: a deploy key not on this repository -> 404.
             return trace.decide(
-                "deploy-key",
+                Rule::DeployKey,
                 not_found().with_detail("deploy key of another repository"),
             );
         }
-        trace.pass("deploy-key", || "key of this repository".into());
+        trace.pass(Rule::DeployKey, || "key of this repository".into());
     }
     let anonymous_refusal = || {
         // Private and missing repositories get the same 401, so git prompts for a
@@ -145,42 +139,42 @@ pub(crate) fn decide(
         } else {
             not_found()
         };
-        return trace.decide("existence", d);
+        return trace.decide(Rule::Existence, d);
     };
-    trace.pass("existence", || format!("{}/{}", repo.owner, repo.name));
+    trace.pass(Rule::Existence, || repo.path.to_string());
     if !p.can_read(repo) {
         let d = if matches!(p, Principal::Anonymous) {
             anonymous_refusal()
         } else {
             not_found()
         };
-        return trace.decide("visibility", d);
+        return trace.decide(Rule::Visibility, d);
     }
-    trace.pass("visibility", || "readable".into());
+    trace.pass(Rule::Visibility, || "readable".into());
     if let Some(token) = p.token() {
-        if token.scopes.public_only && !visible_to_anonymous(repo) {
+        if token.scopes.public_only && !visible_to_anonymous(repo.facts) {
             return trace.decide(
-                "public-only",
+                Rule::PublicOnly,
                 Decision::new(
                     Reason::TokenPublicOnly,
                     "this access token is limited to public repositories",
                 ),
             );
         }
-        trace.pass("public-only", || {
+        trace.pass(Rule::PublicOnly, || {
             format!("public-only: {}", token.scopes.public_only)
         });
     }
     if action == GitAction::Pull {
         let d = if matches!(p, Principal::Anonymous) {
-            Decision::new(Reason::PublicRead, "anonymous read of a public repository")
+            Decision::allowed(Reason::PublicRead)
         } else {
-            Decision::new(Reason::Granted, "pull allowed")
+            Decision::allowed(Reason::Granted)
         };
-        return trace.decide("grant", d);
+        return trace.decide(Rule::Grant, d);
     }
-    if let Some(d) = write_block(repo) {
-        return trace.decide("write-rules", d);
+    if let Some(d) = write_block(repo.facts) {
+        return trace.decide(Rule::WriteRules, d);
     }
     let role = p.role_on(repo);
     if role < Role::Write {
@@ -194,18 +188,18 @@ pub(crate) fn decide(
                 "you may read this repository but not push to it",
             ),
         };
-        return trace.decide("role", d);
+        return trace.decide(Rule::Role, d);
     }
-    trace.pass("role", || format!("{role:?}").to_lowercase());
+    trace.pass(Rule::Role, || role.name().into());
     let verdicts: Vec<_> = updates
         .iter()
         .map(|u| refs::verdict(p, repo, role, u))
         .collect();
-    let refused = verdicts.iter().filter(|v| !v.allow).count();
+    let refused = verdicts.iter().filter(|v| !v.allow()).count();
     let mut d = if !verdicts.is_empty() && refused == verdicts.len() {
-        let first = verdicts.iter().find(|v| !v.allow);
+        let first = verdicts.iter().find(|v| !v.allow());
         let (reason, message) = first
-            .map(|v| (v.reason, v.message.clone()))
+            .map(|v| (v.reason, v.message.clone().unwrap_or_default()))
             .unwrap_or((Reason::RefProtected, "no ref update is allowed".into()));
         Decision::new(reason, message).with_detail(format!(
             "{refused} of {} ref updates refused",
@@ -221,8 +215,8 @@ pub(crate) fn decide(
             verdicts.len()
         ))
     } else {
-        Decision::new(Reason::Granted, "push allowed")
+        Decision::allowed(Reason::Granted)
     };
-    d.refs = verdicts;
-    trace.decide("refs", d)
+    d.refs = Some(verdicts);
+    trace.decide(Rule::Refs, d)
 }

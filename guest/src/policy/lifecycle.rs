@@ -10,9 +10,10 @@ use super::model::{
     LifecycleError, Options, RevokeScope, RotateRequest, Rotation, Timestamp, TokenEdit,
     TokenRecord,
 };
-use super::principal::{Principal, TokenAuth, valid_name, valid_repository_path};
+use super::model::SecretDigest;
+use super::principal::{Principal, Repo, User, covers, valid_name, valid_repository_path};
 use super::scope::{BOUND_ALLOWED, Category, ScopeSet, migrate_legacy};
-use super::token::{self, ENTROPY_BYTES, Keyring};
+use super::token::{ENTROPY_BYTES, Keyring};
 
 /// Longest token name accepted at minting.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -34,11 +35,13 @@ pub fn live(r: &TokenRecord, now: Timestamp) -> bool {
     r.revoked.is_none() && r.expires.is_none_or(|e| e > now)
 }
 
-/// Whether the host should record a use of `r` now.
-pub fn last_used_due(r: &TokenRecord, now: Timestamp) -> bool {
-    r.last_used
-        .is_none_or(|t| now.saturating_sub(t) >= LAST_USED_INTERVAL)
+/// Whether the host should record a use now, for a token last used at `last_used`.
+pub fn last_used_due(last_used: Option<Timestamp>, now: Timestamp) -> bool {
+    last_used.is_none_or(|t| now.saturating_sub(t) >= LAST_USED_INTERVAL)
 }
+
+/// The placeholder digest of a record template (replaced by the minted token's tag).
+const NO_DIGEST: SecretDigest = SecretDigest::HmacTag([0; 32]);
 
 fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
     HistoryEvent {
@@ -104,8 +107,9 @@ fn check_bound_scopes(scopes: &[String], set: &ScopeSet) -> Result<(), IssueErro
 /// What the creator may grant; `Err` names the refusal.
 fn check_creator(request: &IssueRequest, set: &ScopeSet, bound: bool) -> Result<(), IssueError> {
     match &request.creator {
-        Creator::Session(user) => {
-            let own = user.name.eq_ignore_ascii_case(&request.owner);
+        Creator::Session(account) => {
+            let own = account.name.eq_ignore_ascii_case(&request.owner);
+            let user = &account.facts;
             if user.status != super::model::AccountStatus::Active
                 || user.organization
                 || (!own && !user.site_admin)
@@ -133,19 +137,18 @@ fn check_creator(request: &IssueRequest, set: &ScopeSet, bound: bool) -> Result<
             if let Some(x) = set.excess_over(&cs) {
                 return Err(IssueError::ExceedsCreator(x));
             }
-            let auth = TokenAuth {
-                record: creator,
-                scopes: cs,
-            };
-            if auth.bound() {
+            let creator_bound = !creator.repositories.is_empty() || !creator.owners.is_empty();
+            if creator_bound {
                 if !bound {
                     return Err(IssueError::ExceedsCreator("unbound".into()));
                 }
-                if let Some(r) = request
-                    .repositories
-                    .iter()
-                    .find(|r| !auth.covers(super::principal::Target::Repository(r)))
-                {
+                if let Some(r) = request.repositories.iter().find(|r| {
+                    !covers(
+                        &creator.repositories,
+                        &creator.owners,
+                        super::principal::Target::Repository(r),
+                    )
+                }) {
                     return Err(IssueError::ExceedsCreator(r.clone()));
                 }
                 if let Some(o) = request
@@ -172,10 +175,10 @@ fn new_record(
     entropy: &[u8; ENTROPY_BYTES],
     template: TokenRecord,
 ) -> (String, TokenRecord) {
-    let (secret, token_id) = keys.mint(entropy);
+    let (secret, token_id, tag) = keys.mint(entropy);
     let record = TokenRecord {
         id: token_id,
-        secret_hash: token::secret_hash(&secret).to_vec(),
+        secret: SecretDigest::HmacTag(tag),
         ..template
     };
     (secret, record)
@@ -223,12 +226,21 @@ pub fn issue(
             .and_then(|t| t.facts.as_ref());
         let visible = match (facts, &request.creator) {
             (Some(f), Creator::Session(u)) if u.name.eq_ignore_ascii_case(&request.owner) => {
-                Principal::Session { user: u }.can_read(f)
+                Principal::Session {
+                    user: User {
+                        name: &u.name,
+                        facts: &u.facts,
+                    },
+                }
+                .can_read(Repo {
+                    path: repo,
+                    facts: f,
+                })
             }
             (Some(f), _) => {
                 super::principal::visible_to_signed_in(f)
                     || f.role >= super::model::Role::Read
-                    || f.owner.eq_ignore_ascii_case(&request.owner)
+                    || super::principal::owner_of(repo).eq_ignore_ascii_case(&request.owner)
             }
             (None, _) => false,
         };
@@ -267,7 +279,7 @@ pub fn issue(
             created: request.now,
             expires: request.expires,
             revoked: None,
-            secret_hash: Vec::new(),
+            secret: NO_DIGEST,
         },
     );
     let actor = match &request.creator {
@@ -347,7 +359,7 @@ pub fn derive_child(
             created: now,
             expires,
             revoked: None,
-            secret_hash: Vec::new(),
+            secret: NO_DIGEST,
         },
     );
     let event = event(&record, HistoryAction::Create, &request.context);
@@ -411,7 +423,7 @@ pub fn rotate(
             created: ctx.now,
             expires,
             revoked: None,
-            secret_hash: Vec::new(),
+            secret: NO_DIGEST,
             ..old.clone()
         },
     );

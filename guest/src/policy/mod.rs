@@ -24,12 +24,14 @@ pub mod refs;
 pub mod scope;
 pub mod token;
 
-pub use decision::{Decision, Effect, Reason, RefVerdict, Status, Trace, TraceOutcome, TraceStep};
+pub use decision::{
+    Decision, Effects, Reason, RefVerdict, Rule, Status, Trace, TraceOutcome, TraceStep,
+};
 pub use model::*;
 pub use scope::ScopeSet;
-pub use token::{TokenError, VerifiedToken};
+pub use token::{TokenCache, TokenError, VerifiedToken};
 
-use principal::{Presented, presented, repository_matches, valid_name, valid_repository_path};
+use principal::{Presented, picked, valid_name, valid_repository_path};
 use token::{ENTROPY_BYTES, Keyring};
 
 /// Public fields of a well-formed token, read without any key.
@@ -57,31 +59,85 @@ pub struct Authorizer {
     options: Options,
 }
 
+/// An [`Authorizer`] with the cache of the tokens it verified: what one component
+/// resource holds. Its methods take `&mut self` (the cache learns).
+#[derive(Clone, Debug)]
+pub struct Engine {
+    authorizer: Authorizer,
+    cache: TokenCache,
+}
+
+impl Engine {
+    /// Validate the configuration and derive key state once; the cache starts empty.
+    pub fn new(config: &Config) -> Result<Engine, ConfigError> {
+        Ok(Engine {
+            authorizer: Authorizer::new(config)?,
+            cache: TokenCache::new(),
+        })
+    }
+
+    /// The authorizer (lifecycle calls need no cache).
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    /// [`Authorizer::verify`], remembering a genuine token.
+    pub fn verify(&mut self, credential: &Credential) -> Result<Option<VerifiedToken>, TokenError> {
+        self.authorizer.verify_in(credential, Some(&mut self.cache))
+    }
+
+    /// [`Authorizer::authorize`] with the cache.
+    pub fn authorize(&mut self, request: &AuthorizeRequest, facts: &mut dyn Facts) -> Decision {
+        self.authorizer
+            .authorize_in(request, facts, Some(&mut self.cache))
+    }
+
+    /// [`Authorizer::authorize_batch`] with the cache.
+    pub fn authorize_batch(
+        &mut self,
+        request: &BatchRequest,
+        facts: &mut dyn Facts,
+    ) -> Vec<Decision> {
+        self.authorizer
+            .authorize_batch_in(request, facts, Some(&mut self.cache))
+    }
+
+    /// [`Authorizer::ref_permissions`] with the cache.
+    pub fn ref_permissions(
+        &mut self,
+        request: &RefPermissionsRequest,
+        facts: &mut dyn Facts,
+    ) -> Vec<RefPermissions> {
+        self.authorizer
+            .ref_permissions_in(request, facts, Some(&mut self.cache))
+    }
+}
+
 fn invalid(detail: &str, message: &str) -> Decision {
     Decision::new(Reason::RequestInvalid, message).with_detail(detail.to_string())
 }
 
+fn bad_path() -> Decision {
+    invalid(
+        "malformed repository path",
+        "the repository path must be `owner/name`",
+    )
+}
+
 /// The shape of a request, before anything else is looked at.
-fn validate(input: &Input) -> Result<(), Decision> {
-    let path_ok = |p: &str| valid_repository_path(p);
-    match &input.request {
-        Request::Git(g) if !path_ok(&g.repository) => Err(invalid(
-            "malformed repository path",
-            "the repository path must be `owner/name`",
-        )),
-        Request::Create(c) if !path_ok(&c.repository) => Err(invalid(
-            "malformed repository path",
-            "the repository path must be `owner/name`",
-        )),
+fn validate(request: &Request) -> Result<(), Decision> {
+    match request {
+        Request::Git(g) if !valid_repository_path(&g.repository) => Err(bad_path()),
+        Request::Create(c) if !valid_repository_path(&c.repository) => Err(bad_path()),
         Request::Api(a) => {
-            if !api::valid_method(&a.method) {
+            if !a.method.valid() {
                 return Err(invalid("malformed method", "not a valid HTTP method"));
             }
-            if a.repository.as_deref().is_some_and(|r| !path_ok(r)) {
-                return Err(invalid(
-                    "malformed repository path",
-                    "the repository path must be `owner/name`",
-                ));
+            if a.repository
+                .as_deref()
+                .is_some_and(|r| !valid_repository_path(r))
+            {
+                return Err(bad_path());
             }
             if a.namespace.as_deref().is_some_and(|n| !valid_name(n))
                 || a.sudo.as_deref().is_some_and(|n| !valid_name(n))
@@ -136,6 +192,52 @@ fn target_path(request: &Request) -> Option<&str> {
     }
 }
 
+/// The namespace a request targets: the owner a repository is created under, an API
+/// route's namespace.
+fn target_namespace(request: &Request) -> Option<&str> {
+    match request {
+        Request::Git(_) => None,
+        Request::Create(c) => Some(principal::owner_of(&c.repository)),
+        Request::Api(a) => a.namespace.as_deref(),
+    }
+}
+
+/// The query for one decision: the token's record (and owner), the account, the targets,
+/// as the account the request acts as sees them (the `sudo` target, else the token's
+/// owner, else the session's or key's user).
+fn query<'a>(presented: &Presented<'a>, request: &'a Request) -> FactQuery<'a> {
+    let sudo = match request {
+        Request::Api(a) => a.sudo.as_deref(),
+        _ => None,
+    };
+    let token = presented.token_id();
+    let account = presented.account();
+    let viewer = if sudo.is_some() {
+        Viewer::Sudo
+    } else if token.is_some() {
+        Viewer::TokenOwner
+    } else if account.is_some() {
+        Viewer::Account
+    } else {
+        Viewer::Anonymous
+    };
+    FactQuery {
+        token,
+        account,
+        sudo,
+        repository: target_path(request),
+        namespace: target_namespace(request),
+        viewer,
+        registrant: matches!(
+            request,
+            Request::Create(CreationRequest {
+                step: CreationStep::Confirm | CreationStep::Abort,
+                ..
+            })
+        ),
+    }
+}
+
 impl Authorizer {
     /// Validate the configuration and derive key state once.
     pub fn new(config: &Config) -> Result<Authorizer, ConfigError> {
@@ -147,48 +249,68 @@ impl Authorizer {
 
     /// Find and verify the token in a credential, with no store.
     pub fn verify(&self, credential: &Credential) -> Result<Option<VerifiedToken>, TokenError> {
-        match presented(credential) {
-            Presented::None => Ok(None),
-            Presented::Token { secret, .. } => {
-                let p = self.keys.verify(secret)?;
+        self.verify_in(credential, None)
+    }
+
+    fn verify_in(
+        &self,
+        credential: &Credential,
+        cache: Option<&mut TokenCache>,
+    ) -> Result<Option<VerifiedToken>, TokenError> {
+        match picked(credential) {
+            principal::Picked::None => Ok(None),
+            principal::Picked::Token { secret, .. } => {
+                let v = self.keys.verify_cached(cache, secret)?;
                 Ok(Some(VerifiedToken {
-                    token_id: p.token_id.to_string(),
-                    key_id: p.key_id.to_string(),
+                    token_id: v.token_id.to_string(),
+                    key_id: v.key_id.to_string(),
                 }))
             }
         }
     }
 
-    /// Decide a request. Never fails.
-    pub fn decide(&self, input: &Input) -> Decision {
+    /// Decide a request, asking `facts` once for what it needs. Never fails.
+    pub fn authorize(&self, request: &AuthorizeRequest, facts: &mut dyn Facts) -> Decision {
+        self.authorize_in(request, facts, None)
+    }
+
+    fn authorize_in(
+        &self,
+        input: &AuthorizeRequest,
+        facts: &mut dyn Facts,
+        cache: Option<&mut TokenCache>,
+    ) -> Decision {
         let mut trace = Trace::new(input.explain);
-        if let Err(d) = validate(input) {
-            return trace.decide("request", d);
+        if let Err(d) = validate(&input.request) {
+            return trace.decide(Rule::Request, d);
         }
-        if let (Some(path), Some(repo)) = (target_path(&input.request), &input.repository)
-            && !repository_matches(path, repo)
-        {
-            return trace.decide(
-                "request",
-                decision::inconsistent("repository facts are for another repository"),
-            );
-        }
-        trace.pass("request", || match &input.request {
-            Request::Git(g) => format!("git {:?} {}", g.action, g.repository).to_lowercase(),
-            Request::Create(c) => format!("create {:?} {}", c.step, c.repository).to_lowercase(),
-            Request::Api(a) => format!("api {}", a.method.to_uppercase()),
+        trace.pass(Rule::Request, || match &input.request {
+            Request::Git(g) => format!("git {} {}", g.action.name(), g.repository),
+            Request::Create(c) => format!("create {} {}", c.step.name(), c.repository),
+            Request::Api(a) => format!("api {}", a.method.name().to_ascii_uppercase()),
         });
-        let p = match principal::resolve(&self.keys, input, &mut trace) {
+        let presented = match principal::present(
+            &self.keys,
+            cache,
+            &input.credential,
+            &input.also_presented,
+            &mut trace,
+        ) {
+            Ok(p) => p,
+            Err((rule, d)) => return trace.decide(rule, d),
+        };
+        let answer = facts.lookup(&query(&presented, &input.request));
+        let p = match principal::resolve(&presented, &answer, input.now, &mut trace) {
             Ok(p) => p,
             Err((rule, d)) => return trace.decide(rule, d),
         };
         if let Some(d) = key_refusal(&p, &input.request) {
-            return trace.decide("credential", d);
+            return trace.decide(Rule::Credential, d);
         }
-        let touch = p
-            .token()
-            .filter(|t| lifecycle::last_used_due(t.record, input.now))
-            .map(|t| Effect::TouchLastUsed(t.record.id.clone()));
+        let touch = answer
+            .token
+            .as_ref()
+            .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
         let mut d = match &input.request {
             Request::Git(g) => git::decide(
                 &p,
@@ -196,15 +318,15 @@ impl Authorizer {
                 &g.repository,
                 g.action,
                 &g.refs,
-                input.repository.as_ref(),
+                answer.repository.as_ref(),
                 trace,
             ),
             Request::Create(c) => create::decide(
                 &p,
                 &c.repository,
                 c.step,
-                input.repository.as_ref(),
-                input.namespace.as_ref(),
+                answer.repository.as_ref(),
+                answer.namespace.as_ref(),
                 trace,
             ),
             Request::Api(a) => api::decide(
@@ -212,141 +334,175 @@ impl Authorizer {
                 &self.options,
                 a,
                 api::Facts {
-                    repository: input.repository.as_ref(),
-                    namespace: input.namespace.as_ref(),
-                    sudo: input.sudo.as_ref(),
+                    repository: answer.repository.as_ref(),
+                    namespace: answer.namespace.as_ref(),
+                    sudo: answer.sudo.as_ref(),
                 },
                 trace,
             ),
         };
-        d.effects.extend(touch);
+        d.effects.touch_last_used |= touch;
         d
     }
 
     /// Decide one git request against many repositories; the same answers as one
-    /// `decide` per target (the credential is resolved once).
-    pub fn decide_batch(&self, input: &Input, targets: &[BatchTarget]) -> Vec<Decision> {
-        let Request::Git(g) = &input.request else {
-            let d = invalid(
-                "batch needs a git request",
-                "a batch decides git requests only",
-            );
-            return targets.iter().map(|_| d.clone()).collect();
-        };
+    /// `authorize` per target (the credential is resolved once).
+    pub fn authorize_batch(&self, request: &BatchRequest, facts: &mut dyn Facts) -> Vec<Decision> {
+        self.authorize_batch_in(request, facts, None)
+    }
+
+    fn authorize_batch_in(
+        &self,
+        input: &BatchRequest,
+        facts: &mut dyn Facts,
+        cache: Option<&mut TokenCache>,
+    ) -> Vec<Decision> {
         let mut trace = Trace::new(input.explain);
-        trace.pass("request", || {
-            format!("git {:?} batch of {}", g.action, targets.len()).to_lowercase()
+        trace.pass(Rule::Request, || {
+            format!(
+                "git {} batch of {}",
+                input.action.name(),
+                input.repositories.len()
+            )
         });
-        let principal = principal::resolve(&self.keys, input, &mut trace);
-        let touch = principal
-            .as_ref()
-            .ok()
-            .and_then(|p| p.token())
-            .filter(|t| lifecycle::last_used_due(t.record, input.now))
-            .map(|t| Effect::TouchLastUsed(t.record.id.clone()));
-        targets
-            .iter()
-            .map(|t| {
-                let trace = trace.clone();
-                if !valid_repository_path(&t.repository) {
-                    return trace.decide(
-                        "request",
-                        invalid(
-                            "malformed repository path",
-                            "the repository path must be `owner/name`",
-                        ),
-                    );
-                }
-                if t.facts
-                    .as_ref()
-                    .is_some_and(|f| !repository_matches(&t.repository, f))
-                {
-                    return trace.decide(
-                        "request",
-                        decision::inconsistent("repository facts are for another repository"),
-                    );
-                }
-                match &principal {
-                    Err((rule, d)) => trace.decide(rule, d.clone()),
-                    Ok(p) => {
-                        if let Some(d) = key_refusal(p, &input.request) {
-                            return trace.decide("credential", d);
-                        }
-                        let mut d = git::decide(
-                            p,
-                            &self.options,
-                            &t.repository,
-                            g.action,
-                            &g.refs,
-                            t.facts.as_ref(),
-                            trace,
-                        );
-                        d.effects.extend(touch.clone());
-                        d
+        let request = Request::Git(GitRequest {
+            transport: input.transport,
+            repository: String::new(),
+            action: input.action,
+            refs: Vec::new(),
+        });
+        // A malformed path is refused first, whatever the credential (as one `authorize`
+        // per target would).
+        let all = |trace: &Trace, rule: Rule, refusal: Decision| -> Vec<Decision> {
+            let refusal = trace.clone().decide(rule, refusal);
+            input
+                .repositories
+                .iter()
+                .map(|path| {
+                    if valid_repository_path(path) {
+                        refusal.clone()
+                    } else {
+                        trace.clone().decide(Rule::Request, bad_path())
                     }
+                })
+                .collect()
+        };
+        let presented = match principal::present(
+            &self.keys,
+            cache,
+            &input.credential,
+            &input.also_presented,
+            &mut trace,
+        ) {
+            Ok(p) => p,
+            Err((rule, d)) => return all(&trace, rule, d),
+        };
+        let mut q = query(&presented, &request);
+        q.repository = None;
+        let answer = facts.lookup(&q);
+        let p = match principal::resolve(&presented, &answer, input.now, &mut trace) {
+            Ok(p) => p,
+            Err((rule, d)) => return all(&trace, rule, d),
+        };
+        if let Some(d) = key_refusal(&p, &request) {
+            return all(&trace, Rule::Credential, d);
+        }
+        let touch = answer
+            .token
+            .as_ref()
+            .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
+        // Only well-formed paths reach the host.
+        let paths: Vec<String> = input
+            .repositories
+            .iter()
+            .filter(|r| valid_repository_path(r))
+            .cloned()
+            .collect();
+        let viewer = p.user().map(|u| u.name);
+        let mut found = facts.repositories(&paths, viewer).into_iter();
+        input
+            .repositories
+            .iter()
+            .map(|path| {
+                let trace = trace.clone();
+                if !valid_repository_path(path) {
+                    return trace.decide(Rule::Request, bad_path());
                 }
+                let repo = found.next().flatten();
+                let mut d = git::decide(
+                    &p,
+                    &self.options,
+                    path,
+                    input.action,
+                    &[],
+                    repo.as_ref(),
+                    trace,
+                );
+                d.effects.touch_last_used |= touch;
+                d
             })
             .collect()
     }
 
-    /// Launchpad `checkRefPermissions` for the repository of `input.request`, derived
-    /// from the push decision itself: each ref is asked as a creation, a fast-forward and
-    /// a force-push in one `decide` of a push, and a permission is listed exactly when
-    /// that update would be allowed. So a credential that may not push at all (any
-    /// refusal before the refs: scope, binding, public-only, role, write rules,
-    /// existence) gets empty lists, and the lists never disagree with a real push.
-    pub fn ref_permissions(&self, input: &Input, names: &[String]) -> Vec<RefPermissions> {
-        let Some(path) = target_path(&input.request) else {
-            return decision::no_permissions(names);
-        };
-        let transport = match &input.request {
-            Request::Git(g) => g.transport,
-            Request::Create(c) => c.transport,
-            Request::Api(_) => Transport::Http,
-        };
-        const PROBES: [(RefPermission, &str, bool); 3] = [
-            (RefPermission::Create, refs::ZERO_ID, false),
-            (RefPermission::Push, refs::SOME_ID, false),
-            (RefPermission::ForcePush, refs::SOME_ID, true),
+    /// Launchpad `checkRefPermissions` for a repository, derived from the push decision
+    /// itself: each ref is asked as a creation, a fast-forward and a force-push in one
+    /// push, and a permission is listed exactly when that update would be allowed. So a
+    /// credential that may not push at all (any refusal before the refs: scope, binding,
+    /// public-only, role, write rules, existence) gets empty sets, and the sets never
+    /// disagree with a real push.
+    pub fn ref_permissions(
+        &self,
+        request: &RefPermissionsRequest,
+        facts: &mut dyn Facts,
+    ) -> Vec<RefPermissions> {
+        self.ref_permissions_in(request, facts, None)
+    }
+
+    fn ref_permissions_in(
+        &self,
+        input: &RefPermissionsRequest,
+        facts: &mut dyn Facts,
+        cache: Option<&mut TokenCache>,
+    ) -> Vec<RefPermissions> {
+        const PROBES: [(RefChange, bool); 3] = [
+            (RefChange::Create, false),
+            (RefChange::Update, false),
+            (RefChange::Update, true),
         ];
-        let updates = names
+        let updates = input
+            .refs
             .iter()
             .flat_map(|name| {
-                PROBES.iter().map(move |(_, old, force)| RefUpdate {
+                PROBES.iter().map(move |(change, force)| RefUpdate {
                     name: name.clone(),
-                    old: (*old).to_string(),
-                    new: refs::SOME_ID.to_string(),
+                    change: *change,
                     force: *force,
                 })
             })
             .collect();
-        let push = Input {
+        let push = AuthorizeRequest {
+            credential: input.credential.clone(),
+            also_presented: Vec::new(),
             request: Request::Git(GitRequest {
-                transport,
-                repository: path.to_string(),
+                transport: input.transport,
+                repository: input.repository.clone(),
                 action: GitAction::Push,
                 refs: updates,
             }),
+            now: input.now,
             explain: false,
-            ..input.clone()
         };
-        let d = self.decide(&push);
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| RefPermissions {
-                name: name.clone(),
-                permissions: PROBES
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| {
-                        d.allow
-                            && d.refs
-                                .get(i * PROBES.len() + k)
-                                .is_some_and(|v| v.allow && v.name == *name)
-                    })
-                    .map(|(_, (perm, _, _))| *perm)
-                    .collect(),
+        let d = self.authorize_in(&push, facts, cache);
+        let verdicts = d.refs.as_deref().filter(|_| d.allow()).unwrap_or_default();
+        let allowed = |i: usize| verdicts.get(i).is_some_and(RefVerdict::allow);
+        (0..input.refs.len())
+            .map(|i| {
+                let k = i * PROBES.len();
+                RefPermissions {
+                    create: allowed(k),
+                    push: allowed(k + 1),
+                    force_push: allowed(k + 2),
+                }
             })
             .collect()
     }

@@ -80,6 +80,19 @@ pub enum ConfigError {
     UnknownSigningKey(String),
 }
 
+impl ConfigError {
+    /// A sentence for operators.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigError::NoKeys => "no signing keys configured".to_string(),
+            ConfigError::BadKeyId(id) => format!("malformed key id `{id}`"),
+            ConfigError::DuplicateKeyId(id) => format!("duplicate key id `{id}`"),
+            ConfigError::WeakKey(id) => format!("key `{id}` is shorter than 32 bytes"),
+            ConfigError::UnknownSigningKey(id) => format!("signing key `{id}` is not configured"),
+        }
+    }
+}
+
 /// State of a user account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountStatus {
@@ -102,11 +115,9 @@ pub enum Visibility {
     Private,
 }
 
-/// Facts about a user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Facts about an account (its name is the one asked for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserFacts {
-    /// Login name.
-    pub name: String,
     /// Account state.
     pub status: AccountStatus,
     /// Site administrator.
@@ -116,6 +127,15 @@ pub struct UserFacts {
     /// An organisation: it owns repositories but never authenticates (no token,
     /// session or key of an organisation acts).
     pub organization: bool,
+}
+
+/// A named account: a login and its facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Login name.
+    pub name: String,
+    /// Facts.
+    pub facts: UserFacts,
 }
 
 /// How a repository came to be.
@@ -142,6 +162,18 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// Lowercase name (`none`, `read`, `write`, `admin`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::None => "none",
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// Who may do something to a protected ref.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefAccess {
@@ -166,26 +198,22 @@ pub struct ProtectedRef {
     pub force_push: RefAccess,
 }
 
-/// Facts about a user or organisation targeted by a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Facts about a user or organisation targeted by a request (its name is the one asked
+/// for), as the query's viewer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NamespaceFacts {
-    /// Login name.
-    pub name: String,
     /// Organisation (else user).
     pub organization: bool,
     /// Visibility.
     pub visibility: Visibility,
-    /// The acting user's role in it.
+    /// The viewer's membership role in it.
     pub member_role: Role,
 }
 
-/// Facts about an existing repository.
+/// Facts about an existing repository (its path is the one asked for), as the query's
+/// viewer sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepositoryFacts {
-    /// Owning user or organisation.
-    pub owner: String,
-    /// Name within the owner.
-    pub name: String,
     /// Visibility of the owner.
     pub owner_visibility: Visibility,
     /// Private repository.
@@ -194,16 +222,67 @@ pub struct RepositoryFacts {
     pub kind: RepositoryKind,
     /// Archived (read-only).
     pub archived: bool,
-    /// The acting user's collaborator role.
+    /// The viewer's role.
     pub role: Role,
     /// Branch protection, first match wins.
     pub protected_refs: Vec<ProtectedRef>,
-    /// The user who registered (created) the repository, if the forge records one:
-    /// only they may confirm or abort its creation (Launchpad).
+    /// The user who registered (created) the repository, if asked for and known: only
+    /// they may confirm or abort its creation (Launchpad).
     pub registrant: Option<String>,
 }
 
-/// A stored token record (hash of the secret only).
+/// How a stored record is bound to its token's secret (see `secret-digest` in the WIT).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SecretDigest {
+    /// The token's HMAC-SHA256 tag (tokens minted since contract 0.4).
+    HmacTag([u8; 32]),
+    /// SHA-256 of the whole secret string (older records).
+    Sha256([u8; 32]),
+}
+
+impl core::fmt::Debug for SecretDigest {
+    // Not a secret, but nothing a log needs either.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SecretDigest::HmacTag(_) => f.write_str("HmacTag(..)"),
+            SecretDigest::Sha256(_) => f.write_str("Sha256(..)"),
+        }
+    }
+}
+
+/// A token binding: the repositories and owners it reaches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// Repositories, `owner/name`.
+    pub repositories: Vec<String>,
+    /// Owners whose repositories are covered.
+    pub owners: Vec<String>,
+}
+
+/// A token's stored record as a decision needs it (see `token-facts` in the WIT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// Owner login.
+    pub owner: String,
+    /// Stored scopes, comma-separated.
+    pub scopes: String,
+    /// Binding; `None`: unbound.
+    pub binding: Option<Binding>,
+    /// A child token.
+    pub child: bool,
+    /// Rotated away (has a successor).
+    pub rotated: bool,
+    /// Last use.
+    pub last_used: Option<Timestamp>,
+    /// Expires at (`expires <= now` is expired).
+    pub expires: Option<Timestamp>,
+    /// Revoked at.
+    pub revoked: Option<Timestamp>,
+    /// What binds the record to the secret.
+    pub secret: SecretDigest,
+}
+
+/// A stored token record (see `token-record` in the WIT): what a store keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
     /// Public id.
@@ -232,8 +311,30 @@ pub struct TokenRecord {
     pub expires: Option<Timestamp>,
     /// Revoked at.
     pub revoked: Option<Timestamp>,
-    /// SHA-256 of the whole secret string.
-    pub secret_hash: Vec<u8>,
+    /// What binds the record to the secret.
+    pub secret: SecretDigest,
+}
+
+impl TokenRecord {
+    /// The facts a decision needs, as a host derives them from the stored record.
+    pub fn facts(&self) -> TokenFacts {
+        TokenFacts {
+            owner: self.owner.clone(),
+            scopes: self.scopes.join(","),
+            binding: (!self.repositories.is_empty() || !self.owners.is_empty()).then(|| {
+                Binding {
+                    repositories: self.repositories.clone(),
+                    owners: self.owners.clone(),
+                }
+            }),
+            child: self.parent.is_some(),
+            rotated: self.successor.is_some(),
+            last_used: self.last_used,
+            expires: self.expires,
+            revoked: self.revoked,
+            secret: self.secret,
+        }
+    }
 }
 
 /// Whose SSH key.
@@ -311,16 +412,35 @@ pub enum GitAction {
     Push,
 }
 
+impl GitAction {
+    /// `pull` or `push`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GitAction::Pull => "pull",
+            GitAction::Push => "push",
+        }
+    }
+}
+
+/// What a ref update does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefChange {
+    /// Old id all zeros: created.
+    Create,
+    /// Moved.
+    Update,
+    /// New id all zeros: deleted.
+    Delete,
+}
+
 /// One ref update of a push.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefUpdate {
     /// Full ref name.
     pub name: String,
-    /// Old object id (zeros: create).
-    pub old: String,
-    /// New object id (zeros: delete).
-    pub new: String,
-    /// Not a fast-forward.
+    /// Create, move or delete.
+    pub change: RefChange,
+    /// A move that is not a fast-forward.
     pub force: bool,
 }
 
@@ -346,6 +466,17 @@ pub enum CreationStep {
     Confirm,
     /// Abort.
     Abort,
+}
+
+impl CreationStep {
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CreationStep::PushToCreate => "push-to-create",
+            CreationStep::Confirm => "confirm",
+            CreationStep::Abort => "abort",
+        }
+    }
 }
 
 /// A repository creation.
@@ -394,15 +525,88 @@ impl PrivilegedOperation {
             PrivilegedOperation::Moderate => "moderate",
         }
     }
+
+    /// The operation in words (`delete repository`).
+    pub fn words(self) -> &'static str {
+        match self {
+            PrivilegedOperation::RepositorySettings => "repository settings",
+            PrivilegedOperation::DeleteRepository => "delete repository",
+            PrivilegedOperation::TransferRepository => "transfer repository",
+            PrivilegedOperation::ConvertMirror => "convert mirror",
+            PrivilegedOperation::GenerateFromTemplate => "generate from template",
+            PrivilegedOperation::CreateForOtherOwner => "create for other owner",
+            PrivilegedOperation::ViewAdminDetails => "view admin details",
+            PrivilegedOperation::Moderate => "moderate",
+        }
+    }
+}
+
+/// The HTTP method of an API request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// Any other method, as sent: a write.
+    Other(String),
+}
+
+impl Method {
+    /// GET, HEAD and OPTIONS read; everything else writes (reference §1.6). A method sent
+    /// as `other` with one of these names reads too (names compare case-insensitively).
+    pub fn reads(&self) -> bool {
+        match self {
+            Method::Get | Method::Head | Method::Options => true,
+            Method::Other(m) => ["GET", "HEAD", "OPTIONS"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(m)),
+            _ => false,
+        }
+    }
+
+    /// A well-formed method: an HTTP token of 1 to 20 ASCII letters.
+    pub fn valid(&self) -> bool {
+        match self {
+            Method::Other(m) => {
+                !m.is_empty() && m.len() <= 20 && m.bytes().all(|b| b.is_ascii_alphabetic())
+            }
+            _ => true,
+        }
+    }
+
+    /// Upper-case name (the method as sent, for any other method).
+    pub fn name(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Other(m) => m,
+        }
+    }
 }
 
 /// An API request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
     /// HTTP method.
-    pub method: String,
+    pub method: Method,
     /// Scope categories needed (all of them).
-    pub categories: Vec<crate::policy::scope::Category>,
+    pub categories: crate::policy::scope::Categories,
     /// Target repository.
     pub repository: Option<String>,
     /// Target user / organisation / package owner.
@@ -411,7 +615,7 @@ pub struct ApiRequest {
     pub requires_auth: bool,
     /// `/admin` route.
     pub admin_only: bool,
-    /// Role needed on the target repository.
+    /// Role needed on the targets.
     pub required_role: Role,
     /// Privileged operation performed.
     pub operation: Option<PrivilegedOperation>,
@@ -432,25 +636,13 @@ pub enum Request {
     Api(ApiRequest),
 }
 
-/// Everything needed to decide one request.
+/// One request to authorize (see `authorize-request` in the WIT).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Input {
+pub struct AuthorizeRequest {
     /// The credential.
     pub credential: Credential,
     /// Further tokens in the same request.
     pub also_presented: Vec<String>,
-    /// The record the host found for the verified token id.
-    pub token: Option<TokenRecord>,
-    /// The acting user's facts.
-    pub user: Option<UserFacts>,
-    /// The target repository's facts; `None` if it does not exist.
-    pub repository: Option<RepositoryFacts>,
-    /// The target namespace's facts.
-    pub namespace: Option<NamespaceFacts>,
-    /// API `sudo`: the impersonated account's facts (`None`: no such account). When a
-    /// request names a `sudo` target, `repository` and `namespace` are the facts as that
-    /// account sees them.
-    pub sudo: Option<UserFacts>,
     /// The request.
     pub request: Request,
     /// Now.
@@ -459,33 +651,121 @@ pub struct Input {
     pub explain: bool,
 }
 
-/// One repository of a batch.
+/// One git request against many repositories (see `batch-request` in the WIT).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchTarget {
+pub struct BatchRequest {
+    /// The credential.
+    pub credential: Credential,
+    /// Further tokens in the same request.
+    pub also_presented: Vec<String>,
+    /// Transport.
+    pub transport: Transport,
+    /// Pull or push.
+    pub action: GitAction,
+    /// The repositories.
+    pub repositories: Vec<String>,
+    /// Now.
+    pub now: Timestamp,
+    /// Record a trace per repository.
+    pub explain: bool,
+}
+
+/// Launchpad `checkRefPermissions` (see `ref-permissions-request` in the WIT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefPermissionsRequest {
+    /// The credential.
+    pub credential: Credential,
+    /// Transport.
+    pub transport: Transport,
+    /// The repository.
+    pub repository: String,
+    /// Full ref names.
+    pub refs: Vec<String>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Whose view repository and namespace facts describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// Nobody.
+    Anonymous,
+    /// The owner of the queried token.
+    TokenOwner,
+    /// The queried account.
+    Account,
+    /// The queried `sudo` account.
+    Sudo,
+}
+
+/// The facts one decision needs (see `fact-query` in the WIT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FactQuery<'a> {
+    /// A verified token's id.
+    pub token: Option<&'a str>,
+    /// An account by login (session user, SSH user key owner).
+    pub account: Option<&'a str>,
+    /// The `sudo` target, by login.
+    pub sudo: Option<&'a str>,
+    /// A repository, `owner/name`.
+    pub repository: Option<&'a str>,
+    /// A user or organisation.
+    pub namespace: Option<&'a str>,
+    /// Whose view.
+    pub viewer: Viewer,
+    /// Also answer the repository's registrant.
+    pub registrant: bool,
+}
+
+/// The answer to a [`FactQuery`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FactAnswer {
+    /// The token's record.
+    pub token: Option<TokenFacts>,
+    /// The token owner's account.
+    pub owner: Option<UserFacts>,
+    /// The queried account.
+    pub account: Option<UserFacts>,
+    /// The queried `sudo` account.
+    pub sudo: Option<UserFacts>,
+    /// The repository.
+    pub repository: Option<RepositoryFacts>,
+    /// The namespace.
+    pub namespace: Option<NamespaceFacts>,
+}
+
+/// Where the policy's facts come from: the WIT `facts` import in the component, a world
+/// or a store natively. The policy calls `lookup` at most once per decision.
+pub trait Facts {
+    /// Answer one query.
+    fn lookup(&mut self, query: &FactQuery<'_>) -> FactAnswer;
+    /// Facts about many repositories as `viewer` (a login; `None`: anonymous) sees them,
+    /// one answer per path, in order.
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>>;
+}
+
+/// One repository of a mint request's binding, as the owner sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundRepository {
     /// `owner/name`.
     pub repository: String,
     /// Facts.
     pub facts: Option<RepositoryFacts>,
 }
 
-/// Permissions on a ref.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefPermission {
-    /// Create.
-    Create,
-    /// Fast-forward.
-    Push,
-    /// Force-push / delete.
-    ForcePush,
-}
-
-/// Permissions on one ref.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Permissions on a ref (a set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RefPermissions {
-    /// The ref.
-    pub name: String,
-    /// Its permissions.
-    pub permissions: Vec<RefPermission>,
+    /// Create.
+    pub create: bool,
+    /// Fast-forward.
+    pub push: bool,
+    /// Force-push / delete.
+    pub force_push: bool,
 }
 
 /// What to mint.
@@ -510,7 +790,7 @@ pub struct IssueRequest {
     /// The owner's live token names.
     pub existing_names: Vec<String>,
     /// Facts of each bound repository as the owner sees it.
-    pub bound_facts: Vec<BatchTarget>,
+    pub bound_facts: Vec<BoundRepository>,
     /// Client IP.
     pub ip: Option<String>,
 }
@@ -519,7 +799,7 @@ pub struct IssueRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Creator {
     /// A user authenticated by the forge.
-    Session(UserFacts),
+    Session(Account),
     /// A token.
     Token(TokenRecord),
 }
@@ -781,6 +1061,84 @@ pub enum IssueError {
     EntropyUnavailable,
 }
 
+impl IssueError {
+    /// A sentence for the user.
+    pub fn describe(&self) -> String {
+        match self {
+            IssueError::NoPermissionScope => {
+                "at least one permission scope is required".to_string()
+            }
+            IssueError::UnknownScope(s) => format!("unknown scope `{s}`"),
+            IssueError::ExpiryInPast => "the expiry must be in the future".to_string(),
+            IssueError::BadName => {
+                "the token name must be 1 to 100 printable characters".to_string()
+            }
+            IssueError::ScopeNotAllowedWhenBound(s) => format!(
+                "scope `{s}` is not allowed on a bound token (repository and issue scopes only)"
+            ),
+            IssueError::BoundAndPublicOnly => {
+                "a bound token cannot also be public-only".to_string()
+            }
+            IssueError::ExpiryRequired => "an expiry is required".to_string(),
+            IssueError::LifetimeTooLong(max) => {
+                format!("the lifetime exceeds the maximum of {} days", max / 86_400)
+            }
+            IssueError::LifetimeTooShort(min) => {
+                format!("the lifetime is below the minimum of {min} seconds")
+            }
+            IssueError::NameTaken => {
+                "the owner already has a live token with this name".to_string()
+            }
+            IssueError::RepositoryNotVisible(r) => {
+                format!("repository `{r}` does not exist or is not visible to the owner")
+            }
+            IssueError::ScopeNotGrantable(s) => format!("you may not grant scope `{s}`"),
+            IssueError::CreatorNotAllowed => {
+                "this credential may not create tokens for this owner".to_string()
+            }
+            IssueError::CreatorNotLive => {
+                "the creating or parent token is revoked or expired".to_string()
+            }
+            IssueError::ExceedsCreator(x) => {
+                format!("the token would exceed the token that created it or its parent ({x})")
+            }
+            IssueError::BadRepository(r) => {
+                format!("repository `{r}` is not of the form owner/name")
+            }
+            IssueError::BadOwner => "malformed owner name".to_string(),
+            IssueError::EntropyUnavailable => {
+                "no randomness available: nothing was minted".to_string()
+            }
+        }
+    }
+}
+
+impl LifecycleError {
+    /// A sentence for the user.
+    pub fn describe(&self) -> String {
+        match self {
+            LifecycleError::UnknownToken(id) => format!("no token `{id}`"),
+            LifecycleError::TokenNotLive(id) => format!("token `{id}` is revoked or expired"),
+            LifecycleError::Refused(e) => e.describe(),
+        }
+    }
+}
+
+impl AuditKind {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditKind::ChildOutlivesParent => "child-outlives-parent",
+            AuditKind::ChildExceedsParent => "child-exceeds-parent",
+            AuditKind::ChildOfRevokedParent => "child-of-revoked-parent",
+            AuditKind::Orphan => "orphan",
+            AuditKind::UnknownScope => "unknown-scope",
+            AuditKind::ExpiredNotRecorded => "expired-not-recorded",
+            AuditKind::RotatedNotRevoked => "rotated-not-revoked",
+        }
+    }
+}
+
 /// A freshly minted token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedToken {
@@ -848,7 +1206,7 @@ mod tests {
                 created: 0,
                 expires: None,
                 revoked: None,
-                secret_hash: vec![],
+                secret: SecretDigest::HmacTag([0; 32]),
             },
             event: HistoryEvent {
                 token_id: "id".into(),

@@ -1,16 +1,22 @@
 //! Who is asking: the credential resolved into a principal, with every credential rule
-//! (token format, record, hash, revocation, expiry, account, username, stored scopes,
-//! conflicting tokens, SSH keys, sessions). Shared by every kind of request.
+//! (token format, record, binding to the secret, revocation, expiry, account, username,
+//! stored scopes, conflicting credentials, SSH keys, sessions). Shared by every kind of
+//! request.
+//!
+//! Resolution has two halves. [`present`] needs no fact: it picks the token out of the
+//! credential, refuses conflicting credentials, and verifies the token (format, checksum,
+//! key, HMAC tag) — so a forged token is refused before the host is asked anything.
+//! [`resolve`] then checks what the host answered (the record, the account).
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::decision::{Decision, INVALID_TOKEN_MESSAGE, Reason, Trace};
+use super::decision::{Decision, INVALID_TOKEN_MESSAGE, Reason, Rule, Trace};
 use super::model::{
-    AccountStatus, Credential, Input, KeyKind, RepositoryFacts, Role, SshKey, TokenRecord,
-    UserFacts, Visibility,
+    AccountStatus, Binding, Credential, FactAnswer, KeyKind, RepositoryFacts, Role, SshKey,
+    TokenFacts, UserFacts, Visibility,
 };
 use super::scope::ScopeSet;
-use super::token::{self, Keyring, Parsed, TokenError};
+use super::token::{self, Keyring, TokenCache, TokenError, Verified};
 
 /// Usernames that HTTP Basic clients send with a token instead of the owner's name
 /// (reference §6): accepted with any token.
@@ -24,7 +30,7 @@ pub const PLACEHOLDER_USERNAMES: [&str; 6] = [
 ];
 
 /// Where the token in a credential came from.
-pub(crate) enum Presented<'a> {
+pub(crate) enum Picked<'a> {
     /// No token.
     None,
     /// A token, and the Basic username sent beside it when the token was the password.
@@ -36,21 +42,21 @@ pub(crate) enum Presented<'a> {
 
 /// Pick the token out of a credential (reference §1.11): Bearer is the token; Basic's
 /// password is the token unless it is empty or `x-oauth-basic`, then the username is.
-pub(crate) fn presented(credential: &Credential) -> Presented<'_> {
+pub(crate) fn picked(credential: &Credential) -> Picked<'_> {
     match credential {
-        Credential::Anonymous | Credential::SshKey(_) | Credential::Session(_) => Presented::None,
-        Credential::Bearer(t) => Presented::Token {
+        Credential::Anonymous | Credential::SshKey(_) | Credential::Session(_) => Picked::None,
+        Credential::Bearer(t) => Picked::Token {
             secret: t,
             username: None,
         },
         Credential::Basic { username, password } => {
             if password.is_empty() || password == "x-oauth-basic" {
-                Presented::Token {
+                Picked::Token {
                     secret: username,
                     username: None,
                 }
             } else {
-                Presented::Token {
+                Picked::Token {
                     secret: password,
                     username: Some(username),
                 }
@@ -90,12 +96,9 @@ pub fn same_name(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// Whether facts describe the repository at `path`.
-pub fn repository_matches(path: &str, repo: &RepositoryFacts) -> bool {
-    match path.split_once('/') {
-        Some((owner, name)) => same_name(owner, &repo.owner) && same_name(name, &repo.name),
-        None => false,
-    }
+/// The owner part of `owner/name` (the whole string if there is no `/`).
+pub fn owner_of(path: &str) -> &str {
+    path.split_once('/').map(|(o, _)| o).unwrap_or(path)
 }
 
 /// Readable by any signed-in user: not private, owner not private.
@@ -108,23 +111,54 @@ pub fn visible_to_anonymous(repo: &RepositoryFacts) -> bool {
     !repo.private && repo.owner_visibility == Visibility::Public
 }
 
+/// A named account: a login the policy holds and the facts the host gave for it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct User<'a> {
+    pub name: &'a str,
+    pub facts: &'a UserFacts,
+}
+
+/// A repository: the path the policy asked about and the facts the host gave for it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Repo<'a> {
+    pub path: &'a str,
+    pub facts: &'a RepositoryFacts,
+}
+
+impl Repo<'_> {
+    /// The owner part of the path.
+    pub fn owner(&self) -> &str {
+        owner_of(self.path)
+    }
+}
+
 /// A verified, live token and what it may do.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct TokenAuth<'a> {
-    pub record: &'a TokenRecord,
+    pub binding: Option<&'a Binding>,
+    pub child: bool,
     pub scopes: ScopeSet,
 }
 
-impl TokenAuth<'_> {
+impl<'a> TokenAuth<'a> {
+    /// From a stored record's decision facts.
+    pub fn of(facts: &'a TokenFacts, scopes: ScopeSet) -> TokenAuth<'a> {
+        TokenAuth {
+            binding: facts.binding.as_ref(),
+            child: facts.child,
+            scopes,
+        }
+    }
+
     /// Bound to repositories or owners.
     pub fn bound(&self) -> bool {
-        !self.record.repositories.is_empty() || !self.record.owners.is_empty()
+        self.binding.is_some()
     }
 
     /// Restricted tokens (bound, public-only, child) never carry admin powers (seed 004,
     /// reference §6).
     pub fn restricted(&self) -> bool {
-        self.bound() || self.scopes.public_only || self.record.parent.is_some()
+        self.bound() || self.scopes.public_only || self.child
     }
 
     /// Whether a target is inside the binding (always, for an unbound token). A
@@ -132,17 +166,22 @@ impl TokenAuth<'_> {
     /// organisation named by a request) only when the token is bound to that owner — a
     /// token bound to repositories reaches no namespace at all.
     pub fn covers(&self, target: Target<'_>) -> bool {
-        if !self.bound() {
+        let Some(b) = self.binding else {
             return true;
+        };
+        covers(&b.repositories, &b.owners, target)
+    }
+}
+
+/// Whether a binding (`repositories`, `owners`) covers `target` (see [`TokenAuth::covers`]).
+pub fn covers(repositories: &[String], owners: &[String], target: Target<'_>) -> bool {
+    match target {
+        Target::Repository(path) => {
+            let owner = owner_of(path);
+            repositories.iter().any(|r| same_name(r, path))
+                || owners.iter().any(|o| same_name(o, owner))
         }
-        match target {
-            Target::Repository(path) => {
-                let owner = path.split_once('/').map(|(o, _)| o).unwrap_or(path);
-                self.record.repositories.iter().any(|r| same_name(r, path))
-                    || self.record.owners.iter().any(|o| same_name(o, owner))
-            }
-            Target::Namespace(name) => self.record.owners.iter().any(|o| same_name(o, name)),
-        }
+        Target::Namespace(name) => owners.iter().any(|o| same_name(o, name)),
     }
 }
 
@@ -158,30 +197,30 @@ pub enum Target<'a> {
 }
 
 /// Who is asking.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Principal<'a> {
     /// Nobody.
     Anonymous,
     /// A user through a token.
     Token {
-        user: &'a UserFacts,
+        user: User<'a>,
         token: TokenAuth<'a>,
     },
     /// A user through an SSH user key.
-    UserKey { user: &'a UserFacts },
+    UserKey { user: User<'a> },
     /// A deploy key.
     DeployKey { key: &'a SshKey },
     /// A user the forge authenticated itself (no token: scopes do not apply).
-    Session { user: &'a UserFacts },
+    Session { user: User<'a> },
 }
 
 impl<'a> Principal<'a> {
     /// The acting user, if any.
-    pub fn user(&self) -> Option<&'a UserFacts> {
+    pub fn user(&self) -> Option<User<'a>> {
         match self {
             Principal::Token { user, .. }
             | Principal::UserKey { user }
-            | Principal::Session { user } => Some(user),
+            | Principal::Session { user } => Some(*user),
             Principal::Anonymous | Principal::DeployKey { .. } => None,
         }
     }
@@ -197,19 +236,14 @@ impl<'a> Principal<'a> {
     /// The principal acting as `user` (API `sudo`): a token keeps its scopes and its
     /// restrictions, a session becomes the impersonated user's session. Other principals
     /// cannot impersonate (they never pass the sudo rule) and stay as they are.
-    pub fn impersonating(&self, user: &'a UserFacts) -> Principal<'a> {
+    pub fn impersonating(&self, user: User<'a>) -> Principal<'a> {
         match self {
             Principal::Token { token, .. } => Principal::Token {
                 user,
-                token: TokenAuth {
-                    record: token.record,
-                    scopes: token.scopes,
-                },
+                token: *token,
             },
             Principal::Session { .. } => Principal::Session { user },
-            Principal::Anonymous => Principal::Anonymous,
-            Principal::UserKey { user } => Principal::UserKey { user },
-            Principal::DeployKey { key } => Principal::DeployKey { key },
+            other => *other,
         }
     }
 
@@ -228,33 +262,32 @@ impl<'a> Principal<'a> {
 
     /// A site administrator acting with full powers (never through a restricted token).
     pub fn site_admin(&self) -> bool {
-        self.user().is_some_and(|u| u.site_admin) && !self.restricted()
+        self.user().is_some_and(|u| u.facts.site_admin) && !self.restricted()
     }
 
     /// The principal's role on a repository: ownership and site administration make an
     /// admin; a restricted token is capped at write (no repository-admin powers); a deploy
     /// key has read or write on its own repository only.
-    pub fn role_on(&self, repo: &RepositoryFacts) -> Role {
+    pub fn role_on(&self, repo: Repo<'_>) -> Role {
         match self {
             Principal::Anonymous => Role::None,
             Principal::DeployKey { key } => {
-                let path = key.repository.as_deref().unwrap_or_default();
-                if repository_matches(path, repo) {
-                    if key.read_only {
-                        Role::Read
-                    } else {
-                        Role::Write
-                    }
-                } else {
-                    Role::None
+                let own = key
+                    .repository
+                    .as_deref()
+                    .is_some_and(|r| same_name(r, repo.path));
+                match (own, key.read_only) {
+                    (true, true) => Role::Read,
+                    (true, false) => Role::Write,
+                    (false, _) => Role::None,
                 }
             }
             _ => {
-                let owner = self.user().is_some_and(|u| same_name(&u.name, &repo.owner));
+                let owner = self.user().is_some_and(|u| same_name(u.name, repo.owner()));
                 let base = if owner || self.site_admin() {
                     Role::Admin
                 } else {
-                    repo.role
+                    repo.facts.role
                 };
                 if self.restricted() {
                     base.min(Role::Write)
@@ -266,12 +299,12 @@ impl<'a> Principal<'a> {
     }
 
     /// Whether the principal may see the repository at all.
-    pub fn can_read(&self, repo: &RepositoryFacts) -> bool {
+    pub fn can_read(&self, repo: Repo<'_>) -> bool {
         let visible = match self {
-            Principal::Anonymous => visible_to_anonymous(repo),
+            Principal::Anonymous => visible_to_anonymous(repo.facts),
             // A deploy key reaches its own repository only, public or not.
             Principal::DeployKey { .. } => false,
-            _ => visible_to_signed_in(repo),
+            _ => visible_to_signed_in(repo.facts),
         };
         visible || self.role_on(repo) >= Role::Read
     }
@@ -283,57 +316,41 @@ pub(crate) fn token_invalid(e: TokenError) -> Decision {
 }
 
 /// A refusal and the rule that made it.
-pub(crate) type Refusal = (&'static str, Decision);
+pub(crate) type Refusal = (Rule, Decision);
 
-/// Resolve the credential of `input` into a principal.
-pub(crate) fn resolve<'a>(
-    keys: &Keyring,
-    input: &'a Input,
-    trace: &mut Trace,
-) -> Result<Principal<'a>, Refusal> {
-    let primary = presented(&input.credential);
-    let mut secret: Option<&'a str> = None;
-    let mut username: Option<&'a str> = None;
-    if let Presented::Token {
-        secret: s,
-        username: u,
-    } = primary
-    {
-        secret = Some(s);
-        username = u;
-        // Basic with a token as the username and another as the password.
-        if let (Credential::Basic { username: name, .. }, Some(_)) = (&input.credential, u)
-            && name.starts_with(token::PREFIX)
-            && name != s
-        {
-            return Err(("credential", conflicting()));
+/// What the credential presents, checked without any fact.
+#[derive(Debug)]
+pub(crate) enum Presented<'a> {
+    /// No credential.
+    Anonymous,
+    /// A genuine token (format, checksum, key and tag verified), and the Basic username
+    /// sent beside it.
+    Token {
+        secret: &'a str,
+        verified: Verified<'a>,
+        username: Option<&'a str>,
+    },
+    /// An SSH key the SSH server verified.
+    Key(&'a SshKey),
+    /// A session of this login.
+    Session(&'a str),
+}
+
+impl<'a> Presented<'a> {
+    /// The verified token's id.
+    pub fn token_id(&self) -> Option<&'a str> {
+        match self {
+            Presented::Token { verified, .. } => Some(verified.token_id),
+            _ => None,
         }
     }
-    for extra in input.also_presented.iter().filter(|t| !t.is_empty()) {
-        // A key or a session is a credential too: a token beside it is a second one.
-        if matches!(
-            input.credential,
-            Credential::SshKey(_) | Credential::Session(_)
-        ) {
-            return Err(("credential", conflicting()));
-        }
-        match secret {
-            Some(s) if s != extra => return Err(("credential", conflicting())),
-            Some(_) => {}
-            None => secret = Some(extra),
-        }
-    }
-    match (&input.credential, secret) {
-        (_, Some(s)) => resolve_token(keys, input, s, username, trace),
-        (Credential::SshKey(key), None) => resolve_key(input, key, trace),
-        (Credential::Session(name), None) => {
-            let user = active_user(input, name)?;
-            trace.pass("credential", || format!("session of `{}`", user.name));
-            Ok(Principal::Session { user })
-        }
-        _ => {
-            trace.pass("credential", || "anonymous".into());
-            Ok(Principal::Anonymous)
+
+    /// The account behind a session or an SSH user key.
+    pub fn account(&self) -> Option<&'a str> {
+        match self {
+            Presented::Session(name) => Some(name),
+            Presented::Key(k) if k.kind == KeyKind::User => Some(&k.owner),
+            _ => None,
         }
     }
 }
@@ -345,98 +362,151 @@ fn conflicting() -> Decision {
     )
 }
 
-/// The acting user's facts, which must be for `name` and active.
-fn active_user<'a>(input: &'a Input, name: &str) -> Result<&'a UserFacts, Refusal> {
+/// The credential half that needs no fact: which credential, no conflicts, and a genuine
+/// token (verified with the keys, or found in `cache` as verified before).
+pub(crate) fn present<'a>(
+    keys: &Keyring,
+    cache: Option<&mut TokenCache>,
+    credential: &'a Credential,
+    also_presented: &'a [String],
+    trace: &mut Trace,
+) -> Result<Presented<'a>, Refusal> {
+    let mut secret: Option<&'a str> = None;
+    let mut username: Option<&'a str> = None;
+    if let Picked::Token {
+        secret: s,
+        username: u,
+    } = picked(credential)
+    {
+        secret = Some(s);
+        username = u;
+        // Basic with a token as the username and another as the password.
+        if let (Credential::Basic { username: name, .. }, Some(_)) = (credential, u)
+            && name.starts_with(token::PREFIX)
+            && name != s
+        {
+            return Err((Rule::Credential, conflicting()));
+        }
+    }
+    for extra in also_presented.iter().filter(|t| !t.is_empty()) {
+        // A key or a session is a credential too: a token beside it is a second one.
+        if matches!(credential, Credential::SshKey(_) | Credential::Session(_)) {
+            return Err((Rule::Credential, conflicting()));
+        }
+        match secret {
+            Some(s) if s != extra => return Err((Rule::Credential, conflicting())),
+            Some(_) => {}
+            None => secret = Some(extra),
+        }
+    }
+    match (credential, secret) {
+        (_, Some(s)) => {
+            let verified = keys
+                .verify_cached(cache, s)
+                .map_err(|e| (Rule::TokenSignature, token_invalid(e)))?;
+            trace.pass(Rule::TokenSignature, || format!("key `{}`", verified.key_id));
+            Ok(Presented::Token {
+                secret: s,
+                verified,
+                username,
+            })
+        }
+        (Credential::SshKey(key), None) => Ok(Presented::Key(key)),
+        (Credential::Session(name), None) => Ok(Presented::Session(name)),
+        _ => Ok(Presented::Anonymous),
+    }
+}
+
+/// The account facts, which must exist, be active and not be an organisation.
+fn active_user<'a>(name: &'a str, facts: Option<&'a UserFacts>) -> Result<User<'a>, Refusal> {
     let inactive = || {
         Decision::new(
             Reason::AccountInactive,
             "the account behind this credential is not active",
         )
     };
-    let user = input.user.as_ref().ok_or_else(|| ("account", inactive()))?;
-    if !same_name(&user.name, name) {
-        return Err((
-            "account",
-            super::decision::inconsistent("user facts are for another user"),
-        ));
+    let facts = facts.ok_or_else(|| (Rule::Account, inactive()))?;
+    if facts.status != AccountStatus::Active {
+        return Err((Rule::Account, inactive()));
     }
-    if user.status != AccountStatus::Active {
-        return Err(("account", inactive()));
-    }
-    if user.organization {
+    if facts.organization {
         // An organisation owns repositories; it never signs in. A token, session or key
         // in its name would act as the admin of all its repositories.
         return Err((
-            "account",
+            Rule::Account,
             inactive().with_detail("the account is an organization"),
         ));
     }
-    Ok(user)
+    Ok(User { name, facts })
 }
 
-fn resolve_key<'a>(
-    input: &'a Input,
-    key: &'a SshKey,
+/// The half that reads the host's answer: the token's record, the account.
+pub(crate) fn resolve<'a>(
+    presented: &Presented<'a>,
+    answer: &'a FactAnswer,
+    now: i64,
     trace: &mut Trace,
 ) -> Result<Principal<'a>, Refusal> {
-    match key.kind {
-        KeyKind::User => {
-            let user = active_user(input, &key.owner)?;
-            trace.pass("credential", || {
-                format!("ssh user key `{}` of `{}`", key.id, user.name)
-            });
-            Ok(Principal::UserKey { user })
+    match presented {
+        Presented::Anonymous => {
+            trace.pass(Rule::Credential, || "anonymous".into());
+            Ok(Principal::Anonymous)
         }
-        KeyKind::Deploy => {
-            trace.pass("credential", || format!("deploy key `{}`", key.id));
-            Ok(Principal::DeployKey { key })
+        Presented::Session(name) => {
+            let user = active_user(name, answer.account.as_ref())?;
+            trace.pass(Rule::Credential, || format!("session of `{}`", user.name));
+            Ok(Principal::Session { user })
         }
+        Presented::Key(key) => match key.kind {
+            KeyKind::User => {
+                let user = active_user(&key.owner, answer.account.as_ref())?;
+                trace.pass(Rule::Credential, || {
+                    format!("ssh user key `{}` of `{}`", key.id, user.name)
+                });
+                Ok(Principal::UserKey { user })
+            }
+            KeyKind::Deploy => {
+                trace.pass(Rule::Credential, || format!("deploy key `{}`", key.id));
+                Ok(Principal::DeployKey { key })
+            }
+        },
+        Presented::Token {
+            secret,
+            verified,
+            username,
+        } => resolve_token(secret, verified, *username, answer, now, trace),
     }
 }
 
 fn resolve_token<'a>(
-    keys: &Keyring,
-    input: &'a Input,
     secret: &str,
+    verified: &Verified<'_>,
     username: Option<&str>,
+    answer: &'a FactAnswer,
+    now: i64,
     trace: &mut Trace,
 ) -> Result<Principal<'a>, Refusal> {
-    // With a record, the secret is bound to it by its SHA-256 (checked in constant time
-    // below), so the HMAC — already checked by `verify` before the host's lookup — is
-    // redone only when that binding fails, to name the refusal exactly. Without a record,
-    // the full verification names it.
-    let parsed = match input.token {
-        Some(_) => keys.parse_listed(secret),
-        None => keys.verify(secret),
-    }
-    .map_err(|e| ("token-signature", token_invalid(e)))?;
-    trace.pass("token-signature", || format!("key `{}`", parsed.key_id));
-    let record = check_record(input, secret, &parsed).map_err(|refusal| {
-        match (refusal.1.reason, keys.verify(secret)) {
-            (Reason::TokenUnknown, Err(e)) => ("token-signature", token_invalid(e)),
-            _ => refusal,
-        }
-    })?;
-    trace.pass("token-record", || {
-        format!("token `{}` of `{}`", record.id, record.owner)
+    let record = check_record(answer.token.as_ref(), secret, verified, now)?;
+    trace.pass(Rule::TokenRecord, || {
+        format!("token `{}` of `{}`", verified.token_id, record.owner)
     });
-    let user = active_user(input, &record.owner)?;
-    trace.pass("account", || format!("`{}` is active", user.name));
+    let user = active_user(&record.owner, answer.owner.as_ref())?;
+    trace.pass(Rule::Account, || format!("`{}` is active", user.name));
     if let Some(name) = username
         && !PLACEHOLDER_USERNAMES.contains(&name)
         && !same_name(name, &record.owner)
     {
         return Err((
-            "username",
+            Rule::Username,
             Decision::new(
                 Reason::UsernameMismatch,
                 "the username does not own this access token: use your own username or `x-access-token`",
             ),
         ));
     }
-    let scopes = ScopeSet::parse(&record.scopes).map_err(|unknown| {
+    let scopes = ScopeSet::parse_joined(&record.scopes).map_err(|unknown| {
         (
-            "scopes-known",
+            Rule::ScopesKnown,
             Decision::new(
                 Reason::ScopeUnknown,
                 "this access token holds a scope this server does not know: create a new token",
@@ -444,33 +514,28 @@ fn resolve_token<'a>(
             .with_detail(format!("unknown scope `{unknown}`")),
         )
     })?;
-    trace.pass("scopes-known", || record.scopes.join(","));
+    trace.pass(Rule::ScopesKnown, || record.scopes.clone());
     Ok(Principal::Token {
         user,
-        token: TokenAuth { record, scopes },
+        token: TokenAuth::of(record, scopes),
     })
 }
 
 /// The token's record, checked against the presented secret and the clock.
 fn check_record<'r>(
-    input: &'r Input,
+    record: Option<&'r TokenFacts>,
     secret: &str,
-    parsed: &Parsed<'_>,
-) -> Result<&'r TokenRecord, Refusal> {
+    verified: &Verified<'_>,
+    now: i64,
+) -> Result<&'r TokenFacts, Refusal> {
     let unknown = || {
         (
-            "token-record",
+            Rule::TokenRecord,
             Decision::new(Reason::TokenUnknown, INVALID_TOKEN_MESSAGE),
         )
     };
-    let record = input.token.as_ref().ok_or_else(unknown)?;
-    if record.id != parsed.token_id {
-        return Err((
-            "token-record",
-            super::decision::inconsistent("token record is for another token id"),
-        ));
-    }
-    if !token::hash_matches(secret, &record.secret_hash) {
+    let record = record.ok_or_else(unknown)?;
+    if !token::digest_matches(secret, verified, &record.secret) {
         return Err(unknown());
     }
     if record.revoked.is_some() {
@@ -478,20 +543,19 @@ fn check_record<'r>(
             Reason::TokenRevoked,
             "this access token was revoked: create a new one",
         );
-        if record.successor.is_some() {
+        if record.rotated {
             // A rotated-away token presented again has probably leaked: revoke its
             // whole family (GitLab, reference §5.2).
             d.detail = Some("rotated token reused: its family is revoked".into());
-            d.effects
-                .push(super::decision::Effect::RevokeFamily(record.id.clone()));
+            d.effects.revoke_family = true;
         }
-        return Err(("token-record", d));
+        return Err((Rule::TokenRecord, d));
     }
     if let Some(expires) = record.expires
-        && expires <= input.now
+        && expires <= now
     {
         return Err((
-            "token-expiry",
+            Rule::TokenExpiry,
             Decision::new(
                 Reason::TokenExpired,
                 "this access token has expired: create a new one",

@@ -5,8 +5,8 @@
 use crate::prelude::*;
 
 use super::decision::{Reason, RefVerdict};
-use super::model::{ProtectedRef, RefAccess, RefUpdate, RepositoryFacts, Role};
-use super::principal::{Principal, same_name};
+use super::model::{ProtectedRef, RefAccess, RefChange, RefUpdate, RepositoryFacts, Role};
+use super::principal::{Principal, Repo, same_name};
 
 const MAX_REF_LEN: usize = 255;
 
@@ -108,15 +108,6 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     reach.last().copied().unwrap_or(false)
 }
 
-/// The all-zero object id: the old id of a creation, the new id of a deletion.
-pub const ZERO_ID: &str = "0000000000000000000000000000000000000000";
-/// Some non-zero object id (ref-permission probes).
-pub const SOME_ID: &str = "1111111111111111111111111111111111111111";
-
-fn is_zero(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b == b'0')
-}
-
 fn rule_for<'r>(repo: &'r RepositoryFacts, name: &str) -> Option<&'r ProtectedRef> {
     repo.protected_refs
         .iter()
@@ -130,7 +121,7 @@ fn access_ok(access: &RefAccess, p: &Principal<'_>, role: Role) -> bool {
         RefAccess::Users(users) => {
             role >= Role::Write
                 && p.user()
-                    .is_some_and(|u| users.iter().any(|x| same_name(x, &u.name)))
+                    .is_some_and(|u| users.iter().any(|x| same_name(x, u.name)))
         }
         RefAccess::Nobody => false,
     }
@@ -140,21 +131,23 @@ fn access_ok(access: &RefAccess, p: &Principal<'_>, role: Role) -> bool {
 /// role on the repository).
 pub(crate) fn verdict(
     p: &Principal<'_>,
-    repo: &RepositoryFacts,
+    repo: Repo<'_>,
     role: Role,
     update: &RefUpdate,
 ) -> RefVerdict {
     let refuse = |reason: Reason, message: String| RefVerdict {
-        name: update.name.clone(),
-        allow: false,
         reason,
-        message,
+        message: Some(message),
     };
-    if !valid_ref_name(&update.name) || update.old.is_empty() || update.new.is_empty() {
+    if !valid_ref_name(&update.name) {
         return refuse(Reason::RefNameInvalid, "not a valid ref update".into());
     }
-    let destructive = is_zero(&update.new) || (update.force && !is_zero(&update.old));
-    if let Some(rule) = rule_for(repo, &update.name) {
+    let destructive = match update.change {
+        RefChange::Delete => true,
+        RefChange::Update => update.force,
+        RefChange::Create => false,
+    };
+    if let Some(rule) = rule_for(repo.facts, &update.name) {
         if destructive && !access_ok(&rule.force_push, p, role) {
             return refuse(
                 Reason::ForcePushProtected,
@@ -172,10 +165,8 @@ pub(crate) fn verdict(
         }
     }
     RefVerdict {
-        name: update.name.clone(),
-        allow: true,
         reason: Reason::Granted,
-        message: "ref update allowed".into(),
+        message: None,
     }
 }
 

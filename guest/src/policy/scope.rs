@@ -80,6 +80,40 @@ impl Category {
 
 const ALL_CATEGORY_BITS: u32 = (1 << 9) - 1;
 
+/// A set of scope categories (what an API route needs), as bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Categories(u32);
+
+impl Categories {
+    /// No category.
+    pub const NONE: Categories = Categories(0);
+
+    /// The set of these categories.
+    pub fn of(cats: &[Category]) -> Categories {
+        Categories(cats.iter().fold(0, |b, c| b | c.bit()))
+    }
+
+    /// The set with `cat` added.
+    pub fn with(self, cat: Category) -> Categories {
+        Categories(self.0 | cat.bit())
+    }
+
+    /// Whether `cat` is in the set.
+    pub fn contains(self, cat: Category) -> bool {
+        self.0 & cat.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The categories in the set, in canonical (alphabetical) order.
+    pub fn iter(self) -> impl Iterator<Item = Category> {
+        CATEGORIES.into_iter().filter(move |c| self.contains(*c))
+    }
+}
+
 /// A set of scopes, as bits: cheap to test on every request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScopeSet {
@@ -111,6 +145,22 @@ impl ScopeSet {
             }
             if !set.add(s) {
                 return Err(s.to_string());
+            }
+        }
+        Ok(set)
+    }
+
+    /// Parse a stored scope string: comma-separated, as Gitea stores scopes (spaces around
+    /// an entry are ignored, empty entries skipped). The first unknown scope is the error.
+    pub fn parse_joined(scopes: &str) -> Result<ScopeSet, &str> {
+        let mut set = ScopeSet::default();
+        for s in scopes.split(',') {
+            let s = s.trim_matches(' ');
+            if s.is_empty() {
+                continue;
+            }
+            if !set.add(s) {
+                return Err(s);
             }
         }
         Ok(set)

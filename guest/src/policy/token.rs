@@ -20,7 +20,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::model::{Config, ConfigError};
+use super::model::{Config, ConfigError, SecretDigest};
 
 /// Every token starts with this: distinctive, so secret scanners can find tokens.
 pub const PREFIX: &str = "fzpat_";
@@ -106,35 +106,71 @@ pub struct VerifiedToken {
     pub key_id: String,
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib and GitHub's token checksum use).
-pub fn crc32(data: &[u8]) -> u32 {
-    // Evaluated at compile time: an out-of-range index would fail the build, not panic.
-    #[allow(clippy::indexing_slicing)]
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
+/// The CRC-32 tables for slicing-by-8: `TABLES[0]` is the classic byte table, `TABLES[k]`
+/// advances a byte by `k` more zero bytes. Evaluated at compile time.
+#[allow(clippy::indexing_slicing)] // const evaluation: an out-of-range index fails the build
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
         }
-        table
-    };
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// One table entry (`k` < 8; `b` is masked to a byte).
+fn crc_entry(k: usize, b: u32) -> u32 {
+    // INVARIANT: `k` < 8 at every call site and `b & 0xFF` < 256.
+    CRC_TABLES
+        .get(k)
+        .and_then(|t| t.get((b & 0xFF) as usize))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib and GitHub's token checksum use), eight bytes
+/// at a time (slicing-by-8).
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        let idx = ((crc ^ u32::from(b)) & 0xFF) as usize;
-        // INVARIANT: idx < 256 by the mask above.
-        let entry = TABLE.get(idx).copied().unwrap_or(0);
-        crc = entry ^ (crc >> 8);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let Ok(&[b0, b1, b2, b3, b4, b5, b6, b7]) = <&[u8; 8]>::try_from(c) else {
+            continue; // INVARIANT: chunks_exact(8) yields 8-byte slices only
+        };
+        let lo = u32::from_le_bytes([b0, b1, b2, b3]) ^ crc;
+        let hi = u32::from_le_bytes([b4, b5, b6, b7]);
+        crc = crc_entry(7, lo)
+            ^ crc_entry(6, lo >> 8)
+            ^ crc_entry(5, lo >> 16)
+            ^ crc_entry(4, lo >> 24)
+            ^ crc_entry(3, hi)
+            ^ crc_entry(2, hi >> 8)
+            ^ crc_entry(1, hi >> 16)
+            ^ crc_entry(0, hi >> 24);
+    }
+    for &b in chunks.remainder() {
+        crc = crc_entry(0, crc ^ u32::from(b)) ^ (crc >> 8);
     }
     !crc
 }
@@ -147,15 +183,24 @@ fn valid_key_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-fn decode_exact<const N: usize>(field: &str) -> Result<[u8; N], TokenError> {
-    // The decoder rejects padding and non-zero trailing bits: one string per token.
-    let bytes = URL_SAFE_NO_PAD
-        .decode(field)
+/// Whether `b` is in the base64url alphabet.
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Decode the 43-character tag into its 32 bytes; the decoder refuses padding and
+/// non-zero trailing bits, so each tag has one spelling.
+fn decode_tag(field: &str) -> Result<[u8; 32], TokenError> {
+    let mut out = [0u8; 33];
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(field, &mut out)
         .map_err(|_| TokenError::BadEncoding)?;
-    bytes.try_into().map_err(|_| TokenError::WrongLength)
+    let tag = out.get(..n).ok_or(TokenError::WrongLength)?;
+    tag.try_into().map_err(|_| TokenError::WrongLength)
 }
 
 /// Check everything that needs no key: prefix, lengths, separators, encodings, checksum.
+/// No hashing: the structure is checked first, then the CRC-32.
 pub fn parse(secret: &str) -> Result<Parsed<'_>, TokenError> {
     if secret.is_empty() {
         return Err(TokenError::Empty);
@@ -189,15 +234,21 @@ pub fn parse(secret: &str) -> Result<Parsed<'_>, TokenError> {
     if !valid_key_id(kid) {
         return Err(TokenError::BadKeyId);
     }
-    let _payload: [u8; ENTROPY_BYTES] = decode_exact(payload)?;
-    let tag_bytes: [u8; 32] = decode_exact(tag)?;
-    if !crc
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    // 48 characters are exactly 36 bytes: every spelling over the alphabet is canonical,
+    // so the payload needs no decoding, only its alphabet checked.
+    if !payload.bytes().all(is_b64url) {
         return Err(TokenError::BadEncoding);
     }
-    let claimed = u32::from_str_radix(crc, 16).map_err(|_| TokenError::BadEncoding)?;
+    let tag_bytes = decode_tag(tag)?;
+    let mut claimed = 0u32;
+    for b in crc.bytes() {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return Err(TokenError::BadEncoding),
+        };
+        claimed = (claimed << 4) | u32::from(digit);
+    }
     let checked_len = secret.len() - CRC_CHARS - 1;
     let checked = secret.get(..checked_len).ok_or(TokenError::WrongLength)?;
     if crc32(checked.as_bytes()) != claimed {
@@ -214,6 +265,104 @@ pub fn parse(secret: &str) -> Result<Parsed<'_>, TokenError> {
         signed,
         tag: tag_bytes,
     })
+}
+
+/// A genuine token's public fields and its tag (format, checksum, key and HMAC verified).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified<'a> {
+    /// Key id.
+    pub key_id: &'a str,
+    /// Public token id.
+    pub token_id: &'a str,
+    /// The verified HMAC-SHA256 tag: what a record minted since 0.4 stores.
+    pub tag: [u8; 32],
+}
+
+/// How many verified tokens an authorizer remembers.
+pub const CACHE_SLOTS: usize = 64;
+
+/// The last tokens an authorizer verified: the exact secret strings and their tags,
+/// direct-mapped by token id. A hit needs the whole presented secret to equal a secret
+/// that passed [`Keyring::verify`] with the same keys (compared in constant time), so it
+/// stands for exactly what verification would say. It holds nothing a store can change
+/// (no record, no expiry, no revocation): those are read on every decision. One cache
+/// belongs to one [`Keyring`] (the component keeps the pair in one resource).
+#[derive(Clone, Default)]
+pub struct TokenCache {
+    slots: Vec<Option<CacheSlot>>,
+}
+
+#[derive(Clone)]
+struct CacheSlot {
+    secret: String,
+    tag: [u8; 32],
+}
+
+impl core::fmt::Debug for TokenCache {
+    // Holds secrets: show only how full it is.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let used = self.slots.iter().filter(|s| s.is_some()).count();
+        f.debug_struct("TokenCache").field("used", &used).finish()
+    }
+}
+
+/// Where a secret's token id starts: after the prefix, the key id and its dot.
+fn id_offset(secret: &str) -> Option<usize> {
+    let rest = secret.get(PREFIX.len()..)?;
+    let dot = rest
+        .bytes()
+        .take(MAX_KEY_ID_CHARS + 1)
+        .position(|b| b == b'.')?;
+    Some(PREFIX.len() + dot + 1)
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> TokenCache {
+        TokenCache::default()
+    }
+
+    fn slot_of(secret: &str) -> Option<usize> {
+        let at = id_offset(secret)?;
+        let id = secret.get(at..at + 4)?.as_bytes();
+        let h = id
+            .iter()
+            .fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        Some(h % CACHE_SLOTS)
+    }
+
+    /// The verification of `secret`, if it is remembered.
+    pub fn get<'a>(&self, secret: &'a str) -> Option<Verified<'a>> {
+        let i = Self::slot_of(secret)?;
+        let slot = self.slots.get(i)?.as_ref()?;
+        let same = slot.secret.len() == secret.len()
+            && bool::from(slot.secret.as_bytes().ct_eq(secret.as_bytes()));
+        if !same {
+            return None;
+        }
+        let at = id_offset(secret)?;
+        Some(Verified {
+            key_id: secret.get(PREFIX.len()..at - 1)?,
+            token_id: secret.get(at..at + TOKEN_ID_CHARS)?,
+            tag: slot.tag,
+        })
+    }
+
+    /// Remember a verified secret (evicting whatever shared its slot).
+    fn insert(&mut self, secret: &str, tag: [u8; 32]) {
+        let Some(i) = Self::slot_of(secret) else {
+            return;
+        };
+        if self.slots.is_empty() {
+            self.slots = vec![None; CACHE_SLOTS];
+        }
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Some(CacheSlot {
+                secret: secret.to_string(),
+                tag,
+            });
+        }
+    }
 }
 
 /// Verification keys with their HMAC state precomputed.
@@ -275,7 +424,7 @@ impl Keyring {
     }
 
     /// Full verification: format, checksum, key id, HMAC tag (constant time).
-    pub fn verify<'a>(&self, secret: &'a str) -> Result<Parsed<'a>, TokenError> {
+    pub fn verify<'a>(&self, secret: &'a str) -> Result<Verified<'a>, TokenError> {
         let parsed = parse(secret)?;
         let mut mac = self
             .key(parsed.key_id)
@@ -284,21 +433,34 @@ impl Keyring {
         mac.update(parsed.signed.as_bytes());
         mac.verify_slice(&parsed.tag)
             .map_err(|_| TokenError::BadSignature)?;
-        Ok(parsed)
+        Ok(Verified {
+            key_id: parsed.key_id,
+            token_id: parsed.token_id,
+            tag: parsed.tag,
+        })
     }
 
-    /// Format, checksum and a listed key id, without the HMAC. Enough to bind a secret to
-    /// a stored record by its SHA-256 (a preimage the store alone cannot give); the full
-    /// [`Keyring::verify`] still runs before any store lookup and on every refusal.
-    pub fn parse_listed<'a>(&self, secret: &'a str) -> Result<Parsed<'a>, TokenError> {
-        let parsed = parse(secret)?;
-        self.key(parsed.key_id).ok_or(TokenError::UnknownKey)?;
-        Ok(parsed)
+    /// [`Keyring::verify`], answered from `cache` when this exact secret was verified
+    /// before (and remembered there when it verifies now).
+    pub fn verify_cached<'a>(
+        &self,
+        cache: Option<&mut TokenCache>,
+        secret: &'a str,
+    ) -> Result<Verified<'a>, TokenError> {
+        let Some(cache) = cache else {
+            return self.verify(secret);
+        };
+        if let Some(v) = cache.get(secret) {
+            return Ok(v);
+        }
+        let v = self.verify(secret)?;
+        cache.insert(secret, v.tag);
+        Ok(v)
     }
 
-    /// Build a token from 36 bytes of entropy with the signing key. Returns the secret
-    /// and its public token id.
-    pub fn mint(&self, entropy: &[u8; ENTROPY_BYTES]) -> (String, String) {
+    /// Build a token from 36 bytes of entropy with the signing key. Returns the secret,
+    /// its public token id and its HMAC tag (what the record stores).
+    pub fn mint(&self, entropy: &[u8; ENTROPY_BYTES]) -> (String, String, [u8; 32]) {
         // The id must never look like a command-line flag: with the top bit of the first
         // byte clear, the first character is one of `A`-`Z`, `a`-`f` (never `-` or `_`).
         // That costs one bit of the public id; the 192-bit secret is untouched.
@@ -315,26 +477,28 @@ impl Keyring {
         secret.push_str(&payload);
         let mut mac = self.signing_mac.clone();
         mac.update(secret.as_bytes());
-        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let tag: [u8; 32] = mac.finalize().into_bytes().into();
         secret.push('.');
-        secret.push_str(&tag);
+        secret.push_str(&URL_SAFE_NO_PAD.encode(tag));
         let crc = crc32(secret.as_bytes());
         secret.push('.');
         secret.push_str(&format!("{crc:08x}"));
-        (secret, token_id)
+        (secret, token_id, tag)
     }
 }
 
-/// SHA-256 of a secret, as stored.
+/// SHA-256 of a secret (what records minted before contract 0.4 store).
 pub fn secret_hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// Constant-time comparison of a presented secret with a stored hash.
-pub fn hash_matches(secret: &str, stored: &[u8]) -> bool {
-    let computed = secret_hash(secret);
-    // Length is public (always 32 for a sound record); content compared in constant time.
-    stored.len() == computed.len() && bool::from(computed.ct_eq(stored))
+/// Whether a stored digest binds the record to this verified secret, in constant time: the
+/// tag itself (records since 0.4, no hashing), or SHA-256 of the secret (older records).
+pub fn digest_matches(secret: &str, verified: &Verified<'_>, stored: &SecretDigest) -> bool {
+    match stored {
+        SecretDigest::HmacTag(tag) => bool::from(verified.tag.ct_eq(tag)),
+        SecretDigest::Sha256(hash) => bool::from(secret_hash(secret).ct_eq(hash)),
+    }
 }
 
 #[cfg(test)]
@@ -369,11 +533,11 @@ mod tests {
     fn parse_lengths_and_empty_fields() {
         // The shortest (1-char key id) and longest (16-char key id) genuine tokens parse.
         for (kid, len) in [("a", MIN_LEN), ("abcdefghijklmnop", MAX_LEN)] {
-            let (secret, _) = ring(&[(kid, 1)], kid).mint(&[3; ENTROPY_BYTES]);
+            let (secret, _, _) = ring(&[(kid, 1)], kid).mint(&[3; ENTROPY_BYTES]);
             assert_eq!(secret.len(), len);
             assert!(parse(&secret).is_ok(), "{secret}");
         }
-        let (secret, _) = ring(&[("k1", 1)], "k1").mint(&[3; ENTROPY_BYTES]);
+        let (secret, _, _) = ring(&[("k1", 1)], "k1").mint(&[3; ENTROPY_BYTES]);
         let f: Vec<&str> = secret.trim_start_matches(PREFIX).split('.').collect();
         let (payload, tag, crc) = (f[1], f[2], f[3]);
         // An empty field is a separator error, whatever the total length.
@@ -460,14 +624,59 @@ mod tests {
     #[test]
     fn mint_then_verify_round_trip() {
         let r = ring(&[("k1", 7)], "k1");
-        let (secret, id) = r.mint(&[3u8; ENTROPY_BYTES]);
+        let (secret, id, tag) = r.mint(&[3u8; ENTROPY_BYTES]);
         assert!(secret.starts_with("fzpat_k1."));
         assert_eq!(secret.len(), MIN_LEN + 1);
-        let p = r.verify(&secret).unwrap();
-        assert_eq!(p.token_id, id);
-        assert_eq!(p.key_id, "k1");
-        assert!(hash_matches(&secret, &secret_hash(&secret)));
-        assert!(!hash_matches(&secret, &[0u8; 32]));
-        assert!(!hash_matches(&secret, &[]));
+        let v = r.verify(&secret).unwrap();
+        assert_eq!(v.token_id, id);
+        assert_eq!(v.key_id, "k1");
+        assert_eq!(v.tag, tag);
+        // Both kinds of stored digest bind the record to the secret; nothing else does.
+        assert!(digest_matches(&secret, &v, &SecretDigest::HmacTag(tag)));
+        assert!(digest_matches(
+            &secret,
+            &v,
+            &SecretDigest::Sha256(secret_hash(&secret))
+        ));
+        assert!(!digest_matches(&secret, &v, &SecretDigest::HmacTag([0; 32])));
+        assert!(!digest_matches(&secret, &v, &SecretDigest::Sha256(tag)));
+        assert!(!digest_matches(
+            &secret,
+            &v,
+            &SecretDigest::HmacTag(secret_hash(&secret))
+        ));
+    }
+
+    /// The cache answers exactly what verification answers: a remembered secret gives the
+    /// same fields; any other string (one character changed, a prefix, another token in
+    /// the same slot) is verified afresh, and a forgery is never remembered.
+    #[test]
+    fn cache_answers_what_verify_answers() {
+        let r = ring(&[("k1", 7)], "k1");
+        let mut cache = TokenCache::new();
+        let (secret, _, _) = r.mint(&[5u8; ENTROPY_BYTES]);
+        assert!(cache.get(&secret).is_none());
+        let first = r.verify_cached(Some(&mut cache), &secret).unwrap();
+        assert_eq!(cache.get(&secret), Some(first));
+        assert_eq!(r.verify_cached(Some(&mut cache), &secret), Ok(first));
+        // A forged tag with a valid checksum is refused and never cached.
+        let (forged, _, _) = ring(&[("k1", 9)], "k1").mint(&[5u8; ENTROPY_BYTES]);
+        assert_eq!(
+            r.verify_cached(Some(&mut cache), &forged),
+            Err(TokenError::BadSignature)
+        );
+        assert!(cache.get(&forged).is_none());
+        assert_eq!(cache.get(&secret), Some(first));
+        // A truncated or extended secret is not a hit.
+        assert!(cache.get(&secret[..secret.len() - 1]).is_none());
+        assert!(cache.get(&format!("{secret}x")).is_none());
+        // Many tokens: every answer still equals a fresh verification.
+        for b in 0..=255u8 {
+            let (s, _, _) = r.mint(&[b; ENTROPY_BYTES]);
+            assert_eq!(r.verify_cached(Some(&mut cache), &s), r.verify(&s));
+        }
+        assert_eq!(r.verify_cached(Some(&mut cache), &secret), r.verify(&secret));
+        let shown = format!("{cache:?}");
+        assert!(!shown.contains("fzpat_"), "{shown}");
     }
 }

@@ -11,7 +11,7 @@ use super::{BindingArgs, EXIT_DENY, EXIT_ERROR, PolicyArgs};
 use crate::lifecycle::{self, Actor};
 use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
 use crate::request::{
-    ActionDef, CredentialDef, DecisionOutput, Outcome, RequestDef, authorize, failure_decision,
+    ActionDef, CredentialDef, Decided, DecisionOutput, Outcome, RequestDef, authorize,
     outcome_output,
 };
 use crate::store::facts::StoreFacts;
@@ -79,7 +79,7 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
                 Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
                 // Fail closed: a policy that cannot load decides nothing.
                 Err(e) => {
-                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+                    Outcome::Decision(Decided::failure(&crate::PolicyFailure(format!("{e:#}"))))
                 }
             }
         }
@@ -104,12 +104,18 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
                             ip: None,
                             now,
                         };
-                        lifecycle::apply_effects(&mut policy, &mut store, &d.effects, &who)?;
+                        lifecycle::apply_effects(
+                            &mut policy,
+                            &mut store,
+                            d.effects,
+                            d.token.as_deref(),
+                            &who,
+                        )?;
                     }
                     outcome
                 }
                 Err(e) => {
-                    Outcome::Decision(failure_decision(&crate::PolicyFailure(format!("{e:#}"))))
+                    Outcome::Decision(Decided::failure(&crate::PolicyFailure(format!("{e:#}"))))
                 }
             }
         }
@@ -135,7 +141,7 @@ pub fn scopes(p: &PolicyArgs, action: ScopesAction) -> anyhow::Result<u8> {
                     outln!("{}", out.join(","));
                     Ok(0)
                 }
-                Err(unknown) => bail!("unknown scope `{unknown}`"),
+                Err(e) => bail!("{}", e.describe()),
             }
         }
     }

@@ -486,6 +486,7 @@ fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value 
     let mut v = serde_json::to_value(crate::world::TokenDef::from_wit(t)).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.remove("secret_hash");
+        o.remove("digest");
         o.insert("expiry_recorded".into(), expiry_recorded.into());
     }
     v
@@ -532,9 +533,9 @@ pub(super) fn mint(
     let bound_facts = binding
         .repos
         .iter()
-        .map(|r| wit::BatchTarget {
+        .map(|r| wit::BoundRepository {
             repository: r.clone(),
-            facts: world.repository(r, Some(owner)),
+            facts: world.repository(r, Some(owner)).map(|(_, f)| f),
         })
         .collect();
     let request = wit::IssueRequest {
@@ -545,7 +546,10 @@ pub(super) fn mint(
         owners: binding.owners,
         expires,
         now,
-        creator: wit::Creator::Session(user),
+        creator: wit::Creator::Session(wit::Account {
+            name: owner.to_string(),
+            facts: user,
+        }),
         existing_names,
         bound_facts,
         ip: None,

@@ -12,9 +12,8 @@ use super::log;
 use super::metrics;
 use crate::lifecycle::{self, Actor};
 use crate::live::{LivePolicy, Worker};
-use crate::request::{
-    CredentialDef, Gathered, RefUpdateDef, RequestDef, authorize_gathered, failure_decision,
-};
+use crate::facts::Gathered;
+use crate::request::{CredentialDef, Decided, RefUpdateDef, RequestDef, authorize_gathered};
 use crate::store::facts::StoreFacts;
 use crate::store::{Location, Store};
 use crate::wit;
@@ -43,7 +42,7 @@ pub struct Counters {
 #[derive(Clone, Debug)]
 pub struct Answer {
     /// The policy's decision (or a `policy-failure` deny).
-    pub decision: wit::Decision,
+    pub decision: Decided,
     /// The verified acting user and the decided repository.
     pub gathered: Gathered,
 }
@@ -127,7 +126,7 @@ impl Shared {
             let (live, gathered) = match ctx.worker.policy() {
                 Some(policy) => authorize_gathered(policy, &facts, req, now)?,
                 None => (
-                    failure_decision(&crate::PolicyFailure("no policy instance".into())),
+                    Decided::failure(&crate::PolicyFailure("no policy instance".into())),
                     Gathered::default(),
                 ),
             };
@@ -139,7 +138,7 @@ impl Shared {
                 self.counters
                     .shadow_requests
                     .fetch_add(1, Ordering::Relaxed);
-                if (s.allow, s.status, s.reason) != (live.allow, live.status, live.reason) {
+                if (s.allow(), s.verdict) != (live.allow(), live.verdict) {
                     self.counters
                         .shadow_differences
                         .fetch_add(1, Ordering::Relaxed);
@@ -159,7 +158,7 @@ impl Shared {
                 return Err(e.context("reading facts"));
             }
             drop(facts);
-            if !live.effects.is_empty()
+            if live.effects != wit::Effects::empty()
                 && let Some(policy) = ctx.worker.policy()
             {
                 // Effects (last-used, family revocation) are rare writes (the policy stamps
@@ -176,7 +175,13 @@ impl Shared {
                     ip: None,
                     now,
                 };
-                lifecycle::apply_effects(policy, writer, &live.effects, &who)?;
+                lifecycle::apply_effects(
+                    policy,
+                    writer,
+                    live.effects,
+                    live.token.as_deref(),
+                    &who,
+                )?;
             }
             Ok(Answer {
                 decision: live,
@@ -188,21 +193,21 @@ impl Shared {
             ctx.store = None;
             ctx.writer = None;
             Answer {
-                decision: failure_decision(&crate::PolicyFailure(format!("{e:#}"))),
+                decision: Decided::failure(&crate::PolicyFailure(format!("{e:#}"))),
                 gathered: Gathered::default(),
             }
         })
     }
 
-    fn count(&self, d: &wit::Decision) {
+    fn count(&self, d: &Decided) {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.counters.decisions.record(d);
-        if d.allow {
+        if d.allow() {
             self.counters.allowed.fetch_add(1, Ordering::Relaxed);
         } else {
             self.counters.denied.fetch_add(1, Ordering::Relaxed);
         }
-        if d.reason == wit::Reason::PolicyFailure {
+        if d.is_failure() {
             self.counters.failures.fetch_add(1, Ordering::Relaxed);
             log::event(
                 "policy-failure",
@@ -246,10 +251,10 @@ impl Shared {
         }];
         let Answer { decision: d, .. } = self.decide(&request);
         let verdict = d.refs.first();
-        let allow = d.allow && verdict.is_some_and(|v| v.allow);
+        let allow = d.allow() && verdict.is_some_and(|v| v.allow());
         let (reason, message) = match verdict {
-            Some(v) if !allow => (v.reason.code(), v.message.clone()),
-            _ => (d.reason.code(), d.message.clone()),
+            Some(v) if !allow => (v.verdict.code(), v.message.clone().unwrap_or_default()),
+            _ => (d.code(), d.message.clone()),
         };
         log::event(
             "ref",
@@ -267,18 +272,18 @@ impl Shared {
     }
 }
 
-fn verdict(d: &wit::Decision) -> String {
+fn verdict(d: &Decided) -> String {
     format!(
         "{} {} ({})",
-        if d.allow { "allow" } else { "deny" },
-        d.status.http(),
-        d.reason.code()
+        if d.allow() { "allow" } else { "deny" },
+        d.http(),
+        d.code()
     )
 }
 
 /// How a log names who acted: the credential's kind, never a secret.
-pub fn principal_of(c: &CredentialDef, d: &wit::Decision) -> String {
-    if !d.allow {
+pub fn principal_of(c: &CredentialDef, d: &Decided) -> String {
+    if !d.allow() {
         return "-".into();
     }
     match c {

@@ -32,8 +32,7 @@ use tokio::sync::{Semaphore, watch};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
 use super::{ForwardAuth, cgi, credential_from_header, log, parse_git_url};
-use crate::request::{ActionDef, KindDef, RequestDef};
-use crate::wit;
+use crate::request::{ActionDef, Decided, KindDef, RequestDef};
 
 /// A response body.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -91,13 +90,13 @@ fn set(r: &mut Response<Body>, name: &str, value: &str) {
 }
 
 /// The response for a refusal: one readable line git shows the user.
-fn refusal(d: &wit::Decision) -> Response<Body> {
+fn refusal(d: &Decided) -> Response<Body> {
     let mut r = text(
-        d.status.http(),
-        format!("forge-authz: {} ({})\n", d.message, d.reason.code()),
+        d.http(),
+        format!("forge-authz: {} ({})\n", d.message, d.code()),
     );
-    set(&mut r, "X-Forge-Authz-Reason", d.reason.code());
-    if d.status.http() == 401 {
+    set(&mut r, "X-Forge-Authz-Reason", d.code());
+    if d.http() == 401 {
         set(&mut r, "WWW-Authenticate", "Basic realm=\"forge-authz\"");
     }
     r
@@ -185,17 +184,17 @@ pub async fn handle(
     let answer = decide(&state.shared, request.clone()).await;
     let d = &answer.decision;
     let principal = principal_of(&request.credential, d);
-    let decided = answer.gathered.repository.clone().filter(|_| d.allow);
+    let decided = answer.gathered.repository.clone().filter(|_| d.allow());
     let Some(repository) = decided else {
         request_log(
             &method,
             &target,
-            d.status.http(),
-            d.reason.code(),
+            d.http(),
+            d.code(),
             &principal,
             &peer,
         );
-        return Ok(if d.allow {
+        return Ok(if d.allow() {
             // An allow without facts cannot be served: there is nothing decided on disk.
             text(404, "not found\n".into())
         } else {
@@ -246,7 +245,7 @@ pub async fn handle(
                 &method,
                 &target,
                 out.status,
-                d.reason.code(),
+                d.code(),
                 &principal,
                 &peer,
             );
@@ -328,16 +327,16 @@ async fn forward_auth(
     request_log(
         "AUTH",
         uri,
-        d.status.http(),
-        d.reason.code(),
+        d.http(),
+        d.code(),
         &principal_of(&request.credential, d),
         peer,
     );
-    if !d.allow {
+    if !d.allow() {
         return refusal(d);
     }
     let mut r = text(200, String::new());
-    set(&mut r, "X-Forge-Authz-Reason", d.reason.code());
+    set(&mut r, "X-Forge-Authz-Reason", d.code());
     // The verified owner of the credential (empty for anonymous), never the username the
     // client typed.
     set(

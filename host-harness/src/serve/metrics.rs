@@ -37,7 +37,9 @@ use hyper::{Request, Response, StatusCode};
 
 use super::enforce::Shared;
 use super::http::Body;
+use crate::request::Decided;
 use crate::wit;
+use forge_authz_guest::policy::Reason;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -123,21 +125,15 @@ fn seconds(v: f64) -> String {
     format!("{v}")
 }
 
-/// Every status, in WIT order (the decision counters' second index).
-const STATUSES: [wit::Status; 6] = [
-    wit::Status::Ok,
-    wit::Status::BadRequest,
-    wit::Status::Unauthorized,
-    wit::Status::Forbidden,
-    wit::Status::NotFound,
-    wit::Status::Unavailable,
-];
+/// Every decision outcome: each policy reason (which fixes its status and allow), then
+/// the host's own `policy-failure`.
+fn outcomes() -> impl Iterator<Item = Option<Reason>> {
+    Reason::ALL.iter().copied().map(Some).chain([None])
+}
 
-const REASONS: usize = wit::Reason::ALL.len();
-const CELLS: usize = REASONS * STATUSES.len() * 2;
+const CELLS: usize = Reason::ALL.len() + 1;
 
-/// Decisions by reason, status and allow: a fixed array over the closed sets, so a module
-/// cannot add series.
+/// Decisions by outcome: a fixed array over the closed set, so a module cannot add series.
 #[derive(Debug)]
 pub struct Decisions {
     cells: [AtomicU64; CELLS],
@@ -152,22 +148,24 @@ impl Default for Decisions {
 }
 
 impl Decisions {
-    fn index(reason: wit::Reason, status: wit::Status, allow: bool) -> Option<usize> {
-        let r = wit::Reason::ALL.iter().position(|x| *x == reason)?;
-        let s = STATUSES.iter().position(|x| *x == status)?;
-        Some((r * STATUSES.len() + s) * 2 + usize::from(allow))
+    fn index(reason: Option<Reason>) -> Option<usize> {
+        match reason {
+            Some(r) => Reason::ALL.iter().position(|x| *x == r),
+            None => Some(Reason::ALL.len()),
+        }
     }
 
     /// Count one decision.
-    pub fn record(&self, d: &wit::Decision) {
-        if let Some(c) = Self::index(d.reason, d.status, d.allow).and_then(|i| self.cells.get(i)) {
+    pub fn record(&self, d: &Decided) {
+        let reason = d.verdict.map(wit::Verdict::reason);
+        if let Some(c) = Self::index(reason).and_then(|i| self.cells.get(i)) {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// How many decisions had this reason, status and allow.
-    pub fn get(&self, reason: wit::Reason, status: wit::Status, allow: bool) -> u64 {
-        Self::index(reason, status, allow)
+    /// How many decisions had this outcome (`None`: `policy-failure`).
+    pub fn get(&self, reason: Option<Reason>) -> u64 {
+        Self::index(reason)
             .and_then(|i| self.cells.get(i))
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
@@ -329,17 +327,21 @@ pub fn render(shared: &Shared) -> String {
         "counter",
         "Policy decisions by reason code, status (the HTTP code) and allow.",
     );
-    for reason in wit::Reason::ALL {
-        for status in STATUSES {
-            for allow in [false, true] {
-                let n = c.decisions.get(reason, status, allow);
+    for reason in outcomes() {
+        {
+            {
+                let n = c.decisions.get(reason);
                 if n > 0 {
+                    let (code, http, allow) = match reason {
+                        Some(r) => (r.code(), r.status().http(), r.allows()),
+                        None => (wit::POLICY_FAILURE_CODE, wit::POLICY_FAILURE_HTTP, false),
+                    };
                     let _ = writeln!(
                         out,
                         "forge_authz_decisions_total{{{}}} {n}",
                         labels(&[
-                            ("reason", reason.code()),
-                            ("status", &status.http().to_string()),
+                            ("reason", code),
+                            ("status", &http.to_string()),
                             ("allow", if allow { "true" } else { "false" }),
                         ])
                     );
@@ -657,15 +659,11 @@ mod tests {
     fn decisions_cover_every_reason_and_status() {
         let d = Decisions::default();
         let mut n = 0;
-        for reason in wit::Reason::ALL {
-            for status in STATUSES {
-                for allow in [false, true] {
-                    let i = Decisions::index(reason, status, allow).unwrap();
-                    assert!(i < CELLS);
-                    d.cells[i].fetch_add(1, Ordering::Relaxed);
-                    n += 1;
-                }
-            }
+        for reason in outcomes() {
+            let i = Decisions::index(reason).unwrap();
+            assert!(i < CELLS);
+            d.cells[i].fetch_add(1, Ordering::Relaxed);
+            n += 1;
         }
         assert_eq!(n, CELLS);
         assert!(
@@ -694,7 +692,7 @@ mod tests {
         shared
             .counters
             .decisions
-            .record(&crate::request::failure_decision(&crate::PolicyFailure(
+            .record(&crate::request::Decided::failure(&crate::PolicyFailure(
                 "x".into(),
             )));
         shared

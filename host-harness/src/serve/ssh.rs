@@ -193,13 +193,13 @@ pub fn git_shell(
         "ssh",
         &[
             ("repository", &repo),
-            ("status", &d.status.http().to_string()),
-            ("reason", d.reason.code()),
+            ("status", &d.http().to_string()),
+            ("reason", d.code()),
             ("principal", &principal_of(&request.credential, &d)),
         ],
     );
-    let Some(decided) = gathered.repository.filter(|_| d.allow) else {
-        eprintln!("forge-authz: {} ({})", d.message, d.reason.code());
+    let Some(decided) = gathered.repository.filter(|_| d.allow()) else {
+        eprintln!("forge-authz: {} ({})", d.message, d.code());
         return Ok(1);
     };
     // The repository on disk is the one decided on (from its facts), never the URL's.

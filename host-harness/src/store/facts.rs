@@ -5,14 +5,14 @@
 use std::cell::RefCell;
 
 use super::{Conn, Role, Row, Store, name_key, token_by_id};
-use crate::request::FactSource;
+use crate::facts::{FactSource, FoundRepository};
 use crate::vals;
 use crate::wit;
 use crate::world::{AccessDef, KeyKind, RepoKind, Status, Visibility};
 
-/// A fact source over an open store. A store error is remembered (`error`), and the
-/// lookup answers "no such fact": the caller turns the decision into a deny with the
-/// error as its cause, so an unreachable database never allows anything.
+/// A fact source over an open store. A store error fails the lookup (the policy call fails
+/// and the host denies with `policy-failure`) and is remembered (`take_error`) for the
+/// caller's log, so an unreachable database never allows anything.
 pub struct StoreFacts<'a> {
     conn: RefCell<&'a mut Conn>,
     error: RefCell<Option<anyhow::Error>>,
@@ -43,22 +43,21 @@ impl<'a> StoreFacts<'a> {
         self.error.try_borrow_mut().ok().and_then(|mut e| e.take())
     }
 
-    fn lookup<T>(&self, f: impl FnOnce(&mut Conn) -> anyhow::Result<Option<T>>) -> Option<T> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Conn) -> anyhow::Result<Option<T>>,
+    ) -> anyhow::Result<Option<T>> {
         let result = match self.conn.try_borrow_mut() {
             Ok(mut conn) => f(&mut conn),
             Err(_) => Err(anyhow::anyhow!("re-entrant fact lookup")),
         };
-        match result {
-            Ok(v) => v,
-            Err(e) => {
-                if let Ok(mut slot) = self.error.try_borrow_mut()
-                    && slot.is_none()
-                {
-                    *slot = Some(e);
-                }
-                None
-            }
+        if let Err(e) = &result
+            && let Ok(mut slot) = self.error.try_borrow_mut()
+            && slot.is_none()
+        {
+            *slot = Some(anyhow::anyhow!("{e:#}"));
         }
+        result
     }
 }
 
@@ -79,7 +78,6 @@ pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<wit::UserFacts
         return Ok(None);
     };
     Ok(Some(wit::UserFacts {
-        name: r.text(0)?,
         status: Status::parse(&r.text(1)?)?.to_wit(),
         site_admin: r.flag(2)?,
         visibility: Visibility::parse(&r.text(3)?)?.to_wit(),
@@ -94,7 +92,7 @@ pub fn repository(
     conn: &mut Conn,
     path: &str,
     actor: Option<&str>,
-) -> anyhow::Result<Option<wit::RepositoryFacts>> {
+) -> anyhow::Result<Option<FoundRepository>> {
     let Some((owner, name)) = path.split_once('/') else {
         return Ok(None);
     };
@@ -119,13 +117,12 @@ pub fn repository(
         None => Role::None,
     };
     let protected_refs = if r.int(9)? > 0 {
-        protected_refs(conn, &ok, &nk)?
+        Some(protected_refs(conn, &ok, &nk)?)
     } else {
-        Vec::new()
+        None
     };
-    Ok(Some(wit::RepositoryFacts {
-        owner: r.text(0)?,
-        name: r.text(1)?,
+    let stored = format!("{}/{}", r.text(0)?, r.text(1)?);
+    Ok(Some((stored, wit::RepositoryFacts {
         // An owner missing from `users` is an unknown fact: treated as private.
         owner_visibility: match r.opt_text(6)? {
             Some(v) => Visibility::parse(&v)?.to_wit(),
@@ -137,7 +134,7 @@ pub fn repository(
         role: role.to_wit(),
         protected_refs,
         registrant: r.opt_text(5)?,
-    }))
+    })))
 }
 
 fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit::ProtectedRef>> {
@@ -205,7 +202,6 @@ pub fn namespace(
         Some(_) => role(&r, 3)?,
     };
     Ok(Some(wit::NamespaceFacts {
-        name: stored,
         organization,
         visibility: Visibility::parse(&r.text(2)?)?.to_wit(),
         member_role: member_role.to_wit(),
@@ -231,19 +227,27 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<wit::SshKey>>
 }
 
 impl FactSource for StoreFacts<'_> {
-    fn token(&self, id: &str) -> Option<wit::TokenRecord> {
-        self.lookup(|c| Ok(token_by_id(c, id)?.map(|t| t.record)))
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        self.read(|c| Ok(token_by_id(c, id)?.map(|t| t.record.facts())))
     }
-    fn user(&self, name: &str) -> Option<wit::UserFacts> {
-        self.lookup(|c| user(c, name))
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        self.read(|c| user(c, name))
     }
-    fn repository(&self, path: &str, actor: Option<&str>) -> Option<wit::RepositoryFacts> {
-        self.lookup(|c| repository(c, path, actor))
+    fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<FoundRepository>> {
+        self.read(|c| repository(c, path, viewer))
     }
-    fn namespace(&self, name: &str, actor: Option<&str>) -> Option<wit::NamespaceFacts> {
-        self.lookup(|c| namespace(c, name, actor))
+    fn namespace(
+        &self,
+        name: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        self.read(|c| namespace(c, name, viewer))
     }
-    fn ssh_key(&self, id: &str) -> Option<wit::SshKey> {
-        self.lookup(|c| ssh_key(c, id))
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        self.read(|c| ssh_key(c, id))
     }
 }

@@ -165,8 +165,8 @@ macro_rules! token_sql {
     ($($clause:literal)?) => {
         concat!(
             "SELECT id, owner, name, scopes, repositories, owners, parent, predecessor, \
-             successor, created, expires, revoked, last_used, secret_hash, expiry_recorded \
-             FROM tokens ",
+             successor, created, expires, revoked, last_used, secret_hash, expiry_recorded, \
+             secret_kind FROM tokens ",
             $($clause)?
         )
     };
@@ -188,7 +188,12 @@ fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
             expires: row.opt_int(10)?,
             revoked: row.opt_int(11)?,
             last_used: row.opt_int(12)?,
-            secret_hash: row.blob(13)?,
+            secret: {
+                let kind = row.text(15)?;
+                wit::SecretDigest::from_parts(&kind, &row.blob(13)?).with_context(|| {
+                    format!("token row: a `{kind}` digest must be 32 bytes")
+                })?
+            },
         },
         expiry_recorded: row.flag(14)?,
     })
@@ -250,21 +255,19 @@ pub fn put_token(
     r: &wit::TokenRecord,
     expiry_recorded: bool,
 ) -> anyhow::Result<()> {
-    if r.secret_hash.len() != 32 {
-        bail!("token `{}`: a record must hold a 32-byte hash", r.id);
-    }
+    let (kind, digest) = r.secret.parts();
     conn.execute(
         "INSERT INTO tokens (id, owner, owner_key, name, scopes, repositories, owners, parent, \
          predecessor, successor, created, expires, revoked, last_used, secret_hash, \
-         expiry_recorded) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         expiry_recorded, secret_kind) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, owner_key = excluded.owner_key, \
          name = excluded.name, scopes = excluded.scopes, repositories = excluded.repositories, \
          owners = excluded.owners, parent = excluded.parent, \
          predecessor = excluded.predecessor, successor = excluded.successor, \
          created = excluded.created, expires = excluded.expires, revoked = excluded.revoked, \
          last_used = excluded.last_used, secret_hash = excluded.secret_hash, \
-         expiry_recorded = excluded.expiry_recorded",
+         expiry_recorded = excluded.expiry_recorded, secret_kind = excluded.secret_kind",
         &vals![
             &r.id,
             &r.owner,
@@ -280,8 +283,9 @@ pub fn put_token(
             &r.expires,
             &r.revoked,
             &r.last_used,
-            &r.secret_hash,
+            &digest[..],
             expiry_recorded,
+            kind,
         ],
     )?;
     Ok(())
@@ -707,7 +711,10 @@ impl Store {
                     );
                 }
                 if version < schema::VERSION {
-                    self.conn.batch(&schema::v2(dialect))?;
+                    if version < 2 {
+                        self.conn.batch(&schema::v2(dialect))?;
+                    }
+                    self.conn.batch(schema::V3)?;
                     self.conn.execute("DELETE FROM forge_authz_schema", &[])?;
                     self.conn.execute(
                         "INSERT INTO forge_authz_schema (version) VALUES ($1)",
@@ -741,6 +748,10 @@ impl Store {
             migrate_v1(&mut tx).context("schema migration 2 (relational facts)")?;
         } else if version == 0 {
             tx.batch(&schema::v2(dialect)).context("schema version 2")?;
+        }
+        if version < 3 {
+            tx.batch(schema::V3)
+                .context("schema migration 3 (token secret kinds)")?;
         }
         tx.batch(&format!("PRAGMA user_version = {}", schema::VERSION))?;
         tx.commit()
@@ -805,7 +816,7 @@ impl Store {
         }
         for t in &w.tokens {
             let record = w
-                .token(&t.id)
+                .token_record(&t.id)
                 .with_context(|| format!("token `{}` vanished from the world", t.id))?;
             put_token(&mut tx, &record, false)?;
         }

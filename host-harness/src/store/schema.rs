@@ -12,12 +12,20 @@
 //! the record and never searched.
 //!
 //! Version 1 (JSON documents per user and repository) is migrated in Rust
-//! (`migrate_v1`); PostgreSQL stores start at version 2.
+//! (`migrate_v1`); PostgreSQL stores start at version 2. Version 3 (contract 0.4) says how
+//! each token record is bound to its secret (`secret_kind`: the HMAC tag for tokens minted
+//! since, SHA-256 of the secret for the records before, which keep working).
 
 use super::sql::Dialect;
 
 /// The current schema version.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
+
+/// Version 3: the kind of digest in `tokens.secret_hash` (existing rows: SHA-256).
+pub const V3: &str = "
+ALTER TABLE tokens ADD COLUMN secret_kind TEXT NOT NULL DEFAULT 'sha256'
+    CHECK (secret_kind IN ('sha256', 'hmac-tag'));
+";
 
 /// Version 2: the relational schema (also the whole schema of a new PostgreSQL store).
 const V2: &str = "
