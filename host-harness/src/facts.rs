@@ -63,15 +63,30 @@ pub trait FactSource {
     /// Answer one query: the token's record and its owner's account, the account, the
     /// `sudo` target, then the repository and namespace as the query's viewer sees them.
     fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<Answered> {
-        let token = q.token.as_deref().map(|id| self.token(id)).transpose()?.flatten();
+        let token = q
+            .token
+            .as_deref()
+            .map(|id| self.token(id))
+            .transpose()?
+            .flatten();
         let owner_name = token.as_ref().map(|t| t.owner.clone());
         let owner = owner_name
             .as_deref()
             .map(|o| self.user(o))
             .transpose()?
             .flatten();
-        let account = q.account.as_deref().map(|a| self.user(a)).transpose()?.flatten();
-        let sudo = q.sudo.as_deref().map(|s| self.user(s)).transpose()?.flatten();
+        let account = q
+            .account
+            .as_deref()
+            .map(|a| self.user(a))
+            .transpose()?
+            .flatten();
+        let sudo = q
+            .sudo
+            .as_deref()
+            .map(|s| self.user(s))
+            .transpose()?
+            .flatten();
         let viewer = viewer_name(q, owner_name.as_deref());
         let found = q
             .repository

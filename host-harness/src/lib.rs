@@ -16,7 +16,7 @@ pub mod store;
 pub mod wit;
 pub mod world;
 
-pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};
 pub use facts::{FactSource, Gathered};
+pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};
 pub use request::{DecisionOutput, Outcome, RequestDef, authorize, authorize_one};
 pub use world::World;

@@ -381,8 +381,8 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
     let facts = KnownFacts {
         record: Some(issued.record.clone()),
     };
-    let request = |credential: wit::Credential, path: &str, action: wit::GitAction| {
-        wit::AuthorizeRequest {
+    let request =
+        |credential: wit::Credential, path: &str, action: wit::GitAction| wit::AuthorizeRequest {
             credential,
             also_presented: None,
             request: wit::Request::Git(wit::GitRequest {
@@ -393,8 +393,7 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
             }),
             now: NOW,
             explain: false,
-        }
-    };
+        };
     let bearer = wit::Credential::Bearer(issued.secret.clone());
     // One payload character changed (the checksum then fails).
     let forged: String = issued
@@ -434,7 +433,11 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
         ),
         (
             "damaged token",
-            request(wit::Credential::Bearer(forged), "o/pub", wit::GitAction::Pull),
+            request(
+                wit::Credential::Bearer(forged),
+                "o/pub",
+                wit::GitAction::Pull,
+            ),
             "token-invalid",
         ),
     ];

@@ -2,7 +2,7 @@
 //!
 //! A [`PolicyModule`] is compiled once (`Engine` + `InstancePre`); a [`WasmPolicy`] is one
 //! warm instance with its `authorizer` resource, meant to live in one worker. Every call
-//! runs with a fuel budget and a memory limit. A trap, an exhausted budget or a limit hit
+//! runs with a wall-clock deadline and a memory limit. A trap, a deadline or a limit hit
 //! is a [`PolicyFailure`]: the instance is discarded (a trapped instance is never reused)
 //! and rebuilt on the next call, and callers turn the failure into a deny.
 
@@ -17,18 +17,24 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use crate::facts::{FactSource, Gathered};
 use crate::wit::{
     AuditEntry, AuditFinding, AuthorizeRequest, BatchRequest, ChangeContext, ChangePlan,
-    ChildOutcome, ChildRequest, Config, ConfigError, Credential, Decision, FactAnswer,
-    FactQuery, HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError,
-    Policy as Bindings, PolicyPre, RefPermissions, RefPermissionsRequest, RepositoryFacts,
-    RevokeScope, RotateRequest, Rotation, ScopeError, TokenEdit, TokenError, TokenInfo,
-    TokenRecord, VerifiedToken,
+    ChildOutcome, ChildRequest, Config, ConfigError, Credential, Decision, FactAnswer, FactQuery,
+    HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError, Policy as Bindings,
+    PolicyPre, RefPermissions, RefPermissionsRequest, RepositoryFacts, RevokeScope, RotateRequest,
+    Rotation, ScopeError, TokenEdit, TokenError, TokenInfo, TokenRecord, VerifiedToken,
 };
 
 /// Resource limits for each call into the policy.
+///
+/// There is no fuel (instruction) budget: metering every basic block cost 4-18 % per
+/// decision (BENCHMARKS.md). What bounds a call instead: the wall-clock `deadline_ms`
+/// (epoch interruption, checked at every function entry and loop back-edge), the memory
+/// limit, and the inputs themselves — every list the policy walks comes from a request
+/// the host already bounded (16 KiB of headers, one ref per hook question, the batch a
+/// listing asks) and every per-item step is polynomial in strings the policy caps (ref
+/// names and protection patterns at 255 bytes: at most 65,025 steps per rule and ref).
+/// A call that runs past its deadline traps: a `policy-failure` deny.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Fuel (roughly, wasm instructions) one call may use.
-    pub fuel: u64,
     /// Linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
     /// Wall-clock deadline of one call, in milliseconds (epoch interruption, 10 ms ticks).
@@ -38,7 +44,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: 50_000_000,
             memory_bytes: 64 << 20,
             deadline_ms: 1_000,
         }
@@ -61,7 +66,8 @@ fn start_ticker(engine: &Engine) {
     });
 }
 
-/// The policy could not run: trap, out of fuel, memory limit, or load failure. Never an
+/// The policy could not run: trap, deadline, memory limit, a fact the store could not read,
+/// or load failure. Never an
 /// allow: callers answer with a `policy-failure` deny.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyFailure(pub String);
@@ -216,7 +222,9 @@ impl crate::wit::FactsHost for HostState {
     ) -> wasmtime::Result<Vec<Option<RepositoryFacts>>> {
         self.batch_lookups += 1;
         if self.batch_lookups > MAX_LOOKUPS_PER_CALL {
-            return Err(format_err!("the policy asked for repositories more than once"));
+            return Err(format_err!(
+                "the policy asked for repositories more than once"
+            ));
         }
         self.source()?
             .repositories(&paths, viewer.as_deref())
@@ -286,7 +294,6 @@ pub fn module_bytes(path: &Path) -> wasmtime::Result<std::borrow::Cow<'static, [
 
 fn engine() -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::new();
-    config.consume_fuel(true);
     config.epoch_interruption(true);
     config.wasm_component_model(true);
     // Compiled modules are cached on disk (wasmtime's content-addressed cache, keyed by
@@ -485,7 +492,6 @@ impl WasmPolicy {
             },
         );
         store.limiter(|s| &mut s.limits);
-        store.set_fuel(self.limits.fuel).map_err(failure)?;
         store.set_epoch_deadline(ticks(self.limits.deadline_ms));
         let bindings = self.module.pre.instantiate(&mut store).map_err(failure)?;
         let created = bindings
@@ -500,7 +506,7 @@ impl WasmPolicy {
         }))
     }
 
-    /// Run `f` on the live instance with a fresh fuel budget. A failure discards the
+    /// Run `f` on the live instance with a fresh deadline. A failure discards the
     /// instance: the next call builds a new one.
     fn call<R>(
         &mut self,
@@ -520,10 +526,10 @@ impl WasmPolicy {
         let Some(live) = self.live.as_mut() else {
             return Err(PolicyFailure("no policy instance".into()));
         };
-        // Every call gets a fresh budget: fuel, and a wall-clock deadline from now.
+        // Every call gets a fresh wall-clock deadline from now.
         live.store
             .set_epoch_deadline(ticks(self.limits.deadline_ms));
-        let result = live.store.set_fuel(self.limits.fuel).and_then(|()| f(live));
+        let result = f(live);
         match result {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -546,8 +552,7 @@ impl WasmPolicy {
         // SAFETY: only the lifetime is erased; the slot is emptied below, before `facts`
         // can go away, whether the call returns or unwinds (see `Lent`).
         #[allow(unsafe_code)]
-        let ptr: std::ptr::NonNull<dyn FactSource + 'static> =
-            unsafe { std::mem::transmute(ptr) };
+        let ptr: std::ptr::NonNull<dyn FactSource + 'static> = unsafe { std::mem::transmute(ptr) };
         let slot = Some(ptr);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.call(|l| {

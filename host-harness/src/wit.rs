@@ -22,8 +22,7 @@ mod bindings {
 pub use bindings::exports::forge::authz::authorizer::GuestAuthorizer;
 pub use bindings::exports::forge::authz::config::{Config, ConfigError, Options, SigningKey};
 pub use bindings::exports::forge::authz::credential::{
-    BasicCredential, Credential, KeyKind, SshKey, TokenError, TokenInfo, Transport,
-    VerifiedToken,
+    BasicCredential, Credential, KeyKind, SshKey, TokenError, TokenInfo, Transport, VerifiedToken,
 };
 pub use bindings::exports::forge::authz::decision::{
     AllowReason, BadRequestReason, Decision, Effects, ForbiddenReason, NotFoundReason,
@@ -32,20 +31,20 @@ pub use bindings::exports::forge::authz::decision::{
 pub use bindings::exports::forge::authz::lifecycle::{
     Account, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository, ChangeContext,
     ChangePlan, ChildOutcome, ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError,
-    IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation,
-    ScopeError, TokenEdit, TokenRecord,
+    IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation, ScopeError,
+    TokenEdit, TokenRecord,
 };
 pub use bindings::exports::forge::authz::request::{
     ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep, GitAction,
     GitRequest, HttpMethod, PrivilegedOperation, RefChange, RefPermissionsRequest, RefUpdate,
     Request, RouteFlags, ScopeCategories,
 };
-pub use bindings::forge::authz::facts::{
-    AccountStatus, FactAnswer, FactQuery, Hash256, Host as FactsHost, NamespaceFacts,
-    ProtectedRef, RefAccess, RepositoryFacts, RepositoryKind, Role, SecretDigest, TokenBinding,
-    TokenFacts, UserFacts, Viewer, Visibility,
-};
 pub use bindings::forge::authz::facts::add_to_linker as add_facts_to_linker;
+pub use bindings::forge::authz::facts::{
+    AccountStatus, FactAnswer, FactQuery, Hash256, Host as FactsHost, NamespaceFacts, ProtectedRef,
+    RefAccess, RepositoryFacts, RepositoryKind, Role, SecretDigest, TokenBinding, TokenFacts,
+    UserFacts, Viewer, Visibility,
+};
 pub use bindings::{Policy, PolicyPre};
 
 /// The conversions to and from the policy core (shared with the component).
@@ -165,9 +164,7 @@ impl ScopeError {
     /// A sentence for the user.
     pub fn describe(&self) -> String {
         match self {
-            ScopeError::UnknownScope(s) => {
-                policy::IssueError::UnknownScope(s.clone()).describe()
-            }
+            ScopeError::UnknownScope(s) => policy::IssueError::UnknownScope(s.clone()).describe(),
         }
     }
 }

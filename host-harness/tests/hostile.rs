@@ -2966,10 +2966,10 @@ fn issue13_ssh_keys_accepts_fido_key_types() {
 }
 
 #[test]
-fn issue13_forced_command_carries_policy_and_fuel() {
-    // issue 13: `forge-authz --policy X --fuel N ssh-keys ...` prints a forced command that
-    // runs git-shell with the same --policy and --fuel (an SSH push must be decided by the
-    // same module under the same limits as HTTP).
+fn issue13_forced_command_carries_policy_and_limits() {
+    // issue 13: `forge-authz --policy X --deadline-ms N ssh-keys ...` prints a forced
+    // command that runs git-shell with the same --policy and --deadline-ms (an SSH push
+    // must be decided by the same module under the same limits as HTTP).
     let blob = key_blob("ssh-ed25519", nonce());
     let fido = key_blob("sk-ssh-ed25519@openssh.com", nonce());
     let world = ssh_world(&[
@@ -2986,7 +2986,7 @@ fn issue13_forced_command_carries_policy_and_fuel() {
         let o = cli(&[
             "--policy",
             policy.to_str().unwrap(),
-            "--fuel",
+            "--deadline-ms",
             "12345678",
             "ssh-keys",
             "--db",
@@ -3010,8 +3010,8 @@ fn issue13_forced_command_carries_policy_and_fuel() {
             "{kind}: the forced command lacks --policy: {command}"
         );
         assert!(
-            command.contains("--fuel") && command.contains("12345678"),
-            "{kind}: the forced command lacks --fuel: {command}"
+            command.contains("--deadline-ms") && command.contains("12345678"),
+            "{kind}: the forced command lacks --deadline-ms: {command}"
         );
         assert!(command.contains("git-shell"), "{command}");
     }

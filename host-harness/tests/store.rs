@@ -436,7 +436,7 @@ fn import_export_round_trip_and_no_secrets(b: Backend) {
     );
     assert_eq!(
         Store::open(db.as_str()).unwrap().schema_version().unwrap(),
-        2
+        3
     );
     std::fs::remove_dir_all(dir).ok();
 }

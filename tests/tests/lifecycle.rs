@@ -10,6 +10,7 @@
 
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit::{self, IssueError, LifecycleError};
+use forge_authz_host::world::World;
 use forge_authz_tests::{default_options, native, session_request, wasm};
 
 const NOW: i64 = 1_767_225_600;
@@ -31,13 +32,15 @@ fn both(f: impl Fn(&str, &mut dyn Policy)) {
     f("wasm", &mut wasm(&config()).unwrap());
 }
 
-fn user(name: &str, admin: bool) -> wit::UserFacts {
-    wit::UserFacts {
+fn user(name: &str, admin: bool) -> wit::Account {
+    wit::Account {
         name: name.into(),
-        status: wit::AccountStatus::Active,
-        site_admin: admin,
-        visibility: wit::Visibility::Public,
-        organization: false,
+        facts: wit::UserFacts {
+            status: wit::AccountStatus::Active,
+            site_admin: admin,
+            visibility: wit::Visibility::Public,
+            organization: false,
+        },
     }
 }
 
@@ -59,16 +62,14 @@ fn refused(p: &mut dyn Policy, r: &wit::IssueRequest) -> Option<IssueError> {
     p.issue(r).unwrap().err()
 }
 
-fn facts(owner: &str, name: &str, private: bool) -> wit::RepositoryFacts {
+fn facts(private: bool) -> wit::RepositoryFacts {
     wit::RepositoryFacts {
-        owner: owner.into(),
-        name: name.into(),
         owner_visibility: wit::Visibility::Public,
         private,
         kind: wit::RepositoryKind::Hosted,
         archived: false,
         role: wit::Role::None,
-        protected_refs: vec![],
+        protected_refs: None,
         registrant: None,
     }
 }
@@ -132,13 +133,13 @@ fn bound_repositories_must_be_visible_to_the_owner() {
     both(|engine, p| {
         let mut r = session_request("alice", &["read:repository"], NOW);
         r.repositories = vec!["carol/private".into()];
-        r.bound_facts = vec![wit::BatchTarget {
+        r.bound_facts = vec![wit::BoundRepository {
             repository: "carol/private".into(),
-            facts: Some(facts("carol", "private", true)),
+            facts: Some(facts(true)),
         }];
         let unseen = refused(p, &r);
         r.repositories = vec!["carol/missing".into()];
-        r.bound_facts = vec![wit::BatchTarget {
+        r.bound_facts = vec![wit::BoundRepository {
             repository: "carol/missing".into(),
             facts: None,
         }];
@@ -153,9 +154,9 @@ fn bound_repositories_must_be_visible_to_the_owner() {
             Some(IssueError::RepositoryNotVisible("carol/missing".into()))
         );
         r.repositories = vec!["alice/secret".into()];
-        r.bound_facts = vec![wit::BatchTarget {
+        r.bound_facts = vec![wit::BoundRepository {
             repository: "alice/secret".into(),
-            facts: Some(facts("alice", "secret", true)),
+            facts: Some(facts(true)),
         }];
         assert!(
             p.issue(&r).unwrap().is_ok(),
@@ -310,9 +311,9 @@ fn rotation() {
     both(|engine, p| {
         let mut r = session_request("alice", &["write:repository"], NOW);
         r.repositories = vec!["alice/app".into()];
-        r.bound_facts = vec![wit::BatchTarget {
+        r.bound_facts = vec![wit::BoundRepository {
             repository: "alice/app".into(),
-            facts: Some(facts("alice", "app", false)),
+            facts: Some(facts(false)),
         }];
         r.expires = Some(NOW + 10 * DAY);
         let old = p.issue(&r).unwrap().unwrap().record;
@@ -361,30 +362,40 @@ fn rotation() {
     });
 }
 
+/// A pull of public `alice/app` with `secret`, the store holding `record`.
 fn decide_with(
     p: &mut dyn Policy,
     secret: &str,
     record: &wit::TokenRecord,
     now: i64,
 ) -> wit::Decision {
-    p.decide(&wit::Input {
-        credential: wit::Credential::Bearer(secret.into()),
-        also_presented: vec![],
-        token: Some(record.clone()),
-        user: Some(user("alice", false)),
-        repository: Some(facts("alice", "app", false)),
-        namespace: None,
-        request: wit::Request::Git(wit::GitRequest {
-            transport: wit::Transport::Http,
-            repository: "alice/app".into(),
-            action: wit::GitAction::Pull,
-            refs: vec![],
-        }),
-        now,
-        sudo: None,
-        explain: false,
-    })
+    let mut world: World = serde_json::from_value(serde_json::json!({
+        "keys": [{"id": "k1", "secret": "07".repeat(32)}],
+        "signing_key": "k1",
+        "users": [{"name": "alice", "status": "active", "site_admin": false,
+                   "visibility": "public"}],
+        "repositories": [{"owner": "alice", "name": "app", "private": false,
+                          "kind": "hosted", "archived": false, "collaborators": {}}],
+    }))
+    .unwrap();
+    world.add_token(record);
+    p.authorize(
+        &wit::AuthorizeRequest {
+            credential: wit::Credential::Bearer(secret.into()),
+            also_presented: None,
+            request: wit::Request::Git(wit::GitRequest {
+                transport: wit::Transport::Http,
+                repository: "alice/app".into(),
+                action: wit::GitAction::Pull,
+                refs: None,
+            }),
+            now,
+            explain: false,
+        },
+        &world,
+    )
     .unwrap()
+    .0
 }
 
 #[test]
@@ -394,20 +405,19 @@ fn effects_last_used_and_family_revocation() {
     both(|engine, p| {
         let t = mint(p, &["read:repository"], 30 * DAY);
         let d = decide_with(p, &t.secret, &t.record, NOW);
-        assert!(d.allow, "{engine}");
-        assert_eq!(
-            d.effects,
-            vec![wit::Effect::TouchLastUsed(t.record.id.clone())]
-        );
+        assert!(d.allow(), "{engine}");
+        assert_eq!(d.effects, wit::Effects::TOUCH_LAST_USED);
         let mut used = t.record.clone();
         used.last_used = Some(NOW);
-        assert!(
-            decide_with(p, &t.secret, &used, NOW + 599)
-                .effects
-                .is_empty(),
+        assert_eq!(
+            decide_with(p, &t.secret, &used, NOW + 599).effects,
+            wit::Effects::empty(),
             "within 10 minutes"
         );
-        assert_eq!(decide_with(p, &t.secret, &used, NOW + 600).effects.len(), 1);
+        assert_eq!(
+            decide_with(p, &t.secret, &used, NOW + 600).effects,
+            wit::Effects::TOUCH_LAST_USED
+        );
         let rot = p
             .rotate(&wit::RotateRequest {
                 old: t.record.clone(),
@@ -418,18 +428,14 @@ fn effects_last_used_and_family_revocation() {
             .unwrap()
             .unwrap();
         let d = decide_with(p, &t.secret, &rot.old, NOW + 120);
-        assert_eq!(d.reason, wit::Reason::TokenRevoked);
-        assert_eq!(
-            d.effects,
-            vec![wit::Effect::RevokeFamily(t.record.id.clone())]
-        );
+        assert_eq!(d.verdict.code(), "token-revoked");
+        assert_eq!(d.effects, wit::Effects::REVOKE_FAMILY);
         // A plainly revoked token (never rotated) revokes nothing else.
         let mut revoked = t.record.clone();
         revoked.revoked = Some(NOW);
-        assert!(
-            decide_with(p, &t.secret, &revoked, NOW + 1)
-                .effects
-                .is_empty()
+        assert_eq!(
+            decide_with(p, &t.secret, &revoked, NOW + 1).effects,
+            wit::Effects::empty()
         );
     });
 }
@@ -449,7 +455,12 @@ fn rec(id: &str, parent: Option<&str>, expires: Option<i64>, scopes: &[&str]) ->
         created: NOW,
         expires,
         revoked: None,
-        secret_hash: vec![0; 32],
+        secret: wit::SecretDigest::HmacTag(wit::Hash256 {
+            w0: 0,
+            w1: 0,
+            w2: 0,
+            w3: 0,
+        }),
     }
 }
 
@@ -841,10 +852,9 @@ fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
         );
         // An organisation never signs in, so it never mints.
         let mut org = session_request("acme", &["read:repository"], NOW);
-        org.creator = wit::Creator::Session(wit::UserFacts {
-            organization: true,
-            ..user("acme", false)
-        });
+        let mut acme = user("acme", false);
+        acme.facts.organization = true;
+        org.creator = wit::Creator::Session(acme);
         assert_eq!(refused(p, &org), Some(IssueError::CreatorNotAllowed));
     });
 }

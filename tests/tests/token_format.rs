@@ -60,8 +60,16 @@ fn round_trip() {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
             "{engine}: URL- and shell-safe characters only"
         );
-        // The record holds the hash, never the secret.
-        assert_eq!(t.record.secret_hash.len(), 32);
+        // The record holds the token's HMAC tag (contract 0.4), never the secret: the tag
+        // is the 43-character field of the token, decoded.
+        let (kind, tag) = t.record.secret.parts();
+        assert_eq!(kind, "hmac-tag", "{engine}");
+        let tag_field = t.secret.split('.').nth(2).unwrap();
+        assert_eq!(
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tag),
+            tag_field,
+            "{engine}"
+        );
         let json = format!("{:?}", t.record);
         assert!(
             !json.contains(&t.secret[9..57]),
@@ -343,22 +351,17 @@ fn bound_tokens_hold_only_repository_and_issue_scopes() {
             r.repositories = repos.iter().map(|s| s.to_string()).collect();
             r.bound_facts = repos
                 .iter()
-                .map(|path| {
-                    let (owner, name) = path.split_once('/').unwrap();
-                    wit::BatchTarget {
-                        repository: path.to_string(),
-                        facts: Some(wit::RepositoryFacts {
-                            owner: owner.into(),
-                            name: name.into(),
-                            owner_visibility: wit::Visibility::Public,
-                            private: false,
-                            kind: wit::RepositoryKind::Hosted,
-                            archived: false,
-                            role: wit::Role::None,
-                            protected_refs: vec![],
-                            registrant: None,
-                        }),
-                    }
+                .map(|path| wit::BoundRepository {
+                    repository: path.to_string(),
+                    facts: Some(wit::RepositoryFacts {
+                        owner_visibility: wit::Visibility::Public,
+                        private: false,
+                        kind: wit::RepositoryKind::Hosted,
+                        archived: false,
+                        role: wit::Role::None,
+                        protected_refs: None,
+                        registrant: None,
+                    }),
                 })
                 .collect();
             r.owners = owners.iter().map(|s| s.to_string()).collect();
@@ -436,7 +439,7 @@ fn scope_migration_and_normalisation_agree_on_both_engines() {
         );
         assert_eq!(
             p.normalize_scopes(&v(&["repo"])).unwrap(),
-            Err("repo".to_string())
+            Err(wit::ScopeError::UnknownScope("repo".to_string()))
         );
     });
 }

@@ -165,16 +165,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
 // ---- Flags shared by several commands: each is defined once, here, and flattened. ----
 
-/// `--policy` and `--fuel`: the policy module every command loads (global flags).
+/// `--policy` and `--deadline-ms`: the policy module every command loads (global flags).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
     /// Policy component to load (default: $FORGE_AUTHZ_POLICY, else the module embedded
     /// in this binary, shown as `<embedded>`).
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
-    /// Fuel budget of one policy call.
-    #[arg(long, global = true, default_value_t = Limits::default().fuel)]
-    pub fuel: u64,
+    /// Wall-clock deadline of one policy call, in milliseconds (10 ms resolution): a call
+    /// past it is a `policy-failure` deny.
+    #[arg(long, global = true, default_value_t = Limits::default().deadline_ms)]
+    pub deadline_ms: u64,
 }
 
 impl PolicyArgs {
@@ -186,7 +187,7 @@ impl PolicyArgs {
     /// The limits of one policy call.
     pub fn limits(&self) -> Limits {
         Limits {
-            fuel: self.fuel,
+            deadline_ms: self.deadline_ms,
             ..Limits::default()
         }
     }

@@ -44,7 +44,7 @@ pub fn ssh_keys(p: &PolicyArgs, a: SshKeysArgs) -> anyhow::Result<u8> {
     };
     let forced = crate::serve::ForcedPolicy {
         policy: p.path(),
-        fuel: p.limits().fuel,
+        deadline_ms: p.limits().deadline_ms,
     };
     if let Some(line) = crate::serve::ssh_keys(&db, &repos, t, k, &forced)? {
         outln!("{line}");

@@ -186,14 +186,7 @@ pub async fn handle(
     let principal = principal_of(&request.credential, d);
     let decided = answer.gathered.repository.clone().filter(|_| d.allow());
     let Some(repository) = decided else {
-        request_log(
-            &method,
-            &target,
-            d.http(),
-            d.code(),
-            &principal,
-            &peer,
-        );
+        request_log(&method, &target, d.http(), d.code(), &principal, &peer);
         return Ok(if d.allow() {
             // An allow without facts cannot be served: there is nothing decided on disk.
             text(404, "not found\n".into())
@@ -241,14 +234,7 @@ pub async fn handle(
     drop(parts);
     match cgi::run(cgi_request, body).await {
         Ok(out) => {
-            request_log(
-                &method,
-                &target,
-                out.status,
-                d.code(),
-                &principal,
-                &peer,
-            );
+            request_log(&method, &target, out.status, d.code(), &principal, &peer);
             let body = match guard {
                 Some(g) => out.body.guarded(Box::new(g)),
                 None => out.body,

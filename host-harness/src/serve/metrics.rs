@@ -370,7 +370,7 @@ pub fn render(shared: &Shared) -> String {
     counter(
         &mut out,
         "forge_authz_policy_failures_total",
-        "Decisions that were a policy-failure deny (trap, fuel, store or instance failure).",
+        "Decisions that were a policy-failure deny (trap, deadline, store or instance failure).",
         &c.failures,
     );
 

@@ -29,14 +29,14 @@ pub fn key_type_supported(t: &str) -> bool {
     .contains(&t)
 }
 
-/// How `git-shell` must run the policy: the same module and fuel as the `ssh-keys` call
-/// that printed it (so SSH follows `--policy` and `--fuel`, not the defaults).
+/// How `git-shell` must run the policy: the same module and limits as the `ssh-keys` call
+/// that printed it (so SSH follows `--policy` and `--deadline-ms`, not the defaults).
 #[derive(Clone, Debug)]
 pub struct ForcedPolicy {
     /// `--policy` (the embedded module: not repeated).
     pub policy: PathBuf,
-    /// `--fuel`.
-    pub fuel: u64,
+    /// `--deadline-ms`.
+    pub deadline_ms: u64,
 }
 
 /// `forge-authz ssh-keys`: prints the key line with a forced command when the offered key
@@ -93,8 +93,8 @@ pub fn ssh_keys(
         ));
     }
     command.push_str(&format!(
-        " --fuel {} git-shell --db {} --repos {} --key {}",
-        forced.fuel,
+        " --deadline-ms {} git-shell --db {} --repos {} --key {}",
+        forced.deadline_ms,
         store,
         quote(&std::fs::canonicalize(repos)?),
         k.id

@@ -122,19 +122,22 @@ pub fn repository(
         None
     };
     let stored = format!("{}/{}", r.text(0)?, r.text(1)?);
-    Ok(Some((stored, wit::RepositoryFacts {
-        // An owner missing from `users` is an unknown fact: treated as private.
-        owner_visibility: match r.opt_text(6)? {
-            Some(v) => Visibility::parse(&v)?.to_wit(),
-            None => wit::Visibility::Private,
+    Ok(Some((
+        stored,
+        wit::RepositoryFacts {
+            // An owner missing from `users` is an unknown fact: treated as private.
+            owner_visibility: match r.opt_text(6)? {
+                Some(v) => Visibility::parse(&v)?.to_wit(),
+                None => wit::Visibility::Private,
+            },
+            private: r.flag(2)?,
+            kind: RepoKind::parse(&r.text(3)?)?.to_wit(),
+            archived: r.flag(4)?,
+            role: role.to_wit(),
+            protected_refs,
+            registrant: r.opt_text(5)?,
         },
-        private: r.flag(2)?,
-        kind: RepoKind::parse(&r.text(3)?)?.to_wit(),
-        archived: r.flag(4)?,
-        role: role.to_wit(),
-        protected_refs,
-        registrant: r.opt_text(5)?,
-    })))
+    )))
 }
 
 fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit::ProtectedRef>> {

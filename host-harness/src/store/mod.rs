@@ -190,9 +190,8 @@ fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
             last_used: row.opt_int(12)?,
             secret: {
                 let kind = row.text(15)?;
-                wit::SecretDigest::from_parts(&kind, &row.blob(13)?).with_context(|| {
-                    format!("token row: a `{kind}` digest must be 32 bytes")
-                })?
+                wit::SecretDigest::from_parts(&kind, &row.blob(13)?)
+                    .with_context(|| format!("token row: a `{kind}` digest must be 32 bytes"))?
             },
         },
         expiry_recorded: row.flag(14)?,
