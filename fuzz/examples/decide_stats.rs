@@ -1,5 +1,6 @@
-//! How a `decide` corpus exercises the policy: counts decisions by request kind,
-//! credential kind and reason. With `--pick OUT`, copies into `OUT` the smallest input
+//! How a `decide` corpus exercises the policy: counts first decisions by request kind,
+//! credential kind and reason (and whether the world was asked, and how many inputs make
+//! further calls). With `--pick OUT`, copies into `OUT` the smallest input
 //! of each (request kind, credential kind, reason) combination: how the checked-in seed
 //! corpus `corpus/decide` was chosen from a long run's corpus.
 //!
@@ -17,7 +18,14 @@ use forge_authz_guest::policy::{Credential, Options, Request};
 
 fn main() {
     let genuine = genuine_tokens();
-    let auth = two_key_authorizer("k1", Options::default());
+    let strict = two_key_authorizer("k1", Options::default());
+    let fallback = two_key_authorizer(
+        "k1",
+        Options {
+            binding_fallback_to_anonymous: true,
+            ..Options::default()
+        },
+    );
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut picks: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut files = 0;
@@ -38,8 +46,12 @@ fn main() {
                 continue;
             };
             files += 1;
-            let input = f.input(&genuine);
-            let d = auth.decide(&input);
+            let case = f.case(&genuine);
+            let auth = if case.fallback { &fallback } else { &strict };
+            let mut world = case.world.clone();
+            let d = auth.authorize(&case.request, &mut world);
+            let asked = !world.take_log().is_empty();
+            let input = &case.request;
             let kind = match &input.request {
                 Request::Git(g) => format!("git-{:?}", g.action),
                 Request::Create(c) => format!("create-{:?}", c.step),
@@ -57,6 +69,15 @@ fn main() {
             *counts
                 .entry(format!("reason {}", d.reason.code()))
                 .or_default() += 1;
+            *counts
+                .entry(format!(
+                    "facts {}",
+                    if asked { "asked" } else { "not asked" }
+                ))
+                .or_default() += 1;
+            if !case.again.is_empty() {
+                *counts.entry("with further calls".to_string()).or_default() += 1;
+            }
             let key = format!("{kind}-{cred}-{}", d.reason.code()).to_lowercase();
             if picks.get(&key).is_none_or(|b| bytes.len() < b.len()) {
                 picks.insert(key, bytes);

@@ -4,7 +4,7 @@
 //! cd fuzz && cargo run --example seeds
 //! ```
 //!
-//! (The `decide` seeds are fuzzer-found inputs, minimised with `cargo fuzz cmin`; see
+//! (The `decide` seeds are fuzzer-found inputs, picked with `decide_stats --pick`; see
 //! ../FUZZING-NOTES.md.) Files are named after what they hold; existing files with the
 //! same name are overwritten, others are left alone.
 
@@ -84,7 +84,7 @@ fn main() {
         fix_crc(&k1.replacen("k1", "k123456789abcdef", 1)).as_bytes(),
     );
 
-    // token_mutate: header byte (token, fix-crc, slot) then (op, position, value) triples.
+    // token_mutate: header byte (token, fix-crc, slot, legacy record) then (op, position, value) triples.
     let mutate = root.join("token_mutate");
     let seeds: &[(&str, &[u8])] = &[
         ("unchanged-bearer", &[0x00]),
@@ -97,6 +97,8 @@ fn main() {
         ("delete-insert-fixcrc", &[0x06, 4, 40, 0, 3, 40, 9]),
         ("swap-username-xoauth", &[0x1a, 6, 50, 3]),
         ("no-op-swap", &[0x00, 6, 10, 0]),
+        ("unchanged-legacy-record", &[0x20]),
+        ("alphabet-replace-fixcrc-legacy-record", &[0x24, 1, 20, 7]),
     ];
     for (name, bytes) in seeds {
         write(&mutate, name, bytes);

@@ -1,17 +1,23 @@
-//! Shared fixtures of the fuzz targets (`fuzz_targets/*.rs`): the fixed test keys and
-//! authorizers, genuine tokens minted with fixed entropy, the byte-edit machinery of
-//! `token_mutate`, and (in [`mirror`]) the `Arbitrary` mirror of `policy::Input` that
-//! `decide` builds its inputs from. The guest crate derives nothing for fuzzing: every
-//! conversion lives here.
+//! Shared fixtures of the fuzz targets (`fuzz_targets/*.rs`): the fixed test keys,
+//! authorizers and engines, genuine tokens minted with fixed entropy, the byte-edit
+//! machinery of `token_mutate`, the fuzz [`world`] (a `policy::Facts` that records what it
+//! is asked), the oracle's own reading of the credential and query rules
+//! ([`effective_secret`], [`strictly_anonymous`], [`expected_query`]), and (in [`mirror`])
+//! the `Arbitrary` mirror of an `AuthorizeRequest` and its world that `decide` builds its
+//! inputs from. The guest crate derives nothing for fuzzing: every conversion lives here.
 
 pub mod mirror;
+pub mod world;
 
 use forge_authz_guest::policy::token::{self, ENTROPY_BYTES};
 use forge_authz_guest::policy::{
-    AccountStatus, Authorizer, BatchTarget, Config, Creator, Credential, Input, IssueRequest,
-    Options, RepositoryFacts, RepositoryKind, Role, SigningKey, Timestamp, TokenRecord, UserFacts,
-    Visibility,
+    Account, AccountStatus, AuthorizeRequest, Authorizer, BoundRepository, Config, CreationStep,
+    Creator, Credential, Engine, GitAction, GitRequest, IssueRequest, KeyKind, Options,
+    RepositoryFacts, RepositoryKind, Request, Role, SecretDigest, SigningKey, Timestamp,
+    TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
+
+use world::{Query, RepoEntry, World};
 
 /// The fixed "now" around which every fuzzed timestamp is drawn.
 pub const NOW: Timestamp = 1_750_000_000;
@@ -49,22 +55,34 @@ pub fn config(keys: &[(&str, &[u8])], signing: &str, options: Options) -> Config
     }
 }
 
+/// The configuration of `token_parse`: key `k1` only.
+pub fn one_key_config() -> Config {
+    config(&[("k1", KEY_K1)], "k1", Options::default())
+}
+
 /// The single-key authorizer of `token_parse`: key `k1` only.
 pub fn one_key_authorizer() -> Authorizer {
-    Authorizer::new(&config(&[("k1", KEY_K1)], "k1", Options::default()))
-        .expect("fixed test config is valid")
+    Authorizer::new(&one_key_config()).expect("fixed test config is valid")
+}
+
+/// The configuration knowing `k1` and `k2`, signing with `signing`.
+pub fn two_key_config(signing: &str, options: Options) -> Config {
+    config(&[("k1", KEY_K1), ("k2", KEY_K2)], signing, options)
 }
 
 /// An authorizer knowing `k1` and `k2`, signing with `signing`.
 pub fn two_key_authorizer(signing: &str, options: Options) -> Authorizer {
-    Authorizer::new(&config(&[("k1", KEY_K1), ("k2", KEY_K2)], signing, options))
-        .expect("fixed test config is valid")
+    Authorizer::new(&two_key_config(signing, options)).expect("fixed test config is valid")
+}
+
+/// An engine (authorizer and token cache, empty) knowing `k1` and `k2`.
+pub fn two_key_engine(signing: &str, options: Options) -> Engine {
+    Engine::new(&two_key_config(signing, options)).expect("fixed test config is valid")
 }
 
 /// Facts of an active, ordinary (or site-admin) user.
-pub fn active_user(name: &str, site_admin: bool) -> UserFacts {
+pub fn active_user(site_admin: bool) -> UserFacts {
     UserFacts {
-        name: name.to_string(),
         status: AccountStatus::Active,
         site_admin,
         visibility: Visibility::Public,
@@ -72,18 +90,17 @@ pub fn active_user(name: &str, site_admin: bool) -> UserFacts {
     }
 }
 
-/// Facts of a private hosted repository `owner/name`, where the acting user has `role`.
-pub fn private_repository(owner: &str, name: &str, role: Role) -> RepositoryFacts {
+/// Facts of a private hosted repository where the viewer has `role`, registered by
+/// `registrant`.
+pub fn private_repository(registrant: &str, role: Role) -> RepositoryFacts {
     RepositoryFacts {
-        owner: owner.to_string(),
-        name: name.to_string(),
         owner_visibility: Visibility::Public,
         private: true,
         kind: RepositoryKind::Hosted,
         archived: false,
         role,
         protected_refs: Vec::new(),
-        registrant: Some(owner.to_string()),
+        registrant: Some(registrant.to_string()),
     }
 }
 
@@ -92,9 +109,9 @@ pub fn private_repository(owner: &str, name: &str, role: Role) -> RepositoryFact
 pub struct Genuine {
     /// The secret (the whole token string).
     pub secret: String,
-    /// Its record, as issued.
+    /// Its record, as issued (`secret` is the token's HMAC tag).
     pub record: TokenRecord,
-    /// Facts of its (active) owner.
+    /// Facts of its (active) owner, `record.owner`.
     pub owner: UserFacts,
 }
 
@@ -166,7 +183,7 @@ pub fn genuine_tokens() -> Vec<Genuine> {
         .iter()
         .map(|(owner, admin, name, scopes, repos, signing, entropy)| {
             let auth = two_key_authorizer(signing, Options::default());
-            let user = active_user(owner, *admin);
+            let user = active_user(*admin);
             let request = IssueRequest {
                 owner: (*owner).to_string(),
                 name: (*name).to_string(),
@@ -175,16 +192,16 @@ pub fn genuine_tokens() -> Vec<Genuine> {
                 owners: Vec::new(),
                 expires: Some(EXPIRES_AT),
                 now: ISSUED_AT,
-                creator: Creator::Session(user.clone()),
+                creator: Creator::Session(Account {
+                    name: (*owner).to_string(),
+                    facts: user,
+                }),
                 existing_names: Vec::new(),
                 bound_facts: repos
                     .iter()
-                    .map(|path| {
-                        let (o, n) = path.split_once('/').unwrap_or((path, ""));
-                        BatchTarget {
-                            repository: (*path).to_string(),
-                            facts: Some(private_repository(o, n, Role::Admin)),
-                        }
+                    .map(|path| BoundRepository {
+                        repository: (*path).to_string(),
+                        facts: Some(private_repository(owner, Role::Admin)),
                     })
                     .collect(),
                 ip: None,
@@ -199,6 +216,22 @@ pub fn genuine_tokens() -> Vec<Genuine> {
             }
         })
         .collect()
+}
+
+/// A world holding genuine token `g`'s record, its active owner, and `repo` at `path`.
+pub fn genuine_world(g: &Genuine, path: &str, repo: RepositoryFacts) -> World {
+    World {
+        records: vec![g.record.clone()],
+        users: vec![(g.record.owner.clone(), g.owner)],
+        repositories: vec![RepoEntry {
+            path: path.to_string(),
+            facts: repo,
+            roles: Vec::new(),
+            anonymous_role: Role::None,
+        }],
+        namespaces: Vec::new(),
+        log: Vec::new(),
+    }
 }
 
 /// Recompute the CRC-32 field: everything after the last `.` becomes the checksum of
@@ -264,12 +297,23 @@ pub fn edited(secret: &str, edits: &[[u8; 3]], fix_checksum: bool) -> String {
     if fix_checksum { fix_crc(&s) } else { s }
 }
 
-/// The secret `decide` will treat as the presented token: the credential's (Bearer;
+/// The secret the policy will treat as the presented token: the credential's (Bearer;
 /// Basic password, or username when the password is empty or `x-oauth-basic`), else the
 /// first non-empty `also_presented` one. Mirrors the README's rule independently of the
 /// guest's code.
-pub fn effective_secret(input: &Input) -> Option<&str> {
-    let from_credential = match &input.credential {
+pub fn effective_secret(request: &AuthorizeRequest) -> Option<&str> {
+    credential_secret(&request.credential).or_else(|| {
+        request
+            .also_presented
+            .iter()
+            .find(|t| !t.is_empty())
+            .map(String::as_str)
+    })
+}
+
+/// The token a credential itself carries (see [`effective_secret`]).
+pub fn credential_secret(credential: &Credential) -> Option<&str> {
+    match credential {
         Credential::Bearer(t) => Some(t.as_str()),
         Credential::Basic { username, password } => {
             if password.is_empty() || password == "x-oauth-basic" {
@@ -279,26 +323,99 @@ pub fn effective_secret(input: &Input) -> Option<&str> {
             }
         }
         Credential::Anonymous | Credential::SshKey(_) | Credential::Session(_) => None,
-    };
-    from_credential.or_else(|| {
-        input
-            .also_presented
-            .iter()
-            .find(|t| !t.is_empty())
-            .map(String::as_str)
-    })
+    }
 }
 
 /// Anonymous in the strict sense: no credential and no token anywhere in the request.
-pub fn strictly_anonymous(input: &Input) -> bool {
-    matches!(input.credential, Credential::Anonymous)
-        && input.also_presented.iter().all(String::is_empty)
+pub fn strictly_anonymous(request: &AuthorizeRequest) -> bool {
+    matches!(request.credential, Credential::Anonymous)
+        && request.also_presented.iter().all(String::is_empty)
+}
+
+/// The owner part of `owner/name` (the whole string without a `/`).
+pub fn owner_part(path: &str) -> &str {
+    path.split_once('/').map_or(path, |(o, _)| o)
+}
+
+/// The one fact query the README and `wit/facts.wit` say a decision of `request` makes,
+/// when the presented token (if any) verified with id `token_id`: the token (its record
+/// and owner) or else the account behind a session or SSH user key; the `sudo` target;
+/// the request's repository; the namespace (an API route's, the owner a repository is
+/// created under); the viewer (`sudo`, else the token's owner, else the account, else
+/// anonymous); the registrant for a creation's confirm and abort. Written from the
+/// contract, not from the guest's code.
+pub fn expected_query(request: &AuthorizeRequest, token_id: Option<&str>) -> Query {
+    let (repository, namespace, sudo, registrant) = match &request.request {
+        Request::Git(g) => (Some(g.repository.clone()), None, None, false),
+        Request::Create(c) => (
+            Some(c.repository.clone()),
+            Some(owner_part(&c.repository).to_string()),
+            None,
+            matches!(c.step, CreationStep::Confirm | CreationStep::Abort),
+        ),
+        Request::Api(a) => (
+            a.repository.clone(),
+            a.namespace.clone(),
+            a.sudo.clone(),
+            false,
+        ),
+    };
+    let account = match (&request.credential, token_id) {
+        (_, Some(_)) => None,
+        (Credential::Session(name), None) => Some(name.clone()),
+        (Credential::SshKey(k), None) if k.kind == KeyKind::User => Some(k.owner.clone()),
+        _ => None,
+    };
+    let viewer = if sudo.is_some() {
+        Viewer::Sudo
+    } else if token_id.is_some() {
+        Viewer::TokenOwner
+    } else if account.is_some() {
+        Viewer::Account
+    } else {
+        Viewer::Anonymous
+    };
+    Query {
+        token: token_id.map(str::to_string),
+        account,
+        sudo,
+        repository,
+        namespace,
+        viewer,
+        registrant,
+    }
+}
+
+/// Whether a stored digest binds a record to `secret`, computed from the contract (the
+/// tag field of the token, or SHA-256 of the whole string), not with the guest's check.
+pub fn digest_binds(secret: &str, digest: &SecretDigest) -> bool {
+    match digest {
+        SecretDigest::HmacTag(tag) => token::parse(secret).is_ok_and(|p| p.tag == *tag),
+        SecretDigest::Sha256(hash) => token::secret_hash(secret) == *hash,
+    }
+}
+
+/// A git pull of `path` with credential `credential`, at [`NOW`].
+pub fn pull(credential: Credential, path: &str) -> AuthorizeRequest {
+    AuthorizeRequest {
+        credential,
+        also_presented: Vec::new(),
+        request: Request::Git(GitRequest {
+            transport: Transport::Http,
+            repository: path.to_string(),
+            action: GitAction::Pull,
+            refs: Vec::new(),
+        }),
+        now: NOW,
+        explain: false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_authz_guest::policy::{GitAction, GitRequest, Request, Status, Transport};
+    use forge_authz_guest::policy::{Reason, Status};
+    use world::Call;
 
     #[test]
     fn fixtures_are_genuine_and_granted() {
@@ -309,29 +426,45 @@ mod tests {
                 .expect("genuine verifies")
                 .expect("a token");
             assert_eq!(v.token_id, g.record.id);
-            assert!(token::hash_matches(&g.secret, &g.record.secret_hash));
+            let tag = token::parse(&g.secret).expect("parses").tag;
+            assert_eq!(g.record.secret, SecretDigest::HmacTag(tag));
+            assert!(digest_binds(&g.secret, &g.record.secret));
+            assert!(digest_binds(
+                &g.secret,
+                &SecretDigest::Sha256(token::secret_hash(&g.secret))
+            ));
+            assert!(!digest_binds(&g.secret, &SecretDigest::HmacTag([0; 32])));
         }
         let g = &genuine_tokens()[0];
-        let input = Input {
-            credential: Credential::Bearer(g.secret.clone()),
-            also_presented: Vec::new(),
-            token: Some(g.record.clone()),
-            user: Some(g.owner.clone()),
-            repository: Some(private_repository("alice", "secret", Role::Admin)),
-            namespace: None,
-            sudo: None,
-            request: Request::Git(GitRequest {
-                transport: Transport::Http,
-                repository: "alice/secret".into(),
-                action: GitAction::Push,
-                refs: Vec::new(),
-            }),
-            now: NOW,
-            explain: false,
-        };
-        let d = auth.decide(&input);
-        assert!(d.allow, "{d:?}");
-        assert_eq!(d.status, Status::Ok);
+        let mut world = genuine_world(g, "alice/secret", private_repository("alice", Role::Admin));
+        let mut request = pull(Credential::Bearer(g.secret.clone()), "alice/secret");
+        if let Request::Git(git) = &mut request.request {
+            git.action = GitAction::Push;
+        }
+        let d = auth.authorize(&request, &mut world);
+        assert!(d.allow(), "{d:?}");
+        assert_eq!(d.status(), Status::Ok);
+        assert_eq!(d.reason, Reason::Granted);
+        let log = world.take_log();
+        assert_eq!(
+            log,
+            vec![Call::Lookup(expected_query(&request, Some(&g.record.id)))]
+        );
+        // A legacy (SHA-256) record of the same token is accepted too.
+        world.records[0].secret = SecretDigest::Sha256(token::secret_hash(&g.secret));
+        assert!(auth.authorize(&request, &mut world).allow());
+        assert_eq!(World::lookups(&world.take_log()).len(), 1);
+        // A forged token is refused before the world is asked anything.
+        let forged = edited(&g.secret, &[[1, 20, 7]], true);
+        let d = auth.authorize(
+            &pull(Credential::Bearer(forged), "alice/secret"),
+            &mut world,
+        );
+        assert_eq!(d.reason, Reason::TokenInvalid);
+        assert!(
+            world.take_log().is_empty(),
+            "a forged token reached the store"
+        );
     }
 
     #[test]

@@ -1,31 +1,40 @@
-//! `Arbitrary` mirrors of the policy's input types, converted into `policy::Input`.
+//! `Arbitrary` mirrors of the policy's inputs and of a fuzz [`World`], converted into a
+//! [`Case`]: one `AuthorizeRequest`, the world that answers its fact queries, a
+//! `BatchRequest` and a `RefPermissionsRequest` with the same credential, and further
+//! calls with the same or another credential after changes to the stored records.
 //!
 //! The mirrors are not one-to-one copies: names, scopes, ref names and times are drawn
-//! mostly from small pools (so that facts, records and requests line up often enough to
-//! reach the deep rules) and sometimes raw; tokens are mostly genuine (minted with the
-//! test keys) or edited genuine ones, and records mostly the genuine record with edits.
+//! mostly from small pools (so that the world's entries, the records and the request line
+//! up often enough to reach the deep rules) and sometimes raw; tokens are mostly genuine
+//! (minted with the test keys) or edited genuine ones, and records mostly the genuine
+//! record with edits.
 //!
-//! Every field of the model is filled here. When `policy::model` gains a field, add it
-//! to the mirror struct and to its `convert` — the compiler points at each struct
-//! literal. (Issue 8 added `UserFacts::organization`, `RepositoryFacts::registrant`,
-//! `Input::sudo` and `CreationRequest::transport`; each is marked `NEW(issue 8)`.)
+//! Every field of the model is filled here. When `policy::model` gains a field, add it to
+//! the mirror struct and to its conversion — the compiler points at each struct literal.
+//! (Contract 0.4 replaced the facts beside the request by the world; the types it added or
+//! changed — `SecretDigest`, `Method`, `Categories`, `RefChange`, viewers, registrant on
+//! request — are marked `NEW(0.4)`.)
 
 use arbitrary::Arbitrary;
-use forge_authz_guest::policy::scope::Category;
+use forge_authz_guest::policy::scope::{Categories, Category};
 use forge_authz_guest::policy::token::{self, secret_hash};
 use forge_authz_guest::policy::{
-    AccountStatus, ApiRequest, BatchTarget, CreationRequest, CreationStep, Credential, GitAction,
-    GitRequest, Input, KeyKind, NamespaceFacts, PrivilegedOperation, ProtectedRef, RefAccess,
-    RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SshKey, Timestamp, TokenRecord,
-    Transport, UserFacts, Visibility,
+    AccountStatus, ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep,
+    Credential, GitAction, GitRequest, KeyKind, Method, NamespaceFacts, PrivilegedOperation,
+    ProtectedRef, RefAccess, RefChange, RefPermissionsRequest, RefUpdate, RepositoryFacts,
+    RepositoryKind, Request, Role, SecretDigest, SshKey, Timestamp, TokenRecord, Transport,
+    UserFacts, Visibility,
 };
 
-use crate::{Genuine, NOW, edited};
+use crate::world::{NamespaceEntry, RepoEntry, World};
+use crate::{Genuine, NOW, edited, effective_secret, owner_part};
 
 /// Longest list the conversion keeps (bounds the cost of one execution).
 const MAX_LIST: usize = 8;
 /// Longest ref list (pushes and `ref_permissions`).
 const MAX_REFS: usize = 16;
+/// Most further calls after the first.
+const MAX_AGAIN: usize = 3;
 
 fn bounded<T, U>(v: &[T], max: usize, f: impl FnMut(&T) -> U) -> Vec<U> {
     v.iter().take(max).map(f).collect()
@@ -124,12 +133,23 @@ pub const PATTERNS: &[&str] = &[
     "",
 ];
 
-/// HTTP methods, valid and not.
-pub const METHODS: &[&str] = &[
-    "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "get", "", "G T",
+/// Methods sent as `Method::Other`: names of the known ones in any case (which must
+/// behave as the known ones), other valid methods, and malformed ones.
+pub const OTHER_METHODS: &[&str] = &[
+    "GET",
+    "get",
+    "Head",
+    "OPTIONS",
+    "POST",
+    "delete",
+    "PROPFIND",
+    "MKCOL",
+    "X",
+    "",
+    "G T",
+    "GET1",
+    "ABCDEFGHIJKLMNOPQRSTU",
 ];
-
-const ZERO_ID: &str = "0000000000000000000000000000000000000000";
 
 // ---------------------------------------------------------------------------------
 // Mirrors of the model's enums.
@@ -154,6 +174,7 @@ mirror_enum!(FTransport => Transport { Http, Ssh });
 mirror_enum!(FGitAction => GitAction { Pull, Push });
 mirror_enum!(FCreationStep => CreationStep { PushToCreate, Confirm, Abort });
 mirror_enum!(FKeyKind => KeyKind { User, Deploy });
+mirror_enum!(FRefChange => RefChange { Create, Update, Delete }); // NEW(0.4)
 mirror_enum!(FCategory => Category {
     ActivityPub, Admin, Misc, Notification, Organization, Package, Issue, Repository, User,
 });
@@ -242,24 +263,6 @@ impl FRefName {
         match self {
             FRefName::Pool(i) => pick(REF_NAMES, *i).to_string(),
             FRefName::Raw(s) => s.clone(),
-        }
-    }
-}
-
-/// An object id: zeros (create/delete), a filled id, or raw.
-#[derive(Arbitrary, Clone, Debug)]
-pub enum FObjectId {
-    Zero,
-    Filled(u8),
-    Raw(String),
-}
-
-impl FObjectId {
-    pub fn convert(&self) -> String {
-        match self {
-            FObjectId::Zero => ZERO_ID.to_string(),
-            FObjectId::Filled(b) => format!("{b:02x}").repeat(20),
-            FObjectId::Raw(s) => s.clone(),
         }
     }
 }
@@ -371,14 +374,47 @@ pub enum FTokenId {
     Raw(String),
 }
 
-/// Which hash a record carries.
+/// NEW(0.4): which digest binds a record to a secret.
 #[derive(Arbitrary, Clone, Debug)]
-pub enum FHash {
+pub enum FDigest {
+    /// The issued record's: the HMAC tag of genuine token `i`.
     OfGenuine(u8),
-    /// SHA-256 of whatever secret is presented: a record no real store can hold for a
-    /// forged secret (the fuzz target's forged-token invariant excludes this case).
-    OfPresented,
-    Raw(Vec<u8>),
+    /// A record from before 0.4: SHA-256 of genuine token `i`.
+    LegacyOfGenuine(u8),
+    /// The tag field of whatever secret is presented (when it parses): for a forged token,
+    /// a record no real store holds — it must not help, since verification comes first.
+    PresentedTag,
+    /// SHA-256 of whatever secret is presented (likewise).
+    PresentedSha256,
+    Raw {
+        legacy: bool,
+        bytes: [u8; 32],
+    },
+}
+
+impl FDigest {
+    pub fn convert(&self, genuine: &[Genuine], presented: Option<&str>) -> SecretDigest {
+        let g = |i: u8| &genuine[usize::from(i) % genuine.len()];
+        match self {
+            FDigest::OfGenuine(i) => g(*i).record.secret,
+            FDigest::LegacyOfGenuine(i) => SecretDigest::Sha256(secret_hash(&g(*i).secret)),
+            FDigest::PresentedTag => SecretDigest::HmacTag(
+                presented
+                    .and_then(|s| token::parse(s).ok())
+                    .map_or([0; 32], |p| p.tag),
+            ),
+            FDigest::PresentedSha256 => {
+                SecretDigest::Sha256(secret_hash(presented.unwrap_or_default()))
+            }
+            FDigest::Raw { legacy, bytes } => {
+                if *legacy {
+                    SecretDigest::Sha256(*bytes)
+                } else {
+                    SecretDigest::HmacTag(*bytes)
+                }
+            }
+        }
+    }
 }
 
 /// A record written from scratch.
@@ -397,7 +433,7 @@ pub struct FRecord {
     pub created: FTime,
     pub expires: Option<FTime>,
     pub revoked: Option<FTime>,
-    pub secret_hash: FHash,
+    pub secret: FDigest,
 }
 
 /// Changes to a genuine record (each `None` keeps the issued value).
@@ -412,6 +448,7 @@ pub struct FRecordEdit {
     pub last_used: Option<Option<FTime>>,
     pub expires: Option<Option<FTime>>,
     pub revoked: Option<Option<FTime>>,
+    pub secret: Option<FDigest>,
 }
 
 #[derive(Arbitrary, Clone, Debug)]
@@ -436,6 +473,41 @@ fn scopes(v: &[FScope]) -> Vec<String> {
     bounded(v, MAX_LIST, FScope::convert)
 }
 
+impl FRecordEdit {
+    pub fn apply(&self, r: &mut TokenRecord, genuine: &[Genuine], presented: Option<&str>) {
+        if let Some(o) = &self.owner {
+            r.owner = o.convert();
+        }
+        if let Some(s) = &self.scopes {
+            r.scopes = scopes(s);
+        }
+        if let Some(p) = &self.repositories {
+            r.repositories = paths(p);
+        }
+        if let Some(o) = &self.owners {
+            r.owners = names(o);
+        }
+        if let Some(p) = &self.parent {
+            r.parent = p.as_ref().map(FName::convert);
+        }
+        if let Some(s) = &self.successor {
+            r.successor = s.as_ref().map(FName::convert);
+        }
+        if let Some(t) = self.last_used {
+            r.last_used = t.map(FTime::convert);
+        }
+        if let Some(t) = self.expires {
+            r.expires = t.map(FTime::convert);
+        }
+        if let Some(t) = self.revoked {
+            r.revoked = t.map(FTime::convert);
+        }
+        if let Some(d) = &self.secret {
+            r.secret = d.convert(genuine, presented);
+        }
+    }
+}
+
 impl FTokenRecord {
     pub fn convert(&self, genuine: &[Genuine], presented: Option<&str>) -> TokenRecord {
         let g = |i: u8| &genuine[usize::from(i) % genuine.len()];
@@ -443,33 +515,7 @@ impl FTokenRecord {
             FTokenRecord::Genuine(i) => g(*i).record.clone(),
             FTokenRecord::Edited(i, e) => {
                 let mut r = g(*i).record.clone();
-                if let Some(o) = &e.owner {
-                    r.owner = o.convert();
-                }
-                if let Some(s) = &e.scopes {
-                    r.scopes = scopes(s);
-                }
-                if let Some(p) = &e.repositories {
-                    r.repositories = paths(p);
-                }
-                if let Some(o) = &e.owners {
-                    r.owners = names(o);
-                }
-                if let Some(p) = &e.parent {
-                    r.parent = p.as_ref().map(FName::convert);
-                }
-                if let Some(s) = &e.successor {
-                    r.successor = s.as_ref().map(FName::convert);
-                }
-                if let Some(t) = e.last_used {
-                    r.last_used = t.map(FTime::convert);
-                }
-                if let Some(t) = e.expires {
-                    r.expires = t.map(FTime::convert);
-                }
-                if let Some(t) = e.revoked {
-                    r.revoked = t.map(FTime::convert);
-                }
+                e.apply(&mut r, genuine, presented);
                 r
             }
             FTokenRecord::Raw(f) => TokenRecord {
@@ -493,53 +539,50 @@ impl FTokenRecord {
                 created: f.created.convert(),
                 expires: f.expires.map(FTime::convert),
                 revoked: f.revoked.map(FTime::convert),
-                secret_hash: match &f.secret_hash {
-                    FHash::OfGenuine(i) => g(*i).record.secret_hash.clone(),
-                    FHash::OfPresented => secret_hash(presented.unwrap_or_default()).to_vec(),
-                    FHash::Raw(b) => b.clone(),
-                },
+                secret: f.secret.convert(genuine, presented), // NEW(0.4)
             },
         }
     }
 }
 
 // ---------------------------------------------------------------------------------
-// Facts.
+// The world: accounts, repositories, namespaces.
 
-#[derive(Arbitrary, Clone, Debug)]
+#[derive(Arbitrary, Clone, Copy, Debug)]
 pub struct FUser {
-    pub name: FName,
     pub status: FAccountStatus,
     pub site_admin: bool,
     pub visibility: FVisibility,
-    /// NEW(issue 8): `UserFacts::organization`.
     pub organization: bool,
 }
 
-/// The acting user: some user, or exactly the owner of genuine token `i` (active).
-#[derive(Arbitrary, Clone, Debug)]
-pub enum FUserChoice {
-    OwnerOf(u8),
-    Facts(FUser),
-}
-
 impl FUser {
-    pub fn convert(&self) -> UserFacts {
+    pub fn convert(self) -> UserFacts {
         UserFacts {
-            name: self.name.convert(),
             status: self.status.into(),
             site_admin: self.site_admin,
             visibility: self.visibility.into(),
-            organization: self.organization, // NEW(issue 8)
+            organization: self.organization,
         }
     }
 }
 
-impl FUserChoice {
-    pub fn convert(&self, genuine: &[Genuine]) -> UserFacts {
+/// An account of the world: exactly the (active) owner of genuine token `i`, or any
+/// login with any facts.
+#[derive(Arbitrary, Clone, Debug)]
+pub enum FUserEntry {
+    OwnerOf(u8),
+    Named(FName, FUser),
+}
+
+impl FUserEntry {
+    pub fn convert(&self, genuine: &[Genuine]) -> (String, UserFacts) {
         match self {
-            FUserChoice::OwnerOf(i) => genuine[usize::from(*i) % genuine.len()].owner.clone(),
-            FUserChoice::Facts(u) => u.convert(),
+            FUserEntry::OwnerOf(i) => {
+                let g = &genuine[usize::from(*i) % genuine.len()];
+                (g.record.owner.clone(), g.owner)
+            }
+            FUserEntry::Named(n, u) => (n.convert(), u.convert()),
         }
     }
 }
@@ -589,56 +632,73 @@ impl FProtectedRef {
     }
 }
 
-/// Whose facts: the repository the request names (the usual, consistent case), or
-/// another one (the host bug `facts-inconsistent` must catch).
+/// Roles as the world answers them for each viewer: a default for any signed-in viewer,
+/// particular logins, and — NEW(0.4) — what an anonymous viewer is told (`None`: the
+/// honest `none`; else a wrong host's answer, which must not give an anonymous principal
+/// anything).
+#[derive(Arbitrary, Clone, Debug)]
+pub struct FRoles {
+    pub default: FRole,
+    pub logins: Vec<(FName, FRole)>,
+    pub anonymous: Option<FRole>,
+}
+
+impl FRoles {
+    fn logins(&self) -> Vec<(String, Role)> {
+        bounded(&self.logins, MAX_LIST, |(n, r)| (n.convert(), (*r).into()))
+    }
+
+    fn anonymous(&self) -> Role {
+        self.anonymous.map_or(Role::None, Into::into)
+    }
+}
+
+/// Where a repository of the world is: the path the request names (the usual case), or
+/// another one.
 #[derive(Arbitrary, Clone, Debug)]
 pub enum FRepositoryIdent {
     Requested,
-    Other(FName, FName),
+    Path(FPath),
 }
 
 #[derive(Arbitrary, Clone, Debug)]
 pub struct FRepository {
-    pub ident: FRepositoryIdent,
     pub owner_visibility: FVisibility,
     pub private: bool,
     pub kind: FRepositoryKind,
     pub archived: bool,
-    pub role: FRole,
+    pub roles: FRoles,
     pub protected_refs: Vec<FProtectedRef>,
-    /// NEW(issue 8): `RepositoryFacts::registrant`.
     pub registrant: Option<FName>,
 }
 
-fn split_path(path: &str) -> (String, String) {
-    match path.split_once('/') {
-        Some((o, n)) => (o.to_string(), n.to_string()),
-        None => (path.to_string(), String::new()),
-    }
-}
-
 impl FRepository {
-    /// Facts for the repository at `requested` (or another one).
-    pub fn convert(&self, requested: &str) -> RepositoryFacts {
-        let (owner, name) = match &self.ident {
-            FRepositoryIdent::Requested => split_path(requested),
-            FRepositoryIdent::Other(o, n) => (o.convert(), n.convert()),
-        };
-        RepositoryFacts {
-            owner,
-            name,
-            owner_visibility: self.owner_visibility.into(),
-            private: self.private,
-            kind: self.kind.into(),
-            archived: self.archived,
-            role: self.role.into(),
-            protected_refs: bounded(&self.protected_refs, MAX_LIST, FProtectedRef::convert),
-            registrant: self.registrant.as_ref().map(FName::convert), // NEW(issue 8)
+    pub fn convert(&self, path: String) -> RepoEntry {
+        RepoEntry {
+            path,
+            facts: RepositoryFacts {
+                owner_visibility: self.owner_visibility.into(),
+                private: self.private,
+                kind: self.kind.into(),
+                archived: self.archived,
+                role: self.roles.default.into(),
+                protected_refs: bounded(&self.protected_refs, MAX_LIST, FProtectedRef::convert),
+                registrant: self.registrant.as_ref().map(FName::convert),
+            },
+            roles: self.roles.logins(),
+            anonymous_role: self.roles.anonymous(),
         }
     }
 }
 
-/// Namespace facts: for the request's owner / API namespace, or another name.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct FRepoEntry {
+    pub ident: FRepositoryIdent,
+    pub facts: FRepository,
+}
+
+/// Where a namespace of the world is: the request's (the API route's namespace, else the
+/// owner of the repository it names), or another name.
 #[derive(Arbitrary, Clone, Debug)]
 pub enum FNamespaceIdent {
     Requested,
@@ -650,19 +710,89 @@ pub struct FNamespace {
     pub ident: FNamespaceIdent,
     pub organization: bool,
     pub visibility: FVisibility,
-    pub member_role: FRole,
+    pub roles: FRoles,
 }
 
 impl FNamespace {
-    pub fn convert(&self, requested: &str) -> NamespaceFacts {
-        NamespaceFacts {
+    pub fn convert(&self, requested: &str) -> NamespaceEntry {
+        NamespaceEntry {
             name: match &self.ident {
                 FNamespaceIdent::Requested => requested.to_string(),
                 FNamespaceIdent::Other(n) => n.convert(),
             },
-            organization: self.organization,
-            visibility: self.visibility.into(),
-            member_role: self.member_role.into(),
+            facts: NamespaceFacts {
+                organization: self.organization,
+                visibility: self.visibility.into(),
+                member_role: self.roles.default.into(),
+            },
+            roles: self.roles.logins(),
+            anonymous_role: self.roles.anonymous(),
+        }
+    }
+}
+
+/// The world of one execution. Lists are bounded by the conversion.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct FWorld {
+    pub records: Vec<FTokenRecord>,
+    pub users: Vec<FUserEntry>,
+    pub repositories: Vec<FRepoEntry>,
+    pub namespaces: Vec<FNamespace>,
+}
+
+/// A change to the store between two calls (applied to every record, or to the accounts
+/// of every record's owner).
+#[derive(Arbitrary, Clone, Debug)]
+pub enum FChange {
+    Edit(FRecordEdit),
+    Revoke(FTime),
+    Unrevoke,
+    Expires(Option<FTime>),
+    Digest(FDigest),
+    Remove,
+    Insert(FTokenRecord),
+    OwnerStatus(FAccountStatus),
+    OwnerFacts(FUser),
+}
+
+impl FChange {
+    pub fn apply(&self, w: &mut World, genuine: &[Genuine], presented: Option<&str>) {
+        match self {
+            FChange::Edit(e) => w
+                .records
+                .iter_mut()
+                .for_each(|r| e.apply(r, genuine, presented)),
+            FChange::Revoke(t) => w
+                .records
+                .iter_mut()
+                .for_each(|r| r.revoked = Some(t.convert())),
+            FChange::Unrevoke => w.records.iter_mut().for_each(|r| r.revoked = None),
+            FChange::Expires(t) => w
+                .records
+                .iter_mut()
+                .for_each(|r| r.expires = t.map(FTime::convert)),
+            FChange::Digest(d) => {
+                let d = d.convert(genuine, presented);
+                w.records.iter_mut().for_each(|r| r.secret = d);
+            }
+            FChange::Remove => w.records.clear(),
+            FChange::Insert(r) => w.records.insert(0, r.convert(genuine, presented)),
+            FChange::OwnerStatus(s) => {
+                let owners: Vec<String> = w.records.iter().map(|r| r.owner.clone()).collect();
+                for (n, f) in &mut w.users {
+                    if owners.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+                        f.status = (*s).into();
+                    }
+                }
+            }
+            FChange::OwnerFacts(u) => {
+                let owners: Vec<String> = w.records.iter().map(|r| r.owner.clone()).collect();
+                for (n, f) in &mut w.users {
+                    if owners.iter().any(|o| o.eq_ignore_ascii_case(n)) {
+                        *f = u.convert();
+                    }
+                }
+            }
         }
     }
 }
@@ -673,8 +803,7 @@ impl FNamespace {
 #[derive(Arbitrary, Clone, Debug)]
 pub struct FRefUpdate {
     pub name: FRefName,
-    pub old: FObjectId,
-    pub new: FObjectId,
+    pub change: FRefChange, // NEW(0.4): was old and new object ids
     pub force: bool,
 }
 
@@ -682,8 +811,7 @@ impl FRefUpdate {
     pub fn convert(&self) -> RefUpdate {
         RefUpdate {
             name: self.name.convert(),
-            old: self.old.convert(),
-            new: self.new.convert(),
+            change: self.change.into(),
             force: self.force,
         }
     }
@@ -699,16 +827,39 @@ pub struct FGit {
 
 #[derive(Arbitrary, Clone, Debug)]
 pub struct FCreate {
-    /// NEW(issue 8): `CreationRequest::transport`.
     pub transport: FTransport,
     pub repository: FPath,
     pub step: FCreationStep,
 }
 
+/// NEW(0.4): a method, known or sent as `Other` (pooled or raw).
 #[derive(Arbitrary, Clone, Debug)]
 pub enum FMethod {
-    Pool(u8),
+    Get,
+    Head,
+    Options,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Other(u8),
     Raw(String),
+}
+
+impl FMethod {
+    pub fn convert(&self) -> Method {
+        match self {
+            FMethod::Get => Method::Get,
+            FMethod::Head => Method::Head,
+            FMethod::Options => Method::Options,
+            FMethod::Post => Method::Post,
+            FMethod::Put => Method::Put,
+            FMethod::Patch => Method::Patch,
+            FMethod::Delete => Method::Delete,
+            FMethod::Other(i) => Method::Other(pick(OTHER_METHODS, *i).to_string()),
+            FMethod::Raw(s) => Method::Other(s.clone()),
+        }
+    }
 }
 
 #[derive(Arbitrary, Clone, Debug)]
@@ -742,21 +893,16 @@ impl FRequest {
                 refs: bounded(&g.refs, MAX_REFS, FRefUpdate::convert),
             }),
             FRequest::Create(c) => Request::Create(CreationRequest {
-                transport: c.transport.into(), // NEW(issue 8)
+                transport: c.transport.into(),
                 repository: c.repository.convert(),
                 step: c.step.into(),
             }),
             FRequest::Api(a) => Request::Api(ApiRequest {
-                method: match &a.method {
-                    FMethod::Pool(i) => pick(METHODS, *i).to_string(),
-                    FMethod::Raw(s) => s.clone(),
-                },
-                categories: a
-                    .categories
-                    .iter()
-                    .take(MAX_LIST)
-                    .map(|c| (*c).into())
-                    .collect(),
+                method: a.method.convert(),
+                categories: Categories::of(
+                    // NEW(0.4): a set
+                    &bounded(&a.categories, MAX_LIST, |c| (*c).into()),
+                ),
                 repository: a.repository.as_ref().map(FPath::convert),
                 namespace: a.namespace.as_ref().map(FName::convert),
                 requires_auth: a.requires_auth,
@@ -770,8 +916,8 @@ impl FRequest {
     }
 }
 
-/// The repository path a request names (for `Requested` facts).
-fn requested_path(request: &Request) -> String {
+/// The repository path a request names (for `Requested` entries).
+pub fn requested_path(request: &Request) -> String {
     match request {
         Request::Git(g) => g.repository.clone(),
         Request::Create(c) => c.repository.clone(),
@@ -779,49 +925,74 @@ fn requested_path(request: &Request) -> String {
     }
 }
 
-/// The namespace a request names (for `Requested` namespace facts).
+/// The namespace a request names (for `Requested` namespace entries).
 fn requested_namespace(request: &Request) -> String {
     match request {
         Request::Api(a) => a
             .namespace
             .clone()
-            .unwrap_or_else(|| split_path(&requested_path(request)).0),
-        _ => split_path(&requested_path(request)).0,
+            .unwrap_or_else(|| owner_part(&requested_path(request)).to_string()),
+        _ => owner_part(&requested_path(request)).to_string(),
     }
 }
 
 // ---------------------------------------------------------------------------------
 // The whole input of the `decide` target.
 
+/// A repository of the batch, with the world's entry for it (`None`: no such
+/// repository, unless another entry has the same path).
 #[derive(Arbitrary, Clone, Debug)]
 pub struct FBatchTarget {
     pub repository: FPath,
     pub facts: Option<FRepository>,
 }
 
-/// One execution of `decide`: the input, the authorizer's options, batch targets and
-/// ref names for `decide_batch` and `ref_permissions`.
+/// A further call after the first: the same credential (`None`) or another one, after
+/// these changes to the store, at the same time or another.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct FAgain {
+    pub credential: Option<FCredential>,
+    pub changes: Vec<FChange>,
+    pub now: Option<FTime>,
+}
+
+/// One execution of `decide`.
 #[derive(Arbitrary, Clone, Debug)]
 pub struct FDecide {
     /// Use the authorizer with `binding_fallback_to_anonymous` (Forgejo).
     pub fallback: bool,
+    /// NEW(0.4): start the engine with an empty cache (else it holds the genuine tokens).
+    pub cold_engine: bool,
     pub credential: FCredential,
     pub also_presented: Vec<FSecret>,
-    pub token: Option<FTokenRecord>,
-    pub user: Option<FUserChoice>,
-    pub repository: Option<FRepository>,
-    pub namespace: Option<FNamespace>,
-    /// NEW(issue 8): `Input::sudo`.
-    pub sudo: Option<FUser>,
+    pub world: FWorld,
     pub request: FRequest,
     pub now: FTime,
     pub explain: bool,
+    /// The batch: the request's transport and action for a git request, these otherwise.
     pub batch: Vec<FBatchTarget>,
+    pub batch_transport: FTransport,
+    pub batch_action: FGitAction,
+    /// `ref_permissions` on the request's repository.
     pub ref_names: Vec<FRefName>,
+    pub again: Vec<FAgain>,
+}
+
+/// What one execution of `decide` runs.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Use the authorizer with `binding_fallback_to_anonymous`.
+    pub fallback: bool,
+    pub request: AuthorizeRequest,
+    pub world: World,
+    pub batch: BatchRequest,
+    pub refs: RefPermissionsRequest,
+    /// Further calls, each with the world after its changes (cumulative).
+    pub again: Vec<(AuthorizeRequest, World)>,
 }
 
 impl FDecide {
-    pub fn input(&self, genuine: &[Genuine]) -> Input {
+    pub fn case(&self, genuine: &[Genuine]) -> Case {
         let request = self.request.convert();
         let path = requested_path(&request);
         let namespace = requested_namespace(&request);
@@ -832,37 +1003,79 @@ impl FDecide {
             .take(4)
             .map(|s| s.convert(genuine))
             .collect();
-        let mut input = Input {
+        let (transport, action) = match &request {
+            Request::Git(g) => (g.transport, g.action),
+            _ => (self.batch_transport.into(), self.batch_action.into()),
+        };
+        let request = AuthorizeRequest {
             credential,
             also_presented,
-            token: None,
-            user: self.user.as_ref().map(|u| u.convert(genuine)),
-            repository: self.repository.as_ref().map(|r| r.convert(&path)),
-            namespace: self.namespace.as_ref().map(|n| n.convert(&namespace)),
-            sudo: self.sudo.as_ref().map(FUser::convert), // NEW(issue 8)
             request,
             now: self.now.convert(),
             explain: self.explain,
         };
-        let presented = crate::effective_secret(&input).map(str::to_string);
-        input.token = self
-            .token
-            .as_ref()
-            .map(|t| t.convert(genuine, presented.as_deref()));
-        input
-    }
-
-    pub fn batch(&self) -> Vec<BatchTarget> {
-        bounded(&self.batch, MAX_LIST, |t| {
-            let repository = t.repository.convert();
-            BatchTarget {
-                facts: t.facts.as_ref().map(|f| f.convert(&repository)),
-                repository,
+        let presented = effective_secret(&request).map(str::to_string);
+        let presented = presented.as_deref();
+        let w = &self.world;
+        let mut world = World {
+            records: bounded(&w.records, 4, |r| r.convert(genuine, presented)),
+            users: bounded(&w.users, MAX_LIST, |u| u.convert(genuine)),
+            repositories: bounded(&w.repositories, MAX_LIST, |e| {
+                e.facts.convert(match &e.ident {
+                    FRepositoryIdent::Requested => path.clone(),
+                    FRepositoryIdent::Path(p) => p.convert(),
+                })
+            }),
+            namespaces: bounded(&w.namespaces, 4, |n| n.convert(&namespace)),
+            log: Vec::new(),
+        };
+        let targets: Vec<&FBatchTarget> = self.batch.iter().take(MAX_LIST).collect();
+        let repositories: Vec<String> = targets.iter().map(|t| t.repository.convert()).collect();
+        for (t, p) in targets.iter().zip(&repositories) {
+            if let Some(f) = &t.facts {
+                world.repositories.push(f.convert(p.clone()));
             }
-        })
-    }
-
-    pub fn ref_names(&self) -> Vec<String> {
-        bounded(&self.ref_names, MAX_REFS, FRefName::convert)
+        }
+        let batch = BatchRequest {
+            credential: request.credential.clone(),
+            also_presented: request.also_presented.clone(),
+            transport,
+            action,
+            repositories,
+            now: request.now,
+            explain: request.explain,
+        };
+        let refs = RefPermissionsRequest {
+            credential: request.credential.clone(),
+            also_presented: request.also_presented.clone(),
+            transport,
+            repository: path.clone(),
+            refs: bounded(&self.ref_names, MAX_REFS, FRefName::convert),
+            now: request.now,
+        };
+        let mut again = Vec::new();
+        let mut w = world.clone();
+        for a in self.again.iter().take(MAX_AGAIN) {
+            let mut r = request.clone();
+            if let Some(c) = &a.credential {
+                r.credential = c.convert(genuine, &path);
+            }
+            if let Some(t) = a.now {
+                r.now = t.convert();
+            }
+            let presented = effective_secret(&r).map(str::to_string);
+            for c in a.changes.iter().take(4) {
+                c.apply(&mut w, genuine, presented.as_deref());
+            }
+            again.push((r, w.clone()));
+        }
+        Case {
+            fallback: self.fallback,
+            request,
+            world,
+            batch,
+            refs,
+            again,
+        }
     }
 }

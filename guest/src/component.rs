@@ -41,13 +41,13 @@ mod wit {
     };
     pub use super::bindings::exports::forge::authz::request::{
         ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep, GitAction,
-        GitRequest, HttpMethod, PrivilegedOperation, RefChange, RefPermissionsRequest,
-        RefUpdate, Request, RouteFlags, ScopeCategories,
+        GitRequest, HttpMethod, PrivilegedOperation, RefChange, RefPermissionsRequest, RefUpdate,
+        Request, RouteFlags, ScopeCategories,
     };
     pub use super::bindings::forge::authz::facts::{
         AccountStatus, FactAnswer, FactQuery, Hash256, NamespaceFacts, ProtectedRef, RefAccess,
-        RepositoryFacts, RepositoryKind, Role, SecretDigest, TokenBinding, TokenFacts,
-        UserFacts, Viewer, Visibility,
+        RepositoryFacts, RepositoryKind, Role, SecretDigest, TokenBinding, TokenFacts, UserFacts,
+        Viewer, Visibility,
     };
 }
 

@@ -294,6 +294,7 @@ pub fn batch_request_in(r: wit::BatchRequest) -> policy::BatchRequest {
 pub fn ref_permissions_request_in(r: wit::RefPermissionsRequest) -> policy::RefPermissionsRequest {
     policy::RefPermissionsRequest {
         credential: credential_in(r.credential),
+        also_presented: r.also_presented.unwrap_or_default(),
         transport: transport_in(r.transport),
         repository: r.repository,
         refs: r.refs,

@@ -18,7 +18,7 @@
 mod corpus_support;
 
 use corpus_support::{
-    corpus_files, gather, load_corpus, load_family, mismatch, prepare, resolve, run_family,
+    call, corpus_files, load_corpus, load_family, mismatch, prepare, resolve, run_family,
 };
 
 #[test]
@@ -65,7 +65,7 @@ fn every_file_in_the_corpus_directory_is_a_family_this_runner_can_run() {
             path.display()
         );
         let fam = load_family(path).unwrap_or_else(|e| panic!("{e}"));
-        let (policy, world, minted) = prepare(&fam).unwrap_or_else(|e| panic!("{e}"));
+        let (_policy, world, minted) = prepare(&fam).unwrap_or_else(|e| panic!("{e}"));
         let mut names = std::collections::BTreeSet::new();
         for sc in &fam.scenarios {
             assert!(
@@ -89,7 +89,7 @@ fn every_file_in_the_corpus_directory_is_a_family_this_runner_can_run() {
             );
             let req = resolve(&sc.request, &minted)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
-            gather(&policy, &world, &req, world.now())
+            call(&world, &req, world.now())
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
         }
     }

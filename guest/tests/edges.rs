@@ -1,7 +1,14 @@
 //! Edges the corpus cannot reach because a correct host never produces them (facts that
 //! contradict each other, requests the host never builds), and details the corpus does
-//! not check (trace texts, the absence of a detail). Each pins behaviour a mutation of
-//! `guest/src/policy` would otherwise change unnoticed (issue 8, mutation run).
+//! not check (trace texts, the absence of a detail or a message, what is asked of the
+//! host). Each pins behaviour a mutation of `guest/src/policy` would otherwise change
+//! unnoticed (issue 8, mutation run).
+//!
+//! Contract 0.4 removed two kinds of edge the earlier version of this file pinned, and
+//! their tests with them: facts that name another repository, owner or user than the one
+//! asked for (answers carry no names: the policy asks by name and knows what it asked,
+//! so `facts-inconsistent` is gone), and ref updates without an old or new object id (a
+//! ref update carries its change, `create`, `update` or `delete`, not ids).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,9 +18,11 @@
 )]
 
 use forge_authz_guest::policy::{
-    self, AccountStatus, ApiRequest, Authorizer, Config, CreationRequest, CreationStep, Credential,
-    GitAction, GitRequest, Input, NamespaceFacts, Options, PrivilegedOperation, Reason, RefUpdate,
-    RepositoryFacts, RepositoryKind, Request, Role, SigningKey, Transport, UserFacts, Visibility,
+    self, AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, Config, Credential, Decision,
+    FactAnswer, FactQuery, Facts, GitAction, GitRequest, NamespaceFacts, Options,
+    PrivilegedOperation, ProtectedRef, Reason, RefAccess, RefChange, RefPermissions,
+    RefPermissionsRequest, RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, Rule,
+    SigningKey, Transport, UserFacts, Visibility,
 };
 
 const NOW: i64 = 1_767_225_600;
@@ -30,9 +39,8 @@ fn authorizer() -> Authorizer {
     .unwrap()
 }
 
-fn user(name: &str) -> UserFacts {
+fn user() -> UserFacts {
     UserFacts {
-        name: name.into(),
         status: AccountStatus::Active,
         site_admin: false,
         visibility: Visibility::Public,
@@ -40,10 +48,8 @@ fn user(name: &str) -> UserFacts {
     }
 }
 
-fn repo(owner: &str, name: &str, role: Role) -> RepositoryFacts {
+fn repo(role: Role) -> RepositoryFacts {
     RepositoryFacts {
-        owner: owner.into(),
-        name: name.into(),
         owner_visibility: Visibility::Public,
         private: false,
         kind: RepositoryKind::Hosted,
@@ -54,15 +60,57 @@ fn repo(owner: &str, name: &str, role: Role) -> RepositoryFacts {
     }
 }
 
-fn input(credential: Credential, user: Option<UserFacts>, request: Request) -> Input {
-    Input {
+/// A host that answers every query with the same facts, whatever is asked (so a test can
+/// say what a correct host never would), and records the queries.
+#[derive(Default)]
+struct Fixed {
+    answer: FactAnswer,
+    queries: Vec<String>,
+}
+
+impl Fixed {
+    fn new(answer: FactAnswer) -> Fixed {
+        Fixed {
+            answer,
+            queries: vec![],
+        }
+    }
+}
+
+impl Facts for Fixed {
+    fn lookup(&mut self, query: &FactQuery<'_>) -> FactAnswer {
+        self.queries.push(format!("{query:?}"));
+        self.answer.clone()
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        _viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>> {
+        self.queries.push(format!("repositories {paths:?}"));
+        paths
+            .iter()
+            .map(|_| self.answer.repository.clone())
+            .collect()
+    }
+}
+
+/// A session of `name`, the host answering `facts` beside its account.
+fn session(name: &str, facts: FactAnswer) -> (Credential, Fixed) {
+    (
+        Credential::Session(name.into()),
+        Fixed::new(FactAnswer {
+            account: Some(user()),
+            ..facts
+        }),
+    )
+}
+
+fn request(credential: Credential, request: Request) -> AuthorizeRequest {
+    AuthorizeRequest {
         credential,
         also_presented: vec![],
-        token: None,
-        user,
-        repository: None,
-        namespace: None,
-        sudo: None,
         request,
         now: NOW,
         explain: false,
@@ -71,8 +119,8 @@ fn input(credential: Credential, user: Option<UserFacts>, request: Request) -> I
 
 fn api(namespace: Option<&str>, operation: Option<PrivilegedOperation>) -> Request {
     Request::Api(ApiRequest {
-        method: "POST".into(),
-        categories: vec![policy::scope::Category::Repository],
+        method: policy::Method::Post,
+        categories: policy::scope::Categories::of(&[policy::scope::Category::Repository]),
         repository: None,
         namespace: namespace.map(Into::into),
         requires_auth: false,
@@ -84,17 +132,23 @@ fn api(namespace: Option<&str>, operation: Option<PrivilegedOperation>) -> Reque
     })
 }
 
-fn git(action: GitAction, refs: Vec<RefUpdate>) -> Request {
+fn git(path: &str, action: GitAction, refs: Vec<RefUpdate>) -> Request {
     Request::Git(GitRequest {
         transport: Transport::Http,
-        repository: "alice/app".into(),
+        repository: path.into(),
         action,
         refs,
     })
 }
 
-/// A token of alice's with `scopes`, its input prepared for `request`.
-fn token_input(a: &Authorizer, scopes: &[&str], request: Request) -> Input {
+/// A token of alice's with `scopes`: the request for `request`, and a host that answers
+/// its record, alice's account and `repository`.
+fn token_input(
+    a: &Authorizer,
+    scopes: &[&str],
+    request: Request,
+    repository: Option<RepositoryFacts>,
+) -> (AuthorizeRequest, Fixed) {
     let issued = a
         .issue(
             &policy::IssueRequest {
@@ -105,7 +159,10 @@ fn token_input(a: &Authorizer, scopes: &[&str], request: Request) -> Input {
                 owners: vec![],
                 expires: Some(NOW + 3600),
                 now: NOW,
-                creator: policy::Creator::Session(user("alice")),
+                creator: policy::Creator::Session(policy::Account {
+                    name: "alice".into(),
+                    facts: user(),
+                }),
                 existing_names: vec![],
                 bound_facts: vec![],
                 ip: None,
@@ -113,14 +170,15 @@ fn token_input(a: &Authorizer, scopes: &[&str], request: Request) -> Input {
             Some(&[9; 36]),
         )
         .unwrap();
-    Input {
-        token: Some(issued.record),
-        ..input(
-            Credential::Bearer(issued.secret),
-            Some(user("alice")),
-            request,
-        )
-    }
+    (
+        self::request(Credential::Bearer(issued.secret), request),
+        Fixed::new(FactAnswer {
+            token: Some(issued.record.facts()),
+            owner: Some(user()),
+            repository,
+            ..FactAnswer::default()
+        }),
+    )
 }
 
 #[test]
@@ -128,143 +186,214 @@ fn a_user_namespace_grants_nothing_to_other_users_whatever_the_facts_say() {
     // The policy derives a user namespace's role from ownership: a host claiming bob is an
     // admin of carol's user namespace does not make him one.
     let a = authorizer();
-    let mut i = input(
+    let ns = NamespaceFacts {
+        organization: false,
+        visibility: Visibility::Public,
+        member_role: Role::Admin,
+    };
+    let i = request(
         Credential::Session("bob".into()),
-        Some(user("bob")),
         api(
             Some("carol"),
             Some(PrivilegedOperation::CreateForOtherOwner),
         ),
     );
-    i.namespace = Some(NamespaceFacts {
-        name: "carol".into(),
-        organization: false,
-        visibility: Visibility::Public,
-        member_role: Role::Admin,
-    });
-    let d = a.decide(&i);
+    let (_, mut facts) = session(
+        "bob",
+        FactAnswer {
+            namespace: Some(ns),
+            ..FactAnswer::default()
+        },
+    );
+    let d = a.authorize(&i, &mut facts);
     assert_eq!(d.reason, Reason::PermissionDenied, "{d:?}");
     // The same facts for an organisation are a membership, and count.
-    i.namespace.as_mut().unwrap().organization = true;
-    assert!(a.decide(&i).allow);
+    let (_, mut facts) = session(
+        "bob",
+        FactAnswer {
+            namespace: Some(NamespaceFacts {
+                organization: true,
+                ..ns
+            }),
+            ..FactAnswer::default()
+        },
+    );
+    assert!(a.authorize(&i, &mut facts).allow());
 }
 
 #[test]
-fn creation_facts_for_another_owner_are_inconsistent() {
+fn ref_permissions_of_a_malformed_or_missing_repository_answer_every_ref_with_nothing() {
+    // (Before contract 0.4 a ref-permissions call could carry a request without a
+    // repository; now it always names one: the nearest edges are a malformed path, which
+    // is refused before the host is asked anything, and a repository that does not
+    // exist.) One empty set per ref, in the order asked.
     let a = authorizer();
-    let mut i = input(
-        Credential::Session("alice".into()),
-        Some(user("alice")),
-        Request::Create(CreationRequest {
-            transport: Transport::Http,
-            repository: "alice/new".into(),
-            step: CreationStep::PushToCreate,
-        }),
-    );
-    i.namespace = Some(NamespaceFacts {
-        name: "bob".into(),
-        organization: false,
-        visibility: Visibility::Public,
-        member_role: Role::None,
-    });
-    assert_eq!(a.decide(&i).reason, Reason::FactsInconsistent);
-}
-
-#[test]
-fn ref_permissions_without_a_repository_answer_every_ref_with_nothing() {
-    let a = authorizer();
-    let i = input(
-        Credential::Session("alice".into()),
-        Some(user("alice")),
-        api(None, None),
-    );
     let names = vec!["refs/heads/main".to_string(), "refs/heads/dev".to_string()];
-    let p = a.ref_permissions(&i, &names);
-    assert_eq!(p.len(), 2);
-    assert!(
-        p.iter()
-            .zip(&names)
-            .all(|(r, n)| r.name == *n && r.permissions.is_empty())
-    );
+    for (path, asked) in [("alice", false), ("", false), ("alice/missing", true)] {
+        let (credential, mut facts) = session("alice", FactAnswer::default());
+        let p = a.ref_permissions(
+            &RefPermissionsRequest {
+                credential,
+                also_presented: vec![],
+                transport: Transport::Http,
+                repository: path.into(),
+                refs: names.clone(),
+                now: NOW,
+            },
+            &mut facts,
+        );
+        assert_eq!(p, vec![RefPermissions::default(); 2], "{path}");
+        assert_eq!(
+            facts.queries.len(),
+            usize::from(asked),
+            "{path}: {:?}",
+            facts.queries
+        );
+    }
 }
 
 #[test]
 fn the_trace_names_the_action_a_token_may_do() {
     let a = authorizer();
     for (action, verb) in [(GitAction::Pull, "may pull"), (GitAction::Push, "may push")] {
-        let mut i = token_input(&a, &["write:repository"], git(action, vec![]));
-        i.repository = Some(repo("alice", "app", Role::None));
+        let (mut i, mut facts) = token_input(
+            &a,
+            &["write:repository"],
+            git("alice/app", action, vec![]),
+            Some(repo(Role::None)),
+        );
         i.explain = true;
-        let d = a.decide(&i);
+        let d = a.authorize(&i, &mut facts);
+        let trace = d.trace.clone().unwrap_or_default();
         assert!(
-            d.trace
+            trace
                 .iter()
-                .any(|s| s.rule == "scope" && s.detail == verb),
-            "{:?}",
-            d.trace
+                .any(|s| s.rule == Rule::Scope && s.rule.name() == "scope" && s.detail == verb),
+            "{trace:?}"
         );
     }
 }
 
-#[test]
-fn a_push_whose_every_ref_is_allowed_has_no_detail() {
-    let a = authorizer();
-    let update = |name: &str| RefUpdate {
+fn update(name: &str) -> RefUpdate {
+    RefUpdate {
         name: name.into(),
-        old: "1".repeat(40),
-        new: "2".repeat(40),
+        change: RefChange::Update,
         force: false,
-    };
-    let mut i = token_input(
+    }
+}
+
+#[test]
+fn a_push_whose_every_ref_is_allowed_has_no_message_and_no_detail() {
+    // Contract 0.4: an allow carries no message (only a push that refuses some refs does).
+    let a = authorizer();
+    let (i, mut facts) = token_input(
         &a,
         &["write:repository"],
         git(
+            "alice/app",
             GitAction::Push,
             vec![update("refs/heads/a"), update("refs/heads/b")],
         ),
+        Some(repo(Role::None)),
     );
-    i.repository = Some(repo("alice", "app", Role::None));
-    let d = a.decide(&i);
-    assert!(d.allow);
-    assert_eq!(
-        (d.message.as_str(), d.detail.as_deref()),
-        ("push allowed", None)
-    );
-    assert_eq!(d.refs.len(), 2);
+    let d = a.authorize(&i, &mut facts);
+    assert!(d.allow());
+    assert_eq!((d.message.as_deref(), d.detail.as_deref()), (None, None));
+    let refs = d.refs.unwrap();
+    assert_eq!(refs.len(), 2);
+    assert!(refs.iter().all(|v| v.allow() && v.message.is_none()));
 }
 
 #[test]
-fn repository_facts_for_another_repository_are_inconsistent() {
+fn a_push_that_refuses_some_refs_is_allowed_with_a_message_and_verdicts_in_order() {
     let a = authorizer();
-    for (owner, name) in [("alice", "other"), ("bob", "app"), ("bob", "other")] {
-        let mut i = input(
-            Credential::Session("alice".into()),
-            Some(user("alice")),
-            git(GitAction::Pull, vec![]),
-        );
-        i.repository = Some(repo(owner, name, Role::None));
-        assert_eq!(
-            a.decide(&i).reason,
-            Reason::FactsInconsistent,
-            "{owner}/{name}"
-        );
-    }
-    let mut i = input(
-        Credential::Session("alice".into()),
-        Some(user("alice")),
-        git(GitAction::Pull, vec![]),
+    let protected = RepositoryFacts {
+        protected_refs: vec![ProtectedRef {
+            pattern: "b".into(),
+            push: RefAccess::Nobody,
+            force_push: RefAccess::Nobody,
+        }],
+        ..repo(Role::None)
+    };
+    let (i, mut facts) = token_input(
+        &a,
+        &["write:repository"],
+        git(
+            "alice/app",
+            GitAction::Push,
+            vec![update("refs/heads/a"), update("refs/heads/b")],
+        ),
+        Some(protected),
     );
-    i.repository = Some(repo("ALICE", "App", Role::None));
-    assert!(a.decide(&i).allow, "names compare case-insensitively");
+    let d = a.authorize(&i, &mut facts);
+    assert_eq!(d.reason, Reason::Granted);
+    assert_eq!(
+        (d.message.as_deref(), d.detail.as_deref()),
+        (
+            Some("push allowed; some ref updates are refused"),
+            Some("1 of 2 ref updates refused")
+        )
+    );
+    let refs = d.refs.unwrap();
+    assert_eq!(
+        refs.iter()
+            .map(|v| (v.reason, v.message.is_some()))
+            .collect::<Vec<_>>(),
+        vec![(Reason::Granted, false), (Reason::RefProtected, true)]
+    );
+}
+
+#[test]
+fn names_compare_case_insensitively() {
+    // (Before contract 0.4 this also checked that facts naming another repository were
+    // inconsistent; facts carry no names now.) The owner part of the requested path is
+    // compared with the acting user case-insensitively: alice owns `ALICE/App`, private
+    // and with no role, and `Alice` owns `alice/app`.
+    let a = authorizer();
+    let private = RepositoryFacts {
+        private: true,
+        ..repo(Role::None)
+    };
+    for (who, path) in [("alice", "ALICE/App"), ("Alice", "alice/app")] {
+        let (credential, mut facts) = session(
+            who,
+            FactAnswer {
+                repository: Some(private.clone()),
+                ..FactAnswer::default()
+            },
+        );
+        let d = a.authorize(
+            &request(credential, git(path, GitAction::Pull, vec![])),
+            &mut facts,
+        );
+        assert!(d.allow(), "{who} on {path}: {d:?}");
+    }
+    let (credential, mut facts) = session(
+        "bob",
+        FactAnswer {
+            repository: Some(private),
+            ..FactAnswer::default()
+        },
+    );
+    let d = a.authorize(
+        &request(credential, git("ALICE/App", GitAction::Pull, vec![])),
+        &mut facts,
+    );
+    assert_eq!(d.reason, Reason::RepositoryNotFound);
 }
 
 #[test]
 fn a_forged_secret_beside_a_genuine_record_is_named_by_its_signature() {
-    // The record binds the secret by its hash; when that fails, the refusal says why the
-    // secret is bad (a forged signature), not merely that no record matched.
+    // The signature is checked before the host is asked anything: a forged secret is
+    // refused as such (not merely as a secret no record matches), and its record is never
+    // looked up.
     let a = authorizer();
-    let mut i = token_input(&a, &["read:repository"], git(GitAction::Pull, vec![]));
-    i.repository = Some(repo("alice", "app", Role::None));
+    let (mut i, mut facts) = token_input(
+        &a,
+        &["read:repository"],
+        git("alice/app", GitAction::Pull, vec![]),
+        Some(repo(Role::None)),
+    );
     let Credential::Bearer(secret) = &i.credential else {
         panic!("bearer expected");
     };
@@ -275,11 +404,12 @@ fn a_forged_secret_beside_a_genuine_record_is_named_by_its_signature() {
     let body: String = forged[..forged.len() - 9].iter().collect();
     let forged = format!("{body}.{:08x}", crc32(body.as_bytes()));
     i.credential = Credential::Bearer(forged);
-    let d = a.decide(&i);
+    let d = a.authorize(&i, &mut facts);
     assert_eq!(
         (d.reason, d.detail.as_deref()),
         (Reason::TokenInvalid, Some("bad-signature"))
     );
+    assert!(facts.queries.is_empty(), "{:?}", facts.queries);
 }
 
 /// CRC-32 (IEEE), as the token format uses.
@@ -299,34 +429,39 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 #[test]
-fn a_ref_update_without_an_old_or_new_id_is_malformed() {
+fn a_malformed_ref_update_is_refused_whatever_its_change() {
+    // (Before contract 0.4: an update without an old or new id. Updates carry no ids now;
+    // a malformed ref name is what is left to refuse.) Each change of a malformed ref is
+    // `ref-name-invalid`, and a push of nothing else is refused with it.
     let a = authorizer();
-    for (old, new) in [("", "2222"), ("1111", "")] {
-        let update = RefUpdate {
-            name: "refs/heads/a".into(),
-            old: old.into(),
-            new: new.into(),
-            force: false,
-        };
-        let mut i = token_input(
-            &a,
-            &["write:repository"],
-            git(GitAction::Push, vec![update]),
-        );
-        i.repository = Some(repo("alice", "app", Role::None));
-        let d = a.decide(&i);
-        assert!(!d.allow);
-        assert_eq!(d.refs[0].reason, Reason::RefNameInvalid);
+    for change in [RefChange::Create, RefChange::Update, RefChange::Delete] {
+        for force in [false, true] {
+            let bad = RefUpdate {
+                name: "refs/heads/a..b".into(),
+                change,
+                force,
+            };
+            let (i, mut facts) = token_input(
+                &a,
+                &["write:repository"],
+                git("alice/app", GitAction::Push, vec![bad]),
+                Some(repo(Role::None)),
+            );
+            let d: Decision = a.authorize(&i, &mut facts);
+            assert!(!d.allow());
+            assert_eq!(d.reason, Reason::RefNameInvalid, "{change:?}");
+            assert_eq!(d.refs.unwrap()[0].reason, Reason::RefNameInvalid);
+        }
     }
 }
 
 #[test]
 fn an_api_read_needs_read_on_every_category() {
     let a = authorizer();
-    let read = |cats: Vec<policy::scope::Category>| {
+    let read = |cats: &[policy::scope::Category]| {
         Request::Api(ApiRequest {
-            method: "GET".into(),
-            categories: cats,
+            method: policy::Method::Get,
+            categories: policy::scope::Categories::of(cats),
             repository: None,
             namespace: None,
             requires_auth: false,
@@ -338,16 +473,14 @@ fn an_api_read_needs_read_on_every_category() {
         })
     };
     use policy::scope::Category::{Issue, Repository};
-    let d = a.decide(&token_input(&a, &["read:issue"], read(vec![Repository])));
-    assert_eq!(d.reason, Reason::ScopeMissing);
-    let d = a.decide(&token_input(
-        &a,
-        &["read:issue"],
-        read(vec![Issue, Repository]),
-    ));
-    assert_eq!(d.reason, Reason::ScopeMissing);
-    assert!(
-        a.decide(&token_input(&a, &["read:issue"], read(vec![Issue])))
-            .allow
+    let decide = |request: Request| {
+        let (i, mut facts) = token_input(&a, &["read:issue"], request, None);
+        a.authorize(&i, &mut facts)
+    };
+    assert_eq!(decide(read(&[Repository])).reason, Reason::ScopeMissing);
+    assert_eq!(
+        decide(read(&[Issue, Repository])).reason,
+        Reason::ScopeMissing
     );
+    assert!(decide(read(&[Issue])).allow());
 }

@@ -4,8 +4,12 @@
 //! and suspended ones), organisations with member roles, a missing account; public and
 //! private repositories (hosted, mirror, import, archived) with collaborators, protected
 //! refs (case variants, odd glob syntax) and registrants; token records minted for real
-//! with `Authorizer::issue` and fixed entropy; credentials of every kind; requests of
-//! every kind. Facts are gathered as a correct host gathers them (`support::gather`).
+//! with `Authorizer::issue` and fixed entropy (a fifth of them stored as records from
+//! before contract 0.4 are: SHA-256 of the secret, not its HMAC tag); credentials of
+//! every kind; requests of every kind. The policy asks its facts of `support::WorldFacts`,
+//! which answers as a correct host answers (`host-harness/src/facts.rs`), records what was
+//! asked and counts the calls; a property that decides "with other facts" edits the
+//! recorded answer and replays it (`support::Replay`).
 //!
 //! This file is also what `cargo mutants` runs against the policy core: it must stay fast.
 #![allow(
@@ -20,12 +24,13 @@ mod support;
 
 use std::sync::LazyLock;
 
-use forge_authz_guest::policy::scope::ScopeSet;
+use forge_authz_guest::policy::scope::{Category, ScopeSet};
 use forge_authz_guest::policy::{
-    AccountStatus, Authorizer, BatchTarget, ChangeContext, ChildOutcome, ChildRequest, Creator,
-    Credential, Decision, GitAction, GitRequest, Input, KeyKind, NamespaceFacts, Options,
-    ProtectedRef, RefAccess, RefPermission, RefUpdate, RepositoryFacts, Request, RevokeScope, Role,
-    RotateRequest, Timestamp, TokenEdit, TokenRecord, UserFacts, Visibility,
+    AccountStatus, AuthorizeRequest, Authorizer, ChangeContext, ChildOutcome, ChildRequest,
+    CreationStep, Creator, Credential, Decision, Engine, GitAction, GitRequest, KeyKind,
+    NamespaceFacts, Options, ProtectedRef, Reason, RefAccess, RefChange, RefPermissions, RefUpdate,
+    RepositoryFacts, Request, RevokeScope, Role, RotateRequest, SecretDigest, Timestamp, TokenEdit,
+    TokenFacts, TokenRecord, UserFacts, Visibility,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -51,6 +56,12 @@ fn bound(r: &TokenRecord) -> bool {
 /// Restricted: bound, public-only or a child (README "Principals and roles").
 fn restricted(r: &TokenRecord) -> bool {
     bound(r) || r.scopes.iter().any(|s| s == "public-only") || r.parent.is_some()
+}
+
+/// The same, for a record as a decision sees it (scopes comma-joined, the binding and the
+/// child flag as the host derived them).
+fn restricted_facts(t: &TokenFacts) -> bool {
+    t.binding.is_some() || t.scopes.split(',').any(|s| s.trim() == "public-only") || t.child
 }
 
 /// A repository inside a token's binding: listed, or its owner is.
@@ -100,45 +111,65 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
     glob(full.as_bytes(), name.as_bytes())
 }
 
-fn is_zero(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b == b'0')
-}
-
-/// The access a ref update needs under the first matching rule, if any rule matches.
+/// The access a ref update needs under the first matching rule, if any rule matches: a
+/// deletion or a forced move needs force-push access, a creation or fast-forward push
+/// access.
 fn needed_access<'a>(rules: &'a [ProtectedRef], update: &RefUpdate) -> Option<&'a RefAccess> {
-    let destructive = is_zero(&update.new) || (update.force && !is_zero(&update.old));
+    let destructive = match update.change {
+        RefChange::Delete => true,
+        RefChange::Update => update.force,
+        RefChange::Create => false,
+    };
     rules
         .iter()
         .find(|r| pattern_matches(&r.pattern, &update.name))
         .map(|r| if destructive { &r.force_push } else { &r.push })
 }
 
-/// The three probes of `ref_permissions`, as real updates.
-fn probe(name: &str, kind: RefPermission) -> RefUpdate {
-    use forge_authz_guest::policy::refs::{SOME_ID, ZERO_ID};
-    let (old, force) = match kind {
-        RefPermission::Create => (ZERO_ID, false),
-        RefPermission::Push => (SOME_ID, false),
-        RefPermission::ForcePush => (SOME_ID, true),
+/// The three permissions of `ref_permissions`, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Permission {
+    Create,
+    Push,
+    ForcePush,
+}
+
+const KINDS: [Permission; 3] = [Permission::Create, Permission::Push, Permission::ForcePush];
+
+/// Whether `p` lists `kind`.
+fn lists(p: &RefPermissions, kind: Permission) -> bool {
+    match kind {
+        Permission::Create => p.create,
+        Permission::Push => p.push,
+        Permission::ForcePush => p.force_push,
+    }
+}
+
+/// The three probes of `ref_permissions`, as real updates: a creation, a fast-forward, a
+/// forced move.
+fn probe(name: &str, kind: Permission) -> RefUpdate {
+    let (change, force) = match kind {
+        Permission::Create => (RefChange::Create, false),
+        Permission::Push => (RefChange::Update, false),
+        Permission::ForcePush => (RefChange::Update, true),
     };
     RefUpdate {
         name: name.into(),
-        old: old.into(),
-        new: SOME_ID.into(),
+        change,
         force,
     }
 }
 
-const KINDS: [RefPermission; 3] = [
-    RefPermission::Create,
-    RefPermission::Push,
-    RefPermission::ForcePush,
-];
-
 /// The fields a client and an operator see.
 fn seen(d: &Decision) -> impl PartialEq + std::fmt::Debug + '_ {
     (
-        d.allow, d.status, d.reason, &d.message, &d.detail, &d.refs, &d.effects,
+        d.allow(),
+        d.status(),
+        d.reason,
+        &d.message,
+        &d.detail,
+        &d.refs,
+        &d.effects,
     )
 }
 
@@ -154,17 +185,17 @@ fn same_seen(a: &Answer, b: &Answer) -> bool {
 }
 
 /// Whether the credential presents a token (then the token decides, whatever else).
-fn presents_token(input: &Input) -> bool {
+fn presents_token(call: &Call) -> bool {
     matches!(
-        input.credential,
+        call.credential(),
         Credential::Bearer(_) | Credential::Basic { .. }
-    ) || input.also_presented.iter().any(|t| !t.is_empty())
+    ) || call.also_presented().iter().any(|t| !t.is_empty())
 }
 
 /// The deploy key acting, if the principal is one.
-fn deploy_key(input: &Input) -> Option<&str> {
-    match &input.credential {
-        Credential::SshKey(k) if k.kind == KeyKind::Deploy && !presents_token(input) => {
+fn deploy_key(call: &Call) -> Option<&str> {
+    match call.credential() {
+        Credential::SshKey(k) if k.kind == KeyKind::Deploy && !presents_token(call) => {
             Some(k.repository.as_deref().unwrap_or_default())
         }
         _ => None,
@@ -172,74 +203,74 @@ fn deploy_key(input: &Input) -> Option<&str> {
 }
 
 /// The account the request acts as, as far as visibility goes: the `sudo` target, else
-/// the acting user.
-fn acting(input: &Input) -> Option<&UserFacts> {
-    match &input.request {
-        Request::Api(a) if a.sudo.is_some() => input.sudo.as_ref(),
-        _ => input.user.as_ref(),
+/// the acting user (login and facts, as the host answered them).
+fn acting(p: &Prepared) -> Option<(&str, &UserFacts)> {
+    match &p.call {
+        Call::One(r) if matches!(&r.request, Request::Api(a) if a.sudo.is_some()) => {
+            p.gathered.sudo()
+        }
+        _ => p.gathered.user(),
     }
 }
 
-/// A repository the principal certainly cannot see: not readable by anonymous clients
-/// (for anonymous principals), private or of a private owner with no role, not owned, not
-/// a site administrator's (for users); not its own (for deploy keys).
-fn repository_hidden(input: &Input, repo: &RepositoryFacts) -> bool {
-    if let Some(path) = deploy_key(input) {
-        return !(same(owner_of(path), &repo.owner)
-            && path
-                .split_once('/')
-                .is_some_and(|(_, n)| same(n, &repo.name)));
+/// A repository (at `path`, with these facts) the principal certainly cannot see: not
+/// readable by anonymous clients (for anonymous principals), private or of a private
+/// owner with no role, not owned, not a site administrator's (for users); not its own
+/// (for deploy keys).
+fn repository_hidden(p: &Prepared, path: &str, repo: &RepositoryFacts) -> bool {
+    if let Some(own) = deploy_key(&p.call) {
+        return !same(own, path);
     }
-    match acting(input) {
+    match acting(p) {
         None => repo.private || repo.owner_visibility != Visibility::Public,
-        Some(u) => {
+        Some((name, u)) => {
             (repo.private || repo.owner_visibility == Visibility::Private)
                 && repo.role == Role::None
-                && !same(&u.name, &repo.owner)
+                && !same(name, owner_of(path))
                 && !u.site_admin
         }
     }
 }
 
-/// A user or organisation the principal certainly cannot see.
-fn namespace_hidden(input: &Input, ns: &NamespaceFacts) -> bool {
-    if deploy_key(input).is_some() {
+/// A user or organisation (named `name`) the principal certainly cannot see.
+fn namespace_hidden(p: &Prepared, name: &str, ns: &NamespaceFacts) -> bool {
+    if deploy_key(&p.call).is_some() {
         return ns.visibility == Visibility::Private;
     }
-    match acting(input) {
+    match acting(p) {
         None => ns.visibility != Visibility::Public,
-        Some(u) => {
+        Some((actor, u)) => {
             ns.visibility == Visibility::Private
                 && ns.member_role == Role::None
-                && !same(&u.name, &ns.name)
+                && !same(actor, name)
                 && !u.site_admin
         }
     }
 }
 
 /// The credential is a token whose record was found, and that token is restricted.
-fn restricted_principal(input: &Input) -> bool {
-    presents_token(input) && input.token.as_ref().is_some_and(restricted)
+fn restricted_principal(p: &Prepared) -> bool {
+    presents_token(&p.call) && p.gathered.token().is_some_and(restricted_facts)
 }
 
 /// The principal's role on a repository (README "Principals and roles"): owners and
-/// unrestricted site administrators are admins, others have the role the host gathered;
+/// unrestricted site administrators are admins, others have the role the host answered;
 /// a restricted token is capped at write; a deploy key reads or writes its own
 /// repository only.
-fn role_on(input: &Input, repo: &RepositoryFacts) -> Role {
-    if let Some(path) = deploy_key(input) {
-        let own = same(path, &format!("{}/{}", repo.owner, repo.name));
-        return match &input.credential {
+fn role_on(p: &Prepared, path: &str, repo: &RepositoryFacts) -> Role {
+    if let Some(own) = deploy_key(&p.call) {
+        let own = same(own, path);
+        return match p.call.credential() {
             Credential::SshKey(k) if own && k.read_only => Role::Read,
             Credential::SshKey(_) if own => Role::Write,
             _ => Role::None,
         };
     }
-    let restricted = restricted_principal(input);
-    let Some(u) = acting(input) else {
+    let restricted = restricted_principal(p);
+    let Some((name, u)) = acting(p) else {
         return Role::None;
     };
-    let base = if same(&u.name, &repo.owner) || (u.site_admin && !restricted) {
+    let base = if same(name, owner_of(path)) || (u.site_admin && !restricted) {
         Role::Admin
     } else {
         repo.role
@@ -251,15 +282,15 @@ fn role_on(input: &Input, repo: &RepositoryFacts) -> Role {
     }
 }
 
-/// The principal's role in a namespace: admin in its own user namespace and for an
-/// unrestricted site administrator, its membership role in an organisation, none in
-/// another user's; a restricted token is capped at write.
-fn role_in(input: &Input, ns: &NamespaceFacts) -> Role {
-    let restricted = restricted_principal(input);
-    let Some(u) = acting(input).filter(|_| deploy_key(input).is_none()) else {
+/// The principal's role in a namespace (named `name`): admin in its own user namespace
+/// and for an unrestricted site administrator, its membership role in an organisation,
+/// none in another user's; a restricted token is capped at write.
+fn role_in(p: &Prepared, name: &str, ns: &NamespaceFacts) -> Role {
+    let restricted = restricted_principal(p);
+    let Some((actor, u)) = acting(p).filter(|_| deploy_key(&p.call).is_none()) else {
         return Role::None;
     };
-    let base = if (!ns.organization && same(&u.name, &ns.name)) || (u.site_admin && !restricted) {
+    let base = if (!ns.organization && same(actor, name)) || (u.site_admin && !restricted) {
         Role::Admin
     } else if ns.organization {
         ns.member_role
@@ -273,13 +304,14 @@ fn role_in(input: &Input, ns: &NamespaceFacts) -> Role {
     }
 }
 
-/// Whether a principal with `role` (acting as `user`) has a protected ref's access.
-fn has_access(access: &RefAccess, role: Role, user: Option<&UserFacts>) -> bool {
+/// Whether a principal with `role` (acting as the user named `user`) has a protected
+/// ref's access.
+fn has_access(access: &RefAccess, role: Role, user: Option<&str>) -> bool {
     match access {
         RefAccess::Writers => role >= Role::Write,
         RefAccess::Admins => role >= Role::Admin,
         RefAccess::Users(list) => {
-            role >= Role::Write && user.is_some_and(|u| list.iter().any(|x| same(x, &u.name)))
+            role >= Role::Write && user.is_some_and(|u| list.iter().any(|x| same(x, u)))
         }
         RefAccess::Nobody => false,
     }
@@ -293,20 +325,18 @@ fn live(r: &TokenRecord, now: Timestamp) -> bool {
 /// What a restricted principal must never be granted: the admin powers. `None`: no admin
 /// power granted.
 fn admin_power(prepared: &Prepared, answer: &Answer) -> Option<String> {
-    let refs_check = |d: &Decision, g: &GitRequest, facts: Option<&RepositoryFacts>| {
-        if !d.allow || g.action != GitAction::Push {
-            return None;
-        }
+    let refs_check = |d: &Decision, updates: &[RefUpdate], facts: Option<&RepositoryFacts>| {
         let rules = facts.map_or(&[][..], |f| &f.protected_refs[..]);
         d.refs
             .iter()
-            .zip(&g.refs)
-            .filter(|(v, _)| v.allow)
+            .flatten()
+            .zip(updates)
+            .filter(|(v, _)| v.allow())
             .find(|(_, u)| needed_access(rules, u) == Some(&RefAccess::Admins))
             .map(|(_, u)| format!("ref update {u:?} that needs the admin role"))
     };
-    match (prepared, answer) {
-        (Prepared::One(i), Answer::One(d)) if d.allow => match &i.request {
+    match (&prepared.call, answer) {
+        (Call::One(i), Answer::One(d)) if d.allow() => match &i.request {
             Request::Api(a) => {
                 if a.admin_only {
                     Some("an /admin route".into())
@@ -322,29 +352,31 @@ fn admin_power(prepared: &Prepared, answer: &Answer) -> Option<String> {
                     None
                 }
             }
-            Request::Create(c)
-                if c.step == forge_authz_guest::policy::CreationStep::PushToCreate =>
-            {
+            Request::Create(c) if c.step == CreationStep::PushToCreate => {
                 Some("push-to-create".into())
             }
             Request::Create(_) => None,
-            Request::Git(g) => refs_check(d, g, i.repository.as_ref()),
+            Request::Git(g) if g.action == GitAction::Push => {
+                refs_check(d, &g.refs, prepared.gathered.repository())
+            }
+            Request::Git(_) => None,
         },
-        (Prepared::Batch(i, targets), Answer::Batch(ds)) => match &i.request {
-            Request::Git(g) => targets
-                .iter()
-                .zip(ds)
-                .find_map(|(t, d)| refs_check(d, g, t.facts.as_ref())),
-            _ => None,
-        },
-        (Prepared::Perms(input, names), Answer::Perms(ps)) => {
-            let rules = input
-                .repository
-                .as_ref()
+        (Call::Batch(b), Answer::Batch(ds)) if b.action == GitAction::Push => prepared
+            .gathered
+            .batch_targets(&b.repositories)
+            .iter()
+            .zip(ds)
+            .filter(|(_, d)| d.allow())
+            .find_map(|((_, facts), d)| refs_check(d, &[], facts.as_ref())),
+        (Call::Perms(r), Answer::Perms(ps)) => {
+            let rules = prepared
+                .gathered
+                .repository()
                 .map_or(&[][..], |f| &f.protected_refs[..]);
-            names.iter().zip(ps).find_map(|(n, p)| {
-                p.permissions
+            r.refs.iter().zip(ps).find_map(|(n, p)| {
+                KINDS
                     .iter()
+                    .filter(|k| lists(p, **k))
                     .find(|k| needed_access(rules, &probe(n, **k)) == Some(&RefAccess::Admins))
                     .map(|k| format!("{k:?} on {n}, which needs the admin role"))
             })
@@ -499,8 +531,10 @@ enum Bad {
     Revoked { rotated: bool },
     /// Genuine format and signature, no stored record.
     NoRecord,
-    /// A stored record whose hash is not this secret's.
-    OtherHash,
+    /// A stored record whose digest is not this secret's: a tag of zeros (the corpus's
+    /// "corrupt hash"), SHA-256 of another secret, this secret's SHA-256 stored as a tag,
+    /// or this token's tag stored as a SHA-256 (`kind` modulo 4).
+    OtherDigest { kind: u8 },
     /// The owner's account is inactive or suspended.
     OwnerInactive(AccountStatus),
     /// The owner is an organisation.
@@ -532,7 +566,7 @@ fn bad() -> impl Strategy<Value = Bad> {
         (0i64..100_000).prop_map(Bad::Expired),
         any::<bool>().prop_map(|rotated| Bad::Revoked { rotated }),
         Just(Bad::NoRecord),
-        Just(Bad::OtherHash),
+        (0..4u8).prop_map(|kind| Bad::OtherDigest { kind }),
         prop_oneof![
             Just(AccountStatus::Inactive),
             Just(AccountStatus::Suspended)
@@ -545,6 +579,17 @@ fn bad() -> impl Strategy<Value = Bad> {
             who,
             transport_ssh
         }),
+    ]
+}
+
+/// Tokens that fail verification: forged, of a retired key, altered (checksum or
+/// format), altered and resummed (signature).
+fn unverifiable() -> impl Strategy<Value = Bad> {
+    prop_oneof![
+        Just(Bad::Forged),
+        Just(Bad::RetiredKey),
+        (any::<usize>(), b'!'..=b'~').prop_map(|(at, to)| Bad::Altered { at, to }),
+        (any::<usize>(), b'!'..=b'~').prop_map(|(at, to)| Bad::AlteredResummed { at, to }),
     ]
 }
 
@@ -613,26 +658,14 @@ fn over_http(ask: AskSpec) -> AskSpec {
             action,
             refs,
         },
-        AskSpec::Batch {
-            action,
-            refs,
-            paths,
-            ..
-        } => AskSpec::Batch {
+        AskSpec::Batch { action, paths, .. } => AskSpec::Batch {
             transport: Http,
             action,
-            refs,
             paths,
         },
-        AskSpec::RefPerms {
-            path,
-            action,
-            names,
-            ..
-        } => AskSpec::RefPerms {
+        AskSpec::RefPerms { path, names, .. } => AskSpec::RefPerms {
             transport: Http,
             path,
-            action,
             names,
         },
         AskSpec::Create { path, step, .. } => AskSpec::Create {
@@ -725,7 +758,7 @@ proptest! {
         let fallback = case.fallback;
         match (&case.ask, &answer) {
             (Ask::One(Request::Git(g)), Answer::One(d))
-                if d.allow && !covers_repository(r, &g.repository) =>
+                if d.allow() && !covers_repository(r, &g.repository) =>
             {
                 prop_assert!(
                     fallback && anonymous_on(&case, true, true).grants().is_superset(&answer.grants()),
@@ -735,11 +768,11 @@ proptest! {
             }
             (Ask::One(Request::Create(c)), Answer::One(d)) => {
                 prop_assert!(
-                    !d.allow || covers_repository(r, &c.repository),
+                    !d.allow() || covers_repository(r, &c.repository),
                     "creation of {} allowed outside the binding: {:?}", c.repository, d
                 );
             }
-            (Ask::One(Request::Api(a)), Answer::One(d)) if d.allow => {
+            (Ask::One(Request::Api(a)), Answer::One(d)) if d.allow() => {
                 let repo_out = a.repository.as_deref().is_some_and(|p| !covers_repository(r, p));
                 let ns_out = a.namespace.as_deref().is_some_and(|n| !covers_namespace(r, n));
                 if repo_out || ns_out {
@@ -750,10 +783,10 @@ proptest! {
                     );
                 }
             }
-            (Ask::Batch(_, paths), Answer::Batch(ds)) => {
+            (Ask::Batch { repositories: paths, .. }, Answer::Batch(ds)) => {
                 let anonymous = anonymous_on(&case, true, true).grants();
                 for (t, (p, d)) in paths.iter().zip(ds).enumerate() {
-                    if d.allow && !covers_repository(r, p) {
+                    if d.allow() && !covers_repository(r, p) {
                         let mine: Vec<_> = answer.grants().into_iter().filter(|g| g.0 == t).collect();
                         prop_assert!(
                             fallback && mine.iter().all(|g| anonymous.contains(g)),
@@ -762,10 +795,10 @@ proptest! {
                     }
                 }
             }
-            (Ask::Perms(g, _), Answer::Perms(_)) => {
+            (Ask::Perms { repository, .. }, Answer::Perms(_)) => {
                 prop_assert!(
-                    covers_repository(r, &g.repository) || answer.grants().is_empty(),
-                    "ref permissions on {} outside the binding: {:?}", g.repository, answer
+                    covers_repository(r, repository) || answer.grants().is_empty(),
+                    "ref permissions on {} outside the binding: {:?}", repository, answer
                 );
             }
             _ => {}
@@ -844,42 +877,40 @@ proptest! {
         }
     }
 
-    /// 5. `ref_permissions` lists, for each ref, exactly the updates `decide` allows on a
-    /// push of that one update — create (from zeros), push (fast-forward), force-push —
-    /// in that order; so it is empty exactly when all three are refused.
+    /// 5. `ref_permissions` lists, for each ref, exactly the updates `authorize` allows on
+    /// a push of that one update — create, push (fast-forward), force-push (a forced
+    /// move) — one set per ref, in the order asked (contract 0.4: the sets carry no
+    /// name); so a set is empty exactly when all three are refused.
     #[test]
     fn ref_permissions_agree_with_push_decisions(
         s in scenario_of(mostly_live_token(), any_credential(), perms_ask())
     ) {
         let case = s.build();
-        let prepared = case.prepared();
-        let Prepared::Perms(input, names) = &prepared else { unreachable!() };
-        let Request::Git(g) = &input.request else { unreachable!() };
-        let perms = case.authz().ref_permissions(input, names);
-        prop_assert_eq!(perms.len(), names.len());
-        for (name, p) in names.iter().zip(&perms) {
-            prop_assert_eq!(&p.name, name);
-            let allowed: Vec<RefPermission> = KINDS
-                .into_iter()
-                .filter(|k| {
-                    let push = Input {
-                        request: Request::Git(GitRequest {
-                            transport: g.transport,
-                            repository: g.repository.clone(),
-                            action: GitAction::Push,
-                            refs: vec![probe(name, *k)],
-                        }),
-                        explain: false,
-                        ..input.clone()
-                    };
-                    let d = case.authz().decide(&push);
-                    d.allow && d.refs.first().is_some_and(|v| v.allow)
-                })
-                .collect();
-            prop_assert_eq!(
-                &p.permissions, &allowed,
-                "ref {} of {:?}", name, input
-            );
+        let Call::Perms(r) = case.call() else { unreachable!() };
+        let perms = case.authz().ref_permissions(&r, &mut WorldFacts::new(&case.world));
+        prop_assert_eq!(perms.len(), r.refs.len());
+        for (name, p) in r.refs.iter().zip(&perms) {
+            for k in KINDS {
+                let push = AuthorizeRequest {
+                    credential: r.credential.clone(),
+                    also_presented: r.also_presented.clone(),
+                    request: Request::Git(GitRequest {
+                        transport: r.transport,
+                        repository: r.repository.clone(),
+                        action: GitAction::Push,
+                        refs: vec![probe(name, k)],
+                    }),
+                    now: r.now,
+                    explain: false,
+                };
+                let d = case.authz().authorize(&push, &mut WorldFacts::new(&case.world));
+                let allowed = d.allow()
+                    && d.refs.as_ref().and_then(|v| v.first()).is_some_and(|v| v.allow());
+                prop_assert_eq!(
+                    lists(p, k), allowed,
+                    "{:?} on ref {} of {:?}: {:?}", k, name, r, d
+                );
+            }
         }
     }
 
@@ -887,31 +918,35 @@ proptest! {
     /// allow, status, reason, message, detail, ref verdicts, effects), for every request
     /// kind: git, batch targets, ref permissions, creation (the repository and the owner
     /// namespace), API repository and namespace targets. Checked by deciding with the
-    /// hidden thing's facts and with none.
+    /// hidden thing's facts and with none (the host's answer replayed, that one fact
+    /// answered as missing).
     #[test]
     fn hidden_answers_as_missing(s in scenario()) {
         let case = s.build();
         let prepared = case.prepared();
         let answer = run(case.authz(), &prepared);
-        let input = prepared.input();
         let mut variants: Vec<(String, Prepared)> = Vec::new();
-        if let Prepared::Batch(i, targets) = &prepared {
-            for (n, t) in targets.iter().enumerate() {
-                if t.facts.as_ref().is_some_and(|f| repository_hidden(i, f)) {
-                    let mut missing = targets.clone();
-                    missing[n] = BatchTarget { facts: None, ..t.clone() };
-                    variants.push((format!("batch target {}", t.repository), Prepared::Batch(i.clone(), missing)));
+        if let Some(batch) = &prepared.gathered.batch {
+            for (n, (path, facts)) in batch.paths.iter().zip(&batch.answers).enumerate() {
+                if facts.as_ref().is_some_and(|f| repository_hidden(&prepared, path, f)) {
+                    let mut missing = prepared.clone();
+                    missing.gathered.batch.as_mut().unwrap().answers[n] = None;
+                    variants.push((format!("batch target {path}"), missing));
                 }
             }
-        } else {
-            if input.repository.as_ref().is_some_and(|f| repository_hidden(input, f)) {
+        } else if let Some(q) = prepared.gathered.query() {
+            if let (Some(path), Some(f)) = (&q.repository, prepared.gathered.repository())
+                && repository_hidden(&prepared, path, f)
+            {
                 let mut p = prepared.clone();
-                p.input_mut().repository = None;
+                p.gathered.answer_mut().unwrap().repository = None;
                 variants.push(("repository".into(), p));
             }
-            if input.namespace.as_ref().is_some_and(|n| namespace_hidden(input, n)) {
+            if let (Some(name), Some(n)) = (&q.namespace, prepared.gathered.namespace())
+                && namespace_hidden(&prepared, name, n)
+            {
                 let mut p = prepared.clone();
-                p.input_mut().namespace = None;
+                p.gathered.answer_mut().unwrap().namespace = None;
                 variants.push(("namespace".into(), p));
             }
         }
@@ -926,110 +961,17 @@ proptest! {
     }
 
     /// 7. A forged, altered (any one character), expired, revoked or unknown token (no
-    /// record, or a record with another hash), a token of an inactive, suspended or
-    /// missing account or of an organisation, and an SSH user key or session of such an
-    /// account never allow anything, whatever the request.
+    /// record, or a record whose digest is another secret's), a token of an inactive,
+    /// suspended or missing account or of an organisation, and an SSH user key or session
+    /// of such an account never allow anything, whatever the request.
     #[test]
     fn bad_credentials_never_allow(
         s in scenario_of(live_token(), token_credential(), any_ask()),
         bad in bad(),
     ) {
-        let mut s = s;
-        match &bad {
-            Bad::OwnerOrganization(i) => s.token.owner = *i,
-            Bad::OwnerGone => s.token.owner = GHOST,
-            Bad::Expired(ago) => s.token.expiry = Expiry::Ago(*ago),
-            _ => {}
-        }
-        let mut case = s.build();
-        if let Bad::OwnerInactive(status) = bad {
-            let owner = s.token.owner;
-            if let Some(a) = case.world.account_mut(owner) {
-                a.status = status;
-            }
-        }
-        let genuine = case.secret.clone();
-        let replacement: Option<String> = match &bad {
-            Bad::Forged | Bad::RetiredKey => {
-                let signer: &Authorizer = if matches!(bad, Bad::Forged) { &FORGER } else { &RETIRED };
-                let r = issue_request(
-                    &case.world,
-                    &case.record.owner,
-                    vec!["read:repository".into()],
-                    vec![],
-                    vec![],
-                    Creator::Session(UserFacts {
-                        name: case.record.owner.clone(),
-                        status: AccountStatus::Active,
-                        site_admin: true,
-                        visibility: Visibility::Public,
-                        organization: false,
-                    }),
-                    Some(NOW + 3_600),
-                );
-                Some(signer.issue(&r, Some(&entropy(s.token.entropy))).unwrap().secret)
-            }
-            Bad::Altered { at, to } => {
-                let mut b = genuine.clone().into_bytes();
-                let i = at % b.len();
-                b[i] = if b[i] == *to { if *to == b'A' { b'B' } else { b'A' } } else { *to };
-                Some(String::from_utf8(b).unwrap())
-            }
-            Bad::AlteredResummed { at, to } => {
-                let mut b = genuine.clone().into_bytes();
-                let start = genuine.find('.').unwrap() + 1;
-                let end = genuine.rfind('.').unwrap();
-                let i = start + at % (end - start);
-                b[i] = if b[i] == *to { if *to == b'A' { b'B' } else { b'A' } } else { *to };
-                let body = String::from_utf8(b[..end].to_vec()).unwrap();
-                let crc = forge_authz_guest::policy::token::crc32(body.as_bytes());
-                Some(format!("{body}.{crc:08x}"))
-            }
-            _ => None,
-        };
-        match &bad {
-            Bad::Revoked { rotated } => {
-                let mut r = case.record.clone();
-                r.revoked = Some(NOW - 1);
-                if *rotated {
-                    r.successor = Some("successor0000000".into());
-                }
-                case.world.store(r);
-            }
-            Bad::NoRecord => case.world.tokens.clear(),
-            Bad::OtherHash => {
-                let mut r = case.record.clone();
-                r.secret_hash = forge_authz_guest::policy::token::secret_hash("another secret").to_vec();
-                case.world.store(r);
-            }
-            _ => {}
-        }
-        if let Some(secret) = replacement {
-            prop_assume!(secret != genuine);
-            let (credential, also) = credential(&s.cred, &secret, &case.record.owner, &case.world);
-            case.credential = credential;
-            case.also = also;
-        }
-        if let Bad::Account { key, who, transport_ssh } = bad {
-            let i = match who {
-                0 => GHOST,
-                1 => ORGS.start,
-                _ => {
-                    let i = usize::from(who) % N_USERS;
-                    if let Some(a) = case.world.account_mut(i) {
-                        a.status = if who == 2 { AccountStatus::Inactive } else { AccountStatus::Suspended };
-                    }
-                    i
-                }
-            };
-            let cred = if key { CredSpec::UserKey(i) } else { CredSpec::Session(i) };
-            let (credential, also) = credential(&cred, "", "", &case.world);
-            case.credential = credential;
-            case.also = also;
-            if transport_ssh {
-                case.ask = over_ssh(case.ask.clone());
-            }
-        }
+        let case = bad_case(&s, &bad);
+        prop_assume!(case.is_some());
+        let case = case.unwrap();
         let answer = case.answer();
         prop_assert!(
             answer.grants().is_empty(),
@@ -1085,19 +1027,25 @@ proptest! {
         prop_assert_eq!(plain, explained);
     }
 
-    /// 11. A batch decides each target exactly as one `decide` of that single git request
-    /// would (the host gathering its facts the same way).
+    /// 11. A batch decides each target exactly as one `authorize` of that single git
+    /// request would (a push without ref updates, as a batch decides it), the host
+    /// answering its facts the same way.
     #[test]
     fn batch_equals_one_decide_per_target(
         s in scenario_of(mostly_live_token(), any_credential(), batch_ask())
     ) {
         let case = s.build();
         let Answer::Batch(ds) = case.answer() else { unreachable!() };
-        let Ask::Batch(g, paths) = &case.ask else { unreachable!() };
+        let Ask::Batch { transport, action, repositories: paths } = &case.ask else { unreachable!() };
         prop_assert_eq!(ds.len(), paths.len());
         for (p, d) in paths.iter().zip(ds) {
             let single = Case {
-                ask: Ask::One(Request::Git(GitRequest { repository: p.clone(), ..g.clone() })),
+                ask: Ask::One(Request::Git(GitRequest {
+                    transport: *transport,
+                    repository: p.clone(),
+                    action: *action,
+                    refs: vec![],
+                })),
                 ..case.clone()
             };
             let Answer::One(one) = single.answer() else { unreachable!() };
@@ -1124,24 +1072,24 @@ proptest! {
         let case = s.build();
         let prepared = case.prepared();
         let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
-        let input = prepared.input();
+        let Call::One(input) = &prepared.call else { unreachable!() };
         let Request::Api(a) = &input.request else { unreachable!() };
         if a.repository.is_none() && a.namespace.is_none() {
-            prop_assert_eq!(d.reason, forge_authz_guest::policy::Reason::RequestInvalid, "{:?}", input);
+            prop_assert_eq!(d.reason, Reason::RequestInvalid, "{:?}", input);
         }
-        if d.allow {
-            if a.repository.is_some() {
-                let r = input.repository.as_ref();
+        if d.allow() {
+            if let Some(path) = &a.repository {
+                let r = prepared.gathered.repository();
                 prop_assert!(
-                    r.is_some_and(|r| role_on(input, r) == Role::Admin),
-                    "operation allowed without the admin role on the repository: {:?}", input
+                    r.is_some_and(|r| role_on(&prepared, path, r) == Role::Admin),
+                    "operation allowed without the admin role on the repository: {:?}", prepared
                 );
             }
-            if a.namespace.is_some() {
-                let n = input.namespace.as_ref();
+            if let Some(name) = &a.namespace {
+                let n = prepared.gathered.namespace();
                 prop_assert!(
-                    n.is_some_and(|n| role_in(input, n) == Role::Admin),
-                    "operation allowed without the admin role on the namespace: {:?}", input
+                    n.is_some_and(|n| role_in(&prepared, name, n) == Role::Admin),
+                    "operation allowed without the admin role on the namespace: {:?}", prepared
                 );
             }
         }
@@ -1173,32 +1121,35 @@ proptest! {
         let case = s.build();
         let prepared = case.prepared();
         let answer = run(case.authz(), &prepared);
-        let input = prepared.input();
+        let gathered = &prepared.gathered;
         if !answer.grants().is_empty() {
-            prop_assert!(input.user.as_ref().is_some_and(|u| u.site_admin), "not a site admin: {:?}", input);
-            if presents_token(input) {
-                let r = input.token.as_ref().unwrap();
-                prop_assert!(!restricted(r), "restricted token: {:?}", input);
-                let scopes = ScopeSet::parse(&r.scopes).unwrap();
+            prop_assert!(
+                gathered.user().is_some_and(|(_, u)| u.site_admin),
+                "not a site admin: {:?}", prepared
+            );
+            if presents_token(&prepared.call) {
+                let r = gathered.token().unwrap();
+                prop_assert!(!restricted_facts(r), "restricted token: {:?}", prepared);
+                let scopes = ScopeSet::parse_joined(&r.scopes).unwrap();
                 prop_assert!(
-                    scopes.can_write(forge_authz_guest::policy::scope::Category::Admin),
-                    "token without write:admin: {:?}", input
+                    scopes.can_write(Category::Admin),
+                    "token without write:admin: {:?}", prepared
                 );
             }
-            let target = input.sudo.as_ref();
+            let target = gathered.sudo();
             prop_assert!(
-                target.is_some_and(|t| t.status == AccountStatus::Active && !t.organization),
-                "sudo as {:?}: {:?}", target, input
+                target.is_some_and(|(_, t)| t.status == AccountStatus::Active && !t.organization),
+                "sudo as {:?}: {:?}", target, prepared
             );
-            let target = target.unwrap();
-            let mut own = case.with_credential(Credential::Session(target.name.clone()), vec![]);
+            let (target, _) = target.unwrap();
+            let mut own = case.with_credential(Credential::Session(target.to_string()), vec![]);
             if let Ask::One(Request::Api(a)) = &mut own.ask {
                 a.sudo = None;
             }
             let own = own.answer();
             prop_assert!(
                 answer.grants().is_subset(&own.grants()),
-                "sudo granted {:?}, the target's own session {:?}; input {:?}", answer, own, input
+                "sudo granted {:?}, the target's own session {:?}; input {:?}", answer, own, prepared
             );
         }
     }
@@ -1215,16 +1166,17 @@ proptest! {
         let case = s.build();
         let prepared = case.prepared();
         let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
-        let input = prepared.input();
+        let Call::One(input) = &prepared.call else { unreachable!() };
         let Request::Git(g) = &input.request else { unreachable!() };
-        if d.allow {
-            let repo = input.repository.as_ref().unwrap();
-            let role = role_on(input, repo);
-            for (v, u) in d.refs.iter().zip(&g.refs).filter(|(v, _)| v.allow) {
+        if d.allow() {
+            let repo = prepared.gathered.repository().unwrap();
+            let role = role_on(&prepared, &g.repository, repo);
+            let user = prepared.gathered.user().map(|(name, _)| name);
+            for (v, u) in d.refs.iter().flatten().zip(&g.refs).filter(|(v, _)| v.allow()) {
                 if let Some(access) = needed_access(&repo.protected_refs, u) {
                     prop_assert!(
-                        has_access(access, role, input.user.as_ref()),
-                        "{:?} allowed with role {:?} under {:?}: {:?}; input {:?}", u, role, access, v, input
+                        has_access(access, role, user),
+                        "{:?} allowed with role {:?} under {:?}: {:?}; input {:?}", u, role, access, v, prepared
                     );
                 }
             }
@@ -1232,9 +1184,10 @@ proptest! {
     }
 
     /// 16. Repository creation: confirm and abort are allowed only to the repository's
-    /// registrant, through a credential that is not a token; push-to-create answers a
-    /// caller who could not create the repository were it missing exactly as when it
-    /// exists (namespace and the right to create come before existence).
+    /// registrant, through a credential that is not a token (the registrant is asked for
+    /// on those steps only); push-to-create answers a caller who could not create the
+    /// repository were it missing exactly as when it exists (namespace and the right to
+    /// create come before existence).
     #[test]
     fn creation_steps_respect_registrant_and_order(
         s in scenario_of(mostly_live_token(), any_credential(), create_ask())
@@ -1242,30 +1195,36 @@ proptest! {
         let case = s.build();
         let prepared = case.prepared();
         let answer = run(case.authz(), &prepared);
-        let input = prepared.input();
+        let Call::One(input) = &prepared.call else { unreachable!() };
         let Request::Create(c) = &input.request else { unreachable!() };
         let Answer::One(d) = &answer else { unreachable!() };
+        if let Some(q) = prepared.gathered.query() {
+            prop_assert_eq!(
+                q.registrant,
+                matches!(c.step, CreationStep::Confirm | CreationStep::Abort),
+                "{:?}", q
+            );
+        }
         match c.step {
-            forge_authz_guest::policy::CreationStep::Confirm
-            | forge_authz_guest::policy::CreationStep::Abort => {
-                if d.allow {
-                    prop_assert!(!presents_token(input), "token confirmed/aborted: {:?}", input);
-                    let registrant = input.repository.as_ref().and_then(|r| r.registrant.as_deref());
+            CreationStep::Confirm | CreationStep::Abort => {
+                if d.allow() {
+                    prop_assert!(!presents_token(&prepared.call), "token confirmed/aborted: {:?}", prepared);
+                    let registrant = prepared.gathered.repository().and_then(|r| r.registrant.as_deref());
                     prop_assert!(
-                        input.user.as_ref().zip(registrant).is_some_and(|(u, r)| same(&u.name, r)),
-                        "not the registrant: {:?}", input
+                        prepared.gathered.user().zip(registrant).is_some_and(|((u, _), r)| same(u, r)),
+                        "not the registrant: {:?}", prepared
                     );
                 }
             }
-            forge_authz_guest::policy::CreationStep::PushToCreate => {
-                if input.repository.is_some() {
+            CreationStep::PushToCreate => {
+                if prepared.gathered.repository().is_some() {
                     let mut missing = prepared.clone();
-                    missing.input_mut().repository = None;
+                    missing.gathered.answer_mut().unwrap().repository = None;
                     let m = run(case.authz(), &missing);
                     if m.grants().is_empty() {
                         prop_assert!(
                             same_seen(&answer, &m),
-                            "existing: {:?}, missing: {:?}; input {:?}", answer, m, input
+                            "existing: {:?}, missing: {:?}; input {:?}", answer, m, prepared
                         );
                     }
                 }
@@ -1288,13 +1247,15 @@ proptest! {
         entropy_seed in any::<u8>(),
     ) {
         let name = if organization { "acme" } else { "erin" };
-        let creator = Creator::Session(UserFacts {
-            name: name.into(),
-            status,
-            site_admin,
-            visibility: Visibility::Public,
-            organization,
-        });
+        let creator = session_creator(
+            name,
+            UserFacts {
+                status,
+                site_admin,
+                visibility: Visibility::Public,
+                organization,
+            },
+        );
         let world = World { accounts: vec![], repos: vec![], tokens: vec![] };
         let request = issue_request(
             &world,
@@ -1307,6 +1268,441 @@ proptest! {
         );
         let issued = AUTHZ.issue(&request, Some(&entropy(entropy_seed)));
         prop_assert!(issued.is_err(), "minted {:?}", issued.map(|t| t.record));
+    }
+}
+
+/// A bad credential made real: the scenario's token (or another credential) spoiled as
+/// `bad` says. `None`: the spoiled secret is the genuine one (a replacement that changed
+/// nothing).
+fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
+    let mut s = s.clone();
+    match bad {
+        Bad::OwnerOrganization(i) => s.token.owner = *i,
+        Bad::OwnerGone => s.token.owner = GHOST,
+        Bad::Expired(ago) => s.token.expiry = Expiry::Ago(*ago),
+        _ => {}
+    }
+    let mut case = s.build();
+    if let Bad::OwnerInactive(status) = bad {
+        let owner = s.token.owner;
+        if let Some(a) = case.world.account_mut(owner) {
+            a.status = *status;
+        }
+    }
+    let genuine = case.secret.clone();
+    let replacement: Option<String> = match bad {
+        Bad::Forged | Bad::RetiredKey => {
+            let signer: &Authorizer = if matches!(bad, Bad::Forged) {
+                &FORGER
+            } else {
+                &RETIRED
+            };
+            let r = issue_request(
+                &case.world,
+                &case.record.owner,
+                vec!["read:repository".into()],
+                vec![],
+                vec![],
+                session_creator(
+                    &case.record.owner,
+                    UserFacts {
+                        status: AccountStatus::Active,
+                        site_admin: true,
+                        visibility: Visibility::Public,
+                        organization: false,
+                    },
+                ),
+                Some(NOW + 3_600),
+            );
+            Some(
+                signer
+                    .issue(&r, Some(&entropy(s.token.entropy)))
+                    .unwrap()
+                    .secret,
+            )
+        }
+        Bad::Altered { at, to } => Some(altered(&genuine, *at, *to)),
+        Bad::AlteredResummed { at, to } => Some(altered_resummed(&genuine, *at, *to)),
+        _ => None,
+    };
+    match bad {
+        Bad::Revoked { rotated } => {
+            let mut r = case.record.clone();
+            r.revoked = Some(NOW - 1);
+            if *rotated {
+                r.successor = Some("successor0000000".into());
+            }
+            case.world.store(r);
+        }
+        Bad::NoRecord => case.world.tokens.clear(),
+        Bad::OtherDigest { kind } => {
+            let mut r = case.record.clone();
+            r.secret = other_digest(&genuine, *kind);
+            case.world.store(r);
+        }
+        _ => {}
+    }
+    if let Some(secret) = replacement {
+        if secret == genuine {
+            return None;
+        }
+        let (credential, also) = credential(&s.cred, &secret, &case.record.owner, &case.world);
+        case.credential = credential;
+        case.also = also;
+    }
+    if let Bad::Account {
+        key,
+        who,
+        transport_ssh,
+    } = *bad
+    {
+        let i = match who {
+            0 => GHOST,
+            1 => ORGS.start,
+            _ => {
+                let i = usize::from(who) % N_USERS;
+                if let Some(a) = case.world.account_mut(i) {
+                    a.status = if who == 2 {
+                        AccountStatus::Inactive
+                    } else {
+                        AccountStatus::Suspended
+                    };
+                }
+                i
+            }
+        };
+        let cred = if key {
+            CredSpec::UserKey(i)
+        } else {
+            CredSpec::Session(i)
+        };
+        let (credential, also) = credential(&cred, "", "", &case.world);
+        case.credential = credential;
+        case.also = also;
+        if transport_ssh {
+            case.ask = over_ssh(case.ask.clone());
+        }
+    }
+    Some(case)
+}
+
+/// `secret` with one character changed (the checksum then fails, or the format).
+fn altered(secret: &str, at: usize, to: u8) -> String {
+    let mut b = secret.as_bytes().to_vec();
+    let i = at % b.len();
+    b[i] = if b[i] == to {
+        if to == b'A' { b'B' } else { b'A' }
+    } else {
+        to
+    };
+    String::from_utf8(b).unwrap()
+}
+
+/// `secret` with one character of its payload or tag changed and the checksum recomputed
+/// (the signature then fails).
+fn altered_resummed(secret: &str, at: usize, to: u8) -> String {
+    let mut b = secret.as_bytes().to_vec();
+    let start = secret.find('.').unwrap() + 1;
+    let end = secret.rfind('.').unwrap();
+    let i = start + at % (end - start);
+    b[i] = if b[i] == to {
+        if to == b'A' { b'B' } else { b'A' }
+    } else {
+        to
+    };
+    let body = String::from_utf8(b[..end].to_vec()).unwrap();
+    let crc = forge_authz_guest::policy::token::crc32(body.as_bytes());
+    format!("{body}.{crc:08x}")
+}
+
+/// A digest that does not bind a record to `secret` (see [`Bad::OtherDigest`]).
+fn other_digest(secret: &str, kind: u8) -> SecretDigest {
+    let sha = |s: &str| forge_authz_guest::policy::token::secret_hash(s);
+    match kind % 4 {
+        0 => SecretDigest::HmacTag([0; 32]),
+        1 => SecretDigest::Sha256(sha("another secret")),
+        2 => SecretDigest::HmacTag(sha(secret)),
+        _ => SecretDigest::Sha256(tag_of(secret)),
+    }
+}
+
+/// The HMAC tag a token carries (its third field, base64url without padding), decoded
+/// here without the policy's parser.
+fn tag_of(secret: &str) -> [u8; 32] {
+    let field = secret.split('.').nth(2).unwrap();
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => panic!("not base64url: {c}"),
+        }
+    };
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::with_capacity(32);
+    for c in field.bytes() {
+        bits = (bits << 6) | value(c);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out.try_into().unwrap()
+}
+
+/// The token strings a call presents, as the README says the policy picks them: a
+/// Bearer token; Basic's password, or its username when the password is empty or
+/// `x-oauth-basic`; every non-empty token elsewhere in the request.
+fn presented_tokens(call: &Call) -> Vec<&str> {
+    let mut out: Vec<&str> = match call.credential() {
+        Credential::Bearer(t) => vec![t.as_str()],
+        Credential::Basic { username, password } => {
+            if password.is_empty() || password == "x-oauth-basic" {
+                vec![username.as_str()]
+            } else {
+                vec![password.as_str()]
+            }
+        }
+        _ => vec![],
+    };
+    out.extend(
+        call.also_presented()
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(String::as_str),
+    );
+    out
+}
+
+/// What changes between two presentations of the same secret to the same engine.
+#[derive(Clone, Debug)]
+enum Change {
+    /// Nothing: the second call must hit the cache and answer the same.
+    Nothing,
+    /// Revoked (`rotated`: rotated away, with a successor).
+    Revoke { rotated: bool },
+    /// Expires `ago` seconds ago (0: exactly now).
+    Expire(i64),
+    /// Other stored scopes.
+    Scopes(Vec<&'static str>),
+    /// Another binding (possibly none).
+    Rebind(Vec<PathSpec>, Vec<NameSpec>),
+    /// Made a child, or no longer one.
+    Child(bool),
+    /// The record's digest replaced by one that does not bind it to the secret.
+    Digest(u8),
+    /// The record stored as before contract 0.4 (SHA-256 of the secret): still valid.
+    Legacy,
+    /// The record deleted.
+    Remove,
+    /// The owner's account state changed.
+    Owner(AccountStatus),
+    /// Last used now (so no touch is due), or never.
+    LastUsed(Option<Timestamp>),
+    /// Another secret presented instead: altered and resummed (its signature fails), or
+    /// altered (its checksum or format fails).
+    Present { at: usize, to: u8, resum: bool },
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        2 => Just(Change::Nothing),
+        2 => any::<bool>().prop_map(|rotated| Change::Revoke { rotated }),
+        2 => (0i64..100_000).prop_map(Change::Expire),
+        2 => scopes().prop_map(Change::Scopes),
+        1 => (
+            proptest::collection::vec(path(), 0..2),
+            proptest::collection::vec(name(), 0..2),
+        )
+            .prop_map(|(r, o)| Change::Rebind(r, o)),
+        1 => any::<bool>().prop_map(Change::Child),
+        2 => (0..4u8).prop_map(Change::Digest),
+        1 => Just(Change::Legacy),
+        1 => Just(Change::Remove),
+        1 => prop_oneof![
+            Just(AccountStatus::Active),
+            Just(AccountStatus::Inactive),
+            Just(AccountStatus::Suspended),
+        ]
+        .prop_map(Change::Owner),
+        1 => proptest::option::of(Just(NOW)).prop_map(Change::LastUsed),
+        2 => (any::<usize>(), b'!'..=b'~', any::<bool>())
+            .prop_map(|(at, to, resum)| Change::Present { at, to, resum }),
+    ]
+}
+
+/// The case after `change`.
+fn changed(case: &Case, s: &Scenario, change: &Change) -> Case {
+    let mut c = case.clone();
+    let mut r = case.record.clone();
+    match change {
+        Change::Nothing => {}
+        Change::Revoke { rotated } => {
+            r.revoked = Some(NOW - 1);
+            if *rotated {
+                r.successor = Some("successor0000000".into());
+            }
+        }
+        Change::Expire(ago) => r.expires = Some(NOW - ago),
+        Change::Scopes(scopes) => r.scopes = scopes.iter().map(|s| s.to_string()).collect(),
+        Change::Rebind(repositories, owners) => {
+            r.repositories = repositories
+                .iter()
+                .map(|p| p.resolve(&case.world))
+                .collect();
+            r.owners = owners.iter().map(NameSpec::resolve).collect();
+        }
+        Change::Child(child) => r.parent = child.then(|| "parent0000000000".to_string()),
+        Change::Digest(kind) => r.secret = other_digest(&case.secret, *kind),
+        Change::Legacy => {
+            r.secret =
+                SecretDigest::Sha256(forge_authz_guest::policy::token::secret_hash(&case.secret));
+        }
+        Change::Remove => {}
+        Change::Owner(status) => {
+            if let Some(a) = c.world.account_mut(s.token.owner % NAMES.len()) {
+                a.status = *status;
+            }
+        }
+        Change::LastUsed(at) => r.last_used = *at,
+        Change::Present { at, to, resum } => {
+            let secret = if *resum {
+                altered_resummed(&case.secret, *at, *to)
+            } else {
+                altered(&case.secret, *at, *to)
+            };
+            let (credential, also) = credential(&s.cred, &secret, &case.record.owner, &case.world);
+            c.credential = credential;
+            c.also = also;
+        }
+    }
+    if matches!(change, Change::Remove) {
+        c.world.tokens.retain(|t| t.id != r.id);
+    } else {
+        c.world.store(r.clone());
+    }
+    c.record = r;
+    c
+}
+
+thread_local! {
+    /// Engines shared by every case of a run (default options, and with
+    /// `binding_fallback_to_anonymous`): their caches hold many tokens, evicted and
+    /// replaced, as a long-lived component's do.
+    static WARM: std::cell::RefCell<[Engine; 2]> = std::cell::RefCell::new([
+        Engine::new(&config(false)).unwrap(),
+        Engine::new(&config(true)).unwrap(),
+    ]);
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    /// 18. The token cache changes no decision: an `Engine` (an authorizer that remembers
+    /// the tokens it verified) answers every call — decisions with their traces and
+    /// effects, batches, ref permissions, `verify` — exactly as a fresh `Authorizer`, and
+    /// asks the host exactly the same queries, whether its cache is cold, holds this very
+    /// secret, or holds many others; and it does so again after the stored record is
+    /// revoked, rotated away, expired, rescoped, rebound, made a child or not, given a
+    /// digest that no longer matches (or a legacy one that still does), deleted, its
+    /// owner's account changed, or another (altered) secret presented, between two calls
+    /// with the same secret: the cache never outlives a revocation, an expiry or a change
+    /// to the record.
+    #[test]
+    fn cached_engine_decides_as_a_fresh_authorizer(
+        s in scenario(),
+        change in change(),
+    ) {
+        let before = s.build();
+        let after = changed(&before, &s, &change);
+        let mut cold = Engine::new(&config(before.fallback)).unwrap();
+        for (when, case) in [("before", &before), ("again", &before), ("after", &after), ("after, again", &after)] {
+            let call = case.call();
+            let mut fresh_facts = WorldFacts::new(&case.world);
+            let fresh = call.run(case.authz(), &mut fresh_facts);
+            let mut cold_facts = WorldFacts::new(&case.world);
+            let cached = call.run_engine(&mut cold, &mut cold_facts);
+            prop_assert_eq!(
+                &cached, &fresh,
+                "{}: the engine answered {:?}, a fresh authorizer {:?}; {:?} for {:?}",
+                when, cached, fresh, change, case.prepared()
+            );
+            prop_assert_eq!(&cold_facts.queries, &fresh_facts.queries, "{}: queries", when);
+            prop_assert_eq!(
+                cold.verify(&case.credential),
+                case.authz().verify(&case.credential),
+                "{}: verify", when
+            );
+            let warm = WARM.with(|w| {
+                let mut w = w.borrow_mut();
+                let engine = &mut w[usize::from(case.fallback)];
+                let mut facts = WorldFacts::new(&case.world);
+                let answer = call.run_engine(engine, &mut facts);
+                (answer, facts.queries, engine.verify(&case.credential))
+            });
+            prop_assert_eq!(&warm.0, &fresh, "{}: a warm engine, {:?}", when, change);
+            prop_assert_eq!(&warm.1, &fresh_facts.queries, "{}: warm queries", when);
+            prop_assert_eq!(warm.2, case.authz().verify(&case.credential), "{}: warm verify", when);
+        }
+    }
+
+    /// 19. The policy asks the host nothing about a credential whose token fails
+    /// verification (format, checksum, key id, signature: forged, retired, altered,
+    /// garbage), and otherwise asks at most once per call: at most one `lookup` per
+    /// `authorize`, `authorize_batch` and `ref_permissions` (a batch at most one
+    /// `repositories` more, after it), and the token it asks about is a presented token
+    /// that verifies. The same through an `Engine`.
+    #[test]
+    fn facts_are_asked_once_and_never_for_an_unverified_token(
+        s in scenario(),
+        bad in prop_oneof![
+            2 => Just(None),
+            1 => bad().prop_map(Some),
+            1 => unverifiable().prop_map(Some),
+        ],
+    ) {
+        let case = match &bad {
+            Some(bad) => bad_case(&s, bad),
+            None => Some(s.build()),
+        };
+        prop_assume!(case.is_some());
+        let case = case.unwrap();
+        let call = case.call();
+        let tokens = presented_tokens(&call);
+        let verified: Vec<_> = tokens
+            .iter()
+            .map(|t| case.authz().verify(&Credential::Bearer(t.to_string())))
+            .collect();
+        let fails = verified.iter().any(Result::is_err);
+        let mut engine = Engine::new(&config(case.fallback)).unwrap();
+        for engine in [None, Some(&mut engine)] {
+            let mut facts = WorldFacts::new(&case.world);
+            let answer = match engine {
+                None => call.run(case.authz(), &mut facts),
+                Some(e) => call.run_engine(e, &mut facts),
+            };
+            if fails {
+                prop_assert!(
+                    facts.lookups == 0 && facts.batches == 0,
+                    "asked {:?} (and {} batch) for a token that fails verification ({:?}): {:?}",
+                    facts.queries, facts.batches, verified, answer
+                );
+                prop_assert!(answer.grants().is_empty(), "{:?}", answer);
+            }
+            prop_assert!(facts.lookups <= 1, "{} lookups: {:?}", facts.lookups, facts.queries);
+            prop_assert!(facts.batches <= facts.lookups, "{} batches, {} lookups", facts.batches, facts.lookups);
+            if let Some(id) = facts.queries.first().and_then(|q| q.token.as_deref()) {
+                prop_assert!(
+                    verified.iter().any(|v| matches!(v, Ok(Some(t)) if t.token_id == id)),
+                    "asked for token {} of none of the verified {:?}", id, verified
+                );
+            }
+        }
     }
 }
 
@@ -1324,20 +1720,22 @@ fn over_ssh(ask: Ask) -> Ask {
                 ..c
             },
         )),
-        Ask::Batch(g, p) => Ask::Batch(
-            GitRequest {
-                transport: Ssh,
-                ..g
-            },
-            p,
-        ),
-        Ask::Perms(g, p) => Ask::Perms(
-            GitRequest {
-                transport: Ssh,
-                ..g
-            },
-            p,
-        ),
+        Ask::Batch {
+            action,
+            repositories,
+            ..
+        } => Ask::Batch {
+            transport: Ssh,
+            action,
+            repositories,
+        },
+        Ask::Perms {
+            repository, refs, ..
+        } => Ask::Perms {
+            transport: Ssh,
+            repository,
+            refs,
+        },
         other => other,
     }
 }
@@ -1480,13 +1878,15 @@ proptest! {
     ) {
         let authz: &Authorizer = if no_expiry { &AUTHZ_NO_EXPIRY } else { &AUTHZ };
         let owner = "alice";
-        let session = Creator::Session(UserFacts {
-            name: owner.into(),
-            status: AccountStatus::Active,
-            site_admin,
-            visibility: Visibility::Public,
-            organization: false,
-        });
+        let session = session_creator(
+            owner,
+            UserFacts {
+                status: AccountStatus::Active,
+                site_admin,
+                visibility: Visibility::Public,
+                organization: false,
+            },
+        );
         let app = World {
             accounts: vec![],
             repos: vec![Repo {

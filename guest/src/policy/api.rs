@@ -172,10 +172,7 @@ pub(crate) fn decide<'a>(
     if let Some(op) = req.operation
         && p.restricted()
     {
-        return trace.decide(
-            Rule::Operation,
-            restricted_refusal(op.words()),
-        );
+        return trace.decide(Rule::Operation, restricted_refusal(op.words()));
     }
     // Every target the request names passes every target rule: naming one target never
     // switches off the checks on another.

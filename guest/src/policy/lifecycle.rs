@@ -4,13 +4,13 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use super::model::SecretDigest;
 use super::model::{
     AuditEntry, AuditFinding, AuditFix, AuditKind, ChangeContext, ChangePlan, ChildOutcome,
     ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError, IssueRequest, IssuedToken,
     LifecycleError, Options, RevokeScope, RotateRequest, Rotation, Timestamp, TokenEdit,
     TokenRecord,
 };
-use super::model::SecretDigest;
 use super::principal::{Principal, Repo, User, covers, valid_name, valid_repository_path};
 use super::scope::{BOUND_ALLOWED, Category, ScopeSet, migrate_legacy};
 use super::token::{ENTROPY_BYTES, Keyring};

@@ -482,7 +482,7 @@ impl Authorizer {
             .collect();
         let push = AuthorizeRequest {
             credential: input.credential.clone(),
-            also_presented: Vec::new(),
+            also_presented: input.also_presented.clone(),
             request: Request::Git(GitRequest {
                 transport: input.transport,
                 repository: input.repository.clone(),

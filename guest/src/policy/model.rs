@@ -321,11 +321,9 @@ impl TokenRecord {
         TokenFacts {
             owner: self.owner.clone(),
             scopes: self.scopes.join(","),
-            binding: (!self.repositories.is_empty() || !self.owners.is_empty()).then(|| {
-                Binding {
-                    repositories: self.repositories.clone(),
-                    owners: self.owners.clone(),
-                }
+            binding: (!self.repositories.is_empty() || !self.owners.is_empty()).then(|| Binding {
+                repositories: self.repositories.clone(),
+                owners: self.owners.clone(),
             }),
             child: self.parent.is_some(),
             rotated: self.successor.is_some(),
@@ -675,6 +673,8 @@ pub struct BatchRequest {
 pub struct RefPermissionsRequest {
     /// The credential.
     pub credential: Credential,
+    /// Further tokens in the same request.
+    pub also_presented: Vec<String>,
     /// Transport.
     pub transport: Transport,
     /// The repository.

@@ -404,7 +404,9 @@ pub(crate) fn present<'a>(
             let verified = keys
                 .verify_cached(cache, s)
                 .map_err(|e| (Rule::TokenSignature, token_invalid(e)))?;
-            trace.pass(Rule::TokenSignature, || format!("key `{}`", verified.key_id));
+            trace.pass(Rule::TokenSignature, || {
+                format!("key `{}`", verified.key_id)
+            });
             Ok(Presented::Token {
                 secret: s,
                 verified,

@@ -325,9 +325,9 @@ impl TokenCache {
     fn slot_of(secret: &str) -> Option<usize> {
         let at = id_offset(secret)?;
         let id = secret.get(at..at + 4)?.as_bytes();
-        let h = id
-            .iter()
-            .fold(0usize, |h, &b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        let h = id.iter().fold(0usize, |h, &b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
         Some(h % CACHE_SLOTS)
     }
 
@@ -638,7 +638,11 @@ mod tests {
             &v,
             &SecretDigest::Sha256(secret_hash(&secret))
         ));
-        assert!(!digest_matches(&secret, &v, &SecretDigest::HmacTag([0; 32])));
+        assert!(!digest_matches(
+            &secret,
+            &v,
+            &SecretDigest::HmacTag([0; 32])
+        ));
         assert!(!digest_matches(&secret, &v, &SecretDigest::Sha256(tag)));
         assert!(!digest_matches(
             &secret,
@@ -675,7 +679,10 @@ mod tests {
             let (s, _, _) = r.mint(&[b; ENTROPY_BYTES]);
             assert_eq!(r.verify_cached(Some(&mut cache), &s), r.verify(&s));
         }
-        assert_eq!(r.verify_cached(Some(&mut cache), &secret), r.verify(&secret));
+        assert_eq!(
+            r.verify_cached(Some(&mut cache), &secret),
+            r.verify(&secret)
+        );
         let shown = format!("{cache:?}");
         assert!(!shown.contains("fzpat_"), "{shown}");
     }

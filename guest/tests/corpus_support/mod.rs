@@ -3,8 +3,10 @@
 //! the host does for the corpus runner (`tests/tests/corpus.rs`):
 //!
 //! - the world fixture and its facts: `host-harness/src/world.rs`;
-//! - request → `Input` and the decision flow (`gather`, `authorize`) and the printed
-//!   outcome (`outcome_output`): `host-harness/src/request.rs`;
+//! - the facts the host answers the policy's query with (`lookup`, `repositories`):
+//!   `host-harness/src/facts.rs`;
+//! - request → the policy call and the decision flow (`call`, `authorize`) and the
+//!   printed outcome (`outcome_output`): `host-harness/src/request.rs`;
 //! - token minting, `${name|op}` substitution, running and checking a family
 //!   (`prepare`, `substitute`, `run_family`, `mismatch`): `tests/src/scenario.rs`.
 //!
@@ -19,14 +21,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use forge_authz_guest::policy::scope::Category;
+use forge_authz_guest::policy::scope::{Categories, Category};
 use forge_authz_guest::policy::token::{ENTROPY_BYTES, crc32};
 use forge_authz_guest::policy::{
-    self, AccountStatus, ApiRequest, Authorizer, BatchTarget, Config, CreationRequest,
-    CreationStep, Creator, Credential, Decision, GitAction, GitRequest, Input, IssueRequest,
-    KeyKind, NamespaceFacts, Options, PrivilegedOperation, ProtectedRef, RefAccess, RefPermission,
-    RefPermissions, RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SigningKey, SshKey,
-    TokenRecord, TraceOutcome, Transport, UserFacts, Visibility,
+    self, Account, AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest,
+    BoundRepository, Config, CreationRequest, CreationStep, Creator, Credential, Decision,
+    FactAnswer, FactQuery, Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method,
+    NamespaceFacts, Options, PrivilegedOperation, ProtectedRef, RefAccess, RefChange,
+    RefPermissions, RefPermissionsRequest, RefUpdate, RepositoryFacts, RepositoryKind, Request,
+    Role, SecretDigest, SigningKey, SshKey, TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
 
 /// Errors are plain strings: a broken fixture stops the test with a readable message.
@@ -171,7 +174,10 @@ pub struct RepoDef {
     pub registrant: Option<String>,
 }
 
-/// A stored token record; the hash is hex in the file.
+/// A stored token record, in the host's world format (`host-harness/src/world.rs`): what
+/// binds it to its secret is `secret_hash` (32 bytes of hex), of the kind `digest` names —
+/// `hmac-tag` (the token's HMAC tag, records minted since contract 0.4) or `sha256` (SHA-256
+/// of the whole secret, older records; the default when absent).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenDef {
@@ -197,6 +203,12 @@ pub struct TokenDef {
     #[serde(default)]
     pub revoked: Option<i64>,
     pub secret_hash: String,
+    #[serde(default = "sha256_kind")]
+    pub digest: String,
+}
+
+fn sha256_kind() -> String {
+    "sha256".into()
 }
 
 impl TokenDef {
@@ -215,7 +227,27 @@ impl TokenDef {
             created: r.created,
             expires: r.expires,
             revoked: r.revoked,
-            secret_hash: hex_encode(&r.secret_hash),
+            secret_hash: match r.secret {
+                SecretDigest::HmacTag(b) | SecretDigest::Sha256(b) => hex_encode(&b),
+            },
+            digest: match r.secret {
+                SecretDigest::HmacTag(_) => "hmac-tag".into(),
+                SecretDigest::Sha256(_) => "sha256".into(),
+            },
+        }
+    }
+
+    /// The stored digest: the tag or the SHA-256, 32 bytes of hex.
+    fn digest(&self) -> Res<SecretDigest> {
+        let bytes = |hex: &str| -> Res<[u8; 32]> {
+            hex_decode(hex)?
+                .try_into()
+                .map_err(|_| "not 32 bytes".to_string())
+        };
+        match self.digest.as_str() {
+            "hmac-tag" => Ok(SecretDigest::HmacTag(bytes(&self.secret_hash)?)),
+            "sha256" => Ok(SecretDigest::Sha256(bytes(&self.secret_hash)?)),
+            other => fail!("unknown digest kind `{other}`"),
         }
     }
 }
@@ -402,8 +434,7 @@ impl World {
             }
         }
         for t in &self.tokens {
-            hex_decode(&t.secret_hash)
-                .map_err(|e| format!("token `{}`: secret_hash: {e}", t.id))?;
+            t.digest().map_err(|e| format!("token `{}`: {e}", t.id))?;
         }
         Ok(())
     }
@@ -436,7 +467,6 @@ impl World {
             .iter()
             .find(|u| u.name.eq_ignore_ascii_case(name))?;
         Some(UserFacts {
-            name: u.name.clone(),
             status: status_of(&u.status).unwrap_or(AccountStatus::Suspended),
             site_admin: u.site_admin,
             visibility: visibility_of(&u.visibility).unwrap_or(Visibility::Private),
@@ -444,8 +474,14 @@ impl World {
         })
     }
 
-    /// Facts about repository `path` for `actor`.
-    pub fn repository(&self, path: &str, actor: Option<&str>) -> Option<RepositoryFacts> {
+    /// Facts about repository `path` as `actor` (None: anonymous) sees it, with its
+    /// registrant when `registrant` is asked for.
+    pub fn repository(
+        &self,
+        path: &str,
+        actor: Option<&str>,
+        registrant: bool,
+    ) -> Option<RepositoryFacts> {
         let (owner, name) = path.split_once('/')?;
         let r = self
             .repositories
@@ -472,8 +508,6 @@ impl World {
             .map(|u| u.visibility)
             .unwrap_or(Visibility::Private);
         Some(RepositoryFacts {
-            owner: r.owner.clone(),
-            name: r.name.clone(),
             owner_visibility,
             private: r.private,
             kind: kind_of(&r.kind).unwrap_or(RepositoryKind::Mirror),
@@ -488,7 +522,7 @@ impl World {
                     force_push: access(&p.force_push),
                 })
                 .collect(),
-            registrant: r.registrant.clone(),
+            registrant: r.registrant.clone().filter(|_| registrant),
         })
     }
 
@@ -517,7 +551,6 @@ impl World {
             Some(a) => self.member_role(&u.name, a),
         };
         Some(NamespaceFacts {
-            name: u.name.clone(),
             organization: u.organization,
             visibility: visibility_of(&u.visibility).unwrap_or(Visibility::Private),
             member_role,
@@ -557,7 +590,8 @@ impl World {
             created: t.created,
             expires: t.expires,
             revoked: t.revoked,
-            secret_hash: hex_decode(&t.secret_hash).unwrap_or_default(),
+            // validated at load: a malformed digest binds nothing.
+            secret: t.digest().unwrap_or(SecretDigest::HmacTag([0; 32])),
         })
     }
 
@@ -642,6 +676,43 @@ pub struct RefUpdateDef {
 
 fn some_id() -> String {
     "1".repeat(40)
+}
+
+/// The all-zero object id: the old id of a creation, the new id of a deletion.
+fn is_zero(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'0')
+}
+
+impl RefUpdateDef {
+    /// The update as the host passes it (contract 0.4: the change, not the ids): an
+    /// all-zero old id creates, an all-zero new id deletes, anything else moves the ref.
+    fn to_core(&self) -> RefUpdate {
+        RefUpdate {
+            name: self.name.clone(),
+            change: if is_zero(&self.old) {
+                RefChange::Create
+            } else if is_zero(&self.new) {
+                RefChange::Delete
+            } else {
+                RefChange::Update
+            },
+            force: self.force,
+        }
+    }
+}
+
+/// A method as the host passes it: the seven the contract names, anything else as sent.
+fn method(sent: &str) -> Method {
+    match sent {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        other => Method::Other(other.to_string()),
+    }
 }
 
 /// A request (one flat shape for every kind).
@@ -756,31 +827,17 @@ impl RequestDef {
                 ActionDef::Pull => GitAction::Pull,
                 ActionDef::Push => GitAction::Push,
             },
-            refs: self
-                .refs
-                .iter()
-                .map(|r| RefUpdate {
-                    name: r.name.clone(),
-                    old: r.old.clone(),
-                    new: r.new.clone(),
-                    force: r.force,
-                })
-                .collect(),
+            refs: self.refs.iter().map(RefUpdateDef::to_core).collect(),
         })
     }
 
-    /// The core request (for `batch`, the git request of the first repository).
+    /// The core request of a `git`, `create` or `api` request.
     pub fn to_core(&self) -> Res<Request> {
         Ok(match self.kind {
-            KindDef::Git | KindDef::RefPermissions => Request::Git(self.git(self.repository()?)?),
-            KindDef::Batch => Request::Git(
-                self.git(
-                    self.repositories
-                        .first()
-                        .map(|r| repository_path(r).to_string())
-                        .unwrap_or_default(),
-                )?,
-            ),
+            KindDef::Git => Request::Git(self.git(self.repository()?)?),
+            KindDef::Batch | KindDef::RefPermissions => {
+                fail!("a {:?} request is not one request", self.kind)
+            }
             KindDef::Create => Request::Create(CreationRequest {
                 transport: self.transport(),
                 repository: self.repository()?,
@@ -796,12 +853,18 @@ impl RequestDef {
                 },
             }),
             KindDef::Api => Request::Api(ApiRequest {
-                method: self.method.clone().ok_or("an api request needs `method`")?,
-                categories: self
-                    .categories
-                    .iter()
-                    .map(|c| category(c))
-                    .collect::<Res<_>>()?,
+                method: method(
+                    self.method
+                        .as_deref()
+                        .ok_or("an api request needs `method`")?,
+                ),
+                categories: Categories::of(
+                    &self
+                        .categories
+                        .iter()
+                        .map(|c| category(c))
+                        .collect::<Res<Vec<_>>>()?,
+                ),
                 repository: self
                     .repository
                     .as_deref()
@@ -818,12 +881,15 @@ impl RequestDef {
     }
 }
 
-/// What the policy answered.
+/// What the policy answered, with the names the output keys it by.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    Decision(Decision),
+    /// A decision and the ref names of its push, in request order.
+    Decision(Decision, Vec<String>),
+    /// Each repository as requested, and its decision.
     Batch(Vec<(String, Decision)>),
-    Permissions(Vec<RefPermissions>),
+    /// Each ref name and its permissions.
+    Permissions(Vec<(String, RefPermissions)>),
 }
 
 fn credential(def: &CredentialDef, world: &World) -> Res<Credential> {
@@ -843,69 +909,93 @@ fn credential(def: &CredentialDef, world: &World) -> Res<Credential> {
     })
 }
 
-/// The host's `gather`: verify, look up (only for a genuine token), gather facts.
-pub fn gather(policy: &Authorizer, world: &World, request: &RequestDef, now: i64) -> Res<Input> {
-    let credential = credential(&request.credential, world)?;
-    let core_request = request.to_core()?;
-    let mut verified = policy.verify(&credential);
-    if matches!(verified, Ok(None))
-        && let Some(extra) = request.also_presented.iter().find(|t| !t.is_empty())
-    {
-        verified = policy.verify(&Credential::Bearer(extra.clone()));
-    }
-    let token = match &verified {
-        Ok(Some(v)) => world.token(&v.token_id),
-        Ok(None) | Err(_) => None,
-    };
-    let actor: Option<String> = match (&token, &credential) {
-        (Some(t), _) => Some(t.owner.clone()),
-        (None, Credential::SshKey(k)) if k.kind == KeyKind::User => Some(k.owner.clone()),
-        (None, Credential::Session(u)) => Some(u.clone()),
-        _ => None,
-    };
-    let user = actor.as_deref().and_then(|a| world.user(a));
-    let sudo_target = match &core_request {
-        Request::Api(a) => a.sudo.as_deref(),
-        _ => None,
-    };
-    let sudo = sudo_target.and_then(|s| world.user(s));
-    let actor = match sudo_target {
-        Some(s) => Some(s),
-        None => actor.as_deref(),
-    };
-    let (repository, namespace) = match &core_request {
-        Request::Git(g) => (world.repository(&g.repository, actor), None),
-        Request::Create(c) => {
-            let owner = c
+/// The host's facts for a world (`facts.rs` `lookup` and `repositories`): the token's
+/// record and its owner's account, the account, the `sudo` target, then the repository
+/// (its registrant only when asked) and namespace as the query's viewer sees them.
+pub struct WorldFacts<'w> {
+    pub world: &'w World,
+}
+
+impl Facts for WorldFacts<'_> {
+    fn lookup(&mut self, q: &FactQuery<'_>) -> FactAnswer {
+        let w = self.world;
+        let token = q.token.and_then(|id| w.token(id)).map(|r| r.facts());
+        let owner_name = token.as_ref().map(|t| t.owner.clone());
+        let viewer = match q.viewer {
+            Viewer::Anonymous => None,
+            Viewer::TokenOwner => owner_name.as_deref(),
+            Viewer::Account => q.account,
+            Viewer::Sudo => q.sudo,
+        };
+        FactAnswer {
+            owner: owner_name.as_deref().and_then(|o| w.user(o)),
+            account: q.account.and_then(|a| w.user(a)),
+            sudo: q.sudo.and_then(|s| w.user(s)),
+            repository: q
                 .repository
-                .split_once('/')
-                .map(|(o, _)| o)
-                .unwrap_or_default();
-            (
-                world.repository(&c.repository, actor),
-                world.namespace(owner, actor),
-            )
+                .and_then(|p| w.repository(p, viewer, q.registrant)),
+            namespace: q.namespace.and_then(|n| w.namespace(n, viewer)),
+            token,
         }
-        Request::Api(a) => (
-            a.repository
-                .as_deref()
-                .and_then(|r| world.repository(r, actor)),
-            a.namespace
-                .as_deref()
-                .and_then(|n| world.namespace(n, actor)),
-        ),
-    };
-    Ok(Input {
-        credential,
-        also_presented: request.also_presented.clone(),
-        token,
-        user,
-        repository,
-        namespace,
-        sudo,
-        request: core_request,
-        now: request.now.unwrap_or(now),
-        explain: request.explain,
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>> {
+        paths
+            .iter()
+            .map(|p| self.world.repository(p, viewer, false))
+            .collect()
+    }
+}
+
+/// A policy call: what the host passes beside its facts.
+#[derive(Clone, Debug)]
+pub enum Call {
+    One(AuthorizeRequest),
+    Batch(BatchRequest),
+    Perms(RefPermissionsRequest),
+}
+
+/// The host's request building (`request.rs`): the call a request makes. The policy asks
+/// for its facts itself, during the call.
+pub fn call(world: &World, request: &RequestDef, now: i64) -> Res<Call> {
+    let credential = credential(&request.credential, world)?;
+    let now = request.now.unwrap_or(now);
+    Ok(match request.kind {
+        KindDef::Git | KindDef::Create | KindDef::Api => Call::One(AuthorizeRequest {
+            credential,
+            also_presented: request.also_presented.clone(),
+            request: request.to_core()?,
+            now,
+            explain: request.explain,
+        }),
+        KindDef::Batch => {
+            let g = request.git(String::new())?;
+            Call::Batch(BatchRequest {
+                credential,
+                also_presented: request.also_presented.clone(),
+                transport: g.transport,
+                action: g.action,
+                repositories: request
+                    .repositories
+                    .iter()
+                    .map(|r| repository_path(r).to_string())
+                    .collect(),
+                now,
+                explain: request.explain,
+            })
+        }
+        KindDef::RefPermissions => Call::Perms(RefPermissionsRequest {
+            credential,
+            also_presented: request.also_presented.clone(),
+            transport: request.transport(),
+            repository: request.repository()?,
+            refs: request.ref_names.clone(),
+            now,
+        }),
     })
 }
 
@@ -916,26 +1006,17 @@ pub fn authorize(
     request: &RequestDef,
     now: i64,
 ) -> Res<Outcome> {
-    let input = gather(policy, world, request, now)?;
-    Ok(match request.kind {
-        KindDef::Git | KindDef::Create | KindDef::Api => Outcome::Decision(policy.decide(&input)),
-        KindDef::RefPermissions => {
-            Outcome::Permissions(policy.ref_permissions(&input, &request.ref_names))
+    let mut facts = WorldFacts { world };
+    Ok(match call(world, request, now)? {
+        Call::One(r) => {
+            let names = match &r.request {
+                Request::Git(g) => g.refs.iter().map(|u| u.name.clone()).collect(),
+                _ => vec![],
+            };
+            Outcome::Decision(policy.authorize(&r, &mut facts), names)
         }
-        KindDef::Batch => {
-            let actor = input.user.as_ref().map(|u| u.name.clone());
-            let targets: Vec<BatchTarget> = request
-                .repositories
-                .iter()
-                .map(|r| {
-                    let path = repository_path(r).to_string();
-                    BatchTarget {
-                        facts: world.repository(&path, actor.as_deref()),
-                        repository: path,
-                    }
-                })
-                .collect();
-            let decisions = policy.decide_batch(&input, &targets);
+        Call::Batch(b) => {
+            let decisions = policy.authorize_batch(&b, &mut facts);
             Outcome::Batch(
                 request
                     .repositories
@@ -945,37 +1026,39 @@ pub fn authorize(
                     .collect(),
             )
         }
+        Call::Perms(p) => {
+            let perms = policy.ref_permissions(&p, &mut facts);
+            Outcome::Permissions(p.refs.iter().cloned().zip(perms).collect())
+        }
     })
 }
 
-/// A decision as `forge-authz decide` prints it (`DecisionOutput`).
-fn decision_output(d: &Decision) -> serde_json::Value {
+/// A decision as `forge-authz decide` prints it (`DecisionOutput`); its ref verdicts are
+/// named by the push's ref names, in order.
+fn decision_output(d: &Decision, names: &[String]) -> serde_json::Value {
     use serde_json::{Map, Value};
-    let allow = d.allow && d.status == policy::Status::Ok;
+    let allow = d.allow();
     let mut o = Map::new();
     o.insert(
         "decision".into(),
         if allow { "allow" } else { "deny" }.into(),
     );
-    let status = if d.allow && !allow {
-        503
-    } else {
-        d.status.http()
-    };
-    o.insert("status".into(), status.into());
+    o.insert("status".into(), d.status().http().into());
     o.insert("reason".into(), d.reason.code().into());
-    o.insert("message".into(), d.message.clone().into());
+    if let Some(message) = &d.message {
+        o.insert("message".into(), message.clone().into());
+    }
     if let Some(detail) = &d.detail {
         o.insert("detail".into(), detail.clone().into());
     }
-    if !d.refs.is_empty() {
-        let refs: Vec<Value> = d
-            .refs
+    if let Some(verdicts) = d.refs.as_ref().filter(|r| !r.is_empty()) {
+        let refs: Vec<Value> = verdicts
             .iter()
-            .map(|v| {
+            .enumerate()
+            .map(|(i, v)| {
                 serde_json::json!({
-                    "name": v.name,
-                    "decision": if v.allow && allow { "allow" } else { "deny" },
+                    "name": names.get(i),
+                    "decision": if v.allow() && allow { "allow" } else { "deny" },
                     "reason": v.reason.code(),
                     "message": v.message,
                 })
@@ -983,18 +1066,13 @@ fn decision_output(d: &Decision) -> serde_json::Value {
             .collect();
         o.insert("refs".into(), refs.into());
     }
-    if !d.trace.is_empty() {
-        let trace: Vec<Value> = d
-            .trace
+    if let Some(steps) = d.trace.as_ref().filter(|t| !t.is_empty()) {
+        let trace: Vec<Value> = steps
             .iter()
             .map(|s| {
                 serde_json::json!({
-                    "rule": s.rule,
-                    "outcome": match s.outcome {
-                        TraceOutcome::Pass => "pass",
-                        TraceOutcome::Decide => "decide",
-                        TraceOutcome::Skip => "skip",
-                    },
+                    "rule": s.rule.name(),
+                    "outcome": s.outcome.name(),
                     "detail": s.detail,
                 })
             })
@@ -1008,11 +1086,11 @@ fn decision_output(d: &Decision) -> serde_json::Value {
 pub fn outcome_output(o: &Outcome) -> serde_json::Value {
     use serde_json::Value;
     match o {
-        Outcome::Decision(d) => decision_output(d),
+        Outcome::Decision(d, names) => decision_output(d, names),
         Outcome::Batch(list) => list
             .iter()
             .map(|(repo, d)| {
-                let mut v = decision_output(d);
+                let mut v = decision_output(d, &[]);
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("repository".into(), repo.clone().into());
                 }
@@ -1021,19 +1099,17 @@ pub fn outcome_output(o: &Outcome) -> serde_json::Value {
             .collect(),
         Outcome::Permissions(p) => {
             let mut map = serde_json::Map::new();
-            for r in p {
-                let list: Vec<Value> = r
-                    .permissions
-                    .iter()
-                    .map(|x| {
-                        Value::from(match x {
-                            RefPermission::Create => "create",
-                            RefPermission::Push => "push",
-                            RefPermission::ForcePush => "force-push",
-                        })
-                    })
-                    .collect();
-                map.insert(r.name.clone(), Value::from(list));
+            for (name, r) in p {
+                let list: Vec<Value> = [
+                    (r.create, "create"),
+                    (r.push, "push"),
+                    (r.force_push, "force-push"),
+                ]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, x)| Value::from(x))
+                .collect();
+                map.insert(name.clone(), Value::from(list));
             }
             Value::Object(map)
         }
@@ -1202,24 +1278,26 @@ pub fn prepare(fam: &Family) -> Res<(Authorizer, World, Minted)> {
             owners: spec.owners.clone(),
             expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
             now,
-            creator: Creator::Session(UserFacts {
-                status: AccountStatus::Active,
-                organization: false,
-                ..world.user(&spec.owner).unwrap_or(UserFacts {
-                    name: spec.owner.clone(),
+            creator: Creator::Session(Account {
+                name: spec.owner.clone(),
+                facts: UserFacts {
                     status: AccountStatus::Active,
-                    site_admin: false,
-                    visibility: Visibility::Public,
                     organization: false,
-                })
+                    ..world.user(&spec.owner).unwrap_or(UserFacts {
+                        status: AccountStatus::Active,
+                        site_admin: false,
+                        visibility: Visibility::Public,
+                        organization: false,
+                    })
+                },
             }),
             existing_names: vec![],
             bound_facts: spec
                 .repositories
                 .iter()
-                .map(|r| BatchTarget {
+                .map(|r| BoundRepository {
                     repository: r.clone(),
-                    facts: world.repository(r, Some(&spec.owner)),
+                    facts: world.repository(r, Some(&spec.owner), false),
                 })
                 .collect(),
             ip: None,
@@ -1251,7 +1329,8 @@ pub fn prepare(fam: &Family) -> Res<(Authorizer, World, Minted)> {
             issued.record.parent = Some("parent-token".into());
         }
         if spec.corrupt_hash {
-            issued.record.secret_hash = vec![0u8; 32];
+            // A digest that binds the record to no secret.
+            issued.record.secret = SecretDigest::HmacTag([0u8; 32]);
         }
         if spec.store {
             world.add_token(&issued.record);

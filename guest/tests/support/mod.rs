@@ -1,6 +1,8 @@
 //! Generated worlds, credentials, token records and requests for the policy's property
-//! tests, and the fact gathering of a correct host (host-harness `request.rs` `gather`,
-//! `world.rs` `repository`/`namespace`/`user`), written against the policy core only.
+//! tests, and the facts a correct host answers (host-harness `facts.rs` `lookup` and
+//! `repositories`, `world.rs` `repository`/`namespace`/`user`) through [`WorldFacts`], a
+//! `policy::Facts` that also records what the policy asked ([`Gathered`]) and counts its
+//! calls, written against the policy core only.
 //!
 //! Shared by `guest/tests/invariants.rs` (the invariants, native) and
 //! `tests/tests/differential.rs` (native core against the wasm component), so both
@@ -14,15 +16,15 @@
 use std::sync::LazyLock;
 
 use forge_authz_guest::policy::principal::{PLACEHOLDER_USERNAMES, same_name};
-use forge_authz_guest::policy::refs::{SOME_ID, ZERO_ID};
-use forge_authz_guest::policy::scope::{CATEGORIES, Category};
-use forge_authz_guest::policy::token::ENTROPY_BYTES;
+use forge_authz_guest::policy::scope::{CATEGORIES, Categories, Category};
+use forge_authz_guest::policy::token::{ENTROPY_BYTES, secret_hash};
 use forge_authz_guest::policy::{
-    AccountStatus, ApiRequest, Authorizer, BatchTarget, Config, CreationRequest, CreationStep,
-    Creator, Credential, Decision, GitAction, GitRequest, Input, IssueRequest, KeyKind,
-    NamespaceFacts, Options, PrivilegedOperation, ProtectedRef, RefAccess, RefPermissions,
-    RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SigningKey, SshKey, Timestamp,
-    TokenRecord, Transport, UserFacts, Visibility,
+    AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest, BoundRepository, Config,
+    CreationRequest, CreationStep, Creator, Credential, Decision, Engine, FactAnswer, FactQuery,
+    Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method, NamespaceFacts, Options,
+    PrivilegedOperation, ProtectedRef, RefAccess, RefChange, RefPermissions, RefPermissionsRequest,
+    RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SecretDigest, SigningKey, SshKey,
+    Timestamp, TokenFacts, TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -137,7 +139,7 @@ pub const REF_NAMES: [&str; 14] = [
     "refs/heads/a..b",
     "refs/heads/x.lock",
 ];
-/// HTTP methods, one malformed.
+/// HTTP methods as sent, one lower-case and one malformed.
 pub const METHODS: [&str; 9] = [
     "GET",
     "HEAD",
@@ -149,6 +151,22 @@ pub const METHODS: [&str; 9] = [
     "get",
     "BAD METHOD",
 ];
+
+/// A method as the host passes it: the seven the contract names (as sent, upper-case),
+/// anything else as `other`.
+pub fn method(sent: &str) -> Method {
+    match sent {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "OPTIONS" => Method::Options,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        other => Method::Other(other.to_string()),
+    }
+}
+
 /// Every privileged operation.
 pub const OPERATIONS: [PrivilegedOperation; 8] = [
     PrivilegedOperation::RepositorySettings,
@@ -262,7 +280,6 @@ impl World {
     pub fn user(&self, name: &str) -> Option<UserFacts> {
         let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
         Some(UserFacts {
-            name: a.name.into(),
             status: a.status,
             site_admin: a.site_admin,
             visibility: a.visibility,
@@ -286,11 +303,18 @@ impl World {
             .find(|r| same_name(r.owner, owner) && same_name(r.name, name))
     }
 
-    /// `world.rs` `repository`: facts for `actor` (None: anonymous). The role is the
-    /// actor's collaborator role or organisation membership role, whichever is higher.
-    pub fn repository(&self, path: &str, actor: Option<&str>) -> Option<RepositoryFacts> {
+    /// `world.rs` `repository`: facts as `viewer` (None: anonymous) sees them. The role is
+    /// the viewer's collaborator role or organisation membership role, whichever is
+    /// higher; the registrant only when `registrant` is asked for (`facts.rs`
+    /// `registrant_if_asked`).
+    pub fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+        registrant: bool,
+    ) -> Option<RepositoryFacts> {
         let r = self.repo(path)?;
-        let role = actor.map_or(Role::None, |a| {
+        let role = viewer.map_or(Role::None, |a| {
             let collaborator = r
                 .collaborators
                 .iter()
@@ -299,8 +323,6 @@ impl World {
             collaborator.max(self.member_role(r.owner, a))
         });
         Some(RepositoryFacts {
-            owner: r.owner.into(),
-            name: r.name.into(),
             // An owner missing from the accounts is treated as private.
             owner_visibility: self
                 .user(r.owner)
@@ -310,21 +332,20 @@ impl World {
             archived: r.archived,
             role,
             protected_refs: r.protected_refs.clone(),
-            registrant: r.registrant.map(str::to_string),
+            registrant: r.registrant.filter(|_| registrant).map(str::to_string),
         })
     }
 
-    /// `world.rs` `namespace`: the actor's role is admin in their own user namespace,
-    /// their membership role in an organisation, none elsewhere.
-    pub fn namespace(&self, name: &str, actor: Option<&str>) -> Option<NamespaceFacts> {
+    /// `world.rs` `namespace`: the viewer's role is admin in their own user namespace,
+    /// their membership role in an organisation, none elsewhere (and none for anonymous).
+    pub fn namespace(&self, name: &str, viewer: Option<&str>) -> Option<NamespaceFacts> {
         let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
-        let member_role = match actor {
+        let member_role = match viewer {
             None => Role::None,
             Some(x) if !a.organization && same_name(a.name, x) => Role::Admin,
             Some(x) => self.member_role(a.name, x),
         };
         Some(NamespaceFacts {
-            name: a.name.into(),
             organization: a.organization,
             visibility: a.visibility,
             member_role,
@@ -349,33 +370,369 @@ impl World {
         let name = NAMES.get(i)?;
         self.accounts.iter_mut().find(|a| a.name == *name)
     }
+
+    /// `facts.rs` `lookup`: the token's record (as a decision needs it) and its owner's
+    /// account, the account, the `sudo` target, then the repository and namespace as the
+    /// query's viewer sees them (the token's owner as its record names it; anonymous when
+    /// the token has no record).
+    pub fn answer(&self, q: &FactQuery<'_>) -> FactAnswer {
+        let token = q.token.and_then(|id| self.token(id)).map(|r| r.facts());
+        let owner_name = token.as_ref().map(|t| t.owner.clone());
+        let viewer = match q.viewer {
+            Viewer::Anonymous => None,
+            Viewer::TokenOwner => owner_name.as_deref(),
+            Viewer::Account => q.account,
+            Viewer::Sudo => q.sudo,
+        };
+        FactAnswer {
+            owner: owner_name.as_deref().and_then(|o| self.user(o)),
+            account: q.account.and_then(|a| self.user(a)),
+            sudo: q.sudo.and_then(|s| self.user(s)),
+            repository: q
+                .repository
+                .and_then(|p| self.repository(p, viewer, q.registrant)),
+            namespace: q.namespace.and_then(|n| self.namespace(n, viewer)),
+            token,
+        }
+    }
+
+    /// `facts.rs` `repositories`: each path as `viewer` sees it, no registrant.
+    pub fn repositories(
+        &self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>> {
+        paths
+            .iter()
+            .map(|p| self.repository(p, viewer, false))
+            .collect()
+    }
 }
 
-/// What a request asks, with its inputs gathered.
+// ---------------------------------------------------------------------------------------
+// The facts a correct host answers, what the policy asked, and replaying an answer.
+
+/// A [`FactQuery`] as the policy asked it, owned (it prints and compares).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Prepared {
-    /// `decide`.
-    One(Input),
-    /// `decide_batch`.
-    Batch(Input, Vec<BatchTarget>),
-    /// `ref_permissions`.
-    Perms(Input, Vec<String>),
+pub struct Query {
+    pub token: Option<String>,
+    pub account: Option<String>,
+    pub sudo: Option<String>,
+    pub repository: Option<String>,
+    pub namespace: Option<String>,
+    pub viewer: Viewer,
+    pub registrant: bool,
 }
 
-impl Prepared {
-    /// The input (of every kind).
-    pub fn input(&self) -> &Input {
-        match self {
-            Prepared::One(i) | Prepared::Batch(i, _) | Prepared::Perms(i, _) => i,
+impl Query {
+    pub fn of(q: &FactQuery<'_>) -> Query {
+        Query {
+            token: q.token.map(str::to_string),
+            account: q.account.map(str::to_string),
+            sudo: q.sudo.map(str::to_string),
+            repository: q.repository.map(str::to_string),
+            namespace: q.namespace.map(str::to_string),
+            viewer: q.viewer,
+            registrant: q.registrant,
+        }
+    }
+}
+
+/// The `repositories` call of a batch: the paths and viewer asked, the answers given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchAnswer {
+    pub paths: Vec<String>,
+    pub viewer: Option<String>,
+    pub answers: Vec<Option<RepositoryFacts>>,
+}
+
+/// What the host answered during one policy call: the first `lookup` (its query and
+/// answer) and the first `repositories` call. A property may edit the answers and replay
+/// them ([`Replay`]): the old tests' "decide with these facts instead".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gathered {
+    pub lookup: Option<(Query, FactAnswer)>,
+    pub batch: Option<BatchAnswer>,
+}
+
+impl Gathered {
+    /// The query asked, if any.
+    pub fn query(&self) -> Option<&Query> {
+        self.lookup.as_ref().map(|(q, _)| q)
+    }
+
+    /// The answer given, if anything was asked.
+    pub fn answer(&self) -> Option<&FactAnswer> {
+        self.lookup.as_ref().map(|(_, a)| a)
+    }
+
+    /// The answer, mutably.
+    pub fn answer_mut(&mut self) -> Option<&mut FactAnswer> {
+        self.lookup.as_mut().map(|(_, a)| a)
+    }
+
+    /// The token's record, as answered.
+    pub fn token(&self) -> Option<&TokenFacts> {
+        self.answer()?.token.as_ref()
+    }
+
+    /// The repository, as answered.
+    pub fn repository(&self) -> Option<&RepositoryFacts> {
+        self.answer()?.repository.as_ref()
+    }
+
+    /// The namespace, as answered.
+    pub fn namespace(&self) -> Option<&NamespaceFacts> {
+        self.answer()?.namespace.as_ref()
+    }
+
+    /// The `sudo` target (login as asked, facts as answered).
+    pub fn sudo(&self) -> Option<(&str, &UserFacts)> {
+        let a = self.answer()?;
+        Some((self.query()?.sudo.as_deref()?, a.sudo.as_ref()?))
+    }
+
+    /// The account behind the credential (login and facts): the token's owner, as its
+    /// record names it, or the session's or SSH user key's account.
+    pub fn user(&self) -> Option<(&str, &UserFacts)> {
+        let (q, a) = self.lookup.as_ref()?;
+        match &a.token {
+            Some(t) => Some((t.owner.as_str(), a.owner.as_ref()?)),
+            None if q.token.is_none() => Some((q.account.as_deref()?, a.account.as_ref()?)),
+            None => None,
         }
     }
 
-    /// The input, mutably.
-    pub fn input_mut(&mut self) -> &mut Input {
-        match self {
-            Prepared::One(i) | Prepared::Batch(i, _) | Prepared::Perms(i, _) => i,
+    /// The account the request acts as, whose view the facts describe (the query's
+    /// viewer): the `sudo` target, else [`Gathered::user`]. `None`: anonymous.
+    pub fn acting(&self) -> Option<(&str, &UserFacts)> {
+        match self.query()?.viewer {
+            Viewer::Anonymous => None,
+            Viewer::Sudo => self.sudo(),
+            Viewer::TokenOwner | Viewer::Account => self.user(),
         }
     }
+
+    /// Each repository of a batch with the facts answered for it (`None`: no such
+    /// repository, or never asked: malformed paths never reach the host).
+    pub fn batch_targets(&self, repositories: &[String]) -> Vec<(String, Option<RepositoryFacts>)> {
+        let mut answers = self
+            .batch
+            .as_ref()
+            .map(|b| b.answers.clone())
+            .unwrap_or_default()
+            .into_iter();
+        repositories
+            .iter()
+            .map(|p| {
+                let facts = if forge_authz_guest::policy::principal::valid_repository_path(p) {
+                    answers.next().flatten()
+                } else {
+                    None
+                };
+                (p.clone(), facts)
+            })
+            .collect()
+    }
+}
+
+/// A correct host's facts for a world (`facts.rs`), recording what the policy asked
+/// ([`Gathered`]) and counting the calls.
+#[derive(Debug)]
+pub struct WorldFacts<'w> {
+    pub world: &'w World,
+    pub gathered: Gathered,
+    /// `lookup` calls.
+    pub lookups: usize,
+    /// `repositories` calls.
+    pub batches: usize,
+    /// Every query asked, in order.
+    pub queries: Vec<Query>,
+}
+
+impl<'w> WorldFacts<'w> {
+    pub fn new(world: &'w World) -> WorldFacts<'w> {
+        WorldFacts {
+            world,
+            gathered: Gathered::default(),
+            lookups: 0,
+            batches: 0,
+            queries: Vec::new(),
+        }
+    }
+}
+
+impl Facts for WorldFacts<'_> {
+    fn lookup(&mut self, query: &FactQuery<'_>) -> FactAnswer {
+        self.lookups += 1;
+        self.queries.push(Query::of(query));
+        let answer = self.world.answer(query);
+        if self.gathered.lookup.is_none() {
+            self.gathered.lookup = Some((Query::of(query), answer.clone()));
+        }
+        answer
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>> {
+        self.batches += 1;
+        let answers = self.world.repositories(paths, viewer);
+        if self.gathered.batch.is_none() {
+            self.gathered.batch = Some(BatchAnswer {
+                paths: paths.to_vec(),
+                viewer: viewer.map(str::to_string),
+                answers: answers.clone(),
+            });
+        }
+        answers
+    }
+}
+
+/// Facts that answer exactly what was [`Gathered`] (edited or not). The policy must ask
+/// exactly what it asked when the answers were gathered: anything else stops the test.
+#[derive(Debug)]
+pub struct Replay<'g> {
+    pub gathered: &'g Gathered,
+}
+
+impl Facts for Replay<'_> {
+    fn lookup(&mut self, query: &FactQuery<'_>) -> FactAnswer {
+        let asked = Query::of(query);
+        match &self.gathered.lookup {
+            Some((q, answer)) if *q == asked => answer.clone(),
+            other => panic!("replay: the policy asked {asked:?}; gathered {other:?}"),
+        }
+    }
+
+    fn repositories(
+        &mut self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Vec<Option<RepositoryFacts>> {
+        match &self.gathered.batch {
+            Some(b) if b.paths == paths && b.viewer.as_deref() == viewer => b.answers.clone(),
+            other => {
+                panic!("replay: the policy asked for {paths:?} as {viewer:?}; gathered {other:?}")
+            }
+        }
+    }
+}
+
+/// A policy call: what the host passes beside its facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `authorize`.
+    One(AuthorizeRequest),
+    /// `authorize_batch`.
+    Batch(BatchRequest),
+    /// `ref_permissions`.
+    Perms(RefPermissionsRequest),
+}
+
+impl Call {
+    /// Ask the policy, with these facts.
+    pub fn run(&self, authz: &Authorizer, facts: &mut dyn Facts) -> Answer {
+        match self {
+            Call::One(r) => Answer::One(authz.authorize(r, facts)),
+            Call::Batch(r) => Answer::Batch(authz.authorize_batch(r, facts)),
+            Call::Perms(r) => Answer::Perms(authz.ref_permissions(r, facts)),
+        }
+    }
+
+    /// Ask an [`Engine`] (the authorizer with its token cache), with these facts.
+    pub fn run_engine(&self, engine: &mut Engine, facts: &mut dyn Facts) -> Answer {
+        match self {
+            Call::One(r) => Answer::One(engine.authorize(r, facts)),
+            Call::Batch(r) => Answer::Batch(engine.authorize_batch(r, facts)),
+            Call::Perms(r) => Answer::Perms(engine.ref_permissions(r, facts)),
+        }
+    }
+
+    /// The credential.
+    pub fn credential(&self) -> &Credential {
+        match self {
+            Call::One(r) => &r.credential,
+            Call::Batch(r) => &r.credential,
+            Call::Perms(r) => &r.credential,
+        }
+    }
+
+    /// Further tokens in the same request (a ref-permissions call carries none).
+    pub fn also_presented(&self) -> &[String] {
+        match self {
+            Call::One(r) => &r.also_presented,
+            Call::Batch(r) => &r.also_presented,
+            Call::Perms(r) => &r.also_presented,
+        }
+    }
+
+    /// The same call with another credential.
+    pub fn with_credential(&self, credential: Credential, also: Vec<String>) -> Call {
+        let mut c = self.clone();
+        match &mut c {
+            Call::One(r) => {
+                r.credential = credential;
+                r.also_presented = also;
+            }
+            Call::Batch(r) => {
+                r.credential = credential;
+                r.also_presented = also;
+            }
+            Call::Perms(r) => {
+                r.credential = credential;
+                r.also_presented = also;
+            }
+        }
+        c
+    }
+}
+
+/// The call the host makes for a request (`request.rs` `authorize`).
+pub fn call(credential: &Credential, also: &[String], ask: &Ask, explain: bool) -> Call {
+    match ask {
+        Ask::One(r) => Call::One(AuthorizeRequest {
+            credential: credential.clone(),
+            also_presented: also.to_vec(),
+            request: r.clone(),
+            now: NOW,
+            explain,
+        }),
+        Ask::Batch {
+            transport,
+            action,
+            repositories,
+        } => Call::Batch(BatchRequest {
+            credential: credential.clone(),
+            also_presented: also.to_vec(),
+            transport: *transport,
+            action: *action,
+            repositories: repositories.clone(),
+            now: NOW,
+            explain,
+        }),
+        Ask::Perms {
+            transport,
+            repository,
+            refs,
+        } => Call::Perms(RefPermissionsRequest {
+            credential: credential.clone(),
+            also_presented: also.to_vec(),
+            transport: *transport,
+            repository: repository.clone(),
+            refs: refs.clone(),
+            now: NOW,
+        }),
+    }
+}
+
+/// A call with the facts a correct host answered for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub call: Call,
+    pub gathered: Gathered,
 }
 
 /// What the policy answered.
@@ -388,14 +745,15 @@ pub enum Answer {
 
 impl Answer {
     /// Everything granted: `(target, 0, 0)` for an allowed decision, `(target, 1 + i, 0)`
-    /// for its allowed ref update `i`, `(i, 0, 1 + p)` for permission `p` on ref `i`.
+    /// for its allowed ref update `i`, `(i, 0, 1 + p)` for permission `p` on ref `i`
+    /// (create, push, force-push).
     pub fn grants(&self) -> std::collections::BTreeSet<(usize, usize, usize)> {
         let mut out = std::collections::BTreeSet::new();
         let mut decision = |t: usize, d: &Decision| {
-            if d.allow {
+            if d.allow() {
                 out.insert((t, 0, 0));
-                for (i, v) in d.refs.iter().enumerate() {
-                    if v.allow {
+                for (i, v) in d.refs.iter().flatten().enumerate() {
+                    if v.allow() {
                         out.insert((t, 1 + i, 0));
                     }
                 }
@@ -406,8 +764,10 @@ impl Answer {
             Answer::Batch(ds) => ds.iter().enumerate().for_each(|(t, d)| decision(t, d)),
             Answer::Perms(ps) => {
                 for (i, p) in ps.iter().enumerate() {
-                    for x in &p.permissions {
-                        out.insert((i, 0, 1 + *x as usize));
+                    for (k, on) in [p.create, p.push, p.force_push].into_iter().enumerate() {
+                        if on {
+                            out.insert((i, 0, 1 + k));
+                        }
                     }
                 }
             }
@@ -418,101 +778,25 @@ impl Answer {
     /// The answer with every trace removed.
     pub fn without_trace(mut self) -> Answer {
         match &mut self {
-            Answer::One(d) => d.trace.clear(),
-            Answer::Batch(ds) => ds.iter_mut().for_each(|d| d.trace.clear()),
+            Answer::One(d) => d.trace = None,
+            Answer::Batch(ds) => ds.iter_mut().for_each(|d| d.trace = None),
             Answer::Perms(_) => {}
         }
         self
     }
 }
 
-/// Ask the policy.
+/// Ask the policy with the gathered facts (replayed, edited or not).
 pub fn run(authz: &Authorizer, p: &Prepared) -> Answer {
-    match p {
-        Prepared::One(i) => Answer::One(authz.decide(i)),
-        Prepared::Batch(i, t) => Answer::Batch(authz.decide_batch(i, t)),
-        Prepared::Perms(i, n) => Answer::Perms(authz.ref_permissions(i, n)),
-    }
+    p.call.run(
+        authz,
+        &mut Replay {
+            gathered: &p.gathered,
+        },
+    )
 }
 
-/// The account a request's facts are gathered for: the token's owner (for a genuine token
-/// with a stored record), the SSH user key's owner, the session's user.
-fn actor_of(credential: &Credential, token: Option<&TokenRecord>) -> Option<String> {
-    match (token, credential) {
-        (Some(t), _) => Some(t.owner.clone()),
-        (None, Credential::SshKey(k)) if k.kind == KeyKind::User => Some(k.owner.clone()),
-        (None, Credential::Session(u)) => Some(u.clone()),
-        _ => None,
-    }
-}
-
-/// `request.rs` `gather`: verify the credential with no store; look the record up only for
-/// a genuine token; gather the acting user's facts and the targets' facts for the acting
-/// account (the `sudo` target when there is one).
-pub fn gather(
-    authz: &Authorizer,
-    world: &World,
-    credential: &Credential,
-    also: &[String],
-    request: Request,
-    explain: bool,
-) -> Input {
-    let mut verified = authz.verify(credential);
-    if matches!(verified, Ok(None))
-        && let Some(extra) = also.iter().find(|t| !t.is_empty())
-    {
-        verified = authz.verify(&Credential::Bearer(extra.clone()));
-    }
-    let token = match &verified {
-        Ok(Some(v)) => world.token(&v.token_id),
-        _ => None,
-    };
-    let actor = actor_of(credential, token.as_ref());
-    let user = actor.as_deref().and_then(|a| world.user(a));
-    let sudo_target = match &request {
-        Request::Api(a) => a.sudo.clone(),
-        _ => None,
-    };
-    let sudo = sudo_target.as_deref().and_then(|s| world.user(s));
-    let actor = sudo_target.or(actor);
-    let actor = actor.as_deref();
-    let (repository, namespace) = match &request {
-        Request::Git(g) => (world.repository(&g.repository, actor), None),
-        Request::Create(c) => {
-            let owner = c
-                .repository
-                .split_once('/')
-                .map(|(o, _)| o)
-                .unwrap_or_default();
-            (
-                world.repository(&c.repository, actor),
-                world.namespace(owner, actor),
-            )
-        }
-        Request::Api(a) => (
-            a.repository
-                .as_deref()
-                .and_then(|r| world.repository(r, actor)),
-            a.namespace
-                .as_deref()
-                .and_then(|n| world.namespace(n, actor)),
-        ),
-    };
-    Input {
-        credential: credential.clone(),
-        also_presented: also.to_vec(),
-        token,
-        user,
-        repository,
-        namespace,
-        sudo,
-        request,
-        now: NOW,
-        explain,
-    }
-}
-
-/// Gather a request the way the host does for each kind (`request.rs` `authorize`).
+/// Make a request's call and gather the facts a correct host answers for it.
 pub fn prepare(
     authz: &Authorizer,
     world: &World,
@@ -521,34 +805,12 @@ pub fn prepare(
     ask: &Ask,
     explain: bool,
 ) -> Prepared {
-    match ask {
-        Ask::One(r) => Prepared::One(gather(authz, world, credential, also, r.clone(), explain)),
-        Ask::Perms(g, names) => Prepared::Perms(
-            gather(
-                authz,
-                world,
-                credential,
-                also,
-                Request::Git(g.clone()),
-                explain,
-            ),
-            names.clone(),
-        ),
-        Ask::Batch(g, paths) => {
-            // The host's git request names the first repository of the batch.
-            let mut first = g.clone();
-            first.repository = paths.first().cloned().unwrap_or_default();
-            let input = gather(authz, world, credential, also, Request::Git(first), explain);
-            let actor = input.user.as_ref().map(|u| u.name.clone());
-            let targets = paths
-                .iter()
-                .map(|p| BatchTarget {
-                    repository: p.clone(),
-                    facts: world.repository(p, actor.as_deref()),
-                })
-                .collect();
-            Prepared::Batch(input, targets)
-        }
+    let call = call(credential, also, ask, explain);
+    let mut facts = WorldFacts::new(world);
+    call.run(authz, &mut facts);
+    Prepared {
+        call,
+        gathered: facts.gathered,
     }
 }
 
@@ -661,6 +923,8 @@ pub struct TokenSpec {
     pub last_used: Option<Timestamp>,
     /// Fixed entropy: the secret and id are a function of it.
     pub entropy: u8,
+    /// A record stored before contract 0.4: SHA-256 of the secret, not the HMAC tag.
+    pub legacy: bool,
 }
 
 impl TokenSpec {
@@ -676,12 +940,22 @@ impl TokenSpec {
 /// A session of the owner, with every power, as the minting creator: the records the
 /// properties need are whatever the spec says, within the minting rules where they allow.
 fn minting_session(owner: &str) -> Creator {
-    Creator::Session(UserFacts {
-        name: owner.into(),
-        status: AccountStatus::Active,
-        site_admin: true,
-        visibility: Visibility::Public,
-        organization: false,
+    session_creator(
+        owner,
+        UserFacts {
+            status: AccountStatus::Active,
+            site_admin: true,
+            visibility: Visibility::Public,
+            organization: false,
+        },
+    )
+}
+
+/// A session creator: a login and its facts.
+pub fn session_creator(name: &str, facts: UserFacts) -> Creator {
+    Creator::Session(forge_authz_guest::policy::Account {
+        name: name.into(),
+        facts,
     })
 }
 
@@ -704,9 +978,9 @@ pub fn issue_request(
 ) -> IssueRequest {
     let bound_facts = repositories
         .iter()
-        .map(|r| BatchTarget {
+        .map(|r| BoundRepository {
             repository: r.clone(),
-            facts: world.repository(r, Some(owner)),
+            facts: world.repository(r, Some(owner), false),
         })
         .collect();
     IssueRequest {
@@ -724,12 +998,13 @@ pub fn issue_request(
     }
 }
 
-/// Mint a token for real (`Authorizer::issue`, fixed entropy, so its secret, id and hash
-/// are genuine) from a spec. The spec's scopes and binding are minted as asked when the
+/// Mint a token for real (`Authorizer::issue`, fixed entropy, so its secret, id and HMAC
+/// tag are genuine) from a spec. The spec's scopes and binding are minted as asked when the
 /// minting rules allow them; otherwise (say a bound token with `all`, or an unknown scope)
 /// the record is the one an older policy or an import would have stored: a plain token
 /// minted with the same entropy, its scopes and binding set to the spec's. Lifecycle
-/// state (parent, expiry, revocation, last use) is then set on the record.
+/// state (parent, expiry, revocation, last use) is then set on the record, and a legacy
+/// spec's record stores SHA-256 of the secret instead of the tag.
 pub fn mint(world: &World, spec: &TokenSpec) -> (String, TokenRecord) {
     let owner = NAMES[spec.owner % NAMES.len()];
     let repositories: Vec<String> = spec.repositories.iter().map(|p| p.resolve(world)).collect();
@@ -779,6 +1054,9 @@ pub fn mint(world: &World, spec: &TokenSpec) -> (String, TokenRecord) {
     record.expires = spec.expiry.at();
     record.revoked = spec.revoked.then_some(NOW - 60);
     record.last_used = spec.last_used;
+    if spec.legacy {
+        record.secret = SecretDigest::Sha256(secret_hash(&secret));
+    }
     (secret, record)
 }
 
@@ -872,12 +1150,13 @@ pub fn credential(
     (c, vec![])
 }
 
-/// A ref update: create, fast-forward, force-push, delete, or malformed.
+/// A ref update: create, fast-forward, force-push, delete (a malformed name among the
+/// ref names). Contract 0.4 carries the change, not object ids: an update without an
+/// old or new id cannot be expressed.
 #[derive(Clone, Debug)]
 pub struct RefSpec {
     pub name: &'static str,
-    pub old: &'static str,
-    pub new: &'static str,
+    pub change: RefChange,
     pub force: bool,
 }
 
@@ -885,8 +1164,7 @@ impl RefSpec {
     pub fn update(&self) -> RefUpdate {
         RefUpdate {
             name: self.name.into(),
-            old: self.old.into(),
-            new: self.new.into(),
+            change: self.change,
             force: self.force,
         }
     }
@@ -916,16 +1194,15 @@ pub enum AskSpec {
         action: GitAction,
         refs: Vec<RefSpec>,
     },
+    /// A batch decides without ref updates (contract 0.4).
     Batch {
         transport: Transport,
         action: GitAction,
-        refs: Vec<RefSpec>,
         paths: Vec<PathSpec>,
     },
     RefPerms {
         transport: Transport,
         path: PathSpec,
-        action: GitAction,
         names: Vec<&'static str>,
     },
     Create {
@@ -940,8 +1217,16 @@ pub enum AskSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ask {
     One(Request),
-    Batch(GitRequest, Vec<String>),
-    Perms(GitRequest, Vec<String>),
+    Batch {
+        transport: Transport,
+        action: GitAction,
+        repositories: Vec<String>,
+    },
+    Perms {
+        transport: Transport,
+        repository: String,
+        refs: Vec<String>,
+    },
 }
 
 impl AskSpec {
@@ -961,31 +1246,21 @@ impl AskSpec {
             AskSpec::Batch {
                 transport,
                 action,
-                refs,
                 paths,
-            } => Ask::Batch(
-                GitRequest {
-                    transport: *transport,
-                    repository: String::new(),
-                    action: *action,
-                    refs: refs.iter().map(RefSpec::update).collect(),
-                },
-                paths.iter().map(|p| p.resolve(world)).collect(),
-            ),
+            } => Ask::Batch {
+                transport: *transport,
+                action: *action,
+                repositories: paths.iter().map(|p| p.resolve(world)).collect(),
+            },
             AskSpec::RefPerms {
                 transport,
                 path,
-                action,
                 names,
-            } => Ask::Perms(
-                GitRequest {
-                    transport: *transport,
-                    repository: path.resolve(world),
-                    action: *action,
-                    refs: vec![],
-                },
-                names.iter().map(|n| n.to_string()).collect(),
-            ),
+            } => Ask::Perms {
+                transport: *transport,
+                repository: path.resolve(world),
+                refs: names.iter().map(|n| n.to_string()).collect(),
+            },
             AskSpec::Create {
                 transport,
                 path,
@@ -996,8 +1271,8 @@ impl AskSpec {
                 step: *step,
             })),
             AskSpec::Api(a) => Ask::One(Request::Api(ApiRequest {
-                method: a.method.into(),
-                categories: a.categories.clone(),
+                method: method(a.method),
+                categories: Categories::of(&a.categories),
                 repository: a.repository.as_ref().map(|p| p.resolve(world)),
                 namespace: a.namespace.as_ref().map(NameSpec::resolve),
                 requires_auth: a.requires_auth,
@@ -1063,7 +1338,7 @@ impl Case {
         policy(self.fallback)
     }
 
-    /// The gathered inputs.
+    /// The call and the facts a correct host answers for it.
     pub fn prepared(&self) -> Prepared {
         prepare(
             self.authz(),
@@ -1075,9 +1350,15 @@ impl Case {
         )
     }
 
-    /// The policy's answer.
+    /// The call the host makes.
+    pub fn call(&self) -> Call {
+        call(&self.credential, &self.also, &self.ask, self.explain)
+    }
+
+    /// The policy's answer, the facts answered from the world.
     pub fn answer(&self) -> Answer {
-        run(self.authz(), &self.prepared())
+        self.call()
+            .run(self.authz(), &mut WorldFacts::new(&self.world))
     }
 
     /// The same request with another credential.
@@ -1306,9 +1587,21 @@ pub fn token() -> impl Strategy<Value = TokenSpec> {
         proptest::bool::weighted(0.05),
         proptest::option::of(prop_oneof![Just(NOW - 30), Just(NOW - 3_600)]),
         any::<u8>(),
+        proptest::bool::weighted(0.2),
     )
         .prop_map(
-            |(owner, scopes, repositories, owners, child, expiry, revoked, last_used, entropy)| {
+            |(
+                owner,
+                scopes,
+                repositories,
+                owners,
+                child,
+                expiry,
+                revoked,
+                last_used,
+                entropy,
+                legacy,
+            )| {
                 TokenSpec {
                     owner,
                     scopes,
@@ -1319,6 +1612,7 @@ pub fn token() -> impl Strategy<Value = TokenSpec> {
                     revoked,
                     last_used,
                     entropy,
+                    legacy,
                 }
             },
         )
@@ -1388,14 +1682,16 @@ pub fn action() -> impl Strategy<Value = GitAction> {
 pub fn ref_spec() -> impl Strategy<Value = RefSpec> {
     (
         select(REF_NAMES.to_vec()),
-        prop_oneof![3 => Just(ZERO_ID), 6 => Just(SOME_ID), 1 => Just("")],
-        prop_oneof![2 => Just(ZERO_ID), 7 => Just(SOME_ID), 1 => Just("abc")],
+        prop_oneof![
+            3 => Just(RefChange::Create),
+            6 => Just(RefChange::Update),
+            2 => Just(RefChange::Delete),
+        ],
         any::<bool>(),
     )
-        .prop_map(|(name, old, new, force)| RefSpec {
+        .prop_map(|(name, change, force)| RefSpec {
             name,
-            old,
-            new,
+            change,
             force,
         })
 }
@@ -1471,13 +1767,11 @@ pub fn batch_ask() -> impl Strategy<Value = AskSpec> {
     (
         transport(),
         action(),
-        proptest::collection::vec(ref_spec(), 0..3),
         proptest::collection::vec(path(), 0..5),
     )
-        .prop_map(|(transport, action, refs, paths)| AskSpec::Batch {
+        .prop_map(|(transport, action, paths)| AskSpec::Batch {
             transport,
             action,
-            refs,
             paths,
         })
 }
@@ -1486,13 +1780,11 @@ pub fn perms_ask() -> impl Strategy<Value = AskSpec> {
     (
         transport(),
         path(),
-        action(),
         proptest::collection::vec(select(REF_NAMES.to_vec()), 0..4),
     )
-        .prop_map(|(transport, path, action, names)| AskSpec::RefPerms {
+        .prop_map(|(transport, path, names)| AskSpec::RefPerms {
             transport,
             path,
-            action,
             names,
         })
 }
