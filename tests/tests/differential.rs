@@ -1,16 +1,39 @@
-//! Differential test: the native policy core and the wasm component decide the same
-//! generated inputs identically — decisions (with their traces and effects), batch
-//! decisions, ref permissions and token verification.
+//! Differential test: the native policy core and the wasm component, both behind the
+//! host's `forge_authz_host::policy::Policy` trait, answer every generated call
+//! identically — `verify` on the credential; `authorize` decisions (verdict, message,
+//! detail, per-ref verdicts, effects, trace) and what the host learned from the facts it
+//! served (`Gathered`); `authorize_batch` decisions; `ref_permissions` — and ask the host
+//! identical fact queries: the same `facts.lookup` and `facts.repositories` calls, with
+//! the same arguments, in the same order.
 //!
-//! The inputs are those of the policy's property tests (`guest/tests/support`: small
-//! worlds, tokens minted for real, every credential and request kind, facts gathered as a
-//! correct host gathers them), built as core values and converted to WIT values by the
-//! `*_out` functions below; each conversion is checked to come back unchanged through the
-//! component's own WIT-to-core conversions (`guest/src/convert.rs`). The same WIT input
-//! then goes to `forge_authz_tests::native` and `forge_authz_tests::wasm`.
+//! The calls are those of the policy's property tests (`guest/tests/support`,
+//! `scenario()`: small worlds, tokens minted for real, every credential and request kind),
+//! built as core values and converted to WIT values by the `*_out` functions below; each
+//! is checked to come back unchanged through the conversions the component itself uses
+//! (`forge_authz_host::wit::core::{authorize_in, batch_request_in,
+//! ref_permissions_request_in}`, i.e. `guest/src/convert.rs`). Every `authorize` call that
+//! names a repository is also asked as Launchpad ref permissions on two refs. The test
+//! world's facts are served to both engines as a host `FactSource` (the component asks it
+//! through its `facts` import, the native core through the same trait), which logs every
+//! query and answer; each answer is checked against the support module's `World::answer`
+//! (the facts the property tests decide on), so the facts' core-to-WIT conversions are
+//! checked too.
 //!
-//! Cases: `PROPTEST_CASES`, default 10,000 (about 6 s in the dev profile; 100,000 take
-//! about a minute).
+//! Both engines are also checked against the bare core: an `Authorizer` with no token
+//! cache, deciding the same call on the support module's `WorldFacts`, must give the same
+//! answers (the engines' WIT answers converted back with the shared `*_in` functions) and
+//! ask the same queries.
+//!
+//! The two native engines and two wasm instances (default options, and
+//! `binding_fallback_to_anonymous`) are kept warm in a thread-local across all cases, as a
+//! long-lived host keeps them: their verified-token caches (64 slots; the generated
+//! secrets come from 256 entropy seeds) fill up, hit, and evict, and each case presents
+//! its secret with a different record, expiry or revocation in a different world. A
+//! generated flag decides whether `verify` runs before or after the decision calls, so
+//! decisions are made both on a cache miss and on a secret `verify` just remembered.
+//!
+//! Cases: `PROPTEST_CASES`, default 10,000 (about 8 s in the dev profile on a 2-core
+//! machine; 50,000 take about 40 s).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,47 +48,17 @@ mod support;
 use std::cell::RefCell;
 
 use forge_authz_guest::policy;
-use forge_authz_host::policy::Policy;
+use forge_authz_host::facts::{Answered, FactSource, FoundRepository, Gathered};
+use forge_authz_host::policy::{Policy, PolicyFailure, WasmPolicy};
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 use forge_authz_tests::native::NativePolicy;
 use forge_authz_tests::{native, wasm};
 use proptest::prelude::*;
-use support::{Prepared, proptest_config, scenario};
-
-/// The component's WIT-to-core conversions, to check the core-to-WIT ones against.
-mod back {
-    use forge_authz_guest::policy;
-    use forge_authz_host::wit;
-    include!("../../guest/src/convert.rs");
-
-    pub fn input(i: wit::Input) -> policy::Input {
-        input_in(i)
-    }
-
-    pub fn target(t: wit::BatchTarget) -> policy::BatchTarget {
-        batch_in(t)
-    }
-}
+use support::{Answer, Call, Case, Query, World, WorldFacts, proptest_config, scenario};
 
 // ---------------------------------------------------------------------------------------
-// Core values to WIT values (the inputs the generators make).
-
-fn visibility_out(v: policy::Visibility) -> wit::Visibility {
-    match v {
-        policy::Visibility::Public => wit::Visibility::Public,
-        policy::Visibility::Limited => wit::Visibility::Limited,
-        policy::Visibility::Private => wit::Visibility::Private,
-    }
-}
-
-fn role_out(r: policy::Role) -> wit::Role {
-    match r {
-        policy::Role::None => wit::Role::None,
-        policy::Role::Read => wit::Role::Read,
-        policy::Role::Write => wit::Role::Write,
-        policy::Role::Admin => wit::Role::Admin,
-    }
-}
+// Core values to WIT values: the calls the generators make, and the facts of their world.
 
 fn config_out(c: policy::Config) -> wit::Config {
     wit::Config {
@@ -108,28 +101,183 @@ fn credential_out(c: policy::Credential) -> wit::Credential {
     }
 }
 
-fn record_out(r: policy::TokenRecord) -> wit::TokenRecord {
-    wit::TokenRecord {
-        id: r.id,
-        owner: r.owner,
-        name: r.name,
-        scopes: r.scopes,
+/// Further tokens as the host passes them: `none` when there are none.
+fn also_out(also: Vec<String>) -> Option<Vec<String>> {
+    (!also.is_empty()).then_some(also)
+}
+
+fn transport_out(t: policy::Transport) -> wit::Transport {
+    match t {
+        policy::Transport::Http => wit::Transport::Http,
+        policy::Transport::Ssh => wit::Transport::Ssh,
+    }
+}
+
+fn action_out(a: policy::GitAction) -> wit::GitAction {
+    match a {
+        policy::GitAction::Pull => wit::GitAction::Pull,
+        policy::GitAction::Push => wit::GitAction::Push,
+    }
+}
+
+fn visibility_out(v: policy::Visibility) -> wit::Visibility {
+    match v {
+        policy::Visibility::Public => wit::Visibility::Public,
+        policy::Visibility::Limited => wit::Visibility::Limited,
+        policy::Visibility::Private => wit::Visibility::Private,
+    }
+}
+
+fn role_out(r: policy::Role) -> wit::Role {
+    match r {
+        policy::Role::None => wit::Role::None,
+        policy::Role::Read => wit::Role::Read,
+        policy::Role::Write => wit::Role::Write,
+        policy::Role::Admin => wit::Role::Admin,
+    }
+}
+
+fn method_out(m: policy::Method) -> wit::HttpMethod {
+    match m {
+        policy::Method::Get => wit::HttpMethod::Get,
+        policy::Method::Head => wit::HttpMethod::Head,
+        policy::Method::Options => wit::HttpMethod::Options,
+        policy::Method::Post => wit::HttpMethod::Post,
+        policy::Method::Put => wit::HttpMethod::Put,
+        policy::Method::Patch => wit::HttpMethod::Patch,
+        policy::Method::Delete => wit::HttpMethod::Delete,
+        policy::Method::Other(m) => wit::HttpMethod::Other(m),
+    }
+}
+
+fn categories_out(c: policy::scope::Categories) -> wit::ScopeCategories {
+    use policy::scope::Category as C;
+    c.iter()
+        .map(|cat| match cat {
+            C::ActivityPub => wit::ScopeCategories::ACTIVITYPUB,
+            C::Admin => wit::ScopeCategories::ADMIN,
+            C::Misc => wit::ScopeCategories::MISC,
+            C::Notification => wit::ScopeCategories::NOTIFICATION,
+            C::Organization => wit::ScopeCategories::ORGANIZATION,
+            C::Package => wit::ScopeCategories::PACKAGE,
+            C::Issue => wit::ScopeCategories::ISSUE,
+            C::Repository => wit::ScopeCategories::REPOSITORY,
+            C::User => wit::ScopeCategories::USER,
+        })
+        .fold(wit::ScopeCategories::empty(), |set, flag| set | flag)
+}
+
+fn operation_out(o: policy::PrivilegedOperation) -> wit::PrivilegedOperation {
+    use policy::PrivilegedOperation as P;
+    match o {
+        P::RepositorySettings => wit::PrivilegedOperation::RepositorySettings,
+        P::DeleteRepository => wit::PrivilegedOperation::DeleteRepository,
+        P::TransferRepository => wit::PrivilegedOperation::TransferRepository,
+        P::ConvertMirror => wit::PrivilegedOperation::ConvertMirror,
+        P::GenerateFromTemplate => wit::PrivilegedOperation::GenerateFromTemplate,
+        P::CreateForOtherOwner => wit::PrivilegedOperation::CreateForOtherOwner,
+        P::ViewAdminDetails => wit::PrivilegedOperation::ViewAdminDetails,
+        P::Moderate => wit::PrivilegedOperation::Moderate,
+    }
+}
+
+fn git_out(g: policy::GitRequest) -> wit::GitRequest {
+    let refs: Vec<wit::RefUpdate> = g
+        .refs
+        .into_iter()
+        .map(|u| wit::RefUpdate {
+            name: u.name,
+            change: match u.change {
+                policy::RefChange::Create => wit::RefChange::Create,
+                policy::RefChange::Update => wit::RefChange::Update,
+                policy::RefChange::Delete => wit::RefChange::Delete,
+            },
+            force: u.force,
+        })
+        .collect();
+    wit::GitRequest {
+        transport: transport_out(g.transport),
+        repository: g.repository,
+        action: action_out(g.action),
+        // As the host passes them (`request.rs`): no ref update known is `none`.
+        refs: (!refs.is_empty()).then_some(refs),
+    }
+}
+
+fn api_out(a: policy::ApiRequest) -> wit::ApiRequest {
+    let mut route = wit::RouteFlags::empty();
+    if a.requires_auth {
+        route |= wit::RouteFlags::REQUIRES_AUTH;
+    }
+    if a.admin_only {
+        route |= wit::RouteFlags::ADMIN_ONLY;
+    }
+    if a.package {
+        route |= wit::RouteFlags::PACKAGE;
+    }
+    wit::ApiRequest {
+        method: method_out(a.method),
+        categories: categories_out(a.categories),
+        repository: a.repository,
+        namespace: a.namespace,
+        route,
+        required_role: role_out(a.required_role),
+        operation: a.operation.map(operation_out),
+        sudo: a.sudo,
+    }
+}
+
+fn request_out(r: policy::Request) -> wit::Request {
+    match r {
+        policy::Request::Git(g) => wit::Request::Git(git_out(g)),
+        policy::Request::Create(c) => wit::Request::Create(wit::CreationRequest {
+            transport: transport_out(c.transport),
+            repository: c.repository,
+            step: match c.step {
+                policy::CreationStep::PushToCreate => wit::CreationStep::PushToCreate,
+                policy::CreationStep::Confirm => wit::CreationStep::Confirm,
+                policy::CreationStep::Abort => wit::CreationStep::Abort,
+            },
+        }),
+        policy::Request::Api(a) => wit::Request::Api(api_out(a)),
+    }
+}
+
+fn authorize_out(r: policy::AuthorizeRequest) -> wit::AuthorizeRequest {
+    wit::AuthorizeRequest {
+        credential: credential_out(r.credential),
+        also_presented: also_out(r.also_presented),
+        request: request_out(r.request),
+        now: r.now,
+        explain: r.explain,
+    }
+}
+
+fn batch_request_out(r: policy::BatchRequest) -> wit::BatchRequest {
+    wit::BatchRequest {
+        credential: credential_out(r.credential),
+        also_presented: also_out(r.also_presented),
+        transport: transport_out(r.transport),
+        action: action_out(r.action),
         repositories: r.repositories,
-        owners: r.owners,
-        parent: r.parent,
-        predecessor: r.predecessor,
-        successor: r.successor,
-        last_used: r.last_used,
-        created: r.created,
-        expires: r.expires,
-        revoked: r.revoked,
-        secret_hash: r.secret_hash,
+        now: r.now,
+        explain: r.explain,
+    }
+}
+
+fn ref_permissions_request_out(r: policy::RefPermissionsRequest) -> wit::RefPermissionsRequest {
+    wit::RefPermissionsRequest {
+        credential: credential_out(r.credential),
+        also_presented: also_out(r.also_presented),
+        transport: transport_out(r.transport),
+        repository: r.repository,
+        refs: r.refs,
+        now: r.now,
     }
 }
 
 fn user_out(u: policy::UserFacts) -> wit::UserFacts {
     wit::UserFacts {
-        name: u.name,
         status: match u.status {
             policy::AccountStatus::Active => wit::AccountStatus::Active,
             policy::AccountStatus::Inactive => wit::AccountStatus::Inactive,
@@ -151,9 +299,16 @@ fn access_out(a: policy::RefAccess) -> wit::RefAccess {
 }
 
 fn repository_out(r: policy::RepositoryFacts) -> wit::RepositoryFacts {
+    let protected: Vec<wit::ProtectedRef> = r
+        .protected_refs
+        .into_iter()
+        .map(|p| wit::ProtectedRef {
+            pattern: p.pattern,
+            push: access_out(p.push),
+            force_push: access_out(p.force_push),
+        })
+        .collect();
     wit::RepositoryFacts {
-        owner: r.owner,
-        name: r.name,
         owner_visibility: visibility_out(r.owner_visibility),
         private: r.private,
         kind: match r.kind {
@@ -163,146 +318,331 @@ fn repository_out(r: policy::RepositoryFacts) -> wit::RepositoryFacts {
         },
         archived: r.archived,
         role: role_out(r.role),
-        protected_refs: r
-            .protected_refs
-            .into_iter()
-            .map(|p| wit::ProtectedRef {
-                pattern: p.pattern,
-                push: access_out(p.push),
-                force_push: access_out(p.force_push),
-            })
-            .collect(),
         registrant: r.registrant,
+        // No rule is `none`.
+        protected_refs: (!protected.is_empty()).then_some(protected),
     }
 }
 
 fn namespace_out(n: policy::NamespaceFacts) -> wit::NamespaceFacts {
     wit::NamespaceFacts {
-        name: n.name,
         organization: n.organization,
         visibility: visibility_out(n.visibility),
         member_role: role_out(n.member_role),
     }
 }
 
-fn transport_out(t: policy::Transport) -> wit::Transport {
-    match t {
-        policy::Transport::Http => wit::Transport::Http,
-        policy::Transport::Ssh => wit::Transport::Ssh,
+fn hash_out(b: [u8; 32]) -> wit::Hash256 {
+    let word = |i: usize| u64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+    wit::Hash256 {
+        w0: word(0),
+        w1: word(1),
+        w2: word(2),
+        w3: word(3),
     }
 }
 
-fn category_out(c: policy::scope::Category) -> wit::ScopeCategory {
-    use policy::scope::Category as C;
-    match c {
-        C::ActivityPub => wit::ScopeCategory::Activitypub,
-        C::Admin => wit::ScopeCategory::Admin,
-        C::Misc => wit::ScopeCategory::Misc,
-        C::Notification => wit::ScopeCategory::Notification,
-        C::Organization => wit::ScopeCategory::Organization,
-        C::Package => wit::ScopeCategory::Package,
-        C::Issue => wit::ScopeCategory::Issue,
-        C::Repository => wit::ScopeCategory::Repository,
-        C::User => wit::ScopeCategory::User,
-    }
-}
-
-fn operation_out(o: policy::PrivilegedOperation) -> wit::PrivilegedOperation {
-    use policy::PrivilegedOperation as P;
-    match o {
-        P::RepositorySettings => wit::PrivilegedOperation::RepositorySettings,
-        P::DeleteRepository => wit::PrivilegedOperation::DeleteRepository,
-        P::TransferRepository => wit::PrivilegedOperation::TransferRepository,
-        P::ConvertMirror => wit::PrivilegedOperation::ConvertMirror,
-        P::GenerateFromTemplate => wit::PrivilegedOperation::GenerateFromTemplate,
-        P::CreateForOtherOwner => wit::PrivilegedOperation::CreateForOtherOwner,
-        P::ViewAdminDetails => wit::PrivilegedOperation::ViewAdminDetails,
-        P::Moderate => wit::PrivilegedOperation::Moderate,
-    }
-}
-
-fn git_out(g: policy::GitRequest) -> wit::GitRequest {
-    wit::GitRequest {
-        transport: transport_out(g.transport),
-        repository: g.repository,
-        action: match g.action {
-            policy::GitAction::Pull => wit::GitAction::Pull,
-            policy::GitAction::Push => wit::GitAction::Push,
+fn token_facts_out(t: policy::TokenFacts) -> wit::TokenFacts {
+    wit::TokenFacts {
+        owner: t.owner,
+        scopes: t.scopes,
+        binding: t.binding.map(|b| wit::TokenBinding {
+            repositories: b.repositories,
+            owners: b.owners,
+        }),
+        child: t.child,
+        rotated: t.rotated,
+        last_used: t.last_used,
+        expires: t.expires,
+        revoked: t.revoked,
+        secret: match t.secret {
+            policy::SecretDigest::HmacTag(h) => wit::SecretDigest::HmacTag(hash_out(h)),
+            policy::SecretDigest::Sha256(h) => wit::SecretDigest::Sha256(hash_out(h)),
         },
-        refs: g
-            .refs
-            .into_iter()
-            .map(|u| wit::RefUpdate {
-                name: u.name,
-                old: u.old,
-                new: u.new,
-                force: u.force,
-            })
-            .collect(),
     }
 }
 
-fn request_out(r: policy::Request) -> wit::Request {
-    match r {
-        policy::Request::Git(g) => wit::Request::Git(git_out(g)),
-        policy::Request::Create(c) => wit::Request::Create(wit::CreationRequest {
-            transport: transport_out(c.transport),
-            repository: c.repository,
-            step: match c.step {
-                policy::CreationStep::PushToCreate => wit::CreationStep::PushToCreate,
-                policy::CreationStep::Confirm => wit::CreationStep::Confirm,
-                policy::CreationStep::Abort => wit::CreationStep::Abort,
-            },
-        }),
-        policy::Request::Api(a) => wit::Request::Api(wit::ApiRequest {
-            method: a.method,
-            categories: a.categories.into_iter().map(category_out).collect(),
-            repository: a.repository,
-            namespace: a.namespace,
-            requires_auth: a.requires_auth,
-            admin_only: a.admin_only,
-            required_role: role_out(a.required_role),
-            operation: a.operation.map(operation_out),
-            sudo: a.sudo,
-            package: a.package,
-        }),
+// WIT to core, for what the shared conversions do not cover: a query as the host received
+// it, to compare with what the bare core asked.
+
+fn query_in(q: &wit::FactQuery) -> Query {
+    Query {
+        token: q.token.clone(),
+        account: q.account.clone(),
+        sudo: q.sudo.clone(),
+        repository: q.repository.clone(),
+        namespace: q.namespace.clone(),
+        viewer: match q.viewer {
+            wit::Viewer::Anonymous => policy::Viewer::Anonymous,
+            wit::Viewer::TokenOwner => policy::Viewer::TokenOwner,
+            wit::Viewer::Account => policy::Viewer::Account,
+            wit::Viewer::Sudo => policy::Viewer::Sudo,
+        },
+        registrant: q.registrant,
     }
 }
 
-fn input_out(i: policy::Input) -> wit::Input {
-    wit::Input {
-        credential: credential_out(i.credential),
-        also_presented: i.also_presented,
-        token: i.token.map(record_out),
-        user: i.user.map(user_out),
-        repository: i.repository.map(repository_out),
-        namespace: i.namespace.map(namespace_out),
-        sudo: i.sudo.map(user_out),
-        request: request_out(i.request),
-        now: i.now,
-        explain: i.explain,
-    }
-}
-
-fn target_out(t: policy::BatchTarget) -> wit::BatchTarget {
-    wit::BatchTarget {
-        repository: t.repository,
-        facts: t.facts.map(repository_out),
+fn borrowed(q: &Query) -> policy::FactQuery<'_> {
+    policy::FactQuery {
+        token: q.token.as_deref(),
+        account: q.account.as_deref(),
+        sudo: q.sudo.as_deref(),
+        repository: q.repository.as_deref(),
+        namespace: q.namespace.as_deref(),
+        viewer: q.viewer,
+        registrant: q.registrant,
     }
 }
 
 // ---------------------------------------------------------------------------------------
+// The calls as WIT values.
 
-/// One native engine and one wasm instance per policy configuration, kept warm per test
-/// thread.
+/// A policy call as the host makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum WitCall {
+    One(wit::AuthorizeRequest),
+    Batch(wit::BatchRequest),
+    Perms(wit::RefPermissionsRequest),
+}
+
+/// The call as WIT, checked to convert back, through the component's own conversions, to
+/// exactly the core call.
+fn wit_call(call: &Call) -> WitCall {
+    match call {
+        Call::One(r) => {
+            let w = authorize_out(r.clone());
+            assert_eq!(
+                convert::authorize_in(w.clone()),
+                *r,
+                "core -> WIT -> core changed the authorize request"
+            );
+            WitCall::One(w)
+        }
+        Call::Batch(r) => {
+            let w = batch_request_out(r.clone());
+            assert_eq!(
+                convert::batch_request_in(w.clone()),
+                *r,
+                "core -> WIT -> core changed the batch request"
+            );
+            WitCall::Batch(w)
+        }
+        Call::Perms(r) => {
+            let w = ref_permissions_request_out(r.clone());
+            assert_eq!(
+                convert::ref_permissions_request_in(w.clone()),
+                *r,
+                "core -> WIT -> core changed the ref-permissions request"
+            );
+            WitCall::Perms(w)
+        }
+    }
+}
+
+/// The refs every `authorize` call is also asked as ref permissions on.
+const PERMISSION_REFS: [&str; 2] = ["refs/heads/main", "refs/tags/v1"];
+
+/// An `authorize` call that names a repository, also as Launchpad ref permissions on
+/// [`PERMISSION_REFS`] (git and creation name one; an API route may).
+fn as_ref_permissions(call: &Call) -> Option<Call> {
+    let Call::One(r) = call else {
+        return None;
+    };
+    let (transport, repository) = match &r.request {
+        policy::Request::Git(g) => (g.transport, g.repository.clone()),
+        policy::Request::Create(c) => (c.transport, c.repository.clone()),
+        policy::Request::Api(a) => (policy::Transport::Http, a.repository.clone()?),
+    };
+    Some(Call::Perms(policy::RefPermissionsRequest {
+        credential: r.credential.clone(),
+        also_presented: r.also_presented.clone(),
+        transport,
+        repository,
+        refs: PERMISSION_REFS.iter().map(|s| s.to_string()).collect(),
+        now: r.now,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// The world's facts, served as a host serves them, and logged.
+
+/// The support module's world as a host `FactSource`: each per-fact lookup answers from
+/// the world (converted to WIT); `lookup` and `repositories` are the trait's own
+/// composition, as a host's.
+struct WorldSource<'w>(&'w World);
+
+impl FactSource for WorldSource<'_> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        Ok(self.0.token(id).map(|r| token_facts_out(r.facts())))
+    }
+
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        Ok(self.0.user(name).map(user_out))
+    }
+
+    fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<FoundRepository>> {
+        // With its registrant: the trait's composition drops it unless asked.
+        Ok(self
+            .0
+            .repo(path)
+            .zip(self.0.repository(path, viewer, true))
+            .map(|(r, facts)| (format!("{}/{}", r.owner, r.name), repository_out(facts))))
+    }
+
+    fn namespace(
+        &self,
+        name: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        Ok(self.0.namespace(name, viewer).map(namespace_out))
+    }
+
+    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        // The SSH server's side: the policy never asks.
+        Ok(None)
+    }
+}
+
+/// One call an engine made to the host's facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Asked {
+    Lookup(wit::FactQuery, Box<wit::FactAnswer>),
+    Repositories {
+        paths: Vec<String>,
+        viewer: Option<String>,
+        answers: Vec<Option<wit::RepositoryFacts>>,
+    },
+}
+
+/// A `FactSource` that logs every `lookup` and `repositories` call (arguments and
+/// answers, in order), then answers from `source`.
+struct Logged<'a> {
+    source: &'a dyn FactSource,
+    log: RefCell<Vec<Asked>>,
+}
+
+impl FactSource for Logged<'_> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        self.source.token(id)
+    }
+
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        self.source.user(name)
+    }
+
+    fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<FoundRepository>> {
+        self.source.repository(path, viewer)
+    }
+
+    fn namespace(
+        &self,
+        name: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        self.source.namespace(name, viewer)
+    }
+
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        self.source.ssh_key(id)
+    }
+
+    fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<Answered> {
+        let answered = self.source.lookup(q)?;
+        self.log
+            .borrow_mut()
+            .push(Asked::Lookup(q.clone(), Box::new(answered.answer.clone())));
+        Ok(answered)
+    }
+
+    fn repositories(
+        &self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Vec<Option<wit::RepositoryFacts>>> {
+        let answers = self.source.repositories(paths, viewer)?;
+        self.log.borrow_mut().push(Asked::Repositories {
+            paths: paths.to_vec(),
+            viewer: viewer.map(str::to_string),
+            answers: answers.clone(),
+        });
+        Ok(answers)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The engines.
+
+/// What an engine answered a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reply {
+    One(wit::Decision, Gathered),
+    Batch(Vec<wit::Decision>, Gathered),
+    Perms(Vec<wit::RefPermissions>),
+}
+
+impl Reply {
+    /// The answer in core values, through the shared `*_in` conversions.
+    fn core(&self) -> Answer {
+        match self {
+            Reply::One(d, _) => Answer::One(convert::decision_in(d.clone())),
+            Reply::Batch(ds, _) => {
+                Answer::Batch(ds.iter().cloned().map(convert::decision_in).collect())
+            }
+            Reply::Perms(ps) => Answer::Perms(
+                ps.iter()
+                    .copied()
+                    .map(convert::ref_permissions_in)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Ask an engine, through the host's `Policy` trait, with the world's facts: its reply and
+/// every fact call it made.
+fn ask(
+    engine: &mut dyn Policy,
+    call: &WitCall,
+    world: &World,
+) -> (Result<Reply, PolicyFailure>, Vec<Asked>) {
+    let source = WorldSource(world);
+    let facts = Logged {
+        source: &source,
+        log: RefCell::new(Vec::new()),
+    };
+    let reply = match call {
+        WitCall::One(r) => engine.authorize(r, &facts).map(|(d, g)| Reply::One(d, g)),
+        WitCall::Batch(r) => engine
+            .authorize_batch(r, &facts)
+            .map(|(ds, g)| Reply::Batch(ds, g)),
+        WitCall::Perms(r) => engine.ref_permissions(r, &facts).map(Reply::Perms),
+    };
+    (reply, facts.log.into_inner())
+}
+
+/// One native engine and one wasm instance for a policy configuration.
 struct Engines {
     native: NativePolicy,
-    wasm: forge_authz_host::policy::WasmPolicy,
+    wasm: WasmPolicy,
 }
 
 impl Engines {
     fn new(fallback: bool) -> Engines {
-        let config = config_out(support::config(fallback));
+        let core = support::config(fallback);
+        let config = config_out(core.clone());
+        assert_eq!(
+            convert::config_in(config.clone()),
+            core,
+            "config round trip"
+        );
         Engines {
             native: native(&config).unwrap(),
             wasm: wasm(&config).unwrap(),
@@ -311,78 +651,135 @@ impl Engines {
 }
 
 thread_local! {
+    /// The engines of every case of a run (default options, and with
+    /// `binding_fallback_to_anonymous`), kept warm: their token caches hold what earlier
+    /// cases verified, as a long-lived host's do.
     static ENGINES: RefCell<[Engines; 2]> =
         RefCell::new([Engines::new(false), Engines::new(true)]);
 }
 
-/// The input as WIT, checked to convert back to exactly the core input.
-fn wit_input(i: &policy::Input) -> wit::Input {
-    let w = input_out(i.clone());
-    assert_eq!(
-        back::input(w.clone()),
-        *i,
-        "core -> WIT -> core changed the input"
-    );
-    w
+/// `verify` on the credential: native, wasm and the bare core agree.
+fn check_verify(e: &mut Engines, case: &Case) -> Result<(), TestCaseError> {
+    let credential = credential_out(case.credential.clone());
+    let n = e.native.verify(&credential).unwrap();
+    let w = e.wasm.verify(&credential).unwrap();
+    prop_assert_eq!(&n, &w, "verify");
+    let core = case
+        .authz()
+        .verify(&case.credential)
+        .map(|v| {
+            v.map(|v| wit::VerifiedToken {
+                token_id: v.token_id,
+                key_id: v.key_id,
+            })
+        })
+        .map_err(convert::token_error_out);
+    prop_assert_eq!(&n, &core, "verify: the engines and the bare core");
+    Ok(())
 }
 
-fn wit_targets(targets: &[policy::BatchTarget]) -> Vec<wit::BatchTarget> {
-    targets
+/// One call: the native engine and the wasm component give the same reply and ask the host
+/// the same facts, in the same order; both agree with the bare core, and every fact
+/// answered is what the support module's world answers.
+fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseError> {
+    let input = wit_call(call);
+    let (native, native_asked) = ask(&mut e.native, &input, &case.world);
+    let (wasm, wasm_asked) = ask(&mut e.wasm, &input, &case.world);
+    prop_assert_eq!(&native, &wasm, "native and wasm replies to {:?}", input);
+    prop_assert_eq!(
+        &native_asked,
+        &wasm_asked,
+        "native and wasm fact calls for {:?}",
+        input
+    );
+    let native = native.unwrap_or_else(|f| panic!("policy failure on {input:?}: {f}"));
+
+    // The bare core: an authorizer without a cache, on the support module's facts.
+    let mut facts = WorldFacts::new(&case.world);
+    let core = call.run(case.authz(), &mut facts);
+    prop_assert_eq!(
+        native.core(),
+        core,
+        "the engines and the bare core on {:?}",
+        input
+    );
+    let lookups: Vec<Query> = native_asked
         .iter()
-        .map(|t| {
-            let w = target_out(t.clone());
-            assert_eq!(
-                back::target(w.clone()),
-                *t,
-                "core -> WIT -> core changed a target"
-            );
-            w
+        .filter_map(|a| match a {
+            Asked::Lookup(q, _) => Some(query_in(q)),
+            Asked::Repositories { .. } => None,
         })
-        .collect()
+        .collect();
+    prop_assert_eq!(&lookups, &facts.queries, "lookups, engines and bare core");
+    let batches: Vec<(&[String], Option<&str>)> = native_asked
+        .iter()
+        .filter_map(|a| match a {
+            Asked::Repositories { paths, viewer, .. } => {
+                Some((paths.as_slice(), viewer.as_deref()))
+            }
+            Asked::Lookup(..) => None,
+        })
+        .collect();
+    prop_assert_eq!(batches.len(), facts.batches, "repositories calls");
+    let first = facts
+        .gathered
+        .batch
+        .as_ref()
+        .map(|b| (b.paths.as_slice(), b.viewer.as_deref()));
+    prop_assert_eq!(batches.first().copied(), first, "repositories asked");
+
+    // Every answer served is the world's, as the property tests see it.
+    for asked in &native_asked {
+        match asked {
+            Asked::Lookup(q, answer) => prop_assert_eq!(
+                convert::answer_in((**answer).clone()),
+                case.world.answer(&borrowed(&query_in(q))),
+                "answer to {:?}",
+                q
+            ),
+            Asked::Repositories {
+                paths,
+                viewer,
+                answers,
+            } => prop_assert_eq!(
+                answers
+                    .iter()
+                    .cloned()
+                    .map(|r| r.map(convert::repository_in))
+                    .collect::<Vec<_>>(),
+                case.world.repositories(paths, viewer.as_deref()),
+                "repositories {:?} as {:?}",
+                paths,
+                viewer
+            ),
+        }
+    }
+    Ok(())
 }
 
 proptest! {
     #![proptest_config(proptest_config())]
 
-    /// The native core and the wasm component give identical answers — decisions with
-    /// their per-ref verdicts, traces and effects; batch decisions; ref permissions; the
-    /// token verification — for every generated input.
+    /// The native core and the wasm component, kept warm across cases, give identical
+    /// answers — `verify`; decisions with their per-ref verdicts, traces, effects and
+    /// gathered facts; batch decisions; ref permissions — and ask the host identical fact
+    /// queries, in order, for every generated call; and both agree with the bare core.
     #[test]
-    fn native_and_wasm_agree(s in scenario()) {
+    fn native_and_wasm_agree(s in scenario(), verify_first in any::<bool>()) {
         let case = s.build();
-        let prepared = case.prepared();
+        let call = case.call();
         ENGINES.with(|engines| -> Result<(), TestCaseError> {
             let mut engines = engines.borrow_mut();
             let e = &mut engines[usize::from(case.fallback)];
-            let input = wit_input(prepared.input());
-            prop_assert_eq!(
-                e.native.verify(&input.credential).unwrap(),
-                e.wasm.verify(&input.credential).unwrap(),
-                "verify"
-            );
-            match &prepared {
-                Prepared::One(_) => {
-                    let n = e.native.decide(&input).unwrap();
-                    let w = e.wasm.decide(&input).unwrap();
-                    prop_assert_eq!(n, w, "decide {:?}", input);
-                    // Every request also as Launchpad's ref permissions (git and creation
-                    // name a repository; the API's is optional).
-                    let names = vec!["refs/heads/main".to_string(), "refs/tags/v1".to_string()];
-                    let n = e.native.ref_permissions(&input, &names).unwrap();
-                    let w = e.wasm.ref_permissions(&input, &names).unwrap();
-                    prop_assert_eq!(n, w, "ref permissions {:?}", input);
-                }
-                Prepared::Batch(_, targets) => {
-                    let targets = wit_targets(targets);
-                    let n = e.native.decide_batch(&input, &targets).unwrap();
-                    let w = e.wasm.decide_batch(&input, &targets).unwrap();
-                    prop_assert_eq!(n, w, "batch {:?} {:?}", input, targets);
-                }
-                Prepared::Perms(_, names) => {
-                    let n = e.native.ref_permissions(&input, names).unwrap();
-                    let w = e.wasm.ref_permissions(&input, names).unwrap();
-                    prop_assert_eq!(n, w, "ref permissions {:?}", input);
-                }
+            if verify_first {
+                check_verify(e, &case)?;
+            }
+            check_call(e, &case, &call)?;
+            if let Some(perms) = as_ref_permissions(&call) {
+                check_call(e, &case, &perms)?;
+            }
+            if !verify_first {
+                check_verify(e, &case)?;
             }
             Ok(())
         })?;
