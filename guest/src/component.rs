@@ -13,6 +13,9 @@ mod bindings {
         world: "policy",
         path: "../wit",
         additional_derives: [PartialEq, Eq],
+        // The fact query borrows the policy's strings (no copy into new allocations
+        // before the host reads them).
+        ownership: Borrowing { duplicate_if_necessary: false },
     });
 }
 
@@ -59,8 +62,22 @@ include!("convert.rs");
 struct HostFacts;
 
 impl policy::Facts for HostFacts {
-    fn lookup(&mut self, query: &policy::FactQuery<'_>) -> policy::FactAnswer {
-        answer_in(wit_facts::lookup(&query_out(query)))
+    fn lookup(&mut self, q: &policy::FactQuery<'_>) -> policy::FactAnswer {
+        let query = wit_facts::FactQuery {
+            token: q.token,
+            account: q.account,
+            sudo: q.sudo,
+            repository: q.repository,
+            namespace: q.namespace,
+            viewer: match q.viewer {
+                policy::Viewer::Anonymous => wit::Viewer::Anonymous,
+                policy::Viewer::TokenOwner => wit::Viewer::TokenOwner,
+                policy::Viewer::Account => wit::Viewer::Account,
+                policy::Viewer::Sudo => wit::Viewer::Sudo,
+            },
+            registrant: q.registrant,
+        };
+        answer_in(wit_facts::lookup(query))
     }
 
     fn repositories(
@@ -68,7 +85,8 @@ impl policy::Facts for HostFacts {
         paths: &[String],
         viewer: Option<&str>,
     ) -> Vec<Option<policy::RepositoryFacts>> {
-        wit_facts::repositories(paths, viewer)
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        wit_facts::repositories(&paths, viewer)
             .into_iter()
             .map(|r| r.map(repository_in))
             .collect()

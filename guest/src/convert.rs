@@ -457,24 +457,6 @@ pub fn token_facts_out(t: policy::TokenFacts) -> wit::TokenFacts {
 }
 
 #[allow(dead_code)]
-pub fn query_out(q: &policy::FactQuery<'_>) -> wit::FactQuery {
-    wit::FactQuery {
-        token: q.token.map(ToString::to_string),
-        account: q.account.map(ToString::to_string),
-        sudo: q.sudo.map(ToString::to_string),
-        repository: q.repository.map(ToString::to_string),
-        namespace: q.namespace.map(ToString::to_string),
-        viewer: match q.viewer {
-            policy::Viewer::Anonymous => wit::Viewer::Anonymous,
-            policy::Viewer::TokenOwner => wit::Viewer::TokenOwner,
-            policy::Viewer::Account => wit::Viewer::Account,
-            policy::Viewer::Sudo => wit::Viewer::Sudo,
-        },
-        registrant: q.registrant,
-    }
-}
-
-#[allow(dead_code)]
 pub fn answer_in(a: wit::FactAnswer) -> policy::FactAnswer {
     policy::FactAnswer {
         token: a.token.map(token_facts_in),

@@ -292,19 +292,58 @@ pub fn module_bytes(path: &Path) -> wasmtime::Result<std::borrow::Cow<'static, [
         .with_context(|| format!("reading policy module {}", path.display()))
 }
 
+/// The process's engine: every module version shares its compiler settings and its one
+/// epoch ticker (an engine per module cost a ticker thread and ~1 ms per swap).
 fn engine() -> wasmtime::Result<Engine> {
-    let mut config = wasmtime::Config::new();
-    config.epoch_interruption(true);
-    config.wasm_component_model(true);
-    // Compiled modules are cached on disk (wasmtime's content-addressed cache, keyed by
-    // the module bytes and the engine settings), so a CLI run does not recompile the
-    // policy. `FORGE_AUTHZ_NO_CACHE=1` turns it off; a cache that cannot start is skipped.
-    if std::env::var_os("FORGE_AUTHZ_NO_CACHE").is_none()
-        && let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new())
-    {
-        config.cache(Some(cache));
+    static ENGINE: std::sync::OnceLock<Result<Engine, String>> = std::sync::OnceLock::new();
+    let built = ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        // `FORGE_AUTHZ_PERFMAP=1`: write /tmp/perf-<pid>.map so `perf` names the policy's
+        // compiled functions (profiling only).
+        if std::env::var_os("FORGE_AUTHZ_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        // Compiled modules are cached on disk (wasmtime's content-addressed cache, keyed
+        // by the module bytes and the engine settings), so a CLI run does not recompile the
+        // policy. `FORGE_AUTHZ_NO_CACHE=1` turns it off; a cache that cannot start is
+        // skipped.
+        if std::env::var_os("FORGE_AUTHZ_NO_CACHE").is_none()
+            && let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new())
+        {
+            config.cache(Some(cache));
+        }
+        let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+        start_ticker(&engine);
+        Ok(engine)
+    });
+    match built {
+        Ok(e) => Ok(e.clone()),
+        Err(e) => Err(wasmtime::Error::msg(e.clone())),
     }
-    Engine::new(&config)
+}
+
+/// Components compiled in this process, by SHA-256 of their bytes (the last few): a swap
+/// back to a version the process ran, or a second check of the same bytes, compiles
+/// nothing.
+fn compiled(engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+    const KEEP: usize = 8;
+    static COMPILED: std::sync::Mutex<Vec<(String, Component)>> = std::sync::Mutex::new(Vec::new());
+    let lock = || match COMPILED.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    if let Some((_, c)) = lock().iter().find(|(s, _)| s == sha256) {
+        return Ok(c.clone());
+    }
+    let component = Component::new(engine, bytes).context("compiling policy component")?;
+    let mut cache = lock();
+    if cache.len() >= KEEP {
+        cache.remove(0);
+    }
+    cache.push((sha256.to_string(), component.clone()));
+    Ok(component)
 }
 
 impl PolicyModule {
@@ -318,8 +357,8 @@ impl PolicyModule {
     /// it does not export the `forge:authz@0.4.0` policy world.
     pub fn from_bytes(bytes: &[u8], limits: Limits, source: PathBuf) -> wasmtime::Result<Self> {
         let engine = engine()?;
-        let component = Component::new(&engine, bytes).context("compiling policy component")?;
-        start_ticker(&engine);
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        let component = compiled(&engine, bytes, &sha256)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         define_random(&engine, &component, &mut linker)?;
         crate::wit::add_facts_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
@@ -339,7 +378,7 @@ impl PolicyModule {
             pre,
             limits,
             source: Arc::new(source),
-            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)).into(),
+            sha256: sha256.into(),
             imports: Arc::new(imports),
             exports: Arc::new(exports),
         })

@@ -561,6 +561,7 @@ pub fn authorize(
         KindDef::RefPermissions => {
             let wit_request = wit::RefPermissionsRequest {
                 credential: credential(&request.credential, facts)?,
+                also_presented: request.also_presented(),
                 transport: request.transport(),
                 repository: request.repository()?,
                 refs: request.ref_names.clone(),

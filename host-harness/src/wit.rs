@@ -54,6 +54,25 @@ pub mod core {
     pub use forge_authz_guest::policy;
 
     include!("../../guest/src/convert.rs");
+
+    /// A core query as the WIT carries it (owned strings here; the component passes
+    /// borrowed ones).
+    pub fn query_out(q: &policy::FactQuery<'_>) -> wit::FactQuery {
+        wit::FactQuery {
+            token: q.token.map(ToString::to_string),
+            account: q.account.map(ToString::to_string),
+            sudo: q.sudo.map(ToString::to_string),
+            repository: q.repository.map(ToString::to_string),
+            namespace: q.namespace.map(ToString::to_string),
+            viewer: match q.viewer {
+                policy::Viewer::Anonymous => wit::Viewer::Anonymous,
+                policy::Viewer::TokenOwner => wit::Viewer::TokenOwner,
+                policy::Viewer::Account => wit::Viewer::Account,
+                policy::Viewer::Sudo => wit::Viewer::Sudo,
+            },
+            registrant: q.registrant,
+        }
+    }
 }
 
 use self::core as convert;
@@ -226,7 +245,7 @@ impl SecretDigest {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     /// The verdict table covers every core reason, both ways, and a verdict's status is

@@ -833,3 +833,95 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(dir).ok();
 }
+
+both!(a_store_from_before_contract_0_4_keeps_its_tokens);
+fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
+    // Issue 11: records minted before contract 0.4 hold SHA-256 of the secret; 0.4 binds
+    // new records to the token's HMAC tag instead (no second hash per request). A version-2
+    // store is migrated in place (`secret_kind` = `sha256` for every existing row) and its
+    // tokens keep working; a legacy record whose hash does not match is still refused.
+    let dir = tempdir(&format!("legacy-{b:?}"));
+    let Some(db) = new_store(&dir, b, &format!("l_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
+    let m = module();
+    let (secret, record) = {
+        let mut s = Store::open(d).unwrap();
+        let mut p = policy(&m, &mut s);
+        create(&mut p, &mut s, "legacy", &["read:repository"])
+    };
+    let (other_secret, other) = {
+        let mut s = Store::open(d).unwrap();
+        let mut p = policy(&m, &mut s);
+        create(&mut p, &mut s, "legacy-bad", &["read:repository"])
+    };
+    assert_eq!(
+        record.secret.parts().0,
+        "hmac-tag",
+        "0.4 records store the tag"
+    );
+    // Turn the store back into version 2: SHA-256 digests, no kind column.
+    {
+        use sha2::Digest as _;
+        let mut s = Store::open(d).unwrap();
+        let hash = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+        let (bytes, set_version) = match b {
+            Backend::Sqlite => (format!("X'{hash}'"), "PRAGMA user_version = 2"),
+            Backend::Postgres => (
+                format!("'\\x{hash}'::bytea"),
+                "UPDATE forge_authz_schema SET version = 2",
+            ),
+        };
+        s.execute_sql(&format!(
+            "UPDATE tokens SET secret_hash = {bytes} WHERE id = '{}'",
+            record.id
+        ))
+        .unwrap();
+        // SHA-256 of another string: the other record matches no secret.
+        let wrong = hex::encode(sha2::Sha256::digest(b"not the secret"));
+        s.execute_sql(&format!(
+            "UPDATE tokens SET secret_hash = {} WHERE id = '{}'",
+            bytes.replace(&hash, &wrong),
+            other.id
+        ))
+        .unwrap();
+        s.execute_sql("ALTER TABLE tokens DROP COLUMN secret_kind")
+            .unwrap();
+        s.execute_sql(set_version).unwrap();
+    }
+    // Any write command migrates (as `init-db` would); the token still pulls.
+    let mut s = Store::open(d).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    drop(s);
+    let request = |secret: &str| {
+        format!(
+            r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"pull"}}"#
+        )
+    };
+    let out = run(
+        &["decide", "--db", d, "--request", "-"],
+        Some(&request(&secret)),
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains(r#""reason":"granted""#), "{shown}");
+    // The other legacy record's hash does not match its own (genuine) secret.
+    let out = run(
+        &["decide", "--db", d, "--request", "-"],
+        Some(&request(&other_secret)),
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains(r#""reason":"token-unknown""#), "{shown}");
+    let mut s = Store::open(d).unwrap();
+    let kinds = forge_authz_host::store::token_by_id(s.conn(), &other.id)
+        .unwrap()
+        .unwrap()
+        .record
+        .secret
+        .parts()
+        .0;
+    assert_eq!(kinds, "sha256", "migrated rows are SHA-256 records");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,20 +1,23 @@
-//! Decision cost through the wasm component and through the natively compiled core, side by
-//! side (issue 11). Run with
+//! Decision cost (issue 11): the wasm component, the natively compiled core and Cedar,
+//! side by side, on the same requests. Run with
 //!
 //! ```sh
 //! cargo bench -p forge-authz-tests --bench decide
+//! python3 scripts/bench-chart.py --markdown     # docs/decide-bench.svg + the table
 //! ```
 //!
-//! Every case is a criterion group with a `wasm` and (where it means something) a `native`
-//! function, so `target/criterion/<case>/<engine>/new/estimates.json` holds each figure and
-//! `scripts/bench-chart.py` draws them. The wasm engine is a warm instance of the embedded
-//! policy component (`PolicyModule::load(default_policy_path())`, `FORGE_AUTHZ_POLICY`
-//! overrides it); the native engine is `forge_authz_tests::native`, the same core behind
-//! the same `Policy` trait. The suite lives in the `tests` crate because only it depends on
-//! both the host and the guest core.
+//! Every case is a criterion group with a `wasm` function and, where it means something,
+//! `native` and `cedar` ones, so `target/criterion/<case>/<engine>/new/estimates.json`
+//! holds each figure. The wasm engine is one warm instance of the embedded policy module
+//! (`FORGE_AUTHZ_POLICY` overrides it); the native engine is `forge_authz_tests::native`,
+//! the same core behind the same `Policy` trait. Both ask the same in-memory fact source
+//! (`BenchFacts`), so the figures are the policy and its crossing, not a store. Cedar
+//! (`cedar/`) decides the same requests from entities built once; its agreement with our
+//! policy on every benched request is the test `tests/tests/cedar.rs`.
 //!
-//! Not here (see BENCHMARKS.md): Cedar, throughput on 1 and 2 threads, a repeated-token
-//! case (the policy has no verified-token cache yet, so it equals the first-time case).
+//! Before timing, the suite checks that each engine gives the intended answer to every
+//! benched request. After criterion, it measures throughput on 1 and 2 threads and writes
+//! it, with the module size, to `target/criterion/summary.json`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,14 +26,19 @@
     missing_docs
 )]
 
+#[path = "cedar/cedar_model.rs"]
+mod cedar_model;
+
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
+use forge_authz_host::facts::{Answered, FactSource, FoundRepository, Gathered};
 use forge_authz_host::live::{LivePolicy, check_bytes};
 use forge_authz_host::policy::{
     EMBEDDED_POLICY, Limits, Policy, PolicyModule, default_policy_path, module_bytes,
@@ -38,6 +46,9 @@ use forge_authz_host::policy::{
 use forge_authz_host::wit;
 
 const NOW: i64 = 1_767_225_600;
+/// Distinct genuine tokens cycled through for the "first time" case: more than an
+/// authorizer remembers, so every presentation is a miss.
+const COLD_TOKENS: usize = 1024;
 
 fn config(key_id: &str, byte: u8) -> wit::Config {
     wit::Config {
@@ -50,9 +61,8 @@ fn config(key_id: &str, byte: u8) -> wit::Config {
     }
 }
 
-fn alice() -> wit::UserFacts {
+fn active() -> wit::UserFacts {
     wit::UserFacts {
-        name: "alice".into(),
         status: wit::AccountStatus::Active,
         site_admin: false,
         visibility: wit::Visibility::Public,
@@ -60,41 +70,125 @@ fn alice() -> wit::UserFacts {
     }
 }
 
-fn repo(name: &str, role: wit::Role) -> wit::RepositoryFacts {
+fn public_repo(role: wit::Role) -> wit::RepositoryFacts {
     wit::RepositoryFacts {
-        owner: "alice".into(),
-        name: name.into(),
         owner_visibility: wit::Visibility::Public,
         private: false,
         kind: wit::RepositoryKind::Hosted,
         archived: false,
         role,
-        protected_refs: vec![],
+        protected_refs: None,
         registrant: None,
     }
 }
 
-/// A token minted by `p` for alice, expiring in an hour.
+/// The facts of every benched request, answered from memory: alice, her public
+/// repositories (`alice/app`, `alice/r0`..`r99`) and her tokens' records.
+struct BenchFacts {
+    tokens: HashMap<String, wit::TokenFacts>,
+}
+
+impl FactSource for BenchFacts {
+    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+        Ok(self.tokens.get(id).cloned())
+    }
+    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+        Ok((name == "alice").then(active))
+    }
+    fn repository(
+        &self,
+        path: &str,
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Option<FoundRepository>> {
+        // alice owns them; nobody else has a role.
+        let _ = viewer;
+        Ok(path
+            .strip_prefix("alice/")
+            .map(|_| (path.to_string(), public_repo(wit::Role::None))))
+    }
+    fn namespace(
+        &self,
+        _name: &str,
+        _viewer: Option<&str>,
+    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+        Ok(None)
+    }
+    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+        Ok(None)
+    }
+    // What a store would do in one statement: every fact of the query at once.
+    fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<Answered> {
+        let token = q
+            .token
+            .as_deref()
+            .and_then(|id| self.tokens.get(id))
+            .cloned();
+        let owner = token.as_ref().map(|_| active());
+        let repository = q
+            .repository
+            .as_deref()
+            .filter(|p| p.starts_with("alice/"))
+            .map(|_| public_repo(wit::Role::None));
+        Ok(Answered {
+            answer: wit::FactAnswer {
+                token,
+                owner,
+                account: None,
+                sudo: None,
+                repository,
+                namespace: None,
+            },
+            gathered: Gathered::default(),
+        })
+    }
+}
+
+/// A token minted by `p` for alice, expiring in an hour, already used (no effect).
 fn mint(p: &mut dyn Policy, scopes: &[&str]) -> wit::IssuedToken {
     let mut request = forge_authz_tests::session_request("alice", scopes, NOW);
     request.name = "bench".into();
-    p.issue(&request).unwrap().unwrap()
+    let mut t = p.issue(&request).unwrap().unwrap();
+    t.record.last_used = Some(NOW);
+    t
 }
 
-/// Every input the suite decides, built once and shared by both engines.
+fn git(
+    credential: wit::Credential,
+    action: wit::GitAction,
+    refs: Option<Vec<wit::RefUpdate>>,
+) -> wit::AuthorizeRequest {
+    wit::AuthorizeRequest {
+        credential,
+        also_presented: None,
+        request: wit::Request::Git(wit::GitRequest {
+            transport: wit::Transport::Http,
+            repository: "alice/app".into(),
+            action,
+            refs,
+        }),
+        now: NOW,
+        explain: false,
+    }
+}
+
+/// Every request the suite decides, built once and shared by the engines.
 struct Fixtures {
     config: wit::Config,
-    valid: wit::Credential,
+    facts: BenchFacts,
     malformed: wit::Credential,
     bad_checksum: wit::Credential,
     bad_tag: wit::Credential,
     unknown_key: wit::Credential,
-    token_pull: wit::Input,
-    anonymous_pull: wit::Input,
-    push_10_refs: wit::Input,
-    api_route: wit::Input,
-    batch_input: wit::Input,
-    batch_targets: Vec<wit::BatchTarget>,
+    valid: wit::Credential,
+    /// A request refused before any check of its credential (a malformed path), with the
+    /// valid token: the cost of carrying a credential in.
+    carried: wit::AuthorizeRequest,
+    token_pull: wit::AuthorizeRequest,
+    cold_pulls: Vec<wit::AuthorizeRequest>,
+    anonymous_pull: wit::AuthorizeRequest,
+    push_10_refs: wit::AuthorizeRequest,
+    api_route: wit::AuthorizeRequest,
+    batch_100: wit::BatchRequest,
 }
 
 impl Fixtures {
@@ -103,6 +197,14 @@ impl Fixtures {
         let mut minter = forge_authz_tests::native(&config).unwrap();
         let issued = mint(&mut minter, &["write:repository", "read:issue"]);
         let secret = issued.secret.clone();
+        let mut tokens = HashMap::new();
+        tokens.insert(issued.record.id.clone(), issued.record.facts());
+        let cold: Vec<wit::IssuedToken> = (0..COLD_TOKENS)
+            .map(|_| mint(&mut minter, &["write:repository", "read:issue"]))
+            .collect();
+        for t in &cold {
+            tokens.insert(t.record.id.clone(), t.record.facts());
+        }
         // Valid format and CRC, wrong HMAC: the same key id minted with another secret.
         let forged = mint(
             &mut forge_authz_tests::native(&self::config("k1", 9)).unwrap(),
@@ -119,140 +221,124 @@ impl Fixtures {
         damaged[40] = if damaged[40] == b'A' { b'B' } else { b'A' };
         let damaged = String::from_utf8(damaged).unwrap();
 
-        let mut record = issued.record.clone();
-        record.last_used = Some(NOW); // no last-used effect: the steady state
-        let input = |credential: wit::Credential,
-                     token: Option<wit::TokenRecord>,
-                     repository: Option<wit::RepositoryFacts>,
-                     request: wit::Request| wit::Input {
-            credential,
-            also_presented: vec![],
-            token,
-            user: Some(alice()),
-            repository,
-            namespace: None,
-            request,
-            now: NOW,
-            sudo: None,
-            explain: false,
-        };
-        let git = |action: wit::GitAction, refs: Vec<wit::RefUpdate>| {
-            wit::Request::Git(wit::GitRequest {
-                transport: wit::Transport::Http,
-                repository: "alice/app".into(),
-                action,
-                refs,
-            })
-        };
         let valid = wit::Credential::Bearer(secret);
-        let token_pull = input(
-            valid.clone(),
-            Some(record.clone()),
-            Some(repo("app", wit::Role::None)),
-            git(wit::GitAction::Pull, vec![]),
-        );
-        let anonymous_pull = input(
-            wit::Credential::Anonymous,
-            None,
-            Some(repo("app", wit::Role::None)),
-            git(wit::GitAction::Pull, vec![]),
-        );
         let refs = (0..10)
             .map(|i| wit::RefUpdate {
                 name: format!("refs/heads/topic-{i}"),
-                old: format!("{:040x}", i + 1),
-                new: format!("{:040x}", i + 100),
+                change: wit::RefChange::Update,
                 force: false,
             })
             .collect();
-        let push_10_refs = input(
-            valid.clone(),
-            Some(record.clone()),
-            Some(repo("app", wit::Role::Write)),
-            git(wit::GitAction::Push, refs),
-        );
-        let api_route = input(
-            valid.clone(),
-            Some(record.clone()),
-            Some(repo("app", wit::Role::None)),
-            wit::Request::Api(wit::ApiRequest {
-                method: "GET".into(),
-                categories: vec![wit::ScopeCategory::Issue],
-                repository: Some("alice/app".into()),
-                namespace: None,
-                requires_auth: false,
-                admin_only: false,
-                required_role: wit::Role::None,
-                operation: None,
-                sudo: None,
-                package: false,
-            }),
-        );
-        let batch_input = token_pull.clone();
-        let batch_targets = (0..100)
-            .map(|i| {
-                let name = format!("r{i}");
-                wit::BatchTarget {
-                    repository: format!("alice/{name}"),
-                    facts: Some(repo(&name, wit::Role::None)),
-                }
-            })
-            .collect();
+        let mut carried = git(valid.clone(), wit::GitAction::Pull, None);
+        if let wit::Request::Git(g) = &mut carried.request {
+            g.repository = "not a path".into();
+        }
         Fixtures {
             config,
-            valid,
+            facts: BenchFacts { tokens },
             malformed: wit::Credential::Bearer("fzpat_k1.short".into()),
             bad_checksum: wit::Credential::Bearer(damaged),
             bad_tag: wit::Credential::Bearer(forged),
             unknown_key: wit::Credential::Bearer(foreign),
-            token_pull,
-            anonymous_pull,
-            push_10_refs,
-            api_route,
-            batch_input,
-            batch_targets,
+            carried,
+            token_pull: git(valid.clone(), wit::GitAction::Pull, None),
+            cold_pulls: cold
+                .iter()
+                .map(|t| {
+                    git(
+                        wit::Credential::Bearer(t.secret.clone()),
+                        wit::GitAction::Pull,
+                        None,
+                    )
+                })
+                .collect(),
+            anonymous_pull: git(wit::Credential::Anonymous, wit::GitAction::Pull, None),
+            push_10_refs: git(valid.clone(), wit::GitAction::Push, Some(refs)),
+            api_route: wit::AuthorizeRequest {
+                credential: valid.clone(),
+                also_presented: None,
+                request: wit::Request::Api(wit::ApiRequest {
+                    method: wit::HttpMethod::Get,
+                    categories: wit::ScopeCategories::ISSUE,
+                    repository: Some("alice/app".into()),
+                    namespace: None,
+                    route: wit::RouteFlags::empty(),
+                    required_role: wit::Role::None,
+                    operation: None,
+                    sudo: None,
+                }),
+                now: NOW,
+                explain: false,
+            },
+            batch_100: wit::BatchRequest {
+                credential: valid.clone(),
+                also_presented: None,
+                transport: wit::Transport::Http,
+                action: wit::GitAction::Pull,
+                repositories: (0..100).map(|i| format!("alice/r{i}")).collect(),
+                now: NOW,
+                explain: false,
+            },
+            valid,
         }
+    }
+
+    fn refused_with(&self, credential: &wit::Credential) -> wit::AuthorizeRequest {
+        wit::AuthorizeRequest {
+            credential: credential.clone(),
+            ..self.token_pull.clone()
+        }
+    }
+
+    fn decide(&self, p: &mut dyn Policy, r: &wit::AuthorizeRequest) -> wit::Decision {
+        p.authorize(r, &self.facts).unwrap().0
     }
 
     /// The benched answers are the intended ones, on this engine.
     fn check(&self, name: &str, p: &mut dyn Policy) {
         use wit::TokenError as E;
-        let refused = |p: &mut dyn Policy, c: &wit::Credential| p.verify(c).unwrap().err();
-        assert!(
-            matches!(refused(p, &self.malformed), Some(E::WrongLength)),
-            "{name}"
-        );
-        assert_eq!(
-            refused(p, &self.bad_checksum),
-            Some(E::BadChecksum),
-            "{name}"
-        );
-        assert_eq!(refused(p, &self.bad_tag), Some(E::BadSignature), "{name}");
-        assert_eq!(refused(p, &self.unknown_key), Some(E::UnknownKey), "{name}");
+        for (c, e) in [
+            (&self.malformed, E::WrongLength),
+            (&self.bad_checksum, E::BadChecksum),
+            (&self.bad_tag, E::BadSignature),
+            (&self.unknown_key, E::UnknownKey),
+        ] {
+            assert_eq!(p.verify(c).unwrap().err(), Some(e), "{name}");
+            let d = self.decide(p, &self.refused_with(c));
+            assert_eq!(
+                (d.verdict.code(), d.detail.as_deref()),
+                ("token-invalid", Some(e.code())),
+                "{name}"
+            );
+        }
         assert!(p.verify(&self.valid).unwrap().unwrap().is_some(), "{name}");
-        for (case, input) in [
+        assert_eq!(
+            self.decide(p, &self.carried).verdict.code(),
+            "request-invalid"
+        );
+        for (case, r) in [
             ("token pull", &self.token_pull),
+            ("cold pull", &self.cold_pulls[0]),
             ("anonymous pull", &self.anonymous_pull),
             ("push", &self.push_10_refs),
             ("api", &self.api_route),
         ] {
-            let d = p.decide(input).unwrap();
-            assert!(d.allow, "{name}: {case} denied: {d:?}");
+            let d = self.decide(p, r);
+            assert!(d.allow(), "{name}: {case} denied: {d:?}");
+            assert_eq!(d.effects, wit::Effects::empty(), "{name}: {case}");
         }
+        let d = self.decide(p, &self.push_10_refs);
         assert_eq!(
-            self.push_10_refs_decision_refs(p),
-            10,
+            d.refs.map(|r| r.len()),
+            Some(10),
             "{name}: push decides each ref"
         );
-        let batch = p
-            .decide_batch(&self.batch_input, &self.batch_targets)
-            .unwrap();
+        let (batch, _) = p.authorize_batch(&self.batch_100, &self.facts).unwrap();
         assert_eq!(batch.len(), 100, "{name}");
-        assert!(batch.iter().all(|d| d.allow), "{name}: batch denied");
-    }
-
-    fn push_10_refs_decision_refs(&self, p: &mut dyn Policy) -> usize {
-        p.decide(&self.push_10_refs).unwrap().refs.len()
+        assert!(
+            batch.iter().all(wit::Decision::allow),
+            "{name}: batch denied"
+        );
     }
 }
 
@@ -260,15 +346,8 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     c.benchmark_group(name)
 }
 
-/// The cases decided by both engines.
+/// The cases decided by our two engines.
 fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Policy)]) {
-    let verify_cases: [(&str, &wit::Credential); 5] = [
-        ("verify_malformed", &f.malformed),
-        ("verify_bad_checksum", &f.bad_checksum),
-        ("verify_bad_tag", &f.bad_tag),
-        ("verify_unknown_key", &f.unknown_key),
-        ("verify_valid", &f.valid),
-    ];
     {
         let mut g = group(c, "empty_call");
         for (name, p) in engines.iter_mut() {
@@ -277,7 +356,13 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
             });
         }
     }
-    for (case, credential) in verify_cases {
+    for (case, credential) in [
+        ("verify_malformed", &f.malformed),
+        ("verify_bad_checksum", &f.bad_checksum),
+        ("verify_bad_tag", &f.bad_tag),
+        ("verify_unknown_key", &f.unknown_key),
+        ("verify_valid", &f.valid),
+    ] {
         let mut g = group(c, case);
         for (name, p) in engines.iter_mut() {
             g.bench_function(*name, |b| {
@@ -285,44 +370,137 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
             });
         }
     }
-    {
-        let mut g = group(c, "token_pull_verify_decide");
-        let credential = &f.token_pull.credential;
+    let refused = [
+        ("refused_carried", f.carried.clone()),
+        ("refused_malformed", f.refused_with(&f.malformed)),
+        ("refused_bad_checksum", f.refused_with(&f.bad_checksum)),
+        ("refused_bad_tag", f.refused_with(&f.bad_tag)),
+        ("refused_unknown_key", f.refused_with(&f.unknown_key)),
+    ];
+    for (case, r) in refused.iter().map(|(c, r)| (*c, r)).chain([
+        ("token_pull_repeated", &f.token_pull),
+        ("anonymous_pull", &f.anonymous_pull),
+        ("push_10_refs", &f.push_10_refs),
+        ("api_route", &f.api_route),
+    ]) {
+        let mut g = group(c, case);
         for (name, p) in engines.iter_mut() {
             g.bench_function(*name, |b| {
+                b.iter(|| black_box(p.authorize(black_box(r), &f.facts).unwrap()))
+            });
+        }
+    }
+    {
+        let mut g = group(c, "token_pull_first");
+        for (name, p) in engines.iter_mut() {
+            let mut i = 0;
+            g.bench_function(*name, |b| {
                 b.iter(|| {
-                    black_box(p.verify(black_box(credential)).unwrap().unwrap());
-                    black_box(p.decide(black_box(&f.token_pull)).unwrap())
+                    i = (i + 1) % COLD_TOKENS;
+                    black_box(p.authorize(black_box(&f.cold_pulls[i]), &f.facts).unwrap())
                 })
             });
         }
     }
-    for (case, input) in [
-        ("token_pull_decide", &f.token_pull),
-        ("anonymous_pull_decide", &f.anonymous_pull),
-        ("push_10_refs_decide", &f.push_10_refs),
-        ("api_route_decide", &f.api_route),
-    ] {
-        let mut g = group(c, case);
-        for (name, p) in engines.iter_mut() {
-            g.bench_function(*name, |b| {
-                b.iter(|| black_box(p.decide(black_box(input)).unwrap()))
-            });
-        }
-    }
     {
-        let mut g = group(c, "batch_100_decide");
+        let mut g = group(c, "batch_100");
         for (name, p) in engines.iter_mut() {
             g.bench_function(*name, |b| {
                 b.iter(|| {
                     black_box(
-                        p.decide_batch(black_box(&f.batch_input), black_box(&f.batch_targets))
+                        p.authorize_batch(black_box(&f.batch_100), &f.facts)
                             .unwrap(),
                     )
                 })
             });
         }
     }
+}
+
+/// The same decisions in Cedar (`cedar/`: policies, schema and entities built once), in
+/// the same groups as ours: `cedar` is `is_authorized` on prebuilt requests,
+/// `cedar_with_request` also builds and schema-checks each request. Cedar decides a push
+/// per ref update, so `push_10_refs` is ten requests (and `batch_100` a hundred), every one
+/// decided: the answers are counted, never cut short at the first allow.
+fn cedar(c: &mut Criterion) {
+    use cedar_model::{
+        CASES, CedarEngine, PUSH_REFS, World, batch_repositories, issue_route, push_ref,
+    };
+    let engine = CedarEngine::new(&World::bench()).unwrap();
+    // Every case gives its intended answer (tests/tests/cedar.rs checks each against our
+    // policy too).
+    for case in CASES {
+        for r in engine.case_requests(case.name).unwrap() {
+            assert_eq!(engine.decide(&r), case.allow, "cedar: {}", case.name);
+        }
+    }
+    let updates: Vec<_> = (0..PUSH_REFS).map(push_ref).collect();
+    let route = issue_route();
+    let batch = batch_repositories();
+    let allowed = |requests: &[cedar_policy::Request]| {
+        requests
+            .iter()
+            .filter(|r| engine.decide(black_box(r)))
+            .count()
+    };
+    let one = |allow: bool| usize::from(allow);
+    let cases: [(&str, &str, &dyn Fn() -> usize); 5] = [
+        ("token_pull_repeated", "token_pull", &|| {
+            one(engine.decide(&engine.token_pull_request().unwrap()))
+        }),
+        ("anonymous_pull", "anonymous_pull", &|| {
+            one(engine.decide(&engine.anonymous_pull_request().unwrap()))
+        }),
+        ("push_10_refs", "push_10_refs", &|| {
+            updates
+                .iter()
+                .filter(|u| engine.decide(&engine.push_ref_request(black_box(u)).unwrap()))
+                .count()
+        }),
+        ("api_route", "api_route", &|| {
+            one(engine.decide(&engine.api_route_request(black_box(&route)).unwrap()))
+        }),
+        ("batch_100", "batch_100", &|| {
+            batch
+                .iter()
+                .filter(|r| engine.decide(&engine.batch_request(black_box(r)).unwrap()))
+                .count()
+        }),
+    ];
+    for (group_name, case, with_request) in cases {
+        let requests = engine.case_requests(case).unwrap();
+        assert_eq!(allowed(&requests), requests.len(), "cedar: {case}");
+        assert_eq!(with_request(), requests.len(), "cedar: {case}, built");
+        let mut g = group(c, group_name);
+        g.bench_function("cedar", |b| b.iter(|| black_box(allowed(&requests))));
+        g.bench_function("cedar_with_request", |b| {
+            b.iter(|| black_box(with_request()))
+        });
+    }
+}
+
+/// Token pulls per second on `threads` threads, each with its own warm instance.
+fn throughput(module: &PolicyModule, f: &Arc<Fixtures>, threads: usize) -> f64 {
+    let run = Duration::from_secs(2);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let module = module.clone();
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let mut p = module.authorizer(f.config.clone()).unwrap().unwrap();
+                let start = Instant::now();
+                let mut n = 0u64;
+                while start.elapsed() < run {
+                    for _ in 0..100 {
+                        black_box(p.authorize(&f.token_pull, &f.facts).unwrap());
+                    }
+                    n += 100;
+                }
+                n as f64 / start.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
 }
 
 fn suite(c: &mut Criterion) {
@@ -335,7 +513,7 @@ fn suite(c: &mut Criterion) {
         EMBEDDED_POLICY.len()
     );
     let module = PolicyModule::load(&path, Limits::default()).unwrap();
-    let f = Fixtures::new();
+    let f = Arc::new(Fixtures::new());
     let mut wasm = module.authorizer(f.config.clone()).unwrap().unwrap();
     let mut native = forge_authz_tests::native(&f.config).unwrap();
     f.check("wasm", &mut wasm);
@@ -349,28 +527,29 @@ fn suite(c: &mut Criterion) {
             ("native", &mut native as &mut dyn Policy),
         ],
     );
+    cedar(c);
 
     // A fresh instance (or native authorizer) and one token-pull decision, against the
-    // warm `token_pull_decide` above.
+    // warm cases above.
     {
-        let mut g = group(c, "fresh_instance_decide");
+        let mut g = group(c, "fresh_instance");
         g.bench_function("wasm", |b| {
             b.iter(|| {
                 let mut p = module.authorizer(f.config.clone()).unwrap().unwrap();
-                black_box(p.decide(black_box(&f.token_pull)).unwrap())
+                black_box(p.authorize(black_box(&f.token_pull), &f.facts).unwrap())
             })
         });
         g.bench_function("native", |b| {
             b.iter(|| {
                 let mut p = forge_authz_tests::native(&f.config).unwrap();
-                black_box(p.decide(black_box(&f.token_pull)).unwrap())
+                black_box(p.authorize(black_box(&f.token_pull), &f.facts).unwrap())
             })
         });
     }
 
-    // Hot swap: module bytes -> compiled (wasmtime's on-disk cache makes this a
-    // deserialisation after the first time) -> checked (config accepted, known answers) ->
-    // published. And the read side of the swap point a worker takes per request.
+    // Hot swap: module bytes -> compiled (a deserialisation of the cached compilation
+    // after the first time) -> checked (config accepted, known answers) -> published.
+    // And the read side of the swap point a worker takes per request.
     {
         let live = Arc::new(LivePolicy::from_module(module.clone(), f.config.clone()));
         let limits = Limits::default();
@@ -389,12 +568,24 @@ fn suite(c: &mut Criterion) {
             })
         });
         drop(g);
-        // What a worker reads per request (`Worker::policy` compares the generation) and
-        // what it takes when the generation moved.
         let mut g = group(c, "swap_read");
         g.bench_function("generation", |b| b.iter(|| black_box(live.generation())));
         g.bench_function("current", |b| b.iter(|| black_box(live.current())));
     }
+
+    let one = throughput(&module, &f, 1);
+    let two = throughput(&module, &f, 2);
+    println!("throughput: {one:.0} token pulls/s on 1 thread, {two:.0} on 2 threads");
+    let summary = serde_json::json!({
+        "module_bytes": bytes.len(),
+        "throughput_per_second": { "1": one, "2": two },
+    });
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")))
+        .join("criterion");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("summary.json"), summary.to_string()).unwrap();
 }
 
 fn criterion() -> Criterion {

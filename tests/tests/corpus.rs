@@ -140,8 +140,8 @@ fn explaining_never_changes_a_decision() {
 
 #[test]
 fn batch_answers_equal_single_answers_for_every_token_and_repository() {
-    use forge_authz_host::request::{ActionDef, CredentialDef, KindDef, RequestDef, authorize};
     use forge_authz_host::Outcome;
+    use forge_authz_host::request::{ActionDef, CredentialDef, KindDef, RequestDef, authorize};
     use forge_authz_tests::scenario::prepare;
     // Invariant: for every credential and action, a batch over all repositories (plus a
     // missing and a malformed one) gives exactly the decision of one call per repository.

@@ -65,11 +65,19 @@ pub(crate) fn picked(credential: &Credential) -> Picked<'_> {
     }
 }
 
+/// Split `s` at the first `sep` (an ASCII byte: never part of a multi-byte character). A
+/// plain loop: `str::split_once(char)` goes through the general pattern searcher, which
+/// costs more than these short strings (names, paths, scope lists) are long.
+pub fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// Whether `path` is a well-formed `owner/name` (letters, digits, `-`, `_`, `.`; not `.`
 /// or `..`; each part at most 100 characters; the name never ends in `.git`, which URLs
 /// append and strip: `app.git` would be served for `app.git.git` while `app` is decided).
 pub fn valid_repository_path(path: &str) -> bool {
-    match path.split_once('/') {
+    match split_at_byte(path, b'/') {
         Some((owner, name)) => {
             let git_suffix = name.len() >= 4
                 && name
@@ -98,7 +106,7 @@ pub fn same_name(a: &str, b: &str) -> bool {
 
 /// The owner part of `owner/name` (the whole string if there is no `/`).
 pub fn owner_of(path: &str) -> &str {
-    path.split_once('/').map(|(o, _)| o).unwrap_or(path)
+    split_at_byte(path, b'/').map(|(o, _)| o).unwrap_or(path)
 }
 
 /// Readable by any signed-in user: not private, owner not private.

@@ -154,16 +154,21 @@ impl ScopeSet {
     /// an entry are ignored, empty entries skipped). The first unknown scope is the error.
     pub fn parse_joined(scopes: &str) -> Result<ScopeSet, &str> {
         let mut set = ScopeSet::default();
-        for s in scopes.split(',') {
-            let s = s.trim_matches(' ');
-            if s.is_empty() {
-                continue;
-            }
-            if !set.add(s) {
+        let mut rest = scopes;
+        loop {
+            let (entry, more) = match crate::policy::principal::split_at_byte(rest, b',') {
+                Some((entry, more)) => (entry, Some(more)),
+                None => (rest, None),
+            };
+            let s = entry.trim_matches(' ');
+            if !s.is_empty() && !set.add(s) {
                 return Err(s);
             }
+            match more {
+                Some(m) => rest = m,
+                None => return Ok(set),
+            }
         }
-        Ok(set)
     }
 
     fn add(&mut self, s: &str) -> bool {
@@ -184,7 +189,7 @@ impl ScopeSet {
             "repository:push" => self.push = true,
             "repository:build_status" => self.build_status = true,
             _ => {
-                let Some((level, cat)) = s.split_once(':') else {
+                let Some((level, cat)) = crate::policy::principal::split_at_byte(s, b':') else {
                     return false;
                 };
                 let Some(cat) = Category::from_name(cat) else {
