@@ -15,20 +15,38 @@ const MAX_REF_LEN: usize = 255;
 /// spaces or `~^:?*[\`; no component starting with `.` or ending with `.lock`; no
 /// trailing `/` or `.`.
 pub fn valid_ref_name(name: &str) -> bool {
-    if name.len() > MAX_REF_LEN || !name.starts_with("refs/") || name.ends_with('/') {
+    let b = name.as_bytes();
+    if b.len() > MAX_REF_LEN || !b.starts_with(b"refs/") || matches!(b.last(), Some(b'/' | b'.')) {
         return false;
     }
-    if name.ends_with('.') || name.contains("..") || name.contains("@{") {
-        return false;
+    // One pass (substring searches cost ~1 µs per ref in wasm): forbidden bytes, `..`,
+    // `@{`, and each `/`-separated component.
+    let component_ok =
+        |c: &[u8]| !c.is_empty() && c.first() != Some(&b'.') && !c.ends_with(b".lock");
+    let mut prev = 0u8;
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        // (A `match`: `<[u8]>::contains` is a `memchr` call per byte.)
+        if c < 0x20
+            || matches!(
+                c,
+                0x7f | b' ' | b'~' | b'^' | b':' | b'?' | b'*' | b'[' | b'\\'
+            )
+        {
+            return false;
+        }
+        if (prev == b'.' && c == b'.') || (prev == b'@' && c == b'{') {
+            return false;
+        }
+        if c == b'/' {
+            if !b.get(start..i).is_some_and(component_ok) {
+                return false;
+            }
+            start = i + 1;
+        }
+        prev = c;
     }
-    if name
-        .bytes()
-        .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
-    {
-        return false;
-    }
-    name.split('/')
-        .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
+    b.get(start..).is_some_and(component_ok)
 }
 
 /// Whether a protection pattern uses only the supported syntax: printable ASCII with no
@@ -37,9 +55,14 @@ pub fn valid_ref_name(name: &str) -> bool {
 pub fn valid_pattern(pattern: &str) -> bool {
     !pattern.is_empty()
         && pattern.len() <= MAX_REF_LEN
-        && pattern
-            .bytes()
-            .all(|b| b > b' ' && b < 0x7f && !b"?[]{}\\!^~:".contains(&b))
+        && pattern.bytes().all(|b| {
+            b > b' '
+                && b < 0x7f
+                && !matches!(
+                    b,
+                    b'?' | b'[' | b']' | b'{' | b'}' | b'\\' | b'!' | b'^' | b'~' | b':'
+                )
+        })
 }
 
 /// Match a full ref name against a protection pattern: `*` matches within one path
@@ -208,6 +231,49 @@ mod tests {
             &"*a".repeat(100),
             &format!("refs/heads/{long}b")
         ));
+    }
+
+    /// The rules `valid_ref_name` checks in one pass, spelled as they read.
+    fn valid_ref_name_reference(name: &str) -> bool {
+        if name.len() > MAX_REF_LEN || !name.starts_with("refs/") || name.ends_with('/') {
+            return false;
+        }
+        if name.ends_with('.') || name.contains("..") || name.contains("@{") {
+            return false;
+        }
+        if name
+            .bytes()
+            .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
+        {
+            return false;
+        }
+        name.split('/')
+            .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
+    }
+
+    proptest::proptest! {
+        /// The one-pass check is exactly the rules as written, on names built from the
+        /// characters that matter (separators, dots, `@{`, `.lock`, forbidden bytes).
+        #[test]
+        fn one_pass_ref_name_check_is_the_reference(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("refs/".to_string()),
+                    "[a-z]{0,4}",
+                    proptest::strategy::Just("/".to_string()),
+                    proptest::strategy::Just(".".to_string()),
+                    proptest::strategy::Just("..".to_string()),
+                    proptest::strategy::Just(".lock".to_string()),
+                    proptest::strategy::Just("@{".to_string()),
+                    proptest::strategy::Just("@".to_string()),
+                    "[ ~^:?*\\[\\\\\\x00-\\x1f\\x7f{}é]",
+                ],
+                0..12,
+            )
+        ) {
+            let name: String = parts.concat();
+            proptest::prop_assert_eq!(valid_ref_name(&name), valid_ref_name_reference(&name), "{:?}", name);
+        }
     }
 
     #[test]
