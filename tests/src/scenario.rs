@@ -385,6 +385,45 @@ pub fn run_family<P: Policy>(
     Ok(out)
 }
 
+/// The format version of an expanded family (`expand`).
+pub const EXPANDED_FORMAT: u32 = 1;
+
+/// A family with everything a host in another language needs to replay it and compare
+/// (issue 12): the world with the minted tokens' records, and per scenario the request
+/// with its tokens substituted (damaged as the scenario says) and the exact output the
+/// Rust host printed for it (`forge-authz decide`'s JSON). Minting and token damage are
+/// done once, here; a host only turns the world and the request into facts and a call,
+/// and prints the decision — the format is in `hosts/README.md`.
+pub fn expand<P: Policy>(
+    fam: &Family,
+    make: &dyn Fn(&wit::Config) -> anyhow::Result<P>,
+) -> anyhow::Result<serde_json::Value> {
+    let (mut policy, world, minted) = prepare(fam, make)?;
+    let now = world.now();
+    let mut scenarios = Vec::with_capacity(fam.scenarios.len());
+    for sc in &fam.scenarios {
+        let mut req = resolve(&sc.request, &minted)
+            .with_context(|| format!("{}: {}", fam.family, sc.name))?;
+        if sc.expect.trace.is_some() {
+            req.explain = true;
+        }
+        let outcome = authorize(&mut policy, &world, &req, now)
+            .with_context(|| format!("{}: {}", fam.family, sc.name))?;
+        scenarios.push(serde_json::json!({
+            "name": sc.name,
+            "source": sc.source,
+            "request": req,
+            "output": outcome_output(&outcome).0,
+        }));
+    }
+    Ok(serde_json::json!({
+        "format": EXPANDED_FORMAT,
+        "family": fam.family,
+        "world": world,
+        "scenarios": scenarios,
+    }))
+}
+
 fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(serde_json::Value::as_str)
 }

@@ -192,3 +192,32 @@ fn batch_answers_equal_single_answers_for_every_token_and_repository() {
         }
     }
 }
+
+#[test]
+fn an_expanded_corpus_replays_to_the_same_outputs() {
+    // issue 12: what a host in another language does with `expand-corpus`'s files — parse
+    // the world and each request from the JSON alone, decide, print — gives the Rust
+    // host's outputs exactly (so the format carries everything a decision needs), and the
+    // expanded outputs meet the scenarios' expectations.
+    use forge_authz_host::request::{RequestDef, authorize, outcome_output};
+    use forge_authz_host::world::World;
+    use forge_authz_tests::scenario::expand;
+    for fam in load_corpus().unwrap() {
+        let expanded = expand(&fam, &wasm).unwrap();
+        let text = serde_json::to_string(&expanded).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let world: World = serde_json::from_value(v["world"].clone()).unwrap();
+        let mut fresh = forge_authz_tests::wasm(&world.config().unwrap()).unwrap();
+        for (sc, e) in fam.scenarios.iter().zip(v["scenarios"].as_array().unwrap()) {
+            let req: RequestDef = serde_json::from_value(e["request"].clone()).unwrap();
+            let out = outcome_output(&authorize(&mut fresh, &world, &req, world.now()).unwrap()).0;
+            assert_eq!(out, e["output"], "{}: {}", fam.family, sc.name);
+            assert!(
+                forge_authz_tests::scenario::mismatch(sc, &out).is_none(),
+                "{}: {}",
+                fam.family,
+                sc.name
+            );
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! The C ABI of the forge-authz host (issue 12): what a forge written in Go, Python, C or
+//! anything that can call C links to load the policy module, swap it at run time, verify a
+//! credential, decide a request from facts it supplies, and mint tokens.
+//!
+//! **The boundary is JSON, in the formats the CLI already documents** (README, "World
+//! fixture" and the request file of `forge-authz decide`): a request is a `RequestDef`, the
+//! facts are a world (users, organisations, repositories, token records, SSH keys), a
+//! decision is exactly what `forge-authz decide` prints. One specification serves every
+//! language (each has JSON), the scenario corpus is already written in it, and no C struct
+//! layout has to be mirrored in Go, Python and Node. A decision costs a few microseconds of
+//! parsing and printing on top of the policy call (BENCHMARKS.md, "Every forge's language").
+//!
+//! **Errors can never be mistaken for an allow.** Every function returns an `int32_t`:
+//! [`FA_ALLOW`] (0) only from [`fa_decide`] for an allowed single decision; [`FA_DENY`] (1)
+//! for a refusal; [`FA_OK`] (0 as well, for functions that do not decide) and [`FA_ERROR`]
+//! (2) when nothing was decided (bad JSON, unknown key, a policy that cannot load). A
+//! panic inside the library is caught and is `FA_ERROR`. A policy that cannot decide (trap,
+//! deadline) is a `FA_DENY` with the reason `policy-failure`, as in the server.
+//!
+//! **Memory.** Strings the library returns (`*output`, `*error`) are allocated by it and
+//! freed with [`fa_string_free`]; handles with their `_free` function. Input strings are
+//! UTF-8, NUL-terminated, borrowed for the call.
+//!
+//! **Threads.** A policy handle may be used from many threads at once: each call takes a
+//! warm instance from the handle's pool (or builds one) and gives it back; a swap is seen by
+//! every instance before its next call. A world handle may be read by many threads while
+//! none adds to it.
+#![allow(unsafe_code)] // the C ABI: raw pointers in, raw pointers out; each use has a SAFETY note
+#![allow(non_camel_case_types)] // C names: fa_policy, fa_world
+
+use std::ffi::{CStr, CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use forge_authz_host::live::{LivePolicy, Worker, check_bytes};
+use forge_authz_host::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits, Policy};
+use forge_authz_host::request::{CredentialDef, RequestDef, authorize, outcome_output};
+use forge_authz_host::wit;
+use forge_authz_host::world::{TokenDef, World};
+
+/// Allowed (from [`fa_decide`]); success (from the other functions).
+pub const FA_ALLOW: i32 = 0;
+/// Success of a function that does not decide (the same value as [`FA_ALLOW`]).
+pub const FA_OK: i32 = 0;
+/// Refused: the output holds the decision and its reason.
+pub const FA_DENY: i32 = 1;
+/// Nothing was decided or done: the error string says why. Never an allow.
+pub const FA_ERROR: i32 = 2;
+
+/// The WIT contract version this library speaks (`forge:authz@…`).
+pub const FA_CONTRACT: &CStr = c"0.4.0";
+
+/// A loaded policy: the published module, its configuration and a pool of warm instances.
+pub struct fa_policy {
+    live: Arc<LivePolicy>,
+    config: wit::Config,
+    pool: Mutex<Vec<Worker>>,
+}
+
+/// Facts a caller supplies: a world in the fixture format.
+pub struct fa_world {
+    world: RwLock<World>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A C string the caller frees with [`fa_string_free`].
+fn c_string(s: String) -> *mut c_char {
+    // A NUL inside would end the string early: JSON never has one (it escapes `\u0000`).
+    CString::new(s.replace('\0', "\u{fffd}"))
+        .map(CString::into_raw)
+        .unwrap_or(std::ptr::null_mut())
+}
+
+/// Store `s` in `*out` if `out` is not null.
+///
+/// # Safety
+/// `out` is null or valid for one pointer write.
+unsafe fn put(out: *mut *mut c_char, s: String) {
+    if !out.is_null() {
+        // SAFETY: the caller passes a valid out-pointer (documented on every function).
+        unsafe { *out = c_string(s) };
+    }
+}
+
+/// The UTF-8 text behind a C string.
+///
+/// # Safety
+/// `s` is null or a NUL-terminated string valid for the call.
+unsafe fn text<'a>(s: *const c_char, what: &str) -> anyhow::Result<&'a str> {
+    if s.is_null() {
+        anyhow::bail!("{what} is NULL");
+    }
+    // SAFETY: non-null, NUL-terminated, valid for the call (the caller's contract).
+    let c = unsafe { CStr::from_ptr(s) };
+    c.to_str()
+        .map_err(|_| anyhow::anyhow!("{what} is not UTF-8"))
+}
+
+/// Run `f`; its error (or a panic) becomes `FA_ERROR` with the message in `*error`.
+fn guarded(error: *mut *mut c_char, f: impl FnOnce() -> anyhow::Result<i32>) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            // SAFETY: `error` is the caller's out-pointer, null or valid.
+            unsafe { put(error, format!("{e:#}")) };
+            FA_ERROR
+        }
+        Err(_) => {
+            // SAFETY: as above.
+            unsafe { put(error, "internal error (panic) in forge-authz".into()) };
+            FA_ERROR
+        }
+    }
+}
+
+/// The module bytes: `module`/`len`, or the module embedded in this library when null.
+///
+/// # Safety
+/// `module` is null or valid for `len` bytes.
+unsafe fn module_bytes<'a>(module: *const u8, len: usize) -> anyhow::Result<(&'a [u8], PathBuf)> {
+    if module.is_null() {
+        if EMBEDDED_POLICY.is_empty() {
+            anyhow::bail!("this library was built without an embedded policy module");
+        }
+        return Ok((EMBEDDED_POLICY, PathBuf::from(EMBEDDED_POLICY_NAME)));
+    }
+    // SAFETY: non-null and valid for `len` bytes (the caller's contract).
+    Ok((
+        unsafe { std::slice::from_raw_parts(module, len) },
+        PathBuf::from("<bytes>"),
+    ))
+}
+
+/// The policy configuration from JSON: the world fixture's `keys`, `signing_key` and
+/// `options` (other fields are ignored here).
+fn config_of(json: &str) -> anyhow::Result<wit::Config> {
+    let mut v: serde_json::Value = serde_json::from_str(json)?;
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|k, _| matches!(k.as_str(), "keys" | "signing_key" | "options"));
+    }
+    let world: World = serde_json::from_value(v)?;
+    world.config()
+}
+
+/// Load a policy module and configure it.
+///
+/// `module`/`module_len`: the component's bytes (`.wasm`); NULL: the module embedded in this
+/// library. `config_json`: `{"keys": [{"id": "k1", "secret": "<hex, ≥ 32 bytes>"}],
+/// "signing_key": "k1", "options": {…}}` (the world fixture's fields). The module is
+/// checked as a server checks it before serving (it loads, accepts the keys, gives the
+/// known answers). On `FA_OK`, `*out` is the handle (free with [`fa_policy_free`]);
+/// on `FA_ERROR`, `*error` says why.
+///
+/// # Safety
+/// `module` is null or valid for `module_len` bytes; `config_json` a NUL-terminated
+/// string; `out` valid for a write; `error` null or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_policy_new(
+    module: *const u8,
+    module_len: usize,
+    config_json: *const c_char,
+    out: *mut *mut fa_policy,
+    error: *mut *mut c_char,
+) -> i32 {
+    guarded(error, || {
+        if out.is_null() {
+            anyhow::bail!("out is NULL");
+        }
+        // SAFETY: the caller's contract for `module`/`module_len` and `config_json`.
+        let (bytes, source) = unsafe { module_bytes(module, module_len)? };
+        let config = config_of(unsafe { text(config_json, "config_json")? })?;
+        let checked = check_bytes(bytes, source, &config, Limits::default())
+            .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
+        let policy = fa_policy {
+            live: Arc::new(LivePolicy::from_module(checked, config.clone())),
+            config,
+            pool: Mutex::new(Vec::new()),
+        };
+        // SAFETY: `out` is non-null and valid for a write.
+        unsafe { *out = Box::into_raw(Box::new(policy)) };
+        Ok(FA_OK)
+    })
+}
+
+/// Swap in another module version at run time: checked exactly as by [`fa_policy_new`]
+/// (against the handle's configuration) before it is published; a refused module leaves the
+/// current one serving. Calls already running finish on the old version; every later call
+/// uses the new one.
+///
+/// # Safety
+/// `policy` a live handle; `module` valid for `module_len` bytes (NULL: the embedded
+/// module); `error` null or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_policy_swap(
+    policy: *const fa_policy,
+    module: *const u8,
+    module_len: usize,
+    error: *mut *mut c_char,
+) -> i32 {
+    guarded(error, || {
+        // SAFETY: a live handle (the caller's contract).
+        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
+        // SAFETY: the caller's contract for `module`/`module_len`.
+        let (bytes, source) = unsafe { module_bytes(module, module_len)? };
+        let checked = check_bytes(bytes, source, &p.config, p.live.limits())
+            .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
+        p.live.publish_checked(checked);
+        Ok(FA_OK)
+    })
+}
+
+/// The SHA-256 (hex) of the module the handle runs now. Free with [`fa_string_free`].
+///
+/// # Safety
+/// `policy` a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_policy_sha256(policy: *const fa_policy) -> *mut c_char {
+    // SAFETY: a live handle or null.
+    match unsafe { policy.as_ref() } {
+        Some(p) => c_string(p.live.current().module.sha256().to_string()),
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// Free a policy handle (NULL is ignored).
+///
+/// # Safety
+/// `policy` came from [`fa_policy_new`] and is not used after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_policy_free(policy: *mut fa_policy) {
+    if !policy.is_null() {
+        // SAFETY: allocated by `fa_policy_new` with `Box::into_raw`, freed once.
+        drop(unsafe { Box::from_raw(policy) });
+    }
+}
+
+/// Load facts: a world in the fixture format (README, "World fixture"). `now` in it, if
+/// present, is the clock of every decision made with it (omit it: the system clock).
+///
+/// # Safety
+/// `world_json` a NUL-terminated string; `out` valid for a write; `error` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_world_new(
+    world_json: *const c_char,
+    out: *mut *mut fa_world,
+    error: *mut *mut c_char,
+) -> i32 {
+    guarded(error, || {
+        if out.is_null() {
+            anyhow::bail!("out is NULL");
+        }
+        // SAFETY: the caller's contract.
+        let world: World =
+            forge_authz_host::world::parse_json(unsafe { text(world_json, "world_json")? })?;
+        world.validate()?;
+        let w = fa_world {
+            world: RwLock::new(world),
+        };
+        // SAFETY: non-null, valid for a write.
+        unsafe { *out = Box::into_raw(Box::new(w)) };
+        Ok(FA_OK)
+    })
+}
+
+/// Add (or replace, by id) a token record in a world: a `TokenDef` as `fa_issue` returns
+/// it, or as the fixture lists it.
+///
+/// # Safety
+/// `world` a live handle not read by another thread during the call; `record_json` a
+/// NUL-terminated string; `error` null or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_world_put_token(
+    world: *const fa_world,
+    record_json: *const c_char,
+    error: *mut *mut c_char,
+) -> i32 {
+    guarded(error, || {
+        // SAFETY: a live handle.
+        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
+        // SAFETY: the caller's contract.
+        let def: TokenDef = serde_json::from_str(unsafe { text(record_json, "record_json")? })?;
+        let mut guard = match w.world.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        guard.tokens.retain(|t| t.id != def.id);
+        guard.tokens.push(def);
+        guard.validate()?;
+        Ok(FA_OK)
+    })
+}
+
+/// Free a world handle (NULL is ignored).
+///
+/// # Safety
+/// `world` came from [`fa_world_new`] and is not used after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_world_free(world: *mut fa_world) {
+    if !world.is_null() {
+        // SAFETY: allocated by `fa_world_new`, freed once.
+        drop(unsafe { Box::from_raw(world) });
+    }
+}
+
+/// Run `f` with a warm instance of the handle's current module.
+fn with_instance<R>(
+    p: &fa_policy,
+    f: impl FnOnce(&mut dyn Policy) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    let popped = lock(&p.pool).pop();
+    let mut worker = popped.unwrap_or_else(|| Worker::new(p.live.clone()));
+    let result = match worker.policy() {
+        Some(instance) => f(instance),
+        None => Err(anyhow::anyhow!("the policy could not be instantiated")),
+    };
+    lock(&p.pool).push(worker);
+    result
+}
+
+/// Decide a request from the world's facts.
+///
+/// `request_json`: a request in the format of `forge-authz decide` (`{"credential":
+/// {"bearer": "fzpat_…"}, "repository": "alice/app", "action": "pull"}`; `kind` `git`
+/// (default), `create`, `api`, `batch`, `ref-permissions`). `*output`: the decision exactly
+/// as `forge-authz decide` prints it (`{"decision": "allow"|"deny", "status": …,
+/// "reason": …, "message": …}`; a list for a batch, a ref → permissions map for
+/// ref permissions). Returns `FA_ALLOW` only for an allowed git, create or api request
+/// (for a batch: some repository allowed; for ref permissions: some permission); `FA_DENY`
+/// otherwise, including when the policy could not decide (`policy-failure`); `FA_ERROR`
+/// with `*output` the error for a request that could not even be read.
+///
+/// # Safety
+/// `policy` and `world` live handles; `request_json` a NUL-terminated string; `output` valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_decide(
+    policy: *const fa_policy,
+    world: *const fa_world,
+    request_json: *const c_char,
+    output: *mut *mut c_char,
+) -> i32 {
+    guarded(output, || {
+        // SAFETY: live handles and a valid string (the caller's contract).
+        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
+        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
+        let request: RequestDef =
+            forge_authz_host::world::parse_json(unsafe { text(request_json, "request_json")? })?;
+        let world = match w.world.read() {
+            Ok(g) => g,
+            Err(e) => e.into_inner(),
+        };
+        let outcome = with_instance(p, |instance| {
+            authorize(instance, &*world, &request, world.now())
+        })?;
+        let (json, allow) = outcome_output(&outcome);
+        // SAFETY: `output` valid for a write.
+        unsafe { put(output, json.to_string()) };
+        Ok(if allow { FA_ALLOW } else { FA_DENY })
+    })
+}
+
+/// Verify the token in a credential with no facts (format, checksum, key, signature): for a
+/// host that looks a token's record up before it builds the world of a decision.
+///
+/// `credential_json`: `"anonymous"`, `{"bearer": "…"}` or `{"basic": {"username": …,
+/// "password": …}}`. `*output`: `{"token_id": "…", "key_id": "…"}` for a genuine token,
+/// `{"token_error": "bad-signature"}` (any `token-error` code) for a refused one, `null` when
+/// the credential carries no token. Returns `FA_OK`, or `FA_ERROR` for unreadable input.
+///
+/// # Safety
+/// `policy` a live handle; `credential_json` a NUL-terminated string; `output` valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_verify(
+    policy: *const fa_policy,
+    credential_json: *const c_char,
+    output: *mut *mut c_char,
+) -> i32 {
+    guarded(output, || {
+        // SAFETY: a live handle and a valid string.
+        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
+        let def: CredentialDef = forge_authz_host::world::parse_json(unsafe {
+            text(credential_json, "credential_json")?
+        })?;
+        let credential = match def {
+            CredentialDef::Anonymous | CredentialDef::SshKey(_) | CredentialDef::Session(_) => {
+                wit::Credential::Anonymous
+            }
+            CredentialDef::Bearer(t) => wit::Credential::Bearer(t),
+            CredentialDef::Basic { username, password } => {
+                wit::Credential::Basic(wit::BasicCredential { username, password })
+            }
+        };
+        let answer = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
+        let json = match answer {
+            Ok(Some(v)) => serde_json::json!({"token_id": v.token_id, "key_id": v.key_id}),
+            Ok(None) => serde_json::Value::Null,
+            Err(e) => serde_json::json!({"token_error": e.code()}),
+        };
+        // SAFETY: `output` valid for a write.
+        unsafe { put(output, json.to_string()) };
+        Ok(FA_OK)
+    })
+}
+
+/// What to mint ([`fa_issue`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintDef {
+    owner: String,
+    name: String,
+    scopes: Vec<String>,
+    #[serde(default)]
+    repositories: Vec<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+    /// Unix seconds; absent with `expires_in` absent: never (refused when expiry is required).
+    #[serde(default)]
+    expires: Option<i64>,
+    /// Seconds from now.
+    #[serde(default)]
+    expires_in: Option<i64>,
+    /// The current time (default: the world's clock).
+    #[serde(default)]
+    now: Option<i64>,
+}
+
+/// Mint a token as its owner's session would (the owner must be an active user of the
+/// world; bound repositories are checked against what the owner sees), and add its record
+/// to the world.
+///
+/// `mint_json`: `{"owner": "alice", "name": "ci", "scopes": ["read:repository"],
+/// "repositories": [], "owners": [], "expires_in": 86400}`. `*output`: `{"secret":
+/// "fzpat_…", "record": {…}}` — show the secret once, store the record (it holds the token's
+/// HMAC tag, never the secret). `FA_DENY` with `{"refused": "<why>"}` when a minting rule
+/// refuses; `FA_ERROR` for unreadable input.
+///
+/// # Safety
+/// `policy` and `world` live handles (`world` not read by another thread during the call);
+/// `mint_json` a NUL-terminated string; `output` valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_issue(
+    policy: *const fa_policy,
+    world: *const fa_world,
+    mint_json: *const c_char,
+    output: *mut *mut c_char,
+) -> i32 {
+    guarded(output, || {
+        // SAFETY: live handles and a valid string.
+        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
+        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
+        let m: MintDef =
+            forge_authz_host::world::parse_json(unsafe { text(mint_json, "mint_json")? })?;
+        let mut world = match w.world.write() {
+            Ok(g) => g,
+            Err(e) => e.into_inner(),
+        };
+        let now = m.now.unwrap_or_else(|| world.now());
+        let user = world
+            .user(&m.owner)
+            .ok_or_else(|| anyhow::anyhow!("no user `{}` in the world", m.owner))?;
+        let existing_names = world
+            .tokens
+            .iter()
+            .filter(|t| {
+                t.owner.eq_ignore_ascii_case(&m.owner)
+                    && t.revoked.is_none()
+                    && t.expires.is_none_or(|e| e > now)
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        let bound_facts = m
+            .repositories
+            .iter()
+            .map(|r| wit::BoundRepository {
+                repository: r.clone(),
+                facts: world.repository(r, Some(&m.owner)).map(|(_, f)| f),
+            })
+            .collect();
+        let request = wit::IssueRequest {
+            owner: m.owner.clone(),
+            name: m.name,
+            scopes: m.scopes,
+            repositories: m.repositories,
+            owners: m.owners,
+            expires: m.expires.or(m.expires_in.map(|s| now.saturating_add(s))),
+            now,
+            creator: wit::Creator::Session(wit::Account {
+                name: m.owner,
+                facts: user,
+            }),
+            existing_names,
+            bound_facts,
+            ip: None,
+        };
+        let issued = with_instance(p, |instance| Ok(instance.issue(&request)?))?;
+        match issued {
+            Ok(t) => {
+                world.add_token(&t.record);
+                let json = serde_json::json!({
+                    "secret": t.secret,
+                    "record": TokenDef::from_wit(&t.record),
+                });
+                // SAFETY: `output` valid for a write.
+                unsafe { put(output, json.to_string()) };
+                Ok(FA_OK)
+            }
+            Err(e) => {
+                let json = serde_json::json!({"refused": e.describe()});
+                // SAFETY: as above.
+                unsafe { put(output, json.to_string()) };
+                Ok(FA_DENY)
+            }
+        }
+    })
+}
+
+/// The WIT contract version this library speaks (`"0.4.0"`); a static string, not freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn fa_contract_version() -> *const c_char {
+    FA_CONTRACT.as_ptr()
+}
+
+/// Free a string the library returned (NULL is ignored).
+///
+/// # Safety
+/// `s` came from this library and is not used after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fa_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: made by `CString::into_raw` in this library, freed once.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}

@@ -1,0 +1,250 @@
+//! The C ABI as a C caller uses it: return codes that can never be mistaken for an allow,
+//! NULL and garbage refused with an error, hot swap, minting, and the whole scenario corpus
+//! (expanded by the Rust harness) replayed through `fa_decide` with identical outputs.
+#![allow(
+    unsafe_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::ffi::{CStr, CString, c_char};
+use std::ptr::{null, null_mut};
+
+use forge_authz::*;
+
+fn take(s: *mut c_char) -> String {
+    assert!(!s.is_null());
+    // SAFETY: returned by the library, freed once below.
+    let text = unsafe { CStr::from_ptr(s) }.to_str().unwrap().to_string();
+    unsafe { fa_string_free(s) };
+    text
+}
+
+struct Policy(*mut fa_policy);
+impl Drop for Policy {
+    fn drop(&mut self) {
+        unsafe { fa_policy_free(self.0) }
+    }
+}
+struct World(*mut fa_world);
+impl Drop for World {
+    fn drop(&mut self) {
+        unsafe { fa_world_free(self.0) }
+    }
+}
+
+fn policy(config: &str) -> Result<Policy, String> {
+    let c = CString::new(config).unwrap();
+    let mut out = null_mut();
+    let mut err = null_mut();
+    match unsafe { fa_policy_new(null(), 0, c.as_ptr(), &mut out, &mut err) } {
+        FA_OK => Ok(Policy(out)),
+        code => {
+            assert_eq!(code, FA_ERROR);
+            Err(take(err))
+        }
+    }
+}
+
+fn world(json: &str) -> World {
+    let c = CString::new(json).unwrap();
+    let mut out = null_mut();
+    let mut err = null_mut();
+    let code = unsafe { fa_world_new(c.as_ptr(), &mut out, &mut err) };
+    assert_eq!(
+        code,
+        FA_OK,
+        "{}",
+        if err.is_null() {
+            String::new()
+        } else {
+            take(err)
+        }
+    );
+    World(out)
+}
+
+fn decide(p: &Policy, w: &World, request: &str) -> (i32, serde_json::Value) {
+    let c = CString::new(request).unwrap();
+    let mut out = null_mut();
+    let code = unsafe { fa_decide(p.0, w.0, c.as_ptr(), &mut out) };
+    let text = take(out);
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+const CONFIG: &str = r#"{"keys":[{"id":"k1","secret":"7777777777777777777777777777777777777777777777777777777777777777"}],"signing_key":"k1"}"#;
+
+fn sample_world() -> World {
+    world(
+        r#"{"now":1767225600,"keys":[{"id":"k1","secret":"7777777777777777777777777777777777777777777777777777777777777777"}],"signing_key":"k1",
+        "users":[{"name":"alice","status":"active","site_admin":false,"visibility":"public"}],
+        "repositories":[{"owner":"alice","name":"app","private":false,"kind":"hosted","archived":false,"collaborators":{}},
+                        {"owner":"alice","name":"secret","private":true,"kind":"hosted","archived":false,"collaborators":{}}]}"#,
+    )
+}
+
+fn mint(p: &Policy, w: &World, scopes: &str) -> String {
+    let m = CString::new(format!(
+        r#"{{"owner":"alice","name":"t{}","scopes":{scopes},"expires_in":3600}}"#,
+        scopes.len()
+    ))
+    .unwrap();
+    let mut out = null_mut();
+    let code = unsafe { fa_issue(p.0, w.0, m.as_ptr(), &mut out) };
+    let v: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    assert_eq!(code, FA_OK, "{v}");
+    assert_eq!(v["record"]["digest"], "hmac-tag");
+    v["secret"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn codes_allow_only_an_allow() {
+    let p = policy(CONFIG).unwrap();
+    let w = sample_world();
+    let secret = mint(&p, &w, r#"["read:repository"]"#);
+    let pull = |repo: &str, cred: &str| {
+        format!(r#"{{"credential":{cred},"repository":"{repo}","action":"pull"}}"#)
+    };
+    let bearer = format!(r#"{{"bearer":"{secret}"}}"#);
+    let (code, out) = decide(&p, &w, &pull("alice/secret", &bearer));
+    assert_eq!((code, out["reason"].as_str()), (FA_ALLOW, Some("granted")));
+    let (code, out) = decide(&p, &w, &pull("alice/secret", r#""anonymous""#));
+    assert_eq!(
+        (code, out["status"].as_u64()),
+        (FA_DENY, Some(401)),
+        "{out}"
+    );
+    let (code, out) = decide(&p, &w, &pull("alice/app", r#"{"bearer":"fzpat_k1.nope"}"#));
+    assert_eq!(
+        (code, out["reason"].as_str()),
+        (FA_DENY, Some("token-invalid"))
+    );
+    // Unreadable requests: an error, never an allow.
+    for bad in [
+        "",
+        "{",
+        "null",
+        r#"{"kind":"teleport"}"#,
+        r#"{"repository":"a/b"}"#,
+    ] {
+        let (code, out) = decide(&p, &w, bad);
+        assert_eq!(code, FA_ERROR, "{bad}: {out}");
+    }
+    // NULL anywhere: an error.
+    let mut out = null_mut();
+    let r = CString::new(pull("alice/app", &bearer)).unwrap();
+    assert_eq!(
+        unsafe { fa_decide(null(), w.0, r.as_ptr(), &mut out) },
+        FA_ERROR
+    );
+    take(out);
+    let mut out = null_mut();
+    assert_eq!(
+        unsafe { fa_decide(p.0, null(), r.as_ptr(), &mut out) },
+        FA_ERROR
+    );
+    take(out);
+    let mut out = null_mut();
+    assert_eq!(unsafe { fa_decide(p.0, w.0, null(), &mut out) }, FA_ERROR);
+    take(out);
+}
+
+#[test]
+fn bad_configurations_and_modules_are_errors() {
+    assert!(policy("{}").is_err());
+    assert!(policy(r#"{"keys":[{"id":"k1","secret":"00"}],"signing_key":"k1"}"#).is_err());
+    assert!(policy("not json").is_err());
+    let p = policy(CONFIG).unwrap();
+    let before = take(unsafe { fa_policy_sha256(p.0) });
+    let mut err = null_mut();
+    let junk = b"\0asm\x0d\0\x01\0";
+    assert_eq!(
+        unsafe { fa_policy_swap(p.0, junk.as_ptr(), junk.len(), &mut err) },
+        FA_ERROR
+    );
+    assert!(take(err).contains("refused"));
+    assert_eq!(
+        take(unsafe { fa_policy_sha256(p.0) }),
+        before,
+        "old module kept"
+    );
+}
+
+#[test]
+fn hot_swap_publishes_a_checked_module() {
+    let p = policy(CONFIG).unwrap();
+    let w = sample_world();
+    let secret = mint(&p, &w, r#"["read:repository"]"#);
+    let bytes =
+        forge_authz_host::policy::module_bytes(&forge_authz_host::default_policy_path()).unwrap();
+    let mut err = null_mut();
+    assert_eq!(
+        unsafe { fa_policy_swap(p.0, bytes.as_ptr(), bytes.len(), &mut err) },
+        FA_OK
+    );
+    let (code, _) = decide(
+        &p,
+        &w,
+        &format!(
+            r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"pull"}}"#
+        ),
+    );
+    assert_eq!(code, FA_ALLOW, "tokens keep working across a swap");
+}
+
+#[test]
+fn verify_names_the_token_or_the_error() {
+    let p = policy(CONFIG).unwrap();
+    let w = sample_world();
+    let secret = mint(&p, &w, r#"["read:repository"]"#);
+    let verify = |c: &str| {
+        let c = CString::new(c).unwrap();
+        let mut out = null_mut();
+        assert_eq!(unsafe { fa_verify(p.0, c.as_ptr(), &mut out) }, FA_OK);
+        serde_json::from_str::<serde_json::Value>(&take(out)).unwrap()
+    };
+    let v = verify(&format!(r#"{{"bearer":"{secret}"}}"#));
+    assert_eq!(v["key_id"], "k1");
+    assert_eq!(v["token_id"].as_str().map(str::len), Some(16));
+    assert_eq!(verify(r#""anonymous""#), serde_json::Value::Null);
+    let mut forged = secret.clone().into_bytes();
+    forged[20] = if forged[20] == b'A' { b'B' } else { b'A' };
+    let v = verify(&format!(
+        r#"{{"bearer":"{}"}}"#,
+        String::from_utf8(forged).unwrap()
+    ));
+    assert_eq!(v["token_error"], "bad-checksum");
+}
+
+#[test]
+fn the_expanded_corpus_replays_through_the_c_abi() {
+    // issue 12: the same outputs as the Rust host for every scenario.
+    let mut n = 0;
+    for fam in forge_authz_tests::scenario::load_corpus().unwrap() {
+        let expanded = forge_authz_tests::scenario::expand(&fam, &forge_authz_tests::wasm).unwrap();
+        let w = world(&expanded["world"].to_string());
+        let p = policy(&expanded["world"].to_string()).unwrap();
+        for sc in expanded["scenarios"].as_array().unwrap() {
+            let (code, out) = decide(&p, &w, &sc["request"].to_string());
+            assert_eq!(out, sc["output"], "{}: {}", fam.family, sc["name"]);
+            let allowed = match &out {
+                serde_json::Value::Object(o) if o.contains_key("decision") => {
+                    o["decision"] == "allow"
+                }
+                serde_json::Value::Array(list) => list.iter().any(|d| d["decision"] == "allow"),
+                serde_json::Value::Object(perms) => perms
+                    .values()
+                    .any(|v| v.as_array().is_some_and(|a| !a.is_empty())),
+                _ => false,
+            };
+            assert_eq!(code == FA_ALLOW, allowed, "{}: {}", fam.family, sc["name"]);
+            n += 1;
+        }
+    }
+    assert!(n > 300, "{n} scenarios");
+}
