@@ -39,6 +39,7 @@ ORDER = [
     "push_10_refs",
     "api_route",
     "batch_100",
+    "host_token_pull",
     "fresh_instance",
     "hot_swap",
     "swap_read",
@@ -50,6 +51,8 @@ COLOURS = {
     "cedar_with_request": "#e6a09a",
     "generation": "#2a9d8f",
     "current": "#8ab17d",
+    "rust_typed": "#264653",
+    "rust_json": "#7a9e9f",
 }
 
 

@@ -479,6 +479,48 @@ fn cedar(c: &mut Criterion) {
     }
 }
 
+/// The Rust host's own API, as a forge embedding it calls it (the yardstick of the Go and
+/// Python hosts, issue 12): a token pull from a world of facts, from a typed request, and
+/// from request JSON to decision JSON (what the C ABI and the Python module do per call).
+fn host_api(c: &mut Criterion, module: &PolicyModule) {
+    use forge_authz_host::request::{RequestDef, authorize, outcome_output};
+    use forge_authz_host::world::World;
+    let mut world: World = serde_json::from_value(serde_json::json!({
+        "now": NOW,
+        "keys": [{"id": "k1", "secret": "07".repeat(32)}],
+        "signing_key": "k1",
+        "users": [{"name": "alice", "status": "active", "site_admin": false, "visibility": "public"}],
+        "repositories": [{"owner": "alice", "name": "app", "private": false, "kind": "hosted",
+                          "archived": false, "collaborators": {}}],
+    }))
+    .unwrap();
+    let mut p = module.authorizer(world.config().unwrap()).unwrap().unwrap();
+    let t = mint(&mut p, &["read:repository"]);
+    world.add_token(&t.record);
+    let json = format!(
+        r#"{{"credential":{{"bearer":"{}"}},"repository":"alice/app","action":"pull"}}"#,
+        t.secret
+    );
+    let typed: RequestDef = serde_json::from_str(&json).unwrap();
+    let d = forge_authz_host::authorize_one(&mut p, &world, &typed, NOW).unwrap();
+    assert!(d.allow(), "{d:?}");
+    let mut g = group(c, "host_token_pull");
+    g.bench_function("rust_typed", |b| {
+        b.iter(|| {
+            black_box(
+                forge_authz_host::authorize_one(&mut p, &world, black_box(&typed), NOW).unwrap(),
+            )
+        })
+    });
+    g.bench_function("rust_json", |b| {
+        b.iter(|| {
+            let req: RequestDef = serde_json::from_str(black_box(&json)).unwrap();
+            let out = outcome_output(&authorize(&mut p, &world, &req, NOW).unwrap());
+            black_box(out.0.to_string())
+        })
+    });
+}
+
 /// Token pulls per second on `threads` threads, each with its own warm instance.
 fn throughput(module: &PolicyModule, f: &Arc<Fixtures>, threads: usize) -> f64 {
     let run = Duration::from_secs(2);
@@ -528,6 +570,7 @@ fn suite(c: &mut Criterion) {
         ],
     );
     cedar(c);
+    host_api(c, &module);
 
     // A fresh instance (or native authorizer) and one token-pull decision, against the
     // warm cases above.
