@@ -1,0 +1,38 @@
+// forge-authz for Node: the policy component (transpiled by jco) behind a small API whose
+// calls return values instead of throwing. See README.md and index.d.ts.
+
+export { Policy, describeVariant } from './lib/policy.js';
+export {
+  World,
+  composeFacts,
+  configFromJson,
+  recordFromTokenDef,
+  tokenDefFromRecord,
+  tokenFactsFromRecord,
+  viewerName,
+} from './lib/facts.js';
+export {
+  decisionOutput,
+  failureOutput,
+  httpMethod,
+  permissionsOutput,
+  readRequest,
+  refChange,
+  repositoryPath,
+  verdictStatus,
+} from './lib/request.js';
+export {
+  AUTHORIZER_EXPORT,
+  CONTRACT_VERSION,
+  GENERATED_DIR,
+  CARGO_POLICY_WASM,
+  ModuleRefused,
+  PolicyModule,
+  compileModule,
+  defaultModuleBytes,
+  loadPrebuiltModule,
+  sha256Hex,
+  tuneGlue,
+} from './lib/module.js';
+export { plain, secretDigest, hash256FromBytes, hash256ToBytes } from './lib/util.js';
+export { authorizeHttp, expressAuthorize, mapDecisionToHttp } from './lib/middleware.js';

@@ -1,0 +1,643 @@
+// A live policy: one warm component instance with its configured `authorizer`, calls that
+// fail closed, hot swap, and the JSON formats of `forge-authz decide` / `fa_verify` /
+// `fa_issue`.
+//
+// Every call returns a value, never throws for anything the policy or a fact source does:
+// `{ok: true, value}`; `{ok: false, error}` with `error` the policy's own refusal (the WIT
+// `result`'s `err`, e.g. `'bad-signature'` or `{tag: 'unknown-scope', val: 'x'}`) or a host
+// error `{tag: 'policy-failure' | 'invalid-input' | 'module-refused', val: <message>}`.
+// A failed call (trap, a fact source that threw, a misbehaving module) discards the
+// instance; the next call builds a fresh one, as the Rust host does.
+
+import {
+  InputError,
+  err,
+  invalidInput,
+  messageOf,
+  ok,
+  parsed,
+  plain,
+  policyFailure,
+  stableJson,
+  eqIgnoreAsciiCase,
+  field,
+  int64,
+  list,
+  onlyFields,
+  optField,
+  str,
+} from './util.js';
+import { configFromJson, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
+import {
+  decisionOutput,
+  failureOutput,
+  permissionsOutput,
+  planCall,
+  readCredential,
+  readRequest,
+  witCredential,
+} from './request.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { GENERATED_DIR, ModuleRefused, PolicyModule, compileModule, defaultModuleBytes, loadPrebuiltModule } from './module.js';
+
+const symbolDispose = Symbol.dispose || Symbol.for('dispose');
+const systemNow = () => Math.floor(Date.now() / 1000);
+const refused = (message) => err({ tag: 'module-refused', val: message });
+
+/** How jco reports a WIT `result`'s `err`: a `ComponentError` carrying `payload`. */
+const isComponentError = (e) => e instanceof Error && e.constructor?.name === 'ComponentError' && Object.hasOwn(e, 'payload');
+
+/** A config error in words (`weak-key (k1)`). */
+export const describeVariant = (v) => (typeof v === 'string' ? v : v.val === undefined ? v.tag : `${v.tag} (${v.val})`);
+
+const effectsEmpty = (e) => !e || (!e.touchLastUsed && !e.revokeFamily);
+
+export class Policy {
+  #module;
+  #config;
+  #live = null;
+  #busy = false;
+  #gathered = {};
+
+  constructor(module, config, live) {
+    this.#module = module;
+    this.#config = config;
+    this.#live = live;
+  }
+
+  /**
+   * Load a policy module and configure it, checked as a server checks a module before it
+   * serves: it loads, accepts the keys, and gives the known answers.
+   *
+   * @param options.module the component's bytes, or a `PolicyModule` (default: generated/,
+   *   checked against its recorded digests, else the bytes `cargo policy` built)
+   * @param options.config `{keys: [{id, secret: <hex>}], signing_key, options?}` (a world
+   *   fixture works as is), or a WIT `config` (`{keys: [{id, secret: Uint8Array}],
+   *   signingKeyId, options}`)
+   * @returns `{ok: true, value: Policy}` or `{ok: false, error: {tag: 'module-refused', val}}`
+   */
+  static async load({ module, config, prebuiltDir } = {}) {
+    let cfg;
+    try {
+      cfg = config && config.signingKeyId !== undefined ? config : configFromJson(config ?? {});
+    } catch (e) {
+      if (e instanceof InputError) return refused(`configuration unreadable: ${e.message}`);
+      throw e;
+    }
+    const m = await Policy.#compile(module, prebuiltDir);
+    if (!m.ok) return m;
+    return Policy.#check(m.value, cfg);
+  }
+
+  static async #compile(module, prebuiltDir) {
+    try {
+      if (module instanceof PolicyModule) return ok(module);
+      if (module === undefined) {
+        // The prebuilt module (checked against its recorded digests), else `cargo policy`'s.
+        const dir = prebuiltDir === undefined ? GENERATED_DIR : prebuiltDir;
+        if (dir !== null && existsSync(join(dir, 'source.json'))) return ok(await loadPrebuiltModule(dir));
+      }
+      const bytes = module ?? defaultModuleBytes();
+      return ok(await compileModule(bytes, prebuiltDir === undefined ? {} : { prebuiltDir }));
+    } catch (e) {
+      if (e instanceof ModuleRefused) return refused(`policy module refused: ${e.message}`);
+      return refused(`policy module refused: ${messageOf(e)}`);
+    }
+  }
+
+  /** A candidate policy for `module`, if it builds, accepts `config` and gives the known answers. */
+  static #check(module, config) {
+    const p = new Policy(module, config, null);
+    const built = p.#build();
+    if (!built.ok) return refused(`policy module refused: ${built.error.val}`);
+    p.#live = built.value;
+    const kat = knownAnswers(p);
+    if (kat !== null) {
+      p.#discard();
+      return refused(`policy module refused: known-answer check failed: ${kat}`);
+    }
+    return ok(p);
+  }
+
+  /** SHA-256 (hex) of the module serving now. */
+  get sha256() {
+    return this.#module.sha256;
+  }
+
+  /** How the serving module was loaded: `prebuilt` or `transpiled`. */
+  get origin() {
+    return this.#module.origin;
+  }
+
+  /**
+   * Swap in another module version at run time: transpiled, instantiated with this
+   * policy's configuration and given the known answers before it serves. A refused module
+   * leaves the current one serving. Calls are synchronous, so none is in flight: every
+   * later call uses the new version.
+   *
+   * @param {Uint8Array} bytes
+   * @returns `{ok: true, value: {sha256, previous}}` or `{ok: false, error}` (old one kept)
+   */
+  async swap(bytes, { prebuiltDir } = {}) {
+    if (!(bytes instanceof Uint8Array) && !(bytes instanceof PolicyModule)) {
+      return refused('policy module refused: module bytes must be a Uint8Array (or a PolicyModule)');
+    }
+    const m = await Policy.#compile(bytes, prebuiltDir);
+    if (!m.ok) return m;
+    const checked = Policy.#check(m.value, this.#config);
+    if (!checked.ok) return checked;
+    const previous = this.#module.sha256;
+    const fresh = checked.value;
+    this.#discard();
+    this.#module = fresh.#module;
+    this.#live = fresh.#live;
+    fresh.#live = null;
+    return ok({ sha256: this.#module.sha256, previous });
+  }
+
+  /** Release the instance (a later call builds a new one). */
+  close() {
+    this.#discard();
+  }
+
+  #build() {
+    const slot = { facts: null, lookups: 0, batchLookups: 0, threw: null, gathered: {} };
+    const host = {
+      lookup(query) {
+        if (!slot.facts) throw hostFault(slot, 'the policy asked for facts outside a decision');
+        if (++slot.lookups > 1) throw hostFault(slot, 'the policy asked for facts more than once');
+        let answer;
+        try {
+          answer = slot.facts.lookup(query);
+        } catch (e) {
+          throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
+        }
+        if (answer === null || typeof answer !== 'object') throw hostFault(slot, 'fact lookup failed: the fact source answered no object');
+        slot.gathered = { token: query.token, user: answer.token?.owner ?? query.account };
+        return answer;
+      },
+      repositories(paths, viewer) {
+        if (!slot.facts) throw hostFault(slot, 'the policy asked for facts outside a decision');
+        if (++slot.batchLookups > 1) throw hostFault(slot, 'the policy asked for repositories more than once');
+        let answer;
+        try {
+          answer = slot.facts.repositories(paths, viewer);
+        } catch (e) {
+          throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
+        }
+        if (!Array.isArray(answer) || answer.length !== paths.length) {
+          throw hostFault(slot, 'fact lookup failed: the fact source answered no list of one entry per path');
+        }
+        return answer.map((r) => r ?? undefined);
+      },
+    };
+    try {
+      const api = this.#module.instantiate(host);
+      let authorizer;
+      try {
+        authorizer = api.Authorizer.create(this.#config);
+      } catch (e) {
+        if (isComponentError(e)) return policyFailure(`configuration refused: ${describeVariant(e.payload)}`);
+        throw e;
+      }
+      return ok({ api, authorizer, slot });
+    } catch (e) {
+      return policyFailure(messageOf(e));
+    }
+  }
+
+  #discard() {
+    const live = this.#live;
+    this.#live = null;
+    if (live) {
+      // Disposing unregisters jco's finalizer first: a discarded (maybe trapped) instance
+      // is never entered again from a garbage-collection callback.
+      try {
+        live.authorizer[symbolDispose]?.();
+      } catch {
+        // a trapped instance may trap again here: it is dropped either way
+      }
+    }
+  }
+
+  /**
+   * Run `f(authorizer, api)` on the live instance with `facts` answering its queries.
+   * `result`: the WIT function returns a `result` (jco throws its `err` as a ComponentError).
+   */
+  #run(f, facts, result) {
+    if (this.#busy) return policyFailure('re-entrant call: the policy is already deciding (did a fact source call it?)');
+    if (!this.#live) {
+      const built = this.#build();
+      if (!built.ok) return built;
+      this.#live = built.value;
+    }
+    const live = this.#live;
+    const s = live.slot;
+    s.facts = facts ?? null;
+    s.lookups = 0;
+    s.batchLookups = 0;
+    s.threw = null;
+    s.gathered = {};
+    this.#gathered = {};
+    this.#busy = true;
+    try {
+      const value = f(live.authorizer, live.api);
+      this.#gathered = s.gathered;
+      return { ok: true, value };
+    } catch (e) {
+      if (result && s.threw === null && isComponentError(e)) return err(plain(e.payload));
+      this.#discard();
+      return policyFailure(s.threw ?? messageOf(e));
+    } finally {
+      s.facts = null;
+      this.#busy = false;
+    }
+  }
+
+  // ---- the WIT calls, as values ----------------------------------------------------------
+
+  /** `authorizer.authorize`: `{ok: true, value: Decision}`; `facts` answers the one query. */
+  authorize(request, facts) {
+    return this.#run((a) => a.authorize(request), facts, false);
+  }
+
+  /** `authorizer.authorize-batch`. */
+  authorizeBatch(request, facts) {
+    return this.#run((a) => a.authorizeBatch(request), facts, false);
+  }
+
+  /** `authorizer.ref-permissions`. */
+  refPermissions(request, facts) {
+    return this.#run((a) => a.refPermissions(request), facts, false);
+  }
+
+  /** `authorizer.verify`: `{ok: true, value: VerifiedToken | undefined}` or `{ok: false, error: TokenError}`. */
+  verifyCredential(credential) {
+    return this.#run((a) => a.verify(credential), null, true);
+  }
+
+  /** `authorizer.issue`: `{ok: true, value: IssuedToken}` (s64 as numbers) or `{ok: false, error: IssueError}`. */
+  issue(request) {
+    return mapOk(this.#run((a) => a.issue(request), null, true), plain);
+  }
+
+  deriveChild(request) {
+    return mapOk(this.#run((a) => a.deriveChild(request), null, true), plain);
+  }
+
+  rotate(request) {
+    return mapOk(this.#run((a) => a.rotate(request), null, true), plain);
+  }
+
+  planRevoke(tokenId, scope, records, context) {
+    return mapOk(this.#run((a) => a.planRevoke(tokenId, scope, records, context), null, true), plain);
+  }
+
+  planEdit(tokenId, edit, records, context) {
+    return mapOk(this.#run((a) => a.planEdit(tokenId, edit, records, context), null, true), plain);
+  }
+
+  planExpire(entries, context) {
+    return mapOk(this.#run((a) => a.planExpire(entries, context), null, false), plain);
+  }
+
+  audit(entries, context) {
+    return mapOk(this.#run((a) => a.audit(entries, context), null, false), plain);
+  }
+
+  /** `inspect` (no key): `{ok: true, value: TokenInfo}` or `{ok: false, error: TokenError}`. */
+  inspect(secret) {
+    return this.#run((_, api) => api.inspect(secret), null, true);
+  }
+
+  normalizeScopes(scopes) {
+    return this.#run((_, api) => api.normalizeScopes(scopes), null, true);
+  }
+
+  migrateLegacyScopes(scopes) {
+    return this.#run((_, api) => api.migrateLegacyScopes(scopes), null, false);
+  }
+
+  // ---- the JSON formats ------------------------------------------------------------------
+
+  /**
+   * Decide a request in the `forge-authz decide` format with `facts` (a `World`, or any
+   * fact source: `lookup`, `repositories`, `sshKey` for SSH-key credentials, `now()` for its
+   * clock). Returns `{ok: true, value: <the output JSON>, allow, effects, token, user}`, or
+   * `{ok: false, error: {tag: 'invalid-input', val}}` for a request that could not be read.
+   * A policy that could not decide is a `policy-failure` deny (503), inside `value`.
+   */
+  decide(facts, request, { now } = {}) {
+    const plan = prepare(request, (id) => facts.sshKey?.(id), now ?? facts.now?.());
+    if (!plan.ok) return plan;
+    return this.#execute(plan.value, facts);
+  }
+
+  /**
+   * `decide` over an asynchronous fact source (a forge's database): `lookup(query)`,
+   * `repositories(paths, viewer)` and `sshKey(id)` may return promises.
+   *
+   * The component calls its import synchronously, so the decision runs in passes: a pass
+   * that asks a fact not yet read answers it as absent and is discarded; the facts asked
+   * are read (awaited), and the decision runs again with them. The policy asks its one
+   * query after the checks that need no fact, so it asks the same query again: two passes
+   * for a decision (three for a batch), the last one with every fact it asked for.
+   */
+  async decideAsync(source, request, { now } = {}) {
+    let read;
+    try {
+      read = readRequest(request);
+    } catch (e) {
+      if (e instanceof InputError) return invalidInput(e.message);
+      throw e;
+    }
+    let key;
+    if (read.credential.kind === 'ssh-key') {
+      try {
+        key = await source.sshKey?.(read.credential.id);
+      } catch (e) {
+        return policyFailure(`ssh key lookup failed: ${messageOf(e)}`);
+      }
+    }
+    const plan = prepare(read, () => key, now ?? source.now?.(), true);
+    if (!plan.ok) return plan;
+    const memo = new Map();
+    for (let pass = 0; pass < 4; pass++) {
+      const misses = [];
+      const facts = {
+        lookup(query) {
+          const k = `L${stableJson(query)}`;
+          if (memo.has(k)) return memo.get(k);
+          misses.push([k, () => source.lookup(query)]);
+          return {};
+        },
+        repositories(paths, viewer) {
+          const k = `R${stableJson([paths, viewer ?? null])}`;
+          if (memo.has(k)) return memo.get(k);
+          misses.push([k, () => source.repositories(paths, viewer)]);
+          return paths.map(() => undefined);
+        },
+      };
+      const decided = this.#execute(plan.value, facts);
+      if (misses.length === 0) return decided;
+      try {
+        for (const [k, fetch] of misses) memo.set(k, await fetch());
+      } catch (e) {
+        return this.#failed(plan.value, `fact lookup failed: ${messageOf(e)}`);
+      }
+    }
+    return this.#failed(plan.value, 'the policy kept asking for facts it had not asked before');
+  }
+
+  #failed(plan, detail) {
+    switch (plan.call) {
+      case 'authorize':
+        return { ok: true, value: failureOutput(detail), allow: false };
+      case 'authorize-batch':
+        return { ok: true, value: plan.repositories.map((repository) => ({ ...failureOutput(detail), repository })), allow: false };
+      default:
+        return { ok: true, value: permissionsOutput(plan.refNames, []), allow: false };
+    }
+  }
+
+  #execute(plan, facts) {
+    switch (plan.call) {
+      case 'authorize': {
+        const r = this.authorize(plan.arg, facts);
+        if (!r.ok) return this.#failed(plan, r.error.val);
+        const d = r.value;
+        const out = { ok: true, value: decisionOutput(d, plan.refNames), allow: d.verdict.tag === 'allow', effects: d.effects };
+        const gathered = this.#gathered;
+        if (!effectsEmpty(d.effects) && gathered.token !== undefined) out.token = gathered.token;
+        if (gathered.user !== undefined) out.user = gathered.user;
+        return out;
+      }
+      case 'authorize-batch': {
+        const r = this.authorizeBatch(plan.arg, facts);
+        if (!r.ok) return this.#failed(plan, r.error.val);
+        const value = plan.repositories.map((repository, i) => {
+          const d = r.value[i];
+          return { ...(d ? decisionOutput(d) : failureOutput('no decision for this target')), repository };
+        });
+        return { ok: true, value, allow: value.some((d) => d.decision === 'allow') };
+      }
+      default: {
+        const r = this.refPermissions(plan.arg, facts);
+        // A policy failure: no permission at all.
+        const value = permissionsOutput(plan.refNames, r.ok ? r.value : []);
+        return { ok: true, value, allow: Object.values(value).some((p) => p.length > 0) };
+      }
+    }
+  }
+
+  /**
+   * Verify the token in a credential with no facts (`fa_verify`'s format): `{ok: true,
+   * value: {token_id, key_id}}` for a genuine token, `{token_error: 'bad-signature'}` for a
+   * refused one, `null` when the credential carries no token.
+   */
+  verify(credential) {
+    let c;
+    try {
+      // `'anonymous'` is the credential itself; other strings are JSON text.
+      c = readCredential(credential === 'anonymous' ? credential : parsed(credential, 'credential'));
+    } catch (e) {
+      if (e instanceof InputError) return invalidInput(e.message);
+      throw e;
+    }
+    const wit = c.kind === 'bearer' || c.kind === 'basic' ? witCredential(c) : { tag: 'anonymous' };
+    const r = this.verifyCredential(wit);
+    if (r.ok) return ok(r.value ? { token_id: r.value.tokenId, key_id: r.value.keyId } : null);
+    if (typeof r.error === 'string') return ok({ token_error: r.error });
+    return r;
+  }
+
+  /**
+   * Mint a token as its owner's session would (`fa_issue`'s format) and add its record to
+   * `world`: `{owner, name, scopes, repositories?, owners?, expires?, expires_in?, now?}`.
+   * `{ok: true, value: {secret, record}}` (`record`: a fixture `TokenDef`, holding the
+   * token's HMAC tag, never the secret), or `{ok: false, error}`: the policy's
+   * `issue-error` (e.g. `{tag: 'name-taken'}`) or a host error.
+   */
+  mint(world, mint) {
+    let m;
+    try {
+      const v = parsed(mint, 'mint');
+      onlyFields(v, ['owner', 'name', 'scopes', 'repositories', 'owners', 'expires', 'expires_in', 'now'], '');
+      m = {
+        owner: field(v, 'owner', '', str),
+        name: field(v, 'name', '', str),
+        scopes: field(v, 'scopes', '', list(str)),
+        repositories: field(v, 'repositories', '', list(str), () => []),
+        owners: field(v, 'owners', '', list(str), () => []),
+        expires: optField(v, 'expires', '', int64),
+        expiresIn: optField(v, 'expires_in', '', int64),
+        now: optField(v, 'now', '', int64),
+      };
+    } catch (e) {
+      if (e instanceof InputError) return invalidInput(e.message);
+      throw e;
+    }
+    const now = m.now ?? world.now();
+    const user = world.user(m.owner);
+    if (!user) return invalidInput(`no user \`${m.owner}\` in the world`);
+    const existingNames = world.tokens
+      .filter((t) => eqIgnoreAsciiCase(t.owner, m.owner) && t.revoked == null && (t.expires == null || t.expires > now))
+      .map((t) => t.name);
+    const boundFacts = m.repositories.map((repository) => ({
+      repository,
+      facts: world.findRepository(repository, m.owner)?.facts,
+    }));
+    const expires = m.expires ?? (m.expiresIn === undefined ? undefined : now + m.expiresIn);
+    const r = this.issue({
+      owner: m.owner,
+      name: m.name,
+      scopes: m.scopes,
+      repositories: m.repositories,
+      owners: m.owners,
+      expires: expires === undefined ? undefined : BigInt(expires),
+      now: BigInt(now),
+      creator: { tag: 'session', val: { name: m.owner, facts: user } },
+      existingNames,
+      boundFacts,
+      ip: undefined,
+    });
+    if (!r.ok) return r;
+    const record = tokenDefFromRecord(r.value.record);
+    world.putToken(record);
+    return ok({ secret: r.value.secret, record });
+  }
+}
+
+// No exception escapes the public calls: whatever a caller passes (a fact source that is not
+// one, a world that is not a World...), the answer is a value, and never an allow.
+const unexpected = (e) => (e instanceof InputError ? invalidInput(e.message) : policyFailure(`host error: ${messageOf(e)}`));
+for (const name of ['decide', 'verify', 'mint']) {
+  const f = Policy.prototype[name];
+  Object.defineProperty(Policy.prototype, name, {
+    value: function guarded(...args) {
+      try {
+        return f.apply(this, args);
+      } catch (e) {
+        return unexpected(e);
+      }
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+for (const [target, name, onError] of [
+  [Policy.prototype, 'decideAsync', unexpected],
+  [Policy.prototype, 'swap', (e) => refused(`policy module refused: ${messageOf(e)}`)],
+  [Policy, 'load', (e) => refused(`policy module refused: ${messageOf(e)}`)],
+]) {
+  const f = target[name];
+  Object.defineProperty(target, name, {
+    value: async function guarded(...args) {
+      try {
+        return await f.apply(this, args);
+      } catch (e) {
+        return onError(e);
+      }
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+function hostFault(slot, message) {
+  slot.threw = message;
+  return new Error(message);
+}
+
+function mapOk(r, f) {
+  return r.ok ? { ...r, value: f(r.value) } : r;
+}
+
+/** Read a request and plan its call; `now` is the default clock (else the system's). */
+function prepare(request, sshKey, now, alreadyRead = false) {
+  try {
+    const r = alreadyRead ? request : readRequest(request);
+    let credential;
+    try {
+      credential = witCredential(r.credential, sshKey);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      return policyFailure(`ssh key lookup failed: ${messageOf(e)}`);
+    }
+    return ok(planCall(r, credential, now ?? systemNow()));
+  } catch (e) {
+    if (e instanceof InputError) return invalidInput(e.message);
+    throw e;
+  }
+}
+
+// ---- known answers -------------------------------------------------------------------------
+
+const KAT_NOW = 1767225600n;
+const KAT_USER = Object.freeze({ status: 'active', siteAdmin: false, visibility: 'public', organization: false });
+
+/**
+ * The built-in known answers every sound policy gives (host-harness/src/live.rs): they catch
+ * a module that loads but decides wrongly before it serves. `null` when all pass, else why.
+ */
+function knownAnswers(p) {
+  const issued = p.issue({
+    owner: 'kat-alice',
+    name: 'kat',
+    scopes: ['read:repository'],
+    repositories: [],
+    owners: [],
+    expires: KAT_NOW + 3600n,
+    now: KAT_NOW,
+    creator: { tag: 'session', val: { name: 'kat-alice', facts: KAT_USER } },
+    existingNames: [],
+    boundFacts: [],
+    ip: undefined,
+  });
+  if (!issued.ok) return `mint refused: ${describeVariant(issued.error)}`;
+  const record = issued.value.record;
+  const repo = (priv) => ({ ownerVisibility: 'public', private: priv, kind: 'hosted', archived: false, role: 'none' });
+  const facts = {
+    lookup(q) {
+      const a = {};
+      if (q.token !== undefined && q.token === record.id) a.token = tokenFactsFromRecord(record);
+      const user = (n) => (n === 'kat-alice' || n === 'o' ? KAT_USER : undefined);
+      if (a.token) a.owner = user(a.token.owner);
+      if (q.account !== undefined) a.account = user(q.account);
+      if (q.sudo !== undefined) a.sudo = user(q.sudo);
+      if (q.repository === 'o/pub') a.repository = repo(false);
+      if (q.repository === 'o/priv') a.repository = repo(true);
+      return a;
+    },
+    repositories: (paths) => paths.map(() => undefined),
+  };
+  const secret = issued.value.secret;
+  const forged = secret.length > 20 ? secret.slice(0, 20) + (secret[20] === 'A' ? 'B' : 'A') + secret.slice(21) : secret;
+  const request = (credential, repository, action) => ({
+    credential,
+    request: { tag: 'git', val: { transport: 'http', repository, action } },
+    now: KAT_NOW,
+    explain: false,
+  });
+  const bearer = { tag: 'bearer', val: secret };
+  const cases = [
+    ['anonymous pull of a public repository', request({ tag: 'anonymous' }, 'o/pub', 'pull'), 'public-read'],
+    ['anonymous push', request({ tag: 'anonymous' }, 'o/pub', 'push'), 'authentication-required'],
+    ['token pull', request(bearer, 'o/pub', 'pull'), 'granted'],
+    ['read token push', request(bearer, 'o/pub', 'push'), 'scope-missing'],
+    ['hidden private repository', request(bearer, 'o/priv', 'pull'), 'repository-not-found'],
+    ['damaged token', request({ tag: 'bearer', val: forged }, 'o/pub', 'pull'), 'token-invalid'],
+  ];
+  for (const [what, r, reason] of cases) {
+    const d = p.authorize(r, facts);
+    if (!d.ok) return `${what}: ${describeVariant(d.error)}`;
+    const allow = reason === 'public-read' || reason === 'granted';
+    const got = d.value.verdict;
+    if ((got.tag === 'allow') !== allow || got.val !== reason) {
+      return `${what}: got ${got.tag === 'allow' ? 'allow' : 'deny'} ${got.val}`;
+    }
+  }
+  return null;
+}
+

@@ -1,0 +1,89 @@
+// Replays the expanded corpus (hosts/README.md) through the module named by FORGE_AUTHZ_WASM:
+// every scenario of every family file, decided synchronously from the world and again through
+// `decideAsync` over an asynchronous view of the same world, must equal (as a JSON value) the
+// Rust harness's `output`. The module the host reports it runs must be those bytes.
+//
+// FORGE_AUTHZ_CORPUS: the expanded corpus directory; unset or empty is a FAILURE, unless
+// FORGE_AUTHZ_SKIP_HOSTS=1 (then the replay is reported SKIPPED, never passed).
+// FORGE_AUTHZ_WASM: the component file (required with the corpus). When generated/ holds a
+// prebuilt transpile (`npm run transpile`), that is what runs (what a deployed forge loads),
+// and its recorded source digest must be the file's; else the file is transpiled here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { join } from 'node:path';
+import { GENERATED_DIR, Policy, World, compileModule, loadPrebuiltModule, sha256Hex } from '../index.js';
+
+const dir = process.env.FORGE_AUTHZ_CORPUS;
+const wasmPath = process.env.FORGE_AUTHZ_WASM;
+const skip = process.env.FORGE_AUTHZ_SKIP_HOSTS === '1';
+
+if (!dir && skip) {
+  console.log('SKIPPED: the expanded corpus replay (FORGE_AUTHZ_SKIP_HOSTS=1 and FORGE_AUTHZ_CORPUS unset)');
+  test('expanded corpus replay', { skip: 'SKIPPED: FORGE_AUTHZ_SKIP_HOSTS=1, FORGE_AUTHZ_CORPUS unset' }, () => {});
+} else {
+  test('expanded corpus replay', async () => {
+    assert.ok(
+      dir,
+      'FORGE_AUTHZ_CORPUS is unset: run `cargo run -p forge-authz-tests --bin expand-corpus -- target/corpus-expanded` and point FORGE_AUTHZ_CORPUS at it (or set FORGE_AUTHZ_SKIP_HOSTS=1 to skip)',
+    );
+    assert.ok(existsSync(dir), `FORGE_AUTHZ_CORPUS=${dir} does not exist`);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    assert.ok(files.length > 0, `FORGE_AUTHZ_CORPUS=${dir} holds no family file (*.json)`);
+    assert.ok(wasmPath, 'FORGE_AUTHZ_WASM is unset: name the policy component the corpus replays (hosts/node/ci.sh sets it)');
+
+    // Same bytes: the digest of the file, and of the module the host says it runs.
+    const bytes = new Uint8Array(readFileSync(wasmPath));
+    const digest = sha256Hex(bytes);
+    const module = existsSync(join(GENERATED_DIR, 'source.json')) ? await loadPrebuiltModule(GENERATED_DIR) : await compileModule(bytes, { prebuiltDir: null });
+    console.log(`module ${wasmPath}: sha256 ${digest} (${bytes.length} bytes); the host runs sha256 ${module.sha256} (${module.origin})`);
+    assert.equal(module.sha256, digest, `the host runs a module other than FORGE_AUTHZ_WASM (${module.origin}); re-run \`npm run transpile\``);
+
+    const asyncView = (w) => {
+      const delay = () => new Promise((r) => setImmediate(r));
+      return {
+        lookup: async (q) => (await delay(), w.lookup(q)),
+        repositories: async (p, v) => (await delay(), w.repositories(p, v)),
+        sshKey: async (id) => (await delay(), w.sshKey(id)),
+        now: () => w.now(),
+      };
+    };
+
+    let total = 0;
+    let matched = 0;
+    const mismatches = [];
+    for (const file of files) {
+      const family = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      assert.equal(family.format, 1, `${file}: expanded corpus format`);
+      assert.ok(Array.isArray(family.scenarios) && family.scenarios.length > 0, `${file}: a family has scenarios`);
+      const world = new World(family.world);
+      const loaded = await Policy.load({ module, config: family.world });
+      assert.ok(loaded.ok, `${file}: the policy loads: ${JSON.stringify(loaded.error)}`);
+      const policy = loaded.value;
+      assert.equal(policy.sha256, digest);
+      for (const s of family.scenarios) {
+        total += 1;
+        const sync = policy.decide(world, s.request);
+        const got = sync.ok ? sync.value : { host_error: sync.error };
+        const viaAsync = await policy.decideAsync(asyncView(world), s.request);
+        const gotAsync = viaAsync.ok ? viaAsync.value : { host_error: viaAsync.error };
+        const bad = [];
+        if (!isDeepStrictEqual(got, s.output)) bad.push(['decide', got]);
+        if (!isDeepStrictEqual(gotAsync, s.output)) bad.push(['decideAsync', gotAsync]);
+        if (bad.length === 0) matched += 1;
+        for (const [how, g] of bad) {
+          mismatches.push(`family ${family.family} (${file}), scenario ${JSON.stringify(s.name)} [${how}]\n  expected: ${JSON.stringify(s.output)}\n  got:      ${JSON.stringify(g)}`);
+        }
+      }
+      policy.close();
+    }
+    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs (${files.length} families, module sha256 ${digest})`);
+    if (mismatches.length > 0) {
+      console.log(mismatches.slice(0, 50).join('\n'));
+      if (mismatches.length > 50) console.log(`... and ${mismatches.length - 50} more`);
+    }
+    assert.ok(total > 0, 'no scenario replayed');
+    assert.equal(matched, total, `${total - matched} of ${total} scenarios differ from the Rust harness (printed above)`);
+  });
+}
