@@ -1,0 +1,554 @@
+// Package forgeauthz runs the forge-authz policy (one WebAssembly component) from Go,
+// through the library's C ABI (ffi/include/forge_authz.h) and cgo.
+//
+// A forge loads the policy once, keeps the facts of its decisions in a World (users,
+// organisations, repositories, token records, SSH keys, in the world fixture's format),
+// and asks for a decision per request:
+//
+//	policy, err := forgeauthz.LoadPolicy(nil, forgeauthz.Config{
+//		Keys:       []forgeauthz.Key{{ID: "k1", Secret: key}},
+//		SigningKey: "k1",
+//	})
+//	world, err := forgeauthz.NewWorldFrom(&facts)
+//	d, err := policy.Decide(ctx, world, forgeauthz.Request{
+//		Credential: forgeauthz.Bearer(token),
+//		Repository: "alice/app",
+//		Action:     forgeauthz.Pull,
+//	})
+//	if err != nil || !d.Allowed() {
+//		// refuse: d.Status, d.Reason, d.Message (err: nothing was decided)
+//	}
+//
+// Errors are never an allow: only a decision the library returned FA_ALLOW for reports
+// Allowed() true; every failure is an error (an *Error), and a policy that could not
+// decide (trap, deadline) is a deny with status 503 and reason "policy-failure".
+//
+// Policies are safe for concurrent use by many goroutines (the library keeps a pool of
+// warm instances). A World may be read by many decisions at once; PutToken and Issue,
+// which write it, wait for the decisions in progress (this package orders them with a
+// lock, as the C ABI requires).
+//
+// Handles hold memory outside Go: Close them when done. A finalizer frees a handle that
+// was dropped without Close, as a safety net only.
+package forgeauthz
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../ffi/include
+#include <stdlib.h>
+#include <string.h>
+#include "forge_authz.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// The C ABI's return codes.
+const (
+	codeAllow = int(C.FA_ALLOW) // allowed (fa_decide); success (the others)
+	codeOK    = int(C.FA_OK)
+	codeDeny  = int(C.FA_DENY)  // refused; the output says why
+	codeError = int(C.FA_ERROR) // nothing was decided or done
+)
+
+// ContractVersion is the WIT contract version the linked library speaks ("0.4.0").
+func ContractVersion() string {
+	return C.GoString(C.fa_contract_version())
+}
+
+// Config configures a policy: the token keys (the secrets, 32 bytes or more) and the id of
+// the one that signs new tokens, and the policy options. It is the world fixture's
+// "keys", "signing_key" and "options".
+type Config struct {
+	Keys       []Key    `json:"keys"`
+	SigningKey string   `json:"signing_key"`
+	Options    *Options `json:"options,omitempty"`
+}
+
+// Policy is a loaded, checked policy module with its configuration: a handle on the
+// library's policy (fa_policy). It is safe for concurrent use.
+type Policy struct {
+	mu sync.RWMutex // read: a call in progress; write: Close
+	p  *C.struct_fa_policy
+}
+
+// World holds the facts decisions are made from (fa_world): a world in the fixture
+// format. Decisions read it concurrently; PutToken and Issue write it exclusively.
+type World struct {
+	mu sync.RWMutex // read: a decision or Verify; write: PutToken, Issue, Close
+	w  *C.struct_fa_world
+}
+
+// LoadPolicy loads a policy module (the component's .wasm bytes; nil: the module embedded
+// in the library) and configures it. The module is checked as a server checks it before
+// serving: it loads, accepts the keys, gives the known answers.
+func LoadPolicy(module []byte, config Config) (*Policy, error) {
+	cfg, err := json.Marshal(config)
+	if err != nil {
+		return nil, &Error{Op: "load", Message: "encoding the configuration", Err: err}
+	}
+	return LoadPolicyJSON(module, cfg)
+}
+
+// LoadPolicyJSON is LoadPolicy with the configuration as JSON: {"keys": [...],
+// "signing_key": ..., "options": {...}}; other fields are ignored, so a whole world
+// fixture may be passed.
+func LoadPolicyJSON(module []byte, config []byte) (*Policy, error) {
+	cfg, err := cString("load", config)
+	if err != nil {
+		return nil, err
+	}
+	if module != nil && len(module) == 0 {
+		return nil, &Error{Op: "load", Message: "empty module (nil loads the embedded one)"}
+	}
+	var out *C.struct_fa_policy
+	var cerr *C.char
+	code := int(C.fa_policy_new(modulePtr(module), C.size_t(len(module)), cfg.ptr(), &out, &cerr))
+	runtime.KeepAlive(module)
+	runtime.KeepAlive(cfg)
+	if code != codeOK || out == nil {
+		return nil, libError("load", code, cerr)
+	}
+	p := &Policy{p: out}
+	runtime.SetFinalizer(p, (*Policy).Close)
+	return p, nil
+}
+
+// Swap publishes another module version (nil: the embedded one) at run time. It is
+// checked exactly as LoadPolicy checks it, against this policy's configuration, first; a
+// refused module leaves the current one serving. Decisions in progress finish on the old
+// version; every later one uses the new one.
+func (p *Policy) Swap(module []byte) error {
+	if module != nil && len(module) == 0 {
+		return &Error{Op: "swap", Message: "empty module (nil swaps to the embedded one)"}
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.p == nil {
+		return closedError("swap")
+	}
+	var cerr *C.char
+	code := int(C.fa_policy_swap(p.p, modulePtr(module), C.size_t(len(module)), &cerr))
+	runtime.KeepAlive(module)
+	if code != codeOK {
+		return libError("swap", code, cerr)
+	}
+	return nil
+}
+
+// SHA256 is the hex SHA-256 of the module the policy runs now ("" once closed).
+func (p *Policy) SHA256() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.p == nil {
+		return ""
+	}
+	s := C.fa_policy_sha256(p.p)
+	if s == nil {
+		return ""
+	}
+	defer C.fa_string_free(s)
+	return C.GoString(s)
+}
+
+// Close frees the policy. Calls in progress finish first; later calls return an error
+// (ErrClosed). Closing twice is harmless.
+func (p *Policy) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.p != nil {
+		C.fa_policy_free(p.p)
+		p.p = nil
+		runtime.SetFinalizer(p, nil)
+	}
+}
+
+// NewWorld loads facts from a world in the fixture format (README, "World fixture").
+// Its "now", if present, is the clock of every decision made with it; without it, the
+// system clock. Its keys are not used for decisions (the policy's configuration is).
+func NewWorld(world []byte) (*World, error) {
+	text, err := cString("world", world)
+	if err != nil {
+		return nil, err
+	}
+	var out *C.struct_fa_world
+	var cerr *C.char
+	code := int(C.fa_world_new(text.ptr(), &out, &cerr))
+	runtime.KeepAlive(text)
+	if code != codeOK || out == nil {
+		return nil, libError("world", code, cerr)
+	}
+	w := &World{w: out}
+	runtime.SetFinalizer(w, (*World).Close)
+	return w, nil
+}
+
+// NewWorldFrom loads typed facts.
+func NewWorldFrom(facts *Facts) (*World, error) {
+	if facts == nil {
+		facts = &Facts{}
+	}
+	b, err := json.Marshal(facts)
+	if err != nil {
+		return nil, &Error{Op: "world", Message: "encoding the facts", Err: err}
+	}
+	return NewWorld(b)
+}
+
+// PutToken adds a token record to the world, or replaces the one with its id. It waits
+// for the decisions reading the world.
+func (w *World) PutToken(record TokenRecord) error {
+	b, err := json.Marshal(record)
+	if err != nil {
+		return &Error{Op: "put-token", Message: "encoding the record", Err: err}
+	}
+	return w.PutTokenJSON(b)
+}
+
+// PutTokenJSON is PutToken with the record as JSON (as Issue returns it, or as the fixture
+// lists it).
+func (w *World) PutTokenJSON(record []byte) error {
+	text, err := cString("put-token", record)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.w == nil {
+		return closedError("put-token")
+	}
+	var cerr *C.char
+	code := int(C.fa_world_put_token(w.w, text.ptr(), &cerr))
+	runtime.KeepAlive(text)
+	if code != codeOK {
+		return libError("put-token", code, cerr)
+	}
+	return nil
+}
+
+// Close frees the world, after the decisions reading it. Closing twice is harmless.
+func (w *World) Close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.w != nil {
+		C.fa_world_free(w.w)
+		w.w = nil
+		runtime.SetFinalizer(w, nil)
+	}
+}
+
+// RawDecision is a decision as the library printed it (`forge-authz decide`'s output: an
+// object, a list for a batch, a ref → permissions map for ref permissions).
+type RawDecision struct {
+	// JSON is the decision.
+	JSON json.RawMessage
+	code int
+}
+
+// Allowed reports whether the library allowed the request (FA_ALLOW): for a batch, some
+// repository; for ref permissions, some permission. The zero value is not allowed.
+func (r RawDecision) Allowed() bool { return r.JSON != nil && r.code == codeAllow }
+
+// DecideJSON decides a request given as JSON in the format of `forge-authz decide`
+// ({"credential": {"bearer": "fzpat_…"}, "repository": "alice/app", "action": "pull"}; any
+// kind). A request that could not be read is an error, never a decision.
+func (p *Policy) DecideJSON(ctx context.Context, w *World, request []byte) (RawDecision, error) {
+	if err := ctx.Err(); err != nil {
+		return RawDecision{}, &Error{Op: "decide", Message: "not called", Err: err}
+	}
+	text, err := cString("decide", request)
+	if err != nil {
+		return RawDecision{}, err
+	}
+	return p.decide(w, text)
+}
+
+// decide calls fa_decide with a NUL-terminated request.
+func (p *Policy) decide(w *World, request cbuf) (RawDecision, error) {
+	if w == nil {
+		return RawDecision{}, &Error{Op: "decide", Message: "nil world"}
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if p.p == nil || w.w == nil {
+		return RawDecision{}, closedError("decide")
+	}
+	var out *C.char
+	code := int(C.fa_decide(p.p, w.w, request.ptr(), &out))
+	runtime.KeepAlive(request)
+	switch code {
+	case codeAllow, codeDeny:
+		if out == nil {
+			return RawDecision{}, &Error{Op: "decide", Code: code, Message: "no output from the library"}
+		}
+		return RawDecision{JSON: takeBytes(out), code: code}, nil
+	default:
+		return RawDecision{}, libError("decide", code, out)
+	}
+}
+
+// Decide decides a git, create or api request (Request.Kind; "" is git). Batches and ref
+// permissions have their own methods (DecideBatch, RefPermissions). The context is checked
+// before calling in: a call takes microseconds and is not interrupted.
+func (p *Policy) Decide(ctx context.Context, w *World, req Request) (Decision, error) {
+	switch req.Kind {
+	case "", KindGit, KindCreate, KindAPI:
+	default:
+		return Decision{}, &Error{Op: "decide", Message: "kind " + string(req.Kind) + " is decided by DecideBatch or RefPermissions"}
+	}
+	raw, err := p.decideTyped(ctx, w, &req)
+	if err != nil {
+		return Decision{}, err
+	}
+	var d Decision
+	if err := decodeDecision(raw.JSON, &d); err != nil {
+		return Decision{}, &Error{Op: "decide", Message: "unreadable decision", Err: err}
+	}
+	if err := d.seal(raw.code); err != nil {
+		return Decision{}, err
+	}
+	return d, nil
+}
+
+// DecideBatch decides one git action of one credential against many repositories
+// (Request.Repositories; Kind "" or KindBatch): each gets exactly the decision a single
+// request would, with its Repository set, in order.
+func (p *Policy) DecideBatch(ctx context.Context, w *World, req Request) ([]Decision, error) {
+	switch req.Kind {
+	case "":
+		req.Kind = KindBatch
+	case KindBatch:
+	default:
+		return nil, &Error{Op: "decide", Message: "DecideBatch needs kind batch, not " + string(req.Kind)}
+	}
+	raw, err := p.decideTyped(ctx, w, &req)
+	if err != nil {
+		return nil, err
+	}
+	var list []Decision
+	if err := json.Unmarshal(raw.JSON, &list); err != nil {
+		return nil, &Error{Op: "decide", Message: "unreadable batch decision", Err: err}
+	}
+	for i := range list {
+		if err := list[i].seal(raw.code); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// RefPermissions answers, for each of Request.RefNames, what a push by the credential may
+// do to it (Launchpad's checkRefPermissions; Kind "" or KindRefPermissions).
+func (p *Policy) RefPermissions(ctx context.Context, w *World, req Request) (map[string]RefPermissions, error) {
+	switch req.Kind {
+	case "":
+		req.Kind = KindRefPermissions
+	case KindRefPermissions:
+	default:
+		return nil, &Error{Op: "decide", Message: "RefPermissions needs kind ref-permissions, not " + string(req.Kind)}
+	}
+	raw, err := p.decideTyped(ctx, w, &req)
+	if err != nil {
+		return nil, err
+	}
+	perms := map[string]RefPermissions{}
+	if err := json.Unmarshal(raw.JSON, &perms); err != nil {
+		return nil, &Error{Op: "decide", Message: "unreadable ref permissions", Err: err}
+	}
+	if raw.code != codeAllow {
+		// The library found no permission: none is reported, whatever the output says.
+		for name, rp := range perms {
+			if rp != (RefPermissions{}) {
+				return nil, &Error{Op: "decide", Code: raw.code, Message: "ref " + name + ": permissions without FA_ALLOW"}
+			}
+		}
+	}
+	return perms, nil
+}
+
+func (p *Policy) decideTyped(ctx context.Context, w *World, req *Request) (RawDecision, error) {
+	if err := ctx.Err(); err != nil {
+		return RawDecision{}, &Error{Op: "decide", Message: "not called", Err: err}
+	}
+	return p.decide(w, terminated(req.appendJSON(make([]byte, 0, 512))))
+}
+
+// Verification is what Verify found in a credential.
+type Verification struct {
+	// TokenID and KeyID name a genuine token (format, checksum, key and signature good).
+	TokenID string `json:"token_id,omitempty"`
+	KeyID   string `json:"key_id,omitempty"`
+	// TokenError is the token-error code of a refused token ("bad-checksum",
+	// "bad-signature", "unknown-key", …).
+	TokenError string `json:"token_error,omitempty"`
+}
+
+// HasToken reports whether the credential carried a token (genuine or not).
+func (v Verification) HasToken() bool { return v.TokenID != "" || v.TokenError != "" }
+
+// Genuine reports whether the credential carried a genuine token.
+func (v Verification) Genuine() bool { return v.TokenID != "" && v.TokenError == "" }
+
+// Verify checks the token in a credential without any facts (format, checksum, key,
+// signature): a host looks the record of TokenID up before it builds the world of a
+// decision. A credential without a token gives the zero Verification. Verify decides
+// nothing: a genuine token may still be unknown, revoked or expired.
+func (p *Policy) Verify(ctx context.Context, cred Credential) (Verification, error) {
+	if err := ctx.Err(); err != nil {
+		return Verification{}, &Error{Op: "verify", Message: "not called", Err: err}
+	}
+	text := terminated(cred.appendJSON(make([]byte, 0, 256)))
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.p == nil {
+		return Verification{}, closedError("verify")
+	}
+	var out *C.char
+	code := int(C.fa_verify(p.p, text.ptr(), &out))
+	runtime.KeepAlive(text)
+	if code != codeOK {
+		return Verification{}, libError("verify", code, out)
+	}
+	var v *Verification
+	if err := json.Unmarshal(takeBytes(out), &v); err != nil {
+		return Verification{}, &Error{Op: "verify", Message: "unreadable answer", Err: err}
+	}
+	if v == nil { // null: no token
+		return Verification{}, nil
+	}
+	return *v, nil
+}
+
+// Mint is what Issue mints (times in Unix seconds).
+type Mint struct {
+	Owner        string   `json:"owner"`
+	Name         string   `json:"name"`
+	Scopes       []string `json:"scopes"`
+	Repositories []string `json:"repositories,omitempty"`
+	Owners       []string `json:"owners,omitempty"`
+	// Expires is the expiry time; ExpiresIn, seconds from now. Neither: no expiry (refused
+	// when the policy requires one, the default).
+	Expires   int64 `json:"expires,omitempty"`
+	ExpiresIn int64 `json:"expires_in,omitempty"`
+	// Now is the current time; 0: the world's clock.
+	Now int64 `json:"now,omitempty"`
+}
+
+// Issued is a minted token.
+type Issued struct {
+	// Secret is the token: show it once, never store it.
+	Secret string `json:"secret"`
+	// Record is what to store (it holds the token's HMAC tag, never the secret); it has
+	// been added to the world.
+	Record TokenRecord `json:"record"`
+	// RecordJSON is the record exactly as the library wrote it.
+	RecordJSON json.RawMessage `json:"-"`
+}
+
+// String keeps the secret out of logs.
+func (i Issued) String() string { return "token " + i.Record.ID + " (secret redacted)" }
+
+// Issue mints a token as its owner's session would (the owner must be an active user of
+// the world; bound repositories are checked against what the owner sees) and adds its
+// record to the world. A minting rule's refusal is an *Error wrapping ErrRefused.
+func (p *Policy) Issue(ctx context.Context, w *World, m Mint) (Issued, error) {
+	if err := ctx.Err(); err != nil {
+		return Issued{}, &Error{Op: "issue", Message: "not called", Err: err}
+	}
+	if w == nil {
+		return Issued{}, &Error{Op: "issue", Message: "nil world"}
+	}
+	if m.Scopes == nil {
+		m.Scopes = []string{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Issued{}, &Error{Op: "issue", Message: "encoding the mint request", Err: err}
+	}
+	text := terminated(b)
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p.p == nil || w.w == nil {
+		return Issued{}, closedError("issue")
+	}
+	var out *C.char
+	code := int(C.fa_issue(p.p, w.w, text.ptr(), &out))
+	runtime.KeepAlive(text)
+	switch code {
+	case codeOK:
+		var raw struct {
+			Secret string          `json:"secret"`
+			Record json.RawMessage `json:"record"`
+		}
+		if err := json.Unmarshal(takeBytes(out), &raw); err != nil {
+			return Issued{}, &Error{Op: "issue", Message: "unreadable answer", Err: err}
+		}
+		is := Issued{Secret: raw.Secret, RecordJSON: raw.Record}
+		if err := json.Unmarshal(raw.Record, &is.Record); err != nil {
+			return Issued{}, &Error{Op: "issue", Message: "unreadable record", Err: err}
+		}
+		return is, nil
+	case codeDeny:
+		var refused struct {
+			Refused string `json:"refused"`
+		}
+		msg := "refused"
+		if out != nil {
+			if json.Unmarshal(takeBytes(out), &refused) == nil && refused.Refused != "" {
+				msg = refused.Refused
+			}
+		}
+		return Issued{}, &Error{Op: "issue", Code: code, Message: msg, Err: ErrRefused}
+	default:
+		return Issued{}, libError("issue", code, out)
+	}
+}
+
+// modulePtr is the C pointer to a module's bytes; NULL for nil (the embedded module).
+func modulePtr(module []byte) *C.uint8_t {
+	if len(module) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&module[0]))
+}
+
+// cbuf is a NUL-terminated string in Go memory, borrowed by one call (cgo allows passing
+// it: it holds no Go pointers).
+type cbuf []byte
+
+func (b cbuf) ptr() *C.char { return (*C.char)(unsafe.Pointer(&b[0])) }
+
+// cString copies caller-supplied JSON into a NUL-terminated buffer (never writing into
+// the caller's slice). A NUL inside would end the string early, so that the library would
+// read a prefix of what the caller wrote (which may be valid JSON that means something
+// else): refused.
+func cString(op string, b []byte) (cbuf, error) {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return nil, &Error{Op: op, Message: "the JSON contains a NUL byte"}
+	}
+	buf := make([]byte, len(b)+1)
+	copy(buf, b)
+	return buf, nil
+}
+
+// terminated NUL-terminates JSON this package encoded (encoding/json never writes a NUL).
+func terminated(b []byte) cbuf { return append(b, 0) }
+
+// takeBytes copies a string the library returned and frees it.
+func takeBytes(s *C.char) []byte {
+	if s == nil {
+		return nil
+	}
+	defer C.fa_string_free(s)
+	return C.GoBytes(unsafe.Pointer(s), C.int(C.strlen(s)))
+}

@@ -1,0 +1,3 @@
+module forgeauthz
+
+go 1.19
