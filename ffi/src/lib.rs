@@ -31,11 +31,13 @@
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::RwLock;
 
-use forge_authz_host::live::{LivePolicy, Worker, check_bytes};
+use forge_authz_host::live::{WarmPool, check_bytes};
 use forge_authz_host::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits, Policy};
-use forge_authz_host::request::{CredentialDef, RequestDef, authorize, outcome_output};
+use forge_authz_host::request::{
+    CredentialDef, MintOrder, RequestDef, authorize, mint, outcome_output,
+};
 use forge_authz_host::wit;
 use forge_authz_host::world::{TokenDef, World};
 
@@ -53,21 +55,12 @@ pub const FA_CONTRACT: &CStr = c"0.4.0";
 
 /// A loaded policy: the published module, its configuration and a pool of warm instances.
 pub struct fa_policy {
-    live: Arc<LivePolicy>,
-    config: wit::Config,
-    pool: Mutex<Vec<Worker>>,
+    pool: WarmPool,
 }
 
 /// Facts a caller supplies: a world in the fixture format.
 pub struct fa_world {
     world: RwLock<World>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// A C string the caller frees with [`fa_string_free`].
@@ -179,9 +172,7 @@ pub unsafe extern "C" fn fa_policy_new(
         let checked = check_bytes(bytes, source, &config, Limits::default())
             .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
         let policy = fa_policy {
-            live: Arc::new(LivePolicy::from_module(checked, config.clone())),
-            config,
-            pool: Mutex::new(Vec::new()),
+            pool: WarmPool::new(checked, config),
         };
         // SAFETY: `out` is non-null and valid for a write.
         unsafe { *out = Box::into_raw(Box::new(policy)) };
@@ -209,9 +200,9 @@ pub unsafe extern "C" fn fa_policy_swap(
         let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
         // SAFETY: the caller's contract for `module`/`module_len`.
         let (bytes, source) = unsafe { module_bytes(module, module_len)? };
-        let checked = check_bytes(bytes, source, &p.config, p.live.limits())
+        p.pool
+            .swap(bytes, source)
             .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
-        p.live.publish_checked(checked);
         Ok(FA_OK)
     })
 }
@@ -224,7 +215,7 @@ pub unsafe extern "C" fn fa_policy_swap(
 pub unsafe extern "C" fn fa_policy_sha256(policy: *const fa_policy) -> *mut c_char {
     // SAFETY: a live handle or null.
     match unsafe { policy.as_ref() } {
-        Some(p) => c_string(p.live.current().module.sha256().to_string()),
+        Some(p) => c_string(p.pool.live().current().module.sha256().to_string()),
         None => std::ptr::null_mut(),
     }
 }
@@ -290,9 +281,7 @@ pub unsafe extern "C" fn fa_world_put_token(
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        guard.tokens.retain(|t| t.id != def.id);
-        guard.tokens.push(def);
-        guard.validate()?;
+        guard.put_token(def)?;
         Ok(FA_OK)
     })
 }
@@ -309,19 +298,13 @@ pub unsafe extern "C" fn fa_world_free(world: *mut fa_world) {
     }
 }
 
-/// Run `f` with a warm instance of the handle's current module.
+/// Run `f` with a warm instance of the handle's current module (when none can be built,
+/// every call fails: a decision is a `policy-failure` deny, anything else an error).
 fn with_instance<R>(
     p: &fa_policy,
     f: impl FnOnce(&mut dyn Policy) -> anyhow::Result<R>,
 ) -> anyhow::Result<R> {
-    let popped = lock(&p.pool).pop();
-    let mut worker = popped.unwrap_or_else(|| Worker::new(p.live.clone()));
-    let result = match worker.policy() {
-        Some(instance) => f(instance),
-        None => Err(anyhow::anyhow!("the policy could not be instantiated")),
-    };
-    lock(&p.pool).push(worker);
-    result
+    p.pool.with_instance(f)?
 }
 
 /// Decide a request from the world's facts.
@@ -388,15 +371,7 @@ pub unsafe extern "C" fn fa_verify(
         let def: CredentialDef = forge_authz_host::world::parse_json(unsafe {
             text(credential_json, "credential_json")?
         })?;
-        let credential = match def {
-            CredentialDef::Anonymous | CredentialDef::SshKey(_) | CredentialDef::Session(_) => {
-                wit::Credential::Anonymous
-            }
-            CredentialDef::Bearer(t) => wit::Credential::Bearer(t),
-            CredentialDef::Basic { username, password } => {
-                wit::Credential::Basic(wit::BasicCredential { username, password })
-            }
-        };
+        let credential = def.token_credential();
         let answer = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
         let json = match answer {
             Ok(Some(v)) => serde_json::json!({"token_id": v.token_id, "key_id": v.key_id}),
@@ -407,28 +382,6 @@ pub unsafe extern "C" fn fa_verify(
         unsafe { put(output, json.to_string()) };
         Ok(FA_OK)
     })
-}
-
-/// What to mint ([`fa_issue`]).
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MintDef {
-    owner: String,
-    name: String,
-    scopes: Vec<String>,
-    #[serde(default)]
-    repositories: Vec<String>,
-    #[serde(default)]
-    owners: Vec<String>,
-    /// Unix seconds; absent with `expires_in` absent: never (refused when expiry is required).
-    #[serde(default)]
-    expires: Option<i64>,
-    /// Seconds from now.
-    #[serde(default)]
-    expires_in: Option<i64>,
-    /// The current time (default: the world's clock).
-    #[serde(default)]
-    now: Option<i64>,
 }
 
 /// Mint a token as its owner's session would (the owner must be an active user of the
@@ -455,54 +408,15 @@ pub unsafe extern "C" fn fa_issue(
         // SAFETY: live handles and a valid string.
         let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
         let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
-        let m: MintDef =
+        let order: MintOrder =
             forge_authz_host::world::parse_json(unsafe { text(mint_json, "mint_json")? })?;
         let mut world = match w.world.write() {
             Ok(g) => g,
             Err(e) => e.into_inner(),
         };
-        let now = m.now.unwrap_or_else(|| world.now());
-        let user = world
-            .user(&m.owner)
-            .ok_or_else(|| anyhow::anyhow!("no user `{}` in the world", m.owner))?;
-        let existing_names = world
-            .tokens
-            .iter()
-            .filter(|t| {
-                t.owner.eq_ignore_ascii_case(&m.owner)
-                    && t.revoked.is_none()
-                    && t.expires.is_none_or(|e| e > now)
-            })
-            .map(|t| t.name.clone())
-            .collect();
-        let bound_facts = m
-            .repositories
-            .iter()
-            .map(|r| wit::BoundRepository {
-                repository: r.clone(),
-                facts: world.repository(r, Some(&m.owner)).map(|(_, f)| f),
-            })
-            .collect();
-        let request = wit::IssueRequest {
-            owner: m.owner.clone(),
-            name: m.name,
-            scopes: m.scopes,
-            repositories: m.repositories,
-            owners: m.owners,
-            expires: m.expires.or(m.expires_in.map(|s| now.saturating_add(s))),
-            now,
-            creator: wit::Creator::Session(wit::Account {
-                name: m.owner,
-                facts: user,
-            }),
-            existing_names,
-            bound_facts,
-            ip: None,
-        };
-        let issued = with_instance(p, |instance| Ok(instance.issue(&request)?))?;
+        let issued = with_instance(p, |instance| mint(instance, &mut world, order))?;
         match issued {
             Ok(t) => {
-                world.add_token(&t.record);
                 let json = serde_json::json!({
                     "secret": t.secret,
                     "record": TokenDef::from_wit(&t.record),

@@ -248,3 +248,36 @@ fn the_expanded_corpus_replays_through_the_c_abi() {
     }
     assert!(n > 300, "{n} scenarios");
 }
+
+/// A record the host cannot use is refused and the world is left as it was: the token it
+/// would have replaced still works (before, the bad record replaced it and then failed
+/// validation, leaving the world broken).
+#[test]
+fn a_refused_token_record_leaves_the_world_as_it_was() {
+    let p = policy(CONFIG).unwrap();
+    let w = sample_world();
+    let m = CString::new(
+        r#"{"owner":"alice","name":"ci","scopes":["read:repository"],"expires_in":3600}"#,
+    )
+    .unwrap();
+    let mut out = null_mut();
+    assert_eq!(unsafe { fa_issue(p.0, w.0, m.as_ptr(), &mut out) }, FA_OK);
+    let issued: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    let secret = issued["secret"].as_str().unwrap().to_string();
+    let pull = format!(
+        r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/secret","action":"pull"}}"#
+    );
+    assert_eq!(decide(&p, &w, &pull).0, FA_ALLOW);
+
+    let mut bad = issued["record"].clone();
+    bad["secret_hash"] = serde_json::Value::from("not hex");
+    let bad = CString::new(bad.to_string()).unwrap();
+    let mut err = null_mut();
+    assert_eq!(
+        unsafe { fa_world_put_token(w.0, bad.as_ptr(), &mut err) },
+        FA_ERROR
+    );
+    assert!(take(err).contains("secret_hash is not hex"));
+    let (code, out) = decide(&p, &w, &pull);
+    assert_eq!((code, out["reason"].as_str()), (FA_ALLOW, Some("granted")));
+}

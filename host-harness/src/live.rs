@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
+use crate::facts::{FactSource, Gathered};
+use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy};
 use crate::wit;
 
 /// Read a lock; a poisoned lock only means a panic elsewhere while a pointer was being
@@ -458,4 +459,176 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
 /// The path a module was published from.
 pub fn source_of(p: &Published) -> PathBuf {
     p.module.source().to_path_buf()
+}
+
+/// Warm instances of a live policy shared by callers on many threads (the C ABI, the
+/// Python host): a call takes an idle worker (or builds one), runs on it and gives it back,
+/// so a decision never compiles or instantiates once the pool is warm, and a swap is seen
+/// by every worker before its next call.
+#[derive(Debug)]
+pub struct WarmPool {
+    live: Arc<LivePolicy>,
+    config: wit::Config,
+    idle: std::sync::Mutex<Vec<Worker>>,
+}
+
+impl WarmPool {
+    /// A pool over `module`, checked (see [`check_bytes`]) with `config`.
+    pub fn new(module: PolicyModule, config: wit::Config) -> WarmPool {
+        WarmPool {
+            live: Arc::new(LivePolicy::from_module(module, config.clone())),
+            config,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The idle workers (a poisoned lock only means a panic elsewhere: the list is whole).
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The live policy (its module, generation, limits).
+    pub fn live(&self) -> &LivePolicy {
+        &self.live
+    }
+
+    /// Check `bytes` exactly as at load (this pool's configuration and limits) and publish
+    /// them; a refused module leaves the current one serving. Returns the new generation.
+    pub fn swap(&self, bytes: &[u8], source: PathBuf) -> Result<u64, Refused> {
+        let checked = check_bytes(bytes, source, &self.config, self.live.limits())?;
+        Ok(self.live.publish_checked(checked))
+    }
+
+    /// Run `f` on a warm instance of the current module. When no instance can be built,
+    /// `f` runs on [`Unavailable`]: every call fails, so a decision is a `policy-failure`
+    /// deny and any other call an error. A panic in `f` is a failure too, and the worker it
+    /// happened on is dropped (a half-run instance is never reused).
+    pub fn with_instance<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Policy) -> R,
+    ) -> Result<R, PolicyFailure> {
+        let popped = self.idle().pop();
+        let mut worker = popped.unwrap_or_else(|| Worker::new(self.live.clone()));
+        let run =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match worker.policy() {
+                Some(instance) => f(instance),
+                None => f(&mut Unavailable),
+            }));
+        match run {
+            Ok(r) => {
+                self.idle().push(worker);
+                Ok(r)
+            }
+            Err(_) => Err(PolicyFailure(
+                "internal error (panic) in forge-authz".into(),
+            )),
+        }
+    }
+}
+
+/// The policy when the module cannot be instantiated: every call is a [`PolicyFailure`].
+#[derive(Debug, Clone, Copy)]
+pub struct Unavailable;
+
+fn unavailable<T>() -> Result<T, PolicyFailure> {
+    Err(PolicyFailure(
+        "no policy instance (the module could not be instantiated)".into(),
+    ))
+}
+
+impl Policy for Unavailable {
+    fn verify(
+        &mut self,
+        _: &wit::Credential,
+    ) -> Result<Result<Option<wit::VerifiedToken>, wit::TokenError>, PolicyFailure> {
+        unavailable()
+    }
+    fn authorize(
+        &mut self,
+        _: &wit::AuthorizeRequest,
+        _: &dyn FactSource,
+    ) -> Result<(wit::Decision, Gathered), PolicyFailure> {
+        unavailable()
+    }
+    fn authorize_batch(
+        &mut self,
+        _: &wit::BatchRequest,
+        _: &dyn FactSource,
+    ) -> Result<(Vec<wit::Decision>, Gathered), PolicyFailure> {
+        unavailable()
+    }
+    fn ref_permissions(
+        &mut self,
+        _: &wit::RefPermissionsRequest,
+        _: &dyn FactSource,
+    ) -> Result<Vec<wit::RefPermissions>, PolicyFailure> {
+        unavailable()
+    }
+    fn issue(
+        &mut self,
+        _: &wit::IssueRequest,
+    ) -> Result<Result<wit::IssuedToken, wit::IssueError>, PolicyFailure> {
+        unavailable()
+    }
+    fn inspect(
+        &mut self,
+        _: &str,
+    ) -> Result<Result<wit::TokenInfo, wit::TokenError>, PolicyFailure> {
+        unavailable()
+    }
+    fn derive_child(
+        &mut self,
+        _: &wit::ChildRequest,
+    ) -> Result<Result<wit::ChildOutcome, wit::IssueError>, PolicyFailure> {
+        unavailable()
+    }
+    fn rotate(
+        &mut self,
+        _: &wit::RotateRequest,
+    ) -> Result<Result<wit::Rotation, wit::LifecycleError>, PolicyFailure> {
+        unavailable()
+    }
+    fn plan_revoke(
+        &mut self,
+        _: &str,
+        _: wit::RevokeScope,
+        _: &[wit::TokenRecord],
+        _: &wit::ChangeContext,
+    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
+        unavailable()
+    }
+    fn plan_edit(
+        &mut self,
+        _: &str,
+        _: &wit::TokenEdit,
+        _: &[wit::TokenRecord],
+        _: &wit::ChangeContext,
+    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
+        unavailable()
+    }
+    fn plan_expire(
+        &mut self,
+        _: &[wit::AuditEntry],
+        _: &wit::ChangeContext,
+    ) -> Result<Vec<wit::HistoryEvent>, PolicyFailure> {
+        unavailable()
+    }
+    fn audit(
+        &mut self,
+        _: &[wit::AuditEntry],
+        _: &wit::ChangeContext,
+    ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
+        unavailable()
+    }
+    fn migrate_legacy_scopes(&mut self, _: &[String]) -> Result<Vec<String>, PolicyFailure> {
+        unavailable()
+    }
+    fn normalize_scopes(
+        &mut self,
+        _: &[String],
+    ) -> Result<Result<Vec<String>, wit::ScopeError>, PolicyFailure> {
+        unavailable()
+    }
 }

@@ -35,6 +35,23 @@ pub enum CredentialDef {
     Session(String),
 }
 
+impl CredentialDef {
+    /// The token this credential carries, as `authorizer.verify` takes it: a bearer or a
+    /// basic credential as is; anything else (anonymous, an SSH key, a session) carries no
+    /// token and is `anonymous` (verify answers "no token").
+    pub fn token_credential(self) -> wit::Credential {
+        match self {
+            CredentialDef::Anonymous | CredentialDef::SshKey(_) | CredentialDef::Session(_) => {
+                wit::Credential::Anonymous
+            }
+            CredentialDef::Bearer(t) => wit::Credential::Bearer(t),
+            CredentialDef::Basic { username, password } => {
+                wit::Credential::Basic(wit::BasicCredential { username, password })
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for CredentialDef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -789,4 +806,94 @@ pub fn outcome_output(o: &Outcome) -> (serde_json::Value, bool) {
             (permissions_output(p), allow)
         }
     }
+}
+
+/// What a signed-in owner asks to mint: the C ABI's `fa_issue` order, the Python host's
+/// `Policy.issue`, the CLI's `token create`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintOrder {
+    /// The owner (an active user of the world).
+    pub owner: String,
+    /// The token's name.
+    pub name: String,
+    /// Scopes as the user typed them.
+    pub scopes: Vec<String>,
+    /// Repositories the token is bound to (`owner/name`).
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Owners the token is bound to.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Unix seconds; absent with `expires_in` absent: never (refused when expiry is
+    /// required).
+    #[serde(default)]
+    pub expires: Option<i64>,
+    /// Seconds from `now` (used when `expires` is absent).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+    /// The current time (default: the world's clock).
+    #[serde(default)]
+    pub now: Option<i64>,
+}
+
+/// Mint a token as its owner's session would and add its record to the world: the
+/// request carries the owner's facts, the names of the owner's live tokens and each bound
+/// repository's facts as the owner sees them (the policy refuses a binding to a repository
+/// the owner cannot see, without saying whether it exists).
+///
+/// The outer error is "nothing was asked" (no such owner: the error is a plain message) or
+/// "the policy could not answer" (a [`PolicyFailure`], found with `downcast_ref`); the
+/// inner one is the policy's refusal.
+pub fn mint(
+    policy: &mut dyn Policy,
+    world: &mut crate::world::World,
+    order: MintOrder,
+) -> anyhow::Result<Result<wit::IssuedToken, wit::IssueError>> {
+    let now = order.now.unwrap_or_else(|| world.now());
+    let owner = order.owner;
+    let user = world
+        .user(&owner)
+        .with_context(|| format!("no user `{owner}` in the world"))?;
+    let existing_names = world
+        .tokens
+        .iter()
+        .filter(|t| {
+            t.owner.eq_ignore_ascii_case(&owner)
+                && t.revoked.is_none()
+                && t.expires.is_none_or(|e| e > now)
+        })
+        .map(|t| t.name.clone())
+        .collect();
+    let bound_facts = order
+        .repositories
+        .iter()
+        .map(|r| wit::BoundRepository {
+            repository: r.clone(),
+            facts: world.repository(r, Some(&owner)).map(|(_, f)| f),
+        })
+        .collect();
+    let request = wit::IssueRequest {
+        owner: owner.clone(),
+        name: order.name,
+        scopes: order.scopes,
+        repositories: order.repositories,
+        owners: order.owners,
+        expires: order
+            .expires
+            .or(order.expires_in.map(|s| now.saturating_add(s))),
+        now,
+        creator: wit::Creator::Session(wit::Account {
+            name: owner,
+            facts: user,
+        }),
+        existing_names,
+        bound_facts,
+        ip: None,
+    };
+    let issued = policy.issue(&request)?;
+    if let Ok(t) = &issued {
+        world.add_token(&t.record);
+    }
+    Ok(issued)
 }

@@ -370,6 +370,13 @@ fn sha256_kind() -> String {
 }
 
 impl TokenDef {
+    /// A record the host can use: its `secret_hash` is hex.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        hex::decode(&self.secret_hash)
+            .with_context(|| format!("token `{}`: secret_hash is not hex", self.id))?;
+        Ok(())
+    }
+
     /// From the WIT record.
     pub fn from_wit(record: &wit::TokenRecord) -> TokenDef {
         TokenDef {
@@ -527,8 +534,18 @@ impl World {
             r.validate()?;
         }
         for t in &self.tokens {
-            hex::decode(&t.secret_hash)
-                .with_context(|| format!("token `{}`: secret_hash is not hex", t.id))?;
+            t.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Add a token record, or replace the one with its id. A record that does not validate
+    /// is refused and the world is left as it was.
+    pub fn put_token(&mut self, def: TokenDef) -> anyhow::Result<()> {
+        def.validate()?;
+        match self.tokens.iter_mut().find(|t| t.id == def.id) {
+            Some(t) => *t = def,
+            None => self.tokens.push(def),
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use super::{
     BindingArgs, DbArgs, EXIT_DENY, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime,
 };
 use crate::lifecycle::{self, Actor, ChildResult, CreateArgs};
-use crate::policy::{Policy as _, WasmPolicy};
+use crate::policy::WasmPolicy;
 use crate::store::Store;
 use crate::wit;
 use crate::world::World;
@@ -517,47 +517,16 @@ pub(super) fn mint(
     now: i64,
 ) -> anyhow::Result<wit::IssuedToken> {
     // The CLI acts for the owner, as the forge would for a signed-in user.
-    let user = world
-        .user(owner)
-        .with_context(|| format!("no user `{owner}` in the world"))?;
-    let existing_names = world
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.owner.eq_ignore_ascii_case(owner)
-                && t.revoked.is_none()
-                && t.expires.is_none_or(|e| e > now)
-        })
-        .map(|t| t.name.clone())
-        .collect();
-    let bound_facts = binding
-        .repos
-        .iter()
-        .map(|r| wit::BoundRepository {
-            repository: r.clone(),
-            facts: world.repository(r, Some(owner)).map(|(_, f)| f),
-        })
-        .collect();
-    let request = wit::IssueRequest {
+    let order = crate::request::MintOrder {
         owner: owner.to_string(),
         name: name.to_string(),
         scopes,
         repositories: binding.repos,
         owners: binding.owners,
         expires,
-        now,
-        creator: wit::Creator::Session(wit::Account {
-            name: owner.to_string(),
-            facts: user,
-        }),
-        existing_names,
-        bound_facts,
-        ip: None,
+        expires_in: None,
+        now: Some(now),
     };
-    let issued = policy
-        .issue(&request)
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("refused: {}", e.describe()))?;
-    world.add_token(&issued.record);
-    Ok(issued)
+    crate::request::mint(policy, world, order)?
+        .map_err(|e| anyhow::anyhow!("refused: {}", e.describe()))
 }

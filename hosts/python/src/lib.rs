@@ -27,23 +27,22 @@
 //! the call runs on a warm instance taken from the policy's pool (built when the pool is
 //! empty, given back after the call), so Python threads decide in parallel.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use pyo3::exceptions::{PyException, PyIndexError, PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
-use forge_authz_host::facts::FactSource;
-use forge_authz_host::live::{LivePolicy, Worker, check_bytes};
+use forge_authz_host::live::{WarmPool, check_bytes};
 use forge_authz_host::policy::{
-    EMBEDDED_POLICY, EMBEDDED_POLICY_DIGEST, EMBEDDED_POLICY_NAME, Limits,
+    EMBEDDED_POLICY, EMBEDDED_POLICY_DIGEST, EMBEDDED_POLICY_NAME, Limits, Policy,
     PolicyFailure as HostFailure,
 };
 use forge_authz_host::request::{
-    CredentialDef, DecisionOutput, KindDef, Outcome, RequestDef, authorize, outcome_output,
+    CredentialDef, DecisionOutput, KindDef, MintOrder, Outcome, RequestDef, authorize, mint,
+    outcome_output,
 };
 use forge_authz_host::wit;
 use forge_authz_host::world::{TokenDef, World};
@@ -96,10 +95,6 @@ pyo3::create_exception!(
 
 // ---------------------------------------------------------------------------------------
 // Locks (a poisoned lock only means a panic elsewhere; the value is still whole).
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -239,107 +234,6 @@ fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
 // ---------------------------------------------------------------------------------------
 // The policy: a live module, its configuration, a pool of warm instances.
 
-/// What stands in for an instance when none can be built: every call fails, so every
-/// decision is the host's `policy-failure` deny (as the server answers), and every other
-/// call an exception.
-struct NoInstance;
-
-fn no_instance() -> HostFailure {
-    HostFailure("no policy instance (the module could not be instantiated)".into())
-}
-
-impl forge_authz_host::Policy for NoInstance {
-    fn verify(
-        &mut self,
-        _: &wit::Credential,
-    ) -> Result<Result<Option<wit::VerifiedToken>, wit::TokenError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn authorize(
-        &mut self,
-        _: &wit::AuthorizeRequest,
-        _: &dyn FactSource,
-    ) -> Result<(wit::Decision, forge_authz_host::Gathered), HostFailure> {
-        Err(no_instance())
-    }
-    fn authorize_batch(
-        &mut self,
-        _: &wit::BatchRequest,
-        _: &dyn FactSource,
-    ) -> Result<(Vec<wit::Decision>, forge_authz_host::Gathered), HostFailure> {
-        Err(no_instance())
-    }
-    fn ref_permissions(
-        &mut self,
-        _: &wit::RefPermissionsRequest,
-        _: &dyn FactSource,
-    ) -> Result<Vec<wit::RefPermissions>, HostFailure> {
-        Err(no_instance())
-    }
-    fn issue(
-        &mut self,
-        _: &wit::IssueRequest,
-    ) -> Result<Result<wit::IssuedToken, wit::IssueError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn inspect(&mut self, _: &str) -> Result<Result<wit::TokenInfo, wit::TokenError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn derive_child(
-        &mut self,
-        _: &wit::ChildRequest,
-    ) -> Result<Result<wit::ChildOutcome, wit::IssueError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn rotate(
-        &mut self,
-        _: &wit::RotateRequest,
-    ) -> Result<Result<wit::Rotation, wit::LifecycleError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn plan_revoke(
-        &mut self,
-        _: &str,
-        _: wit::RevokeScope,
-        _: &[wit::TokenRecord],
-        _: &wit::ChangeContext,
-    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn plan_edit(
-        &mut self,
-        _: &str,
-        _: &wit::TokenEdit,
-        _: &[wit::TokenRecord],
-        _: &wit::ChangeContext,
-    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, HostFailure> {
-        Err(no_instance())
-    }
-    fn plan_expire(
-        &mut self,
-        _: &[wit::AuditEntry],
-        _: &wit::ChangeContext,
-    ) -> Result<Vec<wit::HistoryEvent>, HostFailure> {
-        Err(no_instance())
-    }
-    fn audit(
-        &mut self,
-        _: &[wit::AuditEntry],
-        _: &wit::ChangeContext,
-    ) -> Result<Vec<wit::AuditFinding>, HostFailure> {
-        Err(no_instance())
-    }
-    fn migrate_legacy_scopes(&mut self, _: &[String]) -> Result<Vec<String>, HostFailure> {
-        Err(no_instance())
-    }
-    fn normalize_scopes(
-        &mut self,
-        _: &[String],
-    ) -> Result<Result<Vec<String>, wit::ScopeError>, HostFailure> {
-        Err(no_instance())
-    }
-}
-
 /// Why a call into the policy produced nothing.
 enum CallError {
     /// The request could not be read (an exception of the caller's making).
@@ -353,37 +247,6 @@ impl CallError {
         match self {
             CallError::Request(e) => InvalidRequest::new_err(e),
             CallError::Host(e) => PolicyFailure::new_err(e),
-        }
-    }
-}
-
-struct Engine {
-    live: Arc<LivePolicy>,
-    config: wit::Config,
-    pool: Mutex<Vec<Worker>>,
-}
-
-impl Engine {
-    /// Run `f` on a warm instance of the current module (one from the pool, or a new one).
-    /// A panic is a host failure, and the worker it happened on is dropped.
-    fn with_instance<R>(
-        &self,
-        f: impl FnOnce(&mut dyn forge_authz_host::Policy) -> Result<R, CallError>,
-    ) -> Result<R, CallError> {
-        let popped = lock(&self.pool).pop();
-        let mut worker = popped.unwrap_or_else(|| Worker::new(self.live.clone()));
-        let result = catch_unwind(AssertUnwindSafe(|| match worker.policy() {
-            Some(instance) => f(instance),
-            None => f(&mut NoInstance),
-        }));
-        match result {
-            Ok(r) => {
-                lock(&self.pool).push(worker);
-                r
-            }
-            Err(_) => Err(CallError::Host(
-                "internal error (panic) in forge-authz".into(),
-            )),
         }
     }
 }
@@ -426,7 +289,7 @@ fn config_of(obj: &Bound<'_, PyAny>) -> PyResult<wit::Config> {
 /// Safe to share between threads; every call releases the GIL.
 #[pyclass(frozen, name = "Policy", module = "forge_authz")]
 struct PyPolicy {
-    engine: Engine,
+    pool: WarmPool,
 }
 
 impl PyPolicy {
@@ -437,25 +300,65 @@ impl PyPolicy {
             .detach(|| check_bytes(bytes, source, &config, Limits::default()))
             .map_err(|e| ModuleRefused::new_err(format!("policy module refused: {e}")))?;
         Ok(PyPolicy {
-            engine: Engine {
-                live: Arc::new(LivePolicy::from_module(checked, config.clone())),
-                config,
-                pool: Mutex::new(Vec::new()),
-            },
+            pool: WarmPool::new(checked, config),
         })
+    }
+
+    /// Run `f` on a warm instance of the current module (see [`WarmPool::with_instance`]:
+    /// no instance is a policy failure, a panic too).
+    fn with_instance<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Policy) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        self.pool
+            .with_instance(f)
+            .map_err(|e| CallError::Host(e.to_string()))?
+    }
+
+    /// Read a request for the typed method `method` (which fills in its default kind),
+    /// refuse a kind another method decides, and decide it.
+    fn decide_as(
+        &self,
+        py: Python<'_>,
+        world: &PyWorld,
+        request: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<Outcome> {
+        let default_kind = match method {
+            "decide_batch" => Some("batch"),
+            "ref_permissions" => Some("ref-permissions"),
+            _ => None,
+        };
+        let req = request_of(request, default_kind)?;
+        let (kind, decided_by) = match req.kind {
+            KindDef::Git | KindDef::Create | KindDef::Api => ("git, create or api", "decide"),
+            KindDef::Batch => ("batch", "decide_batch"),
+            KindDef::RefPermissions => ("ref-permissions", "ref_permissions"),
+        };
+        if decided_by != method {
+            return Err(InvalidRequest::new_err(format!(
+                "a {kind} request: use Policy.{decided_by} (or Policy.decide_json)"
+            )));
+        }
+        self.outcome(py, world, &req)
     }
 
     /// Decide `request` (already typed) with the world's facts, the GIL released.
     fn outcome(&self, py: Python<'_>, world: &PyWorld, request: &RequestDef) -> PyResult<Outcome> {
         py.detach(|| {
             let w = read(&world.world);
-            self.engine.with_instance(|instance| {
+            self.with_instance(|instance| {
                 authorize(instance, &*w, request, w.now())
                     .map_err(|e| CallError::Request(format!("{e:#}")))
             })
         })
         .map_err(CallError::into_py)
     }
+}
+
+/// The host answered a kind the request did not ask for (a bug, never an allow).
+fn another_kind() -> PyErr {
+    PolicyFailure::new_err("the host answered another kind")
 }
 
 /// A request from a dict or JSON text; `kind` (when the request names none) is filled in.
@@ -473,74 +376,6 @@ fn request_of(obj: &Bound<'_, PyAny>, default_kind: Option<&str>) -> PyResult<Re
         o.entry("kind").or_insert_with(|| Value::from(kind));
     }
     typed(v).map_err(|e| InvalidRequest::new_err(format!("request: {e}")))
-}
-
-/// What to mint ([`PyPolicy::issue`]).
-struct Mint {
-    owner: String,
-    name: String,
-    scopes: Vec<String>,
-    repositories: Vec<String>,
-    owners: Vec<String>,
-    expires: Option<i64>,
-    expires_in: Option<i64>,
-    now: Option<i64>,
-}
-
-/// Mint as the owner's session would, and add the record to the world (as `fa_issue`).
-fn mint(
-    instance: &mut dyn forge_authz_host::Policy,
-    world: &mut World,
-    m: Mint,
-) -> Result<Result<(String, TokenDef), String>, CallError> {
-    let now = m.now.unwrap_or_else(|| world.now());
-    let user = world
-        .user(&m.owner)
-        .ok_or_else(|| CallError::Request(format!("no user `{}` in the world", m.owner)))?;
-    let existing_names = world
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.owner.eq_ignore_ascii_case(&m.owner)
-                && t.revoked.is_none()
-                && t.expires.is_none_or(|e| e > now)
-        })
-        .map(|t| t.name.clone())
-        .collect();
-    let bound_facts = m
-        .repositories
-        .iter()
-        .map(|r| wit::BoundRepository {
-            repository: r.clone(),
-            facts: world.repository(r, Some(&m.owner)).map(|(_, f)| f),
-        })
-        .collect();
-    let request = wit::IssueRequest {
-        owner: m.owner.clone(),
-        name: m.name,
-        scopes: m.scopes,
-        repositories: m.repositories,
-        owners: m.owners,
-        expires: m.expires.or(m.expires_in.map(|s| now.saturating_add(s))),
-        now,
-        creator: wit::Creator::Session(wit::Account {
-            name: m.owner,
-            facts: user,
-        }),
-        existing_names,
-        bound_facts,
-        ip: None,
-    };
-    let issued = instance
-        .issue(&request)
-        .map_err(|f| CallError::Host(f.to_string()))?;
-    Ok(match issued {
-        Ok(t) => {
-            world.add_token(&t.record);
-            Ok((t.secret, TokenDef::from_wit(&t.record)))
-        }
-        Err(e) => Err(e.describe()),
-    })
 }
 
 #[pymethods]
@@ -567,24 +402,20 @@ impl PyPolicy {
     #[pyo3(signature = (module))]
     fn swap(&self, py: Python<'_>, module: Option<&[u8]>) -> PyResult<u64> {
         let (bytes, source) = module_source(module)?;
-        let e = &self.engine;
-        py.detach(|| {
-            check_bytes(bytes, source, &e.config, e.live.limits())
-                .map(|checked| e.live.publish_checked(checked))
-        })
-        .map_err(|e| ModuleRefused::new_err(format!("policy module refused: {e}")))
+        py.detach(|| self.pool.swap(bytes, source))
+            .map_err(|e| ModuleRefused::new_err(format!("policy module refused: {e}")))
     }
 
     /// SHA-256 (hex) of the module serving now.
     #[getter]
     fn sha256(&self) -> String {
-        self.engine.live.current().module.sha256().to_string()
+        self.pool.live().current().module.sha256().to_string()
     }
 
     /// Publication number of the module serving now (1 at load, +1 per swap).
     #[getter]
     fn generation(&self) -> u64 {
-        self.engine.live.generation()
+        self.pool.live().generation()
     }
 
     /// Decide a git, create or api request with the world's facts.
@@ -594,23 +425,9 @@ impl PyPolicy {
         world: PyRef<'_, PyWorld>,
         request: &Bound<'_, PyAny>,
     ) -> PyResult<PyDecision> {
-        let req = request_of(request, None)?;
-        match req.kind {
-            KindDef::Batch => {
-                return Err(InvalidRequest::new_err(
-                    "a batch request: use Policy.decide_batch",
-                ));
-            }
-            KindDef::RefPermissions => {
-                return Err(InvalidRequest::new_err(
-                    "a ref-permissions request: use Policy.ref_permissions",
-                ));
-            }
-            KindDef::Git | KindDef::Create | KindDef::Api => {}
-        }
-        match self.outcome(py, &world, &req)? {
+        match self.decide_as(py, &world, request, "decide")? {
             Outcome::Decision(d) => Ok(PyDecision::new(DecisionOutput::from(&d), None)),
-            _ => Err(PolicyFailure::new_err("the host answered another kind")),
+            _ => Err(another_kind()),
         }
     }
 
@@ -621,27 +438,17 @@ impl PyPolicy {
         world: PyRef<'_, PyWorld>,
         request: &Bound<'_, PyAny>,
     ) -> PyResult<PyBatchDecision> {
-        let req = request_of(request, Some("batch"))?;
-        if req.kind != KindDef::Batch {
-            return Err(InvalidRequest::new_err(
-                "decide_batch needs a request of kind `batch`",
-            ));
-        }
-        match self.outcome(py, &world, &req)? {
-            Outcome::Batch(list) => {
-                let items = list
-                    .iter()
-                    .map(|(repo, d)| {
-                        Py::new(
-                            py,
-                            PyDecision::new(DecisionOutput::from(d), Some(repo.clone())),
-                        )
-                    })
-                    .collect::<PyResult<Vec<_>>>()?;
-                Ok(PyBatchDecision { items })
-            }
-            _ => Err(PolicyFailure::new_err("the host answered another kind")),
-        }
+        let Outcome::Batch(list) = self.decide_as(py, &world, request, "decide_batch")? else {
+            return Err(another_kind());
+        };
+        let items = list
+            .iter()
+            .map(|(repo, d)| {
+                let decision = PyDecision::new(DecisionOutput::from(d), Some(repo.clone()));
+                Py::new(py, decision)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyBatchDecision { items })
     }
 
     /// What the credential may do to each ref (`kind` defaults to `ref-permissions`):
@@ -652,20 +459,14 @@ impl PyPolicy {
         world: PyRef<'_, PyWorld>,
         request: &Bound<'_, PyAny>,
     ) -> PyResult<PyRefPermissions> {
-        let req = request_of(request, Some("ref-permissions"))?;
-        if req.kind != KindDef::RefPermissions {
-            return Err(InvalidRequest::new_err(
-                "ref_permissions needs a request of kind `ref-permissions`",
-            ));
-        }
-        match self.outcome(py, &world, &req)? {
+        match self.decide_as(py, &world, request, "ref_permissions")? {
             Outcome::Permissions(p) => Ok(PyRefPermissions {
                 refs: p
                     .iter()
                     .map(|(name, perms)| (name.clone(), permission_names(*perms)))
                     .collect(),
             }),
-            _ => Err(PolicyFailure::new_err("the host answered another kind")),
+            _ => Err(another_kind()),
         }
     }
 
@@ -695,18 +496,10 @@ impl PyPolicy {
             .map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
         let def: CredentialDef =
             typed(v).map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
-        let credential = match def {
-            CredentialDef::Anonymous | CredentialDef::SshKey(_) | CredentialDef::Session(_) => {
-                wit::Credential::Anonymous
-            }
-            CredentialDef::Bearer(t) => wit::Credential::Bearer(t),
-            CredentialDef::Basic { username, password } => {
-                wit::Credential::Basic(wit::BasicCredential { username, password })
-            }
-        };
+        let credential = def.token_credential();
         let answer = py
             .detach(|| {
-                self.engine.with_instance(|instance| {
+                self.with_instance(|instance| {
                     instance
                         .verify(&credential)
                         .map_err(|f| CallError::Host(f.to_string()))
@@ -748,7 +541,7 @@ impl PyPolicy {
         expires_in: Option<i64>,
         now: Option<i64>,
     ) -> PyResult<PyIssuedToken> {
-        let order = Mint {
+        let order = MintOrder {
             owner,
             name,
             scopes,
@@ -762,13 +555,23 @@ impl PyPolicy {
         let issued = py
             .detach(|| {
                 let mut w = write(&world.world);
-                self.engine
-                    .with_instance(|instance| mint(instance, &mut w, order))
+                self.with_instance(|instance| {
+                    mint(instance, &mut w, order).map_err(|e| {
+                        match e.downcast_ref::<HostFailure>() {
+                            Some(f) => CallError::Host(f.to_string()),
+                            None => CallError::Request(format!("{e:#}")),
+                        }
+                    })
+                })
             })
             .map_err(CallError::into_py)?;
         match issued {
-            Ok((secret, record)) => Ok(PyIssuedToken { secret, record }),
-            Err(reason) => {
+            Ok(t) => Ok(PyIssuedToken {
+                secret: t.secret,
+                record: TokenDef::from_wit(&t.record),
+            }),
+            Err(e) => {
+                let reason = e.describe();
                 let err = IssueRefused::new_err(format!("token refused: {reason}"));
                 err.value(py).setattr("reason", reason)?;
                 Err(err)
@@ -835,14 +638,9 @@ impl PyWorld {
                 typed(v).map_err(|e| InvalidConfig::new_err(format!("token record: {e}")))?
             }
         };
-        let mut w = write(&self.world);
-        let mut next = w.clone();
-        next.tokens.retain(|t| t.id != def.id);
-        next.tokens.push(def);
-        next.validate()
-            .map_err(|e| InvalidConfig::new_err(format!("token record: {e:#}")))?;
-        *w = next;
-        Ok(())
+        write(&self.world)
+            .put_token(def)
+            .map_err(|e| InvalidConfig::new_err(format!("token record: {e:#}")))
     }
 
     /// The world's fixed clock (Unix seconds); None: the system clock.

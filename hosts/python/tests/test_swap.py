@@ -1,5 +1,7 @@
 """Hot swap: another module version published at run time; a refused one changes nothing."""
 
+import hashlib
+
 import pytest
 
 import forge_authz
@@ -57,3 +59,30 @@ def test_tokens_survive_a_swap_when_the_keys_stay(policy, world, wasm_bytes):
     info = policy.verify({"bearer": t.secret})
     assert info is not None and info.token_id == t.token_id and info.key_id == "k1"
     assert policy.decide(world, pull(t.secret)).allowed
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def test_swap_to_another_version_serves_that_version(policy, world, reader, wasm_bytes,
+                                                     wasm_sha256):
+    """Another build of the policy (here: the module with a custom section appended, other
+    bytes and another digest, the same rules) is what serves after the swap."""
+    name, payload = b"forge-authz-test-version", b"2"
+    body = _leb128(len(name)) + name + payload
+    other = wasm_bytes + b"\x00" + _leb128(len(body)) + body
+    other_sha256 = hashlib.sha256(other).hexdigest()
+    assert other_sha256 != wasm_sha256
+
+    assert policy.swap(other) == 2
+    assert (policy.sha256, policy.generation) == (other_sha256, 2)
+    assert policy.decide(world, pull(reader.secret)).allowed
+    # and back: every swap is a new generation
+    assert policy.swap(wasm_bytes) == 3
+    assert policy.sha256 == wasm_sha256
