@@ -543,11 +543,16 @@ impl World {
     /// is refused and the world is left as it was.
     pub fn put_token(&mut self, def: TokenDef) -> anyhow::Result<()> {
         def.validate()?;
+        self.store_token(def);
+        Ok(())
+    }
+
+    /// Replace the record with `def`'s id, or add it.
+    fn store_token(&mut self, def: TokenDef) {
         match self.tokens.iter_mut().find(|t| t.id == def.id) {
             Some(t) => *t = def,
             None => self.tokens.push(def),
         }
-        Ok(())
     }
 
     /// The policy configuration: keys and the signing key id.
@@ -716,11 +721,7 @@ impl World {
 
     /// Store a record minted by the policy (replacing one with the same id).
     pub fn add_token(&mut self, record: &wit::TokenRecord) {
-        let def = TokenDef::from_wit(record);
-        match self.tokens.iter_mut().find(|t| t.id == record.id) {
-            Some(t) => *t = def,
-            None => self.tokens.push(def),
-        }
+        self.store_token(TokenDef::from_wit(record));
     }
 }
 
