@@ -34,13 +34,14 @@ mod wit {
     };
     pub use super::bindings::exports::forge::authz::decision::{
         AllowReason, BadRequestReason, Decision, Effects, ForbiddenReason, NotFoundReason,
-        RefPermissions, RefVerdict, Rule, TraceOutcome, TraceStep, UnauthorizedReason, Verdict,
+        RefGrants, RefPermissions, RefVerdict, Rule, TraceOutcome, TraceStep, UnauthorizedReason,
+        Verdict,
     };
     pub use super::bindings::exports::forge::authz::lifecycle::{
-        Account, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository, ChangeContext,
-        ChangePlan, ChildOutcome, ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError,
-        IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation,
-        ScopeError, TokenEdit, TokenRecord,
+        Account, Actor, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository,
+        ChangeContext, ChangePlan, ChildOutcome, ChildRequest, HistoryAction, HistoryEvent,
+        IssueError, IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest,
+        Rotation, ScopeError, TokenEdit, TokenRecord,
     };
     pub use super::bindings::exports::forge::authz::request::{
         ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep, GitAction,
@@ -167,12 +168,11 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
             .collect()
     }
 
-    fn ref_permissions(&self, request: wit::RefPermissionsRequest) -> Vec<wit::RefPermissions> {
-        self.engine()
-            .ref_permissions(&ref_permissions_request_in(request), &mut HostFacts)
-            .into_iter()
-            .map(ref_permissions_out)
-            .collect()
+    fn ref_permissions(&self, request: wit::RefPermissionsRequest) -> wit::RefGrants {
+        ref_grants_out(
+            self.engine()
+                .ref_permissions(&ref_permissions_request_in(request), &mut HostFacts),
+        )
     }
 
     fn issue(&self, request: wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError> {
@@ -187,13 +187,13 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
     fn derive_child(
         &self,
         request: wit::ChildRequest,
-    ) -> Result<wit::ChildOutcome, wit::IssueError> {
+    ) -> Result<wit::ChildOutcome, wit::LifecycleError> {
         let entropy = entropy();
         self.engine()
             .authorizer()
             .derive_child(&child_in(request), entropy.as_ref())
             .map(child_out)
-            .map_err(issue_error_out)
+            .map_err(lifecycle_error_out)
     }
 
     fn rotate(&self, request: wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError> {

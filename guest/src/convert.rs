@@ -262,6 +262,8 @@ pub fn request_in(r: wit::Request) -> policy::Request {
             operation: a.operation.map(operation_in),
             sudo: a.sudo,
             package: a.route.contains(wit::RouteFlags::PACKAGE),
+            writes_content: a.route.contains(wit::RouteFlags::WRITES_CONTENT),
+            creates_in_own_namespace: a.route.contains(wit::RouteFlags::CREATES_IN_OWN_NAMESPACE),
         }),
     }
 }
@@ -639,6 +641,14 @@ pub fn effects_out(e: policy::Effects) -> wit::Effects {
 }
 
 #[allow(dead_code)]
+pub fn effects_in(e: wit::Effects) -> policy::Effects {
+    policy::Effects {
+        touch_last_used: e.contains(wit::Effects::TOUCH_LAST_USED),
+        revoke_family: e.contains(wit::Effects::REVOKE_FAMILY),
+    }
+}
+
+#[allow(dead_code)]
 pub fn decision_out(d: policy::Decision) -> wit::Decision {
     wit::Decision {
         verdict: verdict_out(d.reason),
@@ -680,10 +690,7 @@ pub fn decision_in(d: wit::Decision) -> policy::Decision {
                 })
                 .collect()
         }),
-        effects: policy::Effects {
-            touch_last_used: d.effects.contains(wit::Effects::TOUCH_LAST_USED),
-            revoke_family: d.effects.contains(wit::Effects::REVOKE_FAMILY),
-        },
+        effects: effects_in(d.effects),
         trace: d.trace.map(|steps| {
             steps
                 .into_iter()
@@ -710,6 +717,22 @@ pub fn ref_permissions_out(p: policy::RefPermissions) -> wit::RefPermissions {
         out |= wit::RefPermissions::FORCE_PUSH;
     }
     out
+}
+
+#[allow(dead_code)]
+pub fn ref_grants_out(g: policy::RefGrants) -> wit::RefGrants {
+    wit::RefGrants {
+        refs: g.refs.into_iter().map(ref_permissions_out).collect(),
+        effects: effects_out(g.effects),
+    }
+}
+
+#[allow(dead_code)]
+pub fn ref_grants_in(g: wit::RefGrants) -> policy::RefGrants {
+    policy::RefGrants {
+        refs: g.refs.into_iter().map(ref_permissions_in).collect(),
+        effects: effects_in(g.effects),
+    }
 }
 
 #[allow(dead_code)]
@@ -771,13 +794,7 @@ pub fn issue_in(r: wit::IssueRequest) -> policy::IssueRequest {
         owners: r.owners,
         expires: r.expires,
         now: r.now,
-        creator: match r.creator {
-            wit::Creator::Session(a) => policy::Creator::Session(policy::Account {
-                name: a.name,
-                facts: user_in(a.facts),
-            }),
-            wit::Creator::Token(t) => policy::Creator::Token(record_in(t)),
-        },
+        creator: actor_in(r.creator),
         existing_names: r.existing_names,
         bound_facts: r
             .bound_facts
@@ -845,9 +862,33 @@ pub fn issue_error_in(e: wit::IssueError) -> policy::IssueError {
 }
 
 #[allow(dead_code)]
+pub fn actor_in(a: wit::Actor) -> policy::Actor {
+    match a {
+        wit::Actor::Session(a) => policy::Actor::Session(policy::Account {
+            name: a.name,
+            facts: user_in(a.facts),
+        }),
+        wit::Actor::Token(t) => policy::Actor::Token(record_in(t)),
+        wit::Actor::System(n) => policy::Actor::System(n),
+    }
+}
+
+#[allow(dead_code)]
+pub fn actor_out(a: policy::Actor) -> wit::Actor {
+    match a {
+        policy::Actor::Session(a) => wit::Actor::Session(wit::Account {
+            name: a.name,
+            facts: user_out(a.facts),
+        }),
+        policy::Actor::Token(t) => wit::Actor::Token(record_out(t)),
+        policy::Actor::System(n) => wit::Actor::System(n),
+    }
+}
+
+#[allow(dead_code)]
 pub fn context_in(c: wit::ChangeContext) -> policy::ChangeContext {
     policy::ChangeContext {
-        actor: c.actor,
+        actor: actor_in(c.actor),
         ip: c.ip,
         now: c.now,
     }
@@ -950,6 +991,7 @@ pub fn lifecycle_error_out(e: policy::LifecycleError) -> wit::LifecycleError {
         policy::LifecycleError::UnknownToken(s) => wit::LifecycleError::UnknownToken(s),
         policy::LifecycleError::TokenNotLive(s) => wit::LifecycleError::TokenNotLive(s),
         policy::LifecycleError::Refused(e) => wit::LifecycleError::Refused(issue_error_out(e)),
+        policy::LifecycleError::NotPermitted => wit::LifecycleError::NotPermitted,
     }
 }
 
@@ -959,6 +1001,7 @@ pub fn lifecycle_error_in(e: wit::LifecycleError) -> policy::LifecycleError {
         wit::LifecycleError::UnknownToken(s) => policy::LifecycleError::UnknownToken(s),
         wit::LifecycleError::TokenNotLive(s) => policy::LifecycleError::TokenNotLive(s),
         wit::LifecycleError::Refused(e) => policy::LifecycleError::Refused(issue_error_in(e)),
+        wit::LifecycleError::NotPermitted => policy::LifecycleError::NotPermitted,
     }
 }
 

@@ -18,7 +18,8 @@
 mod corpus_support;
 
 use corpus_support::{
-    call, corpus_files, load_corpus, load_family, mismatch, prepare, resolve, run_family,
+    call, concealment_mismatches, corpus_files, load_corpus, load_family, mismatch, prepare,
+    resolve, run_family,
 };
 
 #[test]
@@ -37,6 +38,9 @@ fn every_scenario_of_every_family_meets_its_expectations_natively() {
             if let Some(m) = mismatch(sc, got) {
                 failures.push(format!("{}: {m}", fam.family));
             }
+        }
+        for m in concealment_mismatches(fam, &run) {
+            failures.push(format!("{}: {m}", fam.family));
         }
     }
     assert!(

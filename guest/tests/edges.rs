@@ -129,6 +129,8 @@ fn api(namespace: Option<&str>, operation: Option<PrivilegedOperation>) -> Reque
         operation,
         sudo: None,
         package: false,
+        writes_content: false,
+        creates_in_own_namespace: false,
     })
 }
 
@@ -159,7 +161,7 @@ fn token_input(
                 owners: vec![],
                 expires: Some(NOW + 3600),
                 now: NOW,
-                creator: policy::Creator::Session(policy::Account {
+                creator: policy::Actor::Session(policy::Account {
                     name: "alice".into(),
                     facts: user(),
                 }),
@@ -242,7 +244,7 @@ fn ref_permissions_of_a_malformed_or_missing_repository_answer_every_ref_with_no
             },
             &mut facts,
         );
-        assert_eq!(p, vec![RefPermissions::default(); 2], "{path}");
+        assert_eq!(p.refs, vec![RefPermissions::default(); 2], "{path}");
         assert_eq!(
             facts.queries.len(),
             usize::from(asked),
@@ -470,6 +472,8 @@ fn an_api_read_needs_read_on_every_category() {
             operation: None,
             sudo: None,
             package: false,
+            writes_content: false,
+            creates_in_own_namespace: false,
         })
     };
     use policy::scope::Category::{Issue, Repository};

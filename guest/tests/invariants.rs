@@ -26,9 +26,9 @@ use std::sync::LazyLock;
 
 use forge_authz_guest::policy::scope::{Category, ScopeSet};
 use forge_authz_guest::policy::{
-    AccountStatus, AuthorizeRequest, Authorizer, ChangeContext, ChildOutcome, ChildRequest,
-    CreationStep, Creator, Credential, Decision, Engine, GitAction, GitRequest, KeyKind,
-    NamespaceFacts, Options, ProtectedRef, Reason, RefAccess, RefChange, RefPermissions, RefUpdate,
+    AccountStatus, Actor, AuthorizeRequest, Authorizer, ChangeContext, ChildOutcome, ChildRequest,
+    CreationStep, Credential, Decision, Engine, GitAction, GitRequest, KeyKind, NamespaceFacts,
+    Options, ProtectedRef, Reason, RefAccess, RefChange, RefPermissions, RefUpdate,
     RepositoryFacts, Request, RevokeScope, Role, RotateRequest, SecretDigest, Timestamp, TokenEdit,
     TokenFacts, TokenRecord, UserFacts, Visibility,
 };
@@ -373,7 +373,7 @@ fn admin_power(prepared: &Prepared, answer: &Answer) -> Option<String> {
                 .gathered
                 .repository()
                 .map_or(&[][..], |f| &f.protected_refs[..]);
-            r.refs.iter().zip(ps).find_map(|(n, p)| {
+            r.refs.iter().zip(&ps.refs).find_map(|(n, p)| {
                 KINDS
                     .iter()
                     .filter(|k| lists(p, **k))
@@ -460,7 +460,7 @@ fn restricted_token() -> impl Strategy<Value = TokenSpec> {
         })
 }
 
-/// What a restricted token asks to mint with `Creator::Token`.
+/// What a restricted token asks to mint with `Actor::Token`.
 #[derive(Clone, Debug)]
 struct MintSpec {
     /// Keep these of the creator's scopes (by position), add these; `user:token` only
@@ -809,7 +809,7 @@ proptest! {
     /// powers — `/admin` routes, privileged operations, `sudo`, push-to-create, a route
     /// needing the admin role on its target, a ref update or ref permission that only
     /// admins have — neither directly nor through a token it mints (`issue` with
-    /// `Creator::Token`), which is itself restricted (and a child of a child creator).
+    /// `Actor::Token`), which is itself restricted (and a child of a child creator).
     #[test]
     fn restricted_token_never_gets_admin_powers(
         s in scenario_of(restricted_token(), token_credential(), any_ask()),
@@ -846,7 +846,7 @@ proptest! {
             scopes,
             repositories,
             owners,
-            Creator::Token(creator.clone()),
+            Actor::Token(creator.clone()),
             m.lifetime.map(|l| NOW + l),
         );
         if let Ok(minted) = AUTHZ.issue(&request, Some(&entropy(m.entropy))) {
@@ -887,7 +887,7 @@ proptest! {
     ) {
         let case = s.build();
         let Call::Perms(r) = case.call() else { unreachable!() };
-        let perms = case.authz().ref_permissions(&r, &mut WorldFacts::new(&case.world));
+        let perms = case.authz().ref_permissions(&r, &mut WorldFacts::new(&case.world)).refs;
         prop_assert_eq!(perms.len(), r.refs.len());
         for (name, p) in r.refs.iter().zip(&perms) {
             for k in KINDS {
@@ -1756,7 +1756,7 @@ static AUTHZ_NO_EXPIRY: LazyLock<Authorizer> = LazyLock::new(|| {
 /// One lifecycle operation (token indices are taken modulo the store's size).
 #[derive(Clone, Debug)]
 enum Op {
-    /// Mint by the owner's session, or by a stored token (`Creator::Token`).
+    /// Mint by the owner's session, or by a stored token (`Actor::Token`).
     Issue {
         creator: Option<usize>,
         scopes: Vec<&'static str>,
@@ -1925,13 +1925,13 @@ proptest! {
         }
         let mut log: Vec<String> = Vec::new();
         for (n, op) in ops.iter().enumerate() {
-            let ctx = ChangeContext { actor: owner.into(), ip: None, now };
+            let ctx = ChangeContext { actor: session.clone(), ip: None, now };
             let pick = |i: &usize| store.get(i % store.len().max(1)).cloned();
             let outcome: String = match op {
                 Op::Issue { creator, scopes, lifetime, bound } => {
                     let creator = match creator {
                         None => Some(session.clone()),
-                        Some(i) => pick(i).map(Creator::Token),
+                        Some(i) => pick(i).map(Actor::Token),
                     };
                     match creator {
                         None => "no creator".into(),

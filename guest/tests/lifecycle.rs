@@ -21,9 +21,9 @@ use forge_authz_guest::policy::lifecycle::{
 };
 use forge_authz_guest::policy::token::ENTROPY_BYTES;
 use forge_authz_guest::policy::{
-    Account, AccountStatus, AuditEntry, AuditFinding, AuditFix, AuditKind, AuthorizeRequest,
+    Account, AccountStatus, Actor, AuditEntry, AuditFinding, AuditFix, AuditKind, AuthorizeRequest,
     Authorizer, BoundRepository, ChangeContext, ChangePlan, ChildOutcome, ChildRequest, Config,
-    Creator, Credential, Decision, Effects, FactAnswer, FactQuery, Facts, GitAction, GitRequest,
+    Credential, Decision, Effects, FactAnswer, FactQuery, Facts, GitAction, GitRequest,
     HistoryAction, HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError, Options,
     Reason, RepositoryFacts, RepositoryKind, Request, RevokeScope, Role, RotateRequest, Rotation,
     SecretDigest, SigningKey, Timestamp, TokenEdit, TokenRecord, Transport, UserFacts, Viewer,
@@ -97,12 +97,34 @@ fn tag(secret: &str) -> SecretDigest {
     SecretDigest::HmacTag(mac.finalize().into_bytes().into())
 }
 
+/// Alice's own session: the owner of the tokens these tests change.
 fn ctx(now: Timestamp) -> ChangeContext {
     ChangeContext {
-        actor: "alice".into(),
+        actor: Actor::Session(user("alice", false)),
         ip: Some("192.0.2.7".into()),
         now,
     }
+}
+
+/// The operator's audit job: the actor `audit --fix` repairs as.
+fn audit_ctx(now: Timestamp) -> ChangeContext {
+    ChangeContext {
+        actor: Actor::System("audit".into()),
+        ip: Some("192.0.2.7".into()),
+        now,
+    }
+}
+
+/// `derive_child` answering with the minting error of a refusal (the actor here is the
+/// owner, who may derive: any other refusal is a bug in the test).
+fn child_of(
+    r: &ChildRequest,
+    entropy: Option<&[u8; ENTROPY_BYTES]>,
+) -> Result<ChildOutcome, IssueError> {
+    AUTHZ.derive_child(r, entropy).map_err(|e| match e {
+        LifecycleError::Refused(i) => i,
+        other => panic!("derive_child refused the owner: {other:?}"),
+    })
 }
 
 fn strings(xs: &[&str]) -> Vec<String> {
@@ -120,7 +142,7 @@ fn session_request(owner: &str, scopes: &[&str], now: Timestamp) -> IssueRequest
         owners: vec![],
         expires: Some(now + 3600),
         now,
-        creator: Creator::Session(user(owner, false)),
+        creator: Actor::Session(user(owner, false)),
         existing_names: vec![],
         bound_facts: vec![],
         ip: None,
@@ -187,7 +209,7 @@ fn ev(r: &TokenRecord, action: HistoryAction, c: &ChangeContext) -> HistoryEvent
         token_id: r.id.clone(),
         owner: r.owner.clone(),
         action,
-        actor: c.actor.clone(),
+        actor: c.actor.name().to_string(),
         ip: c.ip.clone(),
         at: c.now,
         name: r.name.clone(),
@@ -262,7 +284,7 @@ fn minting_rules() {
     let mut r = base.clone();
     r.owner = "bob".into();
     assert_eq!(refused(&r), Some(IssueError::CreatorNotAllowed));
-    r.creator = Creator::Session(user("root", true));
+    r.creator = Actor::Session(user("root", true));
     assert!(issue(&r, 3).is_ok());
     // The create event records who, what and from where.
     let mut r = base.clone();
@@ -316,7 +338,7 @@ fn a_token_never_mints_a_stronger_token() {
     .record;
     let by = |creator: &TokenRecord, scopes: &[&str], expires: i64| {
         let mut r = session_request("alice", scopes, NOW);
-        r.creator = Creator::Token(creator.clone());
+        r.creator = Actor::Token(creator.clone());
         r.expires = Some(NOW + expires);
         r
     };
@@ -357,66 +379,59 @@ fn child_tokens() {
         context: ctx(now),
     };
     let child = minted(
-        AUTHZ
-            .derive_child(
-                &req(&["read:repository"], DAY, vec![], NOW),
-                Some(&entropy(10)),
-            )
-            .unwrap(),
+        child_of(
+            &req(&["read:repository"], DAY, vec![], NOW),
+            Some(&entropy(10)),
+        )
+        .unwrap(),
     );
     assert_eq!(child.record.parent.as_deref(), Some(parent.id.as_str()));
     assert_eq!(child.record.expires, Some(NOW + DAY));
     // Expiry is min(now + lifetime, parent expiry).
     let long = minted(
-        AUTHZ
-            .derive_child(
-                &req(&["read:repository"], 10 * DAY, vec![], NOW),
-                Some(&entropy(11)),
-            )
-            .unwrap(),
+        child_of(
+            &req(&["read:repository"], 10 * DAY, vec![], NOW),
+            Some(&entropy(11)),
+        )
+        .unwrap(),
     );
     assert_eq!(long.record.expires, parent.expires);
     // Scopes must be a subset.
     assert_eq!(
-        AUTHZ
-            .derive_child(&req(&["write:issue"], DAY, vec![], NOW), Some(&entropy(12)))
-            .err(),
+        child_of(&req(&["write:issue"], DAY, vec![], NOW), Some(&entropy(12))).err(),
         Some(IssueError::ExceedsCreator("write:issue".into()))
     );
     // Reuse: same scopes and at least half the lifetime left.
-    let reuse = AUTHZ
-        .derive_child(
-            &req(
-                &["read:repository"],
-                DAY,
-                vec![child.record.clone()],
-                NOW + 3600,
-            ),
-            Some(&entropy(13)),
-        )
-        .unwrap();
+    let reuse = child_of(
+        &req(
+            &["read:repository"],
+            DAY,
+            vec![child.record.clone()],
+            NOW + 3600,
+        ),
+        Some(&entropy(13)),
+    )
+    .unwrap();
     assert_eq!(reuse, ChildOutcome::Reuse(child.record.clone()));
-    let late = AUTHZ
-        .derive_child(
-            &req(
-                &["read:repository"],
-                DAY,
-                vec![child.record.clone()],
-                NOW + DAY - 3600,
-            ),
-            Some(&entropy(14)),
-        )
-        .unwrap();
+    let late = child_of(
+        &req(
+            &["read:repository"],
+            DAY,
+            vec![child.record.clone()],
+            NOW + DAY - 3600,
+        ),
+        Some(&entropy(14)),
+    )
+    .unwrap();
     assert!(
         matches!(late, ChildOutcome::Minted(_)),
         "too little lifetime left: a new child"
     );
-    let other = AUTHZ
-        .derive_child(
-            &req(&["read:issue"], DAY, vec![child.record.clone()], NOW + 3600),
-            Some(&entropy(15)),
-        )
-        .unwrap();
+    let other = child_of(
+        &req(&["read:issue"], DAY, vec![child.record.clone()], NOW + 3600),
+        Some(&entropy(15)),
+    )
+    .unwrap();
     assert!(
         matches!(other, ChildOutcome::Minted(_)),
         "different scopes: a new child"
@@ -425,7 +440,7 @@ fn child_tokens() {
     let mut r = req(&["read:repository"], DAY, vec![], NOW + 3 * DAY);
     r.context = ctx(NOW + 3 * DAY);
     assert_eq!(
-        AUTHZ.derive_child(&r, Some(&entropy(16))).err(),
+        child_of(&r, Some(&entropy(16))).err(),
         Some(IssueError::CreatorNotLive)
     );
 }
@@ -855,7 +870,7 @@ fn audit_entries() -> Vec<AuditEntry> {
 fn audit_finds_and_repairs() {
     // seed 002 (TokenService.audit(fix)), reference §4.7.
     let entries = audit_entries();
-    let findings = AUTHZ.audit(&entries, &ctx(NOW));
+    let findings = AUTHZ.audit(&entries, &audit_ctx(NOW));
     let kinds: Vec<(&str, AuditKind)> = findings
         .iter()
         .map(|f| (f.token_id.as_str(), f.kind))
@@ -894,7 +909,7 @@ fn audit_finds_and_repairs() {
     assert_eq!(r.scopes, vec!["write:repository"], "legacy scopes migrate");
     assert_eq!(fix("stale"), Some(AuditFix::RecordExpiry("stale".into())));
     // Expiry bookkeeping plans one event per unrecorded expiry.
-    let ev = AUTHZ.plan_expire(&entries, &ctx(NOW));
+    let ev = AUTHZ.plan_expire(&entries, &audit_ctx(NOW));
     let ids: Vec<&str> = ev.iter().map(|e| e.token_id.as_str()).collect();
     assert_eq!(ids, vec!["stale"]);
 }
@@ -1012,7 +1027,7 @@ fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
     let mut child = mint(&["all", "user:token"], 30 * DAY, 23).record;
     child.parent = Some("parent-token".into());
     let mut r = session_request("alice", &["all"], NOW);
-    r.creator = Creator::Token(child.clone());
+    r.creator = Actor::Token(child.clone());
     r.expires = Some(NOW + DAY);
     let minted = issue(&r, 24).unwrap().record;
     assert_eq!(
@@ -1022,7 +1037,7 @@ fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
     );
     // An organisation never signs in, so it never mints.
     let mut org = session_request("acme", &["read:repository"], NOW);
-    org.creator = Creator::Session(account(
+    org.creator = Actor::Session(account(
         "acme",
         UserFacts {
             organization: true,
@@ -1112,7 +1127,7 @@ fn minted_record_and_event_are_exact() {
     assert_eq!(t.record, want);
     assert!(!t.record.id.is_empty());
     let c = ChangeContext {
-        actor: "alice".into(),
+        actor: Actor::Session(user("alice", false)),
         ip: Some("203.0.113.9".into()),
         now: NOW,
     };
@@ -1127,11 +1142,11 @@ fn minted_record_and_event_are_exact() {
     );
     // An administrator minting for someone else is the actor; a token creator's owner is.
     let mut r = session_request("bob", &["read:repository"], NOW);
-    r.creator = Creator::Session(user("root", true));
+    r.creator = Actor::Session(user("root", true));
     assert_eq!(issue(&r, 33).unwrap().event.actor, "root");
     let minter = mint(&["read:repository", "user:token"], 30 * DAY, 34).record;
     let mut r = session_request("ALICE", &["read:repository"], NOW);
-    r.creator = Creator::Token(minter.clone());
+    r.creator = Actor::Token(minter.clone());
     let t = issue(&r, 35).unwrap();
     assert_eq!(t.event.actor, "alice", "the creator token's owner acts");
     assert_eq!(t.record.owner, "ALICE");
@@ -1245,7 +1260,7 @@ fn scope_rules_at_minting() {
         refused(&r),
         Some(IssueError::ScopeNotGrantable("write:admin".into()))
     );
-    r.creator = Creator::Session(user("alice", true));
+    r.creator = Actor::Session(user("alice", true));
     assert!(
         issue(&r, 54).is_ok(),
         "a site administrator grants admin scopes"
@@ -1258,7 +1273,7 @@ fn session_creators() {
     // organisations never), reference §1.2.
     let base = session_request("alice", &["read:repository"], NOW);
     let by = |u: Account| IssueRequest {
-        creator: Creator::Session(u),
+        creator: Actor::Session(u),
         ..base.clone()
     };
     assert!(
@@ -1314,7 +1329,7 @@ fn token_creators() {
     };
     let by = |creator: &TokenRecord, expires: Option<i64>| {
         let mut r = session_request("alice", &["read:repository"], NOW);
-        r.creator = Creator::Token(creator.clone());
+        r.creator = Actor::Token(creator.clone());
         r.expires = expires;
         r
     };
@@ -1411,14 +1426,14 @@ fn bound_repository_visibility() {
     };
     // The host answers each bound repository by the path asked for (its facts carry no
     // name); the path compares case-blind.
-    let bound = |creator: Creator, owner: &str, path: &str, f: RepositoryFacts| {
+    let bound = |creator: Actor, owner: &str, path: &str, f: RepositoryFacts| {
         let mut r = session_request(owner, &["read:repository"], NOW);
         r.creator = creator;
         r.repositories = vec![path.to_string()];
         r.bound_facts = vec![target(&path.to_uppercase(), Some(f))];
         r
     };
-    let root = Creator::Session(user("root", true));
+    let root = Actor::Session(user("root", true));
     // An administrator minting for alice: alice's view counts, not the administrator's.
     assert_eq!(
         refused(&bound(
@@ -1465,7 +1480,7 @@ fn bound_repository_visibility() {
         .is_ok()
     );
     // Own session: a role suffices; none does not.
-    let alice = Creator::Session(user("alice", false));
+    let alice = Actor::Session(user("alice", false));
     assert!(
         issue(
             &bound(alice.clone(), "alice", "carol/x", private(Role::Read)),
@@ -1557,7 +1572,7 @@ fn child_records_and_reuse_boundaries() {
             context: ctx(now),
         }
     };
-    let derive = |r: &ChildRequest, n: u8| AUTHZ.derive_child(r, Some(&entropy(n)));
+    let derive = |r: &ChildRequest, n: u8| child_of(r, Some(&entropy(n)));
     let t = minted(
         derive(
             &req(&["read:issue", "read_repository"], DAY, None, vec![], NOW),
@@ -1668,13 +1683,10 @@ fn child_records_and_reuse_boundaries() {
     );
     // Reuse needs no entropy; minting does.
     let r = req(&["read:repository"], DAY, None, vec![child.clone()], NOW);
-    assert_eq!(
-        AUTHZ.derive_child(&r, None),
-        Ok(ChildOutcome::Reuse(child.clone()))
-    );
+    assert_eq!(child_of(&r, None), Ok(ChildOutcome::Reuse(child.clone())));
     let r = req(&["read:repository"], DAY, None, vec![], NOW);
     assert_eq!(
-        AUTHZ.derive_child(&r, None).err(),
+        child_of(&r, None).err(),
         Some(IssueError::EntropyUnavailable)
     );
     // Refusals.
@@ -2474,7 +2486,7 @@ fn finding(
 fn audit_findings_are_exact() {
     // seed 002 (TokenService.audit(fix): each problem with its repair), reference §4.7.
     let entries = audit_entries();
-    let c = ctx(NOW);
+    let c = audit_ctx(NOW);
     let r = |i: usize| entries[i].record.clone();
     let expires_at = |i: usize, e: i64| TokenRecord {
         expires: Some(e),
@@ -2554,7 +2566,7 @@ fn audit_findings_are_exact() {
 fn audit_edge_cases() {
     // seed 002 (audit), reference §4.7: repairs only where one is safe; dead tokens are
     // not reported for what no longer matters; boundaries are exact.
-    let c = ctx(NOW);
+    let c = audit_ctx(NOW);
     let dead = |r: TokenRecord| revoked_at(&r, NOW - 1);
     let p = rec("p", None, Some(NOW + DAY), &["read:repository"]);
     let entries = vec![
@@ -2720,9 +2732,11 @@ fn audit_edge_cases() {
         ..entries[1].record.clone()
     };
     let both = entries[2].record.clone();
+    // Repairs build on each other (issue 19): the expiry cut keeps the revocation before
+    // it, so applying both in order leaves the child revoked and within its parent.
     let both_cut = TokenRecord {
         expires: Some(NOW + DAY),
-        ..both.clone()
+        ..revoked_at(&both, NOW)
     };
     assert_eq!(
         findings,

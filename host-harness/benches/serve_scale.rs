@@ -130,11 +130,7 @@ fn fill(location: &Location, repos: u64) -> String {
             owners: vec![],
             expires: Some(now + 86_400),
         },
-        &Actor {
-            name: "alice".into(),
-            ip: None,
-            now,
-        },
+        &Actor::session("alice", None, now),
     )
     .unwrap();
     secret

@@ -13,11 +13,25 @@ use crate::store::{
 };
 use crate::wit;
 
+/// Who acts on a token. The policy decides what each may do (`lifecycle.actor` in the
+/// WIT); the host only says who it is and gives the facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// A user signed in to the forge (the CLI acts as one with `--actor`), by login: the
+    /// store gives its account facts.
+    Session(String),
+    /// A token presented to a token route, by id: the store gives its record.
+    Token(String),
+    /// The operator's maintenance job, by name (expiry, audit repairs, revocations
+    /// a decision asked for).
+    System(String),
+}
+
 /// Who acts, from where, when.
 #[derive(Clone, Debug)]
 pub struct Actor {
-    /// Login of the acting user.
-    pub name: String,
+    /// Who.
+    pub who: Who,
     /// Client IP.
     pub ip: Option<String>,
     /// Now.
@@ -25,13 +39,52 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn context(&self) -> wit::ChangeContext {
-        wit::ChangeContext {
-            actor: self.name.clone(),
-            ip: self.ip.clone(),
-            now: self.now,
+    /// A session of `login`.
+    pub fn session(login: impl Into<String>, ip: Option<String>, now: i64) -> Actor {
+        Actor {
+            who: Who::Session(login.into()),
+            ip,
+            now,
         }
     }
+
+    /// The maintenance job `name`.
+    pub fn system(name: impl Into<String>, now: i64) -> Actor {
+        Actor {
+            who: Who::System(name.into()),
+            ip: None,
+            now,
+        }
+    }
+
+    /// The policy's view of the actor, with its facts from the store. An actor the store
+    /// does not know is an error (nothing is asked of the policy).
+    fn resolve(&self, conn: &mut Conn) -> anyhow::Result<wit::Actor> {
+        Ok(match &self.who {
+            Who::Session(login) => wit::Actor::Session(wit::Account {
+                name: login.clone(),
+                facts: facts::user(conn, login)?.with_context(|| format!("no user `{login}`"))?,
+            }),
+            Who::Token(id) => wit::Actor::Token(
+                token_by_id(conn, id)?
+                    .with_context(|| format!("no token `{id}`"))?
+                    .record,
+            ),
+            Who::System(name) => wit::Actor::System(name.clone()),
+        })
+    }
+
+    fn context(&self, conn: &mut Conn) -> anyhow::Result<wit::ChangeContext> {
+        Ok(wit::ChangeContext {
+            actor: self.resolve(conn)?,
+            ip: self.ip.clone(),
+            now: self.now,
+        })
+    }
+}
+
+fn refused(e: &wit::LifecycleError) -> anyhow::Error {
+    anyhow!("refused: {}", e.describe())
 }
 
 /// Pause before committing when `FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT` names a file:
@@ -65,8 +118,7 @@ pub struct CreateArgs {
     pub expires: Option<i64>,
 }
 
-/// Mint a token as `actor` (a session of that user). Returns the secret (show once) and
-/// the stored record.
+/// Mint a token as `actor`. Returns the secret (show once) and the stored record.
 pub fn create(
     policy: &mut dyn Policy,
     store: &mut Store,
@@ -74,8 +126,7 @@ pub fn create(
     actor: &Actor,
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
     let mut tx = store.write()?;
-    let user =
-        facts::user(&mut tx, &actor.name)?.with_context(|| format!("no user `{}`", actor.name))?;
+    let creator = actor.resolve(&mut tx)?;
     let mut bound_facts = Vec::with_capacity(args.repositories.len());
     for r in &args.repositories {
         bound_facts.push(wit::BoundRepository {
@@ -91,10 +142,7 @@ pub fn create(
         owners: args.owners.clone(),
         expires: args.expires,
         now: actor.now,
-        creator: wit::Creator::Session(wit::Account {
-            name: actor.name.clone(),
-            facts: user,
-        }),
+        creator,
         existing_names: live_names(&mut tx, &args.owner, actor.now)?,
         bound_facts,
         ip: actor.ip.clone(),
@@ -143,12 +191,12 @@ pub fn child(
         lifetime,
         minimum_lifetime,
         existing_children: children,
-        context: actor.context(),
+        context: actor.context(&mut tx)?,
     };
     let outcome = policy
         .derive_child(&request)
         .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
+        .map_err(|e| refused(&e))?;
     match outcome {
         wit::ChildOutcome::Reuse(r) => {
             tx.commit()?;
@@ -176,15 +224,16 @@ pub fn rotate(
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
     let mut tx = store.write()?;
     let old = token_by_id(&mut tx, id)?.with_context(|| format!("no token `{id}`"))?;
+    let context = actor.context(&mut tx)?;
     let rotation = policy
         .rotate(&wit::RotateRequest {
             old: old.record,
             expires,
             records: owner_records(&mut tx, id)?,
-            context: actor.context(),
+            context,
         })
         .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
+        .map_err(|e| refused(&e))?;
     put_token(&mut tx, &rotation.old, old.expiry_recorded)?;
     put_token(&mut tx, &rotation.new.record, false)?;
     // The children the policy revoked with the old token, and every event.
@@ -233,10 +282,11 @@ pub fn revoke(
 ) -> anyhow::Result<Vec<String>> {
     let mut tx = store.write()?;
     let records = owner_records(&mut tx, id)?;
+    let context = actor.context(&mut tx)?;
     let plan = policy
-        .plan_revoke(id, scope, &records, &actor.context())
+        .plan_revoke(id, scope, &records, &context)
         .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
+        .map_err(|e| refused(&e))?;
     apply_plan(&mut tx, &plan)?;
     fault_point();
     tx.commit()?;
@@ -253,10 +303,11 @@ pub fn edit(
 ) -> anyhow::Result<Vec<wit::TokenRecord>> {
     let mut tx = store.write()?;
     let records = owner_records(&mut tx, id)?;
+    let context = actor.context(&mut tx)?;
     let plan = policy
-        .plan_edit(id, change, &records, &actor.context())
+        .plan_edit(id, change, &records, &context)
         .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
+        .map_err(|e| refused(&e))?;
     apply_plan(&mut tx, &plan)?;
     fault_point();
     tx.commit()?;
@@ -285,8 +336,9 @@ pub fn expire(
     actor: &Actor,
 ) -> anyhow::Result<Vec<wit::HistoryEvent>> {
     let mut tx = store.write()?;
+    let context = actor.context(&mut tx)?;
     let events = policy
-        .plan_expire(&entries(&mut tx)?, &actor.context())
+        .plan_expire(&entries(&mut tx)?, &context)
         .map_err(policy_err)?;
     for e in &events {
         put_event(&mut tx, e)?;
@@ -306,7 +358,8 @@ pub fn audit(
 ) -> anyhow::Result<Vec<wit::AuditFinding>> {
     let mut tx = store.write()?;
     let all = entries(&mut tx)?;
-    let findings = policy.audit(&all, &actor.context()).map_err(policy_err)?;
+    let context = actor.context(&mut tx)?;
+    let findings = policy.audit(&all, &context).map_err(policy_err)?;
     if fix {
         // Each repair as the policy gave it: the record to write (or the expiry to
         // record) and its history event.
@@ -331,13 +384,15 @@ pub fn audit(
 }
 
 /// Carry out the store writes a decision asked for, on the presented token `token`:
-/// its last-used stamp, and the revocation of its leaked rotation family.
+/// its last-used stamp, and the revocation of its leaked rotation family (asked of the
+/// policy with the presented token as the actor: a token may always end its own family).
 pub fn apply_effects(
     policy: &mut dyn Policy,
     store: &mut Store,
     effects: wit::Effects,
     token: Option<&str>,
-    actor: &Actor,
+    ip: Option<String>,
+    now: i64,
 ) -> anyhow::Result<()> {
     if effects == wit::Effects::empty() {
         return Ok(());
@@ -346,10 +401,15 @@ pub fn apply_effects(
         bail!("the policy asked for store effects without a token");
     };
     if effects.contains(wit::Effects::TOUCH_LAST_USED) {
-        touch_last_used(store.conn(), id, actor.now)?;
+        touch_last_used(store.conn(), id, now)?;
     }
     if effects.contains(wit::Effects::REVOKE_FAMILY) {
-        revoke(policy, store, id, wit::RevokeScope::Family, actor)?;
+        let actor = Actor {
+            who: Who::Token(id.to_string()),
+            ip,
+            now,
+        };
+        revoke(policy, store, id, wit::RevokeScope::Family, &actor)?;
     }
     Ok(())
 }

@@ -364,7 +364,7 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
             owners: vec![],
             expires: Some(NOW + 3600),
             now: NOW,
-            creator: wit::Creator::Session(wit::Account {
+            creator: wit::Actor::Session(wit::Account {
                 name: "kat-alice".into(),
                 facts: wit::UserFacts {
                     status: wit::AccountStatus::Active,
@@ -563,7 +563,7 @@ impl Policy for Unavailable {
         &mut self,
         _: &wit::RefPermissionsRequest,
         _: &dyn FactSource,
-    ) -> Result<Vec<wit::RefPermissions>, PolicyFailure> {
+    ) -> Result<(wit::RefGrants, Gathered), PolicyFailure> {
         unavailable()
     }
     fn issue(
@@ -581,7 +581,7 @@ impl Policy for Unavailable {
     fn derive_child(
         &mut self,
         _: &wit::ChildRequest,
-    ) -> Result<Result<wit::ChildOutcome, wit::IssueError>, PolicyFailure> {
+    ) -> Result<Result<wit::ChildOutcome, wit::LifecycleError>, PolicyFailure> {
         unavailable()
     }
     fn rotate(

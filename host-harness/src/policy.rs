@@ -19,7 +19,7 @@ use crate::wit::{
     AuditEntry, AuditFinding, AuthorizeRequest, BatchRequest, ChangeContext, ChangePlan,
     ChildOutcome, ChildRequest, Config, ConfigError, Credential, Decision, FactAnswer, FactQuery,
     HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError, Policy as Bindings,
-    PolicyPre, RefPermissions, RefPermissionsRequest, RepositoryFacts, RevokeScope, RotateRequest,
+    PolicyPre, RefGrants, RefPermissionsRequest, RepositoryFacts, RevokeScope, RotateRequest,
     Rotation, ScopeError, TokenEdit, TokenError, TokenInfo, TokenRecord, VerifiedToken,
 };
 
@@ -103,12 +103,12 @@ pub trait Policy {
         request: &BatchRequest,
         facts: &dyn FactSource,
     ) -> Result<(Vec<Decision>, Gathered), PolicyFailure>;
-    /// `authorizer.ref-permissions`.
+    /// `authorizer.ref-permissions`, and what the answer taught the host.
     fn ref_permissions(
         &mut self,
         request: &RefPermissionsRequest,
         facts: &dyn FactSource,
-    ) -> Result<Vec<RefPermissions>, PolicyFailure>;
+    ) -> Result<(RefGrants, Gathered), PolicyFailure>;
     /// `authorizer.issue`.
     fn issue(
         &mut self,
@@ -120,7 +120,7 @@ pub trait Policy {
     fn derive_child(
         &mut self,
         request: &ChildRequest,
-    ) -> Result<Result<ChildOutcome, IssueError>, PolicyFailure>;
+    ) -> Result<Result<ChildOutcome, LifecycleError>, PolicyFailure>;
     /// `authorizer.rotate`.
     fn rotate(
         &mut self,
@@ -661,14 +661,13 @@ impl Policy for WasmPolicy {
         &mut self,
         request: &RefPermissionsRequest,
         facts: &dyn FactSource,
-    ) -> Result<Vec<RefPermissions>, PolicyFailure> {
+    ) -> Result<(RefGrants, Gathered), PolicyFailure> {
         self.lend(facts, |l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
                 .call_ref_permissions(&mut l.store, l.authorizer, request)
         })
-        .map(|(p, _)| p)
     }
 
     fn issue(
@@ -695,7 +694,7 @@ impl Policy for WasmPolicy {
     fn derive_child(
         &mut self,
         request: &ChildRequest,
-    ) -> Result<Result<ChildOutcome, IssueError>, PolicyFailure> {
+    ) -> Result<Result<ChildOutcome, LifecycleError>, PolicyFailure> {
         self.call(|l| {
             l.bindings
                 .forge_authz_authorizer()

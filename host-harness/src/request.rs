@@ -184,6 +184,12 @@ pub struct RequestDef {
     /// API: a package route.
     #[serde(default)]
     pub package: bool,
+    /// API: the route writes the repository's content (the write rules of a push apply).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writes_content: bool,
+    /// API: the route creates in the acting account's own namespace, naming no target.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creates_in_own_namespace: bool,
     /// The time (Unix seconds); default: the world's clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<i64>,
@@ -291,9 +297,19 @@ impl Decided {
     }
 }
 
-/// Strip one trailing `.git` (a URL convention, not part of the name).
+/// Strip one trailing `.git`, in any case (a URL convention, not part of the name; names
+/// compare case-insensitively, so `App.GIT` is `App`).
 pub fn repository_path(requested: &str) -> &str {
-    requested.strip_suffix(".git").unwrap_or(requested)
+    match requested.len().checked_sub(4) {
+        Some(cut)
+            if requested
+                .get(cut..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(".git")) =>
+        {
+            requested.get(..cut).unwrap_or(requested)
+        }
+        _ => requested,
+    }
 }
 
 /// A step of repository creation.
@@ -498,6 +514,12 @@ impl RequestDef {
                 if self.package {
                     route |= wit::RouteFlags::PACKAGE;
                 }
+                if self.writes_content {
+                    route |= wit::RouteFlags::WRITES_CONTENT;
+                }
+                if self.creates_in_own_namespace {
+                    route |= wit::RouteFlags::CREATES_IN_OWN_NAMESPACE;
+                }
                 wit::Request::Api(wit::ApiRequest {
                     method: http_method(
                         self.method
@@ -537,8 +559,35 @@ pub enum Outcome {
     Decision(Decided),
     /// One decision per repository of a batch.
     Batch(Vec<(String, Decided)>),
-    /// Permissions per ref: (ref, permissions; `None`: the policy could not decide).
-    Permissions(Vec<(String, wit::RefPermissions)>),
+    /// Permissions per ref.
+    Permissions(Permissions),
+}
+
+/// Permissions per ref, and the store writes the push decision behind them asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    /// (ref, permissions), in request order; empty sets when the policy could not decide.
+    pub refs: Vec<(String, wit::RefPermissions)>,
+    /// Store writes asked of the host.
+    pub effects: wit::Effects,
+    /// The presented token the effects are about (only when there are effects).
+    pub token: Option<String>,
+}
+
+impl Outcome {
+    /// The store writes the policy asked for, and the presented token they are about:
+    /// every request kind has them (a batch's are its decisions' together).
+    pub fn effects(&self) -> (wit::Effects, Option<&str>) {
+        match self {
+            Outcome::Decision(d) => (d.effects, d.token.as_deref()),
+            Outcome::Batch(list) => list
+                .iter()
+                .fold((wit::Effects::empty(), None), |(e, t), (_, d)| {
+                    (e | d.effects, t.or(d.token.as_deref()))
+                }),
+            Outcome::Permissions(p) => (p.effects, p.token.as_deref()),
+        }
+    }
 }
 
 fn credential(def: &CredentialDef, facts: &dyn FactSource) -> anyhow::Result<wit::Credential> {
@@ -585,23 +634,37 @@ pub fn authorize(
                 now,
             };
             // A policy failure: no permission at all.
-            let perms = policy
-                .ref_permissions(&wit_request, facts)
-                .unwrap_or_default();
-            Outcome::Permissions(
-                request
+            let (grants, gathered) =
+                policy
+                    .ref_permissions(&wit_request, facts)
+                    .unwrap_or_else(|_| {
+                        (
+                            wit::RefGrants {
+                                refs: Vec::new(),
+                                effects: wit::Effects::empty(),
+                            },
+                            Gathered::default(),
+                        )
+                    });
+            Outcome::Permissions(Permissions {
+                refs: request
                     .ref_names
                     .iter()
                     .enumerate()
                     .map(|(i, n)| {
-                        let p = perms
+                        let p = grants
+                            .refs
                             .get(i)
                             .copied()
                             .unwrap_or(wit::RefPermissions::empty());
                         (n.clone(), p)
                     })
                     .collect(),
-            )
+                token: gathered
+                    .token
+                    .filter(|_| grants.effects != wit::Effects::empty()),
+                effects: grants.effects,
+            })
         }
         KindDef::Batch => {
             let wit_request = wit::BatchRequest {
@@ -802,8 +865,11 @@ pub fn outcome_output(o: &Outcome) -> (serde_json::Value, bool) {
             (serde_json::Value::from(items), allow)
         }
         Outcome::Permissions(p) => {
-            let allow = p.iter().any(|(_, r)| *r != wit::RefPermissions::empty());
-            (permissions_output(p), allow)
+            let allow = p
+                .refs
+                .iter()
+                .any(|(_, r)| *r != wit::RefPermissions::empty());
+            (permissions_output(&p.refs), allow)
         }
     }
 }
@@ -883,7 +949,7 @@ pub fn mint(
             .expires
             .or(order.expires_in.map(|s| now.saturating_add(s))),
         now,
-        creator: wit::Creator::Session(wit::Account {
+        creator: wit::Actor::Session(wit::Account {
             name: owner,
             facts: user,
         }),

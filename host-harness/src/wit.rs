@@ -1,4 +1,4 @@
-//! Host bindings for the `forge:authz/policy` world (contract 0.4), flattened: every WIT
+//! Host bindings for the `forge:authz/policy` world (contract 0.5), flattened: every WIT
 //! type by its name (`wit::Decision`, `wit::FactQuery`, ...).
 //!
 //! Codes, statuses and messages are not copied here: they come from the policy core
@@ -25,14 +25,14 @@ pub use bindings::exports::forge::authz::credential::{
     BasicCredential, Credential, KeyKind, SshKey, TokenError, TokenInfo, Transport, VerifiedToken,
 };
 pub use bindings::exports::forge::authz::decision::{
-    AllowReason, BadRequestReason, Decision, Effects, ForbiddenReason, NotFoundReason,
+    AllowReason, BadRequestReason, Decision, Effects, ForbiddenReason, NotFoundReason, RefGrants,
     RefPermissions, RefVerdict, Rule, TraceOutcome, TraceStep, UnauthorizedReason, Verdict,
 };
 pub use bindings::exports::forge::authz::lifecycle::{
-    Account, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository, ChangeContext,
-    ChangePlan, ChildOutcome, ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError,
-    IssueRequest, IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation, ScopeError,
-    TokenEdit, TokenRecord,
+    Account, Actor, AuditEntry, AuditFinding, AuditFix, AuditKind, BoundRepository, ChangeContext,
+    ChangePlan, ChildOutcome, ChildRequest, HistoryAction, HistoryEvent, IssueError, IssueRequest,
+    IssuedToken, LifecycleError, RevokeScope, RotateRequest, Rotation, ScopeError, TokenEdit,
+    TokenRecord,
 };
 pub use bindings::exports::forge::authz::request::{
     ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep, GitAction,
@@ -79,7 +79,7 @@ use self::core as convert;
 use forge_authz_guest::policy;
 
 /// The WIT package version this host was built against.
-pub const WIT_VERSION: &str = "0.4.0";
+pub const WIT_VERSION: &str = "0.5.0";
 
 /// The HTTP status of the host's own refusal, `policy-failure`: the policy could not decide
 /// (trap, deadline, memory limit, a fact the store could not read, no module).

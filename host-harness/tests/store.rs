@@ -99,11 +99,11 @@ fn new_store(dir: &Path, b: Backend, name: &str) -> Option<String> {
     Some(db)
 }
 
+/// A user's session, or the maintenance job of that name (`expire`, `audit`).
 fn actor(name: &str, now: i64) -> Actor {
-    Actor {
-        name: name.into(),
-        ip: Some("198.51.100.4".into()),
-        now,
+    match name {
+        "expire" | "audit" => Actor::system(name, now),
+        _ => Actor::session(name, Some("198.51.100.4".into()), now),
     }
 }
 

@@ -52,7 +52,7 @@ pub fn session_request(owner: &str, scopes: &[&str], now: i64) -> wit::IssueRequ
         owners: vec![],
         expires: Some(now + 3600),
         now,
-        creator: wit::Creator::Session(wit::Account {
+        creator: wit::Actor::Session(wit::Account {
             name: owner.into(),
             facts: wit::UserFacts {
                 status: wit::AccountStatus::Active,

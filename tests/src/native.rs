@@ -152,20 +152,13 @@ impl Policy for NativePolicy {
         &mut self,
         request: &wit::RefPermissionsRequest,
         facts: &dyn FactSource,
-    ) -> Result<Vec<wit::RefPermissions>, PolicyFailure> {
+    ) -> Result<(wit::RefGrants, Gathered), PolicyFailure> {
         let mut asked = Asked::new(facts);
-        let perms = self.0.ref_permissions(
+        let grants = self.0.ref_permissions(
             &convert::ref_permissions_request_in(request.clone()),
             &mut asked,
         );
-        asked
-            .finish(
-                perms
-                    .into_iter()
-                    .map(convert::ref_permissions_out)
-                    .collect(),
-            )
-            .map(|(p, _)| p)
+        asked.finish(convert::ref_grants_out(grants))
     }
 
     fn issue(
@@ -184,14 +177,14 @@ impl Policy for NativePolicy {
     fn derive_child(
         &mut self,
         r: &wit::ChildRequest,
-    ) -> Result<Result<wit::ChildOutcome, wit::IssueError>, PolicyFailure> {
+    ) -> Result<Result<wit::ChildOutcome, wit::LifecycleError>, PolicyFailure> {
         let entropy = entropy();
         Ok(self
             .0
             .authorizer()
             .derive_child(&convert::child_in(r.clone()), entropy.as_ref())
             .map(convert::child_out)
-            .map_err(convert::issue_error_out))
+            .map_err(convert::lifecycle_error_out))
     }
 
     fn rotate(

@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use forge_authz_guest::policy::token::crc32;
 use forge_authz_host::policy::Policy;
-use forge_authz_host::request::{CredentialDef, RequestDef, authorize, outcome_output};
+use forge_authz_host::request::{
+    CredentialDef, RequestDef, authorize, outcome_output, repository_path,
+};
 use forge_authz_host::wit;
 use forge_authz_host::world::{KeyDef, World};
 
@@ -101,6 +103,11 @@ pub struct Expect {
     /// Rules that the explanation trace must list, in this order.
     #[serde(default)]
     pub trace: Option<Vec<String>>,
+    /// The name of a scenario of this family on a target that does not exist: this one's
+    /// whole output — decision and explanation trace — must be that one's, the target's
+    /// path aside (issue 19: a trace conceals what the verdict conceals).
+    #[serde(default)]
+    pub conceals: Option<String>,
 }
 
 /// One scenario.
@@ -197,7 +204,7 @@ pub fn prepare<P: Policy>(
             // active (some scenarios deactivate it afterwards), and as a user account: a
             // record owned by an organisation is one a store may still hold from before
             // organisations were refused (the scenarios check it is refused at use).
-            creator: wit::Creator::Session(wit::Account {
+            creator: wit::Actor::Session(wit::Account {
                 name: spec.owner.clone(),
                 facts: wit::UserFacts {
                     status: wit::AccountStatus::Active,
@@ -367,9 +374,7 @@ pub fn run_family<P: Policy>(
     for sc in &fam.scenarios {
         let mut req = resolve(&sc.request, &minted)
             .with_context(|| format!("{}: {}", fam.family, sc.name))?;
-        if sc.expect.trace.is_some() {
-            req.explain = true;
-        }
+        req.explain |= explained(fam, sc);
         let outcome = authorize(&mut policy, &world, &req, now)
             .with_context(|| format!("{}: {}", fam.family, sc.name))?;
         // Token ids differ between engines (fresh entropy): name them instead, so that
@@ -404,9 +409,7 @@ pub fn expand<P: Policy>(
     for sc in &fam.scenarios {
         let mut req = resolve(&sc.request, &minted)
             .with_context(|| format!("{}: {}", fam.family, sc.name))?;
-        if sc.expect.trace.is_some() {
-            req.explain = true;
-        }
+        req.explain |= explained(fam, sc);
         let outcome = authorize(&mut policy, &world, &req, now)
             .with_context(|| format!("{}: {}", fam.family, sc.name))?;
         scenarios.push(serde_json::json!({
@@ -484,4 +487,61 @@ pub fn mismatch(sc: &Scenario, got: &serde_json::Value) -> Option<String> {
         }
     }
     (!ok).then(|| format!("{}: expected {:?}\n      got {}", sc.name, e, got))
+}
+
+/// Whether a scenario runs with `explain`: its expectation names a trace, or concealment
+/// compares its trace with another's (either side).
+fn explained(fam: &Family, sc: &Scenario) -> bool {
+    sc.expect.trace.is_some()
+        || sc.expect.conceals.is_some()
+        || fam
+            .scenarios
+            .iter()
+            .any(|o| o.expect.conceals.as_deref() == Some(sc.name.as_str()))
+}
+
+/// The scenarios whose output does not conceal their target as their `conceals`
+/// scenario's missing target does (outputs of `run`, in the family's order). A scenario
+/// naming no scenario of the family is a failure too.
+pub fn concealment_mismatches(fam: &Family, run: &[(String, serde_json::Value)]) -> Vec<String> {
+    let target = |sc: &Scenario| {
+        sc.request
+            .repository
+            .as_deref()
+            .map(|r| repository_path(r).to_string())
+            .or_else(|| sc.request.namespace.clone())
+            .unwrap_or_default()
+    };
+    let hidden = |sc: &Scenario, out: &serde_json::Value| {
+        let t = target(sc);
+        let text = out.to_string();
+        if t.is_empty() {
+            text
+        } else {
+            text.replace(&t, "<target>")
+        }
+    };
+    let mut out = Vec::new();
+    for (sc, (_, got)) in fam.scenarios.iter().zip(run) {
+        let Some(other) = &sc.expect.conceals else {
+            continue;
+        };
+        let Some((osc, (_, ogot))) = fam
+            .scenarios
+            .iter()
+            .zip(run)
+            .find(|(o, _)| &o.name == other)
+        else {
+            out.push(format!("{}: conceals unknown scenario `{other}`", sc.name));
+            continue;
+        };
+        let (a, b) = (hidden(sc, got), hidden(osc, ogot));
+        if a != b {
+            out.push(format!(
+                "{}: does not answer as `{other}` (target aside):\n      got  {a}\n      want {b}",
+                sc.name
+            ));
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use forge_authz_tests::scenario::{load_corpus, mismatch, run_family};
+use forge_authz_tests::scenario::{concealment_mismatches, load_corpus, mismatch, run_family};
 use forge_authz_tests::{native, wasm};
 
 #[test]
@@ -68,6 +68,11 @@ fn corpus_passes_natively_and_through_wasm_and_both_agree() {
                     "[disagree] {}: {}: native {n:?} wasm {w:?}",
                     fam.family, sc.name
                 ));
+            }
+        }
+        for (engine, run) in [("native", &native_run), ("wasm", &wasm_run)] {
+            for m in concealment_mismatches(fam, run) {
+                failures.push(format!("[{engine}] {}: {m}", fam.family));
             }
         }
     }

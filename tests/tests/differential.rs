@@ -215,6 +215,12 @@ fn api_out(a: policy::ApiRequest) -> wit::ApiRequest {
     if a.package {
         route |= wit::RouteFlags::PACKAGE;
     }
+    if a.writes_content {
+        route |= wit::RouteFlags::WRITES_CONTENT;
+    }
+    if a.creates_in_own_namespace {
+        route |= wit::RouteFlags::CREATES_IN_OWN_NAMESPACE;
+    }
     wit::ApiRequest {
         method: method_out(a.method),
         categories: categories_out(a.categories),
@@ -585,7 +591,7 @@ impl FactSource for Logged<'_> {
 enum Reply {
     One(wit::Decision, Gathered),
     Batch(Vec<wit::Decision>, Gathered),
-    Perms(Vec<wit::RefPermissions>),
+    Perms(wit::RefGrants, Gathered),
 }
 
 impl Reply {
@@ -596,12 +602,7 @@ impl Reply {
             Reply::Batch(ds, _) => {
                 Answer::Batch(ds.iter().cloned().map(convert::decision_in).collect())
             }
-            Reply::Perms(ps) => Answer::Perms(
-                ps.iter()
-                    .copied()
-                    .map(convert::ref_permissions_in)
-                    .collect(),
-            ),
+            Reply::Perms(g, _) => Answer::Perms(convert::ref_grants_in(g.clone())),
         }
     }
 }
@@ -623,7 +624,9 @@ fn ask(
         WitCall::Batch(r) => engine
             .authorize_batch(r, &facts)
             .map(|(ds, g)| Reply::Batch(ds, g)),
-        WitCall::Perms(r) => engine.ref_permissions(r, &facts).map(Reply::Perms),
+        WitCall::Perms(r) => engine
+            .ref_permissions(r, &facts)
+            .map(|(g, gathered)| Reply::Perms(g, gathered)),
     };
     (reply, facts.log.into_inner())
 }

@@ -44,9 +44,19 @@ fn user(name: &str, admin: bool) -> wit::Account {
     }
 }
 
+/// Alice's own session: the owner of the tokens these tests change.
 fn ctx(now: i64) -> wit::ChangeContext {
     wit::ChangeContext {
-        actor: "alice".into(),
+        actor: wit::Actor::Session(user("alice", false)),
+        ip: Some("192.0.2.7".into()),
+        now,
+    }
+}
+
+/// The operator's audit job: the actor `audit --fix` repairs as.
+fn audit_ctx(now: i64) -> wit::ChangeContext {
+    wit::ChangeContext {
+        actor: wit::Actor::System("audit".into()),
         ip: Some("192.0.2.7".into()),
         now,
     }
@@ -111,7 +121,7 @@ fn minting_rules() {
         let mut r = base.clone();
         r.owner = "bob".into();
         assert_eq!(refused(p, &r), Some(IssueError::CreatorNotAllowed));
-        r.creator = wit::Creator::Session(user("root", true));
+        r.creator = wit::Actor::Session(user("root", true));
         assert!(p.issue(&r).unwrap().is_ok());
         // The create event records who, what and from where.
         let mut r = base.clone();
@@ -179,7 +189,7 @@ fn a_token_never_mints_a_stronger_token() {
         .record;
         let by = |creator: &wit::TokenRecord, scopes: &[&str], expires: i64| {
             let mut r = session_request("alice", scopes, NOW);
-            r.creator = wit::Creator::Token(creator.clone());
+            r.creator = wit::Actor::Token(creator.clone());
             r.expires = Some(NOW + expires);
             r
         };
@@ -252,7 +262,9 @@ fn child_tokens() {
             p.derive_child(&req(&["write:issue"], DAY, vec![], NOW))
                 .unwrap()
                 .err(),
-            Some(IssueError::ExceedsCreator("write:issue".into()))
+            Some(LifecycleError::Refused(IssueError::ExceedsCreator(
+                "write:issue".into()
+            )))
         );
         // Reuse: same scopes and at least half the lifetime left.
         let reuse = p
@@ -300,7 +312,7 @@ fn child_tokens() {
         r.context = ctx(NOW + 3 * DAY);
         assert_eq!(
             p.derive_child(&r).unwrap().err(),
-            Some(IssueError::CreatorNotLive)
+            Some(LifecycleError::Refused(IssueError::CreatorNotLive))
         );
     });
 }
@@ -662,7 +674,7 @@ fn audit_finds_and_repairs() {
                 false,
             ),
         ];
-        let findings = p.audit(&entries, &ctx(NOW)).unwrap();
+        let findings = p.audit(&entries, &audit_ctx(NOW)).unwrap();
         let kinds: Vec<(&str, &str)> = findings
             .iter()
             .map(|f| (f.token_id.as_str(), f.kind.name()))
@@ -707,7 +719,7 @@ fn audit_finds_and_repairs() {
             Some(wit::AuditFix::RecordExpiry("stale".into()))
         );
         // Expiry bookkeeping plans one event per unrecorded expiry.
-        let ev = p.plan_expire(&entries, &ctx(NOW)).unwrap();
+        let ev = p.plan_expire(&entries, &audit_ctx(NOW)).unwrap();
         let ids: Vec<&str> = ev.iter().map(|e| e.token_id.as_str()).collect();
         assert_eq!(ids, vec!["stale"]);
     });
@@ -842,7 +854,7 @@ fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
         let mut child = mint(p, &["all", "user:token"], 30 * DAY).record;
         child.parent = Some("parent-token".into());
         let mut r = session_request("alice", &["all"], NOW);
-        r.creator = wit::Creator::Token(child.clone());
+        r.creator = wit::Actor::Token(child.clone());
         r.expires = Some(NOW + DAY);
         let minted = p.issue(&r).unwrap().unwrap().record;
         assert_eq!(
@@ -854,7 +866,7 @@ fn a_child_token_mints_only_children_and_organisations_mint_nothing() {
         let mut org = session_request("acme", &["read:repository"], NOW);
         let mut acme = user("acme", false);
         acme.facts.organization = true;
-        org.creator = wit::Creator::Session(acme);
+        org.creator = wit::Actor::Session(acme);
         assert_eq!(refused(p, &org), Some(IssueError::CreatorNotAllowed));
     });
 }

@@ -174,6 +174,29 @@ pub(crate) fn decide<'a>(
     {
         return trace.decide(Rule::Operation, restricted_refusal(op.words()));
     }
+    if req.creates_in_own_namespace {
+        // As push-to-create (Forgejo #11736): a restricted token creates nothing.
+        if p.restricted() {
+            return trace.decide(Rule::Restricted, restricted_refusal("create repositories"));
+        }
+        trace.pass(Rule::Creation, || {
+            "in the acting account's own namespace".into()
+        });
+    }
+    // A binding covers its targets only: a write that names none is outside it.
+    if !read
+        && req.repository.is_none()
+        && req.namespace.is_none()
+        && p.token().is_some_and(|t| t.bound())
+    {
+        return trace.decide(
+            Rule::Binding,
+            Decision::new(
+                Reason::RestrictedToken,
+                "a repository- or owner-bound access token cannot use a write route that names no repository or owner",
+            ),
+        );
+    }
     // Every target the request names passes every target rule: naming one target never
     // switches off the checks on another.
     if let Some(path) = &req.repository
@@ -228,10 +251,13 @@ fn binding(
     ))
 }
 
-/// The role an operation or route needs on a target.
+/// The role an operation or route needs on a target: `admin` for an operation, at least
+/// `write` for a content write.
 fn needed_role(req: &ApiRequest) -> Role {
     if req.operation.is_some() {
         Role::Admin
+    } else if req.writes_content {
+        req.required_role.max(Role::Write)
     } else {
         req.required_role
     }
@@ -274,6 +300,11 @@ fn repository_target(
             Reason::TokenPublicOnly,
             "this access token is limited to public repositories",
         ));
+    }
+    if req.writes_content
+        && let Some(d) = super::git::write_block(facts)
+    {
+        return Some(d);
     }
     let role = p.role_on(repo);
     let needed = needed_role(req);

@@ -9,8 +9,9 @@ use super::principal::{Principal, Repo, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
 
-/// Why a repository can never be written, if it cannot.
-fn write_block(repo: &RepositoryFacts) -> Option<Decision> {
+/// Why a repository can never be written, if it cannot (mirrors, imports, archives:
+/// reference §1.13, §2.8). Pushes and API routes that write content alike.
+pub(crate) fn write_block(repo: &RepositoryFacts) -> Option<Decision> {
     match repo.kind {
         RepositoryKind::Mirror => Some(Decision::new(
             Reason::RepositoryMirror,

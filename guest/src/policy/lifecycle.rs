@@ -1,22 +1,25 @@
 //! Token lifecycle rules (Gafaelfawr's TokenService, seed 002; GitLab rotation and
 //! Launchpad last-used, reference §4-5): minting, child tokens, rotation, revocation,
-//! edits, expiry bookkeeping, audit. Pure: the host stores what these functions return.
+//! edits. Pure: the host stores what these functions return. Who may do each, and which
+//! records may exist, is [`super::authority`]; expiry bookkeeping and audit are
+//! [`super::audit`].
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use super::authority::{
+    Expiry, Operation, admissible, check_bound_scopes, check_expiry, may_act, valid_token_name,
+};
 use super::model::SecretDigest;
 use super::model::{
-    AuditEntry, AuditFinding, AuditFix, AuditKind, ChangeContext, ChangePlan, ChildOutcome,
-    ChildRequest, Creator, HistoryAction, HistoryEvent, IssueError, IssueRequest, IssuedToken,
-    LifecycleError, Options, RevokeScope, RotateRequest, Rotation, Timestamp, TokenEdit,
-    TokenRecord,
+    Actor, ChangeContext, ChangePlan, ChildOutcome, ChildRequest, HistoryAction, HistoryEvent,
+    IssueError, IssueRequest, IssuedToken, LifecycleError, Options, RevokeScope, RotateRequest,
+    Rotation, Timestamp, TokenEdit, TokenRecord,
 };
-use super::principal::{Principal, Repo, User, covers, valid_name, valid_repository_path};
-use super::scope::{BOUND_ALLOWED, Category, ScopeSet, migrate_legacy};
+use super::principal::{Principal, Repo, User};
+use super::scope::ScopeSet;
 use super::token::{ENTROPY_BYTES, Keyring};
 
-/// Longest token name accepted at minting.
-pub const MAX_NAME_CHARS: usize = 100;
+pub use super::authority::MAX_NAME_CHARS;
 /// Last-used is written at most this often per token (Launchpad, GitLab): seconds.
 pub const LAST_USED_INTERVAL: i64 = 600;
 
@@ -43,12 +46,12 @@ pub fn last_used_due(last_used: Option<Timestamp>, now: Timestamp) -> bool {
 /// The placeholder digest of a record template (replaced by the minted token's tag).
 const NO_DIGEST: SecretDigest = SecretDigest::HmacTag([0; 32]);
 
-fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
+pub(crate) fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
     HistoryEvent {
         token_id: r.id.clone(),
         owner: r.owner.clone(),
         action,
-        actor: ctx.actor.clone(),
+        actor: ctx.actor.name().to_string(),
         ip: ctx.ip.clone(),
         at: ctx.now,
         name: r.name.clone(),
@@ -62,112 +65,40 @@ fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> History
     }
 }
 
-fn valid_token_name(name: &str) -> bool {
-    let n = name.chars().count();
-    n > 0 && n <= MAX_NAME_CHARS && !name.chars().any(char::is_control)
-}
-
-/// The expiry rules: required (by option), within [min, max] lifetime from `now`.
-fn check_expiry(
-    options: &Options,
-    expires: Option<Timestamp>,
-    now: Timestamp,
-) -> Result<(), IssueError> {
-    match expires {
-        None if options.require_expiry => Err(IssueError::ExpiryRequired),
-        None => Ok(()),
-        Some(e) if e <= now => Err(IssueError::ExpiryInPast),
-        Some(e) => {
-            let lifetime = e.saturating_sub(now);
-            if lifetime > options.max_lifetime {
-                Err(IssueError::LifetimeTooLong(options.max_lifetime))
-            } else if lifetime < options.min_lifetime {
-                Err(IssueError::LifetimeTooShort(options.min_lifetime))
-            } else {
-                Ok(())
+/// Every bound repository must be visible to the owner; missing and unseen get the same
+/// refusal (reference §1.14).
+fn check_bound_visible(request: &IssueRequest) -> Result<(), IssueError> {
+    for repo in &request.repositories {
+        let facts = request
+            .bound_facts
+            .iter()
+            .find(|t| t.repository.eq_ignore_ascii_case(repo))
+            .and_then(|t| t.facts.as_ref());
+        let visible = match (facts, &request.creator) {
+            (Some(f), Actor::Session(u)) if u.name.eq_ignore_ascii_case(&request.owner) => {
+                Principal::Session {
+                    user: User {
+                        name: &u.name,
+                        facts: &u.facts,
+                    },
+                }
+                .can_read(Repo {
+                    path: repo,
+                    facts: f,
+                })
             }
+            (Some(f), _) => {
+                super::principal::visible_to_signed_in(f)
+                    || f.role >= super::model::Role::Read
+                    || super::principal::owner_of(repo).eq_ignore_ascii_case(&request.owner)
+            }
+            (None, _) => false,
+        };
+        if !visible {
+            return Err(IssueError::RepositoryNotVisible(repo.clone()));
         }
     }
-}
-
-/// Bound tokens: repository/issue scopes only, never public-only (reference §1.14).
-fn check_bound_scopes(scopes: &[String], set: &ScopeSet) -> Result<(), IssueError> {
-    if set.public_only {
-        return Err(IssueError::BoundAndPublicOnly);
-    }
-    match scopes
-        .iter()
-        .find(|s| !s.is_empty() && !BOUND_ALLOWED.contains(&s.as_str()))
-    {
-        Some(bad) => Err(IssueError::ScopeNotAllowedWhenBound(bad.clone())),
-        None => Ok(()),
-    }
-}
-
-/// What the creator may grant; `Err` names the refusal.
-fn check_creator(request: &IssueRequest, set: &ScopeSet, bound: bool) -> Result<(), IssueError> {
-    match &request.creator {
-        Creator::Session(account) => {
-            let own = account.name.eq_ignore_ascii_case(&request.owner);
-            let user = &account.facts;
-            if user.status != super::model::AccountStatus::Active
-                || user.organization
-                || (!own && !user.site_admin)
-            {
-                return Err(IssueError::CreatorNotAllowed);
-            }
-            if !user.site_admin && !set.is_all() && set.can_read(Category::Admin) {
-                let s = if set.can_write(Category::Admin) {
-                    "write:admin"
-                } else {
-                    "read:admin"
-                };
-                return Err(IssueError::ScopeNotGrantable(s.into()));
-            }
-            Ok(())
-        }
-        Creator::Token(creator) => {
-            if !live(creator, request.now) {
-                return Err(IssueError::CreatorNotLive);
-            }
-            let cs = ScopeSet::parse(&creator.scopes).map_err(IssueError::UnknownScope)?;
-            if !cs.user_token || !creator.owner.eq_ignore_ascii_case(&request.owner) {
-                return Err(IssueError::CreatorNotAllowed);
-            }
-            if let Some(x) = set.excess_over(&cs) {
-                return Err(IssueError::ExceedsCreator(x));
-            }
-            let creator_bound = !creator.repositories.is_empty() || !creator.owners.is_empty();
-            if creator_bound {
-                if !bound {
-                    return Err(IssueError::ExceedsCreator("unbound".into()));
-                }
-                if let Some(r) = request.repositories.iter().find(|r| {
-                    !covers(
-                        &creator.repositories,
-                        &creator.owners,
-                        super::principal::Target::Repository(r),
-                    )
-                }) {
-                    return Err(IssueError::ExceedsCreator(r.clone()));
-                }
-                if let Some(o) = request
-                    .owners
-                    .iter()
-                    .find(|o| !creator.owners.iter().any(|c| c.eq_ignore_ascii_case(o)))
-                {
-                    return Err(IssueError::ExceedsCreator(o.clone()));
-                }
-            }
-            match (creator.expires, request.expires) {
-                (Some(_), None) => Err(IssueError::ExceedsCreator("never expires".into())),
-                (Some(c), Some(e)) if e > c => {
-                    Err(IssueError::ExceedsCreator("a later expiry".into()))
-                }
-                _ => Ok(()),
-            }
-        }
-    }
+    Ok(())
 }
 
 fn new_record(
@@ -191,64 +122,41 @@ pub fn issue(
     request: &IssueRequest,
     entropy: Option<&[u8; ENTROPY_BYTES]>,
 ) -> Result<IssuedToken, IssueError> {
-    if !valid_name(&request.owner) {
-        return Err(IssueError::BadOwner);
-    }
-    if !valid_token_name(&request.name) {
-        return Err(IssueError::BadName);
-    }
-    let scopes = ScopeSet::parse(&request.scopes).map_err(IssueError::UnknownScope)?;
-    if !scopes.has_permission() {
-        return Err(IssueError::NoPermissionScope);
-    }
-    if let Some(bad) = request
-        .repositories
-        .iter()
-        .find(|r| !valid_repository_path(r))
-    {
-        return Err(IssueError::BadRepository(bad.clone()));
-    }
-    if let Some(bad) = request.owners.iter().find(|o| !valid_name(o)) {
-        return Err(IssueError::BadRepository(bad.clone()));
-    }
-    let bound = !request.repositories.is_empty() || !request.owners.is_empty();
-    if bound {
-        check_bound_scopes(&request.scopes, &scopes)?;
-    }
-    check_creator(request, &scopes, bound)?;
-    // Every bound repository must be visible to the owner; missing and unseen get the
-    // same refusal (reference §1.14).
-    for repo in &request.repositories {
-        let facts = request
-            .bound_facts
-            .iter()
-            .find(|t| t.repository.eq_ignore_ascii_case(repo))
-            .and_then(|t| t.facts.as_ref());
-        let visible = match (facts, &request.creator) {
-            (Some(f), Creator::Session(u)) if u.name.eq_ignore_ascii_case(&request.owner) => {
-                Principal::Session {
-                    user: User {
-                        name: &u.name,
-                        facts: &u.facts,
-                    },
-                }
-                .can_read(Repo {
-                    path: repo,
-                    facts: f,
-                })
-            }
-            (Some(f), _) => {
-                super::principal::visible_to_signed_in(f)
-                    || f.role >= super::model::Role::Read
-                    || super::principal::owner_of(repo).eq_ignore_ascii_case(&request.owner)
-            }
-            (None, _) => false,
-        };
-        if !visible {
-            return Err(IssueError::RepositoryNotVisible(repo.clone()));
-        }
-    }
-    check_expiry(options, request.expires, request.now)?;
+    // The record as it would be stored, checked with the scopes and binding as sent (so
+    // a refusal names what the caller sent); stored with its scopes normalised.
+    let mut template = TokenRecord {
+        id: String::new(),
+        owner: request.owner.clone(),
+        name: request.name.clone(),
+        scopes: request.scopes.clone(),
+        repositories: dedup(&request.repositories),
+        owners: dedup(&request.owners),
+        // A token minted by a child token is a child of that token: it stays restricted
+        // (no admin powers) and goes when its creator goes.
+        parent: match &request.creator {
+            Actor::Token(c) if c.parent.is_some() => Some(c.id.clone()),
+            _ => None,
+        },
+        predecessor: None,
+        successor: None,
+        last_used: None,
+        created: request.now,
+        expires: request.expires,
+        revoked: None,
+        secret: NO_DIGEST,
+    };
+    // A creating token is checked as the creator, never as a parent: minting needs
+    // `user:token` even for a child token's own children.
+    admissible(
+        &template,
+        &request.creator,
+        None,
+        options,
+        request.now,
+        Expiry::Kept,
+    )?;
+    check_bound_visible(request)?;
+    check_expiry(options, request.expires, request.now, Expiry::Set)?;
     if request
         .existing_names
         .iter()
@@ -256,38 +164,13 @@ pub fn issue(
     {
         return Err(IssueError::NameTaken);
     }
+    template.scopes = ScopeSet::parse(&template.scopes)
+        .map_err(IssueError::UnknownScope)?
+        .normalized();
     let entropy = entropy.ok_or(IssueError::EntropyUnavailable)?;
-    let (secret, record) = new_record(
-        keys,
-        entropy,
-        TokenRecord {
-            id: String::new(),
-            owner: request.owner.clone(),
-            name: request.name.clone(),
-            scopes: scopes.normalized(),
-            repositories: dedup(&request.repositories),
-            owners: dedup(&request.owners),
-            // A token minted by a child token is a child of that token: it stays
-            // restricted (no admin powers) and goes when its creator goes.
-            parent: match &request.creator {
-                Creator::Token(c) if c.parent.is_some() => Some(c.id.clone()),
-                _ => None,
-            },
-            predecessor: None,
-            successor: None,
-            last_used: None,
-            created: request.now,
-            expires: request.expires,
-            revoked: None,
-            secret: NO_DIGEST,
-        },
-    );
-    let actor = match &request.creator {
-        Creator::Session(u) => u.name.clone(),
-        Creator::Token(t) => t.owner.clone(),
-    };
+    let (secret, record) = new_record(keys, entropy, template);
     let ctx = ChangeContext {
-        actor,
+        actor: request.creator.clone(),
         ip: request.ip.clone(),
         now: request.now,
     };
@@ -302,6 +185,20 @@ pub fn issue(
 /// Derive a child token, or pick an existing one to reuse.
 pub fn derive_child(
     keys: &Keyring,
+    options: &Options,
+    request: &ChildRequest,
+    entropy: Option<&[u8; ENTROPY_BYTES]>,
+) -> Result<ChildOutcome, LifecycleError> {
+    let now = request.context.now;
+    let parent = &request.parent;
+    may_act(&request.context.actor, Operation::Derive, parent, &[], now)?;
+    child_of(keys, options, request, entropy).map_err(LifecycleError::Refused)
+}
+
+/// [`derive_child`] once the actor may derive from the parent.
+fn child_of(
+    keys: &Keyring,
+    options: &Options,
     request: &ChildRequest,
     entropy: Option<&[u8; ENTROPY_BYTES]>,
 ) -> Result<ChildOutcome, IssueError> {
@@ -321,6 +218,9 @@ pub fn derive_child(
     if request.lifetime <= 0 {
         return Err(IssueError::ExpiryInPast);
     }
+    if request.lifetime > options.max_lifetime {
+        return Err(IssueError::LifetimeTooLong(options.max_lifetime));
+    }
     let wanted = cs.normalized();
     let minimum = request.minimum_lifetime.unwrap_or(request.lifetime / 2);
     // Reuse (Gafaelfawr): same scopes, live, enough lifetime left.
@@ -337,37 +237,76 @@ pub fn derive_child(
         return Ok(ChildOutcome::Reuse(c.clone()));
     }
     let own = now.saturating_add(request.lifetime);
-    let expires = Some(parent.expires.map_or(own, |p| p.min(own)));
+    let template = TokenRecord {
+        id: String::new(),
+        owner: parent.owner.clone(),
+        name: format!("child of {}", parent.name)
+            .chars()
+            .take(MAX_NAME_CHARS)
+            .collect(),
+        scopes: wanted,
+        repositories: parent.repositories.clone(),
+        owners: parent.owners.clone(),
+        parent: Some(parent.id.clone()),
+        predecessor: None,
+        successor: None,
+        last_used: None,
+        created: now,
+        expires: Some(parent.expires.map_or(own, |p| p.min(own))),
+        revoked: None,
+        secret: NO_DIGEST,
+    };
+    admissible(
+        &template,
+        &request.context.actor,
+        Some(parent),
+        options,
+        now,
+        Expiry::Child,
+    )?;
     let entropy = entropy.ok_or(IssueError::EntropyUnavailable)?;
-    let (secret, record) = new_record(
-        keys,
-        entropy,
-        TokenRecord {
-            id: String::new(),
-            owner: parent.owner.clone(),
-            name: format!("child of {}", parent.name)
-                .chars()
-                .take(MAX_NAME_CHARS)
-                .collect(),
-            scopes: wanted,
-            repositories: parent.repositories.clone(),
-            owners: parent.owners.clone(),
-            parent: Some(parent.id.clone()),
-            predecessor: None,
-            successor: None,
-            last_used: None,
-            created: now,
-            expires,
-            revoked: None,
-            secret: NO_DIGEST,
-        },
-    );
+    let (secret, record) = new_record(keys, entropy, template);
     let event = event(&record, HistoryAction::Create, &request.context);
     Ok(ChildOutcome::Minted(IssuedToken {
         secret,
         record,
         event,
     }))
+}
+
+/// The expiry of a rotation's successor: as asked, else the old token's lifetime from
+/// now within the lifetime bounds; a child's successor never outlives the parent (an
+/// expiry asked for past the parent's is refused; the default one is cut to it).
+fn successor_expiry(
+    options: &Options,
+    request: &RotateRequest,
+    parent: Option<&TokenRecord>,
+) -> Result<Option<Timestamp>, LifecycleError> {
+    let (old, now) = (&request.old, request.context.now);
+    let expires = match request.expires {
+        Some(e) => Some(e),
+        None => old.expires.map(|e| {
+            let lifetime = e
+                .saturating_sub(old.created)
+                .clamp(options.min_lifetime, options.max_lifetime);
+            now.saturating_add(lifetime)
+        }),
+    };
+    check_expiry(options, expires, now, Expiry::Set).map_err(LifecycleError::Refused)?;
+    let refused = |x: &str| {
+        Err(LifecycleError::Refused(IssueError::ExceedsCreator(
+            x.into(),
+        )))
+    };
+    match parent.map(|p| (p.expires, expires)) {
+        None => Ok(expires),
+        Some((Some(pe), Some(e))) if request.expires.is_some() && e > pe => {
+            refused("an expiry after its parent's")
+        }
+        Some((Some(_), None)) => refused("never expires, unlike its parent"),
+        Some((Some(pe), Some(e))) => Ok(Some(e.min(pe))),
+        Some((None, e)) => Ok(e),
+    }
 }
 
 /// Rotate a live token.
@@ -379,54 +318,36 @@ pub fn rotate(
 ) -> Result<Rotation, LifecycleError> {
     let ctx = &request.context;
     let old = &request.old;
+    may_act(&ctx.actor, Operation::Rotate, old, &[], ctx.now)?;
     if !live(old, ctx.now) || old.successor.is_some() {
         return Err(LifecycleError::TokenNotLive(old.id.clone()));
     }
-    let expires = match request.expires {
-        Some(e) => Some(e),
-        None => old.expires.map(|e| {
-            let lifetime = e
-                .saturating_sub(old.created)
-                .clamp(options.min_lifetime, options.max_lifetime);
-            ctx.now.saturating_add(lifetime)
-        }),
+    let parent = live_parent(old, &request.records, ctx.now)?;
+    let expires = successor_expiry(options, request, parent)?;
+    let template = TokenRecord {
+        id: String::new(),
+        predecessor: Some(old.id.clone()),
+        successor: None,
+        last_used: None,
+        created: ctx.now,
+        expires,
+        revoked: None,
+        secret: NO_DIGEST,
+        ..old.clone()
     };
-    check_expiry(options, expires, ctx.now).map_err(LifecycleError::Refused)?;
-    // The successor of a child is a child of the same parent, and never outlives it: an
-    // expiry asked for past the parent's is refused; the default one is cut to it.
-    let expires = match live_parent(old, &request.records, ctx.now)? {
-        None => expires,
-        Some(parent) => match (parent.expires, expires) {
-            (Some(pe), Some(e)) if request.expires.is_some() && e > pe => {
-                return Err(LifecycleError::Refused(IssueError::ExceedsCreator(
-                    "an expiry after its parent's".into(),
-                )));
-            }
-            (Some(_), None) => {
-                return Err(LifecycleError::Refused(IssueError::ExceedsCreator(
-                    "never expires, unlike its parent".into(),
-                )));
-            }
-            (Some(pe), Some(e)) => Some(e.min(pe)),
-            (None, e) => e,
-        },
-    };
+    // The successor is a new record: it must be one the actor could mint now (a user
+    // cannot renew a scope only an administrator grants).
+    admissible(
+        &template,
+        &ctx.actor,
+        parent,
+        options,
+        ctx.now,
+        Expiry::Kept,
+    )
+    .map_err(LifecycleError::Refused)?;
     let entropy = entropy.ok_or(LifecycleError::Refused(IssueError::EntropyUnavailable))?;
-    let (secret, new) = new_record(
-        keys,
-        entropy,
-        TokenRecord {
-            id: String::new(),
-            predecessor: Some(old.id.clone()),
-            successor: None,
-            last_used: None,
-            created: ctx.now,
-            expires,
-            revoked: None,
-            secret: NO_DIGEST,
-            ..old.clone()
-        },
-    );
+    let (secret, new) = new_record(keys, entropy, template);
     let mut revoked = old.clone();
     revoked.revoked = Some(ctx.now);
     revoked.successor = Some(new.id.clone());
@@ -443,7 +364,7 @@ pub fn rotate(
         .cloned()
         .collect();
     records.push(revoked.clone());
-    let cascade = plan_revoke(&old.id, RevokeScope::Token, &records, ctx)?;
+    let cascade = revocation(&old.id, RevokeScope::Token, &records, ctx);
     let mut events = vec![rotate_event, create_event.clone()];
     events.extend(cascade.events);
     Ok(Rotation {
@@ -458,7 +379,7 @@ pub fn rotate(
     })
 }
 
-fn find<'a>(records: &'a [TokenRecord], id: &str) -> Option<&'a TokenRecord> {
+pub(crate) fn find<'a>(records: &'a [TokenRecord], id: &str) -> Option<&'a TokenRecord> {
     records.iter().find(|r| r.id == id)
 }
 
@@ -480,7 +401,6 @@ fn live_parent<'a>(
 
 /// Ids of `root`'s descendants (children, grandchildren...), deepest first.
 fn descendants(records: &[TokenRecord], root: &str) -> Vec<String> {
-    let mut out = Vec::new();
     // Bounded walk: a cycle in bad data cannot loop forever.
     let mut frontier = vec![(root.to_string(), 0usize)];
     let mut levels: Vec<(String, usize)> = Vec::new();
@@ -499,8 +419,7 @@ fn descendants(records: &[TokenRecord], root: &str) -> Vec<String> {
         }
     }
     levels.sort_by_key(|l| core::cmp::Reverse(l.1));
-    out.extend(levels.into_iter().map(|(id, _)| id));
-    out
+    levels.into_iter().map(|(id, _)| id).collect()
 }
 
 /// The rotation family of `id`: every token linked by predecessor/successor.
@@ -538,9 +457,24 @@ pub fn plan_revoke(
     records: &[TokenRecord],
     ctx: &ChangeContext,
 ) -> Result<ChangePlan, LifecycleError> {
-    if find(records, id).is_none() {
-        return Err(LifecycleError::UnknownToken(id.to_string()));
-    }
+    let target = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
+    may_act(
+        &ctx.actor,
+        Operation::Revoke(scope),
+        target,
+        &family(records, id),
+        ctx.now,
+    )?;
+    Ok(revocation(id, scope, records, ctx))
+}
+
+/// The records a revocation of `id` writes (the actor is already authorised).
+fn revocation(
+    id: &str,
+    scope: RevokeScope,
+    records: &[TokenRecord],
+    ctx: &ChangeContext,
+) -> ChangePlan {
     let roots = match scope {
         RevokeScope::Token => vec![id.to_string()],
         RevokeScope::Family => family(records, id),
@@ -569,23 +503,17 @@ pub fn plan_revoke(
             plan.updates.push(r);
         }
     }
-    Ok(plan)
+    plan
 }
 
-/// Plan an edit; shortening a parent shortens its children.
-pub fn plan_edit(
-    options: &Options,
-    id: &str,
+/// The edited record and its event (before any cascade to children).
+fn edited(
+    old: &TokenRecord,
     edit: &TokenEdit,
     records: &[TokenRecord],
     ctx: &ChangeContext,
-) -> Result<ChangePlan, LifecycleError> {
+) -> Result<(TokenRecord, HistoryEvent), LifecycleError> {
     let refused = LifecycleError::Refused;
-    let old = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
-    if !live(old, ctx.now) {
-        return Err(LifecycleError::TokenNotLive(id.to_string()));
-    }
-    let parent = live_parent(old, records, ctx.now)?;
     let mut new = old.clone();
     let mut ev = event(old, HistoryAction::Edit, ctx);
     if let Some(name) = &edit.name {
@@ -608,18 +536,9 @@ pub fn plan_edit(
     }
     if let Some(scopes) = &edit.scopes {
         let set = ScopeSet::parse(scopes).map_err(|s| refused(IssueError::UnknownScope(s)))?;
-        if !set.has_permission() {
-            return Err(refused(IssueError::NoPermissionScope));
-        }
-        if !old.repositories.is_empty() || !old.owners.is_empty() {
+        // The bound-scope rule reads the scopes as sent (aliases included).
+        if set.has_permission() && (!old.repositories.is_empty() || !old.owners.is_empty()) {
             check_bound_scopes(scopes, &set).map_err(refused)?;
-        }
-        if let Some(parent) = parent {
-            let ps = ScopeSet::parse(&parent.scopes)
-                .map_err(|s| refused(IssueError::UnknownScope(s)))?;
-            if let Some(x) = set.excess_over(&ps) {
-                return Err(refused(IssueError::ExceedsCreator(x)));
-            }
         }
         let normalized = set.normalized();
         if normalized != old.scopes {
@@ -627,25 +546,43 @@ pub fn plan_edit(
             new.scopes = normalized;
         }
     }
-    if let Some(expires) = edit.expires {
-        check_expiry(options, expires, ctx.now).map_err(refused)?;
-        // A child never outlives its parent: refused, not cut (the caller asked for a
-        // date it cannot have).
-        if let Some(pe) = parent.and_then(|p| p.expires)
-            && expires.is_none_or(|e| e > pe)
-        {
-            return Err(refused(IssueError::ExceedsCreator(
-                "an expiry after its parent's".into(),
-            )));
-        }
-        if expires != old.expires {
-            ev.old_expires = Some(old.expires);
-            new.expires = expires;
-        }
+    if let Some(expires) = edit.expires
+        && expires != old.expires
+    {
+        ev.old_expires = Some(old.expires);
+        new.expires = expires;
     }
     ev.name = new.name.clone();
     ev.scopes = new.scopes.clone();
     ev.expires = new.expires;
+    Ok((new, ev))
+}
+
+/// Plan an edit; shortening a parent shortens its children.
+pub fn plan_edit(
+    options: &Options,
+    id: &str,
+    edit: &TokenEdit,
+    records: &[TokenRecord],
+    ctx: &ChangeContext,
+) -> Result<ChangePlan, LifecycleError> {
+    let old = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
+    may_act(&ctx.actor, Operation::Edit, old, &[], ctx.now)?;
+    if !live(old, ctx.now) {
+        return Err(LifecycleError::TokenNotLive(id.to_string()));
+    }
+    let parent = live_parent(old, records, ctx.now)?;
+    let (new, ev) = edited(old, edit, records, ctx)?;
+    // The edited record must be one the actor could mint now. An expiry asked for is
+    // bound by the lifetime rules; a child's never passes its parent's (refused, not
+    // cut: the caller asked for a date it cannot have).
+    let expiry = if edit.expires.is_some() {
+        Expiry::Set
+    } else {
+        Expiry::Kept
+    };
+    admissible(&new, &ctx.actor, parent, options, ctx.now, expiry)
+        .map_err(LifecycleError::Refused)?;
     // Cascade parents first (each child against its parent's new values), then write
     // deepest first and the edited token last, as every plan does.
     let mut cascade = ChangePlan {
@@ -691,32 +628,40 @@ fn cascade_to_children(
         }) else {
             continue;
         };
-        let mut n = c.clone();
-        if p.revoked.is_some() {
-            n.revoked = Some(ctx.now);
-        }
-        if let Some(pe) = p.expires
-            && n.expires.is_none_or(|e| e > pe)
-        {
-            n.expires = Some(pe);
-        }
-        let (Ok(cs), Ok(ps)) = (ScopeSet::parse(&c.scopes), ScopeSet::parse(&p.scopes)) else {
-            // Unknown scopes: the audit repairs or reports them; a child of a parent we
-            // cannot read is revoked (fail closed).
-            n.revoked = Some(ctx.now);
-            push_change(c, n, ctx, plan);
-            continue;
-        };
-        if cs.excess_over(&ps).is_some() {
+        let n = narrowed(c, p, ctx.now);
+        push_change(c, n, ctx, plan);
+    }
+}
+
+/// `child` brought back within `parent`: revoked with it, expiry cut to the parent's,
+/// scopes cut to what both hold (revoked when no permission is left, or when either
+/// holds a scope this policy does not know: fail closed).
+pub(crate) fn narrowed(child: &TokenRecord, parent: &TokenRecord, now: Timestamp) -> TokenRecord {
+    let mut n = child.clone();
+    if parent.revoked.is_some() {
+        n.revoked = Some(now);
+    }
+    if let Some(pe) = parent.expires
+        && n.expires.is_none_or(|e| e > pe)
+    {
+        n.expires = Some(pe);
+    }
+    match (
+        ScopeSet::parse(&child.scopes),
+        ScopeSet::parse(&parent.scopes),
+    ) {
+        (Ok(cs), Ok(ps)) if cs.excess_over(&ps).is_some() => {
             let kept = cs.intersect(&ps);
             if kept.has_permission() {
                 n.scopes = kept.normalized();
             } else {
-                n.revoked = Some(ctx.now);
+                n.revoked = Some(now);
             }
         }
-        push_change(c, n, ctx, plan);
+        (Ok(_), Ok(_)) => {}
+        _ => n.revoked = Some(now),
     }
+    n
 }
 
 /// Record a cascaded change (nothing when nothing changed).
@@ -724,154 +669,6 @@ fn push_change(old: &TokenRecord, new: TokenRecord, ctx: &ChangeContext, plan: &
     if *old == new {
         return;
     }
-    plan.events
-        .push(fix_event(old, &AuditFix::Update(new.clone()), ctx));
+    plan.events.push(super::audit::fix_event(old, &new, ctx));
     plan.updates.push(new);
-}
-
-/// `expire` events for live-looking records past their expiry, not yet recorded.
-pub fn plan_expire(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
-    entries
-        .iter()
-        .filter(|e| {
-            !e.expiry_recorded
-                && e.record.revoked.is_none()
-                && e.record.expires.is_some_and(|x| x <= ctx.now)
-        })
-        .map(|e| event(&e.record, HistoryAction::Expire, ctx))
-        .collect()
-}
-
-/// The history event a repair records: `expire` for a recorded expiry; `revoke` when the
-/// repair revokes; otherwise `edit`, with the values it changed.
-fn fix_event(old: &TokenRecord, fix: &AuditFix, ctx: &ChangeContext) -> HistoryEvent {
-    match fix {
-        AuditFix::RecordExpiry(_) => event(old, HistoryAction::Expire, ctx),
-        AuditFix::Update(new) => {
-            let action = if new.revoked.is_some() && old.revoked.is_none() {
-                HistoryAction::Revoke
-            } else {
-                HistoryAction::Edit
-            };
-            let mut e = event(new, action, ctx);
-            e.old_name = (old.name != new.name).then(|| old.name.clone());
-            e.old_scopes = (old.scopes != new.scopes).then(|| old.scopes.clone());
-            e.old_expires = (old.expires != new.expires).then_some(old.expires);
-            e
-        }
-    }
-}
-
-/// Check records for inconsistencies; each repair comes with the event it records.
-pub fn audit(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
-    let now = ctx.now;
-    let records: Vec<TokenRecord> = entries.iter().map(|e| e.record.clone()).collect();
-    let mut out = Vec::new();
-    let finding =
-        |r: &TokenRecord, kind: AuditKind, message: String, fix: Option<AuditFix>| AuditFinding {
-            token_id: r.id.clone(),
-            kind,
-            message,
-            event: fix.as_ref().map(|f| fix_event(r, f, ctx)),
-            fix,
-        };
-    for e in entries {
-        let r = &e.record;
-        if let Err(unknown) = ScopeSet::parse(&r.scopes) {
-            // A legacy record may migrate cleanly; otherwise the operator decides.
-            let migrated = migrate_legacy(&r.scopes);
-            let fix = ScopeSet::parse(&migrated).ok().map(|_| {
-                let mut f = r.clone();
-                f.scopes = migrated.clone();
-                AuditFix::Update(f)
-            });
-            out.push(finding(
-                r,
-                AuditKind::UnknownScope,
-                format!("unknown scope `{unknown}`"),
-                fix,
-            ));
-        }
-        if r.successor.is_some() && r.revoked.is_none() {
-            let mut f = r.clone();
-            f.revoked = Some(now);
-            out.push(finding(
-                r,
-                AuditKind::RotatedNotRevoked,
-                "rotated but still live".into(),
-                Some(AuditFix::Update(f)),
-            ));
-        }
-        if !e.expiry_recorded && r.revoked.is_none() && r.expires.is_some_and(|x| x <= now) {
-            out.push(finding(
-                r,
-                AuditKind::ExpiredNotRecorded,
-                "past its expiry; the expiry was never recorded".into(),
-                Some(AuditFix::RecordExpiry(r.id.clone())),
-            ));
-        }
-        let Some(pid) = r.parent.as_deref() else {
-            continue;
-        };
-        let Some(parent) = find(&records, pid) else {
-            let mut f = r.clone();
-            f.revoked = Some(now);
-            let fix = r.revoked.is_none().then_some(AuditFix::Update(f));
-            out.push(finding(
-                r,
-                AuditKind::Orphan,
-                format!("parent `{pid}` is not in the store"),
-                fix,
-            ));
-            continue;
-        };
-        if parent.revoked.is_some() && r.revoked.is_none() {
-            let mut f = r.clone();
-            f.revoked = Some(now);
-            out.push(finding(
-                r,
-                AuditKind::ChildOfRevokedParent,
-                format!("parent `{pid}` is revoked"),
-                Some(AuditFix::Update(f)),
-            ));
-        }
-        if let Some(pe) = parent.expires
-            && r.expires.is_none_or(|ce| ce > pe)
-        {
-            let mut f = r.clone();
-            f.expires = Some(pe);
-            out.push(finding(
-                r,
-                AuditKind::ChildOutlivesParent,
-                format!("expires after parent `{pid}`"),
-                Some(AuditFix::Update(f)),
-            ));
-        }
-        if let (Ok(cs), Ok(ps)) = (ScopeSet::parse(&r.scopes), ScopeSet::parse(&parent.scopes))
-            && let Some(x) = cs.excess_over(&ps)
-        {
-            // Repair: keep only the child's scopes its parent also has.
-            let kept: Vec<String> = cs
-                .normalized()
-                .into_iter()
-                .filter(|s| {
-                    ScopeSet::parse(core::slice::from_ref(s))
-                        .map(|one| one.excess_over(&ps).is_none())
-                        .unwrap_or(false)
-                })
-                .collect();
-            let fix = (!kept.is_empty()).then(|| {
-                let mut f = r.clone();
-                f.scopes = kept;
-                AuditFix::Update(f)
-            });
-            out.push(finding(
-                r,
-                AuditKind::ChildExceedsParent,
-                format!("holds `{x}`, which parent `{pid}` lacks"),
-                fix,
-            ));
-        }
-    }
-    out
 }

@@ -5,7 +5,8 @@
 //!
 //! One module per concern: [`token`] (format), [`scope`] (vocabulary), [`principal`]
 //! (credentials), [`git`], [`refs`], [`create`], [`api`] (requests), [`decision`]
-//! (reasons, traces), [`lifecycle`] (minting, children, rotation, revocation, audit).
+//! (reasons, traces), [`authority`] (who may act on a token, which records may exist),
+//! [`lifecycle`] (minting, children, rotation, revocation, edits), [`audit`].
 #![forbid(unsafe_code)]
 // A refusal is a `Decision` returned by value: boxing it would allocate on every deny, and
 // records in enums are moved, not copied, across the WIT boundary.
@@ -14,6 +15,8 @@
 use crate::prelude::*;
 
 pub mod api;
+pub mod audit;
+pub mod authority;
 pub mod create;
 pub mod decision;
 pub mod git;
@@ -107,7 +110,7 @@ impl Engine {
         &mut self,
         request: &RefPermissionsRequest,
         facts: &mut dyn Facts,
-    ) -> Vec<RefPermissions> {
+    ) -> RefGrants {
         self.authorizer
             .ref_permissions_in(request, facts, Some(&mut self.cache))
     }
@@ -145,6 +148,26 @@ fn validate(request: &Request) -> Result<(), Decision> {
                 return Err(invalid(
                     "malformed user name",
                     "not a valid user or organization name",
+                ));
+            }
+            // A route that writes content or creates is never a read; content belongs to
+            // a repository, and a creation in the actor's own namespace names no other.
+            if (a.writes_content || a.creates_in_own_namespace) && a.method.reads() {
+                return Err(invalid(
+                    "a write route with a read method",
+                    "a route that writes or creates cannot use a read method",
+                ));
+            }
+            if a.writes_content && a.repository.is_none() {
+                return Err(invalid(
+                    "content write without a repository",
+                    "a route that writes repository content needs a repository target",
+                ));
+            }
+            if a.creates_in_own_namespace && (a.repository.is_some() || a.namespace.is_some()) {
+                return Err(invalid(
+                    "own-namespace creation with a target",
+                    "a creation in your own namespace names no repository or namespace",
                 ));
             }
             // A privileged operation is always done to something: without a target there
@@ -238,6 +261,61 @@ fn query<'a>(presented: &Presented<'a>, request: &'a Request) -> FactQuery<'a> {
     }
 }
 
+/// The facts about a request's targets, as the host answered them.
+#[derive(Clone, Copy, Debug)]
+struct Targets<'a> {
+    repository: Option<&'a RepositoryFacts>,
+    namespace: Option<&'a NamespaceFacts>,
+    sudo: Option<&'a UserFacts>,
+}
+
+/// Whether two decisions tell the requester the same thing (their traces aside).
+fn same_verdict(a: &Decision, b: &Decision) -> bool {
+    a.reason == b.reason
+        && a.message == b.message
+        && a.detail == b.detail
+        && a.refs == b.refs
+        && a.effects == b.effects
+}
+
+/// A trace is shown to the requester, so it conceals exactly what the verdict conceals
+/// (issue 19): when the verdict is the one a missing target would get, the trace is the
+/// missing target's too. Each way the target could be missing is decided again — no such
+/// repository; no such namespace (and so no repository under it) — and a decision with
+/// the same verdict gives its trace, the most concealing last. Only with `explain`.
+fn conceal(
+    mut d: Decision,
+    targets: Targets<'_>,
+    redo: impl Fn(Targets<'_>) -> Decision,
+) -> Decision {
+    let missing = [
+        (
+            targets.repository.is_some(),
+            Targets {
+                repository: None,
+                ..targets
+            },
+        ),
+        (
+            targets.namespace.is_some(),
+            Targets {
+                repository: None,
+                namespace: None,
+                ..targets
+            },
+        ),
+    ];
+    for (applies, t) in missing {
+        if applies {
+            let other = redo(t);
+            if same_verdict(&other, &d) {
+                d.trace = other.trace;
+            }
+        }
+    }
+    d
+}
+
 impl Authorizer {
     /// Validate the configuration and derive key state once.
     pub fn new(config: &Config) -> Result<Authorizer, ConfigError> {
@@ -311,38 +389,60 @@ impl Authorizer {
             .token
             .as_ref()
             .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
-        let mut d = match &input.request {
+        let targets = Targets {
+            repository: answer.repository.as_ref(),
+            namespace: answer.namespace.as_ref(),
+            sudo: answer.sudo.as_ref(),
+        };
+        let base = input.explain.then(|| trace.clone());
+        let mut d = self.decide_request(&p, &input.request, targets, trace);
+        if let Some(base) = base {
+            d = conceal(d, targets, |t| {
+                self.decide_request(&p, &input.request, t, base.clone())
+            });
+        }
+        d.effects.touch_last_used |= touch;
+        d
+    }
+
+    /// The request's own rules, once the principal is known.
+    fn decide_request(
+        &self,
+        p: &principal::Principal<'_>,
+        request: &Request,
+        targets: Targets<'_>,
+        trace: Trace,
+    ) -> Decision {
+        match request {
             Request::Git(g) => git::decide(
-                &p,
+                p,
                 &self.options,
                 &g.repository,
                 g.action,
                 &g.refs,
-                answer.repository.as_ref(),
+                targets.repository,
                 trace,
             ),
             Request::Create(c) => create::decide(
-                &p,
+                p,
                 &c.repository,
                 c.step,
-                answer.repository.as_ref(),
-                answer.namespace.as_ref(),
+                targets.repository,
+                targets.namespace,
                 trace,
             ),
             Request::Api(a) => api::decide(
-                &p,
+                p,
                 &self.options,
                 a,
                 api::Facts {
-                    repository: answer.repository.as_ref(),
-                    namespace: answer.namespace.as_ref(),
-                    sudo: answer.sudo.as_ref(),
+                    repository: targets.repository,
+                    namespace: targets.namespace,
+                    sudo: targets.sudo,
                 },
                 trace,
             ),
-        };
-        d.effects.touch_last_used |= touch;
-        d
+        }
     }
 
     /// Decide one git request against many repositories; the same answers as one
@@ -429,15 +529,26 @@ impl Authorizer {
                     return trace.decide(Rule::Request, bad_path());
                 }
                 let repo = found.next().flatten();
-                let mut d = git::decide(
-                    &p,
-                    &self.options,
-                    path,
-                    input.action,
-                    &[],
-                    repo.as_ref(),
-                    trace,
-                );
+                let decide = |t: Targets<'_>, trace: Trace| {
+                    git::decide(
+                        &p,
+                        &self.options,
+                        path,
+                        input.action,
+                        &[],
+                        t.repository,
+                        trace,
+                    )
+                };
+                let targets = Targets {
+                    repository: repo.as_ref(),
+                    namespace: None,
+                    sudo: None,
+                };
+                let mut d = decide(targets, trace.clone());
+                if input.explain {
+                    d = conceal(d, targets, |t| decide(t, trace.clone()));
+                }
                 d.effects.touch_last_used |= touch;
                 d
             })
@@ -449,12 +560,13 @@ impl Authorizer {
     /// push, and a permission is listed exactly when that update would be allowed. So a
     /// credential that may not push at all (any refusal before the refs: scope, binding,
     /// public-only, role, write rules, existence) gets empty sets, and the sets never
-    /// disagree with a real push.
+    /// disagree with a real push. The push decision's store effects come with them: a
+    /// rotated-away token revokes its family here as on any other request (issue 19).
     pub fn ref_permissions(
         &self,
         request: &RefPermissionsRequest,
         facts: &mut dyn Facts,
-    ) -> Vec<RefPermissions> {
+    ) -> RefGrants {
         self.ref_permissions_in(request, facts, None)
     }
 
@@ -463,7 +575,7 @@ impl Authorizer {
         input: &RefPermissionsRequest,
         facts: &mut dyn Facts,
         cache: Option<&mut TokenCache>,
-    ) -> Vec<RefPermissions> {
+    ) -> RefGrants {
         const PROBES: [(RefChange, bool); 3] = [
             (RefChange::Create, false),
             (RefChange::Update, false),
@@ -495,7 +607,7 @@ impl Authorizer {
         let d = self.authorize_in(&push, facts, cache);
         let verdicts = d.refs.as_deref().filter(|_| d.allow()).unwrap_or_default();
         let allowed = |i: usize| verdicts.get(i).is_some_and(RefVerdict::allow);
-        (0..input.refs.len())
+        let refs = (0..input.refs.len())
             .map(|i| {
                 let k = i * PROBES.len();
                 RefPermissions {
@@ -504,7 +616,11 @@ impl Authorizer {
                     force_push: allowed(k + 2),
                 }
             })
-            .collect()
+            .collect();
+        RefGrants {
+            refs,
+            effects: d.effects,
+        }
     }
 
     /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed).
@@ -521,8 +637,8 @@ impl Authorizer {
         &self,
         request: &ChildRequest,
         entropy: Option<&[u8; ENTROPY_BYTES]>,
-    ) -> Result<ChildOutcome, IssueError> {
-        lifecycle::derive_child(&self.keys, request, entropy)
+    ) -> Result<ChildOutcome, LifecycleError> {
+        lifecycle::derive_child(&self.keys, &self.options, request, entropy)
     }
 
     /// Rotate a token.
@@ -558,11 +674,11 @@ impl Authorizer {
 
     /// Plan expiry bookkeeping.
     pub fn plan_expire(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
-        lifecycle::plan_expire(entries, ctx)
+        audit::plan_expire(entries, ctx)
     }
 
     /// Audit a store.
     pub fn audit(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
-        lifecycle::audit(entries, ctx)
+        audit::audit(entries, &self.options, ctx)
     }
 }

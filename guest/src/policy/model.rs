@@ -1,5 +1,5 @@
-//! Plain data the policy consumes and produces. Mirrors `wit/types.wit` one to one; the
-//! component converts between the two, the native tests use these directly.
+//! Plain data the policy consumes and produces. Mirrors the WIT package (`wit/*.wit`) one
+//! to one; the component converts between the two, the native tests use these directly.
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -621,6 +621,13 @@ pub struct ApiRequest {
     pub sudo: Option<String>,
     /// Package route.
     pub package: bool,
+    /// The route changes the repository's content (files, refs, releases, wiki): the
+    /// write rules of a push apply (mirrors, imports and archived repositories refuse).
+    pub writes_content: bool,
+    /// The route creates something in the acting account's own namespace and names no
+    /// target (`POST /user/repos`, a migration): restricted tokens are refused, as for
+    /// push-to-create.
+    pub creates_in_own_namespace: bool,
 }
 
 /// What is asked.
@@ -757,6 +764,16 @@ pub struct BoundRepository {
     pub facts: Option<RepositoryFacts>,
 }
 
+/// The answer to a [`RefPermissionsRequest`]: permissions per ref in request order, and
+/// the store writes the underlying push decision asked for (see `ref-grants` in the WIT).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefGrants {
+    /// One set per ref.
+    pub refs: Vec<RefPermissions>,
+    /// Store writes for the presented token.
+    pub effects: crate::policy::decision::Effects,
+}
+
 /// Permissions on a ref (a set).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RefPermissions {
@@ -786,7 +803,7 @@ pub struct IssueRequest {
     /// Now.
     pub now: Timestamp,
     /// Who asks.
-    pub creator: Creator,
+    pub creator: Actor,
     /// The owner's live token names.
     pub existing_names: Vec<String>,
     /// Facts of each bound repository as the owner sees it.
@@ -795,20 +812,35 @@ pub struct IssueRequest {
     pub ip: Option<String>,
 }
 
-/// Who asks for a token.
+/// Who acts on a token: mints it, changes, rotates, derives from or revokes it (see
+/// `actor` in the WIT).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Creator {
-    /// A user authenticated by the forge.
+pub enum Actor {
+    /// A user authenticated by the forge itself (session, password).
     Session(Account),
-    /// A token.
+    /// A token presented to a token-management route.
     Token(TokenRecord),
+    /// The operator's own maintenance (expiry bookkeeping, audit repairs), by name.
+    System(String),
+}
+
+impl Actor {
+    /// The login (or maintenance name) history events record: a session's user, a
+    /// token's owner, the system job's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Session(a) => &a.name,
+            Actor::Token(t) => &t.owner,
+            Actor::System(n) => n,
+        }
+    }
 }
 
 /// Who, where, when.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeContext {
-    /// Acting user.
-    pub actor: String,
+    /// Who acts.
+    pub actor: Actor,
     /// Client IP.
     pub ip: Option<String>,
     /// Now.
@@ -966,6 +998,10 @@ pub enum LifecycleError {
     TokenNotLive(String),
     /// Refused.
     Refused(IssueError),
+    /// The actor may not do this to the token (a token without `user:token`, a
+    /// maintenance job asked to grant). Someone who is neither the owner nor a site
+    /// administrator is answered [`LifecycleError::UnknownToken`] instead.
+    NotPermitted,
 }
 
 /// Audit finding kinds.
@@ -1120,6 +1156,9 @@ impl LifecycleError {
             LifecycleError::UnknownToken(id) => format!("no token `{id}`"),
             LifecycleError::TokenNotLive(id) => format!("token `{id}` is revoked or expired"),
             LifecycleError::Refused(e) => e.describe(),
+            LifecycleError::NotPermitted => "you may not change this token: only its owner \
+                 (signed in, or with a token holding user:token) or a site administrator may"
+                .to_string(),
         }
     }
 }

@@ -19,7 +19,8 @@ use super::scope::ScopeSet;
 use super::token::{self, Keyring, TokenCache, TokenError, Verified};
 
 /// Usernames that HTTP Basic clients send with a token instead of the owner's name
-/// (reference §6): accepted with any token.
+/// (reference §6): accepted with any token, compared case-insensitively like every name
+/// (`X-Access-Token` is `x-access-token`).
 pub const PLACEHOLDER_USERNAMES: [&str; 6] = [
     "",
     "x-access-token",
@@ -503,7 +504,7 @@ fn resolve_token<'a>(
     let user = active_user(&record.owner, answer.owner.as_ref())?;
     trace.pass(Rule::Account, || format!("`{}` is active", user.name));
     if let Some(name) = username
-        && !PLACEHOLDER_USERNAMES.contains(&name)
+        && !PLACEHOLDER_USERNAMES.iter().any(|p| same_name(p, name))
         && !same_name(name, &record.owner)
     {
         return Err((

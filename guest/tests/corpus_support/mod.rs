@@ -24,12 +24,12 @@ use sha2::{Digest as _, Sha256};
 use forge_authz_guest::policy::scope::{Categories, Category};
 use forge_authz_guest::policy::token::{ENTROPY_BYTES, crc32};
 use forge_authz_guest::policy::{
-    self, Account, AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest,
-    BoundRepository, Config, CreationRequest, CreationStep, Creator, Credential, Decision,
-    FactAnswer, FactQuery, Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method,
-    NamespaceFacts, Options, PrivilegedOperation, ProtectedRef, RefAccess, RefChange,
-    RefPermissions, RefPermissionsRequest, RefUpdate, RepositoryFacts, RepositoryKind, Request,
-    Role, SecretDigest, SigningKey, SshKey, TokenRecord, Transport, UserFacts, Viewer, Visibility,
+    self, Account, AccountStatus, Actor, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest,
+    BoundRepository, Config, CreationRequest, CreationStep, Credential, Decision, FactAnswer,
+    FactQuery, Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method, NamespaceFacts,
+    Options, PrivilegedOperation, ProtectedRef, RefAccess, RefChange, RefPermissions,
+    RefPermissionsRequest, RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SecretDigest,
+    SigningKey, SshKey, TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
 
 /// Errors are plain strings: a broken fixture stops the test with a readable message.
@@ -758,6 +758,10 @@ pub struct RequestDef {
     #[serde(default)]
     pub package: bool,
     #[serde(default)]
+    pub writes_content: bool,
+    #[serde(default)]
+    pub creates_in_own_namespace: bool,
+    #[serde(default)]
     pub now: Option<i64>,
     #[serde(default)]
     pub explain: bool,
@@ -765,7 +769,16 @@ pub struct RequestDef {
 
 /// Strip one trailing `.git`.
 pub fn repository_path(requested: &str) -> &str {
-    requested.strip_suffix(".git").unwrap_or(requested)
+    match requested.len().checked_sub(4) {
+        Some(cut)
+            if requested
+                .get(cut..)
+                .is_some_and(|t| t.eq_ignore_ascii_case(".git")) =>
+        {
+            requested.get(..cut).unwrap_or(requested)
+        }
+        _ => requested,
+    }
 }
 
 fn category(s: &str) -> Res<Category> {
@@ -876,6 +889,8 @@ impl RequestDef {
                 operation: self.operation.as_deref().map(operation).transpose()?,
                 sudo: self.sudo.clone(),
                 package: self.package,
+                writes_content: self.writes_content,
+                creates_in_own_namespace: self.creates_in_own_namespace,
             }),
         })
     }
@@ -1027,8 +1042,8 @@ pub fn authorize(
             )
         }
         Call::Perms(p) => {
-            let perms = policy.ref_permissions(&p, &mut facts);
-            Outcome::Permissions(p.refs.iter().cloned().zip(perms).collect())
+            let grants = policy.ref_permissions(&p, &mut facts);
+            Outcome::Permissions(p.refs.iter().cloned().zip(grants.refs).collect())
         }
     })
 }
@@ -1175,6 +1190,8 @@ pub struct Expect {
     pub batch: Option<Vec<PartExpect>>,
     #[serde(default)]
     pub trace: Option<Vec<String>>,
+    #[serde(default)]
+    pub conceals: Option<String>,
 }
 
 /// One scenario.
@@ -1278,7 +1295,7 @@ pub fn prepare(fam: &Family) -> Res<(Authorizer, World, Minted)> {
             owners: spec.owners.clone(),
             expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
             now,
-            creator: Creator::Session(Account {
+            creator: Actor::Session(Account {
                 name: spec.owner.clone(),
                 facts: UserFacts {
                     status: AccountStatus::Active,
@@ -1443,9 +1460,7 @@ pub fn run_family(fam: &Family) -> Res<Vec<(String, serde_json::Value)>> {
     for sc in &fam.scenarios {
         let ctx = |e: String| format!("{}: {}: {e}", fam.family, sc.name);
         let mut req = resolve(&sc.request, &minted).map_err(ctx)?;
-        if sc.expect.trace.is_some() {
-            req.explain = true;
-        }
+        req.explain |= explained(fam, sc);
         let outcome = authorize(&policy, &world, &req, now).map_err(ctx)?;
         let mut text = outcome_output(&outcome).to_string();
         for (id, named) in &ids {
@@ -1519,4 +1534,61 @@ pub fn mismatch(sc: &Scenario, got: &serde_json::Value) -> Option<String> {
         }
     }
     (!ok).then(|| format!("{}: expected {:?}\n      got {}", sc.name, e, got))
+}
+
+/// Whether a scenario runs with `explain`: its expectation names a trace, or concealment
+/// compares its trace with another's (either side).
+fn explained(fam: &Family, sc: &Scenario) -> bool {
+    sc.expect.trace.is_some()
+        || sc.expect.conceals.is_some()
+        || fam
+            .scenarios
+            .iter()
+            .any(|o| o.expect.conceals.as_deref() == Some(sc.name.as_str()))
+}
+
+/// The scenarios whose output does not conceal their target as their `conceals`
+/// scenario's missing target does (outputs of `run`, in the family's order). A scenario
+/// naming no scenario of the family is a failure too.
+pub fn concealment_mismatches(fam: &Family, run: &[(String, serde_json::Value)]) -> Vec<String> {
+    let target = |sc: &Scenario| {
+        sc.request
+            .repository
+            .as_deref()
+            .map(|r| repository_path(r).to_string())
+            .or_else(|| sc.request.namespace.clone())
+            .unwrap_or_default()
+    };
+    let hidden = |sc: &Scenario, out: &serde_json::Value| {
+        let t = target(sc);
+        let text = out.to_string();
+        if t.is_empty() {
+            text
+        } else {
+            text.replace(&t, "<target>")
+        }
+    };
+    let mut out = Vec::new();
+    for (sc, (_, got)) in fam.scenarios.iter().zip(run) {
+        let Some(other) = &sc.expect.conceals else {
+            continue;
+        };
+        let Some((osc, (_, ogot))) = fam
+            .scenarios
+            .iter()
+            .zip(run)
+            .find(|(o, _)| &o.name == other)
+        else {
+            out.push(format!("{}: conceals unknown scenario `{other}`", sc.name));
+            continue;
+        };
+        let (a, b) = (hidden(sc, got), hidden(osc, ogot));
+        if a != b {
+            out.push(format!(
+                "{}: does not answer as `{other}` (target aside):\n      got  {a}\n      want {b}",
+                sc.name
+            ));
+        }
+    }
+    out
 }

@@ -19,10 +19,10 @@ use forge_authz_guest::policy::principal::{PLACEHOLDER_USERNAMES, same_name};
 use forge_authz_guest::policy::scope::{CATEGORIES, Categories, Category};
 use forge_authz_guest::policy::token::{ENTROPY_BYTES, secret_hash};
 use forge_authz_guest::policy::{
-    AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest, BoundRepository, Config,
-    CreationRequest, CreationStep, Creator, Credential, Decision, Engine, FactAnswer, FactQuery,
+    AccountStatus, Actor, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest, BoundRepository,
+    Config, CreationRequest, CreationStep, Credential, Decision, Engine, FactAnswer, FactQuery,
     Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method, NamespaceFacts, Options,
-    PrivilegedOperation, ProtectedRef, RefAccess, RefChange, RefPermissions, RefPermissionsRequest,
+    PrivilegedOperation, ProtectedRef, RefAccess, RefChange, RefGrants, RefPermissionsRequest,
     RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SecretDigest, SigningKey, SshKey,
     Timestamp, TokenFacts, TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
@@ -740,7 +740,7 @@ pub struct Prepared {
 pub enum Answer {
     One(Decision),
     Batch(Vec<Decision>),
-    Perms(Vec<RefPermissions>),
+    Perms(RefGrants),
 }
 
 impl Answer {
@@ -763,7 +763,7 @@ impl Answer {
             Answer::One(d) => decision(0, d),
             Answer::Batch(ds) => ds.iter().enumerate().for_each(|(t, d)| decision(t, d)),
             Answer::Perms(ps) => {
-                for (i, p) in ps.iter().enumerate() {
+                for (i, p) in ps.refs.iter().enumerate() {
                     for (k, on) in [p.create, p.push, p.force_push].into_iter().enumerate() {
                         if on {
                             out.insert((i, 0, 1 + k));
@@ -939,7 +939,7 @@ impl TokenSpec {
 
 /// A session of the owner, with every power, as the minting creator: the records the
 /// properties need are whatever the spec says, within the minting rules where they allow.
-fn minting_session(owner: &str) -> Creator {
+fn minting_session(owner: &str) -> Actor {
     session_creator(
         owner,
         UserFacts {
@@ -952,8 +952,8 @@ fn minting_session(owner: &str) -> Creator {
 }
 
 /// A session creator: a login and its facts.
-pub fn session_creator(name: &str, facts: UserFacts) -> Creator {
-    Creator::Session(forge_authz_guest::policy::Account {
+pub fn session_creator(name: &str, facts: UserFacts) -> Actor {
+    Actor::Session(forge_authz_guest::policy::Account {
         name: name.into(),
         facts,
     })
@@ -973,7 +973,7 @@ pub fn issue_request(
     scopes: Vec<String>,
     repositories: Vec<String>,
     owners: Vec<String>,
-    creator: Creator,
+    creator: Actor,
     expires: Option<Timestamp>,
 ) -> IssueRequest {
     let bound_facts = repositories
@@ -1183,6 +1183,10 @@ pub struct ApiSpec {
     pub operation: Option<PrivilegedOperation>,
     pub sudo: Option<NameSpec>,
     pub package: bool,
+    /// The route writes the repository's content (contract 0.5).
+    pub writes_content: bool,
+    /// The route creates in the actor's own namespace (contract 0.5).
+    pub creates_in_own_namespace: bool,
 }
 
 /// A request of any kind.
@@ -1281,6 +1285,8 @@ impl AskSpec {
                 operation: a.operation,
                 sudo: a.sudo.as_ref().map(NameSpec::resolve),
                 package: a.package,
+                writes_content: a.writes_content,
+                creates_in_own_namespace: a.creates_in_own_namespace,
             })),
         }
     }
@@ -1712,6 +1718,12 @@ pub fn api() -> impl Strategy<Value = ApiSpec> {
         proptest::option::weighted(0.3, select(OPERATIONS.to_vec())),
         proptest::option::weighted(0.15, name()),
         proptest::bool::weighted(0.2),
+        // Contract 0.5's route flags: mostly off, sometimes on (valid or not: a request
+        // that combines them wrongly is `request-invalid`).
+        (
+            proptest::bool::weighted(0.15),
+            proptest::bool::weighted(0.1),
+        ),
     )
         .prop_map(
             |(
@@ -1725,6 +1737,7 @@ pub fn api() -> impl Strategy<Value = ApiSpec> {
                 operation,
                 sudo,
                 package,
+                (writes_content, creates_in_own_namespace),
             )| ApiSpec {
                 method,
                 categories,
@@ -1736,6 +1749,8 @@ pub fn api() -> impl Strategy<Value = ApiSpec> {
                 operation,
                 sudo,
                 package,
+                writes_content,
+                creates_in_own_namespace,
             },
         )
 }

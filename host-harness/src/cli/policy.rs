@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::db::{open_store, sample_world, store_now, store_policy};
 use super::token::mint;
 use super::{BindingArgs, EXIT_DENY, EXIT_ERROR, PolicyArgs};
-use crate::lifecycle::{self, Actor};
+use crate::lifecycle;
 use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
 use crate::request::{
     ActionDef, CredentialDef, Decided, DecisionOutput, Outcome, RequestDef, authorize,
@@ -98,20 +98,10 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
                         }
                         outcome
                     };
-                    if let Outcome::Decision(d) = &outcome {
-                        let who = Actor {
-                            name: "policy".into(),
-                            ip: None,
-                            now,
-                        };
-                        lifecycle::apply_effects(
-                            &mut policy,
-                            &mut store,
-                            d.effects,
-                            d.token.as_deref(),
-                            &who,
-                        )?;
-                    }
+                    // Every request kind applies the effects the policy asked for (a
+                    // batch's and ref-permissions' as a single decision's).
+                    let (effects, token) = outcome.effects();
+                    lifecycle::apply_effects(&mut policy, &mut store, effects, token, None, now)?;
                     outcome
                 }
                 Err(e) => {

@@ -222,11 +222,9 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             .record
             .owner)
     };
-    let who = |default: String| Actor {
-        name: actor.clone().unwrap_or(default),
-        ip: ip.clone(),
-        now,
-    };
+    // The CLI acts as a signed-in user: `--actor`, else the token's owner (as the forge
+    // would for the owner's own session). The policy decides what that user may do.
+    let who = |default: String| Actor::session(actor.clone().unwrap_or(default), ip.clone(), now);
     let print_secret = |secret: &str, record: &wit::TokenRecord| {
         if json {
             outln!(
@@ -418,11 +416,8 @@ pub fn audit(p: &PolicyArgs, a: AuditArgs) -> anyhow::Result<u8> {
     } = a;
     let mut store = open_store(&db)?;
     let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
-    let who = Actor {
-        name: actor,
-        ip: None,
-        now: store_now(&mut store)?,
-    };
+    // Audit repairs are the operator's maintenance job, recorded under `--actor`.
+    let who = Actor::system(actor, store_now(&mut store)?);
     let findings = lifecycle::audit(&mut policy, &mut store, fix, &who)?;
     if json {
         let list: Vec<serde_json::Value> = findings
@@ -464,11 +459,7 @@ pub fn expire(p: &PolicyArgs, a: ExpireArgs) -> anyhow::Result<u8> {
     } = a;
     let mut store = open_store(&db)?;
     let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
-    let who = Actor {
-        name: "expire".into(),
-        ip: None,
-        now: store_now(&mut store)?,
-    };
+    let who = Actor::system("expire", store_now(&mut store)?);
     let events = lifecycle::expire(&mut policy, &mut store, &who)?;
     if json {
         let ids: Vec<&str> = events.iter().map(|e| e.token_id.as_str()).collect();

@@ -11,7 +11,7 @@ use super::hook;
 use super::log;
 use super::metrics;
 use crate::facts::Gathered;
-use crate::lifecycle::{self, Actor};
+use crate::lifecycle;
 use crate::live::{LivePolicy, Worker};
 use crate::request::{CredentialDef, Decided, RefUpdateDef, RequestDef, authorize_gathered};
 use crate::store::facts::StoreFacts;
@@ -170,17 +170,13 @@ impl Shared {
                 let Some(writer) = ctx.writer.as_mut() else {
                     anyhow::bail!("no store connection");
                 };
-                let who = Actor {
-                    name: "policy".into(),
-                    ip: None,
-                    now,
-                };
                 lifecycle::apply_effects(
                     policy,
                     writer,
                     live.effects,
                     live.token.as_deref(),
-                    &who,
+                    None,
+                    now,
                 )?;
             }
             Ok(Answer {

@@ -136,7 +136,7 @@ pub fn parse_ssh_command(cmd: &str) -> Result<(ActionDef, String), String> {
     if path.starts_with('/') {
         return Err("the repository must be `owner/name`".into());
     }
-    let path = path.strip_suffix(".git").unwrap_or(path);
+    let path = crate::request::repository_path(path);
     let parts: Vec<&str> = path.split('/').collect();
     let ok = parts.len() == 2
         && parts.iter().all(|p| {

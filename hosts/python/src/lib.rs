@@ -462,6 +462,7 @@ impl PyPolicy {
         match self.decide_as(py, &world, request, "ref_permissions")? {
             Outcome::Permissions(p) => Ok(PyRefPermissions {
                 refs: p
+                    .refs
                     .iter()
                     .map(|(name, perms)| (name.clone(), permission_names(*perms)))
                     .collect(),
