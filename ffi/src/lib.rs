@@ -51,7 +51,7 @@ pub const FA_DENY: i32 = 1;
 pub const FA_ERROR: i32 = 2;
 
 /// The WIT contract version this library speaks (`forge:authz@…`).
-pub const FA_CONTRACT: &CStr = c"0.4.0";
+pub const FA_CONTRACT: &CStr = c"0.5.0";
 
 /// A loaded policy: the published module, its configuration and a pool of warm instances.
 pub struct fa_policy {
@@ -435,7 +435,7 @@ pub unsafe extern "C" fn fa_issue(
     })
 }
 
-/// The WIT contract version this library speaks (`"0.4.0"`); a static string, not freed.
+/// The WIT contract version this library speaks (`"0.5.0"`); a static string, not freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn fa_contract_version() -> *const c_char {
     FA_CONTRACT.as_ptr()
@@ -450,5 +450,17 @@ pub unsafe extern "C" fn fa_string_free(s: *mut c_char) {
     if !s.is_null() {
         // SAFETY: made by `CString::into_raw` in this library, freed once.
         drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The C ABI names the contract the Rust host speaks: one version, not two.
+    #[test]
+    fn the_contract_version_is_the_hosts() {
+        assert_eq!(
+            super::FA_CONTRACT.to_str().ok(),
+            Some(forge_authz_host::wit::WIT_VERSION)
+        );
     }
 }

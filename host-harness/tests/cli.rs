@@ -302,7 +302,20 @@ fn explain_and_ref_permissions_from_the_cli() {
         .map(|s| s["rule"].as_str().unwrap())
         .collect();
     assert_eq!(rules.first(), Some(&"request"));
-    assert_eq!(rules.last(), Some(&"visibility"));
+    // Issue 19 item 5: the trace conceals what the verdict conceals — a private
+    // repository bob cannot see is explained exactly as a missing one.
+    assert_eq!(rules.last(), Some(&"existence"));
+    let missing = run(
+        &["decide", "--world", w, "--request", "-", "--explain"],
+        Some(&format!(
+            r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/nothere","action":"pull"}}"#
+        )),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).replace("alice/secret", "<target>"),
+        String::from_utf8_lossy(&missing.stdout).replace("alice/nothere", "<target>"),
+        "hidden and missing explained alike"
+    );
     assert!(
         !d.to_string().contains(&secret),
         "the trace never shows the secret"

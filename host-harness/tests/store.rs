@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 
 use forge_authz_host::cli::sample_world;
-use forge_authz_host::lifecycle::{self, Actor, CreateArgs};
+use forge_authz_host::lifecycle::{self, Actor, CreateArgs, Who};
 use forge_authz_host::policy::{Limits, PolicyModule, WasmPolicy, default_policy_path};
 use forge_authz_host::store::{HistoryFilter, Store};
 use forge_authz_host::wit;
@@ -95,15 +95,25 @@ fn new_store(dir: &Path, b: Backend, name: &str) -> Option<String> {
     let db = fresh_db(dir, b, name)?;
     let mut w = sample_world().unwrap();
     w.now = Some(NOW);
+    // A site administrator, who may act on anyone's token (issue 19).
+    let mut root = w.users[0].clone();
+    root.name = "root".into();
+    root.site_admin = true;
+    w.users.push(root);
     Store::open(db.as_str()).unwrap().import_world(&w).unwrap();
     Some(db)
 }
 
 /// A user's session, or the maintenance job of that name (`expire`, `audit`).
 fn actor(name: &str, now: i64) -> Actor {
-    match name {
-        "expire" | "audit" => Actor::system(name, now),
-        _ => Actor::session(name, Some("198.51.100.4".into()), now),
+    let who = match name {
+        "expire" | "audit" => Who::System(name.into()),
+        _ => Who::Session(name.into()),
+    };
+    Actor {
+        who,
+        ip: Some("198.51.100.4".into()),
+        now,
     }
 }
 
@@ -924,4 +934,184 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
         .0;
     assert_eq!(kinds, "sha256", "migrated rows are SHA-256 records");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `token ...` through the CLI, with its JSON output; panics on a failure.
+fn token_json(d: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["token"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--db", d, "--json"]);
+    let out = run(&all, None);
+    assert!(
+        out.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+both!(strangers_change_no_token_and_edits_grant_nothing_minting_refuses);
+fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend) {
+    // issue 19 items 1 and 2, reproduced with the release binary and a store:
+    // `token edit|rotate|child|revoke --actor eve -- ALICE_TOKEN` all succeeded (eve got a
+    // working secret); `token edit --scope write:admin,...` granted what minting refuses.
+    let dir = tempdir(&format!("authority-{b:?}"));
+    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
+    assert!(run(&["init-db", "--db", d], None).status.success());
+    let created = token_json(
+        d,
+        &[
+            "create",
+            "--owner",
+            "alice",
+            "--name",
+            "ci",
+            "--scope",
+            "write:repository",
+        ],
+    );
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["token"]["id"].as_str().unwrap().to_string();
+    let before = token_json(d, &["show", &id]);
+    for attempt in [
+        vec!["edit", "--scope", "all", &id],
+        vec!["rotate", &id],
+        vec!["child", &id, "--scope", "read:repository"],
+        vec!["revoke", &id],
+        vec!["revoke", "--family", &id],
+    ] {
+        let mut args = vec!["token", "--db", d, "--actor", "bob"];
+        args.extend_from_slice(&attempt);
+        let out = run(&args, None);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(!out.status.success(), "{attempt:?} by bob: {stdout}");
+        // As for a missing id: no probing, and no secret.
+        assert!(
+            stderr.contains(&format!("no token `{id}`")),
+            "{attempt:?}: {stderr}"
+        );
+        assert!(
+            !stdout.contains("fzpat_") && !stderr.contains("fzpat_"),
+            "{attempt:?}: a secret was printed"
+        );
+        assert_eq!(
+            token_json(d, &["show", &id]),
+            before,
+            "{attempt:?} changed the record"
+        );
+    }
+    let history = run(&["history", "--db", d, "--actor", "bob", "--json"], None);
+    assert!(
+        history.status.success(),
+        "{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+    let events: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        events["events"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "no event by bob: {events}"
+    );
+    // An actor the store does not know acts on nothing.
+    let out = run(
+        &["token", "--db", d, "--actor", "nobody", "revoke", &id],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user `nobody`"));
+    // The owner cannot grant herself what only an administrator grants.
+    let out = run(
+        &[
+            "token",
+            "--db",
+            d,
+            "edit",
+            "--scope",
+            "write:admin,read:repository",
+            &id,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("you may not grant scope `write:admin`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(token_json(d, &["show", &id]), before);
+    // The token still works for its owner.
+    let request = format!(
+        r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"push"}}"#
+    );
+    let out = run(&["decide", "--db", d, "--request", "-"], Some(&request));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+both!(every_request_kind_revokes_a_leaked_rotation_family);
+fn every_request_kind_revokes_a_leaked_rotation_family(b: Backend) {
+    // issue 19 item 4: a rotated-away token presented through `ref-permissions` or a batch
+    // did not revoke its family (through plain git it did). GitLab, reference §5.2.
+    let dir = tempdir(&format!("family-{b:?}"));
+    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
+        return;
+    };
+    let d = db.as_str();
+    assert!(run(&["init-db", "--db", d], None).status.success());
+    for (n, leak) in [
+        r#""kind":"ref-permissions","repository":"alice/app","ref_names":["refs/heads/main"]"#,
+        r#""kind":"batch","action":"pull","repositories":["alice/app","alice/secret"]"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("leaky{n}");
+        let created = token_json(
+            d,
+            &[
+                "create",
+                "--owner",
+                "alice",
+                "--name",
+                &name,
+                "--scope",
+                "write:repository",
+            ],
+        );
+        let old = created["secret"].as_str().unwrap().to_string();
+        let id = created["token"]["id"].as_str().unwrap().to_string();
+        let rotated = token_json(d, &["rotate", &id]);
+        let new = rotated["secret"].as_str().unwrap().to_string();
+        let pull = |s: &str| {
+            format!(
+                r#"{{"credential":{{"bearer":"{s}"}},"repository":"alice/app","action":"pull"}}"#
+            )
+        };
+        let out = run(&["decide", "--db", d, "--request", "-"], Some(&pull(&new)));
+        assert_eq!(out.status.code(), Some(0), "the successor works");
+        // The old secret, presented through this request kind.
+        let leaked = format!(r#"{{"credential":{{"bearer":"{old}"}},{leak}}}"#);
+        let out = run(&["decide", "--db", d, "--request", "-"], Some(&leaked));
+        assert!(
+            out.status.success() || out.status.code() == Some(1),
+            "{leak}"
+        );
+        let out = run(&["decide", "--db", d, "--request", "-"], Some(&pull(&new)));
+        let d_json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            d_json["reason"].as_str(),
+            Some("token-revoked"),
+            "{leak}: the successor is revoked with its family"
+        );
+    }
 }

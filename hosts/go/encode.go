@@ -179,6 +179,8 @@ func (r *Request) appendJSON(b []byte) []byte {
 	f.strOmit("operation", string(r.Operation))
 	f.strOmit("sudo", r.Sudo)
 	f.boolOmit("package", r.Package)
+	f.boolOmit("writes_content", r.WritesContent)
+	f.boolOmit("creates_in_own_namespace", r.CreatesInOwnNamespace)
 	if r.Now != 0 {
 		f.key("now")
 		f.b = strconv.AppendInt(f.b, r.Now, 10)

@@ -29,6 +29,8 @@ type refRequest struct {
 	Operation     Operation       `json:"operation,omitempty"`
 	Sudo          string          `json:"sudo,omitempty"`
 	Package       bool            `json:"package,omitempty"`
+	WritesContent bool            `json:"writes_content,omitempty"`
+	CreatesOwn    bool            `json:"creates_in_own_namespace,omitempty"`
 	Now           int64           `json:"now,omitempty"`
 	Explain       bool            `json:"explain,omitempty"`
 }
@@ -52,7 +54,8 @@ func reference(t *testing.T, r Request) []byte {
 		t.Fatal(err)
 	}
 	ref := refRequest{cred, r.AlsoPresented, r.Kind, r.Transport, nil, r.Action, r.Refs, r.RefNames, r.Repositories, r.Step,
-		r.Method, r.Categories, r.Namespace, r.RequiresAuth, r.AdminOnly, r.RequiredRole, r.Operation, r.Sudo, r.Package, r.Now, r.Explain}
+		r.Method, r.Categories, r.Namespace, r.RequiresAuth, r.AdminOnly, r.RequiredRole, r.Operation, r.Sudo, r.Package,
+		r.WritesContent, r.CreatesInOwnNamespace, r.Now, r.Explain}
 	switch r.Kind {
 	case "", KindGit, KindCreate:
 		ref.Repository = &r.Repository
@@ -75,7 +78,8 @@ func TestRequestEncoding(t *testing.T) {
 		{Credential: Bearer(odd), Repository: odd, Action: Pull},
 		{Credential: Basic(odd, "p\x00w"), Kind: KindAPI, Method: "G E T", Categories: []Category{CategoryAdmin, CategoryRepository},
 			Namespace: "acme", RequiresAuth: true, AdminOnly: true, RequiredRole: RoleWrite, Operation: Moderate, Sudo: "bob",
-			Package: true, Now: -5, Explain: true, AlsoPresented: []string{"a", odd}},
+			Package: true, WritesContent: true, CreatesInOwnNamespace: true, Now: -5, Explain: true,
+			AlsoPresented: []string{"a", odd}},
 		{Credential: SSHKey("laptop"), Transport: SSH, Repository: "a/b", Action: Push,
 			Refs: []RefUpdate{{Name: "refs/heads/main"}, {Name: odd, Old: ZeroID, New: "x", Force: true}}},
 		{Credential: Session("alice"), Kind: KindBatch, Action: Pull, Repositories: []string{"a/b", odd}},

@@ -287,6 +287,12 @@ type Request struct {
 	Operation    Operation  `json:"operation,omitempty"`
 	Sudo         string     `json:"sudo,omitempty"`
 	Package      bool       `json:"package,omitempty"`
+	// WritesContent: the route changes the repository's content (mirrors, imports and
+	// archived repositories refuse it, as a push). Contract 0.5.
+	WritesContent bool `json:"writes_content,omitempty"`
+	// CreatesInOwnNamespace: the route creates in the acting account's own namespace and
+	// names no target (restricted tokens are refused). Contract 0.5.
+	CreatesInOwnNamespace bool `json:"creates_in_own_namespace,omitempty"`
 	// Now is the time in Unix seconds; 0: the world's clock.
 	Now int64 `json:"now,omitempty"`
 	// Explain asks for the trace of every rule consulted (Decision.Trace).

@@ -1,4 +1,4 @@
-// Types of forge-authz for Node (hand-written; they follow wit/*.wit, forge:authz@0.4.0, in
+// Types of forge-authz for Node (hand-written; they follow wit/*.wit, forge:authz@0.5.0, in
 // the shapes jco gives the contract: records as objects with camelCase fields, `option<T>`
 // as `T | undefined`, enums as their kebab-case strings, variants as `{tag, val}`, flags as
 // objects of booleans, `s64` as numbers (BigInts accepted), `u64` as BigInts).
@@ -273,10 +273,10 @@ export class Policy {
 
   authorize(request: AuthorizeRequest, facts: FactSource): Result<Decision>;
   authorizeBatch(request: BatchRequest, facts: FactSource): Result<Decision[]>;
-  refPermissions(request: RefPermissionsRequest, facts: FactSource): Result<RefPermissions[]>;
+  refPermissions(request: RefPermissionsRequest, facts: FactSource): Result<RefGrants>;
   verifyCredential(credential: Credential): Result<VerifiedToken | undefined, TokenError>;
   issue(request: IssueRequest): Result<IssuedToken, IssueError>;
-  deriveChild(request: ChildRequest): Result<ChildOutcome, IssueError>;
+  deriveChild(request: ChildRequest): Result<ChildOutcome, LifecycleError>;
   rotate(request: RotateRequest): Result<Rotation, LifecycleError>;
   planRevoke(tokenId: string, scope: RevokeScope, records: TokenRecord[], context: ChangeContext): Result<ChangePlan, LifecycleError>;
   planEdit(tokenId: string, edit: TokenEdit, records: TokenRecord[], context: ChangeContext): Result<ChangePlan, LifecycleError>;
@@ -345,6 +345,10 @@ export interface RouteFlags {
   requiresAuth?: boolean;
   adminOnly?: boolean;
   package?: boolean;
+  /** The route writes repository content (contract 0.5). */
+  writesContent?: boolean;
+  /** The route creates in the acting account's own namespace (contract 0.5). */
+  createsInOwnNamespace?: boolean;
 }
 export type Request =
   | { tag: 'git'; val: { transport: Transport; repository: string; action: GitAction; refs?: RefUpdate[] } }
@@ -412,6 +416,11 @@ export interface RefPermissions {
   push?: boolean;
   forcePush?: boolean;
 }
+/** `ref-permissions`' answer: one set per ref, and the push decision's store effects. */
+export interface RefGrants {
+  refs: RefPermissions[];
+  effects: Effects;
+}
 export function decisionOutput(decision: Decision, refNames?: string[]): DecisionJson;
 export function failureOutput(detail: string): DecisionJson;
 export function permissionsOutput(refNames: string[], permissions: RefPermissions[]): Record<string, ('create' | 'push' | 'force-push')[]>;
@@ -449,9 +458,15 @@ export interface Account {
   name: string;
   facts: UserFacts;
 }
-export type Creator = { tag: 'session'; val: Account } | { tag: 'token'; val: TokenRecord };
+/** Who acts on a token (contract 0.5): the policy decides what each may do. */
+export type Actor =
+  | { tag: 'session'; val: Account }
+  | { tag: 'token'; val: TokenRecord }
+  | { tag: 'system'; val: string };
+/** @deprecated the contract 0.4 name of {@link Actor}. */
+export type Creator = Actor;
 export interface ChangeContext {
-  actor: string;
+  actor: Actor;
   ip?: string;
   now: Timestamp;
 }
@@ -481,7 +496,7 @@ export interface IssueRequest {
   owners: string[];
   expires?: Timestamp;
   now: Timestamp;
-  creator: Creator;
+  creator: Actor;
   existingNames: string[];
   boundFacts: { repository: string; facts?: RepositoryFacts }[];
   ip?: string;
@@ -526,7 +541,10 @@ export interface TokenEdit {
   scopes?: string[];
   expires?: Option<Timestamp | undefined>;
 }
-export type LifecycleError = { tag: 'unknown-token' | 'token-not-live'; val: string } | { tag: 'refused'; val: IssueError };
+export type LifecycleError =
+  | { tag: 'unknown-token' | 'token-not-live'; val: string }
+  | { tag: 'refused'; val: IssueError }
+  | { tag: 'not-permitted' };
 export interface AuditEntry {
   record: TokenRecord;
   expiryRecorded: boolean;
@@ -541,8 +559,8 @@ export interface AuditFinding {
 
 // ---- modules -------------------------------------------------------------------------------
 
-export const CONTRACT_VERSION: '0.4.0';
-export const AUTHORIZER_EXPORT: 'forge:authz/authorizer@0.4.0';
+export const CONTRACT_VERSION: '0.5.0';
+export const AUTHORIZER_EXPORT: 'forge:authz/authorizer@0.5.0';
 export const GENERATED_DIR: string;
 export const CARGO_POLICY_WASM: string;
 export class PolicyModule {

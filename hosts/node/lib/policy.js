@@ -425,8 +425,15 @@ export class Policy {
       default: {
         const r = this.refPermissions(plan.arg, facts);
         // A policy failure: no permission at all.
-        const value = permissionsOutput(plan.refNames, r.ok ? r.value : []);
-        return { ok: true, value, allow: Object.values(value).some((p) => p.length > 0) };
+        const value = permissionsOutput(plan.refNames, r.ok ? r.value.refs : []);
+        const out = { ok: true, value, allow: Object.values(value).some((p) => p.length > 0) };
+        // The push decision's effects (contract 0.5): applied as for any request.
+        if (r.ok) {
+          out.effects = r.value.effects;
+          const gathered = this.#gathered;
+          if (!effectsEmpty(r.value.effects) && gathered.token !== undefined) out.token = gathered.token;
+        }
+        return out;
       }
     }
   }

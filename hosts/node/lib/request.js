@@ -48,14 +48,16 @@ const REQUEST_FIELDS = [
   'operation',
   'sudo',
   'package',
+  'writes_content',
+  'creates_in_own_namespace',
   'now',
   'explain',
 ];
 const SOME_ID = '1'.repeat(40);
 const METHODS = { GET: 'get', HEAD: 'head', OPTIONS: 'options', POST: 'post', PUT: 'put', PATCH: 'patch', DELETE: 'delete' };
 
-/** Strip one trailing `.git` (a URL convention, not part of the name). */
-export const repositoryPath = (r) => (r.endsWith('.git') ? r.slice(0, -4) : r);
+/** Strip one trailing `.git`, in any case (a URL convention, not part of the name). */
+export const repositoryPath = (r) => (r.length >= 4 && r.slice(-4).toLowerCase() === '.git' ? r.slice(0, -4) : r);
 
 /** A method name as the WIT types it: the seven in any case, else `other` as sent. */
 export function httpMethod(m) {
@@ -130,6 +132,8 @@ export function readRequest(input) {
     operation: opt('operation', oneOf(OPERATIONS, 'operation')),
     sudo: opt('sudo', str),
     package: field(v, 'package', '', bool, false),
+    writesContent: field(v, 'writes_content', '', bool, false),
+    createsInOwnNamespace: field(v, 'creates_in_own_namespace', '', bool, false),
     now: opt('now', int64),
     explain: field(v, 'explain', '', bool, false),
   };
@@ -236,7 +240,13 @@ function witRequest(r) {
           categories,
           repository: r.repository === undefined ? undefined : repositoryPath(r.repository),
           namespace: r.namespace,
-          route: { requiresAuth: r.requiresAuth, adminOnly: r.adminOnly, package: r.package },
+          route: {
+            requiresAuth: r.requiresAuth,
+            adminOnly: r.adminOnly,
+            package: r.package,
+            writesContent: r.writesContent,
+            createsInOwnNamespace: r.createsInOwnNamespace,
+          },
           requiredRole: r.requiredRole ?? 'none',
           operation: r.operation,
           sudo: r.sudo,

@@ -48,7 +48,7 @@ use forge_authz_host::wit;
 use forge_authz_host::world::{TokenDef, World};
 
 /// The WIT contract this module speaks (`forge:authz@…`).
-const CONTRACT: &str = "0.4.0";
+const CONTRACT: &str = forge_authz_host::wit::WIT_VERSION;
 
 pyo3::create_exception!(
     forge_authz,
