@@ -141,6 +141,7 @@ impl Watcher {
                 },
                 detail: view.refused.clone(),
                 seen_at: now,
+                config_version: None,
             },
         )?;
         Ok(())
