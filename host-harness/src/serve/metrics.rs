@@ -414,9 +414,34 @@ pub fn render(shared: &Shared) -> String {
     counter(
         &mut out,
         "forge_authz_module_swaps_refused_total",
-        "Reloads refused (the candidate failed its checks or could not be read).",
+        "Swaps refused: a reload, a fleet module or a configuration that failed its checks \
+         or could not be read.",
         &c.refused_reloads,
     );
+    counter(
+        &mut out,
+        "forge_authz_config_swaps_total",
+        "Configurations (keys, signing key, options) published from the store.",
+        &c.config_swaps,
+    );
+    counter(
+        &mut out,
+        "forge_authz_config_swaps_refused_total",
+        "Configurations refused: the running module did not accept them, or they could \
+         not be read.",
+        &c.refused_config_swaps,
+    );
+    let config_version = match shared.fleet.lock() {
+        Ok(v) => v.config_version,
+        Err(p) => p.into_inner().config_version,
+    };
+    head(
+        &mut out,
+        "forge_authz_config_version",
+        "gauge",
+        "The configuration version (keys, signing key, options) this host runs.",
+    );
+    let _ = writeln!(out, "forge_authz_config_version {config_version}");
     counter(
         &mut out,
         "forge_authz_shadow_requests_total",
