@@ -755,5 +755,15 @@ mod tests {
                 .any(|s| s.2 == 1.0 && s.1 == vec![("route".to_string(), "auth".to_string())])
         );
         assert!(find("forge_authz_shadow_module_info").is_empty());
+        // issue 19 item 3: the configuration a host runs, and its refused swaps.
+        let version = find("forge_authz_config_version");
+        assert_eq!(version.len(), 1);
+        assert_eq!(version[0].2, 0.0, "no configuration version applied yet");
+        for name in [
+            "forge_authz_config_swaps_total",
+            "forge_authz_config_swaps_refused_total",
+        ] {
+            assert_eq!(find(name).len(), 1, "{name}");
+        }
     }
 }
