@@ -413,28 +413,13 @@ fn plan(
     mut options: OptionsDef,
     all: &[KeyRow],
 ) -> anyhow::Result<Plan> {
-    let find = |id: &str| all.iter().find(|k| k.id == id);
     let key = match change {
         Change::AddKey {
             id,
             secret,
             sign_with,
         } => {
-            let id = match id {
-                Some(id) => id.clone(),
-                None => (1..)
-                    .map(|n| format!("k{n}"))
-                    .find(|c| find(c).is_none())
-                    .context("no free key id")?,
-            };
-            if let Some(k) = find(&id) {
-                let state = if k.retired_at.is_some() {
-                    "retired"
-                } else {
-                    "in use"
-                };
-                bail!("key id `{id}` is taken ({state}): key ids are never reused");
-            }
+            let id = new_key_id(id.as_deref(), all)?;
             config.keys.push(wit::SigningKey {
                 id: id.clone(),
                 secret: secret.clone(),
@@ -445,11 +430,7 @@ fn plan(
             Some(id)
         }
         Change::Retire(id) => {
-            match find(id) {
-                None => bail!("no key `{id}`"),
-                Some(k) if k.retired_at.is_some() => bail!("key `{id}` is already retired"),
-                Some(_) => {}
-            }
+            live_key(id, all)?;
             if config.signing_key_id == *id {
                 bail!(
                     "key `{id}` signs new tokens: switch signing to another key first (`forge-authz keys sign-with ID`)"
@@ -462,13 +443,7 @@ fn plan(
             Some(id.clone())
         }
         Change::SignWith(id) => {
-            match find(id) {
-                None => bail!("no key `{id}`"),
-                Some(k) if k.retired_at.is_some() => {
-                    bail!("key `{id}` is retired: it can no longer sign")
-                }
-                Some(_) => {}
-            }
+            live_key(id, all)?;
             if config.signing_key_id == *id {
                 return Ok(unchanged(config, options, Some(id.clone())));
             }
@@ -492,6 +467,36 @@ fn plan(
         key,
         changed: true,
     })
+}
+
+/// The id of a new key: `wanted`, or the first free `k<N>`; never one used before.
+fn new_key_id(wanted: Option<&str>, all: &[KeyRow]) -> anyhow::Result<String> {
+    let find = |id: &str| all.iter().find(|k| k.id == id);
+    let id = match wanted {
+        Some(id) => id.to_owned(),
+        None => (1..)
+            .map(|n| format!("k{n}"))
+            .find(|c| find(c).is_none())
+            .context("no free key id")?,
+    };
+    if let Some(k) = find(&id) {
+        let state = if k.retired_at.is_some() {
+            "retired"
+        } else {
+            "in use"
+        };
+        bail!("key id `{id}` is taken ({state}): key ids are never reused");
+    }
+    Ok(id)
+}
+
+/// `Ok` when `id` names a key that is not retired.
+fn live_key(id: &str, all: &[KeyRow]) -> anyhow::Result<()> {
+    match all.iter().find(|k| k.id == id) {
+        None => bail!("no key `{id}`"),
+        Some(k) if k.retired_at.is_some() => bail!("key `{id}` is retired"),
+        Some(_) => Ok(()),
+    }
 }
 
 fn unchanged(config: wit::Config, options: OptionsDef, key: Option<String>) -> Plan {
