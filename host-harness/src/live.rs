@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::facts::{FactSource, Gathered};
 use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy};
@@ -52,6 +52,20 @@ pub struct LivePolicy {
     shadow: RwLock<Option<Arc<Published>>>,
     shadow_generation: AtomicU64,
     limits: Limits,
+    /// Held by every publisher (reload, fleet swaps, configuration swaps, shadow,
+    /// promote) from reading the published configuration to publishing: a module is
+    /// always checked with the configuration it is published with, and a configuration
+    /// with the module it runs on. Readers never take it.
+    publisher: Mutex<()>,
+}
+
+/// A configuration published by [`LivePolicy::swap_config`].
+#[derive(Debug)]
+pub struct ConfigSwap {
+    /// The new generation (workers rebuild their instances with the new configuration).
+    pub generation: u64,
+    /// The shadow module refused the new configuration and was stopped (why).
+    pub shadow_refused: Option<Refused>,
 }
 
 /// Why a candidate was refused.
@@ -78,6 +92,7 @@ impl LivePolicy {
             shadow: RwLock::new(None),
             shadow_generation: AtomicU64::new(0),
             limits,
+            publisher: Mutex::new(()),
         })
     }
 
@@ -94,6 +109,7 @@ impl LivePolicy {
             shadow: RwLock::new(None),
             shadow_generation: AtomicU64::new(0),
             limits,
+            publisher: Mutex::new(()),
         }
     }
 
@@ -107,13 +123,22 @@ impl LivePolicy {
         self.shadow_generation.load(Ordering::Acquire)
     }
 
+    /// The publisher lock (a poisoned lock only means a panic elsewhere mid-publication:
+    /// every publication is one pointer store, so what is published is whole).
+    fn publishing(&self) -> MutexGuard<'_, ()> {
+        self.publisher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Check a candidate and run it in shadow beside the live module (`None`: stop).
     pub fn set_shadow(&self, path: Option<&Path>) -> Result<u64, Refused> {
+        let _publishing = self.publishing();
         let module = match path {
             Some(path) => Some(check(path, &self.current().config, self.limits)?),
             None => None,
         };
-        Ok(self.shadow_checked(module))
+        Ok(self.put_shadow(module))
     }
 
     /// The per-call limits candidates are checked with.
@@ -123,6 +148,19 @@ impl LivePolicy {
 
     /// Run an already-checked module in shadow (`None`: stop). Returns the generation.
     pub fn shadow_checked(&self, module: Option<PolicyModule>) -> u64 {
+        let _publishing = self.publishing();
+        self.put_shadow(module)
+    }
+
+    /// Check `bytes` (a fleet publication; `source` names it) with the published
+    /// configuration and run it in shadow.
+    pub fn shadow_bytes(&self, bytes: &[u8], source: PathBuf) -> Result<u64, Refused> {
+        let _publishing = self.publishing();
+        let module = check_bytes(bytes, source, &self.current().config, self.limits)?;
+        Ok(self.put_shadow(Some(module)))
+    }
+
+    fn put_shadow(&self, module: Option<PolicyModule>) -> u64 {
         let config = self.current().config.clone();
         let next = module.map(|module| {
             Arc::new(Published {
@@ -138,22 +176,16 @@ impl LivePolicy {
         generation
     }
 
-    /// Publish the shadow candidate as the live module (it passed its checks when it was
-    /// set). `Err` when there is no shadow.
+    /// Publish the shadow candidate as the live module (it passed its checks with the
+    /// published configuration when it was set, or when that configuration was
+    /// published). `Err` when there is no shadow.
     pub fn promote(&self) -> Result<u64, Refused> {
+        let _publishing = self.publishing();
         let shadow = self
             .shadow()
             .ok_or_else(|| Refused("no shadow module to promote".into()))?;
-        let mut guard = write(&self.current);
-        let generation = guard.generation + 1;
-        *guard = Arc::new(Published {
-            module: shadow.module.clone(),
-            config: shadow.config.clone(),
-            generation,
-        });
-        self.generation.store(generation, Ordering::Release);
-        drop(guard);
-        let _ = self.set_shadow(None);
+        let generation = self.put_live(shadow.module.clone(), shadow.config.clone());
+        self.put_shadow(None);
         Ok(generation)
     }
 
@@ -167,15 +199,62 @@ impl LivePolicy {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Check a candidate and publish it. `Err`: refused, the old module keeps serving.
+    /// Check a candidate with the published configuration and publish it. `Err`:
+    /// refused, the old module keeps serving.
     pub fn reload(&self, path: &Path) -> Result<u64, Refused> {
-        let module = check(path, &self.current().config, self.limits)?;
-        Ok(self.publish_checked(module))
+        let _publishing = self.publishing();
+        let config = self.current().config.clone();
+        let module = check(path, &config, self.limits)?;
+        Ok(self.put_live(module, config))
     }
 
-    /// Publish an already-checked module (see [`check_bytes`]). Returns the generation.
-    pub fn publish_checked(&self, module: PolicyModule) -> u64 {
+    /// [`LivePolicy::reload`] for a module's bytes (a fleet publication; `source` names
+    /// it in status).
+    pub fn reload_bytes(&self, bytes: &[u8], source: PathBuf) -> Result<u64, Refused> {
+        let _publishing = self.publishing();
         let config = self.current().config.clone();
+        let module = check_bytes(bytes, source, &config, self.limits)?;
+        Ok(self.put_live(module, config))
+    }
+
+    /// Publish an already-checked module (see [`check_bytes`]) with the published
+    /// configuration. Returns the generation.
+    pub fn publish_checked(&self, module: PolicyModule) -> u64 {
+        let _publishing = self.publishing();
+        let config = self.current().config.clone();
+        self.put_live(module, config)
+    }
+
+    /// Check a new configuration (keys, signing key, options) with the live module — an
+    /// authorizer must be created with it and give the known answers — and publish the
+    /// module with it; a new generation, so every worker rebuilds its instance (and what
+    /// the instance derived from the keys). A shadow module is checked with it too and
+    /// keeps running with it, or is stopped. `Err`: refused, the old configuration keeps
+    /// serving.
+    pub fn swap_config(&self, config: wit::Config) -> Result<ConfigSwap, Refused> {
+        let _publishing = self.publishing();
+        let live = self.current();
+        check_module(&live.module, &config)?;
+        let generation = self.put_live(live.module.clone(), config.clone());
+        let mut shadow_refused = None;
+        if let Some(shadow) = self.shadow() {
+            match check_module(&shadow.module, &config) {
+                Ok(()) => {
+                    self.put_shadow(Some(shadow.module.clone()));
+                }
+                Err(e) => {
+                    self.put_shadow(None);
+                    shadow_refused = Some(e);
+                }
+            }
+        }
+        Ok(ConfigSwap {
+            generation,
+            shadow_refused,
+        })
+    }
+
+    fn put_live(&self, module: PolicyModule, config: wit::Config) -> u64 {
         let mut guard = write(&self.current);
         let generation = guard.generation + 1;
         *guard = Arc::new(Published {
@@ -284,12 +363,21 @@ fn verify(
         crate::serve::log::event("module-refused", &[("cause", &format!("{e:#}"))]);
         Refused("not a loadable forge:authz policy component".into())
     })?;
+    check_module(&module, config)?;
+    Ok(module)
+}
+
+/// Check a loaded module with a configuration: an authorizer is created with it (the
+/// policy may refuse it: no keys, a weak key, an unknown signing key…) and gives the
+/// known answers. What a host does before serving a module or a configuration, and what
+/// `keys` / `options` do before writing a change.
+pub fn check_module(module: &PolicyModule, config: &wit::Config) -> Result<(), Refused> {
     let mut p = module
         .authorizer(config.clone())
         .map_err(|e| Refused(e.to_string()))?
         .map_err(|e| Refused(format!("configuration refused: {}", e.describe())))?;
-    known_answers(&mut p).map_err(|e| Refused(format!("known-answer check failed: {e}")))?;
-    Ok(module)
+    known_answers(&mut p, &config.options)
+        .map_err(|e| Refused(format!("known-answer check failed: {e}")))
 }
 
 /// The facts of the known answers: one user, one public and one private repository of
@@ -353,8 +441,10 @@ impl crate::facts::FactSource for KnownFacts {
 
 /// Built-in known answers every sound policy gives: they catch a module that loads but
 /// decides wrongly (an allow-everything build, a swapped reason table) before it serves.
-pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
+/// The known token is minted with a lifetime `options` allow (an hour when they do).
+pub fn known_answers(p: &mut dyn Policy, options: &wit::Options) -> Result<(), String> {
     const NOW: i64 = 1_767_225_600;
+    let lifetime = 3600_i64.max(options.min_lifetime).min(options.max_lifetime);
     let issued = p
         .issue(&wit::IssueRequest {
             owner: "kat-alice".into(),
@@ -362,7 +452,7 @@ pub fn known_answers(p: &mut dyn Policy) -> Result<(), String> {
             scopes: vec!["read:repository".into()],
             repositories: vec![],
             owners: vec![],
-            expires: Some(NOW + 3600),
+            expires: Some(NOW.saturating_add(lifetime)),
             now: NOW,
             creator: wit::Actor::Session(wit::Account {
                 name: "kat-alice".into(),

@@ -446,7 +446,7 @@ fn import_export_round_trip_and_no_secrets(b: Backend) {
     );
     assert_eq!(
         Store::open(db.as_str()).unwrap().schema_version().unwrap(),
-        3
+        forge_authz_host::store::schema::VERSION
     );
     std::fs::remove_dir_all(dir).ok();
 }
@@ -898,11 +898,25 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
         .unwrap();
         s.execute_sql("ALTER TABLE tokens DROP COLUMN secret_kind")
             .unwrap();
+        // And what version 4 added (issue 19 item 3: versioned configuration).
+        for undo in [
+            "DROP TABLE config_history",
+            "ALTER TABLE keys DROP COLUMN added_at",
+            "ALTER TABLE keys DROP COLUMN added_by",
+            "ALTER TABLE keys DROP COLUMN retired_at",
+            "ALTER TABLE keys DROP COLUMN retired_by",
+            "ALTER TABLE policy_hosts DROP COLUMN config_version",
+        ] {
+            s.execute_sql(undo).unwrap();
+        }
         s.execute_sql(set_version).unwrap();
     }
     // Any write command migrates (as `init-db` would); the token still pulls.
     let mut s = Store::open(d).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        forge_authz_host::store::schema::VERSION
+    );
     drop(s);
     let request = |secret: &str| {
         format!(

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use super::keys::{ActorArgs, check_config, local_module, policy_modules};
 use super::table::{print_table, utc};
-use super::{DbArgs, JsonArgs};
+use super::{DbArgs, JsonArgs, PolicyArgs};
 use crate::cidr::Cidr;
-use crate::policy::{Limits, WasmPolicy};
+use crate::policy::{Limits, PolicyModule, WasmPolicy};
 use crate::store::{HistoryFilter, Location, Store};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
@@ -30,6 +31,9 @@ pub struct InitDbArgs {
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
+    /// Who creates it (recorded in the configuration's history).
+    #[command(flatten)]
+    pub actor: ActorArgs,
     /// Import this world fixture (default: sample users and repositories, fresh key).
     #[arg(long)]
     pub world: Option<PathBuf>,
@@ -41,6 +45,9 @@ pub struct ImportArgs {
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
+    /// Who imports (recorded in the configuration's history).
+    #[command(flatten)]
+    pub actor: ActorArgs,
     /// World fixture to import.
     #[arg(long)]
     pub world: PathBuf,
@@ -128,10 +135,20 @@ pub fn init(a: InitArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// Check a world's keys and options with `modules` (the policy), as any configuration
+/// change is checked before it is written.
+fn check_world(modules: &[(String, PolicyModule)], w: &World) -> anyhow::Result<()> {
+    crate::store::config::check_options(&w.options)
+        .map_err(|e| anyhow::anyhow!("the world's options: {e}"))?;
+    check_config(modules, &w.config()?)
+        .map_err(|e| anyhow::anyhow!("the world's keys and options are refused by the policy: {e}"))
+}
+
 /// `forge-authz init-db`
-pub fn init_db(a: InitDbArgs) -> anyhow::Result<u8> {
+pub fn init_db(p: &PolicyArgs, a: InitDbArgs) -> anyhow::Result<u8> {
     let InitDbArgs {
         db: DbArgs { db },
+        actor: ActorArgs { actor },
         world,
     } = a;
     // Never over an existing store: a file that exists, or a database already holding
@@ -147,20 +164,25 @@ pub fn init_db(a: InitDbArgs) -> anyhow::Result<u8> {
         Some(p) => World::load(&p)?,
         None => sample_world()?,
     };
+    // Checked before the store is created: a refused world leaves nothing behind.
+    check_world(&[local_module(p)?], &w)?;
     let mut store = open_store(&db)?;
-    store.import_world(&w)?;
+    store.import_world_as(&w, &actor)?;
     eprintln!("created {db} (schema {})", store.schema_version()?);
     Ok(0)
 }
 
 /// `forge-authz import`
-pub fn import(a: ImportArgs) -> anyhow::Result<u8> {
+pub fn import(p: &PolicyArgs, a: ImportArgs) -> anyhow::Result<u8> {
     let ImportArgs {
         db: DbArgs { db },
+        actor: ActorArgs { actor },
         world,
     } = a;
     let w = World::load(&world)?;
-    open_store(&db)?.import_world(&w)?;
+    let mut store = open_store(&db)?;
+    check_world(&policy_modules(p, &mut store)?, &w)?;
+    store.import_world_as(&w, &actor)?;
     eprintln!("imported {} into {db}", world.display());
     Ok(0)
 }

@@ -98,10 +98,16 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     let mut store = super::db::open_store(&a.db.db)?;
     let state = modules::state(store.conn())?;
     let hosts = modules::hosts(store.conn()).context("reading host reports")?;
+    let config = crate::store::config::history(store.conn(), 1)?;
+    let last = config.first();
     if a.out.json {
         outln!(
             "{}",
-            serde_json::json!({"published": state, "hosts": hosts})
+            serde_json::json!({
+                "published": state,
+                "config": {"version": last.map_or(0, |e| e.version), "last_change": last},
+                "hosts": hosts,
+            })
         );
         return Ok(0);
     }
@@ -111,6 +117,16 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     };
     outln!("live:   {}", show(&state.live));
     outln!("shadow: {}", show(&state.shadow));
+    match last {
+        Some(e) => outln!(
+            "config: version {} ({} by {} at {})",
+            e.version,
+            e.action,
+            e.actor,
+            utc(e.at)
+        ),
+        None => outln!("config: version 0"),
+    }
     let rows: Vec<Vec<String>> = hosts
         .iter()
         .map(|h| {
@@ -119,6 +135,7 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
                 h.live_version.map_or("local".into(), |v| v.to_string()),
                 h.live_sha256.clone().unwrap_or_default(),
                 h.shadow_version.map_or("-".into(), |v| v.to_string()),
+                h.config_version.map_or("-".into(), |v| v.to_string()),
                 h.state.clone(),
                 utc(h.seen_at),
                 h.detail.clone().unwrap_or_default(),
@@ -127,7 +144,7 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
         .collect();
     print_table(
         &[
-            "HOST", "LIVE", "SHA256", "SHADOW", "STATE", "SEEN", "DETAIL",
+            "HOST", "LIVE", "SHA256", "SHADOW", "CONFIG", "STATE", "SEEN", "DETAIL",
         ],
         &rows,
     );

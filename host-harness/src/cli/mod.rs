@@ -9,6 +9,7 @@
 //!   `promote`, the internal `hook`);
 //! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
 //! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
+//! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ macro_rules! outln {
 
 pub mod db;
 pub mod fleet;
+pub mod keys;
 pub mod policy;
 pub mod serve;
 pub mod ssh;
@@ -130,6 +132,12 @@ pub enum Command {
     Publish(fleet::PublishArgs),
     /// What is published and what each host runs.
     Fleet(fleet::FleetArgs),
+    /// Signing keys: add, retire, switch signing, list (never a secret). Each change is
+    /// checked with the policy, then applied by every host within its poll.
+    Keys(keys::KeysArgs),
+    /// Policy options: show, set. Each change is checked with the policy, then applied
+    /// by every host within its poll.
+    Options(keys::OptionsArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -142,8 +150,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Scopes { action } => policy::scopes(p, action),
         Command::Inspect(a) => policy::inspect(p, a),
         Command::Demo => policy::demo(p),
-        Command::InitDb(a) => db::init_db(a),
-        Command::Import(a) => db::import(a),
+        Command::InitDb(a) => db::init_db(p, a),
+        Command::Import(a) => db::import(p, a),
         Command::Export(a) => db::export(a),
         Command::Token(a) => token::token_command(p, a),
         Command::History(a) => db::history(a),
@@ -160,6 +168,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::BulkImport(a) => db::bulk_import(a),
         Command::Publish(a) => fleet::publish(p, a),
         Command::Fleet(a) => fleet::fleet(a),
+        Command::Keys(a) => keys::keys(p, a),
+        Command::Options(a) => keys::options(p, a),
     }
 }
 

@@ -58,7 +58,9 @@ pub struct ServeArgs {
     /// This host's id in the fleet's module reports (default: `hostname/listen`).
     #[arg(long)]
     pub host_id: Option<String>,
-    /// Seconds between polls of the store for a newly published module version.
+    /// Seconds between polls of the store for a newly published module version or a
+    /// new configuration version (keys, options); at least 1 (0 counts as 1). Over
+    /// PostgreSQL a `NOTIFY` wakes the server at once.
     #[arg(long, default_value_t = 2)]
     pub fleet_poll: u64,
     /// Log records: `text` or `json` (JSON lines).

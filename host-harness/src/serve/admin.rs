@@ -84,6 +84,10 @@ impl Modules {
 }
 
 fn reload(shared: &Shared, modules: &Modules, module: Option<&str>) -> serde_json::Value {
+    // The module is checked and published with the store's current keys and options,
+    // even between two polls of the fleet watcher (a store that cannot be read leaves
+    // the configuration running).
+    super::fleet::sync_config(shared);
     let path = match module {
         None => crate::live::source_of(&shared.live.current()),
         Some(name) => match modules.resolve(name) {
@@ -131,6 +135,8 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
                 "policy_failures": c.failures.load(Ordering::Relaxed),
                 "reloads": c.reloads.load(Ordering::Relaxed),
                 "refused_reloads": c.refused_reloads.load(Ordering::Relaxed),
+                "config_swaps": c.config_swaps.load(Ordering::Relaxed),
+                "refused_config_swaps": c.refused_config_swaps.load(Ordering::Relaxed),
                 "refused_connections": c.refused_connections.load(Ordering::Relaxed),
                 "shadow": shared.live.shadow().map(|s| crate::live::source_of(&s)),
                 "shadow_requests": c.shadow_requests.load(Ordering::Relaxed),

@@ -27,6 +27,10 @@ pub struct Counters {
     pub(crate) failures: AtomicU64,
     pub(crate) reloads: AtomicU64,
     pub(crate) refused_reloads: AtomicU64,
+    /// Configurations (keys, options) published from the store.
+    pub(crate) config_swaps: AtomicU64,
+    /// Configurations refused (also counted in `refused_reloads`: a refused swap).
+    pub(crate) refused_config_swaps: AtomicU64,
     pub(crate) shadow_requests: AtomicU64,
     pub(crate) shadow_differences: AtomicU64,
     pub(crate) refused_connections: AtomicU64,
@@ -74,6 +78,8 @@ pub struct Shared {
     pub pushes: Mutex<HashMap<String, PushContext>>,
     /// What this host runs from the fleet's publications.
     pub fleet: Mutex<super::fleet::FleetView>,
+    /// The fleet watcher's store connection: one poll at a time (see `fleet::sync`).
+    pub(crate) fleet_store: Mutex<Option<Store>>,
     pool: Mutex<Vec<WorkerCtx>>,
 }
 
@@ -93,6 +99,7 @@ impl Shared {
             counters: Counters::default(),
             pushes: Mutex::new(HashMap::new()),
             fleet: Mutex::new(super::fleet::FleetView::default()),
+            fleet_store: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
         }
     }

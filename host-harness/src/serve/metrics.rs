@@ -414,9 +414,34 @@ pub fn render(shared: &Shared) -> String {
     counter(
         &mut out,
         "forge_authz_module_swaps_refused_total",
-        "Reloads refused (the candidate failed its checks or could not be read).",
+        "Swaps refused: a reload, a fleet module or a configuration that failed its checks \
+         or could not be read.",
         &c.refused_reloads,
     );
+    counter(
+        &mut out,
+        "forge_authz_config_swaps_total",
+        "Configurations (keys, signing key, options) published from the store.",
+        &c.config_swaps,
+    );
+    counter(
+        &mut out,
+        "forge_authz_config_swaps_refused_total",
+        "Configurations refused: the running module did not accept them, or they could \
+         not be read.",
+        &c.refused_config_swaps,
+    );
+    let config_version = match shared.fleet.lock() {
+        Ok(v) => v.config_version,
+        Err(p) => p.into_inner().config_version,
+    };
+    head(
+        &mut out,
+        "forge_authz_config_version",
+        "gauge",
+        "The configuration version (keys, signing key, options) this host runs.",
+    );
+    let _ = writeln!(out, "forge_authz_config_version {config_version}");
     counter(
         &mut out,
         "forge_authz_shadow_requests_total",
@@ -730,5 +755,15 @@ mod tests {
                 .any(|s| s.2 == 1.0 && s.1 == vec![("route".to_string(), "auth".to_string())])
         );
         assert!(find("forge_authz_shadow_module_info").is_empty());
+        // issue 19 item 3: the configuration a host runs, and its refused swaps.
+        let version = find("forge_authz_config_version");
+        assert_eq!(version.len(), 1);
+        assert_eq!(version[0].2, 0.0, "no configuration version applied yet");
+        for name in [
+            "forge_authz_config_swaps_total",
+            "forge_authz_config_swaps_refused_total",
+        ] {
+            assert_eq!(find(name).len(), 1, "{name}");
+        }
     }
 }

@@ -98,7 +98,8 @@ pub struct ServeConfig {
     pub grace: Duration,
     /// This host's id in the fleet's `policy_hosts` (default: `hostname/listen`).
     pub host_id: Option<String>,
-    /// How often the publication log is polled for a new module version.
+    /// How often the publication log and the configuration version are polled (at least
+    /// a second; over PostgreSQL a `NOTIFY` wakes the poller at once).
     pub fleet_poll: Duration,
     /// Address of the metrics listener (`GET /metrics`); `None`: metrics are not served.
     /// Metrics reveal traffic patterns: never the public listener's address.
@@ -227,7 +228,9 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Every store statement's duration feeds the store-latency histogram.
     crate::store::sql::observe_queries(metrics::observe_store_query);
     // Migrations run here, once; request handlers only ever open read-only connections.
+    // The store's current configuration; the fleet watcher follows its later versions.
     let settings = Store::open(&config.db)?.settings()?;
+    let config_version = settings.version;
     let live = Arc::new(
         LivePolicy::start(&config.policy, settings.config, config.limits)
             .map_err(|e| anyhow::anyhow!("the policy module was refused: {e}"))?,
@@ -239,14 +242,19 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
             true,
         ),
     };
-    let result = serve_in(&config, &state, live);
+    let result = serve_in(&config, &state, live, config_version);
     if ours {
         let _ = std::fs::remove_dir_all(&state);
     }
     result
 }
 
-fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow::Result<()> {
+fn serve_in(
+    config: &ServeConfig,
+    state: &Path,
+    live: Arc<LivePolicy>,
+    config_version: i64,
+) -> anyhow::Result<()> {
     let hooks = state.join("hooks");
     if hooks.exists() {
         std::fs::remove_dir_all(&hooks)?;
@@ -266,17 +274,13 @@ fn serve_in(config: &ServeConfig, state: &Path, live: Arc<LivePolicy>) -> anyhow
         let shared = shared.clone();
         std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));
     }
-    // The fleet's module version, applied before the first request, then polled.
+    // The fleet's module version and configuration, applied before the first request,
+    // then polled (always: there is no server that does not follow its store).
     let host_id = config.host_id.clone().unwrap_or_else(|| {
         let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}/{}", name.trim(), config.listen)
     });
-    let mut watcher = fleet::Watcher::new(
-        shared.clone(),
-        shared.db.clone(),
-        host_id,
-        config.fleet_poll,
-    );
+    let watcher = fleet::Watcher::new(shared.clone(), host_id, config.fleet_poll, config_version);
     watcher.sync();
     std::thread::spawn(move || watcher.run());
     let modules = admin::Modules {

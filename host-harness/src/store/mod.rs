@@ -12,6 +12,7 @@
 //! decided by the policy module (`crate::lifecycle`).
 
 pub mod bulk;
+pub mod config;
 pub mod facts;
 pub mod modules;
 pub mod schema;
@@ -553,6 +554,8 @@ pub struct Settings {
     pub config: wit::Config,
     /// A fixed clock (tests, demos); None: the system clock.
     pub now: Option<i64>,
+    /// The configuration's version (`config::head`; 0: none recorded).
+    pub version: i64,
 }
 
 impl Settings {
@@ -713,7 +716,13 @@ impl Store {
                     if version < 2 {
                         self.conn.batch(&schema::v2(dialect))?;
                     }
-                    self.conn.batch(schema::V3)?;
+                    if version < 3 {
+                        self.conn.batch(schema::V3)?;
+                    }
+                    if version < 4 {
+                        self.conn.batch(&schema::v4(dialect))?;
+                        config::record_migration(&mut self.conn)?;
+                    }
                     self.conn.execute("DELETE FROM forge_authz_schema", &[])?;
                     self.conn.execute(
                         "INSERT INTO forge_authz_schema (version) VALUES ($1)",
@@ -752,6 +761,11 @@ impl Store {
             tx.batch(schema::V3)
                 .context("schema migration 3 (token secret kinds)")?;
         }
+        if version < 4 {
+            tx.batch(&schema::v4(dialect))
+                .context("schema migration 4 (versioned configuration)")?;
+            config::record_migration(&mut tx)?;
+        }
         tx.batch(&format!("PRAGMA user_version = {}", schema::VERSION))?;
         tx.commit()
     }
@@ -774,9 +788,16 @@ impl Store {
         }
     }
 
-    /// Replace everything with a fixture's content (one transaction).
+    /// Replace everything with a fixture's content (one transaction), recorded as a
+    /// configuration change by `import`.
     pub fn import_world(&mut self, w: &World) -> anyhow::Result<()> {
+        self.import_world_as(w, "import")
+    }
+
+    /// [`Store::import_world`], recording `actor` as who replaced the configuration.
+    pub fn import_world_as(&mut self, w: &World, actor: &str) -> anyhow::Result<()> {
         w.validate()?;
+        let at = w.now.unwrap_or_else(crate::world::system_now);
         let mut tx = self.write()?;
         for t in [
             "DELETE FROM meta",
@@ -800,10 +821,17 @@ impl Store {
         }
         for (i, k) in w.keys.iter().enumerate() {
             tx.execute(
-                "INSERT INTO keys (ordinal, id, secret) VALUES ($1, $2, $3)",
-                &vals![i64::try_from(i)?, &k.id, &k.secret],
+                "INSERT INTO keys (ordinal, id, secret, added_at, added_by) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &vals![i64::try_from(i)?, &k.id, &k.secret, at, actor],
             )?;
         }
+        let detail = serde_json::json!({
+            "keys": w.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            "signing_key": &w.signing_key,
+            "options": &w.options,
+        });
+        config::record(&mut tx, "import", actor, at, None, &detail)?;
         for u in &w.users {
             put_user(&mut tx, u)?;
         }
@@ -842,28 +870,13 @@ impl Store {
         Ok((signing_key, options, now))
     }
 
-    /// The policy's configuration (keys, signing key, options) and the clock: what a
-    /// server reads once at start-up and a command once per run.
+    /// The policy's current configuration (keys not retired, signing key, options), its
+    /// version and the clock, read from one snapshot: what a command reads once per run
+    /// and a server at start-up (then it follows `config::head`, see `serve::fleet`).
     pub fn settings(&mut self) -> anyhow::Result<Settings> {
-        let (signing_key, options, now) = self.meta_fields()?;
-        let mut keys = Vec::new();
-        for r in self
-            .conn
-            .query("SELECT id, secret FROM keys ORDER BY ordinal", &[])?
-        {
-            let id = r.text(0)?;
-            let secret = hex::decode(r.text(1)?)
-                .with_context(|| format!("key `{id}`: secret is not hex"))?;
-            keys.push(wit::SigningKey { id, secret });
-        }
-        Ok(Settings {
-            config: wit::Config {
-                keys,
-                signing_key_id: signing_key,
-                options: options.to_wit(),
-            },
-            now,
-        })
+        config::read(&mut self.conn)?
+            .settings()
+            .map_err(anyhow::Error::msg)
     }
 
     /// Everything as a fixture (tokens included, history not). An operator's export:
@@ -872,7 +885,10 @@ impl Store {
         let (signing_key, options, now) = self.meta_fields()?;
         let c = &mut self.conn;
         let keys = c
-            .query("SELECT id, secret FROM keys ORDER BY ordinal", &[])?
+            .query(
+                "SELECT id, secret FROM keys WHERE retired_at IS NULL ORDER BY ordinal",
+                &[],
+            )?
             .iter()
             .map(|r| {
                 Ok(KeyDef {

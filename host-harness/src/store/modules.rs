@@ -53,6 +53,9 @@ pub struct HostRow {
     pub detail: Option<String>,
     /// Last report (Unix seconds).
     pub seen_at: i64,
+    /// The configuration version it runs (None: a host from before versioned
+    /// configuration).
+    pub config_version: Option<i64>,
 }
 
 /// The log's head: what hosts poll.
@@ -152,14 +155,19 @@ fn record(
          VALUES ($1, $2, $3, $4, $5)",
         &vals![role, version, action, by, now],
     )?;
-    // PostgreSQL hosts also LISTEN: the notification is delivered when this commits.
+    notify(conn)
+}
+
+/// Wake the hosts that listen (PostgreSQL: delivered when the transaction commits; SQLite
+/// hosts poll). Module publications and configuration changes share the channel.
+pub fn notify(conn: &mut Conn) -> anyhow::Result<()> {
     if conn.dialect() == super::Dialect::Postgres {
         conn.batch(&format!("NOTIFY {CHANNEL}"))?;
     }
     Ok(())
 }
 
-/// The PostgreSQL notification channel of new publications.
+/// The PostgreSQL notification channel of new publications and configuration versions.
 pub const CHANNEL: &str = "forge_authz_publications";
 
 /// A connection that waits for publication notifications (PostgreSQL only): hosts
@@ -290,10 +298,11 @@ pub fn promote(store: &mut Store, by: &str, now: i64) -> anyhow::Result<ModuleRe
 pub fn report(conn: &mut Conn, h: &HostRow) -> anyhow::Result<()> {
     conn.execute(
         "INSERT INTO policy_hosts (host, live_version, live_sha256, shadow_version, state, \
-         detail, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         detail, seen_at, config_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (host) DO UPDATE SET live_version = excluded.live_version, \
          live_sha256 = excluded.live_sha256, shadow_version = excluded.shadow_version, \
-         state = excluded.state, detail = excluded.detail, seen_at = excluded.seen_at",
+         state = excluded.state, detail = excluded.detail, seen_at = excluded.seen_at, \
+         config_version = excluded.config_version",
         &vals![
             &h.host,
             &h.live_version,
@@ -301,7 +310,8 @@ pub fn report(conn: &mut Conn, h: &HostRow) -> anyhow::Result<()> {
             &h.shadow_version,
             &h.state,
             &h.detail,
-            h.seen_at
+            h.seen_at,
+            &h.config_version
         ],
     )?;
     Ok(())
@@ -310,8 +320,8 @@ pub fn report(conn: &mut Conn, h: &HostRow) -> anyhow::Result<()> {
 /// Every host's last report.
 pub fn hosts(conn: &mut Conn) -> anyhow::Result<Vec<HostRow>> {
     conn.query(
-        "SELECT host, live_version, live_sha256, shadow_version, state, detail, seen_at \
-         FROM policy_hosts ORDER BY host",
+        "SELECT host, live_version, live_sha256, shadow_version, state, detail, seen_at, \
+         config_version FROM policy_hosts ORDER BY host",
         &[],
     )?
     .iter()
@@ -324,6 +334,7 @@ pub fn hosts(conn: &mut Conn) -> anyhow::Result<Vec<HostRow>> {
             state: r.text(4)?,
             detail: r.opt_text(5)?,
             seen_at: r.int(6)?,
+            config_version: r.opt_int(7)?,
         })
     })
     .collect()

@@ -14,12 +14,38 @@
 //! Version 1 (JSON documents per user and repository) is migrated in Rust
 //! (`migrate_v1`); PostgreSQL stores start at version 2. Version 3 (contract 0.4) says how
 //! each token record is bound to its secret (`secret_kind`: the HMAC tag for tokens minted
-//! since, SHA-256 of the secret for the records before, which keep working).
+//! since, SHA-256 of the secret for the records before, which keep working). Version 4
+//! (issue 19 item 3) versions the policy's configuration: keys are retired rather than
+//! deleted (who added and retired each, when), every change of keys, signing key or
+//! options is a row of `config_history` whose sequence number is the configuration's
+//! version (what every host polls), and each host reports the version it runs.
 
 use super::sql::Dialect;
 
 /// The current schema version.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
+
+/// Version 4: versioned configuration. A key's row stays when it is retired (its id is
+/// never reused); `config_history` is append-only, one row per change, never a secret.
+const V4: &str = "
+ALTER TABLE keys ADD COLUMN added_at {INT};
+ALTER TABLE keys ADD COLUMN added_by TEXT;
+ALTER TABLE keys ADD COLUMN retired_at {INT};
+ALTER TABLE keys ADD COLUMN retired_by TEXT;
+CREATE TABLE config_history (
+    version {SERIAL},
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at {INT} NOT NULL,
+    key_id TEXT,
+    detail TEXT NOT NULL);
+ALTER TABLE policy_hosts ADD COLUMN config_version {INT};
+";
+
+/// The version 4 migration's text for a dialect.
+pub fn v4(dialect: Dialect) -> String {
+    dialect_text(V4, dialect)
+}
 
 /// Version 3: the kind of digest in `tokens.secret_hash` (existing rows: SHA-256).
 pub const V3: &str = "
@@ -156,11 +182,15 @@ CREATE TABLE policy_hosts (
 
 /// The schema text for a dialect.
 pub fn v2(dialect: Dialect) -> String {
+    dialect_text(V2, dialect)
+}
+
+fn dialect_text(text: &str, dialect: Dialect) -> String {
     let (int, blob, serial) = match dialect {
         Dialect::Sqlite => ("INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
         Dialect::Postgres => ("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY"),
     };
-    V2.replace("{INT}", int)
+    text.replace("{INT}", int)
         .replace("{BLOB}", blob)
         .replace("{SERIAL}", serial)
 }

@@ -348,6 +348,23 @@ impl Conn {
             done: false,
         })
     }
+
+    /// Begin a read transaction that sees one snapshot (several statements reading one
+    /// consistent state, e.g. a configuration and its version): SQLite's deferred
+    /// transaction (WAL: the snapshot of its first read), PostgreSQL's REPEATABLE READ.
+    /// Dropped, it ends (rolls back: it wrote nothing).
+    pub fn snapshot(&mut self) -> anyhow::Result<Tx<'_>> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
+            Conn::Postgres(c, _) => {
+                c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+            }
+        }
+        Ok(Tx {
+            conn: self,
+            done: false,
+        })
+    }
 }
 
 fn pg_prepare(
