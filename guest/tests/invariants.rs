@@ -22,15 +22,12 @@
 
 mod support;
 
-use std::sync::LazyLock;
-
 use forge_authz_guest::policy::scope::{Category, ScopeSet};
 use forge_authz_guest::policy::{
-    AccountStatus, Actor, AuthorizeRequest, Authorizer, ChangeContext, ChildOutcome, ChildRequest,
-    CreationStep, Credential, Decision, Engine, GitAction, GitRequest, KeyKind, NamespaceFacts,
-    Options, ProtectedRef, Reason, RefAccess, RefChange, RefPermissions, RefUpdate,
-    RepositoryFacts, Request, RevokeScope, Role, RotateRequest, SecretDigest, Timestamp, TokenEdit,
-    TokenFacts, TokenRecord, UserFacts, Visibility,
+    AccountStatus, Actor, AuthorizeRequest, Authorizer, CreationStep, Credential, Decision, Engine,
+    GitAction, GitRequest, KeyKind, NamespaceFacts, ProtectedRef, Reason, RefAccess, RefChange,
+    RefPermissions, RefUpdate, RepositoryFacts, Request, Role, SecretDigest, Timestamp, TokenFacts,
+    TokenRecord, UserFacts, Visibility,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -315,11 +312,6 @@ fn has_access(access: &RefAccess, role: Role, user: Option<&str>) -> bool {
         }
         RefAccess::Nobody => false,
     }
-}
-
-/// A token record is live at `now`.
-fn live(r: &TokenRecord, now: Timestamp) -> bool {
-    r.revoked.is_none() && r.expires.is_none_or(|e| e > now)
 }
 
 /// What a restricted principal must never be granted: the admin powers. `None`: no admin
@@ -688,6 +680,40 @@ fn grantable_scope() -> impl Strategy<Value = &'static str> {
     )
 }
 
+/// The same prepared call with each thing the principal certainly cannot see answered as
+/// missing instead: each hidden batch target, the hidden repository, the hidden namespace.
+fn hidden_as_missing(prepared: &Prepared) -> Vec<(String, Prepared)> {
+    let mut variants: Vec<(String, Prepared)> = Vec::new();
+    if let Some(batch) = &prepared.gathered.batch {
+        for (n, (path, facts)) in batch.paths.iter().zip(&batch.answers).enumerate() {
+            if facts
+                .as_ref()
+                .is_some_and(|f| repository_hidden(prepared, path, f))
+            {
+                let mut missing = prepared.clone();
+                missing.gathered.batch.as_mut().unwrap().answers[n] = None;
+                variants.push((format!("batch target {path}"), missing));
+            }
+        }
+    } else if let Some(q) = prepared.gathered.query() {
+        if let (Some(path), Some(f)) = (&q.repository, prepared.gathered.repository())
+            && repository_hidden(prepared, path, f)
+        {
+            let mut p = prepared.clone();
+            p.gathered.answer_mut().unwrap().repository = None;
+            variants.push(("repository".into(), p));
+        }
+        if let (Some(name), Some(n)) = (&q.namespace, prepared.gathered.namespace())
+            && namespace_hidden(prepared, name, n)
+        {
+            let mut p = prepared.clone();
+            p.gathered.answer_mut().unwrap().namespace = None;
+            variants.push(("namespace".into(), p));
+        }
+    }
+    variants
+}
+
 /// The same request by anonymous, restricted to the given targets (API routes: the
 /// other target removed). `None`: the ask has no such form.
 fn anonymous_on(case: &Case, keep_repository: bool, keep_namespace: bool) -> Answer {
@@ -925,32 +951,7 @@ proptest! {
         let case = s.build();
         let prepared = case.prepared();
         let answer = run(case.authz(), &prepared);
-        let mut variants: Vec<(String, Prepared)> = Vec::new();
-        if let Some(batch) = &prepared.gathered.batch {
-            for (n, (path, facts)) in batch.paths.iter().zip(&batch.answers).enumerate() {
-                if facts.as_ref().is_some_and(|f| repository_hidden(&prepared, path, f)) {
-                    let mut missing = prepared.clone();
-                    missing.gathered.batch.as_mut().unwrap().answers[n] = None;
-                    variants.push((format!("batch target {path}"), missing));
-                }
-            }
-        } else if let Some(q) = prepared.gathered.query() {
-            if let (Some(path), Some(f)) = (&q.repository, prepared.gathered.repository())
-                && repository_hidden(&prepared, path, f)
-            {
-                let mut p = prepared.clone();
-                p.gathered.answer_mut().unwrap().repository = None;
-                variants.push(("repository".into(), p));
-            }
-            if let (Some(name), Some(n)) = (&q.namespace, prepared.gathered.namespace())
-                && namespace_hidden(&prepared, name, n)
-            {
-                let mut p = prepared.clone();
-                p.gathered.answer_mut().unwrap().namespace = None;
-                variants.push(("namespace".into(), p));
-            }
-        }
-        for (what, missing) in variants {
+        for (what, missing) in hidden_as_missing(&prepared) {
             let other = run(case.authz(), &missing);
             prop_assert!(
                 same_seen(&answer, &other),
@@ -1740,316 +1741,64 @@ fn over_ssh(ask: Ask) -> Ask {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Property 4: the token lifecycle.
-
-/// The policy for lifecycle sequences that may mint tokens which never expire.
-static AUTHZ_NO_EXPIRY: LazyLock<Authorizer> = LazyLock::new(|| {
-    let mut c = config(false);
-    c.options = Options {
-        require_expiry: false,
-        ..c.options
-    };
-    Authorizer::new(&c).unwrap()
-});
-
-/// One lifecycle operation (token indices are taken modulo the store's size).
-#[derive(Clone, Debug)]
-enum Op {
-    /// Mint by the owner's session, or by a stored token (`Actor::Token`).
-    Issue {
-        creator: Option<usize>,
-        scopes: Vec<&'static str>,
-        lifetime: Option<i64>,
-        bound: bool,
-    },
-    /// Derive a child.
-    Child {
-        parent: usize,
-        scopes: Vec<&'static str>,
-        lifetime: i64,
-        minimum: Option<i64>,
-    },
-    /// Rotate, with an explicit expiry (seconds from now) or the default.
-    Rotate { token: usize, expires: Option<i64> },
-    /// Edit scopes and/or expiry (`Some(None)`: never expires).
-    Edit {
-        token: usize,
-        scopes: Option<Vec<&'static str>>,
-        expires: Option<Option<i64>>,
-    },
-    /// Revoke a token (and children), or its rotation family.
-    Revoke { token: usize, family: bool },
-    /// Let time pass.
-    Advance(i64),
-}
-
-fn lifecycle_scopes() -> impl Strategy<Value = Vec<&'static str>> {
-    proptest::collection::vec(
-        prop_oneof![3 => select(REPOSITORY_SCOPES.to_vec()), 2 => select(VOCABULARY.to_vec())],
-        1..4,
-    )
-}
-
-fn lifetime() -> impl Strategy<Value = i64> {
-    prop_oneof![60i64..600, 600i64..86_400, 86_400i64..40_000_000]
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        2 => (
-            proptest::option::weighted(0.6, any::<usize>()),
-            lifecycle_scopes(),
-            proptest::option::weighted(0.85, lifetime()),
-            proptest::bool::weighted(0.2),
-        )
-            .prop_map(|(creator, scopes, lifetime, bound)| Op::Issue { creator, scopes, lifetime, bound }),
-        3 => (any::<usize>(), lifecycle_scopes(), lifetime(), proptest::option::of(0i64..100_000))
-            .prop_map(|(parent, scopes, lifetime, minimum)| Op::Child { parent, scopes, lifetime, minimum }),
-        2 => (any::<usize>(), proptest::option::of(lifetime()))
-            .prop_map(|(token, expires)| Op::Rotate { token, expires }),
-        3 => (
-            any::<usize>(),
-            proptest::option::of(lifecycle_scopes()),
-            proptest::option::of(proptest::option::weighted(0.85, lifetime())),
-        )
-            .prop_map(|(token, scopes, expires)| Op::Edit { token, scopes, expires }),
-        1 => (any::<usize>(), any::<bool>()).prop_map(|(token, family)| Op::Revoke { token, family }),
-        1 => prop_oneof![1i64..600, 600i64..100_000].prop_map(Op::Advance),
-    ]
-}
-
-/// Put records in the store as the host does (`host-harness/src/lifecycle.rs`): each
-/// returned record replaces the stored one with its id, or is added.
-fn put(store: &mut Vec<TokenRecord>, records: impl IntoIterator<Item = TokenRecord>) {
-    for r in records {
-        match store.iter_mut().find(|x| x.id == r.id) {
-            Some(x) => *x = r,
-            None => store.push(r),
-        }
-    }
-}
-
-/// Every live child within its parent: the parent is live, the child's scopes are
-/// within the parent's (`ScopeSet::excess_over`), it expires no later, and it still
-/// holds a permission.
-fn children_within_parents(store: &[TokenRecord], now: Timestamp) -> Result<(), String> {
-    for c in store.iter().filter(|c| live(c, now)) {
-        let Some(pid) = &c.parent else { continue };
-        let p = store
-            .iter()
-            .find(|p| &p.id == pid)
-            .ok_or_else(|| format!("live child {} has no parent record", c.id))?;
-        if !live(p, now) {
-            return Err(format!("live child {c:?} of a dead parent {p:?}"));
-        }
-        let cs = ScopeSet::parse(&c.scopes).map_err(|s| format!("child scope {s}"))?;
-        let ps = ScopeSet::parse(&p.scopes).map_err(|s| format!("parent scope {s}"))?;
-        if let Some(x) = cs.excess_over(&ps) {
-            return Err(format!("child {c:?} holds {x} beyond its parent {p:?}"));
-        }
-        if let Some(pe) = p.expires
-            && c.expires.is_none_or(|ce| ce > pe)
-        {
-            return Err(format!("child {c:?} outlives its parent {p:?}"));
-        }
-        if !cs.has_permission() {
-            return Err(format!("live child {c:?} holds no permission"));
-        }
-    }
-    Ok(())
-}
-
 proptest! {
     #![proptest_config(proptest_config())]
 
-    /// 4. A child never exceeds its parent — in scopes (`ScopeSet::excess_over`) or in
-    /// expiry — and a live child has a live parent and some permission, after any
-    /// sequence of lifecycle operations (issue by a session or a token, derive_child,
-    /// rotate parent or child, plan_edit of parent or child with scopes and/or expiry,
-    /// plan_revoke of a token or a family, time passing), each returned plan applied to
-    /// the store the way the host applies it.
+    /// 22 (issue 19). A trace is shown to the requester, so it conceals exactly what the
+    /// verdict conceals: with `explain`, every request about something the principal
+    /// certainly cannot see (a batch target, the repository, the namespace) answers —
+    /// decision, ref verdicts, effects and the whole explanation trace — exactly as the
+    /// same request when that thing does not exist.
     #[test]
-    fn children_stay_within_their_parents(
-        no_expiry in any::<bool>(),
-        site_admin in any::<bool>(),
-        roots in proptest::collection::vec((lifecycle_scopes(), any::<bool>(), proptest::option::weighted(0.8, lifetime())), 1..3),
-        ops in proptest::collection::vec(op(), 1..10),
-    ) {
-        let authz: &Authorizer = if no_expiry { &AUTHZ_NO_EXPIRY } else { &AUTHZ };
-        let owner = "alice";
-        let session = session_creator(
-            owner,
-            UserFacts {
-                status: AccountStatus::Active,
-                site_admin,
-                visibility: Visibility::Public,
-                organization: false,
-            },
-        );
-        let app = World {
-            accounts: vec![],
-            repos: vec![Repo {
-                owner: "alice",
-                name: "app",
-                private: false,
-                kind: forge_authz_guest::policy::RepositoryKind::Hosted,
-                archived: false,
-                collaborators: vec![],
-                protected_refs: vec![],
-                registrant: None,
-            }],
-            tokens: vec![],
-        };
-        let mut now = NOW;
-        let mut store: Vec<TokenRecord> = Vec::new();
-        let mut seed: u8 = 0;
-        let next = |seed: &mut u8| {
-            *seed = seed.wrapping_add(1);
-            entropy(*seed)
-        };
-        let names = |store: &[TokenRecord], now| {
-            store.iter().filter(|r| live(r, now)).map(|r| r.name.clone()).collect::<Vec<_>>()
-        };
-        for (i, (scopes, user_token, lifetime)) in roots.iter().enumerate() {
-            let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-            if *user_token {
-                scopes.push("user:token".into());
-            }
-            let mut r = issue_request(&app, owner, scopes, vec![], vec![], session.clone(), lifetime.map(|l| now + l));
-            r.name = format!("root{i}");
-            r.existing_names = names(&store, now);
-            if let Ok(t) = authz.issue(&r, Some(&next(&mut seed))) {
-                store.push(t.record);
-            }
+    fn hidden_is_explained_as_missing(s in scenario()) {
+        let mut case = s.build();
+        case.explain = true;
+        let prepared = case.prepared();
+        let answer = run(case.authz(), &prepared);
+        for (what, missing) in hidden_as_missing(&prepared) {
+            let other = run(case.authz(), &missing);
+            prop_assert_eq!(
+                &answer, &other,
+                "hidden {} explained otherwise than missing; input {:?}", what, prepared
+            );
         }
-        let mut log: Vec<String> = Vec::new();
-        for (n, op) in ops.iter().enumerate() {
-            let ctx = ChangeContext { actor: session.clone(), ip: None, now };
-            let pick = |i: &usize| store.get(i % store.len().max(1)).cloned();
-            let outcome: String = match op {
-                Op::Issue { creator, scopes, lifetime, bound } => {
-                    let creator = match creator {
-                        None => Some(session.clone()),
-                        Some(i) => pick(i).map(Actor::Token),
-                    };
-                    match creator {
-                        None => "no creator".into(),
-                        Some(creator) => {
-                            let mut r = issue_request(
-                                &app,
-                                owner,
-                                scopes.iter().map(|s| s.to_string()).collect(),
-                                if *bound { vec!["alice/app".into()] } else { vec![] },
-                                vec![],
-                                creator,
-                                lifetime.map(|l| now + l),
-                            );
-                            r.now = now;
-                            r.name = format!("t{n}");
-                            r.existing_names = names(&store, now);
-                            match authz.issue(&r, Some(&next(&mut seed))) {
-                                Ok(t) => {
-                                    let s = format!("issued {:?}", t.record);
-                                    store.push(t.record);
-                                    s
-                                }
-                                Err(e) => format!("{e:?}"),
-                            }
-                        }
-                    }
+    }
+
+    /// 23 (issue 19). A token that was rotated away, presented again, revokes its whole
+    /// rotation family through every request kind (GitLab, reference §5.2): every
+    /// decision of a git, creation or API request and of each batch target, and the
+    /// answer to `ref-permissions`, asks the host to revoke the family — unless the
+    /// request itself is malformed (refused before any credential is looked at).
+    #[test]
+    fn a_rotated_away_token_revokes_its_family_through_every_request_kind(
+        s in scenario_of(live_token(), token_credential(), any_ask()),
+    ) {
+        let case = changed(&s.build(), &s, &Change::Revoke { rotated: true });
+        let answer = case.answer();
+        let asks = |reason: Reason, effects: &forge_authz_guest::policy::Effects| {
+            reason == Reason::RequestInvalid || effects.revoke_family
+        };
+        match &answer {
+            Answer::One(d) => prop_assert!(asks(d.reason, &d.effects), "{:?}", d),
+            Answer::Batch(ds) => {
+                for d in ds {
+                    prop_assert!(asks(d.reason, &d.effects), "{:?}", d);
                 }
-                Op::Child { parent, scopes, lifetime, minimum } => match pick(parent) {
-                    None => "no parent".into(),
-                    Some(parent) => {
-                        let existing_children = store
-                            .iter()
-                            .filter(|r| r.parent.as_deref() == Some(parent.id.as_str()) && live(r, now))
-                            .cloned()
-                            .collect();
-                        let request = ChildRequest {
-                            parent,
-                            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                            lifetime: *lifetime,
-                            minimum_lifetime: *minimum,
-                            existing_children,
-                            context: ctx.clone(),
-                        };
-                        match authz.derive_child(&request, Some(&next(&mut seed))) {
-                            Ok(ChildOutcome::Minted(t)) => {
-                                let s = format!("child {:?}", t.record);
-                                store.push(t.record);
-                                s
-                            }
-                            Ok(ChildOutcome::Reuse(r)) => format!("reuse {}", r.id),
-                            Err(e) => format!("{e:?}"),
-                        }
-                    }
-                },
-                Op::Rotate { token, expires } => match pick(token) {
-                    None => "nothing".into(),
-                    Some(old) => {
-                        let request = RotateRequest {
-                            old,
-                            expires: expires.map(|e| now + e),
-                            records: store.clone(),
-                            context: ctx.clone(),
-                        };
-                        match authz.rotate(&request, Some(&next(&mut seed))) {
-                            Ok(rot) => {
-                                let s = format!("rotated {} -> {:?}", rot.old.id, rot.new.record);
-                                put(&mut store, [rot.old, rot.new.record]);
-                                put(&mut store, rot.revoked_children);
-                                s
-                            }
-                            Err(e) => format!("{e:?}"),
-                        }
-                    }
-                },
-                Op::Edit { token, scopes, expires } => match pick(token) {
-                    None => "nothing".into(),
-                    Some(t) => {
-                        let edit = TokenEdit {
-                            name: None,
-                            scopes: scopes.as_ref().map(|s| s.iter().map(|x| x.to_string()).collect()),
-                            expires: expires.map(|e| e.map(|l| now + l)),
-                        };
-                        match authz.plan_edit(&t.id, &edit, &store, &ctx) {
-                            Ok(plan) => {
-                                let s = format!("edited {:?}", plan.updates);
-                                put(&mut store, plan.updates);
-                                s
-                            }
-                            Err(e) => format!("{e:?}"),
-                        }
-                    }
-                },
-                Op::Revoke { token, family } => match pick(token) {
-                    None => "nothing".into(),
-                    Some(t) => {
-                        let scope = if *family { RevokeScope::Family } else { RevokeScope::Token };
-                        match authz.plan_revoke(&t.id, scope, &store, &ctx) {
-                            Ok(plan) => {
-                                let s = format!("revoked {:?}", plan.updates.iter().map(|r| &r.id).collect::<Vec<_>>());
-                                put(&mut store, plan.updates);
-                                s
-                            }
-                            Err(e) => format!("{e:?}"),
-                        }
-                    }
-                },
-                Op::Advance(s) => {
-                    now += s;
-                    format!("now {now}")
-                }
-            };
-            log.push(format!("{op:?} => {outcome}"));
-            if let Err(e) = children_within_parents(&store, now) {
-                prop_assert!(false, "{}\nafter:\n{}", e, log.join("\n"));
+            }
+            Answer::Perms(g) => {
+                let Call::Perms(r) = case.call() else { unreachable!() };
+                prop_assert!(
+                    g.effects.revoke_family
+                        || !forge_authz_guest::policy::principal::valid_repository_path(&r.repository),
+                    "{:?} for {:?}", g, r
+                );
             }
         }
     }
 }
+
+// Property 4 (the token lifecycle) is in `authority.rs`, with the properties of who may
+// act on a token (issue 19), over one driver of lifecycle sequences.
 
 /// The oracle's glob agrees with the documented examples (README, `refs.rs` doc).
 #[test]

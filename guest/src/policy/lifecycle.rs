@@ -122,6 +122,10 @@ pub fn issue(
     request: &IssueRequest,
     entropy: Option<&[u8; ENTROPY_BYTES]>,
 ) -> Result<IssuedToken, IssueError> {
+    // A maintenance job repairs and revokes; minting is always someone's.
+    if matches!(request.creator, Actor::System(_)) {
+        return Err(IssueError::CreatorNotAllowed);
+    }
     // The record as it would be stored, checked with the scopes and binding as sent (so
     // a refusal names what the caller sent); stored with its scopes normalised.
     let mut template = TokenRecord {
