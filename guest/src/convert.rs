@@ -1077,3 +1077,156 @@ pub fn finding_out(f: policy::AuditFinding) -> wit::AuditFinding {
         event: f.event.map(event_out),
     }
 }
+
+// The lifecycle calls the other way round (core requests to WIT, WIT answers to core): what
+// a host that speaks core values needs, and the differential test's native-to-wasm
+// comparison.
+
+#[allow(dead_code)]
+pub fn context_out(c: policy::ChangeContext) -> wit::ChangeContext {
+    wit::ChangeContext {
+        actor: actor_out(c.actor),
+        ip: c.ip,
+        now: c.now,
+    }
+}
+
+#[allow(dead_code)]
+pub fn issue_request_out(r: policy::IssueRequest) -> wit::IssueRequest {
+    wit::IssueRequest {
+        owner: r.owner,
+        name: r.name,
+        scopes: r.scopes,
+        repositories: r.repositories,
+        owners: r.owners,
+        expires: r.expires,
+        now: r.now,
+        creator: actor_out(r.creator),
+        existing_names: r.existing_names,
+        bound_facts: r
+            .bound_facts
+            .into_iter()
+            .map(|b| wit::BoundRepository {
+                repository: b.repository,
+                facts: b.facts.map(repository_out),
+            })
+            .collect(),
+        ip: r.ip,
+    }
+}
+
+#[allow(dead_code)]
+pub fn child_request_out(r: policy::ChildRequest) -> wit::ChildRequest {
+    wit::ChildRequest {
+        parent: record_out(r.parent),
+        scopes: r.scopes,
+        lifetime: r.lifetime,
+        minimum_lifetime: r.minimum_lifetime,
+        existing_children: r.existing_children.into_iter().map(record_out).collect(),
+        context: context_out(r.context),
+    }
+}
+
+#[allow(dead_code)]
+pub fn rotate_request_out(r: policy::RotateRequest) -> wit::RotateRequest {
+    wit::RotateRequest {
+        old: record_out(r.old),
+        expires: r.expires,
+        records: r.records.into_iter().map(record_out).collect(),
+        context: context_out(r.context),
+    }
+}
+
+#[allow(dead_code)]
+pub fn edit_out(e: policy::TokenEdit) -> wit::TokenEdit {
+    wit::TokenEdit {
+        name: e.name,
+        scopes: e.scopes,
+        expires: e.expires,
+    }
+}
+
+#[allow(dead_code)]
+pub fn revoke_scope_out(s: policy::RevokeScope) -> wit::RevokeScope {
+    match s {
+        policy::RevokeScope::Token => wit::RevokeScope::Token,
+        policy::RevokeScope::Family => wit::RevokeScope::Family,
+    }
+}
+
+#[allow(dead_code)]
+pub fn audit_entry_out(e: policy::AuditEntry) -> wit::AuditEntry {
+    wit::AuditEntry {
+        record: record_out(e.record),
+        expiry_recorded: e.expiry_recorded,
+    }
+}
+
+#[allow(dead_code)]
+pub fn event_in(e: wit::HistoryEvent) -> policy::HistoryEvent {
+    policy::HistoryEvent {
+        token_id: e.token_id,
+        owner: e.owner,
+        action: history_action_in(e.action),
+        actor: e.actor,
+        ip: e.ip,
+        at: e.at,
+        name: e.name,
+        scopes: e.scopes,
+        expires: e.expires,
+        parent: e.parent,
+        old_name: e.old_name,
+        old_scopes: e.old_scopes,
+        old_expires: e.old_expires,
+        related: e.related,
+    }
+}
+
+#[allow(dead_code)]
+pub fn issued_in(t: wit::IssuedToken) -> policy::IssuedToken {
+    policy::IssuedToken {
+        secret: t.secret,
+        record: record_in(t.record),
+        event: event_in(t.event),
+    }
+}
+
+#[allow(dead_code)]
+pub fn child_outcome_in(o: wit::ChildOutcome) -> policy::ChildOutcome {
+    match o {
+        wit::ChildOutcome::Reuse(r) => policy::ChildOutcome::Reuse(record_in(r)),
+        wit::ChildOutcome::Minted(t) => policy::ChildOutcome::Minted(issued_in(t)),
+    }
+}
+
+#[allow(dead_code)]
+pub fn rotation_in(r: wit::Rotation) -> policy::Rotation {
+    policy::Rotation {
+        new: issued_in(r.new),
+        old: record_in(r.old),
+        revoked_children: r.revoked_children.into_iter().map(record_in).collect(),
+        events: r.events.into_iter().map(event_in).collect(),
+    }
+}
+
+#[allow(dead_code)]
+pub fn plan_in(p: wit::ChangePlan) -> policy::ChangePlan {
+    policy::ChangePlan {
+        updates: p.updates.into_iter().map(record_in).collect(),
+        events: p.events.into_iter().map(event_in).collect(),
+    }
+}
+
+#[allow(dead_code)]
+pub fn finding_in(f: wit::AuditFinding) -> policy::AuditFinding {
+    policy::AuditFinding {
+        token_id: f.token_id,
+        kind: audit_kind_in(f.kind),
+        message: f.message,
+        fix: f.fix.map(|x| match x {
+            wit::AuditFix::Update(r) => policy::AuditFix::Update(record_in(r)),
+            wit::AuditFix::RecordExpiry(id) => policy::AuditFix::RecordExpiry(id),
+        }),
+        event: f.event.map(event_in),
+    }
+}

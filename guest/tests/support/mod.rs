@@ -29,6 +29,8 @@ use forge_authz_guest::policy::{
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
+pub mod lifecycle;
+
 /// The fixed clock of every generated case.
 pub const NOW: Timestamp = 1_767_225_600;
 
