@@ -180,3 +180,56 @@ fn postgres_lookups_equal_the_world_facts() {
         compare("postgres", &db, &name, &w);
     }
 }
+
+/// Issue 19 (settled): must the policy check that repository facts are about the path it
+/// asked for? It cannot — facts carry no name (the policy asked for one path) — so the
+/// rule is the host's: facts describe exactly the path asked (names compare
+/// case-insensitively), never another repository's, and a forge that keeps rename
+/// redirects redirects the *client* (HTTP 301 to the new path) so that the policy decides
+/// on the canonical path. Otherwise a token bound to the old name would reach the new
+/// repository. The store answers no fact for an old or near name.
+fn renames_are_not_followed(location: &str) {
+    let mut w: World = serde_json::from_value(serde_json::json!({
+        "keys": [{"id": "k1", "secret": "07".repeat(32)}],
+        "signing_key": "k1",
+        "users": [{"name": "alice", "status": "active", "site_admin": false,
+                   "visibility": "public"}],
+        "repositories": [{"owner": "alice", "name": "renamed", "private": false,
+                          "kind": "hosted", "archived": false, "collaborators": {}}],
+    }))
+    .unwrap();
+    w.now = Some(1_767_225_600);
+    let mut store = Store::open(location).unwrap();
+    store.import_world(&w).unwrap();
+    let facts = StoreFacts::new(&mut store);
+    for asked in [
+        "alice/old-name",
+        "alice/renamed.git",
+        "alice/renamed2",
+        "alice/rename",
+    ] {
+        for viewer in [None, Some("alice")] {
+            assert_eq!(facts.repository(asked, viewer).unwrap(), None, "{asked}");
+            assert_eq!(
+                FactSource::repository(&w, asked, viewer).unwrap(),
+                None,
+                "{asked}"
+            );
+        }
+    }
+    assert!(facts.repository("ALICE/Renamed", None).unwrap().is_some());
+    assert!(facts.take_error().is_none());
+}
+
+#[test]
+fn the_store_never_answers_for_another_name() {
+    let dir = std::env::temp_dir().join(format!("forge-authz-renames-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    renames_are_not_followed(&dir.join("renames.db").display().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some(server) = pg::shared_or_skip("the_store_never_answers_for_another_name") else {
+        return;
+    };
+    renames_are_not_followed(&server.fresh_database("renames"));
+}

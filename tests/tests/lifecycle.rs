@@ -1351,3 +1351,34 @@ fn every_request_kind_revokes_the_family_of_a_rotated_token() {
         );
     });
 }
+
+#[test]
+fn owner_bindings_are_no_existence_oracle() {
+    // issue 19 (settled): owner bindings are not checked at mint. Checking them would be an
+    // oracle (a missing owner refused, a private one not, or the reverse); not checking is
+    // safe, because a bound token reaches only what its owner can reach, and a binding to
+    // an owner that does not exist (yet) reaches nothing the owner could not. Minting for a
+    // missing owner and for a private organisation the owner cannot see answer alike.
+    both(|engine, p| {
+        let mint_for = |p: &mut dyn Policy, owner: &str| {
+            let mut r = session_request("alice", &["read:repository"], NOW);
+            r.owners = vec![owner.into()];
+            p.issue(&r).unwrap().map(|t| {
+                let mut rec = t.record;
+                rec.id = String::new();
+                rec.secret = wit::SecretDigest::Sha256(wit::Hash256 {
+                    w0: 0,
+                    w1: 0,
+                    w2: 0,
+                    w3: 0,
+                });
+                rec.owners = vec![];
+                rec
+            })
+        };
+        let missing = mint_for(p, "ghost");
+        let private = mint_for(p, "corp");
+        assert!(missing.is_ok(), "{engine}");
+        assert_eq!(missing, private, "{engine}: the same answer");
+    });
+}
