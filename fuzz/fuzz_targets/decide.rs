@@ -393,7 +393,11 @@ fn ref_permissions(
         calls,
         "the engine's permissions asked otherwise"
     );
-    assert_eq!(perms.len(), r.refs.len(), "ref_permissions answer count");
+    assert_eq!(
+        perms.refs.len(),
+        r.refs.len(),
+        "ref_permissions answer count"
+    );
     let push = |refs: Vec<RefUpdate>| AuthorizeRequest {
         credential: r.credential.clone(),
         also_presented: r.also_presented.clone(),
@@ -433,7 +437,7 @@ fn ref_permissions(
     // otherwise each probe of the first 8 refs is checked.
     let may_push = auth.authorize(&push(Vec::new()), world).allow();
     let probed = if may_push { 8 } else { 1 };
-    for (i, (name, p)) in r.refs.iter().zip(&perms).enumerate() {
+    for (i, (name, p)) in r.refs.iter().zip(&perms.refs).enumerate() {
         if anonymous || !may_push {
             assert!(
                 !(p.create || p.push || p.force_push),

@@ -11,8 +11,8 @@ pub mod world;
 
 use forge_authz_guest::policy::token::{self, ENTROPY_BYTES};
 use forge_authz_guest::policy::{
-    Account, AccountStatus, AuthorizeRequest, Authorizer, BoundRepository, Config, CreationStep,
-    Creator, Credential, Engine, GitAction, GitRequest, IssueRequest, KeyKind, Options,
+    Account, AccountStatus, Actor, AuthorizeRequest, Authorizer, BoundRepository, Config,
+    CreationStep, Credential, Engine, GitAction, GitRequest, IssueRequest, KeyKind, Options,
     RepositoryFacts, RepositoryKind, Request, Role, SecretDigest, SigningKey, Timestamp,
     TokenRecord, Transport, UserFacts, Viewer, Visibility,
 };
@@ -192,7 +192,7 @@ pub fn genuine_tokens() -> Vec<Genuine> {
                 owners: Vec::new(),
                 expires: Some(EXPIRES_AT),
                 now: ISSUED_AT,
-                creator: Creator::Session(Account {
+                creator: Actor::Session(Account {
                     name: (*owner).to_string(),
                     facts: user,
                 }),

@@ -874,6 +874,10 @@ pub struct FApi {
     pub operation: Option<FOperation>,
     pub sudo: Option<FName>,
     pub package: bool,
+    /// NEW(0.5): the route writes repository content.
+    pub writes_content: bool,
+    /// NEW(0.5): the route creates in the actor's own namespace.
+    pub creates_in_own_namespace: bool,
 }
 
 #[derive(Arbitrary, Clone, Debug)]
@@ -911,6 +915,8 @@ impl FRequest {
                 operation: a.operation.map(Into::into),
                 sudo: a.sudo.as_ref().map(FName::convert),
                 package: a.package,
+                writes_content: a.writes_content,
+                creates_in_own_namespace: a.creates_in_own_namespace,
             }),
         }
     }
