@@ -148,10 +148,10 @@ test('s64 values come back as numbers, hash words as BigInts', async () => {
   assert.equal(issued.value.event.action, 'create');
   assert.equal(typeof issued.value.record.secret.val.w3, 'bigint');
   // the record goes back in as it came out
-  const plan = p.planRevoke(issued.value.record.id, 'token', [issued.value.record], { actor: 'alice', now: NOW + 10 });
+  const plan = p.planRevoke(issued.value.record.id, 'token', [issued.value.record], { actor: { tag: 'session', val: { name: 'alice', facts: w.user('alice') } }, now: NOW + 10 });
   assert.ok(plan.ok, JSON.stringify(plan.error));
   assert.equal(plan.value.updates[0].revoked, NOW + 10);
-  assert.deepStrictEqual(p.planRevoke('nope', 'token', [], { actor: 'alice', now: NOW }), { ok: false, error: { tag: 'unknown-token', val: 'nope' } });
+  assert.deepStrictEqual(p.planRevoke('nope', 'token', [], { actor: { tag: 'session', val: { name: 'alice', facts: w.user('alice') } }, now: NOW }), { ok: false, error: { tag: 'unknown-token', val: 'nope' } });
 });
 
 test('discarded (trapped) instances never crash the process when collected', async () => {

@@ -70,12 +70,12 @@ test('derive a child and rotate through the raw calls', async () => {
     scopes: ['read:repository'],
     lifetime: 3600,
     existingChildren: [],
-    context: { actor: 'alice', now: NOW },
+    context: { actor: { tag: 'session', val: { name: 'alice', facts: w.user('alice') } }, now: NOW },
   });
   assert.ok(child.ok, JSON.stringify(child.error));
   assert.equal(child.value.tag, 'minted');
   assert.equal(child.value.val.record.parent, parent.id);
-  const rotation = p.rotate({ old: parent, records: [child.value.val.record], context: { actor: 'alice', now: NOW + 1 } });
+  const rotation = p.rotate({ old: parent, records: [child.value.val.record], context: { actor: { tag: 'session', val: { name: 'alice', facts: w.user('alice') } }, now: NOW + 1 } });
   assert.ok(rotation.ok, JSON.stringify(rotation.error));
   assert.equal(rotation.value.old.successor, rotation.value.new.record.id);
   assert.equal(rotation.value.revokedChildren.length, 1);
