@@ -24,8 +24,9 @@ use std::sync::LazyLock;
 
 use forge_authz_guest::policy::scope::{BOUND_ALLOWED, Category, ScopeSet};
 use forge_authz_guest::policy::{
-    AccountStatus, Actor, ChangeContext, IssueError, LifecycleError, Options, RevokeScope,
-    Timestamp, TokenRecord,
+    AccountStatus, Actor, AuditEntry, AuditFix, Authorizer, ChangeContext, ChildRequest,
+    IssueError, LifecycleError, Options, RevokeScope, RotateRequest, Timestamp, TokenEdit,
+    TokenRecord,
 };
 use proptest::prelude::*;
 use support::NOW;
@@ -93,6 +94,18 @@ fn may_act(
             }
         }
         Actor::System(_) => matches!(kind, Kind::Revoke(_)),
+    }
+}
+
+/// Whether `actor` may apply audit repairs: a maintenance job, an active site
+/// administrator's session (not an organisation).
+fn may_repair(actor: &Actor) -> bool {
+    match actor {
+        Actor::System(_) => true,
+        Actor::Session(a) => {
+            a.facts.site_admin && a.facts.status == AccountStatus::Active && !a.facts.organization
+        }
+        Actor::Token(_) => false,
     }
 }
 
@@ -251,7 +264,8 @@ proptest! {
                     let owner = step.written.first().map(|(r, _)| r.owner.clone());
                     owner.is_none_or(|o| may_mint(&step.actor, &o, step.now))
                 }
-                (Kind::Audit | Kind::Other, _) | (_, None) => true,
+                (Kind::Audit, _) => may_repair(&step.actor),
+                (Kind::Other, _) | (_, None) => true,
                 (kind, Some(t)) => may_act(&step.actor, kind, t, &step.before, step.now),
             };
             if allowed {
@@ -260,14 +274,28 @@ proptest! {
             if !step.written.is_empty() {
                 return Err(format!("{:?} by {:?} wrote {:?}", step.kind, step.actor, step.written));
             }
-            if let (Actor::Session(a), Some(t), Kind::Child | Kind::Rotate | Kind::Edit | Kind::Revoke(_)) =
-                (&step.actor, &step.target, step.kind)
-                && !same(&a.name, &t.owner)
-                && !a.facts.site_admin
+            // The refusal says exactly what the rule says: someone who is not the owner's
+            // (a stranger's session, another owner's token) is told the token does not
+            // exist; the rest may not act.
+            if let (Some(t), Kind::Child | Kind::Rotate | Kind::Edit | Kind::Revoke(_)) =
+                (&step.target, step.kind)
             {
-                let concealed = format!("{:?}", LifecycleError::UnknownToken(t.id.clone()));
-                if step.refused.as_deref() != Some(concealed.as_str()) {
-                    return Err(format!("a stranger was told {:?}, not {concealed}", step.refused));
+                let stranger = match &step.actor {
+                    Actor::Session(a) => !same(&a.name, &t.owner) && !a.facts.site_admin,
+                    Actor::Token(x) => !same(&x.owner, &t.owner),
+                    Actor::System(_) => false,
+                };
+                let want = if stranger {
+                    LifecycleError::UnknownToken(t.id.clone())
+                } else {
+                    LifecycleError::NotPermitted
+                };
+                let want = format!("{want:?}");
+                if step.refused.as_deref() != Some(want.as_str()) {
+                    return Err(format!(
+                        "{:?} by {:?} was refused {:?}, not {want}",
+                        step.kind, step.actor, step.refused
+                    ));
                 }
             }
             Ok(())
@@ -443,4 +471,554 @@ fn the_generated_sequences_reach_every_outcome() {
     }
     assert!(seen.contains(&("Revoke(false)".to_string(), "system", true)));
     assert!(seen.contains(&("Audit".to_string(), "system", true)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The observed behaviours of issue 19, one test each (natively; the differential test
+// checks the component answers every lifecycle call alike, and host-harness/tests/store.rs
+// reproduces them through the CLI on SQLite and PostgreSQL).
+
+const DAY: i64 = 86_400;
+
+static AUTHZ: LazyLock<Authorizer> = LazyLock::new(|| {
+    Authorizer::new(&forge_authz_guest::policy::Config {
+        options: Options::default(),
+        ..support::config(false)
+    })
+    .unwrap()
+});
+
+/// Mint for alice by her own session, expiring in `lifetime` seconds.
+fn mint(scopes: &[&str], lifetime: i64, seed: u8) -> TokenRecord {
+    let mut r = support::issue_request(
+        &app(),
+        "alice",
+        scopes.iter().map(|s| s.to_string()).collect(),
+        vec![],
+        vec![],
+        session("alice", facts(AccountStatus::Active, false, false)),
+        Some(NOW + lifetime),
+    );
+    r.name = format!("t{seed}");
+    AUTHZ
+        .issue(&r, Some(&support::entropy(seed)))
+        .unwrap()
+        .record
+}
+
+fn acting(actor: Actor, now: Timestamp) -> ChangeContext {
+    ChangeContext {
+        actor,
+        ip: Some("203.0.113.66".into()),
+        now,
+    }
+}
+
+/// Every lifecycle operation on `target` (edit, rotate, derive, revoke) as `actor`: the
+/// refusals, in that order (`None`: allowed).
+fn every_operation(
+    target: &TokenRecord,
+    records: &[TokenRecord],
+    actor: &Actor,
+) -> [Option<LifecycleError>; 4] {
+    let c = acting(actor.clone(), NOW + 10);
+    let e = support::entropy(200);
+    let edit = AUTHZ
+        .plan_edit(
+            &target.id,
+            &TokenEdit {
+                name: Some("renamed".into()),
+                scopes: None,
+                expires: None,
+            },
+            records,
+            &c,
+        )
+        .err();
+    let rotate = AUTHZ
+        .rotate(
+            &RotateRequest {
+                old: target.clone(),
+                expires: None,
+                records: records.to_vec(),
+                context: c.clone(),
+            },
+            Some(&e),
+        )
+        .err();
+    let child = AUTHZ
+        .derive_child(
+            &ChildRequest {
+                parent: target.clone(),
+                scopes: vec!["read:repository".into()],
+                lifetime: 3600,
+                minimum_lifetime: None,
+                existing_children: vec![],
+                context: c.clone(),
+            },
+            Some(&e),
+        )
+        .err();
+    let revoke = AUTHZ
+        .plan_revoke(&target.id, RevokeScope::Token, records, &c)
+        .err();
+    [edit, rotate, child, revoke]
+}
+
+#[test]
+fn only_the_owner_or_an_administrator_acts_on_a_token() {
+    // issue 19 item 1: `token edit|rotate|child|revoke --actor eve -- ALICE_TOKEN` all
+    // succeeded (eve got a working secret from the rotation). Rule: only the owner's
+    // session or a site administrator (Gafaelfawr TokenService, seed 002; Gitea's
+    // `DELETE /users/{username}/tokens/{id}`; GitLab's PAT API); anyone else is answered
+    // as for a missing token, so ids cannot be probed.
+    use AccountStatus::{Active, Inactive, Suspended};
+    let t = mint(&["write:repository"], 30 * DAY, 1);
+    let records = vec![t.clone()];
+    let unknown = Some(LifecycleError::UnknownToken(t.id.clone()));
+    for stranger in [
+        session("eve", facts(Active, false, false)),
+        session("acme", facts(Active, false, true)),
+        session("EVE", facts(Suspended, false, false)),
+    ] {
+        assert_eq!(
+            every_operation(&t, &records, &stranger),
+            [
+                unknown.clone(),
+                unknown.clone(),
+                unknown.clone(),
+                unknown.clone()
+            ],
+            "{stranger:?}"
+        );
+    }
+    let denied = Some(LifecycleError::NotPermitted);
+    for (owner, why) in [
+        (
+            session("alice", facts(Inactive, false, false)),
+            "inactive owner",
+        ),
+        (
+            session("ALICE", facts(Suspended, false, false)),
+            "suspended owner",
+        ),
+        (
+            session("root", facts(Inactive, true, false)),
+            "inactive administrator",
+        ),
+        (
+            session("alice", facts(Active, false, true)),
+            "an organisation named as the owner",
+        ),
+    ] {
+        assert_eq!(
+            every_operation(&t, &records, &owner),
+            [
+                denied.clone(),
+                denied.clone(),
+                denied.clone(),
+                denied.clone()
+            ],
+            "{why}"
+        );
+    }
+    for allowed in [
+        session("alice", facts(Active, false, false)),
+        session("ALICE", facts(Active, false, false)),
+        session("root", facts(Active, true, false)),
+    ] {
+        assert_eq!(
+            every_operation(&t, &records, &allowed),
+            [None, None, None, None],
+            "{allowed:?}"
+        );
+    }
+    // A maintenance job revokes; it never edits, rotates or derives.
+    assert_eq!(
+        every_operation(&t, &records, &Actor::System("ops".into())),
+        [denied.clone(), denied.clone(), denied, None]
+    );
+}
+
+#[test]
+fn a_token_acts_for_its_owner_only_with_user_token_and_never_beyond_itself() {
+    // issue 19 item 1 ("not with another token unless it holds the scope for it"):
+    // Gafaelfawr's `user:token`; GitLab's self-revocation; a token derives its own
+    // children (Gafaelfawr notebook/internal tokens).
+    let t = mint(&["write:repository", "write:issue"], 30 * DAY, 2);
+    let plain = mint(&["write:repository"], 30 * DAY, 3);
+    // Expires later than the others: a successor (same lifetime from now) fits in it.
+    let manager = mint(&["write:repository", "user:token"], 60 * DAY, 4);
+    let records = vec![t.clone(), plain.clone(), manager.clone()];
+    let denied = Some(LifecycleError::NotPermitted);
+    // Without user:token: nothing on another token of the owner.
+    assert_eq!(
+        every_operation(&t, &records, &Actor::Token(plain.clone())),
+        [
+            denied.clone(),
+            denied.clone(),
+            denied.clone(),
+            denied.clone()
+        ]
+    );
+    // ... but it may revoke itself and derive its own children.
+    let own = every_operation(&plain, &records, &Actor::Token(plain.clone()));
+    assert_eq!(
+        own[2..],
+        [None, None],
+        "self-derivation and self-revocation"
+    );
+    // Another owner's token, even with user:token: as a missing token.
+    let mut bobs = manager.clone();
+    bobs.owner = "bob".into();
+    let unknown = Some(LifecycleError::UnknownToken(t.id.clone()));
+    assert_eq!(
+        every_operation(&t, &records, &Actor::Token(bobs)),
+        [unknown.clone(), unknown.clone(), unknown.clone(), unknown]
+    );
+    // With user:token: acts, within itself. On `plain` (within the manager): all.
+    let m = Actor::Token(manager.clone());
+    assert_eq!(
+        every_operation(&plain, &records, &m),
+        [None, None, None, None]
+    );
+    // `t` holds write:issue, which the manager lacks: the edited record and the successor
+    // would be records the manager could not mint; deriving a child within both, and
+    // revoking, are fine.
+    let beyond = Some(LifecycleError::Refused(IssueError::ExceedsCreator(
+        "write:issue".into(),
+    )));
+    assert_eq!(
+        every_operation(&t, &records, &m),
+        [beyond.clone(), beyond, None, None]
+    );
+    let widen = AUTHZ
+        .plan_edit(
+            &plain.id,
+            &TokenEdit {
+                name: None,
+                scopes: Some(vec!["write:repository".into(), "write:user".into()]),
+                expires: None,
+            },
+            &records,
+            &acting(m, NOW + 10),
+        )
+        .err();
+    assert_eq!(
+        widen,
+        Some(LifecycleError::Refused(IssueError::ExceedsCreator(
+            "write:user".into()
+        )))
+    );
+    // A revoked acting token acts for nothing but its own family; an expired one likewise.
+    let mut dead = manager.clone();
+    dead.revoked = Some(NOW);
+    assert_eq!(
+        every_operation(&t, &records, &Actor::Token(dead))[0],
+        denied
+    );
+    let mut expired = manager.clone();
+    expired.expires = Some(NOW + 10);
+    assert_eq!(
+        every_operation(&t, &records, &Actor::Token(expired.clone())),
+        [
+            denied.clone(),
+            denied.clone(),
+            denied.clone(),
+            denied.clone()
+        ]
+    );
+    // ... and a dead token derives no children from itself.
+    assert_eq!(
+        every_operation(&expired, &records, &Actor::Token(expired.clone()))[2],
+        denied
+    );
+    // A token of the family of a rotated token may revoke it (the leak response).
+    let rotation = AUTHZ
+        .rotate(
+            &RotateRequest {
+                old: plain.clone(),
+                expires: None,
+                records: records.clone(),
+                context: acting(
+                    session("alice", facts(AccountStatus::Active, false, false)),
+                    NOW,
+                ),
+            },
+            Some(&support::entropy(9)),
+        )
+        .unwrap();
+    let family = vec![rotation.old.clone(), rotation.new.record.clone()];
+    let leaked = acting(Actor::Token(rotation.old.clone()), NOW + 20);
+    assert!(
+        AUTHZ
+            .plan_revoke(
+                &rotation.new.record.id,
+                RevokeScope::Family,
+                &family,
+                &leaked
+            )
+            .is_ok(),
+        "the old token revokes its successor's family"
+    );
+    assert_eq!(
+        AUTHZ
+            .plan_revoke(&t.id, RevokeScope::Token, &records, &leaked)
+            .err(),
+        denied,
+        "but nothing outside its family"
+    );
+}
+
+#[test]
+fn every_rule_of_minting_holds_after_every_change() {
+    // issue 19 item 2: alice (not an administrator) cannot mint write:admin, but `token
+    // edit --scope write:admin,read:repository` on her token succeeded. One rule decides
+    // whether a record may exist, created by this actor; every operation calls it.
+    let alice = session("alice", facts(AccountStatus::Active, false, false));
+    let root = session("root", facts(AccountStatus::Active, true, false));
+    let t = mint(&["read:repository"], 30 * DAY, 5);
+    let records = vec![t.clone()];
+    let edit_scopes = |actor: &Actor, scopes: &[&str]| {
+        AUTHZ.plan_edit(
+            &t.id,
+            &TokenEdit {
+                name: None,
+                scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+                expires: None,
+            },
+            &records,
+            &acting(actor.clone(), NOW + 10),
+        )
+    };
+    for (scopes, refused) in [
+        (&["write:admin", "read:repository"][..], "write:admin"),
+        (&["read:admin"][..], "read:admin"),
+    ] {
+        assert_eq!(
+            edit_scopes(&alice, scopes).err(),
+            Some(LifecycleError::Refused(IssueError::ScopeNotGrantable(
+                refused.into()
+            )))
+        );
+    }
+    // A site administrator may grant it (as at minting).
+    let by_root = edit_scopes(&root, &["write:admin", "read:repository"]).unwrap();
+    let granted = by_root.updates.last().unwrap().clone();
+    assert_eq!(granted.scopes, vec!["write:admin", "read:repository"]);
+    // ... and the owner cannot renew it by rotation: the successor is a new record she
+    // could not mint.
+    assert_eq!(
+        AUTHZ
+            .rotate(
+                &RotateRequest {
+                    old: granted.clone(),
+                    expires: None,
+                    records: vec![granted.clone()],
+                    context: acting(alice.clone(), NOW + 20),
+                },
+                Some(&support::entropy(10)),
+            )
+            .err(),
+        Some(LifecycleError::Refused(IssueError::ScopeNotGrantable(
+            "write:admin".into()
+        )))
+    );
+    // The lifetime rules hold for an expiry an edit sets, and for children.
+    let long = AUTHZ
+        .plan_edit(
+            &t.id,
+            &TokenEdit {
+                name: None,
+                scopes: None,
+                expires: Some(Some(NOW + 400 * DAY)),
+            },
+            &records,
+            &acting(alice.clone(), NOW + 10),
+        )
+        .err();
+    assert_eq!(
+        long,
+        Some(LifecycleError::Refused(IssueError::LifetimeTooLong(
+            Options::default().max_lifetime
+        )))
+    );
+    let mut forever = t.clone();
+    forever.expires = None;
+    let child = AUTHZ
+        .derive_child(
+            &ChildRequest {
+                parent: forever,
+                scopes: vec!["read:repository".into()],
+                lifetime: 400 * DAY,
+                minimum_lifetime: None,
+                existing_children: vec![],
+                context: acting(alice, NOW + 10),
+            },
+            Some(&support::entropy(11)),
+        )
+        .err();
+    assert_eq!(
+        child,
+        Some(LifecycleError::Refused(IssueError::LifetimeTooLong(
+            Options::default().max_lifetime
+        ))),
+        "a child beyond the maximum lifetime"
+    );
+    // A maintenance job mints nothing.
+    let mut r = support::issue_request(
+        &app(),
+        "alice",
+        vec!["read:repository".into()],
+        vec![],
+        vec![],
+        Actor::System("ops".into()),
+        Some(NOW + DAY),
+    );
+    r.name = "by-ops".into();
+    assert_eq!(
+        AUTHZ.issue(&r, Some(&support::entropy(12))).err(),
+        Some(IssueError::CreatorNotAllowed)
+    );
+}
+
+/// A record of alice's with these fields (digest irrelevant: never presented).
+fn rec(id: &str, parent: Option<&str>, expires: Option<Timestamp>, scopes: &[&str]) -> TokenRecord {
+    TokenRecord {
+        id: id.into(),
+        owner: "alice".into(),
+        name: id.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        repositories: vec![],
+        owners: vec![],
+        parent: parent.map(Into::into),
+        predecessor: None,
+        successor: None,
+        last_used: None,
+        created: NOW,
+        expires,
+        revoked: None,
+        secret: forge_authz_guest::policy::SecretDigest::HmacTag([0; 32]),
+    }
+}
+
+#[test]
+fn audit_repairs_are_records_that_may_exist() {
+    // issue 19 (settled): `audit --fix` rewrote a child's or a bound token's legacy scopes
+    // without the parent and binding rules. A repair is a record like any other.
+    let parent = rec("p", None, Some(NOW + DAY), &["read:repository"]);
+    let child = rec("c", Some("p"), Some(NOW + DAY), &["repo"]);
+    let mut bound = rec("b", None, Some(NOW + DAY), &["repo", "admin:org"]);
+    bound.repositories = vec!["alice/app".into()];
+    let mut owner_bound = rec("o", None, Some(NOW + DAY), &["public_repo"]);
+    owner_bound.owners = vec!["alice".into()];
+    let sudo = rec("s", None, Some(NOW + DAY), &["sudo"]);
+    let revoked_parent = TokenRecord {
+        revoked: Some(NOW - 1),
+        ..rec("rp", None, Some(NOW + DAY), &["write:repository"])
+    };
+    let orphaned = rec("oc", Some("rp"), Some(NOW + DAY), &["repo"]);
+    let gone = rec("gc", Some("nowhere"), Some(NOW + DAY), &["repo"]);
+    let entries: Vec<AuditEntry> = [
+        parent,
+        child,
+        bound,
+        owner_bound,
+        sudo,
+        revoked_parent,
+        orphaned,
+        gone,
+    ]
+    .into_iter()
+    .map(|record| AuditEntry {
+        record,
+        expiry_recorded: false,
+    })
+    .collect();
+    let system = acting(Actor::System("audit".into()), NOW);
+    let findings = AUTHZ.audit(&entries, &system);
+    let repaired = |id: &str| {
+        findings
+            .iter()
+            .filter(|f| f.token_id == id)
+            .filter_map(|f| match &f.fix {
+                Some(AuditFix::Update(r)) => Some(r.clone()),
+                _ => None,
+            })
+            .last()
+    };
+    // `repo` migrates to write:repository; the child keeps only what its parent holds; a
+    // binding only what a binding allows (no public-only); `sudo` (write:admin) is nobody's
+    // to grant in a maintenance job: left to the operator. A child of a revoked parent
+    // stays revoked; a child of a parent not in the store is revoked, not migrated.
+    let scopes = |id: &str| repaired(id).map(|r| r.scopes);
+    assert_eq!(scopes("c"), Some(vec!["read:repository".to_string()]));
+    assert_eq!(scopes("b"), Some(vec!["write:repository".to_string()]));
+    assert_eq!(scopes("o"), Some(vec!["write:repository".to_string()]));
+    assert_eq!(repaired("s"), None);
+    assert!(
+        repaired("oc").is_some_and(|r| r.revoked.is_some()),
+        "{findings:?}"
+    );
+    assert!(
+        repaired("gc").is_some_and(|r| r.revoked.is_some()),
+        "{findings:?}"
+    );
+    // An administrator repairs as the maintenance job does (and may grant admin scopes).
+    let root = acting(
+        session("root", facts(AccountStatus::Active, true, false)),
+        NOW,
+    );
+    let by_root = AUTHZ.audit(&entries, &root);
+    assert!(by_root.iter().any(|f| f.token_id == "s" && f.fix.is_some()));
+    // Anyone else sees the findings without repairs: the owner, an inactive administrator,
+    // an organisation, a token (even with user:token).
+    for who in [
+        session("alice", facts(AccountStatus::Active, false, false)),
+        session("root", facts(AccountStatus::Inactive, true, false)),
+        session("root", facts(AccountStatus::Active, true, true)),
+        Actor::Token(rec("m", None, Some(NOW + DAY), &["all", "user:token"])),
+    ] {
+        let seen = AUTHZ.audit(&entries, &acting(who.clone(), NOW));
+        for f in &findings {
+            assert!(
+                seen.iter().any(|g| g.token_id == f.token_id),
+                "{who:?} is not told about {}",
+                f.token_id
+            );
+        }
+        assert!(
+            seen.iter().all(|f| f.fix.is_none() && f.event.is_none()),
+            "{who:?}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn owner_bindings_are_no_existence_oracle() {
+    // issue 19 (settled): owner bindings are not checked at mint. Checking them would be an
+    // oracle (a missing owner refused, a private one not, or the reverse); not checking is
+    // safe, because a bound token reaches only what its owner can reach, and a binding to
+    // an owner that does not exist (yet) reaches nothing the owner could not. Minting for a
+    // missing owner and for a private organisation the owner cannot see answer alike.
+    let mint_for = |owner: &str| {
+        let mut r = support::issue_request(
+            &app(),
+            "alice",
+            vec!["read:repository".into()],
+            vec![],
+            vec![owner.into()],
+            session("alice", facts(AccountStatus::Active, false, false)),
+            Some(NOW + DAY),
+        );
+        r.name = "bound".into();
+        AUTHZ.issue(&r, Some(&support::entropy(13))).map(|t| {
+            let mut rec = t.record;
+            rec.owners = vec![];
+            rec
+        })
+    };
+    let missing = mint_for("ghost");
+    assert!(missing.is_ok());
+    assert_eq!(missing, mint_for("corp"), "the same answer");
 }

@@ -1271,32 +1271,4 @@ mod tests {
         );
         assert!(!shown.contains("fzpat_secret"));
     }
-
-    #[test]
-    fn names_are_the_wit_codes() {
-        use PrivilegedOperation as P;
-        let ops = [
-            (P::RepositorySettings, "repository-settings"),
-            (P::DeleteRepository, "delete-repository"),
-            (P::TransferRepository, "transfer-repository"),
-            (P::ConvertMirror, "convert-mirror"),
-            (P::GenerateFromTemplate, "generate-from-template"),
-            (P::CreateForOtherOwner, "create-for-other-owner"),
-            (P::ViewAdminDetails, "view-admin-details"),
-            (P::Moderate, "moderate"),
-        ];
-        for (op, name) in ops {
-            assert_eq!(op.name(), name);
-        }
-        use HistoryAction as H;
-        for (a, name) in [
-            (H::Create, "create"),
-            (H::Edit, "edit"),
-            (H::Rotate, "rotate"),
-            (H::Revoke, "revoke"),
-            (H::Expire, "expire"),
-        ] {
-            assert_eq!(a.name(), name);
-        }
-    }
 }
