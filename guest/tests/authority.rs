@@ -938,14 +938,15 @@ fn audit_repairs_are_records_that_may_exist() {
     let system = acting(Actor::System("audit".into()), NOW);
     let findings = AUTHZ.audit(&entries, &system);
     let repaired = |id: &str| {
+        // The last repair of the record: they build on each other.
         findings
             .iter()
+            .rev()
             .filter(|f| f.token_id == id)
-            .filter_map(|f| match &f.fix {
+            .find_map(|f| match &f.fix {
                 Some(AuditFix::Update(r)) => Some(r.clone()),
                 _ => None,
             })
-            .last()
     };
     // `repo` migrates to write:repository; the child keeps only what its parent holds; a
     // binding only what a binding allows (no public-only); `sudo` (write:admin) is nobody's
