@@ -865,6 +865,24 @@ fn every_rule_of_minting_holds_after_every_change() {
         ))),
         "a child beyond the maximum lifetime"
     );
+    // ... and exactly the maximum is a lifetime a child may have.
+    let mut forever = t.clone();
+    forever.expires = None;
+    let at_max = AUTHZ.derive_child(
+        &ChildRequest {
+            parent: forever,
+            scopes: vec!["read:repository".into()],
+            lifetime: Options::default().max_lifetime,
+            minimum_lifetime: None,
+            existing_children: vec![],
+            context: acting(
+                session("alice", facts(AccountStatus::Active, false, false)),
+                NOW + 10,
+            ),
+        },
+        Some(&support::entropy(14)),
+    );
+    assert!(at_max.is_ok(), "{at_max:?}");
     // A maintenance job mints nothing.
     let mut r = support::issue_request(
         &app(),

@@ -2,8 +2,6 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::model::RefPermissions;
-
 /// Status class of a decision (fixes the HTTP status). A host's own `policy-failure`
 /// (503) is not among them: the policy never produces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,11 +350,6 @@ pub const NAMESPACE_NOT_FOUND_MESSAGE: &str = "user or organization not found";
 /// The 404 for repositories (missing and hidden alike).
 pub fn not_found() -> Decision {
     Decision::new(Reason::RepositoryNotFound, NOT_FOUND_MESSAGE)
-}
-
-/// Empty permissions for every ref (a credential that may not push).
-pub fn no_permissions(refs: &[String]) -> Vec<RefPermissions> {
-    refs.iter().map(|_| RefPermissions::default()).collect()
 }
 
 #[cfg(test)]
