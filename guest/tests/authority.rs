@@ -1041,3 +1041,76 @@ fn owner_bindings_are_no_existence_oracle() {
     assert!(missing.is_ok());
     assert_eq!(missing, mint_for("corp"), "the same answer");
 }
+
+#[test]
+fn a_binding_refuses_scopes_by_the_name_they_were_asked_by() {
+    // issue 19 item 2, and reference §1.14: an owner-bound token (no repository listed)
+    // edited to a scope a binding refuses is refused naming the scope as sent (`api`, not
+    // its normal form `all`), as at minting.
+    let mut owner_bound = mint(&["read:repository"], DAY, 20);
+    owner_bound.owners = vec!["alice".into()];
+    let refused = AUTHZ
+        .plan_edit(
+            &owner_bound.id,
+            &TokenEdit {
+                name: None,
+                scopes: Some(vec!["api".into()]),
+                expires: None,
+            },
+            std::slice::from_ref(&owner_bound),
+            &acting(
+                session("alice", facts(AccountStatus::Active, false, false)),
+                NOW,
+            ),
+        )
+        .err();
+    assert_eq!(
+        refused,
+        Some(LifecycleError::Refused(
+            IssueError::ScopeNotAllowedWhenBound("api".into())
+        ))
+    );
+}
+
+#[test]
+fn narrowing_a_parent_leaves_children_within_it_untouched() {
+    // Gafaelfawr (seed 002): changing a parent cascades only to the children it must cut.
+    // A child already within its parent, even with scopes stored in another spelling, is
+    // neither rewritten nor given a history event.
+    let parent = rec(
+        "p",
+        None,
+        Some(NOW + 2 * DAY),
+        &["write:repository", "read:issue"],
+    );
+    let child = rec(
+        "c",
+        Some("p"),
+        Some(NOW + DAY),
+        &["read:repository", "read_repository"],
+    );
+    let plan = AUTHZ
+        .plan_edit(
+            "p",
+            &TokenEdit {
+                name: None,
+                scopes: None,
+                expires: Some(Some(NOW + 3 * DAY)),
+            },
+            &[parent, child],
+            &acting(
+                session("alice", facts(AccountStatus::Active, false, false)),
+                NOW,
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        plan.updates
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["p"],
+        "{plan:?}"
+    );
+    assert_eq!(plan.events.len(), 1);
+}

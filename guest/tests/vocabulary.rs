@@ -290,3 +290,13 @@ fn an_actor_is_recorded_under_its_login() {
     );
     assert_eq!(Actor::System("audit".into()).name(), "audit");
 }
+
+#[test]
+fn digests_show_their_kind_only() {
+    use forge_authz_guest::policy::SecretDigest;
+    assert_eq!(
+        format!("{:?}", SecretDigest::HmacTag([7; 32])),
+        "HmacTag(..)"
+    );
+    assert_eq!(format!("{:?}", SecretDigest::Sha256([7; 32])), "Sha256(..)");
+}
