@@ -488,3 +488,41 @@ fn an_api_read_needs_read_on_every_category() {
     );
     assert!(decide(read(&[Issue])).allow());
 }
+
+#[test]
+fn a_deploy_key_asks_for_no_account() {
+    // A deploy key belongs to a repository, not an account (reference §1.19): the policy
+    // asks for the repository as an anonymous viewer sees it, never for the key's owner's
+    // account or view (which would lend the key that user's role).
+    let a = authorizer();
+    let key = policy::SshKey {
+        id: "deploy1".into(),
+        kind: policy::KeyKind::Deploy,
+        owner: "alice".into(),
+        repository: Some("alice/app".into()),
+        read_only: true,
+    };
+    let mut facts = Fixed::new(FactAnswer {
+        repository: Some(repo(Role::None)),
+        ..FactAnswer::default()
+    });
+    let d = a.authorize(
+        &request(
+            Credential::SshKey(key),
+            Request::Git(GitRequest {
+                transport: Transport::Ssh,
+                repository: "alice/app".into(),
+                action: GitAction::Pull,
+                refs: vec![],
+            }),
+        ),
+        &mut facts,
+    );
+    assert!(d.allow(), "{d:?}");
+    assert_eq!(facts.queries.len(), 1);
+    let q = &facts.queries[0];
+    assert!(
+        q.contains("account: None") && q.contains("viewer: Anonymous"),
+        "{q}"
+    );
+}
