@@ -300,3 +300,31 @@ fn digests_show_their_kind_only() {
     );
     assert_eq!(format!("{:?}", SecretDigest::Sha256([7; 32])), "Sha256(..)");
 }
+
+#[test]
+fn category_sets_are_sets() {
+    use forge_authz_guest::policy::scope::{CATEGORIES, Categories, Category};
+    let repo = Categories::of(&[Category::Repository]);
+    assert_eq!(
+        Categories::of(&[Category::Repository, Category::Repository]),
+        repo
+    );
+    assert_eq!(Categories::NONE.with(Category::Repository), repo);
+    assert_eq!(
+        repo.with(Category::Repository),
+        repo,
+        "adding twice adds once"
+    );
+    let both = Categories::NONE
+        .with(Category::Repository)
+        .with(Category::Issue);
+    assert_eq!(
+        both,
+        Categories::of(&[Category::Issue, Category::Repository])
+    );
+    assert!(both.contains(Category::Issue) && both.contains(Category::Repository));
+    assert!(!both.contains(Category::Admin) && !both.is_empty());
+    assert!(Categories::NONE.is_empty());
+    let all = CATEGORIES.iter().fold(Categories::NONE, |s, c| s.with(*c));
+    assert_eq!(all.iter().collect::<Vec<_>>(), CATEGORIES.to_vec());
+}
