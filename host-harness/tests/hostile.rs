@@ -2911,11 +2911,13 @@ fn issue13_ssh_keys_accepts_fido_key_types() {
     ] {
         let o = cli(&[
             "ssh-keys",
+            "--user",
+            "git",
             "--db",
             s.db.to_str().unwrap(),
             "--repos",
             s.repos.to_str().unwrap(),
-            "alice",
+            "git",
             kind,
             blob,
         ]);
@@ -2934,11 +2936,13 @@ fn issue13_ssh_keys_accepts_fido_key_types() {
     let unknown = key_blob("sk-ssh-ed25519@openssh.com", nonce() ^ 0xdead_beef);
     let o = cli(&[
         "ssh-keys",
+        "--user",
+        "git",
         "--db",
         s.db.to_str().unwrap(),
         "--repos",
         s.repos.to_str().unwrap(),
-        "alice",
+        "git",
         "sk-ssh-ed25519@openssh.com",
         &unknown,
     ]);
@@ -2950,11 +2954,13 @@ fn issue13_ssh_keys_accepts_fido_key_types() {
     // A known key offered under another type is not that key.
     let o = cli(&[
         "ssh-keys",
+        "--user",
+        "git",
         "--db",
         s.db.to_str().unwrap(),
         "--repos",
         s.repos.to_str().unwrap(),
-        "alice",
+        "git",
         "ssh-ed25519",
         &ed,
     ]);
@@ -2989,11 +2995,13 @@ fn issue13_forced_command_carries_policy_and_limits() {
             "--deadline-ms",
             "12345678",
             "ssh-keys",
+            "--user",
+            "git",
             "--db",
             s.db.to_str().unwrap(),
             "--repos",
             s.repos.to_str().unwrap(),
-            "alice",
+            "git",
             kind,
             key,
         ]);

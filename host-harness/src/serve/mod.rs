@@ -33,7 +33,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 
-pub use ssh::{ForcedPolicy, git_shell, parse_ssh_command, ssh_keys};
+pub use ssh::{ForcedPolicy, OfferedKey, git_shell, parse_ssh_command, ssh_keys};
 
 use crate::live::LivePolicy;
 use crate::policy::Limits;
