@@ -46,7 +46,7 @@ pub fn quoted_config(name: &str) -> String {
         }
     }
     assert!(
-        blocks.iter().any(|b| *b == config),
+        blocks.contains(&config),
         "README.md does not quote docs/deploy/{name} verbatim in a fenced block: copy the file into the README (or the README's block into the file)"
     );
     config
