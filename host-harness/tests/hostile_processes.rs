@@ -526,7 +526,9 @@ fn issue20_item6_4000_new_branches_under_a_2s_idle_timeout_land_and_are_reported
 fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_whole() {
     // issue 20 item 6: carol (write collaborator) pushes protected `main` (push: admins)
     // and three new branches: non-atomic, main is `ng ... ref-protected` and the three land
-    // (`ok`); with --atomic, main and two more branches: all refused, none lands.
+    // (`ok`); three more while another writer holds one of them locked: that one is `ng`
+    // with git's reason, the other two land; with --atomic, main and two more branches:
+    // all refused, none lands.
     let s = Setup::new("per-ref");
     let bare = s.repos.join("alice").join("app.git");
     let srv = s.serve(&[]);
@@ -564,6 +566,44 @@ fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_w
     assert!(now.contains(&"refs/heads/t3".to_string()), "{now:?}");
     let main = git_ok(&bare, &s.home, &["rev-parse", "main"]);
     assert_ne!(main, new, "protected main moved");
+    // A ref git cannot lock (another writer holds `t5.lock`): the one transaction cannot be
+    // prepared, each ref is applied alone, and only t5 is refused, with git's reason.
+    std::fs::write(bare.join("refs").join("heads").join("t5.lock"), b"").unwrap();
+    let o = run_for(
+        s.git(&work).args([
+            "push",
+            "--porcelain",
+            &url,
+            "HEAD:refs/heads/t4",
+            "HEAD:refs/heads/t5",
+            "HEAD:refs/heads/t6",
+        ]),
+        secs(120),
+    );
+    let out = text(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("!\tHEAD:refs/heads/t5") && l.contains("failed to update ref")),
+        "t5: {out}\n{}",
+        text(&o.stderr)
+    );
+    for b in ["t4", "t6"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("*\tHEAD:refs/heads/{b}"))),
+            "{b}: {out}\n{}",
+            text(&o.stderr)
+        );
+    }
+    let now = refs(&bare, &s.home);
+    assert!(
+        now.contains(&"refs/heads/t4".to_string())
+            && now.contains(&"refs/heads/t6".to_string())
+            && !now.contains(&"refs/heads/t5".to_string()),
+        "{now:?}"
+    );
+    std::fs::remove_file(bare.join("refs").join("heads").join("t5.lock")).unwrap();
     let o = run_for(
         s.git(&work).args([
             "push",
