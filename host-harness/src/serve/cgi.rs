@@ -16,11 +16,10 @@
 //! request and fails it without storing anything (receive-pack removes its quarantined
 //! objects). Any other content coding is refused (`415`) before git starts.
 
-use std::future::Future;
+use std::future::Future as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -93,8 +92,6 @@ pub struct CgiRequest<'a> {
     pub log_path: String,
     /// For log records: the peer.
     pub peer: String,
-    /// The client's socket, watched for the client leaving once its body is read.
-    pub client: Option<Arc<tokio::net::TcpStream>>,
 }
 
 /// git's answer: status, headers, and the streamed rest of its output.
@@ -176,20 +173,14 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
     // Feed the body as it arrives; a stalled, undecodable or oversized body ends the feed,
     // which closes git's stdin (git then fails the request), and the response is whatever
     // git says.
-    let (read_whole, body_read) = tokio::sync::oneshot::channel();
     let feed = Feed {
         max: req.max_body,
         idle: req.idle,
         encoding: req.encoding,
         log_path: req.log_path.clone(),
         peer: req.peer.clone(),
-        read_whole,
     };
     tokio::spawn(feed.run(body, stdin));
-    let client: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = req
-        .client
-        .clone()
-        .map(|socket| Box::pin(client_gone(socket, body_read)) as _);
     let mut reader = BufReader::new(stdout);
     let (status, headers) = tokio::time::timeout(req.idle, read_cgi_headers(&mut reader))
         .await
@@ -203,7 +194,8 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
             idle: req.idle,
             deadline: None,
             guard: None,
-            client,
+            log_path: req.log_path.clone(),
+            peer: req.peer.clone(),
         },
     })
 }
@@ -221,28 +213,6 @@ enum Cut {
     Client,
 }
 
-/// Resolves when the client has gone away while its response is still being made: EOF or
-/// an error on its socket, once its request body has been read whole (until then hyper
-/// reads the socket itself, and a client leaving mid-body ends the feed). Bytes of a next
-/// request mean the client is still there: then it never resolves. Without this, a
-/// response git is silent about (a fetch chewing through `have` lines, a push whose hook is
-/// deciding) would keep git running until the idle deadline after the client left (issue
-/// 20 item 5). Like nginx, a client that half-closes its side while waiting counts as gone.
-pub async fn client_gone(
-    socket: Arc<tokio::net::TcpStream>,
-    body_read: tokio::sync::oneshot::Receiver<()>,
-) {
-    if body_read.await.is_err() {
-        // The body was not read whole (the feed says why): git's own input ends.
-        return std::future::pending().await;
-    }
-    let mut byte = [0u8; 1];
-    match socket.peek(&mut byte).await {
-        Ok(0) | Err(_) => {}
-        Ok(_) => std::future::pending().await,
-    }
-}
-
 /// Copies a request body to git's stdin: decodes it, counts it, stops at the limit.
 struct Feed {
     max: u64,
@@ -250,8 +220,6 @@ struct Feed {
     encoding: BodyEncoding,
     log_path: String,
     peer: String,
-    /// Sent once the body has been read whole (and handed to git).
-    read_whole: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Feed {
@@ -316,10 +284,7 @@ impl Feed {
                 "body-undecodable",
                 &[("path", &self.log_path), ("peer", &self.peer)],
             ),
-            Err(Cut::GitGone | Cut::Client) => {}
-            Ok(()) => {
-                let _ = self.read_whole.send(());
-            }
+            Err(Cut::GitGone | Cut::Client) | Ok(()) => {}
         }
         // Closing stdin ends git's input: complete, or truncated (git fails the request).
         let _ = stdin.shutdown().await;
@@ -399,8 +364,9 @@ pub struct ChildBody {
     idle: Duration,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     guard: Option<Guard>,
-    /// Resolves when the client has gone away ([`client_gone`]).
-    client: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// For the log record of an abandoned request: the request path and the peer.
+    log_path: String,
+    peer: String,
 }
 
 impl ChildBody {
@@ -416,7 +382,22 @@ impl Drop for ChildBody {
         // A push the server gives up on is forgotten before its git is stopped: from
         // here on its hook's questions are refused ("unknown push"), so it changes no ref.
         drop(self.guard.take());
-        drop(self.group.take());
+        if let Some(group) = self.group.take() {
+            if !group.is_finished() {
+                log::event(
+                    "abandoned",
+                    &[
+                        ("path", &self.log_path),
+                        ("peer", &self.peer),
+                        (
+                            "note",
+                            "the response ended before git did (the client left, or a deadline passed): git's process group is ended",
+                        ),
+                    ],
+                );
+            }
+            drop(group);
+        }
     }
 }
 
@@ -429,15 +410,6 @@ impl hyper::body::Body for ChildBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
-        if let Some(gone) = this.client.as_mut()
-            && gone.as_mut().poll(cx).is_ready()
-        {
-            this.client = None;
-            return Poll::Ready(Some(Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "the client went away",
-            ))));
-        }
         let mut buf = [0u8; 16 * 1024];
         let mut rb = tokio::io::ReadBuf::new(&mut buf);
         match Pin::new(&mut this.reader).poll_read(cx, &mut rb) {

@@ -247,7 +247,6 @@ pub async fn handle(
         shared: state.shared.clone(),
         id: id.clone(),
     });
-    let client = req.extensions().get::<ClientSocket>().map(|c| c.0.clone());
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
     let get = |name: &str| header(&req, name).ok().flatten().map(str::to_string);
     let cgi_request = cgi::CgiRequest {
@@ -265,7 +264,6 @@ pub async fn handle(
         idle: state.limits.idle_timeout,
         log_path: log::path_only(&target).to_string(),
         peer: peer.to_string(),
-        client,
     };
     let (parts, body) = req.into_parts();
     drop(parts);
@@ -587,104 +585,6 @@ impl hyper::body::Body for WithGuard {
     }
 }
 
-/// The client's socket, shared between hyper (which reads requests from it and writes
-/// responses to it) and the git bridge, which watches it for the client leaving while a
-/// response is silent ([`cgi::client_gone`]). Reads and writes go through tokio's
-/// readiness API, which lets both wait on the same socket.
-struct SharedStream(Arc<tokio::net::TcpStream>);
-
-impl tokio::io::AsyncRead for SharedStream {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        loop {
-            match self.0.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for SharedStream {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        loop {
-            match self.0.poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            match self.0.try_write(data) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                other => return Poll::Ready(other),
-            }
-        }
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        data: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        loop {
-            match self.0.poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            match self.0.try_write_vectored(data) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                other => return Poll::Ready(other),
-            }
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let r = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
-        std::task::Poll::Ready(match r {
-            Err(e) if e.kind() == std::io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
-    }
-}
-
-/// The client's socket, handed to a request's handler in its extensions (to watch for the
-/// client leaving; never read or written by the handler).
-#[derive(Clone)]
-pub struct ClientSocket(pub Arc<tokio::net::TcpStream>);
-
 /// Accept connections until `shutdown` turns true, each served by `handler` within
 /// `limits` and the connection table's `conns` limits (see [`super::conns`]: past a cap the
 /// oldest idle or header-pending connection is closed to make room, and only when every
@@ -744,15 +644,13 @@ where
         for _ in 0..admitted.evictions {
             (events.evicted)();
         }
-        let stream = Arc::new(stream);
-        let mut timed = tokio_io_timeout::TimeoutStream::new(SharedStream(stream.clone()));
+        let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
         // Reads are bounded by hyper's header deadline and the body's idle deadline; a
         // client that stops reading what we send is dropped after the idle deadline.
         timed.set_write_timeout(Some(limits.idle_timeout));
         let io = TokioIo::new(Box::pin(timed));
         let (handler, service_table, id) = (handler.clone(), table.clone(), admitted.id);
-        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(ClientSocket(stream.clone()));
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             // A request in flight: this connection is never closed to make room.
             service_table.busy(id);
             let over = RequestOver {

@@ -87,6 +87,11 @@ impl Group {
     pub fn finished(&mut self) {
         self.finished = true;
     }
+
+    /// Whether [`Group::finished`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
 }
 
 impl Drop for Group {
