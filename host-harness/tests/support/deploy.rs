@@ -81,7 +81,12 @@ pub fn tool(test: &str, path: &str, package: &str) -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var_os("FORGE_AUTHZ_SKIP_DEPLOY").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED: {test}: {path} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)");
+        // Straight to the process's stderr: libtest captures only print!/eprint!.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: {test}: {path} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)"
+        );
         return None;
     }
     panic!(
