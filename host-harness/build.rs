@@ -18,7 +18,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=FORGE_AUTHZ_SKIP_GUEST_BUILD");
     let target_dir = root.join("target").join("guest");
     let wasm = target_dir
-        .join("wasm32-wasip2")
+        .join(GUEST_TARGET)
         .join("policy")
         .join("forge_authz_guest.wasm");
     println!(
@@ -51,7 +51,41 @@ fn embed(wasm: &std::path::Path) {
     println!("cargo:rerun-if-changed={}", wasm.display());
 }
 
+/// The target the policy component is built for.
+const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// Whether this toolchain has the standard library for `target` (rustc knows the target
+/// either way; only an installed one has `libcore-*.rlib` in its target libdir). `None`
+/// when rustc cannot be asked (then the build itself says what is wrong).
+fn target_installed(target: &str) -> Option<bool> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return Some(false);
+    }
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    Some(std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+    }))
+}
+
 fn build_guest(root: &std::path::Path, target_dir: &std::path::Path) {
+    // A toolchain without the target fails deep inside the first dependency the nested
+    // build compiles ("can't find crate for `core`"): say the one command that fixes it.
+    if target_installed(GUEST_TARGET) == Some(false) {
+        println!(
+            "cargo:warning=the {GUEST_TARGET} target is not installed for this toolchain: run `rustup target add {GUEST_TARGET}` (or set FORGE_AUTHZ_SKIP_GUEST_BUILD=1 and pass --policy)"
+        );
+        eprintln!(
+            "error: the policy component needs the {GUEST_TARGET} target, which this toolchain lacks.\n\n    rustup target add {GUEST_TARGET}\n"
+        );
+        std::process::exit(1);
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -60,7 +94,7 @@ fn build_guest(root: &std::path::Path, target_dir: &std::path::Path) {
             "-p",
             "forge-authz-guest",
             "--target",
-            "wasm32-wasip2",
+            GUEST_TARGET,
             "--profile",
             "policy",
         ])
@@ -82,7 +116,7 @@ fn build_guest(root: &std::path::Path, target_dir: &std::path::Path) {
         Ok(s) if s.success() => {}
         Ok(s) => {
             println!(
-                "cargo:warning=building the policy component failed ({s}); is the target installed? run `rustup target add wasm32-wasip2`"
+                "cargo:warning=building the policy component failed ({s}); is the target installed? run `rustup target add {GUEST_TARGET}`"
             );
             std::process::exit(1);
         }

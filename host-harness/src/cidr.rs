@@ -43,9 +43,11 @@ fn bits(a: IpAddr) -> (u128, u8) {
 impl Cidr {
     /// Whether `addr` (text) is inside the block; unparsable addresses never are.
     pub fn contains(&self, addr: &str) -> bool {
-        let Ok(a) = addr.parse::<IpAddr>() else {
-            return false;
-        };
+        addr.parse::<IpAddr>().is_ok_and(|a| self.contains_ip(a))
+    }
+
+    /// Whether `a` is inside the block.
+    pub fn contains_ip(&self, a: IpAddr) -> bool {
         let (x, xw) = bits(a);
         let (b, bw) = bits(self.base);
         if xw != bw {

@@ -1,6 +1,12 @@
-//! Real OpenSSH: a test `sshd` on a random loopback port whose `AuthorizedKeysCommand` is
-//! `forge-authz ssh-keys`, and real `git clone`/`git push` over SSH with user and deploy
-//! keys, every request decided by the policy through `forge-authz git-shell`.
+//! Real OpenSSH: a test `sshd` on a random loopback port configured with the README's
+//! `sshd_config` lines verbatim (`docs/deploy/sshd_config`: `AuthorizedKeysCommand
+//! forge-authz ssh-keys --user git ...`), and real `git clone`/`git push` over SSH as the
+//! forge account `git` with user and deploy keys, every request decided by the policy
+//! through `forge-authz git-shell`; a forge key offered for any other login is refused.
+//!
+//! Needs root (sshd's `AuthorizedKeysCommand` must be root-owned) and the account `git`:
+//! when it does not exist the test creates it (`useradd --system`, shell `/bin/sh`, no
+//! password) and removes it afterwards; an existing `git` account is used as it is.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,11 +14,17 @@
     clippy::panic
 )]
 
+#[path = "support/deploy.rs"]
+mod deploy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
 const SSHD: &str = "/usr/sbin/sshd";
+
+/// The forge account of the README's configuration.
+const FORGE_USER: &str = "git";
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
@@ -22,10 +34,59 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// One test at a time uses (and may create, then remove) the account `git`.
+static ACCOUNT: Mutex<()> = Mutex::new(());
+
+/// The account `git`, created for the test when it did not exist (and removed when done).
+struct ForgeAccount {
+    created: bool,
+    _one_test: MutexGuard<'static, ()>,
+}
+
+impl ForgeAccount {
+    fn get(home: &Path) -> ForgeAccount {
+        let one_test = ACCOUNT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let exists = run(Command::new("id").args(["-u", FORGE_USER]))
+            .status
+            .success();
+        if !exists {
+            // No password (`*`: not locked, so sshd without PAM accepts keys) and a real
+            // shell: sshd runs the forced command through it.
+            let o = run(Command::new("useradd")
+                .args(["--system", "--shell", "/bin/sh", "--password", "*"])
+                .arg("--home-dir")
+                .arg(home)
+                .arg("--no-create-home")
+                .arg(FORGE_USER));
+            assert!(o.status.success(), "useradd {FORGE_USER}: {}", stderr(&o));
+        }
+        ForgeAccount {
+            created: !exists,
+            _one_test: one_test,
+        }
+    }
+}
+
+impl Drop for ForgeAccount {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = Command::new("userdel")
+                .arg(FORGE_USER)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 struct Sshd {
     dir: PathBuf,
     port: u16,
     child: Child,
+    /// Declared last: dropped after sshd is gone (no session of the account left).
+    _account: ForgeAccount,
 }
 
 impl Drop for Sshd {
@@ -33,12 +94,15 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "sshd log:\n{}",
-                std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
-            );
+            eprintln!("sshd log:\n{}", self.log());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Sshd {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
     }
 }
 
@@ -62,6 +126,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+const SSH_OPTIONS: [&str; 10] = [
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+];
+
 fn git(dir: &Path, home: &Path, key: &Path, port: u16) -> Command {
     let mut c = Command::new("git");
     c.current_dir(dir)
@@ -72,12 +149,45 @@ fn git(dir: &Path, home: &Path, key: &Path, port: u16) -> Command {
         .env(
             "GIT_SSH_COMMAND",
             format!(
-                "ssh -i {} -p {port} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
-                key.display()
+                "ssh -i {} -p {port} {}",
+                key.display(),
+                SSH_OPTIONS.join(" ")
             ),
         )
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.test", "-c", "init.defaultBranch=main"]);
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.test",
+            "-c",
+            "init.defaultBranch=main",
+        ]);
     c
+}
+
+/// `ssh -i KEY login@127.0.0.1 ARGS...` against the test sshd, stdin closed.
+fn ssh(s: &Sshd, key: &str, login: &str, args: &[&str]) -> Output {
+    run(Command::new("ssh")
+        .arg("-i")
+        .arg(s.dir.join(key))
+        .args(["-p", &s.port.to_string()])
+        .args(SSH_OPTIONS)
+        .arg(format!("{login}@127.0.0.1"))
+        .args(args)
+        .stdin(Stdio::null()))
+}
+
+fn chown_forge(path: &Path) {
+    let o = run(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{FORGE_USER}:"))
+        .arg(path));
+    assert!(
+        o.status.success(),
+        "chown {}: {}",
+        path.display(),
+        stderr(&o)
+    );
 }
 
 fn start() -> Sshd {
@@ -87,27 +197,33 @@ fn start() -> Sshd {
         "{SSHD} is not installed: apt-get install openssh-server (or run `bash .ci/run`)"
     );
     let uid = run(Command::new("id").arg("-u"));
-    let user = String::from_utf8(run(Command::new("id").arg("-un")).stdout)
-        .unwrap()
-        .trim()
-        .to_string();
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
         "0",
-        "sshd's AuthorizedKeysCommand must be root-owned: run as root"
+        "sshd's AuthorizedKeysCommand must be root-owned, and the test needs the account `git`: run as root"
     );
     // sshd refuses an AuthorizedKeysCommand below a group- or world-writable directory
-    // (such as /tmp): the test instance lives under $HOME.
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
-    let dir = home.join(format!(".forge-authz-sshd-test-{}", std::process::id()));
+    // (such as /tmp), and the account `git` must reach the binary and its data: the test
+    // instance lives in a root-owned 0755 directory under /var/lib.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = PathBuf::from(format!(
+        "/var/lib/forge-authz-sshd-test-{}-{n}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for d in [dir.clone(), dir.join("bin")] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
+    let git_home = dir.join("git-home");
+    std::fs::create_dir_all(&git_home).unwrap();
+    let account = ForgeAccount::get(&git_home);
     std::fs::create_dir_all("/run/sshd").unwrap();
-    let bin = dir.join("forge-authz");
+    let bin = dir.join("bin").join("forge-authz");
     std::fs::copy(env!("CARGO_BIN_EXE_forge-authz"), &bin).unwrap();
     let alice = keygen(&dir, "alice_key");
     let ro = keygen(&dir, "deploy_ro");
@@ -128,15 +244,19 @@ fn start() -> Sshd {
             {"id": "app-rw", "kind": "deploy", "repository": "alice/app", "read_only": false, "public_key": rw}
         ]
     });
+    // The forge's data belongs to the forge account, as in a deployment: the database
+    // (read by `ssh-keys` as AuthorizedKeysCommandUser) and the repositories.
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
     std::fs::write(dir.join("world.json"), world.to_string()).unwrap();
-    let db = dir.join("forge.db");
+    let db = data.join("forge.db");
     let o = run(Command::new(&bin)
         .args(["init-db", "--db"])
         .arg(&db)
         .arg("--world")
         .arg(dir.join("world.json")));
     assert!(o.status.success(), "{}", stderr(&o));
-    let repos = dir.join("repos");
+    let repos = data.join("repos");
     for (owner, name) in [("alice", "app"), ("alice", "secret"), ("bob", "other")] {
         let bare = repos.join(owner).join(format!("{name}.git"));
         std::fs::create_dir_all(&bare).unwrap();
@@ -181,6 +301,8 @@ fn start() -> Sshd {
             .success()
         );
     }
+    chown_forge(&data);
+    chown_forge(&git_home);
     let host_key = dir.join("host_key");
     assert!(
         run(Command::new("ssh-keygen")
@@ -190,18 +312,26 @@ fn start() -> Sshd {
         .success()
     );
     let port = free_port();
+    // The README's lines, verbatim but for the three site-specific paths.
+    let readme_lines = deploy::substitute(
+        &deploy::quoted_config("sshd_config"),
+        &[
+            ("/usr/local/bin/forge-authz", bin.to_str().unwrap()),
+            ("/var/lib/forge-authz/forge.db", db.to_str().unwrap()),
+            ("/srv/git", repos.to_str().unwrap()),
+        ],
+    );
+    // What a private test instance adds: its own port, host key and pid file; no PAM (no
+    // system PAM stack in CI containers); root may log in with a key (Debian's default),
+    // so only `ssh-keys --user` stands between a forge key and root. No `Match User`.
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {dir}/sshd.pid\n\
          AuthorizedKeysFile none\n\
-         AuthorizedKeysCommand {bin} ssh-keys --db {db} --repos {repos} %u %t %k\n\
-         AuthorizedKeysCommandUser {user}\n\
          PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-         PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nLogLevel VERBOSE\n",
+         PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nLogLevel VERBOSE\n\
+         {readme_lines}",
         hk = host_key.display(),
         dir = dir.display(),
-        bin = bin.display(),
-        db = db.display(),
-        repos = repos.display(),
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
     let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
@@ -214,15 +344,22 @@ fn start() -> Sshd {
         .stderr(log)
         .spawn()
         .unwrap();
+    let s = Sshd {
+        dir,
+        port,
+        child,
+        _account: account,
+    };
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "sshd did not start"
+            "sshd did not start:\n{}",
+            s.log()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Sshd { dir, port, child }
+    s
 }
 
 #[test]
@@ -230,11 +367,7 @@ fn git_over_ssh_with_user_and_deploy_keys() {
     // issue 5 (SSH); reference §1.19 (deploy keys: one repository, read or write; user keys
     // act as the user).
     let s = start();
-    let user = String::from_utf8(run(Command::new("id").arg("-un")).stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let url = |repo: &str| format!("ssh://{user}@127.0.0.1:{}/{repo}.git", s.port);
+    let url = |repo: &str| format!("ssh://{FORGE_USER}@127.0.0.1:{}/{repo}.git", s.port);
     let home = s.dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let key = |k: &str| s.dir.join(k);
@@ -325,30 +458,6 @@ fn git_over_ssh_with_user_and_deploy_keys() {
         "x",
     ]));
     assert!(!o.status.success());
-    let ssh = |args: &[&str]| {
-        run(Command::new("ssh")
-            .args([
-                "-i",
-                key("alice_key").to_str().unwrap(),
-                "-p",
-                &s.port.to_string(),
-            ])
-            .args([
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ])
-            .arg(format!("{user}@127.0.0.1"))
-            .args(args)
-            .stdin(Stdio::null()))
-    };
     for cmd in [
         vec!["ls", "/"],
         vec!["git-upload-pack", "'../../etc'"],
@@ -356,7 +465,7 @@ fn git_over_ssh_with_user_and_deploy_keys() {
         vec!["git-upload-pack", "'alice/app.git'", "extra"],
         vec!["git-upload-archive", "'alice/app.git'"],
     ] {
-        let o = ssh(&cmd);
+        let o = ssh(&s, "alice_key", FORGE_USER, &cmd);
         assert!(!o.status.success(), "{cmd:?} must be refused");
         assert!(
             stderr(&o).contains("forge-authz:"),
@@ -364,4 +473,114 @@ fn git_over_ssh_with_user_and_deploy_keys() {
             stderr(&o)
         );
     }
+}
+
+#[test]
+fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_another_user() {
+    // issue 20 item 1: with the README's sshd lines (no `Match User`), alice's forge key
+    // logs in as `git` (git-shell serves alice/app) and is refused, before any shell or
+    // git runs, as root, as another existing local account (`nobody`) and as a login that
+    // does not exist; sshd never logs "Accepted publickey" for them.
+    let s = start();
+    let home = s.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let key = s.dir.join("alice_key");
+    let url = |login: &str| format!("ssh://{login}@127.0.0.1:{}/alice/app.git", s.port);
+
+    let o = run(git(&home, &home, &key, s.port).args(["ls-remote", &url(FORGE_USER)]));
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("refs/heads/main"),
+        "the forge key as `git`: {}",
+        stderr(&o)
+    );
+
+    for login in ["root", "nobody", "forge-authz-no-such-user"] {
+        let o = ssh(&s, "alice_key", login, &["id"]);
+        assert!(
+            !o.status.success() && stderr(&o).contains("Permission denied"),
+            "alice's forge key as {login}: exit {:?}, stdout {:?}, stderr {:?}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("uid="),
+            "a shell ran as {login}"
+        );
+        let o = run(git(&home, &home, &key, s.port).args(["ls-remote", &url(login)]));
+        assert!(
+            !o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("refs/heads"),
+            "git as {login} with alice's forge key: {}",
+            stderr(&o)
+        );
+        // The deploy keys too.
+        let o = ssh(
+            &s,
+            "deploy_rw",
+            login,
+            &["git-upload-pack", "'alice/app.git'"],
+        );
+        assert!(
+            !o.status.success() && stderr(&o).contains("Permission denied"),
+            "a deploy key as {login}: {}",
+            stderr(&o)
+        );
+    }
+    let log = s.log();
+    for login in ["root", "nobody", "forge-authz-no-such-user"] {
+        assert!(
+            !log.contains(&format!("Accepted publickey for {login} ")),
+            "sshd accepted a forge key for {login}:\n{log}"
+        );
+    }
+    assert!(
+        log.contains(&format!("Accepted publickey for {FORGE_USER} ")),
+        "the forge account's logins are not in sshd's log (is the log level VERBOSE?):\n{log}"
+    );
+
+    // The command itself, as sshd runs it: a key line for `git` only; for other logins
+    // exit 0 and no output (sshd then tries nothing else).
+    let bin = s.dir.join("bin").join("forge-authz");
+    let alice = std::fs::read_to_string(s.dir.join("alice_key.pub")).unwrap();
+    let mut parts = alice.split_whitespace();
+    let (kind, blob) = (parts.next().unwrap(), parts.next().unwrap());
+    let db = s.dir.join("data").join("forge.db");
+    let repos = s.dir.join("data").join("repos");
+    for (login, printed) in [
+        (FORGE_USER, true),
+        ("root", false),
+        ("nobody", false),
+        ("Git", false),
+        ("git ", false),
+        ("", false),
+    ] {
+        let o = run(Command::new(&bin)
+            .args(["ssh-keys", "--user", FORGE_USER, "--db"])
+            .arg(&db)
+            .arg("--repos")
+            .arg(&repos)
+            .args([login, kind, blob]));
+        assert!(o.status.success(), "ssh-keys for {login:?}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            out.contains(blob),
+            printed,
+            "ssh-keys for login {login:?} printed {out:?}"
+        );
+        if !printed {
+            assert!(out.is_empty(), "ssh-keys for {login:?} printed {out:?}");
+        }
+    }
+    // `--user` is required: without it the command refuses to run (sshd: no key).
+    let o = run(Command::new(&bin)
+        .args(["ssh-keys", "--db"])
+        .arg(&db)
+        .arg("--repos")
+        .arg(&repos)
+        .args([FORGE_USER, kind, blob]));
+    assert!(
+        !o.status.success() && o.stdout.is_empty(),
+        "ssh-keys without --user: {}",
+        stderr(&o)
+    );
 }

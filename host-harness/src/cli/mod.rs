@@ -115,7 +115,8 @@ pub enum Command {
     Shadow(serve::ShadowArgs),
     /// Make the shadow candidate the live module.
     Promote(AdminSocketArgs),
-    /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --db DB --repos DIR %u %t %k`.
+    /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --user git --db DB --repos DIR
+    /// %u %t %k` (prints nothing for any login but `--user`).
     SshKeys(ssh::SshKeysArgs),
     /// The forced command of an SSH key: reads `SSH_ORIGINAL_COMMAND`, asks the policy,
     /// runs git or prints the reason and exits non-zero.

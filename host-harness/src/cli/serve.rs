@@ -40,12 +40,30 @@ pub struct ServeArgs {
     /// The only directory `reload`/`shadow` may take modules from.
     #[arg(long)]
     pub modules: Option<PathBuf>,
-    /// Concurrent connections; past that, `503`.
-    #[arg(long, default_value_t = 256)]
+    /// Connections open at once, all peers. Past it the oldest idle or header-pending
+    /// connection is closed to make room; `503` only when every connection is busy.
+    /// `serve` raises its open-file limit to allow it (or lowers this, logged).
+    #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
-    /// Largest request body (a push), bytes.
+    /// Connections open at once from one peer (an IPv4 address or an IPv6 /64): past it
+    /// that peer's oldest idle connection is closed, or `503` when all are busy. 0: no
+    /// per-peer limit.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections_per_peer: usize,
+    /// Peers (an address or CIDR block; repeatable) held only to --max-connections, not
+    /// to the per-peer limit: a reverse proxy in front of `serve` connects for all its
+    /// clients (and limits them itself).
+    #[arg(long = "connection-limit-exempt", value_name = "CIDR")]
+    pub connection_limit_exempt: Vec<crate::cidr::Cidr>,
+    /// Largest push body, bytes, counted after decoding (a gzip body is counted
+    /// inflated; git's `receive.maxInputSize` is set to the same).
     #[arg(long, default_value_t = 1 << 30)]
     pub max_body_bytes: u64,
+    /// Largest fetch request body (its wants and haves), bytes, counted after decoding.
+    /// git http-backend holds a fetch's whole request in memory; the default is git's own
+    /// (`GIT_HTTP_MAX_REQUEST_BUFFER`, which is set to this).
+    #[arg(long, default_value_t = 10 << 20)]
+    pub max_fetch_body_bytes: u64,
     /// Seconds to receive a request's headers (and longest idle keep-alive).
     #[arg(long, default_value_t = 10)]
     pub header_timeout: u64,
@@ -122,7 +140,10 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         admin_socket,
         modules,
         max_connections,
+        max_connections_per_peer,
+        connection_limit_exempt,
         max_body_bytes,
+        max_fetch_body_bytes,
         header_timeout,
         idle_timeout,
         grace,
@@ -148,10 +169,13 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         modules,
         http: crate::serve::http::HttpLimits {
             max_connections,
+            max_connections_per_peer,
             max_body_bytes,
+            max_fetch_body_bytes,
             header_timeout: std::time::Duration::from_secs(header_timeout),
             idle_timeout: std::time::Duration::from_secs(idle_timeout),
         },
+        exempt_peers: connection_limit_exempt,
         grace: std::time::Duration::from_secs(grace),
         host_id,
         fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),

@@ -1,21 +1,28 @@
 //! OpenSSH integration: `ssh-keys` (the `AuthorizedKeysCommand`) and `git-shell` (the
 //! forced command of a key).
 
-use anyhow::bail;
-
 use super::{DbArgs, PolicyArgs, ReposArgs};
 
 /// `forge-authz ssh-keys`
 #[derive(Debug, clap::Args)]
 pub struct SshKeysArgs {
+    /// The forge's account: the only login forge keys are printed for (`git`). Any other
+    /// login sshd asks about (`root`, another local user, one that does not exist) gets
+    /// no key line, so a forge key never logs in as anyone else.
+    #[arg(long = "user", value_name = "ACCOUNT")]
+    pub user: String,
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
     /// The repositories.
     #[command(flatten)]
     pub repos: ReposArgs,
-    /// `%u`, `%t`, `%k`.
-    pub args: Vec<String>,
+    /// `%u`: the login sshd is authenticating.
+    pub login: String,
+    /// `%t`: the offered key's type.
+    pub key_type: String,
+    /// `%k`: the offered key, base64.
+    pub key: String,
 }
 
 /// `forge-authz git-shell`
@@ -32,21 +39,28 @@ pub struct GitShellArgs {
     pub key: String,
 }
 
-/// `forge-authz ssh-keys --db DB --repos DIR %u %t %k`
+/// `forge-authz ssh-keys --user git --db DB --repos DIR %u %t %k`: exit 0 with the key
+/// line, or with nothing (an unknown key, or a login that is not the forge's account).
 pub fn ssh_keys(p: &PolicyArgs, a: SshKeysArgs) -> anyhow::Result<u8> {
     let SshKeysArgs {
+        user,
         db: DbArgs { db },
         repos: ReposArgs { repos },
-        args,
+        login,
+        key_type,
+        key,
     } = a;
-    let (Some(t), Some(k)) = (args.get(args.len().wrapping_sub(2)), args.last()) else {
-        bail!("usage: forge-authz ssh-keys --db DB --repos DIR %u %t %k");
-    };
     let forced = crate::serve::ForcedPolicy {
         policy: p.path(),
         deadline_ms: p.limits().deadline_ms,
     };
-    if let Some(line) = crate::serve::ssh_keys(&db, &repos, t, k, &forced)? {
+    let offered = crate::serve::OfferedKey {
+        forge_user: &user,
+        login: &login,
+        key_type: &key_type,
+        key_blob: &key,
+    };
+    if let Some(line) = crate::serve::ssh_keys(&db, &repos, &offered, &forced)? {
         outln!("{line}");
     }
     Ok(0)

@@ -138,6 +138,7 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
                 "config_swaps": c.config_swaps.load(Ordering::Relaxed),
                 "refused_config_swaps": c.refused_config_swaps.load(Ordering::Relaxed),
                 "refused_connections": c.refused_connections.load(Ordering::Relaxed),
+                "evicted_connections": c.evicted_connections.load(Ordering::Relaxed),
                 "shadow": shared.live.shadow().map(|s| crate::live::source_of(&s)),
                 "shadow_requests": c.shadow_requests.load(Ordering::Relaxed),
                 "shadow_differences": c.shadow_differences.load(Ordering::Relaxed),

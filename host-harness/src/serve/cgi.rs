@@ -2,9 +2,19 @@
 //!
 //! The request body is copied to git's stdin as it arrives (never buffered whole), with
 //! an idle deadline per chunk and the server's body limit; git's output is parsed for
-//! its CGI headers (bounded) and then streamed to the client. The child is killed when
-//! the client goes away or a deadline passes (`kill_on_drop`), and tokio reaps it: no
-//! worker ever waits on a child whose pipe it still holds.
+//! its CGI headers (bounded) and then streamed to the client. git runs in a process group
+//! of its own ([`super::procs`]): the whole group is ended when the response ends, when
+//! the client goes away or when a deadline passes, and its leader reaped — no worker ever
+//! waits on a child whose pipe it still holds.
+//!
+//! **Request bodies are decoded here, and the limit counts what git reads** (issue 20
+//! item 4): a `gzip`/`x-gzip` body is inflated by the server, in steps of at most
+//! [`INFLATE_STEP`] compressed bytes (so a bomb never holds more than about a megabyte of
+//! output in memory), and git gets the plain body with no `Content-Encoding`. The limit
+//! (`--max-body-bytes` for pushes, `--max-fetch-body-bytes` for fetches) counts inflated
+//! bytes; past it the feed stops and git's stdin is closed, so git sees a truncated
+//! request and fails it without storing anything (receive-pack removes its quarantined
+//! objects). Any other content coding is refused (`415`) before git starts.
 
 use std::future::Future as _;
 use std::path::{Path, PathBuf};
@@ -20,9 +30,34 @@ use hyper::body::{Frame, Incoming};
 use tokio::io::{
     AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, BufReader,
 };
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{ChildStdout, Command};
 
 use super::log;
+use super::procs::{self, Group};
+
+/// Compressed bytes handed to the inflater at a time: deflate expands at most about
+/// 1032:1, so one step produces at most about a megabyte.
+pub const INFLATE_STEP: usize = 1024;
+
+/// How a request body is encoded (`Content-Encoding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEncoding {
+    /// No coding (absent or `identity`).
+    Plain,
+    /// `gzip` or `x-gzip`: inflated by the server before git reads it.
+    Gzip,
+}
+
+impl BodyEncoding {
+    /// The coding a `Content-Encoding` value names; `None` for any other (refused).
+    pub fn parse(value: Option<&str>) -> Option<BodyEncoding> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("" | "identity") => Some(BodyEncoding::Plain),
+            Some("gzip" | "x-gzip") => Some(BodyEncoding::Gzip),
+            Some(_) => None,
+        }
+    }
+}
 
 /// Longest block of CGI headers accepted from git, bytes.
 const MAX_CGI_HEADERS: usize = 64 * 1024;
@@ -41,18 +76,22 @@ pub struct CgiRequest<'a> {
     pub query: &'a str,
     /// Who acted (for `REMOTE_USER`).
     pub principal: &'a str,
-    /// Selected request headers: `Content-Type`, `Content-Encoding`, `Git-Protocol`.
+    /// Selected request headers: `Content-Type`, `Git-Protocol`.
     pub content_type: Option<String>,
-    /// `Content-Encoding` (gzip request bodies).
-    pub content_encoding: Option<String>,
+    /// How the body is encoded (decoded here: git never sees `Content-Encoding`).
+    pub encoding: BodyEncoding,
     /// `Git-Protocol`.
     pub git_protocol: Option<String>,
     /// A push: the hooks directory, socket and one-time id.
     pub push: Option<(PathBuf, PathBuf, String)>,
-    /// Largest body accepted.
+    /// Largest body accepted, counted after decoding (what git reads).
     pub max_body: u64,
     /// Longest wait for the next chunk of the body or of git's output.
     pub idle: Duration,
+    /// For log records: the request path (already cleaned of its query) and the peer.
+    pub log_path: String,
+    /// For log records: the peer.
+    pub peer: String,
 }
 
 /// git's answer: status, headers, and the streamed rest of its output.
@@ -68,6 +107,13 @@ pub struct CgiResponse {
 /// Something to drop when the response body ends (a push's registration).
 pub type Guard = Box<dyn Send>;
 
+/// `receive.keepAlive` for a given idle deadline: receive-pack sends a keepalive packet
+/// after this many silent seconds while it checks the pack and while the push hook decides,
+/// so a working server never looks like a stalled one (issue 20 item 6).
+pub fn keepalive_seconds(idle: Duration) -> u64 {
+    (idle.as_secs() / 3).clamp(1, 5)
+}
+
 /// Run `git http-backend` for an allowed request.
 pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiResponse> {
     let mut cmd = Command::new("git");
@@ -80,13 +126,22 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
         .env("REQUEST_METHOD", req.method)
         .env("QUERY_STRING", req.query)
         .env("REMOTE_USER", req.principal)
+        // http-backend reads a fetch's whole request into memory before upload-pack
+        // starts, up to this (git's default: 10 MiB): the same limit as ours, so the
+        // two never disagree about a body.
+        .env("GIT_HTTP_MAX_REQUEST_BUFFER", req.max_body.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     let mut config: Vec<(String, String)> = vec![("safe.directory".into(), "*".into())];
     if let Some((hooks, socket, id)) = &req.push {
         config.extend(super::hook::git_config(hooks));
+        // git's own limit on the pack, beside the server's count of the body.
+        config.push(("receive.maxInputSize".into(), req.max_body.to_string()));
+        config.push((
+            "receive.keepAlive".into(),
+            keepalive_seconds(req.idle).to_string(),
+        ));
         cmd.env(super::hook::ENV_PUSH, id)
             .env(super::hook::ENV_SOCKET, socket);
     }
@@ -97,14 +152,14 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
     }
     for (value, var) in [
         (&req.content_type, "CONTENT_TYPE"),
-        (&req.content_encoding, "HTTP_CONTENT_ENCODING"),
         (&req.git_protocol, "GIT_PROTOCOL"),
     ] {
         if let Some(v) = value {
             cmd.env(var, v);
         }
     }
-    let mut child = cmd.spawn().context("spawning git http-backend")?;
+    let mut group = procs::spawn(&mut cmd).context("spawning git http-backend")?;
+    let child = group.child_mut().context("no child")?;
     let stdin = child.stdin.take().context("no stdin")?;
     let stdout = child.stdout.take().context("no stdout")?;
     if let Some(stderr) = child.stderr.take() {
@@ -115,29 +170,19 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
             }
         });
     }
-    // Feed the body as it arrives; a stalled or oversized body ends the feed, which closes
-    // git's stdin (git then fails the request), and the response is whatever git says.
-    let (max_body, idle) = (req.max_body, req.idle);
-    tokio::spawn(async move {
-        let mut stdin = stdin;
-        let mut body = body;
-        let mut total: u64 = 0;
-        loop {
-            let frame = match tokio::time::timeout(idle, body.frame()).await {
-                Ok(Some(Ok(f))) => f,
-                _ => break,
-            };
-            if let Ok(data) = frame.into_data() {
-                total = total.saturating_add(data.len() as u64);
-                if total > max_body || stdin.write_all(&data).await.is_err() {
-                    break;
-                }
-            }
-        }
-        let _ = stdin.shutdown().await;
-    });
+    // Feed the body as it arrives; a stalled, undecodable or oversized body ends the feed,
+    // which closes git's stdin (git then fails the request), and the response is whatever
+    // git says.
+    let feed = Feed {
+        max: req.max_body,
+        idle: req.idle,
+        encoding: req.encoding,
+        log_path: req.log_path.clone(),
+        peer: req.peer.clone(),
+    };
+    tokio::spawn(feed.run(body, stdin));
     let mut reader = BufReader::new(stdout);
-    let (status, headers) = tokio::time::timeout(idle, read_cgi_headers(&mut reader))
+    let (status, headers) = tokio::time::timeout(req.idle, read_cgi_headers(&mut reader))
         .await
         .context("git http-backend sent no headers in time")??;
     Ok(CgiResponse {
@@ -145,12 +190,132 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
         headers,
         body: ChildBody {
             reader,
-            _child: child,
-            idle,
+            group: Some(group),
+            idle: req.idle,
             deadline: None,
-            _guard: None,
+            guard: None,
+            log_path: req.log_path.clone(),
+            peer: req.peer.clone(),
         },
     })
+}
+
+/// Why a body feed stopped early.
+#[derive(Debug, PartialEq, Eq)]
+enum Cut {
+    /// Past the limit, counted after decoding.
+    TooLarge,
+    /// Not valid gzip.
+    Undecodable,
+    /// git stopped reading (it failed, or the group was ended).
+    GitGone,
+    /// The client stalled past the idle deadline, or its body failed.
+    Client,
+}
+
+/// Copies a request body to git's stdin: decodes it, counts it, stops at the limit.
+struct Feed {
+    max: u64,
+    idle: Duration,
+    encoding: BodyEncoding,
+    log_path: String,
+    peer: String,
+}
+
+impl Feed {
+    async fn run(self, mut body: Incoming, mut stdin: tokio::process::ChildStdin) {
+        let mut sink = Sink {
+            stdin: &mut stdin,
+            total: 0,
+            max: self.max,
+        };
+        let mut inflater = match self.encoding {
+            BodyEncoding::Plain => None,
+            BodyEncoding::Gzip => Some(flate2::write::GzDecoder::new(Vec::new())),
+        };
+        let outcome: Result<(), Cut> = async {
+            loop {
+                let frame = match tokio::time::timeout(self.idle, body.frame()).await {
+                    Ok(Some(Ok(f))) => f,
+                    Ok(None) => break,
+                    Ok(Some(Err(_))) | Err(_) => return Err(Cut::Client),
+                };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                match inflater.as_mut() {
+                    None => sink.write(&data).await?,
+                    Some(gz) => {
+                        for step in data.chunks(INFLATE_STEP) {
+                            std::io::Write::write_all(gz, step).map_err(|_| Cut::Undecodable)?;
+                            let out = std::mem::take(gz.get_mut());
+                            sink.write(&out).await?;
+                        }
+                    }
+                }
+            }
+            if let Some(gz) = inflater.as_mut() {
+                gz.try_finish().map_err(|_| Cut::Undecodable)?;
+                let out = std::mem::take(gz.get_mut());
+                sink.write(&out).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let total = sink.total;
+        match outcome {
+            Err(Cut::TooLarge) => log::event(
+                "body-too-large",
+                &[
+                    ("path", &self.log_path),
+                    ("limit", &self.max.to_string()),
+                    ("read", &total.to_string()),
+                    (
+                        "encoding",
+                        match self.encoding {
+                            BodyEncoding::Plain => "identity",
+                            BodyEncoding::Gzip => "gzip",
+                        },
+                    ),
+                    ("peer", &self.peer),
+                ],
+            ),
+            Err(Cut::Undecodable) => log::event(
+                "body-undecodable",
+                &[("path", &self.log_path), ("peer", &self.peer)],
+            ),
+            Err(Cut::GitGone | Cut::Client) | Ok(()) => {}
+        }
+        // Closing stdin ends git's input: complete, or truncated (git fails the request).
+        let _ = stdin.shutdown().await;
+    }
+}
+
+/// git's stdin, with the count of what went into it.
+struct Sink<'a> {
+    stdin: &'a mut tokio::process::ChildStdin,
+    total: u64,
+    max: u64,
+}
+
+impl Sink<'_> {
+    async fn write(&mut self, data: &[u8]) -> Result<(), Cut> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let total = self.total.saturating_add(data.len() as u64);
+        if total > self.max {
+            // Not a byte past the limit reaches git.
+            let room = usize::try_from(self.max.saturating_sub(self.total)).unwrap_or(0);
+            if let Some(head) = data.get(..room) {
+                let _ = self.stdin.write_all(head).await;
+            }
+            self.total = self.max;
+            return Err(Cut::TooLarge);
+        }
+        self.total = total;
+        self.stdin.write_all(data).await.map_err(|_| Cut::GitGone)
+    }
 }
 
 async fn read_cgi_headers(
@@ -190,21 +355,49 @@ async fn read_cgi_headers(
     Ok((status, headers))
 }
 
-/// git's output after its headers, as a response body. Dropping it (the client went
-/// away, or the response ended) kills and reaps git.
+/// git's output after its headers, as a response body. When it is dropped — the response
+/// ended, or the client went away — its guard (a push's registration) is dropped first,
+/// then git's process group is ended (see [`super::procs`]).
 pub struct ChildBody {
     reader: BufReader<ChildStdout>,
-    _child: Child,
+    group: Option<Group>,
     idle: Duration,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    _guard: Option<Guard>,
+    guard: Option<Guard>,
+    /// For the log record of an abandoned request: the request path and the peer.
+    log_path: String,
+    peer: String,
 }
 
 impl ChildBody {
-    /// Keep `guard` alive as long as the body (dropped with it).
+    /// Keep `guard` alive as long as the body (dropped with it, before git is ended).
     pub fn guarded(mut self, guard: Guard) -> ChildBody {
-        self._guard = Some(guard);
+        self.guard = Some(guard);
         self
+    }
+}
+
+impl Drop for ChildBody {
+    fn drop(&mut self) {
+        // A push the server gives up on is forgotten before its git is stopped: from
+        // here on its hook's questions are refused ("unknown push"), so it changes no ref.
+        drop(self.guard.take());
+        if let Some(group) = self.group.take() {
+            if !group.is_finished() {
+                log::event(
+                    "abandoned",
+                    &[
+                        ("path", &self.log_path),
+                        ("peer", &self.peer),
+                        (
+                            "note",
+                            "the response ended before git did (the client left, or a deadline passed): git's process group is ended",
+                        ),
+                    ],
+                );
+            }
+            drop(group);
+        }
     }
 }
 
@@ -223,6 +416,10 @@ impl hyper::body::Body for ChildBody {
             Poll::Ready(Ok(())) => {
                 this.deadline = None;
                 if rb.filled().is_empty() {
+                    // git closed its output: the request is over.
+                    if let Some(g) = this.group.as_mut() {
+                        g.finished();
+                    }
                     Poll::Ready(None)
                 } else {
                     Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(rb.filled())))))

@@ -34,6 +34,8 @@ pub struct Counters {
     pub(crate) shadow_requests: AtomicU64,
     pub(crate) shadow_differences: AtomicU64,
     pub(crate) refused_connections: AtomicU64,
+    /// Idle or header-pending connections closed to make room for new ones.
+    pub(crate) evicted_connections: AtomicU64,
     /// Decisions by reason, status and allow.
     pub(crate) decisions: metrics::Decisions,
     /// Time inside [`Shared::decide`]'s decision path.
@@ -236,6 +238,25 @@ impl Shared {
         lock(&self.pushes).remove(id);
     }
 
+    /// The hook's last question: may the prepared updates of push `id` be committed? Yes
+    /// while the push is registered; once the server has given up on it (its response
+    /// was dropped: the client left, a deadline passed, the server is stopping) the answer
+    /// is no, and the hook aborts its transaction.
+    pub fn may_commit(&self, id: &str) -> hook::Answer {
+        if lock(&self.pushes).contains_key(id) {
+            hook::Answer {
+                allow: true,
+                message: String::new(),
+            }
+        } else {
+            log::event("push-abandoned", &[("note", "no ref was changed")]);
+            hook::Answer {
+                allow: false,
+                message: "the server gave up on this push (the client went away or a deadline passed): no ref was changed".into(),
+            }
+        }
+    }
+
     /// One hook question: may this ref update be applied?
     pub fn hook(&self, q: &hook::Question) -> hook::Answer {
         let refuse = |m: &str| hook::Answer {
@@ -297,9 +318,10 @@ pub fn principal_of(c: &CredentialDef, d: &Decided) -> String {
     }
 }
 
-/// Serve the hook socket: one typed question per line, one answer per line; bounded
-/// reads, timeouts, a thread per connection (connections come only from our own hooks,
-/// through a `0700` directory).
+/// Serve the hook socket: one typed question per line ([`hook::HookRequest`]), one
+/// answer per line; each line bounded ([`hook::MAX_LINE`]), a timeout between lines, a
+/// thread per connection (connections come only from our own hooks, through a `0700`
+/// directory; one connection carries all of a push's questions).
 pub fn serve_hook_socket(shared: Arc<Shared>, listener: std::os::unix::net::UnixListener) {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     for conn in listener.incoming().flatten() {
@@ -313,11 +335,18 @@ pub fn serve_hook_socket(shared: Arc<Shared>, listener: std::os::unix::net::Unix
                 return;
             };
             let mut out = conn;
-            let mut reader = BufReader::new(read_half.take(hook::MAX_LINE * 64));
+            let mut reader = BufReader::new(read_half);
             let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                let answer = match serde_json::from_str::<hook::Question>(line.trim()) {
-                    Ok(q) => shared.hook(&q),
+            loop {
+                line.clear();
+                match reader.by_ref().take(hook::MAX_LINE).read_line(&mut line) {
+                    Ok(n) if n > 0 && line.ends_with('\n') => {}
+                    // End, error, or a line longer than the limit: close.
+                    _ => break,
+                }
+                let answer = match serde_json::from_str::<hook::HookRequest>(line.trim()) {
+                    Ok(hook::HookRequest::Ref(q)) => shared.hook(&q),
+                    Ok(hook::HookRequest::Commit { push }) => shared.may_commit(&push),
                     Err(_) => hook::Answer {
                         allow: false,
                         message: "malformed hook request".into(),
@@ -329,7 +358,6 @@ pub fn serve_hook_socket(shared: Arc<Shared>, listener: std::os::unix::net::Unix
                 if writeln!(out, "{text}").is_err() {
                     break;
                 }
-                line.clear();
             }
         });
     }

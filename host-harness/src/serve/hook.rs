@@ -2,9 +2,19 @@
 //!
 //! The server runs receive-pack with `receive.procReceiveRefs=refs` and its own
 //! `core.hooksPath`: git then hands **every** ref update of a push to the `proc-receive`
-//! hook, which asks the server about each ref over a private Unix socket, applies the
-//! allowed updates itself (`git update-ref`, with the old value checked) and reports
-//! `ok`/`ng` per ref. If git cannot run the hook (a `noexec` state directory, a missing
+//! hook, which asks the server about each ref over one connection to a private Unix
+//! socket, applies the allowed updates itself in **one** `git update-ref --stdin`
+//! transaction (old values checked) and reports `ok`/`ng` per ref.
+//!
+//! Applying (issue 20 items 5 and 6): the transaction is prepared (every ref locked and
+//! checked), then the hook asks the server whether it may commit ([`HookRequest::Commit`]):
+//! a push the server has given up on (its client left, a deadline passed, the server is
+//! stopping) is refused there and aborted, so it changes no ref. A non-atomic push whose
+//! transaction cannot be prepared (a ref moved meanwhile) falls back to one transaction per
+//! ref, so each ref still gets its own correct `ok`/`ng`. Thousands of refs cost one
+//! connection, one `update-ref` and a few seconds of decisions; while they run, the hook
+//! prints progress and receive-pack sends keepalives (`receive.keepAlive`, set below the
+//! server's idle deadline), so a working push never looks like a stalled one. If git cannot run the hook (a `noexec` state directory, a missing
 //! or broken hook), receive-pack refuses every update ("fail to run proc-receive hook"):
 //! unlike an `update` hook, which git silently skips when it cannot execute it, a push
 //! whose hook did not run never lands. The server also proves at start-up that the hook
@@ -42,7 +52,21 @@ pub struct Question {
     pub force: bool,
 }
 
-/// The server's verdict on one ref update.
+/// What the hook asks the server, one JSON line each.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "ask", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum HookRequest {
+    /// May this ref update be applied?
+    Ref(Question),
+    /// The allowed updates are prepared (locked): may they be committed? Refused once the
+    /// server has given up on the push.
+    Commit {
+        /// The push's one-time id.
+        push: String,
+    },
+}
+
+/// The server's verdict on one ref update (or on a commit).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
@@ -123,28 +147,58 @@ pub fn prove_executes(hooks_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ask the server about one ref update. Any failure is a refusal.
-pub fn ask(socket: &Path, q: &Question) -> Answer {
-    let refuse = |m: &str| Answer {
-        allow: false,
-        message: m.into(),
-    };
-    let Ok(line) = serde_json::to_string(q) else {
-        return refuse("malformed question");
-    };
-    let answer = UnixStream::connect(socket).and_then(|mut s| {
-        s.set_read_timeout(Some(Duration::from_secs(60)))?;
-        s.set_write_timeout(Some(Duration::from_secs(10)))?;
-        writeln!(s, "{line}")?;
-        let mut out = String::new();
-        BufReader::new(s.take(MAX_LINE)).read_line(&mut out)?;
-        Ok(out)
-    });
-    match answer {
-        Ok(a) => serde_json::from_str(a.trim())
-            .unwrap_or_else(|_| refuse("malformed answer from the authorization server")),
-        Err(_) => refuse("cannot reach the authorization server"),
+/// One connection to the server's hook socket, for all of a push's questions. Any
+/// failure is a refusal.
+struct Server {
+    stream: Option<(BufReader<UnixStream>, UnixStream)>,
+}
+
+impl Server {
+    fn connect(socket: &Path) -> Server {
+        let stream = UnixStream::connect(socket).and_then(|s| {
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            s.set_write_timeout(Some(Duration::from_secs(10)))?;
+            let writer = s.try_clone()?;
+            Ok((BufReader::new(s), writer))
+        });
+        Server {
+            stream: stream.ok(),
+        }
     }
+
+    fn ask(&mut self, q: &HookRequest) -> Answer {
+        let refuse = |m: &str| Answer {
+            allow: false,
+            message: m.into(),
+        };
+        let Ok(line) = serde_json::to_string(q) else {
+            return refuse("malformed question");
+        };
+        let Some((reader, writer)) = self.stream.as_mut() else {
+            return refuse("cannot reach the authorization server");
+        };
+        let answer = (|| -> std::io::Result<String> {
+            writeln!(writer, "{line}")?;
+            let mut out = String::new();
+            reader.by_ref().take(MAX_LINE).read_line(&mut out)?;
+            Ok(out)
+        })();
+        match answer {
+            Ok(a) if a.ends_with('\n') => serde_json::from_str(a.trim())
+                .unwrap_or_else(|_| refuse("malformed answer from the authorization server")),
+            _ => {
+                // The connection is unusable: every later question is refused too.
+                self.stream = None;
+                refuse("cannot reach the authorization server")
+            }
+        }
+    }
+}
+
+/// Ask the server about one ref update on a connection of its own (a test helper and
+/// the simplest client). Any failure is a refusal.
+pub fn ask(socket: &Path, q: &Question) -> Answer {
+    Server::connect(socket).ask(&HookRequest::Ref(q.clone()))
 }
 
 // ---- pkt-line (git's framing for the proc-receive protocol) ----
@@ -250,35 +304,31 @@ fn run_proc_receive() -> anyhow::Result<()> {
             name: name.into(),
         });
     }
-    // Decide every ref first.
-    let answers: Vec<Answer> = commands
-        .iter()
-        .map(|c| {
-            // Fast-forward check: the new objects are in the repository now. Unknown
-            // counts as forced (fail closed).
-            let create_or_delete = is_zero(&c.old) || is_zero(&c.new);
-            let force = !create_or_delete
-                && !Command::new("git")
-                    .args(["merge-base", "--is-ancestor", &c.old, &c.new])
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-            ask(
-                &socket,
-                &Question {
-                    push: push.clone(),
-                    ref_name: c.name.clone(),
-                    old: c.old.clone(),
-                    new: c.new.clone(),
-                    force,
-                },
-            )
-        })
-        .collect();
-    let all_allowed = answers.iter().all(|a| a.allow);
-    // Apply: an atomic push lands whole or not at all; otherwise each allowed ref alone.
+    let mut server = Server::connect(&socket);
+    let mut progress = Progress::new(commands.len());
+    // Decide every ref first, on one connection.
+    let mut answers = Vec::with_capacity(commands.len());
+    for (n, c) in commands.iter().enumerate() {
+        // Fast-forward check: the new objects are in the repository now. Unknown counts
+        // as forced (fail closed).
+        let create_or_delete = is_zero(&c.old) || is_zero(&c.new);
+        let force = !create_or_delete
+            && !Command::new("git")
+                .args(["merge-base", "--is-ancestor", &c.old, &c.new])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+        answers.push(server.ask(&HookRequest::Ref(Question {
+            push: push.clone(),
+            ref_name: c.name.clone(),
+            old: c.old.clone(),
+            new: c.new.clone(),
+            force,
+        })));
+        progress.tick(n + 1);
+    }
     let mut results: Vec<Result<(), String>> = answers
         .iter()
         .map(|a| {
@@ -289,10 +339,20 @@ fn run_proc_receive() -> anyhow::Result<()> {
             }
         })
         .collect();
+    let allowed: Vec<usize> = (0..commands.len())
+        .filter(|i| results.get(*i).is_some_and(Result::is_ok))
+        .collect();
+    let mut commit = |batch: &[&RefCommand]| {
+        apply(batch, || {
+            server.ask(&HookRequest::Commit { push: push.clone() })
+        })
+    };
     if atomic {
-        if all_allowed {
-            if let Err(e) = update_refs(&commands) {
-                results = commands.iter().map(|_| Err(e.clone())).collect();
+        // All or nothing: one refused ref fails them all.
+        if allowed.len() == commands.len() {
+            let batch: Vec<&RefCommand> = commands.iter().collect();
+            if let Err(e) = commit(&batch) {
+                results = commands.iter().map(|_| Err(e.message())).collect();
             }
         } else {
             results = results
@@ -300,10 +360,24 @@ fn run_proc_receive() -> anyhow::Result<()> {
                 .map(|r| r.and(Err("atomic push failed".to_string())))
                 .collect();
         }
-    } else {
-        for (c, r) in commands.iter().zip(results.iter_mut()) {
-            if r.is_ok() {
-                *r = update_refs(std::slice::from_ref(c));
+    } else if !allowed.is_empty() {
+        let batch: Vec<&RefCommand> = allowed.iter().filter_map(|i| commands.get(*i)).collect();
+        match commit(&batch) {
+            Ok(()) => {}
+            Err(Applied::Refused(m)) => {
+                for i in &allowed {
+                    if let Some(r) = results.get_mut(*i) {
+                        *r = Err(m.clone());
+                    }
+                }
+            }
+            Err(Applied::NotPrepared(_)) => {
+                // One ref moved or is locked: apply each alone, so each gets its own answer.
+                for i in &allowed {
+                    if let (Some(c), Some(r)) = (commands.get(*i), results.get_mut(*i)) {
+                        *r = commit(&[c]).map_err(|e| e.message());
+                    }
+                }
             }
         }
     }
@@ -320,40 +394,131 @@ fn run_proc_receive() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Apply ref updates in one `git update-ref --stdin` transaction, each checked against
-/// its old value (a zero old value: the ref must not exist yet).
-fn update_refs(commands: &[RefCommand]) -> Result<(), String> {
-    let mut script = String::new();
-    for c in commands {
-        if is_zero(&c.new) {
-            script.push_str(&format!("delete {} {}\n", c.name, c.old));
-        } else {
-            script.push_str(&format!("update {} {} {}\n", c.name, c.new, c.old));
+/// Progress lines for a long push (on stderr, which receive-pack sends to the client as
+/// `remote:` lines): at most one a second, none for a push decided within a second.
+struct Progress {
+    total: usize,
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let now = std::time::Instant::now();
+        Progress {
+            total,
+            started: now,
+            last: now,
         }
     }
+
+    fn tick(&mut self, done: usize) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last) >= Duration::from_secs(1) {
+            self.last = now;
+            eprintln!(
+                "forge-authz: checked {done}/{} ref updates ({} s)",
+                self.total,
+                now.duration_since(self.started).as_secs()
+            );
+        }
+    }
+}
+
+/// Why a batch of ref updates was not applied.
+enum Applied {
+    /// The transaction could not be prepared (a ref moved, a lock is held): git's message.
+    NotPrepared(String),
+    /// The server refused the commit (it gave up on the push), or committing failed.
+    Refused(String),
+}
+
+impl Applied {
+    fn message(&self) -> String {
+        match self {
+            Applied::NotPrepared(m) | Applied::Refused(m) => m.clone(),
+        }
+    }
+}
+
+/// Apply `batch` in one `git update-ref --stdin` transaction: `start`, every update
+/// checked against its old value (a zero old value: the ref must not exist yet),
+/// `prepare` (all locked), then `commit` only if `may_commit` allows it, else `abort`.
+fn apply(batch: &[&RefCommand], may_commit: impl FnOnce() -> Answer) -> Result<(), Applied> {
+    let failed = |e: std::io::Error| Applied::NotPrepared(format!("cannot update refs: {e}"));
     let mut child = Command::new("git")
         .args(["update-ref", "--stdin"])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot update refs: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| format!("cannot update refs: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("cannot update refs: {e}"))?;
-    if out.status.success() {
-        Ok(())
+        .map_err(failed)?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Applied::NotPrepared("cannot update refs".into()));
+    };
+    // git's complaints, read on the side (bounded) so a full pipe never blocks it.
+    let complaints = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.take(64 * 1024).read_to_string(&mut s);
+        s
+    });
+    let mut replies = BufReader::new(stdout);
+    let mut expect = |stdin: &mut std::process::ChildStdin, command: &str| -> bool {
+        if writeln!(stdin, "{command}")
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
+            return false;
+        }
+        let mut line = String::new();
+        let read = replies.by_ref().take(MAX_LINE).read_line(&mut line);
+        read.is_ok() && line.trim_end() == format!("{command}: ok")
+    };
+    let mut outcome = if expect(&mut stdin, "start") {
+        let mut script = String::new();
+        for c in batch {
+            if is_zero(&c.new) {
+                script.push_str(&format!("delete {} {}\n", c.name, c.old));
+            } else {
+                script.push_str(&format!("update {} {} {}\n", c.name, c.new, c.old));
+            }
+        }
+        if stdin.write_all(script.as_bytes()).is_ok() && expect(&mut stdin, "prepare") {
+            let answer = may_commit();
+            if answer.allow {
+                if expect(&mut stdin, "commit") {
+                    Ok(())
+                } else {
+                    Err(Applied::Refused("failed to update refs".into()))
+                }
+            } else {
+                let _ = expect(&mut stdin, "abort");
+                Err(Applied::Refused(answer.message))
+            }
+        } else {
+            Err(Applied::NotPrepared(String::new()))
+        }
     } else {
-        Err(format!(
-            "failed to update ref: {}",
-            one_line(String::from_utf8_lossy(&out.stderr).trim())
-        ))
+        Err(Applied::NotPrepared(String::new()))
+    };
+    drop(stdin);
+    let _ = child.wait();
+    let complaint = complaints.join().unwrap_or_default();
+    if let Err(Applied::NotPrepared(m) | Applied::Refused(m)) = &mut outcome
+        && m.is_empty()
+    {
+        let why = one_line(complaint.trim());
+        *m = if why.is_empty() {
+            "failed to update ref".into()
+        } else {
+            format!("failed to update ref: {why}")
+        };
     }
+    outcome
 }
 
 #[cfg(test)]
@@ -380,5 +545,20 @@ mod tests {
             r#"{"push":"p","ref":"refs/heads/main","old":"0","new":"1","force":false,"x":1}"#,
         );
         assert!(q.is_err(), "unknown fields are refused");
+        let r: HookRequest = serde_json::from_str(
+            r#"{"ask":"ref","push":"p","ref":"refs/heads/main","old":"0","new":"1","force":false}"#,
+        )
+        .unwrap();
+        assert!(matches!(r, HookRequest::Ref(q) if q.ref_name == "refs/heads/main"));
+        let r: HookRequest = serde_json::from_str(r#"{"ask":"commit","push":"p"}"#).unwrap();
+        assert_eq!(r, HookRequest::Commit { push: "p".into() });
+        for bad in [
+            r#"{"ask":"ref","push":"p","ref":"r","old":"0","new":"1","force":false,"x":1}"#,
+            r#"{"ask":"commit","push":"p","x":1}"#,
+            r#"{"ask":"other","push":"p"}"#,
+            r#"{"push":"p"}"#,
+        ] {
+            assert!(serde_json::from_str::<HookRequest>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP side of `serve`: hyper's HTTP/1.1 with explicit limits.
 //!
-//! - at most `max_connections` connections; past that a new one gets `503` and is closed;
+//! - at most `max_connections` connections, `max_connections_per_peer` per peer; past a
+//!   cap the oldest idle or header-pending connection is closed to make room, and a new
+//!   one gets `503` only when every connection is busy ([`super::conns`]);
 //! - request headers within `header_timeout` (also the longest idle keep-alive) and 16 KiB
 //!   of buffer (hyper refuses more headers with `431`/closes);
 //! - a body is never buffered: it streams to git with `idle_timeout` between chunks, up
@@ -27,8 +29,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt as _;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
+use super::conns::{ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
 use super::{ForwardAuth, cgi, credential_from_header, log, parse_git_url};
@@ -40,10 +43,16 @@ pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 /// Limits of the HTTP layer.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpLimits {
-    /// Concurrent connections.
+    /// Connections open at once, all peers (past it the oldest idle or header-pending
+    /// one is closed to make room; `503` only when all are busy).
     pub max_connections: usize,
-    /// Largest request body, bytes.
+    /// Connections open at once from one peer (an IPv4 address or an IPv6 /64; `0`: no
+    /// per-peer limit), except peers in [`HttpState::exempt_peers`].
+    pub max_connections_per_peer: usize,
+    /// Largest push body, bytes, counted after decoding (what git reads).
     pub max_body_bytes: u64,
+    /// Largest fetch request body (wants and haves), bytes, counted after decoding.
+    pub max_fetch_body_bytes: u64,
     /// Time to receive a request's headers (and longest idle keep-alive).
     pub header_timeout: Duration,
     /// Longest wait for the next chunk of a body, and for a client to read a response.
@@ -64,6 +73,8 @@ pub struct HttpState {
     pub forward_auth: Option<ForwardAuth>,
     /// Limits.
     pub limits: HttpLimits,
+    /// Peers held to the global connection cap only (reverse proxies).
+    pub exempt_peers: Arc<[crate::cidr::Cidr]>,
 }
 
 fn text(status: u16, body: String) -> Response<Body> {
@@ -194,18 +205,40 @@ pub async fn handle(
             refusal(d)
         });
     };
+    // Pushes carry packs; a fetch's body is only its wants and haves (a much smaller
+    // limit: inflated `have` lines are CPU for upload-pack).
+    let max_body = if action == ActionDef::Push {
+        state.limits.max_body_bytes
+    } else {
+        state.limits.max_fetch_body_bytes
+    };
     let too_long = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.parse::<u64>()
-                .map_or(true, |n| n > state.limits.max_body_bytes)
-        });
+        .is_some_and(|v| v.parse::<u64>().map_or(true, |n| n > max_body));
     if too_long {
         request_log(&method, &target, 413, "body-too-large", &principal, &peer);
         return Ok(text(413, "forge-authz: request body too large\n".into()));
     }
+    let Ok(content_encoding) = header(&req, "content-encoding") else {
+        request_log(&method, &target, 400, "request-invalid", &principal, &peer);
+        return Ok(invalid("send one Content-Encoding header"));
+    };
+    let Some(encoding) = cgi::BodyEncoding::parse(content_encoding) else {
+        request_log(
+            &method,
+            &target,
+            415,
+            "unsupported-encoding",
+            &principal,
+            &peer,
+        );
+        return Ok(text(
+            415,
+            "forge-authz: request bodies may be sent plain or gzip-encoded only\n".into(),
+        ));
+    };
     let push = (action == ActionDef::Push && method == "POST").then(|| {
         let id = state.shared.begin_push(&request);
         (state.hooks.clone(), state.socket.clone(), id)
@@ -224,11 +257,13 @@ pub async fn handle(
         query,
         principal: &principal,
         content_type: get("content-type"),
-        content_encoding: get("content-encoding"),
+        encoding,
         git_protocol: get("git-protocol"),
         push,
-        max_body: state.limits.max_body_bytes,
+        max_body,
         idle: state.limits.idle_timeout,
+        log_path: log::path_only(&target).to_string(),
+        peer: peer.to_string(),
     };
     let (parts, body) = req.into_parts();
     drop(parts);
@@ -271,6 +306,27 @@ impl Drop for PushGuard {
     }
 }
 
+/// The status header every forward-auth answer carries: the decision's own status, even
+/// when the HTTP status is the one nginx can read (see [`for_proxy`]).
+pub const STATUS_HEADER: &str = "X-Forge-Authz-Status";
+
+/// A forward-auth answer as `family`'s proxy must receive it. Every answer carries its
+/// status in [`STATUS_HEADER`]. nginx's `auth_request` understands only `2xx`, `401` and
+/// `403` (any other status is its own `500`, and "auth request unexpected status" in its
+/// error log), so for nginx every other refusal — a concealed repository's `404`, a `400`,
+/// a `503` — is sent as `403`; the README's nginx configuration reads the header and
+/// answers the client with the real status, so hidden and missing repositories still
+/// answer alike. `401` keeps its `WWW-Authenticate` challenge (nginx passes it on).
+/// Traefik and Caddy pass answers through as they are.
+fn for_proxy(family: ForwardAuth, mut r: Response<Body>) -> Response<Body> {
+    let status = r.status().as_u16();
+    set(&mut r, STATUS_HEADER, &status.to_string());
+    if family == ForwardAuth::Nginx && !r.status().is_success() && !matches!(status, 401 | 403) {
+        *r.status_mut() = StatusCode::FORBIDDEN;
+    }
+    r
+}
+
 /// `GET /-/auth`: the decision for the request a reverse proxy describes. The header
 /// family is configuration: a request carrying the other family, or two of one header,
 /// is refused (a client behind `auth_request` can add `X-Forwarded-*` itself).
@@ -282,6 +338,15 @@ async fn forward_auth(
     let Some(family) = state.forward_auth else {
         return text(404, "not found\n".into());
     };
+    for_proxy(family, forward_auth_answer(state, family, req, peer).await)
+}
+
+async fn forward_auth_answer(
+    state: &Arc<HttpState>,
+    family: ForwardAuth,
+    req: &Request<Incoming>,
+    peer: &SocketAddr,
+) -> Response<Body> {
     let (method_h, uri_h, other) = family.headers();
     let spoofed = other.iter().any(|h| req.headers().contains_key(*h));
     let (Ok(method), Ok(uri), Ok(authorization)) = (
@@ -318,9 +383,15 @@ async fn forward_auth(
         &principal_of(&request.credential, d),
         peer,
     );
-    if !d.allow() {
-        return refusal(d);
-    }
+    let decided = answer.gathered.repository.as_deref().filter(|_| d.allow());
+    let Some(repository) = decided else {
+        // An allow without facts names nothing on disk: refuse it like a missing one.
+        return if d.allow() {
+            text(404, "not found\n".into())
+        } else {
+            refusal(d)
+        };
+    };
     let mut r = text(200, String::new());
     set(&mut r, "X-Forge-Authz-Reason", d.code());
     // The verified owner of the credential (empty for anonymous), never the username the
@@ -330,6 +401,9 @@ async fn forward_auth(
         "X-Forge-Authz-User",
         answer.gathered.user.as_deref().unwrap_or(""),
     );
+    // The repository decided on (`owner/name` from its facts): the proxy serves this one,
+    // never the URL's spelling.
+    set(&mut r, "X-Forge-Authz-Repository", repository);
     if action == ActionDef::Push {
         // Forward auth sees no ref updates: protected refs are enforced only by the git
         // endpoint's hook (or the forge's own). Say so to the proxy.
@@ -348,11 +422,23 @@ pub async fn run(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let limits = state.limits;
+    let conns = ConnLimits {
+        max: limits.max_connections,
+        per_peer: limits.max_connections_per_peer,
+        exempt: state.exempt_peers.clone(),
+    };
     let shared = state.shared.clone();
     let refused = move || {
         shared
             .counters
             .refused_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    let shared = state.shared.clone();
+    let evicted = move || {
+        shared
+            .counters
+            .evicted_connections
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
     let handler = move |req: Request<Incoming>, peer: SocketAddr| {
@@ -381,7 +467,8 @@ pub async fn run(
             }))
         }
     };
-    serve_connections(listener, limits, refused, shutdown, grace, handler).await
+    let events = ConnEvents { refused, evicted };
+    serve_connections(listener, limits, conns, events, shutdown, grace, handler).await
 }
 
 /// Most connections the metrics listener keeps open (scrapers are few).
@@ -396,23 +483,21 @@ pub async fn run_metrics(
     shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    let limits = HttpLimits {
-        max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
-        ..limits
+    // Scrapers are few: a small cap, no per-peer limit.
+    let conns = ConnLimits {
+        max: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+        per_peer: 0,
+        exempt: Arc::from(Vec::new()),
     };
     let handler = move |req: Request<Incoming>, _peer: SocketAddr| {
         let shared = shared.clone();
         async move { metrics::handle(shared, req).await }
     };
-    serve_connections(
-        listener,
-        limits,
-        metrics::refused_metrics_connection,
-        shutdown,
-        grace,
-        handler,
-    )
-    .await
+    let events = ConnEvents {
+        refused: metrics::refused_metrics_connection,
+        evicted: || {},
+    };
+    serve_connections(listener, limits, conns, events, shutdown, grace, handler).await
 }
 
 /// A response body that records the request's whole duration when it is dropped (sent
@@ -453,13 +538,63 @@ impl Drop for Timed {
     }
 }
 
+/// What a listener reports about its connections (counters).
+struct ConnEvents<R, E> {
+    /// A connection was turned away with `503`.
+    refused: R,
+    /// A connection was closed to make room for a new one.
+    evicted: E,
+}
+
+/// Marks a connection's request over (evictable again) when the response body is
+/// dropped: sent to the end, or abandoned with its connection.
+struct RequestOver {
+    conns: Arc<Conns>,
+    id: u64,
+}
+
+impl Drop for RequestOver {
+    fn drop(&mut self) {
+        self.conns.done(self.id);
+    }
+}
+
+/// A response body that keeps a guard until it is dropped.
+struct WithGuard {
+    inner: Body,
+    _over: RequestOver,
+}
+
+impl hyper::body::Body for WithGuard {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Accept connections until `shutdown` turns true, each served by `handler` within
-/// `limits` (`refused` is called for each connection turned away with `503`); then stop
-/// accepting and let the connections in flight finish for at most `grace`.
-async fn serve_connections<H, F>(
+/// `limits` and the connection table's `conns` limits (see [`super::conns`]: past a cap the
+/// oldest idle or header-pending connection is closed to make room, and only when every
+/// connection is busy does a new one get `503`); then stop accepting and let the
+/// connections in flight finish for at most `grace`.
+async fn serve_connections<H, F, R, E>(
     listener: tokio::net::TcpListener,
     limits: HttpLimits,
-    refused: impl Fn(),
+    conns: ConnLimits,
+    events: ConnEvents<R, E>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
     handler: H,
@@ -467,8 +602,10 @@ async fn serve_connections<H, F>(
 where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
     F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+    R: Fn(),
+    E: Fn(),
 {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let table = Arc::new(Conns::new(conns));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut failures = 0u32;
     loop {
@@ -496,38 +633,51 @@ where
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refused();
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let body = "forge-authz: too many connections, try again\n";
-                let busy = format!(
-                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), stream.write_all(busy.as_bytes()))
-                        .await;
-                let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
-            });
-            continue;
+        let admitted = match table.admit(peer.ip()) {
+            Ok(a) => a,
+            Err(why) => {
+                (events.refused)();
+                tokio::spawn(busy(stream, why));
+                continue;
+            }
         };
+        for _ in 0..admitted.evictions {
+            (events.evicted)();
+        }
         let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
         // Reads are bounded by hyper's header deadline and the body's idle deadline; a
         // client that stops reading what we send is dropped after the idle deadline.
         timed.set_write_timeout(Some(limits.idle_timeout));
         let io = TokioIo::new(Box::pin(timed));
-        let handler = handler.clone();
-        let service = hyper::service::service_fn(move |req| handler(req, peer));
+        let (handler, service_table, id) = (handler.clone(), table.clone(), admitted.id);
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            // A request in flight: this connection is never closed to make room.
+            service_table.busy(id);
+            let over = RequestOver {
+                conns: service_table.clone(),
+                id,
+            };
+            let response = handler(req, peer);
+            async move {
+                let Ok(r) = response.await;
+                Ok::<_, Infallible>(r.map(|inner| WithGuard { inner, _over: over }.boxed_unsync()))
+            }
+        });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .max_buf_size(16 * 1024)
             .serve_connection(io, service);
         let conn = graceful.watch(conn);
+        let (table, evicted) = (table.clone(), admitted.evicted);
         tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
+            tokio::select! {
+                _ = conn => {}
+                // Closed to make room (it was idle or waiting for headers): dropping the
+                // connection closes the socket.
+                _ = evicted => {}
+            }
+            table.close(id);
         });
     }
     drop(listener);
@@ -538,4 +688,18 @@ where
         }
     }
     Ok(())
+}
+
+/// Turn a connection away: `503` with `Retry-After`, then close (bounded writes).
+async fn busy(mut stream: tokio::net::TcpStream, why: Refused) {
+    let body = match why {
+        Refused::PeerFull => "forge-authz: too many connections from your address, try again\n",
+        Refused::Full => "forge-authz: too many connections, try again\n",
+    };
+    let busy = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(busy.as_bytes())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
 }

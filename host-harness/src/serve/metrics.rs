@@ -458,7 +458,7 @@ pub fn render(shared: &Shared) -> String {
         &mut out,
         "forge_authz_refused_connections_total",
         "counter",
-        "Connections refused because the listener had too many open.",
+        "Connections refused (503) because the listener, or the peer, had its maximum open, all busy.",
     );
     let _ = writeln!(
         out,
@@ -469,6 +469,12 @@ pub fn render(shared: &Shared) -> String {
         out,
         "forge_authz_refused_connections_total{{listener=\"metrics\"}} {}",
         METRICS_REFUSED_CONNECTIONS.load(Ordering::Relaxed)
+    );
+    counter(
+        &mut out,
+        "forge_authz_evicted_connections_total",
+        "Idle or header-pending git connections closed to make room for new ones (connection caps).",
+        &c.evicted_connections,
     );
     out
 }

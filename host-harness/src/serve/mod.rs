@@ -5,7 +5,9 @@
 //! - [`enforce`]: the decision flow, with no HTTP in it (pooled warm instances, read-only
 //!   store connections, shadow comparison, effects, the hook's per-ref answers);
 //! - [`http`]: hyper's HTTP/1.1 with explicit limits, routing, forward auth;
-//! - [`cgi`]: the streaming bridge to `git http-backend`;
+//! - [`cgi`]: the streaming bridge to `git http-backend` (request bodies decoded and
+//!   counted here);
+//! - [`procs`]: every git a request starts runs in its own process group, ended whole;
 //! - [`hook`]: per-ref decisions inside receive-pack through git's `proc-receive` hook,
 //!   failing closed, with typed messages;
 //! - [`admin`]: the admin Unix socket (reload, shadow, promote, status);
@@ -18,12 +20,14 @@
 
 pub mod admin;
 pub mod cgi;
+pub mod conns;
 pub mod enforce;
 pub mod fleet;
 pub mod hook;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod procs;
 pub mod ssh;
 
 use std::path::{Path, PathBuf};
@@ -33,20 +37,27 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 
-pub use ssh::{ForcedPolicy, git_shell, parse_ssh_command, ssh_keys};
+pub use ssh::{ForcedPolicy, OfferedKey, git_shell, parse_ssh_command, ssh_keys};
 
 use crate::live::LivePolicy;
 use crate::policy::Limits;
 use crate::request::{ActionDef, CredentialDef};
 use crate::store::Store;
 
-/// Which reverse proxy's forward-auth headers `/-/auth` reads.
+/// Which reverse proxy's forward-auth headers `/-/auth` reads, and which answers it gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ForwardAuth {
-    /// nginx `auth_request`: `X-Original-Method`, `X-Original-URI`.
+    /// nginx `auth_request`: `X-Original-Method`, `X-Original-URI`. nginx understands only
+    /// `2xx`, `401` and `403` from an auth request (anything else becomes its own `500`),
+    /// so every other refusal is sent as `403` with the real status in
+    /// `X-Forge-Authz-Status`, which the README's nginx configuration maps back.
     Nginx,
-    /// Traefik `forwardAuth`: `X-Forwarded-Method`, `X-Forwarded-Uri`.
+    /// Traefik `forwardAuth`: `X-Forwarded-Method`, `X-Forwarded-Uri`; answers pass through
+    /// to the client as they are.
     Traefik,
+    /// Caddy `forward_auth`: the same `X-Forwarded-*` family as Traefik, answers passed
+    /// through as they are.
+    Caddy,
 }
 
 impl ForwardAuth {
@@ -58,7 +69,7 @@ impl ForwardAuth {
                 "x-original-uri",
                 ["x-forwarded-method", "x-forwarded-uri"],
             ),
-            ForwardAuth::Traefik => (
+            ForwardAuth::Traefik | ForwardAuth::Caddy => (
                 "x-forwarded-method",
                 "x-forwarded-uri",
                 ["x-original-method", "x-original-uri"],
@@ -94,6 +105,8 @@ pub struct ServeConfig {
     pub modules: Option<PathBuf>,
     /// HTTP limits.
     pub http: http::HttpLimits,
+    /// Peers held to the global connection cap only (`--connection-limit-exempt`).
+    pub exempt_peers: Vec<crate::cidr::Cidr>,
     /// How long in-flight requests may finish after SIGTERM.
     pub grace: Duration,
     /// This host's id in the fleet's `policy_hosts` (default: `hostname/listen`).
@@ -295,6 +308,7 @@ fn serve_in(
         let (shared, modules) = (shared.clone(), modules.clone());
         std::thread::spawn(move || admin::serve(shared, modules, admin_listener));
     }
+    let max_connections = raise_open_files(config.http.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(config.workers.max(1))
@@ -341,10 +355,14 @@ fn serve_in(
         hooks,
         socket,
         forward_auth: config.forward_auth,
-        limits: config.http,
+        limits: http::HttpLimits {
+            max_connections,
+            ..config.http
+        },
+        exempt_peers: config.exempt_peers.clone().into(),
     });
     let grace = config.grace;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if let Some(l) = metrics_listener {
@@ -359,9 +377,60 @@ fn serve_in(
         }
         tokio::spawn(signals(shared, stop));
         http::run(listener, state, stopped, grace).await
-    })?;
+    });
+    // Whatever git is still running (requests past the grace period) is ended with its
+    // whole process group before the server exits (issue 20 item 5).
+    runtime.block_on(procs::stop_all());
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    procs::kill_remaining();
+    served?;
     log::event("stopped", &[]);
     Ok(())
+}
+
+/// File descriptors kept free for everything but connections: the store, the sockets,
+/// and git's pipes (three per request in flight).
+const RESERVED_FILES: u64 = 512;
+
+/// Raise the open-file limit's soft value to its hard value (as Go's runtime and nginx's
+/// `worker_rlimit_nofile` do: thousands of idle connections are cheap, but each is a
+/// file descriptor, and systemd's default soft limit is 1024), and return the connection
+/// cap the limit allows: `wanted`, or less (logged) when even the hard limit is too low.
+fn raise_open_files(wanted: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let raised = rustix::process::Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = raised;
+        }
+    }
+    let Some(files) = limit.current else {
+        return wanted; // unlimited
+    };
+    let room = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    if wanted > room {
+        let allowed = room.max(16);
+        log::event(
+            "connection-cap",
+            &[
+                ("max-connections", &wanted.to_string()),
+                ("open-files", &files.to_string()),
+                ("using", &allowed.to_string()),
+                (
+                    "note",
+                    "the open-file limit is too low for --max-connections: raise it (LimitNOFILE=)",
+                ),
+            ],
+        );
+        return allowed;
+    }
+    wanted
 }
 
 /// SIGTERM and SIGINT stop the server; SIGHUP reloads the current module through the

@@ -39,16 +39,44 @@ pub struct ForcedPolicy {
     pub deadline_ms: u64,
 }
 
-/// `forge-authz ssh-keys`: prints the key line with a forced command when the offered key
-/// (`%t %k`) is a known user or deploy key, nothing otherwise (sshd then refuses the key).
-/// Reads the store read-only (an unprivileged `AuthorizedKeysCommandUser` can run it).
+/// What sshd asks `ssh-keys` about (`%u %t %k`), and the forge's account.
+#[derive(Clone, Copy, Debug)]
+pub struct OfferedKey<'a> {
+    /// The forge's account (`--user`): the only login forge keys open.
+    pub forge_user: &'a str,
+    /// `%u`: the login being authenticated.
+    pub login: &'a str,
+    /// `%t`: the key's type.
+    pub key_type: &'a str,
+    /// `%k`: the key, base64.
+    pub key_blob: &'a str,
+}
+
+/// `forge-authz ssh-keys`: prints the key line with a forced command when the login is the
+/// forge's account and the offered key (`%t %k`) is a known user or deploy key; nothing
+/// otherwise (sshd then refuses the key). Like `gitea keys -e git -u %u` and
+/// `gitlab-shell-authorized-keys-check git %u %k`, a forge key never opens another account:
+/// sshd runs `AuthorizedKeysCommand` for every login (root included) unless a `Match User`
+/// block says otherwise, so the check lives here, where a missing `Match` cannot undo it.
+/// Reads the store read-only (an unprivileged `AuthorizedKeysCommandUser` can run it), and
+/// not at all for another login.
 pub fn ssh_keys(
     db: &Location,
     repos: &Path,
-    key_type: &str,
-    key_blob: &str,
+    offered: &OfferedKey<'_>,
     forced: &ForcedPolicy,
 ) -> anyhow::Result<Option<String>> {
+    let OfferedKey {
+        forge_user,
+        login,
+        key_type,
+        key_blob,
+    } = *offered;
+    // Exact comparison: sshd passes the account name it resolved (`%u`); an empty
+    // `--user` matches nothing.
+    if forge_user.is_empty() || login != forge_user {
+        return Ok(None);
+    }
     if !key_type_supported(key_type)
         || key_blob.is_empty()
         || !key_blob

@@ -1,0 +1,96 @@
+//! Real Caddy 2.6 in front of the real `forge-authz serve --forward-auth caddy`, with the
+//! README's configuration (`docs/deploy/Caddyfile`) as written — only its site address,
+//! ports and paths replaced: `forward_auth` to `/-/auth`, the ref advertisement served by
+//! real `git http-backend` through real `fcgiwrap` (Caddy's fastcgi transport), request
+//! bodies proxied to `serve` (issue 20 item 2). Real `git clone`/`git push` through it see
+//! 200, 401 with a Basic challenge, 403 and 404 as forge-authz decided them, and no 5xx.
+//!
+//! Needs `caddy` and `fcgiwrap`; without them the test fails, unless
+//! `FORGE_AUTHZ_SKIP_DEPLOY=1` (then `SKIPPED:` on stderr). Caddy runs with its admin API
+//! off and its state in the test's directory; Caddy, fcgiwrap and serve each run in a
+//! process group the test kills when it ends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a broken expectation is a panic that says what broke"
+)]
+
+#[path = "support/deploy.rs"]
+mod deploy;
+#[path = "support/forge.rs"]
+mod forge;
+#[path = "support/proxied.rs"]
+mod proxied;
+
+use std::process::Command;
+
+use forge::*;
+
+#[test]
+fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() {
+    let test = "issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it";
+    let Some(caddy) = deploy::tool(test, "/usr/bin/caddy", "caddy") else {
+        return;
+    };
+    let Some(fcgiwrap) = deploy::tool(test, "/usr/sbin/fcgiwrap", "fcgiwrap") else {
+        return;
+    };
+    let s = Setup::new("caddy");
+    // The serve flags the README gives for this deployment.
+    let srv = s.serve(&[
+        "--forward-auth",
+        "caddy",
+        "--connection-limit-exempt",
+        "127.0.0.1",
+    ]);
+    let dir = s.dir.join("caddy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_fcgi, socket) = deploy::fcgiwrap(&fcgiwrap, &dir);
+    let port = deploy::free_port();
+    let site = deploy::substitute(
+        &deploy::quoted_config("Caddyfile"),
+        &[
+            ("http://:8080", &format!("http://127.0.0.1:{port}")),
+            ("127.0.0.1:8081", &format!("127.0.0.1:{}", srv.port)),
+            ("/srv/git", s.repos.to_str().unwrap()),
+            ("/run/fcgiwrap.socket", socket.to_str().unwrap()),
+            (
+                "/usr/lib/git-core/git-http-backend",
+                deploy::http_backend().to_str().unwrap(),
+            ),
+        ],
+    );
+    std::fs::write(dir.join("site.caddy"), site).unwrap();
+    // The test's global options: no admin API (its fixed port would collide between
+    // tests), no automatic HTTPS, state in the test's directory, loopback only.
+    let d = dir.display();
+    std::fs::write(
+        dir.join("Caddyfile"),
+        format!(
+            "{{\n\tadmin off\n\tauto_https off\n\tstorage file_system {d}/data\n\tdefault_bind 127.0.0.1\n}}\nimport {d}/site.caddy\n"
+        ),
+    )
+    .unwrap();
+    let mut proxy = deploy::Daemon::start(
+        "caddy",
+        Command::new(&caddy)
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(dir.join("Caddyfile"))
+            .env("HOME", &dir)
+            .env("XDG_DATA_HOME", dir.join("xdg"))
+            .env("XDG_CONFIG_HOME", dir.join("xdg")),
+        &dir.join("caddy.log"),
+    );
+    proxy.wait_listening(port);
+
+    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, "X-Original-URI");
+    seen.assert_no_server_error();
+    assert!(
+        !proxy.log().contains("\"level\":\"error\""),
+        "Caddy logged errors:\n{}",
+        proxy.log()
+    );
+    assert!(srv.alive(), "serve died:\n{}", srv.log());
+}

@@ -1,0 +1,954 @@
+//! The hostile-client harness shared by `hostile.rs`, `hostile_processes.rs`,
+//! `deploy_nginx.rs`, `deploy_caddy.rs` and `connections.rs`: bounded child processes
+//! (killed with their process group), a forge on disk (database, bare repositories, tokens),
+//! real `forge-authz serve` processes on loopback, and raw HTTP over std sockets, every read
+//! and write with a timeout. Use it with `#[path = "support/forge.rs"] mod forge;`.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a broken expectation is a panic that says what broke"
+)]
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+// ---------------------------------------------------------------------------------------
+// Processes: every child is bounded in time and killed (with its process group) on timeout.
+// ---------------------------------------------------------------------------------------
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A child process whose output is collected on threads; killed (its whole process group)
+/// if it is still running when dropped.
+pub struct Running {
+    pub child: Child,
+    pub what: String,
+    pub out: mpsc::Receiver<Vec<u8>>,
+    pub err: mpsc::Receiver<Vec<u8>>,
+    pub done: bool,
+}
+
+pub fn collect(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        let _ = tx.send(v);
+    });
+    rx
+}
+
+pub fn spawn(cmd: &mut Command) -> Running {
+    let what = format!(
+        "{:?} {:?}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>()
+    );
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    Running {
+        child,
+        what,
+        out,
+        err,
+        done: false,
+    }
+}
+
+impl Running {
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits at most `limit`; `None` (and the process group killed) when it did not end.
+    pub fn finish(&mut self, limit: Duration) -> Option<Output> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.done = true;
+                let grab =
+                    |rx: &mpsc::Receiver<Vec<u8>>| rx.recv_timeout(secs(5)).unwrap_or_default();
+                return Some(Output {
+                    status,
+                    stdout: grab(&self.out),
+                    stderr: grab(&self.err),
+                });
+            }
+            if start.elapsed() > limit {
+                self.kill();
+                return None;
+            }
+            std::thread::sleep(ms(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        // The whole process group (git's remote helpers too), named by our child's id.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.done = true;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            self.kill();
+        }
+    }
+}
+
+/// Runs a command to its end, at most `limit`.
+pub fn run_for(cmd: &mut Command, limit: Duration) -> Output {
+    let mut r = spawn(cmd);
+    let what = r.what.clone();
+    r.finish(limit)
+        .unwrap_or_else(|| panic!("{what} did not finish within {limit:?}"))
+}
+
+pub fn cli(args: &[&str]) -> Output {
+    run_for(Command::new(bin()).args(args), secs(120))
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn both(o: &Output) -> String {
+    format!("stdout: {}\nstderr: {}", text(&o.stdout), text(&o.stderr))
+}
+
+/// (pid, ppid, comm, state) of every process.
+pub fn processes() -> Vec<(u32, u32, String, char)> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let mut rest = stat[close + 1..].split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        all.push((pid, ppid, comm, state));
+    }
+    all
+}
+
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// `(state, process group, command line)` of a process.
+pub fn proc_info(pid: u32) -> Option<(char, u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let _ppid = rest.next()?;
+    let pgrp = rest.next()?.parse().ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| text(&b).replace('\0', " ").trim().to_string())
+        .unwrap_or_default();
+    Some((state, pgrp, cmdline))
+}
+
+/// The process groups of the processes below `root` other than `root`'s own (the groups
+/// the server started its git in).
+pub fn groups_below(root: u32) -> HashSet<u32> {
+    let own = proc_info(root).map(|(_, g, _)| g);
+    descendants(root)
+        .into_iter()
+        .filter_map(|p| proc_info(p).map(|(_, g, _)| g))
+        .filter(|g| Some(*g) != own)
+        .collect()
+}
+
+/// Every live (not zombie) process in one of `groups`, wherever it was re-parented to.
+pub fn live_in_groups(groups: &HashSet<u32>) -> Vec<String> {
+    processes()
+        .into_iter()
+        .filter_map(|(pid, ppid, comm, _)| {
+            let (state, pgrp, cmd) = proc_info(pid)?;
+            (groups.contains(&pgrp) && !matches!(state, 'Z' | 'X'))
+                .then(|| format!("{pid} (parent {ppid}, group {pgrp}) {comm} state {state}: {cmd}"))
+        })
+        .collect()
+}
+
+/// Polls until no live process is left in `groups`, at most `limit`; what is left.
+pub fn wait_groups_gone(groups: &HashSet<u32>, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let left = live_in_groups(groups);
+        if left.is_empty() || start.elapsed() > limit {
+            return left;
+        }
+        std::thread::sleep(ms(50));
+    }
+}
+
+/// The pids of every process below `root`.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut below: HashSet<u32> = HashSet::from([root]);
+    loop {
+        let before = below.len();
+        for (pid, ppid, _, _) in &all {
+            if below.contains(ppid) {
+                below.insert(*pid);
+            }
+        }
+        if below.len() == before {
+            break;
+        }
+    }
+    below.remove(&root);
+    below.into_iter().collect()
+}
+
+/// Every process below `root` whose name starts with `git` (`git`, `git-upload-pack`,
+/// `git http-backend`, `git pack-objects` ...), zombies included.
+pub fn git_descendants(root: u32) -> Vec<String> {
+    let below: HashSet<u32> = descendants(root).into_iter().collect();
+    processes()
+        .into_iter()
+        .filter(|(pid, _, comm, _)| below.contains(pid) && comm.starts_with("git"))
+        .map(|(pid, ppid, comm, state)| format!("{pid} (parent {ppid}) {comm} state {state}"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// A forge on disk (database, bare repositories) and servers started on it.
+// ---------------------------------------------------------------------------------------
+
+pub static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A branch of the private repository whose name must never reach an unauthorised client.
+pub const SECRET_BRANCH: &str = "canary-never-leaks-5e1f";
+
+pub fn default_world() -> serde_json::Value {
+    serde_json::json!({
+        "keys": [{"id": "k1", "secret": "5a".repeat(32)}],
+        "signing_key": "k1",
+        "users": [{"name": "alice"}, {"name": "bob"}, {"name": "carol"}],
+        "repositories": [
+            {"owner": "alice", "name": "app", "collaborators": {"carol": "write"},
+             "protected_refs": [{"pattern": "main", "push": "admins", "force_push": "nobody"}]},
+            {"owner": "alice", "name": "secret", "private": true},
+            {"owner": "alice", "name": "big"},
+            {"owner": "bob", "name": "pub"}
+        ]
+    })
+}
+
+pub fn git(dir: &Path, home: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.test",
+            "-c",
+            "credential.helper=",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "http.lowSpeedLimit=1000",
+            "-c",
+            "http.lowSpeedTime=30",
+        ]);
+    c
+}
+
+pub fn git_ok(dir: &Path, home: &Path, args: &[&str]) -> String {
+    let o = run_for(git(dir, home).args(args), secs(120));
+    assert!(o.status.success(), "git {args:?}: {}", both(&o));
+    text(&o.stdout).trim().to_string()
+}
+
+/// Deterministic pseudo-random bytes (incompressible content for big repositories).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+pub fn nonce() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    u64::try_from(t % u128::from(u64::MAX)).unwrap() ^ u64::from(std::process::id())
+}
+
+pub fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+pub struct Setup {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    pub repos: PathBuf,
+    pub home: PathBuf,
+    /// TMPDIR of the servers: their default state directories land here.
+    pub tmp: PathBuf,
+    /// The private repository's head (must never reach an unauthorised client).
+    pub secret_sha: String,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        // A process that just died may still have files appearing: retry a few times.
+        for _ in 0..5 {
+            if std::fs::remove_dir_all(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            std::thread::sleep(ms(100));
+        }
+    }
+}
+
+impl Setup {
+    pub fn new(name: &str) -> Setup {
+        Setup::with_world(
+            name,
+            &default_world(),
+            &[("alice", "app"), ("alice", "secret"), ("bob", "pub")],
+        )
+    }
+
+    pub fn with_world(name: &str, world: &serde_json::Value, seeds: &[(&str, &str)]) -> Setup {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        // Short: the servers' Unix sockets live below it (TMPDIR), and a socket path has
+        // at most 107 bytes.
+        let dir = std::env::temp_dir().join(format!("fzh{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let home = dir.join("home");
+        let tmp = dir.join("t");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(dir.join("TEST"), name).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let world_file = dir.join("world.json");
+        std::fs::write(&world_file, world.to_string()).unwrap();
+        let db = dir.join("forge.db");
+        let o = cli(&[
+            "init-db",
+            "--db",
+            db.to_str().unwrap(),
+            "--world",
+            world_file.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "init-db: {}", both(&o));
+        let mut s = Setup {
+            repos: dir.join("repos"),
+            dir,
+            db,
+            home,
+            tmp,
+            secret_sha: String::new(),
+        };
+        for (owner, name) in seeds {
+            let content = format!("{owner}/{name} {}\n", nonce()).into_bytes();
+            let sha = s.seed(owner, name, &[("README".into(), content)]);
+            if *name == "secret" {
+                let bare = s.repos.join(owner).join("secret.git");
+                git_ok(&bare, &s.home, &["branch", SECRET_BRANCH, "main"]);
+                s.secret_sha = sha;
+            }
+        }
+        s
+    }
+
+    /// A bare repository `repos/owner/name.git` with one commit of `files` on `main`;
+    /// returns the commit.
+    pub fn seed(&self, owner: &str, name: &str, files: &[(String, Vec<u8>)]) -> String {
+        let bare = self.repos.join(owner).join(format!("{name}.git"));
+        std::fs::create_dir_all(&bare).unwrap();
+        git_ok(&bare, &self.home, &["init", "-q", "--bare", "."]);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let work = self.dir.join(format!("seed-{n}"));
+        std::fs::create_dir_all(&work).unwrap();
+        git_ok(&work, &self.home, &["init", "-q", "."]);
+        for (path, content) in files {
+            std::fs::write(work.join(path), content).unwrap();
+        }
+        git_ok(&work, &self.home, &["add", "-A"]);
+        git_ok(&work, &self.home, &["commit", "-q", "-m", "seed"]);
+        git_ok(
+            &work,
+            &self.home,
+            &["push", "-q", bare.to_str().unwrap(), "HEAD:refs/heads/main"],
+        );
+        git_ok(
+            &bare,
+            &self.home,
+            &["symbolic-ref", "HEAD", "refs/heads/main"],
+        );
+        let sha = git_ok(&work, &self.home, &["rev-parse", "HEAD"]);
+        let _ = std::fs::remove_dir_all(&work);
+        sha
+    }
+
+    /// A public repository with `mib` MiB of incompressible blobs; returns its head.
+    pub fn seed_big(&self, owner: &str, name: &str, mib: usize) -> String {
+        let seed = nonce();
+        let files: Vec<(String, Vec<u8>)> = (0..mib)
+            .map(|i| {
+                (
+                    format!("blob-{i}.bin"),
+                    noise(seed.wrapping_add(i as u64), 1 << 20),
+                )
+            })
+            .collect();
+        self.seed(owner, name, &files)
+    }
+
+    pub fn token(&self, owner: &str, name: &str, scopes: &str) -> String {
+        let o = cli(&[
+            "token",
+            "create",
+            "--db",
+            self.db.to_str().unwrap(),
+            "--owner",
+            owner,
+            "--name",
+            name,
+            "--scope",
+            scopes,
+        ]);
+        assert!(o.status.success(), "token create: {}", both(&o));
+        text(&o.stdout).trim().to_string()
+    }
+
+    pub fn url(port: u16, cred: Option<(&str, &str)>, repo: &str) -> String {
+        match cred {
+            None => format!("http://127.0.0.1:{port}/{repo}.git"),
+            Some((u, p)) => format!("http://{u}:{p}@127.0.0.1:{port}/{repo}.git"),
+        }
+    }
+
+    pub fn git(&self, dir: &Path) -> Command {
+        git(dir, &self.home)
+    }
+
+    /// `serve` with this forge's database and repositories, on an ephemeral loopback port.
+    pub fn spawn_server(&self, args: &[&str]) -> (Child, PathBuf, PathBuf) {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let port_file = self.dir.join(format!("port-{n}"));
+        let log_path = self.dir.join(format!("server-{n}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(bin())
+            .args(["serve", "--db", self.db.to_str().unwrap()])
+            .args(["--repos", self.repos.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--port-file", port_file.to_str().unwrap()])
+            .args(args)
+            .env("TMPDIR", &self.tmp)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        (child, port_file, log_path)
+    }
+
+    pub fn serve(&self, args: &[&str]) -> Server {
+        let (mut child, port_file, log) = self.spawn_server(args);
+        let start = Instant::now();
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file)
+                && let Ok(p) = p.trim().parse()
+            {
+                break p;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "serve {args:?} exited ({status}) before listening:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if start.elapsed() > secs(90) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve {args:?} did not listen within 90 s:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(ms(20));
+        };
+        Server {
+            child,
+            port,
+            log,
+            exited: None,
+        }
+    }
+
+    /// `serve` must refuse to start: returns its exit status and log. A server that
+    /// listens and keeps running is killed and the test fails.
+    pub fn refused_start(&self, args: &[&str], why: &str) -> (ExitStatus, String) {
+        let (mut child, port_file, log) = self.spawn_server(args);
+        let start = Instant::now();
+        let mut listening_since: Option<Instant> = None;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            if listening_since.is_none() && port_file.exists() {
+                listening_since = Some(Instant::now());
+            }
+            let started = listening_since.is_some_and(|t| t.elapsed() > secs(3));
+            if started || start.elapsed() > secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve {args:?} {} although {why}:\n{}",
+                    if started {
+                        "started and kept serving"
+                    } else {
+                        "neither started nor exited within 60 s"
+                    },
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(ms(20));
+        }
+    }
+
+    pub fn ls_remote(&self, port: u16, cred: Option<(&str, &str)>, repo: &str) -> Output {
+        run_for(
+            self.git(&self.home)
+                .args(["ls-remote", &Setup::url(port, cred, repo)]),
+            secs(60),
+        )
+    }
+
+    pub fn clone_into(
+        &self,
+        port: u16,
+        cred: Option<(&str, &str)>,
+        repo: &str,
+        into: &str,
+    ) -> Output {
+        run_for(
+            self.git(&self.home)
+                .args(["clone", "-q", &Setup::url(port, cred, repo), into]),
+            secs(120),
+        )
+    }
+
+    /// The server is alive and answers a normal anonymous `git ls-remote` of a public
+    /// repository.
+    pub fn assert_serves(&self, srv: &Server, when: &str) {
+        assert!(srv.alive(), "the server died {when}:\n{}", srv.log());
+        let o = self.ls_remote(srv.port, None, "alice/app");
+        assert!(
+            o.status.success() && text(&o.stdout).contains("refs/heads/main"),
+            "anonymous ls-remote of a public repository failed {when}: {}\nserver log:\n{}",
+            both(&o),
+            srv.log()
+        );
+    }
+
+    /// A normal anonymous `git clone` of a public repository succeeds.
+    pub fn assert_clones(&self, srv: &Server, when: &str) {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let into = format!("clone-{n}");
+        let o = self.clone_into(srv.port, None, "alice/app", &into);
+        assert!(
+            o.status.success(),
+            "anonymous clone of a public repository failed {when}: {}\nserver log:\n{}",
+            both(&o),
+            srv.log()
+        );
+        assert!(self.home.join(&into).join("README").exists());
+        let _ = std::fs::remove_dir_all(self.home.join(&into));
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub exited: Option<ExitStatus>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The server's own children (git http-backend and the like) go with it.
+        let below = descendants(self.pid());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in below {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if std::thread::panicking() {
+            eprintln!("server log ({}):\n{}", self.log.display(), self.log());
+        }
+    }
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Running (not exited, not a zombie waiting for us).
+    pub fn alive(&self) -> bool {
+        self.exited.is_none() && proc_state(self.pid()).is_some_and(|s| s != 'Z' && s != 'X')
+    }
+
+    pub fn log(&self) -> String {
+        text(&std::fs::read(&self.log).unwrap_or_default())
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let o = run_for(
+            Command::new("kill").args(["-s", sig, &self.pid().to_string()]),
+            secs(10),
+        );
+        assert!(o.status.success(), "kill -s {sig}: {}", both(&o));
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                self.exited = Some(s);
+                return Some(s);
+            }
+            std::thread::sleep(ms(20));
+        }
+        None
+    }
+}
+
+/// `forge-authz status --admin-socket S`: the module generation.
+pub fn generation(admin: &Path) -> u64 {
+    let o = cli(&["status", "--admin-socket", admin.to_str().unwrap()]);
+    assert!(o.status.success(), "status: {}", both(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", both(&o)));
+    v["generation"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("status has no generation: {v}"))
+}
+
+/// The policy module this binary embeds, as a file.
+pub fn module_file(path: &Path) {
+    let bytes = forge_authz_host::policy::EMBEDDED_POLICY;
+    assert!(
+        !bytes.is_empty(),
+        "the binary embeds no policy (FORGE_AUTHZ_SKIP_GUEST_BUILD?)"
+    );
+    std::fs::write(path, bytes).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw HTTP over std sockets, every read and write with a timeout.
+// ---------------------------------------------------------------------------------------
+
+pub struct Reply {
+    pub status: Option<u16>,
+    pub bytes: Vec<u8>,
+    /// The server closed (or reset) the connection.
+    pub closed: bool,
+    /// Nothing more arrived before the deadline and the connection stayed open.
+    pub timed_out: bool,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        text(&self.bytes)
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let t = self.text();
+        let head = t.split("\r\n\r\n").next().unwrap_or("");
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    pub fn body(&self) -> String {
+        let t = self.text();
+        t.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn describe(&self) -> String {
+        let t = self.text();
+        let shown: String = t.chars().take(400).collect();
+        format!(
+            "status {:?}, closed {}, timed out {}, {} bytes: {shown:?}",
+            self.status,
+            self.closed,
+            self.timed_out,
+            self.bytes.len()
+        )
+    }
+}
+
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+pub fn try_connect(port: u16) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&loopback(port), secs(5))?;
+    s.set_read_timeout(Some(secs(10)))?;
+    s.set_write_timeout(Some(secs(10)))?;
+    Ok(s)
+}
+
+pub fn connect(port: u16) -> TcpStream {
+    try_connect(port).unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"))
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A whole response has arrived (headers, and the body its framing announces).
+/// The bytes after any interim (1xx) responses.
+pub fn final_response(mut b: &[u8]) -> &[u8] {
+    while b.starts_with(b"HTTP/1.1 1") || b.starts_with(b"HTTP/1.0 1") {
+        match find(b, b"\r\n\r\n") {
+            Some(end) => b = &b[end + 4..],
+            None => break,
+        }
+    }
+    b
+}
+
+pub fn complete(b: &[u8]) -> bool {
+    let b = final_response(b);
+    let Some(end) = find(b, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = text(&b[..end]).to_ascii_lowercase();
+    let body = &b[end + 4..];
+    if head.starts_with("http/1.1 1") || head.starts_with("http/1.0 1") {
+        return false;
+    }
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    match head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        Some(n) => body.len() >= n,
+        None => head.contains(" 204 ") || head.contains(" 304 "),
+    }
+}
+
+/// Reads a response until it is complete, the server closes, or `limit` passes.
+pub fn read_reply(s: &mut TcpStream, limit: Duration) -> Reply {
+    let deadline = Instant::now() + limit;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 16384];
+    let (mut closed, mut timed_out) = (false, false);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let _ = s.set_read_timeout(Some(left.max(ms(1))));
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if complete(&bytes) || bytes.len() > 16 << 20 {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                timed_out = true;
+                break;
+            }
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let last = final_response(&bytes);
+    let status = last
+        .starts_with(b"HTTP/")
+        .then(|| text(&last[..last.len().min(64)]))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|c| c.parse().ok()));
+    Reply {
+        status,
+        bytes,
+        closed,
+        timed_out,
+    }
+}
+
+/// Sends raw bytes (a refused write is not an error: the server may close first) and reads
+/// the reply.
+pub fn exchange(port: u16, request: &[u8], limit: Duration) -> Reply {
+    let mut s = connect(port);
+    let _ = s.write_all(request);
+    read_reply(&mut s, limit)
+}
+
+/// Reads everything until the server closes the connection or `limit` passes.
+pub fn read_until_closed(s: &mut TcpStream, limit: Duration) -> Reply {
+    let deadline = Instant::now() + limit;
+    let mut all = read_reply(s, limit);
+    while !all.closed && !all.timed_out {
+        let more = read_reply(s, deadline.saturating_duration_since(Instant::now()));
+        all.bytes.extend_from_slice(&more.bytes);
+        all.closed = more.closed;
+        all.timed_out = more.timed_out;
+        if more.bytes.is_empty() && !more.closed {
+            all.timed_out = true;
+        }
+    }
+    all
+}
+
+/// A well-formed request (`Connection: close`, exact `Content-Length`).
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    for (k, v) in headers {
+        req.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(body);
+    exchange(port, &req, secs(30))
+}
+
+/// A git protocol-v0 fetch request body: want `sha`, done.
+pub fn want_body(sha: &str) -> Vec<u8> {
+    format!("0032want {sha}\n00000009done\n").into_bytes()
+}
+
+pub fn is_4xx(s: Option<u16>) -> bool {
+    s.is_some_and(|c| (400..500).contains(&c))
+}
+
+pub fn is_2xx(s: Option<u16>) -> bool {
+    s.is_some_and(|c| (200..300).contains(&c))
+}
+
+/// Did an answer reveal the repository whose head is `sha` (or the canary branch)? A request
+/// that itself names `sha` (a `want`) may see it echoed in git's "not our ref" error: then
+/// only a pack or the branch name counts.
+pub fn leaked(answer: &str, request: &[u8], sha: &str) -> bool {
+    if answer.contains(SECRET_BRANCH) {
+        return true;
+    }
+    if find(request, sha.as_bytes()).is_some() {
+        answer.contains("PACK")
+    } else {
+        answer.contains(sha)
+    }
+}
+
+/// The parts of a token that are secret (everything after its public id).
+pub fn secret_parts(token: &str) -> Vec<String> {
+    let mut parts = vec![token.to_string()];
+    let segs: Vec<&str> = token.split('.').collect();
+    if let Some(body) = segs.get(1)
+        && body.len() > 24
+    {
+        parts.push(body[16..].to_string());
+    }
+    if let Some(mac) = segs.get(2)
+        && mac.len() >= 16
+    {
+        parts.push((*mac).to_string());
+    }
+    parts
+}

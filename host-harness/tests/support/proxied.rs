@@ -1,0 +1,212 @@
+//! What a git client sees through a reverse proxy configured as the README says (issue 20
+//! item 2), shared by `deploy_nginx.rs` and `deploy_caddy.rs`: real `git clone`/`git push`
+//! and raw requests through the proxy, checked for 200, 401 with a Basic challenge, 403,
+//! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
+//! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge`.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests: a broken expectation is a panic that says what broke"
+)]
+
+use super::forge::*;
+
+const REFS: &str = "/info/refs?service=git-upload-pack";
+
+/// Every status a raw request through the proxy got (for the "never a 5xx" check).
+#[derive(Default)]
+pub struct Seen(pub Vec<(String, u16)>);
+
+impl Seen {
+    fn get(&mut self, port: u16, what: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let r = http(port, "GET", path, headers, b"");
+        let status = r
+            .status
+            .unwrap_or_else(|| panic!("{what}: no answer through the proxy: {}", r.describe()));
+        self.0.push((what.to_string(), status));
+        r
+    }
+
+    /// No request got a 5xx.
+    pub fn assert_no_server_error(&self) {
+        let bad: Vec<_> = self.0.iter().filter(|(_, s)| *s >= 500).collect();
+        assert!(bad.is_empty(), "server errors through the proxy: {bad:?}");
+    }
+}
+
+/// Clone `repo` through the proxy into `into`; `Ok` or the client's output.
+fn clone(
+    s: &Setup,
+    port: u16,
+    cred: Option<(&str, &str)>,
+    repo: &str,
+    into: &str,
+) -> Result<(), String> {
+    let o = s.clone_into(port, cred, repo, into);
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(both(&o))
+    }
+}
+
+fn push(s: &Setup, work: &std::path::Path, url: &str, refspec: &str) -> Result<(), String> {
+    let o = run_for(s.git(work).args(["push", url, refspec]), secs(120));
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(both(&o))
+    }
+}
+
+/// The scenario, through the proxy listening on `port` in front of a server over `s`
+/// (the default world: alice/app public with `main` protected for admins and carol a
+/// writer, alice/secret private with a canary branch). `other_family` is a forward-auth
+/// header of the family the proxy does not use: a client sending it is refused 400.
+pub fn clients_see_what_forge_authz_decided(s: &Setup, port: u16, other_family: &str) -> Seen {
+    let mut seen = Seen::default();
+    let rw = s.token("alice", "rw", "write:repository");
+    let ro = s.token("alice", "ro", "read:repository");
+    let bob = s.token("bob", "rw", "write:repository");
+    let carol = s.token("carol", "rw", "write:repository");
+
+    // 200: an anonymous clone of a public repository; the owner clones and pushes a
+    // private one.
+    clone(s, port, None, "alice/app", "anon").unwrap_or_else(|e| panic!("anonymous clone: {e}"));
+    assert!(s.home.join("anon").join("README").exists());
+    clone(s, port, Some(("alice", &rw)), "alice/secret", "mine")
+        .unwrap_or_else(|e| panic!("the owner's clone of her private repository: {e}"));
+    let mine = s.home.join("mine");
+    git_ok(
+        &mine,
+        &s.home,
+        &["commit", "-q", "--allow-empty", "-m", "through the proxy"],
+    );
+    let url = Setup::url(port, Some(("alice", &rw)), "alice/secret");
+    push(s, &mine, &url, "HEAD:refs/heads/via-proxy")
+        .unwrap_or_else(|e| panic!("the owner's push through the proxy: {e}"));
+    let pushed = git_ok(&mine, &s.home, &["rev-parse", "HEAD"]);
+    let bare = s.repos.join("alice").join("secret.git");
+    assert_eq!(git_ok(&bare, &s.home, &["rev-parse", "via-proxy"]), pushed);
+
+    // Each ref of a push is still decided: carol (a writer) may not push protected main,
+    // and may push a topic branch.
+    clone(s, port, Some(("carol", &carol)), "alice/app", "carol")
+        .unwrap_or_else(|e| panic!("carol's clone: {e}"));
+    let work = s.home.join("carol");
+    git_ok(
+        &work,
+        &s.home,
+        &["commit", "-q", "--allow-empty", "-m", "carol"],
+    );
+    let url = Setup::url(port, Some(("carol", &carol)), "alice/app");
+    let e = push(s, &work, &url, "HEAD:main").expect_err("carol pushed protected main");
+    assert!(e.contains("ref-protected"), "{e}");
+    push(s, &work, &url, "HEAD:refs/heads/carol-topic")
+        .unwrap_or_else(|e| panic!("carol's topic branch: {e}"));
+
+    // 401 with a Basic challenge: no credential on a private repository (and on a missing
+    // one: the same answer).
+    let private = seen.get(
+        port,
+        "anonymous, private",
+        &format!("/alice/secret.git{REFS}"),
+        &[],
+    );
+    let missing = seen.get(
+        port,
+        "anonymous, missing",
+        &format!("/alice/missing.git{REFS}"),
+        &[],
+    );
+    for r in [&private, &missing] {
+        assert_eq!(r.status, Some(401), "{}", r.describe());
+        assert_eq!(
+            r.header("WWW-Authenticate").as_deref(),
+            Some("Basic realm=\"forge-authz\""),
+            "the challenge git needs to ask for credentials: {}",
+            r.describe()
+        );
+    }
+    let e = clone(s, port, None, "alice/secret", "anon-secret")
+        .expect_err("anonymous clone of a private repository");
+    assert!(!e.contains(SECRET_BRANCH), "{e}");
+
+    // 403: a read token pushing.
+    let basic_ro = basic("alice", &ro);
+    let r = seen.get(
+        port,
+        "read token, push advertisement",
+        "/alice/app.git/info/refs?service=git-receive-pack",
+        &[("Authorization", &basic_ro)],
+    );
+    assert_eq!(r.status, Some(403), "{}", r.describe());
+    let url = Setup::url(port, Some(("alice", &ro)), "alice/secret");
+    let e = push(s, &mine, &url, "HEAD:refs/heads/read-token").expect_err("a read token pushed");
+    assert!(e.contains("403"), "the client should see 403: {e}");
+
+    // 404: bob's token on alice's private repository and on a missing one, alike.
+    let basic_bob = basic("bob", &bob);
+    let hidden = seen.get(
+        port,
+        "bob, private",
+        &format!("/alice/secret.git{REFS}"),
+        &[("Authorization", &basic_bob)],
+    );
+    let absent = seen.get(
+        port,
+        "bob, missing",
+        &format!("/alice/missing.git{REFS}"),
+        &[("Authorization", &basic_bob)],
+    );
+    assert_eq!(hidden.status, Some(404), "{}", hidden.describe());
+    assert_eq!(absent.status, Some(404), "{}", absent.describe());
+    assert_eq!(
+        hidden.body(),
+        absent.body(),
+        "hidden and missing repositories answer alike"
+    );
+    for r in [&hidden, &absent] {
+        assert!(!leaked(&r.text(), b"", &s.secret_sha), "{}", r.describe());
+    }
+    let e1 = clone(s, port, Some(("bob", &bob)), "alice/secret", "bob-secret")
+        .expect_err("bob cloned alice/secret");
+    let e2 = clone(s, port, Some(("bob", &bob)), "alice/missing", "bob-missing")
+        .expect_err("bob cloned a missing repository");
+    for e in [&e1, &e2] {
+        assert!(e.contains("not found"), "git should say `not found`: {e}");
+        assert!(
+            !e.contains(SECRET_BRANCH) && !e.contains(&s.secret_sha),
+            "{e}"
+        );
+    }
+
+    // Spoofing: the other proxy family's forward-auth header is refused 400; a client's
+    // own copy of an answer header never picks the repository served.
+    let r = seen.get(
+        port,
+        "other family's header",
+        &format!("/alice/app.git{REFS}"),
+        &[(other_family, "/alice/secret.git/info/refs")],
+    );
+    assert_eq!(r.status, Some(400), "{}", r.describe());
+    let r = seen.get(
+        port,
+        "forged repository header",
+        &format!("/alice/app.git{REFS}"),
+        &[
+            ("X-Forge-Authz-Repository", "alice/secret"),
+            ("X-Forge-Authz-User", "alice"),
+        ],
+    );
+    assert_eq!(r.status, Some(200), "{}", r.describe());
+    assert!(
+        !r.text().contains(SECRET_BRANCH),
+        "a forged X-Forge-Authz-Repository served the private repository: {}",
+        r.describe()
+    );
+    seen
+}
