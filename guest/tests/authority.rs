@@ -1114,3 +1114,34 @@ fn narrowing_a_parent_leaves_children_within_it_untouched() {
     );
     assert_eq!(plan.events.len(), 1);
 }
+
+#[test]
+fn a_revoked_record_is_repaired_whatever_it_held() {
+    // A legacy child of a revoked parent is repaired by its revocation; its migrated scopes
+    // (here `sudo`, an admin scope nobody grants in a maintenance job) grant nothing on a
+    // revoked record, so the repair stands.
+    let parent = TokenRecord {
+        revoked: Some(NOW - 1),
+        ..rec("p", None, Some(NOW + DAY), &["all"])
+    };
+    let child = rec("c", Some("p"), Some(NOW + DAY), &["sudo"]);
+    let entries: Vec<AuditEntry> = [parent, child]
+        .into_iter()
+        .map(|record| AuditEntry {
+            record,
+            expiry_recorded: false,
+        })
+        .collect();
+    let findings = AUTHZ.audit(&entries, &acting(Actor::System("audit".into()), NOW));
+    let fix = findings
+        .iter()
+        .find(|f| f.token_id == "c" && f.fix.is_some())
+        .and_then(|f| f.fix.clone());
+    match fix {
+        Some(AuditFix::Update(r)) => {
+            assert!(r.revoked.is_some(), "{r:?}");
+            assert_eq!(r.scopes, vec!["write:admin".to_string()]);
+        }
+        other => panic!("no repair of the legacy child: {other:?} in {findings:?}"),
+    }
+}
