@@ -1145,3 +1145,35 @@ fn a_revoked_record_is_repaired_whatever_it_held() {
         other => panic!("no repair of the legacy child: {other:?} in {findings:?}"),
     }
 }
+
+#[test]
+fn a_child_of_a_dead_parent_is_refused_before_anything_else_is_checked() {
+    // Gafaelfawr (seed 002): a child whose parent is revoked, expired or missing is dead
+    // too; an edit of it is refused as such first, whatever else is wrong with the edit.
+    let parent = TokenRecord {
+        revoked: Some(NOW - 1),
+        ..rec("p", None, Some(NOW + DAY), &["write:repository"])
+    };
+    let child = rec("c", Some("p"), Some(NOW + DAY), &["read:repository"]);
+    let sibling = rec("s", None, Some(NOW + DAY), &["read:repository"]);
+    let records = [parent, child, sibling];
+    let refused = AUTHZ
+        .plan_edit(
+            "c",
+            &TokenEdit {
+                name: Some("s".into()),
+                scopes: None,
+                expires: None,
+            },
+            &records,
+            &acting(
+                session("alice", facts(AccountStatus::Active, false, false)),
+                NOW,
+            ),
+        )
+        .err();
+    assert_eq!(
+        refused,
+        Some(LifecycleError::Refused(IssueError::CreatorNotLive))
+    );
+}

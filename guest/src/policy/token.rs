@@ -904,5 +904,61 @@ mod tests {
         );
         let shown = format!("{cache:?}");
         assert!(!shown.contains("fzpat_"), "{shown}");
+        assert!(shown.starts_with("TokenCache { used: "), "{shown}");
+        assert_eq!(format!("{:?}", TokenCache::new()), "TokenCache { used: 0 }");
+    }
+
+    /// The cache spreads tokens over its slots (a token presented again is found while
+    /// others come and go), and remembers tokens signed with the longest key ids too.
+    #[test]
+    fn the_cache_spreads_tokens_and_keeps_long_key_ids() {
+        let r = ring(&[("k1", 7)], "k1");
+        let mut cache = TokenCache::new();
+        let secrets: Vec<String> = (0..16u8)
+            .map(|b| r.mint(&[b.wrapping_mul(37); ENTROPY_BYTES]).0)
+            .collect();
+        for s in &secrets {
+            r.verify_cached(Some(&mut cache), s).unwrap();
+        }
+        let kept = secrets.iter().filter(|s| cache.get(s).is_some()).count();
+        assert!(kept >= 8, "only {kept} of 16 tokens kept in 64 slots");
+        let kid = "abcdefghijklmnop";
+        let long = ring(&[(kid, 7)], kid);
+        let (secret, _, _) = long.mint(&[9; ENTROPY_BYTES]);
+        let v = long.verify_cached(Some(&mut cache), &secret).unwrap();
+        assert_eq!(
+            cache.get(&secret),
+            Some(v),
+            "a 16-character key id is cached"
+        );
+        assert_eq!(v.key_id, kid);
+    }
+
+    /// The two spare bits at the end of a tag must be zero (canonical base64url): a tag
+    /// that differs from a genuine one only there is refused by both parses, even with its
+    /// checksum recomputed.
+    #[test]
+    fn tags_with_spare_bits_set_are_refused() {
+        let r = ring(&[("k1", 7)], "k1");
+        let (secret, _, _) = r.mint(&[4; ENTROPY_BYTES]);
+        let f: Vec<&str> = secret.trim_start_matches(PREFIX).split('.').collect();
+        let (payload, tag) = (f[1], f[2]);
+        let last = tag.as_bytes()[TAG_CHARS - 1];
+        let value = B64URL_VALUE[usize::from(last)];
+        assert_eq!(value & 3, 0, "a genuine tag's spare bits are zero");
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for spare in 1..4u8 {
+            let other = char::from(alphabet[usize::from(value | spare)]);
+            let altered = format!("{}{other}", &tag[..TAG_CHARS - 1]);
+            assert_eq!(decode_tag_fast(altered.as_bytes()), None, "{altered}");
+            assert_eq!(decode_tag(&altered).ok(), None, "{altered}");
+            let token = build("k1", payload, &altered, None);
+            assert_eq!(
+                parse(&token).err(),
+                Some(TokenError::BadEncoding),
+                "{token}"
+            );
+            assert_eq!(r.verify(&token).err(), Some(TokenError::BadEncoding));
+        }
     }
 }
