@@ -726,3 +726,58 @@ fn issue20_item7_tokens_in_paths_params_and_forwarded_uris_never_reach_the_log()
         );
     }
 }
+
+#[test]
+fn issue20_item4_an_ssh_push_past_the_body_limit_lands_nothing() {
+    // Over SSH there is no HTTP body to count: git's own `receive.maxInputSize` is the
+    // limit, set by `git-shell` (its `--max-body-bytes`, as `serve`'s). The forced command
+    // sshd runs is driven here directly, as `GIT_SSH_COMMAND` (sshd itself is tested in
+    // tests/ssh.rs).
+    let mut world = default_world();
+    world["ssh_keys"] = serde_json::json!([{"id": "laptop", "kind": "user", "owner": "alice"}]);
+    let s = Setup::with_world("ssh-limit", &world, &[("alice", "app")]);
+    let shell = s.dir.join("forced.sh");
+    let forced = |limit: u64| {
+        format!(
+            "#!/bin/sh\n# ssh's arguments: host, then the command\nshift\nSSH_ORIGINAL_COMMAND=\"$*\" exec {} git-shell --db {} --repos {} --key laptop --max-body-bytes {limit}\n",
+            bin().display(),
+            s.db.display(),
+            s.repos.display()
+        )
+    };
+    let work = s.dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git_ok(&work, &s.home, &["init", "-q", "."]);
+    std::fs::write(work.join("blob"), noise(nonce(), 2 << 20)).unwrap();
+    git_ok(&work, &s.home, &["add", "-A"]);
+    git_ok(
+        &work,
+        &s.home,
+        &["commit", "-q", "-m", "two incompressible MiB"],
+    );
+    let bare = s.repos.join("alice").join("app.git");
+    let before = refs(&bare, &s.home);
+    let push = |limit: u64| {
+        std::fs::write(&shell, forced(limit)).unwrap();
+        std::fs::set_permissions(&shell, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        run_for(
+            git(&work, &s.home).env("GIT_SSH_COMMAND", &shell).args([
+                "push",
+                "ssh://git@forge/alice/app.git",
+                "HEAD:refs/heads/big",
+            ]),
+            secs(120),
+        )
+    };
+    let refused = push(1 << 20);
+    assert!(!refused.status.success(), "{}", both(&refused));
+    assert_eq!(refs(&bare, &s.home), before, "no ref landed");
+    let allowed = push(64 << 20);
+    assert!(allowed.status.success(), "{}", both(&allowed));
+    assert!(
+        refs(&bare, &s.home)
+            .iter()
+            .any(|r| r.contains("refs/heads/big"))
+    );
+}

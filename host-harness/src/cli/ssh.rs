@@ -37,6 +37,10 @@ pub struct GitShellArgs {
     /// The key's id.
     #[arg(long)]
     pub key: String,
+    /// Largest pack a push may send (git's `receive.maxInputSize`), as `serve`'s
+    /// `--max-body-bytes`.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_body_bytes: u64,
 }
 
 /// `forge-authz ssh-keys --user git --db DB --repos DIR %u %t %k`: exit 0 with the key
@@ -72,6 +76,7 @@ pub fn git_shell(p: &PolicyArgs, a: GitShellArgs) -> anyhow::Result<u8> {
         db: DbArgs { db },
         repos: ReposArgs { repos },
         key,
+        max_body_bytes,
     } = a;
-    crate::serve::git_shell(&p.path(), p.limits(), &db, &repos, &key)
+    crate::serve::git_shell(&p.path(), p.limits(), &db, &repos, &key, max_body_bytes)
 }

@@ -189,6 +189,7 @@ pub fn git_shell(
     db: &Location,
     repos: &Path,
     key: &str,
+    max_body_bytes: u64,
 ) -> anyhow::Result<u8> {
     let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
         eprintln!("forge-authz: interactive logins are not allowed; use git");
@@ -243,7 +244,7 @@ pub fn git_shell(
         ActionDef::Push => {
             // A fresh private directory for this push's hook and socket.
             let state = super::fresh_private_dir(&std::env::temp_dir(), "forge-authz-ssh")?;
-            let result = push(&shared, &request, &state, &dir);
+            let result = push(&shared, &request, &state, &dir, max_body_bytes);
             let _ = std::fs::remove_dir_all(&state);
             result
         }
@@ -255,6 +256,7 @@ fn push(
     request: &RequestDef,
     state: &Path,
     dir: &Path,
+    max_body_bytes: u64,
 ) -> anyhow::Result<u8> {
     let hooks = state.join("hooks");
     hook::install(&hooks, &std::env::current_exe()?)?;
@@ -270,7 +272,9 @@ fn push(
         .env("PATH", git_path())
         .env(hook::ENV_PUSH, &id)
         .env(hook::ENV_SOCKET, &socket);
-    let config = hook::git_config(&hooks);
+    let mut config = hook::git_config(&hooks);
+    // git's own limit on the pack (issue 20: the SSH path has no HTTP body to count).
+    config.push(("receive.maxInputSize".into(), max_body_bytes.to_string()));
     cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
     for (i, (k, v)) in config.iter().enumerate() {
         cmd.env(format!("GIT_CONFIG_KEY_{i}"), k)
