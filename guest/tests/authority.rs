@@ -1177,3 +1177,27 @@ fn a_child_of_a_dead_parent_is_refused_before_anything_else_is_checked() {
         Some(LifecycleError::Refused(IssueError::CreatorNotLive))
     );
 }
+
+#[test]
+fn an_expired_record_is_migrated_whatever_it_held() {
+    // An expired record grants nothing (Gafaelfawr, seed 002: expiry ends a token), so the
+    // maintenance job migrates its legacy scopes even where it could not grant them: the
+    // record stays expired, and stays dead.
+    let expired = rec("e", None, Some(NOW - 1), &["sudo"]);
+    let entries = [AuditEntry {
+        record: expired,
+        expiry_recorded: true,
+    }];
+    let findings = AUTHZ.audit(&entries, &acting(Actor::System("audit".into()), NOW));
+    let fix = findings
+        .iter()
+        .find(|f| f.token_id == "e" && f.fix.is_some())
+        .and_then(|f| f.fix.clone());
+    match fix {
+        Some(AuditFix::Update(r)) => {
+            assert_eq!(r.expires, Some(NOW - 1), "{r:?}");
+            assert_eq!(r.scopes, vec!["write:admin".to_string()]);
+        }
+        other => panic!("no migration of the expired record: {other:?} in {findings:?}"),
+    }
+}
