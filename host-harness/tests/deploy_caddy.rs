@@ -85,7 +85,7 @@ fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() 
     );
     proxy.wait_listening(port);
 
-    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, "X-Original-URI");
+    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, Some("X-Original-URI"));
     seen.assert_no_server_error();
     assert!(
         !proxy.log().contains("\"level\":\"error\""),

@@ -210,3 +210,30 @@ pub fn http_backend() -> PathBuf {
     assert!(o.status.success());
     PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("git-http-backend")
 }
+
+/// A program found by the environment variable `var` (a path) or as `name` on `PATH`;
+/// missing, as [`tool`]: `None` with `FORGE_AUTHZ_SKIP_DEPLOY=1`, else the test fails.
+pub fn tool_on_path(test: &str, var: &str, name: &str, install: &str) -> Option<PathBuf> {
+    let found = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .filter(|p| p.exists());
+    if found.is_some() {
+        return found;
+    }
+    if std::env::var_os("FORGE_AUTHZ_SKIP_DEPLOY").is_some_and(|v| v == "1") {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: {test}: {name} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)"
+        );
+        return None;
+    }
+    panic!(
+        "{name} is not installed: {install}, or set {var} (or run `bash .ci/run`); set FORGE_AUTHZ_SKIP_DEPLOY=1 to skip the deployment tests knowingly"
+    );
+}

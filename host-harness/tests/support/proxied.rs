@@ -1,5 +1,5 @@
 //! What a git client sees through a reverse proxy configured as the README says (issue 20
-//! item 2), shared by `deploy_nginx.rs` and `deploy_caddy.rs`: real `git clone`/`git push`
+//! item 2), shared by `deploy_nginx.rs`, `deploy_caddy.rs` and `deploy_traefik.rs`: real `git clone`/`git push`
 //! and raw requests through the proxy, checked for 200, 401 with a Basic challenge, 403,
 //! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
 //! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge`.
@@ -65,8 +65,13 @@ fn push(s: &Setup, work: &std::path::Path, url: &str, refspec: &str) -> Result<(
 /// The scenario, through the proxy listening on `port` in front of a server over `s`
 /// (the default world: alice/app public with `main` protected for admins and carol a
 /// writer, alice/secret private with a canary branch). `other_family` is a forward-auth
-/// header of the family the proxy does not use: a client sending it is refused 400.
-pub fn clients_see_what_forge_authz_decided(s: &Setup, port: u16, other_family: &str) -> Seen {
+/// header of the family the proxy's forward auth does not use (a client sending it is
+/// refused 400), or `None` for a proxy that sends every git request to `serve` itself.
+pub fn clients_see_what_forge_authz_decided(
+    s: &Setup,
+    port: u16,
+    other_family: Option<&str>,
+) -> Seen {
     let mut seen = Seen::default();
     let rw = s.token("alice", "rw", "write:repository");
     let ro = s.token("alice", "ro", "read:repository");
@@ -184,15 +189,25 @@ pub fn clients_see_what_forge_authz_decided(s: &Setup, port: u16, other_family: 
         );
     }
 
-    // Spoofing: the other proxy family's forward-auth header is refused 400; a client's
-    // own copy of an answer header never picks the repository served.
-    let r = seen.get(
-        port,
-        "other family's header",
-        &format!("/alice/app.git{REFS}"),
-        &[(other_family, "/alice/secret.git/info/refs")],
-    );
-    assert_eq!(r.status, Some(400), "{}", r.describe());
+    // Spoofing. Behind forward auth, the other proxy family's header is refused 400 (a
+    // client behind nginx can add `X-Forwarded-Uri` itself); with no forward auth, the
+    // forward-auth headers of both families are only text the git endpoint never reads.
+    // A client's own copy of an answer header never picks the repository served.
+    for header in ["X-Original-URI", "X-Forwarded-Uri"] {
+        let expect = match other_family {
+            Some(other) if other == header => 400,
+            Some(_) => continue,
+            None => 200,
+        };
+        let r = seen.get(
+            port,
+            &format!("spoofed {header}"),
+            &format!("/alice/app.git{REFS}"),
+            &[(header, "/alice/secret.git/info/refs")],
+        );
+        assert_eq!(r.status, Some(expect), "{}", r.describe());
+        assert!(!r.text().contains(SECRET_BRANCH), "{}", r.describe());
+    }
     let r = seen.get(
         port,
         "forged repository header",
