@@ -9,6 +9,7 @@ pub mod cli;
 pub mod facts;
 pub mod lifecycle;
 pub mod live;
+pub mod log;
 pub mod policy;
 pub mod request;
 pub mod serve;

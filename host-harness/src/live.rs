@@ -360,7 +360,7 @@ fn verify(
     config: &wit::Config,
 ) -> Result<PolicyModule, Refused> {
     let module = module.map_err(|e| {
-        crate::serve::log::event("module-refused", &[("cause", &format!("{e:#}"))]);
+        crate::log::event("module-refused", &[("cause", &format!("{e:#}"))]);
         Refused("not a loadable forge:authz policy component".into())
     })?;
     check_module(&module, config)?;

@@ -8,11 +8,11 @@
 use crate::prelude::*;
 
 use super::authority::{self, Expiry, admissible};
-use super::lifecycle::{event, find, live, narrowed};
 use super::model::{
     AuditEntry, AuditFinding, AuditFix, AuditKind, ChangeContext, HistoryAction, HistoryEvent,
     Options, TokenRecord,
 };
+use super::records::{event, find, live, narrowed};
 use super::scope::{BOUND_ALLOWED, ScopeSet, migrate_legacy};
 
 /// `expire` events for live-looking records past their expiry, not yet recorded.

@@ -22,10 +22,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::lifecycle::live;
 use super::model::{AccountStatus, Actor, IssueError, LifecycleError, Options, Timestamp};
 use super::model::{RevokeScope, TokenRecord};
 use super::principal::{Target, covers, same_name, valid_name, valid_repository_path};
+use super::records::live;
 use super::scope::{BOUND_ALLOWED, Category, ScopeSet};
 
 /// Longest token name accepted.

@@ -20,6 +20,8 @@ use super::scope::ScopeSet;
 use super::token::{ENTROPY_BYTES, Keyring};
 
 pub use super::authority::MAX_NAME_CHARS;
+pub use super::records::live;
+use super::records::{event, find, narrowed};
 /// Last-used is written at most this often per token (Launchpad, GitLab): seconds.
 pub const LAST_USED_INTERVAL: i64 = 600;
 
@@ -33,11 +35,6 @@ fn dedup(list: &[String]) -> Vec<String> {
     out
 }
 
-/// Whether a record is live at `now`: not revoked, not expired.
-pub fn live(r: &TokenRecord, now: Timestamp) -> bool {
-    r.revoked.is_none() && r.expires.is_none_or(|e| e > now)
-}
-
 /// Whether the host should record a use now, for a token last used at `last_used`.
 pub fn last_used_due(last_used: Option<Timestamp>, now: Timestamp) -> bool {
     last_used.is_none_or(|t| now.saturating_sub(t) >= LAST_USED_INTERVAL)
@@ -45,25 +42,6 @@ pub fn last_used_due(last_used: Option<Timestamp>, now: Timestamp) -> bool {
 
 /// The placeholder digest of a record template (replaced by the minted token's tag).
 const NO_DIGEST: SecretDigest = SecretDigest::HmacTag([0; 32]);
-
-pub(crate) fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
-    HistoryEvent {
-        token_id: r.id.clone(),
-        owner: r.owner.clone(),
-        action,
-        actor: ctx.actor.name().to_string(),
-        ip: ctx.ip.clone(),
-        at: ctx.now,
-        name: r.name.clone(),
-        scopes: r.scopes.clone(),
-        expires: r.expires,
-        parent: r.parent.clone(),
-        old_name: None,
-        old_scopes: None,
-        old_expires: None,
-        related: None,
-    }
-}
 
 /// Every bound repository must be visible to the owner; missing and unseen get the same
 /// refusal (reference §1.14).
@@ -383,10 +361,6 @@ pub fn rotate(
     })
 }
 
-pub(crate) fn find<'a>(records: &'a [TokenRecord], id: &str) -> Option<&'a TokenRecord> {
-    records.iter().find(|r| r.id == id)
-}
-
 /// The live parent of a child token (`None` for a token that is not a child). A child
 /// whose parent is missing, revoked or expired cannot be changed: it is dead too.
 fn live_parent<'a>(
@@ -635,37 +609,6 @@ fn cascade_to_children(
         let n = narrowed(c, p, ctx.now);
         push_change(c, n, ctx, plan);
     }
-}
-
-/// `child` brought back within `parent`: revoked with it, expiry cut to the parent's,
-/// scopes cut to what both hold (revoked when no permission is left, or when either
-/// holds a scope this policy does not know: fail closed).
-pub(crate) fn narrowed(child: &TokenRecord, parent: &TokenRecord, now: Timestamp) -> TokenRecord {
-    let mut n = child.clone();
-    if parent.revoked.is_some() {
-        n.revoked = Some(now);
-    }
-    if let Some(pe) = parent.expires
-        && n.expires.is_none_or(|e| e > pe)
-    {
-        n.expires = Some(pe);
-    }
-    match (
-        ScopeSet::parse(&child.scopes),
-        ScopeSet::parse(&parent.scopes),
-    ) {
-        (Ok(cs), Ok(ps)) if cs.excess_over(&ps).is_some() => {
-            let kept = cs.intersect(&ps);
-            if kept.has_permission() {
-                n.scopes = kept.normalized();
-            } else {
-                n.revoked = Some(now);
-            }
-        }
-        (Ok(_), Ok(_)) => {}
-        _ => n.revoked = Some(now),
-    }
-    n
 }
 
 /// Record a cascaded change (nothing when nothing changed).

@@ -23,8 +23,10 @@ pub mod git;
 pub mod lifecycle;
 pub mod model;
 pub mod principal;
+pub mod records;
 pub mod refs;
 pub mod scope;
+pub mod text;
 pub mod token;
 
 pub use decision::{

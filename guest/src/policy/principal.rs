@@ -16,6 +16,7 @@ use super::model::{
     TokenFacts, UserFacts, Visibility,
 };
 use super::scope::ScopeSet;
+use super::text::split_at_byte;
 use super::token::{self, Keyring, TokenCache, TokenError, Verified};
 
 /// Usernames that HTTP Basic clients send with a token instead of the owner's name
@@ -64,14 +65,6 @@ pub(crate) fn picked(credential: &Credential) -> Picked<'_> {
             }
         }
     }
-}
-
-/// Split `s` at the first `sep` (an ASCII byte: never part of a multi-byte character). A
-/// plain loop: `str::split_once(char)` goes through the general pattern searcher, which
-/// costs more than these short strings (names, paths, scope lists) are long.
-pub fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == sep)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Whether `path` is a well-formed `owner/name` (letters, digits, `-`, `_`, `.`; not `.`

@@ -156,7 +156,7 @@ impl ScopeSet {
         let mut set = ScopeSet::default();
         let mut rest = scopes;
         loop {
-            let (entry, more) = match crate::policy::principal::split_at_byte(rest, b',') {
+            let (entry, more) = match crate::policy::text::split_at_byte(rest, b',') {
                 Some((entry, more)) => (entry, Some(more)),
                 None => (rest, None),
             };
@@ -189,7 +189,7 @@ impl ScopeSet {
             "repository:push" => self.push = true,
             "repository:build_status" => self.build_status = true,
             _ => {
-                let Some((level, cat)) = crate::policy::principal::split_at_byte(s, b':') else {
+                let Some((level, cat)) = crate::policy::text::split_at_byte(s, b':') else {
                     return false;
                 };
                 let Some(cat) = Category::from_name(cat) else {

@@ -329,7 +329,7 @@ fn parse_exact(secret: &str) -> Result<Parsed<'_>, TokenError> {
     if secret.len() < MIN_LEN || secret.len() > MAX_LEN {
         return Err(TokenError::WrongLength);
     }
-    use crate::policy::principal::split_at_byte as split;
+    use crate::policy::text::split_at_byte as split;
     let Some((kid, rest)) = split(rest, b'.') else {
         return Err(TokenError::BadSeparator);
     };

@@ -1,16 +1,17 @@
 //! World fixtures and the token database: `init`, `init-db`, `import`, `export`,
-//! `history`, and the one place the CLI opens a [`Store`].
+//! `history`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
 use super::keys::{ActorArgs, check_config, local_module, policy_modules};
+use super::open::open_store;
 use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs, PolicyArgs};
 use crate::cidr::Cidr;
-use crate::policy::{Limits, PolicyModule, WasmPolicy};
-use crate::store::{HistoryFilter, Location, Store};
+use crate::policy::PolicyModule;
+use crate::store::{HistoryFilter, Location};
 use crate::wit;
 use crate::world::{KeyDef, RepoDef, RepoKind, Role, Status, UserDef, Visibility, World};
 
@@ -100,28 +101,6 @@ pub struct HistoryArgs {
     /// Output format.
     #[command(flatten)]
     pub out: JsonArgs,
-}
-
-/// Open the token database: every command that reads or writes it comes through here.
-pub fn open_store(db: &Location) -> anyhow::Result<Store> {
-    Store::open(db)
-}
-
-/// The database's clock (its world's `now`).
-pub(super) fn store_now(store: &mut Store) -> anyhow::Result<i64> {
-    Ok(store.settings()?.now())
-}
-
-/// A policy instance configured with the database's keys and options.
-pub(super) fn store_policy(
-    path: &Path,
-    limits: Limits,
-    store: &mut Store,
-) -> anyhow::Result<WasmPolicy> {
-    crate::PolicyModule::load(path, limits)?
-        .authorizer(store.settings()?.config)
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("the policy refused the store's keys: {}", e.describe()))
 }
 
 /// `forge-authz init`

@@ -41,7 +41,7 @@ pub struct PublishArgs {
 
 /// `forge-authz publish`
 pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
-    let mut store = super::db::open_store(&a.db.db)?;
+    let mut store = super::open::open_store(&a.db.db)?;
     let now = crate::world::system_now();
     let done = if a.rollback {
         match modules::rollback(&mut store, &a.by, now)? {
@@ -95,7 +95,7 @@ pub struct FleetArgs {
 
 /// `forge-authz fleet`: what is published, and what each host reports it runs.
 pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
-    let mut store = super::db::open_store(&a.db.db)?;
+    let mut store = super::open::open_store(&a.db.db)?;
     let state = modules::state(store.conn())?;
     let hosts = modules::hosts(store.conn()).context("reading host reports")?;
     let config = crate::store::config::history(store.conn(), 1)?;

@@ -116,7 +116,7 @@ pub enum OptionsAction {
 
 /// `forge-authz keys ...`
 pub fn keys(p: &PolicyArgs, a: KeysArgs) -> anyhow::Result<u8> {
-    let mut store = super::db::open_store(&a.db.db)?;
+    let mut store = super::open::open_store(&a.db.db)?;
     let (actor, json) = (a.actor.actor.as_str(), a.out.json);
     match a.action {
         KeysAction::Add {
@@ -144,7 +144,7 @@ pub fn keys(p: &PolicyArgs, a: KeysArgs) -> anyhow::Result<u8> {
 
 /// `forge-authz options ...`
 pub fn options(p: &PolicyArgs, a: OptionsArgs) -> anyhow::Result<u8> {
-    let mut store = super::db::open_store(&a.db.db)?;
+    let mut store = super::open::open_store(&a.db.db)?;
     match a.action {
         OptionsAction::Show => show_options(&mut store, a.out.json),
         OptionsAction::Set { name, value } => {

@@ -34,6 +34,7 @@ macro_rules! outln {
 pub mod db;
 pub mod fleet;
 pub mod keys;
+pub mod open;
 pub mod policy;
 pub mod serve;
 pub mod ssh;

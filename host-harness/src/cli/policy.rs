@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
-use super::db::{open_store, sample_world, store_now, store_policy};
+use super::db::sample_world;
+use super::open::{open_policy, open_store, store_now, store_policy};
 use super::token::mint;
 use super::{BindingArgs, EXIT_DENY, EXIT_ERROR, PolicyArgs};
 use crate::lifecycle;
-use crate::policy::{Limits, Policy, PolicyModule, WasmPolicy};
+use crate::policy::{Policy, PolicyModule, WasmPolicy};
 use crate::request::{
     ActionDef, CredentialDef, Decided, DecisionOutput, Outcome, RequestDef, authorize,
     outcome_output,
@@ -191,19 +192,6 @@ fn inspect_config() -> wit::Config {
         signing_key_id: "inspect".into(),
         options: crate::world::OptionsDef::default().to_wit(),
     }
-}
-
-/// A policy instance configured with a world's keys and options.
-pub(super) fn open_policy(
-    path: &Path,
-    limits: Limits,
-    world: &World,
-) -> anyhow::Result<WasmPolicy> {
-    let module = PolicyModule::load(path, limits)?;
-    module
-        .authorizer(world.config()?)
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("the policy refused the world's keys: {}", e.describe()))
 }
 
 fn read_request(path: &Path) -> anyhow::Result<RequestDef> {

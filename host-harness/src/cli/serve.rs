@@ -83,7 +83,7 @@ pub struct ServeArgs {
     pub fleet_poll: u64,
     /// Log records: `text` or `json` (JSON lines).
     #[arg(long, value_enum, default_value_t)]
-    pub log_format: crate::serve::log::LogFormat,
+    pub log_format: crate::log::LogFormat,
     /// Serve Prometheus metrics (`GET /metrics`) on this separate address (default:
     /// not served). Metrics reveal traffic patterns: use loopback or a management
     /// network, never the public git address.
@@ -153,7 +153,7 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         metrics_listen,
         metrics_port_file,
     } = a;
-    crate::serve::log::set_format(log_format);
+    crate::log::set_format(log_format);
     crate::serve::serve(crate::serve::ServeConfig {
         db,
         repos: std::fs::canonicalize(&repos)

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use super::db::{open_store, store_now, store_policy};
-use super::policy::open_policy;
+use super::open::{open_policy, open_store, store_now, store_policy};
 use super::table::{print_table, utc};
 use super::{
     BindingArgs, DbArgs, EXIT_DENY, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime,

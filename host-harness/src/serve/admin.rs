@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::enforce::Shared;
-use super::log;
+use crate::log;
 
 /// Largest admin request, bytes.
 const MAX_REQUEST: u64 = 4096;

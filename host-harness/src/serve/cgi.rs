@@ -32,8 +32,8 @@ use tokio::io::{
 };
 use tokio::process::{ChildStdout, Command};
 
-use super::log;
 use super::procs::{self, Group};
+use crate::log;
 
 /// Compressed bytes handed to the inflater at a time: deflate expands at most about
 /// 1032:1, so one step produces at most about a megabyte.

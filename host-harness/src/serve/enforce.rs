@@ -4,44 +4,44 @@
 //! the push hook's questions.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::hook;
-use super::log;
-use super::metrics;
+use super::metrics::Counters;
 use crate::facts::Gathered;
 use crate::lifecycle;
 use crate::live::{LivePolicy, Worker};
+use crate::log;
 use crate::request::{CredentialDef, Decided, RefUpdateDef, RequestDef, authorize_gathered};
 use crate::store::facts::StoreFacts;
+use crate::store::modules::ModuleRef;
 use crate::store::{Location, Store};
 use crate::wit;
 
-/// Counters exposed by the admin `status` and by `/metrics` (see [`super::metrics`]).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub(crate) requests: AtomicU64,
-    pub(crate) allowed: AtomicU64,
-    pub(crate) denied: AtomicU64,
-    pub(crate) failures: AtomicU64,
-    pub(crate) reloads: AtomicU64,
-    pub(crate) refused_reloads: AtomicU64,
-    /// Configurations (keys, options) published from the store.
-    pub(crate) config_swaps: AtomicU64,
-    /// Configurations refused (also counted in `refused_reloads`: a refused swap).
-    pub(crate) refused_config_swaps: AtomicU64,
-    pub(crate) shadow_requests: AtomicU64,
-    pub(crate) shadow_differences: AtomicU64,
-    pub(crate) refused_connections: AtomicU64,
-    /// Idle or header-pending connections closed to make room for new ones.
-    pub(crate) evicted_connections: AtomicU64,
-    /// Decisions by reason, status and allow.
-    pub(crate) decisions: metrics::Decisions,
-    /// Time inside [`Shared::decide`]'s decision path.
-    pub(crate) decision_seconds: metrics::Histogram,
-    /// Whole HTTP requests on the git listener, by route.
-    pub(crate) request_seconds: metrics::RequestLatency,
+/// What this host runs from the fleet, for `status`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FleetView {
+    /// This host's id in `policy_hosts`.
+    pub host: String,
+    /// The fleet's live version this host runs (None: its local module).
+    pub live: Option<ModuleRef>,
+    /// The fleet's shadow version this host runs.
+    pub shadow: Option<ModuleRef>,
+    /// The last version this host refused, and why.
+    pub refused: Option<String>,
+    /// The publication log position applied.
+    pub seq: i64,
+    /// The configuration version this host runs (keys, signing key, options).
+    pub config_version: i64,
+    /// The last configuration version this host refused, and why (it keeps running
+    /// `config_version`).
+    pub config_refused: Option<String>,
+    /// The last configuration version tried (applied or refused).
+    #[serde(skip)]
+    pub(crate) config_tried: i64,
+    /// The last poll's error, if the store could not be read.
+    pub error: Option<String>,
 }
 
 /// A decision and what the host gathered for it.
@@ -79,7 +79,7 @@ pub struct Shared {
     /// Pushes in progress, by one-time id.
     pub pushes: Mutex<HashMap<String, PushContext>>,
     /// What this host runs from the fleet's publications.
-    pub fleet: Mutex<super::fleet::FleetView>,
+    pub fleet: Mutex<FleetView>,
     /// The fleet watcher's store connection: one poll at a time (see `fleet::sync`).
     pub(crate) fleet_store: Mutex<Option<Store>>,
     pool: Mutex<Vec<WorkerCtx>>,
@@ -93,6 +93,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The configuration version (keys, options) this host runs.
+    pub fn config_version(&self) -> i64 {
+        match self.fleet.lock() {
+            Ok(v) => v.config_version,
+            Err(p) => p.into_inner().config_version,
+        }
+    }
+
     /// State for a server (or a one-shot `git-shell`) over `db`.
     pub fn new(db: Location, live: Arc<LivePolicy>) -> Shared {
         Shared {
@@ -100,7 +108,7 @@ impl Shared {
             live,
             counters: Counters::default(),
             pushes: Mutex::new(HashMap::new()),
-            fleet: Mutex::new(super::fleet::FleetView::default()),
+            fleet: Mutex::new(FleetView::default()),
             fleet_store: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
         }

@@ -16,37 +16,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use super::enforce::Shared;
-use super::log;
+use super::enforce::{FleetView, Shared};
 use crate::live::Refused;
+use crate::log;
 use crate::store::Store;
 use crate::store::config;
-use crate::store::modules::{self, FleetState, HostRow, ModuleRef};
-
-/// What this host runs from the fleet, for `status`.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct FleetView {
-    /// This host's id in `policy_hosts`.
-    pub host: String,
-    /// The fleet's live version this host runs (None: its local module).
-    pub live: Option<ModuleRef>,
-    /// The fleet's shadow version this host runs.
-    pub shadow: Option<ModuleRef>,
-    /// The last version this host refused, and why.
-    pub refused: Option<String>,
-    /// The publication log position applied.
-    pub seq: i64,
-    /// The configuration version this host runs (keys, signing key, options).
-    pub config_version: i64,
-    /// The last configuration version this host refused, and why (it keeps running
-    /// `config_version`).
-    pub config_refused: Option<String>,
-    /// The last configuration version tried (applied or refused).
-    #[serde(skip)]
-    config_tried: i64,
-    /// The last poll's error, if the store could not be read.
-    pub error: Option<String>,
-}
+use crate::store::modules::{self, FleetState, HostRow};
 
 /// The poller: [`sync`] once (before serving), then `run` in a thread.
 pub struct Watcher {

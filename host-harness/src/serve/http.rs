@@ -34,7 +34,8 @@ use tokio::sync::watch;
 use super::conns::{ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
-use super::{ForwardAuth, cgi, credential_from_header, log, parse_git_url};
+use super::{ForwardAuth, cgi, credential_from_header, parse_git_url};
+use crate::log;
 use crate::request::{ActionDef, Decided, KindDef, RequestDef};
 
 /// A response body.
@@ -491,7 +492,7 @@ pub async fn run_metrics(
     };
     let handler = move |req: Request<Incoming>, _peer: SocketAddr| {
         let shared = shared.clone();
-        async move { metrics::handle(shared, req).await }
+        async move { metrics_page(shared, req).await }
     };
     let events = ConnEvents {
         refused: metrics::refused_metrics_connection,
@@ -702,4 +703,19 @@ async fn busy(mut stream: tokio::net::TcpStream, why: Refused) {
     );
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(busy.as_bytes())).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
+}
+
+/// One request on the metrics listener: `GET /metrics`, else `404`. The body, if any, is
+/// never read.
+async fn metrics_page(
+    shared: std::sync::Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    if req.method() == hyper::Method::GET && req.uri().path() == "/metrics" {
+        let page = metrics::render(&shared.counters, &shared.live, shared.config_version());
+        let mut r = text(200, page);
+        set(&mut r, "content-type", metrics::CONTENT_TYPE);
+        return Ok(r);
+    }
+    Ok(text(404, "not found\n".into()))
 }

@@ -18,31 +18,49 @@
 //! module.
 //!
 //! **Where they live.** The per-server counters and histograms are in
-//! [`Counters`](super::enforce::Counters) (fed by the decision path and the HTTP layer);
+//! [`Counters`] (fed by the decision path and the HTTP layer);
 //! the store's query latency is process-wide ([`observe_store_query`]) because the store
 //! layer has no handle on the server.
 //!
 //! The names, labels and meanings are listed in the README (`serve`, "Metrics").
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
-use hyper::{Request, Response, StatusCode};
-
-use super::enforce::Shared;
-use super::http::Body;
+use crate::live::LivePolicy;
 use crate::request::Decided;
 use crate::wit;
 use forge_authz_guest::policy::Reason;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Counters exposed by the admin `status` and by `/metrics` (rendered by [`render`]).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) allowed: AtomicU64,
+    pub(crate) denied: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    pub(crate) reloads: AtomicU64,
+    pub(crate) refused_reloads: AtomicU64,
+    /// Configurations (keys, options) published from the store.
+    pub(crate) config_swaps: AtomicU64,
+    /// Configurations refused (also counted in `refused_reloads`: a refused swap).
+    pub(crate) refused_config_swaps: AtomicU64,
+    pub(crate) shadow_requests: AtomicU64,
+    pub(crate) shadow_differences: AtomicU64,
+    pub(crate) refused_connections: AtomicU64,
+    /// Idle or header-pending connections closed to make room for new ones.
+    pub(crate) evicted_connections: AtomicU64,
+    /// Decisions by reason, status and allow.
+    pub(crate) decisions: Decisions,
+    /// Time inside `Shared::decide`'s decision path.
+    pub(crate) decision_seconds: Histogram,
+    /// Whole HTTP requests on the git listener, by route.
+    pub(crate) request_seconds: RequestLatency,
+}
 
 /// Upper bounds of the latency buckets, microseconds (100 µs to 60 s; `+Inf` is implied).
 const BOUNDS_US: [u64; 18] = [
@@ -277,9 +295,9 @@ fn module_info(out: &mut String, name: &str, p: &crate::live::Published) {
     );
 }
 
-/// The exposition text of a server.
-pub fn render(shared: &Shared) -> String {
-    let c = &shared.counters;
+/// The exposition text of a server: its counters, its policy and the configuration
+/// version it runs.
+pub fn render(c: &Counters, policy: &LivePolicy, config_version: i64) -> String {
     let mut out = String::with_capacity(16 * 1024);
 
     head(
@@ -296,7 +314,7 @@ pub fn render(shared: &Shared) -> String {
             ("wit", wit::WIT_VERSION),
         ])
     );
-    let live = shared.live.current();
+    let live = policy.current();
     head(
         &mut out,
         "forge_authz_module_info",
@@ -317,7 +335,7 @@ pub fn render(shared: &Shared) -> String {
         "gauge",
         "The module running in shadow, if any: SHA-256 and shadow generation.",
     );
-    if let Some(s) = shared.live.shadow() {
+    if let Some(s) = policy.shadow() {
         module_info(&mut out, "forge_authz_shadow_module_info", &s);
     }
 
@@ -431,10 +449,6 @@ pub fn render(shared: &Shared) -> String {
          not be read.",
         &c.refused_config_swaps,
     );
-    let config_version = match shared.fleet.lock() {
-        Ok(v) => v.config_version,
-        Err(p) => p.into_inner().config_version,
-    };
     head(
         &mut out,
         "forge_authz_config_version",
@@ -477,36 +491,6 @@ pub fn render(shared: &Shared) -> String {
         &c.evicted_connections,
     );
     out
-}
-
-fn plain(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type),
-    );
-    r
-}
-
-/// One request on the metrics listener: `GET /metrics`, else `404`. The body, if any, is
-/// never read.
-pub async fn handle(
-    shared: std::sync::Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
-    if req.method() == hyper::Method::GET && req.uri().path() == "/metrics" {
-        return Ok(plain(StatusCode::OK, CONTENT_TYPE, render(&shared)));
-    }
-    Ok(plain(
-        StatusCode::NOT_FOUND,
-        "text/plain; charset=utf-8",
-        "not found\n".into(),
-    ))
 }
 
 #[cfg(test)]
@@ -719,7 +703,8 @@ mod tests {
             serde_json::from_str(r#"{"keys":[{"id":"k1","secret":"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],"signing_key":"k1"}"#)
                 .unwrap();
         let live = crate::live::LivePolicy::from_module(module, world.config().unwrap());
-        let shared = Shared::new("/nonexistent".into(), std::sync::Arc::new(live));
+        let shared =
+            crate::serve::enforce::Shared::new("/nonexistent".into(), std::sync::Arc::new(live));
         shared
             .counters
             .decisions
@@ -730,7 +715,7 @@ mod tests {
             .counters
             .request_seconds
             .observe(Route::Auth, Duration::from_millis(2));
-        let text = render(&shared);
+        let text = render(&shared.counters, &shared.live, shared.config_version());
         let samples = check_exposition(&text);
         let find = |name: &str| {
             samples

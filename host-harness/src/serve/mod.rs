@@ -25,7 +25,6 @@ pub mod enforce;
 pub mod fleet;
 pub mod hook;
 pub mod http;
-pub mod log;
 pub mod metrics;
 pub mod procs;
 pub mod ssh;
@@ -40,6 +39,7 @@ use base64::Engine as _;
 pub use ssh::{ForcedPolicy, OfferedKey, git_shell, parse_ssh_command, ssh_keys};
 
 use crate::live::LivePolicy;
+use crate::log;
 use crate::policy::Limits;
 use crate::request::{ActionDef, CredentialDef};
 use crate::store::Store;

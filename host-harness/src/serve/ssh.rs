@@ -6,8 +6,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use super::enforce::{Answer, Shared, principal_of};
-use super::{hook, log};
+use super::hook;
 use crate::live::LivePolicy;
+use crate::log;
 use crate::policy::{EMBEDDED_POLICY_NAME, Limits};
 use crate::request::{ActionDef, CredentialDef, KindDef, RequestDef};
 use crate::store::{Location, Store};
