@@ -1,4 +1,4 @@
-//! The hostile-client harness shared by `hostile.rs`, `hostile_processes.rs`,
+//! The hostile-client harness shared by `hostile/`, `hostile_processes.rs`,
 //! `deploy_nginx.rs`, `deploy_caddy.rs` and `connections.rs`: bounded child processes
 //! (killed with their process group), a forge on disk (database, bare repositories, tokens),
 //! real `forge-authz serve` processes on loopback, and raw HTTP over std sockets, every read

@@ -1,0 +1,211 @@
+//! Logs: text logs cannot be forged and hold no secret, JSON logs are one value per line
+//! (issue 11).
+
+use std::time::Instant;
+
+use super::forge::*;
+use super::forward_auth::UPLOAD_REFS;
+
+// ---------------------------------------------------------------------------------------
+// issue 11: logs.
+// ---------------------------------------------------------------------------------------
+
+const FORGED: &str = "FORGED";
+
+/// Requests that try to forge log lines (raw control bytes in headers, the target, the
+/// method, a Basic username, forward-auth headers) and to leak the token into the log.
+fn log_attacks(port: u16, token: &str) {
+    let fake = "forge-authz: GET /alice/secret.git 200 reason=granted principal=root";
+    let req = |line: &str, headers: &str| {
+        format!("{line}\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n").into_bytes()
+    };
+    let refs = "GET /alice/app.git/info/refs?service=git-upload-pack HTTP/1.1";
+    let mut attacks: Vec<Vec<u8>> = vec![
+        req(
+            refs,
+            &format!("User-Agent: probe\r{FORGED}-UA-CR {fake}\r\n"),
+        ),
+        req(
+            refs,
+            &format!("User-Agent: probe\r\n {FORGED}-UA-FOLD {fake}\r\n"),
+        ),
+        req(
+            refs,
+            &format!("User-Agent: probe\x1b[1G\x1b[2K{FORGED}-UA-ESC {fake}\r\n"),
+        ),
+        req(
+            refs,
+            &format!("User-Agent: probe\x0b\x0c\x00{FORGED}-UA-VT {fake}\r\n"),
+        ),
+        req(
+            refs,
+            &format!("X-Forwarded-For: 10.0.0.1\r{FORGED}-XFF {fake}\r\n"),
+        ),
+        req(refs, &format!("Referer: x\n{FORGED}-REF-LF {fake}\r\n")),
+        req(
+            &format!(
+                "GET /alice/app.git/info/refs%0a{FORGED}-PCT-LF%0d%0a{FORGED}-PCT-CRLF?service=git-upload-pack HTTP/1.1"
+            ),
+            "",
+        ),
+        req(
+            &format!("GET /alice/\x0c{FORGED}-TARGET-FF/app.git/info/refs HTTP/1.1"),
+            "",
+        ),
+        req(
+            &format!("GET /alice/app.git/info/refs\r{FORGED}-TARGET-CR HTTP/1.1"),
+            "",
+        ),
+        req(
+            &format!("GET\r{FORGED}-METHOD /alice/app.git/info/refs HTTP/1.1"),
+            "",
+        ),
+        req(refs, &format!("Host: x\r{FORGED}-HOST {fake}\r\n")),
+        req(
+            refs,
+            &format!(
+                "Authorization: {}\r\n",
+                basic(&format!("ali\n{FORGED}-USER {fake}\r"), token)
+            ),
+        ),
+        req(
+            refs,
+            &format!(
+                "Authorization: {}\r\n",
+                basic(&format!("\x1b[2K{FORGED}-USER-ESC"), "nope")
+            ),
+        ),
+        req(
+            "GET /-/auth HTTP/1.1",
+            &format!(
+                "X-Original-URI: /alice/app.git/info/refs\r{FORGED}-XURI?service=git-upload-pack\r\nX-Original-Method: GET\r\n"
+            ),
+        ),
+        req(
+            "GET /-/auth HTTP/1.1",
+            &format!(
+                "X-Original-URI: /alice/app.git/info/refs%0a{FORGED}-XURI-PCT?service=git-upload-pack\r\nX-Original-Method: GET\r\n"
+            ),
+        ),
+        req(
+            "GET /-/auth HTTP/1.1",
+            &format!(
+                "X-Original-URI: {UPLOAD_REFS}\r\nX-Original-Method: GET\r{FORGED}-XMETHOD\r\n"
+            ),
+        ),
+    ];
+    // The token, everywhere a careless server might log it.
+    attacks.extend([
+        req(refs, &format!("Authorization: Bearer {token}\r\n")),
+        req(refs, &format!("Authorization: {}\r\n", basic("alice", token))),
+        req(refs, &format!("Authorization: {}\r\n", basic(token, "x"))),
+        req(refs, &format!("Private-Token: {token}\r\nCookie: session={token}\r\n")),
+        req(
+            &format!("GET /alice/app.git/info/refs?service=git-upload-pack&access_token={token} HTTP/1.1"),
+            "",
+        ),
+        req(
+            &format!("GET /alice/secret.git/info/refs?private_token={token}&service=git-upload-pack HTTP/1.1"),
+            "",
+        ),
+        req(
+            "GET /-/auth HTTP/1.1",
+            &format!(
+                "X-Original-URI: /alice/secret.git/info/refs?service=git-upload-pack&token={token}\r\nX-Original-Method: GET\r\nAuthorization: Bearer {token}\r\n"
+            ),
+        ),
+        req(
+            "POST /alice/app.git/git-receive-pack HTTP/1.1",
+            &format!("Authorization: Bearer {token}x\r\nContent-Length: 0\r\n"),
+        ),
+    ]);
+    for a in attacks {
+        let _ = exchange(port, &a, secs(10));
+    }
+}
+
+/// Waits until the log mentions `marker` (the last request), at most 10 s.
+fn settled_log(srv: &Server, marker: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let log = srv.log();
+        if log.contains(marker) || start.elapsed() > secs(10) {
+            return log;
+        }
+        std::thread::sleep(ms(100));
+    }
+}
+
+fn assert_no_forgery(raw: &[u8], token: &str) {
+    let log = text(raw);
+    for line in log.split(['\n', '\r']) {
+        assert!(
+            !line.trim_start().starts_with(FORGED),
+            "a request forged a log line: {line:?}\nlog:\n{log}"
+        );
+    }
+    if let Some(b) = raw
+        .iter()
+        .find(|b| (**b < 0x20 && **b != b'\n' && **b != b'\t') || **b == 0x7f)
+    {
+        panic!("the log carries a raw control byte {b:#04x}:\n{log:?}");
+    }
+    for part in secret_parts(token) {
+        assert!(
+            !log.contains(&part),
+            "a token secret reached the log:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn text_logs_cannot_be_forged_and_hold_no_secret() {
+    // issue 11: control bytes in the User-Agent, other headers, the target, the method, a
+    // Basic username or forward-auth headers never start a log line of their own (no line
+    // begins with the injected text, no raw control byte at all); no token secret appears.
+    let s = Setup::new("log-text");
+    let srv = s.serve(&["--forward-auth", "nginx", "--log-format", "text"]);
+    let rw = s.token("alice", "rw", "write:repository");
+    log_attacks(srv.port, &rw);
+    s.assert_serves(&srv, "after log-injection attempts");
+    let _ = http(
+        srv.port,
+        "GET",
+        "/bob/pub.git/info/refs?service=git-upload-pack",
+        &[],
+        b"",
+    );
+    let log = settled_log(&srv, "/bob/pub.git");
+    assert!(
+        log.contains("/alice/app.git") && log.contains("/bob/pub.git"),
+        "requests were not logged:\n{log}"
+    );
+    assert_no_forgery(&std::fs::read(&srv.log).unwrap(), &rw);
+}
+
+#[test]
+fn json_logs_are_one_json_value_per_line() {
+    // issue 11: with --log-format json every log line parses as JSON, even after
+    // injection attempts, and no token secret appears.
+    let s = Setup::new("log-json");
+    let srv = s.serve(&["--forward-auth", "nginx", "--log-format", "json"]);
+    let rw = s.token("alice", "rw", "write:repository");
+    log_attacks(srv.port, &rw);
+    s.assert_serves(&srv, "after log-injection attempts");
+    let _ = http(
+        srv.port,
+        "GET",
+        "/bob/pub.git/info/refs?service=git-upload-pack",
+        &[],
+        b"",
+    );
+    let log = settled_log(&srv, "/bob/pub.git");
+    let mut n = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(v.is_ok(), "a log line is not JSON: {line:?}\nlog:\n{log}");
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} JSON log lines:\n{log}");
+    assert_no_forgery(&std::fs::read(&srv.log).unwrap(), &rw);
+}
