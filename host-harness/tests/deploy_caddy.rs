@@ -38,31 +38,15 @@ fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() 
         return;
     };
     let s = Setup::new("caddy");
-    // The serve flags the README gives for this deployment.
-    let srv = s.serve(&[
-        "--forward-auth",
+    let site = proxied::fcgi_site(
+        &s,
+        &fcgiwrap,
         "caddy",
-        "--connection-limit-exempt",
-        "127.0.0.1",
-    ]);
-    let dir = s.dir.join("caddy");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (_fcgi, socket) = deploy::fcgiwrap(&fcgiwrap, &dir);
-    let port = deploy::free_port();
-    let site = deploy::substitute(
-        &deploy::quoted_config("Caddyfile"),
-        &[
-            ("http://:8080", &format!("http://127.0.0.1:{port}")),
-            ("127.0.0.1:8081", &format!("127.0.0.1:{}", srv.port)),
-            ("/srv/git", s.repos.to_str().unwrap()),
-            ("/run/fcgiwrap.socket", socket.to_str().unwrap()),
-            (
-                "/usr/lib/git-core/git-http-backend",
-                deploy::http_backend().to_str().unwrap(),
-            ),
-        ],
+        "Caddyfile",
+        ("http://:8080", |port| format!("http://127.0.0.1:{port}")),
     );
-    std::fs::write(dir.join("site.caddy"), site).unwrap();
+    let (srv, dir, port) = (&site.srv, &site.dir, site.port);
+    std::fs::write(dir.join("site.caddy"), &site.config).unwrap();
     // The test's global options: no admin API (its fixed port would collide between
     // tests), no automatic HTTPS, state in the test's directory, loopback only.
     let d = dir.display();

@@ -38,31 +38,15 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
         return;
     };
     let s = Setup::new("nginx");
-    // The serve flags the README gives for this deployment.
-    let srv = s.serve(&[
-        "--forward-auth",
+    let site = proxied::fcgi_site(
+        &s,
+        &fcgiwrap,
         "nginx",
-        "--connection-limit-exempt",
-        "127.0.0.1",
-    ]);
-    let dir = s.dir.join("nginx");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (_fcgi, socket) = deploy::fcgiwrap(&fcgiwrap, &dir);
-    let port = deploy::free_port();
-    let site = deploy::substitute(
-        &deploy::quoted_config("nginx.conf"),
-        &[
-            ("listen 8080;", &format!("listen 127.0.0.1:{port};")),
-            ("127.0.0.1:8081", &format!("127.0.0.1:{}", srv.port)),
-            ("/srv/git", s.repos.to_str().unwrap()),
-            ("/run/fcgiwrap.socket", socket.to_str().unwrap()),
-            (
-                "/usr/lib/git-core/git-http-backend",
-                deploy::http_backend().to_str().unwrap(),
-            ),
-        ],
+        "nginx.conf",
+        ("listen 8080;", |port| format!("listen 127.0.0.1:{port};")),
     );
-    std::fs::write(dir.join("site.conf"), site).unwrap();
+    let (srv, dir, port) = (&site.srv, &site.dir, site.port);
+    std::fs::write(dir.join("site.conf"), &site.config).unwrap();
     // What the site block expects around it: Debian's fastcgi_params beside the main
     // configuration, and a main configuration of the test's own (its files, no daemon).
     std::fs::copy("/etc/nginx/fastcgi_params", dir.join("fastcgi_params")).unwrap();
@@ -82,7 +66,7 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
         "nginx",
         Command::new(&nginx)
             .arg("-p")
-            .arg(&dir)
+            .arg(dir)
             .arg("-c")
             .arg(dir.join("nginx.conf"))
             .args(["-g", "daemon off;"]),

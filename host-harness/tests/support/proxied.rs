@@ -2,7 +2,8 @@
 //! item 2), shared by `deploy_nginx.rs`, `deploy_caddy.rs` and `deploy_traefik.rs`: real `git clone`/`git push`
 //! and raw requests through the proxy, checked for 200, 401 with a Basic challenge, 403,
 //! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
-//! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge`.
+//! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge` and
+//! `support/deploy.rs` as `mod deploy`.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -13,6 +14,63 @@
 )]
 
 use super::forge::*;
+
+/// `serve` behind a proxy whose forward auth is `family` (`nginx`, `caddy`), with
+/// `fcgiwrap` serving the ref advertisement, and the README's configuration `config`
+/// (`docs/deploy/<config>`) with the site-specific values every fcgiwrap configuration
+/// names replaced: `listen` (the README's listen value and the test's), forge-authz's
+/// address, the repositories, fcgiwrap's socket and `git http-backend`.
+pub struct FcgiSite {
+    pub srv: Server,
+    /// The proxy's working directory (configuration, logs, state).
+    pub dir: std::path::PathBuf,
+    pub fcgiwrap: super::deploy::Daemon,
+    /// The proxy's port.
+    pub port: u16,
+    /// The configuration with the test's values.
+    pub config: String,
+}
+
+pub fn fcgi_site(
+    s: &Setup,
+    fcgiwrap: &std::path::Path,
+    family: &str,
+    config: &str,
+    listen: (&str, fn(u16) -> String),
+) -> FcgiSite {
+    use super::deploy;
+    // The serve flags the README gives for these deployments.
+    let srv = s.serve(&[
+        "--forward-auth",
+        family,
+        "--connection-limit-exempt",
+        "127.0.0.1",
+    ]);
+    let dir = s.dir.join(family);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fcgiwrap, socket) = deploy::fcgiwrap(fcgiwrap, &dir);
+    let port = deploy::free_port();
+    let config = deploy::substitute(
+        &deploy::quoted_config(config),
+        &[
+            (listen.0, &listen.1(port)),
+            ("127.0.0.1:8081", &format!("127.0.0.1:{}", srv.port)),
+            ("/srv/git", s.repos.to_str().unwrap()),
+            ("/run/fcgiwrap.socket", socket.to_str().unwrap()),
+            (
+                "/usr/lib/git-core/git-http-backend",
+                deploy::http_backend().to_str().unwrap(),
+            ),
+        ],
+    );
+    FcgiSite {
+        srv,
+        dir,
+        fcgiwrap,
+        port,
+        config,
+    }
+}
 
 const REFS: &str = "/info/refs?service=git-upload-pack";
 
