@@ -62,7 +62,7 @@ fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() 
         Command::new(&caddy)
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(dir.join("Caddyfile"))
-            .env("HOME", &dir)
+            .env("HOME", dir)
             .env("XDG_DATA_HOME", dir.join("xdg"))
             .env("XDG_CONFIG_HOME", dir.join("xdg")),
         &dir.join("caddy.log"),
