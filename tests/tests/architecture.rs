@@ -48,7 +48,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/token.rs", "", 649),
     ("guest/src/policy/lifecycle.rs", "", 622),
     ("host-harness/src/cli/token.rs", "token_command", 201),
-    ("host-harness/src/serve/metrics.rs", "render", 195),
     ("guest/src/policy/git.rs", "decide", 166),
     ("host-harness/src/serve/hook.rs", "run_proc_receive", 132),
     ("host-harness/src/serve/http.rs", "handle", 131),

@@ -295,13 +295,102 @@ fn module_info(out: &mut String, name: &str, p: &crate::live::Published) {
     );
 }
 
+/// A plain counter of [`Counters`]: its name, its help text and the field it reads.
+type CounterDef = (&'static str, &'static str, fn(&Counters) -> &AtomicU64);
+
+/// The decision totals, written after the decisions by outcome.
+const DECISION_COUNTERS: [CounterDef; 4] = [
+    (
+        "forge_authz_requests_total",
+        "Requests decided (git, forward auth, SSH, and each ref of a push).",
+        |c| &c.requests,
+    ),
+    (
+        "forge_authz_allowed_total",
+        "Decisions that allowed.",
+        |c| &c.allowed,
+    ),
+    ("forge_authz_denied_total", "Decisions that denied.", |c| {
+        &c.denied
+    }),
+    (
+        "forge_authz_policy_failures_total",
+        "Decisions that were a policy-failure deny (trap, deadline, store or instance failure).",
+        |c| &c.failures,
+    ),
+];
+
+/// Module and configuration swaps, written after the latency histograms.
+const SWAP_COUNTERS: [CounterDef; 4] = [
+    (
+        "forge_authz_module_swaps_total",
+        "Modules published by reload (admin or SIGHUP) or promote.",
+        |c| &c.reloads,
+    ),
+    (
+        "forge_authz_module_swaps_refused_total",
+        "Swaps refused: a reload, a fleet module or a configuration that failed its checks \
+         or could not be read.",
+        |c| &c.refused_reloads,
+    ),
+    (
+        "forge_authz_config_swaps_total",
+        "Configurations (keys, signing key, options) published from the store.",
+        |c| &c.config_swaps,
+    ),
+    (
+        "forge_authz_config_swaps_refused_total",
+        "Configurations refused: the running module did not accept them, or they could \
+         not be read.",
+        |c| &c.refused_config_swaps,
+    ),
+];
+
+/// Shadow mode, written after the configuration version.
+const SHADOW_COUNTERS: [CounterDef; 2] = [
+    (
+        "forge_authz_shadow_requests_total",
+        "Requests the shadow module also decided.",
+        |c| &c.shadow_requests,
+    ),
+    (
+        "forge_authz_shadow_differences_total",
+        "Shadow decisions that differed from the live one (allow, status or reason).",
+        |c| &c.shadow_differences,
+    ),
+];
+
 /// The exposition text of a server: its counters, its policy and the configuration
 /// version it runs.
 pub fn render(c: &Counters, policy: &LivePolicy, config_version: i64) -> String {
     let mut out = String::with_capacity(16 * 1024);
-
+    write_modules(&mut out, policy);
+    write_decisions(&mut out, c);
+    for (name, help, field) in DECISION_COUNTERS {
+        counter(&mut out, name, help, field(c));
+    }
+    write_latencies(&mut out, c);
+    for (name, help, field) in SWAP_COUNTERS {
+        counter(&mut out, name, help, field(c));
+    }
     head(
         &mut out,
+        "forge_authz_config_version",
+        "gauge",
+        "The configuration version (keys, signing key, options) this host runs.",
+    );
+    let _ = writeln!(out, "forge_authz_config_version {config_version}");
+    for (name, help, field) in SHADOW_COUNTERS {
+        counter(&mut out, name, help, field(c));
+    }
+    write_connections(&mut out, c);
+    out
+}
+
+/// The binary, the live module and the shadow module.
+fn write_modules(out: &mut String, policy: &LivePolicy) {
+    head(
+        out,
         "forge_authz_build_info",
         "gauge",
         "The host binary: its version and the WIT package it speaks.",
@@ -316,92 +405,71 @@ pub fn render(c: &Counters, policy: &LivePolicy, config_version: i64) -> String 
     );
     let live = policy.current();
     head(
-        &mut out,
+        out,
         "forge_authz_module_info",
         "gauge",
         "The live policy module: SHA-256 of its bytes and publication generation.",
     );
-    module_info(&mut out, "forge_authz_module_info", &live);
+    module_info(out, "forge_authz_module_info", &live);
     head(
-        &mut out,
+        out,
         "forge_authz_module_generation",
         "gauge",
         "Publication generation of the live policy module (1 for the first).",
     );
     let _ = writeln!(out, "forge_authz_module_generation {}", live.generation);
     head(
-        &mut out,
+        out,
         "forge_authz_shadow_module_info",
         "gauge",
         "The module running in shadow, if any: SHA-256 and shadow generation.",
     );
     if let Some(s) = policy.shadow() {
-        module_info(&mut out, "forge_authz_shadow_module_info", &s);
+        module_info(out, "forge_authz_shadow_module_info", &s);
     }
+}
 
+/// Decisions by outcome: only the series that moved.
+fn write_decisions(out: &mut String, c: &Counters) {
     head(
-        &mut out,
+        out,
         "forge_authz_decisions_total",
         "counter",
         "Policy decisions by reason code, status (the HTTP code) and allow.",
     );
     for reason in outcomes() {
-        {
-            {
-                let n = c.decisions.get(reason);
-                if n > 0 {
-                    let (code, http, allow) = match reason {
-                        Some(r) => (r.code(), r.status().http(), r.allows()),
-                        None => (wit::POLICY_FAILURE_CODE, wit::POLICY_FAILURE_HTTP, false),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "forge_authz_decisions_total{{{}}} {n}",
-                        labels(&[
-                            ("reason", code),
-                            ("status", &http.to_string()),
-                            ("allow", if allow { "true" } else { "false" }),
-                        ])
-                    );
-                }
-            }
+        let n = c.decisions.get(reason);
+        if n == 0 {
+            continue;
         }
+        let (code, http, allow) = match reason {
+            Some(r) => (r.code(), r.status().http(), r.allows()),
+            None => (wit::POLICY_FAILURE_CODE, wit::POLICY_FAILURE_HTTP, false),
+        };
+        let _ = writeln!(
+            out,
+            "forge_authz_decisions_total{{{}}} {n}",
+            labels(&[
+                ("reason", code),
+                ("status", &http.to_string()),
+                ("allow", if allow { "true" } else { "false" }),
+            ])
+        );
     }
-    counter(
-        &mut out,
-        "forge_authz_requests_total",
-        "Requests decided (git, forward auth, SSH, and each ref of a push).",
-        &c.requests,
-    );
-    counter(
-        &mut out,
-        "forge_authz_allowed_total",
-        "Decisions that allowed.",
-        &c.allowed,
-    );
-    counter(
-        &mut out,
-        "forge_authz_denied_total",
-        "Decisions that denied.",
-        &c.denied,
-    );
-    counter(
-        &mut out,
-        "forge_authz_policy_failures_total",
-        "Decisions that were a policy-failure deny (trap, deadline, store or instance failure).",
-        &c.failures,
-    );
+}
 
+/// The decision, request and store latency histograms.
+fn write_latencies(out: &mut String, c: &Counters) {
     head(
-        &mut out,
+        out,
         "forge_authz_decision_duration_seconds",
         "histogram",
         "Time inside the decision path: store facts, the policy, shadow, effects.",
     );
     c.decision_seconds
-        .write(&mut out, "forge_authz_decision_duration_seconds", "");
+        .write(out, "forge_authz_decision_duration_seconds", "");
     head(
-        &mut out,
+        out,
         "forge_authz_http_request_duration_seconds",
         "histogram",
         "Whole HTTP requests on the git listener, headers to the end of the response body.",
@@ -409,67 +477,25 @@ pub fn render(c: &Counters, policy: &LivePolicy, config_version: i64) -> String 
     for route in Route::ALL {
         if let Some(h) = c.request_seconds.route(route) {
             h.write(
-                &mut out,
+                out,
                 "forge_authz_http_request_duration_seconds",
                 &labels(&[("route", route.label())]),
             );
         }
     }
     head(
-        &mut out,
+        out,
         "forge_authz_store_query_duration_seconds",
         "histogram",
         "Store queries, as reported by the store layer.",
     );
-    STORE_QUERY.write(&mut out, "forge_authz_store_query_duration_seconds", "");
+    STORE_QUERY.write(out, "forge_authz_store_query_duration_seconds", "");
+}
 
-    counter(
-        &mut out,
-        "forge_authz_module_swaps_total",
-        "Modules published by reload (admin or SIGHUP) or promote.",
-        &c.reloads,
-    );
-    counter(
-        &mut out,
-        "forge_authz_module_swaps_refused_total",
-        "Swaps refused: a reload, a fleet module or a configuration that failed its checks \
-         or could not be read.",
-        &c.refused_reloads,
-    );
-    counter(
-        &mut out,
-        "forge_authz_config_swaps_total",
-        "Configurations (keys, signing key, options) published from the store.",
-        &c.config_swaps,
-    );
-    counter(
-        &mut out,
-        "forge_authz_config_swaps_refused_total",
-        "Configurations refused: the running module did not accept them, or they could \
-         not be read.",
-        &c.refused_config_swaps,
-    );
+/// Connections refused and evicted.
+fn write_connections(out: &mut String, c: &Counters) {
     head(
-        &mut out,
-        "forge_authz_config_version",
-        "gauge",
-        "The configuration version (keys, signing key, options) this host runs.",
-    );
-    let _ = writeln!(out, "forge_authz_config_version {config_version}");
-    counter(
-        &mut out,
-        "forge_authz_shadow_requests_total",
-        "Requests the shadow module also decided.",
-        &c.shadow_requests,
-    );
-    counter(
-        &mut out,
-        "forge_authz_shadow_differences_total",
-        "Shadow decisions that differed from the live one (allow, status or reason).",
-        &c.shadow_differences,
-    );
-    head(
-        &mut out,
+        out,
         "forge_authz_refused_connections_total",
         "counter",
         "Connections refused (503) because the listener, or the peer, had its maximum open, all busy.",
@@ -485,12 +511,11 @@ pub fn render(c: &Counters, policy: &LivePolicy, config_version: i64) -> String 
         METRICS_REFUSED_CONNECTIONS.load(Ordering::Relaxed)
     );
     counter(
-        &mut out,
+        out,
         "forge_authz_evicted_connections_total",
         "Idle or header-pending git connections closed to make room for new ones (connection caps).",
         &c.evicted_connections,
     );
-    out
 }
 
 #[cfg(test)]
