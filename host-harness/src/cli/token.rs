@@ -202,30 +202,42 @@ pub fn mint_command(p: &PolicyArgs, a: MintArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `forge-authz token ...`
-pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
-    let TokenArgs {
-        db: DbArgs { db },
-        actor,
-        ip,
-        out: JsonArgs { json },
-        action,
-    } = a;
-    let mut store = open_store(&db)?;
-    let now = store_now(&mut store)?;
-    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
-    let owner_of = |store: &mut Store, id: &str| -> anyhow::Result<String> {
-        Ok(store
+/// What every `token` subcommand works with: the store, a policy configured from it, its
+/// clock, and who acts.
+struct TokenSession {
+    store: Store,
+    policy: WasmPolicy,
+    now: i64,
+    actor: Option<String>,
+    ip: Option<String>,
+    json: bool,
+}
+
+impl TokenSession {
+    /// The CLI acts as a signed-in user: `--actor`, else the token's owner (as the forge
+    /// would for the owner's own session). The policy decides what that user may do.
+    fn who(&self, default: String) -> Actor {
+        Actor::session(
+            self.actor.clone().unwrap_or(default),
+            self.ip.clone(),
+            self.now,
+        )
+    }
+
+    /// The acting user for a change of token `id`: `--actor`, else its owner.
+    fn who_for(&mut self, id: &str) -> anyhow::Result<Actor> {
+        let owner = self
+            .store
             .token(id)?
             .with_context(|| format!("no token `{id}`"))?
             .record
-            .owner)
-    };
-    // The CLI acts as a signed-in user: `--actor`, else the token's owner (as the forge
-    // would for the owner's own session). The policy decides what that user may do.
-    let who = |default: String| Actor::session(actor.clone().unwrap_or(default), ip.clone(), now);
-    let print_secret = |secret: &str, record: &wit::TokenRecord| {
-        if json {
+            .owner;
+        Ok(self.who(owner))
+    }
+
+    /// A minted secret, shown once.
+    fn print_secret(&self, secret: &str, record: &wit::TokenRecord) {
+        if self.json {
             outln!(
                 "{}",
                 serde_json::json!({"secret": secret, "token": token_json(record, false)})
@@ -237,6 +249,36 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             );
             outln!("{secret}");
         }
+    }
+
+    /// A lifetime from now, if one was given (`never`: none).
+    fn expires_in(&self, lifetime: Option<String>) -> anyhow::Result<Option<Option<i64>>> {
+        let now = self.now;
+        lifetime
+            .map(|e| parse_lifetime(&e).map(|l| l.map(|s| now.saturating_add(s))))
+            .transpose()
+    }
+}
+
+/// `forge-authz token ...`
+pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
+    let TokenArgs {
+        db: DbArgs { db },
+        actor,
+        ip,
+        out: JsonArgs { json },
+        action,
+    } = a;
+    let mut store = open_store(&db)?;
+    let now = store_now(&mut store)?;
+    let policy = store_policy(&p.path(), p.limits(), &mut store)?;
+    let mut s = TokenSession {
+        store,
+        policy,
+        now,
+        actor,
+        ip,
+        json,
     };
     match action {
         TokenAction::Create {
@@ -246,153 +288,48 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             binding: BindingArgs { repos, owners },
             lifetime,
         } => {
-            let expires = lifetime.expires(now)?;
             let args = CreateArgs {
                 owner: owner.clone(),
                 name,
                 scopes,
                 repositories: repos,
                 owners,
-                expires,
+                expires: lifetime.expires(now)?,
             };
-            let (secret, record) = lifecycle::create(&mut policy, &mut store, &args, &who(owner))?;
-            print_secret(&secret, &record);
+            let who = s.who(owner);
+            let (secret, record) = lifecycle::create(&mut s.policy, &mut s.store, &args, &who)?;
+            s.print_secret(&secret, &record);
         }
-        TokenAction::List { owner, all } => {
-            let tokens: Vec<_> = store
-                .tokens(owner.as_deref())?
-                .into_iter()
-                .filter(|t| all || token_state(&t.record, now) == "live")
-                .collect();
-            if json {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|t| token_json(&t.record, t.expiry_recorded))
-                    .collect();
-                outln!("{}", serde_json::Value::from(list));
-            } else {
-                let rows: Vec<Vec<String>> = tokens
-                    .iter()
-                    .map(|t| {
-                        let r = &t.record;
-                        vec![
-                            r.id.clone(),
-                            r.owner.clone(),
-                            r.name.clone(),
-                            token_state(r, now).into(),
-                            r.expires.map(utc).unwrap_or_else(|| "never".into()),
-                            r.scopes.join(","),
-                            r.repositories
-                                .iter()
-                                .chain(&r.owners)
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ]
-                    })
-                    .collect();
-                print_table(
-                    &["ID", "OWNER", "NAME", "STATE", "EXPIRES", "SCOPES", "BOUND"],
-                    &rows,
-                );
-            }
-        }
-        TokenAction::Show { id } => {
-            let t = store
-                .token(&id)?
-                .with_context(|| format!("no token `{id}`"))?;
-            let mut v = token_json(&t.record, t.expiry_recorded);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("state".into(), token_state(&t.record, now).into());
-            }
-            outln!(
-                "{}",
-                if json {
-                    v.to_string()
-                } else {
-                    serde_json::to_string_pretty(&v)?
-                }
-            );
-        }
-        TokenAction::Revoke { id, family } => {
-            let scope = if family {
-                wit::RevokeScope::Family
-            } else {
-                wit::RevokeScope::Token
-            };
-            let owner = owner_of(&mut store, &id)?;
-            let ids = lifecycle::revoke(&mut policy, &mut store, &id, scope, &who(owner))?;
-            if json {
-                outln!("{}", serde_json::json!({"revoked": ids}));
-            } else {
-                for i in &ids {
-                    outln!("revoked {i}");
-                }
-            }
-        }
+        TokenAction::List { owner, all } => list_tokens(&mut s, owner.as_deref(), all)?,
+        TokenAction::Show { id } => show_token(&mut s, &id)?,
+        TokenAction::Revoke { id, family } => revoke_token(&mut s, &id, family)?,
         TokenAction::Rotate { id, expires_in } => {
-            let expires = expires_in
-                .map(|e| parse_lifetime(&e))
-                .transpose()?
-                .flatten()
-                .map(|s| now.saturating_add(s));
-            let owner = owner_of(&mut store, &id)?;
+            let expires = s.expires_in(expires_in)?.flatten();
+            let who = s.who_for(&id)?;
             let (secret, record) =
-                lifecycle::rotate(&mut policy, &mut store, &id, expires, &who(owner))?;
-            print_secret(&secret, &record);
+                lifecycle::rotate(&mut s.policy, &mut s.store, &id, expires, &who)?;
+            s.print_secret(&secret, &record);
         }
         TokenAction::Child {
             parent,
             scopes: ScopeArgs { scopes },
             lifetime,
             min_lifetime,
-        } => {
-            let lifetime =
-                parse_lifetime(&lifetime)?.context("a child token needs a finite lifetime")?;
-            let min = min_lifetime
-                .map(|m| parse_lifetime(&m))
-                .transpose()?
-                .flatten();
-            let owner = owner_of(&mut store, &parent)?;
-            match lifecycle::child(
-                &mut policy,
-                &mut store,
-                &parent,
-                &scopes,
-                lifetime,
-                min,
-                &who(owner),
-            )? {
-                ChildResult::Minted(secret, record) => print_secret(&secret, &record),
-                ChildResult::Reused(record) => {
-                    if json {
-                        outln!(
-                            "{}",
-                            serde_json::json!({"reuse": token_json(&record, false)})
-                        );
-                    } else {
-                        outln!("reuse {}", record.id);
-                    }
-                }
-            }
-        }
+        } => child_token(&mut s, &parent, &scopes, &lifetime, min_lifetime)?,
         TokenAction::Edit {
             id,
             name,
             scopes,
             expires_in,
         } => {
-            let expires = expires_in
-                .map(|e| parse_lifetime(&e).map(|l| l.map(|s| now.saturating_add(s))))
-                .transpose()?;
             let change = wit::TokenEdit {
                 name,
                 scopes,
-                expires,
+                expires: s.expires_in(expires_in)?,
             };
-            let owner = owner_of(&mut store, &id)?;
-            let written = lifecycle::edit(&mut policy, &mut store, &id, &change, &who(owner))?;
-            if json {
+            let who = s.who_for(&id)?;
+            let written = lifecycle::edit(&mut s.policy, &mut s.store, &id, &change, &who)?;
+            if s.json {
                 let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
                 outln!("{}", serde_json::Value::from(list));
             } else {
@@ -403,6 +340,128 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `token list`: live tokens (all with `--all`), as a table or JSON.
+fn list_tokens(s: &mut TokenSession, owner: Option<&str>, all: bool) -> anyhow::Result<()> {
+    let now = s.now;
+    let tokens: Vec<_> = s
+        .store
+        .tokens(owner)?
+        .into_iter()
+        .filter(|t| all || token_state(&t.record, now) == "live")
+        .collect();
+    if s.json {
+        let list: Vec<_> = tokens
+            .iter()
+            .map(|t| token_json(&t.record, t.expiry_recorded))
+            .collect();
+        outln!("{}", serde_json::Value::from(list));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            let r = &t.record;
+            vec![
+                r.id.clone(),
+                r.owner.clone(),
+                r.name.clone(),
+                token_state(r, now).into(),
+                r.expires.map(utc).unwrap_or_else(|| "never".into()),
+                r.scopes.join(","),
+                r.repositories
+                    .iter()
+                    .chain(&r.owners)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "OWNER", "NAME", "STATE", "EXPIRES", "SCOPES", "BOUND"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `token show`: one record with its state.
+fn show_token(s: &mut TokenSession, id: &str) -> anyhow::Result<()> {
+    let t = s
+        .store
+        .token(id)?
+        .with_context(|| format!("no token `{id}`"))?;
+    let mut v = token_json(&t.record, t.expiry_recorded);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("state".into(), token_state(&t.record, s.now).into());
+    }
+    outln!(
+        "{}",
+        if s.json {
+            v.to_string()
+        } else {
+            serde_json::to_string_pretty(&v)?
+        }
+    );
+    Ok(())
+}
+
+/// `token revoke`: the token, or its whole family with `--family`.
+fn revoke_token(s: &mut TokenSession, id: &str, family: bool) -> anyhow::Result<()> {
+    let scope = if family {
+        wit::RevokeScope::Family
+    } else {
+        wit::RevokeScope::Token
+    };
+    let who = s.who_for(id)?;
+    let ids = lifecycle::revoke(&mut s.policy, &mut s.store, id, scope, &who)?;
+    if s.json {
+        outln!("{}", serde_json::json!({"revoked": ids}));
+    } else {
+        for i in &ids {
+            outln!("revoked {i}");
+        }
+    }
+    Ok(())
+}
+
+/// `token child`: a child of `parent` (or the live one it may reuse).
+fn child_token(
+    s: &mut TokenSession,
+    parent: &str,
+    scopes: &[String],
+    lifetime: &str,
+    min_lifetime: Option<String>,
+) -> anyhow::Result<()> {
+    let lifetime = parse_lifetime(lifetime)?.context("a child token needs a finite lifetime")?;
+    let min = min_lifetime
+        .map(|m| parse_lifetime(&m))
+        .transpose()?
+        .flatten();
+    let who = s.who_for(parent)?;
+    match lifecycle::child(
+        &mut s.policy,
+        &mut s.store,
+        parent,
+        scopes,
+        lifetime,
+        min,
+        &who,
+    )? {
+        ChildResult::Minted(secret, record) => s.print_secret(&secret, &record),
+        ChildResult::Reused(record) => {
+            if s.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"reuse": token_json(&record, false)})
+                );
+            } else {
+                outln!("reuse {}", record.id);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `forge-authz audit`
