@@ -7,6 +7,7 @@
 pub mod cidr;
 pub mod cli;
 pub mod facts;
+pub mod known;
 pub mod lifecycle;
 pub mod live;
 pub mod log;

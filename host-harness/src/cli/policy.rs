@@ -183,7 +183,7 @@ fn inspect_policy(p: &PolicyArgs) -> anyhow::Result<WasmPolicy> {
 }
 
 /// A throwaway configuration: `inspect` needs an instance but consults no key.
-fn inspect_config() -> wit::Config {
+pub(crate) fn inspect_config() -> wit::Config {
     wit::Config {
         keys: vec![wit::SigningKey {
             id: "inspect".into(),

@@ -37,7 +37,7 @@ import {
   readRequest,
   witCredential,
 } from './request.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENERATED_DIR, ModuleRefused, PolicyModule, compileModule, defaultModuleBytes, loadPrebuiltModule } from './module.js';
 
@@ -581,68 +581,69 @@ function prepare(request, sshKey, now, alreadyRead = false) {
 
 // ---- known answers -------------------------------------------------------------------------
 
-const KAT_NOW = 1767225600n;
+// The cases and their world are data shared with the Rust host (wit/known-answers.json).
+const KAT = JSON.parse(readFileSync(new URL('../../../wit/known-answers.json', import.meta.url), 'utf8'));
+const KAT_NOW = BigInt(KAT.now);
 const KAT_USER = Object.freeze({ status: 'active', siteAdmin: false, visibility: 'public', organization: false });
 
 /**
- * The built-in known answers every sound policy gives (host-harness/src/live.rs): they catch
- * a module that loads but decides wrongly before it serves. `null` when all pass, else why.
+ * The known answers every sound policy gives (wit/known-answers.json, as
+ * host-harness/src/known.rs checks them): they catch a module that loads but decides wrongly
+ * (an allow-everything build, a swapped reason table) before it serves. Returns `null` when
+ * every answer is right, else what was wrong.
  */
 function knownAnswers(p) {
   const issued = p.issue({
-    owner: 'kat-alice',
-    name: 'kat',
-    scopes: ['read:repository'],
+    owner: KAT.token.owner,
+    name: KAT.token.name,
+    scopes: KAT.token.scopes,
     repositories: [],
     owners: [],
-    expires: KAT_NOW + 3600n,
+    expires: KAT_NOW + BigInt(KAT.lifetime),
     now: KAT_NOW,
-    creator: { tag: 'session', val: { name: 'kat-alice', facts: KAT_USER } },
+    creator: { tag: 'session', val: { name: KAT.token.owner, facts: KAT_USER } },
     existingNames: [],
     boundFacts: [],
     ip: undefined,
   });
   if (!issued.ok) return `mint refused: ${describeVariant(issued.error)}`;
   const record = issued.value.record;
-  const repo = (priv) => ({ ownerVisibility: 'public', private: priv, kind: 'hosted', archived: false, role: 'none' });
+  const repo = (path) =>
+    Object.hasOwn(KAT.repositories, path)
+      ? { ownerVisibility: 'public', private: KAT.repositories[path], kind: 'hosted', archived: false, role: 'none' }
+      : undefined;
+  const user = (n) => (KAT.users.includes(n) ? KAT_USER : undefined);
   const facts = {
     lookup(q) {
       const a = {};
       if (q.token !== undefined && q.token === record.id) a.token = tokenFactsFromRecord(record);
-      const user = (n) => (n === 'kat-alice' || n === 'o' ? KAT_USER : undefined);
       if (a.token) a.owner = user(a.token.owner);
       if (q.account !== undefined) a.account = user(q.account);
       if (q.sudo !== undefined) a.sudo = user(q.sudo);
-      if (q.repository === 'o/pub') a.repository = repo(false);
-      if (q.repository === 'o/priv') a.repository = repo(true);
+      if (q.repository !== undefined) a.repository = repo(q.repository);
       return a;
     },
     repositories: (paths) => paths.map(() => undefined),
   };
   const secret = issued.value.secret;
-  const forged = secret.length > 20 ? secret.slice(0, 20) + (secret[20] === 'A' ? 'B' : 'A') + secret.slice(21) : secret;
-  const request = (credential, repository, action) => ({
-    credential,
-    request: { tag: 'git', val: { transport: 'http', repository, action } },
-    now: KAT_NOW,
-    explain: false,
-  });
-  const bearer = { tag: 'bearer', val: secret };
-  const cases = [
-    ['anonymous pull of a public repository', request({ tag: 'anonymous' }, 'o/pub', 'pull'), 'public-read'],
-    ['anonymous push', request({ tag: 'anonymous' }, 'o/pub', 'push'), 'authentication-required'],
-    ['token pull', request(bearer, 'o/pub', 'pull'), 'granted'],
-    ['read token push', request(bearer, 'o/pub', 'push'), 'scope-missing'],
-    ['hidden private repository', request(bearer, 'o/priv', 'pull'), 'repository-not-found'],
-    ['damaged token', request({ tag: 'bearer', val: forged }, 'o/pub', 'pull'), 'token-invalid'],
-  ];
-  for (const [what, r, reason] of cases) {
+  const damaged = secret.length > 20 ? secret.slice(0, 20) + (secret[20] === 'A' ? 'B' : 'A') + secret.slice(21) : secret;
+  const credentials = {
+    anonymous: { tag: 'anonymous' },
+    token: { tag: 'bearer', val: secret },
+    'damaged-token': { tag: 'bearer', val: damaged },
+  };
+  for (const c of KAT.cases) {
+    const r = {
+      credential: credentials[c.credential],
+      request: { tag: 'git', val: { transport: 'http', repository: c.repository, action: c.action } },
+      now: KAT_NOW,
+      explain: false,
+    };
     const d = p.authorize(r, facts);
-    if (!d.ok) return `${what}: ${describeVariant(d.error)}`;
-    const allow = reason === 'public-read' || reason === 'granted';
+    if (!d.ok) return `${c.what}: ${describeVariant(d.error)}`;
     const got = d.value.verdict;
-    if ((got.tag === 'allow') !== allow || got.val !== reason) {
-      return `${what}: got ${got.tag === 'allow' ? 'allow' : 'deny'} ${got.val}`;
+    if ((got.tag === 'allow') !== c.allow || got.val !== c.reason) {
+      return `${c.what}: got ${got.tag === 'allow' ? 'allow' : 'deny'} ${got.val}`;
     }
   }
   return null;
