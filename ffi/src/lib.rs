@@ -50,8 +50,8 @@ pub const FA_DENY: i32 = 1;
 /// Nothing was decided or done: the error string says why. Never an allow.
 pub const FA_ERROR: i32 = 2;
 
-/// The WIT contract version this library speaks (`forge:authz@…`).
-pub const FA_CONTRACT: &CStr = c"0.5.0";
+/// The WIT contract version this library speaks (`forge:authz@…`): the Rust host's.
+pub const FA_CONTRACT: &CStr = forge_authz_host::wit::WIT_VERSION_C;
 
 /// A loaded policy: the published module, its configuration and a pool of warm instances.
 pub struct fa_policy {

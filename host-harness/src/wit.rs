@@ -78,8 +78,15 @@ pub mod core {
 use self::core as convert;
 use forge_authz_guest::policy;
 
-/// The WIT package version this host was built against.
-pub const WIT_VERSION: &str = "0.5.0";
+/// The WIT package version this host was built against, as a C string (the C ABI's
+/// `fa_contract_version`).
+pub const WIT_VERSION_C: &std::ffi::CStr = c"0.5.0";
+
+/// The WIT package version this host was built against (one literal: [`WIT_VERSION_C`]).
+pub const WIT_VERSION: &str = match WIT_VERSION_C.to_str() {
+    Ok(v) => v,
+    Err(_) => "",
+};
 
 /// The HTTP status of the host's own refusal, `policy-failure`: the policy could not decide
 /// (trap, deadline, memory limit, a fact the store could not read, no module).
