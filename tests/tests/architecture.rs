@@ -50,7 +50,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("host-harness/src/serve/hook.rs", "run_proc_receive", 132),
     ("host-harness/src/serve/http.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
-    ("host-harness/src/serve/mod.rs", "serve_in", 125),
     ("host-harness/src/store/bulk.rs", "import", 120),
     ("host-harness/src/policy.rs", "verify", 113),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),

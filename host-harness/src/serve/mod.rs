@@ -262,12 +262,22 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     result
 }
 
-fn serve_in(
+/// What serving needs beside its listeners: the shared state, the hooks and their
+/// socket, the admin socket, and the threads behind them (hook socket, fleet watcher with
+/// its first sync done, admin).
+struct Backstage {
+    shared: Arc<enforce::Shared>,
+    hooks: PathBuf,
+    socket: PathBuf,
+    admin_path: PathBuf,
+}
+
+fn start_backstage(
     config: &ServeConfig,
     state: &Path,
     live: Arc<LivePolicy>,
     config_version: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Backstage> {
     let hooks = state.join("hooks");
     if hooks.exists() {
         std::fs::remove_dir_all(&hooks)?;
@@ -308,29 +318,28 @@ fn serve_in(
         let (shared, modules) = (shared.clone(), modules.clone());
         std::thread::spawn(move || admin::serve(shared, modules, admin_listener));
     }
-    let max_connections = raise_open_files(config.http.max_connections);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(config.workers.max(1))
-        .enable_all()
-        .build()?;
-    let std_listener = std::net::TcpListener::bind(&config.listen)
-        .with_context(|| format!("listening on {}", config.listen))?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
-    let metrics_listener = match &config.metrics_listen {
-        Some(a) => {
-            let l = std::net::TcpListener::bind(a)
-                .with_context(|| format!("listening for metrics on {a}"))?;
-            l.set_nonblocking(true)?;
-            Some(l)
-        }
-        None => None,
-    };
-    let metrics_addr = metrics_listener
-        .as_ref()
-        .map(std::net::TcpListener::local_addr)
-        .transpose()?;
+    Ok(Backstage {
+        shared,
+        hooks,
+        socket,
+        admin_path,
+    })
+}
+
+/// A listener bound to `addr`, non-blocking (tokio takes it over).
+fn bind(addr: &str, what: &str) -> anyhow::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr).with_context(|| format!("{what} on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Say where the server listens: the `serving` log event and the port files.
+fn announce(
+    config: &ServeConfig,
+    addr: std::net::SocketAddr,
+    metrics_addr: Option<std::net::SocketAddr>,
+    admin_path: &Path,
+) -> anyhow::Result<()> {
     log::event(
         "serving",
         &[
@@ -349,6 +358,39 @@ fn serve_in(
     if let Some(f) = &config.port_file {
         std::fs::write(f, addr.port().to_string())?;
     }
+    Ok(())
+}
+
+fn serve_in(
+    config: &ServeConfig,
+    state: &Path,
+    live: Arc<LivePolicy>,
+    config_version: i64,
+) -> anyhow::Result<()> {
+    let Backstage {
+        shared,
+        hooks,
+        socket,
+        admin_path,
+    } = start_backstage(config, state, live, config_version)?;
+    let max_connections = raise_open_files(config.http.max_connections);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(config.workers.max(1))
+        .enable_all()
+        .build()?;
+    let std_listener = bind(&config.listen, "listening")?;
+    let addr = std_listener.local_addr()?;
+    let metrics_listener = config
+        .metrics_listen
+        .as_deref()
+        .map(|a| bind(a, "listening for metrics"))
+        .transpose()?;
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(std::net::TcpListener::local_addr)
+        .transpose()?;
+    announce(config, addr, metrics_addr, &admin_path)?;
     let state = Arc::new(http::HttpState {
         shared: shared.clone(),
         repos: config.repos.clone(),
