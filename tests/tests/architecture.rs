@@ -47,7 +47,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/token.rs", "", 649),
     ("guest/src/policy/lifecycle.rs", "", 622),
     ("guest/src/policy/git.rs", "decide", 166),
-    ("host-harness/src/serve/hook.rs", "run_proc_receive", 132),
     ("host-harness/src/serve/http.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
     ("host-harness/src/store/bulk.rs", "import", 120),

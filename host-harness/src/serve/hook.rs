@@ -272,8 +272,31 @@ fn run_proc_receive() -> anyhow::Result<()> {
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
     let mut output = stdout.lock();
-    // Version negotiation: `version=1\0<capabilities>`, then a flush.
-    let first = read_pkt(&mut input)?.context("no version from receive-pack")?;
+    let atomic = negotiate(&mut input, &mut output)?;
+    let commands = read_commands(&mut input)?;
+    let mut server = Server::connect(&socket);
+    let mut results = decide_refs(&mut server, &push, &commands);
+    apply_allowed(&mut server, &push, &commands, &mut results, atomic);
+    for (c, r) in commands.iter().zip(&results) {
+        match r {
+            Ok(()) => write_pkt(&mut output, &format!("ok {}\n", c.name))?,
+            Err(m) => {
+                eprintln!("forge-authz: {}: {}", c.name, one_line(m));
+                write_pkt(&mut output, &format!("ng {} {}\n", c.name, one_line(m)))?;
+            }
+        }
+    }
+    flush_pkt(&mut output)?;
+    Ok(())
+}
+
+/// Version negotiation: `version=1\0<capabilities>`, then a flush; we answer `version=1`.
+/// Whether the push is atomic.
+fn negotiate(
+    input: &mut impl std::io::Read,
+    output: &mut impl std::io::Write,
+) -> anyhow::Result<bool> {
+    let first = read_pkt(input)?.context("no version from receive-pack")?;
     let (version, caps) = match first.iter().position(|&b| b == 0) {
         Some(i) => (
             first.get(..i).unwrap_or_default(),
@@ -287,12 +310,16 @@ fn run_proc_receive() -> anyhow::Result<()> {
     let atomic = String::from_utf8_lossy(caps)
         .split_whitespace()
         .any(|c| c == "atomic");
-    while read_pkt(&mut input)?.is_some() {}
-    write_pkt(&mut output, "version=1\n")?;
-    flush_pkt(&mut output)?;
-    // The commands: `<old> <new> <ref>`, then a flush.
+    while read_pkt(input)?.is_some() {}
+    write_pkt(output, "version=1\n")?;
+    flush_pkt(output)?;
+    Ok(atomic)
+}
+
+/// The commands: `<old> <new> <ref>`, then a flush.
+fn read_commands(input: &mut impl std::io::Read) -> anyhow::Result<Vec<RefCommand>> {
     let mut commands = Vec::new();
-    while let Some(line) = read_pkt(&mut input)? {
+    while let Some(line) = read_pkt(input)? {
         let line = String::from_utf8(line).context("non-UTF-8 command")?;
         let mut parts = line.trim_end().splitn(3, ' ');
         let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
@@ -304,10 +331,17 @@ fn run_proc_receive() -> anyhow::Result<()> {
             name: name.into(),
         });
     }
-    let mut server = Server::connect(&socket);
+    Ok(commands)
+}
+
+/// Every ref decided first, on one connection: `Ok` or the refusal's message, per command.
+fn decide_refs(
+    server: &mut Server,
+    push: &str,
+    commands: &[RefCommand],
+) -> Vec<Result<(), String>> {
     let mut progress = Progress::new(commands.len());
-    // Decide every ref first, on one connection.
-    let mut answers = Vec::with_capacity(commands.len());
+    let mut results = Vec::with_capacity(commands.len());
     for (n, c) in commands.iter().enumerate() {
         // Fast-forward check: the new objects are in the repository now. Unknown counts
         // as forced (fail closed).
@@ -320,31 +354,37 @@ fn run_proc_receive() -> anyhow::Result<()> {
                 .status()
                 .map(|s| s.success())
                 .unwrap_or(false);
-        answers.push(server.ask(&HookRequest::Ref(Question {
-            push: push.clone(),
+        let a = server.ask(&HookRequest::Ref(Question {
+            push: push.to_string(),
             ref_name: c.name.clone(),
             old: c.old.clone(),
             new: c.new.clone(),
             force,
-        })));
+        }));
+        results.push(if a.allow { Ok(()) } else { Err(a.message) });
         progress.tick(n + 1);
     }
-    let mut results: Vec<Result<(), String>> = answers
-        .iter()
-        .map(|a| {
-            if a.allow {
-                Ok(())
-            } else {
-                Err(a.message.clone())
-            }
-        })
-        .collect();
+    results
+}
+
+/// Apply the allowed refs in one transaction (the server commits the push's effects
+/// first); an atomic push is all or nothing; when the transaction cannot be prepared (one
+/// ref moved or is locked), each ref is applied alone and gets its own answer.
+fn apply_allowed(
+    server: &mut Server,
+    push: &str,
+    commands: &[RefCommand],
+    results: &mut Vec<Result<(), String>>,
+    atomic: bool,
+) {
     let allowed: Vec<usize> = (0..commands.len())
         .filter(|i| results.get(*i).is_some_and(Result::is_ok))
         .collect();
     let mut commit = |batch: &[&RefCommand]| {
         apply(batch, || {
-            server.ask(&HookRequest::Commit { push: push.clone() })
+            server.ask(&HookRequest::Commit {
+                push: push.to_string(),
+            })
         })
     };
     if atomic {
@@ -352,10 +392,10 @@ fn run_proc_receive() -> anyhow::Result<()> {
         if allowed.len() == commands.len() {
             let batch: Vec<&RefCommand> = commands.iter().collect();
             if let Err(e) = commit(&batch) {
-                results = commands.iter().map(|_| Err(e.message())).collect();
+                *results = commands.iter().map(|_| Err(e.message())).collect();
             }
         } else {
-            results = results
+            *results = std::mem::take(results)
                 .into_iter()
                 .map(|r| r.and(Err("atomic push failed".to_string())))
                 .collect();
@@ -372,7 +412,6 @@ fn run_proc_receive() -> anyhow::Result<()> {
                 }
             }
             Err(Applied::NotPrepared(_)) => {
-                // One ref moved or is locked: apply each alone, so each gets its own answer.
                 for i in &allowed {
                     if let (Some(c), Some(r)) = (commands.get(*i), results.get_mut(*i)) {
                         *r = commit(&[c]).map_err(|e| e.message());
@@ -381,17 +420,6 @@ fn run_proc_receive() -> anyhow::Result<()> {
             }
         }
     }
-    for (c, r) in commands.iter().zip(&results) {
-        match r {
-            Ok(()) => write_pkt(&mut output, &format!("ok {}\n", c.name))?,
-            Err(m) => {
-                eprintln!("forge-authz: {}: {}", c.name, one_line(m));
-                write_pkt(&mut output, &format!("ng {} {}\n", c.name, one_line(m)))?;
-            }
-        }
-    }
-    flush_pkt(&mut output)?;
-    Ok(())
 }
 
 /// Progress lines for a long push (on stderr, which receive-pack sends to the client as
