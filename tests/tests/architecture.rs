@@ -49,7 +49,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/git.rs", "decide", 166),
     ("host-harness/src/serve/http.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
-    ("host-harness/src/store/bulk.rs", "import", 120),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),
     ("host-harness/src/serve/http.rs", "serve_connections", 99),

@@ -89,6 +89,99 @@ fn refused(e: anyhow::Error, line: u64, counts: &Progress) -> anyhow::Error {
     ))
 }
 
+/// Rows on their way into the store: committed `batch` at a time, the first `skip`
+/// skipped (counted, not read further), `progress` told after each commit.
+struct Loader<'a, P: FnMut(Progress)> {
+    store: &'a mut Store,
+    batch: usize,
+    skip: u64,
+    rows: u64,
+    pending: Vec<(u64, Item)>,
+    counts: Progress,
+    progress: P,
+}
+
+impl<P: FnMut(Progress)> Loader<'_, P> {
+    /// One parsed row (or its parse error) from line `line`.
+    fn row(&mut self, line: u64, item: anyhow::Result<Item>) -> anyhow::Result<()> {
+        self.rows += 1;
+        if self.rows <= self.skip {
+            self.counts.skipped += 1;
+            return Ok(());
+        }
+        let item = item.map_err(|e| refused(e, line, &self.counts))?;
+        self.pending.push((line, item));
+        if self.pending.len() == self.batch {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Commit the pending rows in one transaction (none: nothing).
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.write()?;
+        for (line, item) in &self.pending {
+            match item {
+                Item::User(u) => put_user(&mut tx, u),
+                Item::Repo(r) => put_repository(&mut tx, r),
+            }
+            .map_err(|e| refused(e, *line, &self.counts))?;
+        }
+        tx.commit()?;
+        self.counts.committed += u64::try_from(self.pending.len())?;
+        self.pending.clear();
+        (self.progress)(self.counts);
+        Ok(())
+    }
+}
+
+/// A JSON Lines row of `kind`.
+fn jsonl_item(kind: Kind, text: &str) -> anyhow::Result<Item> {
+    match kind {
+        Kind::Users => crate::world::parse_json::<UserDef>(text).map(Item::User),
+        Kind::Repositories => crate::world::parse_json::<RepoDef>(text)
+            .and_then(|r| r.validate().map(|()| Item::Repo(r))),
+    }
+}
+
+/// A CSV row of `kind` (absent optional columns take the world file's defaults).
+fn csv_item(
+    kind: Kind,
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+) -> anyhow::Result<Item> {
+    match kind {
+        Kind::Users => {
+            let u = record.deserialize::<UserRow>(Some(headers))?;
+            Ok(Item::User(UserDef {
+                name: u.name,
+                status: u.status.unwrap_or(Status::Active),
+                site_admin: u.site_admin.unwrap_or(false),
+                visibility: u.visibility.unwrap_or(Visibility::Public),
+                organization: u.organization.unwrap_or(false),
+                members: Default::default(),
+            }))
+        }
+        Kind::Repositories => {
+            let r = record.deserialize::<RepoRow>(Some(headers))?;
+            let repo = RepoDef {
+                owner: r.owner,
+                name: r.name,
+                private: r.private.unwrap_or(false),
+                kind: r.kind.unwrap_or(RepoKind::Hosted),
+                archived: r.archived.unwrap_or(false),
+                collaborators: Default::default(),
+                protected_refs: vec![],
+                registrant: r.registrant.filter(|s| !s.is_empty()),
+            };
+            repo.validate().map(|()| Item::Repo(repo))
+        }
+    }
+}
+
 /// Import rows from `input`, `batch` rows per transaction, skipping the first `skip`
 /// rows. Calls `progress` after each committed batch. Returns the final counts.
 pub fn import(
@@ -98,39 +191,17 @@ pub fn import(
     input: impl BufRead,
     batch: usize,
     skip: u64,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> anyhow::Result<Progress> {
     let batch = batch.max(1);
-    let mut counts = Progress::default();
-    let mut pending: Vec<(u64, Item)> = Vec::with_capacity(batch);
-    let mut flush = |store: &mut Store,
-                     pending: &mut Vec<(u64, Item)>,
-                     counts: &mut Progress|
-     -> anyhow::Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut tx = store.write()?;
-        for (line, item) in pending.iter() {
-            match item {
-                Item::User(u) => put_user(&mut tx, u),
-                Item::Repo(r) => put_repository(&mut tx, r),
-            }
-            .map_err(|e| refused(e, *line, counts))?;
-        }
-        tx.commit()?;
-        counts.committed += u64::try_from(pending.len())?;
-        pending.clear();
-        progress(*counts);
-        Ok(())
-    };
-    let mut rows = 0u64;
-    let mut take = |line: u64, item: anyhow::Result<Item>| -> anyhow::Result<Option<(u64, Item)>> {
-        rows += 1;
-        if rows <= skip {
-            return Ok(None);
-        }
-        Ok(Some((line, item?)))
+    let mut loader = Loader {
+        store,
+        batch,
+        skip,
+        rows: 0,
+        pending: Vec::with_capacity(batch),
+        counts: Progress::default(),
+        progress,
     };
     match format {
         Format::Jsonl => {
@@ -140,19 +211,7 @@ pub fn import(
                 if text.trim().is_empty() {
                     continue;
                 }
-                let item = match kind {
-                    Kind::Users => crate::world::parse_json::<UserDef>(&text).map(Item::User),
-                    Kind::Repositories => crate::world::parse_json::<RepoDef>(&text)
-                        .and_then(|r| r.validate().map(|()| Item::Repo(r))),
-                };
-                match take(line_no, item) {
-                    Ok(Some(x)) => pending.push(x),
-                    Ok(None) => counts.skipped += 1,
-                    Err(e) => return Err(refused(e, line_no, &counts)),
-                }
-                if pending.len() == batch {
-                    flush(store, &mut pending, &mut counts)?;
-                }
+                loader.row(line_no, jsonl_item(kind, &text))?;
             }
         }
         Format::Csv => {
@@ -163,49 +222,12 @@ pub fn import(
             for (n, record) in reader.records().enumerate() {
                 let line_no = u64::try_from(n)? + 2;
                 let record = record.with_context(|| format!("line {line_no}"))?;
-                let item = match kind {
-                    Kind::Users => record
-                        .deserialize::<UserRow>(Some(&headers))
-                        .map_err(anyhow::Error::from)
-                        .map(|u| {
-                            Item::User(UserDef {
-                                name: u.name,
-                                status: u.status.unwrap_or(Status::Active),
-                                site_admin: u.site_admin.unwrap_or(false),
-                                visibility: u.visibility.unwrap_or(Visibility::Public),
-                                organization: u.organization.unwrap_or(false),
-                                members: Default::default(),
-                            })
-                        }),
-                    Kind::Repositories => record
-                        .deserialize::<RepoRow>(Some(&headers))
-                        .map_err(anyhow::Error::from)
-                        .and_then(|r| {
-                            let repo = RepoDef {
-                                owner: r.owner,
-                                name: r.name,
-                                private: r.private.unwrap_or(false),
-                                kind: r.kind.unwrap_or(RepoKind::Hosted),
-                                archived: r.archived.unwrap_or(false),
-                                collaborators: Default::default(),
-                                protected_refs: vec![],
-                                registrant: r.registrant.filter(|s| !s.is_empty()),
-                            };
-                            repo.validate().map(|()| Item::Repo(repo))
-                        }),
-                };
-                match take(line_no, item) {
-                    Ok(Some(x)) => pending.push(x),
-                    Ok(None) => counts.skipped += 1,
-                    Err(e) => return Err(refused(e, line_no, &counts)),
-                }
-                if pending.len() == batch {
-                    flush(store, &mut pending, &mut counts)?;
-                }
+                loader.row(line_no, csv_item(kind, &record, &headers))?;
             }
         }
     }
-    flush(store, &mut pending, &mut counts)?;
+    loader.flush()?;
+    let counts = loader.counts;
     if counts.committed == 0 && counts.skipped == 0 {
         bail!("no rows in the input");
     }
