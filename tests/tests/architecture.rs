@@ -55,7 +55,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("host-harness/src/request.rs", "authorize", 91),
     ("tests/src/scenario.rs", "prepare", 86),
     ("host-harness/src/serve/cgi.rs", "run", 84),
-    ("host-harness/src/serve/enforce.rs", "decide_with", 81),
 ];
 
 fn workspace() -> PathBuf {

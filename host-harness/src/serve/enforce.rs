@@ -147,28 +147,7 @@ impl Shared {
                     Gathered::default(),
                 ),
             };
-            // Shadow: the candidate decides the same request on the same facts; only the
-            // live decision is enforced, and the candidate's effects are never applied.
-            if let Some(shadow) = ctx.worker.shadow()
-                && let Ok((s, _)) = authorize_gathered(shadow, &facts, req, now)
-            {
-                self.counters
-                    .shadow_requests
-                    .fetch_add(1, Ordering::Relaxed);
-                if (s.allow(), s.verdict) != (live.allow(), live.verdict) {
-                    self.counters
-                        .shadow_differences
-                        .fetch_add(1, Ordering::Relaxed);
-                    log::event(
-                        "shadow-difference",
-                        &[
-                            ("repository", req.repository.as_deref().unwrap_or("-")),
-                            ("live", &verdict(&live)),
-                            ("shadow", &verdict(&s)),
-                        ],
-                    );
-                }
-            }
+            self.shadow(&mut ctx.worker, &facts, req, now, &live);
             // A fact the store could not read makes the decision a failure (a deny),
             // never a "not found" answer built on missing facts.
             if let Some(e) = facts.take_error() {
@@ -210,6 +189,41 @@ impl Shared {
                 gathered: Gathered::default(),
             }
         })
+    }
+
+    /// Shadow: the candidate decides the same request on the same facts; only the live
+    /// decision is enforced, and the candidate's effects are never applied. A difference
+    /// is counted and logged.
+    fn shadow(
+        &self,
+        worker: &mut Worker,
+        facts: &StoreFacts<'_>,
+        req: &RequestDef,
+        now: i64,
+        live: &Decided,
+    ) {
+        let Some(shadow) = worker.shadow() else {
+            return;
+        };
+        let Ok((s, _)) = authorize_gathered(shadow, facts, req, now) else {
+            return;
+        };
+        self.counters
+            .shadow_requests
+            .fetch_add(1, Ordering::Relaxed);
+        if (s.allow(), s.verdict) != (live.allow(), live.verdict) {
+            self.counters
+                .shadow_differences
+                .fetch_add(1, Ordering::Relaxed);
+            log::event(
+                "shadow-difference",
+                &[
+                    ("repository", req.repository.as_deref().unwrap_or("-")),
+                    ("live", &verdict(live)),
+                    ("shadow", &verdict(&s)),
+                ],
+            );
+        }
     }
 
     fn count(&self, d: &Decided) {
