@@ -54,7 +54,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("host-harness/src/serve/http.rs", "serve_connections", 99),
     ("host-harness/src/request.rs", "authorize", 91),
     ("tests/src/scenario.rs", "prepare", 86),
-    ("host-harness/src/serve/cgi.rs", "run", 84),
 ];
 
 fn workspace() -> PathBuf {

@@ -114,8 +114,10 @@ pub fn keepalive_seconds(idle: Duration) -> u64 {
     (idle.as_secs() / 3).clamp(1, 5)
 }
 
-/// Run `git http-backend` for an allowed request.
-pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiResponse> {
+/// The `git http-backend` command for an allowed request: CGI variables, git's own
+/// limits and, for a push, the per-ref hook and its socket (as `GIT_CONFIG_*` variables,
+/// in an environment cleared of everything else).
+fn http_backend(req: &CgiRequest<'_>) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")
         .env_clear()
@@ -158,6 +160,12 @@ pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiRespo
             cmd.env(var, v);
         }
     }
+    cmd
+}
+
+/// Run `git http-backend` for an allowed request.
+pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiResponse> {
+    let mut cmd = http_backend(&req);
     let mut group = procs::spawn(&mut cmd).context("spawning git http-backend")?;
     let child = group.child_mut().context("no child")?;
     let stdin = child.stdin.take().context("no stdin")?;
