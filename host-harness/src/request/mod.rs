@@ -6,6 +6,8 @@
 //! deadline, memory limit, a fact the store could not read) is a deny (`policy-failure`),
 //! never an allow.
 
+mod multi;
+
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
@@ -625,83 +627,9 @@ pub fn authorize(
             Outcome::Decision(authorize_gathered(policy, facts, request, now)?.0)
         }
         KindDef::RefPermissions => {
-            let wit_request = wit::RefPermissionsRequest {
-                credential: credential(&request.credential, facts)?,
-                also_presented: request.also_presented(),
-                transport: request.transport(),
-                repository: request.repository()?,
-                refs: request.ref_names.clone(),
-                now,
-            };
-            // A policy failure: no permission at all.
-            let (grants, gathered) =
-                policy
-                    .ref_permissions(&wit_request, facts)
-                    .unwrap_or_else(|_| {
-                        (
-                            wit::RefGrants {
-                                refs: Vec::new(),
-                                effects: wit::Effects::empty(),
-                            },
-                            Gathered::default(),
-                        )
-                    });
-            Outcome::Permissions(Permissions {
-                refs: request
-                    .ref_names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        let p = grants
-                            .refs
-                            .get(i)
-                            .copied()
-                            .unwrap_or(wit::RefPermissions::empty());
-                        (n.clone(), p)
-                    })
-                    .collect(),
-                token: gathered
-                    .token
-                    .filter(|_| grants.effects != wit::Effects::empty()),
-                effects: grants.effects,
-            })
+            Outcome::Permissions(multi::ref_permissions(policy, facts, request, now)?)
         }
-        KindDef::Batch => {
-            let wit_request = wit::BatchRequest {
-                credential: credential(&request.credential, facts)?,
-                also_presented: request.also_presented(),
-                transport: request.transport(),
-                action: request.action()?,
-                repositories: request
-                    .repositories
-                    .iter()
-                    .map(|r| repository_path(r).to_string())
-                    .collect(),
-                now,
-                explain: request.explain,
-            };
-            let decisions: Vec<Decided> = match policy.authorize_batch(&wit_request, facts) {
-                Ok((list, gathered)) => list
-                    .into_iter()
-                    .map(|d| Decided::new(d, &[], gathered.token.clone()))
-                    .collect(),
-                Err(f) => request
-                    .repositories
-                    .iter()
-                    .map(|_| Decided::failure(&f))
-                    .collect(),
-            };
-            Outcome::Batch(
-                request
-                    .repositories
-                    .iter()
-                    .cloned()
-                    .zip(decisions.into_iter().chain(std::iter::repeat_with(|| {
-                        Decided::failure(&PolicyFailure("no decision for this target".into()))
-                    })))
-                    .collect(),
-            )
-        }
+        KindDef::Batch => Outcome::Batch(multi::batch(policy, facts, request, now)?),
     })
 }
 
