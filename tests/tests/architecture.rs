@@ -35,17 +35,17 @@ const MAX_FN_LINES: usize = 80;
 /// Known debt, each at its size when the check was written (issue 21): (path, function or
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
-    ("guest/src/convert.rs", "", 1233),
+    ("guest/src/convert.rs", "", 1232),
     ("guest/src/policy/model.rs", "", 1201),
     ("host-harness/src/store/mod.rs", "", 1014),
-    ("hosts/python/src/lib.rs", "", 1131),
-    ("host-harness/src/request/mod.rs", "", 894),
+    ("hosts/python/src/lib.rs", "", 1130),
+    ("host-harness/src/request/mod.rs", "", 893),
     ("host-harness/src/world.rs", "", 804),
-    ("host-harness/src/policy.rs", "", 795),
+    ("host-harness/src/policy.rs", "", 794),
     ("host-harness/src/serve/http.rs", "", 721),
-    ("guest/src/policy/mod.rs", "", 687),
+    ("guest/src/policy/mod.rs", "", 686),
     ("guest/src/policy/token.rs", "", 649),
-    ("guest/src/policy/lifecycle.rs", "", 622),
+    ("guest/src/policy/lifecycle.rs", "", 621),
     ("guest/src/policy/git.rs", "decide", 166),
     ("host-harness/src/serve/http.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
