@@ -181,6 +181,47 @@ fn token_id_of(secret: &str) -> Option<String> {
         .map(|i| i.token_id)
 }
 
+/// The mint request of one of a family's tokens, as the forge would make it for the
+/// signed-in owner.
+fn issue_request(world: &World, name: &str, spec: &TokenSpec, now: i64) -> wit::IssueRequest {
+    wit::IssueRequest {
+        owner: spec.owner.clone(),
+        name: name.to_string(),
+        scopes: spec.scopes.clone(),
+        repositories: spec.repositories.clone(),
+        owners: spec.owners.clone(),
+        expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
+        now,
+        // Minted as the forge would for the signed-in owner, back when the account was
+        // active (some scenarios deactivate it afterwards), and as a user account: a
+        // record owned by an organisation is one a store may still hold from before
+        // organisations were refused (the scenarios check it is refused at use).
+        creator: wit::Actor::Session(wit::Account {
+            name: spec.owner.clone(),
+            facts: wit::UserFacts {
+                status: wit::AccountStatus::Active,
+                organization: false,
+                ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
+                    status: wit::AccountStatus::Active,
+                    site_admin: false,
+                    visibility: wit::Visibility::Public,
+                    organization: false,
+                })
+            },
+        }),
+        existing_names: vec![],
+        bound_facts: spec
+            .repositories
+            .iter()
+            .map(|r| wit::BoundRepository {
+                repository: r.clone(),
+                facts: world.repository(r, Some(&spec.owner)).map(|(_, f)| f),
+            })
+            .collect(),
+        ip: None,
+    }
+}
+
 /// Build a policy for a world with `make`, mint the family's tokens, and return the
 /// world with their records stored.
 pub fn prepare<P: Policy>(
@@ -192,42 +233,7 @@ pub fn prepare<P: Policy>(
     let mut policy = make(&world.config()?)?;
     let mut minted = Minted::new();
     for (name, spec) in &fam.tokens {
-        let request = wit::IssueRequest {
-            owner: spec.owner.clone(),
-            name: name.clone(),
-            scopes: spec.scopes.clone(),
-            repositories: spec.repositories.clone(),
-            owners: spec.owners.clone(),
-            expires: Some(now + spec.expires_in.unwrap_or(30 * 86_400)),
-            now,
-            // Minted as the forge would for the signed-in owner, back when the account was
-            // active (some scenarios deactivate it afterwards), and as a user account: a
-            // record owned by an organisation is one a store may still hold from before
-            // organisations were refused (the scenarios check it is refused at use).
-            creator: wit::Actor::Session(wit::Account {
-                name: spec.owner.clone(),
-                facts: wit::UserFacts {
-                    status: wit::AccountStatus::Active,
-                    organization: false,
-                    ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
-                        status: wit::AccountStatus::Active,
-                        site_admin: false,
-                        visibility: wit::Visibility::Public,
-                        organization: false,
-                    })
-                },
-            }),
-            existing_names: vec![],
-            bound_facts: spec
-                .repositories
-                .iter()
-                .map(|r| wit::BoundRepository {
-                    repository: r.clone(),
-                    facts: world.repository(r, Some(&spec.owner)).map(|(_, f)| f),
-                })
-                .collect(),
-            ip: None,
-        };
+        let request = issue_request(&world, name, spec, now);
         let issued = match &spec.sign_with {
             None => policy.issue(&request),
             Some(key) => {

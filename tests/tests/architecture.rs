@@ -52,7 +52,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),
     ("host-harness/src/serve/http.rs", "serve_connections", 99),
-    ("tests/src/scenario.rs", "prepare", 86),
 ];
 
 fn workspace() -> PathBuf {
