@@ -279,6 +279,16 @@ mod tests {
     #[test]
     fn ref_names() {
         assert!(valid_ref_name("refs/heads/main"));
+        // Only the sequence `@{` is refused: `@` and `{` alone are git's to allow (the
+        // mutation run's one non-equivalent survivor, issue 19).
+        for good in [
+            "refs/heads/a@b",
+            "refs/heads/x{y}",
+            "refs/tags/v1@",
+            "refs/heads/{",
+        ] {
+            assert!(valid_ref_name(good), "{good}");
+        }
         // 255 bytes is the longest name.
         let at_limit = format!("refs/heads/{}", "a".repeat(MAX_REF_LEN - 11));
         assert_eq!(at_limit.len(), MAX_REF_LEN);
