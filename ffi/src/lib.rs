@@ -139,7 +139,7 @@ fn config_of(json: &str) -> anyhow::Result<wit::Config> {
         o.retain(|k, _| matches!(k.as_str(), "keys" | "signing_key" | "options"));
     }
     let world: World = serde_json::from_value(v)?;
-    world.config()
+    forge_authz_host::wit::world_config(&world)
 }
 
 /// Load a policy module and configure it.
@@ -419,7 +419,7 @@ pub unsafe extern "C" fn fa_issue(
             Ok(t) => {
                 let json = serde_json::json!({
                     "secret": t.secret,
-                    "record": TokenDef::from_wit(&t.record),
+                    "record": TokenDef::from_record(&forge_authz_host::wit::core::record_in(t.record.clone())),
                 });
                 // SAFETY: `output` valid for a write.
                 unsafe { put(output, json.to_string()) };

@@ -58,6 +58,9 @@ mod wit {
 use crate::policy;
 
 include!("convert.rs");
+include!("convert_request.rs");
+include!("convert_decision.rs");
+include!("convert_lifecycle.rs");
 
 /// The host's facts, asked through the `facts` import.
 struct HostFacts;

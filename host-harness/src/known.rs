@@ -9,6 +9,8 @@ use serde::Deserialize;
 use crate::facts::{FactSource, FoundRepository};
 use crate::policy::Policy;
 use crate::wit;
+use crate::wit::core as convert;
+use forge_authz_guest::policy as core;
 
 /// `wit/known-answers.json`.
 const KNOWN_ANSWERS: &str = include_str!("../../wit/known-answers.json");
@@ -67,24 +69,24 @@ struct KnownFacts<'a> {
     record: Option<wit::TokenRecord>,
 }
 
-fn user_facts() -> wit::UserFacts {
-    wit::UserFacts {
-        status: wit::AccountStatus::Active,
+fn user_facts() -> core::UserFacts {
+    core::UserFacts {
+        status: core::AccountStatus::Active,
         site_admin: false,
-        visibility: wit::Visibility::Public,
+        visibility: core::Visibility::Public,
         organization: false,
     }
 }
 
 impl FactSource for KnownFacts<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<core::TokenFacts>> {
         Ok(self
             .record
             .as_ref()
             .filter(|r| r.id == id)
-            .map(wit::TokenRecord::facts))
+            .map(|r| convert::record_in(r.clone()).facts()))
     }
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, name: &str) -> anyhow::Result<Option<core::UserFacts>> {
         Ok(self.data.users.iter().any(|u| u == name).then(user_facts))
     }
     fn repository(
@@ -97,13 +99,13 @@ impl FactSource for KnownFacts<'_> {
         };
         Ok(Some((
             path.to_string(),
-            wit::RepositoryFacts {
-                owner_visibility: wit::Visibility::Public,
+            core::RepositoryFacts {
+                owner_visibility: core::Visibility::Public,
                 private,
-                kind: wit::RepositoryKind::Hosted,
+                kind: core::RepositoryKind::Hosted,
                 archived: false,
-                role: wit::Role::None,
-                protected_refs: None,
+                role: core::Role::None,
+                protected_refs: vec![],
                 registrant: None,
             },
         )))
@@ -112,10 +114,10 @@ impl FactSource for KnownFacts<'_> {
         &self,
         _name: &str,
         _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<core::NamespaceFacts>> {
         Ok(None)
     }
-    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<core::SshKey>> {
         Ok(None)
     }
 }
@@ -159,7 +161,7 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
             now,
             creator: wit::Actor::Session(wit::Account {
                 name: owner.clone(),
-                facts: user_facts(),
+                facts: convert::user_out(user_facts()),
             }),
             existing_names: vec![],
             bound_facts: vec![],

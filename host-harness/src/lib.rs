@@ -6,7 +6,6 @@
 
 pub mod cidr;
 pub mod cli;
-pub mod facts;
 pub mod known;
 pub mod lifecycle;
 pub mod live;
@@ -16,7 +15,10 @@ pub mod request;
 pub mod serve;
 pub mod store;
 pub mod wit;
-pub mod world;
+
+// The files the host reads and the facts it answers, in the core's types: one copy, shared
+// with the tests and the guest's own corpus runner (`fixture/`).
+pub use forge_authz_fixture::{facts, world};
 
 pub use facts::{FactSource, Gathered};
 pub use policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy, default_policy_path};

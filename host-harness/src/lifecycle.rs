@@ -12,6 +12,7 @@ use crate::store::{
     put_token, token_by_id, tokens_of_owner, touch_last_used,
 };
 use crate::wit;
+use crate::wit::core as convert;
 
 /// Who acts on a token. The policy decides what each may do (`lifecycle.actor` in the
 /// WIT); the host only says who it is and gives the facts.
@@ -63,7 +64,9 @@ impl Actor {
         Ok(match &self.who {
             Who::Session(login) => wit::Actor::Session(wit::Account {
                 name: login.clone(),
-                facts: facts::user(conn, login)?.with_context(|| format!("no user `{login}`"))?,
+                facts: convert::user_out(
+                    facts::user(conn, login)?.with_context(|| format!("no user `{login}`"))?,
+                ),
             }),
             Who::Token(id) => wit::Actor::Token(
                 token_by_id(conn, id)?
@@ -131,7 +134,8 @@ pub fn create(
     for r in &args.repositories {
         bound_facts.push(wit::BoundRepository {
             repository: r.clone(),
-            facts: facts::repository(&mut tx, r, Some(&args.owner))?.map(|(_, f)| f),
+            facts: facts::repository(&mut tx, r, Some(&args.owner))?
+                .map(|(_, f)| convert::repository_out(f)),
         });
     }
     let request = wit::IssueRequest {

@@ -54,21 +54,23 @@ pub mod core {
     pub use forge_authz_guest::policy;
 
     include!("../../guest/src/convert.rs");
+    include!("../../guest/src/convert_request.rs");
+    include!("../../guest/src/convert_decision.rs");
+    include!("../../guest/src/convert_lifecycle.rs");
 
-    /// A core query as the WIT carries it (owned strings here; the component passes
-    /// borrowed ones).
-    pub fn query_out(q: &policy::FactQuery<'_>) -> wit::FactQuery {
-        wit::FactQuery {
-            token: q.token.map(ToString::to_string),
-            account: q.account.map(ToString::to_string),
-            sudo: q.sudo.map(ToString::to_string),
-            repository: q.repository.map(ToString::to_string),
-            namespace: q.namespace.map(ToString::to_string),
+    /// A WIT query as the core's (borrowing the WIT's strings).
+    pub fn query_in(q: &wit::FactQuery) -> policy::FactQuery<'_> {
+        policy::FactQuery {
+            token: q.token.as_deref(),
+            account: q.account.as_deref(),
+            sudo: q.sudo.as_deref(),
+            repository: q.repository.as_deref(),
+            namespace: q.namespace.as_deref(),
             viewer: match q.viewer {
-                policy::Viewer::Anonymous => wit::Viewer::Anonymous,
-                policy::Viewer::TokenOwner => wit::Viewer::TokenOwner,
-                policy::Viewer::Account => wit::Viewer::Account,
-                policy::Viewer::Sudo => wit::Viewer::Sudo,
+                wit::Viewer::Anonymous => policy::Viewer::Anonymous,
+                wit::Viewer::TokenOwner => policy::Viewer::TokenOwner,
+                wit::Viewer::Account => policy::Viewer::Account,
+                wit::Viewer::Sudo => policy::Viewer::Sudo,
             },
             registrant: q.registrant,
         }
@@ -77,6 +79,12 @@ pub mod core {
 
 use self::core as convert;
 use forge_authz_guest::policy;
+
+/// The policy configuration of a world fixture (its keys, signing key and options), as the
+/// component takes it.
+pub fn world_config(world: &crate::world::World) -> anyhow::Result<Config> {
+    world.config().map(convert::config_out)
+}
 
 /// The WIT package version this host was built against, as a C string (the C ABI's
 /// `fa_contract_version`).
@@ -232,21 +240,13 @@ impl TokenRecord {
 impl SecretDigest {
     /// The digest's kind (`hmac-tag`, `sha256`) and its 32 bytes, as a store keeps them.
     pub fn parts(&self) -> (&'static str, [u8; 32]) {
-        match convert::digest_in(*self) {
-            policy::SecretDigest::HmacTag(b) => ("hmac-tag", b),
-            policy::SecretDigest::Sha256(b) => ("sha256", b),
-        }
+        let d = convert::digest_in(*self);
+        (crate::world::digest_kind(d), crate::world::digest_bytes(d))
     }
 
     /// A digest from its kind and bytes (`None`: unknown kind or not 32 bytes).
     pub fn from_parts(kind: &str, bytes: &[u8]) -> Option<SecretDigest> {
-        let b: [u8; 32] = bytes.try_into().ok()?;
-        let d = match kind {
-            "hmac-tag" => policy::SecretDigest::HmacTag(b),
-            "sha256" => policy::SecretDigest::Sha256(b),
-            _ => return None,
-        };
-        Some(convert::digest_out(d))
+        crate::world::digest_from_parts(kind, bytes).map(convert::digest_out)
     }
 }
 

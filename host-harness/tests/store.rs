@@ -787,7 +787,7 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
     assert_eq!(stored, "zed/r0", "the path as stored");
     assert_eq!(
         r0.role,
-        wit::Role::Write,
+        forge_authz_guest::policy::Role::Write,
         "collaborator roles arrive, any case"
     );
     assert!(

@@ -38,12 +38,14 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
+use forge_authz_guest::policy as core;
 use forge_authz_host::facts::{Answered, FactSource, FoundRepository, Gathered};
 use forge_authz_host::live::{LivePolicy, check_bytes};
 use forge_authz_host::policy::{
     EMBEDDED_POLICY, Limits, Policy, PolicyModule, default_policy_path, module_bytes,
 };
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 
 const NOW: i64 = 1_767_225_600;
 /// Distinct genuine tokens cycled through for the "first time" case: more than an
@@ -61,23 +63,23 @@ fn config(key_id: &str, byte: u8) -> wit::Config {
     }
 }
 
-fn active() -> wit::UserFacts {
-    wit::UserFacts {
-        status: wit::AccountStatus::Active,
+fn active() -> core::UserFacts {
+    core::UserFacts {
+        status: core::AccountStatus::Active,
         site_admin: false,
-        visibility: wit::Visibility::Public,
+        visibility: core::Visibility::Public,
         organization: false,
     }
 }
 
-fn public_repo(role: wit::Role) -> wit::RepositoryFacts {
-    wit::RepositoryFacts {
-        owner_visibility: wit::Visibility::Public,
+fn public_repo(role: core::Role) -> core::RepositoryFacts {
+    core::RepositoryFacts {
+        owner_visibility: core::Visibility::Public,
         private: false,
-        kind: wit::RepositoryKind::Hosted,
+        kind: core::RepositoryKind::Hosted,
         archived: false,
         role,
-        protected_refs: None,
+        protected_refs: vec![],
         registrant: None,
     }
 }
@@ -85,14 +87,14 @@ fn public_repo(role: wit::Role) -> wit::RepositoryFacts {
 /// The facts of every benched request, answered from memory: alice, her public
 /// repositories (`alice/app`, `alice/r0`..`r99`) and her tokens' records.
 struct BenchFacts {
-    tokens: HashMap<String, wit::TokenFacts>,
+    tokens: HashMap<String, core::TokenFacts>,
 }
 
 impl FactSource for BenchFacts {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<core::TokenFacts>> {
         Ok(self.tokens.get(id).cloned())
     }
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, name: &str) -> anyhow::Result<Option<core::UserFacts>> {
         Ok((name == "alice").then(active))
     }
     fn repository(
@@ -104,33 +106,28 @@ impl FactSource for BenchFacts {
         let _ = viewer;
         Ok(path
             .strip_prefix("alice/")
-            .map(|_| (path.to_string(), public_repo(wit::Role::None))))
+            .map(|_| (path.to_string(), public_repo(core::Role::None))))
     }
     fn namespace(
         &self,
         _name: &str,
         _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<core::NamespaceFacts>> {
         Ok(None)
     }
-    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<core::SshKey>> {
         Ok(None)
     }
     // What a store would do in one statement: every fact of the query at once.
-    fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<Answered> {
-        let token = q
-            .token
-            .as_deref()
-            .and_then(|id| self.tokens.get(id))
-            .cloned();
+    fn lookup(&self, q: &core::FactQuery<'_>) -> anyhow::Result<Answered> {
+        let token = q.token.and_then(|id| self.tokens.get(id)).cloned();
         let owner = token.as_ref().map(|_| active());
         let repository = q
             .repository
-            .as_deref()
             .filter(|p| p.starts_with("alice/"))
-            .map(|_| public_repo(wit::Role::None));
+            .map(|_| public_repo(core::Role::None));
         Ok(Answered {
-            answer: wit::FactAnswer {
+            answer: core::FactAnswer {
                 token,
                 owner,
                 account: None,
@@ -198,12 +195,18 @@ impl Fixtures {
         let issued = mint(&mut minter, &["write:repository", "read:issue"]);
         let secret = issued.secret.clone();
         let mut tokens = HashMap::new();
-        tokens.insert(issued.record.id.clone(), issued.record.facts());
+        tokens.insert(
+            issued.record.id.clone(),
+            convert::record_in(issued.record.clone()).facts(),
+        );
         let cold: Vec<wit::IssuedToken> = (0..COLD_TOKENS)
             .map(|_| mint(&mut minter, &["write:repository", "read:issue"]))
             .collect();
         for t in &cold {
-            tokens.insert(t.record.id.clone(), t.record.facts());
+            tokens.insert(
+                t.record.id.clone(),
+                convert::record_in(t.record.clone()).facts(),
+            );
         }
         // Valid format and CRC, wrong HMAC: the same key id minted with another secret.
         let forged = mint(
@@ -494,9 +497,12 @@ fn host_api(c: &mut Criterion, module: &PolicyModule) {
                           "archived": false, "collaborators": {}}],
     }))
     .unwrap();
-    let mut p = module.authorizer(world.config().unwrap()).unwrap().unwrap();
+    let mut p = module
+        .authorizer(forge_authz_host::wit::world_config(&world).unwrap())
+        .unwrap()
+        .unwrap();
     let t = mint(&mut p, &["read:repository"]);
-    world.add_token(&t.record);
+    world.add_token(&convert::record_in(t.record.clone()));
     let json = format!(
         r#"{{"credential":{{"bearer":"{}"}},"repository":"alice/app","action":"pull"}}"#,
         t.secret

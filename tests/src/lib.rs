@@ -39,7 +39,9 @@ pub fn native(config: &wit::Config) -> anyhow::Result<native::NativePolicy> {
 
 /// The default policy options (expiry required, 366 days max, 5 minutes min).
 pub fn default_options() -> wit::Options {
-    forge_authz_host::world::OptionsDef::default().to_wit()
+    forge_authz_host::wit::core::options_out(
+        forge_authz_host::world::OptionsDef::default().to_core(),
+    )
 }
 
 /// A mint request from the owner's own session, expiring in an hour.

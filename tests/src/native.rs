@@ -66,10 +66,10 @@ impl policy::Facts for Asked<'_> {
             self.fail("the policy asked for facts more than once".into());
             return policy::FactAnswer::default();
         }
-        match self.source.lookup(&convert::query_out(query)) {
+        match self.source.lookup(query) {
             Ok(answered) => {
                 self.gathered = answered.gathered;
-                convert::answer_in(answered.answer)
+                answered.answer
             }
             Err(e) => {
                 self.fail(format!("fact lookup failed: {e:#}"));
@@ -89,10 +89,7 @@ impl policy::Facts for Asked<'_> {
             return Vec::new();
         }
         match self.source.repositories(paths, viewer) {
-            Ok(list) => list
-                .into_iter()
-                .map(|r| r.map(convert::repository_in))
-                .collect(),
+            Ok(list) => list,
             Err(e) => {
                 self.fail(format!("fact lookup failed: {e:#}"));
                 Vec::new()

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use forge_authz_guest::policy as core;
 use forge_authz_guest::policy::token::crc32;
 use forge_authz_host::policy::Policy;
 use forge_authz_host::request::{
     CredentialDef, RequestDef, authorize, outcome_output, repository_path,
 };
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 use forge_authz_host::world::{KeyDef, World};
 
 /// How to mint one token of a scenario file.
@@ -183,8 +185,8 @@ fn token_id_of(secret: &str) -> Option<String> {
 
 /// The mint request of one of a family's tokens, as the forge would make it for the
 /// signed-in owner.
-fn issue_request(world: &World, name: &str, spec: &TokenSpec, now: i64) -> wit::IssueRequest {
-    wit::IssueRequest {
+fn issue_request(world: &World, name: &str, spec: &TokenSpec, now: i64) -> core::IssueRequest {
+    core::IssueRequest {
         owner: spec.owner.clone(),
         name: name.to_string(),
         scopes: spec.scopes.clone(),
@@ -196,28 +198,21 @@ fn issue_request(world: &World, name: &str, spec: &TokenSpec, now: i64) -> wit::
         // active (some scenarios deactivate it afterwards), and as a user account: a
         // record owned by an organisation is one a store may still hold from before
         // organisations were refused (the scenarios check it is refused at use).
-        creator: wit::Actor::Session(wit::Account {
+        creator: core::Actor::Session(core::Account {
             name: spec.owner.clone(),
-            facts: wit::UserFacts {
-                status: wit::AccountStatus::Active,
+            facts: core::UserFacts {
+                status: core::AccountStatus::Active,
                 organization: false,
-                ..world.user(&spec.owner).unwrap_or(wit::UserFacts {
-                    status: wit::AccountStatus::Active,
+                ..world.user(&spec.owner).unwrap_or(core::UserFacts {
+                    status: core::AccountStatus::Active,
                     site_admin: false,
-                    visibility: wit::Visibility::Public,
+                    visibility: core::Visibility::Public,
                     organization: false,
                 })
             },
         }),
         existing_names: vec![],
-        bound_facts: spec
-            .repositories
-            .iter()
-            .map(|r| wit::BoundRepository {
-                repository: r.clone(),
-                facts: world.repository(r, Some(&spec.owner)).map(|(_, f)| f),
-            })
-            .collect(),
+        bound_facts: world.bound_facts(&spec.repositories, &spec.owner),
         ip: None,
     }
 }
@@ -230,10 +225,10 @@ pub fn prepare<P: Policy>(
 ) -> anyhow::Result<(P, World, Minted)> {
     let mut world = fam.world.clone();
     let now = world.now();
-    let mut policy = make(&world.config()?)?;
+    let mut policy = make(&forge_authz_host::wit::world_config(&world)?)?;
     let mut minted = Minted::new();
     for (name, spec) in &fam.tokens {
-        let request = issue_request(&world, name, spec, now);
+        let request = convert::issue_request_out(issue_request(&world, name, spec, now));
         let issued = match &spec.sign_with {
             None => policy.issue(&request),
             Some(key) => {
@@ -243,7 +238,9 @@ pub fn prepare<P: Policy>(
                         secret: hex::decode(&key.secret)?,
                     }],
                     signing_key_id: key.id.clone(),
-                    options: forge_authz_host::world::OptionsDef::default().to_wit(),
+                    options: convert::options_out(
+                        forge_authz_host::world::OptionsDef::default().to_core(),
+                    ),
                 })?;
                 signer.issue(&request)
             }
@@ -269,7 +266,7 @@ pub fn prepare<P: Policy>(
             });
         }
         if spec.store {
-            world.add_token(&issued.record);
+            world.add_token(&convert::record_in(issued.record.clone()));
         }
         minted.insert(name.clone(), issued.secret);
     }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 /// The crates checked: each `src` directory of the workspace.
 const CRATES: &[&str] = &[
     "guest/src",
+    "fixture/src",
     "host-harness/src",
     "tests/src",
     "ffi/src",
@@ -35,13 +36,11 @@ const MAX_FN_LINES: usize = 80;
 /// Known debt, each at its size when the check was written (issue 21): (path, function or
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
-    ("guest/src/convert.rs", "", 1232),
     ("guest/src/policy/model.rs", "", 1201),
     ("host-harness/src/store/mod.rs", "", 1014),
     ("hosts/python/src/lib.rs", "", 1130),
     ("host-harness/src/request/mod.rs", "", 893),
-    ("host-harness/src/world.rs", "", 804),
-    ("host-harness/src/policy.rs", "", 794),
+    ("host-harness/src/policy/mod.rs", "", 794),
     ("host-harness/src/serve/http.rs", "", 721),
     ("guest/src/policy/mod.rs", "", 686),
     ("guest/src/policy/token.rs", "", 649),

@@ -22,9 +22,11 @@ mod cedar_model;
 use std::collections::HashMap;
 
 use cedar_model::{self as cm, Ask, CASES, Case, NOW, What};
+use forge_authz_guest::policy;
 use forge_authz_host::facts::{FactSource, FoundRepository};
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 
 fn config() -> wit::Config {
     wit::Config {
@@ -197,12 +199,19 @@ struct Facts<'a> {
 }
 
 impl FactSource for Facts<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
-        Ok(self.world.records.get(id).map(wit::TokenRecord::facts))
+    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
+        Ok(self
+            .world
+            .records
+            .get(id)
+            .map(|r| convert::record_in(r.clone()).facts()))
     }
 
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
-        Ok(self.world.user(name).map(user_facts))
+    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
+        Ok(self
+            .world
+            .user(name)
+            .map(|u| convert::user_in(user_facts(u))))
     }
 
     fn repository(
@@ -243,18 +252,18 @@ impl FactSource for Facts<'_> {
             registrant: None,
             protected_refs: self.protected.clone(),
         };
-        Ok(Some((repo.path(), facts)))
+        Ok(Some((repo.path(), convert::repository_in(facts))))
     }
 
     fn namespace(
         &self,
         _name: &str,
         _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
         Ok(None)
     }
 
-    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<policy::SshKey>> {
         Ok(None)
     }
 }

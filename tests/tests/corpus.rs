@@ -212,7 +212,8 @@ fn an_expanded_corpus_replays_to_the_same_outputs() {
         let text = serde_json::to_string(&expanded).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let world: World = serde_json::from_value(v["world"].clone()).unwrap();
-        let mut fresh = forge_authz_tests::wasm(&world.config().unwrap()).unwrap();
+        let mut fresh =
+            forge_authz_tests::wasm(&forge_authz_host::wit::world_config(&world).unwrap()).unwrap();
         for (sc, e) in fam.scenarios.iter().zip(v["scenarios"].as_array().unwrap()) {
             let req: RequestDef = serde_json::from_value(e["request"].clone()).unwrap();
             let out = outcome_output(&authorize(&mut fresh, &world, &req, world.now()).unwrap()).0;

@@ -64,336 +64,7 @@ use forge_authz_tests::{native, wasm};
 use proptest::prelude::*;
 use support::{Answer, Call, Case, Query, World, WorldFacts, proptest_config, scenario};
 
-// ---------------------------------------------------------------------------------------
-// Core values to WIT values: the calls the generators make, and the facts of their world.
-
-fn config_out(c: policy::Config) -> wit::Config {
-    wit::Config {
-        keys: c
-            .keys
-            .into_iter()
-            .map(|k| wit::SigningKey {
-                id: k.id,
-                secret: k.secret,
-            })
-            .collect(),
-        signing_key_id: c.signing_key_id,
-        options: wit::Options {
-            binding_fallback_to_anonymous: c.options.binding_fallback_to_anonymous,
-            require_expiry: c.options.require_expiry,
-            max_lifetime: c.options.max_lifetime,
-            min_lifetime: c.options.min_lifetime,
-        },
-    }
-}
-
-fn credential_out(c: policy::Credential) -> wit::Credential {
-    match c {
-        policy::Credential::Anonymous => wit::Credential::Anonymous,
-        policy::Credential::Bearer(t) => wit::Credential::Bearer(t),
-        policy::Credential::Basic { username, password } => {
-            wit::Credential::Basic(wit::BasicCredential { username, password })
-        }
-        policy::Credential::SshKey(k) => wit::Credential::SshKey(wit::SshKey {
-            id: k.id,
-            kind: match k.kind {
-                policy::KeyKind::User => wit::KeyKind::User,
-                policy::KeyKind::Deploy => wit::KeyKind::Deploy,
-            },
-            owner: k.owner,
-            repository: k.repository,
-            read_only: k.read_only,
-        }),
-        policy::Credential::Session(u) => wit::Credential::Session(u),
-    }
-}
-
-/// Further tokens as the host passes them: `none` when there are none.
-fn also_out(also: Vec<String>) -> Option<Vec<String>> {
-    (!also.is_empty()).then_some(also)
-}
-
-fn transport_out(t: policy::Transport) -> wit::Transport {
-    match t {
-        policy::Transport::Http => wit::Transport::Http,
-        policy::Transport::Ssh => wit::Transport::Ssh,
-    }
-}
-
-fn action_out(a: policy::GitAction) -> wit::GitAction {
-    match a {
-        policy::GitAction::Pull => wit::GitAction::Pull,
-        policy::GitAction::Push => wit::GitAction::Push,
-    }
-}
-
-fn visibility_out(v: policy::Visibility) -> wit::Visibility {
-    match v {
-        policy::Visibility::Public => wit::Visibility::Public,
-        policy::Visibility::Limited => wit::Visibility::Limited,
-        policy::Visibility::Private => wit::Visibility::Private,
-    }
-}
-
-fn role_out(r: policy::Role) -> wit::Role {
-    match r {
-        policy::Role::None => wit::Role::None,
-        policy::Role::Read => wit::Role::Read,
-        policy::Role::Write => wit::Role::Write,
-        policy::Role::Admin => wit::Role::Admin,
-    }
-}
-
-fn method_out(m: policy::Method) -> wit::HttpMethod {
-    match m {
-        policy::Method::Get => wit::HttpMethod::Get,
-        policy::Method::Head => wit::HttpMethod::Head,
-        policy::Method::Options => wit::HttpMethod::Options,
-        policy::Method::Post => wit::HttpMethod::Post,
-        policy::Method::Put => wit::HttpMethod::Put,
-        policy::Method::Patch => wit::HttpMethod::Patch,
-        policy::Method::Delete => wit::HttpMethod::Delete,
-        policy::Method::Other(m) => wit::HttpMethod::Other(m),
-    }
-}
-
-fn categories_out(c: policy::scope::Categories) -> wit::ScopeCategories {
-    use policy::scope::Category as C;
-    c.iter()
-        .map(|cat| match cat {
-            C::ActivityPub => wit::ScopeCategories::ACTIVITYPUB,
-            C::Admin => wit::ScopeCategories::ADMIN,
-            C::Misc => wit::ScopeCategories::MISC,
-            C::Notification => wit::ScopeCategories::NOTIFICATION,
-            C::Organization => wit::ScopeCategories::ORGANIZATION,
-            C::Package => wit::ScopeCategories::PACKAGE,
-            C::Issue => wit::ScopeCategories::ISSUE,
-            C::Repository => wit::ScopeCategories::REPOSITORY,
-            C::User => wit::ScopeCategories::USER,
-        })
-        .fold(wit::ScopeCategories::empty(), |set, flag| set | flag)
-}
-
-fn operation_out(o: policy::PrivilegedOperation) -> wit::PrivilegedOperation {
-    use policy::PrivilegedOperation as P;
-    match o {
-        P::RepositorySettings => wit::PrivilegedOperation::RepositorySettings,
-        P::DeleteRepository => wit::PrivilegedOperation::DeleteRepository,
-        P::TransferRepository => wit::PrivilegedOperation::TransferRepository,
-        P::ConvertMirror => wit::PrivilegedOperation::ConvertMirror,
-        P::GenerateFromTemplate => wit::PrivilegedOperation::GenerateFromTemplate,
-        P::CreateForOtherOwner => wit::PrivilegedOperation::CreateForOtherOwner,
-        P::ViewAdminDetails => wit::PrivilegedOperation::ViewAdminDetails,
-        P::Moderate => wit::PrivilegedOperation::Moderate,
-    }
-}
-
-fn git_out(g: policy::GitRequest) -> wit::GitRequest {
-    let refs: Vec<wit::RefUpdate> = g
-        .refs
-        .into_iter()
-        .map(|u| wit::RefUpdate {
-            name: u.name,
-            change: match u.change {
-                policy::RefChange::Create => wit::RefChange::Create,
-                policy::RefChange::Update => wit::RefChange::Update,
-                policy::RefChange::Delete => wit::RefChange::Delete,
-            },
-            force: u.force,
-        })
-        .collect();
-    wit::GitRequest {
-        transport: transport_out(g.transport),
-        repository: g.repository,
-        action: action_out(g.action),
-        // As the host passes them (`request.rs`): no ref update known is `none`.
-        refs: (!refs.is_empty()).then_some(refs),
-    }
-}
-
-fn api_out(a: policy::ApiRequest) -> wit::ApiRequest {
-    let mut route = wit::RouteFlags::empty();
-    if a.requires_auth {
-        route |= wit::RouteFlags::REQUIRES_AUTH;
-    }
-    if a.admin_only {
-        route |= wit::RouteFlags::ADMIN_ONLY;
-    }
-    if a.package {
-        route |= wit::RouteFlags::PACKAGE;
-    }
-    if a.writes_content {
-        route |= wit::RouteFlags::WRITES_CONTENT;
-    }
-    if a.creates_in_own_namespace {
-        route |= wit::RouteFlags::CREATES_IN_OWN_NAMESPACE;
-    }
-    wit::ApiRequest {
-        method: method_out(a.method),
-        categories: categories_out(a.categories),
-        repository: a.repository,
-        namespace: a.namespace,
-        route,
-        required_role: role_out(a.required_role),
-        operation: a.operation.map(operation_out),
-        sudo: a.sudo,
-    }
-}
-
-fn request_out(r: policy::Request) -> wit::Request {
-    match r {
-        policy::Request::Git(g) => wit::Request::Git(git_out(g)),
-        policy::Request::Create(c) => wit::Request::Create(wit::CreationRequest {
-            transport: transport_out(c.transport),
-            repository: c.repository,
-            step: match c.step {
-                policy::CreationStep::PushToCreate => wit::CreationStep::PushToCreate,
-                policy::CreationStep::Confirm => wit::CreationStep::Confirm,
-                policy::CreationStep::Abort => wit::CreationStep::Abort,
-            },
-        }),
-        policy::Request::Api(a) => wit::Request::Api(api_out(a)),
-    }
-}
-
-fn authorize_out(r: policy::AuthorizeRequest) -> wit::AuthorizeRequest {
-    wit::AuthorizeRequest {
-        credential: credential_out(r.credential),
-        also_presented: also_out(r.also_presented),
-        request: request_out(r.request),
-        now: r.now,
-        explain: r.explain,
-    }
-}
-
-fn batch_request_out(r: policy::BatchRequest) -> wit::BatchRequest {
-    wit::BatchRequest {
-        credential: credential_out(r.credential),
-        also_presented: also_out(r.also_presented),
-        transport: transport_out(r.transport),
-        action: action_out(r.action),
-        repositories: r.repositories,
-        now: r.now,
-        explain: r.explain,
-    }
-}
-
-fn ref_permissions_request_out(r: policy::RefPermissionsRequest) -> wit::RefPermissionsRequest {
-    wit::RefPermissionsRequest {
-        credential: credential_out(r.credential),
-        also_presented: also_out(r.also_presented),
-        transport: transport_out(r.transport),
-        repository: r.repository,
-        refs: r.refs,
-        now: r.now,
-    }
-}
-
-fn user_out(u: policy::UserFacts) -> wit::UserFacts {
-    wit::UserFacts {
-        status: match u.status {
-            policy::AccountStatus::Active => wit::AccountStatus::Active,
-            policy::AccountStatus::Inactive => wit::AccountStatus::Inactive,
-            policy::AccountStatus::Suspended => wit::AccountStatus::Suspended,
-        },
-        site_admin: u.site_admin,
-        visibility: visibility_out(u.visibility),
-        organization: u.organization,
-    }
-}
-
-fn access_out(a: policy::RefAccess) -> wit::RefAccess {
-    match a {
-        policy::RefAccess::Writers => wit::RefAccess::Writers,
-        policy::RefAccess::Admins => wit::RefAccess::Admins,
-        policy::RefAccess::Users(u) => wit::RefAccess::Users(u),
-        policy::RefAccess::Nobody => wit::RefAccess::Nobody,
-    }
-}
-
-fn repository_out(r: policy::RepositoryFacts) -> wit::RepositoryFacts {
-    let protected: Vec<wit::ProtectedRef> = r
-        .protected_refs
-        .into_iter()
-        .map(|p| wit::ProtectedRef {
-            pattern: p.pattern,
-            push: access_out(p.push),
-            force_push: access_out(p.force_push),
-        })
-        .collect();
-    wit::RepositoryFacts {
-        owner_visibility: visibility_out(r.owner_visibility),
-        private: r.private,
-        kind: match r.kind {
-            policy::RepositoryKind::Hosted => wit::RepositoryKind::Hosted,
-            policy::RepositoryKind::Mirror => wit::RepositoryKind::Mirror,
-            policy::RepositoryKind::Import => wit::RepositoryKind::Import,
-        },
-        archived: r.archived,
-        role: role_out(r.role),
-        registrant: r.registrant,
-        // No rule is `none`.
-        protected_refs: (!protected.is_empty()).then_some(protected),
-    }
-}
-
-fn namespace_out(n: policy::NamespaceFacts) -> wit::NamespaceFacts {
-    wit::NamespaceFacts {
-        organization: n.organization,
-        visibility: visibility_out(n.visibility),
-        member_role: role_out(n.member_role),
-    }
-}
-
-fn hash_out(b: [u8; 32]) -> wit::Hash256 {
-    let word = |i: usize| u64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-    wit::Hash256 {
-        w0: word(0),
-        w1: word(1),
-        w2: word(2),
-        w3: word(3),
-    }
-}
-
-fn token_facts_out(t: policy::TokenFacts) -> wit::TokenFacts {
-    wit::TokenFacts {
-        owner: t.owner,
-        scopes: t.scopes,
-        binding: t.binding.map(|b| wit::TokenBinding {
-            repositories: b.repositories,
-            owners: b.owners,
-        }),
-        child: t.child,
-        rotated: t.rotated,
-        last_used: t.last_used,
-        expires: t.expires,
-        revoked: t.revoked,
-        secret: match t.secret {
-            policy::SecretDigest::HmacTag(h) => wit::SecretDigest::HmacTag(hash_out(h)),
-            policy::SecretDigest::Sha256(h) => wit::SecretDigest::Sha256(hash_out(h)),
-        },
-    }
-}
-
-// WIT to core, for what the shared conversions do not cover: a query as the host received
-// it, to compare with what the bare core asked.
-
-fn query_in(q: &wit::FactQuery) -> Query {
-    Query {
-        token: q.token.clone(),
-        account: q.account.clone(),
-        sudo: q.sudo.clone(),
-        repository: q.repository.clone(),
-        namespace: q.namespace.clone(),
-        viewer: match q.viewer {
-            wit::Viewer::Anonymous => policy::Viewer::Anonymous,
-            wit::Viewer::TokenOwner => policy::Viewer::TokenOwner,
-            wit::Viewer::Account => policy::Viewer::Account,
-            wit::Viewer::Sudo => policy::Viewer::Sudo,
-        },
-        registrant: q.registrant,
-    }
-}
+// A logged query, borrowed as the core asks it.
 
 fn borrowed(q: &Query) -> policy::FactQuery<'_> {
     policy::FactQuery {
@@ -423,7 +94,7 @@ enum WitCall {
 fn wit_call(call: &Call) -> WitCall {
     match call {
         Call::One(r) => {
-            let w = authorize_out(r.clone());
+            let w = convert::authorize_out(r.clone());
             assert_eq!(
                 convert::authorize_in(w.clone()),
                 *r,
@@ -432,7 +103,7 @@ fn wit_call(call: &Call) -> WitCall {
             WitCall::One(w)
         }
         Call::Batch(r) => {
-            let w = batch_request_out(r.clone());
+            let w = convert::batch_request_out(r.clone());
             assert_eq!(
                 convert::batch_request_in(w.clone()),
                 *r,
@@ -441,7 +112,7 @@ fn wit_call(call: &Call) -> WitCall {
             WitCall::Batch(w)
         }
         Call::Perms(r) => {
-            let w = ref_permissions_request_out(r.clone());
+            let w = convert::ref_permissions_request_out(r.clone());
             assert_eq!(
                 convert::ref_permissions_request_in(w.clone()),
                 *r,
@@ -485,12 +156,12 @@ fn as_ref_permissions(call: &Call) -> Option<Call> {
 struct WorldSource<'w>(&'w World);
 
 impl FactSource for WorldSource<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
-        Ok(self.0.token(id).map(|r| token_facts_out(r.facts())))
+    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
+        Ok(self.0.token(id).map(|r| r.facts()))
     }
 
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
-        Ok(self.0.user(name).map(user_out))
+    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
+        Ok(self.0.user(name))
     }
 
     fn repository(
@@ -503,18 +174,18 @@ impl FactSource for WorldSource<'_> {
             .0
             .repo(path)
             .zip(self.0.repository(path, viewer, true))
-            .map(|(r, facts)| (format!("{}/{}", r.owner, r.name), repository_out(facts))))
+            .map(|(r, facts)| (format!("{}/{}", r.owner, r.name), facts)))
     }
 
     fn namespace(
         &self,
         name: &str,
         viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
-        Ok(self.0.namespace(name, viewer).map(namespace_out))
+    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
+        Ok(self.0.namespace(name, viewer))
     }
 
-    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<policy::SshKey>> {
         // The SSH server's side: the policy never asks.
         Ok(None)
     }
@@ -523,11 +194,11 @@ impl FactSource for WorldSource<'_> {
 /// One call an engine made to the host's facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Asked {
-    Lookup(wit::FactQuery, Box<wit::FactAnswer>),
+    Lookup(Query, Box<policy::FactAnswer>),
     Repositories {
         paths: Vec<String>,
         viewer: Option<String>,
-        answers: Vec<Option<wit::RepositoryFacts>>,
+        answers: Vec<Option<policy::RepositoryFacts>>,
     },
 }
 
@@ -539,11 +210,11 @@ struct Logged<'a> {
 }
 
 impl FactSource for Logged<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
         self.source.token(id)
     }
 
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
         self.source.user(name)
     }
 
@@ -559,19 +230,20 @@ impl FactSource for Logged<'_> {
         &self,
         name: &str,
         viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
         self.source.namespace(name, viewer)
     }
 
-    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<policy::SshKey>> {
         self.source.ssh_key(id)
     }
 
-    fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<Answered> {
+    fn lookup(&self, q: &policy::FactQuery<'_>) -> anyhow::Result<Answered> {
         let answered = self.source.lookup(q)?;
-        self.log
-            .borrow_mut()
-            .push(Asked::Lookup(q.clone(), Box::new(answered.answer.clone())));
+        self.log.borrow_mut().push(Asked::Lookup(
+            Query::of(q),
+            Box::new(answered.answer.clone()),
+        ));
         Ok(answered)
     }
 
@@ -579,7 +251,7 @@ impl FactSource for Logged<'_> {
         &self,
         paths: &[String],
         viewer: Option<&str>,
-    ) -> anyhow::Result<Vec<Option<wit::RepositoryFacts>>> {
+    ) -> anyhow::Result<Vec<Option<policy::RepositoryFacts>>> {
         let answers = self.source.repositories(paths, viewer)?;
         self.log.borrow_mut().push(Asked::Repositories {
             paths: paths.to_vec(),
@@ -647,7 +319,7 @@ struct Engines {
 impl Engines {
     fn new(fallback: bool) -> Engines {
         let core = support::config(fallback);
-        let config = config_out(core.clone());
+        let config = convert::config_out(core.clone());
         assert_eq!(
             convert::config_in(config.clone()),
             core,
@@ -670,7 +342,7 @@ thread_local! {
 
 /// `verify` on the credential: native, wasm and the bare core agree.
 fn check_verify(e: &mut Engines, case: &Case) -> Result<(), TestCaseError> {
-    let credential = credential_out(case.credential.clone());
+    let credential = convert::credential_out(case.credential.clone());
     let n = e.native.verify(&credential).unwrap();
     let w = e.wasm.verify(&credential).unwrap();
     prop_assert_eq!(&n, &w, "verify");
@@ -716,7 +388,7 @@ fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseE
     let lookups: Vec<Query> = native_asked
         .iter()
         .filter_map(|a| match a {
-            Asked::Lookup(q, _) => Some(query_in(q)),
+            Asked::Lookup(q, _) => Some(q.clone()),
             Asked::Repositories { .. } => None,
         })
         .collect();
@@ -742,8 +414,8 @@ fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseE
     for asked in &native_asked {
         match asked {
             Asked::Lookup(q, answer) => prop_assert_eq!(
-                convert::answer_in((**answer).clone()),
-                case.world.answer(&borrowed(&query_in(q))),
+                (**answer).clone(),
+                case.world.answer(&borrowed(q)),
                 "answer to {:?}",
                 q
             ),
@@ -752,11 +424,7 @@ fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseE
                 viewer,
                 answers,
             } => prop_assert_eq!(
-                answers
-                    .iter()
-                    .cloned()
-                    .map(|r| r.map(convert::repository_in))
-                    .collect::<Vec<_>>(),
+                answers.clone(),
                 case.world.repositories(paths, viewer.as_deref()),
                 "repositories {:?} as {:?}",
                 paths,
@@ -1006,7 +674,7 @@ proptest! {
         ops in proptest::collection::vec((who(), op()), 1..10),
     ) {
         let c = policy::Config { options, ..support::config(false) };
-        let wc = config_out(c.clone());
+        let wc = convert::config_out(c.clone());
         let mut pair = Pair {
             native: native(&wc).unwrap(),
             wasm: wasm(&wc).unwrap(),

@@ -11,10 +11,12 @@
 use std::cell::Cell;
 use std::path::PathBuf;
 
+use forge_authz_guest::policy as core;
 use forge_authz_host::facts::{FactSource, FoundRepository};
 use forge_authz_host::policy::{Limits, Policy, PolicyModule};
 use forge_authz_host::request::{ActionDef, CredentialDef, Decided, RefUpdateDef, RequestDef};
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 use forge_authz_host::world::World;
 use forge_authz_tests::scenario::load_corpus;
 use forge_authz_tests::{module, native, wasm};
@@ -55,7 +57,7 @@ fn mint(p: &mut dyn Policy, w: &mut World) -> String {
         ))
         .unwrap()
         .unwrap();
-    w.add_token(&t.record);
+    w.add_token(&convert::record_in(t.record.clone()));
     t.secret
 }
 
@@ -99,7 +101,7 @@ fn a_call_past_its_deadline_is_a_deny_and_the_policy_recovers() {
     // when it passes traps; the host denies with `policy-failure` and rebuilds the
     // instance.
     let mut w = world();
-    let mut p = wasm(&w.config().unwrap()).unwrap();
+    let mut p = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let secret = {
         let t = p
             .issue(&forge_authz_tests::session_request(
@@ -109,7 +111,7 @@ fn a_call_past_its_deadline_is_a_deny_and_the_policy_recovers() {
             ))
             .unwrap()
             .unwrap();
-        w.add_token(&t.record);
+        w.add_token(&convert::record_in(t.record.clone()));
         t.secret
     };
     let pull_req = pull(CredentialDef::Bearer(secret.clone()), "alice/app");
@@ -155,26 +157,30 @@ fn memory_limit_refuses_to_run() {
         ..Limits::default()
     });
     let w = world();
-    assert!(small.authorizer(w.config().unwrap()).is_err());
+    assert!(
+        small
+            .authorizer(forge_authz_host::wit::world_config(&w).unwrap())
+            .is_err()
+    );
 }
 
 /// A store that cannot answer: every lookup fails.
 struct Broken;
 
 impl FactSource for Broken {
-    fn token(&self, _: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+    fn token(&self, _: &str) -> anyhow::Result<Option<core::TokenFacts>> {
         anyhow::bail!("connection refused")
     }
-    fn user(&self, _: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, _: &str) -> anyhow::Result<Option<core::UserFacts>> {
         anyhow::bail!("connection refused")
     }
     fn repository(&self, _: &str, _: Option<&str>) -> anyhow::Result<Option<FoundRepository>> {
         anyhow::bail!("connection refused")
     }
-    fn namespace(&self, _: &str, _: Option<&str>) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    fn namespace(&self, _: &str, _: Option<&str>) -> anyhow::Result<Option<core::NamespaceFacts>> {
         anyhow::bail!("connection refused")
     }
-    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<core::SshKey>> {
         anyhow::bail!("connection refused")
     }
 }
@@ -185,9 +191,9 @@ fn a_store_that_cannot_answer_is_a_deny_on_both_engines() {
     // `policy-failure` deny naming the cause, never "no such repository" and never an
     // allow; the next call with a working store is decided normally.
     let mut w = world();
-    let mut n = native(&w.config().unwrap()).unwrap();
+    let mut n = native(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let secret = mint(&mut n, &mut w);
-    let mut m = wasm(&w.config().unwrap()).unwrap();
+    let mut m = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let now = w.now();
     for (engine, p) in [
         ("native", &mut n as &mut dyn Policy),
@@ -235,11 +241,11 @@ struct Counting<'a> {
 }
 
 impl FactSource for Counting<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
+    fn token(&self, id: &str) -> anyhow::Result<Option<core::TokenFacts>> {
         self.token_lookups.set(self.token_lookups.get() + 1);
         FactSource::token(self.world, id)
     }
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, name: &str) -> anyhow::Result<Option<core::UserFacts>> {
         FactSource::user(self.world, name)
     }
     fn repository(
@@ -253,21 +259,16 @@ impl FactSource for Counting<'_> {
         &self,
         name: &str,
         actor: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<core::NamespaceFacts>> {
         FactSource::namespace(self.world, name, actor)
     }
-    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<core::SshKey>> {
         FactSource::ssh_key(self.world, id)
     }
-    fn lookup(&self, q: &wit::FactQuery) -> anyhow::Result<forge_authz_host::facts::Answered> {
+    fn lookup(&self, q: &core::FactQuery<'_>) -> anyhow::Result<forge_authz_host::facts::Answered> {
         self.lookups.set(self.lookups.get() + 1);
         // The default composition, through the counting lookups above.
-        let token = q
-            .token
-            .as_deref()
-            .map(|id| self.token(id))
-            .transpose()?
-            .flatten();
+        let token = q.token.map(|id| self.token(id)).transpose()?.flatten();
         let answered = FactSource::lookup(self.world, q)?;
         assert_eq!(answered.answer.token, token);
         Ok(answered)
@@ -278,7 +279,7 @@ impl FactSource for Counting<'_> {
 fn forged_tokens_never_reach_the_store() {
     // reference §6: malformed / forged token -> 401 before any lookup.
     let mut w = world();
-    let mut p = wasm(&w.config().unwrap()).unwrap();
+    let mut p = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let secret = mint(&mut p, &mut w);
     let mut forger = native(&wit::Config {
         keys: vec![wit::SigningKey {
@@ -360,8 +361,8 @@ fn garbage_input_is_a_typed_decision_on_both_engines() {
     // Invariant: for any input both engines return a decision (no trap, no panic), the
     // same one, and `allow` holds exactly when the status is ok.
     let mut w = world();
-    let mut n = native(&w.config().unwrap()).unwrap();
-    let mut m = wasm(&w.config().unwrap()).unwrap();
+    let mut n = native(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
+    let mut m = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let good = mint(&mut n, &mut w);
     let mut g = Gen(0x9E37_79B9_7F4A_7C15);
     let repos = [
@@ -474,7 +475,7 @@ fn an_idle_instance_gets_a_fresh_deadline_on_every_call() {
     // Regression: the epoch deadline is per call, so a worker idle for longer than the
     // deadline must not trap on its next request.
     let mut w = world();
-    let mut p = wasm(&w.config().unwrap()).unwrap();
+    let mut p = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     p.set_limits(Limits {
         deadline_ms: 50,
         ..Limits::default()

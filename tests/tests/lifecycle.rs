@@ -9,6 +9,7 @@
 )]
 
 use forge_authz_host::policy::Policy;
+use forge_authz_host::wit::core as convert;
 use forge_authz_host::wit::{self, IssueError, LifecycleError};
 use forge_authz_host::world::World;
 use forge_authz_tests::{default_options, native, session_request, wasm};
@@ -390,7 +391,7 @@ fn decide_with(
                           "kind": "hosted", "archived": false, "collaborators": {}}],
     }))
     .unwrap();
-    world.add_token(record);
+    world.add_token(&convert::record_in(record.clone()));
     p.authorize(
         &wit::AuthorizeRequest {
             credential: wit::Credential::Bearer(secret.into()),
@@ -909,8 +910,8 @@ fn every_request_kind_revokes_the_family_of_a_rotated_token() {
                               "kind": "hosted", "archived": false, "collaborators": {}}],
         }))
         .unwrap();
-        world.add_token(&rot.old);
-        world.add_token(&rot.new.record);
+        world.add_token(&convert::record_in(rot.old.clone()));
+        world.add_token(&convert::record_in(rot.new.record.clone()));
         let credential = wit::Credential::Bearer(t.secret.clone());
         let (grants, _) = p
             .ref_permissions(

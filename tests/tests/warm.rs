@@ -24,6 +24,7 @@ use forge_authz_host::live::{LivePolicy, Worker};
 use forge_authz_host::policy::Policy;
 use forge_authz_host::request::{RequestDef, authorize, outcome_output};
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 use forge_authz_host::world::{TokenDef, World};
 use forge_authz_tests::{module, native, session_request};
 use proptest::prelude::*;
@@ -161,7 +162,7 @@ fn tokens() -> Vec<(String, wit::TokenRecord)> {
                     repository: "alice/app".into(),
                     facts: world()
                         .repository("alice/app", Some("alice"))
-                        .map(|(_, f)| f),
+                        .map(|(_, f)| convert::repository_out(f)),
                 }];
             }
             let t = p.issue(&r).unwrap().unwrap();
@@ -252,7 +253,7 @@ proptest! {
         let secrets: Vec<String> = minted.iter().map(|(s, _)| s.clone()).collect();
         let mut w = world();
         for (_, r) in &minted {
-            w.add_token(r);
+            w.add_token(&convert::record_in(r.clone()));
         }
         let live = Arc::new(LivePolicy::from_module(
             module().clone(),
@@ -273,7 +274,8 @@ proptest! {
                     _ => unreachable!(),
                 };
                 recorded(&mut records[t], change);
-                w.put_token(TokenDef::from_wit(&records[t])).unwrap();
+                w.put_token(TokenDef::from_record(&convert::record_in(records[t].clone())))
+                    .unwrap();
                 applied.push(format!("{change:?}"));
             }
             let live_config = live.current().config.clone();
@@ -301,7 +303,7 @@ fn a_stale_instance_would_be_caught() {
     let secrets: Vec<String> = minted.iter().map(|(s, _)| s.clone()).collect();
     let mut w = world();
     for (_, r) in &minted {
-        w.add_token(r);
+        w.add_token(&convert::record_in(r.clone()));
     }
     let mut stale = forge_authz_tests::wasm(&config(&[0, 1, 2], 0, options(false, true))).unwrap();
     let before = answers(&mut stale, &w, &secrets);

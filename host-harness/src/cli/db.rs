@@ -119,7 +119,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<u8> {
 fn check_world(modules: &[(String, PolicyModule)], w: &World) -> anyhow::Result<()> {
     crate::store::config::check_options(&w.options)
         .map_err(|e| anyhow::anyhow!("the world's options: {e}"))?;
-    check_config(modules, &w.config()?)
+    check_config(modules, &crate::wit::world_config(w)?)
         .map_err(|e| anyhow::anyhow!("the world's keys and options are refused by the policy: {e}"))
 }
 

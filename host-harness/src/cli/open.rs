@@ -30,7 +30,7 @@ pub fn store_policy(path: &Path, limits: Limits, store: &mut Store) -> anyhow::R
 pub fn open_policy(path: &Path, limits: Limits, world: &World) -> anyhow::Result<WasmPolicy> {
     let module = PolicyModule::load(path, limits)?;
     module
-        .authorizer(world.config()?)
+        .authorizer(crate::wit::world_config(world)?)
         .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("the policy refused the world's keys: {}", e.describe()))
 }

@@ -17,6 +17,7 @@ use crate::request::{
 };
 use crate::store::facts::StoreFacts;
 use crate::wit;
+use crate::wit::core as convert;
 use crate::world::World;
 
 /// `forge-authz decide`
@@ -190,7 +191,7 @@ pub(crate) fn inspect_config() -> wit::Config {
             secret: vec![0u8; 32],
         }],
         signing_key_id: "inspect".into(),
-        options: crate::world::OptionsDef::default().to_wit(),
+        options: convert::options_out(crate::world::OptionsDef::default().to_core()),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::lifecycle::{self, Actor, ChildResult, CreateArgs};
 use crate::policy::WasmPolicy;
 use crate::store::Store;
 use crate::wit;
+use crate::wit::core as convert;
 use crate::world::World;
 
 /// `forge-authz mint`
@@ -532,7 +533,10 @@ pub fn expire(p: &PolicyArgs, a: ExpireArgs) -> anyhow::Result<u8> {
 }
 
 fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value {
-    let mut v = serde_json::to_value(crate::world::TokenDef::from_wit(t)).unwrap_or_default();
+    let mut v = serde_json::to_value(crate::world::TokenDef::from_record(&convert::record_in(
+        t.clone(),
+    )))
+    .unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.remove("secret_hash");
         o.remove("digest");

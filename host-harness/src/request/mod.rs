@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::facts::{FactSource, Gathered};
 use crate::policy::{Policy, PolicyFailure};
 use crate::wit;
+use crate::wit::core as convert;
+pub use forge_authz_fixture::mint::MintOrder;
 
 /// A credential in a request file.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -540,8 +542,7 @@ impl RequestDef {
                     route,
                     required_role: self
                         .required_role
-                        .unwrap_or(crate::world::Role::None)
-                        .to_wit(),
+                        .map_or(wit::Role::None, |r| convert::role_out(r.to_core())),
                     operation: self.operation.map(OperationDef::to_wit),
                     sudo: self.sudo.clone(),
                 })
@@ -606,6 +607,7 @@ fn credential(def: &CredentialDef, facts: &dyn FactSource) -> anyhow::Result<wit
         CredentialDef::SshKey(id) => wit::Credential::SshKey(
             facts
                 .ssh_key(id)?
+                .map(convert::ssh_key_out)
                 .with_context(|| format!("unknown ssh key `{id}`"))?,
         ),
         CredentialDef::Session(u) => wit::Credential::Session(u.clone()),
@@ -802,39 +804,8 @@ pub fn outcome_output(o: &Outcome) -> (serde_json::Value, bool) {
     }
 }
 
-/// What a signed-in owner asks to mint: the C ABI's `fa_issue` order, the Python host's
-/// `Policy.issue`, the CLI's `token create`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MintOrder {
-    /// The owner (an active user of the world).
-    pub owner: String,
-    /// The token's name.
-    pub name: String,
-    /// Scopes as the user typed them.
-    pub scopes: Vec<String>,
-    /// Repositories the token is bound to (`owner/name`).
-    #[serde(default)]
-    pub repositories: Vec<String>,
-    /// Owners the token is bound to.
-    #[serde(default)]
-    pub owners: Vec<String>,
-    /// Unix seconds; absent with `expires_in` absent: never (refused when expiry is
-    /// required).
-    #[serde(default)]
-    pub expires: Option<i64>,
-    /// Seconds from `now` (used when `expires` is absent).
-    #[serde(default)]
-    pub expires_in: Option<i64>,
-    /// The current time (default: the world's clock).
-    #[serde(default)]
-    pub now: Option<i64>,
-}
-
-/// Mint a token as its owner's session would and add its record to the world: the
-/// request carries the owner's facts, the names of the owner's live tokens and each bound
-/// repository's facts as the owner sees them (the policy refuses a binding to a repository
-/// the owner cannot see, without saying whether it exists).
+/// Mint a token as its owner's session would ([`MintOrder::request`]) and add its record
+/// to the world.
 ///
 /// The outer error is "nothing was asked" (no such owner: the error is a plain message) or
 /// "the policy could not answer" (a [`PolicyFailure`], found with `downcast_ref`); the
@@ -844,50 +815,29 @@ pub fn mint(
     world: &mut crate::world::World,
     order: MintOrder,
 ) -> anyhow::Result<Result<wit::IssuedToken, wit::IssueError>> {
-    let now = order.now.unwrap_or_else(|| world.now());
-    let owner = order.owner;
-    let user = world
-        .user(&owner)
-        .with_context(|| format!("no user `{owner}` in the world"))?;
-    let existing_names = world
-        .tokens
-        .iter()
-        .filter(|t| {
-            t.owner.eq_ignore_ascii_case(&owner)
-                && t.revoked.is_none()
-                && t.expires.is_none_or(|e| e > now)
-        })
-        .map(|t| t.name.clone())
-        .collect();
-    let bound_facts = order
-        .repositories
-        .iter()
-        .map(|r| wit::BoundRepository {
-            repository: r.clone(),
-            facts: world.repository(r, Some(&owner)).map(|(_, f)| f),
-        })
-        .collect();
-    let request = wit::IssueRequest {
-        owner: owner.clone(),
-        name: order.name,
-        scopes: order.scopes,
-        repositories: order.repositories,
-        owners: order.owners,
-        expires: order
-            .expires
-            .or(order.expires_in.map(|s| now.saturating_add(s))),
-        now,
-        creator: wit::Actor::Session(wit::Account {
-            name: owner,
-            facts: user,
-        }),
-        existing_names,
-        bound_facts,
-        ip: None,
-    };
+    let request = convert::issue_request_out(order.request(world)?);
     let issued = policy.issue(&request)?;
     if let Ok(t) = &issued {
-        world.add_token(&t.record);
+        world.add_token(&convert::record_in(t.record.clone()));
     }
     Ok(issued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_request_field_is_named() {
+        let e = crate::world::parse_json::<RequestDef>(
+            r#"{"kind": "api", "method": "GET", "required_role": "owner"}"#,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(
+            e.starts_with("required_role: unknown variant `owner`"),
+            "{e}"
+        );
+    }
 }

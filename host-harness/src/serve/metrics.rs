@@ -727,7 +727,8 @@ mod tests {
         let world: crate::World =
             serde_json::from_str(r#"{"keys":[{"id":"k1","secret":"5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],"signing_key":"k1"}"#)
                 .unwrap();
-        let live = crate::live::LivePolicy::from_module(module, world.config().unwrap());
+        let live =
+            crate::live::LivePolicy::from_module(module, crate::wit::world_config(&world).unwrap());
         let shared =
             crate::serve::enforce::Shared::new("/nonexistent".into(), std::sync::Arc::new(live));
         shared

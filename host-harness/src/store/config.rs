@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::{Conn, Settings, Store, json, parse};
 use crate::vals;
 use crate::wit;
+use crate::wit::core as convert;
 use crate::world::OptionsDef;
 
 /// One signing key as listed (never its secret).
@@ -170,7 +171,7 @@ impl Stored {
             config: wit::Config {
                 keys,
                 signing_key_id: signing_key,
-                options: options.to_wit(),
+                options: convert::options_out(options.to_core()),
             },
             now,
             version: self.version,
@@ -457,7 +458,7 @@ fn plan(
             if options == before {
                 return Ok(unchanged(config, options, None));
             }
-            config.options = options.to_wit();
+            config.options = convert::options_out(options.to_core());
             None
         }
     };

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Conn, all_tokens, ssh_key_from_row};
+use crate::wit::core as convert;
 use crate::world::{
     AccessDef, KeyDef, OptionsDef, ProtectedRefDef, RepoDef, RepoKind, Role, Status, TokenDef,
     UserDef, Visibility, World,
@@ -45,7 +46,7 @@ pub(super) fn world(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let tokens = all_tokens(c)?
         .iter()
-        .map(|t| TokenDef::from_wit(&t.record))
+        .map(|t| TokenDef::from_record(&convert::record_in(t.record.clone())))
         .collect();
     let world = World {
         now,

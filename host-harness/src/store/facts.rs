@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use super::{Conn, Role, Row, Store, name_key, token_by_id};
 use crate::facts::{FactSource, FoundRepository};
 use crate::vals;
-use crate::wit;
+use crate::wit::core as convert;
 use crate::world::{AccessDef, KeyKind, RepoKind, Status, Visibility};
+use forge_authz_guest::policy;
 
 /// A fact source over an open store. A store error fails the lookup (the policy call fails
 /// and the host denies with `policy-failure`) and is remembered (`take_error`) for the
@@ -69,7 +70,7 @@ fn role(r: &Row, i: usize) -> anyhow::Result<Role> {
 }
 
 /// A user's facts by name.
-pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
     let Some(r) = conn.query_opt(
         "SELECT name, status, site_admin, visibility, organization FROM users WHERE name_key = $1",
         &vals![name_key(name)],
@@ -77,10 +78,10 @@ pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<wit::UserFacts
     else {
         return Ok(None);
     };
-    Ok(Some(wit::UserFacts {
-        status: Status::parse(&r.text(1)?)?.to_wit(),
+    Ok(Some(policy::UserFacts {
+        status: Status::parse(&r.text(1)?)?.to_core(),
         site_admin: r.flag(2)?,
-        visibility: Visibility::parse(&r.text(3)?)?.to_wit(),
+        visibility: Visibility::parse(&r.text(3)?)?.to_core(),
         organization: r.flag(4)?,
     }))
 }
@@ -117,30 +118,34 @@ pub fn repository(
         None => Role::None,
     };
     let protected_refs = if r.int(9)? > 0 {
-        Some(protected_refs(conn, &ok, &nk)?)
+        protected_refs(conn, &ok, &nk)?
     } else {
-        None
+        Vec::new()
     };
     let stored = format!("{}/{}", r.text(0)?, r.text(1)?);
     Ok(Some((
         stored,
-        wit::RepositoryFacts {
+        policy::RepositoryFacts {
             // An owner missing from `users` is an unknown fact: treated as private.
             owner_visibility: match r.opt_text(6)? {
-                Some(v) => Visibility::parse(&v)?.to_wit(),
-                None => wit::Visibility::Private,
+                Some(v) => Visibility::parse(&v)?.to_core(),
+                None => policy::Visibility::Private,
             },
             private: r.flag(2)?,
-            kind: RepoKind::parse(&r.text(3)?)?.to_wit(),
+            kind: RepoKind::parse(&r.text(3)?)?.to_core(),
             archived: r.flag(4)?,
-            role: role.to_wit(),
+            role: role.to_core(),
             protected_refs,
             registrant: r.opt_text(5)?,
         },
     )))
 }
 
-fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit::ProtectedRef>> {
+fn protected_refs(
+    conn: &mut Conn,
+    ok: &str,
+    nk: &str,
+) -> anyhow::Result<Vec<policy::ProtectedRef>> {
     let users = conn.query(
         "SELECT ordinal, rule, login FROM protected_ref_users \
          WHERE owner_key = $1 AND name_key = $2 ORDER BY ordinal, rule, idx",
@@ -155,13 +160,13 @@ fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit
         }
         Ok(out)
     };
-    let access = |kind: &str, ordinal: i64, rule: &str| -> anyhow::Result<wit::RefAccess> {
+    let access = |kind: &str, ordinal: i64, rule: &str| -> anyhow::Result<policy::RefAccess> {
         let users = if kind == "users" {
             users_of(ordinal, rule)?
         } else {
             Vec::new()
         };
-        Ok(AccessDef::from_kind(kind, users)?.to_wit())
+        Ok(AccessDef::from_kind(kind, users)?.to_core())
     };
     conn.query(
         "SELECT ordinal, pattern, push, force_push FROM protected_refs \
@@ -171,7 +176,7 @@ fn protected_refs(conn: &mut Conn, ok: &str, nk: &str) -> anyhow::Result<Vec<wit
     .iter()
     .map(|r| {
         let ordinal = r.int(0)?;
-        Ok(wit::ProtectedRef {
+        Ok(policy::ProtectedRef {
             pattern: r.text(1)?,
             push: access(&r.text(2)?, ordinal, "push")?,
             force_push: access(&r.text(3)?, ordinal, "force_push")?,
@@ -186,7 +191,7 @@ pub fn namespace(
     conn: &mut Conn,
     name: &str,
     actor: Option<&str>,
-) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+) -> anyhow::Result<Option<policy::NamespaceFacts>> {
     let Some(r) = conn.query_opt(
         "SELECT u.name, u.organization, u.visibility, \
          (SELECT m.role FROM org_members m WHERE u.organization = 1 \
@@ -204,15 +209,15 @@ pub fn namespace(
         Some(a) if !organization && stored.eq_ignore_ascii_case(a) => Role::Admin,
         Some(_) => role(&r, 3)?,
     };
-    Ok(Some(wit::NamespaceFacts {
+    Ok(Some(policy::NamespaceFacts {
         organization,
-        visibility: Visibility::parse(&r.text(2)?)?.to_wit(),
-        member_role: member_role.to_wit(),
+        visibility: Visibility::parse(&r.text(2)?)?.to_core(),
+        member_role: member_role.to_core(),
     }))
 }
 
 /// An SSH key by id.
-pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<policy::SshKey>> {
     let Some(r) = conn.query_opt(
         "SELECT id, kind, owner, repository, read_only FROM ssh_keys WHERE id = $1",
         &vals![id],
@@ -220,9 +225,9 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<wit::SshKey>>
     else {
         return Ok(None);
     };
-    Ok(Some(wit::SshKey {
+    Ok(Some(policy::SshKey {
         id: r.text(0)?,
-        kind: KeyKind::parse(&r.text(1)?)?.to_wit(),
+        kind: KeyKind::parse(&r.text(1)?)?.to_core(),
         owner: r.text(2)?,
         repository: r.opt_text(3)?,
         read_only: r.flag(4)?,
@@ -230,10 +235,10 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<wit::SshKey>>
 }
 
 impl FactSource for StoreFacts<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<wit::TokenFacts>> {
-        self.read(|c| Ok(token_by_id(c, id)?.map(|t| t.record.facts())))
+    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
+        self.read(|c| Ok(token_by_id(c, id)?.map(|t| convert::record_in(t.record).facts())))
     }
-    fn user(&self, name: &str) -> anyhow::Result<Option<wit::UserFacts>> {
+    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
         self.read(|c| user(c, name))
     }
     fn repository(
@@ -247,10 +252,10 @@ impl FactSource for StoreFacts<'_> {
         &self,
         name: &str,
         viewer: Option<&str>,
-    ) -> anyhow::Result<Option<wit::NamespaceFacts>> {
+    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
         self.read(|c| namespace(c, name, viewer))
     }
-    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<wit::SshKey>> {
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<policy::SshKey>> {
         self.read(|c| ssh_key(c, id))
     }
 }

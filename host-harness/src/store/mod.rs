@@ -842,7 +842,7 @@ impl Store {
             let record = w
                 .token_record(&t.id)
                 .with_context(|| format!("token `{}` vanished from the world", t.id))?;
-            put_token(&mut tx, &record, false)?;
+            put_token(&mut tx, &crate::wit::core::record_out(record), false)?;
         }
         tx.commit()
     }

@@ -45,6 +45,7 @@ use forge_authz_host::request::{
     outcome_output,
 };
 use forge_authz_host::wit;
+use forge_authz_host::wit::core as convert;
 use forge_authz_host::world::{TokenDef, World};
 
 /// The WIT contract this module speaks (`forge:authz@…`).
@@ -266,8 +267,7 @@ fn module_source(module: Option<&[u8]>) -> PyResult<(&[u8], PathBuf)> {
 /// (other fields ignored), from a dict, JSON text or a `World`.
 fn config_of(obj: &Bound<'_, PyAny>) -> PyResult<wit::Config> {
     if let Ok(w) = obj.cast::<PyWorld>() {
-        return read(&w.get().world)
-            .config()
+        return wit::world_config(&read(&w.get().world))
             .map_err(|e| InvalidConfig::new_err(format!("{e:#}")));
     }
     let mut v = json_arg(obj).map_err(|e| InvalidConfig::new_err(format!("config: {e}")))?;
@@ -280,9 +280,7 @@ fn config_of(obj: &Bound<'_, PyAny>) -> PyResult<wit::Config> {
         }
     }
     let world: World = typed(v).map_err(|e| InvalidConfig::new_err(format!("config: {e}")))?;
-    world
-        .config()
-        .map_err(|e| InvalidConfig::new_err(format!("config: {e:#}")))
+    wit::world_config(&world).map_err(|e| InvalidConfig::new_err(format!("config: {e:#}")))
 }
 
 /// A loaded policy: the published module, its configuration and a pool of warm instances.
@@ -569,7 +567,7 @@ impl PyPolicy {
         match issued {
             Ok(t) => Ok(PyIssuedToken {
                 secret: t.secret,
-                record: TokenDef::from_wit(&t.record),
+                record: TokenDef::from_record(&convert::record_in(t.record.clone())),
             }),
             Err(e) => {
                 let reason = e.describe();
