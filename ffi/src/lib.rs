@@ -371,7 +371,7 @@ pub unsafe extern "C" fn fa_verify(
         let def: CredentialDef = forge_authz_host::world::parse_json(unsafe {
             text(credential_json, "credential_json")?
         })?;
-        let credential = def.token_credential();
+        let credential = forge_authz_host::wit::core::credential_out(def.token_credential());
         let answer = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
         let json = match answer {
             Ok(Some(v)) => serde_json::json!({"token_id": v.token_id, "key_id": v.key_id}),

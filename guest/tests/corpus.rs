@@ -1,7 +1,8 @@
 //! The whole scenario corpus (`tests/scenarios/*.json`) run natively against
-//! `forge_authz_guest::policy`, with no host crate and no wasmtime (`corpus_support`
-//! reimplements the host's fact gathering and the corpus runner). Every scenario must meet
-//! its expectations exactly, as in `tests/tests/corpus.rs`.
+//! `forge_authz_guest::policy`, with no host crate and no wasmtime: the same runner, world
+//! facts, request files and printed outcomes as the host's (`forge-authz-fixture`), with the
+//! core as the engine (`fixture::native::Native`). Every scenario must meet its expectations
+//! exactly, as in `tests/tests/corpus.rs`.
 //!
 //! This is what lets `cargo mutants` on `guest/src/policy` check the corpus's exact
 //! expectations: the invariants (`invariants.rs`) are safety properties that a "deny
@@ -15,12 +16,14 @@
     reason = "corpus test: a broken fixture or a failed expectation stops the test loudly"
 )]
 
-mod corpus_support;
-
-use corpus_support::{
-    call, concealment_mismatches, corpus_files, load_corpus, load_family, mismatch, prepare,
-    resolve, run_family,
+use forge_authz_fixture::native::Native;
+use forge_authz_fixture::scenario::{
+    Family, concealment_mismatches, corpus_dir, load_corpus, mismatch, prepare, resolve,
 };
+
+fn run_family(fam: &Family) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+    forge_authz_fixture::scenario::run_family(fam, &Native::new)
+}
 
 #[test]
 fn every_scenario_of_every_family_meets_its_expectations_natively() {
@@ -60,16 +63,22 @@ fn every_scenario_of_every_family_meets_its_expectations_natively() {
 fn every_file_in_the_corpus_directory_is_a_family_this_runner_can_run() {
     // A family file this runner cannot parse (a new field, a new request shape) must fail
     // here rather than be skipped: the mutation run would silently lose its scenarios.
-    let files = corpus_files();
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(!files.is_empty(), "tests/scenarios is empty");
     for path in &files {
         assert!(
             path.is_file() && path.extension().is_some_and(|x| x == "json"),
-            "{}: not a `*.json` family file (the host runner would skip it)",
+            "{}: not a `*.json` family file (the runner would skip it)",
             path.display()
         );
-        let fam = load_family(path).unwrap_or_else(|e| panic!("{e}"));
-        let (_policy, world, minted) = prepare(&fam).unwrap_or_else(|e| panic!("{e}"));
+    }
+    for fam in load_corpus().unwrap() {
+        let path = &fam.path;
+        let (_policy, world, minted) =
+            prepare(&fam, &Native::new).unwrap_or_else(|e| panic!("{e}"));
         let mut names = std::collections::BTreeSet::new();
         for sc in &fam.scenarios {
             assert!(
@@ -93,7 +102,7 @@ fn every_file_in_the_corpus_directory_is_a_family_this_runner_can_run() {
             );
             let req = resolve(&sc.request, &minted)
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
-            call(&world, &req, world.now())
+            req.call(&world, world.now())
                 .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), sc.name));
         }
     }

@@ -1,11 +1,12 @@
 //! Token lifecycle rules against the policy core alone (`forge_authz_guest::policy`), so
-//! that `cargo mutants` on `guest/src/policy` counts them: a native port of
-//! `tests/tests/lifecycle.rs` (every test and assertion kept, same expected values; the
-//! original runs the same scenarios through the host's `Policy` trait on both engines),
-//! followed by tests that pin what the originals leave loose: exact records and history
-//! events, boundaries (last-used interval, expiry, lifetime window, name length, reuse),
-//! ordering of cascades, rotation families, audit findings with their repairs, and
-//! termination on cyclic bad data. Each test names its source. Fixed entropy, no clock.
+//! that `cargo mutants` on `guest/src/policy` counts them: minting rules, child tokens,
+//! rotation, revocation cascades, edits, last-used hints, family revocation on reuse,
+//! audit (the one copy of these tests; the component is held to the same answers by the
+//! differential test's lifecycle sequences, and `tests/tests/lifecycle.rs` keeps what needs
+//! the host's request kinds). The later tests pin exact records and history events,
+//! boundaries (last-used interval, expiry, lifetime window, name length, reuse), ordering
+//! of cascades, rotation families, audit findings with their repairs, and termination on
+//! cyclic bad data. Each test names its source. Fixed entropy, no clock.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -393,21 +393,21 @@ pub fn audit(
 pub fn apply_effects(
     policy: &mut dyn Policy,
     store: &mut Store,
-    effects: wit::Effects,
+    effects: forge_authz_guest::policy::Effects,
     token: Option<&str>,
     ip: Option<String>,
     now: i64,
 ) -> anyhow::Result<()> {
-    if effects == wit::Effects::empty() {
+    if !crate::request::any_effect(effects) {
         return Ok(());
     }
     let Some(id) = token else {
         bail!("the policy asked for store effects without a token");
     };
-    if effects.contains(wit::Effects::TOUCH_LAST_USED) {
+    if effects.touch_last_used {
         touch_last_used(store.conn(), id, now)?;
     }
-    if effects.contains(wit::Effects::REVOKE_FAMILY) {
+    if effects.revoke_family {
         let actor = Actor {
             who: Who::Token(id.to_string()),
             ip,

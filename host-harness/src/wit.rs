@@ -96,12 +96,11 @@ pub const WIT_VERSION: &str = match WIT_VERSION_C.to_str() {
     Err(_) => "",
 };
 
-/// The HTTP status of the host's own refusal, `policy-failure`: the policy could not decide
-/// (trap, deadline, memory limit, a fact the store could not read, no module).
-pub const POLICY_FAILURE_HTTP: u16 = 503;
-
-/// The reason code of the host's own refusal.
-pub const POLICY_FAILURE_CODE: &str = "policy-failure";
+/// The host's own refusal, `policy-failure`: the policy could not decide (one definition,
+/// beside the decision as the host enforces it).
+pub use forge_authz_fixture::decided::{
+    POLICY_FAILURE_CODE, POLICY_FAILURE_HTTP, POLICY_FAILURE_MESSAGE,
+};
 
 impl Verdict {
     /// The core reason this verdict stands for.

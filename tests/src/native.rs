@@ -4,8 +4,7 @@
 //! `forge_authz_host::wit::core`) and asks the host's [`FactSource`] exactly as the
 //! component's `facts` import does.
 
-use std::cell::RefCell;
-
+use forge_authz_fixture::native::Asked;
 use forge_authz_guest::policy;
 use forge_authz_host::facts::{FactSource, Gathered};
 use forge_authz_host::policy::{Policy, PolicyFailure};
@@ -22,79 +21,6 @@ impl NativePolicy {
         policy::Engine::new(&convert::config_in(config.clone()))
             .map(NativePolicy)
             .map_err(convert::config_error_out)
-    }
-}
-
-/// The host's fact source seen as the core's `Facts`, with the component import's rules:
-/// at most one query and one batch per call; a source error fails the call.
-struct Asked<'a> {
-    source: &'a dyn FactSource,
-    lookups: u32,
-    batches: u32,
-    gathered: Gathered,
-    error: RefCell<Option<String>>,
-}
-
-impl<'a> Asked<'a> {
-    fn new(source: &'a dyn FactSource) -> Asked<'a> {
-        Asked {
-            source,
-            lookups: 0,
-            batches: 0,
-            gathered: Gathered::default(),
-            error: RefCell::new(None),
-        }
-    }
-
-    fn fail(&self, e: String) {
-        self.error.borrow_mut().get_or_insert(e);
-    }
-
-    /// The call's result: a source error or an extra query is a policy failure.
-    fn finish<T>(self, value: T) -> Result<(T, Gathered), PolicyFailure> {
-        match self.error.into_inner() {
-            Some(e) => Err(PolicyFailure(e)),
-            None => Ok((value, self.gathered)),
-        }
-    }
-}
-
-impl policy::Facts for Asked<'_> {
-    fn lookup(&mut self, query: &policy::FactQuery<'_>) -> policy::FactAnswer {
-        self.lookups += 1;
-        if self.lookups > 1 {
-            self.fail("the policy asked for facts more than once".into());
-            return policy::FactAnswer::default();
-        }
-        match self.source.lookup(query) {
-            Ok(answered) => {
-                self.gathered = answered.gathered;
-                answered.answer
-            }
-            Err(e) => {
-                self.fail(format!("fact lookup failed: {e:#}"));
-                policy::FactAnswer::default()
-            }
-        }
-    }
-
-    fn repositories(
-        &mut self,
-        paths: &[String],
-        viewer: Option<&str>,
-    ) -> Vec<Option<policy::RepositoryFacts>> {
-        self.batches += 1;
-        if self.batches > 1 {
-            self.fail("the policy asked for repositories more than once".into());
-            return Vec::new();
-        }
-        match self.source.repositories(paths, viewer) {
-            Ok(list) => list,
-            Err(e) => {
-                self.fail(format!("fact lookup failed: {e:#}"));
-                Vec::new()
-            }
-        }
     }
 }
 
@@ -130,7 +56,9 @@ impl Policy for NativePolicy {
         let d = self
             .0
             .authorize(&convert::authorize_in(request.clone()), &mut asked);
-        asked.finish(convert::decision_out(d))
+        asked
+            .finish(convert::decision_out(d))
+            .map_err(PolicyFailure)
     }
 
     fn authorize_batch(
@@ -142,7 +70,9 @@ impl Policy for NativePolicy {
         let list = self
             .0
             .authorize_batch(&convert::batch_request_in(request.clone()), &mut asked);
-        asked.finish(list.into_iter().map(convert::decision_out).collect())
+        asked
+            .finish(list.into_iter().map(convert::decision_out).collect())
+            .map_err(PolicyFailure)
     }
 
     fn ref_permissions(
@@ -155,7 +85,9 @@ impl Policy for NativePolicy {
             &convert::ref_permissions_request_in(request.clone()),
             &mut asked,
         );
-        asked.finish(convert::ref_grants_out(grants))
+        asked
+            .finish(convert::ref_grants_out(grants))
+            .map_err(PolicyFailure)
     }
 
     fn issue(

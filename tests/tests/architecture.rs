@@ -39,7 +39,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/model.rs", "", 1201),
     ("host-harness/src/store/mod.rs", "", 1014),
     ("hosts/python/src/lib.rs", "", 1130),
-    ("host-harness/src/request/mod.rs", "", 893),
     ("host-harness/src/policy/mod.rs", "", 794),
     ("host-harness/src/serve/http.rs", "", 721),
     ("guest/src/policy/mod.rs", "", 686),

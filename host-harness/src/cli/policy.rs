@@ -80,9 +80,7 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
             match open_policy(&policy_path, limits, &w) {
                 Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
                 // Fail closed: a policy that cannot load decides nothing.
-                Err(e) => {
-                    Outcome::Decision(Decided::failure(&crate::PolicyFailure(format!("{e:#}"))))
-                }
+                Err(e) => Outcome::Decision(Decided::failure(format!("{e:#}"))),
             }
         }
         (None, Some(db)) => {
@@ -106,9 +104,7 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
                     lifecycle::apply_effects(&mut policy, &mut store, effects, token, None, now)?;
                     outcome
                 }
-                Err(e) => {
-                    Outcome::Decision(Decided::failure(&crate::PolicyFailure(format!("{e:#}"))))
-                }
+                Err(e) => Outcome::Decision(Decided::failure(format!("{e:#}"))),
             }
         }
         (None, None) => bail!("pass --world or --db"),

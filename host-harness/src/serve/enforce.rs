@@ -17,7 +17,6 @@ use crate::request::{CredentialDef, Decided, RefUpdateDef, RequestDef, authorize
 use crate::store::facts::StoreFacts;
 use crate::store::modules::ModuleRef;
 use crate::store::{Location, Store};
-use crate::wit;
 
 /// What this host runs from the fleet, for `status`.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -142,10 +141,7 @@ impl Shared {
             let facts = StoreFacts::new(store);
             let (live, gathered) = match ctx.worker.policy() {
                 Some(policy) => authorize_gathered(policy, &facts, req, now)?,
-                None => (
-                    Decided::failure(&crate::PolicyFailure("no policy instance".into())),
-                    Gathered::default(),
-                ),
+                None => (Decided::failure("no policy instance"), Gathered::default()),
             };
             self.shadow(&mut ctx.worker, &facts, req, now, &live);
             // A fact the store could not read makes the decision a failure (a deny),
@@ -154,7 +150,7 @@ impl Shared {
                 return Err(e.context("reading facts"));
             }
             drop(facts);
-            if live.effects != wit::Effects::empty()
+            if crate::request::any_effect(live.effects)
                 && let Some(policy) = ctx.worker.policy()
             {
                 // Effects (last-used, family revocation) are rare writes (the policy stamps
@@ -185,7 +181,7 @@ impl Shared {
             ctx.store = None;
             ctx.writer = None;
             Answer {
-                decision: Decided::failure(&crate::PolicyFailure(format!("{e:#}"))),
+                decision: Decided::failure(format!("{e:#}")),
                 gathered: Gathered::default(),
             }
         })

@@ -31,6 +31,7 @@ use std::time::Duration;
 use crate::live::LivePolicy;
 use crate::request::Decided;
 use crate::wit;
+use forge_authz_fixture::decided::{POLICY_FAILURE_CODE, POLICY_FAILURE_HTTP};
 use forge_authz_guest::policy::Reason;
 
 /// The `Content-Type` of the text exposition format.
@@ -175,7 +176,7 @@ impl Decisions {
 
     /// Count one decision.
     pub fn record(&self, d: &Decided) {
-        let reason = d.verdict.map(wit::Verdict::reason);
+        let reason = d.verdict;
         if let Some(c) = Self::index(reason).and_then(|i| self.cells.get(i)) {
             c.fetch_add(1, Ordering::Relaxed);
         }
@@ -444,7 +445,7 @@ fn write_decisions(out: &mut String, c: &Counters) {
         }
         let (code, http, allow) = match reason {
             Some(r) => (r.code(), r.status().http(), r.allows()),
-            None => (wit::POLICY_FAILURE_CODE, wit::POLICY_FAILURE_HTTP, false),
+            None => (POLICY_FAILURE_CODE, POLICY_FAILURE_HTTP, false),
         };
         let _ = writeln!(
             out,
@@ -734,9 +735,7 @@ mod tests {
         shared
             .counters
             .decisions
-            .record(&crate::request::Decided::failure(&crate::PolicyFailure(
-                "x".into(),
-            )));
+            .record(&crate::request::Decided::failure("x"));
         shared
             .counters
             .request_seconds

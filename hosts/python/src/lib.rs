@@ -462,7 +462,12 @@ impl PyPolicy {
                 refs: p
                     .refs
                     .iter()
-                    .map(|(name, perms)| (name.clone(), permission_names(*perms)))
+                    .map(|(name, perms)| {
+                        (
+                            name.clone(),
+                            forge_authz_host::request::permission_names(*perms),
+                        )
+                    })
                     .collect(),
             }),
             _ => Err(another_kind()),
@@ -495,7 +500,7 @@ impl PyPolicy {
             .map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
         let def: CredentialDef =
             typed(v).map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
-        let credential = def.token_credential();
+        let credential = convert::credential_out(def.token_credential());
         let answer = py
             .detach(|| {
                 self.with_instance(|instance| {
@@ -931,18 +936,6 @@ impl PyBatchDecision {
     fn output_value(&self) -> Value {
         Value::Array(self.items.iter().map(|d| d.get().output_value()).collect())
     }
-}
-
-fn permission_names(p: wit::RefPermissions) -> Vec<&'static str> {
-    [
-        (wit::RefPermissions::CREATE, "create"),
-        (wit::RefPermissions::PUSH, "push"),
-        (wit::RefPermissions::FORCE_PUSH, "force-push"),
-    ]
-    .into_iter()
-    .filter(|(f, _)| p.contains(*f))
-    .map(|(_, n)| n)
-    .collect()
 }
 
 /// Permissions per ref: a subset of `create`, `push`, `force-push` each (none when the
