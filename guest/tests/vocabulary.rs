@@ -328,3 +328,66 @@ fn category_sets_are_sets() {
     let all = CATEGORIES.iter().fold(Categories::NONE, |s, c| s.with(*c));
     assert_eq!(all.iter().collect::<Vec<_>>(), CATEGORIES.to_vec());
 }
+
+#[test]
+fn every_vocabulary_list_holds_every_variant_once_in_order() {
+    // The lists the other languages' constants are generated from (issue 21): each entry's
+    // position is the one an exhaustive match gives it, so a new variant fails to compile
+    // here until it is placed in its list.
+    use forge_authz_guest::policy::scope::Category;
+    use forge_authz_guest::policy::vocabulary as v;
+    let role = |r: Role| match r {
+        Role::None => 0,
+        Role::Read => 1,
+        Role::Write => 2,
+        Role::Admin => 3,
+    };
+    let step = |s: CreationStep| match s {
+        CreationStep::PushToCreate => 0,
+        CreationStep::Confirm => 1,
+        CreationStep::Abort => 2,
+    };
+    let operation = |o: PrivilegedOperation| match o {
+        PrivilegedOperation::RepositorySettings => 0,
+        PrivilegedOperation::DeleteRepository => 1,
+        PrivilegedOperation::TransferRepository => 2,
+        PrivilegedOperation::ConvertMirror => 3,
+        PrivilegedOperation::GenerateFromTemplate => 4,
+        PrivilegedOperation::CreateForOtherOwner => 5,
+        PrivilegedOperation::ViewAdminDetails => 6,
+        PrivilegedOperation::Moderate => 7,
+    };
+    let action = |a: GitAction| match a {
+        GitAction::Pull => 0,
+        GitAction::Push => 1,
+    };
+    let category = |c: Category| match c {
+        Category::ActivityPub => 0,
+        Category::Admin => 1,
+        Category::Issue => 2,
+        Category::Misc => 3,
+        Category::Notification => 4,
+        Category::Organization => 5,
+        Category::Package => 6,
+        Category::Repository => 7,
+        Category::User => 8,
+    };
+    for (i, r) in v::ROLES.iter().enumerate() {
+        assert_eq!(role(*r), i, "{r:?}");
+    }
+    for (i, s) in v::CREATION_STEPS.iter().enumerate() {
+        assert_eq!(step(*s), i, "{s:?}");
+    }
+    for (i, o) in v::OPERATIONS.iter().enumerate() {
+        assert_eq!(operation(*o), i, "{o:?}");
+    }
+    for (i, a) in v::GIT_ACTIONS.iter().enumerate() {
+        assert_eq!(action(*a), i, "{a:?}");
+    }
+    for (i, c) in v::CATEGORIES.iter().enumerate() {
+        assert_eq!(category(*c), i, "{c:?}");
+        assert_eq!(Category::from_name(c.name()), Some(*c));
+    }
+    assert!(v::ROLES.windows(2).all(|w| w[0] < w[1]), "roles in order");
+    assert_eq!(v::REF_PERMISSIONS, ["create", "push", "force-push"]);
+}

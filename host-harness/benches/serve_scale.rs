@@ -12,7 +12,7 @@
 //! `serve` binary on loopback, driven by client threads over keep-alive connections for
 //! a fixed time per case. Prints median, p99 and requests per second per case, and a
 //! Markdown table (for BENCHMARKS.md). PostgreSQL is a private server started for the run
-//! (`tests/support/pg.rs`); without its binaries the PostgreSQL rows are reported as
+//! (`testkit/src/pg.rs`); without its binaries the PostgreSQL rows are reported as
 //! skipped, never as figures.
 #![allow(
     clippy::unwrap_used,
@@ -21,9 +21,6 @@
     clippy::panic,
     missing_docs
 )]
-
-#[path = "../tests/support/pg.rs"]
-mod pg;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -35,6 +32,7 @@ use forge_authz_host::cli::sample_world;
 use forge_authz_host::lifecycle::{self, Actor, CreateArgs};
 use forge_authz_host::policy::{Limits, PolicyModule, default_policy_path};
 use forge_authz_host::store::{Location, Store, bulk};
+use forge_authz_testkit::pg;
 
 struct Args {
     sizes: Vec<u64>,

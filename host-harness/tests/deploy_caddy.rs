@@ -17,8 +17,6 @@
     reason = "tests: a broken expectation is a panic that says what broke"
 )]
 
-#[path = "support/deploy.rs"]
-mod deploy;
 #[path = "support/forge.rs"]
 mod forge;
 #[path = "support/proxied.rs"]
@@ -27,6 +25,7 @@ mod proxied;
 use std::process::Command;
 
 use forge::*;
+use forge_authz_testkit::deploy;
 
 #[test]
 fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() {

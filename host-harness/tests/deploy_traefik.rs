@@ -18,8 +18,6 @@
     reason = "tests: a broken expectation is a panic that says what broke"
 )]
 
-#[path = "support/deploy.rs"]
-mod deploy;
 #[path = "support/forge.rs"]
 mod forge;
 #[path = "support/proxied.rs"]
@@ -28,6 +26,7 @@ mod proxied;
 use std::process::Command;
 
 use forge::*;
+use forge_authz_testkit::deploy;
 
 #[test]
 fn issue20_item2_traefik_in_front_of_serve_as_the_readme_configures_it() {

@@ -10,9 +10,6 @@
     clippy::panic
 )]
 
-#[path = "support/pg.rs"]
-mod pg;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -20,6 +17,7 @@ use forge_authz_host::facts::FactSource;
 use forge_authz_host::store::Store;
 use forge_authz_host::store::facts::StoreFacts;
 use forge_authz_host::world::World;
+use forge_authz_testkit::pg;
 
 fn scenario_worlds() -> Vec<(String, World)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");

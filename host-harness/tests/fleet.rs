@@ -14,9 +14,6 @@
 
 use sha2::Digest as _;
 
-#[path = "support/pg.rs"]
-mod pg;
-
 #[path = "support/fleet.rs"]
 mod harness;
 

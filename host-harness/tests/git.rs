@@ -14,31 +14,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use forge_authz_host::serve::admin::AdminRequest;
-
-#[path = "support/pg.rs"]
-mod pg;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Each test body runs once per backend.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres)
-            }
-        }
-    };
-}
+use forge_authz_testkit::git::git;
+use forge_authz_testkit::pg;
+use forge_authz_testkit::{Backend, both};
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
@@ -85,27 +63,6 @@ const WORLD: &str = r#"{
     {"owner": "bob", "name": "pub"}
   ]
 }"#;
-
-fn git(dir: &Path, home: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.test",
-            "-c",
-            "credential.helper=",
-            "-c",
-            "init.defaultBranch=main",
-        ]);
-    c
-}
 
 fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
     let bare = repos.join(owner).join(format!("{name}.git"));

@@ -14,39 +14,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[path = "support/pg.rs"]
-mod pg;
-
 #[path = "support/fleet.rs"]
 mod harness;
 
+use forge_authz_testkit::{Backend, both};
 use harness::{APP, Fleet, SECRET, cli, describe, pg_fleet, scratch};
 
 /// How long every running host may take to apply a configuration change (they poll
 /// every second).
 const KEY_WAIT: Duration = Duration::from_secs(10);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Each test body runs once per backend.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres)
-            }
-        }
-    };
-}
 
 /// A store with the test world (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
 fn fleet(b: Backend, name: &str) -> Option<Fleet> {

@@ -1,4 +1,4 @@
-//! The PostgreSQL test harness itself (`tests/support/pg.rs`): a real server started by the
+//! The PostgreSQL test harness itself (`testkit/src/pg.rs`): a real server started by the
 //! tests, running as an unprivileged user, fresh databases, and no server left behind.
 #![allow(
     clippy::unwrap_used,
@@ -7,14 +7,12 @@
     clippy::panic
 )]
 
-#[path = "support/pg.rs"]
-mod pg;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use forge_authz_testkit::pg;
 use postgres::{Client, NoTls};
 
 /// Real and effective uid of a process, from `/proc/<pid>/status`.

@@ -14,9 +14,7 @@
     clippy::panic
 )]
 
-#[path = "support/deploy.rs"]
-mod deploy;
-
+use forge_authz_testkit::deploy;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};

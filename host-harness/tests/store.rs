@@ -16,31 +16,8 @@ use forge_authz_host::lifecycle::{self, Actor, CreateArgs, Who};
 use forge_authz_host::policy::{Limits, PolicyModule, WasmPolicy, default_policy_path};
 use forge_authz_host::store::{HistoryFilter, Store};
 use forge_authz_host::wit;
-
-#[path = "support/pg.rs"]
-mod pg;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Each test body runs once per backend.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres)
-            }
-        }
-    };
-}
+use forge_authz_testkit::pg;
+use forge_authz_testkit::{Backend, both};
 
 /// An empty store location for a test (`None`: PostgreSQL skipped by
 /// `FORGE_AUTHZ_SKIP_PG=1`; without it a missing server fails the test).

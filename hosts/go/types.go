@@ -187,63 +187,20 @@ const (
 // Action is a git action.
 type Action string
 
-// Git actions.
-const (
-	Pull Action = "pull"
-	Push Action = "push"
-)
-
 // Step is a repository creation step.
 type Step string
-
-// Creation steps.
-const (
-	PushToCreate Step = "push-to-create"
-	Confirm      Step = "confirm"
-	Abort        Step = "abort"
-)
 
 // Category is a scope category an API route declares.
 type Category string
 
-// Scope categories.
-const (
-	CategoryActivityPub  Category = "activitypub"
-	CategoryAdmin        Category = "admin"
-	CategoryMisc         Category = "misc"
-	CategoryNotification Category = "notification"
-	CategoryOrganization Category = "organization"
-	CategoryPackage      Category = "package"
-	CategoryIssue        Category = "issue"
-	CategoryRepository   Category = "repository"
-	CategoryUser         Category = "user"
-)
-
 // Operation is a privileged API operation.
 type Operation string
-
-// Privileged operations.
-const (
-	RepositorySettings   Operation = "repository-settings"
-	DeleteRepository     Operation = "delete-repository"
-	TransferRepository   Operation = "transfer-repository"
-	ConvertMirror        Operation = "convert-mirror"
-	GenerateFromTemplate Operation = "generate-from-template"
-	CreateForOtherOwner  Operation = "create-for-other-owner"
-	ViewAdminDetails     Operation = "view-admin-details"
-	Moderate             Operation = "moderate"
-)
 
 // Role is a role on a repository or in an organisation.
 type Role string
 
-// Roles, in order.
-const (
-	RoleNone  Role = "none"
-	RoleRead  Role = "read"
-	RoleWrite Role = "write"
-	RoleAdmin Role = "admin"
-)
+// The constants of these types, every reason code and the policy-failure answer are
+// generated from the policy core's tables: vocabulary_gen.go.
 
 // ZeroID is the object id of a ref that does not exist (Old of a creation, New of a
 // deletion).
@@ -334,7 +291,7 @@ type Decision struct {
 func (d Decision) Allowed() bool { return d.allowed && d.Decision == "allow" }
 
 // PolicyFailure reports whether the policy could not decide (503 policy-failure).
-func (d Decision) PolicyFailure() bool { return d.Reason == "policy-failure" }
+func (d Decision) PolicyFailure() bool { return d.Reason == PolicyFailureCode }
 
 // seal records the library's return code; a decision that disagrees with it is an error.
 func (d *Decision) seal(code int) error {

@@ -3,10 +3,10 @@
 //! (`crate::component`) and the native tests both drive this module, so the same
 //! scenarios run natively and through wasm and must agree.
 //!
-//! One module per concern: [`token`] (format), [`scope`] (vocabulary), [`principal`]
+//! One module per concern: [`token`] (format), [`scope`] (scopes), [`principal`]
 //! (credentials), [`git`], [`refs`], [`create`], [`api`] (requests), [`decision`]
 //! (reasons, traces), [`authority`] (who may act on a token, which records may exist),
-//! [`lifecycle`] (minting, children, rotation, revocation, edits), [`audit`].
+//! [`lifecycle`] (minting, children, rotation, revocation, edits), [`audit`], [`vocabulary`].
 #![forbid(unsafe_code)]
 // A refusal is a `Decision` returned by value: boxing it would allocate on every deny, and
 // records in enums are moved, not copied, across the WIT boundary.
@@ -28,12 +28,12 @@ pub mod refs;
 pub mod scope;
 pub mod text;
 pub mod token;
+pub mod vocabulary;
 
 pub use decision::{
     Decision, Effects, Reason, RefVerdict, Rule, Status, Trace, TraceOutcome, TraceStep,
 };
 pub use model::*;
-pub use scope::ScopeSet;
 pub use token::{TokenCache, TokenError, VerifiedToken};
 
 use principal::{Presented, picked, valid_name, valid_repository_path};

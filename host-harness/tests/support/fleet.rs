@@ -1,7 +1,7 @@
 //! The fleet harness shared by `fleet.rs` and `keys.rs`: a store, a scratch directory and
 //! real `forge-authz serve` processes over that store, asked through forward auth, their
 //! admin `status` and `forge-authz fleet --json`. Use it from a test file with
-//! `#[path = "support/pg.rs"] mod pg;` and `#[path = "support/fleet.rs"] mod harness;`.
+//! `#[path = "support/fleet.rs"] mod harness;`.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::Digest as _;
 
-use super::pg;
+use forge_authz_testkit::pg;
 
 /// How long a host may take to pick up a publication (it polls every second).
 pub const FLEET_WAIT: Duration = Duration::from_secs(15);

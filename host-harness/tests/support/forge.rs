@@ -291,27 +291,14 @@ pub fn default_world() -> serde_json::Value {
 }
 
 pub fn git(dir: &Path, home: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.test",
-            "-c",
-            "credential.helper=",
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "http.lowSpeedLimit=1000",
-            "-c",
-            "http.lowSpeedTime=30",
-        ]);
+    let mut c = forge_authz_testkit::git::git(dir, home);
+    // A stalled transfer fails the client within 30 s instead of hanging the test.
+    c.args([
+        "-c",
+        "http.lowSpeedLimit=1000",
+        "-c",
+        "http.lowSpeedTime=30",
+    ]);
     c
 }
 

@@ -3,7 +3,7 @@
 //! and raw requests through the proxy, checked for 200, 401 with a Basic challenge, 403,
 //! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
 //! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge` and
-//! `support/deploy.rs` as `mod deploy`.
+//! `forge_authz_testkit::deploy` as `deploy`.
 #![allow(
     dead_code,
     clippy::unwrap_used,

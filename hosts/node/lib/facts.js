@@ -31,8 +31,9 @@ import {
   secretDigest,
   str,
 } from './util.js';
+import { ROLES } from './vocabulary.js';
 
-export const ROLES = ['none', 'read', 'write', 'admin'];
+export { ROLES };
 const rank = (r) => ROLES.indexOf(r);
 /** The higher of two roles (`self` on a tie, as Rust's `max_with`). */
 export const maxRole = (a, b) => (rank(b) > rank(a) ? b : a);

@@ -14,20 +14,9 @@ import {
   parsed,
   str,
 } from './util.js';
-import { ROLES } from './facts.js';
+import { ACTIONS, CATEGORIES, OPERATIONS, POLICY_FAILURE_CODE, POLICY_FAILURE_MESSAGE, POLICY_FAILURE_STATUS, ROLES, STEPS } from './vocabulary.js';
 
 const KINDS = ['git', 'create', 'api', 'ref-permissions', 'batch'];
-const CATEGORIES = ['activitypub', 'admin', 'misc', 'notification', 'organization', 'package', 'issue', 'repository', 'user'];
-const OPERATIONS = [
-  'repository-settings',
-  'delete-repository',
-  'transfer-repository',
-  'convert-mirror',
-  'generate-from-template',
-  'create-for-other-owner',
-  'view-admin-details',
-  'moderate',
-];
 const REQUEST_FIELDS = [
   'credential',
   'also_presented',
@@ -118,11 +107,11 @@ export function readRequest(input) {
     kind: field(v, 'kind', '', oneOf(KINDS, 'kind'), 'git'),
     transport: field(v, 'transport', '', oneOf(['http', 'ssh'], 'transport'), 'http'),
     repository: opt('repository', str),
-    action: opt('action', oneOf(['pull', 'push'], 'action')),
+    action: opt('action', oneOf(ACTIONS, 'action')),
     refs: field(v, 'refs', '', list(readRefUpdate), () => []),
     refNames: field(v, 'ref_names', '', list(str), () => []),
     repositories: field(v, 'repositories', '', list(str), () => []),
-    step: opt('step', oneOf(['push-to-create', 'confirm', 'abort'], 'step')),
+    step: opt('step', oneOf(STEPS, 'step')),
     method: opt('method', str),
     categories: field(v, 'categories', '', list(oneOf(CATEGORIES, 'category')), () => []),
     namespace: opt('namespace', str),
@@ -263,11 +252,11 @@ const STATUS = { allow: 200, 'bad-request': 400, unauthorized: 401, forbidden: 4
 /** The HTTP status of a verdict. */
 export const verdictStatus = (v) => STATUS[v.tag];
 
-export const POLICY_FAILURE_MESSAGE = 'the authorization policy could not decide; access denied';
+export { POLICY_FAILURE_MESSAGE };
 
 /** The host's own deny when the policy could not decide. */
 export function failureOutput(detail) {
-  return { decision: 'deny', status: 503, reason: 'policy-failure', message: POLICY_FAILURE_MESSAGE, detail };
+  return { decision: 'deny', status: POLICY_FAILURE_STATUS, reason: POLICY_FAILURE_CODE, message: POLICY_FAILURE_MESSAGE, detail };
 }
 
 /** One decision as `forge-authz decide` prints it; `refNames` name its ref verdicts. */

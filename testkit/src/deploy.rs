@@ -2,16 +2,7 @@
 //! file must appear in README.md verbatim, inside a fenced block, and a test replaces only
 //! the site-specific values the file's own header names (ports and paths). Also the real
 //! daemons those configurations run with (nginx, Caddy, fcgiwrap), each started in a
-//! process group of its own and killed with it. Use it with
-//! `#[path = "support/deploy.rs"] mod deploy;`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+//! process group of its own and killed with it.
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -80,18 +71,26 @@ pub fn tool(test: &str, path: &str, package: &str) -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
+    missing(
+        test,
+        path,
+        &format!("{path} is not installed: apt-get install {package} (or run `bash .ci/run`)"),
+    )
+}
+
+/// A program a test needs is missing: `None` (the test skips, saying so on stderr) when
+/// `FORGE_AUTHZ_SKIP_DEPLOY=1`, else the test fails with `how` to install it.
+fn missing(test: &str, what: &str, how: &str) -> Option<PathBuf> {
     if std::env::var_os("FORGE_AUTHZ_SKIP_DEPLOY").is_some_and(|v| v == "1") {
         // Straight to the process's stderr: libtest captures only print!/eprint!.
         use std::io::Write as _;
         let _ = writeln!(
             std::io::stderr().lock(),
-            "SKIPPED: {test}: {path} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)"
+            "SKIPPED: {test}: {what} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)"
         );
         return None;
     }
-    panic!(
-        "{path} is not installed: apt-get install {package} (or run `bash .ci/run`); set FORGE_AUTHZ_SKIP_DEPLOY=1 to skip the deployment tests knowingly"
-    );
+    panic!("{how}; set FORGE_AUTHZ_SKIP_DEPLOY=1 to skip the deployment tests knowingly");
 }
 
 /// A free loopback port (bound and released: the daemon binds it right after).
@@ -225,15 +224,9 @@ pub fn tool_on_path(test: &str, var: &str, name: &str, install: &str) -> Option<
     if found.is_some() {
         return found;
     }
-    if std::env::var_os("FORGE_AUTHZ_SKIP_DEPLOY").is_some_and(|v| v == "1") {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED: {test}: {name} is not installed (FORGE_AUTHZ_SKIP_DEPLOY=1)"
-        );
-        return None;
-    }
-    panic!(
-        "{name} is not installed: {install}, or set {var} (or run `bash .ci/run`); set FORGE_AUTHZ_SKIP_DEPLOY=1 to skip the deployment tests knowingly"
-    );
+    missing(
+        test,
+        name,
+        &format!("{name} is not installed: {install}, or set {var} (or run `bash .ci/run`)"),
+    )
 }

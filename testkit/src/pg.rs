@@ -1,6 +1,6 @@
 //! A real PostgreSQL server for integration tests, started (and stopped) by the tests.
 //!
-//! Use it from a test file with `#[path = "support/pg.rs"] mod pg;`, then per test:
+//! Use it from a test (`use forge_authz_testkit::pg;`), then per test:
 //!
 //! ```ignore
 //! let Some(server) = pg::shared_or_skip("my_test") else { return };
@@ -31,13 +31,6 @@
 //! `start_or_skip` panic (the test fails) unless `FORGE_AUTHZ_SKIP_PG=1`, in which case
 //! they write `SKIPPED: ...` to the real stderr (not captured by the test harness) and
 //! return `None`. Any other failure to start always fails the test.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::fs;
 use std::io::Write;

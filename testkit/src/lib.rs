@@ -1,0 +1,44 @@
+//! The test kit every integration test shares (dev-only): real programs started by the
+//! tests on loopback — a private PostgreSQL server (`pg`), git clients (`git`), the
+//! deployment daemons and the README's configurations (`deploy`) — and the store backends
+//! every store test runs on (`Backend`, `both!`). Nothing here knows forge-authz's types:
+//! the tests that start `forge-authz` itself keep their harness beside them
+//! (`host-harness/tests/support/`), since only they know where cargo built the binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test kit: a broken expectation or a program that cannot start is a panic that says what broke"
+)]
+
+pub mod deploy;
+pub mod git;
+pub mod pg;
+
+/// The store backends every store test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's directory.
+    Sqlite,
+    /// A database on the shared private PostgreSQL server ([`pg`]).
+    Postgres,
+}
+
+/// Runs the test body `$name(backend)` once per backend: `$name::sqlite` and
+/// `$name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::Backend::Postgres)
+            }
+        }
+    };
+}
