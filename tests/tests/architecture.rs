@@ -36,20 +36,20 @@ const MAX_FN_LINES: usize = 80;
 /// Known debt, each at its size when the check was written (issue 21): (path, function or
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
-    ("guest/src/policy/model.rs", "", 1201),
-    ("host-harness/src/store/mod.rs", "", 1014),
-    ("hosts/python/src/lib.rs", "", 1130),
-    ("host-harness/src/policy/mod.rs", "", 794),
-    ("host-harness/src/serve/http.rs", "", 721),
+    ("hosts/python/src/lib.rs", "", 1121),
     ("guest/src/policy/mod.rs", "", 686),
     ("guest/src/policy/token.rs", "", 649),
     ("guest/src/policy/lifecycle.rs", "", 621),
     ("guest/src/policy/git.rs", "decide", 166),
-    ("host-harness/src/serve/http.rs", "handle", 131),
+    ("host-harness/src/serve/http/mod.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),
-    ("host-harness/src/serve/http.rs", "serve_connections", 99),
+    (
+        "host-harness/src/serve/http/mod.rs",
+        "serve_connections",
+        99,
+    ),
 ];
 
 fn workspace() -> PathBuf {

@@ -5,6 +5,7 @@
 use wasmtime::StoreLimits;
 use wasmtime::format_err;
 
+use super::PolicyFailure;
 use crate::facts::{FactSource, Gathered};
 use crate::wit::core as convert;
 use crate::wit::{FactAnswer, FactQuery, RepositoryFacts};
@@ -78,5 +79,44 @@ impl crate::wit::FactsHost for HostState {
             .into_iter()
             .map(|r| r.map(convert::repository_out))
             .collect())
+    }
+}
+
+impl super::WasmPolicy {
+    /// [`WasmPolicy::call`] with `facts` lent to the store for the call (see [`Lent`]);
+    /// returns what the policy's fact query taught the host.
+    pub(super) fn lend<R>(
+        &mut self,
+        facts: &dyn FactSource,
+        f: impl FnOnce(&mut super::Live) -> wasmtime::Result<R>,
+    ) -> Result<(R, Gathered), PolicyFailure> {
+        let ptr = std::ptr::NonNull::from(facts);
+        // SAFETY: only the lifetime is erased; the slot is emptied below, before `facts`
+        // can go away, whether the call returns or unwinds (see `Lent`).
+        #[allow(unsafe_code)]
+        let ptr: std::ptr::NonNull<dyn FactSource + 'static> = unsafe { std::mem::transmute(ptr) };
+        let slot = Some(ptr);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.call(|l| {
+                let state = l.store.data_mut();
+                state.facts = Lent(slot);
+                state.lookups = 0;
+                state.batch_lookups = 0;
+                state.gathered = Gathered::default();
+                let r = f(l);
+                let state = l.store.data_mut();
+                state.facts = Lent(None);
+                r.map(|r| (r, std::mem::take(&mut state.gathered)))
+            })
+        }));
+        // The call may have failed or unwound with the slot set: empty it (a failed
+        // instance is discarded anyway, so this matters only for a surviving one).
+        if let Some(l) = self.live.as_mut() {
+            l.store.data_mut().facts = Lent(None);
+        }
+        match result {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 }

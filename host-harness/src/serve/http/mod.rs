@@ -31,6 +31,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::watch;
 
+mod body;
+mod forward;
+
+use self::body::{ConnEvents, RequestOver, Timing, guarded};
+pub use self::forward::STATUS_HEADER;
+use self::forward::forward_auth;
 use super::conns::{ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
@@ -307,112 +313,6 @@ impl Drop for PushGuard {
     }
 }
 
-/// The status header every forward-auth answer carries: the decision's own status, even
-/// when the HTTP status is the one nginx can read (see [`for_proxy`]).
-pub const STATUS_HEADER: &str = "X-Forge-Authz-Status";
-
-/// A forward-auth answer as `family`'s proxy must receive it. Every answer carries its
-/// status in [`STATUS_HEADER`]. nginx's `auth_request` understands only `2xx`, `401` and
-/// `403` (any other status is its own `500`, and "auth request unexpected status" in its
-/// error log), so for nginx every other refusal — a concealed repository's `404`, a `400`,
-/// a `503` — is sent as `403`; the README's nginx configuration reads the header and
-/// answers the client with the real status, so hidden and missing repositories still
-/// answer alike. `401` keeps its `WWW-Authenticate` challenge (nginx passes it on).
-/// Traefik and Caddy pass answers through as they are.
-fn for_proxy(family: ForwardAuth, mut r: Response<Body>) -> Response<Body> {
-    let status = r.status().as_u16();
-    set(&mut r, STATUS_HEADER, &status.to_string());
-    if family == ForwardAuth::Nginx && !r.status().is_success() && !matches!(status, 401 | 403) {
-        *r.status_mut() = StatusCode::FORBIDDEN;
-    }
-    r
-}
-
-/// `GET /-/auth`: the decision for the request a reverse proxy describes. The header
-/// family is configuration: a request carrying the other family, or two of one header,
-/// is refused (a client behind `auth_request` can add `X-Forwarded-*` itself).
-async fn forward_auth(
-    state: &Arc<HttpState>,
-    req: &Request<Incoming>,
-    peer: &SocketAddr,
-) -> Response<Body> {
-    let Some(family) = state.forward_auth else {
-        return text(404, "not found\n".into());
-    };
-    for_proxy(family, forward_auth_answer(state, family, req, peer).await)
-}
-
-async fn forward_auth_answer(
-    state: &Arc<HttpState>,
-    family: ForwardAuth,
-    req: &Request<Incoming>,
-    peer: &SocketAddr,
-) -> Response<Body> {
-    let (method_h, uri_h, other) = family.headers();
-    let spoofed = other.iter().any(|h| req.headers().contains_key(*h));
-    let (Ok(method), Ok(uri), Ok(authorization)) = (
-        header(req, method_h),
-        header(req, uri_h),
-        header(req, "authorization"),
-    ) else {
-        request_log("AUTH", "-", 400, "request-invalid", "-", peer);
-        return invalid("conflicting forward-auth headers");
-    };
-    if spoofed {
-        request_log("AUTH", "-", 400, "request-invalid", "-", peer);
-        return invalid("forward-auth headers of another proxy family");
-    }
-    let (method, uri) = (method.unwrap_or("GET"), uri.unwrap_or(""));
-    let Some((repo, action, _)) = parse_git_url(method, uri) else {
-        request_log("AUTH", uri, 400, "request-invalid", "-", peer);
-        return invalid("not a git smart-HTTP request");
-    };
-    let request = RequestDef {
-        credential: credential_from_header(authorization),
-        kind: KindDef::Git,
-        repository: Some(repo),
-        action: Some(action),
-        ..RequestDef::default()
-    };
-    let answer = decide(&state.shared, request.clone()).await;
-    let d = &answer.decision;
-    request_log(
-        "AUTH",
-        uri,
-        d.http(),
-        d.code(),
-        &principal_of(&request.credential, d),
-        peer,
-    );
-    let decided = answer.gathered.repository.as_deref().filter(|_| d.allow());
-    let Some(repository) = decided else {
-        // An allow without facts names nothing on disk: refuse it like a missing one.
-        return if d.allow() {
-            text(404, "not found\n".into())
-        } else {
-            refusal(d)
-        };
-    };
-    let mut r = text(200, String::new());
-    set(&mut r, "X-Forge-Authz-Reason", d.code());
-    // The verified owner of the credential (empty for anonymous), never the username the
-    // client typed.
-    set(
-        &mut r,
-        "X-Forge-Authz-User",
-        answer.gathered.user.as_deref().unwrap_or(""),
-    );
-    // The repository decided on (`owner/name` from its facts): the proxy serves this one,
-    // never the URL's spelling.
-    set(&mut r, "X-Forge-Authz-Repository", repository);
-    if action == ActionDef::Push {
-        // Forward auth sees no ref updates: protected refs are enforced only by the git
-        // endpoint's hook (or the forge's own). Say so to the proxy.
-        set(&mut r, "X-Forge-Authz-Refs", "unchecked");
-    }
-    r
-}
-
 /// Serve the git listener until `shutdown` turns true; then stop accepting and let the
 /// connections in flight finish for at most `grace`. Each request's whole duration (to the
 /// end of its response body) goes to the request latency histogram.
@@ -457,15 +357,12 @@ pub async fn run(
             };
             let shared = state.shared.clone();
             let Ok(response) = handle(state, req, peer).await;
-            Ok::<_, Infallible>(response.map(|inner| {
-                Timed {
-                    inner,
-                    started,
-                    route,
-                    shared,
-                }
-                .boxed_unsync()
-            }))
+            let timing = Timing {
+                started,
+                route,
+                shared,
+            };
+            Ok::<_, Infallible>(response.map(|inner| guarded(inner, timing)))
         }
     };
     let events = ConnEvents { refused, evicted };
@@ -499,91 +396,6 @@ pub async fn run_metrics(
         evicted: || {},
     };
     serve_connections(listener, limits, conns, events, shutdown, grace, handler).await
-}
-
-/// A response body that records the request's whole duration when it is dropped (sent
-/// to the end, or abandoned with its connection).
-struct Timed {
-    inner: Body,
-    started: std::time::Instant,
-    route: Route,
-    shared: Arc<Shared>,
-}
-
-impl hyper::body::Body for Timed {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Timed {
-    fn drop(&mut self) {
-        self.shared
-            .counters
-            .request_seconds
-            .observe(self.route, self.started.elapsed());
-    }
-}
-
-/// What a listener reports about its connections (counters).
-struct ConnEvents<R, E> {
-    /// A connection was turned away with `503`.
-    refused: R,
-    /// A connection was closed to make room for a new one.
-    evicted: E,
-}
-
-/// Marks a connection's request over (evictable again) when the response body is
-/// dropped: sent to the end, or abandoned with its connection.
-struct RequestOver {
-    conns: Arc<Conns>,
-    id: u64,
-}
-
-impl Drop for RequestOver {
-    fn drop(&mut self) {
-        self.conns.done(self.id);
-    }
-}
-
-/// A response body that keeps a guard until it is dropped.
-struct WithGuard {
-    inner: Body,
-    _over: RequestOver,
-}
-
-impl hyper::body::Body for WithGuard {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// Accept connections until `shutdown` turns true, each served by `handler` within
@@ -661,7 +473,7 @@ where
             let response = handler(req, peer);
             async move {
                 let Ok(r) = response.await;
-                Ok::<_, Infallible>(r.map(|inner| WithGuard { inner, _over: over }.boxed_unsync()))
+                Ok::<_, Infallible>(r.map(|inner| guarded(inner, over)))
             }
         });
         let conn = hyper::server::conn::http1::Builder::new()
