@@ -1,13 +1,8 @@
 //! The C ABI as a C caller uses it: return codes that can never be mistaken for an allow,
 //! NULL and garbage refused with an error, hot swap, minting, and the whole scenario corpus
 //! (expanded by the Rust harness) replayed through `fa_decide` with identical outputs.
-#![allow(
-    unsafe_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::panic, clippy::indexing_slicing)]
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr::{null, null_mut};

@@ -18,6 +18,7 @@
 use arbitrary::Arbitrary;
 use forge_authz_guest::policy::scope::{Categories, Category};
 use forge_authz_guest::policy::token::{self, secret_hash};
+use forge_authz_guest::policy::vocabulary;
 use forge_authz_guest::policy::{
     AccountStatus, ApiRequest, AuthorizeRequest, BatchRequest, CreationRequest, CreationStep,
     Credential, GitAction, GitRequest, KeyKind, Method, NamespaceFacts, PrivilegedOperation,
@@ -69,40 +70,19 @@ pub const NAMES: &[&str] = &[
     "al ice",
 ];
 
-/// Known scopes, GitLab aliases, and a few unknown or legacy ones.
-pub const SCOPES: &[&str] = &[
-    "read:activitypub",
-    "write:activitypub",
-    "read:admin",
-    "write:admin",
-    "read:issue",
-    "write:issue",
-    "read:misc",
-    "write:misc",
-    "read:notification",
-    "write:notification",
-    "read:organization",
-    "write:organization",
-    "read:package",
-    "write:package",
-    "read:repository",
-    "write:repository",
-    "read:user",
-    "write:user",
-    "all",
-    "public-only",
-    "repository:pull",
-    "repository:push",
-    "repository:build_status",
-    "user:token",
-    "read_repository",
-    "write_repository",
-    "api",
-    "read_api",
-    "repo",
-    "write:everything",
-    "",
-];
+/// A few unknown or legacy scopes, drawn beside the policy's own list
+/// ([`vocabulary::SCOPES`]).
+pub const UNKNOWN_SCOPES: &[&str] = &["repo", "write:everything", ""];
+
+/// The scope at pool index `i`: the known ones, then [`UNKNOWN_SCOPES`].
+fn scope(i: u8) -> &'static str {
+    let i = usize::from(i) % (vocabulary::SCOPES.len() + UNKNOWN_SCOPES.len());
+    vocabulary::SCOPES
+        .get(i)
+        .or_else(|| UNKNOWN_SCOPES.get(i - vocabulary::SCOPES.len()))
+        .copied()
+        .unwrap_or("")
+}
 
 /// Full ref names, valid and not.
 pub const REF_NAMES: &[&str] = &[
@@ -245,7 +225,7 @@ pub enum FScope {
 impl FScope {
     pub fn convert(&self) -> String {
         match self {
-            FScope::Pool(i) => pick(SCOPES, *i).to_string(),
+            FScope::Pool(i) => scope(*i).to_string(),
             FScope::Raw(s) => s.clone(),
         }
     }

@@ -10,13 +10,9 @@
 //! The oracles are written from the rules as the README and the WIT state them
 //! (`wit/lifecycle.wit`, `actor`), independently of `policy::authority`. `PROPTEST_CASES`
 //! cases per property (default 10,000), each a sequence of up to 12 operations.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "property tests: a broken generator or a failed property stops the test loudly"
-)]
+// Property tests: a broken generator or a failed property stops the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 mod support;
 

@@ -8,13 +8,9 @@
 //! expectations: the invariants (`invariants.rs`) are safety properties that a "deny
 //! everything" mutant satisfies; the corpus's expected allows and reasons are not. It
 //! must stay fast (well under a second in the dev profile).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "corpus test: a broken fixture or a failed expectation stops the test loudly"
-)]
+// Corpus test: a broken fixture or a failed expectation stops the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use forge_authz_fixture::native::Native;
 use forge_authz_fixture::scenario::{

@@ -9,13 +9,9 @@
 //! asked for (answers carry no names: the policy asks by name and knows what it asked,
 //! so `facts-inconsistent` is gone), and ref updates without an old or new object id (a
 //! ref update carries its change, `create`, `update` or `delete`, not ids).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests: a broken fixture should stop the test loudly"
-)]
+// Tests: a broken fixture should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use forge_authz_guest::policy::{
     self, AccountStatus, ApiRequest, AuthorizeRequest, Authorizer, Config, Credential, Decision,

@@ -12,13 +12,9 @@
 //! recorded answer and replays it (`support::Replay`).
 //!
 //! This file is also what `cargo mutants` runs against the policy core: it must stay fast.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "property tests: a broken generator or a failed property stops the test loudly"
-)]
+// Property tests: a broken generator or a failed property stops the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 mod support;
 

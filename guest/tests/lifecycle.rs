@@ -7,13 +7,9 @@
 //! boundaries (last-used interval, expiry, lifetime window, name length, reuse), ordering
 //! of cascades, rotation families, audit findings with their repairs, and termination on
 //! cyclic bad data. Each test names its source. Fixed entropy, no clock.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests: a failed expectation stops the test loudly"
-)]
+// Tests: a failed expectation stops the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use std::sync::LazyLock;
 

@@ -3,13 +3,9 @@
 //! part of the contract (the WIT's kebab-case names, the README's tables, the messages users
 //! act on), so a change to one must be deliberate: it fails here first. Each table lists
 //! every variant, so a new one without a name fails to compile or to match.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "table tests"
-)]
+// Table tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use forge_authz_guest::policy::{
     Account, AccountStatus, Actor, AuditKind, ConfigError, CreationStep, GitAction, HistoryAction,
@@ -390,4 +386,41 @@ fn every_vocabulary_list_holds_every_variant_once_in_order() {
     }
     assert!(v::ROLES.windows(2).all(|w| w[0] < w[1]), "roles in order");
     assert_eq!(v::REF_PERMISSIONS, ["create", "push", "force-push"]);
+}
+
+#[test]
+fn the_scope_list_is_the_grammar_every_scope_and_nothing_else() {
+    // Reference §1.1-4, §2.1, §5.2: the list hosts and generators draw from is exactly what
+    // `ScopeSet::parse` accepts — each entry parses alone, each category's read and write
+    // is listed, and near misses of every entry are `scope-unknown`.
+    use forge_authz_guest::policy::scope::ScopeSet;
+    use forge_authz_guest::policy::vocabulary as v;
+    let mut seen = std::collections::BTreeSet::new();
+    for s in v::SCOPES {
+        assert!(
+            ScopeSet::parse(&[s]).is_ok(),
+            "{s} is in the list but refused"
+        );
+        assert!(seen.insert(s), "{s} listed twice");
+        for near in [
+            format!("{s}x"),
+            format!(" {s}"),
+            s.to_uppercase(),
+            s.replace(':', "_"),
+        ] {
+            if !v::SCOPES.contains(&near.as_str()) {
+                assert!(ScopeSet::parse(&[&near]).is_err(), "{near} accepted");
+            }
+        }
+    }
+    for c in v::CATEGORIES {
+        for level in ["read", "write"] {
+            let s = format!("{level}:{}", c.name());
+            assert!(v::SCOPES.contains(&s.as_str()), "{s} missing from the list");
+        }
+    }
+    for level in ["read", "write", "delete", "admin"] {
+        let s = format!("{level}:everything");
+        assert!(ScopeSet::parse(&[&s]).is_err(), "{s} accepted");
+    }
 }

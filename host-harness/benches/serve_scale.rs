@@ -14,13 +14,8 @@
 //! Markdown table (for BENCHMARKS.md). PostgreSQL is a private server started for the run
 //! (`testkit/src/pg.rs`); without its binaries the PostgreSQL rows are reported as
 //! skipped, never as figures.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    missing_docs
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic, missing_docs)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;

@@ -5,13 +5,9 @@
 //!
 //! The test process raises its own open-file limit (it holds over a thousand sockets) and
 //! fails, naming the limit, if the hard limit does not allow it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 #[path = "support/forge.rs"]
 mod forge;

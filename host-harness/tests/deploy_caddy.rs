@@ -9,13 +9,9 @@
 //! `FORGE_AUTHZ_SKIP_DEPLOY=1` (then `SKIPPED:` on stderr). Caddy runs with its admin API
 //! off and its state in the test's directory; Caddy, fcgiwrap and serve each run in a
 //! process group the test kills when it ends.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 #[path = "support/forge.rs"]
 mod forge;

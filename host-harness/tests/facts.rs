@@ -3,12 +3,8 @@
 //! names in any case and names that do not exist — on SQLite and on a real PostgreSQL
 //! server. The corpus decides on the world's facts; this is what makes its verdicts hold
 //! for a server reading the store (issue 10: indexed lookups must not change an answer).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -5,12 +5,8 @@
 //! other, and a module published in the database reaches every host (swapped, refused,
 //! rolled back, run in shadow), as `status` and `fleet` report it. Plus the same `publish`
 //! and `fleet` on SQLite with one host.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use sha2::Digest as _;
 

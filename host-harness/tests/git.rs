@@ -1,12 +1,8 @@
 //! Real git clients against `forge-authz serve` on loopback: clone, fetch and push decided
 //! by the wasm policy, per-ref refusals, forward auth, hot swap under load, shadow mode.
 //! Every test runs twice: over a SQLite store and over a real PostgreSQL server.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

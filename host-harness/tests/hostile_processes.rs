@@ -6,13 +6,9 @@
 //! Every wait is a poll with a deadline; each test kills the servers it started (and their
 //! process groups) when it ends, and the process checks look for live processes in the
 //! process groups the server started, wherever they were re-parented to.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 #[path = "support/forge.rs"]
 mod forge;

@@ -3,12 +3,8 @@
 //! and a real PostgreSQL server, changed through the `keys` and `options` commands (or
 //! behind their back by SQL), asked through forward auth, `status` and `fleet --json`.
 //! Every wait polls until a deadline; none is a fixed sleep.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::time::Duration;
 

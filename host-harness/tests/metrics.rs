@@ -2,12 +2,8 @@
 //! `--metrics-listen` listener (never on the git listener), in the Prometheus text format,
 //! with the decision counters, histograms, module info and swap counters moving as
 //! requests are decided and modules swapped.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -1,11 +1,7 @@
 //! The PostgreSQL test harness itself (`testkit/src/pg.rs`): a real server started by the
 //! tests, running as an unprivileged user, fresh databases, and no server left behind.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -7,12 +7,8 @@
 //! Needs root (sshd's `AuthorizedKeysCommand` must be root-owned) and the account `git`:
 //! when it does not exist the test creates it (`useradd --system`, shell `/bin/sh`, no
 //! password) and removes it afterwards; an existing `git` account is used as it is.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use forge_authz_testkit::deploy;
 use std::path::{Path, PathBuf};

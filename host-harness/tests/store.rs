@@ -1,11 +1,7 @@
 //! The token store with the real policy module, on both backends (SQLite and a real
 //! PostgreSQL server started for the test run): concurrency, crashes, history, the CLI.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

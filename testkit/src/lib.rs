@@ -4,13 +4,9 @@
 //! every store test runs on (`Backend`, `both!`). Nothing here knows forge-authz's types:
 //! the tests that start `forge-authz` itself keep their harness beside them
 //! (`host-harness/tests/support/`), since only they know where cargo built the binary.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "a test kit: a broken expectation or a program that cannot start is a panic that says what broke"
-)]
+// A test kit: a broken expectation or a program that cannot start is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 pub mod deploy;
 pub mod git;

@@ -18,13 +18,8 @@
 //! Before timing, the suite checks that each engine gives the intended answer to every
 //! benched request. After criterion, it measures throughput on 1 and 2 threads and writes
 //! it, with the module size, to `target/criterion/summary.json`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    missing_docs
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic, missing_docs)]
 
 #[path = "cedar/cedar_model.rs"]
 mod cedar_model;

@@ -1,11 +1,7 @@
 //! Test support for forge-authz: the native engine and the scenario corpus runner.
-#![allow(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "test support: a broken fixture should stop the test loudly"
-)]
+// Test support: a broken fixture should stop the test loudly.
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 pub mod native;
 pub mod scenario;

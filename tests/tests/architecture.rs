@@ -9,13 +9,9 @@
 //!   [`OVERSIZED`], each held to the size it had when this check was written, so the list
 //!   can only shrink: an entry that grows fails, and an entry that no longer exceeds the
 //!   limit must be removed.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -9,12 +9,8 @@
 //! given the model's facts (owner, scopes, binding, expiry, revocation, child), keeping the
 //! digest the mint produced. Including the model also runs its own tests
 //! (`cedar_model::tests`: determining policies, every policy exercised).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 #[path = "../benches/cedar/cedar_model.rs"]
 mod cedar_model;

@@ -1,12 +1,8 @@
 //! The scenario corpus, run through the wasm component and through the natively compiled
 //! policy core. Every scenario must meet its expectation on both, and the two engines must
 //! give identical decisions (status, reason, message and detail).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use forge_authz_tests::scenario::{concealment_mismatches, load_corpus, mismatch, run_family};
 use forge_authz_tests::{native, wasm};

@@ -41,13 +41,9 @@
 //!
 //! Cases: `PROPTEST_CASES`, default 10,000 (about 8 s in the dev profile on a 2-core
 //! machine; 50,000 take about 40 s).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "a test: a broken engine or a difference stops it loudly"
-)]
+// A test: a broken engine or a difference stops it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 #[path = "../../guest/tests/support/mod.rs"]
 mod support;

@@ -1,12 +1,8 @@
 //! Fail closed: traps, deadlines, memory limits, a store that cannot answer, broken modules
 //! and garbage input are denies (or load errors), never an allow and never a host crash. A
 //! forged token never reaches the store.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::cell::Cell;
 use std::path::PathBuf;

@@ -6,12 +6,8 @@
 //! (`tests/tests/differential.rs`) checks that the component answers every lifecycle call
 //! of generated sequences exactly as the native core. What stays here needs the host's
 //! request kinds and world.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit;

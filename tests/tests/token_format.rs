@@ -1,11 +1,7 @@
 //! Token format, verified through the wasm component and natively: round trip, every
 //! rejection class, key rotation, configuration and minting refusals.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit::{

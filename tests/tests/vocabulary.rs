@@ -5,13 +5,9 @@
 //! the fixture's (`decided::POLICY_FAILURE_*`); this test regenerates both and fails when a
 //! committed copy differs. `FORGE_AUTHZ_REGENERATE=1 cargo test -p forge-authz-tests --test
 //! vocabulary` rewrites them.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests: a stale file is a panic that says how to regenerate it"
-)]
+// Tests: a stale file is a panic that says how to regenerate it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -10,13 +10,9 @@
 //! and a fresh native core built from the configuration that is live at that moment.
 //!
 //! `PROPTEST_CASES` cases (default 10,000), each up to six changes and eight requests.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "property test: a failed property stops the test loudly"
-)]
+// Property test: a failed property stops the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use std::sync::Arc;
 

@@ -468,35 +468,7 @@ mod tests {
         );
     }
 
-    /// The vocabulary, one scope at a time.
-    const VOCABULARY: [&str; 26] = [
-        "all",
-        "api",
-        "read_api",
-        "user:token",
-        "read_repository",
-        "write_repository",
-        "public-only",
-        "repository:pull",
-        "repository:push",
-        "repository:build_status",
-        "read:activitypub",
-        "write:activitypub",
-        "read:admin",
-        "write:admin",
-        "read:issue",
-        "write:issue",
-        "read:misc",
-        "write:misc",
-        "read:notification",
-        "read:organization",
-        "write:organization",
-        "read:package",
-        "write:package",
-        "read:repository",
-        "write:repository",
-        "write:user",
-    ];
+    use crate::policy::vocabulary::SCOPES as VOCABULARY;
 
     #[test]
     fn intersection_is_the_widest_set_within_both() {

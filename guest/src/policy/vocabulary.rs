@@ -37,3 +37,37 @@ pub const GIT_ACTIONS: [GitAction; 2] = [GitAction::Pull, GitAction::Push];
 
 /// The names of a ref permission set's members, in order (`ref-permissions` answers).
 pub const REF_PERMISSIONS: [&str; 3] = ["create", "push", "force-push"];
+
+/// Every scope a token may hold (the grammar is in [`super::scope`]): `read:`/`write:` on
+/// each category in [`CATEGORIES`] order, `all`, the `public-only` restriction, Launchpad's
+/// three, GitLab's four aliases, and `user:token`. Anything else is `scope-unknown`.
+pub const SCOPES: [&str; 28] = [
+    "read:activitypub",
+    "write:activitypub",
+    "read:admin",
+    "write:admin",
+    "read:issue",
+    "write:issue",
+    "read:misc",
+    "write:misc",
+    "read:notification",
+    "write:notification",
+    "read:organization",
+    "write:organization",
+    "read:package",
+    "write:package",
+    "read:repository",
+    "write:repository",
+    "read:user",
+    "write:user",
+    "all",
+    "public-only",
+    "repository:pull",
+    "repository:push",
+    "repository:build_status",
+    "read_repository",
+    "write_repository",
+    "api",
+    "read_api",
+    "user:token",
+];

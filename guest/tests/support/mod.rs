@@ -8,10 +8,8 @@
 //! `tests/tests/differential.rs` (native core against the wasm component), so both
 //! run on the same inputs. Generated values are small and print readably: a failing case
 //! shows the world, the token spec, the credential and the request.
-#![allow(
-    dead_code,
-    reason = "each test file that includes this module uses part of it"
-)]
+// Each test file that includes this module uses part of it.
+#![allow(dead_code)]
 
 use std::sync::LazyLock;
 
@@ -53,36 +51,7 @@ pub const INVALID_PATHS: [&str; 5] = ["alice", "alice/app/x", "../app", "alice/"
 pub const INVALID_NAMES: [&str; 3] = ["", "..", "bad name"];
 
 /// The whole scope vocabulary (Gitea/Forgejo, Launchpad, GitLab, Gafaelfawr).
-pub const VOCABULARY: [&str; 28] = [
-    "read:activitypub",
-    "write:activitypub",
-    "read:admin",
-    "write:admin",
-    "read:issue",
-    "write:issue",
-    "read:misc",
-    "write:misc",
-    "read:notification",
-    "write:notification",
-    "read:organization",
-    "write:organization",
-    "read:package",
-    "write:package",
-    "read:repository",
-    "write:repository",
-    "read:user",
-    "write:user",
-    "all",
-    "public-only",
-    "repository:pull",
-    "repository:push",
-    "repository:build_status",
-    "read_repository",
-    "write_repository",
-    "api",
-    "read_api",
-    "user:token",
-];
+pub use forge_authz_guest::policy::vocabulary::SCOPES as VOCABULARY;
 /// The scopes git requests care about, drawn more often.
 pub const REPOSITORY_SCOPES: [&str; 9] = [
     "read:repository",
@@ -170,16 +139,7 @@ pub fn method(sent: &str) -> Method {
 }
 
 /// Every privileged operation.
-pub const OPERATIONS: [PrivilegedOperation; 8] = [
-    PrivilegedOperation::RepositorySettings,
-    PrivilegedOperation::DeleteRepository,
-    PrivilegedOperation::TransferRepository,
-    PrivilegedOperation::ConvertMirror,
-    PrivilegedOperation::GenerateFromTemplate,
-    PrivilegedOperation::CreateForOtherOwner,
-    PrivilegedOperation::ViewAdminDetails,
-    PrivilegedOperation::Moderate,
-];
+pub use forge_authz_guest::policy::vocabulary::OPERATIONS;
 
 /// The configuration every case uses: two listed keys, `k1` signs.
 pub fn config(fallback: bool) -> Config {

@@ -20,8 +20,8 @@ pub use forge_authz_fixture::decided::{
 };
 pub use forge_authz_fixture::mint::MintOrder;
 pub use forge_authz_fixture::request::{
-    ActionDef, Call, CategoryDef, CredentialDef, KindDef, OperationDef, RefUpdateDef, RequestDef,
-    StepDef, TransportDef, http_method, ref_change, repository_path,
+    ActionDef, Call, CredentialDef, KindDef, RefUpdateDef, RequestDef, TransportDef, http_method,
+    ref_change, repository_path,
 };
 
 /// A host policy (the component, or any [`Policy`]) answering the decision calls: each

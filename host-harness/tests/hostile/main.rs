@@ -9,13 +9,9 @@
 //! bounded, and each test kills the servers it started when it ends. Each attack also checks
 //! that the server still answers a normal anonymous `git ls-remote`/`git clone` of a public
 //! repository afterwards and, where it makes sense, during the attack.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 #[path = "../support/forge.rs"]
 mod forge;

@@ -2,13 +2,8 @@
 //! real `forge-authz serve` processes over that store, asked through forward auth, their
 //! admin `status` and `forge-authz fleet --json`. Use it from a test file with
 //! `#[path = "support/fleet.rs"] mod harness;`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -3,14 +3,9 @@
 //! (killed with their process group), a forge on disk (database, bare repositories, tokens),
 //! real `forge-authz serve` processes on loopback, and raw HTTP over std sockets, every read
 //! and write with a timeout. Use it with `#[path = "support/forge.rs"] mod forge;`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -4,14 +4,9 @@
 //! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
 //! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge` and
 //! `forge_authz_testkit::deploy` as `deploy`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests: a broken expectation is a panic that says what broke"
-)]
+// Tests: a broken expectation is a panic that says what broke.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
 
 use super::forge::*;
 

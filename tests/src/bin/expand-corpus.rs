@@ -2,11 +2,8 @@
 //! expanded (`forge_authz_tests::scenario::expand`), to `DIR/<family>.json`, decided by the
 //! wasm component the Rust host embeds. The hosts in other languages (`hosts/`) replay these
 //! files and must print the same outputs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a tool: stop loudly"
-)]
+// A tool: stop loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
