@@ -1,181 +1,97 @@
 //! Each call of the [`Policy`] trait as a call into the component, on the live instance
 //! (with the caller's facts lent for the calls that decide).
+//!
+//! One table: each row names the trait method, its arguments and what it returns, and the
+//! component export it calls — on the `authorizer` resource (`resource`), the same with the
+//! caller's facts lent for the call (`lend`), or a plain function of the interface
+//! (`function`). The macro writes the same body for every row, so no call can differ from
+//! the others in how it reaches the instance or reports a failure.
 
 use super::{Policy, PolicyFailure, WasmPolicy};
 use crate::facts::{FactSource, Gathered};
 use crate::wit::*;
 
-impl Policy for WasmPolicy {
-    fn verify(
-        &mut self,
-        credential: &Credential,
-    ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure> {
-        self.call(|l| {
+/// The body of one call (see the module's table).
+macro_rules! body {
+    (resource $self:ident $export:ident ($($arg:ident),*)) => {
+        $self.call(|l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_verify(&mut l.store, l.authorizer, credential)
+                .$export(&mut l.store, l.authorizer $(, $arg)*)
         })
-    }
-
-    fn authorize(
-        &mut self,
-        request: &AuthorizeRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Decision, Gathered), PolicyFailure> {
-        self.lend(facts, |l| {
+    };
+    (lend $self:ident $facts:ident $export:ident ($($arg:ident),*)) => {
+        $self.lend($facts, |l| {
             l.bindings
                 .forge_authz_authorizer()
                 .authorizer()
-                .call_authorize(&mut l.store, l.authorizer, request)
+                .$export(&mut l.store, l.authorizer $(, $arg)*)
         })
-    }
-
-    fn authorize_batch(
-        &mut self,
-        request: &BatchRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Vec<Decision>, Gathered), PolicyFailure> {
-        self.lend(facts, |l| {
+    };
+    (function $self:ident $export:ident ($($arg:ident),*)) => {
+        $self.call(|l| {
             l.bindings
                 .forge_authz_authorizer()
-                .authorizer()
-                .call_authorize_batch(&mut l.store, l.authorizer, request)
+                .$export(&mut l.store $(, $arg)*)
         })
-    }
+    };
+}
 
-    fn ref_permissions(
-        &mut self,
-        request: &RefPermissionsRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(RefGrants, Gathered), PolicyFailure> {
-        self.lend(facts, |l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_ref_permissions(&mut l.store, l.authorizer, request)
-        })
-    }
+/// The [`Policy`] methods, one row each.
+macro_rules! calls {
+    ($(
+        $how:ident fn $name:ident($($arg:ident: $ty:ty),*) $(with $facts:ident)? -> $ret:ty = $export:ident;
+    )*) => {
+        impl Policy for WasmPolicy {
+            $(
+                fn $name(
+                    &mut self,
+                    $($arg: $ty,)*
+                    $($facts: &dyn FactSource,)?
+                ) -> Result<$ret, PolicyFailure> {
+                    body!($how self $($facts)? $export ($($arg),*))
+                }
+            )*
+        }
+    };
+}
 
-    fn issue(
-        &mut self,
-        request: &IssueRequest,
-    ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings.forge_authz_authorizer().authorizer().call_issue(
-                &mut l.store,
-                l.authorizer,
-                request,
-            )
-        })
-    }
-
-    fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .call_inspect(&mut l.store, secret)
-        })
-    }
-
-    fn derive_child(
-        &mut self,
-        request: &ChildRequest,
-    ) -> Result<Result<ChildOutcome, LifecycleError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_derive_child(&mut l.store, l.authorizer, request)
-        })
-    }
-
-    fn rotate(
-        &mut self,
-        request: &RotateRequest,
-    ) -> Result<Result<Rotation, LifecycleError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_rotate(&mut l.store, l.authorizer, request)
-        })
-    }
-
-    fn plan_revoke(
-        &mut self,
+calls! {
+    resource fn verify(credential: &Credential)
+        -> Result<Option<VerifiedToken>, TokenError> = call_verify;
+    lend fn authorize(request: &AuthorizeRequest) with facts
+        -> (Decision, Gathered) = call_authorize;
+    lend fn authorize_batch(request: &BatchRequest) with facts
+        -> (Vec<Decision>, Gathered) = call_authorize_batch;
+    lend fn ref_permissions(request: &RefPermissionsRequest) with facts
+        -> (RefGrants, Gathered) = call_ref_permissions;
+    resource fn issue(request: &IssueRequest)
+        -> Result<IssuedToken, IssueError> = call_issue;
+    function fn inspect(secret: &str)
+        -> Result<TokenInfo, TokenError> = call_inspect;
+    resource fn derive_child(request: &ChildRequest)
+        -> Result<ChildOutcome, LifecycleError> = call_derive_child;
+    resource fn rotate(request: &RotateRequest)
+        -> Result<Rotation, LifecycleError> = call_rotate;
+    resource fn plan_revoke(
         id: &str,
         scope: RevokeScope,
         records: &[TokenRecord],
-        context: &ChangeContext,
-    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_plan_revoke(&mut l.store, l.authorizer, id, scope, records, context)
-        })
-    }
-
-    fn plan_edit(
-        &mut self,
+        context: &ChangeContext
+    ) -> Result<ChangePlan, LifecycleError> = call_plan_revoke;
+    resource fn plan_edit(
         id: &str,
         edit: &TokenEdit,
         records: &[TokenRecord],
-        context: &ChangeContext,
-    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_plan_edit(&mut l.store, l.authorizer, id, edit, records, context)
-        })
-    }
-
-    fn plan_expire(
-        &mut self,
-        entries: &[AuditEntry],
-        context: &ChangeContext,
-    ) -> Result<Vec<HistoryEvent>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .authorizer()
-                .call_plan_expire(&mut l.store, l.authorizer, entries, context)
-        })
-    }
-
-    fn audit(
-        &mut self,
-        entries: &[AuditEntry],
-        context: &ChangeContext,
-    ) -> Result<Vec<AuditFinding>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings.forge_authz_authorizer().authorizer().call_audit(
-                &mut l.store,
-                l.authorizer,
-                entries,
-                context,
-            )
-        })
-    }
-
-    fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .call_migrate_legacy_scopes(&mut l.store, scopes)
-        })
-    }
-
-    fn normalize_scopes(
-        &mut self,
-        scopes: &[String],
-    ) -> Result<Result<Vec<String>, ScopeError>, PolicyFailure> {
-        self.call(|l| {
-            l.bindings
-                .forge_authz_authorizer()
-                .call_normalize_scopes(&mut l.store, scopes)
-        })
-    }
+        context: &ChangeContext
+    ) -> Result<ChangePlan, LifecycleError> = call_plan_edit;
+    resource fn plan_expire(entries: &[AuditEntry], context: &ChangeContext)
+        -> Vec<HistoryEvent> = call_plan_expire;
+    resource fn audit(entries: &[AuditEntry], context: &ChangeContext)
+        -> Vec<AuditFinding> = call_audit;
+    function fn migrate_legacy_scopes(scopes: &[String])
+        -> Vec<String> = call_migrate_legacy_scopes;
+    function fn normalize_scopes(scopes: &[String])
+        -> Result<Vec<String>, ScopeError> = call_normalize_scopes;
 }
