@@ -158,20 +158,10 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
         return Ok(Value::Object(map));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return l
-            .iter()
-            .enumerate()
-            .map(|(i, v)| to_json(&v, depth + 1).map_err(|e| format!("[{i}]: {e}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array);
+        return array_json(l.iter(), depth);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t
-            .iter()
-            .enumerate()
-            .map(|(i, v)| to_json(&v, depth + 1).map_err(|e| format!("[{i}]: {e}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array);
+        return array_json(t.iter(), depth);
     }
     let type_name = obj
         .get_type()
@@ -179,6 +169,18 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".into());
     Err(format!("a `{type_name}` is not a JSON value"))
+}
+
+/// The items of a list or a tuple as a JSON array; an error names the index (`[2]: …`).
+fn array_json<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+) -> Result<Value, String> {
+    items
+        .enumerate()
+        .map(|(i, v)| to_json(&v, depth + 1).map_err(|e| format!("[{i}]: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
 }
 
 /// A JSON value as Python objects (dict, list, str, int, float, bool, None).
@@ -232,6 +234,16 @@ fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
     })
 }
 
+/// A typed value from JSON text or Python data; an error (reading or typing) is prefixed
+/// with `what` (`credential: …`).
+fn typed_arg<T: serde::de::DeserializeOwned>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+) -> Result<T, String> {
+    let v = json_arg(obj).map_err(|e| format!("{what}: {e}"))?;
+    typed(v).map_err(|e| format!("{what}: {e}"))
+}
+
 // ---------------------------------------------------------------------------------------
 // The policy: a live module, its configuration, a pool of warm instances.
 
@@ -250,6 +262,11 @@ impl CallError {
             CallError::Host(e) => PolicyFailure::new_err(e),
         }
     }
+}
+
+/// A module refused at load or swap.
+fn module_refused(e: impl std::fmt::Display) -> PyErr {
+    ModuleRefused::new_err(format!("policy module refused: {e}"))
 }
 
 /// The module bytes: the given ones, or the module embedded in this extension.
@@ -296,7 +313,7 @@ impl PyPolicy {
         let (bytes, source) = module_source(module)?;
         let checked = py
             .detach(|| check_bytes(bytes, source, &config, Limits::default()))
-            .map_err(|e| ModuleRefused::new_err(format!("policy module refused: {e}")))?;
+            .map_err(module_refused)?;
         Ok(PyPolicy {
             pool: WarmPool::new(checked, config),
         })
@@ -401,7 +418,7 @@ impl PyPolicy {
     fn swap(&self, py: Python<'_>, module: Option<&[u8]>) -> PyResult<u64> {
         let (bytes, source) = module_source(module)?;
         py.detach(|| self.pool.swap(bytes, source))
-            .map_err(|e| ModuleRefused::new_err(format!("policy module refused: {e}")))
+            .map_err(module_refused)
     }
 
     /// SHA-256 (hex) of the module serving now.
@@ -496,10 +513,8 @@ impl PyPolicy {
         py: Python<'_>,
         credential: &Bound<'_, PyAny>,
     ) -> PyResult<Option<PyTokenInfo>> {
-        let v = json_arg(credential)
-            .map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
         let def: CredentialDef =
-            typed(v).map_err(|e| InvalidRequest::new_err(format!("credential: {e}")))?;
+            typed_arg(credential, "credential").map_err(InvalidRequest::new_err)?;
         let credential = convert::credential_out(def.token_credential());
         let answer = py
             .detach(|| {
@@ -602,23 +617,18 @@ struct PyWorld {
     world: RwLock<World>,
 }
 
-fn world_of(v: Value) -> PyResult<World> {
-    let world: World = typed(v).map_err(|e| InvalidConfig::new_err(format!("world: {e}")))?;
-    world
-        .validate()
-        .map_err(|e| InvalidConfig::new_err(format!("world: {e:#}")))?;
-    Ok(world)
-}
-
 #[pymethods]
 impl PyWorld {
     /// `World(facts)`: a world fixture as a dict or as JSON text. `now` in it, if present,
     /// is the clock of every decision made with it (absent: the system clock).
     #[new]
     fn new(facts: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let v = json_arg(facts).map_err(|e| InvalidConfig::new_err(format!("world: {e}")))?;
+        let world: World = typed_arg(facts, "world").map_err(InvalidConfig::new_err)?;
+        world
+            .validate()
+            .map_err(|e| InvalidConfig::new_err(format!("world: {e:#}")))?;
         Ok(PyWorld {
-            world: RwLock::new(world_of(v)?),
+            world: RwLock::new(world),
         })
     }
 
@@ -636,11 +646,7 @@ impl PyWorld {
     fn put_token(&self, record: &Bound<'_, PyAny>) -> PyResult<()> {
         let def: TokenDef = match record.cast::<PyIssuedToken>() {
             Ok(t) => t.get().record.clone(),
-            Err(_) => {
-                let v = json_arg(record)
-                    .map_err(|e| InvalidConfig::new_err(format!("token record: {e}")))?;
-                typed(v).map_err(|e| InvalidConfig::new_err(format!("token record: {e}")))?
-            }
+            Err(_) => typed_arg(record, "token record").map_err(InvalidConfig::new_err)?,
         };
         write(&self.world)
             .put_token(def)
@@ -679,6 +685,23 @@ impl PyWorld {
 // ---------------------------------------------------------------------------------------
 // Results.
 
+/// A result `forge-authz decide` prints: its `output` (Python data) and `to_json` (text)
+/// both come from its one JSON value.
+trait Printed {
+    /// Exactly what `forge-authz decide` prints for this result.
+    fn output_value(&self) -> Value;
+
+    /// [`Printed::output_value`] as Python data (a dict or a list).
+    fn output_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.output_value())
+    }
+
+    /// [`Printed::output_value`] as JSON text.
+    fn output_json(&self) -> String {
+        self.output_value().to_string()
+    }
+}
+
 /// One decision. `allowed` is true only for an allow; a policy that could not decide is
 /// a deny with reason `policy-failure` (status 503).
 #[pyclass(frozen, name = "Decision", module = "forge_authz")]
@@ -696,7 +719,9 @@ impl PyDecision {
             repository,
         }
     }
+}
 
+impl Printed for PyDecision {
     fn output_value(&self) -> Value {
         let mut v = serde_json::to_value(&self.out).unwrap_or_default();
         if let (Some(repo), Some(o)) = (&self.repository, v.as_object_mut()) {
@@ -782,12 +807,12 @@ impl PyDecision {
     /// Exactly what `forge-authz decide` prints for this decision, as a dict.
     #[getter]
     fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.output_value())
+        self.output_py(py)
     }
 
     /// [`output`] as JSON text.
     fn to_json(&self) -> String {
-        self.output_value().to_string()
+        self.output_json()
     }
 
     fn __bool__(&self) -> PyResult<bool> {
@@ -799,7 +824,7 @@ impl PyDecision {
     fn __repr__(&self) -> String {
         format!(
             "Decision(allowed={}, status={}, reason='{}'{})",
-            if self.allowed { "True" } else { "False" },
+            py_bool(self.allowed),
             self.out.status,
             self.out.reason,
             self.repository
@@ -807,6 +832,11 @@ impl PyDecision {
                 .map_or(String::new(), |r| format!(", repository='{r}'"))
         )
     }
+}
+
+/// A bool as Python prints it (`True`, `False`), for the `__repr__`s.
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
 }
 
 /// The verdict on one ref of a push.
@@ -828,7 +858,7 @@ impl PyRefVerdict {
         format!(
             "RefVerdict(name='{}', allowed={}, reason='{}')",
             self.name,
-            if self.allowed { "True" } else { "False" },
+            py_bool(self.allowed),
             self.reason
         )
     }
@@ -888,12 +918,12 @@ impl PyBatchDecision {
     /// Exactly what `forge-authz decide` prints for the batch, as a list.
     #[getter]
     fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.output_value())
+        self.output_py(py)
     }
 
     /// [`output`] as JSON text.
     fn to_json(&self) -> String {
-        self.output_value().to_string()
+        self.output_json()
     }
 
     fn __len__(&self) -> usize {
@@ -932,7 +962,7 @@ impl PyBatchDecision {
     }
 }
 
-impl PyBatchDecision {
+impl Printed for PyBatchDecision {
     fn output_value(&self) -> Value {
         Value::Array(self.items.iter().map(|d| d.get().output_value()).collect())
     }
@@ -956,7 +986,9 @@ impl PyRefPermissions {
     fn has(&self, name: &str, permission: &str) -> bool {
         self.of(name).is_some_and(|p| p.contains(&permission))
     }
+}
 
+impl Printed for PyRefPermissions {
     fn output_value(&self) -> Value {
         Value::Object(
             self.refs
@@ -993,12 +1025,12 @@ impl PyRefPermissions {
     /// Exactly what `forge-authz decide` prints: ref -> permissions, as a dict.
     #[getter]
     fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py(py, &self.output_value())
+        self.output_py(py)
     }
 
     /// [`output`] as JSON text.
     fn to_json(&self) -> String {
-        self.output_value().to_string()
+        self.output_json()
     }
 
     fn __getitem__(&self, ref_name: &str) -> PyResult<Vec<&'static str>> {
