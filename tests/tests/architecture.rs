@@ -32,7 +32,6 @@ const MAX_FN_LINES: usize = 80;
 /// Known debt, each at its size when the check was written (issue 21): (path, function or
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
-    ("hosts/python/src/lib.rs", "", 1121),
     ("guest/src/policy/mod.rs", "", 686),
     ("guest/src/policy/token.rs", "", 649),
     ("guest/src/policy/lifecycle.rs", "", 621),

@@ -1,0 +1,159 @@
+//! Python values <-> JSON values: arguments given as Python data or JSON text, typed
+//! values read from them, and results handed back as Python data or JSON text.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::Value;
+
+/// Deepest nesting accepted from Python (the formats need four levels).
+const MAX_DEPTH: usize = 64;
+
+/// A Python value as JSON: dict (string keys), list, tuple, str, int, float, bool, None.
+fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err("nested too deeply".into());
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // bool before int: `True` is an int in Python.
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|s| Value::String(s.to_owned()))
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        if let Ok(v) = i.extract::<i64>() {
+            return Ok(Value::from(v));
+        }
+        if let Ok(v) = i.extract::<u64>() {
+            return Ok(Value::from(v));
+        }
+        return Err("integer out of range".into());
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| "a float that is not finite".to_string());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| "a dict key that is not a str".to_string())?
+                .to_str()
+                .map_err(|e| e.to_string())?
+                .to_owned();
+            let value = to_json(&v, depth + 1).map_err(|e| format!("{key}: {e}"))?;
+            map.insert(key, value);
+        }
+        return Ok(Value::Object(map));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return array_json(l.iter(), depth);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return array_json(t.iter(), depth);
+    }
+    let type_name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    Err(format!("a `{type_name}` is not a JSON value"))
+}
+
+/// The items of a list or a tuple as a JSON array; an error names the index (`[2]: …`).
+fn array_json<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+) -> Result<Value, String> {
+    items
+        .enumerate()
+        .map(|(i, v)| to_json(&v, depth + 1).map_err(|e| format!("[{i}]: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// A JSON value as Python objects (dict, list, str, int, float, bool, None).
+pub(crate) fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let list = PyList::empty(py);
+            for x in a {
+                list.append(to_py(py, x)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(m) => {
+            let dict = PyDict::new(py);
+            for (k, x) in m {
+                dict.set_item(k, to_py(py, x)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// A value given as JSON text (`str`) or as Python data (dict, list, ...).
+pub(crate) fn json_arg(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => {
+            let text = s.to_str().map_err(|e| e.to_string())?;
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+        }
+        Err(_) => to_json(obj, 0),
+    }
+}
+
+/// A typed value from JSON; an error names the field (`refs[0].name: missing field`).
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{path}: {}", e.into_inner())
+    })
+}
+
+/// A typed value from JSON text or Python data; an error (reading or typing) is prefixed
+/// with `what` (`credential: …`).
+pub(crate) fn typed_arg<T: serde::de::DeserializeOwned>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+) -> Result<T, String> {
+    let v = json_arg(obj).map_err(|e| format!("{what}: {e}"))?;
+    typed(v).map_err(|e| format!("{what}: {e}"))
+}
+
+/// A result `forge-authz decide` prints: its `output` (Python data) and `to_json` (text)
+/// both come from its one JSON value.
+pub(crate) trait Printed {
+    /// Exactly what `forge-authz decide` prints for this result.
+    fn output_value(&self) -> Value;
+
+    /// [`Printed::output_value`] as Python data (a dict or a list).
+    fn output_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.output_value())
+    }
+
+    /// [`Printed::output_value`] as JSON text.
+    fn output_json(&self) -> String {
+        self.output_value().to_string()
+    }
+}

@@ -1,0 +1,313 @@
+//! The policy (`Policy`): a live module, its configuration, a pool of warm instances; the
+//! calls into it (decide, verify, issue) with the GIL released.
+
+use pyo3::prelude::*;
+
+use forge_authz_host::live::{WarmPool, check_bytes};
+use forge_authz_host::policy::{Limits, Policy, PolicyFailure as HostFailure};
+use forge_authz_host::request::{
+    CredentialDef, DecisionOutput, KindDef, MintOrder, Outcome, RequestDef, authorize, mint,
+    outcome_output,
+};
+use forge_authz_host::wit::core as convert;
+use forge_authz_host::world::TokenDef;
+
+use crate::decision::{PyBatchDecision, PyDecision};
+use crate::errors::{
+    CallError, InvalidRequest, IssueRefused, ModuleRefused, TokenRefused, another_kind,
+};
+use crate::input::{config_of, module_source, request_of};
+use crate::json::typed_arg;
+use crate::permissions::PyRefPermissions;
+use crate::token::{PyIssuedToken, PyTokenInfo};
+use crate::world::{PyWorld, read, write};
+
+/// A module refused at load or swap.
+fn module_refused(e: impl std::fmt::Display) -> PyErr {
+    ModuleRefused::new_err(format!("policy module refused: {e}"))
+}
+
+/// A loaded policy: the published module, its configuration and a pool of warm instances.
+/// Safe to share between threads; every call releases the GIL.
+#[pyclass(frozen, name = "Policy", module = "forge_authz")]
+pub(crate) struct PyPolicy {
+    pool: WarmPool,
+}
+
+impl PyPolicy {
+    fn build(py: Python<'_>, module: Option<&[u8]>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let config = config_of(config)?;
+        let (bytes, source) = module_source(module)?;
+        let checked = py
+            .detach(|| check_bytes(bytes, source, &config, Limits::default()))
+            .map_err(module_refused)?;
+        Ok(PyPolicy {
+            pool: WarmPool::new(checked, config),
+        })
+    }
+
+    /// Run `f` on a warm instance of the current module (see [`WarmPool::with_instance`]:
+    /// no instance is a policy failure, a panic too).
+    fn with_instance<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Policy) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        self.pool
+            .with_instance(f)
+            .map_err(|e| CallError::Host(e.to_string()))?
+    }
+
+    /// Read a request for the typed method `method` (which fills in its default kind),
+    /// refuse a kind another method decides, and decide it.
+    fn decide_as(
+        &self,
+        py: Python<'_>,
+        world: &PyWorld,
+        request: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<Outcome> {
+        let default_kind = match method {
+            "decide_batch" => Some("batch"),
+            "ref_permissions" => Some("ref-permissions"),
+            _ => None,
+        };
+        let req = request_of(request, default_kind)?;
+        let (kind, decided_by) = match req.kind {
+            KindDef::Git | KindDef::Create | KindDef::Api => ("git, create or api", "decide"),
+            KindDef::Batch => ("batch", "decide_batch"),
+            KindDef::RefPermissions => ("ref-permissions", "ref_permissions"),
+        };
+        if decided_by != method {
+            return Err(InvalidRequest::new_err(format!(
+                "a {kind} request: use Policy.{decided_by} (or Policy.decide_json)"
+            )));
+        }
+        self.outcome(py, world, &req)
+    }
+
+    /// Decide `request` (already typed) with the world's facts, the GIL released.
+    fn outcome(&self, py: Python<'_>, world: &PyWorld, request: &RequestDef) -> PyResult<Outcome> {
+        py.detach(|| {
+            let w = read(&world.world);
+            self.with_instance(|instance| {
+                authorize(instance, &*w, request, w.now())
+                    .map_err(|e| CallError::Request(format!("{e:#}")))
+            })
+        })
+        .map_err(CallError::into_py)
+    }
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// `Policy(config, module=None)`: check `module` (the component's bytes; None: the
+    /// module embedded in this extension) as a server does before serving, with `config`
+    /// (`{"keys": [{"id", "secret" (hex)}], "signing_key", "options"}`, a world dict, JSON
+    /// text or a `World`).
+    #[new]
+    #[pyo3(signature = (config, module = None))]
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>, module: Option<&[u8]>) -> PyResult<Self> {
+        PyPolicy::build(py, module, config)
+    }
+
+    /// `Policy.load(module, config)`: the same as `Policy(config, module)`.
+    #[staticmethod]
+    fn load(py: Python<'_>, module: Option<&[u8]>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        PyPolicy::build(py, module, config)
+    }
+
+    /// Swap in another module version at run time (None: the embedded module), checked as
+    /// at load; a refused module raises `ModuleRefused` and the current one keeps serving.
+    /// Calls already running finish on the old version. Returns the new generation.
+    #[pyo3(signature = (module))]
+    fn swap(&self, py: Python<'_>, module: Option<&[u8]>) -> PyResult<u64> {
+        let (bytes, source) = module_source(module)?;
+        py.detach(|| self.pool.swap(bytes, source))
+            .map_err(module_refused)
+    }
+
+    /// SHA-256 (hex) of the module serving now.
+    #[getter]
+    fn sha256(&self) -> String {
+        self.pool.live().current().module.sha256().to_string()
+    }
+
+    /// Publication number of the module serving now (1 at load, +1 per swap).
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.pool.live().generation()
+    }
+
+    /// Decide a git, create or api request with the world's facts.
+    fn decide(
+        &self,
+        py: Python<'_>,
+        world: PyRef<'_, PyWorld>,
+        request: &Bound<'_, PyAny>,
+    ) -> PyResult<PyDecision> {
+        match self.decide_as(py, &world, request, "decide")? {
+            Outcome::Decision(d) => Ok(PyDecision::new(DecisionOutput::from(&d), None)),
+            _ => Err(another_kind()),
+        }
+    }
+
+    /// Decide one git action against many repositories (`kind` defaults to `batch`).
+    fn decide_batch(
+        &self,
+        py: Python<'_>,
+        world: PyRef<'_, PyWorld>,
+        request: &Bound<'_, PyAny>,
+    ) -> PyResult<PyBatchDecision> {
+        let Outcome::Batch(list) = self.decide_as(py, &world, request, "decide_batch")? else {
+            return Err(another_kind());
+        };
+        let items = list
+            .iter()
+            .map(|(repo, d)| {
+                let decision = PyDecision::new(DecisionOutput::from(d), Some(repo.clone()));
+                Py::new(py, decision)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyBatchDecision { items })
+    }
+
+    /// What the credential may do to each ref (`kind` defaults to `ref-permissions`):
+    /// Launchpad's `checkRefPermissions`.
+    fn ref_permissions(
+        &self,
+        py: Python<'_>,
+        world: PyRef<'_, PyWorld>,
+        request: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefPermissions> {
+        match self.decide_as(py, &world, request, "ref_permissions")? {
+            Outcome::Permissions(p) => Ok(PyRefPermissions {
+                refs: p
+                    .refs
+                    .iter()
+                    .map(|(name, perms)| {
+                        (
+                            name.clone(),
+                            forge_authz_host::request::permission_names(*perms),
+                        )
+                    })
+                    .collect(),
+            }),
+            _ => Err(another_kind()),
+        }
+    }
+
+    /// Decide a request of any kind; returns exactly what `forge-authz decide` prints
+    /// (JSON text): one decision, a list for a batch, a ref -> permissions map.
+    fn decide_json(
+        &self,
+        py: Python<'_>,
+        world: PyRef<'_, PyWorld>,
+        request: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
+        let req = request_of(request, None)?;
+        let outcome = self.outcome(py, &world, &req)?;
+        Ok(outcome_output(&outcome).0.to_string())
+    }
+
+    /// Verify the token in a credential with no facts (format, checksum, key, signature).
+    /// `credential`: `"anonymous"`, `{"bearer": token}` or `{"basic": {"username",
+    /// "password"}}`. Returns the token's ids, None when the credential carries no token;
+    /// raises `TokenRefused` (with `.code`) for a token the policy refuses.
+    fn verify(
+        &self,
+        py: Python<'_>,
+        credential: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<PyTokenInfo>> {
+        let def: CredentialDef =
+            typed_arg(credential, "credential").map_err(InvalidRequest::new_err)?;
+        let credential = convert::credential_out(def.token_credential());
+        let answer = py
+            .detach(|| {
+                self.with_instance(|instance| {
+                    instance
+                        .verify(&credential)
+                        .map_err(|f| CallError::Host(f.to_string()))
+                })
+            })
+            .map_err(CallError::into_py)?;
+        match answer {
+            Ok(Some(v)) => Ok(Some(PyTokenInfo {
+                token_id: v.token_id,
+                key_id: v.key_id,
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let code = e.code();
+                let err = TokenRefused::new_err(format!("token refused: {code}"));
+                err.value(py).setattr("code", code)?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Mint a token as its owner's session would (the owner must be an active user of the
+    /// world; bound repositories are checked against what the owner sees) and add its
+    /// record to the world. Raises `IssueRefused` (with `.reason`) when a minting rule
+    /// refuses. `expires` (Unix seconds) or `expires_in` (seconds from `now`); `now`
+    /// defaults to the world's clock.
+    #[pyo3(signature = (world, *, owner, name, scopes, repositories = Vec::new(), owners = Vec::new(), expires = None, expires_in = None, now = None))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn issue(
+        &self,
+        py: Python<'_>,
+        world: PyRef<'_, PyWorld>,
+        owner: String,
+        name: String,
+        scopes: Vec<String>,
+        repositories: Vec<String>,
+        owners: Vec<String>,
+        expires: Option<i64>,
+        expires_in: Option<i64>,
+        now: Option<i64>,
+    ) -> PyResult<PyIssuedToken> {
+        let order = MintOrder {
+            owner,
+            name,
+            scopes,
+            repositories,
+            owners,
+            expires,
+            expires_in,
+            now,
+        };
+        let world: &PyWorld = &world;
+        let issued = py
+            .detach(|| {
+                let mut w = write(&world.world);
+                self.with_instance(|instance| {
+                    mint(instance, &mut w, order).map_err(|e| {
+                        match e.downcast_ref::<HostFailure>() {
+                            Some(f) => CallError::Host(f.to_string()),
+                            None => CallError::Request(format!("{e:#}")),
+                        }
+                    })
+                })
+            })
+            .map_err(CallError::into_py)?;
+        match issued {
+            Ok(t) => Ok(PyIssuedToken {
+                secret: t.secret,
+                record: TokenDef::from_record(&convert::record_in(t.record.clone())),
+            }),
+            Err(e) => {
+                let reason = e.describe();
+                let err = IssueRefused::new_err(format!("token refused: {reason}"));
+                err.value(py).setattr("reason", reason)?;
+                Err(err)
+            }
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Policy(sha256='{}', generation={})",
+            self.sha256(),
+            self.generation()
+        )
+    }
+}
