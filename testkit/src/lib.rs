@@ -1,6 +1,7 @@
 //! The test kit every integration test shares (dev-only): real programs started by the
 //! tests on loopback — a private PostgreSQL server (`pg`), git clients (`git`), the
-//! deployment daemons and the README's configurations (`deploy`) — and the store backends
+//! deployment daemons and the README's configurations (`deploy`), bounded child processes
+//! (`process`), raw HTTP over sockets (`http`) — and the store backends
 //! every store test runs on (`Backend`, `both!`). Nothing here knows forge-authz's types:
 //! the tests that start `forge-authz` itself keep their harness beside them
 //! (`host-harness/tests/support/`), since only they know where cargo built the binary.
@@ -10,7 +11,9 @@
 
 pub mod deploy;
 pub mod git;
+pub mod http;
 pub mod pg;
+pub mod process;
 
 /// The store backends every store test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

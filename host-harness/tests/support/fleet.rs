@@ -5,7 +5,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -226,35 +225,15 @@ impl Fleet {
 
     /// A forward-auth question to host `h` about a clone of `uri`: (status, reason).
     pub fn auth(&self, h: usize, uri: &str, bearer: Option<&str>) -> (u16, String) {
-        let host = &self.hosts[h];
-        let mut req = format!(
-            "GET /-/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             X-Forwarded-Method: GET\r\nX-Forwarded-Uri: {uri}\r\n"
-        );
-        if let Some(secret) = bearer {
-            req.push_str(&format!("Authorization: Bearer {secret}\r\n"));
+        let authorization = bearer.map(|secret| format!("Bearer {secret}"));
+        let mut headers = vec![("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", uri)];
+        if let Some(a) = &authorization {
+            headers.push(("Authorization", a.as_str()));
         }
-        req.push_str("\r\n");
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", host.port))
-            .unwrap_or_else(|e| panic!("connect to host {}: {e}", host.id));
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp)
-            .unwrap_or_else(|e| panic!("read from host {}: {e}", host.id));
-        let (head, _) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let reason = lines
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("x-forge-authz-reason"))
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default();
-        (status, reason)
+        let r =
+            forge_authz_testkit::http::http(self.hosts[h].port, "GET", "/-/auth", &headers, b"");
+        let reason = r.header("x-forge-authz-reason").unwrap_or_default();
+        (r.status.unwrap_or(0), reason)
     }
 
     /// Host `h` answers (status, reason) for a clone of `uri`.
