@@ -36,7 +36,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/token.rs", "", 649),
     ("guest/src/policy/lifecycle.rs", "", 621),
     ("guest/src/policy/git.rs", "decide", 166),
-    ("host-harness/src/serve/http/mod.rs", "handle", 131),
     ("guest/src/policy/create.rs", "decide", 127),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),

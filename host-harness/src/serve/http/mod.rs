@@ -33,10 +33,12 @@ use tokio::sync::watch;
 
 mod body;
 mod forward;
+mod git;
 
 use self::body::{ConnEvents, RequestOver, Timing, guarded};
 pub use self::forward::STATUS_HEADER;
 use self::forward::forward_auth;
+use self::git::RequestLine;
 use super::conns::{ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
@@ -168,149 +170,18 @@ async fn decide(shared: &Arc<Shared>, request: RequestDef) -> Answer {
     tokio::task::block_in_place(|| shared.decide(&request))
 }
 
-/// Handle one request.
+/// Handle one request: forward auth at `/-/auth` (`forward`), else git smart HTTP
+/// (`git`; anything that is neither is `404`).
 pub async fn handle(
     state: Arc<HttpState>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
-    let method = req.method().as_str().to_string();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let path = req.uri().path().to_string();
-    if path == "/-/auth" {
+    if req.uri().path() == "/-/auth" {
         return Ok(forward_auth(&state, &req, &peer).await);
     }
-    let Some((repo, action, rest)) = parse_git_url(&method, &target) else {
-        request_log(&method, &target, 404, "not-found", "-", &peer);
-        return Ok(text(404, "not found\n".into()));
-    };
-    let Ok(authorization) = header(&req, "authorization") else {
-        request_log(&method, &target, 400, "request-invalid", "-", &peer);
-        return Ok(invalid("send one Authorization header"));
-    };
-    let request = RequestDef {
-        credential: credential_from_header(authorization),
-        kind: KindDef::Git,
-        repository: Some(repo),
-        action: Some(action),
-        ..RequestDef::default()
-    };
-    let answer = decide(&state.shared, request.clone()).await;
-    let d = &answer.decision;
-    let principal = principal_of(&request.credential, d);
-    let decided = answer.gathered.repository.clone().filter(|_| d.allow());
-    let Some(repository) = decided else {
-        request_log(&method, &target, d.http(), d.code(), &principal, &peer);
-        return Ok(if d.allow() {
-            // An allow without facts cannot be served: there is nothing decided on disk.
-            text(404, "not found\n".into())
-        } else {
-            refusal(d)
-        });
-    };
-    // Pushes carry packs; a fetch's body is only its wants and haves (a much smaller
-    // limit: inflated `have` lines are CPU for upload-pack).
-    let max_body = if action == ActionDef::Push {
-        state.limits.max_body_bytes
-    } else {
-        state.limits.max_fetch_body_bytes
-    };
-    let too_long = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.parse::<u64>().map_or(true, |n| n > max_body));
-    if too_long {
-        request_log(&method, &target, 413, "body-too-large", &principal, &peer);
-        return Ok(text(413, "forge-authz: request body too large\n".into()));
-    }
-    let Ok(content_encoding) = header(&req, "content-encoding") else {
-        request_log(&method, &target, 400, "request-invalid", &principal, &peer);
-        return Ok(invalid("send one Content-Encoding header"));
-    };
-    let Some(encoding) = cgi::BodyEncoding::parse(content_encoding) else {
-        request_log(
-            &method,
-            &target,
-            415,
-            "unsupported-encoding",
-            &principal,
-            &peer,
-        );
-        return Ok(text(
-            415,
-            "forge-authz: request bodies may be sent plain or gzip-encoded only\n".into(),
-        ));
-    };
-    let push = (action == ActionDef::Push && method == "POST").then(|| {
-        let id = state.shared.begin_push(&request);
-        (state.hooks.clone(), state.socket.clone(), id)
-    });
-    let guard = push.as_ref().map(|(_, _, id)| PushGuard {
-        shared: state.shared.clone(),
-        id: id.clone(),
-    });
-    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let get = |name: &str| header(&req, name).ok().flatten().map(str::to_string);
-    let cgi_request = cgi::CgiRequest {
-        method: &method,
-        root: &state.repos,
-        repository: &repository,
-        rest: &rest,
-        query,
-        principal: &principal,
-        content_type: get("content-type"),
-        encoding,
-        git_protocol: get("git-protocol"),
-        push,
-        max_body,
-        idle: state.limits.idle_timeout,
-        log_path: log::path_only(&target).to_string(),
-        peer: peer.to_string(),
-    };
-    let (parts, body) = req.into_parts();
-    drop(parts);
-    match cgi::run(cgi_request, body).await {
-        Ok(out) => {
-            request_log(&method, &target, out.status, d.code(), &principal, &peer);
-            let body = match guard {
-                Some(g) => out.body.guarded(Box::new(g)),
-                None => out.body,
-            };
-            let mut r = Response::new(body.boxed_unsync());
-            *r.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            for (k, v) in &out.headers {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(v),
-                ) {
-                    r.headers_mut().append(n, v);
-                }
-            }
-            Ok(r)
-        }
-        Err(e) => {
-            log::event("git-failed", &[("cause", &format!("{e:#}"))]);
-            request_log(&method, &target, 500, "git-failed", &principal, &peer);
-            Ok(text(500, "internal error\n".into()))
-        }
-    }
-}
-
-/// Ends a push's registration when its response is over.
-struct PushGuard {
-    shared: Arc<Shared>,
-    id: String,
-}
-
-impl Drop for PushGuard {
-    fn drop(&mut self) {
-        self.shared.end_push(&self.id);
-    }
+    let line = RequestLine::of(&req, peer);
+    Ok(git::serve(&state, req, &line).await)
 }
 
 /// Serve the git listener until `shutdown` turns true; then stop accepting and let the
