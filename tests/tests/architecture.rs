@@ -39,11 +39,6 @@ const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/create.rs", "decide", 127),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),
-    (
-        "host-harness/src/serve/http/mod.rs",
-        "serve_connections",
-        99,
-    ),
 ];
 
 fn workspace() -> PathBuf {

@@ -28,7 +28,9 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 mod body;
@@ -39,7 +41,7 @@ use self::body::{ConnEvents, RequestOver, Timing, guarded};
 pub use self::forward::STATUS_HEADER;
 use self::forward::forward_auth;
 use self::git::RequestLine;
-use super::conns::{ConnLimits, Conns, Refused};
+use super::conns::{Admitted, ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Route};
 use super::{ForwardAuth, cgi, credential_from_header, parse_git_url};
@@ -290,92 +292,152 @@ where
     E: Fn(),
 {
     let table = Arc::new(Conns::new(conns));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let graceful = GracefulShutdown::new();
     let mut failures = 0u32;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(x) => {
-                failures = 0;
-                // Responses go out in several writes (headers, chunks): without NODELAY,
-                // Nagle holds the next small write until the client's delayed ACK (~40 ms).
-                let _ = x.0.set_nodelay(true);
-                x
-            }
-            Err(e) => {
-                // Out of file descriptors and the like: back off, keep serving; a listener
-                // that keeps failing is a server that can no longer serve.
-                failures += 1;
-                log::event("accept-failed", &[("cause", &e.to_string())]);
-                if failures > 1000 {
-                    anyhow::bail!("the listener keeps failing: {e}");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let Some((stream, peer)) = accepted_or_back_off(accepted, &mut failures).await? else {
+            continue;
         };
-        let admitted = match table.admit(peer.ip()) {
-            Ok(a) => a,
-            Err(why) => {
-                (events.refused)();
-                tokio::spawn(busy(stream, why));
-                continue;
-            }
+        let Some((stream, admitted)) = admit(&table, &events, stream, peer) else {
+            continue;
         };
-        for _ in 0..admitted.evictions {
-            (events.evicted)();
-        }
-        let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
-        // Reads are bounded by hyper's header deadline and the body's idle deadline; a
-        // client that stops reading what we send is dropped after the idle deadline.
-        timed.set_write_timeout(Some(limits.idle_timeout));
-        let io = TokioIo::new(Box::pin(timed));
-        let (handler, service_table, id) = (handler.clone(), table.clone(), admitted.id);
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            // A request in flight: this connection is never closed to make room.
-            service_table.busy(id);
-            let over = RequestOver {
-                conns: service_table.clone(),
-                id,
-            };
-            let response = handler(req, peer);
-            async move {
-                let Ok(r) = response.await;
-                Ok::<_, Infallible>(r.map(|inner| guarded(inner, over)))
-            }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .max_buf_size(16 * 1024)
-            .serve_connection(io, service);
-        let conn = graceful.watch(conn);
-        let (table, evicted) = (table.clone(), admitted.evicted);
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = conn => {}
-                // Closed to make room (it was idle or waiting for headers): dropping the
-                // connection closes the socket.
-                _ = evicted => {}
-            }
-            table.close(id);
-        });
+        serve_connection(
+            stream,
+            peer,
+            admitted,
+            &table,
+            &graceful,
+            limits,
+            handler.clone(),
+        );
     }
     drop(listener);
+    drain(graceful, grace).await;
+    Ok(())
+}
+
+/// One `accept`'s outcome: the connection, with `TCP_NODELAY`; or, when it failed (out
+/// of file descriptors and the like), `None` after a 50 ms back-off, and an error once
+/// the listener has failed more than 1000 times in a row.
+async fn accepted_or_back_off(
+    accepted: std::io::Result<(TcpStream, SocketAddr)>,
+    failures: &mut u32,
+) -> anyhow::Result<Option<(TcpStream, SocketAddr)>> {
+    match accepted {
+        Ok(x) => {
+            *failures = 0;
+            // Responses go out in several writes (headers, chunks): without NODELAY,
+            // Nagle holds the next small write until the client's delayed ACK (~40 ms).
+            let _ = x.0.set_nodelay(true);
+            Ok(Some(x))
+        }
+        Err(e) => {
+            // Out of file descriptors and the like: back off, keep serving; a listener
+            // that keeps failing is a server that can no longer serve.
+            *failures += 1;
+            log::event("accept-failed", &[("cause", &e.to_string())]);
+            if *failures > 1000 {
+                anyhow::bail!("the listener keeps failing: {e}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(None)
+        }
+    }
+}
+
+/// A place in the connection table for `stream` from `peer`, with each connection
+/// closed to make room counted; `None` when there is none: counted, and the connection
+/// is answered `503` ([`busy`]) in a task of its own.
+fn admit<R: Fn(), E: Fn()>(
+    table: &Conns,
+    events: &ConnEvents<R, E>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<(TcpStream, Admitted)> {
+    let admitted = match table.admit(peer.ip()) {
+        Ok(a) => a,
+        Err(why) => {
+            (events.refused)();
+            tokio::spawn(busy(stream, why));
+            return None;
+        }
+    };
+    for _ in 0..admitted.evictions {
+        (events.evicted)();
+    }
+    Some((stream, admitted))
+}
+
+/// Serve an admitted connection in a task of its own: hyper's HTTP/1.1 with the header
+/// deadline and 16 KiB of buffer, writes bounded by the idle deadline, each request marked
+/// busy in the table until its response is over. The task ends with the connection, or
+/// when the table closes it to make room; either way it leaves the table.
+fn serve_connection<H, F>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    admitted: Admitted,
+    table: &Arc<Conns>,
+    graceful: &GracefulShutdown,
+    limits: HttpLimits,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + 'static,
+    F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
+    // Reads are bounded by hyper's header deadline and the body's idle deadline; a
+    // client that stops reading what we send is dropped after the idle deadline.
+    timed.set_write_timeout(Some(limits.idle_timeout));
+    let io = TokioIo::new(Box::pin(timed));
+    let (service_table, id) = (table.clone(), admitted.id);
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        // A request in flight: this connection is never closed to make room.
+        service_table.busy(id);
+        let over = RequestOver {
+            conns: service_table.clone(),
+            id,
+        };
+        let response = handler(req, peer);
+        async move {
+            let Ok(r) = response.await;
+            Ok::<_, Infallible>(r.map(|inner| guarded(inner, over)))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(io, service);
+    let conn = graceful.watch(conn);
+    let (table, evicted) = (table.clone(), admitted.evicted);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = conn => {}
+            // Closed to make room (it was idle or waiting for headers): dropping the
+            // connection closes the socket.
+            _ = evicted => {}
+        }
+        table.close(id);
+    });
+}
+
+/// Once accepting has stopped: let the connections in flight finish for at most
+/// `grace`, then log that some are still open.
+async fn drain(graceful: GracefulShutdown, grace: Duration) {
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => {
             log::event("shutdown", &[("note", "connections still open after the grace period")]);
         }
     }
-    Ok(())
 }
 
 /// Turn a connection away: `503` with `Retry-After`, then close (bounded writes).
-async fn busy(mut stream: tokio::net::TcpStream, why: Refused) {
+async fn busy(mut stream: TcpStream, why: Refused) {
     let body = match why {
         Refused::PeerFull => "forge-authz: too many connections from your address, try again\n",
         Refused::Full => "forge-authz: too many connections, try again\n",
