@@ -10,28 +10,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::facts::{FactSource, Gathered};
 use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy};
 use crate::wit;
-
-/// Read a lock; a poisoned lock only means a panic elsewhere while a pointer was being
-/// stored, and the value is still a complete `Arc`.
-fn read<T: Clone>(lock: &RwLock<T>) -> T {
-    match lock.read() {
-        Ok(g) => g.clone(),
-        Err(p) => p.into_inner().clone(),
-    }
-}
-
-/// Write a lock (see [`read`] on poisoning).
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    match lock.write() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 /// A published module and the configuration it runs with.
 #[derive(Debug)]
@@ -47,9 +32,9 @@ pub struct Published {
 /// The live policy: what workers instantiate.
 #[derive(Debug)]
 pub struct LivePolicy {
-    current: RwLock<Arc<Published>>,
+    current: ArcSwap<Published>,
     generation: AtomicU64,
-    shadow: RwLock<Option<Arc<Published>>>,
+    shadow: ArcSwapOption<Published>,
     shadow_generation: AtomicU64,
     limits: Limits,
     /// Held by every publisher (reload, fleet swaps, configuration swaps, shadow,
@@ -83,13 +68,13 @@ impl LivePolicy {
     pub fn start(path: &Path, config: wit::Config, limits: Limits) -> Result<LivePolicy, Refused> {
         let module = check(path, &config, limits)?;
         Ok(LivePolicy {
-            current: RwLock::new(Arc::new(Published {
+            current: ArcSwap::from_pointee(Published {
                 module,
                 config,
                 generation: 1,
-            })),
+            }),
             generation: AtomicU64::new(1),
-            shadow: RwLock::new(None),
+            shadow: ArcSwapOption::empty(),
             shadow_generation: AtomicU64::new(0),
             limits,
             publisher: Mutex::new(()),
@@ -100,13 +85,13 @@ impl LivePolicy {
     pub fn from_module(module: PolicyModule, config: wit::Config) -> LivePolicy {
         let limits = Limits::default();
         LivePolicy {
-            current: RwLock::new(Arc::new(Published {
+            current: ArcSwap::from_pointee(Published {
                 module,
                 config,
                 generation: 1,
-            })),
+            }),
             generation: AtomicU64::new(1),
-            shadow: RwLock::new(None),
+            shadow: ArcSwapOption::empty(),
             shadow_generation: AtomicU64::new(0),
             limits,
             publisher: Mutex::new(()),
@@ -115,7 +100,7 @@ impl LivePolicy {
 
     /// The shadow candidate, if any.
     pub fn shadow(&self) -> Option<Arc<Published>> {
-        read(&self.shadow)
+        self.shadow.load_full()
     }
 
     /// The shadow's generation (0: none).
@@ -170,8 +155,7 @@ impl LivePolicy {
             })
         });
         let generation = next.as_ref().map_or(0, |p| p.generation);
-        let mut guard = write(&self.shadow);
-        *guard = next;
+        self.shadow.store(next);
         self.shadow_generation.store(generation, Ordering::Release);
         generation
     }
@@ -191,7 +175,7 @@ impl LivePolicy {
 
     /// The published module.
     pub fn current(&self) -> Arc<Published> {
-        read(&self.current)
+        self.current.load_full()
     }
 
     /// The generation workers compare against.
@@ -255,13 +239,14 @@ impl LivePolicy {
     }
 
     fn put_live(&self, module: PolicyModule, config: wit::Config) -> u64 {
-        let mut guard = write(&self.current);
-        let generation = guard.generation + 1;
-        *guard = Arc::new(Published {
+        // Publishing is serialised (`publishing`), so no other store comes between this
+        // load and the store.
+        let generation = self.current.load().generation + 1;
+        self.current.store(Arc::new(Published {
             module,
             config,
             generation,
-        });
+        }));
         self.generation.store(generation, Ordering::Release);
         generation
     }
