@@ -26,9 +26,7 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("forge-authz-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    forge_authz_testkit::scratch(&format!("forge-authz-cli-{name}-"))
 }
 
 fn decide(world: &Path, request: &str) -> (i32, serde_json::Value) {

@@ -154,9 +154,7 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
 
 #[test]
 fn sqlite_lookups_equal_the_world_facts() {
-    let dir = std::env::temp_dir().join(format!("forge-authz-facts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = forge_authz_testkit::scratch("forge-authz-facts-");
     for (name, w) in scenario_worlds() {
         let db = dir.join(format!("{name}.db"));
         compare("sqlite", &db.display().to_string(), &name, &w);
@@ -217,9 +215,7 @@ fn renames_are_not_followed(location: &str) {
 
 #[test]
 fn the_store_never_answers_for_another_name() {
-    let dir = std::env::temp_dir().join(format!("forge-authz-renames-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = forge_authz_testkit::scratch("forge-authz-renames-");
     renames_are_not_followed(&dir.join("renames.db").display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     let Some(server) = pg::shared_or_skip("the_store_never_answers_for_another_name") else {

@@ -101,11 +101,7 @@ fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
 impl Forge {
     /// A forge over a fresh store (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
     pub fn start(name: &str, backend: Backend) -> Option<Forge> {
-        let dir = std::env::temp_dir().join(format!(
-            "forge-authz-git-{name}-{backend:?}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = forge_authz_testkit::scratch(&format!("forge-authz-git-{name}-{backend:?}-"));
         std::fs::create_dir_all(dir.join("home")).unwrap();
         let world = dir.join("world.json");
         std::fs::write(&world, WORLD).unwrap();

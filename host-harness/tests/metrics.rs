@@ -102,8 +102,7 @@ fn wait_port(file: &Path, start: Instant) -> u16 {
 
 impl Server {
     fn start() -> Server {
-        let dir = std::env::temp_dir().join(format!("forge-authz-metrics-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = forge_authz_testkit::scratch("forge-authz-metrics-");
         let home = dir.join("home");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(dir.join("world.json"), WORLD).unwrap();

@@ -32,10 +32,7 @@ fn bin() -> PathBuf {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("forge-authz-store-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    forge_authz_testkit::scratch(&format!("forge-authz-store-{name}-"))
 }
 
 /// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).

@@ -15,6 +15,18 @@ pub mod http;
 pub mod pg;
 pub mod process;
 
+/// A fresh private directory (mode 0700, a random name beginning with `prefix`) in the
+/// temp dir, left for the caller to use and remove: created in one step, so no other
+/// local user can have placed a file or a link at its path first. Keep `prefix` short
+/// where servers put Unix sockets below it (a socket path has at most 107 bytes).
+pub fn scratch(prefix: &str) -> std::path::PathBuf {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a scratch directory: {e}"))
+        .keep()
+}
+
 /// The store backends every store test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -7,7 +7,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -81,17 +80,9 @@ impl Drop for Fleet {
     }
 }
 
-/// A fresh scratch directory, unique to this process and call.
+/// A fresh private scratch directory, unique to this call.
 pub fn scratch(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "forge-authz-fleet-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    forge_authz_testkit::scratch(&format!("forge-authz-fleet-{name}-"))
 }
 
 pub fn cli(args: &[&str]) -> Output {

@@ -134,11 +134,9 @@ impl Setup {
     }
 
     pub fn with_world(name: &str, world: &serde_json::Value, seeds: &[(&str, &str)]) -> Setup {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         // Short: the servers' Unix sockets live below it (TMPDIR), and a socket path has
         // at most 107 bytes.
-        let dir = std::env::temp_dir().join(format!("fzh{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = forge_authz_testkit::scratch("fzh");
         let home = dir.join("home");
         let tmp = dir.join("t");
         std::fs::create_dir_all(&home).unwrap();
