@@ -3,6 +3,9 @@
 // shape). Only an `allow` reaches `next()`; every other outcome, a policy failure and a
 // request the host could not read included, is answered here.
 
+import { POLICY_FAILURE_CODE, POLICY_FAILURE_STATUS } from './vocabulary.js';
+import { policyFailure } from './util.js';
+
 const REALM = 'forge-authz';
 
 /**
@@ -16,8 +19,8 @@ export function mapDecisionToHttp(output, { realm = REALM } = {}) {
   if (output && output.decision === 'allow' && output.status === 200) {
     return { status: 200, allow: true, headers: {}, body: '' };
   }
-  const status = [400, 401, 403, 404, 503].includes(output?.status) ? output.status : 503;
-  const reason = typeof output?.reason === 'string' ? output.reason : 'policy-failure';
+  const status = [400, 401, 403, 404, POLICY_FAILURE_STATUS].includes(output?.status) ? output.status : POLICY_FAILURE_STATUS;
+  const reason = typeof output?.reason === 'string' ? output.reason : POLICY_FAILURE_CODE;
   const headers = {
     'content-type': 'text/plain; charset=utf-8',
     'cache-control': 'no-store',
@@ -108,7 +111,7 @@ export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHt
       if (!decided.ok) {
         // The host could not read the request: never an allow.
         const status = decided.error.tag === 'invalid-input' ? 400 : 503;
-        return send(res, mapDecisionToHttp({ status, reason: status === 400 ? 'request-invalid' : 'policy-failure', message: decided.error.val }, { realm }));
+        return send(res, mapDecisionToHttp({ status, reason: status === 400 ? 'request-invalid' : POLICY_FAILURE_CODE, message: decided.error.val }, { realm }));
       }
       try {
         onDecision?.(req, decided);
@@ -123,7 +126,7 @@ export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHt
       return send(res, answer.allow ? mapDecisionToHttp({ status: 503 }, { realm }) : answer);
     };
     if (asyncFacts) {
-      policy.decideAsync(asyncFacts, request).then(finish, (e) => finish({ ok: false, error: { tag: 'policy-failure', val: String(e?.message ?? e) } }));
+      policy.decideAsync(asyncFacts, request).then(finish, (e) => finish(policyFailure(String(e?.message ?? e))));
     } else {
       finish(policy.decide(facts, request));
     }

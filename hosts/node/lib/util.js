@@ -2,6 +2,8 @@
 // conversion and a strict reader for the JSON formats (unknown fields and wrong types are
 // errors, as in the Rust host's serde `deny_unknown_fields` types).
 
+import { POLICY_FAILURE_CODE } from './vocabulary.js';
+
 /** A successful result. */
 export const ok = (value) => ({ ok: true, value });
 /** A refusal or failure, as a value. */
@@ -10,7 +12,7 @@ export const err = (error) => ({ ok: false, error });
 /** The host could not read its input (a malformed request, an unknown SSH key...). */
 export const invalidInput = (message) => err({ tag: 'invalid-input', val: message });
 /** The policy could not decide or answer (trap, fact source failure, refused module). */
-export const policyFailure = (message) => err({ tag: 'policy-failure', val: message });
+export const policyFailure = (message) => err({ tag: POLICY_FAILURE_CODE, val: message });
 
 /** The message of anything thrown. */
 export function messageOf(e) {

@@ -140,7 +140,7 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 		case err != nil:
 			// Nothing was decided (facts unavailable, the policy refused to read the
 			// request): fail closed.
-			a.refuse(w, http.StatusServiceUnavailable, "policy-failure", "the authorization policy could not decide; access denied")
+			a.refuse(w, forgeauthz.PolicyFailureStatus, forgeauthz.PolicyFailureCode, forgeauthz.PolicyFailureMessage)
 		case d.Allowed():
 			w.Header().Set("X-Forge-Authz-Reason", d.Reason)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
