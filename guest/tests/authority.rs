@@ -5,7 +5,7 @@
 //! administrator's, another user's, an organisation's, a stored token (the owner's or
 //! another's, live or not, with or without `user:token`, the target itself) or the
 //! operator's maintenance job — with time passing between them. Every plan a call returns
-//! is applied to the store as the host applies it (`host-harness/src/lifecycle.rs`).
+//! is applied to the store as the host applies it (`forge-authz/src/lifecycle.rs`).
 //!
 //! The oracles are written from the rules as the README and the WIT state them
 //! (`wit/lifecycle.wit`, `actor`), independently of `policy::authority`. `PROPTEST_CASES`
@@ -471,7 +471,7 @@ fn the_generated_sequences_reach_every_outcome() {
 
 // ---------------------------------------------------------------------------------------
 // The observed behaviours of issue 19, one test each (natively; the differential test
-// checks the component answers every lifecycle call alike, and host-harness/tests/store.rs
+// checks the component answers every lifecycle call alike, and forge-authz/tests/store.rs
 // reproduces them through the CLI on SQLite and PostgreSQL).
 
 const DAY: i64 = 86_400;

@@ -7,7 +7,7 @@
 //! with `Authorizer::issue` and fixed entropy (a fifth of them stored as records from
 //! before contract 0.4 are: SHA-256 of the secret, not its HMAC tag); credentials of
 //! every kind; requests of every kind. The policy asks its facts of `support::WorldFacts`,
-//! which answers as a correct host answers (`host-harness/src/facts.rs`), records what was
+//! which answers as a correct host answers (`fixture/src/facts.rs`), records what was
 //! asked and counts the calls; a property that decides "with other facts" edits the
 //! recorded answer and replays it (`support::Replay`).
 //!

@@ -170,7 +170,7 @@ func TestHotSwap(t *testing.T) {
 	if d := decide(t, p, w, pull(Bearer(read.Secret), "alice/secret")); !d.Allowed() {
 		t.Errorf("after refused swaps: %+v", d)
 	}
-	// The copy the library embedded (host-harness/build.rs builds it into target/guest):
+	// The copy the library embedded (forge-authz/build.rs builds it into target/guest):
 	// the same bytes, the same digest.
 	if guest, err := os.ReadFile(filepath.Join(repoRoot, "target", "guest", "wasm32-wasip2", "policy", "forge_authz_guest.wasm")); err == nil {
 		if err := p.Swap(guest); err != nil {

@@ -4,7 +4,7 @@
 //! (`process`), raw HTTP over sockets (`http`) — and the store backends
 //! every store test runs on (`Backend`, `both!`). Nothing here knows forge-authz's types:
 //! the tests that start `forge-authz` itself keep their harness beside them
-//! (`host-harness/tests/support/`), since only they know where cargo built the binary.
+//! (`forge-authz/tests/support/`), since only they know where cargo built the binary.
 // A test kit: a broken expectation or a program that cannot start is a panic that says what broke.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 const CRATES: &[&str] = &[
     "guest/src",
     "fixture/src",
-    "host-harness/src",
+    "forge-authz/src",
     "tests/src",
     "ffi/src",
     "hosts/python/src",

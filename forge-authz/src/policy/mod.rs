@@ -188,7 +188,7 @@ impl std::fmt::Debug for PolicyModule {
     }
 }
 
-/// The policy built in this workspace (by `host-harness/build.rs`), unless overridden by
+/// The policy built in this workspace (by `forge-authz/build.rs`), unless overridden by
 /// the `FORGE_AUTHZ_POLICY` environment variable.
 pub fn default_policy_path() -> PathBuf {
     match std::env::var_os("FORGE_AUTHZ_POLICY") {

@@ -1,7 +1,7 @@
 //! Generated sequences of token lifecycle operations by generated actors, and the driver
 //! that runs them against a [`Lifecycle`] (the core `Authorizer`, or — in the differential
 //! test — the native engine and the wasm component side by side), applying every returned
-//! plan to the store as the host does (`host-harness/src/lifecycle.rs`). Shared by
+//! plan to the store as the host does (`forge-authz/src/lifecycle.rs`). Shared by
 //! `guest/tests/authority.rs` (the properties) and `tests/tests/differential.rs`.
 
 use forge_authz_guest::policy::token::ENTROPY_BYTES;

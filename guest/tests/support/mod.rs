@@ -1,5 +1,5 @@
 //! Generated worlds, credentials, token records and requests for the policy's property
-//! tests, and the facts a correct host answers (host-harness `facts.rs` `lookup` and
+//! tests, and the facts a correct host answers (forge-authz `facts.rs` `lookup` and
 //! `repositories`, `world.rs` `repository`/`namespace`/`user`) through [`WorldFacts`], a
 //! `policy::Facts` that also records what the policy asked ([`Gathered`]) and counts its
 //! calls, written against the policy core only.

@@ -3,9 +3,9 @@
 // During a decision the policy asks ONE `fact-query` (and, for a batch, one list of
 // repositories). A fact source answers it. `composeFacts` builds `lookup` and
 // `repositories` from per-fact functions exactly as hosts/README.md ("Facts") defines them
-// (the same composition as host-harness/src/facts.rs), so a forge only writes "a token by
+// (the same composition as fixture/src/facts.rs), so a forge only writes "a token by
 // id", "a user by name", "a repository as this viewer sees it", "a namespace as this viewer
-// sees it". A `World` is such a source over the fixture format (host-harness/src/world.rs).
+// sees it". A `World` is such a source over the fixture format (fixture/src/world.rs).
 //
 // Values are in jco's shapes (camelCase fields, `{tag, val}` variants, `undefined` for
 // `none`); timestamps may be plain numbers (jco converts them to `s64`), the `hash256`

@@ -588,7 +588,7 @@ const KAT_USER = Object.freeze({ status: 'active', siteAdmin: false, visibility:
 
 /**
  * The known answers every sound policy gives (wit/known-answers.json, as
- * host-harness/src/known.rs checks them): they catch a module that loads but decides wrongly
+ * forge-authz/src/known.rs checks them): they catch a module that loads but decides wrongly
  * (an allow-everything build, a swapped reason table) before it serves. Returns `null` when
  * every answer is right, else what was wrong.
  */

@@ -1,5 +1,5 @@
 // Requests in the `forge-authz decide` JSON format → the WIT calls, and decisions → the
-// output JSON, exactly as hosts/README.md specifies (host-harness/src/request.rs).
+// output JSON, exactly as hosts/README.md specifies (fixture/src/request.rs).
 
 import {
   InputError,
