@@ -57,6 +57,7 @@ pub mod core {
     include!("../../guest/src/convert_request.rs");
     include!("../../guest/src/convert_decision.rs");
     include!("../../guest/src/convert_lifecycle.rs");
+    include!("../../guest/src/exports.rs");
 
     /// A WIT query as the core's (borrowing the WIT's strings).
     pub fn query_in(q: &wit::FactQuery) -> policy::FactQuery<'_> {

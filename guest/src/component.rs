@@ -61,6 +61,7 @@ include!("convert.rs");
 include!("convert_request.rs");
 include!("convert_decision.rs");
 include!("convert_lifecycle.rs");
+include!("exports.rs");
 
 /// The host's facts, asked through the `facts` import.
 struct HostFacts;
@@ -103,20 +104,15 @@ impl wit_authorizer::Guest for Component {
     type Authorizer = Authorizer;
 
     fn inspect(secret: String) -> Result<wit::TokenInfo, wit::TokenError> {
-        policy::inspect(&secret)
-            .map(|i| wit::TokenInfo {
-                token_id: i.token_id,
-                key_id: i.key_id,
-            })
-            .map_err(token_error_out)
+        exports::inspect(&secret)
     }
 
     fn migrate_legacy_scopes(scopes: Vec<String>) -> Vec<String> {
-        policy::scope::migrate_legacy(&scopes)
+        exports::migrate_legacy_scopes(&scopes)
     }
 
     fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, wit::ScopeError> {
-        policy::scope::normalize(&scopes).map_err(wit::ScopeError::UnknownScope)
+        exports::normalize_scopes(&scopes)
     }
 }
 
@@ -134,78 +130,45 @@ impl Authorizer {
     }
 }
 
+/// Each method delegates to [`exports`] (`exports.rs`, shared with the host's native twin).
 impl wit_authorizer::GuestAuthorizer for Authorizer {
     fn create(config: wit::Config) -> Result<wit_authorizer::Authorizer, wit::ConfigError> {
-        policy::Engine::new(&config_in(config))
+        exports::create(config)
             .map(|e| wit_authorizer::Authorizer::new(Authorizer(RefCell::new(e))))
-            .map_err(config_error_out)
     }
 
     fn verify(
         &self,
         credential: wit::Credential,
     ) -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
-        self.engine()
-            .verify(&credential_in(credential))
-            .map(|v| {
-                v.map(|v| wit::VerifiedToken {
-                    token_id: v.token_id,
-                    key_id: v.key_id,
-                })
-            })
-            .map_err(token_error_out)
+        exports::verify(&mut self.engine(), credential)
     }
 
     fn authorize(&self, request: wit::AuthorizeRequest) -> wit::Decision {
-        decision_out(
-            self.engine()
-                .authorize(&authorize_in(request), &mut HostFacts),
-        )
+        exports::authorize(&mut self.engine(), request, &mut HostFacts)
     }
 
     fn authorize_batch(&self, request: wit::BatchRequest) -> Vec<wit::Decision> {
-        self.engine()
-            .authorize_batch(&batch_request_in(request), &mut HostFacts)
-            .into_iter()
-            .map(decision_out)
-            .collect()
+        exports::authorize_batch(&mut self.engine(), request, &mut HostFacts)
     }
 
     fn ref_permissions(&self, request: wit::RefPermissionsRequest) -> wit::RefGrants {
-        ref_grants_out(
-            self.engine()
-                .ref_permissions(&ref_permissions_request_in(request), &mut HostFacts),
-        )
+        exports::ref_permissions(&mut self.engine(), request, &mut HostFacts)
     }
 
     fn issue(&self, request: wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError> {
-        let entropy = entropy();
-        self.engine()
-            .authorizer()
-            .issue(&issue_in(request), entropy.as_ref())
-            .map(issued_out)
-            .map_err(issue_error_out)
+        exports::issue(&self.engine(), request, entropy().as_ref())
     }
 
     fn derive_child(
         &self,
         request: wit::ChildRequest,
     ) -> Result<wit::ChildOutcome, wit::LifecycleError> {
-        let entropy = entropy();
-        self.engine()
-            .authorizer()
-            .derive_child(&child_in(request), entropy.as_ref())
-            .map(child_out)
-            .map_err(lifecycle_error_out)
+        exports::derive_child(&self.engine(), request, entropy().as_ref())
     }
 
     fn rotate(&self, request: wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError> {
-        let entropy = entropy();
-        self.engine()
-            .authorizer()
-            .rotate(&rotate_in(request), entropy.as_ref())
-            .map(rotation_out)
-            .map_err(lifecycle_error_out)
+        exports::rotate(&self.engine(), request, entropy().as_ref())
     }
 
     fn plan_revoke(
@@ -215,17 +178,7 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         records: Vec<wit::TokenRecord>,
         context: wit::ChangeContext,
     ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-        let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
-        self.engine()
-            .authorizer()
-            .plan_revoke(
-                &token_id,
-                revoke_scope_in(scope),
-                &records,
-                &context_in(context),
-            )
-            .map(plan_out)
-            .map_err(lifecycle_error_out)
+        exports::plan_revoke(&self.engine(), &token_id, scope, records, context)
     }
 
     fn plan_edit(
@@ -235,12 +188,7 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         records: Vec<wit::TokenRecord>,
         context: wit::ChangeContext,
     ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-        let records: Vec<policy::TokenRecord> = records.into_iter().map(record_in).collect();
-        self.engine()
-            .authorizer()
-            .plan_edit(&token_id, &edit_in(edit), &records, &context_in(context))
-            .map(plan_out)
-            .map_err(lifecycle_error_out)
+        exports::plan_edit(&self.engine(), &token_id, edit, records, context)
     }
 
     fn plan_expire(
@@ -248,13 +196,7 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         entries: Vec<wit::AuditEntry>,
         context: wit::ChangeContext,
     ) -> Vec<wit::HistoryEvent> {
-        let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
-        self.engine()
-            .authorizer()
-            .plan_expire(&entries, &context_in(context))
-            .into_iter()
-            .map(event_out)
-            .collect()
+        exports::plan_expire(&self.engine(), entries, context)
     }
 
     fn audit(
@@ -262,13 +204,7 @@ impl wit_authorizer::GuestAuthorizer for Authorizer {
         entries: Vec<wit::AuditEntry>,
         context: wit::ChangeContext,
     ) -> Vec<wit::AuditFinding> {
-        let entries: Vec<policy::AuditEntry> = entries.into_iter().map(audit_entry_in).collect();
-        self.engine()
-            .authorizer()
-            .audit(&entries, &context_in(context))
-            .into_iter()
-            .map(finding_out)
-            .collect()
+        exports::audit(&self.engine(), entries, context)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The policy core compiled natively, behind the host's `Policy` trait, so that the
-//! scenario corpus runs unchanged against it and against the wasm component. It converts
-//! with the component's own conversion code (`guest/src/convert.rs`, through
+//! scenario corpus runs unchanged against it and against the wasm component. It calls the
+//! component's own export functions (`guest/src/exports.rs`, with its conversions, through
 //! `forge_authz_host::wit::core`) and asks the host's [`FactSource`] exactly as the
 //! component's `facts` import does.
 
@@ -9,7 +9,7 @@ use forge_authz_guest::policy;
 use forge_authz_host::facts::{FactSource, Gathered};
 use forge_authz_host::policy::{Policy, PolicyFailure};
 use forge_authz_host::wit;
-use forge_authz_host::wit::core as convert;
+use forge_authz_host::wit::core::exports;
 
 /// The native policy: `forge_authz_guest::policy::Engine` with WIT-typed edges.
 #[derive(Debug)]
@@ -18,9 +18,7 @@ pub struct NativePolicy(policy::Engine);
 impl NativePolicy {
     /// Build from a WIT configuration (`Err`: refused, as `authorizer.create` would).
     pub fn new(config: &wit::Config) -> Result<NativePolicy, wit::ConfigError> {
-        policy::Engine::new(&convert::config_in(config.clone()))
-            .map(NativePolicy)
-            .map_err(convert::config_error_out)
+        exports::create(config.clone()).map(NativePolicy)
     }
 }
 
@@ -30,21 +28,14 @@ fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
     getrandom::fill(&mut e).ok().map(|()| e)
 }
 
+/// Each call through the component's own export functions (`guest/src/exports.rs`), with
+/// the caller's facts asked as the `facts` import asks them.
 impl Policy for NativePolicy {
     fn verify(
         &mut self,
         c: &wit::Credential,
     ) -> Result<Result<Option<wit::VerifiedToken>, wit::TokenError>, PolicyFailure> {
-        Ok(self
-            .0
-            .verify(&convert::credential_in(c.clone()))
-            .map(|v| {
-                v.map(|v| wit::VerifiedToken {
-                    token_id: v.token_id,
-                    key_id: v.key_id,
-                })
-            })
-            .map_err(convert::token_error_out))
+        Ok(exports::verify(&mut self.0, c.clone()))
     }
 
     fn authorize(
@@ -53,12 +44,8 @@ impl Policy for NativePolicy {
         facts: &dyn FactSource,
     ) -> Result<(wit::Decision, Gathered), PolicyFailure> {
         let mut asked = Asked::new(facts);
-        let d = self
-            .0
-            .authorize(&convert::authorize_in(request.clone()), &mut asked);
-        asked
-            .finish(convert::decision_out(d))
-            .map_err(PolicyFailure)
+        let d = exports::authorize(&mut self.0, request.clone(), &mut asked);
+        asked.finish(d).map_err(PolicyFailure)
     }
 
     fn authorize_batch(
@@ -67,12 +54,8 @@ impl Policy for NativePolicy {
         facts: &dyn FactSource,
     ) -> Result<(Vec<wit::Decision>, Gathered), PolicyFailure> {
         let mut asked = Asked::new(facts);
-        let list = self
-            .0
-            .authorize_batch(&convert::batch_request_in(request.clone()), &mut asked);
-        asked
-            .finish(list.into_iter().map(convert::decision_out).collect())
-            .map_err(PolicyFailure)
+        let list = exports::authorize_batch(&mut self.0, request.clone(), &mut asked);
+        asked.finish(list).map_err(PolicyFailure)
     }
 
     fn ref_permissions(
@@ -81,52 +64,33 @@ impl Policy for NativePolicy {
         facts: &dyn FactSource,
     ) -> Result<(wit::RefGrants, Gathered), PolicyFailure> {
         let mut asked = Asked::new(facts);
-        let grants = self.0.ref_permissions(
-            &convert::ref_permissions_request_in(request.clone()),
-            &mut asked,
-        );
-        asked
-            .finish(convert::ref_grants_out(grants))
-            .map_err(PolicyFailure)
+        let grants = exports::ref_permissions(&mut self.0, request.clone(), &mut asked);
+        asked.finish(grants).map_err(PolicyFailure)
     }
 
     fn issue(
         &mut self,
         r: &wit::IssueRequest,
     ) -> Result<Result<wit::IssuedToken, wit::IssueError>, PolicyFailure> {
-        let entropy = entropy();
-        Ok(self
-            .0
-            .authorizer()
-            .issue(&convert::issue_in(r.clone()), entropy.as_ref())
-            .map(convert::issued_out)
-            .map_err(convert::issue_error_out))
+        Ok(exports::issue(&self.0, r.clone(), entropy().as_ref()))
     }
 
     fn derive_child(
         &mut self,
         r: &wit::ChildRequest,
     ) -> Result<Result<wit::ChildOutcome, wit::LifecycleError>, PolicyFailure> {
-        let entropy = entropy();
-        Ok(self
-            .0
-            .authorizer()
-            .derive_child(&convert::child_in(r.clone()), entropy.as_ref())
-            .map(convert::child_out)
-            .map_err(convert::lifecycle_error_out))
+        Ok(exports::derive_child(
+            &self.0,
+            r.clone(),
+            entropy().as_ref(),
+        ))
     }
 
     fn rotate(
         &mut self,
         r: &wit::RotateRequest,
     ) -> Result<Result<wit::Rotation, wit::LifecycleError>, PolicyFailure> {
-        let entropy = entropy();
-        Ok(self
-            .0
-            .authorizer()
-            .rotate(&convert::rotate_in(r.clone()), entropy.as_ref())
-            .map(convert::rotation_out)
-            .map_err(convert::lifecycle_error_out))
+        Ok(exports::rotate(&self.0, r.clone(), entropy().as_ref()))
     }
 
     fn plan_revoke(
@@ -136,19 +100,13 @@ impl Policy for NativePolicy {
         records: &[wit::TokenRecord],
         context: &wit::ChangeContext,
     ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
-        let records: Vec<policy::TokenRecord> =
-            records.iter().cloned().map(convert::record_in).collect();
-        Ok(self
-            .0
-            .authorizer()
-            .plan_revoke(
-                id,
-                convert::revoke_scope_in(scope),
-                &records,
-                &convert::context_in(context.clone()),
-            )
-            .map(convert::plan_out)
-            .map_err(convert::lifecycle_error_out))
+        Ok(exports::plan_revoke(
+            &self.0,
+            id,
+            scope,
+            records.to_vec(),
+            context.clone(),
+        ))
     }
 
     fn plan_edit(
@@ -158,19 +116,13 @@ impl Policy for NativePolicy {
         records: &[wit::TokenRecord],
         context: &wit::ChangeContext,
     ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure> {
-        let records: Vec<policy::TokenRecord> =
-            records.iter().cloned().map(convert::record_in).collect();
-        Ok(self
-            .0
-            .authorizer()
-            .plan_edit(
-                id,
-                &convert::edit_in(edit.clone()),
-                &records,
-                &convert::context_in(context.clone()),
-            )
-            .map(convert::plan_out)
-            .map_err(convert::lifecycle_error_out))
+        Ok(exports::plan_edit(
+            &self.0,
+            id,
+            edit.clone(),
+            records.to_vec(),
+            context.clone(),
+        ))
     }
 
     fn plan_expire(
@@ -178,18 +130,11 @@ impl Policy for NativePolicy {
         entries: &[wit::AuditEntry],
         context: &wit::ChangeContext,
     ) -> Result<Vec<wit::HistoryEvent>, PolicyFailure> {
-        let entries: Vec<policy::AuditEntry> = entries
-            .iter()
-            .cloned()
-            .map(convert::audit_entry_in)
-            .collect();
-        Ok(self
-            .0
-            .authorizer()
-            .plan_expire(&entries, &convert::context_in(context.clone()))
-            .into_iter()
-            .map(convert::event_out)
-            .collect())
+        Ok(exports::plan_expire(
+            &self.0,
+            entries.to_vec(),
+            context.clone(),
+        ))
     }
 
     fn audit(
@@ -197,40 +142,24 @@ impl Policy for NativePolicy {
         entries: &[wit::AuditEntry],
         context: &wit::ChangeContext,
     ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
-        let entries: Vec<policy::AuditEntry> = entries
-            .iter()
-            .cloned()
-            .map(convert::audit_entry_in)
-            .collect();
-        Ok(self
-            .0
-            .authorizer()
-            .audit(&entries, &convert::context_in(context.clone()))
-            .into_iter()
-            .map(convert::finding_out)
-            .collect())
+        Ok(exports::audit(&self.0, entries.to_vec(), context.clone()))
     }
 
     fn inspect(
         &mut self,
         secret: &str,
     ) -> Result<Result<wit::TokenInfo, wit::TokenError>, PolicyFailure> {
-        Ok(policy::inspect(secret)
-            .map(|i| wit::TokenInfo {
-                token_id: i.token_id,
-                key_id: i.key_id,
-            })
-            .map_err(convert::token_error_out))
+        Ok(exports::inspect(secret))
     }
 
     fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure> {
-        Ok(policy::scope::migrate_legacy(scopes))
+        Ok(exports::migrate_legacy_scopes(scopes))
     }
 
     fn normalize_scopes(
         &mut self,
         scopes: &[String],
     ) -> Result<Result<Vec<String>, wit::ScopeError>, PolicyFailure> {
-        Ok(policy::scope::normalize(scopes).map_err(wit::ScopeError::UnknownScope))
+        Ok(exports::normalize_scopes(scopes))
     }
 }
