@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use super::decision::{Decision, Reason, Rule, Trace, not_found};
 use super::model::{GitAction, Options, RefUpdate, RepositoryFacts, RepositoryKind, Role};
-use super::principal::{Principal, Repo, Target, visible_to_anonymous};
+use super::principal::{Principal, Refusal, Repo, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
 
@@ -64,54 +64,105 @@ pub(crate) fn decide(
     facts: Option<&RepositoryFacts>,
     mut trace: Trace,
 ) -> Decision {
-    let repo = facts.map(|facts| Repo { path, facts });
-    if let Some(token) = p.token() {
-        if !token.covers(Target::Repository(path)) {
-            if options.binding_fallback_to_anonymous {
-                trace.pass(Rule::Binding, || {
-                    "outside the binding: treated as anonymous".into()
-                });
-                return decide(
-                    &Principal::Anonymous,
-                    options,
-                    path,
-                    action,
-                    updates,
-                    facts,
-                    trace,
-                );
-            }
-            return trace.decide(
-                Rule::Binding,
-                Decision::new(
-                    Reason::TokenNotBound,
-                    "this access token is not valid for this repository",
-                ),
-            );
-        }
+    if let Some(token) = p.token()
+        && !token.covers(Target::Repository(path))
+        && options.binding_fallback_to_anonymous
+    {
         trace.pass(Rule::Binding, || {
-            if token.bound() {
-                "inside the binding".into()
-            } else {
-                "unbound".into()
-            }
+            "outside the binding: treated as anonymous".into()
         });
-        if let Some(d) = scope_refusal(p, action) {
-            return trace.decide(Rule::Scope, d);
-        }
-        trace.pass(Rule::Scope, || format!("may {}", action.name()));
-    } else {
-        trace.skip(Rule::Scope, || "no token".into());
+        return decide(
+            &Principal::Anonymous,
+            options,
+            path,
+            action,
+            updates,
+            facts,
+            trace,
+        );
     }
+    let repo = match readable(p, path, action, facts, &mut trace) {
+        Ok(repo) => repo,
+        Err((rule, d)) => return trace.decide(rule, d),
+    };
+    if action == GitAction::Pull {
+        return trace.decide(Rule::Grant, pull_grant(p));
+    }
+    match writable(p, repo, &mut trace) {
+        Ok(role) => trace.decide(Rule::Refs, ref_updates(p, repo, role, updates)),
+        Err((rule, d)) => trace.decide(rule, d),
+    }
+}
+
+/// The rules a pull and a push both pass, in order, up to a repository the principal may
+/// read: the token's binding and scope, a credential to push, the deploy key's
+/// repository, existence, visibility, public-only.
+fn readable<'a>(
+    p: &Principal<'_>,
+    path: &'a str,
+    action: GitAction,
+    facts: Option<&'a RepositoryFacts>,
+    trace: &mut Trace,
+) -> Result<Repo<'a>, Refusal> {
+    token_rules(p, path, action, trace)?;
+    push_needs_credential(p, action)?;
+    deploy_key_rule(p, path, trace)?;
+    let repo = visible_repository(p, path, facts, trace)?;
+    public_only_rule(p, repo, trace)?;
+    Ok(repo)
+}
+
+/// A token must be bound to the repository (a token outside its binding was decided as
+/// anonymous already, if the option says so) and hold the action's scope.
+fn token_rules(
+    p: &Principal<'_>,
+    path: &str,
+    action: GitAction,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
+    let Some(token) = p.token() else {
+        trace.skip(Rule::Scope, || "no token".into());
+        return Ok(());
+    };
+    if !token.covers(Target::Repository(path)) {
+        return Err((
+            Rule::Binding,
+            Decision::new(
+                Reason::TokenNotBound,
+                "this access token is not valid for this repository",
+            ),
+        ));
+    }
+    trace.pass(Rule::Binding, || {
+        if token.bound() {
+            "inside the binding".into()
+        } else {
+            "unbound".into()
+        }
+    });
+    if let Some(d) = scope_refusal(p, action) {
+        return Err((Rule::Scope, d));
+    }
+    trace.pass(Rule::Scope, || format!("may {}", action.name()));
+    Ok(())
+}
+
+/// Anonymous may pull, never push.
+fn push_needs_credential(p: &Principal<'_>, action: GitAction) -> Result<(), Refusal> {
     if matches!(p, Principal::Anonymous) && action == GitAction::Push {
-        return trace.decide(
+        return Err((
             Rule::Credential,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "pushing needs a credential: use an access token",
             ),
-        );
+        ));
     }
+    Ok(())
+}
+
+/// A deploy key reaches its own repository only.
+fn deploy_key_rule(p: &Principal<'_>, path: &str, trace: &mut Trace) -> Result<(), Refusal> {
     if let Principal::DeployKey { key } = p {
         let ok = key
             .repository
@@ -119,63 +170,82 @@ pub(crate) fn decide(
             .is_some_and(|r| super::principal::same_name(r, path));
         if !ok {
             // reference §1.19: a deploy key not on this repository -> 404.
-            return trace.decide(
+            return Err((
                 Rule::DeployKey,
                 not_found().with_detail("deploy key of another repository"),
-            );
+            ));
         }
         trace.pass(Rule::DeployKey, || "key of this repository".into());
     }
-    let anonymous_refusal = || {
+    Ok(())
+}
+
+/// The refusal for a repository the principal cannot see, missing or private alike.
+fn unseen(p: &Principal<'_>) -> Decision {
+    if matches!(p, Principal::Anonymous) {
         // Private and missing repositories get the same 401, so git prompts for a
         // credential and an anonymous client learns nothing about existence.
         Decision::new(
             Reason::AuthenticationRequired,
             "this repository needs a credential: use an access token",
         )
+    } else {
+        not_found()
+    }
+}
+
+/// The repository must exist and be readable by the principal.
+fn visible_repository<'a>(
+    p: &Principal<'_>,
+    path: &'a str,
+    facts: Option<&'a RepositoryFacts>,
+    trace: &mut Trace,
+) -> Result<Repo<'a>, Refusal> {
+    let Some(facts) = facts else {
+        return Err((Rule::Existence, unseen(p)));
     };
-    let Some(repo) = repo else {
-        let d = if matches!(p, Principal::Anonymous) {
-            anonymous_refusal()
-        } else {
-            not_found()
-        };
-        return trace.decide(Rule::Existence, d);
-    };
+    let repo = Repo { path, facts };
     trace.pass(Rule::Existence, || repo.path.to_string());
     if !p.can_read(repo) {
-        let d = if matches!(p, Principal::Anonymous) {
-            anonymous_refusal()
-        } else {
-            not_found()
-        };
-        return trace.decide(Rule::Visibility, d);
+        return Err((Rule::Visibility, unseen(p)));
     }
     trace.pass(Rule::Visibility, || "readable".into());
+    Ok(repo)
+}
+
+/// A public-only token reaches public repositories only.
+fn public_only_rule(p: &Principal<'_>, repo: Repo<'_>, trace: &mut Trace) -> Result<(), Refusal> {
     if let Some(token) = p.token() {
         if token.scopes.public_only && !visible_to_anonymous(repo.facts) {
-            return trace.decide(
+            return Err((
                 Rule::PublicOnly,
                 Decision::new(
                     Reason::TokenPublicOnly,
                     "this access token is limited to public repositories",
                 ),
-            );
+            ));
         }
         trace.pass(Rule::PublicOnly, || {
             format!("public-only: {}", token.scopes.public_only)
         });
     }
-    if action == GitAction::Pull {
-        let d = if matches!(p, Principal::Anonymous) {
-            Decision::allowed(Reason::PublicRead)
-        } else {
-            Decision::allowed(Reason::Granted)
-        };
-        return trace.decide(Rule::Grant, d);
+    Ok(())
+}
+
+/// A pull of a readable repository is granted.
+fn pull_grant(p: &Principal<'_>) -> Decision {
+    if matches!(p, Principal::Anonymous) {
+        Decision::allowed(Reason::PublicRead)
+    } else {
+        Decision::allowed(Reason::Granted)
     }
+}
+
+/// The rules a push passes beyond reading: a repository that can be written, and the
+/// `write` role on it (which the ref rules then read).
+fn writable(p: &Principal<'_>, repo: Repo<'_>, trace: &mut Trace) -> Result<Role, Refusal> {
     if let Some(d) = write_block(repo.facts) {
-        return trace.decide(Rule::WriteRules, d);
+        return Err((Rule::WriteRules, d));
     }
     let role = p.role_on(repo);
     if role < Role::Write {
@@ -189,9 +259,15 @@ pub(crate) fn decide(
                 "you may read this repository but not push to it",
             ),
         };
-        return trace.decide(Rule::Role, d);
+        return Err((Rule::Role, d));
     }
     trace.pass(Rule::Role, || role.name().into());
+    Ok(role)
+}
+
+/// Each ref update's verdict, and the push's: refused when every update is (for the
+/// first refused update's reason), granted otherwise, saying how many were refused.
+fn ref_updates(p: &Principal<'_>, repo: Repo<'_>, role: Role, updates: &[RefUpdate]) -> Decision {
     let verdicts: Vec<_> = updates
         .iter()
         .map(|u| refs::verdict(p, repo, role, u))
@@ -219,5 +295,5 @@ pub(crate) fn decide(
         Decision::allowed(Reason::Granted)
     };
     d.refs = Some(verdicts);
-    trace.decide(Rule::Refs, d)
+    d
 }
