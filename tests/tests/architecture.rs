@@ -33,7 +33,6 @@ const MAX_FN_LINES: usize = 80;
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
     ("guest/src/policy/mod.rs", "", 686),
-    ("guest/src/policy/create.rs", "decide", 127),
     ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
     ("guest/src/policy/api.rs", "decide", 103),
 ];

@@ -5,7 +5,7 @@ use crate::prelude::*;
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Rule, Trace, not_found};
 use super::model::{CreationStep, NamespaceFacts, RepositoryFacts, Role, Visibility};
-use super::principal::{Principal, Repo, Target, owner_of, same_name};
+use super::principal::{Principal, Refusal, Repo, Target, owner_of, same_name};
 use super::scope::Category;
 
 /// A user or organisation: the name the policy asked about and the facts the host gave.
@@ -70,121 +70,159 @@ pub(crate) fn decide(
     mut trace: Trace,
 ) -> Decision {
     let repo = repo.map(|facts| Repo { path, facts });
+    let checks = credential_rule(p).and_then(|()| match step {
+        CreationStep::Confirm | CreationStep::Abort => confirm_or_abort(p, repo),
+        CreationStep::PushToCreate => push_to_create(p, path, repo, namespace, &mut trace),
+    });
+    match checks {
+        Ok(()) => trace.decide(Rule::Creation, Decision::allowed(Reason::Granted)),
+        Err((rule, d)) => trace.decide(rule, d),
+    }
+}
+
+/// Only a user creates repositories: not anonymous, not a deploy key.
+fn credential_rule(p: &Principal<'_>) -> Result<(), Refusal> {
     if matches!(p, Principal::Anonymous) {
-        return trace.decide(
+        return Err((
             Rule::Credential,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "creating a repository needs a credential",
             ),
-        );
+        ));
     }
     if let Principal::DeployKey { .. } = p {
-        return trace.decide(
+        return Err((
             Rule::Credential,
             Decision::new(
                 Reason::CreateDenied,
                 "a deploy key cannot create repositories",
             ),
-        );
+        ));
     }
-    match step {
-        CreationStep::Confirm | CreationStep::Abort => {
-            // reference §2.10 (seed 000): any token -> Unauthorized.
-            if p.token().is_some() {
-                return trace.decide(
-                    Rule::Creation,
-                    Decision::new(
-                        Reason::TokenNotAllowed,
-                        "an access token cannot confirm or abort a repository creation",
-                    ),
-                );
-            }
-            let Some(repo) = repo else {
-                return trace.decide(Rule::Existence, not_found());
-            };
-            if !p.can_read(repo) {
-                return trace.decide(Rule::Visibility, not_found());
-            }
-            // Launchpad: only the registrant — not the owner's other admins, not a site
-            // administrator — confirms or aborts the creation they started.
-            let registrant = p.user().is_some_and(|u| {
-                repo.facts
-                    .registrant
-                    .as_deref()
-                    .is_some_and(|r| same_name(r, u.name))
-            });
-            if !registrant {
-                return trace.decide(
-                    Rule::Creation,
-                    Decision::new(
-                        Reason::CreateDenied,
-                        "only the user who started this repository's creation can do this",
-                    ),
-                );
-            }
-            trace.decide(Rule::Creation, Decision::allowed(Reason::Granted))
-        }
-        CreationStep::PushToCreate => {
-            if let Some(token) = p.token() {
-                if token.restricted() || !token.covers(Target::Repository(path)) {
-                    return trace.decide(
-                        Rule::Restricted,
-                        Decision::new(
-                            Reason::RestrictedToken,
-                            "a restricted access token (bound, public-only or derived) cannot create repositories",
-                        ),
-                    );
-                }
-                if !(token.scopes.can_write(Category::Repository) || token.scopes.push) {
-                    return trace.decide(
-                        Rule::Scope,
-                        Decision::new(
-                            Reason::ScopeMissing,
-                            "this access token may not create repositories: it needs the scope write:repository or repository:push",
-                        )
-                        .with_detail("needs write:repository or repository:push"),
-                    );
-                }
-                trace.pass(Rule::Scope, || "may push".into());
-            }
-            let owner = owner_of(path);
-            let ns = match namespace {
-                Some(facts) => Namespace { name: owner, facts },
-                None => return trace.decide(Rule::Namespace, namespace_not_found()),
-            };
-            if !namespace_visible(p, ns) {
-                return trace.decide(Rule::Namespace, namespace_not_found());
-            }
-            trace.pass(Rule::Namespace, || ns.name.to_string());
-            // Creating for another owner is an administrator's power (seed 004): only an
-            // unrestricted site administrator has it; in an organisation, write membership.
-            if namespace_role(p, ns) < Role::Write {
-                return trace.decide(
-                    Rule::Creation,
-                    Decision::new(
-                        Reason::CreateDenied,
-                        format!("you may not create repositories under `{}`", ns.name),
-                    ),
-                );
-            }
-            if let Some(repo) = repo {
-                // Whoever may create under the owner can read its repositories; should
-                // the facts say otherwise, the answer still does not reveal the name.
-                let d = if p.can_read(repo) {
-                    Decision::new(
-                        Reason::RepositoryExists,
-                        "this repository already exists: push to it",
-                    )
-                } else {
-                    Decision::new(
-                        Reason::CreateDenied,
-                        format!("you may not create repositories under `{}`", ns.name),
-                    )
-                };
-                return trace.decide(Rule::Existence, d);
-            }
-            trace.decide(Rule::Creation, Decision::allowed(Reason::Granted))
-        }
+    Ok(())
+}
+
+/// Confirming or aborting a creation: the registrant's own session, on a repository it
+/// can see.
+fn confirm_or_abort(p: &Principal<'_>, repo: Option<Repo<'_>>) -> Result<(), Refusal> {
+    // reference §2.10 (seed 000): any token -> Unauthorized.
+    if p.token().is_some() {
+        return Err((
+            Rule::Creation,
+            Decision::new(
+                Reason::TokenNotAllowed,
+                "an access token cannot confirm or abort a repository creation",
+            ),
+        ));
     }
+    let Some(repo) = repo else {
+        return Err((Rule::Existence, not_found()));
+    };
+    if !p.can_read(repo) {
+        return Err((Rule::Visibility, not_found()));
+    }
+    // Launchpad: only the registrant — not the owner's other admins, not a site
+    // administrator — confirms or aborts the creation they started.
+    let registrant = p.user().is_some_and(|u| {
+        repo.facts
+            .registrant
+            .as_deref()
+            .is_some_and(|r| same_name(r, u.name))
+    });
+    if !registrant {
+        return Err((
+            Rule::Creation,
+            Decision::new(
+                Reason::CreateDenied,
+                "only the user who started this repository's creation can do this",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Push-to-create: the token's rules, then the namespace, the right to create in it, and
+/// last whether the repository exists.
+fn push_to_create(
+    p: &Principal<'_>,
+    path: &str,
+    repo: Option<Repo<'_>>,
+    namespace: Option<&NamespaceFacts>,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
+    token_may_create(p, path, trace)?;
+    let ns = visible_namespace(p, owner_of(path), namespace, trace)?;
+    // Creating for another owner is an administrator's power (seed 004): only an
+    // unrestricted site administrator has it; in an organisation, write membership.
+    if namespace_role(p, ns) < Role::Write {
+        return Err((Rule::Creation, create_denied(ns)));
+    }
+    if let Some(repo) = repo {
+        // Whoever may create under the owner can read its repositories; should
+        // the facts say otherwise, the answer still does not reveal the name.
+        let d = if p.can_read(repo) {
+            Decision::new(
+                Reason::RepositoryExists,
+                "this repository already exists: push to it",
+            )
+        } else {
+            create_denied(ns)
+        };
+        return Err((Rule::Existence, d));
+    }
+    Ok(())
+}
+
+fn create_denied(ns: Namespace<'_>) -> Decision {
+    Decision::new(
+        Reason::CreateDenied,
+        format!("you may not create repositories under `{}`", ns.name),
+    )
+}
+
+/// A token that creates is unrestricted, covers the path and holds a push scope.
+fn token_may_create(p: &Principal<'_>, path: &str, trace: &mut Trace) -> Result<(), Refusal> {
+    let Some(token) = p.token() else {
+        return Ok(());
+    };
+    if token.restricted() || !token.covers(Target::Repository(path)) {
+        return Err((
+            Rule::Restricted,
+            Decision::new(
+                Reason::RestrictedToken,
+                "a restricted access token (bound, public-only or derived) cannot create repositories",
+            ),
+        ));
+    }
+    if !(token.scopes.can_write(Category::Repository) || token.scopes.push) {
+        return Err((
+            Rule::Scope,
+            Decision::new(
+                Reason::ScopeMissing,
+                "this access token may not create repositories: it needs the scope write:repository or repository:push",
+            )
+            .with_detail("needs write:repository or repository:push"),
+        ));
+    }
+    trace.pass(Rule::Scope, || "may push".into());
+    Ok(())
+}
+
+/// The owner's namespace must exist and be visible; an invisible one answers as missing.
+fn visible_namespace<'a>(
+    p: &Principal<'_>,
+    owner: &'a str,
+    namespace: Option<&'a NamespaceFacts>,
+    trace: &mut Trace,
+) -> Result<Namespace<'a>, Refusal> {
+    let ns = match namespace {
+        Some(facts) => Namespace { name: owner, facts },
+        None => return Err((Rule::Namespace, namespace_not_found())),
+    };
+    if !namespace_visible(p, ns) {
+        return Err((Rule::Namespace, namespace_not_found()));
+    }
+    trace.pass(Rule::Namespace, || ns.name.to_string());
+    Ok(ns)
 }
