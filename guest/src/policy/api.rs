@@ -9,7 +9,7 @@ use super::model::{
     AccountStatus, ApiRequest, NamespaceFacts, Options, RepositoryFacts, Role, UserFacts,
     Visibility,
 };
-use super::principal::{Principal, Repo, Target, User, visible_to_anonymous};
+use super::principal::{Principal, Refusal, Repo, Target, User, visible_to_anonymous};
 use super::scope::Category;
 
 fn scope_refusal(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Option<Decision> {
@@ -116,7 +116,38 @@ pub(crate) fn decide<'a>(
     facts: Facts<'a>,
     mut trace: Trace,
 ) -> Decision {
+    match checks(p, options, req, facts, &mut trace) {
+        Ok(()) => trace.decide(Rule::Grant, Decision::allowed(Reason::Granted)),
+        Err((rule, d)) => trace.decide(rule, d),
+    }
+}
+
+/// The route's rules, in order: authentication and scopes for the credential, then
+/// everything else for the account the request acts as.
+fn checks<'a>(
+    p: &Principal<'a>,
+    options: &Options,
+    req: &'a ApiRequest,
+    facts: Facts<'a>,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     let read = req.method.reads();
+    authentication(p, req, read)?;
+    scope_rule(p, req, read, trace)?;
+    // From here on, everything is decided for the account the request acts as.
+    let p = match &req.sudo {
+        Some(target) => sudo(p, target, facts.sudo, trace).map_err(|d| (Rule::Sudo, d))?,
+        None => *p,
+    };
+    admin_route(&p, req, trace)?;
+    restricted_powers(&p, req, trace)?;
+    unbound_write(&p, req, read)?;
+    targets(&p, options, req, facts, read, trace)
+}
+
+/// Anonymous may only read routes that need no authentication, without `/admin`, `sudo`
+/// or a privileged operation.
+fn authentication(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Result<(), Refusal> {
     if matches!(p, Principal::Anonymous)
         && (req.requires_auth
             || req.admin_only
@@ -124,17 +155,27 @@ pub(crate) fn decide<'a>(
             || req.operation.is_some()
             || !read)
     {
-        return trace.decide(
+        return Err((
             Rule::Authentication,
             Decision::new(
                 Reason::AuthenticationRequired,
                 "this route needs a credential",
             ),
-        );
+        ));
     }
+    Ok(())
+}
+
+/// A token must hold the route's scopes.
+fn scope_rule(
+    p: &Principal<'_>,
+    req: &ApiRequest,
+    read: bool,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     // Scopes apply to tokens only: a session or password skips them (reference §1.8).
     if let Some(d) = scope_refusal(p, req, read) {
-        return trace.decide(Rule::Scope, d);
+        return Err((Rule::Scope, d));
     }
     trace.pass(Rule::Scope, || {
         if p.token().is_some() {
@@ -143,18 +184,11 @@ pub(crate) fn decide<'a>(
             "no token".into()
         }
     });
-    // From here on, everything is decided for the account the request acts as.
-    let acting;
-    let p = match &req.sudo {
-        Some(target) => match sudo(p, target, facts.sudo, &mut trace) {
-            Ok(q) => {
-                acting = q;
-                &acting
-            }
-            Err(d) => return trace.decide(Rule::Sudo, d),
-        },
-        None => p,
-    };
+    Ok(())
+}
+
+/// Administrator routes are for unrestricted site administrators.
+fn admin_route(p: &Principal<'_>, req: &ApiRequest, trace: &mut Trace) -> Result<(), Refusal> {
     if req.admin_only {
         if !p.site_admin() {
             let d = if p.user().is_some_and(|u| u.facts.site_admin) {
@@ -165,52 +199,75 @@ pub(crate) fn decide<'a>(
                     "this route is for site administrators",
                 )
             };
-            return trace.decide(Rule::Admin, d);
+            return Err((Rule::Admin, d));
         }
         trace.pass(Rule::Admin, || "site administrator".into());
     }
+    Ok(())
+}
+
+/// The powers a restricted token loses: privileged operations, creating repositories.
+fn restricted_powers(
+    p: &Principal<'_>,
+    req: &ApiRequest,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     if let Some(op) = req.operation
         && p.restricted()
     {
-        return trace.decide(Rule::Operation, restricted_refusal(op.words()));
+        return Err((Rule::Operation, restricted_refusal(op.words())));
     }
     if req.creates_in_own_namespace {
         // As push-to-create (Forgejo #11736): a restricted token creates nothing.
         if p.restricted() {
-            return trace.decide(Rule::Restricted, restricted_refusal("create repositories"));
+            return Err((Rule::Restricted, restricted_refusal("create repositories")));
         }
         trace.pass(Rule::Creation, || {
             "in the acting account's own namespace".into()
         });
     }
-    // A binding covers its targets only: a write that names none is outside it.
+    Ok(())
+}
+
+/// A binding covers its targets only: a write that names none is outside it.
+fn unbound_write(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Result<(), Refusal> {
     if !read
         && req.repository.is_none()
         && req.namespace.is_none()
         && p.token().is_some_and(|t| t.bound())
     {
-        return trace.decide(
+        return Err((
             Rule::Binding,
             Decision::new(
                 Reason::RestrictedToken,
                 "a repository- or owner-bound access token cannot use a write route that names no repository or owner",
             ),
-        );
+        ));
     }
-    // Every target the request names passes every target rule: naming one target never
-    // switches off the checks on another.
+    Ok(())
+}
+
+/// Every target the request names passes every target rule: naming one target never
+/// switches off the checks on another.
+fn targets(
+    p: &Principal<'_>,
+    options: &Options,
+    req: &ApiRequest,
+    facts: Facts<'_>,
+    read: bool,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     if let Some(path) = &req.repository
-        && let Some(d) =
-            repository_target(p, options, req, path, facts.repository, read, &mut trace)
+        && let Some(d) = repository_target(p, options, req, path, facts.repository, read, trace)
     {
-        return trace.decide(Rule::Repository, d);
+        return Err((Rule::Repository, d));
     }
     if let Some(name) = &req.namespace
-        && let Some(d) = namespace_target(p, options, req, name, facts.namespace, read, &mut trace)
+        && let Some(d) = namespace_target(p, options, req, name, facts.namespace, read, trace)
     {
-        return trace.decide(Rule::Namespace, d);
+        return Err((Rule::Namespace, d));
     }
-    trace.decide(Rule::Grant, Decision::allowed(Reason::Granted))
+    Ok(())
 }
 
 /// A token outside its binding: refused (`token-not-bound`), or — with the Forgejo
