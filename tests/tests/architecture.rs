@@ -32,8 +32,6 @@ const MAX_FN_LINES: usize = 80;
 /// Known debt, each at its size when the check was written (issue 21): (path, function or
 /// `""` for the whole file, lines). Shrink it; never add to it.
 const OVERSIZED: &[(&str, &str, usize)] = &[
-    ("guest/src/policy/mod.rs", "", 686),
-    ("guest/src/policy/mod.rs", "authorize_batch_in", 103),
 ];
 
 fn workspace() -> PathBuf {

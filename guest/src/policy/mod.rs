@@ -6,7 +6,9 @@
 //! One module per concern: [`token`] (format), [`scope`] (scopes), [`principal`]
 //! (credentials), [`git`], [`refs`], [`create`], [`api`] (requests), [`decision`]
 //! (reasons, traces), [`authority`] (who may act on a token, which records may exist),
-//! [`lifecycle`] (minting, children, rotation, revocation, edits), [`audit`], [`vocabulary`].
+//! [`lifecycle`] (minting, children, rotation, revocation, edits), [`audit`], [`vocabulary`];
+//! `validate` (a request's shape and transport) and `targets` (what a request targets, the
+//! query for its facts, concealed traces) serve the decisions made here.
 #![forbid(unsafe_code)]
 // A refusal is a `Decision` returned by value: boxing it would allocate on every deny, and
 // records in enums are moved, not copied, across the WIT boundary.
@@ -26,8 +28,10 @@ pub mod principal;
 pub mod records;
 pub mod refs;
 pub mod scope;
+mod targets;
 pub mod text;
 pub mod token;
+mod validate;
 pub mod vocabulary;
 
 pub use decision::{
@@ -36,8 +40,10 @@ pub use decision::{
 pub use model::*;
 pub use token::{TokenCache, TokenError, VerifiedToken};
 
-use principal::{Presented, picked, valid_name, valid_repository_path};
+use principal::{picked, valid_repository_path};
+use targets::{Targets, conceal, query};
 use token::{ENTROPY_BYTES, Keyring};
+use validate::{bad_path, key_refusal, validate};
 
 /// Public fields of a well-formed token, read without any key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,206 +122,6 @@ impl Engine {
         self.authorizer
             .ref_permissions_in(request, facts, Some(&mut self.cache))
     }
-}
-
-fn invalid(detail: &str, message: &str) -> Decision {
-    Decision::new(Reason::RequestInvalid, message).with_detail(detail.to_string())
-}
-
-fn bad_path() -> Decision {
-    invalid(
-        "malformed repository path",
-        "the repository path must be `owner/name`",
-    )
-}
-
-/// The shape of a request, before anything else is looked at.
-fn validate(request: &Request) -> Result<(), Decision> {
-    match request {
-        Request::Git(g) if !valid_repository_path(&g.repository) => Err(bad_path()),
-        Request::Create(c) if !valid_repository_path(&c.repository) => Err(bad_path()),
-        Request::Api(a) => {
-            if !a.method.valid() {
-                return Err(invalid("malformed method", "not a valid HTTP method"));
-            }
-            if a.repository
-                .as_deref()
-                .is_some_and(|r| !valid_repository_path(r))
-            {
-                return Err(bad_path());
-            }
-            if a.namespace.as_deref().is_some_and(|n| !valid_name(n))
-                || a.sudo.as_deref().is_some_and(|n| !valid_name(n))
-            {
-                return Err(invalid(
-                    "malformed user name",
-                    "not a valid user or organization name",
-                ));
-            }
-            // A route that writes content or creates is never a read; content belongs to
-            // a repository, and a creation in the actor's own namespace names no other.
-            if (a.writes_content || a.creates_in_own_namespace) && a.method.reads() {
-                return Err(invalid(
-                    "a write route with a read method",
-                    "a route that writes or creates cannot use a read method",
-                ));
-            }
-            if a.writes_content && a.repository.is_none() {
-                return Err(invalid(
-                    "content write without a repository",
-                    "a route that writes repository content needs a repository target",
-                ));
-            }
-            if a.creates_in_own_namespace && (a.repository.is_some() || a.namespace.is_some()) {
-                return Err(invalid(
-                    "own-namespace creation with a target",
-                    "a creation in your own namespace names no repository or namespace",
-                ));
-            }
-            // A privileged operation is always done to something: without a target there
-            // is nothing to check the administrator's role on, so nothing is granted.
-            if let Some(op) = a.operation
-                && a.repository.is_none()
-                && a.namespace.is_none()
-            {
-                return Err(invalid(
-                    &format!("operation `{}` without a target", op.name()),
-                    "this operation needs a repository or namespace target",
-                ));
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
-}
-
-/// SSH keys (user and deploy keys) authenticate git over SSH, and nothing else: not git
-/// over HTTP, not the API, not a creation over HTTP (reference §1.19).
-fn key_refusal(p: &principal::Principal<'_>, request: &Request) -> Option<Decision> {
-    if !p.is_key() {
-        return None;
-    }
-    let ssh = match request {
-        Request::Git(g) => g.transport == Transport::Ssh,
-        Request::Create(c) => c.transport == Transport::Ssh,
-        Request::Api(_) => false,
-    };
-    (!ssh).then(|| {
-        Decision::new(
-            Reason::CredentialNotAllowed,
-            "SSH keys authenticate git over SSH only: use an access token",
-        )
-    })
-}
-
-/// The repository path a request targets.
-fn target_path(request: &Request) -> Option<&str> {
-    match request {
-        Request::Git(g) => Some(&g.repository),
-        Request::Create(c) => Some(&c.repository),
-        Request::Api(a) => a.repository.as_deref(),
-    }
-}
-
-/// The namespace a request targets: the owner a repository is created under, an API
-/// route's namespace.
-fn target_namespace(request: &Request) -> Option<&str> {
-    match request {
-        Request::Git(_) => None,
-        Request::Create(c) => Some(principal::owner_of(&c.repository)),
-        Request::Api(a) => a.namespace.as_deref(),
-    }
-}
-
-/// The query for one decision: the token's record (and owner), the account, the targets,
-/// as the account the request acts as sees them (the `sudo` target, else the token's
-/// owner, else the session's or key's user).
-fn query<'a>(presented: &Presented<'a>, request: &'a Request) -> FactQuery<'a> {
-    let sudo = match request {
-        Request::Api(a) => a.sudo.as_deref(),
-        _ => None,
-    };
-    let token = presented.token_id();
-    let account = presented.account();
-    let viewer = if sudo.is_some() {
-        Viewer::Sudo
-    } else if token.is_some() {
-        Viewer::TokenOwner
-    } else if account.is_some() {
-        Viewer::Account
-    } else {
-        Viewer::Anonymous
-    };
-    FactQuery {
-        token,
-        account,
-        sudo,
-        repository: target_path(request),
-        namespace: target_namespace(request),
-        viewer,
-        registrant: matches!(
-            request,
-            Request::Create(CreationRequest {
-                step: CreationStep::Confirm | CreationStep::Abort,
-                ..
-            })
-        ),
-    }
-}
-
-/// The facts about a request's targets, as the host answered them.
-#[derive(Clone, Copy, Debug)]
-struct Targets<'a> {
-    repository: Option<&'a RepositoryFacts>,
-    namespace: Option<&'a NamespaceFacts>,
-    sudo: Option<&'a UserFacts>,
-}
-
-/// Whether two decisions tell the requester the same thing (their traces aside).
-fn same_verdict(a: &Decision, b: &Decision) -> bool {
-    a.reason == b.reason
-        && a.message == b.message
-        && a.detail == b.detail
-        && a.refs == b.refs
-        && a.effects == b.effects
-}
-
-/// A trace is shown to the requester, so it conceals exactly what the verdict conceals
-/// (issue 19): when the verdict is the one a missing target would get, the trace is the
-/// missing target's too. Each way the target could be missing is decided again — no such
-/// repository; no such namespace (and so no repository under it) — and a decision with
-/// the same verdict gives its trace, the most concealing last. Only with `explain`.
-fn conceal(
-    mut d: Decision,
-    targets: Targets<'_>,
-    redo: impl Fn(Targets<'_>) -> Decision,
-) -> Decision {
-    let missing = [
-        (
-            targets.repository.is_some(),
-            Targets {
-                repository: None,
-                ..targets
-            },
-        ),
-        (
-            targets.namespace.is_some(),
-            Targets {
-                repository: None,
-                namespace: None,
-                ..targets
-            },
-        ),
-    ];
-    for (applies, t) in missing {
-        if applies {
-            let other = redo(t);
-            if same_verdict(&other, &d) {
-                d.trace = other.trace;
-            }
-        }
-    }
-    d
 }
 
 impl Authorizer {
@@ -473,22 +279,6 @@ impl Authorizer {
             action: input.action,
             refs: Vec::new(),
         });
-        // A malformed path is refused first, whatever the credential (as one `authorize`
-        // per target would).
-        let all = |trace: &Trace, rule: Rule, refusal: Decision| -> Vec<Decision> {
-            let refusal = trace.clone().decide(rule, refusal);
-            input
-                .repositories
-                .iter()
-                .map(|path| {
-                    if valid_repository_path(path) {
-                        refusal.clone()
-                    } else {
-                        trace.clone().decide(Rule::Request, bad_path())
-                    }
-                })
-                .collect()
-        };
         let presented = match principal::present(
             &self.keys,
             cache,
@@ -497,22 +287,35 @@ impl Authorizer {
             &mut trace,
         ) {
             Ok(p) => p,
-            Err((rule, d)) => return all(&trace, rule, d),
+            Err((rule, d)) => return refuse_all(input, &trace, rule, d),
         };
         let mut q = query(&presented, &request);
         q.repository = None;
         let answer = facts.lookup(&q);
         let p = match principal::resolve(&presented, &answer, input.now, &mut trace) {
             Ok(p) => p,
-            Err((rule, d)) => return all(&trace, rule, d),
+            Err((rule, d)) => return refuse_all(input, &trace, rule, d),
         };
         if let Some(d) = key_refusal(&p, &request) {
-            return all(&trace, Rule::Credential, d);
+            return refuse_all(input, &trace, Rule::Credential, d);
         }
         let touch = answer
             .token
             .as_ref()
             .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
+        self.decide_batch(&p, input, facts, &trace, touch)
+    }
+
+    /// Each repository of a batch decided for the resolved principal, as one `authorize`
+    /// per target would; the host is asked about every well-formed path at once.
+    fn decide_batch(
+        &self,
+        p: &principal::Principal<'_>,
+        input: &BatchRequest,
+        facts: &mut dyn Facts,
+        trace: &Trace,
+        touch: bool,
+    ) -> Vec<Decision> {
         // Only well-formed paths reach the host.
         let paths: Vec<String> = input
             .repositories
@@ -533,7 +336,7 @@ impl Authorizer {
                 let repo = found.next().flatten();
                 let decide = |t: Targets<'_>, trace: Trace| {
                     git::decide(
-                        &p,
+                        p,
                         &self.options,
                         path,
                         input.action,
@@ -683,4 +486,23 @@ impl Authorizer {
     pub fn audit(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
         audit::audit(entries, &self.options, ctx)
     }
+}
+
+/// The same refusal for every repository of a batch, decided before any repository is
+/// looked at.
+fn refuse_all(input: &BatchRequest, trace: &Trace, rule: Rule, refusal: Decision) -> Vec<Decision> {
+    // A malformed path is refused first, whatever the credential (as one `authorize`
+    // per target would).
+    let refusal = trace.clone().decide(rule, refusal);
+    input
+        .repositories
+        .iter()
+        .map(|path| {
+            if valid_repository_path(path) {
+                refusal.clone()
+            } else {
+                trace.clone().decide(Rule::Request, bad_path())
+            }
+        })
+        .collect()
 }

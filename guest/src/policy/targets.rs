@@ -1,0 +1,122 @@
+//! What a request targets, and what the host is asked about it: the repository and
+//! namespace it names, the query for one decision, the facts the host answered, and the
+//! concealment of a trace that would tell more than its verdict (issue 19).
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::decision::Decision;
+use super::model::{
+    CreationRequest, CreationStep, FactQuery, NamespaceFacts, RepositoryFacts, Request, UserFacts,
+    Viewer,
+};
+use super::principal::{Presented, owner_of};
+
+/// The repository path a request targets.
+fn target_path(request: &Request) -> Option<&str> {
+    match request {
+        Request::Git(g) => Some(&g.repository),
+        Request::Create(c) => Some(&c.repository),
+        Request::Api(a) => a.repository.as_deref(),
+    }
+}
+
+/// The namespace a request targets: the owner a repository is created under, an API
+/// route's namespace.
+fn target_namespace(request: &Request) -> Option<&str> {
+    match request {
+        Request::Git(_) => None,
+        Request::Create(c) => Some(owner_of(&c.repository)),
+        Request::Api(a) => a.namespace.as_deref(),
+    }
+}
+
+/// The query for one decision: the token's record (and owner), the account, the targets,
+/// as the account the request acts as sees them (the `sudo` target, else the token's
+/// owner, else the session's or key's user).
+pub(super) fn query<'a>(presented: &Presented<'a>, request: &'a Request) -> FactQuery<'a> {
+    let sudo = match request {
+        Request::Api(a) => a.sudo.as_deref(),
+        _ => None,
+    };
+    let token = presented.token_id();
+    let account = presented.account();
+    let viewer = if sudo.is_some() {
+        Viewer::Sudo
+    } else if token.is_some() {
+        Viewer::TokenOwner
+    } else if account.is_some() {
+        Viewer::Account
+    } else {
+        Viewer::Anonymous
+    };
+    FactQuery {
+        token,
+        account,
+        sudo,
+        repository: target_path(request),
+        namespace: target_namespace(request),
+        viewer,
+        registrant: matches!(
+            request,
+            Request::Create(CreationRequest {
+                step: CreationStep::Confirm | CreationStep::Abort,
+                ..
+            })
+        ),
+    }
+}
+
+/// The facts about a request's targets, as the host answered them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Targets<'a> {
+    pub repository: Option<&'a RepositoryFacts>,
+    pub namespace: Option<&'a NamespaceFacts>,
+    pub sudo: Option<&'a UserFacts>,
+}
+
+/// Whether two decisions tell the requester the same thing (their traces aside).
+fn same_verdict(a: &Decision, b: &Decision) -> bool {
+    a.reason == b.reason
+        && a.message == b.message
+        && a.detail == b.detail
+        && a.refs == b.refs
+        && a.effects == b.effects
+}
+
+/// A trace is shown to the requester, so it conceals exactly what the verdict conceals
+/// (issue 19): when the verdict is the one a missing target would get, the trace is the
+/// missing target's too. Each way the target could be missing is decided again — no such
+/// repository; no such namespace (and so no repository under it) — and a decision with
+/// the same verdict gives its trace, the most concealing last. Only with `explain`.
+pub(super) fn conceal(
+    mut d: Decision,
+    targets: Targets<'_>,
+    redo: impl Fn(Targets<'_>) -> Decision,
+) -> Decision {
+    let missing = [
+        (
+            targets.repository.is_some(),
+            Targets {
+                repository: None,
+                ..targets
+            },
+        ),
+        (
+            targets.namespace.is_some(),
+            Targets {
+                repository: None,
+                namespace: None,
+                ..targets
+            },
+        ),
+    ];
+    for (applies, t) in missing {
+        if applies {
+            let other = redo(t);
+            if same_verdict(&other, &d) {
+                d.trace = other.trace;
+            }
+        }
+    }
+    d
+}
