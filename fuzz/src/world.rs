@@ -42,31 +42,8 @@ pub struct NamespaceEntry {
     pub anonymous_role: Role,
 }
 
-/// A [`FactQuery`] with owned strings, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Query {
-    pub token: Option<String>,
-    pub account: Option<String>,
-    pub sudo: Option<String>,
-    pub repository: Option<String>,
-    pub namespace: Option<String>,
-    pub viewer: Viewer,
-    pub registrant: bool,
-}
-
-impl Query {
-    fn of(q: &FactQuery<'_>) -> Query {
-        Query {
-            token: q.token.map(str::to_string),
-            account: q.account.map(str::to_string),
-            sudo: q.sudo.map(str::to_string),
-            repository: q.repository.map(str::to_string),
-            namespace: q.namespace.map(str::to_string),
-            viewer: q.viewer,
-            registrant: q.registrant,
-        }
-    }
-}
+/// A [`FactQuery`] with owned strings, as recorded (the fixture's, as every test logs it).
+pub use forge_authz_fixture::facts::Query;
 
 /// One call the policy made.
 #[derive(Clone, Debug, PartialEq, Eq)]

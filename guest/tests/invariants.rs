@@ -880,7 +880,7 @@ proptest! {
                 prop_assert_eq!(minted.record.parent.as_deref(), Some(creator.id.as_str()));
             }
             let mut world = case.world.clone();
-            world.store(minted.record.clone());
+            world.add_token(&minted.record);
             let c = Case {
                 world,
                 credential: Credential::Bearer(minted.secret.clone()),
@@ -1253,7 +1253,7 @@ proptest! {
                 organization,
             },
         );
-        let world = World { accounts: vec![], repos: vec![], tokens: vec![] };
+        let world = world_of(vec![], vec![]);
         let request = issue_request(
             &world,
             name,
@@ -1283,7 +1283,7 @@ fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
     if let Bad::OwnerInactive(status) = bad {
         let owner = s.token.owner;
         if let Some(a) = case.world.account_mut(owner) {
-            a.status = *status;
+            a.status = Status::from_core(*status);
         }
     }
     let genuine = case.secret.clone();
@@ -1329,13 +1329,13 @@ fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
             if *rotated {
                 r.successor = Some("successor0000000".into());
             }
-            case.world.store(r);
+            case.world.add_token(&r);
         }
         Bad::NoRecord => case.world.tokens.clear(),
         Bad::OtherDigest { kind } => {
             let mut r = case.record.clone();
             r.secret = other_digest(&genuine, *kind);
-            case.world.store(r);
+            case.world.add_token(&r);
         }
         _ => {}
     }
@@ -1360,9 +1360,9 @@ fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
                 let i = usize::from(who) % N_USERS;
                 if let Some(a) = case.world.account_mut(i) {
                     a.status = if who == 2 {
-                        AccountStatus::Inactive
+                        Status::Inactive
                     } else {
-                        AccountStatus::Suspended
+                        Status::Suspended
                     };
                 }
                 i
@@ -1563,7 +1563,7 @@ fn changed(case: &Case, s: &Scenario, change: &Change) -> Case {
         Change::Remove => {}
         Change::Owner(status) => {
             if let Some(a) = c.world.account_mut(s.token.owner % NAMES.len()) {
-                a.status = *status;
+                a.status = Status::from_core(*status);
             }
         }
         Change::LastUsed(at) => r.last_used = *at,
@@ -1581,7 +1581,7 @@ fn changed(case: &Case, s: &Scenario, change: &Change) -> Case {
     if matches!(change, Change::Remove) {
         c.world.tokens.retain(|t| t.id != r.id);
     } else {
-        c.world.store(r.clone());
+        c.world.add_token(&r);
     }
     c.record = r;
     c

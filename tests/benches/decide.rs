@@ -422,9 +422,9 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
 /// decided: the answers are counted, never cut short at the first allow.
 fn cedar(c: &mut Criterion) {
     use cedar_model::{
-        CASES, CedarEngine, PUSH_REFS, World, batch_repositories, issue_route, push_ref,
+        CASES, CedarEngine, PUSH_REFS, batch_repositories, bench_world, issue_route, push_ref,
     };
-    let engine = CedarEngine::new(&World::bench()).unwrap();
+    let engine = CedarEngine::new(&bench_world()).unwrap();
     // Every case gives its intended answer (tests/tests/cedar.rs checks each against our
     // policy too).
     for case in CASES {

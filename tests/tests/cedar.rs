@@ -4,10 +4,11 @@
 //! and so does the reason wherever a Cedar refusal stands for one of our reason codes.
 //!
 //! Our side runs as production does: through the host's `Policy` trait, asking a
-//! `FactSource` (the default `lookup` composing per-fact answers) over the model's world.
-//! Each model token is a genuine token minted by `Policy::issue`, whose stored record is then
-//! given the model's facts (owner, scopes, binding, expiry, revocation, child), keeping the
-//! digest the mint produced. Including the model also runs its own tests
+//! `FactSource` (the default `lookup` composing per-fact answers): the model's world is a
+//! fixture `World`, the host's own world type, so it is its own fact source. Each model
+//! token is a genuine token minted by `Policy::issue`, whose stored record then keeps the
+//! model's facts (owner, scopes, binding, expiry, revocation, child) and the id and digest
+//! the mint produced. Including the model also runs its own tests
 //! (`cedar_model::tests`: determining policies, every policy exercised).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
@@ -18,305 +19,122 @@ mod cedar_model;
 use std::collections::HashMap;
 
 use cedar_model::{self as cm, Ask, CASES, Case, NOW, What};
-use forge_authz_guest::policy;
-use forge_authz_host::facts::{FactSource, FoundRepository};
+use forge_authz_fixture::World;
+use forge_authz_fixture::defs::{ProtectedRefDef, TokenDef};
+use forge_authz_guest::policy::{self, scope::Categories};
+use forge_authz_host::facts::FactSource;
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit;
 use forge_authz_host::wit::core as convert;
 
+/// The model world's configuration (its signing key; default options: no binding
+/// fallback, as the model's `token-not-bound`).
 fn config() -> wit::Config {
-    wit::Config {
-        keys: vec![wit::SigningKey {
-            id: "k1".into(),
-            secret: vec![7; 32],
-        }],
-        signing_key_id: "k1".into(),
-        // Binding fallback off, as the model (token-not-bound).
-        options: forge_authz_tests::default_options(),
-    }
+    convert::config_out(cm::bench_world().config().unwrap())
 }
 
-fn visibility(v: cm::Visibility) -> wit::Visibility {
-    match v {
-        cm::Visibility::Public => wit::Visibility::Public,
-        cm::Visibility::Limited => wit::Visibility::Limited,
-        cm::Visibility::Private => wit::Visibility::Private,
-    }
-}
-
-fn role(r: cm::Role) -> wit::Role {
-    match r {
-        cm::Role::None => wit::Role::None,
-        cm::Role::Read => wit::Role::Read,
-        cm::Role::Write => wit::Role::Write,
-        cm::Role::Admin => wit::Role::Admin,
-    }
-}
-
-fn access(a: &cm::RefAccess) -> wit::RefAccess {
-    match a {
-        cm::RefAccess::Writers => wit::RefAccess::Writers,
-        cm::RefAccess::Admins => wit::RefAccess::Admins,
-        cm::RefAccess::Users(u) => wit::RefAccess::Users(u.clone()),
-        cm::RefAccess::Nobody => wit::RefAccess::Nobody,
-    }
-}
-
-fn user_facts(u: &cm::UserFacts) -> wit::UserFacts {
-    wit::UserFacts {
-        status: match u.status {
-            cm::AccountStatus::Active => wit::AccountStatus::Active,
-            cm::AccountStatus::Inactive => wit::AccountStatus::Inactive,
-            cm::AccountStatus::Suspended => wit::AccountStatus::Suspended,
-        },
-        site_admin: u.site_admin,
-        visibility: visibility(u.visibility),
-        organization: u.organization,
-    }
-}
-
-fn categories(names: &[&str]) -> wit::ScopeCategories {
-    names
-        .iter()
-        .map(|c| match *c {
-            "activitypub" => wit::ScopeCategories::ACTIVITYPUB,
-            "admin" => wit::ScopeCategories::ADMIN,
-            "issue" => wit::ScopeCategories::ISSUE,
-            "misc" => wit::ScopeCategories::MISC,
-            "notification" => wit::ScopeCategories::NOTIFICATION,
-            "organization" => wit::ScopeCategories::ORGANIZATION,
-            "package" => wit::ScopeCategories::PACKAGE,
-            "repository" => wit::ScopeCategories::REPOSITORY,
-            "user" => wit::ScopeCategories::USER,
-            other => panic!("unknown category {other}"),
-        })
-        .fold(wit::ScopeCategories::empty(), |all, c| all | c)
-}
-
-fn method(m: &str) -> wit::HttpMethod {
-    match m {
-        "GET" => wit::HttpMethod::Get,
-        "HEAD" => wit::HttpMethod::Head,
-        "OPTIONS" => wit::HttpMethod::Options,
-        "POST" => wit::HttpMethod::Post,
-        "PUT" => wit::HttpMethod::Put,
-        "PATCH" => wit::HttpMethod::Patch,
-        "DELETE" => wit::HttpMethod::Delete,
-        other => wit::HttpMethod::Other(other.into()),
-    }
-}
-
-/// The name of the `i`-th ref update of a push; `topic-*` is the pattern of the protection
-/// rule a model ref update carries.
-fn ref_name(i: usize) -> String {
-    format!("refs/heads/topic-{i}")
-}
-
-const TOPIC_PATTERN: &str = "topic-*";
-
-/// The model's world as our host sees it: users, repositories and the minted tokens'
-/// records. Built once; each request gets a [`Facts`] view of it.
-struct ModelWorld {
-    world: cm::World,
+/// The model's world as our host sees it: the fixture world itself, each token record
+/// replaced by a genuine minted one that keeps the model's facts. Built once; each request
+/// gets [`Minted::facts`].
+struct Minted {
+    world: World,
     /// Model token id -> the minted secret.
     secrets: HashMap<String, String>,
-    /// Record id (the token's public id) -> the stored record, with the model's facts.
-    records: HashMap<String, wit::TokenRecord>,
 }
 
-impl ModelWorld {
+impl Minted {
     /// Mint a genuine token per model token with `minter`, then give each stored record the
-    /// model's facts (keeping its id and the digest the mint produced).
-    fn new(minter: &mut dyn Policy) -> ModelWorld {
-        let world = cm::World::bench();
+    /// model's facts (keeping the id, name, creation and the digest the mint produced).
+    fn new(minter: &mut dyn Policy) -> Minted {
+        let mut world = cm::bench_world();
         let mut secrets = HashMap::new();
-        let mut records = HashMap::new();
-        for (i, t) in world.tokens.iter().enumerate() {
+        for (i, t) in world.tokens.iter_mut().enumerate() {
             let mut request = forge_authz_tests::session_request("alice", &["all"], NOW - 60);
             request.name = format!("t{i}");
             let issued = minter.issue(&request).unwrap().unwrap();
-            let mut record = issued.record;
-            record.owner = t.owner.clone();
-            record.scopes = t.scopes.clone();
-            record.repositories = t.repositories.clone();
-            record.owners = t.owners.clone();
-            record.parent = t.derived.then(|| "parent".to_string());
-            record.revoked = t.revoked.then_some(NOW - 10);
-            record.expires = t.expires;
-            // Used just now: no touch-last-used effect to tell the engines apart.
-            record.last_used = Some(NOW);
+            let minted = TokenDef::from_record(&convert::record_in(issued.record));
             secrets.insert(t.id.clone(), issued.secret);
-            records.insert(record.id.clone(), record);
+            *t = TokenDef {
+                id: minted.id,
+                name: minted.name,
+                created: minted.created,
+                secret_hash: minted.secret_hash,
+                digest: minted.digest,
+                ..t.clone()
+            };
         }
-        ModelWorld {
-            world,
-            secrets,
-            records,
-        }
-    }
-
-    fn user(&self, name: &str) -> Option<&cm::UserFacts> {
-        self.world
-            .users
-            .iter()
-            .find(|u| u.name.eq_ignore_ascii_case(name))
+        Minted { world, secrets }
     }
 
     /// The facts for one request: the world, with the protection rule its ref update
-    /// matched (if any) as the pushed repository's rule for every `topic-*` ref.
-    fn facts<'a>(&'a self, ask: &Ask) -> Facts<'a> {
-        let protected = match &ask.what {
-            What::Push(Some(u)) => u
-                .protection
-                .as_ref()
-                .map(|p| vec![protected_ref(TOPIC_PATTERN, p)]),
-            _ => None,
+    /// matched (if any) as every repository's rule.
+    fn facts(&self, ask: &Ask) -> World {
+        let rules = match &ask.what {
+            What::Push(Some(u)) => u.protection.iter().cloned().collect(),
+            _ => vec![],
         };
-        Facts {
-            world: self,
-            protected,
+        self.with_rules(rules)
+    }
+
+    /// The world with `rules` as every repository's protection.
+    fn with_rules(&self, rules: Vec<ProtectedRefDef>) -> World {
+        let mut world = self.world.clone();
+        for r in &mut world.repositories {
+            r.protected_refs.clone_from(&rules);
         }
-    }
-}
-
-fn protected_ref(pattern: &str, p: &cm::Protection) -> wit::ProtectedRef {
-    wit::ProtectedRef {
-        pattern: pattern.into(),
-        push: access(&p.push),
-        force_push: access(&p.force_push),
-    }
-}
-
-/// The facts of one request: the world, and the protection rules of the repository it
-/// pushes to.
-struct Facts<'a> {
-    world: &'a ModelWorld,
-    protected: Option<Vec<wit::ProtectedRef>>,
-}
-
-impl FactSource for Facts<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
-        Ok(self
-            .world
-            .records
-            .get(id)
-            .map(|r| convert::record_in(r.clone()).facts()))
+        world
     }
 
-    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
-        Ok(self
-            .world
-            .user(name)
-            .map(|u| convert::user_in(user_facts(u))))
-    }
-
-    fn repository(
-        &self,
-        path: &str,
-        viewer: Option<&str>,
-    ) -> anyhow::Result<Option<FoundRepository>> {
-        let Some(repo) = self
-            .world
-            .world
-            .repositories
-            .iter()
-            .find(|r| r.path().eq_ignore_ascii_case(path))
-        else {
-            return Ok(None);
+    /// Our request for a model request (`i`: the ref update's place in its push).
+    fn request(&self, ask: &Ask, i: usize) -> wit::AuthorizeRequest {
+        let credential = match ask.token {
+            None => policy::Credential::Anonymous,
+            Some(id) => policy::Credential::Bearer(self.secrets[id].clone()),
         };
-        let owner = self
-            .world
-            .user(&repo.owner)
-            .ok_or_else(|| anyhow::anyhow!("no owner {}", repo.owner))?;
-        let viewer_role = viewer
-            .and_then(|v| {
-                repo.collaborators
-                    .iter()
-                    .find(|(u, _)| u.eq_ignore_ascii_case(v))
+        let git = |action, refs| {
+            policy::Request::Git(policy::GitRequest {
+                transport: policy::Transport::Http,
+                repository: ask.repository.clone(),
+                action,
+                refs,
             })
-            .map_or(wit::Role::None, |(_, r)| role(*r));
-        let facts = wit::RepositoryFacts {
-            owner_visibility: visibility(owner.visibility),
-            private: repo.private,
-            kind: match repo.kind {
-                cm::RepositoryKind::Hosted => wit::RepositoryKind::Hosted,
-                cm::RepositoryKind::Mirror => wit::RepositoryKind::Mirror,
-                cm::RepositoryKind::Import => wit::RepositoryKind::Import,
-            },
-            archived: repo.archived,
-            role: viewer_role,
-            registrant: None,
-            protected_refs: self.protected.clone(),
         };
-        Ok(Some((repo.path(), convert::repository_in(facts))))
-    }
-
-    fn namespace(
-        &self,
-        _name: &str,
-        _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
-        Ok(None)
-    }
-
-    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<policy::SshKey>> {
-        Ok(None)
-    }
-}
-
-fn ref_update(i: usize, u: &cm::RefFacts) -> wit::RefUpdate {
-    wit::RefUpdate {
-        name: ref_name(i),
-        change: match u.change {
-            cm::RefChange::Create => wit::RefChange::Create,
-            cm::RefChange::Update => wit::RefChange::Update,
-            cm::RefChange::Delete => wit::RefChange::Delete,
-        },
-        force: u.force,
-    }
-}
-
-/// Our request for a model request (`i`: the ref update's place in its push).
-fn request(w: &ModelWorld, ask: &Ask, i: usize) -> wit::AuthorizeRequest {
-    let credential = match ask.token {
-        None => wit::Credential::Anonymous,
-        Some(id) => wit::Credential::Bearer(w.secrets[id].clone()),
-    };
-    let git = |action, refs| {
-        wit::Request::Git(wit::GitRequest {
-            transport: wit::Transport::Http,
-            repository: ask.repository.clone(),
-            action,
-            refs,
+        let request = match &ask.what {
+            What::Pull => git(policy::GitAction::Pull, vec![]),
+            What::Push(update) => git(
+                policy::GitAction::Push,
+                update.iter().map(|u| ref_update(i, u)).collect(),
+            ),
+            What::Api(route) => policy::Request::Api(policy::ApiRequest {
+                method: route.method.clone(),
+                categories: Categories::of(&route.categories),
+                repository: Some(ask.repository.clone()),
+                namespace: None,
+                requires_auth: route.requires_auth,
+                admin_only: false,
+                required_role: route.required_role,
+                operation: None,
+                sudo: None,
+                package: false,
+                writes_content: false,
+                creates_in_own_namespace: false,
+            }),
+        };
+        convert::authorize_out(policy::AuthorizeRequest {
+            credential,
+            also_presented: vec![],
+            request,
+            now: NOW,
+            explain: false,
         })
-    };
-    let request = match &ask.what {
-        What::Pull => git(wit::GitAction::Pull, None),
-        What::Push(update) => git(
-            wit::GitAction::Push,
-            update.as_ref().map(|u| vec![ref_update(i, u)]),
-        ),
-        What::Api(route) => wit::Request::Api(wit::ApiRequest {
-            method: method(route.method),
-            categories: categories(&route.categories),
-            repository: Some(ask.repository.clone()),
-            namespace: None,
-            route: if route.requires_auth {
-                wit::RouteFlags::REQUIRES_AUTH
-            } else {
-                wit::RouteFlags::empty()
-            },
-            required_role: role(route.required_role),
-            operation: None,
-            sudo: None,
-        }),
-    };
-    wit::AuthorizeRequest {
-        credential,
-        also_presented: None,
-        request,
-        now: NOW,
-        explain: false,
+    }
+}
+
+fn ref_update(i: usize, u: &cm::RefFacts) -> policy::RefUpdate {
+    policy::RefUpdate {
+        name: cm::ref_name(i),
+        change: u.change,
+        force: u.force,
     }
 }
 
@@ -416,11 +234,11 @@ fn decide_both(
 
 #[test]
 fn cedar_native_and_wasm_agree_on_every_case() {
-    let cedar = cm::CedarEngine::new(&cm::World::bench()).unwrap();
+    let cedar = cm::CedarEngine::new(&cm::bench_world()).unwrap();
     let mut native = forge_authz_tests::native(&config()).unwrap();
     let mut wasm = forge_authz_tests::wasm(&config()).unwrap();
     // Minted through the component, as a host mints; both engines verify the tokens.
-    let w = ModelWorld::new(&mut wasm);
+    let w = Minted::new(&mut wasm);
     let mut checked = 0;
     for case in CASES {
         let asks = cm::case_asks(case.name).unwrap();
@@ -435,7 +253,7 @@ fn cedar_native_and_wasm_agree_on_every_case() {
                 .collect();
             let what = format!("{} #{i}", case.name);
             let facts = w.facts(ask);
-            let d = decide_both(&mut native, &mut wasm, &facts, &request(&w, ask, i), &what);
+            let d = decide_both(&mut native, &mut wasm, &facts, &w.request(ask, i), &what);
             let code = d.verdict.code();
             println!(
                 "{:<32} expected {:<5} cedar {:<5} ours {:<5} {code:<24} {reasons:?}",
@@ -483,11 +301,11 @@ fn cedar_native_and_wasm_agree_on_every_case() {
 /// answers, and the push is allowed because some ref is.
 #[test]
 fn a_push_of_many_refs_is_one_cedar_request_per_ref() {
-    let cedar = cm::CedarEngine::new(&cm::World::bench()).unwrap();
+    let cedar = cm::CedarEngine::new(&cm::bench_world()).unwrap();
     let mut native = forge_authz_tests::native(&config()).unwrap();
     let mut wasm = forge_authz_tests::wasm(&config()).unwrap();
     // Minted natively this time: the component verifies them all the same.
-    let w = ModelWorld::new(&mut native);
+    let w = Minted::new(&mut native);
     let mut updates = Vec::new();
     let mut rules = Vec::new();
     let mut theirs = Vec::new();
@@ -503,7 +321,10 @@ fn a_push_of_many_refs_is_one_cedar_request_per_ref() {
             let mut update = ref_update(k, u);
             update.name = format!("refs/heads/case-{k}");
             if let Some(p) = &u.protection {
-                rules.push(protected_ref(&update.name, p));
+                rules.push(ProtectedRefDef {
+                    pattern: update.name.clone(),
+                    ..p.clone()
+                });
             }
             updates.push(update);
             theirs.push(cedar.decide(&cedar.ask_request(&ask).unwrap()));
@@ -511,22 +332,19 @@ fn a_push_of_many_refs_is_one_cedar_request_per_ref() {
     }
     assert!(theirs.len() > cm::PUSH_REFS, "{} ref updates", theirs.len());
     assert!(theirs.iter().any(|a| *a) && theirs.iter().any(|a| !*a));
-    let push = wit::AuthorizeRequest {
-        credential: wit::Credential::Bearer(w.secrets[cm::BENCH_TOKEN].clone()),
-        also_presented: None,
-        request: wit::Request::Git(wit::GitRequest {
-            transport: wit::Transport::Http,
+    let push = convert::authorize_out(policy::AuthorizeRequest {
+        credential: policy::Credential::Bearer(w.secrets[cm::BENCH_TOKEN].clone()),
+        also_presented: vec![],
+        request: policy::Request::Git(policy::GitRequest {
+            transport: policy::Transport::Http,
             repository: cm::BENCH_REPOSITORY.into(),
-            action: wit::GitAction::Push,
-            refs: Some(updates),
+            action: policy::GitAction::Push,
+            refs: updates,
         }),
         now: NOW,
         explain: false,
-    };
-    let facts = Facts {
-        world: &w,
-        protected: Some(rules),
-    };
+    });
+    let facts = w.with_rules(rules);
     let d = decide_both(&mut native, &mut wasm, &facts, &push, "combined push");
     let ours: Vec<bool> = d
         .refs

@@ -58,21 +58,9 @@ use forge_authz_host::wit::core as convert;
 use forge_authz_tests::native::NativePolicy;
 use forge_authz_tests::{native, wasm};
 use proptest::prelude::*;
-use support::{Answer, Call, Case, Query, World, WorldFacts, proptest_config, scenario};
-
-// A logged query, borrowed as the core asks it.
-
-fn borrowed(q: &Query) -> policy::FactQuery<'_> {
-    policy::FactQuery {
-        token: q.token.as_deref(),
-        account: q.account.as_deref(),
-        sudo: q.sudo.as_deref(),
-        repository: q.repository.as_deref(),
-        namespace: q.namespace.as_deref(),
-        viewer: q.viewer,
-        registrant: q.registrant,
-    }
-}
+use support::{
+    Answer, Call, Case, Gather as _, Query, World, WorldFacts, proptest_config, scenario,
+};
 
 // ---------------------------------------------------------------------------------------
 // The calls as WIT values.
@@ -144,48 +132,7 @@ fn as_ref_permissions(call: &Call) -> Option<Call> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The world's facts, served as a host serves them, and logged.
-
-/// The support module's world as a host `FactSource`: each per-fact lookup answers from
-/// the world (converted to WIT); `lookup` and `repositories` are the trait's own
-/// composition, as a host's.
-struct WorldSource<'w>(&'w World);
-
-impl FactSource for WorldSource<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
-        Ok(self.0.token(id).map(|r| r.facts()))
-    }
-
-    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
-        Ok(self.0.user(name))
-    }
-
-    fn repository(
-        &self,
-        path: &str,
-        viewer: Option<&str>,
-    ) -> anyhow::Result<Option<FoundRepository>> {
-        // With its registrant: the trait's composition drops it unless asked.
-        Ok(self
-            .0
-            .repo(path)
-            .zip(self.0.repository(path, viewer, true))
-            .map(|(r, facts)| (format!("{}/{}", r.owner, r.name), facts)))
-    }
-
-    fn namespace(
-        &self,
-        name: &str,
-        viewer: Option<&str>,
-    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
-        Ok(self.0.namespace(name, viewer))
-    }
-
-    fn ssh_key(&self, _: &str) -> anyhow::Result<Option<policy::SshKey>> {
-        // The SSH server's side: the policy never asks.
-        Ok(None)
-    }
-}
+// The world's facts (the fixture world is a host `FactSource`), served and logged.
 
 /// One call an engine made to the host's facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,9 +236,8 @@ fn ask(
     call: &WitCall,
     world: &World,
 ) -> (Result<Reply, PolicyFailure>, Vec<Asked>) {
-    let source = WorldSource(world);
     let facts = Logged {
-        source: &source,
+        source: world,
         log: RefCell::new(Vec::new()),
     };
     let reply = match call {
@@ -411,7 +357,7 @@ fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseE
         match asked {
             Asked::Lookup(q, answer) => prop_assert_eq!(
                 (**answer).clone(),
-                case.world.answer(&borrowed(q)),
+                case.world.gather(&q.borrowed()),
                 "answer to {:?}",
                 q
             ),
@@ -421,7 +367,7 @@ fn check_call(e: &mut Engines, case: &Case, call: &Call) -> Result<(), TestCaseE
                 answers,
             } => prop_assert_eq!(
                 answers.clone(),
-                case.world.repositories(paths, viewer.as_deref()),
+                case.world.gather_batch(paths, viewer.as_deref()),
                 "repositories {:?} as {:?}",
                 paths,
                 viewer
@@ -451,7 +397,7 @@ proptest! {
             let mut r = case.record.clone();
             r.revoked = Some(support::NOW - 1);
             r.successor = Some("successor0000000".into());
-            case.world.store(r.clone());
+            case.world.add_token(&r);
             case.record = r;
         }
         let call = case.call();

@@ -14,7 +14,7 @@ use forge_authz_guest::policy::{
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::{NOW, REPOSITORY_SCOPES, Repo, VOCABULARY, World, config, entropy, issue_request};
+use super::{NOW, REPOSITORY_SCOPES, VOCABULARY, World, config, entropy, issue_request};
 
 /// The lifecycle calls, as the core answers them.
 pub trait Lifecycle {
@@ -277,20 +277,19 @@ pub enum Kind {
 }
 
 pub fn app() -> World {
-    World {
-        accounts: vec![],
-        repos: vec![Repo {
-            owner: "alice",
-            name: "app",
+    super::world_of(
+        vec![],
+        vec![forge_authz_fixture::defs::RepoDef {
+            owner: "alice".into(),
+            name: "app".into(),
             private: false,
-            kind: forge_authz_guest::policy::RepositoryKind::Hosted,
+            kind: forge_authz_fixture::defs::RepoKind::Hosted,
             archived: false,
-            collaborators: vec![],
+            collaborators: Default::default(),
             protected_refs: vec![],
             registrant: None,
         }],
-        tokens: vec![],
-    }
+    )
 }
 
 pub fn put(store: &mut Vec<TokenRecord>, records: impl IntoIterator<Item = TokenRecord>) {

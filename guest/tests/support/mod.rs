@@ -13,13 +13,13 @@
 
 use std::sync::LazyLock;
 
-use forge_authz_guest::policy::principal::{PLACEHOLDER_USERNAMES, same_name};
+use forge_authz_guest::policy::principal::PLACEHOLDER_USERNAMES;
 use forge_authz_guest::policy::scope::{CATEGORIES, Categories, Category};
 use forge_authz_guest::policy::token::{ENTROPY_BYTES, secret_hash};
 use forge_authz_guest::policy::{
-    AccountStatus, Actor, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest, BoundRepository,
-    Config, CreationRequest, CreationStep, Credential, Decision, Engine, FactAnswer, FactQuery,
-    Facts, GitAction, GitRequest, IssueRequest, KeyKind, Method, NamespaceFacts, Options,
+    AccountStatus, Actor, ApiRequest, AuthorizeRequest, Authorizer, BatchRequest, Config,
+    CreationRequest, CreationStep, Credential, Decision, Engine, FactAnswer, FactQuery, Facts,
+    GitAction, GitRequest, IssueRequest, KeyKind, Method, NamespaceFacts, Options,
     PrivilegedOperation, ProtectedRef, RefAccess, RefChange, RefGrants, RefPermissionsRequest,
     RefUpdate, RepositoryFacts, RepositoryKind, Request, Role, SecretDigest, SigningKey, SshKey,
     Timestamp, TokenFacts, TokenRecord, Transport, UserFacts, Viewer, Visibility,
@@ -202,172 +202,61 @@ pub fn policy(fallback: bool) -> &'static Authorizer {
 }
 
 // ---------------------------------------------------------------------------------------
-// The world and the facts a correct host gathers from it.
+// The world and the facts a correct host gathers from it: the fixture's world (the one
+// the host, the CLI and the scenario corpus read), answering through its `FactSource`.
 
-/// A user or organisation.
-#[derive(Clone, Debug)]
-pub struct Account {
-    pub name: &'static str,
-    pub status: AccountStatus,
-    pub site_admin: bool,
-    pub visibility: Visibility,
-    pub organization: bool,
-    /// Organisations: member roles.
-    pub members: Vec<(&'static str, Role)>,
+use forge_authz_fixture::FactSource as _;
+pub use forge_authz_fixture::World;
+pub use forge_authz_fixture::defs::{
+    ProtectedRefDef, RepoDef, RepoKind, Role as RoleDef, Status, UserDef,
+    Visibility as VisibilityDef,
+};
+
+/// A world of these users and repositories, with no token records (the policy's
+/// configuration is the test's, not the world's).
+pub fn world_of(users: Vec<UserDef>, repositories: Vec<RepoDef>) -> World {
+    World {
+        now: Some(NOW),
+        keys: vec![],
+        signing_key: String::new(),
+        users,
+        repositories,
+        tokens: vec![],
+        ssh_keys: vec![],
+        options: Default::default(),
+    }
 }
 
-/// A repository.
-#[derive(Clone, Debug)]
-pub struct Repo {
-    pub owner: &'static str,
-    pub name: &'static str,
-    pub private: bool,
-    pub kind: RepositoryKind,
-    pub archived: bool,
-    pub collaborators: Vec<(&'static str, Role)>,
-    pub protected_refs: Vec<ProtectedRef>,
-    pub registrant: Option<&'static str>,
-}
-
-/// A small forge: accounts, repositories, the token store.
-#[derive(Clone, Debug)]
-pub struct World {
-    pub accounts: Vec<Account>,
-    pub repos: Vec<Repo>,
-    pub tokens: Vec<TokenRecord>,
-}
-
-impl World {
-    /// `world.rs` `user`: facts of an account, names compared case-insensitively.
-    pub fn user(&self, name: &str) -> Option<UserFacts> {
-        let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
-        Some(UserFacts {
-            status: a.status,
-            site_admin: a.site_admin,
-            visibility: a.visibility,
-            organization: a.organization,
-        })
-    }
-
-    fn member_role(&self, org: &str, actor: &str) -> Role {
-        self.accounts
-            .iter()
-            .find(|a| a.organization && same_name(a.name, org))
-            .and_then(|o| o.members.iter().find(|(m, _)| same_name(m, actor)))
-            .map_or(Role::None, |(_, r)| *r)
-    }
-
-    /// The repository at `path`, if any.
-    pub fn repo(&self, path: &str) -> Option<&Repo> {
-        let (owner, name) = path.split_once('/')?;
-        self.repos
-            .iter()
-            .find(|r| same_name(r.owner, owner) && same_name(r.name, name))
-    }
-
-    /// `world.rs` `repository`: facts as `viewer` (None: anonymous) sees them. The role is
-    /// the viewer's collaborator role or organisation membership role, whichever is
-    /// higher; the registrant only when `registrant` is asked for (`facts.rs`
-    /// `registrant_if_asked`).
-    pub fn repository(
-        &self,
-        path: &str,
-        viewer: Option<&str>,
-        registrant: bool,
-    ) -> Option<RepositoryFacts> {
-        let r = self.repo(path)?;
-        let role = viewer.map_or(Role::None, |a| {
-            let collaborator = r
-                .collaborators
-                .iter()
-                .find(|(u, _)| same_name(u, a))
-                .map_or(Role::None, |(_, role)| *role);
-            collaborator.max(self.member_role(r.owner, a))
-        });
-        Some(RepositoryFacts {
-            // An owner missing from the accounts is treated as private.
-            owner_visibility: self
-                .user(r.owner)
-                .map_or(Visibility::Private, |u| u.visibility),
-            private: r.private,
-            kind: r.kind,
-            archived: r.archived,
-            role,
-            protected_refs: r.protected_refs.clone(),
-            registrant: r.registrant.filter(|_| registrant).map(str::to_string),
-        })
-    }
-
-    /// `world.rs` `namespace`: the viewer's role is admin in their own user namespace,
-    /// their membership role in an organisation, none elsewhere (and none for anonymous).
-    pub fn namespace(&self, name: &str, viewer: Option<&str>) -> Option<NamespaceFacts> {
-        let a = self.accounts.iter().find(|a| same_name(a.name, name))?;
-        let member_role = match viewer {
-            None => Role::None,
-            Some(x) if !a.organization && same_name(a.name, x) => Role::Admin,
-            Some(x) => self.member_role(a.name, x),
-        };
-        Some(NamespaceFacts {
-            organization: a.organization,
-            visibility: a.visibility,
-            member_role,
-        })
-    }
-
-    /// The stored record for a token id.
-    pub fn token(&self, id: &str) -> Option<TokenRecord> {
-        self.tokens.iter().find(|t| t.id == id).cloned()
-    }
-
-    /// Put a record in the store (replacing one with the same id).
-    pub fn store(&mut self, record: TokenRecord) {
-        match self.tokens.iter_mut().find(|t| t.id == record.id) {
-            Some(t) => *t = record,
-            None => self.tokens.push(record),
-        }
-    }
-
-    /// The account at `NAMES[i]`, if it exists.
-    pub fn account_mut(&mut self, i: usize) -> Option<&mut Account> {
-        let name = NAMES.get(i)?;
-        self.accounts.iter_mut().find(|a| a.name == *name)
-    }
-
+/// What the tests ask of a world beyond the fixture's own lookups.
+pub trait Gather {
     /// `facts.rs` `lookup`: the token's record (as a decision needs it) and its owner's
     /// account, the account, the `sudo` target, then the repository and namespace as the
-    /// query's viewer sees them (the token's owner as its record names it; anonymous when
-    /// the token has no record).
-    pub fn answer(&self, q: &FactQuery<'_>) -> FactAnswer {
-        let token = q.token.and_then(|id| self.token(id)).map(|r| r.facts());
-        let owner_name = token.as_ref().map(|t| t.owner.clone());
-        let viewer = match q.viewer {
-            Viewer::Anonymous => None,
-            Viewer::TokenOwner => owner_name.as_deref(),
-            Viewer::Account => q.account,
-            Viewer::Sudo => q.sudo,
-        };
-        FactAnswer {
-            owner: owner_name.as_deref().and_then(|o| self.user(o)),
-            account: q.account.and_then(|a| self.user(a)),
-            sudo: q.sudo.and_then(|s| self.user(s)),
-            repository: q
-                .repository
-                .and_then(|p| self.repository(p, viewer, q.registrant)),
-            namespace: q.namespace.and_then(|n| self.namespace(n, viewer)),
-            token,
+    /// query's viewer sees them.
+    fn gather(&self, q: &FactQuery<'_>) -> FactAnswer;
+    /// `facts.rs` `repositories`: each path as `viewer` sees it, no registrant.
+    fn gather_batch(&self, paths: &[String], viewer: Option<&str>) -> Vec<Option<RepositoryFacts>>;
+    /// The account at `NAMES[i]`, if it exists.
+    fn account_mut(&mut self, i: usize) -> Option<&mut UserDef>;
+}
+
+impl Gather for World {
+    fn gather(&self, q: &FactQuery<'_>) -> FactAnswer {
+        match self.lookup(q) {
+            Ok(a) => a.answer,
+            Err(e) => panic!("the fixture world failed a lookup: {e:#}"),
         }
     }
 
-    /// `facts.rs` `repositories`: each path as `viewer` sees it, no registrant.
-    pub fn repositories(
-        &self,
-        paths: &[String],
-        viewer: Option<&str>,
-    ) -> Vec<Option<RepositoryFacts>> {
-        paths
-            .iter()
-            .map(|p| self.repository(p, viewer, false))
-            .collect()
+    fn gather_batch(&self, paths: &[String], viewer: Option<&str>) -> Vec<Option<RepositoryFacts>> {
+        match self.repositories(paths, viewer) {
+            Ok(a) => a,
+            Err(e) => panic!("the fixture world failed a batch: {e:#}"),
+        }
+    }
+
+    fn account_mut(&mut self, i: usize) -> Option<&mut UserDef> {
+        let name = NAMES.get(i)?;
+        self.users.iter_mut().find(|a| a.name == *name)
     }
 }
 
@@ -375,30 +264,7 @@ impl World {
 // The facts a correct host answers, what the policy asked, and replaying an answer.
 
 /// A [`FactQuery`] as the policy asked it, owned (it prints and compares).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Query {
-    pub token: Option<String>,
-    pub account: Option<String>,
-    pub sudo: Option<String>,
-    pub repository: Option<String>,
-    pub namespace: Option<String>,
-    pub viewer: Viewer,
-    pub registrant: bool,
-}
-
-impl Query {
-    pub fn of(q: &FactQuery<'_>) -> Query {
-        Query {
-            token: q.token.map(str::to_string),
-            account: q.account.map(str::to_string),
-            sudo: q.sudo.map(str::to_string),
-            repository: q.repository.map(str::to_string),
-            namespace: q.namespace.map(str::to_string),
-            viewer: q.viewer,
-            registrant: q.registrant,
-        }
-    }
-}
+pub use forge_authz_fixture::facts::Query;
 
 /// The `repositories` call of a batch: the paths and viewer asked, the answers given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -528,7 +394,7 @@ impl Facts for WorldFacts<'_> {
     fn lookup(&mut self, query: &FactQuery<'_>) -> FactAnswer {
         self.lookups += 1;
         self.queries.push(Query::of(query));
-        let answer = self.world.answer(query);
+        let answer = self.world.gather(query);
         if self.gathered.lookup.is_none() {
             self.gathered.lookup = Some((Query::of(query), answer.clone()));
         }
@@ -541,7 +407,7 @@ impl Facts for WorldFacts<'_> {
         viewer: Option<&str>,
     ) -> Vec<Option<RepositoryFacts>> {
         self.batches += 1;
-        let answers = self.world.repositories(paths, viewer);
+        let answers = self.world.gather_batch(paths, viewer);
         if self.gathered.batch.is_none() {
             self.gathered.batch = Some(BatchAnswer {
                 paths: paths.to_vec(),
@@ -806,8 +672,9 @@ impl PathSpec {
     pub fn resolve(&self, world: &World) -> String {
         let (owner, name, upper) = match self {
             PathSpec::Repo { index, upper } => {
-                match world.repos.get(index % world.repos.len().max(1)) {
-                    Some(r) => (r.owner, r.name, *upper),
+                let repos = &world.repositories;
+                match repos.get(index % repos.len().max(1)) {
+                    Some(r) => (r.owner.as_str(), r.name.as_str(), *upper),
                     None => (NAMES[0], REPO_NAMES[0], *upper),
                 }
             }
@@ -938,13 +805,7 @@ pub fn issue_request(
     creator: Actor,
     expires: Option<Timestamp>,
 ) -> IssueRequest {
-    let bound_facts = repositories
-        .iter()
-        .map(|r| BoundRepository {
-            repository: r.clone(),
-            facts: world.repository(r, Some(owner), false),
-        })
-        .collect();
+    let bound_facts = world.bound_facts(&repositories, owner);
     IssueRequest {
         owner: owner.into(),
         name: "t".into(),
@@ -1284,7 +1145,7 @@ impl Scenario {
     pub fn build(&self) -> Case {
         let mut world = self.world.clone();
         let (secret, record) = mint(&world, &self.token);
-        world.store(record.clone());
+        world.add_token(&record);
         let (credential, also) = credential(&self.cred, &secret, &record.owner, &world);
         let ask = self.ask.resolve(&world);
         Case {
@@ -1392,15 +1253,15 @@ pub fn protected_ref() -> impl Strategy<Value = ProtectedRef> {
     })
 }
 
-fn named(roles: Vec<Option<Role>>) -> Vec<(&'static str, Role)> {
+fn named(roles: Vec<Option<Role>>) -> std::collections::BTreeMap<String, RoleDef> {
     NAMES[..N_USERS]
         .iter()
         .zip(roles)
-        .filter_map(|(n, r)| r.map(|r| (*n, r)))
+        .filter_map(|(n, r)| r.map(|r| (n.to_string(), RoleDef::from_core(r))))
         .collect()
 }
 
-pub fn repo() -> impl Strategy<Value = Repo> {
+pub fn repo() -> impl Strategy<Value = RepoDef> {
     (
         prop_oneof![12 => 0..GHOST, 1 => Just(GHOST)],
         0..REPO_NAMES.len(),
@@ -1417,15 +1278,18 @@ pub fn repo() -> impl Strategy<Value = Repo> {
     )
         .prop_map(
             |(owner, name, private, kind, archived, collaborators, protected_refs, registrant)| {
-                Repo {
-                    owner: NAMES[owner],
-                    name: REPO_NAMES[name],
+                RepoDef {
+                    owner: NAMES[owner].into(),
+                    name: REPO_NAMES[name].into(),
                     private,
-                    kind,
+                    kind: RepoKind::from_core(kind),
                     archived,
                     collaborators: named(collaborators),
-                    protected_refs,
-                    registrant: registrant.map(|i| NAMES[i]),
+                    protected_refs: protected_refs
+                        .into_iter()
+                        .map(ProtectedRefDef::from_core)
+                        .collect(),
+                    registrant: registrant.map(|i| NAMES[i].into()),
                 }
             },
         )
@@ -1448,29 +1312,29 @@ pub fn world() -> impl Strategy<Value = World> {
         proptest::collection::vec(repo(), 1..7),
     )
         .prop_map(|(users, orgs, repos)| {
-            let mut accounts: Vec<Account> = users
+            let mut accounts: Vec<UserDef> = users
                 .into_iter()
                 .enumerate()
-                .map(|(i, (status, site_admin, visibility))| Account {
-                    name: NAMES[i],
-                    status,
+                .map(|(i, (status, site_admin, visibility))| UserDef {
+                    name: NAMES[i].into(),
+                    status: Status::from_core(status),
                     site_admin,
-                    visibility,
+                    visibility: VisibilityDef::from_core(visibility),
                     organization: false,
-                    members: vec![],
+                    members: Default::default(),
                 })
                 .collect();
             accounts.extend(orgs.into_iter().enumerate().map(
-                |(i, (status, visibility, members))| Account {
-                    name: NAMES[ORGS.start + i],
-                    status,
+                |(i, (status, visibility, members))| UserDef {
+                    name: NAMES[ORGS.start + i].into(),
+                    status: Status::from_core(status),
                     site_admin: false,
-                    visibility,
+                    visibility: VisibilityDef::from_core(visibility),
                     organization: true,
                     members: named(members),
                 },
             ));
-            let mut unique: Vec<Repo> = Vec::new();
+            let mut unique: Vec<RepoDef> = Vec::new();
             for r in repos {
                 if !unique
                     .iter()
@@ -1479,11 +1343,7 @@ pub fn world() -> impl Strategy<Value = World> {
                     unique.push(r);
                 }
             }
-            World {
-                accounts,
-                repos: unique,
-                tokens: vec![],
-            }
+            world_of(accounts, unique)
         })
 }
 

@@ -4,7 +4,8 @@
 //! - `forge.cedarschema`: the facts as entities and context; `forge.cedar`: the rules, each
 //!   naming the rule of `guest/src/policy` it mirrors. Both are compiled in.
 //! - [`CedarEngine::new`] parses and validates the schema and policies once, and builds the
-//!   entity store once from a [`World`] of host facts ([`World::bench`] is the benchmark's).
+//!   entity store once from a fixture [`World`] (the host's and the corpus's world type;
+//!   [`bench_world`] is the benchmark's).
 //! - Requests are built by [`CedarEngine::git_request`] and [`CedarEngine::api_request`]
 //!   from what a host knows per call (who, what, which repository, the ref update, the
 //!   route, the time); the benchmark cases have their own builders
@@ -17,9 +18,9 @@
 //! and HMAC tag, and binding the record to the secret (our figures include these, Cedar's
 //! do not), looking the record and facts up, lowercasing names (entity ids are canonical
 //! lowercase), ref-name validity and matching a ref against protection patterns (the
-//! matched rule is a fact of the ref update). Scope strings become the token's `scopes` record once, when the
-//! token's entity is built ([`ScopeFacts::parse`], as `ScopeSet::parse` in scope.rs does
-//! for every decision).
+//! matched rule is a fact of the ref update). Scope strings become the token's `scopes` record
+//! once, when the token's entity is built, parsed by the core's own `ScopeSet::parse` (which
+//! our policy runs on every decision).
 //!
 //! A push is decided per ref: one `push` request per ref update, each carrying that update
 //! in `context.ref`. Each such request is a complete decision (every repository-level push
@@ -32,7 +33,7 @@
 //! policy, native and wasm. Each uses part of it.
 #![allow(dead_code)]
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -40,6 +41,13 @@ use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
     PolicySet, Request, Response, RestrictedExpression, Schema, ValidationMode, Validator,
 };
+use forge_authz_fixture::World;
+use forge_authz_fixture::defs::{
+    AccessDef, KeyDef, ProtectedRefDef, RepoDef, RepoKind, Role, Status, TokenDef, UserDef,
+    Visibility,
+};
+use forge_authz_guest::policy::scope::{CATEGORIES, Category, ScopeSet};
+use forge_authz_guest::policy::{self, GitAction, Method, RefChange};
 
 /// The schema source (Cedar schema syntax).
 pub const SCHEMA_SRC: &str = include_str!("forge.cedarschema");
@@ -89,277 +97,19 @@ fn err<E: fmt::Display>(kind: fn(String) -> ModelError) -> impl Fn(E) -> ModelEr
 }
 
 // ------------------------------------------------------------------------- host facts
+//
+// The world is the fixture's (`forge_authz_fixture::World`: users, repositories with their
+// collaborators, token records), the one the host and the scenario corpus read, so the
+// model's facts are ours by construction; its values are named as files spell them
+// (`Status::as_str`, `Role::as_str`, ...), and roles compare in the core's order.
 
-/// Collaborator role (model.rs `Role`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// No role.
-    None,
-    /// Read.
-    Read,
-    /// Read and write.
-    Write,
-    /// Read, write, administer.
-    Admin,
-}
+/// The protection rule a ref update matched: the pattern every model ref update's name
+/// (`refs/heads/topic-{i}`) matches.
+pub const TOPIC_PATTERN: &str = "topic-*";
 
-impl Role {
-    /// The name used in entity ids and in `context.requiredRole`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::None => "none",
-            Role::Read => "read",
-            Role::Write => "write",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-/// State of an account (model.rs `AccountStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountStatus {
-    /// May act.
-    Active,
-    /// Deactivated.
-    Inactive,
-    /// Suspended.
-    Suspended,
-}
-
-impl AccountStatus {
-    /// The value of `User.status`.
-    pub fn name(self) -> &'static str {
-        match self {
-            AccountStatus::Active => "active",
-            AccountStatus::Inactive => "inactive",
-            AccountStatus::Suspended => "suspended",
-        }
-    }
-}
-
-/// Visibility of a user or organisation (model.rs `Visibility`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    /// Everyone.
-    Public,
-    /// Signed-in users.
-    Limited,
-    /// Members only.
-    Private,
-}
-
-impl Visibility {
-    /// The value of `User.visibility`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Limited => "limited",
-            Visibility::Private => "private",
-        }
-    }
-}
-
-/// How a repository came to be (model.rs `RepositoryKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RepositoryKind {
-    /// Pushed to directly.
-    Hosted,
-    /// Pull mirror.
-    Mirror,
-    /// Code import.
-    Import,
-}
-
-impl RepositoryKind {
-    /// The value of `Repository.kind`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RepositoryKind::Hosted => "hosted",
-            RepositoryKind::Mirror => "mirror",
-            RepositoryKind::Import => "import",
-        }
-    }
-}
-
-/// A user or organisation (model.rs `UserFacts`).
-#[derive(Clone, Debug)]
-pub struct UserFacts {
-    /// Login name, lowercase.
-    pub name: String,
-    /// Account state.
-    pub status: AccountStatus,
-    /// Site administrator.
-    pub site_admin: bool,
-    /// An organisation.
-    pub organization: bool,
-    /// Profile visibility.
-    pub visibility: Visibility,
-}
-
-/// A repository (model.rs `RepositoryFacts`), with its collaborators' roles.
-#[derive(Clone, Debug)]
-pub struct RepositoryFacts {
-    /// Owner, lowercase.
-    pub owner: String,
-    /// Name, lowercase.
-    pub name: String,
-    /// Private.
-    pub private: bool,
-    /// Hosted, mirror or import.
-    pub kind: RepositoryKind,
-    /// Archived.
-    pub archived: bool,
-    /// Collaborators and their roles (the owner needs none: ownership is admin).
-    pub collaborators: Vec<(String, Role)>,
-}
-
-impl RepositoryFacts {
-    /// `owner/name`, the entity id.
-    pub fn path(&self) -> String {
-        format!("{}/{}", self.owner, self.name)
-    }
-}
-
-/// The nine Gitea/Forgejo scope categories (scope.rs `CATEGORIES`).
-pub const CATEGORIES: [&str; 9] = [
-    "activitypub",
-    "admin",
-    "issue",
-    "misc",
-    "notification",
-    "organization",
-    "package",
-    "repository",
-    "user",
-];
-
-/// A token's scopes as scope.rs `ScopeSet` holds them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ScopeFacts {
-    /// Readable categories (write implies read).
-    pub read: BTreeSet<&'static str>,
-    /// Writable categories.
-    pub write: BTreeSet<&'static str>,
-    /// `repository:pull`.
-    pub pull: bool,
-    /// `repository:push`.
-    pub push: bool,
-    /// GitLab `read_api`.
-    pub api_read: bool,
-    /// `public-only`.
-    pub public_only: bool,
-}
-
-impl ScopeFacts {
-    /// Parse scope strings as `ScopeSet::parse` does (empty entries skipped, the first
-    /// unknown scope is the error), for the scopes this model uses.
-    pub fn parse(scopes: &[&str]) -> Result<ScopeFacts, ModelError> {
-        let mut set = ScopeFacts::default();
-        for &s in scopes.iter().filter(|s| !s.is_empty()) {
-            match s {
-                "all" | "api" => {
-                    set.read.extend(CATEGORIES);
-                    set.write.extend(CATEGORIES);
-                }
-                "read_api" => set.api_read = true,
-                "read_repository" => {
-                    set.read.insert("repository");
-                }
-                "write_repository" => {
-                    set.read.insert("repository");
-                    set.write.insert("repository");
-                }
-                "public-only" => set.public_only = true,
-                "repository:pull" => set.pull = true,
-                "repository:push" => set.push = true,
-                _ => {
-                    let unknown = || ModelError::UnknownScope(s.to_string());
-                    let (level, cat) = s.split_once(':').ok_or_else(unknown)?;
-                    let cat = CATEGORIES
-                        .iter()
-                        .copied()
-                        .find(|c| *c == cat)
-                        .ok_or_else(unknown)?;
-                    match level {
-                        "read" => {
-                            set.read.insert(cat);
-                        }
-                        "write" => {
-                            set.read.insert(cat);
-                            set.write.insert(cat);
-                        }
-                        _ => return Err(unknown()),
-                    }
-                }
-            }
-        }
-        Ok(set)
-    }
-}
-
-/// A verified token's record (model.rs `TokenRecord`, what the host found for its id).
-#[derive(Clone, Debug)]
-pub struct TokenFacts {
-    /// Public token id, the entity id.
-    pub id: String,
-    /// Owner login, lowercase.
-    pub owner: String,
-    /// Scopes as stored (parsed by [`ScopeFacts::parse`] when the entity is built).
-    pub scopes: Vec<String>,
-    /// Bound repositories (`owner/name`).
-    pub repositories: Vec<String>,
-    /// Bound owners.
-    pub owners: Vec<String>,
-    /// A child token.
-    pub derived: bool,
-    /// Revoked.
-    pub revoked: bool,
-    /// Expiry, seconds since the epoch.
-    pub expires: Option<i64>,
-}
-
-/// Who may do something to a protected ref (model.rs `RefAccess`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RefAccess {
-    /// Role >= write.
-    Writers,
-    /// Role >= admin.
-    Admins,
-    /// Role >= write and listed.
-    Users(Vec<String>),
-    /// Nobody.
-    Nobody,
-}
-
-/// The protection rule the host matched for a ref name (model.rs `ProtectedRef`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Protection {
-    /// Who may push.
-    pub push: RefAccess,
-    /// Who may force-push or delete.
-    pub force_push: RefAccess,
-}
-
-/// What a ref update does (model.rs `RefChange`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefChange {
-    /// The ref is created.
-    Create,
-    /// The ref moves.
-    Update,
-    /// The ref is deleted.
-    Delete,
-}
-
-impl RefChange {
-    /// The value of `RefUpdate.change`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RefChange::Create => "create",
-            RefChange::Update => "update",
-            RefChange::Delete => "delete",
-        }
-    }
+/// The name of the `i`-th ref update of a push.
+pub fn ref_name(i: usize) -> String {
+    format!("refs/heads/topic-{i}")
 }
 
 /// One ref update (model.rs `RefUpdate`), its name reduced to the protection rule the
@@ -371,7 +121,7 @@ pub struct RefFacts {
     /// A move that is not a fast-forward.
     pub force: bool,
     /// The first protection rule whose pattern matches the ref name.
-    pub protection: Option<Protection>,
+    pub protection: Option<ProtectedRefDef>,
 }
 
 impl RefFacts {
@@ -389,13 +139,13 @@ impl RefFacts {
 #[derive(Clone, Debug)]
 pub struct RouteFacts {
     /// HTTP method.
-    pub method: &'static str,
+    pub method: Method,
     /// Scope categories needed, all of them.
-    pub categories: Vec<&'static str>,
+    pub categories: Vec<Category>,
     /// Authentication required.
     pub requires_auth: bool,
     /// Role needed on the repository.
-    pub required_role: Role,
+    pub required_role: policy::Role,
 }
 
 /// Who is asking.
@@ -405,26 +155,6 @@ pub enum Who<'a> {
     Anonymous,
     /// A verified token, by its public id.
     Token(&'a str),
-}
-
-/// A git action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GitAction {
-    /// Fetch or clone.
-    Pull,
-    /// Push.
-    Push,
-}
-
-/// Everything the entity store holds.
-#[derive(Clone, Debug, Default)]
-pub struct World {
-    /// Users and organisations.
-    pub users: Vec<UserFacts>,
-    /// Repositories.
-    pub repositories: Vec<RepositoryFacts>,
-    /// Token records.
-    pub tokens: Vec<TokenFacts>,
 }
 
 // ------------------------------------------------------------------------ the engine
@@ -473,7 +203,7 @@ impl Names {
     }
 
     /// The group of `repo`'s collaborators with role >= `role`.
-    fn role(&self, repo: &str, role: Role) -> EntityUid {
+    fn role(&self, repo: &str, role: policy::Role) -> EntityUid {
         Names::uid(&self.role, &format!("{repo}#{}", role.name()))
     }
 
@@ -610,12 +340,12 @@ impl CedarEngine {
         self.request(who, action, repository, context)
     }
 
-    fn access(&self, a: &RefAccess) -> Result<RestrictedExpression, ModelError> {
+    fn access(&self, a: &AccessDef) -> Result<RestrictedExpression, ModelError> {
         let (who, users): (&str, &[String]) = match a {
-            RefAccess::Writers => ("writers", &[]),
-            RefAccess::Admins => ("admins", &[]),
-            RefAccess::Users(users) => ("users", users),
-            RefAccess::Nobody => ("nobody", &[]),
+            AccessDef::Writers => ("writers", &[]),
+            AccessDef::Admins => ("admins", &[]),
+            AccessDef::Users(users) => ("users", users),
+            AccessDef::Nobody => ("nobody", &[]),
         };
         let users = users
             .iter()
@@ -655,11 +385,8 @@ impl CedarEngine {
         route: &RouteFacts,
         now: i64,
     ) -> Result<Request, ModelError> {
-        // model.rs Method::reads: GET, HEAD and OPTIONS read (any case).
-        let read = ["GET", "HEAD", "OPTIONS"]
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(route.method));
-        let action = if read {
+        // GET, HEAD and OPTIONS read (the core's `Method::reads`).
+        let action = if route.method.reads() {
             &self.names.api_read
         } else {
             &self.names.api_write
@@ -668,7 +395,7 @@ impl CedarEngine {
             ("now".to_string(), long(now)),
             (
                 "categories".to_string(),
-                strings(route.categories.iter().copied()),
+                strings(route.categories.iter().map(|c| c.name())),
             ),
             (
                 "requiresAuth".to_string(),
@@ -701,18 +428,18 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
     let mut memberships: HashMap<&str, HashSet<EntityUid>> = HashMap::new();
     let mut out = Vec::new();
     for repo in &world.repositories {
-        let path = repo.path();
+        let path = format!("{}/{}", repo.owner, repo.name);
         for (user, role) in &repo.collaborators {
-            if *role > Role::None {
+            if role.to_core() > policy::Role::None {
                 memberships
                     .entry(user.as_str())
                     .or_default()
-                    .insert(names.role(&path, *role));
+                    .insert(names.role(&path, role.to_core()));
             }
         }
-        let read = names.role(&path, Role::Read);
-        let write = names.role(&path, Role::Write);
-        let admin = names.role(&path, Role::Admin);
+        let read = names.role(&path, policy::Role::Read);
+        let write = names.role(&path, policy::Role::Write);
+        let admin = names.role(&path, policy::Role::Admin);
         out.push(Entity::new_no_attrs(read.clone(), HashSet::new()));
         out.push(Entity::new_no_attrs(
             write.clone(),
@@ -728,7 +455,7 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
             vec![
                 ("owner", uid(names.user(&repo.owner))),
                 ("private", RestrictedExpression::new_bool(repo.private)),
-                ("kind", string(repo.kind.name())),
+                ("kind", string(repo.kind.as_str())),
                 ("archived", RestrictedExpression::new_bool(repo.archived)),
                 ("readers", uid(read)),
                 ("writers", uid(write)),
@@ -741,24 +468,26 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
         out.push(entity(
             names.user(&user.name),
             vec![
-                ("status", string(user.status.name())),
+                ("status", string(user.status.as_str())),
                 ("siteAdmin", RestrictedExpression::new_bool(user.site_admin)),
                 (
                     "organization",
                     RestrictedExpression::new_bool(user.organization),
                 ),
-                ("visibility", string(user.visibility.name())),
+                ("visibility", string(user.visibility.as_str())),
             ],
             memberships.remove(user.name.as_str()).unwrap_or_default(),
         )?);
     }
     for t in &world.tokens {
-        let scopes: Vec<&str> = t.scopes.iter().map(String::as_str).collect();
-        let s = &ScopeFacts::parse(&scopes)?;
+        let s = ScopeSet::parse(&t.scopes).map_err(ModelError::UnknownScope)?;
+        let named = |has: fn(&ScopeSet, Category) -> bool| {
+            strings(CATEGORIES.iter().filter(|c| has(&s, **c)).map(|c| c.name()))
+        };
         let scopes = record(
             [
-                ("read", strings(s.read.iter().copied())),
-                ("write", strings(s.write.iter().copied())),
+                ("read", named(ScopeSet::can_read)),
+                ("write", named(ScopeSet::can_write)),
                 ("pull", RestrictedExpression::new_bool(s.pull)),
                 ("push", RestrictedExpression::new_bool(s.push)),
                 ("apiRead", RestrictedExpression::new_bool(s.api_read)),
@@ -788,8 +517,14 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
                         .map(|o| RestrictedExpression::new_entity_uid(names.user(o))),
                 ),
             ),
-            ("derived", RestrictedExpression::new_bool(t.derived)),
-            ("revoked", RestrictedExpression::new_bool(t.revoked)),
+            (
+                "derived",
+                RestrictedExpression::new_bool(t.parent.is_some()),
+            ),
+            (
+                "revoked",
+                RestrictedExpression::new_bool(t.revoked.is_some()),
+            ),
         ];
         if let Some(e) = t.expires {
             attrs.push(("expires", long(e)));
@@ -814,46 +549,58 @@ pub const BATCH_SIZE: usize = 100;
 /// Ref updates in the push.
 pub const PUSH_REFS: usize = 10;
 
-fn user(name: &str, status: AccountStatus, site_admin: bool) -> UserFacts {
-    UserFacts {
+fn user(name: &str, status: Status, site_admin: bool) -> UserDef {
+    UserDef {
         name: name.to_string(),
         status,
         site_admin,
-        organization: false,
         visibility: Visibility::Public,
+        organization: false,
+        members: Default::default(),
     }
 }
 
-fn repository(name: &str, private: bool, collaborators: &[(&str, Role)]) -> RepositoryFacts {
-    RepositoryFacts {
+fn repository(name: &str, private: bool, collaborators: &[(&str, Role)]) -> RepoDef {
+    RepoDef {
         owner: "alice".to_string(),
         name: name.to_string(),
         private,
-        kind: RepositoryKind::Hosted,
+        kind: RepoKind::Hosted,
         archived: false,
         collaborators: collaborators
             .iter()
             .map(|(u, r)| (u.to_string(), *r))
             .collect(),
+        protected_refs: vec![],
+        registrant: None,
     }
 }
 
-/// A live, unbound token expiring an hour after [`NOW`].
-fn token(id: &str, owner: &str, scopes: &[&str]) -> TokenFacts {
-    TokenFacts {
+/// A live, unbound token record created a minute before [`NOW`] and expiring an hour
+/// after it. Its digest binds no secret: the agreement test (`tests/cedar.rs`) mints a
+/// genuine token for each record and keeps these facts.
+fn token(id: &str, owner: &str, scopes: &[&str]) -> TokenDef {
+    TokenDef {
         id: id.to_string(),
         owner: owner.to_string(),
+        name: id.to_string(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         repositories: vec![],
         owners: vec![],
-        derived: false,
-        revoked: false,
+        parent: None,
+        predecessor: None,
+        successor: None,
+        last_used: Some(NOW),
+        created: NOW - 60,
         expires: Some(NOW + 3600),
+        revoked: None,
+        secret_hash: "00".repeat(32),
+        digest: "sha256".into(),
     }
 }
 
-fn bound(id: &str, repositories: &[&str], owners: &[&str]) -> TokenFacts {
-    TokenFacts {
+fn bound(id: &str, repositories: &[&str], owners: &[&str]) -> TokenDef {
+    TokenDef {
         repositories: repositories.iter().map(|r| r.to_string()).collect(),
         owners: owners.iter().map(|o| o.to_string()).collect(),
         ..token(id, "alice", &["write:repository"])
@@ -865,73 +612,80 @@ pub fn batch_repositories() -> Vec<String> {
     (0..BATCH_SIZE).map(|i| format!("alice/r{i}")).collect()
 }
 
-impl World {
-    /// The benchmark's world (`tests/benches/decide.rs`: alice, `alice/app`, her
-    /// `write:repository` + `read:issue` token, 100 public repositories), and the facts
-    /// the other cases need.
-    pub fn bench() -> World {
-        let mut repositories = vec![
-            repository("app", false, &[]),
-            // Private: bob may read, carol (suspended) may write.
-            repository(
-                "secret",
-                true,
-                &[("bob", Role::Read), ("carol", Role::Write)],
+/// The benchmark's world (`tests/benches/decide.rs`: alice, `alice/app`, her
+/// `write:repository` + `read:issue` token, 100 public repositories), and the facts the
+/// other cases need: a fixture [`World`], as the host and the corpus read one (its clock
+/// is [`NOW`], its signing key `k1`, its options the defaults: no binding fallback).
+pub fn bench_world() -> World {
+    let mut repositories = vec![
+        repository("app", false, &[]),
+        // Private: bob may read, carol (suspended) may write.
+        repository(
+            "secret",
+            true,
+            &[("bob", Role::Read), ("carol", Role::Write)],
+        ),
+        RepoDef {
+            archived: true,
+            ..repository("archive", false, &[])
+        },
+        RepoDef {
+            kind: RepoKind::Mirror,
+            ..repository("mirror", false, &[])
+        },
+    ];
+    repositories.extend((0..BATCH_SIZE).map(|i| repository(&format!("r{i}"), false, &[])));
+    World {
+        now: Some(NOW),
+        keys: vec![KeyDef {
+            id: "k1".into(),
+            secret: "07".repeat(32),
+        }],
+        signing_key: "k1".into(),
+        users: vec![
+            user("alice", Status::Active, false),
+            user("bob", Status::Active, false),
+            user("carol", Status::Suspended, false),
+            user("dave", Status::Active, false),
+            user("root", Status::Active, true),
+        ],
+        repositories,
+        tokens: vec![
+            token(BENCH_TOKEN, "alice", &["write:repository", "read:issue"]),
+            token("alice-issue-only", "alice", &["read:issue"]),
+            token("alice-repo-only", "alice", &["write:repository"]),
+            token("alice-pull-only", "alice", &["repository:pull"]),
+            token(
+                "alice-public-only",
+                "alice",
+                &["write:repository", "public-only"],
             ),
-            RepositoryFacts {
-                archived: true,
-                ..repository("archive", false, &[])
+            bound("alice-bound-secret", &["alice/secret"], &[]),
+            bound("alice-bound-app", &["alice/app"], &[]),
+            bound("alice-bound-owner", &[], &["alice"]),
+            TokenDef {
+                expires: Some(NOW),
+                ..token("alice-expired", "alice", &["write:repository"])
             },
-            RepositoryFacts {
-                kind: RepositoryKind::Mirror,
-                ..repository("mirror", false, &[])
+            TokenDef {
+                revoked: Some(NOW - 10),
+                ..token("alice-revoked", "alice", &["write:repository"])
             },
-        ];
-        repositories.extend((0..BATCH_SIZE).map(|i| repository(&format!("r{i}"), false, &[])));
-        World {
-            users: vec![
-                user("alice", AccountStatus::Active, false),
-                user("bob", AccountStatus::Active, false),
-                user("carol", AccountStatus::Suspended, false),
-                user("dave", AccountStatus::Active, false),
-                user("root", AccountStatus::Active, true),
-            ],
-            repositories,
-            tokens: vec![
-                token(BENCH_TOKEN, "alice", &["write:repository", "read:issue"]),
-                token("alice-issue-only", "alice", &["read:issue"]),
-                token("alice-repo-only", "alice", &["write:repository"]),
-                token("alice-pull-only", "alice", &["repository:pull"]),
-                token(
-                    "alice-public-only",
-                    "alice",
-                    &["write:repository", "public-only"],
-                ),
-                bound("alice-bound-secret", &["alice/secret"], &[]),
-                bound("alice-bound-app", &["alice/app"], &[]),
-                bound("alice-bound-owner", &[], &["alice"]),
-                TokenFacts {
-                    expires: Some(NOW),
-                    ..token("alice-expired", "alice", &["write:repository"])
-                },
-                TokenFacts {
-                    revoked: true,
-                    ..token("alice-revoked", "alice", &["write:repository"])
-                },
-                TokenFacts {
-                    expires: None,
-                    ..token("alice-no-expiry", "alice", &["write:repository"])
-                },
-                token("bob-main", "bob", &["write:repository", "write:issue"]),
-                token("carol-main", "carol", &["write:repository"]),
-                token("dave-main", "dave", &["all"]),
-                token("root-main", "root", &["all"]),
-                TokenFacts {
-                    derived: true,
-                    ..token("root-child", "root", &["all"])
-                },
-            ],
-        }
+            TokenDef {
+                expires: None,
+                ..token("alice-no-expiry", "alice", &["write:repository"])
+            },
+            token("bob-main", "bob", &["write:repository", "write:issue"]),
+            token("carol-main", "carol", &["write:repository"]),
+            token("dave-main", "dave", &["all"]),
+            token("root-main", "root", &["all"]),
+            TokenDef {
+                parent: Some("root-main".into()),
+                ..token("root-child", "root", &["all"])
+            },
+        ],
+        ssh_keys: vec![],
+        options: Default::default(),
     }
 }
 
@@ -969,14 +723,14 @@ impl Ask {
 
 /// The benchmark's API route: GET, needs `issue`, no authentication, no role.
 pub fn issue_route() -> RouteFacts {
-    route("GET", &["issue"], false, Role::None)
+    route(Method::Get, &[Category::Issue], false, policy::Role::None)
 }
 
 fn route(
-    method: &'static str,
-    categories: &[&'static str],
+    method: Method,
+    categories: &[Category],
     requires_auth: bool,
-    required_role: Role,
+    required_role: policy::Role,
 ) -> RouteFacts {
     RouteFacts {
         method,
@@ -1078,16 +832,20 @@ pub fn push_ref(_i: usize) -> RefFacts {
     RefFacts::fast_forward()
 }
 
-fn protected(push: RefAccess, force_push: RefAccess, change: RefChange, force: bool) -> RefFacts {
+fn protected(push: AccessDef, force_push: AccessDef, change: RefChange, force: bool) -> RefFacts {
     RefFacts {
         change,
         force,
-        protection: Some(Protection { push, force_push }),
+        protection: Some(ProtectedRefDef {
+            pattern: TOPIC_PATTERN.into(),
+            push,
+            force_push,
+        }),
     }
 }
 
-fn users(names: &[&str]) -> RefAccess {
-    RefAccess::Users(names.iter().map(|n| n.to_string()).collect())
+fn users(names: &[&str]) -> AccessDef {
+    AccessDef::Users(names.iter().map(|n| n.to_string()).collect())
 }
 
 /// The requests of the case `name` of [`CASES`] (`None`: no such case).
@@ -1103,7 +861,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
     let secret = "alice/secret";
     let push = |update: RefFacts| What::Push(Some(update));
     let ff = || push(RefFacts::fast_forward());
-    let nobody = RefAccess::Nobody;
+    let nobody = AccessDef::Nobody;
     match name {
         "token_pull" => one(me, app, What::Pull),
         "anonymous_pull" => one(None, app, What::Pull),
@@ -1130,7 +888,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Admins,
+                AccessDef::Admins,
                 nobody,
                 RefChange::Update,
                 false,
@@ -1158,7 +916,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Writers,
+                AccessDef::Writers,
                 nobody,
                 RefChange::Create,
                 false,
@@ -1168,7 +926,12 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
         "collaborator_api_write_issue" => one(
             Some("bob-main"),
             secret,
-            What::Api(route("POST", &["issue"], true, Role::Read)),
+            What::Api(route(
+                Method::Post,
+                &[Category::Issue],
+                true,
+                policy::Role::Read,
+            )),
         ),
         "pull_missing_scope" => one(Some("alice-issue-only"), app, What::Pull),
         "push_missing_scope" => one(Some("alice-issue-only"), app, ff()),
@@ -1188,8 +951,8 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Nobody,
-                RefAccess::Nobody,
+                AccessDef::Nobody,
+                AccessDef::Nobody,
                 RefChange::Update,
                 false,
             )),
@@ -1198,7 +961,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Writers,
+                AccessDef::Writers,
                 nobody,
                 RefChange::Update,
                 true,
@@ -1208,7 +971,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Writers,
+                AccessDef::Writers,
                 users(&["bob"]),
                 RefChange::Delete,
                 false,
@@ -1218,8 +981,8 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             me,
             app,
             push(protected(
-                RefAccess::Nobody,
-                RefAccess::Writers,
+                AccessDef::Nobody,
+                AccessDef::Writers,
                 RefChange::Create,
                 false,
             )),
@@ -1234,33 +997,57 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             Some("alice-bound-app"),
             app,
             push(protected(
-                RefAccess::Admins,
+                AccessDef::Admins,
                 nobody,
                 RefChange::Update,
                 false,
             )),
         ),
         "api_missing_scope" => one(Some("alice-repo-only"), app, What::Api(issue_route())),
-        "api_no_category" => one(me, app, What::Api(route("GET", &[], false, Role::None))),
+        "api_no_category" => one(
+            me,
+            app,
+            What::Api(route(Method::Get, &[], false, policy::Role::None)),
+        ),
         "api_write_missing_scope" => one(
             me,
             app,
-            What::Api(route("POST", &["issue"], true, Role::None)),
+            What::Api(route(
+                Method::Post,
+                &[Category::Issue],
+                true,
+                policy::Role::None,
+            )),
         ),
         "anonymous_api_requires_auth" => one(
             None,
             app,
-            What::Api(route("GET", &["issue"], true, Role::None)),
+            What::Api(route(
+                Method::Get,
+                &[Category::Issue],
+                true,
+                policy::Role::None,
+            )),
         ),
         "anonymous_api_write" => one(
             None,
             app,
-            What::Api(route("POST", &["issue"], true, Role::None)),
+            What::Api(route(
+                Method::Post,
+                &[Category::Issue],
+                true,
+                policy::Role::None,
+            )),
         ),
         "collaborator_api_admin_route" => one(
             Some("bob-main"),
             secret,
-            What::Api(route("GET", &["repository"], true, Role::Admin)),
+            What::Api(route(
+                Method::Get,
+                &[Category::Repository],
+                true,
+                policy::Role::Admin,
+            )),
         ),
         _ => None,
     }
@@ -1340,7 +1127,7 @@ mod tests {
     use super::*;
 
     fn engine() -> CedarEngine {
-        CedarEngine::new(&World::bench()).unwrap()
+        CedarEngine::new(&bench_world()).unwrap()
     }
 
     /// Every case gives its expected answer, for the expected reason, without an
@@ -1384,18 +1171,6 @@ mod tests {
         assert_eq!(names.len(), CASES.len(), "case names are unique");
     }
 
-    #[test]
-    fn scopes_parse_as_scope_set() {
-        let s = ScopeFacts::parse(&["write:repository", "read:issue", ""]).unwrap();
-        assert_eq!(s.read, BTreeSet::from(["issue", "repository"]));
-        assert_eq!(s.write, BTreeSet::from(["repository"]));
-        assert_eq!(ScopeFacts::parse(&["all"]).unwrap().write.len(), 9);
-        assert_eq!(
-            ScopeFacts::parse(&["write:nothing"]),
-            Err(ModelError::UnknownScope("write:nothing".into()))
-        );
-    }
-
     /// Every policy decides at least one case: none is dead or untested.
     #[test]
     fn every_policy_is_exercised() {
@@ -1415,7 +1190,7 @@ mod tests {
 
     #[test]
     fn unknown_scope_is_refused() {
-        let mut world = World::bench();
+        let mut world = bench_world();
         world.tokens[0].scopes.push("write:everything".into());
         assert_eq!(
             CedarEngine::new(&world).unwrap_err(),

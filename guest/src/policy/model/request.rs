@@ -36,6 +36,17 @@ pub enum RefChange {
     Delete,
 }
 
+impl RefChange {
+    /// `create`, `update` or `delete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RefChange::Create => "create",
+            RefChange::Update => "update",
+            RefChange::Delete => "delete",
+        }
+    }
+}
+
 /// One ref update of a push.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefUpdate {
