@@ -6,11 +6,10 @@
 
 use serde::Deserialize;
 
-use crate::facts::{FactSource, FoundRepository};
 use crate::policy::Policy;
 use crate::wit;
 use crate::wit::core as convert;
-use forge_authz_guest::policy as core;
+use crate::world::{RepoDef, RepoKind, Status, UserDef, Visibility, World};
 
 /// `wit/known-answers.json`.
 const KNOWN_ANSWERS: &str = include_str!("../../wit/known-answers.json");
@@ -63,62 +62,45 @@ enum Action {
     Push,
 }
 
-/// The world of the known answers, and the known token's record once minted.
-struct KnownFacts<'a> {
-    data: &'a KnownAnswers,
-    record: Option<wit::TokenRecord>,
-}
-
-fn user_facts() -> core::UserFacts {
-    core::UserFacts {
-        status: core::AccountStatus::Active,
-        site_admin: false,
-        visibility: core::Visibility::Public,
-        organization: false,
-    }
-}
-
-impl FactSource for KnownFacts<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<core::TokenFacts>> {
-        Ok(self
-            .record
-            .as_ref()
-            .filter(|r| r.id == id)
-            .map(|r| convert::record_in(r.clone()).facts()))
-    }
-    fn user(&self, name: &str) -> anyhow::Result<Option<core::UserFacts>> {
-        Ok(self.data.users.iter().any(|u| u == name).then(user_facts))
-    }
-    fn repository(
-        &self,
-        path: &str,
-        _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<FoundRepository>> {
-        let Some(&private) = self.data.repositories.get(path) else {
-            return Ok(None);
-        };
-        Ok(Some((
-            path.to_string(),
-            core::RepositoryFacts {
-                owner_visibility: core::Visibility::Public,
-                private,
-                kind: core::RepositoryKind::Hosted,
-                archived: false,
-                role: core::Role::None,
-                protected_refs: vec![],
-                registrant: None,
-            },
-        )))
-    }
-    fn namespace(
-        &self,
-        _name: &str,
-        _viewer: Option<&str>,
-    ) -> anyhow::Result<Option<core::NamespaceFacts>> {
-        Ok(None)
-    }
-    fn ssh_key(&self, _id: &str) -> anyhow::Result<Option<core::SshKey>> {
-        Ok(None)
+impl KnownAnswers {
+    /// The world of the known answers as a fixture world (the host's own fact source): its
+    /// users active and public, its repositories hosted, no roles, and no token yet.
+    fn world(&self) -> World {
+        let users = self
+            .users
+            .iter()
+            .map(|name| UserDef {
+                name: name.clone(),
+                status: Status::Active,
+                site_admin: false,
+                visibility: Visibility::Public,
+                organization: false,
+                members: Default::default(),
+            })
+            .collect();
+        let repositories = self
+            .repositories
+            .iter()
+            .map(|(path, &private)| {
+                let (owner, name) = path.split_once('/').unwrap_or((path, ""));
+                RepoDef {
+                    owner: owner.into(),
+                    name: name.into(),
+                    private,
+                    kind: RepoKind::Hosted,
+                    archived: false,
+                    collaborators: Default::default(),
+                    protected_refs: vec![],
+                    registrant: None,
+                }
+            })
+            .collect();
+        World {
+            now: Some(self.now),
+            users,
+            repositories,
+            ..World::default()
+        }
     }
 }
 
@@ -150,6 +132,10 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
         .max(options.min_lifetime)
         .min(options.max_lifetime);
     let owner = &data.token.owner;
+    let mut world = data.world();
+    let owner_facts = world
+        .user(owner)
+        .ok_or_else(|| format!("wit/known-answers.json: the token's owner `{owner}` is no user"))?;
     let issued = p
         .issue(&wit::IssueRequest {
             owner: owner.clone(),
@@ -161,7 +147,7 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
             now,
             creator: wit::Actor::Session(wit::Account {
                 name: owner.clone(),
-                facts: convert::user_out(user_facts()),
+                facts: convert::user_out(owner_facts),
             }),
             existing_names: vec![],
             bound_facts: vec![],
@@ -169,10 +155,7 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
         })
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("mint refused: {}", e.describe()))?;
-    let facts = KnownFacts {
-        data: &data,
-        record: Some(issued.record.clone()),
-    };
+    world.add_token(&convert::record_in(issued.record.clone()));
     for case in &data.cases {
         let credential = match case.credential {
             Presented::Anonymous => wit::Credential::Anonymous,
@@ -195,7 +178,7 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
             now,
             explain: false,
         };
-        let (d, _) = p.authorize(&request, &facts).map_err(|e| e.to_string())?;
+        let (d, _) = p.authorize(&request, &world).map_err(|e| e.to_string())?;
         if d.allow() != case.allow || d.verdict.code() != case.reason {
             return Err(format!(
                 "{}: got {} {}",

@@ -217,13 +217,9 @@ pub use forge_authz_fixture::defs::{
 pub fn world_of(users: Vec<UserDef>, repositories: Vec<RepoDef>) -> World {
     World {
         now: Some(NOW),
-        keys: vec![],
-        signing_key: String::new(),
         users,
         repositories,
-        tokens: vec![],
-        ssh_keys: vec![],
-        options: Default::default(),
+        ..World::default()
     }
 }
 

@@ -684,8 +684,7 @@ pub fn bench_world() -> World {
                 ..token("root-child", "root", &["all"])
             },
         ],
-        ssh_keys: vec![],
-        options: Default::default(),
+        ..World::default()
     }
 }
 
