@@ -64,23 +64,11 @@ async fn forward_auth_answer(
         request_log("AUTH", uri, 400, "request-invalid", "-", peer);
         return invalid("not a git smart-HTTP request");
     };
-    let request = RequestDef {
-        credential: credential_from_header(authorization),
-        kind: KindDef::Git,
-        repository: Some(repo),
-        action: Some(action),
-        ..RequestDef::default()
-    };
-    let answer = decide(&state.shared, request.clone()).await;
+    let GitAnswer {
+        answer, principal, ..
+    } = decide_git(&state.shared, authorization, repo, action).await;
     let d = &answer.decision;
-    request_log(
-        "AUTH",
-        uri,
-        d.http(),
-        d.code(),
-        &principal_of(&request.credential, d),
-        peer,
-    );
+    request_log("AUTH", uri, d.http(), d.code(), &principal, peer);
     let decided = answer.gathered.repository.as_deref().filter(|_| d.allow());
     let Some(repository) = decided else {
         // An allow without facts names nothing on disk: refuse it like a missing one.

@@ -104,16 +104,12 @@ async fn authorize(
         line.log(400, "request-invalid", "-");
         return Err(Box::new(invalid("send one Authorization header")));
     };
-    let request = RequestDef {
-        credential: credential_from_header(authorization),
-        kind: KindDef::Git,
-        repository: Some(repo),
-        action: Some(action),
-        ..RequestDef::default()
-    };
-    let answer = decide(&state.shared, request.clone()).await;
+    let GitAnswer {
+        request,
+        answer,
+        principal,
+    } = decide_git(&state.shared, authorization, repo, action).await;
     let d = &answer.decision;
-    let principal = principal_of(&request.credential, d);
     let decided = answer.gathered.repository.clone().filter(|_| d.allow());
     let Some(repository) = decided else {
         line.log(d.http(), d.code(), &principal);

@@ -172,6 +172,38 @@ async fn decide(shared: &Arc<Shared>, request: RequestDef) -> Answer {
     tokio::task::block_in_place(|| shared.decide(&request))
 }
 
+/// A git smart-HTTP request, decided: what was asked, the answer, and the principal a
+/// request log names (`-` unless allowed).
+struct GitAnswer {
+    request: RequestDef,
+    answer: Answer,
+    principal: String,
+}
+
+/// Decide `action` on `repository` for the credential of an `Authorization` header (git
+/// smart HTTP, served or asked by a proxy's forward auth).
+async fn decide_git(
+    shared: &Arc<Shared>,
+    authorization: Option<&str>,
+    repository: String,
+    action: ActionDef,
+) -> GitAnswer {
+    let request = RequestDef {
+        credential: credential_from_header(authorization),
+        kind: KindDef::Git,
+        repository: Some(repository),
+        action: Some(action),
+        ..RequestDef::default()
+    };
+    let answer = decide(shared, request.clone()).await;
+    let principal = principal_of(&request.credential, &answer.decision);
+    GitAnswer {
+        request,
+        answer,
+        principal,
+    }
+}
+
 /// Handle one request: forward auth at `/-/auth` (`forward`), else git smart HTTP
 /// (`git`; anything that is neither is `404`).
 pub async fn handle(
