@@ -27,9 +27,10 @@ pub struct ActorArgs {
     pub actor: String,
 }
 
-/// `forge-authz keys ...`
+/// A command on the store's configuration: the store, who acts, the output format, and
+/// the operation `A` (`keys ...`, `options ...`).
 #[derive(Debug, clap::Args)]
-pub struct KeysArgs {
+pub struct ConfigArgs<A: Subcommand> {
     /// The store.
     #[command(flatten)]
     pub db: DbArgs,
@@ -41,8 +42,14 @@ pub struct KeysArgs {
     pub out: JsonArgs,
     /// The operation.
     #[command(subcommand)]
-    pub action: KeysAction,
+    pub action: A,
 }
+
+/// `forge-authz keys ...`
+pub type KeysArgs = ConfigArgs<KeysAction>;
+
+/// `forge-authz options ...`
+pub type OptionsArgs = ConfigArgs<OptionsAction>;
 
 /// `forge-authz keys ...`
 #[derive(Debug, Subcommand)]
@@ -80,23 +87,6 @@ pub enum KeysAction {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-}
-
-/// `forge-authz options ...`
-#[derive(Debug, clap::Args)]
-pub struct OptionsArgs {
-    /// The store.
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// Who acts.
-    #[command(flatten)]
-    pub actor: ActorArgs,
-    /// Output format.
-    #[command(flatten)]
-    pub out: JsonArgs,
-    /// The operation.
-    #[command(subcommand)]
-    pub action: OptionsAction,
 }
 
 /// `forge-authz options ...`
