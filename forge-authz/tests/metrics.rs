@@ -17,15 +17,7 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
 }
 
-const WORLD: &str = r#"{
-  "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
-  "signing_key": "k1",
-  "users": [{"name": "alice"}],
-  "repositories": [
-    {"owner": "alice", "name": "app"},
-    {"owner": "alice", "name": "secret", "private": true}
-  ]
-}"#;
+use forge_authz_testkit::ALICE_APP_AND_SECRET as WORLD;
 
 struct Server {
     dir: PathBuf,

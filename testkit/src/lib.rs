@@ -15,6 +15,18 @@ pub mod http;
 pub mod pg;
 pub mod process;
 
+/// A world fixture: alice's public `alice/app` and private `alice/secret`, signed by key
+/// `k1` (the servers' tests that need no more).
+pub const ALICE_APP_AND_SECRET: &str = r#"{
+  "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
+  "signing_key": "k1",
+  "users": [{"name": "alice"}],
+  "repositories": [
+    {"owner": "alice", "name": "app"},
+    {"owner": "alice", "name": "secret", "private": true}
+  ]
+}"#;
+
 /// A fresh private directory (mode 0700, a random name beginning with `prefix`) in the
 /// temp dir, left for the caller to use and remove: created in one step, so no other
 /// local user can have placed a file or a link at its path first. Keep `prefix` short

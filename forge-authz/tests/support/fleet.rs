@@ -19,15 +19,7 @@ pub const FLEET_WAIT: Duration = Duration::from_secs(15);
 /// How long a host may take to start (compiling the module included).
 pub const START_WAIT: Duration = Duration::from_secs(60);
 
-pub const WORLD: &str = r#"{
-  "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
-  "signing_key": "k1",
-  "users": [{"name": "alice"}],
-  "repositories": [
-    {"owner": "alice", "name": "app"},
-    {"owner": "alice", "name": "secret", "private": true}
-  ]
-}"#;
+pub use forge_authz_testkit::ALICE_APP_AND_SECRET as WORLD;
 
 pub const APP: &str = "/alice/app.git/info/refs?service=git-upload-pack";
 pub const SECRET: &str = "/alice/secret.git/info/refs?service=git-upload-pack";
