@@ -133,29 +133,17 @@ const SSH_OPTIONS: [&str; 10] = [
     "LogLevel=ERROR",
 ];
 
+/// The test kit's isolated `git`, speaking SSH with `key` to the test sshd.
 fn git(dir: &Path, home: &Path, key: &Path, port: u16) -> Command {
-    let mut c = Command::new("git");
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env(
-            "GIT_SSH_COMMAND",
-            format!(
-                "ssh -i {} -p {port} {}",
-                key.display(),
-                SSH_OPTIONS.join(" ")
-            ),
-        )
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.test",
-            "-c",
-            "init.defaultBranch=main",
-        ]);
+    let mut c = forge_authz_testkit::git::git(dir, home);
+    c.env(
+        "GIT_SSH_COMMAND",
+        format!(
+            "ssh -i {} -p {port} {}",
+            key.display(),
+            SSH_OPTIONS.join(" ")
+        ),
+    );
     c
 }
 
