@@ -849,6 +849,8 @@ fn users(names: &[&str]) -> AccessDef {
 
 /// The requests of the case `name` of [`CASES`] (`None`: no such case).
 pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
+    use AccessDef::{Admins, Nobody, Writers};
+    use RefChange::{Create, Delete, Update};
     let ask = |token, repository: &str, what| Ask {
         token,
         repository: repository.to_string(),
@@ -860,7 +862,7 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
     let secret = "alice/secret";
     let push = |update: RefFacts| What::Push(Some(update));
     let ff = || push(RefFacts::fast_forward());
-    let nobody = AccessDef::Nobody;
+    let mine = |update: RefFacts| one(me, app, push(update));
     match name {
         "token_pull" => one(me, app, What::Pull),
         "anonymous_pull" => one(None, app, What::Pull),
@@ -883,44 +885,13 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
         "collaborator_pull_private" => one(Some("bob-main"), secret, What::Pull),
         "site_admin_pull_private" => one(Some("root-main"), secret, What::Pull),
         "push_without_ref" => one(me, app, What::Push(None)),
-        "owner_push_admins_only_ref" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Admins,
-                nobody,
-                RefChange::Update,
-                false,
-            )),
-        ),
-        "owner_force_push_unprotected" => one(
-            me,
-            app,
-            push(RefFacts {
-                force: true,
-                ..RefFacts::fast_forward()
-            }),
-        ),
-        "listed_user_push_ref" => one(
-            me,
-            app,
-            push(protected(
-                users(&["alice"]),
-                nobody,
-                RefChange::Update,
-                false,
-            )),
-        ),
-        "create_protected_ref" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Writers,
-                nobody,
-                RefChange::Create,
-                false,
-            )),
-        ),
+        "owner_push_admins_only_ref" => mine(protected(Admins, Nobody, Update, false)),
+        "owner_force_push_unprotected" => mine(RefFacts {
+            force: true,
+            ..RefFacts::fast_forward()
+        }),
+        "listed_user_push_ref" => mine(protected(users(&["alice"]), Nobody, Update, false)),
+        "create_protected_ref" => mine(protected(Writers, Nobody, Create, false)),
         "anonymous_api_read" => one(None, app, What::Api(issue_route())),
         "collaborator_api_write_issue" => one(
             Some("bob-main"),
@@ -946,61 +917,16 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
         "collaborator_read_push" => one(Some("bob-main"), secret, ff()),
         "archived_push" => one(me, "alice/archive", ff()),
         "mirror_push" => one(me, "alice/mirror", What::Push(None)),
-        "protected_ref_push" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Nobody,
-                AccessDef::Nobody,
-                RefChange::Update,
-                false,
-            )),
-        ),
-        "force_push_protected" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Writers,
-                nobody,
-                RefChange::Update,
-                true,
-            )),
-        ),
-        "delete_protected" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Writers,
-                users(&["bob"]),
-                RefChange::Delete,
-                false,
-            )),
-        ),
-        "create_push_protected_ref" => one(
-            me,
-            app,
-            push(protected(
-                AccessDef::Nobody,
-                AccessDef::Writers,
-                RefChange::Create,
-                false,
-            )),
-        ),
-        "unlisted_user_push_ref" => one(
-            me,
-            app,
-            push(protected(users(&["bob"]), nobody, RefChange::Update, false)),
-        ),
+        "protected_ref_push" => mine(protected(Nobody, Nobody, Update, false)),
+        "force_push_protected" => mine(protected(Writers, Nobody, Update, true)),
+        "delete_protected" => mine(protected(Writers, users(&["bob"]), Delete, false)),
+        "create_push_protected_ref" => mine(protected(Nobody, Writers, Create, false)),
+        "unlisted_user_push_ref" => mine(protected(users(&["bob"]), Nobody, Update, false)),
         "restricted_site_admin_private" => one(Some("root-child"), secret, What::Pull),
         "bound_admin_only_ref" => one(
             Some("alice-bound-app"),
             app,
-            push(protected(
-                AccessDef::Admins,
-                nobody,
-                RefChange::Update,
-                false,
-            )),
+            push(protected(Admins, Nobody, Update, false)),
         ),
         "api_missing_scope" => one(Some("alice-repo-only"), app, What::Api(issue_route())),
         "api_no_category" => one(
