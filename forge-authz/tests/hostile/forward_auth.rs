@@ -9,6 +9,29 @@ use super::forge::*;
 
 pub(crate) const UPLOAD_REFS: &str = "/alice/app.git/info/refs?service=git-upload-pack";
 
+const PUSH: &str = "/alice/app.git/git-receive-pack";
+
+/// Request headers, as sent.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
+/// Ask `/-/auth` with `headers`: its status must be `status`, and, where `inner` is given,
+/// its `X-Forge-Authz-Status` (the answer an nginx-mode 403 stands for) `inner`.
+fn ask_auth(
+    port: u16,
+    what: &str,
+    headers: &[(&str, &str)],
+    status: u16,
+    inner: Option<&str>,
+) -> Reply {
+    let r = http(port, "GET", "/-/auth", headers, b"");
+    assert_eq!(r.status, Some(status), "{what}: {}", r.describe());
+    if inner.is_some() {
+        let got = r.header("X-Forge-Authz-Status");
+        assert_eq!(got.as_deref(), inner, "{what}: {}", r.describe());
+    }
+    r
+}
+
 #[test]
 fn nginx_forward_auth_refuses_mixed_or_foreign_headers() {
     // issue 5: with --forward-auth nginx, a request carrying BOTH X-Original-URI (a pull)
@@ -20,117 +43,70 @@ fn nginx_forward_auth_refuses_mixed_or_foreign_headers() {
     let srv = s.serve(&["--forward-auth", "nginx"]);
     let ro = s.token("alice", "ro", "read:repository");
     let auth = basic("alice", &ro);
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Original-URI", UPLOAD_REFS),
-            ("X-Original-Method", "GET"),
-            ("X-Forwarded-Uri", "/alice/app.git/git-receive-pack"),
-            ("X-Forwarded-Method", "POST"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(403),
-        "both header families: {}",
-        r.describe()
-    );
-    assert_eq!(
-        r.header("X-Forge-Authz-Status").as_deref(),
-        Some("400"),
-        "{}",
-        r.describe()
-    );
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Forwarded-Uri", "/alice/app.git/git-receive-pack"),
-            ("X-Forwarded-Method", "POST"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(403),
-        "X-Forwarded-* in nginx mode: {}",
-        r.describe()
-    );
-    assert_eq!(
-        r.header("X-Forge-Authz-Status").as_deref(),
-        Some("400"),
-        "{}",
-        r.describe()
-    );
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[("X-Forwarded-Uri", UPLOAD_REFS), ("Authorization", &auth)],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(403),
-        "X-Forwarded-Uri only, nginx mode: {}",
-        r.describe()
-    );
-    assert_eq!(
-        r.header("X-Forge-Authz-Status").as_deref(),
-        Some("400"),
-        "{}",
-        r.describe()
-    );
-    // The genuine nginx form still works (the refusals above are not a broken endpoint).
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Original-URI", UPLOAD_REFS),
-            ("X-Original-Method", "GET"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, Some(200), "nginx form: {}", r.describe());
-    assert_eq!(r.header("X-Forge-Authz-Status").as_deref(), Some("200"));
-    assert_eq!(
-        r.header("X-Forge-Authz-Repository").as_deref(),
-        Some("alice/app"),
-        "the decided repository: {}",
-        r.describe()
-    );
-    // A push asked the nginx way with the read-only token is refused on its merits.
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Original-URI", "/alice/app.git/git-receive-pack"),
-            ("X-Original-Method", "POST"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(403),
-        "read-only token pushing: {}",
-        r.describe()
-    );
-    assert_eq!(
-        r.header("X-Forge-Authz-Status").as_deref(),
-        Some("403"),
-        "{}",
-        r.describe()
-    );
+    let cases: [(&str, Headers, u16, &str); 5] = [
+        (
+            "both header families",
+            &[
+                ("X-Original-URI", UPLOAD_REFS),
+                ("X-Original-Method", "GET"),
+                ("X-Forwarded-Uri", PUSH),
+                ("X-Forwarded-Method", "POST"),
+                ("Authorization", &auth),
+            ],
+            403,
+            "400",
+        ),
+        (
+            "X-Forwarded-* in nginx mode",
+            &[
+                ("X-Forwarded-Uri", PUSH),
+                ("X-Forwarded-Method", "POST"),
+                ("Authorization", &auth),
+            ],
+            403,
+            "400",
+        ),
+        (
+            "X-Forwarded-Uri only, nginx mode",
+            &[("X-Forwarded-Uri", UPLOAD_REFS), ("Authorization", &auth)],
+            403,
+            "400",
+        ),
+        // The genuine nginx form still works (the refusals above are not a broken
+        // endpoint).
+        (
+            "nginx form",
+            &[
+                ("X-Original-URI", UPLOAD_REFS),
+                ("X-Original-Method", "GET"),
+                ("Authorization", &auth),
+            ],
+            200,
+            "200",
+        ),
+        // A push asked the nginx way with the read-only token is refused on its merits.
+        (
+            "read-only token pushing",
+            &[
+                ("X-Original-URI", PUSH),
+                ("X-Original-Method", "POST"),
+                ("Authorization", &auth),
+            ],
+            403,
+            "403",
+        ),
+    ];
+    for (what, headers, status, inner) in cases {
+        let r = ask_auth(srv.port, what, headers, status, Some(inner));
+        if status == 200 {
+            let repository = r.header("X-Forge-Authz-Repository");
+            assert_eq!(
+                repository.as_deref(),
+                Some("alice/app"),
+                "the decided repository"
+            );
+        }
+    }
     s.assert_serves(&srv, "after forward-auth spoofing");
 }
 
@@ -142,55 +118,43 @@ fn traefik_forward_auth_refuses_mixed_headers() {
     let srv = s.serve(&["--forward-auth", "traefik"]);
     let ro = s.token("alice", "ro", "read:repository");
     let auth = basic("alice", &ro);
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Forwarded-Uri", UPLOAD_REFS),
-            ("X-Forwarded-Method", "GET"),
-            ("X-Original-URI", "/alice/app.git/git-receive-pack"),
-            ("X-Original-Method", "POST"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(400),
-        "both header families: {}",
-        r.describe()
-    );
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Original-URI", UPLOAD_REFS),
-            ("X-Original-Method", "GET"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(400),
-        "X-Original-* in traefik mode: {}",
-        r.describe()
-    );
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Forwarded-Uri", UPLOAD_REFS),
-            ("X-Forwarded-Method", "GET"),
-            ("Authorization", &auth),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, Some(200), "traefik form: {}", r.describe());
-    assert_eq!(r.header("x-forge-authz-user").as_deref(), Some("alice"));
+    let cases: [(&str, Headers, u16); 3] = [
+        (
+            "both header families",
+            &[
+                ("X-Forwarded-Uri", UPLOAD_REFS),
+                ("X-Forwarded-Method", "GET"),
+                ("X-Original-URI", PUSH),
+                ("X-Original-Method", "POST"),
+                ("Authorization", &auth),
+            ],
+            400,
+        ),
+        (
+            "X-Original-* in traefik mode",
+            &[
+                ("X-Original-URI", UPLOAD_REFS),
+                ("X-Original-Method", "GET"),
+                ("Authorization", &auth),
+            ],
+            400,
+        ),
+        (
+            "traefik form",
+            &[
+                ("X-Forwarded-Uri", UPLOAD_REFS),
+                ("X-Forwarded-Method", "GET"),
+                ("Authorization", &auth),
+            ],
+            200,
+        ),
+    ];
+    for (what, headers, status) in cases {
+        let r = ask_auth(srv.port, what, headers, status, None);
+        if status == 200 {
+            assert_eq!(r.header("x-forge-authz-user").as_deref(), Some("alice"));
+        }
+    }
     s.assert_serves(&srv, "after forward-auth spoofing");
 }
 
@@ -204,27 +168,17 @@ fn forward_auth_user_is_the_token_owner_and_off_by_default() {
     let srv = s.serve(&["--forward-auth", "nginx"]);
     let ro = s.token("alice", "ro", "read:repository");
     for user in ["git", "token", "ALICE", "alice", "x-access-token"] {
-        let r = http(
-            srv.port,
-            "GET",
-            "/-/auth",
-            &[
-                (
-                    "X-Original-URI",
-                    "/alice/secret.git/info/refs?service=git-upload-pack",
-                ),
-                ("X-Original-Method", "GET"),
-                ("Authorization", &basic(user, &ro)),
-                ("X-Forge-Authz-User", "root"),
-            ],
-            b"",
-        );
-        assert_eq!(
-            r.status,
-            Some(200),
-            "Basic username {user}: {}",
-            r.describe()
-        );
+        let what = format!("Basic username {user}");
+        let headers = [
+            (
+                "X-Original-URI",
+                "/alice/secret.git/info/refs?service=git-upload-pack",
+            ),
+            ("X-Original-Method", "GET"),
+            ("Authorization", &basic(user, &ro)),
+            ("X-Forge-Authz-User", "root"),
+        ];
+        let r = ask_auth(srv.port, &what, &headers, 200, None);
         assert_eq!(
             r.header("x-forge-authz-user").as_deref(),
             Some("alice"),
@@ -232,23 +186,12 @@ fn forward_auth_user_is_the_token_owner_and_off_by_default() {
             r.describe()
         );
     }
-    let r = http(
-        srv.port,
-        "GET",
-        "/-/auth",
-        &[
-            ("X-Original-URI", UPLOAD_REFS),
-            ("X-Original-Method", "GET"),
-            ("X-Forge-Authz-User", "alice"),
-        ],
-        b"",
-    );
-    assert_eq!(
-        r.status,
-        Some(200),
-        "anonymous public pull: {}",
-        r.describe()
-    );
+    let headers = [
+        ("X-Original-URI", UPLOAD_REFS),
+        ("X-Original-Method", "GET"),
+        ("X-Forge-Authz-User", "alice"),
+    ];
+    let r = ask_auth(srv.port, "anonymous public pull", &headers, 200, None);
     let user = r.header("x-forge-authz-user").unwrap_or_default();
     assert!(
         user.is_empty(),
@@ -268,12 +211,12 @@ fn forward_auth_user_is_the_token_owner_and_off_by_default() {
             ("X-Forwarded-Method", "GET"),
         ],
     ] {
-        let r = http(plain.port, "GET", "/-/auth", &headers, b"");
-        assert_eq!(
-            r.status,
-            Some(404),
-            "/-/auth without --forward-auth: {}",
-            r.describe()
+        ask_auth(
+            plain.port,
+            "/-/auth without --forward-auth",
+            &headers,
+            404,
+            None,
         );
     }
     s.assert_serves(&plain, "after /-/auth without --forward-auth");
