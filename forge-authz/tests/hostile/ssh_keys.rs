@@ -50,6 +50,14 @@ fn ssh_world(keys: &[(&str, &str, &str)]) -> serde_json::Value {
     w
 }
 
+/// `forge-authz [GLOBAL...] ssh-keys --user git ... git KIND BLOB`: what sshd's
+/// `AuthorizedKeysCommand` runs for the `git` login offering this key.
+fn ssh_keys(s: &Setup, global: &[&str], kind: &str, blob: &str) -> std::process::Output {
+    let (db, repos) = (s.db.to_str().unwrap(), s.repos.to_str().unwrap());
+    let command = ["ssh-keys", "--user", "git", "--db", db, "--repos", repos];
+    cli(&[global, &command, &["git", kind, blob]].concat())
+}
+
 #[test]
 fn ssh_keys_accepts_fido_key_types() {
     // issue 13: a known FIDO key (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@
@@ -66,18 +74,7 @@ fn ssh_keys_accepts_fido_key_types() {
         ("sk-ssh-ed25519@openssh.com", &ed),
         ("sk-ecdsa-sha2-nistp256@openssh.com", &ec),
     ] {
-        let o = cli(&[
-            "ssh-keys",
-            "--user",
-            "git",
-            "--db",
-            s.db.to_str().unwrap(),
-            "--repos",
-            s.repos.to_str().unwrap(),
-            "git",
-            kind,
-            blob,
-        ]);
+        let o = ssh_keys(&s, &[], kind, blob);
         assert!(o.status.success(), "ssh-keys {kind}: {}", both(&o));
         let out = text(&o.stdout);
         let line = out.lines().next().unwrap_or_default();
@@ -91,36 +88,14 @@ fn ssh_keys_accepts_fido_key_types() {
         assert_eq!(out.lines().count(), 1, "{out:?}");
     }
     let unknown = key_blob("sk-ssh-ed25519@openssh.com", nonce() ^ 0xdead_beef);
-    let o = cli(&[
-        "ssh-keys",
-        "--user",
-        "git",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--repos",
-        s.repos.to_str().unwrap(),
-        "git",
-        "sk-ssh-ed25519@openssh.com",
-        &unknown,
-    ]);
+    let o = ssh_keys(&s, &[], "sk-ssh-ed25519@openssh.com", &unknown);
     assert!(
         text(&o.stdout).trim().is_empty(),
         "an unknown key: {}",
         both(&o)
     );
     // A known key offered under another type is not that key.
-    let o = cli(&[
-        "ssh-keys",
-        "--user",
-        "git",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--repos",
-        s.repos.to_str().unwrap(),
-        "git",
-        "ssh-ed25519",
-        &ed,
-    ]);
+    let o = ssh_keys(&s, &[], "ssh-ed25519", &ed);
     assert!(
         text(&o.stdout).trim().is_empty(),
         "a key under another type: {}",
@@ -146,22 +121,13 @@ fn forced_command_carries_policy_and_limits() {
         ("ssh-ed25519", &blob),
         ("sk-ssh-ed25519@openssh.com", &fido),
     ] {
-        let o = cli(&[
+        let global = [
             "--policy",
             policy.to_str().unwrap(),
             "--deadline-ms",
             "12345678",
-            "ssh-keys",
-            "--user",
-            "git",
-            "--db",
-            s.db.to_str().unwrap(),
-            "--repos",
-            s.repos.to_str().unwrap(),
-            "git",
-            kind,
-            key,
-        ]);
+        ];
+        let o = ssh_keys(&s, &global, kind, key);
         assert!(o.status.success(), "{}", both(&o));
         let out = text(&o.stdout);
         let command = out
