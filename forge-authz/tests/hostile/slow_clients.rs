@@ -60,6 +60,23 @@ fn over_the_limit(port: u16) -> Reply {
 /// request in flight (git is running), so the connection is busy, never evicted.
 const STALLED_POST: &[u8] = b"POST /alice/app.git/git-upload-pack HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100\r\n\r\n0032want 0";
 
+/// Room for four connections; 2 s for a request's headers, 3 s idle.
+const FOUR_CONNECTIONS: [&str; 6] = [
+    "--max-connections",
+    "4",
+    "--header-timeout",
+    "2",
+    "--idle-timeout",
+    "3",
+];
+
+/// A connection that sent `bytes` and then nothing more.
+fn stalled(port: u16, bytes: &[u8]) -> TcpStream {
+    let mut c = connect(port);
+    c.write_all(bytes).unwrap();
+    c
+}
+
 #[test]
 fn slowloris_connections_are_freed_and_overflow_evicts_the_oldest_idle() {
     // issue 2, as issue 20 item 3 changed it: --max-connections 4 --header-timeout 2
@@ -69,14 +86,7 @@ fn slowloris_connections_are_freed_and_overflow_evicts_the_oldest_idle() {
     // refused; within a few seconds the server closes all four; then a normal clone
     // succeeds.
     let s = Setup::new("slowloris");
-    let srv = s.serve(&[
-        "--max-connections",
-        "4",
-        "--header-timeout",
-        "2",
-        "--idle-timeout",
-        "3",
-    ]);
+    let srv = s.serve(&FOUR_CONNECTIONS);
     let t0 = Instant::now();
     let stalls: [&[u8]; 4] = [
         b"",
@@ -86,11 +96,7 @@ fn slowloris_connections_are_freed_and_overflow_evicts_the_oldest_idle() {
     ];
     let mut conns: Vec<TcpStream> = stalls
         .iter()
-        .map(|bytes| {
-            let mut c = connect(srv.port);
-            c.write_all(bytes).unwrap();
-            c
-        })
+        .map(|bytes| stalled(srv.port, bytes))
         .collect();
     std::thread::sleep(ms(300));
     let r = over_the_limit(srv.port);
@@ -119,22 +125,9 @@ fn overflow_gets_503_only_when_every_connection_is_busy() {
     // requests in flight: nothing can be evicted); a fifth connection gets 503 with
     // Retry-After, not a hang; once the idle deadline frees the four, a clone succeeds.
     let s = Setup::new("all-busy");
-    let srv = s.serve(&[
-        "--max-connections",
-        "4",
-        "--header-timeout",
-        "2",
-        "--idle-timeout",
-        "3",
-    ]);
+    let srv = s.serve(&FOUR_CONNECTIONS);
     let t0 = Instant::now();
-    let mut conns: Vec<TcpStream> = (0..4)
-        .map(|_| {
-            let mut c = connect(srv.port);
-            c.write_all(STALLED_POST).unwrap();
-            c
-        })
-        .collect();
+    let mut conns: Vec<TcpStream> = (0..4).map(|_| stalled(srv.port, STALLED_POST)).collect();
     std::thread::sleep(ms(500));
     let r = over_the_limit(srv.port);
     assert_eq!(
@@ -168,14 +161,7 @@ fn trickled_headers_are_cut_by_the_header_deadline() {
     // item 3: the oldest header-pending connection makes room); then a normal clone
     // succeeds.
     let s = Setup::new("trickle");
-    let srv = s.serve(&[
-        "--max-connections",
-        "4",
-        "--header-timeout",
-        "2",
-        "--idle-timeout",
-        "3",
-    ]);
+    let srv = s.serve(&FOUR_CONNECTIONS);
     let port = srv.port;
     let t0 = Instant::now();
     let tricklers: Vec<_> = (0..4)
