@@ -45,6 +45,12 @@ fn decide(world: &Path, request: &str) -> (i32, serde_json::Value) {
     (out.status.code().unwrap(), json)
 }
 
+/// `forge-authz mint --world W --owner OWNER --scope SCOPE EXTRA...`.
+fn mint(w: &str, owner: &str, scope: &str, extra: &[&str]) -> std::process::Output {
+    let args = ["mint", "--world", w, "--owner", owner, "--scope", scope];
+    run(&[&args[..], extra].concat(), None)
+}
+
 #[test]
 fn init_mint_decide_inspect() {
     let dir = tempdir("flow");
@@ -53,21 +59,11 @@ fn init_mint_decide_inspect() {
     assert!(run(&["init", "--world", w], None).status.success());
     // init refuses to overwrite.
     assert_eq!(run(&["init", "--world", w], None).status.code(), Some(2));
-    let out = run(
-        &[
-            "mint",
-            "--world",
-            w,
-            "--owner",
-            "alice",
-            "--scope",
-            "read:repository",
-            "--repo",
-            "alice/app",
-            "--expires-in",
-            "30d",
-        ],
-        None,
+    let out = mint(
+        w,
+        "alice",
+        "read:repository",
+        &["--repo", "alice/app", "--expires-in", "30d"],
     );
     assert!(
         out.status.success(),
@@ -179,35 +175,11 @@ fn bad_input_is_an_error_or_a_deny_never_an_allow() {
         (Some("deny"), Some(503), Some("policy-failure"))
     );
     // Minting refusals are errors with the policy's reason.
-    let out = run(
-        &[
-            "mint",
-            "--world",
-            w,
-            "--owner",
-            "alice",
-            "--scope",
-            "public-only",
-        ],
-        None,
-    );
+    let out = mint(w, "alice", "public-only", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("permission scope"));
     assert!(out.stdout.is_empty());
-    let out = run(
-        &[
-            "mint",
-            "--world",
-            w,
-            "--owner",
-            "alice",
-            "--scope",
-            "read:repository",
-            "--expires-in",
-            "-3d",
-        ],
-        None,
-    );
+    let out = mint(w, "alice", "read:repository", &["--expires-in", "-3d"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(dir).ok();
 }
@@ -268,18 +240,7 @@ fn explain_and_ref_permissions_from_the_cli() {
     let world = dir.join("world.json");
     let w = world.to_str().unwrap();
     assert!(run(&["init", "--world", w], None).status.success());
-    let out = run(
-        &[
-            "mint",
-            "--world",
-            w,
-            "--owner",
-            "bob",
-            "--scope",
-            "read:repository",
-        ],
-        None,
-    );
+    let out = mint(w, "bob", "read:repository", &[]);
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = run(
         &["decide", "--world", w, "--request", "-", "--explain"],
@@ -314,18 +275,7 @@ fn explain_and_ref_permissions_from_the_cli() {
         !d.to_string().contains(&secret),
         "the trace never shows the secret"
     );
-    let out = run(
-        &[
-            "mint",
-            "--world",
-            w,
-            "--owner",
-            "alice",
-            "--scope",
-            "write:repository",
-        ],
-        None,
-    );
+    let out = mint(w, "alice", "write:repository", &[]);
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = run(
         &["decide", "--world", w, "--request", "-"],
