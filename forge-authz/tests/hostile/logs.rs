@@ -158,24 +158,27 @@ fn assert_no_forgery(raw: &[u8], token: &str) {
     }
 }
 
+/// A server logging in `format` (forward auth on), after the log attacks with a token
+/// of alice's and a last request of bob's public repository: the server, the token and
+/// the log once that request is in it.
+fn attacked(name: &str, format: &str) -> (Setup, Server, String, String) {
+    let s = Setup::new(name);
+    let srv = s.serve(&["--forward-auth", "nginx", "--log-format", format]);
+    let rw = s.token("alice", "rw", "write:repository");
+    log_attacks(srv.port, &rw);
+    s.assert_serves(&srv, "after log-injection attempts");
+    let bob = "/bob/pub.git/info/refs?service=git-upload-pack";
+    let _ = http(srv.port, "GET", bob, &[], b"");
+    let log = settled_log(&srv, "/bob/pub.git");
+    (s, srv, rw, log)
+}
+
 #[test]
 fn text_logs_cannot_be_forged_and_hold_no_secret() {
     // issue 11: control bytes in the User-Agent, other headers, the target, the method, a
     // Basic username or forward-auth headers never start a log line of their own (no line
     // begins with the injected text, no raw control byte at all); no token secret appears.
-    let s = Setup::new("log-text");
-    let srv = s.serve(&["--forward-auth", "nginx", "--log-format", "text"]);
-    let rw = s.token("alice", "rw", "write:repository");
-    log_attacks(srv.port, &rw);
-    s.assert_serves(&srv, "after log-injection attempts");
-    let _ = http(
-        srv.port,
-        "GET",
-        "/bob/pub.git/info/refs?service=git-upload-pack",
-        &[],
-        b"",
-    );
-    let log = settled_log(&srv, "/bob/pub.git");
+    let (_s, srv, rw, log) = attacked("log-text", "text");
     assert!(
         log.contains("/alice/app.git") && log.contains("/bob/pub.git"),
         "requests were not logged:\n{log}"
@@ -187,19 +190,7 @@ fn text_logs_cannot_be_forged_and_hold_no_secret() {
 fn json_logs_are_one_json_value_per_line() {
     // issue 11: with --log-format json every log line parses as JSON, even after
     // injection attempts, and no token secret appears.
-    let s = Setup::new("log-json");
-    let srv = s.serve(&["--forward-auth", "nginx", "--log-format", "json"]);
-    let rw = s.token("alice", "rw", "write:repository");
-    log_attacks(srv.port, &rw);
-    s.assert_serves(&srv, "after log-injection attempts");
-    let _ = http(
-        srv.port,
-        "GET",
-        "/bob/pub.git/info/refs?service=git-upload-pack",
-        &[],
-        b"",
-    );
-    let log = settled_log(&srv, "/bob/pub.git");
+    let (_s, srv, rw, log) = attacked("log-json", "json");
     let mut n = 0;
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
         let v: Result<serde_json::Value, _> = serde_json::from_str(line);
