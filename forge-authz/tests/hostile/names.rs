@@ -7,6 +7,16 @@ use super::forge::*;
 // issue 8: name confusion.
 // ---------------------------------------------------------------------------------------
 
+/// `forge-authz COMMAND --db DB --world FILE` (`init-db`, `import`, `export`).
+fn with_world(
+    command: &str,
+    db: &std::path::Path,
+    world: &std::path::Path,
+) -> std::process::Output {
+    let (db, world) = (db.to_str().unwrap(), world.to_str().unwrap());
+    cli(&[command, "--db", db, "--world", world])
+}
+
 #[test]
 fn a_repository_named_dot_git_cannot_be_imported() {
     // issue 8: a public alice/app and a private alice/app.git cannot coexist: a world with
@@ -21,25 +31,13 @@ fn a_repository_named_dot_git_cannot_be_imported() {
     let file = s.dir.join("confusing.json");
     std::fs::write(&file, world.to_string()).unwrap();
     let fresh = s.dir.join("fresh.db");
-    let o = cli(&[
-        "init-db",
-        "--db",
-        fresh.to_str().unwrap(),
-        "--world",
-        file.to_str().unwrap(),
-    ]);
+    let o = with_world("init-db", &fresh, &file);
     assert!(
         !o.status.success(),
         "init-db accepted alice/app.git: {}",
         both(&o)
     );
-    let o = cli(&[
-        "import",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--world",
-        file.to_str().unwrap(),
-    ]);
+    let o = with_world("import", &s.db, &file);
     assert!(
         !o.status.success(),
         "import accepted alice/app.git: {}",
@@ -53,26 +51,14 @@ fn a_repository_named_dot_git_cannot_be_imported() {
         "repositories": [{"owner": "alice", "name": "tool.git"}]
     });
     std::fs::write(&file, alone.to_string()).unwrap();
-    let o = cli(&[
-        "import",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--world",
-        file.to_str().unwrap(),
-    ]);
+    let o = with_world("import", &s.db, &file);
     assert!(
         !o.status.success(),
         "import accepted alice/tool.git: {}",
         both(&o)
     );
     let out = s.dir.join("export.json");
-    let o = cli(&[
-        "export",
-        "--db",
-        s.db.to_str().unwrap(),
-        "--world",
-        out.to_str().unwrap(),
-    ]);
+    let o = with_world("export", &s.db, &out);
     assert!(o.status.success(), "{}", both(&o));
     let exported = std::fs::read_to_string(&out).unwrap();
     assert!(
