@@ -26,7 +26,7 @@ use forge_authz_guest::policy::{
 };
 use proptest::prelude::*;
 use support::NOW;
-use support::lifecycle::{Kind, app, drive, facts, live, op, options, seeds, session, who};
+use support::lifecycle::{Kind, app, drive, facts, live, op, options, rec, seeds, session, who};
 
 fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
@@ -894,26 +894,6 @@ fn every_rule_of_minting_holds_after_every_change() {
         AUTHZ.issue(&r, Some(&support::entropy(12))).err(),
         Some(IssueError::CreatorNotAllowed)
     );
-}
-
-/// A record of alice's with these fields (digest irrelevant: never presented).
-fn rec(id: &str, parent: Option<&str>, expires: Option<Timestamp>, scopes: &[&str]) -> TokenRecord {
-    TokenRecord {
-        id: id.into(),
-        owner: "alice".into(),
-        name: id.into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        repositories: vec![],
-        owners: vec![],
-        parent: parent.map(Into::into),
-        predecessor: None,
-        successor: None,
-        last_used: None,
-        created: NOW,
-        expires,
-        revoked: None,
-        secret: forge_authz_guest::policy::SecretDigest::HmacTag([0; 32]),
-    }
 }
 
 #[test]

@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing)]
 
+mod support;
+
 use std::sync::LazyLock;
 
 use forge_authz_guest::policy::lifecycle::{
@@ -26,6 +28,7 @@ use forge_authz_guest::policy::{
     SecretDigest, SigningKey, Timestamp, TokenEdit, TokenRecord, Transport, UserFacts, Viewer,
     Visibility, inspect,
 };
+use support::lifecycle::rec;
 
 const NOW: Timestamp = 1_767_225_600;
 const DAY: i64 = 86_400;
@@ -178,25 +181,6 @@ fn target(path: &str, f: Option<RepositoryFacts>) -> BoundRepository {
     BoundRepository {
         repository: path.into(),
         facts: f,
-    }
-}
-
-fn rec(id: &str, parent: Option<&str>, expires: Option<i64>, scopes: &[&str]) -> TokenRecord {
-    TokenRecord {
-        id: id.into(),
-        owner: "alice".into(),
-        name: id.into(),
-        scopes: strings(scopes),
-        repositories: vec![],
-        owners: vec![],
-        parent: parent.map(Into::into),
-        predecessor: None,
-        successor: None,
-        last_used: None,
-        created: NOW,
-        expires,
-        revoked: None,
-        secret: SecretDigest::HmacTag([0; 32]),
     }
 }
 

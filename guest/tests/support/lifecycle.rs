@@ -276,6 +276,31 @@ pub enum Kind {
     Other,
 }
 
+/// A record of alice's with these fields (its digest is never presented).
+pub fn rec(
+    id: &str,
+    parent: Option<&str>,
+    expires: Option<Timestamp>,
+    scopes: &[&str],
+) -> TokenRecord {
+    TokenRecord {
+        id: id.into(),
+        owner: "alice".into(),
+        name: id.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        repositories: vec![],
+        owners: vec![],
+        parent: parent.map(Into::into),
+        predecessor: None,
+        successor: None,
+        last_used: None,
+        created: NOW,
+        expires,
+        revoked: None,
+        secret: forge_authz_guest::policy::SecretDigest::HmacTag([0; 32]),
+    }
+}
+
 pub fn app() -> World {
     super::world_of(
         vec![],
