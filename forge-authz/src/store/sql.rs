@@ -282,10 +282,7 @@ impl Conn {
             }
             Conn::Postgres(c, cache) => {
                 let stmt = pg_prepare(c, cache, sql)?;
-                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
+                let params = pg_params(args);
                 let rows = c.query(&stmt, &params)?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
@@ -316,10 +313,7 @@ impl Conn {
             }
             Conn::Postgres(c, cache) => {
                 let stmt = pg_prepare(c, cache, sql)?;
-                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
+                let params = pg_params(args);
                 Ok(c.execute(&stmt, &params)?)
             }
         })
@@ -365,6 +359,13 @@ impl Conn {
             done: false,
         })
     }
+}
+
+/// Statement arguments as the PostgreSQL client takes them.
+fn pg_params(args: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    args.iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 fn pg_prepare(
