@@ -73,37 +73,44 @@ enum WitCall {
     Perms(wit::RefPermissionsRequest),
 }
 
+/// `core` as WIT by `out`, checked to convert back by `back` (the component's own
+/// conversion) to exactly `core`.
+fn round_trip<C, W>(core: &C, out: fn(C) -> W, back: fn(W) -> C, what: &str) -> W
+where
+    C: Clone + PartialEq + std::fmt::Debug,
+    W: Clone,
+{
+    let w = out(core.clone());
+    assert_eq!(
+        back(w.clone()),
+        *core,
+        "core -> WIT -> core changed the {what}"
+    );
+    w
+}
+
 /// The call as WIT, checked to convert back, through the component's own conversions, to
 /// exactly the core call.
 fn wit_call(call: &Call) -> WitCall {
     match call {
-        Call::One(r) => {
-            let w = convert::authorize_out(r.clone());
-            assert_eq!(
-                convert::authorize_in(w.clone()),
-                *r,
-                "core -> WIT -> core changed the authorize request"
-            );
-            WitCall::One(w)
-        }
-        Call::Batch(r) => {
-            let w = convert::batch_request_out(r.clone());
-            assert_eq!(
-                convert::batch_request_in(w.clone()),
-                *r,
-                "core -> WIT -> core changed the batch request"
-            );
-            WitCall::Batch(w)
-        }
-        Call::Perms(r) => {
-            let w = convert::ref_permissions_request_out(r.clone());
-            assert_eq!(
-                convert::ref_permissions_request_in(w.clone()),
-                *r,
-                "core -> WIT -> core changed the ref-permissions request"
-            );
-            WitCall::Perms(w)
-        }
+        Call::One(r) => WitCall::One(round_trip(
+            r,
+            convert::authorize_out,
+            convert::authorize_in,
+            "authorize request",
+        )),
+        Call::Batch(r) => WitCall::Batch(round_trip(
+            r,
+            convert::batch_request_out,
+            convert::batch_request_in,
+            "batch request",
+        )),
+        Call::Perms(r) => WitCall::Perms(round_trip(
+            r,
+            convert::ref_permissions_request_out,
+            convert::ref_permissions_request_in,
+            "ref-permissions request",
+        )),
     }
 }
 
