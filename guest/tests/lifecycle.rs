@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use forge_authz_guest::policy::lifecycle::{
     LAST_USED_INTERVAL, MAX_NAME_CHARS, last_used_due, live,
 };
+use forge_authz_guest::policy::records::event as ev;
 use forge_authz_guest::policy::token::ENTROPY_BYTES;
 use forge_authz_guest::policy::{
     Account, AccountStatus, Actor, AuditEntry, AuditFinding, AuditFix, AuditKind, AuthorizeRequest,
@@ -184,26 +185,6 @@ fn target(path: &str, f: Option<RepositoryFacts>) -> BoundRepository {
     }
 }
 
-/// The event the policy should record for `r` (oracle, written from the model's docs).
-fn ev(r: &TokenRecord, action: HistoryAction, c: &ChangeContext) -> HistoryEvent {
-    HistoryEvent {
-        token_id: r.id.clone(),
-        owner: r.owner.clone(),
-        action,
-        actor: c.actor.name().to_string(),
-        ip: c.ip.clone(),
-        at: c.now,
-        name: r.name.clone(),
-        scopes: r.scopes.clone(),
-        expires: r.expires,
-        parent: r.parent.clone(),
-        old_name: None,
-        old_scopes: None,
-        old_expires: None,
-        related: None,
-    }
-}
-
 fn revoked_at(r: &TokenRecord, at: Timestamp) -> TokenRecord {
     TokenRecord {
         revoked: Some(at),
@@ -277,6 +258,40 @@ fn minting_rules() {
         ("alice", Some("203.0.113.5"))
     );
     assert_eq!(t.event.scopes, vec!["read:repository"]);
+}
+
+#[test]
+fn history_events_copy_the_record_and_the_change() {
+    // The expected events of these tests are the policy's own `records::event` of the
+    // expected record: pinned here once, field by field, from the model's docs (a history
+    // event names the token, its owner and what it held, who acted, from where and when;
+    // the `old_*` and `related` fields are left for the change that sets them).
+    let r = rec("t2", Some("t1"), Some(NOW + DAY), &["read:repository"]);
+    let c = ctx(NOW + 5);
+    let e = ev(&r, HistoryAction::Revoke, &c);
+    assert_eq!(
+        (e.token_id.as_str(), e.owner.as_str(), e.name.as_str()),
+        ("t2", "alice", "t2")
+    );
+    assert_eq!(
+        (e.action, e.actor.as_str()),
+        (HistoryAction::Revoke, "alice")
+    );
+    assert_eq!((e.ip.as_deref(), e.at), (Some("192.0.2.7"), NOW + 5));
+    assert_eq!(e.scopes, vec!["read:repository"]);
+    assert_eq!(
+        (e.expires, e.parent.as_deref()),
+        (Some(NOW + DAY), Some("t1"))
+    );
+    assert_eq!(
+        (e.old_name, e.old_scopes, e.old_expires),
+        (None, None, None)
+    );
+    assert_eq!(e.related, None);
+    assert_eq!(
+        ev(&r, HistoryAction::Expire, &audit_ctx(NOW)).actor,
+        "audit"
+    );
 }
 
 #[test]

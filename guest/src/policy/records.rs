@@ -14,7 +14,7 @@ pub fn live(r: &TokenRecord, now: Timestamp) -> bool {
 }
 
 /// The history event of `action` on `r`, by the actor of `ctx`.
-pub(crate) fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
+pub fn event(r: &TokenRecord, action: HistoryAction, ctx: &ChangeContext) -> HistoryEvent {
     HistoryEvent {
         token_id: r.id.clone(),
         owner: r.owner.clone(),
