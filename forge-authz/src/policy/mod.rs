@@ -17,15 +17,11 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 mod calls;
 mod state;
 
+pub use self::calls::Policy;
+
 use self::state::{HostState, Lent};
-use crate::facts::{FactSource, Gathered};
-use crate::wit::{
-    AuditEntry, AuditFinding, AuthorizeRequest, BatchRequest, ChangeContext, ChangePlan,
-    ChildOutcome, ChildRequest, Config, ConfigError, Credential, Decision, HistoryEvent,
-    IssueError, IssueRequest, IssuedToken, LifecycleError, Policy as Bindings, PolicyPre,
-    RefGrants, RefPermissionsRequest, RevokeScope, RotateRequest, Rotation, ScopeError, TokenEdit,
-    TokenError, TokenInfo, TokenRecord, VerifiedToken,
-};
+use crate::facts::Gathered;
+use crate::wit::{Config, ConfigError, Policy as Bindings, PolicyPre};
 
 /// Resource limits for each call into the policy.
 ///
@@ -83,89 +79,6 @@ impl std::fmt::Display for PolicyFailure {
 }
 
 impl std::error::Error for PolicyFailure {}
-
-/// The operations a host asks of a policy. Implemented by [`WasmPolicy`] (the component)
-/// and, in the test suite, by the natively compiled core: the scenario corpus runs against
-/// both through this trait. The outer `Result` is "could the policy run", the inner one the
-/// policy's own answer (as in the WIT).
-pub trait Policy {
-    /// `authorizer.verify`.
-    fn verify(
-        &mut self,
-        credential: &Credential,
-    ) -> Result<Result<Option<VerifiedToken>, TokenError>, PolicyFailure>;
-    /// `authorizer.authorize`, with `facts` answering the policy's query; returns the
-    /// decision and what the answer taught the host.
-    fn authorize(
-        &mut self,
-        request: &AuthorizeRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Decision, Gathered), PolicyFailure>;
-    /// `authorizer.authorize-batch`, and what the answers taught the host.
-    fn authorize_batch(
-        &mut self,
-        request: &BatchRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Vec<Decision>, Gathered), PolicyFailure>;
-    /// `authorizer.ref-permissions`, and what the answer taught the host.
-    fn ref_permissions(
-        &mut self,
-        request: &RefPermissionsRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(RefGrants, Gathered), PolicyFailure>;
-    /// `authorizer.issue`.
-    fn issue(
-        &mut self,
-        request: &IssueRequest,
-    ) -> Result<Result<IssuedToken, IssueError>, PolicyFailure>;
-    /// `inspect` (no key needed).
-    fn inspect(&mut self, secret: &str) -> Result<Result<TokenInfo, TokenError>, PolicyFailure>;
-    /// `authorizer.derive-child`.
-    fn derive_child(
-        &mut self,
-        request: &ChildRequest,
-    ) -> Result<Result<ChildOutcome, LifecycleError>, PolicyFailure>;
-    /// `authorizer.rotate`.
-    fn rotate(
-        &mut self,
-        request: &RotateRequest,
-    ) -> Result<Result<Rotation, LifecycleError>, PolicyFailure>;
-    /// `authorizer.plan-revoke`.
-    fn plan_revoke(
-        &mut self,
-        id: &str,
-        scope: RevokeScope,
-        records: &[TokenRecord],
-        context: &ChangeContext,
-    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure>;
-    /// `authorizer.plan-edit`.
-    fn plan_edit(
-        &mut self,
-        id: &str,
-        edit: &TokenEdit,
-        records: &[TokenRecord],
-        context: &ChangeContext,
-    ) -> Result<Result<ChangePlan, LifecycleError>, PolicyFailure>;
-    /// `authorizer.plan-expire`.
-    fn plan_expire(
-        &mut self,
-        entries: &[AuditEntry],
-        context: &ChangeContext,
-    ) -> Result<Vec<HistoryEvent>, PolicyFailure>;
-    /// `authorizer.audit`.
-    fn audit(
-        &mut self,
-        entries: &[AuditEntry],
-        context: &ChangeContext,
-    ) -> Result<Vec<AuditFinding>, PolicyFailure>;
-    /// `migrate-legacy-scopes`.
-    fn migrate_legacy_scopes(&mut self, scopes: &[String]) -> Result<Vec<String>, PolicyFailure>;
-    /// `normalize-scopes`.
-    fn normalize_scopes(
-        &mut self,
-        scopes: &[String],
-    ) -> Result<Result<Vec<String>, ScopeError>, PolicyFailure>;
-}
 
 /// A compiled policy component, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
