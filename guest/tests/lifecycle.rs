@@ -2478,6 +2478,33 @@ fn finding(
     }
 }
 
+/// A finding on `r` repaired by revoking it now, with the revocation's event.
+fn revoke_finding(
+    r: &TokenRecord,
+    kind: AuditKind,
+    message: &str,
+    c: &ChangeContext,
+) -> AuditFinding {
+    let fixed = revoked_at(r, NOW);
+    let event = ev(&fixed, HistoryAction::Revoke, c);
+    finding(r, kind, message, Some(AuditFix::Update(fixed)), Some(event))
+}
+
+/// A finding on `r` repaired by storing `fixed`, recorded as an edit whose event `old`
+/// completes with what the edit changed.
+fn edit_finding(
+    r: &TokenRecord,
+    kind: AuditKind,
+    message: &str,
+    fixed: TokenRecord,
+    old: impl FnOnce(&mut HistoryEvent),
+    c: &ChangeContext,
+) -> AuditFinding {
+    let mut event = ev(&fixed, HistoryAction::Edit, c);
+    old(&mut event);
+    finding(r, kind, message, Some(AuditFix::Update(fixed)), Some(event))
+}
+
 #[test]
 fn audit_findings_are_exact() {
     // seed 002 (TokenService.audit(fix): each problem with its repair), reference §4.7.
@@ -2492,46 +2519,38 @@ fn audit_findings_are_exact() {
         scopes: strings(s),
         ..r(i)
     };
-    let update = |t: &TokenRecord| Some(AuditFix::Update(t.clone()));
     assert_eq!(
         AUTHZ.audit(&entries, &c),
         vec![
-            finding(
+            edit_finding(
                 &r(1),
                 AuditKind::ChildOutlivesParent,
                 "expires after parent `p`",
-                update(&expires_at(1, NOW + DAY)),
-                Some(HistoryEvent {
-                    old_expires: Some(Some(NOW + 5 * DAY)),
-                    ..ev(&expires_at(1, NOW + DAY), HistoryAction::Edit, &c)
-                }),
+                expires_at(1, NOW + DAY),
+                |e| e.old_expires = Some(Some(NOW + 5 * DAY)),
+                &c,
             ),
-            finding(
+            edit_finding(
                 &r(2),
                 AuditKind::ChildExceedsParent,
                 "holds `write:issue`, which parent `p` lacks",
-                update(&scoped(2, &["read:repository"])),
-                Some(HistoryEvent {
-                    old_scopes: Some(strings(&["read:repository", "write:issue"])),
-                    ..ev(&scoped(2, &["read:repository"]), HistoryAction::Edit, &c)
-                }),
+                scoped(2, &["read:repository"]),
+                |e| e.old_scopes = Some(strings(&["read:repository", "write:issue"])),
+                &c,
             ),
-            finding(
+            revoke_finding(
                 &r(3),
                 AuditKind::Orphan,
                 "parent `gone` is not in the store",
-                update(&revoked_at(&r(3), NOW)),
-                Some(ev(&revoked_at(&r(3), NOW), HistoryAction::Revoke, &c)),
+                &c,
             ),
-            finding(
+            edit_finding(
                 &r(4),
                 AuditKind::UnknownScope,
                 "unknown scope `repo`",
-                update(&scoped(4, &["write:repository"])),
-                Some(HistoryEvent {
-                    old_scopes: Some(strings(&["repo"])),
-                    ..ev(&scoped(4, &["write:repository"]), HistoryAction::Edit, &c)
-                }),
+                scoped(4, &["write:repository"]),
+                |e| e.old_scopes = Some(strings(&["repo"])),
+                &c,
             ),
             finding(
                 &r(5),
@@ -2540,19 +2559,17 @@ fn audit_findings_are_exact() {
                 Some(AuditFix::RecordExpiry("stale".into())),
                 Some(ev(&r(5), HistoryAction::Expire, &c)),
             ),
-            finding(
+            revoke_finding(
                 &r(7),
                 AuditKind::RotatedNotRevoked,
                 "rotated but still live",
-                update(&revoked_at(&r(7), NOW)),
-                Some(ev(&revoked_at(&r(7), NOW), HistoryAction::Revoke, &c)),
+                &c,
             ),
-            finding(
+            revoke_finding(
                 &r(9),
                 AuditKind::ChildOfRevokedParent,
                 "parent `dead` is revoked",
-                update(&revoked_at(&r(9), NOW)),
-                Some(ev(&revoked_at(&r(9), NOW), HistoryAction::Revoke, &c)),
+                &c,
             ),
         ]
     );
@@ -2737,32 +2754,27 @@ fn audit_edge_cases() {
     assert_eq!(
         findings,
         vec![
-            finding(
+            edit_finding(
                 &late,
                 AuditKind::ChildOutlivesParent,
                 "expires after parent `q`",
-                Some(AuditFix::Update(late.clone())),
-                Some(HistoryEvent {
-                    old_expires: Some(Some(NOW + 2 * DAY)),
-                    ..ev(&late, HistoryAction::Edit, &c)
-                }),
+                late.clone(),
+                |e| e.old_expires = Some(Some(NOW + 2 * DAY)),
+                &c,
             ),
-            finding(
+            revoke_finding(
                 &both,
                 AuditKind::ChildOfRevokedParent,
                 "parent `q` is revoked",
-                Some(AuditFix::Update(revoked_at(&both, NOW))),
-                Some(ev(&revoked_at(&both, NOW), HistoryAction::Revoke, &c)),
+                &c,
             ),
-            finding(
+            edit_finding(
                 &both,
                 AuditKind::ChildOutlivesParent,
                 "expires after parent `q`",
-                Some(AuditFix::Update(both_cut.clone())),
-                Some(HistoryEvent {
-                    old_expires: Some(None),
-                    ..ev(&both_cut, HistoryAction::Edit, &c)
-                }),
+                both_cut,
+                |e| e.old_expires = Some(None),
+                &c,
             ),
         ]
     );
