@@ -4,13 +4,13 @@
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
 
 use forge_authz_host::cli::sample_world;
 use forge_authz_host::lifecycle::{self, Actor, CreateArgs, Who};
 use forge_authz_host::policy::{Limits, PolicyModule, WasmPolicy, default_policy_path};
-use forge_authz_host::store::{HistoryFilter, Store};
+use forge_authz_host::store::{HistoryFilter, HistoryRow, Store};
 use forge_authz_host::wit;
 use forge_authz_testkit::pg;
 use forge_authz_testkit::{Backend, both};
@@ -29,10 +29,6 @@ fn fresh_db(dir: &Path, b: Backend, name: &str) -> Option<String> {
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    forge_authz_testkit::scratch(&format!("forge-authz-store-{name}-"))
 }
 
 /// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
@@ -61,17 +57,90 @@ fn policy(m: &PolicyModule, store: &mut Store) -> WasmPolicy {
 
 const NOW: i64 = 1_767_225_600;
 
-fn new_store(dir: &Path, b: Backend, name: &str) -> Option<String> {
-    let db = fresh_db(dir, b, name)?;
-    let mut w = sample_world().unwrap();
-    w.now = Some(NOW);
-    // A site administrator, who may act on anyone's token (issue 19).
-    let mut root = w.users[0].clone();
-    root.name = "root".into();
-    root.site_admin = true;
-    w.users.push(root);
-    Store::open(db.as_str()).unwrap().import_world(&w).unwrap();
-    Some(db)
+/// One test's scratch directory and store on one backend; the directory is removed when
+/// the test passes (a failing test leaves it to look at).
+struct Case {
+    dir: PathBuf,
+    db: String,
+    backend: Backend,
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            std::fs::remove_dir_all(&self.dir).ok();
+        }
+    }
+}
+
+impl Case {
+    /// An empty store (`None`: PostgreSQL skipped, see [`fresh_db`]).
+    fn empty(b: Backend, label: &str) -> Option<Case> {
+        let dir = forge_authz_testkit::scratch(&format!("forge-authz-store-{label}-{b:?}-"));
+        let db = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir)))?;
+        Some(Case {
+            dir,
+            db,
+            backend: b,
+        })
+    }
+
+    /// A store created by `forge-authz init-db`, as the README's CLI sessions begin.
+    fn init_db(b: Backend, label: &str) -> Option<Case> {
+        let case = Case::empty(b, label)?;
+        assert!(run(&["init-db", "--db", case.d()], None).status.success());
+        Some(case)
+    }
+
+    /// A store holding the sample world at [`NOW`], with a site administrator `root`,
+    /// who may act on anyone's token (issue 19).
+    fn with_world(b: Backend, label: &str) -> Option<Case> {
+        let case = Case::empty(b, label)?;
+        let mut w = sample_world().unwrap();
+        w.now = Some(NOW);
+        let mut root = w.users[0].clone();
+        root.name = "root".into();
+        root.site_admin = true;
+        w.users.push(root);
+        Store::open(case.d()).unwrap().import_world(&w).unwrap();
+        Some(case)
+    }
+
+    fn d(&self) -> &str {
+        &self.db
+    }
+
+    /// Another empty store on the same backend, named after this one.
+    fn another(&self, suffix: &str) -> String {
+        fresh_db(
+            &self.dir,
+            self.backend,
+            &format!("t_{}_{suffix}", dir_name(&self.dir)),
+        )
+        .unwrap()
+    }
+
+    /// The store and a policy configured from it.
+    fn open(&self, m: &PolicyModule) -> (Store, WasmPolicy) {
+        let mut s = Store::open(self.d()).unwrap();
+        let p = policy(m, &mut s);
+        (s, p)
+    }
+
+    /// Mints alice's token `name` through a connection of its own.
+    fn mint(&self, m: &PolicyModule, name: &str, scopes: &[&str]) -> (String, wit::TokenRecord) {
+        let (mut s, mut p) = self.open(m);
+        create(&mut p, &mut s, name, scopes)
+    }
+
+    /// Every history event that `f` selects (up to 100).
+    fn history(&self, f: HistoryFilter) -> Vec<HistoryRow> {
+        events(&mut Store::open(self.d()).unwrap(), f)
+    }
+}
+
+fn events(s: &mut Store, f: HistoryFilter) -> Vec<HistoryRow> {
+    s.history(&HistoryFilter { limit: 100, ..f }).unwrap().0
 }
 
 /// A user's session, or the maintenance job of that name (`expire`, `audit`).
@@ -104,25 +173,108 @@ fn create(
     lifecycle::create(p, s, &args, &actor("alice", NOW)).unwrap()
 }
 
-both!(concurrent_rotations_leave_exactly_one_live_successor);
-fn concurrent_rotations_leave_exactly_one_live_successor(b: Backend) {
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut c = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(i) = stdin {
+        let _ = c.stdin.take().unwrap().write_all(i.as_bytes());
+    }
+    drop(c.stdin.take());
+    c.wait_with_output().unwrap()
+}
+
+/// A command that must succeed (its stderr shown if not).
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `token --db D ARGS...` through the CLI.
+fn token(d: &str, args: &[&str]) -> Output {
+    run(&[&["token", "--db", d], args].concat(), None)
+}
+
+/// `token --db D --json ARGS...` through the CLI, with its JSON output; panics on a failure.
+fn token_json(d: &str, args: &[&str]) -> serde_json::Value {
+    let all = [&["token", "--db", d, "--json"], args].concat();
+    let out = run(&all, None);
+    assert!(
+        out.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `create --owner alice --name NAME --scope SCOPES`.
+fn create_alice<'a>(name: &'a str, scopes: &'a str) -> [&'a str; 7] {
+    [
+        "create", "--owner", "alice", "--name", name, "--scope", scopes,
+    ]
+}
+
+/// `token create --owner alice --name NAME --scope SCOPES EXTRA...`: (secret, id).
+fn alice_token(d: &str, name: &str, scopes: &str, extra: &[&str]) -> (String, String) {
+    let created = token_json(d, &[&create_alice(name, scopes)[..], extra].concat());
+    let secret = created["secret"].as_str().unwrap().to_string();
+    (secret, created["token"]["id"].as_str().unwrap().to_string())
+}
+
+/// The command exited with `code` (`what` and its stdout shown if not).
+fn assert_code(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `decide --db D --request -` with `request` on stdin.
+fn decide(d: &str, request: &str) -> Output {
+    run(&["decide", "--db", d, "--request", "-"], Some(request))
+}
+
+/// A git `action` on `alice/app` with a bearer token.
+fn bearer(secret: &str, action: &str) -> String {
+    format!(
+        r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"{action}"}}"#
+    )
+}
+
+/// `bulk-import --db D ARGS...` with `stdin`.
+fn bulk_import(d: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    run(&[&["bulk-import", "--db", d], args].concat(), stdin)
+}
+
+both!(concurrent_rotations_leave_exactly_one_live_successor, |b| {
+    Case::with_world(b, "race")
+});
+fn concurrent_rotations_leave_exactly_one_live_successor(case: Case) {
     // issue 4: rotations of one token race; the store serialises them and the policy
     // refuses all but the first (the token is no longer live).
-    let dir = tempdir(&format!("race-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
     let m = module();
-    let (_, token) = {
-        let mut s = Store::open(db.as_str()).unwrap();
-        let mut p = policy(&m, &mut s);
-        create(&mut p, &mut s, "ci", &["write:repository"])
-    };
+    let (_, token) = case.mint(&m, "ci", &["write:repository"]);
     const N: usize = 6;
     let barrier = Arc::new(Barrier::new(N));
     let handles: Vec<_> = (0..N)
         .map(|_| {
-            let (db, m, id, barrier) = (db.clone(), m.clone(), token.id.clone(), barrier.clone());
+            let (db, m, id, barrier) = (
+                case.db.clone(),
+                m.clone(),
+                token.id.clone(),
+                barrier.clone(),
+            );
             std::thread::spawn(move || {
                 let mut s = Store::open(db.as_str()).unwrap();
                 let mut p = policy(&m, &mut s);
@@ -137,7 +289,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor(b: Backend) {
         .filter(|ok| *ok)
         .count();
     assert_eq!(wins, 1, "exactly one rotation wins");
-    let mut s = Store::open(db.as_str()).unwrap();
+    let mut s = Store::open(case.d()).unwrap();
     let all = s.tokens(Some("alice")).unwrap();
     let live: Vec<_> = all.iter().filter(|t| t.record.revoked.is_none()).collect();
     assert_eq!(live.len(), 1);
@@ -147,41 +299,24 @@ fn concurrent_rotations_leave_exactly_one_live_successor(b: Backend) {
     );
     let old = s.token(&token.id).unwrap().unwrap().record;
     assert_eq!(old.successor.as_deref(), Some(live[0].record.id.as_str()));
-    let (rotations, _) = s
-        .history(&HistoryFilter {
-            action: Some("rotate".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .unwrap();
+    let rotations = case.history(HistoryFilter {
+        action: Some("rotate".into()),
+        ..Default::default()
+    });
     assert_eq!(rotations.len(), 1);
-    std::fs::remove_dir_all(dir).ok();
 }
 
-both!(a_crash_in_the_middle_of_a_rotation_loses_nothing);
-fn a_crash_in_the_middle_of_a_rotation_loses_nothing(b: Backend) {
+both!(a_crash_in_the_middle_of_a_rotation_loses_nothing, |b| {
+    Case::with_world(b, "crash")
+});
+fn a_crash_in_the_middle_of_a_rotation_loses_nothing(case: Case) {
     // issue 4: a killed process leaves no half-rotated family.
-    let dir = tempdir(&format!("crash-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
     let m = module();
-    let (secret, token) = {
-        let mut s = Store::open(db.as_str()).unwrap();
-        let mut p = policy(&m, &mut s);
-        create(&mut p, &mut s, "ci", &["write:repository"])
-    };
-    let before = Store::open(db.as_str())
-        .unwrap()
-        .history(&HistoryFilter {
-            limit: 100,
-            ..Default::default()
-        })
-        .unwrap()
-        .0;
-    let marker = dir.join("paused");
+    let (secret, token) = case.mint(&m, "ci", &["write:repository"]);
+    let before = case.history(HistoryFilter::default());
+    let marker = case.dir.join("paused");
     let mut child = Command::new(bin())
-        .args(["token", "rotate", "--db", db.as_str(), &token.id])
+        .args(["token", "rotate", "--db", case.d(), &token.id])
         .env("FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT", &marker)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -197,7 +332,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing(b: Backend) {
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
     child.wait().unwrap();
-    let mut s = Store::open(db.as_str()).unwrap();
+    let mut s = Store::open(case.d()).unwrap();
     let all = s.tokens(None).unwrap();
     assert_eq!(all.len(), 1, "no half-written successor");
     let old = &all[0].record;
@@ -206,33 +341,22 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing(b: Backend) {
         (None, None),
         "the old token is untouched"
     );
-    let after = s
-        .history(&HistoryFilter {
-            limit: 100,
-            ..Default::default()
-        })
-        .unwrap()
-        .0;
+    let after = events(&mut s, HistoryFilter::default());
     assert_eq!(before, after, "no history event from the lost transaction");
     drop(s);
     // The token still works, and a later rotation succeeds.
-    let mut s = Store::open(db.as_str()).unwrap();
-    let mut p = policy(&m, &mut s);
+    let (mut s, mut p) = case.open(&m);
     assert!(lifecycle::rotate(&mut p, &mut s, &token.id, None, &actor("alice", NOW + 20)).is_ok());
     assert!(!secret.is_empty());
-    std::fs::remove_dir_all(dir).ok();
 }
 
-both!(history_is_complete_and_filterable);
-fn history_is_complete_and_filterable(b: Backend) {
+both!(history_is_complete_and_filterable, |b| Case::with_world(
+    b, "history"
+));
+fn history_is_complete_and_filterable(case: Case) {
     // seed 002 (token change history: every event, filters, cursor pagination), issue 4.
-    let dir = tempdir(&format!("history-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
     let m = module();
-    let mut s = Store::open(db.as_str()).unwrap();
-    let mut p = policy(&m, &mut s);
+    let (mut s, mut p) = case.open(&m);
     let (_, a) = create(&mut p, &mut s, "a", &["write:repository", "read:issue"]);
     let (_, b) = create(&mut p, &mut s, "b", &["read:repository"]);
     let child = match lifecycle::child(
@@ -280,9 +404,8 @@ fn history_is_complete_and_filterable(b: Backend) {
         "recorded once"
     );
 
-    let mut all = |f: HistoryFilter| s.history(&HistoryFilter { limit: 100, ..f }).unwrap().0;
-    let events = all(HistoryFilter::default());
-    let count = |action: &str| events.iter().filter(|e| e.action == action).count();
+    let all = events(&mut s, HistoryFilter::default());
+    let count = |action: &str| all.iter().filter(|e| e.action == action).count();
     // create a, b, child, rotation successor; edit a and child; rotate a; revoke b and the
     // child (it went with its rotated-away parent); expire a3.
     assert_eq!(
@@ -295,7 +418,7 @@ fn history_is_complete_and_filterable(b: Backend) {
         ),
         (4, 2, 1, 2, 1)
     );
-    let edit_a = events
+    let edit_a = all
         .iter()
         .find(|e| e.action == "edit" && e.token_id == a.id)
         .unwrap();
@@ -308,53 +431,37 @@ fn history_is_complete_and_filterable(b: Backend) {
         (Some("a"), "a2", "root")
     );
     assert!(
-        events
-            .iter()
+        all.iter()
             .any(|e| e.action == "revoke" && e.token_id == child.id)
     );
-    assert_eq!(
-        all(HistoryFilter {
-            actor: Some("root".into()),
-            ..Default::default()
-        })
-        .len(),
-        2
-    );
-    assert_eq!(
-        all(HistoryFilter {
-            token: Some(b.id.clone()),
-            ..Default::default()
-        })
-        .len(),
-        2
-    );
-    assert_eq!(
-        all(HistoryFilter {
-            action: Some("expire".into()),
-            ..Default::default()
-        })
-        .len(),
-        1
-    );
-    // At NOW+3: rotate, its successor's create, the child's cascaded revoke; at NOW+4: revoke b.
-    assert_eq!(
-        all(HistoryFilter {
-            since: Some(NOW + 3),
-            until: Some(NOW + 5),
-            ..Default::default()
-        })
-        .len(),
-        4
-    );
-    let mut cidr = |c: &str| {
-        all(HistoryFilter {
-            ip: Some(c.parse().unwrap()),
-            ..Default::default()
-        })
-        .len()
+    let filter = |set: &dyn Fn(&mut HistoryFilter)| {
+        let mut f = HistoryFilter::default();
+        set(&mut f);
+        f
     };
-    assert_eq!(cidr("198.51.100.0/24"), events.len());
-    assert_eq!(cidr("203.0.113.0/24"), 0);
+    // (filter, how many events it selects)
+    let filtered = [
+        (filter(&|f| f.actor = Some("root".into())), 2),
+        (filter(&|f| f.token = Some(b.id.clone())), 2),
+        (filter(&|f| f.action = Some("expire".into())), 1),
+        // At NOW+3: rotate, its successor's create, the child's cascaded revoke; at NOW+4:
+        // revoke b.
+        (
+            filter(&|f| (f.since, f.until) = (Some(NOW + 3), Some(NOW + 5))),
+            4,
+        ),
+        (
+            filter(&|f| f.ip = Some("198.51.100.0/24".parse().unwrap())),
+            all.len(),
+        ),
+        (
+            filter(&|f| f.ip = Some("203.0.113.0/24".parse().unwrap())),
+            0,
+        ),
+    ];
+    for (filter, n) in filtered {
+        assert_eq!(events(&mut s, filter.clone()).len(), n, "{filter:?}");
+    }
     // Cursor pagination walks every event exactly once, newest first.
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -372,35 +479,31 @@ fn history_is_complete_and_filterable(b: Backend) {
             None => break,
         }
     }
-    let mut expected: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let mut expected: Vec<i64> = all.iter().map(|e| e.seq).collect();
     expected.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(seen, expected);
-    std::fs::remove_dir_all(dir).ok();
 }
 
-both!(import_export_round_trip_and_no_secrets);
-fn import_export_round_trip_and_no_secrets(b: Backend) {
-    let dir = tempdir(&format!("roundtrip-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
+both!(import_export_round_trip_and_no_secrets, |b| {
+    Case::with_world(b, "roundtrip")
+});
+fn import_export_round_trip_and_no_secrets(case: Case) {
     let m = module();
-    let mut s = Store::open(db.as_str()).unwrap();
-    let mut p = policy(&m, &mut s);
+    let (mut s, mut p) = case.open(&m);
     let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
     let w = s.export_world().unwrap();
-    let db2 = fresh_db(&dir, b, &format!("t_{}_copy", dir_name(&dir))).unwrap();
+    let db2 = case.another("copy");
     Store::open(db2.as_str()).unwrap().import_world(&w).unwrap();
     assert_eq!(
         Store::open(db2.as_str()).unwrap().export_world().unwrap(),
         w
     );
     let needle = &secret.as_bytes()[9..57];
-    let raw: Vec<u8> = match b {
-        Backend::Sqlite => std::fs::read(&db).unwrap(),
+    let raw: Vec<u8> = match case.backend {
+        Backend::Sqlite => std::fs::read(case.d()).unwrap(),
         // Every row of every table, as text (bytes as hex and as the text they hold).
         Backend::Postgres => {
-            let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+            let mut c = postgres::Client::connect(case.d(), postgres::NoTls).unwrap();
             let mut all = Vec::new();
             for t in ["tokens", "history", "meta", "keys"] {
                 for r in c.query(&format!("SELECT t::text FROM {t} t"), &[]).unwrap() {
@@ -415,139 +518,52 @@ fn import_export_round_trip_and_no_secrets(b: Backend) {
         "the secret is never stored"
     );
     assert_eq!(
-        Store::open(db.as_str()).unwrap().schema_version().unwrap(),
+        Store::open(case.d()).unwrap().schema_version().unwrap(),
         forge_authz_host::store::schema::VERSION
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
-fn run(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(i) = stdin {
-        let _ = c.stdin.take().unwrap().write_all(i.as_bytes());
-    }
-    drop(c.stdin.take());
-    c.wait_with_output().unwrap()
-}
-
-both!(the_cli_lifecycle_from_the_readme);
-fn the_cli_lifecycle_from_the_readme(b: Backend) {
+both!(the_cli_lifecycle_from_the_readme, |b| Case::init_db(
+    b, "cli"
+));
+fn the_cli_lifecycle_from_the_readme(case: Case) {
     // README "Token store": create, list, derive, rotate, revoke, audit; decide against the
     // database writes last-used and revokes a leaked rotation family.
-    let dir = tempdir(&format!("cli-{b:?}"));
-    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
-    assert!(run(&["init-db", "--db", d], None).status.success());
-    let out = run(
-        &[
-            "token",
-            "create",
-            "--db",
-            d,
-            "--owner",
-            "alice",
-            "--name",
-            "ci",
-            "--scope",
-            "write:repository",
-            "--json",
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let secret = created["secret"].as_str().unwrap().to_string();
-    let id = created["token"]["id"].as_str().unwrap().to_string();
-    let out = run(&["token", "list", "--db", d], None);
+    let d = case.d();
+    let (secret, id) = alice_token(d, "ci", "write:repository", &[]);
+    let out = token(d, &["list"]);
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains(&id) && !listing.contains(&secret));
-    let out = run(
+    ok(token(
+        d,
         &[
-            "token",
             "child",
-            "--db",
-            d,
             &id,
             "--scope",
             "read:repository",
             "--lifetime",
             "1h",
         ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ));
     // Duplicate names are refused by the policy.
-    let out = run(
-        &[
-            "token",
-            "create",
-            "--db",
-            d,
-            "--owner",
-            "alice",
-            "--name",
-            "ci",
-            "--scope",
-            "read:repository",
-        ],
-        None,
-    );
+    let out = token(d, &create_alice("ci", "read:repository"));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already has a live token with this name")
     );
-    let request = |s: &str| {
-        format!(r#"{{"credential":{{"bearer":"{s}"}},"repository":"alice/app","action":"pull"}}"#)
-    };
-    let out = run(
-        &["decide", "--db", d, "--request", "-"],
-        Some(&request(&secret)),
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let shown: serde_json::Value =
-        serde_json::from_slice(&run(&["token", "show", "--db", d, &id, "--json"], None).stdout)
-            .unwrap();
+    assert_eq!(decide(d, &bearer(&secret, "pull")).status.code(), Some(0));
+    let shown = token_json(d, &["show", &id]);
     assert!(
         shown["last_used"].as_i64().is_some(),
         "decide recorded the use"
     );
-    let out = run(&["token", "rotate", "--db", d, &id, "--json"], None);
-    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rotated = token_json(d, &["rotate", &id]);
     let new_id = rotated["token"]["id"].as_str().unwrap().to_string();
     // The old secret presented again: refused, and the whole family is revoked.
-    let out = run(
-        &["decide", "--db", d, "--request", "-"],
-        Some(&request(&secret)),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let shown: serde_json::Value =
-        serde_json::from_slice(&run(&["token", "show", "--db", d, &new_id, "--json"], None).stdout)
-            .unwrap();
+    assert_eq!(decide(d, &bearer(&secret, "pull")).status.code(), Some(1));
+    let shown = token_json(d, &["show", &new_id]);
     assert_eq!(shown["state"].as_str(), Some("revoked"));
-    let out = run(&["audit", "--db", d, "--json"], None);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_code(&run(&["audit", "--db", d, "--json"], None), 0, "");
     let out = run(&["history", "--db", d, "--json", "--limit", "100"], None);
     let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let actions: Vec<&str> = h["events"]
@@ -560,167 +576,66 @@ fn the_cli_lifecycle_from_the_readme(b: Backend) {
         actions.contains(&"rotate") && actions.contains(&"revoke") && actions.contains(&"create")
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
-    let export = dir.join("export.json");
-    assert!(
-        run(
-            &["export", "--db", d, "--world", export.to_str().unwrap()],
-            None
-        )
-        .status
-        .success()
-    );
+    let export = case.dir.join("export.json");
+    let world = ["export", "--db", d, "--world", export.to_str().unwrap()];
+    assert!(run(&world, None).status.success());
     assert!(!std::fs::read_to_string(&export).unwrap().contains(&secret));
-    std::fs::remove_dir_all(dir).ok();
 }
 
-both!(children_stay_within_their_parent_from_the_cli);
-fn children_stay_within_their_parent_from_the_cli(b: Backend) {
+both!(children_stay_within_their_parent_from_the_cli, |b| {
+    Case::init_db(b, "children")
+});
+fn children_stay_within_their_parent_from_the_cli(case: Case) {
     // issue 8 class 8 (children escaped their parent after creation); seed 002.
-    let dir = tempdir(&format!("children-{b:?}"));
-    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
-    assert!(run(&["init-db", "--db", d], None).status.success());
-    let json = |out: std::process::Output| -> serde_json::Value {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let parent = json(run(
+    let d = case.d();
+    let both_scopes = "write:repository,read:issue";
+    let (_, pid) = alice_token(d, "p", both_scopes, &["--expires-in", "30d"]);
+    let child = token_json(
+        d,
         &[
-            "token",
-            "create",
-            "--db",
-            d,
-            "--owner",
-            "alice",
-            "--name",
-            "p",
-            "--scope",
-            "write:repository,read:issue",
-            "--expires-in",
-            "30d",
-            "--json",
-        ],
-        None,
-    ));
-    let pid = parent["token"]["id"].as_str().unwrap().to_string();
-    let child = json(run(
-        &[
-            "token",
             "child",
-            "--db",
-            d,
             "--scope",
-            "write:repository,read:issue",
+            both_scopes,
             "--lifetime",
             "1d",
-            "--json",
             "--",
             &pid,
         ],
-        None,
-    ));
+    );
     let cid = child["token"]["id"].as_str().unwrap().to_string();
     let child_secret = child["secret"].as_str().unwrap().to_string();
-    for args in [
-        vec![
-            "token",
-            "edit",
-            "--db",
-            d,
-            "--expires-in",
-            "300d",
-            "--",
-            &cid,
-        ],
-        vec![
-            "token",
-            "rotate",
-            "--db",
-            d,
-            "--expires-in",
-            "300d",
-            "--",
-            &cid,
-        ],
-    ] {
-        let out = run(&args, None);
+    for change in ["edit", "rotate"] {
+        let args = [change, "--expires-in", "300d", "--", &cid];
+        let out = token(d, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?} must be refused");
         assert!(String::from_utf8_lossy(&out.stderr).contains("parent"));
     }
     // Narrowing the parent narrows the child: it can no longer push.
-    json(run(
-        &[
-            "token",
-            "edit",
-            "--db",
-            d,
-            "--scope",
-            "read:issue",
-            "--json",
-            "--",
-            &pid,
-        ],
-        None,
-    ));
-    let shown = json(run(
-        &["token", "show", "--db", d, "--json", "--", &cid],
-        None,
-    ));
+    token_json(d, &["edit", "--scope", "read:issue", "--", &pid]);
+    let shown = token_json(d, &["show", "--", &cid]);
     assert_eq!(shown["scopes"], serde_json::json!(["read:issue"]));
-    let push = format!(
-        r#"{{"credential":{{"bearer":"{child_secret}"}},"repository":"alice/app","action":"push"}}"#
-    );
-    let out = run(&["decide", "--db", d, "--request", "-"], Some(&push));
+    let out = decide(d, &bearer(&child_secret, "push"));
     assert_eq!(out.status.code(), Some(1), "the narrowed child is refused");
-    let out = run(&["audit", "--db", d, "--json"], None);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "nothing left for the audit: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    std::fs::remove_dir_all(dir).ok();
+    let audit = run(&["audit", "--db", d, "--json"], None);
+    assert_code(&audit, 0, "nothing left for the audit: ");
 }
 
-both!(bulk_import_adds_rows_in_batches_and_names_bad_ones);
-fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
+both!(bulk_import_adds_rows_in_batches_and_names_bad_ones, |b| {
+    Case::with_world(b, "bulk")
+});
+fn bulk_import_adds_rows_in_batches_and_names_bad_ones(case: Case) {
     // issue 10 (bulk import): JSON lines and CSV, batches, a bad row named by line and
     // field with the count committed before it, --skip to go on; the rows are facts the
     // policy then decides on.
-    let dir = tempdir(&format!("bulk-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
-    let users = dir.join("users.csv");
+    let d = case.d();
+    let users = case.dir.join("users.csv");
     std::fs::write(
         &users,
         "name,visibility,organization\nzed,public,false\nneworg,private,true\n",
     )
     .unwrap();
-    let out = run(
-        &[
-            "bulk-import",
-            "--db",
-            d,
-            "--users",
-            users.to_str().unwrap(),
-            "--format",
-            "csv",
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let csv = ["--users", users.to_str().unwrap(), "--format", "csv"];
+    ok(bulk_import(d, &csv, None));
     // Five repositories, batches of two; the fourth has an unknown kind.
     let mut lines = String::new();
     for i in 0..3 {
@@ -730,18 +645,8 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
     }
     lines.push_str("{\"owner\": \"zed\", \"name\": \"r3\", \"kind\": \"fork\"}\n");
     lines.push_str("{\"owner\": \"zed\", \"name\": \"r4\", \"private\": true}\n");
-    let out = run(
-        &[
-            "bulk-import",
-            "--db",
-            d,
-            "--repositories",
-            "-",
-            "--batch",
-            "2",
-        ],
-        Some(&lines),
-    );
+    let batches = ["--repositories", "-", "--batch", "2"];
+    let out = bulk_import(d, &batches, Some(&lines));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -777,25 +682,11 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
     drop(s);
     // Fix the bad row and go on from the failed batch.
     let fixed = lines.replace("\"fork\"", "\"mirror\"");
-    let out = run(
-        &[
-            "bulk-import",
-            "--db",
-            d,
-            "--repositories",
-            "-",
-            "--batch",
-            "2",
-            "--skip",
-            "2",
-        ],
+    ok(bulk_import(
+        d,
+        &[&batches[..], &["--skip", "2"]].concat(),
         Some(&fixed),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ));
     let mut s = Store::open(d).unwrap();
     let w = s.export_world().unwrap();
     let names: Vec<&str> = w
@@ -806,36 +697,26 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(b: Backend) {
         .collect();
     assert_eq!(names, ["r0", "r1", "r2", "r3", "r4"]);
     // A name that exists is refused, not replaced.
-    let out = run(
-        &["bulk-import", "--db", d, "--repositories", "-"],
+    let out = bulk_import(
+        d,
+        &["--repositories", "-"],
         Some("{\"owner\": \"zed\", \"name\": \"R0\"}\n"),
     );
     assert_eq!(out.status.code(), Some(2));
-    std::fs::remove_dir_all(dir).ok();
 }
 
-both!(a_store_from_before_contract_0_4_keeps_its_tokens);
-fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
+both!(a_store_from_before_contract_0_4_keeps_its_tokens, |b| {
+    Case::with_world(b, "legacy")
+});
+fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
     // Issue 11: records minted before contract 0.4 hold SHA-256 of the secret; 0.4 binds
     // new records to the token's HMAC tag instead (no second hash per request). A version-2
     // store is migrated in place (`secret_kind` = `sha256` for every existing row) and its
     // tokens keep working; a legacy record whose hash does not match is still refused.
-    let dir = tempdir(&format!("legacy-{b:?}"));
-    let Some(db) = new_store(&dir, b, &format!("l_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
+    let d = case.d();
     let m = module();
-    let (secret, record) = {
-        let mut s = Store::open(d).unwrap();
-        let mut p = policy(&m, &mut s);
-        create(&mut p, &mut s, "legacy", &["read:repository"])
-    };
-    let (other_secret, other) = {
-        let mut s = Store::open(d).unwrap();
-        let mut p = policy(&m, &mut s);
-        create(&mut p, &mut s, "legacy-bad", &["read:repository"])
-    };
+    let (secret, record) = case.mint(&m, "legacy", &["read:repository"]);
+    let (other_secret, other) = case.mint(&m, "legacy-bad", &["read:repository"]);
     assert_eq!(
         record.secret.parts().0,
         "hmac-tag",
@@ -846,7 +727,7 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
         use sha2::Digest as _;
         let mut s = Store::open(d).unwrap();
         let hash = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
-        let (bytes, set_version) = match b {
+        let (bytes, set_version) = match case.backend {
             Backend::Sqlite => (format!("X'{hash}'"), "PRAGMA user_version = 2"),
             Backend::Postgres => (
                 format!("'\\x{hash}'::bytea"),
@@ -888,26 +769,15 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
         forge_authz_host::store::schema::VERSION
     );
     drop(s);
-    let request = |secret: &str| {
-        format!(
-            r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"pull"}}"#
-        )
-    };
-    let out = run(
-        &["decide", "--db", d, "--request", "-"],
-        Some(&request(&secret)),
-    );
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{shown}");
-    assert!(shown.contains(r#""reason":"granted""#), "{shown}");
-    // The other legacy record's hash does not match its own (genuine) secret.
-    let out = run(
-        &["decide", "--db", d, "--request", "-"],
-        Some(&request(&other_secret)),
-    );
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{shown}");
-    assert!(shown.contains(r#""reason":"token-unknown""#), "{shown}");
+    // (secret, exit code, reason): the other legacy record's hash does not match its own
+    // (genuine) secret.
+    for (secret, code, reason) in [(&secret, 0, "granted"), (&other_secret, 1, "token-unknown")] {
+        let out = decide(d, &bearer(secret, "pull"));
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{shown}");
+        let reason = format!(r#""reason":"{reason}""#);
+        assert!(shown.contains(&reason), "{shown}");
+    }
     let mut s = Store::open(d).unwrap();
     let kinds = forge_authz_host::store::token_by_id(s.conn(), &other.id)
         .unwrap()
@@ -917,48 +787,18 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(b: Backend) {
         .parts()
         .0;
     assert_eq!(kinds, "sha256", "migrated rows are SHA-256 records");
-    std::fs::remove_dir_all(dir).ok();
 }
 
-/// `token ...` through the CLI, with its JSON output; panics on a failure.
-fn token_json(d: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["token"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--db", d, "--json"]);
-    let out = run(&all, None);
-    assert!(
-        out.status.success(),
-        "{all:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-both!(strangers_change_no_token_and_edits_grant_nothing_minting_refuses);
-fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend) {
+both!(
+    strangers_change_no_token_and_edits_grant_nothing_minting_refuses,
+    |b| Case::init_db(b, "authority")
+);
+fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(case: Case) {
     // issue 19 items 1 and 2, reproduced with the release binary and a store:
     // `token edit|rotate|child|revoke --actor eve -- ALICE_TOKEN` all succeeded (eve got a
     // working secret); `token edit --scope write:admin,...` granted what minting refuses.
-    let dir = tempdir(&format!("authority-{b:?}"));
-    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
-    assert!(run(&["init-db", "--db", d], None).status.success());
-    let created = token_json(
-        d,
-        &[
-            "create",
-            "--owner",
-            "alice",
-            "--name",
-            "ci",
-            "--scope",
-            "write:repository",
-        ],
-    );
-    let secret = created["secret"].as_str().unwrap().to_string();
-    let id = created["token"]["id"].as_str().unwrap().to_string();
+    let d = case.d();
+    let (secret, id) = alice_token(d, "ci", "write:repository", &[]);
     let before = token_json(d, &["show", &id]);
     for attempt in [
         vec!["edit", "--scope", "all", &id],
@@ -967,9 +807,7 @@ fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend)
         vec!["revoke", &id],
         vec!["revoke", "--family", &id],
     ] {
-        let mut args = vec!["token", "--db", d, "--actor", "bob"];
-        args.extend_from_slice(&attempt);
-        let out = run(&args, None);
+        let out = token(d, &[&["--actor", "bob"], &attempt[..]].concat());
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -990,12 +828,10 @@ fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend)
             "{attempt:?} changed the record"
         );
     }
-    let history = run(&["history", "--db", d, "--actor", "bob", "--json"], None);
-    assert!(
-        history.status.success(),
-        "{}",
-        String::from_utf8_lossy(&history.stderr)
-    );
+    let history = ok(run(
+        &["history", "--db", d, "--actor", "bob", "--json"],
+        None,
+    ));
     let events: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(
         events["events"].as_array().map(Vec::len).unwrap_or(0),
@@ -1003,25 +839,11 @@ fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend)
         "no event by bob: {events}"
     );
     // An actor the store does not know acts on nothing.
-    let out = run(
-        &["token", "--db", d, "--actor", "nobody", "revoke", &id],
-        None,
-    );
+    let out = token(d, &["--actor", "nobody", "revoke", &id]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user `nobody`"));
     // The owner cannot grant herself what only an administrator grants.
-    let out = run(
-        &[
-            "token",
-            "--db",
-            d,
-            "edit",
-            "--scope",
-            "write:admin,read:repository",
-            &id,
-        ],
-        None,
-    );
+    let out = token(d, &["edit", "--scope", "write:admin,read:repository", &id]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("you may not grant scope `write:admin`"),
@@ -1030,28 +852,16 @@ fn strangers_change_no_token_and_edits_grant_nothing_minting_refuses(b: Backend)
     );
     assert_eq!(token_json(d, &["show", &id]), before);
     // The token still works for its owner.
-    let request = format!(
-        r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"push"}}"#
-    );
-    let out = run(&["decide", "--db", d, "--request", "-"], Some(&request));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_code(&decide(d, &bearer(&secret, "push")), 0, "");
 }
 
-both!(every_request_kind_revokes_a_leaked_rotation_family);
-fn every_request_kind_revokes_a_leaked_rotation_family(b: Backend) {
+both!(every_request_kind_revokes_a_leaked_rotation_family, |b| {
+    Case::init_db(b, "family")
+});
+fn every_request_kind_revokes_a_leaked_rotation_family(case: Case) {
     // issue 19 item 4: a rotated-away token presented through `ref-permissions` or a batch
     // did not revoke its family (through plain git it did). GitLab, reference §5.2.
-    let dir = tempdir(&format!("family-{b:?}"));
-    let Some(db) = fresh_db(&dir, b, &format!("t_{}", dir_name(&dir))) else {
-        return;
-    };
-    let d = db.as_str();
-    assert!(run(&["init-db", "--db", d], None).status.success());
+    let d = case.d();
     for (n, leak) in [
         r#""kind":"ref-permissions","repository":"alice/app","ref_names":["refs/heads/main"]"#,
         r#""kind":"batch","action":"pull","repositories":["alice/app","alice/secret"]"#,
@@ -1059,38 +869,21 @@ fn every_request_kind_revokes_a_leaked_rotation_family(b: Backend) {
     .into_iter()
     .enumerate()
     {
-        let name = format!("leaky{n}");
-        let created = token_json(
-            d,
-            &[
-                "create",
-                "--owner",
-                "alice",
-                "--name",
-                &name,
-                "--scope",
-                "write:repository",
-            ],
-        );
-        let old = created["secret"].as_str().unwrap().to_string();
-        let id = created["token"]["id"].as_str().unwrap().to_string();
+        let (old, id) = alice_token(d, &format!("leaky{n}"), "write:repository", &[]);
         let rotated = token_json(d, &["rotate", &id]);
         let new = rotated["secret"].as_str().unwrap().to_string();
-        let pull = |s: &str| {
-            format!(
-                r#"{{"credential":{{"bearer":"{s}"}},"repository":"alice/app","action":"pull"}}"#
-            )
-        };
-        let out = run(&["decide", "--db", d, "--request", "-"], Some(&pull(&new)));
+        let out = decide(d, &bearer(&new, "pull"));
         assert_eq!(out.status.code(), Some(0), "the successor works");
         // The old secret, presented through this request kind.
-        let leaked = format!(r#"{{"credential":{{"bearer":"{old}"}},{leak}}}"#);
-        let out = run(&["decide", "--db", d, "--request", "-"], Some(&leaked));
+        let out = decide(
+            d,
+            &format!(r#"{{"credential":{{"bearer":"{old}"}},{leak}}}"#),
+        );
         assert!(
             out.status.success() || out.status.code() == Some(1),
             "{leak}"
         );
-        let out = run(&["decide", "--db", d, "--request", "-"], Some(&pull(&new)));
+        let out = decide(d, &bearer(&new, "pull"));
         let d_json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
             d_json["reason"].as_str(),

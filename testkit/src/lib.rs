@@ -50,18 +50,34 @@ pub enum Backend {
 
 /// Runs the test body `$name(backend)` once per backend: `$name::sqlite` and
 /// `$name::postgres`.
+///
+/// `both!($name, $setup)`: the body takes what `$setup(backend)` (an `Option`, resolved
+/// beside the body) prepared instead, and does not run where `$setup` answers `None` (a
+/// backend skipped, e.g. PostgreSQL with `FORGE_AUTHZ_SKIP_PG=1`).
 #[macro_export]
 macro_rules! both {
     ($name:ident) => {
+        $crate::both!($name, |b| Some(b));
+    };
+    ($name:ident, $setup:expr) => {
         mod $name {
+            #[allow(unused_imports)]
+            use super::*;
             #[test]
             fn sqlite() {
-                super::$name($crate::Backend::Sqlite)
+                $crate::run_prepared($crate::Backend::Sqlite, $setup, super::$name)
             }
             #[test]
             fn postgres() {
-                super::$name($crate::Backend::Postgres)
+                $crate::run_prepared($crate::Backend::Postgres, $setup, super::$name)
             }
         }
     };
+}
+
+/// [`both!`]'s step: `body(setup(backend))`, unless `setup` skips the backend.
+pub fn run_prepared<T>(b: Backend, setup: impl FnOnce(Backend) -> Option<T>, body: impl FnOnce(T)) {
+    if let Some(prepared) = setup(b) {
+        body(prepared)
+    }
 }
