@@ -7,6 +7,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::policy::Authorizer;
+
 use super::authority::{self, Expiry, admissible};
 use super::model::{
     AuditEntry, AuditFinding, AuditFix, AuditKind, ChangeContext, HistoryAction, HistoryEvent,
@@ -15,17 +17,19 @@ use super::model::{
 use super::records::{event, find, live, narrowed};
 use super::scope::{BOUND_ALLOWED, ScopeSet, migrate_legacy};
 
-/// `expire` events for live-looking records past their expiry, not yet recorded.
-pub fn plan_expire(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
-    entries
-        .iter()
-        .filter(|e| {
-            !e.expiry_recorded
-                && e.record.revoked.is_none()
-                && e.record.expires.is_some_and(|x| x <= ctx.now)
-        })
-        .map(|e| event(&e.record, HistoryAction::Expire, ctx))
-        .collect()
+impl Authorizer {
+    /// `expire` events for live-looking records past their expiry, not yet recorded.
+    pub fn plan_expire(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
+        entries
+            .iter()
+            .filter(|e| {
+                !e.expiry_recorded
+                    && e.record.revoked.is_none()
+                    && e.record.expires.is_some_and(|x| x <= ctx.now)
+            })
+            .map(|e| event(&e.record, HistoryAction::Expire, ctx))
+            .collect()
+    }
 }
 
 /// The history event a change records: `revoke` when it revokes; otherwise `edit`, with
@@ -119,24 +123,27 @@ impl Repairs<'_> {
     }
 }
 
-/// Check records for inconsistencies; each repair comes with the event it records. Only
-/// the operator's maintenance and active site administrators get repairs (see
-/// [`authority::may_repair`]); anyone else sees the findings alone.
-pub fn audit(entries: &[AuditEntry], options: &Options, ctx: &ChangeContext) -> Vec<AuditFinding> {
-    let records: Vec<TokenRecord> = entries.iter().map(|e| e.record.clone()).collect();
-    let may_repair = authority::may_repair(&ctx.actor);
-    let mut out = Vec::new();
-    for e in entries {
-        let mut rep = Repairs {
-            ctx,
-            may_repair,
-            current: e.record.clone(),
-            out: Vec::new(),
-        };
-        check_record(&mut rep, e, &records, options);
-        out.append(&mut rep.out);
+impl Authorizer {
+    /// Check records for inconsistencies; each repair comes with the event it records. Only
+    /// the operator's maintenance and active site administrators get repairs (see
+    /// [`authority::may_repair`]); anyone else sees the findings alone.
+    pub fn audit(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
+        let options = &self.options;
+        let records: Vec<TokenRecord> = entries.iter().map(|e| e.record.clone()).collect();
+        let may_repair = authority::may_repair(&ctx.actor);
+        let mut out = Vec::new();
+        for e in entries {
+            let mut rep = Repairs {
+                ctx,
+                may_repair,
+                current: e.record.clone(),
+                out: Vec::new(),
+            };
+            check_record(&mut rep, e, &records, options);
+            out.append(&mut rep.out);
+        }
+        out
     }
-    out
 }
 
 fn check_record(rep: &mut Repairs<'_>, e: &AuditEntry, records: &[TokenRecord], options: &Options) {

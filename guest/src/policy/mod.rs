@@ -42,7 +42,7 @@ pub use token::{TokenCache, TokenError, VerifiedToken};
 
 use principal::{picked, valid_repository_path};
 use targets::{Targets, conceal, query};
-use token::{ENTROPY_BYTES, Keyring};
+use token::Keyring;
 use validate::{bad_path, key_refusal, validate};
 
 /// Public fields of a well-formed token, read without any key.
@@ -426,65 +426,6 @@ impl Authorizer {
             refs,
             effects: d.effects,
         }
-    }
-
-    /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed).
-    pub fn issue(
-        &self,
-        request: &IssueRequest,
-        entropy: Option<&[u8; ENTROPY_BYTES]>,
-    ) -> Result<IssuedToken, IssueError> {
-        lifecycle::issue(&self.keys, &self.options, request, entropy)
-    }
-
-    /// Derive a child token (or reuse one).
-    pub fn derive_child(
-        &self,
-        request: &ChildRequest,
-        entropy: Option<&[u8; ENTROPY_BYTES]>,
-    ) -> Result<ChildOutcome, LifecycleError> {
-        lifecycle::derive_child(&self.keys, &self.options, request, entropy)
-    }
-
-    /// Rotate a token.
-    pub fn rotate(
-        &self,
-        request: &RotateRequest,
-        entropy: Option<&[u8; ENTROPY_BYTES]>,
-    ) -> Result<Rotation, LifecycleError> {
-        lifecycle::rotate(&self.keys, &self.options, request, entropy)
-    }
-
-    /// Plan a revocation.
-    pub fn plan_revoke(
-        &self,
-        id: &str,
-        scope: RevokeScope,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError> {
-        lifecycle::plan_revoke(id, scope, records, ctx)
-    }
-
-    /// Plan an edit.
-    pub fn plan_edit(
-        &self,
-        id: &str,
-        edit: &TokenEdit,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError> {
-        lifecycle::plan_edit(&self.options, id, edit, records, ctx)
-    }
-
-    /// Plan expiry bookkeeping.
-    pub fn plan_expire(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<HistoryEvent> {
-        audit::plan_expire(entries, ctx)
-    }
-
-    /// Audit a store.
-    pub fn audit(&self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
-        audit::audit(entries, &self.options, ctx)
     }
 }
 

@@ -2,6 +2,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::policy::Authorizer;
+
 use super::live_parent;
 use super::revoke::descendants;
 use crate::policy::audit::fix_event;
@@ -9,8 +11,8 @@ use crate::policy::authority::{
     Expiry, Operation, admissible, check_bound_scopes, may_act, valid_token_name,
 };
 use crate::policy::model::{
-    ChangeContext, ChangePlan, HistoryAction, HistoryEvent, IssueError, LifecycleError, Options,
-    TokenEdit, TokenRecord,
+    ChangeContext, ChangePlan, HistoryAction, HistoryEvent, IssueError, LifecycleError, TokenEdit,
+    TokenRecord,
 };
 use crate::policy::records::{event, find, live, narrowed};
 use crate::policy::scope::ScopeSet;
@@ -67,45 +69,48 @@ fn edited(
     Ok((new, ev))
 }
 
-/// Plan an edit; shortening a parent shortens its children.
-pub fn plan_edit(
-    options: &Options,
-    id: &str,
-    edit: &TokenEdit,
-    records: &[TokenRecord],
-    ctx: &ChangeContext,
-) -> Result<ChangePlan, LifecycleError> {
-    let old = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
-    may_act(&ctx.actor, Operation::Edit, old, &[], ctx.now)?;
-    if !live(old, ctx.now) {
-        return Err(LifecycleError::TokenNotLive(id.to_string()));
+impl Authorizer {
+    /// Plan an edit; shortening a parent shortens its children.
+    pub fn plan_edit(
+        &self,
+        id: &str,
+        edit: &TokenEdit,
+        records: &[TokenRecord],
+        ctx: &ChangeContext,
+    ) -> Result<ChangePlan, LifecycleError> {
+        let options = &self.options;
+        let old = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
+        may_act(&ctx.actor, Operation::Edit, old, &[], ctx.now)?;
+        if !live(old, ctx.now) {
+            return Err(LifecycleError::TokenNotLive(id.to_string()));
+        }
+        let parent = live_parent(old, records, ctx.now)?;
+        let (new, ev) = edited(old, edit, records, ctx)?;
+        // The edited record must be one the actor could mint now. An expiry asked for is
+        // bound by the lifetime rules; a child's never passes its parent's (refused, not
+        // cut: the caller asked for a date it cannot have).
+        let expiry = if edit.expires.is_some() {
+            Expiry::Set
+        } else {
+            Expiry::Kept
+        };
+        admissible(&new, &ctx.actor, parent, options, ctx.now, expiry)
+            .map_err(LifecycleError::Refused)?;
+        // Cascade parents first (each child against its parent's new values), then write
+        // deepest first and the edited token last, as every plan does.
+        let mut cascade = ChangePlan {
+            updates: vec![new.clone()],
+            events: Vec::new(),
+        };
+        cascade_to_children(&new, records, ctx, &mut cascade);
+        let mut plan = ChangePlan {
+            updates: cascade.updates.into_iter().skip(1).rev().collect(),
+            events: cascade.events.into_iter().rev().collect(),
+        };
+        plan.updates.push(new);
+        plan.events.push(ev);
+        Ok(plan)
     }
-    let parent = live_parent(old, records, ctx.now)?;
-    let (new, ev) = edited(old, edit, records, ctx)?;
-    // The edited record must be one the actor could mint now. An expiry asked for is
-    // bound by the lifetime rules; a child's never passes its parent's (refused, not
-    // cut: the caller asked for a date it cannot have).
-    let expiry = if edit.expires.is_some() {
-        Expiry::Set
-    } else {
-        Expiry::Kept
-    };
-    admissible(&new, &ctx.actor, parent, options, ctx.now, expiry)
-        .map_err(LifecycleError::Refused)?;
-    // Cascade parents first (each child against its parent's new values), then write
-    // deepest first and the edited token last, as every plan does.
-    let mut cascade = ChangePlan {
-        updates: vec![new.clone()],
-        events: Vec::new(),
-    };
-    cascade_to_children(&new, records, ctx, &mut cascade);
-    let mut plan = ChangePlan {
-        updates: cascade.updates.into_iter().skip(1).rev().collect(),
-        events: cascade.events.into_iter().rev().collect(),
-    };
-    plan.updates.push(new);
-    plan.events.push(ev);
-    Ok(plan)
 }
 
 /// After `parent` changed, bring every live descendant back within it (cascade, never

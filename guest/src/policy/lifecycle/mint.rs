@@ -3,6 +3,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::policy::Authorizer;
+
 use super::{NO_DIGEST, new_record};
 use crate::policy::authority::{
     Expiry, MAX_NAME_CHARS, Operation, admissible, check_expiry, may_act,
@@ -62,91 +64,95 @@ fn check_bound_visible(request: &IssueRequest) -> Result<(), IssueError> {
     Ok(())
 }
 
-/// Validate a mint request and build the token, its record and its event.
-pub fn issue(
-    keys: &Keyring,
-    options: &Options,
-    request: &IssueRequest,
-    entropy: Option<&[u8; ENTROPY_BYTES]>,
-) -> Result<IssuedToken, IssueError> {
-    // A maintenance job repairs and revokes; minting is always someone's.
-    if matches!(request.creator, Actor::System(_)) {
-        return Err(IssueError::CreatorNotAllowed);
+impl Authorizer {
+    /// Mint a token from `entropy` (36 bytes from a CSPRNG; `None` if the source failed):
+    /// validate the request and build the token, its record and its event.
+    pub fn issue(
+        &self,
+        request: &IssueRequest,
+        entropy: Option<&[u8; ENTROPY_BYTES]>,
+    ) -> Result<IssuedToken, IssueError> {
+        let (keys, options) = (&self.keys, &self.options);
+        // A maintenance job repairs and revokes; minting is always someone's.
+        if matches!(request.creator, Actor::System(_)) {
+            return Err(IssueError::CreatorNotAllowed);
+        }
+        // The record as it would be stored, checked with the scopes and binding as sent (so
+        // a refusal names what the caller sent); stored with its scopes normalised.
+        let mut template = TokenRecord {
+            id: String::new(),
+            owner: request.owner.clone(),
+            name: request.name.clone(),
+            scopes: request.scopes.clone(),
+            repositories: dedup(&request.repositories),
+            owners: dedup(&request.owners),
+            // A token minted by a child token is a child of that token: it stays restricted
+            // (no admin powers) and goes when its creator goes.
+            parent: match &request.creator {
+                Actor::Token(c) if c.parent.is_some() => Some(c.id.clone()),
+                _ => None,
+            },
+            predecessor: None,
+            successor: None,
+            last_used: None,
+            created: request.now,
+            expires: request.expires,
+            revoked: None,
+            secret: NO_DIGEST,
+        };
+        // A creating token is checked as the creator, never as a parent: minting needs
+        // `user:token` even for a child token's own children.
+        admissible(
+            &template,
+            &request.creator,
+            None,
+            options,
+            request.now,
+            Expiry::Kept,
+        )?;
+        check_bound_visible(request)?;
+        check_expiry(options, request.expires, request.now, Expiry::Set)?;
+        if request
+            .existing_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&request.name))
+        {
+            return Err(IssueError::NameTaken);
+        }
+        template.scopes = ScopeSet::parse(&template.scopes)
+            .map_err(IssueError::UnknownScope)?
+            .normalized();
+        let entropy = entropy.ok_or(IssueError::EntropyUnavailable)?;
+        let (secret, record) = new_record(keys, entropy, template);
+        let ctx = ChangeContext {
+            actor: request.creator.clone(),
+            ip: request.ip.clone(),
+            now: request.now,
+        };
+        let event = event(&record, HistoryAction::Create, &ctx);
+        Ok(IssuedToken {
+            secret,
+            record,
+            event,
+        })
     }
-    // The record as it would be stored, checked with the scopes and binding as sent (so
-    // a refusal names what the caller sent); stored with its scopes normalised.
-    let mut template = TokenRecord {
-        id: String::new(),
-        owner: request.owner.clone(),
-        name: request.name.clone(),
-        scopes: request.scopes.clone(),
-        repositories: dedup(&request.repositories),
-        owners: dedup(&request.owners),
-        // A token minted by a child token is a child of that token: it stays restricted
-        // (no admin powers) and goes when its creator goes.
-        parent: match &request.creator {
-            Actor::Token(c) if c.parent.is_some() => Some(c.id.clone()),
-            _ => None,
-        },
-        predecessor: None,
-        successor: None,
-        last_used: None,
-        created: request.now,
-        expires: request.expires,
-        revoked: None,
-        secret: NO_DIGEST,
-    };
-    // A creating token is checked as the creator, never as a parent: minting needs
-    // `user:token` even for a child token's own children.
-    admissible(
-        &template,
-        &request.creator,
-        None,
-        options,
-        request.now,
-        Expiry::Kept,
-    )?;
-    check_bound_visible(request)?;
-    check_expiry(options, request.expires, request.now, Expiry::Set)?;
-    if request
-        .existing_names
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(&request.name))
-    {
-        return Err(IssueError::NameTaken);
-    }
-    template.scopes = ScopeSet::parse(&template.scopes)
-        .map_err(IssueError::UnknownScope)?
-        .normalized();
-    let entropy = entropy.ok_or(IssueError::EntropyUnavailable)?;
-    let (secret, record) = new_record(keys, entropy, template);
-    let ctx = ChangeContext {
-        actor: request.creator.clone(),
-        ip: request.ip.clone(),
-        now: request.now,
-    };
-    let event = event(&record, HistoryAction::Create, &ctx);
-    Ok(IssuedToken {
-        secret,
-        record,
-        event,
-    })
 }
 
-/// Derive a child token, or pick an existing one to reuse.
-pub fn derive_child(
-    keys: &Keyring,
-    options: &Options,
-    request: &ChildRequest,
-    entropy: Option<&[u8; ENTROPY_BYTES]>,
-) -> Result<ChildOutcome, LifecycleError> {
-    let now = request.context.now;
-    let parent = &request.parent;
-    may_act(&request.context.actor, Operation::Derive, parent, &[], now)?;
-    child_of(keys, options, request, entropy).map_err(LifecycleError::Refused)
+impl Authorizer {
+    /// Derive a child token, or pick an existing one to reuse.
+    pub fn derive_child(
+        &self,
+        request: &ChildRequest,
+        entropy: Option<&[u8; ENTROPY_BYTES]>,
+    ) -> Result<ChildOutcome, LifecycleError> {
+        let now = request.context.now;
+        let parent = &request.parent;
+        may_act(&request.context.actor, Operation::Derive, parent, &[], now)?;
+        child_of(&self.keys, &self.options, request, entropy).map_err(LifecycleError::Refused)
+    }
 }
 
-/// [`derive_child`] once the actor may derive from the parent.
+/// [`Authorizer::derive_child`] once the actor may derive from the parent.
 fn child_of(
     keys: &Keyring,
     options: &Options,

@@ -5,7 +5,8 @@
 //! [`super::audit`].
 //!
 //! One module per operation: [`mint`] (tokens and child tokens), [`rotate`], [`revoke`],
-//! [`edit`]; here, what they share.
+//! [`edit`], each an [`Authorizer`](super::Authorizer) method written in its module (no
+//! forwarding layer between the API and the rule); here, what they share.
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -20,10 +21,6 @@ use super::token::{ENTROPY_BYTES, Keyring};
 
 pub use super::authority::MAX_NAME_CHARS;
 pub use super::records::live;
-pub use edit::plan_edit;
-pub use mint::{derive_child, issue};
-pub use revoke::plan_revoke;
-pub use rotate::rotate;
 
 /// Last-used is written at most this often per token (Launchpad, GitLab): seconds.
 pub const LAST_USED_INTERVAL: i64 = 600;

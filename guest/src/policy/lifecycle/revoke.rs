@@ -2,6 +2,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::policy::Authorizer;
+
 use crate::policy::authority::{Operation, may_act};
 use crate::policy::model::{
     ChangeContext, ChangePlan, HistoryAction, LifecycleError, RevokeScope, TokenRecord,
@@ -59,22 +61,26 @@ fn family(records: &[TokenRecord], id: &str) -> Vec<String> {
     out
 }
 
-/// Plan a revocation: children deepest first, then the token(s).
-pub fn plan_revoke(
-    id: &str,
-    scope: RevokeScope,
-    records: &[TokenRecord],
-    ctx: &ChangeContext,
-) -> Result<ChangePlan, LifecycleError> {
-    let target = find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
-    may_act(
-        &ctx.actor,
-        Operation::Revoke(scope),
-        target,
-        &family(records, id),
-        ctx.now,
-    )?;
-    Ok(revocation(id, scope, records, ctx))
+impl Authorizer {
+    /// Plan a revocation: children deepest first, then the token(s).
+    pub fn plan_revoke(
+        &self,
+        id: &str,
+        scope: RevokeScope,
+        records: &[TokenRecord],
+        ctx: &ChangeContext,
+    ) -> Result<ChangePlan, LifecycleError> {
+        let target =
+            find(records, id).ok_or_else(|| LifecycleError::UnknownToken(id.to_string()))?;
+        may_act(
+            &ctx.actor,
+            Operation::Revoke(scope),
+            target,
+            &family(records, id),
+            ctx.now,
+        )?;
+        Ok(revocation(id, scope, records, ctx))
+    }
 }
 
 /// The records a revocation of `id` writes (the actor is already authorised).

@@ -2,6 +2,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::policy::Authorizer;
+
 use super::revoke::revocation;
 use super::{NO_DIGEST, live_parent, new_record};
 use crate::policy::authority::{Expiry, Operation, admissible, check_expiry, may_act};
@@ -10,7 +12,7 @@ use crate::policy::model::{
     Rotation, Timestamp, TokenRecord,
 };
 use crate::policy::records::{event, live};
-use crate::policy::token::{ENTROPY_BYTES, Keyring};
+use crate::policy::token::ENTROPY_BYTES;
 
 /// The expiry of a rotation's successor: as asked, else the old token's lifetime from
 /// now within the lifetime bounds; a child's successor never outlives the parent (an
@@ -47,72 +49,74 @@ fn successor_expiry(
     }
 }
 
-/// Rotate a live token.
-pub fn rotate(
-    keys: &Keyring,
-    options: &Options,
-    request: &RotateRequest,
-    entropy: Option<&[u8; ENTROPY_BYTES]>,
-) -> Result<Rotation, LifecycleError> {
-    let ctx = &request.context;
-    let old = &request.old;
-    may_act(&ctx.actor, Operation::Rotate, old, &[], ctx.now)?;
-    if !live(old, ctx.now) || old.successor.is_some() {
-        return Err(LifecycleError::TokenNotLive(old.id.clone()));
+impl Authorizer {
+    /// Rotate a live token.
+    pub fn rotate(
+        &self,
+        request: &RotateRequest,
+        entropy: Option<&[u8; ENTROPY_BYTES]>,
+    ) -> Result<Rotation, LifecycleError> {
+        let (keys, options) = (&self.keys, &self.options);
+        let ctx = &request.context;
+        let old = &request.old;
+        may_act(&ctx.actor, Operation::Rotate, old, &[], ctx.now)?;
+        if !live(old, ctx.now) || old.successor.is_some() {
+            return Err(LifecycleError::TokenNotLive(old.id.clone()));
+        }
+        let parent = live_parent(old, &request.records, ctx.now)?;
+        let expires = successor_expiry(options, request, parent)?;
+        let template = TokenRecord {
+            id: String::new(),
+            predecessor: Some(old.id.clone()),
+            successor: None,
+            last_used: None,
+            created: ctx.now,
+            expires,
+            revoked: None,
+            secret: NO_DIGEST,
+            ..old.clone()
+        };
+        // The successor is a new record: it must be one the actor could mint now (a user
+        // cannot renew a scope only an administrator grants).
+        admissible(
+            &template,
+            &ctx.actor,
+            parent,
+            options,
+            ctx.now,
+            Expiry::Kept,
+        )
+        .map_err(LifecycleError::Refused)?;
+        let entropy = entropy.ok_or(LifecycleError::Refused(IssueError::EntropyUnavailable))?;
+        let (secret, new) = new_record(keys, entropy, template);
+        let mut revoked = old.clone();
+        revoked.revoked = Some(ctx.now);
+        revoked.successor = Some(new.id.clone());
+        let mut rotate_event = event(&revoked, HistoryAction::Rotate, ctx);
+        rotate_event.related = Some(new.id.clone());
+        let mut create_event = event(&new, HistoryAction::Create, ctx);
+        create_event.related = Some(old.id.clone());
+        // The rotated-away token is revoked, so its children go with it, as in any
+        // revocation (deepest first; the old token itself is already revoked above).
+        let mut records: Vec<TokenRecord> = request
+            .records
+            .iter()
+            .filter(|r| r.id != old.id)
+            .cloned()
+            .collect();
+        records.push(revoked.clone());
+        let cascade = revocation(&old.id, RevokeScope::Token, &records, ctx);
+        let mut events = vec![rotate_event, create_event.clone()];
+        events.extend(cascade.events);
+        Ok(Rotation {
+            new: IssuedToken {
+                secret,
+                record: new,
+                event: create_event,
+            },
+            old: revoked,
+            revoked_children: cascade.updates,
+            events,
+        })
     }
-    let parent = live_parent(old, &request.records, ctx.now)?;
-    let expires = successor_expiry(options, request, parent)?;
-    let template = TokenRecord {
-        id: String::new(),
-        predecessor: Some(old.id.clone()),
-        successor: None,
-        last_used: None,
-        created: ctx.now,
-        expires,
-        revoked: None,
-        secret: NO_DIGEST,
-        ..old.clone()
-    };
-    // The successor is a new record: it must be one the actor could mint now (a user
-    // cannot renew a scope only an administrator grants).
-    admissible(
-        &template,
-        &ctx.actor,
-        parent,
-        options,
-        ctx.now,
-        Expiry::Kept,
-    )
-    .map_err(LifecycleError::Refused)?;
-    let entropy = entropy.ok_or(LifecycleError::Refused(IssueError::EntropyUnavailable))?;
-    let (secret, new) = new_record(keys, entropy, template);
-    let mut revoked = old.clone();
-    revoked.revoked = Some(ctx.now);
-    revoked.successor = Some(new.id.clone());
-    let mut rotate_event = event(&revoked, HistoryAction::Rotate, ctx);
-    rotate_event.related = Some(new.id.clone());
-    let mut create_event = event(&new, HistoryAction::Create, ctx);
-    create_event.related = Some(old.id.clone());
-    // The rotated-away token is revoked, so its children go with it, as in any
-    // revocation (deepest first; the old token itself is already revoked above).
-    let mut records: Vec<TokenRecord> = request
-        .records
-        .iter()
-        .filter(|r| r.id != old.id)
-        .cloned()
-        .collect();
-    records.push(revoked.clone());
-    let cascade = revocation(&old.id, RevokeScope::Token, &records, ctx);
-    let mut events = vec![rotate_event, create_event.clone()];
-    events.extend(cascade.events);
-    Ok(Rotation {
-        new: IssuedToken {
-            secret,
-            record: new,
-            event: create_event,
-        },
-        old: revoked,
-        revoked_children: cascade.updates,
-        events,
-    })
 }
