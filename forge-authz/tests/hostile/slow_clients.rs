@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::forge::*;
 
@@ -56,6 +56,21 @@ fn over_the_limit(port: u16) -> Reply {
     read_reply(&mut conn, secs(5))
 }
 
+/// After `settle` (the held connections reach the server), a fifth connection, over the
+/// limit, must get `want`; `held` says what holds the four.
+fn fifth_connection(port: u16, t0: Instant, settle: Duration, want: u16, held: &str) -> Reply {
+    std::thread::sleep(settle);
+    let r = over_the_limit(port);
+    assert_eq!(
+        r.status,
+        Some(want),
+        "a fifth connection while {held} (sent {:?} after): {}",
+        t0.elapsed(),
+        r.describe()
+    );
+    r
+}
+
 /// A POST whose headers are complete and whose body stalls after 10 of 100 bytes: a
 /// request in flight (git is running), so the connection is busy, never evicted.
 const STALLED_POST: &[u8] = b"POST /alice/app.git/git-upload-pack HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100\r\n\r\n0032want 0";
@@ -98,14 +113,12 @@ fn slowloris_connections_are_freed_and_overflow_evicts_the_oldest_idle() {
         .iter()
         .map(|bytes| stalled(srv.port, bytes))
         .collect();
-    std::thread::sleep(ms(300));
-    let r = over_the_limit(srv.port);
-    assert_eq!(
-        r.status,
-        Some(200),
-        "a fifth connection while 4 (the maximum) are held, 3 of them idle, must be served (sent {:?} after the stallers): {}",
-        t0.elapsed(),
-        r.describe()
+    fifth_connection(
+        srv.port,
+        t0,
+        ms(300),
+        200,
+        "4 (the maximum) are held, 3 of them idle, must be served",
     );
     let deadline = t0 + secs(10);
     for (i, c) in conns.iter_mut().enumerate() {
@@ -128,15 +141,7 @@ fn overflow_gets_503_only_when_every_connection_is_busy() {
     let srv = s.serve(&FOUR_CONNECTIONS);
     let t0 = Instant::now();
     let mut conns: Vec<TcpStream> = (0..4).map(|_| stalled(srv.port, STALLED_POST)).collect();
-    std::thread::sleep(ms(500));
-    let r = over_the_limit(srv.port);
-    assert_eq!(
-        r.status,
-        Some(503),
-        "a fifth connection while 4 requests are in flight (sent {:?} after): {}",
-        t0.elapsed(),
-        r.describe()
-    );
+    let r = fifth_connection(srv.port, t0, ms(500), 503, "4 requests are in flight");
     assert_eq!(
         r.header("Retry-After").as_deref(),
         Some("1"),
@@ -198,15 +203,7 @@ fn trickled_headers_are_cut_by_the_header_deadline() {
             })
         })
         .collect();
-    std::thread::sleep(ms(400));
-    let r = over_the_limit(srv.port);
-    assert_eq!(
-        r.status,
-        Some(200),
-        "a fifth connection while 4 trickle their headers (sent {:?} after): {}",
-        t0.elapsed(),
-        r.describe()
-    );
+    fifth_connection(srv.port, t0, ms(400), 200, "4 trickle their headers");
     for (i, t) in tricklers.into_iter().enumerate() {
         let closed = t.join().unwrap();
         assert!(
