@@ -38,16 +38,24 @@ fn key_blob(kind: &str, seed: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-fn ssh_world(keys: &[(&str, &str, &str)]) -> serde_json::Value {
-    let mut w = default_world();
-    w["ssh_keys"] = keys
+/// A forge (with alice/app) where alice has one fresh key of each `(id, kind)`; the keys as
+/// `(kind, blob)`, in order.
+fn ssh_forge(name: &str, keys: &[(&str, &'static str)]) -> (Setup, Vec<(&'static str, String)>) {
+    let blobs: Vec<(&str, String)> = keys
         .iter()
-        .map(|(id, kind, blob)| {
+        .map(|&(_, kind)| (kind, key_blob(kind, nonce())))
+        .collect();
+    let mut world = default_world();
+    world["ssh_keys"] = keys
+        .iter()
+        .zip(&blobs)
+        .map(|((id, kind), (_, blob))| {
             serde_json::json!({"id": id, "kind": "user", "owner": "alice",
                                "public_key": format!("{kind} {blob} {id}@test")})
         })
         .collect();
-    w
+    let s = Setup::with_world(name, &world, &[("alice", "app")]);
+    (s, blobs)
 }
 
 /// `forge-authz [GLOBAL...] ssh-keys --user git ... git KIND BLOB`: what sshd's
@@ -63,17 +71,14 @@ fn ssh_keys_accepts_fido_key_types() {
     // issue 13: a known FIDO key (sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@
     // openssh.com), imported with the world, gets its authorized_keys line with a forced
     // git-shell command and `restrict`; an unknown FIDO key gets nothing.
-    let ed = key_blob("sk-ssh-ed25519@openssh.com", nonce());
-    let ec = key_blob("sk-ecdsa-sha2-nistp256@openssh.com", nonce());
-    let world = ssh_world(&[
-        ("fido-ed", "sk-ssh-ed25519@openssh.com", &ed),
-        ("fido-ec", "sk-ecdsa-sha2-nistp256@openssh.com", &ec),
-    ]);
-    let s = Setup::with_world("ssh-fido", &world, &[("alice", "app")]);
-    for (kind, blob) in [
-        ("sk-ssh-ed25519@openssh.com", &ed),
-        ("sk-ecdsa-sha2-nistp256@openssh.com", &ec),
-    ] {
+    let (s, keys) = ssh_forge(
+        "ssh-fido",
+        &[
+            ("fido-ed", "sk-ssh-ed25519@openssh.com"),
+            ("fido-ec", "sk-ecdsa-sha2-nistp256@openssh.com"),
+        ],
+    );
+    for (kind, blob) in &keys {
         let o = ssh_keys(&s, &[], kind, blob);
         assert!(o.status.success(), "ssh-keys {kind}: {}", both(&o));
         let out = text(&o.stdout);
@@ -95,7 +100,8 @@ fn ssh_keys_accepts_fido_key_types() {
         both(&o)
     );
     // A known key offered under another type is not that key.
-    let o = ssh_keys(&s, &[], "ssh-ed25519", &ed);
+    let ed = &keys[0].1;
+    let o = ssh_keys(&s, &[], "ssh-ed25519", ed);
     assert!(
         text(&o.stdout).trim().is_empty(),
         "a key under another type: {}",
@@ -108,19 +114,16 @@ fn forced_command_carries_policy_and_limits() {
     // issue 13: `forge-authz --policy X --deadline-ms N ssh-keys ...` prints a forced
     // command that runs git-shell with the same --policy and --deadline-ms (an SSH push
     // must be decided by the same module under the same limits as HTTP).
-    let blob = key_blob("ssh-ed25519", nonce());
-    let fido = key_blob("sk-ssh-ed25519@openssh.com", nonce());
-    let world = ssh_world(&[
-        ("laptop", "ssh-ed25519", &blob),
-        ("fido", "sk-ssh-ed25519@openssh.com", &fido),
-    ]);
-    let s = Setup::with_world("ssh-flags", &world, &[("alice", "app")]);
+    let (s, keys) = ssh_forge(
+        "ssh-flags",
+        &[
+            ("laptop", "ssh-ed25519"),
+            ("fido", "sk-ssh-ed25519@openssh.com"),
+        ],
+    );
     let policy = s.dir.join("custom-policy.wasm");
     module_file(&policy);
-    for (kind, key) in [
-        ("ssh-ed25519", &blob),
-        ("sk-ssh-ed25519@openssh.com", &fido),
-    ] {
+    for (kind, key) in &keys {
         let global = [
             "--policy",
             policy.to_str().unwrap(),
