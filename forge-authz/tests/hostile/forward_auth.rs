@@ -11,9 +11,6 @@ pub(crate) const UPLOAD_REFS: &str = "/alice/app.git/info/refs?service=git-uploa
 
 const PUSH: &str = "/alice/app.git/git-receive-pack";
 
-/// Request headers, as sent.
-type Headers<'a> = &'a [(&'a str, &'a str)];
-
 /// Ask `/-/auth` with `headers`: its status must be `status`, and, where `inner` is given,
 /// its `X-Forge-Authz-Status` (the answer an nginx-mode 403 stands for) `inner`.
 fn ask_auth(
@@ -32,6 +29,77 @@ fn ask_auth(
     r
 }
 
+/// The header family a forward-auth mode reads.
+struct Family {
+    name: &'static str,
+    uri: &'static str,
+    method: &'static str,
+}
+
+/// nginx's `auth_request` family.
+const ORIGINAL: Family = Family {
+    name: "X-Original-*",
+    uri: "X-Original-URI",
+    method: "X-Original-Method",
+};
+
+/// Traefik's `forwardAuth` family.
+const FORWARDED: Family = Family {
+    name: "X-Forwarded-*",
+    uri: "X-Forwarded-Uri",
+    method: "X-Forwarded-Method",
+};
+
+/// Request headers, as sent.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
+/// A spoofing case: what it is, the request headers, and whether the mode allows it.
+type Case<'a> = (String, Headers<'a>, bool);
+
+/// A server with `--forward-auth MODE`, and alice's read-only token.
+fn forward_auth_forge(name: &str, mode: &str) -> (Setup, Server, String) {
+    let s = Setup::new(name);
+    let srv = s.serve(&["--forward-auth", mode]);
+    let ro = s.token("alice", "ro", "read:repository");
+    (s, srv, ro)
+}
+
+/// The cases every mode answers alike, for `mode` reading the `own` family and not the
+/// `foreign` one, asked with the read-only `auth`: both families at once (a pull in `own`, a
+/// push in `foreign`) and the foreign family alone (a push, a pull) are refused; the mode's
+/// own form of a pull is allowed (the refusals are not a broken endpoint).
+fn mixed_families<'a>(mode: &str, own: &Family, foreign: &Family, auth: &'a str) -> Vec<Case<'a>> {
+    let auth = ("Authorization", auth);
+    vec![
+        (
+            "both header families".to_string(),
+            vec![
+                (own.uri, UPLOAD_REFS),
+                (own.method, "GET"),
+                (foreign.uri, PUSH),
+                (foreign.method, "POST"),
+                auth,
+            ],
+            false,
+        ),
+        (
+            format!("{} in {mode} mode (a push)", foreign.name),
+            vec![(foreign.uri, PUSH), (foreign.method, "POST"), auth],
+            false,
+        ),
+        (
+            format!("{} in {mode} mode (a pull)", foreign.name),
+            vec![(foreign.uri, UPLOAD_REFS), (foreign.method, "GET"), auth],
+            false,
+        ),
+        (
+            format!("{mode} form"),
+            vec![(own.uri, UPLOAD_REFS), (own.method, "GET"), auth],
+            true,
+        ),
+    ]
+}
+
 #[test]
 fn nginx_forward_auth_refuses_mixed_or_foreign_headers() {
     // issue 5: with --forward-auth nginx, a request carrying BOTH X-Original-URI (a pull)
@@ -39,65 +107,38 @@ fn nginx_forward_auth_refuses_mixed_or_foreign_headers() {
     // X-Forwarded-* alone is refused 400 (nginx mode reads X-Original-* only). nginx's
     // auth_request understands only 2xx/401/403 (issue 20 item 2): the 400 is sent as 403
     // carrying `X-Forge-Authz-Status: 400`, which the README's nginx configuration maps back.
-    let s = Setup::new("fwd-nginx");
-    let srv = s.serve(&["--forward-auth", "nginx"]);
-    let ro = s.token("alice", "ro", "read:repository");
+    let (s, srv, ro) = forward_auth_forge("fwd-nginx", "nginx");
     let auth = basic("alice", &ro);
-    let cases: [(&str, Headers, u16, &str); 5] = [
-        (
-            "both header families",
-            &[
-                ("X-Original-URI", UPLOAD_REFS),
-                ("X-Original-Method", "GET"),
-                ("X-Forwarded-Uri", PUSH),
-                ("X-Forwarded-Method", "POST"),
-                ("Authorization", &auth),
-            ],
-            403,
-            "400",
-        ),
-        (
-            "X-Forwarded-* in nginx mode",
-            &[
-                ("X-Forwarded-Uri", PUSH),
-                ("X-Forwarded-Method", "POST"),
-                ("Authorization", &auth),
-            ],
-            403,
-            "400",
-        ),
-        (
-            "X-Forwarded-Uri only, nginx mode",
-            &[("X-Forwarded-Uri", UPLOAD_REFS), ("Authorization", &auth)],
-            403,
-            "400",
-        ),
-        // The genuine nginx form still works (the refusals above are not a broken
-        // endpoint).
-        (
-            "nginx form",
-            &[
-                ("X-Original-URI", UPLOAD_REFS),
-                ("X-Original-Method", "GET"),
-                ("Authorization", &auth),
-            ],
-            200,
-            "200",
-        ),
-        // A push asked the nginx way with the read-only token is refused on its merits.
-        (
-            "read-only token pushing",
-            &[
-                ("X-Original-URI", PUSH),
-                ("X-Original-Method", "POST"),
-                ("Authorization", &auth),
-            ],
-            403,
-            "403",
-        ),
-    ];
+    let mut cases: Vec<(String, Headers, u16, &str)> =
+        mixed_families("nginx", &ORIGINAL, &FORWARDED, &auth)
+            .into_iter()
+            .map(|(what, headers, allowed)| {
+                if allowed {
+                    (what, headers, 200, "200")
+                } else {
+                    (what, headers, 403, "400")
+                }
+            })
+            .collect();
+    cases.push((
+        "X-Forwarded-Uri only, nginx mode".to_string(),
+        vec![("X-Forwarded-Uri", UPLOAD_REFS), ("Authorization", &auth)],
+        403,
+        "400",
+    ));
+    // A push asked the nginx way with the read-only token is refused on its merits.
+    cases.push((
+        "read-only token pushing".to_string(),
+        vec![
+            ("X-Original-URI", PUSH),
+            ("X-Original-Method", "POST"),
+            ("Authorization", &auth),
+        ],
+        403,
+        "403",
+    ));
     for (what, headers, status, inner) in cases {
-        let r = ask_auth(srv.port, what, headers, status, Some(inner));
+        let r = ask_auth(srv.port, &what, &headers, status, Some(inner));
         if status == 200 {
             let repository = r.header("X-Forge-Authz-Repository");
             assert_eq!(
@@ -114,44 +155,12 @@ fn nginx_forward_auth_refuses_mixed_or_foreign_headers() {
 fn traefik_forward_auth_refuses_mixed_headers() {
     // issue 5 (the other family): --forward-auth traefik reads X-Forwarded-* only; both
     // families at once are refused 400, X-Original-* alone is refused 400.
-    let s = Setup::new("fwd-traefik");
-    let srv = s.serve(&["--forward-auth", "traefik"]);
-    let ro = s.token("alice", "ro", "read:repository");
+    let (s, srv, ro) = forward_auth_forge("fwd-traefik", "traefik");
     let auth = basic("alice", &ro);
-    let cases: [(&str, Headers, u16); 3] = [
-        (
-            "both header families",
-            &[
-                ("X-Forwarded-Uri", UPLOAD_REFS),
-                ("X-Forwarded-Method", "GET"),
-                ("X-Original-URI", PUSH),
-                ("X-Original-Method", "POST"),
-                ("Authorization", &auth),
-            ],
-            400,
-        ),
-        (
-            "X-Original-* in traefik mode",
-            &[
-                ("X-Original-URI", UPLOAD_REFS),
-                ("X-Original-Method", "GET"),
-                ("Authorization", &auth),
-            ],
-            400,
-        ),
-        (
-            "traefik form",
-            &[
-                ("X-Forwarded-Uri", UPLOAD_REFS),
-                ("X-Forwarded-Method", "GET"),
-                ("Authorization", &auth),
-            ],
-            200,
-        ),
-    ];
-    for (what, headers, status) in cases {
-        let r = ask_auth(srv.port, what, headers, status, None);
-        if status == 200 {
+    for (what, headers, allowed) in mixed_families("traefik", &FORWARDED, &ORIGINAL, &auth) {
+        let status = if allowed { 200 } else { 400 };
+        let r = ask_auth(srv.port, &what, &headers, status, None);
+        if allowed {
             assert_eq!(r.header("x-forge-authz-user").as_deref(), Some("alice"));
         }
     }
@@ -164,9 +173,7 @@ fn forward_auth_user_is_the_token_owner_and_off_by_default() {
     // username the client sent (git, token, ALICE), empty or absent for anonymous, and a
     // client's own X-Forge-Authz-User is never echoed; without --forward-auth, /-/auth
     // answers 404.
-    let s = Setup::new("fwd-user");
-    let srv = s.serve(&["--forward-auth", "nginx"]);
-    let ro = s.token("alice", "ro", "read:repository");
+    let (s, srv, ro) = forward_auth_forge("fwd-user", "nginx");
     for user in ["git", "token", "ALICE", "alice", "x-access-token"] {
         let what = format!("Basic username {user}");
         let headers = [
