@@ -72,6 +72,13 @@ fn state_directory_that_cannot_execute_hooks_is_refused() {
     drop(mount);
 }
 
+/// `git push ARGS` from `work` (at most 120 s): it must succeed when `lands`, and fail
+/// otherwise; `what` names the push in the failure.
+fn push(s: &Setup, work: &Path, args: &[&str], lands: bool, what: &str) {
+    let o = run_for(s.git(work).arg("push").args(args), secs(120));
+    assert_eq!(o.status.success(), lands, "{what}: {}", both(&o));
+}
+
 #[test]
 fn force_push_and_deletion_of_a_protected_branch_are_refused() {
     // issue 6: `main` of alice/app is protected with force_push: nobody. Over HTTP, the
@@ -99,34 +106,23 @@ fn force_push_and_deletion_of_a_protected_branch_are_refused() {
         &s.home,
         &["commit", "-q", "--amend", "-m", "rewritten history"],
     );
-    let o = run_for(
-        s.git(&work).args(["push", "--force", &url, "HEAD:main"]),
-        secs(120),
-    );
-    assert!(
-        !o.status.success(),
-        "force-push to protected main: {}",
-        both(&o)
-    );
-    assert_eq!(main_sha(&s), before, "a refused force-push moved main");
-    let o = run_for(
-        s.git(&work).args(["push", &url, "+HEAD:refs/heads/main"]),
-        secs(120),
-    );
-    assert!(
-        !o.status.success(),
-        "+refspec to protected main: {}",
-        both(&o)
-    );
-    assert_eq!(main_sha(&s), before);
-    let o = run_for(s.git(&work).args(["push", &url, ":main"]), secs(120));
-    assert!(!o.status.success(), "deleting protected main: {}", both(&o));
-    assert_eq!(main_sha(&s), before, "a refused deletion removed main");
-    let o = run_for(
-        s.git(&work).args(["push", &url, "HEAD:refs/heads/topic"]),
-        secs(120),
-    );
-    assert!(o.status.success(), "an ordinary branch push: {}", both(&o));
+    // Each refused push leaves main where it was.
+    for (args, what) in [
+        (
+            vec!["--force", &url, "HEAD:main"],
+            "force-push to protected main",
+        ),
+        (
+            vec![&url, "+HEAD:refs/heads/main"],
+            "+refspec to protected main",
+        ),
+        (vec![&url, ":main"], "deleting protected main"),
+    ] {
+        push(&s, &work, &args, false, what);
+        assert_eq!(main_sha(&s), before, "a refused {what} moved main");
+    }
+    let topic = [url.as_str(), "HEAD:refs/heads/topic"];
+    push(&s, &work, &topic, true, "an ordinary branch push");
     s.assert_clones(&srv, "after refused pushes");
 }
 
@@ -213,29 +209,15 @@ fn default_state_directories_are_private_and_not_named_after_the_pid() {
     git_ok(&work, &s.home, &["commit", "-q", "-m", "one"]);
     for (i, srv) in [&a, &b].into_iter().enumerate() {
         let url = Setup::url(srv.port, Some(("alice", &rw)), "alice/app");
-        let o = run_for(
-            s.git(&work)
-                .args(["push", &url, &format!("HEAD:refs/heads/via-{i}")]),
-            secs(120),
-        );
-        assert!(o.status.success(), "push through server {i}: {}", both(&o));
+        let branch = format!("HEAD:refs/heads/via-{i}");
+        let through = |what: &str| format!("{what} through server {i}");
+        push(&s, &work, &[&url, &branch], true, &through("push"));
         // The owner fast-forwards main (up to date through the second server), then a
         // rewind is a force-push: refused by this server's own hook.
-        let o = run_for(s.git(&work).args(["push", &url, "HEAD:main"]), secs(120));
-        assert!(
-            o.status.success(),
-            "owner fast-forward through server {i}: {}",
-            both(&o)
-        );
-        let o = run_for(
-            s.git(&work).args(["push", "--force", &url, "HEAD~1:main"]),
-            secs(120),
-        );
-        assert!(
-            !o.status.success(),
-            "force-push through server {i}: {}",
-            both(&o)
-        );
+        let main = [url.as_str(), "HEAD:main"];
+        push(&s, &work, &main, true, &through("owner fast-forward"));
+        let rewind = ["--force", url.as_str(), "HEAD~1:main"];
+        push(&s, &work, &rewind, false, &through("force-push"));
     }
     // Find each server's state directory: a new directory in its TMPDIR, else the
     // directory of the Unix sockets it holds.
