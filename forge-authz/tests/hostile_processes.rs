@@ -533,6 +533,41 @@ fn issue20_item6_4000_new_branches_under_a_2s_idle_timeout_land_and_are_reported
     eprintln!("issue 20 item 6: 4,000 branches pushed and reported in {took:?}");
 }
 
+/// `git push [FLAGS] --porcelain URL HEAD:refs/heads/BRANCH...` from `work` (at most 120 s),
+/// which must fail (each push here has a refused ref): its porcelain report (stdout) and
+/// git's stderr.
+fn refused_push(
+    s: &Setup,
+    work: &Path,
+    flags: &[&str],
+    url: &str,
+    branches: &[&str],
+) -> (String, String) {
+    let specs: Vec<String> = branches
+        .iter()
+        .map(|b| format!("HEAD:refs/heads/{b}"))
+        .collect();
+    let o = run_for(
+        s.git(work)
+            .arg("push")
+            .args(flags)
+            .args(["--porcelain", url])
+            .args(&specs),
+        secs(120),
+    );
+    let out = text(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    (out, text(&o.stderr))
+}
+
+/// `HEAD:refs/heads/BRANCH` has a line in the porcelain report `out` flagged `flag` (`*`
+/// pushed, `!` refused) that contains `reason`.
+fn reported(out: &str, flag: char, branch: &str, reason: &str) -> bool {
+    let start = format!("{flag}\tHEAD:refs/heads/{branch}");
+    out.lines()
+        .any(|l| l.starts_with(&start) && l.contains(reason))
+}
+
 #[test]
 fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_whole() {
     // issue 20 item 6: carol (write collaborator) pushes protected `main` (push: admins)
@@ -546,32 +581,11 @@ fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_w
     let carol = s.token("carol", "rw", "write:repository");
     let (work, _, new) = work_clone(&s, srv.port, &carol, "work");
     let url = Setup::url(srv.port, Some(("carol", &carol)), "alice/app");
-    let o = run_for(
-        s.git(&work).args([
-            "push",
-            "--porcelain",
-            &url,
-            "HEAD:refs/heads/main",
-            "HEAD:refs/heads/t1",
-            "HEAD:refs/heads/t2",
-            "HEAD:refs/heads/t3",
-        ]),
-        secs(120),
-    );
-    let out = text(&o.stdout);
-    assert!(!o.status.success(), "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.starts_with("!\tHEAD:refs/heads/main") && l.contains("ref-protected")),
-        "main: {out}\n{}",
-        text(&o.stderr)
-    );
+    let (out, err) = refused_push(&s, &work, &[], &url, &["main", "t1", "t2", "t3"]);
+    let protected = "ref-protected";
+    assert!(reported(&out, '!', "main", protected), "main: {out}\n{err}");
     for b in ["t1", "t2", "t3"] {
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with(&format!("*\tHEAD:refs/heads/{b}"))),
-            "{b}: {out}"
-        );
+        assert!(reported(&out, '*', b, ""), "{b}: {out}");
     }
     let now = refs(&bare, &s.home);
     assert!(now.contains(&"refs/heads/t3".to_string()), "{now:?}");
@@ -580,32 +594,11 @@ fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_w
     // A ref git cannot lock (another writer holds `t5.lock`): the one transaction cannot be
     // prepared, each ref is applied alone, and only t5 is refused, with git's reason.
     std::fs::write(bare.join("refs").join("heads").join("t5.lock"), b"").unwrap();
-    let o = run_for(
-        s.git(&work).args([
-            "push",
-            "--porcelain",
-            &url,
-            "HEAD:refs/heads/t4",
-            "HEAD:refs/heads/t5",
-            "HEAD:refs/heads/t6",
-        ]),
-        secs(120),
-    );
-    let out = text(&o.stdout);
-    assert!(!o.status.success(), "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.starts_with("!\tHEAD:refs/heads/t5") && l.contains("failed to update ref")),
-        "t5: {out}\n{}",
-        text(&o.stderr)
-    );
+    let (out, err) = refused_push(&s, &work, &[], &url, &["t4", "t5", "t6"]);
+    let locked = "failed to update ref";
+    assert!(reported(&out, '!', "t5", locked), "t5: {out}\n{err}");
     for b in ["t4", "t6"] {
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with(&format!("*\tHEAD:refs/heads/{b}"))),
-            "{b}: {out}\n{}",
-            text(&o.stderr)
-        );
+        assert!(reported(&out, '*', b, ""), "{b}: {out}\n{err}");
     }
     let now = refs(&bare, &s.home);
     assert!(
@@ -615,19 +608,7 @@ fn issue20_item6_each_ref_of_a_push_gets_its_own_answer_and_atomic_pushes_land_w
         "{now:?}"
     );
     std::fs::remove_file(bare.join("refs").join("heads").join("t5.lock")).unwrap();
-    let o = run_for(
-        s.git(&work).args([
-            "push",
-            "--atomic",
-            "--porcelain",
-            &url,
-            "HEAD:refs/heads/main",
-            "HEAD:refs/heads/a1",
-            "HEAD:refs/heads/a2",
-        ]),
-        secs(120),
-    );
-    assert!(!o.status.success(), "{}", text(&o.stdout));
+    refused_push(&s, &work, &["--atomic"], &url, &["main", "a1", "a2"]);
     let now = refs(&bare, &s.home);
     assert!(
         !now.iter()
