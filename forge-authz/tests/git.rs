@@ -4,19 +4,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/forge.rs"]
+mod forge;
+
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use forge::{bin, cli, create_token};
 use forge_authz_host::serve::admin::AdminRequest;
+use forge_authz_testkit::deploy::Daemon;
 use forge_authz_testkit::git::git;
 use forge_authz_testkit::pg;
 use forge_authz_testkit::{Backend, both};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
-}
 
 /// A forge on loopback: a database, bare repositories, a running server.
 pub struct Forge {
@@ -24,26 +25,21 @@ pub struct Forge {
     pub db: String,
     pub repos: PathBuf,
     pub port: u16,
-    server: Child,
+    server: Daemon,
 }
 
 impl Drop for Forge {
     fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        if std::thread::panicking() {
-            eprintln!("server log:\n{}", self.log());
+        // A failing test keeps its directory, and the server prints its log when dropped.
+        if !std::thread::panicking() {
+            self.server.stop();
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
-}
-
-fn cli(args: &[&str]) -> Output {
-    run(Command::new(bin()).args(args))
 }
 
 const WORLD: &str = r#"{
@@ -60,49 +56,12 @@ const WORLD: &str = r#"{
   ]
 }"#;
 
-fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
-    let bare = repos.join(owner).join(format!("{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    assert!(
-        run(git(&bare, home).args(["init", "-q", "--bare", "."]))
-            .status
-            .success()
-    );
-    let work = home.join(format!("seed-{owner}-{name}"));
-    std::fs::create_dir_all(&work).unwrap();
-    assert!(
-        run(git(&work, home).args(["init", "-q", "."]))
-            .status
-            .success()
-    );
-    std::fs::write(work.join("README"), format!("{owner}/{name}\n")).unwrap();
-    assert!(
-        run(git(&work, home).args(["add", "README"]))
-            .status
-            .success()
-    );
-    assert!(
-        run(git(&work, home).args(["commit", "-q", "-m", "init"]))
-            .status
-            .success()
-    );
-    assert!(
-        run(git(&work, home).args(["push", "-q", bare.to_str().unwrap(), "HEAD:refs/heads/main"]))
-            .status
-            .success()
-    );
-    assert!(
-        run(git(&bare, home).args(["symbolic-ref", "HEAD", "refs/heads/main"]))
-            .status
-            .success()
-    );
-}
-
 impl Forge {
     /// A forge over a fresh store (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
     pub fn start(name: &str, backend: Backend) -> Option<Forge> {
         let dir = forge_authz_testkit::scratch(&format!("forge-authz-git-{name}-{backend:?}-"));
-        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
         let world = dir.join("world.json");
         std::fs::write(&world, WORLD).unwrap();
         let db = match backend {
@@ -123,7 +82,9 @@ impl Forge {
         );
         let repos = dir.join("repos");
         for (o, n) in [("alice", "app"), ("alice", "secret"), ("bob", "pub")] {
-            seed(&repos, &dir.join("home"), o, n);
+            let readme = ("README".to_string(), format!("{o}/{n}\n").into_bytes());
+            let (bare, work) = (repos.join(o).join(format!("{n}.git")), home.join("seed"));
+            forge_authz_testkit::git::seed(&bare, &work, &home, &[readme]);
         }
         let port_file = dir.join("port");
         // Modules `reload` may load: the embedded one, a truncated one, a core module.
@@ -133,50 +94,37 @@ impl Forge {
         std::fs::write(modules.join("good.wasm"), good).unwrap();
         std::fs::write(modules.join("broken.wasm"), &good[..good.len() / 3]).unwrap();
         std::fs::write(modules.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let server = Command::new(bin())
-            .args([
-                "serve",
-                "--db",
-                db.as_str(),
-                "--repos",
-                repos.to_str().unwrap(),
-            ])
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--port-file",
-                port_file.to_str().unwrap(),
-            ])
-            .args([
-                "--state",
-                dir.join("state").to_str().unwrap(),
-                "--workers",
-                "4",
-                "--forward-auth",
-                "traefik",
-                "--admin-socket",
-                dir.join("admin.sock").to_str().unwrap(),
-                "--modules",
-                modules.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file)
-                && let Ok(p) = p.trim().parse()
-            {
-                break p;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let mut server = Daemon::start(
+            "serve",
+            Command::new(bin())
+                .args([
+                    "serve",
+                    "--db",
+                    db.as_str(),
+                    "--repos",
+                    repos.to_str().unwrap(),
+                ])
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--port-file",
+                    port_file.to_str().unwrap(),
+                ])
+                .args([
+                    "--state",
+                    dir.join("state").to_str().unwrap(),
+                    "--workers",
+                    "4",
+                    "--forward-auth",
+                    "traefik",
+                    "--admin-socket",
+                    dir.join("admin.sock").to_str().unwrap(),
+                    "--modules",
+                    modules.to_str().unwrap(),
+                ]),
+            &dir.join("server.log"),
+        );
+        let port = server.wait_port_file(&port_file);
         Some(Forge {
             dir,
             db,
@@ -192,28 +140,7 @@ impl Forge {
     }
 
     pub fn token(&self, owner: &str, name: &str, scopes: &str, extra: &[&str]) -> String {
-        let out = cli(&[
-            &[
-                "token",
-                "create",
-                "--db",
-                self.db.as_str(),
-                "--owner",
-                owner,
-                "--name",
-                name,
-                "--scope",
-                scopes,
-            ],
-            extra,
-        ]
-        .concat());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        create_token(&self.db, owner, name, scopes, extra)
     }
 
     pub fn url(&self, user: &str, secret: &str, repo: &str) -> String {
@@ -233,7 +160,7 @@ impl Forge {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        self.server.log()
     }
 
     /// A raw HTTP request; returns status, headers (lowercased names) and body.

@@ -108,6 +108,8 @@ pub struct Daemon {
     pub name: String,
     pub child: Child,
     pub log: PathBuf,
+    /// Killed and reaped already ([`Daemon::stop`]): its process group id may be reused.
+    stopped: bool,
 }
 
 impl Daemon {
@@ -125,6 +127,7 @@ impl Daemon {
             name: name.to_string(),
             child,
             log: log.to_path_buf(),
+            stopped: false,
         }
     }
 
@@ -160,10 +163,20 @@ impl Daemon {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
     }
-}
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
+    /// Waits until the daemon has written its port to `file` (as `serve --port-file`
+    /// does once it listens), at most 60 s.
+    pub fn wait_port_file(&mut self, file: &Path) -> u16 {
+        let port = || std::fs::read_to_string(file).ok()?.trim().parse().ok();
+        self.wait_until("listening", Duration::from_secs(60), || port().is_some());
+        port().unwrap()
+    }
+
+    /// Kills the whole process group and reaps the leader (once; dropping does it too).
+    pub fn stop(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
         let pgid = self.child.id();
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pgid}")])
@@ -172,6 +185,12 @@ impl Drop for Daemon {
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
         if std::thread::panicking() {
             eprintln!(
                 "{} log ({}):\n{}",

@@ -94,6 +94,16 @@ pub fn nonce() -> u64 {
     u64::try_from(t % u128::from(u64::MAX)).unwrap() ^ u64::from(std::process::id())
 }
 
+/// `token create --db DB --owner OWNER --name NAME --scope SCOPES EXTRA...`: the secret.
+pub fn create_token(db: &str, owner: &str, name: &str, scopes: &str, extra: &[&str]) -> String {
+    let create = [
+        "token", "create", "--db", db, "--owner", owner, "--name", name,
+    ];
+    let o = cli(&[&create[..], &["--scope", scopes], extra].concat());
+    assert!(o.status.success(), "token create: {}", both(&o));
+    text(&o.stdout).trim().to_string()
+}
+
 pub fn basic(user: &str, pass: &str) -> String {
     format!(
         "Basic {}",
@@ -178,30 +188,9 @@ impl Setup {
     /// returns the commit.
     pub fn seed(&self, owner: &str, name: &str, files: &[(String, Vec<u8>)]) -> String {
         let bare = self.repos.join(owner).join(format!("{name}.git"));
-        std::fs::create_dir_all(&bare).unwrap();
-        git_ok(&bare, &self.home, &["init", "-q", "--bare", "."]);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let work = self.dir.join(format!("seed-{n}"));
-        std::fs::create_dir_all(&work).unwrap();
-        git_ok(&work, &self.home, &["init", "-q", "."]);
-        for (path, content) in files {
-            std::fs::write(work.join(path), content).unwrap();
-        }
-        git_ok(&work, &self.home, &["add", "-A"]);
-        git_ok(&work, &self.home, &["commit", "-q", "-m", "seed"]);
-        git_ok(
-            &work,
-            &self.home,
-            &["push", "-q", bare.to_str().unwrap(), "HEAD:refs/heads/main"],
-        );
-        git_ok(
-            &bare,
-            &self.home,
-            &["symbolic-ref", "HEAD", "refs/heads/main"],
-        );
-        let sha = git_ok(&work, &self.home, &["rev-parse", "HEAD"]);
-        let _ = std::fs::remove_dir_all(&work);
-        sha
+        forge_authz_testkit::git::seed(&bare, &work, &self.home, files)
     }
 
     /// A public repository with `mib` MiB of incompressible blobs; returns its head.
@@ -219,20 +208,7 @@ impl Setup {
     }
 
     pub fn token(&self, owner: &str, name: &str, scopes: &str) -> String {
-        let o = cli(&[
-            "token",
-            "create",
-            "--db",
-            self.db.to_str().unwrap(),
-            "--owner",
-            owner,
-            "--name",
-            name,
-            "--scope",
-            scopes,
-        ]);
-        assert!(o.status.success(), "token create: {}", both(&o));
-        text(&o.stdout).trim().to_string()
+        create_token(self.db.to_str().unwrap(), owner, name, scopes, &[])
     }
 
     pub fn url(port: u16, cred: Option<(&str, &str)>, repo: &str) -> String {
