@@ -359,35 +359,10 @@ fn repeated_service_parameter_is_decided_like_git() {
 
 mod fuzz {
     use super::*;
+    use crate::names::PRIVATE_PATHS;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-    /// Paths that name the private alice/secret (however a server may decode them).
-    const PRIVATE: &[&str] = &[
-        "/alice/secret.git",
-        "/alice/secret",
-        "/ALICE/SECRET.git",
-        "/alice/Secret.git",
-        "/alice/%73ecret.git",
-        "/alice/secre%74.git",
-        "/alice/secret%2Egit",
-        "//alice/secret.git",
-        "/alice//secret.git",
-        "/./alice/secret.git",
-        "/alice/./secret.git",
-        "/alice/app/../secret.git",
-        "/alice/app.git/../secret.git",
-        "/bob/pub/../../alice/secret.git",
-        "/%2e/alice/secret.git",
-        "/alice%2fsecret.git",
-        "/alice%2Fsecret.git",
-        "/alice/secret.git/",
-        "/alice/secret.git.",
-        "/alice/secret.git;x=1",
-        "/alice/secret.git%00",
-        "http://127.0.0.1/alice/secret.git",
-        "HTTP://localhost:1/alice/secret.git",
-    ];
     /// Other targets (public, missing, odd).
     const OTHER: &[&str] = &[
         "/alice/app.git",
@@ -534,7 +509,7 @@ mod fuzz {
     fn case(secret_sha: String) -> impl Strategy<Value = Case> {
         let target = prop_oneof![
             3 => Just(("/alice/secret.git".to_string(), true)),
-            3 => pick(PRIVATE).prop_map(|p| (p.to_string(), true)),
+            3 => pick(PRIVATE_PATHS).prop_map(|p| (p.to_string(), true)),
             2 => pick(OTHER).prop_map(|p| (p.to_string(), false)),
             1 => "[ -~]{0,24}".prop_map(|p| (p, false)),
         ];

@@ -137,33 +137,45 @@ fn a_dot_git_dot_git_directory_on_disk_never_leaks() {
     s.assert_clones(&srv, "after name-confusion requests");
 }
 
+/// Paths that name the private alice/secret (however a server may decode them): its own
+/// name, case variants, percent-encoding, dot segments, doubled and encoded slashes, trailing
+/// bytes and absolute-form targets. The fuzzed requests (`framing::fuzz`) aim at them too.
+pub(crate) const PRIVATE_PATHS: &[&str] = &[
+    "/alice/secret.git",
+    "/alice/secret",
+    "/ALICE/SECRET.git",
+    "/alice/Secret.git",
+    "/alice/%73ecret.git",
+    "/alice/secre%74.git",
+    "/alice/secret%2Egit",
+    "//alice/secret.git",
+    "/alice//secret.git",
+    "/./alice/secret.git",
+    "/alice/./secret.git",
+    "/alice/app/../secret.git",
+    "/alice/app.git/../secret.git",
+    "/bob/pub/../../alice/secret.git",
+    "/bob/pub.git/../../alice/secret.git",
+    "/%2e/alice/secret.git",
+    "/alice/app.git/%2e%2e/secret.git",
+    "/alice%2fsecret.git",
+    "/alice%2Fsecret.git",
+    "/alice/secret.git/",
+    "/alice/secret.git.",
+    "/alice/secret.git;x=1",
+    "/alice/secret.git%00",
+    "http://127.0.0.1/alice/secret.git",
+    "HTTP://localhost:1/alice/secret.git",
+];
+
 #[test]
 fn path_tricks_never_reach_the_private_repository() {
-    // issue 8 (paths): percent-encoding, dot segments, doubled slashes, case and encoded
-    // slashes that name the private alice/secret: never 2xx for an anonymous client, never
-    // its refs in the answer.
+    // issue 8 (paths): each of PRIVATE_PATHS (percent-encoding, dot segments, doubled
+    // slashes, case, encoded slashes, trailing bytes, absolute-form targets) that names the
+    // private alice/secret: never 2xx for an anonymous client, never its refs in the answer.
     let s = Setup::new("paths");
     let srv = s.serve(&[]);
-    let variants = [
-        "/alice/%73ecret.git",
-        "/alice/secre%74.git",
-        "/alice/secret%2Egit",
-        "/ALICE/SECRET.git",
-        "/alice/Secret.git",
-        "//alice/secret.git",
-        "/alice//secret.git",
-        "/./alice/secret.git",
-        "/alice/./secret.git",
-        "/alice/app/../secret.git",
-        "/alice/app.git/../secret.git",
-        "/bob/pub.git/../../alice/secret.git",
-        "/alice/app.git/%2e%2e/secret.git",
-        "/alice%2fsecret.git",
-        "/alice%2Fsecret.git",
-        "/alice/secret.git/",
-        "/alice/secret",
-    ];
-    for v in variants {
+    for v in PRIVATE_PATHS {
         for (method, rest, body) in [
             ("GET", "/info/refs?service=git-upload-pack", Vec::new()),
             ("GET", "/info/refs", Vec::new()),
