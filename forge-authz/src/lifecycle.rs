@@ -275,6 +275,29 @@ fn owner_records(tx: &mut Conn, id: &str) -> anyhow::Result<Vec<wit::TokenRecord
         .collect())
 }
 
+/// Plan a change to token `id` over its owner's records (`plan`: the policy's answer for
+/// them and the actor's context) and write the plan in one transaction.
+fn change_family(
+    store: &mut Store,
+    id: &str,
+    actor: &Actor,
+    plan: impl FnOnce(
+        &[wit::TokenRecord],
+        &wit::ChangeContext,
+    ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, crate::PolicyFailure>,
+) -> anyhow::Result<wit::ChangePlan> {
+    let mut tx = store.write()?;
+    let records = owner_records(&mut tx, id)?;
+    let context = actor.context(&mut tx)?;
+    let plan = plan(&records, &context)
+        .map_err(policy_err)?
+        .map_err(|e| refused(&e))?;
+    apply_plan(&mut tx, &plan)?;
+    fault_point();
+    tx.commit()?;
+    Ok(plan)
+}
+
 /// Revoke a token and its children (deepest first), or its whole rotation family.
 /// Returns the ids revoked.
 pub fn revoke(
@@ -284,16 +307,9 @@ pub fn revoke(
     scope: wit::RevokeScope,
     actor: &Actor,
 ) -> anyhow::Result<Vec<String>> {
-    let mut tx = store.write()?;
-    let records = owner_records(&mut tx, id)?;
-    let context = actor.context(&mut tx)?;
-    let plan = policy
-        .plan_revoke(id, scope, &records, &context)
-        .map_err(policy_err)?
-        .map_err(|e| refused(&e))?;
-    apply_plan(&mut tx, &plan)?;
-    fault_point();
-    tx.commit()?;
+    let plan = change_family(store, id, actor, |records, context| {
+        policy.plan_revoke(id, scope, records, context)
+    })?;
     Ok(plan.updates.into_iter().map(|r| r.id).collect())
 }
 
@@ -305,16 +321,9 @@ pub fn edit(
     change: &wit::TokenEdit,
     actor: &Actor,
 ) -> anyhow::Result<Vec<wit::TokenRecord>> {
-    let mut tx = store.write()?;
-    let records = owner_records(&mut tx, id)?;
-    let context = actor.context(&mut tx)?;
-    let plan = policy
-        .plan_edit(id, change, &records, &context)
-        .map_err(policy_err)?
-        .map_err(|e| refused(&e))?;
-    apply_plan(&mut tx, &plan)?;
-    fault_point();
-    tx.commit()?;
+    let plan = change_family(store, id, actor, |records, context| {
+        policy.plan_edit(id, change, records, context)
+    })?;
     Ok(plan.updates)
 }
 
