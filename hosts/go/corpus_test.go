@@ -87,34 +87,32 @@ func typedReplay(p *Policy, w *World, request []byte) ([]byte, bool, error) {
 	switch req.Kind {
 	case KindBatch:
 		list, err := p.DecideBatch(ctx, w, req)
-		if err != nil {
-			return nil, false, err
-		}
 		any := false
 		for _, d := range list {
 			any = any || d.Allowed()
 		}
-		out, err := json.Marshal(list)
-		return out, any, err
+		return typedOutput(list, any, err)
 	case KindRefPermissions:
 		perms, err := p.RefPermissions(ctx, w, req)
-		if err != nil {
-			return nil, false, err
-		}
 		any := false
 		for _, rp := range perms {
 			any = any || rp != (RefPermissions{})
 		}
-		out, err := json.Marshal(perms)
-		return out, any, err
+		return typedOutput(perms, any, err)
 	default:
 		d, err := p.Decide(ctx, w, req)
-		if err != nil {
-			return nil, false, err
-		}
-		out, err := json.Marshal(d)
-		return out, d.Allowed(), err
+		return typedOutput(d, d.Allowed(), err)
 	}
+}
+
+// typedOutput is a typed answer re-encoded, with whether it allows; an error from the
+// call that answered is returned as it is.
+func typedOutput(answer interface{}, allowed bool, err error) ([]byte, bool, error) {
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := json.Marshal(answer)
+	return out, allowed, err
 }
 
 // allowedOutput is what the output says: an allow, some repository of a batch allowed,

@@ -88,7 +88,9 @@ func (f *fields) boolOmit(k string, v bool) {
 	}
 }
 
-func (f *fields) list(k string, l []string) {
+// list writes a list of strings (of any string type: []string, []Category), omitted when
+// empty. (A function: Go methods take no type parameters.)
+func list[S ~string](f *fields, k string, l []S) {
 	if len(l) == 0 {
 		return
 	}
@@ -98,7 +100,7 @@ func (f *fields) list(k string, l []string) {
 		if i > 0 {
 			f.b = append(f.b, ',')
 		}
-		f.b = appendString(f.b, s)
+		f.b = appendString(f.b, string(s))
 	}
 	f.b = append(f.b, ']')
 }
@@ -131,7 +133,7 @@ func (r *Request) appendJSON(b []byte) []byte {
 	f := fields{b: append(b, '{'), first: true}
 	f.key("credential")
 	f.b = r.Credential.appendJSON(f.b)
-	f.list("also_presented", r.AlsoPresented)
+	list(&f, "also_presented", r.AlsoPresented)
 	f.strOmit("kind", string(r.Kind))
 	f.strOmit("transport", string(r.Transport))
 	switch r.Kind {
@@ -157,21 +159,11 @@ func (r *Request) appendJSON(b []byte) []byte {
 		}
 		f.b = append(f.b, ']')
 	}
-	f.list("ref_names", r.RefNames)
-	f.list("repositories", r.Repositories)
+	list(&f, "ref_names", r.RefNames)
+	list(&f, "repositories", r.Repositories)
 	f.strOmit("step", string(r.Step))
 	f.strOmit("method", r.Method)
-	if len(r.Categories) > 0 {
-		f.key("categories")
-		f.b = append(f.b, '[')
-		for i, c := range r.Categories {
-			if i > 0 {
-				f.b = append(f.b, ',')
-			}
-			f.b = appendString(f.b, string(c))
-		}
-		f.b = append(f.b, ']')
-	}
+	list(&f, "categories", r.Categories)
 	f.strOmit("namespace", r.Namespace)
 	f.boolOmit("requires_auth", r.RequiresAuth)
 	f.boolOmit("admin_only", r.AdminOnly)

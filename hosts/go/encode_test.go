@@ -7,32 +7,18 @@ import (
 	"testing"
 )
 
-// refRequest is Request as encoding/json writes it: the reference for the hand-written
-// encoder.
+// plainRequest is Request without its hand-written MarshalJSON: encoding/json writes it from
+// its fields and tags, the reference for the hand-written encoder.
+type plainRequest Request
+
+// refRequest is a plainRequest whose credential and repository encoding/json writes from
+// the reference's own values: these outer fields take the place of the embedded ones of the
+// same JSON names (a shallower field wins). Only the member order differs, which sameJSON
+// ignores.
 type refRequest struct {
-	Credential    json.RawMessage `json:"credential"`
-	AlsoPresented []string        `json:"also_presented,omitempty"`
-	Kind          Kind            `json:"kind,omitempty"`
-	Transport     Transport       `json:"transport,omitempty"`
-	Repository    *string         `json:"repository,omitempty"`
-	Action        Action          `json:"action,omitempty"`
-	Refs          []RefUpdate     `json:"refs,omitempty"`
-	RefNames      []string        `json:"ref_names,omitempty"`
-	Repositories  []string        `json:"repositories,omitempty"`
-	Step          Step            `json:"step,omitempty"`
-	Method        string          `json:"method,omitempty"`
-	Categories    []Category      `json:"categories,omitempty"`
-	Namespace     string          `json:"namespace,omitempty"`
-	RequiresAuth  bool            `json:"requires_auth,omitempty"`
-	AdminOnly     bool            `json:"admin_only,omitempty"`
-	RequiredRole  Role            `json:"required_role,omitempty"`
-	Operation     Operation       `json:"operation,omitempty"`
-	Sudo          string          `json:"sudo,omitempty"`
-	Package       bool            `json:"package,omitempty"`
-	WritesContent bool            `json:"writes_content,omitempty"`
-	CreatesOwn    bool            `json:"creates_in_own_namespace,omitempty"`
-	Now           int64           `json:"now,omitempty"`
-	Explain       bool            `json:"explain,omitempty"`
+	plainRequest
+	Credential json.RawMessage `json:"credential"`
+	Repository *string         `json:"repository,omitempty"`
 }
 
 func reference(t *testing.T, r Request) []byte {
@@ -53,9 +39,7 @@ func reference(t *testing.T, r Request) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := refRequest{cred, r.AlsoPresented, r.Kind, r.Transport, nil, r.Action, r.Refs, r.RefNames, r.Repositories, r.Step,
-		r.Method, r.Categories, r.Namespace, r.RequiresAuth, r.AdminOnly, r.RequiredRole, r.Operation, r.Sudo, r.Package,
-		r.WritesContent, r.CreatesInOwnNamespace, r.Now, r.Explain}
+	ref := refRequest{plainRequest: plainRequest(r), Credential: cred}
 	switch r.Kind {
 	case "", KindGit, KindCreate:
 		ref.Repository = &r.Repository

@@ -128,18 +128,11 @@ func (p *Policy) Swap(module []byte) error {
 	if module != nil && len(module) == 0 {
 		return &Error{Op: "swap", Message: "empty module (nil swaps to the embedded one)"}
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.p == nil {
-		return closedError("swap")
-	}
-	var cerr *C.char
-	code := int(C.fa_policy_swap(p.p, modulePtr(module), C.size_t(len(module)), &cerr))
+	_, err := lockedOK("swap", p, nil, false, func(pp *C.struct_fa_policy, _ *C.struct_fa_world, cerr **C.char) C.int32_t {
+		return C.fa_policy_swap(pp, modulePtr(module), C.size_t(len(module)), cerr)
+	})
 	runtime.KeepAlive(module)
-	if code != codeOK {
-		return libError("swap", code, cerr)
-	}
-	return nil
+	return err
 }
 
 // SHA256 is the hex SHA-256 of the module the policy runs now ("" once closed).
@@ -218,18 +211,11 @@ func (w *World) PutTokenJSON(record []byte) error {
 	if err != nil {
 		return err
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w == nil {
-		return closedError("put-token")
-	}
-	var cerr *C.char
-	code := int(C.fa_world_put_token(w.w, text.ptr(), &cerr))
+	_, err = lockedOK("put-token", nil, w, true, func(_ *C.struct_fa_policy, ww *C.struct_fa_world, cerr **C.char) C.int32_t {
+		return C.fa_world_put_token(ww, text.ptr(), cerr)
+	})
 	runtime.KeepAlive(text)
-	if code != codeOK {
-		return libError("put-token", code, cerr)
-	}
-	return nil
+	return err
 }
 
 // Close frees the world, after the decisions reading it. Closing twice is harmless.
@@ -274,16 +260,13 @@ func (p *Policy) decide(w *World, request cbuf) (RawDecision, error) {
 	if w == nil {
 		return RawDecision{}, &Error{Op: "decide", Message: "nil world"}
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if p.p == nil || w.w == nil {
-		return RawDecision{}, closedError("decide")
-	}
-	var out *C.char
-	code := int(C.fa_decide(p.p, w.w, request.ptr(), &out))
+	code, out, err := locked("decide", p, w, false, func(pp *C.struct_fa_policy, ww *C.struct_fa_world, out **C.char) C.int32_t {
+		return C.fa_decide(pp, ww, request.ptr(), out)
+	})
 	runtime.KeepAlive(request)
+	if err != nil {
+		return RawDecision{}, err
+	}
 	switch code {
 	case codeAllow, codeDeny:
 		if out == nil {
@@ -322,14 +305,7 @@ func (p *Policy) Decide(ctx context.Context, w *World, req Request) (Decision, e
 // (Request.Repositories; Kind "" or KindBatch): each gets exactly the decision a single
 // request would, with its Repository set, in order.
 func (p *Policy) DecideBatch(ctx context.Context, w *World, req Request) ([]Decision, error) {
-	switch req.Kind {
-	case "":
-		req.Kind = KindBatch
-	case KindBatch:
-	default:
-		return nil, &Error{Op: "decide", Message: "DecideBatch needs kind batch, not " + string(req.Kind)}
-	}
-	raw, err := p.decideTyped(ctx, w, &req)
+	raw, err := p.decideAs(ctx, w, req, KindBatch, "DecideBatch")
 	if err != nil {
 		return nil, err
 	}
@@ -348,14 +324,7 @@ func (p *Policy) DecideBatch(ctx context.Context, w *World, req Request) ([]Deci
 // RefPermissions answers, for each of Request.RefNames, what a push by the credential may
 // do to it (Launchpad's checkRefPermissions; Kind "" or KindRefPermissions).
 func (p *Policy) RefPermissions(ctx context.Context, w *World, req Request) (map[string]RefPermissions, error) {
-	switch req.Kind {
-	case "":
-		req.Kind = KindRefPermissions
-	case KindRefPermissions:
-	default:
-		return nil, &Error{Op: "decide", Message: "RefPermissions needs kind ref-permissions, not " + string(req.Kind)}
-	}
-	raw, err := p.decideTyped(ctx, w, &req)
+	raw, err := p.decideAs(ctx, w, req, KindRefPermissions, "RefPermissions")
 	if err != nil {
 		return nil, err
 	}
@@ -379,6 +348,63 @@ func (p *Policy) decideTyped(ctx context.Context, w *World, req *Request) (RawDe
 		return RawDecision{}, &Error{Op: "decide", Message: "not called", Err: err}
 	}
 	return p.decide(w, terminated(req.appendJSON(make([]byte, 0, 512))))
+}
+
+// decideAs decides a request of the kind a method decides (method, its name in the error):
+// Kind "" is that kind; another kind is the caller's mistake, nothing is decided.
+func (p *Policy) decideAs(ctx context.Context, w *World, req Request, kind Kind, method string) (RawDecision, error) {
+	switch req.Kind {
+	case "":
+		req.Kind = kind
+	case kind:
+	default:
+		return RawDecision{}, &Error{Op: "decide", Message: method + " needs kind " + string(kind) + ", not " + string(req.Kind)}
+	}
+	return p.decideTyped(ctx, w, &req)
+}
+
+// locked makes one library call holding the handles it uses, as the C ABI requires: the
+// policy (nil: none) for reading, so that Close waits for the call; the world (nil: none)
+// for reading, or for writing when the call changes it (writesWorld). A closed handle is
+// ErrClosed and nothing is called; otherwise call gets the live handles and the output
+// pointer, and its code and output are returned. The locks are released on return.
+func locked(op string, p *Policy, w *World, writesWorld bool,
+	call func(*C.struct_fa_policy, *C.struct_fa_world, **C.char) C.int32_t) (int, *C.char, error) {
+	var pp *C.struct_fa_policy
+	if p != nil {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		if pp = p.p; pp == nil {
+			return 0, nil, closedError(op)
+		}
+	}
+	var ww *C.struct_fa_world
+	if w != nil {
+		if writesWorld {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+		} else {
+			w.mu.RLock()
+			defer w.mu.RUnlock()
+		}
+		if ww = w.w; ww == nil {
+			return 0, nil, closedError(op)
+		}
+	}
+	var out *C.char
+	code := int(call(pp, ww, &out))
+	return code, out, nil
+}
+
+// lockedOK is locked for a call that succeeds with FA_OK: its output (nil: none), or the
+// error (the library's, or ErrClosed).
+func lockedOK(op string, p *Policy, w *World, writesWorld bool,
+	call func(*C.struct_fa_policy, *C.struct_fa_world, **C.char) C.int32_t) (*C.char, error) {
+	code, out, err := locked(op, p, w, writesWorld, call)
+	if err == nil && code != codeOK {
+		return nil, libError(op, code, out)
+	}
+	return out, err
 }
 
 // Verification is what Verify found in a credential.
@@ -406,16 +432,12 @@ func (p *Policy) Verify(ctx context.Context, cred Credential) (Verification, err
 		return Verification{}, &Error{Op: "verify", Message: "not called", Err: err}
 	}
 	text := terminated(cred.appendJSON(make([]byte, 0, 256)))
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.p == nil {
-		return Verification{}, closedError("verify")
-	}
-	var out *C.char
-	code := int(C.fa_verify(p.p, text.ptr(), &out))
+	out, err := lockedOK("verify", p, nil, false, func(pp *C.struct_fa_policy, _ *C.struct_fa_world, out **C.char) C.int32_t {
+		return C.fa_verify(pp, text.ptr(), out)
+	})
 	runtime.KeepAlive(text)
-	if code != codeOK {
-		return Verification{}, libError("verify", code, out)
+	if err != nil {
+		return Verification{}, err
 	}
 	var v *Verification
 	if err := json.Unmarshal(takeBytes(out), &v); err != nil {
@@ -474,16 +496,13 @@ func (p *Policy) Issue(ctx context.Context, w *World, m Mint) (Issued, error) {
 		return Issued{}, &Error{Op: "issue", Message: "encoding the mint request", Err: err}
 	}
 	text := terminated(b)
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if p.p == nil || w.w == nil {
-		return Issued{}, closedError("issue")
-	}
-	var out *C.char
-	code := int(C.fa_issue(p.p, w.w, text.ptr(), &out))
+	code, out, err := locked("issue", p, w, true, func(pp *C.struct_fa_policy, ww *C.struct_fa_world, out **C.char) C.int32_t {
+		return C.fa_issue(pp, ww, text.ptr(), out)
+	})
 	runtime.KeepAlive(text)
+	if err != nil {
+		return Issued{}, err
+	}
 	switch code {
 	case codeOK:
 		var raw struct {
