@@ -31,7 +31,7 @@
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use forge_authz_host::live::{WarmPool, check_bytes};
 use forge_authz_host::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits, Policy};
@@ -96,6 +96,18 @@ unsafe fn text<'a>(s: *const c_char, what: &str) -> anyhow::Result<&'a str> {
         .map_err(|_| anyhow::anyhow!("{what} is not UTF-8"))
 }
 
+/// A value read from a JSON argument (`what`: its parameter, for the error).
+///
+/// # Safety
+/// `s` is null or a NUL-terminated string valid for the call.
+unsafe fn json_arg<T: serde::de::DeserializeOwned>(
+    s: *const c_char,
+    what: &str,
+) -> anyhow::Result<T> {
+    // SAFETY: the caller's contract, passed on.
+    forge_authz_host::world::parse_json(unsafe { text(s, what)? })
+}
+
 /// Run `f`; its error (or a panic) becomes `FA_ERROR` with the message in `*error`.
 fn guarded(error: *mut *mut c_char, f: impl FnOnce() -> anyhow::Result<i32>) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -129,6 +141,49 @@ unsafe fn module_bytes<'a>(module: *const u8, len: usize) -> anyhow::Result<(&'a
         unsafe { std::slice::from_raw_parts(module, len) },
         PathBuf::from("<bytes>"),
     ))
+}
+
+/// The handle behind a pointer the caller passed (`what`: its parameter, for the error).
+///
+/// # Safety
+/// `handle` is null or a live handle (the caller's contract), valid for the call.
+unsafe fn handle<'a, T>(handle: *const T, what: &str) -> anyhow::Result<&'a T> {
+    // SAFETY: null or a live handle (the caller's contract).
+    unsafe { handle.as_ref() }.ok_or_else(|| anyhow::anyhow!("{what} is NULL"))
+}
+
+/// A new handle in `*out`, which the caller frees with the handle's `_free` function.
+///
+/// # Safety
+/// `out` is non-null (checked before the work) and valid for a write.
+unsafe fn hand_out<T>(out: *mut *mut T, handle: T) {
+    // SAFETY: non-null and valid for a write (the caller's contract).
+    unsafe { *out = Box::into_raw(Box::new(handle)) };
+}
+
+/// Free a handle [`hand_out`] made (NULL is ignored).
+///
+/// # Safety
+/// `handle` is null or came from [`hand_out`], and is not used after this call.
+unsafe fn free_handle<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: allocated by `hand_out` with `Box::into_raw`, freed once.
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}
+
+impl fa_world {
+    /// The facts, for a decision (a lock poisoned by a panic in another call is taken all
+    /// the same).
+    fn read(&self) -> RwLockReadGuard<'_, World> {
+        self.world.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The facts, to add a token record (a put or a mint; as [`fa_world::read`] for a
+    /// poisoned lock).
+    fn write(&self) -> RwLockWriteGuard<'_, World> {
+        self.world.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The policy configuration from JSON: the world fixture's `keys`, `signing_key` and
@@ -175,7 +230,7 @@ pub unsafe extern "C" fn fa_policy_new(
             pool: WarmPool::new(checked, config),
         };
         // SAFETY: `out` is non-null and valid for a write.
-        unsafe { *out = Box::into_raw(Box::new(policy)) };
+        unsafe { hand_out(out, policy) };
         Ok(FA_OK)
     })
 }
@@ -197,7 +252,7 @@ pub unsafe extern "C" fn fa_policy_swap(
 ) -> i32 {
     guarded(error, || {
         // SAFETY: a live handle (the caller's contract).
-        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
+        let p = unsafe { handle(policy, "policy")? };
         // SAFETY: the caller's contract for `module`/`module_len`.
         let (bytes, source) = unsafe { module_bytes(module, module_len)? };
         p.pool
@@ -226,10 +281,8 @@ pub unsafe extern "C" fn fa_policy_sha256(policy: *const fa_policy) -> *mut c_ch
 /// `policy` came from [`fa_policy_new`] and is not used after this call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fa_policy_free(policy: *mut fa_policy) {
-    if !policy.is_null() {
-        // SAFETY: allocated by `fa_policy_new` with `Box::into_raw`, freed once.
-        drop(unsafe { Box::from_raw(policy) });
-    }
+    // SAFETY: allocated by `fa_policy_new` (`hand_out`), freed once (the caller's contract).
+    unsafe { free_handle(policy) }
 }
 
 /// Load facts: a world in the fixture format (README, "World fixture"). `now` in it, if
@@ -248,14 +301,13 @@ pub unsafe extern "C" fn fa_world_new(
             anyhow::bail!("out is NULL");
         }
         // SAFETY: the caller's contract.
-        let world: World =
-            forge_authz_host::world::parse_json(unsafe { text(world_json, "world_json")? })?;
+        let world: World = unsafe { json_arg(world_json, "world_json")? };
         world.validate()?;
         let w = fa_world {
             world: RwLock::new(world),
         };
         // SAFETY: non-null, valid for a write.
-        unsafe { *out = Box::into_raw(Box::new(w)) };
+        unsafe { hand_out(out, w) };
         Ok(FA_OK)
     })
 }
@@ -274,14 +326,10 @@ pub unsafe extern "C" fn fa_world_put_token(
 ) -> i32 {
     guarded(error, || {
         // SAFETY: a live handle.
-        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
+        let w = unsafe { handle(world, "world")? };
         // SAFETY: the caller's contract.
         let def: TokenDef = serde_json::from_str(unsafe { text(record_json, "record_json")? })?;
-        let mut guard = match w.world.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        guard.put_token(def)?;
+        w.write().put_token(def)?;
         Ok(FA_OK)
     })
 }
@@ -292,10 +340,8 @@ pub unsafe extern "C" fn fa_world_put_token(
 /// `world` came from [`fa_world_new`] and is not used after this call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fa_world_free(world: *mut fa_world) {
-    if !world.is_null() {
-        // SAFETY: allocated by `fa_world_new`, freed once.
-        drop(unsafe { Box::from_raw(world) });
-    }
+    // SAFETY: allocated by `fa_world_new` (`hand_out`), freed once (the caller's contract).
+    unsafe { free_handle(world) }
 }
 
 /// Run `f` with a warm instance of the handle's current module (when none can be built,
@@ -331,14 +377,10 @@ pub unsafe extern "C" fn fa_decide(
 ) -> i32 {
     guarded(output, || {
         // SAFETY: live handles and a valid string (the caller's contract).
-        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
-        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
-        let request: RequestDef =
-            forge_authz_host::world::parse_json(unsafe { text(request_json, "request_json")? })?;
-        let world = match w.world.read() {
-            Ok(g) => g,
-            Err(e) => e.into_inner(),
-        };
+        let p = unsafe { handle(policy, "policy")? };
+        let w = unsafe { handle(world, "world")? };
+        let request: RequestDef = unsafe { json_arg(request_json, "request_json")? };
+        let world = w.read();
         let outcome = with_instance(p, |instance| {
             authorize(instance, &*world, &request, world.now())
         })?;
@@ -367,10 +409,8 @@ pub unsafe extern "C" fn fa_verify(
 ) -> i32 {
     guarded(output, || {
         // SAFETY: a live handle and a valid string.
-        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
-        let def: CredentialDef = forge_authz_host::world::parse_json(unsafe {
-            text(credential_json, "credential_json")?
-        })?;
+        let p = unsafe { handle(policy, "policy")? };
+        let def: CredentialDef = unsafe { json_arg(credential_json, "credential_json")? };
         let credential = forge_authz_host::wit::core::credential_out(def.token_credential());
         let answer = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
         let json = match answer {
@@ -406,14 +446,10 @@ pub unsafe extern "C" fn fa_issue(
 ) -> i32 {
     guarded(output, || {
         // SAFETY: live handles and a valid string.
-        let p = unsafe { policy.as_ref() }.ok_or_else(|| anyhow::anyhow!("policy is NULL"))?;
-        let w = unsafe { world.as_ref() }.ok_or_else(|| anyhow::anyhow!("world is NULL"))?;
-        let order: MintOrder =
-            forge_authz_host::world::parse_json(unsafe { text(mint_json, "mint_json")? })?;
-        let mut world = match w.world.write() {
-            Ok(g) => g,
-            Err(e) => e.into_inner(),
-        };
+        let p = unsafe { handle(policy, "policy")? };
+        let w = unsafe { handle(world, "world")? };
+        let order: MintOrder = unsafe { json_arg(mint_json, "mint_json")? };
+        let mut world = w.write();
         let issued = with_instance(p, |instance| mint(instance, &mut world, order))?;
         match issued {
             Ok(t) => {
