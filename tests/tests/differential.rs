@@ -474,60 +474,75 @@ fn ran<T>(r: Result<T, PolicyFailure>) -> T {
     r.unwrap_or_else(|f| panic!("a lifecycle call failed to run: {f}"))
 }
 
+impl Pair {
+    /// `call` made of both engines, each answer brought back into the core's types by
+    /// `back` and the two compared (`minted`: the id a call minted); the native answer.
+    fn both<W, T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        call: impl Fn(&mut dyn Policy) -> Result<W, PolicyFailure>,
+        back: impl Fn(W) -> T,
+        minted: impl Fn(&T) -> Option<String>,
+    ) -> T {
+        let one = |p: &mut dyn Policy| back(ran(call(p)));
+        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
+        self.compare(what, &n, &x, minted);
+        n
+    }
+
+    /// A change planned by both engines (`call`, given the stored records and the
+    /// change's context as the WIT carries them); the native plan.
+    fn plan(
+        &mut self,
+        what: &str,
+        records: &[policy::TokenRecord],
+        ctx: &policy::ChangeContext,
+        call: impl Fn(
+            &mut dyn Policy,
+            &[wit::TokenRecord],
+            &wit::ChangeContext,
+        ) -> Result<Result<wit::ChangePlan, wit::LifecycleError>, PolicyFailure>,
+    ) -> Result<policy::ChangePlan, policy::LifecycleError> {
+        let rs: Vec<_> = records.iter().cloned().map(convert::record_out).collect();
+        let c = convert::context_out(ctx.clone());
+        self.both(
+            what,
+            |p| call(p, &rs, &c),
+            |a| a.map(convert::plan_in).map_err(convert::lifecycle_error_in),
+            |_| None,
+        )
+    }
+}
+
+/// The minting calls of [`Lifecycle`] on a [`Pair`]: the request to the WIT, the call
+/// made of both engines (each draws its own entropy), the answers back into the core's
+/// types and compared but for the id minted (`$minted`).
+macro_rules! minting {
+    ($($call:ident($request:ty) -> Result<$ok:ty, $err:ty>:
+        $what:literal, $out:path, $ok_in:path, $err_in:path, $minted:expr;)*) => {$(
+        fn $call(&mut self, r: &$request, _: &[u8; ENTROPY_BYTES]) -> Result<$ok, $err> {
+            let w = $out(r.clone());
+            self.both($what, |p| p.$call(&w), |a| a.map($ok_in).map_err($err_in), $minted)
+        }
+    )*};
+}
+
 impl Lifecycle for Pair {
-    fn issue(
-        &mut self,
-        r: &policy::IssueRequest,
-        _: &[u8; ENTROPY_BYTES],
-    ) -> Result<policy::IssuedToken, policy::IssueError> {
-        let w = convert::issue_request_out(r.clone());
-        let one = |p: &mut dyn Policy| {
-            ran(p.issue(&w))
-                .map(convert::issued_in)
-                .map_err(convert::issue_error_in)
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("issue", &n, &x, |a| {
-            a.as_ref().ok().map(|t| t.record.id.clone())
-        });
-        n
-    }
-
-    fn derive_child(
-        &mut self,
-        r: &policy::ChildRequest,
-        _: &[u8; ENTROPY_BYTES],
-    ) -> Result<policy::ChildOutcome, policy::LifecycleError> {
-        let w = convert::child_request_out(r.clone());
-        let one = |p: &mut dyn Policy| {
-            ran(p.derive_child(&w))
-                .map(convert::child_outcome_in)
-                .map_err(convert::lifecycle_error_in)
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("derive-child", &n, &x, |a| match a {
-            Ok(policy::ChildOutcome::Minted(t)) => Some(t.record.id.clone()),
-            _ => None,
-        });
-        n
-    }
-
-    fn rotate(
-        &mut self,
-        r: &policy::RotateRequest,
-        _: &[u8; ENTROPY_BYTES],
-    ) -> Result<policy::Rotation, policy::LifecycleError> {
-        let w = convert::rotate_request_out(r.clone());
-        let one = |p: &mut dyn Policy| {
-            ran(p.rotate(&w))
-                .map(convert::rotation_in)
-                .map_err(convert::lifecycle_error_in)
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("rotate", &n, &x, |a| {
-            a.as_ref().ok().map(|r| r.new.record.id.clone())
-        });
-        n
+    minting! {
+        issue(policy::IssueRequest) -> Result<policy::IssuedToken, policy::IssueError>:
+            "issue", convert::issue_request_out, convert::issued_in, convert::issue_error_in,
+            |a| a.as_ref().ok().map(|t| t.record.id.clone());
+        derive_child(policy::ChildRequest) -> Result<policy::ChildOutcome, policy::LifecycleError>:
+            "derive-child", convert::child_request_out, convert::child_outcome_in,
+            convert::lifecycle_error_in,
+            |a| match a {
+                Ok(policy::ChildOutcome::Minted(t)) => Some(t.record.id.clone()),
+                _ => None,
+            };
+        rotate(policy::RotateRequest) -> Result<policy::Rotation, policy::LifecycleError>:
+            "rotate", convert::rotate_request_out, convert::rotation_in,
+            convert::lifecycle_error_in,
+            |a| a.as_ref().ok().map(|r| r.new.record.id.clone());
     }
 
     fn plan_edit(
@@ -537,23 +552,10 @@ impl Lifecycle for Pair {
         records: &[policy::TokenRecord],
         ctx: &policy::ChangeContext,
     ) -> Result<policy::ChangePlan, policy::LifecycleError> {
-        let (e, rs, c) = (
-            convert::edit_out(edit.clone()),
-            records
-                .iter()
-                .cloned()
-                .map(convert::record_out)
-                .collect::<Vec<_>>(),
-            convert::context_out(ctx.clone()),
-        );
-        let one = |p: &mut dyn Policy| {
-            ran(p.plan_edit(id, &e, &rs, &c))
-                .map(convert::plan_in)
-                .map_err(convert::lifecycle_error_in)
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("plan-edit", &n, &x, |_| None);
-        n
+        let e = convert::edit_out(edit.clone());
+        self.plan("plan-edit", records, ctx, |p, rs, c| {
+            p.plan_edit(id, &e, rs, c)
+        })
     }
 
     fn plan_revoke(
@@ -563,23 +565,10 @@ impl Lifecycle for Pair {
         records: &[policy::TokenRecord],
         ctx: &policy::ChangeContext,
     ) -> Result<policy::ChangePlan, policy::LifecycleError> {
-        let (s, rs, c) = (
-            convert::revoke_scope_out(scope),
-            records
-                .iter()
-                .cloned()
-                .map(convert::record_out)
-                .collect::<Vec<_>>(),
-            convert::context_out(ctx.clone()),
-        );
-        let one = |p: &mut dyn Policy| {
-            ran(p.plan_revoke(id, s, &rs, &c))
-                .map(convert::plan_in)
-                .map_err(convert::lifecycle_error_in)
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("plan-revoke", &n, &x, |_| None);
-        n
+        let s = convert::revoke_scope_out(scope);
+        self.plan("plan-revoke", records, ctx, |p, rs, c| {
+            p.plan_revoke(id, s, rs, c)
+        })
     }
 
     fn audit(
@@ -595,15 +584,12 @@ impl Lifecycle for Pair {
                 .collect::<Vec<_>>(),
             convert::context_out(ctx.clone()),
         );
-        let one = |p: &mut dyn Policy| {
-            ran(p.audit(&es, &c))
-                .into_iter()
-                .map(convert::finding_in)
-                .collect::<Vec<_>>()
-        };
-        let (n, x) = (one(&mut self.native), one(&mut self.wasm));
-        self.compare("audit", &n, &x, |_| None);
-        n
+        self.both(
+            "audit",
+            |p| p.audit(&es, &c),
+            |a| a.into_iter().map(convert::finding_in).collect::<Vec<_>>(),
+            |_| None,
+        )
     }
 }
 
