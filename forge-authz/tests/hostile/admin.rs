@@ -3,7 +3,7 @@
 //! 9).
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,9 @@ use super::forge::*;
 // ---------------------------------------------------------------------------------------
 
 struct AdminForge {
-    s: Setup,
+    /// Before `s`: fields drop in order, and the server must stop before its directory goes.
     srv: Server,
+    s: Setup,
     admin: PathBuf,
     modules: PathBuf,
 }
@@ -36,36 +37,45 @@ fn admin_forge(name: &str) -> AdminForge {
         modules.to_str().unwrap(),
     ]);
     AdminForge {
-        s,
         srv,
+        s,
         admin,
         modules,
     }
 }
 
-fn reload(admin: &Path, module: Option<&str>, limit: Duration) -> Output {
-    let mut c = Command::new(bin());
-    c.args(["reload", "--admin-socket", admin.to_str().unwrap()]);
-    if let Some(m) = module {
-        c.args(["--module", m]);
+impl AdminForge {
+    /// The module generation, asked on the admin socket.
+    fn generation(&self) -> u64 {
+        generation(&self.admin)
     }
-    let mut r = spawn(&mut c);
-    r.finish(limit)
-        .unwrap_or_else(|| panic!("reload --module {module:?} did not answer within {limit:?}"))
+
+    /// `reload --module MODULE` on the admin socket, answered within `limit`.
+    fn reload(&self, module: &str, limit: Duration) -> Output {
+        let mut c = Command::new(bin());
+        c.args(["reload", "--admin-socket", self.admin.to_str().unwrap()]);
+        c.args(["--module", module]);
+        let mut r = spawn(&mut c);
+        r.finish(limit)
+            .unwrap_or_else(|| panic!("reload --module {module} did not answer within {limit:?}"))
+    }
+
+    /// `reload --module MODULE` must be refused within `limit`; `what` names the module in
+    /// the failure. Its output.
+    fn refused(&self, module: &str, limit: Duration, what: &str) -> String {
+        let o = self.reload(module, limit);
+        assert!(!o.status.success(), "{what} was accepted: {}", both(&o));
+        both(&o)
+    }
 }
 
 #[test]
 fn admin_is_not_reachable_over_http_and_its_socket_is_private() {
     // issue 9: GET/POST /-/admin/{status,reload,shadow,promote} over HTTP answer 404, even
     // from loopback, and change nothing; the admin socket is a socket with mode 0600.
-    let AdminForge {
-        s,
-        srv,
-        admin,
-        modules,
-    } = admin_forge("admin-http");
-    let g0 = generation(&admin);
-    let good = modules.join("good.wasm");
+    let f = admin_forge("admin-http");
+    let g0 = f.generation();
+    let good = f.modules.join("good.wasm");
     for path in [
         "/-/admin/status",
         "/-/admin/reload",
@@ -76,7 +86,7 @@ fn admin_is_not_reachable_over_http_and_its_socket_is_private() {
     ] {
         for method in ["GET", "POST"] {
             let r = http(
-                srv.port,
+                f.srv.port,
                 method,
                 path,
                 &[],
@@ -95,12 +105,12 @@ fn admin_is_not_reachable_over_http_and_its_socket_is_private() {
             );
         }
     }
-    assert_eq!(generation(&admin), g0, "an HTTP request changed the module");
-    let m = std::fs::symlink_metadata(&admin).unwrap();
+    assert_eq!(f.generation(), g0, "an HTTP request changed the module");
+    let m = std::fs::symlink_metadata(&f.admin).unwrap();
     assert!(
         m.file_type().is_socket(),
         "{} is not a socket",
-        admin.display()
+        f.admin.display()
     );
     assert_eq!(
         m.mode() & 0o777,
@@ -108,7 +118,7 @@ fn admin_is_not_reachable_over_http_and_its_socket_is_private() {
         "admin socket mode {:o}",
         m.mode() & 0o777
     );
-    s.assert_serves(&srv, "after admin requests over HTTP");
+    f.s.assert_serves(&f.srv, "after admin requests over HTTP");
 }
 
 #[test]
@@ -116,19 +126,14 @@ fn reload_refuses_paths_outside_the_modules_directory_without_echo() {
     // issue 9: `reload --module ../../etc/passwd`, an absolute path (even of a good
     // module) and a symlink in --modules pointing at /etc/passwd are refused, and no
     // content of the file is echoed (CLI output or server log); a good module name works.
-    let AdminForge {
-        s,
-        srv,
-        admin,
-        modules,
-    } = admin_forge("admin-paths");
-    let g0 = generation(&admin);
-    std::os::unix::fs::symlink("/etc/passwd", modules.join("link.wasm")).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", modules.join("link")).unwrap();
+    let f = admin_forge("admin-paths");
+    let g0 = f.generation();
+    std::os::unix::fs::symlink("/etc/passwd", f.modules.join("link.wasm")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", f.modules.join("link")).unwrap();
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
     let first = passwd.lines().next().unwrap_or("root:x:0:0").to_string();
-    let good_abs = modules.join("good.wasm");
-    let depth = "../".repeat(modules.components().count() + 2);
+    let good_abs = f.modules.join("good.wasm");
+    let depth = "../".repeat(f.modules.components().count() + 2);
     let traversal = format!("{depth}etc/passwd");
     for m in [
         "../../etc/passwd",
@@ -138,37 +143,31 @@ fn reload_refuses_paths_outside_the_modules_directory_without_echo() {
         "link",
         "good/../../../../etc/passwd",
     ] {
-        let o = reload(&admin, Some(m), secs(30));
-        assert!(
-            !o.status.success(),
-            "reload --module {m} was accepted: {}",
-            both(&o)
-        );
-        let out = both(&o);
+        let out = f.refused(m, secs(30), &format!("reload --module {m}"));
         assert!(
             !out.contains(&first) && !out.contains("root:x:0:0") && !out.contains("/bin/bash"),
             "reload --module {m} echoed file content: {out}"
         );
     }
-    assert_eq!(generation(&admin), g0, "a refused module was published");
-    let log = srv.log();
+    assert_eq!(f.generation(), g0, "a refused module was published");
+    let log = f.srv.log();
     assert!(
         !log.contains(&first) && !log.contains("root:x:0:0"),
         "the server logged file content:\n{log}"
     );
-    let o = reload(&admin, Some("good.wasm"), secs(60));
+    let o = f.reload("good.wasm", secs(60));
     let o = if o.status.success() {
         o
     } else {
-        reload(&admin, Some("good"), secs(60))
+        f.reload("good", secs(60))
     };
     assert!(
         o.status.success(),
         "a good module in --modules: {}",
         both(&o)
     );
-    assert_eq!(generation(&admin), g0 + 1);
-    s.assert_serves(&srv, "after refused reloads");
+    assert_eq!(f.generation(), g0 + 1);
+    f.s.assert_serves(&f.srv, "after refused reloads");
 }
 
 #[test]
@@ -176,38 +175,23 @@ fn a_fifo_module_is_refused_quickly() {
     // issue 9: a module name that is a FIFO inside --modules (opening it would block
     // forever) is refused within a few seconds; the server keeps serving and its admin
     // socket keeps answering.
-    let AdminForge {
-        s,
-        srv,
-        admin,
-        modules,
-    } = admin_forge("admin-fifo");
-    let g0 = generation(&admin);
+    let f = admin_forge("admin-fifo");
+    let g0 = f.generation();
     for name in ["fifo", "fifo.wasm"] {
-        let o = run_for(Command::new("mkfifo").arg(modules.join(name)), secs(10));
+        let o = run_for(Command::new("mkfifo").arg(f.modules.join(name)), secs(10));
         assert!(o.status.success(), "mkfifo: {}", both(&o));
     }
     let start = Instant::now();
-    let o = reload(&admin, Some("fifo"), secs(15));
-    assert!(
-        !o.status.success(),
-        "a FIFO module was accepted: {}",
-        both(&o)
-    );
+    f.refused("fifo", secs(15), "a FIFO module");
     assert!(
         start.elapsed() < secs(10),
         "refusing a FIFO took {:?}",
         start.elapsed()
     );
-    let o = reload(&admin, Some("fifo.wasm"), secs(15));
-    assert!(
-        !o.status.success(),
-        "a FIFO module was accepted: {}",
-        both(&o)
-    );
-    s.assert_serves(&srv, "after a FIFO module");
+    f.refused("fifo.wasm", secs(15), "a FIFO module");
+    f.s.assert_serves(&f.srv, "after a FIFO module");
     assert_eq!(
-        generation(&admin),
+        f.generation(),
         g0,
         "the admin socket must still answer, unchanged"
     );
@@ -218,29 +202,20 @@ fn a_broken_module_is_refused_and_the_old_one_keeps_serving() {
     // issue 9: a module of non-wasm bytes (and a truncated component) is refused; the
     // generation does not move and the old module keeps deciding (anonymous public clone
     // works, a token clones the private repository, anonymous does not).
-    let AdminForge {
-        s,
-        srv,
-        admin,
-        modules,
-    } = admin_forge("admin-bad");
-    let g0 = generation(&admin);
+    let f = admin_forge("admin-bad");
+    let g0 = f.generation();
     for name in ["bad", "bad.wasm"] {
-        std::fs::write(modules.join(name), b"#!/bin/sh\necho this is not wasm\n").unwrap();
+        std::fs::write(f.modules.join(name), b"#!/bin/sh\necho this is not wasm\n").unwrap();
     }
-    let good = std::fs::read(modules.join("good.wasm")).unwrap();
+    let good = std::fs::read(f.modules.join("good.wasm")).unwrap();
     for name in ["cut", "cut.wasm"] {
-        std::fs::write(modules.join(name), &good[..good.len() / 3]).unwrap();
+        std::fs::write(f.modules.join(name), &good[..good.len() / 3]).unwrap();
     }
     for m in ["bad", "bad.wasm", "cut", "cut.wasm"] {
-        let o = reload(&admin, Some(m), secs(60));
-        assert!(
-            !o.status.success(),
-            "broken module {m} accepted: {}",
-            both(&o)
-        );
-        assert_eq!(generation(&admin), g0, "broken module {m} was published");
+        f.refused(m, secs(60), &format!("broken module {m}"));
+        assert_eq!(f.generation(), g0, "broken module {m} was published");
     }
+    let AdminForge { s, srv, .. } = f;
     s.assert_clones(&srv, "after broken modules were refused");
     let rw = s.token("alice", "rw", "write:repository");
     let o = s.clone_into(srv.port, Some(("alice", &rw)), "alice/secret", "secret");
