@@ -23,9 +23,10 @@ use forge_authz_fixture::World;
 use forge_authz_fixture::defs::{ProtectedRefDef, TokenDef};
 use forge_authz_guest::policy::{self, scope::Categories};
 use forge_authz_host::facts::FactSource;
-use forge_authz_host::policy::Policy;
+use forge_authz_host::policy::{Policy, WasmPolicy};
 use forge_authz_host::wit;
 use forge_authz_host::wit::core as convert;
+use forge_authz_tests::native::NativePolicy;
 
 /// The model world's configuration (its signing key; default options: no binding
 /// fallback, as the model's `token-not-bound`).
@@ -218,6 +219,16 @@ fn expected_code(case: &Case, cedar_reasons: &[String]) -> &'static str {
     }
 }
 
+/// The model in Cedar, and our policy natively and through the component, all over the
+/// model's world.
+fn engines() -> (cm::CedarEngine, NativePolicy, WasmPolicy) {
+    (
+        cm::CedarEngine::new(&cm::bench_world()).unwrap(),
+        forge_authz_tests::native(&config()).unwrap(),
+        forge_authz_tests::wasm(&config()).unwrap(),
+    )
+}
+
 /// One request through both engines: the decisions, which must be identical.
 fn decide_both(
     native: &mut dyn Policy,
@@ -234,9 +245,7 @@ fn decide_both(
 
 #[test]
 fn cedar_native_and_wasm_agree_on_every_case() {
-    let cedar = cm::CedarEngine::new(&cm::bench_world()).unwrap();
-    let mut native = forge_authz_tests::native(&config()).unwrap();
-    let mut wasm = forge_authz_tests::wasm(&config()).unwrap();
+    let (cedar, mut native, mut wasm) = engines();
     // Minted through the component, as a host mints; both engines verify the tokens.
     let w = Minted::new(&mut wasm);
     let mut checked = 0;
@@ -301,9 +310,7 @@ fn cedar_native_and_wasm_agree_on_every_case() {
 /// answers, and the push is allowed because some ref is.
 #[test]
 fn a_push_of_many_refs_is_one_cedar_request_per_ref() {
-    let cedar = cm::CedarEngine::new(&cm::bench_world()).unwrap();
-    let mut native = forge_authz_tests::native(&config()).unwrap();
-    let mut wasm = forge_authz_tests::wasm(&config()).unwrap();
+    let (cedar, mut native, mut wasm) = engines();
     // Minted natively this time: the component verifies them all the same.
     let w = Minted::new(&mut native);
     let mut updates = Vec::new();

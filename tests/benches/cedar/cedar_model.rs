@@ -863,6 +863,14 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
     let push = |update: RefFacts| What::Push(Some(update));
     let ff = || push(RefFacts::fast_forward());
     let mine = |update: RefFacts| one(me, app, push(update));
+    // An API request on a route that requires authentication.
+    let api = |token, repository: &str, method, category, role| {
+        one(
+            token,
+            repository,
+            What::Api(route(method, &[category], true, role)),
+        )
+    };
     match name {
         "token_pull" => one(me, app, What::Pull),
         "anonymous_pull" => one(None, app, What::Pull),
@@ -893,15 +901,12 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
         "listed_user_push_ref" => mine(protected(users(&["alice"]), Nobody, Update, false)),
         "create_protected_ref" => mine(protected(Writers, Nobody, Create, false)),
         "anonymous_api_read" => one(None, app, What::Api(issue_route())),
-        "collaborator_api_write_issue" => one(
+        "collaborator_api_write_issue" => api(
             Some("bob-main"),
             secret,
-            What::Api(route(
-                Method::Post,
-                &[Category::Issue],
-                true,
-                policy::Role::Read,
-            )),
+            Method::Post,
+            Category::Issue,
+            policy::Role::Read,
         ),
         "pull_missing_scope" => one(Some("alice-issue-only"), app, What::Pull),
         "push_missing_scope" => one(Some("alice-issue-only"), app, ff()),
@@ -934,45 +939,19 @@ pub fn case_asks(name: &str) -> Option<Vec<Ask>> {
             app,
             What::Api(route(Method::Get, &[], false, policy::Role::None)),
         ),
-        "api_write_missing_scope" => one(
-            me,
-            app,
-            What::Api(route(
-                Method::Post,
-                &[Category::Issue],
-                true,
-                policy::Role::None,
-            )),
-        ),
-        "anonymous_api_requires_auth" => one(
-            None,
-            app,
-            What::Api(route(
-                Method::Get,
-                &[Category::Issue],
-                true,
-                policy::Role::None,
-            )),
-        ),
-        "anonymous_api_write" => one(
-            None,
-            app,
-            What::Api(route(
-                Method::Post,
-                &[Category::Issue],
-                true,
-                policy::Role::None,
-            )),
-        ),
-        "collaborator_api_admin_route" => one(
+        "api_write_missing_scope" => {
+            api(me, app, Method::Post, Category::Issue, policy::Role::None)
+        }
+        "anonymous_api_requires_auth" => {
+            api(None, app, Method::Get, Category::Issue, policy::Role::None)
+        }
+        "anonymous_api_write" => api(None, app, Method::Post, Category::Issue, policy::Role::None),
+        "collaborator_api_admin_route" => api(
             Some("bob-main"),
             secret,
-            What::Api(route(
-                Method::Get,
-                &[Category::Repository],
-                true,
-                policy::Role::Admin,
-            )),
+            Method::Get,
+            Category::Repository,
+            policy::Role::Admin,
         ),
         _ => None,
     }
