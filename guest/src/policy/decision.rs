@@ -42,34 +42,48 @@ impl Status {
     }
 }
 
-macro_rules! reasons {
-    ($($variant:ident = $code:literal => $status:ident,)*) => {
-        /// Stable reason code of a decision. See the reason enums of `decision` in the WIT.
+/// An enum whose every variant has a kebab-case name (as in the WIT, JSON, logs and docs),
+/// with the list of all of them in WIT order and the lookup by name.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $Enum:ident, $name:ident { $($variant:ident = $code:literal,)* }) => {
+        $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Reason {
+        pub enum $Enum {
             $(
                 #[doc = $code]
                 $variant,
             )*
         }
 
-        impl Reason {
-            /// Every reason, in WIT order.
-            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+        impl $Enum {
+            /// Every variant, in WIT order.
+            pub const ALL: &'static [$Enum] = &[$($Enum::$variant,)*];
 
-            /// The kebab-case code, as in the WIT, JSON, logs and docs.
-            pub fn code(self) -> &'static str {
-                match self { $(Reason::$variant => $code,)* }
+            /// The kebab-case name, as in the WIT, JSON, logs and docs.
+            pub fn $name(self) -> &'static str {
+                match self { $($Enum::$variant => $code,)* }
             }
 
+            /// The variant named `code`.
+            pub fn from_code(code: &str) -> Option<$Enum> {
+                match code { $($code => Some($Enum::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+/// The reasons, each with the status class it always comes with.
+macro_rules! reasons {
+    ($($variant:ident = $code:literal => $status:ident,)*) => {
+        named_enum! {
+            /// Stable reason code of a decision. See the reason enums of `decision` in the WIT.
+            Reason, code { $($variant = $code,)* }
+        }
+
+        impl Reason {
             /// The status class this reason always comes with.
             pub fn status(self) -> Status {
                 match self { $(Reason::$variant => Status::$status,)* }
-            }
-
-            /// The reason named `code`.
-            pub fn from_code(code: &str) -> Option<Reason> {
-                match code { $($code => Some(Reason::$variant),)* _ => None }
             }
         }
     };
@@ -117,56 +131,36 @@ impl Reason {
     }
 }
 
-macro_rules! rules {
-    ($($variant:ident = $code:literal,)*) => {
-        /// A rule of the policy, as named in traces (see `rule` in the WIT).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Rule {
-            $(
-                #[doc = $code]
-                $variant,
-            )*
-        }
-
-        impl Rule {
-            /// Every rule, in WIT order.
-            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
-
-            /// The kebab-case name.
-            pub fn name(self) -> &'static str {
-                match self { $(Rule::$variant => $code,)* }
-            }
-        }
-    };
-}
-
-rules! {
-    Request = "request",
-    Credential = "credential",
-    TokenSignature = "token-signature",
-    TokenRecord = "token-record",
-    TokenExpiry = "token-expiry",
-    Account = "account",
-    Username = "username",
-    ScopesKnown = "scopes-known",
-    Binding = "binding",
-    Scope = "scope",
-    Authentication = "authentication",
-    Sudo = "sudo",
-    Admin = "admin",
-    Operation = "operation",
-    DeployKey = "deploy-key",
-    Existence = "existence",
-    Visibility = "visibility",
-    PublicOnly = "public-only",
-    WriteRules = "write-rules",
-    Role = "role",
-    Refs = "refs",
-    Repository = "repository",
-    Namespace = "namespace",
-    Creation = "creation",
-    Restricted = "restricted",
-    Grant = "grant",
+named_enum! {
+    /// A rule of the policy, as named in traces (see `rule` in the WIT).
+    Rule, name {
+        Request = "request",
+        Credential = "credential",
+        TokenSignature = "token-signature",
+        TokenRecord = "token-record",
+        TokenExpiry = "token-expiry",
+        Account = "account",
+        Username = "username",
+        ScopesKnown = "scopes-known",
+        Binding = "binding",
+        Scope = "scope",
+        Authentication = "authentication",
+        Sudo = "sudo",
+        Admin = "admin",
+        Operation = "operation",
+        DeployKey = "deploy-key",
+        Existence = "existence",
+        Visibility = "visibility",
+        PublicOnly = "public-only",
+        WriteRules = "write-rules",
+        Role = "role",
+        Refs = "refs",
+        Repository = "repository",
+        Namespace = "namespace",
+        Creation = "creation",
+        Restricted = "restricted",
+        Grant = "grant",
+    }
 }
 
 /// The verdict on one ref update (in request order).
