@@ -256,15 +256,32 @@ fn authorize(
     request: &AuthorizeRequest,
     world: &mut World,
 ) -> Decision {
-    world.take_log();
-    let d = auth.authorize(request, world);
-    let calls = world.take_log();
+    let (d, calls) = on_both(
+        world,
+        |w| auth.authorize(request, w),
+        |w| engine.authorize(request, w),
+        ["the engine decided otherwise", "the engine asked otherwise"],
+    );
     check_decision(auth, request, world, &d);
     check_calls(auth, request, &d, &calls);
-    let de = engine.authorize(request, world);
-    assert_eq!(de, d, "the engine decided otherwise");
-    assert_eq!(world.take_log(), calls, "the engine asked otherwise");
     d
+}
+
+/// Invariant 10 for one call: `fresh` (on the fresh authorizer), then `engine` (on the
+/// engine), each in `world`, give the same answer (else `differs`) and ask the same
+/// (else `asked_otherwise`). Returns the answer and what it asked.
+fn on_both<T: PartialEq + std::fmt::Debug>(
+    world: &mut World,
+    fresh: impl FnOnce(&mut World) -> T,
+    engine: impl FnOnce(&mut World) -> T,
+    [differs, asked_otherwise]: [&str; 2],
+) -> (T, Vec<Call>) {
+    world.take_log();
+    let answer = fresh(world);
+    let calls = world.take_log();
+    assert_eq!(engine(world), answer, "{differs}");
+    assert_eq!(world.take_log(), calls, "{asked_otherwise}");
+    (answer, calls)
 }
 
 /// The fields a batch decision shares with the single decision.
@@ -290,18 +307,14 @@ fn single_of(batch: &BatchRequest, path: &str) -> AuthorizeRequest {
 
 /// Invariants 8 and 10 for the batch.
 fn batch(auth: &Authorizer, engine: &mut Engine, b: &BatchRequest, world: &mut World) {
-    world.take_log();
-    let ds = auth.authorize_batch(b, world);
-    let calls = world.take_log();
-    assert_eq!(
-        engine.authorize_batch(b, world),
-        ds,
-        "the engine's batch differs"
-    );
-    assert_eq!(
-        world.take_log(),
-        calls,
-        "the engine's batch asked otherwise"
+    let (ds, calls) = on_both(
+        world,
+        |w| auth.authorize_batch(b, w),
+        |w| engine.authorize_batch(b, w),
+        [
+            "the engine's batch differs",
+            "the engine's batch asked otherwise",
+        ],
     );
     assert_eq!(ds.len(), b.repositories.len(), "batch answer count");
 
@@ -380,18 +393,14 @@ fn ref_permissions(
     r: &RefPermissionsRequest,
     world: &mut World,
 ) {
-    world.take_log();
-    let perms = auth.ref_permissions(r, world);
-    let calls = world.take_log();
-    assert_eq!(
-        engine.ref_permissions(r, world),
-        perms,
-        "the engine's permissions differ"
-    );
-    assert_eq!(
-        world.take_log(),
-        calls,
-        "the engine's permissions asked otherwise"
+    let (perms, calls) = on_both(
+        world,
+        |w| auth.ref_permissions(r, w),
+        |w| engine.ref_permissions(r, w),
+        [
+            "the engine's permissions differ",
+            "the engine's permissions asked otherwise",
+        ],
     );
     assert_eq!(
         perms.refs.len(),
