@@ -30,23 +30,34 @@ def wasm_sha256(wasm_bytes: bytes) -> str:
     return hashlib.sha256(wasm_bytes).hexdigest()
 
 
-def small_world() -> dict:
-    """The benchmark's world (tests/benches/decide.rs), plus a private repository and bob."""
+def user(name: str) -> dict:
+    """An active, public user, as the world fixture lists it."""
+    return {"name": name, "status": "active", "site_admin": False, "visibility": "public"}
+
+
+def repository(owner: str, name: str, **fields) -> dict:
+    """A public hosted repository without collaborators; `fields` change it."""
+    r = {"owner": owner, "name": name, "private": False, "kind": "hosted",
+         "archived": False, "collaborators": {}}
+    r.update(fields)
+    return r
+
+
+def facts_of(users: list, repositories: list, secret: str = "07" * 32) -> dict:
+    """A world at `NOW` with one key, k1 (`secret`, hex), that signs."""
     return {
         "now": NOW,
-        "keys": [{"id": "k1", "secret": "07" * 32}],
+        "keys": [{"id": "k1", "secret": secret}],
         "signing_key": "k1",
-        "users": [
-            {"name": "alice", "status": "active", "site_admin": False, "visibility": "public"},
-            {"name": "bob", "status": "active", "site_admin": False, "visibility": "public"},
-        ],
-        "repositories": [
-            {"owner": "alice", "name": "app", "private": False, "kind": "hosted",
-             "archived": False, "collaborators": {}},
-            {"owner": "alice", "name": "secret", "private": True, "kind": "hosted",
-             "archived": False, "collaborators": {}},
-        ],
+        "users": users,
+        "repositories": repositories,
     }
+
+
+def small_world() -> dict:
+    """The benchmark's world (tests/benches/decide.rs), plus a private repository and bob."""
+    return facts_of([user("alice"), user("bob")],
+                    [repository("alice", "app"), repository("alice", "secret", private=True)])
 
 
 @pytest.fixture

@@ -7,34 +7,18 @@ import sys
 import pytest
 
 import forge_authz
+from conftest import NOW, facts_of, repository, user
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 import launchpad_git_api as lp
 
-NOW = 1767225600
-
 
 def facts() -> dict:
-    def repo(name, **kw):
-        r = {"owner": "lp", "name": name, "private": False, "kind": "hosted",
-             "archived": False, "collaborators": {}}
-        r.update(kw)
-        return r
-
-    return {
-        "now": NOW,
-        "keys": [{"id": "k1", "secret": "11" * 32}],
-        "signing_key": "k1",
-        "users": [
-            {"name": "lp", "status": "active", "site_admin": False, "visibility": "public"},
-            {"name": "other", "status": "active", "site_admin": False, "visibility": "public"},
-            {"name": "dave", "status": "active", "site_admin": False, "visibility": "public"},
-        ],
-        "repositories": [repo("r0"), repo("r1"), repo("imp", kind="import"),
-                         repo("hidden", private=True),
-                         {"owner": "dave", "name": "x", "private": False, "kind": "hosted",
-                          "archived": False, "collaborators": {}}],
-    }
+    return facts_of(
+        [user("lp"), user("other"), user("dave")],
+        [repository("lp", "r0"), repository("lp", "r1"), repository("lp", "imp", kind="import"),
+         repository("lp", "hidden", private=True), repository("dave", "x")],
+        secret="11" * 32)
 
 
 @pytest.fixture
