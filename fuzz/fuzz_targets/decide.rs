@@ -260,7 +260,6 @@ fn authorize(
         world,
         |w| auth.authorize(request, w),
         |w| engine.authorize(request, w),
-        ["the engine decided otherwise", "the engine asked otherwise"],
     );
     check_decision(auth, request, world, &d);
     check_calls(auth, request, &d, &calls);
@@ -268,19 +267,19 @@ fn authorize(
 }
 
 /// Invariant 10 for one call: `fresh` (on the fresh authorizer), then `engine` (on the
-/// engine), each in `world`, give the same answer (else `differs`) and ask the same
-/// (else `asked_otherwise`). Returns the answer and what it asked.
+/// engine), each in `world`, give the same answer and ask the same. Returns the answer and
+/// what it asked. A failure names the caller's line (the call that differs).
+#[track_caller]
 fn on_both<T: PartialEq + std::fmt::Debug>(
     world: &mut World,
     fresh: impl FnOnce(&mut World) -> T,
     engine: impl FnOnce(&mut World) -> T,
-    [differs, asked_otherwise]: [&str; 2],
 ) -> (T, Vec<Call>) {
     world.take_log();
     let answer = fresh(world);
     let calls = world.take_log();
-    assert_eq!(engine(world), answer, "{differs}");
-    assert_eq!(world.take_log(), calls, "{asked_otherwise}");
+    assert_eq!(engine(world), answer, "the engine answered otherwise");
+    assert_eq!(world.take_log(), calls, "the engine asked otherwise");
     (answer, calls)
 }
 
@@ -311,10 +310,6 @@ fn batch(auth: &Authorizer, engine: &mut Engine, b: &BatchRequest, world: &mut W
         world,
         |w| auth.authorize_batch(b, w),
         |w| engine.authorize_batch(b, w),
-        [
-            "the engine's batch differs",
-            "the engine's batch asked otherwise",
-        ],
     );
     assert_eq!(ds.len(), b.repositories.len(), "batch answer count");
 
@@ -397,10 +392,6 @@ fn ref_permissions(
         world,
         |w| auth.ref_permissions(r, w),
         |w| engine.ref_permissions(r, w),
-        [
-            "the engine's permissions differ",
-            "the engine's permissions asked otherwise",
-        ],
     );
     assert_eq!(
         perms.refs.len(),
