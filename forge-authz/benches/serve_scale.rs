@@ -20,13 +20,14 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use forge_authz_host::cli::sample_world;
 use forge_authz_host::lifecycle::{self, Actor, CreateArgs};
 use forge_authz_host::policy::{Limits, PolicyModule, default_policy_path};
 use forge_authz_host::store::{Location, Store, bulk};
+use forge_authz_testkit::deploy::Daemon;
 use forge_authz_testkit::pg;
 
 struct Args {
@@ -58,6 +59,21 @@ fn args() -> Args {
     a
 }
 
+/// Bulk-imports JSON lines of `kind`, in batches of 10,000.
+fn import(store: &mut Store, kind: bulk::Kind, text: &str) {
+    let batch = 10_000;
+    bulk::import(
+        store,
+        kind,
+        bulk::Format::Jsonl,
+        text.as_bytes(),
+        batch,
+        0,
+        |_| {},
+    )
+    .unwrap();
+}
+
 /// Fill a store: the sample world, `repos / 10` users, `repos` repositories, a token.
 fn fill(location: &Location, repos: u64) -> String {
     let mut store = Store::open(location).unwrap();
@@ -71,16 +87,7 @@ fn fill(location: &Location, repos: u64) -> String {
         for u in 0..users {
             text.push_str(&format!("{{\"name\": \"user{u}\"}}\n"));
         }
-        bulk::import(
-            &mut store,
-            bulk::Kind::Users,
-            bulk::Format::Jsonl,
-            text.as_bytes(),
-            10_000,
-            0,
-            |_| {},
-        )
-        .unwrap();
+        import(&mut store, bulk::Kind::Users, &text);
     }
     if repos > 0 {
         let mut text = String::with_capacity(usize::try_from(repos).unwrap() * 64);
@@ -91,16 +98,7 @@ fn fill(location: &Location, repos: u64) -> String {
                 r % 3 == 0
             ));
         }
-        bulk::import(
-            &mut store,
-            bulk::Kind::Repositories,
-            bulk::Format::Jsonl,
-            text.as_bytes(),
-            10_000,
-            0,
-            |_| {},
-        )
-        .unwrap();
+        import(&mut store, bulk::Kind::Repositories, &text);
     }
     eprintln!(
         "  filled {repos} repositories, {users} users in {:.1} s",
@@ -129,21 +127,9 @@ fn fill(location: &Location, repos: u64) -> String {
     secret
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is waited for by `Server`'s Drop, which clippy cannot see.
-#[allow(clippy::zombie_processes)]
-fn serve(dir: &Path, db: &str) -> Server {
+/// `serve` on loopback over `db`, with `dir/repos/alice/app.git` (an empty bare
+/// repository) to serve: the server (killed when dropped) and its port.
+fn serve(dir: &Path, db: &str) -> (Daemon, u16) {
     let repos = dir.join("repos");
     let app = repos.join("alice").join("app.git");
     std::fs::create_dir_all(&app).unwrap();
@@ -154,30 +140,19 @@ fn serve(dir: &Path, db: &str) -> Server {
         .unwrap();
     assert!(ok.success());
     let port_file = dir.join("port");
-    let child = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-        .args(["serve", "--db", db, "--repos"])
-        .arg(&repos)
-        .args(["--listen", "127.0.0.1:0", "--port-file"])
-        .arg(&port_file)
-        .args(["--forward-auth", "traefik", "--state"])
-        .arg(dir.join("state"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        if let Ok(p) = std::fs::read_to_string(&port_file)
-            && let Ok(port) = p.trim().parse()
-        {
-            return Server { child, port };
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut daemon = Daemon::start(
+        "serve",
+        Command::new(env!("CARGO_BIN_EXE_forge-authz"))
+            .args(["serve", "--db", db, "--repos"])
+            .arg(&repos)
+            .args(["--listen", "127.0.0.1:0", "--port-file"])
+            .arg(&port_file)
+            .args(["--forward-auth", "traefik", "--state"])
+            .arg(dir.join("state")),
+        &dir.join("serve.log"),
+    );
+    let port = daemon.wait_port_file(&port_file);
+    (daemon, port)
 }
 
 /// One keep-alive connection: send `request`, read one response (status and body).
@@ -306,7 +281,7 @@ fn main() {
             };
             eprintln!("{backend}, {size} repositories");
             let secret = fill(&Location::parse(&db), size);
-            let server = serve(&case, &db);
+            let (server, port) = serve(&case, &db);
             let auth = format!(
                 "GET /-/auth HTTP/1.1\r\nHost: bench\r\nX-Forwarded-Method: GET\r\n\
                  X-Forwarded-Uri: /alice/app.git/info/refs?service=git-upload-pack\r\n\
@@ -319,7 +294,7 @@ fn main() {
             )
             .into_bytes();
             for (name, request) in [("forward-auth", auth), ("info/refs", refs)] {
-                let f = drive(server.port, request, 200, a.clients, a.seconds);
+                let f = drive(port, request, 200, a.clients, a.seconds);
                 eprintln!(
                     "  {name:12} median {:8.1} us  p99 {:8.1} us  {:8.0} req/s",
                     f.median_us, f.p99_us, f.rps

@@ -28,16 +28,6 @@ pub struct Forge {
     server: Daemon,
 }
 
-impl Drop for Forge {
-    fn drop(&mut self) {
-        // A failing test keeps its directory, and the server prints its log when dropped.
-        if !std::thread::panicking() {
-            self.server.stop();
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
@@ -123,7 +113,8 @@ impl Forge {
                     modules.to_str().unwrap(),
                 ]),
             &dir.join("server.log"),
-        );
+        )
+        .owning(&dir);
         let port = server.wait_port_file(&port_file);
         Some(Forge {
             dir,
@@ -192,12 +183,12 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
     let bound = f.token("alice", "bound", "write:repository", &["--repo", "bob/pub"]);
     let carol = f.token("carol", "c", "write:repository", &[]);
 
+    // Whether `user:secret` (none: `""`, `""`) clones `repo` into `into`.
+    let clones = |user: &str, secret: &str, repo: &str, into: &str| {
+        f.clone(&f.url(user, secret, repo), into).status.success()
+    };
     // Anonymous clone of a public repository; a private one is refused without a prompt.
-    assert!(
-        f.clone(&f.url("", "", "alice/app"), "anon")
-            .status
-            .success()
-    );
+    assert!(clones("", "", "alice/app", "anon"));
     let o = f.clone(&f.url("", "", "alice/secret"), "anon-secret");
     assert!(!o.status.success());
 
@@ -205,32 +196,22 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
     let o = f.clone(&f.url("x-access-token", &rw, "alice/app"), "rw");
     assert!(o.status.success(), "{}", stderr(&o));
     let work = home.join("rw");
-    assert!(
-        run(git(&work, &home).args(["fetch", "-q", "origin"]))
-            .status
-            .success()
-    );
+    // `git ARGS` in the clone.
+    let in_work = |args: &[&str]| run(git(&work, &home).args(args));
+    assert!(in_work(&["fetch", "-q", "origin"]).status.success());
     std::fs::write(work.join("f"), "1").unwrap();
-    assert!(run(git(&work, &home).args(["add", "f"])).status.success());
-    assert!(
-        run(git(&work, &home).args(["commit", "-q", "-m", "one"]))
-            .status
-            .success()
-    );
-    let o = run(git(&work, &home).args(["push", "origin", "HEAD:main"]));
+    assert!(in_work(&["add", "f"]).status.success());
+    assert!(in_work(&["commit", "-q", "-m", "one"]).status.success());
+    let o = in_work(&["push", "origin", "HEAD:main"]);
     assert!(o.status.success(), "owner pushes main: {}", stderr(&o));
-    assert!(
-        f.clone(&f.url("alice", &rw, "alice/secret"), "rw-secret")
-            .status
-            .success()
-    );
+    assert!(clones("alice", &rw, "alice/secret", "rw-secret"));
 
     // Pull-only token: cannot push (403 with the reason shown by git).
-    let o = run(git(&work, &home).args([
+    let o = in_work(&[
         "push",
         &f.url("x-access-token", &ro, "alice/app"),
         "HEAD:refs/heads/x",
-    ]));
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("scope-missing"), "{}", stderr(&o));
     // Push-only token (Launchpad): cannot clone (a private repository, so git has to
@@ -243,51 +224,31 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
         stderr(&o)
     );
     // Push-only token pushes (the advertisement needs no pull).
-    let o = run(git(&work, &home).args([
-        "push",
-        &f.url("x-access-token", &push_only, "alice/app"),
-        "HEAD:refs/heads/from-push-only",
-    ]));
+    let po = f.url("x-access-token", &push_only, "alice/app");
+    let o = in_work(&["push", &po, "HEAD:refs/heads/from-push-only"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The credential cases use the private repository: git presents credentials only after
     // a 401, and a public repository it would clone anonymously.
     // Wrong repository: 401, no prompt.
-    let o = f.clone(&f.url("x-access-token", &bound, "alice/secret"), "bound");
-    assert!(!o.status.success());
+    assert!(!clones("x-access-token", &bound, "alice/secret", "bound"));
     // Forged token: same as any bad credential.
     let mut forged = rw.clone();
     forged.replace_range(30..31, if &forged[30..31] == "A" { "B" } else { "A" });
-    assert!(
-        !f.clone(&f.url("x-access-token", &forged, "alice/secret"), "forged")
-            .status
-            .success()
-    );
+    assert!(!clones("x-access-token", &forged, "alice/secret", "forged"));
     // Expired token: move its expiry into the past in the store.
     let exp = f.token("alice", "exp", "read:repository", &[]);
     assert_eq!(
         sql(&f.db, "UPDATE tokens SET expires = 1000 WHERE name = 'exp'"),
         1
     );
-    assert!(
-        !f.clone(&f.url("alice", &exp, "alice/secret"), "exp")
-            .status
-            .success()
-    );
+    assert!(!clones("alice", &exp, "alice/secret", "exp"));
 
     // Protected main: a write collaborator is refused on main, allowed on a branch, and the
     // refused ref's reason reaches the user.
     std::fs::write(work.join("f"), "2").unwrap();
-    assert!(
-        run(git(&work, &home).args(["commit", "-q", "-am", "two"]))
-            .status
-            .success()
-    );
-    let o = run(git(&work, &home).args([
-        "push",
-        &f.url("carol", &carol, "alice/app"),
-        "HEAD:main",
-        "HEAD:refs/heads/carol",
-    ]));
+    assert!(in_work(&["commit", "-q", "-am", "two"]).status.success());
+    let as_carol = f.url("carol", &carol, "alice/app");
+    let o = in_work(&["push", &as_carol, "HEAD:main", "HEAD:refs/heads/carol"]);
     assert!(!o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("ref-protected"), "{err}");
@@ -297,21 +258,22 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
     );
     // An atomic push with one refused ref lands nothing (issue 9: the proc-receive hook
     // applies refs itself, atomically when asked).
-    let o = run(git(&work, &home).args([
+    let atomic = [
         "push",
         "--atomic",
-        &f.url("carol", &carol, "alice/app"),
+        &as_carol,
         "HEAD:main",
         "HEAD:refs/heads/carol-atomic",
-    ]));
+    ];
+    let o = in_work(&atomic);
     assert!(!o.status.success(), "{}", stderr(&o));
-    let refs = run(git(&work, &home).args(["ls-remote", &f.url("carol", &carol, "alice/app")]));
+    let refs = in_work(&["ls-remote", &as_carol]);
     assert!(
         !String::from_utf8_lossy(&refs.stdout).contains("carol-atomic"),
         "an atomic push with a refused ref landed a ref"
     );
     // Force-push to main is refused even for the owner.
-    let o = run(git(&work, &home).args(["push", "--force", "origin", "HEAD~2:main"]));
+    let o = in_work(&["push", "--force", "origin", "HEAD~2:main"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("force-push-protected"),

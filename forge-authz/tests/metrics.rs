@@ -6,11 +6,12 @@
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use forge_authz_host::serve::admin::AdminRequest;
+use forge_authz_testkit::deploy::Daemon;
 use forge_authz_testkit::git::git;
 
 fn bin() -> PathBuf {
@@ -21,75 +22,21 @@ use forge_authz_testkit::ALICE_APP_AND_SECRET as WORLD;
 
 struct Server {
     dir: PathBuf,
-    child: Child,
+    /// `serve`: stopped, and `dir` removed, when the test is done.
+    _serve: Daemon,
     port: u16,
     metrics_port: u16,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "server log:\n{}",
-                std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-            );
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
-}
-
-fn ok(o: &Output) {
+/// Runs `cmd`, which must succeed.
+fn ok(cmd: &mut Command) {
+    let o = cmd.output().unwrap();
     assert!(
         o.status.success(),
         "{}\n{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// A bare repository with one commit on `main`.
-fn seed(repos: &Path, home: &Path, owner: &str, name: &str) {
-    let bare = repos.join(owner).join(format!("{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    ok(&run(git(&bare, home).args(["init", "-q", "--bare", "."])));
-    let work = home.join(format!("seed-{owner}-{name}"));
-    std::fs::create_dir_all(&work).unwrap();
-    ok(&run(git(&work, home).args(["init", "-q", "."])));
-    std::fs::write(work.join("README"), format!("{owner}/{name}\n")).unwrap();
-    ok(&run(git(&work, home).args(["add", "README"])));
-    ok(&run(git(&work, home).args(["commit", "-q", "-m", "init"])));
-    ok(&run(git(&work, home).args([
-        "push",
-        "-q",
-        bare.to_str().unwrap(),
-        "HEAD:refs/heads/main",
-    ])));
-    ok(&run(git(&bare, home).args([
-        "symbolic-ref",
-        "HEAD",
-        "refs/heads/main",
-    ])));
-}
-
-fn wait_port(file: &Path, start: Instant) -> u16 {
-    loop {
-        if let Ok(p) = std::fs::read_to_string(file)
-            && let Ok(p) = p.trim().parse()
-        {
-            return p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 impl Server {
@@ -99,49 +46,53 @@ impl Server {
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(dir.join("world.json"), WORLD).unwrap();
         let db = dir.join("forge.db");
-        ok(&run(Command::new(bin()).args([
+        ok(Command::new(bin()).args([
             "init-db",
             "--db",
             db.to_str().unwrap(),
             "--world",
             dir.join("world.json").to_str().unwrap(),
-        ])));
+        ]));
         let repos = dir.join("repos");
-        seed(&repos, &home, "alice", "app");
-        seed(&repos, &home, "alice", "secret");
+        for (owner, name) in [("alice", "app"), ("alice", "secret")] {
+            let readme = (
+                "README".to_string(),
+                format!("{owner}/{name}\n").into_bytes(),
+            );
+            let bare = repos.join(owner).join(format!("{name}.git"));
+            forge_authz_testkit::git::seed(&bare, &home.join("seed"), &home, &[readme]);
+        }
         let modules = dir.join("modules");
         std::fs::create_dir_all(&modules).unwrap();
         let good = forge_authz_host::policy::EMBEDDED_POLICY;
         std::fs::write(modules.join("good.wasm"), good).unwrap();
         std::fs::write(modules.join("broken.wasm"), &good[..good.len() / 3]).unwrap();
         let (port_file, metrics_port_file) = (dir.join("port"), dir.join("metrics-port"));
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(bin())
-            .args(["serve", "--db", db.to_str().unwrap()])
-            .args(["--repos", repos.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--port-file", port_file.to_str().unwrap()])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(["--metrics-port-file", metrics_port_file.to_str().unwrap()])
-            .args(["--state", dir.join("state").to_str().unwrap()])
-            .args(["--admin-socket", dir.join("admin.sock").to_str().unwrap()])
-            .args(["--modules", modules.to_str().unwrap()])
-            .args(["--forward-auth", "traefik", "--workers", "2"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let mut server = Server {
-            dir,
-            child,
-            port: 0,
-            metrics_port: 0,
-        };
+        let mut serve = Daemon::start(
+            "serve",
+            Command::new(bin())
+                .args(["serve", "--db", db.to_str().unwrap()])
+                .args(["--repos", repos.to_str().unwrap()])
+                .args(["--listen", "127.0.0.1:0"])
+                .args(["--port-file", port_file.to_str().unwrap()])
+                .args(["--metrics-listen", "127.0.0.1:0"])
+                .args(["--metrics-port-file", metrics_port_file.to_str().unwrap()])
+                .args(["--state", dir.join("state").to_str().unwrap()])
+                .args(["--admin-socket", dir.join("admin.sock").to_str().unwrap()])
+                .args(["--modules", modules.to_str().unwrap()])
+                .args(["--forward-auth", "traefik", "--workers", "2"]),
+            &dir.join("server.log"),
+        )
+        .owning(&dir);
         // The git port is written last: once it is there, the metrics port is too.
-        server.port = wait_port(&port_file, start);
-        server.metrics_port = wait_port(&metrics_port_file, start);
-        server
+        let port = serve.wait_port_file(&port_file);
+        let metrics_port = serve.wait_port_file(&metrics_port_file);
+        Server {
+            dir,
+            _serve: serve,
+            port,
+            metrics_port,
+        }
     }
 
     fn admin(&self, req: &AdminRequest) -> serde_json::Value {
@@ -281,7 +232,7 @@ fn metrics_are_served_on_their_own_listener_and_move_with_decisions() {
     // An allowed anonymous clone of a public repository (info/refs + upload-pack).
     let home = srv.dir.join("home");
     let url = format!("http://127.0.0.1:{}/alice/app.git", srv.port);
-    ok(&run(git(&home, &home).args(["clone", "-q", &url, "app"])));
+    ok(git(&home, &home).args(["clone", "-q", &url, "app"]));
     assert!(home.join("app/README").exists());
     // Forward auth: one allowed, two denied.
     let (s, r) = srv.auth("GET", "/alice/app.git/info/refs?service=git-upload-pack");

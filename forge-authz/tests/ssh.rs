@@ -10,11 +10,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-use forge_authz_testkit::deploy;
+use forge_authz_testkit::deploy::{self, Daemon};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 const SSHD: &str = "/usr/sbin/sshd";
 
 /// The forge account of the README's configuration.
@@ -78,26 +77,32 @@ impl Drop for ForgeAccount {
 struct Sshd {
     dir: PathBuf,
     port: u16,
-    child: Child,
+    daemon: Daemon,
     /// Declared last: dropped after sshd is gone (no session of the account left).
     _account: ForgeAccount,
 }
 
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("sshd log:\n{}", self.log());
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl Sshd {
+    fn log(&self) -> String {
+        self.daemon.log()
+    }
+
+    /// `git ARGS` in `dir` as the test's client (`HOME` is `home/`), with the key `key`.
+    fn git(&self, dir: &Path, key: &str, args: &[&str]) -> Output {
+        let home = self.dir.join("home");
+        run(git(dir, &home, &self.dir.join(key), self.port).args(args))
     }
 }
 
-impl Sshd {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
-    }
+/// The command succeeded (its stderr shown if not).
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", stderr(o));
+}
+
+/// The command failed, saying `reason` on stderr (`""`: whatever it says).
+fn refused(o: &Output, reason: &str) {
+    assert!(!o.status.success());
+    assert!(stderr(o).contains(reason), "{}", stderr(o));
 }
 
 fn keygen(dir: &Path, name: &str) -> String {
@@ -110,14 +115,6 @@ fn keygen(dir: &Path, name: &str) -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const SSH_OPTIONS: [&str; 10] = [
@@ -241,47 +238,8 @@ fn start() -> Sshd {
     let repos = data.join("repos");
     for (owner, name) in [("alice", "app"), ("alice", "secret"), ("bob", "other")] {
         let bare = repos.join(owner).join(format!("{name}.git"));
-        std::fs::create_dir_all(&bare).unwrap();
-        assert!(
-            run(Command::new("git")
-                .args(["init", "-q", "--bare", "-b", "main"])
-                .arg(&bare))
-            .status
-            .success()
-        );
         let work = dir.join(format!("seed-{owner}-{name}"));
-        assert!(
-            run(Command::new("git")
-                .args(["init", "-q", "-b", "main"])
-                .arg(&work))
-            .status
-            .success()
-        );
-        assert!(
-            run(Command::new("git").current_dir(&work).args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-q",
-                "--allow-empty",
-                "-m",
-                "init"
-            ]))
-            .status
-            .success()
-        );
-        assert!(
-            run(Command::new("git")
-                .current_dir(&work)
-                .arg("push")
-                .arg("-q")
-                .arg(&bare)
-                .arg("HEAD:refs/heads/main"))
-            .status
-            .success()
-        );
+        forge_authz_testkit::git::seed(&bare, &work, &dir, &[]);
     }
     chown_forge(&data);
     chown_forge(&git_home);
@@ -293,7 +251,7 @@ fn start() -> Sshd {
         .status
         .success()
     );
-    let port = free_port();
+    let port = deploy::free_port();
     // The README's lines, verbatim but for the three site-specific paths.
     let readme_lines = deploy::substitute(
         &deploy::quoted_config("sshd_config"),
@@ -316,32 +274,23 @@ fn start() -> Sshd {
         dir = dir.display(),
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
-    let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
-    let child = Command::new(SSHD)
-        .arg("-D")
-        .arg("-e")
-        .arg("-f")
-        .arg(dir.join("sshd_config"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let s = Sshd {
+    let mut daemon = Daemon::start(
+        "sshd",
+        Command::new(SSHD)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(dir.join("sshd_config")),
+        &dir.join("sshd.log"),
+    )
+    .owning(&dir);
+    daemon.wait_listening(port);
+    Sshd {
         dir,
         port,
-        child,
+        daemon,
         _account: account,
-    };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "sshd did not start:\n{}",
-            s.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
-    s
 }
 
 #[test]
@@ -352,94 +301,36 @@ fn git_over_ssh_with_user_and_deploy_keys() {
     let url = |repo: &str| format!("ssh://{FORGE_USER}@127.0.0.1:{}/{repo}.git", s.port);
     let home = s.dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let key = |k: &str| s.dir.join(k);
+    let clone =
+        |key: &str, repo: &str, into: &str| s.git(&home, key, &["clone", "-q", &url(repo), into]);
+    let commit = |dir: &Path, key: &str, message: &str| {
+        ok(&s.git(dir, key, &["commit", "-q", "--allow-empty", "-m", message]));
+    };
 
     // A user key clones and pushes, private repositories included.
-    let o = run(git(&home, &home, &key("alice_key"), s.port).args([
-        "clone",
-        "-q",
-        &url("alice/app"),
-        "a",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&clone("alice_key", "alice/app", "a"));
     let work = home.join("a");
-    assert!(
-        run(git(&work, &home, &key("alice_key"), s.port).args([
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "x"
-        ]))
-        .status
-        .success()
-    );
-    let o = run(git(&work, &home, &key("alice_key"), s.port).args(["push", "origin", "HEAD:main"]));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(git(&home, &home, &key("alice_key"), s.port).args([
-        "clone",
-        "-q",
-        &url("alice/secret"),
-        "s",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    commit(&work, "alice_key", "x");
+    ok(&s.git(&work, "alice_key", &["push", "origin", "HEAD:main"]));
+    ok(&clone("alice_key", "alice/secret", "s"));
 
     // A read-only deploy key clones its repository but cannot push.
-    let o = run(git(&home, &home, &key("deploy_ro"), s.port).args([
-        "clone",
-        "-q",
-        &url("alice/app"),
-        "ro",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&clone("deploy_ro", "alice/app", "ro"));
     let ro = home.join("ro");
-    assert!(
-        run(git(&ro, &home, &key("deploy_ro"), s.port).args([
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "y"
-        ]))
-        .status
-        .success()
-    );
-    let o = run(git(&ro, &home, &key("deploy_ro"), s.port).args(["push", "origin", "HEAD:main"]));
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("deploy-key-read-only"),
-        "{}",
-        stderr(&o)
-    );
+    commit(&ro, "deploy_ro", "y");
+    let o = s.git(&ro, "deploy_ro", &["push", "origin", "HEAD:main"]);
+    refused(&o, "deploy-key-read-only");
 
     // A read-write deploy key pushes to its repository, and is a stranger elsewhere.
-    let o = run(git(&ro, &home, &key("deploy_rw"), s.port).args([
-        "push",
-        &url("alice/app"),
-        "HEAD:refs/heads/deploy",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(git(&home, &home, &key("deploy_rw"), s.port).args([
-        "clone",
-        "-q",
-        &url("bob/other"),
-        "other",
-    ]));
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("repository-not-found"),
-        "{}",
-        stderr(&o)
+    let deploy = ["push", &url("alice/app"), "HEAD:refs/heads/deploy"];
+    ok(&s.git(&ro, "deploy_rw", &deploy));
+    refused(
+        &clone("deploy_rw", "bob/other", "other"),
+        "repository-not-found",
     );
 
     // An unknown key never gets in; a known key gets no shell and no path tricks.
-    let o = run(git(&home, &home, &key("stranger"), s.port).args([
-        "clone",
-        "-q",
-        &url("alice/app"),
-        "x",
-    ]));
-    assert!(!o.status.success());
+    refused(&clone("stranger", "alice/app", "x"), "");
     for cmd in [
         vec!["ls", "/"],
         vec!["git-upload-pack", "'../../etc'"],
@@ -466,10 +357,9 @@ fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_anoth
     let s = start();
     let home = s.dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let key = s.dir.join("alice_key");
     let url = |login: &str| format!("ssh://{login}@127.0.0.1:{}/alice/app.git", s.port);
 
-    let o = run(git(&home, &home, &key, s.port).args(["ls-remote", &url(FORGE_USER)]));
+    let o = s.git(&home, "alice_key", &["ls-remote", &url(FORGE_USER)]);
     assert!(
         o.status.success() && String::from_utf8_lossy(&o.stdout).contains("refs/heads/main"),
         "the forge key as `git`: {}",
@@ -489,7 +379,7 @@ fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_anoth
             !String::from_utf8_lossy(&o.stdout).contains("uid="),
             "a shell ran as {login}"
         );
-        let o = run(git(&home, &home, &key, s.port).args(["ls-remote", &url(login)]));
+        let o = s.git(&home, "alice_key", &["ls-remote", &url(login)]);
         assert!(
             !o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("refs/heads"),
             "git as {login} with alice's forge key: {}",
@@ -528,6 +418,16 @@ fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_anoth
     let (kind, blob) = (parts.next().unwrap(), parts.next().unwrap());
     let db = s.dir.join("data").join("forge.db");
     let repos = s.dir.join("data").join("repos");
+    let ssh_keys = |user: &[&str], login: &str| {
+        run(Command::new(&bin)
+            .arg("ssh-keys")
+            .args(user)
+            .arg("--db")
+            .arg(&db)
+            .arg("--repos")
+            .arg(&repos)
+            .args([login, kind, blob]))
+    };
     for (login, printed) in [
         (FORGE_USER, true),
         ("root", false),
@@ -536,12 +436,7 @@ fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_anoth
         ("git ", false),
         ("", false),
     ] {
-        let o = run(Command::new(&bin)
-            .args(["ssh-keys", "--user", FORGE_USER, "--db"])
-            .arg(&db)
-            .arg("--repos")
-            .arg(&repos)
-            .args([login, kind, blob]));
+        let o = ssh_keys(&["--user", FORGE_USER], login);
         assert!(o.status.success(), "ssh-keys for {login:?}: {}", stderr(&o));
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(
@@ -554,12 +449,7 @@ fn issue20_item1_forge_key_logs_in_as_the_forge_account_only_never_root_or_anoth
         }
     }
     // `--user` is required: without it the command refuses to run (sshd: no key).
-    let o = run(Command::new(&bin)
-        .args(["ssh-keys", "--db"])
-        .arg(&db)
-        .arg("--repos")
-        .arg(&repos)
-        .args([FORGE_USER, kind, blob]));
+    let o = ssh_keys(&[], FORGE_USER);
     assert!(
         !o.status.success() && o.stdout.is_empty(),
         "ssh-keys without --user: {}",

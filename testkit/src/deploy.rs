@@ -110,6 +110,8 @@ pub struct Daemon {
     pub log: PathBuf,
     /// Killed and reaped already ([`Daemon::stop`]): its process group id may be reused.
     stopped: bool,
+    /// The test's scratch directory, removed with the daemon ([`Daemon::owning`]).
+    scratch: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -128,6 +130,7 @@ impl Daemon {
             child,
             log: log.to_path_buf(),
             stopped: false,
+            scratch: None,
         }
     }
 
@@ -172,6 +175,13 @@ impl Daemon {
         port().unwrap()
     }
 
+    /// The daemon takes the test's scratch directory `dir` with it: removed when the daemon
+    /// is dropped after the test passed (a failing test keeps it to look at).
+    pub fn owning(mut self, dir: &Path) -> Daemon {
+        self.scratch = Some(dir.to_path_buf());
+        self
+    }
+
     /// Kills the whole process group and reaps the leader (once; dropping does it too).
     pub fn stop(&mut self) {
         if std::mem::replace(&mut self.stopped, true) {
@@ -198,6 +208,8 @@ impl Drop for Daemon {
                 self.log.display(),
                 self.log()
             );
+        } else if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
