@@ -7,10 +7,109 @@
 // message comes from the core. Each includer brings `wit` (a flat module naming every WIT
 // type) and `policy` into scope.
 //
-// `*_in` functions go from WIT to the core, `*_out` from the core to WIT. One file per
-// concern, included together: this one (shared values, configuration, facts),
+// One trait, [`Convert`], converts a value to its twin on the other side. Each WIT record,
+// variant or flags type is listed once, in a `two_way!` row naming its fields, cases or
+// flags, and converted both ways from that one list (field by field, through `Convert`
+// again: lists and options element by element, strings, numbers and booleans as they are).
+// Only the few types whose two sides differ in shape are written by hand (a `repository`'s
+// absent ref list, a request's absent `also-presented`, route flags spread over fields,
+// verdicts). A row's `as in_fn, out_fn` names the two functions callers use: `*_in` goes
+// from WIT to the core, `*_out` from the core to WIT. One file per concern, included
+// together: this one (the trait, shared values, configuration, facts),
 // `convert_request.rs` (credentials and requests), `convert_decision.rs` (verdicts and
 // decisions), `convert_lifecycle.rs` (token records and lifecycle calls).
+
+/// A value converted to its twin on the other side of the WIT (either direction).
+pub trait Convert<T> {
+    /// The twin.
+    fn convert(self) -> T;
+}
+
+/// Values that are the same type on both sides.
+macro_rules! same_both_sides {
+    ($($t:ty),*) => {
+        $(impl Convert<$t> for $t {
+            fn convert(self) -> $t {
+                self
+            }
+        })*
+    };
+}
+
+same_both_sides!(String, bool, u8, u16, u32, u64, i32, i64);
+
+impl<A: Convert<B>, B> Convert<Vec<B>> for Vec<A> {
+    fn convert(self) -> Vec<B> {
+        self.into_iter().map(Convert::convert).collect()
+    }
+}
+
+impl<A: Convert<B>, B> Convert<Option<B>> for Option<A> {
+    fn convert(self) -> Option<B> {
+        self.map(Convert::convert)
+    }
+}
+
+/// One WIT type and its core twin, converted both ways from one list: a `record` by its
+/// fields, a `variant` (or enum) by its cases (a case's payload converted too), `flags` by
+/// the core's boolean field behind each flag. `as in_fn, out_fn` adds the two named
+/// functions.
+macro_rules! two_way {
+    (record $wit:ident <-> $core:ident { $($f:ident),* $(,)? } $(as $in:ident, $out:ident)?) => {
+        impl Convert<policy::$core> for wit::$wit {
+            fn convert(self) -> policy::$core {
+                policy::$core { $($f: self.$f.convert(),)* }
+            }
+        }
+        impl Convert<wit::$wit> for policy::$core {
+            fn convert(self) -> wit::$wit {
+                wit::$wit { $($f: self.$f.convert(),)* }
+            }
+        }
+        two_way!(@named $wit $core $($in $out)?);
+    };
+    (variant $wit:ident <-> $core:ident { $($v:ident $(($p:ident))?),* $(,)? } $(as $in:ident, $out:ident)?) => {
+        impl Convert<policy::$core> for wit::$wit {
+            fn convert(self) -> policy::$core {
+                match self { $(wit::$wit::$v $(($p))? => policy::$core::$v $(($p.convert()))?,)* }
+            }
+        }
+        impl Convert<wit::$wit> for policy::$core {
+            fn convert(self) -> wit::$wit {
+                match self { $(policy::$core::$v $(($p))? => wit::$wit::$v $(($p.convert()))?,)* }
+            }
+        }
+        two_way!(@named $wit $core $($in $out)?);
+    };
+    (flags $wit:ident <-> $core:ident { $($f:ident = $flag:ident),* $(,)? } $(as $in:ident, $out:ident)?) => {
+        impl Convert<policy::$core> for wit::$wit {
+            fn convert(self) -> policy::$core {
+                policy::$core { $($f: self.contains(wit::$wit::$flag),)* }
+            }
+        }
+        impl Convert<wit::$wit> for policy::$core {
+            fn convert(self) -> wit::$wit {
+                let mut out = wit::$wit::empty();
+                $(if self.$f {
+                    out |= wit::$wit::$flag;
+                })*
+                out
+            }
+        }
+        two_way!(@named $wit $core $($in $out)?);
+    };
+    (@named $wit:ident $core:ident) => {};
+    (@named $wit:ident $core:ident $in:ident $out:ident) => {
+        #[allow(dead_code)]
+        pub fn $in(x: wit::$wit) -> policy::$core {
+            x.convert()
+        }
+        #[allow(dead_code)]
+        pub fn $out(x: policy::$core) -> wit::$wit {
+            x.convert()
+        }
+    };
+}
 
 #[allow(dead_code)]
 pub fn hash_in(h: wit::Hash256) -> [u8; 32] {
@@ -38,303 +137,100 @@ pub fn hash_out(b: &[u8; 32]) -> wit::Hash256 {
     }
 }
 
-#[allow(dead_code)]
-pub fn digest_in(d: wit::SecretDigest) -> policy::SecretDigest {
-    match d {
-        wit::SecretDigest::HmacTag(h) => policy::SecretDigest::HmacTag(hash_in(h)),
-        wit::SecretDigest::Sha256(h) => policy::SecretDigest::Sha256(hash_in(h)),
+impl Convert<[u8; 32]> for wit::Hash256 {
+    fn convert(self) -> [u8; 32] {
+        hash_in(self)
     }
 }
 
-#[allow(dead_code)]
-pub fn digest_out(d: policy::SecretDigest) -> wit::SecretDigest {
-    match d {
-        policy::SecretDigest::HmacTag(h) => wit::SecretDigest::HmacTag(hash_out(&h)),
-        policy::SecretDigest::Sha256(h) => wit::SecretDigest::Sha256(hash_out(&h)),
+impl Convert<wit::Hash256> for [u8; 32] {
+    fn convert(self) -> wit::Hash256 {
+        hash_out(&self)
     }
 }
 
-#[allow(dead_code)]
-pub fn visibility_in(v: wit::Visibility) -> policy::Visibility {
-    match v {
-        wit::Visibility::Public => policy::Visibility::Public,
-        wit::Visibility::Limited => policy::Visibility::Limited,
-        wit::Visibility::Private => policy::Visibility::Private,
+two_way!(variant SecretDigest <-> SecretDigest { HmacTag(h), Sha256(h) } as digest_in, digest_out);
+two_way!(variant Visibility <-> Visibility { Public, Limited, Private } as visibility_in, visibility_out);
+two_way!(variant Role <-> Role { None, Read, Write, Admin } as role_in, role_out);
+two_way!(record SigningKey <-> SigningKey { id, secret });
+two_way!(record Options <-> Options {
+    binding_fallback_to_anonymous,
+    require_expiry,
+    max_lifetime,
+    min_lifetime,
+} as options_in, options_out);
+two_way!(record Config <-> Config { keys, signing_key_id, options } as config_in, config_out);
+two_way!(variant ConfigError <-> ConfigError {
+    NoKeys,
+    BadKeyId(s),
+    DuplicateKeyId(s),
+    WeakKey(s),
+    UnknownSigningKey(s),
+} as config_error_in, config_error_out);
+two_way!(variant AccountStatus <-> AccountStatus { Active, Inactive, Suspended });
+two_way!(record UserFacts <-> UserFacts {
+    status,
+    site_admin,
+    visibility,
+    organization,
+} as user_in, user_out);
+two_way!(variant RefAccess <-> RefAccess { Writers, Admins, Users(u), Nobody } as ref_access_in, ref_access_out);
+two_way!(variant RepositoryKind <-> RepositoryKind { Hosted, Mirror, Import });
+two_way!(record ProtectedRef <-> ProtectedRef { pattern, push, force_push });
+
+// A repository without protected refs: `none` in the WIT, an empty list in the core.
+impl Convert<policy::RepositoryFacts> for wit::RepositoryFacts {
+    fn convert(self) -> policy::RepositoryFacts {
+        policy::RepositoryFacts {
+            owner_visibility: self.owner_visibility.convert(),
+            private: self.private,
+            kind: self.kind.convert(),
+            archived: self.archived,
+            role: self.role.convert(),
+            registrant: self.registrant,
+            protected_refs: self.protected_refs.unwrap_or_default().convert(),
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn visibility_out(v: policy::Visibility) -> wit::Visibility {
-    match v {
-        policy::Visibility::Public => wit::Visibility::Public,
-        policy::Visibility::Limited => wit::Visibility::Limited,
-        policy::Visibility::Private => wit::Visibility::Private,
+impl Convert<wit::RepositoryFacts> for policy::RepositoryFacts {
+    fn convert(self) -> wit::RepositoryFacts {
+        wit::RepositoryFacts {
+            owner_visibility: self.owner_visibility.convert(),
+            private: self.private,
+            kind: self.kind.convert(),
+            archived: self.archived,
+            role: self.role.convert(),
+            registrant: self.registrant,
+            protected_refs: (!self.protected_refs.is_empty())
+                .then(|| self.protected_refs.convert()),
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn role_in(r: wit::Role) -> policy::Role {
-    match r {
-        wit::Role::None => policy::Role::None,
-        wit::Role::Read => policy::Role::Read,
-        wit::Role::Write => policy::Role::Write,
-        wit::Role::Admin => policy::Role::Admin,
-    }
-}
-
-#[allow(dead_code)]
-pub fn role_out(r: policy::Role) -> wit::Role {
-    match r {
-        policy::Role::None => wit::Role::None,
-        policy::Role::Read => wit::Role::Read,
-        policy::Role::Write => wit::Role::Write,
-        policy::Role::Admin => wit::Role::Admin,
-    }
-}
-
-#[allow(dead_code)]
-pub fn config_in(c: wit::Config) -> policy::Config {
-    policy::Config {
-        keys: c
-            .keys
-            .into_iter()
-            .map(|k| policy::SigningKey {
-                id: k.id,
-                secret: k.secret,
-            })
-            .collect(),
-        signing_key_id: c.signing_key_id,
-        options: policy::Options {
-            binding_fallback_to_anonymous: c.options.binding_fallback_to_anonymous,
-            require_expiry: c.options.require_expiry,
-            max_lifetime: c.options.max_lifetime,
-            min_lifetime: c.options.min_lifetime,
-        },
-    }
-}
-
-#[allow(dead_code)]
-pub fn options_out(o: policy::Options) -> wit::Options {
-    wit::Options {
-        binding_fallback_to_anonymous: o.binding_fallback_to_anonymous,
-        require_expiry: o.require_expiry,
-        max_lifetime: o.max_lifetime,
-        min_lifetime: o.min_lifetime,
-    }
-}
-
-#[allow(dead_code)]
-pub fn config_out(c: policy::Config) -> wit::Config {
-    wit::Config {
-        keys: c
-            .keys
-            .into_iter()
-            .map(|k| wit::SigningKey {
-                id: k.id,
-                secret: k.secret,
-            })
-            .collect(),
-        signing_key_id: c.signing_key_id,
-        options: options_out(c.options),
-    }
-}
-
-#[allow(dead_code)]
-pub fn config_error_out(e: policy::ConfigError) -> wit::ConfigError {
-    match e {
-        policy::ConfigError::NoKeys => wit::ConfigError::NoKeys,
-        policy::ConfigError::BadKeyId(s) => wit::ConfigError::BadKeyId(s),
-        policy::ConfigError::DuplicateKeyId(s) => wit::ConfigError::DuplicateKeyId(s),
-        policy::ConfigError::WeakKey(s) => wit::ConfigError::WeakKey(s),
-        policy::ConfigError::UnknownSigningKey(s) => wit::ConfigError::UnknownSigningKey(s),
-    }
-}
-
-#[allow(dead_code)]
-pub fn config_error_in(e: wit::ConfigError) -> policy::ConfigError {
-    match e {
-        wit::ConfigError::NoKeys => policy::ConfigError::NoKeys,
-        wit::ConfigError::BadKeyId(s) => policy::ConfigError::BadKeyId(s),
-        wit::ConfigError::DuplicateKeyId(s) => policy::ConfigError::DuplicateKeyId(s),
-        wit::ConfigError::WeakKey(s) => policy::ConfigError::WeakKey(s),
-        wit::ConfigError::UnknownSigningKey(s) => policy::ConfigError::UnknownSigningKey(s),
-    }
-}
-
-#[allow(dead_code)]
-pub fn user_in(u: wit::UserFacts) -> policy::UserFacts {
-    policy::UserFacts {
-        status: match u.status {
-            wit::AccountStatus::Active => policy::AccountStatus::Active,
-            wit::AccountStatus::Inactive => policy::AccountStatus::Inactive,
-            wit::AccountStatus::Suspended => policy::AccountStatus::Suspended,
-        },
-        site_admin: u.site_admin,
-        visibility: visibility_in(u.visibility),
-        organization: u.organization,
-    }
-}
-
-#[allow(dead_code)]
-pub fn user_out(u: policy::UserFacts) -> wit::UserFacts {
-    wit::UserFacts {
-        status: match u.status {
-            policy::AccountStatus::Active => wit::AccountStatus::Active,
-            policy::AccountStatus::Inactive => wit::AccountStatus::Inactive,
-            policy::AccountStatus::Suspended => wit::AccountStatus::Suspended,
-        },
-        site_admin: u.site_admin,
-        visibility: visibility_out(u.visibility),
-        organization: u.organization,
-    }
-}
-
-#[allow(dead_code)]
-pub fn ref_access_in(a: wit::RefAccess) -> policy::RefAccess {
-    match a {
-        wit::RefAccess::Writers => policy::RefAccess::Writers,
-        wit::RefAccess::Admins => policy::RefAccess::Admins,
-        wit::RefAccess::Users(u) => policy::RefAccess::Users(u),
-        wit::RefAccess::Nobody => policy::RefAccess::Nobody,
-    }
-}
-
-#[allow(dead_code)]
-pub fn ref_access_out(a: policy::RefAccess) -> wit::RefAccess {
-    match a {
-        policy::RefAccess::Writers => wit::RefAccess::Writers,
-        policy::RefAccess::Admins => wit::RefAccess::Admins,
-        policy::RefAccess::Users(u) => wit::RefAccess::Users(u),
-        policy::RefAccess::Nobody => wit::RefAccess::Nobody,
-    }
-}
-
-#[allow(dead_code)]
-pub fn repository_in(r: wit::RepositoryFacts) -> policy::RepositoryFacts {
-    policy::RepositoryFacts {
-        owner_visibility: visibility_in(r.owner_visibility),
-        private: r.private,
-        kind: match r.kind {
-            wit::RepositoryKind::Hosted => policy::RepositoryKind::Hosted,
-            wit::RepositoryKind::Mirror => policy::RepositoryKind::Mirror,
-            wit::RepositoryKind::Import => policy::RepositoryKind::Import,
-        },
-        archived: r.archived,
-        role: role_in(r.role),
-        registrant: r.registrant,
-        protected_refs: r
-            .protected_refs
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| policy::ProtectedRef {
-                pattern: p.pattern,
-                push: ref_access_in(p.push),
-                force_push: ref_access_in(p.force_push),
-            })
-            .collect(),
-    }
-}
-
-#[allow(dead_code)]
-pub fn repository_out(r: policy::RepositoryFacts) -> wit::RepositoryFacts {
-    wit::RepositoryFacts {
-        owner_visibility: visibility_out(r.owner_visibility),
-        private: r.private,
-        kind: match r.kind {
-            policy::RepositoryKind::Hosted => wit::RepositoryKind::Hosted,
-            policy::RepositoryKind::Mirror => wit::RepositoryKind::Mirror,
-            policy::RepositoryKind::Import => wit::RepositoryKind::Import,
-        },
-        archived: r.archived,
-        role: role_out(r.role),
-        registrant: r.registrant,
-        protected_refs: (!r.protected_refs.is_empty()).then(|| {
-            r.protected_refs
-                .into_iter()
-                .map(|p| wit::ProtectedRef {
-                    pattern: p.pattern,
-                    push: ref_access_out(p.push),
-                    force_push: ref_access_out(p.force_push),
-                })
-                .collect()
-        }),
-    }
-}
-
-#[allow(dead_code)]
-pub fn namespace_in(n: wit::NamespaceFacts) -> policy::NamespaceFacts {
-    policy::NamespaceFacts {
-        organization: n.organization,
-        visibility: visibility_in(n.visibility),
-        member_role: role_in(n.member_role),
-    }
-}
-
-#[allow(dead_code)]
-pub fn namespace_out(n: policy::NamespaceFacts) -> wit::NamespaceFacts {
-    wit::NamespaceFacts {
-        organization: n.organization,
-        visibility: visibility_out(n.visibility),
-        member_role: role_out(n.member_role),
-    }
-}
-
-#[allow(dead_code)]
-pub fn token_facts_in(t: wit::TokenFacts) -> policy::TokenFacts {
-    policy::TokenFacts {
-        owner: t.owner,
-        scopes: t.scopes,
-        binding: t.binding.map(|b| policy::Binding {
-            repositories: b.repositories,
-            owners: b.owners,
-        }),
-        child: t.child,
-        rotated: t.rotated,
-        last_used: t.last_used,
-        expires: t.expires,
-        revoked: t.revoked,
-        secret: digest_in(t.secret),
-    }
-}
-
-#[allow(dead_code)]
-pub fn token_facts_out(t: policy::TokenFacts) -> wit::TokenFacts {
-    wit::TokenFacts {
-        owner: t.owner,
-        scopes: t.scopes,
-        binding: t.binding.map(|b| wit::TokenBinding {
-            repositories: b.repositories,
-            owners: b.owners,
-        }),
-        child: t.child,
-        rotated: t.rotated,
-        last_used: t.last_used,
-        expires: t.expires,
-        revoked: t.revoked,
-        secret: digest_out(t.secret),
-    }
-}
-
-#[allow(dead_code)]
-pub fn answer_in(a: wit::FactAnswer) -> policy::FactAnswer {
-    policy::FactAnswer {
-        token: a.token.map(token_facts_in),
-        owner: a.owner.map(user_in),
-        account: a.account.map(user_in),
-        sudo: a.sudo.map(user_in),
-        repository: a.repository.map(repository_in),
-        namespace: a.namespace.map(namespace_in),
-    }
-}
-
-#[allow(dead_code)]
-pub fn answer_out(a: policy::FactAnswer) -> wit::FactAnswer {
-    wit::FactAnswer {
-        token: a.token.map(token_facts_out),
-        owner: a.owner.map(user_out),
-        account: a.account.map(user_out),
-        sudo: a.sudo.map(user_out),
-        repository: a.repository.map(repository_out),
-        namespace: a.namespace.map(namespace_out),
-    }
-}
+two_way!(@named RepositoryFacts RepositoryFacts repository_in repository_out);
+two_way!(record NamespaceFacts <-> NamespaceFacts {
+    organization,
+    visibility,
+    member_role,
+} as namespace_in, namespace_out);
+two_way!(record TokenBinding <-> Binding { repositories, owners });
+two_way!(record TokenFacts <-> TokenFacts {
+    owner,
+    scopes,
+    binding,
+    child,
+    rotated,
+    last_used,
+    expires,
+    revoked,
+    secret,
+} as token_facts_in, token_facts_out);
+two_way!(record FactAnswer <-> FactAnswer {
+    token,
+    owner,
+    account,
+    sudo,
+    repository,
+    namespace,
+} as answer_in, answer_out);

@@ -1,39 +1,19 @@
 // Conversions between WIT values and the policy core: token errors, verdicts, traces and decisions.
 //
-// `include!`d beside `convert.rs` (whose header says how and why); `*_in` functions go
-// from WIT to the core, `*_out` from the core to WIT.
+// `include!`d beside `convert.rs` (whose header says how and why: one `two_way!` row per
+// type); `*_in` functions go from WIT to the core, `*_out` from the core to WIT.
 
-#[allow(dead_code)]
-pub fn token_error_out(e: policy::TokenError) -> wit::TokenError {
-    use policy::TokenError as E;
-    match e {
-        E::Empty => wit::TokenError::Empty,
-        E::WrongPrefix => wit::TokenError::WrongPrefix,
-        E::WrongLength => wit::TokenError::WrongLength,
-        E::BadSeparator => wit::TokenError::BadSeparator,
-        E::BadKeyId => wit::TokenError::BadKeyId,
-        E::BadEncoding => wit::TokenError::BadEncoding,
-        E::BadChecksum => wit::TokenError::BadChecksum,
-        E::UnknownKey => wit::TokenError::UnknownKey,
-        E::BadSignature => wit::TokenError::BadSignature,
-    }
-}
-
-#[allow(dead_code)]
-pub fn token_error_in(e: wit::TokenError) -> policy::TokenError {
-    use policy::TokenError as E;
-    match e {
-        wit::TokenError::Empty => E::Empty,
-        wit::TokenError::WrongPrefix => E::WrongPrefix,
-        wit::TokenError::WrongLength => E::WrongLength,
-        wit::TokenError::BadSeparator => E::BadSeparator,
-        wit::TokenError::BadKeyId => E::BadKeyId,
-        wit::TokenError::BadEncoding => E::BadEncoding,
-        wit::TokenError::BadChecksum => E::BadChecksum,
-        wit::TokenError::UnknownKey => E::UnknownKey,
-        wit::TokenError::BadSignature => E::BadSignature,
-    }
-}
+two_way!(variant TokenError <-> TokenError {
+    Empty,
+    WrongPrefix,
+    WrongLength,
+    BadSeparator,
+    BadKeyId,
+    BadEncoding,
+    BadChecksum,
+    UnknownKey,
+    BadSignature,
+} as token_error_in, token_error_out);
 
 /// One table of (core reason, WIT verdict) pairs, read in both directions.
 #[allow(dead_code)]
@@ -101,178 +81,102 @@ pub fn verdict_in(v: wit::Verdict) -> policy::Reason {
         .unwrap_or(policy::Reason::RequestInvalid)
 }
 
-#[allow(dead_code)]
-pub fn rule_out(r: policy::Rule) -> wit::Rule {
-    use policy::Rule as R;
-    match r {
-        R::Request => wit::Rule::Request,
-        R::Credential => wit::Rule::Credential,
-        R::TokenSignature => wit::Rule::TokenSignature,
-        R::TokenRecord => wit::Rule::TokenRecord,
-        R::TokenExpiry => wit::Rule::TokenExpiry,
-        R::Account => wit::Rule::Account,
-        R::Username => wit::Rule::Username,
-        R::ScopesKnown => wit::Rule::ScopesKnown,
-        R::Binding => wit::Rule::Binding,
-        R::Scope => wit::Rule::Scope,
-        R::Authentication => wit::Rule::Authentication,
-        R::Sudo => wit::Rule::Sudo,
-        R::Admin => wit::Rule::Admin,
-        R::Operation => wit::Rule::Operation,
-        R::DeployKey => wit::Rule::DeployKey,
-        R::Existence => wit::Rule::Existence,
-        R::Visibility => wit::Rule::Visibility,
-        R::PublicOnly => wit::Rule::PublicOnly,
-        R::WriteRules => wit::Rule::WriteRules,
-        R::Role => wit::Rule::Role,
-        R::Refs => wit::Rule::Refs,
-        R::Repository => wit::Rule::Repository,
-        R::Namespace => wit::Rule::Namespace,
-        R::Creation => wit::Rule::Creation,
-        R::Restricted => wit::Rule::Restricted,
-        R::Grant => wit::Rule::Grant,
+impl Convert<wit::Verdict> for policy::Reason {
+    fn convert(self) -> wit::Verdict {
+        verdict_out(self)
     }
 }
 
-#[allow(dead_code)]
-pub fn rule_in(r: wit::Rule) -> policy::Rule {
-    policy::Rule::ALL
-        .iter()
-        .copied()
-        .find(|core| rule_out(*core) == r)
-        .unwrap_or(policy::Rule::Request)
-}
-
-#[allow(dead_code)]
-pub fn trace_outcome_out(o: policy::TraceOutcome) -> wit::TraceOutcome {
-    match o {
-        policy::TraceOutcome::Pass => wit::TraceOutcome::Pass,
-        policy::TraceOutcome::Decide => wit::TraceOutcome::Decide,
-        policy::TraceOutcome::Skip => wit::TraceOutcome::Skip,
+impl Convert<policy::Reason> for wit::Verdict {
+    fn convert(self) -> policy::Reason {
+        verdict_in(self)
     }
 }
 
-#[allow(dead_code)]
-pub fn trace_outcome_in(o: wit::TraceOutcome) -> policy::TraceOutcome {
-    match o {
-        wit::TraceOutcome::Pass => policy::TraceOutcome::Pass,
-        wit::TraceOutcome::Decide => policy::TraceOutcome::Decide,
-        wit::TraceOutcome::Skip => policy::TraceOutcome::Skip,
+two_way!(variant Rule <-> Rule {
+    Request,
+    Credential,
+    TokenSignature,
+    TokenRecord,
+    TokenExpiry,
+    Account,
+    Username,
+    ScopesKnown,
+    Binding,
+    Scope,
+    Authentication,
+    Sudo,
+    Admin,
+    Operation,
+    DeployKey,
+    Existence,
+    Visibility,
+    PublicOnly,
+    WriteRules,
+    Role,
+    Refs,
+    Repository,
+    Namespace,
+    Creation,
+    Restricted,
+    Grant,
+} as rule_in, rule_out);
+two_way!(variant TraceOutcome <-> TraceOutcome { Pass, Decide, Skip } as trace_outcome_in, trace_outcome_out);
+two_way!(record TraceStep <-> TraceStep { rule, outcome, detail });
+two_way!(flags Effects <-> Effects {
+    touch_last_used = TOUCH_LAST_USED,
+    revoke_family = REVOKE_FAMILY,
+} as effects_in, effects_out);
+
+// A verdict in the WIT is the reason in the core (field `verdict` / `reason`).
+impl Convert<policy::RefVerdict> for wit::RefVerdict {
+    fn convert(self) -> policy::RefVerdict {
+        policy::RefVerdict {
+            reason: self.verdict.convert(),
+            message: self.message,
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn effects_out(e: policy::Effects) -> wit::Effects {
-    let mut out = wit::Effects::empty();
-    if e.touch_last_used {
-        out |= wit::Effects::TOUCH_LAST_USED;
-    }
-    if e.revoke_family {
-        out |= wit::Effects::REVOKE_FAMILY;
-    }
-    out
-}
-
-#[allow(dead_code)]
-pub fn effects_in(e: wit::Effects) -> policy::Effects {
-    policy::Effects {
-        touch_last_used: e.contains(wit::Effects::TOUCH_LAST_USED),
-        revoke_family: e.contains(wit::Effects::REVOKE_FAMILY),
+impl Convert<wit::RefVerdict> for policy::RefVerdict {
+    fn convert(self) -> wit::RefVerdict {
+        wit::RefVerdict {
+            verdict: self.reason.convert(),
+            message: self.message,
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn decision_out(d: policy::Decision) -> wit::Decision {
-    wit::Decision {
-        verdict: verdict_out(d.reason),
-        message: d.message,
-        detail: d.detail,
-        refs: d.refs.map(|refs| {
-            refs.into_iter()
-                .map(|v| wit::RefVerdict {
-                    verdict: verdict_out(v.reason),
-                    message: v.message,
-                })
-                .collect()
-        }),
-        effects: effects_out(d.effects),
-        trace: d.trace.map(|steps| {
-            steps
-                .into_iter()
-                .map(|s| wit::TraceStep {
-                    rule: rule_out(s.rule),
-                    outcome: trace_outcome_out(s.outcome),
-                    detail: s.detail,
-                })
-                .collect()
-        }),
+impl Convert<policy::Decision> for wit::Decision {
+    fn convert(self) -> policy::Decision {
+        policy::Decision {
+            reason: self.verdict.convert(),
+            message: self.message,
+            detail: self.detail,
+            refs: self.refs.convert(),
+            effects: self.effects.convert(),
+            trace: self.trace.convert(),
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn decision_in(d: wit::Decision) -> policy::Decision {
-    policy::Decision {
-        reason: verdict_in(d.verdict),
-        message: d.message,
-        detail: d.detail,
-        refs: d.refs.map(|refs| {
-            refs.into_iter()
-                .map(|v| policy::RefVerdict {
-                    reason: verdict_in(v.verdict),
-                    message: v.message,
-                })
-                .collect()
-        }),
-        effects: effects_in(d.effects),
-        trace: d.trace.map(|steps| {
-            steps
-                .into_iter()
-                .map(|s| policy::TraceStep {
-                    rule: rule_in(s.rule),
-                    outcome: trace_outcome_in(s.outcome),
-                    detail: s.detail,
-                })
-                .collect()
-        }),
+impl Convert<wit::Decision> for policy::Decision {
+    fn convert(self) -> wit::Decision {
+        wit::Decision {
+            verdict: self.reason.convert(),
+            message: self.message,
+            detail: self.detail,
+            refs: self.refs.convert(),
+            effects: self.effects.convert(),
+            trace: self.trace.convert(),
+        }
     }
 }
 
-#[allow(dead_code)]
-pub fn ref_permissions_out(p: policy::RefPermissions) -> wit::RefPermissions {
-    let mut out = wit::RefPermissions::empty();
-    if p.create {
-        out |= wit::RefPermissions::CREATE;
-    }
-    if p.push {
-        out |= wit::RefPermissions::PUSH;
-    }
-    if p.force_push {
-        out |= wit::RefPermissions::FORCE_PUSH;
-    }
-    out
-}
-
-#[allow(dead_code)]
-pub fn ref_grants_out(g: policy::RefGrants) -> wit::RefGrants {
-    wit::RefGrants {
-        refs: g.refs.into_iter().map(ref_permissions_out).collect(),
-        effects: effects_out(g.effects),
-    }
-}
-
-#[allow(dead_code)]
-pub fn ref_grants_in(g: wit::RefGrants) -> policy::RefGrants {
-    policy::RefGrants {
-        refs: g.refs.into_iter().map(ref_permissions_in).collect(),
-        effects: effects_in(g.effects),
-    }
-}
-
-#[allow(dead_code)]
-pub fn ref_permissions_in(p: wit::RefPermissions) -> policy::RefPermissions {
-    policy::RefPermissions {
-        create: p.contains(wit::RefPermissions::CREATE),
-        push: p.contains(wit::RefPermissions::PUSH),
-        force_push: p.contains(wit::RefPermissions::FORCE_PUSH),
-    }
-}
+two_way!(@named Decision Decision decision_in decision_out);
+two_way!(flags RefPermissions <-> RefPermissions {
+    create = CREATE,
+    push = PUSH,
+    force_push = FORCE_PUSH,
+} as ref_permissions_in, ref_permissions_out);
+two_way!(record RefGrants <-> RefGrants { refs, effects } as ref_grants_in, ref_grants_out);
