@@ -398,18 +398,6 @@ fn ref_permissions(
         r.refs.len(),
         "ref_permissions answer count"
     );
-    let push = |refs: Vec<RefUpdate>| AuthorizeRequest {
-        credential: r.credential.clone(),
-        also_presented: r.also_presented.clone(),
-        request: Request::Git(GitRequest {
-            transport: r.transport,
-            repository: r.repository.clone(),
-            action: GitAction::Push,
-            refs,
-        }),
-        now: r.now,
-        explain: false,
-    };
     let lookups = World::lookups(&calls);
     assert_eq!(
         lookups.len(),
@@ -422,7 +410,7 @@ fn ref_permissions(
         lookups.len()
     );
     if let Some(q) = lookups.first() {
-        let all = push(Vec::new());
+        let all = r.push(Vec::new());
         let id = verified_id(auth, &all)
             .unwrap_or_else(|()| panic!("ref_permissions looked up a token that does not verify"));
         assert_eq!(
@@ -431,11 +419,11 @@ fn ref_permissions(
             "ref_permissions query"
         );
     }
-    let anonymous = strictly_anonymous(&push(Vec::new()));
+    let anonymous = strictly_anonymous(&r.push(Vec::new()));
     // A push without updates is refused exactly when a refusal comes before the refs:
     // then no update is ever granted (every permission empty, one probe checks it);
     // otherwise each probe of the first 8 refs is checked.
-    let may_push = auth.authorize(&push(Vec::new()), world).allow();
+    let may_push = auth.authorize(&r.push(Vec::new()), world).allow();
     let probed = if may_push { 8 } else { 1 };
     for (i, (name, p)) in r.refs.iter().zip(&perms.refs).enumerate() {
         if anonymous || !may_push {
@@ -452,7 +440,7 @@ fn ref_permissions(
             (RefChange::Update, false, p.push),
             (RefChange::Update, true, p.force_push),
         ] {
-            let one = push(vec![RefUpdate {
+            let one = r.push(vec![RefUpdate {
                 name: name.clone(),
                 change,
                 force,

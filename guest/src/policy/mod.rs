@@ -397,19 +397,7 @@ impl Authorizer {
                 })
             })
             .collect();
-        let push = AuthorizeRequest {
-            credential: input.credential.clone(),
-            also_presented: input.also_presented.clone(),
-            request: Request::Git(GitRequest {
-                transport: input.transport,
-                repository: input.repository.clone(),
-                action: GitAction::Push,
-                refs: updates,
-            }),
-            now: input.now,
-            explain: false,
-        };
-        let d = self.authorize_in(&push, facts, cache);
+        let d = self.authorize_in(&input.push(updates), facts, cache);
         let verdicts = d.refs.as_deref().filter(|_| d.allow()).unwrap_or_default();
         let allowed = |i: usize| verdicts.get(i).is_some_and(RefVerdict::allow);
         let refs = (0..input.refs.len())

@@ -308,6 +308,25 @@ pub struct RefPermissionsRequest {
     pub now: Timestamp,
 }
 
+impl RefPermissionsRequest {
+    /// The push of `updates` that answers this request: the same credential, transport,
+    /// repository and time, without a trace. `ref-permissions` is derived from its decision.
+    pub fn push(&self, updates: Vec<RefUpdate>) -> AuthorizeRequest {
+        AuthorizeRequest {
+            credential: self.credential.clone(),
+            also_presented: self.also_presented.clone(),
+            request: Request::Git(GitRequest {
+                transport: self.transport,
+                repository: self.repository.clone(),
+                action: GitAction::Push,
+                refs: updates,
+            }),
+            now: self.now,
+            explain: false,
+        }
+    }
+}
+
 /// The answer to a [`RefPermissionsRequest`]: permissions per ref in request order, and
 /// the store writes the underlying push decision asked for (see `ref-grants` in the WIT).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
