@@ -66,23 +66,16 @@ impl LivePolicy {
     /// Load, check and publish the first module.
     pub fn start(path: &Path, config: wit::Config, limits: Limits) -> Result<LivePolicy, Refused> {
         let module = check(path, &config, limits)?;
-        Ok(LivePolicy {
-            current: ArcSwap::from_pointee(Published {
-                module,
-                config,
-                generation: 1,
-            }),
-            generation: AtomicU64::new(1),
-            shadow: ArcSwapOption::empty(),
-            shadow_generation: AtomicU64::new(0),
-            limits,
-            publisher: Mutex::new(()),
-        })
+        Ok(LivePolicy::first(module, config, limits))
     }
 
     /// Publish an already-checked module (a one-shot process such as `git-shell`).
     pub fn from_module(module: PolicyModule, config: wit::Config) -> LivePolicy {
-        let limits = Limits::default();
+        LivePolicy::first(module, config, Limits::default())
+    }
+
+    /// `module` published as generation 1, no shadow.
+    fn first(module: PolicyModule, config: wit::Config, limits: Limits) -> LivePolicy {
         LivePolicy {
             current: ArcSwap::from_pointee(Published {
                 module,
