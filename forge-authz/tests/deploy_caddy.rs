@@ -20,28 +20,21 @@ mod proxied;
 
 use std::process::Command;
 
-use forge::*;
 use forge_authz_testkit::deploy;
 
 #[test]
 fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() {
     let test = "issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it";
-    let Some(caddy) = deploy::tool(test, "/usr/bin/caddy", "caddy") else {
-        return;
-    };
-    let Some(fcgiwrap) = deploy::tool(test, "/usr/sbin/fcgiwrap", "fcgiwrap") else {
-        return;
-    };
-    let s = Setup::new("caddy");
-    let site = proxied::fcgi_site(
-        &s,
-        &fcgiwrap,
+    let Some(site) = proxied::fcgi_site(
+        test,
+        ("/usr/bin/caddy", "caddy"),
         "caddy",
-        "Caddyfile",
+        ("Caddyfile", "site.caddy"),
         ("http://:8080", |port| format!("http://127.0.0.1:{port}")),
-    );
-    let (srv, dir, port) = (&site.srv, &site.dir, site.port);
-    std::fs::write(dir.join("site.caddy"), &site.config).unwrap();
+    ) else {
+        return;
+    };
+    let (s, srv, dir, port) = (&site.s, &site.srv, &site.dir, site.port);
     // The test's global options: no admin API (its fixed port would collide between
     // tests), no automatic HTTPS, state in the test's directory, loopback only.
     let d = dir.display();
@@ -54,7 +47,7 @@ fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() 
     .unwrap();
     let mut proxy = deploy::Daemon::start(
         "caddy",
-        Command::new(&caddy)
+        Command::new(&site.proxy)
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(dir.join("Caddyfile"))
             .env("HOME", dir)
@@ -64,7 +57,7 @@ fn issue20_item2_caddy_forward_auth_with_fcgiwrap_as_the_readme_configures_it() 
     );
     proxy.wait_listening(port);
 
-    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, Some("X-Original-URI"));
+    let seen = proxied::clients_see_what_forge_authz_decided(s, port, Some("X-Original-URI"));
     seen.assert_no_server_error();
     assert!(
         !proxy.log().contains("\"level\":\"error\""),

@@ -20,28 +20,21 @@ mod proxied;
 
 use std::process::Command;
 
-use forge::*;
 use forge_authz_testkit::deploy;
 
 #[test]
 fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() {
     let test = "issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it";
-    let Some(nginx) = deploy::tool(test, "/usr/sbin/nginx", "nginx-light") else {
-        return;
-    };
-    let Some(fcgiwrap) = deploy::tool(test, "/usr/sbin/fcgiwrap", "fcgiwrap") else {
-        return;
-    };
-    let s = Setup::new("nginx");
-    let site = proxied::fcgi_site(
-        &s,
-        &fcgiwrap,
+    let Some(site) = proxied::fcgi_site(
+        test,
+        ("/usr/sbin/nginx", "nginx-light"),
         "nginx",
-        "nginx.conf",
+        ("nginx.conf", "site.conf"),
         ("listen 8080;", |port| format!("listen 127.0.0.1:{port};")),
-    );
-    let (srv, dir, port) = (&site.srv, &site.dir, site.port);
-    std::fs::write(dir.join("site.conf"), &site.config).unwrap();
+    ) else {
+        return;
+    };
+    let (s, srv, dir, port) = (&site.s, &site.srv, &site.dir, site.port);
     // What the site block expects around it: Debian's fastcgi_params beside the main
     // configuration, and a main configuration of the test's own (its files, no daemon).
     std::fs::copy("/etc/nginx/fastcgi_params", dir.join("fastcgi_params")).unwrap();
@@ -59,7 +52,7 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
     .unwrap();
     let mut proxy = deploy::Daemon::start(
         "nginx",
-        Command::new(&nginx)
+        Command::new(&site.proxy)
             .arg("-p")
             .arg(dir)
             .arg("-c")
@@ -69,7 +62,7 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
     );
     proxy.wait_listening(port);
 
-    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, Some("X-Forwarded-Uri"));
+    let seen = proxied::clients_see_what_forge_authz_decided(s, port, Some("X-Forwarded-Uri"));
     seen.assert_no_server_error();
     // Every request nginx logged (git's own included): no 5xx.
     let access = std::fs::read_to_string(dir.join("access.log")).unwrap();

@@ -22,18 +22,28 @@ pub struct FcgiSite {
     pub fcgiwrap: super::deploy::Daemon,
     /// The proxy's port.
     pub port: u16,
-    /// The configuration with the test's values.
+    /// The configuration with the test's values, also written to `dir/<site file>`.
     pub config: String,
+    /// The proxy's program.
+    pub proxy: std::path::PathBuf,
+    /// The forge (declared last: its directory goes once the servers above are gone).
+    pub s: Setup,
 }
 
+/// An [`FcgiSite`] for the test `test` whose proxy is the program `proxy` (its path and
+/// Debian package); `None` when it or fcgiwrap is missing and the deployment tests are
+/// skipped ([`super::deploy::tool`]). The site configuration is written to `dir/site`.
 pub fn fcgi_site(
-    s: &Setup,
-    fcgiwrap: &std::path::Path,
+    test: &str,
+    proxy: (&str, &str),
     family: &str,
-    config: &str,
+    (config, site): (&str, &str),
     listen: (&str, fn(u16) -> String),
-) -> FcgiSite {
+) -> Option<FcgiSite> {
     use super::deploy;
+    let proxy = deploy::tool(test, proxy.0, proxy.1)?;
+    let fcgiwrap = deploy::tool(test, "/usr/sbin/fcgiwrap", "fcgiwrap")?;
+    let s = Setup::new(family);
     // The serve flags the README gives for these deployments.
     let srv = s.serve(&[
         "--forward-auth",
@@ -43,7 +53,7 @@ pub fn fcgi_site(
     ]);
     let dir = s.dir.join(family);
     std::fs::create_dir_all(&dir).unwrap();
-    let (fcgiwrap, socket) = deploy::fcgiwrap(fcgiwrap, &dir);
+    let (fcgiwrap, socket) = deploy::fcgiwrap(&fcgiwrap, &dir);
     let port = deploy::free_port();
     let config = deploy::substitute(
         &deploy::quoted_config(config),
@@ -58,13 +68,16 @@ pub fn fcgi_site(
             ),
         ],
     );
-    FcgiSite {
+    std::fs::write(dir.join(site), &config).unwrap();
+    Some(FcgiSite {
         srv,
         dir,
         fcgiwrap,
         port,
         config,
-    }
+        proxy,
+        s,
+    })
 }
 
 const REFS: &str = "/info/refs?service=git-upload-pack";
@@ -98,16 +111,15 @@ fn clone(
     repo: &str,
     into: &str,
 ) -> Result<(), String> {
-    let o = s.clone_into(port, cred, repo, into);
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(both(&o))
-    }
+    outcome(s.clone_into(port, cred, repo, into))
 }
 
 fn push(s: &Setup, work: &std::path::Path, url: &str, refspec: &str) -> Result<(), String> {
-    let o = run_for(s.git(work).args(["push", url, refspec]), secs(120));
+    outcome(run_for(s.git(work).args(["push", url, refspec]), secs(120)))
+}
+
+/// A git client's run: `Ok` or its output.
+fn outcome(o: std::process::Output) -> Result<(), String> {
     if o.status.success() {
         Ok(())
     } else {
