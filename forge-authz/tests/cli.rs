@@ -2,31 +2,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        use std::io::Write;
-        // The command may exit before reading (e.g. on a bad world): ignore a closed pipe.
-        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+use cli::{bin, run, strings};
 
 fn tempdir(name: &str) -> PathBuf {
     forge_authz_testkit::scratch(&format!("forge-authz-cli-{name}-"))
+}
+
+/// A test directory with a world `forge-authz init` wrote: (directory, world file).
+fn init(name: &str) -> (PathBuf, PathBuf) {
+    let dir = tempdir(name);
+    let world = dir.join("world.json");
+    let w = world.to_str().unwrap();
+    assert!(run(&["init", "--world", w], None).status.success());
+    (dir, world)
 }
 
 fn decide(world: &Path, request: &str) -> (i32, serde_json::Value) {
@@ -53,10 +47,8 @@ fn mint(w: &str, owner: &str, scope: &str, extra: &[&str]) -> std::process::Outp
 
 #[test]
 fn init_mint_decide_inspect() {
-    let dir = tempdir("flow");
-    let world = dir.join("world.json");
+    let (dir, world) = init("flow");
     let w = world.to_str().unwrap();
-    assert!(run(&["init", "--world", w], None).status.success());
     // init refuses to overwrite.
     assert_eq!(run(&["init", "--world", w], None).status.code(), Some(2));
     let out = mint(
@@ -116,10 +108,8 @@ fn init_mint_decide_inspect() {
 
 #[test]
 fn bad_input_is_an_error_or_a_deny_never_an_allow() {
-    let dir = tempdir("bad");
-    let world = dir.join("world.json");
+    let (dir, world) = init("bad");
     let w = world.to_str().unwrap();
-    assert!(run(&["init", "--world", w], None).status.success());
     // Malformed request: error exit 2, nothing printed on stdout.
     let out = run(
         &["decide", "--world", w, "--request", "-"],
@@ -236,10 +226,8 @@ fn scopes_migrate_and_normalize() {
 
 #[test]
 fn explain_and_ref_permissions_from_the_cli() {
-    let dir = tempdir("explain");
-    let world = dir.join("world.json");
+    let (dir, world) = init("explain");
     let w = world.to_str().unwrap();
-    assert!(run(&["init", "--world", w], None).status.success());
     let out = mint(w, "bob", "read:repository", &[]);
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = run(
@@ -250,12 +238,7 @@ fn explain_and_ref_permissions_from_the_cli() {
     );
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["reason"].as_str(), Some("repository-not-found"));
-    let rules: Vec<&str> = d["trace"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["rule"].as_str().unwrap())
-        .collect();
+    let rules = strings(&d["trace"], "rule");
     assert_eq!(rules.first(), Some(&"request"));
     // Issue 19 item 5: the trace conceals what the verdict conceals — a private
     // repository bob cannot see is explained exactly as a missing one.

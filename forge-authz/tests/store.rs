@@ -3,9 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Barrier};
+
+use cli::{bin, run, strings};
 
 use forge_authz_host::cli::sample_world;
 use forge_authz_host::lifecycle::{self, Actor, CreateArgs, Who};
@@ -25,10 +30,6 @@ fn fresh_db(dir: &Path, b: Backend, name: &str) -> Option<String> {
             Some(server.fresh_database(name))
         }
     }
-}
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_forge-authz"))
 }
 
 /// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
@@ -171,22 +172,6 @@ fn create(
         expires: Some(NOW + 30 * 86_400),
     };
     lifecycle::create(p, s, &args, &actor("alice", NOW)).unwrap()
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut c = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(i) = stdin {
-        let _ = c.stdin.take().unwrap().write_all(i.as_bytes());
-    }
-    drop(c.stdin.take());
-    c.wait_with_output().unwrap()
 }
 
 /// A command that must succeed (its stderr shown if not).
@@ -566,12 +551,7 @@ fn the_cli_lifecycle_from_the_readme(case: Case) {
     assert_code(&run(&["audit", "--db", d, "--json"], None), 0, "");
     let out = run(&["history", "--db", d, "--json", "--limit", "100"], None);
     let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let actions: Vec<&str> = h["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = strings(&h["events"], "action");
     assert!(
         actions.contains(&"rotate") && actions.contains(&"revoke") && actions.contains(&"create")
     );
