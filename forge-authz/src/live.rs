@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, WasmPolicy};
+use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, Unavailable, WasmPolicy};
 use crate::wit;
 
 /// A published module and the configuration it runs with.
@@ -428,7 +428,3 @@ impl WarmPool {
         }
     }
 }
-
-/// The policy when the module cannot be instantiated: every call is a [`PolicyFailure`].
-#[derive(Debug, Clone, Copy)]
-pub struct Unavailable;

@@ -1,6 +1,6 @@
 //! The [`Policy`] trait's calls, listed once, and the three things written from the list:
 //! the trait itself, its implementation as calls into the component ([`WasmPolicy`]) and
-//! the implementation that fails every call ([`Unavailable`](crate::live::Unavailable)).
+//! the implementation that fails every call ([`Unavailable`]).
 //!
 //! One table ([`policy_calls!`]): each row names the trait method, its arguments and what it
 //! returns, and the component export it calls — on the `authorizer` resource (`resource`),
@@ -11,8 +11,11 @@
 
 use super::{PolicyFailure, WasmPolicy};
 use crate::facts::{FactSource, Gathered};
-use crate::live::Unavailable;
 use crate::wit::*;
+
+/// The policy when the module cannot be instantiated: every call is a [`PolicyFailure`].
+#[derive(Debug, Clone, Copy)]
+pub struct Unavailable;
 
 /// The table: calls `$then!` with every row.
 macro_rules! policy_calls {

@@ -17,7 +17,7 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder};
 mod calls;
 mod state;
 
-pub use self::calls::Policy;
+pub use self::calls::{Policy, Unavailable};
 
 use self::state::{HostState, Lent};
 use crate::facts::Gathered;
