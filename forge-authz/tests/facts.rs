@@ -90,14 +90,22 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
     let mut store = Store::open(location).unwrap();
     store.import_world(w).unwrap();
     let facts = StoreFacts::new(&mut store);
+    let at = format!("{backend} {name}");
+    // One question to the store and to the world: the same answer (`what`: which one).
+    macro_rules! agree {
+        ($lookup:ident($($arg:expr),*), $($what:tt)+) => {
+            assert_eq!(
+                facts.$lookup($($arg),*).unwrap(),
+                FactSource::$lookup(w, $($arg),*).unwrap(),
+                "{at}: {}",
+                format_args!($($what)+)
+            )
+        };
+    }
     let names = names(w);
     let mut asked = 0;
     for n in &names {
-        assert_eq!(
-            facts.user(n).unwrap(),
-            FactSource::user(w, n).unwrap(),
-            "{backend} {name}: user {n:?}"
-        );
+        agree!(user(n), "user {n:?}");
         asked += 1;
     }
     let actors: Vec<Option<&str>> = std::iter::once(None)
@@ -105,51 +113,24 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
         .collect();
     for a in &actors {
         for p in paths(w) {
-            assert_eq!(
-                facts.repository(&p, *a).unwrap(),
-                FactSource::repository(w, &p, *a).unwrap(),
-                "{backend} {name}: repository {p:?} for {a:?}"
-            );
+            agree!(repository(&p, *a), "repository {p:?} for {a:?}");
             asked += 1;
         }
         for n in &names {
-            assert_eq!(
-                facts.namespace(n, *a).unwrap(),
-                FactSource::namespace(w, n, *a).unwrap(),
-                "{backend} {name}: namespace {n:?} for {a:?}"
-            );
+            agree!(namespace(n, *a), "namespace {n:?} for {a:?}");
             asked += 1;
         }
     }
-    for k in w
-        .ssh_keys
-        .iter()
-        .map(|k| k.id.as_str())
-        .chain(["no-such-key"])
-    {
-        assert_eq!(
-            facts.ssh_key(k).unwrap(),
-            FactSource::ssh_key(w, k).unwrap(),
-            "{backend} {name}: key {k}"
-        );
+    let keys = w.ssh_keys.iter().map(|k| k.id.as_str());
+    for k in keys.chain(["no-such-key"]) {
+        agree!(ssh_key(k), "key {k}");
     }
-    for t in w
-        .tokens
-        .iter()
-        .map(|t| t.id.as_str())
-        .chain(["no-such-token"])
-    {
-        assert_eq!(
-            facts.token(t).unwrap(),
-            FactSource::token(w, t).unwrap(),
-            "{backend} {name}: token {t}"
-        );
+    let tokens = w.tokens.iter().map(|t| t.id.as_str());
+    for t in tokens.chain(["no-such-token"]) {
+        agree!(token(t), "token {t}");
     }
-    assert!(
-        facts.take_error().is_none(),
-        "{backend} {name}: no store error"
-    );
-    assert!(asked > 100, "{backend} {name}: asked {asked}");
+    assert!(facts.take_error().is_none(), "{at}: no store error");
+    assert!(asked > 100, "{at}: asked {asked}");
 }
 
 #[test]
