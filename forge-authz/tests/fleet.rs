@@ -14,7 +14,8 @@ use sha2::Digest as _;
 mod harness;
 
 use harness::{
-    APP, Fleet, cli, describe, embedded_sha256, pg_fleet, scratch, truncated, version_is,
+    APP, cli, describe, embedded_sha256, pg_fleet, pg_fleet_notified, sqlite_fleet, truncated,
+    version_is,
 };
 
 /// Store the truncated module and make it the fleet's live version behind the CLI's back
@@ -77,7 +78,7 @@ fn two_hosts_share_tokens_revocations_and_effects() {
     let Some(mut f) = pg_fleet("tokens") else {
         return;
     };
-    let (a, b) = (f.start("host-a"), f.start("host-b"));
+    let (a, b) = f.start_two("host");
 
     // A token created through the CLI is accepted by both hosts.
     let (secret, id) = f.create_token("ci");
@@ -152,7 +153,7 @@ fn one_module_version_across_two_hosts() {
     let Some(mut f) = pg_fleet("publish") else {
         return;
     };
-    let (a, b) = (f.start("host-a"), f.start("host-b"));
+    let (a, b) = f.start_two("host");
     let (secret, _) = f.create_token("ci");
     let sha = embedded_sha256();
 
@@ -325,12 +326,9 @@ fn a_host_started_after_a_publication_serves_it_from_its_first_request() {
 fn postgres_hosts_wake_on_a_publication_without_waiting_for_their_poll() {
     // issue 10 (LISTEN/NOTIFY): hosts polling only every 10 minutes still pick a
     // publication up within seconds, because PostgreSQL notifies them.
-    let Some(mut f) = pg_fleet("notify") else {
+    let Some(f) = pg_fleet_notified("notify") else {
         return;
     };
-    f.poll = "600";
-    f.start("notify-a");
-    f.start("notify-b");
     let good = f.module("good.wasm");
     f.ok(&["publish", "--db", &f.db, &good]);
     f.wait_all("both hosts run version 1 (notified)", |status, row| {
@@ -341,9 +339,7 @@ fn postgres_hosts_wake_on_a_publication_without_waiting_for_their_poll() {
 
 #[test]
 fn publish_fleet_and_rollback_work_on_sqlite() {
-    let dir = scratch("sqlite");
-    let db = dir.join("forge.db").display().to_string();
-    let mut f = Fleet::new(dir, db);
+    let mut f = sqlite_fleet("sqlite");
     let h = f.start("solo");
     let (secret, _) = f.create_token("ci");
     let good = f.module("good.wasm");

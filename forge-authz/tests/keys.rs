@@ -14,7 +14,7 @@ use serde_json::Value;
 mod harness;
 
 use forge_authz_testkit::{Backend, both};
-use harness::{APP, Fleet, SECRET, cli, describe, pg_fleet, scratch};
+use harness::{APP, Fleet, SECRET, cli, describe, pg_fleet, pg_fleet_notified, sqlite_fleet};
 
 /// How long every running host may take to apply a configuration change (they poll
 /// every second).
@@ -23,13 +23,16 @@ const KEY_WAIT: Duration = Duration::from_secs(10);
 /// A store with the test world (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
 fn fleet(b: Backend, name: &str) -> Option<Fleet> {
     match b {
-        Backend::Sqlite => {
-            let dir = scratch(name);
-            let db = dir.join("forge.db").display().to_string();
-            Some(Fleet::new(dir, db))
-        }
+        Backend::Sqlite => Some(sqlite_fleet(name)),
         Backend::Postgres => pg_fleet(&format!("keys_{name}")),
     }
+}
+
+/// [`fleet`] with two hosts running, `{prefix}-a` and `{prefix}-b`.
+fn two_hosts(b: Backend, name: &str, prefix: &str) -> Option<Fleet> {
+    let mut f = fleet(b, name)?;
+    f.start_two(prefix);
+    Some(f)
 }
 
 /// Run SQL behind the CLI's back (the checks it would refuse are the hosts' to make).
@@ -104,16 +107,14 @@ fn decide(f: &Fleet, secret: &str) -> (String, String) {
     (text("reason"), text("detail"))
 }
 
-both!(a_retired_key_stops_working_on_every_running_host_within_seconds);
-fn a_retired_key_stops_working_on_every_running_host_within_seconds(b: Backend) {
+both!(
+    a_retired_key_stops_working_on_every_running_host_within_seconds,
+    |b| two_hosts(b, "retire", "keys")
+);
+fn a_retired_key_stops_working_on_every_running_host_within_seconds(f: Fleet) {
     // issue 19 item 3: mint with k1, serve, add k2 (signing), retire k1 through the CLI:
     // both running hosts refuse the k1 token within seconds, and a k2 token works on both;
     // a module published afterwards runs with the current keys, not the start-up ones.
-    let Some(mut f) = fleet(b, "retire") else {
-        return;
-    };
-    f.start("keys-a");
-    f.start("keys-b");
     let (k1_token, _) = f.create_token("minted-with-k1");
     assert!(k1_token.starts_with("fzpat_k1."), "signed by k1");
     f.wait_answers(KEY_WAIT, APP, Some(&k1_token), (200, "granted"), "k1 token");
@@ -192,15 +193,13 @@ fn a_retired_key_stops_working_on_every_running_host_within_seconds(b: Backend) 
     );
 }
 
-both!(an_option_change_changes_decisions_on_every_host_within_seconds);
-fn an_option_change_changes_decisions_on_every_host_within_seconds(b: Backend) {
+both!(
+    an_option_change_changes_decisions_on_every_host_within_seconds,
+    |b| two_hosts(b, "options", "options")
+);
+fn an_option_change_changes_decisions_on_every_host_within_seconds(f: Fleet) {
     // issue 19 item 3: options are configuration too. A token bound to alice/secret used
     // on the public alice/app: 401 token-not-bound, then (Forgejo's fallback) anonymous.
-    let Some(mut f) = fleet(b, "options") else {
-        return;
-    };
-    f.start("options-a");
-    f.start("options-b");
     let (bound, _) = f.create_token_with("bound", &["--repo", "alice/secret"]);
     f.wait_answers(
         KEY_WAIT,
@@ -274,16 +273,14 @@ fn wait_refused(f: &Fleet, version: i64, running: i64, why: &str) {
     });
 }
 
-both!(a_configuration_the_module_refuses_keeps_the_previous_one_serving);
-fn a_configuration_the_module_refuses_keeps_the_previous_one_serving(b: Backend) {
+both!(
+    a_configuration_the_module_refuses_keeps_the_previous_one_serving,
+    |b| two_hosts(b, "refused", "refuse")
+);
+fn a_configuration_the_module_refuses_keeps_the_previous_one_serving(f: Fleet) {
     // issue 19 item 3: a configuration written behind the CLI's back that the module
     // refuses (a 16-byte key; a signing key that is retired) is refused by every host,
     // reported in `status` and `fleet`, and the previous configuration keeps serving.
-    let Some(mut f) = fleet(b, "refused") else {
-        return;
-    };
-    f.start("refuse-a");
-    f.start("refuse-b");
     let (token, _) = f.create_token("ci");
     change(&f, &["keys", "add", "--id", "k2"]);
     let good = config_version(&f);
@@ -328,12 +325,9 @@ fn a_configuration_the_module_refuses_keeps_the_previous_one_serving(b: Backend)
 fn postgres_hosts_wake_on_a_key_change_without_waiting_for_their_poll() {
     // issue 19 item 3: hosts polling every 10 minutes apply a retirement within seconds,
     // woken by the change's NOTIFY.
-    let Some(mut f) = pg_fleet("keys_notify") else {
+    let Some(f) = pg_fleet_notified("keys_notify") else {
         return;
     };
-    f.poll = "600";
-    f.start("notify-a");
-    f.start("notify-b");
     let (k1_token, _) = f.create_token("ci");
     f.wait_answers(KEY_WAIT, APP, Some(&k1_token), (200, "granted"), "before");
     change(&f, &["keys", "add", "--id", "k2", "--sign-with"]);
@@ -351,9 +345,7 @@ fn postgres_hosts_wake_on_a_key_change_without_waiting_for_their_poll() {
 fn reload_checks_and_publishes_with_the_current_keys_not_the_start_up_ones() {
     // issue 19 item 3: a host that has not polled yet (SQLite, a 10-minute poll) reloads
     // its module with the store's current configuration.
-    let dir = scratch("reload");
-    let db = dir.join("forge.db").display().to_string();
-    let mut f = Fleet::new(dir, db);
+    let mut f = sqlite_fleet("reload");
     f.poll = "600";
     let h = f.start("reload");
     let (k1_token, _) = f.create_token("ci");
@@ -495,9 +487,7 @@ fn refusals(f: &Fleet) {
 fn keys_and_options_refuse_bad_input_and_never_print_a_secret() {
     // issue 19 item 3: every refusal is an error that names the problem and writes
     // nothing; no command prints a key's secret (the world's, a generated one, a file's).
-    let dir = scratch("keys-cli");
-    let db = dir.join("forge.db").display().to_string();
-    let f = Fleet::new(dir, db);
+    let f = sqlite_fleet("keys-cli");
     let start = config_version(&f);
     refusals(&f);
     assert_eq!(config_version(&f), start, "no refusal wrote anything");

@@ -157,6 +157,12 @@ impl Fleet {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 
+    /// Starts the hosts `{prefix}-a` and `{prefix}-b` ([`Fleet::start`]); their indices.
+    pub fn start_two(&mut self, prefix: &str) -> (usize, usize) {
+        let a = self.start(&format!("{prefix}-a"));
+        (a, self.start(&format!("{prefix}-b")))
+    }
+
     /// Start `serve --host-id ID --fleet-poll 1` over the store; returns its index.
     pub fn start(&mut self, id: &str) -> usize {
         let port_file = self.dir.join(format!("{id}.port"));
@@ -384,6 +390,23 @@ pub fn version_is(what: &str, v: &Value, want: Option<i64>) -> Result<(), String
     } else {
         Err(format!("{what} is {v}, wanted version {want:?}"))
     }
+}
+
+/// A fleet over a SQLite store in a fresh directory; no host runs yet.
+pub fn sqlite_fleet(name: &str) -> Fleet {
+    let dir = scratch(name);
+    let db = dir.join("forge.db").display().to_string();
+    Fleet::new(dir, db)
+}
+
+/// Two hosts, `notify-a` and `notify-b`, over a fresh PostgreSQL database, polling only
+/// every 10 minutes: what reaches them within seconds, PostgreSQL's NOTIFY brought
+/// (`None`: skipped by `FORGE_AUTHZ_SKIP_PG=1`).
+pub fn pg_fleet_notified(name: &str) -> Option<Fleet> {
+    let mut f = pg_fleet(name)?;
+    f.poll = "600";
+    f.start_two("notify");
+    Some(f)
 }
 
 /// A fleet over a fresh PostgreSQL database (`None`: skipped by `FORGE_AUTHZ_SKIP_PG=1`).
