@@ -20,9 +20,9 @@ use std::sync::LazyLock;
 
 use forge_authz_guest::policy::scope::{BOUND_ALLOWED, Category, ScopeSet};
 use forge_authz_guest::policy::{
-    AccountStatus, Actor, AuditEntry, AuditFix, Authorizer, ChangeContext, ChildRequest,
-    IssueError, LifecycleError, Options, RevokeScope, RotateRequest, Timestamp, TokenEdit,
-    TokenRecord,
+    AccountStatus, Actor, AuditEntry, AuditFinding, AuditFix, Authorizer, ChangeContext,
+    ChildRequest, IssueError, LifecycleError, Options, RevokeScope, RotateRequest, Timestamp,
+    TokenEdit, TokenRecord,
 };
 use proptest::prelude::*;
 use support::NOW;
@@ -403,7 +403,7 @@ fn the_oracles_see_what_the_policy_refuses() {
                 scopes: vec!["write:admin".into()],
                 ..a
             },
-            &session("alice", facts(AccountStatus::Active, false, false)),
+            &alice_session(),
             &store,
             &PLAIN,
             NOW,
@@ -492,7 +492,7 @@ fn mint(scopes: &[&str], lifetime: i64, seed: u8) -> TokenRecord {
         scopes.iter().map(|s| s.to_string()).collect(),
         vec![],
         vec![],
-        session("alice", facts(AccountStatus::Active, false, false)),
+        alice_session(),
         Some(NOW + lifetime),
     );
     r.name = format!("t{seed}");
@@ -502,12 +502,40 @@ fn mint(scopes: &[&str], lifetime: i64, seed: u8) -> TokenRecord {
         .record
 }
 
+/// Alice's own session, active (the owner of the tokens here).
+fn alice_session() -> Actor {
+    session("alice", facts(AccountStatus::Active, false, false))
+}
+
+/// A revoked parent `id` holding `scopes`.
+fn revoked_parent(id: &str, scopes: &[&str]) -> TokenRecord {
+    TokenRecord {
+        revoked: Some(NOW - 1),
+        ..rec(id, None, Some(NOW + DAY), scopes)
+    }
+}
+
+/// The maintenance job's audit of `entries`: every finding, and the repair of `id`.
+fn repair_of(entries: &[AuditEntry], id: &str) -> (Vec<AuditFinding>, Option<AuditFix>) {
+    let findings = AUTHZ.audit(entries, &acting(Actor::System("audit".into()), NOW));
+    let fix = findings
+        .iter()
+        .find(|f| f.token_id == id && f.fix.is_some())
+        .and_then(|f| f.fix.clone());
+    (findings, fix)
+}
+
 fn acting(actor: Actor, now: Timestamp) -> ChangeContext {
     ChangeContext {
         actor,
         ip: Some("203.0.113.66".into()),
         now,
     }
+}
+
+/// The same answer from every lifecycle operation of [`every_operation`].
+fn every(answer: Option<LifecycleError>) -> [Option<LifecycleError>; 4] {
+    [answer.clone(), answer.clone(), answer.clone(), answer]
 }
 
 /// Every lifecycle operation on `target` (edit, rotate, derive, revoke) as `actor`: the
@@ -571,63 +599,28 @@ fn only_the_owner_or_an_administrator_acts_on_a_token() {
     use AccountStatus::{Active, Inactive, Suspended};
     let t = mint(&["write:repository"], 30 * DAY, 1);
     let records = vec![t.clone()];
-    let unknown = Some(LifecycleError::UnknownToken(t.id.clone()));
-    for stranger in [
-        session("eve", facts(Active, false, false)),
-        session("acme", facts(Active, false, true)),
-        session("EVE", facts(Suspended, false, false)),
-    ] {
-        assert_eq!(
-            every_operation(&t, &records, &stranger),
-            [
-                unknown.clone(),
-                unknown.clone(),
-                unknown.clone(),
-                unknown.clone()
-            ],
-            "{stranger:?}"
-        );
-    }
+    let unknown = every(Some(LifecycleError::UnknownToken(t.id.clone())));
     let denied = Some(LifecycleError::NotPermitted);
-    for (owner, why) in [
-        (
-            session("alice", facts(Inactive, false, false)),
-            "inactive owner",
-        ),
-        (
-            session("ALICE", facts(Suspended, false, false)),
-            "suspended owner",
-        ),
-        (
-            session("root", facts(Inactive, true, false)),
-            "inactive administrator",
-        ),
-        (
-            session("alice", facts(Active, false, true)),
-            "an organisation named as the owner",
-        ),
+    let refused = every(denied.clone());
+    let allowed = every(None);
+    for (name, f, want) in [
+        // Strangers.
+        ("eve", facts(Active, false, false), &unknown),
+        ("acme", facts(Active, false, true), &unknown),
+        ("EVE", facts(Suspended, false, false), &unknown),
+        // An inactive owner, a suspended owner, an inactive administrator, an
+        // organisation named as the owner.
+        ("alice", facts(Inactive, false, false), &refused),
+        ("ALICE", facts(Suspended, false, false), &refused),
+        ("root", facts(Inactive, true, false), &refused),
+        ("alice", facts(Active, false, true), &refused),
+        // The owner (any case), an active administrator.
+        ("alice", facts(Active, false, false), &allowed),
+        ("ALICE", facts(Active, false, false), &allowed),
+        ("root", facts(Active, true, false), &allowed),
     ] {
-        assert_eq!(
-            every_operation(&t, &records, &owner),
-            [
-                denied.clone(),
-                denied.clone(),
-                denied.clone(),
-                denied.clone()
-            ],
-            "{why}"
-        );
-    }
-    for allowed in [
-        session("alice", facts(Active, false, false)),
-        session("ALICE", facts(Active, false, false)),
-        session("root", facts(Active, true, false)),
-    ] {
-        assert_eq!(
-            every_operation(&t, &records, &allowed),
-            [None, None, None, None],
-            "{allowed:?}"
-        );
+        let actor = session(name, f);
+        assert_eq!(&every_operation(&t, &records, &actor), want, "{actor:?}");
     }
     // A maintenance job revokes; it never edits, rotates or derives.
     assert_eq!(
@@ -736,10 +729,7 @@ fn a_token_acts_for_its_owner_only_with_user_token_and_never_beyond_itself() {
                 old: plain.clone(),
                 expires: None,
                 records: records.clone(),
-                context: acting(
-                    session("alice", facts(AccountStatus::Active, false, false)),
-                    NOW,
-                ),
+                context: acting(alice_session(), NOW),
             },
             Some(&support::entropy(9)),
         )
@@ -771,7 +761,7 @@ fn every_rule_of_minting_holds_after_every_change() {
     // issue 19 item 2: alice (not an administrator) cannot mint write:admin, but `token
     // edit --scope write:admin,read:repository` on her token succeeded. One rule decides
     // whether a record may exist, created by this actor; every operation calls it.
-    let alice = session("alice", facts(AccountStatus::Active, false, false));
+    let alice = alice_session();
     let root = session("root", facts(AccountStatus::Active, true, false));
     let t = mint(&["read:repository"], 30 * DAY, 5);
     let records = vec![t.clone()];
@@ -871,10 +861,7 @@ fn every_rule_of_minting_holds_after_every_change() {
             lifetime: Options::default().max_lifetime,
             minimum_lifetime: None,
             existing_children: vec![],
-            context: acting(
-                session("alice", facts(AccountStatus::Active, false, false)),
-                NOW + 10,
-            ),
+            context: acting(alice_session(), NOW + 10),
         },
         Some(&support::entropy(14)),
     );
@@ -907,10 +894,7 @@ fn audit_repairs_are_records_that_may_exist() {
     let mut owner_bound = rec("o", None, Some(NOW + DAY), &["public_repo"]);
     owner_bound.owners = vec!["alice".into()];
     let sudo = rec("s", None, Some(NOW + DAY), &["sudo"]);
-    let revoked_parent = TokenRecord {
-        revoked: Some(NOW - 1),
-        ..rec("rp", None, Some(NOW + DAY), &["write:repository"])
-    };
+    let revoked_parent = revoked_parent("rp", &["write:repository"]);
     let orphaned = rec("oc", Some("rp"), Some(NOW + DAY), &["repo"]);
     let gone = rec("gc", Some("nowhere"), Some(NOW + DAY), &["repo"]);
     let entries: Vec<AuditEntry> = [
@@ -969,7 +953,7 @@ fn audit_repairs_are_records_that_may_exist() {
     // Anyone else sees the findings without repairs: the owner, an inactive administrator,
     // an organisation, a token (even with user:token).
     for who in [
-        session("alice", facts(AccountStatus::Active, false, false)),
+        alice_session(),
         session("root", facts(AccountStatus::Inactive, true, false)),
         session("root", facts(AccountStatus::Active, true, true)),
         Actor::Token(rec("m", None, Some(NOW + DAY), &["all", "user:token"])),
@@ -1003,7 +987,7 @@ fn owner_bindings_are_no_existence_oracle() {
             vec!["read:repository".into()],
             vec![],
             vec![owner.into()],
-            session("alice", facts(AccountStatus::Active, false, false)),
+            alice_session(),
             Some(NOW + DAY),
         );
         r.name = "bound".into();
@@ -1034,10 +1018,7 @@ fn a_binding_refuses_scopes_by_the_name_they_were_asked_by() {
                 expires: None,
             },
             std::slice::from_ref(&owner_bound),
-            &acting(
-                session("alice", facts(AccountStatus::Active, false, false)),
-                NOW,
-            ),
+            &acting(alice_session(), NOW),
         )
         .err();
     assert_eq!(
@@ -1074,10 +1055,7 @@ fn narrowing_a_parent_leaves_children_within_it_untouched() {
                 expires: Some(Some(NOW + 3 * DAY)),
             },
             &[parent, child],
-            &acting(
-                session("alice", facts(AccountStatus::Active, false, false)),
-                NOW,
-            ),
+            &acting(alice_session(), NOW),
         )
         .unwrap();
     assert_eq!(
@@ -1096,10 +1074,7 @@ fn a_revoked_record_is_repaired_whatever_it_held() {
     // A legacy child of a revoked parent is repaired by its revocation; its migrated scopes
     // (here `sudo`, an admin scope nobody grants in a maintenance job) grant nothing on a
     // revoked record, so the repair stands.
-    let parent = TokenRecord {
-        revoked: Some(NOW - 1),
-        ..rec("p", None, Some(NOW + DAY), &["all"])
-    };
+    let parent = revoked_parent("p", &["all"]);
     let child = rec("c", Some("p"), Some(NOW + DAY), &["sudo"]);
     let entries: Vec<AuditEntry> = [parent, child]
         .into_iter()
@@ -1108,11 +1083,7 @@ fn a_revoked_record_is_repaired_whatever_it_held() {
             expiry_recorded: false,
         })
         .collect();
-    let findings = AUTHZ.audit(&entries, &acting(Actor::System("audit".into()), NOW));
-    let fix = findings
-        .iter()
-        .find(|f| f.token_id == "c" && f.fix.is_some())
-        .and_then(|f| f.fix.clone());
+    let (findings, fix) = repair_of(&entries, "c");
     match fix {
         Some(AuditFix::Update(r)) => {
             assert!(r.revoked.is_some(), "{r:?}");
@@ -1126,10 +1097,7 @@ fn a_revoked_record_is_repaired_whatever_it_held() {
 fn a_child_of_a_dead_parent_is_refused_before_anything_else_is_checked() {
     // Gafaelfawr (seed 002): a child whose parent is revoked, expired or missing is dead
     // too; an edit of it is refused as such first, whatever else is wrong with the edit.
-    let parent = TokenRecord {
-        revoked: Some(NOW - 1),
-        ..rec("p", None, Some(NOW + DAY), &["write:repository"])
-    };
+    let parent = revoked_parent("p", &["write:repository"]);
     let child = rec("c", Some("p"), Some(NOW + DAY), &["read:repository"]);
     let sibling = rec("s", None, Some(NOW + DAY), &["read:repository"]);
     let records = [parent, child, sibling];
@@ -1142,10 +1110,7 @@ fn a_child_of_a_dead_parent_is_refused_before_anything_else_is_checked() {
                 expires: None,
             },
             &records,
-            &acting(
-                session("alice", facts(AccountStatus::Active, false, false)),
-                NOW,
-            ),
+            &acting(alice_session(), NOW),
         )
         .err();
     assert_eq!(
@@ -1164,11 +1129,7 @@ fn an_expired_record_is_migrated_whatever_it_held() {
         record: expired,
         expiry_recorded: true,
     }];
-    let findings = AUTHZ.audit(&entries, &acting(Actor::System("audit".into()), NOW));
-    let fix = findings
-        .iter()
-        .find(|f| f.token_id == "e" && f.fix.is_some())
-        .and_then(|f| f.fix.clone());
+    let (findings, fix) = repair_of(&entries, "e");
     match fix {
         Some(AuditFix::Update(r)) => {
             assert_eq!(r.expires, Some(NOW - 1), "{r:?}");

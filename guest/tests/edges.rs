@@ -280,21 +280,27 @@ fn update(name: &str) -> RefUpdate {
     }
 }
 
-#[test]
-fn a_push_whose_every_ref_is_allowed_has_no_message_and_no_detail() {
-    // Contract 0.4: an allow carries no message (only a push that refuses some refs does).
-    let a = authorizer();
+/// A `write:repository` token of alice's pushing `refs/heads/a` and `refs/heads/b` to
+/// `alice/app`, a repository with these facts.
+fn push_a_and_b(a: &Authorizer, facts: RepositoryFacts) -> Decision {
     let (i, mut facts) = token_input(
-        &a,
+        a,
         &["write:repository"],
         git(
             "alice/app",
             GitAction::Push,
             vec![update("refs/heads/a"), update("refs/heads/b")],
         ),
-        Some(repo(Role::None)),
+        Some(facts),
     );
-    let d = a.authorize(&i, &mut facts);
+    a.authorize(&i, &mut facts)
+}
+
+#[test]
+fn a_push_whose_every_ref_is_allowed_has_no_message_and_no_detail() {
+    // Contract 0.4: an allow carries no message (only a push that refuses some refs does).
+    let a = authorizer();
+    let d = push_a_and_b(&a, repo(Role::None));
     assert!(d.allow());
     assert_eq!((d.message.as_deref(), d.detail.as_deref()), (None, None));
     let refs = d.refs.unwrap();
@@ -313,17 +319,7 @@ fn a_push_that_refuses_some_refs_is_allowed_with_a_message_and_verdicts_in_order
         }],
         ..repo(Role::None)
     };
-    let (i, mut facts) = token_input(
-        &a,
-        &["write:repository"],
-        git(
-            "alice/app",
-            GitAction::Push,
-            vec![update("refs/heads/a"), update("refs/heads/b")],
-        ),
-        Some(protected),
-    );
-    let d = a.authorize(&i, &mut facts);
+    let d = push_a_and_b(&a, protected);
     assert_eq!(d.reason, Reason::Granted);
     assert_eq!(
         (d.message.as_deref(), d.detail.as_deref()),
@@ -400,7 +396,8 @@ fn a_forged_secret_beside_a_genuine_record_is_named_by_its_signature() {
     let at = "fzpat_k1.".len() + 20;
     forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
     let body: String = forged[..forged.len() - 9].iter().collect();
-    let forged = format!("{body}.{:08x}", crc32(body.as_bytes()));
+    // The policy's own CRC-32 (checked against its bitwise definition by its unit tests).
+    let forged = format!("{body}.{:08x}", policy::token::crc32(body.as_bytes()));
     i.credential = Credential::Bearer(forged);
     let d = a.authorize(&i, &mut facts);
     assert_eq!(
@@ -408,22 +405,6 @@ fn a_forged_secret_beside_a_genuine_record_is_named_by_its_signature() {
         (Reason::TokenInvalid, Some("bad-signature"))
     );
     assert!(facts.queries.is_empty(), "{:?}", facts.queries);
-}
-
-/// CRC-32 (IEEE), as the token format uses.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

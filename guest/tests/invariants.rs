@@ -465,40 +465,22 @@ struct MintSpec {
     entropy: u8,
 }
 
-fn mint_spec() -> impl Strategy<Value = MintSpec> {
-    (
-        proptest::collection::vec(proptest::bool::weighted(0.8), 8),
-        any::<bool>(),
-        proptest::collection::vec(scope(), 0..2),
-        0..4u8,
-        proptest::collection::vec(path(), 0..2),
-        proptest::collection::vec(name(), 0..2),
-        proptest::option::weighted(0.9, 300i64..400_000),
-        any::<u8>(),
-    )
-        .prop_map(
-            |(
-                keep,
-                keep_user_token,
-                extra,
-                binding,
-                other_repositories,
-                other_owners,
-                lifetime,
-                entropy,
-            )| {
-                MintSpec {
-                    keep,
-                    keep_user_token,
-                    extra,
-                    binding,
-                    other_repositories,
-                    other_owners,
-                    lifetime,
-                    entropy,
-                }
-            },
-        )
+prop_compose! {
+    fn mint_spec()(
+        keep in proptest::collection::vec(proptest::bool::weighted(0.8), 8),
+        keep_user_token in any::<bool>(),
+        extra in proptest::collection::vec(scope(), 0..2),
+        binding in 0..4u8,
+        other_repositories in proptest::collection::vec(path(), 0..2),
+        other_owners in proptest::collection::vec(name(), 0..2),
+        lifetime in proptest::option::weighted(0.9, 300i64..400_000),
+        entropy in any::<u8>(),
+    ) -> MintSpec {
+        MintSpec {
+            keep, keep_user_token, extra, binding, other_repositories, other_owners, lifetime,
+            entropy,
+        }
+    }
 }
 
 /// Credentials that are refused, whatever is asked.
@@ -621,17 +603,7 @@ fn sudo_token() -> impl Strategy<Value = TokenSpec> {
 
 /// Pushes with ref updates.
 fn push_ask() -> impl Strategy<Value = AskSpec> {
-    (
-        transport(),
-        path(),
-        proptest::collection::vec(ref_spec(), 1..5),
-    )
-        .prop_map(|(transport, path, refs)| AskSpec::Git {
-            transport,
-            path,
-            action: GitAction::Push,
-            refs,
-        })
+    git_ask_of(Just(GitAction::Push), 1..5)
 }
 
 /// Force a request onto HTTP (git, batch, ref permissions, creation; API is HTTP).

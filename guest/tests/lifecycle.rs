@@ -26,8 +26,8 @@ use forge_authz_guest::policy::{
     Credential, Decision, Effects, FactAnswer, FactQuery, Facts, GitAction, GitRequest,
     HistoryAction, HistoryEvent, IssueError, IssueRequest, IssuedToken, LifecycleError, Options,
     Reason, RepositoryFacts, RepositoryKind, Request, RevokeScope, Role, RotateRequest, Rotation,
-    SecretDigest, SigningKey, Timestamp, TokenEdit, TokenRecord, Transport, UserFacts, Viewer,
-    Visibility, inspect,
+    SecretDigest, Timestamp, TokenEdit, TokenRecord, Transport, UserFacts, Viewer, Visibility,
+    inspect,
 };
 use support::lifecycle::rec;
 
@@ -35,14 +35,7 @@ const NOW: Timestamp = 1_767_225_600;
 const DAY: i64 = 86_400;
 
 fn config(options: Options) -> Config {
-    Config {
-        keys: vec![SigningKey {
-            id: "k1".into(),
-            secret: vec![7; 32],
-        }],
-        signing_key_id: "k1".into(),
-        options,
-    }
+    support::single_key("k1", 7, options)
 }
 
 /// The policy with default options (expiry required, 300 s to 366 days).

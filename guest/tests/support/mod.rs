@@ -162,6 +162,18 @@ pub fn config(fallback: bool) -> Config {
     }
 }
 
+/// A configuration of one key, `id` (32 bytes of `byte`), which signs.
+pub fn single_key(id: &str, byte: u8, options: Options) -> Config {
+    Config {
+        keys: vec![SigningKey {
+            id: id.into(),
+            secret: vec![byte; 32],
+        }],
+        signing_key_id: id.into(),
+        options,
+    }
+}
+
 fn authorizer(config: Config) -> Authorizer {
     match Authorizer::new(&config) {
         Ok(a) => a,
@@ -174,27 +186,11 @@ pub static AUTHZ: LazyLock<Authorizer> = LazyLock::new(|| authorizer(config(fals
 /// The policy with `binding_fallback_to_anonymous`.
 pub static AUTHZ_FALLBACK: LazyLock<Authorizer> = LazyLock::new(|| authorizer(config(true)));
 /// A forger: key id `k1`, another secret.
-pub static FORGER: LazyLock<Authorizer> = LazyLock::new(|| {
-    authorizer(Config {
-        keys: vec![SigningKey {
-            id: "k1".into(),
-            secret: vec![8; 32],
-        }],
-        signing_key_id: "k1".into(),
-        options: Options::default(),
-    })
-});
+pub static FORGER: LazyLock<Authorizer> =
+    LazyLock::new(|| authorizer(single_key("k1", 8, Options::default())));
 /// A key id nobody configured (a retired key).
-pub static RETIRED: LazyLock<Authorizer> = LazyLock::new(|| {
-    authorizer(Config {
-        keys: vec![SigningKey {
-            id: "k9".into(),
-            secret: vec![7; 32],
-        }],
-        signing_key_id: "k9".into(),
-        options: Options::default(),
-    })
-});
+pub static RETIRED: LazyLock<Authorizer> =
+    LazyLock::new(|| authorizer(single_key("k9", 7, Options::default())));
 
 /// The policy a case runs against.
 pub fn policy(fallback: bool) -> &'static Authorizer {
@@ -1393,53 +1389,31 @@ pub fn expiry() -> impl Strategy<Value = Expiry> {
     ]
 }
 
-/// A token spec with every state: bound or not, child or not, live, expired or revoked.
-pub fn token() -> impl Strategy<Value = TokenSpec> {
-    (
-        prop_oneof![30 => 0..N_USERS, 1 => ORGS, 1 => Just(GHOST)],
-        scopes(),
-        prop_oneof![
+prop_compose! {
+    /// A token spec with every state: bound or not, child or not, live, expired or revoked.
+    pub fn token()(
+        owner in prop_oneof![30 => 0..N_USERS, 1 => ORGS, 1 => Just(GHOST)],
+        scopes in scopes(),
+        repositories in prop_oneof![
             4 => Just(vec![]),
             1 => proptest::collection::vec(path(), 1..3),
         ],
-        prop_oneof![
+        owners in prop_oneof![
             6 => Just(vec![]),
             1 => proptest::collection::vec(name(), 1..3),
         ],
-        proptest::bool::weighted(0.15),
-        expiry(),
-        proptest::bool::weighted(0.05),
-        proptest::option::of(prop_oneof![Just(NOW - 30), Just(NOW - 3_600)]),
-        any::<u8>(),
-        proptest::bool::weighted(0.2),
-    )
-        .prop_map(
-            |(
-                owner,
-                scopes,
-                repositories,
-                owners,
-                child,
-                expiry,
-                revoked,
-                last_used,
-                entropy,
-                legacy,
-            )| {
-                TokenSpec {
-                    owner,
-                    scopes,
-                    repositories,
-                    owners,
-                    child,
-                    expiry,
-                    revoked,
-                    last_used,
-                    entropy,
-                    legacy,
-                }
-            },
-        )
+        child in proptest::bool::weighted(0.15),
+        expiry in expiry(),
+        revoked in proptest::bool::weighted(0.05),
+        last_used in proptest::option::of(prop_oneof![Just(NOW - 30), Just(NOW - 3_600)]),
+        entropy in any::<u8>(),
+        legacy in proptest::bool::weighted(0.2),
+    ) -> TokenSpec {
+        TokenSpec {
+            owner, scopes, repositories, owners, child, expiry, revoked, last_used, entropy,
+            legacy,
+        }
+    }
 }
 
 /// A live, unrevoked token spec.
@@ -1520,57 +1494,32 @@ pub fn ref_spec() -> impl Strategy<Value = RefSpec> {
         })
 }
 
-pub fn api() -> impl Strategy<Value = ApiSpec> {
-    (
-        prop_oneof![20 => select(METHODS[..8].to_vec()), 1 => Just(METHODS[8])],
-        prop_oneof![
+prop_compose! {
+    pub fn api()(
+        method in prop_oneof![20 => select(METHODS[..8].to_vec()), 1 => Just(METHODS[8])],
+        categories in prop_oneof![
             1 => Just(vec![]),
             4 => Just(vec![Category::Repository]),
             4 => proptest::collection::vec(select(CATEGORIES.to_vec()), 1..3),
         ],
-        proptest::option::weighted(0.6, path()),
-        proptest::option::weighted(0.5, name()),
-        proptest::bool::weighted(0.3),
-        proptest::bool::weighted(0.15),
-        role(),
-        proptest::option::weighted(0.3, select(OPERATIONS.to_vec())),
-        proptest::option::weighted(0.15, name()),
-        proptest::bool::weighted(0.2),
+        repository in proptest::option::weighted(0.6, path()),
+        namespace in proptest::option::weighted(0.5, name()),
+        requires_auth in proptest::bool::weighted(0.3),
+        admin_only in proptest::bool::weighted(0.15),
+        required_role in role(),
+        operation in proptest::option::weighted(0.3, select(OPERATIONS.to_vec())),
+        sudo in proptest::option::weighted(0.15, name()),
+        package in proptest::bool::weighted(0.2),
         // Contract 0.5's route flags: mostly off, sometimes on (valid or not: a request
         // that combines them wrongly is `request-invalid`).
-        (
-            proptest::bool::weighted(0.15),
-            proptest::bool::weighted(0.1),
-        ),
-    )
-        .prop_map(
-            |(
-                method,
-                categories,
-                repository,
-                namespace,
-                requires_auth,
-                admin_only,
-                required_role,
-                operation,
-                sudo,
-                package,
-                (writes_content, creates_in_own_namespace),
-            )| ApiSpec {
-                method,
-                categories,
-                repository,
-                namespace,
-                requires_auth,
-                admin_only,
-                required_role,
-                operation,
-                sudo,
-                package,
-                writes_content,
-                creates_in_own_namespace,
-            },
-        )
+        writes_content in proptest::bool::weighted(0.15),
+        creates_in_own_namespace in proptest::bool::weighted(0.1),
+    ) -> ApiSpec {
+        ApiSpec {
+            method, categories, repository, namespace, requires_auth, admin_only,
+            required_role, operation, sudo, package, writes_content, creates_in_own_namespace,
+        }
+    }
 }
 
 pub fn step() -> impl Strategy<Value = CreationStep> {
@@ -1582,11 +1531,19 @@ pub fn step() -> impl Strategy<Value = CreationStep> {
 }
 
 pub fn git_ask() -> impl Strategy<Value = AskSpec> {
+    git_ask_of(action(), 0..4)
+}
+
+/// Git requests of `action`, with `refs` ref updates.
+pub fn git_ask_of(
+    action: impl Strategy<Value = GitAction>,
+    refs: std::ops::Range<usize>,
+) -> impl Strategy<Value = AskSpec> {
     (
         transport(),
         path(),
-        action(),
-        proptest::collection::vec(ref_spec(), 0..4),
+        action,
+        proptest::collection::vec(ref_spec(), refs),
     )
         .prop_map(|(transport, path, action, refs)| AskSpec::Git {
             transport,
