@@ -344,16 +344,24 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     c.benchmark_group(name)
 }
 
+/// The group `case`: `call` timed on each of our engines.
+fn on_each<R>(
+    c: &mut Criterion,
+    case: &str,
+    engines: &mut [(&str, &mut dyn Policy)],
+    mut call: impl FnMut(&mut dyn Policy) -> R,
+) {
+    let mut g = group(c, case);
+    for (name, p) in engines.iter_mut() {
+        g.bench_function(*name, |b| b.iter(|| black_box(call(&mut **p))));
+    }
+}
+
 /// The cases decided by our two engines.
 fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Policy)]) {
-    {
-        let mut g = group(c, "empty_call");
-        for (name, p) in engines.iter_mut() {
-            g.bench_function(*name, |b| {
-                b.iter(|| black_box(p.migrate_legacy_scopes(black_box(&[])).unwrap()))
-            });
-        }
-    }
+    on_each(c, "empty_call", engines, |p| {
+        p.migrate_legacy_scopes(black_box(&[])).unwrap()
+    });
     for (case, credential) in [
         ("verify_malformed", &f.malformed),
         ("verify_bad_checksum", &f.bad_checksum),
@@ -361,12 +369,9 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
         ("verify_unknown_key", &f.unknown_key),
         ("verify_valid", &f.valid),
     ] {
-        let mut g = group(c, case);
-        for (name, p) in engines.iter_mut() {
-            g.bench_function(*name, |b| {
-                b.iter(|| black_box(p.verify(black_box(credential)).unwrap()))
-            });
-        }
+        on_each(c, case, engines, |p| {
+            p.verify(black_box(credential)).unwrap()
+        });
     }
     let refused = [
         ("refused_carried", f.carried.clone()),
@@ -381,12 +386,9 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
         ("push_10_refs", &f.push_10_refs),
         ("api_route", &f.api_route),
     ]) {
-        let mut g = group(c, case);
-        for (name, p) in engines.iter_mut() {
-            g.bench_function(*name, |b| {
-                b.iter(|| black_box(p.authorize(black_box(r), &f.facts).unwrap()))
-            });
-        }
+        on_each(c, case, engines, |p| {
+            p.authorize(black_box(r), &f.facts).unwrap()
+        });
     }
     {
         let mut g = group(c, "token_pull_first");
@@ -400,19 +402,10 @@ fn decisions(c: &mut Criterion, f: &Fixtures, engines: &mut [(&str, &mut dyn Pol
             });
         }
     }
-    {
-        let mut g = group(c, "batch_100");
-        for (name, p) in engines.iter_mut() {
-            g.bench_function(*name, |b| {
-                b.iter(|| {
-                    black_box(
-                        p.authorize_batch(black_box(&f.batch_100), &f.facts)
-                            .unwrap(),
-                    )
-                })
-            });
-        }
-    }
+    on_each(c, "batch_100", engines, |p| {
+        p.authorize_batch(black_box(&f.batch_100), &f.facts)
+            .unwrap()
+    });
 }
 
 /// The same decisions in Cedar (`cedar/`: policies, schema and entities built once), in

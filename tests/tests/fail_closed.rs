@@ -44,17 +44,22 @@ fn authorize_git(
     forge_authz_host::authorize_one(p, facts, req, now).unwrap()
 }
 
-fn mint(p: &mut dyn Policy, w: &mut World) -> String {
+/// A token of alice's holding `scopes`, minted by `p` and stored in `w`: its secret.
+fn mint_with(p: &mut dyn Policy, w: &mut World, scopes: &[&str]) -> String {
     let t = p
         .issue(&forge_authz_tests::session_request(
             "alice",
-            &["read:repository"],
+            scopes,
             w.now(),
         ))
         .unwrap()
         .unwrap();
     w.add_token(&convert::record_in(t.record.clone()));
     t.secret
+}
+
+fn mint(p: &mut dyn Policy, w: &mut World) -> String {
+    mint_with(p, w, &["read:repository"])
 }
 
 /// A push that keeps the policy busy for a long time: many long ref names against many
@@ -98,18 +103,7 @@ fn a_call_past_its_deadline_is_a_deny_and_the_policy_recovers() {
     // instance.
     let mut w = world();
     let mut p = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
-    let secret = {
-        let t = p
-            .issue(&forge_authz_tests::session_request(
-                "alice",
-                &["write:repository"],
-                w.now(),
-            ))
-            .unwrap()
-            .unwrap();
-        w.add_token(&convert::record_in(t.record.clone()));
-        t.secret
-    };
+    let secret = mint_with(&mut p, &mut w, &["write:repository"]);
     let pull_req = pull(CredentialDef::Bearer(secret.clone()), "alice/app");
     let push = slow_push(&mut w, &secret);
     let now = w.now();

@@ -97,57 +97,33 @@ fn every_rejection_class() {
             let mut f = native(&config(&[("k7", 9)], "k7")).unwrap();
             mint(&mut f, &["read:repository"]).secret
         };
-        let cases: Vec<(String, TokenError)> = vec![
+        // The genuine token `t` spoiled one way each (the corpus's substitutions).
+        let spoiled = [
+            ("${t|truncate:108}", TokenError::WrongLength),
+            ("${t|append:aaaaaaaaaaaaaaaaaa}", TokenError::WrongLength),
+            ("${t|append:.}", TokenError::BadSeparator),
+            ("${t|set:7:.}", TokenError::BadSeparator),
+            ("${t|replace:_k1.:_k!.}", TokenError::BadKeyId),
+            ("${t|set:12:+}", TokenError::BadEncoding),
+            ("${t|set:60:/}", TokenError::BadEncoding),
+            ("${t|set:105:G}", TokenError::BadEncoding),
+            ("${t|flip:40}", TokenError::BadChecksum),
+            ("${t|flip-resum:40}", TokenError::BadSignature),
+            ("${t|flip-resum:90}", TokenError::BadSignature),
+        ]
+        .map(|(spec, want)| (substitute(spec, &m).unwrap(), want));
+        let cases: Vec<(String, TokenError)> = [
             (String::new(), TokenError::Empty),
             ("gitpod_pat_foo".into(), TokenError::WrongPrefix),
             ("fzpat_".into(), TokenError::WrongLength),
-            (
-                substitute("${t|truncate:108}", &m).unwrap(),
-                TokenError::WrongLength,
-            ),
-            (
-                substitute("${t|append:aaaaaaaaaaaaaaaaaa}", &m).unwrap(),
-                TokenError::WrongLength,
-            ),
-            (
-                substitute("${t|append:.}", &m).unwrap(),
-                TokenError::BadSeparator,
-            ),
-            (
-                substitute("${t|set:7:.}", &m).unwrap(),
-                TokenError::BadSeparator,
-            ),
-            (
-                substitute("${t|replace:_k1.:_k!.}", &m).unwrap(),
-                TokenError::BadKeyId,
-            ),
-            (
-                substitute("${t|set:12:+}", &m).unwrap(),
-                TokenError::BadEncoding,
-            ),
-            (
-                substitute("${t|set:60:/}", &m).unwrap(),
-                TokenError::BadEncoding,
-            ),
-            (
-                substitute("${t|set:105:G}", &m).unwrap(),
-                TokenError::BadEncoding,
-            ),
-            (
-                substitute("${t|flip:40}", &m).unwrap(),
-                TokenError::BadChecksum,
-            ),
-            (
-                substitute("${t|flip-resum:40}", &m).unwrap(),
-                TokenError::BadSignature,
-            ),
-            (
-                substitute("${t|flip-resum:90}", &m).unwrap(),
-                TokenError::BadSignature,
-            ),
+        ]
+        .into_iter()
+        .chain(spoiled)
+        .chain([
             (foreign_key, TokenError::UnknownKey),
             (forged, TokenError::BadSignature),
-        ];
+        ])
+        .collect();
         for (secret, want) in cases {
             assert_eq!(verify(p, &secret), Err(want), "{engine}: {secret:?}");
             // inspect stops at format and checksum: it has no key.
