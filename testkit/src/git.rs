@@ -31,7 +31,13 @@ pub fn git(dir: &Path, home: &Path) -> Command {
 
 /// `git ARGS` (as [`git`]) must succeed within 120 s; its stdout, trimmed.
 pub fn git_ok(dir: &Path, home: &Path, args: &[&str]) -> String {
-    let o = run_for(git(dir, home).args(args), secs(120));
+    succeeds(git(dir, home), args)
+}
+
+/// A git command `git` (e.g. [`git`] with more configuration) with `args` must succeed
+/// within 120 s; its stdout, trimmed.
+pub fn succeeds(mut git: Command, args: &[&str]) -> String {
+    let o = run_for(git.args(args), secs(120));
     assert!(o.status.success(), "git {args:?}: {}", both(&o));
     text(&o.stdout).trim().to_string()
 }

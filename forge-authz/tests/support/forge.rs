@@ -67,9 +67,7 @@ pub fn git(dir: &Path, home: &Path) -> Command {
 }
 
 pub fn git_ok(dir: &Path, home: &Path, args: &[&str]) -> String {
-    let o = run_for(git(dir, home).args(args), secs(120));
-    assert!(o.status.success(), "git {args:?}: {}", both(&o));
-    text(&o.stdout).trim().to_string()
+    forge_authz_testkit::git::succeeds(git(dir, home), args)
 }
 
 /// Deterministic pseudo-random bytes (incompressible content for big repositories).

@@ -114,6 +114,28 @@ fn clone(
     outcome(s.clone_into(port, cred, repo, into))
 }
 
+/// Clones `repo` as `cred` through the proxy into `into` (it must succeed) and commits
+/// nothing there with `message`: the work tree, one commit ahead.
+fn clone_and_commit(
+    s: &Setup,
+    port: u16,
+    cred: Option<(&str, &str)>,
+    repo: &str,
+    into: &str,
+    message: &str,
+) -> std::path::PathBuf {
+    let who = cred.map_or("anonymous", |c| c.0);
+    clone(s, port, cred, repo, into)
+        .unwrap_or_else(|e| panic!("{who}'s clone of {repo} through the proxy: {e}"));
+    let work = s.home.join(into);
+    git_ok(
+        &work,
+        &s.home,
+        &["commit", "-q", "--allow-empty", "-m", message],
+    );
+    work
+}
+
 fn push(s: &Setup, work: &std::path::Path, url: &str, refspec: &str) -> Result<(), String> {
     outcome(run_for(s.git(work).args(["push", url, refspec]), secs(120)))
 }
@@ -147,14 +169,8 @@ pub fn clients_see_what_forge_authz_decided(
     // private one.
     clone(s, port, None, "alice/app", "anon").unwrap_or_else(|e| panic!("anonymous clone: {e}"));
     assert!(s.home.join("anon").join("README").exists());
-    clone(s, port, Some(("alice", &rw)), "alice/secret", "mine")
-        .unwrap_or_else(|e| panic!("the owner's clone of her private repository: {e}"));
-    let mine = s.home.join("mine");
-    git_ok(
-        &mine,
-        &s.home,
-        &["commit", "-q", "--allow-empty", "-m", "through the proxy"],
-    );
+    let owner = Some(("alice", rw.as_str()));
+    let mine = clone_and_commit(s, port, owner, "alice/secret", "mine", "through the proxy");
     let url = Setup::url(port, Some(("alice", &rw)), "alice/secret");
     push(s, &mine, &url, "HEAD:refs/heads/via-proxy")
         .unwrap_or_else(|e| panic!("the owner's push through the proxy: {e}"));
@@ -164,14 +180,8 @@ pub fn clients_see_what_forge_authz_decided(
 
     // Each ref of a push is still decided: carol (a writer) may not push protected main,
     // and may push a topic branch.
-    clone(s, port, Some(("carol", &carol)), "alice/app", "carol")
-        .unwrap_or_else(|e| panic!("carol's clone: {e}"));
-    let work = s.home.join("carol");
-    git_ok(
-        &work,
-        &s.home,
-        &["commit", "-q", "--allow-empty", "-m", "carol"],
-    );
+    let writer = Some(("carol", carol.as_str()));
+    let work = clone_and_commit(s, port, writer, "alice/app", "carol", "carol");
     let url = Setup::url(port, Some(("carol", &carol)), "alice/app");
     let e = push(s, &work, &url, "HEAD:main").expect_err("carol pushed protected main");
     assert!(e.contains("ref-protected"), "{e}");
