@@ -14,8 +14,8 @@ use sha2::Digest as _;
 mod harness;
 
 use harness::{
-    APP, cli, describe, embedded_sha256, pg_fleet, pg_fleet_notified, sqlite_fleet, truncated,
-    version_is,
+    APP, cli, describe, embedded_sha256, pg_fleet, pg_fleet_notified, pg_two_hosts, sqlite_fleet,
+    truncated, version_is,
 };
 
 /// Store the truncated module and make it the fleet's live version behind the CLI's back
@@ -75,10 +75,9 @@ fn insert_refused_module(db: &str) -> i64 {
 fn two_hosts_share_tokens_revocations_and_effects() {
     // issue 10, "Two serve processes over one PostgreSQL": nothing about a token is cached
     // per host; what the CLI or one host writes, the other enforces on its next request.
-    let Some(mut f) = pg_fleet("tokens") else {
+    let Some((f, a, b)) = pg_two_hosts("tokens") else {
         return;
     };
-    let (a, b) = f.start_two("host");
 
     // A token created through the CLI is accepted by both hosts.
     let (secret, id) = f.create_token("ci");
@@ -150,10 +149,9 @@ fn two_hosts_share_tokens_revocations_and_effects() {
 fn one_module_version_across_two_hosts() {
     // issue 10, "One module version across the fleet": publish, a module the hosts refuse,
     // rollback, shadow.
-    let Some(mut f) = pg_fleet("publish") else {
+    let Some((f, a, b)) = pg_two_hosts("publish") else {
         return;
     };
-    let (a, b) = f.start_two("host");
     let (secret, _) = f.create_token("ci");
     let sha = embedded_sha256();
 

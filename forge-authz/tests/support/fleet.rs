@@ -399,6 +399,14 @@ pub fn sqlite_fleet(name: &str) -> Fleet {
     Fleet::new(dir, db)
 }
 
+/// Two hosts, `host-a` and `host-b`, over a fresh PostgreSQL database: the fleet and the
+/// hosts' indices (`None`: skipped by `FORGE_AUTHZ_SKIP_PG=1`).
+pub fn pg_two_hosts(name: &str) -> Option<(Fleet, usize, usize)> {
+    let mut f = pg_fleet(name)?;
+    let (a, b) = f.start_two("host");
+    Some((f, a, b))
+}
+
 /// Two hosts, `notify-a` and `notify-b`, over a fresh PostgreSQL database, polling only
 /// every 10 minutes: what reaches them within seconds, PostgreSQL's NOTIFY brought
 /// (`None`: skipped by `FORGE_AUTHZ_SKIP_PG=1`).
