@@ -14,8 +14,8 @@ use sha2::Digest as _;
 mod harness;
 
 use harness::{
-    APP, cli, describe, embedded_sha256, pg_fleet, pg_fleet_notified, pg_two_hosts, sqlite_fleet,
-    truncated, version_is,
+    APP, cli, embedded_sha256, pg_fleet, pg_fleet_notified, pg_two_hosts, sqlite_fleet, truncated,
+    version_is,
 };
 
 /// Store the truncated module and make it the fleet's live version behind the CLI's back
@@ -169,13 +169,7 @@ fn one_module_version_across_two_hosts() {
     // A module the CLI's own check refuses is never published.
     let broken = f.module("broken.wasm");
     let args = ["publish", "--db", &f.db, &broken];
-    let o = cli(&args);
-    assert!(!o.status.success(), "{}", describe(&args, &o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("not published"),
-        "{}",
-        describe(&args, &o)
-    );
+    f.refused(&args, "not published");
     let published = f.fleet()["published"].clone();
     assert!(
         published["live"].is_null() && published["seq"] == 0,
@@ -257,13 +251,7 @@ fn one_module_version_across_two_hosts() {
     f.decides(&secret, "after the rollback");
     // Never past the first publication.
     let args = ["publish", "--db", &f.db, "--rollback"];
-    let o = cli(&args);
-    assert!(!o.status.success(), "{}", describe(&args, &o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("first live publication"),
-        "{}",
-        describe(&args, &o)
-    );
+    f.refused(&args, "first live publication");
     assert_eq!(f.fleet()["published"]["live"]["version"], 1);
 
     // Shadow: both hosts run version 1 beside the live module, then stop it.

@@ -151,6 +151,14 @@ impl Fleet {
         String::from_utf8(o.stdout).unwrap()
     }
 
+    /// A CLI command that must fail, saying `says` on stderr.
+    pub fn refused(&self, args: &[&str], says: &str) {
+        let o = cli(args);
+        assert!(!o.status.success(), "{}", describe(args, &o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{}", describe(args, &o));
+    }
+
     /// A CLI command that must succeed with `--json`; its output.
     pub fn json(&self, args: &[&str]) -> Value {
         let out = self.ok(args);
