@@ -28,6 +28,49 @@ fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
     getrandom::fill(&mut e).ok().map(|()| e)
 }
 
+/// Each decision call as the export function of the same name, with the caller's facts
+/// asked as the component's `facts` import asks them ([`Asked::run`]).
+macro_rules! asking {
+    ($($call:ident($request:ty) -> $answer:ty;)+) => {
+        $(
+            fn $call(
+                &mut self,
+                request: &$request,
+                facts: &dyn FactSource,
+            ) -> Result<($answer, Gathered), PolicyFailure> {
+                Asked::run(facts, |asked| exports::$call(&mut self.0, request.clone(), asked))
+                    .map_err(PolicyFailure)
+            }
+        )+
+    };
+}
+
+/// Each minting call as the export function of the same name, given fresh entropy.
+macro_rules! minting {
+    ($($call:ident($request:ty) -> $answer:ty;)+) => {
+        $(
+            fn $call(&mut self, r: &$request) -> Result<$answer, PolicyFailure> {
+                Ok(exports::$call(&self.0, r.clone(), entropy().as_ref()))
+            }
+        )+
+    };
+}
+
+/// Each call over stored audit entries as the export function of the same name.
+macro_rules! over_entries {
+    ($($call:ident -> $item:ty;)+) => {
+        $(
+            fn $call(
+                &mut self,
+                entries: &[wit::AuditEntry],
+                context: &wit::ChangeContext,
+            ) -> Result<Vec<$item>, PolicyFailure> {
+                Ok(exports::$call(&self.0, entries.to_vec(), context.clone()))
+            }
+        )+
+    };
+}
+
 /// Each call through the component's own export functions (`guest/src/exports.rs`), with
 /// the caller's facts asked as the `facts` import asks them.
 impl Policy for NativePolicy {
@@ -38,59 +81,16 @@ impl Policy for NativePolicy {
         Ok(exports::verify(&mut self.0, c.clone()))
     }
 
-    fn authorize(
-        &mut self,
-        request: &wit::AuthorizeRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(wit::Decision, Gathered), PolicyFailure> {
-        let mut asked = Asked::new(facts);
-        let d = exports::authorize(&mut self.0, request.clone(), &mut asked);
-        asked.finish(d).map_err(PolicyFailure)
+    asking! {
+        authorize(wit::AuthorizeRequest) -> wit::Decision;
+        authorize_batch(wit::BatchRequest) -> Vec<wit::Decision>;
+        ref_permissions(wit::RefPermissionsRequest) -> wit::RefGrants;
     }
 
-    fn authorize_batch(
-        &mut self,
-        request: &wit::BatchRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Vec<wit::Decision>, Gathered), PolicyFailure> {
-        let mut asked = Asked::new(facts);
-        let list = exports::authorize_batch(&mut self.0, request.clone(), &mut asked);
-        asked.finish(list).map_err(PolicyFailure)
-    }
-
-    fn ref_permissions(
-        &mut self,
-        request: &wit::RefPermissionsRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(wit::RefGrants, Gathered), PolicyFailure> {
-        let mut asked = Asked::new(facts);
-        let grants = exports::ref_permissions(&mut self.0, request.clone(), &mut asked);
-        asked.finish(grants).map_err(PolicyFailure)
-    }
-
-    fn issue(
-        &mut self,
-        r: &wit::IssueRequest,
-    ) -> Result<Result<wit::IssuedToken, wit::IssueError>, PolicyFailure> {
-        Ok(exports::issue(&self.0, r.clone(), entropy().as_ref()))
-    }
-
-    fn derive_child(
-        &mut self,
-        r: &wit::ChildRequest,
-    ) -> Result<Result<wit::ChildOutcome, wit::LifecycleError>, PolicyFailure> {
-        Ok(exports::derive_child(
-            &self.0,
-            r.clone(),
-            entropy().as_ref(),
-        ))
-    }
-
-    fn rotate(
-        &mut self,
-        r: &wit::RotateRequest,
-    ) -> Result<Result<wit::Rotation, wit::LifecycleError>, PolicyFailure> {
-        Ok(exports::rotate(&self.0, r.clone(), entropy().as_ref()))
+    minting! {
+        issue(wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError>;
+        derive_child(wit::ChildRequest) -> Result<wit::ChildOutcome, wit::LifecycleError>;
+        rotate(wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError>;
     }
 
     fn plan_revoke(
@@ -125,24 +125,9 @@ impl Policy for NativePolicy {
         ))
     }
 
-    fn plan_expire(
-        &mut self,
-        entries: &[wit::AuditEntry],
-        context: &wit::ChangeContext,
-    ) -> Result<Vec<wit::HistoryEvent>, PolicyFailure> {
-        Ok(exports::plan_expire(
-            &self.0,
-            entries.to_vec(),
-            context.clone(),
-        ))
-    }
-
-    fn audit(
-        &mut self,
-        entries: &[wit::AuditEntry],
-        context: &wit::ChangeContext,
-    ) -> Result<Vec<wit::AuditFinding>, PolicyFailure> {
-        Ok(exports::audit(&self.0, entries.to_vec(), context.clone()))
+    over_entries! {
+        plan_expire -> wit::HistoryEvent;
+        audit -> wit::AuditFinding;
     }
 
     fn inspect(
