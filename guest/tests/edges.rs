@@ -467,6 +467,45 @@ fn an_api_read_needs_read_on_every_category() {
 }
 
 #[test]
+fn a_deploy_key_on_another_public_repository_is_refused_by_its_own_rule() {
+    // reference §1.19: a deploy key reaches its own repository only. On another one — here
+    // public, which anyone could read — it gets the 404 of a missing repository, and the
+    // deploy-key rule is what refuses it (its detail says so; no later rule decides).
+    let a = authorizer();
+    let key = policy::SshKey {
+        id: "deploy1".into(),
+        kind: policy::KeyKind::Deploy,
+        owner: "alice".into(),
+        repository: Some("alice/app".into()),
+        read_only: false,
+    };
+    let mut facts = Fixed::new(FactAnswer {
+        repository: Some(repo(Role::None)),
+        ..FactAnswer::default()
+    });
+    let git = |action| {
+        Request::Git(GitRequest {
+            transport: Transport::Ssh,
+            repository: "alice/other".into(),
+            action,
+            refs: vec![],
+        })
+    };
+    for action in [GitAction::Pull, GitAction::Push] {
+        let d = a.authorize(
+            &request(Credential::SshKey(key.clone()), git(action)),
+            &mut facts,
+        );
+        assert_eq!(d.reason, Reason::RepositoryNotFound, "{action:?}: {d:?}");
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("deploy key of another repository"),
+            "{action:?}: {d:?}"
+        );
+    }
+}
+
+#[test]
 fn a_deploy_key_asks_for_no_account() {
     // A deploy key belongs to a repository, not an account (reference §1.19): the policy
     // asks for the repository as an anonymous viewer sees it, never for the key's owner's
