@@ -466,34 +466,43 @@ fn an_api_read_needs_read_on_every_category() {
     assert!(decide(read(&[Issue])).allow());
 }
 
+/// A deploy key of alice's for `alice/app` (reference §1.19), read-only or not, and a host
+/// that answers every repository as public with no role.
+fn deploy_key(read_only: bool) -> (Credential, Fixed) {
+    let key = policy::SshKey {
+        id: "deploy1".into(),
+        kind: policy::KeyKind::Deploy,
+        owner: "alice".into(),
+        repository: Some("alice/app".into()),
+        read_only,
+    };
+    let facts = Fixed::new(FactAnswer {
+        repository: Some(repo(Role::None)),
+        ..FactAnswer::default()
+    });
+    (Credential::SshKey(key), facts)
+}
+
+/// A git `action` on `path` over SSH, no refs.
+fn ssh_git(path: &str, action: GitAction) -> Request {
+    Request::Git(GitRequest {
+        transport: Transport::Ssh,
+        repository: path.into(),
+        action,
+        refs: vec![],
+    })
+}
+
 #[test]
 fn a_deploy_key_on_another_public_repository_is_refused_by_its_own_rule() {
     // reference §1.19: a deploy key reaches its own repository only. On another one — here
     // public, which anyone could read — it gets the 404 of a missing repository, and the
     // deploy-key rule is what refuses it (its detail says so; no later rule decides).
     let a = authorizer();
-    let key = policy::SshKey {
-        id: "deploy1".into(),
-        kind: policy::KeyKind::Deploy,
-        owner: "alice".into(),
-        repository: Some("alice/app".into()),
-        read_only: false,
-    };
-    let mut facts = Fixed::new(FactAnswer {
-        repository: Some(repo(Role::None)),
-        ..FactAnswer::default()
-    });
-    let git = |action| {
-        Request::Git(GitRequest {
-            transport: Transport::Ssh,
-            repository: "alice/other".into(),
-            action,
-            refs: vec![],
-        })
-    };
+    let (key, mut facts) = deploy_key(false);
     for action in [GitAction::Pull, GitAction::Push] {
         let d = a.authorize(
-            &request(Credential::SshKey(key.clone()), git(action)),
+            &request(key.clone(), ssh_git("alice/other", action)),
             &mut facts,
         );
         assert_eq!(d.reason, Reason::RepositoryNotFound, "{action:?}: {d:?}");
@@ -511,27 +520,9 @@ fn a_deploy_key_asks_for_no_account() {
     // asks for the repository as an anonymous viewer sees it, never for the key's owner's
     // account or view (which would lend the key that user's role).
     let a = authorizer();
-    let key = policy::SshKey {
-        id: "deploy1".into(),
-        kind: policy::KeyKind::Deploy,
-        owner: "alice".into(),
-        repository: Some("alice/app".into()),
-        read_only: true,
-    };
-    let mut facts = Fixed::new(FactAnswer {
-        repository: Some(repo(Role::None)),
-        ..FactAnswer::default()
-    });
+    let (key, mut facts) = deploy_key(true);
     let d = a.authorize(
-        &request(
-            Credential::SshKey(key),
-            Request::Git(GitRequest {
-                transport: Transport::Ssh,
-                repository: "alice/app".into(),
-                action: GitAction::Pull,
-                refs: vec![],
-            }),
-        ),
+        &request(key, ssh_git("alice/app", GitAction::Pull)),
         &mut facts,
     );
     assert!(d.allow(), "{d:?}");
