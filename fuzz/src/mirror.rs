@@ -155,6 +155,7 @@ mirror_enum!(FGitAction => GitAction { Pull, Push });
 mirror_enum!(FCreationStep => CreationStep { PushToCreate, Confirm, Abort });
 mirror_enum!(FKeyKind => KeyKind { User, Deploy });
 mirror_enum!(FRefChange => RefChange { Create, Update, Delete }); // NEW(0.4)
+mirror_enum!(FKnownMethod => Method { Get, Head, Options, Post, Put, Patch, Delete }); // NEW(0.4)
 mirror_enum!(FCategory => Category {
     ActivityPub, Admin, Misc, Notification, Organization, Package, Issue, Repository, User,
 });
@@ -812,16 +813,11 @@ pub struct FCreate {
     pub step: FCreationStep,
 }
 
-/// NEW(0.4): a method, known or sent as `Other` (pooled or raw).
+/// NEW(0.4): a method, known (one of the contract's cases) or sent as `Other` (pooled or
+/// raw).
 #[derive(Arbitrary, Clone, Debug)]
 pub enum FMethod {
-    Get,
-    Head,
-    Options,
-    Post,
-    Put,
-    Patch,
-    Delete,
+    Known(FKnownMethod),
     Other(u8),
     Raw(String),
 }
@@ -829,13 +825,7 @@ pub enum FMethod {
 impl FMethod {
     pub fn convert(&self) -> Method {
         match self {
-            FMethod::Get => Method::Get,
-            FMethod::Head => Method::Head,
-            FMethod::Options => Method::Options,
-            FMethod::Post => Method::Post,
-            FMethod::Put => Method::Put,
-            FMethod::Patch => Method::Patch,
-            FMethod::Delete => Method::Delete,
+            FMethod::Known(m) => (*m).into(),
             FMethod::Other(i) => Method::Other(pick(OTHER_METHODS, *i).to_string()),
             FMethod::Raw(s) => Method::Other(s.clone()),
         }
