@@ -16,82 +16,43 @@ use proptest::sample::select;
 
 use super::{NOW, REPOSITORY_SCOPES, VOCABULARY, World, config, entropy, issue_request};
 
-/// The lifecycle calls, as the core answers them.
-pub trait Lifecycle {
-    fn issue(
-        &mut self,
-        r: &IssueRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<IssuedToken, IssueError>;
-    fn derive_child(
-        &mut self,
-        r: &ChildRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<ChildOutcome, LifecycleError>;
-    fn rotate(
-        &mut self,
-        r: &RotateRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<Rotation, LifecycleError>;
-    fn plan_edit(
-        &mut self,
-        id: &str,
-        edit: &TokenEdit,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError>;
-    fn plan_revoke(
-        &mut self,
-        id: &str,
-        scope: RevokeScope,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError>;
-    fn audit(&mut self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding>;
+/// The lifecycle calls, each written once: the trait [`Lifecycle`] (the calls as the core
+/// answers them) and its implementation on the core `Authorizer`, the same call (a minting
+/// call given its entropy).
+macro_rules! lifecycle_calls {
+    (
+        minting { $($mint:ident($req:ty) -> $minted:ty;)* }
+        planning { $($plan:ident($($arg:ident: $ty:ty),*) -> $planned:ty;)* }
+    ) => {
+        /// The lifecycle calls, as the core answers them.
+        pub trait Lifecycle {
+            $(fn $mint(&mut self, r: &$req, e: &[u8; ENTROPY_BYTES]) -> $minted;)*
+            $(fn $plan(&mut self, $($arg: $ty),*) -> $planned;)*
+        }
+
+        impl Lifecycle for Authorizer {
+            $(fn $mint(&mut self, r: &$req, e: &[u8; ENTROPY_BYTES]) -> $minted {
+                Authorizer::$mint(self, r, Some(e))
+            })*
+            $(fn $plan(&mut self, $($arg: $ty),*) -> $planned {
+                Authorizer::$plan(self, $($arg),*)
+            })*
+        }
+    };
 }
 
-impl Lifecycle for Authorizer {
-    fn issue(
-        &mut self,
-        r: &IssueRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<IssuedToken, IssueError> {
-        Authorizer::issue(self, r, Some(e))
+lifecycle_calls! {
+    minting {
+        issue(IssueRequest) -> Result<IssuedToken, IssueError>;
+        derive_child(ChildRequest) -> Result<ChildOutcome, LifecycleError>;
+        rotate(RotateRequest) -> Result<Rotation, LifecycleError>;
     }
-    fn derive_child(
-        &mut self,
-        r: &ChildRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<ChildOutcome, LifecycleError> {
-        Authorizer::derive_child(self, r, Some(e))
-    }
-    fn rotate(
-        &mut self,
-        r: &RotateRequest,
-        e: &[u8; ENTROPY_BYTES],
-    ) -> Result<Rotation, LifecycleError> {
-        Authorizer::rotate(self, r, Some(e))
-    }
-    fn plan_edit(
-        &mut self,
-        id: &str,
-        edit: &TokenEdit,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError> {
-        Authorizer::plan_edit(self, id, edit, records, ctx)
-    }
-    fn plan_revoke(
-        &mut self,
-        id: &str,
-        scope: RevokeScope,
-        records: &[TokenRecord],
-        ctx: &ChangeContext,
-    ) -> Result<ChangePlan, LifecycleError> {
-        Authorizer::plan_revoke(self, id, scope, records, ctx)
-    }
-    fn audit(&mut self, entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding> {
-        Authorizer::audit(self, entries, ctx)
+    planning {
+        plan_edit(id: &str, edit: &TokenEdit, records: &[TokenRecord], ctx: &ChangeContext)
+            -> Result<ChangePlan, LifecycleError>;
+        plan_revoke(id: &str, scope: RevokeScope, records: &[TokenRecord], ctx: &ChangeContext)
+            -> Result<ChangePlan, LifecycleError>;
+        audit(entries: &[AuditEntry], ctx: &ChangeContext) -> Vec<AuditFinding>;
     }
 }
 
@@ -154,6 +115,40 @@ pub enum Op {
     },
     /// Let time pass.
     Advance(i64),
+}
+
+impl Op {
+    /// The kind of step this operation is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Op::Issue { .. } => Kind::Issue,
+            Op::Child { .. } => Kind::Child,
+            Op::Rotate { .. } => Kind::Rotate,
+            Op::Edit { .. } => Kind::Edit,
+            Op::Revoke { family, .. } => Kind::Revoke(*family),
+            Op::Audit => Kind::Audit,
+            Op::Legacy { .. } | Op::Advance(_) => Kind::Other,
+        }
+    }
+
+    /// The stored token (index modulo the store) a call on one token acts on.
+    pub fn target(&self) -> Option<usize> {
+        match self {
+            Op::Child { parent: k, .. }
+            | Op::Rotate { token: k, .. }
+            | Op::Edit { token: k, .. }
+            | Op::Revoke { token: k, .. } => Some(*k),
+            Op::Issue { .. } | Op::Audit | Op::Legacy { .. } | Op::Advance(_) => None,
+        }
+    }
+}
+
+/// The records a step writes, each with how it set their expiry (see [`Step::written`]).
+pub type Written = Vec<(TokenRecord, Option<bool>)>;
+
+/// A call's answer, its refusal as the step records it.
+fn refusal<T, E: std::fmt::Debug>(answer: Result<T, E>) -> Result<T, String> {
+    answer.map_err(|e| format!("{e:?}"))
 }
 
 /// Scopes an operation asks for: the repository ones mostly, any of the vocabulary (admin
@@ -259,7 +254,7 @@ pub struct Step {
     /// The records written (none when refused), with whether the operation set each
     /// one's expiry (and how: `Some(true)` the full lifetime rules, `Some(false)` a
     /// child's).
-    pub written: Vec<(TokenRecord, Option<bool>)>,
+    pub written: Written,
     /// The refusal, if any.
     pub refused: Option<String>,
     pub now: Timestamp,
@@ -387,14 +382,20 @@ pub fn drive_on(
             .filter(|r| live(r, now))
             .map(|r| r.name.clone())
             .collect();
-        match op {
-            Op::Issue {
-                for_bob,
-                scopes,
-                lifetime,
-                bound,
-            } => {
-                step.kind = Kind::Issue;
+        step.kind = op.kind();
+        step.target = op.target().and_then(pick);
+        // What the call answered: the records it writes (with the lifetime rule each must
+        // meet, if any), or why it refused.
+        let answer: Result<Written, String> = match (op, step.target.clone()) {
+            (
+                Op::Issue {
+                    for_bob,
+                    scopes,
+                    lifetime,
+                    bound,
+                },
+                _,
+            ) => {
                 let owner = if *for_bob { "bob" } else { "alice" };
                 let mut r = issue_request(
                     &world,
@@ -412,109 +413,88 @@ pub fn drive_on(
                 r.now = now;
                 r.name = format!("t{i}");
                 r.existing_names = names;
-                match authz.issue(&r, &e) {
-                    Ok(t) => step.written.push((t.record, Some(true))),
-                    Err(e) => step.refused = Some(format!("{e:?}")),
-                }
+                refusal(authz.issue(&r, &e)).map(|t| vec![(t.record, Some(true))])
             }
-            Op::Child {
-                parent,
-                scopes,
-                lifetime,
-            } => {
-                step.kind = Kind::Child;
-                if let Some(parent) = pick(*parent) {
-                    step.target = Some(parent.clone());
-                    let request = ChildRequest {
-                        existing_children: store
-                            .iter()
-                            .filter(|r| r.parent.as_deref() == Some(parent.id.as_str()))
-                            .cloned()
-                            .collect(),
-                        parent,
-                        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                        lifetime: *lifetime,
-                        minimum_lifetime: None,
-                        context: ctx.clone(),
-                    };
-                    match authz.derive_child(&request, &e) {
-                        Ok(ChildOutcome::Minted(t)) => step.written.push((t.record, Some(false))),
-                        Ok(ChildOutcome::Reuse(_)) => {}
-                        Err(e) => step.refused = Some(format!("{e:?}")),
-                    }
-                }
+            (
+                Op::Child {
+                    scopes, lifetime, ..
+                },
+                Some(parent),
+            ) => {
+                let request = ChildRequest {
+                    existing_children: store
+                        .iter()
+                        .filter(|r| r.parent.as_deref() == Some(parent.id.as_str()))
+                        .cloned()
+                        .collect(),
+                    parent,
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                    lifetime: *lifetime,
+                    minimum_lifetime: None,
+                    context: ctx.clone(),
+                };
+                refusal(authz.derive_child(&request, &e)).map(|outcome| match outcome {
+                    ChildOutcome::Minted(t) => vec![(t.record, Some(false))],
+                    ChildOutcome::Reuse(_) => vec![],
+                })
             }
-            Op::Rotate { token, expires } => {
-                step.kind = Kind::Rotate;
-                if let Some(old) = pick(*token) {
-                    step.target = Some(old.clone());
-                    let request = RotateRequest {
-                        old,
-                        expires: expires.map(|x| now + x),
-                        records: store.clone(),
-                        context: ctx.clone(),
-                    };
-                    match authz.rotate(&request, &e) {
-                        Ok(rot) => {
-                            // A child's successor is a child: it expires with its parent
-                            // (the child's lifetime rule, the maximum only).
-                            let rule = Some(rot.new.record.parent.is_none());
-                            step.written.push((rot.new.record, rule));
-                            step.written.push((rot.old, None));
-                            step.written
-                                .extend(rot.revoked_children.into_iter().map(|r| (r, None)));
-                        }
-                        Err(e) => step.refused = Some(format!("{e:?}")),
-                    }
-                }
+            (Op::Rotate { expires, .. }, Some(old)) => {
+                let request = RotateRequest {
+                    old,
+                    expires: expires.map(|x| now + x),
+                    records: store.clone(),
+                    context: ctx.clone(),
+                };
+                refusal(authz.rotate(&request, &e)).map(|rot| {
+                    // A child's successor is a child: it expires with its parent (the
+                    // child's lifetime rule, the maximum only).
+                    let rule = Some(rot.new.record.parent.is_none());
+                    let mut written = vec![(rot.new.record, rule), (rot.old, None)];
+                    written.extend(rot.revoked_children.into_iter().map(|r| (r, None)));
+                    written
+                })
             }
-            Op::Edit {
-                token,
-                name,
-                scopes,
-                expires,
-            } => {
-                step.kind = Kind::Edit;
-                if let Some(t) = pick(*token) {
-                    step.target = Some(t.clone());
-                    let edit = TokenEdit {
-                        name: name.then(|| format!("renamed{i}")),
-                        scopes: scopes
-                            .as_ref()
-                            .map(|s| s.iter().map(|x| x.to_string()).collect()),
-                        expires: expires.map(|x| x.map(|l| now + l)),
-                    };
-                    match authz.plan_edit(&t.id, &edit, &store, &ctx) {
-                        Ok(plan) => {
-                            let set = expires.is_some();
-                            step.written.extend(plan.updates.into_iter().map(|r| {
-                                let edited = r.id == t.id;
-                                (r, (edited && set).then_some(true))
-                            }));
-                        }
-                        Err(e) => step.refused = Some(format!("{e:?}")),
-                    }
-                }
+            (
+                Op::Edit {
+                    name,
+                    scopes,
+                    expires,
+                    ..
+                },
+                Some(t),
+            ) => {
+                let edit = TokenEdit {
+                    name: name.then(|| format!("renamed{i}")),
+                    scopes: scopes
+                        .as_ref()
+                        .map(|s| s.iter().map(|x| x.to_string()).collect()),
+                    expires: expires.map(|x| x.map(|l| now + l)),
+                };
+                let set = expires.is_some();
+                refusal(authz.plan_edit(&t.id, &edit, &store, &ctx)).map(|plan| {
+                    plan.updates
+                        .into_iter()
+                        .map(|r| {
+                            let edited = r.id == t.id;
+                            (r, (edited && set).then_some(true))
+                        })
+                        .collect()
+                })
             }
-            Op::Revoke { token, family } => {
-                step.kind = Kind::Revoke(*family);
-                if let Some(t) = pick(*token) {
-                    step.target = Some(t.clone());
-                    let scope = if *family {
-                        RevokeScope::Family
-                    } else {
-                        RevokeScope::Token
-                    };
-                    match authz.plan_revoke(&t.id, scope, &store, &ctx) {
-                        Ok(plan) => step
-                            .written
-                            .extend(plan.updates.into_iter().map(|r| (r, None))),
-                        Err(e) => step.refused = Some(format!("{e:?}")),
-                    }
-                }
+            (Op::Revoke { family, .. }, Some(t)) => {
+                let scope = if *family {
+                    RevokeScope::Family
+                } else {
+                    RevokeScope::Token
+                };
+                refusal(authz.plan_revoke(&t.id, scope, &store, &ctx))
+                    .map(|plan| plan.updates.into_iter().map(|r| (r, None)).collect())
             }
-            Op::Audit => {
-                step.kind = Kind::Audit;
+            // An operation on a token of an empty store: nothing to act on.
+            (Op::Child { .. } | Op::Rotate { .. } | Op::Edit { .. } | Op::Revoke { .. }, None) => {
+                Ok(vec![])
+            }
+            (Op::Audit, _) => {
                 let entries: Vec<AuditEntry> = store
                     .iter()
                     .map(|r| AuditEntry {
@@ -522,13 +502,16 @@ pub fn drive_on(
                         expiry_recorded: false,
                     })
                     .collect();
-                for f in authz.audit(&entries, &ctx) {
-                    if let Some(AuditFix::Update(r)) = f.fix {
-                        step.written.push((r, None));
-                    }
-                }
+                Ok(authz
+                    .audit(&entries, &ctx)
+                    .into_iter()
+                    .filter_map(|f| match f.fix {
+                        Some(AuditFix::Update(r)) => Some((r, None)),
+                        _ => None,
+                    })
+                    .collect())
             }
-            Op::Legacy { token, scopes } => {
+            (Op::Legacy { token, scopes }, _) => {
                 // Only on a record with no parent and no children: a store's legacy record
                 // predates child tokens.
                 if let Some(mut t) = pick(*token)
@@ -540,8 +523,16 @@ pub fn drive_on(
                     t.scopes = scopes.iter().map(|s| s.to_string()).collect();
                     put(&mut store, [t]);
                 }
+                Ok(vec![])
             }
-            Op::Advance(s) => now += s,
+            (Op::Advance(s), _) => {
+                now += s;
+                Ok(vec![])
+            }
+        };
+        match answer {
+            Ok(written) => step.written = written,
+            Err(why) => step.refused = Some(why),
         }
         put(&mut store, step.written.iter().map(|(r, _)| r.clone()));
         log.push(format!(
