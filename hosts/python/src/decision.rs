@@ -1,15 +1,15 @@
 //! Decisions (`Decision`, its `RefVerdict`s and `TraceStep`s) and the decisions of a batch
 //! (`BatchDecision`).
 
-use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::Value;
 
-use forge_authz_host::request::DecisionOutput;
+use forge_authz_host::request::{DecisionOutput, RefVerdictOutput, TraceStepOutput};
 use forge_authz_host::wit;
 
-use crate::json::Printed;
+use crate::json::{Printed, printed_pymethods};
 
 /// One decision. `allowed` is true only for an allow; a policy that could not decide is
 /// a deny with reason `policy-failure` (status 503).
@@ -41,8 +41,12 @@ impl Printed for PyDecision {
     }
 }
 
-#[pymethods]
-impl PyDecision {
+printed_pymethods! {
+    impl PyDecision {
+        output: "Exactly what `forge-authz decide` prints for this decision, as a dict.";
+        no_truth_value: "a Decision has no truth value: test `decision.allowed`";
+    }
+
     /// True only when the request may proceed.
     #[getter]
     fn allowed(&self) -> bool {
@@ -88,47 +92,13 @@ impl PyDecision {
     /// Per-ref verdicts of a push, in request order.
     #[getter]
     fn refs(&self) -> Vec<PyRefVerdict> {
-        self.out
-            .refs
-            .iter()
-            .map(|r| PyRefVerdict {
-                name: r.name.clone(),
-                allowed: r.decision == "allow",
-                reason: r.reason.clone(),
-                message: r.message.clone(),
-            })
-            .collect()
+        self.out.refs.iter().map(PyRefVerdict::from).collect()
     }
 
     /// The explanation (requests with `"explain": true`).
     #[getter]
     fn trace(&self) -> Vec<PyTraceStep> {
-        self.out
-            .trace
-            .iter()
-            .map(|s| PyTraceStep {
-                rule: s.rule.clone(),
-                outcome: s.outcome.clone(),
-                detail: s.detail.clone(),
-            })
-            .collect()
-    }
-
-    /// Exactly what `forge-authz decide` prints for this decision, as a dict.
-    #[getter]
-    fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.output_py(py)
-    }
-
-    /// [`output`] as JSON text.
-    fn to_json(&self) -> String {
-        self.output_json()
-    }
-
-    fn __bool__(&self) -> PyResult<bool> {
-        Err(PyTypeError::new_err(
-            "a Decision has no truth value: test `decision.allowed`",
-        ))
+        self.out.trace.iter().map(PyTraceStep::from).collect()
     }
 
     fn __repr__(&self) -> String {
@@ -162,6 +132,17 @@ pub(crate) struct PyRefVerdict {
     message: String,
 }
 
+impl From<&RefVerdictOutput> for PyRefVerdict {
+    fn from(r: &RefVerdictOutput) -> Self {
+        PyRefVerdict {
+            name: r.name.clone(),
+            allowed: r.decision == "allow",
+            reason: r.reason.clone(),
+            message: r.message.clone(),
+        }
+    }
+}
+
 #[pymethods]
 impl PyRefVerdict {
     fn __repr__(&self) -> String {
@@ -185,6 +166,16 @@ pub(crate) struct PyTraceStep {
     detail: String,
 }
 
+impl From<&TraceStepOutput> for PyTraceStep {
+    fn from(s: &TraceStepOutput) -> Self {
+        PyTraceStep {
+            rule: s.rule.clone(),
+            outcome: s.outcome.clone(),
+            detail: s.detail.clone(),
+        }
+    }
+}
+
 #[pymethods]
 impl PyTraceStep {
     fn __repr__(&self) -> String {
@@ -202,8 +193,12 @@ pub(crate) struct PyBatchDecision {
     pub(crate) items: Vec<Py<PyDecision>>,
 }
 
-#[pymethods]
-impl PyBatchDecision {
+printed_pymethods! {
+    impl PyBatchDecision {
+        output: "Exactly what `forge-authz decide` prints for the batch, as a list.";
+        no_truth_value: "a BatchDecision has no truth value: use `allowed_repositories` or each decision's `allowed`";
+    }
+
     /// The decisions (each with its `repository`).
     #[getter]
     fn decisions(&self, py: Python<'_>) -> Vec<Py<PyDecision>> {
@@ -226,17 +221,6 @@ impl PyBatchDecision {
             .collect()
     }
 
-    /// Exactly what `forge-authz decide` prints for the batch, as a list.
-    #[getter]
-    fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.output_py(py)
-    }
-
-    /// [`output`] as JSON text.
-    fn to_json(&self) -> String {
-        self.output_json()
-    }
-
     fn __len__(&self) -> usize {
         self.items.len()
     }
@@ -256,12 +240,6 @@ impl PyBatchDecision {
             .as_any()
             .try_iter()
             .map(Bound::into_any)
-    }
-
-    fn __bool__(&self) -> PyResult<bool> {
-        Err(PyTypeError::new_err(
-            "a BatchDecision has no truth value: use `allowed_repositories` or each decision's `allowed`",
-        ))
     }
 
     fn __repr__(&self) -> String {

@@ -157,3 +157,43 @@ pub(crate) trait Printed {
         self.output_value().to_string()
     }
 }
+
+/// The `#[pymethods]` of a [`Printed`] class: its `output` getter (what `forge-authz
+/// decide` prints, as Python data; `output:` its docstring) and `to_json` (as JSON text),
+/// then the class's own methods (after the braces). With `no_truth_value:`, `__bool__` raises `TypeError`
+/// with that message: a decision says allow only by its `allowed`, never by `if decision:`.
+macro_rules! printed_pymethods {
+    (
+        impl $class:ident {
+            output: $output:literal;
+            $(no_truth_value: $why:literal;)?
+        }
+        $($methods:tt)*
+    ) => {
+        #[::pyo3::pymethods]
+        impl $class {
+            #[doc = $output]
+            #[getter]
+            fn output<'py>(
+                &self,
+                py: ::pyo3::Python<'py>,
+            ) -> ::pyo3::PyResult<::pyo3::Bound<'py, ::pyo3::PyAny>> {
+                $crate::json::Printed::output_py(self, py)
+            }
+
+            /// [`output`] as JSON text.
+            fn to_json(&self) -> String {
+                $crate::json::Printed::output_json(self)
+            }
+
+            $(
+                fn __bool__(&self) -> ::pyo3::PyResult<bool> {
+                    Err(::pyo3::exceptions::PyTypeError::new_err($why))
+                }
+            )?
+
+            $($methods)*
+        }
+    };
+}
+pub(crate) use printed_pymethods;

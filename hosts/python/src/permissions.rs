@@ -4,7 +4,7 @@ use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use serde_json::Value;
 
-use crate::json::Printed;
+use crate::json::{Printed, printed_pymethods};
 
 /// Permissions per ref: a subset of `create`, `push`, `force-push` each (none when the
 /// policy could not decide).
@@ -38,8 +38,11 @@ impl Printed for PyRefPermissions {
     }
 }
 
-#[pymethods]
-impl PyRefPermissions {
+printed_pymethods! {
+    impl PyRefPermissions {
+        output: "Exactly what `forge-authz decide` prints: ref -> permissions, as a dict.";
+    }
+
     /// The refs asked about, in request order.
     #[getter]
     fn refs(&self) -> Vec<String> {
@@ -59,17 +62,6 @@ impl PyRefPermissions {
     /// The ref may be force-pushed or deleted.
     fn can_force_push(&self, ref_name: &str) -> bool {
         self.has(ref_name, "force-push")
-    }
-
-    /// Exactly what `forge-authz decide` prints: ref -> permissions, as a dict.
-    #[getter]
-    fn output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.output_py(py)
-    }
-
-    /// [`output`] as JSON text.
-    fn to_json(&self) -> String {
-        self.output_json()
     }
 
     fn __getitem__(&self, ref_name: &str) -> PyResult<Vec<&'static str>> {

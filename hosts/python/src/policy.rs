@@ -57,8 +57,9 @@ impl PyPolicy {
             .map_err(|e| CallError::Host(e.to_string()))?
     }
 
-    /// Read a request for the typed method `method` (which fills in its default kind),
-    /// refuse a kind another method decides, and decide it.
+    /// Read a request for the decide method `method` (which fills in its default kind),
+    /// refuse a kind another method decides (`decide_json` decides every kind), and decide
+    /// it.
     fn decide_as(
         &self,
         py: Python<'_>,
@@ -77,7 +78,7 @@ impl PyPolicy {
             KindDef::Batch => ("batch", "decide_batch"),
             KindDef::RefPermissions => ("ref-permissions", "ref_permissions"),
         };
-        if decided_by != method {
+        if method != "decide_json" && decided_by != method {
             return Err(InvalidRequest::new_err(format!(
                 "a {kind} request: use Policy.{decided_by} (or Policy.decide_json)"
             )));
@@ -98,8 +99,106 @@ impl PyPolicy {
     }
 }
 
-#[pymethods]
-impl PyPolicy {
+/// A decide method's answer, from the outcome of its request (`py`: a batch's decisions
+/// are Python objects).
+trait FromOutcome: Sized {
+    fn from_outcome(py: Python<'_>, outcome: Outcome) -> PyResult<Self>;
+}
+
+impl FromOutcome for PyDecision {
+    fn from_outcome(_: Python<'_>, outcome: Outcome) -> PyResult<Self> {
+        match outcome {
+            Outcome::Decision(d) => Ok(PyDecision::new(DecisionOutput::from(&d), None)),
+            _ => Err(another_kind()),
+        }
+    }
+}
+
+impl FromOutcome for PyBatchDecision {
+    fn from_outcome(py: Python<'_>, outcome: Outcome) -> PyResult<Self> {
+        let Outcome::Batch(list) = outcome else {
+            return Err(another_kind());
+        };
+        let items = list
+            .iter()
+            .map(|(repo, d)| {
+                let decision = PyDecision::new(DecisionOutput::from(d), Some(repo.clone()));
+                Py::new(py, decision)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyBatchDecision { items })
+    }
+}
+
+impl FromOutcome for PyRefPermissions {
+    fn from_outcome(_: Python<'_>, outcome: Outcome) -> PyResult<Self> {
+        match outcome {
+            Outcome::Permissions(p) => Ok(PyRefPermissions {
+                refs: p
+                    .refs
+                    .iter()
+                    .map(|(name, perms)| {
+                        (
+                            name.clone(),
+                            forge_authz_host::request::permission_names(*perms),
+                        )
+                    })
+                    .collect(),
+            }),
+            _ => Err(another_kind()),
+        }
+    }
+}
+
+/// `decide_json`'s answer: exactly what `forge-authz decide` prints, as JSON text.
+impl FromOutcome for String {
+    fn from_outcome(_: Python<'_>, outcome: Outcome) -> PyResult<Self> {
+        Ok(outcome_output(&outcome).0.to_string())
+    }
+}
+
+/// The `#[pymethods]` of `Policy`: first the decide methods, each `fn name(world, request)
+/// -> answer`, which decides the request as [`PyPolicy::decide_as`] reads it for the method
+/// and answers as [`FromOutcome`] says; then the other methods.
+macro_rules! policy_pymethods {
+    (
+        decide: { $( $(#[doc = $doc:literal])* fn $name:ident -> $answer:ty; )* }
+        $($methods:tt)*
+    ) => {
+        #[pymethods]
+        impl PyPolicy {
+            $(
+                $(#[doc = $doc])*
+                fn $name(
+                    &self,
+                    py: Python<'_>,
+                    world: PyRef<'_, PyWorld>,
+                    request: &Bound<'_, PyAny>,
+                ) -> PyResult<$answer> {
+                    let outcome = self.decide_as(py, &world, request, stringify!($name))?;
+                    <$answer>::from_outcome(py, outcome)
+                }
+            )*
+
+            $($methods)*
+        }
+    };
+}
+
+policy_pymethods! {
+    decide: {
+        /// Decide a git, create or api request with the world's facts.
+        fn decide -> PyDecision;
+        /// Decide one git action against many repositories (`kind` defaults to `batch`).
+        fn decide_batch -> PyBatchDecision;
+        /// What the credential may do to each ref (`kind` defaults to `ref-permissions`):
+        /// Launchpad's `checkRefPermissions`.
+        fn ref_permissions -> PyRefPermissions;
+        /// Decide a request of any kind; returns exactly what `forge-authz decide` prints
+        /// (JSON text): one decision, a list for a batch, a ref -> permissions map.
+        fn decide_json -> String;
+    }
+
     /// `Policy(config, module=None)`: check `module` (the component's bytes; None: the
     /// module embedded in this extension) as a server does before serving, with `config`
     /// (`{"keys": [{"id", "secret" (hex)}], "signing_key", "options"}`, a world dict, JSON
@@ -136,77 +235,6 @@ impl PyPolicy {
     #[getter]
     fn generation(&self) -> u64 {
         self.pool.live().generation()
-    }
-
-    /// Decide a git, create or api request with the world's facts.
-    fn decide(
-        &self,
-        py: Python<'_>,
-        world: PyRef<'_, PyWorld>,
-        request: &Bound<'_, PyAny>,
-    ) -> PyResult<PyDecision> {
-        match self.decide_as(py, &world, request, "decide")? {
-            Outcome::Decision(d) => Ok(PyDecision::new(DecisionOutput::from(&d), None)),
-            _ => Err(another_kind()),
-        }
-    }
-
-    /// Decide one git action against many repositories (`kind` defaults to `batch`).
-    fn decide_batch(
-        &self,
-        py: Python<'_>,
-        world: PyRef<'_, PyWorld>,
-        request: &Bound<'_, PyAny>,
-    ) -> PyResult<PyBatchDecision> {
-        let Outcome::Batch(list) = self.decide_as(py, &world, request, "decide_batch")? else {
-            return Err(another_kind());
-        };
-        let items = list
-            .iter()
-            .map(|(repo, d)| {
-                let decision = PyDecision::new(DecisionOutput::from(d), Some(repo.clone()));
-                Py::new(py, decision)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyBatchDecision { items })
-    }
-
-    /// What the credential may do to each ref (`kind` defaults to `ref-permissions`):
-    /// Launchpad's `checkRefPermissions`.
-    fn ref_permissions(
-        &self,
-        py: Python<'_>,
-        world: PyRef<'_, PyWorld>,
-        request: &Bound<'_, PyAny>,
-    ) -> PyResult<PyRefPermissions> {
-        match self.decide_as(py, &world, request, "ref_permissions")? {
-            Outcome::Permissions(p) => Ok(PyRefPermissions {
-                refs: p
-                    .refs
-                    .iter()
-                    .map(|(name, perms)| {
-                        (
-                            name.clone(),
-                            forge_authz_host::request::permission_names(*perms),
-                        )
-                    })
-                    .collect(),
-            }),
-            _ => Err(another_kind()),
-        }
-    }
-
-    /// Decide a request of any kind; returns exactly what `forge-authz decide` prints
-    /// (JSON text): one decision, a list for a batch, a ref -> permissions map.
-    fn decide_json(
-        &self,
-        py: Python<'_>,
-        world: PyRef<'_, PyWorld>,
-        request: &Bound<'_, PyAny>,
-    ) -> PyResult<String> {
-        let req = request_of(request, None)?;
-        let outcome = self.outcome(py, &world, &req)?;
-        Ok(outcome_output(&outcome).0.to_string())
     }
 
     /// Verify the token in a credential with no facts (format, checksum, key, signature).
