@@ -28,45 +28,34 @@ pub use forge_authz_fixture::request::{
 /// core call crosses into WIT and its answer back, here and nowhere else.
 struct Crossing<'a>(&'a mut dyn Policy);
 
-impl Decide for Crossing<'_> {
-    fn authorize(
-        &mut self,
-        request: core::AuthorizeRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(core::Decision, Gathered), String> {
-        let (d, gathered) = self
-            .0
-            .authorize(&convert::authorize_out(request), facts)
-            .map_err(|f| f.0)?;
-        Ok((convert::decision_in(d), gathered))
-    }
+/// [`Decide`] for [`Crossing`]: each decision call is the policy's call of the same name,
+/// its request crossed out by `out` and its answer back by `back`; a policy failure is the
+/// flow's `Err`.
+macro_rules! crossing {
+    ($(fn $name:ident($request:ty) -> $answer:ty = $out:path, $back:expr;)*) => {
+        impl Decide for Crossing<'_> {
+            $(
+                fn $name(
+                    &mut self,
+                    request: $request,
+                    facts: &dyn FactSource,
+                ) -> Result<($answer, Gathered), String> {
+                    let (answer, gathered) = self.0.$name(&$out(request), facts).map_err(|f| f.0)?;
+                    Ok(($back(answer), gathered))
+                }
+            )*
+        }
+    };
+}
 
-    fn authorize_batch(
-        &mut self,
-        request: core::BatchRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(Vec<core::Decision>, Gathered), String> {
-        let (list, gathered) = self
-            .0
-            .authorize_batch(&convert::batch_request_out(request), facts)
-            .map_err(|f| f.0)?;
-        Ok((
-            list.into_iter().map(convert::decision_in).collect(),
-            gathered,
-        ))
-    }
-
-    fn ref_permissions(
-        &mut self,
-        request: core::RefPermissionsRequest,
-        facts: &dyn FactSource,
-    ) -> Result<(core::RefGrants, Gathered), String> {
-        let (grants, gathered) = self
-            .0
-            .ref_permissions(&convert::ref_permissions_request_out(request), facts)
-            .map_err(|f| f.0)?;
-        Ok((convert::ref_grants_in(grants), gathered))
-    }
+crossing! {
+    fn authorize(core::AuthorizeRequest) -> core::Decision =
+        convert::authorize_out, convert::decision_in;
+    fn authorize_batch(core::BatchRequest) -> Vec<core::Decision> =
+        convert::batch_request_out,
+        |list: Vec<wit::Decision>| list.into_iter().map(convert::decision_in).collect();
+    fn ref_permissions(core::RefPermissionsRequest) -> core::RefGrants =
+        convert::ref_permissions_request_out, convert::ref_grants_in;
 }
 
 /// Decide a request: one policy call, the policy asking `facts` for what it needs. `Err` is
