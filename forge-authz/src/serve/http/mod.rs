@@ -20,6 +20,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,7 +44,7 @@ use self::forward::forward_auth;
 use self::git::RequestLine;
 use super::conns::{Admitted, ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
-use super::metrics::{self, Route};
+use super::metrics::{self, Counters, Route};
 use super::{ForwardAuth, cgi, credential_from_header, parse_git_url};
 use crate::log;
 use crate::request::{ActionDef, Decided, KindDef, RequestDef};
@@ -233,19 +234,9 @@ pub async fn run(
         per_peer: limits.max_connections_per_peer,
         exempt: state.exempt_peers.clone(),
     };
-    let shared = state.shared.clone();
-    let refused = move || {
-        shared
-            .counters
-            .refused_connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    };
-    let shared = state.shared.clone();
-    let evicted = move || {
-        shared
-            .counters
-            .evicted_connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let events = ConnEvents {
+        refused: count(&state.shared, |c| &c.refused_connections),
+        evicted: count(&state.shared, |c| &c.evicted_connections),
     };
     let handler = move |req: Request<Incoming>, peer: SocketAddr| {
         let state = state.clone();
@@ -270,8 +261,15 @@ pub async fn run(
             Ok::<_, Infallible>(response.map(|inner| guarded(inner, timing)))
         }
     };
-    let events = ConnEvents { refused, evicted };
     serve_connections(listener, limits, conns, events, shutdown, grace, handler).await
+}
+
+/// An event callback that counts one in `shared`'s counter `field`.
+fn count(shared: &Arc<Shared>, field: fn(&Counters) -> &AtomicU64) -> impl Fn() + use<> {
+    let shared = shared.clone();
+    move || {
+        field(&shared.counters).fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Most connections the metrics listener keeps open (scrapers are few).
