@@ -307,24 +307,22 @@ mod tests {
 
     #[test]
     fn ssh_commands() {
-        assert_eq!(
-            parse_ssh_command("git-upload-pack 'alice/app.git'"),
-            Ok((ActionDef::Pull, "alice/app".into()))
-        );
-        assert_eq!(
-            parse_ssh_command("git-receive-pack '/alice/app.git'"),
-            Ok((ActionDef::Push, "alice/app".into()))
-        );
-        assert_eq!(
-            parse_ssh_command("git-upload-pack alice/app"),
-            Ok((ActionDef::Pull, "alice/app".into()))
-        );
-        // A leading `/` is the namespace root (ssh:// URLs send it), never the filesystem:
-        // `/etc/passwd` names repository `etc/passwd` under the served directory.
-        assert_eq!(
-            parse_ssh_command("git-upload-pack '/etc/passwd'"),
-            Ok((ActionDef::Pull, "etc/passwd".into()))
-        );
+        use ActionDef::{Pull, Push};
+        for (command, action, repository) in [
+            ("git-upload-pack 'alice/app.git'", Pull, "alice/app"),
+            ("git-receive-pack '/alice/app.git'", Push, "alice/app"),
+            ("git-upload-pack alice/app", Pull, "alice/app"),
+            // A leading `/` is the namespace root (ssh:// URLs send it), never the
+            // filesystem: `/etc/passwd` names repository `etc/passwd` under the served
+            // directory.
+            ("git-upload-pack '/etc/passwd'", Pull, "etc/passwd"),
+        ] {
+            assert_eq!(
+                parse_ssh_command(command),
+                Ok((action, repository.into())),
+                "{command}"
+            );
+        }
         for bad in [
             "",
             "ls",
