@@ -18,6 +18,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 use crate::policy::{Limits, default_policy_path};
+use crate::serve::admin::AdminRequest;
 
 /// Print a line on stdout; a closed pipe (`forge-authz ... | head`) ends the process
 /// quietly with 141 (as a shell reports SIGPIPE) instead of a panic.
@@ -159,10 +160,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(a) => db::history(a),
         Command::Audit(a) => token::audit(p, a),
         Command::Serve(a) => serve::serve(p, a),
-        Command::Reload(a) => serve::reload(a),
-        Command::Status(a) => serve::status(a),
-        Command::Shadow(a) => serve::shadow(a),
-        Command::Promote(a) => serve::promote(a),
+        Command::Reload(a) => serve::admin(&a.admin, &AdminRequest::Reload { module: a.module }),
+        Command::Status(a) => serve::admin(&a, &AdminRequest::Status),
+        Command::Shadow(a) => serve::admin(&a.admin, &AdminRequest::Shadow { module: a.module }),
+        Command::Promote(a) => serve::admin(&a, &AdminRequest::Promote),
         Command::SshKeys(a) => ssh::ssh_keys(p, a),
         Command::GitShell(a) => ssh::git_shell(p, a),
         Command::Hook(a) => serve::hook(a),

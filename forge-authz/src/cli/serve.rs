@@ -1,7 +1,7 @@
 //! The server and its admin client: `serve`, `reload`, `status`, `shadow`, `promote`,
 //! and the git hook `serve` installs (`hook`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
@@ -185,32 +185,6 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `forge-authz reload`
-pub fn reload(a: ReloadArgs) -> anyhow::Result<u8> {
-    admin(
-        &a.admin.admin_socket,
-        &AdminRequest::Reload { module: a.module },
-    )
-}
-
-/// `forge-authz status`
-pub fn status(a: AdminSocketArgs) -> anyhow::Result<u8> {
-    admin(&a.admin_socket, &AdminRequest::Status)
-}
-
-/// `forge-authz shadow`
-pub fn shadow(a: ShadowArgs) -> anyhow::Result<u8> {
-    admin(
-        &a.admin.admin_socket,
-        &AdminRequest::Shadow { module: a.module },
-    )
-}
-
-/// `forge-authz promote`
-pub fn promote(a: AdminSocketArgs) -> anyhow::Result<u8> {
-    admin(&a.admin_socket, &AdminRequest::Promote)
-}
-
 /// `forge-authz hook KIND ARGS...`
 pub fn hook(a: HookArgs) -> anyhow::Result<u8> {
     match (a.kind.as_str(), a.args.as_slice()) {
@@ -219,9 +193,10 @@ pub fn hook(a: HookArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// One admin request to a running server; exit 0 unless it was refused.
-fn admin(socket: &Path, req: &AdminRequest) -> anyhow::Result<u8> {
-    let answer = crate::serve::admin::request(socket, req)?;
+/// The admin client commands (`reload`, `status`, `shadow`, `promote`): one admin request
+/// to a running server; exit 0 unless it was refused.
+pub fn admin(socket: &AdminSocketArgs, req: &AdminRequest) -> anyhow::Result<u8> {
+    let answer = crate::serve::admin::request(&socket.admin_socket, req)?;
     outln!("{answer}");
     Ok(if answer.get("refused").is_some() {
         EXIT_DENY
