@@ -146,23 +146,32 @@ macro_rules! mirror_enum {
     };
 }
 
+/// A value of one of the core's closed lists ([`vocabulary`]), drawn by index: the list is
+/// the core's, so a value the core adds is drawn too.
+macro_rules! vocabulary_pick {
+    ($mirror:ident => $target:ident in $list:expr) => {
+        #[derive(Arbitrary, Clone, Copy, Debug)]
+        pub struct $mirror(pub u8);
+        impl From<$mirror> for $target {
+            fn from(m: $mirror) -> $target {
+                $list[usize::from(m.0) % $list.len()]
+            }
+        }
+    };
+}
+
 mirror_enum!(FAccountStatus => AccountStatus { Active, Inactive, Suspended });
 mirror_enum!(FVisibility => Visibility { Public, Limited, Private });
 mirror_enum!(FRepositoryKind => RepositoryKind { Hosted, Mirror, Import });
-mirror_enum!(FRole => Role { None, Read, Write, Admin });
+vocabulary_pick!(FRole => Role in vocabulary::ROLES);
 mirror_enum!(FTransport => Transport { Http, Ssh });
-mirror_enum!(FGitAction => GitAction { Pull, Push });
-mirror_enum!(FCreationStep => CreationStep { PushToCreate, Confirm, Abort });
+vocabulary_pick!(FGitAction => GitAction in vocabulary::GIT_ACTIONS);
+vocabulary_pick!(FCreationStep => CreationStep in vocabulary::CREATION_STEPS);
 mirror_enum!(FKeyKind => KeyKind { User, Deploy });
 mirror_enum!(FRefChange => RefChange { Create, Update, Delete }); // NEW(0.4)
 mirror_enum!(FKnownMethod => Method { Get, Head, Options, Post, Put, Patch, Delete }); // NEW(0.4)
-mirror_enum!(FCategory => Category {
-    ActivityPub, Admin, Misc, Notification, Organization, Package, Issue, Repository, User,
-});
-mirror_enum!(FOperation => PrivilegedOperation {
-    RepositorySettings, DeleteRepository, TransferRepository, ConvertMirror,
-    GenerateFromTemplate, CreateForOtherOwner, ViewAdminDetails, Moderate,
-});
+vocabulary_pick!(FCategory => Category in vocabulary::CATEGORIES);
+vocabulary_pick!(FOperation => PrivilegedOperation in vocabulary::OPERATIONS);
 
 // ---------------------------------------------------------------------------------
 // Small building blocks.
