@@ -26,7 +26,9 @@ use forge_authz_guest::policy::{
 };
 use proptest::prelude::*;
 use support::NOW;
-use support::lifecycle::{Kind, app, drive, facts, live, op, options, rec, seeds, session, who};
+use support::lifecycle::{
+    Kind, Op, Step, Who, app, drive, facts, live, ops, rec, seeds, sequence, session,
+};
 
 fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
@@ -238,6 +240,19 @@ fn widens(new: &TokenRecord, old: Option<&TokenRecord>) -> bool {
 
 static PLAIN: LazyLock<Options> = LazyLock::new(Options::default);
 
+/// Drive `seeds` then `ops` under `options`: the property holds when `check` passes after
+/// every operation, else it fails with what failed and the operations that led there.
+fn holds(
+    options: Options,
+    seeds: &[(Who, Op)],
+    ops: &[(Who, Op)],
+    check: impl FnMut(&Step, &[TokenRecord]) -> Result<(), String>,
+) -> Result<(), TestCaseError> {
+    let r = drive(options, seeds, ops, check);
+    prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(support::proptest_config())]
 
@@ -249,12 +264,8 @@ proptest! {
     /// refused and returns nothing to write (so no record changes and no secret is
     /// given). A session of someone else is told `unknown-token`, as for a missing id.
     #[test]
-    fn only_those_allowed_act_on_a_token(
-        options in options(),
-        seeds in seeds(),
-        ops in proptest::collection::vec((who(), op()), 1..12),
-    ) {
-        let r = drive(options, &seeds, &ops, |step, _| {
+    fn only_those_allowed_act_on_a_token((options, seeds, ops) in sequence()) {
+        holds(options, &seeds, &ops, |step, _| {
             let allowed = match (step.kind, &step.target) {
                 (Kind::Issue, _) => {
                     let owner = step.written.first().map(|(r, _)| r.owner.clone());
@@ -295,8 +306,7 @@ proptest! {
                 }
             }
             Ok(())
-        });
-        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        })?;
     }
 
     /// 21 (issue 19). After every operation that changes a token — mint, child, rotation,
@@ -307,12 +317,8 @@ proptest! {
     /// no admin scope granted by a non-administrator or a maintenance job, and the
     /// lifetime rules for an expiry the operation set (a child's: the maximum only).
     #[test]
-    fn every_written_record_is_one_its_actor_could_mint(
-        options in options(),
-        seeds in seeds(),
-        ops in proptest::collection::vec((who(), op()), 1..12),
-    ) {
-        let r = drive(options, &seeds, &ops, |step, after| {
+    fn every_written_record_is_one_its_actor_could_mint((options, seeds, ops) in sequence()) {
+        holds(options, &seeds, &ops, |step, after| {
             for (w, expiry) in &step.written {
                 if !live(w, step.now) {
                     continue;
@@ -322,8 +328,7 @@ proptest! {
                     .map_err(|e| format!("{:?} by {:?} wrote {w:?}: {e}", step.kind, step.actor))?;
             }
             Ok(())
-        });
-        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        })?;
     }
 
     /// 4. A child never exceeds its parent — in scopes (`ScopeSet::excess_over`), binding
@@ -332,11 +337,8 @@ proptest! {
     /// children, rotations and edits of parents or children, revocations of tokens or
     /// families, audit repairs, time passing).
     #[test]
-    fn children_stay_within_their_parents(
-        seeds in seeds(),
-        ops in proptest::collection::vec((who(), op()), 1..12),
-    ) {
-        let r = drive(*PLAIN, &seeds, &ops, |step, after| {
+    fn children_stay_within_their_parents(seeds in seeds(), ops in ops()) {
+        holds(*PLAIN, &seeds, &ops, |step, after| {
             for c in after.iter().filter(|c| live(c, step.now)) {
                 let Some(pid) = &c.parent else { continue };
                 let p = after.iter().find(|p| &p.id == pid)
@@ -354,8 +356,7 @@ proptest! {
                 }
             }
             Ok(())
-        });
-        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        })?;
     }
 }
 
@@ -423,11 +424,7 @@ fn the_generated_sequences_reach_every_outcome() {
     use proptest::strategy::ValueTree;
     use std::collections::BTreeSet;
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let strategy = (
-        options(),
-        seeds(),
-        proptest::collection::vec((who(), op()), 1..12),
-    );
+    let strategy = sequence();
     let mut seen: BTreeSet<(String, &'static str, bool)> = BTreeSet::new();
     for _ in 0..2_000 {
         let (options, seeds, ops) = strategy.new_tree(&mut runner).unwrap().current();

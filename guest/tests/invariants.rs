@@ -177,6 +177,20 @@ fn same_seen(a: &Answer, b: &Answer) -> bool {
     }
 }
 
+/// A case of one `authorize` call, prepared and decided: the call with the facts a correct
+/// host answers, its request, and the decision.
+fn decide_one(case: &Case) -> (Prepared, AuthorizeRequest, Decision) {
+    let prepared = case.prepared();
+    let Answer::One(d) = run(case.authz(), &prepared) else {
+        unreachable!()
+    };
+    let Call::One(input) = &prepared.call else {
+        unreachable!()
+    };
+    let input = input.clone();
+    (prepared, input, d)
+}
+
 /// Whether the credential presents a token (then the token decides, whatever else).
 fn presents_token(call: &Call) -> bool {
     matches!(
@@ -1038,10 +1052,7 @@ proptest! {
     fn privileged_operations_need_admin_on_every_target(
         s in scenario_of(mostly_live_token(), any_credential(), operation_ask())
     ) {
-        let case = s.build();
-        let prepared = case.prepared();
-        let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
-        let Call::One(input) = &prepared.call else { unreachable!() };
+        let (prepared, input, d) = decide_one(&s.build());
         let Request::Api(a) = &input.request else { unreachable!() };
         if a.repository.is_none() && a.namespace.is_none() {
             prop_assert_eq!(d.reason, Reason::RequestInvalid, "{:?}", input);
@@ -1132,10 +1143,7 @@ proptest! {
     fn ref_updates_respect_the_first_matching_rule(
         s in scenario_of(mostly_live_token(), any_credential(), push_ask())
     ) {
-        let case = s.build();
-        let prepared = case.prepared();
-        let Answer::One(d) = run(case.authz(), &prepared) else { unreachable!() };
-        let Call::One(input) = &prepared.call else { unreachable!() };
+        let (prepared, input, d) = decide_one(&s.build());
         let Request::Git(g) = &input.request else { unreachable!() };
         if d.allow() {
             let repo = prepared.gathered.repository().unwrap();
@@ -1162,11 +1170,8 @@ proptest! {
         s in scenario_of(mostly_live_token(), any_credential(), create_ask())
     ) {
         let case = s.build();
-        let prepared = case.prepared();
-        let answer = run(case.authz(), &prepared);
-        let Call::One(input) = &prepared.call else { unreachable!() };
+        let (prepared, input, d) = decide_one(&case);
         let Request::Create(c) = &input.request else { unreachable!() };
-        let Answer::One(d) = &answer else { unreachable!() };
         if let Some(q) = prepared.gathered.query() {
             prop_assert_eq!(
                 q.registrant,
@@ -1191,6 +1196,7 @@ proptest! {
                     missing.gathered.answer_mut().unwrap().repository = None;
                     let m = run(case.authz(), &missing);
                     if m.grants().is_empty() {
+                        let answer = Answer::One(d.clone());
                         prop_assert!(
                             same_seen(&answer, &m),
                             "existing: {:?}, missing: {:?}; input {:?}", answer, m, prepared

@@ -212,6 +212,19 @@ pub fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Operations, each by its actor.
+pub type Ops = Vec<(Who, Op)>;
+
+/// The operations of a sequence after its seeds: one to eleven, by generated actors.
+pub fn ops() -> impl Strategy<Value = Ops> {
+    proptest::collection::vec((who(), op()), 1..12)
+}
+
+/// A whole sequence: the policy options, the seed tokens, the operations.
+pub fn sequence() -> impl Strategy<Value = (Options, Ops, Ops)> {
+    (options(), seeds(), ops())
+}
+
 /// Policy options drawn per sequence.
 pub fn options() -> impl Strategy<Value = Options> {
     (any::<bool>(), 3_600i64..40_000_000, 0i64..3_600).prop_map(
@@ -551,7 +564,7 @@ pub fn drive_on(
 
 /// A few tokens to act on: minted by alice's session (an administrator's for admin
 /// scopes), some with `user:token`, one of bob's.
-pub fn seeds() -> impl Strategy<Value = Vec<(Who, Op)>> {
+pub fn seeds() -> impl Strategy<Value = Ops> {
     proptest::collection::vec(
         (
             prop_oneof![4 => Just(Who::Owner(AccountStatus::Active)), 1 => Just(Who::Admin(AccountStatus::Active))],
