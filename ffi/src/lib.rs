@@ -152,13 +152,39 @@ unsafe fn handle<'a, T>(handle: *const T, what: &str) -> anyhow::Result<&'a T> {
     unsafe { handle.as_ref() }.ok_or_else(|| anyhow::anyhow!("{what} is NULL"))
 }
 
-/// A new handle in `*out`, which the caller frees with the handle's `_free` function.
-///
-/// # Safety
-/// `out` is non-null (checked before the work) and valid for a write.
-unsafe fn hand_out<T>(out: *mut *mut T, handle: T) {
-    // SAFETY: non-null and valid for a write (the caller's contract).
-    unsafe { *out = Box::into_raw(Box::new(handle)) };
+/// A new handle made by `make`, in `*out` (`FA_OK`), which the caller frees with the
+/// handle's `_free` function; `FA_ERROR` with `*error` when `out` is null (checked before
+/// the work) or `make` fails. `out` and `error` are the caller's out-pointers, null or valid
+/// for a write (as for [`guarded`]).
+fn hand_out<T>(
+    out: *mut *mut T,
+    error: *mut *mut c_char,
+    make: impl FnOnce() -> anyhow::Result<T>,
+) -> i32 {
+    guarded(error, || {
+        if out.is_null() {
+            anyhow::bail!("out is NULL");
+        }
+        let handle = make()?;
+        // SAFETY: non-null and valid for a write (the caller's contract).
+        unsafe { *out = Box::into_raw(Box::new(handle)) };
+        Ok(FA_OK)
+    })
+}
+
+/// Run `f` and put the JSON it answers in `*output`, returning its code; its error (or a
+/// panic) is `FA_ERROR` with the message in `*output`. `output` is the caller's out-pointer,
+/// null or valid for a write (as for [`guarded`]).
+fn answer(
+    output: *mut *mut c_char,
+    f: impl FnOnce() -> anyhow::Result<(serde_json::Value, i32)>,
+) -> i32 {
+    guarded(output, || {
+        let (json, code) = f()?;
+        // SAFETY: `output` valid for a write (the caller's contract).
+        unsafe { put(output, json.to_string()) };
+        Ok(code)
+    })
 }
 
 /// Free a handle [`hand_out`] made (NULL is ignored).
@@ -217,21 +243,15 @@ pub unsafe extern "C" fn fa_policy_new(
     out: *mut *mut fa_policy,
     error: *mut *mut c_char,
 ) -> i32 {
-    guarded(error, || {
-        if out.is_null() {
-            anyhow::bail!("out is NULL");
-        }
+    hand_out(out, error, || {
         // SAFETY: the caller's contract for `module`/`module_len` and `config_json`.
         let (bytes, source) = unsafe { module_bytes(module, module_len)? };
         let config = config_of(unsafe { text(config_json, "config_json")? })?;
         let checked = check_bytes(bytes, source, &config, Limits::default())
             .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
-        let policy = fa_policy {
+        Ok(fa_policy {
             pool: WarmPool::new(checked, config),
-        };
-        // SAFETY: `out` is non-null and valid for a write.
-        unsafe { hand_out(out, policy) };
-        Ok(FA_OK)
+        })
     })
 }
 
@@ -296,19 +316,13 @@ pub unsafe extern "C" fn fa_world_new(
     out: *mut *mut fa_world,
     error: *mut *mut c_char,
 ) -> i32 {
-    guarded(error, || {
-        if out.is_null() {
-            anyhow::bail!("out is NULL");
-        }
+    hand_out(out, error, || {
         // SAFETY: the caller's contract.
         let world: World = unsafe { json_arg(world_json, "world_json")? };
         world.validate()?;
-        let w = fa_world {
+        Ok(fa_world {
             world: RwLock::new(world),
-        };
-        // SAFETY: non-null, valid for a write.
-        unsafe { hand_out(out, w) };
-        Ok(FA_OK)
+        })
     })
 }
 
@@ -375,7 +389,7 @@ pub unsafe extern "C" fn fa_decide(
     request_json: *const c_char,
     output: *mut *mut c_char,
 ) -> i32 {
-    guarded(output, || {
+    answer(output, || {
         // SAFETY: live handles and a valid string (the caller's contract).
         let p = unsafe { handle(policy, "policy")? };
         let w = unsafe { handle(world, "world")? };
@@ -385,9 +399,7 @@ pub unsafe extern "C" fn fa_decide(
             authorize(instance, &*world, &request, world.now())
         })?;
         let (json, allow) = outcome_output(&outcome);
-        // SAFETY: `output` valid for a write.
-        unsafe { put(output, json.to_string()) };
-        Ok(if allow { FA_ALLOW } else { FA_DENY })
+        Ok((json, if allow { FA_ALLOW } else { FA_DENY }))
     })
 }
 
@@ -407,20 +419,18 @@ pub unsafe extern "C" fn fa_verify(
     credential_json: *const c_char,
     output: *mut *mut c_char,
 ) -> i32 {
-    guarded(output, || {
+    answer(output, || {
         // SAFETY: a live handle and a valid string.
         let p = unsafe { handle(policy, "policy")? };
         let def: CredentialDef = unsafe { json_arg(credential_json, "credential_json")? };
         let credential = forge_authz_host::wit::core::credential_out(def.token_credential());
-        let answer = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
-        let json = match answer {
+        let verified = with_instance(p, |instance| Ok(instance.verify(&credential)?))?;
+        let json = match verified {
             Ok(Some(v)) => serde_json::json!({"token_id": v.token_id, "key_id": v.key_id}),
             Ok(None) => serde_json::Value::Null,
             Err(e) => serde_json::json!({"token_error": e.code()}),
         };
-        // SAFETY: `output` valid for a write.
-        unsafe { put(output, json.to_string()) };
-        Ok(FA_OK)
+        Ok((json, FA_OK))
     })
 }
 
@@ -444,30 +454,23 @@ pub unsafe extern "C" fn fa_issue(
     mint_json: *const c_char,
     output: *mut *mut c_char,
 ) -> i32 {
-    guarded(output, || {
+    answer(output, || {
         // SAFETY: live handles and a valid string.
         let p = unsafe { handle(policy, "policy")? };
         let w = unsafe { handle(world, "world")? };
         let order: MintOrder = unsafe { json_arg(mint_json, "mint_json")? };
         let mut world = w.write();
         let issued = with_instance(p, |instance| mint(instance, &mut world, order))?;
-        match issued {
-            Ok(t) => {
-                let json = serde_json::json!({
+        Ok(match issued {
+            Ok(t) => (
+                serde_json::json!({
                     "secret": t.secret,
                     "record": TokenDef::from_record(&forge_authz_host::wit::core::record_in(t.record.clone())),
-                });
-                // SAFETY: `output` valid for a write.
-                unsafe { put(output, json.to_string()) };
-                Ok(FA_OK)
-            }
-            Err(e) => {
-                let json = serde_json::json!({"refused": e.describe()});
-                // SAFETY: as above.
-                unsafe { put(output, json.to_string()) };
-                Ok(FA_DENY)
-            }
-        }
+                }),
+                FA_OK,
+            ),
+            Err(e) => (serde_json::json!({"refused": e.describe()}), FA_DENY),
+        })
     })
 }
 
