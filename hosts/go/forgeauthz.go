@@ -107,17 +107,12 @@ func LoadPolicyJSON(module []byte, config []byte) (*Policy, error) {
 	if module != nil && len(module) == 0 {
 		return nil, &Error{Op: "load", Message: "empty module (nil loads the embedded one)"}
 	}
-	var out *C.struct_fa_policy
-	var cerr *C.char
-	code := int(C.fa_policy_new(modulePtr(module), C.size_t(len(module)), cfg.ptr(), &out, &cerr))
+	p, err := open("load", func(out **C.struct_fa_policy, cerr **C.char) C.int32_t {
+		return C.fa_policy_new(modulePtr(module), C.size_t(len(module)), cfg.ptr(), out, cerr)
+	}, func(h *C.struct_fa_policy) *Policy { return &Policy{p: h} }, (*Policy).Close)
 	runtime.KeepAlive(module)
 	runtime.KeepAlive(cfg)
-	if code != codeOK || out == nil {
-		return nil, libError("load", code, cerr)
-	}
-	p := &Policy{p: out}
-	runtime.SetFinalizer(p, (*Policy).Close)
-	return p, nil
+	return p, err
 }
 
 // Swap publishes another module version (nil: the embedded one) at run time. It is
@@ -153,13 +148,7 @@ func (p *Policy) SHA256() string {
 // Close frees the policy. Calls in progress finish first; later calls return an error
 // (ErrClosed). Closing twice is harmless.
 func (p *Policy) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.p != nil {
-		C.fa_policy_free(p.p)
-		p.p = nil
-		runtime.SetFinalizer(p, nil)
-	}
+	closeHandle(&p.mu, &p.p, p, func(h *C.struct_fa_policy) { C.fa_policy_free(h) })
 }
 
 // NewWorld loads facts from a world in the fixture format (README, "World fixture").
@@ -170,16 +159,11 @@ func NewWorld(world []byte) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *C.struct_fa_world
-	var cerr *C.char
-	code := int(C.fa_world_new(text.ptr(), &out, &cerr))
+	w, err := open("world", func(out **C.struct_fa_world, cerr **C.char) C.int32_t {
+		return C.fa_world_new(text.ptr(), out, cerr)
+	}, func(h *C.struct_fa_world) *World { return &World{w: h} }, (*World).Close)
 	runtime.KeepAlive(text)
-	if code != codeOK || out == nil {
-		return nil, libError("world", code, cerr)
-	}
-	w := &World{w: out}
-	runtime.SetFinalizer(w, (*World).Close)
-	return w, nil
+	return w, err
 }
 
 // NewWorldFrom loads typed facts.
@@ -220,12 +204,33 @@ func (w *World) PutTokenJSON(record []byte) error {
 
 // Close frees the world, after the decisions reading it. Closing twice is harmless.
 func (w *World) Close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w != nil {
-		C.fa_world_free(w.w)
-		w.w = nil
-		runtime.SetFinalizer(w, nil)
+	closeHandle(&w.mu, &w.w, w, func(h *C.struct_fa_world) { C.fa_world_free(h) })
+}
+
+// open makes a library handle with call (fa_policy_new, fa_world_new; op names the
+// operation in an error) and wraps it (wrap), with finalize as the wrapper's finalizer: the
+// safety net for a handle dropped without Close.
+func open[H, T any](op string, call func(out **H, cerr **C.char) C.int32_t, wrap func(*H) *T, finalize func(*T)) (*T, error) {
+	var out *H
+	var cerr *C.char
+	if code := int(call(&out, &cerr)); code != codeOK || out == nil {
+		return nil, libError(op, code, cerr)
+	}
+	t := wrap(out)
+	runtime.SetFinalizer(t, finalize)
+	return t, nil
+}
+
+// closeHandle frees the handle *h of owner (a *Policy or *World) once, after the calls
+// holding mu (see locked), which later calls find nil (ErrClosed); owner's finalizer goes
+// with it.
+func closeHandle[H any](mu *sync.RWMutex, h **H, owner any, free func(*H)) {
+	mu.Lock()
+	defer mu.Unlock()
+	if *h != nil {
+		free(*h)
+		*h = nil
+		runtime.SetFinalizer(owner, nil)
 	}
 }
 
@@ -257,13 +262,7 @@ func (p *Policy) DecideJSON(ctx context.Context, w *World, request []byte) (RawD
 
 // decide calls fa_decide with a NUL-terminated request.
 func (p *Policy) decide(w *World, request cbuf) (RawDecision, error) {
-	if w == nil {
-		return RawDecision{}, &Error{Op: "decide", Message: "nil world"}
-	}
-	code, out, err := locked("decide", p, w, false, func(pp *C.struct_fa_policy, ww *C.struct_fa_world, out **C.char) C.int32_t {
-		return C.fa_decide(pp, ww, request.ptr(), out)
-	})
-	runtime.KeepAlive(request)
+	code, out, err := withWorld("decide", p, w, request, false)
 	if err != nil {
 		return RawDecision{}, err
 	}
@@ -407,6 +406,23 @@ func lockedOK(op string, p *Policy, w *World, writesWorld bool,
 	return out, err
 }
 
+// withWorld makes a call on a policy and a world with a JSON argument: fa_issue when it
+// issues (and writes the world), fa_decide otherwise. Its code and output, or the error
+// that stopped it first (a nil world, a closed handle).
+func withWorld(op string, p *Policy, w *World, arg cbuf, issues bool) (int, *C.char, error) {
+	if w == nil {
+		return 0, nil, &Error{Op: op, Message: "nil world"}
+	}
+	code, out, err := locked(op, p, w, issues, func(pp *C.struct_fa_policy, ww *C.struct_fa_world, out **C.char) C.int32_t {
+		if issues {
+			return C.fa_issue(pp, ww, arg.ptr(), out)
+		}
+		return C.fa_decide(pp, ww, arg.ptr(), out)
+	})
+	runtime.KeepAlive(arg)
+	return code, out, err
+}
+
 // Verification is what Verify found in a credential.
 type Verification struct {
 	// TokenID and KeyID name a genuine token (format, checksum, key and signature good).
@@ -485,9 +501,6 @@ func (p *Policy) Issue(ctx context.Context, w *World, m Mint) (Issued, error) {
 	if err := ctx.Err(); err != nil {
 		return Issued{}, &Error{Op: "issue", Message: "not called", Err: err}
 	}
-	if w == nil {
-		return Issued{}, &Error{Op: "issue", Message: "nil world"}
-	}
 	if m.Scopes == nil {
 		m.Scopes = []string{}
 	}
@@ -495,11 +508,7 @@ func (p *Policy) Issue(ctx context.Context, w *World, m Mint) (Issued, error) {
 	if err != nil {
 		return Issued{}, &Error{Op: "issue", Message: "encoding the mint request", Err: err}
 	}
-	text := terminated(b)
-	code, out, err := locked("issue", p, w, true, func(pp *C.struct_fa_policy, ww *C.struct_fa_world, out **C.char) C.int32_t {
-		return C.fa_issue(pp, ww, text.ptr(), out)
-	})
-	runtime.KeepAlive(text)
+	code, out, err := withWorld("issue", p, w, terminated(b), true)
 	if err != nil {
 		return Issued{}, err
 	}
