@@ -40,8 +40,8 @@ pub use decision::{
 pub use model::*;
 pub use token::{TokenCache, TokenError, VerifiedToken};
 
-use principal::{picked, valid_repository_path};
-use targets::{Targets, conceal, query};
+use principal::{Presented, Principal, Refusal, picked, valid_repository_path};
+use targets::{Targets, conceal, credential_query, query};
 use token::Keyring;
 use validate::{bad_path, key_refusal, validate};
 
@@ -96,32 +96,57 @@ impl Engine {
     pub fn verify(&mut self, credential: &Credential) -> Result<Option<VerifiedToken>, TokenError> {
         self.authorizer.verify_in(credential, Some(&mut self.cache))
     }
+}
 
-    /// [`Authorizer::authorize`] with the cache.
-    pub fn authorize(&mut self, request: &AuthorizeRequest, facts: &mut dyn Facts) -> Decision {
-        self.authorizer
-            .authorize_in(request, facts, Some(&mut self.cache))
-    }
+/// The decision calls: each is one function taking the token cache (its `_in` function),
+/// entered from the [`Engine`] with its cache and from the [`Authorizer`] with none.
+macro_rules! decision_calls {
+    ($($(#[$doc:meta])* $call:ident => $inner:ident($request:ty) -> $answer:ty;)+) => {
+        impl Engine {
+            $(
+                #[doc = concat!("[`Authorizer::", stringify!($call), "`] with the cache.")]
+                pub fn $call(&mut self, request: &$request, facts: &mut dyn Facts) -> $answer {
+                    self.authorizer.$inner(request, facts, Some(&mut self.cache))
+                }
+            )+
+        }
 
-    /// [`Authorizer::authorize_batch`] with the cache.
-    pub fn authorize_batch(
-        &mut self,
-        request: &BatchRequest,
-        facts: &mut dyn Facts,
-    ) -> Vec<Decision> {
-        self.authorizer
-            .authorize_batch_in(request, facts, Some(&mut self.cache))
-    }
+        impl Authorizer {
+            $(
+                $(#[$doc])*
+                pub fn $call(&self, request: &$request, facts: &mut dyn Facts) -> $answer {
+                    self.$inner(request, facts, None)
+                }
+            )+
+        }
+    };
+}
 
-    /// [`Authorizer::ref_permissions`] with the cache.
-    pub fn ref_permissions(
-        &mut self,
-        request: &RefPermissionsRequest,
-        facts: &mut dyn Facts,
-    ) -> RefGrants {
-        self.authorizer
-            .ref_permissions_in(request, facts, Some(&mut self.cache))
-    }
+decision_calls! {
+    /// Decide a request, asking `facts` once for what it needs. Never fails.
+    authorize => authorize_in(AuthorizeRequest) -> Decision;
+    /// Decide one git request against many repositories; the same answers as one
+    /// `authorize` per target (the credential is resolved once).
+    authorize_batch => authorize_batch_in(BatchRequest) -> Vec<Decision>;
+    /// Launchpad `checkRefPermissions` for a repository, derived from the push decision
+    /// itself: each ref is asked as a creation, a fast-forward and a force-push in one
+    /// push, and a permission is listed exactly when that update would be allowed. So a
+    /// credential that may not push at all (any refusal before the refs: scope, binding,
+    /// public-only, role, write rules, existence) gets empty sets, and the sets never
+    /// disagree with a real push. The push decision's store effects come with them: a
+    /// rotated-away token revokes its family here as on any other request (issue 19).
+    ref_permissions => ref_permissions_in(RefPermissionsRequest) -> RefGrants;
+}
+
+/// A decision call's credential half: what it presents, the request it makes, when, and
+/// the query the host answers once the credential is known.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    credential: &'a Credential,
+    also_presented: &'a [String],
+    request: &'a Request,
+    now: Timestamp,
+    query: for<'q> fn(&Presented<'q>, &'q Request) -> FactQuery<'q>,
 }
 
 impl Authorizer {
@@ -155,11 +180,6 @@ impl Authorizer {
         }
     }
 
-    /// Decide a request, asking `facts` once for what it needs. Never fails.
-    pub fn authorize(&self, request: &AuthorizeRequest, facts: &mut dyn Facts) -> Decision {
-        self.authorize_in(request, facts, None)
-    }
-
     fn authorize_in(
         &self,
         input: &AuthorizeRequest,
@@ -175,42 +195,68 @@ impl Authorizer {
             Request::Create(c) => format!("create {} {}", c.step.name(), c.repository),
             Request::Api(a) => format!("api {}", a.method.name().to_ascii_uppercase()),
         });
+        let call = Call {
+            credential: &input.credential,
+            also_presented: &input.also_presented,
+            request: &input.request,
+            now: input.now,
+            query,
+        };
+        self.for_principal(cache, call, facts, trace, |p, answer, touch, _, trace| {
+            let targets = Targets {
+                repository: answer.repository.as_ref(),
+                namespace: answer.namespace.as_ref(),
+                sudo: answer.sudo.as_ref(),
+            };
+            let base = input.explain.then(|| trace.clone());
+            let mut d = self.decide_request(p, &input.request, targets, trace);
+            if let Some(base) = base {
+                d = conceal(d, targets, |t| {
+                    self.decide_request(p, &input.request, t, base.clone())
+                });
+            }
+            d.effects.touch_last_used |= touch;
+            d
+        })
+        .unwrap_or_else(|(trace, (rule, d))| trace.decide(rule, d))
+    }
+
+    /// The credential half of every decision, in order: the credential as presented (no
+    /// conflicts, a genuine token), the one question to the host, the principal resolved
+    /// from its answer, and the rule for SSH keys. Then `decide` for that principal, given
+    /// the host's answer and whether the token's last use is due to be recorded. A refusal
+    /// on the way is returned with the trace so far.
+    fn for_principal<R>(
+        &self,
+        cache: Option<&mut TokenCache>,
+        call: Call<'_>,
+        facts: &mut dyn Facts,
+        mut trace: Trace,
+        decide: impl FnOnce(&Principal<'_>, &FactAnswer, bool, &mut dyn Facts, Trace) -> R,
+    ) -> Result<R, (Trace, Refusal)> {
         let presented = match principal::present(
             &self.keys,
             cache,
-            &input.credential,
-            &input.also_presented,
+            call.credential,
+            call.also_presented,
             &mut trace,
         ) {
             Ok(p) => p,
-            Err((rule, d)) => return trace.decide(rule, d),
+            Err(refusal) => return Err((trace, refusal)),
         };
-        let answer = facts.lookup(&query(&presented, &input.request));
-        let p = match principal::resolve(&presented, &answer, input.now, &mut trace) {
+        let answer = facts.lookup(&(call.query)(&presented, call.request));
+        let p = match principal::resolve(&presented, &answer, call.now, &mut trace) {
             Ok(p) => p,
-            Err((rule, d)) => return trace.decide(rule, d),
+            Err(refusal) => return Err((trace, refusal)),
         };
-        if let Some(d) = key_refusal(&p, &input.request) {
-            return trace.decide(Rule::Credential, d);
+        if let Some(d) = key_refusal(&p, call.request) {
+            return Err((trace, (Rule::Credential, d)));
         }
         let touch = answer
             .token
             .as_ref()
-            .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
-        let targets = Targets {
-            repository: answer.repository.as_ref(),
-            namespace: answer.namespace.as_ref(),
-            sudo: answer.sudo.as_ref(),
-        };
-        let base = input.explain.then(|| trace.clone());
-        let mut d = self.decide_request(&p, &input.request, targets, trace);
-        if let Some(base) = base {
-            d = conceal(d, targets, |t| {
-                self.decide_request(&p, &input.request, t, base.clone())
-            });
-        }
-        d.effects.touch_last_used |= touch;
-        d
+            .is_some_and(|t| lifecycle::last_used_due(t.last_used, call.now));
+        Ok(decide(&p, &answer, touch, facts, trace))
     }
 
     /// The request's own rules, once the principal is known.
@@ -253,12 +299,6 @@ impl Authorizer {
         }
     }
 
-    /// Decide one git request against many repositories; the same answers as one
-    /// `authorize` per target (the credential is resolved once).
-    pub fn authorize_batch(&self, request: &BatchRequest, facts: &mut dyn Facts) -> Vec<Decision> {
-        self.authorize_batch_in(request, facts, None)
-    }
-
     fn authorize_batch_in(
         &self,
         input: &BatchRequest,
@@ -279,31 +319,17 @@ impl Authorizer {
             action: input.action,
             refs: Vec::new(),
         });
-        let presented = match principal::present(
-            &self.keys,
-            cache,
-            &input.credential,
-            &input.also_presented,
-            &mut trace,
-        ) {
-            Ok(p) => p,
-            Err((rule, d)) => return refuse_all(input, &trace, rule, d),
+        let call = Call {
+            credential: &input.credential,
+            also_presented: &input.also_presented,
+            request: &request,
+            now: input.now,
+            query: credential_query,
         };
-        let mut q = query(&presented, &request);
-        q.repository = None;
-        let answer = facts.lookup(&q);
-        let p = match principal::resolve(&presented, &answer, input.now, &mut trace) {
-            Ok(p) => p,
-            Err((rule, d)) => return refuse_all(input, &trace, rule, d),
-        };
-        if let Some(d) = key_refusal(&p, &request) {
-            return refuse_all(input, &trace, Rule::Credential, d);
-        }
-        let touch = answer
-            .token
-            .as_ref()
-            .is_some_and(|t| lifecycle::last_used_due(t.last_used, input.now));
-        self.decide_batch(&p, input, facts, &trace, touch)
+        self.for_principal(cache, call, facts, trace, |p, _, touch, facts, trace| {
+            self.decide_batch(p, input, facts, &trace, touch)
+        })
+        .unwrap_or_else(|(trace, (rule, d))| refuse_all(input, &trace, rule, d))
     }
 
     /// Each repository of a batch decided for the resolved principal, as one `authorize`
@@ -358,21 +384,6 @@ impl Authorizer {
                 d
             })
             .collect()
-    }
-
-    /// Launchpad `checkRefPermissions` for a repository, derived from the push decision
-    /// itself: each ref is asked as a creation, a fast-forward and a force-push in one
-    /// push, and a permission is listed exactly when that update would be allowed. So a
-    /// credential that may not push at all (any refusal before the refs: scope, binding,
-    /// public-only, role, write rules, existence) gets empty sets, and the sets never
-    /// disagree with a real push. The push decision's store effects come with them: a
-    /// rotated-away token revokes its family here as on any other request (issue 19).
-    pub fn ref_permissions(
-        &self,
-        request: &RefPermissionsRequest,
-        facts: &mut dyn Facts,
-    ) -> RefGrants {
-        self.ref_permissions_in(request, facts, None)
     }
 
     fn ref_permissions_in(

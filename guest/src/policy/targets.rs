@@ -66,6 +66,18 @@ pub(super) fn query<'a>(presented: &Presented<'a>, request: &'a Request) -> Fact
     }
 }
 
+/// The query of a batch: the credential's facts only (its repositories are asked about
+/// together, once the principal is known).
+pub(super) fn credential_query<'a>(
+    presented: &Presented<'a>,
+    request: &'a Request,
+) -> FactQuery<'a> {
+    FactQuery {
+        repository: None,
+        ..query(presented, request)
+    }
+}
+
 /// The facts about a request's targets, as the host answered them.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Targets<'a> {
