@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+use forge_authz_guest::policy;
 use forge_authz_host::policy::Policy;
 use forge_authz_host::wit::{
     self, ConfigError, Credential, IssueError, IssueRequest, SigningKey, TokenError,
@@ -12,18 +13,9 @@ use forge_authz_tests::{native, wasm};
 
 const NOW: i64 = 1_767_225_600;
 
+/// The core's test keys ([`policy::Config::repeated_byte_keys`]) as the component takes them.
 fn config(keys: &[(&str, u8)], signing: &str) -> wit::Config {
-    wit::Config {
-        keys: keys
-            .iter()
-            .map(|(id, b)| SigningKey {
-                id: id.to_string(),
-                secret: vec![*b; 32],
-            })
-            .collect(),
-        signing_key_id: signing.to_string(),
-        options: forge_authz_tests::default_options(),
-    }
+    wit::core::config_out(policy::Config::repeated_byte_keys(keys, signing))
 }
 
 fn request(scopes: &[&str]) -> IssueRequest {

@@ -64,6 +64,25 @@ pub struct Config {
     pub options: Options,
 }
 
+impl Config {
+    /// Test keys: a key per `(id, byte)`, its 32-byte secret that byte repeated, signing
+    /// with `signing`, default options. For tests only: such keys are guessable.
+    #[doc(hidden)]
+    pub fn repeated_byte_keys(keys: &[(&str, u8)], signing: &str) -> Config {
+        Config {
+            keys: keys
+                .iter()
+                .map(|(id, b)| SigningKey {
+                    id: id.to_string(),
+                    secret: vec![*b; 32],
+                })
+                .collect(),
+            signing_key_id: signing.to_string(),
+            options: Options::default(),
+        }
+    }
+}
+
 /// Why a configuration was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {

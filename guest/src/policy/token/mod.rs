@@ -48,23 +48,12 @@ mod tests {
         B64URL_VALUE, TAG_CHARS, decode_tag, decode_tag_fast, parse_exact, parse_fast,
     };
     use super::*;
-    use crate::policy::model::{Config, SecretDigest, SigningKey};
+    use crate::policy::model::{Config, SecretDigest};
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn ring(ids: &[(&str, u8)], signing: &str) -> Keyring {
-        Keyring::new(&Config {
-            keys: ids
-                .iter()
-                .map(|(id, b)| SigningKey {
-                    id: id.to_string(),
-                    secret: vec![*b; 32],
-                })
-                .collect(),
-            signing_key_id: signing.to_string(),
-            options: Default::default(),
-        })
-        .unwrap()
+        Keyring::new(&Config::repeated_byte_keys(ids, signing)).unwrap()
     }
 
     /// A token from its four fields, with a correct checksum unless `crc` is given.
