@@ -9,7 +9,6 @@ use super::keys::{ActorArgs, check_config, local_module, policy_modules};
 use super::open::open_store;
 use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs, PolicyArgs};
-use crate::cidr::Cidr;
 use crate::policy::PolicyModule;
 use crate::store::{HistoryFilter, Location};
 use crate::wit;
@@ -71,33 +70,9 @@ pub struct HistoryArgs {
     /// The database.
     #[command(flatten)]
     pub db: DbArgs,
-    /// Token owner.
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Acting user.
-    #[arg(long)]
-    pub actor: Option<String>,
-    /// Token id.
-    #[arg(long)]
-    pub token: Option<String>,
-    /// create, edit, rotate, revoke or expire.
-    #[arg(long)]
-    pub action: Option<String>,
-    /// At or after (Unix seconds).
-    #[arg(long)]
-    pub since: Option<i64>,
-    /// Before (Unix seconds).
-    #[arg(long)]
-    pub until: Option<i64>,
-    /// IP address or CIDR block.
-    #[arg(long)]
-    pub ip: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: usize,
-    /// Continue after this cursor (printed with the previous page).
-    #[arg(long)]
-    pub cursor: Option<i64>,
+    /// Which events, and the page.
+    #[command(flatten)]
+    pub filter: HistoryFilter,
     /// Output format.
     #[command(flatten)]
     pub out: JsonArgs,
@@ -181,37 +156,15 @@ pub fn export(a: ExportArgs) -> anyhow::Result<u8> {
 pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
     let HistoryArgs {
         db: DbArgs { db },
-        user,
-        actor,
-        token,
-        action,
-        since,
-        until,
-        ip,
-        limit,
-        cursor,
+        filter,
         out: JsonArgs { json },
     } = a;
     let mut store = open_store(&db)?;
-    if let Some(a) = &action
+    if let Some(a) = &filter.action
         && wit::HistoryAction::parse(a).is_none()
     {
         bail!("unknown action `{a}` (create, edit, rotate, revoke, expire)");
     }
-    let filter = HistoryFilter {
-        user,
-        actor,
-        token,
-        action,
-        since,
-        until,
-        ip: ip
-            .map(|s| s.parse::<Cidr>())
-            .transpose()
-            .map_err(|e| anyhow::anyhow!(e))?,
-        cursor,
-        limit,
-    };
     let (rows, next) = store.history(&filter)?;
     if json {
         outln!(

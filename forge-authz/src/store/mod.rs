@@ -95,27 +95,38 @@ pub struct HistoryRow {
     pub related: Option<String>,
 }
 
-/// History filters (all optional; combined with AND).
-#[derive(Clone, Debug, Default)]
+/// History filters (all optional; combined with AND), and the page asked for: the rows
+/// before `cursor`, newest first, at most `limit`. The flags of `forge-authz history` (the
+/// doc comments are their help).
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct HistoryFilter {
     /// Token owner.
+    #[arg(long)]
     pub user: Option<String>,
-    /// Actor.
+    /// Acting user.
+    #[arg(long)]
     pub actor: Option<String>,
     /// Token id.
+    #[arg(long)]
     pub token: Option<String>,
-    /// Action.
+    /// create, edit, rotate, revoke or expire.
+    #[arg(long)]
     pub action: Option<String>,
-    /// At or after.
+    /// At or after (Unix seconds).
+    #[arg(long)]
     pub since: Option<i64>,
-    /// Before.
+    /// Before (Unix seconds).
+    #[arg(long)]
     pub until: Option<i64>,
     /// IP address or CIDR block.
+    #[arg(long)]
     pub ip: Option<crate::cidr::Cidr>,
-    /// Rows before this cursor (newest first).
-    pub cursor: Option<i64>,
     /// Page size.
+    #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Continue after this cursor (printed with the previous page).
+    #[arg(long)]
+    pub cursor: Option<i64>,
 }
 
 /// The policy's configuration and the store's clock.
