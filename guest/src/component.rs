@@ -57,6 +57,17 @@ mod wit {
 
 use crate::policy;
 
+/// What the component lends a method row of the `exports.rs` table (`; facts`: the `facts`
+/// import; `; entropy`: fresh bytes from the host's CSPRNG).
+macro_rules! lend {
+    (facts) => {
+        &mut HostFacts
+    };
+    (entropy) => {
+        entropy().as_ref()
+    };
+}
+
 include!("convert.rs");
 include!("convert_request.rs");
 include!("convert_decision.rs");
@@ -98,113 +109,26 @@ impl policy::Facts for HostFacts {
     }
 }
 
+/// The component; its `Guest` implementations are written by `exports.rs` from the table
+/// of exports.
 struct Component;
-
-impl wit_authorizer::Guest for Component {
-    type Authorizer = Authorizer;
-
-    fn inspect(secret: String) -> Result<wit::TokenInfo, wit::TokenError> {
-        exports::inspect(&secret)
-    }
-
-    fn migrate_legacy_scopes(scopes: Vec<String>) -> Vec<String> {
-        exports::migrate_legacy_scopes(&scopes)
-    }
-
-    fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, wit::ScopeError> {
-        exports::normalize_scopes(&scopes)
-    }
-}
 
 /// One authorizer resource: the core engine (keys, options, the verified-token cache).
 /// The canonical ABI never re-enters a component, so the cell is never borrowed twice.
 struct Authorizer(RefCell<policy::Engine>);
 
 impl Authorizer {
+    /// A new resource over `engine` (the constructor's answer).
+    fn resource(engine: policy::Engine) -> wit_authorizer::Authorizer {
+        wit_authorizer::Authorizer::new(Authorizer(RefCell::new(engine)))
+    }
+
     fn engine(&self) -> core::cell::RefMut<'_, policy::Engine> {
         match self.0.try_borrow_mut() {
             Ok(e) => e,
             // INVARIANT: unreachable (no re-entrance); a trap denies.
             Err(_) => core::arch::wasm32::unreachable(),
         }
-    }
-}
-
-/// Each method delegates to [`exports`] (`exports.rs`, shared with the host's native twin).
-impl wit_authorizer::GuestAuthorizer for Authorizer {
-    fn create(config: wit::Config) -> Result<wit_authorizer::Authorizer, wit::ConfigError> {
-        exports::create(config)
-            .map(|e| wit_authorizer::Authorizer::new(Authorizer(RefCell::new(e))))
-    }
-
-    fn verify(
-        &self,
-        credential: wit::Credential,
-    ) -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
-        exports::verify(&mut self.engine(), credential)
-    }
-
-    fn authorize(&self, request: wit::AuthorizeRequest) -> wit::Decision {
-        exports::authorize(&mut self.engine(), request, &mut HostFacts)
-    }
-
-    fn authorize_batch(&self, request: wit::BatchRequest) -> Vec<wit::Decision> {
-        exports::authorize_batch(&mut self.engine(), request, &mut HostFacts)
-    }
-
-    fn ref_permissions(&self, request: wit::RefPermissionsRequest) -> wit::RefGrants {
-        exports::ref_permissions(&mut self.engine(), request, &mut HostFacts)
-    }
-
-    fn issue(&self, request: wit::IssueRequest) -> Result<wit::IssuedToken, wit::IssueError> {
-        exports::issue(&self.engine(), request, entropy().as_ref())
-    }
-
-    fn derive_child(
-        &self,
-        request: wit::ChildRequest,
-    ) -> Result<wit::ChildOutcome, wit::LifecycleError> {
-        exports::derive_child(&self.engine(), request, entropy().as_ref())
-    }
-
-    fn rotate(&self, request: wit::RotateRequest) -> Result<wit::Rotation, wit::LifecycleError> {
-        exports::rotate(&self.engine(), request, entropy().as_ref())
-    }
-
-    fn plan_revoke(
-        &self,
-        token_id: String,
-        scope: wit::RevokeScope,
-        records: Vec<wit::TokenRecord>,
-        context: wit::ChangeContext,
-    ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-        exports::plan_revoke(&self.engine(), &token_id, scope, records, context)
-    }
-
-    fn plan_edit(
-        &self,
-        token_id: String,
-        edit: wit::TokenEdit,
-        records: Vec<wit::TokenRecord>,
-        context: wit::ChangeContext,
-    ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-        exports::plan_edit(&self.engine(), &token_id, edit, records, context)
-    }
-
-    fn plan_expire(
-        &self,
-        entries: Vec<wit::AuditEntry>,
-        context: wit::ChangeContext,
-    ) -> Vec<wit::HistoryEvent> {
-        exports::plan_expire(&self.engine(), entries, context)
-    }
-
-    fn audit(
-        &self,
-        entries: Vec<wit::AuditEntry>,
-        context: wit::ChangeContext,
-    ) -> Vec<wit::AuditFinding> {
-        exports::audit(&self.engine(), entries, context)
     }
 }
 

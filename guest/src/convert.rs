@@ -10,7 +10,8 @@
 // One trait, [`Convert`], converts a value to its twin on the other side. Each WIT record,
 // variant or flags type is listed once, in a `two_way!` row naming its fields, cases or
 // flags, and converted both ways from that one list (field by field, through `Convert`
-// again: lists and options element by element, strings, numbers and booleans as they are).
+// again: lists, options and results element by element, strings, numbers and booleans as
+// they are).
 // Only the few types whose two sides differ in shape are written by hand (a `repository`'s
 // absent ref list, a request's absent `also-presented`, route flags spread over fields,
 // verdicts). A row's `as in_fn, out_fn` names the two functions callers use: `*_in` goes
@@ -47,6 +48,12 @@ impl<A: Convert<B>, B> Convert<Vec<B>> for Vec<A> {
 impl<A: Convert<B>, B> Convert<Option<B>> for Option<A> {
     fn convert(self) -> Option<B> {
         self.map(Convert::convert)
+    }
+}
+
+impl<A: Convert<B>, B, E: Convert<F>, F> Convert<Result<B, F>> for Result<A, E> {
+    fn convert(self) -> Result<B, F> {
+        self.map(Convert::convert).map_err(Convert::convert)
     }
 }
 

@@ -14,6 +14,8 @@ two_way!(variant TokenError <-> TokenError {
     UnknownKey,
     BadSignature,
 } as token_error_in, token_error_out);
+two_way!(record TokenInfo <-> TokenInfo { token_id, key_id });
+two_way!(record VerifiedToken <-> VerifiedToken { token_id, key_id });
 
 /// One table of (core reason, WIT verdict) pairs, read in both directions.
 #[allow(dead_code)]
