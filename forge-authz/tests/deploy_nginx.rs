@@ -13,30 +13,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-#[path = "support/forge.rs"]
-mod forge;
 #[path = "support/proxied.rs"]
 mod proxied;
 
 use std::process::Command;
 
-use forge_authz_testkit::deploy;
+use proxied::deploy::Daemon;
+use proxied::{FcgiProxy, FcgiSite};
 
-#[test]
-fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() {
-    let test = "issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it";
-    let Some(site) = proxied::fcgi_site(
-        test,
-        ("/usr/sbin/nginx", "nginx-light"),
-        "nginx",
-        ("nginx.conf", "site.conf"),
-        ("listen 8080;", |port| format!("listen 127.0.0.1:{port};")),
-    ) else {
-        return;
-    };
-    let (s, srv, dir, port) = (&site.s, &site.srv, &site.dir, site.port);
-    // What the site block expects around it: Debian's fastcgi_params beside the main
-    // configuration, and a main configuration of the test's own (its files, no daemon).
+/// nginx with the README's site block (Debian's `nginx-light`).
+const NGINX: FcgiProxy = FcgiProxy {
+    program: ("/usr/sbin/nginx", "nginx-light"),
+    family: "nginx",
+    files: ("nginx.conf", "site.conf"),
+    listen: ("listen 8080;", |port| format!("listen 127.0.0.1:{port};")),
+    other_family: "X-Forwarded-Uri",
+    start,
+    record,
+};
+
+proxied::deployment_test!(
+    issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it,
+    |test| NGINX.run(test)
+);
+
+/// What the site block expects around it: Debian's fastcgi_params beside the main
+/// configuration, and a main configuration of the test's own (its files, no daemon).
+fn start(site: &FcgiSite) -> Daemon {
+    let dir = &site.dir;
     std::fs::copy("/etc/nginx/fastcgi_params", dir.join("fastcgi_params")).unwrap();
     let d = dir.display();
     std::fs::write(
@@ -50,7 +54,7 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
         ),
     )
     .unwrap();
-    let mut proxy = deploy::Daemon::start(
+    Daemon::start(
         "nginx",
         Command::new(&site.proxy)
             .arg("-p")
@@ -59,12 +63,12 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
             .arg(dir.join("nginx.conf"))
             .args(["-g", "daemon off;"]),
         &dir.join("nginx.out"),
-    );
-    proxy.wait_listening(port);
+    )
+}
 
-    let seen = proxied::clients_see_what_forge_authz_decided(s, port, Some("X-Forwarded-Uri"));
-    seen.assert_no_server_error();
-    // Every request nginx logged (git's own included): no 5xx.
+/// Every request nginx logged (git's own included): no 5xx; its error log empty.
+fn record(site: &FcgiSite, _: &Daemon) {
+    let dir = &site.dir;
     let access = std::fs::read_to_string(dir.join("access.log")).unwrap();
     let errors: Vec<&str> = access
         .lines()
@@ -86,5 +90,4 @@ fn issue20_item2_nginx_auth_request_with_fcgiwrap_as_the_readme_configures_it() 
         error_log.trim().is_empty(),
         "nginx's error log is not empty:\n{error_log}"
     );
-    assert!(srv.alive(), "serve died:\n{}", srv.log());
 }

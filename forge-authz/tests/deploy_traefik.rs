@@ -14,19 +14,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-#[path = "support/forge.rs"]
-mod forge;
 #[path = "support/proxied.rs"]
 mod proxied;
 
 use std::process::Command;
 
-use forge::*;
-use forge_authz_testkit::deploy;
+use proxied::deploy;
+use proxied::forge::*;
 
-#[test]
-fn issue20_item2_traefik_in_front_of_serve_as_the_readme_configures_it() {
-    let test = "issue20_item2_traefik_in_front_of_serve_as_the_readme_configures_it";
+proxied::deployment_test!(
+    issue20_item2_traefik_in_front_of_serve_as_the_readme_configures_it,
+    traefik
+);
+
+fn traefik(test: &str) {
     let Some(traefik) = deploy::tool_on_path(
         test,
         "FORGE_AUTHZ_TRAEFIK",
@@ -76,15 +77,14 @@ fn issue20_item2_traefik_in_front_of_serve_as_the_readme_configures_it() {
         http(port, "GET", probe, &[], b"").status == Some(200)
     });
 
-    let seen = proxied::clients_see_what_forge_authz_decided(&s, port, None);
-    seen.assert_no_server_error();
-    // Paths that are not git's go nowhere near serve.
-    let r = http(port, "GET", "/-/auth", &[], b"");
-    assert_eq!(r.status, Some(404), "{}", r.describe());
-    let log = proxy.log();
-    assert!(
-        !log.contains("level=error") && !log.contains("ERR"),
-        "Traefik logged errors:\n{log}"
-    );
-    assert!(srv.alive(), "serve died:\n{}", srv.log());
+    proxied::through_the_proxy(&s, &srv, port, None, || {
+        // Paths that are not git's go nowhere near serve.
+        let r = http(port, "GET", "/-/auth", &[], b"");
+        assert_eq!(r.status, Some(404), "{}", r.describe());
+        let log = proxy.log();
+        assert!(
+            !log.contains("level=error") && !log.contains("ERR"),
+            "Traefik logged errors:\n{log}"
+        );
+    });
 }

@@ -1,5 +1,5 @@
-//! The hostile-client harness shared by `hostile/`, `hostile_processes.rs`,
-//! `deploy_nginx.rs`, `deploy_caddy.rs` and `connections.rs`: bounded child processes
+//! The hostile-client harness shared by `hostile/`, `hostile_processes.rs`, `git.rs`,
+//! `connections.rs` and the deployment tests (through `proxied.rs`): bounded child processes
 //! (killed with their process group), a forge on disk (database, bare repositories, tokens),
 //! real `forge-authz serve` processes on loopback, and raw HTTP over std sockets, every read
 //! and write with a timeout. Use it with `#[path = "support/forge.rs"] mod forge;`.

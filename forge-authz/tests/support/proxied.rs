@@ -1,14 +1,89 @@
-//! What a git client sees through a reverse proxy configured as the README says (issue 20
-//! item 2), shared by `deploy_nginx.rs`, `deploy_caddy.rs` and `deploy_traefik.rs`: real `git clone`/`git push`
-//! and raw requests through the proxy, checked for 200, 401 with a Basic challenge, 403,
-//! 404 (a private repository you cannot see answers exactly like a missing one), 400 for
-//! spoofed headers, and never a 5xx. Needs `support/forge.rs` as `mod forge` and
-//! `forge_authz_testkit::deploy` as `deploy`.
+//! A deployment test's runner (issue 20 item 2), shared by `deploy_nginx.rs`,
+//! `deploy_caddy.rs` and `deploy_traefik.rs`: the proxy started in front of `serve` as the
+//! README configures it, then what a git client sees through it — real `git clone`/`git
+//! push` and raw requests, checked for 200, 401 with a Basic challenge, 403, 404 (a private
+//! repository you cannot see answers exactly like a missing one), 400 for spoofed headers,
+//! and never a 5xx — then the proxy's own record, and `serve` still alive. Include it with
+//! `#[path = "support/proxied.rs"] mod proxied;`: it brings `support/forge.rs` along as
+//! `proxied::forge`.
 // Tests: a broken expectation is a panic that says what broke.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-use super::forge::*;
+#[path = "forge.rs"]
+pub mod forge;
+
+pub use forge_authz_testkit::deploy;
+use forge_authz_testkit::deploy::Daemon;
+
+use forge::*;
+
+/// `#[test] fn $test`: runs `$run` with the test's name (for its `SKIPPED:` line).
+macro_rules! deployment_test {
+    ($test:ident, $run:expr) => {
+        #[test]
+        fn $test() {
+            ($run)(stringify!($test));
+        }
+    };
+}
+pub(crate) use deployment_test;
+
+/// What every deployment test checks once its proxy listens on `port` in front of `srv`
+/// over `s`: the clients' scenario through it ([`clients_see_what_forge_authz_decided`],
+/// `other_family` as there) with no 5xx, then `proxy_record` (what only this proxy
+/// records: its logs), then serve still alive.
+pub fn through_the_proxy(
+    s: &Setup,
+    srv: &Server,
+    port: u16,
+    other_family: Option<&str>,
+    proxy_record: impl FnOnce(),
+) {
+    let seen = clients_see_what_forge_authz_decided(s, port, other_family);
+    seen.assert_no_server_error();
+    proxy_record();
+    assert!(srv.alive(), "serve died:\n{}", srv.log());
+}
+
+/// A proxy that serves the ref advertisement through `fcgiwrap` and asks `serve`'s
+/// forward auth (nginx, Caddy), as the README configures it.
+pub struct FcgiProxy {
+    /// The program's path and its Debian package.
+    pub program: (&'static str, &'static str),
+    /// Its forward-auth family (`serve --forward-auth <family>`).
+    pub family: &'static str,
+    /// The README's configuration (`docs/deploy/<config>`) and the site file it becomes.
+    pub files: (&'static str, &'static str),
+    /// The README's listen value, and the test's for a port.
+    pub listen: (&'static str, fn(u16) -> String),
+    /// The other family's forward-auth header, which a client may not send (400).
+    pub other_family: &'static str,
+    /// Writes the proxy's own main configuration around the site and starts it.
+    pub start: fn(&FcgiSite) -> Daemon,
+    /// Checks what only this proxy records (its logs).
+    pub record: fn(&FcgiSite, &Daemon),
+}
+
+impl FcgiProxy {
+    /// The deployment test `test`: the proxy started on its [`FcgiSite`] (nothing when the
+    /// programs are missing and the deployment tests are skipped) and listening, then
+    /// [`through_the_proxy`].
+    pub fn run(&self, test: &str) {
+        let Some(site) = fcgi_site(test, self.program, self.family, self.files, self.listen) else {
+            return;
+        };
+        let mut proxy = (self.start)(&site);
+        proxy.wait_listening(site.port);
+        through_the_proxy(
+            &site.s,
+            &site.srv,
+            site.port,
+            Some(self.other_family),
+            || (self.record)(&site, &proxy),
+        );
+    }
+}
 
 /// `serve` behind a proxy whose forward auth is `family` (`nginx`, `caddy`), with
 /// `fcgiwrap` serving the ref advertisement, and the README's configuration `config`
@@ -19,7 +94,7 @@ pub struct FcgiSite {
     pub srv: Server,
     /// The proxy's working directory (configuration, logs, state).
     pub dir: std::path::PathBuf,
-    pub fcgiwrap: super::deploy::Daemon,
+    pub fcgiwrap: Daemon,
     /// The proxy's port.
     pub port: u16,
     /// The configuration with the test's values, also written to `dir/<site file>`.
@@ -32,7 +107,7 @@ pub struct FcgiSite {
 
 /// An [`FcgiSite`] for the test `test` whose proxy is the program `proxy` (its path and
 /// Debian package); `None` when it or fcgiwrap is missing and the deployment tests are
-/// skipped ([`super::deploy::tool`]). The site configuration is written to `dir/site`.
+/// skipped ([`deploy::tool`]). The site configuration is written to `dir/site`.
 pub fn fcgi_site(
     test: &str,
     proxy: (&str, &str),
@@ -40,7 +115,6 @@ pub fn fcgi_site(
     (config, site): (&str, &str),
     listen: (&str, fn(u16) -> String),
 ) -> Option<FcgiSite> {
-    use super::deploy;
     let proxy = deploy::tool(test, proxy.0, proxy.1)?;
     let fcgiwrap = deploy::tool(test, "/usr/sbin/fcgiwrap", "fcgiwrap")?;
     let s = Setup::new(family);
