@@ -12,9 +12,10 @@
 // flags, and converted both ways from that one list (field by field, through `Convert`
 // again: lists, options and results element by element, strings, numbers and booleans as
 // they are).
-// Only the few types whose two sides differ in shape are written by hand (a `repository`'s
-// absent ref list, a request's absent `also-presented`, route flags spread over fields,
-// verdicts). A row's `as in_fn, out_fn` names the two functions callers use: `*_in` goes
+// Only the few types whose two sides differ in shape are written by hand (route flags
+// spread over fields, verdicts, basic credentials); a list the WIT leaves out when empty
+// (a `repository`'s protected refs, a request's `also-presented`) is named as such in its
+// row. A row's `as in_fn, out_fn` names the two functions callers use: `*_in` goes
 // from WIT to the core, `*_out` from the core to WIT. One file per concern, included
 // together: this one (the trait, shared values, configuration, facts),
 // `convert_request.rs` (credentials and requests), `convert_decision.rs` (verdicts and
@@ -57,20 +58,34 @@ impl<A: Convert<B>, B, E: Convert<F>, F> Convert<Result<B, F>> for Result<A, E> 
     }
 }
 
+/// A list the WIT leaves out (`none`) when it is empty, always present in the core: in.
+#[allow(dead_code)]
+fn listed_in<A: Convert<B>, B>(list: Option<Vec<A>>) -> Vec<B> {
+    list.unwrap_or_default().convert()
+}
+
+/// A list the WIT leaves out (`none`) when it is empty, always present in the core: out.
+#[allow(dead_code)]
+fn listed_out<A: Convert<B>, B>(list: Vec<A>) -> Option<Vec<B>> {
+    (!list.is_empty()).then(|| list.convert())
+}
+
 /// One WIT type and its core twin, converted both ways from one list: a `record` by its
-/// fields, a `variant` (or enum) by its cases (a case's payload converted too), `flags` by
-/// the core's boolean field behind each flag. `as in_fn, out_fn` adds the two named
-/// functions.
+/// fields (after `; unlisted_if_empty`, the list fields the WIT leaves out when empty), a
+/// `variant` (or enum) by its cases (a case's payload converted too), `flags` by the core's
+/// boolean field behind each flag. `as in_fn, out_fn` adds the two named functions.
 macro_rules! two_way {
-    (record $wit:ident <-> $core:ident { $($f:ident),* $(,)? } $(as $in:ident, $out:ident)?) => {
+    (record $wit:ident <-> $core:ident {
+        $($f:ident),* $(,)? $(; unlisted_if_empty $($l:ident),+ $(,)?)?
+    } $(as $in:ident, $out:ident)?) => {
         impl Convert<policy::$core> for wit::$wit {
             fn convert(self) -> policy::$core {
-                policy::$core { $($f: self.$f.convert(),)* }
+                policy::$core { $($f: self.$f.convert(),)* $($($l: listed_in(self.$l),)+)? }
             }
         }
         impl Convert<wit::$wit> for policy::$core {
             fn convert(self) -> wit::$wit {
-                wit::$wit { $($f: self.$f.convert(),)* }
+                wit::$wit { $($f: self.$f.convert(),)* $($($l: listed_out(self.$l),)+)? }
             }
         }
         two_way!(@named $wit $core $($in $out)?);
@@ -186,36 +201,15 @@ two_way!(variant RepositoryKind <-> RepositoryKind { Hosted, Mirror, Import });
 two_way!(record ProtectedRef <-> ProtectedRef { pattern, push, force_push });
 
 // A repository without protected refs: `none` in the WIT, an empty list in the core.
-impl Convert<policy::RepositoryFacts> for wit::RepositoryFacts {
-    fn convert(self) -> policy::RepositoryFacts {
-        policy::RepositoryFacts {
-            owner_visibility: self.owner_visibility.convert(),
-            private: self.private,
-            kind: self.kind.convert(),
-            archived: self.archived,
-            role: self.role.convert(),
-            registrant: self.registrant,
-            protected_refs: self.protected_refs.unwrap_or_default().convert(),
-        }
-    }
-}
-
-impl Convert<wit::RepositoryFacts> for policy::RepositoryFacts {
-    fn convert(self) -> wit::RepositoryFacts {
-        wit::RepositoryFacts {
-            owner_visibility: self.owner_visibility.convert(),
-            private: self.private,
-            kind: self.kind.convert(),
-            archived: self.archived,
-            role: self.role.convert(),
-            registrant: self.registrant,
-            protected_refs: (!self.protected_refs.is_empty())
-                .then(|| self.protected_refs.convert()),
-        }
-    }
-}
-
-two_way!(@named RepositoryFacts RepositoryFacts repository_in repository_out);
+two_way!(record RepositoryFacts <-> RepositoryFacts {
+    owner_visibility,
+    private,
+    kind,
+    archived,
+    role,
+    registrant;
+    unlisted_if_empty protected_refs
+} as repository_in, repository_out);
 two_way!(record NamespaceFacts <-> NamespaceFacts {
     organization,
     visibility,

@@ -47,12 +47,6 @@ impl Convert<wit::Credential> for policy::Credential {
 
 two_way!(@named Credential Credential credential_in credential_out);
 
-/// Credentials also presented: absent in the WIT when there are none.
-#[allow(dead_code)]
-pub fn also_out(also: Vec<String>) -> Option<Vec<String>> {
-    (!also.is_empty()).then_some(also)
-}
-
 two_way!(variant GitAction <-> GitAction { Pull, Push } as git_action_in, git_action_out);
 
 /// One table of (WIT flag, core category), read in both directions.
@@ -125,29 +119,12 @@ two_way!(variant RefChange <-> RefChange { Create, Update, Delete });
 two_way!(record RefUpdate <-> RefUpdate { name, change, force });
 
 // No ref update known: `none` in the WIT (as a host passes it), an empty list in the core.
-impl Convert<policy::GitRequest> for wit::GitRequest {
-    fn convert(self) -> policy::GitRequest {
-        policy::GitRequest {
-            transport: self.transport.convert(),
-            repository: self.repository,
-            action: self.action.convert(),
-            refs: self.refs.unwrap_or_default().convert(),
-        }
-    }
-}
-
-impl Convert<wit::GitRequest> for policy::GitRequest {
-    fn convert(self) -> wit::GitRequest {
-        wit::GitRequest {
-            transport: self.transport.convert(),
-            repository: self.repository,
-            action: self.action.convert(),
-            refs: (!self.refs.is_empty()).then(|| self.refs.convert()),
-        }
-    }
-}
-
-two_way!(@named GitRequest GitRequest git_request_in git_request_out);
+two_way!(record GitRequest <-> GitRequest {
+    transport,
+    repository,
+    action;
+    unlisted_if_empty refs
+} as git_request_in, git_request_out);
 two_way!(variant CreationStep <-> CreationStep { PushToCreate, Confirm, Abort });
 two_way!(record CreationRequest <-> CreationRequest { transport, repository, step });
 
@@ -202,44 +179,28 @@ route_flags! {
 two_way!(@named ApiRequest ApiRequest api_request_in api_request_out);
 two_way!(variant Request <-> Request { Git(g), Create(c), Api(a) } as request_in, request_out);
 
-/// The requests that carry credentials: `also-presented` is absent in the WIT when empty.
-macro_rules! credentialed {
-    ($wit:ident { $($f:ident),* $(,)? } as $in:ident, $out:ident) => {
-        impl Convert<policy::$wit> for wit::$wit {
-            fn convert(self) -> policy::$wit {
-                policy::$wit {
-                    credential: self.credential.convert(),
-                    also_presented: self.also_presented.unwrap_or_default(),
-                    $($f: self.$f.convert(),)*
-                }
-            }
-        }
-
-        impl Convert<wit::$wit> for policy::$wit {
-            fn convert(self) -> wit::$wit {
-                wit::$wit {
-                    credential: self.credential.convert(),
-                    also_presented: also_out(self.also_presented),
-                    $($f: self.$f.convert(),)*
-                }
-            }
-        }
-
-        two_way!(@named $wit $wit $in $out);
-    };
-}
-
-credentialed!(AuthorizeRequest { request, now, explain } as authorize_in, authorize_out);
-credentialed!(BatchRequest {
+// The requests that carry credentials: `also-presented` is absent in the WIT when empty.
+two_way!(record AuthorizeRequest <-> AuthorizeRequest {
+    credential,
+    request,
+    now,
+    explain;
+    unlisted_if_empty also_presented
+} as authorize_in, authorize_out);
+two_way!(record BatchRequest <-> BatchRequest {
+    credential,
     transport,
     action,
     repositories,
     now,
-    explain,
+    explain;
+    unlisted_if_empty also_presented
 } as batch_request_in, batch_request_out);
-credentialed!(RefPermissionsRequest {
+two_way!(record RefPermissionsRequest <-> RefPermissionsRequest {
+    credential,
     transport,
     repository,
     refs,
-    now,
+    now;
+    unlisted_if_empty also_presented
 } as ref_permissions_request_in, ref_permissions_request_out);
