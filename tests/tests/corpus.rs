@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
-use forge_authz_tests::scenario::{concealment_mismatches, load_corpus, mismatch, run_family};
+#[path = "../../guest/tests/support/corpus.rs"]
+mod checks;
+
+use forge_authz_tests::scenario::{load_corpus, run_family};
 use forge_authz_tests::{native, wasm};
 
 #[test]
@@ -15,26 +18,8 @@ fn corpus_is_well_formed() {
     for fam in &corpus {
         let mut names = std::collections::BTreeSet::new();
         for sc in &fam.scenarios {
-            assert!(
-                names.insert(&sc.name),
-                "{}: duplicate scenario `{}`",
-                fam.family,
-                sc.name
-            );
-            assert!(
-                !sc.source.trim().is_empty(),
-                "{}: `{}` cites no source",
-                fam.family,
-                sc.name
-            );
-            let e = &sc.expect;
-            assert!(
-                e.decision.is_some() || e.permissions.is_some() || e.batch.is_some(),
-                "{}: `{}` expects nothing",
-                fam.family,
-                sc.name
-            );
-            if let Some(d) = &e.decision {
+            checks::assert_well_formed(&fam.family, &mut names, sc);
+            if let Some(d) = &sc.expect.decision {
                 assert!(d == "allow" || d == "deny", "{}: bad decision {d}", sc.name);
             }
         }
@@ -51,14 +36,10 @@ fn corpus_passes_natively_and_through_wasm_and_both_agree() {
     for fam in &corpus {
         let native_run = run_family(fam, &native).unwrap();
         let wasm_run = run_family(fam, &wasm).unwrap();
+        failures.extend(checks::failures("[native] ", fam, &native_run));
+        failures.extend(checks::failures("[wasm] ", fam, &wasm_run));
         for ((sc, (_, n)), (_, w)) in fam.scenarios.iter().zip(&native_run).zip(&wasm_run) {
             count += 1;
-            if let Some(m) = mismatch(sc, n) {
-                failures.push(format!("[native] {}: {m}", fam.family));
-            }
-            if let Some(m) = mismatch(sc, w) {
-                failures.push(format!("[wasm] {}: {m}", fam.family));
-            }
             if n != w {
                 failures.push(format!(
                     "[disagree] {}: {}: native {n:?} wasm {w:?}",
@@ -66,18 +47,8 @@ fn corpus_passes_natively_and_through_wasm_and_both_agree() {
                 ));
             }
         }
-        for (engine, run) in [("native", &native_run), ("wasm", &wasm_run)] {
-            for m in concealment_mismatches(fam, run) {
-                failures.push(format!("[{engine}] {}: {m}", fam.family));
-            }
-        }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} scenarios failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    checks::assert_none_failed(&failures, count);
     eprintln!("{count} scenarios passed natively and through wasm");
 }
 
