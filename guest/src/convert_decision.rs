@@ -63,24 +63,27 @@ pub fn verdict_table() -> [(policy::Reason, wit::Verdict); 32] {
     ]
 }
 
+/// The value paired with `key` in a table of pairs (`fallback` where none is).
+fn paired<K: PartialEq, V>(pairs: impl IntoIterator<Item = (K, V)>, key: &K, fallback: V) -> V {
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or(fallback)
+}
+
 #[allow(dead_code)]
 pub fn verdict_out(r: policy::Reason) -> wit::Verdict {
     // INVARIANT: the table lists every core reason (a test checks it); the fallback is a
     // refusal, never an allow.
-    verdict_table()
-        .into_iter()
-        .find(|(core, _)| *core == r)
-        .map(|(_, v)| v)
-        .unwrap_or(wit::Verdict::BadRequest(wit::BadRequestReason::RequestInvalid))
+    let refused = wit::Verdict::BadRequest(wit::BadRequestReason::RequestInvalid);
+    paired(verdict_table(), &r, refused)
 }
 
 #[allow(dead_code)]
 pub fn verdict_in(v: wit::Verdict) -> policy::Reason {
-    verdict_table()
-        .into_iter()
-        .find(|(_, w)| *w == v)
-        .map(|(core, _)| core)
-        .unwrap_or(policy::Reason::RequestInvalid)
+    let by_verdict = verdict_table().map(|(core, verdict)| (verdict, core));
+    paired(by_verdict, &v, policy::Reason::RequestInvalid)
 }
 
 impl Convert<wit::Verdict> for policy::Reason {
