@@ -4,7 +4,7 @@
 // the host's native twin of it (`forge_authz_host::wit::core`, which `tests/src/native.rs`
 // runs against the component), so the native and the wasm paths run the same lines.
 //
-// One table ([`authorizer_exports!`]): a row per export, its WIT arguments (owned, as the
+// One table (at the end of this file): a row per export, its WIT arguments (owned, as the
 // component receives them), its WIT answer and its body. The table writes the `exports`
 // functions below and, in the component, its `Guest` and `GuestAuthorizer` implementations
 // (each a call of the function of the same name), so a new export is one new row.
@@ -12,125 +12,6 @@
 // A method row names the engine first, then its WIT arguments; after `;`, what the host
 // lends the call: `facts` (answers the core's fact queries during a decision) or `entropy`
 // (the 36 bytes a mint draws; `None` refuses it).
-
-/// The table: calls `$then!` with every row — the interface's `functions`, then the
-/// `authorizer` resource's `methods` (its constructor, `create`, is written by hand: it is
-/// the one export that makes an engine rather than using one).
-macro_rules! authorizer_exports {
-    ($then:ident) => {
-        $then! {
-            functions {
-                /// `inspect`.
-                fn inspect(secret: String) -> Result<wit::TokenInfo, wit::TokenError> {
-                    policy::inspect(&secret).convert()
-                }
-                /// `migrate-legacy-scopes`.
-                fn migrate_legacy_scopes(scopes: Vec<String>) -> Vec<String> {
-                    policy::scope::migrate_legacy(&scopes)
-                }
-                /// `normalize-scopes`.
-                fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, wit::ScopeError> {
-                    policy::scope::normalize(&scopes).map_err(wit::ScopeError::UnknownScope)
-                }
-            }
-            methods {
-                /// `authorizer.verify`.
-                fn verify(engine: &mut policy::Engine, credential: wit::Credential)
-                    -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
-                    engine.verify(&credential.convert()).convert()
-                }
-                /// `authorizer.authorize`.
-                fn authorize(engine: &mut policy::Engine, request: wit::AuthorizeRequest; facts)
-                    -> wit::Decision {
-                    engine.authorize(&request.convert(), facts).convert()
-                }
-                /// `authorizer.authorize-batch`.
-                fn authorize_batch(engine: &mut policy::Engine, request: wit::BatchRequest; facts)
-                    -> Vec<wit::Decision> {
-                    engine.authorize_batch(&request.convert(), facts).convert()
-                }
-                /// `authorizer.ref-permissions`.
-                fn ref_permissions(
-                    engine: &mut policy::Engine,
-                    request: wit::RefPermissionsRequest;
-                    facts
-                ) -> wit::RefGrants {
-                    engine.ref_permissions(&request.convert(), facts).convert()
-                }
-                /// `authorizer.issue`.
-                fn issue(engine: &policy::Engine, request: wit::IssueRequest; entropy)
-                    -> Result<wit::IssuedToken, wit::IssueError> {
-                    engine.authorizer().issue(&request.convert(), entropy).convert()
-                }
-                /// `authorizer.derive-child`.
-                fn derive_child(engine: &policy::Engine, request: wit::ChildRequest; entropy)
-                    -> Result<wit::ChildOutcome, wit::LifecycleError> {
-                    engine.authorizer().derive_child(&request.convert(), entropy).convert()
-                }
-                /// `authorizer.rotate`.
-                fn rotate(engine: &policy::Engine, request: wit::RotateRequest; entropy)
-                    -> Result<wit::Rotation, wit::LifecycleError> {
-                    engine.authorizer().rotate(&request.convert(), entropy).convert()
-                }
-                /// `authorizer.plan-revoke`.
-                fn plan_revoke(
-                    engine: &policy::Engine,
-                    token_id: String,
-                    scope: wit::RevokeScope,
-                    records: Vec<wit::TokenRecord>,
-                    context: wit::ChangeContext
-                ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-                    engine
-                        .authorizer()
-                        .plan_revoke(
-                            &token_id,
-                            scope.convert(),
-                            &records.convert(),
-                            &context.convert(),
-                        )
-                        .convert()
-                }
-                /// `authorizer.plan-edit`.
-                fn plan_edit(
-                    engine: &policy::Engine,
-                    token_id: String,
-                    edit: wit::TokenEdit,
-                    records: Vec<wit::TokenRecord>,
-                    context: wit::ChangeContext
-                ) -> Result<wit::ChangePlan, wit::LifecycleError> {
-                    engine
-                        .authorizer()
-                        .plan_edit(
-                            &token_id,
-                            &edit.convert(),
-                            &records.convert(),
-                            &context.convert(),
-                        )
-                        .convert()
-                }
-                /// `authorizer.plan-expire`.
-                fn plan_expire(
-                    engine: &policy::Engine,
-                    entries: Vec<wit::AuditEntry>,
-                    context: wit::ChangeContext
-                ) -> Vec<wit::HistoryEvent> {
-                    engine
-                        .authorizer()
-                        .plan_expire(&entries.convert(), &context.convert())
-                        .convert()
-                }
-                /// `authorizer.audit`.
-                fn audit(
-                    engine: &policy::Engine,
-                    entries: Vec<wit::AuditEntry>,
-                    context: wit::ChangeContext
-                ) -> Vec<wit::AuditFinding> {
-                    engine.authorizer().audit(&entries.convert(), &context.convert()).convert()
-                }
-            }
-        }
-    };
-}
 
 /// The type of what the host lends a method row (`; facts` or `; entropy`).
 macro_rules! lent {
@@ -143,7 +24,7 @@ macro_rules! lent {
 }
 
 /// The `exports` functions, and the component's bindings of them, from the table.
-macro_rules! export_functions {
+macro_rules! exports_from_table {
     (
         functions { $(
             $(#[$doc:meta])*
@@ -210,4 +91,117 @@ macro_rules! export_functions {
     };
 }
 
-authorizer_exports!(export_functions);
+// The table: the interface's `functions`, then the `authorizer` resource's `methods` (its
+// constructor, `create`, is written by hand: it is the one export that makes an engine
+// rather than using one).
+exports_from_table! {
+    functions {
+        /// `inspect`.
+        fn inspect(secret: String) -> Result<wit::TokenInfo, wit::TokenError> {
+            policy::inspect(&secret).convert()
+        }
+        /// `migrate-legacy-scopes`.
+        fn migrate_legacy_scopes(scopes: Vec<String>) -> Vec<String> {
+            policy::scope::migrate_legacy(&scopes)
+        }
+        /// `normalize-scopes`.
+        fn normalize_scopes(scopes: Vec<String>) -> Result<Vec<String>, wit::ScopeError> {
+            policy::scope::normalize(&scopes).map_err(wit::ScopeError::UnknownScope)
+        }
+    }
+    methods {
+        /// `authorizer.verify`.
+        fn verify(engine: &mut policy::Engine, credential: wit::Credential)
+            -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
+            engine.verify(&credential.convert()).convert()
+        }
+        /// `authorizer.authorize`.
+        fn authorize(engine: &mut policy::Engine, request: wit::AuthorizeRequest; facts)
+            -> wit::Decision {
+            engine.authorize(&request.convert(), facts).convert()
+        }
+        /// `authorizer.authorize-batch`.
+        fn authorize_batch(engine: &mut policy::Engine, request: wit::BatchRequest; facts)
+            -> Vec<wit::Decision> {
+            engine.authorize_batch(&request.convert(), facts).convert()
+        }
+        /// `authorizer.ref-permissions`.
+        fn ref_permissions(
+            engine: &mut policy::Engine,
+            request: wit::RefPermissionsRequest;
+            facts
+        ) -> wit::RefGrants {
+            engine.ref_permissions(&request.convert(), facts).convert()
+        }
+        /// `authorizer.issue`.
+        fn issue(engine: &policy::Engine, request: wit::IssueRequest; entropy)
+            -> Result<wit::IssuedToken, wit::IssueError> {
+            engine.authorizer().issue(&request.convert(), entropy).convert()
+        }
+        /// `authorizer.derive-child`.
+        fn derive_child(engine: &policy::Engine, request: wit::ChildRequest; entropy)
+            -> Result<wit::ChildOutcome, wit::LifecycleError> {
+            engine.authorizer().derive_child(&request.convert(), entropy).convert()
+        }
+        /// `authorizer.rotate`.
+        fn rotate(engine: &policy::Engine, request: wit::RotateRequest; entropy)
+            -> Result<wit::Rotation, wit::LifecycleError> {
+            engine.authorizer().rotate(&request.convert(), entropy).convert()
+        }
+        /// `authorizer.plan-revoke`.
+        fn plan_revoke(
+            engine: &policy::Engine,
+            token_id: String,
+            scope: wit::RevokeScope,
+            records: Vec<wit::TokenRecord>,
+            context: wit::ChangeContext
+        ) -> Result<wit::ChangePlan, wit::LifecycleError> {
+            engine
+                .authorizer()
+                .plan_revoke(
+                    &token_id,
+                    scope.convert(),
+                    &records.convert(),
+                    &context.convert(),
+                )
+                .convert()
+        }
+        /// `authorizer.plan-edit`.
+        fn plan_edit(
+            engine: &policy::Engine,
+            token_id: String,
+            edit: wit::TokenEdit,
+            records: Vec<wit::TokenRecord>,
+            context: wit::ChangeContext
+        ) -> Result<wit::ChangePlan, wit::LifecycleError> {
+            engine
+                .authorizer()
+                .plan_edit(
+                    &token_id,
+                    &edit.convert(),
+                    &records.convert(),
+                    &context.convert(),
+                )
+                .convert()
+        }
+        /// `authorizer.plan-expire`.
+        fn plan_expire(
+            engine: &policy::Engine,
+            entries: Vec<wit::AuditEntry>,
+            context: wit::ChangeContext
+        ) -> Vec<wit::HistoryEvent> {
+            engine
+                .authorizer()
+                .plan_expire(&entries.convert(), &context.convert())
+                .convert()
+        }
+        /// `authorizer.audit`.
+        fn audit(
+            engine: &policy::Engine,
+            entries: Vec<wit::AuditEntry>,
+            context: wit::ChangeContext
+        ) -> Vec<wit::AuditFinding> {
+            engine.authorizer().audit(&entries.convert(), &context.convert()).convert()
+        }
+    }
+}
