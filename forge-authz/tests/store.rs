@@ -390,7 +390,11 @@ fn history_is_complete_and_filterable(case: Case) {
     );
 
     let all = events(&mut s, HistoryFilter::default());
-    let count = |action: &str| all.iter().filter(|e| e.action == action).count();
+    let count = |action: &str| {
+        all.iter()
+            .filter(|r| r.event.action.name() == action)
+            .count()
+    };
     // create a, b, child, rotation successor; edit a and child; rotate a; revoke b and the
     // child (it went with its rotated-away parent); expire a3.
     assert_eq!(
@@ -403,10 +407,11 @@ fn history_is_complete_and_filterable(case: Case) {
         ),
         (4, 2, 1, 2, 1)
     );
-    let edit_a = all
+    let edit_a = &all
         .iter()
-        .find(|e| e.action == "edit" && e.token_id == a.id)
-        .unwrap();
+        .find(|r| r.event.action == wit::HistoryAction::Edit && r.event.token_id == a.id)
+        .unwrap()
+        .event;
     assert_eq!(
         (
             edit_a.old_name.as_deref(),
@@ -417,7 +422,7 @@ fn history_is_complete_and_filterable(case: Case) {
     );
     assert!(
         all.iter()
-            .any(|e| e.action == "revoke" && e.token_id == child.id)
+            .any(|r| r.event.action == wit::HistoryAction::Revoke && r.event.token_id == child.id)
     );
     let filter = |set: &dyn Fn(&mut HistoryFilter)| {
         let mut f = HistoryFilter::default();

@@ -175,15 +175,16 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
         let table: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
+                let e = &r.event;
                 vec![
                     r.seq.to_string(),
-                    utc(r.at),
-                    r.action.clone(),
-                    r.token_id.clone(),
-                    r.owner.clone(),
-                    r.actor.clone(),
-                    r.ip.clone().unwrap_or_default(),
-                    r.scopes.join(","),
+                    utc(e.at),
+                    e.action.name().to_owned(),
+                    e.token_id.clone(),
+                    e.owner.clone(),
+                    e.actor.clone(),
+                    e.ip.clone().unwrap_or_default(),
+                    e.scopes.join(","),
                 ]
             })
             .collect();

@@ -56,43 +56,49 @@ pub struct Store {
     location: Location,
 }
 
-/// A history row as listed.
-#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+/// A history row as listed: the policy's event (`lifecycle.history-event`, written by
+/// [`tokens::put_event`]) and its position in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryRow {
     /// Position (the pagination cursor).
     pub seq: i64,
-    /// Token.
-    pub token_id: String,
-    /// Owner.
-    pub owner: String,
-    /// Action.
-    pub action: String,
-    /// Actor.
-    pub actor: String,
-    /// IP.
-    pub ip: Option<String>,
-    /// When.
-    pub at: i64,
-    /// Name after.
-    pub name: String,
-    /// Scopes after.
-    pub scopes: Vec<String>,
-    /// Expiry after.
-    pub expires: Option<i64>,
-    /// Parent.
-    pub parent: Option<String>,
-    /// Name before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_name: Option<String>,
-    /// Scopes before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_scopes: Option<Vec<String>>,
-    /// Expiry before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_expires: Option<Option<i64>>,
-    /// The other token of a rotation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub related: Option<String>,
+    /// The event as the policy planned it.
+    pub event: wit::HistoryEvent,
+}
+
+/// `forge-authz history --json` writes each row as one flat object: `seq`, then the event's
+/// fields by their WIT names (the before-values and `related` only where the event has them).
+impl serde::Serialize for HistoryRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let e = &self.event;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("seq", &self.seq)?;
+        m.serialize_entry("token_id", &e.token_id)?;
+        m.serialize_entry("owner", &e.owner)?;
+        m.serialize_entry("action", e.action.name())?;
+        m.serialize_entry("actor", &e.actor)?;
+        m.serialize_entry("ip", &e.ip)?;
+        m.serialize_entry("at", &e.at)?;
+        m.serialize_entry("name", &e.name)?;
+        m.serialize_entry("scopes", &e.scopes)?;
+        m.serialize_entry("expires", &e.expires)?;
+        m.serialize_entry("parent", &e.parent)?;
+        // Present only where the event has them (an edit's before-values, a rotation's other token).
+        entry_if_some(&mut m, "old_name", e.old_name.as_ref())?;
+        entry_if_some(&mut m, "old_scopes", e.old_scopes.as_ref())?;
+        entry_if_some(&mut m, "old_expires", e.old_expires.as_ref())?;
+        entry_if_some(&mut m, "related", e.related.as_ref())?;
+        m.end()
+    }
+}
+
+fn entry_if_some<M: serde::ser::SerializeMap, T: serde::Serialize>(
+    m: &mut M,
+    key: &str,
+    value: Option<&T>,
+) -> Result<(), M::Error> {
+    value.map_or(Ok(()), |v| m.serialize_entry(key, v))
 }
 
 /// History filters (all optional; combined with AND), and the page asked for: the rows
@@ -549,22 +555,27 @@ impl Store {
                     let next = out.last().map(|r: &HistoryRow| r.seq);
                     return Ok((out, next));
                 }
+                let action = r.text(3)?;
+                let action = wit::HistoryAction::parse(&action)
+                    .with_context(|| format!("history row {seq}: unknown action `{action}`"))?;
                 out.push(HistoryRow {
                     seq,
-                    token_id: r.text(1)?,
-                    owner: r.text(2)?,
-                    action: r.text(3)?,
-                    actor: r.text(4)?,
-                    ip,
-                    at: r.int(6)?,
-                    name: r.text(7)?,
-                    scopes: parse(&r.text(8)?)?,
-                    expires: r.opt_int(9)?,
-                    parent: r.opt_text(10)?,
-                    old_name: r.opt_text(11)?,
-                    old_scopes: r.opt_text(12)?.map(|s| parse(&s)).transpose()?,
-                    old_expires: r.opt_text(13)?.map(|s| parse(&s)).transpose()?,
-                    related: r.opt_text(14)?,
+                    event: wit::HistoryEvent {
+                        token_id: r.text(1)?,
+                        owner: r.text(2)?,
+                        action,
+                        actor: r.text(4)?,
+                        ip,
+                        at: r.int(6)?,
+                        name: r.text(7)?,
+                        scopes: parse(&r.text(8)?)?,
+                        expires: r.opt_int(9)?,
+                        parent: r.opt_text(10)?,
+                        old_name: r.opt_text(11)?,
+                        old_scopes: r.opt_text(12)?.map(|s| parse(&s)).transpose()?,
+                        old_expires: r.opt_text(13)?.map(|s| parse(&s)).transpose()?,
+                        related: r.opt_text(14)?,
+                    },
                 });
             }
             if exhausted {
