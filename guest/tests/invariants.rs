@@ -1261,7 +1261,7 @@ fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
     if let Bad::OwnerInactive(status) = bad {
         let owner = s.token.owner;
         if let Some(a) = case.world.account_mut(owner) {
-            a.status = Status::from_core(*status);
+            a.status = *status;
         }
     }
     let genuine = case.secret.clone();
@@ -1338,9 +1338,9 @@ fn bad_case(s: &Scenario, bad: &Bad) -> Option<Case> {
                 let i = usize::from(who) % N_USERS;
                 if let Some(a) = case.world.account_mut(i) {
                     a.status = if who == 2 {
-                        Status::Inactive
+                        AccountStatus::Inactive
                     } else {
-                        Status::Suspended
+                        AccountStatus::Suspended
                     };
                 }
                 i
@@ -1541,7 +1541,7 @@ fn changed(case: &Case, s: &Scenario, change: &Change) -> Case {
         Change::Remove => {}
         Change::Owner(status) => {
             if let Some(a) = c.world.account_mut(s.token.owner % NAMES.len()) {
-                a.status = Status::from_core(*status);
+                a.status = *status;
             }
         }
         Change::LastUsed(at) => r.last_used = *at,

@@ -42,11 +42,11 @@ pub enum Format {
 #[serde(deny_unknown_fields)]
 struct UserRow {
     name: String,
-    #[serde(default)]
+    #[serde(default, with = "forge_authz_fixture::named::option")]
     status: Option<Status>,
     #[serde(default)]
     site_admin: Option<bool>,
-    #[serde(default)]
+    #[serde(default, with = "forge_authz_fixture::named::option")]
     visibility: Option<Visibility>,
     #[serde(default)]
     organization: Option<bool>,
@@ -59,7 +59,7 @@ struct RepoRow {
     name: String,
     #[serde(default)]
     private: Option<bool>,
-    #[serde(default)]
+    #[serde(default, with = "forge_authz_fixture::named::option")]
     kind: Option<RepoKind>,
     #[serde(default)]
     archived: Option<bool>,

@@ -9,6 +9,7 @@ use crate::world::{
     AccessDef, KeyDef, OptionsDef, ProtectedRefDef, RepoDef, RepoKind, Role, Status, TokenDef,
     UserDef, Visibility, World,
 };
+use forge_authz_fixture::named;
 
 /// `(owner_key, name_key)`: a repository as the tables key it.
 type RepoKey = (String, String);
@@ -69,7 +70,7 @@ fn users(c: &mut Conn) -> anyhow::Result<Vec<UserDef>> {
         members
             .entry(r.text(0)?)
             .or_default()
-            .insert(r.text(1)?, Role::parse(&r.text(2)?)?);
+            .insert(r.text(1)?, named::parse::<Role>(&r.text(2)?)?);
     }
     let mut users = Vec::new();
     for r in c.query(
@@ -79,9 +80,9 @@ fn users(c: &mut Conn) -> anyhow::Result<Vec<UserDef>> {
     )? {
         users.push(UserDef {
             name: r.text(1)?,
-            status: Status::parse(&r.text(2)?)?,
+            status: named::parse::<Status>(&r.text(2)?)?,
             site_admin: r.flag(3)?,
-            visibility: Visibility::parse(&r.text(4)?)?,
+            visibility: named::parse::<Visibility>(&r.text(4)?)?,
             organization: r.flag(5)?,
             members: members.remove(&r.text(0)?).unwrap_or_default(),
         });
@@ -99,7 +100,7 @@ fn repositories(c: &mut Conn) -> anyhow::Result<Vec<RepoDef>> {
         collaborators
             .entry((r.text(0)?, r.text(1)?))
             .or_default()
-            .insert(r.text(2)?, Role::parse(&r.text(3)?)?);
+            .insert(r.text(2)?, named::parse::<Role>(&r.text(3)?)?);
     }
     let mut refs = protected_refs(c)?;
     let mut repositories = Vec::new();
@@ -113,7 +114,7 @@ fn repositories(c: &mut Conn) -> anyhow::Result<Vec<RepoDef>> {
             owner: r.text(2)?,
             name: r.text(3)?,
             private: r.flag(4)?,
-            kind: RepoKind::parse(&r.text(5)?)?,
+            kind: named::parse::<RepoKind>(&r.text(5)?)?,
             archived: r.flag(6)?,
             collaborators: collaborators.remove(&key).unwrap_or_default(),
             protected_refs: refs.remove(&key).unwrap_or_default(),

@@ -9,6 +9,7 @@ use crate::facts::{FactSource, FoundRepository};
 use crate::vals;
 use crate::wit::core as convert;
 use crate::world::{AccessDef, KeyKind, RepoKind, Status, Visibility};
+use forge_authz_fixture::named;
 use forge_authz_guest::policy;
 
 /// A fact source over an open store. A store error fails the lookup (the policy call fails
@@ -64,7 +65,7 @@ impl<'a> StoreFacts<'a> {
 
 fn role(r: &Row, i: usize) -> anyhow::Result<Role> {
     Ok(match r.opt_text(i)? {
-        Some(t) => Role::parse(&t)?,
+        Some(t) => named::parse::<Role>(&t)?,
         None => Role::None,
     })
 }
@@ -79,9 +80,9 @@ pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<policy::UserFa
         return Ok(None);
     };
     Ok(Some(policy::UserFacts {
-        status: Status::parse(&r.text(1)?)?.to_core(),
+        status: named::parse::<Status>(&r.text(1)?)?,
         site_admin: r.flag(2)?,
-        visibility: Visibility::parse(&r.text(3)?)?.to_core(),
+        visibility: named::parse::<Visibility>(&r.text(3)?)?,
         organization: r.flag(4)?,
     }))
 }
@@ -114,7 +115,7 @@ pub fn repository(
         return Ok(None);
     };
     let role = match actor {
-        Some(_) => role(&r, 7)?.max_with(role(&r, 8)?),
+        Some(_) => role(&r, 7)?.max(role(&r, 8)?),
         None => Role::None,
     };
     let protected_refs = if r.int(9)? > 0 {
@@ -128,13 +129,13 @@ pub fn repository(
         policy::RepositoryFacts {
             // An owner missing from `users` is an unknown fact: treated as private.
             owner_visibility: match r.opt_text(6)? {
-                Some(v) => Visibility::parse(&v)?.to_core(),
+                Some(v) => named::parse::<Visibility>(&v)?,
                 None => policy::Visibility::Private,
             },
             private: r.flag(2)?,
-            kind: RepoKind::parse(&r.text(3)?)?.to_core(),
+            kind: named::parse::<RepoKind>(&r.text(3)?)?,
             archived: r.flag(4)?,
-            role: role.to_core(),
+            role,
             protected_refs,
             registrant: r.opt_text(5)?,
         },
@@ -211,8 +212,8 @@ pub fn namespace(
     };
     Ok(Some(policy::NamespaceFacts {
         organization,
-        visibility: Visibility::parse(&r.text(2)?)?.to_core(),
-        member_role: member_role.to_core(),
+        visibility: named::parse::<Visibility>(&r.text(2)?)?,
+        member_role,
     }))
 }
 
@@ -227,7 +228,7 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<policy::SshKe
     };
     Ok(Some(policy::SshKey {
         id: r.text(0)?,
-        kind: KeyKind::parse(&r.text(1)?)?.to_core(),
+        kind: named::parse::<KeyKind>(&r.text(1)?)?,
         owner: r.text(2)?,
         repository: r.opt_text(3)?,
         read_only: r.flag(4)?,

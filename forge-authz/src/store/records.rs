@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use forge_authz_fixture::named;
 
 /// A user or organisation row and its members.
 pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
@@ -13,9 +14,9 @@ pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
         &vals![
             key.as_str(),
             &u.name,
-            u.status.as_str(),
+            u.status.name(),
             u.site_admin,
-            u.visibility.as_str(),
+            u.visibility.name(),
             u.organization
         ],
     )
@@ -23,7 +24,7 @@ pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
     for (member, role) in &u.members {
         conn.execute(
             "INSERT INTO org_members (org_key, member_key, member, role) VALUES ($1, $2, $3, $4)",
-            &vals![key.as_str(), name_key(member), member, role.as_str()],
+            &vals![key.as_str(), name_key(member), member, role.name()],
         )
         .with_context(|| format!("organization `{}`: member `{member}`", u.name))?;
     }
@@ -42,7 +43,7 @@ pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
             &r.owner,
             &r.name,
             r.private,
-            r.kind.as_str(),
+            r.kind.name(),
             r.archived,
             &r.registrant
         ],
@@ -57,7 +58,7 @@ pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
                 nk.as_str(),
                 name_key(login),
                 login,
-                role.as_str()
+                role.name()
             ],
         )
         .with_context(|| format!("repository `{}/{}`: `{login}`", r.owner, r.name))?;
@@ -128,7 +129,7 @@ pub fn put_ssh_key(conn: &mut Conn, k: &SshKeyDef) -> anyhow::Result<()> {
          fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &vals![
             &k.id,
-            k.kind.as_str(),
+            k.kind.name(),
             &k.owner,
             name_key(&k.owner),
             &k.repository,
@@ -144,7 +145,7 @@ pub fn put_ssh_key(conn: &mut Conn, k: &SshKeyDef) -> anyhow::Result<()> {
 pub(super) fn ssh_key_from_row(r: &Row) -> anyhow::Result<SshKeyDef> {
     Ok(SshKeyDef {
         id: r.text(0)?,
-        kind: KeyKind::parse(&r.text(1)?)?,
+        kind: named::parse::<KeyKind>(&r.text(1)?)?,
         owner: r.text(2)?,
         repository: r.opt_text(3)?,
         read_only: r.flag(4)?,

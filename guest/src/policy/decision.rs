@@ -42,10 +42,13 @@ impl Status {
     }
 }
 
-/// An enum whose every variant has a kebab-case name (as in the WIT, JSON, logs and docs),
-/// with the list of all of them in WIT order and the lookup by name.
+/// An enum whose every variant has a kebab-case name (as in the WIT, JSON, logs, docs,
+/// files and store columns), with the list of all of them in WIT order and the lookup by
+/// name: the one place each spelling is written, also answered through
+/// [`super::vocabulary::Named`]. Further attributes on the enum (e.g.
+/// `#[derive(PartialOrd, Ord)]`) are kept.
 macro_rules! named_enum {
-    ($(#[$doc:meta])* $Enum:ident, $name:ident { $($variant:ident = $code:literal,)* }) => {
+    ($(#[$doc:meta])* $Enum:ident, $name:ident / $from:ident { $($variant:ident = $code:literal,)* }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum $Enum {
@@ -65,19 +68,30 @@ macro_rules! named_enum {
             }
 
             /// The variant named `code`.
-            pub fn from_code(code: &str) -> Option<$Enum> {
+            pub fn $from(code: &str) -> Option<$Enum> {
                 match code { $($code => Some($Enum::$variant),)* _ => None }
+            }
+        }
+
+        impl $crate::policy::vocabulary::Named for $Enum {
+            const ALL: &'static [$Enum] = $Enum::ALL;
+            fn name(self) -> &'static str {
+                $Enum::$name(self)
+            }
+            fn from_name(name: &str) -> Option<$Enum> {
+                $Enum::$from(name)
             }
         }
     };
 }
+pub(crate) use named_enum;
 
 /// The reasons, each with the status class it always comes with.
 macro_rules! reasons {
     ($($variant:ident = $code:literal => $status:ident,)*) => {
         named_enum! {
             /// Stable reason code of a decision. See the reason enums of `decision` in the WIT.
-            Reason, code { $($variant = $code,)* }
+            Reason, code / from_code { $($variant = $code,)* }
         }
 
         impl Reason {
@@ -133,7 +147,7 @@ impl Reason {
 
 named_enum! {
     /// A rule of the policy, as named in traces (see `rule` in the WIT).
-    Rule, name {
+    Rule, name / from_code {
         Request = "request",
         Credential = "credential",
         TokenSignature = "token-signature",

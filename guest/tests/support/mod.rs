@@ -203,10 +203,7 @@ pub fn policy(fallback: bool) -> &'static Authorizer {
 
 use forge_authz_fixture::FactSource as _;
 pub use forge_authz_fixture::World;
-pub use forge_authz_fixture::defs::{
-    ProtectedRefDef, RepoDef, RepoKind, Role as RoleDef, Status, UserDef,
-    Visibility as VisibilityDef,
-};
+pub use forge_authz_fixture::defs::{ProtectedRefDef, RepoDef, UserDef};
 
 /// A world of these users and repositories, with no token records (the policy's
 /// configuration is the test's, not the world's).
@@ -1245,11 +1242,11 @@ pub fn protected_ref() -> impl Strategy<Value = ProtectedRef> {
     })
 }
 
-fn named(roles: Vec<Option<Role>>) -> std::collections::BTreeMap<String, RoleDef> {
+fn named(roles: Vec<Option<Role>>) -> std::collections::BTreeMap<String, Role> {
     NAMES[..N_USERS]
         .iter()
         .zip(roles)
-        .filter_map(|(n, r)| r.map(|r| (n.to_string(), RoleDef::from_core(r))))
+        .filter_map(|(n, r)| r.map(|r| (n.to_string(), r)))
         .collect()
 }
 
@@ -1274,7 +1271,7 @@ pub fn repo() -> impl Strategy<Value = RepoDef> {
                     owner: NAMES[owner].into(),
                     name: REPO_NAMES[name].into(),
                     private,
-                    kind: RepoKind::from_core(kind),
+                    kind,
                     archived,
                     collaborators: named(collaborators),
                     protected_refs: protected_refs
@@ -1309,9 +1306,9 @@ pub fn world() -> impl Strategy<Value = World> {
                 .enumerate()
                 .map(|(i, (status, site_admin, visibility))| UserDef {
                     name: NAMES[i].into(),
-                    status: Status::from_core(status),
+                    status,
                     site_admin,
-                    visibility: VisibilityDef::from_core(visibility),
+                    visibility,
                     organization: false,
                     members: Default::default(),
                 })
@@ -1319,9 +1316,9 @@ pub fn world() -> impl Strategy<Value = World> {
             accounts.extend(orgs.into_iter().enumerate().map(
                 |(i, (status, visibility, members))| UserDef {
                     name: NAMES[ORGS.start + i].into(),
-                    status: Status::from_core(status),
+                    status,
                     site_admin: false,
-                    visibility: VisibilityDef::from_core(visibility),
+                    visibility,
                     organization: true,
                     members: named(members),
                 },

@@ -101,7 +101,8 @@ fn err<E: fmt::Display>(kind: fn(String) -> ModelError) -> impl Fn(E) -> ModelEr
 // The world is the fixture's (`forge_authz_fixture::World`: users, repositories with their
 // collaborators, token records), the one the host and the scenario corpus read, so the
 // model's facts are ours by construction; its values are named as files spell them
-// (`Status::as_str`, `Role::as_str`, ...), and roles compare in the core's order.
+// (`Status::name`, `Role::name`, ...: the core's own types), and roles compare in the
+// core's order.
 
 /// The protection rule a ref update matched: the pattern every model ref update's name
 /// (`refs/heads/topic-{i}`) matches.
@@ -430,11 +431,11 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
     for repo in &world.repositories {
         let path = format!("{}/{}", repo.owner, repo.name);
         for (user, role) in &repo.collaborators {
-            if role.to_core() > policy::Role::None {
+            if *role > policy::Role::None {
                 memberships
                     .entry(user.as_str())
                     .or_default()
-                    .insert(names.role(&path, role.to_core()));
+                    .insert(names.role(&path, *role));
             }
         }
         let read = names.role(&path, policy::Role::Read);
@@ -455,7 +456,7 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
             vec![
                 ("owner", uid(names.user(&repo.owner))),
                 ("private", RestrictedExpression::new_bool(repo.private)),
-                ("kind", string(repo.kind.as_str())),
+                ("kind", string(repo.kind.name())),
                 ("archived", RestrictedExpression::new_bool(repo.archived)),
                 ("readers", uid(read)),
                 ("writers", uid(write)),
@@ -468,13 +469,13 @@ fn entities(names: &Names, world: &World) -> Result<Vec<Entity>, ModelError> {
         out.push(entity(
             names.user(&user.name),
             vec![
-                ("status", string(user.status.as_str())),
+                ("status", string(user.status.name())),
                 ("siteAdmin", RestrictedExpression::new_bool(user.site_admin)),
                 (
                     "organization",
                     RestrictedExpression::new_bool(user.organization),
                 ),
-                ("visibility", string(user.visibility.as_str())),
+                ("visibility", string(user.visibility.name())),
             ],
             memberships.remove(user.name.as_str()).unwrap_or_default(),
         )?);

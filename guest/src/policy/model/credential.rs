@@ -5,13 +5,11 @@ use crate::prelude::*;
 #[allow(unused_imports)]
 use super::*;
 
-/// Whose SSH key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyKind {
-    /// A user's key.
-    User,
-    /// A deploy key.
-    Deploy,
+use crate::policy::decision::named_enum;
+
+named_enum! {
+    /// Whose SSH key: a user's key or a deploy key.
+    KeyKind, name / from_name { User = "user", Deploy = "deploy", }
 }
 
 /// A verified SSH key's facts.

@@ -6,26 +6,20 @@ use crate::prelude::*;
 #[allow(unused_imports)]
 use super::*;
 
-/// State of a user account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountStatus {
-    /// May act.
-    Active,
-    /// Deactivated.
-    Inactive,
-    /// Suspended.
-    Suspended,
+use crate::policy::decision::named_enum;
+
+// The facts' closed sets, one row each (as `two_way!` lists their WIT cases): each
+// variant with its spelling in the WIT, files and store columns.
+
+named_enum! {
+    /// State of a user account: active (may act), inactive (deactivated) or suspended.
+    AccountStatus, name / from_name { Active = "active", Inactive = "inactive", Suspended = "suspended", }
 }
 
-/// Visibility of a user or organisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    /// Everyone.
-    Public,
-    /// Signed-in users.
-    Limited,
-    /// Members only.
-    Private,
+named_enum! {
+    /// Visibility of a user or organisation: public (everyone), limited (signed-in users)
+    /// or private (members only).
+    Visibility, name / from_name { Public = "public", Limited = "limited", Private = "private", }
 }
 
 /// Facts about an account (its name is the one asked for).
@@ -51,40 +45,17 @@ pub struct Account {
     pub facts: UserFacts,
 }
 
-/// How a repository came to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RepositoryKind {
-    /// Pushed to directly.
-    Hosted,
-    /// Pull mirror.
-    Mirror,
-    /// Code import.
-    Import,
+named_enum! {
+    /// How a repository came to be: hosted (pushed to directly), a pull mirror or a code
+    /// import.
+    RepositoryKind, name / from_name { Hosted = "hosted", Mirror = "mirror", Import = "import", }
 }
 
-/// Collaborator role. Ordered: `None < Read < Write < Admin`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// No role.
-    None,
-    /// Read.
-    Read,
-    /// Read and write.
-    Write,
-    /// Read, write, administer.
-    Admin,
-}
-
-impl Role {
-    /// Lowercase name (`none`, `read`, `write`, `admin`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::None => "none",
-            Role::Read => "read",
-            Role::Write => "write",
-            Role::Admin => "admin",
-        }
-    }
+named_enum! {
+    /// Collaborator role: none, read, write (read and write) or admin (read, write,
+    /// administer). Ordered: `None < Read < Write < Admin` (the order of `ALL`).
+    #[derive(PartialOrd, Ord)]
+    Role, name / from_name { None = "none", Read = "read", Write = "write", Admin = "admin", }
 }
 
 /// Who may do something to a protected ref.
