@@ -533,3 +533,59 @@ fn a_deploy_key_asks_for_no_account() {
         "{q}"
     );
 }
+
+#[test]
+fn a_batch_asks_for_the_credential_without_a_repository_then_for_its_targets_at_once() {
+    // Scale (README "Facts"): a batch asks the host once for the credential's facts —
+    // naming no repository, so the host has no path to look up — and once for all its
+    // targets together.
+    let a = authorizer();
+    let (credential, mut facts) = session("alice", FactAnswer::default());
+    let ds = a.authorize_batch(
+        &policy::BatchRequest {
+            credential,
+            also_presented: vec![],
+            transport: Transport::Http,
+            action: GitAction::Pull,
+            repositories: vec!["alice/app".into(), "alice/lib".into()],
+            now: NOW,
+            explain: false,
+        },
+        &mut facts,
+    );
+    assert_eq!(ds.len(), 2);
+    assert_eq!(facts.queries.len(), 2, "{:?}", facts.queries);
+    assert!(
+        facts.queries[0].contains("repository: None"),
+        "{:?}",
+        facts.queries
+    );
+    assert_eq!(
+        facts.queries[1],
+        r#"repositories ["alice/app", "alice/lib"]"#
+    );
+}
+
+#[test]
+fn a_hidden_namespace_is_explained_as_a_missing_one() {
+    // Issue 19 (invariant 22, pinned): a private organisation an anonymous viewer cannot see
+    // answers — decision and whole trace — exactly as a namespace that does not exist.
+    let a = authorizer();
+    let explained = |namespace: Option<NamespaceFacts>| {
+        let mut i = request(Credential::Anonymous, api(Some("acme"), None));
+        i.explain = true;
+        let mut facts = Fixed::new(FactAnswer {
+            namespace,
+            ..FactAnswer::default()
+        });
+        a.authorize(&i, &mut facts)
+    };
+    let hidden = explained(Some(NamespaceFacts {
+        organization: true,
+        visibility: Visibility::Private,
+        member_role: Role::None,
+    }));
+    assert!(!hidden.allow(), "{hidden:?}");
+    assert!(hidden.trace.is_some());
+    assert_eq!(hidden, explained(None));
+}

@@ -132,3 +132,19 @@ pub(super) fn conceal(
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::decision::Reason;
+    use super::*;
+
+    #[test]
+    fn a_verdict_is_the_same_only_with_the_same_reason_code() {
+        // The reason code is part of what the requester is told: a trace is never taken
+        // from a decision that differs from the one given in its code alone (issue 19).
+        let given = Decision::new(Reason::RepositoryNotFound, "not found");
+        let missing = Decision::new(Reason::NamespaceNotFound, "not found");
+        assert!(same_verdict(&given, &given.clone()));
+        assert!(!same_verdict(&given, &missing));
+    }
+}
