@@ -48,12 +48,15 @@ impl Status {
 /// [`super::vocabulary::Named`]. Further attributes on the enum (e.g.
 /// `#[derive(PartialOrd, Ord)]`) are kept.
 macro_rules! named_enum {
-    ($(#[$doc:meta])* $Enum:ident, $name:ident / $from:ident { $($variant:ident = $code:literal,)* }) => {
+    ($(#[$doc:meta])* $Enum:ident, $name:ident / $from:ident {
+        $($(#[$vdoc:meta])* $variant:ident = $code:literal,)*
+    }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum $Enum {
             $(
-                #[doc = $code]
+                $(#[$vdoc])*
+                #[doc = concat!("`", $code, "`")]
                 $variant,
             )*
         }

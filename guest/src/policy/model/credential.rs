@@ -8,8 +8,13 @@ use super::*;
 use crate::policy::decision::named_enum;
 
 named_enum! {
-    /// Whose SSH key: a user's key or a deploy key.
-    KeyKind, name / from_name { User = "user", Deploy = "deploy", }
+    /// Whose SSH key.
+    KeyKind, name / from_name {
+        /// A user's key.
+        User = "user",
+        /// A deploy key.
+        Deploy = "deploy",
+    }
 }
 
 /// A verified SSH key's facts.

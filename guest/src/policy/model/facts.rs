@@ -8,18 +8,31 @@ use super::*;
 
 use crate::policy::decision::named_enum;
 
-// The facts' closed sets, one row each (as `two_way!` lists their WIT cases): each
-// variant with its spelling in the WIT, files and store columns.
+// The facts' closed sets: each variant with its spelling in the WIT, files and store
+// columns.
 
 named_enum! {
-    /// State of a user account: active (may act), inactive (deactivated) or suspended.
-    AccountStatus, name / from_name { Active = "active", Inactive = "inactive", Suspended = "suspended", }
+    /// State of a user account.
+    AccountStatus, name / from_name {
+        /// May act.
+        Active = "active",
+        /// Deactivated.
+        Inactive = "inactive",
+        /// Suspended.
+        Suspended = "suspended",
+    }
 }
 
 named_enum! {
-    /// Visibility of a user or organisation: public (everyone), limited (signed-in users)
-    /// or private (members only).
-    Visibility, name / from_name { Public = "public", Limited = "limited", Private = "private", }
+    /// Visibility of a user or organisation.
+    Visibility, name / from_name {
+        /// Everyone.
+        Public = "public",
+        /// Signed-in users.
+        Limited = "limited",
+        /// Members only.
+        Private = "private",
+    }
 }
 
 /// Facts about an account (its name is the one asked for).
@@ -46,16 +59,30 @@ pub struct Account {
 }
 
 named_enum! {
-    /// How a repository came to be: hosted (pushed to directly), a pull mirror or a code
-    /// import.
-    RepositoryKind, name / from_name { Hosted = "hosted", Mirror = "mirror", Import = "import", }
+    /// How a repository came to be.
+    RepositoryKind, name / from_name {
+        /// Pushed to directly.
+        Hosted = "hosted",
+        /// Pull mirror.
+        Mirror = "mirror",
+        /// Code import.
+        Import = "import",
+    }
 }
 
 named_enum! {
-    /// Collaborator role: none, read, write (read and write) or admin (read, write,
-    /// administer). Ordered: `None < Read < Write < Admin` (the order of `ALL`).
+    /// Collaborator role. Ordered: `None < Read < Write < Admin` (the order of `ALL`).
     #[derive(PartialOrd, Ord)]
-    Role, name / from_name { None = "none", Read = "read", Write = "write", Admin = "admin", }
+    Role, name / from_name {
+        /// No role.
+        None = "none",
+        /// Read.
+        Read = "read",
+        /// Read and write.
+        Write = "write",
+        /// Read, write, administer.
+        Admin = "admin",
+    }
 }
 
 /// Who may do something to a protected ref.
