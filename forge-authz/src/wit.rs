@@ -211,15 +211,7 @@ impl HistoryAction {
 
     /// Parse a kebab-case name.
     pub fn parse(s: &str) -> Option<HistoryAction> {
-        [
-            HistoryAction::Create,
-            HistoryAction::Edit,
-            HistoryAction::Rotate,
-            HistoryAction::Revoke,
-            HistoryAction::Expire,
-        ]
-        .into_iter()
-        .find(|a| a.name() == s)
+        core::policy::HistoryAction::from_name(s).map(convert::history_action_out)
     }
 }
 

@@ -6,6 +6,8 @@ use crate::prelude::*;
 #[allow(unused_imports)]
 use super::*;
 
+use crate::policy::decision::named_enum;
+
 /// One repository of a mint request's binding, as the owner sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoundRepository {
@@ -77,31 +79,19 @@ pub struct ChangeContext {
     pub now: Timestamp,
 }
 
-/// What happened to a token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HistoryAction {
-    /// Minted.
-    Create,
-    /// Edited.
-    Edit,
-    /// Rotated away.
-    Rotate,
-    /// Revoked.
-    Revoke,
-    /// Expired.
-    Expire,
-}
-
-impl HistoryAction {
-    /// Kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            HistoryAction::Create => "create",
-            HistoryAction::Edit => "edit",
-            HistoryAction::Rotate => "rotate",
-            HistoryAction::Revoke => "revoke",
-            HistoryAction::Expire => "expire",
-        }
+named_enum! {
+    /// What happened to a token.
+    HistoryAction, name / from_name {
+        /// Minted.
+        Create = "create",
+        /// Edited.
+        Edit = "edit",
+        /// Rotated away.
+        Rotate = "rotate",
+        /// Revoked.
+        Revoke = "revoke",
+        /// Expired.
+        Expire = "expire",
     }
 }
 
@@ -234,23 +224,24 @@ pub enum LifecycleError {
     NotPermitted,
 }
 
-/// Audit finding kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuditKind {
-    /// Child outlives parent.
-    ChildOutlivesParent,
-    /// Child exceeds parent scopes.
-    ChildExceedsParent,
-    /// Live child of a revoked parent.
-    ChildOfRevokedParent,
-    /// Parent missing.
-    Orphan,
-    /// Unknown scope.
-    UnknownScope,
-    /// Expiry not recorded.
-    ExpiredNotRecorded,
-    /// Rotated but not revoked.
-    RotatedNotRevoked,
+named_enum! {
+    /// Audit finding kinds.
+    AuditKind, name / from_name {
+        /// Child outlives parent.
+        ChildOutlivesParent = "child-outlives-parent",
+        /// Child exceeds parent scopes.
+        ChildExceedsParent = "child-exceeds-parent",
+        /// Live child of a revoked parent.
+        ChildOfRevokedParent = "child-of-revoked-parent",
+        /// Parent missing.
+        Orphan = "orphan",
+        /// Unknown scope.
+        UnknownScope = "unknown-scope",
+        /// Expiry not recorded.
+        ExpiredNotRecorded = "expired-not-recorded",
+        /// Rotated but not revoked.
+        RotatedNotRevoked = "rotated-not-revoked",
+    }
 }
 
 /// A repair.
@@ -389,21 +380,6 @@ impl LifecycleError {
             LifecycleError::NotPermitted => "you may not change this token: only its owner \
                  (signed in, or with a token holding user:token) or a site administrator may"
                 .to_string(),
-        }
-    }
-}
-
-impl AuditKind {
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            AuditKind::ChildOutlivesParent => "child-outlives-parent",
-            AuditKind::ChildExceedsParent => "child-exceeds-parent",
-            AuditKind::ChildOfRevokedParent => "child-of-revoked-parent",
-            AuditKind::Orphan => "orphan",
-            AuditKind::UnknownScope => "unknown-scope",
-            AuditKind::ExpiredNotRecorded => "expired-not-recorded",
-            AuditKind::RotatedNotRevoked => "rotated-not-revoked",
         }
     }
 }
