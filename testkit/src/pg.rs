@@ -31,6 +31,10 @@
 //! `start_or_skip` panic (the test fails) unless `FORGE_AUTHZ_SKIP_PG=1`, in which case
 //! they write `SKIPPED: ...` to the real stderr (not captured by the test harness) and
 //! return `None`. Any other failure to start always fails the test.
+//!
+//! The hosts in other languages get the same server from the `pg-server` bin
+//! (`src/bin/pg-server.rs`): a database URL on its first stdout line, stopped when its stdin
+//! closes.
 
 use std::fs;
 use std::io::Write;
@@ -90,14 +94,25 @@ pub fn start_or_skip(test: &str) -> Option<PgServer> {
 }
 
 fn skip_or_fail<T>(test: &str, error: &str) -> Option<T> {
+    match skip_or_error(test, error) {
+        Ok(skipped) => {
+            // Straight to the process's stderr: libtest captures only print!/eprint!.
+            let _ = writeln!(std::io::stderr().lock(), "{skipped}");
+            None
+        }
+        Err(failed) => panic!("{failed}"),
+    }
+}
+
+/// The skip policy for a server that did not start with `error`: `Ok(the SKIPPED: line)`
+/// when its binaries are missing and `FORGE_AUTHZ_SKIP_PG=1`, else `Err(why it failed)`
+/// (with an install hint when the binaries are missing).
+pub fn skip_or_error(test: &str, error: &str) -> Result<String, String> {
     let missing = find_bin_dir().is_err();
     if missing && std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
-        // Straight to the process's stderr: libtest captures only print!/eprint!.
-        let _ = writeln!(
-            std::io::stderr().lock(),
+        return Ok(format!(
             "SKIPPED: {test}: no PostgreSQL server here ({SKIP_ENV}=1): {error}"
-        );
-        return None;
+        ));
     }
     let hint = if missing {
         format!(
@@ -107,7 +122,9 @@ fn skip_or_fail<T>(test: &str, error: &str) -> Option<T> {
     } else {
         String::new()
     };
-    panic!("{test}: cannot start the PostgreSQL test server: {error}{hint}");
+    Err(format!(
+        "{test}: cannot start the PostgreSQL test server: {error}{hint}"
+    ))
 }
 
 impl PgServer {
