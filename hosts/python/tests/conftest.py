@@ -1,8 +1,10 @@
 """Shared fixtures: the module file under test, a small world, a token-pull request."""
 
 import hashlib
+import json
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -11,6 +13,9 @@ import forge_authz
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEFAULT_WASM = ROOT / "target" / "wasm32-wasip2" / "policy" / "forge_authz_guest.wasm"
 NOW = 1767225600  # tests/benches/decide.rs `NOW`
+
+# The examples (the forge schema's fact source, the served example) import as modules.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
 
 def wasm_path() -> pathlib.Path:
@@ -84,3 +89,35 @@ def reader(policy: forge_authz.Policy, world: forge_authz.World) -> forge_authz.
 
 def pull(secret: str, repository: str = "alice/app") -> dict:
     return {"credential": {"bearer": secret}, "repository": repository, "action": "pull"}
+
+
+def required_env(name: str) -> str:
+    """`name`'s value; unset: a failure, or a skip when FORGE_AUTHZ_SKIP_HOSTS=1 (never a pass)."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    if os.environ.get("FORGE_AUTHZ_SKIP_HOSTS") == "1":
+        pytest.skip(f"{name} is unset and FORGE_AUTHZ_SKIP_HOSTS=1")
+    pytest.fail(f"{name} is unset: run hosts/python/ci.sh, or set FORGE_AUTHZ_SKIP_HOSTS=1 to skip")
+
+
+def corpus_docs() -> list:
+    """Every family file of the expanded corpus ($FORGE_AUTHZ_CORPUS), parsed, by name."""
+    corpus = pathlib.Path(required_env("FORGE_AUTHZ_CORPUS"))
+    files = sorted(corpus.glob("*.json"))
+    assert files, f"no family files in {corpus}"
+    docs = [json.loads(p.read_text()) for p in files]
+    for d in docs:
+        assert d.get("format") == 1, f"{d.get('family')}: unknown corpus format {d.get('format')!r}"
+    return docs
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL database URL ($FORGE_AUTHZ_PG_URL; ci.sh starts the testkit's
+    pg-server). Without it the test is SKIPPED, never passed."""
+    url = os.environ.get("FORGE_AUTHZ_PG_URL")
+    if not url:
+        pytest.skip("SKIPPED: FORGE_AUTHZ_PG_URL is unset (no PostgreSQL server; "
+                    "hosts/python/ci.sh starts one)")
+    return url

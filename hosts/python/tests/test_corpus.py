@@ -8,21 +8,10 @@ reported as skipped, never as passed).
 
 import hashlib
 import json
-import os
 import pathlib
 
-import pytest
-
 import forge_authz
-
-
-def _required_env(name: str) -> str:
-    value = os.environ.get(name)
-    if value:
-        return value
-    if os.environ.get("FORGE_AUTHZ_SKIP_HOSTS") == "1":
-        pytest.skip(f"{name} is unset and FORGE_AUTHZ_SKIP_HOSTS=1")
-    pytest.fail(f"{name} is unset: run hosts/python/ci.sh, or set FORGE_AUTHZ_SKIP_HOSTS=1 to skip")
+from conftest import required_env
 
 
 def _typed_output(policy: forge_authz.Policy, world: forge_authz.World, request: dict):
@@ -36,8 +25,8 @@ def _typed_output(policy: forge_authz.Policy, world: forge_authz.World, request:
 
 
 def test_expanded_corpus_replays_to_the_rust_outputs(capsys):
-    corpus = pathlib.Path(_required_env("FORGE_AUTHZ_CORPUS"))
-    wasm = pathlib.Path(_required_env("FORGE_AUTHZ_WASM"))
+    corpus = pathlib.Path(required_env("FORGE_AUTHZ_CORPUS"))
+    wasm = pathlib.Path(required_env("FORGE_AUTHZ_WASM"))
     module = wasm.read_bytes()
     digest = hashlib.sha256(module).hexdigest()
     files = sorted(corpus.glob("*.json"))
