@@ -1,7 +1,8 @@
 // forge-authz for Node: the policy component (transpiled by jco) behind a small API whose
 // calls return values instead of throwing. See README.md and index.d.ts.
 
-export { Policy, describeVariant } from './lib/policy.js';
+export { DEFAULT_BUDGET_MS, Policy, describeVariant } from './lib/policy.js';
+export { boundaryFacts, queryJson } from './lib/boundary.js';
 export {
   World,
   composeFacts,

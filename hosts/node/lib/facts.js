@@ -65,43 +65,93 @@ export function viewerName(query, tokenOwner) {
  *   one; it is passed on only when the query asks), `viewer` a login or `undefined`;
  * - `namespace(name, viewer)` → `NamespaceFacts`;
  * - `sshKey(id)` (optional) → `SshKey`, for requests that name an SSH key credential.
+ *
+ * The answers are checked before they are lowered (`checkFactAnswer`: unknown fields, wrong
+ * types and enum values fail the decision). A function may also return a promise: the
+ * composed `lookup` then returns one too, for `Policy.decideAsync`.
  */
 export function composeFacts(source) {
+  return composed(source, (_, v) => v ?? undefined);
+}
+
+/**
+ * The composition behind `composeFacts` and `boundaryFacts`: `lookup` and `repositories`
+ * asked of `source`'s per-fact functions, each answer passed through `convert(step, answer)`
+ * (`step`: `[name, ...arguments]`). `ctx` (decideAsync's `{signal}`) is passed on as the
+ * last argument when given.
+ */
+export function composed(source, convert) {
   const { token, user, repository, namespace } = source;
   for (const [n, f] of Object.entries({ token, user, repository, namespace })) {
     if (typeof f !== 'function') throw new TypeError(`composeFacts: \`${n}\` is not a function`);
   }
-  const call = (f, ...a) => f.apply(source, a);
+  const ask = (ctx) => (step) => {
+    const f = source[step[0]];
+    const raw = ctx === undefined ? f.call(source, step[1], step[2]) : f.apply(source, [...step.slice(1), ctx]);
+    return isThenable(raw) ? Promise.resolve(raw).then((v) => convert(step, v)) : convert(step, raw);
+  };
+  const plainAsk = ask(undefined);
+  const asker = (ctx) => (ctx === undefined ? plainAsk : ask(ctx));
   return {
-    lookup(query) {
-      const tok = query.token === undefined ? undefined : call(token, query.token) ?? undefined;
-      const ownerName = tok?.owner;
-      const answer = {};
-      if (tok !== undefined) answer.token = tok;
-      const owner = ownerName === undefined ? undefined : call(user, ownerName);
-      if (owner != null) answer.owner = owner;
-      const account = query.account === undefined ? undefined : call(user, query.account);
-      if (account != null) answer.account = account;
-      const sudo = query.sudo === undefined ? undefined : call(user, query.sudo);
-      if (sudo != null) answer.sudo = sudo;
-      const viewer = viewerName(query, ownerName);
-      const repo = query.repository === undefined ? undefined : call(repository, query.repository, viewer);
-      if (repo != null) answer.repository = withRegistrant(repo, query.registrant);
-      const ns = query.namespace === undefined ? undefined : call(namespace, query.namespace, viewer);
-      if (ns != null) answer.namespace = ns;
-      return answer;
-    },
-    repositories(paths, viewer) {
-      return paths.map((p) => {
-        const r = call(repository, p, viewer);
-        return r == null ? undefined : withRegistrant(r, false);
-      });
-    },
-    sshKey: source.sshKey ? (id) => call(source.sshKey, id) : undefined,
+    lookup: (query, ctx) => drive(lookupSteps(query), asker(ctx)),
+    repositories: (paths, viewer, ctx) => drive(batchSteps(paths, viewer), asker(ctx)),
+    sshKey: typeof source.sshKey === 'function' ? (id, ctx) => asker(ctx)(['sshKey', id]) : undefined,
   };
 }
 
-function withRegistrant(r, asked) {
+export const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+
+/**
+ * Run a composition (a generator yielding the per-fact questions) with `ask` answering
+ * them: synchronously while the answers are values, as a promise from the first answer that
+ * is one.
+ */
+export function drive(gen, ask) {
+  let step = gen.next();
+  while (!step.done) {
+    const answer = ask(step.value);
+    if (isThenable(answer)) return driveAsync(gen, answer, ask);
+    step = gen.next(answer);
+  }
+  return step.value;
+}
+
+async function driveAsync(gen, pending, ask) {
+  let step = gen.next(await pending);
+  while (!step.done) step = gen.next(await ask(step.value));
+  return step.value;
+}
+
+/** One query's facts from the per-fact questions, as hosts/README.md ("Facts") composes them. */
+function* lookupSteps(query) {
+  const tok = query.token === undefined ? undefined : yield ['token', query.token];
+  const ownerName = tok?.owner;
+  const answer = {};
+  if (tok !== undefined) answer.token = tok;
+  const owner = ownerName === undefined ? undefined : yield ['user', ownerName];
+  if (owner !== undefined) answer.owner = owner;
+  const account = query.account === undefined ? undefined : yield ['user', query.account];
+  if (account !== undefined) answer.account = account;
+  const sudo = query.sudo === undefined ? undefined : yield ['user', query.sudo];
+  if (sudo !== undefined) answer.sudo = sudo;
+  const viewer = viewerName(query, ownerName);
+  const repo = query.repository === undefined ? undefined : yield ['repository', query.repository, viewer];
+  if (repo !== undefined) answer.repository = withRegistrant(repo, query.registrant);
+  const ns = query.namespace === undefined ? undefined : yield ['namespace', query.namespace, viewer];
+  if (ns !== undefined) answer.namespace = ns;
+  return answer;
+}
+
+function* batchSteps(paths, viewer) {
+  const out = [];
+  for (const p of paths) {
+    const r = yield ['repository', p, viewer];
+    out.push(r === undefined ? undefined : withRegistrant(r, false));
+  }
+  return out;
+}
+
+export function withRegistrant(r, asked) {
   if (asked || r.registrant === undefined) return r;
   const { registrant: _, ...rest } = r;
   return rest;
@@ -131,10 +181,10 @@ export function tokenFactsFromRecord(r) {
 
 // ---- the world fixture ---------------------------------------------------------------------
 
-const STATUS = ['active', 'inactive', 'suspended'];
-const VISIBILITY = ['public', 'limited', 'private'];
-const REPO_KIND = ['hosted', 'mirror', 'import'];
-const KEY_KIND = ['user', 'deploy'];
+export const STATUS = ['active', 'inactive', 'suspended'];
+export const VISIBILITY = ['public', 'limited', 'private'];
+export const REPO_KIND = ['hosted', 'mirror', 'import'];
+export const KEY_KIND = ['user', 'deploy'];
 const DEFAULT_OPTIONS = Object.freeze({
   binding_fallback_to_anonymous: false,
   require_expiry: true,
@@ -163,7 +213,8 @@ function readUser(v, path) {
   };
 }
 
-function readProtectedRef(v, path) {
+/** A protected ref in the fixture format (`ProtectedRefDef`). */
+export function readProtectedRef(v, path) {
   onlyFields(v, ['pattern', 'push', 'force_push'], path);
   return {
     pattern: field(v, 'pattern', path, str),
@@ -225,7 +276,8 @@ export function readTokenDef(v, path = '') {
   return t;
 }
 
-function readSshKey(v, path) {
+/** An SSH key in the fixture format (`SshKeyDef`). */
+export function readSshKey(v, path = '') {
   onlyFields(v, ['id', 'kind', 'owner', 'repository', 'read_only', 'public_key'], path);
   const k = {
     id: field(v, 'id', path, str),
@@ -438,12 +490,14 @@ export class World {
     return { organization: u.organization, visibility: u.visibility, memberRole };
   }
 
+  /** The stored SSH key (`SshKeyDef`, as read) of an id. */
+  sshKeyDef(id) {
+    return this.sshKeys.find((x) => x.id === id);
+  }
+
   sshKey(id) {
-    const k = this.sshKeys.find((x) => x.id === id);
-    if (!k) return undefined;
-    const key = { id: k.id, kind: k.kind, owner: k.owner, readOnly: k.read_only };
-    if (k.repository !== undefined) key.repository = k.repository;
-    return key;
+    const k = this.sshKeyDef(id);
+    return k && sshKeyFromDef(k);
   }
 
   /** The stored record of a token id, as the WIT `token-record`. */
@@ -486,6 +540,13 @@ export class World {
   }
 }
 
-function accessToWit(a) {
+/** The policy's `SshKey` from a fixture `SshKeyDef`. */
+export function sshKeyFromDef(k) {
+  const key = { id: k.id, kind: k.kind, owner: k.owner, readOnly: k.read_only };
+  if (k.repository !== undefined) key.repository = k.repository;
+  return key;
+}
+
+export function accessToWit(a) {
   return typeof a === 'string' ? { tag: a } : { tag: 'users', val: a.users };
 }

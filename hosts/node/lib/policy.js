@@ -27,7 +27,8 @@ import {
   optField,
   str,
 } from './util.js';
-import { configFromJson, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
+import { configFromJson, isThenable, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
+import { askedBatch, askedLookup, checkFactAnswer, checkRepositoryFacts, checkSshKey } from './boundary.js';
 import {
   decisionOutput,
   failureOutput,
@@ -52,6 +53,66 @@ const isComponentError = (e) => e instanceof Error && e.constructor?.name === 'C
 export const describeVariant = (v) => (typeof v === 'string' ? v : v.val === undefined ? v.tag : `${v.tag} (${v.val})`);
 
 const effectsEmpty = (e) => !e || (!e.touchLastUsed && !e.revokeFamily);
+
+/** The wall time a decision's fact reads may take in all, unless `budgetMs` says otherwise. */
+export const DEFAULT_BUDGET_MS = 250;
+const budgetOf = (ms) => (typeof ms === 'number' && ms > 0 ? ms : DEFAULT_BUDGET_MS);
+const overBudget = (spent, budget) => `the fact source took ${spent.toFixed(1)} ms, over its budget of ${budget} ms`;
+// A promise the sync path cannot wait for: its rejection is nobody's (never unhandled).
+const dropped = (p) => {
+  Promise.resolve(p).catch(() => {});
+  return 'the fact source answered a promise: decide with decideAsync';
+};
+const repositoryList = (a, n) => {
+  if (!Array.isArray(a) || a.length !== n) throw new InputError('the fact source answered no list of one entry per path');
+  return a.map((r, i) => {
+    if (r == null) return undefined;
+    checkRepositoryFacts(r, `repositories[${i}]`);
+    return r;
+  });
+};
+
+/**
+ * A decision's reads against its budget (`decideAsync`): each read races a timer of the time
+ * left, and gets `{signal}` (an `AbortSignal`, aborted when the budget runs out).
+ */
+class Budget {
+  #controller = null;
+  constructor(ms) {
+    this.ms = ms;
+    this.spent = 0;
+  }
+  async read(f) {
+    const left = this.ms - this.spent;
+    if (left <= 0) throw new Error(overBudget(this.spent, this.ms));
+    this.#controller ??= new AbortController();
+    const controller = this.#controller;
+    let timer;
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new Error(overBudget(this.ms, this.ms));
+        controller.abort(e);
+        reject(e);
+      }, Math.ceil(left));
+    });
+    const t0 = performance.now();
+    try {
+      let p;
+      try {
+        p = Promise.resolve(f({ signal: controller.signal }));
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      p.catch(() => {});
+      const value = await Promise.race([p, expired]);
+      this.spent += performance.now() - t0;
+      if (this.spent > this.ms) throw new Error(overBudget(this.spent, this.ms));
+      return value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
 
 export class Policy {
   #module;
@@ -162,34 +223,59 @@ export class Policy {
   }
 
   #build() {
-    const slot = { facts: null, lookups: 0, batchLookups: 0, threw: null, gathered: {} };
+    const slot = { facts: null, lookups: 0, batchLookups: 0, threw: null, gathered: {}, observe: undefined, budget: DEFAULT_BUDGET_MS, spent: 0 };
+    // One read of the fact source: told to `observe` first, timed against the decision's
+    // budget (a late answer fails, even a good one), checked before jco lowers it.
+    const read = (asked, ask, check) => {
+      if (slot.observe) {
+        const t0 = performance.now();
+        try {
+          slot.observe(asked());
+        } catch {
+          // the hook cannot fail the decision; its time counts
+        }
+        slot.spent += performance.now() - t0;
+      }
+      const t0 = performance.now();
+      let answer;
+      try {
+        answer = ask();
+      } catch (e) {
+        throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
+      } finally {
+        slot.spent += performance.now() - t0;
+      }
+      if (isThenable(answer)) throw hostFault(slot, `fact lookup failed: ${dropped(answer)}`);
+      if (slot.spent > slot.budget) throw hostFault(slot, `fact lookup failed: ${overBudget(slot.spent, slot.budget)}`);
+      try {
+        return check(answer);
+      } catch (e) {
+        throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
+      }
+    };
     const host = {
       lookup(query) {
         if (!slot.facts) throw hostFault(slot, 'the policy asked for facts outside a decision');
         if (++slot.lookups > 1) throw hostFault(slot, 'the policy asked for facts more than once');
-        let answer;
-        try {
-          answer = slot.facts.lookup(query);
-        } catch (e) {
-          throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
-        }
-        if (answer === null || typeof answer !== 'object') throw hostFault(slot, 'fact lookup failed: the fact source answered no object');
+        const answer = read(
+          () => askedLookup(query),
+          () => slot.facts.lookup(query),
+          (a) => {
+            if (a === null || typeof a !== 'object') throw new InputError('the fact source answered no object');
+            return checkFactAnswer(a);
+          },
+        );
         slot.gathered = { token: query.token, user: answer.token?.owner ?? query.account };
         return answer;
       },
       repositories(paths, viewer) {
         if (!slot.facts) throw hostFault(slot, 'the policy asked for facts outside a decision');
         if (++slot.batchLookups > 1) throw hostFault(slot, 'the policy asked for repositories more than once');
-        let answer;
-        try {
-          answer = slot.facts.repositories(paths, viewer);
-        } catch (e) {
-          throw hostFault(slot, `fact lookup failed: ${messageOf(e)}`);
-        }
-        if (!Array.isArray(answer) || answer.length !== paths.length) {
-          throw hostFault(slot, 'fact lookup failed: the fact source answered no list of one entry per path');
-        }
-        return answer.map((r) => r ?? undefined);
+        return read(
+          () => askedBatch(paths, viewer),
+          () => slot.facts.repositories(paths, viewer),
+          (a) => repositoryList(a, paths.length),
+        );
       },
     };
     try {
@@ -225,7 +311,7 @@ export class Policy {
    * Run `f(authorizer, api)` on the live instance with `facts` answering its queries.
    * `result`: the WIT function returns a `result` (jco throws its `err` as a ComponentError).
    */
-  #run(f, facts, result) {
+  #run(f, facts, result, options) {
     if (this.#busy) return policyFailure('re-entrant call: the policy is already deciding (did a fact source call it?)');
     if (!this.#live) {
       const built = this.#build();
@@ -239,6 +325,9 @@ export class Policy {
     s.batchLookups = 0;
     s.threw = null;
     s.gathered = {};
+    s.observe = options?.observe;
+    s.budget = budgetOf(options?.budgetMs);
+    s.spent = options?.spent ?? 0;
     this.#gathered = {};
     this.#busy = true;
     try {
@@ -257,19 +346,22 @@ export class Policy {
 
   // ---- the WIT calls, as values ----------------------------------------------------------
 
-  /** `authorizer.authorize`: `{ok: true, value: Decision}`; `facts` answers the one query. */
-  authorize(request, facts) {
-    return this.#run((a) => a.authorize(request), facts, false);
+  /**
+   * `authorizer.authorize`: `{ok: true, value: Decision}`; `facts` answers the one query.
+   * `options`: `{observe, budgetMs}` as for `decide`.
+   */
+  authorize(request, facts, options) {
+    return this.#run((a) => a.authorize(request), facts, false, options);
   }
 
   /** `authorizer.authorize-batch`. */
-  authorizeBatch(request, facts) {
-    return this.#run((a) => a.authorizeBatch(request), facts, false);
+  authorizeBatch(request, facts, options) {
+    return this.#run((a) => a.authorizeBatch(request), facts, false, options);
   }
 
   /** `authorizer.ref-permissions`. */
-  refPermissions(request, facts) {
-    return this.#run((a) => a.refPermissions(request), facts, false);
+  refPermissions(request, facts, options) {
+    return this.#run((a) => a.refPermissions(request), facts, false, options);
   }
 
   /** `authorizer.verify`: `{ok: true, value: VerifiedToken | undefined}` or `{ok: false, error: TokenError}`. */
@@ -326,12 +418,30 @@ export class Policy {
    * fact source: `lookup`, `repositories`, `sshKey` for SSH-key credentials, `now()` for its
    * clock). Returns `{ok: true, value: <the output JSON>, allow, effects, token, user}`, or
    * `{ok: false, error: {tag: 'invalid-input', val}}` for a request that could not be read.
-   * A policy that could not decide is a `policy-failure` deny (503), inside `value`.
+   * A policy that could not decide (a fact source that threw, answered garbage or took longer
+   * than its budget) is a `policy-failure` deny (503), inside `value`.
+   *
+   * Options: `now` (the clock, Unix seconds); `observe(askedJson)`, told each query the policy
+   * asks before it is answered (design §1's query JSON: `{"lookup": {...}}` or
+   * `{"repositories": {"paths": [...], "viewer": ...}}`); `budgetMs`, the wall time all reads
+   * of the fact source may take in one decision (default 250: a late answer fails, even a
+   * good one; a read that blocks cannot be interrupted, so bound your own I/O).
    */
-  decide(facts, request, { now } = {}) {
-    const plan = prepare(request, (id) => facts.sshKey?.(id), now ?? facts.now?.());
+  decide(facts, request, { now, observe, budgetMs } = {}) {
+    const budget = budgetOf(budgetMs);
+    let spent = 0;
+    const sshKey = (id) => {
+      const t0 = performance.now();
+      try {
+        return facts.sshKey?.(id);
+      } finally {
+        spent += performance.now() - t0;
+      }
+    };
+    const plan = prepare(request, sshKey, now ?? facts.now?.(), false, budget, () => spent);
     if (!plan.ok) return plan;
-    return this.#execute(plan.value, facts);
+    if (plan.value.failed) return this.#failed(plan.value, plan.value.failed);
+    return this.#execute(plan.value, facts, { observe, budgetMs: budget, spent });
   }
 
   /**
@@ -344,7 +454,7 @@ export class Policy {
    * query after the checks that need no fact, so it asks the same query again: two passes
    * for a decision (three for a batch), the last one with every fact it asked for.
    */
-  async decideAsync(source, request, { now } = {}) {
+  async decideAsync(source, request, { now, observe, budgetMs } = {}) {
     let read;
     try {
       read = readRequest(request);
@@ -352,37 +462,57 @@ export class Policy {
       if (e instanceof InputError) return invalidInput(e.message);
       throw e;
     }
+    const budget = new Budget(budgetOf(budgetMs));
     let key;
-    if (read.credential.kind === 'ssh-key') {
+    let keyFailed;
+    if (read.credential.kind === 'ssh-key' && typeof source.sshKey === 'function') {
       try {
-        key = await source.sshKey?.(read.credential.id);
+        key = await budget.read((ctx) => source.sshKey(read.credential.id, ctx));
       } catch (e) {
-        return policyFailure(`ssh key lookup failed: ${messageOf(e)}`);
+        keyFailed = messageOf(e);
       }
     }
-    const plan = prepare(read, () => key, now ?? source.now?.(), true);
+    const plan = prepare(read, () => {
+      if (keyFailed !== undefined) throw new Error(keyFailed);
+      return key;
+    }, now ?? source.now?.(), true, budget.ms, () => budget.spent);
     if (!plan.ok) return plan;
+    if (plan.value.failed) return this.#failed(plan.value, plan.value.failed);
     const memo = new Map();
     for (let pass = 0; pass < 4; pass++) {
       const misses = [];
+      const asked = [];
       const facts = {
         lookup(query) {
+          if (observe) asked.push(askedLookup(query));
           const k = `L${stableJson(query)}`;
           if (memo.has(k)) return memo.get(k);
-          misses.push([k, () => source.lookup(query)]);
+          misses.push([k, (ctx) => source.lookup(query, ctx)]);
           return {};
         },
         repositories(paths, viewer) {
+          if (observe) asked.push(askedBatch(paths, viewer));
           const k = `R${stableJson([paths, viewer ?? null])}`;
           if (memo.has(k)) return memo.get(k);
-          misses.push([k, () => source.repositories(paths, viewer)]);
+          misses.push([k, (ctx) => source.repositories(paths, viewer, ctx)]);
           return paths.map(() => undefined);
         },
       };
+      // The passes' reads are the memo's: the budget is the fetches', counted below.
       const decided = this.#execute(plan.value, facts);
-      if (misses.length === 0) return decided;
+      if (misses.length === 0) {
+        // The queries of the pass that decided: those of the decision.
+        for (const a of asked) {
+          try {
+            observe(a);
+          } catch {
+            // the hook cannot fail the decision
+          }
+        }
+        return decided;
+      }
       try {
-        for (const [k, fetch] of misses) memo.set(k, await fetch());
+        for (const [k, fetch] of misses) memo.set(k, await budget.read(fetch));
       } catch (e) {
         return this.#failed(plan.value, `fact lookup failed: ${messageOf(e)}`);
       }
@@ -401,10 +531,10 @@ export class Policy {
     }
   }
 
-  #execute(plan, facts) {
+  #execute(plan, facts, options) {
     switch (plan.call) {
       case 'authorize': {
-        const r = this.authorize(plan.arg, facts);
+        const r = this.authorize(plan.arg, facts, options);
         if (!r.ok) return this.#failed(plan, r.error.val);
         const d = r.value;
         const out = { ok: true, value: decisionOutput(d, plan.refNames), allow: d.verdict.tag === 'allow', effects: d.effects };
@@ -414,7 +544,7 @@ export class Policy {
         return out;
       }
       case 'authorize-batch': {
-        const r = this.authorizeBatch(plan.arg, facts);
+        const r = this.authorizeBatch(plan.arg, facts, options);
         if (!r.ok) return this.#failed(plan, r.error.val);
         const value = plan.repositories.map((repository, i) => {
           const d = r.value[i];
@@ -423,7 +553,7 @@ export class Policy {
         return { ok: true, value, allow: value.some((d) => d.decision === 'allow') };
       }
       default: {
-        const r = this.refPermissions(plan.arg, facts);
+        const r = this.refPermissions(plan.arg, facts, options);
         // A policy failure: no permission at all.
         const value = permissionsOutput(plan.refNames, r.ok ? r.value.refs : []);
         const out = { ok: true, value, allow: Object.values(value).some((p) => p.length > 0) };
@@ -561,17 +691,30 @@ function mapOk(r, f) {
   return r.ok ? { ...r, value: f(r.value) } : r;
 }
 
-/** Read a request and plan its call; `now` is the default clock (else the system's). */
-function prepare(request, sshKey, now, alreadyRead = false) {
+/**
+ * Read a request and plan its call; `now` is the default clock (else the system's). An SSH key
+ * credential is resolved through `sshKey` first: a key that is absent is an unreadable request
+ * (`invalid-input`, as the SSH server never authenticates an unknown key); a read that failed
+ * (threw, answered garbage or a promise, or went over `budget` ms, `spent()` so far) makes
+ * the plan `failed`: the caller answers the policy-failure deny without asking the policy.
+ */
+function prepare(request, sshKey, now, alreadyRead, budget, spent) {
   try {
     const r = alreadyRead ? request : readRequest(request);
-    let credential;
-    try {
-      credential = witCredential(r.credential, sshKey);
-    } catch (e) {
-      if (e instanceof InputError) throw e;
-      return policyFailure(`ssh key lookup failed: ${messageOf(e)}`);
+    let key;
+    let failed;
+    if (r.credential.kind === 'ssh-key') {
+      try {
+        key = sshKey(r.credential.id);
+        if (isThenable(key)) throw new Error(dropped(key));
+        if (spent() > budget) throw new Error(overBudget(spent(), budget));
+        if (key != null) checkSshKey(key);
+      } catch (e) {
+        failed = `ssh key lookup failed: ${messageOf(e)}`;
+      }
     }
+    if (failed !== undefined) return ok({ ...planCall(r, { tag: 'anonymous' }, now ?? systemNow()), failed });
+    const credential = witCredential(r.credential, () => key);
     return ok(planCall(r, credential, now ?? systemNow()));
   } catch (e) {
     if (e instanceof InputError) return invalidInput(e.message);

@@ -1,7 +1,14 @@
 // Replays the expanded corpus (hosts/README.md) through the module named by FORGE_AUTHZ_WASM:
-// every scenario of every family file, decided synchronously from the world and again through
-// `decideAsync` over an asynchronous view of the same world, must equal (as a JSON value) the
-// Rust harness's `output`. The module the host reports it runs must be those bytes.
+// every scenario of every family file, decided four ways, must equal (as a JSON value) the
+// Rust harness's `output` (design docs/design/fact-sources.md §7, "The corpus through
+// callbacks"):
+// 1. synchronously from the world;
+// 2. `decideAsync` over an asynchronous view of the same world;
+// 3. `boundaryFacts` over the world's per-fact answers in the boundary format (§1), sync;
+// 4. the same through `decideAsync`, every per-fact function returning a promise.
+// The queries each way asked (`observe`) must be equal, and equal to the scenario's
+// `queries` (what the Rust host's policy asked) when the corpus records them.
+// The module the host reports it runs must be those bytes.
 //
 // FORGE_AUTHZ_CORPUS: the expanded corpus directory; unset or empty is a FAILURE, unless
 // FORGE_AUTHZ_SKIP_HOSTS=1 (then the replay is reported SKIPPED, never passed).
@@ -13,7 +20,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
-import { GENERATED_DIR, Policy, World, compileModule, loadPrebuiltModule, sha256Hex } from '../index.js';
+import { GENERATED_DIR, Policy, World, boundaryFacts, compileModule, loadPrebuiltModule, sha256Hex } from '../index.js';
+import { worldAnswers } from '../lib/boundary.js';
 
 const dir = process.env.FORGE_AUTHZ_CORPUS;
 const wasmPath = process.env.FORGE_AUTHZ_WASM;
@@ -50,8 +58,21 @@ if (!dir && skip) {
       };
     };
 
+    // The world's boundary answers, each per-fact function returning a promise.
+    const promised = (answers) => {
+      const delay = () => new Promise((r) => setImmediate(r));
+      const out = { now: answers.now };
+      for (const k of ['token', 'user', 'repository', 'namespace', 'sshKey']) out[k] = async (...a) => (await delay(), answers[k](...a.slice(0, -1)));
+      return out;
+    };
+    const recorder = () => {
+      const asked = [];
+      return { asked, observe: (json) => asked.push(JSON.parse(json)) };
+    };
+
     let total = 0;
     let matched = 0;
+    let withQueries = 0;
     const mismatches = [];
     for (const file of files) {
       const family = JSON.parse(readFileSync(join(dir, file), 'utf8'));
@@ -62,23 +83,39 @@ if (!dir && skip) {
       assert.ok(loaded.ok, `${file}: the policy loads: ${JSON.stringify(loaded.error)}`);
       const policy = loaded.value;
       assert.equal(policy.sha256, digest);
+      const boundary = boundaryFacts(worldAnswers(world));
+      const boundaryAsync = boundaryFacts(promised(worldAnswers(world)));
+      const value = (r) => (r.ok ? r.value : { host_error: r.error });
       for (const s of family.scenarios) {
         total += 1;
-        const sync = policy.decide(world, s.request);
-        const got = sync.ok ? sync.value : { host_error: sync.error };
-        const viaAsync = await policy.decideAsync(asyncView(world), s.request);
-        const gotAsync = viaAsync.ok ? viaAsync.value : { host_error: viaAsync.error };
-        const bad = [];
-        if (!isDeepStrictEqual(got, s.output)) bad.push(['decide', got]);
-        if (!isDeepStrictEqual(gotAsync, s.output)) bad.push(['decideAsync', gotAsync]);
+        const [w, b, ba] = [recorder(), recorder(), recorder()];
+        const ways = [
+          ['decide(world)', value(policy.decide(world, s.request, { observe: w.observe }))],
+          ['decideAsync(world)', value(await policy.decideAsync(asyncView(world), s.request))],
+          ['decide(boundaryFacts)', value(policy.decide(boundary, s.request, { observe: b.observe }))],
+          ['decideAsync(boundaryFacts, promises)', value(await policy.decideAsync(boundaryAsync, s.request, { observe: ba.observe }))],
+        ];
+        const bad = ways.filter(([, got]) => !isDeepStrictEqual(got, s.output));
+        for (const [how, q] of [['decide(boundaryFacts)', b.asked], ['decideAsync(boundaryFacts, promises)', ba.asked]]) {
+          if (!isDeepStrictEqual(q, w.asked)) bad.push([`${how} queries`, q, w.asked]);
+        }
+        if (s.queries !== undefined) {
+          withQueries += 1;
+          if (!isDeepStrictEqual(w.asked, s.queries)) bad.push(['queries (the Rust host asked)', w.asked, s.queries]);
+        }
         if (bad.length === 0) matched += 1;
-        for (const [how, g] of bad) {
-          mismatches.push(`family ${family.family} (${file}), scenario ${JSON.stringify(s.name)} [${how}]\n  expected: ${JSON.stringify(s.output)}\n  got:      ${JSON.stringify(g)}`);
+        for (const [how, g, expected = s.output] of bad) {
+          mismatches.push(`family ${family.family} (${file}), scenario ${JSON.stringify(s.name)} [${how}]\n  expected: ${JSON.stringify(expected)}\n  got:      ${JSON.stringify(g)}`);
         }
       }
       policy.close();
     }
-    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs (${files.length} families, module sha256 ${digest})`);
+    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs four ways (world, async world, boundaryFacts, async boundaryFacts; ${files.length} families, module sha256 ${digest})`);
+    if (withQueries === 0) {
+      console.log('SKIPPED: the queries asked compared with the Rust host\'s: this corpus records no `queries` (expand-corpus does not write them yet); the four ways\' queries were compared with each other');
+    } else {
+      console.log(`queries: ${withQueries} of ${total} scenarios record the Rust host's queries; the Node host asked the same`);
+    }
     if (mismatches.length > 0) {
       console.log(mismatches.slice(0, 50).join('\n'));
       if (mismatches.length > 50) console.log(`... and ${mismatches.length - 50} more`);
