@@ -9,12 +9,17 @@
 // - token_pull_authorize: `policy.authorize(witRequest, world)` — the WIT call alone, the
 //   request already in jco's shape;
 // - anonymous_pull_authorize: the same for an anonymous pull of a public repository;
+// - token_pull_decide_callbacks: the same decide through `boundaryFacts` over the world's
+//   per-fact answers in the boundary format (design §1: a token record, a user, a repository
+//   as plain JSON objects, read by the strict readers): the callback path a forge's database
+//   takes, store I/O excluded (tests/benches/decide.rs `host_token_pull/callbacks`);
 // - token_pull_decide_async: `decideAsync` over an asynchronous store (two passes).
 //
 // The token is presented again and again (the authorizer's verified-token table skips the
 // HMAC), the facts come from a small in-memory World.
 
-import { Policy, World } from './index.js';
+import { Policy, World, boundaryFacts } from './index.js';
+import { worldAnswers } from './lib/boundary.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const calls = Number(process.argv[3] ?? 50000);
@@ -52,6 +57,7 @@ const witRequest = (credential, repository) => ({
 });
 const tokenPull = witRequest({ tag: 'bearer', val: secret }, 'alice/app');
 const anonymousPull = witRequest({ tag: 'anonymous' }, 'alice/app');
+const callbacks = boundaryFacts(worldAnswers(world));
 const asyncWorld = {
   lookup: async (q) => world.lookup(q),
   repositories: async (p, v) => world.repositories(p, v),
@@ -65,12 +71,14 @@ const check = (name, ok) => {
   }
 };
 check('token_pull_decide', policy.decide(world, jsonRequest).value.reason === 'granted');
+check('token_pull_decide_callbacks', policy.decide(callbacks, jsonRequest).value.reason === 'granted');
 check('token_pull_authorize', policy.authorize(tokenPull, world).value.verdict.val === 'granted');
 check('anonymous_pull_authorize', policy.authorize(anonymousPull, world).value.verdict.val === 'public-read');
 check('token_pull_decide_async', (await policy.decideAsync(asyncWorld, jsonRequest)).value.reason === 'granted');
 
 const cases = {
   token_pull_decide: () => policy.decide(world, jsonRequest),
+  token_pull_decide_callbacks: () => policy.decide(callbacks, jsonRequest),
   token_pull_authorize: () => policy.authorize(tokenPull, world),
   anonymous_pull_authorize: () => policy.authorize(anonymousPull, world),
 };
@@ -88,10 +96,12 @@ async function measureAsync(f, n) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const results = {};
-for (const [name, f] of Object.entries(cases)) {
-  measure(f, 20000); // warm-up: JIT, the verified-token table
-  const xs = [];
-  for (let r = 0; r < rounds; r++) xs.push(measure(f, calls));
+// Round-robin: each round measures every case in turn, so a change of load on the machine
+// weighs on all of them alike (the ratios stay meaningful on a busy machine).
+const samples = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+for (const f of Object.values(cases)) measure(f, 20000); // warm-up: JIT, the verified-token table
+for (let r = 0; r < rounds; r++) for (const [name, f] of Object.entries(cases)) samples[name].push(measure(f, calls));
+for (const [name, xs] of Object.entries(samples)) {
   results[name] = { median_us: +median(xs).toFixed(3), min_us: +Math.min(...xs).toFixed(3), max_us: +Math.max(...xs).toFixed(3) };
 }
 {
@@ -105,6 +115,10 @@ for (const [name, f] of Object.entries(cases)) {
 console.log(`node ${process.version}, module ${policy.sha256.slice(0, 12)} (${policy.origin}), ${rounds} rounds x ${calls} calls`);
 for (const [name, r] of Object.entries(results)) {
   console.log(`${name.padEnd(26)} ${r.median_us.toFixed(3).padStart(8)} µs/call (min ${r.min_us.toFixed(3)}, max ${r.max_us.toFixed(3)})`);
+}
+{
+  const ratio = results.token_pull_decide_callbacks.median_us / results.token_pull_decide.median_us;
+  console.log(`callbacks / world (token_pull_decide_callbacks / token_pull_decide): ${ratio.toFixed(2)}x`);
 }
 console.log('Rust yardstick: `cargo bench -p forge-authz-tests --bench decide -- host_token_pull` (rust_json 5.04 µs, rust_typed 3.65 µs on this machine: hosts/node/README.md)');
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results));

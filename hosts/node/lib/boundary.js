@@ -26,6 +26,7 @@ import {
   STATUS,
   VISIBILITY,
   accessToWit,
+  checked,
   composed,
   isThenable,
   readProtectedRef,
@@ -110,12 +111,15 @@ export function namespaceAnswer(v, path) {
   };
 }
 
+const HASH = /^[0-9a-fA-F]{64}$/;
+const wellFormed = (def) => HASH.test(def.secret_hash) && (def.digest === 'hmac-tag' || def.digest === 'sha256');
+
 /** A token record (`TokenDef`) as the decision's `TokenFacts`: its id must be `asked`, its digest strict. */
 export function tokenAnswer(v, asked, path = `token \`${asked}\``) {
   const def = readTokenDef(v, path);
   if (def.id !== asked) fail(path, `answered for token \`${def.id}\`, not \`${asked}\``);
-  if (!/^[0-9a-fA-F]{64}$/.test(def.secret_hash)) fail(path, 'secret_hash: not 64 hex digits');
-  if (def.digest !== 'hmac-tag' && def.digest !== 'sha256') fail(path, `digest: \`${def.digest}\` is neither \`hmac-tag\` nor \`sha256\``);
+  if (!HASH.test(def.secret_hash)) fail(path, 'secret_hash: not 64 hex digits');
+  if (!wellFormed(def)) fail(path, `digest: \`${def.digest}\` is neither \`hmac-tag\` nor \`sha256\``);
   return tokenFactsFromRecord(recordFromTokenDef(def));
 }
 
@@ -200,7 +204,7 @@ export function boundaryFacts(source) {
     facts.repositories = (paths, viewer, ctx) => then(source.repositories(paths, viewer, ctx), (a) => batchAnswer(paths, a));
   }
   if (typeof source.now === 'function') facts.now = () => source.now();
-  return facts;
+  return checked(facts);
 }
 
 // ---- a world's answers in the boundary format (tests, benchmarks) -----------------------------
@@ -215,9 +219,10 @@ const witToAccess = (a) => (a.tag === 'users' ? { users: a.val } : a.tag);
 export function worldAnswers(world) {
   return {
     token(id) {
-      // Through the record, as the world answers it.
-      const r = world.tokenRecord(id);
-      return r && tokenDefFromRecord(r);
+      const def = world.tokens.find((t) => t.id === id);
+      // A stored digest the world reads as the one that matches nothing: through the record,
+      // as the world answers it.
+      return def && (wellFormed(def) ? def : tokenDefFromRecord(world.tokenRecord(id)));
     },
     user(name) {
       const u = world.user(name);

@@ -99,6 +99,12 @@ export function composed(source, convert) {
   };
 }
 
+/**
+ * Marks a fact source whose answers need no check before lowering: built by this package from
+ * answers it already read strictly (`World`, `boundaryFacts`).
+ */
+export const CHECKED = Symbol('forge-authz: answers already checked');
+
 export const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 
 /**
@@ -149,6 +155,12 @@ function* batchSteps(paths, viewer) {
     out.push(r === undefined ? undefined : withRegistrant(r, false));
   }
   return out;
+}
+
+/** `facts`, marked `CHECKED`. */
+export function checked(facts) {
+  facts[CHECKED] = true;
+  return facts;
 }
 
 export function withRegistrant(r, asked) {
@@ -247,32 +259,35 @@ function readRepo(v, path) {
   return r;
 }
 
+const TOKEN_FIELDS = ['id', 'owner', 'name', 'scopes', 'repositories', 'owners', 'parent', 'predecessor', 'successor', 'last_used', 'created', 'expires', 'revoked', 'secret_hash', 'digest'];
+const strings = list(str);
+const none = () => [];
+
 /** A token record in the fixture format (`TokenDef`). */
 export function readTokenDef(v, path = '') {
-  onlyFields(v, ['id', 'owner', 'name', 'scopes', 'repositories', 'owners', 'parent', 'predecessor', 'successor', 'last_used', 'created', 'expires', 'revoked', 'secret_hash', 'digest'], path);
+  onlyFields(v, TOKEN_FIELDS, path);
   const t = {
     id: field(v, 'id', path, str),
     owner: field(v, 'owner', path, str),
     name: field(v, 'name', path, str),
-    scopes: field(v, 'scopes', path, list(str)),
-    repositories: field(v, 'repositories', path, list(str), () => []),
-    owners: field(v, 'owners', path, list(str), () => []),
-    parent: optField(v, 'parent', path, str),
-    predecessor: optField(v, 'predecessor', path, str),
-    successor: optField(v, 'successor', path, str),
-    last_used: optField(v, 'last_used', path, int64),
-    created: field(v, 'created', path, int64),
-    expires: optField(v, 'expires', path, int64),
-    revoked: optField(v, 'revoked', path, int64),
-    secret_hash: field(v, 'secret_hash', path, str),
-    digest: field(v, 'digest', path, str, 'sha256'),
+    scopes: field(v, 'scopes', path, strings),
+    repositories: field(v, 'repositories', path, strings, none),
+    owners: field(v, 'owners', path, strings, none),
   };
-  if (hexDecode(t.secret_hash) === null) fail(path, `token \`${t.id}\`: secret_hash is not hex`);
   // As the Rust host writes a TokenDef: absent links and last use left out, expiry and
   // revocation always present (`null` for none).
-  for (const k of ['parent', 'predecessor', 'successor', 'last_used']) if (t[k] === undefined) delete t[k];
-  t.expires ??= null;
-  t.revoked ??= null;
+  for (const k of ['parent', 'predecessor', 'successor']) {
+    const x = optField(v, k, path, str);
+    if (x !== undefined) t[k] = x;
+  }
+  const lastUsed = optField(v, 'last_used', path, int64);
+  if (lastUsed !== undefined) t.last_used = lastUsed;
+  t.created = field(v, 'created', path, int64);
+  t.expires = optField(v, 'expires', path, int64) ?? null;
+  t.revoked = optField(v, 'revoked', path, int64) ?? null;
+  t.secret_hash = field(v, 'secret_hash', path, str);
+  t.digest = field(v, 'digest', path, str, 'sha256');
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(t.secret_hash)) fail(path, `token \`${t.id}\`: secret_hash is not hex`);
   return t;
 }
 
@@ -529,13 +544,13 @@ export class World {
 
   #facts;
   #composed() {
-    this.#facts ??= composeFacts({
+    this.#facts ??= checked(composeFacts({
       token: (id) => this.token(id),
       user: (n) => this.user(n),
       repository: (p, v) => this.repository(p, v),
       namespace: (n, v) => this.namespace(n, v),
       sshKey: (id) => this.sshKey(id),
-    });
+    }));
     return this.#facts;
   }
 }

@@ -27,7 +27,7 @@ import {
   optField,
   str,
 } from './util.js';
-import { configFromJson, isThenable, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
+import { CHECKED, configFromJson, isThenable, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
 import { askedBatch, askedLookup, checkFactAnswer, checkRepositoryFacts, checkSshKey } from './boundary.js';
 import {
   decisionOutput,
@@ -63,54 +63,64 @@ const dropped = (p) => {
   Promise.resolve(p).catch(() => {});
   return 'the fact source answered a promise: decide with decideAsync';
 };
-const repositoryList = (a, n) => {
+const repositoryList = (a, n, trusted) => {
   if (!Array.isArray(a) || a.length !== n) throw new InputError('the fact source answered no list of one entry per path');
   return a.map((r, i) => {
     if (r == null) return undefined;
-    checkRepositoryFacts(r, `repositories[${i}]`);
+    if (!trusted) checkRepositoryFacts(r, `repositories[${i}]`);
     return r;
   });
 };
 
 /**
- * A decision's reads against its budget (`decideAsync`): each read races a timer of the time
- * left, and gets `{signal}` (an `AbortSignal`, aborted when the budget runs out).
+ * A decision's reads against its budget (`decideAsync`): the reads race one timer, started at
+ * the first read with the time left, and get `{signal}` (an `AbortSignal`, aborted when the
+ * budget runs out). `close()` stops the timer.
  */
 class Budget {
   #controller = null;
+  #expired = null;
+  #timer = undefined;
   constructor(ms) {
     this.ms = ms;
     this.spent = 0;
   }
-  async read(f) {
-    const left = this.ms - this.spent;
-    if (left <= 0) throw new Error(overBudget(this.spent, this.ms));
-    this.#controller ??= new AbortController();
-    const controller = this.#controller;
-    let timer;
-    const expired = new Promise((_, reject) => {
-      timer = setTimeout(() => {
+  #start() {
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#expired = new Promise((_, reject) => {
+      this.#timer = setTimeout(() => {
         const e = new Error(overBudget(this.ms, this.ms));
         controller.abort(e);
         reject(e);
-      }, Math.ceil(left));
+      }, Math.max(1, Math.ceil(this.ms - this.spent)));
     });
+    this.#expired.catch(() => {});
+  }
+  async read(f) {
+    if (this.spent > this.ms) throw new Error(overBudget(this.spent, this.ms));
+    if (this.#controller === null) this.#start();
     const t0 = performance.now();
+    let p;
     try {
-      let p;
-      try {
-        p = Promise.resolve(f({ signal: controller.signal }));
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-      p.catch(() => {});
-      const value = await Promise.race([p, expired]);
-      this.spent += performance.now() - t0;
-      if (this.spent > this.ms) throw new Error(overBudget(this.spent, this.ms));
-      return value;
-    } finally {
-      clearTimeout(timer);
+      p = Promise.resolve(f({ signal: this.#controller.signal }));
+    } catch (e) {
+      p = Promise.reject(e);
     }
+    p.catch(() => {});
+    try {
+      return await Promise.race([p, this.#expired]);
+    } finally {
+      this.spent += performance.now() - t0;
+      if (this.spent > this.ms) this.close();
+    }
+  }
+  /** The reads' outcome once they are over: over budget is a failure, even for a good answer. */
+  check() {
+    if (this.spent > this.ms) throw new Error(overBudget(this.spent, this.ms));
+  }
+  close() {
+    clearTimeout(this.#timer);
   }
 }
 
@@ -262,7 +272,7 @@ export class Policy {
           () => slot.facts.lookup(query),
           (a) => {
             if (a === null || typeof a !== 'object') throw new InputError('the fact source answered no object');
-            return checkFactAnswer(a);
+            return slot.facts[CHECKED] ? a : checkFactAnswer(a);
           },
         );
         slot.gathered = { token: query.token, user: answer.token?.owner ?? query.account };
@@ -274,7 +284,7 @@ export class Policy {
         return read(
           () => askedBatch(paths, viewer),
           () => slot.facts.repositories(paths, viewer),
-          (a) => repositoryList(a, paths.length),
+          (a) => repositoryList(a, paths.length, slot.facts[CHECKED]),
         );
       },
     };
@@ -455,6 +465,15 @@ export class Policy {
    * for a decision (three for a batch), the last one with every fact it asked for.
    */
   async decideAsync(source, request, { now, observe, budgetMs } = {}) {
+    const budget = new Budget(budgetOf(budgetMs));
+    try {
+      return await this.#decideAsync(source, request, now, observe, budget);
+    } finally {
+      budget.close();
+    }
+  }
+
+  async #decideAsync(source, request, now, observe, budget) {
     let read;
     try {
       read = readRequest(request);
@@ -462,12 +481,12 @@ export class Policy {
       if (e instanceof InputError) return invalidInput(e.message);
       throw e;
     }
-    const budget = new Budget(budgetOf(budgetMs));
     let key;
     let keyFailed;
     if (read.credential.kind === 'ssh-key' && typeof source.sshKey === 'function') {
       try {
         key = await budget.read((ctx) => source.sshKey(read.credential.id, ctx));
+        budget.check();
       } catch (e) {
         keyFailed = messageOf(e);
       }
@@ -513,6 +532,7 @@ export class Policy {
       }
       try {
         for (const [k, fetch] of misses) memo.set(k, await budget.read(fetch));
+        budget.check();
       } catch (e) {
         return this.#failed(plan.value, `fact lookup failed: ${messageOf(e)}`);
       }
