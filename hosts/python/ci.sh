@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The Python host's CI: run from the repository root as `bash hosts/python/ci.sh`.
 #
-# Installs what is missing (python3-venv from Debian; maturin, pytest, ruff from PyPI into
-# a venv under target/, never into the system), builds the policy module and the wheel,
-# installs the wheel into the venv, lints the Python, replays the expanded corpus
-# (expanded here only when FORGE_AUTHZ_CORPUS is unset), runs the other tests and one short
-# benchmark pass. Exits non-zero on any failure. (The Rust side is formatted and linted by
+# Installs what is missing (python3-venv from Debian; git for the served example; maturin,
+# pytest, ruff and psycopg[binary] (pinned) from PyPI into a venv under target/, never into
+# the system), builds the policy module and the wheel, installs the wheel into the venv,
+# lints the Python, starts a private PostgreSQL server (the testkit's pg-server, as a
+# coprocess: FORGE_AUTHZ_PG_URL; FORGE_AUTHZ_SKIP_PG=1 skips it), replays the expanded
+# corpus (expanded here only when FORGE_AUTHZ_CORPUS is unset) through the world, through
+# fact callbacks and through the forge schema (SQLite, PostgreSQL), runs the other tests
+# (the fault table, the served example with real git) and one short benchmark pass. Exits non-zero on any failure. (The Rust side is formatted and linted by
 # the workspace's `cargo fmt` / `cargo clippy` in .ci/run: the crate is a member.)
 #
 #   FORGE_AUTHZ_PROFILE=debug    (default) the wheel in the dev profile: it shares the
@@ -33,6 +36,7 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 command -v python3 >/dev/null || apt_install python3 python3-venv
+command -v git >/dev/null || apt_install git
 if [ ! -x "$VENV/bin/python" ]; then
     if ! python3 -m venv "$VENV" 2>/dev/null; then
         rm -rf "$VENV"
@@ -45,6 +49,10 @@ need=()
 "$PY" -c 'import pytest' 2>/dev/null || need+=(pytest)
 [ -x "$VENV/bin/maturin" ] || need+=('maturin>=1.16,<2')
 [ -x "$VENV/bin/ruff" ] || need+=(ruff)
+# The forge schema's PostgreSQL driver (examples/forge_schema.py): psycopg 3 with its
+# bundled libpq (the pyenv Python cannot see Debian's python3-psycopg).
+"$PY" -c 'import psycopg; assert psycopg.__version__ == "3.3.9"' 2>/dev/null \
+    || need+=('psycopg[binary]==3.3.9')
 if [ ${#need[@]} -gt 0 ]; then
     "$PY" -m pip install -q --disable-pip-version-check "${need[@]}"
 fi
@@ -89,9 +97,40 @@ if [ -z "${FORGE_AUTHZ_CORPUS:-}" ]; then
 fi
 echo "corpus: $FORGE_AUTHZ_CORPUS ($(ls "$FORGE_AUTHZ_CORPUS"/*.json | wc -l) families)"
 
+step "PostgreSQL (testkit pg-server)"
+# A private server for this run; its stdin is our coprocess pipe: closing it (below, or
+# when this script dies) stops the server.
+pg_pid=
+if [ "${FORGE_AUTHZ_SKIP_PG:-}" = 1 ]; then
+    echo "SKIPPED: PostgreSQL tests (FORGE_AUTHZ_SKIP_PG=1)"
+else
+    coproc PG { exec cargo run --locked -q -p forge-authz-testkit --bin pg-server; }
+    pg_pid=$PG_PID
+    IFS= read -r FORGE_AUTHZ_PG_URL <&"${PG[0]}" || FORGE_AUTHZ_PG_URL=
+    if [ -n "$FORGE_AUTHZ_PG_URL" ]; then
+        export FORGE_AUTHZ_PG_URL
+        echo "PostgreSQL: ${FORGE_AUTHZ_PG_URL%%\?*}"
+    elif wait "$pg_pid"; then
+        echo "SKIPPED: PostgreSQL tests (no server binaries)"
+        pg_pid=
+    else
+        echo "pg-server failed" >&2
+        exit 1
+    fi
+fi
+stop_pg() {
+    if [ -n "$pg_pid" ]; then
+        exec {PG[1]}>&-
+        wait "$pg_pid" || true
+        pg_pid=
+    fi
+}
+trap stop_pg EXIT
+
 step "pytest"
 # Run from the package directory so `import forge_authz` is the installed wheel.
 (cd "$HOST" && "$PY" -m pytest -p no:cacheprovider -q -rs tests)
+stop_pg
 
 # --- benchmark -------------------------------------------------------------------------------
 step "benchmark (short pass)"

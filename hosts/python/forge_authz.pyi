@@ -11,7 +11,7 @@ Fail closed: a host failure raises a `ForgeAuthzError` subclass and never yields
 raises `TypeError`).
 """
 
-from typing import Any, Iterator, List, Mapping, Optional, Sequence, Union, final
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Union, final
 
 __version__: str
 CONTRACT: str
@@ -21,6 +21,48 @@ EMBEDDED_SHA256: str
 
 Json = Union[str, Mapping[str, Any]]
 """JSON text, or Python data (dict/list/str/int/float/bool/None) in the same shape."""
+
+class FactSource(Protocol):
+    """Typing only: what `Policy.decide` and the other decide methods accept besides a `World`.
+
+    The policy asks these during a decision, from the deciding thread, with the GIL taken
+    for each call only (docs/design/fact-sources.md §1, §4). Each answers a dict in the
+    boundary format, or None for "no such fact". Names compare ASCII-case-insensitively
+    (a token id and an SSH key id exactly); an answer must describe exactly the name asked.
+    Every field that can decide is required; unknown fields are refused.
+
+    Fail closed: an exception (an `Exception` subclass), an answer that is not such a dict,
+    a missing, unknown or ill-typed field, an answer for another name, or callbacks taking
+    longer than the budget (`budget` seconds, default 0.25) make the decision the 503
+    `policy-failure` deny, with the cause in `detail` — never "not found", never an allow.
+    A `KeyboardInterrupt` or `SystemExit` is raised from the decide call.
+
+    Optional methods: `ssh_key(id) -> dict | None` (`{"id", "kind": "user"|"deploy",
+    "owner", "repository"?, "read_only"}`; without it every key is absent),
+    `repositories(paths, viewer) -> list[dict | None]` (one per path; without it
+    `repository` is asked per path), `lookup(query_json) -> dict` (one query's whole answer:
+    `{"token", "owner", "account", "sudo", "repository", "namespace"}`),
+    `observe(asked_json)` (told each query asked, before it is answered), `now() -> int`
+    (the decisions' clock, Unix seconds; without it the system clock), and the attribute
+    `budget` (seconds).
+    """
+
+    def token(self, id: str) -> Optional[Dict[str, Any]]:
+        """A token record by its public id: `{"id", "owner", "name", "scopes", "repositories",
+        "owners", "parent", "predecessor", "successor", "last_used", "created", "expires",
+        "revoked", "secret_hash" (64 hex digits), "digest": "hmac-tag"|"sha256"}`."""
+    def user(self, name: str) -> Optional[Dict[str, Any]]:
+        """`{"status": "active"|"inactive"|"suspended", "site_admin", "visibility":
+        "public"|"limited"|"private", "organization"}`."""
+    def repository(self, path: str, viewer: Optional[str]) -> Optional[Dict[str, Any]]:
+        """`owner/name` as `viewer` (a login; None: anonymous) sees it: `{"path"?,
+        "owner_visibility", "private", "kind": "hosted"|"mirror"|"import", "archived",
+        "role": "none"|"read"|"write"|"admin", "protected_refs"?, "registrant"?}`."""
+    def namespace(self, name: str, viewer: Optional[str]) -> Optional[Dict[str, Any]]:
+        """`{"organization", "visibility", "member_role"}`."""
+
+Facts = Union["World", FactSource]
+"""What a decision's facts come from: a `World`, or the forge's own fact source."""
 
 class ForgeAuthzError(Exception):
     """Base of every forge_authz error: nothing was decided, and nothing was allowed."""
@@ -186,11 +228,20 @@ class Policy:
         """SHA-256 (hex) of the module serving now."""
     @property
     def generation(self) -> int: ...
-    def decide(self, world: World, request: Json) -> Decision:
-        """Decide a `git` (default), `create` or `api` request."""
-    def decide_batch(self, world: World, request: Json) -> BatchDecision: ...
-    def ref_permissions(self, world: World, request: Json) -> RefPermissions: ...
-    def decide_json(self, world: World, request: Json) -> str:
+    def decide(
+        self, facts: Facts, request: Json, *, budget: Optional[float] = None
+    ) -> Decision:
+        """Decide a `git` (default), `create` or `api` request with `facts` (a `World`, or a
+        `FactSource`; `budget`: the seconds its callbacks may take in this decision)."""
+    def decide_batch(
+        self, facts: Facts, request: Json, *, budget: Optional[float] = None
+    ) -> BatchDecision: ...
+    def ref_permissions(
+        self, facts: Facts, request: Json, *, budget: Optional[float] = None
+    ) -> RefPermissions: ...
+    def decide_json(
+        self, facts: Facts, request: Json, *, budget: Optional[float] = None
+    ) -> str:
         """Any kind; exactly what `forge-authz decide` prints, as JSON text."""
     def verify(self, credential: Json) -> Optional[TokenInfo]:
         """Check a token's format, checksum, key and signature (no facts).

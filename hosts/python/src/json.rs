@@ -9,7 +9,7 @@ use serde_json::Value;
 const MAX_DEPTH: usize = 64;
 
 /// A Python value as JSON: dict (string keys), list, tuple, str, int, float, bool, None.
-fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
     if depth > MAX_DEPTH {
         return Err("nested too deeply".into());
     }

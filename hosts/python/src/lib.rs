@@ -40,6 +40,7 @@ mod input;
 mod json;
 mod permissions;
 mod policy;
+mod source;
 mod token;
 mod world;
 

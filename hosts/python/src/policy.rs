@@ -19,8 +19,10 @@ use crate::errors::{
 use crate::input::{config_of, module_source, request_of};
 use crate::json::typed_arg;
 use crate::permissions::PyRefPermissions;
+use crate::source::PySource;
 use crate::token::{PyIssuedToken, PyTokenInfo};
 use crate::world::{PyWorld, read, write};
+use forge_authz_fixture::boundary::{Boundary, settle};
 
 /// A module refused at load or swap.
 fn module_refused(e: impl std::fmt::Display) -> PyErr {
@@ -59,13 +61,14 @@ impl PyPolicy {
 
     /// Read a request for the decide method `method` (which fills in its default kind),
     /// refuse a kind another method decides (`decide_json` decides every kind), and decide
-    /// it.
+    /// it with `facts`: a `World`, or a fact source (`budget`: its time budget, seconds).
     fn decide_as(
         &self,
         py: Python<'_>,
-        world: &PyWorld,
+        facts: &Bound<'_, PyAny>,
         request: &Bound<'_, PyAny>,
         method: &str,
+        budget: Option<f64>,
     ) -> PyResult<Outcome> {
         let default_kind = match method {
             "decide_batch" => Some("batch"),
@@ -83,7 +86,12 @@ impl PyPolicy {
                 "a {kind} request: use Policy.{decided_by} (or Policy.decide_json)"
             )));
         }
-        self.outcome(py, world, &req)
+        if let Ok(world) = facts.cast::<PyWorld>() {
+            return self.outcome(py, world.get(), &req);
+        }
+        let budget = PySource::budget(facts, budget)?;
+        let now = PySource::now(facts)?;
+        self.outcome_with(py, PySource::new(facts)?, budget, now, &req)
     }
 
     /// Decide `request` (already typed) with the world's facts, the GIL released.
@@ -96,6 +104,32 @@ impl PyPolicy {
             })
         })
         .map_err(CallError::into_py)
+    }
+
+    /// Decide `request` with facts from `source`'s callbacks through the boundary adapter,
+    /// the GIL released (each callback takes it for its call only). A callback's failure
+    /// is the policy-failure outcome (also before the policy, in `ssh_key`); a
+    /// `KeyboardInterrupt` or `SystemExit` from a callback is raised once the decision is
+    /// abandoned.
+    fn outcome_with(
+        &self,
+        py: Python<'_>,
+        source: PySource,
+        budget: std::time::Duration,
+        now: i64,
+        request: &RequestDef,
+    ) -> PyResult<Outcome> {
+        let boundary = Boundary::new(source, budget);
+        let outcome = py.detach(|| {
+            self.with_instance(|instance| {
+                let result = authorize(instance, &boundary, request, now);
+                settle(&boundary, request, result).map_err(|e| CallError::Request(format!("{e:#}")))
+            })
+        });
+        if let Some(raised) = boundary.callbacks().take_raised() {
+            return Err(raised);
+        }
+        outcome.map_err(CallError::into_py)
     }
 }
 
@@ -157,8 +191,8 @@ impl FromOutcome for String {
     }
 }
 
-/// The `#[pymethods]` of `Policy`: first the decide methods, each `fn name(world, request)
-/// -> answer`, which decides the request as [`PyPolicy::decide_as`] reads it for the method
+/// The `#[pymethods]` of `Policy`: first the decide methods, each `fn name(facts, request,
+/// *, budget=None) -> answer`, which decides the request as [`PyPolicy::decide_as`] reads it for the method
 /// and answers as [`FromOutcome`] says; then the other methods.
 macro_rules! policy_pymethods {
     (
@@ -169,13 +203,16 @@ macro_rules! policy_pymethods {
         impl PyPolicy {
             $(
                 $(#[doc = $doc])*
+                #[pyo3(signature = (facts, request, *, budget = None))]
                 fn $name(
                     &self,
                     py: Python<'_>,
-                    world: PyRef<'_, PyWorld>,
+                    facts: &Bound<'_, PyAny>,
                     request: &Bound<'_, PyAny>,
+                    budget: Option<f64>,
                 ) -> PyResult<$answer> {
-                    let outcome = self.decide_as(py, &world, request, stringify!($name))?;
+                    let outcome =
+                        self.decide_as(py, facts, request, stringify!($name), budget)?;
                     <$answer>::from_outcome(py, outcome)
                 }
             )*
@@ -187,7 +224,10 @@ macro_rules! policy_pymethods {
 
 policy_pymethods! {
     decide: {
-        /// Decide a git, create or api request with the world's facts.
+        /// Decide a git, create or api request with `facts`: a `World`, or a fact source
+        /// (an object with `token`, `user`, `repository`, `namespace`; `budget`: seconds
+        /// all its callbacks of this decision may take, default its attribute `budget`,
+        /// else 0.25).
         fn decide -> PyDecision;
         /// Decide one git action against many repositories (`kind` defaults to `batch`).
         fn decide_batch -> PyBatchDecision;

@@ -34,13 +34,14 @@ class WorldSource:
 
     def __init__(self, world: Dict[str, Any]):
         self.world = world
-        self.users: List[Dict[str, Any]] = world.get("users", [])
-        self.repositories: List[Dict[str, Any]] = world.get("repositories", [])
-        self.tokens: List[Dict[str, Any]] = world.get("tokens", [])
-        self.ssh_keys: List[Dict[str, Any]] = world.get("ssh_keys", [])
+        # (not `self.repositories`: that name is the protocol's optional batch method)
+        self._users: List[Dict[str, Any]] = world.get("users", [])
+        self._repositories: List[Dict[str, Any]] = world.get("repositories", [])
+        self._tokens: List[Dict[str, Any]] = world.get("tokens", [])
+        self._ssh_keys: List[Dict[str, Any]] = world.get("ssh_keys", [])
 
     def _user(self, name: str) -> Optional[Dict[str, Any]]:
-        return next((u for u in self.users if same_name(u["name"], name)), None)
+        return next((u for u in self._users if same_name(u["name"], name)), None)
 
     def _member_role(self, org: str, viewer: str) -> str:
         o = self._user(org)
@@ -49,7 +50,7 @@ class WorldSource:
         return role_in(o.get("members", {}), viewer)
 
     def token(self, id: str) -> Optional[Dict[str, Any]]:
-        t = next((t for t in self.tokens if t["id"] == id), None)
+        t = next((t for t in self._tokens if t["id"] == id), None)
         if t is None:
             return None
         record = dict(t)
@@ -68,7 +69,7 @@ class WorldSource:
         owner, sep, name = path.partition("/")
         if not sep:
             return None
-        r = next((r for r in self.repositories
+        r = next((r for r in self._repositories
                   if same_name(r["owner"], owner) and same_name(r["name"], name)), None)
         if r is None:
             return None
@@ -107,7 +108,7 @@ class WorldSource:
                 "member_role": member_role}
 
     def ssh_key(self, id: str) -> Optional[Dict[str, Any]]:
-        k = next((k for k in self.ssh_keys if k["id"] == id), None)
+        k = next((k for k in self._ssh_keys if k["id"] == id), None)
         if k is None:
             return None
         answer = {"id": k["id"], "kind": k["kind"], "owner": k.get("owner", ""),

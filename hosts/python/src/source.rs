@@ -1,0 +1,212 @@
+//! Facts from the forge through callbacks (docs/design/fact-sources.md §4): any Python
+//! object with the fact-source methods, seen by the shared boundary adapter
+//! (`forge_authz_fixture::boundary`) as its [`Callbacks`].
+//!
+//! The adapter holds every rule of the answer (strict parsing, the name asked, the token
+//! digest, the time budget, the first failure kept); this file only crosses into Python:
+//! - **The GIL only inside a callback.** The decision runs with the GIL released
+//!   (`PyPolicy::outcome_with`); each callback takes it (`Python::attach`) for the one
+//!   method call and the conversion of its answer to JSON, and gives it back.
+//! - **Answers.** `None` is "no such fact"; anything else is converted to a JSON value
+//!   (`json::to_json`, an error names the field) and parsed by the adapter, so a `str`, a
+//!   list or an object that is not JSON data fails the decision, never reads as absent.
+//! - **Exceptions.** An `Exception` from a callback is the failure `"<Type>: <message>"`
+//!   (the decision is the `policy-failure` deny, with that in its `detail`). A
+//!   `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) fails
+//!   the decision too, and is kept: the caller raises it once the decision is abandoned
+//!   ([`PySource::take_raised`]), so Ctrl-C is never swallowed and never an allow.
+//! - **Optional methods** (`ssh_key`, `repositories`, `lookup`, `observe`, `now`, the
+//!   attribute `budget`) are looked up once per decision, before the GIL is released.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use forge_authz_fixture::boundary::{Answer, Callbacks, DEFAULT_BUDGET};
+
+use crate::json::to_json;
+
+/// The methods a fact source must have.
+const REQUIRED: [&str; 4] = ["token", "user", "repository", "namespace"];
+
+/// Which optional methods the source has.
+#[derive(Clone, Copy, Debug, Default)]
+struct Optional {
+    ssh_key: bool,
+    repositories: bool,
+    lookup: bool,
+    observe: bool,
+}
+
+/// A Python fact source as the adapter's callbacks.
+pub(crate) struct PySource {
+    obj: Py<PyAny>,
+    optional: Optional,
+    /// The first `BaseException` that is not an `Exception`, to raise after the decision.
+    raised: Mutex<Option<PyErr>>,
+}
+
+impl PySource {
+    /// `obj` as a fact source; a `TypeError` when it lacks a required method.
+    pub(crate) fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        for m in REQUIRED {
+            if !obj.hasattr(m)? {
+                return Err(PyTypeError::new_err(format!(
+                    "facts: a World or a fact source with the methods {} (`{m}` is missing)",
+                    REQUIRED.join(", ")
+                )));
+            }
+        }
+        Ok(PySource {
+            optional: Optional {
+                ssh_key: obj.hasattr("ssh_key")?,
+                repositories: obj.hasattr("repositories")?,
+                lookup: obj.hasattr("lookup")?,
+                observe: obj.hasattr("observe")?,
+            },
+            obj: obj.clone().unbind(),
+            raised: Mutex::new(None),
+        })
+    }
+
+    /// The clock of a decision: the source's `now()` (Unix seconds), else the system clock.
+    pub(crate) fn now(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+        match obj.getattr_opt("now")? {
+            Some(now) => now.call0()?.extract(),
+            None => Ok(SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+        }
+    }
+
+    /// The time budget of one decision's callbacks: `budget` (seconds) as given, else the
+    /// source's attribute `budget`, else 250 ms.
+    pub(crate) fn budget(obj: &Bound<'_, PyAny>, given: Option<f64>) -> PyResult<Duration> {
+        let seconds = match given {
+            Some(s) => Some(s),
+            None => obj
+                .getattr_opt("budget")?
+                .map(|b| b.extract::<f64>())
+                .transpose()?,
+        };
+        match seconds {
+            None => Ok(DEFAULT_BUDGET),
+            Some(s) => Duration::try_from_secs_f64(s).map_err(|_| {
+                PyValueError::new_err(format!("budget: {s} is not a number of seconds"))
+            }),
+        }
+    }
+
+    /// The `BaseException` a callback raised that must reach the caller, taken.
+    pub(crate) fn take_raised(&self) -> Option<PyErr> {
+        self.raised
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// A callback's exception as the decision's failure; a `BaseException` that is not an
+    /// `Exception` is also kept for the caller.
+    fn failed(&self, py: Python<'_>, e: PyErr) -> anyhow::Error {
+        let type_name = e
+            .get_type(py)
+            .name()
+            .map_or_else(|_| "?".to_string(), |n| n.to_string());
+        if e.is_instance_of::<PyException>(py) {
+            return anyhow!("{type_name}: {}", e.value(py));
+        }
+        let failure = anyhow!("{type_name} raised in a fact callback");
+        self.raised
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(e);
+        failure
+    }
+
+    /// Call one method of the source (with the GIL, for this call only) and read its
+    /// answer: `None` absent, anything else a JSON value.
+    fn answer(
+        &self,
+        call: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
+    ) -> anyhow::Result<Option<Answer>> {
+        Python::attach(|py| match call(self.obj.bind(py)) {
+            Ok(v) if v.is_none() => Ok(None),
+            Ok(v) => to_json(&v, 0)
+                .map(|j| Some(Answer::Value(j)))
+                .map_err(|e| anyhow!("the answer is not JSON data: {e}")),
+            Err(e) => Err(self.failed(py, e)),
+        })
+    }
+
+    /// An optional override's answer: `None` from Python is a failure (it was asked).
+    fn required_answer(
+        &self,
+        call: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
+    ) -> anyhow::Result<Answer> {
+        self.answer(call)?
+            .ok_or_else(|| anyhow!("answered None (an override answers every query)"))
+    }
+}
+
+impl Callbacks for PySource {
+    fn token(&self, id: &str) -> anyhow::Result<Option<Answer>> {
+        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "token"), (id,)))
+    }
+    fn user(&self, name: &str) -> anyhow::Result<Option<Answer>> {
+        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "user"), (name,)))
+    }
+    fn repository(&self, path: &str, viewer: Option<&str>) -> anyhow::Result<Option<Answer>> {
+        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "repository"), (path, viewer)))
+    }
+    fn namespace(&self, name: &str, viewer: Option<&str>) -> anyhow::Result<Option<Answer>> {
+        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "namespace"), (name, viewer)))
+    }
+    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<Answer>> {
+        if !self.optional.ssh_key {
+            return Ok(None);
+        }
+        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "ssh_key"), (id,)))
+    }
+    fn repositories(
+        &self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> Option<anyhow::Result<Answer>> {
+        if !self.optional.repositories {
+            return None;
+        }
+        Some(self.required_answer(|o| {
+            o.call_method1(pyo3::intern!(o.py(), "repositories"), (paths, viewer))
+        }))
+    }
+    fn lookup(&self, query_json: &str) -> Option<anyhow::Result<Answer>> {
+        if !self.optional.lookup {
+            return None;
+        }
+        Some(
+            self.required_answer(|o| {
+                o.call_method1(pyo3::intern!(o.py(), "lookup"), (query_json,))
+            }),
+        )
+    }
+    fn observe(&self, asked_json: &str) {
+        if !self.optional.observe {
+            return;
+        }
+        Python::attach(|py| {
+            let obj = self.obj.bind(py);
+            if let Err(e) = obj.call_method1(pyo3::intern!(py, "observe"), (asked_json,)) {
+                // The hook cannot fail the decision: an Exception is reported as Python
+                // reports an error it cannot raise; a KeyboardInterrupt is kept.
+                if e.is_instance_of::<PyException>(py) {
+                    e.write_unraisable(py, Some(obj));
+                } else {
+                    let _ = self.failed(py, e);
+                }
+            }
+        });
+    }
+}
