@@ -5,7 +5,9 @@
 // 1. synchronously from the world;
 // 2. `decideAsync` over an asynchronous view of the same world;
 // 3. `boundaryFacts` over the world's per-fact answers in the boundary format (§1), sync;
-// 4. the same through `decideAsync`, every per-fact function returning a promise.
+// 4. the same through `decideAsync`, every per-fact function returning a promise;
+// 5. `boundaryFacts` over the forge schema (examples/forge-schema.js) on SQLite (sql.js),
+//    the world written into its tables by the test loader (§6 "Loader").
 // The queries each way asked (`observe`) must be equal, and equal to the scenario's
 // `queries` (what the Rust host's policy asked) when the corpus records them.
 // The module the host reports it runs must be those bytes.
@@ -22,6 +24,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { GENERATED_DIR, Policy, World, boundaryFacts, compileModule, loadPrebuiltModule, sha256Hex } from '../index.js';
 import { worldAnswers } from '../lib/boundary.js';
+import { schemaAnswers } from '../examples/forge-schema.js';
+import { sqliteWorld } from './schema-loader.js';
 
 const dir = process.env.FORGE_AUTHZ_CORPUS;
 const wasmPath = process.env.FORGE_AUTHZ_WASM;
@@ -65,9 +69,12 @@ if (!dir && skip) {
       for (const k of ['token', 'user', 'repository', 'namespace', 'sshKey']) out[k] = async (...a) => (await delay(), answers[k](...a.slice(0, -1)));
       return out;
     };
+    // The outputs are what is compared here; the time budget has its own tests
+    // (faults.test.js): a busy CI machine that pauses the process must not fail a read.
+    const budgetMs = 60_000;
     const recorder = () => {
       const asked = [];
-      return { asked, observe: (json) => asked.push(JSON.parse(json)) };
+      return { asked, observe: (json) => asked.push(JSON.parse(json)), budgetMs };
     };
 
     let total = 0;
@@ -85,18 +92,21 @@ if (!dir && skip) {
       assert.equal(policy.sha256, digest);
       const boundary = boundaryFacts(worldAnswers(world));
       const boundaryAsync = boundaryFacts(promised(worldAnswers(world)));
+      const sqlite = await sqliteWorld(world);
+      const schema = boundaryFacts({ ...schemaAnswers(sqlite.db), now: () => world.now() });
       const value = (r) => (r.ok ? r.value : { host_error: r.error });
       for (const s of family.scenarios) {
         total += 1;
-        const [w, b, ba] = [recorder(), recorder(), recorder()];
+        const [w, b, ba, sq] = [recorder(), recorder(), recorder(), recorder()];
         const ways = [
-          ['decide(world)', value(policy.decide(world, s.request, { observe: w.observe }))],
-          ['decideAsync(world)', value(await policy.decideAsync(asyncView(world), s.request))],
-          ['decide(boundaryFacts)', value(policy.decide(boundary, s.request, { observe: b.observe }))],
-          ['decideAsync(boundaryFacts, promises)', value(await policy.decideAsync(boundaryAsync, s.request, { observe: ba.observe }))],
+          ['decide(world)', value(policy.decide(world, s.request, w))],
+          ['decideAsync(world)', value(await policy.decideAsync(asyncView(world), s.request, { budgetMs }))],
+          ['decide(boundaryFacts)', value(policy.decide(boundary, s.request, b))],
+          ['decideAsync(boundaryFacts, promises)', value(await policy.decideAsync(boundaryAsync, s.request, ba))],
+          ['decide(schema on SQLite)', value(policy.decide(schema, s.request, sq))],
         ];
         const bad = ways.filter(([, got]) => !isDeepStrictEqual(got, s.output));
-        for (const [how, q] of [['decide(boundaryFacts)', b.asked], ['decideAsync(boundaryFacts, promises)', ba.asked]]) {
+        for (const [how, q] of [['decide(boundaryFacts)', b.asked], ['decideAsync(boundaryFacts, promises)', ba.asked], ['decide(schema on SQLite)', sq.asked]]) {
           if (!isDeepStrictEqual(q, w.asked)) bad.push([`${how} queries`, q, w.asked]);
         }
         if (s.queries !== undefined) {
@@ -109,8 +119,10 @@ if (!dir && skip) {
         }
       }
       policy.close();
+      sqlite.db.close();
+      sqlite.database.close();
     }
-    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs four ways (world, async world, boundaryFacts, async boundaryFacts; ${files.length} families, module sha256 ${digest})`);
+    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs five ways (world, async world, boundaryFacts, async boundaryFacts, the forge schema on SQLite; ${files.length} families, module sha256 ${digest})`);
     if (withQueries === 0) {
       console.log('SKIPPED: the queries asked compared with the Rust host\'s: this corpus records no `queries` (expand-corpus does not write them yet); the four ways\' queries were compared with each other');
     } else {
