@@ -2,7 +2,7 @@
 //! `FORGE_AUTHZ_WRITE_HEADER=1` also writes it to `include/forge_authz.h` (the copy the Go
 //! package and C callers include; `tests/header.rs` checks it is current).
 fn main() {
-    println!("cargo:rerun-if-changed=src/lib.rs");
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=FORGE_AUTHZ_WRITE_HEADER");
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());

@@ -23,11 +23,87 @@
 // Nothing was decided or done: the error string says why. Never an allow.
 #define FA_ERROR 2
 
+// A callback's answer: found, and set with [`fa_answer_set`].
+#define FA_FACT_FOUND 0
+
+// A callback could not answer (the same value as [`FA_ERROR`]; any value but
+// [`FA_FACT_FOUND`] and [`FA_FACT_ABSENT`] is a failure): the decision is `policy-failure`.
+#define FA_FACT_FAILED 2
+
+// No such fact: the answer must not be set.
+#define FA_FACT_ABSENT 3
+
+// The version of [`fa_fact_source`] this library reads.
+#define FA_FACT_SOURCE_V1 1
+
+// [`fa_decide_with`]'s `now` for the system clock.
+#define FA_NOW_SYSTEM INT64_MIN
+
+// One callback's answer: owned by the library, valid only during that callback.
+struct fa_answer;
+
 // A loaded policy: the published module, its configuration and a pool of warm instances.
 struct fa_policy;
 
 // Facts a caller supplies: a world in the fixture format.
 struct fa_world;
+
+// A forge's facts as callbacks (design §2). Every callback runs on the thread that called
+// [`fa_decide_with`], before it returns; its string arguments are borrowed for the call;
+// it answers with [`fa_answer_set`] and returns [`FA_FACT_FOUND`], returns
+// [`FA_FACT_ABSENT`] for no such fact, or anything else (with [`fa_answer_fail`] saying
+// why) when it cannot answer. It must not call any other `fa_*` function.
+//
+// The library cannot interrupt a callback that blocks: the forge must bound its own I/O
+// (SQL statement timeouts, lock timeouts, a context deadline). `budget_ms` is checked after
+// each callback returns: past it the decision is `policy-failure`, even if the late answer
+// was good.
+struct fa_fact_source {
+  // [`FA_FACT_SOURCE_V1`]; any other value is `FA_ERROR`.
+  uint32_t version;
+  // The wall time all callbacks of one decision may take, in ms; 0: 250.
+  uint32_t budget_ms;
+  // Passed back to every callback untouched.
+  void *user_data;
+  // A token's record by its id (compared exactly), as `fa_issue` returns it. Required.
+  int32_t (*token_record)(void *user_data, const char *id, struct fa_answer *answer);
+  // An account's facts by login: `{"status", "site_admin", "visibility",
+  // "organization"}`. Required.
+  int32_t (*user_facts)(void *user_data, const char *name, struct fa_answer *answer);
+  // A repository by `owner/name` as the viewer sees it: `{"path"?, "owner_visibility",
+  // "private", "kind", "archived", "role", "protected_refs"?, "registrant"?}`. Required.
+  int32_t (*repository_facts)(void *user_data,
+                              const char *path,
+                              const char *viewer,
+                              struct fa_answer *answer);
+  // A user or organisation as the viewer sees it: `{"organization", "visibility",
+  // "member_role"}`. Required.
+  int32_t (*namespace_facts)(void *user_data,
+                             const char *name,
+                             const char *viewer,
+                             struct fa_answer *answer);
+  // An SSH key by id: `{"id", "kind", "owner", "repository"?, "read_only"}`. NULL: no
+  // SSH keys.
+  int32_t (*ssh_key)(void *user_data, const char *id, struct fa_answer *answer);
+  // Many repositories at once: `paths_json` is a JSON array of paths; the answer a JSON array
+  // of the same length holding repository answers or `null`. NULL: one
+  // `repository_facts` call per path.
+  int32_t (*repositories)(void *user_data,
+                          const char *paths_json,
+                          const char *viewer,
+                          struct fa_answer *answer);
+  // A whole query in one call: `query_json` (design §1), the answer `{"token", "owner",
+  // "account", "sudo", "repository", "namespace"}` (each `null` when absent). NULL:
+  // composed from the per-fact callbacks.
+  int32_t (*lookup)(void *user_data, const char *query_json, struct fa_answer *answer);
+  // Told each query the policy asks (`{"lookup": …}` or `{"repositories": …}`) before it
+  // is answered. NULL: not told.
+  void (*observe)(void *user_data, const char *asked_json);
+  // Told, after a decision that asks for store writes, `{"token": "<id>",
+  // "touch_last_used": bool, "revoke_family": bool}`: record the token's use, revoke its
+  // rotation family. Not called when there is nothing to write. NULL: not told.
+  void (*effects)(void *user_data, const char *effects_json);
+};
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,6 +231,41 @@ const char *fa_contract_version(void);
 // # Safety
 // `s` came from this library and is not used after this call.
 void fa_string_free(char *s);
+
+// Copy `len` bytes of JSON into `answer` (at most once: a second call is `FA_ERROR` and
+// fails the answer). The caller keeps its buffer.
+//
+// # Safety
+// `answer` is the pointer the callback was given, during that callback; `json` is valid
+// for `len` bytes (NULL only when `len` is 0).
+int32_t fa_answer_set(struct fa_answer *answer, const char *json, size_t len);
+
+// Say why the callback could not answer (copied; it becomes the decision's `detail`).
+//
+// # Safety
+// `answer` as for [`fa_answer_set`]; `message` NULL or a NUL-terminated string.
+void fa_answer_fail(struct fa_answer *answer, const char *message);
+
+// Decide a request with facts from the forge's callbacks: the same request, output and
+// return codes as `fa_decide` (the output is exactly what `fa_decide` prints for a world
+// holding the same facts).
+//
+// `now`: the decision's clock in Unix seconds ([`FA_NOW_SYSTEM`]: the system clock); a
+// request's own `"now"` still wins. A callback that fails, answers garbage, names another
+// fact than the one asked, or takes the decision past `budget_ms` gives `FA_DENY` with
+// `policy-failure` (status 503, the cause in `detail`) — also when it is the SSH key, asked
+// before the policy. An absent SSH key is an unreadable request (`FA_ERROR`), as with a
+// world. A NULL or wrong-version `facts`, or a NULL required callback, is `FA_ERROR`
+// before anything is asked.
+//
+// # Safety
+// `policy` a live handle; `facts` a valid [`fa_fact_source`] for the call, whose callbacks
+// keep its contract; `request_json` a NUL-terminated string; `output` valid for a write.
+int32_t fa_decide_with(const struct fa_policy *policy,
+                       const struct fa_fact_source *facts,
+                       const char *request_json,
+                       int64_t now,
+                       char **output);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,6 +10,11 @@
 //! layout has to be mirrored in Go, Python and Node. A decision costs a few microseconds of
 //! parsing and printing on top of the policy call (BENCHMARKS.md, "Every forge's language").
 //!
+//! **Facts from the forge itself** (issue 22, [`fa_decide_with`] in `source.rs`): instead of
+//! a world, a table of callbacks the policy asks, during the decision, for exactly the facts
+//! it needs; any callback failure is the `policy-failure` deny (README, "Facts through
+//! callbacks").
+//!
 //! **Errors can never be mistaken for an allow.** Every function returns an `int32_t`:
 //! [`FA_ALLOW`] (0) only from [`fa_decide`] for an allowed single decision; [`FA_DENY`] (1)
 //! for a refusal; [`FA_OK`] (0 as well, for functions that do not decide) and [`FA_ERROR`]
@@ -40,6 +45,9 @@ use forge_authz_host::request::{
 };
 use forge_authz_host::wit;
 use forge_authz_host::world::{TokenDef, World};
+
+mod source;
+pub use source::*;
 
 /// Allowed (from [`fa_decide`]); success (from the other functions).
 pub const FA_ALLOW: i32 = 0;
@@ -108,9 +116,11 @@ unsafe fn json_arg<T: serde::de::DeserializeOwned>(
     forge_authz_host::world::parse_json(unsafe { text(s, what)? })
 }
 
-/// Run `f`; its error (or a panic) becomes `FA_ERROR` with the message in `*error`.
+/// Run `f`; its error (or a panic) becomes `FA_ERROR` with the message in `*error`. Called
+/// from inside a fact callback, it refuses (`FA_ERROR`) and the outer decision fails.
 fn guarded(error: *mut *mut c_char, f: impl FnOnce() -> anyhow::Result<i32>) -> i32 {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    let checked = || source::refuse_nested().and_then(|()| f());
+    match catch_unwind(AssertUnwindSafe(checked)) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             // SAFETY: `error` is the caller's out-pointer, null or valid.

@@ -4,73 +4,13 @@
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::panic, clippy::indexing_slicing)]
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::CString;
 use std::ptr::{null, null_mut};
 
 use forge_authz::*;
 
-fn take(s: *mut c_char) -> String {
-    assert!(!s.is_null());
-    // SAFETY: returned by the library, freed once below.
-    let text = unsafe { CStr::from_ptr(s) }.to_str().unwrap().to_string();
-    unsafe { fa_string_free(s) };
-    text
-}
-
-struct Policy(*mut fa_policy);
-impl Drop for Policy {
-    fn drop(&mut self) {
-        unsafe { fa_policy_free(self.0) }
-    }
-}
-struct World(*mut fa_world);
-impl Drop for World {
-    fn drop(&mut self) {
-        unsafe { fa_world_free(self.0) }
-    }
-}
-
-fn policy(config: &str) -> Result<Policy, String> {
-    let c = CString::new(config).unwrap();
-    let mut out = null_mut();
-    let mut err = null_mut();
-    match unsafe { fa_policy_new(null(), 0, c.as_ptr(), &mut out, &mut err) } {
-        FA_OK => Ok(Policy(out)),
-        code => {
-            assert_eq!(code, FA_ERROR);
-            Err(take(err))
-        }
-    }
-}
-
-fn world(json: &str) -> World {
-    let c = CString::new(json).unwrap();
-    let mut out = null_mut();
-    let mut err = null_mut();
-    let code = unsafe { fa_world_new(c.as_ptr(), &mut out, &mut err) };
-    assert_eq!(
-        code,
-        FA_OK,
-        "{}",
-        if err.is_null() {
-            String::new()
-        } else {
-            take(err)
-        }
-    );
-    World(out)
-}
-
-fn decide(p: &Policy, w: &World, request: &str) -> (i32, serde_json::Value) {
-    let c = CString::new(request).unwrap();
-    let mut out = null_mut();
-    let code = unsafe { fa_decide(p.0, w.0, c.as_ptr(), &mut out) };
-    let text = take(out);
-    (
-        code,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
-}
+mod common;
+use common::{Policy, World, decide, policy, take, world};
 
 const CONFIG: &str = r#"{"keys":[{"id":"k1","secret":"7777777777777777777777777777777777777777777777777777777777777777"}],"signing_key":"k1"}"#;
 
