@@ -6,7 +6,14 @@ group `host_token_pull`, the Rust host's yardstick).
 Prints the median microseconds per call over `runs` runs of about `seconds` each, for:
 - `decide(world, dict)`: the typed path (a dict in, a `Decision` out);
 - `decide(world, str)`: JSON text in, a `Decision` out;
-- `decide_json(world, str)`: JSON text in, JSON text out (what the C ABI does).
+- `decide_json(world, str)`: JSON text in, JSON text out (what the C ABI does);
+- the same three with `source` instead of `world`: facts through callbacks
+  (docs/design/fact-sources.md §4) from an in-memory fact source (`MemorySource`: the
+  answers are dicts already built, so what is measured is the crossing — three
+  `Python::attach` calls, dict -> JSON, the boundary's strict parsing — not a store);
+then the ratio callbacks / world for each, the target being 1.5 (issue 22). With
+`--sqlite`, also `decide(schema, dict)`: the forge schema on SQLite (examples/forge_schema.py),
+store I/O included, reported apart.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import os
 import pathlib
 import platform
 import statistics
+import sys
+import tempfile
 import time
 
 import forge_authz
@@ -32,6 +41,51 @@ WORLD = {
     "repositories": [{"owner": "alice", "name": "app", "private": False, "kind": "hosted",
                       "archived": False, "collaborators": {}}],
 }
+
+
+class MemorySource:
+    """A fact source answering from dicts built once (the in-memory yardstick)."""
+
+    def __init__(self, world: dict):
+        self.tokens = {t["id"]: t for t in world.get("tokens", [])}
+        self.users = {u["name"]: {"status": "active", "site_admin": False,
+                                  "visibility": "public", "organization": False}
+                      for u in world["users"]}
+        self.repos = {f"{r['owner']}/{r['name']}": {
+            "path": f"{r['owner']}/{r['name']}", "owner_visibility": "public",
+            "private": False, "kind": "hosted", "archived": False, "role": "none"}
+            for r in world["repositories"]}
+
+    def token(self, id):
+        return self.tokens.get(id)
+
+    def user(self, name):
+        return self.users.get(name)
+
+    def repository(self, path, viewer):
+        return self.repos.get(path)
+
+    def namespace(self, name, viewer):
+        return None
+
+    def now(self):
+        return NOW
+
+
+def schema_source(world: dict):
+    """The forge schema on a fresh SQLite file holding `world` (the tests' loader)."""
+    here = pathlib.Path(__file__).resolve().parents[1]
+    sys.path[:0] = [str(here / "examples"), str(here / "tests")]
+    import forge_schema
+    import schema_loader
+
+    db, _ = schema_loader.sqlite_database(world, tempfile.mkdtemp(prefix="bench-schema-"))
+
+    class Schema(forge_schema.SchemaFacts):
+        def now(self):
+            return NOW
+
+    return Schema(db)
 
 
 def per_call_us(fn, seconds: float, runs: int) -> list[float]:
@@ -57,6 +111,8 @@ def main() -> None:
         root / "target" / "wasm32-wasip2" / "policy" / "forge_authz_guest.wasm"))
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--sqlite", action="store_true",
+                    help="also through the forge schema on SQLite (store I/O included)")
     args = ap.parse_args()
 
     module = pathlib.Path(args.module).read_bytes()
@@ -71,18 +127,31 @@ def main() -> None:
     assert d.allowed and d.reason == "granted", d
     assert json.loads(policy.decide_json(world, text))["decision"] == "allow"
 
-    cases = {
-        "decide(world, dict)": lambda: policy.decide(world, request),
-        "decide(world, str)": lambda: policy.decide(world, text),
-        "decide_json(world, str)": lambda: policy.decide_json(world, text),
-    }
+    facts = json.loads(world.to_json())
+    source = MemorySource(facts)
+    assert policy.decide(source, request).output == d.output
+
+    cases = {}
+    for facts_name, f in (("world", world), ("source", source)):
+        cases[f"decide({facts_name}, dict)"] = lambda f=f: policy.decide(f, request)
+        cases[f"decide({facts_name}, str)"] = lambda f=f: policy.decide(f, text)
+        cases[f"decide_json({facts_name}, str)"] = lambda f=f: policy.decide_json(f, text)
+    if args.sqlite:
+        schema = schema_source(facts)
+        assert policy.decide(schema, request).output == d.output
+        cases["decide(schema, dict) SQLite"] = lambda: policy.decide(schema, request)
     print(f"forge_authz {forge_authz.__version__}, module sha256 {policy.sha256[:16]}..., "
           f"Python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} cpus; {args.runs} runs x ~{args.seconds}s")
+    medians = {}
     for name, fn in cases.items():
         r = per_call_us(fn, args.seconds, args.runs)
-        print(f"token pull  {name:<26} median {statistics.median(r):7.2f} us/call"
+        medians[name] = statistics.median(r)
+        print(f"token pull  {name:<30} median {medians[name]:7.2f} us/call"
               f"  (min {min(r):.2f}, max {max(r):.2f})")
+    for name in [n for n in medians if "(world" in n]:
+        other = name.replace("(world", "(source")
+        print(f"callbacks / world  {name.split('(')[0]:<12} x{medians[other] / medians[name]:.2f}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
 
 import pytest
@@ -299,30 +297,3 @@ def test_an_object_without_the_fact_methods_is_a_type_error(setup):
                       pull(secret))
     with pytest.raises(ValueError, match="budget"):
         policy.decide(WorldSource(w), pull(secret), budget=-1.0)
-
-
-def test_threads_decide_through_one_source(setup):
-    """Callbacks run on the deciding threads, each taking the GIL only for its call: eight
-    threads decide through one source, and every answer is right."""
-    policy, w, secret = setup
-    calls = {"n": 0}
-    lock = threading.Lock()
-
-    class Counting(Faulty):
-        def repository(self, path, viewer):
-            with lock:
-                calls["n"] += 1
-            return super().repository(path, viewer)
-
-    source = Counting(w, "user", lambda a, *_: a)
-
-    def work(i: int):
-        if i % 2:
-            return policy.decide(source, pull(secret)).reason
-        return policy.decide(source, pull(secret, "alice/none")).reason
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(work, range(400)))
-    assert results.count("granted") == 200
-    assert results.count("repository-not-found") == 200
-    assert calls["n"] == 400

@@ -1,12 +1,31 @@
-"""One Policy and one World shared by many threads (the GIL is released in every call)."""
+"""One Policy and one World (or one fact source) shared by many threads (the GIL is released
+in every call; a fact source's callbacks take it for their own call only)."""
 
+import json
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import forge_authz
-from conftest import pull
+from conftest import NOW, pull
+from world_source import WorldSource
+
+
+class Source(WorldSource):
+    """The world's facts through callbacks, counting the repository lookups."""
+
+    def __init__(self, world: forge_authz.World):
+        super().__init__(json.loads(world.to_json()))
+        self.lock, self.repository_calls = threading.Lock(), 0
+
+    def repository(self, path, viewer):
+        with self.lock:
+            self.repository_calls += 1
+        return super().repository(path, viewer)
+
+    def now(self):
+        return NOW
 
 
 def test_many_threads_decide_with_one_policy(policy, world, reader):
@@ -98,3 +117,45 @@ def test_decide_releases_the_gil(policy, world, reader):
         t.join()
         sys.setswitchinterval(old)
     assert seen >= 20, f"the other thread ran {seen} times while decide ran: GIL held?"
+
+
+def test_many_threads_decide_through_one_fact_source(policy, world, reader):
+    """Callbacks run on the deciding threads: eight threads decide through one source, each
+    decision asks its repository once, and every answer is right."""
+    bob = policy.issue(world, owner="bob", name="b", scopes=["read:repository"],
+                       expires_in=3600)
+    source = Source(world)
+
+    def work(i: int):
+        if i % 2:
+            d = policy.decide(source, pull(reader.secret))
+            return d.allowed, d.reason
+        d = policy.decide(source, pull(bob.secret, "alice/secret"))
+        return d.allowed, d.reason
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(1000)))
+    assert results.count((True, "granted")) == 500
+    assert results.count((False, "repository-not-found")) == 500
+    assert source.repository_calls == 1000
+
+
+def test_a_callback_that_waits_does_not_hold_the_gil_for_the_decision(policy, world, reader):
+    """While one thread's decision waits in a callback (sleeping: the GIL released), another
+    thread decides: the decision itself never holds the GIL."""
+    started, release = threading.Event(), threading.Event()
+
+    class Waiting(Source):
+        def user(self, name):
+            started.set()
+            release.wait(5)
+            return super().user(name)
+
+    slow = threading.Thread(target=lambda: policy.decide(Waiting(world), pull(reader.secret)))
+    slow.start()
+    try:
+        assert started.wait(5)
+        assert policy.decide(Source(world), pull(reader.secret)).allowed
+    finally:
+        release.set()
+        slow.join()
