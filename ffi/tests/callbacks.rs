@@ -235,7 +235,48 @@ unsafe extern "C" fn repositories(
             _ => Value::Null,
         })
         .collect();
+    // The fault of design §7: a batch of the wrong length.
+    let list = if s.fault.is_some_and(|(f, _)| f == "repositories") {
+        list[1..].to_vec()
+    } else {
+        list
+    };
     let text = serde_json::to_vec(&list).unwrap();
+    assert_eq!(
+        unsafe { fa_answer_set(a, text.as_ptr().cast(), text.len()) },
+        FA_OK
+    );
+    FA_FACT_FOUND
+}
+
+/// The one-statement override: the query composed from the world's per-fact answers, as a
+/// forge's single SQL statement would answer it (the viewer rule of design §1).
+unsafe extern "C" fn lookup(ud: *mut c_void, query: *const c_char, a: *mut fa_answer) -> i32 {
+    let s = source(ud);
+    let q: Value = serde_json::from_str(arg(query).unwrap()).unwrap();
+    let read = |r: anyhow::Result<Option<Answer>>| match r.unwrap() {
+        Some(Answer::Json(j)) => serde_json::from_slice(&j).unwrap(),
+        _ => Value::Null,
+    };
+    let asked = |key: &str| q[key].as_str();
+    let token = asked("token").map_or(Value::Null, |id| read(s.world.token(id)));
+    let owner = token["owner"].as_str();
+    let viewer = match q["viewer"].as_str().unwrap() {
+        "token-owner" => owner,
+        "account" => asked("account"),
+        "sudo" => asked("sudo"),
+        _ => None,
+    };
+    let user = |name: Option<&str>| name.map_or(Value::Null, |n| read(s.world.user(n)));
+    let answer = json!({
+        "owner": user(owner),
+        "account": user(asked("account")),
+        "sudo": user(asked("sudo")),
+        "repository": asked("repository").map_or(Value::Null, |p| read(s.world.repository(p, viewer))),
+        "namespace": asked("namespace").map_or(Value::Null, |n| read(s.world.namespace(n, viewer))),
+        "token": token,
+    });
+    let text = answer.to_string();
     assert_eq!(
         unsafe { fa_answer_set(a, text.as_ptr().cast(), text.len()) },
         FA_OK
@@ -253,9 +294,20 @@ unsafe extern "C" fn effects(ud: *mut c_void, effects: *const c_char) {
     source(ud).effects.lock().unwrap().push(v);
 }
 
-/// The C table over `s`: the four required callbacks, the SSH key and both hooks; the
-/// batch override when `batch`.
-fn table(s: &Source<'_>, budget_ms: u32, batch: bool) -> fa_fact_source {
+/// Which optional overrides a table has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// The per-fact callbacks only.
+    PerFact,
+    /// With the batch override.
+    Batch,
+    /// With the batch and the one-statement overrides.
+    Whole,
+}
+
+/// The C table over `s`: the four required callbacks, the SSH key and both hooks, and the
+/// overrides `mode` says.
+fn table(s: &Source<'_>, budget_ms: u32, mode: Mode) -> fa_fact_source {
     fa_fact_source {
         version: FA_FACT_SOURCE_V1,
         budget_ms,
@@ -265,8 +317,16 @@ fn table(s: &Source<'_>, budget_ms: u32, batch: bool) -> fa_fact_source {
         repository_facts: Some(repository),
         namespace_facts: Some(namespace),
         ssh_key: Some(ssh_key),
-        repositories: if batch { Some(repositories) } else { None },
-        lookup: None,
+        repositories: if mode == Mode::PerFact {
+            None
+        } else {
+            Some(repositories)
+        },
+        lookup: if mode == Mode::Whole {
+            Some(lookup)
+        } else {
+            None
+        },
         observe: Some(observe),
         effects: Some(effects),
     }
@@ -327,12 +387,12 @@ fn the_expanded_corpus_through_c_callbacks_decides_as_fa_decide_and_asks_the_sam
     for fam in corpus() {
         for sc in &fam.scenarios {
             let name = format!("{}: {}", fam.name, sc["name"]);
-            for batch in [false, true] {
+            for mode in [Mode::PerFact, Mode::Batch, Mode::Whole] {
                 let s = Source::new(&fam.world, &fam.policy, None);
-                let t = table(&s, 0, batch);
+                let t = table(&s, 0, mode);
                 let (code, out) =
                     decide_with(&fam.policy, &t, &sc["request"].to_string(), fam.world.now());
-                assert_eq!(out, sc["output"], "{name}");
+                assert_eq!(out, sc["output"], "{name} ({mode:?})");
                 assert_eq!(code == FA_ALLOW, allowed(&out), "{name}");
                 if let Some(queries) = sc.get("queries") {
                     assert_eq!(
@@ -340,7 +400,7 @@ fn the_expanded_corpus_through_c_callbacks_decides_as_fa_decide_and_asks_the_sam
                         queries,
                         "{name}"
                     );
-                    with_queries += usize::from(!batch);
+                    with_queries += usize::from(mode == Mode::PerFact);
                 }
                 for e in s.effects.lock().unwrap().iter() {
                     assert!(e["token"].is_string(), "{name}: {e}");
@@ -383,7 +443,7 @@ fn a_scenario_asking_each_fact(corpus: &[Family]) -> Vec<(&'static str, usize, V
             fam.scenarios.iter().find_map(|sc| {
                 let one = sc["output"].get("decision").is_some() && sc["output"]["status"] != 503;
                 let s = Source::new(&fam.world, &fam.policy, None);
-                let t = table(&s, 0, false);
+                let t = table(&s, 0, Mode::PerFact);
                 decide_with(&fam.policy, &t, &sc["request"].to_string(), fam.world.now());
                 let asked = s.asked.lock().unwrap().contains(&(fact, true));
                 (one && asked).then(|| (i, sc.clone()))
@@ -409,7 +469,7 @@ fn every_fault_in_every_fact_is_the_policy_failure_deny_and_absent_is_not() {
                 continue;
             }
             let s = Source::new(&fam.world, &fam.policy, Some((fact, fault)));
-            let t = table(&s, 40, false);
+            let t = table(&s, 40, Mode::PerFact);
             let (code, out) = decide_with(&fam.policy, &t, &request, fam.world.now());
             let what = format!("{fault:?} in {fact} ({}: {})", fam.name, sc["name"]);
             assert_eq!(code, FA_DENY, "{what}: {out}");
@@ -433,7 +493,7 @@ fn every_fault_in_every_fact_is_the_policy_failure_deny_and_absent_is_not() {
         // Absent: the world path's ordinary answer to a missing fact, never a 503; an
         // absent SSH key is an unreadable request, as with a world.
         let s = Source::new(&fam.world, &fam.policy, Some((fact, Fault::Absent)));
-        let t = table(&s, 0, false);
+        let t = table(&s, 0, Mode::PerFact);
         let (code, out) = decide_with(&fam.policy, &t, &request, fam.world.now());
         let what = format!("absent {fact} ({}: {})", fam.name, sc["name"]);
         if *fact == "ssh_key" {
@@ -451,6 +511,40 @@ fn every_fault_in_every_fact_is_the_policy_failure_deny_and_absent_is_not() {
 }
 
 #[test]
+fn a_batch_answer_of_the_wrong_length_fails_every_target() {
+    // Design §1 `repositories`, §7's fault table.
+    let corpus = corpus();
+    let (fam, sc) = corpus
+        .iter()
+        .find_map(|fam| {
+            let batch = |sc: &&Value| sc["output"].as_array().is_some_and(|l| !l.is_empty());
+            fam.scenarios.iter().find(batch).map(|sc| (fam, sc))
+        })
+        .expect("a batch scenario");
+    let s = Source::new(
+        &fam.world,
+        &fam.policy,
+        Some(("repositories", Fault::Absent)),
+    );
+    let t = table(&s, 0, Mode::Batch);
+    let (code, out) = decide_with(&fam.policy, &t, &sc["request"].to_string(), fam.world.now());
+    assert_eq!(code, FA_DENY, "{out}");
+    let list = out.as_array().unwrap();
+    assert_eq!(list.len(), sc["output"].as_array().unwrap().len());
+    for d in list {
+        assert_eq!(
+            (d["status"].as_u64(), d["reason"].as_str()),
+            (Some(503), Some("policy-failure")),
+            "{out}"
+        );
+        assert!(
+            d["detail"].as_str().unwrap().contains("answers for"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
 fn an_absent_token_record_is_the_world_paths_unknown_token() {
     // Design §1: absent is an explicit answer, the same as a world without the record.
     let corpus = corpus();
@@ -460,7 +554,7 @@ fn an_absent_token_record_is_the_world_paths_unknown_token() {
     let mut without = fam.world.clone();
     without.tokens.clear();
     let s = Source::new(&without, &fam.policy, None);
-    let t = table(&s, 0, false);
+    let t = table(&s, 0, Mode::PerFact);
     let (_, via_callbacks) =
         decide_with(&fam.policy, &t, &sc["request"].to_string(), fam.world.now());
     let w = common::world(&serde_json::to_string(&without).unwrap());
@@ -476,12 +570,12 @@ fn a_table_the_library_cannot_use_is_an_error_before_anything_is_asked() {
     let request = fam.scenarios[0]["request"].to_string();
     let s = Source::new(&fam.world, &fam.policy, None);
     assert_eq!(decide_with(&fam.policy, null(), &request, 0).0, FA_ERROR);
-    let mut t = table(&s, 0, false);
+    let mut t = table(&s, 0, Mode::PerFact);
     t.version = 2;
     let (code, out) = decide_with(&fam.policy, &t, &request, 0);
     assert_eq!(code, FA_ERROR, "{out}");
     for field in 0..4 {
-        let mut t = table(&s, 0, false);
+        let mut t = table(&s, 0, Mode::PerFact);
         match field {
             0 => t.token_record = None,
             1 => t.user_facts = None,
@@ -495,7 +589,7 @@ fn a_table_the_library_cannot_use_is_an_error_before_anything_is_asked() {
     assert!(s.asked.lock().unwrap().is_empty(), "nothing was asked");
     let c = CString::new(request).unwrap();
     let mut out = null_mut();
-    let t = table(&s, 0, false);
+    let t = table(&s, 0, Mode::PerFact);
     assert_eq!(
         unsafe { fa_decide_with(null(), &t, c.as_ptr(), 0, &mut out) },
         FA_ERROR
