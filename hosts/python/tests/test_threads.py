@@ -7,6 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 import forge_authz
 from conftest import NOW, pull
 from world_source import WorldSource
@@ -28,21 +30,27 @@ class Source(WorldSource):
         return NOW
 
 
-def test_many_threads_decide_with_one_policy(policy, world, reader):
+@pytest.mark.parametrize("through", ["world", "fact source"])
+def test_many_threads_decide_with_one_policy(policy, world, reader, through):
+    """Eight threads share one policy and one world, or one fact source (its callbacks run
+    on the deciding threads; each decision asks for its repository once)."""
     bob = policy.issue(world, owner="bob", name="b", scopes=["read:repository"],
                        expires_in=3600)
+    facts = world if through == "world" else Source(world)
 
     def work(i: int):
         if i % 2:
-            d = policy.decide(world, pull(reader.secret))
+            d = policy.decide(facts, pull(reader.secret))
             return d.allowed, d.reason
-        d = policy.decide(world, pull(bob.secret, "alice/secret"))
+        d = policy.decide(facts, pull(bob.secret, "alice/secret"))
         return d.allowed, d.reason
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(work, range(2000)))
     assert results.count((True, "granted")) == 1000
     assert results.count((False, "repository-not-found")) == 1000
+    if through == "fact source":
+        assert facts.repository_calls == 2000
 
 
 def test_swaps_while_threads_decide(policy, world, reader, wasm_bytes, wasm_sha256):
@@ -117,27 +125,6 @@ def test_decide_releases_the_gil(policy, world, reader):
         t.join()
         sys.setswitchinterval(old)
     assert seen >= 20, f"the other thread ran {seen} times while decide ran: GIL held?"
-
-
-def test_many_threads_decide_through_one_fact_source(policy, world, reader):
-    """Callbacks run on the deciding threads: eight threads decide through one source, each
-    decision asks its repository once, and every answer is right."""
-    bob = policy.issue(world, owner="bob", name="b", scopes=["read:repository"],
-                       expires_in=3600)
-    source = Source(world)
-
-    def work(i: int):
-        if i % 2:
-            d = policy.decide(source, pull(reader.secret))
-            return d.allowed, d.reason
-        d = policy.decide(source, pull(bob.secret, "alice/secret"))
-        return d.allowed, d.reason
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(work, range(1000)))
-    assert results.count((True, "granted")) == 500
-    assert results.count((False, "repository-not-found")) == 500
-    assert source.repository_calls == 1000
 
 
 def test_a_callback_that_waits_does_not_hold_the_gil_for_the_decision(policy, world, reader):
