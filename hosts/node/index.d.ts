@@ -109,22 +109,120 @@ export interface FactSource {
   /** The clock of decisions made with this source (default: the system clock). */
   now?(): number;
 }
+/** What `decideAsync` passes as the last argument of every read: abort it when `signal` fires (the budget ran out). */
+export interface ReadContext {
+  signal: AbortSignal;
+}
 /** The same, over a store whose reads are asynchronous (`Policy.decideAsync`). */
 export interface AsyncFactSource {
-  lookup(query: FactQuery): FactAnswer | Promise<FactAnswer>;
-  repositories(paths: string[], viewer: string | undefined): (RepositoryFacts | undefined)[] | Promise<(RepositoryFacts | undefined)[]>;
-  sshKey?(id: string): SshKey | undefined | Promise<SshKey | undefined>;
+  lookup(query: FactQuery, ctx?: ReadContext): FactAnswer | Promise<FactAnswer>;
+  repositories(paths: string[], viewer: string | undefined, ctx?: ReadContext): (RepositoryFacts | undefined)[] | Promise<(RepositoryFacts | undefined)[]>;
+  sshKey?(id: string, ctx?: ReadContext): SshKey | undefined | Promise<SshKey | undefined>;
   now?(): number;
 }
-/** The per-fact functions `composeFacts` builds a `FactSource` from (hosts/README.md rules). */
+type Maybe<T> = T | undefined | null;
+type Answer<T> = Maybe<T> | Promise<Maybe<T>>;
+/**
+ * The per-fact functions `composeFacts` builds a `FactSource` from (hosts/README.md rules).
+ * With `policy.decide` they answer synchronously; with `decideAsync` they may return promises.
+ */
 export interface FactFunctions {
-  token(id: string): TokenFacts | undefined;
-  user(name: string): UserFacts | undefined;
-  repository(path: string, viewer: string | undefined): RepositoryFacts | undefined;
-  namespace(name: string, viewer: string | undefined): NamespaceFacts | undefined;
-  sshKey?(id: string): SshKey | undefined;
+  token(id: string, ctx?: ReadContext): Answer<TokenFacts>;
+  user(name: string, ctx?: ReadContext): Answer<UserFacts>;
+  repository(path: string, viewer: string | undefined, ctx?: ReadContext): Answer<RepositoryFacts>;
+  namespace(name: string, viewer: string | undefined, ctx?: ReadContext): Answer<NamespaceFacts>;
+  sshKey?(id: string, ctx?: ReadContext): Answer<SshKey>;
 }
-export function composeFacts(source: FactFunctions): FactSource;
+export function composeFacts(source: FactFunctions): FactSource & AsyncFactSource;
+
+// ---- the boundary format (docs/design/fact-sources.md §1): the same JSON in every host ----------
+
+/** A user's facts: every field required. */
+export interface UserAnswer {
+  status: AccountStatus;
+  site_admin: boolean;
+  visibility: Visibility;
+  organization: boolean;
+}
+export type AccessJson = 'writers' | 'admins' | 'nobody' | { users: string[] };
+export interface ProtectedRefJson {
+  pattern: string;
+  push?: AccessJson;
+  force_push?: AccessJson;
+}
+/** A repository as the viewer sees it; `path`, when given, must be the asked path (ASCII case-insensitively). */
+export interface RepositoryAnswer {
+  path?: string;
+  owner_visibility: Visibility;
+  private: boolean;
+  kind: RepositoryKind;
+  archived: boolean;
+  role: Role;
+  protected_refs?: ProtectedRefJson[];
+  registrant?: string;
+}
+export interface NamespaceAnswer {
+  organization: boolean;
+  visibility: Visibility;
+  member_role: Role;
+}
+/** An SSH key (`id` the asked id): a user key names its owner, a deploy key its repository. */
+export interface SshKeyDef {
+  id: string;
+  kind: KeyKind;
+  owner?: string;
+  repository?: string;
+  read_only?: boolean;
+  public_key?: string;
+}
+/** §1's query JSON: all seven keys, `null` for none (what `lookup` gets and `observe` is told). */
+export interface QueryJson {
+  token: string | null;
+  account: string | null;
+  sudo: string | null;
+  repository: string | null;
+  namespace: string | null;
+  viewer: Viewer;
+  registrant: boolean;
+}
+/** The `lookup` override's answer: all six keys, `null` for a fact that does not exist or was not asked. */
+export interface LookupAnswer {
+  token: TokenDef | null;
+  owner: UserAnswer | null;
+  account: UserAnswer | null;
+  sudo: UserAnswer | null;
+  repository: RepositoryAnswer | null;
+  namespace: NamespaceAnswer | null;
+}
+/**
+ * A forge's per-fact functions in the boundary format. `undefined`/`null`: no such fact; a
+ * throw, a rejection or a malformed answer: the policy-failure deny (503). Promises with
+ * `decideAsync` only (which passes `{signal}` last).
+ */
+export interface BoundaryFunctions {
+  token(id: string, ctx?: ReadContext): Answer<TokenDef>;
+  user(name: string, ctx?: ReadContext): Answer<UserAnswer>;
+  repository(path: string, viewer: string | undefined, ctx?: ReadContext): Answer<RepositoryAnswer>;
+  namespace(name: string, viewer: string | undefined, ctx?: ReadContext): Answer<NamespaceAnswer>;
+  sshKey?(id: string, ctx?: ReadContext): Answer<SshKeyDef>;
+  /** Optional: one answer (or `null`) per path, in order. */
+  repositories?(paths: string[], viewer: string | undefined, ctx?: ReadContext): (Maybe<RepositoryAnswer>)[] | Promise<(Maybe<RepositoryAnswer>)[]>;
+  /** Optional: the whole query at once. */
+  lookup?(query: QueryJson, ctx?: ReadContext): LookupAnswer | Promise<LookupAnswer>;
+  now?(): number;
+}
+export function boundaryFacts(source: BoundaryFunctions): FactSource & AsyncFactSource;
+export function queryJson(query: FactQuery): QueryJson;
+/** The default time budget of one decision's reads (ms). */
+export const DEFAULT_BUDGET_MS: 250;
+export interface DecideOptions {
+  /** The clock (Unix seconds); a request's own `now` still wins. */
+  now?: number;
+  /** Told each query before it is answered: `{"lookup": QueryJson}` or `{"repositories": {"paths", "viewer"}}` as JSON text. */
+  observe?: (askedJson: string) => void;
+  /** Wall time all reads of one decision may take (default 250): a late answer fails, even a good one. */
+  budgetMs?: number;
+}
 export function viewerName(query: FactQuery, tokenOwner: string | undefined): string | undefined;
 export function tokenFactsFromRecord(record: TokenRecord): TokenFacts;
 
@@ -261,8 +359,8 @@ export class Policy {
   swap(module: Uint8Array | PolicyModule, options?: { prebuiltDir?: string | null }): Promise<Result<{ sha256: string; previous: string }>>;
   close(): void;
 
-  decide(facts: FactSource, request: RequestJson | string, options?: { now?: number }): Decided | { ok: false; error: HostError };
-  decideAsync(facts: AsyncFactSource, request: RequestJson | string, options?: { now?: number }): Promise<Decided | { ok: false; error: HostError }>;
+  decide(facts: FactSource, request: RequestJson | string, options?: DecideOptions): Decided | { ok: false; error: HostError };
+  decideAsync(facts: AsyncFactSource, request: RequestJson | string, options?: DecideOptions): Promise<Decided | { ok: false; error: HostError }>;
   /** `fa_verify`'s format: `{token_id, key_id}`, `{token_error}` or `null`. */
   verify(credential: CredentialJson | string): Result<{ token_id: string; key_id: string } | { token_error: TokenError } | null>;
   /** `fa_issue`'s format: mint as the owner's session and add the record to `world`. */
@@ -271,9 +369,9 @@ export class Policy {
     mint: { owner: string; name: string; scopes: string[]; repositories?: string[]; owners?: string[]; expires?: number; expires_in?: number; now?: number } | string,
   ): Result<{ secret: string; record: TokenDef }, IssueError>;
 
-  authorize(request: AuthorizeRequest, facts: FactSource): Result<Decision>;
-  authorizeBatch(request: BatchRequest, facts: FactSource): Result<Decision[]>;
-  refPermissions(request: RefPermissionsRequest, facts: FactSource): Result<RefGrants>;
+  authorize(request: AuthorizeRequest, facts: FactSource, options?: Pick<DecideOptions, 'observe' | 'budgetMs'>): Result<Decision>;
+  authorizeBatch(request: BatchRequest, facts: FactSource, options?: Pick<DecideOptions, 'observe' | 'budgetMs'>): Result<Decision[]>;
+  refPermissions(request: RefPermissionsRequest, facts: FactSource, options?: Pick<DecideOptions, 'observe' | 'budgetMs'>): Result<RefGrants>;
   verifyCredential(credential: Credential): Result<VerifiedToken | undefined, TokenError>;
   issue(request: IssueRequest): Result<IssuedToken, IssueError>;
   deriveChild(request: ChildRequest): Result<ChildOutcome, LifecycleError>;
