@@ -12,9 +12,12 @@ forge's own database, then served by `git http-backend` (docs/design/fact-source
 - The request to the policy: the credential (`Authorization: Bearer`, or Basic with the
   token as the password), the repository from the URL, `pull` for `git-upload-pack`, `push`
   for `git-receive-pack` with the ref updates read from the pushed commands, so a push to
-  a protected branch is refused before git runs. Only an allow is served: a deny answers
-  its status (401 with a Basic challenge, 403, 404, 400; 503 when the database or the
-  policy failed) and its message, never the detail (that goes to the log).
+  a protected branch is refused before git runs. A non-fast-forward update cannot be told
+  before its objects arrive: the policy decides every update as a plain push (`force`
+  false) and git refuses non-fast-forward updates (`receive.denyNonFastForwards`); a forge
+  that allows force pushes decides them in a pre-receive hook. Only an allow is served: a
+  deny answers its status (401 with a Basic challenge, 403, 404, 400; 503 when the
+  database or the policy failed) and its message, never the detail (that goes to the log).
 - The CGI bridge: the request body is read with a bound (`MAX_BODY`; chunked bodies
   decoded), `git http-backend` runs with `GIT_PROJECT_ROOT` and a timeout, its output is
   streamed back; if the client goes away or the timeout passes, the child is killed.
@@ -174,9 +177,12 @@ class Handler(BaseHTTPRequestHandler):
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": self.repos, "GIT_HTTP_EXPORT_ALL": "1",
-            # the policy allowed this push: git's own REMOTE_USER check is not needed
-            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.receivepack",
-            "GIT_CONFIG_VALUE_0": "true",
+            # the policy allowed this push: git's own REMOTE_USER check is not needed; a
+            # non-fast-forward update cannot be told before its objects arrive, so the
+            # policy decided every update as a plain push and git refuses the others
+            "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "http.receivepack",
+            "GIT_CONFIG_VALUE_0": "true", "GIT_CONFIG_KEY_1": "receive.denyNonFastForwards",
+            "GIT_CONFIG_VALUE_1": "true",
             "REQUEST_METHOD": self.command, "PATH_INFO": path_info, "QUERY_STRING": query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": self.client_address[0],

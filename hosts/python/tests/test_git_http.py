@@ -4,7 +4,8 @@ examples", steps 1-5; issue 22 "revoking a token row takes effect on the next re
 no cache to flush"):
 
 1. clone with a token, push to an unprotected branch: both pass;
-2. push to a protected branch: refused (403) before git runs;
+2. push to a protected branch: refused (403) before git runs; a forced (non-fast-forward)
+   push is refused by git, as the example cannot tell it before its objects arrive;
 3. `UPDATE access_token SET revoked_unix = …`: the next clone is 401 `token-revoked`;
 4. `DELETE` the row: 401 `token-unknown`;
 5. the database unavailable (SQLite: the file gone; PostgreSQL: the database refusing
@@ -133,6 +134,11 @@ def test_clone_push_protect_revoke_delete_outage(forge):
     assert git("ls-remote", f"{f['tmp']}/repos/acme/app.git", "main", cwd=work,
                env=f["env"]).stdout.split()[0] == git("rev-parse", "HEAD", cwd=work,
                                                        env=f["env"]).stdout.strip()
+
+    # a rewrite of main is not decided as a plain push: git refuses it
+    git("commit", "-q", "--amend", "--allow-empty", "-m", "rewritten", cwd=work, env=f["env"])
+    r = push(f, work, "+HEAD:main")
+    assert r.returncode != 0 and "non-fast-forward" in r.stderr, r.stderr
 
     # 2. a protected branch: refused before git runs
     r = push(f, work, "HEAD:release")
