@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Node host's CI, run from the repository root:
 #   bash hosts/node/ci.sh
-# Installs node/npm if missing (Debian), `npm ci` (jco pinned by package-lock.json), builds the
-# policy module if FORGE_AUTHZ_WASM is unset and it is missing, transpiles that module with jco
+# Installs node/npm and git if missing (Debian), `npm ci` (jco, and sql.js for the forge-schema
+# example, pinned by package-lock.json), builds the policy module if FORGE_AUTHZ_WASM is unset
+# and it is missing, transpiles that module with jco
 # into hosts/node/generated/ (gitignored), expands the corpus if FORGE_AUTHZ_CORPUS is unset,
 # lints (node --check, tsc over index.d.ts and the TypeScript example), runs the tests (the
 # whole corpus replayed) and one short benchmark pass. Exits non-zero on any failure.
@@ -25,6 +26,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 echo "node $(node --version), npm $(npm --version)"
+# The served example's test runs real `git clone` / `git push` through `git http-backend`.
+if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-http-backend" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends git
+fi
+echo "$(git --version), http-backend $(git --exec-path)/git-http-backend"
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 18 ] || { echo "node $major is too old: 18 or later is needed" >&2; exit 1; }
 

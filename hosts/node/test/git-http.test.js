@@ -1,0 +1,111 @@
+// The served example (examples/git-http.js; docs/design/fact-sources.md §7 "Served
+// examples"): real `git clone` and `git push` over HTTP on 127.0.0.1, through the package's
+// middleware in front of `git http-backend`, with the facts read from the forge schema on
+// SQLite (design §7's test sequence): a clone and a push with a token; a push to a protected
+// branch refused before git runs; revoking the token row takes effect on the next request
+// with nothing flushed (the token's record is the forge's row, read per decision: design §0,
+// the problem of issue 22); a deleted row is an unknown token; a database that fails is the
+// 503 policy-failure, never an allow (design §1 "Not found vs failed").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { World, boundaryFacts } from '../index.js';
+import { schemaAnswers } from '../examples/forge-schema.js';
+import { gitServer, pushedRefs } from '../examples/git-http.js';
+import { sqliteWorld } from './schema-loader.js';
+import { WORLD, policy } from './fixture.js';
+
+const run = promisify(execFile);
+const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+const git = (cwd, ...args) => run('git', args, { cwd, env: gitEnv });
+const fails = async (p) => p.then(() => assert.fail('git succeeded'), (e) => e.stderr ?? String(e));
+
+test('git clone and push through the middleware, facts from the forge schema on SQLite', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forge-authz-node-git-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // alice/app: `main` protected (nobody pushes), other branches free.
+  const fixture = structuredClone(WORLD);
+  fixture.repositories = [{ owner: 'alice', name: 'app', protected_refs: [{ pattern: 'main', push: 'nobody' }] }];
+  const world = new World(fixture);
+  const p = await policy();
+  const now = Math.floor(Date.now() / 1000);
+  const minted = p.mint(world, { owner: 'alice', name: 'git', scopes: ['write:repository'], expires_in: 3600, now });
+  assert.ok(minted.ok, JSON.stringify(minted.error));
+  const { secret, record } = minted.value;
+  const sqlite = await sqliteWorld(world);
+
+  // The bare repository, with one commit on main.
+  const repos = join(dir, 'repos');
+  await git(dir, 'init', '-q', '--bare', '-b', 'main', join(repos, 'alice', 'app.git'));
+  const seed = join(dir, 'seed');
+  await git(dir, 'init', '-q', '-b', 'main', seed);
+  writeFileSync(join(seed, 'README'), 'hello\n');
+  await git(seed, 'add', 'README');
+  await git(seed, 'commit', '-q', '-m', 'first');
+  await git(seed, 'push', '-q', join(repos, 'alice', 'app.git'), 'main');
+
+  const decisions = [];
+  const server = gitServer({ policy: p, facts: boundaryFacts(schemaAnswers(sqlite.db)), repos, onDecision: (req, d) => decisions.push(d.value) });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${server.address().port}/alice/app.git`;
+  const auth = ['-c', `http.extraHeader=Authorization: Bearer ${secret}`];
+  const infoRefs = () => fetch(`${url}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${secret}` } });
+
+  // 1. Clone with the token, push a new branch: both pass.
+  const work = join(dir, 'work');
+  await git(dir, ...auth, 'clone', '-q', url, work);
+  writeFileSync(join(work, 'more'), 'more\n');
+  await git(work, 'add', 'more');
+  await git(work, 'commit', '-q', '-m', 'second');
+  await git(work, ...auth, 'push', '-q', 'origin', 'HEAD:refs/heads/dev');
+  const { stdout: dev } = await git(join(repos, 'alice', 'app.git'), 'rev-parse', 'refs/heads/dev');
+  assert.match(dev, /^[0-9a-f]{40}\n$/);
+
+  // 2. A push to the protected branch is refused before git runs (ref-protected).
+  const refused = await fails(git(work, ...auth, 'push', '-q', 'origin', 'HEAD:refs/heads/main'));
+  assert.match(refused, /403|protected/);
+  assert.equal(decisions.at(-1).reason, 'ref-protected');
+  const { stdout: main } = await git(join(repos, 'alice', 'app.git'), 'rev-parse', 'refs/heads/main');
+  assert.notEqual(main, dev, 'main did not move');
+
+  // 3. Revoke the row: the next request is refused, with nothing restarted or flushed.
+  assert.equal((await infoRefs()).status, 200);
+  sqlite.database.run('UPDATE access_token SET revoked_unix = ? WHERE public_id = ?', [now, record.id]);
+  let r = await infoRefs();
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('x-forge-authz-reason'), 'token-revoked');
+  await fails(git(dir, ...auth, 'clone', '-q', url, join(dir, 'again')));
+
+  // 4. Delete the row: an unknown token.
+  sqlite.database.run('DELETE FROM access_token WHERE public_id = ?', [record.id]);
+  r = await infoRefs();
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('x-forge-authz-reason'), 'token-unknown');
+
+  // 5. The database fails (closed under the server): 503, never an allow.
+  sqlite.db.close();
+  sqlite.database.close();
+  r = await infoRefs();
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('x-forge-authz-reason'), 'policy-failure');
+  assert.match(decisions.at(-1).detail, /fact lookup failed/);
+});
+
+test('push commands are read from the pkt-lines; malformed ones are refused', () => {
+  const line = (s) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
+  const a = '1'.repeat(40);
+  const b = '2'.repeat(40);
+  const body = Buffer.from(`${line(`${a} ${b} refs/heads/main\0report-status side-band-64k\n`)}${line(`${'0'.repeat(40)} ${b} refs/heads/new\n`)}0000PACK...`);
+  assert.deepEqual(pushedRefs(body), [
+    { name: 'refs/heads/main', old: a, new: b },
+    { name: 'refs/heads/new', old: '0'.repeat(40), new: b },
+  ]);
+  for (const bad of ['', '00', 'zzzz', '0009abcde', line('only two'), `${line(`${a} ${b} x y`)}0000`]) {
+    assert.throws(() => pushedRefs(Buffer.from(bad)), /malformed/, JSON.stringify(bad));
+  }
+});
