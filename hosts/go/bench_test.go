@@ -16,6 +16,38 @@ const benchNow = 1767225600
 // (tests/benches/decide.rs, host_api): the same world, a token minted for alice with
 // read:repository through Issue, and a pull of alice/app with it as a bearer.
 func tokenPull(b *testing.B) (*Policy, *World, Request) {
+	p, w, req, _ := tokenPullWith(b)
+	return p, w, req
+}
+
+// benchSource is tokenPull's facts as an in-memory FactSource (no store I/O): the
+// callback path's own cost.
+type benchSource struct{ token TokenRecord }
+
+func (s *benchSource) Now() int64 { return benchNow }
+
+func (s *benchSource) Token(_ context.Context, id string) (TokenRecord, bool, error) {
+	return s.token, id == s.token.ID, nil
+}
+
+func (s *benchSource) User(_ context.Context, name string) (UserFacts, bool, error) {
+	return UserFacts{Status: Active, Visibility: Public}, name == "alice", nil
+}
+
+func (s *benchSource) Repository(_ context.Context, path, viewer string) (RepositoryFacts, bool, error) {
+	role := RoleNone
+	if viewer == "alice" {
+		role = RoleAdmin
+	}
+	return RepositoryFacts{OwnerVisibility: Public, Kind: Hosted, Role: role}, path == "alice/app", nil
+}
+
+func (s *benchSource) Namespace(context.Context, string, string) (NamespaceFacts, bool, error) {
+	return NamespaceFacts{}, false, nil
+}
+
+// tokenPullWith is tokenPull with the same facts as a FactSource.
+func tokenPullWith(b *testing.B) (*Policy, *World, Request, *benchSource) {
 	b.Helper()
 	p, err := LoadPolicy(nil, Config{Keys: []Key{{ID: "k1", Secret: bytes.Repeat([]byte{0x07}, 32)}}, SigningKey: "k1"})
 	if err != nil {
@@ -37,6 +69,7 @@ func tokenPull(b *testing.B) (*Policy, *World, Request) {
 		b.Fatal(err)
 	}
 	req := Request{Credential: Bearer(is.Secret), Repository: "alice/app", Action: Pull}
+	src := &benchSource{token: is.Record}
 	// Warm: an instance in the pool, its caches and the CPU's (without this the first
 	// sub-benchmark measured ~1.5 µs more than when run alone).
 	for i := 0; i < 20000; i++ {
@@ -44,8 +77,11 @@ func tokenPull(b *testing.B) (*Policy, *World, Request) {
 		if err != nil || !d.Allowed() || d.Reason != "granted" {
 			b.Fatalf("token pull: %+v %v", d, err)
 		}
+		if d, err = p.DecideWith(context.Background(), src, req); err != nil || !d.Allowed() || d.Reason != "granted" {
+			b.Fatalf("token pull through callbacks: %+v %v", d, err)
+		}
 	}
-	return p, w, req
+	return p, w, req, src
 }
 
 // medianLoop runs f b.N times in batches and reports the median batch's ns per call
@@ -75,16 +111,27 @@ func medianLoop(b *testing.B, f func()) {
 // BenchmarkDecideTokenPull is the Go host's per-call cost of the token pull (the figure of
 // README.md and issue 12), warm: typed Request in, typed Decision out, through cgo and the
 // C ABI (JSON both ways). json: the same request as JSON, the raw decision out (the C ABI
-// cost plus the cgo call). parallel: from every core at once.
+// cost plus the cgo call). callbacks: typed, with the facts from an in-memory FactSource
+// called back during the decision (DecideWith) instead of a World. parallel: from every
+// core at once.
 //
 //	go test -tags forgeauthz_release -run '^$' -bench DecideTokenPull -benchtime 2s
 func BenchmarkDecideTokenPull(b *testing.B) {
-	p, w, req := tokenPull(b)
+	p, w, req, src := tokenPullWith(b)
 	ctx := context.Background()
 	b.Run("typed", func(b *testing.B) {
 		b.ReportAllocs()
 		medianLoop(b, func() {
 			d, err := p.Decide(ctx, w, req)
+			if err != nil || !d.Allowed() {
+				b.Fatal(d, err)
+			}
+		})
+	})
+	b.Run("callbacks", func(b *testing.B) {
+		b.ReportAllocs()
+		medianLoop(b, func() {
+			d, err := p.DecideWith(ctx, src, req)
 			if err != nil || !d.Allowed() {
 				b.Fatal(d, err)
 			}

@@ -3,14 +3,11 @@ package forgeauthz
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"testing"
+
+	"forgeauthz/internal/corpus"
 )
 
 // The expanded scenario corpus (hosts/README.md, "The expanded corpus"), written by
@@ -22,61 +19,19 @@ import (
 // scenario runs on (relative paths: from the repository root). Either unset or empty, the
 // test fails; FORGE_AUTHZ_SKIP_HOSTS=1 skips it (reported as SKIPPED, never as passed).
 
-type corpusFile struct {
-	Format    int             `json:"format"`
-	Family    string          `json:"family"`
-	World     json.RawMessage `json:"world"`
-	Scenarios []struct {
-		Name    string          `json:"name"`
-		Source  string          `json:"source"`
-		Request json.RawMessage `json:"request"`
-		Output  json.RawMessage `json:"output"`
-	} `json:"scenarios"`
-}
+type corpusFile = corpus.File
 
 // skipHosts skips a test that needs the corpus or the module file when
 // FORGE_AUTHZ_SKIP_HOSTS=1.
-func skipHosts(t *testing.T) {
-	t.Helper()
-	if os.Getenv("FORGE_AUTHZ_SKIP_HOSTS") == "1" {
-		fmt.Printf("SKIPPED: %s (FORGE_AUTHZ_SKIP_HOSTS=1)\n", t.Name())
-		t.Skip("SKIPPED: FORGE_AUTHZ_SKIP_HOSTS=1")
-	}
-}
+func skipHosts(t *testing.T) { t.Helper(); corpus.SkipHosts(t) }
 
 // fromRoot resolves a path relative to the repository root.
-func fromRoot(path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(repoRoot, path)
-}
-
-func corpusFiles(t *testing.T) []string {
-	t.Helper()
-	skipHosts(t)
-	dir := os.Getenv("FORGE_AUTHZ_CORPUS")
-	if dir == "" {
-		t.Fatal("FORGE_AUTHZ_CORPUS is not set: point it at the expanded corpus " +
-			"(cargo run -p forge-authz-tests --bin expand-corpus -- target/corpus-expanded), " +
-			"or set FORGE_AUTHZ_SKIP_HOSTS=1 to skip")
-	}
-	dir = fromRoot(dir)
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("FORGE_AUTHZ_CORPUS=%s holds no *.json: expand the corpus first", dir)
-	}
-	sort.Strings(files)
-	return files
-}
+func fromRoot(path string) string { return corpus.FromRoot(path) }
 
 // typedReplay decides a corpus request through the typed API (Request decoded strictly,
 // re-encoded; the decision decoded and re-encoded) and returns the output and whether it
 // was allowed.
-func typedReplay(p *Policy, w *World, request []byte) ([]byte, bool, error) {
+func typedReplay(p *Policy, f via, request []byte) ([]byte, bool, error) {
 	var req Request
 	dec := json.NewDecoder(bytes.NewReader(request))
 	dec.DisallowUnknownFields()
@@ -86,21 +41,21 @@ func typedReplay(p *Policy, w *World, request []byte) ([]byte, bool, error) {
 	ctx := context.Background()
 	switch req.Kind {
 	case KindBatch:
-		list, err := p.DecideBatch(ctx, w, req)
+		list, err := p.decideBatch(ctx, f, req, "DecideBatch")
 		any := false
 		for _, d := range list {
 			any = any || d.Allowed()
 		}
 		return typedOutput(list, any, err)
 	case KindRefPermissions:
-		perms, err := p.RefPermissions(ctx, w, req)
+		perms, err := p.refPermissions(ctx, f, req, "RefPermissions")
 		any := false
 		for _, rp := range perms {
 			any = any || rp != (RefPermissions{})
 		}
 		return typedOutput(perms, any, err)
 	default:
-		d, err := p.Decide(ctx, w, req)
+		d, err := p.decideOne(ctx, f, req)
 		return typedOutput(d, d.Allowed(), err)
 	}
 }
@@ -142,48 +97,54 @@ func allowedOutput(t *testing.T, out []byte) bool {
 	return false
 }
 
-// corpusModule reads the module file FORGE_AUTHZ_WASM names: the bytes the corpus runs on.
-func corpusModule(t *testing.T) ([]byte, string) {
+// replayScenario decides one corpus request from f (a World or a FactSource) as raw JSON
+// and through the typed API, and reports whether both gave the recorded output (want:
+// whether it allows).
+func replayScenario(t *testing.T, p *Policy, f via, name string, request, output []byte, want bool) bool {
 	t.Helper()
-	path := os.Getenv("FORGE_AUTHZ_WASM")
-	if path == "" {
-		t.Fatal("FORGE_AUTHZ_WASM is not set: point it at the policy module " +
-			"(target/wasm32-wasip2/policy/forge_authz_guest.wasm, built by `cargo policy`), " +
-			"or set FORGE_AUTHZ_SKIP_HOSTS=1 to skip")
+	raw, err := p.decideJSON(context.Background(), f, request)
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return false
 	}
-	module := readFile(t, fromRoot(path))
-	sum := sha256.Sum256(module)
-	return module, hex.EncodeToString(sum[:])
+	if same, err := sameJSON(raw.JSON, output); err != nil || !same {
+		t.Errorf("%s:\n expected %s\n got      %s (%v)", name, output, raw.JSON, err)
+		return false
+	}
+	if raw.Allowed() != want {
+		t.Errorf("%s: Allowed() = %v, the output says %v", name, raw.Allowed(), want)
+		return false
+	}
+	out, typedAllowed, err := typedReplay(p, f, request)
+	if err != nil {
+		t.Errorf("%s (typed): %v", name, err)
+		return false
+	}
+	if same, err := sameJSON(out, output); err != nil || !same {
+		t.Errorf("%s (typed API):\n expected %s\n got      %s (%v)", name, output, out, err)
+		return false
+	}
+	if typedAllowed != want {
+		t.Errorf("%s (typed API): allowed = %v, the output says %v", name, typedAllowed, want)
+		return false
+	}
+	return true
 }
 
 func TestExpandedCorpus(t *testing.T) {
-	files := corpusFiles(t)
-	module, digest := corpusModule(t)
+	files := corpus.Files(t)
+	module, digest := corpus.Module(t)
 	policies := map[string]*Policy{} // one per configuration
 	defer func() {
 		for _, p := range policies {
 			p.Close()
 		}
 	}()
-	total, matched, allowed, families := 0, 0, 0, 0
+	total, matched, allowed, families, withQueries := 0, 0, 0, 0, 0
 	for _, file := range files {
-		var cf corpusFile
-		if err := json.Unmarshal(readFile(t, file), &cf); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if cf.Format != 1 {
-			t.Fatalf("%s: format %d, this test reads format 1", file, cf.Format)
-		}
-		var cfg struct {
-			Keys       json.RawMessage `json:"keys"`
-			SigningKey json.RawMessage `json:"signing_key"`
-			Options    json.RawMessage `json:"options,omitempty"`
-		}
-		if err := json.Unmarshal(cf.World, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		cfgJSON, _ := json.Marshal(cfg)
-		p := policies[string(cfgJSON)]
+		cf := corpus.Read(t, file)
+		cfgJSON := corpus.ConfigKey(t, cf.World)
+		p := policies[cfgJSON]
 		if p == nil {
 			var err error
 			// The world itself is the configuration (its other fields are ignored); the
@@ -191,7 +152,7 @@ func TestExpandedCorpus(t *testing.T) {
 			if p, err = LoadPolicyJSON(module, cf.World); err != nil {
 				t.Fatalf("%s: LoadPolicyJSON: %v", cf.Family, err)
 			}
-			policies[string(cfgJSON)] = p
+			policies[cfgJSON] = p
 			if got := p.SHA256(); got != digest {
 				t.Fatalf("%s: the policy reports it runs %s, FORGE_AUTHZ_WASM's bytes are %s", cf.Family, got, digest)
 			}
@@ -200,39 +161,47 @@ func TestExpandedCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: NewWorld: %v", cf.Family, err)
 		}
+		// The callback path: the same world as a FactSource, asked query by query
+		// (docs/design/fact-sources.md §7, way 2).
+		var facts Facts
+		if err := json.Unmarshal(cf.World, &facts); err != nil {
+			t.Fatalf("%s: the world does not fit Facts: %v", cf.Family, err)
+		}
+		src := &worldSource{f: &facts}
 		families++
 		for _, sc := range cf.Scenarios {
 			total++
 			name := "family " + cf.Family + ", scenario " + sc.Name
-			raw, err := p.DecideJSON(context.Background(), w, sc.Request)
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
-				continue
-			}
-			if same, err := sameJSON(raw.JSON, sc.Output); err != nil || !same {
-				t.Errorf("%s:\n expected %s\n got      %s (%v)", name, sc.Output, raw.JSON, err)
-				continue
-			}
 			want := allowedOutput(t, sc.Output)
-			if raw.Allowed() != want {
-				t.Errorf("%s: Allowed() = %v, the output says %v", name, raw.Allowed(), want)
+			if !replayScenario(t, p, via{w: w}, name, sc.Request, sc.Output, want) {
 				continue
+			}
+			src.asked.Take()
+			if !replayScenario(t, p, via{src: src}, name+" (callbacks)", sc.Request, sc.Output, want) {
+				continue
+			}
+			if sc.HasQueries {
+				withQueries++
+				// Asked twice: raw JSON, then typed; each time exactly the Rust host's.
+				asked := src.asked.Take()
+				if len(asked) != 2*len(sc.Queries) {
+					t.Errorf("%s (callbacks): asked %d queries in two replays, the Rust host asked %d per decision: %q", name, len(asked), len(sc.Queries), asked)
+					continue
+				}
+				ok := true
+				for i, q := range asked {
+					if same, err := sameJSON([]byte(q), sc.Queries[i%len(sc.Queries)]); err != nil || !same {
+						t.Errorf("%s (callbacks): query %d\n expected %s\n got      %s (%v)", name, i, sc.Queries[i%len(sc.Queries)], q, err)
+						ok = false
+						break
+					}
+				}
+				if !ok {
+					continue
+				}
 			}
 			if want {
 				allowed++
-			}
-			out, typedAllowed, err := typedReplay(p, w, sc.Request)
-			if err != nil {
-				t.Errorf("%s (typed): %v", name, err)
-				continue
-			}
-			if same, err := sameJSON(out, sc.Output); err != nil || !same {
-				t.Errorf("%s (typed API):\n expected %s\n got      %s (%v)", name, sc.Output, out, err)
-				continue
-			}
-			if typedAllowed != want {
-				t.Errorf("%s (typed API): allowed = %v, the output says %v", name, typedAllowed, want)
-				continue
 			}
 			matched++
 		}
@@ -242,8 +211,13 @@ func TestExpandedCorpus(t *testing.T) {
 		t.Fatal("the corpus holds no scenario")
 	}
 	fmt.Printf("corpus: module sha256 %s (FORGE_AUTHZ_WASM)\n", digest)
-	fmt.Printf("corpus: %d/%d scenarios of %d families matched the Rust harness (raw JSON and typed API; %d allowed, %d denied; %d policy configurations)\n",
+	fmt.Printf("corpus: %d/%d scenarios of %d families matched the Rust harness (world and callbacks, raw JSON and typed API; %d allowed, %d denied; %d policy configurations)\n",
 		matched, total, families, allowed, total-allowed, len(policies))
+	if withQueries == 0 {
+		fmt.Println("corpus: the corpus carries no \"queries\" (expand-corpus predates design §7): the callbacks' queries were NOT compared")
+	} else {
+		fmt.Printf("corpus: %d/%d scenarios' callback queries equal the Rust host's \"queries\"\n", withQueries, total)
+	}
 	if matched != total {
 		t.Errorf("%d of %d scenarios did not match", total-matched, total)
 	}

@@ -46,6 +46,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -74,6 +75,10 @@ type Config struct {
 // Policy is a loaded, checked policy module with its configuration: a handle on the
 // library's policy (fa_policy). It is safe for concurrent use.
 type Policy struct {
+	// FactBudget is the wall time all fact-source callbacks of one decision may take
+	// (DecideWith; 0: DefaultFactBudget). Set it before the policy serves.
+	FactBudget time.Duration
+
 	mu sync.RWMutex // read: a call in progress; write: Close
 	p  *C.struct_fa_policy
 }
@@ -250,6 +255,10 @@ func (r RawDecision) Allowed() bool { return r.JSON != nil && r.code == codeAllo
 // ({"credential": {"bearer": "fzpat_…"}, "repository": "alice/app", "action": "pull"}; any
 // kind). A request that could not be read is an error, never a decision.
 func (p *Policy) DecideJSON(ctx context.Context, w *World, request []byte) (RawDecision, error) {
+	return p.decideJSON(ctx, via{w: w}, request)
+}
+
+func (p *Policy) decideJSON(ctx context.Context, f via, request []byte) (RawDecision, error) {
 	if err := ctx.Err(); err != nil {
 		return RawDecision{}, &Error{Op: "decide", Message: "not called", Err: err}
 	}
@@ -257,12 +266,32 @@ func (p *Policy) DecideJSON(ctx context.Context, w *World, request []byte) (RawD
 	if err != nil {
 		return RawDecision{}, err
 	}
-	return p.decide(w, text)
+	return p.run(ctx, f, text)
+}
+
+// via is where a decision's facts come from: a World, or a FactSource (src not nil)
+// called back through the C ABI.
+type via struct {
+	w   *World
+	src FactSource
+}
+
+// run decides a NUL-terminated request from the facts.
+func (p *Policy) run(ctx context.Context, f via, request cbuf) (RawDecision, error) {
+	if f.src != nil {
+		return p.decideWith(ctx, f.src, request)
+	}
+	return p.decide(f.w, request)
 }
 
 // decide calls fa_decide with a NUL-terminated request.
 func (p *Policy) decide(w *World, request cbuf) (RawDecision, error) {
-	code, out, err := withWorld("decide", p, w, request, false)
+	return rawDecision(withWorld("decide", p, w, request, false))
+}
+
+// rawDecision is the decision of a call to fa_decide or fa_decide_with: its output for
+// FA_ALLOW and FA_DENY, an error otherwise.
+func rawDecision(code int, out *C.char, err error) (RawDecision, error) {
 	if err != nil {
 		return RawDecision{}, err
 	}
@@ -281,12 +310,16 @@ func (p *Policy) decide(w *World, request cbuf) (RawDecision, error) {
 // permissions have their own methods (DecideBatch, RefPermissions). The context is checked
 // before calling in: a call takes microseconds and is not interrupted.
 func (p *Policy) Decide(ctx context.Context, w *World, req Request) (Decision, error) {
+	return p.decideOne(ctx, via{w: w}, req)
+}
+
+func (p *Policy) decideOne(ctx context.Context, f via, req Request) (Decision, error) {
 	switch req.Kind {
 	case "", KindGit, KindCreate, KindAPI:
 	default:
 		return Decision{}, &Error{Op: "decide", Message: "kind " + string(req.Kind) + " is decided by DecideBatch or RefPermissions"}
 	}
-	raw, err := p.decideTyped(ctx, w, &req)
+	raw, err := p.decideTyped(ctx, f, &req)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -304,7 +337,11 @@ func (p *Policy) Decide(ctx context.Context, w *World, req Request) (Decision, e
 // (Request.Repositories; Kind "" or KindBatch): each gets exactly the decision a single
 // request would, with its Repository set, in order.
 func (p *Policy) DecideBatch(ctx context.Context, w *World, req Request) ([]Decision, error) {
-	raw, err := p.decideAs(ctx, w, req, KindBatch, "DecideBatch")
+	return p.decideBatch(ctx, via{w: w}, req, "DecideBatch")
+}
+
+func (p *Policy) decideBatch(ctx context.Context, f via, req Request, method string) ([]Decision, error) {
+	raw, err := p.decideAs(ctx, f, req, KindBatch, method)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +360,11 @@ func (p *Policy) DecideBatch(ctx context.Context, w *World, req Request) ([]Deci
 // RefPermissions answers, for each of Request.RefNames, what a push by the credential may
 // do to it (Launchpad's checkRefPermissions; Kind "" or KindRefPermissions).
 func (p *Policy) RefPermissions(ctx context.Context, w *World, req Request) (map[string]RefPermissions, error) {
-	raw, err := p.decideAs(ctx, w, req, KindRefPermissions, "RefPermissions")
+	return p.refPermissions(ctx, via{w: w}, req, "RefPermissions")
+}
+
+func (p *Policy) refPermissions(ctx context.Context, f via, req Request, method string) (map[string]RefPermissions, error) {
+	raw, err := p.decideAs(ctx, f, req, KindRefPermissions, method)
 	if err != nil {
 		return nil, err
 	}
@@ -342,16 +383,16 @@ func (p *Policy) RefPermissions(ctx context.Context, w *World, req Request) (map
 	return perms, nil
 }
 
-func (p *Policy) decideTyped(ctx context.Context, w *World, req *Request) (RawDecision, error) {
+func (p *Policy) decideTyped(ctx context.Context, f via, req *Request) (RawDecision, error) {
 	if err := ctx.Err(); err != nil {
 		return RawDecision{}, &Error{Op: "decide", Message: "not called", Err: err}
 	}
-	return p.decide(w, terminated(req.appendJSON(make([]byte, 0, 512))))
+	return p.run(ctx, f, terminated(req.appendJSON(make([]byte, 0, 512))))
 }
 
 // decideAs decides a request of the kind a method decides (method, its name in the error):
 // Kind "" is that kind; another kind is the caller's mistake, nothing is decided.
-func (p *Policy) decideAs(ctx context.Context, w *World, req Request, kind Kind, method string) (RawDecision, error) {
+func (p *Policy) decideAs(ctx context.Context, f via, req Request, kind Kind, method string) (RawDecision, error) {
 	switch req.Kind {
 	case "":
 		req.Kind = kind
@@ -359,7 +400,7 @@ func (p *Policy) decideAs(ctx context.Context, w *World, req Request, kind Kind,
 	default:
 		return RawDecision{}, &Error{Op: "decide", Message: method + " needs kind " + string(kind) + ", not " + string(req.Kind)}
 	}
-	return p.decideTyped(ctx, w, &req)
+	return p.decideTyped(ctx, f, &req)
 }
 
 // locked makes one library call holding the handles it uses, as the C ABI requires: the

@@ -3,10 +3,11 @@ package forgeauthz
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"forgeauthz/internal/corpus"
 )
 
 // The repository root, from this package's directory (hosts/go).
@@ -69,18 +70,7 @@ func mint(t testing.TB, p *Policy, w *World, name string, scopes ...string) Issu
 }
 
 // sameJSON compares two JSON texts as values (key order does not matter).
-func sameJSON(a, b []byte) (bool, error) {
-	var x, y interface{}
-	if err := json.Unmarshal(a, &x); err != nil {
-		return false, err
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		return false, err
-	}
-	xa, _ := json.Marshal(x) // encoding/json sorts map keys
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya), nil
-}
+func sameJSON(a, b []byte) (bool, error) { return corpus.SameJSON(a, b) }
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
