@@ -1,47 +1,45 @@
 // Package githttp is an example net/http middleware that guards git's smart-HTTP
 // endpoints with the forge-authz policy: it takes the credential from the Authorization
 // header (Bearer, or Basic with the token as the password, as git sends it), the
-// repository and the action from the path, asks the policy, and maps the decision to the
-// response git expects (401 with WWW-Authenticate so that git prompts, 403, 404, 400, 503).
+// repository and the action from the path, asks the policy with the forge's own store as
+// its FactSource, and maps the decision to the response git expects (401 with
+// WWW-Authenticate so that git prompts, 403, 404, 400, 503).
 //
-//	authz := &githttp.Authorizer{Policy: policy, Facts: facts}
+//	authz := &githttp.Authorizer{Policy: policy, Facts: store} // store: a forgeauthz.FactSource
 //	http.Handle("/", authz.Middleware(gitHandler))
 //
-// Pushes are decided as a whole here: the ref updates travel in the receive-pack body,
-// so protected refs are checked per ref by the forge's hooks (Request.Refs), as the
-// forward-auth mode of `forge-authz serve` does.
+// The policy asks the store for exactly the facts of each decision (the token record, its
+// owner, the repository as the owner sees it…): the middleware guesses nothing, and keeps
+// nothing, so a token revoked in the store is refused by the next request.
+//
+// A push's ref updates (the commands at the head of the receive-pack body) are decided per
+// ref (protected refs): deletions and creations are seen there; whether an update is a
+// force-push needs the object graph, which the forge's pre-receive hook has (Request.Refs
+// with Force), as the forward-auth mode of `forge-authz serve` does.
 package githttp
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"forgeauthz"
 )
 
-// Query is what the middleware needs facts about.
-type Query struct {
-	// Repository is the path's `owner/name` (a trailing `.git` kept: the policy drops it).
-	Repository string
-	// Action is pull (upload-pack) or push (receive-pack).
-	Action forgeauthz.Action
-	// TokenID is the id of the genuine token the credential carries ("" if none): look its
-	// record up and put it in the world.
-	TokenID string
-	// Credential is the request's credential (for a forge that resolves sessions itself).
-	Credential forgeauthz.Credential
-}
-
 // Authorizer guards git smart HTTP.
 type Authorizer struct {
 	// Policy decides.
 	Policy *forgeauthz.Policy
-	// Facts returns the world of one request: the repository (and its owner), the record
-	// of Query.TokenID and its owner. done, if not nil, is called once the decision is
-	// made (a per-request world is closed there; a shared one is not). An error is a 503.
-	Facts func(ctx context.Context, q Query) (w *forgeauthz.World, done func(), err error)
+	// Facts is the forge's store (forgeauthz.FactSource; example/forgedb is one over a
+	// Gitea-shaped database). A failing store is a 503.
+	Facts forgeauthz.FactSource
 	// Realm is the WWW-Authenticate realm (default "forge").
 	Realm string
 	// Log, if set, sees every decision (err: nothing was decided).
@@ -132,7 +130,16 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 			a.refuse(w, http.StatusBadRequest, "request-invalid", "malformed Authorization header")
 			return
 		}
-		d, err := a.decide(r.Context(), cred, repo, action)
+		req := forgeauthz.Request{Credential: cred, Repository: repo, Action: action}
+		if action == forgeauthz.Push && r.Method == http.MethodPost {
+			refs, body, err := receiveCommands(r)
+			if err != nil {
+				a.refuse(w, http.StatusBadRequest, "request-invalid", "unreadable receive-pack commands")
+				return
+			}
+			req.Refs, r.Body = refs, body
+		}
+		d, err := a.Policy.DecideWith(r.Context(), a.Facts, req)
 		if a.Log != nil {
 			a.Log(r, d, err)
 		}
@@ -156,25 +163,61 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (a *Authorizer) decide(ctx context.Context, cred forgeauthz.Credential, repo string, action forgeauthz.Action) (forgeauthz.Decision, error) {
-	q := Query{Repository: repo, Action: action, Credential: cred}
-	if !cred.IsAnonymous() {
-		v, err := a.Policy.Verify(ctx, cred)
+// maxCommands bounds the receive-pack commands read before deciding.
+const maxCommands = 1 << 20
+
+// receiveCommands reads the ref updates at the head of a receive-pack body (pkt-lines
+// "<old> <new> <ref>[\0caps]" up to the flush-pkt, after any "shallow" lines; through
+// gzip when the body is) and returns them with a body that replays every byte as it came.
+func receiveCommands(r *http.Request) ([]forgeauthz.RefUpdate, io.ReadCloser, error) {
+	var head bytes.Buffer // the raw bytes read so far
+	var in io.Reader = io.TeeReader(r.Body, &head)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		z, err := gzip.NewReader(in)
 		if err != nil {
-			return forgeauthz.Decision{}, err
+			return nil, nil, err
 		}
-		if v.Genuine() {
-			q.TokenID = v.TokenID
+		in = z
+	}
+	br := bufio.NewReader(in)
+	var refs []forgeauthz.RefUpdate
+	for {
+		if head.Len() > maxCommands {
+			return nil, nil, errors.New("too many commands")
 		}
+		var size [4]byte
+		if _, err := io.ReadFull(br, size[:]); err != nil {
+			if err == io.EOF && len(refs) == 0 {
+				break // an empty body: no commands (git http-backend answers it)
+			}
+			return nil, nil, err
+		}
+		n, err := strconv.ParseUint(string(size[:]), 16, 16)
+		if err != nil || (n != 0 && n < 4) {
+			return nil, nil, errors.New("bad pkt-line")
+		}
+		if n == 0 {
+			break // flush: the pack follows
+		}
+		line := make([]byte, n-4)
+		if _, err := io.ReadFull(br, line); err != nil {
+			return nil, nil, err
+		}
+		text := strings.TrimSuffix(string(line), "\n")
+		if text, _, _ = strings.Cut(text, "\x00"); strings.HasPrefix(text, "shallow ") {
+			continue
+		}
+		f := strings.Fields(text)
+		if len(f) != 3 || len(f[0]) != len(forgeauthz.ZeroID) || len(f[1]) != len(forgeauthz.ZeroID) {
+			return nil, nil, errors.New("bad command")
+		}
+		refs = append(refs, forgeauthz.RefUpdate{Name: f[2], Old: f[0], New: f[1]})
 	}
-	world, done, err := a.Facts(ctx, q)
-	if err != nil {
-		return forgeauthz.Decision{}, err
-	}
-	if done != nil {
-		defer done()
-	}
-	return a.Policy.Decide(ctx, world, forgeauthz.Request{Credential: cred, Repository: repo, Action: action})
+	// What the readers buffered beyond the flush is in head too: head, then the rest.
+	return refs, struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head.Bytes()), r.Body), r.Body}, nil
 }
 
 func (a *Authorizer) refuse(w http.ResponseWriter, status int, reason, message string) {

@@ -18,15 +18,72 @@ import (
 
 const now = 1767225600
 
-// server is a forge: one policy, facts from an in-memory "database", the middleware in
-// front of a git handler that answers "git".
-type server struct {
+// store is a forge's database, in memory: the FactSource the middleware hands the policy.
+type store struct {
 	mu      sync.Mutex
-	policy  *forgeauthz.Policy
-	facts   forgeauthz.Facts
+	repos   map[string]bool                   // path → private
 	tokens  map[string]forgeauthz.TokenRecord // by id
 	failing bool                              // the database is down
-	queries []githttp.Query
+	asked   []string                          // every name asked (never a secret)
+}
+
+var errDown = errors.New("database unavailable")
+
+// Now fixes the decisions' clock to the tokens' (forgeauthz.Clock).
+func (s *store) Now() int64 { return now }
+
+// look records a query and reports whether the database answers.
+func (s *store) look(names ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked = append(s.asked, names...)
+	if s.failing {
+		return errDown
+	}
+	return nil
+}
+
+func (s *store) Token(_ context.Context, id string) (forgeauthz.TokenRecord, bool, error) {
+	if err := s.look(id); err != nil {
+		return forgeauthz.TokenRecord{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[id]
+	return t, ok, nil
+}
+
+func (s *store) User(_ context.Context, name string) (forgeauthz.UserFacts, bool, error) {
+	if err := s.look(name); err != nil || name != "alice" {
+		return forgeauthz.UserFacts{}, false, err
+	}
+	return forgeauthz.UserFacts{Status: forgeauthz.Active, Visibility: forgeauthz.Public}, true, nil
+}
+
+func (s *store) Repository(_ context.Context, path, viewer string) (forgeauthz.RepositoryFacts, bool, error) {
+	if err := s.look(path, viewer); err != nil {
+		return forgeauthz.RepositoryFacts{}, false, err
+	}
+	private, ok := s.repos[path]
+	if !ok {
+		return forgeauthz.RepositoryFacts{}, false, nil
+	}
+	role := forgeauthz.RoleNone
+	if viewer == "alice" {
+		role = forgeauthz.RoleAdmin // the owner
+	}
+	return forgeauthz.RepositoryFacts{OwnerVisibility: forgeauthz.Public, Private: private, Kind: forgeauthz.Hosted, Role: role}, true, nil
+}
+
+func (s *store) Namespace(_ context.Context, name, viewer string) (forgeauthz.NamespaceFacts, bool, error) {
+	return forgeauthz.NamespaceFacts{}, false, s.look(name, viewer)
+}
+
+// server is a forge: one policy, its store, the middleware in front of a git handler
+// that answers "git".
+type server struct {
+	*store
+	policy *forgeauthz.Policy
 }
 
 func newServer(t *testing.T) (*server, *httptest.Server) {
@@ -39,15 +96,11 @@ func newServer(t *testing.T) (*server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(policy.Close)
-	s := &server{policy: policy, tokens: map[string]forgeauthz.TokenRecord{}, facts: forgeauthz.Facts{
-		Now:   now,
-		Users: []forgeauthz.User{{Name: "alice"}},
-		Repositories: []forgeauthz.Repository{
-			{Owner: "alice", Name: "app"},
-			{Owner: "alice", Name: "secret", Private: true},
-		},
+	s := &server{policy: policy, store: &store{
+		repos:  map[string]bool{"alice/app": false, "alice/secret": true},
+		tokens: map[string]forgeauthz.TokenRecord{},
 	}}
-	authz := &githttp.Authorizer{Policy: policy, Facts: s.worldFor}
+	authz := &githttp.Authorizer{Policy: policy, Facts: s.store}
 	git := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := githttp.DecisionFrom(r.Context())
 		if !ok || !d.Allowed() {
@@ -60,30 +113,10 @@ func newServer(t *testing.T) (*server, *httptest.Server) {
 	return s, ts
 }
 
-// worldFor builds the world of one request from the "database": the facts and the
-// record of the presented token.
-func (s *server) worldFor(ctx context.Context, q githttp.Query) (*forgeauthz.World, func(), error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.queries = append(s.queries, q)
-	if s.failing {
-		return nil, nil, errors.New("database unavailable")
-	}
-	facts := s.facts
-	if rec, ok := s.tokens[q.TokenID]; ok {
-		facts.Tokens = []forgeauthz.TokenRecord{rec}
-	}
-	w, err := forgeauthz.NewWorldFrom(&facts)
-	if err != nil {
-		return nil, nil, err
-	}
-	return w, w.Close, nil
-}
-
 // mint issues a token (as the forge's token page would) and stores its record.
 func (s *server) mint(t *testing.T, scopes ...string) string {
 	t.Helper()
-	w, err := forgeauthz.NewWorldFrom(&s.facts)
+	w, err := forgeauthz.NewWorldFrom(&forgeauthz.Facts{Now: now, Users: []forgeauthz.User{{Name: "alice"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +125,9 @@ func (s *server) mint(t *testing.T, scopes ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.mu.Lock()
 	s.tokens[is.Record.ID] = is.Record
+	s.mu.Unlock()
 	return is.Secret
 }
 
@@ -158,9 +193,9 @@ func TestMiddlewareStatuses(t *testing.T) {
 	// The facts were asked with the token's id, never its secret.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, q := range s.queries {
-		if strings.Contains(q.TokenID, read) || strings.Contains(q.Repository, read) {
-			t.Error("a secret in a fact query")
+	for _, q := range s.asked {
+		if strings.Contains(q, read) {
+			t.Errorf("a secret in a fact query: %q", q)
 		}
 	}
 	// The database down: 503, nothing let through.
@@ -183,12 +218,9 @@ func Example() {
 		panic(err)
 	}
 	defer policy.Close()
-	// A shared world (a real forge builds one per request from its database).
-	world, err := forgeauthz.NewWorldFrom(&forgeauthz.Facts{
-		Now:          now,
-		Users:        []forgeauthz.User{{Name: "alice"}},
-		Repositories: []forgeauthz.Repository{{Owner: "alice", Name: "secret", Private: true}},
-	})
+	// The forge's store (example/forgedb is one over a database).
+	src := &store{repos: map[string]bool{"alice/secret": true}, tokens: map[string]forgeauthz.TokenRecord{}}
+	world, err := forgeauthz.NewWorldFrom(&forgeauthz.Facts{Now: now, Users: []forgeauthz.User{{Name: "alice"}}})
 	if err != nil {
 		panic(err)
 	}
@@ -197,12 +229,8 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	authz := &githttp.Authorizer{
-		Policy: policy,
-		Facts: func(ctx context.Context, q githttp.Query) (*forgeauthz.World, func(), error) {
-			return world, nil, nil
-		},
-	}
+	src.tokens[token.Record.ID] = token.Record // what the forge's token page stores
+	authz := &githttp.Authorizer{Policy: policy, Facts: src}
 	git := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "refs…") })
 	handler := authz.Middleware(git)
 
