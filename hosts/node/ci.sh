@@ -6,12 +6,16 @@
 # and it is missing, transpiles that module with jco
 # into hosts/node/generated/ (gitignored), expands the corpus if FORGE_AUTHZ_CORPUS is unset,
 # lints (node --check, tsc over index.d.ts and the TypeScript example), runs the tests (the
-# whole corpus replayed) and one short benchmark pass. Exits non-zero on any failure.
+# whole corpus replayed: the world, callbacks, the forge schema on SQLite and, with the testkit's
+# pg-server started here as a coprocess, on PostgreSQL) and one short benchmark pass. Exits
+# non-zero on any failure.
 #
 # FORGE_AUTHZ_WASM: the policy component (default target/wasm32-wasip2/policy/forge_authz_guest.wasm).
 # FORGE_AUTHZ_CORPUS: the expanded corpus (default: expanded here into target/node-host/corpus).
 # FORGE_AUTHZ_SKIP_HOSTS=1: with FORGE_AUTHZ_CORPUS unset, no corpus is expanded and its replay
 # reports SKIPPED (the other tests still run).
+# FORGE_AUTHZ_PG_URL: a PostgreSQL database to use (default: a private pg-server is started);
+# FORGE_AUTHZ_SKIP_PG=1: none (the PostgreSQL replay reports SKIPPED).
 set -euo pipefail
 
 root=$(pwd)
@@ -71,8 +75,42 @@ step "lint (node --check, tsc: index.d.ts, examples/forge.ts)"
 (cd "$here" && for f in index.js bench.js lib/*.js scripts/*.js test/*.js examples/*.js; do node --check "$f"; done)
 (cd "$here" && npx --no-install tsc -p tsconfig.json)
 
+step "PostgreSQL (testkit pg-server)"
+# A private server for this run (the corpus through the forge schema on PostgreSQL); its
+# stdin is our coprocess pipe: closing it (below, or when this script dies) stops it.
+pg_pid=
+if [ "${FORGE_AUTHZ_SKIP_PG:-}" = 1 ]; then
+  unset FORGE_AUTHZ_PG_URL
+  echo "SKIPPED: PostgreSQL tests (FORGE_AUTHZ_SKIP_PG=1)"
+elif [ -n "${FORGE_AUTHZ_PG_URL:-}" ]; then
+  echo "PostgreSQL: given (${FORGE_AUTHZ_PG_URL%%\?*})"
+else
+  coproc PG { exec cargo run --locked -q -p forge-authz-testkit --bin pg-server; }
+  pg_pid=$PG_PID
+  IFS= read -r FORGE_AUTHZ_PG_URL <&"${PG[0]}" || FORGE_AUTHZ_PG_URL=
+  if [ -n "$FORGE_AUTHZ_PG_URL" ]; then
+    export FORGE_AUTHZ_PG_URL
+    echo "PostgreSQL: ${FORGE_AUTHZ_PG_URL%%\?*}"
+  elif wait "$pg_pid"; then
+    echo "SKIPPED: PostgreSQL tests (no server binaries)"
+    pg_pid=
+  else
+    echo "pg-server failed" >&2
+    exit 1
+  fi
+fi
+stop_pg() {
+  if [ -n "$pg_pid" ]; then
+    exec {PG[1]}>&-
+    wait "$pg_pid" || true
+    pg_pid=
+  fi
+}
+trap stop_pg EXIT
+
 step "tests (node --test)"
 (cd "$here" && node --test test/*.test.js)
+stop_pg
 
 step "benchmark (short pass; README.md has the figure)"
 (cd "$here" && node bench.js 3 20000)

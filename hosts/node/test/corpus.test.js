@@ -7,7 +7,9 @@
 // 3. `boundaryFacts` over the world's per-fact answers in the boundary format (§1), sync;
 // 4. the same through `decideAsync`, every per-fact function returning a promise;
 // 5. `boundaryFacts` over the forge schema (examples/forge-schema.js) on SQLite (sql.js),
-//    the world written into its tables by the test loader (§6 "Loader").
+//    the world written into its tables by the test loader (§6 "Loader");
+// 6. the same on PostgreSQL (pg, `decideAsync`) when FORGE_AUTHZ_PG_URL names a database
+//    (hosts/node/ci.sh starts one: the testkit's pg-server); SKIPPED without it.
 // The queries each way asked (`observe`) must be equal, and equal to the scenario's
 // `queries` (what the Rust host's policy asked) when the corpus records them.
 // The module the host reports it runs must be those bytes.
@@ -25,11 +27,12 @@ import { join } from 'node:path';
 import { GENERATED_DIR, Policy, World, boundaryFacts, compileModule, loadPrebuiltModule, sha256Hex } from '../index.js';
 import { worldAnswers } from '../lib/boundary.js';
 import { schemaAnswers } from '../examples/forge-schema.js';
-import { sqliteWorld } from './schema-loader.js';
+import { postgresWorld, sqliteWorld } from './schema-loader.js';
 
 const dir = process.env.FORGE_AUTHZ_CORPUS;
 const wasmPath = process.env.FORGE_AUTHZ_WASM;
 const skip = process.env.FORGE_AUTHZ_SKIP_HOSTS === '1';
+const pgUrl = process.env.FORGE_AUTHZ_PG_URL;
 
 if (!dir && skip) {
   console.log('SKIPPED: the expanded corpus replay (FORGE_AUTHZ_SKIP_HOSTS=1 and FORGE_AUTHZ_CORPUS unset)');
@@ -77,6 +80,8 @@ if (!dir && skip) {
       return { asked, observe: (json) => asked.push(JSON.parse(json)), budgetMs };
     };
 
+    if (!pgUrl) console.log('SKIPPED: the corpus through the forge schema on PostgreSQL (FORGE_AUTHZ_PG_URL unset)');
+    let pgPool;
     let total = 0;
     let matched = 0;
     let withQueries = 0;
@@ -94,10 +99,13 @@ if (!dir && skip) {
       const boundaryAsync = boundaryFacts(promised(worldAnswers(world)));
       const sqlite = await sqliteWorld(world);
       const schema = boundaryFacts({ ...schemaAnswers(sqlite.db), now: () => world.now() });
+      const postgres = pgUrl ? await postgresWorld(pgUrl, world, pgPool) : undefined;
+      pgPool = postgres?.pool;
+      const schemaPg = postgres && boundaryFacts({ ...schemaAnswers(postgres.db), now: () => world.now() });
       const value = (r) => (r.ok ? r.value : { host_error: r.error });
       for (const s of family.scenarios) {
         total += 1;
-        const [w, b, ba, sq] = [recorder(), recorder(), recorder(), recorder()];
+        const [w, b, ba, sq, pq] = [recorder(), recorder(), recorder(), recorder(), recorder()];
         const ways = [
           ['decide(world)', value(policy.decide(world, s.request, w))],
           ['decideAsync(world)', value(await policy.decideAsync(asyncView(world), s.request, { budgetMs }))],
@@ -105,9 +113,14 @@ if (!dir && skip) {
           ['decideAsync(boundaryFacts, promises)', value(await policy.decideAsync(boundaryAsync, s.request, ba))],
           ['decide(schema on SQLite)', value(policy.decide(schema, s.request, sq))],
         ];
+        const recorded = [['decide(boundaryFacts)', b], ['decideAsync(boundaryFacts, promises)', ba], ['decide(schema on SQLite)', sq]];
+        if (schemaPg) {
+          ways.push(['decideAsync(schema on PostgreSQL)', value(await policy.decideAsync(schemaPg, s.request, pq))]);
+          recorded.push(['decideAsync(schema on PostgreSQL)', pq]);
+        }
         const bad = ways.filter(([, got]) => !isDeepStrictEqual(got, s.output));
-        for (const [how, q] of [['decide(boundaryFacts)', b.asked], ['decideAsync(boundaryFacts, promises)', ba.asked], ['decide(schema on SQLite)', sq.asked]]) {
-          if (!isDeepStrictEqual(q, w.asked)) bad.push([`${how} queries`, q, w.asked]);
+        for (const [how, r] of recorded) {
+          if (!isDeepStrictEqual(r.asked, w.asked)) bad.push([`${how} queries`, r.asked, w.asked]);
         }
         if (s.queries !== undefined) {
           withQueries += 1;
@@ -122,9 +135,10 @@ if (!dir && skip) {
       sqlite.db.close();
       sqlite.database.close();
     }
-    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs five ways (world, async world, boundaryFacts, async boundaryFacts, the forge schema on SQLite; ${files.length} families, module sha256 ${digest})`);
+    await pgPool?.end();
+    console.log(`corpus: ${matched} of ${total} scenarios matched the Rust harness's outputs ${pgUrl ? 'six' : 'five'} ways (world, async world, boundaryFacts, async boundaryFacts, the forge schema on SQLite${pgUrl ? ' and on PostgreSQL' : ''}; ${files.length} families, module sha256 ${digest})`);
     if (withQueries === 0) {
-      console.log('SKIPPED: the queries asked compared with the Rust host\'s: this corpus records no `queries` (expand-corpus does not write them yet); the four ways\' queries were compared with each other');
+      console.log('SKIPPED: the queries asked compared with the Rust host\'s: this corpus records no `queries` (expand-corpus does not write them yet); the ways\' queries were compared with each other');
     } else {
       console.log(`queries: ${withQueries} of ${total} scenarios record the Rust host's queries; the Node host asked the same`);
     }

@@ -12,7 +12,7 @@
 import initSqlJs from 'sql.js';
 import { World } from '../index.js';
 import { asciiLower } from '../lib/util.js';
-import { schemaDdl, sqlJsDatabase, sqliteSql } from '../examples/forge-schema.js';
+import { pgDatabase, schemaDdl, sqlJsDatabase, sqliteSql } from '../examples/forge-schema.js';
 
 const VISIBILITY = { public: 0, limited: 1, private: 2 };
 const ROLE_MODE = { read: 1, write: 2, admin: 3 };
@@ -137,4 +137,28 @@ export async function sqliteWorld(world) {
   load(exec, w);
   database.exec('COMMIT');
   return { database, db: sqlJsDatabase(database), exec };
+}
+
+/**
+ * The PostgreSQL database at `url` (FORGE_AUTHZ_PG_URL), emptied and holding `world`:
+ * `{pool, db}`, `db` the driver for `schemaAnswers` (answers are promises: `decideAsync`).
+ * Statements time out after 2 s (`statement_timeout`), as a forge bounds its own I/O.
+ */
+export async function postgresWorld(url, world, pool) {
+  const { default: pg } = await import('pg');
+  pool ??= new pg.Pool({ connectionString: url, max: 2, statement_timeout: 2000, connectionTimeoutMillis: 5000 });
+  const w = world instanceof World ? world : new World(world);
+  const statements = [];
+  load((sql, params) => statements.push([sql, params.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v))]), w);
+  const client = await pool.connect();
+  try {
+    await client.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public');
+    await client.query(schemaDdl('postgres'));
+    await client.query('BEGIN');
+    for (const [sql, params] of statements) await client.query(sql, params);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  return { pool, db: pgDatabase(pool) };
 }
