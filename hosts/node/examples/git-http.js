@@ -107,12 +107,14 @@ function backend(req, res, repos, body) {
 
 /**
  * A git smart-HTTP server over `repos` (bare repositories `<owner>/<name>.git`), every request
- * decided by `policy` with `facts`. `onDecision(req, decided)` sees each decision.
+ * decided by `policy` with `facts` (a sync source: `decide`) or `asyncFacts` (promises:
+ * `decideAsync`). `onDecision(req, decided)` sees each decision.
  */
-export function gitServer({ policy, facts, repos, onDecision }) {
+export function gitServer({ policy, facts, asyncFacts, repos, onDecision }) {
   const guard = authorizeHttp({
     policy,
     facts,
+    asyncFacts,
     onDecision,
     describe(req, url) {
       const r = gitSmartHttp(req, url);

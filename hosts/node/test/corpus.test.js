@@ -99,7 +99,7 @@ if (!dir && skip) {
       const boundaryAsync = boundaryFacts(promised(worldAnswers(world)));
       const sqlite = await sqliteWorld(world);
       const schema = boundaryFacts({ ...schemaAnswers(sqlite.db), now: () => world.now() });
-      const postgres = pgUrl ? await postgresWorld(pgUrl, world, pgPool) : undefined;
+      const postgres = pgUrl ? await postgresWorld(pgUrl, world, 'node_corpus', pgPool) : undefined;
       pgPool = postgres?.pool;
       const schemaPg = postgres && boundaryFacts({ ...schemaAnswers(postgres.db), now: () => world.now() });
       const value = (r) => (r.ok ? r.value : { host_error: r.error });

@@ -1,7 +1,8 @@
 // The served example (examples/git-http.js; docs/design/fact-sources.md §7 "Served
 // examples"): real `git clone` and `git push` over HTTP on 127.0.0.1, through the package's
 // middleware in front of `git http-backend`, with the facts read from the forge schema on
-// SQLite (design §7's test sequence): a clone and a push with a token; a push to a protected
+// SQLite, and on PostgreSQL when FORGE_AUTHZ_PG_URL names a database (design §7's test
+// sequence): a clone and a push with a token; a push to a protected
 // branch refused before git runs; revoking the token row takes effect on the next request
 // with nothing flushed (the token's record is the forge's row, read per decision: design §0,
 // the problem of issue 22); a deleted row is an unknown token; a database that fails is the
@@ -14,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { World, boundaryFacts } from '../index.js';
-import { schemaAnswers } from '../examples/forge-schema.js';
+import { schemaAnswers, sqliteSql } from '../examples/forge-schema.js';
 import { gitServer, pushedRefs } from '../examples/git-http.js';
-import { sqliteWorld } from './schema-loader.js';
+import { postgresWorld, sqliteWorld } from './schema-loader.js';
 import { WORLD, policy } from './fixture.js';
 
 const run = promisify(execFile);
@@ -24,7 +25,36 @@ const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/
 const git = (cwd, ...args) => run('git', args, { cwd, env: gitEnv });
 const fails = async (p) => p.then(() => assert.fail('git succeeded'), (e) => e.stderr ?? String(e));
 
-test('git clone and push through the middleware, facts from the forge schema on SQLite', async (t) => {
+// Per database: the fact source, and the forge's own writes (revoke, delete) and an outage.
+const BACKENDS = {
+  async SQLite(world) {
+    const sqlite = await sqliteWorld(world);
+    return {
+      facts: boundaryFacts(schemaAnswers(sqlite.db)),
+      write: async (sql, params) => sqlite.database.run(sqliteSql(sql), params),
+      fail: async () => (sqlite.db.close(), sqlite.database.close()),
+      close: async () => {},
+    };
+  },
+  async PostgreSQL(world) {
+    const pg = await postgresWorld(process.env.FORGE_AUTHZ_PG_URL, world, 'node_served');
+    let ended = false;
+    return {
+      asyncFacts: boundaryFacts(schemaAnswers(pg.db)),
+      write: (sql, params) => pg.pool.query(sql, params),
+      fail: async () => ((ended = true), await pg.pool.end()),
+      close: async () => ended || (await pg.pool.end()),
+    };
+  },
+};
+
+for (const [backend, open] of Object.entries(BACKENDS)) {
+  const skip = backend === 'PostgreSQL' && !process.env.FORGE_AUTHZ_PG_URL ? 'SKIPPED: FORGE_AUTHZ_PG_URL unset' : false;
+  if (skip) console.log('SKIPPED: the served example on PostgreSQL (FORGE_AUTHZ_PG_URL unset)');
+  test(`git clone and push through the middleware, facts from the forge schema on ${backend}`, { skip }, (t) => served(t, open));
+}
+
+async function served(t, open) {
   const dir = mkdtempSync(join(tmpdir(), 'forge-authz-node-git-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // alice/app: `main` protected (nobody pushes), other branches free.
@@ -36,7 +66,8 @@ test('git clone and push through the middleware, facts from the forge schema on 
   const minted = p.mint(world, { owner: 'alice', name: 'git', scopes: ['write:repository'], expires_in: 3600, now });
   assert.ok(minted.ok, JSON.stringify(minted.error));
   const { secret, record } = minted.value;
-  const sqlite = await sqliteWorld(world);
+  const db = await open(world);
+  t.after(() => db.close());
 
   // The bare repository, with one commit on main.
   const repos = join(dir, 'repos');
@@ -49,7 +80,7 @@ test('git clone and push through the middleware, facts from the forge schema on 
   await git(seed, 'push', '-q', join(repos, 'alice', 'app.git'), 'main');
 
   const decisions = [];
-  const server = gitServer({ policy: p, facts: boundaryFacts(schemaAnswers(sqlite.db)), repos, onDecision: (req, d) => decisions.push(d.value) });
+  const server = gitServer({ policy: p, facts: db.facts, asyncFacts: db.asyncFacts, repos, onDecision: (req, d) => decisions.push(d.value) });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
   const url = `http://127.0.0.1:${server.address().port}/alice/app.git`;
@@ -75,26 +106,25 @@ test('git clone and push through the middleware, facts from the forge schema on 
 
   // 3. Revoke the row: the next request is refused, with nothing restarted or flushed.
   assert.equal((await infoRefs()).status, 200);
-  sqlite.database.run('UPDATE access_token SET revoked_unix = ? WHERE public_id = ?', [now, record.id]);
+  await db.write('UPDATE access_token SET revoked_unix = $1 WHERE public_id = $2', [now, record.id]);
   let r = await infoRefs();
   assert.equal(r.status, 401);
   assert.equal(r.headers.get('x-forge-authz-reason'), 'token-revoked');
   await fails(git(dir, ...auth, 'clone', '-q', url, join(dir, 'again')));
 
   // 4. Delete the row: an unknown token.
-  sqlite.database.run('DELETE FROM access_token WHERE public_id = ?', [record.id]);
+  await db.write('DELETE FROM access_token WHERE public_id = $1', [record.id]);
   r = await infoRefs();
   assert.equal(r.status, 401);
   assert.equal(r.headers.get('x-forge-authz-reason'), 'token-unknown');
 
   // 5. The database fails (closed under the server): 503, never an allow.
-  sqlite.db.close();
-  sqlite.database.close();
+  await db.fail();
   r = await infoRefs();
   assert.equal(r.status, 503);
   assert.equal(r.headers.get('x-forge-authz-reason'), 'policy-failure');
   assert.match(decisions.at(-1).detail, /fact lookup failed/);
-});
+}
 
 test('push commands are read from the pkt-lines; malformed ones are refused', () => {
   const line = (s) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;

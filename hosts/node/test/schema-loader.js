@@ -140,19 +140,21 @@ export async function sqliteWorld(world) {
 }
 
 /**
- * The PostgreSQL database at `url` (FORGE_AUTHZ_PG_URL), emptied and holding `world`:
- * `{pool, db}`, `db` the driver for `schemaAnswers` (answers are promises: `decideAsync`).
- * Statements time out after 2 s (`statement_timeout`), as a forge bounds its own I/O.
+ * The PostgreSQL database at `url` (FORGE_AUTHZ_PG_URL), its schema `schema` emptied and holding
+ * `world` (each test file its own schema: `node --test` may run files at once): `{pool, db}`,
+ * `db` the driver for `schemaAnswers` (answers are promises: `decideAsync`). Statements time
+ * out after 2 s (`statement_timeout`), as a forge bounds its own I/O.
  */
-export async function postgresWorld(url, world, pool) {
+export async function postgresWorld(url, world, schema, pool) {
+  if (!/^[a-z_]+$/.test(schema)) throw new Error(`schema name \`${schema}\``);
   const { default: pg } = await import('pg');
-  pool ??= new pg.Pool({ connectionString: url, max: 2, statement_timeout: 2000, connectionTimeoutMillis: 5000 });
+  pool ??= new pg.Pool({ connectionString: url, max: 2, statement_timeout: 2000, connectionTimeoutMillis: 5000, options: `-c search_path=${schema}` });
   const w = world instanceof World ? world : new World(world);
   const statements = [];
   load((sql, params) => statements.push([sql, params.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v))]), w);
   const client = await pool.connect();
   try {
-    await client.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public');
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
     await client.query(schemaDdl('postgres'));
     await client.query('BEGIN');
     for (const [sql, params] of statements) await client.query(sql, params);
