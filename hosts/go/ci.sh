@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # CI for the Go host (hosts/go), run from the repository root:
 #   bash hosts/go/ci.sh
-# Installs Debian's Go (and gcc, for cgo) if missing, builds the C ABI library and the policy
-# module (no-ops when cargo finds them fresh), expands the scenario corpus unless
-# FORGE_AUTHZ_CORPUS names one, then gofmt, go vet, go test (with the race detector when it
-# builds here) and one short benchmark pass. Prints the module digest the corpus ran on and
-# the scenario count. Exits non-zero on any failure.
+# Installs Debian's Go (and gcc, for cgo), git, and the database drivers of the forge-schema
+# example (golang-github-mattn-go-sqlite3-dev, golang-github-lib-pq-dev) if missing, builds
+# the C ABI library and the policy module (no-ops when cargo finds them fresh), expands the
+# scenario corpus unless FORGE_AUTHZ_CORPUS names one, starts a private PostgreSQL server
+# (testkit's pg-server, as a coprocess: FORGE_AUTHZ_PG_URL), then gofmt, go vet, go test
+# (with the race detector when it builds here) of the core module and of example/forgedb,
+# and one short benchmark pass. Prints the module digest the corpus ran on and the scenario
+# counts. Exits non-zero on any failure.
 #
 # Environment:
 #   FORGE_AUTHZ_PROFILE=release  link target/release (cargo --release, -tags forgeauthz_release);
@@ -16,6 +19,8 @@
 #                                `cargo policy` builds, target/wasm32-wasip2/policy/)
 #   FORGE_AUTHZ_SKIP_HOSTS=1     the corpus replay reports SKIPPED (nothing expanded)
 #   FORGE_AUTHZ_BENCHTIME=D      go test -benchtime of the benchmark pass (default 200ms)
+#   FORGE_AUTHZ_SKIP_PG=1        no PostgreSQL server: its tests print SKIPPED
+#   FORGE_AUTHZ_PG_URL=URL       a PostgreSQL database to use instead of starting one
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,6 +42,17 @@ fi
 if ! command -v gcc >/dev/null 2>&1; then
 	say "installing gcc (cgo)"
 	apt_install gcc libc6-dev
+fi
+if ! command -v git >/dev/null 2>&1; then
+	say "installing git (the served example's clones and pushes)"
+	apt_install git
+fi
+# example/forgedb's drivers: Debian's sources (with their go.mod), named by replace
+# directives in its go.mod (no Go proxy is reachable).
+gocode=/usr/share/gocode/src/github.com
+if [ ! -f "$gocode/mattn/go-sqlite3/go.mod" ] || [ ! -f "$gocode/lib/pq/go.mod" ]; then
+	say "installing golang-github-mattn-go-sqlite3-dev golang-github-lib-pq-dev (apt-get)"
+	apt_install golang-github-mattn-go-sqlite3-dev golang-github-lib-pq-dev
 fi
 export CGO_ENABLED=1 GOPROXY=off GO111MODULE=on
 say "$(go version)"
@@ -89,6 +105,30 @@ if [ "${FORGE_AUTHZ_SKIP_HOSTS:-}" != 1 ]; then
 	fi
 fi
 
+# --- PostgreSQL for example/forgedb (testkit's pg-server: its URL on the first line; it
+# stops when its stdin, our end of the coprocess, closes) ---
+pg_pid=
+if [ -z "${FORGE_AUTHZ_PG_URL:-}" ] && [ "${FORGE_AUTHZ_SKIP_HOSTS:-}" != 1 ]; then
+	if [ -f testkit/src/bin/pg-server.rs ]; then
+		say "starting PostgreSQL (pg-server)"
+		coproc PG { exec cargo run --locked -q -p forge-authz-testkit --bin pg-server; }
+		pg_pid=$PG_PID
+		IFS= read -r FORGE_AUTHZ_PG_URL <&"${PG[0]}" || FORGE_AUTHZ_PG_URL=
+		if [ -n "$FORGE_AUTHZ_PG_URL" ]; then
+			export FORGE_AUTHZ_PG_URL
+			trap 'exec {PG[1]}>&- 2>/dev/null || true; wait "$pg_pid" 2>/dev/null || true' EXIT
+		elif wait "$pg_pid"; then
+			pg_pid=
+			echo "SKIPPED: PostgreSQL tests (pg-server: no server binaries, FORGE_AUTHZ_SKIP_PG=1)"
+		else
+			echo "pg-server failed" >&2
+			exit 1
+		fi
+	else
+		echo "SKIPPED: PostgreSQL tests (testkit has no pg-server bin)"
+	fi
+fi
+
 # --- Go ---
 cd hosts/go
 say "gofmt -l, go vet"
@@ -98,6 +138,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet "${tags[@]}" ./...
+(cd example/forgedb && go vet "${tags[@]}" ./...)
 
 race=()
 if go test "${tags[@]}" -race -count=1 -run '^$' ./... >/dev/null 2>&1; then
@@ -110,6 +151,10 @@ log="$root/target/go-host/test.log"
 mkdir -p "$(dirname "$log")"
 go test "${tags[@]}" "${race[@]}" -count=1 -v ./... 2>&1 | tee "$log"
 grep -E '^(corpus|SKIPPED):' "$log" || { echo "the corpus replay printed no result" >&2; exit 1; }
+say "example/forgedb: the corpus through the forge schema, real git over HTTP (SQLite, PostgreSQL)"
+dblog="$root/target/go-host/forgedb.log"
+(cd example/forgedb && go test "${tags[@]}" "${race[@]}" -count=1 -v ./...) 2>&1 | tee "$dblog"
+grep -E '^(corpus|SKIPPED):' "$dblog" || { echo "the schema replay printed no result" >&2; exit 1; }
 
 say "benchmark (one short pass; README.md has the figure and the command)"
 go test "${tags[@]}" -count=1 -run '^$' -bench DecideTokenPull -benchtime "${FORGE_AUTHZ_BENCHTIME:-200ms}" .

@@ -90,6 +90,22 @@ type QueryObserver interface {
 	ObserveQuery(asked string)
 }
 
+// Effects are the store writes a decision asks for (design §2's effects hook): record the
+// token's use, revoke its rotation family (an old token of a rotated family came back).
+type Effects struct {
+	Token         string `json:"token"`
+	TouchLastUsed bool   `json:"touch_last_used"`
+	RevokeFamily  bool   `json:"revoke_family"`
+}
+
+// EffectsSink is implemented by a FactSource that writes a decision's effects to its
+// store. It is told once, after the decision, on the deciding goroutine, only when there is
+// something to write (ctx: the caller's, without the fact budget); it cannot change the
+// decision, so a write that fails is the forge's to log or retry.
+type EffectsSink interface {
+	Effects(ctx context.Context, e Effects)
+}
+
 // DefaultFactBudget is the wall time all callbacks of one decision may take when
 // Policy.FactBudget is 0.
 const DefaultFactBudget = 250 * time.Millisecond

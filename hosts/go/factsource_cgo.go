@@ -18,6 +18,7 @@ extern int32_t faGoNamespace(uintptr_t, char *, char *, struct fa_answer *);
 extern int32_t faGoSSHKey(uintptr_t, char *, struct fa_answer *);
 extern int32_t faGoRepositories(uintptr_t, char *, char *, struct fa_answer *);
 extern void faGoObserve(uintptr_t, char *);
+extern void faGoEffects(uintptr_t, char *);
 
 static int32_t fa_go_token(void *u, const char *id, struct fa_answer *a) {
 	return faGoToken((uintptr_t)u, (char *)id, a);
@@ -38,8 +39,9 @@ static int32_t fa_go_repositories(void *u, const char *paths, const char *viewer
 	return faGoRepositories((uintptr_t)u, (char *)paths, (char *)viewer, a);
 }
 static void fa_go_observe(void *u, const char *asked) { faGoObserve((uintptr_t)u, (char *)asked); }
+static void fa_go_effects(void *u, const char *effects) { faGoEffects((uintptr_t)u, (char *)effects); }
 
-enum { FA_GO_SSH = 1, FA_GO_BATCH = 2, FA_GO_OBSERVE = 4 };
+enum { FA_GO_SSH = 1, FA_GO_BATCH = 2, FA_GO_OBSERVE = 4, FA_GO_EFFECTS = 8 };
 
 static int32_t fa_go_decide_with(const struct fa_policy *policy, uintptr_t handle,
                                  uint32_t budget_ms, int optional, const char *request,
@@ -56,6 +58,7 @@ static int32_t fa_go_decide_with(const struct fa_policy *policy, uintptr_t handl
 	if (optional & FA_GO_SSH) s.ssh_key = fa_go_ssh_key;
 	if (optional & FA_GO_BATCH) s.repositories = fa_go_repositories;
 	if (optional & FA_GO_OBSERVE) s.observe = fa_go_observe;
+	if (optional & FA_GO_EFFECTS) s.effects = fa_go_effects;
 	return fa_decide_with(policy, &s, request, now, output);
 }
 */
@@ -71,9 +74,10 @@ import (
 // factCall is one DecideWith call's state, reached from the trampolines through the
 // handle in user_data.
 type factCall struct {
-	ctx context.Context
-	src FactSource
-	buf []byte // the answer being encoded, reused across the call's callbacks
+	ctx    context.Context // the caller's, with the fact budget as its deadline
+	parent context.Context // the caller's (the effects hook)
+	src    FactSource
+	buf    []byte // the answer being encoded, reused across the call's callbacks
 	// failed is the first failure a trampoline reported (the decision must not allow).
 	failed string
 }
@@ -82,9 +86,10 @@ type factCall struct {
 // deadline for the methods).
 func (p *Policy) decideWith(ctx context.Context, src FactSource, request cbuf) (RawDecision, error) {
 	budget := p.factBudget()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	c := &factCall{ctx: ctx, src: src}
+	c := &factCall{ctx: ctx, parent: parent, src: src}
 	optional := C.int(0)
 	if _, ok := src.(SSHKeySource); ok {
 		optional |= C.FA_GO_SSH
@@ -94,6 +99,9 @@ func (p *Policy) decideWith(ctx context.Context, src FactSource, request cbuf) (
 	}
 	if _, ok := src.(QueryObserver); ok {
 		optional |= C.FA_GO_OBSERVE
+	}
+	if _, ok := src.(EffectsSink); ok {
+		optional |= C.FA_GO_EFFECTS
 	}
 	now := C.int64_t(C.FA_NOW_SYSTEM)
 	if clock, ok := src.(Clock); ok {

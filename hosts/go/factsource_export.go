@@ -144,3 +144,13 @@ func faGoObserve(ud C.uintptr_t, asked *C.char) {
 	c := callOf(ud)
 	c.src.(QueryObserver).ObserveQuery(C.GoString(asked))
 }
+
+//export faGoEffects
+func faGoEffects(ud C.uintptr_t, effects *C.char) {
+	defer func() { _ = recover() }() // the decision is made; a panicking sink changes nothing
+	c := callOf(ud)
+	var e Effects
+	if json.Unmarshal([]byte(C.GoString(effects)), &e) == nil {
+		c.src.(EffectsSink).Effects(c.parent, e)
+	}
+}

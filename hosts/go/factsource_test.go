@@ -323,3 +323,30 @@ func TestFactSourceConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// effectsSource records the effects a decision tells (EffectsSink).
+type effectsSource struct {
+	*worldSource
+	told []Effects
+}
+
+func (s *effectsSource) Effects(_ context.Context, e Effects) { s.told = append(s.told, e) }
+
+// A token's use is told to the store after the decision (design §2, the effects hook), as
+// the world path records it on the token (hosts/README.md: last-used).
+func TestFactSourceEffects(t *testing.T) {
+	p := newPolicy(t)
+	facts, secret := faultWorld(t, p)
+	src := &effectsSource{worldSource: &worldSource{f: facts}}
+	d, err := p.DecideWith(context.Background(), src, Request{Credential: Bearer(secret), Repository: "alice/secret", Action: Pull})
+	if err != nil || !d.Allowed() {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if len(src.told) != 1 || src.told[0] != (Effects{Token: facts.Tokens[0].ID, TouchLastUsed: true}) {
+		t.Errorf("effects told %+v, want the token's use once", src.told)
+	}
+	src.told = nil
+	if d, err := p.DecideWith(context.Background(), src, Request{Credential: Anonymous(), Repository: "alice/app", Action: Pull}); err != nil || !d.Allowed() || len(src.told) != 0 {
+		t.Errorf("anonymous: %+v %v, effects %+v (want none)", d, err, src.told)
+	}
+}
