@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub mod native;
+pub mod recording;
 pub mod scenario;
 
 use std::sync::OnceLock;

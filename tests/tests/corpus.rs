@@ -169,10 +169,12 @@ fn batch_answers_equal_single_answers_for_every_token_and_repository() {
 fn an_expanded_corpus_replays_to_the_same_outputs() {
     // issue 12: what a host in another language does with `expand-corpus`'s files — parse
     // the world and each request from the JSON alone, decide, print — gives the Rust
-    // host's outputs exactly (so the format carries everything a decision needs), and the
-    // expanded outputs meet the scenarios' expectations.
+    // host's outputs exactly (so the format carries everything a decision needs) and asks
+    // the facts the queries recorded beside them, and the expanded outputs meet the
+    // scenarios' expectations.
     use forge_authz_host::request::{RequestDef, authorize, outcome_output};
     use forge_authz_host::world::World;
+    use forge_authz_tests::recording::{BoundaryQuery, Recording};
     use forge_authz_tests::scenario::expand;
     for fam in load_corpus().unwrap() {
         let expanded = expand(&fam, &wasm).unwrap();
@@ -183,8 +185,28 @@ fn an_expanded_corpus_replays_to_the_same_outputs() {
             forge_authz_tests::wasm(&forge_authz_host::wit::world_config(&world).unwrap()).unwrap();
         for (sc, e) in fam.scenarios.iter().zip(v["scenarios"].as_array().unwrap()) {
             let req: RequestDef = serde_json::from_value(e["request"].clone()).unwrap();
-            let out = outcome_output(&authorize(&mut fresh, &world, &req, world.now()).unwrap()).0;
+            let recording = Recording::<BoundaryQuery>::new(&world);
+            let out =
+                outcome_output(&authorize(&mut fresh, &recording, &req, world.now()).unwrap()).0;
             assert_eq!(out, e["output"], "{}: {}", fam.family, sc.name);
+            // Design §7: the queries the decision asked, as the boundary spells them, are
+            // the expanded `"queries"` — at most one lookup and one batch per decision.
+            let asked: Vec<serde_json::Value> = recording
+                .into_log()
+                .iter()
+                .map(|q| q.value().unwrap())
+                .collect();
+            assert_eq!(
+                serde_json::Value::from(asked.clone()),
+                e["queries"],
+                "{}: {}",
+                fam.family,
+                sc.name
+            );
+            for kind in ["lookup", "repositories"] {
+                let n = asked.iter().filter(|q| q.get(kind).is_some()).count();
+                assert!(n <= 1, "{}: {}: {n} {kind} calls", fam.family, sc.name);
+            }
             assert!(
                 forge_authz_tests::scenario::mismatch(sc, &out).is_none(),
                 "{}: {}",

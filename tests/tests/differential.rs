@@ -51,11 +51,12 @@ mod support;
 use std::cell::RefCell;
 
 use forge_authz_guest::policy;
-use forge_authz_host::facts::{Answered, FactSource, FoundRepository, Gathered};
+use forge_authz_host::facts::{Answered, Gathered};
 use forge_authz_host::policy::{Policy, PolicyFailure, WasmPolicy};
 use forge_authz_host::wit;
 use forge_authz_host::wit::core as convert;
 use forge_authz_tests::native::NativePolicy;
+use forge_authz_tests::recording::{Record, Recording};
 use forge_authz_tests::{native, wasm};
 use proptest::prelude::*;
 use support::{
@@ -139,7 +140,8 @@ fn as_ref_permissions(call: &Call) -> Option<Call> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The world's facts (the fixture world is a host `FactSource`), served and logged.
+// The world's facts (the fixture world is a host `FactSource`), served and logged
+// (`forge_authz_tests::recording`): what is kept of each call.
 
 /// One call an engine made to the host's facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,63 +154,21 @@ enum Asked {
     },
 }
 
-/// A `FactSource` that logs every `lookup` and `repositories` call (arguments and
-/// answers, in order), then answers from `source`.
-struct Logged<'a> {
-    source: &'a dyn FactSource,
-    log: RefCell<Vec<Asked>>,
-}
-
-impl FactSource for Logged<'_> {
-    fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
-        self.source.token(id)
-    }
-
-    fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
-        self.source.user(name)
-    }
-
-    fn repository(
-        &self,
-        path: &str,
-        viewer: Option<&str>,
-    ) -> anyhow::Result<Option<FoundRepository>> {
-        self.source.repository(path, viewer)
-    }
-
-    fn namespace(
-        &self,
-        name: &str,
-        viewer: Option<&str>,
-    ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
-        self.source.namespace(name, viewer)
-    }
-
-    fn ssh_key(&self, id: &str) -> anyhow::Result<Option<policy::SshKey>> {
-        self.source.ssh_key(id)
-    }
-
-    fn lookup(&self, q: &policy::FactQuery<'_>) -> anyhow::Result<Answered> {
-        let answered = self.source.lookup(q)?;
-        self.log.borrow_mut().push(Asked::Lookup(
-            Query::of(q),
-            Box::new(answered.answer.clone()),
-        ));
-        Ok(answered)
+impl Record for Asked {
+    fn lookup(q: &policy::FactQuery<'_>, answered: &Answered) -> Self {
+        Asked::Lookup(Query::of(q), Box::new(answered.answer.clone()))
     }
 
     fn repositories(
-        &self,
         paths: &[String],
         viewer: Option<&str>,
-    ) -> anyhow::Result<Vec<Option<policy::RepositoryFacts>>> {
-        let answers = self.source.repositories(paths, viewer)?;
-        self.log.borrow_mut().push(Asked::Repositories {
+        answers: &[Option<policy::RepositoryFacts>],
+    ) -> Self {
+        Asked::Repositories {
             paths: paths.to_vec(),
             viewer: viewer.map(str::to_string),
-            answers: answers.clone(),
-        });
-        Ok(answers)
+            answers: answers.to_vec(),
+        }
     }
 }
 
@@ -243,10 +203,7 @@ fn ask(
     call: &WitCall,
     world: &World,
 ) -> (Result<Reply, PolicyFailure>, Vec<Asked>) {
-    let facts = Logged {
-        source: world,
-        log: RefCell::new(Vec::new()),
-    };
+    let facts = Recording::<Asked>::new(world);
     let reply = match call {
         WitCall::One(r) => engine.authorize(r, &facts).map(|(d, g)| Reply::One(d, g)),
         WitCall::Batch(r) => engine
@@ -256,7 +213,7 @@ fn ask(
             .ref_permissions(r, &facts)
             .map(|(g, gathered)| Reply::Perms(g, gathered)),
     };
-    (reply, facts.log.into_inner())
+    (reply, facts.into_log())
 }
 
 /// One native engine and one wasm instance for a policy configuration.
