@@ -78,6 +78,8 @@ type factCall struct {
 	parent context.Context // the caller's (the effects hook)
 	src    FactSource
 	buf    []byte // the answer being encoded, reused across the call's callbacks
+	// scratch holds buf at first: a usual answer needs no allocation of its own.
+	scratch [768]byte
 	// failed is the first failure a trampoline reported (the decision must not allow).
 	failed string
 }
@@ -90,6 +92,7 @@ func (p *Policy) decideWith(ctx context.Context, src FactSource, request cbuf) (
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	c := &factCall{ctx: ctx, parent: parent, src: src}
+	c.buf = c.scratch[:0]
 	optional := C.int(0)
 	if _, ok := src.(SSHKeySource); ok {
 		optional |= C.FA_GO_SSH

@@ -61,15 +61,20 @@ func (c *factCall) answer(ud C.uintptr_t, ans *C.struct_fa_answer, method string
 	return C.FA_FACT_FOUND
 }
 
-// ask runs one per-fact callback: the method's answer, encoded by enc when found.
-func ask[T any](ud C.uintptr_t, ans *C.struct_fa_answer, method string,
-	call func(c *factCall) (T, bool, error), enc func(*T, []byte) []byte) C.int32_t {
+// ask runs one per-fact callback: call asks the source and encodes a found answer into
+// c.buf (with encode).
+func ask(ud C.uintptr_t, ans *C.struct_fa_answer, method string, call func(c *factCall) (bool, error)) C.int32_t {
 	c := callOf(ud)
-	v, found, err := call(c)
-	if found && err == nil {
-		c.buf = enc(&v, c.buf[:0])
-	}
+	found, err := call(c)
 	return c.answer(ud, ans, method, found, err)
+}
+
+// encode writes a found answer into c.buf, and passes found and err on.
+func (c *factCall) encode(found bool, err error, appendJSON func([]byte) []byte) (bool, error) {
+	if found && err == nil {
+		c.buf = appendJSON(c.buf[:0])
+	}
+	return found, err
 }
 
 // viewerOf is a viewer argument: NULL is anonymous ("").
@@ -83,41 +88,46 @@ func viewerOf(viewer *C.char) string {
 //export faGoToken
 func faGoToken(ud C.uintptr_t, id *C.char, ans *C.struct_fa_answer) (code C.int32_t) {
 	defer guard(ud, ans, &code)
-	return ask(ud, ans, "Token", func(c *factCall) (TokenRecord, bool, error) {
-		return c.src.Token(c.ctx, C.GoString(id))
-	}, (*TokenRecord).appendJSON)
+	return ask(ud, ans, "Token", func(c *factCall) (bool, error) {
+		v, found, err := c.src.Token(c.ctx, C.GoString(id))
+		return c.encode(found, err, v.appendJSON)
+	})
 }
 
 //export faGoUser
 func faGoUser(ud C.uintptr_t, name *C.char, ans *C.struct_fa_answer) (code C.int32_t) {
 	defer guard(ud, ans, &code)
-	return ask(ud, ans, "User", func(c *factCall) (UserFacts, bool, error) {
-		return c.src.User(c.ctx, C.GoString(name))
-	}, (*UserFacts).appendJSON)
+	return ask(ud, ans, "User", func(c *factCall) (bool, error) {
+		v, found, err := c.src.User(c.ctx, C.GoString(name))
+		return c.encode(found, err, v.appendJSON)
+	})
 }
 
 //export faGoRepository
 func faGoRepository(ud C.uintptr_t, path, viewer *C.char, ans *C.struct_fa_answer) (code C.int32_t) {
 	defer guard(ud, ans, &code)
-	return ask(ud, ans, "Repository", func(c *factCall) (RepositoryFacts, bool, error) {
-		return c.src.Repository(c.ctx, C.GoString(path), viewerOf(viewer))
-	}, (*RepositoryFacts).appendJSON)
+	return ask(ud, ans, "Repository", func(c *factCall) (bool, error) {
+		v, found, err := c.src.Repository(c.ctx, C.GoString(path), viewerOf(viewer))
+		return c.encode(found, err, v.appendJSON)
+	})
 }
 
 //export faGoNamespace
 func faGoNamespace(ud C.uintptr_t, name, viewer *C.char, ans *C.struct_fa_answer) (code C.int32_t) {
 	defer guard(ud, ans, &code)
-	return ask(ud, ans, "Namespace", func(c *factCall) (NamespaceFacts, bool, error) {
-		return c.src.Namespace(c.ctx, C.GoString(name), viewerOf(viewer))
-	}, (*NamespaceFacts).appendJSON)
+	return ask(ud, ans, "Namespace", func(c *factCall) (bool, error) {
+		v, found, err := c.src.Namespace(c.ctx, C.GoString(name), viewerOf(viewer))
+		return c.encode(found, err, v.appendJSON)
+	})
 }
 
 //export faGoSSHKey
 func faGoSSHKey(ud C.uintptr_t, id *C.char, ans *C.struct_fa_answer) (code C.int32_t) {
 	defer guard(ud, ans, &code)
-	return ask(ud, ans, "SSHKey", func(c *factCall) (SSHKeyFact, bool, error) {
-		return c.src.(SSHKeySource).SSHKey(c.ctx, C.GoString(id))
-	}, (*SSHKeyFact).appendJSON)
+	return ask(ud, ans, "SSHKey", func(c *factCall) (bool, error) {
+		v, found, err := c.src.(SSHKeySource).SSHKey(c.ctx, C.GoString(id))
+		return c.encode(found, err, v.appendJSON)
+	})
 }
 
 //export faGoRepositories
