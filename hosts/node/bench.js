@@ -13,6 +13,8 @@
 //   per-fact answers in the boundary format (design §1: a token record, a user, a repository
 //   as plain JSON objects, read by the strict readers): the callback path a forge's database
 //   takes, store I/O excluded (tests/benches/decide.rs `host_token_pull/callbacks`);
+// - token_pull_decide_sqlite: the same callbacks answered by the forge schema on SQLite
+//   (examples/forge-schema.js over sql.js, in memory): the store's own cost, reported apart;
 // - token_pull_decide_async: `decideAsync` over an asynchronous store (two passes).
 //
 // The token is presented again and again (the authorizer's verified-token table skips the
@@ -20,6 +22,8 @@
 
 import { Policy, World, boundaryFacts } from './index.js';
 import { worldAnswers } from './lib/boundary.js';
+import { schemaAnswers } from './examples/forge-schema.js';
+import { sqliteWorld } from './test/schema-loader.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const calls = Number(process.argv[3] ?? 50000);
@@ -58,6 +62,7 @@ const witRequest = (credential, repository) => ({
 const tokenPull = witRequest({ tag: 'bearer', val: secret }, 'alice/app');
 const anonymousPull = witRequest({ tag: 'anonymous' }, 'alice/app');
 const callbacks = boundaryFacts(worldAnswers(world));
+const sqlite = boundaryFacts({ ...schemaAnswers((await sqliteWorld(world)).db), now: () => NOW });
 const asyncWorld = {
   lookup: async (q) => world.lookup(q),
   repositories: async (p, v) => world.repositories(p, v),
@@ -72,6 +77,7 @@ const check = (name, ok) => {
 };
 check('token_pull_decide', policy.decide(world, jsonRequest).value.reason === 'granted');
 check('token_pull_decide_callbacks', policy.decide(callbacks, jsonRequest).value.reason === 'granted');
+check('token_pull_decide_sqlite', policy.decide(sqlite, jsonRequest).value.reason === 'granted');
 check('token_pull_authorize', policy.authorize(tokenPull, world).value.verdict.val === 'granted');
 check('anonymous_pull_authorize', policy.authorize(anonymousPull, world).value.verdict.val === 'public-read');
 check('token_pull_decide_async', (await policy.decideAsync(asyncWorld, jsonRequest)).value.reason === 'granted');
@@ -79,6 +85,7 @@ check('token_pull_decide_async', (await policy.decideAsync(asyncWorld, jsonReque
 const cases = {
   token_pull_decide: () => policy.decide(world, jsonRequest),
   token_pull_decide_callbacks: () => policy.decide(callbacks, jsonRequest),
+  token_pull_decide_sqlite: () => policy.decide(sqlite, jsonRequest),
   token_pull_authorize: () => policy.authorize(tokenPull, world),
   anonymous_pull_authorize: () => policy.authorize(anonymousPull, world),
 };

@@ -142,6 +142,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { default: initSqlJs } = await import('sql.js');
   const SQL = await initSqlJs();
   const database = new SQL.Database(readFileSync(dbFile));
+  database.exec('PRAGMA locking_mode = EXCLUSIVE'); // one connection: no lock per statement
   const loaded = await Policy.load({ config: readFileSync(configFile, 'utf8') });
   if (!loaded.ok) throw new Error(loaded.error.val);
   const server = gitServer({

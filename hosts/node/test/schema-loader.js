@@ -131,6 +131,9 @@ export async function sqliteWorld(world) {
   SQL ??= await initSqlJs();
   const w = world instanceof World ? world : new World(world);
   const database = new SQL.Database();
+  // One connection: keep the lock, so that each statement does not re-check the file
+  // through sql.js's in-memory file system (several times faster per statement).
+  database.exec('PRAGMA locking_mode = EXCLUSIVE');
   database.exec(schemaDdl('sqlite'));
   const exec = (sql, params) => database.run(sqliteSql(sql), params);
   database.exec('BEGIN');
