@@ -67,14 +67,14 @@ import "C"
 import (
 	"context"
 	"runtime"
-	"runtime/cgo"
 	"time"
 )
 
 // factCall is one DecideWith call's state, reached from the trampolines through the
-// handle in user_data.
+// handle in user_data (register, factcall.go).
 type factCall struct {
-	ctx    context.Context // the caller's, with the fact budget as its deadline
+	ctx    context.Context // &budget: the caller's, with the fact budget as its deadline
+	budget budgetCtx
 	parent context.Context // the caller's (the effects hook)
 	src    FactSource
 	buf    []byte // the answer being encoded, reused across the call's callbacks
@@ -88,10 +88,10 @@ type factCall struct {
 // deadline for the methods).
 func (p *Policy) decideWith(ctx context.Context, src FactSource, request cbuf) (RawDecision, error) {
 	budget := p.factBudget()
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	c := &factCall{ctx: ctx, parent: parent, src: src}
+	c := &factCall{parent: ctx, src: src}
+	c.budget.Context, c.budget.deadline = ctx, time.Now().Add(budget)
+	c.ctx = &c.budget
+	defer c.budget.release()
 	c.buf = c.scratch[:0]
 	optional := C.int(0)
 	if _, ok := src.(SSHKeySource); ok {
@@ -119,8 +119,8 @@ func (p *Policy) decideWith(ctx context.Context, src FactSource, request cbuf) (
 	if ms > 1<<31 {
 		ms = 1 << 31
 	}
-	h := cgo.NewHandle(c)
-	defer h.Delete()
+	h := register(c)
+	defer unregister(h)
 	code, out, err := locked("decide", p, nil, false, func(pp *C.struct_fa_policy, _ *C.struct_fa_world, out **C.char) C.int32_t {
 		return C.fa_go_decide_with(pp, C.uintptr_t(h), C.uint32_t(ms), optional, request.ptr(), now, out)
 	})

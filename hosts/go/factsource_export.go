@@ -14,14 +14,11 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
-	"runtime/cgo"
 	"unsafe"
 )
 
 // callOf is the call behind user_data.
-func callOf(ud C.uintptr_t) *factCall {
-	return cgo.Handle(ud).Value().(*factCall)
-}
+func callOf(ud C.uintptr_t) *factCall { return lookupCall(uintptr(ud)) }
 
 // guard is deferred first by every trampoline: a panic (in the source, or here) fails the
 // callback with its value as the cause.
