@@ -11,18 +11,21 @@ import (
 	"forgeauthz/internal/corpus"
 )
 
-// clocked is the store with a corpus world's fixed clock.
+// clocked is the store with a corpus world's fixed clock, recording the queries asked.
 type clocked struct {
 	*Store
-	now int64
+	now   int64
+	asked *corpus.Recorder
 }
 
 func (c clocked) Now() int64 { return c.now }
 
+func (c clocked) ObserveQuery(q string) { c.asked.Add(q) }
+
 // TestCorpusThroughSchema replays the expanded corpus (design §7, way 3): each family's
 // world loaded into the forge schema, every scenario decided through the Store's
 // callbacks, on SQLite and (FORGE_AUTHZ_PG_URL) PostgreSQL; the output must be the one the
-// Rust harness recorded.
+// Rust harness recorded, and the queries asked its "queries" (when the corpus has them).
 func TestCorpusThroughSchema(t *testing.T) {
 	files := corpus.Files(t)
 	module, digest := corpus.Module(t)
@@ -55,7 +58,7 @@ func TestCorpusThroughSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src := clocked{store, facts.Now}
+			src := clocked{store, facts.Now, &corpus.Recorder{}}
 			unrepresentable := ownerlessTokens(&facts)
 			for _, sc := range cf.Scenarios {
 				total++
@@ -76,16 +79,33 @@ func TestCorpusThroughSchema(t *testing.T) {
 					t.Errorf("%s:\n expected %s\n got      %s (%v)", name, sc.Output, raw.JSON, err)
 					continue
 				}
+				if asked := src.asked.Take(); sc.HasQueries && !sameQueries(asked, sc.Queries) {
+					t.Errorf("%s: asked %q, the Rust host asked %s", name, asked, sc.Queries)
+					continue
+				}
 				matched++
 			}
 			store.Close()
 		}
-		fmt.Printf("corpus: %s: %d/%d scenarios matched the Rust harness through the forge schema (%d not representable in it, listed above; module sha256 %s)\n",
+		fmt.Printf("corpus: %s: %d/%d scenarios matched the Rust harness through the forge schema (outputs, and the queries asked where the corpus has them; %d not representable in it, listed above; module sha256 %s)\n",
 			be.name, matched, total-skipped, skipped, digest)
 		if matched != total-skipped {
 			t.Errorf("%s: %d of %d scenarios did not match", be.name, total-skipped-matched, total-skipped)
 		}
 	}
+}
+
+// sameQueries: the queries asked are the Rust host's, in order.
+func sameQueries(asked []string, want []json.RawMessage) bool {
+	if len(asked) != len(want) {
+		return false
+	}
+	for i := range asked {
+		if same, err := corpus.SameJSON([]byte(asked[i]), want[i]); err != nil || !same {
+			return false
+		}
+	}
+	return true
 }
 
 // ownerlessTokens are the world's tokens whose owner is not a user.
