@@ -5,6 +5,7 @@
 // `policy-failure` deny (503), never "not found" and never an allow — for each of the token,
 // user, repository, namespace and SSH key queries, through `decide` (sync) and `decideAsync`
 // (promises). "Absent" is the ordinary deny (§1 "Not found vs failed").
+// SHOW_DETAIL=1 prints each fault's `detail` (the cause a forge's log gets).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World, boundaryFacts, composeFacts } from '../index.js';
