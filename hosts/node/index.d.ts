@@ -705,6 +705,8 @@ export interface AuthorizeHttpOptions {
   describe?: (req: IncomingMessage, url: URL) => Omit<RequestJson, 'credential' | 'also_presented'> | null;
   onDecision?: (req: IncomingMessage, decided: Decided) => void;
   realm?: string;
+  /** Wall time one decision's fact reads may take (default 250). */
+  budgetMs?: number;
 }
 export type Middleware = (req: IncomingMessage & { forgeAuthz?: unknown }, res: ServerResponse, next: (err?: unknown) => void) => void;
 export function authorizeHttp(options: AuthorizeHttpOptions): Middleware;

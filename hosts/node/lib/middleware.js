@@ -93,9 +93,10 @@ export function gitSmartHttp(req, url) {
  *   request on undecided (a route that is not the policy's)
  * @param options.onDecision `(req, decided) => void`: e.g. apply `decided.effects`
  *   (`touchLastUsed` for `decided.token`) or log
+ * @param options.budgetMs the wall time one decision's fact reads may take (default 250)
  * On allow, `req.forgeAuthz` is `{output, user, token, effects}` and `next()` is called.
  */
-export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHttp, onDecision, realm = REALM }) {
+export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHttp, onDecision, realm = REALM, budgetMs }) {
   if (!policy || (!facts && !asyncFacts)) throw new TypeError('authorizeHttp needs a policy and facts (or asyncFacts)');
   return function forgeAuthz(req, res, next) {
     const url = new URL(req.url ?? '/', 'http://forge.invalid');
@@ -126,9 +127,9 @@ export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHt
       return send(res, answer.allow ? mapDecisionToHttp({ status: 503 }, { realm }) : answer);
     };
     if (asyncFacts) {
-      policy.decideAsync(asyncFacts, request).then(finish, (e) => finish(policyFailure(String(e?.message ?? e))));
+      policy.decideAsync(asyncFacts, request, { budgetMs }).then(finish, (e) => finish(policyFailure(String(e?.message ?? e))));
     } else {
-      finish(policy.decide(facts, request));
+      finish(policy.decide(facts, request, { budgetMs }));
     }
   };
 }

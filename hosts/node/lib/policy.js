@@ -463,6 +463,10 @@ export class Policy {
    * are read (awaited), and the decision runs again with them. The policy asks its one
    * query after the checks that need no fact, so it asks the same query again: two passes
    * for a decision (three for a batch), the last one with every fact it asked for.
+   *
+   * Options as for `decide`. Every read gets `{signal}` as its last argument (aborted when
+   * the budget runs out; the decision does not wait for it), and `observe` is told the
+   * queries of the pass that decided, once it has decided.
    */
   async decideAsync(source, request, { now, observe, budgetMs } = {}) {
     const budget = new Budget(budgetOf(budgetMs));

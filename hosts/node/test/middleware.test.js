@@ -123,3 +123,20 @@ test('mapDecisionToHttp never allows what is not an allow', () => {
   }
   assert.equal(mapDecisionToHttp({ decision: 'deny', status: 503, reason: 'policy-failure' }).headers['retry-after'], '1');
 });
+
+test('the middleware passes its budget on: a store slower than budgetMs is a 503, within it it serves', async () => {
+  const p = await policy();
+  const w = world();
+  const slow = { lookup: (q) => new Promise((r) => setTimeout(() => r(w.lookup(q)), 100)), repositories: async () => [], now: () => w.now() };
+  for (const [budgetMs, status] of [[20, 503], [5000, 200]]) {
+    const guard = authorizeHttp({ policy: p, asyncFacts: slow, budgetMs });
+    const server = createServer((req, res) => guard(req, res, () => res.end('served')));
+    try {
+      const r = await fetch(`${await listen(server)}/alice/app.git/info/refs?service=git-upload-pack`);
+      assert.equal(r.status, status, `budgetMs ${budgetMs}`);
+      if (status === 503) assert.equal(r.headers.get('x-forge-authz-reason'), 'policy-failure');
+    } finally {
+      server.close();
+    }
+  }
+});
