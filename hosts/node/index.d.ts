@@ -338,6 +338,8 @@ export interface Decided {
   token?: string;
   /** The acting user (the token's owner as its record names it, or the session's/key's account). */
   user?: string;
+  /** The repository's path as the fact source spells it (what to serve), when it answered one. */
+  repository?: string;
 }
 
 // ---- the policy ------------------------------------------------------------------------------

@@ -59,9 +59,15 @@ function readBody(req) {
   });
 }
 
-/** Run `git http-backend` for an allowed request and stream its answer back. */
+/**
+ * Run `git http-backend` for an allowed request and stream its answer back: from the
+ * repository's directory as the store spells its path (`ALICE/App.git` asked, `alice/app.git`
+ * served), never from the spelling of the URL.
+ */
 function backend(req, res, repos, body) {
   const url = new URL(req.url, 'http://forge.invalid');
+  const endpoint = /\/(info\/refs|git-upload-pack|git-receive-pack)$/.exec(url.pathname)[0];
+  const stored = req.forgeAuthz?.repository;
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     GIT_PROJECT_ROOT: repos,
@@ -71,7 +77,7 @@ function backend(req, res, repos, body) {
     GIT_CONFIG_KEY_0: 'http.receivepack',
     GIT_CONFIG_VALUE_0: 'true',
     REQUEST_METHOD: req.method,
-    PATH_INFO: decodeURIComponent(url.pathname),
+    PATH_INFO: stored === undefined ? decodeURIComponent(url.pathname) : `/${stored}.git${endpoint}`,
     QUERY_STRING: url.search.slice(1),
     CONTENT_TYPE: req.headers['content-type'] ?? '',
     CONTENT_LENGTH: String(body.length),

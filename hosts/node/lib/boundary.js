@@ -25,6 +25,7 @@ import {
   ROLES,
   STATUS,
   VISIBILITY,
+  STORED_PATH,
   accessToWit,
   checked,
   composed,
@@ -98,6 +99,7 @@ export function repositoryAnswer(v, asked, path = `repository \`${asked}\``) {
   if (refs.length > 0) facts.protectedRefs = refs.map((p) => ({ pattern: p.pattern, push: accessToWit(p.push), forcePush: accessToWit(p.force_push) }));
   const registrant = optField(v, 'registrant', path, str);
   if (registrant !== undefined) facts.registrant = registrant;
+  facts[STORED_PATH] = stored ?? asked;
   return { path: stored ?? asked, facts };
 }
 

@@ -105,6 +105,12 @@ export function composed(source, convert) {
  */
 export const CHECKED = Symbol('forge-authz: answers already checked');
 
+/**
+ * On a repository's facts: the path as the store spells it (`Alice/App` when `alice/app` was
+ * asked), the directory a forge serves. A symbol: jco does not lower it.
+ */
+export const STORED_PATH = Symbol('forge-authz: the repository path as stored');
+
 export const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 
 /**
@@ -481,6 +487,7 @@ export class World {
       role,
     };
     if (r.registrant !== undefined) facts.registrant = r.registrant;
+    facts[STORED_PATH] = `${r.owner}/${r.name}`;
     if (r.protected_refs.length > 0) {
       facts.protectedRefs = r.protected_refs.map((p) => ({
         pattern: p.pattern,

@@ -94,7 +94,8 @@ export function gitSmartHttp(req, url) {
  * @param options.onDecision `(req, decided) => void`: e.g. apply `decided.effects`
  *   (`touchLastUsed` for `decided.token`) or log
  * @param options.budgetMs the wall time one decision's fact reads may take (default 250)
- * On allow, `req.forgeAuthz` is `{output, user, token, effects}` and `next()` is called.
+ * On allow, `req.forgeAuthz` is `{output, user, token, effects, repository}` (`repository`:
+ * the path as the store spells it, when the fact source says) and `next()` is called.
  */
 export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHttp, onDecision, realm = REALM, budgetMs }) {
   if (!policy || (!facts && !asyncFacts)) throw new TypeError('authorizeHttp needs a policy and facts (or asyncFacts)');
@@ -121,7 +122,7 @@ export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHt
       }
       const answer = mapDecisionToHttp(Array.isArray(decided.value) ? { status: 503 } : decided.value, { realm });
       if (answer.allow && decided.allow) {
-        req.forgeAuthz = { output: decided.value, user: decided.user, token: decided.token, effects: decided.effects };
+        req.forgeAuthz = { output: decided.value, user: decided.user, token: decided.token, effects: decided.effects, repository: decided.repository };
         return next();
       }
       return send(res, answer.allow ? mapDecisionToHttp({ status: 503 }, { realm }) : answer);

@@ -27,7 +27,7 @@ import {
   optField,
   str,
 } from './util.js';
-import { CHECKED, configFromJson, isThenable, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
+import { CHECKED, STORED_PATH, configFromJson, isThenable, tokenDefFromRecord, tokenFactsFromRecord } from './facts.js';
 import { askedBatch, askedLookup, checkFactAnswer, checkRepositoryFacts, checkSshKey } from './boundary.js';
 import {
   decisionOutput,
@@ -275,7 +275,7 @@ export class Policy {
             return slot.facts[CHECKED] ? a : checkFactAnswer(a);
           },
         );
-        slot.gathered = { token: query.token, user: answer.token?.owner ?? query.account };
+        slot.gathered = { token: query.token, user: answer.token?.owner ?? query.account, repository: answer.repository?.[STORED_PATH] };
         return answer;
       },
       repositories(paths, viewer) {
@@ -565,6 +565,7 @@ export class Policy {
         const gathered = this.#gathered;
         if (!effectsEmpty(d.effects) && gathered.token !== undefined) out.token = gathered.token;
         if (gathered.user !== undefined) out.user = gathered.user;
+        if (gathered.repository !== undefined) out.repository = gathered.repository;
         return out;
       }
       case 'authorize-batch': {

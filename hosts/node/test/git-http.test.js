@@ -87,9 +87,10 @@ async function served(t, open) {
   const auth = ['-c', `http.extraHeader=Authorization: Bearer ${secret}`];
   const infoRefs = () => fetch(`${url}/info/refs?service=git-upload-pack`, { headers: { authorization: `Bearer ${secret}` } });
 
-  // 1. Clone with the token, push a new branch: both pass.
+  // 1. Clone with the token, push a new branch: both pass. The URL's spelling of the path is
+  //    not the directory's: the repository is served as the store spells it.
   const work = join(dir, 'work');
-  await git(dir, ...auth, 'clone', '-q', url, work);
+  await git(dir, ...auth, 'clone', '-q', url.replace('/alice/app.git', '/ALICE/App.git'), work);
   writeFileSync(join(work, 'more'), 'more\n');
   await git(work, 'add', 'more');
   await git(work, 'commit', '-q', '-m', 'second');
