@@ -15,7 +15,9 @@
 //   takes, store I/O excluded (tests/benches/decide.rs `host_token_pull/callbacks`);
 // - token_pull_decide_sqlite: the same callbacks answered by the forge schema on SQLite
 //   (examples/forge-schema.js over sql.js, in memory): the store's own cost, reported apart;
-// - token_pull_decide_async: `decideAsync` over an asynchronous store (two passes).
+// - token_pull_decide_async: `decideAsync` over an asynchronous store (two passes);
+// - token_pull_decide_async_callbacks: `decideAsync` over `boundaryFacts` whose per-fact
+//   functions return promises (each read raced against the budget's timer).
 //
 // The token is presented again and again (the authorizer's verified-token table skips the
 // HMAC), the facts come from a small in-memory World.
@@ -81,6 +83,9 @@ check('token_pull_decide_sqlite', policy.decide(sqlite, jsonRequest).value.reaso
 check('token_pull_authorize', policy.authorize(tokenPull, world).value.verdict.val === 'granted');
 check('anonymous_pull_authorize', policy.authorize(anonymousPull, world).value.verdict.val === 'public-read');
 check('token_pull_decide_async', (await policy.decideAsync(asyncWorld, jsonRequest)).value.reason === 'granted');
+const answers = worldAnswers(world);
+const asyncCallbacks = boundaryFacts(Object.fromEntries(Object.entries(answers).map(([k, f]) => [k, k === 'now' ? f : async (...a) => f(...a)])));
+check('token_pull_decide_async_callbacks', (await policy.decideAsync(asyncCallbacks, jsonRequest)).value.reason === 'granted');
 
 const cases = {
   token_pull_decide: () => policy.decide(world, jsonRequest),
@@ -114,16 +119,19 @@ for (const [name, xs] of Object.entries(samples)) {
   results[name] = { median_us: +median(xs).toFixed(3), min_us: +Math.min(...xs).toFixed(3), max_us: +Math.max(...xs).toFixed(3) };
 }
 {
-  const f = () => policy.decideAsync(asyncWorld, jsonRequest);
-  await measureAsync(f, 5000);
-  const xs = [];
-  for (let r = 0; r < rounds; r++) xs.push(await measureAsync(f, Math.max(1000, calls >> 2)));
-  results.token_pull_decide_async = { median_us: +median(xs).toFixed(3), min_us: +Math.min(...xs).toFixed(3), max_us: +Math.max(...xs).toFixed(3) };
+  const asyncCases = {
+    token_pull_decide_async: () => policy.decideAsync(asyncWorld, jsonRequest),
+    token_pull_decide_async_callbacks: () => policy.decideAsync(asyncCallbacks, jsonRequest),
+  };
+  const xs = Object.fromEntries(Object.keys(asyncCases).map((name) => [name, []]));
+  for (const f of Object.values(asyncCases)) await measureAsync(f, 5000);
+  for (let r = 0; r < rounds; r++) for (const [name, f] of Object.entries(asyncCases)) xs[name].push(await measureAsync(f, Math.max(1000, calls >> 2)));
+  for (const [name, v] of Object.entries(xs)) results[name] = { median_us: +median(v).toFixed(3), min_us: +Math.min(...v).toFixed(3), max_us: +Math.max(...v).toFixed(3) };
 }
 
 console.log(`node ${process.version}, module ${policy.sha256.slice(0, 12)} (${policy.origin}), ${rounds} rounds x ${calls} calls`);
 for (const [name, r] of Object.entries(results)) {
-  console.log(`${name.padEnd(26)} ${r.median_us.toFixed(3).padStart(8)} µs/call (min ${r.min_us.toFixed(3)}, max ${r.max_us.toFixed(3)})`);
+  console.log(`${name.padEnd(34)} ${r.median_us.toFixed(3).padStart(8)} µs/call (min ${r.min_us.toFixed(3)}, max ${r.max_us.toFixed(3)})`);
 }
 {
   const ratio = results.token_pull_decide_callbacks.median_us / results.token_pull_decide.median_us;
