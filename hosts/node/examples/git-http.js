@@ -114,13 +114,15 @@ function backend(req, res, repos, body) {
 /**
  * A git smart-HTTP server over `repos` (bare repositories `<owner>/<name>.git`), every request
  * decided by `policy` with `facts` (a sync source: `decide`) or `asyncFacts` (promises:
- * `decideAsync`). `onDecision(req, decided)` sees each decision.
+ * `decideAsync`). `onDecision(req, decided)` sees each decision; `budgetMs` bounds one
+ * decision's reads (default 250).
  */
-export function gitServer({ policy, facts, asyncFacts, repos, onDecision }) {
+export function gitServer({ policy, facts, asyncFacts, repos, onDecision, budgetMs }) {
   const guard = authorizeHttp({
     policy,
     facts,
     asyncFacts,
+    budgetMs,
     onDecision,
     describe(req, url) {
       const r = gitSmartHttp(req, url);

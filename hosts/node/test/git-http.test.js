@@ -80,7 +80,9 @@ async function served(t, open) {
   await git(seed, 'push', '-q', join(repos, 'alice', 'app.git'), 'main');
 
   const decisions = [];
-  const server = gitServer({ policy: p, facts: db.facts, asyncFacts: db.asyncFacts, repos, onDecision: (req, d) => decisions.push(d.value) });
+  // A generous budget: a busy CI machine must not turn a slow read into a 503 here (the
+  // budget has its own tests in faults.test.js and middleware.test.js).
+  const server = gitServer({ policy: p, facts: db.facts, asyncFacts: db.asyncFacts, repos, budgetMs: 10_000, onDecision: (req, d) => decisions.push(d.value) });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
   const url = `http://127.0.0.1:${server.address().port}/alice/app.git`;
