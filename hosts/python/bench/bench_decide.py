@@ -3,7 +3,8 @@ group `host_token_pull`, the Rust host's yardstick).
 
     python hosts/python/bench/bench_decide.py [--module PATH] [--runs 7] [--seconds 0.5]
 
-Prints the median microseconds per call over `runs` runs of about `seconds` each, for:
+Prints the median microseconds per call over `runs` runs of about `seconds` each (the cases
+round-robin), for:
 - `decide(world, dict)`: the typed path (a dict in, a `Decision` out);
 - `decide(world, str)`: JSON text in, a `Decision` out;
 - `decide_json(world, str)`: JSON text in, JSON text out (what the C ABI does);
@@ -88,19 +89,24 @@ def schema_source(world: dict):
     return Schema(db)
 
 
-def per_call_us(fn, seconds: float, runs: int) -> list[float]:
-    # calibrate: calls per run
-    n, t0 = 0, time.perf_counter_ns()
-    while time.perf_counter_ns() - t0 < 50_000_000:
-        fn()
-        n += 1
-    per = max(1, int(n * seconds / 0.05))
-    results = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        for _ in range(per):
+def per_call_us(cases: dict, seconds: float, runs: int) -> dict:
+    """Microseconds per call of each case, one list of `runs` figures per case. The cases
+    run round-robin, one run of each per round, so that a machine busy with other work
+    slows every case alike and the ratios stay comparable."""
+    per = {}
+    for name, fn in cases.items():  # calibrate: calls per run of about `seconds`
+        n, t0 = 0, time.perf_counter_ns()
+        while time.perf_counter_ns() - t0 < 50_000_000:
             fn()
-        results.append((time.perf_counter_ns() - t0) / per / 1000)
+            n += 1
+        per[name] = max(1, int(n * seconds / 0.05))
+    results: dict = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, fn in cases.items():
+            t0 = time.perf_counter_ns()
+            for _ in range(per[name]):
+                fn()
+            results[name].append((time.perf_counter_ns() - t0) / per[name] / 1000)
     return results
 
 
@@ -144,8 +150,7 @@ def main() -> None:
           f"Python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} cpus; {args.runs} runs x ~{args.seconds}s")
     medians = {}
-    for name, fn in cases.items():
-        r = per_call_us(fn, args.seconds, args.runs)
+    for name, r in per_call_us(cases, args.seconds, args.runs).items():
         medians[name] = statistics.median(r)
         print(f"token pull  {name:<30} median {medians[name]:7.2f} us/call"
               f"  (min {min(r):.2f}, max {max(r):.2f})")

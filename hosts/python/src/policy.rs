@@ -19,7 +19,7 @@ use crate::errors::{
 use crate::input::{config_of, module_source, request_of};
 use crate::json::typed_arg;
 use crate::permissions::PyRefPermissions;
-use crate::source::PySource;
+use crate::source::{Prepared, PySource};
 use crate::token::{PyIssuedToken, PyTokenInfo};
 use crate::world::{PyWorld, read, write};
 use forge_authz_fixture::boundary::{Boundary, settle};
@@ -89,9 +89,7 @@ impl PyPolicy {
         if let Ok(world) = facts.cast::<PyWorld>() {
             return self.outcome(py, world.get(), &req);
         }
-        let budget = PySource::budget(facts, budget)?;
-        let now = PySource::now(facts)?;
-        self.outcome_with(py, PySource::new(facts)?, budget, now, &req)
+        self.outcome_with(py, PySource::prepare(facts, budget)?, &req)
     }
 
     /// Decide `request` (already typed) with the world's facts, the GIL released.
@@ -114,11 +112,14 @@ impl PyPolicy {
     fn outcome_with(
         &self,
         py: Python<'_>,
-        source: PySource,
-        budget: std::time::Duration,
-        now: i64,
+        facts: Prepared,
         request: &RequestDef,
     ) -> PyResult<Outcome> {
+        let Prepared {
+            source,
+            budget,
+            now,
+        } = facts;
         let boundary = Boundary::new(source, budget);
         let outcome = py.detach(|| {
             self.with_instance(|instance| {

@@ -16,7 +16,8 @@
 //!   the decision too, and is kept: the caller raises it once the decision is abandoned
 //!   ([`PySource::take_raised`]), so Ctrl-C is never swallowed and never an allow.
 //! - **Optional methods** (`ssh_key`, `repositories`, `lookup`, `observe`, `now`, the
-//!   attribute `budget`) are looked up once per decision, before the GIL is released.
+//!   attribute `budget`) are looked up before the GIL is released: on the class once (a
+//!   missing attribute costs an exception per look), then in the instance's `__dict__`.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::anyhow;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyType};
 
 use forge_authz_fixture::boundary::{Answer, Callbacks, DEFAULT_BUDGET};
 
@@ -32,13 +34,84 @@ use crate::json::to_json;
 /// The methods a fact source must have.
 const REQUIRED: [&str; 4] = ["token", "user", "repository", "namespace"];
 
-/// Which optional methods the source has.
+/// The optional attributes a fact source has (methods, and `budget`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Optional {
     ssh_key: bool,
     repositories: bool,
     lookup: bool,
     observe: bool,
+    now: bool,
+    budget: bool,
+}
+
+impl Optional {
+    /// The attributes for which `has` says yes (names interned: no string built per look).
+    fn of<'py>(
+        py: Python<'py>,
+        mut has: impl FnMut(&Bound<'py, PyString>) -> PyResult<bool>,
+    ) -> PyResult<Self> {
+        Ok(Optional {
+            ssh_key: has(pyo3::intern!(py, "ssh_key"))?,
+            repositories: has(pyo3::intern!(py, "repositories"))?,
+            lookup: has(pyo3::intern!(py, "lookup"))?,
+            observe: has(pyo3::intern!(py, "observe"))?,
+            now: has(pyo3::intern!(py, "now"))?,
+            budget: has(pyo3::intern!(py, "budget"))?,
+        })
+    }
+
+    fn or(self, o: Optional) -> Optional {
+        Optional {
+            ssh_key: self.ssh_key || o.ssh_key,
+            repositories: self.repositories || o.repositories,
+            lookup: self.lookup || o.lookup,
+            observe: self.observe || o.observe,
+            now: self.now || o.now,
+            budget: self.budget || o.budget,
+        }
+    }
+}
+
+/// How many classes of fact sources [`CLASSES`] remembers (then it starts again).
+const CLASSES_KEPT: usize = 64;
+
+/// The optional attributes of each class of fact source seen, by the class (kept alive, so
+/// its address is not reused). Looking a missing attribute up raises and clears an
+/// `AttributeError` (a few microseconds in CPython < 3.13); a class is asked once.
+static CLASSES: Mutex<Vec<(Py<PyType>, Optional)>> = Mutex::new(Vec::new());
+
+/// The optional attributes of `obj`: its class's (looked up once per class), and those in
+/// its instance `__dict__` (a dictionary lookup, no exception).
+fn optional_of(obj: &Bound<'_, PyAny>) -> PyResult<Optional> {
+    let py = obj.py();
+    let class = obj.get_type();
+    let known = CLASSES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|(c, _)| c.is(&class))
+        .map(|(_, o)| *o);
+    let of_class = match known {
+        Some(o) => o,
+        None => {
+            let o = Optional::of(py, |name| class.hasattr(name))?;
+            let mut classes = CLASSES.lock().unwrap_or_else(PoisonError::into_inner);
+            if classes.len() >= CLASSES_KEPT {
+                classes.clear();
+            }
+            classes.push((class.clone().unbind(), o));
+            o
+        }
+    };
+    let of_instance = match obj.getattr_opt(pyo3::intern!(py, "__dict__"))? {
+        Some(d) => match d.cast::<PyDict>() {
+            Ok(d) => Optional::of(py, |name| d.contains(name))?,
+            Err(_) => Optional::default(),
+        },
+        None => Optional::default(),
+    };
+    Ok(of_class.or(of_instance))
 }
 
 /// A Python fact source as the adapter's callbacks.
@@ -49,55 +122,62 @@ pub(crate) struct PySource {
     raised: Mutex<Option<PyErr>>,
 }
 
+/// A fact source read for one decision: its callbacks, their time budget, the clock.
+pub(crate) struct Prepared {
+    pub(crate) source: PySource,
+    pub(crate) budget: Duration,
+    pub(crate) now: i64,
+}
+
 impl PySource {
-    /// `obj` as a fact source; a `TypeError` when it lacks a required method.
-    pub(crate) fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
-        for m in REQUIRED {
-            if !obj.hasattr(m)? {
+    /// `obj` as a fact source for one decision (a `TypeError` when it lacks a required
+    /// method), with the time budget of its callbacks (`budget` seconds as given, else its
+    /// attribute `budget`, else 250 ms) and the decision's clock (its `now()`, else the
+    /// system clock).
+    pub(crate) fn prepare(obj: &Bound<'_, PyAny>, budget: Option<f64>) -> PyResult<Prepared> {
+        let py = obj.py();
+        let required = [
+            pyo3::intern!(py, "token"),
+            pyo3::intern!(py, "user"),
+            pyo3::intern!(py, "repository"),
+            pyo3::intern!(py, "namespace"),
+        ];
+        for (m, name) in REQUIRED.iter().zip(required) {
+            if !obj.hasattr(name)? {
                 return Err(PyTypeError::new_err(format!(
                     "facts: a World or a fact source with the methods {} (`{m}` is missing)",
                     REQUIRED.join(", ")
                 )));
             }
         }
-        Ok(PySource {
-            optional: Optional {
-                ssh_key: obj.hasattr("ssh_key")?,
-                repositories: obj.hasattr("repositories")?,
-                lookup: obj.hasattr("lookup")?,
-                observe: obj.hasattr("observe")?,
-            },
-            obj: obj.clone().unbind(),
-            raised: Mutex::new(None),
-        })
-    }
-
-    /// The clock of a decision: the source's `now()` (Unix seconds), else the system clock.
-    pub(crate) fn now(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
-        match obj.getattr_opt("now")? {
-            Some(now) => now.call0()?.extract(),
-            None => Ok(SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-        }
-    }
-
-    /// The time budget of one decision's callbacks: `budget` (seconds) as given, else the
-    /// source's attribute `budget`, else 250 ms.
-    pub(crate) fn budget(obj: &Bound<'_, PyAny>, given: Option<f64>) -> PyResult<Duration> {
-        let seconds = match given {
+        let optional = optional_of(obj)?;
+        let seconds = match budget {
             Some(s) => Some(s),
-            None => obj
-                .getattr_opt("budget")?
-                .map(|b| b.extract::<f64>())
-                .transpose()?,
+            None if optional.budget => Some(obj.getattr(pyo3::intern!(py, "budget"))?.extract()?),
+            None => None,
         };
-        match seconds {
-            None => Ok(DEFAULT_BUDGET),
+        let budget = match seconds {
+            None => DEFAULT_BUDGET,
             Some(s) => Duration::try_from_secs_f64(s).map_err(|_| {
                 PyValueError::new_err(format!("budget: {s} is not a number of seconds"))
-            }),
-        }
+            })?,
+        };
+        let now = if optional.now {
+            obj.call_method0(pyo3::intern!(py, "now"))?.extract()?
+        } else {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        };
+        Ok(Prepared {
+            source: PySource {
+                obj: obj.clone().unbind(),
+                optional,
+                raised: Mutex::new(None),
+            },
+            budget,
+            now,
+        })
     }
 
     /// The `BaseException` a callback raised that must reach the caller, taken.
