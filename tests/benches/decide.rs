@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
+use forge_authz_fixture::boundary::{Boundary, DEFAULT_BUDGET, WorldCallbacks};
 use forge_authz_guest::policy as core;
 use forge_authz_host::facts::{Answered, FactSource, FoundRepository, Gathered};
 use forge_authz_host::live::{LivePolicy, check_bytes};
@@ -472,7 +473,8 @@ fn cedar(c: &mut Criterion) {
 
 /// The Rust host's own API, as a forge embedding it calls it (the yardstick of the Go and
 /// Python hosts, issue 12): a token pull from a world of facts, from a typed request, and
-/// from request JSON to decision JSON (what the C ABI and the Python module do per call).
+/// from request JSON to decision JSON (what the C ABI and the Python module do per call);
+/// and the typed one through callbacks answering in the boundary format (issue 22).
 fn host_api(c: &mut Criterion, module: &PolicyModule) {
     use forge_authz_host::request::{RequestDef, authorize, outcome_output};
     use forge_authz_host::world::World;
@@ -513,6 +515,16 @@ fn host_api(c: &mut Criterion, module: &PolicyModule) {
             black_box(out.0.to_string())
         })
     });
+    // The same decision through a forge's callbacks (issue 22, design §7 "Cost"): the
+    // world answering each per-fact query in the boundary format, JSON text parsed strictly
+    // by the adapter every host shares, one `Boundary` (budget, first error) per decision
+    // as the C ABI makes one per call.
+    let through = |p: &mut dyn Policy| {
+        let facts = Boundary::new(WorldCallbacks::new(&world), DEFAULT_BUDGET);
+        forge_authz_host::authorize_one(p, &facts, black_box(&typed), NOW).unwrap()
+    };
+    assert_eq!(through(&mut p), d, "callbacks and world decide alike");
+    g.bench_function("callbacks", |b| b.iter(|| black_box(through(&mut p))));
 }
 
 /// Token pulls per second on `threads` threads, each with its own warm instance.
