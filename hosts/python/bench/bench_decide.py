@@ -2,6 +2,7 @@
 group `host_token_pull`, the Rust host's yardstick).
 
     python hosts/python/bench/bench_decide.py [--module PATH] [--runs 7] [--seconds 0.5]
+        [--cpu] [--sqlite]
 
 Prints the median microseconds per call over `runs` runs of about `seconds` each (the cases
 round-robin), for:
@@ -89,7 +90,7 @@ def schema_source(world: dict):
     return Schema(db)
 
 
-def per_call_us(cases: dict, seconds: float, runs: int) -> dict:
+def per_call_us(cases: dict, seconds: float, runs: int, clock=time.perf_counter_ns) -> dict:
     """Microseconds per call of each case, one list of `runs` figures per case. The cases
     run round-robin, one run of each per round, so that a machine busy with other work
     slows every case alike and the ratios stay comparable."""
@@ -103,10 +104,10 @@ def per_call_us(cases: dict, seconds: float, runs: int) -> dict:
     results: dict = {name: [] for name in cases}
     for _ in range(runs):
         for name, fn in cases.items():
-            t0 = time.perf_counter_ns()
+            t0 = clock()
             for _ in range(per[name]):
                 fn()
-            results[name].append((time.perf_counter_ns() - t0) / per[name] / 1000)
+            results[name].append((clock() - t0) / per[name] / 1000)
     return results
 
 
@@ -117,6 +118,9 @@ def main() -> None:
         root / "target" / "wasm32-wasip2" / "policy" / "forge_authz_guest.wasm"))
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--cpu", action="store_true",
+                    help="measure this thread's CPU time, not wall time (a machine busy with "
+                    "other work then disturbs the figures less)")
     ap.add_argument("--sqlite", action="store_true",
                     help="also through the forge schema on SQLite (store I/O included)")
     args = ap.parse_args()
@@ -148,9 +152,11 @@ def main() -> None:
         cases["decide(schema, dict) SQLite"] = lambda: policy.decide(schema, request)
     print(f"forge_authz {forge_authz.__version__}, module sha256 {policy.sha256[:16]}..., "
           f"Python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} cpus; {args.runs} runs x ~{args.seconds}s")
+          f"{os.cpu_count()} cpus; {args.runs} runs x ~{args.seconds}s"
+          f"{', CPU time' if args.cpu else ''}")
     medians = {}
-    for name, r in per_call_us(cases, args.seconds, args.runs).items():
+    clock = time.thread_time_ns if args.cpu else time.perf_counter_ns
+    for name, r in per_call_us(cases, args.seconds, args.runs, clock).items():
         medians[name] = statistics.median(r)
         print(f"token pull  {name:<30} median {medians[name]:7.2f} us/call"
               f"  (min {min(r):.2f}, max {max(r):.2f})")
