@@ -9,9 +9,11 @@
 //! - `Policy(config, module=None)` / `Policy.load(module, config)`: a checked module, its
 //!   configuration and a pool of warm instances; `swap(module)`, `sha256`, `generation`.
 //! - `World(facts)`: a world fixture (dict or JSON text); `put_token(record)`.
-//! - `Policy.decide(world, request) -> Decision`, `decide_batch -> BatchDecision`,
-//!   `ref_permissions -> RefPermissions`, `decide_json -> str` (any kind, exactly
-//!   `forge-authz decide`'s JSON).
+//! - `Policy.decide(facts, request, *, budget=None) -> Decision`, `decide_batch ->
+//!   BatchDecision`, `ref_permissions -> RefPermissions`, `decide_json -> str` (any kind,
+//!   exactly `forge-authz decide`'s JSON); `facts` is a `World` or a fact source, any object
+//!   with the methods `token`, `user`, `repository`, `namespace` (`source`: the forge's
+//!   callbacks through the shared boundary adapter, design §4).
 //! - `Policy.verify(credential) -> TokenInfo | None` (raises `TokenRefused`),
 //!   `Policy.issue(world, owner=, name=, scopes=, ...) -> IssuedToken` (raises
 //!   `IssueRefused`).
@@ -23,16 +25,17 @@
 //! `Decision` that denies with the reason `policy-failure`, as in the server. `Decision`
 //! has no truth value (`if decision:` raises): only `decision.allowed` says allow.
 //!
-//! **Threads.** Every decision releases the GIL: the world is read under its own lock and
-//! the call runs on a warm instance taken from the policy's pool (built when the pool is
-//! empty, given back after the call), so Python threads decide in parallel.
+//! **Threads.** Every decision releases the GIL: the world is read under its own lock (a
+//! fact source's callbacks take the GIL for their own call only) and the call runs on a
+//! warm instance taken from the policy's pool (built when the pool is empty, given back
+//! after the call), so Python threads decide in parallel.
 //!
 //! **Modules**, each built only on the ones listed before it: `errors` (the exceptions),
 //! `json` (Python values <-> JSON), `token` (`TokenInfo`, `IssuedToken`), `world`
 //! (`World` and its lock), `decision` (`Decision`, `RefVerdict`, `TraceStep`,
 //! `BatchDecision`), `permissions` (`RefPermissions`), `input` (a call's arguments read
-//! into the host's types), `policy` (`Policy` and its calls); this file defines the
-//! Python module.
+//! into the host's types), `source` (a Python fact source as the boundary adapter's
+//! callbacks), `policy` (`Policy` and its calls); this file defines the Python module.
 
 mod decision;
 mod errors;
