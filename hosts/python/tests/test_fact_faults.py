@@ -166,7 +166,7 @@ def test_a_callback_past_the_budget_is_a_failure_even_with_a_good_answer(setup, 
 
 def test_the_default_budget_is_250_ms(setup):
     policy, w, secret = setup
-    assert decide(policy, Faulty(w, "user", sleep_then(0.1)), pull(secret))["status"] == 200
+    assert decide(policy, Faulty(w, "user", sleep_then(0.05)), pull(secret))["status"] == 200
     out = decide(policy, Faulty(w, "user", sleep_then(0.3)), pull(secret))
     assert out["status"] == 503 and "budget of 250 ms" in out["detail"], out
 
