@@ -1,16 +1,15 @@
 // Package forgeauthz runs the forge-authz policy (one WebAssembly component) from Go,
 // through the library's C ABI (ffi/include/forge_authz.h) and cgo.
 //
-// A forge loads the policy once, keeps the facts of its decisions in a World (users,
-// organisations, repositories, token records, SSH keys, in the world fixture's format),
-// and asks for a decision per request:
+// A forge loads the policy once and asks for a decision per request; the policy asks the
+// forge's own store, through a FactSource, for exactly the facts of that decision (the
+// token record, the account, the repository as the viewer sees it…):
 //
 //	policy, err := forgeauthz.LoadPolicy(nil, forgeauthz.Config{
 //		Keys:       []forgeauthz.Key{{ID: "k1", Secret: key}},
 //		SigningKey: "k1",
 //	})
-//	world, err := forgeauthz.NewWorldFrom(&facts)
-//	d, err := policy.Decide(ctx, world, forgeauthz.Request{
+//	d, err := policy.DecideWith(ctx, store, forgeauthz.Request{
 //		Credential: forgeauthz.Bearer(token),
 //		Repository: "alice/app",
 //		Action:     forgeauthz.Pull,
@@ -18,6 +17,9 @@
 //	if err != nil || !d.Allowed() {
 //		// refuse: d.Status, d.Reason, d.Message (err: nothing was decided)
 //	}
+//
+// A World (NewWorldFrom: users, repositories, token records… in the world fixture's
+// format) is the simple path for tests and fixtures: Decide(ctx, world, req).
 //
 // Errors are never an allow: only a decision the library returned FA_ALLOW for reports
 // Allowed() true; every failure is an error (an *Error), and a policy that could not
@@ -481,9 +483,10 @@ func (v Verification) HasToken() bool { return v.TokenID != "" || v.TokenError !
 func (v Verification) Genuine() bool { return v.TokenID != "" && v.TokenError == "" }
 
 // Verify checks the token in a credential without any facts (format, checksum, key,
-// signature): a host looks the record of TokenID up before it builds the world of a
-// decision. A credential without a token gives the zero Verification. Verify decides
-// nothing: a genuine token may still be unknown, revoked or expired.
+// signature): for logs, rate limits, or a forge's own token pages. A decision needs no
+// such step (DecideWith asks the forge for the token's record itself). A credential
+// without a token gives the zero Verification. Verify decides nothing: a genuine token may
+// still be unknown, revoked or expired.
 func (p *Policy) Verify(ctx context.Context, cred Credential) (Verification, error) {
 	if err := ctx.Err(); err != nil {
 		return Verification{}, &Error{Op: "verify", Message: "not called", Err: err}
