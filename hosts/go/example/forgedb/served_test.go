@@ -57,16 +57,36 @@ func (g gitRunner) must(dir string, args ...string) {
 	}
 }
 
-// decisions records the middleware's decisions (githttp.Authorizer.Log): "<status>
-// <reason>" per request, in order.
-type decisions struct{ corpus.Recorder }
+// responses records what the server answered each request: "<status> <reason>" (the
+// X-Forge-Authz-Reason header), in order.
+type responses struct{ corpus.Recorder }
 
-func (d *decisions) log(_ *http.Request, dec forgeauthz.Decision, err error) {
-	if err != nil {
-		d.Add("error " + err.Error())
-		return
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
 	}
-	d.Add(strconv.Itoa(dec.Status) + " " + dec.Reason)
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// around serves with h and records the response.
+func (l *responses) around(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		l.Add(strconv.Itoa(sw.status) + " " + w.Header().Get("X-Forge-Authz-Reason"))
+	})
 }
 
 func TestServedGitOverSchema(t *testing.T) {
@@ -126,11 +146,11 @@ func servedGit(t *testing.T, be backend, httpBackend string) {
 	g.must(seed, "commit", "-q", "--allow-empty", "-m", "first")
 	g.must(seed, "push", "-q", bare, "main", "main:locked")
 
-	log := &decisions{}
-	authz := &githttp.Authorizer{Policy: policy, Facts: store, Log: log.log}
+	log := &responses{}
+	authz := &githttp.Authorizer{Policy: policy, Facts: store}
 	backend := &cgi.Handler{Path: httpBackend, Root: "/", Env: []string{
 		"GIT_PROJECT_ROOT=" + root + "/", "GIT_HTTP_EXPORT_ALL=1"}}
-	server := httptest.NewServer(authz.Middleware(backend))
+	server := httptest.NewServer(log.around(authz.Middleware(backend)))
 	defer server.Close()
 	url := server.URL + "/alice/app.git"
 	auth := "http.extraHeader=Authorization: Bearer " + token.Secret
@@ -142,7 +162,7 @@ func servedGit(t *testing.T, be backend, httpBackend string) {
 			t.Errorf("%s: git succeeded = %v, want %v: %s", step, ok, wantOK, out)
 		}
 		if len(got) == 0 || got[len(got)-1] != want {
-			t.Errorf("%s: the middleware's decisions %q, the last should be %q", step, got, want)
+			t.Errorf("%s: the server's answers %q, the last should be %q", step, got, want)
 		}
 		if strings.Contains(out, token.Secret) {
 			t.Errorf("%s: git printed the token", step)
@@ -163,6 +183,12 @@ func servedGit(t *testing.T, be backend, httpBackend string) {
 		t.Errorf("locked: %s", out)
 	} else if ok2, main := g.run(bare, "rev-parse", "main"); !ok2 || main != out {
 		t.Errorf("the refused push moved locked (%s, main %s)", out, main)
+	}
+	// Both at once: nothing of the push is applied (not even the allowed branch).
+	ok, out = g.run(work, "-c", auth, "push", "-q", "origin", "HEAD:refs/heads/feature2", "HEAD:refs/heads/locked")
+	expect("push to feature2 and locked", false, ok, out, "403 ref-protected")
+	if ok, _ := g.run(bare, "rev-parse", "--verify", "-q", "refs/heads/feature2"); ok {
+		t.Error("a push with a refused ref update created feature2")
 	}
 	// An anonymous clone of the private repository: git is asked for credentials.
 	ok, out = g.run(home, "clone", "-q", url, filepath.Join(home, "anon"))

@@ -148,6 +148,12 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 			// Nothing was decided (facts unavailable, the policy refused to read the
 			// request): fail closed.
 			a.refuse(w, forgeauthz.PolicyFailureStatus, forgeauthz.PolicyFailureCode, forgeauthz.PolicyFailureMessage)
+		case refused(d) != nil:
+			// The push is allowed but some of its ref updates are not ("push allowed; some
+			// ref updates are refused"): git http-backend cannot apply part of a push, so
+			// none is applied.
+			ref := refused(d)
+			a.refuse(w, http.StatusForbidden, ref.Reason, ref.Message)
 		case d.Allowed():
 			w.Header().Set("X-Forge-Authz-Reason", d.Reason)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
@@ -161,6 +167,19 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 			a.refuse(w, status, d.Reason, d.Message)
 		}
 	})
+}
+
+// refused is the first ref update an allowed push may not make (nil: none).
+func refused(d forgeauthz.Decision) *forgeauthz.RefDecision {
+	if !d.Allowed() {
+		return nil
+	}
+	for i := range d.Refs {
+		if !d.Refs[i].Allowed() {
+			return &d.Refs[i]
+		}
+	}
+	return nil
 }
 
 // maxCommands bounds the receive-pack commands read before deciding.

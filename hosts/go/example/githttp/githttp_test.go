@@ -2,7 +2,9 @@ package githttp_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +74,9 @@ func (s *store) Repository(_ context.Context, path, viewer string) (forgeauthz.R
 	if viewer == "alice" {
 		role = forgeauthz.RoleAdmin // the owner
 	}
-	return forgeauthz.RepositoryFacts{OwnerVisibility: forgeauthz.Public, Private: private, Kind: forgeauthz.Hosted, Role: role}, true, nil
+	// Nobody pushes to main (a protected branch: the push's commands decide).
+	protected := []forgeauthz.ProtectedRef{{Pattern: "main", Push: forgeauthz.Nobody}}
+	return forgeauthz.RepositoryFacts{OwnerVisibility: forgeauthz.Public, Private: private, Kind: forgeauthz.Hosted, Role: role, ProtectedRefs: protected}, true, nil
 }
 
 func (s *store) Namespace(_ context.Context, name, viewer string) (forgeauthz.NamespaceFacts, bool, error) {
@@ -106,7 +110,8 @@ func newServer(t *testing.T) (*server, *httptest.Server) {
 		if !ok || !d.Allowed() {
 			t.Error("the handler ran without an allow")
 		}
-		fmt.Fprint(w, "git")
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "git %x", sha256.Sum256(body)) // what the backend received
 	})
 	ts := httptest.NewServer(authz.Middleware(git))
 	t.Cleanup(ts.Close)
@@ -246,4 +251,68 @@ func Example() {
 	// Output:
 	// 401 authentication-required [Basic realm="forge", charset="UTF-8" Bearer realm="forge"]
 	// 200 granted []
+}
+
+// pkt is one pkt-line.
+func pkt(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+// A push's commands (the head of the receive-pack body) are decided per ref; the backend
+// receives the body byte for byte (gzip included); a body whose commands cannot be read
+// is refused (hosts/README.md: protected refs are checked per ref).
+func TestPushCommands(t *testing.T) {
+	s, ts := newServer(t)
+	write := s.mint(t, "write:repository")
+	old, new := strings.Repeat("1", 40), strings.Repeat("2", 40)
+	push := func(body []byte, gz bool) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", ts.URL+"/alice/app.git/git-receive-pack", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+write)
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp, string(got)
+	}
+	gzipped := func(b []byte) []byte {
+		var buf bytes.Buffer
+		z := gzip.NewWriter(&buf)
+		z.Write(b)
+		z.Close()
+		return buf.Bytes()
+	}
+	pack := "PACK\x00\x00\x00\x02" + strings.Repeat("x", 70000) // beyond any read-ahead
+	cases := []struct {
+		name   string
+		body   []byte
+		gz     bool
+		status int
+		reason string
+	}{
+		{"a feature branch", []byte(pkt(old+" "+new+" refs/heads/feature\x00report-status\n") + "0000" + pack), false, 200, "granted"},
+		{"the protected main", []byte(pkt(old+" "+new+" refs/heads/main\x00report-status\n") + "0000" + pack), false, 403, "ref-protected"},
+		{"main behind a feature branch", []byte(pkt(old+" "+new+" refs/heads/feature\x00report-status\n") + pkt(old+" "+new+" refs/heads/main\n") + "0000" + pack), false, 403, "ref-protected"},
+		{"main after shallow lines", []byte(pkt("shallow "+old+"\n") + pkt(old+" "+new+" refs/heads/main\n") + "0000" + pack), false, 403, "ref-protected"},
+		{"main, gzip", gzipped([]byte(pkt(old+" "+new+" refs/heads/main\n") + "0000" + pack)), true, 403, "ref-protected"},
+		{"a feature branch, gzip", gzipped([]byte(pkt(old+" "+new+" refs/heads/feature\n") + "0000" + pack)), true, 200, "granted"},
+		{"not pkt-lines", []byte("zzzz"), false, 400, "request-invalid"},
+		{"a command cut short", []byte(pkt(old + " refs/heads/main\n")), false, 400, "request-invalid"},
+		{"no flush", []byte(pkt(old + " " + new + " refs/heads/main\n")), false, 400, "request-invalid"},
+	}
+	for _, c := range cases {
+		resp, body := push(c.body, c.gz)
+		if resp.StatusCode != c.status || resp.Header.Get("X-Forge-Authz-Reason") != c.reason {
+			t.Errorf("%s: %d %q, want %d %q", c.name, resp.StatusCode, resp.Header.Get("X-Forge-Authz-Reason"), c.status, c.reason)
+		}
+		if c.status == 200 && body != fmt.Sprintf("git %x", sha256.Sum256(c.body)) {
+			t.Errorf("%s: the backend did not receive the body as sent", c.name)
+		}
+	}
 }
