@@ -13,7 +13,8 @@
 // nothing, so a token revoked in the store is refused by the next request.
 //
 // A push's ref updates (the commands at the head of the receive-pack body) are decided per
-// ref (protected refs): deletions and creations are seen there; whether an update is a
+// ref (protected refs), and one refused update refuses the whole push (git http-backend
+// cannot apply part of it): deletions and creations are seen there; whether an update is a
 // force-push needs the object graph, which the forge's pre-receive hook has (Request.Refs
 // with Force), as the forward-auth mode of `forge-authz serve` does.
 package githttp
