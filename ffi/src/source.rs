@@ -359,6 +359,10 @@ impl Callbacks for CSource<'_> {
     fn observe(&self, asked_json: &str) {
         self.tell(self.src.observe, asked_json);
     }
+    fn reads_queries(&self) -> bool {
+        let src = self.src;
+        src.observe.is_some() || src.lookup.is_some() || src.repositories.is_some()
+    }
 }
 
 /// Tell the forge the store writes a decision asks for (the `effects` hook).
