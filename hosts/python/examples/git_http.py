@@ -12,7 +12,8 @@ forge's own database, then served by `git http-backend` (docs/design/fact-source
 - The request to the policy: the credential (`Authorization: Bearer`, or Basic with the
   token as the password), the repository from the URL, `pull` for `git-upload-pack`, `push`
   for `git-receive-pack` with the ref updates read from the pushed commands, so a push to
-  a protected branch is refused before git runs. A non-fast-forward update cannot be told
+  a protected branch is refused before git runs; one refused ref update refuses the whole
+  push (git http-backend cannot apply part of one). A non-fast-forward update cannot be told
   before its objects arrive: the policy decides every update as a plain push (`force`
   false) and git refuses non-fast-forward updates (`receive.denyNonFastForwards`); a forge
   that allows force pushes decides them in a pre-receive hook. Only an allow is served: a
@@ -102,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
     policy: forge_authz.Policy
     facts: Any  # a forge_authz fact source
     repos: str  # GIT_PROJECT_ROOT
-    log: List[Dict[str, Any]]  # every decision (status, reason, path): what a forge logs
+    log: List[Dict[str, Any]]  # every answer (status, reason, path): what a forge logs
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
@@ -137,8 +138,16 @@ class Handler(BaseHTTPRequestHandler):
             d = self.policy.decide(self.facts, request)
         except forge_authz.InvalidRequest as e:
             return self.answer(400, "bad-request", str(e))
-        self.log.append({"method": self.command, "path": self.path, "status": d.status,
-                         "reason": d.reason, "detail": d.detail})
+        # The push is allowed but some of its ref updates may not be ("push allowed; some ref
+        # updates are refused"): git http-backend cannot apply part of a push, so none is
+        # applied (403 with the first refused ref's reason, as the Go example answers).
+        ref = next((r for r in d.refs if not r.allowed), None) if d.allowed else None
+        status, reason = (403, ref.reason) if ref else (d.status, d.reason)
+        self.log.append({"method": self.command, "path": self.path, "status": status,
+                         "reason": reason, "detail": d.detail,
+                         **({"ref": ref.name} if ref else {})})
+        if ref is not None:
+            return self.answer(403, ref.reason, ref.message or "access denied")
         if not d.allowed:
             return self.answer(d.status, d.reason, d.message or "access denied")
         self.backend(f"/{owner}/{name}.git{endpoint}", query, body)

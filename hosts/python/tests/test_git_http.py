@@ -5,7 +5,9 @@ no cache to flush"):
 
 1. clone with a token, push to an unprotected branch: both pass;
 2. push to a protected branch: refused (403) before git runs; a forced (non-fast-forward)
-   push is refused by git, as the example cannot tell it before its objects arrive;
+   push is refused by git, as the example cannot tell it before its objects arrive; a push
+   of a free and a protected branch at once is refused whole (neither ref moves), one of
+   two free branches passes;
 3. `UPDATE access_token SET revoked_unix = …`: the next clone is 401 `token-revoked`;
 4. `DELETE` the row: 401 `token-unknown`;
 5. the database unavailable (SQLite: the file gone; PostgreSQL: the database refusing
@@ -110,9 +112,9 @@ def clone(f: dict, into: str, secret: str) -> subprocess.CompletedProcess:
                f"{f['url']}/acme/app.git", into, cwd=str(f["tmp"]), env=f["env"], check=False)
 
 
-def push(f: dict, work: str, refspec: str) -> subprocess.CompletedProcess:
+def push(f: dict, work: str, *refspecs: str) -> subprocess.CompletedProcess:
     return git("-c", f"http.extraHeader=Authorization: Bearer {f['secret']}", "push", "-q",
-               "origin", refspec, cwd=work, env=f["env"], check=False)
+               "origin", *refspecs, cwd=work, env=f["env"], check=False)
 
 
 def last(f: dict) -> tuple:
@@ -145,6 +147,31 @@ def test_clone_push_protect_revoke_delete_outage(forge):
     assert r.returncode != 0
     assert last(f)[0] == 403, f["log"][-1]
     assert "403" in r.stderr, r.stderr
+
+    # a free branch and the protected one in one push: the policy allows the push with a
+    # refused ref update (README "Git (`kind: git`)": "the host applies the allowed refs (or
+    # none, for an atomic push)"); git http-backend cannot apply part of a push, so the whole
+    # push is refused and neither ref moves
+    served = f"{f['tmp']}/repos/acme/app.git"
+
+    def ref(name: str) -> str:
+        r = git("--git-dir", served, "rev-parse", "--verify", "-q", name, cwd=work,
+                env=f["env"], check=False)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    release = ref("refs/heads/release")
+    r = push(f, work, "HEAD:refs/heads/feature", "HEAD:refs/heads/release")
+    assert r.returncode != 0 and "403" in r.stderr, r.stderr
+    assert last(f) == (403, "ref-protected"), f["log"][-1]
+    assert f["log"][-1]["ref"] == "refs/heads/release"
+    assert ref("refs/heads/feature") == "", "the refused push created feature"
+    assert ref("refs/heads/release") == release, "the refused push moved release"
+    # only free branches in one push: both applied
+    head = git("rev-parse", "HEAD", cwd=work, env=f["env"]).stdout.strip()
+    r = push(f, work, "HEAD:refs/heads/feature", "HEAD:refs/heads/feature2")
+    assert r.returncode == 0, r.stderr
+    assert last(f) == (200, "granted")
+    assert ref("refs/heads/feature") == head and ref("refs/heads/feature2") == head
 
     # anonymous: a private repository is not found to strangers
     r = git("clone", "-q", f"{f['url']}/acme/app.git", str(f["tmp"] / "anon"),
