@@ -698,6 +698,11 @@ export interface HttpAnswer {
   headers: Record<string, string | string[]>;
   body: string;
 }
+/**
+ * The HTTP answer to a decision: `allow` only for an allow none of whose ref updates is
+ * refused (a push allowed with a refused ref update is a 403 with the first refused ref's
+ * reason and message: git http-backend cannot apply part of a push).
+ */
 export function mapDecisionToHttp(output: Partial<DecisionJson>, options?: { realm?: string }): HttpAnswer;
 export interface AuthorizeHttpOptions {
   policy: Policy;

@@ -10,7 +10,8 @@
 //   challenge, 403, 404, 400; 503 when the database or the policy failed).
 // - A push (`POST .../git-receive-pack`) is decided with its ref updates, read from the
 //   pkt-line commands at the head of the body, so a push to a protected branch is refused
-//   before git runs.
+//   before git runs; one refused ref update refuses the whole push (the middleware's
+//   `mapDecisionToHttp`: git http-backend cannot apply part of a push).
 // - The facts are read at the moment of the request (`schemaAnswers`): revoking or deleting a
 //   token row holds from the next request, with nothing to flush.
 // - The CGI bridge: the body is read with a bound (`MAX_BODY`), `git http-backend` runs with

@@ -13,11 +13,19 @@ const REALM = 'forge-authz';
  * 200 → `{status: 200, allow: true}`; 401 → with `WWW-Authenticate` (Basic, which git
  * clients answer with a credential prompt, and Bearer with RFC 6750's `invalid_token` when a
  * presented token was refused); 403, 404, 400 and 503 with the policy's message. A 404 is the
- * same for a missing and a hidden repository: the body is the policy's uniform message.
+ * same for a missing and a hidden repository: the body is the policy's uniform message. A
+ * push allowed with some of its ref updates refused is a 403 with the first refused ref's
+ * reason and message: the whole push is refused, as git http-backend cannot apply part of it.
  */
 export function mapDecisionToHttp(output, { realm = REALM } = {}) {
   if (output && output.decision === 'allow' && output.status === 200) {
-    return { status: 200, allow: true, headers: {}, body: '' };
+    // A push allowed with some ref updates refused ("push allowed; some ref updates are
+    // refused"): an HTTP answer serves the whole push or none of it (git http-backend cannot
+    // apply part of one), so it is refused with the first refused ref's reason and message.
+    const refused = Array.isArray(output.refs) ? output.refs.find((r) => r?.decision !== 'allow') : undefined;
+    if (refused === undefined) return { status: 200, allow: true, headers: {}, body: '' };
+    if (typeof refused?.reason !== 'string') return mapDecisionToHttp({ status: POLICY_FAILURE_STATUS }, { realm });
+    return mapDecisionToHttp({ decision: 'deny', status: 403, reason: refused.reason, message: refused.message }, { realm });
   }
   const status = [400, 401, 403, 404, POLICY_FAILURE_STATUS].includes(output?.status) ? output.status : POLICY_FAILURE_STATUS;
   const reason = typeof output?.reason === 'string' ? output.reason : POLICY_FAILURE_CODE;

@@ -3,7 +3,8 @@
 // middleware in front of `git http-backend`, with the facts read from the forge schema on
 // SQLite, and on PostgreSQL when FORGE_AUTHZ_PG_URL names a database (design §7's test
 // sequence): a clone and a push with a token; a push to a protected
-// branch refused before git runs; revoking the token row takes effect on the next request
+// branch refused before git runs, and one with a free branch beside it refused whole (neither
+// ref moves), while a push of two free branches passes; revoking the token row takes effect on the next request
 // with nothing flushed (the token's record is the forge's row, read per decision: design §0,
 // the problem of issue 22); a deleted row is an unknown token; a database that fails is the
 // 503 policy-failure, never an allow (design §1 "Not found vs failed").
@@ -106,6 +107,22 @@ async function served(t, open) {
   assert.equal(decisions.at(-1).reason, 'ref-protected');
   const { stdout: main } = await git(join(repos, 'alice', 'app.git'), 'rev-parse', 'refs/heads/main');
   assert.notEqual(main, dev, 'main did not move');
+
+  // A free branch and the protected main in one push: the policy allows the push with a
+  // refused ref update (README "Git (`kind: git`)": "the host applies the allowed refs (or
+  // none, for an atomic push)"); git http-backend cannot apply part of a push, so the whole
+  // push is refused (403 ref-protected) and neither ref moves.
+  const served = join(repos, 'alice', 'app.git');
+  const ref = (name) => git(served, 'rev-parse', '--verify', '-q', name).then((r) => r.stdout.trim(), () => '');
+  const both = await fails(git(work, ...auth, 'push', '-q', 'origin', 'HEAD:refs/heads/free', 'HEAD:refs/heads/main'));
+  assert.match(both, /403|protected/);
+  assert.equal(await ref('refs/heads/free'), '', 'the refused push created free');
+  assert.equal(await ref('refs/heads/main'), main.trim(), 'the refused push moved main');
+  // Only free branches in one push: both applied.
+  const { stdout: head } = await git(work, 'rev-parse', 'HEAD');
+  await git(work, ...auth, 'push', '-q', 'origin', 'HEAD:refs/heads/free', 'HEAD:refs/heads/free2');
+  assert.equal(await ref('refs/heads/free'), head.trim());
+  assert.equal(await ref('refs/heads/free2'), head.trim());
 
   // 3. Revoke the row: the next request is refused, with nothing restarted or flushed.
   assert.equal((await infoRefs()).status, 200);

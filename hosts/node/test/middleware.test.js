@@ -122,6 +122,17 @@ test('mapDecisionToHttp never allows what is not an allow', () => {
     assert.ok([400, 401, 403, 404, 503].includes(a.status), JSON.stringify(weird));
   }
   assert.equal(mapDecisionToHttp({ decision: 'deny', status: 503, reason: 'policy-failure' }).headers['retry-after'], '1');
+  // A push allowed with a refused ref update (README "Git (`kind: git`)": the host applies
+  // the allowed refs or none) is refused whole: an HTTP answer cannot serve part of a push.
+  const ok = { name: 'refs/heads/dev', decision: 'allow', reason: 'granted', message: '' };
+  const no = { name: 'refs/heads/main', decision: 'deny', reason: 'ref-protected', message: 'main is protected' };
+  assert.equal(mapDecisionToHttp({ decision: 'allow', status: 200, reason: 'granted', refs: [ok, ok] }).allow, true);
+  const partial = mapDecisionToHttp({ decision: 'allow', status: 200, reason: 'granted', refs: [ok, no] });
+  assert.deepEqual([partial.allow, partial.status, partial.headers['x-forge-authz-reason'], partial.body], [false, 403, 'ref-protected', 'main is protected\n']);
+  for (const garbage of [null, 'deny', {}, { decision: 'deny' }]) {
+    const a = mapDecisionToHttp({ decision: 'allow', status: 200, reason: 'granted', refs: [ok, garbage] });
+    assert.deepEqual([a.allow, a.status], [false, 503], JSON.stringify(garbage));
+  }
 });
 
 test('the middleware passes its budget on: a store slower than budgetMs is a 503, within it it serves', async () => {
