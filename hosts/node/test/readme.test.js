@@ -17,7 +17,7 @@ test("the README's fact source decides as the world does", async (t) => {
   const code = /```js\n([\s\S]*?)```/.exec(readme)[1];
   assert.ok(code.includes('boundaryFacts'), 'the first js block is the fact source');
   const lines = code.trimEnd().split('\n').length;
-  assert.ok(lines <= 45, `the README's fact source is ${lines} lines`);
+  assert.ok(lines <= 40, `the README's fact source is ${lines} lines`);
   const dir = mkdtempSync(join(tmpdir(), 'forge-authz-readme-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'facts.mjs');
