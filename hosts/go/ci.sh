@@ -107,26 +107,10 @@ fi
 
 # --- PostgreSQL for example/forgedb (testkit's pg-server: its URL on the first line; it
 # stops when its stdin, our end of the coprocess, closes) ---
-pg_pid=
-if [ -z "${FORGE_AUTHZ_PG_URL:-}" ] && [ "${FORGE_AUTHZ_SKIP_HOSTS:-}" != 1 ]; then
-	if [ -f testkit/src/bin/pg-server.rs ]; then
-		say "starting PostgreSQL (pg-server)"
-		coproc PG { exec cargo run --locked -q -p forge-authz-testkit --bin pg-server; }
-		pg_pid=$PG_PID
-		IFS= read -r FORGE_AUTHZ_PG_URL <&"${PG[0]}" || FORGE_AUTHZ_PG_URL=
-		if [ -n "$FORGE_AUTHZ_PG_URL" ]; then
-			export FORGE_AUTHZ_PG_URL
-			trap 'exec {PG[1]}>&- 2>/dev/null || true; wait "$pg_pid" 2>/dev/null || true' EXIT
-		elif wait "$pg_pid"; then
-			pg_pid=
-			echo "SKIPPED: PostgreSQL tests (pg-server: no server binaries, FORGE_AUTHZ_SKIP_PG=1)"
-		else
-			echo "pg-server failed" >&2
-			exit 1
-		fi
-	else
-		echo "SKIPPED: PostgreSQL tests (testkit has no pg-server bin)"
-	fi
+# shellcheck source=../pg-server.sh
+source "$root/hosts/pg-server.sh"
+if [ "${FORGE_AUTHZ_SKIP_HOSTS:-}" != 1 ]; then
+	start_pg
 fi
 
 # --- Go ---

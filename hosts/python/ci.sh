@@ -98,34 +98,10 @@ fi
 echo "corpus: $FORGE_AUTHZ_CORPUS ($(ls "$FORGE_AUTHZ_CORPUS"/*.json | wc -l) families)"
 
 step "PostgreSQL (testkit pg-server)"
-# A private server for this run; its stdin is our coprocess pipe: closing it (below, or
-# when this script dies) stops the server.
-pg_pid=
-if [ "${FORGE_AUTHZ_SKIP_PG:-}" = 1 ]; then
-    echo "SKIPPED: PostgreSQL tests (FORGE_AUTHZ_SKIP_PG=1)"
-else
-    coproc PG { exec cargo run --locked -q -p forge-authz-testkit --bin pg-server; }
-    pg_pid=$PG_PID
-    IFS= read -r FORGE_AUTHZ_PG_URL <&"${PG[0]}" || FORGE_AUTHZ_PG_URL=
-    if [ -n "$FORGE_AUTHZ_PG_URL" ]; then
-        export FORGE_AUTHZ_PG_URL
-        echo "PostgreSQL: ${FORGE_AUTHZ_PG_URL%%\?*}"
-    elif wait "$pg_pid"; then
-        echo "SKIPPED: PostgreSQL tests (no server binaries)"
-        pg_pid=
-    else
-        echo "pg-server failed" >&2
-        exit 1
-    fi
-fi
-stop_pg() {
-    if [ -n "$pg_pid" ]; then
-        exec {PG[1]}>&-
-        wait "$pg_pid" || true
-        pg_pid=
-    fi
-}
-trap stop_pg EXIT
+# A private server for this run (the corpus and the served example on PostgreSQL).
+# shellcheck source=../pg-server.sh
+source "$ROOT/hosts/pg-server.sh"
+start_pg
 
 step "pytest"
 # Run from the package directory so `import forge_authz` is the installed wheel.
