@@ -272,6 +272,10 @@ impl Callbacks for PySource {
             }),
         )
     }
+    fn reads_queries(&self) -> bool {
+        // Without `observe`, `lookup` or `repositories` nothing reads the query JSON.
+        self.optional.observe || self.optional.lookup || self.optional.repositories
+    }
     fn observe(&self, asked_json: &str) {
         if !self.optional.observe {
             return;
