@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 use serde_json::Value;
 
 /// Deepest nesting accepted from Python (the formats need four levels).
@@ -66,6 +67,167 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, Str
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".into());
     Err(format!("a `{type_name}` is not a JSON value"))
+}
+
+/// A Python value read straight into `T`, without the JSON value between: what `T` would
+/// read from [`to_json`]'s value, or `None` when that might differ (then read the JSON
+/// value, whose refusal names the field). `T` sees the visits `serde_json::Value` makes (a
+/// bool only from a `bool`, a string only from a `str`, an array from a list or tuple, an
+/// object from a dict with `str` keys, no float that is not finite, the same depth), never
+/// more lenient. Not `pythonize`: its `Depythonizer` reads any object as a bool by its
+/// truth (`nan`, `"no"` would be `true`), a `str`, set or any sequence as a list and any
+/// mapping or dataclass as an object, which the strict answer must refuse.
+pub(crate) fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>) -> Option<T> {
+    T::deserialize(PyValue(obj, 0)).ok()
+}
+
+/// A Python value at a depth, as a serde `Deserializer` (see [`from_py`]).
+struct PyValue<'a, 'py>(&'a Bound<'py, PyAny>, usize);
+
+/// The error of [`PyValue`]: only "not this way" (the JSON value gives the message).
+type Refused = de::value::Error;
+
+fn refused() -> Refused {
+    de::Error::custom("refused")
+}
+
+impl<'de> de::Deserializer<'de> for PyValue<'_, '_> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Refused> {
+        let PyValue(obj, depth) = self;
+        if depth > MAX_DEPTH {
+            return Err(refused());
+        }
+        if obj.is_none() {
+            return v.visit_unit();
+        }
+        // In `to_json`'s order: bool before int (`True` is an int in Python).
+        if let Ok(b) = obj.cast::<PyBool>() {
+            return v.visit_bool(b.is_true());
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return v.visit_str(s.to_str().map_err(|_| refused())?);
+        }
+        if let Ok(i) = obj.cast::<PyInt>() {
+            // As a JSON number: non-negative ones are u64.
+            return match (i.extract::<i64>(), i.extract::<u64>()) {
+                (Ok(n), _) if n < 0 => v.visit_i64(n),
+                (_, Ok(n)) => v.visit_u64(n),
+                _ => Err(refused()),
+            };
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            let x = f.value();
+            return if x.is_finite() {
+                v.visit_f64(x)
+            } else {
+                Err(refused())
+            };
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            return v.visit_map(Dict {
+                items: d.iter(),
+                value: None,
+                depth,
+            });
+        }
+        if let Ok(l) = obj.cast::<PyList>() {
+            return v.visit_seq(Items(l.iter(), depth));
+        }
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            return v.visit_seq(Items(t.iter(), depth));
+        }
+        Err(refused())
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Refused> {
+        if self.0.is_none() {
+            v.visit_none()
+        } else {
+            v.visit_some(self)
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Refused> {
+        // Unit variants by name only (the boundary's enums); anything else: the JSON value.
+        let s = self.0.cast::<PyString>().map_err(|_| refused())?;
+        let name = s.to_str().map_err(|_| refused())?;
+        v.visit_enum(IntoDeserializer::<Refused>::into_deserializer(name))
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        v: V,
+    ) -> Result<V::Value, Refused> {
+        v.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Refused> {
+        // Read (and so checked) all the same: an ignored value that is not JSON data fails.
+        self.deserialize_any(v)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+/// The items of a list or a tuple (at the depth of their container).
+struct Items<I>(I, usize);
+
+impl<'de, 'py, I: Iterator<Item = Bound<'py, PyAny>>> de::SeqAccess<'de> for Items<I> {
+    type Error = Refused;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Refused> {
+        match self.0.next() {
+            Some(item) => seed.deserialize(PyValue(&item, self.1 + 1)).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The entries of a dict (at its depth); a key that is not a `str` is refused.
+struct Dict<'py, I> {
+    items: I,
+    value: Option<Bound<'py, PyAny>>,
+    depth: usize,
+}
+
+impl<'de, 'py, I> de::MapAccess<'de> for Dict<'py, I>
+where
+    I: Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+{
+    type Error = Refused;
+
+    fn next_key_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Refused> {
+        let Some((key, value)) = self.items.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        let key = key.cast::<PyString>().map_err(|_| refused())?;
+        let key = key.to_str().map_err(|_| refused())?;
+        seed.deserialize(IntoDeserializer::<Refused>::into_deserializer(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Refused> {
+        let value = self.value.take().ok_or_else(refused)?;
+        seed.deserialize(PyValue(&value, self.depth + 1))
+    }
 }
 
 /// The items of a list or a tuple as a JSON array; an error names the index (`[2]: …`).

@@ -6,10 +6,14 @@
 //! digest, the time budget, the first failure kept); this file only crosses into Python:
 //! - **The GIL only inside a callback.** The decision runs with the GIL released
 //!   (`PyPolicy::outcome_with`); each callback takes it (`Python::attach`) for the one
-//!   method call and the conversion of its answer to JSON, and gives it back.
-//! - **Answers.** `None` is "no such fact"; anything else is converted to a JSON value
-//!   (`json::to_json`, an error names the field) and parsed by the adapter, so a `str`, a
-//!   list or an object that is not JSON data fails the decision, never reads as absent.
+//!   method call and the reading of its answer, and gives it back.
+//! - **Answers.** `None` is "no such fact"; a per-fact answer is read straight into its
+//!   strict type (`json::from_py`, as strict as the JSON value) and handed to the adapter
+//!   as [`Answer::Parsed`], which checks it as a JSON answer (the name asked, the token
+//!   digest). An answer it refuses, and the `repositories` / `lookup` overrides' answers,
+//!   are converted to a JSON value (`json::to_json`) and parsed by the adapter, whose
+//!   error names the field: so a `str`, a list or an object that is not JSON data fails
+//!   the decision, never reads as absent.
 //! - **Exceptions.** An `Exception` from a callback is the failure `"<Type>: <message>"`
 //!   (the decision is the `policy-failure` deny, with that in its `detail`). A
 //!   `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) fails
@@ -27,9 +31,11 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyType};
 
-use forge_authz_fixture::boundary::{Answer, Callbacks, DEFAULT_BUDGET};
+use forge_authz_fixture::boundary::{
+    Answer, Asked, Callbacks, DEFAULT_BUDGET, Fact, Parsed, Reply,
+};
 
-use crate::json::to_json;
+use crate::json::{from_py, to_json};
 
 /// The methods a fact source must have.
 const REQUIRED: [&str; 4] = ["token", "user", "repository", "namespace"];
@@ -207,48 +213,89 @@ impl PySource {
     }
 
     /// Call one method of the source (with the GIL, for this call only) and read its
-    /// answer: `None` absent, anything else a JSON value.
-    fn answer(
+    /// answer with `read`: `None` is absent.
+    fn call<R>(
         &self,
         call: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
-    ) -> anyhow::Result<Option<Answer>> {
+        read: impl FnOnce(&Bound<'_, PyAny>) -> anyhow::Result<R>,
+    ) -> anyhow::Result<Option<R>> {
         Python::attach(|py| match call(self.obj.bind(py)) {
             Ok(v) if v.is_none() => Ok(None),
-            Ok(v) => to_json(&v, 0)
-                .map(|j| Some(Answer::Value(j)))
-                .map_err(|e| anyhow!("the answer is not JSON data: {e}")),
+            Ok(v) => read(&v).map(Some),
             Err(e) => Err(self.failed(py, e)),
         })
     }
 
-    /// An optional override's answer: `None` from Python is a failure (it was asked).
+    /// A per-fact method's answer, read straight into its strict type `T` (while the GIL
+    /// is held); one `T` refuses goes to the adapter as a JSON value, whose refusal names
+    /// the field.
+    fn fact<T: Fact>(
+        &self,
+        parsed: fn(T) -> Parsed,
+        call: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
+    ) -> anyhow::Result<Option<Reply>> {
+        self.call(call, |v| {
+            Ok(match from_py::<T>(v) {
+                Some(t) => Reply::Parsed(parsed(t)),
+                None => Reply::Answer(value(v)?),
+            })
+        })
+    }
+
+    /// An optional override's answer, as a JSON value: `None` from Python is a failure
+    /// (it was asked).
     fn required_answer(
         &self,
         call: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
     ) -> anyhow::Result<Answer> {
-        self.answer(call)?
+        self.call(call, value)?
             .ok_or_else(|| anyhow!("answered None (an override answers every query)"))
     }
 }
 
+/// An answer as a JSON value (an error names the field).
+fn value(v: &Bound<'_, PyAny>) -> anyhow::Result<Answer> {
+    to_json(v, 0)
+        .map(Answer::Value)
+        .map_err(|e| anyhow!("the answer is not JSON data: {e}"))
+}
+
 impl Callbacks for PySource {
+    fn reply(&self, asked: Asked<'_>) -> anyhow::Result<Option<Reply>> {
+        match asked {
+            Asked::Token(id) => self.fact(Parsed::Token, |o| {
+                o.call_method1(pyo3::intern!(o.py(), "token"), (id,))
+            }),
+            Asked::User(name) => self.fact(Parsed::User, |o| {
+                o.call_method1(pyo3::intern!(o.py(), "user"), (name,))
+            }),
+            Asked::Repository(path, viewer) => self.fact(Parsed::Repository, |o| {
+                o.call_method1(pyo3::intern!(o.py(), "repository"), (path, viewer))
+            }),
+            Asked::Namespace(name, viewer) => self.fact(Parsed::Namespace, |o| {
+                o.call_method1(pyo3::intern!(o.py(), "namespace"), (name, viewer))
+            }),
+            Asked::SshKey(_) if !self.optional.ssh_key => Ok(None),
+            Asked::SshKey(id) => self.fact(Parsed::SshKey, |o| {
+                o.call_method1(pyo3::intern!(o.py(), "ssh_key"), (id,))
+            }),
+        }
+    }
+    // The adapter asks `reply`; these are its answers in the boundary format.
     fn token(&self, id: &str) -> anyhow::Result<Option<Answer>> {
-        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "token"), (id,)))
+        Reply::answer(self.reply(Asked::Token(id)))
     }
     fn user(&self, name: &str) -> anyhow::Result<Option<Answer>> {
-        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "user"), (name,)))
+        Reply::answer(self.reply(Asked::User(name)))
     }
     fn repository(&self, path: &str, viewer: Option<&str>) -> anyhow::Result<Option<Answer>> {
-        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "repository"), (path, viewer)))
+        Reply::answer(self.reply(Asked::Repository(path, viewer)))
     }
     fn namespace(&self, name: &str, viewer: Option<&str>) -> anyhow::Result<Option<Answer>> {
-        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "namespace"), (name, viewer)))
+        Reply::answer(self.reply(Asked::Namespace(name, viewer)))
     }
     fn ssh_key(&self, id: &str) -> anyhow::Result<Option<Answer>> {
-        if !self.optional.ssh_key {
-            return Ok(None);
-        }
-        self.answer(|o| o.call_method1(pyo3::intern!(o.py(), "ssh_key"), (id,)))
+        Reply::answer(self.reply(Asked::SshKey(id)))
     }
     fn repositories(
         &self,
