@@ -6,6 +6,7 @@
 //! reads first never shows code that no test ran.
 // Tests: a differing copy is a panic naming the block.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
 
 use std::path::Path;
 
