@@ -742,6 +742,14 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
             "ALTER TABLE keys DROP COLUMN retired_at",
             "ALTER TABLE keys DROP COLUMN retired_by",
             "ALTER TABLE policy_hosts DROP COLUMN config_version",
+            // And what version 5 added (issue 23).
+            "ALTER TABLE policy_modules DROP COLUMN signature",
+            "ALTER TABLE policy_modules DROP COLUMN signed_version",
+            "ALTER TABLE policy_modules DROP COLUMN accepted_report_sha256",
+            "ALTER TABLE policy_publications DROP COLUMN accepted_report_sha256",
+            "DROP TABLE module_signers",
+            "ALTER TABLE users DROP COLUMN ip_allow",
+            "ALTER TABLE tokens DROP COLUMN ip_allow",
         ] {
             s.execute_sql(undo).unwrap();
         }

@@ -234,6 +234,9 @@ impl Store {
                         self.conn.batch(&schema::v4(dialect))?;
                         config::record_migration(&mut self.conn)?;
                     }
+                    if version < 5 {
+                        self.conn.batch(&schema::v5(dialect))?;
+                    }
                     self.conn.execute("DELETE FROM forge_authz_schema", &[])?;
                     self.conn.execute(
                         "INSERT INTO forge_authz_schema (version) VALUES ($1)",
@@ -276,6 +279,10 @@ impl Store {
             tx.batch(&schema::v4(dialect))
                 .context("schema migration 4 (versioned configuration)")?;
             config::record_migration(&mut tx)?;
+        }
+        if version < 5 {
+            tx.batch(&schema::v5(dialect))
+                .context("schema migration 5 (signed modules, IP allow lists)")?;
         }
         tx.batch(&format!("PRAGMA user_version = {}", schema::VERSION))?;
         tx.commit()

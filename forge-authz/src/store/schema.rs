@@ -18,12 +18,48 @@
 //! (issue 19 item 3) versions the policy's configuration: keys are retired rather than
 //! deleted (who added and retired each, when), every change of keys, signing key or
 //! options is a row of `config_history` whose sequence number is the configuration's
-//! version (what every host polls), and each host reports the version it runs.
+//! version (what every host polls), and each host reports the version it runs. Version 5
+//! (issue 23) keeps each published module's signature and the fleet's module signers, and
+//! the IP allow lists of organisations and tokens.
 
 use super::sql::Dialect;
 
 /// The current schema version.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
+
+/// Version 5 (issue 23): the module supply chain and IP allow lists.
+/// - `policy_modules` keeps each module's minisign signature (`signature`, NULL for a
+///   module published with `--allow-unsigned`), the version its signed statement carries
+///   (`signed_version`) and the sha256 of the gate report its publisher accepted
+///   (`accepted_report_sha256`); `policy_publications.accepted_report_sha256` records it
+///   per publication too.
+/// - `module_signers`: the fleet's module-signing public keys (minisign), each added with
+///   an endorsement (the key's text signed by an already trusted key) and retired rather
+///   than deleted, like `keys`.
+/// - `users.ip_allow` (an organisation's allowed address blocks, JSON array of CIDR text)
+///   and `tokens.ip_allow` (a token's own), both `'[]'` by default (no restriction).
+const V5: &str = "
+ALTER TABLE policy_modules ADD COLUMN signature TEXT;
+ALTER TABLE policy_modules ADD COLUMN signed_version {INT};
+ALTER TABLE policy_modules ADD COLUMN accepted_report_sha256 TEXT;
+ALTER TABLE policy_publications ADD COLUMN accepted_report_sha256 TEXT;
+CREATE TABLE module_signers (
+    id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    endorsement TEXT,
+    endorsed_by TEXT,
+    added_at {INT} NOT NULL,
+    added_by TEXT NOT NULL,
+    retired_at {INT},
+    retired_by TEXT);
+ALTER TABLE users ADD COLUMN ip_allow TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tokens ADD COLUMN ip_allow TEXT NOT NULL DEFAULT '[]';
+";
+
+/// The version 5 migration's text for a dialect.
+pub fn v5(dialect: Dialect) -> String {
+    dialect_text(V5, dialect)
+}
 
 /// Version 4: versioned configuration. A key's row stays when it is retired (its id is
 /// never reused); `config_history` is append-only, one row per change, never a secret.
