@@ -37,6 +37,12 @@ if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-http-backe
   apt-get install -y -qq --no-install-recommends git
 fi
 echo "$(git --version), http-backend $(git --exec-path)/git-http-backend"
+# Module trust's tests sign with the real minisign (test/trust.test.js).
+if ! command -v minisign >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends minisign >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq --no-install-recommends minisign; }
+fi
+echo "$(minisign -v)"
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 18 ] || { echo "node $major is too old: 18 or later is needed" >&2; exit 1; }
 

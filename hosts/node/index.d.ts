@@ -350,15 +350,74 @@ export interface LoadOptions {
   config: ConfigJson | Config | string;
   /** Where prebuilt transpiles are looked for (`null`: always transpile). */
   prebuiltDir?: string | null;
+  /** Which signatures make module bytes live (default: none, only the built-in module). */
+  trust?: TrustOptions;
+  /** `module`'s minisign signature (the `.minisig` text). */
+  signature?: string | Uint8Array;
 }
+
+/**
+ * Module trust (lib/trust.js): module bytes serve only with a minisign signature by one of
+ * `publicKeys` (the `.pub` text) whose trusted comment is `forge-authz-module
+ * contract=<CONTRACT_VERSION> version=<u64> sha256=<hex>`, a version not below the highest
+ * the policy accepted, and a key not in `retiredKeyIds` (minisign's 16-hex-digit ids).
+ * `allowUnsigned` (development): unsigned modules serve too, shown by `moduleTrust` and a
+ * process warning (`FORGE_AUTHZ_UNSIGNED_MODULE`).
+ */
+export interface TrustOptions {
+  publicKeys?: string[];
+  retiredKeyIds?: string[];
+  allowUnsigned?: boolean;
+}
+
+/** Why a module's trust refused it (the `module-refused` message starts with `<code>: `). */
+export type TrustRefusal = 'unsigned' | 'bad-signature' | 'unknown-key' | 'retired-key' | 'wrong-contract' | 'replayed' | 'statement-mismatch';
+
+/** How the serving module was trusted. */
+export interface ModuleTrust {
+  module: 'built-in' | 'signed' | 'unsigned';
+  /** The signed statement's version (`signed` only). */
+  version: bigint | null;
+  /** The minisign key id that signed it (`signed` only). */
+  keyId: string | null;
+  allowUnsigned: boolean;
+  /** The highest signed version this policy accepted: a lower one is refused as `replayed`. */
+  highestVersion: bigint;
+}
+
+export class TrustRefused extends Error {
+  readonly code: TrustRefusal;
+}
+export interface Trust {
+  readonly keys: ReadonlyMap<string, unknown>;
+  readonly retired: ReadonlySet<string>;
+  readonly allowUnsigned: boolean;
+}
+export function readTrust(options?: TrustOptions): Trust;
+export function parsePublicKey(text: string): { id: string; key: unknown };
+/** Throws `TrustRefused`; `{signed: false}` only for an unsigned module `trust` allows. */
+export function verifyModule(
+  bytes: Uint8Array,
+  signature: string | Uint8Array | undefined,
+  trust: Trust,
+  floor?: bigint,
+): { signed: true; version: bigint; keyId: string; sha256: string } | { signed: false };
 
 export class Policy {
   /** Load, configure and check a module (known answers) before it serves. */
   static load(options: LoadOptions): Promise<Result<Policy>>;
   readonly sha256: string;
   readonly origin: 'prebuilt' | 'transpiled';
-  /** Hot swap: the new version serves only once it loads, accepts the keys and answers right. */
-  swap(module: Uint8Array | PolicyModule, options?: { prebuiltDir?: string | null }): Promise<Result<{ sha256: string; previous: string }>>;
+  /** How the serving module was trusted (built-in, signed with its version, or unsigned). */
+  readonly moduleTrust: ModuleTrust;
+  /**
+   * Hot swap: the new version serves only once its signature is verified (`signature`, unless
+   * `trust.allowUnsigned`) and it loads, accepts the keys and answers right.
+   */
+  swap(
+    module: Uint8Array | PolicyModule,
+    options?: { prebuiltDir?: string | null; signature?: string | Uint8Array },
+  ): Promise<Result<{ sha256: string; previous: string }>>;
   close(): void;
 
   decide(facts: FactSource, request: RequestJson | string, options?: DecideOptions): Decided | { ok: false; error: HostError };

@@ -35,5 +35,6 @@ export {
   sha256Hex,
   tuneGlue,
 } from './lib/module.js';
+export { TrustRefused, parsePublicKey, readTrust, verifyModule } from './lib/trust.js';
 export { plain, secretDigest, hash256FromBytes, hash256ToBytes } from './lib/util.js';
 export { authorizeHttp, expressAuthorize, mapDecisionToHttp } from './lib/middleware.js';

@@ -40,7 +40,9 @@ const facts = composeFacts({
 
 const loaded = await Policy.load({
   module: new Uint8Array(readFileSync('forge_authz_guest.wasm')),
+  signature: readFileSync('forge_authz_guest.wasm.minisig', 'utf8'), // minisign -S -t 'forge-authz-module contract=… version=… sha256=…'
   config: JSON.parse(readFileSync('keys.json', 'utf8')), // {keys: [{id, secret: hex}], signing_key}
+  trust: { publicKeys: [readFileSync('release.pub', 'utf8')] }, // the minisign public keys a module may be signed by
 });
 if (!loaded.ok) throw new Error(loaded.error.tag === 'module-refused' ? loaded.error.val : 'unexpected');
 const policy = loaded.value;
@@ -55,9 +57,11 @@ if (d.ok && d.allow) {
 // Or in front of every git route:
 createServer((req, res) => authorizeHttp({ policy, facts })(req, res, () => res.end('ok'))).listen(8080);
 
-// Hot swap, checked before it serves; the old version keeps serving on refusal:
-const swapped = await policy.swap(new Uint8Array(readFileSync('forge_authz_guest.wasm')));
+// Hot swap, signature verified and checked before it serves; the old version keeps serving
+// on refusal (unsigned, bad signature, untrusted or retired key, older version...):
+const swapped = await policy.swap(new Uint8Array(readFileSync('v8.wasm')), { signature: readFileSync('v8.wasm.minisig', 'utf8') });
 if (!swapped.ok) console.error(swapped.error.val);
+console.log(policy.moduleTrust.module, policy.moduleTrust.version); // 'signed' 8n
 
 const answer: FactAnswer = facts.lookup({ repository: 'alice/app', viewer: 'anonymous', registrant: false });
 void answer;

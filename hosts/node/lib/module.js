@@ -10,7 +10,7 @@
 
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The WIT package version this host speaks. */
@@ -29,6 +29,7 @@ export const CARGO_POLICY_WASM = join(PACKAGE_DIR, '..', '..', 'target', 'wasm32
 const MAX_RANDOM_BYTES = 1 << 16;
 const KEEP = 8;
 const compiled = new Map(); // sha256 -> Promise<PolicyModule> (the last KEEP versions)
+const provenance = new WeakMap(); // PolicyModule -> {bytes} | {builtIn: true} (see moduleProvenance)
 
 export const sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
@@ -253,8 +254,17 @@ async function finish({ sha256, instantiate, files, imports, exports, origin }) 
 export async function loadPrebuiltModule(dir = GENERATED_DIR) {
   const meta = prebuiltMeta(dir);
   if (!meta) throw new ModuleRefused(`no prebuilt module in ${dir} (made with these options): run \`npm run transpile\``);
-  return loadPrebuilt(dir, meta);
+  const m = await loadPrebuilt(dir, meta);
+  if (resolve(dir) === resolve(GENERATED_DIR)) provenance.set(m, { builtIn: true });
+  return m;
 }
+
+/**
+ * Where a compiled module came from, for its trust (lib/trust.js): `{bytes}` (the very bytes
+ * compileModule compiled), `{builtIn: true}` (this package's generated/), or undefined (a
+ * module built some other way: its bytes were never seen, so it can only be live unsigned).
+ */
+export const moduleProvenance = (m) => provenance.get(m);
 
 const firstLine = (e) => String(e?.message ?? e).split('\n')[0];
 
@@ -272,7 +282,11 @@ export function compileModule(bytes, { prebuiltDir = GENERATED_DIR } = {}) {
   const key = `${sha256}:${prebuiltDir ?? ''}`;
   let p = compiled.get(key);
   if (!p) {
-    p = build(bytes, sha256, prebuiltDir);
+    const seen = bytes.slice();
+    p = build(bytes, sha256, prebuiltDir).then((m) => {
+      provenance.set(m, { bytes: seen });
+      return m;
+    });
     compiled.set(key, p);
     p.catch(() => compiled.delete(key));
     if (compiled.size > KEEP) compiled.delete(compiled.keys().next().value);

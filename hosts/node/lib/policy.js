@@ -40,11 +40,14 @@ import {
 } from './request.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENERATED_DIR, ModuleRefused, PolicyModule, compileModule, defaultModuleBytes, loadPrebuiltModule } from './module.js';
+import { GENERATED_DIR, ModuleRefused, PolicyModule, compileModule, defaultModuleBytes, loadPrebuiltModule, moduleProvenance } from './module.js';
+import { TrustRefused, readTrust, verifyModule } from './trust.js';
 
 const symbolDispose = Symbol.dispose || Symbol.for('dispose');
 const systemNow = () => Math.floor(Date.now() / 1000);
 const refused = (message) => err({ tag: 'module-refused', val: message });
+/** Modules already reported as serving unsigned (one warning per module per process). */
+const warnedUnsigned = new Set();
 
 /** How jco reports a WIT `result`'s `err`: a `ComponentError` carrying `payload`. */
 const isComponentError = (e) => e instanceof Error && e.constructor?.name === 'ComponentError' && Object.hasOwn(e, 'payload');
@@ -130,6 +133,11 @@ export class Policy {
   #live = null;
   #busy = false;
   #gathered = {};
+  #trust = readTrust();
+  /** How the serving module was accepted: `{builtIn}`, `{signed, version, keyId}` or `{signed: false}`. */
+  #accepted = { builtIn: true };
+  /** The highest signed version this object made live (a lower one is a replay). */
+  #floor = 0n;
 
   constructor(module, config, live) {
     this.#module = module;
@@ -143,38 +151,106 @@ export class Policy {
    *
    * @param options.module the component's bytes, or a `PolicyModule` (default: generated/,
    *   checked against its recorded digests, else the bytes `cargo policy` built)
+   * @param options.trust `{publicKeys: [minisign public-key text], retiredKeyIds, allowUnsigned}`
+   *   (lib/trust.js): which signatures make module bytes live (default: none; only the
+   *   built-in module)
+   * @param options.signature the module bytes' minisign signature (the `.minisig` text)
    * @param options.config `{keys: [{id, secret: <hex>}], signing_key, options?}` (a world
    *   fixture works as is), or a WIT `config` (`{keys: [{id, secret: Uint8Array}],
    *   signingKeyId, options}`)
    * @returns `{ok: true, value: Policy}` or `{ok: false, error: {tag: 'module-refused', val}}`
    */
-  static async load({ module, config, prebuiltDir } = {}) {
+  static async load({ module, config, prebuiltDir, trust, signature } = {}) {
     let cfg;
+    let t;
     try {
       cfg = config && config.signingKeyId !== undefined ? config : configFromJson(config ?? {});
     } catch (e) {
       if (e instanceof InputError) return refused(`configuration unreadable: ${e.message}`);
       throw e;
     }
-    const m = await Policy.#compile(module, prebuiltDir);
+    try {
+      t = readTrust(trust ?? {});
+    } catch (e) {
+      return refused(`trust configuration unreadable: ${e.message}`);
+    }
+    const m = await Policy.#admit(module, prebuiltDir, signature, t, 0n);
     if (!m.ok) return m;
-    return Policy.#check(m.value, cfg);
+    const checked = Policy.#check(m.value.module, cfg);
+    if (checked.ok) checked.value.#accept(t, m.value.accepted);
+    return checked;
+  }
+
+  /**
+   * The module to make live and how it is trusted (lib/trust.js): bytes are verified before
+   * they are even transpiled; the built-in module (`module` undefined: generated/, else
+   * `cargo policy`'s build) is trusted as built; a compiled `PolicyModule` by the bytes
+   * compileModule saw. Refused: `{ok: false}`, nothing changed.
+   */
+  static async #admit(module, prebuiltDir, signature, trust, floor) {
+    try {
+      if (module instanceof Uint8Array) {
+        const accepted = verifyModule(module, signature, trust, floor);
+        const m = await Policy.#compile(module, prebuiltDir);
+        return m.ok ? ok({ module: m.value.module, accepted }) : m;
+      }
+      const m = await Policy.#compile(module, prebuiltDir);
+      if (!m.ok) return m;
+      const seen = moduleProvenance(m.value.module);
+      if (m.value.builtIn || seen?.builtIn) return ok({ module: m.value.module, accepted: { builtIn: true } });
+      if (seen?.bytes) return ok({ module: m.value.module, accepted: verifyModule(seen.bytes, signature, trust, floor) });
+      if (signature === undefined && trust.allowUnsigned) return ok({ module: m.value.module, accepted: { signed: false } });
+      throw new TrustRefused('unsigned', 'a compiled module whose bytes this host never saw cannot be verified: pass its bytes and signature');
+    } catch (e) {
+      if (e instanceof TrustRefused) return refused(`policy module refused: ${e.message}`);
+      throw e;
+    }
   }
 
   static async #compile(module, prebuiltDir) {
     try {
-      if (module instanceof PolicyModule) return ok(module);
+      if (module instanceof PolicyModule) return ok({ module, builtIn: false });
       if (module === undefined) {
         // The prebuilt module (checked against its recorded digests), else `cargo policy`'s.
         const dir = prebuiltDir === undefined ? GENERATED_DIR : prebuiltDir;
-        if (dir !== null && existsSync(join(dir, 'source.json'))) return ok(await loadPrebuiltModule(dir));
+        if (dir !== null && existsSync(join(dir, 'source.json'))) return ok({ module: await loadPrebuiltModule(dir), builtIn: false });
       }
       const bytes = module ?? defaultModuleBytes();
-      return ok(await compileModule(bytes, prebuiltDir === undefined ? {} : { prebuiltDir }));
+      const compiled = await compileModule(bytes, prebuiltDir === undefined ? {} : { prebuiltDir });
+      return ok({ module: compiled, builtIn: module === undefined });
     } catch (e) {
       if (e instanceof ModuleRefused) return refused(`policy module refused: ${e.message}`);
       return refused(`policy module refused: ${messageOf(e)}`);
     }
+  }
+
+  /** Record how the module now serving was trusted (an unsigned one: also a process warning). */
+  #accept(trust, accepted) {
+    this.#trust = trust;
+    this.#accepted = accepted;
+    if (accepted.signed && accepted.version > this.#floor) this.#floor = accepted.version;
+    if (accepted.signed === false && !warnedUnsigned.has(this.sha256)) {
+      warnedUnsigned.add(this.sha256);
+      process.emitWarning(`forge-authz: policy module ${this.sha256} is serving WITHOUT a signature (trust.allowUnsigned)`, {
+        code: 'FORGE_AUTHZ_UNSIGNED_MODULE',
+      });
+    }
+  }
+
+  /**
+   * How the serving module is trusted: `module` is `built-in`, `signed` (with its signed
+   * `version` and the `keyId` that signed it) or `unsigned` (only with `allowUnsigned`);
+   * `highestVersion`: the floor below which a signed module is a replay.
+   */
+  get moduleTrust() {
+    const a = this.#accepted;
+    return {
+      module: a.builtIn ? 'built-in' : a.signed ? 'signed' : 'unsigned',
+      version: a.signed ? a.version : null,
+      keyId: a.signed ? a.keyId : null,
+      allowUnsigned: this.#trust.allowUnsigned,
+      highestVersion: this.#floor,
+    };
   }
 
   /** A candidate policy for `module`, if it builds, accepts `config` and gives the known answers. */
@@ -205,25 +281,34 @@ export class Policy {
    * Swap in another module version at run time: transpiled, instantiated with this
    * policy's configuration and given the known answers before it serves. A refused module
    * leaves the current one serving. Calls are synchronous, so none is in flight: every
-   * later call uses the new version.
+   * later call uses the new version. Bytes must carry a signature from a trusted key (the
+   * `.minisig` text, `options.signature`; lib/trust.js) with a version not below the highest
+   * this policy accepted, unless the policy was loaded with `trust.allowUnsigned`.
    *
    * @param {Uint8Array} bytes
    * @returns `{ok: true, value: {sha256, previous}}` or `{ok: false, error}` (old one kept)
    */
-  async swap(bytes, { prebuiltDir } = {}) {
+  async swap(bytes, { prebuiltDir, signature } = {}) {
     if (!(bytes instanceof Uint8Array) && !(bytes instanceof PolicyModule)) {
       return refused('policy module refused: module bytes must be a Uint8Array (or a PolicyModule)');
     }
-    const m = await Policy.#compile(bytes, prebuiltDir);
+    const m = await Policy.#admit(bytes, prebuiltDir, signature, this.#trust, this.#floor);
     if (!m.ok) return m;
-    const checked = Policy.#check(m.value, this.#config);
+    const { accepted } = m.value;
+    const checked = Policy.#check(m.value.module, this.#config);
     if (!checked.ok) return checked;
+    if (accepted.signed && accepted.version < this.#floor) {
+      // Another swap made a newer version live while this one was being checked.
+      checked.value.#discard();
+      return refused(`policy module refused: replayed: version ${accepted.version} is older than version ${this.#floor}, already accepted`);
+    }
     const previous = this.#module.sha256;
     const fresh = checked.value;
     this.#discard();
     this.#module = fresh.#module;
     this.#live = fresh.#live;
     fresh.#live = null;
+    this.#accept(this.#trust, accepted);
     return ok({ sha256: this.#module.sha256, previous });
   }
 

@@ -25,8 +25,25 @@ export const WORLD = Object.freeze({
 
 export const world = () => new World(structuredClone(WORLD));
 
-export async function policy() {
-  const p = await Policy.load({ config: WORLD });
+/** A policy over WORLD (`options`: more of Policy.load's, e.g. `trust`). */
+export async function policy(options = {}) {
+  const p = await Policy.load({ config: WORLD, ...options });
   if (!p.ok) throw new Error(`policy refused: ${p.error.val}`);
   return p.value;
+}
+
+/** The component with a custom section appended: another module version (another SHA-256) that decides the same. */
+export function anotherVersion(bytes, note) {
+  const name = new TextEncoder().encode('forge-authz-test');
+  const payload = new TextEncoder().encode(note);
+  const body = [name.length, ...name, ...payload];
+  const leb = [];
+  let n = body.length;
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    leb.push(b);
+  } while (n);
+  return new Uint8Array([...bytes, 0, ...leb, ...body]);
 }

@@ -4,7 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GENERATED_DIR, ModuleRefused, Policy, PolicyModule, compileModule, defaultModuleBytes, loadPrebuiltModule, sha256Hex } from '../index.js';
-import { WORLD, policy, world } from './fixture.js';
+import { WORLD, anotherVersion, policy as trustedPolicy, world } from './fixture.js';
+
+// These tests are about the module check, not its trust (test/trust.test.js): unsigned allowed.
+const UNSIGNED = { allowUnsigned: true };
+const policy = () => trustedPolicy({ trust: UNSIGNED });
 
 const pull = { repository: 'alice/app.git', action: 'pull' };
 const expected = { decision: 'allow', status: 200, reason: 'public-read' };
@@ -68,22 +72,6 @@ test('not bytes at all is refused', async () => {
   assert.equal(r.error.tag, 'module-refused');
 });
 
-/** The component with a custom section appended: another module version (another SHA-256) that decides the same. */
-function anotherVersion(bytes, note) {
-  const name = new TextEncoder().encode('forge-authz-test');
-  const payload = new TextEncoder().encode(note);
-  const body = [name.length, ...name, ...payload];
-  const leb = [];
-  let n = body.length;
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    leb.push(b);
-  } while (n);
-  return new Uint8Array([...bytes, 0, ...leb, ...body]);
-}
-
 test('swap to another module version at run time, transpiled in-process, and back', async () => {
   const p = await policy();
   const w = world();
@@ -146,7 +134,7 @@ test('a module that loads but answers wrongly is refused by the known-answer che
   assert.equal(p.sha256, before);
   assert.deepStrictEqual(p.decide(w, { repository: 'alice/app', action: 'push' }).value.reason, 'authentication-required');
   // and a fresh load of it is refused the same way
-  const loaded = await Policy.load({ module: lax, config: WORLD });
+  const loaded = await Policy.load({ module: lax, config: WORLD, trust: UNSIGNED });
   assert.equal(loaded.ok, false);
   assert.match(loaded.error.val, /known-answer/);
 });
@@ -166,7 +154,7 @@ test('a prebuilt module whose files changed since they were transpiled is refuse
     const p = await policy();
     const r = await p.swap(m);
     assert.ok(r.ok);
-    const loaded = await Policy.load({ config: WORLD, prebuiltDir: tmp });
+    const loaded = await Policy.load({ config: WORLD, prebuiltDir: tmp, trust: UNSIGNED });
     assert.equal(loaded.ok, false);
     assert.match(loaded.error.val, /policy\.core\.wasm does not match/);
   } finally {
