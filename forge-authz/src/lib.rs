@@ -14,6 +14,7 @@ pub mod policy;
 pub mod request;
 pub mod serve;
 pub mod store;
+pub mod trust;
 pub mod wit;
 
 // The files the host reads and the facts it answers, in the core's types: one copy, shared
