@@ -1,14 +1,22 @@
 //! One module version across the fleet: `publish` stores a module in the database and
 //! makes it live (or shadow) on every `serve` over that database; `fleet` shows what is
 //! published and what each host runs.
+//!
+//! `publish` refuses a module without a valid signature from a trusted key (issue 23):
+//! the anchors in `--trusted-signers` plus the store's endorsed signers, at least the
+//! fleet's floor (the highest signed version ever published live), exactly as every host
+//! will check it; `--rollback` is the one way back below the floor, recorded in the log.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 
+use super::module::TrustArgs;
 use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs, PolicyArgs};
-use crate::store::modules::{self, Role};
+use crate::store::Store;
+use crate::store::modules::{self, Publication, Role, signers};
+use crate::trust::{Accepted, Trust};
 
 /// `forge-authz publish`
 #[derive(Debug, clap::Args)]
@@ -31,6 +39,12 @@ pub struct PublishArgs {
     /// Stop the fleet's shadow module.
     #[arg(long)]
     pub clear_shadow: bool,
+    /// The module's minisign signature (default: MODULE.minisig).
+    #[arg(long, requires = "module")]
+    pub signature: Option<PathBuf>,
+    /// Whose signatures are trusted (with the store's endorsed signers).
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Who publishes (recorded).
     #[arg(long, env = "USER", default_value = "operator")]
     pub by: String,
@@ -39,16 +53,54 @@ pub struct PublishArgs {
     pub out: JsonArgs,
 }
 
+/// The trust a host over `store` with these anchors has: anchors + the store's endorsed
+/// signers - retired, floor = the fleet's.
+fn fleet_trust(store: &mut Store, a: &TrustArgs) -> anyhow::Result<Trust> {
+    let floor = modules::state(store.conn())?.floor;
+    let (trust, _) = signers::trust(store.conn(), a.anchors()?)?;
+    Ok(Trust {
+        allow_unsigned: a.allow_unsigned,
+        floor,
+        ..trust
+    })
+}
+
+/// Check a stored version's signature as a host will (`allow_older`: a rollback).
+fn check_stored(
+    store: &mut Store,
+    a: &TrustArgs,
+    m: &modules::ModuleRef,
+    allow_older: bool,
+) -> anyhow::Result<()> {
+    let trust = fleet_trust(store, a)?;
+    let bytes = modules::bytes(store.conn(), m)?;
+    let sig = modules::signature(store.conn(), m)?;
+    trust
+        .verify(&bytes, sig.as_deref(), allow_older)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("version {}: {e}", m.version))
+}
+
 /// `forge-authz publish`
 pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
     let mut store = super::open::open_store(&a.db.db)?;
     let now = crate::world::system_now();
     let done = if a.rollback {
+        let back = modules::state(store.conn())?.history.last().copied();
+        if let Some(version) = back {
+            let m = modules::module_ref(store.conn(), version)?;
+            check_stored(&mut store, &a.trust, &m, true)
+                .map_err(|e| anyhow::anyhow!("not rolled back: {e}"))?;
+        }
         match modules::rollback(&mut store, &a.by, now)? {
             Some(m) => format!("rolled back: live is version {} ({})", m.version, m.sha256),
             None => "rolled back: no fleet version is live; hosts keep their own modules".into(),
         }
     } else if a.promote {
+        if let Some(m) = modules::state(store.conn())?.shadow {
+            check_stored(&mut store, &a.trust, &m, false)
+                .map_err(|e| anyhow::anyhow!("not promoted: {e}"))?;
+        }
         let m = modules::promote(&mut store, &a.by, now)?;
         format!("promoted version {} ({}) to live", m.version, m.sha256)
     } else if a.clear_shadow {
@@ -59,13 +111,34 @@ pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
             bail!("name a module, or --rollback, --promote or --clear-shadow");
         };
         let bytes = crate::policy::module_bytes(path)?;
+        let sig_file = super::module::signature_file(path, a.signature.as_deref());
+        let signature = crate::trust::read_signature(&sig_file).map_err(anyhow::Error::msg)?;
+        // The same checks a host applies before it swaps, trust first (untrusted bytes are
+        // never compiled): a module that fails here would be refused by every host.
+        let accepted = fleet_trust(&mut store, &a.trust)?
+            .verify(&bytes, signature.as_deref(), false)
+            .map_err(|e| anyhow::anyhow!("not published: {e}"))?;
         let config = store.settings()?.config;
-        // The same checks a host applies before it swaps: a module that fails here would
-        // be refused by every host.
         crate::live::check_bytes(&bytes, path.clone(), &config, p.limits())
             .map_err(|e| anyhow::anyhow!("not published: {e}"))?;
         let role = if a.shadow { Role::Shadow } else { Role::Live };
-        let m = modules::publish(&mut store, &bytes, role, &a.by, now)?;
+        let signed = match (&accepted, signature.as_deref()) {
+            (Accepted::Signed { statement, .. }, Some(sig)) => Some((sig, statement.version)),
+            _ => {
+                crate::log::event(
+                    "module-unsigned",
+                    &[("module", &path.display().to_string())],
+                );
+                None
+            }
+        };
+        let publication = Publication {
+            module: &bytes,
+            signed,
+            accepted_report_sha256: None,
+            role,
+        };
+        let m = modules::publish(&mut store, &publication, &a.by, now)?;
         format!(
             "published version {} ({}) as {}",
             m.version,

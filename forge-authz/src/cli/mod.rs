@@ -10,6 +10,7 @@
 //! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
 //! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
 //! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
+//! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
@@ -35,9 +36,11 @@ macro_rules! outln {
 pub mod db;
 pub mod fleet;
 pub mod keys;
+pub mod module;
 pub mod open;
 pub mod policy;
 pub mod serve;
+pub mod signers;
 pub mod ssh;
 pub mod table;
 pub mod token;
@@ -141,6 +144,16 @@ pub enum Command {
     /// Policy options: show, set. Each change is checked with the policy, then applied
     /// by every host within its poll.
     Options(keys::OptionsArgs),
+    /// Module signatures: generate a minisign key pair, sign a module (its statement:
+    /// contract, version, SHA-256), verify one against trusted keys.
+    Module {
+        /// `keygen`, `sign` or `verify`.
+        #[command(subcommand)]
+        action: module::ModuleAction,
+    },
+    /// The fleet's module signers in the store: add (endorsed by a trusted key), retire,
+    /// list. Each change is applied by every host within its poll.
+    Signers(signers::SignersArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -173,6 +186,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Fleet(a) => fleet::fleet(a),
         Command::Keys(a) => keys::keys(p, a),
         Command::Options(a) => keys::options(p, a),
+        Command::Module { action } => module::module(action),
+        Command::Signers(a) => signers::signers(a),
     }
 }
 

@@ -7,12 +7,19 @@
 //! The log replays as a stack: `publish` pushes a live version, `rollback` pops back to
 //! the one before, `promote` pushes the shadow version and clears the shadow. So
 //! `rollback` twice goes back two versions, never flips between two.
+//!
+//! Each module keeps its minisign signature and signed version (issue 23; NULL: published
+//! with `--allow-unsigned`). The fleet's replay floor is the highest signed version any
+//! live publication (`publish`, `promote`) ever made live; a host accepts a live module
+//! below it only when the log reached it by `rollback` ([`FleetState::rollback`]).
 
 use anyhow::{Context as _, bail};
 use sha2::Digest as _;
 
 use super::{Conn, Store};
 use crate::vals;
+
+pub mod signers;
 
 /// A stored module version.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +41,10 @@ pub struct FleetState {
     pub shadow: Option<ModuleRef>,
     /// The live versions a `rollback` returns to, oldest first.
     pub history: Vec<i64>,
+    /// The replay floor: the highest signed version ever published live (0: none).
+    pub floor: u64,
+    /// The live version was reached by a `rollback` (it may be below the floor).
+    pub rollback: bool,
 }
 
 /// One host's report.
@@ -68,7 +79,8 @@ pub fn head(conn: &mut Conn) -> anyhow::Result<i64> {
         .unwrap_or(0))
 }
 
-fn module_ref(conn: &mut Conn, version: i64) -> anyhow::Result<ModuleRef> {
+/// A stored version's reference (its SHA-256).
+pub fn module_ref(conn: &mut Conn, version: i64) -> anyhow::Result<ModuleRef> {
     let r = conn
         .query_opt(
             "SELECT sha256 FROM policy_modules WHERE version = $1",
@@ -86,8 +98,11 @@ pub fn state(conn: &mut Conn) -> anyhow::Result<FleetState> {
     let mut live: Vec<i64> = Vec::new();
     let mut shadow: Option<i64> = None;
     let mut seq = 0;
+    let (mut floor, mut rollback) = (0u64, false);
     for r in conn.query(
-        "SELECT seq, role, version, action FROM policy_publications ORDER BY seq",
+        "SELECT p.seq, p.role, p.version, p.action, m.signed_version \
+         FROM policy_publications p LEFT JOIN policy_modules m ON m.version = p.version \
+         ORDER BY p.seq",
         &[],
     )? {
         seq = r.int(0)?;
@@ -97,9 +112,13 @@ pub fn state(conn: &mut Conn) -> anyhow::Result<FleetState> {
                 if r.text(3)? == "promote" {
                     shadow = None;
                 }
+                let signed = r.opt_int(4)?.and_then(|v| u64::try_from(v).ok());
+                floor = floor.max(signed.unwrap_or(0));
+                rollback = false;
             }
             ("live", "rollback", _) => {
                 live.pop();
+                rollback = true;
             }
             ("shadow", "publish", v) => shadow = v,
             ("shadow", "clear", _) => shadow = None,
@@ -112,7 +131,19 @@ pub fn state(conn: &mut Conn) -> anyhow::Result<FleetState> {
         live: current.map(|v| module_ref(conn, v)).transpose()?,
         shadow: shadow.map(|v| module_ref(conn, v)).transpose()?,
         history: live,
+        floor,
+        rollback,
     })
+}
+
+/// A module's stored signature (None: published with `--allow-unsigned`).
+pub fn signature(conn: &mut Conn, m: &ModuleRef) -> anyhow::Result<Option<String>> {
+    conn.query_opt(
+        "SELECT signature FROM policy_modules WHERE version = $1",
+        &vals![m.version],
+    )?
+    .with_context(|| format!("module version {} is missing", m.version))?
+    .opt_text(0)
 }
 
 /// A module's bytes, checked against its recorded SHA-256.
@@ -150,10 +181,22 @@ fn record(
     by: &str,
     now: i64,
 ) -> anyhow::Result<()> {
+    record_accepting(conn, role, version, action, (by, now), None)
+}
+
+/// [`record`] with the SHA-256 of the gate report the publisher accepted.
+fn record_accepting(
+    conn: &mut Conn,
+    role: &str,
+    version: Option<i64>,
+    action: &str,
+    (by, now): (&str, i64),
+    report: Option<&str>,
+) -> anyhow::Result<()> {
     conn.execute(
-        "INSERT INTO policy_publications (role, version, action, published_by, published_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-        &vals![role, version, action, by, now],
+        "INSERT INTO policy_publications (role, version, action, published_by, published_at, \
+         accepted_report_sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+        &vals![role, version, action, by, now, report],
     )?;
     notify(conn)
 }
@@ -217,41 +260,86 @@ impl Listener {
     }
 }
 
-/// Store a module (once per SHA-256) and publish it. The caller has checked it.
+/// A module to publish, as the caller checked it.
+#[derive(Clone, Copy, Debug)]
+pub struct Publication<'a> {
+    /// The module's bytes.
+    pub module: &'a [u8],
+    /// Its minisign signature and the version its statement carries (None: accepted
+    /// unsigned, `--allow-unsigned`).
+    pub signed: Option<(&'a str, u64)>,
+    /// The SHA-256 of the gate report the publisher accepted (`--accept-differences`).
+    pub accepted_report_sha256: Option<&'a str>,
+    /// Live or shadow.
+    pub role: Role,
+}
+
+/// Store a module (once per SHA-256; a new signature replaces the stored one) and
+/// publish it. The caller has checked it (the gate, the signature).
 pub fn publish(
     store: &mut Store,
-    module: &[u8],
-    role: Role,
+    p: &Publication<'_>,
     by: &str,
     now: i64,
 ) -> anyhow::Result<ModuleRef> {
-    let sha256 = hex::encode(sha2::Sha256::digest(module));
+    let sha256 = hex::encode(sha2::Sha256::digest(p.module));
+    let (signature, signed_version) = match p.signed {
+        Some((sig, v)) => (
+            Some(sig),
+            Some(i64::try_from(v).context("version too large")?),
+        ),
+        None => (None, None),
+    };
+    let report = p.accepted_report_sha256;
     let mut tx = store.write()?;
-    let existing = tx.query_opt(
-        "SELECT version FROM policy_modules WHERE sha256 = $1",
-        &vals![sha256.as_str()],
-    )?;
-    let version = match existing {
-        Some(r) => r.int(0)?,
+    let find = |tx: &mut Conn| -> anyhow::Result<Option<i64>> {
+        tx.query_opt(
+            "SELECT version FROM policy_modules WHERE sha256 = $1",
+            &vals![sha256.as_str()],
+        )?
+        .map(|r| r.int(0))
+        .transpose()
+    };
+    let version = match find(&mut tx)? {
+        Some(v) => {
+            if signature.is_some() {
+                tx.execute(
+                    "UPDATE policy_modules SET signature = $1, signed_version = $2 \
+                     WHERE version = $3",
+                    &vals![signature, signed_version, v],
+                )?;
+            }
+            if report.is_some() {
+                tx.execute(
+                    "UPDATE policy_modules SET accepted_report_sha256 = $1 WHERE version = $2",
+                    &vals![report, v],
+                )?;
+            }
+            v
+        }
         None => {
             tx.execute(
-                "INSERT INTO policy_modules (sha256, bytes, published_by, published_at) \
-                 VALUES ($1, $2, $3, $4)",
-                &vals![sha256.as_str(), module, by, now],
+                "INSERT INTO policy_modules (sha256, bytes, published_by, published_at, \
+                 signature, signed_version, accepted_report_sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &vals![
+                    sha256.as_str(),
+                    p.module,
+                    by,
+                    now,
+                    signature,
+                    signed_version,
+                    report
+                ],
             )?;
-            tx.query_opt(
-                "SELECT version FROM policy_modules WHERE sha256 = $1",
-                &vals![sha256.as_str()],
-            )?
-            .context("the module vanished")?
-            .int(0)?
+            find(&mut tx)?.context("the module vanished")?
         }
     };
-    let role = match role {
+    let role = match p.role {
         Role::Live => "live",
         Role::Shadow => "shadow",
     };
-    record(&mut tx, role, Some(version), "publish", by, now)?;
+    record_accepting(&mut tx, role, Some(version), "publish", (by, now), report)?;
     tx.commit()?;
     Ok(ModuleRef { version, sha256 })
 }

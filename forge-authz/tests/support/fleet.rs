@@ -14,6 +14,10 @@ use sha2::Digest as _;
 
 use forge_authz_testkit::pg;
 
+#[path = "signing.rs"]
+pub mod signing;
+pub use signing::{signer, trusting};
+
 /// How long a host may take to pick up a publication (it polls every second).
 pub const FLEET_WAIT: Duration = Duration::from_secs(15);
 /// How long a host may take to start (compiling the module included).
@@ -77,8 +81,9 @@ pub fn scratch(name: &str) -> PathBuf {
     forge_authz_testkit::scratch(&format!("forge-authz-fleet-{name}-"))
 }
 
+/// A CLI command that trusts the test signer (issue 23).
 pub fn cli(args: &[&str]) -> Output {
-    Command::new(bin())
+    trusting(&mut Command::new(bin()))
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -116,12 +121,11 @@ impl Fleet {
             "--world",
             world.to_str().unwrap(),
         ]);
-        std::fs::write(
-            fleet.dir.join("good.wasm"),
-            forge_authz_host::policy::EMBEDDED_POLICY,
-        )
-        .unwrap();
-        std::fs::write(fleet.dir.join("broken.wasm"), truncated()).unwrap();
+        // Both signed by the trusted test signer (version 1): `broken.wasm` is refused by
+        // the module checks, not for want of a signature.
+        let good = fleet.dir.join("good.wasm");
+        signer().write_signed(&good, forge_authz_host::policy::EMBEDDED_POLICY, 1);
+        signer().write_signed(&fleet.dir.join("broken.wasm"), &truncated(), 1);
         fleet
     }
 
@@ -176,7 +180,7 @@ impl Fleet {
         let port_file = self.dir.join(format!("{id}.port"));
         let admin = self.dir.join(format!("{id}.sock"));
         let log = self.dir.join(format!("{id}.log"));
-        let child = Command::new(bin())
+        let child = trusting(&mut Command::new(bin()))
             .args(["serve", "--db", &self.db])
             .args(["--repos", self.repos.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0"])
