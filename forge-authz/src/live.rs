@@ -7,6 +7,14 @@
 //! the new generation before their next request and rebuild their warm instance; a request
 //! already running finishes on the instance it started with. A candidate that fails any
 //! check is refused and the old module keeps serving.
+//!
+//! Before any of that, a candidate must be trusted (issue 23, [`crate::trust`]): a
+//! minisign signature from a key this host trusts, for this contract, at a version no
+//! lower than the floor — the highest signed version this process has made live, or for
+//! a fleet publication the fleet's own floor (which only a recorded rollback goes
+//! below). Untrusted bytes are never compiled. The embedded module is trusted as built;
+//! an unsigned module is accepted only with `--allow-unsigned` (logged `module-unsigned`
+//! and shown in [`Published::provenance`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +23,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::policy::{Limits, Policy, PolicyFailure, PolicyModule, Unavailable, WasmPolicy};
+use crate::trust::Trust;
 use crate::wit;
+
+mod trusted;
+pub use trusted::{Candidate, Provenance, Replay};
+use trusted::{load_trusted, raise_floor, verify_candidate};
 
 /// A published module and the configuration it runs with.
 #[derive(Debug)]
@@ -26,6 +39,8 @@ pub struct Published {
     pub config: wit::Config,
     /// Publication number (1 for the first).
     pub generation: u64,
+    /// How the module came to be trusted.
+    pub provenance: Provenance,
 }
 
 /// The live policy: what workers instantiate.
@@ -41,6 +56,8 @@ pub struct LivePolicy {
     /// always checked with the configuration it is published with, and a configuration
     /// with the module it runs on. Readers never take it.
     publisher: Mutex<()>,
+    /// Whose modules are trusted, and the floor (the highest signed version made live).
+    trust: Mutex<Trust>,
 }
 
 /// A configuration published by [`LivePolicy::swap_config`].
@@ -63,31 +80,72 @@ impl std::fmt::Display for Refused {
 }
 
 impl LivePolicy {
-    /// Load, check and publish the first module.
-    pub fn start(path: &Path, config: wit::Config, limits: Limits) -> Result<LivePolicy, Refused> {
-        let module = check(path, &config, limits)?;
-        Ok(LivePolicy::first(module, config, limits))
+    /// Load, verify (`trust`; the signature at `signature`, default `PATH.minisig`),
+    /// check and publish the first module.
+    pub fn start(
+        path: &Path,
+        signature: Option<&Path>,
+        config: wit::Config,
+        limits: Limits,
+        mut trust: Trust,
+    ) -> Result<LivePolicy, Refused> {
+        let (module, provenance) = load_trusted(path, signature, &trust, Replay::Process)
+            .and_then(|(bytes, p)| Ok((check_bytes(&bytes, path.into(), &config, limits)?, p)))?;
+        raise_floor(&mut trust, &provenance);
+        let mut live = LivePolicy::first(module, config, limits, provenance);
+        live.trust = Mutex::new(trust);
+        Ok(live)
     }
 
     /// Publish an already-checked module (a one-shot process such as `git-shell`).
     pub fn from_module(module: PolicyModule, config: wit::Config) -> LivePolicy {
-        LivePolicy::first(module, config, Limits::default())
+        LivePolicy::first(module, config, Limits::default(), Provenance::Caller)
     }
 
     /// `module` published as generation 1, no shadow.
-    fn first(module: PolicyModule, config: wit::Config, limits: Limits) -> LivePolicy {
+    fn first(
+        module: PolicyModule,
+        config: wit::Config,
+        limits: Limits,
+        provenance: Provenance,
+    ) -> LivePolicy {
         LivePolicy {
             current: ArcSwap::from_pointee(Published {
                 module,
                 config,
                 generation: 1,
+                provenance,
             }),
             generation: AtomicU64::new(1),
             shadow: ArcSwapOption::empty(),
             shadow_generation: AtomicU64::new(0),
             limits,
             publisher: Mutex::new(()),
+            trust: Mutex::new(Trust::default()),
         }
+    }
+
+    /// The trust candidates are verified with (a poisoned lock: what it holds is whole).
+    fn trust_lock(&self) -> MutexGuard<'_, Trust> {
+        self.trust
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the trust candidates are verified with.
+    pub fn trust(&self) -> Trust {
+        self.trust_lock().clone()
+    }
+
+    /// Change the trust (the fleet's signers, read from the store). The anchors, the
+    /// floor and `allow_unsigned` are the host's own: `f` is given the whole of it.
+    pub fn update_trust(&self, f: impl FnOnce(&mut Trust)) {
+        f(&mut self.trust_lock());
+    }
+
+    /// Verify a candidate with this host's trust, held to `replay`'s floor.
+    pub fn verify(&self, c: Candidate<'_>, replay: Replay) -> Result<Provenance, Refused> {
+        verify_candidate(&self.trust_lock(), c, replay)
     }
 
     /// The shadow candidate, if any.
@@ -112,10 +170,22 @@ impl LivePolicy {
     pub fn set_shadow(&self, path: Option<&Path>) -> Result<u64, Refused> {
         let _publishing = self.publishing();
         let module = match path {
-            Some(path) => Some(check(path, &self.current().config, self.limits)?),
+            Some(path) => Some(self.load_checked(path)?),
             None => None,
         };
         Ok(self.put_shadow(module))
+    }
+
+    /// Read, verify (signature at `PATH.minisig`, the process floor) and check a module
+    /// file with the published configuration.
+    fn load_checked(&self, path: &Path) -> Result<(PolicyModule, Provenance), Refused> {
+        let trust = self.trust();
+        let (bytes, provenance) = load_trusted(path, None, &trust, Replay::Process)?;
+        let config = &self.current().config;
+        Ok((
+            check_bytes(&bytes, path.into(), config, self.limits)?,
+            provenance,
+        ))
     }
 
     /// The per-call limits candidates are checked with.
@@ -126,24 +196,31 @@ impl LivePolicy {
     /// Run an already-checked module in shadow (`None`: stop). Returns the generation.
     pub fn shadow_checked(&self, module: Option<PolicyModule>) -> u64 {
         let _publishing = self.publishing();
-        self.put_shadow(module)
+        self.put_shadow(module.map(|m| (m, Provenance::Caller)))
     }
 
-    /// Check `bytes` (a fleet publication; `source` names it) with the published
-    /// configuration and run it in shadow.
-    pub fn shadow_bytes(&self, bytes: &[u8], source: PathBuf) -> Result<u64, Refused> {
+    /// Verify and check a candidate (a fleet publication; `source` names it) with the
+    /// published configuration and run it in shadow.
+    pub fn shadow_bytes(
+        &self,
+        c: Candidate<'_>,
+        replay: Replay,
+        source: PathBuf,
+    ) -> Result<u64, Refused> {
         let _publishing = self.publishing();
-        let module = check_bytes(bytes, source, &self.current().config, self.limits)?;
-        Ok(self.put_shadow(Some(module)))
+        let provenance = self.verify(c, replay)?;
+        let module = check_bytes(c.bytes, source, &self.current().config, self.limits)?;
+        Ok(self.put_shadow(Some((module, provenance))))
     }
 
-    fn put_shadow(&self, module: Option<PolicyModule>) -> u64 {
+    fn put_shadow(&self, module: Option<(PolicyModule, Provenance)>) -> u64 {
         let config = self.current().config.clone();
-        let next = module.map(|module| {
+        let next = module.map(|(module, provenance)| {
             Arc::new(Published {
                 module,
                 config,
                 generation: self.shadow_generation() + 1,
+                provenance,
             })
         });
         let generation = next.as_ref().map_or(0, |p| p.generation);
@@ -160,7 +237,10 @@ impl LivePolicy {
         let shadow = self
             .shadow()
             .ok_or_else(|| Refused("no shadow module to promote".into()))?;
-        let generation = self.put_live(shadow.module.clone(), shadow.config.clone());
+        let generation = self.put_live(
+            (shadow.module.clone(), shadow.provenance.clone()),
+            shadow.config.clone(),
+        );
         self.put_shadow(None);
         Ok(generation)
     }
@@ -180,25 +260,31 @@ impl LivePolicy {
     pub fn reload(&self, path: &Path) -> Result<u64, Refused> {
         let _publishing = self.publishing();
         let config = self.current().config.clone();
-        let module = check(path, &config, self.limits)?;
+        let module = self.load_checked(path)?;
         Ok(self.put_live(module, config))
     }
 
-    /// [`LivePolicy::reload`] for a module's bytes (a fleet publication; `source` names
-    /// it in status).
-    pub fn reload_bytes(&self, bytes: &[u8], source: PathBuf) -> Result<u64, Refused> {
+    /// [`LivePolicy::reload`] for a candidate's bytes (a fleet publication held to
+    /// `replay`; `source` names it in status).
+    pub fn reload_bytes(
+        &self,
+        c: Candidate<'_>,
+        replay: Replay,
+        source: PathBuf,
+    ) -> Result<u64, Refused> {
         let _publishing = self.publishing();
+        let provenance = self.verify(c, replay)?;
         let config = self.current().config.clone();
-        let module = check_bytes(bytes, source, &config, self.limits)?;
-        Ok(self.put_live(module, config))
+        let module = check_bytes(c.bytes, source, &config, self.limits)?;
+        Ok(self.put_live((module, provenance), config))
     }
 
-    /// Publish an already-checked module (see [`check_bytes`]) with the published
-    /// configuration. Returns the generation.
+    /// Publish an already-checked module (see [`check_bytes`]; its trust is the
+    /// caller's) with the published configuration. Returns the generation.
     pub fn publish_checked(&self, module: PolicyModule) -> u64 {
         let _publishing = self.publishing();
         let config = self.current().config.clone();
-        self.put_live(module, config)
+        self.put_live((module, Provenance::Caller), config)
     }
 
     /// Check a new configuration (keys, signing key, options) with the live module — an
@@ -211,12 +297,15 @@ impl LivePolicy {
         let _publishing = self.publishing();
         let live = self.current();
         check_module(&live.module, &config)?;
-        let generation = self.put_live(live.module.clone(), config.clone());
+        let generation = self.put_live(
+            (live.module.clone(), live.provenance.clone()),
+            config.clone(),
+        );
         let mut shadow_refused = None;
         if let Some(shadow) = self.shadow() {
             match check_module(&shadow.module, &config) {
                 Ok(()) => {
-                    self.put_shadow(Some(shadow.module.clone()));
+                    self.put_shadow(Some((shadow.module.clone(), shadow.provenance.clone())));
                 }
                 Err(e) => {
                     self.put_shadow(None);
@@ -230,14 +319,20 @@ impl LivePolicy {
         })
     }
 
-    fn put_live(&self, module: PolicyModule, config: wit::Config) -> u64 {
+    fn put_live(
+        &self,
+        (module, provenance): (PolicyModule, Provenance),
+        config: wit::Config,
+    ) -> u64 {
         // Publishing is serialised (`publishing`), so no other store comes between this
         // load and the store.
         let generation = self.current.load().generation + 1;
+        raise_floor(&mut self.trust_lock(), &provenance);
         self.current.store(Arc::new(Published {
             module,
             config,
             generation,
+            provenance,
         }));
         self.generation.store(generation, Ordering::Release);
         generation
@@ -315,6 +410,7 @@ impl Worker {
 }
 
 /// Compile and check a candidate: it loads, accepts `config`, and gives the known answers.
+/// No trust check: the caller's (`decide`, `keys`: a module this command runs itself).
 pub fn check(path: &Path, config: &wit::Config, limits: Limits) -> Result<PolicyModule, Refused> {
     // The loader's own error may quote the file's bytes (a bad magic number, say): the
     // refusal says what failed, never what the file holds. Operators get the cause in the

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/signing.rs"]
+mod signing;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -65,12 +68,15 @@ impl Server {
         let modules = dir.join("modules");
         std::fs::create_dir_all(&modules).unwrap();
         let good = forge_authz_host::policy::EMBEDDED_POLICY;
-        std::fs::write(modules.join("good.wasm"), good).unwrap();
-        std::fs::write(modules.join("broken.wasm"), &good[..good.len() / 3]).unwrap();
+        // Signed by the trusted test signer (issue 23): the broken one is refused by the
+        // module checks.
+        let signer = signing::signer();
+        signer.write_signed(&modules.join("good.wasm"), good, 1);
+        signer.write_signed(&modules.join("broken.wasm"), &good[..good.len() / 3], 1);
         let (port_file, metrics_port_file) = (dir.join("port"), dir.join("metrics-port"));
         let mut serve = Daemon::start(
             "serve",
-            Command::new(bin())
+            signing::trusting(&mut Command::new(bin()))
                 .args(["serve", "--db", db.to_str().unwrap()])
                 .args(["--repos", repos.to_str().unwrap()])
                 .args(["--listen", "127.0.0.1:0"])

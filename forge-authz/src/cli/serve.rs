@@ -40,6 +40,12 @@ pub struct ServeArgs {
     /// The only directory `reload`/`shadow` may take modules from.
     #[arg(long)]
     pub modules: Option<PathBuf>,
+    /// The signature of `--policy` (default: POLICY.minisig).
+    #[arg(long)]
+    pub policy_signature: Option<PathBuf>,
+    /// Whose modules this server trusts.
+    #[command(flatten)]
+    pub trust: super::module::TrustArgs,
     /// Connections open at once, all peers. Past it the oldest idle or header-pending
     /// connection is closed to make room; `503` only when every connection is busy.
     /// `serve` raises its open-file limit to allow it (or lowers this, logged).
@@ -139,6 +145,8 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         forward_auth,
         admin_socket,
         modules,
+        policy_signature,
+        trust,
         max_connections,
         max_connections_per_peer,
         connection_limit_exempt,
@@ -161,6 +169,8 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         listen,
         workers,
         policy: p.path(),
+        policy_signature,
+        trust: trust.trust()?,
         limits: p.limits(),
         state,
         port_file,

@@ -120,6 +120,18 @@ fn refused(shared: &Shared, why: &str) -> serde_json::Value {
     serde_json::json!({"refused": why, "generation": shared.live.generation()})
 }
 
+/// What this host trusts (issue 23): its signers, the floor, `--allow-unsigned`.
+fn trust_status(shared: &Shared) -> serde_json::Value {
+    let t = shared.live.trust();
+    serde_json::json!({
+        "allow_unsigned": t.allow_unsigned,
+        "signers": t.trusted_ids(),
+        "anchors": t.anchors.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        "retired": t.retired,
+        "floor": t.floor,
+    })
+}
+
 /// Answer one admin request.
 pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_json::Value {
     match req {
@@ -143,6 +155,9 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
                 "shadow_requests": c.shadow_requests.load(Ordering::Relaxed),
                 "shadow_differences": c.shadow_differences.load(Ordering::Relaxed),
                 "sha256": p.module.sha256(),
+                "module_trust": p.provenance,
+                "shadow_trust": shared.live.shadow().map(|s| s.provenance.clone()),
+                "trust": trust_status(shared),
                 "fleet": match shared.fleet.lock() {
                     Ok(v) => serde_json::to_value(&*v).unwrap_or_default(),
                     Err(_) => serde_json::Value::Null,

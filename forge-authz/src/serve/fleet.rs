@@ -8,6 +8,12 @@
 //! them — a new generation, so every worker rebuilds its instance. It writes this host's
 //! row in `policy_hosts` (also as a heartbeat every poll).
 //!
+//! A module must first be trusted (issue 23): its stored minisign signature verified with
+//! this host's anchors (`--trusted-signers`) plus the store's signers whose endorsements
+//! verify here, minus retired ids (re-read whenever the log or the configuration version
+//! moves), held to the fleet's floor (the highest signed version ever published live)
+//! unless the log went back by a recorded rollback.
+//!
 //! A module or a configuration this host refuses keeps the old one serving, counts as a
 //! refused swap, and is reported with its reason, here, in `status` and in the database.
 //! A store that cannot be read changes nothing: the host keeps what it runs.
@@ -17,7 +23,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use super::enforce::{FleetView, Shared};
-use crate::live::Refused;
+use crate::live::{Candidate, Refused, Replay};
 use crate::log;
 use crate::store::Store;
 use crate::store::config;
@@ -138,9 +144,14 @@ fn try_sync(
         anyhow::bail!("no store connection");
     };
     let mut module_swapped = false;
+    let config_head = config::head(store.conn())?;
     if everything {
         let head = modules::head(store.conn())?;
-        if head != view.seq {
+        // A new signer (or a retired one) is a new configuration version: a module
+        // refused before is tried again with the new trust.
+        let signers_moved = config_head != view.config_tried && view.refused.is_some();
+        if head != view.seq || signers_moved {
+            refresh_trust(shared, store)?;
             let wanted = modules::state(store.conn())?;
             module_swapped = apply(shared, store, &wanted, view)?;
             view.seq = wanted.seq;
@@ -148,7 +159,7 @@ fn try_sync(
     }
     // A new configuration version, or a refused one again once the module changed (the
     // new module may accept it).
-    let head = config::head(store.conn())?;
+    let head = config_head;
     let retry = module_swapped && view.config_refused.is_some();
     if head != view.config_version && (head != view.config_tried || retry) {
         apply_config(shared, store, view)?;
@@ -185,6 +196,40 @@ fn report(shared: &Shared, store: &mut Store, view: &FleetView) -> anyhow::Resul
     )
 }
 
+/// Read the store's signers and trust those whose endorsement verifies with this host's
+/// anchors (or a signer trusted before them), minus retired ids.
+fn refresh_trust(shared: &Shared, store: &mut Store) -> anyhow::Result<()> {
+    let anchors = shared.live.trust().anchors;
+    let rows = modules::signers::list(store.conn())?;
+    let (fleet, left_out) = modules::signers::trust_of(anchors, &rows);
+    if !left_out.is_empty() {
+        // Keys in the store whose endorsement does not verify here: never trusted.
+        log::event("signers-not-trusted", &[("ids", &left_out.join(","))]);
+    }
+    shared.live.update_trust(|t| {
+        t.fleet_added = fleet.fleet_added;
+        t.retired = fleet.retired;
+    });
+    Ok(())
+}
+
+/// Give `swap` a stored module (its bytes and stored signature), the replay floor it is
+/// held to, and its source name (`fleet:vN`). `Err`: the store could not be read.
+fn with_candidate(
+    store: &mut Store,
+    m: &modules::ModuleRef,
+    replay: Replay,
+    swap: impl FnOnce(Candidate<'_>, Replay, std::path::PathBuf) -> Result<u64, Refused>,
+) -> anyhow::Result<Result<u64, Refused>> {
+    let bytes = modules::bytes(store.conn(), m)?;
+    let signature = modules::signature(store.conn(), m)?;
+    let c = Candidate {
+        bytes: &bytes,
+        signature: signature.as_deref(),
+    };
+    Ok(swap(c, replay, format!("fleet:v{}", m.version).into()))
+}
+
 fn refused_swap(shared: &Shared) {
     shared
         .counters
@@ -207,9 +252,13 @@ fn apply(
     if let Some(m) = &wanted.live
         && view.live.as_ref() != Some(m)
     {
-        let bytes = modules::bytes(store.conn(), m)?;
-        let source = format!("fleet:v{}", m.version).into();
-        match live.reload_bytes(&bytes, source) {
+        let replay = Replay::Fleet {
+            floor: wanted.floor,
+            rollback: wanted.rollback,
+        };
+        match with_candidate(store, m, replay, |c, r, source| {
+            live.reload_bytes(c, r, source)
+        })? {
             Ok(g) => {
                 shared.counters.reloads.fetch_add(1, Ordering::Relaxed);
                 log::event(
@@ -233,30 +282,46 @@ fn apply(
             }
         }
     }
-    if view.shadow != wanted.shadow {
-        match &wanted.shadow {
-            None => {
-                live.shadow_checked(None);
-                view.shadow = None;
-            }
-            Some(m) => {
-                let bytes = modules::bytes(store.conn(), m)?;
-                let source = format!("fleet:v{}", m.version).into();
-                match live.shadow_bytes(&bytes, source) {
-                    Ok(_) => {
-                        log::event("fleet-shadow", &[("version", &m.version.to_string())]);
-                        view.shadow = Some(m.clone());
-                    }
-                    Err(e) => {
-                        refused_swap(shared);
-                        refused.push(format!("shadow version {}: {}", m.version, e.0));
-                    }
-                }
-            }
-        }
+    if view.shadow != wanted.shadow
+        && let Some(why) = apply_shadow(shared, store, wanted, view)?
+    {
+        refused.push(why);
     }
     view.refused = (!refused.is_empty()).then(|| refused.join("; "));
     Ok(swapped)
+}
+
+/// Apply the fleet's shadow version (or stop the shadow); `Some(why)`: refused.
+fn apply_shadow(
+    shared: &Shared,
+    store: &mut Store,
+    wanted: &FleetState,
+    view: &mut FleetView,
+) -> anyhow::Result<Option<String>> {
+    let Some(m) = &wanted.shadow else {
+        shared.live.shadow_checked(None);
+        view.shadow = None;
+        return Ok(None);
+    };
+    // A shadow is held to the floor too: promoting it makes it live.
+    let replay = Replay::Fleet {
+        floor: wanted.floor,
+        rollback: false,
+    };
+    let live = &shared.live;
+    match with_candidate(store, m, replay, |c, r, source| {
+        live.shadow_bytes(c, r, source)
+    })? {
+        Ok(_) => {
+            log::event("fleet-shadow", &[("version", &m.version.to_string())]);
+            view.shadow = Some(m.clone());
+            Ok(None)
+        }
+        Err(e) => {
+            refused_swap(shared);
+            Ok(Some(format!("shadow version {}: {}", m.version, e.0)))
+        }
+    }
 }
 
 /// Read the store's configuration, check it with the running module and publish it, or

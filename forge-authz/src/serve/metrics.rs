@@ -428,6 +428,44 @@ fn write_modules(out: &mut String, policy: &LivePolicy) {
     if let Some(s) = policy.shadow() {
         module_info(out, "forge_authz_shadow_module_info", &s);
     }
+    write_trust(out, policy, &live);
+}
+
+/// Module trust (issue 23): whether unsigned modules are accepted, whether the live one
+/// is, and its signed version.
+fn write_trust(out: &mut String, policy: &LivePolicy, live: &crate::live::Published) {
+    use crate::live::Provenance;
+    let trust = policy.trust();
+    head(
+        out,
+        "forge_authz_allow_unsigned",
+        "gauge",
+        "1 when this host accepts modules without a signature (--allow-unsigned).",
+    );
+    let _ = writeln!(
+        out,
+        "forge_authz_allow_unsigned {}",
+        u8::from(trust.allow_unsigned)
+    );
+    head(
+        out,
+        "forge_authz_module_unsigned",
+        "gauge",
+        "1 when the live module was accepted without a signature.",
+    );
+    let unsigned = u8::from(live.provenance == Provenance::Unsigned);
+    let _ = writeln!(out, "forge_authz_module_unsigned {unsigned}");
+    head(
+        out,
+        "forge_authz_module_signed_version",
+        "gauge",
+        "The signed version of the live module (0: embedded or unsigned).",
+    );
+    let version = match &live.provenance {
+        Provenance::Signed { version, .. } => *version,
+        _ => 0,
+    };
+    let _ = writeln!(out, "forge_authz_module_signed_version {version}");
 }
 
 /// Decisions by outcome: only the series that moved.

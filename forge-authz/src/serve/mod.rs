@@ -91,6 +91,11 @@ pub struct ServeConfig {
     pub workers: usize,
     /// Policy module.
     pub policy: PathBuf,
+    /// Its signature (`None`: `POLICY.minisig`).
+    pub policy_signature: Option<PathBuf>,
+    /// Whose modules are trusted (the anchors, `--allow-unsigned`); the store's endorsed
+    /// signers are added at start and at every change.
+    pub trust: crate::trust::Trust,
     /// Per-call limits.
     pub limits: Limits,
     /// Private state directory (hooks, sockets); `None`: a fresh random one.
@@ -242,11 +247,32 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     crate::store::sql::observe_queries(metrics::observe_store_query);
     // Migrations run here, once; request handlers only ever open read-only connections.
     // The store's current configuration; the fleet watcher follows its later versions.
-    let settings = Store::open(&config.db)?.settings()?;
+    let mut store = Store::open(&config.db)?;
+    let settings = store.settings()?;
     let config_version = settings.version;
+    // The module must be trusted by this host's anchors or the store's endorsed signers.
+    let (trust, _) =
+        crate::store::modules::signers::trust(store.conn(), config.trust.anchors.clone())?;
+    let trust = crate::trust::Trust {
+        allow_unsigned: config.trust.allow_unsigned,
+        ..trust
+    };
+    drop(store);
+    if config.trust.allow_unsigned {
+        log::event(
+            "allow-unsigned",
+            &[("note", "development only: modules without a signature are accepted")],
+        );
+    }
     let live = Arc::new(
-        LivePolicy::start(&config.policy, settings.config, config.limits)
-            .map_err(|e| anyhow::anyhow!("the policy module was refused: {e}"))?,
+        LivePolicy::start(
+            &config.policy,
+            config.policy_signature.as_deref(),
+            settings.config,
+            config.limits,
+            trust,
+        )
+        .map_err(|e| anyhow::anyhow!("the policy module was refused: {e}"))?,
     );
     let (state, ours) = match &config.state {
         Some(dir) => (checked_state_dir(dir)?, false),

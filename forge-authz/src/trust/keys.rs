@@ -126,6 +126,11 @@ pub fn read_signature(path: &Path) -> Result<Option<String>, String> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("{}: {e}", path.display())),
+        // Never a FIFO or a device (reading one could block or never end).
+        Ok(m) if !m.file_type().is_file() => Err(format!(
+            "{}: a signature must be a regular file",
+            path.display()
+        )),
         Ok(_) => read_text(path).map(Some),
     }
 }

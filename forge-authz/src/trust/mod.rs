@@ -221,6 +221,7 @@ impl Trust {
             .map(|s| s.id.clone())
             .filter(|id| !self.retired.contains(id))
             .collect();
+        ids.sort();
         ids.dedup();
         ids
     }

@@ -61,7 +61,7 @@ pub fn sign(
                 minisign::ErrorKind::Verify => "wrong password for the secret key".to_string(),
                 _ => "not a minisign secret key, or not an encrypted one".to_string(),
             })?,
-        None => sk_box.into_unencrypted_secret_key().map_err(|_| {
+        None => unencrypted(secret).ok_or_else(|| {
             "the secret key is encrypted (give its password) or not a minisign secret key"
                 .to_string()
         })?,
@@ -75,6 +75,22 @@ pub fn sign(
     )
     .map_err(|_| "signing failed".to_string())?;
     Ok(sig.into_string())
+}
+
+/// An unencrypted secret key. `minisign -G -W` (0.11) leaves the key's checksum zero,
+/// which the crate's own reader refuses as corrupted: the key's bytes are read directly
+/// (a wrong key only makes signatures no host accepts).
+fn unencrypted(secret: &str) -> Option<minisign::SecretKey> {
+    use base64::Engine as _;
+    let line = secret
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .ok()?;
+    let sk = minisign::SecretKey::from_bytes(&bytes).ok()?;
+    (!sk.is_encrypted()).then_some(sk)
 }
 
 /// Sign a module: its statement at `version` as the trusted comment.

@@ -204,12 +204,16 @@ fn a_broken_module_is_refused_and_the_old_one_keeps_serving() {
     // works, a token clones the private repository, anonymous does not).
     let f = admin_forge("admin-bad");
     let g0 = f.generation();
+    // Signed by the trusted test signer: refused by the module checks, not for want of
+    // a signature (issue 23).
+    let signer = signing::signer();
     for name in ["bad", "bad.wasm"] {
-        std::fs::write(f.modules.join(name), b"#!/bin/sh\necho this is not wasm\n").unwrap();
+        let junk = b"#!/bin/sh\necho this is not wasm\n";
+        signer.write_signed(&f.modules.join(name), junk, 1);
     }
     let good = std::fs::read(f.modules.join("good.wasm")).unwrap();
     for name in ["cut", "cut.wasm"] {
-        std::fs::write(f.modules.join(name), &good[..good.len() / 3]).unwrap();
+        signer.write_signed(&f.modules.join(name), &good[..good.len() / 3], 1);
     }
     for m in ["bad", "bad.wasm", "cut", "cut.wasm"] {
         f.refused(m, secs(60), &format!("broken module {m}"));

@@ -14,6 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+#[path = "signing.rs"]
+pub mod signing;
 pub use forge_authz_testkit::http::*;
 pub use forge_authz_testkit::process::*;
 
@@ -226,7 +229,7 @@ impl Setup {
         let port_file = self.dir.join(format!("port-{n}"));
         let log_path = self.dir.join(format!("server-{n}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(bin())
+        let child = signing::trusting(&mut Command::new(bin()))
             .args(["serve", "--db", self.db.to_str().unwrap()])
             .args(["--repos", self.repos.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0"])
@@ -428,14 +431,15 @@ pub fn generation(admin: &Path) -> u64 {
         .unwrap_or_else(|| panic!("status has no generation: {v}"))
 }
 
-/// The policy module this binary embeds, as a file.
+/// The policy module this binary embeds, as a file signed by the trusted test signer
+/// (version 1; `PATH.minisig`).
 pub fn module_file(path: &Path) {
     let bytes = forge_authz_host::policy::EMBEDDED_POLICY;
     assert!(
         !bytes.is_empty(),
         "the binary embeds no policy (FORGE_AUTHZ_SKIP_GUEST_BUILD?)"
     );
-    std::fs::write(path, bytes).unwrap();
+    signing::signer().write_signed(path, bytes, 1);
 }
 
 /// A git protocol-v0 fetch request body: want `sha`, done.
