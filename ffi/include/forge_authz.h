@@ -223,7 +223,7 @@ int32_t fa_issue(const struct fa_policy *policy,
                  const char *mint_json,
                  char **output);
 
-// The WIT contract version this library speaks (`"0.5.0"`); a static string, not freed.
+// The WIT contract version this library speaks (`"0.6.0"`); a static string, not freed.
 const char *fa_contract_version(void);
 
 // Free a string the library returned (NULL is ignored).

@@ -484,7 +484,7 @@ pub unsafe extern "C" fn fa_issue(
     })
 }
 
-/// The WIT contract version this library speaks (`"0.5.0"`); a static string, not freed.
+/// The WIT contract version this library speaks (`"0.6.0"`); a static string, not freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn fa_contract_version() -> *const c_char {
     FA_CONTRACT.as_ptr()

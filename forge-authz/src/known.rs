@@ -76,6 +76,7 @@ impl KnownAnswers {
                 visibility: Visibility::Public,
                 organization: false,
                 members: Default::default(),
+                ip_allow: Vec::new(),
             })
             .collect();
         let repositories = self
@@ -169,6 +170,7 @@ fn check_with(p: &mut dyn Policy, options: &wit::Options, text: &str) -> Result<
         let request = wit::AuthorizeRequest {
             credential,
             also_presented: None,
+            client_address: None,
             request: wit::Request::Git(wit::GitRequest {
                 transport: wit::Transport::Http,
                 repository: case.repository.clone(),

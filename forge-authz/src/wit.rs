@@ -1,4 +1,4 @@
-//! Host bindings for the `forge:authz/policy` world (contract 0.5), flattened: every WIT
+//! Host bindings for the `forge:authz/policy` world (contract 0.6), flattened: every WIT
 //! type by its name (`wit::Decision`, `wit::FactQuery`, ...).
 //!
 //! Codes, statuses and messages are not copied here: they come from the policy core
@@ -89,7 +89,7 @@ pub fn world_config(world: &crate::world::World) -> anyhow::Result<Config> {
 
 /// The WIT package version this host was built against, as a C string (the C ABI's
 /// `fa_contract_version`).
-pub const WIT_VERSION_C: &std::ffi::CStr = c"0.5.0";
+pub const WIT_VERSION_C: &std::ffi::CStr = c"0.6.0";
 
 /// The WIT package version this host was built against (one literal: [`WIT_VERSION_C`]).
 pub const WIT_VERSION: &str = match WIT_VERSION_C.to_str() {

@@ -43,6 +43,7 @@ pub fn token_charset(s: &str) -> bool {
 /// A configuration with `keys` and `signing` as the signing key id.
 pub fn config(keys: &[(&str, &[u8])], signing: &str, options: Options) -> Config {
     Config {
+        site: String::new(),
         keys: keys
             .iter()
             .map(|(id, secret)| SigningKey {
@@ -94,6 +95,7 @@ pub fn active_user(site_admin: bool) -> UserFacts {
 /// `registrant`.
 pub fn private_repository(registrant: &str, role: Role) -> RepositoryFacts {
     RepositoryFacts {
+        owner_ip_allow: Vec::new(),
         owner_visibility: Visibility::Public,
         private: true,
         kind: RepositoryKind::Hosted,
@@ -398,6 +400,7 @@ pub fn digest_binds(secret: &str, digest: &SecretDigest) -> bool {
 /// A git pull of `path` with credential `credential`, at [`NOW`].
 pub fn pull(credential: Credential, path: &str) -> AuthorizeRequest {
     AuthorizeRequest {
+        client_address: None,
         credential,
         also_presented: Vec::new(),
         request: Request::Git(GitRequest {

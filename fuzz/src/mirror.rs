@@ -667,6 +667,7 @@ impl FRepository {
         RepoEntry {
             path,
             facts: RepositoryFacts {
+                owner_ip_allow: Vec::new(),
                 owner_visibility: self.owner_visibility.into(),
                 private: self.private,
                 kind: self.kind.into(),
@@ -711,6 +712,7 @@ impl FNamespace {
                 FNamespaceIdent::Other(n) => n.convert(),
             },
             facts: NamespaceFacts {
+                ip_allow: Vec::new(),
                 organization: self.organization,
                 visibility: self.visibility.into(),
                 member_role: self.roles.default.into(),
@@ -993,6 +995,7 @@ impl FDecide {
             _ => (self.batch_transport.into(), self.batch_action.into()),
         };
         let request = AuthorizeRequest {
+            client_address: None,
             credential,
             also_presented,
             request,
@@ -1022,6 +1025,7 @@ impl FDecide {
             }
         }
         let batch = BatchRequest {
+            client_address: None,
             credential: request.credential.clone(),
             also_presented: request.also_presented.clone(),
             transport,
@@ -1031,6 +1035,7 @@ impl FDecide {
             explain: request.explain,
         };
         let refs = RefPermissionsRequest {
+            client_address: None,
             credential: request.credential.clone(),
             also_presented: request.also_presented.clone(),
             transport,

@@ -126,7 +126,7 @@ impl World {
             .namespaces
             .iter()
             .find(|e| e.name.eq_ignore_ascii_case(name))?;
-        let mut facts = e.facts;
+        let mut facts = e.facts.clone();
         facts.member_role = role_for(&e.roles, e.facts.member_role, e.anonymous_role, viewer);
         Some(facts)
     }

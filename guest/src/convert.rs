@@ -181,13 +181,14 @@ two_way!(record Options <-> Options {
     max_lifetime,
     min_lifetime,
 } as options_in, options_out);
-two_way!(record Config <-> Config { keys, signing_key_id, options } as config_in, config_out);
+two_way!(record Config <-> Config { keys, signing_key_id, options, site } as config_in, config_out);
 two_way!(variant ConfigError <-> ConfigError {
     NoKeys,
     BadKeyId(s),
     DuplicateKeyId(s),
     WeakKey(s),
     UnknownSigningKey(s),
+    BadSite(s),
 } as config_error_in, config_error_out);
 two_way!(variant AccountStatus <-> AccountStatus { Active, Inactive, Suspended });
 two_way!(record UserFacts <-> UserFacts {
@@ -207,13 +208,15 @@ two_way!(record RepositoryFacts <-> RepositoryFacts {
     kind,
     archived,
     role,
-    registrant;
+    registrant,
+    owner_ip_allow;
     unlisted_if_empty protected_refs
 } as repository_in, repository_out);
 two_way!(record NamespaceFacts <-> NamespaceFacts {
     organization,
     visibility,
     member_role,
+    ip_allow,
 } as namespace_in, namespace_out);
 two_way!(record TokenBinding <-> Binding { repositories, owners });
 two_way!(record TokenFacts <-> TokenFacts {
@@ -226,6 +229,7 @@ two_way!(record TokenFacts <-> TokenFacts {
     expires,
     revoked,
     secret,
+    ip_allow,
 } as token_facts_in, token_facts_out);
 two_way!(record FactAnswer <-> FactAnswer {
     token,

@@ -19,7 +19,7 @@ two_way!(record VerifiedToken <-> VerifiedToken { token_id, key_id });
 
 /// One table of (core reason, WIT verdict) pairs, read in both directions.
 #[allow(dead_code)]
-pub fn verdict_table() -> [(policy::Reason, wit::Verdict); 32] {
+pub fn verdict_table() -> [(policy::Reason, wit::Verdict); 34] {
     use policy::Reason as R;
     use wit::AllowReason as A;
     use wit::BadRequestReason as B;
@@ -58,6 +58,8 @@ pub fn verdict_table() -> [(policy::Reason, wit::Verdict); 32] {
         (R::CreateDenied, V::Forbidden(F::CreateDenied)),
         (R::RefProtected, V::Forbidden(F::RefProtected)),
         (R::ForcePushProtected, V::Forbidden(F::ForcePushProtected)),
+        (R::IpNotAllowed, V::Forbidden(F::IpNotAllowed)),
+        (R::SiteRefused, V::Forbidden(F::SiteRefused)),
         (R::RepositoryNotFound, V::NotFound(N::RepositoryNotFound)),
         (R::NamespaceNotFound, V::NotFound(N::NamespaceNotFound)),
     ]
@@ -124,6 +126,8 @@ two_way!(variant Rule <-> Rule {
     Namespace,
     Creation,
     Restricted,
+    IpAllow,
+    Site,
     Grant,
 } as rule_in, rule_out);
 two_way!(variant TraceOutcome <-> TraceOutcome { Pass, Decide, Skip } as trace_outcome_in, trace_outcome_out);

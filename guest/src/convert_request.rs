@@ -182,6 +182,7 @@ two_way!(variant Request <-> Request { Git(g), Create(c), Api(a) } as request_in
 // The requests that carry credentials: `also-presented` is absent in the WIT when empty.
 two_way!(record AuthorizeRequest <-> AuthorizeRequest {
     credential,
+    client_address,
     request,
     now,
     explain;
@@ -189,6 +190,7 @@ two_way!(record AuthorizeRequest <-> AuthorizeRequest {
 } as authorize_in, authorize_out);
 two_way!(record BatchRequest <-> BatchRequest {
     credential,
+    client_address,
     transport,
     action,
     repositories,
@@ -198,6 +200,7 @@ two_way!(record BatchRequest <-> BatchRequest {
 } as batch_request_in, batch_request_out);
 two_way!(record RefPermissionsRequest <-> RefPermissionsRequest {
     credential,
+    client_address,
     transport,
     repository,
     refs,

@@ -25,6 +25,7 @@ const NOW: i64 = 1_767_225_600;
 
 fn authorizer() -> Authorizer {
     Authorizer::new(&Config {
+        site: String::new(),
         keys: vec![SigningKey {
             id: "k1".into(),
             secret: vec![7; 32],
@@ -46,6 +47,7 @@ fn user() -> UserFacts {
 
 fn repo(role: Role) -> RepositoryFacts {
     RepositoryFacts {
+        owner_ip_allow: Vec::new(),
         owner_visibility: Visibility::Public,
         private: false,
         kind: RepositoryKind::Hosted,
@@ -105,6 +107,7 @@ fn session(name: &str, facts: FactAnswer) -> (Credential, Fixed) {
 
 fn request(credential: Credential, request: Request) -> AuthorizeRequest {
     AuthorizeRequest {
+        client_address: None,
         credential,
         also_presented: vec![],
         request,
@@ -185,6 +188,7 @@ fn a_user_namespace_grants_nothing_to_other_users_whatever_the_facts_say() {
     // admin of carol's user namespace does not make him one.
     let a = authorizer();
     let ns = NamespaceFacts {
+        ip_allow: Vec::new(),
         organization: false,
         visibility: Visibility::Public,
         member_role: Role::Admin,
@@ -199,7 +203,7 @@ fn a_user_namespace_grants_nothing_to_other_users_whatever_the_facts_say() {
     let (_, mut facts) = session(
         "bob",
         FactAnswer {
-            namespace: Some(ns),
+            namespace: Some(ns.clone()),
             ..FactAnswer::default()
         },
     );
@@ -231,6 +235,7 @@ fn ref_permissions_of_a_malformed_or_missing_repository_answer_every_ref_with_no
         let (credential, mut facts) = session("alice", FactAnswer::default());
         let p = a.ref_permissions(
             &RefPermissionsRequest {
+                client_address: None,
                 credential,
                 also_presented: vec![],
                 transport: Transport::Http,
@@ -543,6 +548,7 @@ fn a_batch_asks_for_the_credential_without_a_repository_then_for_its_targets_at_
     let (credential, mut facts) = session("alice", FactAnswer::default());
     let ds = a.authorize_batch(
         &policy::BatchRequest {
+            client_address: None,
             credential,
             also_presented: vec![],
             transport: Transport::Http,
@@ -581,6 +587,7 @@ fn a_hidden_namespace_is_explained_as_a_missing_one() {
         a.authorize(&i, &mut facts)
     };
     let hidden = explained(Some(NamespaceFacts {
+        ip_allow: Vec::new(),
         organization: true,
         visibility: Visibility::Private,
         member_role: Role::None,

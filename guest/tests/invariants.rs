@@ -902,6 +902,7 @@ proptest! {
                 let push = AuthorizeRequest {
                     credential: r.credential.clone(),
                     also_presented: r.also_presented.clone(),
+                    client_address: r.client_address.clone(),
                     request: Request::Git(GitRequest {
                         transport: r.transport,
                         repository: r.repository.clone(),

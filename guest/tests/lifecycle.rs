@@ -161,6 +161,7 @@ fn refused(r: &IssueRequest) -> Option<IssueError> {
 /// (its path is the one asked for: facts carry no name).
 fn facts(private: bool) -> RepositoryFacts {
     RepositoryFacts {
+        owner_ip_allow: Vec::new(),
         owner_visibility: Visibility::Public,
         private,
         kind: RepositoryKind::Hosted,
@@ -524,6 +525,7 @@ impl Facts for Store<'_> {
 fn decide_with(secret: &str, record: &TokenRecord, now: i64) -> Decision {
     AUTHZ.authorize(
         &AuthorizeRequest {
+            client_address: None,
             credential: Credential::Bearer(secret.into()),
             also_presented: vec![],
             request: Request::Git(GitRequest {

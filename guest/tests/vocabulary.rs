@@ -70,6 +70,8 @@ fn roles_steps_actions_and_outcomes_have_their_wit_names() {
             "namespace",
             "creation",
             "restricted",
+            "ip-allow",
+            "site",
             "grant",
         ]
     );

@@ -60,7 +60,7 @@ const (
 	codeError = int(C.FA_ERROR) // nothing was decided or done
 )
 
-// ContractVersion is the WIT contract version the linked library speaks ("0.5.0").
+// ContractVersion is the WIT contract version the linked library speaks ("0.6.0").
 func ContractVersion() string {
 	return C.GoString(C.fa_contract_version())
 }

@@ -84,6 +84,8 @@ var ReasonCodes = []string{
 	"create-denied",
 	"ref-protected",
 	"force-push-protected",
+	"ip-not-allowed",
+	"site-refused",
 	"repository-not-found",
 	"namespace-not-found",
 }

@@ -1,4 +1,4 @@
-// Types of forge-authz for Node (hand-written; they follow wit/*.wit, forge:authz@0.5.0, in
+// Types of forge-authz for Node (hand-written; they follow wit/*.wit, forge:authz@0.6.0, in
 // the shapes jco gives the contract: records as objects with camelCase fields, `option<T>`
 // as `T | undefined`, enums as their kebab-case strings, variants as `{tag, val}`, flags as
 // objects of booleans, `s64` as numbers (BigInts accepted), `u64` as BigInts).
@@ -718,8 +718,8 @@ export interface AuditFinding {
 
 // ---- modules -------------------------------------------------------------------------------
 
-export const CONTRACT_VERSION: '0.5.0';
-export const AUTHORIZER_EXPORT: 'forge:authz/authorizer@0.5.0';
+export const CONTRACT_VERSION: '0.6.0';
+export const AUTHORIZER_EXPORT: 'forge:authz/authorizer@0.6.0';
 export const GENERATED_DIR: string;
 export const CARGO_POLICY_WASM: string;
 export class PolicyModule {

@@ -50,6 +50,7 @@ const COLD_TOKENS: usize = 1024;
 
 fn config(key_id: &str, byte: u8) -> wit::Config {
     wit::Config {
+        site: String::new(),
         keys: vec![wit::SigningKey {
             id: key_id.into(),
             secret: vec![byte; 32],
@@ -70,6 +71,7 @@ fn active() -> core::UserFacts {
 
 fn public_repo(role: core::Role) -> core::RepositoryFacts {
     core::RepositoryFacts {
+        owner_ip_allow: Vec::new(),
         owner_visibility: core::Visibility::Public,
         private: false,
         kind: core::RepositoryKind::Hosted,
@@ -151,6 +153,7 @@ fn git(
     refs: Option<Vec<wit::RefUpdate>>,
 ) -> wit::AuthorizeRequest {
     wit::AuthorizeRequest {
+        client_address: None,
         credential,
         also_presented: None,
         request: wit::Request::Git(wit::GitRequest {
@@ -254,6 +257,7 @@ impl Fixtures {
             anonymous_pull: git(wit::Credential::Anonymous, wit::GitAction::Pull, None),
             push_10_refs: git(valid.clone(), wit::GitAction::Push, Some(refs)),
             api_route: wit::AuthorizeRequest {
+                client_address: None,
                 credential: valid.clone(),
                 also_presented: None,
                 request: wit::Request::Api(wit::ApiRequest {
@@ -270,6 +274,7 @@ impl Fixtures {
                 explain: false,
             },
             batch_100: wit::BatchRequest {
+                client_address: None,
                 credential: valid.clone(),
                 also_presented: None,
                 transport: wit::Transport::Http,

@@ -122,6 +122,7 @@ impl Minted {
             }),
         };
         convert::authorize_out(policy::AuthorizeRequest {
+            client_address: None,
             credential,
             also_presented: vec![],
             request,
@@ -340,6 +341,7 @@ fn a_push_of_many_refs_is_one_cedar_request_per_ref() {
     assert!(theirs.len() > cm::PUSH_REFS, "{} ref updates", theirs.len());
     assert!(theirs.iter().any(|a| *a) && theirs.iter().any(|a| !*a));
     let push = convert::authorize_out(policy::AuthorizeRequest {
+        client_address: None,
         credential: policy::Credential::Bearer(w.secrets[cm::BENCH_TOKEN].clone()),
         also_presented: vec![],
         request: policy::Request::Git(policy::GitRequest {

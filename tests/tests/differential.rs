@@ -130,6 +130,7 @@ fn as_ref_permissions(call: &Call) -> Option<Call> {
         policy::Request::Api(a) => (policy::Transport::Http, a.repository.clone()?),
     };
     Some(Call::Perms(policy::RefPermissionsRequest {
+        client_address: None,
         credential: r.credential.clone(),
         also_presented: r.also_presented.clone(),
         transport,

@@ -272,6 +272,7 @@ fn forged_tokens_never_reach_the_store() {
     let mut p = wasm(&forge_authz_host::wit::world_config(&w).unwrap()).unwrap();
     let secret = mint(&mut p, &mut w);
     let mut forger = native(&wit::Config {
+        site: String::new(),
         keys: vec![wit::SigningKey {
             id: "k1".into(),
             secret: vec![0x42; 32],

@@ -20,6 +20,7 @@ const DAY: i64 = 86_400;
 
 fn config() -> wit::Config {
     wit::Config {
+        site: String::new(),
         keys: vec![wit::SigningKey {
             id: "k1".into(),
             secret: vec![7; 32],
@@ -100,6 +101,7 @@ fn every_request_kind_revokes_the_family_of_a_rotated_token() {
         let (grants, _) = p
             .ref_permissions(
                 &wit::RefPermissionsRequest {
+                    client_address: None,
                     credential: credential.clone(),
                     also_presented: None,
                     transport: wit::Transport::Http,
@@ -119,6 +121,7 @@ fn every_request_kind_revokes_the_family_of_a_rotated_token() {
         let (batch, _) = p
             .authorize_batch(
                 &wit::BatchRequest {
+                    client_address: None,
                     credential,
                     also_presented: None,
                     transport: wit::Transport::Http,

@@ -243,6 +243,7 @@ fn configuration_is_validated() {
         ),
         (
             wit::Config {
+                site: String::new(),
                 keys: vec![SigningKey {
                     id: "k1".into(),
                     secret: vec![1; 31],
@@ -318,6 +319,7 @@ fn bound_tokens_hold_only_repository_and_issue_scopes() {
                 .map(|path| wit::BoundRepository {
                     repository: path.to_string(),
                     facts: Some(wit::RepositoryFacts {
+                        owner_ip_allow: Vec::new(),
                         owner_visibility: wit::Visibility::Public,
                         private: false,
                         kind: wit::RepositoryKind::Hosted,

@@ -52,6 +52,7 @@ fn options(fallback: bool, require_expiry: bool) -> wit::Options {
 fn config(with: &[usize], signing: usize, opts: wit::Options) -> wit::Config {
     let all = keys();
     wit::Config {
+        site: String::new(),
         keys: with.iter().map(|i| all[*i].clone()).collect(),
         signing_key_id: all[signing].id.clone(),
         options: opts,

@@ -212,6 +212,7 @@ pub fn sample_world() -> anyhow::Result<World> {
         visibility,
         organization: false,
         members: Default::default(),
+        ip_allow: Vec::new(),
     };
     let repo = |owner: &str, name: &str, private: bool, kind: RepoKind| RepoDef {
         owner: owner.into(),

@@ -188,6 +188,7 @@ pub(crate) fn inspect_config() -> wit::Config {
         }],
         signing_key_id: "inspect".into(),
         options: convert::options_out(crate::world::OptionsDef::default().to_core()),
+        site: String::new(),
     }
 }
 

@@ -163,6 +163,7 @@ fn csv_item(
                 visibility: u.visibility.unwrap_or(Visibility::Public),
                 organization: u.organization.unwrap_or(false),
                 members: Default::default(),
+                ip_allow: Vec::new(),
             }))
         }
         Kind::Repositories => {

@@ -172,6 +172,7 @@ impl Stored {
                 keys,
                 signing_key_id: signing_key,
                 options: convert::options_out(options.to_core()),
+                site: String::new(),
             },
             now,
             version: self.version,

@@ -85,6 +85,7 @@ fn users(c: &mut Conn) -> anyhow::Result<Vec<UserDef>> {
             visibility: named::parse::<Visibility>(&r.text(4)?)?,
             organization: r.flag(5)?,
             members: members.remove(&r.text(0)?).unwrap_or_default(),
+            ip_allow: Vec::new(),
         });
     }
     Ok(users)

@@ -138,6 +138,7 @@ pub fn repository(
             role,
             protected_refs,
             registrant: r.opt_text(5)?,
+            owner_ip_allow: Vec::new(),
         },
     )))
 }
@@ -214,6 +215,7 @@ pub fn namespace(
         organization,
         visibility: named::parse::<Visibility>(&r.text(2)?)?,
         member_role,
+        ip_allow: Vec::new(),
     }))
 }
 

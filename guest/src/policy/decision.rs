@@ -137,6 +137,8 @@ reasons! {
     CreateDenied = "create-denied" => Forbidden,
     RefProtected = "ref-protected" => Forbidden,
     ForcePushProtected = "force-push-protected" => Forbidden,
+    IpNotAllowed = "ip-not-allowed" => Forbidden,
+    SiteRefused = "site-refused" => Forbidden,
     RepositoryNotFound = "repository-not-found" => NotFound,
     NamespaceNotFound = "namespace-not-found" => NotFound,
 }
@@ -176,6 +178,8 @@ named_enum! {
         Namespace = "namespace",
         Creation = "creation",
         Restricted = "restricted",
+        IpAllow = "ip-allow",
+        Site = "site",
         Grant = "grant",
     }
 }

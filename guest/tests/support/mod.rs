@@ -144,6 +144,7 @@ pub use forge_authz_guest::policy::vocabulary::OPERATIONS;
 /// The configuration every case uses: two listed keys, `k1` signs.
 pub fn config(fallback: bool) -> Config {
     Config {
+        site: String::new(),
         keys: vec![
             SigningKey {
                 id: "k1".into(),
@@ -165,6 +166,7 @@ pub fn config(fallback: bool) -> Config {
 /// A configuration of one key, `id` (32 bytes of `byte`), which signs.
 pub fn single_key(id: &str, byte: u8, options: Options) -> Config {
     Config {
+        site: String::new(),
         keys: vec![SigningKey {
             id: id.into(),
             secret: vec![byte; 32],
@@ -511,6 +513,7 @@ impl Call {
 pub fn call(credential: &Credential, also: &[String], ask: &Ask, explain: bool) -> Call {
     match ask {
         Ask::One(r) => Call::One(AuthorizeRequest {
+            client_address: None,
             credential: credential.clone(),
             also_presented: also.to_vec(),
             request: r.clone(),
@@ -522,6 +525,7 @@ pub fn call(credential: &Credential, also: &[String], ask: &Ask, explain: bool) 
             action,
             repositories,
         } => Call::Batch(BatchRequest {
+            client_address: None,
             credential: credential.clone(),
             also_presented: also.to_vec(),
             transport: *transport,
@@ -535,6 +539,7 @@ pub fn call(credential: &Credential, also: &[String], ask: &Ask, explain: bool) 
             repository,
             refs,
         } => Call::Perms(RefPermissionsRequest {
+            client_address: None,
             credential: credential.clone(),
             also_presented: also.to_vec(),
             transport: *transport,
@@ -1305,6 +1310,7 @@ pub fn world() -> impl Strategy<Value = World> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, (status, site_admin, visibility))| UserDef {
+                    ip_allow: Vec::new(),
                     name: NAMES[i].into(),
                     status,
                     site_admin,
@@ -1315,6 +1321,7 @@ pub fn world() -> impl Strategy<Value = World> {
                 .collect();
             accounts.extend(orgs.into_iter().enumerate().map(
                 |(i, (status, visibility, members))| UserDef {
+                    ip_allow: Vec::new(),
                     name: NAMES[ORGS.start + i].into(),
                     status,
                     site_admin: false,

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The WIT package version this host speaks. */
-export const CONTRACT_VERSION = '0.5.0';
+export const CONTRACT_VERSION = '0.6.0';
 /** The export every policy module must have. */
 export const AUTHORIZER_EXPORT = `forge:authz/authorizer@${CONTRACT_VERSION}`;
 /** jco's options (the same for the prebuilt and the run-time transpile). */
@@ -271,7 +271,7 @@ const firstLine = (e) => String(e?.message ?? e).split('\n')[0];
 /**
  * Compile a policy component from its bytes (cached by SHA-256: a swap back to a version
  * this process ran compiles nothing). Rejects with `ModuleRefused` for bytes that are not a
- * component exporting `forge:authz/authorizer@0.5.0`.
+ * component exporting `forge:authz/authorizer@0.6.0`.
  *
  * @param {Uint8Array} bytes
  * @param {{prebuiltDir?: string | null}} [options] `null`: never use generated/

@@ -19,7 +19,7 @@ export const ACTIONS = Object.freeze(['pull', 'push']);
 export const REF_PERMISSIONS = Object.freeze(['create', 'push', 'force-push']);
 
 /** Every reason code the policy gives, in the core's order. */
-export const REASON_CODES = Object.freeze(['granted', 'public-read', 'request-invalid', 'conflicting-credentials', 'ref-name-invalid', 'repository-exists', 'authentication-required', 'token-invalid', 'token-unknown', 'token-expired', 'token-revoked', 'account-inactive', 'username-mismatch', 'token-not-bound', 'token-not-allowed', 'credential-not-allowed', 'scope-missing', 'scope-unknown', 'token-public-only', 'permission-denied', 'repository-mirror', 'repository-import', 'repository-archived', 'deploy-key-read-only', 'restricted-token', 'admin-required', 'sudo-denied', 'create-denied', 'ref-protected', 'force-push-protected', 'repository-not-found', 'namespace-not-found']);
+export const REASON_CODES = Object.freeze(['granted', 'public-read', 'request-invalid', 'conflicting-credentials', 'ref-name-invalid', 'repository-exists', 'authentication-required', 'token-invalid', 'token-unknown', 'token-expired', 'token-revoked', 'account-inactive', 'username-mismatch', 'token-not-bound', 'token-not-allowed', 'credential-not-allowed', 'scope-missing', 'scope-unknown', 'token-public-only', 'permission-denied', 'repository-mirror', 'repository-import', 'repository-archived', 'deploy-key-read-only', 'restricted-token', 'admin-required', 'sudo-denied', 'create-denied', 'ref-protected', 'force-push-protected', 'ip-not-allowed', 'site-refused', 'repository-not-found', 'namespace-not-found']);
 
 /** The host's own refusal when the policy could not decide. */
 export const POLICY_FAILURE_CODE = 'policy-failure';

@@ -552,6 +552,7 @@ pub const PUSH_REFS: usize = 10;
 
 fn user(name: &str, status: Status, site_admin: bool) -> UserDef {
     UserDef {
+        ip_allow: Vec::new(),
         name: name.to_string(),
         status,
         site_admin,
@@ -582,6 +583,7 @@ fn repository(name: &str, private: bool, collaborators: &[(&str, Role)]) -> Repo
 /// genuine token for each record and keeps these facts.
 fn token(id: &str, owner: &str, scopes: &[&str]) -> TokenDef {
     TokenDef {
+        ip_allow: Vec::new(),
         id: id.to_string(),
         owner: owner.to_string(),
         name: id.to_string(),

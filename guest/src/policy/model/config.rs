@@ -62,6 +62,9 @@ pub struct Config {
     pub signing_key_id: String,
     /// Policy options.
     pub options: Options,
+    /// The site policy's data (JSON text; empty: none). The core ignores it; a site
+    /// policy built on the core reads it.
+    pub site: String,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
                 .collect(),
             signing_key_id: signing.to_string(),
             options: Options::default(),
+            site: String::new(),
         }
     }
 }
@@ -96,6 +100,8 @@ pub enum ConfigError {
     WeakKey(String),
     /// The signing key id names no key.
     UnknownSigningKey(String),
+    /// A site policy refused its data (why).
+    BadSite(String),
 }
 
 impl ConfigError {
@@ -107,6 +113,7 @@ impl ConfigError {
             ConfigError::DuplicateKeyId(id) => format!("duplicate key id `{id}`"),
             ConfigError::WeakKey(id) => format!("key `{id}` is shorter than 32 bytes"),
             ConfigError::UnknownSigningKey(id) => format!("signing key `{id}` is not configured"),
+            ConfigError::BadSite(why) => format!("site policy data refused: {why}"),
         }
     }
 }

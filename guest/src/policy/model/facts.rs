@@ -111,7 +111,7 @@ pub struct ProtectedRef {
 
 /// Facts about a user or organisation targeted by a request (its name is the one asked
 /// for), as the query's viewer sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamespaceFacts {
     /// Organisation (else user).
     pub organization: bool,
@@ -119,6 +119,8 @@ pub struct NamespaceFacts {
     pub visibility: Visibility,
     /// The viewer's membership role in it.
     pub member_role: Role,
+    /// Its IP allow list (CIDR blocks; empty: no restriction), see [`crate::policy::ip`].
+    pub ip_allow: Vec<String>,
 }
 
 /// Facts about an existing repository (its path is the one asked for), as the query's
@@ -140,6 +142,8 @@ pub struct RepositoryFacts {
     /// The user who registered (created) the repository, if asked for and known: only
     /// they may confirm or abort its creation (Launchpad).
     pub registrant: Option<String>,
+    /// The owner's IP allow list (its namespace's `ip_allow`; empty: no restriction).
+    pub owner_ip_allow: Vec<String>,
 }
 
 /// How a stored record is bound to its token's secret (see `secret-digest` in the WIT).
@@ -191,6 +195,8 @@ pub struct TokenFacts {
     pub revoked: Option<Timestamp>,
     /// What binds the record to the secret.
     pub secret: SecretDigest,
+    /// The token's own IP allow list (CIDR blocks; empty: no restriction).
+    pub ip_allow: Vec<String>,
 }
 
 /// A stored token record (see `token-record` in the WIT): what a store keeps.
@@ -242,6 +248,9 @@ impl TokenRecord {
             expires: self.expires,
             revoked: self.revoked,
             secret: self.secret,
+            // The record (the lifecycle's value) does not carry the list: a host adds the
+            // stored list to the facts it answers (`TokenFacts::ip_allow`).
+            ip_allow: Vec::new(),
         }
     }
 }

@@ -264,6 +264,8 @@ pub struct AuthorizeRequest {
     pub credential: Credential,
     /// Further tokens in the same request.
     pub also_presented: Vec<String>,
+    /// The client's address (IPv4 or IPv6 text), for IP allow lists; `None`: unknown.
+    pub client_address: Option<String>,
     /// The request.
     pub request: Request,
     /// Now.
@@ -279,6 +281,8 @@ pub struct BatchRequest {
     pub credential: Credential,
     /// Further tokens in the same request.
     pub also_presented: Vec<String>,
+    /// The client's address (IPv4 or IPv6 text), for IP allow lists; `None`: unknown.
+    pub client_address: Option<String>,
     /// Transport.
     pub transport: Transport,
     /// Pull or push.
@@ -298,6 +302,8 @@ pub struct RefPermissionsRequest {
     pub credential: Credential,
     /// Further tokens in the same request.
     pub also_presented: Vec<String>,
+    /// The client's address (IPv4 or IPv6 text), for IP allow lists; `None`: unknown.
+    pub client_address: Option<String>,
     /// Transport.
     pub transport: Transport,
     /// The repository.
@@ -315,6 +321,7 @@ impl RefPermissionsRequest {
         AuthorizeRequest {
             credential: self.credential.clone(),
             also_presented: self.also_presented.clone(),
+            client_address: self.client_address.clone(),
             request: Request::Git(GitRequest {
                 transport: self.transport,
                 repository: self.repository.clone(),
