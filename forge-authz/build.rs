@@ -29,6 +29,40 @@ fn main() {
         build_guest(&root, &target_dir);
     }
     embed(&wasm);
+    embed_corpus(&root);
+}
+
+/// Write `OUT_DIR/corpus.rs`: the scenario corpus (`tests/scenarios/*.json`, sorted by
+/// name) as `CORPUS: &[(file name, text)]`, which `forge-authz check` runs (the gate's
+/// corpus ships with the binary).
+fn embed_corpus(root: &std::path::Path) {
+    let dir = root.join("tests").join("scenarios");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    let mut code = String::from(
+        "/// The scenario corpus: (file name, text).\npub static CORPUS: &[(&str, &str)] = &[\n",
+    );
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        code.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    if let Err(e) = std::fs::write(out.join("corpus.rs"), code) {
+        println!("cargo:warning=could not embed the scenario corpus: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Copy the built component into `OUT_DIR`, where the binary embeds it
