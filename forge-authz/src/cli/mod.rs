@@ -33,6 +33,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod check;
 pub mod db;
 pub mod fleet;
 pub mod keys;
@@ -80,6 +81,10 @@ pub enum Command {
     Init(db::InitArgs),
     /// Mint a token: prints the secret once (stdout) and stores its record (hash only).
     Mint(token::MintArgs),
+    /// The publication gate on a candidate module: the shipped scenario corpus, the
+    /// policy-independent invariants over generated cases, and every decision it changes
+    /// against the live module. Exit 0 pass, 1 failure, 3 differences only.
+    Check(check::CheckArgs),
     /// Decide a request file against a world; prints the decision as JSON. Exit 0 allow,
     /// 1 deny, 2 error.
     Decide(policy::DecideArgs),
@@ -162,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Init(a) => db::init(a),
         Command::Mint(a) => token::mint_command(p, a),
+        Command::Check(a) => check::check(p, a),
         Command::Decide(a) => policy::decide(p, a),
         Command::Scopes { action } => policy::scopes(p, action),
         Command::Inspect(a) => policy::inspect(p, a),
