@@ -42,7 +42,8 @@
 // One callback's answer: owned by the library, valid only during that callback.
 struct fa_answer;
 
-// A loaded policy: the published module, its configuration and a pool of warm instances.
+// A loaded policy: the published module, its configuration, a pool of warm instances and
+// the trust every module it serves went through (issue 23).
 struct fa_policy;
 
 // Facts a caller supplies: a world in the fixture format.
@@ -112,11 +113,14 @@ extern "C" {
 // Load a policy module and configure it.
 //
 // `module`/`module_len`: the component's bytes (`.wasm`); NULL: the module embedded in this
-// library. `config_json`: `{"keys": [{"id": "k1", "secret": "<hex, ≥ 32 bytes>"}],
-// "signing_key": "k1", "options": {…}}` (the world fixture's fields). The module is
-// checked as a server checks it before serving (it loads, accepts the keys, gives the
-// known answers). On `FA_OK`, `*out` is the handle (free with [`fa_policy_free`]);
-// on `FA_ERROR`, `*error` says why.
+// library (trusted as built). `config_json`: `{"keys": [{"id": "k1", "secret": "<hex, ≥
+// 32 bytes>"}], "signing_key": "k1", "options": {…}, "trust": {"public_keys": ["<minisign
+// .pub text>"], "retired_keys": ["<key id>"], "allow_unsigned": false}}` (the world
+// fixture's fields and the module trust, all of `trust` optional). Module bytes need a
+// signature by a trusted key ([`fa_policy_new_signed`]): here, without one, they are
+// refused (`unsigned`) unless `allow_unsigned`. The module is checked as a server checks
+// it before serving (it loads, accepts the keys, gives the known answers). On `FA_OK`,
+// `*out` is the handle (free with [`fa_policy_free`]); on `FA_ERROR`, `*error` says why.
 //
 // # Safety
 // `module` is null or valid for `module_len` bytes; `config_json` a NUL-terminated
@@ -130,7 +134,9 @@ int32_t fa_policy_new(const uint8_t *module,
 // Swap in another module version at run time: checked exactly as by [`fa_policy_new`]
 // (against the handle's configuration) before it is published; a refused module leaves the
 // current one serving. Calls already running finish on the old version; every later call
-// uses the new one.
+// uses the new one. Module bytes without a signature are refused (`unsigned`) unless the
+// handle's trust has `allow_unsigned`: use [`fa_policy_swap_signed`]. NULL: back to the
+// embedded module (trusted as built).
 //
 // # Safety
 // `policy` a live handle; `module` valid for `module_len` bytes (NULL: the embedded
@@ -266,6 +272,50 @@ int32_t fa_decide_with(const struct fa_policy *policy,
                        const char *request_json,
                        int64_t now,
                        char **output);
+
+// `fa_policy_new` for signed module bytes: `signature`/`sig_len`
+// is the module's minisign signature (the `.minisig` text) whose trusted comment is
+// `forge-authz-module contract=<fa_contract_version()> version=<u64> sha256=<hex>`, by a
+// key in the configuration's `trust.public_keys`, not retired. Refused (`FA_ERROR`,
+// `*error` starting `policy module refused: <code>:`): `unsigned`, `bad-signature`,
+// `untrusted-key`, `retired-key`, `wrong-contract`, `statement-mismatch`.
+//
+// # Safety
+// `module` valid for `module_len` bytes (NULL: the embedded module, the signature
+// ignored); `signature` null or valid for `sig_len` bytes; `config_json` a NUL-terminated
+// string; `out` valid for a write; `error` null or valid for a write.
+int32_t fa_policy_new_signed(const uint8_t *module,
+                             size_t module_len,
+                             const uint8_t *signature,
+                             size_t sig_len,
+                             const char *config_json,
+                             struct fa_policy **out,
+                             char **error);
+
+// `fa_policy_swap` for signed module bytes (the signature as for
+// [`fa_policy_new_signed`]). Also refused: `replayed-older`, a signed version below the
+// highest this handle made live. Any refusal leaves the current module serving.
+//
+// # Safety
+// `policy` a live handle; `module` valid for `module_len` bytes (NULL: the embedded
+// module); `signature` null or valid for `sig_len` bytes; `error` null or valid.
+int32_t fa_policy_swap_signed(const struct fa_policy *policy,
+                              const uint8_t *module,
+                              size_t module_len,
+                              const uint8_t *signature,
+                              size_t sig_len,
+                              char **error);
+
+// How the handle's serving module was trusted, as JSON: `{"module": "built-in" | "signed"
+// | "unsigned", "version": <signed version> | null, "signer": "<key id>" | null,
+// "allow_unsigned": bool, "floor": <highest signed version made live>, "trusted_keys":
+// […], "retired_keys": […]}` — an unsigned module serving (`allow_unsigned`, development)
+// is visible here. Free with `fa_string_free`; NULL for a NULL
+// handle.
+//
+// # Safety
+// `policy` null or a live handle.
+char *fa_policy_trust(const struct fa_policy *policy);
 
 #ifdef __cplusplus
 }  // extern "C"

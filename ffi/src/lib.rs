@@ -35,19 +35,20 @@
 
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use forge_authz_host::live::{WarmPool, check_bytes};
-use forge_authz_host::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits, Policy};
+use forge_authz_host::policy::Policy;
 use forge_authz_host::request::{
     CredentialDef, MintOrder, RequestDef, authorize, mint, outcome_output,
 };
+use forge_authz_host::trusted_pool::{Candidate, TrustConfig, TrustedPool};
 use forge_authz_host::wit;
 use forge_authz_host::world::{TokenDef, World};
 
 mod source;
+mod trust;
 pub use source::*;
+pub use trust::*;
 
 /// Allowed (from [`fa_decide`]); success (from the other functions).
 pub const FA_ALLOW: i32 = 0;
@@ -61,9 +62,10 @@ pub const FA_ERROR: i32 = 2;
 /// The WIT contract version this library speaks (`forge:authz@…`): the Rust host's.
 pub const FA_CONTRACT: &CStr = forge_authz_host::wit::WIT_VERSION_C;
 
-/// A loaded policy: the published module, its configuration and a pool of warm instances.
+/// A loaded policy: the published module, its configuration, a pool of warm instances and
+/// the trust every module it serves went through (issue 23).
 pub struct fa_policy {
-    pool: WarmPool,
+    pool: TrustedPool,
 }
 
 /// Facts a caller supplies: a world in the fixture format.
@@ -135,22 +137,22 @@ fn guarded(error: *mut *mut c_char, f: impl FnOnce() -> anyhow::Result<i32>) -> 
     }
 }
 
-/// The module bytes: `module`/`len`, or the module embedded in this library when null.
+/// The module to make live: `module`/`len` with `signature` (the `.minisig` text, `None`:
+/// unsigned), or the module embedded in this library when `module` is null.
 ///
 /// # Safety
 /// `module` is null or valid for `len` bytes.
-unsafe fn module_bytes<'a>(module: *const u8, len: usize) -> anyhow::Result<(&'a [u8], PathBuf)> {
+unsafe fn candidate<'a>(
+    module: *const u8,
+    len: usize,
+    signature: Option<&'a str>,
+) -> Candidate<'a> {
     if module.is_null() {
-        if EMBEDDED_POLICY.is_empty() {
-            anyhow::bail!("this library was built without an embedded policy module");
-        }
-        return Ok((EMBEDDED_POLICY, PathBuf::from(EMBEDDED_POLICY_NAME)));
+        return Candidate::Embedded;
     }
     // SAFETY: non-null and valid for `len` bytes (the caller's contract).
-    Ok((
-        unsafe { std::slice::from_raw_parts(module, len) },
-        PathBuf::from("<bytes>"),
-    ))
+    let bytes = unsafe { std::slice::from_raw_parts(module, len) };
+    Candidate::Bytes { bytes, signature }
 }
 
 /// The handle behind a pointer the caller passed (`what`: its parameter, for the error).
@@ -223,24 +225,60 @@ impl fa_world {
 }
 
 /// The policy configuration from JSON: the world fixture's `keys`, `signing_key` and
-/// `options` (other fields are ignored here).
-fn config_of(json: &str) -> anyhow::Result<wit::Config> {
+/// `options`, and the module trust in `trust` (other fields are ignored here).
+fn config_of(json: &str) -> anyhow::Result<(wit::Config, TrustConfig)> {
     let mut v: serde_json::Value = serde_json::from_str(json)?;
+    let mut trust = TrustConfig::default();
     if let Some(o) = v.as_object_mut() {
+        if let Some(t) = o.remove("trust") {
+            trust = serde_json::from_value(t).map_err(|e| anyhow::anyhow!("trust: {e}"))?;
+        }
         o.retain(|k, _| matches!(k.as_str(), "keys" | "signing_key" | "options"));
     }
     let world: World = serde_json::from_value(v)?;
-    forge_authz_host::wit::world_config(&world)
+    Ok((forge_authz_host::wit::world_config(&world)?, trust))
+}
+
+/// Make a policy handle: read `config_json`, admit `candidate` by its trust, check it.
+///
+/// # Safety
+/// `config_json` a NUL-terminated string (or null: an error).
+unsafe fn new_policy(
+    candidate: Candidate<'_>,
+    config_json: *const c_char,
+) -> anyhow::Result<fa_policy> {
+    // SAFETY: the caller's contract for `config_json`.
+    let (config, trust) = config_of(unsafe { text(config_json, "config_json")? })?;
+    let trust = trust.trust().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = TrustedPool::load(candidate, config, trust)
+        .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
+    Ok(fa_policy { pool })
+}
+
+/// Swap `candidate` into a live handle (see [`fa_policy_swap`]).
+///
+/// # Safety
+/// `policy` null or a live handle.
+unsafe fn swap_policy(policy: *const fa_policy, candidate: Candidate<'_>) -> anyhow::Result<i32> {
+    // SAFETY: a live handle (the caller's contract).
+    let p = unsafe { handle(policy, "policy")? };
+    p.pool
+        .swap(candidate)
+        .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
+    Ok(FA_OK)
 }
 
 /// Load a policy module and configure it.
 ///
 /// `module`/`module_len`: the component's bytes (`.wasm`); NULL: the module embedded in this
-/// library. `config_json`: `{"keys": [{"id": "k1", "secret": "<hex, ≥ 32 bytes>"}],
-/// "signing_key": "k1", "options": {…}}` (the world fixture's fields). The module is
-/// checked as a server checks it before serving (it loads, accepts the keys, gives the
-/// known answers). On `FA_OK`, `*out` is the handle (free with [`fa_policy_free`]);
-/// on `FA_ERROR`, `*error` says why.
+/// library (trusted as built). `config_json`: `{"keys": [{"id": "k1", "secret": "<hex, ≥
+/// 32 bytes>"}], "signing_key": "k1", "options": {…}, "trust": {"public_keys": ["<minisign
+/// .pub text>"], "retired_keys": ["<key id>"], "allow_unsigned": false}}` (the world
+/// fixture's fields and the module trust, all of `trust` optional). Module bytes need a
+/// signature by a trusted key ([`fa_policy_new_signed`]): here, without one, they are
+/// refused (`unsigned`) unless `allow_unsigned`. The module is checked as a server checks
+/// it before serving (it loads, accepts the keys, gives the known answers). On `FA_OK`,
+/// `*out` is the handle (free with [`fa_policy_free`]); on `FA_ERROR`, `*error` says why.
 ///
 /// # Safety
 /// `module` is null or valid for `module_len` bytes; `config_json` a NUL-terminated
@@ -255,20 +293,16 @@ pub unsafe extern "C" fn fa_policy_new(
 ) -> i32 {
     hand_out(out, error, || {
         // SAFETY: the caller's contract for `module`/`module_len` and `config_json`.
-        let (bytes, source) = unsafe { module_bytes(module, module_len)? };
-        let config = config_of(unsafe { text(config_json, "config_json")? })?;
-        let checked = check_bytes(bytes, source, &config, Limits::default())
-            .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
-        Ok(fa_policy {
-            pool: WarmPool::new(checked, config),
-        })
+        unsafe { new_policy(candidate(module, module_len, None), config_json) }
     })
 }
 
 /// Swap in another module version at run time: checked exactly as by [`fa_policy_new`]
 /// (against the handle's configuration) before it is published; a refused module leaves the
 /// current one serving. Calls already running finish on the old version; every later call
-/// uses the new one.
+/// uses the new one. Module bytes without a signature are refused (`unsigned`) unless the
+/// handle's trust has `allow_unsigned`: use [`fa_policy_swap_signed`]. NULL: back to the
+/// embedded module (trusted as built).
 ///
 /// # Safety
 /// `policy` a live handle; `module` valid for `module_len` bytes (NULL: the embedded
@@ -281,14 +315,8 @@ pub unsafe extern "C" fn fa_policy_swap(
     error: *mut *mut c_char,
 ) -> i32 {
     guarded(error, || {
-        // SAFETY: a live handle (the caller's contract).
-        let p = unsafe { handle(policy, "policy")? };
-        // SAFETY: the caller's contract for `module`/`module_len`.
-        let (bytes, source) = unsafe { module_bytes(module, module_len)? };
-        p.pool
-            .swap(bytes, source)
-            .map_err(|e| anyhow::anyhow!("policy module refused: {e}"))?;
-        Ok(FA_OK)
+        // SAFETY: the caller's contract for `policy` and `module`/`module_len`.
+        unsafe { swap_policy(policy, candidate(module, module_len, None)) }
     })
 }
 
@@ -300,7 +328,7 @@ pub unsafe extern "C" fn fa_policy_swap(
 pub unsafe extern "C" fn fa_policy_sha256(policy: *const fa_policy) -> *mut c_char {
     // SAFETY: a live handle or null.
     match unsafe { policy.as_ref() } {
-        Some(p) => c_string(p.pool.live().current().module.sha256().to_string()),
+        Some(p) => c_string(p.pool.pool().live().current().module.sha256().to_string()),
         None => std::ptr::null_mut(),
     }
 }
@@ -374,7 +402,7 @@ fn with_instance<R>(
     p: &fa_policy,
     f: impl FnOnce(&mut dyn Policy) -> anyhow::Result<R>,
 ) -> anyhow::Result<R> {
-    p.pool.with_instance(f)?
+    p.pool.pool().with_instance(f)?
 }
 
 /// Decide a request from the world's facts.

@@ -13,6 +13,9 @@ mod common;
 use common::{Policy, World, decide, policy, take, world};
 
 const CONFIG: &str = r#"{"keys":[{"id":"k1","secret":"7777777777777777777777777777777777777777777777777777777777777777"}],"signing_key":"k1"}"#;
+/// CONFIG accepting unsigned modules (development): the swap tests here are about the
+/// module check; its trust is tests/trust.rs's subject.
+const UNSIGNED_OK: &str = r#"{"keys":[{"id":"k1","secret":"7777777777777777777777777777777777777777777777777777777777777777"}],"signing_key":"k1","trust":{"allow_unsigned":true}}"#;
 
 fn sample_world() -> World {
     world(
@@ -94,7 +97,7 @@ fn bad_configurations_and_modules_are_errors() {
     assert!(policy("{}").is_err());
     assert!(policy(r#"{"keys":[{"id":"k1","secret":"00"}],"signing_key":"k1"}"#).is_err());
     assert!(policy("not json").is_err());
-    let p = policy(CONFIG).unwrap();
+    let p = policy(UNSIGNED_OK).unwrap();
     let before = take(unsafe { fa_policy_sha256(p.0) });
     let mut err = null_mut();
     let junk = b"\0asm\x0d\0\x01\0";
@@ -112,7 +115,7 @@ fn bad_configurations_and_modules_are_errors() {
 
 #[test]
 fn hot_swap_publishes_a_checked_module() {
-    let p = policy(CONFIG).unwrap();
+    let p = policy(UNSIGNED_OK).unwrap();
     let w = sample_world();
     let secret = mint(&p, &w, r#"["read:repository"]"#);
     let bytes =

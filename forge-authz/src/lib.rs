@@ -16,6 +16,7 @@ pub mod request;
 pub mod serve;
 pub mod store;
 pub mod trust;
+pub mod trusted_pool;
 pub mod wit;
 
 // The files the host reads and the facts it answers, in the core's types: one copy, shared

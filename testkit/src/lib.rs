@@ -12,6 +12,7 @@
 pub mod deploy;
 pub mod git;
 pub mod http;
+pub mod minisign;
 pub mod pg;
 pub mod process;
 
