@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI for the Go host (hosts/go), run from the repository root:
 #   bash hosts/go/ci.sh
-# Installs Debian's Go (and gcc, for cgo), git, and the database drivers of the forge-schema
+# Installs Debian's Go (and gcc, for cgo), git, minisign (trust_test.go), and the database drivers of the forge-schema
 # example (golang-github-mattn-go-sqlite3-dev, golang-github-lib-pq-dev) if missing, builds
 # the C ABI library and the policy module (no-ops when cargo finds them fresh), expands the
 # scenario corpus unless FORGE_AUTHZ_CORPUS names one, starts a private PostgreSQL server
@@ -46,6 +46,10 @@ fi
 if ! command -v git >/dev/null 2>&1; then
 	say "installing git (the served example's clones and pushes)"
 	apt_install git
+fi
+if ! command -v minisign >/dev/null 2>&1; then
+	say "installing minisign (trust_test.go signs modules with it)"
+	apt_install minisign
 fi
 # example/forgedb's drivers: Debian's sources (with their go.mod), named by replace
 # directives in its go.mod (no Go proxy is reachable).

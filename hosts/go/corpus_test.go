@@ -149,7 +149,7 @@ func TestExpandedCorpus(t *testing.T) {
 			var err error
 			// The world itself is the configuration (its other fields are ignored); the
 			// module is the file's bytes, never the embedded copy.
-			if p, err = LoadPolicyJSON(module, cf.World); err != nil {
+			if p, err = LoadPolicyJSON(module, corpus.UnsignedConfig(t, cf.World)); err != nil {
 				t.Fatalf("%s: LoadPolicyJSON: %v", cf.Family, err)
 			}
 			policies[cfgJSON] = p

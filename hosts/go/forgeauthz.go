@@ -72,6 +72,9 @@ type Config struct {
 	Keys       []Key    `json:"keys"`
 	SigningKey string   `json:"signing_key"`
 	Options    *Options `json:"options,omitempty"`
+	// Trust says which module bytes may serve (trust.go). Nil: no key is trusted and
+	// unsigned bytes are refused, so only the module built into the library can serve.
+	Trust *Trust `json:"trust,omitempty"`
 }
 
 // Policy is a loaded, checked policy module with its configuration: a handle on the
@@ -93,8 +96,10 @@ type World struct {
 }
 
 // LoadPolicy loads a policy module (the component's .wasm bytes; nil: the module embedded
-// in the library) and configures it. The module is checked as a server checks it before
-// serving: it loads, accepts the keys, gives the known answers.
+// in the library, trusted as built) and configures it. The module is checked as a server
+// checks it before serving: it loads, accepts the keys, gives the known answers. Module
+// bytes need a signature (LoadPolicySigned): here they are refused ("unsigned") unless
+// config.Trust.AllowUnsigned.
 func LoadPolicy(module []byte, config Config) (*Policy, error) {
 	cfg, err := json.Marshal(config)
 	if err != nil {
@@ -107,34 +112,16 @@ func LoadPolicy(module []byte, config Config) (*Policy, error) {
 // "signing_key": ..., "options": {...}}; other fields are ignored, so a whole world
 // fixture may be passed.
 func LoadPolicyJSON(module []byte, config []byte) (*Policy, error) {
-	cfg, err := cString("load", config)
-	if err != nil {
-		return nil, err
-	}
-	if module != nil && len(module) == 0 {
-		return nil, &Error{Op: "load", Message: "empty module (nil loads the embedded one)"}
-	}
-	p, err := open("load", func(out **C.struct_fa_policy, cerr **C.char) C.int32_t {
-		return C.fa_policy_new(modulePtr(module), C.size_t(len(module)), cfg.ptr(), out, cerr)
-	}, func(h *C.struct_fa_policy) *Policy { return &Policy{p: h} }, (*Policy).Close)
-	runtime.KeepAlive(module)
-	runtime.KeepAlive(cfg)
-	return p, err
+	return LoadPolicySignedJSON(module, nil, config)
 }
 
 // Swap publishes another module version (nil: the embedded one) at run time. It is
 // checked exactly as LoadPolicy checks it, against this policy's configuration, first; a
 // refused module leaves the current one serving. Decisions in progress finish on the old
-// version; every later one uses the new one.
+// version; every later one uses the new one. Module bytes need a signature (SwapSigned):
+// here they are refused ("unsigned") unless the policy's Trust.AllowUnsigned.
 func (p *Policy) Swap(module []byte) error {
-	if module != nil && len(module) == 0 {
-		return &Error{Op: "swap", Message: "empty module (nil swaps to the embedded one)"}
-	}
-	_, err := lockedOK("swap", p, nil, false, func(pp *C.struct_fa_policy, _ *C.struct_fa_world, cerr **C.char) C.int32_t {
-		return C.fa_policy_swap(pp, modulePtr(module), C.size_t(len(module)), cerr)
-	})
-	runtime.KeepAlive(module)
-	return err
+	return p.SwapSigned(module, nil)
 }
 
 // SHA256 is the hex SHA-256 of the module the policy runs now ("" once closed).

@@ -17,6 +17,10 @@ var testKey = bytes.Repeat([]byte{0x77}, 32)
 
 var testConfig = Config{Keys: []Key{{ID: "k1", Secret: testKey}}, SigningKey: "k1"}
 
+// unsignedConfig is testConfig accepting unsigned module bytes (development): for the
+// tests of the module check, not of its trust (trust_test.go).
+var unsignedConfig = Config{Keys: testConfig.Keys, SigningKey: "k1", Trust: &Trust{AllowUnsigned: true}}
+
 // testNow is the clock of the test worlds (2026-01-01).
 const testNow = 1767225600
 
@@ -40,9 +44,14 @@ func testFacts() *Facts {
 	}
 }
 
-func newPolicy(t testing.TB) *Policy {
+func newPolicy(t testing.TB) *Policy { return newPolicyWith(t, testConfig) }
+
+// newUnsignedPolicy is newPolicy accepting unsigned module bytes (unsignedConfig).
+func newUnsignedPolicy(t testing.TB) *Policy { return newPolicyWith(t, unsignedConfig) }
+
+func newPolicyWith(t testing.TB, config Config) *Policy {
 	t.Helper()
-	p, err := LoadPolicy(nil, testConfig)
+	p, err := LoadPolicy(nil, config)
 	if err != nil {
 		t.Fatalf("LoadPolicy: %v", err)
 	}

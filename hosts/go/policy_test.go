@@ -134,7 +134,7 @@ func TestPushRefsBatchAndRefPermissions(t *testing.T) {
 }
 
 func TestHotSwap(t *testing.T) {
-	p, w := newPolicy(t), newWorld(t)
+	p, w := newUnsignedPolicy(t), newWorld(t)
 	read := mint(t, p, w, "read", "read:repository")
 	embedded := p.SHA256()
 	if len(embedded) != 64 {
@@ -185,7 +185,7 @@ func TestHotSwap(t *testing.T) {
 		t.Errorf("Swap(nil): %v, %s", err, p.SHA256())
 	}
 	// A module can also be loaded from its bytes.
-	q, err := LoadPolicy(module, testConfig)
+	q, err := LoadPolicy(module, unsignedConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestTypedFactsMatchTheFixture(t *testing.T) {
 }
 
 func TestConcurrentDecisions(t *testing.T) {
-	p, w := newPolicy(t), newWorld(t)
+	p, w := newUnsignedPolicy(t), newWorld(t)
 	read := mint(t, p, w, "read", "read:repository")
 	module := policyModule(t)
 	ctx := context.Background()

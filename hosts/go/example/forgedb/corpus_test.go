@@ -43,7 +43,7 @@ func TestCorpusThroughSchema(t *testing.T) {
 			p := policies[key]
 			if p == nil {
 				var err error
-				if p, err = forgeauthz.LoadPolicyJSON(module, cf.World); err != nil {
+				if p, err = forgeauthz.LoadPolicyJSON(module, corpus.UnsignedConfig(t, cf.World)); err != nil {
 					t.Fatalf("%s: %v", cf.Family, err)
 				}
 				policies[key] = p

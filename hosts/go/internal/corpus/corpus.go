@@ -136,6 +136,23 @@ func ConfigKey(t testing.TB, world json.RawMessage) string {
 	return string(b)
 }
 
+// UnsignedConfig is a corpus world's policy configuration (ConfigKey) accepting unsigned
+// modules (issue 23: "allow_unsigned", development): the corpus replays check the module's
+// decisions, its trust has its own tests (trust_test.go).
+func UnsignedConfig(t testing.TB, world json.RawMessage) []byte {
+	t.Helper()
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(ConfigKey(t, world)), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["trust"] = json.RawMessage(`{"allow_unsigned":true}`)
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Module reads the module file FORGE_AUTHZ_WASM names (the bytes the corpus runs on) and
 // its hex SHA-256 (unset: the test fails).
 func Module(t testing.TB) ([]byte, string) {
