@@ -1,4 +1,6 @@
-//! IP address / CIDR block matching for history filters.
+//! IP address / CIDR block matching: history filters, the peers `serve` exempts or
+//! trusts, and the IP allow lists the store accepts (as strict as the policy's own parser,
+//! guest/src/policy/ip.rs: a prefix length in plain decimal, no leading zeros).
 
 use std::net::IpAddr;
 
@@ -23,9 +25,10 @@ impl std::str::FromStr for Cidr {
         let max = if base.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
+            Some(p) => Some(p)
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|p| *p == "0" || !p.starts_with('0'))
+                .and_then(|p| p.parse::<u8>().ok())
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("`{s}`: bad prefix length"))?,
         };
@@ -80,5 +83,17 @@ mod tests {
         let v6: Cidr = "2001:db8::/32".parse().unwrap();
         assert!(v6.contains("2001:db8::1") && !v6.contains("2001:db9::1"));
         assert!("1.2.3.4/33".parse::<Cidr>().is_err() && "nope".parse::<Cidr>().is_err());
+        for bad in [
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0/",
+            "010.0.0.1",
+            "fe80::1%eth0",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+        assert!(
+            "0.0.0.0/0".parse::<Cidr>().is_ok() && "::ffff:10.0.0.0/104".parse::<Cidr>().is_ok()
+        );
     }
 }

@@ -8,8 +8,9 @@ use anyhow::{Context as _, anyhow, bail};
 use crate::policy::Policy;
 use crate::store::facts;
 use crate::store::{
-    Conn, Store, StoredToken, Tx, all_tokens, live_children, live_names, mark_expired, put_event,
-    put_token, token_by_id, tokens_of_owner, touch_last_used,
+    Conn, Store, StoredToken, Tx, all_tokens, checked_blocks, inherit_token_ip_allow,
+    live_children, live_names, mark_expired, put_event, put_token, set_token_ip_allow, token_by_id,
+    tokens_of_owner, touch_last_used,
 };
 use crate::wit;
 use crate::wit::core as convert;
@@ -128,6 +129,19 @@ pub fn create(
     args: &CreateArgs,
     actor: &Actor,
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
+    create_with_ip_allow(policy, store, args, &[], actor)
+}
+
+/// [`create`], the token restricted to the address blocks `ip_allow` (issue 23; empty:
+/// none), written in the same transaction as its record.
+pub fn create_with_ip_allow(
+    policy: &mut dyn Policy,
+    store: &mut Store,
+    args: &CreateArgs,
+    ip_allow: &[String],
+    actor: &Actor,
+) -> anyhow::Result<(String, wit::TokenRecord)> {
+    let ip_allow = checked_blocks(ip_allow)?;
     let mut tx = store.write()?;
     let creator = actor.resolve(&mut tx)?;
     let mut bound_facts = Vec::with_capacity(args.repositories.len());
@@ -156,6 +170,9 @@ pub fn create(
         .map_err(policy_err)?
         .map_err(|e| anyhow!("refused: {}", e.describe()))?;
     put_token(&mut tx, &issued.record, false)?;
+    if !ip_allow.is_empty() {
+        set_token_ip_allow(&mut tx, &issued.record.id, &ip_allow)?;
+    }
     put_event(&mut tx, &issued.event)?;
     fault_point();
     tx.commit()?;
@@ -208,6 +225,7 @@ pub fn child(
         }
         wit::ChildOutcome::Minted(t) => {
             put_token(&mut tx, &t.record, false)?;
+            inherit_token_ip_allow(&mut tx, parent_id, &t.record.id)?;
             put_event(&mut tx, &t.event)?;
             fault_point();
             tx.commit()?;
@@ -240,6 +258,7 @@ pub fn rotate(
         .map_err(|e| refused(&e))?;
     put_token(&mut tx, &rotation.old, old.expiry_recorded)?;
     put_token(&mut tx, &rotation.new.record, false)?;
+    inherit_token_ip_allow(&mut tx, id, &rotation.new.record.id)?;
     // The children the policy revoked with the old token, and every event.
     apply_plan(
         &mut tx,
@@ -334,6 +353,7 @@ fn entries(tx: &mut Conn) -> anyhow::Result<Vec<wit::AuditEntry>> {
             |StoredToken {
                  record,
                  expiry_recorded,
+                 ..
              }| wit::AuditEntry {
                 record,
                 expiry_recorded,

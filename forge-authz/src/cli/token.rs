@@ -81,6 +81,10 @@ pub enum TokenAction {
         /// Lifetime.
         #[command(flatten)]
         lifetime: LifetimeArgs,
+        /// Only from these addresses: comma-separated CIDR blocks or addresses
+        /// (`192.0.2.0/24,2001:db8::/32`); a rotation's successor and a child keep it.
+        #[arg(long = "ip-allow", value_delimiter = ',', value_name = "CIDR,...")]
+        ip_allow: Vec<String>,
     },
     /// List tokens (live ones, unless `--all`).
     List {
@@ -288,18 +292,17 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             scopes: ScopeArgs { scopes },
             binding: BindingArgs { repos, owners },
             lifetime,
+            ip_allow,
         } => {
             let args = CreateArgs {
-                owner: owner.clone(),
+                owner,
                 name,
                 scopes,
                 repositories: repos,
                 owners,
                 expires: lifetime.expires(now)?,
             };
-            let who = s.who(owner);
-            let (secret, record) = lifecycle::create(&mut s.policy, &mut s.store, &args, &who)?;
-            s.print_secret(&secret, &record);
+            create_token(&mut s, &args, &ip_allow)?;
         }
         TokenAction::List { owner, all } => list_tokens(&mut s, owner.as_deref(), all)?,
         TokenAction::Show { id } => show_token(&mut s, &id)?,
@@ -341,6 +344,20 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `token create`: mint as the owner (or `--actor`), restricted to `ip_allow` if given;
+/// prints the secret once.
+fn create_token(
+    s: &mut TokenSession,
+    args: &CreateArgs,
+    ip_allow: &[String],
+) -> anyhow::Result<()> {
+    let who = s.who(args.owner.clone());
+    let (secret, record) =
+        lifecycle::create_with_ip_allow(&mut s.policy, &mut s.store, args, ip_allow, &who)?;
+    s.print_secret(&secret, &record);
+    Ok(())
 }
 
 /// `token list`: live tokens (all with `--all`), as a table or JSON.
@@ -396,6 +413,7 @@ fn show_token(s: &mut TokenSession, id: &str) -> anyhow::Result<()> {
     let mut v = token_json(&t.record, t.expiry_recorded);
     if let Some(o) = v.as_object_mut() {
         o.insert("state".into(), token_state(&t.record, s.now).into());
+        o.insert("ip_allow".into(), t.ip_allow.clone().into());
     }
     outln!(
         "{}",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Conn, all_tokens, ssh_key_from_row};
+use super::{Conn, all_tokens, parse_blocks, ssh_key_from_row};
 use crate::wit::core as convert;
 use crate::world::{
     AccessDef, KeyDef, OptionsDef, ProtectedRefDef, RepoDef, RepoKind, Role, Status, TokenDef,
@@ -46,8 +46,11 @@ pub(super) fn world(
         .map(ssh_key_from_row)
         .collect::<anyhow::Result<Vec<_>>>()?;
     let tokens = all_tokens(c)?
-        .iter()
-        .map(|t| TokenDef::from_record(&convert::record_in(t.record.clone())))
+        .into_iter()
+        .map(|t| TokenDef {
+            ip_allow: t.ip_allow,
+            ..TokenDef::from_record(&convert::record_in(t.record))
+        })
         .collect();
     let world = World {
         now,
@@ -74,8 +77,8 @@ fn users(c: &mut Conn) -> anyhow::Result<Vec<UserDef>> {
     }
     let mut users = Vec::new();
     for r in c.query(
-        "SELECT name_key, name, status, site_admin, visibility, organization FROM users \
-         ORDER BY seq",
+        "SELECT name_key, name, status, site_admin, visibility, organization, ip_allow \
+         FROM users ORDER BY seq",
         &[],
     )? {
         users.push(UserDef {
@@ -85,7 +88,7 @@ fn users(c: &mut Conn) -> anyhow::Result<Vec<UserDef>> {
             visibility: named::parse::<Visibility>(&r.text(4)?)?,
             organization: r.flag(5)?,
             members: members.remove(&r.text(0)?).unwrap_or_default(),
-            ip_allow: Vec::new(),
+            ip_allow: parse_blocks(&r.text(6)?)?,
         });
     }
     Ok(users)

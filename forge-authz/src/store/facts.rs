@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::{Conn, Role, Row, Store, name_key, token_by_id};
+use super::{Conn, Role, Row, Store, name_key, parse_blocks, token_by_id};
 use crate::facts::{FactSource, FoundRepository};
 use crate::vals;
 use crate::wit::core as convert;
@@ -106,7 +106,8 @@ pub fn repository(
          (SELECT m.role FROM org_members m WHERE u.organization = 1 \
             AND m.org_key = r.owner_key AND m.member_key = $3), \
          (SELECT count(*) FROM protected_refs p WHERE p.owner_key = r.owner_key \
-            AND p.name_key = r.name_key) \
+            AND p.name_key = r.name_key), \
+         u.ip_allow \
          FROM repositories r LEFT JOIN users u ON u.name_key = r.owner_key \
          WHERE r.owner_key = $1 AND r.name_key = $2",
         &vals![ok.as_str(), nk.as_str(), actor.map(name_key)],
@@ -138,7 +139,11 @@ pub fn repository(
             role,
             protected_refs,
             registrant: r.opt_text(5)?,
-            owner_ip_allow: Vec::new(),
+            // No owner row: no list (the repository is treated as private already).
+            owner_ip_allow: match r.opt_text(10)? {
+                Some(list) => parse_blocks(&list)?,
+                None => Vec::new(),
+            },
         },
     )))
 }
@@ -197,7 +202,8 @@ pub fn namespace(
     let Some(r) = conn.query_opt(
         "SELECT u.name, u.organization, u.visibility, \
          (SELECT m.role FROM org_members m WHERE u.organization = 1 \
-            AND m.org_key = u.name_key AND m.member_key = $2) \
+            AND m.org_key = u.name_key AND m.member_key = $2), \
+         u.ip_allow \
          FROM users u WHERE u.name_key = $1",
         &vals![name_key(name), actor.map(name_key)],
     )?
@@ -215,7 +221,7 @@ pub fn namespace(
         organization,
         visibility: named::parse::<Visibility>(&r.text(2)?)?,
         member_role,
-        ip_allow: Vec::new(),
+        ip_allow: parse_blocks(&r.text(4)?)?,
     }))
 }
 
@@ -239,7 +245,12 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<policy::SshKe
 
 impl FactSource for StoreFacts<'_> {
     fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
-        self.read(|c| Ok(token_by_id(c, id)?.map(|t| convert::record_in(t.record).facts())))
+        self.read(|c| {
+            Ok(token_by_id(c, id)?.map(|t| policy::TokenFacts {
+                ip_allow: t.ip_allow,
+                ..convert::record_in(t.record).facts()
+            }))
+        })
     }
     fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
         self.read(|c| user(c, name))

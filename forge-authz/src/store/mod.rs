@@ -17,6 +17,7 @@ pub mod config;
 mod export;
 pub mod facts;
 mod history;
+mod ip_allow;
 mod location;
 pub mod modules;
 mod records;
@@ -32,6 +33,7 @@ use crate::vals;
 use crate::wit;
 use crate::world::{AccessDef, KeyKind, OptionsDef, RepoDef, Role, SshKeyDef, UserDef, World};
 pub use history::{HistoryFilter, HistoryRow};
+pub use ip_allow::*;
 pub use location::Location;
 use records::ssh_key_from_row;
 pub use records::*;
@@ -364,6 +366,9 @@ impl Store {
                 .token_record(&t.id)
                 .with_context(|| format!("token `{}` vanished from the world", t.id))?;
             put_token(&mut tx, &crate::wit::core::record_out(record), false)?;
+            if !t.ip_allow.is_empty() {
+                set_token_ip_allow(&mut tx, &t.id, &t.ip_allow)?;
+            }
         }
         tx.commit()
     }

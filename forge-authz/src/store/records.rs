@@ -8,16 +8,18 @@ use forge_authz_fixture::named;
 /// A user or organisation row and its members.
 pub fn put_user(conn: &mut Conn, u: &UserDef) -> anyhow::Result<()> {
     let key = name_key(&u.name);
+    let ip_allow = checked_blocks(&u.ip_allow).with_context(|| format!("user `{}`", u.name))?;
     conn.execute(
-        "INSERT INTO users (name_key, name, status, site_admin, visibility, organization) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO users (name_key, name, status, site_admin, visibility, organization, \
+         ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &vals![
             key.as_str(),
             &u.name,
             u.status.name(),
             u.site_admin,
             u.visibility.name(),
-            u.organization
+            u.organization,
+            json(&ip_allow)?
         ],
     )
     .with_context(|| format!("user `{}`", u.name))?;

@@ -11,6 +11,9 @@ pub struct StoredToken {
     pub record: wit::TokenRecord,
     /// Whether the expiry was recorded (by `expire`).
     pub expiry_recorded: bool,
+    /// The token's IP allow list (issue 23; empty: no restriction), which the
+    /// lifecycle's record does not carry (`ip_allow`).
+    pub ip_allow: Vec<String>,
 }
 
 /// `SELECT <token columns> FROM tokens <clause>` as one static statement.
@@ -19,7 +22,7 @@ macro_rules! token_sql {
         concat!(
             "SELECT id, owner, name, scopes, repositories, owners, parent, predecessor, \
              successor, created, expires, revoked, last_used, secret_hash, expiry_recorded, \
-             secret_kind FROM tokens ",
+             secret_kind, ip_allow FROM tokens ",
             $($clause)?
         )
     };
@@ -48,6 +51,7 @@ fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
             },
         },
         expiry_recorded: row.flag(14)?,
+        ip_allow: super::parse_blocks(&row.text(16)?)?,
     })
 }
 
