@@ -252,6 +252,10 @@ impl Authorizer {
         if let Some(d) = key_refusal(&p, call.request) {
             return Err((trace, (Rule::Credential, d)));
         }
+        facts.acting(&Acting {
+            user: p.user().map(|u| u.name),
+            site_admin: p.site_admin(),
+        });
         let touch = answer
             .token
             .as_ref()

@@ -304,6 +304,15 @@ pub struct FactAnswer {
     pub namespace: Option<NamespaceFacts>,
 }
 
+/// Who acts in a decision, as the core resolved the principal (told to [`Facts::acting`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Acting<'a> {
+    /// The acting user's login (`None`: anonymous, or a deploy key).
+    pub user: Option<&'a str>,
+    /// A site administrator acting with full powers (never through a restricted token).
+    pub site_admin: bool,
+}
+
 /// Where the policy's facts come from: the WIT `facts` import in the component, a world
 /// or a store natively. The policy calls `lookup` at most once per decision.
 pub trait Facts {
@@ -316,4 +325,8 @@ pub trait Facts {
         paths: &[String],
         viewer: Option<&str>,
     ) -> Vec<Option<RepositoryFacts>>;
+    /// Told who acts, once per decision call, when the core has resolved the principal
+    /// from the answer (before the request's own rules): what a site policy's narrowing
+    /// reads (`crate::site`), so it never re-derives it. Default: nothing.
+    fn acting(&mut self, _acting: &Acting<'_>) {}
 }
