@@ -1,13 +1,20 @@
-//! The WebAssembly component: private bindings, conversions, `export!`. Every function
-//! only converts WIT values to `crate::policy` values and back, and delegates; the one
-//! import, `facts`, is the [`policy::Facts`] the core asks during a decision.
+//! The WebAssembly component: bindings, conversions, and [`Component`]`<S>`, the
+//! component for a site policy `S` ([`crate::site`]). Every function only converts WIT
+//! values to `crate::policy` values and back, and delegates; the one import, `facts`, is the
+//! [`policy::Facts`] the core asks during a decision.
+//!
+//! The bindings' export macro is public (`pub_export_macro`), so a site crate exports
+//! `Component<ItsSite>` with [`crate::export_site!`]; this crate's own build (cargo feature
+//! `component`, on by default) exports `Component<NoSite>`, the core alone. A site crate
+//! depends on this one with `default-features = false`, so its component exports once.
 #![allow(unsafe_code)] // the generated bindings; the hand-written unsafe is the allocator below.
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::cell::RefCell;
 
-mod bindings {
+#[doc(hidden)]
+pub mod bindings {
     #![allow(missing_docs)]
     wit_bindgen::generate!({
         world: "policy",
@@ -16,6 +23,9 @@ mod bindings {
         // The fact query borrows the policy's strings (no copy into new allocations
         // before the host reads them).
         ownership: Borrowing { duplicate_if_necessary: false },
+        // A site crate invokes `export!` (through `export_site!`).
+        pub_export_macro: true,
+        default_bindings_module: "forge_authz_guest::bindings",
     });
 }
 
@@ -56,6 +66,7 @@ mod wit {
 }
 
 use crate::policy;
+use crate::site::{Site, Sited};
 
 /// What the component lends a method row of the `exports.rs` table (`; facts`: the `facts`
 /// import; `; entropy`: fresh bytes from the host's CSPRNG).
@@ -109,21 +120,22 @@ impl policy::Facts for HostFacts {
     }
 }
 
-/// The component; its `Guest` implementations are written by `exports.rs` from the table
-/// of exports.
-struct Component;
+/// The component for the site policy `S`; its `Guest` implementations are written by
+/// `exports.rs` from the table of exports.
+pub struct Component<S>(core::marker::PhantomData<S>);
 
-/// One authorizer resource: the core engine (keys, options, the verified-token cache).
-/// The canonical ABI never re-enters a component, so the cell is never borrowed twice.
-struct Authorizer(RefCell<policy::Engine>);
+/// One authorizer resource: the core engine (keys, options, the verified-token cache)
+/// narrowed by the site `S` (its data read once, at creation). The canonical ABI never
+/// re-enters a component, so the cell is never borrowed twice.
+pub struct Authorizer<S>(RefCell<Sited<S>>);
 
-impl Authorizer {
+impl<S: Site> Authorizer<S> {
     /// A new resource over `engine` (the constructor's answer).
-    fn resource(engine: policy::Engine) -> wit_authorizer::Authorizer {
+    fn resource(engine: Sited<S>) -> wit_authorizer::Authorizer {
         wit_authorizer::Authorizer::new(Authorizer(RefCell::new(engine)))
     }
 
-    fn engine(&self) -> core::cell::RefMut<'_, policy::Engine> {
+    fn engine(&self) -> core::cell::RefMut<'_, Sited<S>> {
         match self.0.try_borrow_mut() {
             Ok(e) => e,
             // INVARIANT: unreachable (no re-entrance); a trap denies.
@@ -139,7 +151,23 @@ fn entropy() -> Option<[u8; policy::token::ENTROPY_BYTES]> {
     getrandom::fill(&mut entropy).ok().map(|()| entropy)
 }
 
-bindings::export!(Component with_types_in bindings);
+/// Export `Component<$site>` as this component's `forge:authz` world (once per component:
+/// in a site crate's `cdylib`, with this crate's `component` feature off).
+#[macro_export]
+macro_rules! export_site {
+    ($site:ty) => {
+        /// The exported component: the core narrowed by the site.
+        type ForgeAuthzSiteComponent = $crate::component::Component<$site>;
+        $crate::bindings::export!(ForgeAuthzSiteComponent with_types_in $crate::bindings);
+    };
+}
+
+/// The shipped component: the core alone.
+#[cfg(feature = "component")]
+type Shipped = Component<crate::site::NoSite>;
+#[cfg(feature = "component")]
+bindings::export!(Shipped with_types_in bindings);
+
 /// The allocator of the component: wasi-libc's `malloc` (dlmalloc), as `std` uses on this
 /// target. It grows linear memory itself and imports nothing.
 struct LibcAlloc;

@@ -9,9 +9,11 @@
 // functions below and, in the component, its `Guest` and `GuestAuthorizer` implementations
 // (each a call of the function of the same name), so a new export is one new row.
 //
-// A method row names the engine first, then its WIT arguments; after `;`, what the host
-// lends the call: `facts` (answers the core's fact queries during a decision) or `entropy`
-// (the 36 bytes a mint draws; `None` refuses it).
+// A method row names the engine first (`E`: any `forge_authz_guest::site::Core`, the core
+// alone — `policy::Engine`, the host's native twin — or the core narrowed by a site policy,
+// `site::Sited`, the component's resource), then its WIT arguments; after `;`, what the
+// host lends the call: `facts` (answers the core's fact queries during a decision) or
+// `entropy` (the 36 bytes a mint draws; `None` refuses it).
 
 /// The type of what the host lends a method row (`; facts` or `; entropy`).
 macro_rules! lent {
@@ -47,14 +49,22 @@ macro_rules! exports_from_table {
                 pub fn $name($($arg: $ty),*) -> $ret $body
             )*
 
-            /// `[constructor]authorizer`.
+            /// `[constructor]authorizer`, the core alone.
             pub fn create(config: wit::Config) -> Result<policy::Engine, wit::ConfigError> {
                 policy::Engine::new(&config_in(config)).map_err(config_error_out)
             }
 
+            /// `[constructor]authorizer`, the core narrowed by the site policy `S` (which
+            /// reads `config.site` once, here).
+            pub fn create_sited<S: forge_authz_guest::site::Site>(
+                config: wit::Config,
+            ) -> Result<forge_authz_guest::site::Sited<S>, wit::ConfigError> {
+                forge_authz_guest::site::Sited::new(&config_in(config)).map_err(config_error_out)
+            }
+
             $(
                 $(#[$mdoc])*
-                pub fn $method(
+                pub fn $method<E: forge_authz_guest::site::Core>(
                     $engine: $engine_ty,
                     $($marg: $mty,)*
                     $($lent: lent!($lent),)?
@@ -63,11 +73,12 @@ macro_rules! exports_from_table {
         }
 
         // The component's bindings of the same rows (`component.rs`, the one includer built
-        // for wasm32): each function and method delegates to the `exports` function of the
-        // same name, with the resource's engine and what the component lends (`lend!`).
+        // for wasm32), for any site policy `S`: each function and method delegates to the
+        // `exports` function of the same name, with the resource's engine (the core narrowed
+        // by `S`) and what the component lends (`lend!`).
         #[cfg(target_arch = "wasm32")]
-        impl wit_authorizer::Guest for Component {
-            type Authorizer = Authorizer;
+        impl<S: forge_authz_guest::site::Site> wit_authorizer::Guest for Component<S> {
+            type Authorizer = Authorizer<S>;
 
             $(
                 fn $name($($arg: $ty),*) -> $ret {
@@ -77,14 +88,18 @@ macro_rules! exports_from_table {
         }
 
         #[cfg(target_arch = "wasm32")]
-        impl wit_authorizer::GuestAuthorizer for Authorizer {
+        impl<S: forge_authz_guest::site::Site> wit_authorizer::GuestAuthorizer for Authorizer<S> {
             fn create(config: wit::Config) -> Result<wit_authorizer::Authorizer, wit::ConfigError> {
-                exports::create(config).map(Authorizer::resource)
+                exports::create_sited::<S>(config).map(Authorizer::resource)
             }
 
             $(
                 fn $method(&self, $($marg: $mty),*) -> $mret {
-                    exports::$method(&mut self.engine(), $($marg,)* $(lend!($lent))?)
+                    exports::$method::<forge_authz_guest::site::Sited<S>>(
+                        &mut self.engine(),
+                        $($marg,)*
+                        $(lend!($lent))?
+                    )
                 }
             )*
         }
@@ -111,46 +126,46 @@ exports_from_table! {
     }
     methods {
         /// `authorizer.verify`.
-        fn verify(engine: &mut policy::Engine, credential: wit::Credential)
+        fn verify(engine: &mut E, credential: wit::Credential)
             -> Result<Option<wit::VerifiedToken>, wit::TokenError> {
             engine.verify(&credential.convert()).convert()
         }
         /// `authorizer.authorize`.
-        fn authorize(engine: &mut policy::Engine, request: wit::AuthorizeRequest; facts)
+        fn authorize(engine: &mut E, request: wit::AuthorizeRequest; facts)
             -> wit::Decision {
             engine.authorize(&request.convert(), facts).convert()
         }
         /// `authorizer.authorize-batch`.
-        fn authorize_batch(engine: &mut policy::Engine, request: wit::BatchRequest; facts)
+        fn authorize_batch(engine: &mut E, request: wit::BatchRequest; facts)
             -> Vec<wit::Decision> {
             engine.authorize_batch(&request.convert(), facts).convert()
         }
         /// `authorizer.ref-permissions`.
         fn ref_permissions(
-            engine: &mut policy::Engine,
+            engine: &mut E,
             request: wit::RefPermissionsRequest;
             facts
         ) -> wit::RefGrants {
             engine.ref_permissions(&request.convert(), facts).convert()
         }
         /// `authorizer.issue`.
-        fn issue(engine: &policy::Engine, request: wit::IssueRequest; entropy)
+        fn issue(engine: &E, request: wit::IssueRequest; entropy)
             -> Result<wit::IssuedToken, wit::IssueError> {
-            engine.authorizer().issue(&request.convert(), entropy).convert()
+            engine.issue(&request.convert(), entropy).convert()
         }
         /// `authorizer.derive-child`.
-        fn derive_child(engine: &policy::Engine, request: wit::ChildRequest; entropy)
+        fn derive_child(engine: &E, request: wit::ChildRequest; entropy)
             -> Result<wit::ChildOutcome, wit::LifecycleError> {
             engine.authorizer().derive_child(&request.convert(), entropy).convert()
         }
         /// `authorizer.rotate`.
-        fn rotate(engine: &policy::Engine, request: wit::RotateRequest; entropy)
+        fn rotate(engine: &E, request: wit::RotateRequest; entropy)
             -> Result<wit::Rotation, wit::LifecycleError> {
             engine.authorizer().rotate(&request.convert(), entropy).convert()
         }
         /// `authorizer.plan-revoke`.
         fn plan_revoke(
-            engine: &policy::Engine,
+            engine: &E,
             token_id: String,
             scope: wit::RevokeScope,
             records: Vec<wit::TokenRecord>,
@@ -168,7 +183,7 @@ exports_from_table! {
         }
         /// `authorizer.plan-edit`.
         fn plan_edit(
-            engine: &policy::Engine,
+            engine: &E,
             token_id: String,
             edit: wit::TokenEdit,
             records: Vec<wit::TokenRecord>,
@@ -186,7 +201,7 @@ exports_from_table! {
         }
         /// `authorizer.plan-expire`.
         fn plan_expire(
-            engine: &policy::Engine,
+            engine: &E,
             entries: Vec<wit::AuditEntry>,
             context: wit::ChangeContext
         ) -> Vec<wit::HistoryEvent> {
@@ -197,7 +212,7 @@ exports_from_table! {
         }
         /// `authorizer.audit`.
         fn audit(
-            engine: &policy::Engine,
+            engine: &E,
             entries: Vec<wit::AuditEntry>,
             context: wit::ChangeContext
         ) -> Vec<wit::AuditFinding> {
