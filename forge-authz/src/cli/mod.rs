@@ -11,6 +11,7 @@
 //! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
 //! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
 //! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
+//! - [`org`]: organisations' IP allow lists (`org ip-allow`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub mod fleet;
 pub mod keys;
 pub mod module;
 pub mod open;
+pub mod org;
 pub mod policy;
 pub mod serve;
 pub mod signers;
@@ -159,6 +161,9 @@ pub enum Command {
     /// The fleet's module signers in the store: add (endorsed by a trusted key), retire,
     /// list. Each change is applied by every host within its poll.
     Signers(signers::SignersArgs),
+    /// Organisations' settings: `org ip-allow ORG --set CIDR,... | --clear | --show`,
+    /// each change recorded in the configuration's history.
+    Org(org::OrgArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -194,6 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Options(a) => keys::options(p, a),
         Command::Module { action } => module::module(action),
         Command::Signers(a) => signers::signers(a),
+        Command::Org(a) => org::org(a),
     }
 }
 
