@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// clients (and limits them itself).
     #[arg(long = "connection-limit-exempt", value_name = "CIDR")]
     pub connection_limit_exempt: Vec<crate::cidr::Cidr>,
+    /// The client address IP allow lists are checked with: trusted proxies.
+    #[command(flatten)]
+    pub client: Box<crate::serve::http::ClientAddress>,
     /// Largest push body, bytes, counted after decoding (a gzip body is counted
     /// inflated; git's `receive.maxInputSize` is set to the same).
     #[arg(long, default_value_t = 1 << 30)]
@@ -150,6 +153,7 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         max_connections,
         max_connections_per_peer,
         connection_limit_exempt,
+        client,
         max_body_bytes,
         max_fetch_body_bytes,
         header_timeout,
@@ -186,6 +190,7 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
             idle_timeout: std::time::Duration::from_secs(idle_timeout),
         },
         exempt_peers: connection_limit_exempt,
+        client: *client,
         grace: std::time::Duration::from_secs(grace),
         host_id,
         fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),

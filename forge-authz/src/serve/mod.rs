@@ -112,6 +112,8 @@ pub struct ServeConfig {
     pub http: http::HttpLimits,
     /// Peers held to the global connection cap only (`--connection-limit-exempt`).
     pub exempt_peers: Vec<crate::cidr::Cidr>,
+    /// Where a request's client address comes from (`--trusted-proxy`).
+    pub client: http::ClientAddress,
     /// How long in-flight requests may finish after SIGTERM.
     pub grace: Duration,
     /// This host's id in the fleet's `policy_hosts` (default: `hostname/listen`).
@@ -428,6 +430,7 @@ fn serve_in(
             ..config.http
         },
         exempt_peers: config.exempt_peers.clone().into(),
+        client: config.client.clone(),
     });
     let grace = config.grace;
     let served = runtime.block_on(async move {

@@ -181,6 +181,20 @@ pub fn parse_ssh_command(cmd: &str) -> Result<(ActionDef, String), String> {
     Ok((action, path.to_string()))
 }
 
+/// The client address of an SSH session (issue 23: IP allow lists): the first field of
+/// `SSH_CONNECTION` (`client-address client-port server-address server-port`), which sshd
+/// sets for the forced command after the variables a client may send (`AcceptEnv`), so a
+/// client cannot name another address. Anything else — absent, not four fields, not one
+/// bare IP address — is no address, refused wherever an allow list applies.
+pub fn ssh_client_address(connection: Option<&str>) -> Option<String> {
+    let fields: Vec<&str> = connection?.split(' ').collect();
+    let [client, _, _, _] = fields.as_slice() else {
+        return None;
+    };
+    let ip: std::net::IpAddr = client.parse().ok()?;
+    Some(ip.to_canonical().to_string())
+}
+
 /// `forge-authz git-shell --key ID`: the forced command of an SSH key. Decides the
 /// request, then runs git on the repository the policy decided on; a push is decided per
 /// ref through the proc-receive hook (see [`hook`]).
@@ -209,6 +223,7 @@ pub fn git_shell(
     let shared = Arc::new(Shared::new(db.clone(), live));
     let request = RequestDef {
         credential: CredentialDef::SshKey(key.to_string()),
+        client_address: ssh_client_address(std::env::var("SSH_CONNECTION").ok().as_deref()),
         kind: KindDef::Git,
         transport: crate::request::TransportDef::Ssh,
         repository: Some(repo.clone()),
@@ -338,6 +353,33 @@ mod tests {
         ] {
             assert!(parse_ssh_command(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ssh_client_addresses() {
+        let one = |c: &str| ssh_client_address(Some(c));
+        assert_eq!(
+            one("192.0.2.7 52311 10.0.0.1 22").as_deref(),
+            Some("192.0.2.7")
+        );
+        assert_eq!(
+            one("2001:db8::7 52311 2001:db8::1 22").as_deref(),
+            Some("2001:db8::7")
+        );
+        assert_eq!(
+            one("::ffff:192.0.2.7 1 ::1 22").as_deref(),
+            Some("192.0.2.7")
+        );
+        for bad in [
+            "",
+            "192.0.2.7",
+            "nonsense 1 2 3",
+            "192.0.2.7  1 2 3",
+            "1.2.3.4 1 2 3 4",
+        ] {
+            assert_eq!(one(bad), None, "{bad}");
+        }
+        assert_eq!(ssh_client_address(None), None);
     }
 
     #[test]

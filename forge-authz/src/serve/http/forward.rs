@@ -66,7 +66,14 @@ async fn forward_auth_answer(
     };
     let GitAnswer {
         answer, principal, ..
-    } = decide_git(&state.shared, authorization, repo, action).await;
+    } = decide_git(
+        &state.shared,
+        authorization,
+        state.client.of(req.headers(), peer.ip()),
+        repo,
+        action,
+    )
+    .await;
     let d = &answer.decision;
     request_log("AUTH", uri, d.http(), d.code(), &principal, peer);
     let decided = answer.gathered.repository.as_deref().filter(|_| d.allow());

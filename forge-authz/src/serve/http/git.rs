@@ -108,7 +108,14 @@ async fn authorize(
         request,
         answer,
         principal,
-    } = decide_git(&state.shared, authorization, repo, action).await;
+    } = decide_git(
+        &state.shared,
+        authorization,
+        state.client.of(req.headers(), line.peer.ip()),
+        repo,
+        action,
+    )
+    .await;
     let d = &answer.decision;
     let decided = answer.gathered.repository.clone().filter(|_| d.allow());
     let Some(repository) = decided else {

@@ -35,10 +35,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 mod body;
+mod client;
 mod forward;
 mod git;
 
 use self::body::{ConnEvents, RequestOver, Timing, guarded};
+pub use self::client::ClientAddress;
 pub use self::forward::STATUS_HEADER;
 use self::forward::forward_auth;
 use self::git::RequestLine;
@@ -87,6 +89,9 @@ pub struct HttpState {
     pub limits: HttpLimits,
     /// Peers held to the global connection cap only (reverse proxies).
     pub exempt_peers: Arc<[crate::cidr::Cidr]>,
+    /// Where a request's client address comes from (the peer, or a trusted proxy's
+    /// header).
+    pub client: ClientAddress,
 }
 
 fn text(status: u16, body: String) -> Response<Body> {
@@ -181,16 +186,18 @@ struct GitAnswer {
     principal: String,
 }
 
-/// Decide `action` on `repository` for the credential of an `Authorization` header (git
-/// smart HTTP, served or asked by a proxy's forward auth).
+/// Decide `action` on `repository` for the credential of an `Authorization` header, from
+/// `client_address` (git smart HTTP, served or asked by a proxy's forward auth).
 async fn decide_git(
     shared: &Arc<Shared>,
     authorization: Option<&str>,
+    client_address: Option<String>,
     repository: String,
     action: ActionDef,
 ) -> GitAnswer {
     let request = RequestDef {
         credential: credential_from_header(authorization),
+        client_address,
         kind: KindDef::Git,
         repository: Some(repository),
         action: Some(action),
@@ -229,10 +236,15 @@ pub async fn run(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let limits = state.limits;
+    // Trusted proxies connect for all their clients: held to the global cap only.
+    let exempt = state
+        .exempt_peers
+        .iter()
+        .chain(&state.client.trusted_proxies);
     let conns = ConnLimits {
         max: limits.max_connections,
         per_peer: limits.max_connections_per_peer,
-        exempt: state.exempt_peers.clone(),
+        exempt: exempt.copied().collect(),
     };
     let events = ConnEvents {
         refused: count(&state.shared, |c| &c.refused_connections),
