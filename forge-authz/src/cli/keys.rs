@@ -22,8 +22,14 @@ use crate::wit;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActorArgs {
     /// Who makes the change (recorded in the configuration's history; default: `$USER`,
-    /// else `operator`).
-    #[arg(long, env = "USER", default_value = "operator", global = true)]
+    /// else `operator`). `--by` too, as `publish` spells it.
+    #[arg(
+        long,
+        alias = "by",
+        env = "USER",
+        default_value = "operator",
+        global = true
+    )]
     pub actor: String,
 }
 
@@ -186,7 +192,8 @@ fn clock(store: &mut Store) -> i64 {
         .map_or_else(|_| crate::world::system_now(), |s| s.now())
 }
 
-fn apply(
+/// Apply `change` as `actor`, checked with [`policy_modules`]; report what it did.
+pub(super) fn apply(
     p: &PolicyArgs,
     store: &mut Store,
     change: &Change,
@@ -218,6 +225,8 @@ fn apply(
             Change::Retire(id) => format!("retired key `{id}`"),
             Change::SignWith(id) => format!("key `{id}` signs new tokens"),
             Change::SetOption(s) => format!("option `{}` set", s.name()),
+            Change::SetSite(Some(_)) => "site data set".into(),
+            Change::SetSite(None) => "site data cleared".into(),
         };
         eprintln!(
             "{what}: configuration version {}; hosts apply it at their next poll (`forge-authz fleet`)",
@@ -318,10 +327,20 @@ fn list(store: &mut Store, json: bool) -> anyhow::Result<u8> {
 }
 
 fn history(store: &mut Store, limit: i64, json: bool) -> anyhow::Result<u8> {
+    print_history(store, limit, json, config::history)
+}
+
+/// Print the configuration changes `read` returns (at most `limit`), newest first.
+pub(super) fn print_history(
+    store: &mut Store,
+    limit: i64,
+    json: bool,
+    read: fn(&mut crate::store::Conn, i64) -> anyhow::Result<Vec<config::ConfigEvent>>,
+) -> anyhow::Result<u8> {
     if limit < 1 {
         bail!("`--limit` must be at least 1");
     }
-    let events = config::history(store.conn(), limit)?;
+    let events = read(store.conn(), limit)?;
     if json {
         outln!("{}", serde_json::json!({"events": events}));
         return Ok(0);

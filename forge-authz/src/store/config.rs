@@ -16,10 +16,16 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::{Conn, Settings, Store, json, parse};
+use crate::store::sql::Value;
 use crate::vals;
 use crate::wit;
 use crate::wit::core as convert;
 use crate::world::OptionsDef;
+
+mod options;
+mod site;
+pub use options::{OPTION_NAMES, OptionSetting, check_options};
+pub use site::{MAX_SITE_BYTES, SITE_ACTIONS, check_site, site_history, site_sha256};
 
 /// One signing key as listed (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,7 +49,8 @@ pub struct KeyRow {
 pub struct ConfigEvent {
     /// The configuration version this change made.
     pub version: i64,
-    /// `import`, `migrate`, `key-add`, `key-retire`, `sign-with` or `option-set`.
+    /// `import`, `migrate`, `key-add`, `key-retire`, `sign-with`, `option-set`,
+    /// `ip-allow-set`, `site-set`, `site-clear`, ...
     pub action: String,
     /// Who made it.
     pub actor: String,
@@ -74,6 +81,7 @@ pub struct Stored {
     signing_key: Option<String>,
     options: Option<String>,
     now: Option<String>,
+    site: Option<String>,
 }
 
 impl std::fmt::Debug for Stored {
@@ -116,25 +124,16 @@ fn read_in(conn: &mut Conn) -> anyhow::Result<Stored> {
         signing_key: meta(conn, "signing_key")?,
         options: meta(conn, "options")?,
         now: meta(conn, "now")?,
+        site: meta(conn, "site")?,
     })
 }
 
-/// Option values the host refuses before the policy sees them: a lifetime must be
-/// positive, and the shortest no longer than the longest.
-pub fn check_options(o: &OptionsDef) -> Result<(), String> {
-    if o.min_lifetime <= 0 || o.max_lifetime <= 0 {
-        return Err("lifetimes must be positive".into());
-    }
-    if o.min_lifetime > o.max_lifetime {
-        return Err(format!(
-            "min-lifetime ({} s) is longer than max-lifetime ({} s)",
-            o.min_lifetime, o.max_lifetime
-        ));
-    }
-    Ok(())
-}
-
 impl Stored {
+    /// The site data, verbatim (None: none set).
+    pub fn site(&self) -> Option<&str> {
+        self.site.as_deref()
+    }
+
     /// The options (defaults when none are stored), checked by [`check_options`].
     pub fn options(&self) -> Result<OptionsDef, String> {
         let options: OptionsDef = match &self.options {
@@ -172,7 +171,7 @@ impl Stored {
                 keys,
                 signing_key_id: signing_key,
                 options: convert::options_out(options.to_core()),
-                site: String::new(),
+                site: self.site.clone().unwrap_or_default(),
             },
             now,
             version: self.version,
@@ -205,23 +204,29 @@ pub fn keys(conn: &mut Conn) -> anyhow::Result<Vec<KeyRow>> {
 
 /// The configuration's history, newest first (at most `limit` changes).
 pub fn history(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<ConfigEvent>> {
-    conn.query(
+    events(
+        conn,
         "SELECT version, action, actor, at, key_id, detail FROM config_history \
          ORDER BY version DESC LIMIT $1",
         &vals![limit],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(ConfigEvent {
-            version: r.int(0)?,
-            action: r.text(1)?,
-            actor: r.text(2)?,
-            at: r.int(3)?,
-            key: r.opt_text(4)?,
-            detail: parse(&r.text(5)?)?,
+    )
+}
+
+/// The history rows `sql` selects (version, action, actor, at, key_id, detail).
+fn events(conn: &mut Conn, sql: &'static str, args: &[Value]) -> anyhow::Result<Vec<ConfigEvent>> {
+    conn.query(sql, args)?
+        .iter()
+        .map(|r| {
+            Ok(ConfigEvent {
+                version: r.int(0)?,
+                action: r.text(1)?,
+                actor: r.text(2)?,
+                at: r.int(3)?,
+                key: r.opt_text(4)?,
+                detail: parse(&r.text(5)?)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// Append a change to the history (a new configuration version) and wake the hosts that
@@ -265,58 +270,6 @@ pub(super) fn record_migration(conn: &mut Conn) -> anyhow::Result<()> {
     )
 }
 
-/// An option and its new value (`forge-authz options set NAME VALUE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptionSetting {
-    /// `binding-fallback-to-anonymous`.
-    BindingFallbackToAnonymous(bool),
-    /// `require-expiry`.
-    RequireExpiry(bool),
-    /// `max-lifetime`, seconds.
-    MaxLifetime(i64),
-    /// `min-lifetime`, seconds.
-    MinLifetime(i64),
-}
-
-/// The option names `options set` takes.
-pub const OPTION_NAMES: [&str; 4] = [
-    "binding-fallback-to-anonymous",
-    "require-expiry",
-    "max-lifetime",
-    "min-lifetime",
-];
-
-impl OptionSetting {
-    /// The option's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            OptionSetting::BindingFallbackToAnonymous(_) => "binding-fallback-to-anonymous",
-            OptionSetting::RequireExpiry(_) => "require-expiry",
-            OptionSetting::MaxLifetime(_) => "max-lifetime",
-            OptionSetting::MinLifetime(_) => "min-lifetime",
-        }
-    }
-
-    /// This option's value in `o`, as recorded in the history.
-    fn value_in(self, o: &OptionsDef) -> serde_json::Value {
-        match self {
-            OptionSetting::BindingFallbackToAnonymous(_) => o.binding_fallback_to_anonymous.into(),
-            OptionSetting::RequireExpiry(_) => o.require_expiry.into(),
-            OptionSetting::MaxLifetime(_) => o.max_lifetime.into(),
-            OptionSetting::MinLifetime(_) => o.min_lifetime.into(),
-        }
-    }
-
-    fn apply(self, o: &mut OptionsDef) {
-        match self {
-            OptionSetting::BindingFallbackToAnonymous(v) => o.binding_fallback_to_anonymous = v,
-            OptionSetting::RequireExpiry(v) => o.require_expiry = v,
-            OptionSetting::MaxLifetime(v) => o.max_lifetime = v,
-            OptionSetting::MinLifetime(v) => o.min_lifetime = v,
-        }
-    }
-}
-
 /// A change of the configuration.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Change {
@@ -335,6 +288,8 @@ pub enum Change {
     SignWith(String),
     /// Set an option.
     SetOption(OptionSetting),
+    /// Set the site data (JSON text), or remove it (None).
+    SetSite(Option<String>),
 }
 
 impl std::fmt::Debug for Change {
@@ -348,6 +303,7 @@ impl std::fmt::Debug for Change {
             Change::Retire(id) => f.debug_tuple("Retire").field(id).finish(),
             Change::SignWith(id) => f.debug_tuple("SignWith").field(id).finish(),
             Change::SetOption(o) => f.debug_tuple("SetOption").field(o).finish(),
+            Change::SetSite(s) => f.debug_tuple("SetSite").field(s).finish(),
         }
     }
 }
@@ -462,6 +418,12 @@ fn plan(
             config.options = convert::options_out(options.to_core());
             None
         }
+        Change::SetSite(new) => {
+            if !site::plan(&mut config, new.as_deref())? {
+                return Ok(unchanged(config, options, None));
+            }
+            None
+        }
     };
     Ok(Plan {
         config,
@@ -563,6 +525,7 @@ fn write(
             });
             record(conn, "option-set", actor, now, None, &detail)?;
         }
+        Change::SetSite(new) => site::write(conn, new.as_deref(), actor, now)?,
     }
     Ok(())
 }
