@@ -12,6 +12,7 @@
 //! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
 //! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
 //! - [`org`]: organisations' IP allow lists (`org ip-allow`);
+//! - [`site`]: site data for a site policy, versioned the same way (`site`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub mod org;
 pub mod policy;
 pub mod serve;
 pub mod signers;
+pub mod site;
 pub mod ssh;
 pub mod table;
 pub mod token;
@@ -164,6 +166,10 @@ pub enum Command {
     /// Organisations' settings: `org ip-allow ORG --set CIDR,... | --clear | --show`,
     /// each change recorded in the configuration's history.
     Org(org::OrgArgs),
+    /// Site data (JSON) for a site policy built on the core (a change freeze's windows):
+    /// set, show, clear, history. Checked with the policy, then applied by every host
+    /// within its poll.
+    Site(site::SiteArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -200,6 +206,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Module { action } => module::module(action),
         Command::Signers(a) => signers::signers(a),
         Command::Org(a) => org::org(a),
+        Command::Site(a) => site::site(p, a),
     }
 }
 
