@@ -28,9 +28,28 @@ pub fn store_policy(path: &Path, limits: Limits, store: &mut Store) -> anyhow::R
 
 /// A policy instance configured with a world's keys and options.
 pub fn open_policy(path: &Path, limits: Limits, world: &World) -> anyhow::Result<WasmPolicy> {
+    world_policy(path, limits, world, String::new())
+}
+
+/// [`open_policy`] with site data (`config.site`; "" = none): `decide --world --site`.
+pub fn world_policy(
+    path: &Path,
+    limits: Limits,
+    world: &World,
+    site: String,
+) -> anyhow::Result<WasmPolicy> {
     let module = PolicyModule::load(path, limits)?;
+    let config = crate::wit::Config {
+        site,
+        ..crate::wit::world_config(world)?
+    };
     module
-        .authorizer(crate::wit::world_config(world)?)
+        .authorizer(config)
         .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("the policy refused the world's keys: {}", e.describe()))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the policy refused the world's configuration: {}",
+                e.describe()
+            )
+        })
 }

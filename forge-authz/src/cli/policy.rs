@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
 use super::db::sample_world;
-use super::open::{open_policy, open_store, store_now, store_policy};
+use super::open::{open_policy, open_store, store_now, store_policy, world_policy};
 use super::token::mint;
 use super::{BindingArgs, EXIT_DENY, EXIT_ERROR, PolicyArgs};
 use crate::lifecycle;
@@ -38,6 +38,10 @@ pub struct DecideArgs {
     /// Include the trace of every rule consulted (why was I refused?).
     #[arg(long)]
     pub explain: bool,
+    /// Site data (a JSON file, `forge-authz site set`'s format) given to the policy with
+    /// the world's keys and options: what a site policy reads (`--db` reads the store's).
+    #[arg(long, requires = "world")]
+    pub site: Option<PathBuf>,
 }
 
 /// `forge-authz scopes ...`
@@ -70,6 +74,7 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
         db,
         request,
         explain,
+        site,
     } = a;
     let (policy_path, limits) = (p.path(), p.limits());
     let mut req = read_request(&request)?;
@@ -77,7 +82,11 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
     let outcome = match (world, db) {
         (Some(world), _) => {
             let w = World::load(&world)?;
-            match open_policy(&policy_path, limits, &w) {
+            let site = site
+                .as_deref()
+                .map(super::site::read_site_file)
+                .transpose()?;
+            match world_policy(&policy_path, limits, &w, site.unwrap_or_default()) {
                 Ok(mut policy) => authorize(&mut policy, &w, &req, w.now())?,
                 // Fail closed: a policy that cannot load decides nothing.
                 Err(e) => Outcome::Decision(Decided::failure(format!("{e:#}"))),
