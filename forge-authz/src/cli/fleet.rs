@@ -42,6 +42,11 @@ pub struct PublishArgs {
     /// The module's minisign signature (default: MODULE.minisig).
     #[arg(long, requires = "module")]
     pub signature: Option<PathBuf>,
+    /// The reviewed gate report (`forge-authz check MODULE --db DB --report R`), needed
+    /// when the module changes decisions: it must be the report `publish` recomputes (its
+    /// SHA-256 is recorded in the publication log). An invariant failure always refuses.
+    #[arg(long, requires = "module")]
+    pub accept_differences: Option<PathBuf>,
     /// Whose signatures are trusted (with the store's endorsed signers).
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -121,6 +126,14 @@ pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
         let config = store.settings()?.config;
         crate::live::check_bytes(&bytes, path.clone(), &config, p.limits())
             .map_err(|e| anyhow::anyhow!("not published: {e}"))?;
+        // The publication gate (`forge-authz check`) against the fleet's live module.
+        let accepted_report = super::check::publication_gate(
+            &mut store,
+            &bytes,
+            path,
+            p.limits(),
+            a.accept_differences.as_deref(),
+        )?;
         let role = if a.shadow { Role::Shadow } else { Role::Live };
         let signed = match (&accepted, signature.as_deref()) {
             (Accepted::Signed { statement, .. }, Some(sig)) => Some((sig, statement.version)),
@@ -135,7 +148,7 @@ pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
         let publication = Publication {
             module: &bytes,
             signed,
-            accepted_report_sha256: None,
+            accepted_report_sha256: accepted_report.as_deref(),
             role,
         };
         let m = modules::publish(&mut store, &publication, &a.by, now)?;
