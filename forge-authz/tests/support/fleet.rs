@@ -63,6 +63,8 @@ pub struct Fleet {
     pub hosts: Vec<Host>,
     /// `--fleet-poll` of the hosts started next (seconds).
     pub poll: &'static str,
+    /// More `serve` flags for the hosts started next (`--trusted-signers FILE`).
+    pub serve_args: Vec<String>,
 }
 
 impl Drop for Fleet {
@@ -113,6 +115,7 @@ impl Fleet {
             repos,
             hosts: Vec::new(),
             poll: "1",
+            serve_args: Vec::new(),
         };
         fleet.ok(&[
             "init-db",
@@ -192,6 +195,7 @@ impl Fleet {
             .args(["--admin-socket", admin.to_str().unwrap()])
             .args(["--forward-auth", "traefik", "--workers", "2"])
             .args(["--host-id", id, "--fleet-poll", self.poll])
+            .args(&self.serve_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
