@@ -7,6 +7,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/site_policy.rs"]
+mod site_policy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -364,4 +366,63 @@ fn publish_refuses_a_failing_module_and_needs_the_reviewed_report_for_difference
         )
         .unwrap();
     assert_eq!(recorded.as_deref(), Some(hash.as_str()));
+}
+
+#[test]
+fn the_freeze_policy_differs_exactly_by_the_writes_it_refuses() {
+    // Issue 23 "Done when": on the freeze policy (examples/site-policy, README "Writing
+    // your own policy"), `check` reports exactly the freeze's differences: writes the core
+    // allowed, now `site-refused`; no read, no invariant, no corpus failure. Without site
+    // data the same module decides exactly as the shipped one.
+    let dir = scratch("freeze");
+    let module = dir.join("site-policy.wasm");
+    std::fs::write(&module, site_policy::build()).unwrap();
+    let m = module.to_str().unwrap();
+    let (code, report) = check(&[m, "--cases", "2000"]);
+    assert_eq!(
+        (code, &report["verdict"]),
+        (0, &serde_json::json!("pass")),
+        "{report}"
+    );
+    let site = dir.join("site.json");
+    let window = r#"{"from": 0, "until": 253402300799, "reason": "release week"}"#;
+    std::fs::write(&site, format!(r#"{{"freeze": {{"windows": [{window}]}}}}"#)).unwrap();
+    let (code, report) = check(&[m, "--site", site.to_str().unwrap(), "--cases", "2000"]);
+    assert_eq!(code, 3, "differences only: {report}");
+    assert!(
+        report["corpus"]["failures"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    for i in report["invariants"].as_array().unwrap() {
+        assert_eq!(i["failed"], 0, "{i}");
+    }
+    let groups = report["differences"].as_array().unwrap();
+    let kinds: std::collections::BTreeSet<&str> =
+        groups.iter().map(|g| g["kind"].as_str().unwrap()).collect();
+    let writes = [
+        "api-write",
+        "batch-push",
+        "create",
+        "git-push",
+        "ref-permissions",
+    ];
+    assert!(
+        kinds.iter().all(|k| writes.contains(k)),
+        "only writes change: {kinds:?}"
+    );
+    for k in ["git-push", "api-write", "create"] {
+        assert!(kinds.contains(k), "the freeze refuses {k}: {kinds:?}");
+    }
+    for g in groups {
+        let (before, after) = (g["before"].as_str().unwrap(), g["after"].as_str().unwrap());
+        if g["kind"] == "ref-permissions" {
+            assert!(before != "none" && after == "none", "{g}");
+        } else {
+            assert!(
+                before.starts_with("granted") || before.starts_with("public-read"),
+                "{g}"
+            );
+            assert!(after.starts_with("site-refused"), "{g}");
+        }
+    }
 }
