@@ -11,7 +11,8 @@
 //!    site data: differences only, and only writes the core allowed now `site-refused`;
 //! 4. `forge-authz site set` the freeze (a window covering now);
 //! 5. two `serve` over one PostgreSQL store trusting the public key; `publish` the
-//!    shipped module, then the site policy `--accept-differences REPORT`: within seconds
+//!    shipped module; the site policy without the reviewed report is refused (the gate),
+//!    with `--accept-differences REPORT` it is published: within seconds
 //!    both hosts refuse a token push 403 `site-refused` and still allow its pull;
 //! 6. `publish --rollback`: within seconds both allow the push again.
 //!
@@ -204,6 +205,17 @@ fn a_site_policy_is_built_signed_checked_published_to_two_hosts_and_rolled_back(
         (200, "granted"),
         "shipped v1",
     );
+    // The gate is on the way: without the reviewed report nothing is published.
+    let args = [
+        "publish",
+        &site_policy,
+        "--trusted-signers",
+        &public,
+        "--db",
+        &f.db,
+    ];
+    f.refused(&args, "--accept-differences");
+    assert_eq!(f.fleet()["published"]["live"]["version"], 1, "still v1");
     let frozen = publish_and_wait(
         &f,
         &public,
