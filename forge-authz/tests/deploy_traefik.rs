@@ -40,7 +40,12 @@ fn traefik(test: &str) {
     // The serve flags the README gives for this deployment: no forward auth (Traefik
     // sends every git request to serve), the proxy's own address exempt from the
     // per-peer connection cap.
-    let srv = s.serve(&["--connection-limit-exempt", "127.0.0.1"]);
+    let srv = s.serve(&[
+        "--connection-limit-exempt",
+        "127.0.0.1",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]);
     let dir = s.dir.join("traefik");
     std::fs::create_dir_all(&dir).unwrap();
     let port = deploy::free_port();

@@ -211,11 +211,19 @@ fn start() -> Sshd {
     let world = serde_json::json!({
         "keys": [{"id": "k1", "secret": "6b".repeat(32)}],
         "signing_key": "k1",
-        "users": [{"name": "alice"}, {"name": "bob"}],
+        "users": [
+            {"name": "alice"}, {"name": "bob"},
+            {"name": "far", "organization": true, "members": {"alice": "write"},
+             "ip_allow": ["10.0.0.0/8"]},
+            {"name": "near", "organization": true, "members": {"alice": "write"},
+             "ip_allow": ["10.0.0.0/8", "127.0.0.0/8"]}
+        ],
         "repositories": [
             {"owner": "alice", "name": "app"},
             {"owner": "alice", "name": "secret", "private": true},
-            {"owner": "bob", "name": "other"}
+            {"owner": "bob", "name": "other"},
+            {"owner": "far", "name": "tools"},
+            {"owner": "near", "name": "tools"}
         ],
         "ssh_keys": [
             {"id": "alice-laptop", "kind": "user", "owner": "alice", "public_key": alice},
@@ -236,7 +244,13 @@ fn start() -> Sshd {
         .arg(dir.join("world.json")));
     assert!(o.status.success(), "{}", stderr(&o));
     let repos = data.join("repos");
-    for (owner, name) in [("alice", "app"), ("alice", "secret"), ("bob", "other")] {
+    for (owner, name) in [
+        ("alice", "app"),
+        ("alice", "secret"),
+        ("bob", "other"),
+        ("far", "tools"),
+        ("near", "tools"),
+    ] {
         let bare = repos.join(owner).join(format!("{name}.git"));
         let work = dir.join(format!("seed-{owner}-{name}"));
         forge_authz_testkit::git::seed(&bare, &work, &dir, &[]);
@@ -346,6 +360,39 @@ fn git_over_ssh_with_user_and_deploy_keys() {
             stderr(&o)
         );
     }
+}
+
+#[test]
+fn issue23_ip_allow_lists_apply_over_ssh_with_the_address_sshd_reports() {
+    // issue 23 item 3; GitLab, "Restrict group access by IP address" (the restriction
+    // applies to git over SSH too): git-shell takes the client address from sshd's
+    // SSH_CONNECTION. This client is 127.0.0.1: outside `far`'s list, inside `near`'s.
+    let s = start();
+    let home = s.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let url = |repo: &str| format!("ssh://{FORGE_USER}@127.0.0.1:{}/{repo}.git", s.port);
+    let o = s.git(&home, "alice_key", &["ls-remote", &url("near/tools")]);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("refs/heads/main"),
+        "inside the list: {}\n{}",
+        stderr(&o),
+        s.log()
+    );
+    let o = s.git(&home, "alice_key", &["ls-remote", &url("far/tools")]);
+    refused(&o, "ip-not-allowed");
+    // A client cannot name another address: an SSH_CONNECTION it sends (SendEnv) is not
+    // what git-shell reads (sshd sets its own for the forced command).
+    let o = run(Command::new("ssh")
+        .arg("-i")
+        .arg(s.dir.join("alice_key"))
+        .args(["-p", &s.port.to_string()])
+        .args(SSH_OPTIONS)
+        .args(["-o", "SendEnv=SSH_CONNECTION"])
+        .arg(format!("{FORGE_USER}@127.0.0.1"))
+        .arg("git-upload-pack 'far/tools.git'")
+        .env("SSH_CONNECTION", "10.1.2.3 4711 10.0.0.1 22")
+        .stdin(Stdio::null()));
+    refused(&o, "ip-not-allowed");
 }
 
 #[test]

@@ -124,6 +124,8 @@ pub fn fcgi_site(
         family,
         "--connection-limit-exempt",
         "127.0.0.1",
+        "--trusted-proxy",
+        "127.0.0.1",
     ]);
     let dir = s.dir.join(family);
     std::fs::create_dir_all(&dir).unwrap();
