@@ -37,6 +37,7 @@ apt_install() {
 }
 command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v git >/dev/null || apt_install git
+command -v minisign >/dev/null || apt_install minisign   # tests/test_trust.py signs modules
 if [ ! -x "$VENV/bin/python" ]; then
     if ! python3 -m venv "$VENV" 2>/dev/null; then
         rm -rf "$VENV"

@@ -215,14 +215,37 @@ class Policy:
     Safe to share between threads; every call releases the GIL.
     """
 
-    def __init__(self, config: Union[Json, World], module: Optional[bytes] = None) -> None:
-        """Check `module` (None: the embedded one) with `config` (`keys`, `signing_key`,
-        `options`; other fields ignored). Raises ModuleRefused or InvalidConfig."""
+    def __init__(
+        self,
+        config: Union[Json, World],
+        module: Optional[bytes] = None,
+        *,
+        signature: Optional[str] = None,
+        trust: Optional[Json] = None,
+    ) -> None:
+        """Check `module` (None: the embedded one, trusted as built) with `config` (`keys`,
+        `signing_key`, `options`; other fields ignored). Module bytes need `signature` (the
+        `.minisig` text) by a key in `trust` (`{"public_keys": [minisign .pub text],
+        "retired_keys": [key id], "allow_unsigned": False}`; unsigned bytes only with
+        `allow_unsigned`). Raises ModuleRefused ("policy module refused: <code>: ...":
+        unsigned, bad-signature, untrusted-key, retired-key, wrong-contract,
+        statement-mismatch) or InvalidConfig."""
     @staticmethod
-    def load(module: Optional[bytes], config: Union[Json, World]) -> Policy: ...
-    def swap(self, module: Optional[bytes]) -> int:
-        """Check and publish another module version; returns the new generation.
-        Raises ModuleRefused (the current module keeps serving)."""
+    def load(
+        module: Optional[bytes],
+        config: Union[Json, World],
+        *,
+        signature: Optional[str] = None,
+        trust: Optional[Json] = None,
+    ) -> Policy: ...
+    def swap(self, module: Optional[bytes], *, signature: Optional[str] = None) -> int:
+        """Verify (`signature`, with the policy's trust; also refused: replayed-older, a
+        version below the highest made live), check and publish another module version;
+        returns the new generation. Raises ModuleRefused (the current module keeps serving)."""
+    @property
+    def trust(self) -> Dict[str, Any]:
+        """How the serving module was trusted: `{"module": "built-in"|"signed"|"unsigned",
+        "version", "signer", "allow_unsigned", "floor", "trusted_keys", "retired_keys"}`."""
     @property
     def sha256(self) -> str:
         """SHA-256 (hex) of the module serving now."""

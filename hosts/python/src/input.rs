@@ -1,14 +1,13 @@
-//! A policy call's arguments read into the host's types: the module's bytes, the policy
-//! configuration and a request.
-
-use std::path::PathBuf;
+//! A policy call's arguments read into the host's types: the module's bytes and their
+//! signature, the module trust, the policy configuration and a request.
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::Value;
 
-use forge_authz_host::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME};
 use forge_authz_host::request::RequestDef;
+use forge_authz_host::trust::Trust;
+use forge_authz_host::trusted_pool::{Candidate, TrustConfig};
 use forge_authz_host::wit;
 use forge_authz_host::world::World;
 
@@ -16,15 +15,26 @@ use crate::errors::{InvalidConfig, InvalidRequest};
 use crate::json::{json_arg, typed};
 use crate::world::{PyWorld, read};
 
-/// The module bytes: the given ones, or the module embedded in this extension.
-pub(crate) fn module_source(module: Option<&[u8]>) -> PyResult<(&[u8], PathBuf)> {
+/// The module to make live: the given bytes with their signature (the `.minisig` text;
+/// `None`: unsigned), or the module embedded in this extension (trusted as built).
+pub(crate) fn candidate<'a>(module: Option<&'a [u8]>, signature: Option<&'a str>) -> Candidate<'a> {
     match module {
-        Some(bytes) => Ok((bytes, PathBuf::from("<bytes>"))),
-        None if EMBEDDED_POLICY.is_empty() => Err(InvalidConfig::new_err(
-            "this extension was built without an embedded policy module: pass the module's bytes",
-        )),
-        None => Ok((EMBEDDED_POLICY, PathBuf::from(EMBEDDED_POLICY_NAME))),
+        Some(bytes) => Candidate::Bytes { bytes, signature },
+        None => Candidate::Embedded,
     }
+}
+
+/// The module trust from `trust=` (`{"public_keys": [minisign .pub text], "retired_keys":
+/// [key id], "allow_unsigned": False}`, a dict or JSON text; `None`: no key trusted, so
+/// module bytes are refused and only the embedded module can serve).
+pub(crate) fn trust_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Trust> {
+    let config: TrustConfig = match obj {
+        None => TrustConfig::default(),
+        Some(o) => json_arg(o)
+            .and_then(typed)
+            .map_err(|e| InvalidConfig::new_err(format!("trust: {e}")))?,
+    };
+    config.trust().map_err(InvalidConfig::new_err)
 }
 
 /// The policy configuration: the world fixture's `keys`, `signing_key` and `options`

@@ -3,12 +3,12 @@
 
 use pyo3::prelude::*;
 
-use forge_authz_host::live::{WarmPool, check_bytes};
-use forge_authz_host::policy::{Limits, Policy, PolicyFailure as HostFailure};
+use forge_authz_host::policy::{Policy, PolicyFailure as HostFailure};
 use forge_authz_host::request::{
     CredentialDef, DecisionOutput, KindDef, MintOrder, Outcome, RequestDef, authorize, mint,
     outcome_output,
 };
+use forge_authz_host::trusted_pool::TrustedPool;
 use forge_authz_host::wit::core as convert;
 use forge_authz_host::world::TokenDef;
 
@@ -16,8 +16,8 @@ use crate::decision::{PyBatchDecision, PyDecision};
 use crate::errors::{
     CallError, InvalidRequest, IssueRefused, ModuleRefused, TokenRefused, another_kind,
 };
-use crate::input::{config_of, module_source, request_of};
-use crate::json::typed_arg;
+use crate::input::{candidate, config_of, request_of, trust_of};
+use crate::json::{to_py, typed_arg};
 use crate::permissions::PyRefPermissions;
 use crate::source::{Prepared, PySource};
 use crate::token::{PyIssuedToken, PyTokenInfo};
@@ -29,25 +29,15 @@ fn module_refused(e: impl std::fmt::Display) -> PyErr {
     ModuleRefused::new_err(format!("policy module refused: {e}"))
 }
 
-/// A loaded policy: the published module, its configuration and a pool of warm instances.
-/// Safe to share between threads; every call releases the GIL.
+/// A loaded policy: the published module, its configuration, a pool of warm instances and
+/// the trust every module it serves went through (issue 23). Safe to share between
+/// threads; every call releases the GIL.
 #[pyclass(frozen, name = "Policy", module = "forge_authz")]
 pub(crate) struct PyPolicy {
-    pool: WarmPool,
+    pool: TrustedPool,
 }
 
 impl PyPolicy {
-    fn build(py: Python<'_>, module: Option<&[u8]>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let config = config_of(config)?;
-        let (bytes, source) = module_source(module)?;
-        let checked = py
-            .detach(|| check_bytes(bytes, source, &config, Limits::default()))
-            .map_err(module_refused)?;
-        Ok(PyPolicy {
-            pool: WarmPool::new(checked, config),
-        })
-    }
-
     /// Run `f` on a warm instance of the current module (see [`WarmPool::with_instance`]:
     /// no instance is a policy failure, a panic too).
     fn with_instance<R>(
@@ -55,6 +45,7 @@ impl PyPolicy {
         f: impl FnOnce(&mut dyn Policy) -> Result<R, CallError>,
     ) -> Result<R, CallError> {
         self.pool
+            .pool()
             .with_instance(f)
             .map_err(|e| CallError::Host(e.to_string()))?
     }
@@ -240,42 +231,74 @@ policy_pymethods! {
         fn decide_json -> String;
     }
 
-    /// `Policy(config, module=None)`: check `module` (the component's bytes; None: the
-    /// module embedded in this extension) as a server does before serving, with `config`
-    /// (`{"keys": [{"id", "secret" (hex)}], "signing_key", "options"}`, a world dict, JSON
-    /// text or a `World`).
+    /// `Policy(config, module=None, *, signature=None, trust=None)`: check `module` (the
+    /// component's bytes; None: the module embedded in this extension, trusted as built)
+    /// as a server does before serving, with `config` (`{"keys": [{"id", "secret" (hex)}],
+    /// "signing_key", "options"}`, a world dict, JSON text or a `World`). Module bytes need
+    /// `signature` (the `.minisig` text) by a key in `trust` (`{"public_keys": [...],
+    /// "retired_keys": [...], "allow_unsigned": False}`): else `ModuleRefused`
+    /// ("policy module refused: unsigned: …") unless `allow_unsigned`.
     #[new]
-    #[pyo3(signature = (config, module = None))]
-    fn new(py: Python<'_>, config: &Bound<'_, PyAny>, module: Option<&[u8]>) -> PyResult<Self> {
-        PyPolicy::build(py, module, config)
+    #[pyo3(signature = (config, module = None, *, signature = None, trust = None))]
+    fn new(
+        py: Python<'_>,
+        config: &Bound<'_, PyAny>,
+        module: Option<&[u8]>,
+        signature: Option<&str>,
+        trust: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        PyPolicy::load(py, module, config, signature, trust)
     }
 
-    /// `Policy.load(module, config)`: the same as `Policy(config, module)`.
+    /// `Policy.load(module, config, *, signature=None, trust=None)`: the same as
+    /// `Policy(config, module, ...)`.
     #[staticmethod]
-    fn load(py: Python<'_>, module: Option<&[u8]>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
-        PyPolicy::build(py, module, config)
+    #[pyo3(signature = (module, config, *, signature = None, trust = None))]
+    fn load(
+        py: Python<'_>,
+        module: Option<&[u8]>,
+        config: &Bound<'_, PyAny>,
+        signature: Option<&str>,
+        trust: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let config = config_of(config)?;
+        let trust = trust_of(trust)?;
+        let pool = py
+            .detach(|| TrustedPool::load(candidate(module, signature), config, trust))
+            .map_err(module_refused)?;
+        Ok(PyPolicy { pool })
     }
 
-    /// Swap in another module version at run time (None: the embedded module), checked as
-    /// at load; a refused module raises `ModuleRefused` and the current one keeps serving.
-    /// Calls already running finish on the old version. Returns the new generation.
-    #[pyo3(signature = (module))]
-    fn swap(&self, py: Python<'_>, module: Option<&[u8]>) -> PyResult<u64> {
-        let (bytes, source) = module_source(module)?;
-        py.detach(|| self.pool.swap(bytes, source))
+    /// Swap in another module version at run time (None: the embedded module), its
+    /// `signature` verified with the policy's trust (a version not below the highest made
+    /// live) and checked as at load; a refused module raises `ModuleRefused` and the
+    /// current one keeps serving. Calls already running finish on the old version. Returns
+    /// the new generation.
+    #[pyo3(signature = (module, *, signature = None))]
+    fn swap(&self, py: Python<'_>, module: Option<&[u8]>, signature: Option<&str>) -> PyResult<u64> {
+        py.detach(|| self.pool.swap(candidate(module, signature)))
             .map_err(module_refused)
+    }
+
+    /// How the serving module was trusted: `{"module": "built-in" | "signed" | "unsigned",
+    /// "version", "signer", "allow_unsigned", "floor", "trusted_keys", "retired_keys"}`.
+    #[getter]
+    fn trust<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let status = serde_json::to_value(self.pool.status())
+            .map_err(|e| CallError::Host(e.to_string()).into_py())?;
+        to_py(py, &status)
     }
 
     /// SHA-256 (hex) of the module serving now.
     #[getter]
     fn sha256(&self) -> String {
-        self.pool.live().current().module.sha256().to_string()
+        self.pool.pool().live().current().module.sha256().to_string()
     }
 
     /// Publication number of the module serving now (1 at load, +1 per swap).
     #[getter]
     fn generation(&self) -> u64 {
-        self.pool.live().generation()
+        self.pool.pool().live().generation()
     }
 
     /// Verify the token in a credential with no facts (format, checksum, key, signature).

@@ -18,6 +18,11 @@ NOW = 1767225600  # tests/benches/decide.rs `NOW`
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
 
+# Module bytes accepted unsigned (issue 23: `allow_unsigned`, development): the tests of what
+# a module decides; its trust has its own tests (test_trust.py).
+UNSIGNED = {"allow_unsigned": True}
+
+
 def wasm_path() -> pathlib.Path:
     return pathlib.Path(os.environ.get("FORGE_AUTHZ_WASM") or DEFAULT_WASM)
 
@@ -72,7 +77,7 @@ def world_facts() -> dict:
 
 @pytest.fixture
 def policy(wasm_bytes: bytes, world_facts: dict) -> forge_authz.Policy:
-    return forge_authz.Policy(world_facts, module=wasm_bytes)
+    return forge_authz.Policy(world_facts, module=wasm_bytes, trust=UNSIGNED)
 
 
 @pytest.fixture

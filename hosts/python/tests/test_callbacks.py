@@ -23,7 +23,7 @@ import pytest
 import forge_authz
 import forge_schema as fs
 import schema_loader
-from conftest import corpus_docs, required_env
+from conftest import UNSIGNED, corpus_docs, required_env
 from world_source import WorldSource
 
 
@@ -80,7 +80,7 @@ def replay(make_source, capsys, label: str) -> Dict[str, List[Any]]:
     total, mismatches = 0, []
     for doc in corpus_docs():
         world_dict = doc["world"]
-        policy = forge_authz.Policy(world_dict, module=module)
+        policy = forge_authz.Policy(world_dict, module=module, trust=UNSIGNED)
         world = forge_authz.World(world_dict)
         source = Recording(make_source(doc["family"], world_dict), world_dict["now"])
         for s in doc["scenarios"]:

@@ -6,7 +6,7 @@ import math
 import pytest
 
 import forge_authz
-from conftest import pull, small_world
+from conftest import UNSIGNED, pull, small_world
 
 E = forge_authz
 
@@ -76,11 +76,12 @@ def test_an_unusable_world_raises_invalid_config(mutate):
 
 def test_an_unusable_config_raises(wasm_bytes):
     with pytest.raises(E.InvalidConfig):
-        E.Policy({"keys": [{"id": "k1", "secret": "xyz"}], "signing_key": "k1"}, module=wasm_bytes)
+        E.Policy({"keys": [{"id": "k1", "secret": "xyz"}], "signing_key": "k1"},
+                 module=wasm_bytes, trust=UNSIGNED)
     with pytest.raises(E.InvalidConfig):
-        E.Policy("[1, 2]", module=wasm_bytes)
+        E.Policy("[1, 2]", module=wasm_bytes, trust=UNSIGNED)
     with pytest.raises(E.ModuleRefused):
-        E.Policy(small_world(), module=b"\x00asm\x0d\x00\x01\x00")
+        E.Policy(small_world(), module=b"\x00asm\x0d\x00\x01\x00", trust=UNSIGNED)
 
 
 def test_a_decision_has_no_truth_value(policy, world, reader):
@@ -126,9 +127,8 @@ def test_verify_refuses_a_forged_token(policy, reader, wasm_bytes):
     assert policy.verify('"anonymous"') is None
     other = small_world()
     other["keys"] = [{"id": "k1", "secret": "08" * 32}]
-    forged = E.Policy(other, module=wasm_bytes).issue(E.World(other), owner="alice", name="f",
-                                                      scopes=["read:repository"],
-                                                      expires_in=3600)
+    forged = E.Policy(other, module=wasm_bytes, trust=UNSIGNED).issue(
+        E.World(other), owner="alice", name="f", scopes=["read:repository"], expires_in=3600)
     with pytest.raises(E.TokenRefused) as e:
         policy.verify({"bearer": forged.secret})
     assert e.value.code == "bad-signature"
@@ -137,9 +137,8 @@ def test_verify_refuses_a_forged_token(policy, reader, wasm_bytes):
 def test_a_forged_token_denies(policy, world, wasm_bytes):
     other = small_world()
     other["keys"] = [{"id": "k1", "secret": "08" * 32}]
-    forged = E.Policy(other, module=wasm_bytes).issue(E.World(other), owner="alice", name="f",
-                                                      scopes=["read:repository"],
-                                                      expires_in=3600)
+    forged = E.Policy(other, module=wasm_bytes, trust=UNSIGNED).issue(
+        E.World(other), owner="alice", name="f", scopes=["read:repository"], expires_in=3600)
     world.put_token(forged)  # even with its record stored: the signature decides
     d = policy.decide(world, pull(forged.secret))
     assert (d.allowed, d.status, d.reason) == (False, 401, "token-invalid")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional
 import pytest
 
 import forge_authz
-from conftest import NOW, facts_of, pull, repository, user
+from conftest import NOW, UNSIGNED, facts_of, pull, repository, user
 from world_source import WorldSource
 
 FAILURE = {"decision": "deny", "status": 503, "reason": "policy-failure",
@@ -36,7 +36,7 @@ def world_dict() -> Dict[str, Any]:
 def setup(wasm_bytes):
     """(policy, world dict with a token of alice that may push, the token's secret)."""
     w = world_dict()
-    policy = forge_authz.Policy(w, module=wasm_bytes)
+    policy = forge_authz.Policy(w, module=wasm_bytes, trust=UNSIGNED)
     world = forge_authz.World(w)
     token = policy.issue(world, owner="alice", name="ci",
                          scopes=["read:repository", "write:repository"], expires_in=86400)

@@ -29,7 +29,7 @@ import forge_authz
 import forge_schema as fs
 import git_http
 import schema_loader
-from conftest import repository, user
+from conftest import UNSIGNED, repository, user
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="SKIPPED: no git client")
 
@@ -54,7 +54,7 @@ def forge(request, tmp_path, wasm_bytes):
     """(server URL, decision log, the token's secret and id, the database, an outage
     switch, git's environment, the work directory)."""
     w = world()
-    policy = forge_authz.Policy(w, module=wasm_bytes)
+    policy = forge_authz.Policy(w, module=wasm_bytes, trust=UNSIGNED)
     minted = forge_authz.World(w)
     token = policy.issue(minted, owner="alice", name="ci", expires_in=86400,
                          scopes=["read:repository", "write:repository"])

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import forge_authz
-from conftest import NOW, facts_of, repository, user
+from conftest import NOW, UNSIGNED, facts_of, repository, user
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 import launchpad_git_api as lp
@@ -24,7 +24,7 @@ def facts() -> dict:
 @pytest.fixture
 def api(wasm_bytes):
     f = facts()
-    return lp.GitAPI(forge_authz.Policy(f, module=wasm_bytes), f)
+    return lp.GitAPI(forge_authz.Policy(f, module=wasm_bytes, trust=UNSIGNED), f)
 
 
 def mint(api, scopes, repo="lp/r0", owner="lp", expires_in=86400):

@@ -9,7 +9,7 @@ import re
 
 import forge_authz
 import schema_loader
-from conftest import facts_of, repository, user
+from conftest import UNSIGNED, facts_of, repository, user
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -32,7 +32,7 @@ def test_the_readme_fact_source_decides_as_the_world(wasm_bytes, tmp_path):
         repository("alice", "secret", private=True, collaborators={"bob": "read"}),
         repository("alice", "imp", kind="import", collaborators={"bob": "admin"}),
     ])
-    policy = forge_authz.Policy(w, module=wasm_bytes)
+    policy = forge_authz.Policy(w, module=wasm_bytes, trust=UNSIGNED)
     world = forge_authz.World(w)
     secrets = {who: policy.issue(world, owner=who, name="t", expires_in=86400,
                                  scopes=["read:repository", "write:repository"]).secret

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 import forge_authz
-from conftest import pull
+from conftest import UNSIGNED, pull
 
 
 def test_swap_to_the_embedded_module_and_back(policy, world, reader, wasm_bytes, wasm_sha256):
@@ -48,7 +48,7 @@ def test_a_refused_module_leaves_the_old_one_serving(policy, world, reader, wasm
 def test_a_module_that_refuses_the_keys_is_refused_at_load(wasm_bytes):
     config = {"keys": [{"id": "k1", "secret": "07" * 4}], "signing_key": "k1"}  # 4 bytes: too short
     with pytest.raises(forge_authz.InvalidConfig):
-        forge_authz.Policy(config, module=wasm_bytes)
+        forge_authz.Policy(config, module=wasm_bytes, trust=UNSIGNED)
 
 
 def test_tokens_survive_a_swap_when_the_keys_stay(policy, world, wasm_bytes):
