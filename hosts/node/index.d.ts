@@ -360,7 +360,7 @@ export interface LoadOptions {
  * Module trust (lib/trust.js): module bytes serve only with a minisign signature by one of
  * `publicKeys` (the `.pub` text) whose trusted comment is `forge-authz-module
  * contract=<CONTRACT_VERSION> version=<u64> sha256=<hex>`, a version not below the highest
- * the policy accepted, and a key not in `retiredKeyIds` (minisign's 16-hex-digit ids).
+ * the policy accepted, and a key not in `retiredKeyIds` (minisign's key ids, hex).
  * `allowUnsigned` (development): unsigned modules serve too, shown by `moduleTrust` and a
  * process warning (`FORGE_AUTHZ_UNSIGNED_MODULE`).
  */
@@ -371,7 +371,7 @@ export interface TrustOptions {
 }
 
 /** Why a module's trust refused it (the `module-refused` message starts with `<code>: `). */
-export type TrustRefusal = 'unsigned' | 'bad-signature' | 'unknown-key' | 'retired-key' | 'wrong-contract' | 'replayed' | 'statement-mismatch';
+export type TrustRefusal = 'unsigned' | 'bad-signature' | 'untrusted-key' | 'retired-key' | 'wrong-contract' | 'replayed-older' | 'statement-mismatch';
 
 /** How the serving module was trusted. */
 export interface ModuleTrust {

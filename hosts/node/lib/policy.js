@@ -300,7 +300,7 @@ export class Policy {
     if (accepted.signed && accepted.version < this.#floor) {
       // Another swap made a newer version live while this one was being checked.
       checked.value.#discard();
-      return refused(`policy module refused: replayed: version ${accepted.version} is older than version ${this.#floor}, already accepted`);
+      return refused(`policy module refused: replayed-older: version ${accepted.version} is older than version ${this.#floor}, already accepted`);
     }
     const previous = this.#module.sha256;
     const fresh = checked.value;

@@ -3,11 +3,13 @@
 // statement `forge-authz-module contract=<this host's contract> version=<u64> sha256=<hex>`
 // — unless the host said `allowUnsigned` (development; shown by `Policy.moduleTrust`).
 //
-// Verified here with node:crypto, not by the module being judged: Ed25519 over the file
-// (minisign's legacy `Ed`) or over its BLAKE2b-512 (the prehashed `ED`, minisign's default),
-// and the global signature over signature || trusted comment, which binds the statement.
-// Refusals carry a code: unsigned, bad-signature, unknown-key, retired-key, wrong-contract,
-// replayed (a version below the highest this Policy object accepted), statement-mismatch.
+// Verified here with node:crypto, not by the module being judged: Ed25519 over the file's
+// BLAKE2b-512 (minisign's prehashed `ED`, its default; a legacy `Ed` signature over the raw
+// bytes is refused, as the Rust hosts' minisign-verify refuses it), and the global signature
+// over signature || trusted comment, which binds the statement. Refusals carry the Rust
+// hosts' codes (forge_authz_host::trust::Refusal): unsigned, bad-signature, untrusted-key,
+// retired-key, wrong-contract, replayed-older (a version below the highest this Policy
+// object accepted), statement-mismatch.
 
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { CONTRACT_VERSION, sha256Hex } from './module.js';
@@ -32,7 +34,7 @@ function base64(text) {
   return b.toString('base64') === text ? b : null;
 }
 
-/** minisign's key id as it prints it: the 8 id bytes as a little-endian u64, upper-case hex. */
+/** minisign's key id: the 8 id bytes as a little-endian u64, 16 upper-case hex digits. */
 const keyIdOf = (id) => Buffer.from(id).reverse().toString('hex').toUpperCase();
 
 /**
@@ -53,7 +55,8 @@ export function parsePublicKey(text) {
 /**
  * The trust of a Policy from its `trust` option: `{publicKeys: [minisign public-key text],
  * retiredKeyIds: ['4B99B9833531D702'], allowUnsigned: false}` (all optional; none: only the
- * built-in module can be live). Throws an Error for an unreadable option.
+ * built-in module can be live; key ids as minisign prints them, leading zeros optional).
+ * Throws an Error for an unreadable option.
  */
 export function readTrust(option = {}) {
   if (option === null || typeof option !== 'object' || Array.isArray(option)) throw new Error('trust must be an object');
@@ -61,8 +64,8 @@ export function readTrust(option = {}) {
   for (const k of Object.keys(option)) if (!known.has(k)) throw new Error(`trust: unknown field ${k}`);
   const { publicKeys = [], retiredKeyIds = [], allowUnsigned = false } = option;
   if (!Array.isArray(publicKeys)) throw new Error('trust.publicKeys must be a list of minisign public keys');
-  if (!Array.isArray(retiredKeyIds) || !retiredKeyIds.every((id) => typeof id === 'string' && /^[0-9a-fA-F]{16}$/.test(id))) {
-    throw new Error('trust.retiredKeyIds must be a list of 16-hex-digit minisign key ids');
+  if (!Array.isArray(retiredKeyIds) || !retiredKeyIds.every((id) => typeof id === 'string' && /^[0-9a-fA-F]{1,16}$/.test(id))) {
+    throw new Error('trust.retiredKeyIds must be a list of minisign key ids (hex)');
   }
   if (typeof allowUnsigned !== 'boolean') throw new Error('trust.allowUnsigned must be a boolean');
   const keys = new Map();
@@ -74,7 +77,8 @@ export function readTrust(option = {}) {
       throw new Error(`trust.publicKeys[${i}]: ${e.message}`);
     }
   });
-  return Object.freeze({ keys, retired: new Set(retiredKeyIds.map((id) => id.toUpperCase())), allowUnsigned });
+  // minisign's comment line drops an id's leading zeros (`%llX`): padded to 16 digits.
+  return Object.freeze({ keys, retired: new Set(retiredKeyIds.map((id) => id.toUpperCase().padStart(16, '0'))), allowUnsigned });
 }
 
 /** A `.minisig` text's parts, or a `bad-signature` refusal. */
@@ -85,12 +89,13 @@ function parseSignature(text) {
   const sig = base64(lines[1]);
   if (!sig || sig.length !== 74) throw bad('its signature line');
   const alg = sig.toString('latin1', 0, 2);
-  if (alg !== 'Ed' && alg !== 'ED') throw bad(`algorithm ${JSON.stringify(alg)}`);
+  if (alg === 'Ed') throw bad('a legacy signature, not prehashed: sign with a current minisign');
+  if (alg !== 'ED') throw bad(`algorithm ${JSON.stringify(alg)}`);
   if (!lines[2].startsWith('trusted comment: ')) throw bad('no trusted comment');
   const global = base64(lines[3]);
   if (!global || global.length !== 64) throw bad('its global signature line');
   const comment = Buffer.from(lines[2].slice('trusted comment: '.length), 'utf8');
-  return { prehashed: alg === 'ED', keyId: keyIdOf(sig.subarray(2, 10)), signature: sig.subarray(10), comment, global };
+  return { keyId: keyIdOf(sig.subarray(2, 10)), signature: sig.subarray(10), comment, global };
 }
 
 /**
@@ -107,9 +112,8 @@ export function verifyModule(bytes, signature, trust, floor = 0n) {
   const s = parseSignature(typeof signature === 'string' ? signature : Buffer.from(signature).toString('utf8'));
   if (trust.retired.has(s.keyId)) throw new TrustRefused('retired-key', `signed by retired key ${s.keyId}`);
   const key = trust.keys.get(s.keyId);
-  if (!key) throw new TrustRefused('unknown-key', `signed by key ${s.keyId}, which this host does not trust`);
-  const signed = s.prehashed ? createHash('blake2b512').update(bytes).digest() : bytes;
-  if (!verify(null, signed, key, s.signature)) {
+  if (!key) throw new TrustRefused('untrusted-key', `signed by key ${s.keyId}, which this host does not trust`);
+  if (!verify(null, createHash('blake2b512').update(bytes).digest(), key, s.signature)) {
     throw new TrustRefused('bad-signature', `the signature by key ${s.keyId} does not match the module's bytes`);
   }
   if (!verify(null, Buffer.concat([s.signature, s.comment]), key, s.global)) {
@@ -126,6 +130,6 @@ export function verifyModule(bytes, signature, trust, floor = 0n) {
   const actual = sha256Hex(bytes);
   if (sha256 !== actual) throw new TrustRefused('statement-mismatch', `the statement names sha256 ${sha256}, the module is ${actual}`);
   const version = BigInt(v);
-  if (version < floor) throw new TrustRefused('replayed', `version ${version} is older than version ${floor}, already accepted`);
+  if (version < floor) throw new TrustRefused('replayed-older', `version ${version} is older than version ${floor}, already accepted`);
   return { signed: true, version, keyId: s.keyId, sha256 };
 }

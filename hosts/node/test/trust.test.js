@@ -30,17 +30,18 @@ function keyPair(name) {
   const sec = join(dir, `${name}.key`);
   run(['-G', '-W', '-p', pub, '-s', sec]);
   const text = readFileSync(pub, 'utf8');
-  return { pub: text, sec, id: /minisign public key ([0-9A-F]{16})/.exec(text)[1] };
+  // minisign's comment drops leading zeros: the id is 16 digits.
+  return { pub: text, sec, id: /minisign public key ([0-9A-F]{1,16})/.exec(text)[1].padStart(16, '0') };
 }
 
 let n = 0;
 /** `bytes` signed by `key` with the statement (`statement` overrides it whole). */
-function sign(bytes, key, version, { contract = CONTRACT_VERSION, statement } = {}) {
+function sign(bytes, key, version, { contract = CONTRACT_VERSION, statement, legacy = false } = {}) {
   n += 1;
   const file = join(dir, `m${n}.wasm`);
   writeFileSync(file, bytes);
   const comment = statement ?? `forge-authz-module contract=${contract} version=${version} sha256=${sha256Hex(bytes)}`;
-  run(['-S', '-s', key.sec, '-m', file, '-x', `${file}.minisig`, '-t', comment]);
+  run(['-S', ...(legacy ? ['-l'] : []), '-s', key.sec, '-m', file, '-x', `${file}.minisig`, '-t', comment]);
   return readFileSync(`${file}.minisig`, 'utf8');
 }
 
@@ -83,13 +84,14 @@ test('refused on swap, the old module still serving: unsigned, tampered, wrong k
   const cases = [
     ['unsigned', v(7), undefined],
     ['bad-signature', tampered, sign(v(7), keys.a, 7)],
-    ['unknown-key', v(7), sign(v(7), keys.b, 7)],
+    ['untrusted-key', v(7), sign(v(7), keys.b, 7)],
     ['retired-key', v(7), sign(v(7), keys.old, 7)],
-    ['replayed', v(4), sign(v(4), keys.a, 4)],
+    ['replayed-older', v(4), sign(v(4), keys.a, 4)],
     ['wrong-contract', v(7), sign(v(7), keys.a, 7, { contract: '0.4.0' })],
     ['statement-mismatch', v(7), sign(v(7), keys.a, 7, { statement: `forge-authz-module contract=${CONTRACT_VERSION} version=7 sha256=${sha256Hex(base)}` })],
     ['statement-mismatch', v(7), sign(v(7), keys.a, 7, { statement: 'shipped on friday' })],
     ['bad-signature', v(7), 'untrusted comment: x\nnot a signature\n'],
+    ['bad-signature', v(7), sign(v(7), keys.a, 7, { legacy: true })],
   ];
   for (const [code, bytes, signature] of cases) {
     const r = await p.swap(bytes, { signature });
@@ -109,7 +111,7 @@ test('refused at load: unsigned bytes, an untrusted key; trust configuration unr
   for (const [code, options] of [
     ['unsigned', {}],
     ['unsigned', { trust: trust() }],
-    ['unknown-key', { trust: trust(), signature: sign(v(3), keys.b, 3) }],
+    ['untrusted-key', { trust: trust(), signature: sign(v(3), keys.b, 3) }],
     ['retired-key', { trust: trust(), signature: sign(v(3), keys.old, 3) }],
   ]) {
     const r = await Policy.load({ module: v(3), config: WORLD, ...options });
@@ -131,7 +133,7 @@ test('allow-unsigned: an unsigned module serves, visibly; a bad signature is sti
   assert.ok(r.ok, JSON.stringify(r.error));
   assert.deepStrictEqual(p.moduleTrust, { module: 'unsigned', version: null, keyId: null, allowUnsigned: true, highestVersion: 0n });
   const bad = await p.swap(v(9), { signature: sign(v(9), keys.b, 9) });
-  assert.match(bad.error.val, /^policy module refused: unknown-key: /);
+  assert.match(bad.error.val, /^policy module refused: untrusted-key: /);
   assert.equal(p.sha256, sha256Hex(v(8)));
   await new Promise((resolve) => setImmediate(resolve));
   process.off('warning', onWarning);
