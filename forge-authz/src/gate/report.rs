@@ -231,6 +231,11 @@ impl GateReport {
                 ));
                 out.push(format!("    world:   {}", c.world));
                 out.push(format!("    request: {}", c.request));
+                out.push(
+                    "    reproduce: save both, then `forge-authz decide --policy CANDIDATE \
+                     --world W --request R` (with `--site FILE` if the gate ran with site data)"
+                        .into(),
+                );
             }
         }
         out.push(format!(
