@@ -145,17 +145,21 @@ fn try_sync(
     };
     let mut module_swapped = false;
     let config_head = config::head(store.conn())?;
-    if everything {
-        let head = modules::head(store.conn())?;
-        // A new signer (or a retired one) is a new configuration version: a module
-        // refused before is tried again with the new trust.
-        let signers_moved = config_head != view.config_tried && view.refused.is_some();
-        if head != view.seq || signers_moved {
-            refresh_trust(shared, store)?;
-            let wanted = modules::state(store.conn())?;
-            module_swapped = apply(shared, store, &wanted, view)?;
-            view.seq = wanted.seq;
-        }
+    // A new signer (or a retired one) is a new configuration version: the trust is read
+    // again, and a module refused before is tried again with it.
+    let config_moved = config_head != view.config_tried;
+    let head = if everything {
+        modules::head(store.conn())?
+    } else {
+        view.seq
+    };
+    if head != view.seq || config_moved {
+        refresh_trust(shared, store)?;
+    }
+    if everything && (head != view.seq || (config_moved && view.refused.is_some())) {
+        let wanted = modules::state(store.conn())?;
+        module_swapped = apply(shared, store, &wanted, view)?;
+        view.seq = wanted.seq;
     }
     // A new configuration version, or a refused one again once the module changed (the
     // new module may accept it).

@@ -255,15 +255,21 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // The module must be trusted by this host's anchors or the store's endorsed signers.
     let (trust, _) =
         crate::store::modules::signers::trust(store.conn(), config.trust.anchors.clone())?;
+    // Never a module older than the newest the fleet has published live.
+    let floor = crate::store::modules::state(store.conn())?.floor;
     let trust = crate::trust::Trust {
         allow_unsigned: config.trust.allow_unsigned,
+        floor,
         ..trust
     };
     drop(store);
     if config.trust.allow_unsigned {
         log::event(
             "allow-unsigned",
-            &[("note", "development only: modules without a signature are accepted")],
+            &[(
+                "note",
+                "development only: modules without a signature are accepted",
+            )],
         );
     }
     let live = Arc::new(
