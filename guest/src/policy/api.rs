@@ -5,12 +5,13 @@
 use crate::prelude::*;
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Rule, Trace, not_found};
+use super::ip;
 use super::model::{
-    AccountStatus, ApiRequest, NamespaceFacts, Options, RepositoryFacts, Role, UserFacts,
-    Visibility,
+    AccountStatus, ApiRequest, NamespaceFacts, RepositoryFacts, Role, UserFacts, Visibility,
 };
 use super::principal::{Principal, Refusal, Repo, Target, User, visible_to_anonymous};
 use super::scope::Category;
+use super::targets::Context;
 
 fn scope_refusal(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Option<Decision> {
     let token = p.token()?;
@@ -111,12 +112,12 @@ fn sudo<'a>(
 /// Decide an API request.
 pub(crate) fn decide<'a>(
     p: &Principal<'a>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &'a ApiRequest,
     facts: Facts<'a>,
     mut trace: Trace,
 ) -> Decision {
-    match checks(p, options, req, facts, &mut trace) {
+    match checks(p, ctx, req, facts, &mut trace) {
         Ok(()) => trace.decide(Rule::Grant, Decision::allowed(Reason::Granted)),
         Err((rule, d)) => trace.decide(rule, d),
     }
@@ -126,7 +127,7 @@ pub(crate) fn decide<'a>(
 /// everything else for the account the request acts as.
 fn checks<'a>(
     p: &Principal<'a>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &'a ApiRequest,
     facts: Facts<'a>,
     trace: &mut Trace,
@@ -142,7 +143,7 @@ fn checks<'a>(
     admin_route(&p, req, trace)?;
     restricted_powers(&p, req, trace)?;
     unbound_write(&p, req, read)?;
-    targets(&p, options, req, facts, read, trace)
+    targets(&p, ctx, req, facts, read, trace)
 }
 
 /// Anonymous may only read routes that need no authentication, without `/admin`, `sudo`
@@ -251,21 +252,26 @@ fn unbound_write(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Result<(), 
 /// switches off the checks on another.
 fn targets(
     p: &Principal<'_>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &ApiRequest,
     facts: Facts<'_>,
     read: bool,
     trace: &mut Trace,
 ) -> Result<(), Refusal> {
+    // An IP allow list's refusal is named by its own rule in the trace.
+    let rule = |target: Rule, d: &Decision| match d.reason {
+        Reason::IpNotAllowed => Rule::IpAllow,
+        _ => target,
+    };
     if let Some(path) = &req.repository
-        && let Some(d) = repository_target(p, options, req, path, facts.repository, read, trace)
+        && let Some(d) = repository_target(p, ctx, req, path, facts.repository, read, trace)
     {
-        return Err((Rule::Repository, d));
+        return Err((rule(Rule::Repository, &d), d));
     }
     if let Some(name) = &req.namespace
-        && let Some(d) = namespace_target(p, options, req, name, facts.namespace, read, trace)
+        && let Some(d) = namespace_target(p, ctx, req, name, facts.namespace, read, trace)
     {
-        return Err((Rule::Namespace, d));
+        return Err((rule(Rule::Namespace, &d), d));
     }
     Ok(())
 }
@@ -275,7 +281,7 @@ fn targets(
 /// inside the binding (or no token); `Ok(true)`: decide this target as anonymous.
 fn binding(
     p: &Principal<'_>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &ApiRequest,
     target: Target<'_>,
     read: bool,
@@ -287,7 +293,7 @@ fn binding(
     if token.covers(target) {
         return Ok(false);
     }
-    if options.binding_fallback_to_anonymous {
+    if ctx.options.binding_fallback_to_anonymous {
         trace.pass(Rule::Binding, || {
             "outside the binding: treated as anonymous".into()
         });
@@ -330,17 +336,17 @@ fn role_refusal(needed: Role, on: &str) -> Decision {
 /// The repository target's rules; `Some` is a refusal.
 fn repository_target(
     p: &Principal<'_>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &ApiRequest,
     path: &str,
     repo: Option<&RepositoryFacts>,
     read: bool,
     trace: &mut Trace,
 ) -> Option<Decision> {
-    match binding(p, options, req, Target::Repository(path), read, trace) {
+    match binding(p, ctx, req, Target::Repository(path), read, trace) {
         Err(d) => return Some(d),
         Ok(true) => {
-            return repository_target(&Principal::Anonymous, options, req, path, repo, read, trace);
+            return repository_target(&Principal::Anonymous, ctx, req, path, repo, read, trace);
         }
         Ok(false) => {}
     }
@@ -352,6 +358,9 @@ fn repository_target(
         return Some(not_found());
     }
     trace.pass(Rule::Visibility, || "readable".into());
+    if let Err(d) = ip::owner_rule(p, &facts.owner_ip_allow, ctx.client, trace) {
+        return Some(d);
+    }
     if p.token().is_some_and(|t| t.scopes.public_only) && !visible_to_anonymous(facts) {
         return Some(Decision::new(
             Reason::TokenPublicOnly,
@@ -378,19 +387,19 @@ fn repository_target(
 /// restricted token is capped at `write`, as on repositories.
 fn namespace_target(
     p: &Principal<'_>,
-    options: &Options,
+    ctx: &Context<'_>,
     req: &ApiRequest,
     name: &str,
     namespace: Option<&NamespaceFacts>,
     read: bool,
     trace: &mut Trace,
 ) -> Option<Decision> {
-    match binding(p, options, req, Target::Namespace(name), read, trace) {
+    match binding(p, ctx, req, Target::Namespace(name), read, trace) {
         Err(d) => return Some(d),
         Ok(true) => {
             return namespace_target(
                 &Principal::Anonymous,
-                options,
+                ctx,
                 req,
                 name,
                 namespace,
@@ -406,6 +415,9 @@ fn namespace_target(
     let ns = super::create::Namespace { name, facts };
     if !super::create::namespace_visible(p, ns) {
         return Some(namespace_not_found());
+    }
+    if let Err(d) = ip::owner_rule(p, &facts.ip_allow, ctx.client, trace) {
+        return Some(d);
     }
     if p.token().is_some_and(|t| t.scopes.public_only) && facts.visibility != Visibility::Public {
         let what = if req.package {

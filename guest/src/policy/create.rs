@@ -4,6 +4,7 @@
 use crate::prelude::*;
 
 use super::decision::{Decision, NAMESPACE_NOT_FOUND_MESSAGE, Reason, Rule, Trace, not_found};
+use super::ip;
 use super::model::{CreationStep, NamespaceFacts, RepositoryFacts, Role, Visibility};
 use super::principal::{Principal, Refusal, Repo, Target, owner_of, same_name};
 use super::scope::Category;
@@ -63,6 +64,7 @@ fn namespace_not_found() -> Decision {
 /// invisible namespace answers as a missing one.
 pub(crate) fn decide(
     p: &Principal<'_>,
+    client: Option<&str>,
     path: &str,
     step: CreationStep,
     repo: Option<&RepositoryFacts>,
@@ -71,8 +73,10 @@ pub(crate) fn decide(
 ) -> Decision {
     let repo = repo.map(|facts| Repo { path, facts });
     let checks = credential_rule(p).and_then(|()| match step {
-        CreationStep::Confirm | CreationStep::Abort => confirm_or_abort(p, repo),
-        CreationStep::PushToCreate => push_to_create(p, path, repo, namespace, &mut trace),
+        CreationStep::Confirm | CreationStep::Abort => {
+            confirm_or_abort(p, client, repo, &mut trace)
+        }
+        CreationStep::PushToCreate => push_to_create(p, client, path, repo, namespace, &mut trace),
     });
     match checks {
         Ok(()) => trace.decide(Rule::Creation, Decision::allowed(Reason::Granted)),
@@ -104,8 +108,13 @@ fn credential_rule(p: &Principal<'_>) -> Result<(), Refusal> {
 }
 
 /// Confirming or aborting a creation: the registrant's own session, on a repository it
-/// can see.
-fn confirm_or_abort(p: &Principal<'_>, repo: Option<Repo<'_>>) -> Result<(), Refusal> {
+/// can see, from an address its owner allows.
+fn confirm_or_abort(
+    p: &Principal<'_>,
+    client: Option<&str>,
+    repo: Option<Repo<'_>>,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     // reference §2.10 (seed 000): any token -> Unauthorized.
     if p.token().is_some() {
         return Err((
@@ -122,6 +131,7 @@ fn confirm_or_abort(p: &Principal<'_>, repo: Option<Repo<'_>>) -> Result<(), Ref
     if !p.can_read(repo) {
         return Err((Rule::Visibility, not_found()));
     }
+    ip::owner_rule(p, &repo.facts.owner_ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
     // Launchpad: only the registrant — not the owner's other admins, not a site
     // administrator — confirms or aborts the creation they started.
     let registrant = p.user().is_some_and(|u| {
@@ -142,10 +152,11 @@ fn confirm_or_abort(p: &Principal<'_>, repo: Option<Repo<'_>>) -> Result<(), Ref
     Ok(())
 }
 
-/// Push-to-create: the token's rules, then the namespace, the right to create in it, and
-/// last whether the repository exists.
+/// Push-to-create: the token's rules, then the namespace, its IP allow list, the right to
+/// create in it, and last whether the repository exists.
 fn push_to_create(
     p: &Principal<'_>,
+    client: Option<&str>,
     path: &str,
     repo: Option<Repo<'_>>,
     namespace: Option<&NamespaceFacts>,
@@ -153,6 +164,7 @@ fn push_to_create(
 ) -> Result<(), Refusal> {
     token_may_create(p, path, trace)?;
     let ns = visible_namespace(p, owner_of(path), namespace, trace)?;
+    ip::owner_rule(p, &ns.facts.ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
     // Creating for another owner is an administrator's power (seed 004): only an
     // unrestricted site administrator has it; in an organisation, write membership.
     if namespace_role(p, ns) < Role::Write {

@@ -4,10 +4,12 @@
 use crate::prelude::*;
 
 use super::decision::{Decision, Reason, Rule, Trace, not_found};
-use super::model::{GitAction, Options, RefUpdate, RepositoryFacts, RepositoryKind, Role};
+use super::ip;
+use super::model::{GitAction, RefUpdate, RepositoryFacts, RepositoryKind, Role};
 use super::principal::{Principal, Refusal, Repo, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
+use super::targets::Context;
 
 /// Why a repository can never be written, if it cannot (mirrors, imports, archives:
 /// reference §1.13, §2.8). Pushes and API routes that write content alike.
@@ -57,7 +59,7 @@ fn scope_refusal(p: &Principal<'_>, action: GitAction) -> Option<Decision> {
 /// Decide a git request for `path` with `repo` facts (None: no such repository).
 pub(crate) fn decide(
     p: &Principal<'_>,
-    options: &Options,
+    ctx: &Context<'_>,
     path: &str,
     action: GitAction,
     updates: &[RefUpdate],
@@ -66,14 +68,14 @@ pub(crate) fn decide(
 ) -> Decision {
     if let Some(token) = p.token()
         && !token.covers(Target::Repository(path))
-        && options.binding_fallback_to_anonymous
+        && ctx.options.binding_fallback_to_anonymous
     {
         trace.pass(Rule::Binding, || {
             "outside the binding: treated as anonymous".into()
         });
         return decide(
             &Principal::Anonymous,
-            options,
+            ctx,
             path,
             action,
             updates,
@@ -81,7 +83,7 @@ pub(crate) fn decide(
             trace,
         );
     }
-    let repo = match readable(p, path, action, facts, &mut trace) {
+    let repo = match readable(p, ctx.client, path, action, facts, &mut trace) {
         Ok(repo) => repo,
         Err((rule, d)) => return trace.decide(rule, d),
     };
@@ -96,9 +98,10 @@ pub(crate) fn decide(
 
 /// The rules a pull and a push both pass, in order, up to a repository the principal may
 /// read: the token's binding and scope, a credential to push, the deploy key's
-/// repository, existence, visibility, public-only.
+/// repository, existence, visibility, the owner's IP allow list, public-only.
 fn readable<'a>(
     p: &Principal<'_>,
+    client: Option<&str>,
     path: &'a str,
     action: GitAction,
     facts: Option<&'a RepositoryFacts>,
@@ -108,6 +111,7 @@ fn readable<'a>(
     push_needs_credential(p, action)?;
     deploy_key_rule(p, path, trace)?;
     let repo = visible_repository(p, path, facts, trace)?;
+    ip::owner_rule(p, &repo.facts.owner_ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
     public_only_rule(p, repo, trace)?;
     Ok(repo)
 }

@@ -22,6 +22,7 @@ pub mod authority;
 pub mod create;
 pub mod decision;
 pub mod git;
+pub mod ip;
 pub mod lifecycle;
 pub mod model;
 pub mod principal;
@@ -41,7 +42,7 @@ pub use model::*;
 pub use token::{TokenCache, TokenError, VerifiedToken};
 
 use principal::{Presented, Principal, Refusal, picked, valid_repository_path};
-use targets::{Targets, conceal, credential_query, query};
+use targets::{Context, Targets, conceal, credential_query, query};
 use token::Keyring;
 use validate::{bad_path, key_refusal, validate};
 
@@ -144,6 +145,7 @@ decision_calls! {
 struct Call<'a> {
     credential: &'a Credential,
     also_presented: &'a [String],
+    client: Option<&'a str>,
     request: &'a Request,
     now: Timestamp,
     query: for<'q> fn(&Presented<'q>, &'q Request) -> FactQuery<'q>,
@@ -198,6 +200,7 @@ impl Authorizer {
         let call = Call {
             credential: &input.credential,
             also_presented: &input.also_presented,
+            client: input.client_address.as_deref(),
             request: &input.request,
             now: input.now,
             query,
@@ -209,10 +212,14 @@ impl Authorizer {
                 sudo: answer.sudo.as_ref(),
             };
             let base = input.explain.then(|| trace.clone());
-            let mut d = self.decide_request(p, &input.request, targets, trace);
+            let ctx = Context {
+                options: &self.options,
+                client: input.client_address.as_deref(),
+            };
+            let mut d = self.decide_request(p, &ctx, &input.request, targets, trace);
             if let Some(base) = base {
                 d = conceal(d, targets, |t| {
-                    self.decide_request(p, &input.request, t, base.clone())
+                    self.decide_request(p, &ctx, &input.request, t, base.clone())
                 });
             }
             d.effects.touch_last_used |= touch;
@@ -252,6 +259,9 @@ impl Authorizer {
         if let Some(d) = key_refusal(&p, call.request) {
             return Err((trace, (Rule::Credential, d)));
         }
+        if let Err(d) = ip::token_rule(&p, answer.token.as_ref(), call.client, &mut trace) {
+            return Err((trace, (Rule::IpAllow, d)));
+        }
         facts.acting(&Acting {
             user: p.user().map(|u| u.name),
             site_admin: p.site_admin(),
@@ -267,6 +277,7 @@ impl Authorizer {
     fn decide_request(
         &self,
         p: &principal::Principal<'_>,
+        ctx: &Context<'_>,
         request: &Request,
         targets: Targets<'_>,
         trace: Trace,
@@ -274,7 +285,7 @@ impl Authorizer {
         match request {
             Request::Git(g) => git::decide(
                 p,
-                &self.options,
+                ctx,
                 &g.repository,
                 g.action,
                 &g.refs,
@@ -283,6 +294,7 @@ impl Authorizer {
             ),
             Request::Create(c) => create::decide(
                 p,
+                ctx.client,
                 &c.repository,
                 c.step,
                 targets.repository,
@@ -291,7 +303,7 @@ impl Authorizer {
             ),
             Request::Api(a) => api::decide(
                 p,
-                &self.options,
+                ctx,
                 a,
                 api::Facts {
                     repository: targets.repository,
@@ -326,6 +338,7 @@ impl Authorizer {
         let call = Call {
             credential: &input.credential,
             also_presented: &input.also_presented,
+            client: input.client_address.as_deref(),
             request: &request,
             now: input.now,
             query: credential_query,
@@ -355,6 +368,10 @@ impl Authorizer {
             .collect();
         let viewer = p.user().map(|u| u.name);
         let mut found = facts.repositories(&paths, viewer).into_iter();
+        let ctx = Context {
+            options: &self.options,
+            client: input.client_address.as_deref(),
+        };
         input
             .repositories
             .iter()
@@ -365,15 +382,7 @@ impl Authorizer {
                 }
                 let repo = found.next().flatten();
                 let decide = |t: Targets<'_>, trace: Trace| {
-                    git::decide(
-                        p,
-                        &self.options,
-                        path,
-                        input.action,
-                        &[],
-                        t.repository,
-                        trace,
-                    )
+                    git::decide(p, &ctx, path, input.action, &[], t.repository, trace)
                 };
                 let targets = Targets {
                     repository: repo.as_ref(),

@@ -6,10 +6,18 @@ use crate::prelude::*;
 
 use super::decision::Decision;
 use super::model::{
-    CreationRequest, CreationStep, FactQuery, NamespaceFacts, RepositoryFacts, Request, UserFacts,
-    Viewer,
+    CreationRequest, CreationStep, FactQuery, NamespaceFacts, Options, RepositoryFacts, Request,
+    UserFacts, Viewer,
 };
 use super::principal::{Presented, owner_of};
+
+/// What a request's own rules consult beside the principal and the targets: the policy's
+/// options, and the client's address (for IP allow lists).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Context<'a> {
+    pub options: &'a Options,
+    pub client: Option<&'a str>,
+}
 
 /// The repository path a request targets.
 fn target_path(request: &Request) -> Option<&str> {
