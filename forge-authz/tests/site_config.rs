@@ -10,6 +10,7 @@
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
 use serde_json::Value;
+use sha2::Digest as _;
 
 #[path = "support/fleet.rs"]
 mod harness;
@@ -289,4 +290,34 @@ fn a_site_policy_on_running_hosts_follows_the_site_data_within_seconds(f: Fleet)
     let why = "the freeze cleared";
     f.wait_answers(FLEET_WAIT, PUSH, Some(&token), (200, "granted"), why);
     hosts_at(&f, lifted);
+}
+
+both!(the_gate_over_a_store_runs_with_its_site_data, |b| fleet(
+    b, "gate"
+));
+fn the_gate_over_a_store_runs_with_its_site_data(f: Fleet) {
+    // issue 23 item 2 with item 4: `forge-authz check CANDIDATE --db URL` compares with the
+    // store's configuration, site data included — the freeze in the store is what the
+    // report shows (and what `publish` recomputes), none once it is cleared.
+    let module = file(&f, "site-policy.wasm", site_policy::build());
+    let check = |want: i32| {
+        let args = ["check", &module, "--db", &f.db, "--cases", "100", "--json"];
+        let o = cli(&args);
+        assert_eq!(o.status.code(), Some(want), "{}", describe(&args, &o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let freeze = file(&f, "freeze.json", FREEZE.as_bytes());
+    site(&f, &["set", &freeze]);
+    let sha = site(&f, &["show"])["sha256"].clone();
+    let frozen = check(3);
+    assert_eq!(frozen["site_sha256"], sha, "the stored freeze");
+    assert!(
+        frozen["differences"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty())
+    );
+    site(&f, &["clear"]);
+    let cleared = check(0);
+    let none = hex::encode(sha2::Sha256::digest(b""));
+    assert_eq!(cleared["site_sha256"], none.as_str(), "no site data");
 }
