@@ -113,9 +113,11 @@ pub fn run(candidate: &PolicyModule, live: &PolicyModule, site: &str) -> anyhow:
         }
         if outputs.len() == fam.scenarios.len() {
             for m in scenario::concealment_mismatches(&fam, &outputs) {
+                // Each mismatch starts with its scenario's name: `NAME: does not answer ...`.
+                let name = m.split_once(": ").map_or("", |(n, _)| n).to_string();
                 result
                     .failures
-                    .push(entry(&fam.family, "", "concealment", m));
+                    .push(entry(&fam.family, &name, "concealment", m));
             }
         }
     }
