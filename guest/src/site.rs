@@ -68,7 +68,11 @@ pub struct Asked<'a> {
     pub request: &'a Request,
     /// Now (the request's time, unix seconds).
     pub now: Timestamp,
-    /// Who acts, as the core resolved the principal (not re-derived by the site).
+    /// Who acts, as the core resolved the principal (not re-derived by the site): the
+    /// credential's user — for an API `sudo` request, the administrator who authenticated,
+    /// not the impersonated user; `site_admin` only with full powers (never through a
+    /// restricted token); none for an anonymous request or a deploy key, and none if the
+    /// core told nothing (fail closed: no powers).
     pub acting: Acting<'a>,
 }
 
