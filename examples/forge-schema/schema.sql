@@ -12,7 +12,8 @@ CREATE TABLE "user" (id {ID}, lower_name TEXT NOT NULL UNIQUE, name TEXT NOT NUL
   is_active INTEGER NOT NULL,       -- 0: inactive
   prohibit_login INTEGER NOT NULL,  -- 1: suspended (wins over is_active)
   is_admin INTEGER NOT NULL,
-  visibility INTEGER NOT NULL);     -- 0 public, 1 limited, 2 private (Gitea VisibleType)
+  visibility INTEGER NOT NULL,      -- 0 public, 1 limited, 2 private (Gitea VisibleType)
+  ip_allow TEXT NOT NULL DEFAULT '[]');  -- fa: JSON array of CIDR blocks (GitHub's organisation IP allow list); [] none
 CREATE TABLE org_user (id {ID}, uid BIGINT NOT NULL, org_id BIGINT NOT NULL, is_public INTEGER NOT NULL,
   UNIQUE (org_id, uid));
 CREATE TABLE team (id {ID}, org_id BIGINT NOT NULL, lower_name TEXT NOT NULL, name TEXT NOT NULL,
@@ -48,7 +49,8 @@ CREATE TABLE access_token (id {ID}, uid BIGINT NOT NULL, name TEXT NOT NULL,
   digest_kind TEXT NOT NULL CHECK (digest_kind IN ('hmac-tag','sha256')),  -- fa
   bound_repositories TEXT NOT NULL DEFAULT '[]', bound_owners TEXT NOT NULL DEFAULT '[]',  -- fa: JSON arrays, never searched
   parent_public_id TEXT, predecessor_public_id TEXT, successor_public_id TEXT,             -- fa
-  created_unix BIGINT NOT NULL, last_used_unix BIGINT, expires_unix BIGINT, revoked_unix BIGINT);
+  created_unix BIGINT NOT NULL, last_used_unix BIGINT, expires_unix BIGINT, revoked_unix BIGINT,
+  ip_allow TEXT NOT NULL DEFAULT '[]');  -- fa: the token's own CIDR blocks, JSON array; [] none
 CREATE INDEX access_token_uid ON access_token (uid);
 CREATE TABLE public_key (id {ID}, key_id TEXT NOT NULL UNIQUE,   -- fa: the id the SSH front end reports
   owner_id BIGINT, name TEXT NOT NULL, fingerprint TEXT UNIQUE, content TEXT,

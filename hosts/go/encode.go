@@ -134,6 +134,7 @@ func (r *Request) appendJSON(b []byte) []byte {
 	f.key("credential")
 	f.b = r.Credential.appendJSON(f.b)
 	list(&f, "also_presented", r.AlsoPresented)
+	f.strOmit("client_address", r.ClientAddress)
 	f.strOmit("kind", string(r.Kind))
 	f.strOmit("transport", string(r.Transport))
 	switch r.Kind {

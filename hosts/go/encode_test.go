@@ -59,7 +59,7 @@ func TestRequestEncoding(t *testing.T) {
 	odd := "q\"b\\s/\n\r\t\x00\x01\x1f\x7f<>&é€😀\u2028\xff\xc3(end"
 	reqs := []Request{
 		{},
-		{Credential: Bearer(odd), Repository: odd, Action: Pull},
+		{Credential: Bearer(odd), Repository: odd, Action: Pull, ClientAddress: "2001:db8::7"},
 		{Credential: Basic(odd, "p\x00w"), Kind: KindAPI, Method: "G E T", Categories: []Category{CategoryAdmin, CategoryRepository},
 			Namespace: "acme", RequiresAuth: true, AdminOnly: true, RequiredRole: RoleWrite, Operation: Moderate, Sudo: "bob",
 			Package: true, WritesContent: true, CreatesInOwnNamespace: true, Now: -5, Explain: true,

@@ -66,6 +66,10 @@ type User struct {
 	Visibility   Visibility      `json:"visibility,omitempty"`
 	Organization bool            `json:"organization,omitempty"`
 	Members      map[string]Role `json:"members,omitempty"`
+	// IPAllow is the account's IP allow list (CIDR blocks, "192.0.2.0/24",
+	// "2001:db8::/32"): non-empty, authenticated requests to it and its repositories must
+	// come from an address in a block (contract 0.6). Empty: no restriction.
+	IPAllow []string `json:"ip_allow,omitempty"`
 }
 
 // Repository is a repository's facts. Kind "" is hosted.
@@ -171,6 +175,9 @@ type TokenRecord struct {
 	// of the whole secret (Digest "sha256", records written before 0.4; "" means sha256).
 	SecretHash string `json:"secret_hash"`
 	Digest     string `json:"digest,omitempty"`
+	// IPAllow is the token's own IP allow list (CIDR blocks): non-empty, every use must
+	// come from an address in a block (contract 0.6). Empty: no restriction.
+	IPAllow []string `json:"ip_allow,omitempty"`
 }
 
 // MarshalJSON writes empty lists rather than null.

@@ -34,6 +34,9 @@ type RepositoryFacts struct {
 	// Registrant is the user who started the repository's creation ("" none); the policy
 	// sees it only when it asks for it.
 	Registrant string `json:"registrant,omitempty"`
+	// OwnerIPAllow is the owner's IP allow list (NamespaceFacts.IPAllow of the owner):
+	// empty, no restriction (contract 0.6).
+	OwnerIPAllow []string `json:"owner_ip_allow,omitempty"`
 }
 
 // NamespaceFacts are a user or organisation as a namespace, with the viewer's role in it.
@@ -41,6 +44,10 @@ type NamespaceFacts struct {
 	Organization bool       `json:"organization"`
 	Visibility   Visibility `json:"visibility"`
 	MemberRole   Role       `json:"member_role"`
+	// IPAllow is the account's IP allow list (CIDR blocks): non-empty, authenticated
+	// requests to it and its repositories must come from an address in a block (contract
+	// 0.6). Empty: no restriction.
+	IPAllow []string `json:"ip_allow,omitempty"`
 }
 
 // FactSource answers the policy's questions from the forge's store, once per decision
@@ -183,6 +190,9 @@ func (t *TokenRecord) appendJSON(b []byte) []byte {
 	f.optInt("revoked", t.Revoked, false)
 	f.str("secret_hash", t.SecretHash)
 	f.strOmit("digest", t.Digest)
+	if len(t.IPAllow) > 0 {
+		f.strings("ip_allow", t.IPAllow)
+	}
 	return append(f.b, '}')
 }
 
@@ -217,6 +227,9 @@ func (r *RepositoryFacts) appendJSON(b []byte) []byte {
 		f.b = appendArray(f.b, r.ProtectedRefs, (*ProtectedRef).appendJSON)
 	}
 	f.strOmit("registrant", r.Registrant)
+	if len(r.OwnerIPAllow) > 0 {
+		f.strings("owner_ip_allow", r.OwnerIPAllow)
+	}
 	return append(f.b, '}')
 }
 
@@ -241,6 +254,9 @@ func (n *NamespaceFacts) appendJSON(b []byte) []byte {
 	f.boolean("organization", n.Organization)
 	f.str("visibility", string(n.Visibility))
 	f.str("member_role", string(n.MemberRole))
+	if len(n.IPAllow) > 0 {
+		f.strings("ip_allow", n.IPAllow)
+	}
 	return append(f.b, '}')
 }
 

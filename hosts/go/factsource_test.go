@@ -19,7 +19,7 @@ func TestAnswerEncoding(t *testing.T) {
 		{},
 		{ID: odd, Owner: "alice", Name: odd, Scopes: []string{"read:repository", odd}, Repositories: []string{"a/b"},
 			Owners: []string{"acme"}, Parent: "p", Predecessor: "q", Successor: "r", LastUsed: &one, Created: 5,
-			Expires: &two, Revoked: &one, SecretHash: "00ff", Digest: "hmac-tag"},
+			Expires: &two, Revoked: &one, SecretHash: "00ff", Digest: "hmac-tag", IPAllow: []string{"10.0.0.0/8", odd}},
 	}
 	for _, tr := range tokens {
 		same(t, tr.appendJSON(nil), tr)
@@ -27,12 +27,13 @@ func TestAnswerEncoding(t *testing.T) {
 	for _, u := range []UserFacts{{}, {Status: Suspended, SiteAdmin: true, Visibility: Limited, Organization: true}} {
 		same(t, u.appendJSON(nil), u)
 	}
-	for _, n := range []NamespaceFacts{{}, {Organization: true, Visibility: Private, MemberRole: RoleWrite}} {
+	for _, n := range []NamespaceFacts{{}, {Organization: true, Visibility: Private, MemberRole: RoleWrite, IPAllow: []string{"2001:db8::/32"}}} {
 		same(t, n.appendJSON(nil), n)
 	}
 	repos := []*RepositoryFacts{
 		{},
 		{Path: odd, OwnerVisibility: Public, Private: true, Kind: Import, Archived: true, Role: RoleAdmin, Registrant: "bob",
+			OwnerIPAllow: []string{"192.0.2.0/24", odd},
 			ProtectedRefs: []ProtectedRef{{Pattern: "main"}, {Pattern: odd, Push: Admins, ForcePush: Users()},
 				{Pattern: "x", Push: Users("a", odd), ForcePush: Nobody}}},
 		nil,

@@ -220,7 +220,11 @@ type RefUpdate struct {
 type Request struct {
 	Credential Credential `json:"credential"`
 	// AlsoPresented lists tokens found elsewhere in the request (query, other headers).
-	AlsoPresented []string  `json:"also_presented,omitempty"`
+	AlsoPresented []string `json:"also_presented,omitempty"`
+	// ClientAddress is the client's address ("192.0.2.7", "2001:db8::7"): the peer, or
+	// what a trusted proxy forwarded. Checked against IP allow lists; "" (unknown) is
+	// refused wherever a list applies (contract 0.6).
+	ClientAddress string    `json:"client_address,omitempty"`
 	Kind          Kind      `json:"kind,omitempty"`
 	Transport     Transport `json:"transport,omitempty"`
 	// Repository is `owner/name` (one trailing `.git` is dropped). Git and create

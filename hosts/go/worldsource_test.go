@@ -131,8 +131,9 @@ func (s *worldSource) Repository(_ context.Context, path, viewer string) (Reposi
 			role = maxRole(roleIn(r.Collaborators, viewer), s.memberRole(r.Owner, viewer))
 		}
 		ownerVisibility := Private // an owner missing from users: unknown, so private
+		var ownerIPAllow []string
 		if u := s.findUser(r.Owner); u != nil {
-			ownerVisibility = visibilityOr(u.Visibility)
+			ownerVisibility, ownerIPAllow = visibilityOr(u.Visibility), u.IPAllow
 		}
 		kind := r.Kind
 		if kind == "" {
@@ -141,7 +142,7 @@ func (s *worldSource) Repository(_ context.Context, path, viewer string) (Reposi
 		return RepositoryFacts{
 			Path: r.Owner + "/" + r.Name, OwnerVisibility: ownerVisibility, Private: r.Private,
 			Kind: kind, Archived: r.Archived, Role: role, ProtectedRefs: r.ProtectedRefs,
-			Registrant: r.Registrant,
+			Registrant: r.Registrant, OwnerIPAllow: ownerIPAllow,
 		}, true, nil
 	}
 	return RepositoryFacts{}, false, nil
@@ -160,7 +161,8 @@ func (s *worldSource) Namespace(_ context.Context, name, viewer string) (Namespa
 	default:
 		role = s.memberRole(u.Name, viewer)
 	}
-	return NamespaceFacts{Organization: u.Organization, Visibility: visibilityOr(u.Visibility), MemberRole: role}, true, nil
+	return NamespaceFacts{Organization: u.Organization, Visibility: visibilityOr(u.Visibility), MemberRole: role,
+		IPAllow: u.IPAllow}, true, nil
 }
 
 func (s *worldSource) SSHKey(_ context.Context, id string) (SSHKeyFact, bool, error) {

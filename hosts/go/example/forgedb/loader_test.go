@@ -157,9 +157,9 @@ func load(ctx context.Context, db *sql.DB, d Dialect, f *forgeauthz.Facts) error
 	for i, u := range f.Users {
 		id := int64(i + 1)
 		users[AsciiLower(u.Name)] = id
-		if err := exec(`INSERT INTO "user" (id, lower_name, name, type, is_active, prohibit_login, is_admin, visibility) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		if err := exec(`INSERT INTO "user" (id, lower_name, name, type, is_active, prohibit_login, is_admin, visibility, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			id, AsciiLower(u.Name), u.Name, b2i(u.Organization), b2i(u.Status != forgeauthz.Inactive),
-			b2i(u.Status == forgeauthz.Suspended), b2i(u.SiteAdmin), visibilityCode(u.Visibility)); err != nil {
+			b2i(u.Status == forgeauthz.Suspended), b2i(u.SiteAdmin), visibilityCode(u.Visibility), jsonList(u.IPAllow)); err != nil {
 			return err
 		}
 	}
@@ -257,10 +257,10 @@ func load(ctx context.Context, db *sql.DB, d Dialect, f *forgeauthz.Facts) error
 			// The world reads a malformed digest as the all-zero SHA-256 (no secret matches).
 			digest, kind = make([]byte, 32), "sha256"
 		}
-		if err := exec(`INSERT INTO access_token (id, uid, name, public_id, scope, secret_digest, digest_kind, bound_repositories, bound_owners, parent_public_id, predecessor_public_id, successor_public_id, created_unix, last_used_unix, expires_unix, revoked_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		if err := exec(`INSERT INTO access_token (id, uid, name, public_id, scope, secret_digest, digest_kind, bound_repositories, bound_owners, parent_public_id, predecessor_public_id, successor_public_id, created_unix, last_used_unix, expires_unix, revoked_unix, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			i+1, uid, t.Name, t.ID, strings.Join(t.Scopes, ","), digest, kind, jsonList(t.Repositories), jsonList(t.Owners),
 			nullString(t.Parent), nullString(t.Predecessor), nullString(t.Successor), t.Created,
-			nullInt(t.LastUsed), nullInt(t.Expires), nullInt(t.Revoked)); err != nil {
+			nullInt(t.LastUsed), nullInt(t.Expires), nullInt(t.Revoked), jsonList(t.IPAllow)); err != nil {
 			return err
 		}
 	}

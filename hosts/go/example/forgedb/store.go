@@ -73,10 +73,10 @@ func AsciiLower(s string) string {
 const (
 	tokenSQL = `SELECT t.public_id, u.name, t.name, t.scope, t.bound_repositories, t.bound_owners,
  t.parent_public_id, t.predecessor_public_id, t.successor_public_id, t.last_used_unix,
- t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind
+ t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind, t.ip_allow
  FROM access_token t JOIN "user" u ON u.id = t.uid WHERE t.public_id = $1`
 	userSQL       = `SELECT type, is_active, prohibit_login, is_admin, visibility FROM "user" WHERE lower_name = $1`
-	repositorySQL = `SELECT o.name, r.name, o.visibility, r.is_private, r.is_mirror, r.is_import, r.is_archived, reg.name,
+	repositorySQL = `SELECT o.name, r.name, o.visibility, o.ip_allow, r.is_private, r.is_mirror, r.is_import, r.is_archived, reg.name,
  (SELECT c.mode FROM collaboration c WHERE c.repo_id = r.id AND c.user_id = v.id),
  (SELECT max(t.authorize) FROM team_user tu JOIN team t ON t.id = tu.team_id
   WHERE o.type = 1 AND tu.org_id = o.id AND tu.uid = v.id
@@ -89,7 +89,7 @@ const (
 	protectedUsersSQL = `SELECT pu.protected_branch_id, pu.rule, u.name FROM protected_branch_user pu
  JOIN protected_branch p ON p.id = pu.protected_branch_id JOIN "user" u ON u.id = pu.user_id
  WHERE p.repo_id = $1 ORDER BY pu.protected_branch_id, pu.rule, pu.position`
-	namespaceSQL = `SELECT u.name, u.type, u.visibility,
+	namespaceSQL = `SELECT u.name, u.type, u.visibility, u.ip_allow,
  (SELECT max(t.authorize) FROM team_user tu JOIN team t ON t.id = tu.team_id WHERE u.type = 1 AND tu.org_id = u.id AND tu.uid = v.id)
  FROM "user" u LEFT JOIN "user" v ON v.lower_name = $2 WHERE u.lower_name = $1`
 	sshKeySQL = `SELECT k.key_id, k.type, u.name, ro.name || '/' || r.name, d.mode FROM public_key k
@@ -193,12 +193,12 @@ func optional(n sql.NullInt64) *int64 {
 // Token answers the token record by its public id.
 func (s *Store) Token(ctx context.Context, id string) (forgeauthz.TokenRecord, bool, error) {
 	var t forgeauthz.TokenRecord
-	var scope, repos, owners string
+	var scope, repos, owners, ipAllow string
 	var parent, predecessor, successor sql.NullString
 	var lastUsed, expires, revoked sql.NullInt64
 	var digest []byte
 	err := s.token.QueryRowContext(ctx, id).Scan(&t.ID, &t.Owner, &t.Name, &scope, &repos, &owners,
-		&parent, &predecessor, &successor, &lastUsed, &t.Created, &expires, &revoked, &digest, &t.Digest)
+		&parent, &predecessor, &successor, &lastUsed, &t.Created, &expires, &revoked, &digest, &t.Digest, &ipAllow)
 	if ok, err := found(err); !ok {
 		return t, false, err
 	}
@@ -210,6 +210,9 @@ func (s *Store) Token(ctx context.Context, id string) (forgeauthz.TokenRecord, b
 	}
 	if err := json.Unmarshal([]byte(owners), &t.Owners); err != nil {
 		return t, false, fmt.Errorf("forgedb: token %s: bound_owners: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(ipAllow), &t.IPAllow); err != nil {
+		return t, false, fmt.Errorf("forgedb: token %s: ip_allow: %w", id, err)
 	}
 	t.Parent, t.Predecessor, t.Successor = parent.String, predecessor.String, successor.String
 	t.LastUsed, t.Expires, t.Revoked = optional(lastUsed), optional(expires), optional(revoked)
@@ -251,12 +254,12 @@ func (s *Store) Repository(ctx context.Context, path, viewer string) (forgeauthz
 	if !ok {
 		return r, false, nil
 	}
-	var ownerName, repoName string
+	var ownerName, repoName, ipAllow string
 	var vis, private, mirror, imported, archived, protected, id int64
 	var registrant sql.NullString
 	var mode, authorize sql.NullInt64
 	err := s.repository.QueryRowContext(ctx, AsciiLower(owner), AsciiLower(name), viewerKey(viewer)).Scan(
-		&ownerName, &repoName, &vis, &private, &mirror, &imported, &archived, &registrant,
+		&ownerName, &repoName, &vis, &ipAllow, &private, &mirror, &imported, &archived, &registrant,
 		&mode, &authorize, &protected, &id)
 	if ok, err := found(err); !ok {
 		return r, false, err
@@ -264,6 +267,9 @@ func (s *Store) Repository(ctx context.Context, path, viewer string) (forgeauthz
 	r.Path = ownerName + "/" + repoName
 	if r.OwnerVisibility, err = visibility(vis); err != nil {
 		return r, false, err
+	}
+	if err := json.Unmarshal([]byte(ipAllow), &r.OwnerIPAllow); err != nil {
+		return r, false, fmt.Errorf("forgedb: %s: owner's ip_allow: %w", path, err)
 	}
 	r.Private, r.Archived = private != 0, archived != 0
 	switch {
@@ -349,16 +355,19 @@ func access(a string) forgeauthz.Access {
 // Namespace answers a user or organisation with viewer's role in it.
 func (s *Store) Namespace(ctx context.Context, name, viewer string) (forgeauthz.NamespaceFacts, bool, error) {
 	var n forgeauthz.NamespaceFacts
-	var stored string
+	var stored, ipAllow string
 	var kind, vis int64
 	var authorize sql.NullInt64
-	err := s.namespace.QueryRowContext(ctx, AsciiLower(name), viewerKey(viewer)).Scan(&stored, &kind, &vis, &authorize)
+	err := s.namespace.QueryRowContext(ctx, AsciiLower(name), viewerKey(viewer)).Scan(&stored, &kind, &vis, &ipAllow, &authorize)
 	if ok, err := found(err); !ok {
 		return n, false, err
 	}
 	n.Organization = kind == 1
 	if n.Visibility, err = visibility(vis); err != nil {
 		return n, false, err
+	}
+	if err := json.Unmarshal([]byte(ipAllow), &n.IPAllow); err != nil {
+		return n, false, fmt.Errorf("forgedb: %s: ip_allow: %w", name, err)
 	}
 	switch {
 	case viewer == "":

@@ -27,7 +27,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -45,6 +47,24 @@ type Authorizer struct {
 	Realm string
 	// Log, if set, sees every decision (err: nothing was decided).
 	Log func(r *http.Request, d forgeauthz.Decision, err error)
+	// ClientAddress, if set, gives the client's address IP allow lists are checked with
+	// (behind a reverse proxy: its header, read only when r.RemoteAddr is that proxy).
+	// Default: the TCP peer (PeerAddress). "" is unknown, refused wherever a list applies.
+	ClientAddress func(r *http.Request) string
+}
+
+// PeerAddress is the TCP peer's address of r (an IPv4-mapped IPv6 address as IPv4), ""
+// when r.RemoteAddr is not host:port.
+func PeerAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	return ip.Unmap().String()
 }
 
 type ctxKey struct{}
@@ -131,7 +151,11 @@ func (a *Authorizer) Middleware(next http.Handler) http.Handler {
 			a.refuse(w, http.StatusBadRequest, "request-invalid", "malformed Authorization header")
 			return
 		}
-		req := forgeauthz.Request{Credential: cred, Repository: repo, Action: action}
+		clientAddress := a.ClientAddress
+		if clientAddress == nil {
+			clientAddress = PeerAddress
+		}
+		req := forgeauthz.Request{Credential: cred, Repository: repo, Action: action, ClientAddress: clientAddress(r)}
 		if action == forgeauthz.Push && r.Method == http.MethodPost {
 			refs, body, err := receiveCommands(r)
 			if err != nil {
