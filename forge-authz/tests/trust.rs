@@ -526,3 +526,52 @@ fn the_minisign_binary_and_forge_authz_module_sign_and_verify_each_other() {
     assert!(!ok && v["refused"] == "untrusted-key", "{v}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_readme_trusting_a_module_commands_run_as_printed() {
+    // README "Trusting a module": its command block, run as printed with the real
+    // minisign binary over a SQLite store (only the anchors it names are trusted).
+    if !minisign() {
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("## Trusting a module").unwrap()..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    assert!(
+        block.contains(&format!("contract={} ", forge_authz_host::wit::WIT_VERSION)),
+        "the README signs for this contract"
+    );
+    let f = sqlite_fleet("readme");
+    std::fs::write(f.dir.join("policy.wasm"), EMBEDDED_POLICY).unwrap();
+    // The store the block names: the fleet's own (`forge.db` in its directory).
+    assert!(f.db.ends_with("/forge.db"), "{}", f.db);
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = forge_authz_testkit::process::run_for(
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", block])
+            .current_dir(&f.dir)
+            .env("PATH", path)
+            .env_remove(harness::signing::TRUSTED_SIGNERS_ENV),
+        Duration::from_secs(300),
+    );
+    let out = forge_authz_testkit::process::both(&o);
+    assert!(o.status.success(), "the README's block failed: {out}");
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        list.contains("trusted"),
+        "signers list shows the CI key trusted: {out}"
+    );
+    let fleet = f.json(&[
+        "fleet",
+        "--db",
+        f.dir.join("forge.db").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(fleet["published"]["floor"], 8, "{fleet}");
+}

@@ -24,12 +24,13 @@ pub struct TrustArgs {
     #[arg(
         long = "trusted-signers",
         value_name = "FILE",
-        env = "FORGE_AUTHZ_TRUSTED_SIGNERS"
+        env = "FORGE_AUTHZ_TRUSTED_SIGNERS",
+        global = true
     )]
     pub trusted_signers: Vec<PathBuf>,
     /// Accept a module with no signature (development only: logged as `module-unsigned`,
     /// shown in `status` and in the metrics). A bad signature is refused regardless.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub allow_unsigned: bool,
 }
 
