@@ -140,6 +140,10 @@ const REPOS: [(&str, &str); 4] = [
     ("bob", "web"),
     ("ghost", "old"),
 ];
+/// IP allow lists (CIDR blocks of the documentation ranges) and client addresses in and
+/// out of them.
+const NETWORKS: [&str; 2] = ["192.0.2.0/24", "198.51.100.0/24"];
+const ADDRESSES: [&str; 4] = ["192.0.2.7", "198.51.100.9", "203.0.113.5", "2001:db8::1"];
 const ROLES: [&str; 4] = ["none", "read", "write", "admin"];
 const REFS: [&str; 4] = [
     "refs/heads/main",
@@ -196,9 +200,17 @@ fn world(rng: &mut Rng, options: &OptionsDef) -> anyhow::Result<World> {
         .collect();
     let members = some_roles(rng, 40);
     let visibility = rng.pick(&["public", "public", "limited", "private"]);
-    users.push(
-        json!({"name": ORG, "organization": true, "visibility": visibility, "members": members}),
-    );
+    // Sometimes the organisation admits only one network (GitHub's and GitLab's IP allow
+    // lists; the request's client address is drawn in or out of it).
+    let ip_allow = if rng.chance(20) {
+        vec![NETWORKS[0]]
+    } else {
+        vec![]
+    };
+    users.push(json!({
+        "name": ORG, "organization": true, "visibility": visibility, "members": members,
+        "ip_allow": ip_allow,
+    }));
     let mut repositories = Vec::new();
     for (owner, name) in REPOS {
         if repositories.is_empty() || rng.chance(45) {
@@ -271,6 +283,9 @@ pub fn generate(seed: u64, index: u64, options: &OptionsDef) -> anyhow::Result<C
     let ssh = matches!(cred, Cred::SshUser(_) | Cred::SshDeploy { .. }) && rng.chance(90);
     let mut request = ask(&mut rng, &paths);
     request.credential = credential;
+    if rng.chance(70) {
+        request.client_address = rng.pick(&ADDRESSES).map(String::from);
+    }
     if ssh {
         request.transport = crate::request::TransportDef::Ssh;
     }
@@ -363,6 +378,11 @@ fn token(
     }
     let bound = !issued.record.repositories.is_empty() || !issued.record.owners.is_empty();
     world.add_token(&issued.record);
+    if rng.chance(10) {
+        for t in world.tokens.iter_mut().filter(|t| t.id == issued.record.id) {
+            t.ip_allow = vec![NETWORKS[1].to_string()];
+        }
+    }
     let credential = if rng.chance(70) {
         CredentialDef::Bearer(issued.secret)
     } else {

@@ -40,7 +40,12 @@ impl Case {
                     + usize::from(x.registrant.is_some())
             })
             .sum();
-        let users: usize = w.users.iter().map(|u| 1 + u.members.len()).sum();
+        let users: usize = w
+            .users
+            .iter()
+            .map(|u| 1 + u.members.len() + u.ip_allow.len())
+            .sum();
+        let tokens: usize = w.tokens.iter().map(|t| 1 + t.ip_allow.len()).sum();
         let flags = [
             r.admin_only,
             r.operation.is_some(),
@@ -49,10 +54,11 @@ impl Case {
             r.writes_content,
             r.requires_auth,
             r.namespace.is_some(),
+            r.client_address.is_some(),
         ];
         users
             + repos
-            + w.tokens.len()
+            + tokens
             + w.ssh_keys.len()
             + r.refs.len()
             + r.ref_names.len()
@@ -92,6 +98,28 @@ impl Case {
                 }));
             }
         }
+        // IP allow lists emptied, one at a time.
+        let listed = |lists: Vec<bool>| lists.into_iter().enumerate().filter(|(_, l)| *l);
+        for (i, _) in listed(w.users.iter().map(|u| !u.ip_allow.is_empty()).collect()) {
+            out.push(self.with(|c| {
+                c.world
+                    .users
+                    .iter_mut()
+                    .skip(i)
+                    .take(1)
+                    .for_each(|u| u.ip_allow.clear());
+            }));
+        }
+        for (i, _) in listed(w.tokens.iter().map(|t| !t.ip_allow.is_empty()).collect()) {
+            out.push(self.with(|c| {
+                c.world
+                    .tokens
+                    .iter_mut()
+                    .skip(i)
+                    .take(1)
+                    .for_each(|t| t.ip_allow.clear());
+            }));
+        }
         for (i, r) in w.repositories.iter().enumerate() {
             for m in r.collaborators.keys() {
                 out.push(self.with(|c| {
@@ -127,7 +155,8 @@ impl Case {
         for i in 0..r.repositories.len().saturating_sub(1) {
             out.push(self.with(|c| drop(c.request.repositories.remove(i))));
         }
-        let fewer: [fn(&mut RequestDef); 6] = [
+        let fewer: [fn(&mut RequestDef); 7] = [
+            |r| r.client_address = None,
             |r| {
                 r.admin_only = false;
                 r.operation = None;
