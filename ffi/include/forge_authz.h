@@ -277,7 +277,7 @@ int32_t fa_decide_with(const struct fa_policy *policy,
 // is the module's minisign signature (the `.minisig` text) whose trusted comment is
 // `forge-authz-module contract=<fa_contract_version()> version=<u64> sha256=<hex>`, by a
 // key in the configuration's `trust.public_keys`, not retired. Refused (`FA_ERROR`,
-// `*error` starting `policy module refused: <code>:`): `unsigned`, `bad-signature`,
+// `*error` starting `policy module refused: untrusted module: <code>:`): `unsigned`, `bad-signature`,
 // `untrusted-key`, `retired-key`, `wrong-contract`, `statement-mismatch`.
 //
 // # Safety

@@ -26,7 +26,7 @@ unsafe fn signature_text<'a>(signature: *const u8, len: usize) -> anyhow::Result
 /// is the module's minisign signature (the `.minisig` text) whose trusted comment is
 /// `forge-authz-module contract=<fa_contract_version()> version=<u64> sha256=<hex>`, by a
 /// key in the configuration's `trust.public_keys`, not retired. Refused (`FA_ERROR`,
-/// `*error` starting `policy module refused: <code>:`): `unsigned`, `bad-signature`,
+/// `*error` starting `policy module refused: untrusted module: <code>:`): `unsigned`, `bad-signature`,
 /// `untrusted-key`, `retired-key`, `wrong-contract`, `statement-mismatch`.
 ///
 /// # Safety

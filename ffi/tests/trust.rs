@@ -219,7 +219,9 @@ fn issue23_refused_modules_leave_the_old_one_serving() {
     for (code, bytes, sig) in cases {
         let e = swap(&p, bytes, sig.as_deref()).unwrap_err();
         assert!(
-            e.starts_with(&format!("policy module refused: {code}: ")),
+            e.starts_with(&format!(
+                "policy module refused: untrusted module: {code}: "
+            )),
             "{code}: {e}"
         );
         still_serving(&p, &sha(&v5), &w, &pull);
@@ -230,7 +232,7 @@ fn issue23_refused_modules_leave_the_old_one_serving() {
         unsafe { fa_policy_swap(p.0, v7.as_ptr(), v7.len(), &mut err) },
         FA_ERROR
     );
-    assert!(take(err).starts_with("policy module refused: unsigned: "));
+    assert!(take(err).starts_with("policy module refused: untrusted module: unsigned: "));
     still_serving(&p, &sha(&v5), &w, &pull);
     assert_eq!(trust(&p)["floor"].as_u64(), Some(5));
 }
@@ -251,7 +253,9 @@ fn issue23_refused_at_creation() {
             .err()
             .unwrap();
         assert!(
-            e.starts_with(&format!("policy module refused: {code}: ")),
+            e.starts_with(&format!(
+                "policy module refused: untrusted module: {code}: "
+            )),
             "{code}: {e}"
         );
     }
@@ -265,7 +269,7 @@ fn issue23_refused_at_creation() {
         unsafe { fa_policy_new(v3.as_ptr(), v3.len(), c.as_ptr(), &mut out, &mut err) },
         FA_ERROR
     );
-    assert!(take(err).starts_with("policy module refused: unsigned: "));
+    assert!(take(err).starts_with("policy module refused: untrusted module: unsigned: "));
     // an unreadable trust configuration is an error naming the field, not the key's text
     for bad in [
         json!({"public_keys": ["not a key"]}),
@@ -295,7 +299,7 @@ fn issue23_allow_unsigned_works_and_is_visible() {
     let v9 = version(9);
     let e = swap(&p, &v9, Some(&s.sign(&s.stranger, &v9, 9))).unwrap_err();
     assert!(
-        e.starts_with("policy module refused: untrusted-key: "),
+        e.starts_with("policy module refused: untrusted module: untrusted-key: "),
         "{e}"
     );
     let (w, pull) = minted(&p);

@@ -1,20 +1,16 @@
-//! A warm pool whose every module went through the host's module trust (issue 23), for the
-//! hosts embedded in another language's process: the C ABI (and Go over it) and Python.
+//! The module trust of the hosts embedded in another language's process — the C ABI (and
+//! Go over it) and Python (issue 23): their configuration ([`TrustConfig`]), the module to
+//! make live ([`Candidate`]) and what they show ([`TrustStatus`]), over a [`WarmPool`]
+//! whose every module is verified by the host's [`crate::live`] trust path (the code
+//! `serve` uses: `Trust::verify` before compiling, the process floor raised only once a
+//! module serves, `module-unsigned` / `module-untrusted` logged).
 //!
-//! Module bytes become live only with a minisign signature [`crate::trust::Trust::verify`]
-//! accepts (or unsigned, when the host said `allow_unsigned`); the module built into the
-//! library is trusted as built. The floor against replays is the highest signed version
-//! this pool made live: raised only once a module actually serves, so a signed module
-//! refused by the check does not move it. A refusal of any kind leaves the old module
-//! serving. Swaps are serialized (verify, check, publish, raise the floor under one lock),
-//! so two racing swaps cannot both pass the same floor.
+//! Module bytes become live only with a minisign signature the trust accepts (or unsigned,
+//! when the host said `allow_unsigned`); the module built into the library is trusted as
+//! built. A refusal of any kind leaves the old module serving.
 
-use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use crate::live::{WarmPool, check_bytes};
-use crate::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits};
-use crate::trust::{Accepted, Signer, Trust};
+use crate::live::{Provenance, WarmPool};
+use crate::trust::{Signer, Trust};
 use crate::wit;
 
 /// The trust a host gives modules, as JSON (the C ABI's `"trust"` configuration field, the
@@ -93,80 +89,41 @@ pub struct TrustStatus {
     pub retired_keys: Vec<String>,
 }
 
-/// The trust state beside the pool: the host's trust (its floor raised as versions go
-/// live) and how the serving module was accepted (`None`: built in).
-#[derive(Debug)]
-struct State {
-    trust: Trust,
-    serving: Option<Accepted>,
-}
-
 /// A [`WarmPool`] that only publishes trusted modules.
 #[derive(Debug)]
 pub struct TrustedPool {
     pool: WarmPool,
-    state: Mutex<State>,
 }
 
-/// The bytes of a candidate once its trust accepted it (`None`: built in).
-fn admit<'a>(
-    candidate: Candidate<'a>,
-    trust: &Trust,
-) -> Result<(&'a [u8], PathBuf, Option<Accepted>), String> {
+/// The live path's candidate (`None`: the embedded module).
+fn live_candidate(candidate: Candidate<'_>) -> Option<crate::live::Candidate<'_>> {
     match candidate {
-        Candidate::Embedded if EMBEDDED_POLICY.is_empty() => {
-            Err("this library was built without an embedded policy module".into())
-        }
-        Candidate::Embedded => Ok((EMBEDDED_POLICY, PathBuf::from(EMBEDDED_POLICY_NAME), None)),
-        Candidate::Bytes { bytes, signature } => {
-            let accepted = trust
-                .verify(bytes, signature, false)
-                .map_err(|r| r.to_string())?;
-            Ok((bytes, PathBuf::from("<bytes>"), Some(accepted)))
-        }
+        Candidate::Embedded => None,
+        Candidate::Bytes { bytes, signature } => Some(crate::live::Candidate { bytes, signature }),
     }
 }
 
 impl TrustedPool {
     /// Verify `candidate` with `trust`, check it with `config` (it loads, accepts the keys,
-    /// gives the known answers) and serve it. The error says why (a trust refusal starts
-    /// with its code: `unsigned: …`, `bad-signature: …`).
+    /// gives the known answers) and serve it. The error says why (a trust refusal:
+    /// `untrusted module: <code>: …`, the code `unsigned`, `bad-signature`, …).
     pub fn load(
         candidate: Candidate<'_>,
         config: wit::Config,
-        mut trust: Trust,
+        trust: Trust,
     ) -> Result<TrustedPool, String> {
-        let (bytes, source, accepted) = admit(candidate, &trust)?;
-        let checked =
-            check_bytes(bytes, source, &config, Limits::default()).map_err(|e| e.to_string())?;
-        if let Some(v) = accepted.as_ref().and_then(Accepted::version) {
-            trust.floor = trust.floor.max(v);
-        }
-        Ok(TrustedPool {
-            pool: WarmPool::new(checked, config),
-            state: Mutex::new(State {
-                trust,
-                serving: accepted,
-            }),
-        })
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let pool = WarmPool::start_trusted(live_candidate(candidate), config, trust)
+            .map_err(|e| e.to_string())?;
+        Ok(TrustedPool { pool })
     }
 
     /// Verify `candidate` (against the floor: the highest signed version made live), check
     /// it as at load and publish it; any refusal leaves the current module serving.
     /// Returns the new generation.
     pub fn swap(&self, candidate: Candidate<'_>) -> Result<u64, String> {
-        let mut state = self.state();
-        let (bytes, source, accepted) = admit(candidate, &state.trust)?;
-        let generation = self.pool.swap(bytes, source).map_err(|e| e.to_string())?;
-        if let Some(v) = accepted.as_ref().and_then(Accepted::version) {
-            state.trust.floor = state.trust.floor.max(v);
-        }
-        state.serving = accepted;
-        Ok(generation)
+        self.pool
+            .swap_trusted(live_candidate(candidate))
+            .map_err(|e| e.to_string())
     }
 
     /// The pool (decisions, the serving module).
@@ -176,22 +133,24 @@ impl TrustedPool {
 
     /// How the serving module was trusted, and the host's trust.
     pub fn status(&self) -> TrustStatus {
-        let state = self.state();
-        let (module, version, signer) = match &state.serving {
-            None => ("built-in", None, None),
-            Some(Accepted::Unsigned) => ("unsigned", None, None),
-            Some(Accepted::Signed { statement, signer }) => {
-                ("signed", Some(statement.version), Some(signer.clone()))
+        let live = self.pool.live();
+        let trust = live.trust();
+        let (module, version, signer) = match &live.current().provenance {
+            Provenance::Embedded => ("built-in", None, None),
+            Provenance::Unsigned => ("unsigned", None, None),
+            Provenance::Caller => ("caller", None, None),
+            Provenance::Signed { signer, version } => {
+                ("signed", Some(*version), Some(signer.clone()))
             }
         };
         TrustStatus {
             module,
             version,
             signer,
-            allow_unsigned: state.trust.allow_unsigned,
-            floor: state.trust.floor,
-            trusted_keys: state.trust.trusted_ids(),
-            retired_keys: state.trust.retired.iter().cloned().collect(),
+            allow_unsigned: trust.allow_unsigned,
+            floor: trust.floor,
+            trusted_keys: trust.trusted_ids(),
+            retired_keys: trust.retired.iter().cloned().collect(),
         }
     }
 }

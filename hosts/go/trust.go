@@ -49,8 +49,8 @@ type ModuleTrust struct {
 // LoadPolicySigned is LoadPolicy for signed module bytes: signature is the module's
 // minisign signature (the .minisig file's contents), verified with config.Trust before the
 // module is compiled. A refusal is an *Error whose Message starts "policy module refused:
-// <reason>:" (unsigned, bad-signature, untrusted-key, retired-key, wrong-contract,
-// statement-mismatch).
+// untrusted module: <reason>:" (unsigned, bad-signature, untrusted-key, retired-key,
+// wrong-contract, statement-mismatch).
 func LoadPolicySigned(module, signature []byte, config Config) (*Policy, error) {
 	cfg, err := json.Marshal(config)
 	if err != nil {

@@ -132,7 +132,7 @@ func stillServing(t *testing.T, p *Policy, w *World, secret, want string) {
 func refusedWith(t *testing.T, what, code string, err error) {
 	t.Helper()
 	var e *Error
-	if !errors.As(err, &e) || !strings.HasPrefix(e.Message, "policy module refused: "+code+": ") {
+	if !errors.As(err, &e) || !strings.HasPrefix(e.Message, "policy module refused: untrusted module: "+code+": ") {
 		t.Errorf("%s: got %v, want a refusal %q", what, err, code)
 	}
 }

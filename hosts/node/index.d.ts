@@ -370,7 +370,7 @@ export interface TrustOptions {
   allowUnsigned?: boolean;
 }
 
-/** Why a module's trust refused it (the `module-refused` message starts with `<code>: `). */
+/** Why a module's trust refused it (the `module-refused` message: `policy module refused: untrusted module: <code>: …`). */
 export type TrustRefusal = 'unsigned' | 'bad-signature' | 'untrusted-key' | 'retired-key' | 'wrong-contract' | 'replayed-older' | 'statement-mismatch';
 
 /** How the serving module was trusted. */

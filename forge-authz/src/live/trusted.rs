@@ -115,3 +115,55 @@ pub(super) fn load_trusted(
     let provenance = verify_candidate(trust, c, replay)?;
     Ok((bytes.into_owned(), provenance))
 }
+
+/// A pool for a host embedded in another language's process (the C ABI, Python): every
+/// module it serves went through `trust` — its first as here, each later one by
+/// [`super::LivePolicy::reload_bytes`] / [`super::LivePolicy::reload`] (the process floor).
+impl super::WarmPool {
+    /// A pool serving `candidate` (`None`: the embedded module, trusted as built), verified
+    /// with `trust` before it is compiled, then checked with `config`.
+    pub fn start_trusted(
+        candidate: Option<Candidate<'_>>,
+        config: crate::wit::Config,
+        mut trust: Trust,
+    ) -> Result<super::WarmPool, Refused> {
+        use crate::policy::{EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Limits};
+        let (bytes, source, provenance) = match candidate {
+            None if EMBEDDED_POLICY.is_empty() => {
+                return Err(Refused(
+                    "this library was built without an embedded policy module".into(),
+                ));
+            }
+            None => (EMBEDDED_POLICY, EMBEDDED_POLICY_NAME, Provenance::Embedded),
+            Some(c) => (
+                c.bytes,
+                "<bytes>",
+                verify_candidate(&trust, c, Replay::Process)?,
+            ),
+        };
+        let module = super::check_bytes(bytes, source.into(), &config, Limits::default())?;
+        raise_floor(&mut trust, &provenance);
+        let mut live =
+            super::LivePolicy::first(module, config.clone(), Limits::default(), provenance);
+        live.trust = std::sync::Mutex::new(trust);
+        Ok(super::WarmPool {
+            live: std::sync::Arc::new(live),
+            config,
+            idle: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Verify `candidate` (`None`: the embedded module) with the pool's trust held to the
+    /// process floor, check it and publish it; a refusal leaves the current module serving.
+    pub fn swap_trusted(&self, candidate: Option<Candidate<'_>>) -> Result<u64, Refused> {
+        match candidate {
+            None => self
+                .live
+                .reload(Path::new(crate::policy::EMBEDDED_POLICY_NAME)),
+            Some(c) => {
+                self.live
+                    .reload_bytes(c, Replay::Process, std::path::PathBuf::from("<bytes>"))
+            }
+        }
+    }
+}

@@ -202,7 +202,7 @@ export class Policy {
       if (signature === undefined && trust.allowUnsigned) return ok({ module: m.value.module, accepted: { signed: false } });
       throw new TrustRefused('unsigned', 'a compiled module whose bytes this host never saw cannot be verified: pass its bytes and signature');
     } catch (e) {
-      if (e instanceof TrustRefused) return refused(`policy module refused: ${e.message}`);
+      if (e instanceof TrustRefused) return refused(`policy module refused: untrusted module: ${e.message}`);
       throw e;
     }
   }
@@ -300,7 +300,7 @@ export class Policy {
     if (accepted.signed && accepted.version < this.#floor) {
       // Another swap made a newer version live while this one was being checked.
       checked.value.#discard();
-      return refused(`policy module refused: replayed-older: version ${accepted.version} is older than version ${this.#floor}, already accepted`);
+      return refused(`policy module refused: untrusted module: replayed-older: version ${accepted.version} is older than version ${this.#floor}, already accepted`);
     }
     const previous = this.#module.sha256;
     const fresh = checked.value;

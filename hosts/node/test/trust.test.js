@@ -97,12 +97,12 @@ test('refused on swap, the old module still serving: unsigned, tampered, wrong k
     const r = await p.swap(bytes, { signature });
     assert.equal(r.ok, false, code);
     assert.equal(r.error.tag, 'module-refused');
-    assert.match(r.error.val, new RegExp(`^policy module refused: ${code}: `), code);
+    assert.match(r.error.val, new RegExp(`^policy module refused: untrusted module: ${code}: `), code);
     await servingStill(p, before, mint);
   }
   // a trusted comment edited after signing breaks the global signature
   const sig = sign(v(7), keys.a, 7).replace('version=7', 'version=9');
-  assert.match((await p.swap(v(7), { signature: sig })).error.val, /^policy module refused: bad-signature: the trusted comment/);
+  assert.match((await p.swap(v(7), { signature: sig })).error.val, /^policy module refused: untrusted module: bad-signature: the trusted comment/);
   await servingStill(p, before, mint);
   assert.equal(p.moduleTrust.version, 5n);
 });
@@ -116,7 +116,7 @@ test('refused at load: unsigned bytes, an untrusted key; trust configuration unr
   ]) {
     const r = await Policy.load({ module: v(3), config: WORLD, ...options });
     assert.equal(r.ok, false, code);
-    assert.match(r.error.val, new RegExp(`^policy module refused: ${code}: `));
+    assert.match(r.error.val, new RegExp(`^policy module refused: untrusted module: ${code}: `));
   }
   for (const bad of [{ publicKeys: ['not a key'] }, { retiredKeyIds: ['x'] }, { allowUnsigned: 'yes' }, { publickeys: [] }]) {
     const r = await Policy.load({ config: WORLD, trust: bad });
@@ -133,7 +133,7 @@ test('allow-unsigned: an unsigned module serves, visibly; a bad signature is sti
   assert.ok(r.ok, JSON.stringify(r.error));
   assert.deepStrictEqual(p.moduleTrust, { module: 'unsigned', version: null, keyId: null, allowUnsigned: true, highestVersion: 0n });
   const bad = await p.swap(v(9), { signature: sign(v(9), keys.b, 9) });
-  assert.match(bad.error.val, /^policy module refused: untrusted-key: /);
+  assert.match(bad.error.val, /^policy module refused: untrusted module: untrusted-key: /);
   assert.equal(p.sha256, sha256Hex(v(8)));
   await new Promise((resolve) => setImmediate(resolve));
   process.off('warning', onWarning);
