@@ -381,12 +381,13 @@ fn a_version_3_store_keeps_its_keys_as_configuration_version_1(b: Backend) {
     };
     sql(
         &f.db,
-        &format!(
-            "DROP TABLE config_history; ALTER TABLE keys DROP COLUMN added_at; \
-             ALTER TABLE keys DROP COLUMN added_by; ALTER TABLE keys DROP COLUMN retired_at; \
-             ALTER TABLE keys DROP COLUMN retired_by; \
-             ALTER TABLE policy_hosts DROP COLUMN config_version; {set_version}"
-        ),
+        &forge_authz_testkit::schema::UNDO_V5
+            .iter()
+            .chain(forge_authz_testkit::schema::UNDO_V4)
+            .chain([&set_version])
+            .map(|s| format!("{s};"))
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let keys = f.json(&["keys", "list", "--db", &f.db, "--json"]);
     assert_eq!(keys["version"], 1, "{keys}");

@@ -734,23 +734,11 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
         .unwrap();
         s.execute_sql("ALTER TABLE tokens DROP COLUMN secret_kind")
             .unwrap();
-        // And what version 4 added (issue 19 item 3: versioned configuration).
-        for undo in [
-            "DROP TABLE config_history",
-            "ALTER TABLE keys DROP COLUMN added_at",
-            "ALTER TABLE keys DROP COLUMN added_by",
-            "ALTER TABLE keys DROP COLUMN retired_at",
-            "ALTER TABLE keys DROP COLUMN retired_by",
-            "ALTER TABLE policy_hosts DROP COLUMN config_version",
-            // And what version 5 added (issue 23).
-            "ALTER TABLE policy_modules DROP COLUMN signature",
-            "ALTER TABLE policy_modules DROP COLUMN signed_version",
-            "ALTER TABLE policy_modules DROP COLUMN accepted_report_sha256",
-            "ALTER TABLE policy_publications DROP COLUMN accepted_report_sha256",
-            "DROP TABLE module_signers",
-            "ALTER TABLE users DROP COLUMN ip_allow",
-            "ALTER TABLE tokens DROP COLUMN ip_allow",
-        ] {
+        // And what versions 4 and 5 added.
+        let undo_v4_v5 = forge_authz_testkit::schema::UNDO_V5
+            .iter()
+            .chain(forge_authz_testkit::schema::UNDO_V4);
+        for undo in undo_v4_v5 {
             s.execute_sql(undo).unwrap();
         }
         s.execute_sql(set_version).unwrap();

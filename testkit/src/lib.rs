@@ -15,6 +15,7 @@ pub mod http;
 pub mod minisign;
 pub mod pg;
 pub mod process;
+pub mod schema;
 
 /// A world fixture: alice's public `alice/app` and private `alice/secret`, signed by key
 /// `k1` (the servers' tests that need no more).
