@@ -214,6 +214,18 @@ fn publish_and_every_fleet_host_refuse_untrusted_modules(mut f: Fleet) {
     let published = f.fleet()["published"].clone();
     assert_eq!(published["live"]["version"], 5, "{published}");
     assert_eq!(published["floor"], 12, "{published}");
+
+    // A module refused for want of trust is tried again when the signers change (README
+    // "Trusting a module": a new signer is a configuration version every host applies).
+    let later = new_signer("later");
+    let pending = m.write("pending", Some((&later, 13)));
+    store_behind_the_cli(&f, &pending, 13);
+    let what = "a module by a key not yet endorsed";
+    host_runs(&f, 5, &sha(&variant("v7")), Some("untrusted-key"), what);
+    add_signer(&f, &later);
+    let what = "the same module once its key is endorsed";
+    host_runs(&f, 10, &sha(&variant("pending")), None, what);
+    f.decides(&secret, what);
 }
 
 /// `serve` with these flags over `f`'s store must refuse to start, saying `says`.
