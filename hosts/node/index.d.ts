@@ -41,11 +41,15 @@ export interface RepositoryFacts {
   role: Role;
   registrant?: string;
   protectedRefs?: ProtectedRef[];
+  /** The owner's IP allow list (CIDR blocks; absent or empty: no restriction). Contract 0.6. */
+  ownerIpAllow?: string[];
 }
 export interface NamespaceFacts {
   organization: boolean;
   visibility: Visibility;
   memberRole: Role;
+  /** The account's IP allow list (CIDR blocks; absent or empty: no restriction). Contract 0.6. */
+  ipAllow?: string[];
 }
 /** Four big-endian 64-bit words of a 32-byte hash (BigInts: they do not fit a double). */
 export interface Hash256 {
@@ -69,6 +73,8 @@ export interface TokenFacts {
   expires?: Timestamp;
   revoked?: Timestamp;
   secret: SecretDigest;
+  /** The token's own IP allow list (CIDR blocks; absent or empty: no restriction). Contract 0.6. */
+  ipAllow?: string[];
 }
 export interface FactQuery {
   token?: string;
@@ -293,6 +299,8 @@ export type CredentialJson =
 export interface RequestJson {
   credential?: CredentialJson;
   also_presented?: string[];
+  /** The client's address (`192.0.2.7`), checked against IP allow lists; absent: unknown. */
+  client_address?: string;
   kind?: 'git' | 'create' | 'api' | 'batch' | 'ref-permissions';
   transport?: 'http' | 'ssh';
   repository?: string;
@@ -529,6 +537,8 @@ export interface AuthorizeRequest {
   credential: Credential;
   /** `undefined` for none: an empty list is `some([])`, not `none`. */
   alsoPresented?: string[];
+  /** The client's address (contract 0.6); `undefined`: unknown. */
+  clientAddress?: string;
   request: Request;
   now: Timestamp;
   explain: boolean;
@@ -536,6 +546,7 @@ export interface AuthorizeRequest {
 export interface BatchRequest {
   credential: Credential;
   alsoPresented?: string[];
+  clientAddress?: string;
   transport: Transport;
   action: GitAction;
   repositories: string[];
@@ -545,6 +556,7 @@ export interface BatchRequest {
 export interface RefPermissionsRequest {
   credential: Credential;
   alsoPresented?: string[];
+  clientAddress?: string;
   transport: Transport;
   repository: string;
   refs: string[];
@@ -595,6 +607,8 @@ export interface Config {
   keys: { id: string; secret: Uint8Array }[];
   signingKeyId: string;
   options: { bindingFallbackToAnonymous: boolean; requireExpiry: boolean; maxLifetime: Timestamp; minLifetime: Timestamp };
+  /** A site policy's data (JSON text; "" none). Contract 0.6. */
+  site: string;
 }
 export type ScopeError = { tag: 'unknown-scope'; val: string };
 export interface TokenRecord {
@@ -768,12 +782,19 @@ export interface AuthorizeHttpOptions {
   facts?: FactSource;
   asyncFacts?: AsyncFactSource;
   /** What the HTTP request asks, in the decide format without the credential; `null`: not the policy's route. */
-  describe?: (req: IncomingMessage, url: URL) => Omit<RequestJson, 'credential' | 'also_presented'> | null;
+  describe?: (req: IncomingMessage, url: URL) => Omit<RequestJson, 'credential' | 'also_presented' | 'client_address'> | null;
   onDecision?: (req: IncomingMessage, decided: Decided) => void;
   realm?: string;
   /** Wall time one decision's fact reads may take (default 250). */
   budgetMs?: number;
+  /**
+   * The client's address, checked against IP allow lists (default `peerAddressOf`: the TCP
+   * peer). Behind a reverse proxy, read its header only when the peer is that proxy.
+   */
+  clientAddress?: (req: IncomingMessage) => string | undefined;
 }
+/** The TCP peer's address (an IPv4-mapped IPv6 address as IPv4). */
+export function peerAddressOf(req: IncomingMessage): string | undefined;
 export type Middleware = (req: IncomingMessage & { forgeAuthz?: unknown }, res: ServerResponse, next: (err?: unknown) => void) => void;
 export function authorizeHttp(options: AuthorizeHttpOptions): Middleware;
 export const expressAuthorize: typeof authorizeHttp;

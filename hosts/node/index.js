@@ -37,4 +37,4 @@ export {
 } from './lib/module.js';
 export { TrustRefused, parsePublicKey, readTrust, verifyModule } from './lib/trust.js';
 export { plain, secretDigest, hash256FromBytes, hash256ToBytes } from './lib/util.js';
-export { authorizeHttp, expressAuthorize, mapDecisionToHttp } from './lib/middleware.js';
+export { authorizeHttp, expressAuthorize, mapDecisionToHttp, peerAddressOf } from './lib/middleware.js';

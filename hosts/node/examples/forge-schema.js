@@ -27,7 +27,7 @@ const ROLES = ['none', 'read', 'write', 'admin'];
 
 const TOKEN = `SELECT t.public_id, u.name, t.name, t.scope, t.bound_repositories, t.bound_owners,
  t.parent_public_id, t.predecessor_public_id, t.successor_public_id, t.last_used_unix,
- t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind
+ t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind, t.ip_allow
  FROM access_token t JOIN "user" u ON u.id = t.uid WHERE t.public_id = $1`;
 
 const USER = `SELECT type, is_active, prohibit_login, is_admin, visibility FROM "user" WHERE lower_name = $1`;
@@ -39,7 +39,7 @@ const REPOSITORY = `SELECT o.name, r.name, o.visibility, r.is_private, r.is_mirr
    WHERE o.type = 1 AND tu.org_id = o.id AND tu.uid = v.id
    AND (t.includes_all_repositories = 1
         OR EXISTS (SELECT 1 FROM team_repo tr WHERE tr.team_id = t.id AND tr.repo_id = r.id))),
- (SELECT count(*) FROM protected_branch p WHERE p.repo_id = r.id), r.id
+ (SELECT count(*) FROM protected_branch p WHERE p.repo_id = r.id), r.id, o.ip_allow
  FROM "user" o JOIN repository r ON r.owner_id = o.id AND r.lower_name = $2
  LEFT JOIN "user" v ON v.lower_name = $3 LEFT JOIN "user" reg ON reg.id = r.registrant_id
  WHERE o.lower_name = $1`;
@@ -53,7 +53,7 @@ const PROTECTED_USERS = `SELECT pu.protected_branch_id, pu.rule, u.name FROM pro
 
 const NAMESPACE = `SELECT u.name, u.type, u.visibility,
  (SELECT max(t.authorize) FROM team_user tu JOIN team t ON t.id = tu.team_id
-   WHERE u.type = 1 AND tu.org_id = u.id AND tu.uid = v.id)
+   WHERE u.type = 1 AND tu.org_id = u.id AND tu.uid = v.id), u.ip_allow
  FROM "user" u LEFT JOIN "user" v ON v.lower_name = $2 WHERE u.lower_name = $1`;
 
 const SSH_KEY = `SELECT k.key_id, k.type, u.name, ro.name || '/' || r.name, d.mode
@@ -71,13 +71,15 @@ const hex = (bytes) => Buffer.from(bytes.buffer ?? bytes, bytes.byteOffset ?? 0,
 function* token(id) {
   const [r] = yield [TOKEN, [id]];
   if (!r) return undefined;
-  const [publicId, owner, name, scope, repos, owners, parent, predecessor, successor, lastUsed, created, expires, revoked, digest, kind] = r;
+  const [publicId, owner, name, scope, repos, owners, parent, predecessor, successor, lastUsed, created, expires, revoked, digest, kind, ipAllow] = r;
   const t = { id: publicId, owner, name, scopes: scope ? scope.split(',') : [], repositories: JSON.parse(repos), owners: JSON.parse(owners) };
   if (parent != null) t.parent = parent;
   if (predecessor != null) t.predecessor = predecessor;
   if (successor != null) t.successor = successor;
   if (lastUsed != null) t.last_used = int(lastUsed);
   Object.assign(t, { created: int(created), expires: int(expires), revoked: int(revoked), secret_hash: hex(digest), digest: kind });
+  const blocks = JSON.parse(ipAllow); // IP allow lists: JSON arrays, [] for none (contract 0.6)
+  if (blocks.length > 0) t.ip_allow = blocks;
   return t;
 }
 
@@ -95,7 +97,7 @@ function* repository(path, viewer) {
   const v = viewer == null ? null : asciiLower(viewer);
   const [r] = yield [REPOSITORY, [asciiLower(path.slice(0, slash)), asciiLower(path.slice(slash + 1)), v]];
   if (!r) return undefined;
-  const [ownerName, name, ownerVisibility, isPrivate, mirror, imported, archived, registrant, collaboration, team, protectedCount, repoId] = r;
+  const [ownerName, name, ownerVisibility, isPrivate, mirror, imported, archived, registrant, collaboration, team, protectedCount, repoId, ipAllow] = r;
   const answer = {
     path: `${ownerName}/${name}`,
     owner_visibility: VISIBILITY[ownerVisibility],
@@ -119,6 +121,8 @@ function* repository(path, viewer) {
     }));
   }
   if (registrant != null) answer.registrant = registrant;
+  const blocks = JSON.parse(ipAllow);
+  if (blocks.length > 0) answer.owner_ip_allow = blocks;
   return answer;
 }
 
@@ -126,13 +130,16 @@ function* namespace(name, viewer) {
   const v = viewer == null ? null : asciiLower(viewer);
   const [r] = yield [NAMESPACE, [asciiLower(name), v]];
   if (!r) return undefined;
-  const [login, type, visibility, team] = r;
+  const [login, type, visibility, team, ipAllow] = r;
   const organization = Number(type) === 1;
   let memberRole;
   if (v === null) memberRole = 'none';
   else if (!organization && asciiLower(login) === v) memberRole = 'admin';
   else memberRole = role(team);
-  return { organization, visibility: VISIBILITY[visibility], member_role: memberRole };
+  const answer = { organization, visibility: VISIBILITY[visibility], member_role: memberRole };
+  const blocks = JSON.parse(ipAllow);
+  if (blocks.length > 0) answer.ip_allow = blocks;
+  return answer;
 }
 
 function* sshKey(id) {

@@ -21,6 +21,7 @@
 import { InputError, bool, eqIgnoreAsciiCase, fail, field, int64, list, oneOf, onlyFields, optField, str } from './util.js';
 import {
   KEY_KIND,
+  NO_BLOCKS,
   REPO_KIND,
   ROLES,
   STATUS,
@@ -81,11 +82,12 @@ export function userAnswer(v, path) {
 
 /**
  * A repository as the viewer sees it: `{path?, owner_visibility, private, kind, archived,
- * role, protected_refs?, registrant?}` → `{path: <as stored>, facts}`; `path`, when given,
- * must be `asked` (ASCII case-insensitively).
+ * role, protected_refs?, registrant?, owner_ip_allow?}` → `{path: <as stored>, facts}`;
+ * `path`, when given, must be `asked` (ASCII case-insensitively). An absent IP allow list is
+ * none (`[]`), as in the Rust adapter.
  */
 export function repositoryAnswer(v, asked, path = `repository \`${asked}\``) {
-  onlyFields(v, ['path', 'owner_visibility', 'private', 'kind', 'archived', 'role', 'protected_refs', 'registrant'], path);
+  onlyFields(v, ['path', 'owner_visibility', 'private', 'kind', 'archived', 'role', 'protected_refs', 'registrant', 'owner_ip_allow'], path);
   const stored = optField(v, 'path', path, str);
   if (stored !== undefined && !eqIgnoreAsciiCase(stored, asked)) fail(path, `answered for repository \`${stored}\`, not \`${asked}\``);
   const facts = {
@@ -94,6 +96,7 @@ export function repositoryAnswer(v, asked, path = `repository \`${asked}\``) {
     kind: field(v, 'kind', path, repoKind),
     archived: field(v, 'archived', path, bool),
     role: field(v, 'role', path, role),
+    ownerIpAllow: field(v, 'owner_ip_allow', path, list(str), () => NO_BLOCKS),
   };
   const refs = field(v, 'protected_refs', path, list(readProtectedRef), () => []);
   if (refs.length > 0) facts.protectedRefs = refs.map((p) => ({ pattern: p.pattern, push: accessToWit(p.push), forcePush: accessToWit(p.force_push) }));
@@ -103,13 +106,17 @@ export function repositoryAnswer(v, asked, path = `repository \`${asked}\``) {
   return { path: stored ?? asked, facts };
 }
 
-/** A namespace as the viewer sees it (`{organization, visibility, member_role}`, all required). */
+/**
+ * A namespace as the viewer sees it (`{organization, visibility, member_role}`, all required;
+ * `ip_allow` absent: none).
+ */
 export function namespaceAnswer(v, path) {
-  onlyFields(v, ['organization', 'visibility', 'member_role'], path);
+  onlyFields(v, ['organization', 'visibility', 'member_role', 'ip_allow'], path);
   return {
     organization: field(v, 'organization', path, bool),
     visibility: field(v, 'visibility', path, visibility),
     memberRole: field(v, 'member_role', path, role),
+    ipAllow: field(v, 'ip_allow', path, list(str), () => NO_BLOCKS),
   };
 }
 
@@ -122,7 +129,7 @@ export function tokenAnswer(v, asked, path = `token \`${asked}\``) {
   if (def.id !== asked) fail(path, `answered for token \`${def.id}\`, not \`${asked}\``);
   if (!HASH.test(def.secret_hash)) fail(path, 'secret_hash: not 64 hex digits');
   if (!wellFormed(def)) fail(path, `digest: \`${def.digest}\` is neither \`hmac-tag\` nor \`sha256\``);
-  return tokenFactsFromRecord(recordFromTokenDef(def));
+  return tokenFactsFromRecord(recordFromTokenDef(def), def.ip_allow ?? NO_BLOCKS);
 }
 
 /** An SSH key (`SshKeyDef`) as the policy's key: its id must be `asked`, and it must be usable. */
@@ -167,11 +174,13 @@ const then = (v, f) => (isThenable(v) ? Promise.resolve(v).then(f) : f(v));
  * A fact source from a forge's per-fact functions answering in the boundary format (§1):
  *
  * - `token(id)` → a `TokenDef` (`{id, owner, name, scopes, repositories, owners, parent?,
- *   predecessor?, successor?, last_used?, created, expires, revoked, secret_hash, digest}`);
+ *   predecessor?, successor?, last_used?, created, expires, revoked, secret_hash, digest,
+ *   ip_allow?}`);
  * - `user(name)` → `{status, site_admin, visibility, organization}`;
  * - `repository(path, viewer)` → `{path?, owner_visibility, private, kind, archived, role,
- *   protected_refs?, registrant?}` (`viewer`: a login, `undefined` for anonymous);
- * - `namespace(name, viewer)` → `{organization, visibility, member_role}`;
+ *   protected_refs?, registrant?, owner_ip_allow?}` (`viewer`: a login, `undefined` for
+ *   anonymous);
+ * - `namespace(name, viewer)` → `{organization, visibility, member_role, ip_allow?}`;
  * - optional: `sshKey(id)` → an `SshKeyDef`; `repositories(paths, viewer)` → a list of
  *   repository answers or `null`, one per path; `lookup(query)` (§1 query JSON) → `{token,
  *   owner, account, sudo, repository, namespace}` (`null` for none); `now()`.
@@ -237,11 +246,15 @@ export function worldAnswers(world) {
       const r = { path: found.path, owner_visibility: f.ownerVisibility, private: f.private, kind: f.kind, archived: f.archived, role: f.role };
       if (f.protectedRefs) r.protected_refs = f.protectedRefs.map((p) => ({ pattern: p.pattern, push: witToAccess(p.push), force_push: witToAccess(p.forcePush) }));
       if (f.registrant !== undefined) r.registrant = f.registrant;
+      if (f.ownerIpAllow.length > 0) r.owner_ip_allow = f.ownerIpAllow;
       return r;
     },
     namespace(name, viewer) {
       const n = world.namespace(name, viewer);
-      return n && { organization: n.organization, visibility: n.visibility, member_role: n.memberRole };
+      if (!n) return n;
+      const a = { organization: n.organization, visibility: n.visibility, member_role: n.memberRole };
+      if (n.ipAllow.length > 0) a.ip_allow = n.ipAllow;
+      return a;
     },
     sshKey: (id) => world.sshKeyDef(id),
     now: () => world.now(),
@@ -278,9 +291,18 @@ export function checkUserFacts(v, path) {
   field(v, 'organization', path, bool);
 }
 
-/** `RepositoryFacts` in jco's shape. */
+/**
+ * `v` with its IP allow list `k` (contract 0.6) checked; absent (a source written before
+ * 0.6): a copy with none (`[]`), since jco lowers every field of a record.
+ */
+function withBlocks(v, k, path) {
+  if (optField(v, k, path, list(str)) !== undefined) return v;
+  return { ...v, [k]: NO_BLOCKS };
+}
+
+/** `RepositoryFacts` in jco's shape: the facts to lower (`ownerIpAllow` absent: none). */
 export function checkRepositoryFacts(v, path) {
-  onlyFields(v, ['ownerVisibility', 'private', 'kind', 'archived', 'role', 'protectedRefs', 'registrant'], path);
+  onlyFields(v, ['ownerVisibility', 'private', 'kind', 'archived', 'role', 'protectedRefs', 'registrant', 'ownerIpAllow'], path);
   field(v, 'ownerVisibility', path, visibility);
   field(v, 'private', path, bool);
   field(v, 'kind', path, repoKind);
@@ -288,17 +310,19 @@ export function checkRepositoryFacts(v, path) {
   field(v, 'role', path, role);
   optField(v, 'protectedRefs', path, list(checkProtectedRef));
   optField(v, 'registrant', path, str);
+  return withBlocks(v, 'ownerIpAllow', path);
 }
 
 function checkNamespaceFacts(v, path) {
-  onlyFields(v, ['organization', 'visibility', 'memberRole'], path);
+  onlyFields(v, ['organization', 'visibility', 'memberRole', 'ipAllow'], path);
   field(v, 'organization', path, bool);
   field(v, 'visibility', path, visibility);
   field(v, 'memberRole', path, role);
+  return withBlocks(v, 'ipAllow', path);
 }
 
 function checkTokenFacts(v, path) {
-  onlyFields(v, ['owner', 'scopes', 'binding', 'child', 'rotated', 'secret', 'lastUsed', 'expires', 'revoked'], path);
+  onlyFields(v, ['owner', 'scopes', 'binding', 'child', 'rotated', 'secret', 'lastUsed', 'expires', 'revoked', 'ipAllow'], path);
   field(v, 'owner', path, str);
   field(v, 'scopes', path, str);
   field(v, 'child', path, bool);
@@ -317,6 +341,7 @@ function checkTokenFacts(v, path) {
     field(b, 'owners', p, list(str));
   });
   for (const k of ['lastUsed', 'expires', 'revoked']) optField(v, k, path, timestamp);
+  return withBlocks(v, 'ipAllow', path);
 }
 
 /** `SshKey` in jco's shape. */
@@ -332,19 +357,21 @@ export function checkSshKey(v, path = 'ssh key') {
 /**
  * A `fact-answer` in jco's shape, checked as strictly as the boundary format (unknown fields,
  * wrong types, enum values the WIT does not have): throws `InputError` naming the field.
+ * Returns the answer to lower (absent IP allow lists as none).
  */
 export function checkFactAnswer(a, path = 'answer') {
   onlyFields(a, LOOKUP_KEYS, path);
+  const out = { ...a };
   for (const k in a) {
     const v = a[k];
     if (v == null) continue;
     const p = `${path}.${k}`;
-    if (k === 'token') checkTokenFacts(v, p);
-    else if (k === 'repository') checkRepositoryFacts(v, p);
-    else if (k === 'namespace') checkNamespaceFacts(v, p);
+    if (k === 'token') out.token = checkTokenFacts(v, p);
+    else if (k === 'repository') out.repository = checkRepositoryFacts(v, p);
+    else if (k === 'namespace') out.namespace = checkNamespaceFacts(v, p);
     else checkUserFacts(v, p);
   }
-  return a;
+  return out;
 }
 
 export { InputError };

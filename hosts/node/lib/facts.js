@@ -178,15 +178,17 @@ export function withRegistrant(r, asked) {
 /**
  * `token-facts` from a stored record (`lifecycle.token-record` as jco lifts it, or the same
  * shape from a store): scopes joined with `,`, binding `none` when both lists are empty,
- * `child` = has a parent, `rotated` = has a successor.
+ * `child` = has a parent, `rotated` = has a successor. `ipAllow`: the token's own IP allow
+ * list, which the lifecycle's record does not carry (a store keeps it beside; none: `[]`).
  */
-export function tokenFactsFromRecord(r) {
+export function tokenFactsFromRecord(r, ipAllow = r.ipAllow ?? NO_BLOCKS) {
   const facts = {
     owner: r.owner,
     scopes: r.scopes.join(','),
     child: r.parent != null,
     rotated: r.successor != null,
     secret: r.secret,
+    ipAllow,
   };
   if (r.repositories.length > 0 || r.owners.length > 0) {
     facts.binding = { repositories: r.repositories, owners: r.owners };
@@ -200,6 +202,8 @@ export function tokenFactsFromRecord(r) {
 // ---- the world fixture ---------------------------------------------------------------------
 
 export const STATUS = ['active', 'inactive', 'suspended'];
+/** An empty IP allow list (no restriction), shared: jco only reads it. */
+export const NO_BLOCKS = Object.freeze([]);
 export const VISIBILITY = ['public', 'limited', 'private'];
 export const REPO_KIND = ['hosted', 'mirror', 'import'];
 export const KEY_KIND = ['user', 'deploy'];
@@ -220,7 +224,7 @@ function readAccess(v, path) {
 }
 
 function readUser(v, path) {
-  onlyFields(v, ['name', 'status', 'site_admin', 'visibility', 'organization', 'members'], path);
+  onlyFields(v, ['name', 'status', 'site_admin', 'visibility', 'organization', 'members', 'ip_allow'], path);
   return {
     name: field(v, 'name', path, str),
     status: field(v, 'status', path, oneOf(STATUS, 'status'), 'active'),
@@ -228,6 +232,7 @@ function readUser(v, path) {
     visibility: field(v, 'visibility', path, oneOf(VISIBILITY, 'visibility'), 'public'),
     organization: field(v, 'organization', path, bool, false),
     members: field(v, 'members', path, map(role), () => []),
+    ip_allow: field(v, 'ip_allow', path, list(str), () => []),
   };
 }
 
@@ -265,7 +270,7 @@ function readRepo(v, path) {
   return r;
 }
 
-const TOKEN_FIELDS = ['id', 'owner', 'name', 'scopes', 'repositories', 'owners', 'parent', 'predecessor', 'successor', 'last_used', 'created', 'expires', 'revoked', 'secret_hash', 'digest'];
+const TOKEN_FIELDS = ['id', 'owner', 'name', 'scopes', 'repositories', 'owners', 'parent', 'predecessor', 'successor', 'last_used', 'created', 'expires', 'revoked', 'secret_hash', 'digest', 'ip_allow'];
 const strings = list(str);
 const none = () => [];
 
@@ -293,6 +298,9 @@ export function readTokenDef(v, path = '') {
   t.revoked = optField(v, 'revoked', path, int64) ?? null;
   t.secret_hash = field(v, 'secret_hash', path, str);
   t.digest = field(v, 'digest', path, str, 'sha256');
+  // The token's own IP allow list (contract 0.6): left out when empty, as the Rust host writes it.
+  const ipAllow = field(v, 'ip_allow', path, strings, none);
+  if (ipAllow.length > 0) t.ip_allow = ipAllow;
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(t.secret_hash)) fail(path, `token \`${t.id}\`: secret_hash is not hex`);
   return t;
 }
@@ -341,9 +349,12 @@ export function configFromJson(input) {
   const keys = field(v, 'keys', '', list(readKey));
   const signingKey = field(v, 'signing_key', '', str);
   const options = field(v, 'options', '', readOptions, () => ({ ...DEFAULT_OPTIONS }));
+  // A site policy's data (contract 0.6: JSON text, "" none); the core ignores it.
+  const site = field(v, 'site', '', str, '');
   return {
     keys: keys.map((k) => ({ id: k.id, secret: hexDecode(k.secret) })),
     signingKeyId: signingKey,
+    site,
     options: {
       bindingFallbackToAnonymous: options.binding_fallback_to_anonymous,
       requireExpiry: options.require_expiry,
@@ -478,13 +489,15 @@ export class World {
       const c = r.collaborators.find(([user]) => eqIgnoreAsciiCase(user, viewer));
       role = maxRole(c ? c[1] : 'none', this.#memberRole(r.owner, viewer));
     }
+    const ownerDef = this.#userDef(r.owner);
     const facts = {
       // An owner missing from `users` is an unknown fact: treated as private.
-      ownerVisibility: this.user(r.owner)?.visibility ?? 'private',
+      ownerVisibility: ownerDef?.visibility ?? 'private',
       private: r.private,
       kind: r.kind,
       archived: r.archived,
       role,
+      ownerIpAllow: ownerDef?.ip_allow ?? NO_BLOCKS,
     };
     if (r.registrant !== undefined) facts.registrant = r.registrant;
     facts[STORED_PATH] = `${r.owner}/${r.name}`;
@@ -509,7 +522,7 @@ export class World {
     if (viewer === undefined) memberRole = 'none';
     else if (!u.organization && eqIgnoreAsciiCase(u.name, viewer)) memberRole = 'admin';
     else memberRole = this.#memberRole(u.name, viewer);
-    return { organization: u.organization, visibility: u.visibility, memberRole };
+    return { organization: u.organization, visibility: u.visibility, memberRole, ipAllow: u.ip_allow };
   }
 
   /** The stored SSH key (`SshKeyDef`, as read) of an id. */
@@ -529,8 +542,8 @@ export class World {
   }
 
   token(id) {
-    const r = this.tokenRecord(id);
-    return r && tokenFactsFromRecord(r);
+    const t = this.tokens.find((x) => x.id === id);
+    return t && tokenFactsFromRecord(recordFromTokenDef(t), t.ip_allow ?? NO_BLOCKS);
   }
 
   /** Add (or replace, by id) a token record: a fixture `TokenDef`. */

@@ -69,6 +69,18 @@ export function alsoPresentedOf(url) {
 }
 
 /**
+ * The client address IP allow lists are checked with (contract 0.6): the TCP peer, an
+ * IPv4-mapped IPv6 address read as IPv4. Behind a reverse proxy, pass `clientAddress` to
+ * `authorizeHttp`: read the proxy's header only when the peer is that proxy (a client that
+ * connects directly can write any header), rightmost address first.
+ */
+export function peerAddressOf(req) {
+  const a = req.socket?.remoteAddress;
+  if (typeof a !== 'string') return undefined;
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a;
+}
+
+/**
  * Git smart HTTP routes → a request in the decide format (null: not a git route):
  * `GET /<owner>/<name>[.git]/info/refs?service=git-upload-pack|git-receive-pack`,
  * `POST /<owner>/<name>[.git]/git-upload-pack|git-receive-pack`.
@@ -102,10 +114,13 @@ export function gitSmartHttp(req, url) {
  * @param options.onDecision `(req, decided) => void`: e.g. apply `decided.effects`
  *   (`touchLastUsed` for `decided.token`) or log
  * @param options.budgetMs the wall time one decision's fact reads may take (default 250)
+ * @param options.clientAddress `(req) => string | undefined`: the client's address (default
+ *   `peerAddressOf`, the TCP peer); `undefined` is unknown, refused wherever an IP allow list
+ *   applies
  * On allow, `req.forgeAuthz` is `{output, user, token, effects, repository}` (`repository`:
  * the path as the store spells it, when the fact source says) and `next()` is called.
  */
-export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHttp, onDecision, realm = REALM, budgetMs }) {
+export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHttp, onDecision, realm = REALM, budgetMs, clientAddress = peerAddressOf }) {
   if (!policy || (!facts && !asyncFacts)) throw new TypeError('authorizeHttp needs a policy and facts (or asyncFacts)');
   return function forgeAuthz(req, res, next) {
     const url = new URL(req.url ?? '/', 'http://forge.invalid');
@@ -116,7 +131,7 @@ export function authorizeHttp({ policy, facts, asyncFacts, describe = gitSmartHt
       return send(res, mapDecisionToHttp({ status: 400, reason: 'request-invalid', message: String(e?.message ?? e) }, { realm }));
     }
     if (described == null) return next();
-    const request = { ...described, credential: credentialOf(req), also_presented: alsoPresentedOf(url) };
+    const request = { ...described, credential: credentialOf(req), also_presented: alsoPresentedOf(url), client_address: clientAddress(req) };
     const finish = (decided) => {
       if (!decided.ok) {
         // The host could not read the request: never an allow.

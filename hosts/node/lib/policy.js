@@ -70,8 +70,7 @@ const repositoryList = (a, n, trusted) => {
   if (!Array.isArray(a) || a.length !== n) throw new InputError('the fact source answered no list of one entry per path');
   return a.map((r, i) => {
     if (r == null) return undefined;
-    if (!trusted) checkRepositoryFacts(r, `repositories[${i}]`);
-    return r;
+    return trusted ? r : checkRepositoryFacts(r, `repositories[${i}]`);
   });
 };
 

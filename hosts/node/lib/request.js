@@ -20,6 +20,7 @@ const KINDS = ['git', 'create', 'api', 'ref-permissions', 'batch'];
 const REQUEST_FIELDS = [
   'credential',
   'also_presented',
+  'client_address',
   'kind',
   'transport',
   'repository',
@@ -104,6 +105,7 @@ export function readRequest(input) {
   return {
     credential: field(v, 'credential', '', readCredential, () => ({ kind: 'anonymous' })),
     alsoPresented: field(v, 'also_presented', '', list(str), () => []),
+    clientAddress: opt('client_address', str),
     kind: field(v, 'kind', '', oneOf(KINDS, 'kind'), 'git'),
     transport: field(v, 'transport', '', oneOf(['http', 'ssh'], 'transport'), 'http'),
     repository: opt('repository', str),
@@ -172,6 +174,7 @@ export function planCall(r, credential, now) {
         arg: {
           credential,
           alsoPresented: alsoPresented(r),
+          clientAddress: r.clientAddress,
           transport: r.transport,
           repository: needRepository(r),
           refs: r.refNames,
@@ -185,6 +188,7 @@ export function planCall(r, credential, now) {
         arg: {
           credential,
           alsoPresented: alsoPresented(r),
+          clientAddress: r.clientAddress,
           transport: r.transport,
           action: needAction(r),
           repositories: r.repositories.map(repositoryPath),
@@ -196,7 +200,7 @@ export function planCall(r, credential, now) {
     default:
       return {
         call: 'authorize',
-        arg: { credential, alsoPresented: alsoPresented(r), request: witRequest(r), now, explain: r.explain },
+        arg: { credential, alsoPresented: alsoPresented(r), clientAddress: r.clientAddress, request: witRequest(r), now, explain: r.explain },
         refNames: r.refs.map((u) => u.name),
       };
   }

@@ -27,7 +27,7 @@ export function load(exec, world) {
     if (users.has(key)) return users.get(key);
     const uid = id();
     users.set(key, uid);
-    exec('INSERT INTO "user" (id, lower_name, name, type, is_active, prohibit_login, is_admin, visibility) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    exec('INSERT INTO "user" (id, lower_name, name, type, is_active, prohibit_login, is_admin, visibility, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       uid,
       key,
       u.name,
@@ -36,6 +36,7 @@ export function load(exec, world) {
       u.status === 'suspended' ? 1 : 0,
       u.site_admin ? 1 : 0,
       VISIBILITY[u.visibility],
+      JSON.stringify(u.ip_allow ?? []),
     ]);
     return uid;
   };
@@ -98,7 +99,7 @@ export function load(exec, world) {
 /** One `access_token` row from a token record (a `TokenDef`). */
 export function insertToken(exec, rowId, uid, t) {
   exec(
-    'INSERT INTO access_token (id, uid, name, public_id, scope, secret_digest, digest_kind, bound_repositories, bound_owners, parent_public_id, predecessor_public_id, successor_public_id, created_unix, last_used_unix, expires_unix, revoked_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)',
+    'INSERT INTO access_token (id, uid, name, public_id, scope, secret_digest, digest_kind, bound_repositories, bound_owners, parent_public_id, predecessor_public_id, successor_public_id, created_unix, last_used_unix, expires_unix, revoked_unix, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)',
     [
       rowId,
       uid,
@@ -116,6 +117,7 @@ export function insertToken(exec, rowId, uid, t) {
       t.last_used ?? null,
       t.expires ?? null,
       t.revoked ?? null,
+      JSON.stringify(t.ip_allow ?? []),
     ],
   );
 }
