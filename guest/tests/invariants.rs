@@ -1020,18 +1020,10 @@ proptest! {
     ) {
         let case = s.build();
         let Answer::Batch(ds) = case.answer() else { unreachable!() };
-        let Ask::Batch { transport, action, repositories: paths } = &case.ask else { unreachable!() };
+        let Ask::Batch { repositories: paths, .. } = &case.ask else { unreachable!() };
         prop_assert_eq!(ds.len(), paths.len());
         for (p, d) in paths.iter().zip(ds) {
-            let single = Case {
-                ask: Ask::One(Request::Git(GitRequest {
-                    transport: *transport,
-                    repository: p.clone(),
-                    action: *action,
-                    refs: vec![],
-                })),
-                ..case.clone()
-            };
+            let single = case.one_of_batch(p).unwrap();
             let Answer::One(one) = single.answer() else { unreachable!() };
             prop_assert_eq!(
                 Answer::One(d).without_trace(),

@@ -1184,6 +1184,26 @@ impl Case {
             .run(self.authz(), &mut WorldFacts::new(&self.world))
     }
 
+    /// A batch's target `path` asked alone: the single git request a batch decides it as
+    /// (a push without ref updates). `None` for a case that is not a batch.
+    pub fn one_of_batch(&self, path: &str) -> Option<Case> {
+        let Ask::Batch {
+            transport, action, ..
+        } = &self.ask
+        else {
+            return None;
+        };
+        Some(Case {
+            ask: Ask::One(Request::Git(GitRequest {
+                transport: *transport,
+                repository: path.to_string(),
+                action: *action,
+                refs: vec![],
+            })),
+            ..self.clone()
+        })
+    }
+
     /// The same request with another credential.
     pub fn with_credential(&self, credential: Credential, also: Vec<String>) -> Case {
         Case {
