@@ -98,26 +98,23 @@ impl Case {
                 }));
             }
         }
-        // IP allow lists emptied, one at a time.
-        let listed = |lists: Vec<bool>| lists.into_iter().enumerate().filter(|(_, l)| *l);
-        for (i, _) in listed(w.users.iter().map(|u| !u.ip_allow.is_empty()).collect()) {
+        // IP allow lists emptied, one at a time: (a user's, index) or (a token's, index).
+        let users = w.users.iter().map(|u| (true, u.ip_allow.is_empty()));
+        let tokens = w.tokens.iter().map(|t| (false, t.ip_allow.is_empty()));
+        for (n, (user, empty)) in users.chain(tokens).enumerate() {
+            if empty {
+                continue;
+            }
+            let i = if user { n } else { n - w.users.len() };
             out.push(self.with(|c| {
-                c.world
-                    .users
-                    .iter_mut()
-                    .skip(i)
-                    .take(1)
-                    .for_each(|u| u.ip_allow.clear());
-            }));
-        }
-        for (i, _) in listed(w.tokens.iter().map(|t| !t.ip_allow.is_empty()).collect()) {
-            out.push(self.with(|c| {
-                c.world
-                    .tokens
-                    .iter_mut()
-                    .skip(i)
-                    .take(1)
-                    .for_each(|t| t.ip_allow.clear());
+                let list = if user {
+                    c.world.users.get_mut(i).map(|u| &mut u.ip_allow)
+                } else {
+                    c.world.tokens.get_mut(i).map(|t| &mut t.ip_allow)
+                };
+                if let Some(list) = list {
+                    list.clear();
+                }
             }));
         }
         for (i, r) in w.repositories.iter().enumerate() {
