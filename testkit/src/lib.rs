@@ -1,7 +1,8 @@
 //! The test kit every integration test shares (dev-only): real programs started by the
 //! tests on loopback — a private PostgreSQL server (`pg`), git clients (`git`), the
 //! deployment daemons and the README's configurations (`deploy`), bounded child processes
-//! (`process`), raw HTTP over sockets (`http`) — and the store backends
+//! (`process`), raw HTTP over sockets (`http`), the `minisign` binary's keys and
+//! signatures (`minisign`) — and the store backends
 //! every store test runs on (`Backend`, `both!`). Nothing here knows forge-authz's types:
 //! the tests that start `forge-authz` itself keep their harness beside them
 //! (`forge-authz/tests/support/`), since only they know where cargo built the binary.
