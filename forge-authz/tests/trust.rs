@@ -158,6 +158,11 @@ fn publish_and_every_fleet_host_refuse_untrusted_modules(mut f: Fleet) {
         "rolled back to signed version 2",
     );
     f.decides(&secret, "after the rollback below the floor");
+    let table = f.ok(&["fleet", "--db", &f.db]);
+    assert!(
+        table.contains("floor:  signed version 5 (live reached by rollback)"),
+        "{table}"
+    );
 
     // Replayed: signed 3 < the floor 5, refused by publish and by the host.
     let older = m.write("older", Some((signer(), 3)));
@@ -586,4 +591,59 @@ fn the_readme_trusting_a_module_commands_run_as_printed() {
         "--json",
     ]);
     assert_eq!(fleet["published"]["floor"], 8, "{fleet}");
+}
+
+#[test]
+fn signers_are_added_only_with_an_endorsement_a_trusted_key_made() {
+    // issue 23 item 1 ("trusted public keys are ... fleet state ... added and retired
+    // with history"); README "Trusting a module": a store writer alone cannot add trust.
+    let f = sqlite_fleet("signers");
+    let (new, stranger) = (new_signer("new"), new_signer("stranger"));
+    let public = new.public.to_str().unwrap();
+    let self_signed = f.dir.join("self.minisig");
+    let text = std::fs::read(&new.public).unwrap();
+    let sig = sign::sign(&new.key.secret, None, &text, "endorse").unwrap();
+    std::fs::write(&self_signed, sig).unwrap();
+    let by_stranger = f.dir.join("stranger.minisig");
+    let sig = sign::sign(&stranger.key.secret, None, &text, "endorse").unwrap();
+    std::fs::write(&by_stranger, sig).unwrap();
+    for (endorsement, code) in [
+        (&self_signed, "untrusted-key"),
+        (&by_stranger, "untrusted-key"),
+    ] {
+        let e = endorsement.to_str().unwrap();
+        f.refused(
+            &["signers", "add", "--db", &f.db, public, "--endorsement", e],
+            code,
+        );
+    }
+    add_signer(&f, &new);
+    let again = ["signers", "add", "--db", &f.db, public, "--endorsement"];
+    f.refused(
+        &[&again[..], &[self_signed.to_str().unwrap()]].concat(),
+        "already added",
+    );
+    f.refused(
+        &["signers", "retire", "--db", &f.db, "not-an-id"],
+        "16 hexadecimal",
+    );
+    f.ok(&["signers", "retire", "--db", &f.db, &new.key.id]);
+    let list = f.json(&["signers", "list", "--db", &f.db, "--json"]);
+    let row = &list["signers"][0];
+    assert_eq!(row["id"], new.key.id.as_str(), "{list}");
+    assert_eq!(row["state"], "retired", "{list}");
+    assert_eq!(row["endorsed_by"], signer().key.id.as_str(), "{list}");
+    assert!(row.get("endorsement").is_none(), "{list}");
+    // Each change is a configuration version, with who and when.
+    let history = f.json(&["keys", "history", "--db", &f.db, "--json"]);
+    let actions: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.starts_with(&["signer-retire", "signer-add"]),
+        "{history}"
+    );
 }

@@ -203,6 +203,17 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     };
     outln!("live:   {}", show(&state.live));
     outln!("shadow: {}", show(&state.shadow));
+    // Module trust (issue 23): no host takes a live module signed below the floor, unless
+    // the log went back by `publish --rollback`.
+    outln!(
+        "floor:  signed version {}{}",
+        state.floor,
+        if state.rollback {
+            " (live reached by rollback)"
+        } else {
+            ""
+        }
+    );
     match last {
         Some(e) => outln!(
             "config: version {} ({} by {} at {})",
