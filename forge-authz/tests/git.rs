@@ -77,16 +77,19 @@ impl Forge {
             forge_authz_testkit::git::seed(&bare, &work, &home, &[readme]);
         }
         let port_file = dir.join("port");
-        // Modules `reload` may load: the embedded one, a truncated one, a core module.
+        // Modules `reload` may load: the embedded one, a truncated one, a core module,
+        // each signed by the trusted test signer (issue 23: refused by the module checks,
+        // not for want of a signature).
         let modules = dir.join("modules");
         std::fs::create_dir_all(&modules).unwrap();
         let good = forge_authz_host::policy::EMBEDDED_POLICY;
-        std::fs::write(modules.join("good.wasm"), good).unwrap();
-        std::fs::write(modules.join("broken.wasm"), &good[..good.len() / 3]).unwrap();
-        std::fs::write(modules.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let signer = forge::signing::signer();
+        signer.write_signed(&modules.join("good.wasm"), good, 1);
+        signer.write_signed(&modules.join("broken.wasm"), &good[..good.len() / 3], 1);
+        signer.write_signed(&modules.join("core.wasm"), b"\0asm\x01\0\0\0", 1);
         let mut server = Daemon::start(
             "serve",
-            Command::new(bin())
+            forge::signing::trusting(&mut Command::new(bin()))
                 .args([
                     "serve",
                     "--db",
