@@ -50,16 +50,19 @@ class FactSource(Protocol):
     def token(self, id: str) -> Optional[Dict[str, Any]]:
         """A token record by its public id: `{"id", "owner", "name", "scopes", "repositories",
         "owners", "parent", "predecessor", "successor", "last_used", "created", "expires",
-        "revoked", "secret_hash" (64 hex digits), "digest": "hmac-tag"|"sha256"}`."""
+        "revoked", "secret_hash" (64 hex digits), "digest": "hmac-tag"|"sha256",
+        "ip_allow"? (the token's CIDR blocks; absent or empty: no restriction)}`."""
     def user(self, name: str) -> Optional[Dict[str, Any]]:
         """`{"status": "active"|"inactive"|"suspended", "site_admin", "visibility":
         "public"|"limited"|"private", "organization"}`."""
     def repository(self, path: str, viewer: Optional[str]) -> Optional[Dict[str, Any]]:
         """`owner/name` as `viewer` (a login; None: anonymous) sees it: `{"path"?,
         "owner_visibility", "private", "kind": "hosted"|"mirror"|"import", "archived",
-        "role": "none"|"read"|"write"|"admin", "protected_refs"?, "registrant"?}`."""
+        "role": "none"|"read"|"write"|"admin", "protected_refs"?, "registrant"?,
+        "owner_ip_allow"? (the owner's CIDR blocks; absent or empty: no restriction)}`."""
     def namespace(self, name: str, viewer: Optional[str]) -> Optional[Dict[str, Any]]:
-        """`{"organization", "visibility", "member_role"}`."""
+        """`{"organization", "visibility", "member_role", "ip_allow"?}` (`ip_allow`: the
+        account's CIDR blocks; absent or empty: no restriction)."""
 
 Facts = Union["World", FactSource]
 """What a decision's facts come from: a `World`, or the forge's own fact source."""

@@ -41,7 +41,7 @@ _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 TOKEN = """SELECT t.public_id, u.name, t.name, t.scope, t.bound_repositories, t.bound_owners,
  t.parent_public_id, t.predecessor_public_id, t.successor_public_id, t.last_used_unix,
- t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind
+ t.created_unix, t.expires_unix, t.revoked_unix, t.secret_digest, t.digest_kind, t.ip_allow
  FROM access_token t JOIN "user" u ON u.id = t.uid WHERE t.public_id = $1"""
 
 USER = """SELECT type, is_active, prohibit_login, is_admin, visibility FROM "user"
@@ -54,7 +54,7 @@ REPOSITORY = """SELECT o.name, r.name, o.visibility, r.is_private, r.is_mirror, 
    WHERE o.type = 1 AND tu.org_id = o.id AND tu.uid = v.id
    AND (t.includes_all_repositories = 1
         OR EXISTS (SELECT 1 FROM team_repo tr WHERE tr.team_id = t.id AND tr.repo_id = r.id))),
- (SELECT count(*) FROM protected_branch p WHERE p.repo_id = r.id), r.id
+ (SELECT count(*) FROM protected_branch p WHERE p.repo_id = r.id), r.id, o.ip_allow
  FROM "user" o JOIN repository r ON r.owner_id = o.id AND r.lower_name = $2
  LEFT JOIN "user" v ON v.lower_name = $3 LEFT JOIN "user" reg ON reg.id = r.registrant_id
  WHERE o.lower_name = $1"""
@@ -68,7 +68,7 @@ PROTECTED_USERS = """SELECT pu.protected_branch_id, pu.rule, u.name FROM protect
 
 NAMESPACE = """SELECT u.name, u.type, u.visibility,
  (SELECT max(t.authorize) FROM team_user tu JOIN team t ON t.id = tu.team_id
-   WHERE u.type = 1 AND tu.org_id = u.id AND tu.uid = v.id)
+   WHERE u.type = 1 AND tu.org_id = u.id AND tu.uid = v.id), u.ip_allow
  FROM "user" u LEFT JOIN "user" v ON v.lower_name = $2 WHERE u.lower_name = $1"""
 
 SSH_KEY = """SELECT k.key_id, k.type, u.name, ro.name || '/' || r.name, d.mode
@@ -200,13 +200,14 @@ class SchemaFacts:
         if r is None:
             return None
         (public_id, owner, name, scope, repos, owners, parent, predecessor, successor,
-         last_used, created, expires, revoked, digest, kind) = r
+         last_used, created, expires, revoked, digest, kind, ip_allow) = r
         return {"id": public_id, "owner": owner, "name": name,
                 "scopes": scope.split(",") if scope else [],
                 "repositories": json.loads(repos), "owners": json.loads(owners),
                 "parent": parent, "predecessor": predecessor, "successor": successor,
                 "last_used": last_used, "created": created, "expires": expires,
-                "revoked": revoked, "secret_hash": bytes(digest).hex(), "digest": kind}
+                "revoked": revoked, "secret_hash": bytes(digest).hex(), "digest": kind,
+                "ip_allow": json.loads(ip_allow)}
 
     def user(self, name: str) -> Optional[Dict[str, Any]]:
         r = self.db.row(USER, ascii_lower(name))
@@ -226,12 +227,13 @@ class SchemaFacts:
         if r is None:
             return None
         (o_name, r_name, o_vis, private, mirror, imported, archived, registrant,
-         collab_mode, team_mode, protected, repo_id) = r
+         collab_mode, team_mode, protected, repo_id, ip_allow) = r
         answer: Dict[str, Any] = {
             "path": f"{o_name}/{r_name}", "owner_visibility": VISIBILITY[o_vis],
             "private": bool(private),
             "kind": "import" if imported else "mirror" if mirror else "hosted",
             "archived": bool(archived), "role": higher(_role(collab_mode), _role(team_mode)),
+            "owner_ip_allow": json.loads(ip_allow),
         }
         if protected:
             answer["protected_refs"] = self._protected_refs(repo_id)
@@ -256,7 +258,7 @@ class SchemaFacts:
         r = self.db.row(NAMESPACE, ascii_lower(name), v)
         if r is None:
             return None
-        u_name, kind, visibility, team_mode = r
+        u_name, kind, visibility, team_mode, ip_allow = r
         if v is None:
             member_role = "none"
         elif kind != 1 and ascii_lower(u_name) == v:
@@ -264,7 +266,7 @@ class SchemaFacts:
         else:
             member_role = _role(team_mode)
         return {"organization": kind == 1, "visibility": VISIBILITY[visibility],
-                "member_role": member_role}
+                "member_role": member_role, "ip_allow": json.loads(ip_allow)}
 
     def ssh_key(self, id: str) -> Optional[Dict[str, Any]]:
         r = self.db.row(SSH_KEY, id)

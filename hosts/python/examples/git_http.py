@@ -54,6 +54,12 @@ class BadRequest(Exception):
     pass
 
 
+def peer_address(host: str) -> str:
+    """The peer's address as the policy reads it (an IPv4-mapped IPv6 address as IPv4)."""
+    mapped = host.lower().removeprefix("::ffff:")
+    return mapped if mapped.count(".") == 3 else host
+
+
 def credential(header: Optional[str]) -> Any:
     """The request's credential in the policy's request format."""
     if not header:
@@ -129,7 +135,10 @@ class Handler(BaseHTTPRequestHandler):
             body = self.read_body() if self.command == "POST" else b""
             request: Dict[str, Any] = {
                 "credential": credential(self.headers.get("Authorization")),
-                "repository": f"{owner}/{name}", "action": SERVICES[service], "transport": "http"}
+                "repository": f"{owner}/{name}", "action": SERVICES[service], "transport": "http",
+                # The TCP peer, checked against IP allow lists (behind a reverse proxy: read
+                # its header only when the peer is that proxy).
+                "client_address": peer_address(self.client_address[0])}
             if endpoint == "/git-receive-pack":
                 request["refs"] = pushed_refs(body)
         except BadRequest as e:

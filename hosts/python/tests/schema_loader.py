@@ -65,10 +65,11 @@ def _load(db: fs.Database, world: Dict[str, Any]) -> None:
         u = u or {"name": name, "status": "inactive"}
         status = u.get("status", "active")
         db.execute('INSERT INTO "user" (id, lower_name, name, type, is_active, prohibit_login,'
-                   ' is_admin, visibility) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+                   ' is_admin, visibility, ip_allow) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
                    uid, key, u["name"], 1 if u.get("organization") else 0,
                    1 if status == "active" else 0, 1 if status == "suspended" else 0,
-                   1 if u.get("site_admin") else 0, VISIBILITY[u.get("visibility", "public")])
+                   1 if u.get("site_admin") else 0, VISIBILITY[u.get("visibility", "public")],
+                   json.dumps(u.get("ip_allow", [])))
         return uid
 
     for u in world.get("users", []):
@@ -146,13 +147,15 @@ def insert_token(db: fs.Database, row_id: int, uid: int, t: Dict[str, Any]) -> N
     db.execute("INSERT INTO access_token (id, uid, name, public_id, scope, secret_digest,"
                " digest_kind, bound_repositories, bound_owners, parent_public_id,"
                " predecessor_public_id, successor_public_id, created_unix, last_used_unix,"
-               " expires_unix, revoked_unix)"
-               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+               " expires_unix, revoked_unix, ip_allow)"
+               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+               " $17)",
                row_id, uid, t["name"], t["id"], ",".join(t["scopes"]),
                bytes.fromhex(t["secret_hash"]), t.get("digest", "sha256"),
                json.dumps(t.get("repositories", [])), json.dumps(t.get("owners", [])),
                t.get("parent"), t.get("predecessor"), t.get("successor"), t["created"],
-               t.get("last_used"), t.get("expires"), t.get("revoked"))
+               t.get("last_used"), t.get("expires"), t.get("revoked"),
+               json.dumps(t.get("ip_allow", [])))
 
 
 def sqlite_database(world: Dict[str, Any], directory: Optional[str] = None

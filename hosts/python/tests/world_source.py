@@ -88,6 +88,8 @@ class WorldSource:
             "archived": r.get("archived", False),
             "role": role,
             "protected_refs": [protected_ref(p) for p in r.get("protected_refs", [])],
+            # The owner's IP allow list (contract 0.6): none when the owner is missing.
+            "owner_ip_allow": owner_user.get("ip_allow", []) if owner_user else [],
         }
         if r.get("registrant") is not None:
             answer["registrant"] = r["registrant"]
@@ -105,7 +107,7 @@ class WorldSource:
         else:
             member_role = self._member_role(u["name"], viewer)
         return {"organization": organization, "visibility": u.get("visibility", "public"),
-                "member_role": member_role}
+                "member_role": member_role, "ip_allow": u.get("ip_allow", [])}
 
     def ssh_key(self, id: str) -> Optional[Dict[str, Any]]:
         k = next((k for k in self._ssh_keys if k["id"] == id), None)
