@@ -400,6 +400,26 @@ fn admin_reload_and_shadow_refuse_untrusted_modules_and_keep_the_old_one() {
         assert_eq!(s["sha256"], sha(&variant("v2")), "{s}");
         f.decides(&secret, &format!("after {name} was refused"));
     }
+    // A signature that is a FIFO is refused at once (reading it could block forever).
+    let fifo_sig = format!("{}.minisig", m.write("fifo-sig", Some((signer(), 3))));
+    std::fs::remove_file(&fifo_sig).unwrap();
+    let made = forge_authz_testkit::process::run_for(
+        Command::new("mkfifo").arg(&fifo_sig),
+        Duration::from_secs(10),
+    );
+    assert!(made.status.success(), "mkfifo: {made:?}");
+    let o = forge_authz_testkit::process::run_for(
+        Command::new(bin()).args([
+            "reload",
+            "--admin-socket",
+            &admin,
+            "--module",
+            "fifo-sig.wasm",
+        ]),
+        Duration::from_secs(15),
+    );
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("signature file cannot be read"), "{said}");
     let shadow = ask("shadow", "v2.wasm");
     assert!(
         shadow["refused"].is_null(),
