@@ -667,3 +667,31 @@ fn signers_are_added_only_with_an_endorsement_a_trusted_key_made() {
         "{history}"
     );
 }
+
+#[test]
+fn shadow_publications_and_promotion_are_held_to_the_same_trust() {
+    // issue 23 item 1: `publish` (live or shadow) and `--promote` make a module live on
+    // every host: each is checked as the hosts will check it.
+    let f = sqlite_fleet("shadow");
+    let m = Modules { dir: f.dir.clone() };
+    f.ok(&[
+        "publish",
+        "--db",
+        &f.db,
+        &m.write("v5", Some((signer(), 5))),
+    ]);
+    let older = m.write("older", Some((signer(), 3)));
+    f.refused(
+        &["publish", "--db", &f.db, &older, "--shadow"],
+        "replayed-older",
+    );
+    let shadow_signer = new_signer("shadow");
+    add_signer(&f, &shadow_signer);
+    let candidate = m.write("candidate", Some((&shadow_signer, 6)));
+    f.ok(&["publish", "--db", &f.db, &candidate, "--shadow"]);
+    f.ok(&["signers", "retire", "--db", &f.db, &shadow_signer.key.id]);
+    f.refused(&["publish", "--db", &f.db, "--promote"], "retired-key");
+    let published = f.fleet()["published"].clone();
+    assert_eq!(published["live"]["version"], 1, "not promoted: {published}");
+    assert_eq!(published["shadow"]["version"], 2, "{published}");
+}
