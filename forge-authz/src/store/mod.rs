@@ -229,16 +229,7 @@ impl Store {
                     if version < 2 {
                         self.conn.batch(&schema::v2(dialect))?;
                     }
-                    if version < 3 {
-                        self.conn.batch(schema::V3)?;
-                    }
-                    if version < 4 {
-                        self.conn.batch(&schema::v4(dialect))?;
-                        config::record_migration(&mut self.conn)?;
-                    }
-                    if version < 5 {
-                        self.conn.batch(&schema::v5(dialect))?;
-                    }
+                    migrate_since_v2(&mut self.conn, version)?;
                     self.conn.execute("DELETE FROM forge_authz_schema", &[])?;
                     self.conn.execute(
                         "INSERT INTO forge_authz_schema (version) VALUES ($1)",
@@ -273,19 +264,7 @@ impl Store {
         } else if version == 0 {
             tx.batch(&schema::v2(dialect)).context("schema version 2")?;
         }
-        if version < 3 {
-            tx.batch(schema::V3)
-                .context("schema migration 3 (token secret kinds)")?;
-        }
-        if version < 4 {
-            tx.batch(&schema::v4(dialect))
-                .context("schema migration 4 (versioned configuration)")?;
-            config::record_migration(&mut tx)?;
-        }
-        if version < 5 {
-            tx.batch(&schema::v5(dialect))
-                .context("schema migration 5 (signed modules, IP allow lists)")?;
-        }
+        migrate_since_v2(&mut tx, version)?;
         tx.batch(&format!("PRAGMA user_version = {}", schema::VERSION))?;
         tx.commit()
     }
@@ -450,6 +429,26 @@ impl Store {
 }
 
 /// Version 1 → 2 (SQLite): the JSON documents become rows.
+/// The migrations after version 2, the same on both backends, from a store at `version`
+/// (inside the caller's transaction).
+fn migrate_since_v2(conn: &mut Conn, version: i64) -> anyhow::Result<()> {
+    let dialect = conn.dialect();
+    if version < 3 {
+        conn.batch(schema::V3)
+            .context("schema migration 3 (token secret kinds)")?;
+    }
+    if version < 4 {
+        conn.batch(&schema::v4(dialect))
+            .context("schema migration 4 (versioned configuration)")?;
+        config::record_migration(conn)?;
+    }
+    if version < 5 {
+        conn.batch(&schema::v5(dialect))
+            .context("schema migration 5 (signed modules, IP allow lists)")?;
+    }
+    Ok(())
+}
+
 fn migrate_v1(tx: &mut Tx<'_>) -> anyhow::Result<()> {
     let docs = |tx: &mut Tx<'_>, sql: &'static str| -> anyhow::Result<Vec<String>> {
         tx.query(sql, &[])?.iter().map(|r| r.text(0)).collect()
