@@ -42,8 +42,46 @@ pub fn through_the_proxy(
 ) {
     let seen = clients_see_what_forge_authz_decided(s, port, other_family);
     seen.assert_no_server_error();
+    the_proxy_passes_the_client_address(s, port);
     proxy_record();
     assert!(srv.alive(), "serve died:\n{}", srv.log());
+}
+
+/// Issue 23 (IP allow lists behind a proxy; `serve --trusted-proxy 127.0.0.1`): the proxy
+/// gives `serve` the client's own address (127.0.0.1 here), never the `X-Forwarded-For` a
+/// client wrote. bob's list is set behind the CLI's back (`org ip-allow` takes
+/// organisations; the policy restricts any owner with a list): outside it, a forged
+/// in-list address gains nothing; inside it, the same request is served.
+fn the_proxy_passes_the_client_address(s: &Setup, port: u16) {
+    let secret = s.token("alice", "ip-through-proxy", "read:repository");
+    let db = rusqlite::Connection::open(&s.db).unwrap();
+    let ask = |list: &str| {
+        db.execute(
+            "UPDATE users SET ip_allow = ?1 WHERE name_key = 'bob'",
+            [list],
+        )
+        .unwrap();
+        let bearer = format!("Bearer {secret}");
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("X-Forwarded-For", "10.1.2.3"),
+        ];
+        let path = "/bob/pub.git/info/refs?service=git-upload-pack";
+        let r = http(port, "GET", path, &headers, b"");
+        let said = r.header("x-forge-authz-reason").unwrap_or_default() + &r.text();
+        (r.status, said.contains("ip-not-allowed"))
+    };
+    assert_eq!(
+        ask(r#"["10.0.0.0/8"]"#),
+        (Some(403), true),
+        "a client's X-Forwarded-For must not reach serve as the client address"
+    );
+    assert_eq!(
+        ask(r#"["127.0.0.0/8"]"#).0,
+        Some(200),
+        "inside the list, through the proxy"
+    );
+    ask("[]");
 }
 
 /// A proxy that serves the ref advertisement through `fcgiwrap` and asks `serve`'s
