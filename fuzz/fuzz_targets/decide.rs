@@ -291,7 +291,7 @@ fn essence(d: &Decision) -> impl PartialEq + std::fmt::Debug + '_ {
 /// The single request a batch stands for at `path`.
 fn single_of(batch: &BatchRequest, path: &str) -> AuthorizeRequest {
     AuthorizeRequest {
-        client_address: None,
+        client_address: batch.client_address.clone(),
         credential: batch.credential.clone(),
         also_presented: batch.also_presented.clone(),
         request: Request::Git(GitRequest {

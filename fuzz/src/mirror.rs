@@ -176,6 +176,51 @@ vocabulary_pick!(FOperation => PrivilegedOperation in vocabulary::OPERATIONS);
 // ---------------------------------------------------------------------------------
 // Small building blocks.
 
+/// NEW(0.6): an IP allow list (README, "IP allow lists"): none, IPv4, IPv4 and IPv6, or
+/// blocks that do not parse (which match nothing).
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FIpList {
+    None,
+    V4,
+    Mixed,
+    Broken,
+}
+
+impl FIpList {
+    pub fn convert(self) -> Vec<String> {
+        let blocks: &[&str] = match self {
+            FIpList::None => &[],
+            FIpList::V4 => &["192.0.2.0/24"],
+            FIpList::Mixed => &["2001:db8::/32", "198.51.100.0/24"],
+            FIpList::Broken => &["192.0.2.0/33", "not a block"],
+        };
+        blocks.iter().map(|b| b.to_string()).collect()
+    }
+}
+
+/// NEW(0.6): a client address, inside or outside the blocks of [`FIpList`], or garbage.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FAddress {
+    Inside,
+    Mapped,
+    V6,
+    Outside,
+    Garbage,
+}
+
+impl FAddress {
+    pub fn convert(self) -> String {
+        match self {
+            FAddress::Inside => "192.0.2.7",
+            FAddress::Mapped => "::ffff:192.0.2.7",
+            FAddress::V6 => "2001:db8::1",
+            FAddress::Outside => "203.0.113.5",
+            FAddress::Garbage => "192.0.2.300",
+        }
+        .to_string()
+    }
+}
+
 /// A name: from [`NAMES`] or raw.
 #[derive(Arbitrary, Clone, Debug)]
 pub enum FName {
@@ -660,6 +705,7 @@ pub struct FRepository {
     pub roles: FRoles,
     pub protected_refs: Vec<FProtectedRef>,
     pub registrant: Option<FName>,
+    pub owner_ip_allow: FIpList,
 }
 
 impl FRepository {
@@ -667,7 +713,7 @@ impl FRepository {
         RepoEntry {
             path,
             facts: RepositoryFacts {
-                owner_ip_allow: Vec::new(),
+                owner_ip_allow: self.owner_ip_allow.convert(),
                 owner_visibility: self.owner_visibility.into(),
                 private: self.private,
                 kind: self.kind.into(),
@@ -702,6 +748,7 @@ pub struct FNamespace {
     pub organization: bool,
     pub visibility: FVisibility,
     pub roles: FRoles,
+    pub ip_allow: FIpList,
 }
 
 impl FNamespace {
@@ -712,7 +759,7 @@ impl FNamespace {
                 FNamespaceIdent::Other(n) => n.convert(),
             },
             facts: NamespaceFacts {
-                ip_allow: Vec::new(),
+                ip_allow: self.ip_allow.convert(),
                 organization: self.organization,
                 visibility: self.visibility.into(),
                 member_role: self.roles.default.into(),
@@ -956,6 +1003,8 @@ pub struct FDecide {
     pub request: FRequest,
     pub now: FTime,
     pub explain: bool,
+    /// NEW(0.6): the client's address (every call of the execution comes from it).
+    pub client_address: Option<FAddress>,
     /// The batch: the request's transport and action for a git request, these otherwise.
     pub batch: Vec<FBatchTarget>,
     pub batch_transport: FTransport,
@@ -995,7 +1044,7 @@ impl FDecide {
             _ => (self.batch_transport.into(), self.batch_action.into()),
         };
         let request = AuthorizeRequest {
-            client_address: None,
+            client_address: self.client_address.map(FAddress::convert),
             credential,
             also_presented,
             request,
@@ -1025,7 +1074,7 @@ impl FDecide {
             }
         }
         let batch = BatchRequest {
-            client_address: None,
+            client_address: request.client_address.clone(),
             credential: request.credential.clone(),
             also_presented: request.also_presented.clone(),
             transport,
@@ -1035,7 +1084,7 @@ impl FDecide {
             explain: request.explain,
         };
         let refs = RefPermissionsRequest {
-            client_address: None,
+            client_address: request.client_address.clone(),
             credential: request.credential.clone(),
             also_presented: request.also_presented.clone(),
             transport,
