@@ -346,16 +346,11 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `token create`: mint as the owner (or `--actor`), restricted to `ip_allow` if given;
-/// prints the secret once.
-fn create_token(
-    s: &mut TokenSession,
-    args: &CreateArgs,
-    ip_allow: &[String],
-) -> anyhow::Result<()> {
+/// `token create`: mint as the owner (or `--actor`), within `ips` if given; the secret once.
+fn create_token(s: &mut TokenSession, args: &CreateArgs, ips: &[String]) -> anyhow::Result<()> {
     let who = s.who(args.owner.clone());
     let (secret, record) =
-        lifecycle::create_with_ip_allow(&mut s.policy, &mut s.store, args, ip_allow, &who)?;
+        lifecycle::create_with_ip_allow(&mut s.policy, &mut s.store, args, ips, &who)?;
     s.print_secret(&secret, &record);
     Ok(())
 }
