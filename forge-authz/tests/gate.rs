@@ -270,6 +270,8 @@ fn the_same_seed_gives_the_same_report_and_its_hash() {
                 "500",
                 "--seed",
                 seed,
+                "--at",
+                "1767225600",
                 "--report",
                 path.to_str().unwrap(),
             ],
@@ -424,5 +426,14 @@ fn the_freeze_policy_differs_exactly_by_the_writes_it_refuses() {
             );
             assert!(after.starts_with("site-refused"), "{g}");
         }
-    }
+    } // A freeze planned for later (2100-01-01, one day) changes nothing now; `--at` inside
+    // its window shows what it will refuse, and the report states that time.
+    let later = r#"{"from": 4102444800, "until": 4102531200, "reason": "year 2100"}"#;
+    std::fs::write(&site, format!(r#"{{"freeze": {{"windows": [{later}]}}}}"#)).unwrap();
+    let s = site.to_str().unwrap();
+    let (code, report) = check(&[m, "--site", s, "--cases", "500"]);
+    assert_eq!(code, 0, "not frozen now: {report}");
+    let (code, report) = check(&[m, "--site", s, "--cases", "500", "--at", "4102448400"]);
+    assert_eq!(code, 3, "frozen at --at: {report}");
+    assert_eq!(report["at"], 4_102_448_400_i64, "{report}");
 }

@@ -38,6 +38,12 @@ pub struct CheckArgs {
     /// Seed of the case generator (same seed, same cases, same report).
     #[arg(long, default_value_t = gate::DEFAULT_SEED)]
     pub seed: u64,
+    /// The generated worlds' clock, in Unix seconds (`date -d 2026-12-24 +%s`); default
+    /// now. A time-dependent site rule (a change freeze) is judged at this time; the
+    /// report states it, and `publish --accept-differences` recomputes at the time the
+    /// report states.
+    #[arg(long, allow_negative_numbers = true)]
+    pub at: Option<i64>,
     /// Write the canonical report (JSON) here: what `publish --accept-differences` takes.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -93,6 +99,7 @@ pub fn check(p: &PolicyArgs, a: CheckArgs) -> anyhow::Result<u8> {
     let options = GateOptions {
         cases: a.cases,
         seed: a.seed,
+        at: a.at.unwrap_or_else(crate::world::system_now),
     };
     let started = std::time::Instant::now();
     let report = gate::run(&candidate, &against, &config, options)?;
@@ -138,15 +145,16 @@ pub fn publication_gate(
         }
         None => None,
     };
-    let options = reviewed
-        .as_deref()
-        .map_or(Ok(GateOptions::default()), stated_options)?;
+    let options = reviewed.as_deref().map_or_else(
+        || Ok(GateOptions::at(crate::world::system_now())),
+        stated_options,
+    )?;
     let config = store.settings()?.config;
     let report = gate::run(&candidate, &against, &config, options)?;
     accept(&report, accepted.zip(reviewed.as_deref()))
 }
 
-/// The seed and case count a reviewed report states.
+/// The seed, case count and clock a reviewed report states.
 fn stated_options(report: &[u8]) -> anyhow::Result<GateOptions> {
     let v: serde_json::Value = serde_json::from_slice(report)
         .context("the accepted report is not a gate report (JSON)")?;
@@ -158,6 +166,10 @@ fn stated_options(report: &[u8]) -> anyhow::Result<GateOptions> {
     Ok(GateOptions {
         cases: number("cases")?,
         seed: number("seed")?,
+        at: v
+            .get("at")
+            .and_then(serde_json::Value::as_i64)
+            .context("the accepted report states no `at`")?,
     })
 }
 

@@ -20,7 +20,8 @@ use serde_json::json;
 use crate::request::{ActionDef, CredentialDef, KindDef, MintOrder, RefUpdateDef, RequestDef};
 use crate::world::{OptionsDef, World};
 
-/// The fixed clock of every generated world (2026-01-01).
+/// The clock of generated worlds in the gate's own tests (2026-01-01); `check` runs them at
+/// `--at` (default: the time of the check), stated in its report.
 pub const NOW: i64 = 1_767_225_600;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a 64-bit state, one add and two multiply-xorshift
@@ -190,7 +191,7 @@ const OPERATIONS: [&str; 4] = [
 
 /// A world of three users and an organisation, one to four repositories, an SSH user key
 /// and a deploy key, with `options` as the configuration's.
-fn world(rng: &mut Rng, options: &OptionsDef) -> anyhow::Result<World> {
+fn world(rng: &mut Rng, options: &OptionsDef, now: i64) -> anyhow::Result<World> {
     let mut users: Vec<serde_json::Value> = USERS
         .iter()
         .map(|u| {
@@ -221,7 +222,7 @@ fn world(rng: &mut Rng, options: &OptionsDef) -> anyhow::Result<World> {
         .first()
         .and_then(|r| Some(format!("{}/{}", r["owner"].as_str()?, r["name"].as_str()?)));
     let world = json!({
-        "now": NOW,
+        "now": now,
         "keys": test_keys(),
         "signing_key": "k1",
         "users": users,
@@ -274,10 +275,13 @@ fn repository(rng: &mut Rng, owner: &str, name: &str) -> serde_json::Value {
 
 /// Generate case number `index` of a run: its own stream, derived from the run's seed and
 /// the index, so a case does not depend on how many were drawn before it.
-pub fn generate(seed: u64, index: u64, options: &OptionsDef) -> anyhow::Result<Case> {
+///
+/// Every generated world's clock is `now`: a site rule that depends on time (a change
+/// freeze) is judged at the time the operator asks about.
+pub fn generate(seed: u64, index: u64, options: &OptionsDef, now: i64) -> anyhow::Result<Case> {
     let mut rng = Rng::new(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
     rng.next_u64();
-    let mut world = world(&mut rng, options)?;
+    let mut world = world(&mut rng, options, now)?;
     let paths = target_paths(&world);
     let (cred, credential) = credential(&mut rng, &mut world, &paths)?;
     let ssh = matches!(cred, Cred::SshUser(_) | Cred::SshDeploy { .. }) && rng.chance(90);
@@ -371,7 +375,7 @@ fn token(
         return Ok((Cred::Anonymous, CredentialDef::Anonymous));
     };
     if state == TokenState::Revoked {
-        issued.record.revoked = Some(NOW - 3_600);
+        issued.record.revoked = Some(world.now() - 3_600);
     }
     if child {
         issued.record.parent = Some("parent-token".into());
@@ -428,8 +432,8 @@ fn mint(
     }
     let mut native = Native::new(&keys.config()?)?;
     let (now, lifetime) = match state {
-        TokenState::Expired => (NOW - 40 * 86_400, 30 * 86_400),
-        _ => (NOW - 86_400, 30 * 86_400),
+        TokenState::Expired => (world.now() - 40 * 86_400, 30 * 86_400),
+        _ => (world.now() - 86_400, 30 * 86_400),
     };
     for (repositories, owners) in [(repositories, owners), (&[][..], &[][..])] {
         let order = MintOrder {

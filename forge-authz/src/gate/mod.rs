@@ -38,20 +38,25 @@ pub const DEFAULT_CASES: u64 = 10_000;
 /// The seed by default.
 pub const DEFAULT_SEED: u64 = 23;
 
-/// How many cases, from which seed.
+/// How many cases, from which seed, at what time.
 #[derive(Clone, Copy, Debug)]
 pub struct GateOptions {
     /// Generated cases.
     pub cases: u64,
     /// Seed of the generator.
     pub seed: u64,
+    /// The clock of every generated world (Unix seconds): a time-dependent site rule (a
+    /// change freeze) is judged at this time. The corpus keeps its scenarios' own clocks.
+    pub at: i64,
 }
 
-impl Default for GateOptions {
-    fn default() -> Self {
+impl GateOptions {
+    /// The default cases and seed, at `at`.
+    pub fn at(at: i64) -> GateOptions {
         GateOptions {
             cases: DEFAULT_CASES,
             seed: DEFAULT_SEED,
+            at,
         }
     }
 }
@@ -116,14 +121,14 @@ pub fn run(
     let site = config.site.clone();
     let opts = options_of(config);
     let corpus = corpus::run(candidate, against, &site)?;
-    let sample = generator::generate(options.seed, 0, &opts)?;
+    let sample = generator::generate(options.seed, 0, &opts, options.at)?;
     let mut cand = Judge::new(candidate, sample.world.config()?, &site)?;
     let mut live = Judge::new(against, sample.world.config()?, &site)?;
     let mut failing: Vec<Failing> = invariants::ALL.iter().map(|_| Failing::default()).collect();
     let mut diff = differential::Differences::default();
     let (mut undecided, mut allowed) = (0, 0);
     for index in 0..options.cases {
-        let case = generator::generate(options.seed, index, &opts)?;
+        let case = generator::generate(options.seed, index, &opts, options.at)?;
         let Some(outcome) = cand.decide(&case.world, &case.request) else {
             undecided += 1;
             continue;
@@ -155,6 +160,7 @@ pub fn run(
             site_sha256: report::sha256_hex(site.as_bytes()),
             seed: options.seed,
             cases: options.cases,
+            at: options.at,
             undecided,
             allowed,
         },

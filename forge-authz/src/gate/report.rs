@@ -31,6 +31,8 @@ pub struct Header {
     pub seed: u64,
     /// Generated cases.
     pub cases: u64,
+    /// The generated worlds' clock (Unix seconds).
+    pub at: i64,
     /// Generated cases no module could be asked (a malformed request; expected 0).
     pub undecided: u64,
     /// Generated cases the candidate allowed (in part: a batch target, a ref permission).
@@ -215,8 +217,11 @@ impl GateReport {
             ));
         }
         out.push(format!(
-            "invariants: {} generated cases (seed {})",
-            h.cases, h.seed
+            "invariants: {} generated cases (seed {}, at {}, {})",
+            h.cases,
+            h.seed,
+            h.at,
+            forge_authz_guest::site::time::utc(h.at)
         ));
         for i in &self.invariants {
             let state = if i.failed > 0 { "FAIL" } else { "ok  " };
