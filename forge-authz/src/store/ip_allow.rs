@@ -1,9 +1,11 @@
 //! IP allow lists (issue 23): an organisation's (`users.ip_allow`) and a token's
 //! (`tokens.ip_allow`), each a JSON array of CIDR blocks (`[]`: no restriction). The
 //! policy decides with them (`namespace-facts.ip-allow`, `repository-facts.owner-ip-allow`,
-//! `token-facts.ip-allow`); the store keeps them, checks each block on the way in, and
-//! records every change of an organisation's list in the configuration's history
-//! (`ip-allow-set`: who, when, the list before and after).
+//! `token-facts.ip-allow`); the store keeps them, checks each block an operator types
+//! (`org ip-allow`, `token create --ip-allow`), and records every change of an
+//! organisation's list in the configuration's history (`ip-allow-set`: who, when, the list
+//! before and after). A world (or bulk) import keeps a list as written: a block the policy
+//! cannot parse matches nothing, so it can only narrow, and the store answers as the world.
 //!
 //! A token's list is not part of the lifecycle's `token-record` (the policy never edits
 //! it): it is given when the token is created, and a rotation's successor or a derived
@@ -83,9 +85,9 @@ pub fn token_ip_allow(conn: &mut Conn, id: &str) -> anyhow::Result<Option<Vec<St
         .transpose()
 }
 
-/// Set token `id`'s list (checked; its row must exist).
+/// Set token `id`'s list as given (its row must exist; a list typed by an operator is
+/// checked first: `lifecycle::create_with_ip_allow`).
 pub fn set_token_ip_allow(conn: &mut Conn, id: &str, blocks: &[String]) -> anyhow::Result<()> {
-    let blocks = checked_blocks(blocks).with_context(|| format!("token `{id}`"))?;
     conn.execute(
         "UPDATE tokens SET ip_allow = $1 WHERE id = $2",
         &vals![json(&blocks)?, id],
