@@ -695,3 +695,36 @@ fn shadow_publications_and_promotion_are_held_to_the_same_trust() {
     assert_eq!(published["live"]["version"], 1, "not promoted: {published}");
     assert_eq!(published["shadow"]["version"], 2, "{published}");
 }
+
+#[test]
+fn git_shell_refuses_an_untrusted_policy_module() {
+    // issue 23 item 1: every path that makes a module decide — git over SSH too (the
+    // forced command's `--policy`, verified as `serve` verifies it at start).
+    let f = sqlite_fleet("git-shell");
+    let m = Modules { dir: f.dir.clone() };
+    let shell = |policy: &str| {
+        let args = ["--policy", policy, "git-shell", "--db", &f.db];
+        let o = forge_authz_testkit::process::run_for(
+            trusting(&mut Command::new(bin()))
+                .args(args)
+                .args(["--repos", f.repos.to_str().unwrap(), "--key", "k1"])
+                .env("SSH_ORIGINAL_COMMAND", "git-upload-pack 'alice/app.git'"),
+            Duration::from_secs(60),
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let stranger = new_signer("stranger");
+    for (path, code) in [
+        (m.write("unsigned", None), "unsigned"),
+        (m.tampered("tampered", 2), "bad-signature"),
+        (m.write("wrong-key", Some((&stranger, 2))), "untrusted-key"),
+    ] {
+        let err = shell(&path);
+        assert!(
+            err.contains("the policy module was refused") && err.contains(code),
+            "{err}"
+        );
+    }
+    let err = shell(&m.write("signed", Some((signer(), 2))));
+    assert!(!err.contains("the policy module was refused"), "{err}");
+}

@@ -23,6 +23,9 @@ pub struct SshKeysArgs {
     pub key_type: String,
     /// `%k`: the offered key, base64.
     pub key: String,
+    /// Whose modules `git-shell` trusts (passed on in the forced command).
+    #[command(flatten)]
+    pub trust: super::module::TrustArgs,
 }
 
 /// `forge-authz git-shell`
@@ -37,6 +40,9 @@ pub struct GitShellArgs {
     /// The key's id.
     #[arg(long)]
     pub key: String,
+    /// Whose modules are trusted (a `--policy` file must be signed: "Trusting a module").
+    #[command(flatten)]
+    pub trust: super::module::TrustArgs,
     /// Largest pack a push may send (git's `receive.maxInputSize`), as `serve`'s
     /// `--max-body-bytes`.
     #[arg(long, default_value_t = 1 << 30)]
@@ -53,10 +59,13 @@ pub fn ssh_keys(p: &PolicyArgs, a: SshKeysArgs) -> anyhow::Result<u8> {
         login,
         key_type,
         key,
+        trust,
     } = a;
     let forced = crate::serve::ForcedPolicy {
         policy: p.path(),
         deadline_ms: p.limits().deadline_ms,
+        trusted_signers: trust.trusted_signers,
+        allow_unsigned: trust.allow_unsigned,
     };
     let offered = crate::serve::OfferedKey {
         forge_user: &user,
@@ -77,6 +86,8 @@ pub fn git_shell(p: &PolicyArgs, a: GitShellArgs) -> anyhow::Result<u8> {
         repos: ReposArgs { repos },
         key,
         max_body_bytes,
+        trust,
     } = a;
-    crate::serve::git_shell(&p.path(), p.limits(), &db, &repos, &key, max_body_bytes)
+    let policy = (p.path(), trust.trust()?);
+    crate::serve::git_shell(&policy, p.limits(), &db, &repos, &key, max_body_bytes)
 }

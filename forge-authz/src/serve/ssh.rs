@@ -38,6 +38,10 @@ pub struct ForcedPolicy {
     pub policy: PathBuf,
     /// `--deadline-ms`.
     pub deadline_ms: u64,
+    /// `--trusted-signers` (issue 23: `git-shell` verifies a `--policy` file).
+    pub trusted_signers: Vec<PathBuf>,
+    /// `--allow-unsigned`.
+    pub allow_unsigned: bool,
 }
 
 /// What sshd asks `ssh-keys` about (`%u %t %k`), and the forge's account.
@@ -121,6 +125,13 @@ pub fn ssh_keys(
             quote(&std::fs::canonicalize(&forced.policy)?)
         ));
     }
+    for signers in &forced.trusted_signers {
+        let file = quote(&std::fs::canonicalize(signers)?);
+        command.push_str(&format!(" --trusted-signers {file}"));
+    }
+    if forced.allow_unsigned {
+        command.push_str(" --allow-unsigned");
+    }
     command.push_str(&format!(
         " --deadline-ms {} git-shell --db {} --repos {} --key {}",
         forced.deadline_ms,
@@ -195,11 +206,38 @@ pub fn ssh_client_address(connection: Option<&str>) -> Option<String> {
     Some(ip.to_canonical().to_string())
 }
 
+/// The module `git-shell` decides with, trusted as `serve` trusts it at start (issue 23):
+/// the anchors, the store's endorsed signers, the fleet's floor. `None`: refused (said on
+/// stderr); nothing is decided.
+fn trusted_live(
+    policy_path: &Path,
+    trust: &crate::trust::Trust,
+    limits: Limits,
+    db: &Location,
+) -> anyhow::Result<Option<Arc<LivePolicy>>> {
+    let mut store = Store::open_read_only(db)?;
+    let settings = store.settings()?;
+    let (fleet, _) = crate::store::modules::signers::trust(store.conn(), trust.anchors.clone())?;
+    let trust = crate::trust::Trust {
+        allow_unsigned: trust.allow_unsigned,
+        floor: crate::store::modules::state(store.conn())?.floor,
+        ..fleet
+    };
+    drop(store);
+    match LivePolicy::start(policy_path, None, settings.config, limits, trust) {
+        Ok(live) => Ok(Some(Arc::new(live))),
+        Err(e) => {
+            eprintln!("forge-authz: the policy module was refused: {e}");
+            Ok(None)
+        }
+    }
+}
+
 /// `forge-authz git-shell --key ID`: the forced command of an SSH key. Decides the
 /// request, then runs git on the repository the policy decided on; a push is decided per
 /// ref through the proc-receive hook (see [`hook`]).
 pub fn git_shell(
-    policy_path: &Path,
+    (policy_path, trust): &(PathBuf, crate::trust::Trust),
     limits: Limits,
     db: &Location,
     repos: &Path,
@@ -217,9 +255,9 @@ pub fn git_shell(
             return Ok(1);
         }
     };
-    let settings = Store::open_read_only(db)?.settings()?;
-    let module = crate::policy::PolicyModule::load(policy_path, limits)?;
-    let live = Arc::new(LivePolicy::from_module(module, settings.config));
+    let Some(live) = trusted_live(policy_path, trust, limits, db)? else {
+        return Ok(1);
+    };
     let shared = Arc::new(Shared::new(db.clone(), live));
     let request = RequestDef {
         credential: CredentialDef::SshKey(key.to_string()),
