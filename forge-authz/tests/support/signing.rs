@@ -1,6 +1,6 @@
-//! A test module signer (issue 23): a fixed minisign key pair (made by `minisign -G -W`
-//! for these tests only; it signs nothing but test modules), whose public key the hosts
-//! and CLI commands the tests start trust (`FORGE_AUTHZ_TRUSTED_SIGNERS`). Modules are
+//! A test module signer (issue 23): a minisign key pair made fresh for each test process
+//! (no secret key is kept in the repository), whose public key the hosts and CLI
+//! commands the tests start trust (`FORGE_AUTHZ_TRUSTED_SIGNERS`). Modules are
 //! signed with it (`forge_authz_host::trust::sign`) so every test exercises the signed
 //! path; [`new_signer`] makes a fresh, untrusted key pair. Use it with
 //! `#[path = "support/signing.rs"] mod signing;` (or through `support/fleet.rs`).
@@ -10,15 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use forge_authz_host::trust::sign::{NewKey, keygen, sign_module};
-
-/// The trusted test key (public).
-const TEST_PUBLIC: &str = "untrusted comment: minisign public key B72D9C52BA617CFC
-RWT8fGG6Upwtt4eRfoFMHnbmW47vsE6mg7qzzLZxRkD5SF69qouTF3Qd
-";
-/// The trusted test key (secret, unencrypted): a test fixture, trusted by test hosts only.
-const TEST_SECRET: &str = "untrusted comment: minisign encrypted secret key
-RWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/HxhulKcLbdN0edebIB/v2FddM0zZbSbj+PTZQ5tqlpRwAbMelSEl4eRfoFMHnbmW47vsE6mg7qzzLZxRkD5SF69qouTF3QdAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
-";
 
 /// The environment variable naming the trusted signers' public key file.
 pub const TRUSTED_SIGNERS_ENV: &str = "FORGE_AUTHZ_TRUSTED_SIGNERS";
@@ -53,14 +44,7 @@ fn write_signer(name: &str, key: NewKey) -> TestSigner {
 /// This process's trusted test signer.
 pub fn signer() -> &'static TestSigner {
     static SIGNER: OnceLock<TestSigner> = OnceLock::new();
-    SIGNER.get_or_init(|| {
-        let key = NewKey {
-            id: "B72D9C52BA617CFC".into(),
-            public: TEST_PUBLIC.into(),
-            secret: TEST_SECRET.into(),
-        };
-        write_signer("trusted", key)
-    })
+    SIGNER.get_or_init(|| new_signer("trusted"))
 }
 
 impl TestSigner {
