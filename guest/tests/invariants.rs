@@ -6,7 +6,8 @@
 //! refs (case variants, odd glob syntax) and registrants; token records minted for real
 //! with `Authorizer::issue` and fixed entropy (a fifth of them stored as records from
 //! before contract 0.4 are: SHA-256 of the secret, not its HMAC tag); credentials of
-//! every kind; requests of every kind. The policy asks its facts of `support::WorldFacts`,
+//! every kind; requests of every kind, from several client addresses, with IP allow lists
+//! on accounts and tokens (issue 23). The policy asks its facts of `support::WorldFacts`,
 //! which answers as a correct host answers (`fixture/src/facts.rs`), records what was
 //! asked and counts the calls; a property that decides "with other facts" edits the
 //! recorded answer and replays it (`support::Replay`).

@@ -1,8 +1,8 @@
 //! IP allow lists as properties (README, "IP allow lists"), native only, over the generated
-//! worlds of `support` with lists added: every account (users and organisations) and the
-//! minted token get a list drawn from a few (mostly empty; IPv4, IPv6, an unparsable
-//! block), and each request is asked from several client addresses (none, inside and
-//! outside the blocks, IPv4-mapped IPv6, garbage).
+//! worlds of `support` (whose accounts and tokens carry lists drawn from `IP_LISTS`, and
+//! whose requests come from one of `ADDRESSES`, so every invariant of `invariants.rs` and
+//! the native/wasm differential hold with lists too): here each case's lists are drawn
+//! again, and each request is asked from every address.
 //!
 //! 1. The address changes an answer only to or from `ip-not-allowed`, and an owner's list
 //!    never turns an answer that conceals a target (`404`, the anonymous `401`) into one
@@ -24,60 +24,22 @@ use forge_authz_guest::policy::{Credential, Decision, Reason, Request};
 use proptest::prelude::*;
 use support::*;
 
-/// The lists drawn for accounts and tokens (index into this table; mostly none).
-const LISTS: &[&[&str]] = &[
-    &[],
-    &[],
-    &[],
-    &["192.0.2.0/24"],
-    &["2001:db8::/32", "198.51.100.0/24"],
-    &["192.0.2.0/33", "not a block"],
-];
-
-/// The client addresses each request is asked from.
-const ADDRESSES: &[Option<&str>] = &[
-    None,
-    Some("192.0.2.7"),
-    Some("::ffff:192.0.2.7"),
-    Some("198.51.100.9"),
-    Some("2001:db8::1"),
-    Some("203.0.113.5"),
-    Some("192.0.2.300"),
-];
-
-fn blocks(i: usize) -> Vec<String> {
-    LISTS[i % LISTS.len()]
-        .iter()
-        .map(|b| b.to_string())
-        .collect()
-}
-
 /// The case with lists: account `k` gets `lists[k % len]`, the token `token`.
 fn listed(s: &Scenario, lists: &[usize], token: usize) -> Case {
     let mut case = s.build();
     for (u, i) in case.world.users.iter_mut().zip(lists.iter().cycle()) {
-        u.ip_allow = blocks(*i);
+        u.ip_allow = ip_list(*i);
     }
     let id = case.record.id.clone();
-    case.world.set_token_ip_allow(&id, &blocks(token));
+    case.world.set_token_ip_allow(&id, &ip_list(token));
     case
-}
-
-/// The case's call from `address`.
-fn from(case: &Case, address: Option<&str>) -> Call {
-    let mut call = case.call();
-    let a = address.map(str::to_string);
-    match &mut call {
-        Call::One(r) => r.client_address = a,
-        Call::Batch(r) => r.client_address = a,
-        Call::Perms(r) => r.client_address = a,
-    }
-    call
 }
 
 /// The answer to the case's call from `address`, facts from its world.
 fn answer(case: &Case, address: Option<&str>) -> Answer {
-    from(case, address).run(case.authz(), &mut WorldFacts::new(&case.world))
+    case.call()
+        .from(address)
+        .run(case.authz(), &mut WorldFacts::new(&case.world))
 }
 
 /// The decisions of an answer (none for ref permissions).
@@ -99,8 +61,8 @@ fn conceals(d: &Decision) -> bool {
 
 fn lists() -> impl Strategy<Value = (Vec<usize>, usize)> {
     (
-        proptest::collection::vec(0..LISTS.len(), 1..12),
-        0..LISTS.len(),
+        proptest::collection::vec(0..IP_LISTS.len(), 1..12),
+        0..IP_LISTS.len(),
     )
 }
 

@@ -358,7 +358,7 @@ fn repository_target(
         return Some(not_found());
     }
     trace.pass(Rule::Visibility, || "readable".into());
-    if let Err(d) = ip::owner_rule(p, &facts.owner_ip_allow, ctx.client, trace) {
+    if let Err(d) = ip::owner_rule(ctx.client, &facts.owner_ip_allow, trace) {
         return Some(d);
     }
     if p.token().is_some_and(|t| t.scopes.public_only) && !visible_to_anonymous(facts) {
@@ -416,7 +416,7 @@ fn namespace_target(
     if !super::create::namespace_visible(p, ns) {
         return Some(namespace_not_found());
     }
-    if let Err(d) = ip::owner_rule(p, &facts.ip_allow, ctx.client, trace) {
+    if let Err(d) = ip::owner_rule(ctx.client, &facts.ip_allow, trace) {
         return Some(d);
     }
     if p.token().is_some_and(|t| t.scopes.public_only) && facts.visibility != Visibility::Public {

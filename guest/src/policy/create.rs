@@ -64,7 +64,7 @@ fn namespace_not_found() -> Decision {
 /// invisible namespace answers as a missing one.
 pub(crate) fn decide(
     p: &Principal<'_>,
-    client: Option<&str>,
+    client: ip::Client<'_>,
     path: &str,
     step: CreationStep,
     repo: Option<&RepositoryFacts>,
@@ -111,7 +111,7 @@ fn credential_rule(p: &Principal<'_>) -> Result<(), Refusal> {
 /// can see, from an address its owner allows.
 fn confirm_or_abort(
     p: &Principal<'_>,
-    client: Option<&str>,
+    client: ip::Client<'_>,
     repo: Option<Repo<'_>>,
     trace: &mut Trace,
 ) -> Result<(), Refusal> {
@@ -131,7 +131,7 @@ fn confirm_or_abort(
     if !p.can_read(repo) {
         return Err((Rule::Visibility, not_found()));
     }
-    ip::owner_rule(p, &repo.facts.owner_ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
+    ip::owner_rule(client, &repo.facts.owner_ip_allow, trace).map_err(|d| (Rule::IpAllow, d))?;
     // Launchpad: only the registrant — not the owner's other admins, not a site
     // administrator — confirms or aborts the creation they started.
     let registrant = p.user().is_some_and(|u| {
@@ -156,7 +156,7 @@ fn confirm_or_abort(
 /// create in it, and last whether the repository exists.
 fn push_to_create(
     p: &Principal<'_>,
-    client: Option<&str>,
+    client: ip::Client<'_>,
     path: &str,
     repo: Option<Repo<'_>>,
     namespace: Option<&NamespaceFacts>,
@@ -164,7 +164,7 @@ fn push_to_create(
 ) -> Result<(), Refusal> {
     token_may_create(p, path, trace)?;
     let ns = visible_namespace(p, owner_of(path), namespace, trace)?;
-    ip::owner_rule(p, &ns.facts.ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
+    ip::owner_rule(client, &ns.facts.ip_allow, trace).map_err(|d| (Rule::IpAllow, d))?;
     // Creating for another owner is an administrator's power (seed 004): only an
     // unrestricted site administrator has it; in an organisation, write membership.
     if namespace_role(p, ns) < Role::Write {

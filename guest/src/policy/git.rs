@@ -101,7 +101,7 @@ pub(crate) fn decide(
 /// repository, existence, visibility, the owner's IP allow list, public-only.
 fn readable<'a>(
     p: &Principal<'_>,
-    client: Option<&str>,
+    client: ip::Client<'_>,
     path: &'a str,
     action: GitAction,
     facts: Option<&'a RepositoryFacts>,
@@ -111,7 +111,7 @@ fn readable<'a>(
     push_needs_credential(p, action)?;
     deploy_key_rule(p, path, trace)?;
     let repo = visible_repository(p, path, facts, trace)?;
-    ip::owner_rule(p, &repo.facts.owner_ip_allow, client, trace).map_err(|d| (Rule::IpAllow, d))?;
+    ip::owner_rule(client, &repo.facts.owner_ip_allow, trace).map_err(|d| (Rule::IpAllow, d))?;
     public_only_rule(p, repo, trace)?;
     Ok(repo)
 }

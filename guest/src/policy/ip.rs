@@ -26,29 +26,48 @@ pub const OWNER_MESSAGE: &str =
 /// What a client outside a token's own list is told.
 pub const TOKEN_MESSAGE: &str = "this access token may not be used from this IP address";
 
+/// Where a request comes from, as the owner's list sees it: the client's address, and
+/// whether the request carries a credential (a token decided as anonymous outside its
+/// binding, with the Forgejo option, still does: the client is signed in).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Client<'a> {
+    pub address: Option<&'a str>,
+    pub signed_in: bool,
+}
+
+impl<'a> Client<'a> {
+    /// The client of a request from `address` by the principal `p`.
+    pub fn of(address: Option<&'a str>, p: &Principal<'_>) -> Client<'a> {
+        Client {
+            address,
+            signed_in: !matches!(p, Principal::Anonymous),
+        }
+    }
+}
+
 /// The target owner's allow list (GitHub's organisation list, GitLab's group restriction):
-/// every authenticated principal — owners and site administrators included — reaches an
-/// owner's repository or the owner itself only from an address in `list`. Anonymous
-/// requests are not restricted (what they reach is public anyway). Called only once the
-/// target is known to exist and to be visible to the principal, so a hidden target still
-/// answers exactly as a missing one. An empty list leaves no trace step.
+/// every request that carries a credential — owners and site administrators included —
+/// reaches an owner's repository or the owner itself only from an address in `list`.
+/// Anonymous requests are not restricted (what they reach is public anyway). Called only
+/// once the target is known to exist and to be visible to the principal, so a hidden
+/// target still answers exactly as a missing one. An empty list leaves no trace step.
 pub(crate) fn owner_rule(
-    p: &Principal<'_>,
+    client: Client<'_>,
     list: &[String],
-    client: Option<&str>,
     trace: &mut Trace,
 ) -> Result<(), Decision> {
     if list.is_empty() {
         return Ok(());
     }
-    if matches!(p, Principal::Anonymous) {
+    if !client.signed_in {
         trace.skip(Rule::IpAllow, || {
             "anonymous: not restricted by address".into()
         });
         return Ok(());
     }
-    check(list, client).map_err(|why| {
-        Decision::new(Reason::IpNotAllowed, OWNER_MESSAGE).with_detail(why.detail(client))
+    let address = client.address;
+    check(list, address).map_err(|why| {
+        Decision::new(Reason::IpNotAllowed, OWNER_MESSAGE).with_detail(why.detail(address))
     })?;
     trace.pass(Rule::IpAllow, || {
         "client address allowed by the owner".into()

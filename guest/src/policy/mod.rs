@@ -214,7 +214,7 @@ impl Authorizer {
             let base = input.explain.then(|| trace.clone());
             let ctx = Context {
                 options: &self.options,
-                client: input.client_address.as_deref(),
+                client: ip::Client::of(input.client_address.as_deref(), p),
             };
             let mut d = self.decide_request(p, &ctx, &input.request, targets, trace);
             if let Some(base) = base {
@@ -370,7 +370,7 @@ impl Authorizer {
         let mut found = facts.repositories(&paths, viewer).into_iter();
         let ctx = Context {
             options: &self.options,
-            client: input.client_address.as_deref(),
+            client: ip::Client::of(input.client_address.as_deref(), p),
         };
         input
             .repositories

@@ -5,6 +5,7 @@
 use crate::prelude::*;
 
 use super::decision::Decision;
+use super::ip::Client;
 use super::model::{
     CreationRequest, CreationStep, FactQuery, NamespaceFacts, Options, RepositoryFacts, Request,
     UserFacts, Viewer,
@@ -16,7 +17,7 @@ use super::principal::{Presented, owner_of};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Context<'a> {
     pub options: &'a Options,
-    pub client: Option<&'a str>,
+    pub client: Client<'a>,
 }
 
 /// The repository path a request targets.

@@ -488,6 +488,17 @@ impl Call {
         }
     }
 
+    /// The same call from the client address `client`.
+    pub fn from(mut self, client: Option<&str>) -> Call {
+        let a = client.map(str::to_string);
+        match &mut self {
+            Call::One(r) => r.client_address = a,
+            Call::Batch(r) => r.client_address = a,
+            Call::Perms(r) => r.client_address = a,
+        }
+        self
+    }
+
     /// The same call with another credential.
     pub fn with_credential(&self, credential: Credential, also: Vec<String>) -> Call {
         let mut c = self.clone();
@@ -626,8 +637,9 @@ pub fn prepare(
     also: &[String],
     ask: &Ask,
     explain: bool,
+    client: Option<&str>,
 ) -> Prepared {
-    let call = call(credential, also, ask, explain);
+    let call = call(credential, also, ask, explain).from(client);
     let mut facts = WorldFacts::new(world);
     call.run(authz, &mut facts);
     Prepared {
@@ -1119,6 +1131,42 @@ pub struct Scenario {
     /// `binding_fallback_to_anonymous`.
     pub fallback: bool,
     pub explain: bool,
+    /// The client's address (one of [`ADDRESSES`]).
+    pub client: Option<&'static str>,
+    /// The token's own IP allow list (an index into [`IP_LISTS`]).
+    pub token_list: usize,
+}
+
+/// The IP allow lists drawn for accounts and tokens (mostly none).
+pub const IP_LISTS: &[&[&str]] = &[
+    &[],
+    &[],
+    &[],
+    &[],
+    &[],
+    &["192.0.2.0/24"],
+    &["2001:db8::/32", "198.51.100.0/24"],
+    &["192.0.2.0/33", "not a block"],
+];
+
+/// The client addresses requests come from: none, inside and outside the blocks of
+/// [`IP_LISTS`], IPv4-mapped IPv6, garbage.
+pub const ADDRESSES: &[Option<&str>] = &[
+    None,
+    Some("192.0.2.7"),
+    Some("::ffff:192.0.2.7"),
+    Some("198.51.100.9"),
+    Some("2001:db8::1"),
+    Some("203.0.113.5"),
+    Some("192.0.2.300"),
+];
+
+/// List `i` of [`IP_LISTS`] (modulo its length).
+pub fn ip_list(i: usize) -> Vec<String> {
+    IP_LISTS[i % IP_LISTS.len()]
+        .iter()
+        .map(|b| b.to_string())
+        .collect()
 }
 
 /// A scenario made real: the store holds the minted record.
@@ -1132,6 +1180,8 @@ pub struct Case {
     pub ask: Ask,
     pub fallback: bool,
     pub explain: bool,
+    /// The client's address.
+    pub client: Option<String>,
 }
 
 impl Scenario {
@@ -1140,6 +1190,7 @@ impl Scenario {
         let mut world = self.world.clone();
         let (secret, record) = mint(&world, &self.token);
         world.add_token(&record);
+        world.set_token_ip_allow(&record.id, &ip_list(self.token_list));
         let (credential, also) = credential(&self.cred, &secret, &record.owner, &world);
         let ask = self.ask.resolve(&world);
         Case {
@@ -1151,6 +1202,7 @@ impl Scenario {
             ask,
             fallback: self.fallback,
             explain: self.explain,
+            client: self.client.map(str::to_string),
         }
     }
 }
@@ -1170,12 +1222,13 @@ impl Case {
             &self.also,
             &self.ask,
             self.explain,
+            self.client.as_deref(),
         )
     }
 
     /// The call the host makes.
     pub fn call(&self) -> Call {
-        call(&self.credential, &self.also, &self.ask, self.explain)
+        call(&self.credential, &self.also, &self.ask, self.explain).from(self.client.as_deref())
     }
 
     /// The policy's answer, the facts answered from the world.
@@ -1324,8 +1377,9 @@ pub fn world() -> impl Strategy<Value = World> {
             ORGS.len(),
         ),
         proptest::collection::vec(repo(), 1..7),
+        proptest::collection::vec(0..IP_LISTS.len(), N_USERS + ORGS.len()),
     )
-        .prop_map(|(users, orgs, repos)| {
+        .prop_map(|(users, orgs, repos, lists)| {
             let mut accounts: Vec<UserDef> = users
                 .into_iter()
                 .enumerate()
@@ -1358,6 +1412,9 @@ pub fn world() -> impl Strategy<Value = World> {
                 {
                     unique.push(r);
                 }
+            }
+            for (a, l) in accounts.iter_mut().zip(lists) {
+                a.ip_allow = ip_list(l);
             }
             world_of(accounts, unique)
         })
@@ -1646,15 +1703,21 @@ pub fn scenario_with_fallback(
         ask,
         proptest::bool::weighted(fallback),
         proptest::bool::weighted(0.3),
+        select(ADDRESSES),
+        0..IP_LISTS.len(),
     )
-        .prop_map(|(world, token, cred, ask, fallback, explain)| Scenario {
-            world,
-            token,
-            cred,
-            ask,
-            fallback,
-            explain,
-        })
+        .prop_map(
+            |(world, token, cred, ask, fallback, explain, client, token_list)| Scenario {
+                world,
+                token,
+                cred,
+                ask,
+                fallback,
+                explain,
+                client,
+                token_list,
+            },
+        )
 }
 
 /// Any scenario.
