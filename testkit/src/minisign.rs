@@ -21,8 +21,10 @@ pub struct Key {
 }
 
 impl Minisign {
-    /// The binary and a fresh scratch directory, or `None` after printing `SKIPPED: <test>:
-    /// …` on stderr (the test then proves nothing: CI installs `minisign`).
+    /// The binary and a fresh scratch directory. Without the binary the test fails (CI
+    /// installs `minisign`), unless `FORGE_AUTHZ_SKIP_MINISIGN=1`: then `None` after
+    /// writing `SKIPPED: <test>: …` straight to the process's stderr (libtest captures only
+    /// `eprint!`), and the test proves nothing.
     pub fn find_or_skip(test: &str) -> Option<Minisign> {
         let bin = std::env::var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
@@ -30,7 +32,7 @@ impl Minisign {
                 .find(|p| p.is_file())
         });
         let Some(bin) = bin else {
-            eprintln!("SKIPPED: {test}: no `minisign` binary (Debian package `minisign`)");
+            skip_or_fail(test);
             return None;
         };
         Some(Minisign {
@@ -106,4 +108,23 @@ impl Drop for Minisign {
 
 fn path(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// The environment variable that turns a missing `minisign` from a failure into a skip.
+pub const SKIP_ENV: &str = "FORGE_AUTHZ_SKIP_MINISIGN";
+
+/// A test that needs the `minisign` binary, where there is none: it fails, unless
+/// [`SKIP_ENV`]`=1`, when it says SKIPPED on the real stderr.
+#[allow(clippy::panic)] // a test's failure
+pub fn skip_or_fail(test: &str) {
+    let why = "no `minisign` binary (Debian package `minisign`)";
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: {test}: {why} ({SKIP_ENV}=1)"
+        );
+    } else {
+        panic!("{test}: {why}: install it, or set {SKIP_ENV}=1 to skip");
+    }
 }
