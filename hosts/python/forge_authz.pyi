@@ -230,9 +230,9 @@ class Policy:
         `signing_key`, `options`; other fields ignored). Module bytes need `signature` (the
         `.minisig` text) by a key in `trust` (`{"public_keys": [minisign .pub text],
         "retired_keys": [key id], "allow_unsigned": False}`; unsigned bytes only with
-        `allow_unsigned`). Raises ModuleRefused ("policy module refused: untrusted module: <code>: ...":
-        unsigned, bad-signature, untrusted-key, retired-key, wrong-contract,
-        statement-mismatch) or InvalidConfig."""
+        `allow_unsigned`). Raises ModuleRefused
+        ("policy module refused: untrusted module: <code>: ...": unsigned, bad-signature,
+        untrusted-key, retired-key, wrong-contract, statement-mismatch) or InvalidConfig."""
     @staticmethod
     def load(
         module: Optional[bytes],

@@ -90,7 +90,8 @@ def still_serving(p, module, w, secret):
 def refused(code, f):
     with pytest.raises(forge_authz.ModuleRefused) as e:
         f()
-    assert str(e.value).startswith(f"policy module refused: untrusted module: {code}: "), str(e.value)
+    want = f"policy module refused: untrusted module: {code}: "
+    assert str(e.value).startswith(want), str(e.value)
 
 
 def test_a_signed_module_loads_swaps_and_shows_its_trust(s, wasm_bytes):
