@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::hook;
 use super::metrics::Counters;
@@ -16,6 +17,7 @@ use crate::log;
 use crate::request::{CredentialDef, Decided, RefUpdateDef, RequestDef, authorize_gathered};
 use crate::store::facts::StoreFacts;
 use crate::store::modules::ModuleRef;
+use crate::store::sql::Conn;
 use crate::store::{Location, Store};
 
 /// What this host runs from the fleet, for `status`.
@@ -58,7 +60,55 @@ pub struct WorkerCtx {
     worker: Worker,
     store: Option<Store>,
     writer: Option<Store>,
+    /// Whether the read connection waits for locks (its busy timeout; none when it
+    /// decides on an async worker thread, [`Place::Worker`]).
+    busy_wait: bool,
 }
+
+/// Where a decision runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// A thread that may block (a blocking-pool or plain thread).
+    Blocking,
+    /// An async runtime's worker thread: nothing here may wait for a lock.
+    Worker,
+}
+
+/// The read connection in `slot`, opened if needed (off the worker: opening reads the
+/// schema version and may wait), its busy timeout set for `place` (`busy_wait`: what it is).
+fn read_connection<'a>(
+    slot: &'a mut Option<Store>,
+    busy_wait: &mut bool,
+    db: &Location,
+    place: Place,
+) -> anyhow::Result<&'a mut Store> {
+    let store = match slot.take() {
+        Some(s) => s,
+        None => {
+            *busy_wait = true;
+            match place {
+                Place::Worker => tokio::task::block_in_place(|| Store::open_read_only(db))?,
+                Place::Blocking => Store::open_read_only(db)?,
+            }
+        }
+    };
+    let store = slot.insert(store);
+    let wait = place == Place::Blocking;
+    if *busy_wait != wait
+        && let Conn::Sqlite(c, ..) = store.conn()
+    {
+        c.busy_timeout(if wait {
+            READ_BUSY_TIMEOUT
+        } else {
+            Duration::ZERO
+        })?;
+        *busy_wait = wait;
+    }
+    Ok(store)
+}
+
+/// How long a read connection off the async workers waits for a lock (as it is opened).
+const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A push in progress: the request that was allowed, for the hook's per-ref questions.
 #[derive(Clone, Debug)]
@@ -115,76 +165,140 @@ impl Shared {
 
     /// Decide one request with a pooled instance (blocking: call it off the async path).
     pub fn decide(&self, req: &RequestDef) -> Answer {
+        self.decide_pooled(req, Place::Blocking)
+    }
+
+    /// Decide one request from a task on the async runtime's worker thread, where the
+    /// request is: on SQLite the facts are read and the policy decides right here (no
+    /// hand-off to another thread: a WAL read does not wait for writers), and only what may
+    /// wait runs under `block_in_place` — the effects (a write, up to the writer's 30 s busy
+    /// timeout), opening a connection, and a decision whose read failed (the read
+    /// connection has no busy timeout here: a read that meets a lock — WAL recovery — is
+    /// decided again off the worker, waiting its usual 5 s there). On PostgreSQL (the client
+    /// blocks on its own runtime) the whole decision runs under `block_in_place`. Either way
+    /// no header deadline or other request waits for a lock (`tests/serve_inline.rs`).
+    pub fn decide_here(&self, req: &RequestDef) -> Answer {
+        match self.db {
+            Location::Sqlite(_) => self.decide_pooled(req, Place::Worker),
+            Location::Postgres(_) => tokio::task::block_in_place(|| self.decide(req)),
+        }
+    }
+
+    fn decide_pooled(&self, req: &RequestDef, place: Place) -> Answer {
         let ctx = lock(&self.pool).pop();
         let mut ctx = ctx.unwrap_or_else(|| WorkerCtx {
             worker: Worker::new(self.live.clone()),
             store: None,
             writer: None,
+            busy_wait: true,
         });
         let started = std::time::Instant::now();
-        let answer = self.decide_with(&mut ctx, req);
+        let answer = match self.decide_with(&mut ctx, req, place) {
+            Some(answer) => answer,
+            // The read met a lock: decide again where waiting blocks no one.
+            None => tokio::task::block_in_place(|| {
+                self.decide_with(&mut ctx, req, Place::Blocking)
+                    .unwrap_or_else(|| Answer::failure("the store is locked"))
+            }),
+        };
         self.counters.decision_seconds.observe(started.elapsed());
         lock(&self.pool).push(ctx);
         self.count(&answer.decision);
         answer
     }
 
-    fn decide_with(&self, ctx: &mut WorkerCtx, req: &RequestDef) -> Answer {
-        let outcome = (|| -> anyhow::Result<Answer> {
-            if ctx.store.is_none() {
-                ctx.store = Some(Store::open_read_only(&self.db)?);
+    /// The decision on `ctx`, or `None` when a read on the worker (`place`) failed: the
+    /// caller decides again off the worker, where the read may wait for a lock. A store
+    /// error reopens the connection that failed (only that: a policy's refusal or a
+    /// request error keeps both).
+    fn decide_with(&self, ctx: &mut WorkerCtx, req: &RequestDef, place: Place) -> Option<Answer> {
+        let outcome = self
+            .read_and_decide(ctx, req, place)
+            .and_then(|read| match read {
+                Some((answer, now)) => self.effects(ctx, place, answer, now).map(Some),
+                None => Ok(None),
+            });
+        match outcome {
+            Ok(answer) => answer,
+            Err(e) => Some(Answer::failure(format!("{e:#}"))),
+        }
+    }
+
+    /// Read the facts and decide (live, then shadow): the decision (its effects not yet
+    /// applied) and its time. A store error drops the read connection; on the worker it is
+    /// `None` (decided again off the worker, with the usual busy timeout, on a fresh
+    /// connection).
+    fn read_and_decide(
+        &self,
+        ctx: &mut WorkerCtx,
+        req: &RequestDef,
+        place: Place,
+    ) -> anyhow::Result<Option<(Answer, i64)>> {
+        let store = read_connection(&mut ctx.store, &mut ctx.busy_wait, &self.db, place)?;
+        let now = crate::world::system_now();
+        let facts = StoreFacts::new(store);
+        let (live, gathered) = match ctx.worker.policy() {
+            Some(policy) => authorize_gathered(policy, &facts, req, now)?,
+            None => (Decided::failure("no policy instance"), Gathered::default()),
+        };
+        // A fact the store could not read makes the decision a failure (a deny), never a
+        // "not found" answer built on missing facts.
+        let failed = facts.take_error();
+        if failed.is_some() && place == Place::Worker {
+            drop(facts);
+            ctx.store = None;
+            return Ok(None);
+        }
+        self.shadow(&mut ctx.worker, &facts, req, now, &live);
+        if let Some(e) = failed.or_else(|| facts.take_error()) {
+            drop(facts);
+            ctx.store = None;
+            return Err(e.context("reading facts"));
+        }
+        let answer = Answer {
+            decision: live,
+            gathered,
+        };
+        Ok(Some((answer, now)))
+    }
+
+    /// Apply a decision's effects (last-used, family revocation): rare writes (the policy
+    /// stamps last use at most once per interval) on the context's write connection,
+    /// opened when first needed (never a migration), off the worker (`block_in_place`),
+    /// still before the answer. A failure drops the write connection.
+    fn effects(
+        &self,
+        ctx: &mut WorkerCtx,
+        place: Place,
+        answer: Answer,
+        now: i64,
+    ) -> anyhow::Result<Answer> {
+        let live = &answer.decision;
+        if !crate::request::any_effect(live.effects) {
+            return Ok(answer);
+        }
+        let write = |ctx: &mut WorkerCtx| -> anyhow::Result<()> {
+            let Some(policy) = ctx.worker.policy() else {
+                return Ok(());
+            };
+            if ctx.writer.is_none() {
+                ctx.writer = Some(Store::open_existing(&self.db)?);
             }
-            let Some(store) = ctx.store.as_mut() else {
+            let Some(writer) = ctx.writer.as_mut() else {
                 anyhow::bail!("no store connection");
             };
-            let now = crate::world::system_now();
-            let facts = StoreFacts::new(store);
-            let (live, gathered) = match ctx.worker.policy() {
-                Some(policy) => authorize_gathered(policy, &facts, req, now)?,
-                None => (Decided::failure("no policy instance"), Gathered::default()),
-            };
-            self.shadow(&mut ctx.worker, &facts, req, now, &live);
-            // A fact the store could not read makes the decision a failure (a deny),
-            // never a "not found" answer built on missing facts.
-            if let Some(e) = facts.take_error() {
-                return Err(e.context("reading facts"));
-            }
-            drop(facts);
-            if crate::request::any_effect(live.effects)
-                && let Some(policy) = ctx.worker.policy()
-            {
-                // Effects (last-used, family revocation) are rare writes (the policy stamps
-                // last use at most once per interval): the worker's write connection,
-                // opened when first needed, never a migration.
-                if ctx.writer.is_none() {
-                    ctx.writer = Some(Store::open_existing(&self.db)?);
-                }
-                let Some(writer) = ctx.writer.as_mut() else {
-                    anyhow::bail!("no store connection");
-                };
-                lifecycle::apply_effects(
-                    policy,
-                    writer,
-                    live.effects,
-                    live.token.as_deref(),
-                    None,
-                    now,
-                )?;
-            }
-            Ok(Answer {
-                decision: live,
-                gathered,
-            })
-        })();
-        outcome.unwrap_or_else(|e| {
-            // Store or request failures deny, like a trap; the connections are reopened.
-            ctx.store = None;
+            let token = live.token.as_deref();
+            lifecycle::apply_effects(policy, writer, live.effects, token, None, now)
+        };
+        let written = match place {
+            Place::Worker => tokio::task::block_in_place(|| write(ctx)),
+            Place::Blocking => write(ctx),
+        };
+        if let Err(e) = written {
             ctx.writer = None;
-            Answer {
-                decision: Decided::failure(format!("{e:#}")),
-                gathered: Gathered::default(),
-            }
-        })
+            return Err(e);
+        }
+        Ok(answer)
     }
 
     /// Shadow: the candidate decides the same request on the same facts; only the live
@@ -310,6 +424,16 @@ impl Shared {
         hook::Answer {
             allow,
             message: format!("{message} ({reason})"),
+        }
+    }
+}
+
+impl Answer {
+    /// A `policy-failure` deny (nothing gathered).
+    fn failure(cause: impl Into<String>) -> Answer {
+        Answer {
+            decision: Decided::failure(cause),
+            gathered: Gathered::default(),
         }
     }
 }

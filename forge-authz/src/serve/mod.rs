@@ -87,7 +87,9 @@ pub struct ServeConfig {
     pub repos: PathBuf,
     /// Address to listen on.
     pub listen: String,
-    /// Blocking threads deciding requests (each keeps a warm policy instance).
+    /// The async runtime's worker threads (0: one per core), which serve connections and
+    /// decide requests (each keeps a warm policy instance); what may block (git, effects,
+    /// PostgreSQL) runs on up to `max(workers, 16)` more threads.
     pub workers: usize,
     /// Policy module.
     pub policy: PathBuf,
@@ -395,6 +397,21 @@ fn announce(
     Ok(())
 }
 
+/// The fewest threads for what may block (git's pipes, effects' writes, PostgreSQL's
+/// round trips, a read waiting for a lock).
+const MIN_BLOCKING_THREADS: usize = 16;
+
+/// The async worker threads for `--workers N`: `N`, or one per core when `N` is 0. They
+/// serve the connections and, on SQLite, decide the requests where they arrive (each keeps
+/// a warm policy instance and a read-only store connection); what may block runs on up to
+/// `max(N, 16)` more threads.
+fn worker_threads(workers: usize) -> usize {
+    match workers {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        n => n,
+    }
+}
+
 fn serve_in(
     config: &ServeConfig,
     state: &Path,
@@ -408,9 +425,10 @@ fn serve_in(
         admin_path,
     } = start_backstage(config, state, live, config_version)?;
     let max_connections = raise_open_files(config.http.max_connections);
+    let workers = worker_threads(config.workers);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(config.workers.max(1))
+        .worker_threads(workers)
+        .max_blocking_threads(workers.max(MIN_BLOCKING_THREADS))
         .enable_all()
         .build()?;
     let std_listener = bind(&config.listen, "listening")?;

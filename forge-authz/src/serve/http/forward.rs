@@ -8,6 +8,9 @@ use super::*;
 /// when the HTTP status is the one nginx can read (see [`for_proxy`]).
 pub const STATUS_HEADER: &str = "X-Forge-Authz-Status";
 
+/// [`STATUS_HEADER`]'s name as sent.
+const STATUS_NAME: HeaderName = HeaderName::from_static("x-forge-authz-status");
+
 /// A forward-auth answer as `family`'s proxy must receive it. Every answer carries its
 /// status in [`STATUS_HEADER`]. nginx's `auth_request` understands only `2xx`, `401` and
 /// `403` (any other status is its own `500`, and "auth request unexpected status" in its
@@ -18,7 +21,10 @@ pub const STATUS_HEADER: &str = "X-Forge-Authz-Status";
 /// Traefik and Caddy pass answers through as they are.
 fn for_proxy(family: ForwardAuth, mut r: Response<Body>) -> Response<Body> {
     let status = r.status().as_u16();
-    set(&mut r, STATUS_HEADER, &status.to_string());
+    match status_text(status) {
+        std::borrow::Cow::Borrowed(code) => set_static(&mut r, STATUS_NAME, code),
+        std::borrow::Cow::Owned(code) => set(&mut r, STATUS_NAME, &code),
+    }
     if family == ForwardAuth::Nginx && !r.status().is_success() && !matches!(status, 401 | 403) {
         *r.status_mut() = StatusCode::FORBIDDEN;
     }
@@ -34,7 +40,7 @@ pub(super) async fn forward_auth(
     peer: &SocketAddr,
 ) -> Response<Body> {
     let Some(family) = state.forward_auth else {
-        return text(404, "not found\n".into());
+        return text(404, "not found\n");
     };
     for_proxy(family, forward_auth_answer(state, family, req, peer).await)
 }
@@ -72,35 +78,34 @@ async fn forward_auth_answer(
         state.client.of(req.headers(), peer.ip()),
         repo,
         action,
-    )
-    .await;
+    );
     let d = &answer.decision;
     request_log("AUTH", uri, d.http(), d.code(), &principal, peer);
     let decided = answer.gathered.repository.as_deref().filter(|_| d.allow());
     let Some(repository) = decided else {
         // An allow without facts names nothing on disk: refuse it like a missing one.
         return if d.allow() {
-            text(404, "not found\n".into())
+            text(404, "not found\n")
         } else {
             refusal(d)
         };
     };
-    let mut r = text(200, String::new());
-    set(&mut r, "X-Forge-Authz-Reason", d.code());
+    let mut r = text(200, Bytes::new());
+    set_static(&mut r, REASON_HEADER, d.code());
     // The verified owner of the credential (empty for anonymous), never the username the
     // client typed.
     set(
         &mut r,
-        "X-Forge-Authz-User",
+        USER_HEADER,
         answer.gathered.user.as_deref().unwrap_or(""),
     );
     // The repository decided on (`owner/name` from its facts): the proxy serves this one,
     // never the URL's spelling.
-    set(&mut r, "X-Forge-Authz-Repository", repository);
+    set(&mut r, REPOSITORY_HEADER, repository);
     if action == ActionDef::Push {
         // Forward auth sees no ref updates: protected refs are enforced only by the git
         // endpoint's hook (or the forge's own). Say so to the proxy.
-        set(&mut r, "X-Forge-Authz-Refs", "unchecked");
+        set_static(&mut r, REFS_HEADER, "unchecked");
     }
     r
 }

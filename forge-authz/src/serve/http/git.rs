@@ -98,7 +98,7 @@ async fn authorize(
 ) -> Result<Allowed, Refused> {
     let Some((repo, action, rest)) = parse_git_url(&line.method, &line.target) else {
         line.log(404, "not-found", "-");
-        return Err(Box::new(text(404, "not found\n".into())));
+        return Err(Box::new(text(404, "not found\n")));
     };
     let Ok(authorization) = header(req, "authorization") else {
         line.log(400, "request-invalid", "-");
@@ -114,15 +114,14 @@ async fn authorize(
         state.client.of(req.headers(), line.peer.ip()),
         repo,
         action,
-    )
-    .await;
+    );
     let d = &answer.decision;
     let decided = answer.gathered.repository.clone().filter(|_| d.allow());
     let Some(repository) = decided else {
         line.log(d.http(), d.code(), &principal);
         return Err(Box::new(if d.allow() {
             // An allow without facts cannot be served: there is nothing decided on disk.
-            text(404, "not found\n".into())
+            text(404, "not found\n")
         } else {
             refusal(d)
         }));
@@ -160,10 +159,7 @@ fn bound_body(
         .is_some_and(|v| v.parse::<u64>().map_or(true, |n| n > max));
     if too_long {
         line.log(413, "body-too-large", &allowed.principal);
-        return Err(Box::new(text(
-            413,
-            "forge-authz: request body too large\n".into(),
-        )));
+        return Err(Box::new(text(413, "forge-authz: request body too large\n")));
     }
     let Ok(content_encoding) = header(req, "content-encoding") else {
         line.log(400, "request-invalid", &allowed.principal);
@@ -173,7 +169,7 @@ fn bound_body(
         line.log(415, "unsupported-encoding", &allowed.principal);
         return Err(Box::new(text(
             415,
-            "forge-authz: request bodies may be sent plain or gzip-encoded only\n".into(),
+            "forge-authz: request bodies may be sent plain or gzip-encoded only\n",
         )));
     };
     Ok(BodyBounds { max, encoding })
@@ -217,7 +213,7 @@ async fn run_git(
         Err(e) => {
             log::event("git-failed", &[("cause", &format!("{e:#}"))]);
             line.log(500, "git-failed", &allowed.principal);
-            text(500, "internal error\n".into())
+            text(500, "internal error\n")
         }
     }
 }

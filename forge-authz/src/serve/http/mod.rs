@@ -9,7 +9,9 @@
 //!   to `max_body_bytes` (a larger `Content-Length` is `413` before git starts);
 //! - a client that stops reading the response for `idle_timeout` is dropped (write
 //!   deadline on the socket), and git is killed with it;
-//! - decisions run on blocking threads (warm policy instances), never on the reactor.
+//! - decisions run on the worker thread that serves the connection (warm policy
+//!   instances, SQLite reads that never wait for a lock); what may wait — a write, a lock,
+//!   PostgreSQL — runs under `block_in_place`, never holding up other connections.
 //!
 //! Routes: git smart HTTP (`info/refs`, `git-upload-pack`, `git-receive-pack`) and, when
 //! configured, forward auth (`/-/auth`). Nothing else answers (`404`): the admin channel is
@@ -94,9 +96,16 @@ pub struct HttpState {
     pub client: ClientAddress,
 }
 
-fn text(status: u16, body: String) -> Response<Body> {
+/// forge-authz's own response headers (names made once, at compile time).
+const REASON_HEADER: HeaderName = HeaderName::from_static("x-forge-authz-reason");
+const USER_HEADER: HeaderName = HeaderName::from_static("x-forge-authz-user");
+const REPOSITORY_HEADER: HeaderName = HeaderName::from_static("x-forge-authz-repository");
+const REFS_HEADER: HeaderName = HeaderName::from_static("x-forge-authz-refs");
+
+/// A `text/plain` response (a `&'static str` body is not copied).
+fn text(status: u16, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(
-        Full::new(Bytes::from(body))
+        Full::new(body.into())
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
@@ -108,13 +117,17 @@ fn text(status: u16, body: String) -> Response<Body> {
     r
 }
 
-fn set(r: &mut Response<Body>, name: &str, value: &str) {
-    if let (Ok(n), Ok(v)) = (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
-    ) {
-        r.headers_mut().insert(n, v);
+/// Set header `name` to `value`, copied (left out if HTTP cannot carry it).
+fn set(r: &mut Response<Body>, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
     }
+}
+
+/// Set header `name` to a fixed value (a reason code, a status: visible ASCII).
+fn set_static(r: &mut Response<Body>, name: HeaderName, value: &'static str) {
+    r.headers_mut()
+        .insert(name, HeaderValue::from_static(value));
 }
 
 /// The response for a refusal: one readable line git shows the user.
@@ -123,9 +136,13 @@ fn refusal(d: &Decided) -> Response<Body> {
         d.http(),
         format!("forge-authz: {} ({})\n", d.message, d.code()),
     );
-    set(&mut r, "X-Forge-Authz-Reason", d.code());
+    set_static(&mut r, REASON_HEADER, d.code());
     if d.http() == 401 {
-        set(&mut r, "WWW-Authenticate", "Basic realm=\"forge-authz\"");
+        set_static(
+            &mut r,
+            hyper::header::WWW_AUTHENTICATE,
+            "Basic realm=\"forge-authz\"",
+        );
     }
     r
 }
@@ -133,7 +150,7 @@ fn refusal(d: &Decided) -> Response<Body> {
 /// A `400 request-invalid` the host gives for a request it cannot even ask about.
 fn invalid(message: &str) -> Response<Body> {
     let mut r = text(400, format!("forge-authz: {message} (request-invalid)\n"));
-    set(&mut r, "X-Forge-Authz-Reason", "request-invalid");
+    set_static(&mut r, REASON_HEADER, "request-invalid");
     r
 }
 
@@ -160,7 +177,7 @@ fn request_log(
         &[
             ("method", method),
             ("path", log::path_only(target)),
-            ("status", &status.to_string()),
+            ("status", status_text(status).as_ref()),
             ("reason", reason),
             ("principal", principal),
             ("peer", &peer.to_string()),
@@ -168,14 +185,23 @@ fn request_log(
     );
 }
 
-/// Decide on this thread, telling the runtime it blocks (`block_in_place`: the runtime
-/// moves its other work to another thread only if there is any). Handing each decision to
-/// a blocking-pool thread and back cost two thread wake-ups per request — about two thirds
-/// of a forward-auth request's latency (BENCHMARKS.md). The decision itself never panics
-/// on input (every failure is a deny); were it to, the connection's task ends and the
-/// request fails, never passes.
-async fn decide(shared: &Arc<Shared>, request: RequestDef) -> Answer {
-    tokio::task::block_in_place(|| shared.decide(&request))
+/// A status as text: the three digits, not formatted for the statuses answered.
+fn status_text(status: u16) -> std::borrow::Cow<'static, str> {
+    match status {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        other => return other.to_string().into(),
+    }
+    .into()
 }
 
 /// A git smart-HTTP request, decided: what was asked, the answer, and the principal a
@@ -188,7 +214,7 @@ struct GitAnswer {
 
 /// Decide `action` on `repository` for the credential of an `Authorization` header, from
 /// `client_address` (git smart HTTP, served or asked by a proxy's forward auth).
-async fn decide_git(
+fn decide_git(
     shared: &Arc<Shared>,
     authorization: Option<&str>,
     client_address: Option<String>,
@@ -203,7 +229,12 @@ async fn decide_git(
         action: Some(action),
         ..RequestDef::default()
     };
-    let answer = decide(shared, request.clone()).await;
+    // On this worker thread, where the request is (see [`Shared::decide_here`]: what may
+    // wait runs under `block_in_place`). Handing every decision to a blocking-pool thread
+    // and back cost two thread wake-ups per request (issue 24). The decision never panics
+    // on input (every failure is a deny); were it to, the connection's task ends and the
+    // request fails, never passes.
+    let answer = shared.decide_here(&request);
     let principal = principal_of(&request.credential, &answer.decision);
     GitAnswer {
         request,
@@ -250,7 +281,7 @@ pub async fn run(
         refused: count(&state.shared, |c| &c.refused_connections),
         evicted: count(&state.shared, |c| &c.evicted_connections),
     };
-    let handler = move |req: Request<Incoming>, peer: SocketAddr| {
+    let handler = move |req: Request<Incoming>, peer: SocketAddr, over: RequestOver| {
         let state = state.clone();
         async move {
             let started = std::time::Instant::now();
@@ -270,7 +301,9 @@ pub async fn run(
                 route,
                 shared,
             };
-            Ok::<_, Infallible>(response.map(|inner| guarded(inner, timing)))
+            // One guard (one box) for both ends of the request: its timing, and its
+            // connection's "request over" mark.
+            Ok::<_, Infallible>(response.map(|inner| guarded(inner, (timing, over))))
         }
     };
     serve_connections(listener, limits, conns, events, shutdown, grace, handler).await
@@ -302,9 +335,12 @@ pub async fn run_metrics(
         per_peer: 0,
         exempt: Arc::from(Vec::new()),
     };
-    let handler = move |req: Request<Incoming>, _peer: SocketAddr| {
+    let handler = move |req: Request<Incoming>, _peer: SocketAddr, over: RequestOver| {
         let shared = shared.clone();
-        async move { metrics_page(shared, req).await }
+        async move {
+            let Ok(response) = metrics_page(shared, req).await;
+            Ok::<_, Infallible>(response.map(|inner| guarded(inner, over)))
+        }
     };
     let events = ConnEvents {
         refused: metrics::refused_metrics_connection,
@@ -317,7 +353,9 @@ pub async fn run_metrics(
 /// `limits` and the connection table's `conns` limits (see [`super::conns`]: past a cap the
 /// oldest idle or header-pending connection is closed to make room, and only when every
 /// connection is busy does a new one get `503`); then stop accepting and let the
-/// connections in flight finish for at most `grace`.
+/// connections in flight finish for at most `grace`. `handler` gets each request, its peer
+/// and its [`RequestOver`] mark, which its response body must keep ([`guarded`]) until the
+/// response is over.
 async fn serve_connections<H, F, R, E>(
     listener: tokio::net::TcpListener,
     limits: HttpLimits,
@@ -328,7 +366,7 @@ async fn serve_connections<H, F, R, E>(
     handler: H,
 ) -> anyhow::Result<()>
 where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr, RequestOver) -> F + Clone + Send + 'static,
     F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
     R: Fn(),
     E: Fn(),
@@ -427,7 +465,7 @@ fn serve_connection<H, F>(
     limits: HttpLimits,
     handler: H,
 ) where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr, RequestOver) -> F + Send + 'static,
     F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
     let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
@@ -443,11 +481,8 @@ fn serve_connection<H, F>(
             conns: service_table.clone(),
             id,
         };
-        let response = handler(req, peer);
-        async move {
-            let Ok(r) = response.await;
-            Ok::<_, Infallible>(r.map(|inner| guarded(inner, over)))
-        }
+        // The handler attaches `over` to its response body, with its own guard.
+        handler(req, peer, over)
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -501,8 +536,8 @@ async fn metrics_page(
     if req.method() == hyper::Method::GET && req.uri().path() == "/metrics" {
         let page = metrics::render(&shared.counters, &shared.live, shared.config_version());
         let mut r = text(200, page);
-        set(&mut r, "content-type", metrics::CONTENT_TYPE);
+        set_static(&mut r, hyper::header::CONTENT_TYPE, metrics::CONTENT_TYPE);
         return Ok(r);
     }
-    Ok(text(404, "not found\n".into()))
+    Ok(text(404, "not found\n"))
 }
