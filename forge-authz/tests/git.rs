@@ -284,9 +284,9 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
         stderr(&o)
     );
 
-    // The log names reasons and never a secret.
-    let log = f.log();
-    for reason in [
+    // The log names reasons and never a secret (the records of answered requests may
+    // come up to 10 ms after the answers: wait for them).
+    let reasons = [
         "public-read",
         "granted",
         "scope-missing",
@@ -294,7 +294,10 @@ fn clone_fetch_and_push_are_decided_by_the_policy(b: Backend) {
         "token-invalid",
         "token-expired",
         "ref-protected",
-    ] {
+    ];
+    let logs_every = |log: &str| reasons.iter().all(|r| log.contains(&format!("reason={r}")));
+    let log = forge::settled_log(|| f.log(), logs_every);
+    for reason in reasons {
         assert!(
             log.contains(&format!("reason={reason}")),
             "log lacks {reason}:\n{log}"

@@ -93,6 +93,14 @@ pub struct ServeArgs {
     /// Log records: `text` or `json` (JSON lines).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: crate::log::LogFormat,
+    /// When log records are written: `buffered` (the records of answered requests,
+    /// `request`, `ref` and `git`, are written together: at 64 KiB, at most 10 ms after
+    /// they were logged, before any other record, and when the server stops or panics; a
+    /// server killed outright loses at most the last 10 ms of them) or `line` (one write
+    /// per record, before the answer is sent: a killed server loses at most the record
+    /// being written).
+    #[arg(long, value_enum, default_value_t)]
+    pub log_flush: crate::log::LogFlush,
     /// Serve Prometheus metrics (`GET /metrics`) on this separate address (default:
     /// not served). Metrics reveal traffic patterns: use loopback or a management
     /// network, never the public git address.
@@ -162,10 +170,14 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         host_id,
         fleet_poll,
         log_format,
+        log_flush,
         metrics_listen,
         metrics_port_file,
     } = a;
     crate::log::set_format(log_format);
+    // Dropped when `serve` returns, however it ends: the buffered records are written
+    // before the process exits (or before `main` prints the error that stopped it).
+    let _flushing = crate::log::set_flush(log_flush);
     crate::serve::serve(crate::serve::ServeConfig {
         db,
         repos: std::fs::canonicalize(&repos)

@@ -1,8 +1,6 @@
 //! Logs: text logs cannot be forged and hold no secret, JSON logs are one value per line
 //! (issue 11).
 
-use std::time::Instant;
-
 use super::forge::*;
 use super::forward_auth::UPLOAD_REFS;
 
@@ -124,18 +122,6 @@ fn log_attacks(port: u16, token: &str) {
     }
 }
 
-/// Waits until the log mentions `marker` (the last request), at most 10 s.
-fn settled_log(srv: &Server, marker: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let log = srv.log();
-        if log.contains(marker) || start.elapsed() > secs(10) {
-            return log;
-        }
-        std::thread::sleep(ms(100));
-    }
-}
-
 fn assert_no_forgery(raw: &[u8], token: &str) {
     let log = text(raw);
     for line in log.split(['\n', '\r']) {
@@ -169,7 +155,7 @@ fn attacked(name: &str, format: &str) -> (Setup, Server, String, String) {
     s.assert_serves(&srv, "after log-injection attempts");
     let bob = "/bob/pub.git/info/refs?service=git-upload-pack";
     let _ = http(srv.port, "GET", bob, &[], b"");
-    let log = settled_log(&srv, "/bob/pub.git");
+    let log = srv.settled_log("/bob/pub.git");
     (s, srv, rw, log)
 }
 
@@ -199,4 +185,77 @@ fn json_logs_are_one_json_value_per_line() {
     }
     assert!(n >= 10, "only {n} JSON log lines:\n{log}");
     assert_no_forgery(&std::fs::read(&srv.log).unwrap(), &rw);
+}
+
+// ---------------------------------------------------------------------------------------
+// issue 24: the request log without a syscall per line (docs/design/serve-cost.md §2.5).
+// ---------------------------------------------------------------------------------------
+
+/// Forward-auth requests `from..to` (one repository name each, `app-N`): the numbers of
+/// those answered. Forward auth logs its `request` record before it answers.
+fn answered_auths(port: u16, from: usize, to: usize) -> Vec<usize> {
+    (from..to)
+        .filter(|n| {
+            let uri = format!("/alice/app-{n}.git/info/refs?service=git-upload-pack");
+            let headers = [
+                ("X-Original-URI", uri.as_str()),
+                ("X-Original-Method", "GET"),
+            ];
+            http(port, "GET", "/-/auth", &headers, b"").status.is_some()
+        })
+        .collect()
+}
+
+/// The answered requests of `answered` the log has no `request` record of.
+fn unlogged(log: &str, answered: &[usize]) -> Vec<usize> {
+    let logged = |n: &usize| {
+        let path = format!(" path=/alice/app-{n}.git/info/refs ");
+        log.lines()
+            .any(|l| l.starts_with("forge-authz: request ") && l.contains(&path))
+    };
+    answered.iter().copied().filter(|n| !logged(n)).collect()
+}
+
+/// The log of `srv` once `signal` has ended it; it holds every request of `answered`.
+fn log_after(srv: &mut Server, signal: &str, answered: &[usize]) -> String {
+    srv.signal(signal);
+    let ended = srv.wait_exit(secs(60));
+    assert!(ended.is_some(), "SIG{signal} did not stop the server");
+    let log = srv.log();
+    assert_eq!(unlogged(&log, answered), Vec::<usize>::new(), "{log}");
+    log
+}
+
+#[test]
+fn buffered_records_reach_the_log_while_serving_and_when_stopped() {
+    // issue 24 ("the request log written without a syscall per line"), design §2.5: by
+    // default the records of answered requests are buffered and written within 10 ms (here:
+    // a running server's log holds them all within the 10 s the tests wait), and a server
+    // stopped by SIGTERM has logged every request it answered, however recent.
+    let s = Setup::new("log-buffered");
+    let mut srv = s.serve(&["--forward-auth", "nginx"]);
+    let first = answered_auths(srv.port, 0, 50);
+    assert_eq!(first.len(), 50, "forward auth went unanswered");
+    let log = srv.settled_log(" path=/alice/app-49.git/info/refs ");
+    assert_eq!(unlogged(&log, &first), Vec::<usize>::new(), "{log}");
+    let second = answered_auths(srv.port, 50, 250);
+    assert_eq!(second.len(), 200, "forward auth went unanswered");
+    let log = log_after(&mut srv, "TERM", &second);
+    assert!(log.contains("forge-authz: stopped"), "{log}");
+}
+
+#[test]
+fn line_flush_logs_each_request_before_answering_it() {
+    // issue 24, design §2.5 and README "Logs": `serve --log-flush line` writes each record
+    // as it is logged, before the request is answered: the log holds every answered
+    // request at once, and still after the server is killed outright (SIGKILL).
+    let s = Setup::new("log-line");
+    let mut srv = s.serve(&["--forward-auth", "nginx", "--log-flush", "line"]);
+    for n in 0..20 {
+        let answered = answered_auths(srv.port, n, n + 1);
+        assert_eq!(answered, [n], "forward auth went unanswered");
+        assert_eq!(unlogged(&srv.log(), &answered), Vec::<usize>::new());
+    }
+    let answered = answered_auths(srv.port, 20, 220);
+    log_after(&mut srv, "KILL", &answered);
 }

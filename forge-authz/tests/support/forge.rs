@@ -399,6 +399,11 @@ impl Server {
         text(&std::fs::read(&self.log).unwrap_or_default())
     }
 
+    /// The log once it mentions `marker` (at most 10 s): see [`settled_log`].
+    pub fn settled_log(&self, marker: &str) -> String {
+        settled_log(|| self.log(), |log| log.contains(marker))
+    }
+
     pub fn signal(&self, sig: &str) {
         let o = run_for(
             Command::new("kill").args(["-s", sig, &self.pid().to_string()]),
@@ -421,6 +426,21 @@ impl Server {
 }
 
 /// `forge-authz status --admin-socket S`: the module generation.
+/// The log `read` returns once `done` holds for it, or after 10 s (the caller's assertions
+/// then say what is missing). `serve` writes the records of answered requests (`request`,
+/// `ref`, `git`) up to 10 ms after the answer (`--log-flush buffered`, issue 24): a test
+/// that reads them after a response waits for them.
+pub fn settled_log(read: impl Fn() -> String, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let log = read();
+        if done(&log) || start.elapsed() > secs(10) {
+            return log;
+        }
+        std::thread::sleep(ms(20));
+    }
+}
+
 pub fn generation(admin: &Path) -> u64 {
     let o = cli(&["status", "--admin-socket", admin.to_str().unwrap()]);
     assert!(o.status.success(), "status: {}", both(&o));
