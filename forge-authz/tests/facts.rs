@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use forge_authz_guest::policy;
 use forge_authz_host::facts::FactSource;
 use forge_authz_host::store::Store;
 use forge_authz_host::store::facts::StoreFacts;
@@ -131,6 +132,88 @@ fn compare(backend: &str, location: &str, name: &str, w: &World) {
     }
     assert!(facts.take_error().is_none(), "{at}: no store error");
     assert!(asked > 100, "{at}: asked {asked}");
+    drop(facts);
+    whole_queries_agree(&mut store, &at, w);
+}
+
+const VIEWERS: [policy::Viewer; 4] = [
+    policy::Viewer::Anonymous,
+    policy::Viewer::TokenOwner,
+    policy::Viewer::Account,
+    policy::Viewer::Sudo,
+];
+
+/// Issue 24 (docs/design/serve-cost.md §2.6, §4 "One statement answering differently"):
+/// the store answers a decision's whole query in one statement; the answer and what the
+/// host learns must be the per-fact composition's (`FactSource::lookup`'s default, as the
+/// world answers) for every query shape — each token (and none, and a missing one) with
+/// each viewer kind, each account and namespace pair (any case, missing names), each
+/// repository path, with and without the registrant — and `authorize-batch`'s repositories
+/// likewise. Returns how many queries were compared.
+fn whole_queries_agree(store: &mut Store, at: &str, w: &World) -> usize {
+    let facts = StoreFacts::new(store);
+    let names = names(w);
+    let accounts: Vec<Option<&str>> = std::iter::once(None)
+        .chain(names.iter().map(|n| Some(n.as_str())))
+        .collect();
+    let tokens: Vec<Option<&str>> = std::iter::once(None)
+        .chain(w.tokens.iter().map(|t| Some(t.id.as_str())))
+        .chain([Some("no-such-token")])
+        .collect();
+    let paths = paths(w);
+    let repos: Vec<Option<&str>> = std::iter::once(None)
+        .chain(paths.iter().map(|p| Some(p.as_str())))
+        .collect();
+    let mut k = 0usize;
+    let mut ask = |q: policy::FactQuery<'_>| {
+        assert_eq!(
+            facts.lookup(&q).unwrap(),
+            FactSource::lookup(w, &q).unwrap(),
+            "{at}: {q:?}"
+        );
+        k += 1;
+    };
+    for (i, &repository) in repos.iter().enumerate() {
+        for (j, &token) in tokens.iter().enumerate() {
+            for (v, &viewer) in VIEWERS.iter().enumerate() {
+                let n = i * 31 + j * 7 + v;
+                ask(policy::FactQuery {
+                    token,
+                    account: accounts[n % accounts.len()],
+                    sudo: accounts[(n * 7 + 2) % accounts.len()],
+                    repository,
+                    namespace: accounts[(n * 3 + 1) % accounts.len()],
+                    viewer,
+                    registrant: n % 2 == 0,
+                });
+            }
+        }
+    }
+    for (i, &account) in accounts.iter().enumerate() {
+        for (j, &namespace) in accounts.iter().enumerate() {
+            let n = i * 13 + j;
+            ask(policy::FactQuery {
+                token: tokens[n % tokens.len()],
+                account,
+                sudo: accounts[(n * 5 + 3) % accounts.len()],
+                repository: repos[n % repos.len()],
+                namespace,
+                viewer: VIEWERS[n % VIEWERS.len()],
+                registrant: n % 3 == 0,
+            });
+        }
+    }
+    let asked = k;
+    for &viewer in &accounts {
+        assert_eq!(
+            facts.repositories(&paths, viewer).unwrap(),
+            FactSource::repositories(w, &paths, viewer).unwrap(),
+            "{at}: repositories for {viewer:?}"
+        );
+    }
+    assert!(facts.take_error().is_none(), "{at}: no store error");
+    assert!(asked > 100, "{at}: asked {asked}");
+    asked
 }
 
 #[test]

@@ -1,14 +1,18 @@
 //! The facts of one decision, read from the store as the decision asks for them: each
-//! lookup is one or two indexed statements, prepared once per connection, so a decision
-//! costs the same whatever the number of users, repositories or tokens.
+//! per-fact lookup is one indexed statement, prepared once per connection, so a decision
+//! costs the same whatever the number of users, repositories or tokens. A decision's whole
+//! query is one statement (`lookup`) built from the same columns and read by the same
+//! row readers (`lookup`'s `*_at`).
 
 use std::cell::RefCell;
 
-use super::{Conn, Role, Row, Store, name_key, parse_blocks, token_by_id};
-use crate::facts::{FactSource, FoundRepository};
+use super::lookup::{
+    namespace_at, per_dialect, pick, repository_at, repository_columns, token_facts, user_at,
+};
+use super::{Conn, Dialect, Store, name_key, token_by_id};
+use crate::facts::{Answered, FactSource, FoundRepository, registrant_if_asked};
 use crate::vals;
-use crate::wit::core as convert;
-use crate::world::{AccessDef, KeyKind, RepoKind, Status, Visibility};
+use crate::world::KeyKind;
 use forge_authz_fixture::named;
 use forge_authz_guest::policy;
 
@@ -45,10 +49,7 @@ impl<'a> StoreFacts<'a> {
         self.error.try_borrow_mut().ok().and_then(|mut e| e.take())
     }
 
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&mut Conn) -> anyhow::Result<Option<T>>,
-    ) -> anyhow::Result<Option<T>> {
+    fn read<T>(&self, f: impl FnOnce(&mut Conn) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let result = match self.conn.try_borrow_mut() {
             Ok(mut conn) => f(&mut conn),
             Err(_) => Err(anyhow::anyhow!("re-entrant fact lookup")),
@@ -63,33 +64,33 @@ impl<'a> StoreFacts<'a> {
     }
 }
 
-fn role(r: &Row, i: usize) -> anyhow::Result<Role> {
-    Ok(match r.opt_text(i)? {
-        Some(t) => named::parse::<Role>(&t)?,
-        None => Role::None,
-    })
-}
-
 /// A user's facts by name.
 pub fn user(conn: &mut Conn, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
-    let Some(r) = conn.query_opt(
-        "SELECT name, status, site_admin, visibility, organization FROM users WHERE name_key = $1",
+    match conn.query_opt(
+        "SELECT status, site_admin, visibility, organization FROM users WHERE name_key = $1",
         &vals![name_key(name)],
-    )?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(policy::UserFacts {
-        status: named::parse::<Status>(&r.text(1)?)?,
-        site_admin: r.flag(2)?,
-        visibility: named::parse::<Visibility>(&r.text(3)?)?,
-        organization: r.flag(4)?,
-    }))
+    )? {
+        Some(r) => user_at(&r, 0),
+        None => Ok(None),
+    }
 }
 
+macro_rules! repository_sql {
+    ($agg:literal, $arr:literal) => {
+        concat!(
+            "SELECT ",
+            repository_columns!($agg, $arr, "CAST($3 AS TEXT)"),
+            " FROM repositories r LEFT JOIN users ru ON ru.name_key = r.owner_key \
+             WHERE r.owner_key = $1 AND r.name_key = $2"
+        )
+    };
+}
+
+const REPOSITORY: [&str; 2] = per_dialect!(repository_sql!());
+
 /// A repository's facts for `actor` (None: anonymous): the repository with its owner's
-/// visibility and the actor's role (collaborator or organisation member, the higher) in
-/// one statement; its protected refs in a second one when it has any.
+/// visibility, the actor's role (collaborator or organisation member, the higher) and its
+/// protected refs, in one statement.
 pub fn repository(
     conn: &mut Conn,
     path: &str,
@@ -98,98 +99,14 @@ pub fn repository(
     let Some((owner, name)) = path.split_once('/') else {
         return Ok(None);
     };
-    let (ok, nk) = (name_key(owner), name_key(name));
-    let Some(r) = conn.query_opt(
-        "SELECT r.owner, r.name, r.private, r.kind, r.archived, r.registrant, u.visibility, \
-         (SELECT c.role FROM collaborators c WHERE c.owner_key = r.owner_key \
-            AND c.name_key = r.name_key AND c.login_key = $3), \
-         (SELECT m.role FROM org_members m WHERE u.organization = 1 \
-            AND m.org_key = r.owner_key AND m.member_key = $3), \
-         (SELECT count(*) FROM protected_refs p WHERE p.owner_key = r.owner_key \
-            AND p.name_key = r.name_key), \
-         u.ip_allow \
-         FROM repositories r LEFT JOIN users u ON u.name_key = r.owner_key \
-         WHERE r.owner_key = $1 AND r.name_key = $2",
-        &vals![ok.as_str(), nk.as_str(), actor.map(name_key)],
-    )?
-    else {
-        return Ok(None);
-    };
-    let role = match actor {
-        Some(_) => role(&r, 7)?.max(role(&r, 8)?),
-        None => Role::None,
-    };
-    let protected_refs = if r.int(9)? > 0 {
-        protected_refs(conn, &ok, &nk)?
-    } else {
-        Vec::new()
-    };
-    let stored = format!("{}/{}", r.text(0)?, r.text(1)?);
-    Ok(Some((
-        stored,
-        policy::RepositoryFacts {
-            // An owner missing from `users` is an unknown fact: treated as private.
-            owner_visibility: match r.opt_text(6)? {
-                Some(v) => named::parse::<Visibility>(&v)?,
-                None => policy::Visibility::Private,
-            },
-            private: r.flag(2)?,
-            kind: named::parse::<RepoKind>(&r.text(3)?)?,
-            archived: r.flag(4)?,
-            role,
-            protected_refs,
-            registrant: r.opt_text(5)?,
-            // No owner row: no list (the repository is treated as private already).
-            owner_ip_allow: match r.opt_text(10)? {
-                Some(list) => parse_blocks(&list)?,
-                None => Vec::new(),
-            },
-        },
-    )))
-}
-
-fn protected_refs(
-    conn: &mut Conn,
-    ok: &str,
-    nk: &str,
-) -> anyhow::Result<Vec<policy::ProtectedRef>> {
-    let users = conn.query(
-        "SELECT ordinal, rule, login FROM protected_ref_users \
-         WHERE owner_key = $1 AND name_key = $2 ORDER BY ordinal, rule, idx",
-        &vals![ok, nk],
-    )?;
-    let users_of = |ordinal: i64, rule: &str| -> anyhow::Result<Vec<String>> {
-        let mut out = Vec::new();
-        for u in &users {
-            if u.int(0)? == ordinal && u.text(1)? == rule {
-                out.push(u.text(2)?);
-            }
-        }
-        Ok(out)
-    };
-    let access = |kind: &str, ordinal: i64, rule: &str| -> anyhow::Result<policy::RefAccess> {
-        let users = if kind == "users" {
-            users_of(ordinal, rule)?
-        } else {
-            Vec::new()
-        };
-        Ok(AccessDef::from_kind(kind, users)?.to_core())
-    };
-    conn.query(
-        "SELECT ordinal, pattern, push, force_push FROM protected_refs \
-         WHERE owner_key = $1 AND name_key = $2 ORDER BY ordinal",
-        &vals![ok, nk],
-    )?
-    .iter()
-    .map(|r| {
-        let ordinal = r.int(0)?;
-        Ok(policy::ProtectedRef {
-            pattern: r.text(1)?,
-            push: access(&r.text(2)?, ordinal, "push")?,
-            force_push: access(&r.text(3)?, ordinal, "force_push")?,
-        })
-    })
-    .collect()
+    let sql = pick(conn, &REPOSITORY);
+    match conn.query_opt(
+        sql,
+        &vals![name_key(owner), name_key(name), actor.map(name_key)],
+    )? {
+        Some(r) => repository_at(&r, 0),
+        None => Ok(None),
+    }
 }
 
 /// A user's or organisation's facts for `actor`: a user is admin of its own namespace;
@@ -199,30 +116,45 @@ pub fn namespace(
     name: &str,
     actor: Option<&str>,
 ) -> anyhow::Result<Option<policy::NamespaceFacts>> {
-    let Some(r) = conn.query_opt(
-        "SELECT u.name, u.organization, u.visibility, \
+    let actor = actor.map(name_key);
+    match conn.query_opt(
+        "SELECT u.name_key, u.organization, u.visibility, \
          (SELECT m.role FROM org_members m WHERE u.organization = 1 \
             AND m.org_key = u.name_key AND m.member_key = $2), \
          u.ip_allow \
          FROM users u WHERE u.name_key = $1",
-        &vals![name_key(name), actor.map(name_key)],
-    )?
-    else {
-        return Ok(None);
+        &vals![name_key(name), actor.as_deref()],
+    )? {
+        Some(r) => namespace_at(&r, 0, actor.as_deref()),
+        None => Ok(None),
+    }
+}
+
+/// Many repositories as `viewer` sees them (`authorize-batch`): one statement each, in
+/// one read transaction on SQLite when none is open (one snapshot and one read-mark lock
+/// for the batch); inside a caller's transaction, or on PostgreSQL (where a transaction
+/// would add two round trips), the statements run as they are.
+fn repositories(
+    conn: &mut Conn,
+    paths: &[String],
+    viewer: Option<&str>,
+) -> anyhow::Result<Vec<Option<policy::RepositoryFacts>>> {
+    let each = |c: &mut Conn| -> anyhow::Result<Vec<Option<policy::RepositoryFacts>>> {
+        paths
+            .iter()
+            .map(|p| {
+                let found = repository(c, p, viewer)?;
+                Ok(found.map(|(_, f)| registrant_if_asked(f, false)))
+            })
+            .collect()
     };
-    let organization = r.flag(1)?;
-    let stored = r.text(0)?;
-    let member_role = match actor {
-        None => Role::None,
-        Some(a) if !organization && stored.eq_ignore_ascii_case(a) => Role::Admin,
-        Some(_) => role(&r, 3)?,
-    };
-    Ok(Some(policy::NamespaceFacts {
-        organization,
-        visibility: named::parse::<Visibility>(&r.text(2)?)?,
-        member_role,
-        ip_allow: parse_blocks(&r.text(4)?)?,
-    }))
+    if conn.dialect() == Dialect::Sqlite && paths.len() > 1 && conn.autocommit() {
+        let mut tx = conn.snapshot()?;
+        let out = each(&mut tx)?;
+        tx.commit()?;
+        return Ok(out);
+    }
+    each(conn)
 }
 
 /// An SSH key by id.
@@ -245,12 +177,7 @@ pub fn ssh_key(conn: &mut Conn, id: &str) -> anyhow::Result<Option<policy::SshKe
 
 impl FactSource for StoreFacts<'_> {
     fn token(&self, id: &str) -> anyhow::Result<Option<policy::TokenFacts>> {
-        self.read(|c| {
-            Ok(token_by_id(c, id)?.map(|t| policy::TokenFacts {
-                ip_allow: t.ip_allow,
-                ..convert::record_in(t.record).facts()
-            }))
-        })
+        self.read(|c| Ok(token_by_id(c, id)?.map(token_facts)))
     }
     fn user(&self, name: &str) -> anyhow::Result<Option<policy::UserFacts>> {
         self.read(|c| user(c, name))
@@ -271,5 +198,17 @@ impl FactSource for StoreFacts<'_> {
     }
     fn ssh_key(&self, id: &str) -> anyhow::Result<Option<policy::SshKey>> {
         self.read(|c| ssh_key(c, id))
+    }
+    /// One statement (one read transaction, one round trip): see `lookup`.
+    fn lookup(&self, q: &policy::FactQuery<'_>) -> anyhow::Result<Answered> {
+        self.read(|c| super::lookup::lookup(c, q))
+    }
+    /// One read transaction on SQLite: see `lookup::repositories`.
+    fn repositories(
+        &self,
+        paths: &[String],
+        viewer: Option<&str>,
+    ) -> anyhow::Result<Vec<Option<policy::RepositoryFacts>>> {
+        self.read(|c| repositories(c, paths, viewer))
     }
 }

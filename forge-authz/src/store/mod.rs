@@ -19,6 +19,7 @@ pub mod facts;
 mod history;
 mod ip_allow;
 mod location;
+mod lookup;
 pub mod modules;
 mod records;
 pub mod schema;

@@ -148,18 +148,37 @@ impl Row {
     }
     /// A text column.
     pub fn text(&self, i: usize) -> anyhow::Result<String> {
-        match self.at(i)? {
-            Value::Text(v) => Ok(v.clone()),
-            other => bail!("column {i}: expected text, found {other:?}"),
-        }
+        self.str(i).map(str::to_owned)
     }
     /// A nullable text column.
     pub fn opt_text(&self, i: usize) -> anyhow::Result<Option<String>> {
+        Ok(self.opt_str(i)?.map(str::to_owned))
+    }
+    /// A text column, borrowed.
+    pub fn str(&self, i: usize) -> anyhow::Result<&str> {
         match self.at(i)? {
-            Value::Null => Ok(None),
-            Value::Text(v) => Ok(Some(v.clone())),
+            Value::Text(v) => Ok(v),
             other => bail!("column {i}: expected text, found {other:?}"),
         }
+    }
+    /// A nullable text column, borrowed.
+    pub fn opt_str(&self, i: usize) -> anyhow::Result<Option<&str>> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v)),
+            other => bail!("column {i}: expected text, found {other:?}"),
+        }
+    }
+    /// Whether a column is NULL (a missing one is an error).
+    pub fn is_null(&self, i: usize) -> anyhow::Result<bool> {
+        Ok(matches!(self.at(i)?, Value::Null))
+    }
+    /// The columns from `at` on, moved out (no copy); this row keeps those before.
+    pub fn split_off(&mut self, at: usize) -> anyhow::Result<Row> {
+        if at > self.0.len() {
+            bail!("no column {at}");
+        }
+        Ok(Row(self.0.split_off(at)))
     }
     /// A bytes column.
     pub fn blob(&self, i: usize) -> anyhow::Result<Vec<u8>> {
@@ -319,6 +338,27 @@ impl Conn {
         })
     }
 
+    /// Whether no transaction is open (PostgreSQL: not known here, so `false`).
+    pub fn autocommit(&self) -> bool {
+        match self {
+            Conn::Sqlite(c) => c.is_autocommit(),
+            Conn::Postgres(..) => false,
+        }
+    }
+
+    /// A transaction's control statement: prepared once per connection on SQLite, not
+    /// parsed again per transaction (`execute_batch` would); PostgreSQL takes it (and the
+    /// advisory lock with it) as one simple query, one round trip.
+    fn control(&mut self, sqlite: &'static str, postgres: &'static str) -> anyhow::Result<()> {
+        match self {
+            Conn::Sqlite(c) => {
+                c.prepare_cached(sqlite)?.execute([])?;
+            }
+            Conn::Postgres(c, _) => c.batch_execute(postgres)?,
+        }
+        Ok(())
+    }
+
     /// Run several statements with no arguments (schema changes).
     pub fn batch(&mut self, sql: &str) -> anyhow::Result<()> {
         match self {
@@ -330,13 +370,11 @@ impl Conn {
 
     /// Begin a write transaction: writers serialise here (see the module comment).
     pub fn write(&mut self) -> anyhow::Result<Tx<'_>> {
-        match self {
-            Conn::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
-            Conn::Postgres(c, _) => c.batch_execute(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; \
-                 SELECT pg_advisory_xact_lock(7306654510706263668)",
-            )?,
-        }
+        self.control(
+            "BEGIN IMMEDIATE",
+            "BEGIN ISOLATION LEVEL READ COMMITTED; \
+             SELECT pg_advisory_xact_lock(7306654510706263668)",
+        )?;
         Ok(Tx {
             conn: self,
             done: false,
@@ -348,12 +386,10 @@ impl Conn {
     /// transaction (WAL: the snapshot of its first read), PostgreSQL's REPEATABLE READ.
     /// Dropped, it ends (rolls back: it wrote nothing).
     pub fn snapshot(&mut self) -> anyhow::Result<Tx<'_>> {
-        match self {
-            Conn::Sqlite(c) => c.execute_batch("BEGIN DEFERRED")?,
-            Conn::Postgres(c, _) => {
-                c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
-            }
-        }
+        self.control(
+            "BEGIN DEFERRED",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?;
         Ok(Tx {
             conn: self,
             done: false,
@@ -392,7 +428,7 @@ impl Tx<'_> {
     /// Make the transaction's changes durable.
     pub fn commit(mut self) -> anyhow::Result<()> {
         self.done = true;
-        self.conn.batch("COMMIT")
+        self.conn.control("COMMIT", "COMMIT")
     }
 }
 
@@ -412,7 +448,7 @@ impl std::ops::DerefMut for Tx<'_> {
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.conn.batch("ROLLBACK");
+            let _ = self.conn.control("ROLLBACK", "ROLLBACK");
         }
     }
 }

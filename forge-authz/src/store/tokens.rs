@@ -28,7 +28,7 @@ macro_rules! token_sql {
     };
 }
 
-fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
+pub(super) fn token_from_row(row: &Row) -> anyhow::Result<StoredToken> {
     Ok(StoredToken {
         record: wit::TokenRecord {
             id: row.text(0)?,
