@@ -20,8 +20,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Threads deciding requests (each keeps a warm policy instance).
-    #[arg(long, default_value_t = 4)]
+    /// Threads serving connections and deciding requests, each keeping a warm policy
+    /// instance and a read-only store connection (on SQLite a request is decided on the
+    /// thread that serves it); 0: one per core. What may block (git, a decision's writes,
+    /// PostgreSQL's round trips) runs on up to max(N, 16) more threads.
+    #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// Private state directory (hooks, sockets). Default: a fresh random directory
     /// (mode 0700) in the temp directory. An existing one must belong to this user
