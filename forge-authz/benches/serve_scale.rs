@@ -20,7 +20,6 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use forge_authz_host::cli::sample_world;
@@ -28,7 +27,8 @@ use forge_authz_host::lifecycle::{self, Actor, CreateArgs};
 use forge_authz_host::policy::{Limits, PolicyModule, default_policy_path};
 use forge_authz_host::store::{Location, Store, bulk};
 use forge_authz_testkit::deploy::Daemon;
-use forge_authz_testkit::pg;
+
+mod support;
 
 struct Args {
     sizes: Vec<u64>,
@@ -80,25 +80,17 @@ fn fill(location: &Location, repos: u64) -> String {
     let mut world = sample_world().unwrap();
     world.now = None;
     store.import_world(&world).unwrap();
-    let users = repos / 10;
+    let users = support::users_for(repos);
     let started = Instant::now();
     if users > 0 {
-        let mut text = String::new();
-        for u in 0..users {
-            text.push_str(&format!("{{\"name\": \"user{u}\"}}\n"));
-        }
-        import(&mut store, bulk::Kind::Users, &text);
+        import(&mut store, bulk::Kind::Users, &support::users_jsonl(users));
     }
     if repos > 0 {
-        let mut text = String::with_capacity(usize::try_from(repos).unwrap() * 64);
-        for r in 0..repos {
-            text.push_str(&format!(
-                "{{\"owner\": \"user{}\", \"name\": \"repo{r}\", \"private\": {}}}\n",
-                r % users.max(1),
-                r % 3 == 0
-            ));
-        }
-        import(&mut store, bulk::Kind::Repositories, &text);
+        import(
+            &mut store,
+            bulk::Kind::Repositories,
+            &support::repos_jsonl(repos),
+        );
     }
     eprintln!(
         "  filled {repos} repositories, {users} users in {:.1} s",
@@ -127,32 +119,11 @@ fn fill(location: &Location, repos: u64) -> String {
     secret
 }
 
-/// `serve` on loopback over `db`, with `dir/repos/alice/app.git` (an empty bare
-/// repository) to serve: the server (killed when dropped) and its port.
+/// `serve` on loopback over `db` (Traefik's forward-auth headers), with
+/// `dir/repos/alice/app.git` to serve: the server (killed when dropped) and its port.
 fn serve(dir: &Path, db: &str) -> (Daemon, u16) {
-    let repos = dir.join("repos");
-    let app = repos.join("alice").join("app.git");
-    std::fs::create_dir_all(&app).unwrap();
-    let ok = Command::new("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&app)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let port_file = dir.join("port");
-    let mut daemon = Daemon::start(
-        "serve",
-        Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(["serve", "--db", db, "--repos"])
-            .arg(&repos)
-            .args(["--listen", "127.0.0.1:0", "--port-file"])
-            .arg(&port_file)
-            .args(["--forward-auth", "traefik", "--state"])
-            .arg(dir.join("state")),
-        &dir.join("serve.log"),
-    );
-    let port = daemon.wait_port_file(&port_file);
-    (daemon, port)
+    let bin = Path::new(env!("CARGO_BIN_EXE_forge-authz"));
+    support::serve(bin, dir, db, &["--forward-auth", "traefik"])
 }
 
 /// One keep-alive connection: send `request`, read one response (status and body).
@@ -263,20 +234,13 @@ fn main() {
             std::fs::create_dir_all(&case).unwrap();
             let db = match backend.as_str() {
                 "sqlite" => format!("sqlite:{}", case.join("forge.db").display()),
-                "postgres" => {
-                    if pg_server.is_none() {
-                        match pg::PgServer::start() {
-                            Ok(s) => pg_server = Some(s),
-                            Err(e) => {
-                                eprintln!("SKIPPED postgres: {e}");
-                                rows.push(format!("| postgres | {size} | skipped: {e} | | | | |"));
-                                continue;
-                            }
-                        }
+                "postgres" => match support::postgres(&mut pg_server) {
+                    Ok(s) => s.fresh_database(&format!("scale_{size}")),
+                    Err(e) => {
+                        rows.push(format!("| postgres | {size} | skipped: {e} | | | | |"));
+                        continue;
                     }
-                    let Some(s) = &pg_server else { continue };
-                    s.fresh_database(&format!("scale_{size}"))
-                }
+                },
                 other => panic!("unknown backend {other}"),
             };
             eprintln!("{backend}, {size} repositories");
