@@ -142,6 +142,21 @@ pub fn module_bytes(path: &Path) -> wasmtime::Result<std::borrow::Cow<'static, [
 
 /// The process's engine: every module version shares its compiler settings and its one
 /// epoch ticker (an engine per module cost a ticker thread and ~1 ms per swap).
+///
+/// Otherwise wasmtime's defaults, on purpose: for issue 24 (docs/design/serve-cost.md §2.9)
+/// each of these was measured on `tests/benches/decide.rs` (instructions per call under
+/// callgrind, see that file) and changed nothing a call costs, so none is set —
+/// `wasm_backtrace(false)` (backtraces are taken only on a trap), Cranelift
+/// `SpeedAndSize`, eager table initialisation (`table_lazy_init(false)`): empty call 4,817
+/// instructions and repeated token pull 24,3xx with each, as with the defaults. The pooling
+/// allocator only speeds a new instance (a worker's first use, a swap, a rebuild after a
+/// failure; never a warm call): within the noise of a busy machine there (`fresh_instance`),
+/// for a fixed engine-wide cap that would turn "too many instances" into a new deny and
+/// 4 GiB of address space reserved per slot. Of a warm token pull (24,4xx instructions),
+/// ~90 % is wasmtime's component machinery and the guest's code (lowering the fact answer
+/// and its `cabi_realloc`s ~6,400, resolving the export on every call ~950: inside
+/// wasmtime 48, out of a host's reach); the host's part (`lend`, `HostState::lookup`, the
+/// WIT conversions, not the fact source) ~1,200, ~5 %.
 fn engine() -> wasmtime::Result<Engine> {
     static ENGINE: std::sync::OnceLock<Result<Engine, String>> = std::sync::OnceLock::new();
     let built = ENGINE.get_or_init(|| {
