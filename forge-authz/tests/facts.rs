@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 use forge_authz_guest::policy;
 use forge_authz_host::facts::FactSource;
-use forge_authz_host::store::Store;
 use forge_authz_host::store::facts::StoreFacts;
+use forge_authz_host::store::sql::observe_queries;
+use forge_authz_host::store::{Dialect, Store, Value, lookup_statement};
 use forge_authz_host::world::World;
 use forge_authz_testkit::pg;
 
@@ -286,4 +287,131 @@ fn the_store_never_answers_for_another_name() {
         return;
     };
     renames_are_not_followed(&server.fresh_database("renames"));
+}
+
+thread_local! {
+    static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count_statement(_: std::time::Duration) {
+    STATEMENTS.with(|n| n.set(n.get() + 1));
+}
+
+/// Issue 24's target "PostgreSQL: one round trip per decision" (and on SQLite one
+/// statement, one read transaction): a token pull's whole query — token, owner, account,
+/// sudo, a repository with protected refs (whose users are listed) and a namespace — is
+/// one statement on a warm connection (prepared once per connection: on PostgreSQL a
+/// statement is then one Bind/Execute/Sync exchange). Counted by the store's per-statement
+/// observer on this thread; the plans are checked on indexes (`EXPLAIN`).
+fn one_statement_per_decision(location: &str, dialect: Dialect) {
+    let w = scenario_worlds()
+        .into_iter()
+        .find(|(n, _)| n == "protected-refs")
+        .unwrap()
+        .1;
+    assert!(w.repositories.iter().any(|r| !r.protected_refs.is_empty()));
+    let mut store = Store::open(location).unwrap();
+    store.import_world(&w).unwrap();
+    observe_queries(count_statement);
+    let token = w.tokens.first().map(|t| t.id.as_str());
+    let owner = w.users.first().map(|u| u.name.as_str());
+    let facts = StoreFacts::new(&mut store);
+    for r in &w.repositories {
+        let path = format!("{}/{}", r.owner, r.name);
+        let q = policy::FactQuery {
+            token,
+            account: owner,
+            sudo: owner,
+            repository: Some(&path),
+            namespace: Some(&r.owner),
+            viewer: policy::Viewer::TokenOwner,
+            registrant: true,
+        };
+        facts.lookup(&q).unwrap();
+        let before = STATEMENTS.with(std::cell::Cell::get);
+        let answer = facts.lookup(&q).unwrap();
+        let after = STATEMENTS.with(std::cell::Cell::get);
+        assert_eq!(after - before, 1, "{dialect:?} {path}: one statement");
+        assert_eq!(answer, FactSource::lookup(&w, &q).unwrap(), "{path}");
+    }
+    drop(facts);
+    plans_use_indexes(&mut store, dialect);
+}
+
+/// Rows enough in every table the lookup reads that a scan would cost more than an index,
+/// then fresh statistics and generic plans (what a cached prepared statement runs).
+const BULK_ROWS: &str = "\
+    INSERT INTO users (name_key, name, status, site_admin, visibility, organization) \
+      SELECT 'bulk' || i, 'bulk' || i, 'active', 0, 'public', i % 2 \
+      FROM generate_series(1, 20000) i; \
+    INSERT INTO repositories (owner_key, name_key, owner, name, private, kind, archived) \
+      SELECT 'bulk' || (i % 20000), 'r' || i, 'bulk' || (i % 20000), 'r' || i, 0, 'hosted', 0 \
+      FROM generate_series(1, 50000) i; \
+    INSERT INTO tokens (id, owner, owner_key, name, scopes, repositories, owners, created, \
+      secret_hash) SELECT 'tok' || i, 'bulk1', 'bulk1', 'n' || i, '[]', '[]', '[]', 0, \
+      decode(repeat('00', 32), 'hex') FROM generate_series(1, 20000) i; \
+    INSERT INTO collaborators (owner_key, name_key, login_key, login, role) \
+      SELECT 'bulk' || (i % 20000), 'r' || i, 'bulk' || (i % 997), 'bulk', 'read' \
+      FROM generate_series(1, 50000) i; \
+    INSERT INTO org_members (org_key, member_key, member, role) \
+      SELECT 'bulk' || (i % 20000), 'm' || i, 'm', 'read' FROM generate_series(1, 50000) i; \
+    INSERT INTO protected_refs (owner_key, name_key, ordinal, pattern, push, force_push) \
+      SELECT 'bulk' || (i % 20000), 'r' || i, 0, 'refs/heads/main', 'users', 'admins' \
+      FROM generate_series(1, 50000) i; \
+    INSERT INTO protected_ref_users (owner_key, name_key, ordinal, rule, idx, login) \
+      SELECT 'bulk' || (i % 20000), 'r' || i, 0, 'push', 0, 'bulk' \
+      FROM generate_series(1, 50000) i; \
+    ANALYZE; SET plan_cache_mode = force_generic_plan;";
+
+/// The lookup's parameter types (`$1` … `$8`).
+const PG_TYPES: &str = "(text, text, text, text, text, text, bigint, text)";
+
+/// The lookup's plan reads every table by its key index, never a scan: SQLite's `EXPLAIN
+/// QUERY PLAN`; on PostgreSQL the generic plan of the prepared statement (what a cached
+/// statement runs with), over enough rows that a scan would cost more.
+fn plans_use_indexes(store: &mut Store, dialect: Dialect) {
+    let sql = lookup_statement(dialect);
+    let lines: Vec<String> = match dialect {
+        Dialect::Sqlite => {
+            let explain: &'static str = format!("EXPLAIN QUERY PLAN {sql}").leak();
+            let unbound = vec![Value::Null; 8];
+            let rows = store.conn().query(explain, &unbound).unwrap();
+            rows.iter().map(|r| r.text(3).unwrap()).collect()
+        }
+        Dialect::Postgres => {
+            let conn = store.conn();
+            conn.batch(&format!("{BULK_ROWS} PREPARE lookup {PG_TYPES} AS {sql}"))
+                .unwrap();
+            let rows = conn
+                .query(
+                    "EXPLAIN EXECUTE lookup('t', 'a', 's', 'bulk1', 'r1', 'n', 1, 'v')",
+                    &[],
+                )
+                .unwrap();
+            rows.iter().map(|r| r.text(0).unwrap()).collect()
+        }
+    };
+    let plan = lines.join("\n");
+    assert!(lines.len() > 5, "{plan}");
+    for line in &lines {
+        let scan = match dialect {
+            // `q` is the one-row `(SELECT 1)` every fact joins to.
+            Dialect::Sqlite => {
+                line.starts_with("SCAN") && !["SCAN q", "SCAN CONSTANT ROW"].contains(&line.trim())
+            }
+            Dialect::Postgres => line.contains("Seq Scan"),
+        };
+        assert!(!scan, "{dialect:?}: a scan in the lookup's plan:\n{plan}");
+    }
+}
+
+#[test]
+fn a_decision_is_one_statement_on_indexes() {
+    let dir = forge_authz_testkit::scratch("forge-authz-one-statement-");
+    one_statement_per_decision(&dir.join("one.db").display().to_string(), Dialect::Sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some(server) = pg::shared_or_skip("a_decision_is_one_statement_on_indexes") else {
+        return;
+    };
+    one_statement_per_decision(&server.fresh_database("one_statement"), Dialect::Postgres);
 }

@@ -99,7 +99,7 @@ pub fn repository(
     let Some((owner, name)) = path.split_once('/') else {
         return Ok(None);
     };
-    let sql = pick(conn, &REPOSITORY);
+    let sql = pick(conn.dialect(), &REPOSITORY);
     match conn.query_opt(
         sql,
         &vals![name_key(owner), name_key(name), actor.map(name_key)],

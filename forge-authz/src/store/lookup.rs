@@ -132,9 +132,9 @@ macro_rules! per_dialect {
 }
 pub(super) use per_dialect;
 
-/// This connection's text of a [`per_dialect`] statement.
-pub(super) fn pick(conn: &Conn, texts: &[&'static str; 2]) -> &'static str {
-    match conn.dialect() {
+/// A dialect's text of a [`per_dialect`] statement.
+pub(super) fn pick(dialect: Dialect, texts: &[&'static str; 2]) -> &'static str {
+    match dialect {
         Dialect::Sqlite => texts[0],
         Dialect::Postgres => texts[1],
     }
@@ -246,6 +246,11 @@ pub(super) fn token_facts(t: StoredToken) -> policy::TokenFacts {
 
 const LOOKUP: [&str; 2] = per_dialect!(lookup_sql!());
 
+/// The one statement of [`lookup`] in `dialect`'s text (for `EXPLAIN`).
+pub fn statement(dialect: Dialect) -> &'static str {
+    pick(dialect, &LOOKUP)
+}
+
 /// Answer `q` with one statement.
 pub(super) fn lookup(conn: &mut Conn, q: &policy::FactQuery<'_>) -> anyhow::Result<Answered> {
     let (owner_key, repo_key) = match q.repository.and_then(|p| p.split_once('/')) {
@@ -269,7 +274,7 @@ pub(super) fn lookup(conn: &mut Conn, q: &policy::FactQuery<'_>) -> anyhow::Resu
         i64::from(from_token),
         viewer.map(name_key),
     ];
-    let sql = pick(conn, &LOOKUP);
+    let sql = pick(conn.dialect(), &LOOKUP);
     let mut row = conn
         .query_opt(sql, &args)?
         .ok_or_else(|| anyhow::anyhow!("the fact lookup returned no row"))?;

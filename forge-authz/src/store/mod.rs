@@ -36,6 +36,7 @@ use crate::world::{AccessDef, KeyKind, OptionsDef, RepoDef, Role, SshKeyDef, Use
 pub use history::{HistoryFilter, HistoryRow};
 pub use ip_allow::*;
 pub use location::Location;
+pub use lookup::statement as lookup_statement;
 use records::ssh_key_from_row;
 pub use records::*;
 pub use sql::{Conn, Dialect, Row, Tx, Value};
