@@ -672,15 +672,7 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(case: Case) {
         &[&batches[..], &["--skip", "2"]].concat(),
         Some(&fixed),
     ));
-    let mut s = Store::open(d).unwrap();
-    let w = s.export_world().unwrap();
-    let names: Vec<&str> = w
-        .repositories
-        .iter()
-        .filter(|r| r.owner == "zed")
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(names, ["r0", "r1", "r2", "r3", "r4"]);
+    assert_eq!(repository_names(d, "zed"), ["r0", "r1", "r2", "r3", "r4"]);
     // A name that exists is refused, not replaced.
     let out = bulk_import(
         d,
@@ -688,6 +680,147 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(case: Case) {
         Some("{\"owner\": \"zed\", \"name\": \"R0\"}\n"),
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The names of `owner`'s repositories in the store at `d`, in the order they were added.
+fn repository_names(d: &str, owner: &str) -> Vec<String> {
+    let w = Store::open(d).unwrap().export_world().unwrap();
+    let mine = w.repositories.into_iter().filter(|r| r.owner == owner);
+    mine.map(|r| r.name).collect()
+}
+
+/// Import `lines` of `kind` (`--users` or `--repositories`) in batches of two, after
+/// `skip` rows: the exit code must be 2 and the error must name `row` and `done` rows
+/// committed before it, with `what`.
+fn bulk_refused(d: &str, kind: &str, lines: &str, skip: &str, row: u64, done: u64, what: &str) {
+    let args = [kind, "-", "--batch", "2", "--skip", skip];
+    let out = bulk_import(d, &args, Some(lines));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let named = format!(
+        "row {row}: not imported ({done} rows before it were committed; rerun with --skip {done})"
+    );
+    assert!(
+        err.contains(&named) && err.contains(what),
+        "{named} / {what}: {err}"
+    );
+}
+
+both!(
+    bulk_import_writes_what_single_rows_write_and_names_a_duplicate,
+    |b| { Case::with_world(b, "bulkcopy") }
+);
+fn bulk_import_writes_what_single_rows_write_and_names_a_duplicate(case: Case) {
+    // Issue 24 ("bulk import by COPY"): PostgreSQL writes a batch by one COPY per table;
+    // the store must hold exactly what one INSERT per row (`put_user`, `put_repository`,
+    // as `import --world` writes) holds, every column and child row, and a refused row is
+    // still named by its input line with the rows committed before it (issue 10's
+    // "row N ... --skip"), for a name that exists, a name twice in one batch, and a
+    // duplicate in a child table.
+    use forge_authz_host::store::{put_repository, put_user};
+    use forge_authz_host::world::{RepoDef, UserDef};
+    let d = case.d();
+    let users = [
+        r#"{"name": "Org1", "organization": true, "visibility": "private", "members": {"Alice": "admin", "bob": "read"}, "ip_allow": ["192.0.2.0/24", "not a block"]}"#,
+        r#"{"name": "Susp", "status": "suspended", "site_admin": true, "visibility": "limited"}"#,
+        r#"{"name": "plain"}"#,
+    ];
+    let repos = [
+        r#"{"owner": "Org1", "name": "App", "private": true, "kind": "mirror", "archived": true, "registrant": "alice", "collaborators": {"Carol": "write", "dave": "admin"}, "protected_refs": [{"pattern": "main", "push": {"users": ["Bob", "carol"]}, "force_push": {"users": ["bob"]}}, {"pattern": "release/*", "push": "admins"}, {"pattern": "x", "push": {"users": []}}]}"#,
+        r#"{"owner": "plain", "name": "lib", "kind": "import"}"#,
+        r#"{"owner": "Susp", "name": "old", "protected_refs": [{"pattern": "**", "push": "nobody", "force_push": {"users": ["Susp"]}}]}"#,
+    ];
+    // The oracle: the same world and the same rows written one INSERT at a time.
+    let oracle = case.another("oracle");
+    let before = Store::open(d).unwrap().export_world().unwrap();
+    let mut o = Store::open(&oracle).unwrap();
+    o.import_world(&before).unwrap();
+    let mut tx = o.write().unwrap();
+    for u in users {
+        put_user(&mut tx, &serde_json::from_str::<UserDef>(u).unwrap()).unwrap();
+    }
+    for r in repos {
+        put_repository(&mut tx, &serde_json::from_str::<RepoDef>(r).unwrap()).unwrap();
+    }
+    tx.commit().unwrap();
+    let expected = o.export_world().unwrap();
+    let jsonl = |rows: &[&str]| rows.iter().map(|r| format!("{r}\n")).collect::<String>();
+    ok(bulk_import(
+        d,
+        &["--users", "-", "--batch", "2"],
+        Some(&jsonl(&users)),
+    ));
+    ok(bulk_import(
+        d,
+        &["--repositories", "-", "--batch", "2"],
+        Some(&jsonl(&repos)),
+    ));
+    let got = Store::open(d).unwrap().export_world().unwrap();
+    assert_eq!(got.users, expected.users, "users and members, every column");
+    assert_eq!(
+        got.repositories, expected.repositories,
+        "repositories and their rows"
+    );
+    assert_ne!(got.repositories, before.repositories, "the rows arrived");
+
+    // Batches of two: lines 1-2 commit; line 4 names a repository that exists (any case).
+    let mut lines = jsonl(&[
+        r#"{"owner": "plain", "name": "a"}"#,
+        r#"{"owner": "plain", "name": "b"}"#,
+        r#"{"owner": "plain", "name": "c"}"#,
+        r#"{"owner": "PLAIN", "name": "LIB"}"#,
+    ]);
+    bulk_refused(
+        d,
+        "--repositories",
+        &lines,
+        "0",
+        4,
+        2,
+        "repository `PLAIN/LIB`",
+    );
+    // Going on from there: line 4 now repeats line 3 of the same batch.
+    lines = lines.replace(r#""PLAIN", "name": "LIB""#, r#""plain", "name": "C""#);
+    bulk_refused(
+        d,
+        "--repositories",
+        &lines,
+        "2",
+        4,
+        2,
+        "repository `plain/C`",
+    );
+    // A collaborator twice (names are keys in any case): the child row's line.
+    lines = lines.replace(
+        r#""name": "C""#,
+        r#""name": "d", "collaborators": {"Carol": "read", "carol": "write"}"#,
+    );
+    bulk_refused(
+        d,
+        "--repositories",
+        &lines,
+        "2",
+        4,
+        2,
+        "repository `plain/d`",
+    );
+    // A member twice in an organisation's first row; a user that exists in another batch.
+    let members =
+        r#"{"name": "o2", "organization": true, "members": {"Bob": "read", "bob": "admin"}}"#;
+    bulk_refused(d, "--users", &jsonl(&[members]), "0", 1, 0, "`o2`");
+    let again = jsonl(&[
+        r#"{"name": "u1"}"#,
+        r#"{"name": "u2"}"#,
+        r#"{"name": "SUSP"}"#,
+    ]);
+    bulk_refused(d, "--users", &again, "0", 3, 2, "user `SUSP`");
+    // Nothing of a failed batch stayed; the good batches did.
+    let plain = repository_names(d, "plain");
+    assert_eq!(plain, ["lib", "a", "b"], "in the order they came");
+    let w = Store::open(d).unwrap().export_world().unwrap();
+    let names: Vec<&str> = w.users.iter().map(|u| u.name.as_str()).collect();
+    assert!(names.contains(&"u1") && names.contains(&"u2"), "{names:?}");
+    assert!(!names.contains(&"o2"), "{names:?}");
 }
 
 both!(a_store_from_before_contract_0_4_keeps_its_tokens, |b| {
