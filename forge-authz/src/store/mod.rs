@@ -141,7 +141,7 @@ impl Store {
                     c.pragma_update(None, "synchronous", "FULL")?;
                 }
                 c.set_prepared_statement_cache_capacity(64);
-                Conn::Sqlite(c)
+                Conn::Sqlite(sql::Sqlite::new(c))
             }
             Location::Postgres(url) => {
                 let mut config: postgres::Config = url

@@ -198,10 +198,51 @@ pub enum Dialect {
     Postgres,
 }
 
+/// A SQLite connection with its statements' SQLite text (`$1` → `?1`), rewritten once per
+/// statement and connection rather than per call (rusqlite caches the prepared statements
+/// by that text). It derefs to the `rusqlite` connection.
+pub struct Sqlite {
+    conn: rusqlite::Connection,
+    /// By the statement's address and length: statements are `&'static str`.
+    texts: HashMap<(usize, usize), String>,
+}
+
+impl Sqlite {
+    /// A connection, no statement rewritten yet.
+    pub fn new(conn: rusqlite::Connection) -> Sqlite {
+        Sqlite {
+            conn,
+            texts: HashMap::new(),
+        }
+    }
+
+    /// `sql` prepared once per connection, its text rewritten once.
+    fn prepare(&mut self, sql: &'static str) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
+        let text = self
+            .texts
+            .entry((sql.as_ptr() as usize, sql.len()))
+            .or_insert_with(|| sqlite_sql(sql));
+        self.conn.prepare_cached(text)
+    }
+}
+
+impl std::ops::Deref for Sqlite {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Sqlite {
+    fn deref_mut(&mut self) -> &mut rusqlite::Connection {
+        &mut self.conn
+    }
+}
+
 /// An open connection with its statement cache.
 pub enum Conn {
     /// SQLite (rusqlite caches prepared statements itself).
-    Sqlite(rusqlite::Connection),
+    Sqlite(Sqlite),
     /// PostgreSQL and its prepared statements by SQL text.
     Postgres(
         Box<postgres::Client>,
@@ -279,7 +320,7 @@ impl Conn {
     pub fn query(&mut self, sql: &'static str, args: &[Value]) -> anyhow::Result<Vec<Row>> {
         observed(|| match self {
             Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
+                let mut stmt = c.prepare(sql)?;
                 let n = stmt.column_count();
                 let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
                 let mut out = Vec::new();
@@ -325,7 +366,7 @@ impl Conn {
     pub fn execute(&mut self, sql: &'static str, args: &[Value]) -> anyhow::Result<u64> {
         observed(|| match self {
             Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
+                let mut stmt = c.prepare(sql)?;
                 Ok(u64::try_from(
                     stmt.execute(rusqlite::params_from_iter(args.iter()))?,
                 )?)
@@ -463,6 +504,23 @@ mod tests {
             sqlite_sql("SELECT a FROM t WHERE b = $1 AND c = $12"),
             "SELECT a FROM t WHERE b = ?1 AND c = ?12"
         );
+    }
+
+    #[test]
+    fn a_statement_and_its_prefix_keep_their_own_text() {
+        let full: &'static str = "SELECT 1 AS a, $1 AS b";
+        let prefix: &'static str = full.get(..13).unwrap_or_default();
+        assert_eq!(prefix, "SELECT 1 AS a");
+        let conn = rusqlite::Connection::open_in_memory().map(Sqlite::new);
+        assert!(conn.is_ok(), "an in-memory database");
+        let Ok(conn) = conn else { return };
+        let mut conn = Conn::Sqlite(conn);
+        for _ in 0..2 {
+            let rows = conn.query(full, &[Value::Int(7)]).ok().unwrap_or_default();
+            assert_eq!(rows.first().and_then(|r| r.int(1).ok()), Some(7));
+            let rows = conn.query(prefix, &[]).ok().unwrap_or_default();
+            assert_eq!(rows.first().map(|r| r.0.len()), Some(1));
+        }
     }
 
     #[test]
