@@ -56,7 +56,7 @@ async fn forward_auth_answer(
     let (Ok(method), Ok(uri), Ok(authorization)) = (
         header(req, method_h),
         header(req, uri_h),
-        header(req, "authorization"),
+        header(req, hyper::header::AUTHORIZATION),
     ) else {
         request_log("AUTH", "-", 400, "request-invalid", "-", peer);
         return invalid("conflicting forward-auth headers");

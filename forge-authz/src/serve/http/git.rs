@@ -100,7 +100,7 @@ async fn authorize(
         line.log(404, "not-found", "-");
         return Err(Box::new(text(404, "not found\n")));
     };
-    let Ok(authorization) = header(req, "authorization") else {
+    let Ok(authorization) = header(req, hyper::header::AUTHORIZATION) else {
         line.log(400, "request-invalid", "-");
         return Err(Box::new(invalid("send one Authorization header")));
     };
@@ -161,7 +161,7 @@ fn bound_body(
         line.log(413, "body-too-large", &allowed.principal);
         return Err(Box::new(text(413, "forge-authz: request body too large\n")));
     }
-    let Ok(content_encoding) = header(req, "content-encoding") else {
+    let Ok(content_encoding) = header(req, hyper::header::CONTENT_ENCODING) else {
         line.log(400, "request-invalid", &allowed.principal);
         return Err(Box::new(invalid("send one Content-Encoding header")));
     };

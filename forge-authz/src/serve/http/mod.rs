@@ -154,7 +154,12 @@ fn invalid(message: &str) -> Response<Body> {
     r
 }
 
-fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Result<Option<&'a str>, ()> {
+/// The one value of header `name` (`None`: absent); two of it, or one that is not text, is
+/// an error.
+fn header(
+    req: &Request<Incoming>,
+    name: impl hyper::header::AsHeaderName,
+) -> Result<Option<&str>, ()> {
     let mut values = req.headers().get_all(name).iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
