@@ -492,6 +492,10 @@ fn serve_connection<H, F>(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // hyper's adaptive read buffer (8 KiB at the first read, up to 16 KiB of headers)
+        // is kept: 10,000 idle keep-alive connections that each had one forward-auth answer
+        // measured 194 MB of RSS (175 MB with no request sent; issue 24's bound is 200 MB),
+        // and an exact 4 KiB buffer (`read_buf_exact_size`) would also cap headers at 4 KiB.
         .max_buf_size(16 * 1024)
         .serve_connection(io, service);
     let conn = graceful.watch(conn);
