@@ -4,7 +4,7 @@
 //! fcgiwrap (the git baseline).
 //!
 //! ```text
-//! cargo bench -p forge-authz --bench serve_wrk                       # everything (~25 min)
+//! cargo bench -p forge-authz --bench serve_wrk                       # everything (~20 min)
 //! cargo bench -p forge-authz --bench serve_wrk -- --sizes 0 --conns 4,16 --duration 2 \
 //!     --backends sqlite --idle 0                                     # a quick look
 //! FORGE_AUTHZ_BIN=/path/to/forge-authz cargo bench -p forge-authz --bench serve_wrk  # another build
