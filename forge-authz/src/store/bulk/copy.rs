@@ -308,7 +308,8 @@ mod tests {
     }
 
     #[test]
-    fn the_blamed_row_is_the_one_behind_the_line_or_the_fallback() {
+    fn an_error_without_a_copy_line_blames_the_fallback_row() {
+        // (The server's `COPY t, line N` is mapped in tests/store.rs, against PostgreSQL.)
         let origin = [0, 0, 3, 7];
         let other = blame(&origin, anyhow::anyhow!("not a server error"), 5);
         assert_eq!(other.index, 5);
