@@ -86,7 +86,10 @@ pub fn put(event: &str, record: &[u8]) {
     let was_empty = pending.bytes.is_empty();
     pending.bytes.extend_from_slice(record);
     if DEFERRED.contains(&event) && pending.bytes.len() < FLUSH_BYTES {
-        if was_empty && pending.flusher_waits {
+        let wake = was_empty && pending.flusher_waits;
+        // Woken after the lock is released, the flusher does not wait for it again.
+        drop(pending);
+        if wake {
             SINK.wake.notify_one();
         }
         return;
