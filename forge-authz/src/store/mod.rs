@@ -140,6 +140,13 @@ impl Store {
                 if !read_only {
                     c.pragma_update(None, "synchronous", "FULL")?;
                 }
+                // No `mmap_size` or larger `cache_size` on read connections (issue 24,
+                // docs/design/serve-cost.md §2.2): measured under `wrk` (forward-auth token
+                // pulls, the fleet heartbeat writing every 2 s) a decision `pread`s 0.00
+                // pages per request — its pages stay in the default cache — so neither has
+                // anything to save, and `mmap` would turn an external truncation into
+                // SIGBUS. What a decision costs here is its read transaction: one per
+                // decision (`lookup`), 2 `fcntl` instead of 6.
                 c.set_prepared_statement_cache_capacity(64);
                 Conn::Sqlite(sql::Sqlite::new(c))
             }
