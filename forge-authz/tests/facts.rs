@@ -26,7 +26,8 @@ fn scenario_worlds() -> Vec<(String, World)> {
             let v: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             if let Some(w) = v.get("world") {
-                let world: World = serde_json::from_value(w.clone()).unwrap();
+                let mut world: World = serde_json::from_value(w.clone()).unwrap();
+                with_tokens(&mut world);
                 world.validate().unwrap();
                 out.push((
                     path.file_stem().unwrap().to_string_lossy().into_owned(),
@@ -37,6 +38,29 @@ fn scenario_worlds() -> Vec<(String, World)> {
     }
     assert!(out.len() >= 10, "the corpus worlds were found");
     out
+}
+
+/// The corpus worlds hold no token records (scenarios mint theirs): give each user and
+/// organisation one, its owner spelled in another case than the account's (the store keys
+/// owners by `name_key`), some bound, derived or with an IP allow list, so that the token,
+/// its owner's account and the token owner's view are compared too.
+fn with_tokens(w: &mut World) {
+    let owners: Vec<String> = w.users.iter().map(|u| u.name.clone()).collect();
+    for (i, owner) in owners.iter().enumerate() {
+        let def = serde_json::json!({
+            "id": format!("tk{i}"),
+            "owner": if i % 2 == 0 { owner.to_ascii_uppercase() } else { owner.clone() },
+            "name": format!("t{i}"),
+            "scopes": ["read:repository", "write:repository"],
+            "repositories": if i % 3 == 1 { vec![format!("{owner}/x")] } else { vec![] },
+            "parent": if i % 4 == 3 { Some("tk0") } else { None },
+            "created": 1_700_000_000 + i64::try_from(i).unwrap(),
+            "expires": if i % 5 == 2 { Some(1_800_000_000_i64) } else { None },
+            "secret_hash": "00".repeat(32),
+            "ip_allow": if i % 3 == 2 { vec!["192.0.2.0/24"] } else { vec![] },
+        });
+        w.tokens.push(serde_json::from_value(def).unwrap());
+    }
 }
 
 /// Names to ask about: every name the world mentions, in its case, upper case and
@@ -186,6 +210,22 @@ fn whole_queries_agree(store: &mut Store, at: &str, w: &World) -> usize {
                     namespace: accounts[(n * 3 + 1) % accounts.len()],
                     viewer,
                     registrant: n % 2 == 0,
+                });
+            }
+        }
+    }
+    for (i, &token) in tokens.iter().enumerate() {
+        for (v, &viewer) in VIEWERS.iter().enumerate() {
+            for (j, &namespace) in accounts.iter().enumerate() {
+                let n = i * 17 + v * 5 + j;
+                ask(policy::FactQuery {
+                    token,
+                    account: accounts[(n * 11 + 1) % accounts.len()],
+                    sudo: accounts[(n * 3 + 2) % accounts.len()],
+                    repository: repos[n % repos.len()],
+                    namespace,
+                    viewer,
+                    registrant: n % 2 == 1,
                 });
             }
         }
