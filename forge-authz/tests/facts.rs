@@ -198,50 +198,39 @@ fn whole_queries_agree(store: &mut Store, at: &str, w: &World) -> usize {
         );
         k += 1;
     };
-    for (i, &repository) in repos.iter().enumerate() {
-        for (j, &token) in tokens.iter().enumerate() {
-            for (v, &viewer) in VIEWERS.iter().enumerate() {
-                let n = i * 31 + j * 7 + v;
-                ask(policy::FactQuery {
-                    token,
-                    account: accounts[n % accounts.len()],
-                    sudo: accounts[(n * 7 + 2) % accounts.len()],
-                    repository,
-                    namespace: accounts[(n * 3 + 1) % accounts.len()],
-                    viewer,
-                    registrant: n % 2 == 0,
-                });
+    // A query by its axes' indices (each taken modulo its list), `n` choosing the rest.
+    let query = |t: usize, a: usize, r: usize, ns: usize, v: usize, n: usize| policy::FactQuery {
+        token: tokens[t % tokens.len()],
+        account: accounts[a % accounts.len()],
+        sudo: accounts[(n * 7 + 2) % accounts.len()],
+        repository: repos[r % repos.len()],
+        namespace: accounts[ns % accounts.len()],
+        viewer: VIEWERS[v % VIEWERS.len()],
+        registrant: n.is_multiple_of(2),
+    };
+    // Every repository × token × viewer kind.
+    for r in 0..repos.len() {
+        for t in 0..tokens.len() {
+            for v in 0..VIEWERS.len() {
+                let n = r * 31 + t * 7 + v;
+                ask(query(t, n, r, n * 3 + 1, v, n));
             }
         }
     }
-    for (i, &token) in tokens.iter().enumerate() {
-        for (v, &viewer) in VIEWERS.iter().enumerate() {
-            for (j, &namespace) in accounts.iter().enumerate() {
-                let n = i * 17 + v * 5 + j;
-                ask(policy::FactQuery {
-                    token,
-                    account: accounts[(n * 11 + 1) % accounts.len()],
-                    sudo: accounts[(n * 3 + 2) % accounts.len()],
-                    repository: repos[n % repos.len()],
-                    namespace,
-                    viewer,
-                    registrant: n % 2 == 1,
-                });
+    // Every token × viewer kind × namespace (the token owner's own among them).
+    for t in 0..tokens.len() {
+        for v in 0..VIEWERS.len() {
+            for ns in 0..accounts.len() {
+                let n = t * 17 + v * 5 + ns;
+                ask(query(t, n * 11 + 1, n, ns, v, n));
             }
         }
     }
-    for (i, &account) in accounts.iter().enumerate() {
-        for (j, &namespace) in accounts.iter().enumerate() {
-            let n = i * 13 + j;
-            ask(policy::FactQuery {
-                token: tokens[n % tokens.len()],
-                account,
-                sudo: accounts[(n * 5 + 3) % accounts.len()],
-                repository: repos[n % repos.len()],
-                namespace,
-                viewer: VIEWERS[n % VIEWERS.len()],
-                registrant: n % 3 == 0,
-            });
+    // Every account × namespace.
+    for a in 0..accounts.len() {
+        for ns in 0..accounts.len() {
+            let n = a * 13 + ns;
+            ask(query(n, a, n, ns, n, n));
         }
     }
     let asked = k;
