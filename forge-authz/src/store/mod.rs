@@ -161,8 +161,15 @@ impl Store {
                     .connect(postgres::NoTls)
                     .with_context(|| format!("connecting to {location}"))?;
                 // Bounded waits: no statement or lock wait may hold a request forever.
+                // Read connections plan each prepared statement once (PostgreSQL 12+):
+                // with `auto`, the decision's one statement (store/lookup.rs) was planned
+                // again on every execution (its NULL parameters make custom plans look
+                // cheaper): 0.55 ms of planning against 0.04 ms, and 873 -> 2,150
+                // anonymous pulls/s on one connection (BENCHMARKS.md, issue 24). Its
+                // generic plan stays on the key indexes (tests/facts.rs checks it).
                 client.batch_execute(if read_only {
-                    "SET default_transaction_read_only = on; SET statement_timeout = '10s'"
+                    "SET default_transaction_read_only = on; SET statement_timeout = '10s'; \
+                     SET plan_cache_mode = force_generic_plan"
                 } else {
                     "SET statement_timeout = '60s'; SET lock_timeout = '30s'"
                 })?;
