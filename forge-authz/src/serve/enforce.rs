@@ -98,7 +98,7 @@ fn read_connection<'a>(
         && let Conn::Sqlite(c, ..) = store.conn()
     {
         c.busy_timeout(if wait {
-            READ_BUSY_TIMEOUT
+            crate::store::READ_BUSY_TIMEOUT
         } else {
             Duration::ZERO
         })?;
@@ -106,9 +106,6 @@ fn read_connection<'a>(
     }
     Ok(store)
 }
-
-/// How long a read connection off the async workers waits for a lock (as it is opened).
-const READ_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A push in progress: the request that was allowed, for the hook's per-ref questions.
 #[derive(Clone, Debug)]

@@ -55,6 +55,13 @@ fn parse<T: serde::de::DeserializeOwned>(s: &str) -> anyhow::Result<T> {
     serde_json::from_str(s).context("corrupt JSON in the store")
 }
 
+/// How long a SQLite read connection waits for a lock before its read fails (the serve
+/// path waits only off the async workers: `serve/enforce.rs`).
+pub const READ_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a SQLite write connection waits for the write lock.
+pub const WRITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// An open store.
 #[derive(Debug)]
 pub struct Store {
@@ -132,11 +139,11 @@ impl Store {
                 } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let c = rusqlite::Connection::open_with_flags(path, flags)
                     .with_context(|| format!("opening {location}"))?;
-                c.busy_timeout(std::time::Duration::from_secs(if read_only {
-                    5
+                c.busy_timeout(if read_only {
+                    READ_BUSY_TIMEOUT
                 } else {
-                    30
-                }))?;
+                    WRITE_BUSY_TIMEOUT
+                })?;
                 if !read_only {
                     c.pragma_update(None, "synchronous", "FULL")?;
                 }
