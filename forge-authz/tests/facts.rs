@@ -233,6 +233,22 @@ fn whole_queries_agree(store: &mut Store, at: &str, w: &World) -> usize {
             ask(query(n, a, n, ns, n, n));
         }
     }
+    // The light shape (no token, account or sudo target: an anonymous pull, issue 24
+    // round 2): every repository × namespace × viewer kind, with and without registrant.
+    for r in 0..repos.len() {
+        for ns in 0..accounts.len() {
+            for v in 0..VIEWERS.len() {
+                let registrant = (r + ns + v).is_multiple_of(2);
+                ask(policy::FactQuery {
+                    token: None,
+                    account: None,
+                    sudo: None,
+                    registrant,
+                    ..query(0, 0, r, ns, v, 0)
+                });
+            }
+        }
+    }
     let asked = k;
     for &viewer in &accounts {
         assert_eq!(
@@ -356,12 +372,21 @@ fn one_statement_per_decision(location: &str, dialect: Dialect) {
             viewer: policy::Viewer::TokenOwner,
             registrant: true,
         };
-        facts.lookup(&q).unwrap();
-        let before = STATEMENTS.with(std::cell::Cell::get);
-        let answer = facts.lookup(&q).unwrap();
-        let after = STATEMENTS.with(std::cell::Cell::get);
-        assert_eq!(after - before, 1, "{dialect:?} {path}: one statement");
-        assert_eq!(answer, FactSource::lookup(&w, &q).unwrap(), "{path}");
+        let anonymous = policy::FactQuery {
+            token: None,
+            account: None,
+            sudo: None,
+            viewer: policy::Viewer::Anonymous,
+            ..q
+        };
+        for q in [q, anonymous] {
+            facts.lookup(&q).unwrap();
+            let before = STATEMENTS.with(std::cell::Cell::get);
+            let answer = facts.lookup(&q).unwrap();
+            let after = STATEMENTS.with(std::cell::Cell::get);
+            assert_eq!(after - before, 1, "{dialect:?} {path}: one statement");
+            assert_eq!(answer, FactSource::lookup(&w, &q).unwrap(), "{path}");
+        }
     }
     drop(facts);
     plans_use_indexes(&mut store, dialect);
@@ -392,31 +417,46 @@ const BULK_ROWS: &str = "\
       FROM generate_series(1, 50000) i; \
     ANALYZE; SET plan_cache_mode = force_generic_plan;";
 
-/// The lookup's parameter types (`$1` … `$8`).
-const PG_TYPES: &str = "(text, text, text, text, text, text, bigint, text)";
+/// The lookup statements' parameter types (`$1` … `$8`; the light one's `$1` … `$3`), and
+/// `EXPLAIN EXECUTE` of each with keys that exist.
+const PG_SHAPES: [(&str, &str); 2] = [
+    (
+        "(text, text, text, text, text, text, bigint, text)",
+        "EXPLAIN EXECUTE lookup0('t', 'a', 's', 'bulk1', 'r1', 'n', 1, 'v')",
+    ),
+    (
+        "(text, text, text)",
+        "EXPLAIN EXECUTE lookup1('bulk1', 'r1', 'bulk2')",
+    ),
+];
 
-/// The lookup's plan reads every table by its key index, never a scan: SQLite's `EXPLAIN
-/// QUERY PLAN`; on PostgreSQL the generic plan of the prepared statement (what a cached
-/// statement runs with), over enough rows that a scan would cost more.
+/// The lookup statements' plans (the full one and the light one) read every table by its
+/// key index, never a scan: SQLite's `EXPLAIN QUERY PLAN`; on PostgreSQL the generic plan
+/// of the prepared statement (what a cached statement runs with), over enough rows that a
+/// scan would cost more.
 fn plans_use_indexes(store: &mut Store, dialect: Dialect) {
-    let sql = lookup_statement(dialect);
+    if dialect == Dialect::Postgres {
+        store.conn().batch(BULK_ROWS).unwrap();
+    }
+    for (i, sql) in lookup_statement(dialect).into_iter().enumerate() {
+        plan_uses_indexes(store, dialect, i, sql);
+    }
+}
+
+fn plan_uses_indexes(store: &mut Store, dialect: Dialect, i: usize, sql: &str) {
     let lines: Vec<String> = match dialect {
         Dialect::Sqlite => {
             let explain: &'static str = format!("EXPLAIN QUERY PLAN {sql}").leak();
-            let unbound = vec![Value::Null; 8];
+            let unbound = vec![Value::Null; 8 - 5 * i];
             let rows = store.conn().query(explain, &unbound).unwrap();
             rows.iter().map(|r| r.text(3).unwrap()).collect()
         }
         Dialect::Postgres => {
             let conn = store.conn();
-            conn.batch(&format!("{BULK_ROWS} PREPARE lookup {PG_TYPES} AS {sql}"))
+            let (types, explain) = PG_SHAPES[i];
+            conn.batch(&format!("PREPARE lookup{i} {types} AS {sql}"))
                 .unwrap();
-            let rows = conn
-                .query(
-                    "EXPLAIN EXECUTE lookup('t', 'a', 's', 'bulk1', 'r1', 'n', 1, 'v')",
-                    &[],
-                )
-                .unwrap();
+            let rows = conn.query(explain, &[]).unwrap();
             rows.iter().map(|r| r.text(0).unwrap()).collect()
         }
     };

@@ -11,13 +11,17 @@
 //! The row readers (`*_at`) and the repository's columns are here, below `facts`, whose
 //! per-fact statements read their rows with them.
 //!
+//! A query that asks for no token, account or `sudo` target (an anonymous pull) runs a
+//! lighter statement of its own, the repository and the namespace only: on PostgreSQL
+//! the full one's joins cost their executor nodes even when their keys are NULL.
+//!
 //! The viewer is an SQL expression: the token owner's key comes from the token row
 //! (`t.owner_key`, the record's owner as `name_key` writes it), any other viewer's key is
 //! a parameter.
 
 use anyhow::Context as _;
 
-use super::{Conn, Dialect, Role, Row, StoredToken, name_key, parse_blocks, token_from_row};
+use super::{Conn, Dialect, Role, Row, StoredToken, Value, name_key, parse_blocks, token_from_row};
 use crate::facts::{Answered, FoundRepository};
 use crate::vals;
 use crate::wit::core as convert;
@@ -43,20 +47,67 @@ macro_rules! lookup_sql {
              a.status, a.site_admin, a.visibility, a.organization, \
              s.status, s.site_admin, s.visibility, s.organization, ",
             repository_columns!($agg, $arr, viewer!()),
-            ", n.name_key, n.organization, n.visibility, \
-             (SELECT m.role FROM org_members m WHERE n.organization = 1 \
-                AND m.org_key = n.name_key AND m.member_key = ",
-            viewer!(),
-            "), n.ip_allow \
-             FROM (SELECT 1 AS one) q \
+            ", ",
+            namespace_columns!(viewer!()),
+            " FROM (SELECT 1 AS one) q \
              LEFT JOIN tokens t ON t.id = CAST($1 AS TEXT) \
              LEFT JOIN users o ON o.name_key = t.owner_key \
              LEFT JOIN users a ON a.name_key = CAST($2 AS TEXT) \
-             LEFT JOIN users s ON s.name_key = CAST($3 AS TEXT) \
-             LEFT JOIN repositories r ON r.owner_key = CAST($4 AS TEXT) \
-                AND r.name_key = CAST($5 AS TEXT) \
+             LEFT JOIN users s ON s.name_key = CAST($3 AS TEXT) ",
+            place_joins!("$4", "$5", "$6")
+        )
+    };
+}
+
+/// The light shape (a query with no token, account or `sudo` target: an anonymous pull):
+/// `$1`/`$2` repository owner and name keys, `$3` namespace key. Columns: the repository
+/// (12), the namespace (5). Its viewer is always anonymous (with none of the three asked,
+/// the full statement's viewer expression is NULL whatever the viewer kind), so the
+/// viewer's role subselects compare with NULL and match no row, as there (PostgreSQL
+/// plans them as constant-false). Its generic plan holds 5 index scans where the full
+/// statement's holds 12, each started per execution even with a NULL key: about 0.6× the
+/// backend's CPU per anonymous lookup (docs/design/serve-cost.md §5, PostgreSQL).
+macro_rules! place_sql {
+    ($agg:literal, $arr:literal) => {
+        concat!(
+            "SELECT ",
+            repository_columns!($agg, $arr, "CAST(NULL AS TEXT)"),
+            ", ",
+            namespace_columns!("CAST(NULL AS TEXT)"),
+            " FROM (SELECT 1 AS one) q ",
+            place_joins!("$1", "$2", "$3")
+        )
+    };
+}
+
+/// The namespace's 5 columns [`namespace_at`] reads, for the viewer whose key is the SQL
+/// expression `$viewer`.
+macro_rules! namespace_columns {
+    ($viewer:expr) => {
+        concat!(
+            "n.name_key, n.organization, n.visibility, \
+             (SELECT m.role FROM org_members m WHERE n.organization = 1 \
+                AND m.org_key = n.name_key AND m.member_key = ",
+            $viewer,
+            "), n.ip_allow"
+        )
+    };
+}
+
+/// The repository `r` (owner and name keys: parameters `$owner`, `$name`) with its owner
+/// `ru`, and the namespace `n` (key: parameter `$ns`).
+macro_rules! place_joins {
+    ($owner:literal, $name:literal, $ns:literal) => {
+        concat!(
+            "LEFT JOIN repositories r ON r.owner_key = CAST(",
+            $owner,
+            " AS TEXT) AND r.name_key = CAST(",
+            $name,
+            " AS TEXT) \
              LEFT JOIN users ru ON ru.name_key = r.owner_key \
-             LEFT JOIN users n ON n.name_key = CAST($6 AS TEXT)"
+             LEFT JOIN users n ON n.name_key = CAST(",
+            $ns,
+            " AS TEXT)"
         )
     };
 }
@@ -245,62 +296,80 @@ pub(super) fn token_facts(t: StoredToken) -> policy::TokenFacts {
 }
 
 const LOOKUP: [&str; 2] = per_dialect!(lookup_sql!());
+const PLACE: [&str; 2] = per_dialect!(place_sql!());
 
-/// The one statement of [`lookup`] in `dialect`'s text (for `EXPLAIN`).
-pub fn statement(dialect: Dialect) -> &'static str {
-    pick(dialect, &LOOKUP)
+/// The statements of [`lookup`] in `dialect`'s text (for `EXPLAIN`): the full one (8
+/// parameters), then the light one (3).
+pub fn statement(dialect: Dialect) -> [&'static str; 2] {
+    [pick(dialect, &LOOKUP), pick(dialect, &PLACE)]
 }
 
-/// Answer `q` with one statement.
+/// Answer `q` with one statement: the light one when `q` asks for no token, account or
+/// `sudo` target (then no viewer but anonymous can be named), else the full one.
 pub(super) fn lookup(conn: &mut Conn, q: &policy::FactQuery<'_>) -> anyhow::Result<Answered> {
     let (owner_key, repo_key) = match q.repository.and_then(|p| p.split_once('/')) {
         Some((o, n)) => (Some(name_key(o)), Some(name_key(n))),
         None => (None, None),
     };
+    // Without a query field the statement joins nothing for it (a NULL key matches no row).
+    let namespace = q.namespace.map(name_key);
+    if q.token.is_none() && q.account.is_none() && q.sudo.is_none() {
+        let sql = pick(conn.dialect(), &PLACE);
+        let place = one_row(conn, sql, &vals![owner_key, repo_key, namespace])?;
+        return answer(q, None, [None, None, None], &place, 0, None);
+    }
     let (from_token, viewer) = match q.viewer {
         policy::Viewer::Anonymous => (false, None),
         policy::Viewer::TokenOwner => (true, None),
         policy::Viewer::Account => (false, q.account),
         policy::Viewer::Sudo => (false, q.sudo),
     };
-    // Without a query field the statement joins nothing for it (a NULL key matches no row).
     let args = vals![
         q.token,
         q.account.map(name_key),
         q.sudo.map(name_key),
         owner_key,
         repo_key,
-        q.namespace.map(name_key),
+        namespace,
         i64::from(from_token),
         viewer.map(name_key),
     ];
-    let sql = pick(conn.dialect(), &LOOKUP);
-    let mut row = conn
-        .query_opt(sql, &args)?
-        .ok_or_else(|| anyhow::anyhow!("the fact lookup returned no row"))?;
+    let mut row = one_row(conn, pick(conn.dialect(), &LOOKUP), &args)?;
     let rest = row.split_off(TOKEN_COLUMNS)?;
     let token = match row.is_null(0)? {
         true => None,
         false => Some(token_facts(token_from_row(&row)?)),
     };
-    answer(q, token, &rest)
+    let users = [user_at(&rest, 1)?, user_at(&rest, 5)?, user_at(&rest, 9)?];
+    answer(q, token, users, &rest, 13, rest.opt_str(0)?)
 }
 
-/// The answer from the token and the columns after it.
+/// The one row a lookup statement returns.
+fn one_row(conn: &mut Conn, sql: &'static str, args: &[Value]) -> anyhow::Result<Row> {
+    conn.query_opt(sql, args)?
+        .ok_or_else(|| anyhow::anyhow!("the fact lookup returned no row"))
+}
+
+/// The answer from the token, the token owner's, account's and `sudo` target's users, and
+/// the repository's 12 columns at `at` followed by the namespace's 5, as the viewer whose
+/// name key is `viewer` sees them.
 fn answer(
     q: &policy::FactQuery<'_>,
     token: Option<policy::TokenFacts>,
-    rest: &Row,
+    [owner, account, sudo]: [Option<policy::UserFacts>; 3],
+    place: &Row,
+    at: usize,
+    viewer: Option<&str>,
 ) -> anyhow::Result<Answered> {
     let answer = policy::FactAnswer {
         token,
-        owner: user_at(rest, 1)?,
-        account: user_at(rest, 5)?,
-        sudo: user_at(rest, 9)?,
+        owner,
+        account,
+        sudo,
         repository: None,
-        namespace: namespace_at(rest, 25, rest.opt_str(0)?)?,
+        namespace: namespace_at(place, at + 12, viewer)?,
     };
-    Ok(Answered::of(q, answer, repository_at(rest, 13)?))
+    Ok(Answered::of(q, answer, repository_at(place, at)?))
 }
 
 #[cfg(test)]
@@ -309,11 +378,13 @@ mod tests {
 
     #[test]
     fn each_dialect_numbers_the_same_parameters() {
-        for sql in LOOKUP {
-            for n in 1..=8 {
-                assert!(sql.contains(&format!("${n}")), "${n} in {sql}");
+        for (texts, params) in [(LOOKUP, 8), (PLACE, 3)] {
+            for sql in texts {
+                for n in 1..=params {
+                    assert!(sql.contains(&format!("${n}")), "${n} in {sql}");
+                }
+                assert!(!sql.contains(&format!("${}", params + 1)));
             }
-            assert!(!sql.contains("$9"));
         }
     }
 }
