@@ -114,15 +114,60 @@ pub fn keepalive_seconds(idle: Duration) -> u64 {
     (idle.as_secs() / 3).clamp(1, 5)
 }
 
+/// git's exec path (`git --exec-path`, asked once per process with the environment every
+/// request's git gets), when `git-http-backend` is there.
+static EXEC_PATH: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
+
+async fn exec_path() -> Option<&'static Path> {
+    EXEC_PATH
+        .get_or_init(|| async {
+            let out = Command::new("git")
+                .arg("--exec-path")
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .await
+                .ok()
+                .filter(|o| o.status.success())?;
+            let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim_end());
+            (dir.is_absolute() && dir.join("git-http-backend").is_file()).then_some(dir)
+        })
+        .await
+        .as_deref()
+}
+
+/// The program that serves a request: `EXEC_PATH/git-http-backend` run directly, in the
+/// environment the `git` wrapper would give it (`GIT_EXEC_PATH`, and the exec path first
+/// in `PATH`: git's `setup_path`). Not through `git http-backend` (issue 24, design
+/// §2.10): the wrapper is one more process per request, and `"git"` looked up in a `PATH`
+/// the command sets makes std fork the whole server (page tables, copy-on-write faults
+/// after) instead of `posix_spawn` (`CLONE_VM | CLONE_VFORK`), then try each `PATH`
+/// entry in turn. Without an exec path (`git --exec-path` failed), `git http-backend`.
+fn backend_program(exec: Option<&Path>) -> Command {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(exec) = exec else {
+        let mut cmd = Command::new("git");
+        cmd.arg("http-backend").env_clear().env("PATH", path);
+        return cmd;
+    };
+    let mut first = exec.as_os_str().to_os_string();
+    first.push(":");
+    first.push(path);
+    let mut cmd = Command::new(exec.join("git-http-backend"));
+    cmd.env_clear()
+        .env("GIT_EXEC_PATH", exec)
+        .env("PATH", first);
+    cmd
+}
+
 /// The `git http-backend` command for an allowed request: CGI variables, git's own
 /// limits and, for a push, the per-ref hook and its socket (as `GIT_CONFIG_*` variables,
 /// in an environment cleared of everything else).
-fn http_backend(req: &CgiRequest<'_>) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("http-backend")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GIT_PROJECT_ROOT", req.root)
+fn http_backend(req: &CgiRequest<'_>, exec: Option<&Path>) -> Command {
+    let mut cmd = backend_program(exec);
+    cmd.env("GIT_PROJECT_ROOT", req.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("PATH_INFO", format!("/{}.git/{}", req.repository, req.rest))
         .env("REQUEST_METHOD", req.method)
@@ -165,7 +210,7 @@ fn http_backend(req: &CgiRequest<'_>) -> Command {
 
 /// Run `git http-backend` for an allowed request.
 pub async fn run(req: CgiRequest<'_>, body: Incoming) -> anyhow::Result<CgiResponse> {
-    let mut cmd = http_backend(&req);
+    let mut cmd = http_backend(&req, exec_path().await);
     let mut group = procs::spawn(&mut cmd).context("spawning git http-backend")?;
     let child = group.child_mut().context("no child")?;
     let stdin = child.stdin.take().context("no stdin")?;
