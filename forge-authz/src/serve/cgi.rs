@@ -496,3 +496,61 @@ impl hyper::body::Body for ChildBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// What `cmd` (a stand-in backend that prints its environment) was given, sorted.
+    async fn env_of(mut cmd: Command) -> Vec<String> {
+        let out = cmd.env("REQUEST_METHOD", "GET").output().await.unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut vars: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        vars.sort();
+        vars
+    }
+
+    /// Issue 24 (the host's cost, behaviour seen from outside unchanged; design §2.10):
+    /// the backend run straight from an exec path gets the environment that `git
+    /// http-backend` (the wrapper, run as before) gave it: same variables, same values,
+    /// `GIT_EXEC_PATH` and `PATH` included.
+    #[tokio::test]
+    async fn direct_backend_sees_the_wrappers_environment() {
+        if exec_path().await.is_none() {
+            println!("SKIPPED: direct_backend_sees_the_wrappers_environment: no git");
+            return;
+        }
+        let exec = std::env::temp_dir().join(format!("forge-authz-cgi-{}", std::process::id()));
+        std::fs::create_dir_all(&exec).unwrap();
+        let script = exec.join("git-http-backend");
+        std::fs::write(&script, "#!/bin/sh\nexec env\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        // The wrapper as before (`backend_program(None)`), told to use this exec path.
+        let mut wrapper = Command::new("git");
+        wrapper
+            .arg(format!("--exec-path={}", exec.display()))
+            .arg("http-backend")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        let before = env_of(wrapper).await;
+        let after = env_of(backend_program(Some(&exec))).await;
+        let _ = std::fs::remove_dir_all(&exec);
+        assert!(before.iter().any(|v| v.starts_with("GIT_EXEC_PATH=")));
+        assert_eq!(after, before);
+    }
+
+    /// Without an exec path the command is the wrapper, as before.
+    #[test]
+    fn without_an_exec_path_the_wrapper_runs() {
+        let cmd = backend_program(None);
+        let std = cmd.as_std();
+        assert_eq!(std.get_program(), "git");
+        assert_eq!(std.get_args().collect::<Vec<_>>(), ["http-backend"]);
+    }
+}
