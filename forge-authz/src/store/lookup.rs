@@ -66,7 +66,7 @@ macro_rules! lookup_sql {
 /// viewer's role subselects compare with NULL and match no row, as there (PostgreSQL
 /// plans them as constant-false). Its generic plan holds 5 index scans where the full
 /// statement's holds 12, each started per execution even with a NULL key: about 0.6× the
-/// backend's CPU per anonymous lookup (docs/design/serve-cost.md §5, PostgreSQL).
+/// backend's CPU per anonymous lookup (docs/design/serve-cost.md §5.2).
 macro_rules! place_sql {
     ($agg:literal, $arr:literal) => {
         concat!(
