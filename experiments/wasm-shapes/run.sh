@@ -10,7 +10,7 @@ shipped=target/wasm32-wasip2/policy/forge_authz_guest.wasm
 shapes=target/wasm-shapes/wasm32-wasip2/policy/shapes_guest.wasm
 out=$(mktemp -d)
 "$host" precompile 0 "$shipped" "$shapes"
-for case in native-token native-anon s1-nop s1-token s1-anon s0-nop s2-token s2-anon s3-token s3-anon; do
+for case in native-token native-anon s1-nop s1-token s1-anon s0-nop s2-token s2-anon s3-token s3-anon s4-token s4-anon; do
     valgrind --tool=callgrind --callgrind-out-file="$out/$case" --toggle-collect='*bench_loop*' \
         "$host" "$case" "$n" "$shipped" "$shapes" 2>"$out/$case.err" ||
         { echo "$case failed:"; cat "$out/$case.err"; exit 1; }

@@ -129,6 +129,46 @@ impl Guest for Shapes {
             &mut Given(Some(answer)),
         )
     }
+
+    fn decide_packed(
+        kind: u32,
+        secret: String,
+        repository: String,
+        now: i64,
+        bits: u32,
+        last_used: i64,
+        expires: i64,
+        revoked: i64,
+        row: Vec<u8>,
+    ) -> u64 {
+        let (digest, rest) = row.split_at_checked(32).unwrap_or((&[], &[]));
+        let digest: [u8; 32] = digest.try_into().unwrap_or([0; 32]);
+        let (n, rest) = rest.split_at_checked(2).unwrap_or((&[0, 0], &[]));
+        let n = u16::from_le_bytes([
+            n.first().copied().unwrap_or(0),
+            n.get(1).copied().unwrap_or(0),
+        ]);
+        let (owner, scopes) = rest.split_at_checked(n as usize).unwrap_or((&[], &[]));
+        let text = |b: &[u8]| String::from(::core::str::from_utf8(b).unwrap_or(""));
+        let answer = FactAnswer {
+            token: (bits & 128 != 0).then(|| {
+                token_in(
+                    text(owner),
+                    text(scopes),
+                    bits & 127,
+                    [last_used, expires, revoked],
+                    digest,
+                )
+            }),
+            owner: user_in((bits >> 8) & 255),
+            repository: repo_in(bits >> 16, Vec::new()),
+            ..FactAnswer::default()
+        };
+        decide(
+            &request(kind, secret, repository, None, now),
+            &mut Given(Some(answer)),
+        )
+    }
 }
 
 export!(Shapes);

@@ -437,6 +437,44 @@ fn run(case: &str, n: u64, shipped_path: &str, shapes_path: &str) -> Result<()> 
             expect(case, call(), reason)?;
             bench_loop(n, call);
         }
+        "s4-token" | "s4-anon" => {
+            let t = &token;
+            let bits = if kind == 1 {
+                shapes_guest::token_bits(t) | 128 | shapes_guest::user_bits(Some(&active())) << 8
+            } else {
+                0
+            } | shapes_guest::repo_bits(Some(&public_repo())) << 16;
+            let mut row = Vec::new();
+            if kind == 1 {
+                row.extend_from_slice(digest(t));
+                row.extend_from_slice(&(t.owner.len() as u16).to_le_bytes());
+                row.extend_from_slice(t.owner.as_bytes());
+                row.extend_from_slice(t.scopes.as_bytes());
+            }
+            let secret = if kind == 1 { secret.as_str() } else { "" };
+            let times = (
+                t.last_used.unwrap_or(0),
+                t.expires.unwrap_or(0),
+                t.revoked.unwrap_or(0),
+            );
+            let mut call = || {
+                x.call_decide_packed(
+                    &mut store,
+                    kind,
+                    black_box(secret),
+                    REPO,
+                    NOW,
+                    bits,
+                    times.0,
+                    times.1,
+                    times.2,
+                    &row,
+                )
+                .unwrap()
+            };
+            expect(case, call(), reason)?;
+            bench_loop(n, call);
+        }
         _ => bail!("unknown case {case}"),
     }
     Ok(())
