@@ -110,20 +110,7 @@ impl Guest for Shapes {
         digest: Vec<u8>,
     ) -> u64 {
         let digest: [u8; 32] = digest.try_into().unwrap_or([0; 32]);
-        let answer = FactAnswer {
-            token: (bits & 128 != 0).then(|| {
-                token_in(
-                    owner,
-                    scopes,
-                    bits & 127,
-                    [last_used, expires, revoked],
-                    digest,
-                )
-            }),
-            owner: user_in((bits >> 8) & 255),
-            repository: repo_in(bits >> 16, Vec::new()),
-            ..FactAnswer::default()
-        };
+        let answer = given(owner, scopes, bits, [last_used, expires, revoked], digest);
         decide(
             &request(kind, secret, repository, None, now),
             &mut Given(Some(answer)),
@@ -150,20 +137,13 @@ impl Guest for Shapes {
         ]);
         let (owner, scopes) = rest.split_at_checked(n as usize).unwrap_or((&[], &[]));
         let text = |b: &[u8]| String::from(::core::str::from_utf8(b).unwrap_or(""));
-        let answer = FactAnswer {
-            token: (bits & 128 != 0).then(|| {
-                token_in(
-                    text(owner),
-                    text(scopes),
-                    bits & 127,
-                    [last_used, expires, revoked],
-                    digest,
-                )
-            }),
-            owner: user_in((bits >> 8) & 255),
-            repository: repo_in(bits >> 16, Vec::new()),
-            ..FactAnswer::default()
-        };
+        let answer = given(
+            text(owner),
+            text(scopes),
+            bits,
+            [last_used, expires, revoked],
+            digest,
+        );
         decide(
             &request(kind, secret, repository, None, now),
             &mut Given(Some(answer)),

@@ -93,6 +93,23 @@ pub fn token_in(
     }
 }
 
+/// Shape 3's and 4's facts: `bits` packs the token row's bits, has-token << 7, the owner's
+/// user bits << 8 and the repository's bits << 16.
+pub fn given(
+    owner: String,
+    scopes: String,
+    bits: u32,
+    times: [i64; 3],
+    digest: [u8; 32],
+) -> core::FactAnswer {
+    core::FactAnswer {
+        token: (bits & 128 != 0).then(|| token_in(owner, scopes, bits & 127, times, digest)),
+        owner: user_in((bits >> 8) & 255),
+        repository: repo_in(bits >> 16, Vec::new()),
+        ..core::FactAnswer::default()
+    }
+}
+
 /// A git request from shape 2's and 3's `kind`.
 pub fn request(
     kind: u32,

@@ -211,6 +211,17 @@ impl ff::Host for Host {
     }
 }
 
+/// Shape 3's and 4's `bits` for what the host would have looked up before the call (the
+/// token id read from the secret's public part): a token row and its owner, the repository.
+fn given_bits(kind: u32, t: &core::TokenFacts) -> u32 {
+    let token = if kind == 1 {
+        shapes_guest::token_bits(t) | 128 | shapes_guest::user_bits(Some(&active())) << 8
+    } else {
+        0
+    };
+    token | shapes_guest::repo_bits(Some(&public_repo())) << 16
+}
+
 /// The measured loop: callgrind collects inside it only (`--toggle-collect=*bench_loop*`).
 #[inline(never)]
 fn bench_loop<R>(n: u64, mut f: impl FnMut() -> R) {
@@ -397,14 +408,8 @@ fn run(case: &str, n: u64, shipped_path: &str, shapes_path: &str) -> Result<()> 
             });
         }
         "s3-token" | "s3-anon" => {
-            // What the host would have looked up before the call (the token id read from
-            // the secret's public part): a token row and its owner, the repository.
             let t = &token;
-            let bits = if kind == 1 {
-                shapes_guest::token_bits(t) | 128 | shapes_guest::user_bits(Some(&active())) << 8
-            } else {
-                0
-            } | shapes_guest::repo_bits(Some(&public_repo())) << 16;
+            let bits = given_bits(kind, t);
             let (owner, scopes) = if kind == 1 {
                 (t.owner.as_str(), t.scopes.as_str())
             } else {
@@ -439,11 +444,7 @@ fn run(case: &str, n: u64, shipped_path: &str, shapes_path: &str) -> Result<()> 
         }
         "s4-token" | "s4-anon" => {
             let t = &token;
-            let bits = if kind == 1 {
-                shapes_guest::token_bits(t) | 128 | shapes_guest::user_bits(Some(&active())) << 8
-            } else {
-                0
-            } | shapes_guest::repo_bits(Some(&public_repo())) << 16;
+            let bits = given_bits(kind, t);
             let mut row = Vec::new();
             if kind == 1 {
                 row.extend_from_slice(digest(t));
