@@ -89,6 +89,10 @@ impl Holder {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
+        // The shell waits for the lock (`.timeout`): `serve` writes too (the fleet
+        // heartbeat, every 2 s), and a `BEGIN` that met that write would fail at once
+        // and leave no transaction to hold.
+        stdin.write_all(b".timeout 10000\n").unwrap();
         stdin.write_all(statements.as_bytes()).unwrap();
         stdin.flush().unwrap();
         let holder = Holder {
