@@ -118,24 +118,42 @@ pub fn keepalive_seconds(idle: Duration) -> u64 {
 /// request's git gets), when `git-http-backend` is there.
 static EXEC_PATH: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
 
+/// How long `git --exec-path` may take before the wrapper is used instead.
+const EXEC_PATH_DEADLINE: Duration = Duration::from_secs(2);
+
+/// `PATH` as this process got it: what every git this server runs searches.
+fn inherited_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_default()
+}
+
 async fn exec_path() -> Option<&'static Path> {
     EXEC_PATH
-        .get_or_init(|| async {
-            let out = Command::new("git")
-                .arg("--exec-path")
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .stdin(Stdio::null())
-                .stderr(Stdio::null())
-                .output()
-                .await
-                .ok()
-                .filter(|o| o.status.success())?;
-            let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim_end());
-            (dir.is_absolute() && dir.join("git-http-backend").is_file()).then_some(dir)
-        })
+        .get_or_init(|| ask_exec_path("git".as_ref(), EXEC_PATH_DEADLINE))
         .await
         .as_deref()
+}
+
+/// `GIT --exec-path`, bounded: a git that hangs or dies (a wrapper script, a slow network
+/// home) costs the first request at most `deadline`, is killed (`kill_on_drop`), and
+/// leaves `None`: the requests then run `git http-backend`, the wrapper, as before.
+async fn ask_exec_path(git: &std::ffi::OsStr, deadline: Duration) -> Option<PathBuf> {
+    let child = Command::new(git)
+        .arg("--exec-path")
+        .env_clear()
+        .env("PATH", inherited_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    let out = tokio::time::timeout(deadline, child.wait_with_output())
+        .await
+        .ok()?
+        .ok()
+        .filter(|o| o.status.success())?;
+    let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim_end());
+    (dir.is_absolute() && dir.join("git-http-backend").is_file()).then_some(dir)
 }
 
 /// The program that serves a request: `EXEC_PATH/git-http-backend` run directly, in the
@@ -146,7 +164,7 @@ async fn exec_path() -> Option<&'static Path> {
 /// after) instead of `posix_spawn` (`CLONE_VM | CLONE_VFORK`), then try each `PATH`
 /// entry in turn. Without an exec path (`git --exec-path` failed), `git http-backend`.
 fn backend_program(exec: Option<&Path>) -> Command {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = inherited_path();
     let Some(exec) = exec else {
         let mut cmd = Command::new("git");
         cmd.arg("http-backend").env_clear().env("PATH", path);
@@ -537,12 +555,64 @@ mod tests {
             .arg(format!("--exec-path={}", exec.display()))
             .arg("http-backend")
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+            .env("PATH", inherited_path());
         let before = env_of(wrapper).await;
         let after = env_of(backend_program(Some(&exec))).await;
         let _ = std::fs::remove_dir_all(&exec);
         assert!(before.iter().any(|v| v.starts_with("GIT_EXEC_PATH=")));
         assert_eq!(after, before);
+    }
+
+    /// A `git` that hangs on `--exec-path` (issue 24 review: every wait has a deadline,
+    /// every child dies with its request): the lookup gives up at its deadline, the
+    /// stand-in is killed, and the server falls back to the wrapper.
+    #[tokio::test]
+    async fn a_hanging_git_costs_one_deadline_and_is_killed() {
+        let dir = std::env::temp_dir().join(format!("forge-authz-git-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let git = dir.join("git");
+        let pid_file = dir.join("pid");
+        std::fs::write(
+            &git,
+            format!(
+                "#!/bin/sh\necho $$ > {}\nexec sleep 30\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&git, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let found = ask_exec_path(git.as_os_str(), Duration::from_millis(300)).await;
+        assert_eq!(found, None);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = std::path::Path::new("/proc").join(pid.trim()).join("stat");
+        // Killed: gone, or a zombie until tokio's reaper collects it.
+        let mut alive = true;
+        for _ in 0..100 {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => alive = false,
+                Ok(s)
+                    if s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+                {
+                    alive = false
+                }
+                Ok(_) => {}
+            }
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!alive, "the hanging git still runs");
     }
 
     /// Without an exec path the command is the wrapper, as before.
