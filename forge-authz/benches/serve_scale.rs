@@ -76,7 +76,7 @@ fn import(store: &mut Store, kind: bulk::Kind, text: &str) {
 
 /// Fill a store: the sample world, `repos / 10` users, `repos` repositories, a token.
 fn fill(location: &Location, repos: u64) -> String {
-    let mut store = Store::open(location).unwrap();
+    let mut store = Store::create(location).unwrap();
     let mut world = sample_world().unwrap();
     world.now = None;
     store.import_world(&world).unwrap();

@@ -3,14 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use forge_authz_host::cli::{Cli, EXIT_ERROR, run};
+use forge_authz_host::cli::{Cli, exit_code, run};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("forge-authz: {e:#}");
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(exit_code(&e))
         }
     }
 }

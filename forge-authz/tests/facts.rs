@@ -113,7 +113,7 @@ fn paths(w: &World) -> Vec<String> {
 }
 
 fn compare(backend: &str, location: &str, name: &str, w: &World) {
-    let mut store = Store::open(location).unwrap();
+    let mut store = Store::create(location).unwrap();
     store.import_world(w).unwrap();
     let facts = StoreFacts::new(&mut store);
     let at = format!("{backend} {name}");
@@ -301,7 +301,7 @@ fn renames_are_not_followed(location: &str) {
     }))
     .unwrap();
     w.now = Some(1_767_225_600);
-    let mut store = Store::open(location).unwrap();
+    let mut store = Store::create(location).unwrap();
     store.import_world(&w).unwrap();
     let facts = StoreFacts::new(&mut store);
     for asked in [
@@ -355,7 +355,7 @@ fn one_statement_per_decision(location: &str, dialect: Dialect) {
         .unwrap()
         .1;
     assert!(w.repositories.iter().any(|r| !r.protected_refs.is_empty()));
-    let mut store = Store::open(location).unwrap();
+    let mut store = Store::create(location).unwrap();
     store.import_world(&w).unwrap();
     observe_queries(count_statement);
     let token = w.tokens.first().map(|t| t.id.as_str());

@@ -103,7 +103,7 @@ impl Case {
         root.name = "root".into();
         root.site_admin = true;
         w.users.push(root);
-        Store::open(case.d()).unwrap().import_world(&w).unwrap();
+        Store::create(case.d()).unwrap().import_world(&w).unwrap();
         Some(case)
     }
 
@@ -123,7 +123,7 @@ impl Case {
 
     /// The store and a policy configured from it.
     fn open(&self, m: &PolicyModule) -> (Store, WasmPolicy) {
-        let mut s = Store::open(self.d()).unwrap();
+        let mut s = Store::create(self.d()).unwrap();
         let p = policy(m, &mut s);
         (s, p)
     }
@@ -136,7 +136,7 @@ impl Case {
 
     /// Every history event that `f` selects (up to 100).
     fn history(&self, f: HistoryFilter) -> Vec<HistoryRow> {
-        events(&mut Store::open(self.d()).unwrap(), f)
+        events(&mut Store::create(self.d()).unwrap(), f)
     }
 }
 
@@ -261,7 +261,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor(case: Case) {
                 barrier.clone(),
             );
             std::thread::spawn(move || {
-                let mut s = Store::open(db.as_str()).unwrap();
+                let mut s = Store::create(db.as_str()).unwrap();
                 let mut p = policy(&m, &mut s);
                 barrier.wait();
                 lifecycle::rotate(&mut p, &mut s, &id, None, &actor("alice", NOW + 10)).is_ok()
@@ -274,7 +274,7 @@ fn concurrent_rotations_leave_exactly_one_live_successor(case: Case) {
         .filter(|ok| *ok)
         .count();
     assert_eq!(wins, 1, "exactly one rotation wins");
-    let mut s = Store::open(case.d()).unwrap();
+    let mut s = Store::create(case.d()).unwrap();
     let all = s.tokens(Some("alice")).unwrap();
     let live: Vec<_> = all.iter().filter(|t| t.record.revoked.is_none()).collect();
     assert_eq!(live.len(), 1);
@@ -317,7 +317,7 @@ fn a_crash_in_the_middle_of_a_rotation_loses_nothing(case: Case) {
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
     child.wait().unwrap();
-    let mut s = Store::open(case.d()).unwrap();
+    let mut s = Store::create(case.d()).unwrap();
     let all = s.tokens(None).unwrap();
     assert_eq!(all.len(), 1, "no half-written successor");
     let old = &all[0].record;
@@ -483,9 +483,9 @@ fn import_export_round_trip_and_no_secrets(case: Case) {
     let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
     let w = s.export_world().unwrap();
     let db2 = case.another("copy");
-    Store::open(db2.as_str()).unwrap().import_world(&w).unwrap();
+    Store::create(db2.as_str()).unwrap().import_world(&w).unwrap();
     assert_eq!(
-        Store::open(db2.as_str()).unwrap().export_world().unwrap(),
+        Store::create(db2.as_str()).unwrap().export_world().unwrap(),
         w
     );
     let needle = &secret.as_bytes()[9..57];
@@ -508,7 +508,7 @@ fn import_export_round_trip_and_no_secrets(case: Case) {
         "the secret is never stored"
     );
     assert_eq!(
-        Store::open(case.d()).unwrap().schema_version().unwrap(),
+        Store::create(case.d()).unwrap().schema_version().unwrap(),
         forge_authz_host::store::schema::VERSION
     );
 }
@@ -638,7 +638,7 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(case: Case) {
         err.contains("row 4") && err.contains("kind") && err.contains("unknown variant `fork`"),
         "the bad row and field are named: {err}"
     );
-    let mut s = Store::open(d).unwrap();
+    let mut s = Store::create(d).unwrap();
     let facts = forge_authz_host::store::facts::StoreFacts::new(&mut s);
     use forge_authz_host::facts::FactSource as _;
     // Batches are r0+r1 and r2+r3: the first committed, the second (with the bad row)
@@ -684,7 +684,7 @@ fn bulk_import_adds_rows_in_batches_and_names_bad_ones(case: Case) {
 
 /// The names of `owner`'s repositories in the store at `d`, in the order they were added.
 fn repository_names(d: &str, owner: &str) -> Vec<String> {
-    let w = Store::open(d).unwrap().export_world().unwrap();
+    let w = Store::create(d).unwrap().export_world().unwrap();
     let mine = w.repositories.into_iter().filter(|r| r.owner == owner);
     mine.map(|r| r.name).collect()
 }
@@ -732,8 +732,8 @@ fn bulk_import_writes_what_single_rows_write_and_names_a_duplicate(case: Case) {
     ];
     // The oracle: the same world and the same rows written one INSERT at a time.
     let oracle = case.another("oracle");
-    let before = Store::open(d).unwrap().export_world().unwrap();
-    let mut o = Store::open(&oracle).unwrap();
+    let before = Store::create(d).unwrap().export_world().unwrap();
+    let mut o = Store::create(&oracle).unwrap();
     o.import_world(&before).unwrap();
     let mut tx = o.write().unwrap();
     for u in users {
@@ -755,7 +755,7 @@ fn bulk_import_writes_what_single_rows_write_and_names_a_duplicate(case: Case) {
         &["--repositories", "-", "--batch", "2"],
         Some(&jsonl(&repos)),
     ));
-    let got = Store::open(d).unwrap().export_world().unwrap();
+    let got = Store::create(d).unwrap().export_world().unwrap();
     assert_eq!(got.users, expected.users, "users and members, every column");
     assert_eq!(
         got.repositories, expected.repositories,
@@ -817,7 +817,7 @@ fn bulk_import_writes_what_single_rows_write_and_names_a_duplicate(case: Case) {
     // Nothing of a failed batch stayed; the good batches did.
     let plain = repository_names(d, "plain");
     assert_eq!(plain, ["lib", "a", "b"], "in the order they came");
-    let w = Store::open(d).unwrap().export_world().unwrap();
+    let w = Store::create(d).unwrap().export_world().unwrap();
     let names: Vec<&str> = w.users.iter().map(|u| u.name.as_str()).collect();
     assert!(names.contains(&"u1") && names.contains(&"u2"), "{names:?}");
     assert!(!names.contains(&"o2"), "{names:?}");
@@ -843,7 +843,7 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
     // Turn the store back into version 2: SHA-256 digests, no kind column.
     {
         use sha2::Digest as _;
-        let mut s = Store::open(d).unwrap();
+        let mut s = Store::create(d).unwrap();
         let hash = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
         let (bytes, set_version) = match case.backend {
             Backend::Sqlite => (format!("X'{hash}'"), "PRAGMA user_version = 2"),
@@ -877,7 +877,7 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
         s.execute_sql(set_version).unwrap();
     }
     // Any write command migrates (as `init-db` would); the token still pulls.
-    let mut s = Store::open(d).unwrap();
+    let mut s = Store::create(d).unwrap();
     assert_eq!(
         s.schema_version().unwrap(),
         forge_authz_host::store::schema::VERSION
@@ -892,7 +892,7 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
         let reason = format!(r#""reason":"{reason}""#);
         assert!(shown.contains(&reason), "{shown}");
     }
-    let mut s = Store::open(d).unwrap();
+    let mut s = Store::create(d).unwrap();
     let kinds = forge_authz_host::store::token_by_id(s.conn(), &other.id)
         .unwrap()
         .unwrap()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::keys::{ActorArgs, check_config, local_module, policy_modules};
-use super::open::open_store;
+use super::open::{create_store, open_store};
 use super::table::{print_table, utc};
 use super::{DbArgs, JsonArgs, PolicyArgs};
 use crate::policy::PolicyModule;
@@ -109,7 +109,7 @@ pub fn init_db(p: &PolicyArgs, a: InitDbArgs) -> anyhow::Result<u8> {
     // a store (`import` replaces content on purpose).
     let exists = match &db {
         Location::Sqlite(path) => path.exists(),
-        Location::Postgres(_) => open_store(&db)?.settings().is_ok(),
+        Location::Postgres(_) => create_store(&db)?.settings().is_ok(),
     };
     if exists {
         bail!("{db} exists");
@@ -120,7 +120,7 @@ pub fn init_db(p: &PolicyArgs, a: InitDbArgs) -> anyhow::Result<u8> {
     };
     // Checked before the store is created: a refused world leaves nothing behind.
     check_world(&[local_module(p)?], &w)?;
-    let mut store = open_store(&db)?;
+    let mut store = create_store(&db)?;
     store.import_world_as(&w, &actor)?;
     eprintln!("created {db} (schema {})", store.schema_version()?);
     Ok(0)

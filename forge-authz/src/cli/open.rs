@@ -9,8 +9,14 @@ use crate::store::{Location, Store};
 use crate::world::World;
 
 /// Open the token database: every command that reads or writes it comes through here.
+/// Never creates one: a missing store exits [`super::EXIT_UNAVAILABLE`] naming `init-db`.
 pub fn open_store(db: &Location) -> anyhow::Result<Store> {
     Store::open(db)
+}
+
+/// Create the token database (or open an uninitialised one): `init-db` only.
+pub fn create_store(db: &Location) -> anyhow::Result<Store> {
+    Store::create(db)
 }
 
 /// The database's clock (its world's `now`).

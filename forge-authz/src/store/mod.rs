@@ -21,7 +21,9 @@ mod ip_allow;
 mod location;
 mod lookup;
 pub mod modules;
+pub mod people;
 mod records;
+pub mod repos;
 pub mod schema;
 pub mod sql;
 mod tokens;
@@ -53,6 +55,62 @@ fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
 
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> anyhow::Result<T> {
     serde_json::from_str(s).context("corrupt JSON in the store")
+}
+
+/// The error of a store that is not there: exit status 6 and the command that creates it.
+fn missing(location: &Location) -> anyhow::Error {
+    let arg = match location {
+        Location::Sqlite(path) => shell_word(&path.display().to_string()),
+        Location::Postgres(_) => "URL".to_owned(),
+    };
+    crate::cli::fail(
+        crate::cli::EXIT_UNAVAILABLE,
+        format!(
+            "no store at {location}: create one with `forge-authz init-db --db {arg}` \
+             (or pass `--db`/`FORGE_AUTHZ_DB` to use another)"
+        ),
+    )
+}
+
+/// The error of a store without its configuration (created empty, e.g. by a reading
+/// command of a build before issue 25): exit status 6 and how to start over.
+fn uninitialised(location: &Location) -> anyhow::Error {
+    let how = match location {
+        Location::Sqlite(path) => {
+            let p = shell_word(&path.display().to_string());
+            format!("delete {p} (it holds nothing), then run `forge-authz init-db --db {p}`")
+        }
+        Location::Postgres(_) => "run `forge-authz init-db --db URL`".to_owned(),
+    };
+    crate::cli::fail(
+        crate::cli::EXIT_UNAVAILABLE,
+        format!("the store at {location} is not initialised: {how}"),
+    )
+}
+
+/// The error of a store written by a newer build: exit status 6.
+fn newer(version: i64) -> anyhow::Error {
+    crate::cli::fail(
+        crate::cli::EXIT_UNAVAILABLE,
+        format!(
+            "the store has schema version {version}; this build knows up to {}: \
+             run a newer forge-authz",
+            schema::VERSION
+        ),
+    )
+}
+
+/// `s` as one shell word (quoted only when it needs to be).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// How long a SQLite read connection waits for a lock before its read fails (the serve
@@ -88,9 +146,33 @@ impl Settings {
 }
 
 impl Store {
-    /// Open (creating if needed) and migrate a store. A new SQLite file is created `0600`
-    /// (it holds the signing keys); SQLite gives its `-wal` and `-shm` files the same mode.
+    /// Open an existing store and migrate it to this build's schema. Never creates one:
+    /// a missing SQLite file, or a database without a store (schema version 0), is a
+    /// [`crate::cli::EXIT_UNAVAILABLE`] failure naming `init-db`, and leaves nothing
+    /// behind (issue 25: a reading command or a mistyped `--db` creates no file).
     pub fn open(location: impl Into<Location>) -> anyhow::Result<Store> {
+        let location = location.into();
+        if let Location::Sqlite(path) = &location
+            && !path.exists()
+        {
+            return Err(missing(&location));
+        }
+        let mut store = Store::connect(location, false)?;
+        if store.schema_version()? == 0 {
+            return Err(missing(&store.location));
+        }
+        let mut store = store.migrated()?;
+        if store.meta("signing_key")?.is_none() {
+            return Err(uninitialised(&store.location));
+        }
+        Ok(store)
+    }
+
+    /// Create a store (or open an existing one) and migrate it: what `init-db` and tests
+    /// building a store use; reading commands use [`Store::open`]. A new SQLite file is
+    /// created `0600` (it holds the signing keys); SQLite gives its `-wal` and `-shm` files
+    /// the same mode.
+    pub fn create(location: impl Into<Location>) -> anyhow::Result<Store> {
         let location = location.into();
         if let Location::Sqlite(path) = &location
             && !path.exists()
@@ -103,12 +185,15 @@ impl Store {
                 .open(path)
                 .with_context(|| format!("creating {}", path.display()))?;
         }
-        let mut store = Store::connect(location, false)?;
-        if let Conn::Sqlite(c) = &store.conn {
+        Store::connect(location, false)?.migrated()
+    }
+
+    fn migrated(mut self) -> anyhow::Result<Store> {
+        if let Conn::Sqlite(c) = &self.conn {
             c.pragma_update(None, "journal_mode", "WAL")?;
         }
-        store.migrate()?;
-        Ok(store)
+        self.migrate()?;
+        Ok(self)
     }
 
     /// Open a store for writing without migrating it (a server migrates once, at
@@ -164,9 +249,15 @@ impl Store {
                 config
                     .connect_timeout(std::time::Duration::from_secs(10))
                     .application_name("forge-authz");
-                let mut client = config
-                    .connect(postgres::NoTls)
-                    .with_context(|| format!("connecting to {location}"))?;
+                let mut client = config.connect(postgres::NoTls).map_err(|e| {
+                    crate::cli::fail(
+                        crate::cli::EXIT_UNAVAILABLE,
+                        format!(
+                            "cannot connect to the store at {location}: {e}: check that \
+                             PostgreSQL runs there and that the URL is right"
+                        ),
+                    )
+                })?;
                 // Bounded waits: no statement or lock wait may hold a request forever.
                 // Read connections plan each prepared statement once (PostgreSQL 12+):
                 // with `auto`, the decision's one statement (store/lookup.rs) was planned
@@ -193,11 +284,22 @@ impl Store {
 
     fn check_version(&mut self) -> anyhow::Result<()> {
         let version = self.schema_version()?;
+        if version == 0 {
+            return Err(missing(&self.location));
+        }
+        if version > schema::VERSION {
+            return Err(newer(version));
+        }
         if version != schema::VERSION {
-            bail!(
-                "the store has schema version {version}, this build needs {}: run `forge-authz init-db` or any write command once",
-                schema::VERSION
-            );
+            return Err(crate::cli::fail(
+                crate::cli::EXIT_UNAVAILABLE,
+                format!(
+                    "the store has schema version {version}, this build needs {}: run any \
+                     `forge-authz` command that writes to it once (it migrates), e.g. \
+                     `forge-authz expire --db ...`",
+                    schema::VERSION
+                ),
+            ));
         }
         Ok(())
     }
@@ -243,10 +345,7 @@ impl Store {
                     None => 0,
                 };
                 if version > schema::VERSION {
-                    bail!(
-                        "the store has schema version {version}; this build knows up to {}",
-                        schema::VERSION
-                    );
+                    return Err(newer(version));
                 }
                 if version < schema::VERSION {
                     if version < 2 {
@@ -277,10 +376,7 @@ impl Store {
             Conn::Postgres(..) => bail!("unreachable"),
         };
         if version > schema::VERSION {
-            bail!(
-                "the store has schema version {version}; this build knows up to {}",
-                schema::VERSION
-            );
+            return Err(newer(version));
         }
         if version == 1 {
             migrate_v1(&mut tx).context("schema migration 2 (relational facts)")?;
