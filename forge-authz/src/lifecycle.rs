@@ -3,8 +3,9 @@
 //! what it returned (records and history events) before committing. Nothing here decides:
 //! a refusal is the policy's.
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 
+use crate::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::policy::Policy;
 use crate::store::facts;
 use crate::store::{
@@ -65,15 +66,11 @@ impl Actor {
         Ok(match &self.who {
             Who::Session(login) => wit::Actor::Session(wit::Account {
                 name: login.clone(),
-                facts: convert::user_out(
-                    facts::user(conn, login)?.with_context(|| format!("no user `{login}`"))?,
-                ),
+                facts: convert::user_out(facts::user(conn, login)?.ok_or_else(|| no_user(login))?),
             }),
-            Who::Token(id) => wit::Actor::Token(
-                token_by_id(conn, id)?
-                    .with_context(|| format!("no token `{id}`"))?
-                    .record,
-            ),
+            Who::Token(id) => {
+                wit::Actor::Token(token_by_id(conn, id)?.ok_or_else(|| no_token(id))?.record)
+            }
             Who::System(name) => wit::Actor::System(name.clone()),
         })
     }
@@ -87,8 +84,28 @@ impl Actor {
     }
 }
 
+/// The policy's refusal as an error with its exit status: an unknown token (also what
+/// someone who may not see it gets) exits [`EXIT_NOT_FOUND`], any other refusal
+/// [`EXIT_REFUSED`].
 fn refused(e: &wit::LifecycleError) -> anyhow::Error {
-    anyhow!("refused: {}", e.describe())
+    let code = match e {
+        wit::LifecycleError::UnknownToken(_) => EXIT_NOT_FOUND,
+        _ => EXIT_REFUSED,
+    };
+    fail(code, format!("refused: {}", e.describe()))
+}
+
+/// No token `id` in the store: exit status [`EXIT_NOT_FOUND`].
+pub fn no_token(id: &str) -> anyhow::Error {
+    fail(
+        EXIT_NOT_FOUND,
+        format!("no token `{id}`: `forge-authz token list` shows the ids"),
+    )
+}
+
+/// No user `login` in the store: exit status [`EXIT_NOT_FOUND`].
+fn no_user(login: &str) -> anyhow::Error {
+    fail(EXIT_NOT_FOUND, format!("no user `{login}`"))
 }
 
 /// Pause before committing when `FORGE_AUTHZ_FAULT_PAUSE_BEFORE_COMMIT` names a file:
@@ -168,7 +185,7 @@ pub fn create_with_ip_allow(
     let issued = policy
         .issue(&request)
         .map_err(policy_err)?
-        .map_err(|e| anyhow!("refused: {}", e.describe()))?;
+        .map_err(|e| fail(EXIT_REFUSED, format!("refused: {}", e.describe())))?;
     put_token(&mut tx, &issued.record, false)?;
     if !ip_allow.is_empty() {
         set_token_ip_allow(&mut tx, &issued.record.id, &ip_allow)?;
@@ -200,7 +217,7 @@ pub fn child(
 ) -> anyhow::Result<ChildResult> {
     let mut tx = store.write()?;
     let parent = token_by_id(&mut tx, parent_id)?
-        .with_context(|| format!("no token `{parent_id}`"))?
+        .ok_or_else(|| no_token(parent_id))?
         .record;
     let children = live_children(&mut tx, parent_id, actor.now)?
         .into_iter()
@@ -245,7 +262,7 @@ pub fn rotate(
     actor: &Actor,
 ) -> anyhow::Result<(String, wit::TokenRecord)> {
     let mut tx = store.write()?;
-    let old = token_by_id(&mut tx, id)?.with_context(|| format!("no token `{id}`"))?;
+    let old = token_by_id(&mut tx, id)?.ok_or_else(|| no_token(id))?;
     let context = actor.context(&mut tx)?;
     let rotation = policy
         .rotate(&wit::RotateRequest {
@@ -285,7 +302,7 @@ fn apply_plan(tx: &mut Tx<'_>, plan: &wit::ChangePlan) -> anyhow::Result<()> {
 
 fn owner_records(tx: &mut Conn, id: &str) -> anyhow::Result<Vec<wit::TokenRecord>> {
     let owner = token_by_id(tx, id)?
-        .with_context(|| format!("no token `{id}`"))?
+        .ok_or_else(|| no_token(id))?
         .record
         .owner;
     Ok(tokens_of_owner(tx, &owner)?

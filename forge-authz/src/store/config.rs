@@ -16,6 +16,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::{Conn, Settings, Store, json, parse};
+use crate::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::store::sql::Value;
 use crate::vals;
 use crate::wit;
@@ -353,7 +354,7 @@ pub fn apply(
             changed: false,
         });
     }
-    check(&plan.config).map_err(|e| anyhow::anyhow!("refused by the policy: {e}"))?;
+    check(&plan.config).map_err(|e| fail(EXIT_REFUSED, format!("refused by the policy: {e}")))?;
     write(&mut tx, change, &plan, &options, actor, now)?;
     let version = head(&mut tx)?;
     tx.commit()?;
@@ -390,13 +391,22 @@ fn plan(
         Change::Retire(id) => {
             live_key(id, all)?;
             if config.signing_key_id == *id {
-                bail!(
-                    "key `{id}` signs new tokens: switch signing to another key first (`forge-authz keys sign-with ID`)"
-                );
+                return Err(fail(
+                    EXIT_REFUSED,
+                    format!(
+                        "key `{id}` signs new tokens: switch signing to another key first \
+                         (`forge-authz keys sign-with ID`)"
+                    ),
+                ));
             }
             config.keys.retain(|k| k.id != *id);
             if config.keys.is_empty() {
-                bail!("key `{id}` is the last key: add another first (`forge-authz keys add`)");
+                return Err(fail(
+                    EXIT_REFUSED,
+                    format!(
+                        "key `{id}` is the last key: add another first (`forge-authz keys add`)"
+                    ),
+                ));
             }
             Some(id.clone())
         }
@@ -457,8 +467,14 @@ fn new_key_id(wanted: Option<&str>, all: &[KeyRow]) -> anyhow::Result<String> {
 /// `Ok` when `id` names a key that is not retired.
 fn live_key(id: &str, all: &[KeyRow]) -> anyhow::Result<()> {
     match all.iter().find(|k| k.id == id) {
-        None => bail!("no key `{id}`"),
-        Some(k) if k.retired_at.is_some() => bail!("key `{id}` is retired"),
+        None => Err(fail(
+            EXIT_NOT_FOUND,
+            format!("no key `{id}`: `forge-authz keys list` shows the keys"),
+        )),
+        Some(k) if k.retired_at.is_some() => Err(fail(
+            EXIT_REFUSED,
+            format!("key `{id}` is retired: add a new key (`forge-authz keys add`)"),
+        )),
         Some(_) => Ok(()),
     }
 }

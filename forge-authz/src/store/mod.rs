@@ -103,8 +103,7 @@ fn newer(version: i64) -> anyhow::Error {
 /// `s` as one shell word (quoted only when it needs to be).
 fn shell_word(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b))
     {
         s.to_owned()
