@@ -11,7 +11,8 @@
 //! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
 //! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
 //! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
-//! - [`org`]: organisations' IP allow lists (`org ip-allow`);
+//! - [`org`], [`people`]: the store's people (`user`, `org`, `member`) and organisations'
+//!   IP allow lists (`org ip-allow`);
 //! - [`site`]: site data for a site policy, versioned the same way (`site`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
@@ -38,11 +39,14 @@ macro_rules! outln {
 pub mod check;
 pub mod db;
 pub mod fleet;
+pub mod json;
 pub mod keys;
 pub mod module;
 pub mod open;
 pub mod org;
+pub mod people;
 pub mod policy;
+pub mod repos;
 pub mod serve;
 pub mod signers;
 pub mod site;
@@ -219,9 +223,16 @@ pub enum Command {
     /// The fleet's module signers in the store: add (endorsed by a trusted key), retire,
     /// list. Each change is applied by every host within its poll.
     Signers(signers::SignersArgs),
-    /// Organisations' settings: `org ip-allow ORG --set CIDR,... | --clear | --show`,
-    /// each change recorded in the configuration's history.
+    /// Organisations: add, list, show, change, remove, and `org ip-allow ORG --set
+    /// CIDR,... | --clear | --show`; each change recorded in the history (`history
+    /// --records`).
     Org(org::OrgArgs),
+    /// Users: add, list, show, change, remove (tokens revoked, memberships removed); each
+    /// change recorded in the history (`history --records`).
+    User(people::UserArgs),
+    /// Organisations' members and their roles: add, list, change, remove; each change
+    /// recorded in the history (`history --records`).
+    Member(people::MemberArgs),
     /// Site data (JSON) for a site policy built on the core (a change freeze's windows):
     /// set, show, clear, history. Checked with the policy, then applied by every host
     /// within its poll.
@@ -272,7 +283,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Options(a) => keys::options(p, a),
         Command::Module { action } => module::module(action),
         Command::Signers(a) => signers::signers(a),
-        Command::Org(a) => org::org(a),
+        Command::Org(a) => org::org(p, a),
+        Command::User(a) => people::user(p, a),
+        Command::Member(a) => people::member(a),
         Command::Site(a) => site::site(p, a),
         Command::Repo(a) => repos::repo(p, a),
         Command::Collaborator(a) => repos::collaborator(a),

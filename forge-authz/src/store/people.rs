@@ -1,0 +1,599 @@
+//! The store's people, managed one change at a time (issue 25): users and organisations
+//! (`forge-authz user|org add|list|show|change|remove`) and organisations' members
+//! (`forge-authz member ...`). The authority is the store's credentials (a forge's site
+//! administration panel): the policy decides requests over these rows, not who may write
+//! them.
+//!
+//! Every change is one write transaction recorded in the configuration's history
+//! (`config_history`: `user-add`, `org-change`, `member-remove`, ...; who, when, before and
+//! after, never a secret), listed by `forge-authz history --records`. Rules that hold at
+//! creation hold after every change: a name follows the policy's own name rule; a member
+//! must be a user and its organisation an organisation; removing a user or organisation
+//! that still owns repositories is refused (Gitea's rule: remove or transfer them first);
+//! removing an account removes what hangs off it (memberships, collaborations, its SSH
+//! keys, its place in protected refs' user lists) and revokes, in the same transaction,
+//! every token it owns or that is bound to its namespace: a later account of the same
+//! name never inherits them. Each revocation is planned by the policy (a maintenance
+//! revocation named after the operator) and written to the token history.
+
+use serde::Serialize;
+
+use super::{Conn, Store, all_tokens, config, name_key, put_event, put_token, token_by_id};
+use super::{put_user, tokens_of_owner};
+use crate::vals;
+use crate::wit;
+use crate::world::{Role, Status, UserDef, Visibility};
+use forge_authz_fixture::named;
+use forge_authz_guest::policy::principal::valid_name;
+
+/// The history actions of changes to the store's records (people, repositories and what
+/// hangs off them) start with one of these: what `forge-authz history --records` lists.
+/// Configuration changes (`key-add`, `option-set`, `import`, ...) do not.
+pub const RECORD_ACTION_PREFIXES: &[&str] = &[
+    "user-",
+    "org-",
+    "member-",
+    "repo-",
+    "collaborator-",
+    "ssh-key-",
+    "deploy-key-",
+    "protect-",
+    "ip-allow-",
+];
+
+/// Why a change was not made. The CLI gives each kind its exit status.
+#[derive(Debug)]
+pub enum Refusal {
+    /// What the command names does not exist.
+    NotFound(String),
+    /// Bad input: a name that breaks the rules, a duplicate, a user where an organisation
+    /// goes (or the reverse).
+    Invalid(String),
+    /// A rule that holds after every change forbids it (removing an owner of
+    /// repositories).
+    Refused(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotFound(m) | Refusal::Invalid(m) | Refusal::Refused(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn not_found(m: String) -> anyhow::Error {
+    Refusal::NotFound(m).into()
+}
+
+fn invalid(m: String) -> anyhow::Error {
+    Refusal::Invalid(m).into()
+}
+
+/// A user or organisation as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Its login, as spelled when it was added.
+    pub login: String,
+    /// An organisation (else a user).
+    pub organization: bool,
+    /// `active`, `inactive` or `suspended`.
+    pub status: String,
+    /// A site administrator.
+    pub site_admin: bool,
+    /// `public`, `limited` or `private`.
+    pub visibility: String,
+}
+
+impl Account {
+    /// `user` or `organisation`, as messages name it.
+    pub fn kind(&self) -> &'static str {
+        if self.organization {
+            "organisation"
+        } else {
+            "user"
+        }
+    }
+}
+
+/// An organisation's member as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The member's login.
+    pub login: String,
+    /// `read`, `write` or `admin` (owners).
+    pub role: String,
+}
+
+/// Refuse a login the policy would refuse in a request (`valid_name`: 1 to 100 of ASCII
+/// letters, digits, `-`, `_`, `.`; not `.` or `..`).
+pub fn check_login(login: &str) -> anyhow::Result<()> {
+    if valid_name(login) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "`{}` is not a valid name: use 1 to 100 of `A`-`Z`, `a`-`z`, `0`-`9`, `-`, `_` and \
+         `.` (not `.` or `..`)",
+        login.escape_debug()
+    )))
+}
+
+fn account_from(r: &super::Row) -> anyhow::Result<Account> {
+    Ok(Account {
+        login: r.text(0)?,
+        organization: r.flag(1)?,
+        status: r.text(2)?,
+        site_admin: r.flag(3)?,
+        visibility: r.text(4)?,
+    })
+}
+
+/// The user or organisation `login` (names compare case-insensitively).
+pub fn account(conn: &mut Conn, login: &str) -> anyhow::Result<Option<Account>> {
+    conn.query_opt(
+        "SELECT name, organization, status, site_admin, visibility FROM users \
+         WHERE name_key = $1",
+        &vals![name_key(login)],
+    )?
+    .as_ref()
+    .map(account_from)
+    .transpose()
+}
+
+/// Every user (`organization` false) or every organisation, by name.
+pub fn accounts(conn: &mut Conn, organization: bool) -> anyhow::Result<Vec<Account>> {
+    conn.query(
+        "SELECT name, organization, status, site_admin, visibility FROM users \
+         WHERE organization = $1 ORDER BY name_key",
+        &vals![organization],
+    )?
+    .iter()
+    .map(account_from)
+    .collect()
+}
+
+/// The account `login` of the kind asked for, or the refusal that names what is there.
+pub fn expect_account(conn: &mut Conn, login: &str, organization: bool) -> anyhow::Result<Account> {
+    let want = if organization { "organisation" } else { "user" };
+    let Some(a) = account(conn, login)? else {
+        return Err(not_found(format!(
+            "no {want} `{}`: list them with `forge-authz {} list`",
+            login.escape_debug(),
+            command(organization)
+        )));
+    };
+    if a.organization != organization {
+        return Err(invalid(format!(
+            "`{}` is an {}, not a {want}: use `forge-authz {} ...`",
+            a.login,
+            a.kind(),
+            command(a.organization)
+        )));
+    }
+    Ok(a)
+}
+
+fn command(organization: bool) -> &'static str {
+    if organization { "org" } else { "user" }
+}
+
+fn action(organization: bool, verb: &str) -> String {
+    format!("{}-{verb}", command(organization))
+}
+
+/// Add a user or organisation (`def.organization`), as `actor` at `now`.
+pub fn add_account(store: &mut Store, def: &UserDef, actor: &str, now: i64) -> anyhow::Result<()> {
+    check_login(&def.name)?;
+    let mut tx = store.write()?;
+    if let Some(a) = account(&mut tx, &def.name)? {
+        return Err(invalid(format!(
+            "{} `{}` already exists (names compare case-insensitively): show it with \
+             `forge-authz {} show {}`",
+            a.kind(),
+            a.login,
+            command(a.organization),
+            a.login
+        )));
+    }
+    put_user(&mut tx, def)?;
+    let after = expect_account(&mut tx, &def.name, def.organization)?;
+    let detail = serde_json::json!({"login": &def.name, "after": after});
+    config::record(
+        &mut tx,
+        &action(def.organization, "add"),
+        actor,
+        now,
+        None,
+        &detail,
+    )?;
+    tx.commit()
+}
+
+/// What `user change` / `org change` sets (None: unchanged).
+#[derive(Clone, Debug, Default)]
+pub struct AccountChange {
+    /// A new status.
+    pub status: Option<Status>,
+    /// A site administrator or not.
+    pub site_admin: Option<bool>,
+    /// A new visibility.
+    pub visibility: Option<Visibility>,
+}
+
+/// Change account `login` of the kind asked for; returns it before and after (equal: no
+/// change, nothing recorded).
+pub fn change_account(
+    store: &mut Store,
+    login: &str,
+    organization: bool,
+    change: &AccountChange,
+    actor: &str,
+    now: i64,
+) -> anyhow::Result<(Account, Account)> {
+    let mut tx = store.write()?;
+    let before = expect_account(&mut tx, login, organization)?;
+    let after = Account {
+        status: change
+            .status
+            .map_or_else(|| before.status.clone(), |s| s.name().to_owned()),
+        site_admin: change.site_admin.unwrap_or(before.site_admin),
+        visibility: change
+            .visibility
+            .map_or_else(|| before.visibility.clone(), |v| v.name().to_owned()),
+        ..before.clone()
+    };
+    if after == before {
+        return Ok((before, after));
+    }
+    tx.execute(
+        "UPDATE users SET status = $1, site_admin = $2, visibility = $3 WHERE name_key = $4",
+        &vals![
+            &after.status,
+            after.site_admin,
+            &after.visibility,
+            name_key(login)
+        ],
+    )?;
+    let detail = serde_json::json!({"login": &before.login, "before": &before, "after": &after});
+    let verb = action(organization, "change");
+    config::record(&mut tx, &verb, actor, now, None, &detail)?;
+    tx.commit()?;
+    Ok((before, after))
+}
+
+/// What removing an account removed with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// The account as it was.
+    pub account: Option<Account>,
+    /// Organisation memberships (of the user; of the organisation: its members).
+    pub memberships: u64,
+    /// Collaborator roles on repositories.
+    pub collaborations: u64,
+    /// Its SSH keys.
+    pub ssh_keys: u64,
+    /// Its places in protected refs' user lists.
+    pub protected_ref_entries: u64,
+    /// The tokens revoked (ids, the policy's plan: children with their parents).
+    pub revoked_tokens: Vec<String>,
+}
+
+/// The policy's revocation plan for one token: its id, its owner's records and the
+/// maintenance context (`authorizer.plan-revoke`).
+pub type PlanRevoke<'a> = dyn FnMut(&str, &[wit::TokenRecord], &wit::ChangeContext) -> anyhow::Result<wit::ChangePlan>
+    + 'a;
+
+/// Remove account `login` of the kind asked for, and what hangs off it (see the module's
+/// doc), as `actor` at `now`; `plan` asks the policy for each revocation. Refused while it
+/// owns repositories.
+pub fn remove_account(
+    store: &mut Store,
+    login: &str,
+    organization: bool,
+    actor: &str,
+    now: i64,
+    plan: &mut PlanRevoke<'_>,
+) -> anyhow::Result<Removed> {
+    let mut tx = store.write()?;
+    let before = expect_account(&mut tx, login, organization)?;
+    refuse_if_owner(&mut tx, &before)?;
+    let key = name_key(login);
+    let mut removed = Removed {
+        memberships: tx.execute(
+            "DELETE FROM org_members WHERE org_key = $1 OR member_key = $1",
+            &vals![key.as_str()],
+        )?,
+        collaborations: tx.execute(
+            "DELETE FROM collaborators WHERE login_key = $1",
+            &vals![key.as_str()],
+        )?,
+        ssh_keys: tx.execute(
+            "DELETE FROM ssh_keys WHERE kind = 'user' AND owner_key = $1",
+            &vals![key.as_str()],
+        )?,
+        protected_ref_entries: tx.execute(
+            "DELETE FROM protected_ref_users WHERE lower(login) = $1",
+            &vals![key.as_str()],
+        )?,
+        ..Removed::default()
+    };
+    tx.execute(
+        "DELETE FROM users WHERE name_key = $1",
+        &vals![key.as_str()],
+    )?;
+    let ids = tokens_of_namespace(&mut tx, &key)?;
+    removed.revoked_tokens = revoke_tokens(&mut tx, &ids, actor, now, plan)?;
+    removed.account = Some(before);
+    let detail = serde_json::json!({"login": login, "removed": &removed});
+    let verb = action(organization, "remove");
+    config::record(&mut tx, &verb, actor, now, None, &detail)?;
+    tx.commit()?;
+    Ok(removed)
+}
+
+/// Refuse to remove an account that still owns repositories (naming a few).
+fn refuse_if_owner(conn: &mut Conn, a: &Account) -> anyhow::Result<()> {
+    let repos = conn.query(
+        "SELECT owner, name FROM repositories WHERE owner_key = $1 ORDER BY name_key",
+        &vals![name_key(&a.login)],
+    )?;
+    if repos.is_empty() {
+        return Ok(());
+    }
+    let names = repos
+        .iter()
+        .take(5)
+        .map(|r| Ok(format!("{}/{}", r.text(0)?, r.text(1)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let more = if repos.len() > names.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    Err(Refusal::Refused(format!(
+        "{} `{}` still owns {} repositories ({}{more}): remove them first with `forge-authz \
+         repo remove OWNER/NAME`",
+        a.kind(),
+        a.login,
+        repos.len(),
+        names.join(", ")
+    ))
+    .into())
+}
+
+/// The tokens not yet revoked that the namespace `key` would hand on to a later account
+/// of its name: owned by it, or bound to it (`--bind-owner`) or to a repository in it.
+fn tokens_of_namespace(conn: &mut Conn, key: &str) -> anyhow::Result<Vec<String>> {
+    let in_namespace = |path: &str| {
+        path.split_once('/')
+            .is_some_and(|(owner, _)| name_key(owner) == key)
+    };
+    Ok(all_tokens(conn)?
+        .into_iter()
+        .map(|t| t.record)
+        .filter(|r| r.revoked.is_none())
+        .filter(|r| {
+            name_key(&r.owner) == key
+                || r.owners.iter().any(|o| name_key(o) == key)
+                || r.repositories.iter().any(|p| in_namespace(p))
+        })
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Revoke tokens `ids` (and their children) inside the caller's write transaction, each
+/// as the policy plans it for the maintenance actor `actor` at `now`; the records and
+/// their `revoke` events are written. Returns every id revoked. Tokens already revoked or
+/// gone are skipped.
+pub fn revoke_tokens(
+    tx: &mut Conn,
+    ids: &[String],
+    actor: &str,
+    now: i64,
+    plan: &mut PlanRevoke<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let context = wit::ChangeContext {
+        actor: wit::Actor::System(actor.to_owned()),
+        ip: None,
+        now,
+    };
+    let mut revoked: Vec<String> = Vec::new();
+    for id in ids {
+        let Some(t) = token_by_id(tx, id)? else {
+            continue;
+        };
+        if t.record.revoked.is_some() {
+            continue;
+        }
+        let records: Vec<wit::TokenRecord> = tokens_of_owner(tx, &t.record.owner)?
+            .into_iter()
+            .map(|t| t.record)
+            .collect();
+        let p = plan(id, &records, &context)?;
+        for r in &p.updates {
+            let recorded = token_by_id(tx, &r.id)?.is_some_and(|t| t.expiry_recorded);
+            put_token(tx, r, recorded)?;
+            if !revoked.contains(&r.id) {
+                revoked.push(r.id.clone());
+            }
+        }
+        for e in &p.events {
+            put_event(tx, e)?;
+        }
+    }
+    Ok(revoked)
+}
+
+/// Organisation `org`'s members, by login.
+pub fn members(conn: &mut Conn, org: &str) -> anyhow::Result<Vec<Member>> {
+    expect_account(conn, org, true)?;
+    conn.query(
+        "SELECT member, role FROM org_members WHERE org_key = $1 ORDER BY member_key",
+        &vals![name_key(org)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Member {
+            login: r.text(0)?,
+            role: r.text(1)?,
+        })
+    })
+    .collect()
+}
+
+/// The organisations user `login` belongs to, as (organisation, role), by name.
+pub fn memberships(conn: &mut Conn, login: &str) -> anyhow::Result<Vec<Member>> {
+    conn.query(
+        "SELECT u.name, m.role FROM org_members m JOIN users u ON u.name_key = m.org_key \
+         WHERE m.member_key = $1 ORDER BY m.org_key",
+        &vals![name_key(login)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Member {
+            login: r.text(0)?,
+            role: r.text(1)?,
+        })
+    })
+    .collect()
+}
+
+fn member(conn: &mut Conn, org: &str, login: &str) -> anyhow::Result<Option<Member>> {
+    conn.query_opt(
+        "SELECT member, role FROM org_members WHERE org_key = $1 AND member_key = $2",
+        &vals![name_key(org), name_key(login)],
+    )?
+    .map(|r| {
+        Ok(Member {
+            login: r.text(0)?,
+            role: r.text(1)?,
+        })
+    })
+    .transpose()
+}
+
+/// A member's role: `read`, `write` or `admin` (`none` is no membership: remove it).
+pub fn check_role(role: Role) -> anyhow::Result<Role> {
+    if role == Role::None {
+        return Err(invalid(
+            "role `none` is no membership: use `read`, `write` or `admin`, or remove the member"
+                .into(),
+        ));
+    }
+    Ok(role)
+}
+
+/// A change to an organisation's membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberOp {
+    /// Add a member with this role (refused if already a member).
+    Add(Role),
+    /// Change a member's role (refused if not a member).
+    Change(Role),
+    /// Remove a member (refused if not a member).
+    Remove,
+}
+
+impl MemberOp {
+    fn role(self) -> Option<Role> {
+        match self {
+            MemberOp::Add(r) | MemberOp::Change(r) => Some(r),
+            MemberOp::Remove => None,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            MemberOp::Add(_) => "member-add",
+            MemberOp::Change(_) => "member-change",
+            MemberOp::Remove => "member-remove",
+        }
+    }
+}
+
+/// Apply `op` to `login`'s membership of `org`, checked and recorded as `actor` at `now`;
+/// returns the membership before and after.
+pub fn set_member(
+    store: &mut Store,
+    org: &str,
+    login: &str,
+    op: MemberOp,
+    actor: &str,
+    now: i64,
+) -> anyhow::Result<(Option<Member>, Option<Member>)> {
+    op.role().map(check_role).transpose()?;
+    let mut tx = store.write()?;
+    let org = expect_account(&mut tx, org, true)?;
+    let user = expect_account(&mut tx, login, false).map_err(|e| match e.downcast_ref() {
+        Some(Refusal::Invalid(_)) => invalid(format!(
+            "`{login}` is an organisation: only users are members of an organisation"
+        )),
+        _ => e,
+    })?;
+    let before = member(&mut tx, &org.login, &user.login)?;
+    match (&before, op) {
+        (Some(m), MemberOp::Add(_)) => {
+            return Err(invalid(format!(
+                "`{}` is already a member of `{}` (role {}): change the role with \
+                 `forge-authz member change {} {} --role ROLE`",
+                m.login, org.login, m.role, org.login, m.login
+            )));
+        }
+        (None, MemberOp::Change(_) | MemberOp::Remove) => {
+            return Err(not_found(format!(
+                "`{}` is not a member of `{}`: add it with `forge-authz member add {} {} \
+                 --role ROLE`",
+                user.login, org.login, org.login, user.login
+            )));
+        }
+        _ => {}
+    }
+    let (ok, mk) = (name_key(&org.login), name_key(&user.login));
+    tx.execute(
+        "DELETE FROM org_members WHERE org_key = $1 AND member_key = $2",
+        &vals![ok.as_str(), mk.as_str()],
+    )?;
+    let after = op.role().map(|r| Member {
+        login: user.login.clone(),
+        role: r.name().to_owned(),
+    });
+    if let Some(m) = &after {
+        tx.execute(
+            "INSERT INTO org_members (org_key, member_key, member, role) VALUES ($1, $2, $3, $4)",
+            &vals![ok.as_str(), mk.as_str(), &m.login, &m.role],
+        )?;
+    }
+    let detail = serde_json::json!({
+        "organization": &org.login,
+        "login": &user.login,
+        "before": before.as_ref().map(|m| &m.role),
+        "after": after.as_ref().map(|m| &m.role),
+    });
+    config::record(&mut tx, op.action(), actor, now, None, &detail)?;
+    tx.commit()?;
+    Ok((before, after))
+}
+
+/// A role by the policy's name (`read`, `write`, `admin`), for `--role`.
+pub fn parse_role(s: &str) -> Result<Role, String> {
+    use forge_authz_guest::policy::vocabulary::Named as _;
+    let roles: Vec<String> = Role::ALL
+        .iter()
+        .filter(|r| **r != Role::None)
+        .map(|r| format!("`{}`", r.name()))
+        .collect();
+    match named::parse::<Role>(s) {
+        Ok(r) if r != Role::None => Ok(r),
+        Ok(_) => Err(format!(
+            "role `none` is no membership: use {}, or remove the member",
+            roles.join(", ")
+        )),
+        Err(_) => Err(format!(
+            "unknown role `{}`: use {}",
+            s.escape_debug(),
+            roles.join(", ")
+        )),
+    }
+}
