@@ -35,8 +35,12 @@ pub struct InitDbArgs {
     #[command(flatten)]
     pub actor: ActorArgs,
     /// Import this world fixture (default: sample users and repositories, fresh key).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "empty")]
     pub world: Option<PathBuf>,
+    /// A store with a fresh signing key and the default options but no users or
+    /// repositories (add them with `user add`, `org add`, `repo add`).
+    #[arg(long)]
+    pub empty: bool,
 }
 
 /// `forge-authz import`
@@ -73,6 +77,12 @@ pub struct HistoryArgs {
     /// Which events, and the page.
     #[command(flatten)]
     pub filter: HistoryFilter,
+    /// The changes to the store's records instead of tokens' events: users,
+    /// organisations, members, repositories, collaborators, SSH and deploy keys, protected
+    /// refs, IP allow lists (`--actor`, `--action`, `--since`, `--until`, `--limit` and
+    /// `--cursor` apply).
+    #[arg(long, conflicts_with_all = ["user", "token", "ip"])]
+    pub records: bool,
     /// Output format.
     #[command(flatten)]
     pub out: JsonArgs,
@@ -104,6 +114,7 @@ pub fn init_db(p: &PolicyArgs, a: InitDbArgs) -> anyhow::Result<u8> {
         db: DbArgs { db },
         actor: ActorArgs { actor },
         world,
+        empty,
     } = a;
     // Never over an existing store: a file that exists, or a database already holding
     // a store (`import` replaces content on purpose).
@@ -116,6 +127,11 @@ pub fn init_db(p: &PolicyArgs, a: InitDbArgs) -> anyhow::Result<u8> {
     }
     let w = match world {
         Some(p) => World::load(&p)?,
+        None if empty => World {
+            users: Vec::new(),
+            repositories: Vec::new(),
+            ..sample_world()?
+        },
         None => sample_world()?,
     };
     // Checked before the store is created: a refused world leaves nothing behind.
@@ -157,9 +173,13 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
     let HistoryArgs {
         db: DbArgs { db },
         filter,
+        records,
         out: JsonArgs { json },
     } = a;
     let mut store = open_store(&db)?;
+    if records {
+        return super::people::history_records(&mut store, &filter, json);
+    }
     if let Some(a) = &filter.action
         && wit::HistoryAction::parse(a).is_none()
     {

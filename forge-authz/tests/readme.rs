@@ -1,0 +1,274 @@
+//! Issue 25 "Done when": the README leads an operator, and "every command block in it runs
+//! verbatim in CI". This test runs the README's `sh` blocks as printed (README, "The command
+//! blocks run as printed"):
+//!
+//! - the blocks of one `##` section run in order, in ONE `bash -euo pipefail` session (so a
+//!   variable or a background `serve` a block starts is there for the next block of its
+//!   section), in a fresh private directory, with a private `HOME`, the built binary
+//!   (`env!("CARGO_BIN_EXE_forge-authz")`) first on `PATH` as `forge-authz`, and git;
+//! - the substitution: a `cargo` stand-in on `PATH` copies that binary where `cargo install
+//!   --path forge-authz` (`$HOME/.cargo/bin`) or `cargo build --release` (`target/release`)
+//!   would put it, and runs it for `cargo run -p forge-authz -- ARGS`; anything else it
+//!   refuses, so a block that really builds or tests must be marked (below). CI does not
+//!   build a release binary for this (its time is tight);
+//! - git's author and committer come from the environment (an operator's git has an
+//!   identity already); `FORGE_AUTHZ_*` variables of the test's own environment are removed;
+//! - a `text` block right after a command block (blank lines between at most) is the end of
+//!   what the block printed on stdout, compared line by line, `…` matching any text;
+//! - a block that cannot run here starts with `# not run by forge-authz/tests/readme.rs: WHY`
+//!   (visible in the README); WHY must name the test that covers it, and every such block
+//!   is listed on stderr. No other block is skipped;
+//! - whatever a section left running (a `serve` whose block failed) is killed with the
+//!   section's process group.
+// Tests: a failing block is a panic naming the section, the block and its output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use forge_authz_testkit::process;
+
+const SKIP: &str = "# not run by forge-authz/tests/readme.rs:";
+
+/// One fenced block of the README.
+struct Block {
+    lang: String,
+    body: String,
+    /// The `text` block right after it (its expected stdout), for a command block.
+    expected: Option<String>,
+}
+
+/// One `##` section and its blocks, in order.
+struct Section {
+    title: String,
+    blocks: Vec<Block>,
+}
+
+/// The README's `##` sections with their fenced blocks (headings inside fences are code).
+fn sections(readme: &str) -> Vec<Section> {
+    let mut out: Vec<Section> = vec![Section {
+        title: "(preamble)".into(),
+        blocks: vec![],
+    }];
+    let mut fence: Option<(String, String)> = None;
+    // Only blank lines since the last block closed: a `text` block here is its output.
+    let mut adjacent = false;
+    for line in readme.lines() {
+        if let Some((lang, body)) = fence.as_mut() {
+            if line.starts_with("```") {
+                let (lang, body) = (lang.clone(), body.clone());
+                fence = None;
+                let sec = out.last_mut().unwrap();
+                let prev_cmd = sec.blocks.last().is_some_and(|b| b.lang == "sh");
+                if lang == "text" && adjacent && prev_cmd {
+                    sec.blocks.last_mut().unwrap().expected = Some(body);
+                } else {
+                    sec.blocks.push(Block {
+                        lang,
+                        body,
+                        expected: None,
+                    });
+                }
+                adjacent = true;
+            } else {
+                body.push_str(line);
+                body.push('\n');
+            }
+            continue;
+        }
+        if let Some(lang) = line.strip_prefix("```") {
+            fence = Some((lang.trim().to_string(), String::new()));
+        } else if let Some(title) = line.strip_prefix("## ") {
+            out.push(Section {
+                title: title.to_string(),
+                blocks: vec![],
+            });
+            adjacent = false;
+        } else if !line.trim().is_empty() {
+            adjacent = false;
+        }
+    }
+    assert!(fence.is_none(), "the README ends inside a fenced block");
+    out
+}
+
+/// `line` matches `pattern`, where `…` in the pattern matches any text.
+fn matches(pattern: &str, line: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('…').collect();
+    if parts.len() == 1 {
+        return pattern == line;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !line.starts_with(first) || line.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &line[first.len()..];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(at) => rest = &rest[at + p.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// The stand-in `cargo` (see the module's doc): the built binary where a build would leave it.
+const CARGO_STANDIN: &str = r#"#!/bin/sh
+# forge-authz/tests/readme.rs: the README's cargo commands, with the binary this test built.
+case "$1" in
+install)
+    mkdir -p "${CARGO_HOME:-$HOME/.cargo}/bin"
+    cp "$README_BIN" "${CARGO_HOME:-$HOME/.cargo}/bin/forge-authz" ;;
+build)
+    case " $* " in *" --release "*) ;; *) echo "cargo stand-in: only --release builds" >&2; exit 97 ;; esac
+    mkdir -p target/release && cp "$README_BIN" target/release/forge-authz ;;
+run)
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+    [ $# -gt 0 ] && shift
+    exec "$README_BIN" "$@" ;;
+*)
+    echo "cargo stand-in: \`cargo $*\` is not run by the README test: mark its block" >&2
+    exit 97 ;;
+esac
+"#;
+
+/// A fresh directory with `bin/` (forge-authz, the cargo stand-in) and `home/`.
+fn machine(title: &str) -> PathBuf {
+    let dir = forge_authz_testkit::scratch("readme-");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    std::fs::create_dir_all(dir.join("work")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_forge-authz"), bin.join("forge-authz")).unwrap();
+    let cargo = bin.join("cargo");
+    std::fs::write(&cargo, CARGO_STANDIN).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.join("section"), title).unwrap();
+    dir
+}
+
+fn marker(i: usize) -> String {
+    format!("@@readme-block {i}@@")
+}
+
+/// Runs a section's command blocks; the failures found, in words.
+fn run_section(sec: &Section, runnable: &[&Block]) -> Vec<String> {
+    let dir = machine(&sec.title);
+    let mut script = String::new();
+    for (i, b) in runnable.iter().enumerate() {
+        script.push_str(&format!("printf '\\n%s\\n' '{}'\n", marker(i)));
+        script.push_str(&b.body);
+    }
+    let home = dir.join("home");
+    let path = format!(
+        "{}:{}:{}",
+        dir.join("bin").display(),
+        home.join(".cargo/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    cmd.args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.join("work"))
+        .env("PATH", path)
+        .env("HOME", &home)
+        .env("README_BIN", env!("CARGO_BIN_EXE_forge-authz"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Alice")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.org")
+        .env("GIT_COMMITTER_NAME", "Alice")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.org");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FORGE_AUTHZ_") || k.starts_with("CARGO_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut running = process::spawn(&mut cmd);
+    let out = running.finish(Duration::from_secs(300));
+    // Whatever the section left running (its group outlives bash if a block failed).
+    running.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some(out) = out else {
+        return vec![format!(
+            "section `{}` did not finish within 300 s",
+            sec.title
+        )];
+    };
+    let stdout = process::text(&out.stdout);
+    let mut failures = Vec::new();
+    if !out.status.success() {
+        failures.push(format!(
+            "section `{}` failed ({}):\n{}",
+            sec.title,
+            out.status,
+            process::both(&out)
+        ));
+        return failures;
+    }
+    for (i, b) in runnable.iter().enumerate() {
+        let Some(expected) = &b.expected else {
+            continue;
+        };
+        let start = stdout.find(&marker(i)).map(|a| a + marker(i).len());
+        let end = stdout.find(&marker(i + 1)).unwrap_or(stdout.len());
+        let printed = start.map(|s| stdout[s..end].trim_end()).unwrap_or("");
+        let got: Vec<&str> = printed.lines().collect();
+        let want: Vec<&str> = expected.trim_end().lines().collect();
+        let tail = got.len().checked_sub(want.len()).map(|s| &got[s..]);
+        let same = tail.is_some_and(|t| t.iter().zip(&want).all(|(g, w)| matches(w, g)));
+        if !same {
+            failures.push(format!(
+                "section `{}`, block {}: the README shows\n{}\nbut it printed\n{}",
+                sec.title,
+                i + 1,
+                expected.trim_end(),
+                printed
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_command_block_of_the_readme_runs_as_printed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for sec in sections(&readme) {
+        let mut runnable = Vec::new();
+        for b in sec.blocks.iter().filter(|b| b.lang == "sh") {
+            match b.body.lines().next().and_then(|l| l.strip_prefix(SKIP)) {
+                Some(why) => {
+                    assert!(
+                        why.contains("tests/") || why.contains(".ci/"),
+                        "section `{}`: a block not run here names the test that covers it: {why}",
+                        sec.title
+                    );
+                    eprintln!("README block not run here: `{}`:{why}", sec.title);
+                }
+                None => runnable.push(b),
+            }
+        }
+        if runnable.is_empty() {
+            continue;
+        }
+        ran += runnable.len();
+        failures.extend(run_section(&sec, &runnable));
+    }
+    assert!(ran >= 5, "the README's operator blocks were found ({ran})");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn output_patterns_match_what_varies_only() {
+    // The comparison's own rule (module doc): `…` matches any text, nothing else does.
+    assert!(matches("token … for alice", "token Gx0Ab for alice"));
+    assert!(matches("…/world.json", "/tmp/x/world.json"));
+    assert!(matches("exit 1", "exit 1"));
+    assert!(!matches("exit 1", "exit 2"));
+    assert!(!matches("a…b…c", "a-c-b"));
+    assert!(!matches("ab…ba", "aba"));
+}
