@@ -446,3 +446,74 @@ pub fn show_org(store: &mut Store, name: &str, json: bool) -> anyhow::Result<u8>
     );
     Ok(0)
 }
+
+/// `forge-authz history --records`: the changes to the store's records, newest first
+/// (JSON times: `at` in Unix seconds and `at_utc`).
+pub fn history_records(
+    store: &mut Store,
+    f: &crate::store::HistoryFilter,
+    json: bool,
+) -> anyhow::Result<u8> {
+    if let Some(a) = &f.action
+        && !people::is_record_action(a)
+    {
+        return Err(fail(
+            EXIT_ERROR,
+            format!(
+                "`{}` is not a change to the store's records: actions begin with {}",
+                a.escape_debug(),
+                people::RECORD_ACTION_PREFIXES
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let filter = people::RecordFilter {
+        actor: f.actor.clone(),
+        action: f.action.clone(),
+        since: f.since,
+        until: f.until,
+        limit: f.limit,
+        cursor: f.cursor,
+    };
+    let (events, next) = people::record_history(store.conn(), &filter)?;
+    if json {
+        let events: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "version": e.version,
+                    "action": &e.action,
+                    "actor": &e.actor,
+                    "at": e.at,
+                    "at_utc": super::table::utc(e.at),
+                    "detail": &e.detail,
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::json!({"events": events, "next_cursor": next})
+        );
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.version.to_string(),
+                super::table::utc(e.at),
+                e.action.clone(),
+                e.actor.clone(),
+                e.detail.to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["VERSION", "AT", "ACTION", "ACTOR", "DETAIL"], &rows);
+    if let Some(n) = next {
+        outln!("more: --cursor {n}");
+    }
+    Ok(0)
+}
