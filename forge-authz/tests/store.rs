@@ -537,7 +537,7 @@ fn the_cli_lifecycle_from_the_readme(case: Case) {
     ));
     // Duplicate names are refused by the policy.
     let out = token(d, &create_alice("ci", "read:repository"));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(4), "issue 25: a refusal exits EXIT_REFUSED");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already has a live token with this name")
     );
@@ -592,7 +592,8 @@ fn children_stay_within_their_parent_from_the_cli(case: Case) {
     for change in ["edit", "rotate"] {
         let args = [change, "--expires-in", "300d", "--", &cid];
         let out = token(d, &args);
-        assert_eq!(out.status.code(), Some(2), "{args:?} must be refused");
+        // Issue 25: a policy refusal exits 4 (EXIT_REFUSED).
+        assert_eq!(out.status.code(), Some(4), "{args:?} must be refused");
         assert!(String::from_utf8_lossy(&out.stderr).contains("parent"));
     }
     // Narrowing the parent narrows the child: it can no longer push.
