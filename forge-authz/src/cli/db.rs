@@ -187,10 +187,7 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<u8> {
     }
     let (rows, next) = store.history(&filter)?;
     if json {
-        outln!(
-            "{}",
-            serde_json::json!({"events": rows, "next_cursor": next})
-        );
+        super::json::print(serde_json::json!({"events": rows, "next_cursor": next}));
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()
@@ -291,9 +288,13 @@ pub struct BulkImportArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 10_000)]
     pub batch: usize,
-    /// Skip this many rows first (to go on after a failed batch).
+    /// Skip this many rows first (to go on from a line fixed after a failed batch).
     #[arg(long, default_value_t = 0)]
     pub skip: u64,
+    /// Skip the users or repositories that already exist (names compare without case),
+    /// and count them: the same input can be run again after a failed batch.
+    #[arg(long)]
+    pub skip_existing: bool,
 }
 
 /// `forge-authz bulk-import`: rows are added in batches, one transaction each; progress
@@ -324,9 +325,16 @@ pub fn bulk_import(a: BulkImportArgs) -> anyhow::Result<u8> {
         let secs = started.elapsed().as_secs_f64().max(1e-9);
         let rate = p.committed as f64 / secs;
         let mut err = std::io::stderr().lock();
+        let mut also = String::new();
+        if p.existing > 0 {
+            also.push_str(&format!(", {} already there (skipped)", p.existing));
+        }
+        if p.skipped > 0 {
+            also.push_str(&format!(", {} skipped by --skip", p.skipped));
+        }
         let _ = write!(
             err,
-            "{}{} {noun} imported ({:.0}/s, {:.1} s){}",
+            "{}{} {noun} imported{also} ({:.0}/s, {:.1} s){}",
             if tty { "\r" } else { "" },
             p.committed,
             rate,
@@ -334,10 +342,14 @@ pub fn bulk_import(a: BulkImportArgs) -> anyhow::Result<u8> {
             end
         );
     };
-    let done =
-        crate::store::bulk::import(&mut store, kind, a.format, input, a.batch, a.skip, |p| {
-            report(p, if tty { "" } else { "\n" })
-        })?;
+    let options = crate::store::bulk::Options {
+        batch: a.batch,
+        skip: a.skip,
+        skip_existing: a.skip_existing,
+    };
+    let done = crate::store::bulk::import_with(&mut store, kind, a.format, input, options, |p| {
+        report(p, if tty { "" } else { "\n" })
+    })?;
     if tty {
         report(done, "\n");
     }

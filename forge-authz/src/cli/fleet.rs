@@ -161,7 +161,7 @@ pub fn publish(p: &PolicyArgs, a: PublishArgs) -> anyhow::Result<u8> {
     };
     let state = modules::state(store.conn())?;
     if a.out.json {
-        outln!("{}", serde_json::to_string(&state)?);
+        super::json::print(serde_json::to_value(&state)?);
     } else {
         eprintln!("{done}; hosts pick it up at their next poll");
     }
@@ -187,14 +187,11 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     let config = crate::store::config::history(store.conn(), 1)?;
     let last = config.first();
     if a.out.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "published": state,
-                "config": {"version": last.map_or(0, |e| e.version), "last_change": last},
-                "hosts": hosts,
-            })
-        );
+        super::json::print(serde_json::json!({
+            "published": state,
+            "config": {"version": last.map_or(0, |e| e.version), "last_change": last},
+            "hosts": hosts,
+        }));
         return Ok(0);
     }
     let show = |m: &Option<modules::ModuleRef>| match m {

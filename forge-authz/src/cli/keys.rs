@@ -304,7 +304,7 @@ fn list(store: &mut Store, json: bool) -> anyhow::Result<u8> {
     let version = config::head(store.conn())?;
     let keys = config::keys(store.conn())?;
     if json {
-        outln!("{}", serde_json::json!({"version": version, "keys": keys}));
+        super::json::print(serde_json::json!({"version": version, "keys": keys}));
         return Ok(0);
     }
     let when = |t: Option<i64>| t.map_or_else(|| "-".to_string(), utc);
@@ -342,7 +342,7 @@ pub(super) fn print_history(
     }
     let events = read(store.conn(), limit)?;
     if json {
-        outln!("{}", serde_json::json!({"events": events}));
+        super::json::print(serde_json::json!({"events": events}));
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = events

@@ -125,9 +125,8 @@ fn list(store: &mut crate::store::Store, args: &TrustArgs, json: bool) -> anyhow
                 v
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::json!({"signers": list, "anchors": anchor_ids, "trusted": trusted})
+        super::json::print(
+            serde_json::json!({"signers": list, "anchors": anchor_ids, "trusted": trusted}),
         );
         return Ok(());
     }

@@ -10,12 +10,16 @@
 //!   collaborators and protected refs need JSON lines.
 //!
 //! Rows are added, never replaced: a name that exists fails its batch (earlier batches
-//! stay committed, and the error says how many rows were). Rerun with `--skip N` to go on.
+//! stay committed, and the error names the line, says what is wrong in words and how many
+//! rows were committed). To go on: `--skip-existing` skips the users or repositories
+//! already there (those committed before included, so the same input can be run again),
+//! and `--skip N` skips the first N rows (after fixing a bad line). See [`existing`].
 //!
 //! SQLite writes a batch by prepared `INSERT`s; PostgreSQL by one `COPY … (FORMAT binary)`
 //! per table ([`copy`]), in the same transaction, the same columns and the same errors.
 
 mod copy;
+mod existing;
 
 use std::io::BufRead;
 
@@ -94,14 +98,61 @@ pub struct Progress {
     pub committed: u64,
     /// Rows skipped (`skip`).
     pub skipped: u64,
+    /// Rows left out because their user or repository exists (`skip_existing`).
+    pub existing: u64,
 }
 
-/// A bad row: its error, its line, and where to go on from (its batch is not committed).
+impl Progress {
+    /// Rows read before the current batch: what `--skip` takes to go on after it.
+    fn done(&self) -> u64 {
+        self.committed + self.skipped + self.existing
+    }
+}
+
+/// How rows are read and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Rows per transaction.
+    pub batch: usize,
+    /// Rows to skip first.
+    pub skip: u64,
+    /// Leave out (and count) the rows whose user or repository already exists.
+    pub skip_existing: bool,
+}
+
+/// A bad row: its line, what is wrong, and how to go on (its batch is not committed).
 fn refused(e: anyhow::Error, line: u64, counts: &Progress) -> anyhow::Error {
-    let done = counts.committed + counts.skipped;
-    e.context(format!(
-        "row {line}: not imported ({done} rows before it were committed; rerun with --skip {done})"
-    ))
+    anyhow::anyhow!("line {line}: {e:#}: {}", way_on(false, line, counts))
+}
+
+/// A row the store refused for `problem`: in words, with the way on.
+fn refused_because(problem: &existing::Problem, line: u64, counts: &Progress) -> anyhow::Error {
+    let next = way_on(problem.skippable(), line, counts);
+    anyhow::anyhow!("line {line}: {problem}: {next}")
+}
+
+/// What became of the rows before `line`, and how to go on: `--skip-existing` when the
+/// row's user or repository is there already (`skippable`), else fixing the line and
+/// `--skip` past the rows committed.
+fn way_on(skippable: bool, line: u64, counts: &Progress) -> String {
+    let done = counts.done();
+    let before = match done {
+        1 => "1 row before it was committed".to_owned(),
+        n => format!("{n} rows before it were committed"),
+    };
+    let rerun = match done {
+        0 => "rerun".to_owned(),
+        n => format!("rerun with `--skip {n}`"),
+    };
+    let next = if skippable {
+        format!(
+            "rerun with `--skip-existing` to skip the rows already there, or remove line \
+             {line} and {rerun}"
+        )
+    } else {
+        format!("fix line {line} and {rerun} to go on from it")
+    };
+    format!("not imported ({before}); {next}")
 }
 
 /// Rows on their way into the store: committed `batch` at a time, the first `skip`
@@ -110,6 +161,7 @@ struct Loader<'a, P: FnMut(Progress)> {
     store: &'a mut Store,
     batch: usize,
     skip: u64,
+    skip_existing: bool,
     rows: u64,
     pending: Vec<(u64, Item)>,
     counts: Progress,
@@ -132,36 +184,58 @@ impl<P: FnMut(Progress)> Loader<'_, P> {
         Ok(())
     }
 
-    /// Commit the pending rows in one transaction (none: nothing).
+    /// Commit the pending rows in one transaction (none: nothing); with `skip_existing`,
+    /// those already there are left out first, in the same transaction.
     fn flush(&mut self) -> anyhow::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut tx = self.store.write()?;
-        match &mut *tx {
-            Conn::Postgres(client, _) => {
-                copy::batch(client, &self.pending).map_err(|f| match self.pending.get(f.index) {
-                    Some((line, item)) => {
-                        refused(f.error.context(item.what()), *line, &self.counts)
-                    }
-                    None => f.error,
-                })?
-            }
-            Conn::Sqlite(_) => {
-                for (line, item) in &self.pending {
-                    match item {
-                        Item::User(u) => put_user(&mut tx, u),
-                        Item::Repo(r) => put_repository(&mut tx, r),
-                    }
-                    .map_err(|e| refused(e, *line, &self.counts))?;
-                }
-            }
+        let existing = if self.skip_existing {
+            existing::drop_existing(&mut tx, &mut self.pending)?
+        } else {
+            0
+        };
+        if let Err((index, e)) = write_batch(&mut tx, &self.pending) {
+            drop(tx);
+            return Err(self.explain(index, e));
         }
         tx.commit()?;
+        self.counts.existing += existing;
         self.counts.committed += u64::try_from(self.pending.len())?;
         self.pending.clear();
         (self.progress)(self.counts);
         Ok(())
+    }
+
+    /// The error of a batch the store refused at its row `index` (rolled back): the
+    /// cause in words when it is a known one, else the store's error with the row named.
+    fn explain(&mut self, index: usize, e: anyhow::Error) -> anyhow::Error {
+        let Some((line, item)) = self.pending.get(index) else {
+            return e;
+        };
+        let line = *line;
+        match existing::explain(self.store.conn(), &self.pending, index) {
+            Ok(Some(problem)) => refused_because(&problem, line, &self.counts),
+            _ => refused(e.context(item.what()), line, &self.counts),
+        }
+    }
+}
+
+/// Write `pending` in the transaction `tx`; a failure names the row (index) to blame.
+fn write_batch(tx: &mut Conn, pending: &[(u64, Item)]) -> Result<(), (usize, anyhow::Error)> {
+    match tx {
+        Conn::Postgres(client, _) => copy::batch(client, pending).map_err(|f| (f.index, f.error)),
+        Conn::Sqlite(_) => {
+            for (index, (_, item)) in pending.iter().enumerate() {
+                match item {
+                    Item::User(u) => put_user(tx, u),
+                    Item::Repo(r) => put_repository(tx, r),
+                }
+                .map_err(|e| (index, e))?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -221,11 +295,34 @@ pub fn import(
     skip: u64,
     progress: impl FnMut(Progress),
 ) -> anyhow::Result<Progress> {
+    let options = Options {
+        batch,
+        skip,
+        skip_existing: false,
+    };
+    import_with(store, kind, format, input, options, progress)
+}
+
+/// [`import`] with every option (`--skip-existing`).
+pub fn import_with(
+    store: &mut Store,
+    kind: Kind,
+    format: Format,
+    input: impl BufRead,
+    options: Options,
+    progress: impl FnMut(Progress),
+) -> anyhow::Result<Progress> {
+    let Options {
+        batch,
+        skip,
+        skip_existing,
+    } = options;
     let batch = batch.max(1);
     let mut loader = Loader {
         store,
         batch,
         skip,
+        skip_existing,
         rows: 0,
         pending: Vec::with_capacity(batch),
         counts: Progress::default(),
@@ -256,7 +353,7 @@ pub fn import(
     }
     loader.flush()?;
     let counts = loader.counts;
-    if counts.committed == 0 && counts.skipped == 0 {
+    if counts.done() == 0 {
         bail!("no rows in the input");
     }
     Ok(counts)

@@ -6,17 +6,22 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 
+use super::json::{ensure_null, print as print_json};
 use super::open::{open_policy, open_store, store_now, store_policy};
 use super::table::{print_table, utc};
-use super::{
-    BindingArgs, DbArgs, EXIT_DENY, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime,
-};
+use super::{BindingArgs, DbArgs, JsonArgs, LifetimeArgs, PolicyArgs, ScopeArgs, parse_lifetime};
 use crate::lifecycle::{self, Actor, ChildResult, CreateArgs};
 use crate::policy::WasmPolicy;
 use crate::store::Store;
 use crate::wit;
 use crate::wit::core as convert;
 use crate::world::World;
+
+mod args;
+mod maintenance;
+
+pub use args::{check_scopes, token_id, unknown_scope};
+pub use maintenance::{AuditArgs, ExpireArgs, audit, expire};
 
 /// `forge-authz mint`
 #[derive(Debug, clap::Args)]
@@ -146,34 +151,6 @@ pub enum TokenAction {
     },
 }
 
-/// `forge-authz audit`
-#[derive(Debug, clap::Args)]
-pub struct AuditArgs {
-    /// The database.
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// Apply repairs.
-    #[arg(long)]
-    pub fix: bool,
-    /// Acting user recorded for repairs.
-    #[arg(long, default_value = "audit")]
-    pub actor: String,
-    /// Output format.
-    #[command(flatten)]
-    pub out: JsonArgs,
-}
-
-/// `forge-authz expire`
-#[derive(Debug, clap::Args)]
-pub struct ExpireArgs {
-    /// The database.
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// Output format.
-    #[command(flatten)]
-    pub out: JsonArgs,
-}
-
 /// `forge-authz mint`: a token into a world file.
 pub fn mint_command(p: &PolicyArgs, a: MintArgs) -> anyhow::Result<u8> {
     let MintArgs {
@@ -188,6 +165,7 @@ pub fn mint_command(p: &PolicyArgs, a: MintArgs) -> anyhow::Result<u8> {
     let now = w.now();
     let expires = lifetime.expires(now)?;
     let mut policy = open_policy(&p.path(), p.limits(), &w)?;
+    check_scopes(&mut policy, &scopes)?;
     let issued = mint(
         &mut policy,
         &mut w,
@@ -231,22 +209,27 @@ impl TokenSession {
 
     /// The acting user for a change of token `id`: `--actor`, else its owner.
     fn who_for(&mut self, id: &str) -> anyhow::Result<Actor> {
-        let owner = self
-            .store
-            .token(id)?
-            .with_context(|| format!("no token `{id}`"))?
-            .record
-            .owner;
+        let owner = self.token(id)?.record.owner;
         Ok(self.who(owner))
+    }
+
+    /// The stored token `id` (never a secret: see [`TokenSession::id`]), or an
+    /// `EXIT_NOT_FOUND` failure.
+    fn token(&mut self, id: &str) -> anyhow::Result<crate::store::StoredToken> {
+        self.store
+            .token(id)?
+            .ok_or_else(|| lifecycle::no_token(&crate::log::redact_tokens(id)))
+    }
+
+    /// The token id an argument names (a pasted secret: its id, never shown).
+    fn id(&mut self, arg: &str) -> anyhow::Result<String> {
+        token_id(&mut self.policy, arg)
     }
 
     /// A minted secret, shown once.
     fn print_secret(&self, secret: &str, record: &wit::TokenRecord) {
         if self.json {
-            outln!(
-                "{}",
-                serde_json::json!({"secret": secret, "token": token_json(record, false)})
-            );
+            print_json(serde_json::json!({"secret": secret, "token": token_json(record, false)}));
         } else {
             eprintln!(
                 "token {} ({}); the secret is shown once:",
@@ -294,6 +277,7 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             lifetime,
             ip_allow,
         } => {
+            check_scopes(&mut s.policy, &scopes)?;
             let args = CreateArgs {
                 owner,
                 name,
@@ -305,9 +289,16 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             create_token(&mut s, &args, &ip_allow)?;
         }
         TokenAction::List { owner, all } => list_tokens(&mut s, owner.as_deref(), all)?,
-        TokenAction::Show { id } => show_token(&mut s, &id)?,
-        TokenAction::Revoke { id, family } => revoke_token(&mut s, &id, family)?,
+        TokenAction::Show { id } => {
+            let id = s.id(&id)?;
+            show_token(&mut s, &id)?
+        }
+        TokenAction::Revoke { id, family } => {
+            let id = s.id(&id)?;
+            revoke_token(&mut s, &id, family)?
+        }
         TokenAction::Rotate { id, expires_in } => {
+            let id = s.id(&id)?;
             let expires = s.expires_in(expires_in)?.flatten();
             let who = s.who_for(&id)?;
             let (secret, record) =
@@ -319,13 +310,21 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             scopes: ScopeArgs { scopes },
             lifetime,
             min_lifetime,
-        } => child_token(&mut s, &parent, &scopes, &lifetime, min_lifetime)?,
+        } => {
+            let parent = s.id(&parent)?;
+            check_scopes(&mut s.policy, &scopes)?;
+            child_token(&mut s, &parent, &scopes, &lifetime, min_lifetime)?
+        }
         TokenAction::Edit {
             id,
             name,
             scopes,
             expires_in,
         } => {
+            let id = s.id(&id)?;
+            if let Some(scopes) = &scopes {
+                check_scopes(&mut s.policy, scopes)?;
+            }
             let change = wit::TokenEdit {
                 name,
                 scopes,
@@ -335,7 +334,7 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             let written = lifecycle::edit(&mut s.policy, &mut s.store, &id, &change, &who)?;
             if s.json {
                 let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
-                outln!("{}", serde_json::Value::from(list));
+                print_json(serde_json::Value::from(list));
             } else {
                 for r in &written {
                     outln!("updated {}", r.id);
@@ -369,7 +368,7 @@ fn list_tokens(s: &mut TokenSession, owner: Option<&str>, all: bool) -> anyhow::
             .iter()
             .map(|t| token_json(&t.record, t.expiry_recorded))
             .collect();
-        outln!("{}", serde_json::Value::from(list));
+        print_json(serde_json::Value::from(list));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = tokens
@@ -401,15 +400,13 @@ fn list_tokens(s: &mut TokenSession, owner: Option<&str>, all: bool) -> anyhow::
 
 /// `token show`: one record with its state.
 fn show_token(s: &mut TokenSession, id: &str) -> anyhow::Result<()> {
-    let t = s
-        .store
-        .token(id)?
-        .with_context(|| format!("no token `{id}`"))?;
+    let t = s.token(id)?;
     let mut v = token_json(&t.record, t.expiry_recorded);
     if let Some(o) = v.as_object_mut() {
         o.insert("state".into(), token_state(&t.record, s.now).into());
         o.insert("ip_allow".into(), t.ip_allow.clone().into());
     }
+    let v = super::json::with_utc(v);
     outln!(
         "{}",
         if s.json {
@@ -428,14 +425,27 @@ fn revoke_token(s: &mut TokenSession, id: &str, family: bool) -> anyhow::Result<
     } else {
         wit::RevokeScope::Token
     };
-    let who = s.who_for(id)?;
+    let before = s.token(id)?.record;
+    let who = s.who(before.owner.clone());
     let ids = lifecycle::revoke(&mut s.policy, &mut s.store, id, scope, &who)?;
+    // Revoking is idempotent: a token revoked before stays revoked (exit 0), and says so.
+    let already = before.revoked.filter(|_| !ids.iter().any(|i| i == id));
     if s.json {
-        outln!("{}", serde_json::json!({"revoked": ids}));
-    } else {
-        for i in &ids {
-            outln!("revoked {i}");
-        }
+        print_json(serde_json::json!({"revoked": ids, "already_revoked": already}));
+        return Ok(());
+    }
+    for i in &ids {
+        outln!("revoked {i}");
+    }
+    if let Some(at) = already {
+        let how = match &before.successor {
+            Some(next) => format!(" (rotated: its successor is `{next}`)"),
+            None => String::new(),
+        };
+        outln!(
+            "token {id} was already revoked at {}{how}; nothing else to revoke",
+            utc(at)
+        );
     }
     Ok(())
 }
@@ -466,10 +476,7 @@ fn child_token(
         ChildResult::Minted(secret, record) => s.print_secret(&secret, &record),
         ChildResult::Reused(record) => {
             if s.json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"reuse": token_json(&record, false)})
-                );
+                print_json(serde_json::json!({"reuse": token_json(&record, false)}));
             } else {
                 outln!("reuse {}", record.id);
             }
@@ -478,74 +485,7 @@ fn child_token(
     Ok(())
 }
 
-/// `forge-authz audit`
-pub fn audit(p: &PolicyArgs, a: AuditArgs) -> anyhow::Result<u8> {
-    let AuditArgs {
-        db: DbArgs { db },
-        fix,
-        actor,
-        out: JsonArgs { json },
-    } = a;
-    let mut store = open_store(&db)?;
-    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
-    // Audit repairs are the operator's maintenance job, recorded under `--actor`.
-    let who = Actor::system(actor, store_now(&mut store)?);
-    let findings = lifecycle::audit(&mut policy, &mut store, fix, &who)?;
-    if json {
-        let list: Vec<serde_json::Value> = findings
-            .iter()
-            .map(|f| serde_json::json!({"token": f.token_id, "kind": f.kind.name(), "message": f.message, "fixable": f.fix.is_some(), "fixed": fix && f.fix.is_some()}))
-            .collect();
-        outln!("{}", serde_json::Value::from(list));
-    } else {
-        let table: Vec<Vec<String>> = findings
-            .iter()
-            .map(|f| {
-                let state = match (&f.fix, fix) {
-                    (Some(_), true) => "fixed",
-                    (Some(_), false) => "fixable",
-                    (None, _) => "manual",
-                };
-                vec![
-                    f.token_id.clone(),
-                    f.kind.name().into(),
-                    state.into(),
-                    f.message.clone(),
-                ]
-            })
-            .collect();
-        print_table(&["TOKEN", "FINDING", "REPAIR", "DETAIL"], &table);
-    }
-    Ok(if findings.is_empty() || fix {
-        0
-    } else {
-        EXIT_DENY
-    })
-}
-
-/// `forge-authz expire`
-pub fn expire(p: &PolicyArgs, a: ExpireArgs) -> anyhow::Result<u8> {
-    let ExpireArgs {
-        db: DbArgs { db },
-        out: JsonArgs { json },
-    } = a;
-    let mut store = open_store(&db)?;
-    let mut policy = store_policy(&p.path(), p.limits(), &mut store)?;
-    let who = Actor::system("expire", store_now(&mut store)?);
-    let events = lifecycle::expire(&mut policy, &mut store, &who)?;
-    if json {
-        let ids: Vec<&str> = events.iter().map(|e| e.token_id.as_str()).collect();
-        outln!("{}", serde_json::json!({"expired": ids}));
-    } else {
-        for e in &events {
-            outln!("expired {} ({} of {})", e.token_id, e.name, e.owner);
-        }
-        eprintln!("{} token(s) expired", events.len());
-    }
-    Ok(0)
-}
-
-fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value {
+pub(super) fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value {
     let mut v = serde_json::to_value(crate::world::TokenDef::from_record(&convert::record_in(
         t.clone(),
     )))
@@ -554,11 +494,12 @@ fn token_json(t: &wit::TokenRecord, expiry_recorded: bool) -> serde_json::Value 
         o.remove("secret_hash");
         o.remove("digest");
         o.insert("expiry_recorded".into(), expiry_recorded.into());
+        ensure_null(o, &["created", "expires", "revoked", "last_used"]);
     }
     v
 }
 
-fn token_state(t: &wit::TokenRecord, now: i64) -> &'static str {
+pub(super) fn token_state(t: &wit::TokenRecord, now: i64) -> &'static str {
     if t.successor.is_some() {
         "rotated"
     } else if t.revoked.is_some() {
