@@ -298,7 +298,8 @@ fn a_configuration_the_module_refuses_keeps_the_previous_one_serving(f: Fleet) {
     // The CLI refuses to build on a configuration the policy refuses.
     let args = ["keys", "add", "--id", "k3", "--db", &f.db];
     let o = cli(&args);
-    assert_eq!(o.status.code(), Some(2), "{}", describe(&args, &o));
+    // Issue 25: a policy refusal exits 4 (EXIT_REFUSED).
+    assert_eq!(o.status.code(), Some(4), "{}", describe(&args, &o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("refused by the policy"),
         "{}",
@@ -471,7 +472,9 @@ fn refusals(f: &Fleet) {
         all.extend_from_slice(&["--db", &f.db]);
         let o = cli(&all);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{}", describe(&all, &o));
+        // Issue 25: a policy refusal exits 4 (EXIT_REFUSED), bad input 2.
+        let want = if says == "refused by the policy" { 4 } else { 2 };
+        assert_eq!(o.status.code(), Some(want), "{}", describe(&all, &o));
         assert!(
             err.contains(says),
             "wanted {says:?}: {}",

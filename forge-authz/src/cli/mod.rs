@@ -38,6 +38,7 @@ macro_rules! outln {
 
 pub mod check;
 pub mod db;
+pub mod docs;
 pub mod fleet;
 pub mod json;
 pub mod keys;
@@ -248,6 +249,14 @@ pub enum Command {
     Key(repos::KeyArgs),
     /// Protected refs (branch protection) of a repository: add, list, remove.
     Protect(repos::ProtectArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell) generated
+    /// from this CLI (`install-completions` puts them where the shells look).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page, or write one page per command with `--dir DIR`.
+    Man(docs::ManArgs),
+    /// Install bash, zsh and fish completions and the man pages for your user (or under
+    /// `--prefix /usr/local` for everyone), and say what the shells need.
+    InstallCompletions(docs::InstallArgs),
 }
 
 /// Run a command; returns the process exit code.
@@ -291,6 +300,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Collaborator(a) => repos::collaborator(a),
         Command::Key(a) => repos::key::key(a),
         Command::Protect(a) => repos::protect::protect(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
+        Command::InstallCompletions(a) => docs::install(a),
     }
 }
 
