@@ -113,6 +113,12 @@ pub struct ServeArgs {
     /// `--metrics-listen 127.0.0.1:0`).
     #[arg(long, requires = "metrics_listen")]
     pub metrics_port_file: Option<PathBuf>,
+    /// Record every decision (each request, each ref update of a push, each forward-auth
+    /// check) as one JSON line in this file (appended to; created 0600), or on standard
+    /// output with `-`. A decision whose record cannot be written is refused. Default:
+    /// no decision log.
+    #[arg(long, value_name = "PATH|-")]
+    pub decision_log: Option<PathBuf>,
 }
 
 /// `forge-authz reload`
@@ -176,6 +182,7 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         log_flush,
         metrics_listen,
         metrics_port_file,
+        decision_log,
     } = a;
     crate::log::set_format(log_format);
     // Dropped when `serve` returns, however it ends: the buffered records are written
@@ -211,6 +218,7 @@ pub fn serve(p: &PolicyArgs, a: ServeArgs) -> anyhow::Result<u8> {
         fleet_poll: std::time::Duration::from_secs(fleet_poll.max(1)),
         metrics_listen,
         metrics_port_file,
+        decision_log,
     })?;
     Ok(0)
 }

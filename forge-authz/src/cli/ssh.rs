@@ -26,6 +26,10 @@ pub struct SshKeysArgs {
     /// Whose modules `git-shell` trusts (passed on in the forced command).
     #[command(flatten)]
     pub trust: super::module::TrustArgs,
+    /// `git-shell`'s decision log (passed on in the forced command, made absolute): every
+    /// SSH decision appended to this file as one JSON line.
+    #[arg(long, value_name = "PATH")]
+    pub decision_log: Option<std::path::PathBuf>,
 }
 
 /// `forge-authz git-shell`
@@ -47,6 +51,12 @@ pub struct GitShellArgs {
     /// `--max-body-bytes`.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_body_bytes: u64,
+    /// Record every decision (the request, and each ref update of a push) as one JSON
+    /// line appended to this file (created 0600), as `serve --decision-log`; standard
+    /// output carries git's protocol, so `-` is refused. A decision whose record cannot
+    /// be written is refused.
+    #[arg(long, value_name = "PATH")]
+    pub decision_log: Option<std::path::PathBuf>,
 }
 
 /// `forge-authz ssh-keys --user git --db DB --repos DIR %u %t %k`: exit 0 with the key
@@ -60,12 +70,15 @@ pub fn ssh_keys(p: &PolicyArgs, a: SshKeysArgs) -> anyhow::Result<u8> {
         key_type,
         key,
         trust,
+        decision_log,
     } = a;
+    refuse_stdout(decision_log.as_deref())?;
     let forced = crate::serve::ForcedPolicy {
         policy: p.path(),
         deadline_ms: p.limits().deadline_ms,
         trusted_signers: trust.trusted_signers,
         allow_unsigned: trust.allow_unsigned,
+        decision_log,
     };
     let offered = crate::serve::OfferedKey {
         forge_user: &user,
@@ -87,7 +100,21 @@ pub fn git_shell(p: &PolicyArgs, a: GitShellArgs) -> anyhow::Result<u8> {
         key,
         max_body_bytes,
         trust,
+        decision_log,
     } = a;
+    refuse_stdout(decision_log.as_deref())?;
     let policy = (p.path(), trust.trust()?);
-    crate::serve::git_shell(&policy, p.limits(), &db, &repos, &key, max_body_bytes)
+    let body_and_log = (max_body_bytes, decision_log.as_deref());
+    crate::serve::git_shell(&policy, p.limits(), &db, &repos, &key, body_and_log)
+}
+
+/// `git-shell`'s decision log is a file: its standard output carries git's protocol.
+fn refuse_stdout(decision_log: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if decision_log.is_some_and(crate::log::decision::is_stdout) {
+        return Err(super::fail(
+            super::EXIT_ERROR,
+            "git-shell cannot write its decision log to standard output (git's protocol runs there): give a file, e.g. `--decision-log /var/log/forge-authz/decisions.jsonl`",
+        ));
+    }
+    Ok(())
 }

@@ -14,6 +14,7 @@
 
 use std::sync::OnceLock;
 
+pub mod decision;
 mod sink;
 
 pub use sink::{DEFERRED, FLUSH_BYTES, FLUSH_EVERY};

@@ -112,6 +112,8 @@ fn read_connection<'a>(
 pub struct PushContext {
     /// The allowed request (credential included: it never leaves the process).
     pub request: RequestDef,
+    /// How it was asked (its ref updates are logged with its request id).
+    pub asked: super::audit::Asked,
 }
 
 /// Server state shared by the HTTP handlers, the hook socket and the admin socket.
@@ -129,6 +131,8 @@ pub struct Shared {
     /// The fleet watcher's store connection: one poll at a time (see `fleet::sync`).
     pub(crate) fleet_store: Mutex<Option<Store>>,
     pool: Mutex<Vec<WorkerCtx>>,
+    /// Where every decision is recorded (`--decision-log`), if anywhere.
+    pub(crate) decision_log: Option<crate::log::decision::DecisionLog>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -157,7 +161,14 @@ impl Shared {
             fleet: Mutex::new(FleetView::default()),
             fleet_store: Mutex::new(None),
             pool: Mutex::new(Vec::new()),
+            decision_log: None,
         }
+    }
+
+    /// Record every decision in `log` (`--decision-log`; `None`: nowhere).
+    pub fn with_decision_log(mut self, log: Option<crate::log::decision::DecisionLog>) -> Shared {
+        self.decision_log = log;
+        self
     }
 
     /// Decide one request with a pooled instance (blocking: call it off the async path).
@@ -350,13 +361,14 @@ impl Shared {
         }
     }
 
-    /// Register an allowed push; the id is what its hook presents.
-    pub fn begin_push(&self, request: &RequestDef) -> String {
+    /// Register an allowed push, asked as `asked`; the id is what its hook presents.
+    pub fn begin_push(&self, request: &RequestDef, asked: &super::audit::Asked) -> String {
         let id = super::random_id();
         lock(&self.pushes).insert(
             id.clone(),
             PushContext {
                 request: request.clone(),
+                asked: asked.clone(),
             },
         );
         id
@@ -402,13 +414,30 @@ impl Shared {
             new: q.new.clone(),
             force: q.force,
         }];
-        let Answer { decision: d, .. } = self.decide(&request);
+        let Answer {
+            decision: d,
+            gathered,
+        } = self.decide(&request);
         let verdict = d.refs.first();
         let allow = d.allow() && verdict.is_some_and(|v| v.allow());
-        let (reason, message) = match verdict {
-            Some(v) if !allow => (v.verdict.code(), v.message.clone().unwrap_or_default()),
-            _ => (d.code(), d.message.clone()),
+        let (reason, message, status) = match verdict {
+            Some(v) if !allow => (
+                v.verdict.code(),
+                v.message.clone().unwrap_or_default(),
+                v.verdict.status().http(),
+            ),
+            _ => (d.code(), d.message.clone(), d.http()),
         };
+        let logged = super::audit::Verdict {
+            allow,
+            status,
+            reason,
+            message: &message,
+            ref_name: Some(&q.ref_name),
+        };
+        if !self.record(&ctx.asked, &request, &gathered, logged) {
+            return refuse("the decision could not be recorded: no ref was changed");
+        }
         log::event(
             "ref",
             &[
@@ -427,7 +456,7 @@ impl Shared {
 
 impl Answer {
     /// A `policy-failure` deny (nothing gathered).
-    fn failure(cause: impl Into<String>) -> Answer {
+    pub(crate) fn failure(cause: impl Into<String>) -> Answer {
         Answer {
             decision: Decided::failure(cause),
             gathered: Gathered::default(),

@@ -55,6 +55,8 @@ pub struct Counters {
     pub(crate) refused_connections: AtomicU64,
     /// Idle or header-pending connections closed to make room for new ones.
     pub(crate) evicted_connections: AtomicU64,
+    /// Decisions refused because their decision-log record could not be written.
+    pub(crate) decision_log_failures: AtomicU64,
     /// Decisions by reason, status and allow.
     pub(crate) decisions: Decisions,
     /// Time inside `Shared::decide`'s decision path.
@@ -554,6 +556,12 @@ fn write_connections(out: &mut String, c: &Counters) {
         "forge_authz_evicted_connections_total",
         "Idle or header-pending git connections closed to make room for new ones (connection caps).",
         &c.evicted_connections,
+    );
+    counter(
+        out,
+        "forge_authz_decision_log_failures_total",
+        "Decisions refused because their record could not be written to the decision log.",
+        &c.decision_log_failures,
     );
 }
 

@@ -19,6 +19,7 @@
 //! The host enforces and logs; it never decides.
 
 pub mod admin;
+pub mod audit;
 pub mod cgi;
 pub mod conns;
 pub mod enforce;
@@ -128,6 +129,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<String>,
     /// Write the metrics listener's bound port here once listening.
     pub metrics_port_file: Option<PathBuf>,
+    /// Where every decision is recorded (`-`: standard output; `None`: nowhere).
+    pub decision_log: Option<PathBuf>,
 }
 
 /// The credential in an `Authorization` header (absent: anonymous; a malformed or
@@ -328,17 +331,23 @@ fn start_backstage(
         .clone()
         .unwrap_or_else(|| state.join("admin.sock"));
     let admin_listener = admin::bind(&admin_path)?;
-    let shared = Arc::new(enforce::Shared::new(config.db.clone(), live));
+    let host_id = config.host_id.clone().unwrap_or_else(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}/{}", name.trim(), config.listen)
+    });
+    let decision_log = config
+        .decision_log
+        .as_deref()
+        .map(|p| crate::log::decision::DecisionLog::open(p, host_id.clone()))
+        .transpose()?;
+    let shared =
+        Arc::new(enforce::Shared::new(config.db.clone(), live).with_decision_log(decision_log));
     {
         let shared = shared.clone();
         std::thread::spawn(move || enforce::serve_hook_socket(shared, hook_listener));
     }
     // The fleet's module version and configuration, applied before the first request,
     // then polled (always: there is no server that does not follow its store).
-    let host_id = config.host_id.clone().unwrap_or_else(|| {
-        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        format!("{}/{}", name.trim(), config.listen)
-    });
     let watcher = fleet::Watcher::new(shared.clone(), host_id, config.fleet_poll, config_version);
     watcher.sync();
     std::thread::spawn(move || watcher.run());

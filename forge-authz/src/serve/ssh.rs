@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use super::audit::Asked;
 use super::enforce::{Answer, Shared, principal_of};
 use super::hook;
 use crate::live::LivePolicy;
@@ -42,6 +43,8 @@ pub struct ForcedPolicy {
     pub trusted_signers: Vec<PathBuf>,
     /// `--allow-unsigned`.
     pub allow_unsigned: bool,
+    /// `git-shell --decision-log` (made absolute: sshd runs the command elsewhere).
+    pub decision_log: Option<PathBuf>,
 }
 
 /// What sshd asks `ssh-keys` about (`%u %t %k`), and the forge's account.
@@ -119,19 +122,7 @@ pub fn ssh_keys(
     };
     let bin = std::env::current_exe()?;
     let mut command = quote(&bin);
-    if forced.policy != Path::new(EMBEDDED_POLICY_NAME) {
-        command.push_str(&format!(
-            " --policy {}",
-            quote(&std::fs::canonicalize(&forced.policy)?)
-        ));
-    }
-    for signers in &forced.trusted_signers {
-        let file = quote(&std::fs::canonicalize(signers)?);
-        command.push_str(&format!(" --trusted-signers {file}"));
-    }
-    if forced.allow_unsigned {
-        command.push_str(" --allow-unsigned");
-    }
+    command.push_str(&policy_options(forced)?);
     command.push_str(&format!(
         " --deadline-ms {} git-shell --db {} --repos {} --key {}",
         forced.deadline_ms,
@@ -139,11 +130,36 @@ pub fn ssh_keys(
         quote(&std::fs::canonicalize(repos)?),
         k.id
     ));
+    if let Some(log) = &forced.decision_log {
+        let log = std::path::absolute(log)?;
+        command.push_str(&format!(" --decision-log {}", quote(&log)));
+    }
     // `restrict`: no forwarding, no pty, no rc; the key can only run the forced command.
     Ok(Some(format!(
         "command=\"{}\",restrict {key_type} {key_blob}",
         command.replace('"', "\\\"")
     )))
+}
+
+/// The forced command's options before `git-shell`: the policy module (unless embedded),
+/// whose modules are trusted, `--allow-unsigned`.
+fn policy_options(forced: &ForcedPolicy) -> anyhow::Result<String> {
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let mut options = String::new();
+    if forced.policy != Path::new(EMBEDDED_POLICY_NAME) {
+        options.push_str(&format!(
+            " --policy {}",
+            quote(&std::fs::canonicalize(&forced.policy)?)
+        ));
+    }
+    for signers in &forced.trusted_signers {
+        let file = quote(&std::fs::canonicalize(signers)?);
+        options.push_str(&format!(" --trusted-signers {file}"));
+    }
+    if forced.allow_unsigned {
+        options.push_str(" --allow-unsigned");
+    }
+    Ok(options)
 }
 
 /// Parse `SSH_ORIGINAL_COMMAND`: exactly `git-upload-pack '<owner>/<name>[.git]'` or
@@ -242,7 +258,7 @@ pub fn git_shell(
     db: &Location,
     repos: &Path,
     key: &str,
-    max_body_bytes: u64,
+    (max_body_bytes, decision_log): (u64, Option<&Path>),
 ) -> anyhow::Result<u8> {
     let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
         eprintln!("forge-authz: interactive logins are not allowed; use git");
@@ -258,7 +274,10 @@ pub fn git_shell(
     let Some(live) = trusted_live(policy_path, trust, limits, db)? else {
         return Ok(1);
     };
-    let shared = Arc::new(Shared::new(db.clone(), live));
+    let decision_log = decision_log
+        .map(|p| crate::log::decision::DecisionLog::open(p, ssh_host()))
+        .transpose()?;
+    let shared = Arc::new(Shared::new(db.clone(), live).with_decision_log(decision_log));
     let request = RequestDef {
         credential: CredentialDef::SshKey(key.to_string()),
         client_address: ssh_client_address(std::env::var("SSH_CONNECTION").ok().as_deref()),
@@ -268,10 +287,11 @@ pub fn git_shell(
         action: Some(action),
         ..RequestDef::default()
     };
+    let asked = ssh_asked(&shared, db, key);
     let Answer {
         decision: d,
         gathered,
-    } = shared.decide(&request);
+    } = shared.recorded(&asked, &request, shared.decide(&request));
     log::event(
         "ssh",
         &[
@@ -298,7 +318,7 @@ pub fn git_shell(
         ActionDef::Push => {
             // A fresh private directory for this push's hook and socket.
             let state = super::fresh_private_dir(&std::env::temp_dir(), "forge-authz-ssh")?;
-            let result = push(&shared, &request, &state, &dir, max_body_bytes);
+            let result = push(&shared, (&request, &asked), &state, &dir, max_body_bytes);
             let _ = std::fs::remove_dir_all(&state);
             result
         }
@@ -307,7 +327,7 @@ pub fn git_shell(
 
 fn push(
     shared: &Arc<Shared>,
-    request: &RequestDef,
+    (request, asked): (&RequestDef, &Asked),
     state: &Path,
     dir: &Path,
     max_body_bytes: u64,
@@ -316,7 +336,7 @@ fn push(
     hook::install(&hooks, &std::env::current_exe()?)?;
     let socket = state.join("hook.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket)?;
-    let id = shared.begin_push(request);
+    let id = shared.begin_push(request, asked);
     {
         let shared = shared.clone();
         std::thread::spawn(move || super::enforce::serve_hook_socket(shared, listener));
@@ -337,6 +357,27 @@ fn push(
     let status = cmd.status()?;
     shared.end_push(&id);
     Ok(if status.success() { 0 } else { 1 })
+}
+
+/// This host as `git-shell`'s decision log names it: `HOSTNAME/ssh`.
+fn ssh_host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}/ssh", name.trim())
+}
+
+/// How an SSH request was asked, for the decision log: a fresh id, and whether the key is
+/// a deploy key (read from the store only when there is a decision log; a key the store
+/// cannot answer for is logged as `ssh-key`).
+fn ssh_asked(shared: &Shared, db: &Location, key: &str) -> Asked {
+    let deploy = shared.decision_log.is_some()
+        && Store::open_read_only(db)
+            .ok()
+            .and_then(|mut s| crate::store::facts::ssh_key(s.conn(), key).ok().flatten())
+            .is_some_and(|k| k.kind == crate::world::KeyKind::Deploy);
+    Asked {
+        credential: deploy.then_some("deploy-key"),
+        ..Asked::new("ssh")
+    }
 }
 
 /// PATH with git's exec directory first (git-upload-pack and git-receive-pack live there).

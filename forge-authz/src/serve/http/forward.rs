@@ -70,14 +70,19 @@ async fn forward_auth_answer(
         request_log("AUTH", uri, 400, "request-invalid", "-", peer);
         return invalid("not a git smart-HTTP request");
     };
+    let asked = Asked {
+        peer: Some(peer.to_string()),
+        path: Some(log::path_only(uri).to_string()),
+        ..Asked::new("forward-auth")
+    };
     let GitAnswer {
         answer, principal, ..
     } = decide_git(
         &state.shared,
         authorization,
         state.client.of(req.headers(), peer.ip()),
-        repo,
-        action,
+        (repo, action),
+        asked,
     );
     let d = &answer.decision;
     request_log("AUTH", uri, d.http(), d.code(), &principal, peer);

@@ -46,6 +46,8 @@ impl RequestLine {
 struct Allowed {
     /// What was decided on (a push registers it for its hook).
     request: RequestDef,
+    /// How it was asked (a push's ref updates are logged with its request id).
+    asked: Asked,
     /// Fetch or push.
     action: ActionDef,
     /// The path after `owner/name.git/` (`info/refs`, `git-upload-pack`...).
@@ -104,16 +106,22 @@ async fn authorize(
         line.log(400, "request-invalid", "-");
         return Err(Box::new(invalid("send one Authorization header")));
     };
+    let asked = Asked {
+        peer: Some(line.peer.to_string()),
+        path: Some(log::path_only(&line.target).to_string()),
+        ..Asked::new("http")
+    };
     let GitAnswer {
         request,
+        asked,
         answer,
         principal,
     } = decide_git(
         &state.shared,
         authorization,
         state.client.of(req.headers(), line.peer.ip()),
-        repo,
-        action,
+        (repo, action),
+        asked,
     );
     let d = &answer.decision;
     let decided = answer.gathered.repository.clone().filter(|_| d.allow());
@@ -128,6 +136,7 @@ async fn authorize(
     };
     Ok(Allowed {
         request,
+        asked,
         action,
         rest,
         repository,
@@ -227,7 +236,7 @@ fn register_push(
     allowed: &Allowed,
 ) -> Option<((PathBuf, PathBuf, String), PushGuard)> {
     (allowed.action == ActionDef::Push && line.method == "POST").then(|| {
-        let id = state.shared.begin_push(&allowed.request);
+        let id = state.shared.begin_push(&allowed.request, &allowed.asked);
         let guard = PushGuard {
             shared: state.shared.clone(),
             id: id.clone(),

@@ -46,6 +46,7 @@ pub use self::client::ClientAddress;
 pub use self::forward::STATUS_HEADER;
 use self::forward::forward_auth;
 use self::git::RequestLine;
+use super::audit::Asked;
 use super::conns::{Admitted, ConnLimits, Conns, Refused};
 use super::enforce::{Answer, Shared, principal_of};
 use super::metrics::{self, Counters, Route};
@@ -209,22 +210,25 @@ fn status_text(status: u16) -> std::borrow::Cow<'static, str> {
     .into()
 }
 
-/// A git smart-HTTP request, decided: what was asked, the answer, and the principal a
-/// request log names (`-` unless allowed).
+/// A git smart-HTTP request, decided: what was asked (and how, for the decision log), the
+/// answer, and the principal a request log names (`-` unless allowed).
 struct GitAnswer {
     request: RequestDef,
+    asked: Asked,
     answer: Answer,
     principal: String,
 }
 
 /// Decide `action` on `repository` for the credential of an `Authorization` header, from
-/// `client_address` (git smart HTTP, served or asked by a proxy's forward auth).
+/// `client_address` (git smart HTTP, served or asked by a proxy's forward auth, as
+/// `asked` says), and record the decision (a decision that cannot be recorded is a
+/// `policy-failure` deny).
 fn decide_git(
     shared: &Arc<Shared>,
     authorization: Option<&str>,
     client_address: Option<String>,
-    repository: String,
-    action: ActionDef,
+    (repository, action): (String, ActionDef),
+    asked: Asked,
 ) -> GitAnswer {
     let request = RequestDef {
         credential: credential_from_header(authorization),
@@ -239,10 +243,11 @@ fn decide_git(
     // and back cost two thread wake-ups per request (issue 24). The decision never panics
     // on input (every failure is a deny); were it to, the connection's task ends and the
     // request fails, never passes.
-    let answer = shared.decide_here(&request);
+    let answer = shared.recorded(&asked, &request, shared.decide_here(&request));
     let principal = principal_of(&request.credential, &answer.decision);
     GitAnswer {
         request,
+        asked,
         answer,
         principal,
     }
