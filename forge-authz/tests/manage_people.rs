@@ -1,0 +1,440 @@
+//! The store's people managed from the CLI (issue 25, "No way to manage the store's people
+//! and repositories"): `user`, `org`, `member` add/list/show/change/remove, `init-db
+//! --empty` and `history --records`, through the real binary, on SQLite and on a real
+//! PostgreSQL server. Rules checked (issue 25 plan, "Decisions fixed for everyone"):
+//! - each change is one transaction recorded in the configuration's history with its
+//!   actor, an action like `user-add`, and before/after;
+//! - names follow the policy's rule; a member is a user of an existing organisation;
+//! - not found exits 5 naming what was looked for, bad input and duplicates exit 2 saying
+//!   what is wrong, a removal the rules forbid exits 4 (Gitea: a user or organisation that
+//!   owns repositories cannot be deleted) — the exit status table of `cli/mod.rs`;
+//! - removing a user revokes its tokens (recorded in the token history) so `decide`
+//!   denies them afterwards, also after a new account takes the same name.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cli::{run, strings};
+use forge_authz_testkit::pg;
+use forge_authz_testkit::{Backend, both};
+use serde_json::Value;
+
+/// One test's scratch directory and store; the directory is removed when the test passes.
+struct Case {
+    dir: PathBuf,
+    db: String,
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            std::fs::remove_dir_all(&self.dir).ok();
+        }
+    }
+}
+
+/// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
+fn dir_name(dir: &Path) -> String {
+    let name = dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_ascii_lowercase();
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(50)
+        .collect()
+}
+
+impl Case {
+    /// A store made by `init-db ARGS` (`None`: PostgreSQL skipped by
+    /// `FORGE_AUTHZ_SKIP_PG=1`; without it a missing server fails the test).
+    fn new(b: Backend, label: &str, args: &[&str]) -> Option<Case> {
+        let dir = forge_authz_testkit::scratch(&format!("forge-authz-people-{label}-{b:?}-"));
+        let db = match b {
+            Backend::Sqlite => dir.join("forge.db").display().to_string(),
+            Backend::Postgres => {
+                let name = format!("p_{}", dir_name(&dir));
+                pg::shared_or_skip(&name)?.fresh_database(&name)
+            }
+        };
+        let case = Case { dir, db };
+        case.ok(&[&["init-db"][..], args].concat());
+        Some(case)
+    }
+
+    /// `forge-authz ARGS --db DB --actor root` (the operator).
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_as("root", args)
+    }
+
+    /// `forge-authz ARGS --db DB --actor ACTOR`.
+    fn run_as(&self, actor: &str, args: &[&str]) -> Output {
+        run(
+            &[args, &["--db", &self.db, "--actor", actor]].concat(),
+            None,
+        )
+    }
+
+    /// A command that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_as("root", args)
+    }
+
+    /// A command that must succeed as `actor`; its stdout.
+    fn ok_as(&self, actor: &str, args: &[&str]) -> String {
+        let o = self.run_as(actor, args);
+        assert!(o.status.success(), "{args:?}: {}", cli_both(&o));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// A command that must succeed with `--json`; its output.
+    fn json(&self, args: &[&str]) -> Value {
+        self.json_as("root", args)
+    }
+
+    /// A command that must succeed with `--json` as `actor`; its output.
+    fn json_as(&self, actor: &str, args: &[&str]) -> Value {
+        let out = self.ok_as(actor, &[args, &["--json"]].concat());
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    /// A command that must exit `code` saying `says` on stderr; its stderr.
+    fn fails(&self, args: &[&str], code: i32, says: &str) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", cli_both(&o));
+        assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
+        err
+    }
+
+    /// `history --records --json`: the events, newest first.
+    fn records(&self) -> Vec<Value> {
+        let h = self.json(&["history", "--records", "--limit", "100"]);
+        h["events"].as_array().unwrap().clone()
+    }
+}
+
+fn cli_both(o: &Output) -> String {
+    format!(
+        "{}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+both!(
+    an_empty_store_is_filled_one_change_at_a_time,
+    |b| Case::new(b, "happy", &["--empty"])
+);
+fn an_empty_store_is_filled_one_change_at_a_time(c: Case) {
+    // issue 25: `init-db --empty` — keys and options, no sample users or repositories.
+    assert_eq!(c.json(&["user", "list"])["users"], serde_json::json!([]));
+    assert_eq!(
+        c.json(&["org", "list"])["organizations"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        c.json(&["keys", "list"])["keys"].as_array().unwrap().len(),
+        1
+    );
+    // user add / show / change: what is printed is what is stored.
+    let dave = c.json(&["user", "add", "dave", "--visibility", "limited"]);
+    assert_eq!(dave["login"], "dave");
+    assert_eq!(dave["status"], "active");
+    assert_eq!(dave["visibility"], "limited");
+    c.ok(&["user", "add", "erin", "--admin", "--status", "inactive"]);
+    let changed = c.json(&["user", "change", "erin", "--no-admin", "--status", "active"]);
+    assert_eq!(
+        (changed["site_admin"].as_bool(), changed["status"].as_str()),
+        (Some(false), Some("active"))
+    );
+    let table = c.ok(&["user", "list"]);
+    assert!(
+        table.starts_with("LOGIN") && table.contains("dave") && table.contains("erin"),
+        "{table}"
+    );
+    // org add / change, member add / change / list / remove.
+    c.ok(&["org", "add", "acme", "--visibility", "private"]);
+    assert_eq!(
+        c.json(&["org", "change", "acme", "--visibility", "public"])["visibility"],
+        "public"
+    );
+    c.ok(&["member", "add", "acme", "dave", "--role", "write"]);
+    c.ok(&["member", "add", "acme", "erin", "--role", "read"]);
+    c.ok(&["member", "change", "acme", "erin", "--role", "admin"]);
+    let members = c.json(&["member", "list", "acme"]);
+    assert_eq!(strings(&members["members"], "login"), ["dave", "erin"]);
+    assert_eq!(strings(&members["members"], "role"), ["write", "admin"]);
+    let shown = c.json(&["user", "show", "DAVE"]);
+    assert_eq!(
+        shown["organizations"][0]["login"], "acme",
+        "names compare without case"
+    );
+    c.ok(&["member", "remove", "acme", "erin"]);
+    assert_eq!(
+        c.json(&["org", "show", "acme"])["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    c.ok(&["user", "remove", "erin"]);
+    // history --records: one event per change, newest first, the actor, times twice.
+    let events = c.records();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user-remove",
+            "member-remove",
+            "member-change",
+            "member-add",
+            "member-add",
+            "org-change",
+            "org-add",
+            "user-change",
+            "user-add",
+            "user-add"
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == "root" && e["at_utc"].as_str().unwrap().ends_with('Z'))
+    );
+    let change = &events[7]["detail"];
+    assert_eq!(
+        (
+            change["before"]["status"].as_str(),
+            change["after"]["status"].as_str()
+        ),
+        (Some("inactive"), Some("active"))
+    );
+    assert_eq!(
+        (
+            events[2]["detail"]["before"].as_str(),
+            events[2]["detail"]["after"].as_str()
+        ),
+        (Some("read"), Some("admin"))
+    );
+    // The token history stays the tokens' (`history` without `--records`).
+    assert_eq!(c.json(&["history"])["events"], serde_json::json!([]));
+    let page = c.json(&[
+        "history",
+        "--records",
+        "--limit",
+        "3",
+        "--action",
+        "member-add",
+    ]);
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+}
+
+both!(bad_input_is_refused_with_its_exit_status, |b| Case::new(
+    b,
+    "bad",
+    &[]
+));
+fn bad_input_is_refused_with_its_exit_status(c: Case) {
+    // The sample store: alice (owns alice/app, alice/secret, ...), bob, carol, acme.
+    c.ok(&["org", "add", "widgets"]);
+    let before = c.records().len();
+    // Not found: exit 5, naming what was looked for.
+    c.fails(&["user", "show", "nobody"], 5, "no user `nobody`");
+    c.fails(&["user", "remove", "nobody"], 5, "no user `nobody`");
+    c.fails(
+        &["member", "add", "widgets", "nobody", "--role", "read"],
+        5,
+        "no user `nobody`",
+    );
+    c.fails(
+        &["member", "add", "nowhere", "bob", "--role", "read"],
+        5,
+        "no organisation `nowhere`",
+    );
+    c.fails(
+        &["member", "change", "widgets", "bob", "--role", "write"],
+        5,
+        "`bob` is not a member of `widgets`",
+    );
+    c.fails(&["org", "show", "nowhere"], 5, "no organisation `nowhere`");
+    // Duplicates and bad names: exit 2, saying what exists or what is allowed.
+    c.fails(&["user", "add", "Alice"], 2, "user `alice` already exists");
+    c.fails(&["org", "add", "ALICE"], 2, "user `alice` already exists");
+    c.fails(
+        &["user", "add", "bad name"],
+        2,
+        "is not a valid name: use 1 to 100 of",
+    );
+    c.fails(&["user", "add", ".."], 2, "is not a valid name");
+    c.fails(
+        &["user", "add", "dave", "--status", "asleep"],
+        2,
+        "expected one of `active`",
+    );
+    // A role the policy does not know, and `none` (no membership): clap's usage error.
+    c.fails(
+        &["member", "add", "widgets", "bob", "--role", "owner"],
+        2,
+        "unknown role `owner`: use `read`, `write`, `admin`",
+    );
+    c.fails(
+        &["member", "add", "widgets", "bob", "--role", "none"],
+        2,
+        "role `none` is no membership",
+    );
+    // An organisation used as a user and the reverse.
+    c.fails(
+        &["user", "show", "widgets"],
+        2,
+        "`widgets` is an organisation, not a user",
+    );
+    c.fails(
+        &["org", "remove", "bob"],
+        2,
+        "`bob` is a user, not an organisation",
+    );
+    c.fails(
+        &["member", "add", "bob", "carol", "--role", "read"],
+        2,
+        "`bob` is a user, not an organisation",
+    );
+    c.ok(&["org", "add", "gadgets"]);
+    c.fails(
+        &["member", "add", "widgets", "gadgets", "--role", "read"],
+        2,
+        "only users are members",
+    );
+    c.ok(&["member", "add", "widgets", "bob", "--role", "read"]);
+    c.fails(
+        &["member", "add", "widgets", "BOB", "--role", "write"],
+        2,
+        "`bob` is already a member of `widgets` (role read)",
+    );
+    // Removing an owner of repositories: exit 4, what to remove first; nothing changed.
+    let err = c.fails(&["user", "remove", "alice"], 4, "user `alice` still owns");
+    assert!(
+        err.contains("alice/app") && err.contains("forge-authz repo remove"),
+        "{err}"
+    );
+    assert_eq!(c.json(&["user", "show", "alice"])["login"], "alice");
+    // Exactly the successful changes were recorded (org-add gadgets, member-add bob).
+    assert_eq!(c.records().len(), before + 2);
+    c.fails(
+        &["history", "--records", "--action", "key-add"],
+        2,
+        "is not a change to the store's records",
+    );
+}
+
+/// `decide --db D --request -`: a pull of alice's public `alice/app` with `secret`.
+fn pull(c: &Case, secret: &str) -> Output {
+    let request = format!(
+        r#"{{"credential":{{"bearer":"{secret}"}},"repository":"alice/app","action":"pull"}}"#
+    );
+    run(&["decide", "--db", &c.db, "--request", "-"], Some(&request))
+}
+
+/// `token create --owner OWNER --name NAME ARGS --json`: (secret, id).
+fn token(c: &Case, owner: &str, name: &str, args: &[&str]) -> (String, String) {
+    let base = [
+        "token",
+        "create",
+        "--owner",
+        owner,
+        "--name",
+        name,
+        "--scope",
+        "read:repository",
+    ];
+    let t = c.json_as(owner, &[&base[..], args].concat());
+    (
+        t["secret"].as_str().unwrap().into(),
+        t["token"]["id"].as_str().unwrap().into(),
+    )
+}
+
+both!(
+    a_removed_users_tokens_are_revoked_and_denied,
+    |b| Case::new(b, "revoke", &[])
+);
+fn a_removed_users_tokens_are_revoked_and_denied(c: Case) {
+    c.ok(&["user", "add", "dave"]);
+    c.ok(&["org", "add", "tools"]);
+    c.ok(&["member", "add", "tools", "dave", "--role", "write"]);
+    let (secret, id) = token(&c, "dave", "ci", &[]);
+    let (_, child) = {
+        let t = c.json_as(
+            "dave",
+            &[
+                "token",
+                "child",
+                &id,
+                "--scope",
+                "read:repository",
+                "--lifetime",
+                "1h",
+            ],
+        );
+        ((), t["token"]["id"].as_str().unwrap().to_string())
+    };
+    let (bound_secret, bound) = token(&c, "alice", "tools-only", &["--bind-owner", "tools"]);
+    assert_eq!(
+        pull(&c, &secret).status.code(),
+        Some(0),
+        "dave's token pulls alice/app"
+    );
+    // bob is alice/app's collaborator in the sample store: his role goes with him.
+    let removed = c.json(&["user", "remove", "dave"]);
+    assert_eq!(removed["memberships"], 1);
+    let revoked: Vec<&str> = removed["revoked_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        revoked.contains(&id.as_str()) && revoked.contains(&child.as_str()),
+        "{removed}"
+    );
+    assert_eq!(
+        pull(&c, &secret).status.code(),
+        Some(1),
+        "a removed user's token is denied"
+    );
+    // A new account under the same name does not inherit the old tokens.
+    c.ok(&["user", "add", "dave"]);
+    assert_eq!(
+        pull(&c, &secret).status.code(),
+        Some(1),
+        "the old token stays revoked"
+    );
+    assert_eq!(c.json(&["token", "show", &id])["state"], "revoked");
+    // The token history records each revocation with the operator as actor.
+    let h = c.json(&["history", "--token", &id]);
+    assert_eq!(h["events"][0]["action"], "revoke");
+    assert_eq!(h["events"][0]["actor"], "root");
+    // Removing an organisation revokes tokens bound to it (another user's too).
+    let o = c.json(&["org", "remove", "tools"]);
+    assert_eq!(o["revoked_tokens"], serde_json::json!([bound]));
+    assert_eq!(c.json(&["token", "show", &bound])["state"], "revoked");
+    assert!(
+        !c.ok(&["history", "--records"]).contains(&bound_secret),
+        "no secret in the history"
+    );
+    let collab = c.json(&["user", "remove", "bob"]);
+    assert_eq!(
+        collab["collaborations"], 1,
+        "bob's role on alice/app went with him"
+    );
+}
