@@ -138,7 +138,11 @@ pub fn scopes(p: &PolicyArgs, action: ScopesAction) -> anyhow::Result<u8> {
                     outln!("{}", out.join(","));
                     Ok(0)
                 }
-                Err(e) => bail!("{}", e.describe()),
+                // The suggestion comes from the policy's answers (`token/args.rs`).
+                Err(wit::ScopeError::UnknownScope(s)) => Err(super::fail(
+                    super::EXIT_ERROR,
+                    super::token::unknown_scope(&mut policy, &s)?,
+                )),
             }
         }
     }
