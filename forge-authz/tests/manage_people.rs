@@ -15,6 +15,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/fleet.rs"]
+mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -436,5 +438,63 @@ fn a_removed_users_tokens_are_revoked_and_denied(c: Case) {
     assert_eq!(
         collab["collaborations"], 1,
         "bob's role on alice/app went with him"
+    );
+}
+
+/// A store with alice's `alice/app` and a server over it, asked through forward auth
+/// (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
+fn served(b: Backend) -> Option<harness::Fleet> {
+    match b {
+        Backend::Sqlite => Some(harness::sqlite_fleet("people")),
+        Backend::Postgres => harness::pg_fleet("people"),
+    }
+}
+
+both!(a_running_server_refuses_a_removed_users_token, served);
+fn a_running_server_refuses_a_removed_users_token(mut f: harness::Fleet) {
+    // issue 25 plan: removing a user revokes its tokens; a `serve` already running over
+    // the store refuses them at once (reference: a revoked token is `token-revoked`, 401).
+    let h = f.start("people");
+    let db = f.db.clone();
+    f.ok(&["user", "add", "dave", "--db", &db]);
+    let t = f.json(&[
+        "token",
+        "create",
+        "--db",
+        &db,
+        "--actor",
+        "dave",
+        "--owner",
+        "dave",
+        "--name",
+        "ci",
+        "--scope",
+        "read:repository",
+        "--json",
+    ]);
+    let secret = t["secret"].as_str().unwrap().to_owned();
+    let app = harness::APP;
+    f.expect(
+        h,
+        app,
+        Some(&secret),
+        (200, "granted"),
+        "dave's token pulls alice/app",
+    );
+    f.ok(&["user", "remove", "dave", "--db", &db]);
+    f.expect(
+        h,
+        app,
+        Some(&secret),
+        (401, "token-revoked"),
+        "dave was removed",
+    );
+    f.ok(&["user", "add", "dave", "--db", &db]);
+    f.expect(
+        h,
+        app,
+        Some(&secret),
+        (401, "token-revoked"),
+        "a new dave inherits nothing",
     );
 }

@@ -373,16 +373,15 @@ pub fn member(a: MemberArgs) -> anyhow::Result<u8> {
     let (before, after) =
         people::set_member(&mut store, &org, &login, op, actor, now).map_err(exit_for)?;
     let role = |m: &Option<Member>| m.as_ref().map_or("none".to_owned(), |m| m.role.clone());
-    eprintln!(
-        "`{org}`: member `{login}` {} (role {} -> {})",
-        match op {
-            MemberOp::Add(_) => "added",
-            MemberOp::Change(_) => "changed",
-            MemberOp::Remove => "removed",
-        },
-        role(&before),
-        role(&after)
-    );
+    match op {
+        MemberOp::Add(_) => eprintln!("`{org}`: added `{login}` with role {}", role(&after)),
+        MemberOp::Change(_) => eprintln!(
+            "`{org}`: `{login}`'s role changed from {} to {}",
+            role(&before),
+            role(&after)
+        ),
+        MemberOp::Remove => eprintln!("`{org}`: removed `{login}` (role was {})", role(&before)),
+    }
     if json {
         outln!(
             "{}",
