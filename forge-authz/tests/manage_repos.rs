@@ -249,6 +249,12 @@ fn repo_commands_and_their_refusals(e: Env) {
     assert_eq!(change["detail"]["before"]["private"], true);
     assert_eq!(change["detail"]["after"]["archived"], true);
     assert_eq!(events_of(&e.history("repo-add"), "acme/widget"), 1);
+    // `history --records` lists the changes to the store's records (P2's listing).
+    let records = e.json(&["history", "--records", "--action", "repo-add"]);
+    assert_eq!(
+        records["events"][0]["detail"]["repository"], "acme/widget",
+        "{records}"
+    );
     let shown = e.json(&["repo", "show", "Acme/Widget"]);
     assert_eq!(
         shown["repository"], "acme/widget",
@@ -650,12 +656,17 @@ fn keys_are_offered_until_removed(e: Env) {
     // Removed: `ssh-keys` prints nothing for it at once; the history says who and what.
     e.ok(&["key", "remove", &id]);
     assert_eq!(e.ssh_keys(&bob), "", "a removed key is no longer offered");
-    let h = &e.history("key-remove")[0];
+    let h = &e.history("ssh-key-remove")[0];
     assert_eq!(
         (h["detail"]["key"]["id"].as_str(), h["actor"].as_str()),
         (Some(id.as_str()), Some("root-op"))
     );
-    assert_eq!(e.history("key-add").len(), 2);
+    assert_eq!(e.history("ssh-key-add").len(), 1);
+    assert_eq!(e.history("deploy-key-add").len(), 1);
+    assert!(
+        e.history("key-add").is_empty(),
+        "`key-add` is a signing key's action"
+    );
     assert!(
         !h.to_string().contains(bob.split(' ').nth(1).unwrap()),
         "the history keeps no key line"

@@ -343,17 +343,35 @@ fn show(store: &mut Store, repository: &str, json: bool) -> anyhow::Result<()> {
         outln!("{v}");
         return Ok(());
     }
-    print_repos(std::slice::from_ref(&repo), false, true);
+    outln!("repository: {}", repo.repository);
+    outln!(
+        "visibility: {}",
+        if repo.private { "private" } else { "public" }
+    );
+    outln!("kind: {}", repo.kind);
+    outln!("archived: {}", yes_no(repo.archived));
     outln!(
         "registrant: {}",
-        repo.registrant.as_deref().unwrap_or("(none)")
+        repo.registrant.as_deref().unwrap_or("none")
     );
-    outln!();
-    print_collaborators(&collaborators);
-    outln!();
-    protect::print_rules(&refs);
-    outln!();
-    key::print_keys(&keys);
+    if collaborators.is_empty() {
+        outln!("collaborators: none");
+    } else {
+        outln!();
+        print_collaborators(&collaborators);
+    }
+    if refs.is_empty() {
+        outln!("protected refs: none");
+    } else {
+        outln!();
+        protect::print_rules(&refs);
+    }
+    if keys.is_empty() {
+        outln!("deploy keys: none");
+    } else {
+        outln!();
+        key::print_keys(&keys);
+    }
     Ok(())
 }
 

@@ -295,9 +295,27 @@ pub fn add_key(
     crate::store::put_ssh_key(&mut tx, &def)?;
     let info = need_key(&mut tx, &id)?;
     let detail = serde_json::json!({"key": without_line(&info), "after": "added"});
-    config::record(&mut tx, "key-add", actor, now, None, &detail)?;
+    config::record(
+        &mut tx,
+        history_action(&info, "add"),
+        actor,
+        now,
+        None,
+        &detail,
+    )?;
     tx.commit()?;
     Ok(info)
+}
+
+/// The history's action for a change of key `k`: `ssh-key-add`, `deploy-key-remove`, ...
+/// (`key-add` is a signing key's: `forge-authz keys`).
+fn history_action(k: &KeyInfo, change: &str) -> &'static str {
+    match (k.kind == "deploy", change) {
+        (false, "add") => "ssh-key-add",
+        (true, "add") => "deploy-key-add",
+        (false, _) => "ssh-key-remove",
+        (true, _) => "deploy-key-remove",
+    }
 }
 
 /// A key's record for the history: everything but the (long) public line.
@@ -314,7 +332,8 @@ pub fn remove_key(store: &mut Store, id: &str, actor: &str, now: i64) -> anyhow:
     let key = need_key(&mut tx, id)?;
     tx.execute("DELETE FROM ssh_keys WHERE id = $1", &vals![id])?;
     let detail = serde_json::json!({"key": without_line(&key), "after": null});
-    config::record(&mut tx, "key-remove", actor, now, None, &detail)?;
+    let action = history_action(&key, "remove");
+    config::record(&mut tx, action, actor, now, None, &detail)?;
     tx.commit()?;
     Ok(key)
 }
