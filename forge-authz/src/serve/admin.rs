@@ -49,11 +49,15 @@ pub enum AdminRequest {
     Promote,
 }
 
-/// Where modules may come from.
-#[derive(Clone, Debug)]
+/// Where modules may come from, and where the server listens (shown by `status`).
+#[derive(Clone, Debug, Default)]
 pub struct Modules {
     /// The configured directory (`None`: only the current module can be reloaded).
     pub dir: Option<PathBuf>,
+    /// The address the git listener is bound to (the port chosen for `--listen ...:0`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The address the metrics listener is bound to, if metrics are served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Modules {
@@ -139,6 +143,8 @@ pub fn answer(shared: &Shared, modules: &Modules, req: &AdminRequest) -> serde_j
             let c = &shared.counters;
             let p = shared.live.current();
             serde_json::json!({
+                "listen": modules.listen.map(|a| a.to_string()),
+                "metrics_listen": modules.metrics_listen.map(|a| a.to_string()),
                 "generation": p.generation,
                 "policy": crate::live::source_of(&p),
                 "requests": c.requests.load(Ordering::Relaxed),
@@ -226,8 +232,16 @@ fn one(shared: &Shared, modules: &Modules, conn: UnixStream) -> anyhow::Result<(
 
 /// The client side (`forge-authz reload|shadow|promote|status --admin-socket PATH`).
 pub fn request(socket: &Path, req: &AdminRequest) -> anyhow::Result<serde_json::Value> {
-    let conn = UnixStream::connect(socket)
-        .with_context(|| format!("connecting to the admin socket {}", socket.display()))?;
+    let conn = UnixStream::connect(socket).map_err(|e| {
+        crate::cli::fail(
+            crate::cli::EXIT_UNAVAILABLE,
+            format!(
+                "no server answers on the admin socket {}: {e}: start `forge-authz serve` \
+                 or pass its `--admin-socket`",
+                socket.display()
+            ),
+        )
+    })?;
     // Compiling and checking a module takes a moment.
     conn.set_read_timeout(Some(Duration::from_secs(120)))?;
     conn.set_write_timeout(Some(Duration::from_secs(5)))?;

@@ -316,6 +316,7 @@ fn start_backstage(
     state: &Path,
     live: Arc<LivePolicy>,
     config_version: i64,
+    bound: (std::net::SocketAddr, Option<std::net::SocketAddr>),
 ) -> anyhow::Result<Backstage> {
     let hooks = state.join("hooks");
     if hooks.exists() {
@@ -333,7 +334,7 @@ fn start_backstage(
     let admin_listener = admin::bind(&admin_path)?;
     let host_id = config.host_id.clone().unwrap_or_else(|| {
         let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        format!("{}/{}", name.trim(), config.listen)
+        format!("{}/{}", name.trim(), listen_name(&config.listen, bound.0))
     });
     let decision_log = config
         .decision_log
@@ -358,6 +359,8 @@ fn start_backstage(
             .map(std::fs::canonicalize)
             .transpose()
             .context("modules directory")?,
+        listen: Some(bound.0),
+        metrics_listen: bound.1,
     };
     {
         let (shared, modules) = (shared.clone(), modules.clone());
@@ -369,6 +372,16 @@ fn start_backstage(
         socket,
         admin_path,
     })
+}
+
+/// How a host names its listener in its default id: `--listen` as given, but the bound
+/// address when the port was left to the system (`:0`), so two such hosts differ.
+fn listen_name(listen: &str, bound: std::net::SocketAddr) -> String {
+    if listen.ends_with(":0") {
+        bound.to_string()
+    } else {
+        listen.to_owned()
+    }
 }
 
 /// A listener bound to `addr`, non-blocking (tokio takes it over).
@@ -427,19 +440,8 @@ fn serve_in(
     live: Arc<LivePolicy>,
     config_version: i64,
 ) -> anyhow::Result<()> {
-    let Backstage {
-        shared,
-        hooks,
-        socket,
-        admin_path,
-    } = start_backstage(config, state, live, config_version)?;
-    let max_connections = raise_open_files(config.http.max_connections);
-    let workers = worker_threads(config.workers);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .max_blocking_threads(workers.max(MIN_BLOCKING_THREADS))
-        .enable_all()
-        .build()?;
+    // Bound first: the admin socket's `status` and the default host id show the port
+    // chosen for `--listen ...:0`, not `:0` (issue 25).
     let std_listener = bind(&config.listen, "listening")?;
     let addr = std_listener.local_addr()?;
     let metrics_listener = config
@@ -451,6 +453,19 @@ fn serve_in(
         .as_ref()
         .map(std::net::TcpListener::local_addr)
         .transpose()?;
+    let Backstage {
+        shared,
+        hooks,
+        socket,
+        admin_path,
+    } = start_backstage(config, state, live, config_version, (addr, metrics_addr))?;
+    let max_connections = raise_open_files(config.http.max_connections);
+    let workers = worker_threads(config.workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .max_blocking_threads(workers.max(MIN_BLOCKING_THREADS))
+        .enable_all()
+        .build()?;
     announce(config, addr, metrics_addr, &admin_path)?;
     let state = Arc::new(http::HttpState {
         shared: shared.clone(),
@@ -556,7 +571,7 @@ async fn signals(shared: Arc<enforce::Shared>, stop: tokio::sync::watch::Sender<
             _ = hup.recv() => {
                 let shared = shared.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    let modules = admin::Modules { dir: None };
+                    let modules = admin::Modules::default();
                     admin::answer(&shared, &modules, &admin::AdminRequest::Reload { module: None })
                 })
                 .await;

@@ -63,6 +63,19 @@ fn missing(location: &Location) -> anyhow::Error {
         Location::Sqlite(path) => shell_word(&path.display().to_string()),
         Location::Postgres(_) => "URL".to_owned(),
     };
+    if let Location::Sqlite(path) = location
+        && path.exists()
+    {
+        // A file that holds no store (empty, or another SQLite database): `init-db`
+        // never writes over a file, so it has to go first.
+        return crate::cli::fail(
+            crate::cli::EXIT_UNAVAILABLE,
+            format!(
+                "no store at {location}: the file holds none; if it is not needed, delete \
+                 it and create a store with `forge-authz init-db --db {arg}`"
+            ),
+        );
+    }
     crate::cli::fail(
         crate::cli::EXIT_UNAVAILABLE,
         format!(
