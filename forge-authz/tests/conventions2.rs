@@ -299,6 +299,9 @@ fn unknown_scopes_get_a_suggestion_from_the_policy() {
         assert_eq!(o.status.code(), Some(2), "{scope}: {err}");
         assert!(err.contains(says), "{scope}: {err}");
     }
+    let o = run(&["scopes", "normalize", "read:repository,write:repo"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", both_streams(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `write:repository`?"));
     // The suggested command does what the message says.
     let migrated = run(&["scopes", "migrate", "repo"], None);
     assert_eq!(
