@@ -13,6 +13,8 @@
 //! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
 //! - [`org`], [`people`]: the store's people (`user`, `org`, `member`) and organisations'
 //!   IP allow lists (`org ip-allow`);
+//! - [`repos`]: the store's repositories (`repo`, `collaborator`, `key` for user and deploy
+//!   SSH keys, `protect`);
 //! - [`site`]: site data for a site policy, versioned the same way (`site`);
 //! - [`table`]: human-readable output (aligned tables, UTC dates).
 
