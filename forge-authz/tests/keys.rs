@@ -473,7 +473,7 @@ fn refusals(f: &Fleet) {
         let o = cli(&all);
         let err = String::from_utf8_lossy(&o.stderr);
         // Issue 25: a policy refusal exits 4 (EXIT_REFUSED), bad input 2.
-        let want = if says == "refused by the policy" { 4 } else { 2 };
+        let want = if *says == "refused by the policy" { 4 } else { 2 };
         assert_eq!(o.status.code(), Some(want), "{}", describe(&all, &o));
         assert!(
             err.contains(says),
