@@ -24,24 +24,56 @@ use crate::world::World;
 #[derive(Debug, clap::Args)]
 pub struct DecideArgs {
     /// World file.
-    #[arg(long, required_unless_present = "db", conflicts_with = "db")]
+    #[arg(long, conflicts_with = "db")]
     pub world: Option<PathBuf>,
     /// Or a token database: facts come from it, and the decision's store writes
-    /// (last-used, revocation of a leaked rotation family) are applied to it.
-    // Not the shared `DbArgs`: optional, and without its default or environment variable
-    // (which would conflict with `--world`).
+    /// (last-used, revocation of a leaked rotation family) are applied to it. Without
+    /// `--world` or `--db`, the store named by `FORGE_AUTHZ_DB`, as for every command.
+    // Not the shared `DbArgs`: optional, without its default, and the environment
+    // variable is read in `decide` (an explicit `--world` wins over it).
     #[arg(long, value_parser = super::parse_location)]
     pub db: Option<crate::store::Location>,
     /// Request file (`-` for stdin).
     #[arg(long)]
     pub request: PathBuf,
-    /// Include the trace of every rule consulted (why was I refused?).
-    #[arg(long)]
-    pub explain: bool,
+    /// Explain the decision: every rule consulted and the facts that decided (why was I
+    /// refused?). `text` for people, `json` for the one JSON line with its `trace`; bare
+    /// `--explain` is text on a terminal and JSON otherwise (pipes and scripts).
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto",
+        value_name = "FORMAT"
+    )]
+    pub explain: Option<ExplainFormat>,
     /// Site data (a JSON file, `forge-authz site set`'s format) given to the policy with
     /// the world's keys and options: what a site policy reads (`--db` reads the store's).
     #[arg(long, requires = "world")]
     pub site: Option<PathBuf>,
+}
+
+/// How `decide --explain` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+    /// Words for people (`forge-authz decide --explain=text`).
+    Text,
+    /// The decision's JSON line with its `trace`.
+    Json,
+}
+
+impl ExplainFormat {
+    /// Whether this prints text (`auto`: when stdout is a terminal).
+    fn text(self) -> bool {
+        match self {
+            ExplainFormat::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ExplainFormat::Text => true,
+            ExplainFormat::Json => false,
+        }
+    }
 }
 
 /// `forge-authz scopes ...`
@@ -67,6 +99,13 @@ pub struct InspectArgs {
     pub token: String,
 }
 
+/// The store `FORGE_AUTHZ_DB` names, if set and not empty (`--db`'s environment variable
+/// for every other command).
+fn env_db() -> Option<crate::store::Location> {
+    let v = std::env::var("FORGE_AUTHZ_DB").ok()?;
+    super::parse_location(&v).ok()
+}
+
 /// `forge-authz decide`
 pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
     let DecideArgs {
@@ -78,7 +117,8 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
     } = a;
     let (policy_path, limits) = (p.path(), p.limits());
     let mut req = read_request(&request)?;
-    req.explain |= explain;
+    req.explain |= explain.is_some();
+    let db = db.or_else(|| env_db().filter(|_| world.is_none()));
     let outcome = match (world, db) {
         (Some(world), _) => {
             let w = World::load(&world)?;
@@ -116,11 +156,34 @@ pub fn decide(p: &PolicyArgs, a: DecideArgs) -> anyhow::Result<u8> {
                 Err(e) => Outcome::Decision(Decided::failure(format!("{e:#}"))),
             }
         }
-        (None, None) => bail!("pass --world or --db"),
+        (None, None) => bail!("pass --world FILE or --db STORE (or set FORGE_AUTHZ_DB)"),
     };
     let (out, allow) = outcome_output(&outcome);
-    outln!("{}", serde_json::to_string(&out)?);
+    if explain.is_some_and(ExplainFormat::text) {
+        outln!("{}", explain_text(&outcome).trim_end());
+    } else {
+        outln!("{}", serde_json::to_string(&out)?);
+    }
     Ok(if allow { 0 } else { EXIT_DENY })
+}
+
+/// An outcome in words (`decide --explain=text`).
+fn explain_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decision(d) => crate::explain::decision_text(&DecisionOutput::from(d)),
+        Outcome::Batch(list) => crate::explain::batch_text(
+            &list
+                .iter()
+                .map(|(repo, d)| (repo.clone(), DecisionOutput::from(d)))
+                .collect::<Vec<_>>(),
+        ),
+        Outcome::Permissions(p) => crate::explain::permissions_text(
+            &p.refs
+                .iter()
+                .map(|(name, perms)| (name.clone(), crate::request::permission_names(*perms)))
+                .collect::<Vec<_>>(),
+        ),
+    }
 }
 
 /// `forge-authz scopes migrate|normalize`

@@ -308,6 +308,11 @@ fn binding(
         }
         return Ok(true);
     }
+    let rule = match target {
+        Target::Repository(_) => Rule::Repository,
+        Target::Namespace(_) => Rule::Namespace,
+    };
+    trace.note(rule, || super::targets::binding_facts(token));
     Err(Decision::new(
         Reason::TokenNotBound,
         "this access token is not valid for this target",
@@ -375,6 +380,13 @@ fn repository_target(
     let role = p.role_on(repo);
     let needed = needed_role(req);
     if role < needed {
+        trace.note(Rule::Repository, || {
+            format!(
+                "role `{}` on `{path}`; this needs `{}`",
+                role.name(),
+                needed.name()
+            )
+        });
         return Some(role_refusal(needed, "repository"));
     }
     trace.pass(Rule::Role, || role.name().into());
@@ -433,6 +445,13 @@ fn namespace_target(
     let role = super::create::namespace_role(p, ns);
     let needed = needed_role(req);
     if role < needed {
+        trace.note(Rule::Namespace, || {
+            format!(
+                "role `{}` in `{name}`; this needs `{}`",
+                role.name(),
+                needed.name()
+            )
+        });
         return Some(role_refusal(needed, &format!("namespace `{}`", ns.name)));
     }
     trace.pass(Rule::Namespace, || ns.name.to_string());

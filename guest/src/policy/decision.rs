@@ -238,6 +238,9 @@ pub struct TraceStep {
 pub struct Trace {
     enabled: bool,
     steps: Vec<TraceStep>,
+    /// The facts behind a refusal about to be decided by this rule (trace only: the
+    /// decision itself is unchanged, so concealment swaps them out with the rest).
+    note: Option<(Rule, String)>,
 }
 
 impl Trace {
@@ -246,6 +249,16 @@ impl Trace {
         Trace {
             enabled,
             steps: Vec::new(),
+            note: None,
+        }
+    }
+
+    /// The facts that make `rule` refuse (`role `read` on `a/b`; push needs `write``),
+    /// for the deciding step's detail: said to whoever reads the trace, never to the
+    /// decision's message or detail. Only the refusing rule's own note is kept.
+    pub fn note(&mut self, rule: Rule, facts: impl FnOnce() -> String) {
+        if self.enabled {
+            self.note = Some((rule, facts()));
         }
     }
 
@@ -272,10 +285,16 @@ impl Trace {
     /// Record the rule that decided, and return the decision with the trace attached.
     pub fn decide(mut self, rule: Rule, mut d: Decision) -> Decision {
         if self.enabled {
-            let detail = match &d.detail {
+            let mut detail = match &d.detail {
                 Some(x) => format!("{}: {x}", d.reason.code()),
                 None => d.reason.code().to_string(),
             };
+            if let Some((noted, facts)) = self.note.take()
+                && noted == rule
+            {
+                detail.push_str(if d.detail.is_some() { "; " } else { ": " });
+                detail.push_str(&facts);
+            }
             self.steps.push(TraceStep {
                 rule,
                 outcome: TraceOutcome::Decide,

@@ -9,7 +9,7 @@ use super::model::{GitAction, RefUpdate, RepositoryFacts, RepositoryKind, Role};
 use super::principal::{Principal, Refusal, Repo, Target, visible_to_anonymous};
 use super::refs;
 use super::scope::Category;
-use super::targets::Context;
+use super::targets::{Context, binding_facts};
 
 /// Why a repository can never be written, if it cannot (mirrors, imports, archives:
 /// reference §1.13, §2.8). Pushes and API routes that write content alike.
@@ -129,6 +129,7 @@ fn token_rules(
         return Ok(());
     };
     if !token.covers(Target::Repository(path)) {
+        trace.note(Rule::Binding, || binding_facts(token));
         return Err((
             Rule::Binding,
             Decision::new(
@@ -253,6 +254,14 @@ fn writable(p: &Principal<'_>, repo: Repo<'_>, trace: &mut Trace) -> Result<Role
     }
     let role = p.role_on(repo);
     if role < Role::Write {
+        trace.note(Rule::Role, || match p {
+            Principal::DeployKey { .. } => "a read-only deploy key; push needs write".into(),
+            _ => format!(
+                "role `{}` on `{}`; push needs `write`",
+                role.name(),
+                repo.path
+            ),
+        });
         let d = match p {
             Principal::DeployKey { .. } => Decision::new(
                 Reason::DeployKeyReadOnly,

@@ -490,7 +490,19 @@ fn resolve_token<'a>(
     now: i64,
     trace: &mut Trace,
 ) -> Result<Principal<'a>, Refusal> {
-    let record = check_record(answer.token.as_ref(), secret, verified, now)?;
+    let record =
+        check_record(answer.token.as_ref(), secret, verified, now).inspect_err(|(rule, d)| {
+            // When (Unix seconds): the holder of the secret learns when its own token
+            // stopped working, nothing about any other.
+            let at = match (d.reason, answer.token.as_ref()) {
+                (Reason::TokenRevoked, Some(r)) => r.revoked.map(|t| ("revoked", t)),
+                (Reason::TokenExpired, Some(r)) => r.expires.map(|t| ("expired", t)),
+                _ => None,
+            };
+            if let Some((what, t)) = at {
+                trace.note(*rule, || format!("{what} at {t}"));
+            }
+        })?;
     trace.pass(Rule::TokenRecord, || {
         format!("token `{}` of `{}`", verified.token_id, record.owner)
     });

@@ -1,6 +1,7 @@
 //! What a request targets, and what the host is asked about it: the repository and
-//! namespace it names, the query for one decision, the facts the host answered, and the
-//! concealment of a trace that would tell more than its verdict (issue 19).
+//! namespace it names, the query for one decision, the facts the host answered, the
+//! concealment of a trace that would tell more than its verdict (issue 19), and the facts
+//! a refusing rule notes in a trace (a token's binding).
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -10,7 +11,7 @@ use super::model::{
     CreationRequest, CreationStep, FactQuery, NamespaceFacts, Options, RepositoryFacts, Request,
     UserFacts, Viewer,
 };
-use super::principal::{Presented, owner_of};
+use super::principal::{Presented, TokenAuth, owner_of};
 
 /// What a request's own rules consult beside the principal and the targets: the policy's
 /// options, and the client's address (for IP allow lists).
@@ -93,6 +94,32 @@ pub(super) struct Targets<'a> {
     pub repository: Option<&'a RepositoryFacts>,
     pub namespace: Option<&'a NamespaceFacts>,
     pub sudo: Option<&'a UserFacts>,
+}
+
+/// What a token is bound to, for a trace: `bound to `acme/widget` only`. The binding is the
+/// token's own record (its owner lists it), not a fact about the request's target.
+pub(super) fn binding_facts(token: &TokenAuth<'_>) -> String {
+    let Some(b) = token.binding else {
+        return "unbound".into();
+    };
+    let quoted = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !b.repositories.is_empty() {
+        parts.push(format!("repositories {}", quoted(&b.repositories)));
+    }
+    if !b.owners.is_empty() {
+        parts.push(format!("owners {}", quoted(&b.owners)));
+    }
+    if parts.is_empty() {
+        return "bound to nothing".into();
+    }
+    format!("bound to {} only", parts.join(" and "))
 }
 
 /// Whether two decisions tell the requester the same thing (their traces aside).

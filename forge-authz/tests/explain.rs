@@ -1,0 +1,348 @@
+//! `forge-authz decide --explain=text` as a person reads it (issue 25, "`--explain` for
+//! people"): each rule in words with the facts that decided — a role, an expiry, a
+//! binding — and never more than the verdict reveals (issue 13's concealment, issue 19:
+//! a private repository the requester cannot see is explained as a missing one).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::indexing_slicing, clippy::panic)]
+
+#[path = "support/cli.rs"]
+mod cli;
+#[path = "support/fleet.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+
+use cli::run;
+use forge_authz_testkit::Backend;
+use harness::{Fleet, pg_fleet, sqlite_fleet};
+
+/// 2026-01-01T00:00:00Z: the world's clock, so expiry times are known.
+const NOW: i64 = 1_767_225_600;
+
+/// A sample world (`forge-authz init`: bob is a read collaborator on the public
+/// `alice/app`; `alice/secret` is private) with its clock at [`NOW`].
+fn world(name: &str) -> (PathBuf, PathBuf) {
+    let dir = forge_authz_testkit::scratch(&format!("forge-authz-explain-{name}-"));
+    let world = dir.join("world.json");
+    let w = world.to_str().unwrap();
+    assert!(run(&["init", "--world", w], None).status.success());
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&world).unwrap()).unwrap();
+    json["now"] = NOW.into();
+    std::fs::write(&world, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    (dir, world)
+}
+
+/// `forge-authz mint --world W --owner OWNER --scope SCOPE EXTRA...`: the secret.
+fn mint(world: &Path, owner: &str, scope: &str, extra: &[&str]) -> String {
+    let w = world.to_str().unwrap();
+    let args = ["mint", "--world", w, "--owner", owner, "--scope", scope];
+    let out = run(&[&args[..], extra].concat(), None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A git request with a bearer token (or anonymous), at `now` if given.
+fn git(secret: Option<&str>, repo: &str, action: &str, now: Option<i64>) -> String {
+    let mut r = serde_json::json!({"repository": repo, "action": action});
+    if let Some(s) = secret {
+        r["credential"] = serde_json::json!({"bearer": s});
+    }
+    if let Some(t) = now {
+        r["now"] = t.into();
+    }
+    r.to_string()
+}
+
+/// `decide --world W --request - --explain=FORMAT`: (exit status, stdout, stderr).
+fn explain(world: &Path, format: &str, request: &str) -> (i32, String, String) {
+    let flag = format!("--explain={format}");
+    let w = world.to_str().unwrap();
+    let out = run(
+        &["decide", "--world", w, "--request", "-", &flag],
+        Some(request),
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The deciding step of a text explanation (the line marked with the verdict): its rule
+/// and its words.
+fn deciding<'a>(text: &'a str, verdict: &str) -> (&'a str, &'a str) {
+    let line = text
+        .lines()
+        .rfind(|l| l.trim_start().starts_with(&format!("{verdict} ")))
+        .unwrap_or_else(|| panic!("no deciding line in:\n{text}"));
+    let rest = line
+        .trim_start()
+        .strip_prefix(verdict)
+        .unwrap()
+        .trim_start();
+    let (rule, words) = rest.split_once(' ').unwrap();
+    (rule, words.trim_start())
+}
+
+#[test]
+fn an_allow_reads_as_every_rule_passed() {
+    // Issue 25: the text for an allow names the verdict, and each rule consulted.
+    let (dir, w) = world("allow");
+    let secret = mint(&w, "alice", "write:repository", &[]);
+    let (code, text, stderr) = explain(&w, "text", &git(Some(&secret), "alice/app", "push", None));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(text.starts_with("allow: 200 granted\n"), "{text}");
+    assert!(
+        text.contains("why (each rule the policy consulted, in order):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the token's scopes: write:repository"),
+        "{text}"
+    );
+    assert!(text.contains("`alice/app` exists"), "{text}");
+    assert!(text.contains("role `admin`: enough for this"), "{text}");
+    assert!(!text.contains(&secret), "the secret never appears");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_read_collaborators_push_says_the_role_and_what_push_needs() {
+    // Issue 25: "your role is read, push needs write", not only `permission-denied`.
+    let (dir, w) = world("role");
+    let secret = mint(&w, "bob", "write:repository", &[]);
+    let (code, text, _) = explain(&w, "text", &git(Some(&secret), "alice/app", "push", None));
+    assert_eq!(code, 1);
+    assert!(text.starts_with("deny: 403 permission-denied\n"), "{text}");
+    assert!(
+        text.contains("you may read this repository but not push to it"),
+        "{text}"
+    );
+    assert_eq!(
+        deciding(&text, "deny"),
+        ("role", "role `read` on `alice/app`; push needs `write`")
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn an_expired_token_says_when_it_expired() {
+    // Issue 25: an expired token says when (ISO 8601 UTC, as tables show times).
+    let (dir, w) = world("expired");
+    let secret = mint(&w, "alice", "read:repository", &["--expires-in", "30d"]);
+    let later = NOW + 60 * 86_400;
+    let (code, text, _) = explain(
+        &w,
+        "text",
+        &git(Some(&secret), "alice/app", "pull", Some(later)),
+    );
+    assert_eq!(code, 1);
+    assert!(text.starts_with("deny: 401 token-expired\n"), "{text}");
+    assert_eq!(
+        deciding(&text, "deny"),
+        ("token-expiry", "the token expired at 2026-01-31T00:00:00Z")
+    );
+    // The JSON trace carries the same fact in Unix seconds.
+    let (_, json, _) = explain(
+        &w,
+        "json",
+        &git(Some(&secret), "alice/app", "pull", Some(later)),
+    );
+    let d: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let last = d["trace"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["detail"], "token-expired: expired at 1769817600");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_bound_token_used_elsewhere_says_what_it_is_bound_to() {
+    // Issue 25: "token is bound to acme/widget only".
+    let (dir, w) = world("bound");
+    let secret = mint(&w, "alice", "read:repository", &["--repo", "alice/app"]);
+    let (code, text, _) = explain(
+        &w,
+        "text",
+        &git(Some(&secret), "alice/secret", "pull", None),
+    );
+    assert_eq!(code, 1);
+    assert!(text.starts_with("deny: 401 token-not-bound\n"), "{text}");
+    assert_eq!(
+        deciding(&text, "deny"),
+        (
+            "binding",
+            "the token is bound to repositories `alice/app` only: not valid for this target"
+        )
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_concealed_private_repository_is_explained_as_a_missing_one() {
+    // Issue 13's concealment (and issue 19 item 5) holds for the text: bob cannot see the
+    // private `alice/secret`, so its explanation is a missing repository's, word for word
+    // — no role, no visibility, nothing the plain `repository-not-found` does not say.
+    let (dir, w) = world("conceal");
+    let secret = mint(&w, "bob", "write:repository", &[]);
+    for action in ["pull", "push"] {
+        let (code, hidden, _) = explain(
+            &w,
+            "text",
+            &git(Some(&secret), "alice/secret", action, None),
+        );
+        let (_, missing, _) = explain(
+            &w,
+            "text",
+            &git(Some(&secret), "alice/nothere", action, None),
+        );
+        assert_eq!(code, 1);
+        assert!(
+            hidden.starts_with("deny: 404 repository-not-found\n"),
+            "{hidden}"
+        );
+        assert_eq!(
+            hidden.replace("alice/secret", "<target>"),
+            missing.replace("alice/nothere", "<target>"),
+            "{action}: hidden and missing explained alike"
+        );
+        for revealing in ["role", "private", "readable", "exists"] {
+            assert!(
+                !hidden.contains(revealing),
+                "{action}: `{revealing}` in:\n{hidden}"
+            );
+        }
+    }
+    // Anonymous: the same 401 for a private and a missing repository.
+    let (_, hidden, _) = explain(&w, "text", &git(None, "alice/secret", "pull", None));
+    let (_, missing, _) = explain(&w, "text", &git(None, "alice/nothere", "pull", None));
+    assert!(
+        hidden.starts_with("deny: 401 authentication-required\n"),
+        "{hidden}"
+    );
+    assert_eq!(
+        hidden.replace("alice/secret", "<target>"),
+        missing.replace("alice/nothere", "<target>")
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn json_stays_one_line_and_a_pipe_gets_json() {
+    // Issue 25: `--explain=json` keeps the one JSON line; bare `--explain` prints JSON
+    // when stdout is not a terminal (scripts and pipes parse it as before).
+    let (dir, w) = world("json");
+    let secret = mint(&w, "bob", "write:repository", &[]);
+    let req = git(Some(&secret), "alice/app", "push", None);
+    let (_, json, _) = explain(&w, "json", &req);
+    assert_eq!(json.lines().count(), 1);
+    let d: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(d["reason"], "permission-denied");
+    let out = run(
+        &[
+            "decide",
+            "--world",
+            w.to_str().unwrap(),
+            "--request",
+            "-",
+            "--explain",
+        ],
+        Some(&req),
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), json);
+    // A format it does not know is a usage error naming the ones it does.
+    let (code, _, stderr) = explain(&w, "yaml", &req);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("text") && stderr.contains("json"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// bob reads alice's public `alice/app`; `alice/secret` is private.
+const STORE_WORLD: &str = r#"{
+  "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
+  "signing_key": "k1",
+  "users": [{"name": "alice"}, {"name": "bob"}],
+  "repositories": [
+    {"owner": "alice", "name": "app", "collaborators": {"bob": "read"}},
+    {"owner": "alice", "name": "secret", "private": true}
+  ]
+}"#;
+
+/// A store holding [`STORE_WORLD`] (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
+fn store(b: Backend, name: &str) -> Option<Fleet> {
+    let f = match b {
+        Backend::Sqlite => sqlite_fleet(name),
+        Backend::Postgres => pg_fleet(&format!("explain_{name}"))?,
+    };
+    let world = f.dir.join("explain-world.json");
+    std::fs::write(&world, STORE_WORLD).unwrap();
+    f.ok(&["import", "--db", &f.db, "--world", world.to_str().unwrap()]);
+    Some(f)
+}
+
+/// `decide --db` explains on the store's facts as on a world's (issue 25: the text mode;
+/// README "Why was this refused?"), on SQLite and PostgreSQL: the role that refused a
+/// push, the time a token expired, and a hidden repository explained as a missing one.
+fn store_decisions_are_explained_alike(f: Fleet) {
+    let token = |name: &str, more: &[&str]| {
+        let mut args = vec![
+            "token",
+            "create",
+            "--db",
+            &f.db,
+            "--owner",
+            "bob",
+            "--name",
+            name,
+            "--scope",
+            "write:repository",
+            "--json",
+        ];
+        args.extend_from_slice(more);
+        let v = f.json(&args);
+        let secret = v["secret"].as_str().unwrap().to_owned();
+        (secret, v["token"]["expires"].as_i64())
+    };
+    let decide = |request: &str| {
+        let out = run(
+            &["decide", "--db", &f.db, "--request", "-", "--explain=text"],
+            Some(request),
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        (out.status.code().unwrap(), text)
+    };
+    let (secret, _) = token("unlimited", &[]);
+    let (code, text) = decide(&git(Some(&secret), "alice/app", "push", None));
+    assert_eq!(code, 1);
+    assert_eq!(
+        deciding(&text, "deny"),
+        ("role", "role `read` on `alice/app`; push needs `write`")
+    );
+    let (_, hidden) = decide(&git(Some(&secret), "alice/secret", "push", None));
+    let (_, missing) = decide(&git(Some(&secret), "alice/nothere", "push", None));
+    assert_eq!(
+        hidden.replace("alice/secret", "<target>"),
+        missing.replace("alice/nothere", "<target>")
+    );
+    assert!(!hidden.contains("role"), "{hidden}");
+    let (secret, expires) = token("a-day", &["--expires-in", "1d"]);
+    let expires = expires.expect("token create --json names the expiry");
+    let (code, text) = decide(&git(Some(&secret), "alice/app", "pull", Some(expires + 1)));
+    assert_eq!(code, 1);
+    let when = forge_authz_guest::site::time::utc(expires);
+    assert_eq!(
+        deciding(&text, "deny"),
+        (
+            "token-expiry",
+            format!("the token expired at {when}").as_str()
+        )
+    );
+}
+
+forge_authz_testkit::both!(store_decisions_are_explained_alike, |b| store(b, "store"));
