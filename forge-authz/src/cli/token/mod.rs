@@ -320,29 +320,40 @@ pub fn token_command(p: &PolicyArgs, a: TokenArgs) -> anyhow::Result<u8> {
             name,
             scopes,
             expires_in,
-        } => {
-            let id = s.id(&id)?;
-            if let Some(scopes) = &scopes {
-                check_scopes(&mut s.policy, scopes)?;
-            }
-            let change = wit::TokenEdit {
-                name,
-                scopes,
-                expires: s.expires_in(expires_in)?,
-            };
-            let who = s.who_for(&id)?;
-            let written = lifecycle::edit(&mut s.policy, &mut s.store, &id, &change, &who)?;
-            if s.json {
-                let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
-                print_json(serde_json::Value::from(list));
-            } else {
-                for r in &written {
-                    outln!("updated {}", r.id);
-                }
-            }
-        }
+        } => edit_token(&mut s, &id, name, scopes, expires_in)?,
     }
     Ok(0)
+}
+
+/// `token edit`: a new name, scopes or lifetime; prints every record written (its
+/// children shortened with it).
+fn edit_token(
+    s: &mut TokenSession,
+    id: &str,
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    expires_in: Option<String>,
+) -> anyhow::Result<()> {
+    let id = s.id(id)?;
+    if let Some(scopes) = &scopes {
+        check_scopes(&mut s.policy, scopes)?;
+    }
+    let change = wit::TokenEdit {
+        name,
+        scopes,
+        expires: s.expires_in(expires_in)?,
+    };
+    let who = s.who_for(&id)?;
+    let written = lifecycle::edit(&mut s.policy, &mut s.store, &id, &change, &who)?;
+    if s.json {
+        let list: Vec<_> = written.iter().map(|r| token_json(r, false)).collect();
+        print_json(serde_json::Value::from(list));
+    } else {
+        for r in &written {
+            outln!("updated {}", r.id);
+        }
+    }
+    Ok(())
 }
 
 /// `token create`: mint as the owner (or `--actor`), within `ips` if given; the secret once.
