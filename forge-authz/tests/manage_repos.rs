@@ -893,3 +893,35 @@ fn removing_a_repository_revokes_its_bound_tokens(e: Env) {
     assert_eq!((code, reason.as_str()), (DENY, "token-revoked"));
 }
 both!(removing_a_repository_revokes_its_bound_tokens, removal);
+
+/// Issue 25, "Reading commands never create a store": each of these commands on a missing
+/// store exits 6 (the exit status table) and leaves no file behind.
+#[test]
+fn commands_on_a_missing_store_create_nothing() {
+    let dir = forge_authz_testkit::scratch("fa-repos-missing-");
+    let db = dir.join("typo.db");
+    for args in [
+        &["repo", "list"][..],
+        &["repo", "show", "acme/widget"],
+        &["repo", "add", "acme/widget"],
+        &["collaborator", "list", "acme/widget"],
+        &["key", "list"],
+        &["key", "show", "k1"],
+        &["protect", "list", "acme/widget"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
+            .args(args)
+            .args(["--db", db.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(6), "{}", describe(args, &o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("init-db"),
+            "{}",
+            describe(args, &o)
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
