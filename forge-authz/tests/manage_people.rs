@@ -396,7 +396,19 @@ fn a_removed_users_tokens_are_revoked_and_denied(c: Case) {
         Some(0),
         "dave's token pulls alice/app"
     );
-    // bob is alice/app's collaborator in the sample store: his role goes with him.
+    // A change is a fact the next decision reads: a suspended account's token is denied.
+    c.ok(&["user", "change", "dave", "--status", "suspended"]);
+    assert_eq!(
+        pull(&c, &secret).status.code(),
+        Some(1),
+        "dave is suspended"
+    );
+    c.ok(&["user", "change", "dave", "--status", "active"]);
+    assert_eq!(
+        pull(&c, &secret).status.code(),
+        Some(0),
+        "dave is active again"
+    );
     let removed = c.json(&["user", "remove", "dave"]);
     assert_eq!(removed["memberships"], 1);
     let revoked: Vec<&str> = removed["revoked_tokens"]
@@ -434,6 +446,7 @@ fn a_removed_users_tokens_are_revoked_and_denied(c: Case) {
         !c.ok(&["history", "--records"]).contains(&bound_secret),
         "no secret in the history"
     );
+    // bob is alice/app's collaborator in the sample store: his role goes with him.
     let collab = c.json(&["user", "remove", "bob"]);
     assert_eq!(
         collab["collaborations"], 1,
