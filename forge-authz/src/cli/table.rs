@@ -1,6 +1,7 @@
 //! Human-readable output: aligned tables, and Unix seconds as UTC dates.
 //!
-//! `--json` output keeps Unix seconds; only tables meant for people show dates.
+//! Tables show times as ISO 8601 UTC; `--json` output gives each time both ways, Unix
+//! seconds and `<field>_utc` ([`super::json`]).
 
 /// Print rows as an aligned table.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
