@@ -554,6 +554,37 @@ fn keys_are_offered_until_removed(e: Env) {
     assert!(e.ssh_keys(&deploy).contains("--key ci-1"));
     let shown = e.json(&["repo", "show", "acme/widget"]);
     assert_eq!(shown["deploy_keys"][0]["id"], "ci-1");
+    // Served: the read-only deploy key pulls and may not push; a read-write one pushes.
+    let by_key = |key: &str, action: &str| {
+        format!(
+            r#"{{"credential": {{"ssh-key": "{key}"}}, "transport": "ssh",
+                "repository": "acme/widget", "action": "{action}"}}"#
+        )
+    };
+    assert_eq!(e.decide(&by_key("ci-1", "pull")).0, 0, "a deploy key pulls");
+    assert_eq!(e.decide(&by_key("ci-1", "push")).0, DENY, "read-only");
+    let rw = ed25519_line(10, "deployer");
+    let o = e.run_in(
+        &[
+            "key",
+            "add",
+            "--deploy",
+            "acme/widget",
+            "--read-write",
+            "--file",
+            "-",
+            "--id",
+            "ci-rw",
+        ],
+        &rw,
+    );
+    assert!(o.status.success(), "{}", describe(&["key", "add"], &o));
+    assert_eq!(
+        e.decide(&by_key("ci-rw", "push")).0,
+        0,
+        "a read-write deploy key pushes"
+    );
+    e.ok(&["key", "remove", "ci-rw"]);
 
     // Refusals. A key already registered, as a user key or as a deploy key (GitHub).
     let f = file.to_str().unwrap();
@@ -662,7 +693,7 @@ fn keys_are_offered_until_removed(e: Env) {
         (Some(id.as_str()), Some("root-op"))
     );
     assert_eq!(e.history("ssh-key-add").len(), 1);
-    assert_eq!(e.history("deploy-key-add").len(), 1);
+    assert_eq!(e.history("deploy-key-add").len(), 2);
     assert!(
         e.history("key-add").is_empty(),
         "`key-add` is a signing key's action"
