@@ -295,6 +295,11 @@ fn bad_input_is_refused_with_its_exit_status(c: Case) {
         2,
         "role `none` is no membership",
     );
+    c.fails(
+        &["user", "change", "bob"],
+        2,
+        "<--admin|--no-admin|--status",
+    );
     // An organisation used as a user and the reverse.
     c.fails(
         &["user", "show", "widgets"],

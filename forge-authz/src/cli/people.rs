@@ -58,6 +58,8 @@ pub enum UserAction {
         login: String,
     },
     /// Change a user's status, site administration or visibility.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)
+        .args(["admin", "no_admin", "status", "visibility"])))]
     Change {
         /// The login.
         login: String,
