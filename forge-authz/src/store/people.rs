@@ -169,10 +169,14 @@ pub fn expect_account(conn: &mut Conn, login: &str, organization: bool) -> anyho
         )));
     };
     if a.organization != organization {
+        let (is, not) = if a.organization {
+            ("an organisation", "a user")
+        } else {
+            ("a user", "an organisation")
+        };
         return Err(invalid(format!(
-            "`{}` is an {}, not a {want}: use `forge-authz {} ...`",
+            "`{}` is {is}, not {not}: use `forge-authz {} ...`",
             a.login,
-            a.kind(),
             command(a.organization)
         )));
     }
