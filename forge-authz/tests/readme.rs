@@ -272,3 +272,45 @@ fn output_patterns_match_what_varies_only() {
     assert!(!matches("a…b…c", "a-c-b"));
     assert!(!matches("ab…ba", "aba"));
 }
+
+/// GitHub's anchor for a heading: lower case, spaces to `-`, other punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_readmes_contents_links_lead_to_its_sections() {
+    // README, the contents at its top: each `](#anchor)` is a heading's (outside fences).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut fence = false;
+    let mut anchors = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+        } else if !fence && line.starts_with('#') {
+            anchors.push(anchor(line.trim_start_matches('#').trim()));
+        }
+    }
+    let links: Vec<&str> = readme
+        .split("](#")
+        .skip(1)
+        .filter_map(|s| s.split(')').next())
+        .collect();
+    assert!(links.len() >= 10, "the README's contents: {links:?}");
+    for link in links {
+        assert!(
+            anchors.iter().any(|a| a == link),
+            "README links to #{link}, which no heading has"
+        );
+    }
+    assert_eq!(anchor("The WIT contract (`wit/`)"), "the-wit-contract-wit");
+}
