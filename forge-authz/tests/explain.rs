@@ -263,6 +263,43 @@ fn json_stays_one_line_and_a_pipe_gets_json() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn a_terminal_gets_text() {
+    // Issue 25 ("text for people"): bare `--explain` on a terminal prints words. The
+    // terminal is `script`'s pseudo-terminal (util-linux).
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: no `script` to give the command a terminal");
+        return;
+    }
+    let (dir, w) = world("tty");
+    let secret = mint(&w, "bob", "write:repository", &[]);
+    let req = dir.join("push.json");
+    std::fs::write(&req, git(Some(&secret), "alice/app", "push", None)).unwrap();
+    let command = format!(
+        "'{}' decide --world '{}' --request '{}' --explain",
+        cli::bin().display(),
+        w.display(),
+        req.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("deny: 403 permission-denied\n"), "{text}");
+    assert_eq!(
+        deciding(&text, "deny"),
+        ("role", "role `read` on `alice/app`; push needs `write`")
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// bob reads alice's public `alice/app`; `alice/secret` is private.
 const STORE_WORLD: &str = r#"{
   "keys": [{"id": "k1", "secret": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"}],
