@@ -76,6 +76,8 @@ pub fn print(v: Value) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing)]
+
     use super::*;
 
     #[test]
