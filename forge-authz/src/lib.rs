@@ -6,6 +6,7 @@
 
 pub mod cidr;
 pub mod cli;
+pub mod exit;
 pub mod explain;
 pub mod gate;
 pub mod known;

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
-use crate::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
+use crate::exit::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::policy::Policy;
 use crate::store::facts;
 use crate::store::{

@@ -233,8 +233,8 @@ fn one(shared: &Shared, modules: &Modules, conn: UnixStream) -> anyhow::Result<(
 /// The client side (`forge-authz reload|shadow|promote|status --admin-socket PATH`).
 pub fn request(socket: &Path, req: &AdminRequest) -> anyhow::Result<serde_json::Value> {
     let conn = UnixStream::connect(socket).map_err(|e| {
-        crate::cli::fail(
-            crate::cli::EXIT_UNAVAILABLE,
+        crate::exit::fail(
+            crate::exit::EXIT_UNAVAILABLE,
             format!(
                 "no server answers on the admin socket {}: {e}: start `forge-authz serve` \
                  or pass its `--admin-socket`",

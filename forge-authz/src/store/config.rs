@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::{Conn, Settings, Store, json, parse};
-use crate::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
+use crate::exit::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::store::sql::Value;
 use crate::vals;
 use crate::wit;

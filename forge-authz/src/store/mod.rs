@@ -27,6 +27,7 @@ pub mod repos;
 pub mod schema;
 pub mod sql;
 mod tokens;
+mod unavailable;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,7 @@ use records::ssh_key_from_row;
 pub use records::*;
 pub use sql::{Conn, Dialect, Row, Tx, Value};
 pub use tokens::*;
+use unavailable::{missing, newer, uninitialised};
 
 /// How names compare: ASCII case-insensitively, through `*_key` columns.
 pub fn name_key(name: &str) -> String {
@@ -55,74 +57,6 @@ fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
 
 fn parse<T: serde::de::DeserializeOwned>(s: &str) -> anyhow::Result<T> {
     serde_json::from_str(s).context("corrupt JSON in the store")
-}
-
-/// The error of a store that is not there: exit status 6 and the command that creates it.
-fn missing(location: &Location) -> anyhow::Error {
-    let arg = match location {
-        Location::Sqlite(path) => shell_word(&path.display().to_string()),
-        Location::Postgres(_) => "URL".to_owned(),
-    };
-    if let Location::Sqlite(path) = location
-        && path.exists()
-    {
-        // A file that holds no store (empty, or another SQLite database): `init-db`
-        // never writes over a file, so it has to go first.
-        return crate::cli::fail(
-            crate::cli::EXIT_UNAVAILABLE,
-            format!(
-                "no store at {location}: the file holds none; if it is not needed, delete \
-                 it and create a store with `forge-authz init-db --db {arg}`"
-            ),
-        );
-    }
-    crate::cli::fail(
-        crate::cli::EXIT_UNAVAILABLE,
-        format!(
-            "no store at {location}: create one with `forge-authz init-db --db {arg}` \
-             (or pass `--db`/`FORGE_AUTHZ_DB` to use another)"
-        ),
-    )
-}
-
-/// The error of a store without its configuration (created empty, e.g. by a reading
-/// command of a build before issue 25): exit status 6 and how to start over.
-fn uninitialised(location: &Location) -> anyhow::Error {
-    let how = match location {
-        Location::Sqlite(path) => {
-            let p = shell_word(&path.display().to_string());
-            format!("delete {p} (it holds nothing), then run `forge-authz init-db --db {p}`")
-        }
-        Location::Postgres(_) => "run `forge-authz init-db --db URL`".to_owned(),
-    };
-    crate::cli::fail(
-        crate::cli::EXIT_UNAVAILABLE,
-        format!("the store at {location} is not initialised: {how}"),
-    )
-}
-
-/// The error of a store written by a newer build: exit status 6.
-fn newer(version: i64) -> anyhow::Error {
-    crate::cli::fail(
-        crate::cli::EXIT_UNAVAILABLE,
-        format!(
-            "the store has schema version {version}; this build knows up to {}: \
-             run a newer forge-authz",
-            schema::VERSION
-        ),
-    )
-}
-
-/// `s` as one shell word (quoted only when it needs to be).
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%,=".contains(&b))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// How long a SQLite read connection waits for a lock before its read fails (the serve
@@ -160,7 +94,7 @@ impl Settings {
 impl Store {
     /// Open an existing store and migrate it to this build's schema. Never creates one:
     /// a missing SQLite file, or a database without a store (schema version 0), is a
-    /// [`crate::cli::EXIT_UNAVAILABLE`] failure naming `init-db`, and leaves nothing
+    /// [`crate::exit::EXIT_UNAVAILABLE`] failure naming `init-db`, and leaves nothing
     /// behind (issue 25: a reading command or a mistyped `--db` creates no file).
     pub fn open(location: impl Into<Location>) -> anyhow::Result<Store> {
         let location = location.into();
@@ -262,8 +196,8 @@ impl Store {
                     .connect_timeout(std::time::Duration::from_secs(10))
                     .application_name("forge-authz");
                 let mut client = config.connect(postgres::NoTls).map_err(|e| {
-                    crate::cli::fail(
-                        crate::cli::EXIT_UNAVAILABLE,
+                    crate::exit::fail(
+                        crate::exit::EXIT_UNAVAILABLE,
                         format!(
                             "cannot connect to the store at {location}: {e}: check that \
                              PostgreSQL runs there and that the URL is right"
@@ -303,8 +237,8 @@ impl Store {
             return Err(newer(version));
         }
         if version != schema::VERSION {
-            return Err(crate::cli::fail(
-                crate::cli::EXIT_UNAVAILABLE,
+            return Err(crate::exit::fail(
+                crate::exit::EXIT_UNAVAILABLE,
                 format!(
                     "the store has schema version {version}, this build needs {}: run any \
                      `forge-authz` command that writes to it once (it migrates), e.g. \
