@@ -5,7 +5,8 @@
 //! same redaction as the request log (no secret, no query string), a file created 0600,
 //! and a record that cannot be written failing its request closed.
 //!
-//! Through the real binary: a real `serve` on loopback with real git clients, and
+//! Through the real binary: a real `serve` on loopback with real git clients (the store
+//! in SQLite and in PostgreSQL: the user and the token id come from the store's facts), and
 //! `git-shell` driven as sshd's forced command (`GIT_SSH_COMMAND`, as
 //! `hostile_processes.rs` does; sshd itself is tests/ssh.rs's).
 // Tests: a broken expectation is a panic that says what broke.
@@ -19,6 +20,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use forge::*;
+use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
 
 /// The fields every record carries (README "Decision log").
@@ -140,13 +142,32 @@ fn assert_redacted(text: &str, tokens: &[&str]) {
     );
 }
 
-#[test]
-fn issue25_every_http_request_kind_is_one_redacted_record() {
-    let s_ = Setup::with_world(
-        "decision-log-http",
-        &world(),
-        &[("alice", "app"), ("alice", "secret")],
-    );
+/// A forge on `backend`: the repositories on disk, the store in SQLite or in a fresh
+/// PostgreSQL database (`None`: PostgreSQL skipped, said by the harness).
+fn forge_on(backend: Backend, name: &str) -> Option<Setup> {
+    let mut s_ = Setup::with_world(name, &world(), &[("alice", "app"), ("alice", "secret")]);
+    if backend == Backend::Postgres {
+        let url =
+            forge_authz_testkit::pg::shared_or_skip(name)?.fresh_database(&name.replace('-', "_"));
+        let world_file = s_.dir.join("world.json");
+        let o = cli(&[
+            "init-db",
+            "--db",
+            &url,
+            "--world",
+            world_file.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "init-db: {}", both(&o));
+        s_.db = url.into();
+    }
+    Some(s_)
+}
+
+both!(issue25_every_http_request_kind_is_one_redacted_record);
+fn issue25_every_http_request_kind_is_one_redacted_record(backend: Backend) {
+    let Some(s_) = forge_on(backend, "decision-log-http") else {
+        return;
+    };
     let log = s_.dir.join("decisions.jsonl");
     let srv = s_.serve(&[
         "--decision-log",

@@ -6,12 +6,12 @@
 //! into a `policy-failure` deny, or refuses the ref), said on stderr
 //! (`decision-log-failed`) and counted (`forge_authz_decision_log_failures_total`).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::enforce::{Answer, Shared};
 use crate::facts::Gathered;
+use crate::live::LivePolicy;
 use crate::log;
-use crate::log::decision::{Module, Record};
+use crate::log::decision::{DecisionLog, Module, Record};
 use crate::request::{ActionDef, CredentialDef, RequestDef};
 
 /// What the decision log says about a request beside its decision: its id, how it came,
@@ -29,19 +29,6 @@ pub struct Asked {
     /// The credential's kind when the caller knows more than the credential says (an SSH
     /// key that is a deploy key).
     pub credential: Option<&'static str>,
-}
-
-impl Asked {
-    /// A request that came `via`, with a fresh id.
-    pub fn new(via: &'static str) -> Asked {
-        let mut request_id = super::random_id();
-        request_id.truncate(16);
-        Asked {
-            request_id,
-            via,
-            ..Asked::default()
-        }
-    }
 }
 
 /// A credential's kind as the decision log names it (never the credential).
@@ -70,100 +57,101 @@ pub struct Verdict<'a> {
     pub ref_name: Option<&'a str>,
 }
 
-impl Shared {
-    /// `answer` to `request` (asked as `asked`), recorded in the decision log; a
-    /// `policy-failure` deny when its record could not be written.
-    pub fn recorded(&self, asked: &Asked, request: &RequestDef, answer: Answer) -> Answer {
-        let d = &answer.decision;
-        let verdict = Verdict {
-            allow: d.allow(),
-            status: d.http(),
-            reason: d.code(),
-            message: &d.message,
-            ref_name: None,
+/// How a request that came `via` (from `peer`, for `path`) is asked: a fresh id and the
+/// context when there is a decision log (`on`); else nothing is made (serving without one
+/// costs nothing).
+pub fn asked(
+    on: bool,
+    via: &'static str,
+    peer: Option<std::net::SocketAddr>,
+    path: Option<&str>,
+) -> Asked {
+    if !on {
+        return Asked {
+            via,
+            ..Asked::default()
         };
-        if self.record(asked, request, &answer.gathered, verdict) {
-            answer
-        } else {
-            Answer::failure("the decision log could not be written")
-        }
     }
+    let mut request_id = super::random_id();
+    request_id.truncate(16);
+    Asked {
+        request_id,
+        via,
+        peer: peer.map(|p| p.to_string()),
+        path: path.map(|p| crate::log::path_only(p).to_string()),
+        credential: None,
+    }
+}
 
-    /// Record one decision of `request` (asked as `asked`, with what was `gathered`) in the
-    /// decision log, if there is one. `false`: it could not be written, and the caller must
-    /// refuse what was decided.
-    pub fn record(
-        &self,
-        asked: &Asked,
-        request: &RequestDef,
-        gathered: &Gathered,
-        verdict: Verdict<'_>,
-    ) -> bool {
-        let Some(out) = &self.decision_log else {
-            return true;
-        };
-        let published = self.live.current();
-        let version = match &published.provenance {
-            crate::live::Provenance::Signed { version, .. } => Some(*version),
-            _ => None,
-        };
-        let username = match &request.credential {
-            CredentialDef::Basic { username, .. } => Some(username.as_str()),
-            _ => None,
-        };
-        let action = match (verdict.ref_name, request.action) {
-            (Some(_), _) => "ref-update",
-            (None, Some(ActionDef::Push)) => "push",
-            (None, _) => "pull",
-        };
-        let record = Record {
-            at: crate::world::system_now(),
-            request_id: &asked.request_id,
-            via: asked.via,
-            client: request.client_address.as_deref(),
-            peer: asked.peer.as_deref(),
-            credential: asked
-                .credential
-                .unwrap_or_else(|| credential_kind(&request.credential)),
-            username,
-            user: gathered.user.as_deref(),
-            token: gathered.token.as_deref(),
-            action,
-            ref_name: verdict.ref_name,
-            path: asked.path.as_deref(),
-            // As stored; else as asked, its `.git` stripped as the request layer does.
-            repository: gathered.repository.as_deref().or(request
-                .repository
-                .as_deref()
-                .map(crate::request::repository_path)),
-            allow: verdict.allow,
-            status: verdict.status,
-            reason: verdict.reason,
-            message: verdict.message,
-            module: Module {
-                sha256: published.module.sha256(),
-                version,
-                generation: published.generation,
-            },
-        };
-        match out.write(&record) {
-            Ok(()) => true,
-            Err(e) => {
-                self.counters
-                    .decision_log_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                log::event(
-                    "decision-log-failed",
-                    &[
-                        ("cause", &e.to_string()),
-                        (
-                            "note",
-                            "the decision was refused: its record could not be written",
-                        ),
-                    ],
-                );
-                false
-            }
+/// Write one decision of `request` (asked as `asked`, with what was `gathered`, decided
+/// by the module `live` runs) to `out`. `false`: it could not be written (counted in
+/// `failures`, said on stderr), and the caller must refuse what was decided.
+pub fn record(
+    (out, live, failures): (&DecisionLog, &LivePolicy, &AtomicU64),
+    asked: &Asked,
+    request: &RequestDef,
+    gathered: &Gathered,
+    verdict: Verdict<'_>,
+) -> bool {
+    let published = live.current();
+    let version = match &published.provenance {
+        crate::live::Provenance::Signed { version, .. } => Some(*version),
+        _ => None,
+    };
+    let username = match &request.credential {
+        CredentialDef::Basic { username, .. } => Some(username.as_str()),
+        _ => None,
+    };
+    let action = match (verdict.ref_name, request.action) {
+        (Some(_), _) => "ref-update",
+        (None, Some(ActionDef::Push)) => "push",
+        (None, _) => "pull",
+    };
+    let record = Record {
+        at: crate::world::system_now(),
+        request_id: &asked.request_id,
+        via: asked.via,
+        client: request.client_address.as_deref(),
+        peer: asked.peer.as_deref(),
+        credential: asked
+            .credential
+            .unwrap_or_else(|| credential_kind(&request.credential)),
+        username,
+        user: gathered.user.as_deref(),
+        token: gathered.token.as_deref(),
+        action,
+        ref_name: verdict.ref_name,
+        path: asked.path.as_deref(),
+        // As stored; else as asked, its `.git` stripped as the request layer does.
+        repository: gathered.repository.as_deref().or(request
+            .repository
+            .as_deref()
+            .map(crate::request::repository_path)),
+        allow: verdict.allow,
+        status: verdict.status,
+        reason: verdict.reason,
+        message: verdict.message,
+        module: Module {
+            sha256: published.module.sha256(),
+            version,
+            generation: published.generation,
+        },
+    };
+    match out.write(&record) {
+        Ok(()) => true,
+        Err(e) => {
+            failures.fetch_add(1, Ordering::Relaxed);
+            log::event(
+                "decision-log-failed",
+                &[
+                    ("cause", &e.to_string()),
+                    (
+                        "note",
+                        "the decision was refused: its record could not be written",
+                    ),
+                ],
+            );
+            false
         }
     }
 }

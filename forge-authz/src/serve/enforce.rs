@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::audit::{self, Asked};
 use super::hook;
 use super::metrics::Counters;
 use crate::facts::Gathered;
@@ -113,7 +114,7 @@ pub struct PushContext {
     /// The allowed request (credential included: it never leaves the process).
     pub request: RequestDef,
     /// How it was asked (its ref updates are logged with its request id).
-    pub asked: super::audit::Asked,
+    pub asked: Asked,
 }
 
 /// Server state shared by the HTTP handlers, the hook socket and the admin socket.
@@ -361,8 +362,59 @@ impl Shared {
         }
     }
 
+    /// How a request that came `via` (from `peer`, for `path`) is asked, for the decision
+    /// log (nothing is made without one: [`audit::asked`]).
+    pub fn asked(
+        &self,
+        via: &'static str,
+        peer: Option<std::net::SocketAddr>,
+        path: Option<&str>,
+    ) -> Asked {
+        audit::asked(self.decision_log.is_some(), via, peer, path)
+    }
+
+    /// Record one decision in the decision log, if there is one ([`audit::record`]);
+    /// `false`: it could not be written, and the caller must refuse what was decided.
+    pub fn record(
+        &self,
+        asked: &Asked,
+        request: &RequestDef,
+        gathered: &Gathered,
+        verdict: audit::Verdict<'_>,
+    ) -> bool {
+        let Some(out) = &self.decision_log else {
+            return true;
+        };
+        let failures = &self.counters.decision_log_failures;
+        audit::record(
+            (out, &self.live, failures),
+            asked,
+            request,
+            gathered,
+            verdict,
+        )
+    }
+
+    /// `answer` to `request`, recorded in the decision log; a `policy-failure` deny when
+    /// its record could not be written (fail closed).
+    pub fn recorded(&self, asked: &Asked, request: &RequestDef, answer: Answer) -> Answer {
+        let d = &answer.decision;
+        let verdict = audit::Verdict {
+            allow: d.allow(),
+            status: d.http(),
+            reason: d.code(),
+            message: &d.message,
+            ref_name: None,
+        };
+        if self.record(asked, request, &answer.gathered, verdict) {
+            answer
+        } else {
+            Answer::failure("the decision log could not be written")
+        }
+    }
+
     /// Register an allowed push, asked as `asked`; the id is what its hook presents.
-    pub fn begin_push(&self, request: &RequestDef, asked: &super::audit::Asked) -> String {
+    pub fn begin_push(&self, request: &RequestDef, asked: &Asked) -> String {
         let id = super::random_id();
         lock(&self.pushes).insert(
             id.clone(),
@@ -428,7 +480,7 @@ impl Shared {
             ),
             _ => (d.code(), d.message.clone(), d.http()),
         };
-        let logged = super::audit::Verdict {
+        let logged = audit::Verdict {
             allow,
             status,
             reason,

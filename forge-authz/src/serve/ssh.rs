@@ -376,7 +376,7 @@ fn ssh_asked(shared: &Shared, db: &Location, key: &str) -> Asked {
             .is_some_and(|k| k.kind == crate::world::KeyKind::Deploy);
     Asked {
         credential: deploy.then_some("deploy-key"),
-        ..Asked::new("ssh")
+        ..shared.asked("ssh", None, None)
     }
 }
 

@@ -70,11 +70,7 @@ async fn forward_auth_answer(
         request_log("AUTH", uri, 400, "request-invalid", "-", peer);
         return invalid("not a git smart-HTTP request");
     };
-    let asked = Asked {
-        peer: Some(peer.to_string()),
-        path: Some(log::path_only(uri).to_string()),
-        ..Asked::new("forward-auth")
-    };
+    let asked = state.shared.asked("forward-auth", Some(*peer), Some(uri));
     let GitAnswer {
         answer, principal, ..
     } = decide_git(

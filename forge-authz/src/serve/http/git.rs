@@ -106,11 +106,9 @@ async fn authorize(
         line.log(400, "request-invalid", "-");
         return Err(Box::new(invalid("send one Authorization header")));
     };
-    let asked = Asked {
-        peer: Some(line.peer.to_string()),
-        path: Some(log::path_only(&line.target).to_string()),
-        ..Asked::new("http")
-    };
+    let asked = state
+        .shared
+        .asked("http", Some(line.peer), Some(&line.target));
     let GitAnswer {
         request,
         asked,
