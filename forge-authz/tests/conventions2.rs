@@ -353,6 +353,14 @@ fn revoking_a_revoked_token_says_so(case: Case) {
         said.contains(&format!("(rotated: its successor is `{next}`)")),
         "{said}"
     );
+    // With `--family`, the successor goes; the rotated token is said to be revoked already.
+    let said = case.ok(&["token", "revoke", &old, "--family"]);
+    assert!(said.contains(&format!("revoked {next}")), "{said}");
+    assert!(
+        said.contains(&format!("token {old} was already revoked at ")),
+        "{said}"
+    );
+    assert!(!said.contains("nothing else to revoke"), "{said}");
 }
 
 /// The names of the users in the store at `case`.

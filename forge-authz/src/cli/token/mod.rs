@@ -453,10 +453,12 @@ fn revoke_token(s: &mut TokenSession, id: &str, family: bool) -> anyhow::Result<
             Some(next) => format!(" (rotated: its successor is `{next}`)"),
             None => String::new(),
         };
-        outln!(
-            "token {id} was already revoked at {}{how}; nothing else to revoke",
-            utc(at)
-        );
+        let rest = if ids.is_empty() {
+            "; nothing else to revoke"
+        } else {
+            ""
+        };
+        outln!("token {id} was already revoked at {}{how}{rest}", utc(at));
     }
     Ok(())
 }
