@@ -160,6 +160,28 @@ fn an_expired_token_says_when_it_expired() {
 }
 
 #[test]
+fn a_revoked_token_says_when_it_was_revoked() {
+    // Issue 25: the facts that decided, for a revoked token as for an expired one.
+    let (dir, w) = world("revoked");
+    let secret = mint(&w, "alice", "read:repository", &[]);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w).unwrap()).unwrap();
+    json["tokens"][0]["revoked"] = NOW.into();
+    std::fs::write(&w, json.to_string()).unwrap();
+    let (code, text, _) = explain(&w, "text", &git(Some(&secret), "alice/app", "pull", None));
+    assert_eq!(code, 1);
+    assert!(text.starts_with("deny: 401 token-revoked\n"), "{text}");
+    assert_eq!(
+        deciding(&text, "deny"),
+        (
+            "token-record",
+            "the token was revoked at 2026-01-01T00:00:00Z"
+        )
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_bound_token_used_elsewhere_says_what_it_is_bound_to() {
     // Issue 25: "token is bound to acme/widget only".
     let (dir, w) = world("bound");
