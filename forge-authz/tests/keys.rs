@@ -417,7 +417,7 @@ fn secret_file(f: &Fleet, name: &str, hex: &str, mode: u32) -> String {
     path.display().to_string()
 }
 
-/// Bad input refused (exit 2, naming the problem); nothing written.
+/// Bad input refused (exit 2, 4 or 5, naming the problem); nothing written.
 fn refusals(f: &Fleet) {
     let weak = secret_file(f, "weak.hex", &"ab".repeat(16), 0o600);
     let open = secret_file(f, "open.hex", &"ab".repeat(32), 0o644);
@@ -472,8 +472,13 @@ fn refusals(f: &Fleet) {
         all.extend_from_slice(&["--db", &f.db]);
         let o = cli(&all);
         let err = String::from_utf8_lossy(&o.stderr);
-        // Issue 25: a policy refusal exits 4 (EXIT_REFUSED), bad input 2.
-        let want = if *says == "refused by the policy" { 4 } else { 2 };
+        // Issue 25: a refusal (by the policy, or by a rule that holds after every
+        // change) exits 4 (EXIT_REFUSED), an unknown key 5 (EXIT_NOT_FOUND), bad input 2.
+        let want = match *says {
+            "refused by the policy" | "signs new tokens" => 4,
+            "no key `nope`" => 5,
+            _ => 2,
+        };
         assert_eq!(o.status.code(), Some(want), "{}", describe(&all, &o));
         assert!(
             err.contains(says),
