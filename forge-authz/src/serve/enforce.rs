@@ -488,7 +488,7 @@ impl Shared {
             ref_name: Some(&q.ref_name),
         };
         if !self.record(&ctx.asked, &request, &gathered, logged) {
-            return refuse("the decision could not be recorded: no ref was changed");
+            return refuse("this ref was not changed: its decision could not be recorded");
         }
         log::event(
             "ref",
