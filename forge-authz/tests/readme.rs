@@ -12,7 +12,8 @@
 //!   refuses, so a block that really builds or tests must be marked (below). CI does not
 //!   build a release binary for this (its time is tight);
 //! - git's author and committer come from the environment (an operator's git has an
-//!   identity already); `FORGE_AUTHZ_*` variables of the test's own environment are removed;
+//!   identity already); the test's own `FORGE_AUTHZ_*`, `CARGO_*`, `GIT_*`, `XDG_*` and
+//!   `SSH_*` variables are removed (nothing a block writes lands outside its directory);
 //! - a `text` block right after a command block (blank lines between at most) is the end of
 //!   what the block printed on stdout, compared line by line, `…` matching any text;
 //! - a block that cannot run here starts with `# not run by forge-authz/tests/readme.rs: WHY`
@@ -170,6 +171,13 @@ fn run_section(sec: &Section, runnable: &[&Block]) -> Vec<String> {
         std::env::var("PATH").unwrap_or_default()
     );
     let mut cmd = Command::new("bash");
+    for (k, _) in std::env::vars() {
+        // Nothing of the test's own machine: its store, cargo's, git's or XDG's directories.
+        let own = ["FORGE_AUTHZ_", "CARGO_", "GIT_", "XDG_", "SSH_"];
+        if own.iter().any(|p| k.starts_with(p)) {
+            cmd.env_remove(k);
+        }
+    }
     cmd.args(["-euo", "pipefail", "-c", &script])
         .current_dir(dir.join("work"))
         .env("PATH", path)
@@ -180,11 +188,6 @@ fn run_section(sec: &Section, runnable: &[&Block]) -> Vec<String> {
         .env("GIT_AUTHOR_EMAIL", "alice@example.org")
         .env("GIT_COMMITTER_NAME", "Alice")
         .env("GIT_COMMITTER_EMAIL", "alice@example.org");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("FORGE_AUTHZ_") || k.starts_with("CARGO_") {
-            cmd.env_remove(k);
-        }
-    }
     let mut running = process::spawn(&mut cmd);
     let out = running.finish(Duration::from_secs(300));
     // Whatever the section left running (its group outlives bash if a block failed).
