@@ -93,6 +93,16 @@ const NEEDS_A_STORE: &[&[&str]] = &[
     &["key", "list"],
     &["expire"],
     &[
+        "ssh-keys",
+        "--user",
+        "git",
+        "--repos",
+        ".",
+        "git",
+        "ssh-ed25519",
+        "AAAA",
+    ],
+    &[
         "token",
         "create",
         "--owner",

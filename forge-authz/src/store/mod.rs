@@ -161,6 +161,8 @@ impl Store {
 
     fn connect(location: Location, read_only: bool) -> anyhow::Result<Store> {
         let conn = match &location {
+            // No file, no store (SQLite would say "unable to open database file").
+            Location::Sqlite(path) if !path.exists() => return Err(missing(&location)),
             Location::Sqlite(path) => {
                 use rusqlite::OpenFlags;
                 let flags = if read_only {
