@@ -483,7 +483,10 @@ fn import_export_round_trip_and_no_secrets(case: Case) {
     let (secret, _) = create(&mut p, &mut s, "ci", &["write:repository"]);
     let w = s.export_world().unwrap();
     let db2 = case.another("copy");
-    Store::create(db2.as_str()).unwrap().import_world(&w).unwrap();
+    Store::create(db2.as_str())
+        .unwrap()
+        .import_world(&w)
+        .unwrap();
     assert_eq!(
         Store::create(db2.as_str()).unwrap().export_world().unwrap(),
         w
@@ -537,7 +540,11 @@ fn the_cli_lifecycle_from_the_readme(case: Case) {
     ));
     // Duplicate names are refused by the policy.
     let out = token(d, &create_alice("ci", "read:repository"));
-    assert_eq!(out.status.code(), Some(4), "issue 25: a refusal exits EXIT_REFUSED");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "issue 25: a refusal exits EXIT_REFUSED"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("already has a live token with this name")
     );
