@@ -19,6 +19,12 @@
 //! - a block that cannot run here starts with `# not run by forge-authz/tests/readme.rs: WHY`
 //!   (visible in the README); WHY must name the test that covers it, and every such block
 //!   is listed on stderr. No other block is skipped;
+//! - the one substitution in the text: a line `export FORGE_AUTHZ_DB=postgres://forge@db/forge`
+//!   (the operator's database, "Forge scale") gets the URL of a fresh database on the
+//!   PostgreSQL server the test starts (`forge_authz_testkit::pg`), so that section's
+//!   `init-db`, `bulk-import` and `serve` run against a real PostgreSQL. Without a server
+//!   the test fails, unless `FORGE_AUTHZ_SKIP_PG=1`: then it prints `SKIPPED:` and runs the
+//!   section's blocks before that line only;
 //! - whatever a section left running (a `serve` whose block failed) is killed with the
 //!   section's process group.
 // Tests: a failing block is a panic naming the section, the block and its output.
@@ -29,11 +35,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use forge_authz_testkit::process;
+use forge_authz_testkit::{pg, process};
 
 const SKIP: &str = "# not run by forge-authz/tests/readme.rs:";
 
+/// The operator's store (README, "Forge scale"): its URL becomes the test's own database.
+const PG_LINE: &str = "export FORGE_AUTHZ_DB=postgres://forge@db/forge";
+
 /// One fenced block of the README.
+#[derive(Clone)]
 struct Block {
     lang: String,
     body: String,
@@ -93,6 +103,39 @@ fn sections(readme: &str) -> Vec<Section> {
     }
     assert!(fence.is_none(), "the README ends inside a fenced block");
     out
+}
+
+/// The section's blocks with [`PG_LINE`]'s URL replaced by a fresh database's; without a
+/// PostgreSQL server (and `FORGE_AUTHZ_SKIP_PG=1`), the blocks before that line only.
+fn with_postgres(title: &str, mut blocks: Vec<Block>) -> Vec<Block> {
+    let uses_pg = |b: &Block| b.body.lines().any(|l| pg_rest(l).is_some());
+    let Some(first) = blocks.iter().position(uses_pg) else {
+        return blocks;
+    };
+    let Some(server) = pg::shared_or_skip("readme") else {
+        eprintln!("README blocks not run here (no PostgreSQL): `{title}` from block {first}");
+        blocks.truncate(first);
+        return blocks;
+    };
+    let url = server.fresh_database("readme_forge");
+    for b in &mut blocks {
+        let lines: Vec<String> = b
+            .body
+            .lines()
+            .map(|l| match pg_rest(l) {
+                Some(rest) => format!("export FORGE_AUTHZ_DB={url}{rest}"),
+                None => l.to_string(),
+            })
+            .collect();
+        b.body = lines.join("\n") + "\n";
+    }
+    blocks
+}
+
+/// What follows [`PG_LINE`] on `line` (a comment), if `line` is that assignment.
+fn pg_rest(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix(PG_LINE)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(rest)
 }
 
 /// `line` matches `pattern`, where `…` in the pattern matches any text.
@@ -156,7 +199,7 @@ fn marker(i: usize) -> String {
 }
 
 /// Runs a section's command blocks; the failures found, in words.
-fn run_section(sec: &Section, runnable: &[&Block]) -> Vec<String> {
+fn run_section(sec: &Section, runnable: &[Block]) -> Vec<String> {
     let dir = machine(&sec.title);
     let mut script = String::new();
     for (i, b) in runnable.iter().enumerate() {
@@ -252,9 +295,10 @@ fn every_command_block_of_the_readme_runs_as_printed() {
                     );
                     eprintln!("README block not run here: `{}`:{why}", sec.title);
                 }
-                None => runnable.push(b),
+                None => runnable.push(b.clone()),
             }
         }
+        let runnable = with_postgres(&sec.title, runnable);
         if runnable.is_empty() {
             continue;
         }
