@@ -15,91 +15,25 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/store_case.rs"]
+mod store_case;
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use cli::run;
 use forge_authz_host::cli::table::utc;
-use forge_authz_testkit::pg;
 use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
-
-/// One test's scratch directory and store; the directory is removed when the test passes.
-struct Case {
-    dir: PathBuf,
-    db: String,
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            std::fs::remove_dir_all(&self.dir).ok();
-        }
-    }
-}
-
-/// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
-fn dir_name(dir: &Path) -> String {
-    let name = dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_ascii_lowercase();
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .take(50)
-        .collect()
-}
-
-/// What a command printed, for failure messages.
-fn both_streams(o: &Output) -> String {
-    format!(
-        "{}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use store_case::{StoreCase as Case, both_streams};
 
 impl Case {
     /// A store made by `init-db` with the sample users (`None`: PostgreSQL skipped by
     /// `FORGE_AUTHZ_SKIP_PG=1`; without it a missing server fails the test).
     fn new(b: Backend, label: &str) -> Option<Case> {
-        let dir = forge_authz_testkit::scratch(&format!("forge-authz-conv2-{label}-{b:?}-"));
-        let db = match b {
-            Backend::Sqlite => dir.join("forge.db").display().to_string(),
-            Backend::Postgres => {
-                let name = format!("c_{}", dir_name(&dir));
-                pg::shared_or_skip(&name)?.fresh_database(&name)
-            }
-        };
-        let case = Case { dir, db };
+        let prefix = format!("forge-authz-conv2-{label}-{b:?}-");
+        let case = Case::scratch(b, &prefix, "c")?;
         case.ok(&["init-db"]);
         Some(case)
-    }
-
-    /// `forge-authz ARGS --db DB`, with `stdin`.
-    fn run_in(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        run(&[args, &["--db", &self.db]].concat(), stdin)
-    }
-
-    /// `forge-authz ARGS --db DB`.
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_in(args, None)
-    }
-
-    /// A command that must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(o.status.success(), "{args:?}: {}", both_streams(&o));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// A command that must succeed with `--json`; its output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(&[args, &["--json"]].concat());
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 
     /// A new token of alice's: (id, secret).

@@ -17,102 +17,25 @@
 mod cli;
 #[path = "support/fleet.rs"]
 mod harness;
+#[path = "support/store_case.rs"]
+mod store_case;
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use cli::{run, strings};
-use forge_authz_testkit::pg;
 use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
-
-/// One test's scratch directory and store; the directory is removed when the test passes.
-struct Case {
-    dir: PathBuf,
-    db: String,
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            std::fs::remove_dir_all(&self.dir).ok();
-        }
-    }
-}
-
-/// A database name from a test directory (PostgreSQL identifiers: `a-z0-9_`).
-fn dir_name(dir: &Path) -> String {
-    let name = dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_ascii_lowercase();
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .take(50)
-        .collect()
-}
+use store_case::StoreCase as Case;
 
 impl Case {
-    /// A store made by `init-db ARGS` (`None`: PostgreSQL skipped by
-    /// `FORGE_AUTHZ_SKIP_PG=1`; without it a missing server fails the test).
+    /// A store made by `init-db ARGS`, changed by `root` (the operator) unless a command
+    /// names its actor (`None`: PostgreSQL skipped by `FORGE_AUTHZ_SKIP_PG=1`).
     fn new(b: Backend, label: &str, args: &[&str]) -> Option<Case> {
-        let dir = forge_authz_testkit::scratch(&format!("forge-authz-people-{label}-{b:?}-"));
-        let db = match b {
-            Backend::Sqlite => dir.join("forge.db").display().to_string(),
-            Backend::Postgres => {
-                let name = format!("p_{}", dir_name(&dir));
-                pg::shared_or_skip(&name)?.fresh_database(&name)
-            }
-        };
-        let case = Case { dir, db };
+        let prefix = format!("forge-authz-people-{label}-{b:?}-");
+        let mut case = Case::scratch(b, &prefix, "p")?;
+        case.actor = Some("root");
         case.ok(&[&["init-db"][..], args].concat());
         Some(case)
-    }
-
-    /// `forge-authz ARGS --db DB --actor root` (the operator).
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_as("root", args)
-    }
-
-    /// `forge-authz ARGS --db DB --actor ACTOR`.
-    fn run_as(&self, actor: &str, args: &[&str]) -> Output {
-        run(
-            &[args, &["--db", &self.db, "--actor", actor]].concat(),
-            None,
-        )
-    }
-
-    /// A command that must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_as("root", args)
-    }
-
-    /// A command that must succeed as `actor`; its stdout.
-    fn ok_as(&self, actor: &str, args: &[&str]) -> String {
-        let o = self.run_as(actor, args);
-        assert!(o.status.success(), "{args:?}: {}", cli_both(&o));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// A command that must succeed with `--json`; its output.
-    fn json(&self, args: &[&str]) -> Value {
-        self.json_as("root", args)
-    }
-
-    /// A command that must succeed with `--json` as `actor`; its output.
-    fn json_as(&self, actor: &str, args: &[&str]) -> Value {
-        let out = self.ok_as(actor, &[args, &["--json"]].concat());
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    /// A command that must exit `code` saying `says` on stderr; its stderr.
-    fn fails(&self, args: &[&str], code: i32, says: &str) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr).to_string();
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", cli_both(&o));
-        assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
-        err
     }
 
     /// `history --records --json`: the events, newest first.
@@ -120,15 +43,6 @@ impl Case {
         let h = self.json(&["history", "--records", "--limit", "100"]);
         h["events"].as_array().unwrap().clone()
     }
-}
-
-fn cli_both(o: &Output) -> String {
-    format!(
-        "{}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 both!(

@@ -17,13 +17,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
+#[path = "support/store_case.rs"]
+mod store_case;
+
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine as _;
-use forge_authz_testkit::{Backend, both, pg};
+use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
+use store_case::{StoreCase as Env, describe};
 
 /// alice, bob, carol; acme (an organisation alice administers) and its repository.
 const WORLD: &str = r#"{
@@ -41,102 +44,20 @@ const DENY: i32 = 1;
 const ERROR: i32 = 2;
 const NOT_FOUND: i32 = 5;
 
-/// A store holding [`WORLD`] in a scratch directory.
-struct Env {
-    dir: PathBuf,
-    db: String,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
+/// A store holding [`WORLD`] in a scratch directory, changed by `$USER` `root-op`; a
+/// refusal prints nothing on stdout.
 fn env(b: Backend, name: &str) -> Option<Env> {
-    let dir = forge_authz_testkit::scratch(&format!("fa-repos-{name}-"));
-    let db = match b {
-        Backend::Sqlite => dir.join("forge.db").display().to_string(),
-        Backend::Postgres => {
-            let server = pg::shared_or_skip(name)?;
-            server.fresh_database(&format!("repos_{name}_{}", std::process::id()))
-        }
-    };
-    let world = dir.join("world.json");
+    let mut e = Env::scratch(b, &format!("fa-repos-{name}-"), "repos")?;
+    e.user = Some("root-op");
+    e.quiet_refusals = true;
+    let world = e.dir.join("world.json");
     std::fs::write(&world, WORLD).unwrap();
-    std::fs::create_dir_all(dir.join("repos")).unwrap();
-    let e = Env { dir, db };
+    std::fs::create_dir_all(e.dir.join("repos")).unwrap();
     e.ok(&["init-db", "--world", world.to_str().unwrap()]);
     Some(e)
 }
 
-fn describe(args: &[&str], o: &Output) -> String {
-    format!(
-        "forge-authz {}: {}\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 impl Env {
-    /// The binary with `args`, `--db` and `--actor root-op`, and `stdin`.
-    fn run_in(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(args)
-            .args(["--db", &self.db])
-            .env("USER", "root-op")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_in(args, "")
-    }
-
-    /// Must succeed: stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(o.status.success(), "{}", describe(args, &o));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Must succeed with `--json`: the value printed.
-    fn json(&self, args: &[&str]) -> Value {
-        let all = [args, &["--json"]].concat();
-        let out = self.ok(&all);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    /// Must fail with `code`, saying `says` on stderr (and nothing on stdout).
-    fn fails(&self, args: &[&str], code: i32, says: &str) -> String {
-        self.fails_in(args, "", code, says)
-    }
-
-    fn fails_in(&self, args: &[&str], stdin: &str, code: i32, says: &str) -> String {
-        let o = self.run_in(args, stdin);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(code), "{}", describe(args, &o));
-        assert!(
-            err.contains(says),
-            "wanted {says:?}: {}",
-            describe(args, &o)
-        );
-        assert!(o.stdout.is_empty(), "{}", describe(args, &o));
-        err
-    }
-
     /// The configuration history's events with `action`, newest first.
     fn history(&self, action: &str) -> Vec<Value> {
         let v = self.json(&["keys", "history", "--limit", "1000"]);
@@ -543,7 +464,7 @@ fn keys_are_offered_until_removed(e: Env) {
             "ci-1",
             "--json",
         ],
-        &deploy,
+        Some(&deploy),
     );
     assert!(o.status.success(), "{}", describe(&["key", "add"], &o));
     let d: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -576,7 +497,7 @@ fn keys_are_offered_until_removed(e: Env) {
             "--id",
             "ci-rw",
         ],
-        &rw,
+        Some(&rw),
     );
     assert!(o.status.success(), "{}", describe(&["key", "add"], &o));
     assert_eq!(
@@ -849,7 +770,7 @@ fn removing_a_repository_revokes_its_bound_tokens(e: Env) {
             "--id",
             "ci",
         ],
-        &ed25519_line(1, ""),
+        Some(&ed25519_line(1, "")),
     );
     let t = e.json(&[
         "token",

@@ -68,35 +68,40 @@ pub fn put_repository(conn: &mut Conn, r: &RepoDef) -> anyhow::Result<()> {
         .with_context(|| format!("repository `{}/{}`: `{login}`", r.owner, r.name))?;
     }
     for (i, p) in r.protected_refs.iter().enumerate() {
-        let ordinal = i64::try_from(i)?;
-        conn.execute(
-            "INSERT INTO protected_refs (owner_key, name_key, ordinal, pattern, push, force_push) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &vals![
-                ok.as_str(),
-                nk.as_str(),
-                ordinal,
-                &p.pattern,
-                p.push.kind_name(),
-                p.force_push.kind_name()
-            ],
-        )?;
-        for (rule, access) in [("push", &p.push), ("force_push", &p.force_push)] {
-            if let AccessDef::Users(users) = access {
-                for (idx, login) in users.iter().enumerate() {
-                    conn.execute(
-                        "INSERT INTO protected_ref_users (owner_key, name_key, ordinal, rule, \
-                         idx, login) VALUES ($1, $2, $3, $4, $5, $6)",
-                        &vals![
-                            ok.as_str(),
-                            nk.as_str(),
-                            ordinal,
-                            rule,
-                            i64::try_from(idx)?,
-                            login
-                        ],
-                    )?;
-                }
+        put_protected_ref(conn, &ok, &nk, i64::try_from(i)?, p)?;
+    }
+    Ok(())
+}
+
+/// Protected-ref rule `p` of the repository keyed (`ok`, `nk`) at `ordinal`, with its named
+/// users (a world's repository, or `protect add`).
+pub(crate) fn put_protected_ref(
+    conn: &mut Conn,
+    ok: &str,
+    nk: &str,
+    ordinal: i64,
+    p: &crate::world::ProtectedRefDef,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO protected_refs (owner_key, name_key, ordinal, pattern, push, force_push) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &vals![
+            ok,
+            nk,
+            ordinal,
+            &p.pattern,
+            p.push.kind_name(),
+            p.force_push.kind_name()
+        ],
+    )?;
+    for (rule, access) in [("push", &p.push), ("force_push", &p.force_push)] {
+        if let AccessDef::Users(users) = access {
+            for (idx, login) in users.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO protected_ref_users (owner_key, name_key, ordinal, rule, idx, \
+                     login) VALUES ($1, $2, $3, $4, $5, $6)",
+                    &vals![ok, nk, ordinal, rule, i64::try_from(idx)?, login],
+                )?;
             }
         }
     }

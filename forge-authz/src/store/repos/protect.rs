@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::{Refusal, RepoInfo, fail, need_repo, need_user};
-use crate::store::{Conn, Store, config, name_key};
+use crate::store::{Conn, Store, config, name_key, put_protected_ref};
 use crate::vals;
 use crate::world::{AccessDef, ProtectedRefDef, RepoDef};
 
@@ -155,54 +155,14 @@ pub fn add_protected_ref(
         }
     }
     let ordinal = existing.iter().map(|(o, _)| *o).max().map_or(0, |o| o + 1);
-    insert_rule(&mut tx, &repo, ordinal, &rule)?;
+    let (ok, nk) = (name_key(&repo.owner), name_key(&repo.name));
+    put_protected_ref(&mut tx, &ok, &nk, ordinal, &rule)?;
     let info = ProtectInfo::of(&rule);
     let detail = serde_json::json!({"repository": &repo.repository, "before": null,
         "after": &info});
     config::record(&mut tx, "protect-add", actor, now, None, &detail)?;
     tx.commit()?;
     Ok(info)
-}
-
-/// Write rule `rule` of `repo` at `ordinal`, with its named users.
-fn insert_rule(
-    tx: &mut Conn,
-    repo: &RepoInfo,
-    ordinal: i64,
-    rule: &ProtectedRefDef,
-) -> anyhow::Result<()> {
-    let (ok, nk) = (name_key(&repo.owner), name_key(&repo.name));
-    tx.execute(
-        "INSERT INTO protected_refs (owner_key, name_key, ordinal, pattern, push, force_push) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &vals![
-            ok.as_str(),
-            nk.as_str(),
-            ordinal,
-            &rule.pattern,
-            rule.push.kind_name(),
-            rule.force_push.kind_name()
-        ],
-    )?;
-    for (which, access) in [("push", &rule.push), ("force_push", &rule.force_push)] {
-        if let AccessDef::Users(users) = access {
-            for (idx, login) in users.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO protected_ref_users (owner_key, name_key, ordinal, rule, idx, \
-                     login) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &vals![
-                        ok.as_str(),
-                        nk.as_str(),
-                        ordinal,
-                        which,
-                        i64::try_from(idx)?,
-                        login
-                    ],
-                )?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Remove repository `path`'s rule for `pattern`; returns it.
