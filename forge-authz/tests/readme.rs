@@ -138,8 +138,40 @@ fn pg_rest(line: &str) -> Option<&str> {
     (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(rest)
 }
 
-/// `line` matches `pattern`, where `…` in the pattern matches any text.
+/// `line` matches `pattern`, where `…` in the pattern matches any text. A line of JSON
+/// is compared as JSON: an object's members in any order (a build with serde_json's
+/// `preserve_order`, as the workspace's test build is, prints them in insertion order; a
+/// binary built alone prints them sorted), `…` matching within a string value.
 fn matches(pattern: &str, line: &str) -> bool {
+    let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    if let (Some(want), Some(got)) = (json(pattern), json(line))
+        && (want.is_object() || want.is_array())
+    {
+        return json_matches(&want, &got);
+    }
+    text_matches(pattern, line)
+}
+
+/// [`matches`] on JSON values: objects by member names, arrays in order, strings with `…`.
+fn json_matches(want: &serde_json::Value, got: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            w.len() == g.len()
+                && w.iter()
+                    .all(|(k, wv)| g.get(k).is_some_and(|gv| json_matches(wv, gv)))
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(wv, gv)| json_matches(wv, gv))
+        }
+        (Value::String(w), Value::String(g)) => text_matches(w, g),
+        (Value::String(w), g) if w.contains('…') => text_matches(w, &g.to_string()),
+        _ => want == got,
+    }
+}
+
+/// `line` matches `pattern` as text, `…` matching any text.
+fn text_matches(pattern: &str, line: &str) -> bool {
     let parts: Vec<&str> = pattern.split('…').collect();
     if parts.len() == 1 {
         return pattern == line;
@@ -318,6 +350,15 @@ fn output_patterns_match_what_varies_only() {
     assert!(!matches("exit 1", "exit 2"));
     assert!(!matches("a…b…c", "a-c-b"));
     assert!(!matches("ab…ba", "aba"));
+    // JSON: members in either order, values still compared, `…` inside a string.
+    assert!(matches(r#"{"a":1,"b":"x"}"#, r#"{"b":"x","a":1}"#));
+    assert!(matches(
+        r#"{"id":"…","n":[1,2]}"#,
+        r#"{"n":[1,2],"id":"Gx0Ab"}"#
+    ));
+    assert!(!matches(r#"{"a":1,"b":"x"}"#, r#"{"b":"y","a":1}"#));
+    assert!(!matches(r#"{"a":1}"#, r#"{"a":1,"b":2}"#));
+    assert!(!matches(r#"{"n":[1,2]}"#, r#"{"n":[2,1]}"#));
 }
 
 /// GitHub's anchor for a heading: lower case, spaces to `-`, other punctuation dropped.
