@@ -9,7 +9,7 @@ use crate::exit::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::policy::Policy;
 use crate::store::facts;
 use crate::store::{
-    Conn, Store, StoredToken, Tx, all_tokens, checked_blocks, inherit_token_ip_allow,
+    Conn, Store, StoredToken, all_tokens, checked_blocks, inherit_token_ip_allow,
     live_children, live_names, mark_expired, put_event, put_token, set_token_ip_allow, token_by_id,
     tokens_of_owner, touch_last_used,
 };
@@ -289,7 +289,7 @@ pub fn rotate(
     Ok((rotation.new.secret, rotation.new.record))
 }
 
-fn apply_plan(tx: &mut Tx<'_>, plan: &wit::ChangePlan) -> anyhow::Result<()> {
+fn apply_plan(tx: &mut Conn, plan: &wit::ChangePlan) -> anyhow::Result<()> {
     for r in &plan.updates {
         let recorded = token_by_id(tx, &r.id)?.is_some_and(|t| t.expiry_recorded);
         put_token(tx, r, recorded)?;
@@ -347,6 +347,47 @@ pub fn revoke(
         policy.plan_revoke(id, scope, records, context)
     })?;
     Ok(plan.updates.into_iter().map(|r| r.id).collect())
+}
+
+/// Revoke tokens `ids`, each with its children, inside the caller's write transaction
+/// `tx` (a store change that must not leave them live: removing an account or a
+/// repository): each as the policy plans it for `actor` (`plan-revoke`, scope token), its
+/// records and `revoke` events written. Tokens already revoked or gone are skipped.
+/// Returns every id revoked, once each. A refusal is an error: the caller's transaction,
+/// dropped, changes nothing.
+pub fn revoke_in(
+    tx: &mut Conn,
+    policy: &mut dyn Policy,
+    ids: &[String],
+    actor: &Actor,
+) -> anyhow::Result<Vec<String>> {
+    let context = actor.context(tx)?;
+    let mut revoked: Vec<String> = Vec::new();
+    for id in ids {
+        if token_by_id(tx, id)?.is_none_or(|t| t.record.revoked.is_some()) {
+            continue;
+        }
+        let records = owner_records(tx, id)?;
+        let plan = policy
+            .plan_revoke(id, wit::RevokeScope::Token, &records, &context)
+            .map_err(policy_err)?
+            .map_err(|e| {
+                fail(
+                    EXIT_REFUSED,
+                    format!(
+                        "the policy refused to revoke token `{id}`: {}; nothing was changed",
+                        e.describe()
+                    ),
+                )
+            })?;
+        apply_plan(tx, &plan)?;
+        for r in plan.updates {
+            if !revoked.contains(&r.id) {
+                revoked.push(r.id);
+            }
+        }
+    }
+    Ok(revoked)
 }
 
 /// Edit a token; shortening it shortens its children. Returns the records written.

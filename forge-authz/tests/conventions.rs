@@ -13,7 +13,7 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use forge_authz_host::cli::docs::EXIT_STATUS;
@@ -47,6 +47,15 @@ fn describe(args: &[&str], o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// An anonymous pull of `repository` as the request file `NAME.json` in `dir`; its path.
+fn anonymous_pull(dir: &Path, name: &str, repository: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    let request =
+        format!(r#"{{"credential":"anonymous","repository":"{repository}","action":"pull"}}"#);
+    std::fs::write(&path, request).unwrap();
+    path
 }
 
 /// Runs `args` in `dir`; asserts the exit status is `code`; the output.
@@ -155,12 +164,7 @@ fn reading_commands_never_create_a_store() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("sqlite:env.db"));
     // `decide --db` reads a store too.
-    let request = dir.join("req.json");
-    std::fs::write(
-        &request,
-        r#"{"credential":"anonymous","repository":"alice/app","action":"pull"}"#,
-    )
-    .unwrap();
+    let request = anonymous_pull(&dir, "req", "alice/app");
     let req = request.to_str().unwrap();
     expect(
         &dir,
@@ -235,27 +239,19 @@ fn each_row_of_the_exit_status_table() {
     // 0: success.
     d(&["init-db"], EXIT_OK);
     d(&["token", "list"], EXIT_OK);
-    let out = d(
-        &[
-            "token",
-            "create",
-            "--owner",
-            "alice",
-            "--name",
-            "ci",
-            "--scope",
-            "read:repository",
-        ],
-        EXIT_OK,
-    );
-    assert!(!out.stdout.is_empty());
+    let create_ci = [
+        "token",
+        "create",
+        "--owner",
+        "alice",
+        "--name",
+        "ci",
+        "--scope",
+        "read:repository",
+    ];
+    assert!(!d(&create_ci, EXIT_OK).stdout.is_empty());
     // 1: a deny.
-    let private = dir.join("private.json");
-    std::fs::write(
-        &private,
-        r#"{"credential":"anonymous","repository":"alice/secret","action":"pull"}"#,
-    )
-    .unwrap();
+    let private = anonymous_pull(&dir, "private", "alice/secret");
     let private = private.to_str().unwrap();
     d(
         &["decide", "--db", "forge-authz.db", "--request", private],
@@ -276,21 +272,11 @@ fn each_row_of_the_exit_status_table() {
     d(&["token", "list", "--db", ""], EXIT_ERROR);
     // 4: refused by the policy (a second live token named `ci`), or by a rule that holds
     // after every change (the key that signs cannot be retired).
-    let again = [
-        "token",
-        "create",
-        "--owner",
-        "alice",
-        "--name",
-        "ci",
-        "--scope",
-        "read:repository",
-    ];
-    let o = d(&again, EXIT_REFUSED);
+    let o = d(&create_ci, EXIT_REFUSED);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("refused"),
         "{}",
-        describe(&again, &o)
+        describe(&create_ci, &o)
     );
     let keys: serde_json::Value =
         serde_json::from_slice(&d(&["keys", "list", "--json"], EXIT_OK).stdout).unwrap();
@@ -330,12 +316,7 @@ fn decide_honours_forge_authz_db() {
     // store as for every other command, and an explicit `--world` or `--db` wins.
     let dir = scratch("fz-conv-env");
     expect(&dir, &["init-db", "--db", "env.db"], EXIT_OK);
-    let public = dir.join("public.json");
-    std::fs::write(
-        &public,
-        r#"{"credential":"anonymous","repository":"alice/app","action":"pull"}"#,
-    )
-    .unwrap();
+    let public = anonymous_pull(&dir, "public", "alice/app");
     let args = ["decide", "--request", public.to_str().unwrap()];
     let o = run_in(&dir, &args, &[("FORGE_AUTHZ_DB", "env.db")]);
     assert_eq!(o.status.code(), Some(0), "{}", describe(&args, &o));

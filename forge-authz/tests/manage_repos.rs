@@ -70,6 +70,12 @@ impl Env {
             .collect()
     }
 
+    /// `acme/widget` added, with `who` a write collaborator on it.
+    fn widget_with_writer(&self, who: &str) {
+        self.ok(&["repo", "add", "acme/widget"]);
+        self.ok(&["collaborator", "add", "acme/widget", who, "--role", "write"]);
+    }
+
     /// `decide --db` on `request`: the exit status and the reason.
     fn decide(&self, request: &str) -> (i32, String) {
         let args = ["decide", "--request", "-"];
@@ -140,10 +146,6 @@ fn events_of(v: &[Value], repository: &str) -> usize {
         .count()
 }
 
-fn repositories(b: Backend) -> Option<Env> {
-    env(b, "repositories")
-}
-
 /// `repo add|list|show|change|remove`: the happy path, every refusal, the history.
 fn repo_commands_and_their_refusals(e: Env) {
     let added = e.json(&["repo", "add", "acme/widget", "--private"]);
@@ -184,57 +186,59 @@ fn repo_commands_and_their_refusals(e: Env) {
     assert_eq!(shown["collaborators"], serde_json::json!([]));
 
     // Bad input (exit 2, saying what is allowed), not found (exit 5), duplicates (exit 2).
-    e.fails(&["repo", "add", "acme/widget"], ERROR, "already exists");
-    e.fails(&["repo", "add", "ACME/WIDGET"], ERROR, "already exists");
-    e.fails(
-        &["repo", "add", "acme/x.git"],
-        ERROR,
-        "not ending in `.git`",
-    );
-    e.fails(&["repo", "add", "acme/a b"], ERROR, "letters, digits");
-    e.fails(&["repo", "add", "widget"], ERROR, "OWNER/NAME");
-    e.fails(
-        &["repo", "add", "nobody/x"],
-        NOT_FOUND,
-        "no user or organisation `nobody`",
-    );
-    e.fails(
-        &["repo", "add", "acme/y", "--kind", "fork"],
-        ERROR,
-        "`hosted`",
-    );
-    e.fails(
-        &["repo", "add", "acme/y", "--registrant", "zed"],
-        NOT_FOUND,
-        "no user `zed`",
-    );
-    e.fails(
-        &["repo", "show", "acme/nope"],
-        NOT_FOUND,
-        "no repository `acme/nope`",
-    );
-    e.fails(
-        &["repo", "change", "acme/nope", "--private"],
-        NOT_FOUND,
-        "no repository",
-    );
-    e.fails(&["repo", "change", "acme/widget"], ERROR, "required");
-    e.fails(
-        &["repo", "change", "acme/widget", "--private", "--public"],
-        ERROR,
-        "cannot be used",
-    );
-    e.fails(
-        &["repo", "list", "--owner", "nobody"],
-        NOT_FOUND,
-        "no user or organisation",
-    );
-    e.fails(&["repo", "remove", "acme/nope"], NOT_FOUND, "no repository");
-    e.fails(
-        &["repo", "add", "acme/z", "--actor", " "],
-        ERROR,
-        "`--actor`",
-    );
+    e.fails_each(&[
+        (&["repo", "add", "acme/widget"], ERROR, "already exists"),
+        (&["repo", "add", "ACME/WIDGET"], ERROR, "already exists"),
+        (
+            &["repo", "add", "acme/x.git"],
+            ERROR,
+            "not ending in `.git`",
+        ),
+        (&["repo", "add", "acme/a b"], ERROR, "letters, digits"),
+        (&["repo", "add", "widget"], ERROR, "OWNER/NAME"),
+        (
+            &["repo", "add", "nobody/x"],
+            NOT_FOUND,
+            "no user or organisation `nobody`",
+        ),
+        (
+            &["repo", "add", "acme/y", "--kind", "fork"],
+            ERROR,
+            "`hosted`",
+        ),
+        (
+            &["repo", "add", "acme/y", "--registrant", "zed"],
+            NOT_FOUND,
+            "no user `zed`",
+        ),
+        (
+            &["repo", "show", "acme/nope"],
+            NOT_FOUND,
+            "no repository `acme/nope`",
+        ),
+        (
+            &["repo", "change", "acme/nope", "--private"],
+            NOT_FOUND,
+            "no repository",
+        ),
+        (&["repo", "change", "acme/widget"], ERROR, "required"),
+        (
+            &["repo", "change", "acme/widget", "--private", "--public"],
+            ERROR,
+            "cannot be used",
+        ),
+        (
+            &["repo", "list", "--owner", "nobody"],
+            NOT_FOUND,
+            "no user or organisation",
+        ),
+        (&["repo", "remove", "acme/nope"], NOT_FOUND, "no repository"),
+        (
+            &["repo", "add", "acme/z", "--actor", " "],
+            ERROR,
+            "`--actor`",
+        ),
+    ]);
     assert_eq!(
         events_of(&e.history("repo-add"), "acme/y"),
         0,
@@ -246,11 +250,7 @@ fn repo_commands_and_their_refusals(e: Env) {
     assert_eq!(events_of(&e.history("repo-remove"), "acme/widget"), 1);
     e.fails(&["repo", "show", "acme/widget"], NOT_FOUND, "no repository");
 }
-both!(repo_commands_and_their_refusals, repositories);
-
-fn collaborators(b: Backend) -> Option<Env> {
-    env(b, "collaborators")
-}
+both!(repo_commands_and_their_refusals, |b| env(b, "repositories"));
 
 /// A collaborator added can push (`decide`); its role changes and removal take effect.
 fn a_collaborator_added_can_push(e: Env) {
@@ -413,11 +413,7 @@ fn a_collaborator_added_can_push(e: Env) {
         (Some("bob"), Some("root-op"))
     );
 }
-both!(a_collaborator_added_can_push, collaborators);
-
-fn keys(b: Backend) -> Option<Env> {
-    env(b, "keys")
-}
+both!(a_collaborator_added_can_push, |b| env(b, "collaborators"));
 
 /// `key add|list|show|remove`: `ssh-keys` offers a key at once and stops at once; a key
 /// registered once is refused again; a private key is refused and never echoed.
@@ -509,82 +505,55 @@ fn keys_are_offered_until_removed(e: Env) {
 
     // Refusals. A key already registered, as a user key or as a deploy key (GitHub).
     let f = file.to_str().unwrap();
-    e.fails(
-        &["key", "add", "--user", "carol", "--file", f],
-        ERROR,
-        "registered already",
-    );
-    e.fails(
-        &["key", "add", "--deploy", "alice/app", "--file", f],
-        ERROR,
-        "registered already",
-    );
-    e.fails(
-        &["key", "add", "--user", "zed", "--file", f],
-        NOT_FOUND,
-        "no user `zed`",
-    );
-    e.fails(
-        &["key", "add", "--user", "acme", "--file", f],
-        ERROR,
-        "is an organisation",
-    );
-    e.fails(
-        &["key", "add", "--deploy", "acme/nope", "--file", f],
-        NOT_FOUND,
-        "no repository",
-    );
-    e.fails(&["key", "add", "--file", f], ERROR, "--user");
-    e.fails(
-        &["key", "add", "--user", "bob", "--read-write", "--file", f],
-        ERROR,
-        "--deploy",
-    );
-    e.fails(
-        &["key", "add", "--user", "bob", "--file", "/nonexistent.pub"],
-        ERROR,
-        "cannot read",
-    );
-    e.fails_in(
-        &["key", "add", "--user", "carol", "--file", "-"],
-        "ssh-dss AAAA",
-        ERROR,
-        "not one sshd offers",
-    );
-    e.fails_in(
-        &["key", "add", "--user", "carol", "--file", "-"],
-        "ssh-ed25519 !!!",
-        ERROR,
-        "not base64",
-    );
+    for (args, code, says) in [
+        (
+            &["--user", "carol", "--file", f][..],
+            ERROR,
+            "registered already",
+        ),
+        (
+            &["--deploy", "alice/app", "--file", f],
+            ERROR,
+            "registered already",
+        ),
+        (&["--user", "zed", "--file", f], NOT_FOUND, "no user `zed`"),
+        (
+            &["--user", "acme", "--file", f],
+            ERROR,
+            "is an organisation",
+        ),
+        (
+            &["--deploy", "acme/nope", "--file", f],
+            NOT_FOUND,
+            "no repository",
+        ),
+        (&["--file", f], ERROR, "--user"),
+        (
+            &["--user", "bob", "--read-write", "--file", f],
+            ERROR,
+            "--deploy",
+        ),
+        (
+            &["--user", "bob", "--file", "/nonexistent.pub"],
+            ERROR,
+            "cannot read",
+        ),
+    ] {
+        e.fails(&[&["key", "add"][..], args].concat(), code, says);
+    }
     let wrong = ed25519_line(3, "").replace("ssh-ed25519", "ssh-rsa");
-    e.fails_in(
-        &["key", "add", "--user", "carol", "--file", "-"],
-        &wrong,
-        ERROR,
-        "not a `ssh-rsa` key",
-    );
-    e.fails_in(
-        &["key", "add", "--user", "carol", "--file", "-"],
-        "",
-        ERROR,
-        "empty",
-    );
     let two = format!("{}\n{}\n", ed25519_line(4, "a"), ed25519_line(5, "b"));
-    e.fails_in(
-        &["key", "add", "--user", "carol", "--file", "-"],
-        &two,
-        ERROR,
-        "one key at a time",
-    );
-    e.fails_in(
-        &[
-            "key", "add", "--user", "carol", "--file", "-", "--id", "a b",
-        ],
-        &ed25519_line(6, ""),
-        ERROR,
-        "not a key id",
-    );
+    let carol = ["key", "add", "--user", "carol", "--file", "-"];
+    for (stdin, extra, says) in [
+        ("ssh-dss AAAA", &[][..], "not one sshd offers"),
+        ("ssh-ed25519 !!!", &[], "not base64"),
+        (&wrong, &[], "not a `ssh-rsa` key"),
+        ("", &[], "empty"),
+        (&two, &[], "one key at a time"),
+        (&ed25519_line(6, ""), &["--id", "a b"], "not a key id"),
+    ] {
+        e.fails_in(&[&carol[..], extra].concat(), stdin, ERROR, says);
+    }
     // The private half: refused, its content never echoed (house rule on secrets).
     let private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAPRIVATEMATERIAL\n-----END OPENSSH PRIVATE KEY-----\n";
     let err = e.fails_in(
@@ -624,23 +593,11 @@ fn keys_are_offered_until_removed(e: Env) {
         "the history keeps no key line"
     );
 }
-both!(keys_are_offered_until_removed, keys);
-
-fn protection(b: Backend) -> Option<Env> {
-    env(b, "protection")
-}
+both!(keys_are_offered_until_removed, |b| env(b, "keys"));
 
 /// `protect add|list|remove`: a protected ref refuses a push (`decide`) until removed.
 fn a_protected_ref_refuses_a_push(e: Env) {
-    e.ok(&["repo", "add", "acme/widget"]);
-    e.ok(&[
-        "collaborator",
-        "add",
-        "acme/widget",
-        "bob",
-        "--role",
-        "write",
-    ]);
+    e.widget_with_writer("bob");
     let push = push_as("bob", "acme/widget");
     assert_eq!(e.decide(&push).0, 0);
     let rule = e.json(&["protect", "add", "acme/widget", "main", "--push", "nobody"]);
@@ -740,24 +697,12 @@ fn a_protected_ref_refuses_a_push(e: Env) {
     let removal = &e.history("protect-remove")[0];
     assert_eq!(removal["detail"]["before"]["pattern"], "main");
 }
-both!(a_protected_ref_refuses_a_push, protection);
-
-fn removal(b: Backend) -> Option<Env> {
-    env(b, "removal")
-}
+both!(a_protected_ref_refuses_a_push, |b| env(b, "protection"));
 
 /// Removing a repository removes what hangs off it and revokes the tokens bound to it, so
 /// the repository added again under the same name does not honour them (plan, issue 25).
 fn removing_a_repository_revokes_its_bound_tokens(e: Env) {
-    e.ok(&["repo", "add", "acme/widget"]);
-    e.ok(&[
-        "collaborator",
-        "add",
-        "acme/widget",
-        "bob",
-        "--role",
-        "write",
-    ]);
+    e.widget_with_writer("bob");
     e.ok(&["protect", "add", "acme/widget", "main"]);
     e.run_in(
         &[
@@ -828,15 +773,7 @@ fn removing_a_repository_revokes_its_bound_tokens(e: Env) {
     assert_eq!(e.json(&["key", "list"])["keys"], serde_json::json!([]));
 
     // Added again under the same name, with bob writing again: the old token stays refused.
-    e.ok(&["repo", "add", "acme/widget"]);
-    e.ok(&[
-        "collaborator",
-        "add",
-        "acme/widget",
-        "bob",
-        "--role",
-        "write",
-    ]);
+    e.widget_with_writer("bob");
     assert_eq!(
         e.json(&["protect", "list", "acme/widget"])["protected_refs"],
         serde_json::json!([])
@@ -844,7 +781,9 @@ fn removing_a_repository_revokes_its_bound_tokens(e: Env) {
     let (code, reason) = e.decide(&bearer);
     assert_eq!((code, reason.as_str()), (DENY, "token-revoked"));
 }
-both!(removing_a_repository_revokes_its_bound_tokens, removal);
+both!(removing_a_repository_revokes_its_bound_tokens, |b| env(
+    b, "removal"
+));
 
 /// Issue 25, "Reading commands never create a store": each of these commands on a missing
 /// store exits 6 (the exit status table) and leaves no file behind.

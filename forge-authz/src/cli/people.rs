@@ -10,12 +10,11 @@ use clap::Subcommand;
 use super::keys::ConfigArgs;
 use super::table::print_table;
 use super::{EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, PolicyArgs, fail};
-use crate::policy::Policy as _;
-use crate::store::Store;
+use crate::lifecycle::{self, Actor};
+use crate::store::{Conn, Store};
 use crate::store::people::{
     self, Account, AccountChange, Member, MemberOp, Refusal, Removed, parse_role,
 };
-use crate::wit;
 use crate::world::{Role, Status, UserDef, Visibility};
 use forge_authz_fixture::named;
 
@@ -322,18 +321,10 @@ pub fn remove(
     // Checked before the policy is loaded: a name that is not there costs nothing.
     people::expect_account(store.conn(), login, organization)?;
     let mut policy = super::open::store_policy(&p.path(), p.limits(), store)?;
-    let mut plan = |id: &str, records: &[wit::TokenRecord], ctx: &wit::ChangeContext| {
-        policy
-            .plan_revoke(id, wit::RevokeScope::Token, records, ctx)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the policy refused to revoke token `{id}`: {}; nothing was removed",
-                    e.describe()
-                )
-            })
-    };
-    let removed = people::remove_account(store, login, organization, actor, now, &mut plan)?;
+    let maintenance = Actor::system(actor, now);
+    let mut revoke =
+        |tx: &mut Conn, ids: &[String]| lifecycle::revoke_in(tx, &mut policy, ids, &maintenance);
+    let removed = people::remove_account(store, login, organization, actor, now, &mut revoke)?;
     report_removed(login, &removed, json);
     Ok(0)
 }

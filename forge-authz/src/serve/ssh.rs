@@ -12,24 +12,8 @@ use crate::live::LivePolicy;
 use crate::log;
 use crate::policy::{EMBEDDED_POLICY_NAME, Limits};
 use crate::request::{ActionDef, CredentialDef, KindDef, RequestDef};
+use crate::store::repos::key_type_supported;
 use crate::store::{Location, Store};
-
-/// Key types `ssh-keys` accepts: OpenSSH's plain and FIDO (`sk-`) public keys. A
-/// certificate (`*-cert-v01@openssh.com`) is not matched against stored keys: the store
-/// holds keys, not certificate authorities, so a certificate is refused (sshd then tries
-/// the user's other keys).
-pub fn key_type_supported(t: &str) -> bool {
-    [
-        "ssh-ed25519",
-        "ssh-rsa",
-        "ecdsa-sha2-nistp256",
-        "ecdsa-sha2-nistp384",
-        "ecdsa-sha2-nistp521",
-        "sk-ssh-ed25519@openssh.com",
-        "sk-ecdsa-sha2-nistp256@openssh.com",
-    ]
-    .contains(&t)
-}
 
 /// How `git-shell` must run the policy: the same module and limits as the `ssh-keys` call
 /// that printed it (so SSH follows `--policy` and `--deadline-ms`, not the defaults).

@@ -18,10 +18,8 @@
 
 use serde::Serialize;
 
-use super::{Conn, Store, all_tokens, config, name_key, put_event, put_token, token_by_id};
-use super::{parse, put_user, tokens_of_owner};
+use super::{Conn, Store, all_tokens, config, name_key, parse, put_user};
 use crate::vals;
-use crate::wit;
 use crate::world::{Status, UserDef, Visibility};
 use forge_authz_guest::policy::principal::valid_name;
 
@@ -288,21 +286,22 @@ pub struct Removed {
     pub revoked_tokens: Vec<String>,
 }
 
-/// The policy's revocation plan for one token: its id, its owner's records and the
-/// maintenance context (`authorizer.plan-revoke`).
-pub type PlanRevoke<'a> = dyn FnMut(&str, &[wit::TokenRecord], &wit::ChangeContext) -> anyhow::Result<wit::ChangePlan>
-    + 'a;
+/// Revokes tokens inside the caller's write transaction: the ids given, each with its
+/// children, as the policy plans it for the operator's maintenance job; returns every id
+/// revoked. The caller passes the lifecycle's `revoke_in` (the store does not ask the
+/// policy itself).
+pub type RevokeIn<'a> = dyn FnMut(&mut Conn, &[String]) -> anyhow::Result<Vec<String>> + 'a;
 
 /// Remove account `login` of the kind asked for, and what hangs off it (see the module's
-/// doc), as `actor` at `now`; `plan` asks the policy for each revocation. Refused while it
-/// owns repositories.
+/// doc), as `actor` at `now`; `revoke` revokes its tokens. Refused while it owns
+/// repositories.
 pub fn remove_account(
     store: &mut Store,
     login: &str,
     organization: bool,
     actor: &str,
     now: i64,
-    plan: &mut PlanRevoke<'_>,
+    revoke: &mut RevokeIn<'_>,
 ) -> anyhow::Result<Removed> {
     let mut tx = store.write()?;
     let before = expect_account(&mut tx, login, organization)?;
@@ -332,7 +331,7 @@ pub fn remove_account(
         &vals![key.as_str()],
     )?;
     let ids = tokens_of_namespace(&mut tx, &key)?;
-    removed.revoked_tokens = revoke_tokens(&mut tx, &ids, actor, now, plan)?;
+    removed.revoked_tokens = revoke(&mut tx, &ids)?;
     removed.account = Some(before);
     let detail = serde_json::json!({"login": login, "removed": &removed});
     let verb = action(organization, "remove");
@@ -389,47 +388,4 @@ fn tokens_of_namespace(conn: &mut Conn, key: &str) -> anyhow::Result<Vec<String>
         })
         .map(|r| r.id)
         .collect())
-}
-
-/// Revoke tokens `ids` (and their children) inside the caller's write transaction, each
-/// as the policy plans it for the maintenance actor `actor` at `now`; the records and
-/// their `revoke` events are written. Returns every id revoked. Tokens already revoked or
-/// gone are skipped.
-pub fn revoke_tokens(
-    tx: &mut Conn,
-    ids: &[String],
-    actor: &str,
-    now: i64,
-    plan: &mut PlanRevoke<'_>,
-) -> anyhow::Result<Vec<String>> {
-    let context = wit::ChangeContext {
-        actor: wit::Actor::System(actor.to_owned()),
-        ip: None,
-        now,
-    };
-    let mut revoked: Vec<String> = Vec::new();
-    for id in ids {
-        let Some(t) = token_by_id(tx, id)? else {
-            continue;
-        };
-        if t.record.revoked.is_some() {
-            continue;
-        }
-        let records: Vec<wit::TokenRecord> = tokens_of_owner(tx, &t.record.owner)?
-            .into_iter()
-            .map(|t| t.record)
-            .collect();
-        let p = plan(id, &records, &context)?;
-        for r in &p.updates {
-            let recorded = token_by_id(tx, &r.id)?.is_some_and(|t| t.expiry_recorded);
-            put_token(tx, r, recorded)?;
-            if !revoked.contains(&r.id) {
-                revoked.push(r.id.clone());
-            }
-        }
-        for e in &p.events {
-            put_event(tx, e)?;
-        }
-    }
-    Ok(revoked)
 }

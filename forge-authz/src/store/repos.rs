@@ -27,11 +27,9 @@ use forge_authz_fixture::named;
 use forge_authz_guest::policy::principal::valid_repository_path;
 use serde::Serialize;
 
-use super::{Conn, Row, Store, config, name_key, put_event, put_token, token_by_id};
-use super::{all_tokens, tokens_of_owner};
-use crate::policy::Policy;
+use super::people::RevokeIn;
+use super::{Conn, Row, Store, all_tokens, config, name_key};
 use crate::vals;
-use crate::wit;
 use crate::world::{RepoKind, Role};
 
 /// Why a change was refused.
@@ -340,13 +338,13 @@ pub fn bound_tokens(conn: &mut Conn, path: &str) -> anyhow::Result<Vec<String>> 
 }
 
 /// Remove repository `path` with its collaborators, protected refs and deploy keys, and
-/// revoke every token bound to it (with its children) through `policy`'s lifecycle, as
-/// the maintenance job `actor` (recorded in the token history). `policy` may be `None`
-/// only when no token is bound (checked inside the transaction).
+/// revoke every token bound to it (with its children) through `revoke` (the lifecycle's,
+/// as the maintenance job `actor`: recorded in the token history), as `actor` at `now`.
+/// `revoke` may be `None` only when no token is bound (checked inside the transaction).
 pub fn remove_repo(
     store: &mut Store,
     path: &str,
-    policy: Option<&mut dyn Policy>,
+    revoke: Option<&mut RevokeIn<'_>>,
     actor: &str,
     now: i64,
 ) -> anyhow::Result<Removed> {
@@ -383,66 +381,16 @@ pub fn remove_repo(
     )?;
     let bound = bound_tokens(&mut tx, &repo.repository)?;
     if !bound.is_empty() {
-        let policy = policy.ok_or_else(|| {
+        let revoke = revoke.ok_or_else(|| {
             anyhow!("tokens were bound to `{path}` meanwhile: run the command again")
         })?;
-        removed.revoked_tokens = revoke_tokens(&mut tx, policy, &bound, actor, now)?;
+        removed.revoked_tokens = revoke(&mut tx, &bound)?;
     }
     let detail = serde_json::json!({"repository": &repo.repository, "before": &repo,
         "removed": &removed});
     config::record(&mut tx, "repo-remove", actor, now, None, &detail)?;
     tx.commit()?;
     Ok(removed)
-}
-
-/// Revoke tokens `ids` and their children, each as the policy plans it for the
-/// maintenance job `actor`; the ids revoked.
-fn revoke_tokens(
-    conn: &mut Conn,
-    policy: &mut dyn Policy,
-    ids: &[String],
-    actor: &str,
-    now: i64,
-) -> anyhow::Result<Vec<String>> {
-    let mut revoked = Vec::new();
-    for id in ids {
-        let Some(token) = token_by_id(conn, id)? else {
-            continue;
-        };
-        if token.record.revoked.is_some() {
-            continue;
-        }
-        let records: Vec<wit::TokenRecord> = tokens_of_owner(conn, &token.record.owner)?
-            .into_iter()
-            .map(|t| t.record)
-            .collect();
-        let context = wit::ChangeContext {
-            actor: wit::Actor::System(actor.to_owned()),
-            ip: None,
-            now,
-        };
-        let plan = policy
-            .plan_revoke(id, wit::RevokeScope::Token, &records, &context)
-            .map_err(|e| anyhow!("{e}"))?
-            .map_err(|e| {
-                fail(
-                    Refusal::Refused,
-                    format!(
-                        "the policy refused to revoke token `{id}`: {}",
-                        e.describe()
-                    ),
-                )
-            })?;
-        for r in &plan.updates {
-            let recorded = token_by_id(conn, &r.id)?.is_some_and(|t| t.expiry_recorded);
-            put_token(conn, r, recorded)?;
-            revoked.push(r.id.clone());
-        }
-        for e in &plan.events {
-            put_event(conn, e)?;
-        }
-    }
-    Ok(revoked)
 }
 
 /// Repository `repo`'s collaborators, by login.

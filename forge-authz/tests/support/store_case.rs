@@ -151,6 +151,13 @@ impl StoreCase {
         self.refused(args, self.run(args), code, says)
     }
 
+    /// [`StoreCase::fails`] on each row: the arguments, the exit status, what stderr says.
+    pub fn fails_each(&self, rows: &[(&[&str], i32, &str)]) {
+        for (args, code, says) in rows {
+            self.fails(args, *code, says);
+        }
+    }
+
     /// [`StoreCase::fails`] with `stdin`.
     pub fn fails_in(&self, args: &[&str], stdin: &str, code: i32, says: &str) -> String {
         self.refused(args, self.run_in(args, Some(stdin)), code, says)

@@ -17,8 +17,9 @@ use forge_authz_fixture::named;
 use super::keys::ConfigArgs;
 use super::table::print_table;
 use super::{EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, PolicyArgs, fail};
-use crate::policy::Policy;
-use crate::store::Store;
+use crate::lifecycle::{self, Actor};
+use crate::store::people::RevokeIn;
+use crate::store::{Conn, Store};
 use crate::store::repos::{
     self, Collaborator, KeyFilter, Refusal, RepoChange, RepoInfo, RepoSettings, SetMode,
 };
@@ -276,10 +277,14 @@ fn remove(
     } else {
         Some(super::open::store_policy(&p.path(), p.limits(), store)?)
     };
+    let maintenance = Actor::system(actor, now);
+    let mut revoke = policy.as_mut().map(|policy| {
+        move |tx: &mut Conn, ids: &[String]| lifecycle::revoke_in(tx, policy, ids, &maintenance)
+    });
     let removed = repos::remove_repo(
         store,
         &repo.repository,
-        policy.as_mut().map(|p| p as &mut dyn Policy),
+        revoke.as_mut().map(|r| r as &mut RevokeIn<'_>),
         actor,
         now,
     )?;

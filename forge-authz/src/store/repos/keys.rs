@@ -35,6 +35,26 @@ impl PublicKey {
     }
 }
 
+/// Key types the store accepts and `ssh-keys` (the `AuthorizedKeysCommand`) offers:
+/// OpenSSH's plain and FIDO (`sk-`) public keys. A certificate
+/// (`*-cert-v01@openssh.com`) is not matched against stored keys: the store holds keys,
+/// not certificate authorities, so a certificate is refused (sshd then tries the user's
+/// other keys).
+pub const KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// `t` is one of [`KEY_TYPES`].
+pub fn key_type_supported(t: &str) -> bool {
+    KEY_TYPES.contains(&t)
+}
+
 fn bad_key(what: &str) -> anyhow::Error {
     fail(
         Refusal::Invalid,
@@ -70,12 +90,11 @@ pub fn parse_public_key(text: &str) -> anyhow::Result<PublicKey> {
     let (Some(key_type), Some(blob)) = (parts.next(), parts.next()) else {
         return Err(bad_key("a line needs a type and the key"));
     };
-    if !crate::serve::ssh::key_type_supported(key_type) {
+    if !key_type_supported(key_type) {
         return Err(bad_key(&format!(
-            "the type `{}` is not one sshd offers here (ssh-ed25519, ssh-rsa, \
-             ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com, \
-             sk-ecdsa-sha2-nistp256@openssh.com)",
-            key_type.escape_debug()
+            "the type `{}` is not one sshd offers here ({})",
+            key_type.escape_debug(),
+            KEY_TYPES.join(", ")
         )));
     }
     let bytes = base64::engine::general_purpose::STANDARD
