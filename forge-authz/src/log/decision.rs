@@ -15,10 +15,15 @@
 //! record is one `write(2)` before the request's answer is sent; a record that cannot be
 //! written fails its request closed (the caller refuses it: an audit log with holes is
 //! not one).
+//!
+//! Rotation: [`DecisionLog::reopen`] (`serve` on `SIGUSR1`, nginx's signal for "reopen
+//! logs") opens the path again, so a rotated file (`mv`) is followed by a fresh one. A path
+//! that cannot be opened then leaves the log closed: every record fails (its request is
+//! refused) and tries the path again, so records resume once it can be opened.
 
 use std::io::Write as _;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::clean;
 
@@ -29,12 +34,17 @@ enum Out {
     Stdout,
     /// A file, opened for appending.
     File(std::fs::File),
+    /// The file could not be reopened: no record is written until it can be (each write
+    /// tries again).
+    Closed,
 }
 
 /// An open decision log.
 #[derive(Debug)]
 pub struct DecisionLog {
     out: Mutex<Out>,
+    /// The file's path (`None`: standard output).
+    path: Option<PathBuf>,
     /// This host, as every record names it.
     host: String,
 }
@@ -48,27 +58,52 @@ impl DecisionLog {
     /// Open `spec` (`-`: standard output; else a file, appended to, created `0600`), the
     /// records naming `host`.
     pub fn open(spec: &Path, host: String) -> anyhow::Result<DecisionLog> {
-        let out = if is_stdout(spec) {
-            Out::Stdout
+        let (out, path) = if is_stdout(spec) {
+            (Out::Stdout, None)
         } else {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let file = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(spec)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot open the decision log {}: {e}; give a file this user may append to, or `-` for standard output",
-                        spec.display()
-                    )
-                })?;
-            Out::File(file)
+            let file = open_file(spec).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the decision log {}: {e}; give a file this user may append to, or `-` for standard output",
+                    spec.display()
+                )
+            })?;
+            (Out::File(file), Some(spec.to_path_buf()))
         };
         Ok(DecisionLog {
             out: Mutex::new(out),
+            path,
             host,
         })
+    }
+
+    /// The file records go to (`None`: standard output).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Open the file again by its path (after a log rotation moved it away), appended to,
+    /// created `0600`; the old file is closed. Standard output: nothing to do. An error:
+    /// the log is closed, and every record fails until the path can be opened again.
+    pub fn reopen(&self) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let opened = open_file(path);
+        let mut out = self.lock();
+        match opened {
+            Ok(file) => {
+                *out = Out::File(file);
+                Ok(())
+            }
+            Err(e) => {
+                *out = Out::Closed;
+                Err(e)
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Out> {
+        self.out.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Write one record, its newline included, in one write; an error means it was not
@@ -76,10 +111,16 @@ impl DecisionLog {
     pub fn write(&self, record: &Record<'_>) -> std::io::Result<()> {
         let mut line = record.json(&self.host).to_string();
         line.push('\n');
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = self.lock();
+        if let (Out::Closed, Some(path)) = (&*out, &self.path) {
+            let file = open_file(path).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot reopen the decision log {}: {e}", path.display()),
+                )
+            })?;
+            *out = Out::File(file);
+        }
         match &mut *out {
             Out::Stdout => {
                 let mut stdout = std::io::stdout().lock();
@@ -87,8 +128,19 @@ impl DecisionLog {
                 stdout.flush()
             }
             Out::File(f) => f.write_all(line.as_bytes()),
+            Out::Closed => Err(std::io::Error::other("the decision log is closed")),
         }
     }
+}
+
+/// `path` opened for appending, created `0600` when missing.
+fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The module that decided.
@@ -254,6 +306,30 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reopen_follows_a_rotation_and_a_missing_directory_refuses_until_it_is_back() {
+        let dir = std::env::temp_dir().join(format!("fz-dlog-rot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.log");
+        let log = DecisionLog::open(&path, "h".into()).unwrap();
+        log.write(&record("/a/b.git/info/refs", "first")).unwrap();
+        std::fs::rename(&path, dir.join("d.log.1")).unwrap();
+        log.reopen().unwrap();
+        log.write(&record("/a/b.git/info/refs", "second")).unwrap();
+        let old = std::fs::read_to_string(dir.join("d.log.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        assert!(old.contains("first") && !old.contains("second"), "{old}");
+        assert!(new.contains("second") && !new.contains("first"), "{new}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(log.reopen().is_err());
+        assert!(log.write(&record("/a/b.git/info/refs", "lost")).is_err());
+        std::fs::create_dir_all(&dir).unwrap();
+        log.write(&record("/a/b.git/info/refs", "third")).unwrap();
+        let back = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(back.lines().count(), 1, "{back}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

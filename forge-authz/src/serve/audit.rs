@@ -155,3 +155,27 @@ pub fn record(
         }
     }
 }
+
+/// Reopen the decision log's file (`SIGUSR1`, after a log rotation moved it away), and
+/// say so on stderr. A file that cannot be opened leaves the log closed: every decision
+/// is refused (and counted) until the file can be opened again, which each decision tries.
+pub fn reopen(out: &DecisionLog) {
+    let Some(path) = out.path() else {
+        return; // standard output: nothing to reopen
+    };
+    let path = path.display().to_string();
+    match out.reopen() {
+        Ok(()) => log::event("log-reopened", &[("decision-log", &path)]),
+        Err(e) => log::event(
+            "decision-log-failed",
+            &[
+                ("decision-log", &path),
+                ("cause", &format!("cannot reopen: {e}")),
+                (
+                    "note",
+                    "decisions are refused until the file can be opened: fix its directory or permissions (each request tries again)",
+                ),
+            ],
+        ),
+    }
+}

@@ -28,6 +28,7 @@ pub mod hook;
 pub mod http;
 pub mod metrics;
 pub mod procs;
+mod signals;
 pub mod ssh;
 
 use std::path::{Path, PathBuf};
@@ -466,6 +467,12 @@ fn serve_in(
         .max_blocking_threads(workers.max(MIN_BLOCKING_THREADS))
         .enable_all()
         .build()?;
+    // Installed before the port is announced: a signal sent once the server is listening
+    // never meets the default action (which, for SIGHUP and SIGUSR1, ends the process).
+    let handlers = {
+        let _in_runtime = runtime.enter();
+        signals::handlers()
+    };
     announce(config, addr, metrics_addr, &admin_path)?;
     let state = Arc::new(http::HttpState {
         shared: shared.clone(),
@@ -494,7 +501,7 @@ fn serve_in(
                 }
             });
         }
-        tokio::spawn(signals(shared, stop));
+        tokio::spawn(signals::serve(shared, stop, handlers));
         http::run(listener, state, stopped, grace).await
     });
     // Whatever git is still running (requests past the grace period) is ended with its
@@ -550,39 +557,6 @@ fn raise_open_files(wanted: usize) -> usize {
         return allowed;
     }
     wanted
-}
-
-/// SIGTERM and SIGINT stop the server; SIGHUP reloads the current module through the
-/// same checks as `reload`.
-async fn signals(shared: Arc<enforce::Shared>, stop: tokio::sync::watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        log::event("signals", &[("note", "cannot install signal handlers")]);
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => {
-                let shared = shared.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    let modules = admin::Modules::default();
-                    admin::answer(&shared, &modules, &admin::AdminRequest::Reload { module: None })
-                })
-                .await;
-            }
-        }
-    }
-    log::event(
-        "stopping",
-        &[("note", "no new connections; finishing requests in flight")],
-    );
-    let _ = stop.send(true);
 }
 
 #[cfg(test)]
