@@ -8,9 +8,13 @@
 //!   (`env!("CARGO_BIN_EXE_forge-authz")`) first on `PATH` as `forge-authz`, and git;
 //! - the substitution: a `cargo` stand-in on `PATH` copies that binary where `cargo install
 //!   --path forge-authz` (`$HOME/.cargo/bin`) or `cargo build --release` (`target/release`)
-//!   would put it, and runs it for `cargo run -p forge-authz -- ARGS`; anything else it
-//!   refuses, so a block that really builds or tests must be marked (below). CI does not
-//!   build a release binary for this (its time is tight);
+//!   would put it, and runs it for `cargo run -p forge-authz -- ARGS`; a cargo command on
+//!   the site-policy template (`--manifest-path examples/site-policy/Cargo.toml`, its own
+//!   small workspace) it runs for real, and that section runs in a checkout (the
+//!   repository's top-level entries linked into its directory, `target/site-policy` shared
+//!   with `tests/site_policy.rs`); anything else it refuses, so a block that really builds
+//!   or tests must be marked (below). CI does not build a release binary for this (a
+//!   second full build of wasmtime; its time is tight);
 //! - git's author and committer come from the environment (an operator's git has an
 //!   identity already); the test's own `FORGE_AUTHZ_*`, `CARGO_*`, `GIT_*`, `XDG_*` and
 //!   `SSH_*` variables are removed (nothing a block writes lands outside its directory);
@@ -193,6 +197,12 @@ fn text_matches(pattern: &str, line: &str) -> bool {
 /// The stand-in `cargo` (see the module's doc): the built binary where a build would leave it.
 const CARGO_STANDIN: &str = r#"#!/bin/sh
 # forge-authz/tests/readme.rs: the README's cargo commands, with the binary this test built.
+case " $* " in
+*" --manifest-path examples/site-policy/Cargo.toml "*)
+    # The site-policy template (its own small workspace): really built and tested, by the
+    # cargo that runs this test, with the machine's cargo and rustup homes.
+    HOME="$README_HOME" exec "$README_CARGO" "$@" ;;
+esac
 case "$1" in
 install)
     mkdir -p "${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -226,6 +236,27 @@ fn machine(title: &str) -> PathBuf {
     dir
 }
 
+/// The template's manifest: a section whose blocks build it runs in a checkout.
+const TEMPLATE: &str = "examples/site-policy/Cargo.toml";
+
+/// `work` becomes a checkout of this repository: its top-level entries linked (the
+/// checkout's `target/` left out), and `target/site-policy` linked to the checkout's, so
+/// the template's build reuses what `forge-authz/tests/site_policy.rs` (and CI's cache)
+/// built.
+fn checkout(work: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let name = entry.unwrap().file_name();
+        if name != "target" && name != ".git" {
+            std::os::unix::fs::symlink(root.join(&name), work.join(&name)).unwrap();
+        }
+    }
+    let site = root.join("target/site-policy");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(work.join("target")).unwrap();
+    std::os::unix::fs::symlink(site, work.join("target/site-policy")).unwrap();
+}
+
 fn marker(i: usize) -> String {
     format!("@@readme-block {i}@@")
 }
@@ -237,6 +268,10 @@ fn run_section(sec: &Section, runnable: &[Block]) -> Vec<String> {
     for (i, b) in runnable.iter().enumerate() {
         script.push_str(&format!("printf '\\n%s\\n' '{}'\n", marker(i)));
         script.push_str(&b.body);
+    }
+    let builds = runnable.iter().any(|b| b.body.contains(TEMPLATE));
+    if builds {
+        checkout(&dir.join("work"));
     }
     let home = dir.join("home");
     let path = format!(
@@ -258,19 +293,23 @@ fn run_section(sec: &Section, runnable: &[Block]) -> Vec<String> {
         .env("PATH", path)
         .env("HOME", &home)
         .env("README_BIN", env!("CARGO_BIN_EXE_forge-authz"))
+        .env("README_CARGO", env!("CARGO"))
+        .env("README_HOME", std::env::var_os("HOME").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "Alice")
         .env("GIT_AUTHOR_EMAIL", "alice@example.org")
         .env("GIT_COMMITTER_NAME", "Alice")
         .env("GIT_COMMITTER_EMAIL", "alice@example.org");
     let mut running = process::spawn(&mut cmd);
-    let out = running.finish(Duration::from_secs(300));
+    // A section that builds the template compiles a crate (minutes on a cold cache).
+    let limit = if builds { 1200 } else { 300 };
+    let out = running.finish(Duration::from_secs(limit));
     // Whatever the section left running (its group outlives bash if a block failed).
     running.kill();
     let _ = std::fs::remove_dir_all(&dir);
     let Some(out) = out else {
         return vec![format!(
-            "section `{}` did not finish within 300 s",
+            "section `{}` did not finish within {limit} s",
             sec.title
         )];
     };

@@ -10,7 +10,7 @@
 //! - [`ssh`]: OpenSSH integration (`ssh-keys`, `git-shell`);
 //! - [`fleet`]: one module version across hosts (`publish`, `fleet`);
 //! - [`keys`]: the policy's configuration, versioned across hosts (`keys`, `options`);
-//! - [`module`], [`signers`]: module trust (`module keygen|sign|verify`, `signers`);
+//! - [`module`], [`signers`]: module trust (`module keygen|sign|export|verify`, `signers`);
 //! - [`org`], [`people`]: the store's people (`user`, `org`, `member`) and organisations'
 //!   IP allow lists (`org ip-allow`);
 //! - [`repos`]: the store's repositories (`repo`, `collaborator`, `key` for user and deploy
@@ -162,9 +162,9 @@ pub enum Command {
     /// by every host within its poll.
     Options(keys::OptionsArgs),
     /// Module signatures: generate a minisign key pair, sign a module (its statement:
-    /// contract, version, SHA-256), verify one against trusted keys.
+    /// contract, version, SHA-256), verify one against trusted keys, export the embedded one.
     Module {
-        /// `keygen`, `sign` or `verify`.
+        /// `keygen`, `sign`, `export` or `verify`.
         #[command(subcommand)]
         action: module::ModuleAction,
     },

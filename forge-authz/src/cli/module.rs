@@ -1,4 +1,4 @@
-//! Module trust on the command line (issue 23): `module keygen|sign|verify` (minisign keys
+//! Module trust on the command line (issue 23): `module keygen|sign|export|verify` (minisign keys
 //! and signatures, made with the `minisign` crate; the Debian `minisign` binary makes the
 //! same files), and the flags every command that makes a module live shares
 //! ([`TrustArgs`]). The fleet's signers in the store are `signers` ([`super::signers`]).
@@ -89,6 +89,13 @@ pub enum ModuleAction {
         #[arg(long, default_value = PASSWORD_ENV)]
         password_env: String,
     },
+    /// Write the policy module embedded in this binary to FILE (never over an existing
+    /// file): the shipped module, to sign and publish as the fleet's first version or to
+    /// compare a site policy with. Prints its SHA-256 (as `--version` does).
+    Export {
+        /// Where to write it.
+        file: PathBuf,
+    },
     /// Verify a module's signature against trusted keys; prints the statement (JSON).
     /// Exit 0: trusted, 1: refused (the reason on stderr).
     Verify {
@@ -113,6 +120,11 @@ fn password(var: &str) -> Option<String> {
 
 /// Write a new file (never over an existing one) with `mode`.
 fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+    write_new_bytes(path, text.as_bytes(), mode)
+}
+
+/// [`write_new`] for bytes.
+fn write_new_bytes(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
@@ -121,7 +133,7 @@ fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(text.as_bytes())
+    f.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -181,6 +193,15 @@ pub fn module(action: ModuleAction) -> anyhow::Result<u8> {
                 out.display(),
                 Statement::for_bytes(&bytes, version).text()
             );
+            Ok(0)
+        }
+        ModuleAction::Export { file } => {
+            let bytes = crate::policy::EMBEDDED_POLICY;
+            if bytes.is_empty() {
+                bail!("this binary was built without an embedded policy module");
+            }
+            write_new_bytes(&file, bytes, 0o644)?;
+            outln!("sha256:{}", crate::policy::EMBEDDED_POLICY_DIGEST);
             Ok(0)
         }
         ModuleAction::Verify {
