@@ -395,3 +395,37 @@ fn bulk_import_says_what_is_wrong_and_its_way_on_works(case: Case) {
     );
     assert!(user_names(&case).contains(&"w3".to_owned()));
 }
+
+/// README "Writing your own policy": `module export FILE` writes the module this binary
+/// embeds — the bytes whose SHA-256 `--version` prints, so signing and publishing it is
+/// publishing the shipped module — and never writes over an existing file.
+#[test]
+fn module_export_writes_the_embedded_module_and_never_overwrites() {
+    use sha2::Digest as _;
+    let dir = forge_authz_testkit::scratch("forge-authz-module-export-");
+    let file = dir.join("shipped.wasm");
+    let path = file.to_str().unwrap();
+    let out = run(&["module", "export", path], None);
+    assert!(out.status.success(), "{out:?}");
+    let bytes = std::fs::read(&file).unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("sha256:{digest}")
+    );
+    let version = run(&["--version"], None);
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains(&digest),
+        "{version:?}"
+    );
+    // A second export to the same path is refused (exit 2) and leaves the file as it was.
+    std::fs::write(&file, b"operator's own module").unwrap();
+    let again = run(&["module", "export", path], None);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists"),
+        "{again:?}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"operator's own module");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -115,8 +115,8 @@ pub struct ServeArgs {
     pub metrics_port_file: Option<PathBuf>,
     /// Record every decision (each request, each ref update of a push, each forward-auth
     /// check) as one JSON line in this file (appended to; created 0600), or on standard
-    /// output with `-`. A decision whose record cannot be written is refused. Default:
-    /// no decision log.
+    /// output with `-`. A decision whose record cannot be written is refused. SIGUSR1
+    /// reopens the file (log rotation). Default: no decision log.
     #[arg(long, value_name = "PATH|-")]
     pub decision_log: Option<PathBuf>,
 }
