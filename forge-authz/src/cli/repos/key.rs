@@ -11,7 +11,7 @@ use super::super::keys::ConfigArgs;
 use super::super::table::print_table;
 use super::super::{EXIT_ERROR, EXIT_NOT_FOUND, fail};
 use super::open;
-use crate::store::repos::{self, KeyFilter, KeyHolder, KeyInfo};
+use crate::store::repos::{self, KeyChange, KeyFilter, KeyHolder, KeyInfo};
 
 /// `forge-authz key ...`
 pub type KeyArgs = ConfigArgs<KeyAction>;
@@ -55,11 +55,35 @@ pub enum KeyAction {
         /// Its id.
         id: String,
     },
+    /// Change a key's title, or a deploy key's access (the key itself and whose it is
+    /// never change: remove it and add the new one).
+    Change {
+        /// Its id.
+        id: String,
+        /// What changes (at least one).
+        #[command(flatten)]
+        what: KeyChangeFlags,
+    },
     /// Remove a key: sshd stops accepting it at once (`ssh-keys`).
     Remove {
         /// Its id.
         id: String,
     },
+}
+
+/// `key change` flags: at least one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = true)]
+pub struct KeyChangeFlags {
+    /// Its title: the public line's comment (`""`: none).
+    #[arg(long)]
+    title: Option<String>,
+    /// A deploy key that may only pull.
+    #[arg(long, conflicts_with = "read_write")]
+    read_only: bool,
+    /// A deploy key that may push too.
+    #[arg(long)]
+    read_write: bool,
 }
 
 /// The largest public key file read (an RSA 16384-bit `.pub` is about 2.8 KB).
@@ -160,6 +184,23 @@ fn key_command(a: KeyArgs) -> anyhow::Result<u8> {
                 );
             }
         }
+        KeyAction::Change { id, what } => {
+            let change = KeyChange {
+                title: what.title,
+                read_only: match (what.read_only, what.read_write) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            let (before, after) = repos::change_key(&mut store, &id, &change, &actor, now)?;
+            if before == after {
+                eprintln!("SSH key `{}`: unchanged", after.id);
+            } else {
+                eprintln!("changed SSH key `{}`", after.id);
+            }
+            print_one(&after, json);
+        }
         KeyAction::Remove { id } => {
             let k = repos::remove_key(&mut store, &id, &actor, now)?;
             eprintln!("removed SSH key `{}`: sshd no longer accepts it", k.id);
@@ -200,10 +241,11 @@ pub(super) fn print_keys(list: &[KeyInfo]) {
                 access,
                 whose,
                 k.fingerprint.clone().unwrap_or_else(|| "-".into()),
+                k.title.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
-    print_table(&["KEY", "KIND", "OF", "FINGERPRINT"], &rows);
+    print_table(&["KEY", "KIND", "OF", "FINGERPRINT", "TITLE"], &rows);
 }
 
 /// Whose key `key add` adds, from its flags.

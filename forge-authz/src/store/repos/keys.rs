@@ -139,20 +139,30 @@ pub struct KeyInfo {
     pub read_only: bool,
     /// `SHA256:...`, as `ssh-keygen -l` prints it.
     pub fingerprint: Option<String>,
+    /// Its title: the public line's comment (`alice@laptop`), if any.
+    pub title: Option<String>,
     /// The public line.
     pub public_key: Option<String>,
+}
+
+/// The comment of public line `line` (`type blob comment`), if it has one.
+fn title_of(line: &str) -> Option<String> {
+    let comment = line.splitn(3, char::is_whitespace).nth(2)?.trim();
+    (!comment.is_empty()).then(|| comment.to_owned())
 }
 
 fn key_from_row(r: &Row) -> anyhow::Result<KeyInfo> {
     let kind = r.text(1)?;
     let user = r.text(2)?;
+    let public_key = r.opt_text(5)?;
     Ok(KeyInfo {
         id: r.text(0)?,
         user: (kind == "user").then_some(user),
         kind,
         repository: r.opt_text(3)?,
         read_only: r.flag(4)?,
-        public_key: r.opt_text(5)?,
+        title: public_key.as_deref().and_then(title_of),
+        public_key,
         fingerprint: r.opt_text(6)?,
     })
 }
@@ -332,6 +342,8 @@ fn history_action(k: &KeyInfo, change: &str) -> &'static str {
     match (k.kind == "deploy", change) {
         (false, "add") => "ssh-key-add",
         (true, "add") => "deploy-key-add",
+        (false, "change") => "ssh-key-change",
+        (true, "change") => "deploy-key-change",
         (false, _) => "ssh-key-remove",
         (true, _) => "deploy-key-remove",
     }
@@ -355,6 +367,99 @@ pub fn remove_key(store: &mut Store, id: &str, actor: &str, now: i64) -> anyhow:
     config::record(&mut tx, action, actor, now, None, &detail)?;
     tx.commit()?;
     Ok(key)
+}
+
+/// What `key change` changes (`None`: as it is).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyChange {
+    /// A new title (the public line's comment; empty: none).
+    pub title: Option<String>,
+    /// A deploy key's access: read-only (`true`) or read-write.
+    pub read_only: Option<bool>,
+}
+
+/// The longest title kept (GitHub's and Gitea's key titles are shorter).
+const MAX_TITLE: usize = 255;
+
+/// Public line `line` with its comment replaced by `title` (empty: none).
+fn retitled(k: &KeyInfo, line: &str, title: &str) -> anyhow::Result<String> {
+    if title.chars().count() > MAX_TITLE || title.chars().any(char::is_control) {
+        return Err(fail(
+            Refusal::Invalid,
+            format!(
+                "a key's title is one line of at most {MAX_TITLE} characters, without \
+                 control characters (key `{}` unchanged)",
+                k.id
+            ),
+        ));
+    }
+    let mut parts = line.split_whitespace();
+    let (Some(key_type), Some(blob)) = (parts.next(), parts.next()) else {
+        return Err(anyhow::anyhow!(
+            "key `{}`: its stored public line is not OpenSSH's",
+            k.id
+        ));
+    };
+    Ok(PublicKey {
+        key_type: key_type.to_owned(),
+        blob: blob.to_owned(),
+        comment: title.trim().to_owned(),
+    }
+    .line())
+}
+
+/// Change key `id` as `change` says, as `actor` at `now`; returns it before and after
+/// (recorded only if it changed). The key itself (type and blob, so its fingerprint) and
+/// whose it is never change: remove it and add the new one.
+pub fn change_key(
+    store: &mut Store,
+    id: &str,
+    change: &KeyChange,
+    actor: &str,
+    now: i64,
+) -> anyhow::Result<(KeyInfo, KeyInfo)> {
+    let mut tx = store.write()?;
+    let before = need_key(&mut tx, id)?;
+    if change.read_only.is_some() && before.kind != "deploy" {
+        return Err(fail(
+            Refusal::Invalid,
+            format!(
+                "`{}` is {}'s key: `--read-only` and `--read-write` are for deploy keys (a \
+                 user's key has the user's access)",
+                before.id,
+                before.user.as_deref().unwrap_or("a user")
+            ),
+        ));
+    }
+    let line = match (&change.title, &before.public_key) {
+        (None, line) => line.clone(),
+        (Some(title), Some(line)) => Some(retitled(&before, line, title)?),
+        (Some(_), None) => {
+            return Err(fail(
+                Refusal::Invalid,
+                format!(
+                    "key `{}` has no public line stored (imported by fingerprint only), so no \
+                     title: remove it and add its `.pub` file (`forge-authz key add`)",
+                    before.id
+                ),
+            ));
+        }
+    };
+    let read_only = change.read_only.unwrap_or(before.read_only);
+    tx.execute(
+        "UPDATE ssh_keys SET public_key = $1, read_only = $2 WHERE id = $3",
+        &vals![&line, read_only, id],
+    )?;
+    let after = need_key(&mut tx, id)?;
+    if after != before {
+        let shown = |k: &KeyInfo| serde_json::json!({"title": &k.title, "read_only": k.read_only});
+        let detail = serde_json::json!({"key": without_line(&after), "before": shown(&before),
+            "after": shown(&after)});
+        let action = history_action(&after, "change");
+        config::record(&mut tx, action, actor, now, None, &detail)?;
+        tx.commit()?;
+    }
+    Ok((before, after))
 }
 
 /// Whether `login` names an account (for `key list --user`'s not-found error).
