@@ -572,3 +572,31 @@ fn a_deploy_key_changes_access(e: Env) {
     assert!(e.events("ssh-key-change").is_empty());
 }
 both!(a_deploy_key_changes_access, keys_env);
+
+/// Issue 25, "Reading commands never create a store": the new commands on a missing store
+/// exit 6 (the exit status table), say `init-db`, and leave no file behind.
+#[test]
+fn the_new_commands_on_a_missing_store_create_nothing() {
+    let dir = forge_authz_testkit::scratch("fa-protkeys-missing-");
+    let db = dir.join("typo.db");
+    for args in [
+        &["protect", "show", "acme/widget", "main"][..],
+        &["protect", "change", "acme/widget", "main", "--last"],
+        &["key", "change", "k1", "--title", "x"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
+            .args(args)
+            .args(["--db", db.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(6), "{}", describe(args, &o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("init-db"),
+            "{}",
+            describe(args, &o)
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
