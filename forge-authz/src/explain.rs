@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 
 use crate::request::{DecisionOutput, TraceStepOutput};
 
+mod reasons;
+
 /// A decision and its trace as lines of text, ending in a newline.
 pub fn decision_text(d: &DecisionOutput) -> String {
     let mut out = String::new();
@@ -113,8 +115,8 @@ fn passed(step: &TraceStepOutput) -> String {
     }
 }
 
-/// The deciding rule, in words: the facts it noted (after its reason code), else what
-/// its reason means.
+/// The deciding rule, in words: the facts it noted (after its reason code), then what its
+/// reason means and what to do (`reasons`).
 fn decided(step: &TraceStepOutput, scopes: Option<&str>) -> String {
     let d = step.detail.as_str();
     // `code`, `code: detail` or `code: detail; facts` (the guest's deciding step).
@@ -122,6 +124,7 @@ fn decided(step: &TraceStepOutput, scopes: Option<&str>) -> String {
         Some((code, rest)) => (code, Some(rest)),
         None => (d, None),
     };
+    let words = reasons::words(code);
     match (code, facts) {
         ("token-not-bound", Some(f)) => format!("the token is {f}: not valid for this target"),
         ("token-expired", Some(f)) => format!("the token {f}"),
@@ -131,14 +134,20 @@ fn decided(step: &TraceStepOutput, scopes: Option<&str>) -> String {
             Some(s) => format!("the token's scopes are {s}; this {f}"),
             None => format!("the token's scopes do not allow this: it {f}"),
         },
-        ("repository-not-found" | "authentication-required", None) if step.rule == "existence" => {
-            "no such repository for this credential (a missing repository and one it may not \
-             see are answered alike)"
-                .into()
+        // Anonymous: a private repository's 401 is a missing one's (issue 13).
+        ("authentication-required", None) if step.rule == "existence" => {
+            reasons::words("repository-not-found")
+                .unwrap_or(code)
+                .to_string()
         }
         ("granted" | "public-read", None) => format!("{code}: every rule above passed"),
-        (_, Some(f)) => format!("{code}: {f}"),
-        (_, None) => code.to_string(),
+        // Facts first, then what they mean (a concealing verdict's facts are only its
+        // detail, the same for a missing target).
+        (_, Some(f)) => match words {
+            Some(w) => format!("{f}: {w}"),
+            None => format!("{code}: {f}"),
+        },
+        (_, None) => words.map_or_else(|| code.to_string(), str::to_string),
     }
 }
 
@@ -166,7 +175,32 @@ fn with_times(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_times;
+    use super::{decision_text, with_times};
+    use crate::request::DecisionOutput;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_site_refusal_reads_as_words_with_the_sites_code() {
+        // Issue 25: every refusal reason has words. `site-refused` comes from a site
+        // policy only (README "Writing your own policy"), never the shipped module.
+        let d: DecisionOutput = serde_json::from_value(serde_json::json!({
+            "decision": "deny", "status": 403, "reason": "site-refused",
+            "message": "pushes are frozen until Monday", "detail": "change-freeze",
+            "trace": [
+                {"rule": "grant", "outcome": "pass", "detail": "granted"},
+                {"rule": "site", "outcome": "decide", "detail": "site-refused: change-freeze"},
+            ],
+        }))
+        .unwrap();
+        let text = decision_text(&d);
+        assert!(
+            text.contains(
+                "deny  site             change-freeze: the site's own policy refused it \
+                 (its code is the detail): ask the site's administrators"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn unix_times_read_as_utc() {

@@ -405,3 +405,117 @@ fn store_decisions_are_explained_alike(f: Fleet) {
 }
 
 forge_authz_testkit::both!(store_decisions_are_explained_alike, |b| store(b, "store"));
+
+/// Each refusing reason code and what its deciding line must say: the facts the policy
+/// noted (a role, a binding, an account's state) where it notes any, else what the reason
+/// means and what to do. `site-refused` is a site policy's (the shipped module never
+/// returns it): `explain::reasons`' own test covers its words.
+const REASON_WORDS: &[(&str, &str)] = &[
+    ("request-invalid", "fix what the detail names"),
+    (
+        "conflicting-credentials",
+        "send one access token, key or session",
+    ),
+    ("ref-name-invalid", "rename the ref"),
+    ("repository-exists", "push to it instead of creating it"),
+    ("authentication-required", "send an access token"),
+    ("token-invalid", "copy it again, or create a new one"),
+    ("token-unknown", "this server has no record of the token"),
+    ("token-expired", "the token expired at "),
+    ("token-revoked", "the token was revoked at "),
+    ("account-inactive", "the account `dave` is inactive: "),
+    (
+        "username-mismatch",
+        "the token belongs to `alice`; the username sent is ",
+    ),
+    ("token-not-bound", "the token is bound to "),
+    ("token-not-allowed", "do it signed in to the forge"),
+    ("credential-not-allowed", "use an access token here"),
+    ("scope-missing", "the token's scopes are "),
+    ("scope-unknown", "create a new token"),
+    (
+        "token-public-only",
+        "the token is public-only; `lim` is limited: ",
+    ),
+    ("permission-denied", "` on `"),
+    ("repository-mirror", "push to the source instead"),
+    ("repository-import", "nobody can push to it"),
+    ("repository-archived", "its owner can unarchive it"),
+    (
+        "deploy-key-read-only",
+        "a read-only deploy key; push needs write",
+    ),
+    ("restricted-token", "the token is bound to "),
+    ("admin-required", "`alice` is not a site administrator: "),
+    ("sudo-denied", "the token lacks write:admin: "),
+    (
+        "create-denied",
+        "role `read` in `opensrc`; creating a repository there needs `write`",
+    ),
+    ("ref-protected", "ask for push access on its rule"),
+    (
+        "force-push-protected",
+        "push without rewriting or deleting it",
+    ),
+    ("ip-not-allowed", "connect from an allowed network"),
+    (
+        "repository-not-found",
+        "no such repository for this credential (a missing repository and one it may not see are answered alike)",
+    ),
+    (
+        "namespace-not-found",
+        "no such user or organization for this credential",
+    ),
+];
+
+#[test]
+fn every_refusal_reason_is_explained_in_words() {
+    // Issue 25 ("`--explain` for people"): every reason code the policy refuses with reads
+    // as words a person can act on, with the facts that decided; one case per code, the
+    // first scenario of the corpus (tests/scenarios, README "Scenario corpus") refused
+    // with it, decided by the real binary. A refusal code missing from this table, or
+    // from the corpus, fails the test.
+    use forge_authz_guest::policy::Reason;
+    let dir = forge_authz_testkit::scratch("forge-authz-explain-reasons-");
+    let mut seen = std::collections::BTreeSet::new();
+    for fam in forge_authz_fixture::scenario::load_corpus().unwrap() {
+        let make =
+            |c: &forge_authz_guest::policy::Config| forge_authz_fixture::native::Native::new(c);
+        let x = forge_authz_fixture::scenario::expand(&fam, &make).unwrap();
+        let world = dir.join(format!("{}.json", fam.family));
+        std::fs::write(&world, x["world"].to_string()).unwrap();
+        for sc in x["scenarios"].as_array().unwrap() {
+            let Some(code) = sc["output"]["reason"].as_str() else {
+                continue;
+            };
+            let refusal = Reason::from_code(code).is_some_and(|r| !r.allows());
+            if !refusal || !seen.insert(code.to_string()) {
+                continue;
+            }
+            let (status, text, stderr) = explain(&world, "text", &sc["request"].to_string());
+            assert_eq!(status, 1, "{}: {stderr}", sc["name"]);
+            assert!(text.starts_with("deny: "), "{text}");
+            let line = text
+                .lines()
+                .rfind(|l| l.trim_start().starts_with("deny "))
+                .unwrap_or_else(|| panic!("{code}: no deciding line in:\n{text}"));
+            eprintln!("{code:<24} {line}");
+            let (_, want) = REASON_WORDS
+                .iter()
+                .find(|(c, _)| *c == code)
+                .unwrap_or_else(|| panic!("`{code}` has no expected words here"));
+            assert!(line.contains(want), "{code} ({}):\n{text}", sc["name"]);
+        }
+    }
+    let missing: Vec<_> = Reason::ALL
+        .iter()
+        .filter(|r| !r.allows() && *r != &Reason::SiteRefused)
+        .filter(|r| !seen.contains(r.code()))
+        .map(|r| r.code())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no corpus scenario refuses with {missing:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

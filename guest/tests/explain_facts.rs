@@ -5,10 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing)]
 
+use forge_authz_fixture::decided::{Decided, Outcome};
+use forge_authz_fixture::native::Native;
+use forge_authz_fixture::scenario::{Engine as _, load_corpus, prepare, resolve};
 use forge_authz_guest::policy::{
     AccountStatus, AuthorizeRequest, Authorizer, Config, Credential, Decision, FactAnswer,
-    FactQuery, Facts, GitAction, GitRequest, Options, RepositoryFacts, RepositoryKind, Request,
-    Role, Rule, SigningKey, Transport, UserFacts, Visibility,
+    FactQuery, Facts, GitAction, GitRequest, Options, Reason, RepositoryFacts, RepositoryKind,
+    Request, Role, Rule, SigningKey, TraceOutcome, TraceStep, Transport, UserFacts, Visibility,
 };
 
 const NOW: i64 = 1_767_225_600;
@@ -111,4 +114,74 @@ fn a_hidden_repository_notes_nothing() {
         "{trace:?}"
     );
     assert_eq!(trace.last().unwrap().rule, Rule::Existence);
+}
+
+/// The note a refusal's deciding step adds after its reason code and the decision's own
+/// detail (`code`, `code: detail`, then `: note` or `; note`), if any.
+fn note_of(step: &TraceStep, reason: Reason, detail: Option<&str>) -> Option<String> {
+    let said = match detail {
+        Some(d) => format!("{}: {d}", reason.code()),
+        None => reason.code().to_string(),
+    };
+    let rest = step
+        .detail
+        .strip_prefix(&said)
+        .unwrap_or_else(|| panic!("`{}` does not start with `{said}`", step.detail));
+    let note = rest.strip_prefix("; ").or_else(|| rest.strip_prefix(": "));
+    assert!(note.is_some() || rest.is_empty(), "{}", step.detail);
+    note.map(str::to_string)
+}
+
+#[test]
+fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
+    // Issue 25 ("`--explain` for people"), one case per reason code: the first corpus
+    // scenario refused with each code, explained. Its deciding step starts with the
+    // reason code (and the decision's detail); the facts it notes are the trace's alone
+    // (the decision is the one given without `explain`, and never repeats them); a
+    // concealing verdict (a missing repository or namespace) notes nothing (issue 13).
+    let mut seen = std::collections::BTreeSet::new();
+    for fam in load_corpus().unwrap() {
+        let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
+        for sc in &fam.scenarios {
+            let mut req = resolve(&sc.request, &minted).unwrap();
+            req.explain = true;
+            let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
+                continue;
+            };
+            let Some(reason) = d.verdict.filter(|r| !r.allows()) else {
+                continue;
+            };
+            if !seen.insert(reason.code()) {
+                continue;
+            }
+            let name = &sc.name;
+            let last = d.trace.last().unwrap_or_else(|| panic!("{name}: no trace"));
+            assert_eq!(last.outcome, TraceOutcome::Decide, "{name}");
+            let note = note_of(last, reason, d.detail.as_deref());
+            if let Some(note) = &note {
+                assert!(!d.message.contains(note.as_str()), "{name}: {note}");
+                assert!(d.detail.as_ref().is_none_or(|x| !x.contains(note.as_str())));
+            }
+            if matches!(
+                reason,
+                Reason::RepositoryNotFound | Reason::NamespaceNotFound
+            ) {
+                assert_eq!(note, None, "{name}: a concealing verdict notes nothing");
+            }
+            req.explain = false;
+            let Outcome::Decision(plain) = engine.decide(&world, &req, world.now()).unwrap() else {
+                panic!("{name}: not a decision without explain");
+            };
+            assert_eq!(Decided { trace: vec![], ..d }, plain, "{name}");
+        }
+    }
+    let missing: Vec<_> = Reason::ALL
+        .iter()
+        .filter(|r| !r.allows() && **r != Reason::SiteRefused)
+        .filter(|r| !seen.contains(r.code()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no corpus scenario refuses with {missing:?}"
+    );
 }

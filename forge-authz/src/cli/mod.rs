@@ -74,7 +74,11 @@ pub use crate::exit::{
         " (embedded policy sha256:",
         env!("FORGE_AUTHZ_EMBEDDED_DIGEST"),
         ")"
-    )
+    ),
+    after_help = "Commands are listed by task: first steps (demo to inspect), tokens (token to \
+                  scopes), serving (serve to git-shell), the store's records (user to export), \
+                  fleets and modules (publish to promote), tools (completions to \
+                  install-completions). `forge-authz help COMMAND`: one command in full."
 )]
 pub struct Cli {
     /// The policy module and its limits (global flags).
@@ -85,22 +89,28 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Commands.
+/// Commands. `--help` lists them by task (`display_order`: hundreds per group, see the
+/// `after_help` of [`Cli`]; `tests/help.rs` holds the order).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a new world fixture with a fresh random signing key and sample users and
     /// repositories.
+    #[command(display_order = 105)]
     Init(db::InitArgs),
     /// Mint a token: prints the secret once (stdout) and stores its record (hash only).
+    #[command(display_order = 205)]
     Mint(token::MintArgs),
     /// The publication gate on a candidate module: the shipped scenario corpus, the
     /// policy-independent invariants over generated cases, and every decision it changes
     /// against the live module. Exit 0 pass, 1 failure, 3 differences only.
+    #[command(display_order = 530)]
     Check(check::CheckArgs),
     /// Decide a request file against a world; prints the decision as JSON. Exit 0 allow,
     /// 1 deny, 2 error.
+    #[command(display_order = 110)]
     Decide(policy::DecideArgs),
     /// Scope utilities, decided by the policy module.
+    #[command(display_order = 215)]
     Scopes {
         /// `migrate` (legacy Gitea scopes to current ones) or `normalize`.
         #[command(subcommand)]
@@ -108,61 +118,84 @@ pub enum Command {
     },
     /// Check a token's format and checksum offline and print its public fields (no key,
     /// no store). Pass `-` to read the token from stdin (keeps it out of shell history).
+    #[command(display_order = 120)]
     Inspect(policy::InspectArgs),
     /// Run a demo end to end in a temporary directory: a world, a minted token, a real
     /// allow and a real deny from the wasm policy.
+    #[command(display_order = 100)]
     Demo,
     /// Create a token database (SQLite), from a world fixture or with sample data.
+    #[command(display_order = 115)]
     InitDb(db::InitDbArgs),
     /// Replace the database's content with a world fixture.
+    #[command(display_order = 455)]
     Import(db::ImportArgs),
     /// Write the database's content (tokens: hashes only) as a world fixture.
+    #[command(display_order = 460)]
     Export(db::ExportArgs),
     /// Token lifecycle in the database: every operation is decided by the policy module.
+    #[command(display_order = 200)]
     Token(token::TokenArgs),
     /// The change history, newest first.
+    #[command(display_order = 440)]
     History(db::HistoryArgs),
     /// Check the database for inconsistencies; `--fix` applies the safe repairs.
+    #[command(display_order = 445)]
     Audit(token::AuditArgs),
     /// Serve git over smart HTTP (and forward auth) with every request decided by the
     /// policy; the module is hot-swappable (`forge-authz reload`).
+    #[command(display_order = 300)]
     Serve(serve::ServeArgs),
     /// Ask a running server to load a new policy module (checked before it serves).
+    #[command(display_order = 310)]
     Reload(serve::ReloadArgs),
     /// A running server's counters and module generation (JSON).
+    #[command(display_order = 305)]
     Status(AdminSocketArgs),
     /// Run a candidate module in shadow beside the live one on a running server: the live
     /// decision is enforced, every difference is logged and counted (`/-/admin/status`).
     /// Without `--module`, stop the shadow.
+    #[command(display_order = 535)]
     Shadow(serve::ShadowArgs),
     /// Make the shadow candidate the live module.
+    #[command(display_order = 540)]
     Promote(AdminSocketArgs),
     /// OpenSSH `AuthorizedKeysCommand`: `forge-authz ssh-keys --user git --db DB --repos DIR
     /// %u %t %k` (prints nothing for any login but `--user`).
+    #[command(display_order = 315)]
     SshKeys(ssh::SshKeysArgs),
     /// The forced command of an SSH key: reads `SSH_ORIGINAL_COMMAND`, asks the policy,
     /// runs git or prints the reason and exits non-zero.
+    #[command(display_order = 320)]
     GitShell(ssh::GitShellArgs),
     /// Git hooks installed by `serve` (internal).
     #[command(hide = true)]
+    #[command(display_order = 325)]
     Hook(serve::HookArgs),
     /// Record the expiry of every token past it.
+    #[command(display_order = 210)]
     Expire(token::ExpireArgs),
     /// Add users or repositories in bulk (JSON lines or CSV), one transaction per batch.
+    #[command(display_order = 450)]
     BulkImport(db::BulkImportArgs),
     /// Publish a policy module to every `serve` over this store (or roll back, promote
     /// the shadow, stop the shadow). Hosts check it and swap within a few seconds.
+    #[command(display_order = 500)]
     Publish(fleet::PublishArgs),
     /// What is published and what each host runs.
+    #[command(display_order = 505)]
     Fleet(fleet::FleetArgs),
     /// Signing keys: add, retire, switch signing, list (never a secret). Each change is
     /// checked with the policy, then applied by every host within its poll.
+    #[command(display_order = 510)]
     Keys(keys::KeysArgs),
     /// Policy options: show, set. Each change is checked with the policy, then applied
     /// by every host within its poll.
+    #[command(display_order = 515)]
     Options(keys::OptionsArgs),
     /// Module signatures: generate a minisign key pair, sign a module (its statement:
     /// contract, version, SHA-256), verify one against trusted keys, export the embedded one.
+    #[command(display_order = 520)]
     Module {
         /// `keygen`, `sign`, `export` or `verify`.
         #[command(subcommand)]
@@ -170,39 +203,52 @@ pub enum Command {
     },
     /// The fleet's module signers in the store: add (endorsed by a trusted key), retire,
     /// list. Each change is applied by every host within its poll.
+    #[command(display_order = 525)]
     Signers(signers::SignersArgs),
     /// Organisations: add, list, show, change, remove, and `org ip-allow ORG --set
     /// CIDR,... | --clear | --show`; each change recorded in the history (`history
     /// --records`).
+    #[command(display_order = 405)]
     Org(org::OrgArgs),
     /// Users: add, list, show, change, remove (tokens revoked, memberships removed); each
     /// change recorded in the history (`history --records`).
+    #[command(display_order = 400)]
     User(people::UserArgs),
     /// Organisations' members and their roles: add, list, change, remove; each change
     /// recorded in the history (`history --records`).
+    #[command(display_order = 410)]
     Member(people::MemberArgs),
     /// Site data (JSON) for a site policy built on the core (a change freeze's windows):
     /// set, show, clear, history. Checked with the policy, then applied by every host
     /// within its poll.
+    #[command(display_order = 435)]
     Site(site::SiteArgs),
     /// The store's repositories (the site operator's): add, list, show, change, remove.
-    /// Each change is recorded in the configuration's history (`keys history`).
+    /// Each change is recorded in the history (`history --records`).
+    #[command(display_order = 415)]
     Repo(repos::RepoArgs),
     /// A repository's collaborators and their roles: add, list, change, remove.
+    #[command(display_order = 420)]
     Collaborator(repos::CollaboratorArgs),
-    /// SSH keys: a user's keys and repositories' deploy keys (add, list, show, remove),
-    /// offered to sshd by `ssh-keys` at once. (The policy's signing keys: `keys`.)
+    /// SSH keys: a user's keys and repositories' deploy keys (add, list, show, change,
+    /// remove), offered to sshd by `ssh-keys` at once. (The policy's signing keys: `keys`.)
     #[command(visible_alias = "ssh-key")]
+    #[command(display_order = 425)]
     Key(repos::KeyArgs),
-    /// Protected refs (branch protection) of a repository: add, list, remove.
+    /// Protected refs (branch protection) of a repository: add, list, show, change, remove.
+    /// Rules keep their order: the first that matches a ref decides.
+    #[command(display_order = 430)]
     Protect(repos::ProtectArgs),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell) generated
     /// from this CLI (`install-completions` puts them where the shells look).
+    #[command(display_order = 600)]
     Completions(docs::CompletionsArgs),
     /// Print the man page, or write one page per command with `--dir DIR`.
+    #[command(display_order = 605)]
     Man(docs::ManArgs),
     /// Install bash, zsh and fish completions and the man pages for your user (or under
     /// `--prefix /usr/local` for everyone), and say what the shells need.
+    #[command(display_order = 610)]
     InstallCompletions(docs::InstallArgs),
 }
 

@@ -55,6 +55,26 @@ fn restricted_refusal(what: &str) -> Decision {
     )
 }
 
+/// Why the acting account has no administrator powers here, for the deciding step's note:
+/// not a site administrator, a restricted token, or a token without `write:admin`.
+fn admin_facts(p: &Principal<'_>) -> String {
+    let name = p.user().map_or("the requester", |u| u.name);
+    match p.token() {
+        _ if !p.user().is_some_and(|u| u.facts.site_admin) => {
+            format!("`{name}` is not a site administrator")
+        }
+        Some(t) if t.restricted() => super::targets::restriction_facts(t),
+        _ => format!("`{name}` is a site administrator, but the token lacks write:admin"),
+    }
+}
+
+/// Note why the principal's token is restricted (for the refusal `rule` is about to make).
+fn note_restriction(p: &Principal<'_>, rule: Rule, trace: &mut Trace) {
+    if let Some(t) = p.token() {
+        trace.note(rule, || super::targets::restriction_facts(t));
+    }
+}
+
 fn namespace_not_found() -> Decision {
     Decision::new(Reason::NamespaceNotFound, NAMESPACE_NOT_FOUND_MESSAGE)
 }
@@ -83,6 +103,7 @@ fn sudo<'a>(
         .token()
         .is_none_or(|t| t.scopes.can_write(Category::Admin));
     if !(p.site_admin() && holds_admin) {
+        trace.note(Rule::Sudo, || admin_facts(p));
         return Err(Decision::new(
             Reason::SudoDenied,
             "sudo needs a site administrator with an unrestricted token holding write:admin",
@@ -142,7 +163,7 @@ fn checks<'a>(
     };
     admin_route(&p, req, trace)?;
     restricted_powers(&p, req, trace)?;
-    unbound_write(&p, req, read)?;
+    unbound_write(&p, req, read, trace)?;
     targets(&p, ctx, req, facts, read, trace)
 }
 
@@ -192,6 +213,7 @@ fn scope_rule(
 fn admin_route(p: &Principal<'_>, req: &ApiRequest, trace: &mut Trace) -> Result<(), Refusal> {
     if req.admin_only {
         if !p.site_admin() {
+            trace.note(Rule::Admin, || admin_facts(p));
             let d = if p.user().is_some_and(|u| u.facts.site_admin) {
                 restricted_refusal("use administrator routes")
             } else {
@@ -216,11 +238,13 @@ fn restricted_powers(
     if let Some(op) = req.operation
         && p.restricted()
     {
+        note_restriction(p, Rule::Operation, trace);
         return Err((Rule::Operation, restricted_refusal(op.words())));
     }
     if req.creates_in_own_namespace {
         // As push-to-create (Forgejo #11736): a restricted token creates nothing.
         if p.restricted() {
+            note_restriction(p, Rule::Restricted, trace);
             return Err((Rule::Restricted, restricted_refusal("create repositories")));
         }
         trace.pass(Rule::Creation, || {
@@ -231,12 +255,18 @@ fn restricted_powers(
 }
 
 /// A binding covers its targets only: a write that names none is outside it.
-fn unbound_write(p: &Principal<'_>, req: &ApiRequest, read: bool) -> Result<(), Refusal> {
+fn unbound_write(
+    p: &Principal<'_>,
+    req: &ApiRequest,
+    read: bool,
+    trace: &mut Trace,
+) -> Result<(), Refusal> {
     if !read
         && req.repository.is_none()
         && req.namespace.is_none()
         && p.token().is_some_and(|t| t.bound())
     {
+        note_restriction(p, Rule::Binding, trace);
         return Err((
             Rule::Binding,
             Decision::new(
@@ -367,6 +397,10 @@ fn repository_target(
         return Some(d);
     }
     if p.token().is_some_and(|t| t.scopes.public_only) && !visible_to_anonymous(facts) {
+        // The verdict already says the repository is visible to the token but not public.
+        trace.note(Rule::Repository, || {
+            format!("the token is public-only; `{path}` is not public")
+        });
         return Some(Decision::new(
             Reason::TokenPublicOnly,
             "this access token is limited to public repositories",
@@ -432,6 +466,12 @@ fn namespace_target(
         return Some(d);
     }
     if p.token().is_some_and(|t| t.scopes.public_only) && facts.visibility != Visibility::Public {
+        trace.note(Rule::Namespace, || {
+            format!(
+                "the token is public-only; `{name}` is {}",
+                facts.visibility.name()
+            )
+        });
         let what = if req.package {
             "packages of non-public owners"
         } else {

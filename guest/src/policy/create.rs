@@ -167,7 +167,16 @@ fn push_to_create(
     ip::owner_rule(client, &ns.facts.ip_allow, trace).map_err(|d| (Rule::IpAllow, d))?;
     // Creating for another owner is an administrator's power (seed 004): only an
     // unrestricted site administrator has it; in an organisation, write membership.
-    if namespace_role(p, ns) < Role::Write {
+    let role = namespace_role(p, ns);
+    if role < Role::Write {
+        // The namespace is visible to the requester (else it answered as a missing one).
+        trace.note(Rule::Creation, || {
+            format!(
+                "role `{}` in `{}`; creating a repository there needs `write`",
+                role.name(),
+                ns.name
+            )
+        });
         return Err((Rule::Creation, create_denied(ns)));
     }
     if let Some(repo) = repo {
@@ -199,6 +208,9 @@ fn token_may_create(p: &Principal<'_>, path: &str, trace: &mut Trace) -> Result<
         return Ok(());
     };
     if token.restricted() || !token.covers(Target::Repository(path)) {
+        trace.note(Rule::Restricted, || {
+            super::targets::restriction_facts(token)
+        });
         return Err((
             Rule::Restricted,
             Decision::new(

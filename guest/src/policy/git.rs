@@ -222,6 +222,10 @@ fn visible_repository<'a>(
 fn public_only_rule(p: &Principal<'_>, repo: Repo<'_>, trace: &mut Trace) -> Result<(), Refusal> {
     if let Some(token) = p.token() {
         if token.scopes.public_only && !visible_to_anonymous(repo.facts) {
+            // The verdict already says the token sees the repository and it is not public.
+            trace.note(Rule::PublicOnly, || {
+                format!("the token is public-only; `{}` is not public", repo.path)
+            });
             return Err((
                 Rule::PublicOnly,
                 Decision::new(

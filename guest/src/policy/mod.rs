@@ -25,6 +25,7 @@ pub mod git;
 pub mod ip;
 pub mod lifecycle;
 pub mod model;
+mod notes;
 pub mod principal;
 pub mod records;
 pub mod refs;

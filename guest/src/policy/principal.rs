@@ -422,17 +422,22 @@ pub(crate) fn present<'a>(
 }
 
 /// The account facts, which must exist, be active and not be an organisation.
-fn active_user<'a>(name: &'a str, facts: Option<&'a UserFacts>) -> Result<User<'a>, Refusal> {
+fn active_user<'a>(
+    name: &'a str,
+    facts: Option<&'a UserFacts>,
+    trace: &mut Trace,
+) -> Result<User<'a>, Refusal> {
     let inactive = || {
         Decision::new(
             Reason::AccountInactive,
             "the account behind this credential is not active",
         )
     };
-    let facts = facts.ok_or_else(|| (Rule::Account, inactive()))?;
-    if facts.status != AccountStatus::Active {
+    // The account behind the requester's own credential: its state is theirs to know.
+    let Some(facts) = facts.filter(|f| f.status == AccountStatus::Active) else {
+        trace.note(Rule::Account, || super::notes::account_facts(name, facts));
         return Err((Rule::Account, inactive()));
-    }
+    };
     if facts.organization {
         // An organisation owns repositories; it never signs in. A token, session or key
         // in its name would act as the admin of all its repositories.
@@ -457,13 +462,13 @@ pub(crate) fn resolve<'a>(
             Ok(Principal::Anonymous)
         }
         Presented::Session(name) => {
-            let user = active_user(name, answer.account.as_ref())?;
+            let user = active_user(name, answer.account.as_ref(), trace)?;
             trace.pass(Rule::Credential, || format!("session of `{}`", user.name));
             Ok(Principal::Session { user })
         }
         Presented::Key(key) => match key.kind {
             KeyKind::User => {
-                let user = active_user(&key.owner, answer.account.as_ref())?;
+                let user = active_user(&key.owner, answer.account.as_ref(), trace)?;
                 trace.pass(Rule::Credential, || {
                     format!("ssh user key `{}` of `{}`", key.id, user.name)
                 });
@@ -506,12 +511,16 @@ fn resolve_token<'a>(
     trace.pass(Rule::TokenRecord, || {
         format!("token `{}` of `{}`", verified.token_id, record.owner)
     });
-    let user = active_user(&record.owner, answer.owner.as_ref())?;
+    let user = active_user(&record.owner, answer.owner.as_ref(), trace)?;
     trace.pass(Rule::Account, || format!("`{}` is active", user.name));
     if let Some(name) = username
         && !PLACEHOLDER_USERNAMES.iter().any(|p| same_name(p, name))
         && !same_name(name, &record.owner)
     {
+        trace.note(Rule::Username, || {
+            let plain = valid_name(name) && !name.starts_with(token::PREFIX);
+            super::notes::username_facts(&record.owner, plain.then_some(name))
+        });
         return Err((
             Rule::Username,
             Decision::new(

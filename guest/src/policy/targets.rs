@@ -122,6 +122,25 @@ pub(super) fn binding_facts(token: &TokenAuth<'_>) -> String {
     format!("bound to {} only", parts.join(" and "))
 }
 
+/// Why a token is restricted (bound, public-only, derived from another token), for the
+/// deciding step's note: the token's own record, which its owner sees in their token list.
+pub(super) fn restriction_facts(token: &TokenAuth<'_>) -> String {
+    let mut why = Vec::new();
+    if token.bound() {
+        why.push(format!("is {}", binding_facts(token)));
+    }
+    if token.scopes.public_only {
+        why.push("is public-only".into());
+    }
+    if token.child {
+        why.push("is derived from another token".into());
+    }
+    if why.is_empty() {
+        return "the token is not restricted".into();
+    }
+    format!("the token {}", why.join(", "))
+}
+
 /// Whether two decisions tell the requester the same thing (their traces aside).
 fn same_verdict(a: &Decision, b: &Decision) -> bool {
     a.reason == b.reason
