@@ -140,8 +140,9 @@ fn org_and_token_lists_are_kept_and_decide(mut f: Fleet) {
     );
     org_list(&f, &["--set", "192.0.2.0/24"]);
     f.expect(h, TOOLS, s, DENIED, "after the round trip");
-    // Every change is in the configuration's history: who, before, after.
-    let history = f.json(&["keys", "history", "--db", &f.db, "--json"]);
+    // Every change is in the records' history (an organisation's list is read per request,
+    // not configuration): who, before, after.
+    let history = f.json(&["history", "--records", "--db", &f.db, "--json"]);
     let set = history["events"]
         .as_array()
         .unwrap()

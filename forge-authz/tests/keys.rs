@@ -382,8 +382,9 @@ fn a_version_3_store_keeps_its_keys_as_configuration_version_1(b: Backend) {
     };
     sql(
         &f.db,
-        &forge_authz_testkit::schema::UNDO_V5
+        &forge_authz_testkit::schema::UNDO_V6
             .iter()
+            .chain(forge_authz_testkit::schema::UNDO_V5)
             .chain(forge_authz_testkit::schema::UNDO_V4)
             .chain([&set_version])
             .map(|s| format!("{s};"))

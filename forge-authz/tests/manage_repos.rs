@@ -4,8 +4,9 @@
 //! refused with a clear error on bad input), on SQLite and on a real PostgreSQL server.
 //! Rules checked, each cited where it is asserted:
 //! - issue 25 plan, "Decisions fixed for everyone": each change is one transaction recorded
-//!   in `config_history` with the actor and a before/after detail (`keys history`); names
-//!   follow the policy's rule; a collaborator, key or rule needs its user and repository;
+//!   in the records' history with the actor and a before/after detail (`history
+//!   --records`: not configuration, no new configuration version); names follow the
+//!   policy's rule; a collaborator, key or rule needs its user and repository;
 //!   removing a repository removes what hangs off it and revokes the tokens bound to it
 //!   (recorded in the token history), so a repository re-created under the same name never
 //!   hands old bound tokens to the new one; not found exits 5, bad input or a duplicate 2
@@ -58,9 +59,9 @@ fn env(b: Backend, name: &str) -> Option<Env> {
 }
 
 impl Env {
-    /// The configuration history's events with `action`, newest first.
+    /// The records' history's events with `action`, newest first.
     fn history(&self, action: &str) -> Vec<Value> {
-        let v = self.json(&["keys", "history", "--limit", "1000"]);
+        let v = self.json(&["history", "--records", "--limit", "1000"]);
         v["events"]
             .as_array()
             .unwrap()

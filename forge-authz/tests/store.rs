@@ -882,9 +882,10 @@ fn a_store_from_before_contract_0_4_keeps_its_tokens(case: Case) {
         .unwrap();
         s.execute_sql("ALTER TABLE tokens DROP COLUMN secret_kind")
             .unwrap();
-        // And what versions 4 and 5 added.
-        let undo_v4_v5 = forge_authz_testkit::schema::UNDO_V5
+        // And what versions 4 to 6 added.
+        let undo_v4_v5 = forge_authz_testkit::schema::UNDO_V6
             .iter()
+            .chain(forge_authz_testkit::schema::UNDO_V5)
             .chain(forge_authz_testkit::schema::UNDO_V4);
         for undo in undo_v4_v5 {
             s.execute_sql(undo).unwrap();

@@ -3,6 +3,9 @@
 //! it forward (forge-authz/tests/{store,keys}.rs). One list per version, so a new
 //! migration is undone in one place.
 
+/// Undo version 6 (issue 25: the records' own history).
+pub const UNDO_V6: &[&str] = &["DROP TABLE record_history"];
+
 /// Undo version 5 (issue 23: module signatures and signers, accepted gate reports, IP allow
 /// lists).
 pub const UNDO_V5: &[&str] = &[

@@ -184,12 +184,15 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     let mut store = super::open::open_store(&a.db.db)?;
     let state = modules::state(store.conn())?;
     let hosts = modules::hosts(store.conn()).context("reading host reports")?;
+    // The version hosts run is the history's last number (`head`); the last change listed
+    // may be older (a record change kept there before schema 6 is not listed).
+    let version = crate::store::config::head(store.conn())?;
     let config = crate::store::config::history(store.conn(), 1)?;
     let last = config.first();
     if a.out.json {
         super::json::print(serde_json::json!({
             "published": state,
-            "config": {"version": last.map_or(0, |e| e.version), "last_change": last},
+            "config": {"version": version, "last_change": last},
             "hosts": hosts,
         }));
         return Ok(0);
@@ -214,12 +217,12 @@ pub fn fleet(a: FleetArgs) -> anyhow::Result<u8> {
     match last {
         Some(e) => outln!(
             "config: version {} ({} by {} at {})",
-            e.version,
+            version,
             e.action,
             e.actor,
             utc(e.at)
         ),
-        None => outln!("config: version 0"),
+        None => outln!("config: version {version}"),
     }
     let rows: Vec<Vec<String>> = hosts
         .iter()

@@ -1,6 +1,6 @@
 //! Organisations in the store: `org add|list|show|change|remove` (issue 25, carried out
 //! by [`super::people`]) and `org ip-allow ORG --set CIDR,... | --clear | --show` (issue
-//! 23). Every change is one write transaction recorded in the configuration's history
+//! 23). Every change is one write transaction recorded in the records' history
 //! (`history --records`: `org-add`, `ip-allow-set`, ...: who, when, before and after).
 
 use clap::Subcommand;

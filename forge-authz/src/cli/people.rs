@@ -1,7 +1,7 @@
 //! The store's people (issue 25): `forge-authz user ...`, `org add|list|show|change|remove`
 //! (beside `org ip-allow`, [`super::org`]) and `member ...`. The site operator's commands:
 //! the authority is the store's credentials. Each change is one write transaction recorded
-//! in the configuration's history (`forge-authz history --records`); the rules are the
+//! in the records' history (`forge-authz history --records`); the rules are the
 //! store's (`store::people`). Not found exits [`EXIT_NOT_FOUND`], bad input and duplicates
 //! [`EXIT_ERROR`], a removal the rules forbid [`EXIT_REFUSED`].
 
@@ -11,10 +11,10 @@ use super::keys::ConfigArgs;
 use super::table::print_table;
 use super::{EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, PolicyArgs, fail};
 use crate::lifecycle::{self, Actor};
-use crate::store::{Conn, Store};
 use crate::store::people::{
     self, Account, AccountChange, Member, MemberOp, Refusal, Removed, parse_role,
 };
+use crate::store::{Conn, Store};
 use crate::world::{Role, Status, UserDef, Visibility};
 use forge_authz_fixture::named;
 
@@ -476,7 +476,7 @@ pub fn history_records(
             .iter()
             .map(|e| {
                 serde_json::json!({
-                    "version": e.version,
+                    "seq": e.seq,
                     "action": &e.action,
                     "actor": &e.actor,
                     "at": e.at,
@@ -495,7 +495,7 @@ pub fn history_records(
         .iter()
         .map(|e| {
             vec![
-                e.version.to_string(),
+                e.seq.to_string(),
                 super::table::utc(e.at),
                 e.action.clone(),
                 e.actor.clone(),
@@ -503,7 +503,7 @@ pub fn history_records(
             ]
         })
         .collect();
-    print_table(&["VERSION", "AT", "ACTION", "ACTOR", "DETAIL"], &rows);
+    print_table(&["SEQ", "AT", "ACTION", "ACTOR", "DETAIL"], &rows);
     if let Some(n) = next {
         outln!("more: --cursor {n}");
     }

@@ -335,17 +335,6 @@ fn apply_config(shared: &Shared, store: &mut Store, view: &mut FleetView) -> any
     let stored = config::read(store.conn())?;
     let version = stored.version;
     view.config_tried = version;
-    // A version that changed no setting the policy gets: a record of the store (a user, a
-    // repository, an organisation's allow list: read per request, not configuration) is
-    // recorded in the same history. The version is taken as applied without a swap, so a
-    // forge adding users all day does not rebuild every host's policy instances.
-    if view.config_refused.is_none()
-        && let Ok(settings) = stored.settings()
-        && settings.config == shared.live.current().config
-    {
-        view.config_version = version;
-        return Ok(());
-    }
     let swapped = stored
         .settings()
         .map_err(|e| Refused(format!("unusable: {e}")))

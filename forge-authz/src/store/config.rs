@@ -3,7 +3,8 @@
 //!
 //! Every change (a key added or retired, the signing key switched, an option set, a world
 //! imported) is one write transaction that changes the rows and appends one row to
-//! `config_history` per step: who, when, what — never a secret. The last row's number is
+//! `config_history` per step (a change to the store's records goes to `record_history`:
+//! see [`record`]): who, when, what — never a secret. The last row's number is
 //! the configuration's **version**: every `serve` polls it beside the module publication
 //! log (and, over PostgreSQL, wakes on the same `NOTIFY`), checks a new version against the
 //! module it runs and applies it, or keeps the old one and reports the refusal.
@@ -203,11 +204,14 @@ pub fn keys(conn: &mut Conn) -> anyhow::Result<Vec<KeyRow>> {
     .collect()
 }
 
-/// The configuration's history, newest first (at most `limit` changes).
+/// The configuration's history, newest first (at most `limit` changes). Leaves out the
+/// record changes a store kept here before schema 6 (copied to `record_history`): their
+/// versions are gaps in this listing.
 pub fn history(conn: &mut Conn, limit: i64) -> anyhow::Result<Vec<ConfigEvent>> {
     events(
         conn,
-        "SELECT version, action, actor, at, key_id, detail FROM config_history \
+        "SELECT version, action, actor, at, key_id, detail FROM config_history c \
+         WHERE NOT EXISTS (SELECT 1 FROM record_history r WHERE r.config_version = c.version) \
          ORDER BY version DESC LIMIT $1",
         &vals![limit],
     )
@@ -232,7 +236,12 @@ fn events(conn: &mut Conn, sql: &'static str, args: &[Value]) -> anyhow::Result<
 
 /// Append a change to the history (a new configuration version) and wake the hosts that
 /// listen (PostgreSQL: delivered when the transaction commits). `detail` never holds a
-/// secret.
+/// secret. A change to the store's records (an action [`is_record_action`] knows:
+/// `user-add`, `repo-change`, `ip-allow-set`, ...) is not configuration — hosts read
+/// records per request — so it goes to `record_history` instead: no new version, no host
+/// woken (`forge-authz history --records` lists it).
+///
+/// [`is_record_action`]: super::record_history::is_record_action
 pub(super) fn record(
     conn: &mut Conn,
     action: &str,
@@ -241,6 +250,9 @@ pub(super) fn record(
     key: Option<&str>,
     detail: &serde_json::Value,
 ) -> anyhow::Result<()> {
+    if super::record_history::is_record_action(action) {
+        return super::record_history::record_change(conn, action, actor, now, detail);
+    }
     conn.execute(
         "INSERT INTO config_history (action, actor, at, key_id, detail) \
          VALUES ($1, $2, $3, $4, $5)",

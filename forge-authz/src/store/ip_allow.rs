@@ -3,7 +3,7 @@
 //! policy decides with them (`namespace-facts.ip-allow`, `repository-facts.owner-ip-allow`,
 //! `token-facts.ip-allow`); the store keeps them, checks each block an operator types
 //! (`org ip-allow`, `token create --ip-allow`), and records every change of an
-//! organisation's list in the configuration's history (`ip-allow-set`: who, when, the list
+//! organisation's list in the records' history (`ip-allow-set`: who, when, the list
 //! before and after). A world (or bulk) import keeps a list as written: a block the policy
 //! cannot parse matches nothing, so it can only narrow, and the store answers as the world.
 //!
@@ -52,7 +52,7 @@ pub fn org_ip_allow(conn: &mut Conn, org: &str) -> anyhow::Result<Option<Vec<Str
 }
 
 /// Replace organisation `org`'s list with `blocks` (checked; empty: no restriction) as
-/// `actor` at `now`, recorded in the configuration's history. Returns the list before.
+/// `actor` at `now`, recorded in the records' history. Returns the list before.
 pub fn set_org_ip_allow(
     store: &mut Store,
     org: &str,

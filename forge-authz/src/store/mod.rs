@@ -22,6 +22,7 @@ mod location;
 mod lookup;
 pub mod modules;
 pub mod people;
+pub mod record_history;
 mod records;
 pub mod repos;
 pub mod schema;
@@ -512,6 +513,10 @@ fn migrate_since_v2(conn: &mut Conn, version: i64) -> anyhow::Result<()> {
     if version < 5 {
         conn.batch(&schema::v5(dialect))
             .context("schema migration 5 (signed modules, IP allow lists)")?;
+    }
+    if version < 6 {
+        conn.batch(&schema::v6(dialect, record_history::RECORD_ACTION_PREFIXES))
+            .context("schema migration 6 (the records' own history)")?;
     }
     Ok(())
 }

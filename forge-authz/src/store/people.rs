@@ -4,12 +4,13 @@
 //! administration panel): the policy decides requests over these rows, not who may write
 //! them.
 //!
-//! Every change is one write transaction recorded in the configuration's history
-//! (`config_history`: `user-add`, `org-change`, `member-remove`, ...; who, when, before and
-//! after, never a secret), listed by `forge-authz history --records`. Rules that hold at
-//! creation hold after every change: a name follows the policy's own name rule; a member
-//! must be a user and its organisation an organisation; removing a user or organisation
-//! that still owns repositories is refused (Gitea's rule: remove or transfer them first);
+//! Every change is one write transaction recorded in the records' history
+//! (`record_history`, not configuration: `user-add`, `org-change`, `member-remove`, ...;
+//! who, when, before and after, never a secret), listed by `forge-authz history
+//! --records`. Rules that hold at creation hold after every change: a name follows the
+//! policy's own name rule; a member must be a user and its organisation an organisation;
+//! removing a user or organisation that still owns repositories is refused (Gitea's rule:
+//! remove or transfer them first);
 //! removing an account removes what hangs off it (memberships, collaborations, its SSH
 //! keys, its place in protected refs' user lists) and revokes, in the same transaction,
 //! every token it owns or that is bound to its namespace: a later account of the same
@@ -18,30 +19,16 @@
 
 use serde::Serialize;
 
-use super::{Conn, Store, all_tokens, config, name_key, parse, put_user};
+use super::{Conn, Store, all_tokens, config, name_key, put_user};
 use crate::vals;
 use crate::world::{Status, UserDef, Visibility};
 use forge_authz_guest::policy::principal::valid_name;
 
-mod history;
 mod members;
-pub use history::{RecordFilter, is_record_action, record_history};
+pub use super::record_history::{
+    RECORD_ACTION_PREFIXES, RecordFilter, is_record_action, record_history,
+};
 pub use members::{MemberOp, check_role, members, memberships, parse_role, set_member};
-
-/// The history actions of changes to the store's records (people, repositories and what
-/// hangs off them) start with one of these: what `forge-authz history --records` lists.
-/// Configuration changes (`key-add`, `option-set`, `import`, ...) do not.
-pub const RECORD_ACTION_PREFIXES: &[&str] = &[
-    "user-",
-    "org-",
-    "member-",
-    "repo-",
-    "collaborator-",
-    "ssh-key-",
-    "deploy-key-",
-    "protect-",
-    "ip-allow-",
-];
 
 /// Why a change was not made. The CLI gives each kind its exit status.
 #[derive(Debug)]

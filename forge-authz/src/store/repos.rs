@@ -2,9 +2,9 @@
 //! their collaborators (here), SSH keys (`keys`: user and deploy keys) and protected refs
 //! (`protect`). The authority is the store's credentials, like a forge's site-admin panel.
 //!
-//! Every change is one write transaction recorded in the configuration's history
-//! (`config_history`: `repo-add`, `repo-change`, `repo-remove`, `collaborator-add`,
-//! `ssh-key-add`, `deploy-key-remove`, `protect-add`, ...,
+//! Every change is one write transaction recorded in the records' history
+//! (`record_history`, not configuration: `repo-add`, `repo-change`, `repo-remove`,
+//! `collaborator-add`, `ssh-key-add`, `deploy-key-remove`, `protect-add`, ...,
 //! with the actor and a JSON detail of before and after, never a secret). What holds at
 //! creation holds after every change: names follow the policy's own rule
 //! (`principal::valid_repository_path`), a collaborator, key or rule needs its user and

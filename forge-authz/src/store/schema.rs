@@ -20,12 +20,54 @@
 //! options is a row of `config_history` whose sequence number is the configuration's
 //! version (what every host polls), and each host reports the version it runs. Version 5
 //! (issue 23) keeps each published module's signature and the fleet's module signers, and
-//! the IP allow lists of organisations and tokens.
+//! the IP allow lists of organisations and tokens. Version 6 (issue 25) gives the changes
+//! to the store's records (users, organisations, members, repositories, collaborators, SSH
+//! keys, protected refs, IP allow lists) their own history, `record_history`: they are read
+//! per request, so they are not configuration and never move the version hosts poll.
 
 use super::sql::Dialect;
 
 /// The current schema version.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
+
+/// Version 6 (issue 25): `record_history`, one row per change to the store's records (who,
+/// when, which action, before and after; never a secret), numbered by `seq` (the
+/// `history --records` cursor). `config_version`: for a row migration 6 copied from
+/// `config_history` (where record changes were kept before), that row's version; NULL for
+/// a change made since. Migration 6 copies and never deletes: `config_history` is
+/// append-only and its last number is the configuration version every host runs, which
+/// must never go back; the configuration's own listing leaves the copied rows out.
+const V6: &str = "
+CREATE TABLE record_history (
+    seq {SERIAL},
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at {INT} NOT NULL,
+    detail TEXT NOT NULL,
+    config_version {INT});
+CREATE INDEX record_history_action ON record_history (action);
+CREATE INDEX record_history_actor ON record_history (actor);
+CREATE INDEX record_history_config ON record_history (config_version);
+";
+
+/// The version 6 migration's text for a dialect: the table, then a copy of the record
+/// changes `config_history` holds (actions with one of `prefixes`), oldest first.
+pub fn v6(dialect: Dialect, prefixes: &[&str]) -> String {
+    let mut matches: Vec<String> = prefixes
+        .iter()
+        .map(|p| format!("action LIKE '{}%'", p.replace('\'', "''")))
+        .collect();
+    if matches.is_empty() {
+        matches.push("0 = 1".into());
+    }
+    format!(
+        "{}\nINSERT INTO record_history (action, actor, at, detail, config_version) \
+         SELECT action, actor, at, detail, version FROM config_history WHERE {} \
+         ORDER BY version;",
+        dialect_text(V6, dialect),
+        matches.join(" OR ")
+    )
+}
 
 /// Version 5 (issue 23): the module supply chain and IP allow lists.
 /// - `policy_modules` keeps each module's minisign signature (`signature`, NULL for a
