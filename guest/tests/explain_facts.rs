@@ -132,6 +132,70 @@ fn note_of(step: &TraceStep, reason: Reason, detail: Option<&str>) -> Option<Str
     note.map(str::to_string)
 }
 
+/// Each refusing reason code and the facts its deciding step notes in the first corpus
+/// scenario refused with it (`None`: the reason and the decision's detail say it all, or
+/// the verdict conceals its target). `site-refused` is a site policy's (`site.rs`).
+const NOTES: &[(&str, Option<&str>)] = &[
+    ("request-invalid", None),
+    ("conflicting-credentials", None),
+    ("ref-name-invalid", None),
+    ("repository-exists", None),
+    ("authentication-required", None),
+    ("token-invalid", None),
+    ("token-unknown", None),
+    ("token-expired", Some("expired at 1767226200")),
+    ("token-revoked", Some("revoked at 1767225540")),
+    ("account-inactive", Some("the account `dave` is inactive")),
+    (
+        "username-mismatch",
+        Some("the token belongs to `alice`; the username sent is `x-access-tokens`"),
+    ),
+    (
+        "token-not-bound",
+        Some("bound to repositories `alice/app` only"),
+    ),
+    ("token-not-allowed", None),
+    ("credential-not-allowed", None),
+    ("scope-missing", None),
+    ("scope-unknown", None),
+    (
+        "token-public-only",
+        Some("the token is public-only; `lim` is limited"),
+    ),
+    (
+        "permission-denied",
+        Some("role `write` on `alice/app`; this needs `admin`"),
+    ),
+    ("repository-mirror", None),
+    ("repository-import", None),
+    ("repository-archived", None),
+    (
+        "deploy-key-read-only",
+        Some("a read-only deploy key; push needs write"),
+    ),
+    (
+        "restricted-token",
+        Some("the token is bound to repositories `alice/app` only"),
+    ),
+    (
+        "admin-required",
+        Some("`alice` is not a site administrator"),
+    ),
+    (
+        "sudo-denied",
+        Some("`root` is a site administrator, but the token lacks write:admin"),
+    ),
+    (
+        "create-denied",
+        Some("role `read` in `opensrc`; creating a repository there needs `write`"),
+    ),
+    ("ref-protected", None),
+    ("force-push-protected", None),
+    ("ip-not-allowed", None),
+    ("repository-not-found", None),
+    ("namespace-not-found", None),
+];
+
 #[test]
 fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
     // Issue 25 ("`--explain` for people"), one case per reason code: the first corpus
@@ -158,6 +222,11 @@ fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
             let last = d.trace.last().unwrap_or_else(|| panic!("{name}: no trace"));
             assert_eq!(last.outcome, TraceOutcome::Decide, "{name}");
             let note = note_of(last, reason, d.detail.as_deref());
+            let (_, want) = NOTES
+                .iter()
+                .find(|(c, _)| *c == reason.code())
+                .unwrap_or_else(|| panic!("`{}` has no row in NOTES", reason.code()));
+            assert_eq!(note.as_deref(), *want, "{name}");
             if let Some(note) = &note {
                 assert!(!d.message.contains(note.as_str()), "{name}: {note}");
                 assert!(d.detail.as_ref().is_none_or(|x| !x.contains(note.as_str())));
@@ -183,5 +252,67 @@ fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
     assert!(
         missing.is_empty(),
         "no corpus scenario refuses with {missing:?}"
+    );
+}
+
+#[test]
+fn a_token_sent_as_its_own_username_is_never_echoed_in_the_trace() {
+    // House rule (secrets) and README "Who may see a trace": a trace never holds a secret.
+    // The username rule notes whose token it is, but a token-shaped username (here the
+    // token itself, sent as username and password) is not repeated.
+    let fam = load_corpus()
+        .unwrap()
+        .into_iter()
+        .find(|f| f.family == "credentials")
+        .unwrap();
+    let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
+    let secret = minted["a"].clone();
+    let req = serde_json::json!({
+        "credential": {"basic": {"username": secret, "password": secret}},
+        "transport": "http", "repository": "alice/app", "action": "pull", "explain": true,
+    });
+    let req = serde_json::from_value(req).unwrap();
+    let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
+        panic!("not a decision");
+    };
+    assert_eq!(d.verdict, Some(Reason::UsernameMismatch));
+    let last = d.trace.last().unwrap();
+    assert_eq!(
+        last.detail,
+        "username-mismatch: the token belongs to `alice`, not to the username sent"
+    );
+    assert!(d.trace.iter().all(|s| !s.detail.contains(&secret)), "{d:?}");
+}
+
+#[test]
+fn a_restricted_tokens_refusal_notes_what_restricts_it() {
+    // Issue 25: "a restricted token cannot do this" says why the token is restricted —
+    // its binding, public-only, or derived from another token (README "Principals and
+    // roles": restricted tokens) — on every corpus refusal for it.
+    let mut notes = std::collections::BTreeSet::new();
+    for fam in load_corpus().unwrap() {
+        let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
+        for sc in &fam.scenarios {
+            let mut req = resolve(&sc.request, &minted).unwrap();
+            req.explain = true;
+            let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
+                continue;
+            };
+            if d.verdict == Some(Reason::RestrictedToken) {
+                let note = note_of(d.trace.last().unwrap(), Reason::RestrictedToken, None);
+                notes.insert(note.unwrap_or_else(|| panic!("{}: no note", sc.name)));
+            }
+        }
+    }
+    for want in [
+        "the token is bound to repositories `alice/app` only",
+        "the token is public-only",
+        "the token is derived from another token",
+    ] {
+        assert!(notes.contains(want), "`{want}` not among {notes:?}");
+    }
+    assert!(
+        notes.iter().all(|n| n.starts_with("the token is ")),
+        "{notes:?}"
     );
 }
