@@ -153,9 +153,9 @@ both!(
 );
 fn a_version_5_store_keeps_its_version_and_its_record_changes(f: Fleet) {
     // Schema 6's migration (schema.rs `V6`): a version-5 store kept record changes in the
-    // configuration's history. Made here from a version-6 store: two record changes and a
-    // configuration change after them moved back into `config_history`, then a record
-    // change last (the head of that history).
+    // configuration's history. Made here from a version-6 store: after a configuration
+    // change, the two record changes made before it moved into `config_history`, then one
+    // more record change (the head of that history).
     change(&f, &["user", "add", "zed"]);
     change(&f, &["repo", "add", "zed/tools"]);
     change(&f, &["options", "set", "require-expiry", "false"]);

@@ -2,8 +2,9 @@
 //! and repositories"): `user`, `org`, `member` add/list/show/change/remove, `init-db
 //! --empty` and `history --records`, through the real binary, on SQLite and on a real
 //! PostgreSQL server. Rules checked (issue 25 plan, "Decisions fixed for everyone"):
-//! - each change is one transaction recorded in the configuration's history with its
-//!   actor, an action like `user-add`, and before/after;
+//! - each change is one transaction recorded in the records' history with its actor, an
+//!   action like `user-add`, and before/after; records are not configuration, so no change
+//!   moves the configuration version (`keys list`) or appears in `keys history`;
 //! - names follow the policy's rule; a member is a user of an existing organisation;
 //! - not found exits 5 naming what was looked for, bad input and duplicates exit 2 saying
 //!   what is wrong, a removal the rules forbid exits 4 (Gitea: a user or organisation that
@@ -56,10 +57,9 @@ fn an_empty_store_is_filled_one_change_at_a_time(c: Case) {
         c.json(&["org", "list"])["organizations"],
         serde_json::json!([])
     );
-    assert_eq!(
-        c.json(&["keys", "list"])["keys"].as_array().unwrap().len(),
-        1
-    );
+    let keys = c.json(&["keys", "list"]);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    let config_version = keys["version"].clone();
     // user add / show / change: what is printed is what is stored.
     let dave = c.json(&["user", "add", "dave", "--visibility", "limited"]);
     assert_eq!(dave["login"], "dave");
@@ -142,6 +142,18 @@ fn an_empty_store_is_filled_one_change_at_a_time(c: Case) {
             events[2]["detail"]["after"].as_str()
         ),
         (Some("read"), Some("admin"))
+    );
+    // Not configuration: the version hosts poll did not move, and the configuration's
+    // history has none of these changes.
+    assert_eq!(c.json(&["keys", "list"])["version"], config_version);
+    let config = c.json(&["keys", "history"]);
+    assert!(
+        config["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !actions.contains(&e["action"].as_str().unwrap())),
+        "{config}"
     );
     // The token history stays the tokens' (`history` without `--records`).
     assert_eq!(c.json(&["history"])["events"], serde_json::json!([]));
