@@ -9,8 +9,8 @@ use crate::exit::{EXIT_NOT_FOUND, EXIT_REFUSED, fail};
 use crate::policy::Policy;
 use crate::store::facts;
 use crate::store::{
-    Conn, Store, StoredToken, all_tokens, checked_blocks, inherit_token_ip_allow,
-    live_children, live_names, mark_expired, put_event, put_token, set_token_ip_allow, token_by_id,
+    Conn, Store, StoredToken, all_tokens, checked_blocks, inherit_token_ip_allow, live_children,
+    live_names, mark_expired, put_event, put_token, set_token_ip_allow, token_by_id,
     tokens_of_owner, touch_last_used,
 };
 use crate::wit;

@@ -19,10 +19,10 @@ use super::table::print_table;
 use super::{EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, PolicyArgs, fail};
 use crate::lifecycle::{self, Actor};
 use crate::store::people::RevokeIn;
-use crate::store::{Conn, Store};
 use crate::store::repos::{
     self, Collaborator, KeyFilter, Refusal, RepoChange, RepoInfo, RepoSettings, SetMode,
 };
+use crate::store::{Conn, Store};
 use crate::world::{RepoKind, Role};
 
 pub use key::{KeyAction, KeyArgs};
