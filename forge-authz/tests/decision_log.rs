@@ -343,13 +343,7 @@ fn issue25_a_decision_that_cannot_be_recorded_is_refused() {
     }
     let s_ = Setup::new("decision-log-full");
     let srv = s_.serve(&["--decision-log", "/dev/full"]);
-    let r = http(
-        srv.port,
-        "GET",
-        "/alice/app.git/info/refs?service=git-upload-pack",
-        &[],
-        b"",
-    );
+    let r = info_refs(srv.port, "alice/app");
     assert_eq!(r.status, Some(503), "fail closed: {}", r.describe());
     let log = srv.settled_log("decision-log-failed");
     assert!(log.contains("decision-log-failed"), "{log}");

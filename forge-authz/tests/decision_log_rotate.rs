@@ -55,8 +55,7 @@ fn repositories(r: &[Value]) -> Vec<&str> {
 
 /// An anonymous `info/refs` of the public repository `repo`: its HTTP status.
 fn pull(srv: &Server, repo: &str) -> Option<u16> {
-    let path = format!("/{repo}.git/info/refs?service=git-upload-pack");
-    http(srv.port, "GET", &path, &[], b"").status
+    info_refs(srv.port, repo).status
 }
 
 /// A server whose decision log is `logs/decisions.jsonl` in a fresh forge, with metrics
@@ -139,13 +138,7 @@ fn issue25_a_reopen_that_fails_refuses_decisions_until_the_file_can_be_opened() 
     std::fs::rename(file.parent().unwrap(), &moved).unwrap();
     reopen(&srv, "decision-log-failed");
 
-    let r = http(
-        srv.port,
-        "GET",
-        "/alice/app.git/info/refs?service=git-upload-pack",
-        &[],
-        b"",
-    );
+    let r = info_refs(srv.port, "alice/app");
     assert_eq!(r.status, Some(503), "fail closed: {}", r.describe());
     assert!(
         !r.text().contains("refs/heads/main"),

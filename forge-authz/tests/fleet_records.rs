@@ -14,17 +14,10 @@ use serde_json::Value;
 mod harness;
 
 use forge_authz_testkit::{Backend, both};
-use harness::{Fleet, pg_fleet, sqlite_fleet};
+use harness::{Fleet, config_version, pg_fleet, sql, sqlite_fleet};
 
 /// A clone of `zed/tools`, the repository the tests add.
 const TOOLS: &str = "/zed/tools.git/info/refs?service=git-upload-pack";
-
-/// The store's configuration version (`keys list --json`).
-fn config_version(f: &Fleet) -> i64 {
-    f.json(&["keys", "list", "--db", &f.db, "--json"])["version"]
-        .as_i64()
-        .unwrap()
-}
 
 /// The actions `args` (`keys history` or `history --records`) lists, newest first.
 fn actions(f: &Fleet, args: &[&str]) -> Vec<String> {
@@ -123,19 +116,6 @@ fn a_record_change_moves_no_version_and_decides_at_once(f: Fleet) {
             before.as_u64().map(|n| n + 1),
             "host {h}: {s}"
         );
-    }
-}
-
-/// Run SQL behind the CLI's back, in one transaction.
-fn sql(db: &str, statements: &str) {
-    if db.starts_with("postgres://") {
-        let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("BEGIN; {statements}; COMMIT"))
-            .unwrap();
-    } else {
-        let c = rusqlite::Connection::open(db).unwrap();
-        c.execute_batch(&format!("BEGIN; {statements}; COMMIT"))
-            .unwrap();
     }
 }
 

@@ -14,7 +14,10 @@ use serde_json::Value;
 mod harness;
 
 use forge_authz_testkit::{Backend, both};
-use harness::{APP, Fleet, SECRET, cli, describe, pg_fleet, pg_fleet_notified, sqlite_fleet};
+use harness::{
+    APP, Fleet, SECRET, cli, config_version, describe, pg_fleet, pg_fleet_notified, sql,
+    sqlite_fleet,
+};
 
 /// How long every running host may take to apply a configuration change (they poll
 /// every second).
@@ -35,29 +38,9 @@ fn two_hosts(b: Backend, name: &str, prefix: &str) -> Option<Fleet> {
     Some(f)
 }
 
-/// Run SQL behind the CLI's back (the checks it would refuse are the hosts' to make).
-fn sql(db: &str, statements: &str) {
-    if db.starts_with("postgres://") {
-        let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("BEGIN; {statements}; COMMIT"))
-            .unwrap();
-    } else {
-        let c = rusqlite::Connection::open(db).unwrap();
-        c.execute_batch(&format!("BEGIN; {statements}; COMMIT"))
-            .unwrap();
-    }
-}
-
 /// A configuration change made by SQL: a new history row (the version hosts poll).
 const BUMP: &str = "INSERT INTO config_history (action, actor, at, key_id, detail) \
                     VALUES ('sql', 'test', 0, NULL, '{}')";
-
-/// The store's configuration version (`keys list --json`).
-fn config_version(f: &Fleet) -> i64 {
-    f.json(&["keys", "list", "--db", &f.db, "--json"])["version"]
-        .as_i64()
-        .unwrap()
-}
 
 /// `forge-authz keys ...` / `options ...` as the operator `ops`.
 fn change(f: &Fleet, args: &[&str]) -> String {

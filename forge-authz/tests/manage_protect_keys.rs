@@ -21,13 +21,12 @@
 #[path = "support/store_case.rs"]
 mod store_case;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
-use base64::Engine as _;
 use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
-use store_case::{StoreCase as Env, describe};
+use store_case::{
+    ALLOW, DENY, ERROR, NOT_FOUND, StoreCase as Env, describe, ed25519_line,
+    missing_store_creates_nothing,
+};
 
 /// alice, bob, carol; acme (an organisation alice administers), its repository
 /// `acme/widget` with bob and carol as writers, and alice's `alice/app`.
@@ -44,22 +43,10 @@ const WORLD: &str = r#"{
   ]
 }"#;
 
-/// Exit statuses (README "Exit status", `cli::EXIT_*`).
-const ALLOW: i32 = 0;
-const DENY: i32 = 1;
-const ERROR: i32 = 2;
-const NOT_FOUND: i32 = 5;
-
 /// A store holding [`WORLD`] in a scratch directory, changed by `$USER` `root-op`; a
 /// refusal prints nothing on stdout.
 fn env(b: Backend, name: &str) -> Option<Env> {
-    let mut e = Env::scratch(b, &format!("fa-protkeys-{name}-"), "protkeys")?;
-    e.user = Some("root-op");
-    e.quiet_refusals = true;
-    let world = e.dir.join("world.json");
-    std::fs::write(&world, WORLD).unwrap();
-    e.ok(&["init-db", "--world", world.to_str().unwrap()]);
-    Some(e)
+    Env::with_world(b, &format!("fa-protkeys-{name}-"), "protkeys", WORLD)
 }
 
 fn protect_env(b: Backend) -> Option<Env> {
@@ -77,26 +64,33 @@ impl Env {
         v["events"].as_array().unwrap().clone()
     }
 
+    /// [`Env::events`] with `action`: there are `n` of them.
+    fn events_n(&self, action: &str, n: usize) -> Vec<Value> {
+        let events = self.events(action);
+        assert_eq!(events.len(), n, "{action}: {events:?}");
+        events
+    }
+
+    /// `args` run, saying `unchanged` on stderr; what it printed.
+    fn says_unchanged(&self, args: &[&str]) -> std::process::Output {
+        let o = self.run(args);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("unchanged"),
+            "{}",
+            describe(args, &o)
+        );
+        o
+    }
+
     /// `decide --db` on `request`: the exit status (0 allow, 1 deny).
     fn decide(&self, request: &str) -> i32 {
-        let args = ["decide", "--request", "-"];
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(args)
-            .args(["--db", &self.db])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(request.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = self.decide_output(request);
         let code = o.status.code().unwrap();
-        assert!(code == ALLOW || code == DENY, "{}", describe(&args, &o));
+        assert!(
+            code == ALLOW || code == DENY,
+            "{}",
+            describe(&["decide", "--request", "-"], &o)
+        );
         code
     }
 
@@ -106,19 +100,6 @@ impl Env {
             r#"{{"credential": {{"session": "{who}"}}, "repository": "acme/widget",
                 "action": "push", "refs": [{{"name": "refs/heads/main"}}]}}"#
         ))
-    }
-
-    /// A command with `stdin` that must succeed; its stdout.
-    fn ok_in(&self, args: &[&str], stdin: &str) -> String {
-        let o = self.run_in(args, Some(stdin));
-        assert!(o.status.success(), "{}", describe(args, &o));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// A command with `stdin` that must succeed with `--json`; its output.
-    fn json_in(&self, args: &[&str], stdin: &str) -> Value {
-        let args = [args, &["--json"]].concat();
-        serde_json::from_str(&self.ok_in(&args, stdin)).unwrap()
     }
 
     /// `protect list acme/widget --json`: (pattern, push) in order.
@@ -143,17 +124,6 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(p, w)| ((*p).to_owned(), (*w).to_owned()))
         .collect()
-}
-
-/// An OpenSSH ed25519 public key line for 32 bytes of `seed`.
-fn ed25519_line(seed: u8, comment: &str) -> String {
-    let mut blob = Vec::new();
-    for part in [&b"ssh-ed25519"[..], &[seed; 32][..]] {
-        blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
-        blob.extend_from_slice(part);
-    }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(blob);
-    format!("ssh-ed25519 {b64} {comment}")
 }
 
 /// The first matching rule decides (`refs.rs::rule_for`), so a rule's place is a setting:
@@ -200,8 +170,7 @@ fn the_first_matching_rule_decides_and_rules_move(e: Env) {
     assert_eq!(e.rules(), pairs(&[("*", "writers"), ("main", "nobody")]));
 
     // Each move one event with the positions before and after, by the actor.
-    let events = e.events("protect-change");
-    assert_eq!(events.len(), 2, "{events:?}");
+    let events = e.events_n("protect-change", 2);
     let last = &events[0];
     assert_eq!(
         (
@@ -245,7 +214,7 @@ fn the_first_matching_rule_decides_and_rules_move(e: Env) {
         "--last",
     );
     assert_eq!(e.rules(), pairs(&[("*", "writers"), ("main", "nobody")]));
-    assert_eq!(e.events("protect-change").len(), 2);
+    e.events_n("protect-change", 2);
 }
 both!(the_first_matching_rule_decides_and_rules_move, protect_env);
 
@@ -281,7 +250,7 @@ fn a_rule_changes_in_place(e: Env) {
         "carol",
     ]);
     assert_eq!((e.push_main("bob"), e.push_main("carol")), (DENY, ALLOW));
-    let o = e.run(&[
+    let o = e.says_unchanged(&[
         "protect",
         "change",
         "acme/widget",
@@ -291,11 +260,6 @@ fn a_rule_changes_in_place(e: Env) {
     ]);
     assert!(
         o.status.success(),
-        "{}",
-        describe(&["protect", "change"], &o)
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("unchanged"),
         "{}",
         describe(&["protect", "change"], &o)
     );
@@ -317,12 +281,8 @@ fn a_rule_changes_in_place(e: Env) {
         "what a change does not name stays: {shown}"
     );
 
-    let events = e.events("protect-change");
-    assert_eq!(
-        events.len(),
-        3,
-        "the unchanged change is not recorded: {events:?}"
-    );
+    // The unchanged change is not recorded.
+    let events = e.events_n("protect-change", 3);
     assert_eq!(
         (
             events[0]["detail"]["before"]["force_push"].as_str(),
@@ -465,19 +425,10 @@ fn a_key_is_retitled(e: Env) {
         e.json(&["key", "show", "bob-1"])["public_key"],
         format!("ssh-ed25519 {blob}")
     );
-    let o = e.run(&["key", "change", "bob-1", "--title", ""]);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("unchanged"),
-        "{}",
-        describe(&["key", "change"], &o)
-    );
+    e.says_unchanged(&["key", "change", "bob-1", "--title", ""]);
 
-    let events = e.events("ssh-key-change");
-    assert_eq!(
-        events.len(),
-        2,
-        "the unchanged change is not recorded: {events:?}"
-    );
+    // The unchanged change is not recorded.
+    let events = e.events_n("ssh-key-change", 2);
     assert_eq!(
         (
             events[1]["detail"]["before"]["title"].as_str(),
@@ -529,8 +480,7 @@ fn a_deploy_key_changes_access(e: Env) {
     assert_eq!(e.decide(push), ALLOW, "read-write: it pushes");
     e.ok(&["key", "change", "ci", "--read-only"]);
     assert_eq!(e.decide(push), DENY, "read-only again");
-    let events = e.events("deploy-key-change");
-    assert_eq!(events.len(), 2, "{events:?}");
+    let events = e.events_n("deploy-key-change", 2);
     assert_eq!(
         (
             events[0]["detail"]["before"]["read_only"].as_bool(),
@@ -577,26 +527,12 @@ both!(a_deploy_key_changes_access, keys_env);
 /// exit 6 (the exit status table), say `init-db`, and leave no file behind.
 #[test]
 fn the_new_commands_on_a_missing_store_create_nothing() {
-    let dir = forge_authz_testkit::scratch("fa-protkeys-missing-");
-    let db = dir.join("typo.db");
-    for args in [
-        &["protect", "show", "acme/widget", "main"][..],
-        &["protect", "change", "acme/widget", "main", "--last"],
-        &["key", "change", "k1", "--title", "x"],
-    ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(args)
-            .args(["--db", db.to_str().unwrap()])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(6), "{}", describe(args, &o));
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains("init-db"),
-            "{}",
-            describe(args, &o)
-        );
-        assert!(!db.exists(), "{args:?} created {}", db.display());
-    }
-    std::fs::remove_dir_all(dir).unwrap();
+    missing_store_creates_nothing(
+        "fa-protkeys-missing-",
+        &[
+            &["protect", "show", "acme/widget", "main"],
+            &["protect", "change", "acme/widget", "main", "--last"],
+            &["key", "change", "k1", "--title", "x"],
+        ],
+    );
 }

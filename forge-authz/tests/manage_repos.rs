@@ -21,13 +21,11 @@
 #[path = "support/store_case.rs"]
 mod store_case;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
-use base64::Engine as _;
 use forge_authz_testkit::{Backend, both};
 use serde_json::Value;
-use store_case::{StoreCase as Env, describe};
+use store_case::{
+    DENY, ERROR, NOT_FOUND, StoreCase as Env, describe, ed25519_line, missing_store_creates_nothing,
+};
 
 /// alice, bob, carol; acme (an organisation alice administers) and its repository.
 const WORLD: &str = r#"{
@@ -40,21 +38,11 @@ const WORLD: &str = r#"{
   "repositories": [{"owner": "alice", "name": "app"}]
 }"#;
 
-/// Exit statuses (README "Exit status", `cli::EXIT_*`).
-const DENY: i32 = 1;
-const ERROR: i32 = 2;
-const NOT_FOUND: i32 = 5;
-
-/// A store holding [`WORLD`] in a scratch directory, changed by `$USER` `root-op`; a
-/// refusal prints nothing on stdout.
+/// A store holding [`WORLD`] in a scratch directory, changed by `$USER` `root-op`, and an
+/// empty `repos` directory for `ssh-keys`; a refusal prints nothing on stdout.
 fn env(b: Backend, name: &str) -> Option<Env> {
-    let mut e = Env::scratch(b, &format!("fa-repos-{name}-"), "repos")?;
-    e.user = Some("root-op");
-    e.quiet_refusals = true;
-    let world = e.dir.join("world.json");
-    std::fs::write(&world, WORLD).unwrap();
+    let e = Env::with_world(b, &format!("fa-repos-{name}-"), "repos", WORLD)?;
     std::fs::create_dir_all(e.dir.join("repos")).unwrap();
-    e.ok(&["init-db", "--world", world.to_str().unwrap()]);
     Some(e)
 }
 
@@ -79,24 +67,9 @@ impl Env {
 
     /// `decide --db` on `request`: the exit status and the reason.
     fn decide(&self, request: &str) -> (i32, String) {
-        let args = ["decide", "--request", "-"];
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(args)
-            .args(["--db", &self.db])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(request.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = self.decide_output(request);
         let v: Value = serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", describe(&args, &o)));
+            .unwrap_or_else(|e| panic!("{e}: {}", describe(&["decide", "--request", "-"], &o)));
         (
             o.status.code().unwrap(),
             v["reason"].as_str().unwrap_or_default().to_owned(),
@@ -127,18 +100,6 @@ fn push_as(who: &str, repo: &str) -> String {
         r#"{{"credential": {{"session": "{who}"}}, "repository": "{repo}", "action": "push",
             "refs": [{{"name": "refs/heads/main"}}]}}"#
     )
-}
-
-/// An OpenSSH ed25519 public key line for 32 bytes of `seed` (the blob is the SSH wire
-/// form: the type string, then the key).
-fn ed25519_line(seed: u8, comment: &str) -> String {
-    let mut blob = Vec::new();
-    for part in [&b"ssh-ed25519"[..], &[seed; 32][..]] {
-        blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
-        blob.extend_from_slice(part);
-    }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(blob);
-    format!("ssh-ed25519 {b64} {comment}")
 }
 
 fn events_of(v: &[Value], repository: &str) -> usize {
@@ -449,7 +410,7 @@ fn keys_are_offered_until_removed(e: Env) {
     // A deploy key, read-only unless `--read-write`, from stdin; `--id` chosen.
     e.ok(&["repo", "add", "acme/widget"]);
     let deploy = ed25519_line(9, "ci");
-    let o = e.run_in(
+    let d = e.json_in(
         &[
             "key",
             "add",
@@ -459,12 +420,9 @@ fn keys_are_offered_until_removed(e: Env) {
             "-",
             "--id",
             "ci-1",
-            "--json",
         ],
-        Some(&deploy),
+        &deploy,
     );
-    assert!(o.status.success(), "{}", describe(&["key", "add"], &o));
-    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         (d["repository"].as_str(), d["read_only"].as_bool()),
         (Some("acme/widget"), Some(true))
@@ -482,7 +440,7 @@ fn keys_are_offered_until_removed(e: Env) {
     assert_eq!(e.decide(&by_key("ci-1", "pull")).0, 0, "a deploy key pulls");
     assert_eq!(e.decide(&by_key("ci-1", "push")).0, DENY, "read-only");
     let rw = ed25519_line(10, "deployer");
-    let o = e.run_in(
+    e.ok_in(
         &[
             "key",
             "add",
@@ -494,9 +452,8 @@ fn keys_are_offered_until_removed(e: Env) {
             "--id",
             "ci-rw",
         ],
-        Some(&rw),
+        &rw,
     );
-    assert!(o.status.success(), "{}", describe(&["key", "add"], &o));
     assert_eq!(
         e.decide(&by_key("ci-rw", "push")).0,
         0,
@@ -790,30 +747,16 @@ both!(removing_a_repository_revokes_its_bound_tokens, |b| env(
 /// store exits 6 (the exit status table) and leaves no file behind.
 #[test]
 fn commands_on_a_missing_store_create_nothing() {
-    let dir = forge_authz_testkit::scratch("fa-repos-missing-");
-    let db = dir.join("typo.db");
-    for args in [
-        &["repo", "list"][..],
-        &["repo", "show", "acme/widget"],
-        &["repo", "add", "acme/widget"],
-        &["collaborator", "list", "acme/widget"],
-        &["key", "list"],
-        &["key", "show", "k1"],
-        &["protect", "list", "acme/widget"],
-    ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
-            .args(args)
-            .args(["--db", db.to_str().unwrap()])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(6), "{}", describe(args, &o));
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains("init-db"),
-            "{}",
-            describe(args, &o)
-        );
-        assert!(!db.exists(), "{args:?} created {}", db.display());
-    }
-    std::fs::remove_dir_all(dir).unwrap();
+    missing_store_creates_nothing(
+        "fa-repos-missing-",
+        &[
+            &["repo", "list"],
+            &["repo", "show", "acme/widget"],
+            &["repo", "add", "acme/widget"],
+            &["collaborator", "list", "acme/widget"],
+            &["key", "list"],
+            &["key", "show", "k1"],
+            &["protect", "list", "acme/widget"],
+        ],
+    );
 }

@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing)]
 
+use forge_authz_fixture::World;
 use forge_authz_fixture::decided::{Decided, Outcome};
 use forge_authz_fixture::native::Native;
-use forge_authz_fixture::scenario::{Engine as _, load_corpus, prepare, resolve};
+use forge_authz_fixture::request::RequestDef;
+use forge_authz_fixture::scenario::{Engine as _, Scenario, load_corpus, prepare, resolve};
 use forge_authz_guest::policy::{
     AccountStatus, AuthorizeRequest, Authorizer, Config, Credential, Decision, FactAnswer,
     FactQuery, Facts, GitAction, GitRequest, Options, Reason, RepositoryFacts, RepositoryKind,
@@ -196,14 +198,12 @@ const NOTES: &[(&str, Option<&str>)] = &[
     ("namespace-not-found", None),
 ];
 
-#[test]
-fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
-    // Issue 25 ("`--explain` for people"), one case per reason code: the first corpus
-    // scenario refused with each code, explained. Its deciding step starts with the
-    // reason code (and the decision's detail); the facts it notes are the trace's alone
-    // (the decision is the one given without `explain`, and never repeats them); a
-    // concealing verdict (a missing repository or namespace) notes nothing (issue 13).
-    let mut seen = std::collections::BTreeSet::new();
+/// Each corpus scenario refused when explained, decided by the native engine: `each` gets
+/// the engine, the scenario's world, the scenario, its request (`explain` set), the
+/// decision and its refusing reason.
+fn each_explained_refusal(
+    mut each: impl FnMut(&mut Native, &World, &Scenario, RequestDef, Decided, Reason),
+) {
     for fam in load_corpus().unwrap() {
         let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
         for sc in &fam.scenarios {
@@ -212,38 +212,50 @@ fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
             let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
                 continue;
             };
-            let Some(reason) = d.verdict.filter(|r| !r.allows()) else {
-                continue;
-            };
-            if !seen.insert(reason.code()) {
-                continue;
+            if let Some(reason) = d.verdict.filter(|r| !r.allows()) {
+                each(&mut engine, &world, sc, req, d, reason);
             }
-            let name = &sc.name;
-            let last = d.trace.last().unwrap_or_else(|| panic!("{name}: no trace"));
-            assert_eq!(last.outcome, TraceOutcome::Decide, "{name}");
-            let note = note_of(last, reason, d.detail.as_deref());
-            let (_, want) = NOTES
-                .iter()
-                .find(|(c, _)| *c == reason.code())
-                .unwrap_or_else(|| panic!("`{}` has no row in NOTES", reason.code()));
-            assert_eq!(note.as_deref(), *want, "{name}");
-            if let Some(note) = &note {
-                assert!(!d.message.contains(note.as_str()), "{name}: {note}");
-                assert!(d.detail.as_ref().is_none_or(|x| !x.contains(note.as_str())));
-            }
-            if matches!(
-                reason,
-                Reason::RepositoryNotFound | Reason::NamespaceNotFound
-            ) {
-                assert_eq!(note, None, "{name}: a concealing verdict notes nothing");
-            }
-            req.explain = false;
-            let Outcome::Decision(plain) = engine.decide(&world, &req, world.now()).unwrap() else {
-                panic!("{name}: not a decision without explain");
-            };
-            assert_eq!(Decided { trace: vec![], ..d }, plain, "{name}");
         }
     }
+}
+
+#[test]
+fn every_refusal_reason_decides_in_the_trace_and_its_facts_stay_there() {
+    // Issue 25 ("`--explain` for people"), one case per reason code: the first corpus
+    // scenario refused with each code, explained. Its deciding step starts with the
+    // reason code (and the decision's detail); the facts it notes are the trace's alone
+    // (the decision is the one given without `explain`, and never repeats them); a
+    // concealing verdict (a missing repository or namespace) notes nothing (issue 13).
+    let mut seen = std::collections::BTreeSet::new();
+    each_explained_refusal(|engine, world, sc, mut req, d, reason| {
+        if !seen.insert(reason.code()) {
+            return;
+        }
+        let name = &sc.name;
+        let last = d.trace.last().unwrap_or_else(|| panic!("{name}: no trace"));
+        assert_eq!(last.outcome, TraceOutcome::Decide, "{name}");
+        let note = note_of(last, reason, d.detail.as_deref());
+        let (_, want) = NOTES
+            .iter()
+            .find(|(c, _)| *c == reason.code())
+            .unwrap_or_else(|| panic!("`{}` has no row in NOTES", reason.code()));
+        assert_eq!(note.as_deref(), *want, "{name}");
+        if let Some(note) = &note {
+            assert!(!d.message.contains(note.as_str()), "{name}: {note}");
+            assert!(d.detail.as_ref().is_none_or(|x| !x.contains(note.as_str())));
+        }
+        if matches!(
+            reason,
+            Reason::RepositoryNotFound | Reason::NamespaceNotFound
+        ) {
+            assert_eq!(note, None, "{name}: a concealing verdict notes nothing");
+        }
+        req.explain = false;
+        let Outcome::Decision(plain) = engine.decide(world, &req, world.now()).unwrap() else {
+            panic!("{name}: not a decision without explain");
+        };
+        assert_eq!(Decided { trace: vec![], ..d }, plain, "{name}");
+    });
     let missing: Vec<_> = Reason::ALL
         .iter()
         .filter(|r| !r.allows() && **r != Reason::SiteRefused)
@@ -290,20 +302,12 @@ fn a_restricted_tokens_refusal_notes_what_restricts_it() {
     // its binding, public-only, or derived from another token (README "Principals and
     // roles": restricted tokens) — on every corpus refusal for it.
     let mut notes = std::collections::BTreeSet::new();
-    for fam in load_corpus().unwrap() {
-        let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
-        for sc in &fam.scenarios {
-            let mut req = resolve(&sc.request, &minted).unwrap();
-            req.explain = true;
-            let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
-                continue;
-            };
-            if d.verdict == Some(Reason::RestrictedToken) {
-                let note = note_of(d.trace.last().unwrap(), Reason::RestrictedToken, None);
-                notes.insert(note.unwrap_or_else(|| panic!("{}: no note", sc.name)));
-            }
+    each_explained_refusal(|_, _, sc, _, d, reason| {
+        if reason == Reason::RestrictedToken {
+            let note = note_of(d.trace.last().unwrap(), reason, None);
+            notes.insert(note.unwrap_or_else(|| panic!("{}: no note", sc.name)));
         }
-    }
+    });
     for want in [
         "the token is bound to repositories `alice/app` only",
         "the token is public-only",

@@ -408,6 +408,27 @@ pub fn version_is(what: &str, v: &Value, want: Option<i64>) -> Result<(), String
     }
 }
 
+/// The store's configuration version (`keys list --json`).
+pub fn config_version(f: &Fleet) -> i64 {
+    f.json(&["keys", "list", "--db", &f.db, "--json"])["version"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Run SQL on the store `db` behind the CLI's back, in one transaction (the checks the
+/// CLI would refuse are the hosts' to make).
+pub fn sql(db: &str, statements: &str) {
+    if db.starts_with("postgres://") {
+        let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("BEGIN; {statements}; COMMIT"))
+            .unwrap();
+    } else {
+        let c = rusqlite::Connection::open(db).unwrap();
+        c.execute_batch(&format!("BEGIN; {statements}; COMMIT"))
+            .unwrap();
+    }
+}
+
 /// A fleet over a SQLite store in a fresh directory; no host runs yet.
 pub fn sqlite_fleet(name: &str) -> Fleet {
     let dir = scratch(name);

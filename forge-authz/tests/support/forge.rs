@@ -467,6 +467,13 @@ pub fn want_body(sha: &str) -> Vec<u8> {
     format!("0032want {sha}\n00000009done\n").into_bytes()
 }
 
+/// An anonymous `info/refs` of `repo` (`OWNER/NAME`: a clone's first request) to the
+/// server on `port`: its answer.
+pub fn info_refs(port: u16, repo: &str) -> Reply {
+    let path = format!("/{repo}.git/info/refs?service=git-upload-pack");
+    http(port, "GET", &path, &[], b"")
+}
+
 pub fn is_4xx(s: Option<u16>) -> bool {
     s.is_some_and(|c| (400..500).contains(&c))
 }

@@ -1,9 +1,11 @@
 //! A store-management test's case (issue 25), shared by `manage_people.rs`,
-//! `manage_repos.rs` and `conventions2.rs`: a scratch directory and a store in it (a SQLite
-//! file, or a fresh database on the shared PostgreSQL server), and the real binary run on
-//! that store — must succeed, must succeed with `--json`, must fail saying what — with an
-//! optional actor and stdin. Each test file keeps its own world, `init-db` and helpers. Use
-//! it with `#[path = "support/store_case.rs"] mod store_case;`.
+//! `manage_repos.rs`, `manage_protect_keys.rs` and `conventions2.rs`: a scratch directory
+//! and a store in it (a SQLite file, or a fresh database on the shared PostgreSQL server),
+//! and the real binary run on that store — must succeed, must succeed with `--json`, must
+//! fail saying what — with an optional actor and stdin; the exit statuses, an SSH public
+//! key line, and the check that a command on a missing store creates nothing. Each test
+//! file keeps its own world and helpers. Use it with
+//! `#[path = "support/store_case.rs"] mod store_case;`.
 // Tests: a broken expectation is a panic that says what broke.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::indexing_slicing, clippy::panic)]
@@ -11,8 +13,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use base64::Engine as _;
 use forge_authz_testkit::{Backend, pg};
 use serde_json::Value;
+
+/// Exit statuses (README "Exit status", `cli::EXIT_*`).
+pub const ALLOW: i32 = 0;
+pub const DENY: i32 = 1;
+pub const ERROR: i32 = 2;
+pub const NOT_FOUND: i32 = 5;
+pub const UNAVAILABLE: i32 = 6;
 
 /// One test's scratch directory and store; the directory is removed when the test passes
 /// (kept for a look when it fails).
@@ -85,6 +95,18 @@ impl StoreCase {
         })
     }
 
+    /// [`StoreCase::scratch`] holding `world` (`init-db --world`), changed by `$USER`
+    /// `root-op`; a refusal prints nothing on stdout.
+    pub fn with_world(b: Backend, prefix: &str, db_prefix: &str, world: &str) -> Option<StoreCase> {
+        let mut e = StoreCase::scratch(b, prefix, db_prefix)?;
+        e.user = Some("root-op");
+        e.quiet_refusals = true;
+        let file = e.dir.join("world.json");
+        std::fs::write(&file, world).unwrap();
+        e.ok(&["init-db", "--world", file.to_str().unwrap()]);
+        Some(e)
+    }
+
     /// `forge-authz ARGS --db DB [--actor ACTOR]`, with `stdin` (if any) as its input.
     pub fn run_with(&self, args: &[&str], actor: Option<&str>, stdin: Option<&str>) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_forge-authz"));
@@ -136,9 +158,24 @@ impl StoreCase {
         succeeded(args, self.run_as(actor, args))
     }
 
+    /// A command with `stdin` that must succeed; its stdout.
+    pub fn ok_in(&self, args: &[&str], stdin: &str) -> String {
+        succeeded(args, self.run_in(args, Some(stdin)))
+    }
+
+    /// `decide --request - --db DB` on `request` (no actor): what it printed.
+    pub fn decide_output(&self, request: &str) -> Output {
+        self.run_with(&["decide", "--request", "-"], None, Some(request))
+    }
+
     /// A command that must succeed with `--json`; its output.
     pub fn json(&self, args: &[&str]) -> Value {
         parsed(args, &self.ok(&[args, &["--json"]].concat()))
+    }
+
+    /// A command with `stdin` that must succeed with `--json`; its output.
+    pub fn json_in(&self, args: &[&str], stdin: &str) -> Value {
+        parsed(args, &self.ok_in(&[args, &["--json"]].concat(), stdin))
     }
 
     /// A command that must succeed with `--json` as `actor`; its output.
@@ -187,4 +224,40 @@ fn succeeded(args: &[&str], o: Output) -> String {
 /// `out` is JSON: its value.
 fn parsed(args: &[&str], out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}
+
+/// An OpenSSH ed25519 public key line for 32 bytes of `seed` (the blob is the SSH wire
+/// form: the type string, then the key).
+pub fn ed25519_line(seed: u8, comment: &str) -> String {
+    let mut blob = Vec::new();
+    for part in [&b"ssh-ed25519"[..], &[seed; 32][..]] {
+        blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
+        blob.extend_from_slice(part);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(blob);
+    format!("ssh-ed25519 {b64} {comment}")
+}
+
+/// Issue 25, "Reading commands never create a store": each of `commands` on a missing
+/// store (`typo.db` in a scratch directory named `prefix...`) exits 6 (the exit status
+/// table), says `init-db`, and leaves no file behind.
+pub fn missing_store_creates_nothing(prefix: &str, commands: &[&[&str]]) {
+    let dir = forge_authz_testkit::scratch(prefix);
+    let db = dir.join("typo.db");
+    for args in commands {
+        let o = Command::new(env!("CARGO_BIN_EXE_forge-authz"))
+            .args(*args)
+            .args(["--db", db.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(UNAVAILABLE), "{}", describe(args, &o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("init-db"),
+            "{}",
+            describe(args, &o)
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
