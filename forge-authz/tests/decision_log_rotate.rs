@@ -164,6 +164,68 @@ fn issue25_a_reopen_that_fails_refuses_decisions_until_the_file_can_be_opened() 
     assert_eq!(failures(metrics), 1);
 }
 
+/// Developers' guide, "The host faces hostile networks and local users": a file a local
+/// user planted where the log is reopened (a symlink to a file the server may write, or a
+/// file every user may write) is refused, never written: decisions fail closed until the
+/// operator removes it, and the symlink's target is untouched.
+#[test]
+fn issue25_a_planted_decision_log_is_refused_after_a_rotation() {
+    let (s_, srv, file, metrics) = serving("decision-log-planted");
+    assert_eq!(pull(&srv, "alice/app"), Some(200));
+    assert_eq!(settled(&file, 1).len(), 1);
+
+    // Rotated; in the window before the signal, a symlink to another file appears.
+    std::fs::rename(&file, file.with_extension("jsonl.1")).unwrap();
+    let victim = s_.dir.join("victim");
+    std::fs::write(&victim, "the operator's file\n").unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    reopen(&srv, "decision-log-failed");
+    assert_eq!(
+        pull(&srv, "alice/app"),
+        Some(503),
+        "a symlink is never followed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the operator's file\n"
+    );
+
+    // A file every user may write, instead: refused too.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, "").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(
+        pull(&srv, "alice/app"),
+        Some(503),
+        "a world-writable log is refused"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    let log = srv.log();
+    assert!(log.contains("o+w"), "the refusal says why:\n{log}");
+    assert_eq!(failures(metrics), 2);
+
+    // A FIFO no one reads: refused at once (never waited on: requests keep being answered).
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_eq!(
+        pull(&srv, "alice/app"),
+        Some(503),
+        "a FIFO without a reader is refused"
+    );
+    assert_eq!(failures(metrics), 3);
+
+    // The operator removes it: the server creates its own, private, and records resume.
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(pull(&srv, "bob/pub"), Some(200));
+    assert_eq!(repositories(&settled(&file, 1)), ["bob/pub"]);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 #[test]
 fn issue25_sigusr1_with_the_decision_log_on_standard_output_keeps_serving() {
     let s_ = Setup::new("decision-log-reopen-stdout");

@@ -279,21 +279,35 @@ fn a_token_sent_as_its_own_username_is_never_echoed_in_the_trace() {
         .unwrap();
     let (mut engine, world, minted) = prepare(&fam, &Native::new).unwrap();
     let secret = minted["a"].clone();
-    let req = serde_json::json!({
-        "credential": {"basic": {"username": secret, "password": secret}},
-        "transport": "http", "repository": "alice/app", "action": "pull", "explain": true,
-    });
-    let req = serde_json::from_value(req).unwrap();
-    let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
-        panic!("not a decision");
-    };
-    assert_eq!(d.verdict, Some(Reason::UsernameMismatch));
-    let last = d.trace.last().unwrap();
-    assert_eq!(
-        last.detail,
-        "username-mismatch: the token belongs to `alice`, not to the username sent"
-    );
-    assert!(d.trace.iter().all(|s| !s.detail.contains(&secret)), "{d:?}");
+    // The token itself (longer than any name), and a token-shaped name (the host's
+    // redaction rule: `fzpat_` anywhere, in any case): a piece of the token upper-cased, or
+    // inside a longer name — each a valid name, none repeated.
+    let piece = secret.get(..60).unwrap();
+    let upper = piece.to_ascii_uppercase();
+    let inside = format!("me.{piece}");
+    for username in [&secret, &upper, &inside] {
+        let req = serde_json::json!({
+            "credential": {"basic": {"username": username, "password": secret}},
+            "transport": "http", "repository": "alice/app", "action": "pull", "explain": true,
+        });
+        let req = serde_json::from_value(req).unwrap();
+        let Outcome::Decision(d) = engine.decide(&world, &req, world.now()).unwrap() else {
+            panic!("not a decision");
+        };
+        assert_eq!(d.verdict, Some(Reason::UsernameMismatch), "{username}");
+        let last = d.trace.last().unwrap();
+        assert_eq!(
+            last.detail,
+            "username-mismatch: the token belongs to `alice`, not to the username sent"
+        );
+        let body = piece.trim_start_matches("fzpat_").to_ascii_lowercase();
+        assert!(
+            d.trace
+                .iter()
+                .all(|s| !s.detail.to_ascii_lowercase().contains(&body)),
+            "{d:?}"
+        );
+    }
 }
 
 #[test]

@@ -133,14 +133,45 @@ impl DecisionLog {
     }
 }
 
-/// `path` opened for appending, created `0600` when missing.
+/// `path` opened for appending, created `0600` when missing. A file a local user could
+/// have planted is refused (the log names users, addresses and token ids): the last
+/// component is never a symlink (`O_NOFOLLOW`), and a regular file or a FIFO (a log
+/// shipper's pipe) must be owned by this process's user and not writable by every user. A
+/// character device (`/dev/null`, a terminal) is taken as it is: only root makes one.
+/// Anything else is refused. A refusal leaves the log closed, which fails closed.
 fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
-        .open(path)
+        // Never blocks: a FIFO no one reads is refused at once (ENXIO), not waited on.
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let me = rustix::process::geteuid().as_raw();
+    let kind = meta.file_type();
+    let refused = if kind.is_char_device() {
+        None
+    } else if !kind.is_file() && !kind.is_fifo() {
+        Some("it is not a regular file, a FIFO or a character device".to_string())
+    } else if meta.uid() != me {
+        Some(format!(
+            "it is owned by uid {}, not by this server's user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o002 != 0 {
+        Some("every user may write it (mode o+w)".to_string())
+    } else {
+        None
+    };
+    match refused {
+        Some(why) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("refused: {why}; remove it and let the server create it (0600)"),
+        )),
+        None => Ok(file),
+    }
 }
 
 /// The module that decided.

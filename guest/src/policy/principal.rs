@@ -518,7 +518,8 @@ fn resolve_token<'a>(
         && !same_name(name, &record.owner)
     {
         trace.note(Rule::Username, || {
-            let plain = valid_name(name) && !name.starts_with(token::PREFIX);
+            // Token-shaped anywhere, in any case (the host's redaction rule): never repeated.
+            let plain = valid_name(name) && !name.to_ascii_lowercase().contains(token::PREFIX);
             super::notes::username_facts(&record.owner, plain.then_some(name))
         });
         return Err((

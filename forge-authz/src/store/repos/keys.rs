@@ -145,9 +145,14 @@ pub struct KeyInfo {
     pub public_key: Option<String>,
 }
 
-/// The comment of public line `line` (`type blob comment`), if it has one.
+/// The comment of public line `line` (`type blob comment`), if it has one: what follows
+/// the first two fields, however much whitespace precedes or separates them (a line
+/// imported from a world file is stored as written), so the key's blob is never taken for
+/// its title.
 fn title_of(line: &str) -> Option<String> {
-    let comment = line.splitn(3, char::is_whitespace).nth(2)?.trim();
+    let rest = line.trim_start();
+    let rest = rest.split_once(char::is_whitespace)?.1.trim_start();
+    let comment = rest.split_once(char::is_whitespace)?.1.trim();
     (!comment.is_empty()).then(|| comment.to_owned())
 }
 
@@ -465,4 +470,25 @@ pub fn change_key(
 /// Whether `login` names an account (for `key list --user`'s not-found error).
 pub fn account_exists(conn: &mut Conn, login: &str) -> anyhow::Result<bool> {
     Ok(find_account(conn, login)?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_of;
+
+    #[test]
+    fn a_title_is_what_follows_the_type_and_the_blob() {
+        // A line imported as written: extra whitespace never makes the blob the title.
+        assert_eq!(
+            title_of("ssh-ed25519 AAAAblob me@laptop").as_deref(),
+            Some("me@laptop")
+        );
+        assert_eq!(
+            title_of("  ssh-ed25519   AAAAblob   me  x ").as_deref(),
+            Some("me  x")
+        );
+        assert_eq!(title_of("ssh-ed25519\tAAAAblob"), None);
+        assert_eq!(title_of("ssh-ed25519  AAAAblob  "), None);
+        assert_eq!(title_of("ssh-ed25519"), None);
+    }
 }
